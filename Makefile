@@ -1,0 +1,51 @@
+# genbench developer targets. `make test` installs into .venv first when needed.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+SEEDS  ?= 0,1,2
+
+.PHONY: install test test-slow lint format bench leaderboards run clean
+
+install: $(STAMP)
+
+# Let pip resolve torch and torchvision from the registry together (never pin the local CPU wheel:
+# torchvision's compiled ops only load beside the matching full torch build).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# Long quality checks (baseline FIDs on digits, mode recovery): minutes, not in `make test`.
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check genbench baselines tests
+	$(VENV)/bin/ruff format --check genbench baselines tests
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format genbench baselines tests
+	$(VENV)/bin/ruff check --fix genbench baselines tests
+
+# Throughput: samples/s of every model and the DDIM step sweep on digits (see README).
+bench: $(STAMP)
+	$(PY) -m genbench run --models ddpm,ddim,vae,gan-ns,gaussian --dataset digits --seeds 0 --out runs/bench
+	$(PY) -m genbench run --models ddim --set ddim.steps=10,20,50,100 --dataset digits --seeds 0 --out runs/bench
+	$(PY) -m genbench report --out runs/bench --leaderboards runs/bench/leaderboards
+
+# The published leaderboards: every baseline and control on the embedded datasets, 3 seeds.
+leaderboards: $(STAMP)
+	$(PY) -m genbench run --dataset digits --seeds $(SEEDS) --out runs/leaderboards
+	$(PY) -m genbench run --models ddim --set ddim.steps=10,20,50,100 --dataset digits --seeds $(SEEDS) --out runs/leaderboards
+	$(PY) -m genbench report --out runs/leaderboards --leaderboards leaderboards
+
+run: $(STAMP)
+	$(VENV)/bin/genbench run
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,60 @@
+"""genbench: a benchmark and evaluation harness for image generative models.
+
+The Python API does everything the CLI does::
+
+    from genbench import RunConfig, run, evaluate
+    results = run(RunConfig(models=["ddpm", "gan"], dataset="digits", seeds=[0, 1, 2]))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from genbench.api import DataSpec, GenerativeModel, TrainContext
+from genbench.config import RunConfig
+from genbench.errors import GenbenchError
+from genbench.registry import register_dataset, register_features, register_metric, register_model
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from genbench.results import Result
+
+
+def run(config: RunConfig) -> list[Result]:
+    """Train or load, sample, and evaluate every model of ``config``; writes and returns results."""
+    from genbench.runner import run as _run
+
+    return _run(config)
+
+
+def evaluate(samples: Any, config: RunConfig, *, name: str = "samples") -> Result:
+    """Evaluate a tensor of samples (N x *shape, in the data range) against ``config.dataset``."""
+    from genbench.runner import evaluate as _evaluate
+
+    return _evaluate(samples, config, name=name)
+
+
+def report(out: Any = "runs", leaderboards: Any = "leaderboards") -> dict[str, str]:
+    """Aggregate results under ``out`` into leaderboards; returns {dataset: markdown}."""
+    from pathlib import Path
+
+    from genbench.report import write_report
+
+    return write_report(Path(out), Path(leaderboards))
+
+
+__all__ = [
+    "DataSpec",
+    "GenbenchError",
+    "GenerativeModel",
+    "RunConfig",
+    "TrainContext",
+    "evaluate",
+    "register_dataset",
+    "register_features",
+    "register_metric",
+    "register_model",
+    "report",
+    "run",
+]

@@ -1,0 +1,246 @@
+"""The model plugin contract.
+
+A model is a class registered under a name: in-tree with ``@register_model("name")``, or from
+another package through an entry point in the group ``genbench.models``::
+
+    [project.entry-points."genbench.models"]
+    my-model = "my_package.module:MyModel"
+
+The harness builds it from the dataset's :class:`DataSpec` and a config dataclass, calls ``fit``
+(unless the model is pretrained or takes its weights from another model), and calls ``sample`` in
+batches. It validates every batch (shape, dtype, range, NaN/inf) and names the plugin in errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+
+from genbench.errors import UnsupportedDataError
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about a dataset to be built."""
+
+    name: str  # registered dataset name, e.g. "digits"
+    kind: Literal["image", "points"]  # images are N x C x H x W, points are N x D
+    shape: tuple[int, ...]  # shape of one example: (C, H, W) or (D,)
+    value_range: tuple[float, float] | None  # (-1, 1) for images; None for unbounded points
+    num_train: int  # size of the train split
+    num_modes: int | None = None  # known number of modes (classes, mixture components)
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0] if self.kind == "image" else 1
+
+    @property
+    def resolution(self) -> int | None:
+        return self.shape[-1] if self.kind == "image" else None
+
+
+@dataclass
+class NoConfig:
+    """Config for a model with no options."""
+
+
+class TrainContext:
+    """What the harness hands to ``fit``: seed, device, checkpointing, progress and logging.
+
+    ``save_checkpoint`` writes atomically; ``load_checkpoint`` returns the last saved state or
+    ``None``. A model that saves its optimizer and RNG states with its weights resumes to the same
+    final weights as an uninterrupted run (on the CPU).
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        device: torch.device,
+        checkpoint_path: Path | None = None,
+        checkpoint_every: int = 0,
+        amp: bool = False,
+        progress: Callable[[int, int, dict[str, float]], None] | None = None,
+        log: Callable[[int, dict[str, float]], None] | None = None,
+    ):
+        self.seed = seed
+        self.device = device
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_every = checkpoint_every
+        self.amp = amp
+        self._progress = progress
+        self._log = log
+
+    def progress(self, step: int, total: int, **values: float) -> None:
+        """Advance the progress bar to ``step`` of ``total`` showing ``values`` (e.g. loss)."""
+        if self._progress is not None:
+            self._progress(step, total, values)
+
+    def log(self, step: int, **values: float) -> None:
+        """Record training scalars for ``step`` (kept in the run's training log)."""
+        if self._log is not None:
+            self._log(step, values)
+
+    def should_checkpoint(self, step: int) -> bool:
+        return bool(self.checkpoint_path and self.checkpoint_every and step % self.checkpoint_every == 0)
+
+    def save_checkpoint(self, state: dict[str, Any], step: int) -> None:
+        if self.checkpoint_path is None:
+            return
+        from genbench.checkpoint import save_checkpoint
+
+        save_checkpoint(self.checkpoint_path, {"step": step, "state": state})
+
+    def load_checkpoint(self) -> tuple[dict[str, Any], int] | None:
+        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+            return None
+        from genbench.checkpoint import load_checkpoint
+
+        payload = load_checkpoint(self.checkpoint_path)
+        return payload["state"], int(payload["step"])
+
+
+class GenerativeModel(ABC):
+    """Base class of every model plugin.
+
+    Subclasses set ``Config`` (a dataclass with commented defaults) and implement ``sample``,
+    ``state_dict`` and ``load_state_dict``; trainable models implement ``fit``.
+    """
+
+    Config: ClassVar[type] = NoConfig
+    #: kinds of data the model handles ("image", "points")
+    supported_kinds: ClassVar[tuple[str, ...]] = ("image", "points")
+    #: False for controls whose fit() is trivial (storing or fitting statistics): the runner calls
+    #: fit() on every run and writes no checkpoint for them
+    trainable: ClassVar[bool] = True
+    #: name of the registered model whose trained weights this one samples from (ddim -> "ddpm");
+    #: the runner trains or loads that model's checkpoint and never trains this one
+    weights_from: ClassVar[str | None] = None
+    #: set by the registry
+    registered_name: ClassVar[str] = ""
+
+    def __init__(self, spec: DataSpec, config: Any = None):
+        self.check_spec(spec)
+        self.spec = spec
+        self.config = config if config is not None else self.Config()
+        self.device = torch.device("cpu")
+
+    @classmethod
+    def check_spec(cls, spec: DataSpec) -> None:
+        """Raise :class:`UnsupportedDataError` when this model cannot handle ``spec``."""
+        if spec.kind not in cls.supported_kinds:
+            raise UnsupportedDataError(
+                f"model {cls.registered_name or cls.__name__!r} does not handle {spec.kind} data "
+                f"(dataset {spec.name!r}); choose a dataset of kind {', '.join(cls.supported_kinds)}"
+            )
+
+    @classmethod
+    def from_trained(cls, owner: GenerativeModel, config: Any) -> GenerativeModel:
+        """Build a ``weights_from`` model around its trained owner (DDIM around a trained DDPM).
+
+        The runner trains or loads the owner (``weights_from``) under the owner's own config and
+        checkpoint key, then calls this; the new model shares the owner's network and differs only
+        in how it samples.
+        """
+        raise NotImplementedError(f"{cls.__name__} sets weights_from but does not implement from_trained")
+
+    @classmethod
+    def dataset_defaults(cls, dataset: str) -> dict[str, Any]:
+        """Config values for ``dataset`` that override the dataclass defaults.
+
+        The baselines read ``baselines/configs/<dataset>/<model>.toml`` here; CLI ``--set`` overrides
+        are applied on top by the harness.
+        """
+        return {}
+
+    def to(self, device: torch.device | str) -> GenerativeModel:
+        """Move the model to ``device``; subclasses move their modules and call super()."""
+        self.device = torch.device(device)
+        return self
+
+    def train_config(self) -> dict[str, Any]:
+        """The config fields that affect training; their hash keys the checkpoint cache.
+
+        Sampling-only options (e.g. DDIM's steps and eta) must be left out, so changing them reuses
+        the trained weights.
+        """
+        return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+
+    def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
+        """Train on ``train`` (N x *shape, in the data range). Returns a summary (e.g. steps).
+
+        Raise :class:`genbench.errors.Diverged` when the loss becomes NaN or inf.
+        """
+        return {}
+
+    @abstractmethod
+    def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        """Return ``n`` samples shaped ``(n, *spec.shape)``, float, in ``spec.value_range``."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to sample (weights, EMA, fitted statistics)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    @property
+    def nfe(self) -> int:
+        """Network evaluations per sample (1 for one-shot generators, steps for diffusion)."""
+        return 1
+
+
+def config_hash(model_name: str, dataset: str, train_config: dict[str, Any], seed: int) -> str:
+    """Stable short hash of everything that determines a trained checkpoint."""
+    blob = json.dumps(
+        {"model": model_name, "dataset": dataset, "config": train_config, "seed": seed},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class SampleCheck:
+    """Validation of the batches a plugin returns."""
+
+    model: str
+    spec: DataSpec
+    tolerance: float = 1e-3  # slack on the range check for float round-off
+    seen: int = field(default=0)
+
+    def __call__(self, batch: Any, expected: int) -> torch.Tensor:
+        from genbench.errors import PluginOutputError
+
+        who = f"model {self.model!r}"
+        if not isinstance(batch, torch.Tensor):
+            raise PluginOutputError(f"{who} returned {type(batch).__name__} from sample(); return a torch.Tensor")
+        if not batch.is_floating_point():
+            raise PluginOutputError(f"{who} returned dtype {batch.dtype} from sample(); return a float tensor")
+        want = (expected, *self.spec.shape)
+        if tuple(batch.shape) != want:
+            raise PluginOutputError(
+                f"{who} returned shape {tuple(batch.shape)} from sample({expected}); expected {want}"
+            )
+        if not torch.isfinite(batch).all():
+            bad = int((~torch.isfinite(batch)).sum())
+            raise PluginOutputError(f"{who} returned {bad} NaN/inf values from sample(); check the model")
+        if self.spec.value_range is not None:
+            lo, hi = self.spec.value_range
+            bmin, bmax = float(batch.min()), float(batch.max())
+            if bmin < lo - self.tolerance or bmax > hi + self.tolerance:
+                raise PluginOutputError(
+                    f"{who} returned values in [{bmin:.3g}, {bmax:.3g}] from sample(); "
+                    f"expected [{lo:g}, {hi:g}] (clamp the output)"
+                )
+            batch = batch.clamp(lo, hi)
+        self.seen += expected
+        return batch.detach().float().cpu()

@@ -1,0 +1,158 @@
+"""Run configuration: plain dataclasses whose fields map one to one onto CLI flags.
+
+Model configs are the models' own dataclasses. Their values come, in order, from the dataclass
+defaults, the model's per-dataset defaults (``baselines/configs/<dataset>/<model>.toml`` for the
+reference models), and ``--set MODEL.FIELD=VALUE`` overrides. A comma-separated value
+(``--set ddim.steps=10,20,50,100``) sweeps: each value becomes its own variant of the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genbench.errors import GenbenchError
+
+#: the models and controls `genbench run` evaluates when given no --models
+DEFAULT_MODELS = ("vae", "gan-ns", "gan-sat", "ddpm", "ddim", "copy", "collapse", "gaussian")
+DEFAULT_DATASET = "digits"
+
+
+@dataclass
+class RunConfig:
+    """Everything `genbench run` needs; each field is one CLI flag."""
+
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))  # --models
+    dataset: str = DEFAULT_DATASET  # --dataset
+    seeds: list[int] = field(default_factory=lambda: [0])  # --seeds
+    samples: int | None = None  # --samples: samples per model; None = size of the train split
+    metrics: list[str] | None = None  # --metrics: None = every metric that applies
+    features: str | None = None  # --features: None = the dataset's default extractor
+    reference_split: str = "train"  # --reference-split: split the samples are compared to
+    reference_stats: Path | None = None  # --reference-stats: .npz with mu, sigma (FID only)
+    out: Path = Path("runs")  # --out: result JSONs and figures
+    data_dir: Path | None = None  # --data-dir: downloaded datasets (default $GENBENCH_DATA)
+    cache_dir: Path | None = None  # --cache-dir: checkpoints, classifiers, statistics
+    device: str = "auto"  # --device: auto | cpu | cuda | cuda:N
+    batch_size: int = 500  # --batch-size: sampling and feature batch size
+    retrain: bool = False  # --retrain: ignore cached checkpoints
+    checkpoint_every: int = 500  # --checkpoint-every: training steps between resumable checkpoints
+    overrides: list[str] = field(default_factory=list)  # --set MODEL.FIELD=VALUE
+    inception_weights: Path | None = None  # --inception-weights (or $GENBENCH_INCEPTION_WEIGHTS)
+    amp: bool = False  # --amp: mixed precision training on CUDA
+    figures: bool = True  # --figures/--no-figures
+    progress: bool = True  # --progress/--no-progress
+
+
+def parse_list(text: str | None, what: str) -> list[str]:
+    """Split ``a,b,c``; reject empty items with a clear message."""
+    if text is None:
+        return []
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise GenbenchError(f"malformed {what} list {text!r}; use comma-separated names like a,b,c")
+    return items
+
+
+def parse_seeds(text: str) -> list[int]:
+    items = parse_list(text, "seed")
+    try:
+        seeds = [int(t) for t in items]
+    except ValueError:
+        raise GenbenchError(f"malformed seed list {text!r}; use integers like 0,1,2") from None
+    if any(s < 0 for s in seeds):
+        raise GenbenchError(f"seeds must be non-negative, got {text!r}")
+    return seeds
+
+
+@dataclass(frozen=True)
+class Override:
+    model: str
+    field: str
+    values: tuple[str, ...]
+
+
+def parse_overrides(items: list[str]) -> list[Override]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        model, dot, fname = key.strip().partition(".")
+        if not sep or not dot or not model or not fname or not value.strip():
+            raise GenbenchError(f"malformed --set {item!r}; use MODEL.FIELD=VALUE, e.g. ddim.steps=10")
+        out.append(Override(model, fname, tuple(v.strip() for v in value.split(","))))
+    return out
+
+
+def _coerce(value: str, typ: Any, where: str) -> Any:
+    origin = typing.get_origin(typ)
+    args = typing.get_args(typ)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value.lower() in ("none", "null") and type(None) in args:
+            return None
+        typ = next(a for a in args if a is not type(None))
+    try:
+        if typ is bool:
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if typ in (int, float, str):
+            return typ(value)
+        if origin in (tuple, list):
+            inner = args[0] if args else str
+            vals = [_coerce(v, inner, where) for v in value.split(":") if v]
+            return tuple(vals) if origin is tuple else vals
+    except ValueError:
+        raise GenbenchError(f"bad value {value!r} for {where}; expected {getattr(typ, '__name__', typ)}") from None
+    return value
+
+
+def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> Any:
+    """Build ``cls.Config`` from defaults, the dataset's defaults and ``overrides`` (field -> text)."""
+    Config = cls.Config
+    fields = {f.name: f for f in dataclasses.fields(Config)} if dataclasses.is_dataclass(Config) else {}
+    hints = typing.get_type_hints(Config) if fields else {}
+    values: dict[str, Any] = dict(cls.dataset_defaults(dataset))
+    name = getattr(cls, "registered_name", cls.__name__)
+    for key in values:
+        if key not in fields:
+            raise GenbenchError(f"config for {name!r} on {dataset!r} sets unknown field {key!r}")
+    for key, text in overrides.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; fields: {', '.join(fields) or 'none'}"
+            raise GenbenchError(f"model {name!r} has no config field {key!r}{hint}")
+        values[key] = _coerce(text, hints[key], f"{name}.{key}")
+    for key, val in list(values.items()):
+        if isinstance(val, list) and typing.get_origin(hints.get(key)) is tuple:
+            values[key] = tuple(val)
+    return Config(**values)
+
+
+def expand_variants(model: str, overrides: list[Override]) -> list[dict[str, str]]:
+    """The override dicts for ``model``: one per point of the sweep grid (one when no sweep)."""
+    mine = [o for o in overrides if o.model == model]
+    if not mine:
+        return [{}]
+    grid = itertools.product(*[o.values for o in mine])
+    return [{o.field: v for o, v in zip(mine, combo, strict=True)} for combo in grid]
+
+
+def variant_label(overrides: dict[str, str]) -> str:
+    """``steps=10,eta=0`` — the variant's name in results and leaderboards ('' for defaults)."""
+    return ",".join(f"{k}={v}" for k, v in overrides.items())
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as e:
+        raise GenbenchError(f"config file {path} is not valid TOML ({e}); fix the file") from e

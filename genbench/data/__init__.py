@@ -1,0 +1,1 @@
+"""Datasets: one file per dataset family, each registered by name."""

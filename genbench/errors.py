@@ -1,0 +1,56 @@
+"""Errors the harness shows to users as one clear line (exit code 2, no traceback)."""
+
+from __future__ import annotations
+
+
+class GenbenchError(Exception):
+    """A user-facing error: the message names the problem and the fix.
+
+    The CLI prints ``error: <message>`` on one line and exits with ``exit_code``.
+    """
+
+    exit_code = 2
+
+
+class UnknownNameError(GenbenchError):
+    """A model, dataset, metric or feature extractor name that is not registered."""
+
+
+class RegistrationError(GenbenchError):
+    """A plugin registered an invalid name or object."""
+
+
+class PluginLoadError(GenbenchError):
+    """A plugin's module failed to import; other plugins are unaffected."""
+
+
+class DataError(GenbenchError):
+    """A dataset file is missing, corrupt or has the wrong format."""
+
+
+class UnsupportedDataError(GenbenchError):
+    """A model cannot handle a dataset's shape or kind."""
+
+
+class PluginOutputError(GenbenchError):
+    """A plugin returned a batch with the wrong shape, dtype, range or non-finite values."""
+
+
+class CheckpointError(GenbenchError):
+    """A checkpoint is missing, corrupt or was written by another config."""
+
+
+class MetricInputError(GenbenchError):
+    """A metric's inputs are invalid (too few samples, NaN features, missing keys)."""
+
+
+class Diverged(Exception):
+    """Raised by a model's ``fit`` when its training loss becomes NaN or inf.
+
+    Not a user error: the runner records the model as ``diverged at step N`` and goes on.
+    """
+
+    def __init__(self, step: int, loss: float | None = None):
+        self.step = step
+        self.loss = loss
+        super().__init__(f"diverged at step {step}" + (f" (loss={loss})" if loss is not None else ""))

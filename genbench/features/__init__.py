@@ -1,0 +1,1 @@
+"""Feature extractors: one file per extractor, each registered by name."""

@@ -1,0 +1,85 @@
+"""The feature-extractor contract.
+
+An extractor maps a batch in the dataset's range to features (N x D, float64 numpy) and, when it
+is a classifier, logits (N x K) for the Inception Score and mode labels. It is built for a dataset
+(some are trained on its train split on first use) and names itself in every result's protocol.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from genbench.data.base import Dataset
+
+
+@dataclass
+class Features:
+    """Features of one sample set, computed once and shared by every metric."""
+
+    features: np.ndarray  # N x D float64
+    logits: np.ndarray | None = None  # N x K, or None when the extractor has no classifier head
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+
+class FeatureExtractor(ABC):
+    """Base class of every feature extractor."""
+
+    #: one-line description for `genbench list features`
+    description: ClassVar[str] = ""
+    #: kinds of data it handles
+    supported_kinds: ClassVar[tuple[str, ...]] = ("image",)
+    registered_name: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        cache_dir: Path,
+        device: torch.device | str = "cpu",
+        weights: Path | None = None,
+        batch_size: int = 256,
+    ):
+        self.dataset = dataset
+        self.cache_dir = Path(cache_dir)
+        self.device = torch.device(device)
+        self.weights = Path(weights) if weights is not None else None
+        self.batch_size = batch_size
+
+    @property
+    def name(self) -> str:
+        return self.registered_name or type(self).__name__.lower()
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """Identifies weights and preprocessing, for reference-statistics cache keys."""
+
+    @abstractmethod
+    def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features (and logits or None) of one batch already on ``self.device``."""
+
+    def info(self) -> dict[str, Any]:
+        """What the protocol records about the extractor (name, fingerprint, accuracy, ...)."""
+        return {"name": self.name, "fingerprint": self.fingerprint()}
+
+    @torch.no_grad()
+    def extract(self, x: torch.Tensor) -> Features:
+        """Features of ``x`` in batches (eval mode, so independent of the batch size)."""
+        feats, logits = [], []
+        for i in range(0, len(x), self.batch_size):
+            f, lg = self._extract_batch(x[i : i + self.batch_size].to(self.device))
+            feats.append(f.double().cpu().numpy())
+            if lg is not None:
+                logits.append(lg.double().cpu().numpy())
+        return Features(
+            features=np.concatenate(feats) if feats else np.zeros((0, 0)),
+            logits=np.concatenate(logits) if logits else None,
+        )

@@ -1,0 +1,38 @@
+"""Per-run figures: a grid of samples (images) or a scatter over the data (2D points)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from genbench.data.base import Dataset
+
+
+def save_sample_grid(samples: torch.Tensor, dataset: Dataset, path: Path, n: int = 64) -> Path:
+    """Save the first ``n`` samples as a PNG grid (torchvision) or a scatter over the train data."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if dataset.kind == "image":
+        from torchvision.utils import save_image
+
+        x = samples[:n].float()
+        save_image(x, path, nrow=8, normalize=True, value_range=(-1, 1), pad_value=1.0)
+        return path
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = dataset.load("train")[0]
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(train[:, 0], train[:, 1], s=2, c="lightgray", label="data")
+    ax.scatter(samples[:2000, 0], samples[:2000, 1], s=2, c="tab:blue", label="samples")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

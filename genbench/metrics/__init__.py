@@ -1,0 +1,1 @@
+"""Metrics: one file per metric family, each registered by name."""

@@ -1,0 +1,105 @@
+"""The metric contract and the shared evaluation context.
+
+Features are extracted once per sample set and shared by every metric through
+:class:`EvalContext`. A metric returns a dict of floats under stable snake_case names (the
+leaderboard's columns), declares per value whether higher is better, and carries a version
+number that is recorded with its results.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from genbench.data.base import Dataset
+    from genbench.features.base import FeatureExtractor, Features
+
+
+@dataclass
+class EvalContext:
+    """Everything a metric may use, computed once per (model, dataset, seed)."""
+
+    dataset: Dataset
+    samples: torch.Tensor  # N x *shape, in the data range
+    sample_features: Features
+    reference_features: Features  # of the reference split (train by default)
+    extractor: FeatureExtractor | None
+    seed: int
+    reference_split: str = "train"
+    #: (mu, sigma) supplied by the user instead of reference_features (FID only)
+    reference_stats: tuple[np.ndarray, np.ndarray] | None = None
+    #: measured by the runner: samples_per_s, nfe, peak_memory_mb, train_s
+    timings: dict[str, float] = field(default_factory=dict)
+    #: training log rows ({"step": ..., "d_real": ...}) for training-dynamics metrics
+    training_log: list[dict[str, float]] = field(default_factory=list)
+    model_name: str = ""
+    #: where metrics save figures; None disables figures
+    artifacts_dir: Path | None = None
+    #: filled by metrics: name -> path of a saved figure
+    artifacts: dict[str, str] = field(default_factory=dict)
+    #: per-metric options from the run config, e.g. {"prdc": {"k": 3}}
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.samples.shape[0])
+
+    def train_data(self) -> torch.Tensor:
+        return self.dataset.load("train")[0]
+
+    def cached(self, key: str, compute: Any) -> Any:
+        """Compute ``compute()`` once per context (e.g. mode labels shared by several metrics)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def sample_modes(self) -> np.ndarray | None:
+        return self.cached("sample_modes", lambda: self.dataset.label_modes(self.samples))
+
+    def reference_modes(self) -> np.ndarray | None:
+        def compute() -> np.ndarray | None:
+            x, labels = self.dataset.load(self.reference_split)
+            return labels.numpy() if labels is not None else self.dataset.label_modes(x)
+
+        return self.cached("reference_modes", compute)
+
+
+class Metric(ABC):
+    """Base class of every metric."""
+
+    #: bump when the definition changes; recorded in results as metric_versions
+    version: ClassVar[int] = 1
+    #: value name -> higher is better (e.g. {"fid": False}); also the metric's column names
+    higher_is_better: ClassVar[dict[str, bool]] = {}
+    #: kinds of data it applies to
+    supported_kinds: ClassVar[tuple[str, ...]] = ("image", "points")
+    #: one-line description with its reference, for `genbench list metrics`
+    description: ClassVar[str] = ""
+    registered_name: ClassVar[str] = ""
+
+    @property
+    def name(self) -> str:
+        return self.registered_name or type(self).__name__.lower()
+
+    def applies_to(self, ctx: EvalContext) -> bool:
+        """False when the metric does not apply (e.g. mode metrics on data with unknown modes)."""
+        return ctx.dataset.kind in self.supported_kinds
+
+    @abstractmethod
+    def compute(self, ctx: EvalContext) -> dict[str, float]:
+        """Return values keyed by the names in ``higher_is_better``.
+
+        Raise :class:`genbench.errors.MetricInputError` with the fix when inputs are invalid; the
+        runner records the error and still writes the other metrics.
+        """
+
+    def flags(self, values: dict[str, float]) -> list[str]:
+        """Flags a result earns from these values (e.g. ["memorized"], ["collapsed"])."""
+        return []

@@ -1,0 +1,242 @@
+"""Registries for models, datasets, metrics and feature extractors.
+
+In-tree entries register with a decorator (``@register_model("vae")``); other packages, and our own
+``baselines`` package, register through entry-point groups (``genbench.models``,
+``genbench.datasets``, ``genbench.metrics``, ``genbench.features``). Entry points are discovered
+lazily: listing names imports nothing, and a module is imported only when one of its names is used.
+
+Validation happens at registration (bad name, duplicate, wrong type) and fails loudly. An unknown name
+fails with "did you mean" (as lm-evaluation-harness does). A plugin whose module fails to import
+raises :class:`PluginLoadError` naming its distribution; other entries still load.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Generic, TypeVar
+
+from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError
+
+T = TypeVar("T")
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-.]*$")
+
+
+@dataclass
+class Entry:
+    """One registered name: where it comes from, and its object once loaded."""
+
+    name: str
+    source: str  # "genbench", "baselines", or the distribution that provides the entry point
+    obj: Any = None
+    entry_point: metadata.EntryPoint | None = None
+    alias_of: str | None = None
+    error: str | None = None  # set when loading failed
+
+    @property
+    def loaded(self) -> bool:
+        return self.obj is not None
+
+
+class Registry(Generic[T]):
+    """A name -> class registry with lazy entry-point discovery.
+
+    ``kind`` names the registry in messages ("model"); ``group`` is its entry-point group;
+    ``base`` is the class every entry must subclass (checked at registration).
+    """
+
+    def __init__(self, kind: str, group: str, base: Callable[[], type] | type, plural: str):
+        self.kind = kind
+        self.plural = plural
+        self.group = group
+        self._base = base
+        self._entries: dict[str, Entry] = {}
+        self._discovered = False
+        self._reported: set[str] = set()
+
+    # -- registration -------------------------------------------------------------------------
+    @property
+    def base(self) -> type:
+        b = self._base
+        return b if isinstance(b, type) else b()
+
+    def _validate_name(self, name: str) -> None:
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise RegistrationError(
+                f"invalid {self.kind} name {name!r}: use lower-case letters, digits, '-', '_' or '.'"
+            )
+
+    def add(self, name: str, obj: Any, *, source: str = "genbench", aliases: tuple[str, ...] = ()) -> None:
+        """Register ``obj`` under ``name`` (and ``aliases``), validating name, type and uniqueness."""
+        self._validate_name(name)
+        if not (isinstance(obj, type) and issubclass(obj, self.base)):
+            raise RegistrationError(
+                f"{self.kind} {name!r} must be a subclass of {self.base.__module__}.{self.base.__qualname__}, "
+                f"got {obj!r}"
+            )
+        existing = self._entries.get(name)
+        if existing is not None and existing.loaded and existing.obj is not obj:
+            raise RegistrationError(
+                f"{self.kind} {name!r} is already registered by {existing.source}; choose another name"
+            )
+        if existing is not None and existing.entry_point is not None and existing.obj is None:
+            existing.obj = obj  # the entry point's own module is registering itself
+        else:
+            self._entries[name] = Entry(name=name, source=source, obj=obj)
+        obj.registered_name = name
+        for alias in aliases:
+            self._validate_name(alias)
+            other = self._entries.get(alias)
+            pending = other is not None and other.obj is None and other.entry_point is not None
+            if other is not None and not pending and other.alias_of != name and other.obj is not obj:
+                raise RegistrationError(f"{self.kind} alias {alias!r} is already taken by {other.source}")
+            ep = other.entry_point if other is not None else None
+            self._entries[alias] = Entry(name=alias, source=source, obj=obj, alias_of=name, entry_point=ep)
+
+    def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
+        """Class decorator: ``@registry.register("name")``."""
+
+        def deco(cls: type) -> type:
+            self.add(name, cls, source=_source_of(cls), aliases=aliases)
+            return cls
+
+        return deco
+
+    # -- discovery ----------------------------------------------------------------------------
+    def discover(self) -> None:
+        """Read entry-point names (without importing anything)."""
+        if self._discovered:
+            return
+        self._discovered = True
+        for ep in metadata.entry_points(group=self.group):
+            dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+            if ep.name in self._entries:
+                entry = self._entries[ep.name]
+                if entry.entry_point is None and entry.source != dist and entry.loaded:
+                    # an in-tree decorator got there first; a duplicate from elsewhere is an error
+                    # reported when the name is used, so discovery itself never fails
+                    if _source_of(entry.obj) != dist:
+                        entry.error = (
+                            f"{self.kind} {ep.name!r} is registered by both {entry.source} and {dist}"
+                        )
+                continue
+            try:
+                self._validate_name(ep.name)
+            except RegistrationError as e:
+                self._entries[ep.name] = Entry(name=ep.name, source=dist, entry_point=ep, error=str(e))
+                continue
+            self._entries[ep.name] = Entry(name=ep.name, source=dist, entry_point=ep)
+
+    def _load(self, entry: Entry) -> Any:
+        if entry.error:
+            raise PluginLoadError(entry.error)
+        if entry.obj is not None:
+            return entry.obj
+        ep = entry.entry_point
+        assert ep is not None
+        try:
+            obj = ep.load()
+        except Exception as e:  # a broken plugin must not take the others down
+            entry.error = (
+                f"{self.kind} plugin {entry.name!r} from {entry.source} failed to import "
+                f"({ep.value}): {type(e).__name__}: {e}; fix or uninstall {entry.source}"
+            )
+            raise PluginLoadError(entry.error) from e
+        if entry.obj is None:  # the module did not register itself with the decorator
+            try:
+                self.add(entry.name, obj, source=entry.source)
+            except RegistrationError as e:
+                entry.error = f"{self.kind} plugin {entry.name!r} from {entry.source}: {e}"
+                raise PluginLoadError(entry.error) from e
+            self._entries[entry.name].entry_point = ep
+        return self._entries[entry.name].obj
+
+    # -- lookup -------------------------------------------------------------------------------
+    def names(self, *, include_aliases: bool = True) -> list[str]:
+        self.discover()
+        return sorted(n for n, e in self._entries.items() if include_aliases or e.alias_of is None)
+
+    def __contains__(self, name: str) -> bool:
+        self.discover()
+        return name in self._entries
+
+    def check(self, name: str) -> str:
+        """Fail with "did you mean" unless ``name`` is registered; returns the canonical name."""
+        self.discover()
+        if name not in self._entries:
+            close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}{hint} (see `genbench list {self.plural}`)"
+            )
+        entry = self._entries[name]
+        return entry.alias_of or name
+
+    def get(self, name: str) -> T:
+        """Return the registered class, importing its module on first use."""
+        canonical = self.check(name)
+        entry = self._entries[name]
+        obj = self._load(entry)
+        if entry.alias_of is not None:
+            return obj
+        return self._entries[canonical].obj if self._entries[canonical].loaded else obj
+
+    def entries(self) -> Iterator[Entry]:
+        self.discover()
+        for name in self.names():
+            yield self._entries[name]
+
+    def load_all(self) -> dict[str, str]:
+        """Import every entry; return {name: error} for those that failed (for `genbench list`)."""
+        errors = {}
+        for entry in list(self.entries()):
+            try:
+                self._load(entry)
+            except PluginLoadError as e:
+                errors[entry.name] = str(e)
+        return errors
+
+
+def _source_of(obj: Any) -> str:
+    module = getattr(obj, "__module__", "") or ""
+    top = module.split(".")[0]
+    return top or "unknown"
+
+
+def _model_base() -> type:
+    from genbench.api import GenerativeModel
+
+    return GenerativeModel
+
+
+def _dataset_base() -> type:
+    from genbench.data.base import Dataset
+
+    return Dataset
+
+
+def _metric_base() -> type:
+    from genbench.metrics.base import Metric
+
+    return Metric
+
+
+def _features_base() -> type:
+    from genbench.features.base import FeatureExtractor
+
+    return FeatureExtractor
+
+
+models: Registry = Registry("model", "genbench.models", _model_base, "models")
+datasets: Registry = Registry("dataset", "genbench.datasets", _dataset_base, "datasets")
+metrics: Registry = Registry("metric", "genbench.metrics", _metric_base, "metrics")
+features: Registry = Registry("feature extractor", "genbench.features", _features_base, "features")
+
+register_model = models.register
+register_dataset = datasets.register
+register_metric = metrics.register
+register_features = features.register

@@ -1,0 +1,153 @@
+"""`genbench report`: results -> leaderboards/<dataset>.md and .csv, with figures beside them.
+
+Figures (matplotlib PNG, linked from the markdown): a sample grid and a nearest-neighbour grid per
+model (copied from the runs), FID against sampling throughput, the DDIM step curve, and the GAN
+training dynamics (saturating beside non-saturating).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from genbench.io import atomic_write_text, check_writable
+from genbench.leaderboard import aggregate, leaderboard_markdown, load_results, results_frame, to_csv_frame
+from genbench.results import Result, safe_name
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def describe_features(results: list[Result]) -> dict[str, str]:
+    out = {}
+    for r in results:
+        info = r.protocol.get("features") or {}
+        name = info.get("name")
+        if not name or name in out:
+            continue
+        extra = [str(info["description"])] if info.get("description") else []
+        for key, val in info.items():
+            if "accuracy" in key and isinstance(val, int | float):
+                extra.append(f"{key.replace('_', ' ')} {val:.1%}")
+        if info.get("fingerprint"):
+            extra.append(f"fingerprint {str(info['fingerprint'])[:12]}")
+        out[name] = f"`{name}`" + (f" ({'; '.join(extra)})" if extra else "")
+    return out
+
+
+def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
+    a = agg.dropna(subset=[c for c in ("fid", "samples_per_s") if c in agg] or ["label"])
+    if "fid" not in a or "samples_per_s" not in a or a.empty:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row in a.itertuples():
+        ax.errorbar(row.samples_per_s, row.fid, yerr=getattr(row, "fid_std", None), fmt="o", capsize=3)
+        ax.annotate(row.label, (row.samples_per_s, row.fid), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("samples / s (log scale)")
+    ax.set_ylabel("FID (lower is better)")
+    ax.set_title("Quality against sampling speed")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
+    """FID and samples/s of the DDIM step sweep, with DDPM (1000 steps) as the reference line."""
+    rows = []
+    for row in agg[agg["model"] == "ddim"].itertuples():
+        m = re.fullmatch(r"steps=(\d+)", row.variant or "")
+        steps = int(m.group(1)) if m else (int(row.nfe) if row.nfe == row.nfe else None)
+        if steps is not None and row.fid == row.fid and (not row.variant or m):
+            rows.append((steps, row.fid, getattr(row, "fid_std", 0.0), row.samples_per_s))
+    if len(rows) < 2:
+        return None
+    rows.sort()
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    steps, fid, std, sps = zip(*rows, strict=True)
+    ax.errorbar(steps, fid, yerr=[s if s == s else 0 for s in std], marker="o", capsize=3, label="DDIM (eta=0)")
+    ddpm = agg[(agg["model"] == "ddpm") & (agg["variant"] == "")]
+    if len(ddpm) and ddpm["fid"].notna().any():
+        ax.axhline(float(ddpm["fid"].iloc[0]), color="gray", ls="--", label="DDPM, 1000 steps")
+    ax.set_xscale("log")
+    ax.set_xticks(steps, [str(s) for s in steps])
+    ax.set_xlabel("sampling steps")
+    ax.set_ylabel("FID")
+    ax2 = ax.twinx()
+    ax2.plot(steps, sps, color="tab:orange", marker="s", ls=":", label="samples/s")
+    ax2.set_ylabel("samples / s", color="tab:orange")
+    ax.legend(loc="upper center", fontsize=8)
+    ax.set_title("DDIM: quality and speed against steps")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def gan_dynamics(results: list[Result], path: Path) -> Path | None:
+    from genbench.metrics.gan_dynamics import plot_gan_dynamics
+
+    logs: dict[str, list[dict]] = {}
+    for r in sorted(results, key=lambda r: (r.label, r.seed)):
+        if r.label not in logs and r.training_log and "d_fake" in r.training_log[0]:
+            logs[r.label] = r.training_log
+    if not logs:
+        return None
+    return plot_gan_dynamics(logs, path)
+
+
+def copy_run_figures(results: list[Result], dest: Path) -> dict[str, str]:
+    """Copy each model's per-run figures (lowest seed) next to the leaderboard."""
+    figures: dict[str, str] = {}
+    for r in sorted(results, key=lambda r: (r.label, r.seed)):
+        for kind, src in r.artifacts.items():
+            name = f"{safe_name(r.label)}-{kind}.png"
+            key = f"{r.label}: {kind.replace('_', ' ')}"
+            if key in figures or not Path(src).exists():
+                continue
+            shutil.copyfile(src, dest / name)
+            figures[key] = f"{dest.name}/{name}"
+    return figures
+
+
+def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
+    """Write leaderboards/<dataset>.md and .csv (and figures) for every dataset under ``out``."""
+    results = load_results(out)
+    frame = results_frame(results)
+    agg = aggregate(frame)
+    check_writable(leaderboards, "--leaderboards")
+    described = describe_features(results)
+    pages = {}
+    for dataset in sorted(frame["dataset"].unique()):
+        mine = [r for r in results if r.dataset == dataset]
+        a = agg[agg["dataset"] == dataset]
+        fig_dir = Path(leaderboards) / dataset
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        figures: dict[str, str] = {}
+        for name, make in (
+            ("FID against samples/s", lambda p: fid_vs_throughput(a, p)),
+            ("DDIM step curve", lambda p: ddim_step_curve(a, p)),
+            ("GAN training dynamics", lambda p: gan_dynamics(mine, p)),
+        ):
+            path = make(fig_dir / f"{safe_name(name.lower())}.png")
+            if path is not None:
+                figures[name] = f"{dataset}/{Path(path).name}"
+        figures.update(copy_run_figures(mine, fig_dir))
+        md = leaderboard_markdown(frame, agg, dataset, figures, described)
+        atomic_write_text(Path(leaderboards) / f"{dataset}.md", md)
+        atomic_write_text(Path(leaderboards) / f"{dataset}.csv", to_csv_frame(a).to_csv(index=False))
+        pages[dataset] = md
+    return pages

@@ -1,0 +1,118 @@
+"""The result schema: one JSON per (model, variant, dataset, seed), written atomically.
+
+Every result carries its protocol (number of samples, reference split, feature extractor and its
+fingerprint, seed, metric versions and options) and its environment (versions, device, git
+commit), so every number can be traced to how it was obtained.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from genbench.io import atomic_write_json
+
+SCHEMA_VERSION = 1
+Status = Literal["ok", "diverged", "failed"]
+
+
+@dataclass
+class Result:
+    model: str  # registered model name
+    dataset: str
+    seed: int
+    variant: str = ""  # config overrides that make this a variant, e.g. "steps=10"
+    status: Status = "ok"
+    error: str | None = None  # why status is not ok
+    error_kind: str | None = None  # "user" (fixable input: exit 2), "plugin" (a model's bug), "diverged"
+    protocol: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    metric_errors: dict[str, str] = field(default_factory=dict)  # metric -> why it was not computed
+    flags: list[str] = field(default_factory=list)  # "memorized", "collapsed", "diverged"
+    config: dict[str, Any] = field(default_factory=dict)  # the model's resolved config
+    timings: dict[str, float] = field(default_factory=dict)  # wall times in seconds
+    environment: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)  # figure name -> path
+    training_log: list[dict[str, float]] = field(default_factory=list)
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def label(self) -> str:
+        return f"{self.model}[{self.variant}]" if self.variant else self.model
+
+    def path(self, out: Path) -> Path:
+        return Path(out) / self.dataset / safe_name(self.label) / f"seed{self.seed}.json"
+
+    def write(self, out: Path) -> Path:
+        path = self.path(out)
+        atomic_write_json(path, asdict(self))
+        return path
+
+
+def safe_name(label: str) -> str:
+    """A file-system-safe directory name for a model label."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_")
+
+
+def load_result(path: Path) -> Result:
+    data = json.loads(Path(path).read_text())
+    data.pop("schema", None)
+    return Result(**data)
+
+
+def find_results(out: Path) -> list[Path]:
+    return sorted(Path(out).glob("*/*/seed*.json"))
+
+
+def environment(device: str) -> dict[str, Any]:
+    """Versions and machine facts recorded with every result."""
+    from importlib import metadata
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    env: dict[str, Any] = {
+        "genbench": version("genbench"),
+        "torch": version("torch"),
+        "torch_fidelity": version("torch-fidelity"),
+        "clean_fid": version("clean-fid"),
+        "numpy": version("numpy"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device,
+        "git_commit": git_commit(),
+    }
+    if device.startswith("cuda"):
+        import torch
+
+        env["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return env
+
+
+def git_commit() -> str | None:
+    """The commit of the genbench checkout, when it is one (with '+dirty' for local changes)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -1,0 +1,455 @@
+"""train-or-load -> sample (timed) -> features once -> every metric -> one result JSON each.
+
+``run(config)`` is what `genbench run` calls; ``evaluate(samples, ...)`` is what `genbench eval`
+calls. Every name is resolved before any work starts, so a typo fails in a second, not after an
+hour of training. A model plugin that fails to import, diverges or raises is recorded and
+skipped; the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genbench import registry
+from genbench.api import GenerativeModel, SampleCheck, TrainContext, config_hash
+from genbench.checkpoint import load_checkpoint, save_checkpoint
+from genbench.config import (
+    Override,
+    RunConfig,
+    expand_variants,
+    parse_overrides,
+    resolve_model_config,
+    variant_label,
+)
+from genbench.data.base import Dataset, default_cache_dir
+from genbench.errors import Diverged, GenbenchError, PluginLoadError
+from genbench.features.base import FeatureExtractor, Features
+from genbench.io import check_writable
+from genbench.metrics.base import EvalContext, Metric
+from genbench.progress import Progress
+from genbench.results import Result, environment
+
+
+@dataclass
+class Plan:
+    """Everything resolved before any work: the run fails here, or not at all for user input."""
+
+    config: RunConfig
+    dataset: Dataset
+    extractor: FeatureExtractor
+    metrics: list[Metric]
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]]]]  # name, class, variants
+    overrides: list[Override]
+    device: torch.device
+    cache_dir: Path
+    skipped: dict[str, str] = field(default_factory=dict)  # model -> why (broken plugin)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise GenbenchError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise GenbenchError(f"device {name!r} requested but CUDA is not available; use --device cpu")
+    return dev
+
+
+def build_dataset(name: str, config: RunConfig) -> Dataset:
+    cls = registry.datasets.get(name)
+    return cls(data_dir=config.data_dir, cache_dir=config.cache_dir or default_cache_dir())
+
+
+def build_extractor(dataset: Dataset, config: RunConfig, device: torch.device) -> FeatureExtractor:
+    name = config.features or dataset.default_features
+    cls = registry.features.get(name)
+    if dataset.kind not in cls.supported_kinds:
+        raise GenbenchError(
+            f"feature extractor {name!r} does not handle {dataset.kind} data ({dataset.name!r}); "
+            f"use --features {dataset.default_features}"
+        )
+    return cls(
+        dataset,
+        cache_dir=config.cache_dir or default_cache_dir(),
+        device=device,
+        weights=config.inception_weights,
+        batch_size=config.batch_size,
+    )
+
+
+def build_metrics(names: list[str] | None, kind: str, console: Progress) -> list[Metric]:
+    explicit = names is not None
+    out = []
+    for name in names if explicit else registry.metrics.names(include_aliases=False):
+        if explicit:
+            registry.metrics.check(name)
+        try:
+            cls = registry.metrics.get(name)
+        except PluginLoadError as e:
+            if explicit:
+                raise
+            console.warn(str(e))  # a broken metric plugin never takes the others down
+            continue
+        if kind not in cls.supported_kinds and not explicit:
+            continue
+        out.append(cls())
+    return out
+
+
+def plan(config: RunConfig, console: Progress | None = None) -> Plan:
+    """Resolve and validate every name, list and path; load the dataset. No training happens."""
+    console = console or Progress(enabled=False)
+    if not config.models:
+        raise GenbenchError("no models given; pass --models, e.g. --models ddpm,gan")
+    if config.samples is not None and config.samples < 2:
+        raise GenbenchError(f"--samples must be at least 2, got {config.samples}")
+    if config.batch_size < 1:
+        raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
+    if not config.seeds:
+        raise GenbenchError("no seeds given; pass --seeds, e.g. --seeds 0,1,2")
+    for name in config.models:
+        registry.models.check(name)
+    registry.datasets.check(config.dataset)
+    if config.features:
+        registry.features.check(config.features)
+    for name in config.metrics or []:
+        registry.metrics.check(name)
+    overrides = parse_overrides(config.overrides)
+    device = resolve_device(config.device)
+    check_writable(config.out)
+    cache_dir = Path(config.cache_dir or default_cache_dir())
+    check_writable(cache_dir, flag="--cache-dir")
+
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]]]] = []
+    skipped: dict[str, str] = {}
+    classes: dict[str, type[GenerativeModel]] = {}
+    for name in dict.fromkeys(config.models):
+        try:
+            classes[registry.models.check(name)] = registry.models.get(name)
+        except PluginLoadError as e:
+            console.warn(str(e))
+            skipped[name] = str(e)
+    owners = {cls.weights_from for cls in classes.values() if cls.weights_from}
+    for o in overrides:
+        known = {registry.models.check(n) for n in config.models if n not in skipped} | owners
+        if registry.models.check(o.model) not in known:
+            raise GenbenchError(
+                f"--set {o.model}.{o.field} names a model that is not in --models; add {o.model} to --models"
+            )
+    dataset = build_dataset(config.dataset, config)
+    spec = dataset.spec  # loads the train split: a missing file fails here
+    dataset.load(config.reference_split)
+    for name, cls in classes.items():
+        cls.check_spec(spec)
+        variants = expand_variants(name, overrides)
+        for v in variants:  # validate every field and value now
+            resolve_model_config(cls, dataset.name, v)
+        if cls.weights_from:
+            owner = registry.models.get(cls.weights_from)
+            owner.check_spec(spec)
+            resolve_model_config(owner, dataset.name, _owner_overrides(cls.weights_from, overrides))
+        models.append((name, cls, variants))
+    extractor = build_extractor(dataset, config, device)
+    metrics = build_metrics(config.metrics, dataset.kind, console)
+    return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped)
+
+
+def _owner_overrides(owner: str, overrides: list[Override]) -> dict[str, str]:
+    mine = [o for o in overrides if o.model == owner]
+    for o in mine:
+        if len(o.values) > 1:
+            raise GenbenchError(
+                f"--set {owner}.{o.field} sweeps {owner}, which a dependent model reuses; sweep one value at a time"
+            )
+    return {o.field: o.values[0] for o in mine}
+
+
+def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
+    """Run every (model, variant, seed) of ``config``; returns the results written."""
+    console = console or Progress(enabled=config.progress)
+    p = plan(config, console)
+    reference = reference_features_for(p, console)
+    results: list[Result] = []
+    for name, why in p.skipped.items():  # broken plugins: recorded, reported once, never fatal
+        for seed in config.seeds:
+            failed = Result(model=name, dataset=p.dataset.name, seed=seed, status="failed", error=why)
+            failed.error_kind = "plugin"
+            failed.write(config.out)
+            results.append(failed)
+    for name, cls, variants in p.models:
+        for overrides in variants:
+            for seed in config.seeds:
+                result = run_one(p, name, cls, overrides, seed, reference, console)
+                path = result.write(config.out)
+                console.done(result, path)
+                results.append(result)
+    return results
+
+
+def reference_features_for(p: Plan, console: Progress) -> Features:
+    from genbench.features.reference import reference_features
+
+    with console.status(f"reference features: {p.dataset.name} {p.config.reference_split} ({p.extractor.name})"):
+        return reference_features(p.dataset, p.extractor, p.config.reference_split, p.cache_dir)
+
+
+def sample_generator(seed: int, device: torch.device) -> torch.Generator:
+    """The sampling generator of ``seed``: distinct from the training stream of the same seed."""
+    derived = int.from_bytes(hashlib.sha256(f"sample:{seed}".encode()).digest()[:8], "little") >> 1
+    return torch.Generator(device=device).manual_seed(derived)
+
+
+def run_one(
+    p: Plan,
+    name: str,
+    cls: type[GenerativeModel],
+    overrides: dict[str, str],
+    seed: int,
+    reference: Features,
+    console: Progress,
+) -> Result:
+    cfg = resolve_model_config(cls, p.dataset.name, overrides)
+    result = Result(
+        model=name,
+        dataset=p.dataset.name,
+        seed=seed,
+        variant=variant_label(overrides),
+        config=asdict(cfg) if is_dataclass(cfg) else {},
+        environment=environment(str(p.device)),
+    )
+    try:
+        model, train_s, log = obtain_model(p, name, cls, cfg, seed, console)
+        result.training_log = log
+        result.timings["train_s"] = train_s
+        n = p.config.samples or p.dataset.spec.num_train
+        evaluate_into(result, p, model, n, seed, reference, console)
+    except Diverged as e:
+        result.status, result.error, result.flags = "diverged", str(e), ["diverged"]
+        result.error_kind = "diverged"
+        console.warn(f"{result.label} seed {seed}: {e}")
+    except GenbenchError as e:
+        result.status, result.error, result.error_kind = "failed", str(e), "user"
+        console.warn(f"{result.label} seed {seed}: {e}")
+    except Exception as e:  # a plugin's own bug: record it, keep the other models running
+        result.status, result.error = "failed", f"model {name!r} raised {type(e).__name__}: {e}"
+        result.error_kind = "plugin"
+        console.warn(result.error)
+    return result
+
+
+def obtain_model(
+    p: Plan, name: str, cls: type[GenerativeModel], cfg: Any, seed: int, console: Progress
+) -> tuple[GenerativeModel, float, list[dict[str, float]]]:
+    """Train or load ``name`` (or, for DDIM-like models, its weights owner)."""
+    if cls.weights_from:
+        owner_name = registry.models.check(cls.weights_from)
+        owner_cls = registry.models.get(owner_name)
+        owner_cfg = resolve_model_config(
+            owner_cls, p.dataset.name, _owner_overrides(owner_name, p.overrides)
+        )
+        owner, train_s, log = train_or_load(p, owner_name, owner_cls, owner_cfg, seed, console)
+        return cls.from_trained(owner, cfg), train_s, log
+    return train_or_load(p, name, cls, cfg, seed, console)
+
+
+def train_or_load(
+    p: Plan, name: str, cls: type[GenerativeModel], cfg: Any, seed: int, console: Progress
+) -> tuple[GenerativeModel, float, list[dict[str, float]]]:
+    torch.manual_seed(seed)  # for plugins that draw from the global generator
+    model = cls(p.dataset.spec, cfg).to(p.device)
+    train_x = p.dataset.load("train")[0]
+    log: list[dict[str, float]] = []
+
+    def record(step: int, values: dict[str, float]) -> None:
+        log.append({"step": step, **{k: float(v) for k, v in values.items()}})
+
+    if not cls.trainable:
+        t0 = time.perf_counter()
+        model.fit(train_x, TrainContext(seed=seed, device=p.device, log=record))
+        return model, time.perf_counter() - t0, log
+
+    key = config_hash(name, p.dataset.name, model.train_config(), seed)
+    ckpt_dir = p.cache_dir / "checkpoints" / p.dataset.name / name / f"seed{seed}-{key}"
+    final = ckpt_dir / "model.pt"
+    if p.config.retrain and ckpt_dir.exists():
+        shutil.rmtree(ckpt_dir)
+    if final.exists():
+        payload = load_checkpoint(final)
+        try:
+            model.load_state_dict(payload["state"])
+        except Exception as e:
+            raise GenbenchError(
+                f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
+            ) from e
+        console.info(f"{name} seed {seed}: loaded {final}")
+        return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", []))
+    ctx = TrainContext(
+        seed=seed,
+        device=p.device,
+        checkpoint_path=ckpt_dir / "train.pt",
+        checkpoint_every=p.config.checkpoint_every,
+        amp=p.config.amp and p.device.type == "cuda",
+        progress=console.training(f"train {name} seed {seed}"),
+        log=record,
+    )
+    t0 = time.perf_counter()
+    try:
+        model.fit(train_x.to(p.device), ctx)
+    finally:
+        console.training_done()
+    train_s = time.perf_counter() - t0
+    save_checkpoint(
+        final,
+        {"state": model.state_dict(), "train_s": train_s, "training_log": log, "config": model.train_config()},
+    )
+    return model, train_s, log
+
+
+def evaluate_into(
+    result: Result,
+    p: Plan,
+    model: GenerativeModel | None,
+    n: int,
+    seed: int,
+    reference: Features,
+    console: Progress,
+    samples: torch.Tensor | None = None,
+) -> None:
+    """Sample (unless ``samples`` is given), extract features once, compute every metric."""
+    from genbench.metrics.throughput import measure_sampling
+
+    timings = dict(result.timings)
+    if samples is None:
+        assert model is not None
+        check = SampleCheck(result.model, p.dataset.spec)
+
+        def sample_fn(b: int, g: torch.Generator) -> torch.Tensor:
+            with torch.no_grad():
+                return check(model.sample(b, generator=g), b)
+
+        bar = console.sampling(f"sample {result.label} seed {seed}", n)
+        try:
+            samples, measured = measure_sampling(
+                sample_fn, n, p.config.batch_size, sample_generator(seed, p.device), p.device, on_batch=bar
+            )
+        finally:
+            console.sampling_done()
+        timings.update(measured)
+        timings["nfe"] = float(model.nfe)
+    t0 = time.perf_counter()
+    with console.status(f"features of {result.label} ({p.extractor.name})"):
+        feats = p.extractor.extract(samples)
+    timings["features_s"] = time.perf_counter() - t0
+    reference_stats = None
+    if p.config.reference_stats is not None:
+        from genbench.features.reference import load_reference_stats
+
+        reference_stats = load_reference_stats(p.config.reference_stats)
+    artifacts_dir = None
+    if p.config.figures:
+        artifacts_dir = Path(p.config.out) / result.dataset / "figures" / f"{_stem(result)}"
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+    ctx = EvalContext(
+        dataset=p.dataset,
+        samples=samples,
+        sample_features=feats,
+        reference_features=reference,
+        extractor=p.extractor,
+        seed=seed,
+        reference_split=p.config.reference_split,
+        reference_stats=reference_stats,
+        timings=timings,
+        training_log=result.training_log,
+        model_name=result.model,
+        artifacts_dir=artifacts_dir,
+    )
+    result.protocol = {
+        "num_samples": int(samples.shape[0]),
+        "reference_split": p.config.reference_split,
+        "num_reference": len(reference) if reference_stats is None else None,
+        "reference_stats": str(p.config.reference_stats) if reference_stats is not None else None,
+        "features": p.extractor.info(),
+        "seed": seed,
+        "dataset_fingerprint": p.dataset.fingerprint(),
+        "device": str(p.device),
+        "batch_size": p.config.batch_size,
+        "metric_versions": {m.name: m.version for m in p.metrics},
+    }
+    for metric in p.metrics:
+        if not metric.applies_to(ctx):
+            continue
+        t0 = time.perf_counter()
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                values = metric.compute(ctx)
+            for w in caught:
+                console.warn(f"{result.label} seed {seed}: {metric.name}: {w.message}")
+            result.metrics.update({k: float(v) for k, v in values.items()})
+            result.flags.extend(f for f in metric.flags(values) if f not in result.flags)
+        except GenbenchError as e:
+            result.metric_errors[metric.name] = str(e)
+            console.warn(f"{result.label} seed {seed}: {metric.name}: {e}")
+        except Exception as e:  # a broken metric plugin never takes the others down
+            result.metric_errors[metric.name] = f"{type(e).__name__}: {e}"
+            console.warn(f"{result.label} seed {seed}: metric {metric.name!r} raised {type(e).__name__}: {e}")
+        timings[f"{metric.name}_s"] = time.perf_counter() - t0
+    if artifacts_dir is not None:
+        from genbench.figures import save_sample_grid
+
+        grid = save_sample_grid(samples, p.dataset, artifacts_dir / "samples.png")
+        result.artifacts = {"samples": str(grid), **ctx.artifacts}
+    result.timings = {k: float(v) for k, v in timings.items()}
+
+
+def _stem(result: Result) -> str:
+    from genbench.results import safe_name
+
+    return f"{safe_name(result.label)}-seed{result.seed}"
+
+
+def evaluate(
+    samples: torch.Tensor,
+    config: RunConfig,
+    *,
+    name: str = "samples",
+    console: Progress | None = None,
+) -> Result:
+    """Evaluate samples from anywhere against ``config.dataset`` (what `genbench eval` does)."""
+    console = console or Progress(enabled=config.progress)
+    registry.datasets.check(config.dataset)
+    if config.features:
+        registry.features.check(config.features)
+    for m in config.metrics or []:
+        registry.metrics.check(m)
+    device = resolve_device(config.device)
+    check_writable(config.out)
+    cache_dir = Path(config.cache_dir or default_cache_dir())
+    dataset = build_dataset(config.dataset, config)
+    spec = dataset.spec
+    if tuple(samples.shape[1:]) != spec.shape:
+        raise GenbenchError(
+            f"samples have shape {tuple(samples.shape[1:])} but {dataset.name!r} has {spec.shape}; "
+            f"evaluate against a dataset of the samples' shape"
+        )
+    SampleCheck(name, spec)(samples, int(samples.shape[0]))
+    extractor = build_extractor(dataset, config, device)
+    metrics = build_metrics(config.metrics, dataset.kind, console)
+    p = Plan(config, dataset, extractor, metrics, [], [], device, cache_dir)
+    reference = reference_features_for(p, console)
+    seed = config.seeds[0] if config.seeds else 0
+    result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
+    evaluate_into(result, p, None, int(samples.shape[0]), seed, reference, console, samples=samples)
+    path = result.write(config.out)
+    console.done(result, path)
+    return result

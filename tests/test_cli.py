@@ -1,0 +1,291 @@
+"""End-to-end CLI runs on tiny embedded data, and one clear line for every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genbench import GenerativeModel, register_model
+from genbench.results import find_results
+
+
+def run_args(out: Path, cache_dir: Path, *extra: str) -> list[str]:
+    return ["run", "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress", *extra]
+
+
+def single_line_error(result) -> str:
+    """The CLI's message for a user error: exit 2, one line, no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+# -- test models registered in-process --------------------------------------------------------------
+
+
+@register_model("test-points-only")
+class PointsOnly(GenerativeModel):
+    supported_kinds = ("points",)
+
+    def sample(self, n, *, generator):
+        return torch.zeros(n, *self.spec.shape)
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+@register_model("test-nan")
+class EmitsNaN(PointsOnly):
+    supported_kinds = ("image", "points")
+
+    def sample(self, n, *, generator):
+        return torch.full((n, *self.spec.shape), float("nan"))
+
+
+@register_model("test-tiny-trained")
+class TinyTrained(GenerativeModel):
+    """Learns the data mean by SGD: a trainable model that trains in milliseconds."""
+
+    @dataclass
+    class Config:
+        steps: int = 20  # SGD steps
+        lr: float = 0.5  # learning rate
+
+    def __init__(self, spec, config=None):
+        super().__init__(spec, config)
+        self.mean = torch.zeros(spec.shape)
+
+    def fit(self, train, ctx):
+        from baselines.training import train_loop
+
+        mean = self.mean.clone().requires_grad_(True)
+        opt = torch.optim.SGD([mean], lr=self.config.lr)
+
+        def step(i):
+            opt.zero_grad()
+            loss = ((train - mean) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return {"loss": float(loss)}
+
+        def state():
+            return {"mean": mean.detach().clone(), "opt": opt.state_dict()}
+
+        def load(s):
+            with torch.no_grad():
+                mean.copy_(s["mean"])
+            opt.load_state_dict(s["opt"])
+
+        out = train_loop(ctx, steps=self.config.steps, step=step, state=state, load=load)
+        self.mean = mean.detach().clone()
+        return out
+
+    def sample(self, n, *, generator):
+        noise = 0.1 * torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
+        x = self.mean.to(noise.device) + noise
+        return x.clamp(-1, 1) if self.spec.value_range else x
+
+    def state_dict(self):
+        return {"mean": self.mean}
+
+    def load_state_dict(self, state):
+        self.mean = state["mean"]
+
+
+# -- end to end -----------------------------------------------------------------------------------
+
+
+def test_controls_on_digits_then_report_ranks_copy_first(cli, tmp_path, cache_dir):
+    out, boards = tmp_path / "runs", tmp_path / "boards"
+    r = cli(*run_args(out, cache_dir, "--models", "copy,collapse,gaussian", "--dataset", "digits"))
+    assert r.exit_code == 0, r.output
+    files = find_results(out)
+    assert len(files) == 3
+    res = {json.loads(p.read_text())["model"]: json.loads(p.read_text()) for p in files}
+    copy = res["copy"]
+    assert copy["protocol"]["num_samples"] == copy["protocol"]["num_reference"]  # train-split size
+    assert copy["protocol"]["features"]["name"] == "classifier"
+    assert copy["environment"]["torch"] and copy["protocol"]["seed"] == 0
+    assert res["copy"]["metrics"]["fid"] < res["gaussian"]["metrics"]["fid"] < res["collapse"]["metrics"]["fid"]
+    assert "memorized" in res["copy"]["flags"] and "collapsed" in res["collapse"]["flags"]
+    assert res["gaussian"]["flags"] == []
+
+    rep = cli("report", "--out", str(out), "--leaderboards", str(boards))
+    assert rep.exit_code == 0, rep.output
+    md = (boards / "digits.md").read_text()
+    assert md in rep.stdout
+    table_rows = [ln for ln in md.splitlines() if ln.startswith("|") and "copy" in ln]
+    assert table_rows[0].split("|")[1].strip() == "1"  # copy ranks first by FID ...
+    assert "**memorized**" in table_rows[0]  # ... and is flagged, not silently on top
+    assert "N = " in md and "classifier" in md and "seeds 0" in md
+    import pandas as pd
+
+    csv = pd.read_csv(boards / "digits.csv")
+    assert {"fid", "fid_std", "memorization_rate", "modes_covered", "samples_per_s"} <= set(csv.columns)
+    assert csv.loc[csv["model"] == "copy", "rank"].item() == 1
+
+
+def test_same_command_gives_same_numbers_and_second_run_loads_checkpoint(cli, tmp_path, cache_dir):
+    args = ["--models", "test-tiny-trained,gaussian", "--dataset", "ring8", "--samples", "300", "--seeds", "0,1"]
+    assert cli(*run_args(tmp_path / "a", cache_dir, *args)).exit_code == 0
+    ckpts = list(cache_dir.glob("checkpoints/ring8/test-tiny-trained/seed*/model.pt"))
+    assert len(ckpts) == 2
+    stamps = [p.stat().st_mtime_ns for p in ckpts]
+    r = cli(*run_args(tmp_path / "b", cache_dir, *args))
+    assert r.exit_code == 0
+    assert [p.stat().st_mtime_ns for p in ckpts] == stamps  # loaded, not retrained
+    for pa in find_results(tmp_path / "a"):
+        pb = tmp_path / "b" / pa.relative_to(tmp_path / "a")
+        ma, mb = json.loads(pa.read_text())["metrics"], json.loads(pb.read_text())["metrics"]
+        for k in ("fid", "precision", "recall", "modes_covered"):
+            assert ma[k] == mb[k], k
+    # seeds differ
+    s0 = json.loads((tmp_path / "a/ring8/gaussian/seed0.json").read_text())["metrics"]["fid"]
+    s1 = json.loads((tmp_path / "a/ring8/gaussian/seed1.json").read_text())["metrics"]["fid"]
+    assert s0 != s1
+    r = cli(*run_args(tmp_path / "c", cache_dir, *args, "--retrain"))
+    assert r.exit_code == 0 and [p.stat().st_mtime_ns for p in ckpts] != stamps
+
+
+def test_set_override_sweeps_variants(cli, tmp_path, cache_dir):
+    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100", "--set", "test-tiny-trained.steps=3,5"]
+    r = cli(*run_args(tmp_path, cache_dir, *args))
+    assert r.exit_code == 0, r.output
+    labels = sorted(p.parent.name for p in find_results(tmp_path))
+    assert labels == ["test-tiny-trained_steps=3_", "test-tiny-trained_steps=5_"]
+    res = json.loads(next(find_results(tmp_path)).read_text())
+    assert res["config"]["steps"] in (3, 5) and res["variant"].startswith("steps=")
+
+
+def test_eval_npz_and_folder(cli, tmp_path, cache_dir):
+    from PIL import Image
+
+    from genbench.data.digits import Digits
+
+    x = Digits(cache_dir=cache_dir).load("test")[0]
+    u8 = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)[:, 0].numpy()
+    np.savez(tmp_path / "mine.npz", samples=u8)
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, img in enumerate(u8[:100]):
+        Image.fromarray(img).save(folder / f"{i:03d}.png")
+    common = ["--dataset", "digits", "--out", str(tmp_path / "runs"), "--cache-dir", str(cache_dir), "--no-progress"]
+    r = cli("eval", "--samples", str(tmp_path / "mine.npz"), *common)
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "runs/digits/mine/seed0.json").read_text())
+    assert res["protocol"]["num_samples"] == len(u8) and res["metrics"]["fid"] >= 0
+    assert res["metrics"]["memorization_rate"] < 0.1  # held-out data does not copy the train split
+    r = cli("eval", "--samples", str(folder), "--metrics", "fid,prdc", *common)
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "runs/digits/pngs/seed0.json").read_text())["protocol"]["num_samples"] == 100
+
+
+def test_list_shows_sources(cli):
+    r = cli("list", "models")
+    assert r.exit_code == 0
+    assert "ddpm" in r.stdout and "gan-sat" in r.stdout and "alias of gan-ns" in r.stdout
+
+
+# -- bad input: one line, exit 2, nothing lost --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--models", "ddmp"], "unknown model 'ddmp'; did you mean 'ddpm'"),
+        (["--models", "copy,,gaussian"], "malformed model list"),
+        (["--models", "copy", "--dataset", "digitz"], "did you mean 'digits'"),
+        (["--models", "copy", "--seeds", "0,x"], "malformed seed list"),
+        (["--models", "copy", "--metrics", "fdi"], "did you mean 'fid'"),
+        (["--models", "copy", "--features", "inceptoin"], "did you mean 'inception'"),
+        (["--models", "copy", "--set", "ddim.steps"], "use MODEL.FIELD=VALUE"),
+        (["--models", "copy", "--set", "ddim.steps=10"], "add ddim to --models"),
+        (["--models", "ddim", "--set", "ddim.stepz=10"], "did you mean steps"),
+        (["--models", "ddim", "--set", "ddim.steps=ten"], "bad value 'ten' for ddim.steps"),
+        (["--models", "test-points-only", "--dataset", "digits"], "does not handle image data"),
+        (["--models", "copy", "--device", "cuda:0"] if not torch.cuda.is_available() else ["--models", "nope"], "not available" if not torch.cuda.is_available() else "unknown model"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, args, expected):
+    line = single_line_error(cli(*run_args(tmp_path / "runs", cache_dir, *args)))
+    assert expected in line
+    assert not find_results(tmp_path / "runs")  # nothing was run
+
+
+def test_cifar10_offline_names_the_file_to_provide(cli, tmp_path, cache_dir, monkeypatch):
+    import urllib.request
+
+    def offline(*a, **k):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    line = single_line_error(
+        cli(*run_args(tmp_path / "runs", cache_dir, "--models", "gaussian", "--dataset", "cifar10", "--data-dir", str(tmp_path / "data")))
+    )
+    assert "cifar-10-python.tar.gz" in line and str(tmp_path / "data") in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_out_dir(cli, tmp_path, cache_dir):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    line = single_line_error(cli(*run_args(ro / "runs", cache_dir, "--models", "copy", "--dataset", "ring8")))
+    assert "--out" in line
+
+
+def test_out_path_that_is_a_file(cli, tmp_path, cache_dir):
+    f = tmp_path / "file"
+    f.write_text("x")
+    line = single_line_error(cli(*run_args(f, cache_dir, "--models", "copy", "--dataset", "ring8")))
+    assert "--out" in line
+
+
+def test_corrupt_checkpoint_keeps_earlier_results(cli, tmp_path, cache_dir):
+    cache = tmp_path / "cache"
+    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100"]
+    assert cli(*run_args(tmp_path / "runs", cache, *args)).exit_code == 0
+    before = {p: p.read_bytes() for p in find_results(tmp_path / "runs")}
+    (ckpt,) = cache.glob("checkpoints/ring8/test-tiny-trained/*/model.pt")
+    ckpt.write_bytes(b"not a checkpoint")
+    (tmp_path / "other").mkdir()
+    r = cli(*run_args(tmp_path / "other", cache, *args))
+    assert r.exit_code == 2
+    assert "error: test-tiny-trained seed 0: checkpoint" in r.stderr and "--retrain" in r.stderr
+    assert "Traceback" not in r.output
+    assert {p: p.read_bytes() for p in find_results(tmp_path / "runs")} == before  # nothing lost
+    r = cli(*run_args(tmp_path / "runs2", cache, *args, "--retrain"))
+    assert r.exit_code == 0
+
+
+def test_plugin_output_is_checked_and_other_models_go_on(cli, tmp_path, cache_dir):
+    r = cli(*run_args(tmp_path, cache_dir, "--models", "test-nan,gaussian", "--dataset", "ring8", "--samples", "100"))
+    assert r.exit_code == 2
+    bad = json.loads((tmp_path / "ring8/test-nan/seed0.json").read_text())
+    assert bad["status"] == "failed" and "test-nan" in bad["error"] and "NaN" in bad["error"]
+    good = json.loads((tmp_path / "ring8/gaussian/seed0.json").read_text())
+    assert good["status"] == "ok" and "fid" in good["metrics"]
+
+
+def test_report_without_results(cli, tmp_path):
+    line = single_line_error(cli("report", "--out", str(tmp_path / "none"), "--leaderboards", str(tmp_path / "lb")))
+    assert "genbench run" in line
+
+
+def test_eval_shape_mismatch(cli, tmp_path, cache_dir):
+    np.savez(tmp_path / "s.npz", samples=np.zeros((10, 28, 28), np.uint8))
+    line = single_line_error(
+        cli("eval", "--samples", str(tmp_path / "s.npz"), "--dataset", "digits", "--out", str(tmp_path), "--cache-dir", str(cache_dir), "--no-progress")
+    )
+    assert "shape" in line
