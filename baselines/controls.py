@@ -1,0 +1,157 @@
+"""Control models: baselines whose behaviour is known, to prove the diagnostics work.
+
+- ``copy`` returns training examples: it must score the best FID of all and be flagged by the
+  memorization check (every sample's nearest training example is at distance 0).
+- ``collapse`` returns one training example over and over: the mode diagnostics must flag it.
+- ``gaussian`` samples a full-covariance Gaussian fitted to the flattened training data: it can
+  neither copy nor collapse.
+
+They are not trained (``trainable = False``): the runner calls ``fit`` on every run and writes no
+checkpoint. All three handle images and points.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from genbench.api import DataSpec, GenerativeModel, TrainContext
+from genbench.errors import GenbenchError
+from genbench.registry import register_model
+
+
+class _Control(GenerativeModel):
+    trainable: ClassVar[bool] = False
+
+    def _require_fit(self, attr: str) -> Any:
+        value = getattr(self, attr, None)
+        if value is None:
+            name = self.registered_name or type(self).__name__
+            raise GenbenchError(f"control {name!r} samples before fit(); call fit(train, ctx) first")
+        return value
+
+
+@register_model("copy")
+class Copy(_Control):
+    """Returns the training set in a seeded random order.
+
+    Samples are read from a stream of random permutations of the train set (a new permutation each
+    time one is exhausted), seeded by the ``fit`` seed. The stream continues across ``sample`` calls,
+    so batched calls with n summing to the train size return exactly the train set, whatever the
+    batch sizes; ``fit`` (or ``load_state_dict``) restarts it. The ``generator`` argument is unused.
+    """
+
+    def __init__(self, spec: DataSpec, config: Any = None):
+        super().__init__(spec, config)
+        self.data: torch.Tensor | None = None
+        self.seed = 0
+
+    def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
+        self.data = train.detach().to("cpu", torch.float32).clone()
+        self.seed = int(ctx.seed)
+        self._restart()
+        return {}
+
+    def _restart(self) -> None:
+        self._rng = torch.Generator().manual_seed(self.seed)
+        self._perm = torch.empty(0, dtype=torch.long)
+        self._pos = 0
+
+    def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        data = self._require_fit("data")
+        parts = []
+        while n > 0:
+            if self._pos == len(self._perm):
+                self._perm, self._pos = torch.randperm(len(data), generator=self._rng), 0
+            take = self._perm[self._pos : self._pos + n]
+            parts.append(take)
+            self._pos += len(take)
+            n -= len(take)
+        idx = torch.cat(parts) if parts else torch.empty(0, dtype=torch.long)
+        return data[idx].clone()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"data": self.data, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.data, self.seed = state["data"], int(state["seed"])
+        self._restart()
+
+
+@register_model("collapse")
+class Collapse(_Control):
+    """Returns one training example, chosen uniformly at random by the ``fit`` seed, ``n`` times."""
+
+    def __init__(self, spec: DataSpec, config: Any = None):
+        super().__init__(spec, config)
+        self.example: torch.Tensor | None = None
+        self.index = -1
+
+    def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
+        rng = torch.Generator().manual_seed(int(ctx.seed))
+        self.index = int(torch.randint(0, train.shape[0], (1,), generator=rng))
+        self.example = train[self.index].detach().to("cpu", torch.float32).clone()
+        return {"index": self.index}
+
+    def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        example = self._require_fit("example")
+        return example.unsqueeze(0).repeat(n, *([1] * example.dim()))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"example": self.example, "index": self.index}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.example, self.index = state["example"], int(state["index"])
+
+
+@register_model("gaussian")
+class Gaussian(_Control):
+    """N(mean, covariance) of the flattened training data; samples clamped to the data range.
+
+    The covariance is the unbiased sample covariance in float64. When it is singular (e.g. pixels
+    that are constant over the train set), a ridge ``r * I`` is added with ``r`` starting at 1e-6
+    of the mean variance and growing tenfold until the Cholesky factorisation succeeds.
+    """
+
+    def __init__(self, spec: DataSpec, config: Any = None):
+        super().__init__(spec, config)
+        self.mean: torch.Tensor | None = None
+        self.chol: torch.Tensor | None = None
+        self.ridge = 0.0
+
+    def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
+        n = train.shape[0]
+        x = train.detach().reshape(n, -1).cpu()
+        mean = x.double().mean(0)
+        cov = torch.zeros(x.shape[1], x.shape[1], dtype=torch.float64)
+        for chunk in x.split(4096):  # bounded memory on large datasets (cifar10: 50000 x 3072)
+            c = chunk.double() - mean
+            cov += c.T @ c
+        cov /= max(n - 1, 1)
+        scale = float(cov.diagonal().mean()) or 1.0
+        ridge = 0.0
+        eye = torch.eye(cov.shape[0], dtype=torch.float64)
+        while True:
+            chol, info = torch.linalg.cholesky_ex(cov + ridge * eye)
+            if int(info) == 0:
+                break
+            if ridge > scale:
+                raise GenbenchError("gaussian control: the training data's covariance is not finite; check the data")
+            ridge = scale * 1e-6 if ridge == 0 else ridge * 10
+        self.mean, self.chol, self.ridge = mean, chol, ridge
+        return {"ridge": ridge}
+
+    def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        mean, chol = self._require_fit("mean"), self._require_fit("chol")
+        z = torch.randn(n, mean.shape[0], generator=generator, device=generator.device, dtype=torch.float64)
+        x = (mean + z.cpu() @ chol.T).float().reshape(n, *self.spec.shape)
+        if self.spec.value_range is not None:
+            x = x.clamp(*self.spec.value_range)
+        return x
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "chol": self.chol, "ridge": self.ridge}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.mean, self.chol, self.ridge = state["mean"], state["chol"], float(state["ridge"])

@@ -1,0 +1,118 @@
+"""DDIM: denoising diffusion implicit models (Song et al. 2021), sampling a trained DDPM.
+
+DDIM never trains: ``weights_from = "ddpm"``, so the runner trains or loads DDPM under DDPM's own
+config and checkpoint, then calls :meth:`DDIM.from_trained`, which shares that DDPM's EMA denoiser
+and noise schedule. Only the sampler differs: ``steps`` strided timesteps (``spacing``, see
+:func:`baselines.schedule.ddim_timesteps`) and the stochasticity ``eta`` of eq. 16 (0 =
+deterministic DDIM; 1 with ``steps = T`` is DDPM's ancestral sampler with the posterior variance).
+``nfe = steps``. Changing any of these reuses the trained weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from baselines import configs
+from baselines.ddpm import DDPM
+from baselines.schedule import SPACINGS, NoiseSchedule, ddim_sample
+from genbench.api import DataSpec, GenerativeModel
+from genbench.errors import GenbenchError
+from genbench.registry import register_model
+
+
+@dataclass
+class DDIMConfig:
+    steps: int = 50  # sampling steps S (network evaluations per sample)
+    eta: float = 0.0  # 0 = deterministic DDIM, 1 = DDPM-like ancestral noise (Song et al. eq. 16)
+    spacing: str = "uniform"  # timesteps visited: "uniform" (the DDIM paper), "leading", "trailing"
+    clip_denoised: bool = True  # clip the predicted x_0 to the data range (images only)
+
+
+@register_model("ddim")
+class DDIM(GenerativeModel):
+    """Deterministic (or eta-stochastic) strided sampler over a trained DDPM's denoiser."""
+
+    Config = DDIMConfig
+    weights_from = "ddpm"
+
+    def __init__(self, spec: DataSpec, config: DDIMConfig | None = None):
+        super().__init__(spec, config)
+        c = self.config
+        if c.spacing not in SPACINGS:
+            raise GenbenchError(f"unknown ddim.spacing {c.spacing!r}; use one of {', '.join(SPACINGS)}")
+        if c.eta < 0:
+            raise GenbenchError(f"ddim.eta must be >= 0, got {c.eta}")
+        if c.steps < 1:
+            raise GenbenchError(f"ddim.steps must be >= 1, got {c.steps}")
+        self.owner: DDPM | None = None
+
+    @classmethod
+    def from_trained(cls, owner: GenerativeModel, config: Any) -> DDIM:
+        if not isinstance(owner, DDPM):
+            raise GenbenchError(f"ddim samples a trained ddpm, got {type(owner).__name__}")
+        model = cls(owner.spec, config)
+        if model.config.steps > owner.config.timesteps:
+            raise GenbenchError(
+                f"ddim.steps={model.config.steps} exceeds the ddpm's {owner.config.timesteps} timesteps; "
+                "use fewer steps"
+            )
+        model.owner = owner
+        model.device = owner.device
+        return model
+
+    @classmethod
+    def dataset_defaults(cls, dataset: str) -> dict[str, Any]:
+        return configs.dataset_defaults("ddim", dataset)
+
+    def _owner(self) -> DDPM:
+        if self.owner is None:
+            raise GenbenchError("ddim has no denoiser; build it with DDIM.from_trained(trained_ddpm, config)")
+        return self.owner
+
+    @property
+    def denoiser(self) -> torch.nn.Module:
+        """The owner's EMA network (the same object, not a copy)."""
+        return self._owner().ema
+
+    @property
+    def schedule(self) -> NoiseSchedule:
+        return self._owner().schedule
+
+    def train_config(self) -> dict[str, Any]:
+        return {}  # never trained: the checkpoint is the owner's
+
+    def to(self, device: torch.device | str) -> DDIM:
+        super().to(device)
+        if self.owner is not None:
+            self.owner.to(device)
+        return self
+
+    @property
+    def nfe(self) -> int:
+        return self.config.steps
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        owner = self._owner()
+        owner.ema.eval()
+        x = ddim_sample(
+            owner.eps,
+            owner.schedule,
+            (n, *self.spec.shape),
+            generator=generator,
+            steps=self.config.steps,
+            eta=self.config.eta,
+            spacing=self.config.spacing,  # type: ignore[arg-type]
+            device=owner.device,
+            clip=owner.clip if self.config.clip_denoised else None,
+        )
+        return owner.finish(x)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self._owner().state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._owner().load_state_dict(state)

@@ -1,0 +1,283 @@
+"""DDPM: a denoising diffusion probabilistic model (Ho et al. 2020).
+
+An epsilon-prediction denoiser (U-Net for images, MLP for 2D points; :mod:`baselines.unet`) is
+trained with their ``L_simple = E ||eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t)||^2``
+on a linear beta schedule (1e-4 to 0.02 over T = 1000), with Adam, gradient clipping at 1, a linear
+learning-rate warm-up and an exponential moving average of the weights. Samples come from the EMA
+network by ancestral sampling over all T steps (:func:`baselines.schedule.ddpm_sample`), so
+``nfe = T``. The default reverse variance is ``beta_tilde`` (the true posterior variance; their
+"fixedsmall"): it keeps the last steps sharp on low-dimensional data such as ring8, and it is the
+variance for which DDIM with ``eta = 1`` is this very sampler; ``variance = "beta"`` is available.
+
+Training is driven by :func:`baselines.training.train_loop`: every random draw (batch indices,
+timesteps, noise, flips and the dropout seed) comes from one ``torch.Generator`` seeded by the run's
+seed and saved in each checkpoint with the weights, the EMA and the optimizer, so a resumed run ends
+with the same weights as an uninterrupted one on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from baselines import configs
+from baselines.schedule import VARIANCES, NoiseSchedule, ddpm_sample
+from baselines.training import train_loop
+from baselines.unet import MLPDenoiser, UNet
+from genbench.api import DataSpec, GenerativeModel, TrainContext
+from genbench.errors import GenbenchError
+from genbench.registry import register_model
+
+#: Config fields that only change how samples are drawn; left out of the checkpoint key
+SAMPLING_FIELDS = ("variance", "clip_denoised")
+
+
+@dataclass
+class DDPMConfig:
+    """Defaults are Ho et al. 2020's CIFAR-10 setup; per-dataset TOMLs shrink them for the CPU."""
+
+    # diffusion (Ho et al. 2020, Sec. 4)
+    timesteps: int = 1000  # T
+    beta_start: float = 1e-4  # beta_1
+    beta_end: float = 0.02  # beta_T
+    # U-Net (images)
+    ch: int = 128  # base channels
+    ch_mult: tuple[int, ...] = (1, 2, 2, 2)  # channel multiplier per resolution level
+    num_res_blocks: int = 2  # residual blocks per level
+    attn_resolutions: tuple[int, ...] = (16,)  # resolutions with self-attention
+    dropout: float = 0.1
+    # MLP (points)
+    mlp_hidden: int = 256  # width
+    mlp_depth: int = 4  # residual blocks
+    mlp_fourier_scale: float = 25.0  # scale of the coordinates' Fourier features (0 = raw coordinates)
+    # optimisation
+    lr: float = 2e-4  # Adam learning rate
+    warmup: int = 5000  # linear learning-rate warm-up steps
+    lr_schedule: str = "constant"  # after warm-up: "constant" (Ho et al.) or "cosine" decay to 0
+    grad_clip: float = 1.0  # max gradient norm (0 = off)
+    batch_size: int = 128
+    train_steps: int = 800_000
+    ema_decay: float = 0.9999  # EMA of the weights used for sampling
+    ema_warmup: bool = True  # decay min(ema_decay, (1+n)/(10+n)) at update n, for short runs
+    random_flip: bool = False  # random horizontal flips (Ho et al. on CIFAR-10; not for digits)
+    # sampling (not part of the checkpoint key)
+    variance: str = "beta_tilde"  # reverse-process variance: "beta_tilde" (posterior) or "beta"
+    clip_denoised: bool = True  # clip the predicted x_0 to the data range (images only)
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def lr_factor(i: int, c: DDPMConfig) -> float:
+    """Learning-rate multiplier after ``i`` optimiser steps: linear warm-up over ``c.warmup`` steps,
+    then constant (Ho et al. 2020) or a cosine decay to 0 at ``c.train_steps`` (Loshchilov & Hutter
+    2017, without restarts), which helps the short CPU-sized runs."""
+    if i < c.warmup:
+        return (i + 1) / c.warmup
+    if c.lr_schedule == "cosine":
+        progress = (i - c.warmup) / max(1, c.train_steps - c.warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return 1.0
+
+
+@register_model("ddpm")
+class DDPM(GenerativeModel):
+    """Denoising diffusion probabilistic model with ancestral sampling (Ho et al. 2020)."""
+
+    Config = DDPMConfig
+
+    def __init__(self, spec: DataSpec, config: DDPMConfig | None = None):
+        super().__init__(spec, config)
+        c = self.config
+        if c.variance not in VARIANCES:
+            raise GenbenchError(f"unknown ddpm.variance {c.variance!r}; use one of {', '.join(VARIANCES)}")
+        if c.lr_schedule not in LR_SCHEDULES:
+            raise GenbenchError(
+                f"unknown ddpm.lr_schedule {c.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}"
+            )
+        if spec.kind == "image" and spec.shape[-1] % 2 ** (len(c.ch_mult) - 1):
+            raise GenbenchError(
+                f"ddpm cannot downsample {spec.shape[-1]}x{spec.shape[-1]} images {len(c.ch_mult) - 1} times; "
+                "give ddpm.ch_mult fewer levels"
+            )
+        self.schedule = NoiseSchedule.linear(c.timesteps, c.beta_start, c.beta_end)
+        self.net = self._build()
+        self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
+        # points are standardised per coordinate (images are already in [-1, 1])
+        dim = spec.shape[0] if spec.kind == "points" else 1
+        self.shift = torch.zeros(dim)
+        self.scale = torch.ones(dim)
+
+    @classmethod
+    def dataset_defaults(cls, dataset: str) -> dict[str, Any]:
+        return configs.dataset_defaults("ddpm", dataset)
+
+    def train_config(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self.config)
+        return {k: v for k, v in d.items() if k not in SAMPLING_FIELDS}
+
+    def _build(self) -> nn.Module:
+        c, s = self.config, self.spec
+        if s.kind == "points":
+            return MLPDenoiser(s.shape[0], hidden=c.mlp_hidden, depth=c.mlp_depth, fourier_scale=c.mlp_fourier_scale)
+        return UNet(
+            s.shape[0],
+            s.shape[-1],
+            ch=c.ch,
+            ch_mult=tuple(c.ch_mult),
+            num_res_blocks=c.num_res_blocks,
+            attn_resolutions=tuple(c.attn_resolutions),
+            dropout=c.dropout,
+        )
+
+    def to(self, device: torch.device | str) -> DDPM:
+        super().to(device)
+        self.net.to(self.device)
+        self.ema.to(self.device)
+        return self
+
+    @property
+    def nfe(self) -> int:
+        return self.config.timesteps
+
+    # -- data normalisation ---------------------------------------------------------------------
+    def _view(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return v.to(x.device, x.dtype).view(1, -1) if self.spec.kind == "points" else v.to(x.device, x.dtype)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self._view(self.shift, x)) / self._view(self.scale, x)
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self._view(self.scale, x) + self._view(self.shift, x)
+
+    @property
+    def clip(self) -> tuple[float, float] | None:
+        """Range the predicted ``x_0`` is clipped to while sampling (normalised units), if any."""
+        if self.spec.kind != "image" or self.spec.value_range is None:
+            return None
+        return self.spec.value_range
+
+    def eps(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The EMA denoiser's noise prediction (what the samplers call)."""
+        return self.ema(x, t)
+
+    # -- training -------------------------------------------------------------------------------
+    def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
+        c = self.config
+        dev = ctx.device
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(ctx.seed)  # initial weights depend on the seed only
+            self.net = self._build()
+        self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
+        if self.spec.kind == "points":
+            self.shift = train.float().mean(0)
+            self.scale = train.float().std(0).clamp_min(1e-8)
+        self.to(dev)
+        data = self.normalize(train.float()).to(dev)
+        n, shape = data.shape[0], tuple(data.shape[1:])
+        gen = torch.Generator().manual_seed(ctx.seed)
+        opt = torch.optim.Adam(self.net.parameters(), lr=c.lr)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_factor(i, c))
+        use_amp = ctx.amp and dev.type == "cuda"
+        fork_devices = [dev] if dev.type == "cuda" else []
+        ema_updates = [0]
+
+        def step(i: int) -> dict[str, float]:
+            idx = torch.randint(n, (c.batch_size,), generator=gen)
+            t = torch.randint(c.timesteps, (c.batch_size,), generator=gen)
+            noise = torch.randn((c.batch_size, *shape), generator=gen)
+            flip = torch.rand(c.batch_size, generator=gen) < 0.5
+            dropout_seed = int(torch.randint(2**62, (1,), generator=gen))
+            x0 = data[idx.to(dev)]
+            if c.random_flip and self.spec.kind == "image":
+                x0 = torch.where(flip.to(dev)[:, None, None, None], x0.flip(-1), x0)
+            t, noise = t.to(dev), noise.to(dev)
+            x_t = self.schedule.q_sample(x0, t, noise)
+            self.net.train()
+            with torch.random.fork_rng(devices=fork_devices):
+                torch.manual_seed(dropout_seed)  # dropout masks drawn from our generator, not global
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                    pred = self.net(x_t, t)
+            loss = F.mse_loss(pred.float(), noise)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if c.grad_clip > 0:
+                nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
+            opt.step()
+            sched.step()
+            self._update_ema(ema_updates[0])
+            ema_updates[0] += 1
+            return {"loss": float(loss.detach()), "lr": sched.get_last_lr()[0]}
+
+        def state() -> dict[str, Any]:
+            return {
+                **self.state_dict(),
+                "net": self.net.state_dict(),
+                "opt": opt.state_dict(),
+                "lr_sched": sched.state_dict(),
+                "generator": gen.get_state(),
+                "ema_updates": ema_updates[0],
+            }
+
+        def load(saved: dict[str, Any]) -> None:
+            self.load_state_dict(saved)  # EMA, normalisation and the raw weights ("net")
+            opt.load_state_dict(saved["opt"])
+            sched.load_state_dict(saved["lr_sched"])
+            gen.set_state(saved["generator"])
+            ema_updates[0] = int(saved["ema_updates"])
+
+        summary = train_loop(ctx, steps=c.train_steps, step=step, state=state, load=load)
+        self.net.eval()
+        return {**summary, "parameters": sum(p.numel() for p in self.net.parameters())}
+
+    @torch.no_grad()
+    def _update_ema(self, n: int) -> None:
+        """``ema <- d * ema + (1 - d) * net`` (buffers copied), ``d`` warmed up as in TensorFlow's
+        ExponentialMovingAverage(num_updates) when ``ema_warmup``."""
+        d = self.config.ema_decay
+        if self.config.ema_warmup:
+            d = min(d, (1 + n) / (10 + n))
+        ema_p = list(self.ema.parameters())
+        torch._foreach_lerp_(ema_p, [p.detach() for p in self.net.parameters()], 1.0 - d)
+        for eb, b in zip(self.ema.buffers(), self.net.buffers(), strict=True):
+            eb.copy_(b)
+
+    # -- sampling -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        self.ema.eval()
+        x = ddpm_sample(
+            self.eps,
+            self.schedule,
+            (n, *self.spec.shape),
+            generator=generator,
+            device=self.device,
+            variance=self.config.variance,  # type: ignore[arg-type]
+            clip=self.clip if self.config.clip_denoised else None,
+        )
+        return self.finish(x)
+
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        """Map sampler output back to the data range (images clamped to it)."""
+        x = self.denormalize(x)
+        if self.spec.value_range is not None:
+            x = x.clamp(*self.spec.value_range)
+        return x
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"ema": self.ema.state_dict(), "shift": self.shift.cpu(), "scale": self.scale.cpu()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.ema.load_state_dict(state["ema"])
+        if "net" in state:
+            self.net.load_state_dict(state["net"])
+        self.shift = state["shift"].clone()
+        self.scale = state["scale"].clone()

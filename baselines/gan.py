@@ -1,0 +1,250 @@
+"""Generative adversarial networks (Goodfellow et al. 2014) with DCGAN networks (Radford et al. 2016).
+
+Two registered models share networks, optimiser and schedule and differ only in the generator's loss:
+
+- ``gan-sat``: the saturating minimax loss of Goodfellow et al. (2014), Eq. 1: the generator
+  *minimises* ``log(1 - D(G(z)))``. Computed from the discriminator's logit ``l`` as
+  ``log(1 - sigmoid(l)) = -softplus(l)``; its gradient ``d/dl = -sigmoid(l)`` vanishes when D
+  confidently rejects the fakes (``l -> -inf``), as happens early in training.
+- ``gan-ns`` (alias ``gan``): the non-saturating heuristic of the same paper (Sec. 3): the generator
+  *maximises* ``log D(G(z))``, i.e. minimises ``-log sigmoid(l) = softplus(-l)``, whose gradient
+  ``-(1 - sigmoid(l))`` is largest exactly there.
+
+Several libraries call the non-saturating loss "minimax"; ours is the true saturating one, so the
+comparison of Lucic et al. (2018, "Are GANs created equal?", NS vs MM) can be reproduced.
+
+Training alternates ``d_steps`` (k) discriminator steps and one generator step (Goodfellow et al.
+2014, Algorithm 1), with Adam(lr 2e-4, betas (0.5, 0.999)) as in DCGAN. Every step logs ``d_real``
+(mean D(x)), ``d_fake`` (mean D(G(z))), ``loss_d``, ``loss_g`` and ``grad_norm_g`` (L2 norm of the
+generator's parameter gradients), which the ``gan_dynamics`` metric reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from baselines.configs import dataset_defaults as _dataset_defaults
+from baselines.gan_nets import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    autocast,
+    dcgan_init,
+    seeded,
+)
+from baselines.training import train_loop
+from genbench.api import DataSpec, GenerativeModel, TrainContext
+from genbench.registry import register_model
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Per-example ``-log D(x) - log(1 - D(G(z)))`` = ``softplus(-l_real) + softplus(l_fake)``."""
+    return F.softplus(-real_logits.float()) + F.softplus(fake_logits.float())
+
+
+def generator_loss_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Per-example ``log(1 - D(G(z))) = -softplus(l)``, to be minimised (Goodfellow et al. 2014, Eq. 1)."""
+    return -F.softplus(fake_logits.float())
+
+
+def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Per-example ``-log D(G(z)) = softplus(-l)``, to be minimised (Goodfellow et al. 2014, Sec. 3)."""
+    return F.softplus(-fake_logits.float())
+
+
+@dataclass
+class GanConfig:
+    steps: int = 2000  # generator steps; each follows d_steps discriminator steps
+    d_steps: int = 1  # k, discriminator steps per generator step (Goodfellow et al. 2014, Alg. 1)
+    batch_size: int = 64  # real and fake examples per discriminator / generator step
+    z_dim: int = 64  # latent dimension, z ~ N(0, I)
+    lr_g: float = 2e-4  # Adam learning rate of the generator (DCGAN)
+    lr_d: float = 2e-4  # Adam learning rate of the discriminator (DCGAN)
+    beta1: float = 0.5  # Adam beta1 (DCGAN)
+    beta2: float = 0.999  # Adam beta2
+    g_width: int = 64  # images: generator channels at full resolution, doubled per level down
+    d_width: int = 64  # images: discriminator channels at full resolution, doubled per level down
+    min_res: int = 4  # images: smallest feature-map side of the conv stacks
+    hidden: int = 128  # points: MLP hidden units (G and D)
+    layers: int = 3  # points: MLP hidden layers (G and D)
+    log_every: int = 10  # log training scalars every this many steps (does not affect training)
+
+
+class _GAN(GenerativeModel):
+    """Shared implementation; subclasses set ``saturating``."""
+
+    Config: ClassVar[type] = GanConfig
+    saturating: ClassVar[bool] = False
+    config_name: ClassVar[str] = ""
+
+    def __init__(self, spec: DataSpec, config: GanConfig | None = None):
+        super().__init__(spec, config)
+        self._build(0)
+
+    @classmethod
+    def dataset_defaults(cls, dataset: str) -> dict[str, Any]:
+        return _dataset_defaults(cls.config_name, dataset)
+
+    def train_config(self) -> dict[str, Any]:
+        cfg = dataclasses.asdict(self.config)
+        cfg.pop("log_every")
+        return cfg
+
+    def _build(self, seed: int) -> None:
+        cfg, spec = self.config, self.spec
+        with seeded(seed):
+            if spec.kind == "image":
+                self.G: nn.Module = DCGANGenerator(cfg.z_dim, spec.shape, cfg.g_width, cfg.min_res)
+                self.D: nn.Module = DCGANDiscriminator(spec.shape, cfg.d_width, cfg.min_res)
+                dcgan_init(self.G)
+                dcgan_init(self.D)
+            else:
+                self.G = MLPGenerator(cfg.z_dim, spec.shape[0], cfg.hidden, cfg.layers)
+                self.D = MLPDiscriminator(spec.shape[0], cfg.hidden, cfg.layers)
+        self.G.to(self.device)
+        self.D.to(self.device)
+
+    def to(self, device: torch.device | str) -> _GAN:
+        super().to(device)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        return self
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        if self.saturating:
+            return generator_loss_saturating(fake_logits)
+        return generator_loss_nonsaturating(fake_logits)
+
+    def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
+        cfg = self.config
+        self.device = torch.device(ctx.device)
+        self._build(ctx.seed)
+        G, D = self.G, self.D
+        G.train()
+        D.train()
+        data = train.to(self.device, torch.float32)
+        opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+        opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        # every random draw comes from these CPU generators, saved in the checkpoint
+        rng_data = torch.Generator().manual_seed(ctx.seed)
+        rng_noise = torch.Generator().manual_seed(ctx.seed + 1_000_003)
+        n, bs = data.shape[0], cfg.batch_size
+
+        def real_batch() -> torch.Tensor:
+            return data[torch.randint(0, n, (bs,), generator=rng_data).to(self.device)]
+
+        def noise() -> torch.Tensor:
+            return torch.randn(bs, cfg.z_dim, generator=rng_noise).to(self.device)
+
+        def step(i: int) -> dict[str, float]:
+            D.requires_grad_(True)
+            for _ in range(cfg.d_steps):
+                x, z = real_batch(), noise()
+                with autocast(self.device, ctx.amp):
+                    with torch.no_grad():
+                        fake = G(z)
+                    l_real, l_fake = D(x), D(fake)
+                    loss_d = discriminator_loss(l_real, l_fake).mean()
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+            D.requires_grad_(False)
+            z = noise()
+            with autocast(self.device, ctx.amp):
+                loss_g = self.generator_loss(D(G(z))).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            grads = [p.grad.detach().float().norm() for p in G.parameters() if p.grad is not None]
+            grad_norm = torch.linalg.vector_norm(torch.stack(grads)) if grads else torch.zeros(())
+            opt_g.step()
+            vals = torch.stack(
+                [
+                    torch.sigmoid(l_real.detach().float()).mean(),
+                    torch.sigmoid(l_fake.detach().float()).mean(),
+                    loss_d.detach(),
+                    loss_g.detach(),
+                    grad_norm,
+                ]
+            ).tolist()
+            return dict(zip(("d_real", "d_fake", "loss_d", "loss_g", "grad_norm_g"), vals, strict=True))
+
+        def state() -> dict[str, Any]:
+            return {
+                "G": G.state_dict(),
+                "D": D.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "rng_data": rng_data.get_state(),
+                "rng_noise": rng_noise.get_state(),
+            }
+
+        def load(s: dict[str, Any]) -> None:
+            G.load_state_dict(s["G"])
+            D.load_state_dict(s["D"])
+            opt_g.load_state_dict(s["opt_g"])
+            opt_d.load_state_dict(s["opt_d"])
+            rng_data.set_state(s["rng_data"])
+            rng_noise.set_state(s["rng_noise"])
+
+        try:
+            summary = train_loop(
+                ctx,
+                steps=cfg.steps,
+                step=step,
+                state=state,
+                load=load,
+                loss_keys=("loss_d", "loss_g"),
+                log_every=max(1, cfg.log_every),
+            )
+        finally:
+            D.requires_grad_(True)
+        return summary
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        self.G.eval()
+        z = torch.randn(n, self.config.z_dim, generator=generator, device=generator.device)
+        x = self.G(z.to(self.device)).float()
+        if self.spec.value_range is not None:
+            x = x.clamp(*self.spec.value_range)
+        return x
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"G": self.G.state_dict(), "D": self.D.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+
+
+@register_model("gan-ns", aliases=("gan",))
+class GanNS(_GAN):
+    """GAN with the non-saturating generator loss: maximise log D(G(z)) (Goodfellow et al. 2014)."""
+
+    saturating = False
+    config_name = "gan-ns"
+
+
+@register_model("gan-sat")
+class GanSat(_GAN):
+    """GAN with the true saturating minimax generator loss: minimise log(1 - D(G(z)))."""
+
+    saturating = True
+    config_name = "gan-sat"
+
+
+__all__ = [
+    "GanConfig",
+    "GanNS",
+    "GanSat",
+    "discriminator_loss",
+    "generator_loss_nonsaturating",
+    "generator_loss_saturating",
+]

@@ -1,0 +1,115 @@
+"""Fetch dataset files on first use, verify their md5, and say exactly what to do when offline.
+
+Every downloadable dataset lists its files as ``{filename: md5}`` in a module-level table (tests
+monkeypatch those tables to check files they write themselves) and the mirrors to try in order.
+A file that is present is verified, never re-downloaded; a missing file is downloaded into a temp
+file beside its destination and renamed only once its checksum matches, so an interrupted download
+never leaves a half-written file that looks valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+from genbench.errors import DataError
+from genbench.io import atomic_write
+
+#: seconds before a download attempt gives up on a silent server
+TIMEOUT_S = 60
+
+
+def _open_url(url: str) -> IO[bytes]:
+    """The one network call (tests monkeypatch it to simulate being offline)."""
+    return urllib.request.urlopen(url, timeout=TIMEOUT_S)
+
+
+def md5sum(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_md5(path: Path, md5: str | None) -> None:
+    """Raise :class:`DataError` (corrupt: delete and retry) when ``path`` does not match ``md5``."""
+    if md5 is None:
+        return
+    got = md5sum(path)
+    if got != md5:
+        raise DataError(
+            f"{path} is corrupt (md5 {got}, expected {md5}); delete it and retry to download it again"
+        )
+
+
+def corrupt(path: Path, why: str) -> DataError:
+    """The error for a file whose content cannot be parsed."""
+    return DataError(f"{path} is corrupt ({why}); delete it and retry to download it again")
+
+
+def ensure_files(
+    dataset: str,
+    directory: Path,
+    files: dict[str, str | None],
+    mirrors: Iterable[str],
+) -> dict[str, Path]:
+    """Make sure every file of ``files`` ({name: md5}) is in ``directory``, downloading if needed.
+
+    Returns {name: path}. Offline or on a failed download, raises one :class:`DataError` naming
+    every missing file, where to put it, and where to get it.
+    """
+    directory = Path(directory)
+    mirrors = list(mirrors)
+    paths = {name: directory / name for name in files}
+    missing = [name for name, p in paths.items() if not p.exists()]
+    if missing:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataError(
+                f"cannot create {directory} ({e.strerror or e}); pass a writable --data-dir or set GENBENCH_DATA"
+            ) from None
+    for name in missing:
+        try:
+            _download(name, paths[name], files[name], mirrors)
+        except _DownloadFailed as e:
+            still = [n for n in missing if not paths[n].exists()]
+            urls = mirrors[0] + still[0] if len(still) == 1 else mirrors[0]
+            raise DataError(
+                f"cannot download {dataset} ({e.reason}); put {', '.join(still)} into {directory} "
+                f"(from {urls}) or point --data-dir / GENBENCH_DATA at a directory holding {dataset}/"
+            ) from None
+    for name, p in paths.items():
+        if name not in missing:  # freshly downloaded files were verified already
+            check_md5(p, files[name])
+    return paths
+
+
+class _DownloadFailed(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> None:
+    reasons = []
+    for mirror in mirrors:
+        url = mirror + name
+        try:
+            with _open_url(url) as response:
+                atomic_write(dest, lambda fh, r=response: shutil.copyfileobj(r, fh))
+        except (urllib.error.URLError, OSError, TimeoutError) as e:
+            reasons.append(str(getattr(e, "reason", None) or e))
+            continue
+        if md5 is not None and md5sum(dest) != md5:
+            dest.unlink()
+            reasons.append(f"checksum mismatch from {url}")
+            continue
+        return
+    raise _DownloadFailed("; ".join(dict.fromkeys(reasons)) or "no mirror")

@@ -1,0 +1,111 @@
+"""MNIST (LeCun et al. 1998) and Fashion-MNIST (Xiao et al. 2017), from their official IDX files.
+
+The four ``*-idx?-ubyte.gz`` files are downloaded on first use into ``data_dir / <name>`` and
+checked against the md5 sums torchvision uses. The IDX parser is written here (it is twenty lines)
+so that we depend on neither torchvision's dataset classes nor their on-disk cache layout.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from genbench.data.base import Dataset, Split
+from genbench.data.download import corrupt, ensure_files
+from genbench.registry import register_dataset
+
+#: {dataset: {filename: md5}}; the reference is torchvision.datasets.mnist (tests monkeypatch it)
+RESOURCES: dict[str, dict[str, str | None]] = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+
+MIRRORS: dict[str, list[str]] = {
+    "mnist": ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
+    "fashion-mnist": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+}
+
+# IDX type codes (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT"); data is big-endian
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Parse a (gzipped) IDX file: magic 0x0000 <type> <ndim>, ndim big-endian uint32 sizes, data."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError, zlib.error) as e:
+        raise corrupt(path, f"not a readable gzip file: {e}") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES or data[3] == 0:
+        raise corrupt(path, "bad IDX magic number")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise corrupt(path, "truncated IDX header")
+    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(data) - header != expected:
+        raise corrupt(path, f"IDX header promises {shape} but holds {len(data) - header} bytes of data")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+class _IDXDataset(Dataset):
+    """28 x 28 grey images with 10 classes in the IDX format (MNIST and Fashion-MNIST)."""
+
+    kind = "image"
+    default_features = "classifier"
+    num_modes = 10
+    downloads = True
+    source: ClassVar[str] = ""  # key of RESOURCES / MIRRORS
+
+    def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+        files = RESOURCES[self.source]
+        paths = ensure_files(self.source, self.data_dir / self.source, files, MIRRORS[self.source])
+        prefix = "train" if split == "train" else "t10k"
+        img_path, lab_path = paths[f"{prefix}-images-idx3-ubyte.gz"], paths[f"{prefix}-labels-idx1-ubyte.gz"]
+        images, labels = read_idx(img_path), read_idx(lab_path)
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise corrupt(img_path, f"expected uint8 N x H x W images, got {images.dtype} {images.shape}")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise corrupt(lab_path, f"expected {len(images)} labels, got shape {labels.shape}")
+        x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)
+        return x, torch.from_numpy(labels.astype(np.int64))
+
+    def label_modes(self, x: torch.Tensor) -> np.ndarray:
+        """Class predicted by the dataset's classifier (trained on its train split)."""
+        from genbench.features.classifier import Classifier
+
+        return Classifier.for_dataset(self).predict(x)
+
+
+@register_dataset("mnist")
+class MNIST(_IDXDataset):
+    """MNIST handwritten digits (LeCun et al. 1998): 60000 train / 10000 test, 28 x 28 grey."""
+
+    description = "MNIST digits, 28x28 grey, 60k/10k, downloaded (IDX format)"
+    source = "mnist"
+
+
+@register_dataset("fashion-mnist")
+class FashionMNIST(_IDXDataset):
+    """Fashion-MNIST (Xiao et al. 2017): 60000 train / 10000 test, 28 x 28 grey, 10 clothing classes."""
+
+    description = "Fashion-MNIST, 28x28 grey, 60k/10k, downloaded (IDX format)"
+    source = "fashion-mnist"

@@ -1,0 +1,328 @@
+"""A small CNN classifier trained on the dataset itself: features and logits for small images.
+
+Inception-v3 features mean little on 8 x 8 digits, so, as is usual for MNIST-like data (e.g. the
+Stacked-MNIST mode counts of VEEGAN and PacGAN, or the "FID with a domain classifier" of Lucic et
+al. 2018), the embedded datasets use a classifier trained on their own train split. Features are
+its penultimate layer, logits its last layer (for the Inception Score and the mode labels).
+
+Training is seeded and runs on the CPU with deterministic operations only (no BatchNorm, no
+adaptive pooling), so every machine trains the same weights in seconds; the result is cached in
+``cache_dir / "classifiers" / <fingerprint>.pt`` and in memory. The fingerprint hashes the train
+data and the training config, so any change retrains.
+
+For a dataset whose channels are each an example of another dataset (``stacked-digits`` exposes
+``channel_dataset()``), the per-channel classifier is applied to each channel: features are the
+three channels' features concatenated, logits the 1000-way log joint probability
+``log p(a) + log p(b) + log p(c)`` of label ``100 a + 10 b + c``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import io
+import json
+import warnings
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genbench.errors import GenbenchError
+from genbench.features.base import FeatureExtractor, Features
+from genbench.io import atomic_write
+from genbench.registry import register_features
+
+if TYPE_CHECKING:
+    from genbench.data.base import Dataset
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Architecture and training of the classifier; every field enters the cache key."""
+
+    width: int = 16  # channels of the first conv block (the second has twice as many)
+    feature_dim: int = 128  # penultimate layer: the features
+    examples: int = 60_000  # training examples seen: epochs = max(1, round(examples / N))
+    batch_size: int = 64
+    lr: float = 3e-3  # Adam, decayed linearly to 0
+    shift: int = 1  # random translations of up to this many pixels (augmentation)
+    seed: int = 0
+    version: int = 1  # bump when the training code changes
+
+
+class SmallCNN(nn.Module):
+    """Two conv blocks (3x3 conv, ReLU, 3x3 conv, ReLU, 2x2 max-pool while larger than 7 px), two linear layers."""
+
+    def __init__(self, channels: int, size: tuple[int, int], num_classes: int, width: int, feature_dim: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c, (h, w) = channels, size
+        for out in (width, 2 * width):
+            layers += [
+                nn.Conv2d(c, out, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(out, out, 3, padding=1),
+                nn.ReLU(),
+            ]
+            c = out
+            if min(h, w) > 7:
+                layers.append(nn.MaxPool2d(2))
+                h, w = h // 2, w // 2
+        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * h * w, feature_dim), nn.ReLU())
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.body(x)
+        return f, self.head(f)
+
+
+def _shift(x: torch.Tensor, s: int, g: torch.Generator) -> torch.Tensor:
+    """Translate each image by a random (dy, dx) in [-s, s]^2, padding with the border values."""
+    n, _, h, w = x.shape
+    pad = F.pad(x, (s, s, s, s), mode="replicate")
+    offs = torch.randint(0, 2 * s + 1, (n, 2), generator=g)
+    out = torch.empty_like(x)
+    for dy in range(2 * s + 1):
+        for dx in range(2 * s + 1):
+            m = (offs[:, 0] == dy) & (offs[:, 1] == dx)
+            if m.any():
+                out[m] = pad[m, :, dy : dy + h, dx : dx + w]
+    return out
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run on one CPU thread: the same weights bit for bit whatever the machine's core count, and
+    faster too (the layers are so small that thread synchronisation costs more than it saves:
+    10x on a busy 2-core machine). The caller's thread setting is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_classifier(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: ClassifierConfig) -> SmallCNN:
+    """Train deterministically on the CPU (seeded init, shuffling and augmentation, one thread)."""
+    with _one_thread():
+        return _train(x.float().cpu(), y.long().cpu(), num_classes, cfg)
+
+
+def _train(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: ClassifierConfig) -> SmallCNN:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        net = SmallCNN(x.shape[1], tuple(x.shape[-2:]), num_classes, cfg.width, cfg.feature_dim)
+    g = torch.Generator().manual_seed(cfg.seed)
+    n = len(x)
+    epochs = max(1, round(cfg.examples / n))
+    steps_per_epoch = -(-n // cfg.batch_size)
+    total = epochs * steps_per_epoch
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 - step / total)
+    net.train()
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=g)
+        for i in range(0, n, cfg.batch_size):
+            idx = perm[i : i + cfg.batch_size]
+            xb = _shift(x[idx], cfg.shift, g) if cfg.shift else x[idx]
+            loss = F.cross_entropy(net(xb)[1], y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    return net.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def _accuracy(net: SmallCNN, x: torch.Tensor, y: torch.Tensor, batch: int = 1024) -> float:
+    pred = torch.cat([net(x[i : i + batch].float())[1].argmax(1) for i in range(0, len(x), batch)])
+    return float((pred == y).double().mean())
+
+
+#: trained nets by cache file, so repeated use (mode labels per result) costs nothing
+_TRAINED: dict[str, tuple[SmallCNN, dict[str, Any]]] = {}
+#: one Classifier per dataset object for Classifier.for_dataset
+_FOR_DATASET: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@register_features("classifier")
+class Classifier(FeatureExtractor):
+    """Penultimate-layer features and logits of a small CNN trained on the dataset's train split."""
+
+    description = (
+        "small CNN trained on the dataset's train split (digits, stacked-digits, mnist, fashion-mnist)"
+    )
+    supported_kinds = ("image",)
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        cache_dir: Path,
+        device: torch.device | str = "cpu",
+        weights: Path | None = None,  # unused: the classifier is trained, not downloaded
+        batch_size: int = 256,
+        config: ClassifierConfig | None = None,
+    ):
+        super().__init__(dataset, cache_dir=cache_dir, device=device, weights=None, batch_size=batch_size)
+        self.config = config or ClassifierConfig()
+        if dataset.kind != "image":
+            raise GenbenchError(
+                f"the classifier extractor handles images, not {dataset.kind} ({dataset.name!r}); use --features raw"
+            )
+        channel = getattr(dataset, "channel_dataset", None)
+        #: the dataset the CNN is trained on (the per-channel dataset for stacked data)
+        self.train_dataset: Dataset = channel() if callable(channel) else dataset
+        self.stacked = callable(channel)
+        self._model: SmallCNN | None = None
+        self._weights_key: str | None = None
+        self._joint_accuracy: float | None = None
+
+    @classmethod
+    def for_dataset(cls, dataset: Dataset) -> Classifier:
+        """The classifier of ``dataset`` (trained or loaded once; cached in memory) for mode labels."""
+        clf = _FOR_DATASET.get(dataset)
+        if clf is None:
+            clf = cls(dataset, cache_dir=dataset.cache_dir)
+            _FOR_DATASET[dataset] = clf
+        return clf
+
+    # -- cache key and training ---------------------------------------------------------------
+    def weights_key(self) -> str:
+        """Hash of the train data and the training config: names the cached weights."""
+        if self._weights_key is None:
+            blob = json.dumps(
+                {
+                    "arch": "small-cnn",
+                    "config": dataclasses.asdict(self.config),
+                    "data": self.train_dataset.name,
+                    "data_fingerprint": self.train_dataset.fingerprint(),
+                },
+                sort_keys=True,
+            )
+            self._weights_key = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return self._weights_key
+
+    def fingerprint(self) -> str:
+        return f"classifier-{self.weights_key()}" + ("-per-channel" if self.stacked else "")
+
+    @property
+    def path(self) -> Path:
+        return self.cache_dir / "classifiers" / f"{self.weights_key()}.pt"
+
+    def _trained(self) -> tuple[SmallCNN, dict[str, Any]]:
+        key = str(self.path)
+        if key in _TRAINED:
+            return _TRAINED[key]
+        x, y = self.train_dataset.load("train")
+        if y is None:
+            raise GenbenchError(
+                f"the classifier extractor needs class labels and {self.train_dataset.name!r} has none; "
+                f"use --features inception"
+            )
+        num_classes = int(y.max()) + 1
+        net = SmallCNN(
+            x.shape[1], tuple(x.shape[-2:]), num_classes, self.config.width, self.config.feature_dim
+        )
+        meta: dict[str, Any] | None = None
+        if self.path.exists():
+            try:
+                payload = torch.load(self.path, map_location="cpu", weights_only=True)
+                net.load_state_dict(payload["state_dict"])
+                meta = dict(payload["meta"])
+            except Exception as e:  # a damaged cache file is rebuilt, not fatal
+                warnings.warn(
+                    f"retraining the classifier: {self.path} is unreadable ({type(e).__name__})", stacklevel=2
+                )
+                meta = None
+        if meta is None:
+            net = train_classifier(x, y, num_classes, self.config)
+            xt, yt = self.train_dataset.load("test")
+            meta = {
+                "test_accuracy": _accuracy(net, xt, yt) if yt is not None else float("nan"),
+                "train_examples": int(len(x)),
+                "num_classes": num_classes,
+            }
+            buf = io.BytesIO()
+            torch.save({"state_dict": net.state_dict(), "meta": meta}, buf)
+            atomic_write(self.path, lambda fh: fh.write(buf.getvalue()))
+        net.eval().requires_grad_(False)
+        _TRAINED[key] = (net, meta)
+        return net, meta
+
+    @property
+    def model(self) -> SmallCNN:
+        if self._model is None:
+            net, _ = self._trained()
+            self._model = net if self.device.type == "cpu" else copy.deepcopy(net).to(self.device)
+        return self._model
+
+    # -- features -----------------------------------------------------------------------------
+    def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x.float()
+        want = tuple(self.dataset.spec.shape)
+        if tuple(x.shape[1:]) != want:
+            raise GenbenchError(
+                f"classifier for {self.dataset.name!r} expects examples of shape {want}, got {tuple(x.shape[1:])}"
+            )
+        net = self.model
+        if not self.stacked:
+            return net(x)
+        feats, logps = [], []
+        for c in range(x.shape[1]):
+            f, lg = net(x[:, c : c + 1])
+            feats.append(f)
+            logps.append(lg.log_softmax(1))
+        joint = logps[0]
+        for lp in logps[1:]:  # log p(a) + log p(b) + ..., index a * K^(m-1) + b * K^(m-2) + ...
+            joint = (joint[:, :, None] + lp[:, None, :]).reshape(len(x), -1)
+        return torch.cat(feats, 1), joint
+
+    def extract(self, x: torch.Tensor) -> Features:
+        """As the base class, on one CPU thread when on the CPU (see ``_one_thread``)."""
+        if self.device.type != "cpu":
+            return super().extract(x)
+        with _one_thread():
+            return super().extract(x)
+
+    def predict(self, x: torch.Tensor) -> np.ndarray:
+        """Predicted class (for stacked data ``100 a + 10 b + c``) of each example, int64."""
+        logits = self.extract(x).logits
+        assert logits is not None
+        return logits.argmax(1).astype(np.int64)
+
+    def test_accuracy(self) -> float:
+        """Held-out accuracy on the test split of the dataset itself (all channels right if stacked)."""
+        _, meta = self._trained()
+        if not self.stacked:
+            return float(meta["test_accuracy"])
+        if self._joint_accuracy is None:
+            xt, yt = self.dataset.load("test")
+            self._joint_accuracy = (
+                float((self.predict(xt) == yt.numpy()).mean()) if yt is not None else float("nan")
+            )
+        return self._joint_accuracy
+
+    def info(self) -> dict[str, Any]:
+        _, meta = self._trained()
+        out = {
+            "name": self.name,
+            "fingerprint": self.fingerprint(),
+            "trained_on": self.train_dataset.name,
+            "train_examples": meta["train_examples"],
+            "test_accuracy": self.test_accuracy(),
+            "config": dataclasses.asdict(self.config),
+        }
+        if self.stacked:
+            out["channel_test_accuracy"] = float(meta["test_accuracy"])
+        return out

@@ -1,0 +1,147 @@
+"""Inception-v3 features with clean-fid's "clean" preprocessing (Parmar et al. 2022, "On Aliased
+Resizing and Surprising Subtleties in GAN Evaluation").
+
+clean-fid resizes every image to 299 x 299 with PIL's antialiased bicubic filter on float values
+(``cleanfid.resize.make_resizer("PIL", False, "bicubic", (299, 299))``, what its ``clean`` mode
+builds) before the network, instead of the network's own aliasing bilinear resize, and runs the
+TorchScript Inception of StyleGAN2-ADA (``inception-2015-12-05.pt``), normalising ``(x - 128) / 128``
+and taking its 2048-d pool features, exactly as ``cleanfid.inception_torchscript.InceptionV3W``.
+
+Images in [-1, 1] are first quantised to uint8 as when saved to PNG (see
+:func:`genbench.features.inception.to_uint8`), so that features match clean-fid's on the PNG
+files of the same samples. Logits (for IS) are ``features @ output.weight.T`` when the TorchScript
+module exposes its ``output`` layer (the unbiased logits, as torch-fidelity's IS uses), else None.
+
+Weights: ``$GENBENCH_CLEAN_INCEPTION_WEIGHTS``, else the ``weights`` argument, else clean-fid's
+own cached copy (``/tmp/inception-2015-12-05.pt``), else a download into ``cache_dir/weights``.
+The tests check the preprocessing against clean-fid's functions and run the pipeline through a
+stand-in TorchScript module; a pass through the real network needs the 95 MB TorchScript file,
+which the offline test machines do not have.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genbench.errors import GenbenchError
+from genbench.features.base import FeatureExtractor
+from genbench.features.inception import _file_id, to_uint8
+from genbench.registry import register_features
+
+ENV = "GENBENCH_CLEAN_INCEPTION_WEIGHTS"
+#: clean-fid's URL (cleanfid.downloads_helper.inception_url)
+URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+FILENAME = "inception-2015-12-05.pt"
+#: where clean-fid itself caches the file (cleanfid.features.feature_extractor); tests monkeypatch it
+CLEANFID_CACHE_DIRS = [Path("/tmp")]
+SIZE = 299
+
+
+def offline_message(reason: str) -> str:
+    return (
+        f"cannot get clean-fid's Inception TorchScript ({reason}); download {FILENAME} from {URL} and "
+        f"pass --inception-weights PATH or set {ENV}"
+    )
+
+
+def clean_resize(x: torch.Tensor) -> torch.Tensor:
+    """clean-fid's ``clean`` preprocessing: uint8 (as PNG) -> PIL bicubic to 299 -> float N x 3 x 299 x 299 in [0, 255]."""
+    from cleanfid.resize import build_resizer
+
+    resize = build_resizer("clean")
+    u = to_uint8(x.cpu()).permute(0, 2, 3, 1).numpy()  # N x H x W x 3, what clean-fid reads from PNGs
+    out = np.stack([resize(img) for img in u])  # N x 299 x 299 x 3 float32
+    return torch.from_numpy(out.transpose(0, 3, 1, 2).copy())
+
+
+@register_features("clean-inception")
+class CleanInception(FeatureExtractor):
+    """clean-fid's Inception-v3 TorchScript with its antialiased (PIL bicubic) resizing."""
+
+    description = "Inception-v3 (StyleGAN2 TorchScript) with clean-fid's PIL-bicubic 'clean' resizing"
+    supported_kinds = ("image",)
+    PREPROCESSING = "uint8-png-rounding;grey-to-rgb;cleanfid-clean-pil-bicubic-299"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._model: torch.jit.ScriptModule | None = None
+        self._id: str | None = None
+
+    def weights_path(self) -> Path:
+        """Local TorchScript file (environment, argument, clean-fid's cache), downloading if none.
+
+        ``$GENBENCH_CLEAN_INCEPTION_WEIGHTS`` wins over the argument because the runner passes
+        ``--inception-weights`` (usually torch-fidelity's file) to every extractor.
+        """
+        given = Path(os.environ[ENV]) if os.environ.get(ENV) else self.weights
+        if given is not None:
+            if not given.is_file():
+                raise GenbenchError(
+                    f"clean-fid Inception file {given} not found; pass {FILENAME} ({URL}) "
+                    f"with --inception-weights PATH or {ENV}"
+                )
+            return given
+        for d in [*CLEANFID_CACHE_DIRS, self.cache_dir / "weights"]:
+            if (d / FILENAME).is_file():
+                return d / FILENAME
+        return self._download(self.cache_dir / "weights")
+
+    def _download(self, directory: Path) -> Path:
+        from cleanfid.downloads_helper import check_download_inception
+
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            # clean-fid writes straight to the final name; download beside it and rename when complete
+            with tempfile.TemporaryDirectory(dir=directory) as tmp:
+                check_download_inception(fpath=tmp)
+                os.replace(Path(tmp) / FILENAME, directory / FILENAME)
+        except OSError as e:  # URLError is an OSError
+            raise GenbenchError(offline_message(str(getattr(e, "reason", e)))) from None
+        return directory / FILENAME
+
+    def fingerprint(self) -> str:
+        if self._id is None:
+            self._id = _file_id(self.weights_path())
+        return f"clean-fid-inception-torchscript-{self._id}:{self.PREPROCESSING}"
+
+    @property
+    def model(self) -> torch.jit.ScriptModule:
+        if self._model is None:
+            path = self.weights_path()
+            try:
+                with warnings.catch_warnings():  # clean-fid's network exists only as TorchScript
+                    warnings.filterwarnings("ignore", message=".*jit.*deprecated", category=FutureWarning)
+                    self._model = torch.jit.load(str(path), map_location=self.device).eval()
+            except Exception as e:
+                raise GenbenchError(
+                    f"{path} is not clean-fid's Inception TorchScript ({type(e).__name__}); "
+                    f"pass {FILENAME} ({URL}) with --inception-weights PATH or {ENV}"
+                ) from None
+            if not hasattr(self._model, "layers"):
+                raise GenbenchError(f"{path} has no 'layers' module: not clean-fid's {FILENAME} ({URL})")
+        return self._model
+
+    def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        model = self.model
+        resized = clean_resize(x).to(self.device)
+        # as cleanfid.inception_torchscript.InceptionV3W.forward with resize_inside=False
+        features = model.layers.forward((resized - 128) / 128).view(len(x), 2048)
+        output = getattr(model, "output", None)
+        logits = features @ output.weight.T if output is not None and hasattr(output, "weight") else None
+        return features, logits
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint(),
+            "backend": "clean-fid",
+            "network": FILENAME,
+            "resize": "clean (PIL bicubic, 299)",
+        }

@@ -1,0 +1,140 @@
+"""Inception-v3 features through torch-fidelity (Obukhov et al. 2020), the standard FID/IS network.
+
+torch-fidelity's ``inception-v3-compat`` reproduces the TensorFlow Inception of the original FID
+(Heusel et al. 2017) and Inception Score (Salimans et al. 2016) code: the 2048-d pool3 features
+(FID, KID, precision/recall) and the 1008-way ``logits_unbiased`` (IS). It takes uint8 images and
+resizes them to 299 x 299 itself (TF1-compatible bilinear).
+
+Images in [-1, 1] are quantised exactly as when they are saved to PNG
+(``floor(127.5 (x + 1) + 0.5)``, torchvision's ``save_image``), so samples evaluated in memory get
+the same features as the same samples written to disk; grey images are repeated to three channels.
+
+Weights: the ``weights`` argument (``--inception-weights``), else ``$GENBENCH_INCEPTION_WEIGHTS``,
+else torch-fidelity's own download (cached by ``torch.hub``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genbench.errors import GenbenchError
+from genbench.features.base import FeatureExtractor
+from genbench.registry import register_features
+
+ENV = "GENBENCH_INCEPTION_WEIGHTS"
+#: torch-fidelity's weights URL (torch_fidelity.feature_extractor_inceptionv3.URL_INCEPTION_V3)
+URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
+FILENAME = URL.rsplit("/", 1)[-1]
+LAYERS = ("2048", "logits_unbiased")
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float -> uint8 as saving a PNG does; grey -> three equal channels."""
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise GenbenchError(
+            f"Inception features need N x 1 x H x W or N x 3 x H x W images, got {tuple(x.shape)}"
+        )
+    u = torch.floor(127.5 * (x.float() + 1.0) + 0.5).clamp_(0, 255).to(torch.uint8)
+    return u.repeat(1, 3, 1, 1) if u.shape[1] == 1 else u
+
+
+def offline_message(reason: str) -> str:
+    return (
+        f"cannot get the Inception-v3 weights ({reason}); download {FILENAME} from {URL} "
+        f"(pytorch-fid ships the same network as pt_inception-2015-12-05-6726825d.pth) and pass "
+        f"--inception-weights PATH or set {ENV}"
+    )
+
+
+def _file_id(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()[:8]
+
+
+@register_features("inception")
+class Inception(FeatureExtractor):
+    """torch-fidelity's Inception-v3 (``inception-v3-compat``): pool3 features, unbiased logits."""
+
+    description = "Inception-v3 pool3 (2048-d) and logits via torch-fidelity (FID/IS standard)"
+    supported_kinds = ("image",)
+    PREPROCESSING = "uint8-png-rounding;grey-to-rgb;torch-fidelity-resize-299"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._model: torch.nn.Module | None = None
+        self._id: str | None = None
+
+    def weights_path(self) -> Path | None:
+        """The local weights file, if one was given (argument first, then the environment)."""
+        if self.weights is not None:
+            return self.weights
+        env = os.environ.get(ENV)
+        return Path(env) if env else None
+
+    def _checked_path(self) -> Path | None:
+        path = self.weights_path()
+        if path is not None and not path.is_file():
+            raise GenbenchError(
+                f"Inception weights {path} not found; pass the file {FILENAME} ({URL}) "
+                f"with --inception-weights PATH or {ENV}"
+            )
+        return path
+
+    def fingerprint(self) -> str:
+        if self._id is None:
+            path = self._checked_path()
+            # local files are identified by content, so renaming a file does not invalidate caches
+            self._id = _file_id(path) if path is not None else FILENAME.rsplit("-", 1)[-1].split(".")[0]
+        return f"torch-fidelity-inception-v3-compat-{self._id}:{self.PREPROCESSING}"
+
+    @property
+    def model(self) -> torch.nn.Module:
+        if self._model is None:
+            self._model = self._build().to(self.device)
+        return self._model
+
+    def _build(self) -> torch.nn.Module:
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        path = self._checked_path()
+        try:
+            return FeatureExtractorInceptionV3(
+                "inception-v3-compat",
+                list(LAYERS),
+                feature_extractor_weights_path=str(path) if path is not None else None,
+            )
+        except OSError as e:  # urllib's URLError is an OSError: offline or the server is down
+            if path is None:
+                raise GenbenchError(offline_message(str(getattr(e, "reason", e)))) from None
+            raise GenbenchError(
+                f"cannot read Inception weights {path} ({e}); pass {FILENAME} ({URL})"
+            ) from None
+        except Exception as e:
+            where = path or Path(torch.hub.get_dir()) / "checkpoints" / FILENAME
+            raise GenbenchError(
+                f"{where} is not torch-fidelity's Inception-v3 weights ({type(e).__name__}); "
+                f"delete it or pass {FILENAME} ({URL}) with --inception-weights PATH or {ENV}"
+            ) from None
+
+    def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features, logits = self.model(to_uint8(x))
+        return features, logits
+
+    def info(self) -> dict[str, Any]:
+        path = self.weights_path()
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint(),
+            "backend": "torch-fidelity",
+            "network": "inception-v3-compat",
+            "layers": list(LAYERS),
+            "weights": str(path) if path is not None else URL,
+        }

@@ -1,0 +1,127 @@
+"""Reference features (of a dataset split), computed once and cached; user-supplied (mu, sigma).
+
+The cache key hashes every knob that changes the numbers: the dataset (name and content
+fingerprint), the split, the number of examples, the extractor (name and fingerprint, which
+covers its weights and preprocessing) and the format version. Files are written atomically, so an
+interrupted run never leaves a truncated cache entry behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from genbench.errors import MetricInputError
+from genbench.features.base import Features
+from genbench.io import atomic_write
+
+if TYPE_CHECKING:
+    from genbench.data.base import Dataset
+    from genbench.features.base import FeatureExtractor
+
+FORMAT_VERSION = 1
+
+
+def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: str, num: int) -> str:
+    """Stable hash of everything that determines the reference features."""
+    blob = json.dumps(
+        {
+            "version": FORMAT_VERSION,
+            "dataset": dataset.name,
+            "dataset_fingerprint": dataset.fingerprint(),
+            "split": split,
+            "num": num,
+            "extractor": extractor.name,
+            "extractor_fingerprint": extractor.fingerprint(),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def cache_path(dataset: Dataset, extractor: FeatureExtractor, split: str, cache_dir: Path) -> Path:
+    x, _ = dataset.load(split)  # type: ignore[arg-type]
+    key = cache_key(dataset, extractor, split, int(x.shape[0]))
+    return Path(cache_dir) / "features" / f"{dataset.name}-{split}-{extractor.name}-{key}.npz"
+
+
+def reference_features(
+    dataset: Dataset, extractor: FeatureExtractor, split: str, cache_dir: Path
+) -> Features:
+    """Features of every example of ``dataset``'s ``split``, from the cache when present."""
+    path = cache_path(dataset, extractor, split, cache_dir)
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                logits = npz["logits"] if "logits" in npz.files else None
+                return Features(features=npz["features"], logits=logits)
+        except Exception as e:  # a damaged cache entry is recomputed, never fatal
+            warnings.warn(
+                f"recomputing reference features: {path} is unreadable ({type(e).__name__})", stacklevel=2
+            )
+    x, _ = dataset.load(split)  # type: ignore[arg-type]
+    feats = extractor.extract(x)
+    arrays = {"features": feats.features}
+    if feats.logits is not None:
+        arrays["logits"] = feats.logits
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(path, lambda fh: fh.write(buf.getvalue()))
+    return feats
+
+
+def load_reference_stats(path: Path, dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) from a user's ``.npz`` (keys ``mu``: D, ``sigma``: D x D), validated, float64.
+
+    The format is that of pytorch-fid and clean-fid statistics files, so theirs load directly.
+    ``dim``, when given, is the feature dimension the statistics must have (2048 for Inception).
+    """
+    path = Path(path)
+    fix = "save an .npz with mu (D,) and sigma (D, D), e.g. with genbench.features.reference.save_reference_stats"
+    if not path.is_file():
+        raise MetricInputError(f"reference statistics {path} not found; {fix}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in ("mu", "sigma") if k not in npz.files]
+            if missing:
+                raise MetricInputError(
+                    f"reference statistics {path} lack {', '.join(missing)} (has {', '.join(npz.files) or 'nothing'}); {fix}"
+                )
+            mu, sigma = np.asarray(npz["mu"], dtype=np.float64), np.asarray(npz["sigma"], dtype=np.float64)
+    except MetricInputError:
+        raise
+    except Exception as e:
+        raise MetricInputError(
+            f"cannot read reference statistics {path} ({type(e).__name__}); {fix}"
+        ) from None
+    _check_stats(mu, sigma, str(path), fix)
+    if dim is not None and mu.shape[0] != dim:
+        raise MetricInputError(
+            f"reference statistics {path} have dimension {mu.shape[0]} but the features have {dim}; "
+            f"compute them with the same feature extractor (--features)"
+        )
+    return mu, sigma
+
+
+def save_reference_stats(path: Path, mu: np.ndarray, sigma: np.ndarray) -> None:
+    """Write (mu, sigma) as an ``.npz`` that :func:`load_reference_stats` (and clean-fid) read."""
+    mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+    _check_stats(mu, sigma, "statistics to save", "pass mu of shape (D,) and sigma of shape (D, D)")
+    buf = io.BytesIO()
+    np.savez(buf, mu=mu, sigma=sigma)
+    atomic_write(Path(path), lambda fh: fh.write(buf.getvalue()))
+
+
+def _check_stats(mu: np.ndarray, sigma: np.ndarray, where: str, fix: str) -> None:
+    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+        raise MetricInputError(
+            f"{where}: mu has shape {mu.shape} and sigma {sigma.shape}, expected (D,) and (D, D); {fix}"
+        )
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise MetricInputError(f"{where}: mu or sigma holds NaN or inf values; {fix}")

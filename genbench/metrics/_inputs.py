@@ -1,0 +1,57 @@
+"""Input checks shared by the metrics: each failure is one line that names the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from genbench.errors import MetricInputError
+
+
+def check_features(x: Any, what: str, metric: str, min_rows: int = 2, why: str = "") -> np.ndarray:
+    """``x`` as an N x D float64 array with ``N >= min_rows`` and only finite values."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2:
+        raise MetricInputError(
+            f"{metric}: {what} features must be N x D, got shape {a.shape}; "
+            f"check the feature extractor's output"
+        )
+    if len(a) < min_rows:
+        need = f" ({why})" if why else ""
+        raise MetricInputError(
+            f"{metric}: {what} has {len(a)} rows but needs at least {min_rows}{need}; "
+            f"use more samples (--samples)"
+        )
+    if not np.isfinite(a).all():
+        bad = int((~np.isfinite(a)).any(axis=1).sum())
+        raise MetricInputError(
+            f"{metric}: {bad} of {len(a)} {what} feature rows hold NaN or inf; "
+            f"check the model's samples and the feature extractor"
+        )
+    return a
+
+
+def check_same_dim(a: np.ndarray, b: np.ndarray, metric: str, what: str = "sample and reference") -> None:
+    if a.shape[1] != b.shape[1]:
+        raise MetricInputError(
+            f"{metric}: {what} features have different dimensions ({a.shape[1]} vs {b.shape[1]}); "
+            f"extract both with the same feature extractor (--features)"
+        )
+
+
+def option(ctx: Any, metric: str, key: str, default: Any) -> Any:
+    """``ctx.options[metric][key]``, else ``default``."""
+    return (ctx.options.get(metric) or {}).get(key, default)
+
+
+def int_option(ctx: Any, metric: str, key: str, default: int, minimum: int = 1) -> int:
+    value = option(ctx, metric, key, default)
+    try:  # ints, or strings of ints as --set style options give them
+        v = int(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+    except ValueError:
+        v = None
+    ok = v is not None and v >= minimum
+    if not ok:
+        raise MetricInputError(f"{metric}: option {key}={value!r} must be an integer >= {minimum}")
+    return int(v)  # type: ignore[arg-type]

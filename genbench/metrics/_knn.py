@@ -1,0 +1,89 @@
+"""Exact nearest neighbours in row blocks, shared by ``prdc`` and ``memorization``.
+
+Distances are Euclidean, computed in float64 one block of query rows at a time, so memory is
+O(block x N) instead of O(N^2): 50k x 50k Inception features would need 20 GB as one matrix.
+Written by hand because torch-fidelity and clean-fid have no k-NN, the ``prdc`` package builds the
+full N x N matrix, and scikit-learn's NearestNeighbors runs on the CPU only.
+
+Block distances use the fast expansion ``|q|^2 + |r|^2 - 2 q.r`` (a matrix product); where the exact
+value matters (a sample that *is* a training example must be at distance exactly 0, and so must two
+duplicated training examples), :func:`nearest` recomputes the few best candidates directly as
+``|q - r|``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+#: elements of one block of the distance matrix (float64: 256 MiB)
+BLOCK_ELEMENTS = 2**25
+
+
+def as_rows(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``x`` flattened to N x D float64 on ``device``."""
+    t = torch.as_tensor(x)
+    return t.reshape(len(t), -1).to(device=device, dtype=torch.float64)
+
+
+def pick_device(device: torch.device | str | None) -> torch.device:
+    """CUDA when asked for, else the CPU (MPS has no float64)."""
+    d = torch.device(device) if device is not None else torch.device("cpu")
+    return d if d.type == "cuda" else torch.device("cpu")
+
+
+def block_rows(n_ref: int, block: int | None = None) -> int:
+    return max(1, block if block is not None else BLOCK_ELEMENTS // max(n_ref, 1))
+
+
+def blocks(
+    query: torch.Tensor, ref: torch.Tensor, block: int | None = None
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Yield ``(start, D)`` with ``D[i, j] = |query[start + i] - ref[j]|`` for each row block."""
+    ref_sq = (ref * ref).sum(1)
+    step = block_rows(len(ref), block)
+    for start in range(0, len(query), step):
+        q = query[start : start + step]
+        d2 = (q * q).sum(1, keepdim=True) + ref_sq[None, :] - 2.0 * (q @ ref.T)
+        yield start, d2.clamp_min_(0.0).sqrt_()
+
+
+def kth_neighbour_distance(x: torch.Tensor, k: int, block: int | None = None) -> torch.Tensor:
+    """Distance of each row of ``x`` to its k-th nearest *other* row (as the ``prdc`` package does).
+
+    That is the (k+1)-th smallest distance counting the row itself at distance 0; duplicates count
+    as neighbours at distance 0.
+    """
+    out = torch.empty(len(x), dtype=torch.float64, device=x.device)
+    for start, d in blocks(x, x, block):
+        rows = torch.arange(len(d), device=x.device)
+        d[rows, start + rows] = 0.0  # the row itself, exactly
+        out[start : start + len(d)] = d.topk(k + 1, dim=1, largest=False).values[:, k]
+    return out
+
+
+def nearest(
+    query: torch.Tensor, ref: torch.Tensor, k: int, block: int | None = None, extra: int = 4
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` nearest rows of ``ref`` to each row of ``query``: (distances, indices), ascending.
+
+    The ``k + extra`` best candidates of the fast block distances are recomputed exactly, so equal
+    rows are at distance exactly 0 and ties are ordered by the exact distance.
+    """
+    if k > len(ref):
+        raise ValueError(f"k={k} neighbours requested from {len(ref)} reference rows")
+    c = min(k + extra, len(ref))
+    dist = torch.empty(len(query), k, dtype=torch.float64, device=query.device)
+    idx = torch.empty(len(query), k, dtype=torch.long, device=query.device)
+    # the exact refinement holds block x c x D values: keep it near the block budget
+    step = max(1, min(block_rows(len(ref), block), BLOCK_ELEMENTS // max(c * query.shape[1], 1)))
+    for start, d in blocks(query, ref, step):
+        cand = d.topk(c, dim=1, largest=False).indices
+        q = query[start : start + len(d)]
+        exact = (q[:, None, :] - ref[cand]).norm(dim=-1)
+        order = exact.argsort(dim=1, stable=True)[:, :k]
+        dist[start : start + len(d)] = exact.gather(1, order)
+        idx[start : start + len(d)] = cand.gather(1, order)
+    return dist, idx

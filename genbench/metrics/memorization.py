@@ -1,0 +1,245 @@
+"""Memorization: does the model copy its training set?
+
+For each sample, the distances d1 <= d2 to its nearest and second-nearest training examples:
+
+- ``memorization_rate``: share of samples with ``d1 / d2 < 1/3`` (Gu et al. 2023, "On Memorization in
+  Diffusion Models"; Yoon et al. 2023, "Diffusion Probabilistic Models Generalize when They Fail to
+  Memorize"). A sample at distance 0 from a training example is memorized even when d2 is 0 too (the
+  training set holds duplicates), where the ratio is undefined.
+- ``authpct``: authenticity (Alaa et al. 2022, "How Faithful is your Synthetic Data?"), as dgm-eval
+  (Stein et al. 2023) computes it: a sample is authentic when its nearest training example x has
+  another training example closer to x than the sample is; ``authpct`` is the percentage of authentic
+  samples (100 for a model that never comes closer than the data's own spacing, 0 for copies).
+- ``ct``: the C_T data-copying test (Meehan et al. 2020, "A Non-Parametric Test to Detect
+  Data-Copying in Generative Models"), as dgm-eval defines it: features reduced to 64 PCA components
+  when wider; 3 cells from k-means on the training set; in each cell, the Mann-Whitney U statistic
+  between the samples' and the held-out test examples' distances to their nearest training example of
+  the cell, z-scored under the null (mean ``n m / 2 - 0.5`` with dgm-eval's continuity term, variance
+  ``n m (n + m + 1) / 12``); the z-scores averaged with weights the share of test examples per cell,
+  over the cells holding more than 20 samples (tau = 20 / m). ``ct << 0`` means samples are closer to
+  the training set than fresh data is (copying), ``ct >> 0`` underfitting, ``ct ~ 0`` neither. It
+  needs the dataset's test split; when that is missing or too small, ``ct`` is omitted with a warning.
+
+Distances are Euclidean in pixel space by default (the data tensors, flattened), where "copy" means
+what it says. Option ``ctx.options["memorization"]["space"] = "features"`` uses the feature extractor's
+space instead: sample features against the reference features, which must be those of the train split;
+the test split's features are then extracted once (cached in the context) for ``ct``.
+
+A figure (``ctx.artifacts["nearest_neighbours"]``) shows the samples most likely copied (smallest
+d1 / d2) beside their three nearest training examples, as the DDPM paper's nearest-neighbour figures
+(for 2D points, a scatter with each such sample joined to its nearest training point).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from genbench.errors import GenbenchError, MetricInputError
+from genbench.metrics._inputs import check_features, check_same_dim, option
+from genbench.metrics._knn import as_rows, nearest, pick_device
+from genbench.metrics.base import EvalContext, Metric
+from genbench.registry import register_metric
+
+#: d1 / d2 below this counts as memorized (Gu et al. 2023; Yoon et al. 2023)
+RATIO = 1.0 / 3.0
+#: the result is flagged "memorized" when more than this share of samples is memorized: a model
+#: that generalizes copies (almost) nothing, held-out data scores ~0, a copying model ~1
+FLAG_THRESHOLD = 0.1
+#: dgm-eval's C_T settings: PCA width, number of k-means cells, samples a cell needs (tau = 20 / m)
+CT_PCA_DIM = 64
+CT_CELLS = 3
+CT_MIN_CELL_SAMPLES = 20
+FIGURE_ROWS = 8
+SPACES = ("pixels", "features")
+
+
+def mann_whitney_z(gen_dist: np.ndarray, test_dist: np.ndarray) -> float:
+    """Z-scored Mann-Whitney U of ``gen_dist`` against ``test_dist`` (Meehan et al. 2020, as dgm-eval)."""
+    from scipy.stats import mannwhitneyu
+
+    m, n = len(gen_dist), len(test_dist)
+    u = float(mannwhitneyu(gen_dist, test_dist, alternative="less", method="asymptotic").statistic)
+    mean = n * m / 2.0 - 0.5  # dgm-eval's continuity term
+    std = np.sqrt(n * m * (n + m + 1) / 12.0)
+    return (u - mean) / std
+
+
+def ct_score(
+    train: np.ndarray, test: np.ndarray, gen: np.ndarray, seed: int, device: torch.device
+) -> float | None:
+    """C_T of ``gen`` against ``train`` with held-out ``test`` (Meehan et al. 2020, as dgm-eval).
+
+    Returns None when no cell holds more than 20 samples.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    if train.shape[1] > CT_PCA_DIM:
+        pca = PCA(n_components=CT_PCA_DIM, random_state=seed).fit(train)
+        train, test, gen = pca.transform(train), pca.transform(test), pca.transform(gen)
+    km = KMeans(n_clusters=CT_CELLS, n_init=10, random_state=seed).fit(train)
+    t_cells, p_cells, q_cells = km.labels_, km.predict(test), km.predict(gen)
+    n = len(test)
+    weights, scores = [], []
+    for cell in range(CT_CELLS):
+        q, p, t = gen[q_cells == cell], test[p_cells == cell], train[t_cells == cell]
+        # a cell enters when it holds more than tau * m = 20 samples; a cell without test examples
+        # has weight 0 (dgm-eval raises there instead)
+        if len(q) <= CT_MIN_CELL_SAMPLES or len(p) == 0 or len(t) == 0:
+            continue
+        t_rows = as_rows(t, device)
+        lq = nearest(as_rows(q, device), t_rows, 1)[0][:, 0].cpu().numpy()
+        lp = nearest(as_rows(p, device), t_rows, 1)[0][:, 0].cpu().numpy()
+        weights.append(len(p) / n)
+        scores.append(mann_whitney_z(lq, lp))
+    if not weights:
+        return None
+    w = np.asarray(weights)
+    return float(w @ np.asarray(scores) / w.sum())
+
+
+@register_metric("memorization")
+class Memorization(Metric):
+    """Nearest-neighbour copy rate (d1/d2 < 1/3), AuthPct and the C_T data-copying test."""
+
+    version = 1
+    higher_is_better: ClassVar[dict[str, bool]] = {"memorization_rate": False, "authpct": True, "ct": True}
+    description = (
+        "share of samples with d1/d2 < 1/3 to the train set (Gu et al. 2023), AuthPct (Alaa et al. 2022) "
+        "and C_T (Meehan et al. 2020), as in dgm-eval; pixel space by default"
+    )
+
+    def compute(self, ctx: EvalContext) -> dict[str, float]:
+        space = option(ctx, "memorization", "space", "pixels")
+        if space not in SPACES:
+            raise MetricInputError(f"memorization: unknown space {space!r}; use one of {', '.join(SPACES)}")
+        device = pick_device(ctx.extractor.device if ctx.extractor is not None else None)
+        gen_np, train_np = self._points(ctx, space)
+        gen, train = as_rows(gen_np, device), as_rows(train_np, device)
+        k = min(3, len(train))
+        dist, idx = nearest(gen, train, k)
+        d1, d2 = dist[:, 0], dist[:, 1]
+        memorized = (d1 == 0) | (d1 < RATIO * d2)  # d1 / d2 < 1/3 without dividing by d2 = 0
+        values = {"memorization_rate": memorized.double().mean().item()}
+
+        # AuthPct: the nearest training example's distance to its own nearest other training example
+        # (the second smallest distance, counting itself at exactly 0)
+        used, inverse = torch.unique(idx[:, 0], return_inverse=True)
+        own = nearest(train[used], train, 2)[0][:, 1]
+        values["authpct"] = 100.0 * (own[inverse] < d1).double().mean().item()
+
+        ct = self._ct(ctx, space, train_np, gen_np, device)
+        if ct is not None:
+            values["ct"] = ct
+        if ctx.artifacts_dir is not None:
+            ratio = torch.where(d1 == 0, torch.zeros_like(d1), d1 / d2.clamp_min(1e-300))
+            order = torch.argsort(ratio, stable=True)[:FIGURE_ROWS].cpu()
+            path = Path(ctx.artifacts_dir) / "nearest_neighbours.png"
+            save_nearest_figure(ctx, order.numpy(), idx.cpu().numpy(), ratio.cpu().numpy(), path)
+            ctx.artifacts["nearest_neighbours"] = str(path)
+        return values
+
+    def flags(self, values: dict[str, float]) -> list[str]:
+        return ["memorized"] if values.get("memorization_rate", 0.0) > FLAG_THRESHOLD else []
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def _points(self, ctx: EvalContext, space: str) -> tuple[np.ndarray, np.ndarray]:
+        why = "a nearest and a second-nearest training example"
+        if space == "features":
+            if ctx.reference_split != "train":
+                raise MetricInputError(
+                    f"memorization: space=features compares with the reference features, which are of the "
+                    f"{ctx.reference_split!r} split; use --reference-split train or space=pixels"
+                )
+            gen = check_features(ctx.sample_features.features, "sample", "memorization", min_rows=1)
+            train = check_features(ctx.reference_features.features, "train", "memorization", 2, why)
+        else:
+            gen = check_features(_flat(ctx.samples), "sample", "memorization", min_rows=1)
+            train = check_features(_flat(ctx.train_data()), "train", "memorization", 2, why)
+        check_same_dim(gen, train, "memorization", "sample and train")
+        return gen, train
+
+    def _ct(
+        self, ctx: EvalContext, space: str, train: np.ndarray, gen: np.ndarray, device: torch.device
+    ) -> float | None:
+        try:
+            test_x = ctx.dataset.load("test")[0]
+        except GenbenchError as e:
+            warnings.warn(f"memorization: ct omitted, the dataset has no usable test split ({e})", stacklevel=3)
+            return None
+        if len(test_x) < 2:
+            warnings.warn("memorization: ct omitted, the test split has fewer than 2 examples", stacklevel=3)
+            return None
+        if space == "features":
+            if ctx.extractor is None:
+                warnings.warn("memorization: ct omitted, no feature extractor for the test split", stacklevel=3)
+                return None
+            extractor = ctx.extractor
+            test = ctx.cached("test_features", lambda: extractor.extract(test_x)).features
+        else:
+            test = _flat(test_x)
+        test = check_features(test, "test", "memorization")
+        ct = ct_score(train, test, gen, int(ctx.seed), device)
+        if ct is None:
+            warnings.warn(
+                f"memorization: ct omitted, no k-means cell holds more than {CT_MIN_CELL_SAMPLES} of the "
+                f"{len(gen)} samples; use more samples",
+                stacklevel=3,
+            )
+        return ct
+
+
+def _flat(x: torch.Tensor) -> np.ndarray:
+    t = torch.as_tensor(x).detach().cpu()
+    return t.reshape(len(t), -1).double().numpy()
+
+
+# -- figure -----------------------------------------------------------------------------------------
+def save_nearest_figure(
+    ctx: EvalContext, rows: np.ndarray, idx: np.ndarray, ratio: np.ndarray, path: Path
+) -> Path:
+    """Samples ``rows`` beside their nearest training examples ``idx[rows]`` (images), or a scatter."""
+    from matplotlib.figure import Figure
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    samples, train = ctx.samples.detach().cpu().float(), ctx.train_data().detach().cpu().float()
+    if ctx.dataset.kind == "image" and samples.dim() == 4:
+        k = idx.shape[1]
+        fig = Figure(figsize=(1.3 * (k + 1), 1.4 * len(rows)))
+        axes = fig.subplots(len(rows), k + 1, squeeze=False)
+        for r, s in enumerate(rows):
+            panels = [samples[s]] + [train[j] for j in idx[s]]
+            titles = [f"sample, d1/d2={ratio[s]:.2f}"] + [f"train #{j}" for j in idx[s]]
+            for c, (img, title) in enumerate(zip(panels, titles, strict=True)):
+                ax = axes[r, c]
+                ax.imshow(_to_image(img), cmap="gray" if img.shape[0] != 3 else None, vmin=0, vmax=1)
+                ax.set_title(title, fontsize=6)
+                ax.set_axis_off()
+        fig.suptitle(f"{ctx.model_name or 'samples'}: most likely copies and their nearest training examples", fontsize=8)
+    else:
+        fig = Figure(figsize=(5, 5))
+        ax = fig.subplots()
+        s2, t2 = samples.reshape(len(samples), -1)[:, :2], train.reshape(len(train), -1)[:, :2]
+        ax.scatter(t2[:5000, 0], t2[:5000, 1], s=2, c="lightgray", label="train")
+        ax.scatter(s2[:2000, 0], s2[:2000, 1], s=2, c="tab:blue", label="samples")
+        for s in rows:
+            j = idx[s, 0]
+            ax.plot([s2[s, 0], t2[j, 0]], [s2[s, 1], t2[j, 1]], c="tab:red", lw=1)
+        ax.scatter(s2[rows, 0], s2[rows, 1], s=12, c="tab:red", label="most likely copies")
+        ax.set_aspect("equal")
+        ax.legend(loc="upper right", fontsize=7)
+        ax.set_title(f"{ctx.model_name or 'samples'}: samples nearest the training set", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def _to_image(x: torch.Tensor) -> np.ndarray:
+    """C x H x W in [-1, 1] -> H x W x 3 (RGB) or H x W (else, first channel) in [0, 1]."""
+    img = ((x.clamp(-1, 1) + 1) / 2).numpy()
+    return img.transpose(1, 2, 0) if img.shape[0] == 3 else img[0]

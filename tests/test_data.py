@@ -1,0 +1,414 @@
+"""Datasets: embedded sets (shapes, ranges, splits, determinism), the IDX and CIFAR parsers on files
+written here, checksums, the offline message, and loading user samples (.npz and image folders).
+
+No test touches the network: an autouse fixture makes every download attempt fail as offline.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import pickle
+import struct
+import tarfile
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genbench import registry
+from genbench.api import DataSpec
+from genbench.data import cifar10, download, mnist
+from genbench.data.cifar10 import CIFAR10
+from genbench.data.digits import Digits, _split_indices
+from genbench.data.folder import load_samples
+from genbench.data.mnist import MNIST, FashionMNIST, read_idx
+from genbench.data.stacked_digits import StackedDigits
+from genbench.data.toy2d import Grid25, Ring8
+from genbench.errors import DataError, GenbenchError
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """Every download attempt behaves as on a machine without network."""
+
+    def refuse(url):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(download, "_open_url", refuse)
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+# -- embedded datasets -------------------------------------------------------------------------
+def test_registered_names_resolve_to_these_classes():
+    expected = {
+        "digits": Digits,
+        "stacked-digits": StackedDigits,
+        "ring8": Ring8,
+        "grid25": Grid25,
+        "mnist": MNIST,
+        "fashion-mnist": FashionMNIST,
+        "cifar10": CIFAR10,
+    }
+    for name, cls in expected.items():
+        assert registry.datasets.get(name) is cls
+        assert cls.registered_name == name
+
+
+def test_digits_shapes_range_split(tmp_path):
+    from sklearn.datasets import load_digits
+
+    ds = Digits(data_dir=tmp_path, cache_dir=tmp_path)
+    (x, y), (xt, yt) = ds.load("train"), ds.load("test")
+    assert x.shape == (1437, 1, 8, 8) and xt.shape == (360, 1, 8, 8)
+    assert x.dtype == torch.float32 and y.dtype == torch.int64
+    assert float(x.min()) == -1.0 and float(x.max()) == 1.0  # 0 -> -1, 16 -> 1
+    # the split partitions the 1797 images, stratified: every class keeps its 80/20 share
+    idx = _split_indices()
+    assert len(np.intersect1d(idx["train"], idx["test"])) == 0
+    assert len(idx["train"]) + len(idx["test"]) == 1797
+    ref = load_digits()
+    np.testing.assert_array_equal(x[:, 0].numpy(), ref.images[idx["train"]] / 8 - 1)
+    np.testing.assert_array_equal(yt.numpy(), ref.target[idx["test"]])
+    for c in range(10):
+        share = float((yt == c).sum()) / float((ref.target == c).sum())
+        assert abs(share - 0.2) < 0.02
+    spec = ds.spec
+    assert spec.shape == (1, 8, 8) and spec.num_modes == 10 and spec.value_range == (-1.0, 1.0)
+    assert ds.default_features == "classifier"
+    # deterministic: a second instance gives identical data and fingerprint
+    other = Digits(data_dir=tmp_path, cache_dir=tmp_path)
+    assert torch.equal(other.load("train")[0], x) and other.fingerprint() == ds.fingerprint()
+
+
+def test_stacked_digits_construction(tmp_path):
+    ds = StackedDigits(data_dir=tmp_path, cache_dir=tmp_path)
+    (x, y), (xt, yt) = ds.load("train"), ds.load("test")
+    assert x.shape == (10_000, 3, 8, 8) and xt.shape == (2_000, 3, 8, 8)
+    assert x.dtype == torch.float32 and y.dtype == torch.int64
+    assert float(x.min()) >= -1 and float(x.max()) <= 1
+    assert ds.num_modes == 1000 and 0 <= int(y.min()) and int(y.max()) < 1000
+    assert len(torch.unique(y)) > 990  # 10 draws per mode on average: nearly every mode present
+    # each channel is a digit of the same split, and the label is 100 a + 10 b + c
+    for split, (xs, ys) in {"train": (x, y), "test": (xt, yt)}.items():
+        dx, dy = Digits(cache_dir=tmp_path).load(split)
+        lookup: dict[bytes, set[int]] = {}
+        for img, lab in zip(dx[:, 0].numpy(), dy.numpy(), strict=True):
+            lookup.setdefault(img.tobytes(), set()).add(int(lab))
+        for i in range(0, len(xs), 97):
+            labels = [lookup[xs[i, c].numpy().tobytes()] for c in range(3)]
+            assert any(
+                100 * a + 10 * b + c == int(ys[i]) for a in labels[0] for b in labels[1] for c in labels[2]
+            )
+    again = StackedDigits(data_dir=tmp_path, cache_dir=tmp_path)
+    assert torch.equal(again.load("train")[0], x) and torch.equal(again.load("test")[1], yt)
+
+
+@pytest.mark.parametrize("cls, k, std", [(Ring8, 8, 0.01), (Grid25, 25, 0.05)])
+def test_toy2d(cls, k, std, tmp_path):
+    ds = cls(data_dir=tmp_path, cache_dir=tmp_path)
+    (x, y), (xt, yt) = ds.load("train"), ds.load("test")
+    assert ds.kind == "points" and ds.default_features == "raw" and ds.num_modes == k
+    assert x.shape == (10_000, 2) and xt.shape == (2_000, 2) and x.dtype == torch.float32
+    assert ds.means.shape == (k, 2) and ds.std == std and ds.spec.shape == (2,)
+    # every point lies near its own component's mean, with the declared spread
+    resid = x.numpy() - ds.means[y.numpy()]
+    assert abs(resid.std() / std - 1) < 0.05
+    np.testing.assert_array_equal(ds.label_modes(x), y.numpy())
+    np.testing.assert_array_equal(ds.label_modes(xt), yt.numpy())
+    assert set(np.unique(y.numpy())) == set(range(k))
+    assert not torch.equal(x[:2000], xt)  # different seeds per split
+    assert torch.equal(cls(cache_dir=tmp_path).load("train")[0], x)
+
+
+def test_toy2d_means():
+    np.testing.assert_allclose(np.linalg.norm(Ring8.means, axis=1), 1.0)
+    assert sorted({tuple(m) for m in Grid25.means.tolist()}) == sorted(
+        (float(a), float(b)) for a in range(-4, 5, 2) for b in range(-4, 5, 2)
+    )
+
+
+def test_unknown_split(tmp_path):
+    with pytest.raises(GenbenchError, match="unknown split"):
+        Digits(cache_dir=tmp_path).load("validation")
+
+
+# -- IDX (MNIST, Fashion-MNIST) -----------------------------------------------------------------
+def write_idx(path: Path, arr: np.ndarray, code: int) -> None:
+    header = struct.pack(">BBBB", 0, 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + arr.astype(arr.dtype.newbyteorder(">")).tobytes())
+
+
+def write_mnist(directory: Path, n_train: int = 6, n_test: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        arrays[f"{prefix}-images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        arrays[f"{prefix}-labels"] = rng.integers(0, 10, n, dtype=np.uint8)
+        write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", arrays[f"{prefix}-images"], 0x08)
+        write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", arrays[f"{prefix}-labels"], 0x08)
+    return arrays
+
+
+@pytest.mark.parametrize("cls, source", [(MNIST, "mnist"), (FashionMNIST, "fashion-mnist")])
+def test_idx_dataset_parses_files(cls, source, tmp_path, monkeypatch):
+    arrays = write_mnist(tmp_path / source)
+    monkeypatch.setitem(mnist.RESOURCES, source, {f.name: md5(f) for f in (tmp_path / source).iterdir()})
+    ds = cls(data_dir=tmp_path, cache_dir=tmp_path)
+    (x, y), (xt, yt) = ds.load("train"), ds.load("test")
+    assert x.shape == (6, 1, 28, 28) and xt.shape == (4, 1, 28, 28) and x.dtype == torch.float32
+    np.testing.assert_allclose(x[:, 0].numpy(), arrays["train-images"] / 127.5 - 1, atol=1e-6)
+    np.testing.assert_array_equal(yt.numpy(), arrays["t10k-labels"])
+    assert y.dtype == torch.int64 and ds.spec.shape == (1, 28, 28)
+
+
+def test_read_idx_big_endian_types(tmp_path):
+    arr = np.array([[1, -2, 70000], [3, 4, -5]], dtype=np.int32)
+    write_idx(tmp_path / "a.gz", arr, 0x0C)
+    got = read_idx(tmp_path / "a.gz")
+    np.testing.assert_array_equal(got, arr)
+    f = np.array([0.5, -1.25], dtype=np.float64)
+    write_idx(tmp_path / "f.gz", f, 0x0E)
+    np.testing.assert_array_equal(read_idx(tmp_path / "f.gz"), f)
+
+
+def test_read_idx_corrupt(tmp_path):
+    bad_magic = tmp_path / "magic.gz"
+    with gzip.open(bad_magic, "wb") as fh:
+        fh.write(b"\x01\x02\x08\x01" + b"\x00" * 8)
+    with pytest.raises(DataError, match="corrupt.*magic.*delete it"):
+        read_idx(bad_magic)
+    truncated = tmp_path / "trunc.gz"
+    with gzip.open(truncated, "wb") as fh:
+        fh.write(struct.pack(">BBBBI", 0, 0, 8, 1, 10) + b"\x00" * 3)
+    with pytest.raises(DataError, match="corrupt"):
+        read_idx(truncated)
+    not_gzip = tmp_path / "plain.gz"
+    not_gzip.write_bytes(b"this is not gzip")
+    with pytest.raises(DataError, match="corrupt"):
+        read_idx(not_gzip)
+
+
+def test_mnist_checksum_mismatch(tmp_path):
+    write_mnist(tmp_path / "mnist")  # our random files cannot match the official md5 sums
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz is corrupt \(md5 .*delete it and retry"):
+        MNIST(data_dir=tmp_path, cache_dir=tmp_path).load("train")
+
+
+def test_mnist_offline_message_names_files_dir_and_url(tmp_path):
+    with pytest.raises(DataError) as e:
+        MNIST(data_dir=tmp_path, cache_dir=tmp_path).load("train")
+    msg = str(e.value)
+    assert "\n" not in msg
+    for name in mnist.RESOURCES["mnist"]:
+        assert name in msg
+    assert str(tmp_path / "mnist") in msg and "https://ossci-datasets.s3.amazonaws.com/mnist/" in msg
+    assert "--data-dir" in msg
+    assert not any((tmp_path / "mnist").glob("*"))  # nothing half-written left behind
+
+
+def test_download_verifies_and_writes(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    arrays = write_mnist(src)
+    served = {f"https://mirror/{f.name}": f.read_bytes() for f in src.iterdir()}
+    monkeypatch.setattr(download, "_open_url", lambda url: io.BytesIO(served[url]))
+    monkeypatch.setitem(mnist.RESOURCES, "mnist", {f.name: md5(f) for f in src.iterdir()})
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", ["https://mirror/"])
+    x, _ = MNIST(data_dir=tmp_path / "data", cache_dir=tmp_path).load("test")
+    np.testing.assert_allclose(x[:, 0].numpy(), arrays["t10k-images"] / 127.5 - 1, atol=1e-6)
+    assert sorted(p.name for p in (tmp_path / "data" / "mnist").iterdir()) == sorted(mnist.RESOURCES["mnist"])
+
+
+def test_download_with_wrong_checksum_is_not_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "_open_url", lambda url: io.BytesIO(b"garbage"))
+    with pytest.raises(DataError, match="checksum mismatch"):
+        download.ensure_files("x", tmp_path, {"f.gz": "0" * 32}, ["https://mirror/"])
+    assert not (tmp_path / "f.gz").exists()
+
+
+# -- CIFAR-10 -----------------------------------------------------------------------------------
+def write_cifar(path: Path, per_batch: int = 2, skip: str | None = None, seed: int = 0) -> dict[str, dict]:
+    rng = np.random.default_rng(seed)
+    batches = {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]:
+            if name == skip:
+                continue
+            if name == "batches.meta":
+                obj = {b"label_names": [b"airplane"] * 10}
+            else:
+                obj = {
+                    b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                    b"labels": rng.integers(0, 10, per_batch).tolist(),
+                }
+                batches[name] = obj
+            blob = pickle.dumps(obj)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return batches
+
+
+def test_cifar10_parses_archive(tmp_path, monkeypatch):
+    archive = tmp_path / "cifar10" / cifar10.ARCHIVE
+    batches = write_cifar(archive)
+    monkeypatch.setattr(cifar10, "RESOURCES", {cifar10.ARCHIVE: md5(archive)})
+    ds = CIFAR10(data_dir=tmp_path, cache_dir=tmp_path)
+    (x, y), (xt, yt) = ds.load("train"), ds.load("test")
+    assert x.shape == (10, 3, 32, 32) and xt.shape == (2, 3, 32, 32) and x.dtype == torch.float32
+    first = batches["data_batch_1"][b"data"][0]
+    # rows are channel-major planes: the first 1024 values are the red channel
+    np.testing.assert_allclose(x[0, 0].numpy(), first[:1024].reshape(32, 32) / 127.5 - 1, atol=1e-6)
+    np.testing.assert_allclose(x[0, 2].numpy(), first[2048:].reshape(32, 32) / 127.5 - 1, atol=1e-6)
+    last = batches["data_batch_5"][b"labels"]
+    assert y.tolist()[-2:] == last and y.dtype == torch.int64
+    assert yt.tolist() == batches["test_batch"][b"labels"]
+    assert ds.spec.shape == (3, 32, 32) and ds.default_features == "inception"
+
+
+def test_cifar10_missing_batch_is_corrupt(tmp_path, monkeypatch):
+    archive = tmp_path / "cifar10" / cifar10.ARCHIVE
+    write_cifar(archive, skip="data_batch_3")
+    monkeypatch.setattr(cifar10, "RESOURCES", {cifar10.ARCHIVE: md5(archive)})
+    with pytest.raises(DataError, match="corrupt.*data_batch_3"):
+        CIFAR10(data_dir=tmp_path, cache_dir=tmp_path).load("train")
+
+
+def test_cifar10_checksum_and_offline(tmp_path):
+    with pytest.raises(DataError) as e:
+        CIFAR10(data_dir=tmp_path, cache_dir=tmp_path).load("test")
+    msg = str(e.value)
+    assert "cifar-10-python.tar.gz" in msg and str(tmp_path / "cifar10") in msg
+    assert "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in msg
+    write_cifar(tmp_path / "cifar10" / cifar10.ARCHIVE)  # real md5 in the table: ours mismatches
+    with pytest.raises(DataError, match="corrupt.*c58f30108f718f92721af3b95e74349a.*delete it"):
+        CIFAR10(data_dir=tmp_path, cache_dir=tmp_path).load("test")
+
+
+# -- user samples: .npz and image folders --------------------------------------------------------
+def spec(shape, name="d") -> DataSpec:
+    return DataSpec(name=name, kind="image", shape=shape, value_range=(-1.0, 1.0), num_train=10)
+
+
+def test_npz_uint8_layouts(tmp_path):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    np.savez(tmp_path / "rgb.npz", samples=rgb, other=np.zeros(3))
+    x = load_samples(tmp_path / "rgb.npz", spec((3, 8, 8)))
+    assert x.shape == (5, 3, 8, 8) and x.dtype == torch.float32
+    np.testing.assert_allclose(x.permute(0, 2, 3, 1).numpy(), rgb / 127.5 - 1, atol=1e-6)
+    grey = rng.integers(0, 256, (4, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "grey.npz", grey)  # a single array under any key
+    assert load_samples(tmp_path / "grey.npz").shape == (4, 1, 8, 8)
+    # a grey set evaluated against an RGB dataset becomes three equal channels
+    g3 = load_samples(tmp_path / "grey.npz", spec((3, 8, 8)))
+    assert g3.shape == (4, 3, 8, 8) and torch.equal(g3[:, 0], g3[:, 2])
+
+
+def test_npz_float_and_points(tmp_path):
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    np.savez(tmp_path / "f.npz", samples=x.numpy())
+    assert torch.equal(load_samples(tmp_path / "f.npz", spec((1, 8, 8))), x)
+    pts = np.random.default_rng(0).normal(size=(7, 2)).astype(np.float32) * 5
+    np.savez(tmp_path / "p.npz", samples=pts)
+    np.testing.assert_array_equal(load_samples(tmp_path / "p.npz").numpy(), pts)
+
+
+def test_npz_errors(tmp_path):
+    np.savez(tmp_path / "two.npz", a=np.zeros((2, 8, 8), np.uint8), b=np.zeros(2))
+    with pytest.raises(GenbenchError, match=r"arrays \['a', 'b'\] but no 'samples'"):
+        load_samples(tmp_path / "two.npz")
+    np.savez(tmp_path / "range.npz", samples=np.full((2, 1, 8, 8), 200.0, np.float32))
+    with pytest.raises(GenbenchError, match=r"must lie in \[-1, 1\].*\[0, 255\]"):
+        load_samples(tmp_path / "range.npz")
+    np.savez(tmp_path / "nan.npz", samples=np.full((2, 1, 8, 8), np.nan, np.float32))
+    with pytest.raises(GenbenchError, match="NaN"):
+        load_samples(tmp_path / "nan.npz")
+    np.savez(tmp_path / "empty.npz", samples=np.zeros((0, 8, 8), np.uint8))
+    with pytest.raises(GenbenchError, match="no samples"):
+        load_samples(tmp_path / "empty.npz")
+    np.savez(tmp_path / "shape.npz", samples=np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(
+        GenbenchError, match=r"shape \(1, 28, 28\) per example but 'digits' expects \(1, 8, 8\)"
+    ):
+        load_samples(tmp_path / "shape.npz", spec((1, 8, 8), "digits"))
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(GenbenchError, match="cannot read"):
+        load_samples(tmp_path / "bad.npz")
+    with pytest.raises(GenbenchError, match="not found"):
+        load_samples(tmp_path / "missing.npz")
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(GenbenchError, match="expected an .npz file or a folder"):
+        load_samples(tmp_path / "x.txt")
+
+
+def test_png_folder_roundtrip_matches_save_image(tmp_path):
+    from torchvision.utils import save_image
+
+    x = torch.rand(4, 3, 8, 8) * 2 - 1
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    for i in range(4):
+        save_image((x[i] + 1) / 2, folder / f"{i:03d}.png")
+    got = load_samples(folder, spec((3, 8, 8)))
+    expected = torch.floor(127.5 * (x + 1) + 0.5).clamp(0, 255) / 127.5 - 1  # how save_image quantises
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+
+
+def test_folder_grey_and_rgb(tmp_path):
+    rng = np.random.default_rng(0)
+    grey = tmp_path / "grey"
+    (grey / "sub").mkdir(parents=True)
+    arrs = [rng.integers(0, 256, (8, 8), dtype=np.uint8) for _ in range(3)]
+    for i, a in enumerate(arrs):
+        Image.fromarray(a, mode="L").save((grey / "sub" if i == 2 else grey) / f"{i}.png")
+    x = load_samples(grey, spec((1, 8, 8)))
+    assert x.shape == (3, 1, 8, 8)
+    np.testing.assert_allclose(x[0, 0].numpy(), arrs[0] / 127.5 - 1, atol=1e-6)
+    # grey images saved as RGB still load as a grey dataset
+    as_rgb = tmp_path / "as_rgb"
+    as_rgb.mkdir()
+    for i, a in enumerate(arrs):
+        Image.fromarray(np.stack([a] * 3, -1)).save(as_rgb / f"{i}.jpg", quality=100, subsampling=0)
+    assert load_samples(as_rgb, spec((1, 8, 8))).shape == (3, 1, 8, 8)
+    # real colour images cannot be evaluated against a grey dataset
+    colour = tmp_path / "colour"
+    colour.mkdir()
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(colour / "0.png")
+    with pytest.raises(GenbenchError, match="colour images but 'd' is grey"):
+        load_samples(colour, spec((1, 8, 8)))
+    assert load_samples(colour).shape == (1, 3, 8, 8)
+
+
+def test_folder_errors(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    with pytest.raises(GenbenchError, match="no PNG/JPEG images"):
+        load_samples(empty)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(mixed / "a.png")
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(mixed / "b.png")
+    with pytest.raises(GenbenchError, match="mixed sizes: a.png is 8x8, b.png is 8x9"):
+        load_samples(mixed)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.png").write_bytes(b"not a png")
+    with pytest.raises(GenbenchError, match="cannot read image"):
+        load_samples(broken)
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(ok / "a.png")
+    with pytest.raises(GenbenchError, match=r"\(3, 8, 8\) per example but 'cifar10' expects \(3, 32, 32\)"):
+        load_samples(ok, spec((3, 32, 32), "cifar10"))

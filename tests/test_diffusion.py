@@ -1,0 +1,298 @@
+"""DDPM / DDIM: schedule and sampler golden values, sampler equivalence, checkpoint sharing,
+resumable training, divergence, and mode recovery on the 2D ring."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+import baselines.ddpm as ddpm_module
+from baselines.ddim import DDIM
+from baselines.ddpm import DDPM
+from baselines.schedule import NoiseSchedule, ddim_sample, ddim_timesteps, ddpm_sample
+from genbench.api import DataSpec, SampleCheck, TrainContext
+from genbench.config import resolve_model_config
+from genbench.errors import Diverged, GenbenchError
+
+T = 1000
+POINTS = DataSpec(name="ring8", kind="points", shape=(2,), value_range=None, num_train=64, num_modes=8)
+IMAGES = DataSpec(name="tiny", kind="image", shape=(1, 8, 8), value_range=(-1.0, 1.0), num_train=32)
+
+
+def closed_form(t_max: int = T) -> dict[str, np.ndarray]:
+    """The schedule from its definitions in plain Python floats (Ho et al. 2020, eqs. 4, 6, 7), the
+    posterior derived independently as the product of two Gaussians in x_{t-1}."""
+    betas = [1e-4 + (0.02 - 1e-4) * t / (t_max - 1) for t in range(t_max)]
+    abar, prod = [], 1.0
+    for b in betas:
+        prod *= 1.0 - b
+        abar.append(prod)
+    var, c1, c2 = [], [], []
+    for t, b in enumerate(betas):
+        if t == 0:  # q(x_{-1} | x_0, x_0) is a point mass at x_0
+            var.append(0.0), c1.append(1.0), c2.append(0.0)
+            continue
+        # N(x_t; sqrt(alpha_t) x_{t-1}, beta_t) * N(x_{t-1}; sqrt(abar_{t-1}) x_0, 1 - abar_{t-1})
+        precision = (1.0 - b) / b + 1.0 / (1.0 - abar[t - 1])
+        v = 1.0 / precision
+        var.append(v)
+        c1.append(v * math.sqrt(abar[t - 1]) / (1.0 - abar[t - 1]))
+        c2.append(v * math.sqrt(1.0 - b) / b)
+    return {k: np.array(v) for k, v in dict(betas=betas, abar=abar, var=var, c1=c1, c2=c2).items()}
+
+
+def test_schedule_matches_closed_forms():
+    s, ref = NoiseSchedule.linear(T), closed_form()
+    np.testing.assert_allclose(s.betas, ref["betas"], rtol=1e-12)
+    np.testing.assert_allclose(s.alphas_cumprod, ref["abar"], rtol=1e-10)
+    np.testing.assert_allclose(s.posterior_variance, ref["var"], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(s.posterior_mean_coef1, ref["c1"], rtol=1e-9)
+    np.testing.assert_allclose(s.posterior_mean_coef2, ref["c2"], rtol=1e-9, atol=1e-15)
+    assert s.alphas_cumprod[-1] == pytest.approx(4.0358e-5, rel=1e-3)  # sqrt(abar_T) ~ 0.006: x_T ~ noise
+
+
+def test_q_sample():
+    s = NoiseSchedule.linear(T)
+    x0, noise = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    t = torch.tensor([0, 10, 500, 999])
+    a = torch.tensor(closed_form()["abar"])[t][:, None]
+    torch.testing.assert_close(s.q_sample(x0, t, noise), a.sqrt() * x0 + (1 - a).sqrt() * noise)
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0, 0.5])
+def test_ddim_step_matches_eq12(eta):
+    """Song et al. 2021, eq. 12 with sigma from eq. 16, written out from the closed-form abar."""
+    s, abar = NoiseSchedule.linear(T), closed_form()["abar"]
+    g = torch.Generator().manual_seed(0)
+    x, eps, z = (torch.randn(5, 2, generator=g, dtype=torch.float64) for _ in range(3))
+    t, tp = 500, 480
+    a, ap = abar[t], abar[tp]
+    x0 = (x - math.sqrt(1 - a) * eps) / math.sqrt(a)
+    sigma = eta * math.sqrt((1 - ap) / (1 - a) * (1 - a / ap))
+    want = math.sqrt(ap) * x0 + math.sqrt(1 - ap - sigma**2) * eps + sigma * z
+    torch.testing.assert_close(s.ddim_step(x, t, tp, eps, z, eta=eta), want, rtol=1e-12, atol=1e-12)
+    # the final step (t_prev = -1, abar = 1) returns the predicted x_0
+    torch.testing.assert_close(s.ddim_step(x, 3, -1, eps, z, eta=eta), s.predict_x0(x, 3, eps))
+
+
+def test_ddim_eta0_stays_on_the_trajectory_of_exact_noise():
+    """With the true noise, deterministic DDIM maps x_t of a point x_0 to x_{t'} of the same x_0."""
+    s = NoiseSchedule.linear(T)
+    x0, eps = torch.randn(6, 2, dtype=torch.float64), torch.randn(6, 2, dtype=torch.float64)
+    a, ap = s.abar(700), s.abar(300)
+    x_t = math.sqrt(a) * x0 + math.sqrt(1 - a) * eps
+    torch.testing.assert_close(s.ddim_step(x_t, 700, 300, eps, None), math.sqrt(ap) * x0 + math.sqrt(1 - ap) * eps)
+
+
+def test_ddim_eta1_single_step_is_the_ddpm_posterior_step():
+    s = NoiseSchedule.linear(T)
+    g = torch.Generator().manual_seed(1)
+    x, eps, z = (torch.randn(5, 2, generator=g, dtype=torch.float64) for _ in range(3))
+    for t in (1, 37, 999):
+        ref = closed_form()
+        x0 = s.predict_x0(x, t, eps)
+        want = ref["c1"][t] * x0 + ref["c2"][t] * x + math.sqrt(ref["var"][t]) * z
+        torch.testing.assert_close(s.ddpm_step(x, t, eps, z), want)
+        torch.testing.assert_close(s.ddim_step(x, t, t - 1, eps, z, eta=1.0), want)
+
+
+def _toy_eps(dtype: torch.dtype):
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(2, 2, generator=g, dtype=dtype) * 0.5
+
+    def eps(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x @ w + (t.to(dtype) / 1000.0)[:, None])
+
+    return eps
+
+
+@pytest.mark.parametrize("clip", [None, (-1.0, 1.0)])
+def test_ddim_eta1_1000_steps_is_the_ddpm_sampler(clip):
+    """Same noise, same network: the two samplers agree to float64 round-off over all 1000 steps."""
+    s, eps = NoiseSchedule.linear(T), _toy_eps(torch.float64)
+    kw = dict(dtype=torch.float64, clip=clip)
+    a = ddpm_sample(eps, s, (64, 2), generator=torch.Generator().manual_seed(7), **kw)
+    b = ddim_sample(eps, s, (64, 2), generator=torch.Generator().manual_seed(7), steps=T, eta=1.0, **kw)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
+    c = ddim_sample(eps, s, (64, 2), generator=torch.Generator().manual_seed(7), steps=T, eta=0.0, **kw)
+    assert (a - c).abs().max() > 1e-2  # eta matters: the comparison can fail
+
+
+def test_spacing_formulas():
+    assert ddim_timesteps(T, 50, "uniform") == list(range(980, -1, -20))  # Song et al.: [0, 20, ..., 980]
+    for spacing in ("uniform", "leading", "trailing"):
+        for steps in (1, 7, 10, 30, 50, 100, 999):
+            taus = ddim_timesteps(T, steps, spacing)
+            assert len(taus) == steps == len(set(taus))
+            assert taus == sorted(taus, reverse=True)  # first step on the largest t
+            assert 0 <= taus[-1] and taus[0] <= T - 1
+        assert ddim_timesteps(T, T, spacing) == list(range(T - 1, -1, -1))
+    for steps in (7, 30, 50, 100):
+        assert ddim_timesteps(T, steps, "uniform")[-1] == 0
+        assert ddim_timesteps(T, steps, "uniform") == [math.floor(i * T / steps) for i in range(steps)][::-1]
+        assert ddim_timesteps(T, steps, "leading") == [i * (T // steps) for i in range(steps)][::-1]
+        # diffusers' trailing: np.round(np.arange(T, 0, -T / S)) - 1
+        trailing = (np.round(np.arange(T, 0, -T / steps)) - 1).astype(int).tolist()
+        assert ddim_timesteps(T, steps, "trailing") == trailing and trailing[0] == T - 1
+    assert ddim_timesteps(T, 30, "leading")[0] == 29 * 33  # integer stride stops short of T-1
+    with pytest.raises(ValueError):
+        ddim_timesteps(T, 1001)
+
+
+def tiny_points(**kw) -> DDPM:
+    cfg = dict(mlp_hidden=32, mlp_depth=1, lr=1e-3, warmup=2, batch_size=16, train_steps=6, ema_decay=0.9)
+    return DDPM(POINTS, DDPM.Config(**{**cfg, **kw}))
+
+
+def tiny_images(**kw) -> DDPM:
+    cfg = dict(ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(4,), dropout=0.1, lr=1e-3, warmup=2)
+    cfg.update(batch_size=8, train_steps=6, ema_decay=0.9)
+    return DDPM(IMAGES, DDPM.Config(**{**cfg, **kw}))
+
+
+def ctx(path: Path | None = None, every: int = 0, seed: int = 0, **kw) -> TrainContext:
+    return TrainContext(seed=seed, device=torch.device("cpu"), checkpoint_path=path, checkpoint_every=every, **kw)
+
+
+def test_model_level_ddim_equals_ddpm_and_shares_the_denoiser():
+    data = torch.randn(64, 2) * 0.3 + 1.0
+    ddpm = tiny_points()
+    ddpm.fit(data, ctx())
+    ddim = DDIM.from_trained(ddpm, DDIM.Config(steps=T, eta=1.0))
+    assert ddim.denoiser is ddpm.ema and ddim.schedule is ddpm.schedule
+    assert ddim.train_config() == {} and ddim.nfe == T and ddpm.nfe == T
+    assert DDIM.from_trained(ddpm, DDIM.Config(steps=10)).nfe == 10
+    a = ddpm.sample(32, generator=torch.Generator().manual_seed(5))
+    b = ddim.sample(32, generator=torch.Generator().manual_seed(5))
+    # float32 round-off of two algebraically equal updates accumulates over 1000 steps (the float64
+    # sampler test above agrees to 1e-9); eta = 0 differs by far more
+    torch.testing.assert_close(a, b, rtol=5e-4, atol=5e-4)
+    c = DDIM.from_trained(ddpm, DDIM.Config(steps=T, eta=0.0)).sample(32, generator=torch.Generator().manual_seed(5))
+    assert (a - c).abs().max() > 1e-2
+    # loading new weights into the owner changes what DDIM samples: the weights are shared
+    before = DDIM.from_trained(ddpm, DDIM.Config(steps=20)).sample(8, generator=torch.Generator().manual_seed(0))
+    other = tiny_points()
+    other.fit(data, ctx(seed=1))
+    ddpm.load_state_dict(other.state_dict())
+    after = DDIM.from_trained(ddpm, DDIM.Config(steps=20)).sample(8, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(before, after)
+    assert ddim.state_dict()["ema"].keys() == ddpm.state_dict()["ema"].keys()
+    with pytest.raises(GenbenchError, match="from_trained"):
+        DDIM(POINTS).sample(2, generator=torch.Generator())
+    with pytest.raises(GenbenchError, match="exceeds"):
+        DDIM.from_trained(tiny_points(timesteps=100), DDIM.Config(steps=200))
+
+
+def test_train_config_leaves_out_sampling_options():
+    keys = tiny_points().train_config()
+    assert "variance" not in keys and "clip_denoised" not in keys and "lr" in keys and "train_steps" in keys
+
+
+def test_image_samples_pass_the_harness_check():
+    model = tiny_images(timesteps=20)
+    model.fit(torch.rand(32, 1, 8, 8) * 2 - 1, ctx())
+    check = SampleCheck("ddpm", IMAGES)
+    check(model.sample(3, generator=torch.Generator().manual_seed(0)), 3)
+    ddim = DDIM.from_trained(model, DDIM.Config(steps=5))
+    check(ddim.sample(3, generator=torch.Generator().manual_seed(0)), 3)
+
+
+@pytest.mark.parametrize("make", [tiny_images, tiny_points], ids=["unet-dropout", "mlp"])
+def test_resume_equals_uninterrupted(tmp_path, make):
+    data = torch.rand(32, 1, 8, 8) * 2 - 1 if make is tiny_images else torch.randn(64, 2)
+    straight = make()
+    straight.fit(data, ctx(tmp_path / "a.pt"))
+
+    def interrupt(step: int, total: int, values: dict) -> None:
+        if step == 4:
+            raise KeyboardInterrupt
+
+    first = make()
+    with pytest.raises(KeyboardInterrupt):  # stopped after the checkpoint at step 3
+        first.fit(data, ctx(tmp_path / "b.pt", every=3, progress=interrupt))
+    resumed = make()
+    summary = resumed.fit(data, ctx(tmp_path / "b.pt", every=3))
+    assert summary["resumed_from"] == 3
+    for a, b in zip(straight.net.state_dict().values(), resumed.net.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for a, b in zip(straight.ema.state_dict().values(), resumed.ema.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # and the seed matters
+    other = make()
+    other.fit(data, ctx(seed=1))
+    assert not torch.equal(next(iter(other.ema.state_dict().values())), next(iter(straight.ema.state_dict().values())))
+
+
+def test_nan_loss_raises_diverged_with_the_step(monkeypatch):
+    calls = []
+    real = torch.nn.functional.mse_loss
+
+    def mse_loss(a, b):
+        calls.append(1)
+        return real(a, b) * (float("nan") if len(calls) >= 3 else 1.0)
+
+    monkeypatch.setattr(ddpm_module, "F", SimpleNamespace(mse_loss=mse_loss))
+    with pytest.raises(Diverged) as info:
+        tiny_points().fit(torch.randn(64, 2), ctx())
+    assert info.value.step == 3
+
+
+def test_huge_learning_rate_diverges():
+    with pytest.raises(Diverged):
+        tiny_points(lr=1e30, grad_clip=0.0, warmup=1, train_steps=50).fit(torch.randn(64, 2) * 10, ctx())
+
+
+@pytest.mark.parametrize("dataset", ["digits", "stacked-digits", "ring8", "grid25", "mnist", "fashion-mnist", "cifar10"])
+def test_dataset_configs_resolve(dataset):
+    for cls in (DDPM, DDIM):
+        assert cls.dataset_defaults(dataset), f"missing baselines/configs/{dataset}/{cls.registered_name}.toml"
+        resolve_model_config(cls, dataset, {})
+
+
+def test_cifar10_unet_has_the_paper_size():
+    """Ho et al. 2020 report 35.7M parameters for their CIFAR-10 model."""
+    spec = DataSpec(name="cifar10", kind="image", shape=(3, 32, 32), value_range=(-1.0, 1.0), num_train=50000)
+    model = DDPM(spec, resolve_model_config(DDPM, "cifar10", {}))
+    n = sum(p.numel() for p in model.net.parameters())
+    assert abs(n - 35.7e6) <= 0.1e6, n
+    c = model.config
+    assert (c.ch, c.ch_mult, c.num_res_blocks, c.attn_resolutions, c.dropout) == (128, (1, 2, 2, 2), 2, (16,), 0.1)
+    assert (c.lr, c.batch_size, c.train_steps, c.ema_decay) == (2e-4, 128, 800_000, 0.9999)
+
+
+def test_bad_config_values_are_user_errors():
+    with pytest.raises(GenbenchError, match="variance"):
+        DDPM(POINTS, DDPM.Config(variance="large"))
+    with pytest.raises(GenbenchError, match="spacing"):
+        DDIM(POINTS, DDIM.Config(spacing="linear"))
+    with pytest.raises(GenbenchError, match="ch_mult"):
+        DDPM(IMAGES, DDPM.Config(ch_mult=(1, 2, 2, 2, 2)))
+
+
+def ring_modes(samples: torch.Tensor, means: np.ndarray, radius: float) -> np.ndarray:
+    """Share of samples within ``radius`` of each mean."""
+    d = torch.cdist(samples.double(), torch.as_tensor(means))
+    near = d.min(1).values < radius
+    return np.array([float(((d.argmin(1) == k) & near).float().mean()) for k in range(len(means))])
+
+
+def test_short_ring8_run_recovers_the_modes():
+    from genbench.data.toy2d import Ring8
+
+    ring = Ring8()
+    train, _ = ring.load("train")
+    cfg = dataclasses.replace(
+        resolve_model_config(DDPM, "ring8", {}), train_steps=800, mlp_hidden=64, mlp_depth=2, batch_size=128
+    )
+    model = DDPM(ring.spec, cfg)
+    model.fit(train, ctx())
+    x = model.sample(800, generator=torch.Generator().manual_seed(0))
+    share = ring_modes(x, ring.means, radius=0.1)  # 10 standard deviations
+    assert (share > 0.05).all(), share  # every mode holds samples near its mean (1/8 = 0.125 each)
+    assert share.sum() > 0.8, share

@@ -1,0 +1,398 @@
+"""Feature extractors: the digits classifier (held-out accuracy, determinism, caching, stacked
+channels), raw features, torch-fidelity's Inception on local random weights, clean-fid's
+preprocessing, reference-feature caching, and user reference statistics.
+
+Nothing downloads: the Inception tests write their own weights, the offline tests make the
+network calls fail.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from genbench import registry
+from genbench.data.digits import Digits
+from genbench.data.stacked_digits import StackedDigits
+from genbench.data.toy2d import Ring8
+from genbench.errors import GenbenchError, MetricInputError
+from genbench.features import classifier as clf_mod
+from genbench.features import clean_inception, inception
+from genbench.features.classifier import Classifier, ClassifierConfig, train_classifier
+from genbench.features.clean_inception import CleanInception, clean_resize
+from genbench.features.inception import Inception, to_uint8
+from genbench.features.raw import Raw
+from genbench.features.reference import (
+    cache_path,
+    load_reference_stats,
+    reference_features,
+    save_reference_stats,
+)
+
+
+def test_registered_names():
+    for name, cls in {
+        "classifier": Classifier,
+        "raw": Raw,
+        "inception": Inception,
+        "clean-inception": CleanInception,
+    }.items():
+        assert registry.features.get(name) is cls
+
+
+# -- classifier ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def digits(cache):
+    return Digits(cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def clf(digits, cache):
+    """The default digits classifier, trained once for this module (seconds on a CPU)."""
+    return Classifier(digits, cache_dir=cache)
+
+
+def test_classifier_held_out_accuracy(clf, digits):
+    info = clf.info()
+    xt, yt = digits.load("test")
+    pred = clf.predict(xt)
+    acc = float((pred == yt.numpy()).mean())
+    print(f"digits classifier held-out accuracy: {acc:.4f} on {len(yt)} test images")
+    assert acc > 0.97
+    assert info["test_accuracy"] == pytest.approx(acc)
+    assert info["trained_on"] == "digits" and info["train_examples"] == 1437
+    # the dataset's mode labels are the classifier's predictions
+    np.testing.assert_array_equal(digits.label_modes(xt), pred)
+
+
+def test_classifier_features_and_logits(clf, digits):
+    x = digits.load("test")[0][:50]
+    f = clf.extract(x)
+    assert f.features.shape == (50, 128) and f.logits.shape == (50, 10)
+    assert f.features.dtype == np.float64 and np.isfinite(f.features).all()
+    assert f.features.std(0).max() > 0
+
+
+def test_classifier_batch_size_independent(clf, digits, cache):
+    x = digits.load("test")[0][:100]
+    small = Classifier(digits, cache_dir=cache, batch_size=7).extract(x)
+    big = Classifier(digits, cache_dir=cache, batch_size=256).extract(x)
+    np.testing.assert_allclose(small.features, big.features, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(small.logits, big.logits, rtol=1e-5, atol=1e-5)
+
+
+def test_classifier_cached_on_disk_and_in_memory(clf, digits, cache, monkeypatch):
+    assert clf.model is not None  # trained (or loaded) by now
+    assert clf.path.exists() and clf.path.parent == cache / "classifiers"
+    assert clf.path.stem == clf.weights_key()
+    x = digits.load("test")[0][:20]
+    before = clf.extract(x).features
+    # with the memory cache emptied, a new instance loads the file instead of training
+    monkeypatch.setattr(clf_mod, "_TRAINED", {})
+    monkeypatch.setattr(clf_mod, "train_classifier", lambda *a, **k: pytest.fail("retrained despite cache"))
+    again = Classifier(digits, cache_dir=cache)
+    np.testing.assert_array_equal(again.extract(x).features, before)
+    assert Classifier.for_dataset(digits) is Classifier.for_dataset(digits)
+
+
+def test_classifier_key_changes_with_config(digits, cache):
+    base = Classifier(digits, cache_dir=cache)
+    other = Classifier(digits, cache_dir=cache, config=ClassifierConfig(seed=1))
+    assert base.weights_key() != other.weights_key() and base.fingerprint() != other.fingerprint()
+    assert base.weights_key() == Classifier(digits, cache_dir=cache).weights_key()
+
+
+def test_classifier_training_is_deterministic(digits):
+    x, y = digits.load("train")
+    cfg = ClassifierConfig(width=4, feature_dim=16, examples=1500, seed=3)
+    a, b = (train_classifier(x, y, 10, cfg).state_dict() for _ in range(2))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    c = train_classifier(
+        x, y, 10, ClassifierConfig(width=4, feature_dim=16, examples=1500, seed=4)
+    ).state_dict()
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_stacked_classifier_per_channel(clf, cache):
+    stacked = StackedDigits(cache_dir=cache)
+    sclf = Classifier(stacked, cache_dir=cache)
+    assert sclf.weights_key() == clf.weights_key()  # the digits classifier, not a new one
+    assert sclf.fingerprint() != clf.fingerprint()
+    xt, yt = stacked.load("test")
+    f = sclf.extract(xt[:64])
+    assert f.features.shape == (64, 3 * 128) and f.logits.shape == (64, 1000)
+    # logits are log joint probabilities: they normalise, and factor over the channels
+    np.testing.assert_allclose(np.logaddexp.reduce(f.logits, axis=1), 0, atol=1e-6)
+    per_channel = [clf.predict(xt[:64, c : c + 1]) for c in range(3)]
+    np.testing.assert_array_equal(
+        sclf.predict(xt[:64]), 100 * per_channel[0] + 10 * per_channel[1] + per_channel[2]
+    )
+    np.testing.assert_allclose(
+        f.features[:, 128:256], clf.extract(xt[:64, 1:2]).features, rtol=1e-6, atol=1e-6
+    )
+    # the joint held-out accuracy is what three independent >97% channel predictions allow
+    info = sclf.info()
+    assert info["channel_test_accuracy"] > 0.97
+    assert info["test_accuracy"] > 0.97**3
+    np.testing.assert_array_equal(stacked.label_modes(xt[:64]), sclf.predict(xt[:64]))
+
+
+def test_classifier_rejects_points(tmp_path):
+    with pytest.raises(GenbenchError, match="--features raw"):
+        Classifier(Ring8(cache_dir=tmp_path), cache_dir=tmp_path)
+
+
+# -- raw -----------------------------------------------------------------------------------------
+def test_raw_features(tmp_path):
+    ds = Ring8(cache_dir=tmp_path)
+    x = ds.load("test")[0]
+    f = Raw(ds, cache_dir=tmp_path, batch_size=7).extract(x)
+    np.testing.assert_array_equal(f.features, x.double().numpy())
+    assert f.logits is None
+    img = torch.rand(5, 1, 8, 8)
+    np.testing.assert_array_equal(
+        Raw(ds, cache_dir=tmp_path).extract(img).features, img.reshape(5, -1).double().numpy()
+    )
+
+
+# -- Inception (torch-fidelity) -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def random_inception_weights(tmp_path_factory):
+    """A randomly initialised state dict with the keys torch-fidelity's Inception loads."""
+    import torch_fidelity.feature_extractor_inceptionv3 as tfi
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tfi.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, strict=True: None)
+        mp.setattr(tfi, "load_state_dict_from_url", lambda *a, **k: {})  # no download: keys only
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            net = tfi.FeatureExtractorInceptionV3(
+                "inception-v3-compat", ["2048"], feature_extractor_weights_path=None
+            )
+            for m in net.modules():  # variance-preserving init, so features are not vanishingly small
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def test_to_uint8_matches_png_saving(tmp_path):
+    from PIL import Image
+    from torchvision.utils import save_image
+
+    x = torch.linspace(-1, 1, 3 * 64).reshape(1, 3, 8, 8)
+    save_image((x[0] + 1) / 2, tmp_path / "x.png")
+    png = torch.from_numpy(np.asarray(Image.open(tmp_path / "x.png")).copy()).permute(2, 0, 1)
+    assert torch.equal(to_uint8(x)[0], png)
+    grey = to_uint8(x[:, :1])
+    assert grey.shape == (1, 3, 8, 8) and torch.equal(grey[:, 0], grey[:, 2])
+
+
+def test_inception_local_weights(random_inception_weights, digits, tmp_path, monkeypatch):
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
+
+    assert inception.URL == URL_INCEPTION_V3
+    x = digits.load("test")[0][:2]  # Inception on the CPU is slow: two images
+    ext = Inception(digits, cache_dir=tmp_path, weights=random_inception_weights, batch_size=1)
+    f = ext.extract(x)  # two batches of one
+    assert f.features.shape == (2, 2048) and f.logits.shape == (2, 1008)
+    assert np.isfinite(f.features).all() and f.features.std(0).max() > 1e-3
+    # the same numbers as calling torch-fidelity directly on the uint8 images, in one batch of 2
+    ref = FeatureExtractorInceptionV3(
+        "inception-v3-compat",
+        ["2048", "logits_unbiased"],
+        feature_extractor_weights_path=str(random_inception_weights),
+    )
+    with torch.no_grad():
+        rf, rl = ref(to_uint8(x))
+    np.testing.assert_allclose(f.features, rf.double().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(f.logits, rl.double().numpy(), rtol=1e-4, atol=1e-5)
+    # the environment variable works as the argument does, with the same fingerprint
+    monkeypatch.setenv(inception.ENV, str(random_inception_weights))
+    assert Inception(digits, cache_dir=tmp_path).fingerprint() == ext.fingerprint()
+
+
+def test_inception_offline_message(digits, tmp_path, monkeypatch):
+    import torch_fidelity.feature_extractor_inceptionv3 as tfi
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.delenv(inception.ENV, raising=False)
+    monkeypatch.setattr(tfi, "load_state_dict_from_url", offline)
+    with pytest.raises(GenbenchError) as e:
+        Inception(digits, cache_dir=tmp_path).extract(digits.load("test")[0][:1])
+    msg = str(e.value)
+    for part in (
+        inception.FILENAME,
+        inception.URL,
+        "pt_inception-2015-12-05-6726825d.pth",
+        "--inception-weights PATH",
+        "GENBENCH_INCEPTION_WEIGHTS",
+    ):
+        assert part in msg
+
+
+def test_inception_bad_weights(digits, tmp_path):
+    with pytest.raises(GenbenchError, match="not found"):
+        Inception(digits, cache_dir=tmp_path, weights=tmp_path / "missing.pth").fingerprint()
+    bad = tmp_path / "bad.pth"
+    torch.save({"fc.weight": torch.zeros(3)}, bad)
+    with pytest.raises(GenbenchError, match="not torch-fidelity's Inception-v3 weights"):
+        Inception(digits, cache_dir=tmp_path, weights=bad).extract(torch.zeros(1, 1, 8, 8))
+
+
+# -- clean-fid's Inception --------------------------------------------------------------------------
+def test_clean_resize_matches_cleanfid(tmp_path):
+    from cleanfid.utils import ResizeDataset
+    from torchvision.utils import save_image
+
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    grey = torch.rand(1, 1, 8, 8) * 2 - 1
+    files = []
+    for i, img in enumerate([*x, *grey]):
+        files.append(tmp_path / f"{i}.png")
+        save_image((img + 1) / 2, files[-1])
+    theirs = ResizeDataset([str(f) for f in files], mode="clean")  # what clean-fid does to image files
+    ours = torch.cat([clean_resize(x), clean_resize(grey)])
+    assert ours.shape == (3, 3, 299, 299) and ours.dtype == torch.float32
+    for i in range(3):
+        torch.testing.assert_close(ours[i], theirs[i], rtol=0, atol=0)
+
+
+class _StandIn(nn.Module):
+    """A tiny network with the interface of clean-fid's TorchScript (``layers``, ``output``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Conv2d(3, 2048, 3, stride=50), nn.AdaptiveAvgPool2d(1))
+        self.output = nn.Linear(2048, 1008)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+def test_clean_inception_pipeline_with_stand_in_network(digits, tmp_path, monkeypatch):
+    monkeypatch.delenv(clean_inception.ENV, raising=False)
+    assert clean_inception.URL == __import__("cleanfid.downloads_helper").downloads_helper.inception_url
+    torch.manual_seed(0)
+    net = _StandIn().eval()
+    path = tmp_path / "standin.pt"
+    torch.jit.script(net).save(str(path))
+    x = digits.load("test")[0][:3]
+    ext = CleanInception(digits, cache_dir=tmp_path, weights=path, batch_size=2)
+    f = ext.extract(x)
+    with torch.no_grad():
+        expected = net.layers((clean_resize(x) - 128) / 128).view(3, 2048)
+    np.testing.assert_allclose(f.features, expected.double().numpy(), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        logits = expected @ net.output.weight.T
+    np.testing.assert_allclose(f.logits, logits.double().numpy(), rtol=1e-4, atol=1e-5)
+    assert "cleanfid-clean" in ext.fingerprint()
+    # its own environment variable wins over --inception-weights (torch-fidelity's file, usually)
+    monkeypatch.setenv(clean_inception.ENV, str(path))
+    assert CleanInception(digits, cache_dir=tmp_path, weights=tmp_path / "other.pth").weights_path() == path
+
+
+def test_clean_inception_offline_and_bad_file(digits, tmp_path, monkeypatch):
+    def offline(*a, **k):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.delenv(clean_inception.ENV, raising=False)
+    monkeypatch.setattr(clean_inception, "CLEANFID_CACHE_DIRS", [tmp_path / "cleanfid"])
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(GenbenchError) as e:
+        CleanInception(digits, cache_dir=tmp_path).fingerprint()
+    msg = str(e.value)
+    assert (
+        clean_inception.FILENAME in msg
+        and clean_inception.URL in msg
+        and "GENBENCH_CLEAN_INCEPTION_WEIGHTS" in msg
+    )
+    assert not list((tmp_path / "weights").glob("**/*.pt"))  # no partial download left behind
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not torchscript")
+    with pytest.raises(GenbenchError, match="not clean-fid's Inception TorchScript"):
+        CleanInception(digits, cache_dir=tmp_path, weights=bad).extract(torch.zeros(1, 1, 8, 8))
+
+
+# -- reference features and statistics -------------------------------------------------------------
+def test_reference_features_cached(tmp_path, monkeypatch):
+    ds = Ring8(cache_dir=tmp_path)
+    ext = Raw(ds, cache_dir=tmp_path)
+    first = reference_features(ds, ext, "train", tmp_path)
+    path = cache_path(ds, ext, "train", tmp_path)
+    assert path.exists() and path.parent == tmp_path / "features"
+    np.testing.assert_array_equal(first.features, ds.load("train")[0].double().numpy())
+    # a second call reads the file and does not extract again
+    monkeypatch.setattr(Raw, "extract", lambda self, x: pytest.fail("cache missed"))
+    second = reference_features(ds, ext, "train", tmp_path)
+    np.testing.assert_array_equal(second.features, first.features)
+    assert second.logits is None
+
+
+def test_reference_cache_key_covers_every_knob(digits, cache, tmp_path):
+    base = cache_path(digits, Raw(digits, cache_dir=cache), "train", tmp_path)
+    assert base == cache_path(Digits(cache_dir=cache), Raw(digits, cache_dir=cache), "train", tmp_path)
+    others = [
+        cache_path(digits, Raw(digits, cache_dir=cache), "test", tmp_path),  # split (and sample count)
+        cache_path(
+            StackedDigits(cache_dir=cache), Raw(digits, cache_dir=cache), "train", tmp_path
+        ),  # dataset
+        cache_path(digits, Classifier(digits, cache_dir=cache), "train", tmp_path),  # extractor
+        cache_path(
+            digits, Classifier(digits, cache_dir=cache, config=ClassifierConfig(seed=9)), "train", tmp_path
+        ),
+    ]
+    assert len({base, *others}) == 5
+
+
+def test_reference_logits_roundtrip_and_corrupt_cache(clf, digits, cache, tmp_path):
+    first = reference_features(digits, clf, "test", tmp_path)
+    assert first.logits.shape == (360, 10)
+    path = cache_path(digits, clf, "test", tmp_path)
+    again = reference_features(digits, clf, "test", tmp_path)
+    np.testing.assert_array_equal(again.logits, first.logits)
+    path.write_bytes(b"truncated")
+    with pytest.warns(UserWarning, match="recomputing"):
+        rebuilt = reference_features(digits, clf, "test", tmp_path)
+    np.testing.assert_allclose(rebuilt.features, first.features)
+
+
+def test_reference_stats_roundtrip_and_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    mu, a = rng.normal(size=4), rng.normal(size=(4, 4))
+    sigma = a @ a.T
+    save_reference_stats(tmp_path / "s.npz", mu, sigma)
+    got_mu, got_sigma = load_reference_stats(tmp_path / "s.npz")
+    np.testing.assert_array_equal(got_mu, mu) and np.testing.assert_array_equal(got_sigma, sigma)
+    assert got_mu.dtype == np.float64
+    with pytest.raises(MetricInputError, match="dimension 4 but the features have 2048"):
+        load_reference_stats(tmp_path / "s.npz", dim=2048)
+    with pytest.raises(MetricInputError, match="not found"):
+        load_reference_stats(tmp_path / "missing.npz")
+    np.savez(tmp_path / "keys.npz", mean=mu, cov=sigma)
+    with pytest.raises(MetricInputError, match=r"lack mu, sigma \(has mean, cov\).*save an .npz with mu"):
+        load_reference_stats(tmp_path / "keys.npz")
+    np.savez(tmp_path / "shape.npz", mu=mu, sigma=sigma[:3])
+    with pytest.raises(MetricInputError, match=r"expected \(D,\) and \(D, D\)"):
+        load_reference_stats(tmp_path / "shape.npz")
+    bad = sigma.copy()
+    bad[0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", mu=mu, sigma=bad)
+    with pytest.raises(MetricInputError, match="NaN or inf"):
+        load_reference_stats(tmp_path / "nan.npz")
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(MetricInputError, match="cannot read"):
+        load_reference_stats(tmp_path / "junk.npz")
+    with pytest.raises(MetricInputError):
+        save_reference_stats(tmp_path / "x.npz", mu, sigma[:, :2])
