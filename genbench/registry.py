@@ -83,19 +83,20 @@ class Registry(Generic[T]):
             raise RegistrationError(
                 f"{self.kind} {name!r} is already registered by {existing.source}; choose another name"
             )
-        if existing is not None and existing.entry_point is not None and existing.obj is None:
-            existing.obj = obj  # the entry point's own module is registering itself
-        else:
+        if existing is None:
             self._entries[name] = Entry(name=name, source=source, obj=obj)
+        elif not existing.loaded:
+            existing.obj = obj  # the entry point's own module is registering itself
+        # else: the same class again (a module imported twice): nothing changes
         obj.registered_name = name
         for alias in aliases:
             self._validate_name(alias)
             other = self._entries.get(alias)
-            pending = other is not None and other.obj is None and other.entry_point is not None
-            if other is not None and not pending and other.alias_of != name and other.obj is not obj:
+            if other is not None and other.loaded and other.obj is not obj:
                 raise RegistrationError(f"{self.kind} alias {alias!r} is already taken by {other.source}")
             ep = other.entry_point if other is not None else None
-            self._entries[alias] = Entry(name=alias, source=source, obj=obj, alias_of=name, entry_point=ep)
+            src = other.source if other is not None else source
+            self._entries[alias] = Entry(name=alias, source=src, obj=obj, alias_of=name, entry_point=ep)
 
     def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
         """Class decorator: ``@registry.register("name")``."""
@@ -116,12 +117,17 @@ class Registry(Generic[T]):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
             if ep.name in self._entries:
                 entry = self._entries[ep.name]
-                if entry.entry_point is None and entry.source != dist and entry.loaded:
-                    # an in-tree decorator got there first; a duplicate from elsewhere is an error
-                    # reported when the name is used, so discovery itself never fails
-                    if _source_of(entry.obj) != dist:
+                if entry.entry_point is None and entry.loaded:
+                    if _points_at(ep, entry.obj):
+                        # the decorator ran first (its module was imported) and the entry point names
+                        # the same class: one registration reached two ways; the distribution is its source
+                        entry.entry_point, entry.source = ep, dist
+                    else:
+                        # a different class under a taken name: reported when the name is used, so
+                        # discovery itself never fails
                         entry.error = (
-                            f"{self.kind} {ep.name!r} is registered by both {entry.source} and {dist}"
+                            f"{self.kind} {ep.name!r} is registered by both {entry.source} and {dist} "
+                            f"({ep.value}); uninstall one of them"
                         )
                 continue
             try:
@@ -146,6 +152,7 @@ class Registry(Generic[T]):
                 f"({ep.value}): {type(e).__name__}: {e}; fix or uninstall {entry.source}"
             )
             raise PluginLoadError(entry.error) from e
+        entry = self._entries[entry.name]  # the module's decorators may have replaced it (aliases)
         if entry.obj is None:  # the module did not register itself with the decorator
             try:
                 self.add(entry.name, obj, source=entry.source)
@@ -199,6 +206,12 @@ class Registry(Generic[T]):
             except PluginLoadError as e:
                 errors[entry.name] = str(e)
         return errors
+
+
+def _points_at(ep: metadata.EntryPoint, obj: Any) -> bool:
+    """True when entry point ``ep`` (``module:attr``) names ``obj`` itself."""
+    module, _, attr = ep.value.partition(":")
+    return module.strip() == getattr(obj, "__module__", None) and attr.strip() == getattr(obj, "__qualname__", None)
 
 
 def _source_of(obj: Any) -> str:

@@ -32,8 +32,9 @@ def list_entries(
         reg = regs[k]
         errors = reg.load_all()
         table = Table(title=k, title_justify="left")
-        for col in ("name", "source", "description"):
-            table.add_column(col)
+        table.add_column("name", no_wrap=True)
+        table.add_column("source", no_wrap=True)
+        table.add_column("description", overflow="fold")
         for entry in reg.entries():
             if entry.name in errors:
                 desc = f"[red]failed to load:[/red] {errors[entry.name]}"

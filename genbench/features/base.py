@@ -8,7 +8,7 @@ is a classifier, logits (N x K) for the Inception Score and mode labels. It is b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,6 +25,8 @@ class Features:
 
     features: np.ndarray  # N x D float64
     logits: np.ndarray | None = None  # N x K, or None when the extractor has no classifier head
+    #: values derived from these features alone (e.g. k-NN radii), shared by every metric and model
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.features.shape[0])

@@ -113,8 +113,12 @@ def _one_thread() -> Iterator[None]:
 
 
 def train_classifier(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: ClassifierConfig) -> SmallCNN:
-    """Train deterministically on the CPU (seeded init, shuffling and augmentation, one thread)."""
-    with _one_thread():
+    """Train deterministically on the CPU (seeded init, shuffling and augmentation, one thread).
+
+    Grad is enabled explicitly: training happens lazily, on first use, which is often inside the
+    ``torch.no_grad()`` of a feature extraction.
+    """
+    with _one_thread(), torch.enable_grad():
         return _train(x.float().cpu(), y.long().cpu(), num_classes, cfg)
 
 

@@ -50,18 +50,28 @@ def blocks(
         yield start, d2.clamp_min_(0.0).sqrt_()
 
 
-def kth_neighbour_distance(x: torch.Tensor, k: int, block: int | None = None) -> torch.Tensor:
-    """Distance of each row of ``x`` to its k-th nearest *other* row (as the ``prdc`` package does).
+def kth_neighbour_distances(x: torch.Tensor, ks: set[int] | list[int], block: int | None = None) -> dict[int, torch.Tensor]:
+    """{k: distance of each row of ``x`` to its k-th nearest *other* row}, for every k in one pass.
 
-    That is the (k+1)-th smallest distance counting the row itself at distance 0; duplicates count
-    as neighbours at distance 0.
+    As the ``prdc`` package does: the (k+1)-th smallest distance counting the row itself at distance
+    0; duplicates count as neighbours at distance 0.
     """
-    out = torch.empty(len(x), dtype=torch.float64, device=x.device)
+    ks = sorted(set(ks))
+    if ks[-1] >= len(x):
+        raise ValueError(f"k={ks[-1]} neighbours requested among {len(x)} rows")
+    out = {k: torch.empty(len(x), dtype=torch.float64, device=x.device) for k in ks}
     for start, d in blocks(x, x, block):
         rows = torch.arange(len(d), device=x.device)
         d[rows, start + rows] = 0.0  # the row itself, exactly
-        out[start : start + len(d)] = d.topk(k + 1, dim=1, largest=False).values[:, k]
+        nearest_k = d.topk(ks[-1] + 1, dim=1, largest=False).values
+        for k in ks:
+            out[k][start : start + len(d)] = nearest_k[:, k]
     return out
+
+
+def kth_neighbour_distance(x: torch.Tensor, k: int, block: int | None = None) -> torch.Tensor:
+    """Distance of each row of ``x`` to its k-th nearest *other* row (see :func:`kth_neighbour_distances`)."""
+    return kth_neighbour_distances(x, [k], block)[k]
 
 
 def nearest(

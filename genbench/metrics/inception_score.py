@@ -29,7 +29,9 @@ class InceptionScore(Metric):
     version = 1
     higher_is_better: ClassVar[dict[str, bool]] = {"is": True, "is_std": False}
     supported_kinds = ("image",)
-    description = "Inception Score over 10 splits from the extractor's logits, torch-fidelity (Salimans et al. 2016)"
+    description = (
+        "Inception Score over 10 splits from the extractor's logits, torch-fidelity (Salimans et al. 2016)"
+    )
 
     def applies_to(self, ctx: EvalContext) -> bool:
         return super().applies_to(ctx) and ctx.sample_features.logits is not None
@@ -43,7 +45,13 @@ class InceptionScore(Metric):
             )
         splits = int_option(ctx, "is", "splits", SPLITS)
         logits = check_features(
-            ctx.sample_features.logits, "sample logits", "is", min_rows=splits, why=f"one per split, {splits} splits"
+            ctx.sample_features.logits,
+            "sample logits",
+            "is",
+            min_rows=splits,
+            why=f"one per split, {splits} splits",
         )
-        out = isc_features_to_metric(torch.from_numpy(logits), splits=splits, shuffle=True, rng_seed=int(ctx.seed))
+        out = isc_features_to_metric(
+            torch.from_numpy(logits), splits=splits, shuffle=True, rng_seed=int(ctx.seed)
+        )
         return {"is": float(out["inception_score_mean"]), "is_std": float(out["inception_score_std"])}

@@ -6,6 +6,9 @@ For each sample, the distances d1 <= d2 to its nearest and second-nearest traini
   Diffusion Models"; Yoon et al. 2023, "Diffusion Probabilistic Models Generalize when They Fail to
   Memorize"). A sample at distance 0 from a training example is memorized even when d2 is 0 too (the
   training set holds duplicates), where the ratio is undefined.
+- ``memorization_rate_heldout``: the same share for the held-out test split, the chance level to read
+  ``memorization_rate`` against. It is ~0 for images, but the ratio test also fires for fresh data in
+  few dimensions (for locally uniform data (d1/d2)^d is uniform, so ~1/9 of fresh 2D points pass).
 - ``authpct``: authenticity (Alaa et al. 2022, "How Faithful is your Synthetic Data?"), as dgm-eval
   (Stein et al. 2023) computes it: a sample is authentic when its nearest training example x has
   another training example closer to x than the sample is; ``authpct`` is the percentage of authentic
@@ -23,7 +26,10 @@ For each sample, the distances d1 <= d2 to its nearest and second-nearest traini
 Distances are Euclidean in pixel space by default (the data tensors, flattened), where "copy" means
 what it says. Option ``ctx.options["memorization"]["space"] = "features"`` uses the feature extractor's
 space instead: sample features against the reference features, which must be those of the train split;
-the test split's features are then extracted once (cached in the context) for ``ct``.
+the test split's features are then extracted once (cached in the context) for ``ct`` and the held-out rate.
+
+Flag ``memorized``: ``memorization_rate`` above 0.1 and above twice ``memorization_rate_heldout`` (when
+the test split exists): a copying model scores ~1, a model that generalizes scores at chance level.
 
 A figure (``ctx.artifacts["nearest_neighbours"]``) shows the samples most likely copied (smallest
 d1 / d2) beside their three nearest training examples, as the DDPM paper's nearest-neighbour figures
@@ -47,13 +53,19 @@ from genbench.registry import register_metric
 
 #: d1 / d2 below this counts as memorized (Gu et al. 2023; Yoon et al. 2023)
 RATIO = 1.0 / 3.0
-#: the result is flagged "memorized" when more than this share of samples is memorized: a model
-#: that generalizes copies (almost) nothing, held-out data scores ~0, a copying model ~1
+#: flagged "memorized" when more than this share of samples is memorized (a copying model scores
+#: ~1, a model that generalizes ~0) ...
 FLAG_THRESHOLD = 0.1
+#: ... and more than this many times the share among held-out test examples: in few dimensions the
+#: ratio test fires by chance (d1/d2 < 1/3 for ~1/9 of fresh 2D points, ~3^-d in d dimensions)
+HELDOUT_FACTOR = 2.0
 #: dgm-eval's C_T settings: PCA width, number of k-means cells, samples a cell needs (tau = 20 / m)
 CT_PCA_DIM = 64
 CT_CELLS = 3
 CT_MIN_CELL_SAMPLES = 20
+#: seed of C_T's PCA and k-means: the cells are part of the reference, fixed for every model and run
+#: seed, so that the spread over seeds measures the models and not the partition
+CT_SEED = 0
 FIGURE_ROWS = 8
 SPACES = ("pixels", "features")
 
@@ -69,38 +81,70 @@ def mann_whitney_z(gen_dist: np.ndarray, test_dist: np.ndarray) -> float:
     return (u - mean) / std
 
 
+def copied(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
+    """d1 / d2 < 1/3, or d1 == 0 (a duplicated training example makes d2 == 0 too)."""
+    return (d1 == 0) | (d1 < RATIO * d2)
+
+
+class CTReference:
+    """What C_T needs from the train and held-out test sets alone, computed once per reference.
+
+    dgm-eval's recipe: PCA to 64 components when wider (fitted on the train set), 3 k-means cells on
+    the train set, and per cell the test examples' distances to their nearest training example of the
+    cell. Only the samples' side is left to compute per model (:meth:`score`).
+    """
+
+    def __init__(self, train: np.ndarray, test: np.ndarray, seed: int, device: torch.device):
+        from sklearn.cluster import KMeans
+        from sklearn.decomposition import PCA
+
+        self.device = device
+        self.pca = PCA(n_components=CT_PCA_DIM, random_state=seed).fit(train) if train.shape[1] > CT_PCA_DIM else None
+        train, test = self._project(train), self._project(test)
+        self.km = KMeans(n_clusters=CT_CELLS, n_init=10, random_state=seed).fit(train)
+        t_cells, p_cells = self.km.labels_, self.km.predict(test)
+        self.num_test = len(test)
+        #: per cell: (train rows of the cell, test distances to them, test examples in the cell)
+        self.cells: list[tuple[torch.Tensor, np.ndarray, int] | None] = []
+        for cell in range(CT_CELLS):
+            t, p = train[t_cells == cell], test[p_cells == cell]
+            if len(p) == 0 or len(t) == 0:  # weight 0 (dgm-eval raises here instead)
+                self.cells.append(None)
+                continue
+            t_rows = as_rows(t, device)
+            lp = nearest(as_rows(p, device), t_rows, 1)[0][:, 0].cpu().numpy()
+            self.cells.append((t_rows, lp, len(p)))
+
+    def _project(self, x: np.ndarray) -> np.ndarray:
+        return self.pca.transform(x) if self.pca is not None else x
+
+    def score(self, gen: np.ndarray) -> float | None:
+        """C_T of ``gen``; None when no cell holds more than 20 samples (tau = 20 / m)."""
+        gen = self._project(gen)
+        q_cells = self.km.predict(gen)
+        weights, scores = [], []
+        for cell, ref in enumerate(self.cells):
+            q = gen[q_cells == cell]
+            if ref is None or len(q) <= CT_MIN_CELL_SAMPLES:
+                continue
+            t_rows, lp, num_p = ref
+            lq = nearest(as_rows(q, self.device), t_rows, 1)[0][:, 0].cpu().numpy()
+            weights.append(num_p / self.num_test)
+            scores.append(mann_whitney_z(lq, lp))
+        if not weights:
+            return None
+        w = np.asarray(weights)
+        return float(w @ np.asarray(scores) / w.sum())
+
+
 def ct_score(
-    train: np.ndarray, test: np.ndarray, gen: np.ndarray, seed: int, device: torch.device
+    train: np.ndarray, test: np.ndarray, gen: np.ndarray, seed: int = CT_SEED, device: torch.device | str = "cpu"
 ) -> float | None:
     """C_T of ``gen`` against ``train`` with held-out ``test`` (Meehan et al. 2020, as dgm-eval).
 
     Returns None when no cell holds more than 20 samples.
     """
-    from sklearn.cluster import KMeans
-    from sklearn.decomposition import PCA
-
-    if train.shape[1] > CT_PCA_DIM:
-        pca = PCA(n_components=CT_PCA_DIM, random_state=seed).fit(train)
-        train, test, gen = pca.transform(train), pca.transform(test), pca.transform(gen)
-    km = KMeans(n_clusters=CT_CELLS, n_init=10, random_state=seed).fit(train)
-    t_cells, p_cells, q_cells = km.labels_, km.predict(test), km.predict(gen)
-    n = len(test)
-    weights, scores = [], []
-    for cell in range(CT_CELLS):
-        q, p, t = gen[q_cells == cell], test[p_cells == cell], train[t_cells == cell]
-        # a cell enters when it holds more than tau * m = 20 samples; a cell without test examples
-        # has weight 0 (dgm-eval raises there instead)
-        if len(q) <= CT_MIN_CELL_SAMPLES or len(p) == 0 or len(t) == 0:
-            continue
-        t_rows = as_rows(t, device)
-        lq = nearest(as_rows(q, device), t_rows, 1)[0][:, 0].cpu().numpy()
-        lp = nearest(as_rows(p, device), t_rows, 1)[0][:, 0].cpu().numpy()
-        weights.append(len(p) / n)
-        scores.append(mann_whitney_z(lq, lp))
-    if not weights:
-        return None
-    w = np.asarray(weights)
-    return float(w @ np.asarray(scores) / w.sum())
+    return CTReference(train, test, seed, torch.device(device)).score(gen)
 
 
 @register_metric("memorization")
@@ -108,7 +152,12 @@ class Memorization(Metric):
     """Nearest-neighbour copy rate (d1/d2 < 1/3), AuthPct and the C_T data-copying test."""
 
     version = 1
-    higher_is_better: ClassVar[dict[str, bool]] = {"memorization_rate": False, "authpct": True, "ct": True}
+    higher_is_better: ClassVar[dict[str, bool]] = {
+        "memorization_rate": False,
+        "memorization_rate_heldout": False,
+        "authpct": True,
+        "ct": True,
+    }
     description = (
         "share of samples with d1/d2 < 1/3 to the train set (Gu et al. 2023), AuthPct (Alaa et al. 2022) "
         "and C_T (Meehan et al. 2020), as in dgm-eval; pixel space by default"
@@ -121,21 +170,37 @@ class Memorization(Metric):
         device = pick_device(ctx.extractor.device if ctx.extractor is not None else None)
         gen_np, train_np = self._points(ctx, space)
         gen, train = as_rows(gen_np, device), as_rows(train_np, device)
-        k = min(3, len(train))
-        dist, idx = nearest(gen, train, k)
+        # what depends on the train and test sets alone is computed once per run of many models
+        shared = ctx.reference_features.cache.setdefault(("memorization", space, str(device)), {})
+        dist, idx = nearest(gen, train, min(3, len(train)))
         d1, d2 = dist[:, 0], dist[:, 1]
-        memorized = (d1 == 0) | (d1 < RATIO * d2)  # d1 / d2 < 1/3 without dividing by d2 = 0
-        values = {"memorization_rate": memorized.double().mean().item()}
+        values = {"memorization_rate": copied(d1, d2).double().mean().item()}
 
         # AuthPct: the nearest training example's distance to its own nearest other training example
         # (the second smallest distance, counting itself at exactly 0)
-        used, inverse = torch.unique(idx[:, 0], return_inverse=True)
-        own = nearest(train[used], train, 2)[0][:, 1]
-        values["authpct"] = 100.0 * (own[inverse] < d1).double().mean().item()
+        if "own" not in shared:
+            shared["own"] = nearest(train, train, 2)[0][:, 1]
+        values["authpct"] = 100.0 * (shared["own"][idx[:, 0]] < d1).double().mean().item()
 
-        ct = self._ct(ctx, space, train_np, gen_np, device)
-        if ct is not None:
-            values["ct"] = ct
+        if "test" not in shared:
+            shared["test"] = self._test_points(ctx, space, train_np.shape[1])
+        test_np = shared["test"]
+        if test_np is not None:
+            if "heldout" not in shared:
+                # the same rate for held-out data: what chance alone gives (about 1/9 on 2D data)
+                td = nearest(as_rows(test_np, device), train, 2)[0]
+                shared["heldout"] = copied(td[:, 0], td[:, 1]).double().mean().item()
+                shared["ct"] = CTReference(train_np, test_np, CT_SEED, device)
+            values["memorization_rate_heldout"] = shared["heldout"]
+            ct = shared["ct"].score(gen_np)
+            if ct is None:
+                warnings.warn(
+                    f"memorization: ct omitted, no k-means cell holds more than {CT_MIN_CELL_SAMPLES} of "
+                    f"the {len(gen_np)} samples; use more samples",
+                    stacklevel=2,
+                )
+            else:
+                values["ct"] = ct
         if ctx.artifacts_dir is not None:
             ratio = torch.where(d1 == 0, torch.zeros_like(d1), d1 / d2.clamp_min(1e-300))
             order = torch.argsort(ratio, stable=True)[:FIGURE_ROWS].cpu()
@@ -145,7 +210,9 @@ class Memorization(Metric):
         return values
 
     def flags(self, values: dict[str, float]) -> list[str]:
-        return ["memorized"] if values.get("memorization_rate", 0.0) > FLAG_THRESHOLD else []
+        rate = values.get("memorization_rate", 0.0)
+        chance = values.get("memorization_rate_heldout", 0.0)
+        return ["memorized"] if rate > FLAG_THRESHOLD and rate > HELDOUT_FACTOR * chance else []
 
     # -- inputs -------------------------------------------------------------------------------------
     def _points(self, ctx: EvalContext, space: str) -> tuple[np.ndarray, np.ndarray]:
@@ -164,34 +231,35 @@ class Memorization(Metric):
         check_same_dim(gen, train, "memorization", "sample and train")
         return gen, train
 
-    def _ct(
-        self, ctx: EvalContext, space: str, train: np.ndarray, gen: np.ndarray, device: torch.device
-    ) -> float | None:
+    def _test_points(self, ctx: EvalContext, space: str, dim: int) -> np.ndarray | None:
+        """The test split in the metric's space, or None (with a warning) when unavailable."""
         try:
             test_x = ctx.dataset.load("test")[0]
         except GenbenchError as e:
-            warnings.warn(f"memorization: ct omitted, the dataset has no usable test split ({e})", stacklevel=3)
+            warnings.warn(
+                f"memorization: ct omitted, the dataset has no usable test split ({e})", stacklevel=3
+            )
             return None
         if len(test_x) < 2:
             warnings.warn("memorization: ct omitted, the test split has fewer than 2 examples", stacklevel=3)
             return None
         if space == "features":
             if ctx.extractor is None:
-                warnings.warn("memorization: ct omitted, no feature extractor for the test split", stacklevel=3)
+                warnings.warn(
+                    "memorization: ct omitted, no feature extractor for the test split", stacklevel=3
+                )
                 return None
             extractor = ctx.extractor
             test = ctx.cached("test_features", lambda: extractor.extract(test_x)).features
         else:
             test = _flat(test_x)
         test = check_features(test, "test", "memorization")
-        ct = ct_score(train, test, gen, int(ctx.seed), device)
-        if ct is None:
-            warnings.warn(
-                f"memorization: ct omitted, no k-means cell holds more than {CT_MIN_CELL_SAMPLES} of the "
-                f"{len(gen)} samples; use more samples",
-                stacklevel=3,
+        if test.shape[1] != dim:
+            raise MetricInputError(
+                f"memorization: the test split has dimension {test.shape[1]} but the train split {dim}; "
+                f"fix the dataset's splits"
             )
-        return ct
+        return test
 
 
 def _flat(x: torch.Tensor) -> np.ndarray:
@@ -220,7 +288,10 @@ def save_nearest_figure(
                 ax.imshow(_to_image(img), cmap="gray" if img.shape[0] != 3 else None, vmin=0, vmax=1)
                 ax.set_title(title, fontsize=6)
                 ax.set_axis_off()
-        fig.suptitle(f"{ctx.model_name or 'samples'}: most likely copies and their nearest training examples", fontsize=8)
+        fig.suptitle(
+            f"{ctx.model_name or 'samples'}: most likely copies and their nearest training examples",
+            fontsize=8,
+        )
     else:
         fig = Figure(figsize=(5, 5))
         ax = fig.subplots()

@@ -29,7 +29,7 @@ from typing import ClassVar
 import torch
 
 from genbench.metrics._inputs import check_features, check_same_dim, int_option, option
-from genbench.metrics._knn import as_rows, blocks, kth_neighbour_distance, pick_device
+from genbench.metrics._knn import as_rows, blocks, kth_neighbour_distance, kth_neighbour_distances, pick_device
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -38,13 +38,20 @@ K_DC = 5
 
 
 def prdc(
-    real: torch.Tensor, fake: torch.Tensor, k_pr: int = K_PR, k_dc: int = K_DC, block: int | None = None
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    k_pr: int = K_PR,
+    k_dc: int = K_DC,
+    block: int | None = None,
+    real_radii: dict[int, torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Precision and recall with ``k_pr`` neighbours, density and coverage with ``k_dc``.
 
-    ``real`` and ``fake`` are N x D and M x D float64 tensors on the same device.
+    ``real`` and ``fake`` are N x D and M x D float64 tensors on the same device. ``real_radii``
+    ({k: k-NN radii of ``real``}) may be passed in: they depend on the reference set only, so the
+    runner computes them once for every model it scores.
     """
-    radii_real = {k: kth_neighbour_distance(real, k, block) for k in {k_pr, k_dc}}
+    radii_real = real_radii if real_radii is not None else kth_neighbour_distances(real, {k_pr, k_dc}, block)
     r_real_pr, r_real_dc = radii_real[k_pr], radii_real[k_dc]
     r_fake_pr = kth_neighbour_distance(fake, k_pr, block)
     in_real_ball = torch.zeros(len(fake), dtype=torch.bool, device=fake.device)  # precision, per fake
@@ -91,4 +98,10 @@ class PRDC(Metric):
         real = check_features(ctx.reference_features.features, "reference", "prdc", min_rows=need, why=why)
         check_same_dim(fake, real, "prdc")
         device = pick_device(ctx.extractor.device if ctx.extractor is not None else None)
-        return prdc(as_rows(real, device), as_rows(fake, device), k_pr, k_dc)
+        real_t = as_rows(real, device)
+        # the reference radii are the same for every model scored against these reference features
+        cache = ctx.reference_features.cache
+        key = ("prdc-radii", k_pr, k_dc, str(device))
+        if key not in cache:
+            cache[key] = kth_neighbour_distances(real_t, {k_pr, k_dc})
+        return prdc(real_t, as_rows(fake, device), k_pr, k_dc, real_radii=cache[key])

@@ -1,0 +1,129 @@
+"""GAN training dynamics: is the generator's gradient vanishing?
+
+Goodfellow et al. (2014, Section 3) note that the minimax ("saturating") generator loss
+``log(1 - D(G(z)))`` saturates early in training, when the discriminator rejects the samples with
+confidence: its gradient vanishes just when the generator most needs it, which the non-saturating loss
+``-log D(G(z))`` avoids. The GAN baselines log, per step, ``d_real`` (mean D(x), a probability),
+``d_fake`` (mean D(G(z))), ``loss_d``, ``loss_g`` and ``grad_norm_g`` (the generator's gradient norm);
+this metric summarises those rows and :func:`plot_gan_dynamics` draws them for several runs side by
+side (the report puts the saturating GAN beside the non-saturating one).
+
+Values (a "window" is 10% of the logged rows, at least one):
+
+- ``grad_norm_g_early`` / ``grad_norm_g_final``: mean generator gradient norm over the first / last window;
+- ``d_real_final`` / ``d_fake_final``: mean D(x) / D(G(z)) over the last window. At the game's
+  equilibrium both are 1/2; ``d_real_final`` near 1 with ``d_fake_final`` near 0 means the
+  discriminator wins outright. Their "higher is better" directions are for sorting only: lower D(x) and
+  higher D(G(z)) are closer to a generator that fools the discriminator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from genbench.errors import MetricInputError
+from genbench.metrics.base import EvalContext, Metric
+from genbench.registry import register_metric
+
+REQUIRED = ("d_real", "d_fake", "grad_norm_g")
+WINDOW = 0.1
+
+
+def _gan_rows(log: list[dict[str, float]]) -> list[dict[str, float]]:
+    return [row for row in log if all(k in row for k in REQUIRED)]
+
+
+def _window_mean(values: np.ndarray, first: bool) -> float:
+    w = max(1, int(round(WINDOW * len(values))))
+    part = values[:w] if first else values[-w:]
+    part = part[np.isfinite(part)]
+    return float(part.mean()) if len(part) else float("nan")
+
+
+@register_metric("gan_dynamics")
+class GanDynamics(Metric):
+    """Generator gradient norm early and late, final D(x) and D(G(z)) (Goodfellow et al. 2014)."""
+
+    version = 1
+    higher_is_better: ClassVar[dict[str, bool]] = {
+        "grad_norm_g_early": True,
+        "grad_norm_g_final": True,
+        "d_real_final": False,
+        "d_fake_final": True,
+    }
+    description = (
+        "GAN training log: generator gradient norm over the first and last 10% of steps, final D(x) "
+        "and D(G(z)) (Goodfellow et al. 2014)"
+    )
+
+    def applies_to(self, ctx: EvalContext) -> bool:
+        return super().applies_to(ctx) and bool(_gan_rows(ctx.training_log))
+
+    def compute(self, ctx: EvalContext) -> dict[str, float]:
+        rows = _gan_rows(ctx.training_log)
+        if not rows:
+            raise MetricInputError(
+                f"gan_dynamics: the training log has no rows with {', '.join(REQUIRED)}; use it with GAN models"
+            )
+        col = {k: np.array([float(r[k]) for r in rows]) for k in REQUIRED}
+        values = {
+            "grad_norm_g_early": _window_mean(col["grad_norm_g"], first=True),
+            "grad_norm_g_final": _window_mean(col["grad_norm_g"], first=False),
+            "d_real_final": _window_mean(col["d_real"], first=False),
+            "d_fake_final": _window_mean(col["d_fake"], first=False),
+        }
+        return {k: v for k, v in values.items() if np.isfinite(v)}
+
+
+def _smooth(y: np.ndarray) -> np.ndarray:
+    """Moving average over ~2% of the points (the raw curve is drawn faintly behind it)."""
+    w = max(1, len(y) // 50)
+    if w == 1:
+        return y
+    kernel = np.ones(w) / w
+    return np.convolve(np.pad(y, (w // 2, w - 1 - w // 2), mode="edge"), kernel, mode="valid")
+
+
+def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
+    """One column per run (label -> training log): D(x) and D(G(z)) on top, the generator's gradient
+    norm (log scale) below, with shared axes so the runs compare at a glance. Saves a PNG at ``path``."""
+    from matplotlib.figure import Figure
+
+    runs = {label: _gan_rows(log) for label, log in logs.items()}
+    runs = {label: rows for label, rows in runs.items() if rows}
+    if not runs:
+        raise MetricInputError(f"no GAN training log among {', '.join(logs) or 'no runs'}; train a GAN first")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(4.2 * len(runs), 5.5))
+    axes = fig.subplots(2, len(runs), squeeze=False, sharex="col", sharey="row")
+    grads = np.concatenate([[float(r["grad_norm_g"]) for r in rows] for rows in runs.values()])
+    log_scale = bool(np.all(grads[np.isfinite(grads)] > 0))
+    for c, (label, rows) in enumerate(runs.items()):
+        steps = np.array([float(r.get("step", i)) for i, r in enumerate(rows)])
+        top, bottom = axes[0, c], axes[1, c]
+        for key, name, color in (("d_real", "D(x)", "tab:blue"), ("d_fake", "D(G(z))", "tab:orange")):
+            y = np.array([float(r[key]) for r in rows])
+            top.plot(steps, y, color=color, alpha=0.25, lw=0.6)
+            top.plot(steps, _smooth(y), color=color, lw=1.5, label=name)
+        top.axhline(0.5, color="gray", ls=":", lw=0.8)
+        top.set_ylim(-0.02, 1.02)
+        top.set_title(label, fontsize=9)
+        g = np.array([float(r["grad_norm_g"]) for r in rows])
+        bottom.plot(steps, g, color="tab:green", alpha=0.25, lw=0.6)
+        bottom.plot(steps, _smooth(g), color="tab:green", lw=1.5, label="|grad G|")
+        if log_scale:
+            bottom.set_yscale("log")
+        bottom.set_xlabel("step")
+        if c == 0:
+            top.set_ylabel("discriminator output")
+            bottom.set_ylabel("generator gradient norm")
+            top.legend(loc="center right", fontsize=7)
+            bottom.legend(loc="upper right", fontsize=7)
+    fig.suptitle("GAN dynamics: D(x), D(G(z)) and the generator's gradient", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
