@@ -44,6 +44,7 @@ class RunConfig:
     retrain: bool = False  # --retrain: ignore cached checkpoints
     checkpoint_every: int = 500  # --checkpoint-every: training steps between resumable checkpoints
     overrides: list[str] = field(default_factory=list)  # --set MODEL.FIELD=VALUE
+    metric_options: list[str] = field(default_factory=list)  # --metric-option METRIC.KEY=VALUE
     inception_weights: Path | None = None  # --inception-weights (or $GENBENCH_INCEPTION_WEIGHTS)
     amp: bool = False  # --amp: mixed precision training on CUDA
     figures: bool = True  # --figures/--no-figures
@@ -86,6 +87,38 @@ def parse_overrides(items: list[str]) -> list[Override]:
         if not sep or not dot or not model or not fname or not value.strip():
             raise GenbenchError(f"malformed --set {item!r}; use MODEL.FIELD=VALUE, e.g. ddim.steps=10")
         out.append(Override(model, fname, tuple(v.strip() for v in value.split(","))))
+    return out
+
+
+def parse_metric_options(items: list[str]) -> dict[str, dict[str, str]]:
+    """``["fid.backend=clean-fid", "prdc.k=5"]`` -> ``{"fid": {"backend": "clean-fid"}, "prdc": {"k": "5"}}``.
+
+    Values stay text here; :func:`resolve_metric_options` checks names and converts types.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        metric, dot, name = key.strip().partition(".")
+        if not sep or not dot or not metric or not name or not value.strip():
+            raise GenbenchError(
+                f"malformed --metric-option {item!r}; use METRIC.KEY=VALUE, e.g. fid.backend=clean-fid"
+            )
+        out.setdefault(metric, {})[name.strip()] = value.strip()
+    return out
+
+
+def resolve_metric_options(metric: str, declared: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+    """Check ``given`` against the metric's declared options ({key: default}); convert each value to
+    the type of its default (text when the default is None)."""
+    out: dict[str, Any] = {}
+    for key, text in given.items():
+        if key not in declared:
+            close = difflib.get_close_matches(key, list(declared), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; options: {', '.join(declared) or 'none'}"
+            raise GenbenchError(f"metric {metric!r} has no option {key!r}{hint}")
+        default = declared[key]
+        plain = default is None or isinstance(default, str)
+        out[key] = text if plain else _coerce(text, type(default), f"{metric}.{key}")
     return out
 
 

@@ -25,7 +25,9 @@ from genbench.config import (
     Override,
     RunConfig,
     expand_variants,
+    parse_metric_options,
     parse_overrides,
+    resolve_metric_options,
     resolve_model_config,
     variant_label,
 )
@@ -51,6 +53,7 @@ class Plan:
     device: torch.device
     cache_dir: Path
     skipped: dict[str, str] = field(default_factory=dict)  # model -> why (broken plugin)
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> {key: value}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -85,6 +88,22 @@ def build_extractor(dataset: Dataset, config: RunConfig, device: torch.device) -
         weights=config.inception_weights,
         batch_size=config.batch_size,
     )
+
+
+def build_metric_options(config: RunConfig, metrics: list[Metric]) -> dict[str, dict[str, Any]]:
+    """``--metric-option`` values, checked against the options each metric declares."""
+    given = parse_metric_options(config.metric_options)
+    chosen = {m.name: m for m in metrics}
+    out = {}
+    for name, opts in given.items():
+        canonical = registry.metrics.check(name)
+        if canonical not in chosen:
+            raise GenbenchError(
+                f"--metric-option {name}.{next(iter(opts))} names a metric this run does not compute; "
+                f"add {name} to --metrics or drop the option"
+            )
+        out[canonical] = resolve_metric_options(canonical, dict(chosen[canonical].options), opts)
+    return out
 
 
 def build_metrics(names: list[str] | None, kind: str, console: Progress) -> list[Metric]:
@@ -161,7 +180,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         models.append((name, cls, variants))
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
-    return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped)
+    options = build_metric_options(config, metrics)
+    return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options)
 
 
 def _owner_overrides(owner: str, overrides: list[Override]) -> dict[str, str]:
@@ -372,6 +392,7 @@ def evaluate_into(
         training_log=result.training_log,
         model_name=result.model,
         artifacts_dir=artifacts_dir,
+        options=p.metric_options,
     )
     result.protocol = {
         "num_samples": int(samples.shape[0]),
@@ -384,6 +405,7 @@ def evaluate_into(
         "device": str(p.device),
         "batch_size": p.config.batch_size,
         "metric_versions": {m.name: m.version for m in p.metrics},
+        "metric_options": {m.name: {**m.options, **p.metric_options.get(m.name, {})} for m in p.metrics if m.options},
     }
     for metric in p.metrics:
         if not metric.applies_to(ctx):
@@ -394,12 +416,12 @@ def evaluate_into(
                 warnings.simplefilter("always")
                 values = metric.compute(ctx)
             for w in caught:
-                console.warn(f"{result.label} seed {seed}: {metric.name}: {w.message}")
+                console.warn(f"{result.label} seed {seed}: {metric_message(metric.name, str(w.message))}")
             result.metrics.update({k: float(v) for k, v in values.items()})
             result.flags.extend(f for f in metric.flags(values) if f not in result.flags)
         except GenbenchError as e:
             result.metric_errors[metric.name] = str(e)
-            console.warn(f"{result.label} seed {seed}: {metric.name}: {e}")
+            console.warn(f"{result.label} seed {seed}: {metric_message(metric.name, str(e))}")
         except Exception as e:  # a broken metric plugin never takes the others down
             result.metric_errors[metric.name] = f"{type(e).__name__}: {e}"
             console.warn(f"{result.label} seed {seed}: metric {metric.name!r} raised {type(e).__name__}: {e}")
@@ -410,6 +432,11 @@ def evaluate_into(
         grid = save_sample_grid(samples, p.dataset, artifacts_dir / "samples.png")
         result.artifacts = {"samples": str(grid), **ctx.artifacts}
     result.timings = {k: float(v) for k, v in timings.items()}
+
+
+def metric_message(metric: str, message: str) -> str:
+    """``"prdc: <message>"``, without doubling the prefix that most metric messages carry already."""
+    return message if message.startswith(f"{metric}:") else f"{metric}: {message}"
 
 
 def _stem(result: Result) -> str:
@@ -445,7 +472,8 @@ def evaluate(
     SampleCheck(name, spec)(samples, int(samples.shape[0]))
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
-    p = Plan(config, dataset, extractor, metrics, [], [], device, cache_dir)
+    options = build_metric_options(config, metrics)
+    p = Plan(config, dataset, extractor, metrics, [], [], device, cache_dir, metric_options=options)
     reference = reference_features_for(p, console)
     seed = config.seeds[0] if config.seeds else 0
     result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))

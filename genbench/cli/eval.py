@@ -19,6 +19,7 @@ def eval_samples(
     reference_split: Annotated[str, typer.Option(help="train or test.")] = "train",
     reference_stats: Annotated[Path | None, typer.Option(help=".npz with mu and sigma as FID reference.")] = None,
     seed: Annotated[str, typer.Option(help="Seed for the metrics' own randomness (KID subsets, IS splits).")] = "0",
+    metric_option: Annotated[list[str] | None, typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable).")] = None,
     out: Annotated[Path, typer.Option(help="Directory for the result JSON.")] = Path("runs"),
     data_dir: Annotated[Path | None, typer.Option(help="Downloaded datasets.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Classifiers and statistics.")] = None,
@@ -31,6 +32,7 @@ def eval_samples(
     """Compute every metric for samples generated elsewhere."""
     from genbench import registry
     from genbench.data.folder import load_samples
+    from genbench.cli.run import exit_code
     from genbench.runner import evaluate
 
     registry.datasets.check(dataset)
@@ -39,6 +41,7 @@ def eval_samples(
         dataset=dataset,
         seeds=parse_seeds(seed),
         metrics=parse_list(metrics, "metric") if metrics is not None else None,
+        metric_options=list(metric_option or []),
         features=features,
         reference_split=reference_split,
         reference_stats=reference_stats,
@@ -53,5 +56,4 @@ def eval_samples(
     )
     x = load_samples(samples)
     result = evaluate(x, config, name=name or samples.stem)
-    if result.metric_errors:
-        raise typer.Exit(2)
+    raise typer.Exit(exit_code([result]))

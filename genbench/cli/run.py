@@ -27,6 +27,7 @@ def run(
     retrain: Annotated[bool, typer.Option(help="Train anew even when a checkpoint for this config exists.")] = False,
     checkpoint_every: Annotated[int, typer.Option(help="Training steps between resumable checkpoints.")] = 500,
     set_: Annotated[list[str] | None, typer.Option("--set", help="MODEL.FIELD=VALUE config override; VALUE=a,b,c sweeps (repeatable).")] = None,
+    metric_option: Annotated[list[str] | None, typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable).")] = None,
     inception_weights: Annotated[Path | None, typer.Option(envvar="GENBENCH_INCEPTION_WEIGHTS", help="Local Inception weights file.")] = None,
     amp: Annotated[bool, typer.Option(help="Mixed-precision training on CUDA.")] = False,
     figures: Annotated[bool, typer.Option(help="Save sample and nearest-neighbour figures.")] = True,
@@ -52,6 +53,7 @@ def run(
         retrain=retrain,
         checkpoint_every=checkpoint_every,
         overrides=list(set_ or []),
+        metric_options=list(metric_option or []),
         inception_weights=inception_weights,
         amp=amp,
         figures=figures,
@@ -60,8 +62,18 @@ def run(
     results = run_api(config)
     bad = [r for r in results if r.status != "ok"]
     typer.echo(f"{len(results) - len(bad)} of {len(results)} runs ok; results in {out}; next: genbench report --out {out}", err=True)
-    user = [r for r in bad if r.error_kind == "user"]
-    for r in user:
-        typer.echo(f"error: {r.label} seed {r.seed}: {r.error}", err=True)
-    if bad:
-        raise typer.Exit(2 if user else 1)
+    raise typer.Exit(exit_code(results))
+
+
+def exit_code(results: list) -> int:
+    """Print each failure the user can fix on one ``error:`` line and return the exit code: 2 when
+    there is one, 1 when a model failed on its own (diverged, a plugin's bug), else 0."""
+    from genbench.runner import metric_message
+
+    user = [(r, r.error) for r in results if r.status != "ok" and r.error_kind == "user"]
+    user += [(r, metric_message(m, msg)) for r in results for m, msg in r.metric_errors.items()]
+    for r, msg in user:
+        typer.echo(f"error: {r.label} seed {r.seed}: {msg}", err=True)
+    if user:
+        return 2
+    return 1 if any(r.status != "ok" for r in results) else 0

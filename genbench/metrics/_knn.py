@@ -50,7 +50,9 @@ def blocks(
         yield start, d2.clamp_min_(0.0).sqrt_()
 
 
-def kth_neighbour_distances(x: torch.Tensor, ks: set[int] | list[int], block: int | None = None) -> dict[int, torch.Tensor]:
+def kth_neighbour_distances(
+    x: torch.Tensor, ks: set[int] | list[int], block: int | None = None
+) -> dict[int, torch.Tensor]:
     """{k: distance of each row of ``x`` to its k-th nearest *other* row}, for every k in one pass.
 
     As the ``prdc`` package does: the (k+1)-th smallest distance counting the row itself at distance

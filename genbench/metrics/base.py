@@ -82,6 +82,9 @@ class Metric(ABC):
     supported_kinds: ClassVar[tuple[str, ...]] = ("image", "points")
     #: one-line description with its reference, for `genbench list metrics`
     description: ClassVar[str] = ""
+    #: options the metric reads from ``ctx.options[name]`` (``--metric-option NAME.KEY=VALUE``), with
+    #: their defaults (None: computed from the inputs); values are converted to the default's type
+    options: ClassVar[dict[str, Any]] = {}
     registered_name: ClassVar[str] = ""
 
     @property

@@ -99,7 +99,11 @@ class CTReference:
         from sklearn.decomposition import PCA
 
         self.device = device
-        self.pca = PCA(n_components=CT_PCA_DIM, random_state=seed).fit(train) if train.shape[1] > CT_PCA_DIM else None
+        self.pca = (
+            PCA(n_components=CT_PCA_DIM, random_state=seed).fit(train)
+            if train.shape[1] > CT_PCA_DIM
+            else None
+        )
         train, test = self._project(train), self._project(test)
         self.km = KMeans(n_clusters=CT_CELLS, n_init=10, random_state=seed).fit(train)
         t_cells, p_cells = self.km.labels_, self.km.predict(test)
@@ -138,7 +142,11 @@ class CTReference:
 
 
 def ct_score(
-    train: np.ndarray, test: np.ndarray, gen: np.ndarray, seed: int = CT_SEED, device: torch.device | str = "cpu"
+    train: np.ndarray,
+    test: np.ndarray,
+    gen: np.ndarray,
+    seed: int = CT_SEED,
+    device: torch.device | str = "cpu",
 ) -> float | None:
     """C_T of ``gen`` against ``train`` with held-out ``test`` (Meehan et al. 2020, as dgm-eval).
 
@@ -184,8 +192,10 @@ class Memorization(Metric):
 
         if "test" not in shared:
             shared["test"] = self._test_points(ctx, space, train_np.shape[1])
-        test_np = shared["test"]
-        if test_np is not None:
+        test_np, why_no_test = shared["test"]
+        if test_np is None:  # warned for every model, not only the first that filled the cache
+            warnings.warn(f"memorization: ct omitted, {why_no_test}", stacklevel=2)
+        else:
             if "heldout" not in shared:
                 # the same rate for held-out data: what chance alone gives (about 1/9 on 2D data)
                 td = nearest(as_rows(test_np, device), train, 2)[0]
@@ -231,24 +241,17 @@ class Memorization(Metric):
         check_same_dim(gen, train, "memorization", "sample and train")
         return gen, train
 
-    def _test_points(self, ctx: EvalContext, space: str, dim: int) -> np.ndarray | None:
-        """The test split in the metric's space, or None (with a warning) when unavailable."""
+    def _test_points(self, ctx: EvalContext, space: str, dim: int) -> tuple[np.ndarray | None, str]:
+        """(the test split in the metric's space, ""), or (None, why it is unavailable)."""
         try:
             test_x = ctx.dataset.load("test")[0]
         except GenbenchError as e:
-            warnings.warn(
-                f"memorization: ct omitted, the dataset has no usable test split ({e})", stacklevel=3
-            )
-            return None
+            return None, f"the dataset has no usable test split ({e})"
         if len(test_x) < 2:
-            warnings.warn("memorization: ct omitted, the test split has fewer than 2 examples", stacklevel=3)
-            return None
+            return None, "the test split has fewer than 2 examples"
         if space == "features":
             if ctx.extractor is None:
-                warnings.warn(
-                    "memorization: ct omitted, no feature extractor for the test split", stacklevel=3
-                )
-                return None
+                return None, "no feature extractor for the test split"
             extractor = ctx.extractor
             test = ctx.cached("test_features", lambda: extractor.extract(test_x)).features
         else:
@@ -259,7 +262,7 @@ class Memorization(Metric):
                 f"memorization: the test split has dimension {test.shape[1]} but the train split {dim}; "
                 f"fix the dataset's splits"
             )
-        return test
+        return test, ""
 
 
 def _flat(x: torch.Tensor) -> np.ndarray:

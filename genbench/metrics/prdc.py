@@ -29,7 +29,13 @@ from typing import ClassVar
 import torch
 
 from genbench.metrics._inputs import check_features, check_same_dim, int_option, option
-from genbench.metrics._knn import as_rows, blocks, kth_neighbour_distance, kth_neighbour_distances, pick_device
+from genbench.metrics._knn import (
+    as_rows,
+    blocks,
+    kth_neighbour_distance,
+    kth_neighbour_distances,
+    pick_device,
+)
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -92,10 +98,22 @@ class PRDC(Metric):
         k = option(ctx, "prdc", "k", None)
         k_pr = int_option(ctx, "prdc", "k_pr", K_PR if k is None else k)
         k_dc = int_option(ctx, "prdc", "k_dc", K_DC if k is None else k)
-        need = max(k_pr, k_dc) + 1
-        why = f"k={max(k_pr, k_dc)} neighbours besides itself"
-        fake = check_features(ctx.sample_features.features, "sample", "prdc", min_rows=k_pr + 1, why=why)
-        real = check_features(ctx.reference_features.features, "reference", "prdc", min_rows=need, why=why)
+        # samples need k_pr neighbours (recall's fake balls), reference examples max(k_pr, k_dc)
+        k_ref = max(k_pr, k_dc)
+        fake = check_features(
+            ctx.sample_features.features,
+            "sample",
+            "prdc",
+            min_rows=k_pr + 1,
+            why=f"k={k_pr} neighbours besides itself",
+        )
+        real = check_features(
+            ctx.reference_features.features,
+            "reference",
+            "prdc",
+            min_rows=k_ref + 1,
+            why=f"k={k_ref} neighbours besides itself",
+        )
         check_same_dim(fake, real, "prdc")
         device = pick_device(ctx.extractor.device if ctx.extractor is not None else None)
         real_t = as_rows(real, device)

@@ -1,0 +1,232 @@
+"""Speed of the reference models at their CIFAR-10 configs, on synthetic CIFAR-shaped data.
+
+Measures *speed only* (training steps/s, samples/s, feature extraction images/s, metric time), never
+quality: the data are random smooth 3 x 32 x 32 images generated here and the Inception network has
+random weights, which costs exactly what the real one costs. Nothing is downloaded.
+
+For each model (``ddpm`` with its 35.7M-parameter U-Net, ``vae``, ``gan-ns``) it trains for
+``--train-steps`` steps through the model's own ``fit`` (so the measured loop is the one users run)
+and reports steps/s over the steps after a warm-up; then it samples through the harness's
+:func:`genbench.metrics.throughput.measure_sampling` (warm-up batch, CUDA-synchronised clocks) and
+reports samples/s, for DDPM's 1000-step ancestral sampler and DDIM at 50 and 100 steps over the same
+denoiser. With ``--amp`` it also times bf16 autocast training.
+
+    python benchmarks/cifar10_synthetic.py --device cuda --train-steps 300 --out bench.json
+
+Prints a markdown table and writes the numbers as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from genbench import registry
+from genbench.api import DataSpec, TrainContext
+from genbench.config import resolve_model_config
+from genbench.metrics.throughput import measure_sampling
+
+SPEC = DataSpec(name="cifar10", kind="image", shape=(3, 32, 32), value_range=(-1.0, 1.0), num_train=50_000, num_modes=10)
+#: the config field that counts training steps, per model
+STEP_FIELD = {"ddpm": "train_steps", "vae": "steps", "gan-ns": "steps", "gan-sat": "steps"}
+
+
+def synthetic_cifar(n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` smooth random colour images in [-1, 1]: 4x4 noise upsampled bicubically, then tanh."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.randn(n, 3, 4, 4, generator=g)
+    return torch.tanh(torch.nn.functional.interpolate(low, size=32, mode="bicubic", align_corners=False))
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_training(name: str, steps: int, data: torch.Tensor, device: torch.device, amp: bool) -> tuple[object, dict]:
+    """Train ``name`` at its cifar10 config for ``steps`` steps; steps/s after the first 10%."""
+    cls = registry.models.get(name)
+    cfg = dataclasses.replace(resolve_model_config(cls, "cifar10", {}), **{STEP_FIELD[name]: steps})
+    model = cls(SPEC, cfg).to(device)
+    stamps: dict[int, float] = {}
+
+    def progress(step: int, total: int, values: dict[str, float]) -> None:
+        # every model turns its losses into Python floats each step, which synchronises CUDA
+        stamps[step] = time.perf_counter()
+
+    ctx = TrainContext(seed=0, device=device, amp=amp, progress=progress)
+    t0 = time.perf_counter()
+    model.fit(data.to(device), ctx)
+    sync(device)
+    total = time.perf_counter() - t0
+    warm = max(1, steps // 10)
+    rate = (steps - warm) / (stamps[steps] - stamps[warm])
+    params = sum(p.numel() for m in _modules(model) for p in m.parameters())
+    row = {"model": name, "amp": amp, "train_steps": steps, "batch_size": cfg.batch_size, "steps_per_s": rate,
+           "examples_per_s": rate * cfg.batch_size, "train_wall_s": total, "parameters": params}
+    return model, row
+
+
+def _modules(model: object) -> list[torch.nn.Module]:
+    names = {"ddpm": ["net"], "vae": ["encoder", "decoder"]}.get(getattr(model, "registered_name", ""), ["G", "D"])
+    return [getattr(model, n) for n in names]
+
+
+def time_sampling(label: str, model: object, n: int, batch: int, device: torch.device) -> dict:
+    def sample_fn(b: int, g: torch.Generator) -> torch.Tensor:
+        with torch.no_grad():
+            return model.sample(b, generator=g)
+
+    g = torch.Generator(device=device).manual_seed(0)
+    x, t = measure_sampling(sample_fn, n, batch, g, device)
+    assert x.shape == (n, *SPEC.shape) and torch.isfinite(x).all()
+    return {"sampler": label, "nfe": model.nfe, "samples": n, "batch_size": batch, **t}
+
+
+def random_inception(path: Path) -> Path:
+    """torch-fidelity's Inception-v3 with random weights, saved where the extractor can load it."""
+    import torch_fidelity.feature_extractor_inceptionv3 as tfi
+
+    real_load, real_url = tfi.FeatureExtractorInceptionV3.load_state_dict, tfi.load_state_dict_from_url
+    tfi.FeatureExtractorInceptionV3.load_state_dict = lambda self, sd, strict=True: None
+    tfi.load_state_dict_from_url = lambda *a, **k: {}
+    try:
+        torch.manual_seed(0)
+        net = tfi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=None)
+    finally:
+        tfi.FeatureExtractorInceptionV3.load_state_dict, tfi.load_state_dict_from_url = real_load, real_url
+    torch.save(net.state_dict(), path)
+    return path
+
+
+class _Synthetic:
+    """The minimum of a Dataset the Inception extractor reads."""
+
+    name, kind = "cifar10-synthetic", "image"
+    spec = SPEC
+
+
+def time_inception(n: int, batch: int, device: torch.device, workdir: Path) -> dict:
+    from genbench.features.inception import Inception
+
+    ext = Inception(_Synthetic(), cache_dir=workdir, device=device, weights=random_inception(workdir / "inception.pth"),
+                    batch_size=batch)
+    x = synthetic_cifar(n, seed=1)
+    ext.extract(x[:batch])  # warm-up: builds the network, cuDNN autotuning
+    sync(device)
+    t0 = time.perf_counter()
+    f = ext.extract(x)
+    sync(device)
+    dt = time.perf_counter() - t0
+    assert f.features.shape == (n, 2048)
+    return {"images": n, "batch_size": batch, "images_per_s": n / dt, "seconds": dt}
+
+
+def time_metrics(n: int, device: torch.device) -> list[dict]:
+    """FID (float64, CPU: scipy/numpy) and PRDC (k-NN in blocks on ``device``) on n x 2048 features."""
+    import numpy as np
+
+    from genbench.metrics.fid import frechet_distance, gaussian_statistics
+    from genbench.metrics.prdc import prdc
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, 2048)), rng.standard_normal((n, 2048)) + 0.1
+    rows = []
+    t0 = time.perf_counter()
+    fid = frechet_distance(*gaussian_statistics(a), *gaussian_statistics(b))
+    rows.append({"metric": "fid", "n": n, "device": "cpu", "seconds": time.perf_counter() - t0, "value": fid})
+    for dev in dict.fromkeys([torch.device("cpu"), device]):
+        ta, tb = torch.from_numpy(a).to(dev), torch.from_numpy(b).to(dev)
+        sync(dev)
+        t0 = time.perf_counter()
+        out = prdc(ta, tb)
+        sync(dev)
+        rows.append({"metric": "prdc", "n": n, "device": str(dev), "seconds": time.perf_counter() - t0, **out})
+    return rows
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
+    except OSError:
+        pass
+    return platform.machine() or "cpu"
+
+
+def markdown(report: dict) -> str:
+    lines = [f"Device: {report['device_name']}; torch {report['torch']}; synthetic CIFAR-shaped data, "
+             f"random Inception weights (speed only).", "",
+             "| model | amp | params | batch | train steps/s | examples/s |", "|---|---|---|---|---|---|"]
+    for r in report["training"]:
+        lines.append(f"| {r['model']} | {r['amp']} | {r['parameters'] / 1e6:.1f}M | {r['batch_size']} | "
+                     f"{r['steps_per_s']:.2f} | {r['examples_per_s']:.0f} |")
+    lines += ["", "| sampler | NFE | batch | samples/s | peak memory (MiB) |", "|---|---|---|---|---|"]
+    for r in report["sampling"]:
+        lines.append(f"| {r['sampler']} | {r['nfe']} | {r['batch_size']} | {r['samples_per_s']:.1f} | "
+                     f"{r['peak_memory_mb']:.0f} |")
+    i = report["inception"]
+    lines += ["", f"Inception-v3 (torch-fidelity, 299x299 resize inside): {i['images_per_s']:.0f} images/s "
+              f"at batch {i['batch_size']} ({i['images']} images).", ""]
+    lines += ["| metric | N | device | seconds |", "|---|---|---|---|"]
+    lines += [f"| {r['metric']} | {r['n']} | {r['device']} | {r['seconds']:.2f} |" for r in report["metrics"]]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--train-steps", type=int, default=300)
+    ap.add_argument("--models", default="ddpm,vae,gan-ns")
+    ap.add_argument("--amp", action="store_true", help="also time bf16 autocast training (CUDA)")
+    ap.add_argument("--sample-batch", type=int, default=256)
+    ap.add_argument("--ddpm-samples", type=int, default=256, help="samples drawn by the 1000-step sampler")
+    ap.add_argument("--fast-samples", type=int, default=2048, help="samples drawn by DDIM, the GAN and the VAE")
+    ap.add_argument("--inception-images", type=int, default=5000)
+    ap.add_argument("--metric-n", type=int, default=10000)
+    ap.add_argument("--workdir", type=Path, default=Path("runs/bench-cifar10"))
+    ap.add_argument("--out", type=Path, default=None, help="JSON file for the numbers")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    data = synthetic_cifar(10_000)
+    report: dict = {"device": str(device), "torch": torch.__version__, "python": platform.python_version(),
+                    "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+                    "training": [], "sampling": []}
+    from baselines.ddim import DDIM
+
+    for name in args.models.split(","):
+        for amp in [False, True] if args.amp and device.type == "cuda" else [False]:
+            model, row = time_training(name, args.train_steps, data, device, amp)
+            report["training"].append(row)
+            print(row, flush=True)
+        if name == "ddpm":
+            report["sampling"].append(time_sampling("ddpm (1000 steps)", model, args.ddpm_samples, args.sample_batch, device))
+            for steps in (50, 100):
+                ddim = DDIM.from_trained(model, DDIM.Config(steps=steps))
+                report["sampling"].append(time_sampling(f"ddim ({steps} steps)", ddim, args.fast_samples, args.sample_batch, device))
+        else:
+            report["sampling"].append(time_sampling(name, model, args.fast_samples, args.sample_batch, device))
+        print(report["sampling"][-1], flush=True)
+        del model
+    report["inception"] = time_inception(args.inception_images, 250, device, args.workdir)
+    report["metrics"] = time_metrics(args.metric_n, device)
+    md = markdown(report)
+    print(md)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        args.out.with_suffix(".md").write_text(md + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,633 @@
+"""Correctness of the metric suite: closed forms, the reference libraries on the same inputs, the
+controls (copies, held-out data, collapse) on embedded datasets, and one clear error per bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import linalg
+
+from genbench.data.base import Dataset
+from genbench.data.digits import Digits
+from genbench.data.toy2d import Ring8
+from genbench.errors import DataError, MetricInputError
+from genbench.features.base import Features
+from genbench.metrics._knn import kth_neighbour_distances, nearest
+from genbench.metrics.base import EvalContext
+from genbench.metrics.fid import BACKENDS, FID, frechet_distance, gaussian_statistics
+from genbench.metrics.inception_score import InceptionScore
+from genbench.metrics.kid import KID
+from genbench.metrics.memorization import Memorization, mann_whitney_z
+from genbench.metrics.modes import Modes, expected_modes, mode_kl
+from genbench.metrics.prdc import PRDC, prdc
+
+
+class FakeData:
+    """The least a dataset must offer to the feature-only metrics (FID, KID, PRDC, IS)."""
+
+    def __init__(self, kind: str = "points"):
+        self.kind, self.name = kind, "fake"
+
+
+def make_ctx(
+    samples: torch.Tensor | np.ndarray,
+    reference: Features | np.ndarray | None = None,
+    *,
+    dataset=None,
+    features: np.ndarray | None = None,
+    logits: np.ndarray | None = None,
+    options: dict | None = None,
+    seed: int = 0,
+) -> EvalContext:
+    """An EvalContext as the runner builds it; ``features`` default to the flattened samples."""
+    samples = torch.as_tensor(samples)
+    if features is None:
+        features = samples.reshape(len(samples), -1).double().numpy()
+    if reference is None:
+        reference = Features(np.zeros((2, features.shape[1])))
+    elif not isinstance(reference, Features):
+        reference = Features(np.asarray(reference, dtype=np.float64))
+    return EvalContext(
+        dataset=dataset if dataset is not None else FakeData(),
+        samples=samples,
+        sample_features=Features(features, logits=logits),
+        reference_features=reference,
+        extractor=None,
+        seed=seed,
+        options=options or {},
+    )
+
+
+def gaussian_sets(seed: int = 0, n: int = 500, d: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Two float64 feature sets from different Gaussians (shifted mean, correlated covariance)."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, d))
+    b = 0.5 + rng.standard_normal((n, d)) @ (np.eye(d) + 0.3 * rng.standard_normal((d, d)))
+    return a, b
+
+
+def random_psd(rng: np.random.Generator, d: int) -> np.ndarray:
+    m = rng.standard_normal((d, d))
+    return m @ m.T / d + 0.1 * np.eye(d)
+
+
+def quiet_prdc(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
+    """The ``prdc`` reference package (it prints the set sizes)."""
+    from prdc import compute_prdc
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return {key: float(v) for key, v in compute_prdc(real, fake, k).items()}
+
+
+def t64(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
+
+
+@pytest.fixture(scope="module")
+def digits(cache_dir: Path) -> Digits:
+    """One digits dataset for the module, its classifier cached in the session cache (trains once)."""
+    return Digits(cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="module")
+def ring8(cache_dir: Path) -> Ring8:
+    return Ring8(cache_dir=cache_dir)
+
+
+# -- FID --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fid_closed_form_for_commuting_covariances(backend):
+    """Covariances sharing eigenvectors: FID = |mu1 - mu2|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2."""
+    rng = np.random.default_rng(0)
+    d = 6
+    mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
+    a, b = rng.uniform(0.1, 3.0, d), rng.uniform(0.1, 3.0, d)
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    # diagonal
+    assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b), backend) == pytest.approx(expected, rel=1e-10)
+    # the same spectra in a random common eigenbasis: not diagonal, still commuting
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    s1, s2 = q @ np.diag(a) @ q.T, q @ np.diag(b) @ q.T
+    assert frechet_distance(mu1, s1, mu2, s2, backend) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fid_non_commuting_matches_independent_square_roots(backend):
+    """Non-commuting covariances: Tr (S1 S2)^(1/2) = Tr (S1^(1/2) S2 S1^(1/2))^(1/2), the PSD form.
+
+    Checked in 2D against the closed form for a 2 x 2 PSD M, Tr M^(1/2) = sqrt(tr M + 2 sqrt(det M)),
+    and in 5D against scipy's sqrtm of the PSD form.
+    """
+    s1 = np.array([[2.0, 0.7], [0.7, 1.0]])
+    s2 = np.array([[0.5, -0.2], [-0.2, 1.5]])
+    assert not np.allclose(s1 @ s2, s2 @ s1)
+    mu1, mu2 = np.array([0.0, 1.0]), np.array([1.0, -1.0])
+    tr_sqrt = np.sqrt(np.trace(s1 @ s2) + 2.0 * np.sqrt(np.linalg.det(s1) * np.linalg.det(s2)))
+    expected = 5.0 + np.trace(s1) + np.trace(s2) - 2.0 * tr_sqrt
+    assert frechet_distance(mu1, s1, mu2, s2, backend) == pytest.approx(expected, rel=1e-10)
+
+    rng = np.random.default_rng(1)
+    s1, s2 = random_psd(rng, 5), random_psd(rng, 5)
+    mu1, mu2 = rng.standard_normal(5), rng.standard_normal(5)
+    r = linalg.sqrtm(s1).real
+    tr_sqrt = np.trace(linalg.sqrtm(r @ s2 @ r).real)
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2.0 * tr_sqrt
+    assert frechet_distance(mu1, s1, mu2, s2, backend) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fid_zero_for_identical_statistics_and_symmetric(backend):
+    """FID(P, P) = 0 and FID(P, Q) = FID(Q, P)."""
+    rng = np.random.default_rng(2)
+    s1, s2 = random_psd(rng, 16), random_psd(rng, 16)
+    mu1, mu2 = rng.standard_normal(16), rng.standard_normal(16)
+    assert frechet_distance(mu1, s1, mu1, s1, backend) == pytest.approx(0.0, abs=1e-9 * np.trace(s1))
+    forward, backward = (
+        frechet_distance(mu1, s1, mu2, s2, backend),
+        frechet_distance(mu2, s2, mu1, s1, backend),
+    )
+    assert forward > 1.0
+    assert forward == pytest.approx(backward, rel=1e-10)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fid_matches_torch_fidelity_and_clean_fid_on_the_same_features(backend):
+    """The FID metric on float64 features equals both libraries' formulas on the same statistics."""
+    from cleanfid.fid import frechet_distance as cleanfid_frechet
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    a, b = gaussian_sets(0)
+    ours = FID().compute(make_ctx(a, b, options={"fid": {"backend": backend}}))["fid"]
+    st_a, st_b = fid_features_to_statistics(t64(a)), fid_features_to_statistics(t64(b))
+    tfid = fid_statistics_to_metric(st_a, st_b, verbose=False)["frechet_inception_distance"]
+    cfid = cleanfid_frechet(np.mean(a, 0), np.cov(a, rowvar=False), np.mean(b, 0), np.cov(b, rowvar=False))
+    assert ours > 1.0
+    assert ours == pytest.approx(tfid, rel=1e-6)
+    assert ours == pytest.approx(cfid, rel=1e-6)
+    # and our statistics are torch-fidelity's
+    mu, sigma = gaussian_statistics(a)
+    np.testing.assert_allclose(mu, st_a["mu"], rtol=1e-12)
+    np.testing.assert_allclose(sigma, st_a["sigma"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fid_small_n_is_finite_non_negative_and_warns(backend):
+    """N < D: singular covariances give a finite, real, >= 0 FID and a warning naming the count."""
+    a, b = gaussian_sets(3, n=5)
+    ctx = make_ctx(a, b, options={"fid": {"backend": backend}})
+    with pytest.warns(UserWarning, match=r"fid: 5 samples for 16-dimensional features"):
+        fid = FID().compute(ctx)["fid"]
+    assert isinstance(fid, float) and np.isfinite(fid) and fid >= 0.0
+    # a collapsed model (one repeated point: zero covariance) is finite too
+    with pytest.warns(UserWarning, match="samples"):
+        fid = FID().compute(make_ctx(np.repeat(a[:1], 5, 0), b, options={"fid": {"backend": backend}}))["fid"]
+    assert np.isfinite(fid) and fid > 0.0
+
+
+def test_no_warning_for_enough_samples():
+    """The small-N warning is not raised when N > D (it would cry wolf on every run)."""
+    a, b = gaussian_sets(23, n=40, d=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FID().compute(make_ctx(a, b))
+
+
+# -- Inception Score --------------------------------------------------------------------------------
+
+
+def is_ctx(logits: np.ndarray, **options) -> EvalContext:
+    return make_ctx(
+        torch.zeros(len(logits), 1, 2, 2),
+        dataset=FakeData("image"),
+        features=np.zeros((len(logits), 3)),
+        logits=logits,
+        options={"is": options} if options else None,
+    )
+
+
+def test_is_uniform_predictions_give_one():
+    """Equal logits: every p(y|x) is the marginal, KL = 0, IS = 1 in every split."""
+    out = InceptionScore().compute(is_ctx(np.full((200, 10), 3.0)))
+    assert out["is"] == pytest.approx(1.0, abs=1e-12)
+    assert out["is_std"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_is_confident_balanced_predictions_give_the_number_of_classes():
+    """Confident predictions, equally many per class: IS = exp(H(marginal)) = K.
+
+    With one split it is exactly K. With 10 splits the samples are first shuffled (torch-fidelity,
+    seeded), so each split's class histogram is balanced only on average: exp(H) of a histogram of n
+    draws falls short of K by about K (K - 1) / (2 n): 0.02 for the splits of n = 2000 here, well inside
+    the tolerance of 0.1, which splits of n = 200 (short by about 0.2) would already fail.
+    """
+    k, per_class = 10, 2000
+    labels = np.repeat(np.arange(k), per_class)
+    logits = np.zeros((len(labels), k))
+    logits[np.arange(len(labels)), labels] = 100.0
+    one = InceptionScore().compute(is_ctx(logits, splits=1))
+    assert one["is"] == pytest.approx(k, rel=1e-10)
+    # the logits are sorted by class: unshuffled, every split would hold one class and score 1
+    ten = InceptionScore().compute(is_ctx(logits))
+    assert k - 0.1 < ten["is"] <= k + 1e-9
+    perm = np.random.default_rng(0).permutation(len(labels))
+    assert k - 0.1 < InceptionScore().compute(is_ctx(logits[perm]))["is"] <= k + 1e-9
+    # half the classes: K / 2
+    assert InceptionScore().compute(is_ctx(logits[labels < 5], splits=1))["is"] == pytest.approx(5, rel=1e-10)
+
+
+def test_is_fewer_samples_than_splits_names_samples():
+    with pytest.raises(MetricInputError, match=r"--samples") as e:
+        InceptionScore().compute(is_ctx(np.zeros((7, 10))))
+    assert "10 splits" in str(e.value)
+
+
+# -- KID --------------------------------------------------------------------------------------------
+
+
+def test_kid_matches_torch_fidelity_with_the_same_seed():
+    """Our KID is torch-fidelity's kid_features_to_metric on the same features and seed."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    a, b = gaussian_sets(4, n=300)
+    ours = KID().compute(make_ctx(a, b, options={"kid": {"subset_size": 100}}, seed=7))
+    ref = kid_features_to_metric(
+        t64(a), t64(b), kid_subsets=100, kid_subset_size=100, rng_seed=7, verbose=False
+    )
+    assert ours["kid"] == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-12)
+    assert ours["kid_std"] == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-12)
+    assert ours["kid"] > 0.1
+    # same seed, same number; another seed draws other subsets
+    again = KID().compute(make_ctx(a, b, options={"kid": {"subset_size": 100}}, seed=7))
+    assert again == ours
+    other = KID().compute(make_ctx(a, b, options={"kid": {"subset_size": 100}}, seed=8))
+    assert other["kid"] != ours["kid"]
+
+
+def test_kid_identical_sets_is_about_zero():
+    """Identical sets: KID is 0 up to O(1/m), and slightly negative.
+
+    With subsets as large as the sets every subset is the whole set, so KID is exactly the unbiased
+    estimate 2 [(S - T) / (m (m - 1)) - S / m^2] = 2 (S / m - T) / (m (m - 1)), with S the sum and T the
+    trace of the kernel matrix K. K is positive semi-definite, so S / m = 1'K1 / m <= T: the value lies
+    in [-2 T / (m (m - 1)), 0], i.e. within twice the mean self-similarity over m - 1 of zero.
+    """
+    a, b = gaussian_sets(5, n=400)
+    options = {"kid": {"subsets": 5}}  # every subset is the whole set: more would repeat the same value
+    same = KID().compute(make_ctx(a, a.copy(), options=options))
+    m = len(a)
+    kern = (a @ a.T / a.shape[1] + 1.0) ** 3
+    s, t = kern.sum(), np.trace(kern)
+    assert same["kid"] == pytest.approx(2 * (s / m - t) / (m * (m - 1)), rel=1e-9)
+    assert -2 * t / (m * (m - 1)) <= same["kid"] <= 0.0
+    assert same["kid_std"] == pytest.approx(0.0, abs=1e-12)
+    assert KID().compute(make_ctx(a, b, options=options))["kid"] > 1.0
+
+
+# -- PRDC -------------------------------------------------------------------------------------------
+
+
+def prdc_inputs(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Small random sets with rows duplicated within each set (duplicates count as neighbours)."""
+    rng = np.random.default_rng(seed)
+    real = rng.standard_normal((60, 5))
+    fake = 0.3 + 1.2 * rng.standard_normal((45, 5))
+    real = np.concatenate([real, real[:8], real[:2], real[:1]])
+    fake = np.concatenate([fake, fake[5:10], fake[5:7]])
+    return rng.permutation(real), rng.permutation(fake)
+
+
+def lattice_inputs(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points on a small integer grid: many exact ties and fakes equal to reals.
+
+    Integer coordinates make every squared distance an exact integer in float64 (in both
+    implementations), so the strict inequalities meet real ties and must break them alike.
+    """
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 4, (70, 3)).astype(np.float64), rng.integers(0, 4, (50, 3)).astype(np.float64)
+
+
+PRDC_CASES = [("gaussian", s) for s in range(5)] + [("lattice", s) for s in range(3)]
+
+
+@pytest.mark.parametrize("case", PRDC_CASES, ids=lambda c: f"{c[0]}{c[1]}")
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_prdc_matches_reference_package(case, k):
+    """prdc() equals prdc.compute_prdc on the same inputs, duplicated rows and exact ties included."""
+    kind, seed = case
+    real, fake = (prdc_inputs if kind == "gaussian" else lattice_inputs)(seed)
+    ours = prdc(t64(real), t64(fake), k_pr=k, k_dc=k)
+    ref = quiet_prdc(real, fake, k)
+    for key in ("precision", "recall", "density", "coverage"):
+        assert ours[key] == pytest.approx(ref[key], abs=1e-12), key
+
+
+def test_prdc_metric_uses_k3_for_pr_and_k5_for_dc_as_reference():
+    """The PRDC metric: precision/recall of compute_prdc(k=3), density/coverage of compute_prdc(k=5)."""
+    real, fake = prdc_inputs(10)
+    out = PRDC().compute(make_ctx(fake, real))
+    pr, dc = quiet_prdc(real, fake, 3), quiet_prdc(real, fake, 5)
+    assert out["precision"] == pytest.approx(pr["precision"], abs=1e-12)
+    assert out["recall"] == pytest.approx(pr["recall"], abs=1e-12)
+    assert out["density"] == pytest.approx(dc["density"], abs=1e-12)
+    assert out["coverage"] == pytest.approx(dc["coverage"], abs=1e-12)
+    assert out != PRDC().compute(make_ctx(fake, real, options={"prdc": {"k": 3}}))  # the option is read
+
+
+def test_prdc_identical_sets_and_swap():
+    """Identical sets give P = R = C = 1; swapping real and fake swaps precision and recall.
+
+    (Distinct rows: a row with k other copies has a k-NN radius of 0 and nothing is strictly inside it.)
+    """
+    real, fake = prdc_inputs(11)
+    unique = np.unique(real, axis=0)
+    same = prdc(t64(unique), t64(unique.copy()))
+    assert same["precision"] == same["recall"] == same["coverage"] == 1.0
+    forward, backward = prdc(t64(real), t64(fake)), prdc(t64(fake), t64(real))
+    assert forward["precision"] == backward["recall"]
+    assert forward["recall"] == backward["precision"]
+    assert forward["precision"] != forward["recall"]  # else the swap would prove nothing
+
+
+def test_prdc_blocked_and_cached_radii_equal_the_direct_computation():
+    """Row blocks of 1 or 7 rows and reference radii computed beforehand change nothing."""
+    rng = np.random.default_rng(12)
+    real, fake = t64(rng.standard_normal((200, 8))), t64(0.2 + rng.standard_normal((150, 8)))
+    direct = prdc(real, fake)
+    assert prdc(real, fake, block=1) == direct
+    assert prdc(real, fake, block=7) == direct
+    radii = kth_neighbour_distances(real, {3, 5}, block=13)
+    assert prdc(real, fake, real_radii=radii) == direct
+
+
+def test_prdc_metric_cache_is_shared_across_models_without_changing_numbers():
+    """A second model scored against the same reference Features gets its fresh-cache numbers."""
+    rng = np.random.default_rng(13)
+    real = rng.standard_normal((120, 4))
+    model_a, model_b = rng.standard_normal((80, 4)), 0.5 + rng.standard_normal((90, 4))
+    reference = Features(real)
+    first = PRDC().compute(make_ctx(model_a, reference))
+    assert reference.cache  # the radii were cached ...
+    second = PRDC().compute(make_ctx(model_b, reference))
+    assert second == PRDC().compute(make_ctx(model_b, Features(real)))  # ... and reused correctly
+    assert first == prdc(t64(real), t64(model_a))
+
+
+def test_prdc_too_few_rows_for_k():
+    """Samples need k_pr = 3 neighbours, reference examples max(k_pr, k_dc) = 5; the message says which."""
+    real = np.random.default_rng(14).standard_normal((50, 3))
+    with pytest.raises(MetricInputError, match=r"sample has 3 rows but needs at least 4 \(k=3 .*--samples"):
+        PRDC().compute(make_ctx(real[:3], real))
+    with pytest.raises(MetricInputError, match=r"reference has 5 rows but needs at least 6 \(k=5 "):
+        PRDC().compute(make_ctx(real, real[:5]))
+    PRDC().compute(make_ctx(real[:4], real[:6]))  # exactly enough
+
+
+# -- exact k-NN -------------------------------------------------------------------------------------
+
+
+def exact_cdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def test_nearest_exact_zero_for_copies_and_agrees_with_brute_force():
+    """Query rows equal to reference rows are at distance exactly 0; the rest matches torch.cdist."""
+    rng = np.random.default_rng(15)
+    ref = t64(10.0 + rng.standard_normal((300, 12)))  # an offset makes |q|^2 + |r|^2 - 2 q.r inexact
+    copies = torch.tensor([5, 17, 250])
+    query = torch.cat([ref[copies], t64(10.0 + rng.standard_normal((40, 12)))])
+    dist, idx = nearest(query, ref, 4, block=16)
+    assert (dist[:3, 0] == 0).all() and (idx[:3, 0] == copies).all()
+    brute = exact_cdist(query, ref).sort(dim=1)
+    torch.testing.assert_close(dist, brute.values[:, :4], rtol=1e-12, atol=0)
+    assert (idx[3:] == brute.indices[3:, :4]).all()
+    assert (dist[:, 1:] >= dist[:, :-1]).all()
+
+
+def test_kth_neighbour_distances_agree_with_brute_force():
+    """k-th nearest other row for several k at once, in blocks, equals sorting torch.cdist."""
+    rng = np.random.default_rng(16)
+    x = t64(rng.standard_normal((150, 6)))
+    out = kth_neighbour_distances(x, [1, 3, 5, 10], block=11)
+    brute = exact_cdist(x, x).sort(dim=1).values  # column 0: the row itself
+    for k in (1, 3, 5, 10):
+        torch.testing.assert_close(out[k], brute[:, k], rtol=1e-10, atol=0)
+    with pytest.raises(ValueError):
+        kth_neighbour_distances(x[:5], [5])
+
+
+# -- memorization -----------------------------------------------------------------------------------
+
+
+def test_memorization_copies_vs_held_out_on_digits(digits):
+    """Training copies: rate 1, authpct 0, ct << 0, flagged. Held-out test data: rate ~0, ct ~0."""
+    train, test = digits.load("train")[0], digits.load("test")[0]
+    m = Memorization()
+    copies = m.compute(make_ctx(train[::4], dataset=digits))  # 360 training images
+    assert copies["memorization_rate"] >= 0.9
+    assert copies["authpct"] == 0.0
+    assert copies["ct"] < -5
+    assert m.flags(copies) == ["memorized"]
+
+    held_out = m.compute(make_ctx(test, dataset=digits))
+    assert held_out["memorization_rate"] < 0.05
+    assert held_out["memorization_rate_heldout"] < 0.05
+    assert abs(held_out["ct"]) < 3
+    assert held_out["authpct"] > 20  # fresh data sits at the train set's own spacing: ~half authentic
+    assert m.flags(held_out) == []
+
+
+def test_memorization_shared_reference_cache_gives_fresh_cache_numbers(digits):
+    """A second model scored against the same reference Features equals a fresh-cache computation."""
+    train, test = digits.load("train")[0], digits.load("test")[0]
+    m = Memorization()
+    reference = Features(np.zeros((2, 1)))
+    m.compute(make_ctx(train[:300], reference, dataset=digits))
+    assert reference.cache
+    shared = m.compute(make_ctx(test[:200], reference, dataset=digits))
+    fresh = m.compute(make_ctx(test[:200], Features(np.zeros((2, 1))), dataset=digits))
+    assert shared == fresh
+
+
+class NoTestSplit(Dataset):
+    """200 2D points and no test split."""
+
+    kind = "points"
+
+    def _load(self, split):
+        if split == "test":
+            raise DataError("no test split here; provide one")
+        return torch.from_numpy(np.random.default_rng(0).standard_normal((200, 2)).astype(np.float32)), None
+
+
+def test_memorization_without_test_split_omits_ct_with_a_warning_for_every_model(tmp_path):
+    """No test split: ct and the held-out rate are omitted, and each model is told so, not only the
+    first one (the reference-side cache remembers the missing split)."""
+    data = NoTestSplit(data_dir=tmp_path, cache_dir=tmp_path)
+    reference = Features(np.zeros((2, 2)))
+    rng = np.random.default_rng(18)
+    for _ in range(2):
+        with pytest.warns(UserWarning, match=r"ct omitted, the dataset has no usable test split"):
+            out = Memorization().compute(make_ctx(t64(rng.standard_normal((50, 2))), reference, dataset=data))
+        assert set(out) == {"memorization_rate", "authpct"}
+
+
+def test_mann_whitney_z_null_and_shifted():
+    """z of two samples of one distribution is ~N(0, 1); a sample shifted lower gives z << 0.
+
+    Also the statistic itself: U counted pair by pair, z-scored with dgm-eval's mean and variance.
+    """
+    rng = np.random.default_rng(17)
+    zs = np.array([mann_whitney_z(rng.standard_normal(60), rng.standard_normal(80)) for _ in range(300)])
+    assert abs(zs.mean()) < 0.25  # standard error 0.06
+    assert 0.8 < zs.std() < 1.2
+    a, b = rng.standard_normal(2000), rng.standard_normal(3000)
+    assert abs(mann_whitney_z(a, b)) < 4
+    assert mann_whitney_z(a - 0.5, b) < -10
+    assert mann_whitney_z(a + 0.5, b) > 10
+    x, y = rng.standard_normal(30), rng.standard_normal(40)
+    u = (x[:, None] > y[None, :]).sum()
+    expected = (u - (30 * 40 / 2 - 0.5)) / np.sqrt(30 * 40 * 71 / 12)
+    assert mann_whitney_z(x, y) == pytest.approx(expected, rel=1e-12)
+
+
+# -- modes ------------------------------------------------------------------------------------------
+
+
+def test_mode_kl_by_hand():
+    """KL(p || q) with q the data histogram smoothed by half a count per mode."""
+    q = np.array([5.5, 4.5, 1.5]) / 11.5
+    expected = 0.75 * np.log(0.75 / q[0]) + 0.25 * np.log(0.25 / q[1])
+    assert mode_kl(np.array([3.0, 1.0, 0.0]), np.array([5.0, 4.0, 1.0])) == pytest.approx(expected, rel=1e-12)
+    assert mode_kl(np.array([2.0, 2.0]), np.array([7.0, 7.0])) == pytest.approx(0.0, abs=1e-15)
+    # a mode the reference set lacks stays finite
+    assert np.isfinite(mode_kl(np.array([1.0, 1.0]), np.array([4.0, 0.0])))
+
+
+def test_expected_modes_closed_form():
+    """sum_k 1 - (1 - q p_k)^n: K (1 - (1 - q/K)^n) for K equal modes; 1.625 for p = (1/2, 1/4, 1/4), n = 2."""
+    assert expected_modes(np.full(8, 3.0), 10) == pytest.approx(8 * (1 - (7 / 8) ** 10), rel=1e-12)
+    assert expected_modes(np.full(8, 3.0), 10, hit=0.9) == pytest.approx(
+        8 * (1 - (1 - 0.9 / 8) ** 10), rel=1e-12
+    )
+    assert expected_modes(np.array([2.0, 1.0, 1.0]), 2) == pytest.approx(1.625, rel=1e-12)
+    assert expected_modes(np.full(1000, 1.0), 500) < 500
+
+
+def test_modes_on_ring8(ring8):
+    """Data covers all 8 modes with ~99% high quality; one repeated point covers 1 and is collapsed."""
+    m = Modes()
+    data = m.compute(make_ctx(ring8.load("test")[0][:500], dataset=ring8))
+    assert data["modes_covered"] == 8
+    assert data["high_quality"] > 0.95  # the Gaussian mass within 3 std in 2D is 0.989
+    assert data["modes_expected"] == pytest.approx(8, abs=1e-6)
+    assert data["mode_kl"] < 0.05
+    assert m.flags(data) == []
+
+    one = m.compute(make_ctx(ring8.load("train")[0][:1].repeat(500, 1), dataset=ring8))
+    assert one["modes_covered"] == 1 and one["high_quality"] == 1.0
+    assert one["mode_kl"] > 1.5  # log 8 = 2.08 for an even data histogram
+    assert m.flags(one) == ["collapsed"]
+
+
+def test_modes_on_digits(digits):
+    """The test split covers all 10 classes (classifier labels); one repeated image covers 1."""
+    m = Modes()
+    ctx = make_ctx(digits.load("test")[0], dataset=digits)
+    assert m.applies_to(ctx)
+    data = m.compute(ctx)
+    assert data["modes_covered"] == 10 and data["mode_kl"] < 0.05
+    assert "high_quality" not in data
+    assert m.flags(data) == []
+    one = m.compute(make_ctx(digits.load("train")[0][:1].repeat(300, 1, 1, 1), dataset=digits))
+    assert one["modes_covered"] == 1 and one["mode_kl"] > 1.5  # log 10 = 2.3
+    assert m.flags(one) == ["collapsed"]
+
+
+# -- bad input: one MetricInputError naming the fix ---------------------------------------------------
+
+
+FEATURE_METRICS = [FID, KID, PRDC]
+
+
+@pytest.mark.parametrize("metric", FEATURE_METRICS, ids=lambda c: c.__name__)
+def test_nan_features(metric):
+    a, b = gaussian_sets(20, n=50, d=4)
+    a[7, 2] = np.nan
+    with pytest.raises(
+        MetricInputError, match=r"1 of 50 sample feature rows hold NaN.*check the model's samples"
+    ):
+        metric().compute(make_ctx(a, b))
+    with pytest.raises(MetricInputError, match=r"reference feature rows hold NaN"):
+        metric().compute(make_ctx(b, a))
+
+
+def test_nan_logits():
+    logits = np.zeros((20, 10))
+    logits[3, 0] = np.nan
+    with pytest.raises(MetricInputError, match=r"NaN.*check the model's samples"):
+        InceptionScore().compute(is_ctx(logits))
+
+
+@pytest.mark.parametrize("metric", FEATURE_METRICS, ids=lambda c: c.__name__)
+def test_mismatched_feature_dimensions(metric):
+    a, b = gaussian_sets(21, n=50, d=4)
+    with pytest.raises(MetricInputError, match=r"different dimensions \(4 vs 3\).*--features"):
+        metric().compute(make_ctx(a, b[:, :3]))
+
+
+def test_mismatched_dimensions_memorization_features_space(digits):
+    ctx = make_ctx(torch.zeros(20, 1, 8, 8), np.zeros((30, 5)), dataset=digits, features=np.zeros((20, 4)))
+    ctx.options = {"memorization": {"space": "features"}}
+    with pytest.raises(MetricInputError, match=r"different dimensions.*--features"):
+        Memorization().compute(ctx)
+
+
+def test_fid_reference_stats_of_another_dimension():
+    a, _ = gaussian_sets(22, n=50, d=4)
+    ctx = make_ctx(a)
+    ctx.reference_stats = (np.zeros(3), np.eye(3))
+    with pytest.raises(MetricInputError, match=r"--features"):
+        FID().compute(ctx)
+
+
+def test_reference_stats_npz_missing_keys(tmp_path):
+    from genbench.features.reference import load_reference_stats, save_reference_stats
+
+    np.savez(tmp_path / "only_mu.npz", mu=np.zeros(3))
+    with pytest.raises(MetricInputError, match=r"lack sigma \(has mu\); save an .npz with mu"):
+        load_reference_stats(tmp_path / "only_mu.npz")
+    np.savez(tmp_path / "wrong.npz", m=np.zeros(3), s=np.eye(3))
+    with pytest.raises(MetricInputError, match=r"lack mu, sigma"):
+        load_reference_stats(tmp_path / "wrong.npz")
+    save_reference_stats(tmp_path / "ok.npz", np.ones(3), 2 * np.eye(3))  # the round trip works
+    mu, sigma = load_reference_stats(tmp_path / "ok.npz")
+    assert (mu == 1).all() and (sigma == 2 * np.eye(3)).all()
+
+
+# -- end to end -------------------------------------------------------------------------------------
+
+
+def test_cli_run_with_too_few_samples_keeps_the_computable_metrics(cli, tmp_path, cache_dir):
+    """3 samples: prdc cannot find its neighbours, yet the result JSON holds fid and names prdc."""
+    out = tmp_path / "runs"
+    args = ["--models", "gaussian", "--dataset", "ring8", "--samples", "3", "--metrics", "fid,kid,prdc,modes"]
+    r = cli("run", "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress", *args)
+    assert "Traceback" not in r.output
+    res = json.loads((out / "ring8/gaussian/seed0.json").read_text())
+    assert res["status"] == "ok"
+    assert np.isfinite(res["metrics"]["fid"])
+    assert {"kid", "modes_covered"} <= set(res["metrics"])
+    assert set(res["metric_errors"]) == {"prdc"}
+    assert "--samples" in res["metric_errors"]["prdc"]
+    assert not {"precision", "recall", "density", "coverage"} & set(res["metrics"])
+    assert r.exit_code == 2, r.output  # a metric that could not be computed is an error the user can fix
+    assert "prdc" in r.stderr
