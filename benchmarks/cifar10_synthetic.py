@@ -32,7 +32,9 @@ from genbench.api import DataSpec, TrainContext
 from genbench.config import resolve_model_config
 from genbench.metrics.throughput import measure_sampling
 
-SPEC = DataSpec(name="cifar10", kind="image", shape=(3, 32, 32), value_range=(-1.0, 1.0), num_train=50_000, num_modes=10)
+SPEC = DataSpec(
+    name="cifar10", kind="image", shape=(3, 32, 32), value_range=(-1.0, 1.0), num_train=50_000, num_modes=10
+)
 #: the config field that counts training steps, per model
 STEP_FIELD = {"ddpm": "train_steps", "vae": "steps", "gan-ns": "steps", "gan-sat": "steps"}
 
@@ -49,7 +51,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_training(name: str, steps: int, data: torch.Tensor, device: torch.device, amp: bool) -> tuple[object, dict]:
+def time_training(
+    name: str, steps: int, data: torch.Tensor, device: torch.device, amp: bool
+) -> tuple[object, dict]:
     """Train ``name`` at its cifar10 config for ``steps`` steps; steps/s after the first 10%."""
     cls = registry.models.get(name)
     cfg = dataclasses.replace(resolve_model_config(cls, "cifar10", {}), **{STEP_FIELD[name]: steps})
@@ -68,13 +72,23 @@ def time_training(name: str, steps: int, data: torch.Tensor, device: torch.devic
     warm = max(1, steps // 10)
     rate = (steps - warm) / (stamps[steps] - stamps[warm])
     params = sum(p.numel() for m in _modules(model) for p in m.parameters())
-    row = {"model": name, "amp": amp, "train_steps": steps, "batch_size": cfg.batch_size, "steps_per_s": rate,
-           "examples_per_s": rate * cfg.batch_size, "train_wall_s": total, "parameters": params}
+    row = {
+        "model": name,
+        "amp": amp,
+        "train_steps": steps,
+        "batch_size": cfg.batch_size,
+        "steps_per_s": rate,
+        "examples_per_s": rate * cfg.batch_size,
+        "train_wall_s": total,
+        "parameters": params,
+    }
     return model, row
 
 
 def _modules(model: object) -> list[torch.nn.Module]:
-    names = {"ddpm": ["net"], "vae": ["encoder", "decoder"]}.get(getattr(model, "registered_name", ""), ["G", "D"])
+    names = {"ddpm": ["net"], "vae": ["encoder", "decoder"]}.get(
+        getattr(model, "registered_name", ""), ["G", "D"]
+    )
     return [getattr(model, n) for n in names]
 
 
@@ -98,7 +112,9 @@ def random_inception(path: Path) -> Path:
     tfi.load_state_dict_from_url = lambda *a, **k: {}
     try:
         torch.manual_seed(0)
-        net = tfi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=None)
+        net = tfi.FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=None
+        )
     finally:
         tfi.FeatureExtractorInceptionV3.load_state_dict, tfi.load_state_dict_from_url = real_load, real_url
     torch.save(net.state_dict(), path)
@@ -115,8 +131,13 @@ class _Synthetic:
 def time_inception(n: int, batch: int, device: torch.device, workdir: Path) -> dict:
     from genbench.features.inception import Inception
 
-    ext = Inception(_Synthetic(), cache_dir=workdir, device=device, weights=random_inception(workdir / "inception.pth"),
-                    batch_size=batch)
+    ext = Inception(
+        _Synthetic(),
+        cache_dir=workdir,
+        device=device,
+        weights=random_inception(workdir / "inception.pth"),
+        batch_size=batch,
+    )
     x = synthetic_cifar(n, seed=1)
     ext.extract(x[:batch])  # warm-up: builds the network, cuDNN autotuning
     sync(device)
@@ -147,7 +168,9 @@ def time_metrics(n: int, device: torch.device) -> list[dict]:
         t0 = time.perf_counter()
         out = prdc(ta, tb)
         sync(dev)
-        rows.append({"metric": "prdc", "n": n, "device": str(dev), "seconds": time.perf_counter() - t0, **out})
+        rows.append(
+            {"metric": "prdc", "n": n, "device": str(dev), "seconds": time.perf_counter() - t0, **out}
+        )
     return rows
 
 
@@ -162,19 +185,31 @@ def _cpu_name() -> str:
 
 
 def markdown(report: dict) -> str:
-    lines = [f"Device: {report['device_name']}; torch {report['torch']}; synthetic CIFAR-shaped data, "
-             f"random Inception weights (speed only).", "",
-             "| model | amp | params | batch | train steps/s | examples/s |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"Device: {report['device_name']}; torch {report['torch']}; synthetic CIFAR-shaped data, "
+        f"random Inception weights (speed only).",
+        "",
+        "| model | amp | params | batch | train steps/s | examples/s |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in report["training"]:
-        lines.append(f"| {r['model']} | {r['amp']} | {r['parameters'] / 1e6:.1f}M | {r['batch_size']} | "
-                     f"{r['steps_per_s']:.2f} | {r['examples_per_s']:.0f} |")
+        lines.append(
+            f"| {r['model']} | {r['amp']} | {r['parameters'] / 1e6:.1f}M | {r['batch_size']} | "
+            f"{r['steps_per_s']:.2f} | {r['examples_per_s']:.0f} |"
+        )
     lines += ["", "| sampler | NFE | batch | samples/s | peak memory (MiB) |", "|---|---|---|---|---|"]
     for r in report["sampling"]:
-        lines.append(f"| {r['sampler']} | {r['nfe']} | {r['batch_size']} | {r['samples_per_s']:.1f} | "
-                     f"{r['peak_memory_mb']:.0f} |")
+        lines.append(
+            f"| {r['sampler']} | {r['nfe']} | {r['batch_size']} | {r['samples_per_s']:.1f} | "
+            f"{r['peak_memory_mb']:.0f} |"
+        )
     i = report["inception"]
-    lines += ["", f"Inception-v3 (torch-fidelity, 299x299 resize inside): {i['images_per_s']:.0f} images/s "
-              f"at batch {i['batch_size']} ({i['images']} images).", ""]
+    lines += [
+        "",
+        f"Inception-v3 (torch-fidelity, 299x299 resize inside): {i['images_per_s']:.0f} images/s "
+        f"at batch {i['batch_size']} ({i['images']} images).",
+        "",
+    ]
     lines += ["| metric | N | device | seconds |", "|---|---|---|---|"]
     lines += [f"| {r['metric']} | {r['n']} | {r['device']} | {r['seconds']:.2f} |" for r in report["metrics"]]
     return "\n".join(lines)
@@ -188,7 +223,9 @@ def main() -> None:
     ap.add_argument("--amp", action="store_true", help="also time bf16 autocast training (CUDA)")
     ap.add_argument("--sample-batch", type=int, default=256)
     ap.add_argument("--ddpm-samples", type=int, default=256, help="samples drawn by the 1000-step sampler")
-    ap.add_argument("--fast-samples", type=int, default=2048, help="samples drawn by DDIM, the GAN and the VAE")
+    ap.add_argument(
+        "--fast-samples", type=int, default=2048, help="samples drawn by DDIM, the GAN and the VAE"
+    )
     ap.add_argument("--inception-images", type=int, default=5000)
     ap.add_argument("--metric-n", type=int, default=10000)
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench-cifar10"))
@@ -199,9 +236,14 @@ def main() -> None:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     data = synthetic_cifar(10_000)
-    report: dict = {"device": str(device), "torch": torch.__version__, "python": platform.python_version(),
-                    "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
-                    "training": [], "sampling": []}
+    report: dict = {
+        "device": str(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+        "training": [],
+        "sampling": [],
+    }
     from baselines.ddim import DDIM
 
     for name in args.models.split(","):
@@ -210,12 +252,18 @@ def main() -> None:
             report["training"].append(row)
             print(row, flush=True)
         if name == "ddpm":
-            report["sampling"].append(time_sampling("ddpm (1000 steps)", model, args.ddpm_samples, args.sample_batch, device))
+            report["sampling"].append(
+                time_sampling("ddpm (1000 steps)", model, args.ddpm_samples, args.sample_batch, device)
+            )
             for steps in (50, 100):
                 ddim = DDIM.from_trained(model, DDIM.Config(steps=steps))
-                report["sampling"].append(time_sampling(f"ddim ({steps} steps)", ddim, args.fast_samples, args.sample_batch, device))
+                report["sampling"].append(
+                    time_sampling(f"ddim ({steps} steps)", ddim, args.fast_samples, args.sample_batch, device)
+                )
         else:
-            report["sampling"].append(time_sampling(name, model, args.fast_samples, args.sample_batch, device))
+            report["sampling"].append(
+                time_sampling(name, model, args.fast_samples, args.sample_batch, device)
+            )
         print(report["sampling"][-1], flush=True)
         del model
     report["inception"] = time_inception(args.inception_images, 250, device, args.workdir)

@@ -222,9 +222,13 @@ class SampleCheck:
 
         who = f"model {self.model!r}"
         if not isinstance(batch, torch.Tensor):
-            raise PluginOutputError(f"{who} returned {type(batch).__name__} from sample(); return a torch.Tensor")
+            raise PluginOutputError(
+                f"{who} returned {type(batch).__name__} from sample(); return a torch.Tensor"
+            )
         if not batch.is_floating_point():
-            raise PluginOutputError(f"{who} returned dtype {batch.dtype} from sample(); return a float tensor")
+            raise PluginOutputError(
+                f"{who} returned dtype {batch.dtype} from sample(); return a float tensor"
+            )
         want = (expected, *self.spec.shape)
         if tuple(batch.shape) != want:
             raise PluginOutputError(

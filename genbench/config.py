@@ -114,7 +114,11 @@ def resolve_metric_options(metric: str, declared: dict[str, Any], given: dict[st
     for key, text in given.items():
         if key not in declared:
             close = difflib.get_close_matches(key, list(declared), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else f"; options: {', '.join(declared) or 'none'}"
+            hint = (
+                f"; did you mean {', '.join(close)}?"
+                if close
+                else f"; options: {', '.join(declared) or 'none'}"
+            )
             raise GenbenchError(f"metric {metric!r} has no option {key!r}{hint}")
         default = declared[key]
         plain = default is None or isinstance(default, str)
@@ -143,7 +147,9 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
             vals = [_coerce(v, inner, where) for v in value.split(":") if v]
             return tuple(vals) if origin is tuple else vals
     except ValueError:
-        raise GenbenchError(f"bad value {value!r} for {where}; expected {getattr(typ, '__name__', typ)}") from None
+        raise GenbenchError(
+            f"bad value {value!r} for {where}; expected {getattr(typ, '__name__', typ)}"
+        ) from None
     return value
 
 
@@ -160,7 +166,9 @@ def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> 
     for key, text in overrides.items():
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else f"; fields: {', '.join(fields) or 'none'}"
+            hint = (
+                f"; did you mean {', '.join(close)}?" if close else f"; fields: {', '.join(fields) or 'none'}"
+            )
             raise GenbenchError(f"model {name!r} has no config field {key!r}{hint}")
         values[key] = _coerce(text, hints[key], f"{name}.{key}")
     for key, val in list(values.items()):

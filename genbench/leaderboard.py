@@ -21,7 +21,14 @@ from genbench.results import Result, find_results, load_result
 #: metric columns in display order, with the table they appear in
 SECTIONS: dict[str, list[str]] = {
     "Quality": ["fid", "kid", "is", "precision", "recall", "density", "coverage"],
-    "Memorization and modes": ["memorization_rate", "authpct", "ct", "modes_covered", "mode_kl", "high_quality"],
+    "Memorization and modes": [
+        "memorization_rate",
+        "authpct",
+        "ct",
+        "modes_covered",
+        "mode_kl",
+        "high_quality",
+    ],
     "Cost": ["samples_per_s", "nfe", "peak_memory_mb", "train_s"],
 }
 METRIC_COLUMNS = [c for cols in SECTIONS.values() for c in cols]
@@ -37,7 +44,9 @@ def load_results(out: Path) -> list[Result]:
         try:
             results.append(load_result(path))
         except (ValueError, TypeError, KeyError) as e:
-            raise GenbenchError(f"result file {path} is unreadable ({e}); delete it and rerun that model") from e
+            raise GenbenchError(
+                f"result file {path} is unreadable ({e}); delete it and rerun that model"
+            ) from e
     return results
 
 
@@ -143,7 +152,12 @@ def markdown_table(agg: pd.DataFrame, columns: list[str]) -> str:
             "rank": agg.get("rank", pd.Series(range(1, len(agg) + 1))),
             "model": agg["label"],
             "flags": [_flag_text(f, s) for f, s in zip(agg["flags"], agg["status"], strict=True)],
-            **{c + (" ↓" if c in LOWER_IS_BETTER else " ↑"): [fmt(m, s) for m, s in zip(agg[c], agg[f"{c}_std"], strict=True)] for c in cols},
+            **{
+                c + (" ↓" if c in LOWER_IS_BETTER else " ↑"): [
+                    fmt(m, s) for m, s in zip(agg[c], agg[f"{c}_std"], strict=True)
+                ]
+                for c in cols
+            },
         }
     )
     return table.to_markdown(index=False)
@@ -156,8 +170,13 @@ def _flag_text(flags: str, status: str) -> str:
     return " ".join(parts)
 
 
-def leaderboard_markdown(frame: pd.DataFrame, agg: pd.DataFrame, dataset: str, figures: dict[str, str],
-                         describe_features: dict[str, str]) -> str:
+def leaderboard_markdown(
+    frame: pd.DataFrame,
+    agg: pd.DataFrame,
+    dataset: str,
+    figures: dict[str, str],
+    describe_features: dict[str, str],
+) -> str:
     a = agg[agg["dataset"] == dataset]
     lines = [f"# Leaderboard: {dataset}", "", protocol_caption(frame, dataset, describe_features), ""]
     lines.append(
@@ -180,8 +199,20 @@ def leaderboard_markdown(frame: pd.DataFrame, agg: pd.DataFrame, dataset: str, f
 
 
 def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:
-    front = ["rank", "dataset", "model", "variant", "label", "seeds", "n_ok", "status", "flags",
-             "num_samples", "reference_split", "features"]
+    front = [
+        "rank",
+        "dataset",
+        "model",
+        "variant",
+        "label",
+        "seeds",
+        "n_ok",
+        "status",
+        "flags",
+        "num_samples",
+        "reference_split",
+        "features",
+    ]
     metric = [c for c in agg.columns if c not in front]
     ordered = [c for c in METRIC_COLUMNS if c in metric]
     ordered += sorted(c for c in metric if not c.endswith("_std") and c not in ordered)

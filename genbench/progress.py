@@ -86,7 +86,11 @@ class Progress:
         if result.status != "ok":
             line = f"[red]{result.status}[/red] {escape(result.label)} seed {result.seed}: {escape(str(result.error))}"
         else:
-            keys = [k for k in ("fid", "memorization_rate", "modes_covered", "samples_per_s") if k in result.metrics]
+            keys = [
+                k
+                for k in ("fid", "memorization_rate", "modes_covered", "samples_per_s")
+                if k in result.metrics
+            ]
             shown = "  ".join(f"{k}={result.metrics[k]:.4g}" for k in keys)
             flags = f" [yellow]{','.join(result.flags)}[/yellow]" if result.flags else ""
             line = f"[green]ok[/green] {escape(result.label)} seed {result.seed}: {shown}{flags}"

@@ -177,9 +177,7 @@ class Registry(Generic[T]):
         if name not in self._entries:
             close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise UnknownNameError(
-                f"unknown {self.kind} {name!r}{hint} (see `genbench list {self.plural}`)"
-            )
+            raise UnknownNameError(f"unknown {self.kind} {name!r}{hint} (see `genbench list {self.plural}`)")
         entry = self._entries[name]
         return entry.alias_of or name
 
@@ -211,7 +209,9 @@ class Registry(Generic[T]):
 def _points_at(ep: metadata.EntryPoint, obj: Any) -> bool:
     """True when entry point ``ep`` (``module:attr``) names ``obj`` itself."""
     module, _, attr = ep.value.partition(":")
-    return module.strip() == getattr(obj, "__module__", None) and attr.strip() == getattr(obj, "__qualname__", None)
+    return module.strip() == getattr(obj, "__module__", None) and attr.strip() == getattr(
+        obj, "__qualname__", None
+    )
 
 
 def _source_of(obj: Any) -> str:

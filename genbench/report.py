@@ -52,7 +52,9 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for row in a.itertuples():
         ax.errorbar(row.samples_per_s, row.fid, yerr=getattr(row, "fid_std", None), fmt="o", capsize=3)
-        ax.annotate(row.label, (row.samples_per_s, row.fid), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        ax.annotate(
+            row.label, (row.samples_per_s, row.fid), fontsize=7, xytext=(4, 4), textcoords="offset points"
+        )
     ax.set_xscale("log")
     ax.set_xlabel("samples / s (log scale)")
     ax.set_ylabel("FID (lower is better)")
@@ -78,7 +80,9 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     steps, fid, std, sps = zip(*rows, strict=True)
-    ax.errorbar(steps, fid, yerr=[s if s == s else 0 for s in std], marker="o", capsize=3, label="DDIM (eta=0)")
+    ax.errorbar(
+        steps, fid, yerr=[s if s == s else 0 for s in std], marker="o", capsize=3, label="DDIM (eta=0)"
+    )
     ddpm = agg[(agg["model"] == "ddpm") & (agg["variant"] == "")]
     if len(ddpm) and ddpm["fid"].notna().any():
         ax.axhline(float(ddpm["fid"].iloc[0]), color="gray", ls="--", label="DDPM, 1000 steps")
@@ -137,12 +141,12 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
         fig_dir = Path(leaderboards) / dataset
         fig_dir.mkdir(parents=True, exist_ok=True)
         figures: dict[str, str] = {}
-        for name, make in (
-            ("FID against samples/s", lambda p: fid_vs_throughput(a, p)),
-            ("DDIM step curve", lambda p: ddim_step_curve(a, p)),
-            ("GAN training dynamics", lambda p: gan_dynamics(mine, p)),
+        for name, make, data in (
+            ("FID against samples/s", fid_vs_throughput, a),
+            ("DDIM step curve", ddim_step_curve, a),
+            ("GAN training dynamics", gan_dynamics, mine),
         ):
-            path = make(fig_dir / f"{safe_name(name.lower())}.png")
+            path = make(data, fig_dir / f"{safe_name(name.lower())}.png")
             if path is not None:
                 figures[name] = f"{dataset}/{Path(path).name}"
         figures.update(copy_run_figures(mine, fig_dir))

@@ -54,6 +54,7 @@ class Plan:
     cache_dir: Path
     skipped: dict[str, str] = field(default_factory=dict)  # model -> why (broken plugin)
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> {key: value}
+    reference_stats: tuple[Any, Any] | None = None  # (mu, sigma) from --reference-stats, for FID
 
 
 def resolve_device(name: str) -> torch.device:
@@ -181,7 +182,32 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
     options = build_metric_options(config, metrics)
-    return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options)
+    stats = load_stats(config)
+    return Plan(
+        config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options, stats
+    )
+
+
+def load_stats(config: RunConfig) -> tuple[Any, Any] | None:
+    """``--reference-stats``, read and validated before any work (its dimension once features exist)."""
+    if config.reference_stats is None:
+        return None
+    from genbench.features.reference import load_reference_stats
+
+    return load_reference_stats(config.reference_stats)
+
+
+def check_stats_dim(p: Plan, reference: Features) -> None:
+    if (
+        p.reference_stats is not None
+        and len(reference)
+        and p.reference_stats[0].shape[0] != reference.features.shape[1]
+    ):
+        raise GenbenchError(
+            f"reference statistics {p.config.reference_stats} have dimension {p.reference_stats[0].shape[0]} but "
+            f"{p.extractor.name!r} features have {reference.features.shape[1]}; compute them with the same "
+            f"feature extractor (--features)"
+        )
 
 
 def _owner_overrides(owner: str, overrides: list[Override]) -> dict[str, str]:
@@ -199,6 +225,7 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     console = console or Progress(enabled=config.progress)
     p = plan(config, console)
     reference = reference_features_for(p, console)
+    check_stats_dim(p, reference)
     results: list[Result] = []
     for name, why in p.skipped.items():  # broken plugins: recorded, reported once, never fatal
         for seed in config.seeds:
@@ -219,7 +246,9 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
 def reference_features_for(p: Plan, console: Progress) -> Features:
     from genbench.features.reference import reference_features
 
-    with console.status(f"reference features: {p.dataset.name} {p.config.reference_split} ({p.extractor.name})"):
+    with console.status(
+        f"reference features: {p.dataset.name} {p.config.reference_split} ({p.extractor.name})"
+    ):
         return reference_features(p.dataset, p.extractor, p.config.reference_split, p.cache_dir)
 
 
@@ -239,12 +268,21 @@ def run_one(
     console: Progress,
 ) -> Result:
     cfg = resolve_model_config(cls, p.dataset.name, overrides)
+    label = variant_label(overrides)
+    config = asdict(cfg) if is_dataclass(cfg) else {}
+    if cls.weights_from:  # the weights come from another model: its overrides name this row too
+        owner = registry.models.check(cls.weights_from)
+        owner_overrides = _owner_overrides(owner, p.overrides)
+        label = ",".join(
+            x for x in (label, variant_label({f"{owner}.{k}": v for k, v in owner_overrides.items()})) if x
+        )
+        config["weights_from"] = {"model": owner, "overrides": owner_overrides}
     result = Result(
         model=name,
         dataset=p.dataset.name,
         seed=seed,
-        variant=variant_label(overrides),
-        config=asdict(cfg) if is_dataclass(cfg) else {},
+        variant=label,
+        config=config,
         environment=environment(str(p.device)),
     )
     try:
@@ -274,9 +312,7 @@ def obtain_model(
     if cls.weights_from:
         owner_name = registry.models.check(cls.weights_from)
         owner_cls = registry.models.get(owner_name)
-        owner_cfg = resolve_model_config(
-            owner_cls, p.dataset.name, _owner_overrides(owner_name, p.overrides)
-        )
+        owner_cfg = resolve_model_config(owner_cls, p.dataset.name, _owner_overrides(owner_name, p.overrides))
         owner, train_s, log = train_or_load(p, owner_name, owner_cls, owner_cfg, seed, console)
         return cls.from_trained(owner, cfg), train_s, log
     return train_or_load(p, name, cls, cfg, seed, console)
@@ -330,7 +366,12 @@ def train_or_load(
     train_s = time.perf_counter() - t0
     save_checkpoint(
         final,
-        {"state": model.state_dict(), "train_s": train_s, "training_log": log, "config": model.train_config()},
+        {
+            "state": model.state_dict(),
+            "train_s": train_s,
+            "training_log": log,
+            "config": model.train_config(),
+        },
     )
     return model, train_s, log
 
@@ -370,11 +411,7 @@ def evaluate_into(
     with console.status(f"features of {result.label} ({p.extractor.name})"):
         feats = p.extractor.extract(samples)
     timings["features_s"] = time.perf_counter() - t0
-    reference_stats = None
-    if p.config.reference_stats is not None:
-        from genbench.features.reference import load_reference_stats
-
-        reference_stats = load_reference_stats(p.config.reference_stats)
+    reference_stats = p.reference_stats
     artifacts_dir = None
     if p.config.figures:
         artifacts_dir = Path(p.config.out) / result.dataset / "figures" / f"{_stem(result)}"
@@ -397,7 +434,8 @@ def evaluate_into(
     result.protocol = {
         "num_samples": int(samples.shape[0]),
         "reference_split": p.config.reference_split,
-        "num_reference": len(reference) if reference_stats is None else None,
+        "num_reference": len(reference),
+        # FID's reference when given (the other metrics use the reference features)
         "reference_stats": str(p.config.reference_stats) if reference_stats is not None else None,
         "features": p.extractor.info(),
         "seed": seed,
@@ -405,7 +443,9 @@ def evaluate_into(
         "device": str(p.device),
         "batch_size": p.config.batch_size,
         "metric_versions": {m.name: m.version for m in p.metrics},
-        "metric_options": {m.name: {**m.options, **p.metric_options.get(m.name, {})} for m in p.metrics if m.options},
+        "metric_options": {
+            m.name: {**m.options, **p.metric_options.get(m.name, {})} for m in p.metrics if m.options
+        },
     }
     for metric in p.metrics:
         if not metric.applies_to(ctx):
@@ -473,8 +513,20 @@ def evaluate(
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
     options = build_metric_options(config, metrics)
-    p = Plan(config, dataset, extractor, metrics, [], [], device, cache_dir, metric_options=options)
+    p = Plan(
+        config,
+        dataset,
+        extractor,
+        metrics,
+        [],
+        [],
+        device,
+        cache_dir,
+        metric_options=options,
+        reference_stats=load_stats(config),
+    )
     reference = reference_features_for(p, console)
+    check_stats_dim(p, reference)
     seed = config.seeds[0] if config.seeds else 0
     result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
     evaluate_into(result, p, None, int(samples.shape[0]), seed, reference, console, samples=samples)

@@ -69,7 +69,7 @@ class TinyTrained(GenerativeModel):
     def fit(self, train, ctx):
         from baselines.training import train_loop
 
-        mean = self.mean.clone().requires_grad_(True)
+        mean = self.mean.to(train.device).clone().requires_grad_(True)  # train arrives on ctx.device
         opt = torch.optim.SGD([mean], lr=self.config.lr)
 
         def step(i):
@@ -77,7 +77,7 @@ class TinyTrained(GenerativeModel):
             loss = ((train - mean) ** 2).mean()
             loss.backward()
             opt.step()
-            return {"loss": float(loss)}
+            return {"loss": float(loss.detach())}
 
         def state():
             return {"mean": mean.detach().clone(), "opt": opt.state_dict()}
@@ -88,7 +88,7 @@ class TinyTrained(GenerativeModel):
             opt.load_state_dict(s["opt"])
 
         out = train_loop(ctx, steps=self.config.steps, step=step, state=state, load=load)
-        self.mean = mean.detach().clone()
+        self.mean = mean.detach().cpu().clone()
         return out
 
     def sample(self, n, *, generator):
@@ -117,7 +117,9 @@ def test_controls_on_digits_then_report_ranks_copy_first(cli, tmp_path, cache_di
     assert copy["protocol"]["num_samples"] == copy["protocol"]["num_reference"]  # train-split size
     assert copy["protocol"]["features"]["name"] == "classifier"
     assert copy["environment"]["torch"] and copy["protocol"]["seed"] == 0
-    assert res["copy"]["metrics"]["fid"] < res["gaussian"]["metrics"]["fid"] < res["collapse"]["metrics"]["fid"]
+    assert (
+        res["copy"]["metrics"]["fid"] < res["gaussian"]["metrics"]["fid"] < res["collapse"]["metrics"]["fid"]
+    )
     assert "memorized" in res["copy"]["flags"] and "collapsed" in res["collapse"]["flags"]
     assert res["gaussian"]["flags"] == []
 
@@ -137,7 +139,16 @@ def test_controls_on_digits_then_report_ranks_copy_first(cli, tmp_path, cache_di
 
 
 def test_same_command_gives_same_numbers_and_second_run_loads_checkpoint(cli, tmp_path, cache_dir):
-    args = ["--models", "test-tiny-trained,gaussian", "--dataset", "ring8", "--samples", "300", "--seeds", "0,1"]
+    args = [
+        "--models",
+        "test-tiny-trained,gaussian",
+        "--dataset",
+        "ring8",
+        "--samples",
+        "300",
+        "--seeds",
+        "0,1",
+    ]
     assert cli(*run_args(tmp_path / "a", cache_dir, *args)).exit_code == 0
     ckpts = list(cache_dir.glob("checkpoints/ring8/test-tiny-trained/seed*/model.pt"))
     assert len(ckpts) == 2
@@ -159,12 +170,21 @@ def test_same_command_gives_same_numbers_and_second_run_loads_checkpoint(cli, tm
 
 
 def test_set_override_sweeps_variants(cli, tmp_path, cache_dir):
-    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100", "--set", "test-tiny-trained.steps=3,5"]
+    args = [
+        "--models",
+        "test-tiny-trained",
+        "--dataset",
+        "ring8",
+        "--samples",
+        "100",
+        "--set",
+        "test-tiny-trained.steps=3,5",
+    ]
     r = cli(*run_args(tmp_path, cache_dir, *args))
     assert r.exit_code == 0, r.output
     labels = sorted(p.parent.name for p in find_results(tmp_path))
-    assert labels == ["test-tiny-trained_steps=3_", "test-tiny-trained_steps=5_"]
-    res = json.loads(next(find_results(tmp_path)).read_text())
+    assert labels == ["test-tiny-trained_steps=3", "test-tiny-trained_steps=5"]
+    res = json.loads(find_results(tmp_path)[0].read_text())
     assert res["config"]["steps"] in (3, 5) and res["variant"].startswith("steps=")
 
 
@@ -180,7 +200,15 @@ def test_eval_npz_and_folder(cli, tmp_path, cache_dir):
     folder.mkdir()
     for i, img in enumerate(u8[:100]):
         Image.fromarray(img).save(folder / f"{i:03d}.png")
-    common = ["--dataset", "digits", "--out", str(tmp_path / "runs"), "--cache-dir", str(cache_dir), "--no-progress"]
+    common = [
+        "--dataset",
+        "digits",
+        "--out",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(cache_dir),
+        "--no-progress",
+    ]
     r = cli("eval", "--samples", str(tmp_path / "mine.npz"), *common)
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "runs/digits/mine/seed0.json").read_text())
@@ -188,7 +216,9 @@ def test_eval_npz_and_folder(cli, tmp_path, cache_dir):
     assert res["metrics"]["memorization_rate"] < 0.1  # held-out data does not copy the train split
     r = cli("eval", "--samples", str(folder), "--metrics", "fid,prdc", *common)
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "runs/digits/pngs/seed0.json").read_text())["protocol"]["num_samples"] == 100
+    assert (
+        json.loads((tmp_path / "runs/digits/pngs/seed0.json").read_text())["protocol"]["num_samples"] == 100
+    )
 
 
 def test_list_shows_sources(cli):
@@ -214,7 +244,12 @@ def test_list_shows_sources(cli):
         (["--models", "ddim", "--set", "ddim.stepz=10"], "did you mean steps"),
         (["--models", "ddim", "--set", "ddim.steps=ten"], "bad value 'ten' for ddim.steps"),
         (["--models", "test-points-only", "--dataset", "digits"], "does not handle image data"),
-        (["--models", "copy", "--device", "cuda:0"] if not torch.cuda.is_available() else ["--models", "nope"], "not available" if not torch.cuda.is_available() else "unknown model"),
+        (
+            ["--models", "copy", "--device", "cuda:0"]
+            if not torch.cuda.is_available()
+            else ["--models", "nope"],
+            "not available" if not torch.cuda.is_available() else "unknown model",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, args, expected):
@@ -231,7 +266,18 @@ def test_cifar10_offline_names_the_file_to_provide(cli, tmp_path, cache_dir, mon
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     line = single_line_error(
-        cli(*run_args(tmp_path / "runs", cache_dir, "--models", "gaussian", "--dataset", "cifar10", "--data-dir", str(tmp_path / "data")))
+        cli(
+            *run_args(
+                tmp_path / "runs",
+                cache_dir,
+                "--models",
+                "gaussian",
+                "--dataset",
+                "cifar10",
+                "--data-dir",
+                str(tmp_path / "data"),
+            )
+        )
     )
     assert "cifar-10-python.tar.gz" in line and str(tmp_path / "data") in line
 
@@ -270,7 +316,11 @@ def test_corrupt_checkpoint_keeps_earlier_results(cli, tmp_path, cache_dir):
 
 
 def test_plugin_output_is_checked_and_other_models_go_on(cli, tmp_path, cache_dir):
-    r = cli(*run_args(tmp_path, cache_dir, "--models", "test-nan,gaussian", "--dataset", "ring8", "--samples", "100"))
+    r = cli(
+        *run_args(
+            tmp_path, cache_dir, "--models", "test-nan,gaussian", "--dataset", "ring8", "--samples", "100"
+        )
+    )
     assert r.exit_code == 2
     bad = json.loads((tmp_path / "ring8/test-nan/seed0.json").read_text())
     assert bad["status"] == "failed" and "test-nan" in bad["error"] and "NaN" in bad["error"]
@@ -279,13 +329,26 @@ def test_plugin_output_is_checked_and_other_models_go_on(cli, tmp_path, cache_di
 
 
 def test_report_without_results(cli, tmp_path):
-    line = single_line_error(cli("report", "--out", str(tmp_path / "none"), "--leaderboards", str(tmp_path / "lb")))
+    line = single_line_error(
+        cli("report", "--out", str(tmp_path / "none"), "--leaderboards", str(tmp_path / "lb"))
+    )
     assert "genbench run" in line
 
 
 def test_eval_shape_mismatch(cli, tmp_path, cache_dir):
     np.savez(tmp_path / "s.npz", samples=np.zeros((10, 28, 28), np.uint8))
     line = single_line_error(
-        cli("eval", "--samples", str(tmp_path / "s.npz"), "--dataset", "digits", "--out", str(tmp_path), "--cache-dir", str(cache_dir), "--no-progress")
+        cli(
+            "eval",
+            "--samples",
+            str(tmp_path / "s.npz"),
+            "--dataset",
+            "digits",
+            "--out",
+            str(tmp_path),
+            "--cache-dir",
+            str(cache_dir),
+            "--no-progress",
+        )
     )
     assert "shape" in line

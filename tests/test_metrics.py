@@ -339,7 +339,7 @@ def test_prdc_metric_uses_k3_for_pr_and_k5_for_dc_as_reference():
     assert out["recall"] == pytest.approx(pr["recall"], abs=1e-12)
     assert out["density"] == pytest.approx(dc["density"], abs=1e-12)
     assert out["coverage"] == pytest.approx(dc["coverage"], abs=1e-12)
-    assert out != PRDC().compute(make_ctx(fake, real, options={"prdc": {"k": 3}}))  # the option is read
+    assert out != PRDC().compute(make_ctx(fake, real, options={"prdc": {"k_dc": 3}}))  # the option is read
 
 
 def test_prdc_identical_sets_and_swap():

@@ -13,26 +13,39 @@ from genbench.config import RunConfig, parse_list, parse_seeds
 def eval_samples(
     samples: Annotated[Path, typer.Option(help="An .npz (key 'samples') or a folder of PNG/JPEG images.")],
     dataset: Annotated[str, typer.Option(help="Dataset to compare against.")],
-    name: Annotated[str | None, typer.Option(help="Name for the leaderboard row [default: the file name].")] = None,
-    metrics: Annotated[str | None, typer.Option(help="Comma-separated metrics [default: all that apply].")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Name for the leaderboard row [default: the file name].")
+    ] = None,
+    metrics: Annotated[
+        str | None, typer.Option(help="Comma-separated metrics [default: all that apply].")
+    ] = None,
     features: Annotated[str | None, typer.Option(help="Feature extractor [default: the dataset's].")] = None,
     reference_split: Annotated[str, typer.Option(help="train or test.")] = "train",
-    reference_stats: Annotated[Path | None, typer.Option(help=".npz with mu and sigma as FID reference.")] = None,
-    seed: Annotated[str, typer.Option(help="Seed for the metrics' own randomness (KID subsets, IS splits).")] = "0",
-    metric_option: Annotated[list[str] | None, typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable).")] = None,
+    reference_stats: Annotated[
+        Path | None, typer.Option(help=".npz with mu and sigma as FID reference.")
+    ] = None,
+    seed: Annotated[
+        str, typer.Option(help="Seed for the metrics' own randomness (KID subsets, IS splits).")
+    ] = "0",
+    metric_option: Annotated[
+        list[str] | None,
+        typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable)."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Directory for the result JSON.")] = Path("runs"),
     data_dir: Annotated[Path | None, typer.Option(help="Downloaded datasets.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Classifiers and statistics.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Feature batch size.")] = 500,
-    inception_weights: Annotated[Path | None, typer.Option(envvar="GENBENCH_INCEPTION_WEIGHTS", help="Local Inception weights.")] = None,
+    inception_weights: Annotated[
+        Path | None, typer.Option(envvar="GENBENCH_INCEPTION_WEIGHTS", help="Local Inception weights.")
+    ] = None,
     figures: Annotated[bool, typer.Option(help="Save figures.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
     """Compute every metric for samples generated elsewhere."""
     from genbench import registry
-    from genbench.data.folder import load_samples
     from genbench.cli.run import exit_code
+    from genbench.data.folder import load_samples
     from genbench.runner import evaluate
 
     registry.datasets.check(dataset)

@@ -12,7 +12,9 @@ KINDS = ("models", "datasets", "metrics", "features")
 
 
 def list_entries(
-    kind: Annotated[str | None, typer.Argument(help="models, datasets, metrics or features [default: all].")] = None,
+    kind: Annotated[
+        str | None, typer.Argument(help="models, datasets, metrics or features [default: all].")
+    ] = None,
 ) -> None:
     """Show registered names, where each comes from, and plugins that fail to import."""
     from rich.console import Console
@@ -26,7 +28,12 @@ def list_entries(
         close = difflib.get_close_matches(kind, KINDS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise GenbenchError(f"unknown kind {kind!r}{hint} (use one of {', '.join(KINDS)})")
-    regs = {"models": registry.models, "datasets": registry.datasets, "metrics": registry.metrics, "features": registry.features}
+    regs = {
+        "models": registry.models,
+        "datasets": registry.datasets,
+        "metrics": registry.metrics,
+        "features": registry.features,
+    }
     console = Console()
     for k in [kind] if kind else KINDS:
         reg = regs[k]

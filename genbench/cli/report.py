@@ -9,8 +9,12 @@ import typer
 
 
 def report(
-    out: Annotated[Path, typer.Option(help="Directory of result JSONs (what `genbench run --out` wrote).")] = Path("runs"),
-    leaderboards: Annotated[Path, typer.Option(help="Where to write <dataset>.md, .csv and figures.")] = Path("leaderboards"),
+    out: Annotated[
+        Path, typer.Option(help="Directory of result JSONs (what `genbench run --out` wrote).")
+    ] = Path("runs"),
+    leaderboards: Annotated[Path, typer.Option(help="Where to write <dataset>.md, .csv and figures.")] = Path(
+        "leaderboards"
+    ),
 ) -> None:
     """Write leaderboards/<dataset>.md and .csv and print the markdown."""
     from genbench.report import write_report

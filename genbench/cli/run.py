@@ -11,24 +11,56 @@ from genbench.config import DEFAULT_DATASET, DEFAULT_MODELS, RunConfig, parse_li
 
 
 def run(
-    models: Annotated[str, typer.Option(help="Comma-separated model names (see `genbench list models`).")] = ",".join(DEFAULT_MODELS),
-    dataset: Annotated[str, typer.Option(help="Dataset name (see `genbench list datasets`).")] = DEFAULT_DATASET,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated model names (see `genbench list models`).")
+    ] = ",".join(DEFAULT_MODELS),
+    dataset: Annotated[
+        str, typer.Option(help="Dataset name (see `genbench list datasets`).")
+    ] = DEFAULT_DATASET,
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds; each trains and samples anew.")] = "0",
-    samples: Annotated[int | None, typer.Option(help="Samples per model and seed [default: size of the train split].")] = None,
-    metrics: Annotated[str | None, typer.Option(help="Comma-separated metrics [default: all that apply].")] = None,
+    samples: Annotated[
+        int | None, typer.Option(help="Samples per model and seed [default: size of the train split].")
+    ] = None,
+    metrics: Annotated[
+        str | None, typer.Option(help="Comma-separated metrics [default: all that apply].")
+    ] = None,
     features: Annotated[str | None, typer.Option(help="Feature extractor [default: the dataset's].")] = None,
-    reference_split: Annotated[str, typer.Option(help="Split the samples are compared to: train or test.")] = "train",
-    reference_stats: Annotated[Path | None, typer.Option(help=".npz with mu and sigma to use as FID reference.")] = None,
+    reference_split: Annotated[
+        str, typer.Option(help="Split the samples are compared to: train or test.")
+    ] = "train",
+    reference_stats: Annotated[
+        Path | None, typer.Option(help=".npz with mu and sigma to use as FID reference.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Directory for result JSONs and figures.")] = Path("runs"),
-    data_dir: Annotated[Path | None, typer.Option(help="Downloaded datasets [default: $GENBENCH_DATA or ~/.cache/genbench/data].")] = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="Checkpoints, classifiers, statistics [default: $GENBENCH_CACHE or ~/.cache/genbench].")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Downloaded datasets [default: $GENBENCH_DATA or ~/.cache/genbench/data]."),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Checkpoints, classifiers, statistics [default: $GENBENCH_CACHE or ~/.cache/genbench]."
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Sampling and feature batch size.")] = 500,
-    retrain: Annotated[bool, typer.Option(help="Train anew even when a checkpoint for this config exists.")] = False,
-    checkpoint_every: Annotated[int, typer.Option(help="Training steps between resumable checkpoints.")] = 500,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="MODEL.FIELD=VALUE config override; VALUE=a,b,c sweeps (repeatable).")] = None,
-    metric_option: Annotated[list[str] | None, typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable).")] = None,
-    inception_weights: Annotated[Path | None, typer.Option(envvar="GENBENCH_INCEPTION_WEIGHTS", help="Local Inception weights file.")] = None,
+    retrain: Annotated[
+        bool, typer.Option(help="Train anew even when a checkpoint for this config exists.")
+    ] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Training steps between resumable checkpoints.")
+    ] = 500,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="MODEL.FIELD=VALUE config override; VALUE=a,b,c sweeps (repeatable)."),
+    ] = None,
+    metric_option: Annotated[
+        list[str] | None,
+        typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable)."),
+    ] = None,
+    inception_weights: Annotated[
+        Path | None, typer.Option(envvar="GENBENCH_INCEPTION_WEIGHTS", help="Local Inception weights file.")
+    ] = None,
     amp: Annotated[bool, typer.Option(help="Mixed-precision training on CUDA.")] = False,
     figures: Annotated[bool, typer.Option(help="Save sample and nearest-neighbour figures.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -61,7 +93,10 @@ def run(
     )
     results = run_api(config)
     bad = [r for r in results if r.status != "ok"]
-    typer.echo(f"{len(results) - len(bad)} of {len(results)} runs ok; results in {out}; next: genbench report --out {out}", err=True)
+    typer.echo(
+        f"{len(results) - len(bad)} of {len(results)} runs ok; results in {out}; next: genbench report --out {out}",
+        err=True,
+    )
     raise typer.Exit(exit_code(results))
 
 

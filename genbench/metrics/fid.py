@@ -115,6 +115,8 @@ class FID(Metric):
 
     version = 1
     higher_is_better: ClassVar[dict[str, bool]] = {"fid": False}
+    #: the trace formula: "torch-fidelity" (eigenvalues) or "clean-fid" (scipy's sqrtm)
+    options: ClassVar[dict[str, object]] = {"backend": DEFAULT_BACKEND}
     description = (
         "Fréchet Inception Distance, float64, torch-fidelity's formula (clean-fid's as option backend) "
         "(Heusel et al. 2017)"

@@ -98,6 +98,12 @@ class CTReference:
         from sklearn.cluster import KMeans
         from sklearn.decomposition import PCA
 
+        need = max(CT_CELLS, CT_PCA_DIM if train.shape[1] > CT_PCA_DIM else 0)
+        if len(train) < need:
+            raise MetricInputError(
+                f"memorization: C_T needs at least {need} training examples (PCA to {CT_PCA_DIM} dimensions, "
+                f"{CT_CELLS} k-means cells), the train split has {len(train)}; use a larger dataset"
+            )
         self.device = device
         self.pca = (
             PCA(n_components=CT_PCA_DIM, random_state=seed).fit(train)
@@ -170,6 +176,7 @@ class Memorization(Metric):
         "share of samples with d1/d2 < 1/3 to the train set (Gu et al. 2023), AuthPct (Alaa et al. 2022) "
         "and C_T (Meehan et al. 2020), as in dgm-eval; pixel space by default"
     )
+    options: ClassVar[dict[str, object]] = {"space": "pixels"}  # "pixels" or "features"
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         space = option(ctx, "memorization", "space", "pixels")

@@ -19,7 +19,7 @@ of the ``prdc`` reference package (``prdc.compute_prdc``, by Naeem et al.), whic
 the same inputs. It is written by hand because ``prdc`` holds full N x N distance matrices (20 GB for
 50k Inception features, on the CPU); here the exact distances are computed in row blocks of the
 real-vs-fake matrix (memory O(block x N)) on the run's device. Options (``ctx.options["prdc"]``):
-``k_pr`` (3), ``k_dc`` (5), or ``k`` to set both.
+``k_pr`` (3) and ``k_dc`` (5), set with ``--metric-option prdc.k_pr=5``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import torch
 
-from genbench.metrics._inputs import check_features, check_same_dim, int_option, option
+from genbench.metrics._inputs import check_features, check_same_dim, int_option
 from genbench.metrics._knn import (
     as_rows,
     blocks,
@@ -89,15 +89,16 @@ class PRDC(Metric):
         "density": True,
         "coverage": True,
     }
+    #: neighbours for precision/recall and for density/coverage
+    options: ClassVar[dict[str, object]] = {"k_pr": K_PR, "k_dc": K_DC}
     description = (
         "precision/recall, k=3 (Kynkäänniemi et al. 2019) and density/coverage, k=5 (Naeem et al. 2020), "
         "exact k-NN in blocks"
     )
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
-        k = option(ctx, "prdc", "k", None)
-        k_pr = int_option(ctx, "prdc", "k_pr", K_PR if k is None else k)
-        k_dc = int_option(ctx, "prdc", "k_dc", K_DC if k is None else k)
+        k_pr = int_option(ctx, "prdc", "k_pr", K_PR)
+        k_dc = int_option(ctx, "prdc", "k_dc", K_DC)
         # samples need k_pr neighbours (recall's fake balls), reference examples max(k_pr, k_dc)
         k_ref = max(k_pr, k_dc)
         fake = check_features(
