@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,7 +58,8 @@ class TrainContext:
 
     ``save_checkpoint`` writes atomically; ``load_checkpoint`` returns the last saved state or
     ``None``. A model that saves its optimizer and RNG states with its weights resumes to the same
-    final weights as an uninterrupted run (on the CPU).
+    final weights as an uninterrupted run (on the CPU). The training log (``history``) and the
+    training time so far travel with every checkpoint, so a resumed run reports the whole run.
     """
 
     def __init__(
@@ -78,6 +80,16 @@ class TrainContext:
         self.amp = amp
         self._progress = progress
         self._log = log
+        #: rows logged with :meth:`log` (``{"step": ..., **values}``), restored on resume
+        self.history: list[dict[str, float]] = []
+        #: the step training resumed from (0 when it started afresh)
+        self.resumed_from = 0
+        self._elapsed_before = 0.0
+        self._t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Training wall time in seconds, including the time before a resume."""
+        return self._elapsed_before + (time.perf_counter() - self._t0)
 
     def progress(self, step: int, total: int, **values: float) -> None:
         """Advance the progress bar to ``step`` of ``total`` showing ``values`` (e.g. loss)."""
@@ -86,6 +98,7 @@ class TrainContext:
 
     def log(self, step: int, **values: float) -> None:
         """Record training scalars for ``step`` (kept in the run's training log)."""
+        self.history.append({"step": float(step), **{k: float(v) for k, v in values.items()}})
         if self._log is not None:
             self._log(step, values)
 
@@ -97,7 +110,10 @@ class TrainContext:
             return
         from genbench.checkpoint import save_checkpoint
 
-        save_checkpoint(self.checkpoint_path, {"step": step, "state": state})
+        save_checkpoint(
+            self.checkpoint_path,
+            {"step": step, "state": state, "history": self.history, "elapsed_s": self.elapsed()},
+        )
 
     def load_checkpoint(self) -> tuple[dict[str, Any], int] | None:
         if self.checkpoint_path is None or not self.checkpoint_path.exists():
@@ -105,7 +121,11 @@ class TrainContext:
         from genbench.checkpoint import load_checkpoint
 
         payload = load_checkpoint(self.checkpoint_path)
-        return payload["state"], int(payload["step"])
+        step = int(payload["step"])
+        self.history[:] = [r for r in payload.get("history", []) if r.get("step", 0) <= step]
+        self._elapsed_before, self._t0 = float(payload.get("elapsed_s", 0.0)), time.perf_counter()
+        self.resumed_from = step
+        return payload["state"], step
 
 
 class GenerativeModel(ABC):

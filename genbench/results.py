@@ -39,6 +39,8 @@ class Result:
     environment: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)  # figure name -> path
     training_log: list[dict[str, float]] = field(default_factory=list)
+    #: how the weights were obtained: checkpoint path, loaded or trained, steps, resumed_from
+    training: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     @property

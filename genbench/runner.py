@@ -286,8 +286,9 @@ def run_one(
         environment=environment(str(p.device)),
     )
     try:
-        model, train_s, log = obtain_model(p, name, cls, cfg, seed, console)
+        model, train_s, log, info = obtain_model(p, name, cls, cfg, seed, console)
         result.training_log = log
+        result.training = info
         result.timings["train_s"] = train_s
         n = p.config.samples or p.dataset.spec.num_train
         evaluate_into(result, p, model, n, seed, reference, console)
@@ -307,32 +308,32 @@ def run_one(
 
 def obtain_model(
     p: Plan, name: str, cls: type[GenerativeModel], cfg: Any, seed: int, console: Progress
-) -> tuple[GenerativeModel, float, list[dict[str, float]]]:
+) -> tuple[GenerativeModel, float, list[dict[str, float]], dict[str, Any]]:
     """Train or load ``name`` (or, for DDIM-like models, its weights owner)."""
     if cls.weights_from:
         owner_name = registry.models.check(cls.weights_from)
         owner_cls = registry.models.get(owner_name)
         owner_cfg = resolve_model_config(owner_cls, p.dataset.name, _owner_overrides(owner_name, p.overrides))
-        owner, train_s, log = train_or_load(p, owner_name, owner_cls, owner_cfg, seed, console)
-        return cls.from_trained(owner, cfg), train_s, log
+        owner, train_s, log, info = train_or_load(p, owner_name, owner_cls, owner_cfg, seed, console)
+        return cls.from_trained(owner, cfg), train_s, log, {"weights_from": owner_name, **info}
     return train_or_load(p, name, cls, cfg, seed, console)
 
 
 def train_or_load(
     p: Plan, name: str, cls: type[GenerativeModel], cfg: Any, seed: int, console: Progress
-) -> tuple[GenerativeModel, float, list[dict[str, float]]]:
+) -> tuple[GenerativeModel, float, list[dict[str, float]], dict[str, Any]]:
+    """Build ``name`` and train it, resume its interrupted training, or load its trained checkpoint.
+
+    Returns the model, the training time (of the original run when loaded), the training log and a
+    summary of what happened (recorded as the result's ``training``).
+    """
     torch.manual_seed(seed)  # for plugins that draw from the global generator
     model = cls(p.dataset.spec, cfg).to(p.device)
     train_x = p.dataset.load("train")[0]
-    log: list[dict[str, float]] = []
-
-    def record(step: int, values: dict[str, float]) -> None:
-        log.append({"step": step, **{k: float(v) for k, v in values.items()}})
-
     if not cls.trainable:
-        t0 = time.perf_counter()
-        model.fit(train_x, TrainContext(seed=seed, device=p.device, log=record))
-        return model, time.perf_counter() - t0, log
+        ctx = TrainContext(seed=seed, device=p.device)
+        model.fit(train_x, ctx)
+        return model, ctx.elapsed(), ctx.history, {"trainable": False}
 
     key = config_hash(name, p.dataset.name, model.train_config(), seed)
     ckpt_dir = p.cache_dir / "checkpoints" / p.dataset.name / name / f"seed{seed}-{key}"
@@ -348,7 +349,8 @@ def train_or_load(
                 f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
             ) from e
         console.info(f"{name} seed {seed}: loaded {final}")
-        return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", []))
+        info = {"checkpoint": str(final), "loaded": True, **payload.get("summary", {})}
+        return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
     ctx = TrainContext(
         seed=seed,
         device=p.device,
@@ -356,24 +358,25 @@ def train_or_load(
         checkpoint_every=p.config.checkpoint_every,
         amp=p.config.amp and p.device.type == "cuda",
         progress=console.training(f"train {name} seed {seed}"),
-        log=record,
     )
-    t0 = time.perf_counter()
     try:
-        model.fit(train_x.to(p.device), ctx)
+        summary = model.fit(train_x.to(p.device), ctx) or {}
     finally:
         console.training_done()
-    train_s = time.perf_counter() - t0
+    train_s = ctx.elapsed()
+    summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
+    summary["resumed_from"] = ctx.resumed_from
     save_checkpoint(
         final,
         {
             "state": model.state_dict(),
             "train_s": train_s,
-            "training_log": log,
+            "training_log": ctx.history,
             "config": model.train_config(),
+            "summary": summary,
         },
     )
-    return model, train_s, log
+    return model, train_s, ctx.history, {"checkpoint": str(final), "loaded": False, **summary}
 
 
 def evaluate_into(

@@ -169,6 +169,36 @@ def test_same_command_gives_same_numbers_and_second_run_loads_checkpoint(cli, tm
     assert r.exit_code == 0 and [p.stat().st_mtime_ns for p in ckpts] != stamps
 
 
+def test_interrupted_training_resumes_to_the_same_result(cli, tmp_path, monkeypatch):
+    """Ctrl-C during training keeps the last checkpoint; the rerun resumes from it and ends where an
+    uninterrupted run ends, with the whole training log."""
+    from genbench.api import TrainContext
+
+    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "200", "--metrics", "fid"]
+    args += ["--checkpoint-every", "5", "--no-figures"]
+    assert cli(*run_args(tmp_path / "a", tmp_path / "cache-a", *args)).exit_code == 0
+    real = TrainContext.progress
+
+    def interrupt_at_12(self, step, total, **values):
+        if step == 12:
+            raise KeyboardInterrupt
+        real(self, step, total, **values)
+
+    monkeypatch.setattr(TrainContext, "progress", interrupt_at_12)
+    r = cli(*run_args(tmp_path / "b", tmp_path / "cache-b", *args))
+    assert r.exit_code == 130 and "rerun to resume" in r.stderr
+    assert not find_results(tmp_path / "b")
+    monkeypatch.setattr(TrainContext, "progress", real)
+    assert cli(*run_args(tmp_path / "b", tmp_path / "cache-b", *args)).exit_code == 0
+    a, b = (json.loads((tmp_path / d / "ring8/test-tiny-trained/seed0.json").read_text()) for d in "ab")
+    assert a["training"]["resumed_from"] == 0 and b["training"]["resumed_from"] == 10
+    assert a["metrics"]["fid"] == b["metrics"]["fid"]  # the same weights, so the same samples
+    assert [row["step"] for row in b["training_log"]] == [row["step"] for row in a["training_log"]]
+    c = cli(*run_args(tmp_path / "c", tmp_path / "cache-b", *args))  # third time: loaded, not trained
+    assert c.exit_code == 0
+    assert json.loads((tmp_path / "c/ring8/test-tiny-trained/seed0.json").read_text())["training"]["loaded"]
+
+
 def test_set_override_sweeps_variants(cli, tmp_path, cache_dir):
     args = [
         "--models",
