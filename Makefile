@@ -25,27 +25,34 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check genbench baselines tests
-	$(VENV)/bin/ruff format --check genbench baselines tests
+	$(VENV)/bin/ruff check genbench baselines tests benchmarks
+	$(VENV)/bin/ruff format --check genbench baselines tests benchmarks
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format genbench baselines tests
-	$(VENV)/bin/ruff check --fix genbench baselines tests
+	$(VENV)/bin/ruff format genbench baselines tests benchmarks
+	$(VENV)/bin/ruff check --fix genbench baselines tests benchmarks
 
-# Throughput: samples/s of every model and the DDIM step sweep on digits (see README).
+# Speed on this machine: every model on digits (samples/s, NFE, peak memory, training time), the DDIM
+# step sweep with its FID-vs-speed plot, then the CIFAR-10-sized models on synthetic data (GPU when
+# there is one; on the CPU a smoke run). Numbers land in runs/bench/.
 bench: $(STAMP)
 	$(PY) -m genbench run --models ddpm,ddim,vae,gan-ns,gaussian --dataset digits --seeds 0 --out runs/bench
 	$(PY) -m genbench run --models ddim --set ddim.steps=10,20,50,100 --dataset digits --seeds 0 --out runs/bench
 	$(PY) -m genbench report --out runs/bench --leaderboards runs/bench/leaderboards
+	$(PY) benchmarks/cifar10_synthetic.py --out runs/bench/cifar10_synthetic.json
 
 # The published leaderboards: every baseline and control on the embedded datasets, 3 seeds.
 leaderboards: $(STAMP)
 	$(PY) -m genbench run --dataset digits --seeds $(SEEDS) --out runs/leaderboards
 	$(PY) -m genbench run --models ddim --set ddim.steps=10,20,50,100 --dataset digits --seeds $(SEEDS) --out runs/leaderboards
+	$(PY) -m genbench run --models vae,gan-ns,gan-sat,ddpm,ddim,copy,collapse,gaussian --dataset ring8 --seeds $(SEEDS) --out runs/leaderboards
+	$(PY) -m genbench run --models vae,gan-ns,gan-sat,ddpm,ddim,copy,collapse,gaussian --dataset grid25 --seeds $(SEEDS) --out runs/leaderboards
 	$(PY) -m genbench report --out runs/leaderboards --leaderboards leaderboards
 
+# The README's first command: every reference model and control on the embedded digits, then the table.
 run: $(STAMP)
 	$(VENV)/bin/genbench run
+	$(VENV)/bin/genbench report
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

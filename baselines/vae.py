@@ -150,9 +150,10 @@ class VAE(GenerativeModel):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            vals = torch.stack([loss.detach(), recon.detach().mean(), kl.detach().mean()]).tolist()
-            sigma = math.exp(float(self.decoder_log_sigma().detach()))
-            return {"loss": vals[0], "recon": vals[1], "kl": vals[2], "sigma": sigma}
+            # sigma in torch: a diverging log sigma gives inf (then Diverged), not math.exp's OverflowError
+            sigma = self.decoder_log_sigma().detach().float().exp()
+            vals = torch.stack([loss.detach(), recon.detach().mean(), kl.detach().mean(), sigma]).tolist()
+            return {"loss": vals[0], "recon": vals[1], "kl": vals[2], "sigma": vals[3]}
 
         def state() -> dict[str, Any]:
             return {

@@ -218,20 +218,36 @@ def markdown(report: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--train-steps", type=int, default=300)
+    # defaults: GPU-sized, or CPU-sized runs that only smoke-test the paths (a 35.7M U-Net is slow there)
+    ap.add_argument("--train-steps", type=int, help="training steps per model [300; 10 on the CPU]")
     ap.add_argument("--models", default="ddpm,vae,gan-ns")
     ap.add_argument("--amp", action="store_true", help="also time bf16 autocast training (CUDA)")
-    ap.add_argument("--sample-batch", type=int, default=256)
-    ap.add_argument("--ddpm-samples", type=int, default=256, help="samples drawn by the 1000-step sampler")
+    ap.add_argument("--sample-batch", type=int, help="sampling batch size [256; 16 on the CPU]")
     ap.add_argument(
-        "--fast-samples", type=int, default=2048, help="samples drawn by DDIM, the GAN and the VAE"
+        "--ddpm-samples", type=int, help="samples of the 1000-step sampler [256; 0 = skip on the CPU]"
     )
-    ap.add_argument("--inception-images", type=int, default=5000)
-    ap.add_argument("--metric-n", type=int, default=10000)
+    ap.add_argument(
+        "--fast-samples", type=int, help="samples of DDIM, the GAN and the VAE [2048; 32 on the CPU]"
+    )
+    ap.add_argument("--inception-images", type=int, help="images through Inception [5000; 50 on the CPU]")
+    ap.add_argument(
+        "--metric-n", type=int, help="feature rows for the metric timings [10000; 2000 on the CPU]"
+    )
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench-cifar10"))
     ap.add_argument("--out", type=Path, default=None, help="JSON file for the numbers")
     args = ap.parse_args()
     device = torch.device(args.device)
+    defaults = {
+        "train_steps": (300, 10),
+        "sample_batch": (256, 16),
+        "ddpm_samples": (256, 0),
+        "fast_samples": (2048, 32),
+        "inception_images": (5000, 50),
+        "metric_n": (10000, 2000),
+    }
+    for key, (gpu, cpu) in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, gpu if device.type == "cuda" else cpu)
     args.workdir.mkdir(parents=True, exist_ok=True)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -252,9 +268,10 @@ def main() -> None:
             report["training"].append(row)
             print(row, flush=True)
         if name == "ddpm":
-            report["sampling"].append(
-                time_sampling("ddpm (1000 steps)", model, args.ddpm_samples, args.sample_batch, device)
-            )
+            if args.ddpm_samples:
+                report["sampling"].append(
+                    time_sampling("ddpm (1000 steps)", model, args.ddpm_samples, args.sample_batch, device)
+                )
             for steps in (50, 100):
                 ddim = DDIM.from_trained(model, DDIM.Config(steps=steps))
                 report["sampling"].append(

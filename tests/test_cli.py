@@ -122,6 +122,15 @@ def test_controls_on_digits_then_report_ranks_copy_first(cli, tmp_path, cache_di
     )
     assert "memorized" in res["copy"]["flags"] and "collapsed" in res["collapse"]["flags"]
     assert res["gaussian"]["flags"] == []
+    # each control proves its diagnostic (issue: "controls must prove each diagnostic")
+    m = {name: r["metrics"] for name, r in res.items()}
+    assert m["copy"]["memorization_rate"] >= 0.9 and m["copy"]["ct"] < -5
+    assert m["gaussian"]["memorization_rate"] < 0.05
+    assert m["collapse"]["modes_covered"] == 1 and m["collapse"]["mode_kl"] > 2.0  # ~log 10 for one mode
+    assert m["gaussian"]["modes_covered"] == 10 and m["copy"]["modes_covered"] == 10
+    # the figures a report links to exist
+    assert Path(res["copy"]["artifacts"]["nearest_neighbours"]).is_file()
+    assert Path(res["copy"]["artifacts"]["samples"]).is_file()
 
     rep = cli("report", "--out", str(out), "--leaderboards", str(boards))
     assert rep.exit_code == 0, rep.output
@@ -249,6 +258,44 @@ def test_eval_npz_and_folder(cli, tmp_path, cache_dir):
     assert (
         json.loads((tmp_path / "runs/digits/pngs/seed0.json").read_text())["protocol"]["num_samples"] == 100
     )
+
+
+def test_real_test_split_scores_like_held_out_data(cli, tmp_path, cache_dir):
+    """The digits test split scored as if it were samples: its FID is the train/test floor (checked
+    against torch-fidelity on the same classifier features), nothing is memorized, every mode is
+    covered and C_T sees neither copying nor underfitting."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    from genbench.data.digits import Digits
+    from genbench.features.classifier import Classifier
+
+    digits = Digits(cache_dir=cache_dir)
+    test_x = digits.load("test")[0]
+    np.savez(tmp_path / "test.npz", samples=test_x.numpy())
+    r = cli(
+        "eval",
+        "--samples",
+        str(tmp_path / "test.npz"),
+        "--dataset",
+        "digits",
+        "--out",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(cache_dir),
+        "--no-progress",
+        "--no-figures",
+    )
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "runs/digits/test/seed0.json").read_text())["metrics"]
+    clf = Classifier(digits, cache_dir=cache_dir)
+    stats = [
+        fid_features_to_statistics(torch.from_numpy(clf.extract(x).features))
+        for x in (test_x, digits.load("train")[0])
+    ]
+    floor = fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
+    assert m["fid"] == pytest.approx(floor, rel=1e-6)
+    assert m["memorization_rate"] < 0.01 and m["modes_covered"] == 10 and abs(m["ct"]) < 3
+    assert "collapsed" not in m and m["mode_kl"] < 0.05
 
 
 def test_list_shows_sources(cli):

@@ -1,0 +1,473 @@
+"""VAE and GANs: losses and their gradients against closed forms, the GAN training log, k discriminator
+steps per generator step, the ELBO terms and the reparameterisation, resumable training, divergence,
+the DataSpec contract of ``sample``, and mode recovery on the 2D ring."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+import baselines.gan as gan_module
+import baselines.vae as vae_module
+from baselines.gan import (
+    GanNS,
+    GanSat,
+    discriminator_loss,
+    generator_loss_nonsaturating,
+    generator_loss_saturating,
+)
+from baselines.vae import VAE, elbo_terms, gaussian_nll, kl_to_standard_normal
+from genbench.api import DataSpec, SampleCheck, TrainContext
+from genbench.config import resolve_model_config
+from genbench.errors import Diverged
+from genbench.registry import models as model_registry
+
+POINTS = DataSpec(name="ring8", kind="points", shape=(2,), value_range=None, num_train=64, num_modes=8)
+IMAGES = DataSpec(name="tiny", kind="image", shape=(1, 8, 8), value_range=(-1.0, 1.0), num_train=32)
+# three channels, not square, one stride-2 level (16 x 12 -> 8 x 6 at min_res 4)
+WIDE = DataSpec(name="wide", kind="image", shape=(3, 16, 12), value_range=(-1.0, 1.0), num_train=32)
+LOGITS = [-10.0, -2.0, 0.0, 3.0]
+MODELS = {"vae": VAE, "gan-ns": GanNS, "gan-sat": GanSat}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The networks here are tiny: one thread is faster, and robust to a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def ctx(path: Path | None = None, every: int = 0, seed: int = 0, **kw) -> TrainContext:
+    return TrainContext(
+        seed=seed, device=torch.device("cpu"), checkpoint_path=path, checkpoint_every=every, **kw
+    )
+
+
+def tiny(cls: type, spec: DataSpec, **kw):
+    """A model small enough to train a few steps in milliseconds (min_res 2 puts a batchnorm in D)."""
+    if cls is VAE:
+        cfg = dict(steps=6, batch_size=8, latent_dim=4, width=8, min_res=2, hidden=16, layers=1, log_every=1)
+    else:
+        cfg = dict(steps=6, batch_size=8, z_dim=8, g_width=8, d_width=8, min_res=2, hidden=16, layers=1)
+        cfg.update(log_every=1)
+    return cls(spec, cls.Config(**{**cfg, **kw}))
+
+
+def data_for(spec: DataSpec, n: int = 32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(123)
+    if spec.kind == "image":
+        return torch.rand(n, *spec.shape, generator=g) * 2 - 1
+    return torch.randn(n, *spec.shape, generator=g)
+
+
+def flat_state(state: dict) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, val in state.items():
+        if isinstance(val, dict):
+            out.update({f"{key}.{k}": v for k, v in flat_state(val).items()})
+        else:
+            out[key] = val
+    return out
+
+
+# -- GAN losses ---------------------------------------------------------------------------------
+
+
+def test_gan_losses_match_closed_forms():
+    logits = torch.tensor(LOGITS)
+    sat = [math.log(1.0 - sigmoid(v)) for v in LOGITS]  # minimised by G (Goodfellow et al. 2014, Eq. 1)
+    ns = [-math.log(sigmoid(v)) for v in LOGITS]
+    torch.testing.assert_close(generator_loss_saturating(logits), torch.tensor(sat), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(generator_loss_nonsaturating(logits), torch.tensor(ns), rtol=1e-6, atol=1e-6)
+    assert generator_loss_saturating(logits).dtype == torch.float32
+    pairs = list(itertools.product(LOGITS, LOGITS))
+    real, fake = torch.tensor([p[0] for p in pairs]), torch.tensor([p[1] for p in pairs])
+    want = [-math.log(sigmoid(r)) - math.log(1.0 - sigmoid(f)) for r, f in pairs]
+    torch.testing.assert_close(discriminator_loss(real, fake), torch.tensor(want), rtol=1e-6, atol=1e-6)
+    # the saturating loss is negative and rises towards 0 as D rejects the fakes, the other falls to 0
+    # as D accepts them: they are different functions, not one up to a constant
+    assert (generator_loss_saturating(logits) <= 0).all()
+    assert (generator_loss_nonsaturating(logits) >= 0).all()
+
+
+def test_gan_loss_gradients_saturate_where_they_should():
+    def grad(fn, logits: list[float]) -> torch.Tensor:
+        x = torch.tensor(logits, requires_grad=True)
+        fn(x).sum().backward()
+        return x.grad
+
+    g_sat, g_ns = grad(generator_loss_saturating, LOGITS), grad(generator_loss_nonsaturating, LOGITS)
+    torch.testing.assert_close(g_sat, torch.tensor([-sigmoid(v) for v in LOGITS]), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(
+        g_ns, torch.tensor([-(1.0 - sigmoid(v)) for v in LOGITS]), rtol=1e-5, atol=1e-7
+    )
+    # D confidently rejects the fakes (l = -10): the true minimax loss gives the generator nothing to
+    # follow, the non-saturating one its steepest slope. A "minimax" loss that is secretly the
+    # non-saturating one fails here.
+    assert abs(float(g_sat[0])) < 1e-4
+    assert abs(float(g_ns[0])) > 0.99
+    assert (g_sat < 0).all() and (g_ns < 0).all()  # both push the fakes' logits up
+
+    # discriminator: d/dl_real = -(1 - sigmoid(l_real)), d/dl_fake = sigmoid(l_fake)
+    real = torch.tensor(LOGITS, requires_grad=True)
+    fake = torch.tensor(LOGITS[::-1], requires_grad=True)
+    discriminator_loss(real, fake).sum().backward()
+    torch.testing.assert_close(
+        real.grad, torch.tensor([-(1.0 - sigmoid(v)) for v in LOGITS]), rtol=1e-5, atol=1e-7
+    )
+    torch.testing.assert_close(
+        fake.grad, torch.tensor([sigmoid(v) for v in LOGITS[::-1]]), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_models_dispatch_to_their_generator_loss():
+    logits = torch.tensor(LOGITS)
+    for spec in (POINTS, IMAGES):
+        assert torch.equal(GanSat(spec).generator_loss(logits), generator_loss_saturating(logits))
+        assert torch.equal(GanNS(spec).generator_loss(logits), generator_loss_nonsaturating(logits))
+    assert not torch.allclose(generator_loss_saturating(logits), generator_loss_nonsaturating(logits))
+    assert model_registry.get("gan-sat") is GanSat
+    assert model_registry.get("gan-ns") is GanNS and model_registry.get("gan") is GanNS
+    assert model_registry.get("vae") is VAE
+
+
+# -- GAN training ---------------------------------------------------------------------------------
+
+
+class CountingAdam(torch.optim.Adam):
+    """Adam that records, in one shared list, which network each step updates and G's gradient norm."""
+
+    events: list[tuple[str, float]] = []
+    model: gan_module._GAN | None = None
+
+    def step(self, closure=None):
+        first = self.param_groups[0]["params"][0]
+        m = CountingAdam.model
+        who = "g" if first is next(m.G.parameters()) else "d" if first is next(m.D.parameters()) else "?"
+        params = [p for g in self.param_groups for p in g["params"] if p.grad is not None]
+        norm = (
+            float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))) if params else 0.0
+        )
+        CountingAdam.events.append((who, norm))
+        return super().step(closure)
+
+
+@pytest.fixture
+def counting_adam(monkeypatch):
+    CountingAdam.events = []
+    monkeypatch.setattr(gan_module.torch.optim, "Adam", CountingAdam)
+    yield CountingAdam
+    CountingAdam.events, CountingAdam.model = [], None
+
+
+@pytest.mark.parametrize("spec", [POINTS, IMAGES], ids=["points", "images"])
+@pytest.mark.parametrize("cls", [GanNS, GanSat])
+def test_gan_training_log(cls, spec, counting_adam):
+    rows: list[tuple[int, dict]] = []
+    model = tiny(cls, spec, steps=12, log_every=5)
+    counting_adam.model = model
+    model.fit(data_for(spec, 64), ctx(log=lambda step, values: rows.append((step, values))))
+    assert [s for s, _ in rows] == [1, 5, 10, 12]  # every log_every steps, plus the first and last
+    for _, row in rows:
+        assert {"d_real", "d_fake", "loss_d", "loss_g", "grad_norm_g"} <= row.keys()
+        assert all(math.isfinite(v) for v in row.values())
+        assert 0.0 <= row["d_real"] <= 1.0 and 0.0 <= row["d_fake"] <= 1.0
+        assert row["grad_norm_g"] > 0.0
+        # Jensen: mean(-log D(x)) >= -log mean(D(x)), likewise for 1 - D(G(z))
+        assert row["loss_d"] >= -math.log(row["d_real"]) - math.log(1.0 - row["d_fake"]) - 1e-5
+        if cls is GanSat:
+            assert row["loss_g"] <= 0.0  # log(1 - D) < 0
+        else:
+            assert row["loss_g"] >= 0.0  # -log D > 0
+    # grad_norm_g is the L2 norm of the generator's gradients at its optimizer step
+    g_norms = [norm for who, norm in counting_adam.events if who == "g"]
+    for step, row in rows:
+        assert row["grad_norm_g"] == pytest.approx(g_norms[step - 1], rel=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_d_steps_discriminator_updates_per_generator_update(k, counting_adam):
+    model = tiny(GanNS, POINTS, steps=4, d_steps=k)
+    counting_adam.model = model
+    model.fit(data_for(POINTS, 64), ctx())
+    # Goodfellow et al. 2014, Algorithm 1: k discriminator steps, then one generator step
+    assert "".join(who for who, _ in counting_adam.events) == ("d" * k + "g") * 4
+
+
+def test_d_steps_adam_state_counts(tmp_path):
+    """Adam's own 'step' counters in the final checkpoint: k discriminator steps per generator step."""
+    from genbench.checkpoint import load_checkpoint
+
+    model = tiny(GanSat, IMAGES, steps=5, d_steps=2)
+    model.fit(data_for(IMAGES), ctx(tmp_path / "c.pt"))
+    state = load_checkpoint(tmp_path / "c.pt")["state"]
+    d_counts = {float(s["step"]) for s in state["opt_d"]["state"].values()}
+    g_counts = {float(s["step"]) for s in state["opt_g"]["state"].values()}
+    assert d_counts == {10.0} and g_counts == {5.0}
+
+
+# -- VAE ------------------------------------------------------------------------------------------
+
+
+def test_kl_closed_form():
+    assert torch.equal(kl_to_standard_normal(torch.zeros(3, 5), torch.zeros(3, 5)), torch.zeros(3))
+    # mu = (1, -2), sigma^2 = (4, 1/4): 1/2 [(1 + 4 - log 4 - 1) + (4 + 1/4 - log(1/4) - 1)] = 3.625
+    mu, var = torch.tensor([[1.0, -2.0]]), torch.tensor([[4.0, 0.25]])
+    want = 0.5 * ((1 + 4 - math.log(4) - 1) + (4 + 0.25 - math.log(0.25) - 1))
+    assert want == pytest.approx(3.625)
+    torch.testing.assert_close(kl_to_standard_normal(mu, var.log()), torch.tensor([want]))
+    # against torch.distributions, per example over all dimensions of image-shaped inputs
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(4, 3, 2, 2, generator=g), torch.randn(4, 3, 2, 2, generator=g)
+    ref = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).flatten(1).sum(1)
+    torch.testing.assert_close(kl_to_standard_normal(mu, logvar), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_gaussian_nll_and_elbo_terms():
+    g = torch.Generator().manual_seed(1)
+    x, mean = torch.randn(4, 1, 3, 3, generator=g), torch.randn(4, 1, 3, 3, generator=g)
+    for log_sigma in (-2.0, 0.0, 0.7):
+        ls = torch.tensor(log_sigma)
+        ref = -Normal(mean, math.exp(log_sigma)).log_prob(x).flatten(1).sum(1)
+        torch.testing.assert_close(gaussian_nll(x, mean, ls), ref, rtol=1e-5, atol=1e-4)
+    mu, logvar = torch.randn(4, 5, generator=g), torch.randn(4, 5, generator=g)
+    recon, kl = elbo_terms(x, mean, torch.tensor(-1.0), mu, logvar)
+    torch.testing.assert_close(recon, -Normal(mean, math.exp(-1.0)).log_prob(x).flatten(1).sum(1))
+    torch.testing.assert_close(kl, kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(1))
+
+
+@pytest.mark.parametrize("spec", [POINTS, IMAGES], ids=["points", "images"])
+def test_reparameterisation(spec):
+    model = tiny(VAE, spec)
+    x = data_for(spec, 5)
+    with torch.no_grad():
+        model.log_sigma.fill_(-0.5)
+        mu, logvar = model.encoder(x)
+        ls = model.decoder_log_sigma()
+        # eps = 0: z is the posterior mean exactly
+        recon, kl = model.negative_elbo(x, torch.zeros_like(mu))
+        want_recon, want_kl = elbo_terms(x, model.decoder(mu), ls, mu, logvar)
+        assert torch.equal(recon, want_recon) and torch.equal(kl, want_kl)
+        # eps != 0: z = mu + sigma * eps, and the KL does not depend on the draw
+        eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(2))
+        recon2, kl2 = model.negative_elbo(x, eps)
+        z = mu + logvar.mul(0.5).exp() * eps
+        torch.testing.assert_close(recon2, gaussian_nll(x, model.decoder(z), ls))
+        assert torch.equal(kl2, kl) and not torch.allclose(recon2, recon)
+    assert float(ls) == -0.5
+    model.log_sigma.data.fill_(-50.0)
+    # the floor keeps the NLL bounded
+    assert float(model.decoder_log_sigma().detach()) == model.config.min_log_sigma
+
+
+def test_vae_fixed_decoder_sigma_is_not_trained():
+    model = tiny(VAE, POINTS, decoder_sigma=0.1)
+    model.fit(data_for(POINTS, 64), ctx())
+    assert float(model.log_sigma.detach()) == pytest.approx(math.log(0.1))
+    assert not model.log_sigma.requires_grad
+    learned = tiny(VAE, POINTS)
+    learned.fit(data_for(POINTS, 64), ctx())
+    assert float(learned.log_sigma.detach()) != 0.0  # the calibrated decoder's sigma moves from its start, 1
+
+
+# -- resumable training ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_resume_equals_uninterrupted(tmp_path, name):
+    cls = MODELS[name]
+    kw = {} if cls is VAE else {"d_steps": 2}
+    data = data_for(IMAGES)
+    straight = tiny(cls, IMAGES, **kw)
+    straight.fit(data, ctx(tmp_path / "a.pt"))
+
+    def interrupt(step: int, total: int, values: dict) -> None:
+        if step == 4:
+            raise KeyboardInterrupt
+
+    first = tiny(cls, IMAGES, **kw)
+    with pytest.raises(KeyboardInterrupt):  # stopped after the checkpoint at step 3
+        first.fit(data, ctx(tmp_path / "b.pt", every=3, progress=interrupt))
+    steps_run: list[int] = []
+    resumed = tiny(cls, IMAGES, **kw)
+    summary = resumed.fit(data, ctx(tmp_path / "b.pt", every=3, progress=lambda s, t, v: steps_run.append(s)))
+    assert summary["resumed_from"] == 3 and steps_run == [4, 5, 6]
+    want, got = flat_state(straight.state_dict()), flat_state(resumed.state_dict())
+    assert want.keys() == got.keys()
+    if cls is not VAE:
+        assert any(k.startswith("D.") and "running_mean" in k for k in want)  # D's batchnorm is covered
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], rtol=0, atol=0, msg=key)
+    # the interrupted run had moved away from the initial weights: the comparison can fail
+    fresh = flat_state(tiny(cls, IMAGES, **kw).state_dict())
+    assert any(not torch.equal(fresh[k], want[k]) for k in want if fresh[k].is_floating_point())
+    # and the seed matters
+    other = tiny(cls, IMAGES, **kw)
+    other.fit(data, ctx(seed=1))
+    got = flat_state(other.state_dict())
+    assert any(not torch.equal(got[k], want[k]) for k in want if want[k].is_floating_point())
+
+
+# -- divergence -----------------------------------------------------------------------------------
+
+
+def nan_from_call(fn, n: int):
+    calls = []
+
+    def wrapped(*args):
+        calls.append(1)
+        out = fn(*args)
+        if len(calls) >= n:
+            out = out * float("nan") if not isinstance(out, tuple) else tuple(o * float("nan") for o in out)
+        return out
+
+    return wrapped
+
+
+def test_vae_nan_loss_raises_diverged_with_the_step(monkeypatch):
+    monkeypatch.setattr(vae_module, "elbo_terms", nan_from_call(elbo_terms, 3))
+    with pytest.raises(Diverged) as info:
+        tiny(VAE, POINTS).fit(data_for(POINTS, 64), ctx())
+    assert info.value.step == 3 and math.isnan(info.value.loss)
+
+
+@pytest.mark.parametrize("cls", [GanNS, GanSat])
+def test_gan_nan_generator_loss_raises_diverged_with_the_step(monkeypatch, cls):
+    monkeypatch.setattr(
+        gan_module, "generator_loss_nonsaturating", nan_from_call(generator_loss_nonsaturating, 3)
+    )
+    monkeypatch.setattr(gan_module, "generator_loss_saturating", nan_from_call(generator_loss_saturating, 3))
+    with pytest.raises(Diverged) as info:
+        tiny(cls, POINTS).fit(data_for(POINTS, 64), ctx())
+    assert info.value.step == 3
+
+
+def test_gan_nan_discriminator_loss_raises_diverged_with_the_step(monkeypatch):
+    # with k = 2, discriminator losses 5 and 6 belong to generator step 3
+    monkeypatch.setattr(gan_module, "discriminator_loss", nan_from_call(discriminator_loss, 5))
+    with pytest.raises(Diverged) as info:
+        tiny(GanNS, POINTS, d_steps=2).fit(data_for(POINTS, 64), ctx())
+    assert info.value.step == 3
+
+
+def test_huge_learning_rate_diverges():
+    with pytest.raises(Diverged):
+        tiny(VAE, POINTS, lr=1e30, steps=50).fit(data_for(POINTS, 64) * 10, ctx())
+    with pytest.raises(Diverged):
+        tiny(GanNS, POINTS, lr_g=1e30, lr_d=1e30, steps=50).fit(data_for(POINTS, 64) * 10, ctx())
+
+
+# -- the DataSpec contract ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", [IMAGES, WIDE, POINTS], ids=["images", "wide", "points"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_samples_follow_the_data_spec(name, spec):
+    cls = MODELS[name]
+    model = tiny(cls, spec, steps=2, min_res=4)
+    for trained in (False, True):
+        if trained:
+            model.fit(data_for(spec), ctx())
+        x = model.sample(5, generator=torch.Generator().manual_seed(0))
+        assert x.dtype == torch.float32 and tuple(x.shape) == (5, *spec.shape)
+        assert torch.isfinite(x).all()
+        if spec.value_range is not None:
+            assert float(x.min()) >= spec.value_range[0] and float(x.max()) <= spec.value_range[1]
+        SampleCheck(name, spec)(x, 5)
+        assert torch.equal(x, model.sample(5, generator=torch.Generator().manual_seed(0)))
+        assert not torch.equal(x, model.sample(5, generator=torch.Generator().manual_seed(1)))
+    assert model.sample(1, generator=torch.Generator().manual_seed(0)).shape == (1, *spec.shape)
+    # state_dict round trip: a fresh model with the trained weights samples the same
+    clone = tiny(cls, spec, steps=2, min_res=4)
+    clone.load_state_dict(model.state_dict())
+    assert torch.equal(
+        clone.sample(5, generator=torch.Generator().manual_seed(3)),
+        model.sample(5, generator=torch.Generator().manual_seed(3)),
+    )
+    assert "log_every" not in model.train_config() and "steps" in model.train_config()
+    # the range holds for any weights, not only for small ones: blow up the generator
+    with torch.no_grad():
+        for p in (model.decoder if cls is VAE else model.G).parameters():
+            p.mul_(30.0)
+    x = model.sample(64, generator=torch.Generator().manual_seed(0))
+    SampleCheck(name, spec, tolerance=0.0)(x, 64)
+    if spec.value_range is not None:
+        assert float(x.abs().max()) > 0.9  # large weights do push samples to the edges of the range
+
+
+# -- mode recovery on ring8 -----------------------------------------------------------------------
+
+
+def ring8_modes(samples: torch.Tensor, means: np.ndarray, std: float) -> tuple[int, float]:
+    """PacGAN's rule (genbench/metrics/modes.py): modes with a sample within 3 std, share within 3 std."""
+    d = torch.cdist(samples.double(), torch.as_tensor(means))
+    dist, nearest = d.min(1)
+    hq = dist < 3 * std
+    return len(torch.unique(nearest[hq])), float(hq.double().mean())
+
+
+def ring8_run(name: str, seed: int = 0, **overrides) -> tuple[int, float]:
+    from genbench.data.toy2d import Ring8
+
+    ring = Ring8()
+    train, _ = ring.load("train")
+    cls = MODELS[name]
+    cfg = dataclasses.replace(resolve_model_config(cls, "ring8", {}), **overrides)
+    model = cls(ring.spec, cfg)
+    model.fit(train, ctx(seed=seed))
+    x = model.sample(2000, generator=torch.Generator().manual_seed(0))
+    return ring8_modes(x, ring.means, ring.std)
+
+
+def test_vae_with_a_fixed_decoder_sigma_recovers_the_ring8_modes():
+    """The VAE's networks and ELBO do learn the ring, here with ``decoder_sigma = 0.1`` (a config option).
+
+    Measured (2000 samples, 1000 steps): 8 modes for seeds 0, 1, 2 (high-quality share 0.09-0.15).
+    The resolved config (learned sigma) does not: see the slow ``test_ring8_mode_recovery[vae]``.
+    """
+    covered, hq = ring8_run("vae", steps=1000, decoder_sigma=0.1)
+    assert covered >= 5, (covered, hq)
+    assert hq > 0.0
+
+
+# Budgets where the resolved configs (dataclass defaults; no ring8 TOML yet) recover most modes,
+# measured with seed 0 (and 1, 2 where noted) on 2000 samples; none of them does within ~20 s:
+#   gan-sat: 2000 steps 0 modes; 5000: 5 / 1 / 7 (seeds 0/1/2); 10000: 8 / 8 / 7 (about 30-40 s)
+#   gan-ns:  2000 steps 0 / 0; 5000: 1; 10000: 7 / 1 / 0; 20000: 6 / 5 / 7 (about 65 s)
+#   vae:     1000 steps 0 / 0 / 0; 3000: 0 (posterior collapse, see the xfail reason)
+RING8_BUDGETS = {"gan-sat": 10_000, "gan-ns": 20_000, "vae": 3_000}
+VAE_COLLAPSE = (
+    "posterior collapse: the calibrated decoder starts at sigma = 1, above the ring's per-coordinate std "
+    "sqrt(0.5); the encoder is switched off (KL -> 0, every sample is the data mean) and sigma settles at "
+    "sqrt(0.5), equal to the data's std in every direction, where a linear VAE has no gradient to leave. "
+    "Needs a ring8 config with decoder_sigma (0.1: 8 of 8 modes in 1000 steps, seeds 0-2) or a smaller "
+    "starting sigma"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gan-sat",
+        "gan-ns",
+        pytest.param("vae", marks=pytest.mark.xfail(strict=True, reason=VAE_COLLAPSE)),
+    ],
+)
+def test_ring8_mode_recovery(name):
+    """PacGAN's count with the resolved config: at least 5 of the 8 modes hold a sample within 3 std."""
+    covered, hq = ring8_run(name, steps=RING8_BUDGETS[name])
+    assert covered >= 5, (covered, hq)
