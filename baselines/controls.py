@@ -137,7 +137,9 @@ class Gaussian(_Control):
             if int(info) == 0:
                 break
             if ridge > scale:
-                raise GenbenchError("gaussian control: the training data's covariance is not finite; check the data")
+                raise GenbenchError(
+                    "gaussian control: the training data's covariance is not finite; check the data"
+                )
             ridge = scale * 1e-6 if ridge == 0 else ridge * 10
         self.mean, self.chol, self.ridge = mean, chol, ridge
         return {"ridge": ridge}

@@ -126,7 +126,9 @@ class DDPM(GenerativeModel):
     def _build(self) -> nn.Module:
         c, s = self.config, self.spec
         if s.kind == "points":
-            return MLPDenoiser(s.shape[0], hidden=c.mlp_hidden, depth=c.mlp_depth, fourier_scale=c.mlp_fourier_scale)
+            return MLPDenoiser(
+                s.shape[0], hidden=c.mlp_hidden, depth=c.mlp_depth, fourier_scale=c.mlp_fourier_scale
+            )
         return UNet(
             s.shape[0],
             s.shape[-1],

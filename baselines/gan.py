@@ -41,6 +41,7 @@ from baselines.gan_nets import (
 )
 from baselines.training import train_loop
 from genbench.api import DataSpec, GenerativeModel, TrainContext
+from genbench.errors import GenbenchError
 from genbench.registry import register_model
 
 
@@ -86,6 +87,12 @@ class _GAN(GenerativeModel):
 
     def __init__(self, spec: DataSpec, config: GanConfig | None = None):
         super().__init__(spec, config)
+        c, name = self.config, self.config_name or "gan"
+        for field in ("steps", "d_steps", "batch_size", "z_dim", "g_width", "d_width", "hidden", "layers"):
+            if getattr(c, field) < 1:
+                raise GenbenchError(f"{name}.{field} must be >= 1, got {getattr(c, field)}")
+        if c.lr_g <= 0 or c.lr_d <= 0:
+            raise GenbenchError(f"{name}.lr_g and {name}.lr_d must be positive")
         self._build(0)
 
     @classmethod

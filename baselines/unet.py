@@ -23,7 +23,9 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal embedding of integer timesteps (Vaswani et al. 2017, Sec. 3.5; as in Ho et al.'s
     code: ``[sin(t w_k), cos(t w_k)]`` with ``w_k = 10000^(-k / (dim/2 - 1))``)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / (half - 1))
+    freqs = torch.exp(
+        -math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / (half - 1)
+    )
     args = t.float()[:, None] * freqs[None, :]
     emb = torch.cat([torch.sin(args), torch.cos(args)], dim=1)
     return F.pad(emb, (0, 1)) if dim % 2 else emb
@@ -131,12 +133,16 @@ class UNet(nn.Module):
                 chans.append(cur)
                 res //= 2
 
-        self.mid = nn.ModuleList([ResBlock(cur, cur, temb, dropout), AttnBlock(cur), ResBlock(cur, cur, temb, dropout)])
+        self.mid = nn.ModuleList(
+            [ResBlock(cur, cur, temb, dropout), AttnBlock(cur), ResBlock(cur, cur, temb, dropout)]
+        )
 
         self.up = nn.ModuleList()
         for level, mult in reversed(list(enumerate(ch_mult))):
             for _ in range(num_res_blocks + 1):
-                self.up.append(self._block(cur + chans.pop(), ch * mult, temb, dropout, res in attn_resolutions))
+                self.up.append(
+                    self._block(cur + chans.pop(), ch * mult, temb, dropout, res in attn_resolutions)
+                )
                 cur = ch * mult
             if level != 0:
                 self.up.append(Upsample(cur))
@@ -185,14 +191,20 @@ class MLPDenoiser(nn.Module):
     ring): on ring8 the share of samples within 3 std of a mode rises from about 6% to about 95%.
     """
 
-    def __init__(self, dim: int, *, hidden: int = 256, depth: int = 4, temb: int = 64, fourier_scale: float = 25.0):
+    def __init__(
+        self, dim: int, *, hidden: int = 256, depth: int = 4, temb: int = 64, fourier_scale: float = 25.0
+    ):
         super().__init__()
         self.temb_dim, self.fourier_scale, self.fourier_dim = temb, fourier_scale, 64
         self.temb = nn.Sequential(nn.Linear(temb, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.inp = nn.Linear(dim * (1 + self.fourier_dim) if fourier_scale > 0 else dim, hidden)
         self.blocks = nn.ModuleList(
             nn.ModuleDict(
-                {"fc1": nn.Linear(hidden, hidden), "film": nn.Linear(hidden, 2 * hidden), "fc2": nn.Linear(hidden, hidden)}
+                {
+                    "fc1": nn.Linear(hidden, hidden),
+                    "film": nn.Linear(hidden, 2 * hidden),
+                    "fc2": nn.Linear(hidden, hidden),
+                }
             )
             for _ in range(depth)
         )
@@ -202,7 +214,9 @@ class MLPDenoiser(nn.Module):
         emb = F.silu(self.temb(timestep_embedding(t, self.temb_dim)))
         feats = [x]
         if self.fourier_scale > 0:
-            feats += [timestep_embedding(x[:, d] * self.fourier_scale, self.fourier_dim) for d in range(x.shape[1])]
+            feats += [
+                timestep_embedding(x[:, d] * self.fourier_scale, self.fourier_dim) for d in range(x.shape[1])
+            ]
         h = self.inp(torch.cat(feats, dim=1))
         for block in self.blocks:
             scale, shift = block["film"](emb).chunk(2, dim=1)

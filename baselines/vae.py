@@ -33,6 +33,7 @@ from baselines.gan_nets import autocast, seeded
 from baselines.training import train_loop
 from baselines.vae_nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from genbench.api import DataSpec, GenerativeModel, TrainContext
+from genbench.errors import GenbenchError
 from genbench.registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
@@ -84,6 +85,12 @@ class VAE(GenerativeModel):
 
     def __init__(self, spec: DataSpec, config: VAEConfig | None = None):
         super().__init__(spec, config)
+        c = self.config
+        for name in ("steps", "batch_size", "latent_dim", "width", "hidden", "layers"):
+            if getattr(c, name) < 1:
+                raise GenbenchError(f"vae.{name} must be >= 1, got {getattr(c, name)}")
+        if c.lr <= 0 or (c.decoder_sigma is not None and c.decoder_sigma <= 0):
+            raise GenbenchError("vae.lr and vae.decoder_sigma must be positive")
         self._build(0)
 
     @classmethod
@@ -117,6 +124,9 @@ class VAE(GenerativeModel):
         return self
 
     def decoder_log_sigma(self) -> torch.Tensor:
+        """log sigma of p(x|z); a learned one is floored at ``min_log_sigma`` (a fixed one is as given)."""
+        if not self.log_sigma.requires_grad:
+            return self.log_sigma
         return self.log_sigma.clamp(min=self.config.min_log_sigma)
 
     def negative_elbo(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,6 +19,22 @@ def run_args(out: Path, cache_dir: Path, *extra: str) -> list[str]:
     return ["run", "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress", *extra]
 
 
+def eval_args(samples: Path, out: Path, cache_dir: Path, *extra: str) -> list[str]:
+    return [
+        "eval",
+        "--samples",
+        str(samples),
+        "--dataset",
+        "digits",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache_dir),
+        "--no-progress",
+        *extra,
+    ]
+
+
 def single_line_error(result) -> str:
     """The CLI's message for a user error: exit 2, one line, no traceback."""
     assert result.exit_code == 2, (result.exit_code, result.output)
@@ -239,21 +255,12 @@ def test_eval_npz_and_folder(cli, tmp_path, cache_dir):
     folder.mkdir()
     for i, img in enumerate(u8[:100]):
         Image.fromarray(img).save(folder / f"{i:03d}.png")
-    common = [
-        "--dataset",
-        "digits",
-        "--out",
-        str(tmp_path / "runs"),
-        "--cache-dir",
-        str(cache_dir),
-        "--no-progress",
-    ]
-    r = cli("eval", "--samples", str(tmp_path / "mine.npz"), *common)
+    r = cli(*eval_args(tmp_path / "mine.npz", tmp_path / "runs", cache_dir))
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "runs/digits/mine/seed0.json").read_text())
     assert res["protocol"]["num_samples"] == len(u8) and res["metrics"]["fid"] >= 0
     assert res["metrics"]["memorization_rate"] < 0.1  # held-out data does not copy the train split
-    r = cli("eval", "--samples", str(folder), "--metrics", "fid,prdc", *common)
+    r = cli(*eval_args(folder, tmp_path / "runs", cache_dir, "--metrics", "fid,prdc"))
     assert r.exit_code == 0, r.output
     assert (
         json.loads((tmp_path / "runs/digits/pngs/seed0.json").read_text())["protocol"]["num_samples"] == 100
@@ -272,19 +279,7 @@ def test_real_test_split_scores_like_held_out_data(cli, tmp_path, cache_dir):
     digits = Digits(cache_dir=cache_dir)
     test_x = digits.load("test")[0]
     np.savez(tmp_path / "test.npz", samples=test_x.numpy())
-    r = cli(
-        "eval",
-        "--samples",
-        str(tmp_path / "test.npz"),
-        "--dataset",
-        "digits",
-        "--out",
-        str(tmp_path / "runs"),
-        "--cache-dir",
-        str(cache_dir),
-        "--no-progress",
-        "--no-figures",
-    )
+    r = cli(*eval_args(tmp_path / "test.npz", tmp_path / "runs", cache_dir, "--no-figures"))
     assert r.exit_code == 0, r.output
     m = json.loads((tmp_path / "runs/digits/test/seed0.json").read_text())["metrics"]
     clf = Classifier(digits, cache_dir=cache_dir)
@@ -414,18 +409,5 @@ def test_report_without_results(cli, tmp_path):
 
 def test_eval_shape_mismatch(cli, tmp_path, cache_dir):
     np.savez(tmp_path / "s.npz", samples=np.zeros((10, 28, 28), np.uint8))
-    line = single_line_error(
-        cli(
-            "eval",
-            "--samples",
-            str(tmp_path / "s.npz"),
-            "--dataset",
-            "digits",
-            "--out",
-            str(tmp_path),
-            "--cache-dir",
-            str(cache_dir),
-            "--no-progress",
-        )
-    )
+    line = single_line_error(cli(*eval_args(tmp_path / "s.npz", tmp_path, cache_dir)))
     assert "shape" in line

@@ -1,0 +1,105 @@
+"""Quality of the reference models on the embedded data: the checks of the reference-models issue.
+
+Slow (``make test-slow``; tens of minutes on 2 CPU cores): every model trains with its resolved
+config for 3 seeds, every sample set is the size of the train split, and FID is measured in the
+digits classifier's features, exactly as ``genbench run`` does. The tests assert orderings, ratios
+of FIDs and mode coverage; never a timing (speed is measured by ``make bench``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from genbench import RunConfig, evaluate, run
+from genbench.data.digits import Digits
+from genbench.leaderboard import aggregate, results_frame
+
+pytestmark = pytest.mark.slow
+
+SEEDS = [0, 1, 2]
+TRAINED = ["vae", "gan-ns", "gan-sat", "ddpm"]
+DDIM_STEPS = [10, 20, 50, 100]
+
+
+def _run(out, cache, models, dataset, overrides=()):
+    config = RunConfig(
+        models=models,
+        dataset=dataset,
+        seeds=SEEDS,
+        out=out,
+        cache_dir=cache,
+        overrides=list(overrides),
+        progress=False,
+        figures=False,
+    )
+    return run(config)
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> tuple[pd.DataFrame, float]:
+    """Mean over seeds per model (rows by label) and the train/test FID floor."""
+    out, cache = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("cache")
+    results = _run(out, cache, TRAINED, "digits")
+    steps = ",".join(map(str, DDIM_STEPS))
+    results += _run(out, cache, ["ddim"], "digits", [f"ddim.steps={steps}"])
+    assert all(r.status == "ok" for r in results), [(r.label, r.error) for r in results if r.status != "ok"]
+    agg = aggregate(results_frame(results)).set_index("label")
+    test_x = Digits(cache_dir=cache).load("test")[0]
+    floor = evaluate(
+        test_x,
+        RunConfig(dataset="digits", out=out, cache_dir=cache, progress=False, figures=False),
+        name="test-split",
+    )
+    print(agg[["fid", "fid_std", "modes_covered", "samples_per_s", "train_s"]].to_string())
+    print(f"train/test floor: {floor.metrics['fid']:.3f}")
+    return agg, floor.metrics["fid"]
+
+
+def test_ddpm_has_the_lowest_fid_of_the_trained_baselines(digits):
+    agg, _ = digits
+    others = {m: agg.loc[m, "fid"] for m in ("vae", "gan-ns", "gan-sat")}
+    assert all(agg.loc["ddpm", "fid"] < fid for fid in others.values()), (agg.loc["ddpm", "fid"], others)
+
+
+def test_ddpm_is_within_three_times_the_train_test_floor(digits):
+    agg, floor = digits
+    assert agg.loc["ddpm", "fid"] < 3 * floor, (agg.loc["ddpm", "fid"], floor)
+
+
+def test_ddim_fid_falls_as_steps_grow(digits):
+    agg, _ = digits
+    fids = [agg.loc[f"ddim[steps={s}]", "fid"] for s in DDIM_STEPS]
+    assert all(a > b for a, b in zip(fids[:-1], fids[1:], strict=True)), dict(
+        zip(DDIM_STEPS, fids, strict=True)
+    )
+
+
+def test_ddim_at_100_steps_is_within_25_percent_of_ddpm(digits):
+    agg, _ = digits
+    ddim, ddpm = agg.loc["ddim[steps=100]", "fid"], agg.loc["ddpm", "fid"]
+    assert abs(ddim - ddpm) <= 0.25 * ddpm, (ddim, ddpm)
+
+
+def test_ddim_uses_twenty_times_fewer_network_evaluations(digits):
+    agg, _ = digits
+    assert agg.loc["ddpm", "nfe"] == 1000 and agg.loc["ddim[steps=50]", "nfe"] == 50
+
+
+def test_every_trained_model_covers_all_ten_digits(digits):
+    agg, _ = digits
+    for label in [*TRAINED, *(f"ddim[steps={s}]" for s in DDIM_STEPS)]:
+        assert agg.loc[label, "modes_covered"] == 10, label
+        assert not agg.loc[label, "flags"], (label, agg.loc[label, "flags"])
+
+
+@pytest.mark.parametrize("dataset, modes", [("ring8", 8), ("grid25", 25)])
+def test_ddpm_recovers_every_mode_of_the_2d_mixtures(tmp_path, dataset, modes):
+    results = _run(tmp_path / "runs", tmp_path / "cache", ["ddpm"], dataset)
+    for r in results:
+        assert r.status == "ok", r.error
+        assert r.metrics["modes_covered"] == modes, (
+            r.seed,
+            r.metrics["modes_covered"],
+            r.metrics["high_quality"],
+        )
