@@ -411,3 +411,28 @@ def test_eval_shape_mismatch(cli, tmp_path, cache_dir):
     np.savez(tmp_path / "s.npz", samples=np.zeros((10, 28, 28), np.uint8))
     line = single_line_error(cli(*eval_args(tmp_path / "s.npz", tmp_path, cache_dir)))
     assert "shape" in line
+
+
+def test_bad_reference_stats_fail_before_any_training(cli, tmp_path, cache_dir):
+    """A reference .npz with missing keys is a one-line error naming the fix, before any model trains."""
+    np.savez(tmp_path / "stats.npz", mean=np.zeros(3))
+    args = [
+        "--models",
+        "test-tiny-trained",
+        "--dataset",
+        "ring8",
+        "--reference-stats",
+        str(tmp_path / "stats.npz"),
+    ]
+    line = single_line_error(cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args)))
+    assert "lack mu, sigma" in line and "save an .npz with mu" in line
+    assert not list((tmp_path / "cache").glob("checkpoints/**/*.pt"))  # nothing was trained
+    from genbench.features.reference import save_reference_stats
+
+    save_reference_stats(
+        tmp_path / "wide.npz", np.zeros(5), np.eye(5)
+    )  # ring8's raw features have 2 dimensions
+    args[-1] = str(tmp_path / "wide.npz")
+    line = single_line_error(cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args)))
+    assert "dimension 5" in line and "--features" in line
+    assert not list((tmp_path / "cache").glob("checkpoints/**/*.pt"))

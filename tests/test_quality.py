@@ -1,9 +1,13 @@
 """Quality of the reference models on the embedded data: the checks of the reference-models issue.
 
-Slow (``make test-slow``; tens of minutes on 2 CPU cores): every model trains with its resolved
+Slow (``make test-slow``; about half an hour on 2 CPU cores): every model trains with its resolved
 config for 3 seeds, every sample set is the size of the train split, and FID is measured in the
 digits classifier's features, exactly as ``genbench run`` does. The tests assert orderings, ratios
 of FIDs and mode coverage; never a timing (speed is measured by ``make bench``).
+
+Checkpoints go to the usual cache (``$GENBENCH_CACHE`` or ``~/.cache/genbench``), keyed by the
+training config and seed as for any ``genbench run``: after ``make leaderboards`` (the same configs
+and seeds) these tests only sample and score. Set ``GENBENCH_CACHE`` to a fresh folder to retrain.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import pandas as pd
 import pytest
 
 from genbench import RunConfig, evaluate, run
+from genbench.data.base import default_cache_dir
 from genbench.data.digits import Digits
 from genbench.leaderboard import aggregate, results_frame
 
@@ -39,7 +44,7 @@ def _run(out, cache, models, dataset, overrides=()):
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory) -> tuple[pd.DataFrame, float]:
     """Mean over seeds per model (rows by label) and the train/test FID floor."""
-    out, cache = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("cache")
+    out, cache = tmp_path_factory.mktemp("runs"), default_cache_dir()
     results = _run(out, cache, TRAINED, "digits")
     steps = ",".join(map(str, DDIM_STEPS))
     results += _run(out, cache, ["ddim"], "digits", [f"ddim.steps={steps}"])
@@ -95,7 +100,7 @@ def test_every_trained_model_covers_all_ten_digits(digits):
 
 @pytest.mark.parametrize("dataset, modes", [("ring8", 8), ("grid25", 25)])
 def test_ddpm_recovers_every_mode_of_the_2d_mixtures(tmp_path, dataset, modes):
-    results = _run(tmp_path / "runs", tmp_path / "cache", ["ddpm"], dataset)
+    results = _run(tmp_path / "runs", default_cache_dir(), ["ddpm"], dataset)
     for r in results:
         assert r.status == "ok", r.error
         assert r.metrics["modes_covered"] == modes, (
