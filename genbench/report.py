@@ -71,12 +71,13 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     rows = []
     for row in agg[agg["model"] == "ddim"].itertuples():
         m = re.fullmatch(r"steps=(\d+)", row.variant or "")
-        steps = int(m.group(1)) if m else (int(row.nfe) if row.nfe == row.nfe else None)
+        nfe = getattr(row, "nfe", float("nan"))
+        steps = int(m.group(1)) if m else (int(nfe) if nfe == nfe else None)
         if steps is not None and row.fid == row.fid and (not row.variant or m):
             rows.append((steps, row.fid, getattr(row, "fid_std", 0.0), row.samples_per_s))
+    rows = list({r[0]: r for r in sorted(rows, key=lambda r: r[0])}.values())  # default ddim = its step count
     if len(rows) < 2:
         return None
-    rows.sort()
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     steps, fid, std, sps = zip(*rows, strict=True)
