@@ -87,7 +87,9 @@ def test_ddim_eta0_stays_on_the_trajectory_of_exact_noise():
     x0, eps = torch.randn(6, 2, dtype=torch.float64), torch.randn(6, 2, dtype=torch.float64)
     a, ap = s.abar(700), s.abar(300)
     x_t = math.sqrt(a) * x0 + math.sqrt(1 - a) * eps
-    torch.testing.assert_close(s.ddim_step(x_t, 700, 300, eps, None), math.sqrt(ap) * x0 + math.sqrt(1 - ap) * eps)
+    torch.testing.assert_close(
+        s.ddim_step(x_t, 700, 300, eps, None), math.sqrt(ap) * x0 + math.sqrt(1 - ap) * eps
+    )
 
 
 def test_ddim_eta1_single_step_is_the_ddpm_posterior_step():
@@ -157,7 +159,9 @@ def tiny_images(**kw) -> DDPM:
 
 
 def ctx(path: Path | None = None, every: int = 0, seed: int = 0, **kw) -> TrainContext:
-    return TrainContext(seed=seed, device=torch.device("cpu"), checkpoint_path=path, checkpoint_every=every, **kw)
+    return TrainContext(
+        seed=seed, device=torch.device("cpu"), checkpoint_path=path, checkpoint_every=every, **kw
+    )
 
 
 def test_model_level_ddim_equals_ddpm_and_shares_the_denoiser():
@@ -173,14 +177,20 @@ def test_model_level_ddim_equals_ddpm_and_shares_the_denoiser():
     # float32 round-off of two algebraically equal updates accumulates over 1000 steps (the float64
     # sampler test above agrees to 1e-9); eta = 0 differs by far more
     torch.testing.assert_close(a, b, rtol=5e-4, atol=5e-4)
-    c = DDIM.from_trained(ddpm, DDIM.Config(steps=T, eta=0.0)).sample(32, generator=torch.Generator().manual_seed(5))
+    c = DDIM.from_trained(ddpm, DDIM.Config(steps=T, eta=0.0)).sample(
+        32, generator=torch.Generator().manual_seed(5)
+    )
     assert (a - c).abs().max() > 1e-2
     # loading new weights into the owner changes what DDIM samples: the weights are shared
-    before = DDIM.from_trained(ddpm, DDIM.Config(steps=20)).sample(8, generator=torch.Generator().manual_seed(0))
+    before = DDIM.from_trained(ddpm, DDIM.Config(steps=20)).sample(
+        8, generator=torch.Generator().manual_seed(0)
+    )
     other = tiny_points()
     other.fit(data, ctx(seed=1))
     ddpm.load_state_dict(other.state_dict())
-    after = DDIM.from_trained(ddpm, DDIM.Config(steps=20)).sample(8, generator=torch.Generator().manual_seed(0))
+    after = DDIM.from_trained(ddpm, DDIM.Config(steps=20)).sample(
+        8, generator=torch.Generator().manual_seed(0)
+    )
     assert not torch.allclose(before, after)
     assert ddim.state_dict()["ema"].keys() == ddpm.state_dict()["ema"].keys()
     with pytest.raises(GenbenchError, match="from_trained"):
@@ -226,7 +236,9 @@ def test_resume_equals_uninterrupted(tmp_path, make):
     # and the seed matters
     other = make()
     other.fit(data, ctx(seed=1))
-    assert not torch.equal(next(iter(other.ema.state_dict().values())), next(iter(straight.ema.state_dict().values())))
+    assert not torch.equal(
+        next(iter(other.ema.state_dict().values())), next(iter(straight.ema.state_dict().values()))
+    )
 
 
 def test_nan_loss_raises_diverged_with_the_step(monkeypatch):
@@ -248,10 +260,14 @@ def test_huge_learning_rate_diverges():
         tiny_points(lr=1e30, grad_clip=0.0, warmup=1, train_steps=50).fit(torch.randn(64, 2) * 10, ctx())
 
 
-@pytest.mark.parametrize("dataset", ["digits", "stacked-digits", "ring8", "grid25", "mnist", "fashion-mnist", "cifar10"])
+@pytest.mark.parametrize(
+    "dataset", ["digits", "stacked-digits", "ring8", "grid25", "mnist", "fashion-mnist", "cifar10"]
+)
 def test_dataset_configs_resolve(dataset):
     for cls in (DDPM, DDIM):
-        assert cls.dataset_defaults(dataset), f"missing baselines/configs/{dataset}/{cls.registered_name}.toml"
+        assert cls.dataset_defaults(dataset), (
+            f"missing baselines/configs/{dataset}/{cls.registered_name}.toml"
+        )
         resolve_model_config(cls, dataset, {})
 
 
@@ -262,7 +278,13 @@ def test_cifar10_unet_has_the_paper_size():
     n = sum(p.numel() for p in model.net.parameters())
     assert abs(n - 35.7e6) <= 0.1e6, n
     c = model.config
-    assert (c.ch, c.ch_mult, c.num_res_blocks, c.attn_resolutions, c.dropout) == (128, (1, 2, 2, 2), 2, (16,), 0.1)
+    assert (c.ch, c.ch_mult, c.num_res_blocks, c.attn_resolutions, c.dropout) == (
+        128,
+        (1, 2, 2, 2),
+        2,
+        (16,),
+        0.1,
+    )
     assert (c.lr, c.batch_size, c.train_steps, c.ema_decay) == (2e-4, 128, 800_000, 0.9999)
 
 

@@ -20,7 +20,11 @@ def result(model, seed, fid, variant="", flags=(), status="ok", **metrics):
         status=status,
         flags=list(flags),
         error=None if status == "ok" else "diverged at step 7",
-        protocol={"num_samples": 100, "reference_split": "train", "features": {"name": "raw", "fingerprint": "abc"}},
+        protocol={
+            "num_samples": 100,
+            "reference_split": "train",
+            "features": {"name": "raw", "fingerprint": "abc"},
+        },
         metrics={} if status != "ok" else {"fid": fid, **metrics},
     )
 
@@ -66,7 +70,12 @@ def test_csv_columns_are_stable_snake_case(results):
     csv = to_csv_frame(aggregate(results_frame(results)))
     cols = list(csv.columns)
     assert cols[:4] == ["rank", "dataset", "model", "variant"]
-    assert cols.index("fid") < cols.index("fid_std") < cols.index("memorization_rate") < cols.index("samples_per_s")
+    assert (
+        cols.index("fid")
+        < cols.index("fid_std")
+        < cols.index("memorization_rate")
+        < cols.index("samples_per_s")
+    )
 
 
 def test_results_round_trip(tmp_path, results):

@@ -26,8 +26,19 @@ broken-model = "genbench_broken_plugin:Model"
 
 def pip_install(package: Path, target: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(package)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(package),
+        ],
         check=True,
         capture_output=True,
     )
@@ -45,13 +56,29 @@ def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(tmp_p
 
     env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "250"}
     out = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "genbench", "run", "--models", "independent-pixels,broken-model,gaussian",
-           "--dataset", "ring8", "--samples", "500", "--out", str(out), "--cache-dir", str(cache_dir),
-           "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "genbench",
+        "run",
+        "--models",
+        "independent-pixels,broken-model,gaussian",
+        "--dataset",
+        "ring8",
+        "--samples",
+        "500",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache_dir),
+        "--no-progress",
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr  # a requested model could not run
     assert "Traceback" not in proc.stderr
-    mentions = [ln for ln in proc.stderr.splitlines() if "broken-model" in ln and "genbench-broken-plugin" in ln]
+    mentions = [
+        ln for ln in proc.stderr.splitlines() if "broken-model" in ln and "genbench-broken-plugin" in ln
+    ]
     assert len(mentions) == 1, proc.stderr  # reported once, naming its distribution
 
     plugin = json.loads((out / "ring8/independent-pixels/seed0.json").read_text())
@@ -59,7 +86,12 @@ def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(tmp_p
     assert json.loads((out / "ring8/gaussian/seed0.json").read_text())["status"] == "ok"
     assert json.loads((out / "ring8/broken-model/seed0.json").read_text())["status"] == "failed"
 
-    listing = subprocess.run([sys.executable, "-m", "genbench", "list", "models"], env=env,
-                             capture_output=True, text=True, timeout=120)
+    listing = subprocess.run(
+        [sys.executable, "-m", "genbench", "list", "models"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listing.returncode == 0
     assert "independent-pixels" in listing.stdout and "genbench-example-plugin" in listing.stdout
