@@ -30,8 +30,12 @@ SECTIONS: dict[str, list[str]] = {
         "high_quality",
     ],
     "Cost": ["samples_per_s", "nfe", "peak_memory_mb", "train_s"],
+    # GAN rows only (empty columns are dropped): is the generator's gradient vanishing?
+    "GAN training dynamics": ["grad_norm_g_early", "grad_norm_g_final", "d_real_final", "d_fake_final"],
 }
 METRIC_COLUMNS = [c for cols in SECTIONS.values() for c in cols]
+#: diagnostics without a better direction (shown without an arrow, only for rows that have them)
+DIAGNOSTIC = {"grad_norm_g_early", "grad_norm_g_final", "d_real_final", "d_fake_final"}
 LOWER_IS_BETTER = {"fid", "kid", "mode_kl", "memorization_rate", "peak_memory_mb", "train_s", "nfe"}
 
 
@@ -147,13 +151,15 @@ def markdown_table(agg: pd.DataFrame, columns: list[str]) -> str:
     cols = [c for c in columns if c in agg and agg[c].notna().any()]
     if not cols:
         return ""
+    if set(cols) <= DIAGNOSTIC:  # e.g. GAN dynamics: only the rows they describe
+        agg = agg[agg[cols].notna().any(axis=1)]
     table = pd.DataFrame(
         {
             "rank": agg.get("rank", pd.Series(range(1, len(agg) + 1))),
             "model": agg["label"],
             "flags": [_flag_text(f, s) for f, s in zip(agg["flags"], agg["status"], strict=True)],
             **{
-                c + (" ↓" if c in LOWER_IS_BETTER else " ↑"): [
+                c + ("" if c in DIAGNOSTIC else " ↓" if c in LOWER_IS_BETTER else " ↑"): [
                     fmt(m, s) for m, s in zip(agg[c], agg[f"{c}_std"], strict=True)
                 ]
                 for c in cols
