@@ -79,31 +79,34 @@ class Override:
     values: tuple[str, ...]
 
 
+def split_assignment(item: str, flag: str, form: str, example: str) -> tuple[str, str, str]:
+    """``"ddim.steps=10"`` -> ``("ddim", "steps", "10")``; anything else fails naming ``form``."""
+    key, sep, value = item.partition("=")
+    owner, dot, name = key.strip().partition(".")
+    if not sep or not dot or not owner or not name.strip() or not value.strip():
+        raise GenbenchError(f"malformed {flag} {item!r}; use {form}, e.g. {example}")
+    return owner, name.strip(), value.strip()
+
+
 def parse_overrides(items: list[str]) -> list[Override]:
     out = []
     for item in items:
-        key, sep, value = item.partition("=")
-        model, dot, fname = key.strip().partition(".")
-        if not sep or not dot or not model or not fname or not value.strip():
-            raise GenbenchError(f"malformed --set {item!r}; use MODEL.FIELD=VALUE, e.g. ddim.steps=10")
+        model, fname, value = split_assignment(item, "--set", "MODEL.FIELD=VALUE", "ddim.steps=10")
         out.append(Override(model, fname, tuple(v.strip() for v in value.split(","))))
     return out
 
 
 def parse_metric_options(items: list[str]) -> dict[str, dict[str, str]]:
-    """``["fid.backend=clean-fid", "prdc.k=5"]`` -> ``{"fid": {"backend": "clean-fid"}, "prdc": {"k": "5"}}``.
+    """``["fid.backend=clean-fid", "prdc.k_pr=5"]`` -> ``{"fid": {"backend": "clean-fid"}, "prdc": {"k_pr": "5"}}``.
 
     Values stay text here; :func:`resolve_metric_options` checks names and converts types.
     """
     out: dict[str, dict[str, str]] = {}
     for item in items:
-        key, sep, value = item.partition("=")
-        metric, dot, name = key.strip().partition(".")
-        if not sep or not dot or not metric or not name or not value.strip():
-            raise GenbenchError(
-                f"malformed --metric-option {item!r}; use METRIC.KEY=VALUE, e.g. fid.backend=clean-fid"
-            )
-        out.setdefault(metric, {})[name.strip()] = value.strip()
+        metric, name, value = split_assignment(
+            item, "--metric-option", "METRIC.KEY=VALUE", "fid.backend=clean-fid"
+        )
+        out.setdefault(metric, {})[name] = value
     return out
 
 
