@@ -190,6 +190,12 @@ def leaderboard_markdown(
         "(misses modes), **diverged**/**failed** (no samples); a flagged row is not a usable model, "
         "however low its FID."
     )
+    if "high_quality" in a and a["high_quality"].notna().any() and set(a["features"].dropna()) == {"raw"}:
+        lines.append(
+            "\nOn raw 2D coordinates FID compares only means and covariances: a Gaussian fitted to the "
+            "data scores about 0 while its samples fall between the modes. Read `high_quality` (share "
+            "of samples within 3 std of a mode) and `modes_covered` (PacGAN) beside it."
+        )
     for title, cols in SECTIONS.items():
         table = markdown_table(a, cols)
         if table:
