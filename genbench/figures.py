@@ -19,6 +19,8 @@ def save_sample_grid(samples: torch.Tensor, dataset: Dataset, path: Path, n: int
         from torchvision.utils import save_image
 
         x = samples[:n].float()
+        if x.shape[-1] < 32:  # small images (8x8 digits): enlarge, pixel for pixel, to be seen
+            x = torch.nn.functional.interpolate(x, scale_factor=-(-32 // x.shape[-1]), mode="nearest")
         save_image(x, path, nrow=8, normalize=True, value_range=(-1, 1), pad_value=1.0)
         return path
     import matplotlib

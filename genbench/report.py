@@ -38,8 +38,8 @@ def describe_features(results: list[Result]) -> dict[str, str]:
         for key, val in info.items():
             if "accuracy" in key and isinstance(val, int | float):
                 extra.append(f"{key.replace('_', ' ')} {val:.1%}")
-        if info.get("fingerprint"):
-            extra.append(f"fingerprint {str(info['fingerprint'])[:12]}")
+        if info.get("fingerprint"):  # network and weights; the preprocessing after ":" is in the JSONs
+            extra.append(f"fingerprint {str(info['fingerprint']).split(':')[0]}")
         out[name] = f"`{name}`" + (f" ({'; '.join(extra)})" if extra else "")
     return out
 
