@@ -45,6 +45,7 @@ bench: $(STAMP)
 leaderboards: $(STAMP)
 	$(PY) -m genbench run --dataset digits --seeds $(SEEDS) --out runs/leaderboards
 	$(PY) -m genbench run --models ddim --set ddim.steps=10,20,50,100 --dataset digits --seeds $(SEEDS) --out runs/leaderboards
+	$(PY) -m genbench run --models ddim --set ddim.steps=100 --set ddim.eta=1 --dataset digits --seeds $(SEEDS) --out runs/leaderboards
 	$(PY) -m genbench run --models vae,gan-ns,gan-sat,ddpm,ddim,copy,collapse,gaussian --dataset ring8 --seeds $(SEEDS) --out runs/leaderboards
 	$(PY) -m genbench run --models vae,gan-ns,gan-sat,ddpm,ddim,copy,collapse,gaussian --dataset grid25 --seeds $(SEEDS) --out runs/leaderboards
 	$(PY) -m genbench report --out runs/leaderboards --leaderboards leaderboards
