@@ -45,21 +45,31 @@ def describe_features(results: list[Result]) -> dict[str, str]:
 
 
 def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
+    """FID against samples/s, both on log scales; flagged rows (copies, collapses) as grey crosses."""
     a = agg.dropna(subset=[c for c in ("fid", "samples_per_s") if c in agg] or ["label"])
     if "fid" not in a or "samples_per_s" not in a or a.empty:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for row in a.itertuples():
-        ax.errorbar(row.samples_per_s, row.fid, yerr=getattr(row, "fid_std", None), fmt="o", capsize=3)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, row in enumerate(a.itertuples()):
+        flagged = bool(row.flags)
+        style = {"fmt": "x", "color": "gray"} if flagged else {"fmt": "o"}
+        ax.errorbar(row.samples_per_s, row.fid, yerr=getattr(row, "fid_std", None), capsize=3, **style)
+        text = f"{row.label} ({row.flags})" if flagged else row.label
         ax.annotate(
-            row.label, (row.samples_per_s, row.fid), fontsize=7, xytext=(4, 4), textcoords="offset points"
+            text,
+            (row.samples_per_s, row.fid),
+            fontsize=6,
+            xytext=(4, 4 if i % 2 else -9),
+            textcoords="offset points",
+            color="gray" if flagged else "black",
         )
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("samples / s (log scale)")
-    ax.set_ylabel("FID (lower is better)")
-    ax.set_title("Quality against sampling speed")
-    ax.grid(alpha=0.3)
+    ax.set_ylabel("FID (log scale; lower is better)")
+    ax.set_title("Quality against sampling speed (grey: flagged rows)")
+    ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
