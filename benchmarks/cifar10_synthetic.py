@@ -52,11 +52,15 @@ def sync(device: torch.device) -> None:
 
 
 def time_training(
-    name: str, steps: int, data: torch.Tensor, device: torch.device, amp: bool
+    name: str, steps: int, data: torch.Tensor, device: torch.device, amp: bool, batch: int | None = None
 ) -> tuple[object, dict]:
-    """Train ``name`` at its cifar10 config for ``steps`` steps; steps/s after the first 10%."""
+    """Train ``name`` at its cifar10 config for ``steps`` steps; steps/s after the first 10%.
+
+    ``batch`` overrides the config's batch size (the CPU smoke run uses a small one).
+    """
     cls = registry.models.get(name)
-    cfg = dataclasses.replace(resolve_model_config(cls, "cifar10", {}), **{STEP_FIELD[name]: steps})
+    cfg = resolve_model_config(cls, "cifar10", {})
+    cfg = dataclasses.replace(cfg, **{STEP_FIELD[name]: steps, "batch_size": batch or cfg.batch_size})
     model = cls(SPEC, cfg).to(device)
     stamps: dict[int, float] = {}
 
@@ -219,15 +223,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     # defaults: GPU-sized, or CPU-sized runs that only smoke-test the paths (a 35.7M U-Net is slow there)
-    ap.add_argument("--train-steps", type=int, help="training steps per model [300; 10 on the CPU]")
+    ap.add_argument("--train-steps", type=int, help="training steps per model [300; 5 on the CPU]")
+    ap.add_argument(
+        "--train-batch", type=int, help="training batch size [the cifar10 config's; 8 on the CPU]"
+    )
     ap.add_argument("--models", default="ddpm,vae,gan-ns")
     ap.add_argument("--amp", action="store_true", help="also time bf16 autocast training (CUDA)")
-    ap.add_argument("--sample-batch", type=int, help="sampling batch size [256; 16 on the CPU]")
+    ap.add_argument("--sample-batch", type=int, help="sampling batch size [256; 8 on the CPU]")
     ap.add_argument(
         "--ddpm-samples", type=int, help="samples of the 1000-step sampler [256; 0 = skip on the CPU]"
     )
     ap.add_argument(
-        "--fast-samples", type=int, help="samples of DDIM, the GAN and the VAE [2048; 32 on the CPU]"
+        "--fast-samples", type=int, help="samples of DDIM, the GAN and the VAE [2048; 8 on the CPU]"
     )
     ap.add_argument("--inception-images", type=int, help="images through Inception [5000; 50 on the CPU]")
     ap.add_argument(
@@ -238,10 +245,13 @@ def main() -> None:
     args = ap.parse_args()
     device = torch.device(args.device)
     defaults = {
-        "train_steps": (300, 10),
-        "sample_batch": (256, 16),
+        # on 2 CPU cores one DDPM step at the config's batch of 128 takes ~50 s: the CPU run is a
+        # smoke test of every path, its numbers are not CIFAR-scale throughput
+        "train_steps": (300, 5),
+        "train_batch": (None, 8),
+        "sample_batch": (256, 8),
         "ddpm_samples": (256, 0),
-        "fast_samples": (2048, 32),
+        "fast_samples": (2048, 8),
         "inception_images": (5000, 50),
         "metric_n": (10000, 2000),
     }
@@ -264,7 +274,7 @@ def main() -> None:
 
     for name in args.models.split(","):
         for amp in [False, True] if args.amp and device.type == "cuda" else [False]:
-            model, row = time_training(name, args.train_steps, data, device, amp)
+            model, row = time_training(name, args.train_steps, data, device, amp, args.train_batch)
             report["training"].append(row)
             print(row, flush=True)
         if name == "ddpm":

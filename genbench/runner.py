@@ -32,7 +32,7 @@ from genbench.config import (
     variant_label,
 )
 from genbench.data.base import Dataset, default_cache_dir
-from genbench.errors import Diverged, GenbenchError, PluginLoadError
+from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginLoadError
 from genbench.features.base import FeatureExtractor, Features
 from genbench.io import check_writable
 from genbench.metrics.base import EvalContext, Metric
@@ -55,6 +55,8 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)  # model -> why (broken plugin)
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> {key: value}
     reference_stats: tuple[Any, Any] | None = None  # (mu, sigma) from --reference-stats, for FID
+    #: why --reference-stats could not be used: FID records it as its error, the other metrics run
+    reference_stats_error: str | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -182,32 +184,53 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
     options = build_metric_options(config, metrics)
-    stats = load_stats(config)
+    stats, stats_error = load_stats(config, console)
     return Plan(
-        config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options, stats
+        config,
+        dataset,
+        extractor,
+        metrics,
+        models,
+        overrides,
+        device,
+        cache_dir,
+        skipped,
+        options,
+        stats,
+        stats_error,
     )
 
 
-def load_stats(config: RunConfig) -> tuple[Any, Any] | None:
-    """``--reference-stats``, read and validated before any work (its dimension once features exist)."""
+def load_stats(config: RunConfig, console: Progress) -> tuple[tuple[Any, Any] | None, str | None]:
+    """``--reference-stats`` read and validated before any work: ``(stats, None)`` or ``(None, why)``.
+
+    A bad file is a user error but not a fatal one (issue: "the results of the other metrics still
+    written"): it is shown at once, so the user can stop the run, and FID records it as its error.
+    Its dimension is checked by :func:`check_stats_dim` once the reference features exist.
+    """
     if config.reference_stats is None:
-        return None
+        return None, None
     from genbench.features.reference import load_reference_stats
 
-    return load_reference_stats(config.reference_stats)
+    try:
+        return load_reference_stats(config.reference_stats), None
+    except MetricInputError as e:
+        console.warn(f"{e}; FID will not be computed, the other metrics will")
+        return None, str(e)
 
 
-def check_stats_dim(p: Plan, reference: Features) -> None:
-    if (
-        p.reference_stats is not None
-        and len(reference)
-        and p.reference_stats[0].shape[0] != reference.features.shape[1]
-    ):
-        raise GenbenchError(
-            f"reference statistics {p.config.reference_stats} have dimension {p.reference_stats[0].shape[0]} but "
-            f"{p.extractor.name!r} features have {reference.features.shape[1]}; compute them with the same "
-            f"feature extractor (--features)"
+def check_stats_dim(p: Plan, reference: Features, console: Progress) -> None:
+    """Statistics of another feature space than the run's: warned about before any training, FID's error."""
+    if p.reference_stats is None or not len(reference):
+        return
+    have, want = p.reference_stats[0].shape[0], reference.features.shape[1]
+    if have != want:
+        p.reference_stats_error = (
+            f"fid: reference statistics {p.config.reference_stats} have dimension {have} but "
+            f"{p.extractor.name!r} features have {want}; compute them with the same feature extractor (--features)"
         )
+        p.reference_stats = None
+        console.warn(f"{p.reference_stats_error}; FID will not be computed, the other metrics will")
 
 
 def _owner_overrides(owner: str, overrides: list[Override]) -> dict[str, str]:
@@ -225,7 +248,7 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     console = console or Progress(enabled=config.progress)
     p = plan(config, console)
     reference = reference_features_for(p, console)
-    check_stats_dim(p, reference)
+    check_stats_dim(p, reference, console)
     results: list[Result] = []
     for name, why in p.skipped.items():  # broken plugins: recorded, reported once, never fatal
         for seed in config.seeds:
@@ -428,6 +451,7 @@ def evaluate_into(
         seed=seed,
         reference_split=p.config.reference_split,
         reference_stats=reference_stats,
+        reference_stats_error=p.reference_stats_error,
         timings=timings,
         training_log=result.training_log,
         model_name=result.model,
@@ -526,10 +550,10 @@ def evaluate(
         device,
         cache_dir,
         metric_options=options,
-        reference_stats=load_stats(config),
     )
+    p.reference_stats, p.reference_stats_error = load_stats(config, console)
     reference = reference_features_for(p, console)
-    check_stats_dim(p, reference)
+    check_stats_dim(p, reference, console)
     seed = config.seeds[0] if config.seeds else 0
     result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
     evaluate_into(result, p, None, int(samples.shape[0]), seed, reference, console, samples=samples)

@@ -418,26 +418,29 @@ def test_eval_shape_mismatch(cli, tmp_path, cache_dir):
     assert "shape" in line
 
 
-def test_bad_reference_stats_fail_before_any_training(cli, tmp_path, cache_dir):
-    """A reference .npz with missing keys is a one-line error naming the fix, before any model trains."""
+def test_bad_reference_stats_fail_fid_and_keep_the_other_metrics(cli, tmp_path, cache_dir):
+    """A reference .npz with missing keys or the wrong dimension: warned about before any training,
+    FID records the error (one line naming the fix, exit 2), every other metric is still written."""
     np.savez(tmp_path / "stats.npz", mean=np.zeros(3))
-    args = [
-        "--models",
-        "test-tiny-trained",
-        "--dataset",
-        "ring8",
-        "--reference-stats",
-        str(tmp_path / "stats.npz"),
-    ]
-    line = single_line_error(cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args)))
-    assert "lack mu, sigma" in line and "save an .npz with mu" in line
-    assert not list((tmp_path / "cache").glob("checkpoints/**/*.pt"))  # nothing was trained
+    args = ["--models", "gaussian", "--dataset", "ring8", "--reference-stats", str(tmp_path / "stats.npz")]
+    out = tmp_path / "runs"
+    res = cli(*run_args(out, cache_dir, *args))
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    warning = res.output.index("FID will not be computed")
+    assert warning < res.output.index("error:")  # shown before the work, not only at the end
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "lack mu, sigma" in errors[0] and "save an .npz with mu" in errors[0]
+    written = json.loads((out / "ring8" / "gaussian" / "seed0.json").read_text())
+    assert "fid" not in written["metrics"] and "lack mu, sigma" in written["metric_errors"]["fid"]
+    assert {"kid", "precision", "modes_covered"} <= set(written["metrics"])
+
     from genbench.features.reference import save_reference_stats
 
-    save_reference_stats(
-        tmp_path / "wide.npz", np.zeros(5), np.eye(5)
-    )  # ring8's raw features have 2 dimensions
+    save_reference_stats(tmp_path / "wide.npz", np.zeros(5), np.eye(5))  # ring8's raw features: 2-D
     args[-1] = str(tmp_path / "wide.npz")
-    line = single_line_error(cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args)))
-    assert "dimension 5" in line and "--features" in line
-    assert not list((tmp_path / "cache").glob("checkpoints/**/*.pt"))
+    res = cli(*run_args(tmp_path / "runs2", cache_dir, *args))
+    assert res.exit_code == 2
+    assert res.output.index("FID will not be computed") < res.output.index("error:")
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "dimension 5" in errors[0] and "--features" in errors[0]

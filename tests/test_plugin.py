@@ -54,7 +54,9 @@ def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(tmp_p
     pip_install(broken, site)
     assert list(site.glob("genbench_example_plugin-*.dist-info"))
 
-    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "250"}
+    # prepend: an environment that already extends the path (packages installed with --target) keeps it
+    path = os.pathsep.join(part for part in (str(site), os.environ.get("PYTHONPATH", "")) if part)
+    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "250"}
     out = tmp_path / "runs"
     cmd = [
         sys.executable,

@@ -34,6 +34,8 @@ class EvalContext:
     reference_split: str = "train"
     #: (mu, sigma) supplied by the user instead of reference_features (FID only)
     reference_stats: tuple[np.ndarray, np.ndarray] | None = None
+    #: why the user's reference statistics could not be read (FID reports it as its error)
+    reference_stats_error: str | None = None
     #: measured by the runner: samples_per_s, nfe, peak_memory_mb, train_s
     timings: dict[str, float] = field(default_factory=dict)
     #: training log rows ({"step": ..., "d_real": ...}) for training-dynamics metrics

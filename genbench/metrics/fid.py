@@ -123,6 +123,8 @@ class FID(Metric):
     )
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
+        if ctx.reference_stats_error is not None:
+            raise MetricInputError(ctx.reference_stats_error)
         backend = option(ctx, "fid", "backend", DEFAULT_BACKEND)
         if backend not in BACKENDS:
             raise MetricInputError(f"fid: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
@@ -133,8 +135,8 @@ class FID(Metric):
             mu2, s2 = (np.asarray(a, dtype=np.float64) for a in ctx.reference_stats)
             if mu2.shape != mu1.shape or s2.shape != s1.shape:
                 raise MetricInputError(
-                    f"fid: reference statistics have dimension {mu2.shape} but the sample features have "
-                    f"{mu1.shape}; compute them with the same feature extractor (--features)"
+                    f"fid: reference statistics have dimension {mu2.shape[0]} but the sample features have "
+                    f"{mu1.shape[0]}; compute them with the same feature extractor (--features)"
                 )
             if not (np.isfinite(mu2).all() and np.isfinite(s2).all()):
                 raise MetricInputError("fid: reference statistics hold NaN or inf; recompute them")
