@@ -49,7 +49,9 @@ def digits(tmp_path_factory) -> tuple[pd.DataFrame, float]:
     steps = ",".join(map(str, DDIM_STEPS))
     results += _run(out, cache, ["ddim"], "digits", [f"ddim.steps={steps}"])
     results += _run(out, cache, ["ddim"], "digits", ["ddim.steps=100", "ddim.eta=1"])
-    assert all(r.status == "ok" for r in results), [(r.label, r.error) for r in results if r.status != "ok"]
+    failed = [(r.label, r.error) for r in results if r.status != "ok"]
+    if failed:  # pytest.fail, not assert: the xfail below must not take a broken run for the known gap
+        pytest.fail(f"runs failed: {failed}")
     agg = aggregate(results_frame(results)).set_index("label")
     test_x = Digits(cache_dir=cache).load("test")[0]
     floor = evaluate(
@@ -91,7 +93,9 @@ DETERMINISM = (
 @pytest.mark.parametrize(
     "label",
     [
-        pytest.param("ddim[steps=100]", marks=pytest.mark.xfail(strict=True, reason=DETERMINISM)),
+        pytest.param(
+            "ddim[steps=100]", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=DETERMINISM)
+        ),
         "ddim[steps=100,eta=1]",
     ],
 )
