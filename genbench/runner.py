@@ -54,7 +54,8 @@ class Plan:
     cache_dir: Path
     skipped: dict[str, str] = field(default_factory=dict)  # model -> why (broken plugin)
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> {key: value}
-    reference_stats: tuple[Any, Any] | None = None  # (mu, sigma) from --reference-stats, for FID
+    #: (mu, sigma) from --reference-stats, for FID; read by load_stats once the reference features exist
+    reference_stats: tuple[Any, Any] | None = None
     #: why --reference-stats could not be used: FID records it as its error, the other metrics run
     reference_stats_error: str | None = None
 
@@ -184,53 +185,26 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
     options = build_metric_options(config, metrics)
-    stats, stats_error = load_stats(config, console)
-    return Plan(
-        config,
-        dataset,
-        extractor,
-        metrics,
-        models,
-        overrides,
-        device,
-        cache_dir,
-        skipped,
-        options,
-        stats,
-        stats_error,
-    )
+    return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options)
 
 
-def load_stats(config: RunConfig, console: Progress) -> tuple[tuple[Any, Any] | None, str | None]:
-    """``--reference-stats`` read and validated before any work: ``(stats, None)`` or ``(None, why)``.
+def load_stats(p: Plan, reference: Features, console: Progress) -> None:
+    """Read ``--reference-stats`` into ``p`` once the reference features exist (before any training),
+    checking the keys, shapes and that their dimension is the features'.
 
     A bad file is a user error but not a fatal one (issue: "the results of the other metrics still
     written"): it is shown at once, so the user can stop the run, and FID records it as its error.
-    Its dimension is checked by :func:`check_stats_dim` once the reference features exist.
     """
-    if config.reference_stats is None:
-        return None, None
+    if p.config.reference_stats is None:
+        return
     from genbench.features.reference import load_reference_stats
 
+    dim = reference.features.shape[1] if len(reference) else None
     try:
-        return load_reference_stats(config.reference_stats), None
+        p.reference_stats = load_reference_stats(p.config.reference_stats, dim=dim)
     except MetricInputError as e:
+        p.reference_stats_error = str(e)
         console.warn(f"{e}; FID will not be computed, the other metrics will")
-        return None, str(e)
-
-
-def check_stats_dim(p: Plan, reference: Features, console: Progress) -> None:
-    """Statistics of another feature space than the run's: warned about before any training, FID's error."""
-    if p.reference_stats is None or not len(reference):
-        return
-    have, want = p.reference_stats[0].shape[0], reference.features.shape[1]
-    if have != want:
-        p.reference_stats_error = (
-            f"fid: reference statistics {p.config.reference_stats} have dimension {have} but "
-            f"{p.extractor.name!r} features have {want}; compute them with the same feature extractor (--features)"
-        )
-        p.reference_stats = None
-        console.warn(f"{p.reference_stats_error}; FID will not be computed, the other metrics will")
 
 
 def _owner_overrides(owner: str, overrides: list[Override]) -> dict[str, str]:
@@ -248,7 +222,7 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     console = console or Progress(enabled=config.progress)
     p = plan(config, console)
     reference = reference_features_for(p, console)
-    check_stats_dim(p, reference, console)
+    load_stats(p, reference, console)
     results: list[Result] = []
     for name, why in p.skipped.items():  # broken plugins: recorded, reported once, never fatal
         for seed in config.seeds:
@@ -551,9 +525,8 @@ def evaluate(
         cache_dir,
         metric_options=options,
     )
-    p.reference_stats, p.reference_stats_error = load_stats(config, console)
     reference = reference_features_for(p, console)
-    check_stats_dim(p, reference, console)
+    load_stats(p, reference, console)
     seed = config.seeds[0] if config.seeds else 0
     result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
     evaluate_into(result, p, None, int(samples.shape[0]), seed, reference, console, samples=samples)
