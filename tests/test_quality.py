@@ -2,8 +2,9 @@
 
 Slow (``make test-slow``; about an hour on 2 CPU cores, 24 minutes with cached checkpoints): every
 model trains with its resolved config for 3 seeds, every sample set is the size of the train split,
-and FID is measured in the digits classifier's features, exactly as ``genbench run`` does. The tests assert orderings, ratios
-of FIDs and mode coverage; never a timing (speed is measured by ``make bench``).
+and FID is measured in the digits classifier's features, exactly as ``genbench run`` does. The
+tests assert orderings, ratios of FIDs and mode coverage; never a timing (speed is measured by
+``make bench``).
 
 Checkpoints go to the usual cache (``$GENBENCH_CACHE`` or ``~/.cache/genbench``), keyed by the
 training config and seed as for any ``genbench run``: after ``make leaderboards`` (the same configs
