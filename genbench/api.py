@@ -144,6 +144,9 @@ class GenerativeModel(ABC):
     #: name of the registered model whose trained weights this one samples from (ddim -> "ddpm");
     #: the runner trains or loads that model's checkpoint and never trains this one
     weights_from: ClassVar[str | None] = None
+    #: bump when a change to the training code makes existing checkpoints stale: it is part of the
+    #: checkpoint cache key (with the training config and the seed) and recorded in every result
+    version: ClassVar[int] = 1
     #: set by the registry
     registered_name: ClassVar[str] = ""
 
@@ -218,10 +221,13 @@ class GenerativeModel(ABC):
         return 1
 
 
-def config_hash(model_name: str, dataset: str, train_config: dict[str, Any], seed: int) -> str:
-    """Stable short hash of everything that determines a trained checkpoint."""
+def config_hash(
+    model_name: str, dataset: str, train_config: dict[str, Any], seed: int, version: int = 1
+) -> str:
+    """Stable short hash of everything that determines a trained checkpoint: the model's name and
+    ``version``, the dataset, the training config and the seed."""
     blob = json.dumps(
-        {"model": model_name, "dataset": dataset, "config": train_config, "seed": seed},
+        {"model": model_name, "version": version, "dataset": dataset, "config": train_config, "seed": seed},
         sort_keys=True,
         default=str,
     )

@@ -5,9 +5,10 @@ In-tree entries register with a decorator (``@register_model("vae")``); other pa
 ``genbench.datasets``, ``genbench.metrics``, ``genbench.features``). Entry points are discovered
 lazily: listing names imports nothing, and a module is imported only when one of its names is used.
 
-Validation happens at registration (bad name, duplicate, wrong type) and fails loudly. An unknown name
-fails with "did you mean" (as lm-evaluation-harness does). A plugin whose module fails to import
-raises :class:`PluginLoadError` naming its distribution; other entries still load.
+Validation happens at registration (bad name, duplicate, wrong type, a version that is not a
+positive integer) and fails loudly. An unknown name fails with "did you mean" (as
+lm-evaluation-harness does). A plugin whose module fails to import raises :class:`PluginLoadError`
+naming its distribution; other entries still load.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class Registry(Generic[T]):
                 f"{self.kind} {name!r} must be a subclass of {self.base.__module__}.{self.base.__qualname__}, "
                 f"got {obj!r}"
             )
+        version = getattr(obj, "version", 1)  # models and metrics declare one; others inherit none
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise RegistrationError(f"{self.kind} {name!r} has version {version!r}; use a positive integer")
         existing = self._entries.get(name)
         if existing is not None and existing.loaded and existing.obj is not obj:
             raise RegistrationError(

@@ -330,9 +330,9 @@ def train_or_load(
     if not cls.trainable:
         ctx = TrainContext(seed=seed, device=p.device)
         model.fit(train_x, ctx)
-        return model, ctx.elapsed(), ctx.history, {"trainable": False}
+        return model, ctx.elapsed(), ctx.history, {"trainable": False, "model_version": cls.version}
 
-    key = config_hash(name, p.dataset.name, model.train_config(), seed)
+    key = config_hash(name, p.dataset.name, model.train_config(), seed, cls.version)
     ckpt_dir = p.cache_dir / "checkpoints" / p.dataset.name / name / f"seed{seed}-{key}"
     final = ckpt_dir / "model.pt"
     if p.config.retrain and ckpt_dir.exists():
@@ -346,7 +346,12 @@ def train_or_load(
                 f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
             ) from e
         console.info(f"{name} seed {seed}: loaded {final}")
-        info = {"checkpoint": str(final), "loaded": True, **payload.get("summary", {})}
+        info = {
+            "checkpoint": str(final),
+            "loaded": True,
+            "model_version": cls.version,
+            **payload.get("summary", {}),
+        }
         return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
     ctx = TrainContext(
         seed=seed,
@@ -373,7 +378,8 @@ def train_or_load(
             "summary": summary,
         },
     )
-    return model, train_s, ctx.history, {"checkpoint": str(final), "loaded": False, **summary}
+    info = {"checkpoint": str(final), "loaded": False, "model_version": cls.version, **summary}
+    return model, train_s, ctx.history, info
 
 
 def evaluate_into(

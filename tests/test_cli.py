@@ -224,6 +224,20 @@ def test_interrupted_training_resumes_to_the_same_result(cli, tmp_path, monkeypa
     assert json.loads((tmp_path / "c/ring8/test-tiny-trained/seed0.json").read_text())["training"]["loaded"]
 
 
+def test_bumping_a_models_version_retrains_instead_of_loading_a_stale_checkpoint(cli, tmp_path, monkeypatch):
+    from genbench import registry
+
+    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+    cache = tmp_path / "cache"
+    assert cli(*run_args(tmp_path / "a", cache, *args)).exit_code == 0
+    monkeypatch.setattr(registry.models.get("test-tiny-trained"), "version", 2)
+    assert cli(*run_args(tmp_path / "b", cache, *args)).exit_code == 0
+    a, b = (json.loads((tmp_path / d / "ring8/test-tiny-trained/seed0.json").read_text()) for d in "ab")
+    assert (a["training"]["model_version"], b["training"]["model_version"]) == (1, 2)
+    assert not b["training"]["loaded"] and b["training"]["checkpoint"] != a["training"]["checkpoint"]
+    assert len(list(cache.glob("checkpoints/ring8/test-tiny-trained/seed0-*/model.pt"))) == 2
+
+
 def test_set_override_sweeps_variants(cli, tmp_path, cache_dir):
     args = [
         "--models",

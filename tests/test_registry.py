@@ -54,6 +54,15 @@ def test_duplicate_registration_fails_but_reregistering_same_class_is_fine():
         reg.add("x", Other)
 
 
+@pytest.mark.parametrize("bad", [0, -1, "2", 1.5, True])
+def test_a_version_that_is_not_a_positive_integer_fails_at_registration(bad):
+    class Versioned(_Model):
+        version = bad
+
+    with pytest.raises(RegistrationError, match="use a positive integer"):
+        fresh().add("x", Versioned)
+
+
 def test_wrong_type_fails():
     with pytest.raises(RegistrationError, match="must be a subclass"):
         fresh().add("x", dict)
