@@ -145,7 +145,8 @@ class GenerativeModel(ABC):
     #: the runner trains or loads that model's checkpoint and never trains this one
     weights_from: ClassVar[str | None] = None
     #: bump when a change to the training code makes existing checkpoints stale: it is part of the
-    #: checkpoint cache key (with the training config and the seed) and recorded in every result
+    #: checkpoint cache key (with the training config and the seed) and recorded in results as
+    #: ``training.model_version`` (a ``weights_from`` model records its owner's, whose weights it uses)
     version: ClassVar[int] = 1
     #: set by the registry
     registered_name: ClassVar[str] = ""
