@@ -7,8 +7,9 @@ tests assert orderings, ratios of FIDs and mode coverage; never a timing (speed 
 ``make bench``).
 
 Checkpoints go to the usual cache (``$GENBENCH_CACHE`` or ``~/.cache/genbench``), keyed by the
-model's version, training config and seed as for any ``genbench run``: after ``make leaderboards`` (the same configs
-and seeds) these tests only sample and score. Set ``GENBENCH_CACHE`` to a fresh folder to retrain.
+model's version, training config and seed as for any ``genbench run``: after ``make leaderboards``
+(the same configs and seeds) these tests only sample and score. Set ``GENBENCH_CACHE`` to a fresh
+folder to retrain.
 """
 
 from __future__ import annotations
