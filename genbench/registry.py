@@ -185,6 +185,17 @@ class Registry(Generic[T]):
         entry = self._entries[name]
         return entry.alias_of or name
 
+    def canonical(self, name: str) -> str:
+        """Like :meth:`check`, after importing ``name``'s module: an alias that a package also declares
+        as an entry point (``gan`` beside ``gan-ns``) is only known as an alias once its module has
+        registered it. A plugin that fails to import keeps the name it was given."""
+        self.check(name)
+        try:
+            self.get(name)
+        except PluginLoadError:
+            pass
+        return self.check(name)
+
     def get(self, name: str) -> T:
         """Return the registered class, importing its module on first use."""
         canonical = self.check(name)

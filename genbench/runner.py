@@ -12,7 +12,7 @@ import hashlib
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         registry.features.check(config.features)
     for name in config.metrics or []:
         registry.metrics.check(name)
-    overrides = parse_overrides(config.overrides)
+    overrides = canonical_overrides(parse_overrides(config.overrides))
     device = resolve_device(config.device)
     check_writable(config.out)
     cache_dir = Path(config.cache_dir or default_cache_dir())
@@ -158,14 +158,15 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     classes: dict[str, type[GenerativeModel]] = {}
     for name in dict.fromkeys(config.models):
         try:
-            classes[registry.models.check(name)] = registry.models.get(name)
+            cls = registry.models.get(name)
+            classes[registry.models.check(name)] = cls
         except PluginLoadError as e:
             console.warn(str(e))
             skipped[name] = str(e)
-    owners = {cls.weights_from for cls in classes.values() if cls.weights_from}
+    owners = {registry.models.canonical(cls.weights_from) for cls in classes.values() if cls.weights_from}
+    known = {registry.models.canonical(n) for n in config.models} | owners  # broken plugins too
     for o in overrides:
-        known = {registry.models.check(n) for n in config.models if n not in skipped} | owners
-        if registry.models.check(o.model) not in known:
+        if o.model not in known:
             raise GenbenchError(
                 f"--set {o.model}.{o.field} names a model that is not in --models; add {o.model} to --models"
             )
@@ -177,10 +178,10 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         variants = expand_variants(name, overrides)
         for v in variants:  # validate every field and value now
             resolve_model_config(cls, dataset.name, v)
-        if cls.weights_from:
-            owner = registry.models.get(cls.weights_from)
-            owner.check_spec(spec)
-            resolve_model_config(owner, dataset.name, _owner_overrides(cls.weights_from, overrides))
+        owner = weights_owner(cls, overrides)
+        if owner is not None:
+            owner.cls.check_spec(spec)
+            resolve_model_config(owner.cls, dataset.name, owner.overrides)
         models.append((name, cls, variants))
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
@@ -207,14 +208,44 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
         console.warn(f"{e}; FID will not be computed, the other metrics will")
 
 
-def _owner_overrides(owner: str, overrides: list[Override]) -> dict[str, str]:
-    mine = [o for o in overrides if o.model == owner]
+def canonical_overrides(overrides: list[Override]) -> list[Override]:
+    """``--set`` overrides under each model's registered name, so that an alias's (``gan.lr``)
+    reaches the model it names (``gan-ns``); a field set twice, under any name, fails."""
+    out: list[Override] = []
+    seen: dict[tuple[str, str], str] = {}
+    for o in overrides:
+        name = registry.models.canonical(o.model)
+        if (name, o.field) in seen:
+            raise GenbenchError(
+                f"--set {o.model}.{o.field} and --set {seen[name, o.field]}.{o.field} set the same field of "
+                f"{name!r}; give it once (sweep with --set {name}.{o.field}=A,B)"
+            )
+        seen[name, o.field] = o.model
+        out.append(replace(o, model=name))
+    return out
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The model whose trained weights a ``weights_from`` model reuses, with its ``--set`` fields."""
+
+    name: str
+    cls: type[GenerativeModel]
+    overrides: dict[str, str]
+
+
+def weights_owner(cls: type[GenerativeModel], overrides: list[Override]) -> Owner | None:
+    """``cls``'s weights owner (None when it trains its own); ``overrides`` are canonical."""
+    if not cls.weights_from:
+        return None
+    name = registry.models.canonical(cls.weights_from)
+    mine = [o for o in overrides if o.model == name]
     for o in mine:
         if len(o.values) > 1:
             raise GenbenchError(
-                f"--set {owner}.{o.field} sweeps {owner}, which a dependent model reuses; sweep one value at a time"
+                f"--set {name}.{o.field} sweeps {name}, which a dependent model reuses; sweep one value at a time"
             )
-    return {o.field: o.values[0] for o in mine}
+    return Owner(name, registry.models.get(name), {o.field: o.values[0] for o in mine})
 
 
 def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
@@ -267,13 +298,11 @@ def run_one(
     cfg = resolve_model_config(cls, p.dataset.name, overrides)
     label = variant_label(overrides)
     config = asdict(cfg) if is_dataclass(cfg) else {}
-    if cls.weights_from:  # the weights come from another model: its overrides name this row too
-        owner = registry.models.check(cls.weights_from)
-        owner_overrides = _owner_overrides(owner, p.overrides)
-        label = ",".join(
-            x for x in (label, variant_label({f"{owner}.{k}": v for k, v in owner_overrides.items()})) if x
-        )
-        config["weights_from"] = {"model": owner, "overrides": owner_overrides}
+    owner = weights_owner(cls, p.overrides)
+    if owner is not None:  # the weights come from another model: its overrides name this row too
+        owned = variant_label({f"{owner.name}.{k}": v for k, v in owner.overrides.items()})
+        label = ",".join(x for x in (label, owned) if x)
+        config["weights_from"] = {"model": owner.name, "overrides": owner.overrides}
     result = Result(
         model=name,
         dataset=p.dataset.name,
@@ -283,7 +312,7 @@ def run_one(
         environment=environment(str(p.device)),
     )
     try:
-        model, train_s, log, info = obtain_model(p, name, cls, cfg, seed, console)
+        model, train_s, log, info = obtain_model(p, name, cls, cfg, seed, console, owner)
         result.training_log = log
         result.training = info
         result.timings["train_s"] = train_s
@@ -304,15 +333,19 @@ def run_one(
 
 
 def obtain_model(
-    p: Plan, name: str, cls: type[GenerativeModel], cfg: Any, seed: int, console: Progress
+    p: Plan,
+    name: str,
+    cls: type[GenerativeModel],
+    cfg: Any,
+    seed: int,
+    console: Progress,
+    owner: Owner | None,
 ) -> tuple[GenerativeModel, float, list[dict[str, float]], dict[str, Any]]:
-    """Train or load ``name`` (or, for DDIM-like models, its weights owner)."""
-    if cls.weights_from:
-        owner_name = registry.models.check(cls.weights_from)
-        owner_cls = registry.models.get(owner_name)
-        owner_cfg = resolve_model_config(owner_cls, p.dataset.name, _owner_overrides(owner_name, p.overrides))
-        owner, train_s, log, info = train_or_load(p, owner_name, owner_cls, owner_cfg, seed, console)
-        return cls.from_trained(owner, cfg), train_s, log, {"weights_from": owner_name, **info}
+    """Train or load ``name``, or, for a DDIM-like model, its weights ``owner``."""
+    if owner is not None:
+        owner_cfg = resolve_model_config(owner.cls, p.dataset.name, owner.overrides)
+        trained, train_s, log, info = train_or_load(p, owner.name, owner.cls, owner_cfg, seed, console)
+        return cls.from_trained(trained, cfg), train_s, log, {"weights_from": owner.name, **info}
     return train_or_load(p, name, cls, cfg, seed, console)
 
 

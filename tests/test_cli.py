@@ -257,6 +257,22 @@ def test_set_override_sweeps_variants(cli, tmp_path, cache_dir):
     assert res["config"]["steps"] in (3, 5) and res["variant"].startswith("steps=")
 
 
+def test_set_override_through_an_alias_reaches_the_model(cli, tmp_path, cache_dir):
+    """``--set gan.steps=3`` sets gan-ns's steps (``gan`` is its alias): it used to be dropped
+    without a word, training the default 20k steps under a row that looked like the user's."""
+    args = ["--models", "gan", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+    r = cli(*run_args(tmp_path, cache_dir, *args, "--set", "gan.steps=3"))
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "ring8/gan-ns_steps=3/seed0.json").read_text())
+    assert (res["config"]["steps"], res["variant"], res["training"]["steps"]) == (3, "steps=3", 3)
+
+
+def test_a_field_set_twice_under_a_model_and_its_alias_fails(cli, tmp_path, cache_dir):
+    args = ["--models", "gan", "--dataset", "ring8", "--set", "gan.steps=3", "--set", "gan-ns.steps=5"]
+    line = single_line_error(cli(*run_args(tmp_path, cache_dir, *args)))
+    assert "set the same field of 'gan-ns'" in line and "--set gan-ns.steps=A,B" in line
+
+
 def test_eval_npz_and_folder(cli, tmp_path, cache_dir):
     from PIL import Image
 

@@ -65,6 +65,8 @@ def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(tmp_p
         "run",
         "--models",
         "independent-pixels,broken-model,gaussian",
+        "--set",  # an option for the broken plugin does not stop the others either
+        "broken-model.steps=3",
         "--dataset",
         "ring8",
         "--samples",

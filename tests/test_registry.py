@@ -112,3 +112,17 @@ def test_listing_names_imports_nothing():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_an_alias_declared_as_an_entry_point_resolves_to_its_model_once_imported():
+    """``gan`` is an entry point of its own beside ``gan-ns``: ``check`` cannot know it is an alias
+    before the module registers it, ``canonical`` imports it first."""
+    import subprocess
+    import sys
+
+    code = (
+        "from genbench import registry;"
+        "print(registry.models.check('gan'), registry.models.canonical('gan'), registry.models.check('gan'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split() == ["gan", "gan-ns", "gan-ns"], out.stderr
