@@ -40,6 +40,15 @@ from genbench.progress import Progress
 from genbench.results import Result, environment
 
 
+@dataclass(frozen=True)
+class Owner:
+    """The model whose trained weights a ``weights_from`` model reuses, with its ``--set`` fields."""
+
+    name: str
+    cls: type[GenerativeModel]
+    overrides: dict[str, str]
+
+
 @dataclass
 class Plan:
     """Everything resolved before any work: the run fails here, or not at all for user input."""
@@ -48,7 +57,8 @@ class Plan:
     dataset: Dataset
     extractor: FeatureExtractor
     metrics: list[Metric]
-    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]]]]  # name, class, variants
+    #: name, class, variants, and the model whose weights it samples from (None when it trains its own)
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]]
     overrides: list[Override]
     device: torch.device
     cache_dir: Path
@@ -153,7 +163,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     cache_dir = Path(config.cache_dir or default_cache_dir())
     check_writable(cache_dir, flag="--cache-dir")
 
-    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]]]] = []
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]] = []
     skipped: dict[str, str] = {}
     classes: dict[str, type[GenerativeModel]] = {}
     for name in dict.fromkeys(config.models):
@@ -182,7 +192,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         if owner is not None:
             owner.cls.check_spec(spec)
             resolve_model_config(owner.cls, dataset.name, owner.overrides)
-        models.append((name, cls, variants))
+        models.append((name, cls, variants, owner))
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
     options = build_metric_options(config, metrics)
@@ -225,15 +235,6 @@ def canonical_overrides(overrides: list[Override]) -> list[Override]:
     return out
 
 
-@dataclass(frozen=True)
-class Owner:
-    """The model whose trained weights a ``weights_from`` model reuses, with its ``--set`` fields."""
-
-    name: str
-    cls: type[GenerativeModel]
-    overrides: dict[str, str]
-
-
 def weights_owner(cls: type[GenerativeModel], overrides: list[Override]) -> Owner | None:
     """``cls``'s weights owner (None when it trains its own); ``overrides`` are canonical."""
     if not cls.weights_from:
@@ -261,10 +262,10 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
             failed.error_kind = "plugin"
             failed.write(config.out)
             results.append(failed)
-    for name, cls, variants in p.models:
+    for name, cls, variants, owner in p.models:
         for overrides in variants:
             for seed in config.seeds:
-                result = run_one(p, name, cls, overrides, seed, reference, console)
+                result = run_one(p, name, cls, overrides, owner, seed, reference, console)
                 path = result.write(config.out)
                 console.done(result, path)
                 results.append(result)
@@ -291,6 +292,7 @@ def run_one(
     name: str,
     cls: type[GenerativeModel],
     overrides: dict[str, str],
+    owner: Owner | None,
     seed: int,
     reference: Features,
     console: Progress,
@@ -298,7 +300,6 @@ def run_one(
     cfg = resolve_model_config(cls, p.dataset.name, overrides)
     label = variant_label(overrides)
     config = asdict(cfg) if is_dataclass(cfg) else {}
-    owner = weights_owner(cls, p.overrides)
     if owner is not None:  # the weights come from another model: its overrides name this row too
         owned = variant_label({f"{owner.name}.{k}": v for k, v in owner.overrides.items()})
         label = ",".join(x for x in (label, owned) if x)
