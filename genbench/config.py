@@ -92,7 +92,8 @@ def parse_overrides(items: list[str]) -> list[Override]:
     out = []
     for item in items:
         model, fname, value = split_assignment(item, "--set", "MODEL.FIELD=VALUE", "ddim.steps=10")
-        out.append(Override(model, fname, tuple(v.strip() for v in value.split(","))))
+        values = dict.fromkeys(v.strip() for v in value.split(","))  # =10,10 is one variant
+        out.append(Override(model, fname, tuple(values)))
     return out
 
 

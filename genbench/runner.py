@@ -135,7 +135,10 @@ def build_metrics(names: list[str] | None, kind: str, console: Progress) -> list
             continue
         if kind not in cls.supported_kinds and not explicit:
             continue
-        out.append(cls())
+        # once each: --metrics fid,fid, or an alias that a plugin declares as an entry point of
+        # its own (listed as a name until its module is imported)
+        if not any(type(m) is cls for m in out):
+            out.append(cls())
     return out
 
 
@@ -157,7 +160,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         registry.features.check(config.features)
     for name in config.metrics or []:
         registry.metrics.check(name)
-    overrides = canonical_overrides(parse_overrides(config.overrides))
+    given = parse_overrides(config.overrides)
+    overrides = canonical_overrides(given)
     device = resolve_device(config.device)
     check_writable(config.out)
     cache_dir = Path(config.cache_dir or default_cache_dir())
@@ -175,10 +179,11 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             skipped[name] = str(e)
     owners = {registry.models.canonical(cls.weights_from) for cls in classes.values() if cls.weights_from}
     known = {registry.models.canonical(n) for n in config.models} | owners  # broken plugins too
-    for o in overrides:
+    for o, typed in zip(overrides, given, strict=True):  # the error names the model as typed
         if o.model not in known:
             raise GenbenchError(
-                f"--set {o.model}.{o.field} names a model that is not in --models; add {o.model} to --models"
+                f"--set {typed.model}.{o.field} names a model that is not in --models; "
+                f"add {typed.model} to --models"
             )
     dataset = build_dataset(config.dataset, config)
     spec = dataset.spec  # loads the train split: a missing file fails here
@@ -256,15 +261,16 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     reference = reference_features_for(p, console)
     load_stats(p, reference, console)
     results: list[Result] = []
+    seeds = list(dict.fromkeys(config.seeds))  # --seeds 0,0 runs seed 0 once
     for name, why in p.skipped.items():  # broken plugins: recorded, reported once, never fatal
-        for seed in config.seeds:
+        for seed in seeds:
             failed = Result(model=name, dataset=p.dataset.name, seed=seed, status="failed", error=why)
             failed.error_kind = "plugin"
             failed.write(config.out)
             results.append(failed)
     for name, cls, variants, owner in p.models:
         for overrides in variants:
-            for seed in config.seeds:
+            for seed in seeds:
                 result = run_one(p, name, cls, overrides, owner, seed, reference, console)
                 path = result.write(config.out)
                 console.done(result, path)

@@ -10,9 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import typer
+from typer.testing import CliRunner
 
 from genbench import GenerativeModel, register_model
+from genbench.cli.main import app
+from genbench.progress import Progress
 from genbench.results import find_results
+from genbench.runner import build_metrics
 
 
 def run_args(out: Path, cache_dir: Path, *extra: str) -> list[str]:
@@ -273,6 +278,31 @@ def test_a_field_set_twice_under_a_model_and_its_alias_fails(cli, tmp_path, cach
     assert "set the same field of 'gan-ns'" in line and "--set gan-ns.steps=A,B" in line
 
 
+def test_a_seed_metric_or_sweep_value_given_twice_runs_once(cli, tmp_path, cache_dir):
+    args = ["--models", "test-tiny-trained,test-tiny-trained", "--dataset", "ring8", "--samples", "100"]
+    args += ["--seeds", "0,1,0", "--metrics", "fid,fid", "--set", "test-tiny-trained.steps=3,3"]
+    r = cli(*run_args(tmp_path, cache_dir, *args))
+    assert r.exit_code == 0, r.output
+    written = sorted(str(p.relative_to(tmp_path)) for p in find_results(tmp_path))
+    assert written == [f"ring8/test-tiny-trained_steps=3/seed{s}.json" for s in (0, 1)]
+    assert "2 of 2 runs ok" in r.stderr
+    assert [type(m).__name__ for m in build_metrics(["fid", "fid"], "points", Progress(enabled=False))] == [
+        "FID"
+    ]
+
+
+@pytest.mark.parametrize("command", ["run", "eval", "report", "list"])
+def test_help_shows_every_options_text_whole(command):
+    """Rich markup used to swallow "[default: ...]" in option help, leaving "seed ." in --help."""
+    r = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+    assert r.exit_code == 0, r.output
+    shown = " ".join(r.output.replace("\u2502", " ").split())
+    helps = [p.help for p in typer.main.get_command(app).commands[command].params if getattr(p, "help", None)]
+    assert helps
+    for text in helps:
+        assert " ".join(text.replace("\\[", "[").split()) in shown
+
+
 def test_eval_npz_and_folder(cli, tmp_path, cache_dir):
     from PIL import Image
 
@@ -348,6 +378,7 @@ def test_list_shows_sources(cli):
         (["--models", "copy", "--features", "inceptoin"], "did you mean 'inception'"),
         (["--models", "copy", "--set", "ddim.steps"], "use MODEL.FIELD=VALUE"),
         (["--models", "copy", "--set", "ddim.steps=10"], "add ddim to --models"),
+        (["--models", "copy", "--set", "gan.steps=10"], "add gan to --models"),  # as typed, not gan-ns
         (["--models", "ddim", "--set", "ddim.stepz=10"], "did you mean steps"),
         (["--models", "ddim", "--set", "ddim.steps=ten"], "bad value 'ten' for ddim.steps"),
         (["--models", "test-points-only", "--dataset", "digits"], "does not handle image data"),

@@ -14,12 +14,14 @@ def eval_samples(
     samples: Annotated[Path, typer.Option(help="An .npz (key 'samples') or a folder of PNG/JPEG images.")],
     dataset: Annotated[str, typer.Option(help="Dataset to compare against.")],
     name: Annotated[
-        str | None, typer.Option(help="Name for the leaderboard row [default: the file name].")
+        str | None, typer.Option(help=r"Name for the leaderboard row \[default: the file name].")
     ] = None,
     metrics: Annotated[
-        str | None, typer.Option(help="Comma-separated metrics [default: all that apply].")
+        str | None, typer.Option(help=r"Comma-separated metrics \[default: all that apply].")
     ] = None,
-    features: Annotated[str | None, typer.Option(help="Feature extractor [default: the dataset's].")] = None,
+    features: Annotated[
+        str | None, typer.Option(help=r"Feature extractor \[default: the dataset's].")
+    ] = None,
     reference_split: Annotated[str, typer.Option(help="train or test.")] = "train",
     reference_stats: Annotated[
         Path | None, typer.Option(help=".npz with mu and sigma as FID reference.")

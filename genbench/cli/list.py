@@ -13,7 +13,7 @@ KINDS = ("models", "datasets", "metrics", "features")
 
 def list_entries(
     kind: Annotated[
-        str | None, typer.Argument(help="models, datasets, metrics or features [default: all].")
+        str | None, typer.Argument(help=r"models, datasets, metrics or features \[default: all].")
     ] = None,
 ) -> None:
     """Show registered names, where each comes from, and plugins that fail to import."""

@@ -19,12 +19,14 @@ def run(
     ] = DEFAULT_DATASET,
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds; each trains and samples anew.")] = "0",
     samples: Annotated[
-        int | None, typer.Option(help="Samples per model and seed [default: size of the train split].")
+        int | None, typer.Option(help=r"Samples per model and seed \[default: size of the train split].")
     ] = None,
     metrics: Annotated[
-        str | None, typer.Option(help="Comma-separated metrics [default: all that apply].")
+        str | None, typer.Option(help=r"Comma-separated metrics \[default: all that apply].")
     ] = None,
-    features: Annotated[str | None, typer.Option(help="Feature extractor [default: the dataset's].")] = None,
+    features: Annotated[
+        str | None, typer.Option(help=r"Feature extractor \[default: the dataset's].")
+    ] = None,
     reference_split: Annotated[
         str, typer.Option(help="Split the samples are compared to: train or test.")
     ] = "train",
@@ -34,12 +36,12 @@ def run(
     out: Annotated[Path, typer.Option(help="Directory for result JSONs and figures.")] = Path("runs"),
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Downloaded datasets [default: $GENBENCH_DATA or ~/.cache/genbench/data]."),
+        typer.Option(help=r"Downloaded datasets \[default: $GENBENCH_DATA or ~/.cache/genbench/data]."),
     ] = None,
     cache_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Checkpoints, classifiers, statistics [default: $GENBENCH_CACHE or ~/.cache/genbench]."
+            help=r"Checkpoints, classifiers, statistics \[default: $GENBENCH_CACHE or ~/.cache/genbench]."
         ),
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
