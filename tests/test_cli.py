@@ -54,6 +54,8 @@ def single_line_error(result) -> str:
 
 @register_model("test-points-only")
 class PointsOnly(GenerativeModel):
+    """Zeros [n, 2] of ``points``."""
+
     supported_kinds = ("points",)
 
     def sample(self, n, *, generator):
@@ -362,6 +364,7 @@ def test_list_shows_sources(cli):
     r = cli("list", "models")
     assert r.exit_code == 0
     assert "ddpm" in r.stdout and "gan-sat" in r.stdout and "alias of gan-ns" in r.stdout
+    assert "Zeros [n, 2] of `points`." in r.stdout  # not eaten as markup
 
 
 # -- bad input: one line, exit 2, nothing lost --------------------------------------------------------

@@ -18,6 +18,7 @@ def list_entries(
 ) -> None:
     """Show registered names, where each comes from, and plugins that fail to import."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from genbench import registry
@@ -43,16 +44,17 @@ def list_entries(
         table.add_column("source", no_wrap=True)
         table.add_column("description", overflow="fold")
         for entry in reg.entries():
+            # plugin text is shown as written: "[0, 1]" in a docstring is not rich markup
             if entry.name in errors:
-                desc = f"[red]failed to load:[/red] {errors[entry.name]}"
+                desc = f"[red]failed to load:[/red] {escape(errors[entry.name])}"
             elif entry.alias_of:
-                desc = f"alias of {entry.alias_of}"
+                desc = escape(f"alias of {entry.alias_of}")
             else:
-                desc = _describe(entry.obj)
-            table.add_row(entry.name, entry.source, desc)
+                desc = escape(_describe(entry.obj))
+            table.add_row(escape(entry.name), escape(entry.source), desc)
         console.print(table)
 
 
 def _describe(obj: object) -> str:
     text = getattr(obj, "description", "") or (obj.__doc__ or "").strip().split("\n")[0]
-    return str(text)
+    return str(text).replace("``", "`")  # reST literals read as markdown ones
