@@ -77,8 +77,14 @@ def resolve_device(name: str) -> torch.device:
         dev = torch.device(name)
     except RuntimeError:
         raise GenbenchError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):  # mps, meta, xpu...: the samplers and metrics are untested there
+        raise GenbenchError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise GenbenchError(f"device {name!r} requested but CUDA is not available; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        n = torch.cuda.device_count()
+        valid = "cuda:0" if n == 1 else f"cuda:0 to cuda:{n - 1}"
+        raise GenbenchError(f"device {name!r} requested but there are {n} CUDA devices; use {valid}")
     return dev
 
 
@@ -117,6 +123,7 @@ def build_metric_options(config: RunConfig, metrics: list[Metric]) -> dict[str, 
                 f"add {name} to --metrics or drop the option"
             )
         out[canonical] = resolve_metric_options(canonical, dict(chosen[canonical].options), opts)
+        chosen[canonical].check_options(out[canonical])  # values, before any training
     return out
 
 

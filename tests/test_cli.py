@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 
 from genbench import GenerativeModel, register_model
 from genbench.cli.main import app
+from genbench.errors import GenbenchError
 from genbench.progress import Progress
 from genbench.results import find_results
-from genbench.runner import build_metrics
+from genbench.runner import build_metrics, resolve_device
 
 
 def run_args(out: Path, cache_dir: Path, *extra: str) -> list[str]:
@@ -385,6 +386,12 @@ def test_list_shows_sources(cli):
         (["--models", "ddim", "--set", "ddim.stepz=10"], "did you mean steps"),
         (["--models", "ddim", "--set", "ddim.steps=ten"], "bad value 'ten' for ddim.steps"),
         (["--models", "test-points-only", "--dataset", "digits"], "does not handle image data"),
+        (["--models", "copy", "--metric-option", "fid.backnd=clean-fid"], "did you mean backend"),
+        (["--models", "copy", "--metric-option", "fid.backend=cleanfid"], "unknown backend 'cleanfid'"),
+        (["--models", "copy", "--metric-option", "memorization.space=feature"], "unknown space 'feature'"),
+        (["--models", "copy", "--metric-option", "is.splits=0"], "splits=0 must be an integer >= 1"),
+        (["--models", "copy", "--metric-option", "kid.subset_size=none"], "subset_size='none' must be an"),
+        (["--models", "copy", "--device", "mps"], "device 'mps' is not supported"),
         (
             ["--models", "copy", "--device", "cuda:0"]
             if not torch.cuda.is_available()
@@ -397,6 +404,16 @@ def test_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, args, expected):
     line = single_line_error(cli(*run_args(tmp_path / "runs", cache_dir, *args)))
     assert expected in line
     assert not find_results(tmp_path / "runs")  # nothing was run
+
+
+def test_a_cuda_index_beyond_the_devices_fails_naming_the_valid_ones(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(
+        GenbenchError, match=r"'cuda:5' requested but there are 2 CUDA devices; use cuda:0 to cuda:1"
+    ):
+        resolve_device("cuda:5")
 
 
 def test_cifar10_offline_names_the_file_to_provide(cli, tmp_path, cache_dir, monkeypatch):

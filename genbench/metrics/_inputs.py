@@ -46,7 +46,11 @@ def option(ctx: Any, metric: str, key: str, default: Any) -> Any:
 
 
 def int_option(ctx: Any, metric: str, key: str, default: int, minimum: int = 1) -> int:
-    value = option(ctx, metric, key, default)
+    return check_int(option(ctx, metric, key, default), metric, key, minimum)
+
+
+def check_int(value: Any, metric: str, key: str, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum``, else MetricInputError naming ``metric.key``."""
     try:  # ints, or strings of ints as --set style options give them
         v = int(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
     except ValueError:

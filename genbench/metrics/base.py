@@ -105,6 +105,12 @@ class Metric(ABC):
         runner records the error and still writes the other metrics.
         """
 
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Raise :class:`genbench.errors.MetricInputError` for an option value that cannot work
+        (``options`` holds the values given, already converted to their defaults' types). The runner
+        calls it before any training, so a typo in ``--metric-option`` fails in a second."""
+        return None  # every value of the declared type works unless a metric says otherwise
+
     def flags(self, values: dict[str, float]) -> list[str]:
         """Flags a result earns from these values (e.g. ["memorized"], ["collapsed"])."""
         return []

@@ -34,7 +34,7 @@ value is never NaN or complex.
 from __future__ import annotations
 
 import warnings
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import linalg
@@ -122,12 +122,16 @@ class FID(Metric):
         "(Heusel et al. 2017)"
     )
 
+    def check_options(self, options: dict[str, Any]) -> None:
+        backend = options.get("backend", DEFAULT_BACKEND)
+        if backend not in BACKENDS:
+            raise MetricInputError(f"fid: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         if ctx.reference_stats_error is not None:
             raise MetricInputError(ctx.reference_stats_error)
         backend = option(ctx, "fid", "backend", DEFAULT_BACKEND)
-        if backend not in BACKENDS:
-            raise MetricInputError(f"fid: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        self.check_options({"backend": backend})
         x = check_features(ctx.sample_features.features, "sample", "fid", why="for a covariance")
         self._warn_if_singular(len(x), x.shape[1], "samples")
         mu1, s1 = gaussian_statistics(x)

@@ -10,12 +10,12 @@ balanced predictions). It applies only when the feature extractor has a classifi
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
 from genbench.errors import MetricInputError
-from genbench.metrics._inputs import check_features, int_option
+from genbench.metrics._inputs import check_features, check_int, int_option
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -36,6 +36,10 @@ class InceptionScore(Metric):
 
     def applies_to(self, ctx: EvalContext) -> bool:
         return super().applies_to(ctx) and ctx.sample_features.logits is not None
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        if "splits" in options:
+            check_int(options["splits"], "is", "splits")
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         from torch_fidelity.metric_isc import isc_features_to_metric

@@ -10,12 +10,12 @@ unbiased, so a value slightly below 0 is valid and means the two sets are indist
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
 from genbench.errors import MetricInputError
-from genbench.metrics._inputs import check_features, check_same_dim, int_option
+from genbench.metrics._inputs import check_features, check_int, check_same_dim, int_option
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -32,6 +32,11 @@ class KID(Metric):
     #: subsets averaged; subset size (None: min(1000, samples, reference examples))
     options: ClassVar[dict[str, object]] = {"subsets": SUBSETS, "subset_size": None}
     description = "Kernel Inception Distance, cubic polynomial kernel, 100 subsets, torch-fidelity (Bińkowski et al. 2018)"
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        for key, minimum in (("subsets", 1), ("subset_size", 2)):
+            if key in options:
+                check_int(options[key], "kid", key, minimum)
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         from torch_fidelity.metric_kid import kid_features_to_metric

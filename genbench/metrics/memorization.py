@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -178,10 +178,14 @@ class Memorization(Metric):
     )
     options: ClassVar[dict[str, object]] = {"space": "pixels"}  # "pixels" or "features"
 
-    def compute(self, ctx: EvalContext) -> dict[str, float]:
-        space = option(ctx, "memorization", "space", "pixels")
+    def check_options(self, options: dict[str, Any]) -> None:
+        space = options.get("space", "pixels")
         if space not in SPACES:
             raise MetricInputError(f"memorization: unknown space {space!r}; use one of {', '.join(SPACES)}")
+
+    def compute(self, ctx: EvalContext) -> dict[str, float]:
+        space = option(ctx, "memorization", "space", "pixels")
+        self.check_options({"space": space})
         device = pick_device(ctx.extractor.device if ctx.extractor is not None else None)
         gen_np, train_np = self._points(ctx, space)
         gen, train = as_rows(gen_np, device), as_rows(train_np, device)

@@ -24,11 +24,11 @@ real-vs-fake matrix (memory O(block x N)) on the run's device. Options (``ctx.op
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
-from genbench.metrics._inputs import check_features, check_same_dim, int_option
+from genbench.metrics._inputs import check_features, check_int, check_same_dim, int_option
 from genbench.metrics._knn import (
     as_rows,
     blocks,
@@ -95,6 +95,11 @@ class PRDC(Metric):
         "precision/recall, k=3 (Kynkäänniemi et al. 2019) and density/coverage, k=5 (Naeem et al. 2020), "
         "exact k-NN in blocks"
     )
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        for key in ("k_pr", "k_dc"):
+            if key in options:
+                check_int(options[key], "prdc", key)
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         k_pr = int_option(ctx, "prdc", "k_pr", K_PR)
