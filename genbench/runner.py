@@ -160,6 +160,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
     if not config.seeds:
         raise GenbenchError("no seeds given; pass --seeds, e.g. --seeds 0,1,2")
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in config.seeds):  # the API path
+        raise GenbenchError(f"seeds must be non-negative integers, got {config.seeds}")
     for name in config.models:
         registry.models.check(name)
     registry.datasets.check(config.dataset)

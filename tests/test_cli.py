@@ -406,6 +406,18 @@ def test_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, args, expected):
     assert not find_results(tmp_path / "runs")  # nothing was run
 
 
+@pytest.mark.parametrize("seeds", [[-1], [0, 1.5], ["0"], [True]])
+def test_the_python_api_checks_seeds_as_the_cli_does(tmp_path, cache_dir, seeds):
+    import genbench
+
+    config = genbench.RunConfig(
+        models=["copy"], seeds=seeds, out=tmp_path, cache_dir=cache_dir, progress=False
+    )
+    with pytest.raises(GenbenchError, match="seeds must be non-negative integers"):
+        genbench.run(config)
+    assert not find_results(tmp_path)
+
+
 def test_a_cuda_index_beyond_the_devices_fails_naming_the_valid_ones(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
