@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -41,16 +42,28 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    """Write strict JSON: a NaN or inf anywhere (a plugin's config, a training log) is written as
+    null, so that every JSON reader can parse the file and nothing else in it is lost."""
+    text = json.dumps(_finite(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False)
+    atomic_write_text(path, text + "\n")
+
+
+def _finite(o: Any) -> Any:
+    """``o`` with every non-finite float replaced by None (numpy scalars and arrays included)."""
+    import numpy as np
+
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_finite(v) for v in o]
+    if isinstance(o, np.ndarray | np.generic):
+        return _finite(o.tolist())
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
 
 
 def _jsonable(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")

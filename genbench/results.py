@@ -19,6 +19,27 @@ from genbench.io import atomic_write_json
 
 SCHEMA_VERSION = 1
 Status = Literal["ok", "diverged", "failed"]
+#: the leaderboard's identity and protocol columns (``results_frame``, ``aggregate``): a metric
+#: value under one of these names would overwrite the column, so the runner refuses it
+RESERVED_METRIC_KEYS = frozenset(
+    {
+        "dataset",
+        "model",
+        "variant",
+        "label",
+        "seed",
+        "seeds",
+        "n_ok",
+        "rank",
+        "status",
+        "error",
+        "flags",
+        "num_samples",
+        "reference_split",
+        "features",
+        "features_fingerprint",
+    }
+)
 
 
 @dataclass

@@ -9,6 +9,7 @@ skipped; the others go on.
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
 import time
 import warnings
@@ -32,12 +33,12 @@ from genbench.config import (
     variant_label,
 )
 from genbench.data.base import Dataset, default_cache_dir
-from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginLoadError
+from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginLoadError, PluginOutputError
 from genbench.features.base import FeatureExtractor, Features
 from genbench.io import check_writable
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
-from genbench.results import Result, environment
+from genbench.results import RESERVED_METRIC_KEYS, Result, environment
 
 
 @dataclass(frozen=True)
@@ -503,24 +504,15 @@ def evaluate_into(
             m.name: {**m.options, **p.metric_options.get(m.name, {})} for m in p.metrics if m.options
         },
     }
+    owners = key_owners(p.metrics)
     for metric in p.metrics:
-        if not metric.applies_to(ctx):
+        if not applies(metric, ctx, result, console):
             continue
         t0 = time.perf_counter()
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                values = metric.compute(ctx)
-            for w in caught:
-                console.warn(f"{result.label} seed {seed}: {metric_message(metric.name, str(w.message))}")
-            result.metrics.update({k: float(v) for k, v in values.items()})
-            result.flags.extend(f for f in metric.flags(values) if f not in result.flags)
-        except GenbenchError as e:
-            result.metric_errors[metric.name] = str(e)
-            console.warn(f"{result.label} seed {seed}: {metric_message(metric.name, str(e))}")
+            compute_metric(metric, ctx, result, owners, console)
         except Exception as e:  # a broken metric plugin never takes the others down
-            result.metric_errors[metric.name] = f"{type(e).__name__}: {e}"
-            console.warn(f"{result.label} seed {seed}: metric {metric.name!r} raised {type(e).__name__}: {e}")
+            record_metric_error(result, metric, e, console)
         timings[f"{metric.name}_s"] = time.perf_counter() - t0
     if artifacts_dir is not None:
         from genbench.figures import save_sample_grid
@@ -528,6 +520,75 @@ def evaluate_into(
         grid = save_sample_grid(samples, p.dataset, artifacts_dir / "samples.png")
         result.artifacts = {"samples": str(grid), **ctx.artifacts}
     result.timings = {k: float(v) for k, v in timings.items()}
+
+
+def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:
+    """``metric.applies_to(ctx)``; when it raises, that is the metric's error, not the model's."""
+    try:
+        return bool(metric.applies_to(ctx))
+    except Exception as e:
+        record_metric_error(result, metric, e, console)
+        return False
+
+
+def compute_metric(
+    metric: Metric, ctx: EvalContext, result: Result, owners: dict[str, str], console: Progress
+) -> None:
+    """Compute ``metric`` into ``result``; raises when it fails or returns values it may not write."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        values = metric.compute(ctx)
+    for w in caught:
+        console.warn(f"{result.label} seed {ctx.seed}: {metric_message(metric.name, str(w.message))}")
+    kept, problems = checked_values(metric.name, values, owners)
+    result.metrics.update(kept)  # its good values are kept even when others are refused
+    if problems:
+        raise PluginOutputError(f"{metric.name}: {'; '.join(problems)}")
+    result.flags.extend(f for f in metric.flags(values) if f not in result.flags)
+
+
+def record_metric_error(result: Result, metric: Metric, e: Exception, console: Progress) -> None:
+    where = f"{result.label} seed {result.seed}"
+    if isinstance(e, GenbenchError):
+        result.metric_errors[metric.name] = str(e)
+        console.warn(f"{where}: {metric_message(metric.name, str(e))}")
+    else:  # a plugin's own bug: named by its exception type
+        result.metric_errors[metric.name] = f"{type(e).__name__}: {e}"
+        console.warn(f"{where}: metric {metric.name!r} raised {type(e).__name__}: {e}")
+
+
+def key_owners(metrics: list[Metric]) -> dict[str, str]:
+    """Value name -> the metric that declares it in ``higher_is_better``. In-tree metrics claim
+    first, so a plugin declaring ``fid`` can never replace the built-in FID, in any order."""
+    owners: dict[str, str] = {}
+    for m in sorted(metrics, key=lambda m: not type(m).__module__.startswith("genbench.")):
+        for key in m.higher_is_better:
+            owners.setdefault(key, m.name)
+    return owners
+
+
+def checked_values(
+    metric: str, values: dict[str, Any], owners: dict[str, str]
+) -> tuple[dict[str, float], list[str]]:
+    """The values ``metric`` may write, and why each other one is refused: a result column's name
+    (a leaderboard would show "seeds 99"), another metric's value (it would replace it silently),
+    or not a finite number (strict JSON has no NaN; a board would average it)."""
+    kept: dict[str, float] = {}
+    problems = []
+    for key, value in values.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if key in RESERVED_METRIC_KEYS:
+            problems.append(f"returned {key!r}, the name of a result column; rename the key")
+        elif owners.setdefault(key, metric) != metric:  # the first metric to write a key owns it
+            problems.append(f"returned {key!r}, which metric {owners[key]!r} writes; rename the key")
+        elif number is None or not math.isfinite(number):
+            problems.append(f"returned {value!r} for {key!r}, not a finite number")
+        else:
+            kept[key] = number
+    return kept, problems
 
 
 def metric_message(metric: str, message: str) -> str:

@@ -7,6 +7,18 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+import genbench
+from genbench import registry
+from genbench.config import RunConfig
+from genbench.leaderboard import results_frame
+from genbench.metrics.base import Metric
+from genbench.results import RESERVED_METRIC_KEYS, Result, load_result
+from genbench.runner import run
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "genbench-example-plugin"
 
@@ -99,3 +111,122 @@ def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(tmp_p
     )
     assert listing.returncode == 0
     assert "independent-pixels" in listing.stdout and "genbench-example-plugin" in listing.stdout
+
+
+# -- a plugin's bug is that plugin's failure: in-process plugins, registered for one test only ------
+
+
+class _Metric(Metric):
+    higher_is_better: ClassVar[dict[str, bool]] = {}
+
+    def compute(self, ctx):
+        return {self.name.replace("-", "_"): 1.0}
+
+
+@pytest.fixture
+def register(monkeypatch):
+    """``register(registry.metrics, "name", cls)`` for this test only: the registries are restored
+    afterwards, so a broken metric never reaches another test's run of every metric."""
+
+    def add(reg, name, cls):
+        reg.discover()
+        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
+        reg.add(name, cls, source="genbench-test-plugin")
+        return cls
+
+    return add
+
+
+def run_ring8(tmp_path, cache_dir, models=("copy", "gaussian"), metrics=None):
+    config = RunConfig(
+        models=list(models),
+        dataset="ring8",
+        samples=200,
+        metrics=metrics,
+        out=tmp_path / "runs",
+        cache_dir=cache_dir,
+        device="cpu",
+        figures=False,
+        progress=False,
+    )
+    return {r.model: r for r in run(config)}
+
+
+def read_strict(path: Path) -> dict:
+    """A result JSON parsed as strict JSON: NaN and Infinity are not JSON."""
+
+    def refuse(constant):
+        raise ValueError(f"{path} holds {constant}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_metric_whose_applies_to_raises_is_that_metrics_error_not_the_models(register, tmp_path, cache_dir):
+    class AppliesRaises(_Metric):
+        def applies_to(self, ctx):
+            raise RuntimeError("applies_to is broken")
+
+    register(registry.metrics, "test-applies-raises", AppliesRaises)
+    results = run_ring8(tmp_path, cache_dir, metrics=["test-applies-raises", "fid"])
+    for r in results.values():
+        assert r.status == "ok", r.error
+        assert r.metrics["fid"] > 0
+        assert "applies_to is broken" in r.metric_errors["test-applies-raises"]
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_metric_key_taken_by_another_metric_or_a_result_column_is_that_metrics_error(
+    register, tmp_path, cache_dir, declared
+):
+    class Clobber(_Metric):
+        higher_is_better: ClassVar[dict[str, bool]] = {"fid": False, "seed": True} if declared else {}
+
+        def compute(self, ctx):
+            return {"fid": 0.0, "seed": 99.0, "clobber_own": 1.0}
+
+    register(registry.metrics, "test-clobber", Clobber)
+    # listed first: the built-in's value wins whatever the order the metrics run in
+    results = run_ring8(tmp_path, cache_dir, models=("gaussian",), metrics=["test-clobber", "fid"])
+    r = results["gaussian"]
+    assert r.status == "ok" and r.metrics["fid"] > 0
+    assert "seed" not in r.metrics and r.metrics["clobber_own"] == 1.0  # its other values are kept
+    why = r.metric_errors["test-clobber"]
+    assert "'fid'" in why and "'seed'" in why and "rename" in why
+    assert "fid" not in r.metric_errors
+    frame = results_frame([load_result(tmp_path / "runs/ring8/gaussian/seed0.json")])
+    assert frame["seed"].tolist() == [0] and frame["fid"].iloc[0] > 0
+
+
+def test_reserved_metric_keys_cover_every_column_the_leaderboard_adds():
+    """A new identity column in results_frame must be reserved too, or a metric could overwrite it."""
+    r = Result(model="m", dataset="d", seed=0, variant="v", protocol={"features": {"name": "raw"}})
+    r.timings["train_s"] = 1.0  # a metric key (throughput's): not an identity column
+    identity = set(results_frame([r]).columns) - {"train_s"}
+    assert identity <= RESERVED_METRIC_KEYS
+
+
+def test_a_metric_returning_nan_writes_valid_json_that_reports(register, tmp_path, cache_dir):
+    class ReturnsNaN(_Metric):
+        def compute(self, ctx):
+            return {"nan_value": float("nan"), "inf_value": float("inf"), "finite_value": 2.0}
+
+    register(registry.metrics, "test-nan", ReturnsNaN)
+    results = run_ring8(tmp_path, cache_dir, models=("gaussian",), metrics=["test-nan", "fid"])
+    path = tmp_path / "runs/ring8/gaussian/seed0.json"
+    written = read_strict(path)
+    assert written["status"] == "ok" and written["metrics"]["finite_value"] == 2.0
+    assert not {"nan_value", "inf_value"} & set(written["metrics"])
+    assert "'nan_value'" in written["metric_errors"]["test-nan"]
+    assert "'inf_value'" in written["metric_errors"]["test-nan"]
+    assert load_result(path).metric_errors == results["gaussian"].metric_errors
+    boards = genbench.report(tmp_path / "runs", tmp_path / "boards")
+    assert "gaussian" in boards["ring8"]
+
+
+def test_result_json_is_strict_json_whatever_a_plugin_put_in_it(tmp_path):
+    r = Result(model="m", dataset="d", seed=0)
+    r.config = {"lr": float("nan"), "betas": (0.5, np.float32("inf"))}
+    r.training_log = [{"step": 1.0, "loss": float("-inf")}]
+    written = read_strict(r.write(tmp_path))
+    assert written["config"] == {"lr": None, "betas": [0.5, None]}
+    assert written["training_log"] == [{"step": 1.0, "loss": None}]
