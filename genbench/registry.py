@@ -196,6 +196,11 @@ class Registry(Generic[T]):
             pass
         return self.check(name)
 
+    def source(self, name: str) -> str:
+        """Where ``name`` comes from: "genbench", "baselines", or the plugin's distribution."""
+        self.check(name)
+        return self._entries[name].source
+
     def get(self, name: str) -> T:
         """Return the registered class, importing its module on first use."""
         canonical = self.check(name)

@@ -130,7 +130,8 @@ def build_metric_options(config: RunConfig, metrics: list[Metric]) -> dict[str, 
 
 def build_metrics(names: list[str] | None, kind: str, console: Progress) -> list[Metric]:
     explicit = names is not None
-    out = []
+    out: list[Metric] = []
+    broken: set[type[Metric]] = set()  # warned about once, even when listed under two names
     for name in names if explicit else registry.metrics.names(include_aliases=False):
         if explicit:
             registry.metrics.check(name)
@@ -145,9 +146,32 @@ def build_metrics(names: list[str] | None, kind: str, console: Progress) -> list
             continue
         # once each: --metrics fid,fid, or an alias that a plugin declares as an entry point of
         # its own (listed as a name until its module is imported)
-        if not any(type(m) is cls for m in out):
-            out.append(cls())
+        if cls in broken or any(type(m) is cls for m in out):
+            continue
+        try:
+            out.append(start_metric(name, cls, explicit))
+        except PluginLoadError as e:
+            if explicit:
+                raise
+            console.warn(str(e))  # as for a plugin that fails to import: the others run
+            broken.add(cls)
     return out
+
+
+def start_metric(name: str, cls: type[Metric], explicit: bool) -> Metric:
+    """``cls()``; a raise is a :class:`PluginLoadError` naming the plugin's distribution.
+
+    Named with --metrics, it stops the run before any training: the user asked for this metric,
+    and a run that trains for an hour to leave it out would be worse than failing in a second.
+    """
+    try:
+        return cls()
+    except Exception as e:
+        source = registry.metrics.source(name)
+        fix = f"fix or uninstall {source}" + (f", or drop {name} from --metrics" if explicit else "")
+        raise PluginLoadError(
+            f"metric plugin {name!r} from {source} failed to start: {type(e).__name__}: {e}; {fix}"
+        ) from e
 
 
 def plan(config: RunConfig, console: Progress | None = None) -> Plan:

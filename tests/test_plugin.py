@@ -174,6 +174,40 @@ def test_a_metric_whose_applies_to_raises_is_that_metrics_error_not_the_models(r
         assert "applies_to is broken" in r.metric_errors["test-applies-raises"]
 
 
+def test_a_metric_whose_init_raises_is_skipped_with_one_warning_when_not_named(
+    register, tmp_path, cache_dir, capsys
+):
+    class InitRaises(_Metric):
+        def __init__(self):
+            raise RuntimeError("cannot start")
+
+    register(registry.metrics, "test-init-raises", InitRaises)
+    results = run_ring8(tmp_path, cache_dir)
+    assert all(r.status == "ok" and "fid" in r.metrics for r in results.values())
+    assert all("test-init-raises" not in r.metric_errors for r in results.values())
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if "test-init-raises" in ln]
+    assert len(warned) == 1 and "cannot start" in warned[0] and "genbench-test-plugin" in warned[0]
+
+
+def test_a_metric_whose_init_raises_fails_in_one_line_when_named(register, cli, tmp_path, cache_dir):
+    class InitRaises(_Metric):
+        def __init__(self):
+            raise RuntimeError("cannot start")
+
+    register(registry.metrics, "test-init-raises", InitRaises)
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "200", "--metrics", "fid,test-init-raises"]
+    r = cli("run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress", *args)
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and not isinstance(r.exception, RuntimeError)
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert (
+        len(errors) == 1
+        and "test-init-raises" in errors[0]
+        and "drop test-init-raises from --metrics" in errors[0]
+    )
+    assert not (tmp_path / "runs" / "ring8").exists()  # failed before any work
+
+
 @pytest.mark.parametrize("declared", [False, True])
 def test_a_metric_key_taken_by_another_metric_or_a_result_column_is_that_metrics_error(
     register, tmp_path, cache_dir, declared
