@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from genbench import registry
-from genbench.api import GenerativeModel, SampleCheck, TrainContext, config_hash
+from genbench.api import DataSpec, GenerativeModel, SampleCheck, TrainContext, config_hash
 from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.config import (
     Override,
@@ -223,19 +223,36 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     spec = dataset.spec  # loads the train split: a missing file fails here
     dataset.load(config.reference_split)
     for name, cls in classes.items():
-        cls.check_spec(spec)
-        variants = expand_variants(name, overrides)
-        for v in variants:  # validate every field and value now
-            resolve_model_config(cls, dataset.name, v)
-        owner = weights_owner(cls, overrides)
-        if owner is not None:
-            owner.cls.check_spec(spec)
-            resolve_model_config(owner.cls, dataset.name, owner.overrides)
-        models.append((name, cls, variants, owner))
+        try:
+            models.append(plan_model(name, cls, spec, overrides))
+        except PluginLoadError as e:  # its weights owner failed to import
+            console.warn(str(e))
+            skipped[name] = str(e)
+        except GenbenchError:
+            raise  # the user's input (a --set field, a dataset it cannot handle): fails the run now
+        except Exception as e:  # a plugin's own bug (in dataset_defaults, its Config): the others run
+            skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {e}"
+            console.warn(skipped[name])
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
     options = build_metric_options(config, metrics)
     return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options)
+
+
+def plan_model(
+    name: str, cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]
+) -> tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]:
+    """Check that ``cls`` handles the dataset of ``spec`` and resolve every variant's config (and
+    its weights owner's) now, so that a bad --set value fails before any training."""
+    cls.check_spec(spec)
+    variants = expand_variants(name, overrides)
+    for v in variants:
+        resolve_model_config(cls, spec.name, v)
+    owner = weights_owner(cls, overrides)
+    if owner is not None:
+        owner.cls.check_spec(spec)
+        resolve_model_config(owner.cls, spec.name, owner.overrides)
+    return name, cls, variants, owner
 
 
 def load_stats(p: Plan, reference: Features, console: Progress) -> None:
@@ -337,22 +354,19 @@ def run_one(
     reference: Features,
     console: Progress,
 ) -> Result:
-    cfg = resolve_model_config(cls, p.dataset.name, overrides)
     label = variant_label(overrides)
-    config = asdict(cfg) if is_dataclass(cfg) else {}
     if owner is not None:  # the weights come from another model: its overrides name this row too
         owned = variant_label({f"{owner.name}.{k}": v for k, v in owner.overrides.items()})
         label = ",".join(x for x in (label, owned) if x)
-        config["weights_from"] = {"model": owner.name, "overrides": owner.overrides}
     result = Result(
-        model=name,
-        dataset=p.dataset.name,
-        seed=seed,
-        variant=label,
-        config=config,
-        environment=environment(str(p.device)),
+        model=name, dataset=p.dataset.name, seed=seed, variant=label, environment=environment(str(p.device))
     )
     try:
+        # plan resolved it once already; a plugin's dataset_defaults may still raise this time
+        cfg = resolve_model_config(cls, p.dataset.name, overrides)
+        result.config = asdict(cfg) if is_dataclass(cfg) else {}
+        if owner is not None:
+            result.config["weights_from"] = {"model": owner.name, "overrides": owner.overrides}
         model, train_s, log, info = obtain_model(p, name, cls, cfg, seed, console, owner)
         result.training_log = log
         result.training = info

@@ -6,17 +6,21 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
+import torch
 
 import genbench
 from genbench import registry
+from genbench.api import GenerativeModel
 from genbench.config import RunConfig
 from genbench.leaderboard import results_frame
 from genbench.metrics.base import Metric
+from genbench.registry import Entry
 from genbench.results import RESERVED_METRIC_KEYS, Result, load_result
 from genbench.runner import run
 
@@ -123,6 +127,23 @@ class _Metric(Metric):
         return {self.name.replace("-", "_"): 1.0}
 
 
+class _ConfiguredModel(GenerativeModel):
+    @dataclass
+    class Config:
+        scale: float = 1.0
+
+    trainable = False
+
+    def sample(self, n, *, generator):
+        return torch.randn(n, *self.spec.shape, generator=generator)
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
 @pytest.fixture
 def register(monkeypatch):
     """``register(registry.metrics, "name", cls)`` for this test only: the registries are restored
@@ -206,6 +227,68 @@ def test_a_metric_whose_init_raises_fails_in_one_line_when_named(register, cli, 
         and "drop test-init-raises from --metrics" in errors[0]
     )
     assert not (tmp_path / "runs" / "ring8").exists()  # failed before any work
+
+
+class DefaultsRaise(_ConfiguredModel):
+    @classmethod
+    def dataset_defaults(cls, dataset):
+        raise KeyError("no defaults file")
+
+
+class DefaultsRaiseAfterPlan(_ConfiguredModel):
+    calls = 0
+
+    @classmethod
+    def dataset_defaults(cls, dataset):
+        cls.calls += 1
+        if cls.calls > 1:  # the plan resolved it; the run resolves it again
+            raise OSError("defaults file vanished")
+        return {}
+
+
+class ConfigRejects(_ConfiguredModel):
+    @dataclass
+    class Config:
+        scale: float = 1.0
+
+        def __post_init__(self):
+            raise ValueError("scale is never right")
+
+
+@pytest.mark.parametrize(
+    ("cls", "why"),
+    [
+        (DefaultsRaise, "no defaults file"),
+        (ConfigRejects, "never right"),
+        (DefaultsRaiseAfterPlan, "vanished"),
+    ],
+)
+def test_a_model_whose_config_raises_is_recorded_as_failed_and_the_others_run(
+    register, tmp_path, cache_dir, cls, why
+):
+    register(registry.models, "test-bad-config", cls)
+    results = run_ring8(tmp_path, cache_dir, models=("copy", "test-bad-config", "gaussian"), metrics=["fid"])
+    assert results["copy"].status == results["gaussian"].status == "ok"
+    bad = results["test-bad-config"]
+    assert (bad.status, bad.error_kind) == ("failed", "plugin")
+    assert "test-bad-config" in bad.error and why in bad.error
+    written = read_strict(tmp_path / "runs/ring8/test-bad-config/seed0.json")
+    assert written["status"] == "failed" and written["error"] == bad.error
+
+
+def test_a_model_whose_weights_owner_fails_to_import_is_recorded_as_failed(
+    register, monkeypatch, tmp_path, cache_dir
+):
+    class Dependent(_ConfiguredModel):
+        weights_from = "test-broken-owner"
+
+    register(registry.models, "test-dependent", Dependent)
+    why = "model plugin 'test-broken-owner' from genbench-test-plugin failed to import"
+    broken = Entry(name="test-broken-owner", source="genbench-test-plugin", error=why)
+    monkeypatch.setitem(registry.models._entries, "test-broken-owner", broken)
+    results = run_ring8(tmp_path, cache_dir, models=("test-dependent", "gaussian"), metrics=["fid"])
+    assert results["gaussian"].status == "ok"
+    assert (results["test-dependent"].status, results["test-dependent"].error) == ("failed", why)
 
 
 @pytest.mark.parametrize("declared", [False, True])
