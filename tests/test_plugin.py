@@ -347,3 +347,111 @@ def test_result_json_is_strict_json_whatever_a_plugin_put_in_it(tmp_path):
     written = read_strict(r.write(tmp_path))
     assert written["config"] == {"lr": None, "betas": [0.5, None]}
     assert written["training_log"] == [{"step": 1.0, "loss": None}]
+
+
+BUGGY_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "genbench-buggy-plugin"
+version = "0.0.1"
+
+[project.entry-points."genbench.models"]
+buggy-model = "genbench_buggy_plugin:BuggyModel"
+
+[project.entry-points."genbench.metrics"]
+buggy-applies = "genbench_buggy_plugin:AppliesRaises"
+buggy-init = "genbench_buggy_plugin:InitRaises"
+buggy-clobber = "genbench_buggy_plugin:Clobber"
+buggy-nan = "genbench_buggy_plugin:ReturnsNaN"
+"""
+
+BUGGY_MODULE = """
+import torch
+
+from genbench.api import GenerativeModel
+from genbench.metrics.base import Metric
+
+
+class BuggyModel(GenerativeModel):
+    trainable = False
+
+    @classmethod
+    def dataset_defaults(cls, dataset):
+        raise RuntimeError("defaults are broken")
+
+    def sample(self, n, *, generator):
+        return torch.zeros(n, *self.spec.shape)
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+class AppliesRaises(Metric):
+    def applies_to(self, ctx):
+        raise RuntimeError("applies_to is broken")
+
+    def compute(self, ctx):
+        return {"applies_value": 1.0}
+
+
+class InitRaises(Metric):
+    def __init__(self):
+        raise RuntimeError("init is broken")
+
+    def compute(self, ctx):
+        return {}
+
+
+class Clobber(Metric):
+    def compute(self, ctx):
+        return {"fid": 0.0, "seed": 99.0}
+
+
+class ReturnsNaN(Metric):
+    def compute(self, ctx):
+        return {"nan_value": float("nan")}
+"""
+
+
+def test_an_installed_plugin_with_buggy_metrics_and_model_takes_nothing_down(tmp_path, cache_dir):
+    """Every broken hook of an installed package, through entry points and the CLI, then a report."""
+    package = tmp_path / "buggy"
+    (package / "genbench_buggy_plugin").mkdir(parents=True)
+    (package / "pyproject.toml").write_text(BUGGY_PYPROJECT)
+    (package / "genbench_buggy_plugin" / "__init__.py").write_text(BUGGY_MODULE)
+    site = tmp_path / "site"
+    pip_install(package, site)
+    path = os.pathsep.join(part for part in (str(site), os.environ.get("PYTHONPATH", "")) if part)
+    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "250"}
+    out = tmp_path / "runs"
+    common = ["--dataset", "ring8", "--samples", "200", "--out", str(out), "--cache-dir", str(cache_dir)]
+
+    def genbench_cli(*args):
+        cmd = [sys.executable, "-m", "genbench", *args]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+    proc = genbench_cli(
+        "run", "--models", "copy,buggy-model,gaussian", *common, "--no-progress", "--no-figures"
+    )
+    assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr, proc.stderr
+    assert len([ln for ln in proc.stderr.splitlines() if "init is broken" in ln]) == 1, proc.stderr
+    for model in ("copy", "gaussian"):
+        res = read_strict(out / f"ring8/{model}/seed0.json")
+        assert res["status"] == "ok" and res["metrics"]["fid"] > 0 and res["seed"] == 0
+        assert "seed" not in res["metrics"] and "nan_value" not in res["metrics"]
+        assert set(res["metric_errors"]) == {"buggy-applies", "buggy-clobber", "buggy-nan"}
+    buggy = read_strict(out / "ring8/buggy-model/seed0.json")
+    assert buggy["status"] == "failed" and "defaults are broken" in buggy["error"]
+
+    report = genbench_cli("report", "--out", str(out), "--leaderboards", str(tmp_path / "boards"))
+    assert report.returncode == 0, report.stderr
+
+    named = genbench_cli("run", "--models", "copy", "--metrics", "fid,buggy-init", *common, "--no-progress")
+    assert named.returncode == 2 and "Traceback" not in named.stderr
+    assert named.stderr.count("error:") == 1 and "genbench-buggy-plugin" in named.stderr, named.stderr
