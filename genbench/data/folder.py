@@ -1,18 +1,29 @@
-"""Samples generated elsewhere, for `genbench eval`: an ``.npz`` file or a folder of images.
+"""Samples generated elsewhere, for `genbench eval` and :func:`genbench.evaluate`: an ``.npz`` file,
+a folder of images, a numpy array or a torch tensor.
 
 Accepted inputs (converted to float32 in [-1, 1], N x C x H x W):
 
-- ``.npz`` with key ``samples`` (or a single array): uint8 N x H x W x C or N x H x W (as saved
-  images are), or float N x C x H x W already in [-1, 1]; float N x D point sets pass unchanged.
+- ``.npz`` with key ``samples`` (or a single array), or a numpy array: uint8 N x H x W x C or
+  N x H x W (as saved images are), or float N x C x H x W already in [-1, 1]; float N x D point
+  sets pass unchanged.
+- a torch tensor: uint8 N x C x H x W or N x H x W (torchvision's layout), or float as above.
 - a folder of PNG/JPEG files (searched recursively, read in sorted order); grey images give one
-  channel, everything else RGB.
+  channel, everything else RGB. 16-bit grey PNGs keep their 16 bits.
 
-uint8 values map to [-1, 1] by ``v / 127.5 - 1``, the inverse of how samples are saved as images.
+Integer values map to [-1, 1] by ``v / (max / 2) - 1`` (``v / 127.5 - 1`` for uint8), the inverse
+of how samples are saved as images.
+
+Given the dataset's :class:`DataSpec`, grey and RGB are reconciled without changing any value:
+grey samples become three equal channels, and RGB samples whose three channels are equal (grey
+saved as RGB, RGBA or palette PNGs) become one. Colour samples for a grey dataset are refused:
+a luma conversion would score images the generator did not make.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,8 +32,29 @@ from genbench.api import DataSpec
 from genbench.errors import GenbenchError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
-#: PIL modes that hold one grey channel
-_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+#: PIL modes that hold one 8-bit (or 1-bit) grey channel
+_GREY_MODES = {"1", "L", "LA"}
+#: PIL modes of 16-bit grey PNGs: converting them to "L" clips every value above 255 to white
+_GREY16_MODES = {"I", "I;16", "I;16B", "I;16L"}
+
+
+def as_samples(samples: Any, spec: DataSpec | None = None) -> torch.Tensor:
+    """Samples from a path (``.npz`` or image folder), a numpy array or a torch tensor, checked
+    against ``spec`` when given: what `genbench eval` and :func:`genbench.evaluate` accept."""
+    if isinstance(samples, str | os.PathLike):
+        return load_samples(Path(samples), spec)
+    if isinstance(samples, np.ndarray):
+        x = _from_array(samples, "the array", channels_last=True)
+        where = "the array"
+    elif isinstance(samples, torch.Tensor):
+        x = _from_tensor(samples)
+        where = "the tensor"
+    else:
+        raise GenbenchError(
+            f"cannot evaluate a {type(samples).__name__}; pass the path of an .npz file or an image "
+            f"folder, a torch.Tensor or a numpy array"
+        )
+    return _match_spec(x, spec, where) if spec is not None else x
 
 
 def load_samples(path: Path, spec: DataSpec | None = None) -> torch.Tensor:
@@ -39,7 +71,7 @@ def load_samples(path: Path, spec: DataSpec | None = None) -> torch.Tensor:
             f"cannot read samples from {path}: expected an .npz file or a folder of PNG/JPEG images"
         )
     if spec is not None:
-        x = _match_spec(x, spec, path)
+        x = _match_spec(x, spec, str(path))
     return x
 
 
@@ -61,54 +93,66 @@ def _load_npz(path: Path) -> torch.Tensor:
         raise GenbenchError(
             f"cannot read {path} as .npz ({type(e).__name__}: {e}); save it with numpy.savez"
         ) from None
+    return _from_array(arr, str(path), channels_last=True)
+
+
+def _from_tensor(t: torch.Tensor) -> torch.Tensor:
+    t = t.detach().cpu()
+    if t.dtype == torch.uint8:
+        return _from_array(t.numpy(), "the tensor", channels_last=False)
+    if t.is_floating_point():  # float16 and bfloat16 have no exact numpy twin: widen first
+        return _from_array(t.float().numpy(), "the tensor", channels_last=False)
+    raise GenbenchError(f"the tensor has dtype {t.dtype}; pass uint8 images or float in [-1, 1]")
+
+
+def _from_array(arr: np.ndarray, where: str, *, channels_last: bool) -> torch.Tensor:
+    """``arr`` as float32 samples; uint8 images are N x H x W x C when ``channels_last`` (as numpy
+    and PIL lay out images), else N x C x H x W (as torch does)."""
+    if arr.ndim == 0:
+        raise GenbenchError(
+            f"{where} holds a single {arr.dtype} value, not samples; save an array with one row per sample"
+        )
     if arr.size == 0 or arr.shape[0] == 0:
-        raise GenbenchError(f"{path} holds no samples (shape {arr.shape})")
+        raise GenbenchError(f"{where} holds no samples (shape {arr.shape})")
     if arr.dtype == np.uint8:
+        layout = "N x H x W x C" if channels_last else "N x C x H x W"
         if arr.ndim == 3:  # N x H x W grey
             arr = arr[:, None]
-        elif arr.ndim == 4 and arr.shape[-1] in (1, 3):  # N x H x W x C
+        elif arr.ndim == 4 and channels_last and arr.shape[-1] in (1, 3):
             arr = arr.transpose(0, 3, 1, 2)
-        else:
+        elif not (arr.ndim == 4 and not channels_last and arr.shape[1] in (1, 3)):
             raise GenbenchError(
-                f"{path}: uint8 samples must be N x H x W x C (C = 1 or 3) or N x H x W, got {arr.shape}"
+                f"{where}: uint8 samples must be {layout} (C = 1 or 3) or N x H x W, got {arr.shape}"
             )
-        return _from_uint8(arr)
+        return torch.from_numpy(_to_unit_range(arr))
     if np.issubdtype(arr.dtype, np.floating):
         if arr.ndim not in (2, 4):
             raise GenbenchError(
-                f"{path}: float samples must be N x C x H x W images in [-1, 1] or N x D points, got {arr.shape}"
+                f"{where}: float samples must be N x C x H x W images in [-1, 1] or N x D points, got {arr.shape}"
             )
         if not np.isfinite(arr).all():
-            raise GenbenchError(f"{path} holds NaN or inf values; fix the sampler that wrote it")
+            raise GenbenchError(f"{where} holds NaN or inf values; fix the sampler that wrote it")
         x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
         if arr.ndim == 4:
             lo, hi = float(x.min()), float(x.max())
             if lo < -1.001 or hi > 1.001:
                 hint = " (looks like [0, 255]: save uint8 N x H x W x C instead)" if hi > 2 else ""
                 raise GenbenchError(
-                    f"{path}: float images must lie in [-1, 1], got [{lo:.3g}, {hi:.3g}]{hint}"
+                    f"{where}: float images must lie in [-1, 1], got [{lo:.3g}, {hi:.3g}]{hint}"
                 )
             x = x.clamp(-1, 1)
         return x
-    raise GenbenchError(f"{path}: samples have dtype {arr.dtype}; save uint8 images or float32 in [-1, 1]")
+    raise GenbenchError(f"{where}: samples have dtype {arr.dtype}; save uint8 images or float32 in [-1, 1]")
 
 
 def _load_folder(path: Path) -> torch.Tensor:
-    from PIL import Image
-
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise GenbenchError(f"no PNG/JPEG images in {path}; pass a folder of .png/.jpg files or an .npz")
     arrays: list[np.ndarray] = []
     first_size = None
     for f in files:
-        try:
-            with Image.open(f) as im:
-                size = im.size
-                grey = im.mode in _GREY_MODES
-                a = np.asarray(im.convert("L" if grey else "RGB"))
-        except Exception as e:
-            raise GenbenchError(f"cannot read image {f} ({type(e).__name__}); delete or fix it") from None
+        size, a = _read_image(f)
         if first_size is None:
             first_size = size
         elif size != first_size:
@@ -116,17 +160,44 @@ def _load_folder(path: Path) -> torch.Tensor:
                 f"images have mixed sizes: {files[0].name} is {first_size[0]}x{first_size[1]}, "
                 f"{f.name} is {size[0]}x{size[1]}; resize them all to the dataset's resolution"
             )
-        arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+        arrays.append(a)
     if any(a.shape[0] == 3 for a in arrays):  # some colour: grey ones become RGB, as PIL converts them
         arrays = [np.repeat(a, 3, axis=0) if a.shape[0] == 1 else a for a in arrays]
-    return _from_uint8(np.stack(arrays))
+    if len({a.dtype for a in arrays}) == 1:  # stacked as integers: a quarter of float32's memory
+        return torch.from_numpy(_to_unit_range(np.stack(arrays)))
+    return torch.from_numpy(np.stack([_to_unit_range(a) for a in arrays]))  # 8- and 16-bit: each its scale
 
 
-def _from_uint8(arr: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32) / 127.5 - 1.0)
+def _read_image(f: Path) -> tuple[tuple[int, int], np.ndarray]:
+    """The image's (width, height) and its pixels as C x H x W uint8, or uint16 for 16-bit grey."""
+    from PIL import Image
+
+    try:
+        with Image.open(f) as im:
+            if im.mode in _GREY16_MODES:
+                a = np.asarray(im)
+                if a.min() < 0 or a.max() > 65535:
+                    raise GenbenchError(
+                        f"image {f} holds values outside 16 bits; save 8- or 16-bit PNG/JPEG images"
+                    )
+                a = a.astype(np.uint16)
+            else:  # palette, RGBA, CMYK, ...: PIL's own conversion; 16-bit RGB loads as 8-bit RGB
+                a = np.asarray(im.convert("L" if im.mode in _GREY_MODES else "RGB"))
+            size = im.size
+    except GenbenchError:
+        raise
+    except Exception as e:
+        raise GenbenchError(f"cannot read image {f} ({type(e).__name__}); delete or fix it") from None
+    return size, a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
 
 
-def _match_spec(x: torch.Tensor, spec: DataSpec, path: Path) -> torch.Tensor:
+def _to_unit_range(arr: np.ndarray) -> np.ndarray:
+    """Unsigned integer pixels to float32 in [-1, 1]: ``v / 127.5 - 1`` for uint8, ``v / 32767.5 - 1``
+    for uint16 (so 16-bit white is 1, as 8-bit white is)."""
+    return np.ascontiguousarray(arr).astype(np.float32) / (np.iinfo(arr.dtype).max / 2) - 1.0
+
+
+def _match_spec(x: torch.Tensor, spec: DataSpec, where: str) -> torch.Tensor:
     """Reconcile grey and RGB with the dataset's channels; fail naming expected vs got shapes."""
     want = tuple(spec.shape)
     got = tuple(x.shape[1:])
@@ -136,14 +207,14 @@ def _match_spec(x: torch.Tensor, spec: DataSpec, path: Path) -> torch.Tensor:
         elif want[0] == 1 and got[0] == 3:
             if not (torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 0], x[:, 2])):
                 raise GenbenchError(
-                    f"samples in {path} are colour images but {spec.name!r} is grey (shape {want}); "
+                    f"samples in {where} are colour images but {spec.name!r} is grey (shape {want}); "
                     f"save grey images or evaluate against a colour dataset"
                 )
-            x = x[:, :1]
+            x = x[:, :1].contiguous()  # not a view: the other two channels' memory is freed
         got = tuple(x.shape[1:])
     if got != want:
         raise GenbenchError(
-            f"samples in {path} have shape {got} per example but {spec.name!r} expects {want}; "
+            f"samples in {where} have shape {got} per example but {spec.name!r} expects {want}; "
             f"save samples at the dataset's shape"
         )
     return x
