@@ -28,8 +28,13 @@ def run(config: RunConfig) -> list[Result]:
     return _run(config)
 
 
-def evaluate(samples: Any, config: RunConfig, *, name: str = "samples") -> Result:
-    """Evaluate a tensor of samples (N x *shape, in the data range) against ``config.dataset``."""
+def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Result:
+    """Evaluate samples against ``config.dataset``, as `genbench eval` does; writes and returns the result.
+
+    ``samples``: the path of an ``.npz`` or an image folder, a numpy array (uint8 N x H x W x C, or
+    float in [-1, 1]) or a torch tensor (uint8 N x C x H x W, or float N x *shape in [-1, 1]).
+    ``name``: the leaderboard row [default: the file's name, "samples" for an array].
+    """
     from genbench.runner import evaluate as _evaluate
 
     return _evaluate(samples, config, name=name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import shutil
 import time
 import warnings
@@ -641,14 +642,26 @@ def _stem(result: Result) -> str:
 
 
 def evaluate(
-    samples: torch.Tensor,
+    samples: Any,
     config: RunConfig,
     *,
-    name: str = "samples",
+    name: str | None = None,
     console: Progress | None = None,
 ) -> Result:
-    """Evaluate samples from anywhere against ``config.dataset`` (what `genbench eval` does)."""
+    """Evaluate samples from anywhere against ``config.dataset`` (what `genbench eval` does).
+
+    ``samples`` is the path of an ``.npz`` file or an image folder, a numpy array or a torch tensor
+    (see :mod:`genbench.data.folder`). ``name`` is the leaderboard row: by default the file's or the
+    folder's name ("samples" for an array). An existing result under that name is replaced only by
+    an evaluation of the same samples (the same file or folder, or equal values), so re-running is
+    safe and nothing else is ever overwritten.
+    """
+    from genbench.data.folder import as_samples
+
     console = console or Progress(enabled=config.progress)
+    path = Path(samples).resolve() if isinstance(samples, str | os.PathLike) else None
+    name = check_result_name(name if name is not None else _default_name(path))
+    seed = _single_seed(config.seeds)
     registry.datasets.check(config.dataset)
     if config.features:
         registry.features.check(config.features)
@@ -658,13 +671,14 @@ def evaluate(
     check_writable(config.out)
     cache_dir = Path(config.cache_dir or default_cache_dir())
     dataset = build_dataset(config.dataset, config)
-    spec = dataset.spec
-    if tuple(samples.shape[1:]) != spec.shape:
-        raise GenbenchError(
-            f"samples have shape {tuple(samples.shape[1:])} but {dataset.name!r} has {spec.shape}; "
-            f"evaluate against a dataset of the samples' shape"
-        )
-    SampleCheck(name, spec)(samples, int(samples.shape[0]))
+    x = as_samples(samples, dataset.spec)
+    # recorded in the protocol: where the numbers came from, and what a re-run may replace
+    source = {
+        "path": str(path) if path is not None else None,
+        "sha256": hashlib.sha256(x.contiguous().numpy()).hexdigest(),
+    }
+    result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
+    check_replaceable(result.path(config.out), source)  # before any work: nothing is computed in vain
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
     options = build_metric_options(config, metrics)
@@ -681,9 +695,68 @@ def evaluate(
     )
     reference = reference_features_for(p, console)
     load_stats(p, reference, console)
-    seed = config.seeds[0] if config.seeds else 0
-    result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
-    evaluate_into(result, p, None, int(samples.shape[0]), seed, reference, console, samples=samples)
-    path = result.write(config.out)
-    console.done(result, path)
+    evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
+    result.protocol["samples"] = source
+    out_path = result.write(config.out)
+    console.done(result, out_path)
     return result
+
+
+def _default_name(path: Path | None) -> str:
+    if path is None:
+        return "samples"
+    return path.name if path.is_dir() else path.stem  # a folder "run.v2" keeps its whole name
+
+
+def check_result_name(name: str) -> str:
+    """``name`` when it names one result directory; a "/" or a name of only dots or punctuation
+    would write the result where :func:`genbench.results.find_results` never looks."""
+    from genbench.results import safe_name
+
+    if "/" in name or "\\" in name or safe_name(name) in ("", ".", ".."):
+        raise GenbenchError(
+            f"--name {name!r} cannot name a result; use letters, digits, '.', '_', '=' or '-', e.g. --name my-model"
+        )
+    return name
+
+
+def _single_seed(seeds: list[int]) -> int:
+    """The one seed of an evaluation: one set of samples gives one result, so several seeds would
+    only vary the metrics' subsets while looking like independent runs on a leaderboard."""
+    unique = list(dict.fromkeys(seeds)) or [0]
+    if len(unique) > 1:
+        raise GenbenchError(
+            f"eval takes one seed, got {','.join(map(str, unique))}; pass one (--seed {unique[0]}) and "
+            f"evaluate each seed's samples on their own, under the same --name"
+        )
+    return unique[0]
+
+
+def check_replaceable(path: Path, source: dict[str, Any]) -> None:
+    """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples: the same file
+    or folder, or equal values."""
+    from genbench.results import load_result
+
+    if not path.exists():
+        return
+    try:
+        old = load_result(path)
+        theirs = old.protocol.get("samples") or {}
+        label = old.label
+    except Exception:  # unreadable or foreign JSON: not provably ours, so not ours to replace
+        theirs, label = {}, None
+    same_file = theirs.get("path") is not None and theirs["path"] == source["path"]
+    if same_file or theirs.get("sha256") == source["sha256"]:
+        return
+    if theirs.get("path"):
+        what = f"the evaluation of {theirs['path']}"
+    elif theirs:
+        what = "the evaluation of other samples"
+    elif label is not None:
+        what = f"a result of {label!r} that records no samples (a genbench run result, or an older eval)"
+    else:
+        what = "a file that genbench cannot read as a result"
+    raise GenbenchError(
+        f"{path} already holds {what}; pass --name to save these samples under a name of their own, "
+        f"or delete that file to replace it"
+    )

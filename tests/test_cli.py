@@ -13,7 +13,7 @@ import torch
 import typer
 from typer.testing import CliRunner
 
-from genbench import GenerativeModel, register_model
+from genbench import GenbenchError, GenerativeModel, RunConfig, evaluate, register_model
 from genbench.cli.main import app
 from genbench.errors import GenbenchError
 from genbench.progress import Progress
@@ -328,6 +328,130 @@ def test_eval_npz_and_folder(cli, tmp_path, cache_dir):
     assert (
         json.loads((tmp_path / "runs/digits/pngs/seed0.json").read_text())["protocol"]["num_samples"] == 100
     )
+
+
+def digits_test_u8(cache_dir: Path) -> np.ndarray:
+    """The digits test split as the uint8 N x H x W images a user would save."""
+    from genbench.data.digits import Digits
+
+    x = Digits(cache_dir=cache_dir).load("test")[0]
+    return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)[:, 0].numpy()
+
+
+def test_eval_never_replaces_a_result_from_other_samples(cli, tmp_path, cache_dir):
+    """eval used to write <out>/<dataset>/<file stem>/seed0.json over whatever was there: a trained
+    model's result (copy.npz over `genbench run`'s copy), or another folder's samples.npz."""
+    out = tmp_path / "runs"
+    fast = ("--metrics", "fid", "--no-figures")
+    r = cli(*run_args(out, cache_dir, "--models", "copy", "--dataset", "digits", *fast))
+    assert r.exit_code == 0, r.output
+    run_result = out / "digits/copy/seed0.json"
+    before = run_result.read_bytes()
+    u8 = digits_test_u8(cache_dir)
+    np.savez(tmp_path / "copy.npz", samples=u8)
+    line = single_line_error(cli(*eval_args(tmp_path / "copy.npz", out, cache_dir, *fast)))
+    assert str(run_result) in line and "--name" in line and "genbench run" in line
+    assert run_result.read_bytes() == before
+    r = cli(*eval_args(tmp_path / "copy.npz", out, cache_dir, *fast, "--name", "copy-npz"))
+    assert r.exit_code == 0, r.output
+    for d, n in (("a", 200), ("b", 100)):
+        (tmp_path / d).mkdir()
+        np.savez(tmp_path / d / "samples.npz", samples=u8[:n])
+    assert cli(*eval_args(tmp_path / "a/samples.npz", out, cache_dir, *fast)).exit_code == 0
+    a_result = out / "digits/samples/seed0.json"
+    recorded = json.loads(a_result.read_text())["protocol"]["samples"]
+    assert recorded["path"] == str((tmp_path / "a/samples.npz").resolve()) and len(recorded["sha256"]) == 64
+    r = cli(*eval_args(tmp_path / "a/samples.npz", out, cache_dir, *fast))  # the same command again
+    assert r.exit_code == 0, r.output
+    before = a_result.read_bytes()
+    line = single_line_error(cli(*eval_args(tmp_path / "b/samples.npz", out, cache_dir, *fast)))
+    assert f"holds the evaluation of {(tmp_path / 'a/samples.npz').resolve()}" in line and "--name" in line
+    assert a_result.read_bytes() == before
+    # an array passed to the Python API is known by its values
+    config = RunConfig(
+        dataset="digits", out=out, cache_dir=cache_dir, metrics=["fid"], figures=False, progress=False
+    )
+    evaluate(u8[:100], config, name="mem")
+    evaluate(u8[:100], config, name="mem")
+    with pytest.raises(GenbenchError, match="holds the evaluation of other samples; pass --name"):
+        evaluate(u8[:50], config, name="mem")
+    assert {p.parent.name for p in find_results(out)} == {"copy", "copy-npz", "samples", "mem"}
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--name", "///"], "--name '///' cannot name a result"),  # wrote <out>/digits/seed0.json
+        (["--name", ".."], "--name '..' cannot name a result"),  # wrote <out>/seed0.json
+        (["--name", "a/b"], "--name 'a/b' cannot name a result"),
+        (["--seed", "3,4"], "eval takes one seed, got 3,4; pass one (--seed 3)"),  # used seed 3 only
+    ],
+)
+def test_eval_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, extra, expected):
+    np.savez(tmp_path / "s.npz", samples=np.zeros((10, 8, 8), np.uint8))
+    line = single_line_error(cli(*eval_args(tmp_path / "s.npz", tmp_path / "runs", cache_dir, *extra)))
+    assert expected in line
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("*.json"))
+
+
+def test_eval_reads_grey_saved_as_colour_and_16_bit_pngs_as_grey(cli, tmp_path, cache_dir):
+    """The same digits saved as RGB, RGBA, palette and 16-bit PNGs, and as an RGB uint8 .npz, score
+    as the grey .npz does: eval used to refuse all but the 16-bit ones for digits (it never passed
+    the dataset's channels to the loader), and scored the 16-bit ones clipped to black and white."""
+    from PIL import Image
+
+    u8 = digits_test_u8(cache_dir)[:200]
+    np.savez(tmp_path / "grey.npz", samples=u8)
+    np.savez(tmp_path / "rgb.npz", samples=np.repeat(u8[..., None], 3, axis=-1))
+    as_saved = {
+        "rgb": lambda g: Image.fromarray(np.stack([g] * 3, -1)),
+        "rgba": lambda g: Image.fromarray(np.stack([g] * 3 + [np.full_like(g, 255)], -1)),
+        "palette": lambda g: Image.fromarray(g).convert("P"),
+        "grey16": lambda g: Image.fromarray(g.astype(np.uint16) * 257),
+    }
+    for folder, save in as_saved.items():
+        (tmp_path / folder).mkdir()
+        for i, g in enumerate(u8):
+            save(g).save(tmp_path / folder / f"{i:03d}.png")
+    assert Image.open(tmp_path / "grey16/000.png").mode == "I;16"
+    fid = {}
+    for src in ["grey.npz", "rgb.npz", *as_saved]:
+        r = cli(*eval_args(tmp_path / src, tmp_path / "runs", cache_dir, "--metrics", "fid", "--no-figures"))
+        assert r.exit_code == 0, (src, r.output)
+        res = json.loads((tmp_path / "runs/digits" / Path(src).stem / "seed0.json").read_text())
+        fid[src] = res["metrics"]["fid"]
+    assert all(v == pytest.approx(fid["grey.npz"], rel=1e-6) for v in fid.values()), fid
+
+
+def test_evaluate_api_takes_what_eval_takes(cli, tmp_path, cache_dir):
+    """genbench.evaluate used to fail on a path (AttributeError) and refuse a numpy array or a uint8
+    tensor as "model 'np' returned ndarray from sample()"; now it shares eval's loader."""
+    import genbench
+
+    u8 = digits_test_u8(cache_dir)[:200]
+    np.savez(tmp_path / "mine.npz", samples=u8)
+    r = cli(
+        *eval_args(tmp_path / "mine.npz", tmp_path / "cli", cache_dir, "--metrics", "fid", "--no-figures")
+    )
+    assert r.exit_code == 0, r.output
+    expected = json.loads((tmp_path / "cli/digits/mine/seed0.json").read_text())["metrics"]["fid"]
+    config = RunConfig(
+        dataset="digits",
+        out=tmp_path / "api",
+        cache_dir=cache_dir,
+        metrics=["fid"],
+        figures=False,
+        progress=False,
+    )
+    got = {
+        "path": genbench.evaluate(tmp_path / "mine.npz", config),
+        "str": genbench.evaluate(str(tmp_path / "mine.npz"), config),
+        "numpy": genbench.evaluate(u8, config, name="numpy"),
+        "tensor": genbench.evaluate(torch.from_numpy(u8)[:, None], config, name="tensor"),
+    }
+    assert got["path"].model == "mine"  # named after the file, as on the command line
+    for how, res in got.items():
+        assert res.metrics["fid"] == pytest.approx(expected, rel=1e-6), how
 
 
 def test_real_test_split_scores_like_held_out_data(cli, tmp_path):

@@ -27,7 +27,8 @@ def eval_samples(
         Path | None, typer.Option(help=".npz with mu and sigma as FID reference.")
     ] = None,
     seed: Annotated[
-        str, typer.Option(help="Seed for the metrics' own randomness (KID subsets, IS splits).")
+        str,
+        typer.Option(help="One seed, for the metrics' own randomness (KID subsets, IS splits)."),
     ] = "0",
     metric_option: Annotated[
         list[str] | None,
@@ -45,12 +46,9 @@ def eval_samples(
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
     """Compute every metric for samples generated elsewhere."""
-    from genbench import registry
     from genbench.cli.run import exit_code
-    from genbench.data.folder import load_samples
     from genbench.runner import evaluate
 
-    registry.datasets.check(dataset)
     config = RunConfig(
         models=[],
         dataset=dataset,
@@ -69,6 +67,5 @@ def eval_samples(
         figures=figures,
         progress=progress,
     )
-    x = load_samples(samples)
-    result = evaluate(x, config, name=name or samples.stem)
+    result = evaluate(samples, config, name=name)
     raise typer.Exit(exit_code([result]))
