@@ -270,6 +270,7 @@ def test_is_fewer_samples_than_splits_names_samples():
     with pytest.raises(MetricInputError, match=r"--samples") as e:
         InceptionScore().compute(is_ctx(np.zeros((7, 10))))
     assert "10 splits" in str(e.value)
+    assert "genbench eval: more samples" in str(e.value)  # eval's --samples is a file, not a count
 
 
 # -- KID --------------------------------------------------------------------------------------------

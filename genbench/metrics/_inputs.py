@@ -19,9 +19,11 @@ def check_features(x: Any, what: str, metric: str, min_rows: int = 2, why: str =
         )
     if len(a) < min_rows:
         need = f" ({why})" if why else ""
+        # metrics run under `genbench run` (where --samples is a count) and `genbench eval` (where it
+        # is a file): name the fix in each
         raise MetricInputError(
             f"{metric}: {what} has {len(a)} rows but needs at least {min_rows}{need}; "
-            f"use more samples (--samples)"
+            f"use more samples (genbench run --samples N; genbench eval: more samples in the .npz or folder)"
         )
     if not np.isfinite(a).all():
         bad = int((~np.isfinite(a)).any(axis=1).sum())
