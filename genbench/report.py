@@ -138,6 +138,13 @@ def copy_run_figures(results: list[Result], dest: Path) -> dict[str, str]:
     return figures
 
 
+def main_protocol_rows(agg: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """One dataset's rows of its most-run protocol, and what names that protocol ("" when it is the only
+    one): a figure puts FIDs on one axis, and FIDs of different protocols are not comparable."""
+    main = agg[agg["protocol_order"] == agg["protocol_order"].min()]
+    return main, str(main["protocol"].iloc[0]) if len(main) else ""
+
+
 def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
     """Write leaderboards/<dataset>.md and .csv (and figures) for every dataset under ``out``."""
     results = load_results(out)
@@ -149,17 +156,18 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
     for dataset in sorted(frame["dataset"].unique()):
         mine = [r for r in results if r.dataset == dataset]
         a = agg[agg["dataset"] == dataset]
+        main, protocol = main_protocol_rows(a)
         fig_dir = Path(leaderboards) / dataset
         fig_dir.mkdir(parents=True, exist_ok=True)
         figures: dict[str, str] = {}
-        for name, make, data in (
-            ("FID against samples/s", fid_vs_throughput, a),
-            ("DDIM step curve", ddim_step_curve, a),
-            ("GAN training dynamics", gan_dynamics, mine),
+        for name, make, data, shown in (
+            ("FID against samples/s", fid_vs_throughput, main, protocol),
+            ("DDIM step curve", ddim_step_curve, main, protocol),
+            ("GAN training dynamics", gan_dynamics, mine, ""),
         ):
             path = make(data, fig_dir / f"{safe_name(name.lower())}.png")
             if path is not None:
-                figures[name] = f"{dataset}/{Path(path).name}"
+                figures[f"{name} ({shown})" if shown else name] = f"{dataset}/{Path(path).name}"
         figures.update(copy_run_figures(mine, fig_dir))
         md = leaderboard_markdown(frame, agg, dataset, figures, described)
         atomic_write_text(Path(leaderboards) / f"{dataset}.md", md)

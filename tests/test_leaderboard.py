@@ -93,3 +93,209 @@ def test_per_run_spreads_are_not_confused_with_seed_spreads():
     agg = aggregate(results_frame(rs))
     assert agg["kid_std"].iloc[0] == pytest.approx(0.0)  # spread over seeds, not KID's subset std
     assert isinstance(pd.DataFrame(agg), pd.DataFrame)
+
+
+# -- protocols: seeds are averaged only within one ----------------------------------------------
+
+
+def run_result(model, seed, fid=None, *, status="ok", metric_errors=None, metrics=None, **protocol):
+    """A result with a full protocol as `genbench run` records it; ``protocol`` overrides fields
+    (``features``/``fingerprint`` the extractor's, ``fid_backend``/``fid_version`` FID's settings)."""
+    fields = {"num_samples": 200, "reference_split": "train", "reference_stats": None}
+    fields.update({k: v for k, v in protocol.items() if k in fields})
+    values = {} if fid is None else {"fid": fid}
+    return Result(
+        model=model,
+        dataset="digits",
+        seed=seed,
+        status=status,
+        error=None if status == "ok" else "CUDA out of memory",
+        flags=[] if status == "ok" else ["failed"],
+        protocol={}
+        if status != "ok"
+        else {
+            **fields,
+            "features": {
+                "name": protocol.get("features", "classifier"),
+                "fingerprint": protocol.get("fingerprint", f"{protocol.get('features', 'classifier')}-v1"),
+            },
+            "seed": seed,
+            "dataset_fingerprint": protocol.get("dataset_fingerprint", "d1"),
+            "device": f"cuda:{seed}",  # how it ran, not what it measured: never splits a row
+            "batch_size": 500,
+            "metric_versions": {"fid": protocol.get("fid_version", 1), "kid": 1},
+            "metric_options": {
+                "fid": {"backend": protocol.get("fid_backend", "torch-fidelity")},
+                "kid": {"subsets": 100},
+            },
+        },
+        metrics={} if status != "ok" else {**values, **(metrics if metrics is not None else {"kid": 0.5})},
+        metric_errors=metric_errors or {},
+    )
+
+
+def board(results):
+    frame = results_frame(results)
+    agg = aggregate(frame)
+    return agg, leaderboard_markdown(frame, agg, "digits", {}, {})
+
+
+def test_different_protocols_are_separate_labelled_rows_never_averaged():
+    rs = [
+        run_result("copy", 0, 17.6, num_samples=200),
+        run_result("copy", 1, 1.5, num_samples=1000),
+        run_result("copy", 2, 0.5, features="raw"),
+        run_result("copy", 3, 25.0, reference_split="test"),
+        run_result("copy", 4, 17.0, num_samples=200),  # same protocol as seed 0: averaged with it
+    ]
+    agg, md = board(rs)
+    assert len(agg) == 4
+    by_seeds = agg.set_index("seeds")
+    assert by_seeds.loc["0,4", "fid"] == pytest.approx(17.3)
+    assert by_seeds.loc["1", "fid"] == 1.5 and by_seeds.loc["2", "fid"] == 0.5
+    assert by_seeds.loc["1", "num_samples"] == "1000" and by_seeds.loc["2", "features"] == "raw"
+    assert by_seeds.loc["1", "protocol"] == "N=1000, reference=train, features=classifier"
+    assert by_seeds.loc["2", "protocol"] == "N=200, reference=train, features=raw"
+    rows = [ln for ln in md.splitlines() if ln.startswith("|") and "copy" in ln and "fid" not in ln]
+    assert len(rows) == 4
+    assert any("copy (N=200, reference=test, features=classifier)" in ln and "| 25 " in ln for ln in rows)
+    assert "varies by row" not in md
+    assert "Rows differ in N, reference and features" in md
+    assert "seeds are averaged, and rows ranked, only within one protocol" in md
+    csv = to_csv_frame(agg)
+    for col in ("protocol", "num_samples", "reference_split", "reference_stats", "features"):
+        assert col in csv.columns
+    assert {"features_fingerprint", "metric_options", "notes"} <= set(csv.columns)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"reference_stats": "/stats/digits_train.npz"}, "reference stats=digits_train.npz"),
+        ({"fingerprint": "classifier-retrained"}, "features fingerprint=classifier-retrained"),
+        ({"dataset_fingerprint": "d2"}, "dataset fingerprint=d2"),
+        ({"fid_backend": "clean-fid"}, "fid.backend=clean-fid"),
+        ({"fid_version": 2}, "fid v2"),
+    ],
+)
+def test_every_protocol_field_that_changes_the_numbers_splits_rows(change, expected):
+    agg, md = board([run_result("m", 0, 1.0), run_result("m", 1, 3.0, **change)])
+    assert sorted(agg["fid"]) == [1.0, 3.0]  # never the 2.0 average
+    assert expected in set(agg["protocol"])
+    assert f"m ({expected})" in md
+    assert "seeds are averaged, and rows ranked, only within one protocol" in md
+
+
+def test_device_and_batch_size_do_not_split_rows():
+    agg, _ = board([run_result("m", 0, 1.0), run_result("m", 1, 3.0)])  # on cuda:0 and cuda:1
+    assert len(agg) == 1 and agg["fid"].iloc[0] == 2.0 and agg["protocol"].iloc[0] == ""
+
+
+def test_ranks_are_within_one_protocol():
+    rs = [
+        run_result("a", 0, 10.0),
+        run_result("b", 0, 20.0),
+        run_result("b", 1, 0.1, features="raw"),
+    ]
+    agg, _ = board(rs)
+    # the most-run protocol leads; a raw-feature FID of 0.1 does not outrank classifier FIDs
+    assert list(zip(agg["label"], agg["rank"], strict=True)) == [("a", 1), ("b", 2), ("b", 1)]
+
+
+def test_one_protocol_looks_as_before(results):
+    frame = results_frame(results)
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
+    assert (
+        "Protocol: N = 100 samples per model and seed vs the **train** split; features: `raw`; "
+        "seeds 0, 1; cells are mean ± std over seeds.\n" in md
+    )
+    header = next(ln for ln in md.splitlines() if ln.startswith("|") and "fid" in ln)
+    assert [c.strip() for c in header.strip("|").split("|")][:4] == ["rank", "model", "flags", "fid ↓"]
+    assert "| gan " in md and "(" not in next(ln for ln in md.splitlines() if "| gan " in ln)
+    assert "†" not in md and "## Notes" not in md
+
+
+def test_failed_run_without_protocol_joins_its_models_only_protocol():
+    rs = [run_result("m", 0, 1.0), run_result("m", 1, status="failed")]
+    agg, md = board(rs)
+    assert len(agg) == 1 and agg["seeds"].iloc[0] == "0,1" and agg["status"].iloc[0] != "ok"
+    rs += [run_result("m", 2, 5.0, num_samples=1000)]  # now its protocol is a guess: a row of its own
+    agg, md = board(rs)
+    assert "m (protocol not recorded)" in md
+    assert set(agg["seeds"]) == {"0", "1", "2"}
+
+
+# -- a metric missing for some of a row's seeds -------------------------------------------------
+
+
+def test_metric_failed_for_some_seeds_is_marked_and_explained():
+    rs = [
+        run_result("gaussian", 0, 200.0),
+        run_result("gaussian", 1, metric_errors={"fid": "fid: covariance is singular"}),
+        run_result("gaussian", 2, 220.0),
+    ]
+    agg, md = board(rs)
+    assert len(agg) == 1 and agg["n_ok"].iloc[0] == 3
+    assert agg["fid"].iloc[0] == pytest.approx(210.0)  # over the seeds that have one
+    row = next(ln for ln in md.splitlines() if "| gaussian" in ln and "210" in ln)
+    assert "210 ± 14 †" in row
+    note = "fid from 2 of 3 seeds (seeds 0, 2); seed 1: fid: covariance is singular"
+    assert f"- gaussian: {note}" in md
+    assert to_csv_frame(agg)["notes"].iloc[0] == note
+    assert "kid" not in agg["notes"].iloc[0]  # kid has all three seeds
+
+
+def test_metric_failed_for_every_seed_shows_the_error_not_an_empty_cell():
+    rs = [run_result("m", s, metric_errors={"fid": "fid: boom"}) for s in (0, 1)]
+    _, md = board(rs)
+    header = next(ln for ln in md.splitlines() if ln.startswith("|") and "rank" in ln)
+    assert "fid ↓" in header  # the column stays although no row has a value
+    assert "error †" in next(ln for ln in md.splitlines() if "| m " in ln)
+    assert "- m: fid: no value; seed 0: fid: boom; seed 1: fid: boom" in md
+
+
+def test_metric_not_run_for_a_seed_is_marked_without_splitting_the_row():
+    rs = [run_result("m", 0, 1.0, metrics={"kid": 0.5}), run_result("m", 1, 3.0, metrics={})]
+    rs[1].protocol["metric_versions"].pop("kid")  # `--metrics fid` for seed 1
+    rs[1].protocol["metric_options"].pop("kid")
+    agg, md = board(rs)
+    assert len(agg) == 1 and agg["fid"].iloc[0] == 2.0
+    assert "- m: kid from 1 of 2 seeds (seed 0); seed 1: no value recorded" in md
+
+
+def test_invalid_metric_option_for_one_seed_is_its_own_row_with_the_error():
+    """The audit's repro: seed 1 rerun with --metric-option fid.backend=cleanfid (an error)."""
+    rs = [
+        run_result("gaussian", 0, 225.0),
+        run_result(
+            "gaussian",
+            1,
+            fid_backend="cleanfid",
+            metric_errors={"fid": "fid: unknown backend 'cleanfid'; use one of torch-fidelity, clean-fid"},
+        ),
+    ]
+    agg, md = board(rs)
+    assert list(agg["protocol"]) == ["fid.backend=torch-fidelity", "fid.backend=cleanfid"]
+    assert list(agg["n_ok"]) == [1, 1]
+    bad = next(ln for ln in md.splitlines() if "| gaussian (fid.backend=cleanfid)" in ln)
+    assert "error †" in bad
+    assert "seed 1: fid: unknown backend 'cleanfid'" in md
+
+
+# -- a leaderboard without a single sample ------------------------------------------------------
+
+
+def test_all_runs_failed_has_a_sensible_caption():
+    _, md = board([run_result(m, s, status="failed") for m in ("vae", "gan") for s in (0, 1)])
+    assert "****" not in md and "N =  " not in md and "features: ;" not in md
+    assert "No run produced samples (seeds 0, 1)" in md
+    assert "Ranked by FID" not in md and "\n\n\n" not in md
+    assert md.count(": failed: CUDA out of memory") == 4
+
+
+def test_figures_plot_one_protocol():
+    from genbench.report import main_protocol_rows
+
+    rs = [run_result("a", 0, 1.0), run_result("a", 1, 2.0), run_result("a", 2, 3.0, features="raw")]
+    main, name = main_protocol_rows(aggregate(results_frame(rs)))
+    assert list(main["seeds"]) == ["0,1"] and name == "features=classifier"
