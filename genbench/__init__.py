@@ -44,7 +44,7 @@ def report(out: Any = "runs", leaderboards: Any = "leaderboards") -> dict[str, s
     """Aggregate results under ``out`` into leaderboards; returns {dataset: markdown}."""
     from pathlib import Path
 
-    from genbench.report import write_report
+    from genbench.reporting import write_report
 
     return write_report(Path(out), Path(leaderboards))
 

@@ -38,6 +38,17 @@ RESERVED_METRIC_KEYS = frozenset(
         "reference_split",
         "features",
         "features_fingerprint",
+        "reference_stats",
+        "dataset_fingerprint",
+        "metric_versions",
+        "metric_options",
+        "metric_errors",
+        "row_label",
+        "protocol",
+        "protocol_key",
+        "protocol_order",
+        "notes",
+        "cell_notes",
     }
 )
 

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from genbench import GenbenchError, GenerativeModel, RunConfig, evaluate, register_model
 from genbench.cli.main import app
-from genbench.errors import GenbenchError
 from genbench.progress import Progress
 from genbench.results import find_results
 from genbench.runner import build_metrics, resolve_device

@@ -294,8 +294,22 @@ def test_all_runs_failed_has_a_sensible_caption():
 
 
 def test_figures_plot_one_protocol():
-    from genbench.report import main_protocol_rows
+    from genbench.reporting import main_protocol_rows
 
     rs = [run_result("a", 0, 1.0), run_result("a", 1, 2.0), run_result("a", 2, 3.0, features="raw")]
     main, name = main_protocol_rows(aggregate(results_frame(rs)))
     assert list(main["seeds"]) == ["0,1"] and name == "features=classifier"
+
+
+def test_the_api_functions_are_not_shadowed_by_submodules():
+    """``genbench.report`` is the API function; its module used to be ``genbench/report.py``, whose
+    import (by the CLI, or by the function itself) replaced the function with the module."""
+    import importlib
+    import pkgutil
+
+    import genbench
+
+    for info in pkgutil.walk_packages(genbench.__path__, "genbench."):
+        importlib.import_module(info.name)
+    for name in ("run", "evaluate", "report"):
+        assert callable(getattr(genbench, name)) and getattr(genbench, name).__module__ == "genbench", name

@@ -18,7 +18,7 @@ import genbench
 from genbench import registry
 from genbench.api import GenerativeModel
 from genbench.config import RunConfig
-from genbench.leaderboard import results_frame
+from genbench.leaderboard import aggregate, results_frame
 from genbench.metrics.base import Metric
 from genbench.registry import Entry
 from genbench.results import RESERVED_METRIC_KEYS, Result, load_result
@@ -318,8 +318,12 @@ def test_reserved_metric_keys_cover_every_column_the_leaderboard_adds():
     """A new identity column in results_frame must be reserved too, or a metric could overwrite it."""
     r = Result(model="m", dataset="d", seed=0, variant="v", protocol={"features": {"name": "raw"}})
     r.timings["train_s"] = 1.0  # a metric key (throughput's): not an identity column
-    identity = set(results_frame([r]).columns) - {"train_s"}
+    r.metrics["fid"] = 1.0  # so that aggregate ranks
+    frame = results_frame([r])
+    identity = set(frame.columns) - {"train_s", "fid"}
     assert identity <= RESERVED_METRIC_KEYS
+    board = set(aggregate(frame).columns) - {"train_s", "fid", "train_s_std", "fid_std"}
+    assert board <= RESERVED_METRIC_KEYS
 
 
 def test_a_metric_returning_nan_writes_valid_json_that_reports(register, tmp_path, cache_dir):

@@ -17,7 +17,7 @@ def report(
     ),
 ) -> None:
     """Write leaderboards/<dataset>.md and .csv and print the markdown."""
-    from genbench.report import write_report
+    from genbench.reporting import write_report
 
     pages = write_report(out, leaderboards)
     for dataset, md in pages.items():
