@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from genbench.io import atomic_write_text, check_writable
-from genbench.leaderboard import aggregate, leaderboard_markdown, load_results, results_frame, to_csv_frame
+from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
+from genbench.markdown import leaderboard_markdown
 from genbench.results import Result, safe_name
 
 

@@ -7,7 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from genbench.leaderboard import aggregate, leaderboard_markdown, results_frame, to_csv_frame
+from genbench.leaderboard import aggregate, results_frame, to_csv_frame
+from genbench.markdown import leaderboard_markdown
 from genbench.results import Result, find_results, load_result
 
 

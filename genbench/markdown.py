@@ -1,0 +1,168 @@
+"""Markdown leaderboards: the protocol caption, one table per section of metrics, the notes on
+cells over fewer seeds, the runs without samples and the figures."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from genbench.leaderboard import (
+    DIAGNOSTIC,
+    LOWER_IS_BETTER,
+    PARTIAL_MARK,
+    SECTIONS,
+    CellNote,
+    fmt,
+    note_lines,
+)
+from genbench.protocols import protocol_differences, show_value
+
+
+def protocol_caption(
+    frame: pd.DataFrame, agg: pd.DataFrame, dataset: str, describe_features: dict[str, str]
+) -> str:
+    runs = frame[frame["dataset"] == dataset]
+    seeds = ", ".join(str(s) for s in sorted({int(s) for s in runs["seed"]}))
+    if not (runs["status"] == "ok").any():
+        return (
+            f"No run produced samples (seeds {seeds}), so there are no numbers; the errors are listed below."
+        )
+    keys = list(agg.loc[agg["dataset"] == dataset, "protocol_key"])
+    protocols = [json.loads(k) for k in dict.fromkeys(keys) if k]
+    caption = _protocol_sentence(protocols, seeds, describe_features)
+    differing, _ = protocol_differences(keys)
+    if differing:
+        caption += (
+            f" Rows differ in {_and(differing)}: a row's label names its values; seeds are averaged, and "
+            f"rows ranked, only within one protocol (the CSV has every protocol field)."
+        )
+    return caption
+
+
+def _protocol_sentence(protocols: list[dict[str, Any]], seeds: str, describe_features: dict[str, str]) -> str:
+    def values(field: str) -> list[str]:
+        found = {p[field] for p in protocols if p[field] is not None}
+        return [show_value(field, v) for v in sorted(found, key=lambda v: (str(type(v)), v))]
+
+    n, splits, stats, feats = (
+        values(f) for f in ("num_samples", "reference_split", "reference_stats", "features")
+    )
+    clauses = []
+    if n or splits:
+        sampled = f"N = {', '.join(n)} samples per model and seed" if n else "samples per model and seed"
+        clauses.append(sampled + (f" vs the **{'/'.join(splits)}** split" if splits else ""))
+    if stats:
+        clauses.append(f"FID against the reference statistics {', '.join(f'`{s}`' for s in stats)}")
+    if feats:
+        clauses.append(f"features: {'; '.join(describe_features.get(f, f) for f in feats)}")
+    clauses += [f"seeds {seeds}", "cells are mean ± std over seeds"]
+    return f"Protocol: {'; '.join(clauses)}."
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def shown_columns(agg: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The columns a table shows: those with a value, or a note (a metric that failed everywhere)."""
+    notes = agg["cell_notes"] if "cell_notes" in agg else pd.Series([{}] * len(agg), index=agg.index)
+    return [c for c in columns if c in agg and (agg[c].notna().any() or any(c in n for n in notes))]
+
+
+def markdown_table(agg: pd.DataFrame, columns: list[str]) -> str:
+    cols = shown_columns(agg, columns)
+    if not cols:
+        return ""
+    if set(cols) <= DIAGNOSTIC:  # e.g. GAN dynamics: only the rows they describe
+        agg = agg[agg[cols].notna().any(axis=1)]
+    notes = agg["cell_notes"] if "cell_notes" in agg else pd.Series([{}] * len(agg), index=agg.index)
+    several = "protocol" in agg and agg["protocol"].astype(bool).any()
+    table = pd.DataFrame(
+        {
+            "rank": agg.get("rank", pd.Series(range(1, len(agg) + 1))),
+            "model": agg.get("row_label", agg["label"]),
+            # rows of different protocols come from different seeds: say which
+            **({"seeds": agg["seeds"]} if several else {}),
+            "flags": [_flag_text(f, s) for f, s in zip(agg["flags"], agg["status"], strict=True)],
+            **{
+                c + ("" if c in DIAGNOSTIC else " ↓" if c in LOWER_IS_BETTER else " ↑"): [
+                    _cell_text(m, s, n.get(c)) for m, s, n in zip(agg[c], agg[f"{c}_std"], notes, strict=True)
+                ]
+                for c in cols
+            },
+        }
+    )
+    return table.to_markdown(index=False)
+
+
+def _cell_text(mean: float, std: float, note: CellNote | None) -> str:
+    text = fmt(mean, std)
+    if note is None:
+        return text
+    return f"{text or 'error'} {PARTIAL_MARK}"  # no value but a note: the metric failed
+
+
+def _flag_text(flags: str, status: str) -> str:
+    parts = [f"**{f}**" for f in flags.split(",") if f]
+    if status != "ok" and "diverged" not in flags:
+        parts.append(f"**{status}**")
+    return " ".join(parts)
+
+
+def leaderboard_markdown(
+    frame: pd.DataFrame,
+    agg: pd.DataFrame,
+    dataset: str,
+    figures: dict[str, str],
+    describe_features: dict[str, str],
+) -> str:
+    a = agg[agg["dataset"] == dataset]
+    lines = [f"# Leaderboard: {dataset}", "", protocol_caption(frame, agg, dataset, describe_features)]
+    if a["n_ok"].any():  # with no samples there is nothing to rank or flag
+        lines += [
+            "",
+            "Ranked by FID (lower is better). Flags: **memorized** (copies training data), **collapsed** "
+            "(misses modes), **diverged**/**failed** (no samples); a flagged row is not a usable model, "
+            "however low its FID.",
+        ]
+    if "high_quality" in a and a["high_quality"].notna().any() and set(a["features"].dropna()) == {"raw"}:
+        lines.append(
+            "\nOn raw 2D coordinates FID compares only means and covariances: a Gaussian fitted to the "
+            "data scores about 0 while its samples fall between the modes. Read `high_quality` (share "
+            "of samples within 3 std of a mode) and `modes_covered` (PacGAN) beside it."
+        )
+    shown: list[str] = []
+    for title, cols in SECTIONS.items():
+        table = markdown_table(a, cols)
+        if table:
+            lines += ["", f"## {title}", "", table]
+            shown += shown_columns(a, cols)
+    lines += _notes_markdown(a, shown)
+    failed = frame[(frame["dataset"] == dataset) & (frame["status"] != "ok")]
+    if len(failed):
+        lines += ["", "## Runs without samples", ""]
+        lines += [f"- {r.label} seed {r.seed}: {r.status}: {r.error}" for r in failed.itertuples()]
+    if figures:
+        lines += ["", "## Figures", ""]
+        lines += [f"- [{name}]({path})" for name, path in figures.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _notes_markdown(agg: pd.DataFrame, columns: list[str]) -> list[str]:
+    lines = [
+        f"- {row.row_label}: {line}"
+        for row in agg.itertuples()
+        for line in note_lines(row.cell_notes, columns)
+    ]
+    if not lines:
+        return []
+    return [
+        "",
+        "## Notes",
+        "",
+        f"Cells marked {PARTIAL_MARK} are not a mean over all of their row's seeds:",
+        "",
+        *lines,
+    ]

@@ -1,0 +1,184 @@
+"""Which runs share a protocol: the fields of a result's protocol that change its numbers, as
+one comparable key per run, and what sets a dataset's protocols apart (for row labels and captions).
+
+Seeds are averaged only within one protocol (:mod:`genbench.leaderboard`): :data:`PROTOCOL_FIELDS`,
+plus the version and options of any metric whose settings differ between runs of the dataset. A
+metric's options split rows even for the runs where that metric failed (e.g. an invalid
+``fid.backend``): such a run was asked to measure something else, and its row shows the failure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: protocol fields that change the numbers, with the name a row label gives them. Seed, device and
+#: batch size are left out: they say how a run was made, not what it measured.
+PROTOCOL_FIELDS: dict[str, str] = {
+    "num_samples": "N",
+    "reference_split": "reference",
+    "reference_stats": "reference stats",
+    "features": "features",
+    "features_fingerprint": "features fingerprint",
+    "dataset_fingerprint": "dataset fingerprint",
+}
+
+
+def protocol_keys(frame: pd.DataFrame) -> pd.Series:
+    """Each run's protocol as canonical JSON ("" when it recorded none), comparable within a dataset."""
+    keys = pd.Series("", index=frame.index, dtype=object)
+    for _, runs in frame.groupby("dataset", sort=False):
+        settings = {i: _metric_settings(run) for i, run in runs.iterrows()}
+        varying = _varying_metrics(list(settings.values()))
+        for i, run in runs.iterrows():
+            keys[i] = _protocol_key(run, settings[i], varying)
+    return _adopt_unrecorded(frame, keys)
+
+
+def _protocol_key(run: pd.Series, settings: dict[str, dict[str, Any]], varying: list[str]) -> str:
+    fields = {f: plain(run.get(f)) for f in PROTOCOL_FIELDS}
+    if all(v is None for v in fields.values()) and not settings:
+        return ""  # failed before sampling: nothing was measured
+    metrics = {m: settings.get(m) for m in varying}
+    return json.dumps({**fields, "metrics": metrics}, sort_keys=True, default=str)
+
+
+def _metric_settings(run: pd.Series) -> dict[str, dict[str, Any]]:
+    """metric -> its version and options in one run."""
+    versions = json.loads(run["metric_versions"]) if isinstance(run.get("metric_versions"), str) else {}
+    options = json.loads(run["metric_options"]) if isinstance(run.get("metric_options"), str) else {}
+    return {m: {"version": versions.get(m), "options": options.get(m, {})} for m in {*versions, *options}}
+
+
+def _varying_metrics(settings: list[dict[str, dict[str, Any]]]) -> list[str]:
+    """Metrics whose version or options differ between the runs of a dataset that computed them.
+
+    Only these enter the protocol: a run that did not compute a metric has no value for it (a marked
+    cell), which is no reason to split the metrics the runs share into two rows.
+    """
+    seen: dict[str, set[str]] = {}
+    for run in settings:
+        for metric, setting in run.items():
+            seen.setdefault(metric, set()).add(json.dumps(setting, sort_keys=True, default=str))
+    return sorted(m for m, values in seen.items() if len(values) > 1)
+
+
+def _adopt_unrecorded(frame: pd.DataFrame, keys: pd.Series) -> pd.Series:
+    """A run without a protocol joins its model's only protocol, else its dataset's only one.
+
+    It has no numbers, so this only decides which row counts its failure (one row, as when every run
+    shares a protocol); with several candidates it keeps a row of its own rather than guess.
+    """
+    out = keys.copy()
+    for i in keys.index[keys == ""]:
+        for scope in (["dataset", "label"], ["dataset"]):
+            same = (frame[scope] == frame.loc[i, scope]).all(axis=1)
+            known = set(keys[same]) - {""}
+            if len(known) == 1:
+                out[i] = known.pop()
+                break
+    return out
+
+
+def protocol_order(runs: pd.DataFrame) -> dict[str, int]:
+    """One dataset's protocols in board order: most ok runs first (ties: first seen), unrecorded last."""
+    ok = runs[runs["status"] == "ok"]
+    keys = list(dict.fromkeys(runs["protocol_key"]))
+    counts = {k: int((ok["protocol_key"] == k).sum()) for k in keys}
+    return {k: i for i, k in enumerate(sorted(keys, key=lambda k: (k == "", -counts[k])))}
+
+
+def protocol_differences(keys: list[str]) -> tuple[list[str], dict[str, str]]:
+    """What sets one dataset's protocols apart: the names of the fields that differ, and per key the
+    label suffix giving its values ("N=200, features=raw"). With one protocol nothing differs."""
+    known = {k: json.loads(k) for k in dict.fromkeys(keys) if k}
+    suffixes = {k: "" for k in keys}
+    if len(known) <= 1:
+        return [], suffixes
+    names: list[str] = []
+    parts: dict[str, list[str]] = {k: [] for k in known}
+    for field, name in PROTOCOL_FIELDS.items():
+        if _field_differs(list(known.values()), field):
+            names.append(name)
+            for k, p in known.items():
+                parts[k].append(f"{name}={show_value(field, p[field])}")
+    for metric in next(iter(known.values()))["metrics"]:
+        differing, texts = _metric_differences(metric, {k: p["metrics"][metric] for k, p in known.items()})
+        names += differing
+        for k, text in texts.items():
+            parts[k].append(text)
+    suffixes.update({k: ", ".join(p for p in ps if p) for k, ps in parts.items()})
+    suffixes[""] = "protocol not recorded"
+    return names, suffixes
+
+
+def _field_differs(protocols: list[dict[str, Any]], field: str) -> bool:
+    # a fingerprint that only follows the features name tells the reader nothing the name does not
+    scope = "features" if field == "features_fingerprint" else None
+    seen: dict[object, set[str]] = {}
+    for p in protocols:
+        seen.setdefault(p[scope] if scope else None, set()).add(json.dumps(p[field], default=str))
+    return any(len(values) > 1 for values in seen.values())
+
+
+def _metric_differences(
+    metric: str, settings: dict[str, dict[str, Any] | None]
+) -> tuple[list[str], dict[str, str]]:
+    """The differing version and options of ``metric`` ("fid.backend"), and per key their values."""
+    present = [s for s in settings.values() if s is not None]
+    version_differs = len({s["version"] for s in present}) > 1
+    option_names = sorted({o for s in present for o in s["options"]})
+    differing = [
+        o for o in option_names if len({json.dumps(s["options"].get(o), default=str) for s in present}) > 1
+    ]
+    names = ([f"{metric} version"] if version_differs else []) + [f"{metric}.{o}" for o in differing]
+    if any(s is None for s in settings.values()):
+        names.append(f"whether {metric} ran")
+    texts = {}
+    for k, s in settings.items():
+        if s is None:
+            texts[k] = f"no {metric}"
+            continue
+        shown = [f"{metric} v{s['version']}"] if version_differs else []
+        shown += [f"{metric}.{o}={show_value(o, s['options'].get(o))}" for o in differing]
+        texts[k] = ", ".join(shown)
+    return names, texts
+
+
+def show_value(field: str, value: object) -> str:
+    if value is None:
+        return "none"
+    if field == "reference_stats":
+        return Path(str(value)).name
+    if field.endswith("fingerprint"):  # network and weights; the preprocessing after ":" is in the JSONs
+        return str(value).split(":")[0]
+    return str(value)
+
+
+def plain(value: object) -> object:
+    """A frame cell as JSON: NaN -> None, and 200.0 -> 200 (pandas makes an int column with gaps float)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def canonical_json(value: object) -> str | None:
+    """Settings as canonical JSON text, so equal settings compare equal (None when not recorded)."""
+    return json.dumps(value, sort_keys=True, default=str) if value else None
+
+
+def merged_settings(texts: pd.Series) -> str | None:
+    """A row's metric settings: the union over its runs (they agree on every metric they share)."""
+    merged: dict[str, Any] = {}
+    for text in texts.dropna():
+        merged.update(json.loads(text))
+    return canonical_json(merged)
