@@ -35,7 +35,7 @@ def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Res
     float in [-1, 1]) or a torch tensor (uint8 N x C x H x W, or float N x *shape in [-1, 1]).
     ``name``: the leaderboard row [default: the file's name, "samples" for an array].
     """
-    from genbench.runner import evaluate as _evaluate
+    from genbench.evaluation import evaluate as _evaluate
 
     return _evaluate(samples, config, name=name)
 

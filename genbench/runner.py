@@ -1,19 +1,15 @@
 """train-or-load -> sample (timed) -> features once -> every metric -> one result JSON each.
 
-``run(config)`` is what `genbench run` calls; ``evaluate(samples, ...)`` is what `genbench eval`
-calls. Every name is resolved before any work starts, so a typo fails in a second, not after an
+``run(config)`` is what `genbench run` calls (``evaluate(samples, ...)``, what `genbench eval`
+calls, is in :mod:`genbench.evaluation`; scoring samples into a result in :mod:`genbench.scoring`).
+Every name is resolved before any work starts, so a typo fails in a second, not after an
 hour of training. A model plugin that fails to import, diverges or raises is recorded and
 skipped; the others go on.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-import os
 import shutil
-import time
-import warnings
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +17,7 @@ from typing import Any
 import torch
 
 from genbench import registry
-from genbench.api import DataSpec, GenerativeModel, SampleCheck, TrainContext, config_hash
+from genbench.api import DataSpec, GenerativeModel, TrainContext, config_hash
 from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.config import (
     Override,
@@ -34,12 +30,13 @@ from genbench.config import (
     variant_label,
 )
 from genbench.data.base import Dataset, default_cache_dir
-from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginLoadError, PluginOutputError
+from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginLoadError
 from genbench.features.base import FeatureExtractor, Features
 from genbench.io import check_writable
-from genbench.metrics.base import EvalContext, Metric
+from genbench.metrics.base import Metric
 from genbench.progress import Progress
-from genbench.results import RESERVED_METRIC_KEYS, Result, environment
+from genbench.results import Result, environment
+from genbench.scoring import evaluate_into
 
 
 @dataclass(frozen=True)
@@ -339,12 +336,6 @@ def reference_features_for(p: Plan, console: Progress) -> Features:
         return reference_features(p.dataset, p.extractor, p.config.reference_split, p.cache_dir)
 
 
-def sample_generator(seed: int, device: torch.device) -> torch.Generator:
-    """The sampling generator of ``seed``: distinct from the training stream of the same seed."""
-    derived = int.from_bytes(hashlib.sha256(f"sample:{seed}".encode()).digest()[:8], "little") >> 1
-    return torch.Generator(device=device).manual_seed(derived)
-
-
 def run_one(
     p: Plan,
     name: str,
@@ -469,294 +460,3 @@ def train_or_load(
     )
     info = {"checkpoint": str(final), "loaded": False, "model_version": cls.version, **summary}
     return model, train_s, ctx.history, info
-
-
-def evaluate_into(
-    result: Result,
-    p: Plan,
-    model: GenerativeModel | None,
-    n: int,
-    seed: int,
-    reference: Features,
-    console: Progress,
-    samples: torch.Tensor | None = None,
-) -> None:
-    """Sample (unless ``samples`` is given), extract features once, compute every metric."""
-    from genbench.metrics.throughput import measure_sampling
-
-    timings = dict(result.timings)
-    if samples is None:
-        assert model is not None
-        check = SampleCheck(result.model, p.dataset.spec)
-
-        def sample_fn(b: int, g: torch.Generator) -> torch.Tensor:
-            with torch.no_grad():
-                return check(model.sample(b, generator=g), b)
-
-        bar = console.sampling(f"sample {result.label} seed {seed}", n)
-        try:
-            samples, measured = measure_sampling(
-                sample_fn, n, p.config.batch_size, sample_generator(seed, p.device), p.device, on_batch=bar
-            )
-        finally:
-            console.sampling_done()
-        timings.update(measured)
-        timings["nfe"] = float(model.nfe)
-    t0 = time.perf_counter()
-    with console.status(f"features of {result.label} ({p.extractor.name})"):
-        feats = p.extractor.extract(samples)
-    timings["features_s"] = time.perf_counter() - t0
-    reference_stats = p.reference_stats
-    artifacts_dir = None
-    if p.config.figures:
-        artifacts_dir = Path(p.config.out) / result.dataset / "figures" / f"{_stem(result)}"
-        artifacts_dir.mkdir(parents=True, exist_ok=True)
-    ctx = EvalContext(
-        dataset=p.dataset,
-        samples=samples,
-        sample_features=feats,
-        reference_features=reference,
-        extractor=p.extractor,
-        seed=seed,
-        reference_split=p.config.reference_split,
-        reference_stats=reference_stats,
-        reference_stats_error=p.reference_stats_error,
-        timings=timings,
-        training_log=result.training_log,
-        model_name=result.model,
-        artifacts_dir=artifacts_dir,
-        options=p.metric_options,
-    )
-    result.protocol = {
-        "num_samples": int(samples.shape[0]),
-        "reference_split": p.config.reference_split,
-        "num_reference": len(reference),
-        # FID's reference when given (the other metrics use the reference features)
-        "reference_stats": str(p.config.reference_stats) if reference_stats is not None else None,
-        "features": p.extractor.info(),
-        "seed": seed,
-        "dataset_fingerprint": p.dataset.fingerprint(),
-        "device": str(p.device),
-        "batch_size": p.config.batch_size,
-        "metric_versions": {m.name: m.version for m in p.metrics},
-        "metric_options": {
-            m.name: {**m.options, **p.metric_options.get(m.name, {})} for m in p.metrics if m.options
-        },
-    }
-    owners = key_owners(p.metrics)
-    for metric in p.metrics:
-        if not applies(metric, ctx, result, console):
-            continue
-        t0 = time.perf_counter()
-        try:
-            compute_metric(metric, ctx, result, owners, console)
-        except Exception as e:  # a broken metric plugin never takes the others down
-            record_metric_error(result, metric, e, console)
-        timings[f"{metric.name}_s"] = time.perf_counter() - t0
-    if artifacts_dir is not None:
-        from genbench.figures import save_sample_grid
-
-        grid = save_sample_grid(samples, p.dataset, artifacts_dir / "samples.png")
-        result.artifacts = {"samples": str(grid), **ctx.artifacts}
-    result.timings = {k: float(v) for k, v in timings.items()}
-
-
-def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:
-    """``metric.applies_to(ctx)``; when it raises, that is the metric's error, not the model's."""
-    try:
-        return bool(metric.applies_to(ctx))
-    except Exception as e:
-        record_metric_error(result, metric, e, console)
-        return False
-
-
-def compute_metric(
-    metric: Metric, ctx: EvalContext, result: Result, owners: dict[str, str], console: Progress
-) -> None:
-    """Compute ``metric`` into ``result``; raises when it fails or returns values it may not write."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        values = metric.compute(ctx)
-    for w in caught:
-        console.warn(f"{result.label} seed {ctx.seed}: {metric_message(metric.name, str(w.message))}")
-    kept, problems = checked_values(metric.name, values, owners)
-    result.metrics.update(kept)  # its good values are kept even when others are refused
-    if problems:
-        raise PluginOutputError(f"{metric.name}: {'; '.join(problems)}")
-    result.flags.extend(f for f in metric.flags(values) if f not in result.flags)
-
-
-def record_metric_error(result: Result, metric: Metric, e: Exception, console: Progress) -> None:
-    where = f"{result.label} seed {result.seed}"
-    if isinstance(e, GenbenchError):
-        result.metric_errors[metric.name] = str(e)
-        console.warn(f"{where}: {metric_message(metric.name, str(e))}")
-    else:  # a plugin's own bug: named by its exception type
-        result.metric_errors[metric.name] = f"{type(e).__name__}: {e}"
-        console.warn(f"{where}: metric {metric.name!r} raised {type(e).__name__}: {e}")
-
-
-def key_owners(metrics: list[Metric]) -> dict[str, str]:
-    """Value name -> the metric that declares it in ``higher_is_better``. In-tree metrics claim
-    first, so a plugin declaring ``fid`` can never replace the built-in FID, in any order."""
-    owners: dict[str, str] = {}
-    for m in sorted(metrics, key=lambda m: not type(m).__module__.startswith("genbench.")):
-        for key in m.higher_is_better:
-            owners.setdefault(key, m.name)
-    return owners
-
-
-def checked_values(
-    metric: str, values: dict[str, Any], owners: dict[str, str]
-) -> tuple[dict[str, float], list[str]]:
-    """The values ``metric`` may write, and why each other one is refused: a result column's name
-    (a leaderboard would show "seeds 99"), another metric's value (it would replace it silently),
-    or not a finite number (strict JSON has no NaN; a board would average it)."""
-    kept: dict[str, float] = {}
-    problems = []
-    for key, value in values.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = None
-        if key in RESERVED_METRIC_KEYS:
-            problems.append(f"returned {key!r}, the name of a result column; rename the key")
-        elif owners.setdefault(key, metric) != metric:  # the first metric to write a key owns it
-            problems.append(f"returned {key!r}, which metric {owners[key]!r} writes; rename the key")
-        elif number is None or not math.isfinite(number):
-            problems.append(f"returned {value!r} for {key!r}, not a finite number")
-        else:
-            kept[key] = number
-    return kept, problems
-
-
-def metric_message(metric: str, message: str) -> str:
-    """``"prdc: <message>"``, without doubling the prefix that most metric messages carry already."""
-    return message if message.startswith(f"{metric}:") else f"{metric}: {message}"
-
-
-def _stem(result: Result) -> str:
-    from genbench.results import safe_name
-
-    return f"{safe_name(result.label)}-seed{result.seed}"
-
-
-def evaluate(
-    samples: Any,
-    config: RunConfig,
-    *,
-    name: str | None = None,
-    console: Progress | None = None,
-) -> Result:
-    """Evaluate samples from anywhere against ``config.dataset`` (what `genbench eval` does).
-
-    ``samples`` is the path of an ``.npz`` file or an image folder, a numpy array or a torch tensor
-    (see :mod:`genbench.data.folder`). ``name`` is the leaderboard row: by default the file's or the
-    folder's name ("samples" for an array). An existing result under that name is replaced only by
-    an evaluation of the same samples (the same file or folder, or equal values), so re-running is
-    safe and nothing else is ever overwritten.
-    """
-    from genbench.data.folder import as_samples
-
-    console = console or Progress(enabled=config.progress)
-    path = Path(samples).resolve() if isinstance(samples, str | os.PathLike) else None
-    name = check_result_name(name if name is not None else _default_name(path))
-    seed = _single_seed(config.seeds)
-    registry.datasets.check(config.dataset)
-    if config.features:
-        registry.features.check(config.features)
-    for m in config.metrics or []:
-        registry.metrics.check(m)
-    device = resolve_device(config.device)
-    check_writable(config.out)
-    cache_dir = Path(config.cache_dir or default_cache_dir())
-    dataset = build_dataset(config.dataset, config)
-    x = as_samples(samples, dataset.spec)
-    # recorded in the protocol: where the numbers came from, and what a re-run may replace
-    source = {
-        "path": str(path) if path is not None else None,
-        "sha256": hashlib.sha256(x.contiguous().numpy()).hexdigest(),
-    }
-    result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
-    check_replaceable(result.path(config.out), source)  # before any work: nothing is computed in vain
-    extractor = build_extractor(dataset, config, device)
-    metrics = build_metrics(config.metrics, dataset.kind, console)
-    options = build_metric_options(config, metrics)
-    p = Plan(
-        config,
-        dataset,
-        extractor,
-        metrics,
-        [],
-        [],
-        device,
-        cache_dir,
-        metric_options=options,
-    )
-    reference = reference_features_for(p, console)
-    load_stats(p, reference, console)
-    evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
-    result.protocol["samples"] = source
-    out_path = result.write(config.out)
-    console.done(result, out_path)
-    return result
-
-
-def _default_name(path: Path | None) -> str:
-    if path is None:
-        return "samples"
-    return path.name if path.is_dir() else path.stem  # a folder "run.v2" keeps its whole name
-
-
-def check_result_name(name: str) -> str:
-    """``name`` when it names one result directory; a "/" or a name of only dots or punctuation
-    would write the result where :func:`genbench.results.find_results` never looks."""
-    from genbench.results import safe_name
-
-    if "/" in name or "\\" in name or safe_name(name) in ("", ".", ".."):
-        raise GenbenchError(
-            f"--name {name!r} cannot name a result; use letters, digits, '.', '_', '=' or '-', e.g. --name my-model"
-        )
-    return name
-
-
-def _single_seed(seeds: list[int]) -> int:
-    """The one seed of an evaluation: one set of samples gives one result, so several seeds would
-    only vary the metrics' subsets while looking like independent runs on a leaderboard."""
-    unique = list(dict.fromkeys(seeds)) or [0]
-    if len(unique) > 1:
-        raise GenbenchError(
-            f"eval takes one seed, got {','.join(map(str, unique))}; pass one (--seed {unique[0]}) and "
-            f"evaluate each seed's samples on their own, under the same --name"
-        )
-    return unique[0]
-
-
-def check_replaceable(path: Path, source: dict[str, Any]) -> None:
-    """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples: the same file
-    or folder, or equal values."""
-    from genbench.results import load_result
-
-    if not path.exists():
-        return
-    try:
-        old = load_result(path)
-        theirs = old.protocol.get("samples") or {}
-        label = old.label
-    except Exception:  # unreadable or foreign JSON: not provably ours, so not ours to replace
-        theirs, label = {}, None
-    same_file = theirs.get("path") is not None and theirs["path"] == source["path"]
-    if same_file or theirs.get("sha256") == source["sha256"]:
-        return
-    if theirs.get("path"):
-        what = f"the evaluation of {theirs['path']}"
-    elif theirs:
-        what = "the evaluation of other samples"
-    elif label is not None:
-        what = f"a result of {label!r} that records no samples (a genbench run result, or an older eval)"
-    else:
-        what = "a file that genbench cannot read as a result"
-    raise GenbenchError(
-        f"{path} already holds {what}; pass --name to save these samples under a name of their own, "
-        f"or delete that file to replace it"
-    )

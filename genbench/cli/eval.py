@@ -47,7 +47,7 @@ def eval_samples(
 ) -> None:
     """Compute every metric for samples generated elsewhere."""
     from genbench.cli.run import exit_code
-    from genbench.runner import evaluate
+    from genbench.evaluation import evaluate
 
     config = RunConfig(
         models=[],

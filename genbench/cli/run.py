@@ -105,7 +105,7 @@ def run(
 def exit_code(results: list) -> int:
     """Print each failure the user can fix on one ``error:`` line and return the exit code: 2 when
     there is one, 1 when a model failed on its own (diverged, a plugin's bug), else 0."""
-    from genbench.runner import metric_message
+    from genbench.scoring import metric_message
 
     user = [(r, r.error) for r in results if r.status != "ok" and r.error_kind == "user"]
     user += [(r, metric_message(m, msg)) for r in results for m, msg in r.metric_errors.items()]

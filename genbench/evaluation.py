@@ -1,0 +1,151 @@
+"""``evaluate(samples, config)``: what `genbench eval` calls. Scores samples generated elsewhere
+(an ``.npz``, an image folder, an array or a tensor) against a dataset, with the same features,
+metrics and protocol record as `genbench run`, and never overwrites a result it did not write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from genbench import registry
+from genbench.config import RunConfig
+from genbench.data.base import default_cache_dir
+from genbench.errors import GenbenchError
+from genbench.io import check_writable
+from genbench.progress import Progress
+from genbench.results import Result, environment
+from genbench.runner import (
+    Plan,
+    build_dataset,
+    build_extractor,
+    build_metric_options,
+    build_metrics,
+    load_stats,
+    reference_features_for,
+    resolve_device,
+)
+from genbench.scoring import evaluate_into
+
+
+def evaluate(
+    samples: Any,
+    config: RunConfig,
+    *,
+    name: str | None = None,
+    console: Progress | None = None,
+) -> Result:
+    """Evaluate samples from anywhere against ``config.dataset`` (what `genbench eval` does).
+
+    ``samples`` is the path of an ``.npz`` file or an image folder, a numpy array or a torch tensor
+    (see :mod:`genbench.data.folder`). ``name`` is the leaderboard row: by default the file's or the
+    folder's name ("samples" for an array). An existing result under that name is replaced only by
+    an evaluation of the same samples (the same file or folder, or equal values), so re-running is
+    safe and nothing else is ever overwritten.
+    """
+    from genbench.data.folder import as_samples
+
+    console = console or Progress(enabled=config.progress)
+    path = Path(samples).resolve() if isinstance(samples, str | os.PathLike) else None
+    name = check_result_name(name if name is not None else _default_name(path))
+    seed = _single_seed(config.seeds)
+    registry.datasets.check(config.dataset)
+    if config.features:
+        registry.features.check(config.features)
+    for m in config.metrics or []:
+        registry.metrics.check(m)
+    device = resolve_device(config.device)
+    check_writable(config.out)
+    cache_dir = Path(config.cache_dir or default_cache_dir())
+    dataset = build_dataset(config.dataset, config)
+    x = as_samples(samples, dataset.spec)
+    # recorded in the protocol: where the numbers came from, and what a re-run may replace
+    source = {
+        "path": str(path) if path is not None else None,
+        "sha256": hashlib.sha256(x.contiguous().numpy()).hexdigest(),
+    }
+    result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
+    check_replaceable(result.path(config.out), source)  # before any work: nothing is computed in vain
+    extractor = build_extractor(dataset, config, device)
+    metrics = build_metrics(config.metrics, dataset.kind, console)
+    options = build_metric_options(config, metrics)
+    p = Plan(
+        config,
+        dataset,
+        extractor,
+        metrics,
+        [],
+        [],
+        device,
+        cache_dir,
+        metric_options=options,
+    )
+    reference = reference_features_for(p, console)
+    load_stats(p, reference, console)
+    evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
+    result.protocol["samples"] = source
+    out_path = result.write(config.out)
+    console.done(result, out_path)
+    return result
+
+
+def _default_name(path: Path | None) -> str:
+    if path is None:
+        return "samples"
+    return path.name if path.is_dir() else path.stem  # a folder "run.v2" keeps its whole name
+
+
+def check_result_name(name: str) -> str:
+    """``name`` when it names one result directory; a "/" or a name of only dots or punctuation
+    would write the result where :func:`genbench.results.find_results` never looks."""
+    from genbench.results import safe_name
+
+    if "/" in name or "\\" in name or safe_name(name) in ("", ".", ".."):
+        raise GenbenchError(
+            f"--name {name!r} cannot name a result; use letters, digits, '.', '_', '=' or '-', e.g. --name my-model"
+        )
+    return name
+
+
+def _single_seed(seeds: list[int]) -> int:
+    """The one seed of an evaluation: one set of samples gives one result, so several seeds would
+    only vary the metrics' subsets while looking like independent runs on a leaderboard."""
+    unique = list(dict.fromkeys(seeds)) or [0]
+    if len(unique) > 1:
+        raise GenbenchError(
+            f"eval takes one seed, got {','.join(map(str, unique))}; pass one (--seed {unique[0]}) and "
+            f"evaluate each seed's samples on their own, under the same --name"
+        )
+    return unique[0]
+
+
+def check_replaceable(path: Path, source: dict[str, Any]) -> None:
+    """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples: the same file
+    or folder, or equal values."""
+    from genbench.results import load_result
+
+    if not path.exists():
+        return
+    try:
+        old = load_result(path)
+        theirs = old.protocol.get("samples") or {}
+        label = old.label
+    except Exception:  # unreadable or foreign JSON: not provably ours, so not ours to replace
+        theirs, label = {}, None
+    same_file = theirs.get("path") is not None and theirs["path"] == source["path"]
+    if same_file or theirs.get("sha256") == source["sha256"]:
+        return
+    if theirs.get("path"):
+        what = f"the evaluation of {theirs['path']}"
+    elif theirs:
+        what = "the evaluation of other samples"
+    elif label is not None:
+        what = f"a result of {label!r} that records no samples (a genbench run result, or an older eval)"
+    else:
+        what = "a file that genbench cannot read as a result"
+    raise GenbenchError(
+        f"{path} already holds {what}; pass --name to save these samples under a name of their own, "
+        f"or delete that file to replace it"
+    )

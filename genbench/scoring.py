@@ -1,0 +1,201 @@
+"""Score samples into a result: sample a model (timed) unless samples are given, extract features
+once, and compute every metric that applies. A metric that raises, or returns a value it may not
+write, records that metric's error; the model and the other metrics are untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from genbench.api import GenerativeModel, SampleCheck
+from genbench.errors import GenbenchError, PluginOutputError
+from genbench.features.base import Features
+from genbench.metrics.base import EvalContext, Metric
+from genbench.progress import Progress
+from genbench.results import RESERVED_METRIC_KEYS, Result
+
+if TYPE_CHECKING:
+    from genbench.runner import Plan
+
+
+def sample_generator(seed: int, device: torch.device) -> torch.Generator:
+    """The sampling generator of ``seed``: distinct from the training stream of the same seed."""
+    derived = int.from_bytes(hashlib.sha256(f"sample:{seed}".encode()).digest()[:8], "little") >> 1
+    return torch.Generator(device=device).manual_seed(derived)
+
+
+def evaluate_into(
+    result: Result,
+    p: Plan,
+    model: GenerativeModel | None,
+    n: int,
+    seed: int,
+    reference: Features,
+    console: Progress,
+    samples: torch.Tensor | None = None,
+) -> None:
+    """Sample (unless ``samples`` is given), extract features once, compute every metric."""
+    from genbench.metrics.throughput import measure_sampling
+
+    timings = dict(result.timings)
+    if samples is None:
+        assert model is not None
+        check = SampleCheck(result.model, p.dataset.spec)
+
+        def sample_fn(b: int, g: torch.Generator) -> torch.Tensor:
+            with torch.no_grad():
+                return check(model.sample(b, generator=g), b)
+
+        bar = console.sampling(f"sample {result.label} seed {seed}", n)
+        try:
+            samples, measured = measure_sampling(
+                sample_fn, n, p.config.batch_size, sample_generator(seed, p.device), p.device, on_batch=bar
+            )
+        finally:
+            console.sampling_done()
+        timings.update(measured)
+        timings["nfe"] = float(model.nfe)
+    t0 = time.perf_counter()
+    with console.status(f"features of {result.label} ({p.extractor.name})"):
+        feats = p.extractor.extract(samples)
+    timings["features_s"] = time.perf_counter() - t0
+    reference_stats = p.reference_stats
+    artifacts_dir = None
+    if p.config.figures:
+        artifacts_dir = Path(p.config.out) / result.dataset / "figures" / f"{_stem(result)}"
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+    ctx = EvalContext(
+        dataset=p.dataset,
+        samples=samples,
+        sample_features=feats,
+        reference_features=reference,
+        extractor=p.extractor,
+        seed=seed,
+        reference_split=p.config.reference_split,
+        reference_stats=reference_stats,
+        reference_stats_error=p.reference_stats_error,
+        timings=timings,
+        training_log=result.training_log,
+        model_name=result.model,
+        artifacts_dir=artifacts_dir,
+        options=p.metric_options,
+    )
+    result.protocol = {
+        "num_samples": int(samples.shape[0]),
+        "reference_split": p.config.reference_split,
+        "num_reference": len(reference),
+        # FID's reference when given (the other metrics use the reference features)
+        "reference_stats": str(p.config.reference_stats) if reference_stats is not None else None,
+        "features": p.extractor.info(),
+        "seed": seed,
+        "dataset_fingerprint": p.dataset.fingerprint(),
+        "device": str(p.device),
+        "batch_size": p.config.batch_size,
+        "metric_versions": {m.name: m.version for m in p.metrics},
+        "metric_options": {
+            m.name: {**m.options, **p.metric_options.get(m.name, {})} for m in p.metrics if m.options
+        },
+    }
+    owners = key_owners(p.metrics)
+    for metric in p.metrics:
+        if not applies(metric, ctx, result, console):
+            continue
+        t0 = time.perf_counter()
+        try:
+            compute_metric(metric, ctx, result, owners, console)
+        except Exception as e:  # a broken metric plugin never takes the others down
+            record_metric_error(result, metric, e, console)
+        timings[f"{metric.name}_s"] = time.perf_counter() - t0
+    if artifacts_dir is not None:
+        from genbench.figures import save_sample_grid
+
+        grid = save_sample_grid(samples, p.dataset, artifacts_dir / "samples.png")
+        result.artifacts = {"samples": str(grid), **ctx.artifacts}
+    result.timings = {k: float(v) for k, v in timings.items()}
+
+
+def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:
+    """``metric.applies_to(ctx)``; when it raises, that is the metric's error, not the model's."""
+    try:
+        return bool(metric.applies_to(ctx))
+    except Exception as e:
+        record_metric_error(result, metric, e, console)
+        return False
+
+
+def compute_metric(
+    metric: Metric, ctx: EvalContext, result: Result, owners: dict[str, str], console: Progress
+) -> None:
+    """Compute ``metric`` into ``result``; raises when it fails or returns values it may not write."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        values = metric.compute(ctx)
+    for w in caught:
+        console.warn(f"{result.label} seed {ctx.seed}: {metric_message(metric.name, str(w.message))}")
+    kept, problems = checked_values(metric.name, values, owners)
+    result.metrics.update(kept)  # its good values are kept even when others are refused
+    if problems:
+        raise PluginOutputError(f"{metric.name}: {'; '.join(problems)}")
+    result.flags.extend(f for f in metric.flags(values) if f not in result.flags)
+
+
+def record_metric_error(result: Result, metric: Metric, e: Exception, console: Progress) -> None:
+    where = f"{result.label} seed {result.seed}"
+    if isinstance(e, GenbenchError):
+        result.metric_errors[metric.name] = str(e)
+        console.warn(f"{where}: {metric_message(metric.name, str(e))}")
+    else:  # a plugin's own bug: named by its exception type
+        result.metric_errors[metric.name] = f"{type(e).__name__}: {e}"
+        console.warn(f"{where}: metric {metric.name!r} raised {type(e).__name__}: {e}")
+
+
+def key_owners(metrics: list[Metric]) -> dict[str, str]:
+    """Value name -> the metric that declares it in ``higher_is_better``. In-tree metrics claim
+    first, so a plugin declaring ``fid`` can never replace the built-in FID, in any order."""
+    owners: dict[str, str] = {}
+    for m in sorted(metrics, key=lambda m: not type(m).__module__.startswith("genbench.")):
+        for key in m.higher_is_better:
+            owners.setdefault(key, m.name)
+    return owners
+
+
+def checked_values(
+    metric: str, values: dict[str, Any], owners: dict[str, str]
+) -> tuple[dict[str, float], list[str]]:
+    """The values ``metric`` may write, and why each other one is refused: a result column's name
+    (a leaderboard would show "seeds 99"), another metric's value (it would replace it silently),
+    or not a finite number (strict JSON has no NaN; a board would average it)."""
+    kept: dict[str, float] = {}
+    problems = []
+    for key, value in values.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if key in RESERVED_METRIC_KEYS:
+            problems.append(f"returned {key!r}, the name of a result column; rename the key")
+        elif owners.setdefault(key, metric) != metric:  # the first metric to write a key owns it
+            problems.append(f"returned {key!r}, which metric {owners[key]!r} writes; rename the key")
+        elif number is None or not math.isfinite(number):
+            problems.append(f"returned {value!r} for {key!r}, not a finite number")
+        else:
+            kept[key] = number
+    return kept, problems
+
+
+def metric_message(metric: str, message: str) -> str:
+    """``"prdc: <message>"``, without doubling the prefix that most metric messages carry already."""
+    return message if message.startswith(f"{metric}:") else f"{metric}: {message}"
+
+
+def _stem(result: Result) -> str:
+    from genbench.results import safe_name
+
+    return f"{safe_name(result.label)}-seed{result.seed}"
