@@ -122,8 +122,22 @@ def build_metric_options(config: RunConfig, metrics: list[Metric]) -> dict[str, 
                 f"add {name} to --metrics or drop the option"
             )
         out[canonical] = resolve_metric_options(canonical, dict(chosen[canonical].options), opts)
-        chosen[canonical].check_options(out[canonical])  # values, before any training
+        check_metric_options(chosen[canonical], out[canonical])
     return out
+
+
+def check_metric_options(metric: Metric, options: dict[str, Any]) -> None:
+    """``metric.check_options`` before any training; a plugin's own bug there is one error line too."""
+    try:
+        metric.check_options(options)
+    except GenbenchError:
+        raise
+    except Exception as e:
+        source = registry.metrics.source(metric.name)
+        raise PluginLoadError(
+            f"metric plugin {metric.name!r} from {source} raised {type(e).__name__} checking its options: {e}; "
+            f"fix or uninstall {source}, or drop --metric-option {metric.name}.*"
+        ) from e
 
 
 def build_metrics(names: list[str] | None, kind: str, console: Progress) -> list[Metric]:

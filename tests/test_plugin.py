@@ -210,6 +210,32 @@ def test_a_metric_whose_init_raises_is_skipped_with_one_warning_when_not_named(
     assert len(warned) == 1 and "cannot start" in warned[0] and "genbench-test-plugin" in warned[0]
 
 
+def test_a_metric_whose_check_options_raises_fails_in_one_line(register, cli, tmp_path, cache_dir):
+    class CheckRaises(_Metric):
+        options: ClassVar[dict[str, object]] = {"k": 3}
+
+        def check_options(self, options):
+            raise KeyError("bug")
+
+    register(registry.metrics, "test-check-raises", CheckRaises)
+    args = [
+        "--models",
+        "copy",
+        "--dataset",
+        "ring8",
+        "--samples",
+        "200",
+        "--metrics",
+        "fid,test-check-raises",
+    ]
+    args += ["--metric-option", "test-check-raises.k=4"]
+    r = cli("run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress", *args)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "raised KeyError checking its options" in errors[0], r.stderr
+    assert not (tmp_path / "runs" / "ring8").exists()  # failed before any work
+
+
 def test_a_metric_whose_init_raises_fails_in_one_line_when_named(register, cli, tmp_path, cache_dir):
     class InitRaises(_Metric):
         def __init__(self):
