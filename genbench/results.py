@@ -93,8 +93,59 @@ def safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_")
 
 
+#: the type each field of a result JSON must have (a hand-edited file is checked before it is used)
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "model": str,
+    "dataset": str,
+    "seed": int,
+    "variant": str,
+    "status": str,
+    "error": (str, type(None)),
+    "error_kind": (str, type(None)),
+    "protocol": dict,
+    "metrics": dict,
+    "metric_errors": dict,
+    "flags": list,
+    "config": dict,
+    "timings": dict,
+    "environment": dict,
+    "artifacts": dict,
+    "training_log": list,
+    "training": dict,
+    "schema": int,
+}
+
+
 def load_result(path: Path) -> Result:
+    """Read a result JSON; raises ValueError naming the first field that is not what genbench wrote
+    (a hand-edited ``"seed": "zero"`` would otherwise fail deep inside the leaderboard), and
+    :class:`GenbenchError` for a file from a newer genbench."""
+    from genbench.errors import GenbenchError
+
     data = json.loads(Path(path).read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    for key, typ in _FIELD_TYPES.items():
+        value = data.get(key)
+        if key in data and (not isinstance(value, typ) or isinstance(value, bool) and typ is int):
+            raise ValueError(f"field {key!r} is {value!r}, not {getattr(typ, '__name__', 'text or null')}")
+    if data.get("schema", SCHEMA_VERSION) > SCHEMA_VERSION:
+        raise GenbenchError(
+            f"{path} was written by a newer genbench (result schema {data['schema']}, this one reads "
+            f"{SCHEMA_VERSION}); upgrade genbench to report it"
+        )
+    if data.get("status", "ok") not in ("ok", "diverged", "failed") or data.get("seed", 0) < 0:
+        raise ValueError(
+            f"status {data.get('status')!r} or seed {data.get('seed')!r} is not one genbench writes"
+        )
+    for key, value in data.get("metrics", {}).items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"metric {key!r} is {value!r}, not a number")
+    protocol = data.get("protocol", {})
+    for key, typ in (("features", dict), ("num_samples", int), ("reference_split", str)):
+        value = protocol.get(key)
+        if value is not None and (not isinstance(value, typ) or isinstance(value, bool)):
+            raise ValueError(f"protocol.{key} is {value!r}, not {typ.__name__}")
     data.pop("schema", None)
     return Result(**data)
 

@@ -314,3 +314,29 @@ def test_the_api_functions_are_not_shadowed_by_submodules():
         importlib.import_module(info.name)
     for name in ("run", "evaluate", "report"):
         assert callable(getattr(genbench, name)) and getattr(genbench, name).__module__ == "genbench", name
+
+
+@pytest.mark.parametrize(
+    "edit, named",
+    [
+        ({"seed": "zero"}, "field 'seed' is 'zero'"),
+        ({"metrics": None}, "field 'metrics' is None"),
+        ({"protocol": None}, "field 'protocol' is None"),
+        ({"metrics": {"fid": "low"}}, "metric 'fid' is 'low'"),
+        ({"protocol": {"features": "classifier"}}, "protocol.features is 'classifier'"),
+        ({"protocol": {"num_samples": "lots"}}, "protocol.num_samples is 'lots'"),
+        ({"status": "great"}, "status 'great'"),
+        ({"schema": 99}, "written by a newer genbench (result schema 99"),
+    ],
+)
+def test_a_hand_edited_result_is_one_error_line_naming_the_field(cli, tmp_path, edit, named):
+    import json
+
+    path = result("ddpm", 0, 2.0).write(tmp_path / "runs")
+    result("ddpm", 1, 3.0).write(tmp_path / "runs")
+    path.write_text(json.dumps({**json.loads(path.read_text()), **edit}))
+    r = cli("report", "--out", tmp_path / "runs", "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], r.stderr
+    assert str(path) in lines[0]
