@@ -65,6 +65,8 @@ class Result:
     protocol: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     metric_errors: dict[str, str] = field(default_factory=dict)  # metric -> why it was not computed
+    #: metric -> "user" (fixable input: exit 2) or "plugin" (the metric's own bug: exit 1)
+    metric_error_kinds: dict[str, str] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)  # "memorized", "collapsed", "diverged"
     config: dict[str, Any] = field(default_factory=dict)  # the model's resolved config
     timings: dict[str, float] = field(default_factory=dict)  # wall times in seconds
@@ -105,6 +107,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "protocol": dict,
     "metrics": dict,
     "metric_errors": dict,
+    "metric_error_kinds": dict,
     "flags": list,
     "config": dict,
     "timings": dict,

@@ -148,10 +148,17 @@ def compute_metric(
 
 def record_metric_error(result: Result, metric: Metric, e: Exception, console: Progress) -> None:
     where = f"{result.label} seed {result.seed}"
-    if isinstance(e, GenbenchError):
+    if isinstance(e, GenbenchError) and not isinstance(e, PluginOutputError):
+        result.metric_errors[metric.name] = str(e)
+        result.metric_error_kinds[metric.name] = "user"
+        console.warn(f"{where}: {metric_message(metric.name, str(e))}")
+        return
+    # the metric's own bug (a raise, or values it may not write): exit 1, as a failed model plugin
+    result.metric_error_kinds[metric.name] = "plugin"
+    if isinstance(e, PluginOutputError):
         result.metric_errors[metric.name] = str(e)
         console.warn(f"{where}: {metric_message(metric.name, str(e))}")
-    else:  # a plugin's own bug: named by its exception type
+    else:  # named by its exception type
         result.metric_errors[metric.name] = f"{type(e).__name__}: {e}"
         console.warn(f"{where}: metric {metric.name!r} raised {type(e).__name__}: {e}")
 

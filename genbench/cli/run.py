@@ -108,9 +108,15 @@ def exit_code(results: list) -> int:
     from genbench.scoring import metric_message
 
     user = [(r, r.error) for r in results if r.status != "ok" and r.error_kind == "user"]
-    user += [(r, metric_message(m, msg)) for r in results for m, msg in r.metric_errors.items()]
+    user += [
+        (r, metric_message(m, msg))
+        for r in results
+        for m, msg in r.metric_errors.items()
+        if r.metric_error_kinds.get(m, "user") == "user"
+    ]
     for r, msg in user:
         typer.echo(f"error: {r.label} seed {r.seed}: {msg}", err=True)
     if user:
         return 2
-    return 1 if any(r.status != "ok" for r in results) else 0
+    plugin_metric = any(k == "plugin" for r in results for k in r.metric_error_kinds.values())
+    return 1 if plugin_metric or any(r.status != "ok" for r in results) else 0
