@@ -10,11 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from genbench import registry
 from genbench.config import RunConfig
-from genbench.data.base import default_cache_dir
 from genbench.errors import GenbenchError
-from genbench.io import check_writable
 from genbench.progress import Progress
 from genbench.results import Result, environment
 from genbench.runner import (
@@ -23,9 +20,9 @@ from genbench.runner import (
     build_extractor,
     build_metric_options,
     build_metrics,
+    check_shared_inputs,
     load_stats,
     reference_features_for,
-    resolve_device,
 )
 from genbench.scoring import evaluate_into
 
@@ -51,14 +48,7 @@ def evaluate(
     path = Path(samples).resolve() if isinstance(samples, str | os.PathLike) else None
     name = check_result_name(name if name is not None else _default_name(path))
     seed = _single_seed(config.seeds)
-    registry.datasets.check(config.dataset)
-    if config.features:
-        registry.features.check(config.features)
-    for m in config.metrics or []:
-        registry.metrics.check(m)
-    device = resolve_device(config.device)
-    check_writable(config.out)
-    cache_dir = Path(config.cache_dir or default_cache_dir())
+    device, cache_dir = check_shared_inputs(config)
     dataset = build_dataset(config.dataset, config)
     x = as_samples(samples, dataset.spec)
     # recorded in the protocol: where the numbers came from, and what a re-run may replace

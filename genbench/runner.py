@@ -133,11 +133,19 @@ def check_metric_options(metric: Metric, options: dict[str, Any]) -> None:
     except GenbenchError:
         raise
     except Exception as e:
-        source = registry.metrics.source(metric.name)
-        raise PluginLoadError(
-            f"metric plugin {metric.name!r} from {source} raised {type(e).__name__} checking its options: {e}; "
-            f"fix or uninstall {source}, or drop --metric-option {metric.name}.*"
+        raise metric_plugin_error(
+            metric.name,
+            f"raised {type(e).__name__} checking its options",
+            e,
+            f"--metric-option {metric.name}.*",
         ) from e
+
+
+def metric_plugin_error(name: str, what: str, e: Exception, drop: str | None) -> PluginLoadError:
+    """A metric plugin's own bug before any training, naming its distribution and the fix."""
+    source = registry.metrics.source(name)
+    fix = f"fix or uninstall {source}" + (f", or drop {drop}" if drop else "")
+    return PluginLoadError(f"metric plugin {name!r} from {source} {what}: {e}; {fix}")
 
 
 def build_metrics(names: list[str] | None, kind: str, console: Progress) -> list[Metric]:
@@ -179,11 +187,21 @@ def start_metric(name: str, cls: type[Metric], explicit: bool) -> Metric:
     try:
         return cls()
     except Exception as e:
-        source = registry.metrics.source(name)
-        fix = f"fix or uninstall {source}" + (f", or drop {name} from --metrics" if explicit else "")
-        raise PluginLoadError(
-            f"metric plugin {name!r} from {source} failed to start: {type(e).__name__}: {e}; {fix}"
-        ) from e
+        drop = f"{name} from --metrics" if explicit else None
+        raise metric_plugin_error(name, f"failed to start: {type(e).__name__}", e, drop) from e
+
+
+def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
+    """What `genbench run` and `genbench eval` both check before any work: the dataset, features
+    and metric names, the device and the output directory. Returns the device and the cache dir."""
+    registry.datasets.check(config.dataset)
+    if config.features:
+        registry.features.check(config.features)
+    for name in config.metrics or []:
+        registry.metrics.check(name)
+    device = resolve_device(config.device)
+    check_writable(config.out)
+    return device, Path(config.cache_dir or default_cache_dir())
 
 
 def plan(config: RunConfig, console: Progress | None = None) -> Plan:
@@ -201,16 +219,9 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         raise GenbenchError(f"seeds must be non-negative integers, got {config.seeds}")
     for name in config.models:
         registry.models.check(name)
-    registry.datasets.check(config.dataset)
-    if config.features:
-        registry.features.check(config.features)
-    for name in config.metrics or []:
-        registry.metrics.check(name)
+    device, cache_dir = check_shared_inputs(config)
     given = parse_overrides(config.overrides)
     overrides = canonical_overrides(given)
-    device = resolve_device(config.device)
-    check_writable(config.out)
-    cache_dir = Path(config.cache_dir or default_cache_dir())
     check_writable(cache_dir, flag="--cache-dir")
 
     models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]] = []
