@@ -33,7 +33,7 @@ from genbench.protocols import (
     protocol_keys,
     protocol_order,
 )
-from genbench.results import Result, find_results, load_result
+from genbench.results import RESERVED_METRIC_KEYS, Result, find_results, load_result
 
 #: metric columns in display order, with the table they appear in
 SECTIONS: dict[str, list[str]] = {
@@ -248,10 +248,9 @@ def note_lines(notes: dict[str, CellNote], columns: list[str]) -> list[str]:
 
 def _is_extra_metric(frame: pd.DataFrame, col: str) -> bool:
     """Metric columns of third-party metrics: numeric, not identity, not a per-run spread."""
-    skip = {"seed", "num_samples", "rank"}
-    if col in skip or col.endswith("_std") or not pd.api.types.is_numeric_dtype(frame[col]):
+    if col in RESERVED_METRIC_KEYS or col.endswith("_std"):
         return False
-    return col not in {"dataset", "model", "variant", "label", "status", "error", "flags"}
+    return pd.api.types.is_numeric_dtype(frame[col])
 
 
 def fmt(mean: float, std: float) -> str:

@@ -13,7 +13,7 @@ import re
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from genbench.io import atomic_write_json
 
@@ -137,7 +137,7 @@ def load_result(path: Path) -> Result:
             f"{path} was written by a newer genbench (result schema {data['schema']}, this one reads "
             f"{SCHEMA_VERSION}); upgrade genbench to report it"
         )
-    if data.get("status", "ok") not in ("ok", "diverged", "failed") or data.get("seed", 0) < 0:
+    if data.get("status", "ok") not in get_args(Status) or data.get("seed", 0) < 0:
         raise ValueError(
             f"status {data.get('status')!r} or seed {data.get('seed')!r} is not one genbench writes"
         )
