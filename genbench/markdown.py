@@ -65,9 +65,14 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
+def _cell_notes(agg: pd.DataFrame) -> pd.Series:
+    """Each row's notes on cells over fewer seeds ({} for a frame aggregated without them)."""
+    return agg["cell_notes"] if "cell_notes" in agg else pd.Series([{}] * len(agg), index=agg.index)
+
+
 def shown_columns(agg: pd.DataFrame, columns: list[str]) -> list[str]:
     """The columns a table shows: those with a value, or a note (a metric that failed everywhere)."""
-    notes = agg["cell_notes"] if "cell_notes" in agg else pd.Series([{}] * len(agg), index=agg.index)
+    notes = _cell_notes(agg)
     return [c for c in columns if c in agg and (agg[c].notna().any() or any(c in n for n in notes))]
 
 
@@ -77,7 +82,7 @@ def markdown_table(agg: pd.DataFrame, columns: list[str]) -> str:
         return ""
     if set(cols) <= DIAGNOSTIC:  # e.g. GAN dynamics: only the rows they describe
         agg = agg[agg[cols].notna().any(axis=1)]
-    notes = agg["cell_notes"] if "cell_notes" in agg else pd.Series([{}] * len(agg), index=agg.index)
+    notes = _cell_notes(agg)
     several = "protocol" in agg and agg["protocol"].astype(bool).any()
     table = pd.DataFrame(
         {
