@@ -256,10 +256,50 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         except Exception as e:  # a plugin's own bug (in dataset_defaults, its Config): the others run
             skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {e}"
             console.warn(skipped[name])
+    check_no_evaluations_replaced(config, dataset.name, models, skipped)
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
     options = build_metric_options(config, metrics)
     return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options)
+
+
+def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
+    """A result's variant: its ``--set`` values, then its weights owner's (``steps=10,ddpm.lr=1e-3``)."""
+    label = variant_label(overrides)
+    if owner is not None:  # the weights come from another model: its overrides name this row too
+        owned = variant_label({f"{owner.name}.{k}": v for k, v in owner.overrides.items()})
+        label = ",".join(x for x in (label, owned) if x)
+    return label
+
+
+def check_no_evaluations_replaced(
+    config: RunConfig,
+    dataset: str,
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
+    skipped: dict[str, str],
+) -> None:
+    """Refuse, before any work, to write a result over one that `genbench eval` wrote (it records
+    its samples): ``genbench eval x.npz --name ddpm`` then ``genbench run --models ddpm`` used to
+    replace the evaluation silently. A `genbench run` result is replaced, as a rerun should."""
+    from genbench.results import load_result
+
+    rows = [(name, row_label(v, owner)) for name, _, variants, owner in models for v in variants]
+    rows += [(name, "") for name in skipped]  # a broken plugin's "failed" results are written too
+    for name, label in rows:
+        for seed in dict.fromkeys(config.seeds):
+            path = Result(model=name, dataset=dataset, seed=seed, variant=label).path(config.out)
+            if not path.exists():
+                continue
+            try:
+                samples = load_result(path).protocol.get("samples")
+            except Exception:  # not a result genbench can read: nothing of eval's to protect
+                continue
+            if samples:
+                what = samples.get("path") or "samples passed to genbench.evaluate"
+                raise GenbenchError(
+                    f"{path} holds the evaluation of {what}, which this run would replace; pass --out to "
+                    f"write this run elsewhere, or move that file away"
+                )
 
 
 def plan_model(
@@ -371,12 +411,12 @@ def run_one(
     reference: Features,
     console: Progress,
 ) -> Result:
-    label = variant_label(overrides)
-    if owner is not None:  # the weights come from another model: its overrides name this row too
-        owned = variant_label({f"{owner.name}.{k}": v for k, v in owner.overrides.items()})
-        label = ",".join(x for x in (label, owned) if x)
     result = Result(
-        model=name, dataset=p.dataset.name, seed=seed, variant=label, environment=environment(str(p.device))
+        model=name,
+        dataset=p.dataset.name,
+        seed=seed,
+        variant=row_label(overrides, owner),
+        environment=environment(str(p.device)),
     )
     try:
         # plan resolved it once already; a plugin's dataset_defaults may still raise this time

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +13,7 @@ import torch
 import typer
 from typer.testing import CliRunner
 
+import genbench
 from genbench import GenbenchError, GenerativeModel, RunConfig, evaluate, register_model
 from genbench.cli.main import app
 from genbench.progress import Progress
@@ -375,6 +376,37 @@ def test_eval_never_replaces_a_result_from_other_samples(cli, tmp_path, cache_di
     with pytest.raises(GenbenchError, match="holds the evaluation of other samples; pass --name"):
         evaluate(u8[:50], config, name="mem")
     assert {p.parent.name for p in find_results(out)} == {"copy", "copy-npz", "samples", "mem"}
+
+
+def test_run_never_replaces_an_evaluation(cli, tmp_path, cache_dir):
+    """`genbench eval x.npz --name copy` then `genbench run --models copy` used to write the run's
+    result over the evaluation; a run result is still replaced by a rerun."""
+    out = tmp_path / "runs"
+    fast = ("--metrics", "fid", "--no-figures", "--dataset", "digits")
+    np.savez(tmp_path / "mine.npz", samples=digits_test_u8(cache_dir))
+    r = cli(
+        *eval_args(
+            tmp_path / "mine.npz", out, cache_dir, "--metrics", "fid", "--no-figures", "--name", "copy"
+        )
+    )
+    assert r.exit_code == 0, r.output
+    evaluation = out / "digits/copy/seed0.json"
+    before = evaluation.read_bytes()
+    line = single_line_error(cli(*run_args(out, cache_dir, "--models", "gaussian,copy", *fast)))
+    assert f"{evaluation} holds the evaluation of {(tmp_path / 'mine.npz').resolve()}" in line
+    assert "--out" in line
+    assert evaluation.read_bytes() == before
+    assert not (out / "digits/gaussian").exists()  # refused before any work
+    for _ in range(2):  # elsewhere it runs, and a rerun replaces its own result
+        r = cli(*run_args(tmp_path / "other", cache_dir, "--models", "gaussian,copy", *fast))
+        assert r.exit_code == 0, r.output
+    # an evaluation of an array passed to the Python API is protected too
+    config = RunConfig(
+        dataset="digits", out=out, cache_dir=cache_dir, metrics=["fid"], figures=False, progress=False
+    )
+    evaluate(digits_test_u8(cache_dir)[:100], config, name="gaussian")
+    with pytest.raises(GenbenchError, match="holds the evaluation of samples passed to genbench.evaluate"):
+        genbench.run(replace(config, models=["gaussian"]))
 
 
 @pytest.mark.parametrize(
