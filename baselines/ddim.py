@@ -40,25 +40,28 @@ class DDIM(GenerativeModel):
 
     def __init__(self, spec: DataSpec, config: DDIMConfig | None = None):
         super().__init__(spec, config)
-        c = self.config
-        if c.spacing not in SPACINGS:
-            raise GenbenchError(f"unknown ddim.spacing {c.spacing!r}; use one of {', '.join(SPACINGS)}")
-        if c.eta < 0:
-            raise GenbenchError(f"ddim.eta must be >= 0, got {c.eta}")
-        if c.steps < 1:
-            raise GenbenchError(f"ddim.steps must be >= 1, got {c.steps}")
         self.owner: DDPM | None = None
+
+    @classmethod
+    def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
+        if config.spacing not in SPACINGS:
+            raise GenbenchError(f"unknown ddim.spacing {config.spacing!r}; use one of {', '.join(SPACINGS)}")
+        if config.eta < 0:
+            raise GenbenchError(f"ddim.eta must be >= 0, got {config.eta}")
+        if config.steps < 1:
+            raise GenbenchError(f"ddim.steps must be >= 1, got {config.steps}")
+        if owner_config is not None and config.steps > owner_config.timesteps:
+            raise GenbenchError(
+                f"ddim.steps={config.steps} exceeds the ddpm's {owner_config.timesteps} timesteps; "
+                "use fewer steps"
+            )
 
     @classmethod
     def from_trained(cls, owner: GenerativeModel, config: Any) -> DDIM:
         if not isinstance(owner, DDPM):
             raise GenbenchError(f"ddim samples a trained ddpm, got {type(owner).__name__}")
         model = cls(owner.spec, config)
-        if model.config.steps > owner.config.timesteps:
-            raise GenbenchError(
-                f"ddim.steps={model.config.steps} exceeds the ddpm's {owner.config.timesteps} timesteps; "
-                "use fewer steps"
-            )
+        cls.check_config(owner.spec, model.config, owner.config)
         model.owner = owner
         model.device = owner.device
         return model

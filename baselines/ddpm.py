@@ -96,17 +96,6 @@ class DDPM(GenerativeModel):
     def __init__(self, spec: DataSpec, config: DDPMConfig | None = None):
         super().__init__(spec, config)
         c = self.config
-        if c.variance not in VARIANCES:
-            raise GenbenchError(f"unknown ddpm.variance {c.variance!r}; use one of {', '.join(VARIANCES)}")
-        if c.lr_schedule not in LR_SCHEDULES:
-            raise GenbenchError(
-                f"unknown ddpm.lr_schedule {c.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}"
-            )
-        if spec.kind == "image" and spec.shape[-1] % 2 ** (len(c.ch_mult) - 1):
-            raise GenbenchError(
-                f"ddpm cannot downsample {spec.shape[-1]}x{spec.shape[-1]} images {len(c.ch_mult) - 1} times; "
-                "give ddpm.ch_mult fewer levels"
-            )
         self.schedule = NoiseSchedule.linear(c.timesteps, c.beta_start, c.beta_end)
         self.net = self._build()
         self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
@@ -114,6 +103,46 @@ class DDPM(GenerativeModel):
         dim = spec.shape[0] if spec.kind == "points" else 1
         self.shift = torch.zeros(dim)
         self.scale = torch.ones(dim)
+
+    @classmethod
+    def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
+        c = config
+        if c.variance not in VARIANCES:
+            raise GenbenchError(f"unknown ddpm.variance {c.variance!r}; use one of {', '.join(VARIANCES)}")
+        if c.lr_schedule not in LR_SCHEDULES:
+            raise GenbenchError(
+                f"unknown ddpm.lr_schedule {c.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}"
+            )
+        # each of these failed only inside fit(): a RuntimeError, "diverged at step 1" for an empty
+        # batch, or an untrained model written as a result
+        for name in (
+            "timesteps",
+            "ch",
+            "num_res_blocks",
+            "mlp_hidden",
+            "mlp_depth",
+            "batch_size",
+            "train_steps",
+        ):
+            if getattr(c, name) < 1:
+                raise GenbenchError(f"ddpm.{name} must be >= 1, got {getattr(c, name)}")
+        if c.warmup < 0 or c.grad_clip < 0:
+            raise GenbenchError("ddpm.warmup and ddpm.grad_clip must be >= 0 (0 turns them off)")
+        if c.lr <= 0:
+            raise GenbenchError(f"ddpm.lr must be positive, got {c.lr}")
+        if not 0 < c.beta_start <= c.beta_end < 1:
+            raise GenbenchError(
+                f"ddpm betas must satisfy 0 < beta_start <= beta_end < 1, got {c.beta_start} and {c.beta_end}"
+            )
+        if not 0 <= c.ema_decay < 1 or not 0 <= c.dropout < 1:
+            raise GenbenchError("ddpm.ema_decay and ddpm.dropout must be in [0, 1)")
+        if spec.kind == "image" and not c.ch_mult:
+            raise GenbenchError("ddpm.ch_mult needs at least one level, e.g. ddpm.ch_mult=1:2")
+        if spec.kind == "image" and spec.shape[-1] % 2 ** (len(c.ch_mult) - 1):
+            raise GenbenchError(
+                f"ddpm cannot downsample {spec.shape[-1]}x{spec.shape[-1]} images {len(c.ch_mult) - 1} times; "
+                "give ddpm.ch_mult fewer levels"
+            )
 
     @classmethod
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:

@@ -87,13 +87,16 @@ class _GAN(GenerativeModel):
 
     def __init__(self, spec: DataSpec, config: GanConfig | None = None):
         super().__init__(spec, config)
-        c, name = self.config, self.config_name or "gan"
-        for field in ("steps", "d_steps", "batch_size", "z_dim", "g_width", "d_width", "hidden", "layers"):
-            if getattr(c, field) < 1:
-                raise GenbenchError(f"{name}.{field} must be >= 1, got {getattr(c, field)}")
-        if c.lr_g <= 0 or c.lr_d <= 0:
-            raise GenbenchError(f"{name}.lr_g and {name}.lr_d must be positive")
         self._build(0)
+
+    @classmethod
+    def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
+        name = cls.config_name or "gan"
+        for field in ("steps", "d_steps", "batch_size", "z_dim", "g_width", "d_width", "hidden", "layers"):
+            if getattr(config, field) < 1:
+                raise GenbenchError(f"{name}.{field} must be >= 1, got {getattr(config, field)}")
+        if config.lr_g <= 0 or config.lr_d <= 0:
+            raise GenbenchError(f"{name}.lr_g and {name}.lr_d must be positive")
 
     @classmethod
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:

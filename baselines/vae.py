@@ -85,13 +85,15 @@ class VAE(GenerativeModel):
 
     def __init__(self, spec: DataSpec, config: VAEConfig | None = None):
         super().__init__(spec, config)
-        c = self.config
-        for name in ("steps", "batch_size", "latent_dim", "width", "hidden", "layers"):
-            if getattr(c, name) < 1:
-                raise GenbenchError(f"vae.{name} must be >= 1, got {getattr(c, name)}")
-        if c.lr <= 0 or (c.decoder_sigma is not None and c.decoder_sigma <= 0):
-            raise GenbenchError("vae.lr and vae.decoder_sigma must be positive")
         self._build(0)
+
+    @classmethod
+    def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
+        for name in ("steps", "batch_size", "latent_dim", "width", "hidden", "layers"):
+            if getattr(config, name) < 1:
+                raise GenbenchError(f"vae.{name} must be >= 1, got {getattr(config, name)}")
+        if config.lr <= 0 or (config.decoder_sigma is not None and config.decoder_sigma <= 0):
+            raise GenbenchError("vae.lr and vae.decoder_sigma must be positive")
 
     @classmethod
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:

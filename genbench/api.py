@@ -155,6 +155,7 @@ class GenerativeModel(ABC):
         self.check_spec(spec)
         self.spec = spec
         self.config = config if config is not None else self.Config()
+        self.check_config(spec, self.config)
         self.device = torch.device("cpu")
 
     @classmethod
@@ -165,6 +166,18 @@ class GenerativeModel(ABC):
                 f"model {cls.registered_name or cls.__name__!r} does not handle {spec.kind} data "
                 f"(dataset {spec.name!r}); choose a dataset of kind {', '.join(cls.supported_kinds)}"
             )
+
+    @classmethod
+    def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
+        """Raise :class:`genbench.errors.GenbenchError` naming the field when ``config`` cannot work
+        on ``spec`` (``steps=0``, a negative learning rate).
+
+        The runner calls it for every variant before any training, so a bad ``--set`` value fails in
+        a second rather than after the models before it have trained; ``__init__`` calls it too.
+        ``owner_config`` is the config of the ``weights_from`` model whose weights this one samples
+        (None otherwise): DDIM's ``steps`` must fit its DDPM's ``timesteps``.
+        """
+        return None  # by default every config the dataclass accepts is valid
 
     @classmethod
     def from_trained(cls, owner: GenerativeModel, config: Any) -> GenerativeModel:

@@ -305,16 +305,18 @@ def check_no_evaluations_replaced(
 def plan_model(
     name: str, cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]
 ) -> tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]:
-    """Check that ``cls`` handles the dataset of ``spec`` and resolve every variant's config (and
-    its weights owner's) now, so that a bad --set value fails before any training."""
+    """Check that ``cls`` handles the dataset of ``spec``; resolve and check (``check_config``) every
+    variant's config and its weights owner's now, so that a bad --set value fails before any training."""
     cls.check_spec(spec)
     variants = expand_variants(name, overrides)
-    for v in variants:
-        resolve_model_config(cls, spec.name, v)
     owner = weights_owner(cls, overrides)
+    owner_cfg = None
     if owner is not None:
         owner.cls.check_spec(spec)
-        resolve_model_config(owner.cls, spec.name, owner.overrides)
+        owner_cfg = resolve_model_config(owner.cls, spec.name, owner.overrides)
+        owner.cls.check_config(spec, owner_cfg)
+    for v in variants:  # the values too (ddim.steps=0), not only their types: DDPM would train first
+        cls.check_config(spec, resolve_model_config(cls, spec.name, v), owner_cfg)
     return name, cls, variants, owner
 
 

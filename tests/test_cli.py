@@ -541,6 +541,24 @@ def test_list_shows_sources(cli):
         (["--models", "ddim", "--set", "ddim.stepz=10"], "did you mean steps"),
         (["--models", "ddim", "--set", "ddim.steps=ten"], "bad value 'ten' for ddim.steps"),
         (["--models", "test-points-only", "--dataset", "digits"], "does not handle image data"),
+        # values, not only types, are checked before any work: these trained DDPM, or ran copy, first
+        (["--models", "copy,ddim", "--dataset", "ring8", "--set", "ddim.steps=0"], "ddim.steps must be >= 1"),
+        (["--models", "ddim", "--dataset", "ring8", "--set", "ddim.steps=1001"], "exceeds the ddpm's 1000"),
+        (["--models", "ddim", "--dataset", "ring8", "--set", "ddim.eta=-1"], "ddim.eta must be >= 0"),
+        (
+            ["--models", "copy,vae", "--dataset", "ring8", "--set", "vae.lr=-1"],
+            "vae.lr and vae.decoder_sigma",
+        ),
+        (
+            ["--models", "copy,ddpm", "--dataset", "ring8", "--set", "ddpm.batch_size=0"],
+            "batch_size must be >= 1",
+        ),
+        (["--models", "ddpm", "--dataset", "ring8", "--set", "ddpm.timesteps=0"], "timesteps must be >= 1"),
+        (
+            ["--models", "ddpm", "--dataset", "ring8", "--set", "ddpm.beta_end=2"],
+            "0 < beta_start <= beta_end < 1",
+        ),
+        (["--models", "ddim", "--set", "ddpm.ch_mult=1:2:2:2:2"], "cannot downsample 8x8 images 4 times"),
         (["--models", "copy", "--metric-option", "fid.backnd=clean-fid"], "did you mean backend"),
         (["--models", "copy", "--metric-option", "fid.backend=cleanfid"], "unknown backend 'cleanfid'"),
         (["--models", "copy", "--metric-option", "memorization.space=feature"], "unknown space 'feature'"),
