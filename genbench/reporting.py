@@ -125,18 +125,31 @@ def gan_dynamics(results: list[Result], path: Path) -> Path | None:
     return plot_gan_dynamics(logs, path)
 
 
-def copy_run_figures(results: list[Result], dest: Path) -> dict[str, str]:
+def copy_run_figures(results: list[Result], out: Path, dest: Path) -> dict[str, str]:
     """Copy each model's per-run figures (lowest seed) next to the leaderboard."""
     figures: dict[str, str] = {}
     for r in sorted(results, key=lambda r: (r.label, r.seed)):
         for kind, src in r.artifacts.items():
             name = f"{safe_name(r.label)}-{kind}.png"
             key = f"{r.label}: {kind.replace('_', ' ')}"
-            if key in figures or not Path(src).exists():
+            found = run_figure(src, out, r.dataset)
+            if key in figures or found is None:
                 continue
-            shutil.copyfile(src, dest / name)
+            shutil.copyfile(found, dest / name)
             figures[key] = f"{dest.name}/{name}"
     return figures
+
+
+def run_figure(recorded: str, out: Path, dataset: str) -> Path | None:
+    """Where a run's figure is now. A run records its figures under ``<out>/<dataset>/figures/``,
+    with ``--out`` as given: relative to the directory the run started in, so a report from another
+    directory, or of runs copied elsewhere, found none of them and dropped them without a word. The
+    place under this ``out`` comes first: the recorded path may name another run's figure."""
+    src = Path(recorded)
+    for path in (Path(out) / dataset / "figures" / src.parent.name / src.name, src):
+        if path.is_file():
+            return path
+    return None
 
 
 def main_protocol_rows(agg: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -169,7 +182,7 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
             path = make(data, fig_dir / f"{safe_name(name.lower())}.png")
             if path is not None:
                 figures[f"{name} ({shown})" if shown else name] = f"{dataset}/{Path(path).name}"
-        figures.update(copy_run_figures(mine, fig_dir))
+        figures.update(copy_run_figures(mine, out, fig_dir))
         md = leaderboard_markdown(frame, agg, dataset, figures, described)
         atomic_write_text(Path(leaderboards) / f"{dataset}.md", md)
         atomic_write_text(Path(leaderboards) / f"{dataset}.csv", to_csv_frame(a).to_csv(index=False))

@@ -671,6 +671,30 @@ def test_plugin_output_is_checked_and_other_models_go_on(cli, tmp_path, cache_di
     assert good["status"] == "ok" and "fid" in good["metrics"]
 
 
+def test_report_from_another_directory_or_of_moved_runs_keeps_the_run_figures(
+    cli, tmp_path, cache_dir, monkeypatch
+):
+    """A run records its figures under --out as given (relative to where it started): a report from
+    another directory, or of runs moved elsewhere, dropped every sample and nearest-neighbour grid."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "100", "--metrics", "fid,memorization"]
+    assert cli(*run_args(Path("runs"), cache_dir, *args)).exit_code == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    for out in (tmp_path / "runs", tmp_path / "moved"):
+        if not out.exists():
+            shutil.move(tmp_path / "runs", out)  # copied from a cluster, say
+        boards = tmp_path / f"boards-{out.name}"
+        assert cli("report", "--out", str(out), "--leaderboards", str(boards)).exit_code == 0
+        assert sorted(p.name for p in (boards / "ring8").glob("copy-*.png")) == [
+            "copy-nearest_neighbours.png",
+            "copy-samples.png",
+        ]
+        assert "ring8/copy-samples.png" in (boards / "ring8.md").read_text()
+
+
 def test_report_without_results(cli, tmp_path):
     line = single_line_error(
         cli("report", "--out", str(tmp_path / "none"), "--leaderboards", str(tmp_path / "lb"))
