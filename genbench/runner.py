@@ -67,6 +67,9 @@ class Plan:
     reference_stats: tuple[Any, Any] | None = None
     #: why --reference-stats could not be used: FID records it as its error, the other metrics run
     reference_stats_error: str | None = None
+    #: checkpoint directories --retrain has cleared in this run: a checkpoint shared by several rows
+    #: (ddpm and every ddim variant) is trained once per run, then loaded
+    retrained: set[Path] = field(default_factory=set)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -482,8 +485,10 @@ def train_or_load(
     key = config_hash(name, p.dataset.name, model.train_config(), seed, cls.version)
     ckpt_dir = p.cache_dir / "checkpoints" / p.dataset.name / name / f"seed{seed}-{key}"
     final = ckpt_dir / "model.pt"
-    if p.config.retrain and ckpt_dir.exists():
-        shutil.rmtree(ckpt_dir)
+    if p.config.retrain and ckpt_dir not in p.retrained:
+        if ckpt_dir.exists():
+            shutil.rmtree(ckpt_dir)
+        p.retrained.add(ckpt_dir)
     if final.exists():
         payload = load_checkpoint(final)
         try:

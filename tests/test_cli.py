@@ -246,6 +246,38 @@ def test_bumping_a_models_version_retrains_instead_of_loading_a_stale_checkpoint
     assert len(list(cache.glob("checkpoints/ring8/test-tiny-trained/seed0-*/model.pt"))) == 2
 
 
+def test_retrain_trains_a_shared_checkpoint_once_per_run(cli, tmp_path, monkeypatch):
+    """ddpm and every ddim variant sample one DDPM checkpoint: --retrain trained it anew for each of
+    them (three times here; on a GPU, three different networks behind one table)."""
+    from baselines.ddpm import DDPM
+
+    fits = []
+    real_fit = DDPM.fit
+    monkeypatch.setattr(
+        DDPM, "fit", lambda self, train, ctx: fits.append(ctx.seed) or real_fit(self, train, ctx)
+    )
+    args = [
+        "--models",
+        "ddpm,ddim",
+        "--dataset",
+        "ring8",
+        "--samples",
+        "20",
+        "--metrics",
+        "fid",
+        "--no-figures",
+    ]
+    args += ["--set", "ddpm.train_steps=5", "--set", "ddim.steps=2,3", "--seeds", "0,1"]
+    cache = tmp_path / "cache"
+    assert cli(*run_args(tmp_path / "a", cache, *args)).exit_code == 0
+    assert fits == [0, 1]
+    fits.clear()
+    assert cli(*run_args(tmp_path / "b", cache, *args, "--retrain")).exit_code == 0
+    assert fits == [0, 1]  # once per seed, not once per row
+    rows = [json.loads(p.read_text()) for p in find_results(tmp_path / "b")]
+    assert sorted(r["training"]["loaded"] for r in rows) == [False] * 2 + [True] * 4
+
+
 def test_set_override_sweeps_variants(cli, tmp_path, cache_dir):
     args = [
         "--models",
