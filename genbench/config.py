@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import itertools
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,7 @@ class Override:
     model: str
     field: str
     values: tuple[str, ...]
+    text: str = ""  # the value as typed, before it was split into sweep values
 
 
 def split_assignment(item: str, flag: str, form: str, example: str) -> tuple[str, str, str]:
@@ -93,8 +95,29 @@ def parse_overrides(items: list[str]) -> list[Override]:
     for item in items:
         model, fname, value = split_assignment(item, "--set", "MODEL.FIELD=VALUE", "ddim.steps=10")
         values = dict.fromkeys(v.strip() for v in value.split(","))  # =10,10 is one variant
-        out.append(Override(model, fname, tuple(values)))
+        out.append(Override(model, fname, tuple(values), value))
     return out
+
+
+def check_sequence_sweeps(cls: type, overrides: list[Override]) -> None:
+    """Refuse a comma-separated value for a tuple field unless ':' shows which items belong together:
+    commas sweep, so ``ddpm.ch_mult=1,2,2`` silently trained one single-level U-Net per item."""
+    Config = cls.Config
+    if not dataclasses.is_dataclass(Config):
+        return
+    hints = typing.get_type_hints(Config)
+    for o in overrides:
+        typ = hints.get(o.field)
+        if typing.get_origin(typ) in (typing.Union, types.UnionType):
+            typ = next((a for a in typing.get_args(typ) if a is not type(None)), typ)
+        sequence = typing.get_origin(typ) in (tuple, list)
+        if sequence and len(o.values) > 1 and not any(":" in v for v in o.values):
+            raise GenbenchError(
+                f"--set {o.model}.{o.field}={o.text} would sweep {len(o.values)} one-item values of a tuple "
+                f"field; separate its items with ':' ({o.model}.{o.field}={o.text.replace(',', ':')}), "
+                f"or write each one-item value with a trailing ':' to sweep them "
+                f"({o.model}.{o.field}={','.join(v + ':' for v in o.values)})"
+            )
 
 
 def parse_metric_options(items: list[str]) -> dict[str, dict[str, str]]:

@@ -22,6 +22,7 @@ from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.config import (
     Override,
     RunConfig,
+    check_sequence_sweeps,
     expand_variants,
     parse_metric_options,
     parse_overrides,
@@ -311,6 +312,7 @@ def plan_model(
     """Check that ``cls`` handles the dataset of ``spec``; resolve and check (``check_config``) every
     variant's config and its weights owner's now, so that a bad --set value fails before any training."""
     cls.check_spec(spec)
+    check_sequence_sweeps(cls, [o for o in overrides if o.model == name])
     variants = expand_variants(name, overrides)
     owner = weights_owner(cls, overrides)
     owner_cfg = None

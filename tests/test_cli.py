@@ -297,6 +297,22 @@ def test_set_override_sweeps_variants(cli, tmp_path, cache_dir):
     assert res["config"]["steps"] in (3, 5) and res["variant"].startswith("steps=")
 
 
+def test_a_tuple_field_sweeps_only_values_written_with_colons(tmp_path, cache_dir):
+    from genbench.runner import plan
+
+    def variants(value: str) -> list[dict[str, str]]:
+        config = RunConfig(
+            models=["ddpm"], overrides=[f"ddpm.ch_mult={value}"], out=tmp_path, cache_dir=cache_dir
+        )
+        return plan(config).models[0][2]
+
+    assert variants("1:2") == [{"ch_mult": "1:2"}]
+    assert variants("1:2,1:2:2") == [{"ch_mult": "1:2"}, {"ch_mult": "1:2:2"}]
+    assert variants("1:,2:") == [{"ch_mult": "1:"}, {"ch_mult": "2:"}]
+    with pytest.raises(GenbenchError, match=r"trailing ':' to sweep them \(ddpm.ch_mult=1:,2:\)"):
+        variants("1,2")
+
+
 def test_set_override_through_an_alias_reaches_the_model(cli, tmp_path, cache_dir):
     """``--set gan.steps=3`` sets gan-ns's steps (``gan`` is its alias): it used to be dropped
     without a word, training the default 20k steps under a row that looked like the user's."""
@@ -591,6 +607,12 @@ def test_list_shows_sources(cli):
             "0 < beta_start <= beta_end < 1",
         ),
         (["--models", "ddim", "--set", "ddpm.ch_mult=1:2:2:2:2"], "cannot downsample 8x8 images 4 times"),
+        # commas sweep: this trained two one-level U-Nets (ch_mult=1 and ch_mult=2), not (1, 2, 2)
+        (
+            ["--models", "ddpm", "--dataset", "ring8", "--samples", "20", "--set", "ddpm.ch_mult=1,2,2"]
+            + ["--set", "ddpm.train_steps=5", "--metrics", "fid"],
+            "separate its items with ':' (ddpm.ch_mult=1:2:2)",
+        ),
         (["--models", "copy", "--metric-option", "fid.backnd=clean-fid"], "did you mean backend"),
         (["--models", "copy", "--metric-option", "fid.backend=cleanfid"], "unknown backend 'cleanfid'"),
         (["--models", "copy", "--metric-option", "memorization.space=feature"], "unknown space 'feature'"),

@@ -54,7 +54,10 @@ def run(
     ] = 500,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="MODEL.FIELD=VALUE config override; VALUE=a,b,c sweeps (repeatable)."),
+        typer.Option(
+            "--set",
+            help="MODEL.FIELD=VALUE config override; VALUE=a,b,c sweeps; a tuple's items are a:b (repeatable).",
+        ),
     ] = None,
     metric_option: Annotated[
         list[str] | None,
