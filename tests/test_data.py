@@ -331,6 +331,16 @@ def test_npz_errors(tmp_path):
     np.savez(tmp_path / "range.npz", samples=np.full((2, 1, 8, 8), 200.0, np.float32))
     with pytest.raises(GenbenchError, match=r"must lie in \[-1, 1\].*\[0, 255\]"):
         load_samples(tmp_path / "range.npz")
+    # torchvision's [0, 1] (ToTensor, save_image's input) was read as [-1, 1]: washed-out grey, FID 1489
+    # for the digits train split itself
+    unit = np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32)
+    np.savez(tmp_path / "unit.npz", samples=unit)
+    with pytest.raises(
+        GenbenchError, match=r"none below 0, as images saved in \[0, 1\] do.*save x \* 2 - 1, or uint8 images"
+    ):
+        load_samples(tmp_path / "unit.npz")
+    with pytest.raises(GenbenchError, match=r"the tensor: float images lie in \[0"):
+        as_samples(torch.from_numpy(unit))
     np.savez(tmp_path / "nan.npz", samples=np.full((2, 1, 8, 8), np.nan, np.float32))
     with pytest.raises(GenbenchError, match="NaN"):
         load_samples(tmp_path / "nan.npz")

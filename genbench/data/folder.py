@@ -4,8 +4,8 @@ a folder of images, a numpy array or a torch tensor.
 Accepted inputs (converted to float32 in [-1, 1], N x C x H x W):
 
 - ``.npz`` with key ``samples`` (or a single array), or a numpy array: uint8 N x H x W x C or
-  N x H x W (as saved images are), or float N x C x H x W already in [-1, 1]; float N x D point
-  sets pass unchanged.
+  N x H x W (as saved images are), or float N x C x H x W already in [-1, 1] (float images with no
+  value below 0 are refused: they were saved in [0, 1]); float N x D point sets pass unchanged.
 - a torch tensor: uint8 N x C x H x W or N x H x W (torchvision's layout), or float as above.
 - a folder of PNG/JPEG files (searched recursively, read in sorted order); grey images give one
   channel, everything else RGB. 16-bit grey PNGs keep their 16 bits.
@@ -139,6 +139,12 @@ def _from_array(arr: np.ndarray, where: str, *, channels_last: bool) -> torch.Te
                 hint = " (looks like [0, 255]: save uint8 N x H x W x C instead)" if hi > 2 else ""
                 raise GenbenchError(
                     f"{where}: float images must lie in [-1, 1], got [{lo:.3g}, {hi:.3g}]{hint}"
+                )
+            if lo >= 0:  # not a pixel below mid-grey: saved in [0, 1], as torchvision's ToTensor gives
+                raise GenbenchError(
+                    f"{where}: float images lie in [{lo:.3g}, {hi:.3g}], none below 0, as images saved in [0, 1] "
+                    f"do; float images are read as [-1, 1], where these would score as washed-out grey: save "
+                    f"x * 2 - 1, or uint8 images (also for samples in [-1, 1] that truly have no value below 0)"
                 )
             x = x.clamp(-1, 1)
         return x
