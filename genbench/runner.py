@@ -321,7 +321,11 @@ def plan_model(
         owner_cfg = resolve_model_config(owner.cls, spec.name, owner.overrides)
         owner.cls.check_config(spec, owner_cfg)
     for v in variants:  # the values too (ddim.steps=0), not only their types: DDPM would train first
-        cls.check_config(spec, resolve_model_config(cls, spec.name, v), owner_cfg)
+        cfg = resolve_model_config(cls, spec.name, v)
+        if owner_cfg is None:  # as documented, (spec, config): a plugin's override may take no more
+            cls.check_config(spec, cfg)
+        else:
+            cls.check_config(spec, cfg, owner_config=owner_cfg)
     return name, cls, variants, owner
 
 

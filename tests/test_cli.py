@@ -127,6 +127,20 @@ class TinyTrained(GenerativeModel):
         self.mean = state["mean"]
 
 
+@register_model("test-checked")
+class Checked(PointsOnly):
+    """Checks its config as the README shows, with the two-argument ``check_config``."""
+
+    @dataclass
+    class Config:
+        steps: int = 1
+
+    @classmethod
+    def check_config(cls, spec, config):
+        if config.steps < 1:
+            raise GenbenchError(f"test-checked.steps must be >= 1, got {config.steps}")
+
+
 # -- end to end -----------------------------------------------------------------------------------
 
 
@@ -602,6 +616,10 @@ def test_list_shows_sources(cli):
             "batch_size must be >= 1",
         ),
         (["--models", "ddpm", "--dataset", "ring8", "--set", "ddpm.timesteps=0"], "timesteps must be >= 1"),
+        (
+            ["--models", "test-checked", "--dataset", "ring8", "--set", "test-checked.steps=0"],
+            "must be >= 1, got 0",
+        ),
         (
             ["--models", "ddpm", "--dataset", "ring8", "--set", "ddpm.beta_end=2"],
             "0 < beta_start <= beta_end < 1",
