@@ -492,8 +492,7 @@ def train_or_load(
     ckpt_dir = p.cache_dir / "checkpoints" / p.dataset.name / name / f"seed{seed}-{key}"
     final = ckpt_dir / "model.pt"
     if p.config.retrain and ckpt_dir not in p.retrained:
-        if ckpt_dir.exists():
-            shutil.rmtree(ckpt_dir)
+        clear_for_retrain(ckpt_dir)
         p.retrained.add(ckpt_dir)
     if final.exists():
         payload = load_checkpoint(final)
@@ -521,6 +520,9 @@ def train_or_load(
     )
     try:
         summary = model.fit(train_x.to(p.device), ctx) or {}
+    except Exception:  # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
+        (ckpt_dir / RETRAINING).unlink(missing_ok=True)
+        raise
     finally:
         console.training_done()
     train_s = ctx.elapsed()
@@ -536,5 +538,29 @@ def train_or_load(
             "summary": summary,
         },
     )
+    (ckpt_dir / RETRAINING).unlink(missing_ok=True)  # finished: the next --retrain trains anew
     info = {"checkpoint": str(final), "loaded": False, "model_version": cls.version, **summary}
     return model, train_s, ctx.history, info
+
+
+#: marks a checkpoint directory that --retrain cleared and whose new training has not finished
+RETRAINING = "retraining"
+
+
+def clear_for_retrain(ckpt_dir: Path) -> None:
+    """``--retrain``: clear ``ckpt_dir`` and mark it, unless it holds a marked, unfinished training
+    that is readable: that is this same command's, interrupted (Ctrl-C, a killed process), and a rerun
+    resumes it (it used to start over, though Ctrl-C says "rerun to resume training"). A training
+    that finished, or failed, drops the mark."""
+    marker, partial = ckpt_dir / RETRAINING, ckpt_dir / "train.pt"
+    if marker.exists() and not (ckpt_dir / "model.pt").exists():
+        try:
+            if partial.exists():
+                load_checkpoint(partial)  # a corrupt one is cleared: its error says rerun with --retrain
+            return
+        except GenbenchError:
+            pass
+    if ckpt_dir.exists():
+        shutil.rmtree(ckpt_dir)
+    ckpt_dir.mkdir(parents=True)
+    marker.touch()

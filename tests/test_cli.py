@@ -246,6 +246,60 @@ def test_interrupted_training_resumes_to_the_same_result(cli, tmp_path, monkeypa
     assert json.loads((tmp_path / "c/ring8/test-tiny-trained/seed0.json").read_text())["training"]["loaded"]
 
 
+def test_an_interrupted_retrain_resumes_when_the_same_command_is_rerun(cli, tmp_path, monkeypatch):
+    """--retrain cleared the checkpoint directory on every run: rerunning the interrupted command, as
+    Ctrl-C's message says, started the training over. It resumes now, to the same result; once that
+    training has finished, --retrain trains anew again."""
+    from genbench.api import TrainContext
+
+    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "200", "--metrics", "fid"]
+    args += ["--checkpoint-every", "5", "--no-figures", "--retrain"]
+    assert cli(*run_args(tmp_path / "a", tmp_path / "cache-a", *args)).exit_code == 0
+    cache = tmp_path / "cache-b"
+    assert cli(*run_args(tmp_path / "old", cache, *args[:-1])).exit_code == 0  # a finished checkpoint
+    real = TrainContext.progress
+
+    def interrupt_at_12(self, step, total, **values):
+        if step == 12:
+            raise KeyboardInterrupt
+        real(self, step, total, **values)
+
+    monkeypatch.setattr(TrainContext, "progress", interrupt_at_12)
+    assert cli(*run_args(tmp_path / "b", cache, *args)).exit_code == 130
+    monkeypatch.setattr(TrainContext, "progress", real)
+    assert cli(*run_args(tmp_path / "b", cache, *args)).exit_code == 0
+    a, b = (json.loads((tmp_path / d / "ring8/test-tiny-trained/seed0.json").read_text()) for d in "ab")
+    assert (b["training"]["loaded"], b["training"]["resumed_from"]) == (False, 10)
+    assert a["metrics"]["fid"] == b["metrics"]["fid"]
+    assert cli(*run_args(tmp_path / "c", cache, *args)).exit_code == 0  # finished: --retrain trains anew
+    c = json.loads((tmp_path / "c/ring8/test-tiny-trained/seed0.json").read_text())
+    assert (c["training"]["loaded"], c["training"]["resumed_from"]) == (False, 0)
+
+    def fail_at_12(self, step, total, **values):
+        if step == 12:
+            raise RuntimeError("a bug")
+        real(self, step, total, **values)
+
+    monkeypatch.setattr(TrainContext, "progress", fail_at_12)
+    assert cli(*run_args(tmp_path / "e", cache, *args)).exit_code == 1
+    monkeypatch.setattr(TrainContext, "progress", real)
+    assert cli(*run_args(tmp_path / "e", cache, *args)).exit_code == 0  # failed, not interrupted: anew
+    e = json.loads((tmp_path / "e/ring8/test-tiny-trained/seed0.json").read_text())
+    assert e["training"]["resumed_from"] == 0
+    (ckpt,) = cache.glob("checkpoints/ring8/test-tiny-trained/*/train.pt")
+    (ckpt.parent / "model.pt").unlink()
+    ckpt.write_bytes(b"truncated")  # an unfinished retraining whose checkpoint is corrupt: cleared
+    (ckpt.parent / "retraining").touch()
+    r = cli(*run_args(tmp_path / "d", cache, *args))
+    assert r.exit_code == 0, r.output
+    assert (
+        json.loads((tmp_path / "d/ring8/test-tiny-trained/seed0.json").read_text())["training"][
+            "resumed_from"
+        ]
+        == 0
+    )
+
+
 def test_bumping_a_models_version_retrains_instead_of_loading_a_stale_checkpoint(cli, tmp_path, monkeypatch):
     from genbench import registry
 
