@@ -186,13 +186,21 @@ def environment(device: str) -> dict[str, Any]:
 
 
 def git_commit() -> str | None:
-    """The commit of the genbench checkout, when it is one (with '+dirty' for local changes)."""
+    """The commit of the genbench checkout, when it is one (with '+dirty' for local changes).
+
+    Only when the repository's top level is genbench's own: git looks upwards, so genbench installed
+    into a project's ``.venv`` recorded the project's commit as genbench's."""
     root = Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "--show-toplevel", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
-        if sha.returncode != 0:
+        lines = sha.stdout.split("\n")
+        if sha.returncode != 0 or len(lines) < 2 or Path(lines[0]).resolve() != root:
             return None
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
@@ -201,6 +209,6 @@ def git_commit() -> str | None:
             text=True,
             timeout=5,
         )
-        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+        return lines[1].strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -87,6 +89,26 @@ def test_results_round_trip(tmp_path, results):
     loaded = sorted((load_result(p) for p in paths), key=lambda r: (r.label, r.seed))
     assert [r.label for r in loaded] == sorted(r.label for r in results)
     assert not list(tmp_path.rglob("*.tmp"))  # atomic writes leave no temp files
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_commit_is_genbenchs_own_never_an_enclosing_projects(tmp_path, monkeypatch):
+    """git looks upwards: genbench installed into a project's .venv recorded the project's commit
+    (and its "+dirty") as genbench's in every result."""
+    from genbench import results
+
+    def git(*args):
+        run = subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True)
+        return run.stdout.strip()
+
+    git("init", "-q")
+    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "project")
+    installed = tmp_path / ".venv/lib/python3.11/site-packages/genbench/results.py"
+    installed.parent.mkdir(parents=True)
+    monkeypatch.setattr(results, "__file__", str(installed))
+    assert results.git_commit() is None
+    monkeypatch.setattr(results, "__file__", str(tmp_path / "genbench/results.py"))  # a checkout of it
+    assert results.git_commit() == git("rev-parse", "HEAD")
 
 
 def test_per_run_spreads_are_not_confused_with_seed_spreads():
