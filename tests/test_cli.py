@@ -216,6 +216,22 @@ def test_same_command_gives_same_numbers_and_second_run_loads_checkpoint(cli, tm
     assert r.exit_code == 0 and [p.stat().st_mtime_ns for p in ckpts] != stamps
 
 
+def interrupt_training_at(monkeypatch: pytest.MonkeyPatch, at: int):
+    """Make training raise KeyboardInterrupt (Ctrl-C) when it reports step ``at``; returns the real
+    ``TrainContext.progress`` so that the test can undo it."""
+    from genbench.api import TrainContext
+
+    real = TrainContext.progress
+
+    def interrupt(self, step, total, **values):
+        if step == at:
+            raise KeyboardInterrupt
+        real(self, step, total, **values)
+
+    monkeypatch.setattr(TrainContext, "progress", interrupt)
+    return real
+
+
 def test_interrupted_training_resumes_to_the_same_result(cli, tmp_path, monkeypatch):
     """Ctrl-C during training keeps the last checkpoint; the rerun resumes from it and ends where an
     uninterrupted run ends, with the whole training log."""
@@ -224,14 +240,7 @@ def test_interrupted_training_resumes_to_the_same_result(cli, tmp_path, monkeypa
     args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "200", "--metrics", "fid"]
     args += ["--checkpoint-every", "5", "--no-figures"]
     assert cli(*run_args(tmp_path / "a", tmp_path / "cache-a", *args)).exit_code == 0
-    real = TrainContext.progress
-
-    def interrupt_at_12(self, step, total, **values):
-        if step == 12:
-            raise KeyboardInterrupt
-        real(self, step, total, **values)
-
-    monkeypatch.setattr(TrainContext, "progress", interrupt_at_12)
+    real = interrupt_training_at(monkeypatch, 12)
     r = cli(*run_args(tmp_path / "b", tmp_path / "cache-b", *args))
     assert r.exit_code == 130 and "rerun to resume" in r.stderr
     assert not find_results(tmp_path / "b")
@@ -257,14 +266,7 @@ def test_an_interrupted_retrain_resumes_when_the_same_command_is_rerun(cli, tmp_
     assert cli(*run_args(tmp_path / "a", tmp_path / "cache-a", *args)).exit_code == 0
     cache = tmp_path / "cache-b"
     assert cli(*run_args(tmp_path / "old", cache, *args[:-1])).exit_code == 0  # a finished checkpoint
-    real = TrainContext.progress
-
-    def interrupt_at_12(self, step, total, **values):
-        if step == 12:
-            raise KeyboardInterrupt
-        real(self, step, total, **values)
-
-    monkeypatch.setattr(TrainContext, "progress", interrupt_at_12)
+    real = interrupt_training_at(monkeypatch, 12)
     assert cli(*run_args(tmp_path / "b", cache, *args)).exit_code == 130
     monkeypatch.setattr(TrainContext, "progress", real)
     assert cli(*run_args(tmp_path / "b", cache, *args)).exit_code == 0
