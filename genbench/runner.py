@@ -488,7 +488,8 @@ def train_or_load(
         model.fit(train_x, ctx)
         return model, ctx.elapsed(), ctx.history, {"trainable": False, "model_version": cls.version}
 
-    key = config_hash(name, p.dataset.name, model.train_config(), seed, cls.version)
+    amp = p.config.amp and p.device.type == "cuda"
+    key = config_hash(name, p.dataset.name, training_key_config(model.train_config(), amp), seed, cls.version)
     ckpt_dir = p.cache_dir / "checkpoints" / p.dataset.name / name / f"seed{seed}-{key}"
     final = ckpt_dir / "model.pt"
     if p.config.retrain and ckpt_dir not in p.retrained:
@@ -507,6 +508,7 @@ def train_or_load(
             "checkpoint": str(final),
             "loaded": True,
             "model_version": cls.version,
+            "amp": amp,
             **payload.get("summary", {}),
         }
         return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
@@ -515,7 +517,7 @@ def train_or_load(
         device=p.device,
         checkpoint_path=ckpt_dir / "train.pt",
         checkpoint_every=p.config.checkpoint_every,
-        amp=p.config.amp and p.device.type == "cuda",
+        amp=amp,
         progress=console.training(f"train {name} seed {seed}"),
     )
     try:
@@ -539,8 +541,15 @@ def train_or_load(
         },
     )
     (ckpt_dir / RETRAINING).unlink(missing_ok=True)  # finished: the next --retrain trains anew
-    info = {"checkpoint": str(final), "loaded": False, "model_version": cls.version, **summary}
+    info = {"checkpoint": str(final), "loaded": False, "model_version": cls.version, "amp": amp, **summary}
     return model, train_s, ctx.history, info
+
+
+def training_key_config(train_config: dict[str, Any], amp: bool) -> dict[str, Any]:
+    """What the checkpoint key hashes besides the name, seed and version: bfloat16-autocast weights
+    (``--amp`` on CUDA) are not the fp32 ones, so they get a key of their own and an fp32 run never
+    loads them. Without ``--amp`` the config is hashed as it is, so fp32 keys never change."""
+    return {**train_config, "amp": "bf16"} if amp else train_config
 
 
 #: marks a checkpoint directory that --retrain cleared and whose new training has not finished

@@ -316,6 +316,26 @@ def test_bumping_a_models_version_retrains_instead_of_loading_a_stale_checkpoint
     assert len(list(cache.glob("checkpoints/ring8/test-tiny-trained/seed0-*/model.pt"))) == 2
 
 
+def test_amp_checkpoints_have_a_key_of_their_own_and_results_record_the_precision(cli, tmp_path):
+    """--amp (bfloat16 autocast on CUDA) was neither in the checkpoint key nor in the result: an fp32
+    run loaded bf16-trained weights without a trace. The CUDA path needs a GPU; the key and the
+    record are checked here, and --amp on the CPU (a no-op) loads the fp32 checkpoint."""
+    from genbench.api import config_hash
+    from genbench.runner import training_key_config
+
+    cfg = {"lr": 1e-3, "steps": 10}
+    assert training_key_config(cfg, False) == cfg  # fp32 keys are unchanged: existing caches load
+    assert config_hash("m", "d", training_key_config(cfg, True), 0) != config_hash("m", "d", cfg, 0)
+    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "200", "--metrics", "fid"]
+    args += ["--no-figures"]
+    assert cli(*run_args(tmp_path / "a", tmp_path / "cache", *args)).exit_code == 0
+    assert cli(*run_args(tmp_path / "b", tmp_path / "cache", *args, "--amp")).exit_code == 0
+    a, b = (json.loads((tmp_path / d / "ring8/test-tiny-trained/seed0.json").read_text()) for d in "ab")
+    assert (a["training"]["amp"], a["training"]["loaded"]) == (False, False)
+    assert (b["training"]["amp"], b["training"]["loaded"]) == (False, True)
+    assert b["training"]["checkpoint"] == a["training"]["checkpoint"]
+
+
 def test_retrain_trains_a_shared_checkpoint_once_per_run(cli, tmp_path, monkeypatch):
     """ddpm and every ddim variant sample one DDPM checkpoint: --retrain trained it anew for each of
     them (three times here; on a GPU, three different networks behind one table)."""
