@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import itertools
+import math
 import tomllib
 import types
 import typing
@@ -167,16 +168,20 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
             if value.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(value)
-        if typ in (int, float, str):
+        if typ is float:  # nan and inf pass every range check (nan < 0 is False): refused here
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(value)
+            return number
+        if typ in (int, str):
             return typ(value)
         if origin in (tuple, list):
             inner = args[0] if args else str
             vals = [_coerce(v, inner, where) for v in value.split(":") if v]
             return tuple(vals) if origin is tuple else vals
     except ValueError:
-        raise GenbenchError(
-            f"bad value {value!r} for {where}; expected {getattr(typ, '__name__', typ)}"
-        ) from None
+        expected = "a finite float" if typ is float else getattr(typ, "__name__", typ)
+        raise GenbenchError(f"bad value {value!r} for {where}; expected {expected}") from None
     return value
 
 

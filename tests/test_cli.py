@@ -678,6 +678,15 @@ def test_list_shows_sources(cli):
         (["--models", "copy", "--set", "gan.steps=10"], "add gan to --models"),  # as typed, not gan-ns
         (["--models", "ddim", "--set", "ddim.stepz=10"], "did you mean steps"),
         (["--models", "ddim", "--set", "ddim.steps=ten"], "bad value 'ten' for ddim.steps"),
+        # nan passes every range check (nan < 0 is False): ddim.eta=nan ran a garbled DDIM step silently
+        (
+            ["--models", "ddim", "--set", "ddim.eta=nan"],
+            "bad value 'nan' for ddim.eta; expected a finite float",
+        ),
+        (
+            ["--models", "ddpm", "--set", "ddpm.lr=inf"],
+            "bad value 'inf' for ddpm.lr; expected a finite float",
+        ),
         (["--models", "test-points-only", "--dataset", "digits"], "does not handle image data"),
         # values, not only types, are checked before any work: these trained DDPM, or ran copy, first
         (["--models", "copy,ddim", "--dataset", "ring8", "--set", "ddim.steps=0"], "ddim.steps must be >= 1"),
