@@ -288,8 +288,10 @@ def test_an_interrupted_retrain_resumes_when_the_same_command_is_rerun(cli, tmp_
     assert cli(*run_args(tmp_path / "e", cache, *args)).exit_code == 0  # failed, not interrupted: anew
     e = json.loads((tmp_path / "e/ring8/test-tiny-trained/seed0.json").read_text())
     assert e["training"]["resumed_from"] == 0
-    (ckpt,) = cache.glob("checkpoints/ring8/test-tiny-trained/*/train.pt")
-    (ckpt.parent / "model.pt").unlink()
+    (final,) = cache.glob("checkpoints/ring8/test-tiny-trained/*/model.pt")
+    assert [f.name for f in final.parent.iterdir()] == ["model.pt"]  # the resumable state is gone
+    final.unlink()
+    ckpt = final.parent / "train.pt"
     ckpt.write_bytes(b"truncated")  # an unfinished retraining whose checkpoint is corrupt: cleared
     (ckpt.parent / "retraining").touch()
     r = cli(*run_args(tmp_path / "d", cache, *args))
