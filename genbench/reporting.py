@@ -171,8 +171,7 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
         mine = [r for r in results if r.dataset == dataset]
         a = agg[agg["dataset"] == dataset]
         main, protocol = main_protocol_rows(a)
-        fig_dir = Path(leaderboards) / dataset
-        fig_dir.mkdir(parents=True, exist_ok=True)
+        fig_dir = check_writable(Path(leaderboards) / dataset, "--leaderboards")  # a file there: one line
         figures: dict[str, str] = {}
         for name, make, data, shown in (
             ("FID against samples/s", fid_vs_throughput, main, protocol),

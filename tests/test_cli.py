@@ -861,6 +861,41 @@ def test_report_without_results(cli, tmp_path):
     assert "genbench run" in line
 
 
+def test_report_with_a_file_where_a_figure_folder_goes(cli, tmp_path, cache_dir):
+    """A file named like the dataset inside --leaderboards was a FileExistsError traceback."""
+    out, boards = tmp_path / "runs", tmp_path / "lb"
+    args = ["--models", "gaussian", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+    assert cli(*run_args(out, cache_dir, *args, "--no-figures")).exit_code == 0
+    boards.mkdir()
+    (boards / "ring8").touch()
+    line = single_line_error(cli("report", "--out", str(out), "--leaderboards", str(boards)))
+    assert f"{boards / 'ring8'} is not writable" in line and "--leaderboards" in line
+
+
+@pytest.mark.parametrize(
+    "command, api, kept",
+    [
+        ("run", "genbench.runner.run", "finished results are saved; rerun to resume training"),
+        # eval and report said "rerun to resume training" too
+        ("eval", "genbench.evaluation.evaluate", "no result was written"),
+        ("report", "genbench.reporting.write_report", "the leaderboards written so far are complete"),
+    ],
+)
+def test_ctrl_c_says_what_each_command_kept(cli, tmp_path, monkeypatch, command, api, kept):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, interrupted)  # each command imports its API function when it runs
+    np.savez(tmp_path / "s.npz", samples=np.zeros((10, 8, 8), np.uint8))
+    args = {
+        "run": ["run", "--models", "copy", "--out", str(tmp_path)],
+        "eval": ["eval", "--samples", str(tmp_path / "s.npz"), "--dataset", "digits", "--out", str(tmp_path)],
+        "report": ["report", "--out", str(tmp_path)],
+    }[command]
+    r = cli(*args)
+    assert r.exit_code == 130 and r.stderr.strip() == f"interrupted: {kept}", r.output
+
+
 def test_eval_shape_mismatch(cli, tmp_path, cache_dir):
     np.savez(tmp_path / "s.npz", samples=np.zeros((10, 28, 28), np.uint8))
     line = single_line_error(cli(*eval_args(tmp_path / "s.npz", tmp_path, cache_dir)))

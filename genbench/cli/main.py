@@ -22,8 +22,9 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def user_errors(fn: F) -> F:
-    """Print a GenbenchError as one line on stderr and exit 2, with no traceback."""
+def user_errors(fn: F, interrupted: str = "interrupted") -> F:
+    """Print a GenbenchError as one line on stderr and exit 2, with no traceback; Ctrl-C prints
+    ``interrupted`` (what was kept) and exits 130."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -33,7 +34,7 @@ def user_errors(fn: F) -> F:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted: finished results are saved; rerun to resume training", err=True)
+            typer.echo(interrupted, err=True)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
@@ -45,9 +46,13 @@ def _register_commands() -> None:
     from genbench.cli import report as report_cmd
     from genbench.cli import run as run_cmd
 
-    app.command("run")(user_errors(run_cmd.run))
-    app.command("eval")(user_errors(eval_cmd.eval_samples))
-    app.command("report")(user_errors(report_cmd.report))
+    app.command("run")(
+        user_errors(run_cmd.run, "interrupted: finished results are saved; rerun to resume training")
+    )
+    app.command("eval")(user_errors(eval_cmd.eval_samples, "interrupted: no result was written"))
+    app.command("report")(
+        user_errors(report_cmd.report, "interrupted: the leaderboards written so far are complete")
+    )
     app.command("list")(user_errors(list_cmd.list_entries))
 
 
