@@ -69,9 +69,21 @@ def parse_seeds(text: str) -> list[int]:
         seeds = [int(t) for t in items]
     except ValueError:
         raise GenbenchError(f"malformed seed list {text!r}; use integers like 0,1,2") from None
-    if any(s < 0 for s in seeds):
-        raise GenbenchError(f"seeds must be non-negative, got {text!r}")
+    check_seeds(seeds)
     return seeds
+
+
+#: the largest seed: torch's generators take 64 bits, and readers of the result JSON (pandas, most
+#: JSON libraries) hold integers as signed 64-bit
+MAX_SEED = 2**63 - 1
+
+
+def check_seeds(seeds: list[Any]) -> None:
+    """Seeds are integers in 0 .. MAX_SEED (from the CLI's parser and from the Python API alike);
+    a larger one failed inside every model, reported as each plugin's bug."""
+    if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED for s in seeds):
+        shown = ",".join(map(str, seeds))
+        raise GenbenchError(f"seeds must be integers from 0 to 2**63-1, got {shown}; use e.g. --seeds 0,1,2")
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,8 @@ def evaluate(
     console = console or Progress(enabled=config.progress)
     path = Path(samples).resolve() if isinstance(samples, str | os.PathLike) else None
     name = check_result_name(name if name is not None else _default_name(path))
-    seed = _single_seed(config.seeds)
     device, cache_dir = check_shared_inputs(config)
+    seed = _single_seed(config.seeds)
     dataset = build_dataset(config.dataset, config)
     x = as_samples(samples, dataset.spec)
     # recorded in the protocol: where the numbers came from, and what a re-run may replace

@@ -22,6 +22,7 @@ from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.config import (
     Override,
     RunConfig,
+    check_seeds,
     check_sequence_sweeps,
     expand_variants,
     parse_metric_options,
@@ -197,7 +198,9 @@ def start_metric(name: str, cls: type[Metric], explicit: bool) -> Metric:
 
 def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
     """What `genbench run` and `genbench eval` both check before any work: the dataset, features
-    and metric names, the device and the output directory. Returns the device and the cache dir."""
+    and metric names, the seeds (given to the Python API unparsed), the device and the output
+    directory. Returns the device and the cache dir."""
+    check_seeds(config.seeds)
     registry.datasets.check(config.dataset)
     if config.features:
         registry.features.check(config.features)
@@ -219,8 +222,6 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
     if not config.seeds:
         raise GenbenchError("no seeds given; pass --seeds, e.g. --seeds 0,1,2")
-    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in config.seeds):  # the API path
-        raise GenbenchError(f"seeds must be non-negative integers, got {config.seeds}")
     for name in config.models:
         registry.models.check(name)
     device, cache_dir = check_shared_inputs(config)
