@@ -1,7 +1,8 @@
 """train-or-load -> sample (timed) -> features once -> every metric -> one result JSON each.
 
 ``run(config)`` is what `genbench run` calls (``evaluate(samples, ...)``, what `genbench eval`
-calls, is in :mod:`genbench.evaluation`; scoring samples into a result in :mod:`genbench.scoring`).
+calls, is in :mod:`genbench.evaluation`; scoring samples into a result in :mod:`genbench.scoring`;
+training or loading a cached checkpoint in :mod:`genbench.training`).
 Every name is resolved before any work starts, so a typo fails in a second, not after an
 hour of training. A model plugin that fails to import, diverges or raises is recorded and
 skipped; the others go on.
@@ -9,7 +10,6 @@ skipped; the others go on.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,7 @@ from typing import Any
 import torch
 
 from genbench import registry
-from genbench.api import DataSpec, GenerativeModel, TrainContext, config_hash
-from genbench.checkpoint import load_checkpoint, save_checkpoint
+from genbench.api import DataSpec, GenerativeModel
 from genbench.config import (
     Override,
     RunConfig,
@@ -39,6 +38,7 @@ from genbench.metrics.base import Metric
 from genbench.progress import Progress
 from genbench.results import Result, environment
 from genbench.scoring import evaluate_into
+from genbench.training import train_or_load
 
 
 @dataclass(frozen=True)
@@ -471,111 +471,3 @@ def obtain_model(
         trained, train_s, log, info = train_or_load(p, owner.name, owner.cls, owner_cfg, seed, console)
         return cls.from_trained(trained, cfg), train_s, log, {"weights_from": owner.name, **info}
     return train_or_load(p, name, cls, cfg, seed, console)
-
-
-def train_or_load(
-    p: Plan, name: str, cls: type[GenerativeModel], cfg: Any, seed: int, console: Progress
-) -> tuple[GenerativeModel, float, list[dict[str, float]], dict[str, Any]]:
-    """Build ``name`` and train it, resume its interrupted training, or load its trained checkpoint.
-
-    Returns the model, the training time (of the original run when loaded), the training log and a
-    summary of what happened (recorded as the result's ``training``).
-    """
-    torch.manual_seed(seed)  # for plugins that draw from the global generator
-    model = cls(p.dataset.spec, cfg).to(p.device)
-    train_x = p.dataset.load("train")[0]
-    if not cls.trainable:
-        ctx = TrainContext(seed=seed, device=p.device)
-        model.fit(train_x, ctx)
-        return model, ctx.elapsed(), ctx.history, {"trainable": False, "model_version": cls.version}
-
-    amp = p.config.amp and p.device.type == "cuda"
-    key = config_hash(name, p.dataset.name, training_key_config(model.train_config(), amp), seed, cls.version)
-    ckpt_dir = p.cache_dir / "checkpoints" / p.dataset.name / name / f"seed{seed}-{key}"
-    final = ckpt_dir / "model.pt"
-    if p.config.retrain and ckpt_dir not in p.retrained:
-        clear_for_retrain(ckpt_dir)
-        p.retrained.add(ckpt_dir)
-    if final.exists():
-        payload = load_checkpoint(final)
-        try:
-            model.load_state_dict(payload["state"])
-        except Exception as e:
-            raise GenbenchError(
-                f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
-            ) from e
-        console.info(f"{name} seed {seed}: loaded {final}")
-        info = {
-            "checkpoint": str(final),
-            "loaded": True,
-            "model_version": cls.version,
-            "amp": amp,
-            **payload.get("summary", {}),
-        }
-        return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
-    ctx = TrainContext(
-        seed=seed,
-        device=p.device,
-        checkpoint_path=ckpt_dir / PARTIAL,
-        checkpoint_every=p.config.checkpoint_every,
-        amp=amp,
-        progress=console.training(f"train {name} seed {seed}"),
-    )
-    try:
-        summary = model.fit(train_x.to(p.device), ctx) or {}
-    except Exception:  # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
-        (ckpt_dir / RETRAINING).unlink(missing_ok=True)
-        raise
-    finally:
-        console.training_done()
-    train_s = ctx.elapsed()
-    summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
-    summary["resumed_from"] = ctx.resumed_from
-    save_checkpoint(
-        final,
-        {
-            "state": model.state_dict(),
-            "train_s": train_s,
-            "training_log": ctx.history,
-            "config": model.train_config(),
-            "summary": summary,
-        },
-    )
-    (ckpt_dir / RETRAINING).unlink(missing_ok=True)  # finished: the next --retrain trains anew
-    # the resumable state (weights, EMA, optimizer) is of no use once model.pt exists, and for the
-    # CIFAR-10 DDPM it is about 570 MB per seed
-    (ckpt_dir / PARTIAL).unlink(missing_ok=True)
-    info = {"checkpoint": str(final), "loaded": False, "model_version": cls.version, "amp": amp, **summary}
-    return model, train_s, ctx.history, info
-
-
-def training_key_config(train_config: dict[str, Any], amp: bool) -> dict[str, Any]:
-    """What the checkpoint key hashes besides the name, seed and version: bfloat16-autocast weights
-    (``--amp`` on CUDA) are not the fp32 ones, so they get a key of their own and an fp32 run never
-    loads them. Without ``--amp`` the config is hashed as it is, so fp32 keys never change."""
-    return {**train_config, "amp": "bf16"} if amp else train_config
-
-
-#: the resumable training state written every --checkpoint-every steps, removed once model.pt exists
-PARTIAL = "train.pt"
-#: marks a checkpoint directory that --retrain cleared and whose new training has not finished
-RETRAINING = "retraining"
-
-
-def clear_for_retrain(ckpt_dir: Path) -> None:
-    """``--retrain``: clear ``ckpt_dir`` and mark it, unless it holds a marked, unfinished training
-    that is readable: that is this same command's, interrupted (Ctrl-C, a killed process), and a rerun
-    resumes it (it used to start over, though Ctrl-C says "rerun to resume training"). A training
-    that finished, or failed, drops the mark."""
-    marker, partial = ckpt_dir / RETRAINING, ckpt_dir / PARTIAL
-    if marker.exists() and not (ckpt_dir / "model.pt").exists():
-        try:
-            if partial.exists():
-                load_checkpoint(partial)  # a corrupt one is cleared: its error says rerun with --retrain
-            return
-        except GenbenchError:
-            pass
-    if ckpt_dir.exists():
-        shutil.rmtree(ckpt_dir)
-    ckpt_dir.mkdir(parents=True)
-    marker.touch()

@@ -323,7 +323,7 @@ def test_amp_checkpoints_have_a_key_of_their_own_and_results_record_the_precisio
     run loaded bf16-trained weights without a trace. The CUDA path needs a GPU; the key and the
     record are checked here, and --amp on the CPU (a no-op) loads the fp32 checkpoint."""
     from genbench.api import config_hash
-    from genbench.runner import training_key_config
+    from genbench.training import training_key_config
 
     cfg = {"lr": 1e-3, "steps": 10}
     assert training_key_config(cfg, False) == cfg  # fp32 keys are unchanged: existing caches load
