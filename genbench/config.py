@@ -120,10 +120,7 @@ def check_sequence_sweeps(cls: type, overrides: list[Override]) -> None:
         return
     hints = typing.get_type_hints(Config)
     for o in overrides:
-        typ = hints.get(o.field)
-        if typing.get_origin(typ) in (typing.Union, types.UnionType):
-            typ = next((a for a in typing.get_args(typ) if a is not type(None)), typ)
-        sequence = typing.get_origin(typ) in (tuple, list)
+        sequence = typing.get_origin(_unwrap_optional(hints.get(o.field))) in (tuple, list)
         if sequence and len(o.values) > 1 and not any(":" in v for v in o.values):
             raise GenbenchError(
                 f"--set {o.model}.{o.field}={o.text} would sweep {len(o.values)} one-item values of a tuple "
@@ -166,13 +163,20 @@ def resolve_metric_options(metric: str, declared: dict[str, Any], given: dict[st
     return out
 
 
+def _unwrap_optional(typ: Any) -> Any:
+    """``int`` for ``int | None`` (and ``Optional[int]``); any other type as it is."""
+    if typing.get_origin(typ) in (typing.Union, types.UnionType):
+        return next((a for a in typing.get_args(typ) if a is not type(None)), typ)
+    return typ
+
+
 def _coerce(value: str, typ: Any, where: str) -> Any:
     origin = typing.get_origin(typ)
     args = typing.get_args(typ)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         if value.lower() in ("none", "null") and type(None) in args:
             return None
-        typ = next(a for a in args if a is not type(None))
+        typ = _unwrap_optional(typ)
     try:
         if typ is bool:
             if value.lower() in ("1", "true", "yes", "on"):
