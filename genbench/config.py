@@ -233,6 +233,37 @@ def expand_variants(model: str, overrides: list[Override]) -> list[dict[str, str
     return [{o.field: v for o, v in zip(mine, combo, strict=True)} for combo in grid]
 
 
+def canonical_variant(cls: type, dataset: str, overrides: dict[str, str]) -> dict[str, str]:
+    """The ``overrides`` that change ``cls``'s config on ``dataset``, each as canonical text.
+
+    A variant is named by what it changes, not by how it was typed: ``--set ddim.steps=50`` (the
+    default) is plain ``ddim``, and ``eta=1``, ``eta=1.0`` and ``eta=1e0`` are one ``eta=1``, so the
+    same measurement never lands in two results (and two leaderboard rows)."""
+    if not overrides:
+        return {}
+    default = resolve_model_config(cls, dataset, {})
+    config = resolve_model_config(cls, dataset, overrides)
+    return {
+        key: value_text(getattr(config, key))
+        for key in overrides
+        if getattr(config, key) != getattr(default, key)
+    }
+
+
+def value_text(value: Any) -> str:
+    """A config value as ``--set`` text that reads back to it: ``1.0`` -> ``1``, ``(1, 2)`` -> ``1:2``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = repr(value)
+        return text.removesuffix(".0")
+    if isinstance(value, tuple | list):
+        return ":".join(value_text(v) for v in value)
+    if value is None:
+        return "none"
+    return str(value)
+
+
 def variant_label(overrides: dict[str, str]) -> str:
     """``steps=10,eta=0`` — the variant's name in results and leaderboards ('' for defaults)."""
     return ",".join(f"{k}={v}" for k, v in overrides.items())

@@ -21,6 +21,7 @@ from genbench.api import DataSpec, GenerativeModel
 from genbench.config import (
     Override,
     RunConfig,
+    canonical_variant,
     check_seeds,
     check_sequence_sweeps,
     expand_variants,
@@ -314,11 +315,14 @@ def plan_model(
     variant's config and its weights owner's now, so that a bad --set value fails before any training."""
     cls.check_spec(spec)
     check_sequence_sweeps(cls, [o for o in overrides if o.model == name])
-    variants = expand_variants(name, overrides)
+    # named by what they change: a sweep point at the default is the plain model, typed twice is one
+    variants = [canonical_variant(cls, spec.name, v) for v in expand_variants(name, overrides)]
+    variants = list({variant_label(v): v for v in variants}.values())
     owner = weights_owner(cls, overrides)
     owner_cfg = None
     if owner is not None:
         owner.cls.check_spec(spec)
+        owner = Owner(owner.name, owner.cls, canonical_variant(owner.cls, spec.name, owner.overrides))
         owner_cfg = resolve_model_config(owner.cls, spec.name, owner.overrides)
         owner.cls.check_config(spec, owner_cfg)
     for v in variants:  # the values too (ddim.steps=0), not only their types: DDPM would train first

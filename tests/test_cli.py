@@ -398,11 +398,30 @@ def test_a_tuple_field_sweeps_only_values_written_with_colons(tmp_path, cache_di
         )
         return plan(config).models[0][2]
 
-    assert variants("1:2") == [{"ch_mult": "1:2"}]
-    assert variants("1:2,1:2:2") == [{"ch_mult": "1:2"}, {"ch_mult": "1:2:2"}]
-    assert variants("1:,2:") == [{"ch_mult": "1:"}, {"ch_mult": "2:"}]
+    assert variants("1:2:2") == [{"ch_mult": "1:2:2"}]
+    assert variants("1:2,1:2:2") == [{}, {"ch_mult": "1:2:2"}]  # 1:2 is digits' default: plain ddpm
+    assert variants("1:,2:") == [{"ch_mult": "1"}, {"ch_mult": "2"}]
     with pytest.raises(GenbenchError, match=r"trailing ':' to sweep them \(ddpm.ch_mult=1:,2:\)"):
         variants("1,2")
+
+
+def test_a_variant_is_named_by_what_it_changes(tmp_path, cache_dir):
+    """The published digits board had rows ``ddim`` and ``ddim[steps=50]``: one measurement twice,
+    since the sweep's 50 is ddim's default. A value equal to the default names no variant, and one
+    value typed two ways (``eta=1``, ``eta=1.0``) names one."""
+    from genbench.runner import plan, row_label
+
+    def rows(models: list[str], *overrides: str) -> list[str]:
+        config = RunConfig(models=models, overrides=list(overrides), out=tmp_path, cache_dir=cache_dir)
+        return [row_label(v, owner) for *_, variants, owner in plan(config).models for v in variants]
+
+    assert rows(["ddim"], "ddim.steps=10,50,100") == ["steps=10", "", "steps=100"]
+    assert rows(["ddim"], "ddim.eta=1,1.0,1e0,0.0") == ["eta=1", ""]
+    assert rows(["ddim"], "ddim.steps=050", "ddim.clip_denoised=yes") == [""]
+    assert rows(["ddim"], "ddim.clip_denoised=off") == ["clip_denoised=false"]
+    assert rows(["ddim"], "ddpm.lr=0.002", "ddim.steps=20") == ["steps=20"]  # the owner's default
+    assert rows(["ddim"], "ddpm.lr=1e-3") == ["ddpm.lr=0.001"]
+    assert rows(["vae"], "vae.lr=5e-4,1e-3") == ["lr=0.0005", ""]  # 1e-3 is its default
 
 
 def test_set_override_through_an_alias_reaches_the_model(cli, tmp_path, cache_dir):
