@@ -288,3 +288,20 @@ class SampleCheck:
             batch = batch.clamp(lo, hi)
         self.seen += expected
         return batch.detach().float().cpu()
+
+    def check_all(self, samples: torch.Tensor) -> None:
+        """The whole set, once sampled: images with not one value below the middle of the range were
+        made in [0, 1] (torchvision's ``ToTensor``), which pass every batch's range check and then
+        score as washed-out grey. Refused, as ``genbench eval`` refuses such files."""
+        from genbench.errors import PluginOutputError
+
+        if self.spec.kind != "image" or self.spec.value_range is None or not len(samples):
+            return
+        lo, hi = self.spec.value_range
+        smin, smax = float(samples.min()), float(samples.max())
+        if smin >= (lo + hi) / 2:
+            raise PluginOutputError(
+                f"model {self.model!r} returned images in [{smin:.3g}, {smax:.3g}] from sample(), none "
+                f"below {(lo + hi) / 2:g}, as images made in [0, 1] are; return them in [{lo:g}, {hi:g}] "
+                f"(x * 2 - 1)"
+            )

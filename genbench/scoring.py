@@ -60,6 +60,7 @@ def evaluate_into(
             )
         finally:
             console.sampling_done()
+        check.check_all(samples)
         timings.update(measured)
         timings["nfe"] = float(model.nfe)
     t0 = time.perf_counter()

@@ -77,6 +77,16 @@ class EmitsNaN(PointsOnly):
         return torch.full((n, *self.spec.shape), float("nan"))
 
 
+@register_model("test-unit-range")
+class UnitRange(PointsOnly):
+    """Images in [0, 1], as torchvision's ToTensor makes them: in range batch by batch, wrong as a set."""
+
+    supported_kinds = ("image",)
+
+    def sample(self, n, *, generator):
+        return torch.rand(n, *self.spec.shape, generator=generator, device=generator.device)
+
+
 @register_model("test-tiny-trained")
 class TinyTrained(GenerativeModel):
     """Learns the data mean by SGD: a trainable model that trains in milliseconds."""
@@ -852,6 +862,16 @@ def test_plugin_output_is_checked_and_other_models_go_on(cli, tmp_path, cache_di
     assert bad["status"] == "failed" and "test-nan" in bad["error"] and "NaN" in bad["error"]
     good = json.loads((tmp_path / "ring8/gaussian/seed0.json").read_text())
     assert good["status"] == "ok" and "fid" in good["metrics"]
+
+
+def test_a_plugin_sampling_images_in_zero_one_fails_and_other_models_go_on(cli, tmp_path, cache_dir):
+    """Every batch of [0, 1] images lies in [-1, 1], so they were scored as washed-out grey."""
+    args = ["--models", "test-unit-range,gaussian", "--dataset", "digits", "--samples", "100"]
+    r = cli(*run_args(tmp_path, cache_dir, *args, "--metrics", "fid"))
+    assert r.exit_code == 2
+    bad = json.loads((tmp_path / "digits/test-unit-range/seed0.json").read_text())
+    assert bad["status"] == "failed" and "none below 0" in bad["error"] and "x * 2 - 1" in bad["error"]
+    assert json.loads((tmp_path / "digits/gaussian/seed0.json").read_text())["status"] == "ok"
 
 
 def test_report_from_another_directory_or_of_moved_runs_keeps_the_run_figures(
