@@ -73,6 +73,9 @@ class Plan:
     #: checkpoint directories --retrain has cleared in this run: a checkpoint shared by several rows
     #: (ddpm and every ddim variant) is trained once per run, then loaded
     retrained: set[Path] = field(default_factory=set)
+    #: checkpoint directories whose training diverged in this run: a shared checkpoint's other rows
+    #: record that divergence instead of training up to it again (once per ddim variant)
+    diverged: dict[Path, Diverged] = field(default_factory=dict)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -15,7 +15,7 @@ import torch
 
 from genbench.api import GenerativeModel, TrainContext, config_hash
 from genbench.checkpoint import load_checkpoint, save_checkpoint
-from genbench.errors import GenbenchError
+from genbench.errors import Diverged, GenbenchError
 from genbench.progress import Progress
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ def train_or_load(
     if p.config.retrain and ckpt_dir not in p.retrained:
         clear_for_retrain(ckpt_dir)
         p.retrained.add(ckpt_dir)
+    if ckpt_dir in p.diverged:  # an earlier row of this run trained it: the same steps diverge again
+        raise p.diverged[ckpt_dir]
     if final.exists():
         payload = load_checkpoint(final)
         try:
@@ -72,8 +74,12 @@ def train_or_load(
     )
     try:
         summary = model.fit(train_x.to(p.device), ctx) or {}
-    except Exception:  # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
+    except (
+        Exception
+    ) as e:  # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
         (ckpt_dir / RETRAINING).unlink(missing_ok=True)
+        if isinstance(e, Diverged):
+            p.diverged[ckpt_dir] = e
         raise
     finally:
         console.training_done()

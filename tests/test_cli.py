@@ -380,6 +380,26 @@ def test_retrain_trains_a_shared_checkpoint_once_per_run(cli, tmp_path, monkeypa
     assert sorted(r["training"]["loaded"] for r in rows) == [False] * 2 + [True] * 4
 
 
+def test_a_diverged_shared_checkpoint_is_trained_once_per_run(cli, tmp_path, monkeypatch):
+    """Each ddim variant trained the diverging DDPM again up to its divergence (minutes each on
+    digits); the rows after the first now record the same divergence."""
+    from baselines.ddpm import DDPM
+
+    fits = []
+    real_fit = DDPM.fit
+    monkeypatch.setattr(
+        DDPM, "fit", lambda self, train, ctx: fits.append(ctx.seed) or real_fit(self, train, ctx)
+    )
+    args = ["--models", "ddpm,ddim", "--dataset", "ring8", "--samples", "20", "--metrics", "fid"]
+    args += ["--set", "ddpm.lr=1e30", "--set", "ddpm.train_steps=50", "--set", "ddim.steps=2,3"]
+    r = cli(*run_args(tmp_path, tmp_path / "cache", *args, "--no-figures"))
+    assert r.exit_code == 1, r.output
+    assert fits == [0]
+    rows = [json.loads(p.read_text()) for p in find_results(tmp_path)]
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"diverged"}
+    assert len({r["error"] for r in rows}) == 1 and "diverged at step" in rows[0]["error"]
+
+
 def test_set_override_sweeps_variants(cli, tmp_path, cache_dir):
     args = [
         "--models",
