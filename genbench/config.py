@@ -175,7 +175,7 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value.lower() in ("none", "null") and type(None) in args:
             return None
-        typ = _unwrap_optional(typ)
+        return _coerce(value, _unwrap_optional(typ), where)  # tuple[int, ...] | None: the tuple's rules
     try:
         if typ is bool:
             if value.lower() in ("1", "true", "yes", "on"):
@@ -219,7 +219,7 @@ def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> 
             raise GenbenchError(f"model {name!r} has no config field {key!r}{hint}")
         values[key] = _coerce(text, hints[key], f"{name}.{key}")
     for key, val in list(values.items()):
-        if isinstance(val, list) and typing.get_origin(hints.get(key)) is tuple:
+        if isinstance(val, list) and typing.get_origin(_unwrap_optional(hints.get(key))) is tuple:
             values[key] = tuple(val)
     return Config(**values)
 

@@ -435,6 +435,21 @@ def test_a_tuple_field_sweeps_only_values_written_with_colons(tmp_path, cache_di
         variants("1,2")
 
 
+def test_an_optional_tuple_field_reads_as_a_tuple():
+    """``tuple[int, ...] | None`` came through --set as the raw string ``"1:2"``."""
+    from genbench.config import resolve_model_config
+
+    class OptionalLevels(PointsOnly):
+        @dataclass
+        class Config:
+            levels: tuple[int, ...] | None = None
+
+    assert resolve_model_config(OptionalLevels, "ring8", {"levels": "1:2"}).levels == (1, 2)
+    assert resolve_model_config(OptionalLevels, "ring8", {"levels": "none"}).levels is None
+    with pytest.raises(GenbenchError, match=r"bad value 'a' for [\w-]+\.levels; expected int"):
+        resolve_model_config(OptionalLevels, "ring8", {"levels": "a:b"})
+
+
 def test_a_variant_is_named_by_what_it_changes(tmp_path, cache_dir):
     """The published digits board had rows ``ddim`` and ``ddim[steps=50]``: one measurement twice,
     since the sweep's 50 is ddim's default. A value equal to the default names no variant, and one
