@@ -238,14 +238,15 @@ def canonical_variant(cls: type, dataset: str, overrides: dict[str, str]) -> dic
 
     A variant is named by what it changes, not by how it was typed: ``--set ddim.steps=50`` (the
     default) is plain ``ddim``, and ``eta=1``, ``eta=1.0`` and ``eta=1e0`` are one ``eta=1``, so the
-    same measurement never lands in two results (and two leaderboard rows)."""
+    same measurement never lands in two results (and two leaderboard rows). Fields are sorted, so
+    the order of the ``--set`` flags does not matter either."""
     if not overrides:
         return {}
     default = resolve_model_config(cls, dataset, {})
     config = resolve_model_config(cls, dataset, overrides)
     return {
         key: value_text(getattr(config, key))
-        for key in overrides
+        for key in sorted(overrides)
         if getattr(config, key) != getattr(default, key)
     }
 

@@ -453,7 +453,7 @@ def test_an_optional_tuple_field_reads_as_a_tuple():
 def test_a_variant_is_named_by_what_it_changes(tmp_path, cache_dir):
     """The published digits board had rows ``ddim`` and ``ddim[steps=50]``: one measurement twice,
     since the sweep's 50 is ddim's default. A value equal to the default names no variant, and one
-    value typed two ways (``eta=1``, ``eta=1.0``) names one."""
+    value typed two ways (``eta=1``, ``eta=1.0``), or fields set in another order, name one."""
     from genbench.runner import plan, row_label
 
     def rows(models: list[str], *overrides: str) -> list[str]:
@@ -466,6 +466,10 @@ def test_a_variant_is_named_by_what_it_changes(tmp_path, cache_dir):
     assert rows(["ddim"], "ddim.clip_denoised=off") == ["clip_denoised=false"]
     assert rows(["ddim"], "ddpm.lr=0.002", "ddim.steps=20") == ["steps=20"]  # the owner's default
     assert rows(["ddim"], "ddpm.lr=1e-3") == ["ddpm.lr=0.001"]
+    assert rows(["ddim"], "ddim.steps=20", "ddim.eta=0.5") == rows(["ddim"], "ddim.eta=.5", "ddim.steps=20")
+    assert rows(["ddim"], "ddim.steps=20", "ddim.eta=0.5", "ddpm.lr=1e-3") == [
+        "eta=0.5,steps=20,ddpm.lr=0.001"
+    ]
     assert rows(["vae"], "vae.lr=5e-4,1e-3") == ["lr=0.0005", ""]  # 1e-3 is its default
 
 

@@ -109,8 +109,8 @@ def test_ancestral_noise_narrows_the_ddim_gap(digits):
     """The diagnosis behind the xfail: at the same 100 steps, eta = 1 lands nearer DDPM than eta = 0
     (stochastic steps correct the network's errors that a deterministic trajectory carries along)."""
     agg, _ = digits
-    fids = {label: agg.loc[label, "fid"] for label in ("ddim[steps=100]", "ddim[steps=100,eta=1]", "ddpm")}
-    assert fids["ddim[steps=100,eta=1]"] < fids["ddim[steps=100]"], fids
+    fids = {label: agg.loc[label, "fid"] for label in ("ddim[steps=100]", "ddim[eta=1,steps=100]", "ddpm")}
+    assert fids["ddim[eta=1,steps=100]"] < fids["ddim[steps=100]"], fids
 
 
 def test_ddim_uses_twenty_times_fewer_network_evaluations(digits):
@@ -120,7 +120,7 @@ def test_ddim_uses_twenty_times_fewer_network_evaluations(digits):
 
 def test_every_trained_model_covers_all_ten_digits(digits):
     agg, _ = digits
-    for label in [*TRAINED, *map(step_label, DDIM_STEPS), "ddim[steps=100,eta=1]"]:
+    for label in [*TRAINED, *map(step_label, DDIM_STEPS), "ddim[eta=1,steps=100]"]:
         assert agg.loc[label, "modes_covered"] == 10, label
         assert not agg.loc[label, "flags"], (label, agg.loc[label, "flags"])
 
