@@ -39,7 +39,7 @@ from genbench.metrics.base import Metric
 from genbench.progress import Progress
 from genbench.results import Result, environment
 from genbench.scoring import evaluate_into
-from genbench.training import train_or_load
+from genbench.training import retrain_finished, train_or_load
 
 
 @dataclass(frozen=True)
@@ -408,6 +408,7 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
                 path = result.write(config.out)
                 console.done(result, path)
                 results.append(result)
+    retrain_finished(p)
     return results
 
 

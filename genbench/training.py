@@ -2,7 +2,8 @@
 
 The cache key hashes the model's name and ``version``, the dataset, the training config (and
 ``--amp``'s precision) and the seed, so a second run loads instead of retraining. ``--retrain``
-clears a checkpoint once per run (and, after an interruption, once per command: a rerun resumes).
+clears a checkpoint once per run (and, after an interruption, once per command: the rerun loads
+what the interrupted run retrained and resumes the training it interrupted).
 """
 
 from __future__ import annotations
@@ -74,9 +75,8 @@ def train_or_load(
     )
     try:
         summary = model.fit(train_x.to(p.device), ctx) or {}
-    except (
-        Exception
-    ) as e:  # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
+    except Exception as e:
+        # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
         (ckpt_dir / RETRAINING).unlink(missing_ok=True)
         if isinstance(e, Diverged):
             p.diverged[ckpt_dir] = e
@@ -96,9 +96,9 @@ def train_or_load(
             "summary": summary,
         },
     )
-    (ckpt_dir / RETRAINING).unlink(missing_ok=True)  # finished: the next --retrain trains anew
-    # the resumable state (weights, EMA, optimizer) is of no use once model.pt exists, and for the
-    # CIFAR-10 DDPM it is about 570 MB per seed
+    # The retraining mark stays until the whole run finishes (retrain_finished): an interrupted
+    # run's rerun loads what it had retrained. The resumable state (weights, EMA, optimizer) is of
+    # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
     (ckpt_dir / PARTIAL).unlink(missing_ok=True)
     info = {"checkpoint": str(final), "loaded": False, "model_version": cls.version, "amp": amp, **summary}
     return model, train_s, ctx.history, info
@@ -118,12 +118,14 @@ RETRAINING = "retraining"
 
 
 def clear_for_retrain(ckpt_dir: Path) -> None:
-    """``--retrain``: clear ``ckpt_dir`` and mark it, unless it holds a marked, unfinished training
-    that is readable: that is this same command's, interrupted (Ctrl-C, a killed process), and a rerun
-    resumes it (it used to start over, though Ctrl-C says "rerun to resume training"). A training
-    that finished, or failed, drops the mark."""
+    """``--retrain``: clear ``ckpt_dir`` and mark it, unless it holds a marked training: that is an
+    interrupted run's (Ctrl-C, a killed process), and its rerun loads it when it finished and resumes
+    it when it is unfinished and readable (the rerun used to start every model over, though Ctrl-C
+    says "rerun to resume training"). A run that finishes drops its marks, as a failed training does."""
     marker, partial = ckpt_dir / RETRAINING, ckpt_dir / PARTIAL
-    if marker.exists() and not (ckpt_dir / "model.pt").exists():
+    if marker.exists() and (ckpt_dir / "model.pt").exists():
+        return
+    if marker.exists():
         try:
             if partial.exists():
                 load_checkpoint(partial)  # a corrupt one is cleared: its error says rerun with --retrain
@@ -134,3 +136,10 @@ def clear_for_retrain(ckpt_dir: Path) -> None:
         shutil.rmtree(ckpt_dir)
     ckpt_dir.mkdir(parents=True)
     marker.touch()
+
+
+def retrain_finished(p: Plan) -> None:
+    """The run finished: the checkpoints it retrained are ordinary ones, which the next ``--retrain``
+    trains anew."""
+    for ckpt_dir in p.retrained:
+        (ckpt_dir / RETRAINING).unlink(missing_ok=True)

@@ -314,6 +314,39 @@ def test_an_interrupted_retrain_resumes_when_the_same_command_is_rerun(cli, tmp_
     )
 
 
+def test_an_interrupted_retrain_keeps_the_trainings_it_finished(cli, tmp_path, monkeypatch):
+    """A --retrain of several models interrupted in the last one: its rerun trained the finished
+    ones over again (a whole leaderboard's worth). It loads them now and resumes the interrupted one;
+    once the run has finished, the next --retrain trains everything anew."""
+    from genbench.api import TrainContext
+
+    fits = []
+    real_fit = TinyTrained.fit
+    monkeypatch.setattr(
+        TinyTrained,
+        "fit",
+        lambda self, train, ctx: fits.append(self.config.steps) or real_fit(self, train, ctx),
+    )
+    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+    args += ["--set", "test-tiny-trained.steps=10,30", "--checkpoint-every", "5", "--no-figures", "--retrain"]
+    cache = tmp_path / "cache"
+    real = interrupt_training_at(monkeypatch, 12)  # steps=10 finishes first; steps=30 stops at 12
+    assert cli(*run_args(tmp_path / "a", cache, *args)).exit_code == 130
+    assert fits == [10, 30]
+    monkeypatch.setattr(TrainContext, "progress", real)
+    fits.clear()
+    assert cli(*run_args(tmp_path / "a", cache, *args)).exit_code == 0
+    assert fits == [30]
+    rows = {
+        r["variant"]: r["training"]
+        for r in map(json.loads, map(Path.read_text, find_results(tmp_path / "a")))
+    }
+    assert rows["steps=10"]["loaded"] and rows["steps=30"]["resumed_from"] == 10
+    fits.clear()
+    assert cli(*run_args(tmp_path / "b", cache, *args)).exit_code == 0
+    assert fits == [10, 30]
+
+
 def test_bumping_a_models_version_retrains_instead_of_loading_a_stale_checkpoint(cli, tmp_path, monkeypatch):
     from genbench import registry
 
