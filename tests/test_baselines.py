@@ -458,3 +458,33 @@ def test_ring8_mode_recovery(name):
     """PacGAN's count with the resolved ring8 config: at least 5 of the 8 modes hold a sample within 3 std."""
     covered, hq = ring8_run(name)
     assert covered >= 5, (covered, hq)
+
+
+# -- controls ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_size", [7, 32, 50])
+def test_copy_samples_are_the_train_set_after_the_warm_up_batch(batch_size):
+    """The harness's warm-up batch (a generator of its own) took examples from copy's one stream, so
+    the kept samples repeated some and missed others, and copy's FID depended on --batch-size."""
+    from baselines.controls import Copy
+    from genbench.metrics.throughput import measure_sampling
+
+    train = data_for(POINTS, 64)
+    model = Copy(POINTS)
+    model.fit(train, ctx())
+
+    def draw(seed: int) -> torch.Tensor:
+        x, _ = measure_sampling(
+            lambda b, g: model.sample(b, generator=g),
+            64,
+            batch_size,
+            torch.Generator().manual_seed(seed),
+            "cpu",
+        )
+        return x
+
+    x = draw(0)
+    rows = sorted(map(tuple, x.tolist()))
+    assert rows == sorted(map(tuple, train.tolist()))  # every example once
+    assert torch.equal(x, draw(0)) and not torch.equal(x, draw(1))  # the sampling seed fixes the order
