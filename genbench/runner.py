@@ -202,9 +202,11 @@ def start_metric(name: str, cls: type[Metric], explicit: bool) -> Metric:
 
 def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
     """What `genbench run` and `genbench eval` both check before any work: the dataset, features
-    and metric names, the seeds (given to the Python API unparsed), the device and the output
-    directory. Returns the device and the cache dir."""
+    and metric names, the seeds (given to the Python API unparsed), the batch size, the device and
+    the output directory. Returns the device and the cache dir."""
     check_seeds(config.seeds)
+    if config.batch_size < 1:  # eval too: it extracted no features and cached that empty reference
+        raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
     registry.datasets.check(config.dataset)
     if config.features:
         registry.features.check(config.features)
@@ -222,8 +224,6 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         raise GenbenchError("no models given; pass --models, e.g. --models ddpm,gan")
     if config.samples is not None and config.samples < 2:
         raise GenbenchError(f"--samples must be at least 2, got {config.samples}")
-    if config.batch_size < 1:
-        raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
     if not config.seeds:
         raise GenbenchError("no seeds given; pass --seeds, e.g. --seeds 0,1,2")
     for name in config.models:

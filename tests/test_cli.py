@@ -657,6 +657,9 @@ def test_run_never_replaces_an_evaluation(cli, tmp_path, cache_dir):
         (["--name", ".."], "--name '..' cannot name a result"),  # wrote <out>/seed0.json
         (["--name", "a/b"], "--name 'a/b' cannot name a result"),
         (["--seed", "3,4"], "eval takes one seed, got 3,4; pass one (--seed 3)"),  # used seed 3 only
+        # 0 was a range() traceback; -1 extracted no features and cached that empty reference
+        (["--batch-size", "0"], "--batch-size must be positive, got 0"),
+        (["--batch-size=-1"], "--batch-size must be positive, got -1"),
     ],
 )
 def test_eval_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, extra, expected):

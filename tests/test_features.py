@@ -340,6 +340,19 @@ def test_reference_features_cached(tmp_path, monkeypatch):
     assert second.logits is None
 
 
+def test_an_empty_cached_reference_is_recomputed(tmp_path):
+    """``genbench eval --batch-size=-1`` once cached features of shape (0, 0); every later run on
+    that dataset then failed its metrics with "reference has 0 rows" until the cache was deleted."""
+    ds = Ring8(cache_dir=tmp_path)
+    ext = Raw(ds, cache_dir=tmp_path)
+    path = cache_path(ds, ext, "train", tmp_path)
+    path.parent.mkdir(parents=True)
+    np.savez(path, features=np.zeros((0, 0)))
+    with pytest.warns(UserWarning, match="recomputing reference features.*shape \\(0, 0\\)"):
+        feats = reference_features(ds, ext, "train", tmp_path)
+    np.testing.assert_array_equal(feats.features, ds.load("train")[0].double().numpy())
+
+
 def test_reference_cache_key_covers_every_knob(digits, cache, tmp_path):
     base = cache_path(digits, Raw(digits, cache_dir=cache), "train", tmp_path)
     assert base == cache_path(Digits(cache_dir=cache), Raw(digits, cache_dir=cache), "train", tmp_path)

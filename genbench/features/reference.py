@@ -60,10 +60,14 @@ def reference_features(
         try:
             with np.load(path, allow_pickle=False) as npz:
                 logits = npz["logits"] if "logits" in npz.files else None
-                return Features(features=npz["features"], logits=logits)
+                cached = Features(features=npz["features"], logits=logits)
+            if cached.features.ndim != 2 or 0 in cached.features.shape:  # as --batch-size 0 once cached
+                raise ValueError(f"features of shape {cached.features.shape}")
+            return cached
         except Exception as e:  # a damaged cache entry is recomputed, never fatal
             warnings.warn(
-                f"recomputing reference features: {path} is unreadable ({type(e).__name__})", stacklevel=2
+                f"recomputing reference features: {path} is unreadable ({type(e).__name__}: {e})",
+                stacklevel=2,
             )
     x, _ = dataset.load(split)  # type: ignore[arg-type]
     feats = extractor.extract(x)
