@@ -8,13 +8,15 @@ keep their place but carry their flags, so a copying model cannot top a board si
 
 Seeds are averaged only within one protocol (:mod:`genbench.protocols` says which fields make
 one): runs of one model under different protocols become separate rows whose label names what
-differs ("copy (N=200)"), ranked within their protocol. A cell averaged over fewer seeds than its
+differs ("copy (N=200)"), ranked within their protocol. Seeds of one label trained under different
+model configs are split the same way ("ddpm (config 3f9a1c)"). A cell averaged over fewer seeds than its
 row has (a metric failed or was not run for some seeds) is marked and explained in a note. The
 markdown is written by :mod:`genbench.markdown`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -95,6 +97,7 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             "metric_versions": canonical_json(r.protocol.get("metric_versions")),
             "metric_options": canonical_json(r.protocol.get("metric_options")),
             "metric_errors": dict(r.metric_errors),
+            "model_config": model_config(r),
         }
         row.update(r.metrics)
         if "train_s" not in row and "train_s" in r.timings:
@@ -108,14 +111,18 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     frame = _with_failed_metric_columns(frame)
     metric_cols = [c for c in frame.columns if c in METRIC_COLUMNS or _is_extra_metric(frame, c)]
     frame = frame.assign(protocol_key=protocol_keys(frame))
+    if "model_config" not in frame:  # a frame made without it (older callers): nothing to split
+        frame = frame.assign(model_config=None)
     out = []
     for dataset, runs in frame.groupby("dataset", sort=False):
         _, suffixes = protocol_differences(list(runs["protocol_key"]))
         order = protocol_order(runs)
         for (label, key), g in runs.groupby(["label", "protocol_key"], sort=False):
-            row = _identity(dataset, label, g, key, suffixes[key], order[key])
-            row.update(_cells(g[g["status"] == "ok"], metric_cols))
-            out.append(row)
+            for config, part, differs in config_groups(g):
+                row = _identity(dataset, label, part, key, suffixes[key], order[key], config)
+                row.update(_cells(part[part["status"] == "ok"], metric_cols))
+                row["config_differs"] = differs
+                out.append(row)
     agg = pd.DataFrame(out)
     if "fid" in agg:
         agg = agg.sort_values(["dataset", "protocol_order", "fid"], na_position="last", kind="stable")
@@ -124,17 +131,19 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _identity(
-    dataset: str, label: str, g: pd.DataFrame, key: str, suffix: str, order: int
+    dataset: str, label: str, g: pd.DataFrame, key: str, suffix: str, order: int, config: str = ""
 ) -> dict[str, object]:
-    """A row's identity, status and protocol (the protocol fields are the key's, shared by its runs)."""
+    """A row's identity, status and protocol (the protocol fields are the key's, shared by its runs);
+    ``config`` names the row's model config when its label's runs were split by config."""
     ok = g[g["status"] == "ok"]
     protocol = json.loads(key) if key else {}
+    tags = "; ".join(t for t in (suffix, f"config {config}" if config else "") if t)
     return {
         "dataset": dataset,
         "model": g["model"].iloc[0],
         "variant": g["variant"].iloc[0],
         "label": label,
-        "row_label": f"{label} ({suffix})" if suffix else label,
+        "row_label": f"{label} ({tags})" if tags else label,
         "protocol": suffix,
         "seeds": ",".join(str(s) for s in sorted(g["seed"])),
         "n_ok": len(ok),
@@ -145,6 +154,52 @@ def _identity(
         "metric_options": merged_settings(g["metric_options"]),
         "protocol_key": key,
         "protocol_order": order,
+    }
+
+
+# -- seeds of one label trained under different model configs ------------------------------------
+
+
+def model_config(r: Result) -> str | None:
+    """What made the run's model, as canonical JSON: its config and the training facts that change
+    the weights (the model's ``version``, ``--amp``). None when the run recorded none (an eval)."""
+    made = {
+        "config": r.config,
+        **{k: r.training[k] for k in ("model_version", "amp") if k in r.training},
+    }
+    return canonical_json(made) if r.config or r.training else None
+
+
+def config_groups(g: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
+    """``g`` (one label's runs under one protocol) split by model config: ``[("", g, "")]`` when its
+    runs share one, else one ``(short hash, runs, what differs)`` per config. Seeds trained with
+    another config (an edited config file, a genbench upgrade, ``--amp``) are other networks: their
+    mean would describe neither. A run that recorded no config (failed before its config was
+    resolved) joins the label's only config, else keeps a row of its own."""
+    configs = g["model_config"].fillna("")
+    known = [c for c in dict.fromkeys(configs) if c]
+    if len(known) <= 1:
+        return [("", g, "")]
+    parsed = {c: _flatten(json.loads(c)) for c in known}
+    fields = sorted({k for p in parsed.values() for k in p})
+    varying = [k for k in fields if len({json.dumps(p.get(k), default=str) for p in parsed.values()}) > 1]
+    out = []
+    for config, part in g.groupby(configs, sort=False):
+        if not config:
+            out.append(("unrecorded", part, "no config recorded"))
+            continue
+        short = hashlib.sha256(config.encode()).hexdigest()[:6]
+        differs = ", ".join(f"{k}={json.dumps(parsed[config].get(k), default=str)}" for k in varying)
+        out.append((short, part, differs))
+    return out
+
+
+def _flatten(made: dict[str, object]) -> dict[str, object]:
+    """``{"config": {"lr": 1}, "amp": true}`` -> ``{"lr": 1, "amp": true}``."""
+    config = made.get("config") or {}
+    return {
+        **(config if isinstance(config, dict) else {}),
+        **{k: v for k, v in made.items() if k != "config"},
     }
 
 
@@ -285,6 +340,7 @@ CSV_FRONT = [
     "metric_versions",
     "metric_options",
     "notes",  # cells over fewer seeds than the row, and why
+    "config_differs",  # for a label whose seeds were trained under different configs: this row's values
 ]
 #: aggregate columns for rendering only
 INTERNAL = {"row_label", "protocol_key", "protocol_order", "cell_notes"}

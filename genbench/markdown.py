@@ -84,11 +84,12 @@ def markdown_table(agg: pd.DataFrame, columns: list[str]) -> str:
         agg = agg[agg[cols].notna().any(axis=1)]
     notes = _cell_notes(agg)
     several = "protocol" in agg and agg["protocol"].astype(bool).any()
+    several |= "config_differs" in agg and agg["config_differs"].fillna("").astype(bool).any()
     table = pd.DataFrame(
         {
             "rank": agg.get("rank", pd.Series(range(1, len(agg) + 1))),
             "model": agg.get("row_label", agg["label"]),
-            # rows of different protocols come from different seeds: say which
+            # rows of different protocols (or model configs) come from different seeds: say which
             **({"seeds": agg["seeds"]} if several else {}),
             "flags": [_flag_text(f, s) for f, s in zip(agg["flags"], agg["status"], strict=True)],
             **{
@@ -145,6 +146,7 @@ def leaderboard_markdown(
             lines += ["", f"## {title}", "", table]
             shown += shown_columns(a, cols)
     lines += _notes_markdown(a, shown)
+    lines += _config_splits_markdown(a)
     failed = frame[(frame["dataset"] == dataset) & (frame["status"] != "ok")]
     if len(failed):
         lines += ["", "## Runs without samples", ""]
@@ -153,6 +155,25 @@ def leaderboard_markdown(
         lines += ["", "## Figures", ""]
         lines += [f"- [{name}]({path})" for name, path in figures.items()]
     return "\n".join(lines) + "\n"
+
+
+def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:
+    """Labels whose seeds were trained under different model configs: one row per config, and what
+    differs (:func:`genbench.leaderboard.config_groups`)."""
+    if "config_differs" not in agg:
+        return []
+    split = agg[agg["config_differs"].fillna("").astype(bool)]
+    if not len(split):
+        return []
+    return [
+        "",
+        "## Seeds trained under different model configs",
+        "",
+        "These seeds of one label were trained under different configs (an edited config file, a "
+        "genbench upgrade, `--amp`): other networks, so each config is a row of its own, never one mean.",
+        "",
+        *(f"- {r.row_label}, seeds {r.seeds}: {r.config_differs}" for r in split.itertuples()),
+    ]
 
 
 def _notes_markdown(agg: pd.DataFrame, columns: list[str]) -> list[str]:

@@ -49,6 +49,8 @@ RESERVED_METRIC_KEYS = frozenset(
         "protocol_order",
         "notes",
         "cell_notes",
+        "model_config",
+        "config_differs",
     }
 )
 

@@ -32,7 +32,7 @@ from genbench.config import (
     variant_label,
 )
 from genbench.data.base import Dataset, default_cache_dir
-from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginLoadError
+from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginLoadError, UnknownNameError
 from genbench.features.base import FeatureExtractor, Features
 from genbench.io import check_writable
 from genbench.metrics.base import Metric
@@ -243,7 +243,18 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         except PluginLoadError as e:
             console.warn(str(e))
             skipped[name] = str(e)
-    owners = {registry.models.canonical(cls.weights_from) for cls in classes.values() if cls.weights_from}
+    owners = set()
+    for name, cls in list(classes.items()):
+        if cls.weights_from:
+            try:
+                owners.add(registry.models.canonical(cls.weights_from))
+            except UnknownNameError:  # the plugin's mistake, or a missing package: not the user's input
+                skipped[name] = (
+                    f"model {name!r} samples the weights of {cls.weights_from!r} (its weights_from), "
+                    f"which is not installed; install the plugin that provides it"
+                )
+                console.warn(skipped[name])
+                del classes[name]
     known = {registry.models.canonical(n) for n in config.models} | owners  # broken plugins too
     for o, typed in zip(overrides, given, strict=True):  # the error names the model as typed
         if o.model not in known:
@@ -265,7 +276,13 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         except Exception as e:  # a plugin's own bug (in dataset_defaults, its Config): the others run
             skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {e}"
             console.warn(skipped[name])
-    check_no_evaluations_replaced(config, dataset.name, models, skipped)
+    measures = {
+        "num_samples": config.samples or spec.num_train,
+        "reference_split": config.reference_split,
+        "features": config.features or dataset.default_features,
+        "reference_stats": str(config.reference_stats) if config.reference_stats is not None else None,
+    }
+    check_no_results_replaced(config, dataset.name, models, skipped, measures)
     extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console)
     options = build_metric_options(config, metrics)
@@ -281,34 +298,60 @@ def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
     return label
 
 
-def check_no_evaluations_replaced(
+#: how a result's protocol fields read in the message that refuses to replace it
+MEASURE_NAMES = {"num_samples": "N", "reference_split": "reference", "features": "features"}
+
+
+def check_no_results_replaced(
     config: RunConfig,
     dataset: str,
     models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
     skipped: dict[str, str],
+    measures: dict[str, Any],
 ) -> None:
-    """Refuse, before any work, to write a result over one that `genbench eval` wrote (it records
-    its samples): ``genbench eval x.npz --name ddpm`` then ``genbench run --models ddpm`` used to
-    replace the evaluation silently. A `genbench run` result is replaced, as a rerun should."""
+    """Refuse, before any work, to write a result over one that measured something else:
+
+    - one that `genbench eval` wrote (it records its samples): ``genbench eval x.npz --name ddpm``
+      then ``genbench run --models ddpm`` replaced the evaluation silently;
+    - one of another protocol (``measures``: sample count, reference split, features, reference
+      statistics): a quick ``--samples 200`` check replaced the full-size result of the same seed,
+      whose numbers the report keeps apart, with nothing left to keep.
+
+    A result of the same protocol is replaced, as a rerun should; so is one without samples."""
     from genbench.results import load_result
 
     rows = [(name, row_label(v, owner)) for name, _, variants, owner in models for v in variants]
     rows += [(name, "") for name in skipped]  # a broken plugin's "failed" results are written too
+    fix = "pass --out to write this run elsewhere, or move that file away"
     for name, label in rows:
         for seed in dict.fromkeys(config.seeds):
             path = Result(model=name, dataset=dataset, seed=seed, variant=label).path(config.out)
             if not path.exists():
                 continue
             try:
-                samples = load_result(path).protocol.get("samples")
-            except Exception:  # not a result genbench can read: nothing of eval's to protect
+                old = load_result(path)
+            except Exception:  # not a result genbench can read: nothing to protect
                 continue
+            samples = old.protocol.get("samples")
             if samples:
                 what = samples.get("path") or "samples passed to genbench.evaluate"
                 raise GenbenchError(
-                    f"{path} holds the evaluation of {what}, which this run would replace; pass --out to "
-                    f"write this run elsewhere, or move that file away"
+                    f"{path} holds the evaluation of {what}, which this run would replace; {fix}"
                 )
+            if old.status != "ok" or name in skipped:
+                continue
+            was = {**old.protocol, "features": (old.protocol.get("features") or {}).get("name")}
+            differ = [k for k, v in measures.items() if k in was and was[k] != v]
+            if differ:
+                raise GenbenchError(
+                    f"{path} holds a result at {_describe(was, differ)}, which this run at "
+                    f"{_describe(measures, differ)} would "
+                    f"replace; {fix}"
+                )
+
+
+def _describe(protocol: dict[str, Any], keys: list[str]) -> str:
+    return ", ".join(f"{MEASURE_NAMES.get(k, k.replace('_', ' '))} {protocol[k]}" for k in keys)
 
 
 def plan_model(

@@ -362,3 +362,41 @@ def test_a_hand_edited_result_is_one_error_line_naming_the_field(cli, tmp_path, 
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], r.stderr
     assert str(path) in lines[0]
+
+
+def test_seeds_trained_under_different_configs_are_not_averaged():
+    """Seeds 0 and 1 before an edit of ddpm's config (or a genbench upgrade that changed it), seed 2
+    after, and seed 3 trained with --amp: one row "ddpm" used to average three different networks."""
+    runs = []
+    for seed, fid, dropout, amp in [
+        (0, 2.0, 0.1, False),
+        (1, 4.0, 0.1, False),
+        (2, 9.0, 0.0, False),
+        (3, 5.0, 0.0, True),
+    ]:
+        r = result("ddpm", seed, fid)
+        r.config = {"dropout": dropout, "lr": 2e-3}
+        r.training = {"model_version": 2, "amp": amp, "loaded": seed == 1}  # loaded: not the model
+        runs.append(r)
+    failed = result("ddpm", 4, float("nan"), status="failed")  # failed before its config was resolved
+    others = [result("vae", s, 50.0 + s) for s in (0, 1)]
+    for r in others:
+        r.config, r.training = {"lr": 1e-3}, {"model_version": 1, "amp": False}
+    frame = results_frame([*runs, failed, *others])
+    agg = aggregate(frame)
+    ddpm = agg[agg["label"] == "ddpm"].set_index("seeds")
+    assert sorted(ddpm.index) == ["0,1", "2", "3", "4"]
+    assert ddpm.loc["0,1", "fid"] == pytest.approx(3.0) and ddpm.loc["2", "fid"] == 9.0
+    assert ddpm.loc["0,1", "config_differs"] == "amp=false, dropout=0.1"
+    assert ddpm.loc["3", "config_differs"] == "amp=true, dropout=0.0"
+    assert ddpm.loc["4", "config_differs"] == "no config recorded"
+    assert len({*ddpm["row_label"]}) == 4 and all(lb.startswith("ddpm (config ") for lb in ddpm["row_label"])
+    vae = agg[agg["label"] == "vae"].iloc[0]  # one config: one row, as always
+    assert (vae["row_label"], vae["seeds"], vae["config_differs"]) == ("vae", "0,1", "")
+    md = leaderboard_markdown(frame, agg, "toy", {}, {"raw": "`raw`"})
+    assert "## Seeds trained under different model configs" in md
+    assert f"- {ddpm.loc['2', 'row_label']}, seeds 2: amp=false, dropout=0.0" in md
+    assert "config_differs" in to_csv_frame(agg).columns
+    # a failed run joins its label's only config: no split
+    lone = aggregate(results_frame([runs[0], failed]))
+    assert list(lone["seeds"]) == ["0,4"] and list(lone["row_label"]) == ["ddpm"]

@@ -317,6 +317,39 @@ def test_a_model_whose_weights_owner_fails_to_import_is_recorded_as_failed(
     assert (results["test-dependent"].status, results["test-dependent"].error) == ("failed", why)
 
 
+def test_a_metric_that_changes_the_shared_features_fails_alone(register, tmp_path, cache_dir):
+    """Every metric of every model reads the same reference features: one that centred them in place
+    shifted the FID of every model after it. The arrays are read-only, so that metric fails alone."""
+
+    class Centres(_Metric):
+        def compute(self, ctx):
+            ctx.reference_features.features -= ctx.reference_features.features.mean(0)
+            return {"centres": 1.0}
+
+    register(registry.metrics, "test-centres", Centres)
+    clean = run_ring8(tmp_path / "clean", cache_dir, metrics=["fid"])
+    dirty = run_ring8(tmp_path / "dirty", cache_dir, metrics=["test-centres", "fid"])
+    for model in ("copy", "gaussian"):
+        assert "read-only" in dirty[model].metric_errors["test-centres"]
+        assert dirty[model].metrics["fid"] == clean[model].metrics["fid"]
+
+
+def test_a_model_whose_weights_owner_is_not_installed_is_recorded_as_failed(register, tmp_path, cache_dir):
+    """It ended the whole run with "unknown model 'test-not-installed'", a name the user never typed."""
+
+    class Dependent(_ConfiguredModel):
+        weights_from = "test-not-installed"
+
+    register(registry.models, "test-dependent", Dependent)
+    results = run_ring8(tmp_path, cache_dir, models=("test-dependent", "gaussian"), metrics=["fid"])
+    assert results["gaussian"].status == "ok"
+    bad = results["test-dependent"]
+    assert (
+        bad.status == "failed"
+        and "'test-not-installed' (its weights_from), which is not installed" in bad.error
+    )
+
+
 @pytest.mark.parametrize("declared", [False, True])
 def test_a_metric_key_taken_by_another_metric_or_a_result_column_is_that_metrics_error(
     register, tmp_path, cache_dir, declared

@@ -28,6 +28,13 @@ class Features:
     #: values derived from these features alone (e.g. k-NN radii), shared by every metric and model
     cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # read-only: every metric of every model reads the same arrays, so a metric plugin that
+        # changed them in place (x -= x.mean(0)) would corrupt the metrics after it; now it fails alone
+        for array in (self.features, self.logits):
+            if isinstance(array, np.ndarray):
+                array.setflags(write=False)
+
     def __len__(self) -> int:
         return int(self.features.shape[0])
 

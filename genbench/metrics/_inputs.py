@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
+import torch
 
 from genbench.errors import MetricInputError
 
@@ -61,3 +63,13 @@ def check_int(value: Any, metric: str, key: str, minimum: int = 1) -> int:
     if not ok:
         raise MetricInputError(f"{metric}: option {key}={value!r} must be an integer >= {minimum}")
     return int(v)  # type: ignore[arg-type]
+
+
+def shared_tensor(a: np.ndarray) -> torch.Tensor:
+    """``a`` as a tensor that shares its memory, for a library that only reads it (torch-fidelity's
+    KID and IS). Features are read-only arrays (:class:`genbench.features.base.Features`), which
+    ``torch.from_numpy`` takes with a warning that torch cannot enforce it; copying instead would
+    double the 800 MB of CIFAR-10's 50k x 2048 reference features."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(a)

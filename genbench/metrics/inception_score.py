@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import torch
-
 from genbench.errors import MetricInputError
-from genbench.metrics._inputs import check_features, check_int, int_option
+from genbench.metrics._inputs import check_features, check_int, int_option, shared_tensor
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -57,6 +55,6 @@ class InceptionScore(Metric):
             why=f"one per split, {splits} splits",
         )
         out = isc_features_to_metric(
-            torch.from_numpy(logits), splits=splits, shuffle=True, rng_seed=int(ctx.seed)
+            shared_tensor(logits), splits=splits, shuffle=True, rng_seed=int(ctx.seed)
         )
         return {"is": float(out["inception_score_mean"]), "is_std": float(out["inception_score_std"])}

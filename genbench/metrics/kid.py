@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import torch
-
 from genbench.errors import MetricInputError
-from genbench.metrics._inputs import check_features, check_int, check_same_dim, int_option
+from genbench.metrics._inputs import check_features, check_int, check_same_dim, int_option, shared_tensor
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -56,8 +54,8 @@ class KID(Metric):
                 f"lower it or use more samples"
             )
         out = kid_features_to_metric(
-            torch.from_numpy(x),
-            torch.from_numpy(ref),
+            shared_tensor(x),
+            shared_tensor(ref),
             kid_subsets=subsets,
             kid_subset_size=size,
             rng_seed=int(ctx.seed),
