@@ -298,10 +298,6 @@ def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
     return label
 
 
-#: how a result's protocol fields read in the message that refuses to replace it
-MEASURE_NAMES = {"num_samples": "N", "reference_split": "reference", "features": "features"}
-
-
 def check_no_results_replaced(
     config: RunConfig,
     dataset: str,
@@ -351,7 +347,9 @@ def check_no_results_replaced(
 
 
 def _describe(protocol: dict[str, Any], keys: list[str]) -> str:
-    return ", ".join(f"{MEASURE_NAMES.get(k, k.replace('_', ' '))} {protocol[k]}" for k in keys)
+    from genbench.protocols import PROTOCOL_FIELDS  # the report's names; imported here: it loads pandas
+
+    return ", ".join(f"{PROTOCOL_FIELDS[k]} {protocol[k]}" for k in keys)
 
 
 def plan_model(
