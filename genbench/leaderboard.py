@@ -53,9 +53,8 @@ SECTIONS: dict[str, list[str]] = {
     "GAN training dynamics": ["grad_norm_g_early", "grad_norm_g_final", "d_real_final", "d_fake_final"],
 }
 METRIC_COLUMNS = [c for cols in SECTIONS.values() for c in cols]
-#: diagnostics without a better direction (shown without an arrow, only for rows that have them)
-DIAGNOSTIC = {"grad_norm_g_early", "grad_norm_g_final", "d_real_final", "d_fake_final"}
-LOWER_IS_BETTER = {"fid", "kid", "mode_kl", "memorization_rate", "peak_memory_mb", "train_s", "nfe"}
+#: the table of the columns of metrics from other packages (plugins)
+PLUGIN_SECTION = "Other metrics"
 #: what marks a cell not averaged over all of its row's seeds (explained in the notes below the tables)
 PARTIAL_MARK = "†"
 
@@ -281,15 +280,48 @@ def _why_missing(column: str, errors: dict[str, str]) -> str | None:
 
 
 @cache
-def _metric_columns(metric: str) -> frozenset[str]:
-    """The columns ``metric`` fills: the names of its ``higher_is_better`` (its own name if unloadable)."""
+def _declared(metric: str) -> tuple[tuple[str, bool | None], ...]:
+    """``metric``'s ``higher_is_better`` as pairs (none when it is uninstalled or broken)."""
     from genbench import registry
 
     try:
-        columns = frozenset(registry.metrics.get(metric).higher_is_better)
+        return tuple(registry.metrics.get(metric).higher_is_better.items())
     except Exception:  # an uninstalled or broken plugin must not stop the report
-        columns = frozenset()
-    return columns or frozenset({metric})
+        return ()
+
+
+def _metric_columns(metric: str) -> frozenset[str]:
+    """The columns ``metric`` fills: the names of its ``higher_is_better`` (its own name if unloadable)."""
+    return frozenset(c for c, _ in _declared(metric)) or frozenset({metric})
+
+
+def _in_tree_metrics() -> list[str]:
+    from genbench import registry
+
+    return [e.name for e in registry.metrics.entries() if e.source == "genbench" and e.alias_of is None]
+
+
+def column_directions(agg: pd.DataFrame) -> dict[str, bool | None]:
+    """Column -> ``True`` (higher is better), ``False`` (lower) or ``None`` (a diagnostic without a
+    better direction), as the metric that fills it declares in ``higher_is_better``: every in-tree
+    metric (``train_s`` comes from the timings even when ``throughput`` did not run) and the metrics
+    the results name. In-tree metrics declare first, as they own their names in a run."""
+    named = {
+        m for text in agg.get("metric_versions", pd.Series(dtype=object)).dropna() for m in json.loads(text)
+    }
+    directions: dict[str, bool | None] = {}
+    for metric in [*_in_tree_metrics(), *sorted(named)]:
+        for column, higher in _declared(metric):
+            directions.setdefault(column, higher)
+    return directions
+
+
+def plugin_columns(agg: pd.DataFrame) -> list[str]:
+    """Aggregated columns that no in-tree metric fills (a plugin metric's), in name order; the
+    in-tree ones outside :data:`SECTIONS` (``modes_expected``, ``memorization_rate_heldout``) are
+    only in the CSV."""
+    in_tree = {c for m in _in_tree_metrics() for c in _metric_columns(m)} | set(METRIC_COLUMNS)
+    return sorted(c for c in agg.columns if f"{c}_std" in agg.columns and c not in in_tree)
 
 
 def note_lines(notes: dict[str, CellNote], columns: list[str]) -> list[str]:

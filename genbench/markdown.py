@@ -9,13 +9,14 @@ from typing import Any
 import pandas as pd
 
 from genbench.leaderboard import (
-    DIAGNOSTIC,
-    LOWER_IS_BETTER,
     PARTIAL_MARK,
+    PLUGIN_SECTION,
     SECTIONS,
     CellNote,
+    column_directions,
     fmt,
     note_lines,
+    plugin_columns,
 )
 from genbench.protocols import protocol_differences, show_value
 
@@ -76,12 +77,15 @@ def shown_columns(agg: pd.DataFrame, columns: list[str]) -> list[str]:
     return [c for c in columns if c in agg and (agg[c].notna().any() or any(c in n for n in notes))]
 
 
-def markdown_table(agg: pd.DataFrame, columns: list[str]) -> str:
+def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, bool | None]) -> str:
+    """One table; a column's arrow is its metric's ``higher_is_better`` (none for a diagnostic without
+    a better direction, or a column no installed metric declares)."""
     cols = shown_columns(agg, columns)
     if not cols:
         return ""
-    if set(cols) <= DIAGNOSTIC:  # e.g. GAN dynamics: only the rows they describe
+    if all(directions.get(c, True) is None for c in cols):  # e.g. GAN dynamics: only the rows they describe
         agg = agg[agg[cols].notna().any(axis=1)]
+    arrow = {True: " ↑", False: " ↓", None: ""}
     notes = _cell_notes(agg)
     several = "protocol" in agg and agg["protocol"].astype(bool).any()
     several |= "config_differs" in agg and agg["config_differs"].fillna("").astype(bool).any()
@@ -93,7 +97,7 @@ def markdown_table(agg: pd.DataFrame, columns: list[str]) -> str:
             **({"seeds": agg["seeds"]} if several else {}),
             "flags": [_flag_text(f, s) for f, s in zip(agg["flags"], agg["status"], strict=True)],
             **{
-                c + ("" if c in DIAGNOSTIC else " ↓" if c in LOWER_IS_BETTER else " ↑"): [
+                c + arrow[directions.get(c)]: [
                     _cell_text(m, s, n.get(c)) for m, s, n in zip(agg[c], agg[f"{c}_std"], notes, strict=True)
                 ]
                 for c in cols
@@ -140,8 +144,10 @@ def leaderboard_markdown(
             "of samples within 3 std of a mode) and `modes_covered` (PacGAN) beside it."
         )
     shown: list[str] = []
-    for title, cols in SECTIONS.items():
-        table = markdown_table(a, cols)
+    directions = column_directions(a)
+    sections = {**SECTIONS, PLUGIN_SECTION: plugin_columns(a)}
+    for title, cols in sections.items():
+        table = markdown_table(a, cols, directions)
         if table:
             lines += ["", f"## {title}", "", table]
             shown += shown_columns(a, cols)

@@ -82,6 +82,9 @@ class Registry(Generic[T]):
         version = getattr(obj, "version", 1)  # models and metrics declare one; others inherit none
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise RegistrationError(f"{self.kind} {name!r} has version {version!r}; use a positive integer")
+        problem = obj.declaration_problem() if hasattr(obj, "declaration_problem") else None
+        if problem:
+            raise RegistrationError(f"{self.kind} {name!r} {problem}")
         existing = self._entries.get(name)
         if existing is not None and existing.loaded and existing.obj is not obj:
             raise RegistrationError(

@@ -69,6 +69,20 @@ def test_markdown_marks_flags_and_states_protocol(results):
     assert "gan seed 1: diverged: diverged at step 7" in md
 
 
+def test_arrows_are_the_metrics_own_directions_and_two_sided_ct_has_none():
+    runs = [
+        result("gan", s, 5.0 + s, ct=3.0, authpct=60.0, mode_kl=0.1, grad_norm_g_early=2.0) for s in (0, 1)
+    ]
+    frame = results_frame(runs)
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
+    headers = [
+        cell.strip() for line in md.splitlines() if line.startswith("|   rank") for cell in line.split("|")
+    ]
+    assert {"fid ↓", "authpct ↑", "mode_kl ↓"} <= set(headers)
+    # C_T is ~0 for a model as close to the train set as fresh data; >> 0 underfits: no "higher is better"
+    assert {"ct", "grad_norm_g_early"} <= set(headers)
+
+
 def test_csv_columns_are_stable_snake_case(results):
     csv = to_csv_frame(aggregate(results_frame(results)))
     cols = list(csv.columns)

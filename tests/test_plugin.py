@@ -403,6 +403,35 @@ def test_a_metric_returning_nan_writes_valid_json_that_reports(register, tmp_pat
     assert "gaussian" in boards["ring8"]
 
 
+def test_a_plugin_metric_has_a_table_on_the_board_with_the_arrows_it_declares(register, tmp_path, cache_dir):
+    class Errors(_Metric):
+        higher_is_better: ClassVar[dict[str, bool | None]] = {"test_error": False, "test_temperature": None}
+
+        def compute(self, ctx):
+            return {"test_error": 0.25, "test_temperature": 2.0}
+
+    register(registry.metrics, "test-errors", Errors)
+    run_ring8(tmp_path, cache_dir, models=("gaussian",), metrics=["fid", "test-errors"])
+    board = genbench.report(tmp_path / "runs", tmp_path / "boards")["ring8"]
+    table = board.split("## Other metrics", 1)[1]  # it was only in the CSV
+    header = next(line for line in table.splitlines() if "test_error" in line)
+    assert "test_error ↓" in header  # lower is better: no longer shown as ↑
+    assert "test_temperature |" in header.replace("  ", " ")  # no direction: no arrow
+    assert "0.25" in table
+
+
+@pytest.mark.parametrize("declared", [{"x": "lower"}, {"x": 1}, {"": True}, ["x"]])
+def test_a_metric_whose_directions_are_not_true_false_or_none_fails_at_registration(declared):
+    from genbench.errors import RegistrationError
+
+    class Declared(_Metric):
+        higher_is_better = declared  # type: ignore[assignment]
+
+    fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
+    with pytest.raises(RegistrationError, match="map each value name to True"):
+        fresh.add("test-declared", Declared)
+
+
 def test_result_json_is_strict_json_whatever_a_plugin_put_in_it(tmp_path):
     r = Result(model="m", dataset="d", seed=0)
     r.config = {"lr": float("nan"), "betas": (0.5, np.float32("inf"))}

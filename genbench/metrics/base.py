@@ -78,8 +78,9 @@ class Metric(ABC):
 
     #: bump when the definition changes; recorded in results as metric_versions
     version: ClassVar[int] = 1
-    #: value name -> higher is better (e.g. {"fid": False}); also the metric's column names
-    higher_is_better: ClassVar[dict[str, bool]] = {}
+    #: value name -> higher is better (e.g. {"fid": False}), or None for a diagnostic without a better
+    #: direction (C_T, whose ideal is 0); also the metric's column names and their leaderboard arrows
+    higher_is_better: ClassVar[dict[str, bool | None]] = {}
     #: kinds of data it applies to
     supported_kinds: ClassVar[tuple[str, ...]] = ("image", "points")
     #: one-line description with its reference, for `genbench list metrics`
@@ -88,6 +89,19 @@ class Metric(ABC):
     #: their defaults (None: computed from the inputs); values are converted to the default's type
     options: ClassVar[dict[str, Any]] = {}
     registered_name: ClassVar[str] = ""
+
+    @classmethod
+    def declaration_problem(cls) -> str | None:
+        """What is wrong with the class's declarations (checked at registration), or None."""
+        declared = cls.higher_is_better
+        if not isinstance(declared, dict) or not all(
+            isinstance(k, str) and k and (v is None or isinstance(v, bool)) for k, v in declared.items()
+        ):
+            return (
+                f"declares higher_is_better = {declared!r}; map each value name to True (higher is better), "
+                "False (lower) or None (no better direction)"
+            )
+        return None
 
     @property
     def name(self) -> str:

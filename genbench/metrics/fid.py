@@ -114,7 +114,7 @@ class FID(Metric):
     """Fréchet distance between Gaussians fitted to sample and reference features (Heusel et al. 2017)."""
 
     version = 1
-    higher_is_better: ClassVar[dict[str, bool]] = {"fid": False}
+    higher_is_better: ClassVar[dict[str, bool | None]] = {"fid": False}
     #: the trace formula: "torch-fidelity" (eigenvalues) or "clean-fid" (scipy's sqrtm)
     options: ClassVar[dict[str, object]] = {"backend": DEFAULT_BACKEND}
     description = (

@@ -48,11 +48,12 @@ class GanDynamics(Metric):
     """Generator gradient norm early and late, final D(x) and D(G(z)) (Goodfellow et al. 2014)."""
 
     version = 1
-    higher_is_better: ClassVar[dict[str, bool]] = {
-        "grad_norm_g_early": True,
-        "grad_norm_g_final": True,
-        "d_real_final": False,
-        "d_fake_final": True,
+    # diagnostics, not scores: a large gradient or D(G(z)) is no better model in itself
+    higher_is_better: ClassVar[dict[str, bool | None]] = {
+        "grad_norm_g_early": None,
+        "grad_norm_g_final": None,
+        "d_real_final": None,
+        "d_fake_final": None,
     }
     description = (
         "GAN training log: generator gradient norm over the first and last 10% of steps, final D(x) "

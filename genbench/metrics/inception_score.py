@@ -25,7 +25,7 @@ class InceptionScore(Metric):
     """Inception Score from the sample logits via torch-fidelity (Salimans et al. 2016)."""
 
     version = 1
-    higher_is_better: ClassVar[dict[str, bool]] = {"is": True, "is_std": False}
+    higher_is_better: ClassVar[dict[str, bool | None]] = {"is": True, "is_std": False}
     options: ClassVar[dict[str, object]] = {"splits": SPLITS}  # the samples are scored in this many parts
     supported_kinds = ("image",)
     description = (

@@ -26,7 +26,7 @@ class KID(Metric):
     """Kernel Inception Distance via torch-fidelity (Bińkowski et al. 2018)."""
 
     version = 1
-    higher_is_better: ClassVar[dict[str, bool]] = {"kid": False, "kid_std": False}
+    higher_is_better: ClassVar[dict[str, bool | None]] = {"kid": False, "kid_std": False}
     #: subsets averaged; subset size (None: min(1000, samples, reference examples))
     options: ClassVar[dict[str, object]] = {"subsets": SUBSETS, "subset_size": None}
     description = "Kernel Inception Distance, cubic polynomial kernel, 100 subsets, torch-fidelity (Bińkowski et al. 2018)"

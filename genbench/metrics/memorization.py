@@ -166,11 +166,11 @@ class Memorization(Metric):
     """Nearest-neighbour copy rate (d1/d2 < 1/3), AuthPct and the C_T data-copying test."""
 
     version = 1
-    higher_is_better: ClassVar[dict[str, bool]] = {
+    higher_is_better: ClassVar[dict[str, bool | None]] = {
         "memorization_rate": False,
         "memorization_rate_heldout": False,
         "authpct": True,
-        "ct": True,
+        "ct": None,  # two-sided: << 0 copies, >> 0 underfits, ~0 is ideal (no arrow on the board)
     }
     description = (
         "share of samples with d1/d2 < 1/3 to the train set (Gu et al. 2023), AuthPct (Alaa et al. 2022) "

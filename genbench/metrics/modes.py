@@ -73,11 +73,11 @@ class Modes(Metric):
     """Modes covered, mode KL and (2D) high-quality share (VEEGAN 2017, PacGAN 2018)."""
 
     version = 1
-    higher_is_better: ClassVar[dict[str, bool]] = {
+    higher_is_better: ClassVar[dict[str, bool | None]] = {
         "modes_covered": True,
         "mode_kl": False,
         "high_quality": True,
-        "modes_expected": True,
+        "modes_expected": None,  # the dataset's number of modes, what modes_covered is read against
     }
     description = (
         "modes covered, KL(sample modes || data modes) and the 2D share within 3 std of a mode "

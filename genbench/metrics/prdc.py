@@ -83,7 +83,7 @@ class PRDC(Metric):
     """Precision/recall (k=3, Kynkäänniemi et al. 2019) and density/coverage (k=5, Naeem et al. 2020)."""
 
     version = 1
-    higher_is_better: ClassVar[dict[str, bool]] = {
+    higher_is_better: ClassVar[dict[str, bool | None]] = {
         "precision": True,
         "recall": True,
         "density": True,

@@ -158,7 +158,7 @@ class Throughput(Metric):
     """Sampling speed, network evaluations per sample, peak memory and training time (as measured)."""
 
     version = 1
-    higher_is_better: ClassVar[dict[str, bool]] = {
+    higher_is_better: ClassVar[dict[str, bool | None]] = {
         "samples_per_s": True,
         "nfe": False,
         "peak_memory_mb": False,
