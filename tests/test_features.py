@@ -403,7 +403,8 @@ def test_reference_stats_roundtrip_and_errors(tmp_path):
     sigma = a @ a.T
     save_reference_stats(tmp_path / "s.npz", mu, sigma)
     got_mu, got_sigma = load_reference_stats(tmp_path / "s.npz")
-    np.testing.assert_array_equal(got_mu, mu) and np.testing.assert_array_equal(got_sigma, sigma)
+    np.testing.assert_array_equal(got_mu, mu)
+    np.testing.assert_array_equal(got_sigma, sigma)  # was after `and`: never ran (the first returns None)
     assert got_mu.dtype == np.float64
     with pytest.raises(MetricInputError, match="dimension 4 but the features have 2048"):
         load_reference_stats(tmp_path / "s.npz", dim=2048)
