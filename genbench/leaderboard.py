@@ -93,6 +93,7 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             "features_fingerprint": (r.protocol.get("features") or {}).get("fingerprint"),
             "reference_stats": r.protocol.get("reference_stats"),
             "dataset_fingerprint": r.protocol.get("dataset_fingerprint"),
+            "mode_labeller": r.protocol.get("mode_labeller"),
             "metric_versions": canonical_json(r.protocol.get("metric_versions")),
             "metric_options": canonical_json(r.protocol.get("metric_options")),
             "metric_errors": dict(r.metric_errors),
@@ -369,6 +370,7 @@ CSV_FRONT = [
     "reference_stats",
     "features_fingerprint",
     "dataset_fingerprint",
+    "mode_labeller",
     "metric_versions",
     "metric_options",
     "notes",  # cells over fewer seeds than the row, and why

@@ -26,6 +26,8 @@ PROTOCOL_FIELDS: dict[str, str] = {
     "features": "features",
     "features_fingerprint": "features fingerprint",
     "dataset_fingerprint": "dataset fingerprint",
+    # the classifier that labelled modes, when it is not the feature extractor (--features raw on digits)
+    "mode_labeller": "mode labeller",
 }
 
 

@@ -40,6 +40,7 @@ RESERVED_METRIC_KEYS = frozenset(
         "features_fingerprint",
         "reference_stats",
         "dataset_fingerprint",
+        "mode_labeller",
         "metric_versions",
         "metric_options",
         "metric_errors",

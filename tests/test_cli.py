@@ -17,7 +17,7 @@ import genbench
 from genbench import GenbenchError, GenerativeModel, RunConfig, evaluate, register_model
 from genbench.cli.main import app
 from genbench.progress import Progress
-from genbench.results import find_results
+from genbench.results import find_results, load_result
 from genbench.runner import build_metrics, resolve_device
 
 
@@ -641,6 +641,28 @@ def test_run_never_replaces_a_result_of_another_protocol(cli, tmp_path, cache_di
         assert (out / "digits/gaussian/seed0.json").read_bytes() == kept
     assert cli(*run_args(out, cache_dir, *fast, "--samples", "100")).exit_code == 0  # same protocol
     assert cli(*run_args(tmp_path / "elsewhere", cache_dir, *fast, "--samples", "50")).exit_code == 0
+
+
+def test_mode_labels_name_their_classifier_when_it_is_not_the_feature_extractor(cli, tmp_path, cache_dir):
+    """Mode metrics on digits label samples with the digits classifier whatever --features says, and
+    one classifier config trains other weights on another CPU: under --features raw nothing named
+    it, so mode numbers from two classifiers were averaged as one protocol."""
+    out = tmp_path / "runs"
+    common = ("--models", "gaussian", "--no-figures", "--dataset", "digits", "--samples", "100")
+    for where, extra in [
+        ("raw", ("--features", "raw")),
+        ("classifier", ()),
+        ("fid-only", ("--features", "raw")),
+    ]:
+        metrics = "fid" if where == "fid-only" else "fid,modes"
+        assert cli(*run_args(out / where, cache_dir, *common, "--metrics", metrics, *extra)).exit_code == 0
+    raw, clf, fid_only = (
+        load_result(out / where / "digits/gaussian/seed0.json") for where in ("raw", "classifier", "fid-only")
+    )
+    assert raw.metrics["modes_covered"] >= 1
+    assert raw.protocol["mode_labeller"] == clf.protocol["features"]["fingerprint"]
+    assert "mode_labeller" not in clf.protocol  # the features are that classifier: named once
+    assert "mode_labeller" not in fid_only.protocol  # no metric used mode labels
 
 
 def test_run_never_replaces_an_evaluation(cli, tmp_path, cache_dir):

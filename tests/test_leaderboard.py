@@ -158,6 +158,7 @@ def run_result(model, seed, fid=None, *, status="ok", metric_errors=None, metric
             },
             "seed": seed,
             "dataset_fingerprint": protocol.get("dataset_fingerprint", "d1"),
+            **({"mode_labeller": protocol["mode_labeller"]} if "mode_labeller" in protocol else {}),
             "device": f"cuda:{seed}",  # how it ran, not what it measured: never splits a row
             "batch_size": 500,
             "metric_versions": {"fid": protocol.get("fid_version", 1), "kid": 1},
@@ -211,6 +212,7 @@ def test_different_protocols_are_separate_labelled_rows_never_averaged():
         ({"reference_stats": "/stats/digits_train.npz"}, "reference stats=digits_train.npz"),
         ({"fingerprint": "classifier-retrained"}, "features fingerprint=classifier-retrained"),
         ({"dataset_fingerprint": "d2"}, "dataset fingerprint=d2"),
+        ({"mode_labeller": "classifier-c2"}, "mode labeller=classifier-c2"),
         ({"fid_backend": "clean-fid"}, "fid.backend=clean-fid"),
         ({"fid_version": 2}, "fid v2"),
     ],

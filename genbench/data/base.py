@@ -90,6 +90,12 @@ class Dataset(ABC):
         """
         return None
 
+    def mode_labeller(self) -> str | None:
+        """The fingerprint of the trained model :meth:`label_modes` uses, recorded in the protocol of
+        results whose metrics used mode labels (its weights, like any trained classifier's, may differ
+        between machines); None when the labels are exact (a nearest mean) or modes are unknown."""
+        return None
+
     def fingerprint(self) -> str:
         """Identifies the data (name + split sizes + a content hash) for cache keys."""
         import hashlib

@@ -63,3 +63,8 @@ class Digits(Dataset):
         from genbench.features.classifier import Classifier
 
         return Classifier.for_dataset(self).predict(x)
+
+    def mode_labeller(self) -> str:
+        from genbench.features.classifier import Classifier
+
+        return Classifier.for_dataset(self).fingerprint()

@@ -94,6 +94,11 @@ class _IDXDataset(Dataset):
 
         return Classifier.for_dataset(self).predict(x)
 
+    def mode_labeller(self) -> str:
+        from genbench.features.classifier import Classifier
+
+        return Classifier.for_dataset(self).fingerprint()
+
 
 @register_dataset("mnist")
 class MNIST(_IDXDataset):

@@ -46,3 +46,8 @@ class StackedDigits(Dataset):
         from genbench.features.classifier import Classifier
 
         return Classifier.for_dataset(self).predict(x)
+
+    def mode_labeller(self) -> str:
+        from genbench.features.classifier import Classifier
+
+        return Classifier.for_dataset(self).fingerprint()

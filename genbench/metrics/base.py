@@ -62,6 +62,10 @@ class EvalContext:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def has_cached(self, key: str) -> bool:
+        """Whether a metric has computed ``key`` (e.g. ``"sample_modes"``) in this context."""
+        return key in self._cache
+
     def sample_modes(self) -> np.ndarray | None:
         return self.cached("sample_modes", lambda: self.dataset.label_modes(self.samples))
 
