@@ -129,6 +129,8 @@ class Gaussian(_Control):
             c = chunk.double() - mean
             cov += c.T @ c
         cov /= max(n - 1, 1)
+        if not torch.isfinite(cov).all():  # NaN/inf data: no ridge makes it factorable (the loop never ended)
+            raise GenbenchError("gaussian control: the training data holds NaN or inf values; check the data")
         scale = float(cov.diagonal().mean()) or 1.0
         ridge = 0.0
         eye = torch.eye(cov.shape[0], dtype=torch.float64)

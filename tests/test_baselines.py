@@ -26,7 +26,7 @@ from baselines.gan import (
 from baselines.vae import VAE, elbo_terms, gaussian_nll, kl_to_standard_normal
 from genbench.api import DataSpec, SampleCheck, TrainContext
 from genbench.config import resolve_model_config
-from genbench.errors import Diverged
+from genbench.errors import Diverged, GenbenchError
 from genbench.registry import models as model_registry
 
 POINTS = DataSpec(name="ring8", kind="points", shape=(2,), value_range=None, num_train=64, num_modes=8)
@@ -488,3 +488,27 @@ def test_copy_samples_are_the_train_set_after_the_warm_up_batch(batch_size):
     rows = sorted(map(tuple, x.tolist()))
     assert rows == sorted(map(tuple, train.tolist()))  # every example once
     assert torch.equal(x, draw(0)) and not torch.equal(x, draw(1))  # the sampling seed fixes the order
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_gaussian_control_on_non_finite_data_is_an_error_not_a_hang(bad):
+    """NaN or inf data gave a NaN or inf covariance, which no ridge makes factorable: the loop that
+    grows the ridge never ended (its bound `ridge > scale` is never true for a NaN or inf scale)."""
+    import signal
+
+    from baselines.controls import Gaussian
+
+    train = data_for(POINTS, 64)
+    train[3, 0] = bad
+
+    def hang(*_):
+        raise TimeoutError("Gaussian.fit did not return")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(20)
+    try:
+        with pytest.raises(GenbenchError, match="NaN or inf"):
+            Gaussian(POINTS).fit(train, ctx())
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
