@@ -138,9 +138,10 @@ class DDPM(GenerativeModel):
             raise GenbenchError("ddpm.ema_decay and ddpm.dropout must be in [0, 1)")
         if spec.kind == "image" and not c.ch_mult:
             raise GenbenchError("ddpm.ch_mult needs at least one level, e.g. ddpm.ch_mult=1:2")
-        if spec.kind == "image" and spec.shape[-1] % 2 ** (len(c.ch_mult) - 1):
+        # both sides: a plugin dataset's images may be non-square (the U-Net's convolutions allow it)
+        if spec.kind == "image" and any(side % 2 ** (len(c.ch_mult) - 1) for side in spec.shape[-2:]):
             raise GenbenchError(
-                f"ddpm cannot downsample {spec.shape[-1]}x{spec.shape[-1]} images {len(c.ch_mult) - 1} times; "
+                f"ddpm cannot downsample {spec.shape[-2]}x{spec.shape[-1]} images {len(c.ch_mult) - 1} times; "
                 "give ddpm.ch_mult fewer levels"
             )
 
@@ -241,11 +242,12 @@ class DDPM(GenerativeModel):
             loss.backward()
             if c.grad_clip > 0:
                 nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
+            lr = opt.param_groups[0]["lr"]  # this step's rate (after sched.step() it is the next one's)
             opt.step()
             sched.step()
             self._update_ema(ema_updates[0])
             ema_updates[0] += 1
-            return {"loss": float(loss.detach()), "lr": sched.get_last_lr()[0]}
+            return {"loss": float(loss.detach()), "lr": lr}
 
         def state() -> dict[str, Any]:
             return {

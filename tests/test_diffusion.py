@@ -295,6 +295,27 @@ def test_bad_config_values_are_user_errors():
         DDIM(POINTS, DDIM.Config(spacing="linear"))
     with pytest.raises(GenbenchError, match="ch_mult"):
         DDPM(IMAGES, DDPM.Config(ch_mult=(1, 2, 2, 2, 2)))
+    # a plugin dataset's 10 x 8 images: the width halves twice, the height does not (it passed the
+    # check, which read only the width, then fit crashed inside the U-Net)
+    tall = dataclasses.replace(IMAGES, shape=(1, 10, 8))
+    with pytest.raises(GenbenchError, match="cannot downsample 10x8 images 2 times"):
+        DDPM(tall, DDPM.Config(ch_mult=(1, 2, 2)))
+    DDPM(tall, DDPM.Config(ch_mult=(1, 2)))  # halved once: fine
+
+
+def test_the_logged_learning_rate_is_the_one_the_step_used(monkeypatch):
+    used = []
+    step = torch.optim.Adam.step
+
+    def spy(self, *a, **kw):
+        used.append(self.param_groups[0]["lr"])
+        return step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    c = ctx()
+    tiny_points(lr=1.0, warmup=4, train_steps=3).fit(torch.randn(64, 2), c)
+    assert used == [0.25, 0.5, 0.75]  # linear warm-up over 4 steps
+    assert [(row["step"], row["lr"]) for row in c.history] == [(1.0, 0.25), (3.0, 0.75)]
 
 
 def ring_modes(samples: torch.Tensor, means: np.ndarray, radius: float) -> np.ndarray:
