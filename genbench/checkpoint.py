@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from genbench.errors import CheckpointError
-from genbench.io import atomic_write
+from genbench.io import FIX_CACHE, atomic_write
 
 FORMAT = "genbench-checkpoint-v1"
 
@@ -17,7 +17,7 @@ FORMAT = "genbench-checkpoint-v1"
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     buf = io.BytesIO()
     torch.save({"format": FORMAT, **payload}, buf)
-    atomic_write(Path(path), lambda fh: fh.write(buf.getvalue()))
+    atomic_write(Path(path), lambda fh: fh.write(buf.getvalue()), fix=FIX_CACHE)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -12,17 +12,22 @@ from typing import IO, Any
 
 from genbench.errors import GenbenchError
 
+#: what the error of an unwritable directory advises, per kind of file (the flag that moves it)
+FIX_OUT = "choose a writable directory with --out"
+FIX_CACHE = "choose a writable directory with --cache-dir"
+FIX_DATA = "choose a writable directory with --data-dir (or $GENBENCH_DATA)"
+FIX_LEADERBOARDS = "choose a writable directory with --leaderboards"
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write through ``write(fh)`` into a temp file beside ``path``, fsync, then rename over it."""
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fix: str = FIX_OUT) -> None:
+    """Write through ``write(fh)`` into a temp file beside ``path``, fsync, then rename over it;
+    ``fix`` is the advice when the directory cannot be written."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise GenbenchError(
-            f"cannot write to {path.parent} ({e.strerror}); choose a writable directory with --out"
-        ) from e
+        raise GenbenchError(f"cannot write to {path.parent} ({e.strerror}); {fix}") from e
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -37,8 +42,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+def atomic_write_text(path: Path, text: str, *, fix: str = FIX_OUT) -> None:
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")), fix=fix)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

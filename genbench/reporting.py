@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench.io import atomic_write_text, check_writable
+from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable
 from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
 from genbench.markdown import leaderboard_markdown
 from genbench.results import Result, safe_name
@@ -183,7 +183,8 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
                 figures[f"{name} ({shown})" if shown else name] = f"{dataset}/{Path(path).name}"
         figures.update(copy_run_figures(mine, out, fig_dir))
         md = leaderboard_markdown(frame, agg, dataset, figures, described)
-        atomic_write_text(Path(leaderboards) / f"{dataset}.md", md)
-        atomic_write_text(Path(leaderboards) / f"{dataset}.csv", to_csv_frame(a).to_csv(index=False))
+        atomic_write_text(Path(leaderboards) / f"{dataset}.md", md, fix=FIX_LEADERBOARDS)
+        csv = to_csv_frame(a).to_csv(index=False)
+        atomic_write_text(Path(leaderboards) / f"{dataset}.csv", csv, fix=FIX_LEADERBOARDS)
         pages[dataset] = md
     return pages

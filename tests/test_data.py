@@ -12,6 +12,7 @@ import io
 import pickle
 import struct
 import tarfile
+import tempfile
 import urllib.error
 from pathlib import Path
 
@@ -226,6 +227,19 @@ def test_download_verifies_and_writes(tmp_path, monkeypatch):
     x, _ = MNIST(data_dir=tmp_path / "data", cache_dir=tmp_path).load("test")
     np.testing.assert_allclose(x[:, 0].numpy(), arrays["t10k-images"] / 127.5 - 1, atol=1e-6)
     assert sorted(p.name for p in (tmp_path / "data" / "mnist").iterdir()) == sorted(mnist.RESOURCES["mnist"])
+
+
+def test_an_unwritable_data_dir_names_data_dir_not_out(tmp_path, monkeypatch):
+    """The download succeeded but its temp file could not be made: the advice named --out."""
+    monkeypatch.setattr(download, "_open_url", lambda url: io.BytesIO(b"x"))
+
+    def refuse(*a, **kw):
+        raise PermissionError(13, "Permission denied")  # what a read-only dir gives (root writes anywhere)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(GenbenchError) as e:
+        download.ensure_files("x", tmp_path, {"f.gz": None}, ["https://mirror/"])
+    assert "--data-dir" in str(e.value) and "--out" not in str(e.value)
 
 
 def test_download_with_wrong_checksum_is_not_kept(tmp_path, monkeypatch):

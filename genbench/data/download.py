@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from genbench.errors import DataError
-from genbench.io import atomic_write
+from genbench.io import FIX_DATA, atomic_write
 
 #: seconds before a download attempt gives up on a silent server
 TIMEOUT_S = 60
@@ -103,7 +103,7 @@ def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> Non
         url = mirror + name
         try:
             with _open_url(url) as response:
-                atomic_write(dest, lambda fh, r=response: shutil.copyfileobj(r, fh))
+                atomic_write(dest, lambda fh, r=response: shutil.copyfileobj(r, fh), fix=FIX_DATA)
         except (urllib.error.URLError, OSError, TimeoutError) as e:
             reasons.append(str(getattr(e, "reason", None) or e))
             continue

@@ -41,7 +41,7 @@ from torch import nn
 
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor, Features
-from genbench.io import atomic_write
+from genbench.io import FIX_CACHE, atomic_write
 from genbench.registry import register_features
 
 if TYPE_CHECKING:
@@ -264,7 +264,7 @@ class Classifier(FeatureExtractor):
             }
             buf = io.BytesIO()
             torch.save({"state_dict": net.state_dict(), "meta": meta}, buf)
-            atomic_write(self.path, lambda fh: fh.write(buf.getvalue()))
+            atomic_write(self.path, lambda fh: fh.write(buf.getvalue()), fix=FIX_CACHE)
         net.eval().requires_grad_(False)
         meta["weights_sha256"] = weights_digest(net)  # of the weights in use (a file's, or trained)
         _TRAINED[key] = (net, meta)

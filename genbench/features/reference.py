@@ -19,7 +19,7 @@ import numpy as np
 
 from genbench.errors import MetricInputError
 from genbench.features.base import Features
-from genbench.io import atomic_write
+from genbench.io import FIX_CACHE, atomic_write
 
 if TYPE_CHECKING:
     from genbench.data.base import Dataset
@@ -76,7 +76,7 @@ def reference_features(
         arrays["logits"] = feats.logits
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write(path, lambda fh: fh.write(buf.getvalue()))
+    atomic_write(path, lambda fh: fh.write(buf.getvalue()), fix=FIX_CACHE)
     return feats
 
 
@@ -119,7 +119,7 @@ def save_reference_stats(path: Path, mu: np.ndarray, sigma: np.ndarray) -> None:
     _check_stats(mu, sigma, "statistics to save", "pass mu of shape (D,) and sigma of shape (D, D)")
     buf = io.BytesIO()
     np.savez(buf, mu=mu, sigma=sigma)
-    atomic_write(Path(path), lambda fh: fh.write(buf.getvalue()))
+    atomic_write(Path(path), lambda fh: fh.write(buf.getvalue()), fix="choose a writable path")
 
 
 def _check_stats(mu: np.ndarray, sigma: np.ndarray, where: str, fix: str) -> None:
