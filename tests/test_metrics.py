@@ -654,3 +654,22 @@ def test_cli_run_with_too_few_samples_keeps_the_computable_metrics(cli, tmp_path
     assert not {"precision", "recall", "density", "coverage"} & set(res["metrics"])
     assert r.exit_code == 2, r.output  # a metric that could not be computed is an error the user can fix
     assert "prdc" in r.stderr
+
+
+def test_knn_metrics_read_read_only_features_without_a_torch_warning():
+    """Features are read-only arrays; prdc and memorization's neighbour search took them with
+    torch.as_tensor, whose once-per-process "not writable" warning a run printed as the metric's
+    (only when no KID or IS, which silence it, ran first). A fresh process, since torch warns once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, torch\n"
+        "from genbench.metrics._knn import as_rows\n"
+        "a = np.random.default_rng(0).random((20, 3)).astype(np.float32); a.setflags(write=False)\n"
+        "assert as_rows(a, torch.device('cpu')).dtype == torch.float64\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr[-2000:]

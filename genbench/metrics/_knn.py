@@ -18,13 +18,15 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from genbench.metrics._inputs import shared_tensor
+
 #: elements of one block of the distance matrix (float64: 256 MiB)
 BLOCK_ELEMENTS = 2**25
 
 
 def as_rows(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
-    """``x`` flattened to N x D float64 on ``device``."""
-    t = torch.as_tensor(x)
+    """``x`` flattened to N x D float64 on ``device`` (a copy: read-only features are only read)."""
+    t = shared_tensor(x) if isinstance(x, np.ndarray) else torch.as_tensor(x)
     return t.reshape(len(t), -1).to(device=device, dtype=torch.float64)
 
 
