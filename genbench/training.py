@@ -46,6 +46,8 @@ def train_or_load(
     if p.config.retrain and ckpt_dir not in p.retrained:
         clear_for_retrain(ckpt_dir)
         p.retrained.add(ckpt_dir)
+    elif not p.config.retrain:  # used as it is: an interrupted --retrain's mark is over, or the next
+        (ckpt_dir / RETRAINING).unlink(missing_ok=True)  # --retrain would load this instead of training
     if ckpt_dir in p.diverged:  # an earlier row of this run trained it: the same steps diverge again
         raise p.diverged[ckpt_dir]
     if final.exists():

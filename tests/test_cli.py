@@ -347,6 +347,30 @@ def test_an_interrupted_retrain_keeps_the_trainings_it_finished(cli, tmp_path, m
     assert fits == [10, 30]
 
 
+def test_a_run_without_retrain_ends_an_interrupted_retrains_mark(cli, tmp_path, monkeypatch):
+    """An interrupted --retrain, then a plain run that loads what it had finished: the mark stayed,
+    and any later --retrain, days on, loaded that checkpoint instead of training it."""
+    from genbench.api import TrainContext
+
+    fits = []
+    real_fit = TinyTrained.fit
+    monkeypatch.setattr(
+        TinyTrained,
+        "fit",
+        lambda self, train, ctx: fits.append(self.config.steps) or real_fit(self, train, ctx),
+    )
+    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+    args += ["--set", "test-tiny-trained.steps=10,30", "--checkpoint-every", "5", "--no-figures"]
+    cache = tmp_path / "cache"
+    real = interrupt_training_at(monkeypatch, 12)  # steps=10 finishes first; steps=30 stops at 12
+    assert cli(*run_args(tmp_path / "a", cache, *args, "--retrain")).exit_code == 130
+    monkeypatch.setattr(TrainContext, "progress", real)
+    assert cli(*run_args(tmp_path / "a", cache, *args)).exit_code == 0  # loads 10, resumes 30
+    fits.clear()
+    assert cli(*run_args(tmp_path / "b", cache, *args, "--retrain")).exit_code == 0
+    assert fits == [10, 30]
+
+
 def test_bumping_a_models_version_retrains_instead_of_loading_a_stale_checkpoint(cli, tmp_path, monkeypatch):
     from genbench import registry
 
