@@ -5,7 +5,10 @@ PixelCNN++ / Wide-ResNet backbone: sinusoidal timestep embedding (Vaswani et al.
 two-layer MLP; residual blocks (GroupNorm, SiLU, 3x3 conv, timestep projection, dropout); single-head
 self-attention at the chosen resolutions (16x16 for 32x32 images); strided-conv downsampling and
 nearest-neighbour + conv upsampling; skip connections from every down block. The last conv of each
-residual block, the attention output projection and the output conv start at zero, as in their code.
+residual block, the attention output projection and the output conv start at zero, as in their code;
+the other layers keep PyTorch's default initialisation (uniform, variance 1 / (3 fan_in), with biases),
+where their TensorFlow code draws weights uniform with variance 2 / (fan_in + fan_out), about 3x
+larger, and zero biases. The digits configs were chosen by measurement with PyTorch's.
 With ``ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,)`` on 32x32x3 it has
 35.7M parameters, the size their paper reports for CIFAR-10.
 """

@@ -286,6 +286,16 @@ def test_cifar10_unet_has_the_paper_size():
         0.1,
     )
     assert (c.lr, c.batch_size, c.train_steps, c.ema_decay) == (2e-4, 128, 800_000, 0.9999)
+    # the rest of their scripts/run_cifar.py: schedule, warm-up, clipping, flips, constant lr, plain EMA
+    assert (c.timesteps, c.beta_start, c.beta_end) == (1000, 1e-4, 0.02)
+    assert (c.warmup, c.lr_schedule, c.grad_clip, c.random_flip, c.ema_warmup) == (
+        5000,
+        "constant",
+        1.0,
+        True,
+        False,
+    )
+    assert c.variance == "beta"  # their model_var_type "fixedlarge"
 
 
 def test_bad_config_values_are_user_errors():
