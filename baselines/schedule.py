@@ -148,9 +148,10 @@ class NoiseSchedule:
             x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma^2) eps + sigma z
             sigma  = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev)
 
-        When ``x0_hat`` is clipped, ``eps`` is recomputed from the clipped ``x0_hat`` (as diffusers'
-        DDIMScheduler does); with ``eta = 1`` and ``t_prev = t - 1`` the step then equals
-        :meth:`ddpm_step` with ``variance="beta_tilde"`` exactly (algebraically).
+        When ``x0_hat`` is clipped, ``eps`` is recomputed from the clipped ``x0_hat`` (diffusers'
+        DDIMScheduler with ``use_clipped_model_output=True``; its default keeps the network's ``eps``,
+        and Song et al.'s code does not clip); with ``eta = 1`` and ``t_prev = t - 1`` the step then
+        equals :meth:`ddpm_step` with ``variance="beta_tilde"`` exactly (algebraically).
         """
         a_t, a_prev = self.abar(t), self.abar(t_prev)
         x0 = self.predict_x0(x_t, t, eps)
