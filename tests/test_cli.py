@@ -314,21 +314,40 @@ def test_an_interrupted_retrain_resumes_when_the_same_command_is_rerun(cli, tmp_
     )
 
 
-def test_an_interrupted_retrain_keeps_the_trainings_it_finished(cli, tmp_path, monkeypatch):
-    """A --retrain of several models interrupted in the last one: its rerun trained the finished
-    ones over again (a whole leaderboard's worth). It loads them now and resumes the interrupted one;
-    once the run has finished, the next --retrain trains everything anew."""
-    from genbench.api import TrainContext
+#: two trainings of one model, checkpointed every 5 steps
+TWO_TRAININGS = [
+    "--models",
+    "test-tiny-trained",
+    "--dataset",
+    "ring8",
+    "--samples",
+    "100",
+    "--metrics",
+    "fid",
+]
+TWO_TRAININGS += ["--set", "test-tiny-trained.steps=10,30", "--checkpoint-every", "5", "--no-figures"]
 
-    fits = []
+
+def record_fits(monkeypatch) -> list[int]:
+    """The ``steps`` of every TinyTrained training from now on, in order."""
+    fits: list[int] = []
     real_fit = TinyTrained.fit
     monkeypatch.setattr(
         TinyTrained,
         "fit",
         lambda self, train, ctx: fits.append(self.config.steps) or real_fit(self, train, ctx),
     )
-    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
-    args += ["--set", "test-tiny-trained.steps=10,30", "--checkpoint-every", "5", "--no-figures", "--retrain"]
+    return fits
+
+
+def test_an_interrupted_retrain_keeps_the_trainings_it_finished(cli, tmp_path, monkeypatch):
+    """A --retrain of several models interrupted in the last one: its rerun trained the finished
+    ones over again (a whole leaderboard's worth). It loads them now and resumes the interrupted one;
+    once the run has finished, the next --retrain trains everything anew."""
+    from genbench.api import TrainContext
+
+    fits = record_fits(monkeypatch)
+    args = [*TWO_TRAININGS, "--retrain"]
     cache = tmp_path / "cache"
     real = interrupt_training_at(monkeypatch, 12)  # steps=10 finishes first; steps=30 stops at 12
     assert cli(*run_args(tmp_path / "a", cache, *args)).exit_code == 130
@@ -352,15 +371,8 @@ def test_a_run_without_retrain_ends_an_interrupted_retrains_mark(cli, tmp_path, 
     and any later --retrain, days on, loaded that checkpoint instead of training it."""
     from genbench.api import TrainContext
 
-    fits = []
-    real_fit = TinyTrained.fit
-    monkeypatch.setattr(
-        TinyTrained,
-        "fit",
-        lambda self, train, ctx: fits.append(self.config.steps) or real_fit(self, train, ctx),
-    )
-    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
-    args += ["--set", "test-tiny-trained.steps=10,30", "--checkpoint-every", "5", "--no-figures"]
+    fits = record_fits(monkeypatch)
+    args = TWO_TRAININGS
     cache = tmp_path / "cache"
     real = interrupt_training_at(monkeypatch, 12)  # steps=10 finishes first; steps=30 stops at 12
     assert cli(*run_args(tmp_path / "a", cache, *args, "--retrain")).exit_code == 130
