@@ -35,11 +35,20 @@ def protocol_caption(
     caption = _protocol_sentence(protocols, seeds, describe_features)
     differing, _ = protocol_differences(keys)
     if differing:
+        averaged = "seeds are averaged"
+        if ranked(agg[agg["dataset"] == dataset]):
+            averaged += ", and rows ranked,"
         caption += (
-            f" Rows differ in {_and(differing)}: a row's label names its values; seeds are averaged, and "
-            f"rows ranked, only within one protocol (the CSV has every protocol field)."
+            f" Rows differ in {_and(differing)}: a row's label names its values; {averaged} only within "
+            f"one protocol (the CSV has every protocol field)."
         )
     return caption
+
+
+def ranked(agg: pd.DataFrame) -> bool:
+    """Whether any of ``agg``'s rows has a rank: rows are ranked by FID, so runs without one (e.g.
+    ``--metrics prdc``) have none, and numbering their rows would rank them by nothing."""
+    return "rank" in agg and bool(agg["rank"].notna().any())
 
 
 def _protocol_sentence(protocols: list[dict[str, Any]], seeds: str, describe_features: dict[str, str]) -> str:
@@ -83,6 +92,7 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
     cols = shown_columns(agg, columns)
     if not cols:
         return ""
+    show_rank = ranked(agg)  # the board's, before the filter below: every table of a board has it or none
     if all(directions.get(c, True) is None for c in cols):  # e.g. GAN dynamics: only the rows they describe
         agg = agg[agg[cols].notna().any(axis=1)]
     arrow = {True: " ↑", False: " ↓", None: ""}
@@ -91,7 +101,7 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
     several |= "config_differs" in agg and agg["config_differs"].fillna("").astype(bool).any()
     table = pd.DataFrame(
         {
-            "rank": agg.get("rank", pd.Series(range(1, len(agg) + 1))),
+            **({"rank": agg["rank"]} if show_rank else {}),
             "model": agg.get("row_label", agg["label"]),
             # rows of different protocols (or model configs) come from different seeds: say which
             **({"seeds": agg["seeds"]} if several else {}),
@@ -131,9 +141,12 @@ def leaderboard_markdown(
     a = agg[agg["dataset"] == dataset]
     lines = [f"# Leaderboard: {dataset}", "", protocol_caption(frame, agg, dataset, describe_features)]
     if a["n_ok"].any():  # with no samples there is nothing to rank or flag
+        order = (
+            "Ranked by FID (lower is better)." if ranked(a) else "Rows are not ranked: no FID was computed."
+        )
         lines += [
             "",
-            "Ranked by FID (lower is better). Flags: **memorized** (copies training data), **collapsed** "
+            f"{order} Flags: **memorized** (copies training data), **collapsed** "
             "(misses modes), **diverged**/**failed** (no samples); a flagged row is not a usable model, "
             "however low its FID.",
         ]

@@ -416,3 +416,49 @@ def test_seeds_trained_under_different_configs_are_not_averaged():
     # a failed run joins its label's only config: no split
     lone = aggregate(results_frame([runs[0], failed]))
     assert list(lone["seeds"]) == ["0,4"] and list(lone["row_label"]) == ["ddpm"]
+
+
+# -- no FID: nothing to rank by ------------------------------------------------------------------
+
+
+def no_fid(model, dataset="toy", seed=0):
+    """A run made with ``--metrics prdc``: no FID, so no ranking."""
+    r = result(model, seed, 0.0, precision=0.5 + seed / 10)
+    r.dataset = dataset
+    r.metrics.pop("fid")
+    return r
+
+
+def header_cells(md):
+    header = next(ln for ln in md.splitlines() if ln.startswith("|") and "model" in ln)
+    return [c.strip() for c in header.strip("|").split("|")]
+
+
+def test_without_fid_rows_are_not_ranked_and_not_said_to_be():
+    rs = [no_fid("a"), no_fid("b"), no_fid("b", seed=1)]
+    frame = results_frame(rs)
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
+    assert header_cells(md)[:3] == ["model", "flags", "precision ↑"]  # no rank that ranks nothing
+    assert "Ranked by FID" not in md and "not ranked: no FID was computed" in md
+    assert "**memorized**" in md  # the flags are still explained
+    rs[2].protocol["num_samples"] = 200  # two protocols: the caption ranks nothing either
+    frame = results_frame(rs)
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
+    assert "seeds are averaged only within one protocol" in md and "ranked" not in md.replace(
+        "not ranked", ""
+    )
+
+
+def test_report_without_fid_over_several_datasets(tmp_path):
+    """The audit's repro: `report` of two datasets run with `--metrics prdc` was a traceback."""
+    from genbench.reporting import write_report
+
+    for dataset in ("grid25", "ring8"):
+        for model in ("a", "b"):
+            no_fid(model, dataset).write(tmp_path / "runs")
+    pages = write_report(tmp_path / "runs", tmp_path / "boards")
+    assert sorted(pages) == ["grid25", "ring8"]
+    for dataset, md in pages.items():
+        assert "rank" not in header_cells(md) and "Ranked by FID" not in md
+        assert "| a " in md and "| b " in md
+        assert "rank" not in pd.read_csv(tmp_path / "boards" / f"{dataset}.csv").columns
