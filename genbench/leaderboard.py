@@ -3,8 +3,9 @@
 Columns use stable snake_case names: a metric's mean is ``<metric>``, its standard deviation over
 seeds (ddof=1) ``<metric>_std``. Per-run spreads a metric reports itself (KID's and IS's spread
 over subsets) stay in the result JSONs; the leaderboard's ``_std`` is always over seeds. A metric
-not computed is left empty. Rows are ranked by FID; flagged rows (memorized, collapsed, diverged)
-keep their place but carry their flags, so a copying model cannot top a board silently.
+not computed is left empty. Rows are ranked by FID (rows without one, e.g. all seeds failed, follow
+unranked); flagged rows (memorized, collapsed, diverged) keep their place but carry their flags, so
+a copying model cannot top a board silently.
 
 Seeds are averaged only within one protocol (:mod:`genbench.protocols` says which fields make
 one): runs of one model under different protocols become separate rows whose label names what
@@ -126,7 +127,11 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     agg = pd.DataFrame(out)
     if "fid" in agg:
         agg = agg.sort_values(["dataset", "protocol_order", "fid"], na_position="last", kind="stable")
-        agg.insert(0, "rank", agg.groupby(["dataset", "protocol_order"]).cumcount() + 1)
+        # only rows with an FID have a place in a ranking by FID: a row whose seeds all failed, or whose
+        # FID failed or was not run, is listed (with its flags) after the ranked ones, without a number
+        has_fid = agg["fid"].notna()
+        rank = agg[has_fid].groupby(["dataset", "protocol_order"]).cumcount() + 1
+        agg.insert(0, "rank", rank.reindex(agg.index).astype("Int64"))  # Int64: no "1.0" in the CSV
     return agg.reset_index(drop=True)
 
 

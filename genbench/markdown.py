@@ -101,7 +101,8 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
     several |= "config_differs" in agg and agg["config_differs"].fillna("").astype(bool).any()
     table = pd.DataFrame(
         {
-            **({"rank": agg["rank"]} if show_rank else {}),
+            # an unranked row (no FID: failed, or its FID failed) has an empty cell, not "<NA>"
+            **({"rank": agg["rank"].astype(object).where(agg["rank"].notna(), None)} if show_rank else {}),
             "model": agg.get("row_label", agg["label"]),
             # rows of different protocols (or model configs) come from different seeds: say which
             **({"seeds": agg["seeds"]} if several else {}),
@@ -114,7 +115,7 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
             },
         }
     )
-    return table.to_markdown(index=False)
+    return table.to_markdown(index=False, missingval="")
 
 
 def _cell_text(mean: float, std: float, note: CellNote | None) -> str:
@@ -141,9 +142,12 @@ def leaderboard_markdown(
     a = agg[agg["dataset"] == dataset]
     lines = [f"# Leaderboard: {dataset}", "", protocol_caption(frame, agg, dataset, describe_features)]
     if a["n_ok"].any():  # with no samples there is nothing to rank or flag
-        order = (
-            "Ranked by FID (lower is better)." if ranked(a) else "Rows are not ranked: no FID was computed."
-        )
+        if not ranked(a):
+            order = "Rows are not ranked: no FID was computed."
+        elif a["rank"].isna().any():
+            order = "Ranked by FID (lower is better); rows without an FID are not ranked."
+        else:
+            order = "Ranked by FID (lower is better)."
         lines += [
             "",
             f"{order} Flags: **memorized** (copies training data), **collapsed** "

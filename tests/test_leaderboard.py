@@ -287,7 +287,7 @@ def test_metric_failed_for_some_seeds_is_marked_and_explained():
 def test_metric_failed_for_every_seed_shows_the_error_not_an_empty_cell():
     rs = [run_result("m", s, metric_errors={"fid": "fid: boom"}) for s in (0, 1)]
     _, md = board(rs)
-    header = next(ln for ln in md.splitlines() if ln.startswith("|") and "rank" in ln)
+    header = next(ln for ln in md.splitlines() if ln.startswith("|") and "model" in ln)
     assert "fid ↓" in header  # the column stays although no row has a value
     assert "error †" in next(ln for ln in md.splitlines() if "| m " in ln)
     assert "- m: fid: no value; seed 0: fid: boom; seed 1: fid: boom" in md
@@ -462,3 +462,30 @@ def test_report_without_fid_over_several_datasets(tmp_path):
         assert "rank" not in header_cells(md) and "Ranked by FID" not in md
         assert "| a " in md and "| b " in md
         assert "rank" not in pd.read_csv(tmp_path / "boards" / f"{dataset}.csv").columns
+
+
+def test_rows_without_an_fid_get_no_rank_but_keep_their_flags():
+    """A row whose seeds all failed was ranked after the others, as if last by FID; so was a row
+    whose FID failed for every seed, and every row of a dataset run without FID beside one with."""
+    rs = [
+        run_result("a", 0, 10.0),
+        run_result("b", 0, 5.0),
+        run_result("dead", 0, status="failed"),
+        run_result("dead", 1, status="failed"),
+        run_result("nofid", 0, metric_errors={"fid": "fid: covariance is singular"}),
+    ]
+    agg, md = board(rs)
+    ranks = dict(zip(agg["label"], agg["rank"], strict=True))
+    assert ranks["b"] == 1 and ranks["a"] == 2
+    assert pd.isna(ranks["dead"]) and pd.isna(ranks["nofid"])
+    dead = next(ln for ln in md.splitlines() if "| dead " in ln)
+    assert dead.split("|")[1].strip() == "" and "**failed**" in dead
+    assert next(ln for ln in md.splitlines() if "| nofid " in ln).split("|")[1].strip() == ""
+    assert "rows without an FID are not ranked" in md
+    csv = to_csv_frame(agg).to_csv(index=False)
+    assert "\n1,digits,b," in csv and "\n,digits,dead," in csv  # integers, and empty for no rank
+
+    other = no_fid("c", dataset="ring8")  # another dataset, run with --metrics prdc
+    frame = results_frame([*rs, other])
+    md = leaderboard_markdown(frame, aggregate(frame), "ring8", {}, {})
+    assert "rank" not in header_cells(md) and "not ranked" in md
