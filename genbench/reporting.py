@@ -78,14 +78,18 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
 
 
 def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
-    """FID and samples/s of the DDIM step sweep, with DDPM (1000 steps) as the reference line."""
+    """FID and samples/s of the DDIM step sweep, with DDPM (1000 steps) as the reference line; FID
+    alone when the sweep ran without ``throughput`` (``--metrics fid``), nothing without FID."""
+    if "fid" not in agg:
+        return None
     rows = []
     for row in agg[agg["model"] == "ddim"].itertuples():
         m = re.fullmatch(r"steps=(\d+)", row.variant or "")
         nfe = getattr(row, "nfe", float("nan"))
         steps = int(m.group(1)) if m else (int(nfe) if nfe == nfe else None)
         if steps is not None and row.fid == row.fid and (not row.variant or m):
-            rows.append((steps, row.fid, getattr(row, "fid_std", 0.0), row.samples_per_s))
+            speed = getattr(row, "samples_per_s", float("nan"))
+            rows.append((steps, row.fid, getattr(row, "fid_std", 0.0), speed))
     rows = list({r[0]: r for r in sorted(rows, key=lambda r: r[0])}.values())  # default ddim = its step count
     if len(rows) < 2:
         return None
@@ -102,11 +106,13 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.set_xticks(steps, [str(s) for s in steps])
     ax.set_xlabel("sampling steps")
     ax.set_ylabel("FID")
-    ax2 = ax.twinx()
-    ax2.plot(steps, sps, color="tab:orange", marker="s", ls=":", label="samples/s")
-    ax2.set_ylabel("samples / s", color="tab:orange")
+    timed = any(s == s for s in sps)  # an axis of NaNs would claim a speed that was never measured
+    if timed:
+        ax2 = ax.twinx()
+        ax2.plot(steps, sps, color="tab:orange", marker="s", ls=":", label="samples/s")
+        ax2.set_ylabel("samples / s", color="tab:orange")
     ax.legend(loc="upper center", fontsize=8)
-    ax.set_title("DDIM: quality and speed against steps")
+    ax.set_title(f"DDIM: quality{' and speed' if timed else ''} against steps")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -114,11 +120,13 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
 
 
 def gan_dynamics(results: list[Result], path: Path) -> Path | None:
-    from genbench.metrics.gan_dynamics import plot_gan_dynamics
+    from genbench.metrics.gan_dynamics import _gan_rows, plot_gan_dynamics
 
     logs: dict[str, list[dict]] = {}
     for r in sorted(results, key=lambda r: (r.label, r.seed)):
-        if r.label not in logs and r.training_log and "d_fake" in r.training_log[0]:
+        # the rows the plot reads (d_real, d_fake, grad_norm_g), wherever they start: a log with only
+        # some of them (a plugin GAN's) would make plot_gan_dynamics raise and the report fail
+        if r.label not in logs and _gan_rows(r.training_log):
             logs[r.label] = r.training_log
     if not logs:
         return None

@@ -489,3 +489,57 @@ def test_rows_without_an_fid_get_no_rank_but_keep_their_flags():
     frame = results_frame([*rs, other])
     md = leaderboard_markdown(frame, aggregate(frame), "ring8", {}, {})
     assert "rank" not in header_cells(md) and "not ranked" in md
+
+
+# -- figures of what was measured ----------------------------------------------------------------
+
+
+def ddim_sweep(**metrics_per_step):
+    """DDIM step-sweep results: ``steps10={"fid": 5.0}`` -> ddim[steps=10] with those metrics."""
+    rs = []
+    for name, metrics in metrics_per_step.items():
+        r = result("ddim", 0, 0.0, variant=f"steps={name.removeprefix('steps')}")
+        r.metrics = dict(metrics)
+        rs.append(r)
+    return aggregate(results_frame(rs))
+
+
+def test_ddim_step_curve_plots_fid_without_a_speed_axis(tmp_path):
+    """The audit's repro: a DDIM sweep run with `--metrics fid` (no throughput) was an AttributeError."""
+    from genbench.reporting import ddim_step_curve
+
+    agg = ddim_sweep(steps10={"fid": 5.0}, steps20={"fid": 4.0})
+    path = ddim_step_curve(agg, tmp_path / "ddim.png")
+    assert path is not None and path.is_file()
+    agg = ddim_sweep(steps10={"fid": 5.0, "samples_per_s": 9.0}, steps20={"fid": 4.0, "samples_per_s": 5.0})
+    assert ddim_step_curve(agg, tmp_path / "ddim-speed.png").is_file()  # with speed, as before
+    agg = ddim_sweep(steps10={"samples_per_s": 9.0}, steps20={"samples_per_s": 5.0})
+    assert ddim_step_curve(agg, tmp_path / "none.png") is None  # no FID: no curve
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_gan_dynamics_figure_skips_logs_without_the_gan_keys(tmp_path):
+    """A log with d_fake but not every key the plot needs (a plugin GAN's, an older genbench's)
+    made the report fail; a log whose GAN rows start after its first row was left out."""
+    from genbench.reporting import gan_dynamics
+
+    partial = result("gan", 0, 5.0)
+    partial.training_log = [{"step": s, "d_fake": 0.3, "loss_g": 1.0} for s in range(5)]
+    assert gan_dynamics([partial], tmp_path / "gan.png") is None
+    late = result("gan-sat", 0, 6.0)
+    rows = [{"step": s, "d_real": 0.9, "d_fake": 0.1, "grad_norm_g": 0.01} for s in range(1, 5)]
+    late.training_log = [{"step": 0, "loss_g": 2.0}, *rows]
+    path = gan_dynamics([partial, late], tmp_path / "gan.png")
+    assert path is not None and path.is_file()
+
+
+def test_report_of_a_ddim_sweep_without_throughput(tmp_path):
+    from genbench.reporting import write_report
+
+    for steps, fid in ((10, 5.0), (20, 4.0)):
+        r = result("ddim", 0, fid, variant=f"steps={steps}")
+        r.dataset = "ring8"
+        r.write(tmp_path / "runs")
+    md = write_report(tmp_path / "runs", tmp_path / "boards")["ring8"]
+    assert "[DDIM step curve](ring8/ddim_step_curve.png)" in md
+    assert (tmp_path / "boards/ring8/ddim_step_curve.png").is_file()
