@@ -72,6 +72,15 @@ def load_results(out: Path) -> list[Result]:
             raise GenbenchError(
                 f"result file {path} is unreadable ({e}); delete it and rerun that model"
             ) from e
+        except OSError as e:  # the file itself, not its contents: a result it holds is kept, not deleted
+            move = f"move it out of {out}"
+            if isinstance(e, PermissionError):
+                fix = f"make it readable (chmod u+r) or {move}"
+            elif path.is_dir():
+                fix = f"rename it or {move}"
+            else:
+                fix = move
+            raise GenbenchError(f"result file {path} cannot be read ({e.strerror or e}); {fix}") from e
     return results
 
 

@@ -543,3 +543,31 @@ def test_report_of_a_ddim_sweep_without_throughput(tmp_path):
     md = write_report(tmp_path / "runs", tmp_path / "boards")["ring8"]
     assert "[DDIM step curve](ring8/ddim_step_curve.png)" in md
     assert (tmp_path / "boards/ring8/ddim_step_curve.png").is_file()
+
+
+@pytest.mark.parametrize("kind", ["directory", "permission"])
+def test_an_unreadable_result_file_is_one_error_line_naming_it(cli, tmp_path, monkeypatch, kind):
+    """An OSError reading a result (a directory named seed1.json, a file without read permission)
+    was a traceback: load_results caught only the errors of a file's contents."""
+    from genbench import leaderboard
+
+    result("ddpm", 0, 2.0).write(tmp_path / "runs")
+    path = result("ddpm", 1, 3.0).write(tmp_path / "runs")
+    if kind == "directory":
+        path.unlink()
+        path.mkdir()
+    else:  # chmod does not stop root, so the read fails as it would for another user
+        real = leaderboard.load_result
+
+        def denied(p):
+            if p == path:
+                raise PermissionError(13, "Permission denied", str(p))
+            return real(p)
+
+        monkeypatch.setattr(leaderboard, "load_result", denied)
+    r = cli("report", "--out", tmp_path / "runs", "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], r.stderr
+    assert ("Is a directory" if kind == "directory" else "Permission denied") in lines[0]
+    assert f"out of {tmp_path / 'runs'}" in lines[0]  # the fix
