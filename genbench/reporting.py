@@ -120,13 +120,13 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
 
 
 def gan_dynamics(results: list[Result], path: Path) -> Path | None:
-    from genbench.metrics.gan_dynamics import _gan_rows, plot_gan_dynamics
+    from genbench.metrics.gan_dynamics import gan_rows, plot_gan_dynamics
 
     logs: dict[str, list[dict]] = {}
     for r in sorted(results, key=lambda r: (r.label, r.seed)):
         # the rows the plot reads (d_real, d_fake, grad_norm_g), wherever they start: a log with only
         # some of them (a plugin GAN's) would make plot_gan_dynamics raise and the report fail
-        if r.label not in logs and _gan_rows(r.training_log):
+        if r.label not in logs and gan_rows(r.training_log):
             logs[r.label] = r.training_log
     if not logs:
         return None

@@ -32,7 +32,7 @@ REQUIRED = ("d_real", "d_fake", "grad_norm_g")
 WINDOW = 0.1
 
 
-def _gan_rows(log: list[dict[str, float]]) -> list[dict[str, float]]:
+def gan_rows(log: list[dict[str, float]]) -> list[dict[str, float]]:
     return [row for row in log if all(k in row for k in REQUIRED)]
 
 
@@ -61,10 +61,10 @@ class GanDynamics(Metric):
     )
 
     def applies_to(self, ctx: EvalContext) -> bool:
-        return super().applies_to(ctx) and bool(_gan_rows(ctx.training_log))
+        return super().applies_to(ctx) and bool(gan_rows(ctx.training_log))
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
-        rows = _gan_rows(ctx.training_log)
+        rows = gan_rows(ctx.training_log)
         if not rows:
             raise MetricInputError(
                 f"gan_dynamics: the training log has no rows with {', '.join(REQUIRED)}; use it with GAN models"
@@ -93,7 +93,7 @@ def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
     norm (log scale) below, with shared axes so the runs compare at a glance. Saves a PNG at ``path``."""
     from matplotlib.figure import Figure
 
-    runs = {label: _gan_rows(log) for label, log in logs.items()}
+    runs = {label: gan_rows(log) for label, log in logs.items()}
     runs = {label: rows for label, rows in runs.items() if rows}
     if not runs:
         raise MetricInputError(f"no GAN training log among {', '.join(logs) or 'no runs'}; train a GAN first")
