@@ -156,8 +156,33 @@ def load_result(path: Path) -> Result:
     return Result(**data)
 
 
+#: the name of a result file; ``seed*.json`` also matched backup copies ("seed0 (1).json",
+#: "seed0-old.json") and the failed attempts kept beside a result ("seed0.failed.json")
+_RESULT_NAME = re.compile(r"seed[0-9]+\.json")
+
+
 def find_results(out: Path) -> list[Path]:
-    return sorted(Path(out).glob("*/*/seed*.json"))
+    """The result files under ``out``: each ``<dataset>/<label>/seed<N>.json`` whose content is the
+    result that belongs there (:meth:`Result.path`), so that a copy is never counted twice.
+
+    A file whose content names another place (seed 0's result copied to ``seed2.json``) raises a
+    :class:`GenbenchError` naming both: skipping it with a warning would leave a report that quietly
+    lacks a seed, or counts one twice, and the researcher would read its numbers as right; the
+    fix is one ``mv`` or ``rm``. A file that does not read as a result is returned: its reader says
+    why (``leaderboard.load_results``)."""
+    from genbench.errors import GenbenchError
+
+    paths = sorted(p for p in Path(out).glob("*/*/seed*.json") if _RESULT_NAME.fullmatch(p.name))
+    for path in paths:
+        try:
+            home = load_result(path).path(out)
+        except (ValueError, TypeError, KeyError):
+            continue
+        if home != path:
+            raise GenbenchError(
+                f"{path} holds the result that belongs in {home}; move it there, or delete it if it is a copy"
+            )
+    return paths
 
 
 def environment(device: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import typer
@@ -17,7 +18,7 @@ import genbench
 from genbench import GenbenchError, GenerativeModel, RunConfig, evaluate, register_model
 from genbench.cli.main import app
 from genbench.progress import Progress
-from genbench.results import find_results, load_result
+from genbench.results import Result, find_results, load_result
 from genbench.runner import build_metrics, resolve_device
 
 
@@ -1073,6 +1074,29 @@ def test_report_without_results(cli, tmp_path):
         cli("report", "--out", str(tmp_path / "none"), "--leaderboards", str(tmp_path / "lb"))
     )
     assert "genbench run" in line
+
+
+def test_report_counts_each_seed_once_and_names_a_file_in_another_results_place(cli, tmp_path):
+    """A backup copy beside a result ("seed0 (1).json", "seed0-old.json") was read as a result too,
+    so the report averaged seed 0 twice; a result file under another result's name is an error."""
+    import shutil
+
+    out, boards = tmp_path / "runs", tmp_path / "boards"
+    proto = {"num_samples": 100, "reference_split": "train", "features": {"name": "raw", "fingerprint": "x"}}
+    for seed, fid in ((0, 1.0), (1, 3.0)):
+        Result(model="m", dataset="ring8", seed=seed, protocol=proto, metrics={"fid": fid}).write(out)
+    for stray in ("seed0 (1).json", "seed0-old.json", "seed0.failed.json", "seed0.json.bak"):
+        shutil.copy(out / "ring8/m/seed0.json", out / "ring8/m" / stray)
+    assert [p.name for p in find_results(out)] == ["seed0.json", "seed1.json"]
+    assert cli("report", "--out", str(out), "--leaderboards", str(boards)).exit_code == 0
+    row = pd.read_csv(boards / "ring8.csv").iloc[0]
+    assert (row["seeds"], row["n_ok"], row["fid"]) == ("0,1", 2, 2.0)
+
+    for name in ("seed2.json", "seed00.json"):  # seed 0's result under another seed's name
+        shutil.copy(out / "ring8/m/seed0.json", out / "ring8/m" / name)
+        line = single_line_error(cli("report", "--out", str(out), "--leaderboards", str(boards)))
+        assert f"ring8/m/{name}" in line and "ring8/m/seed0.json" in line
+        (out / "ring8/m" / name).unlink()
 
 
 def test_report_with_a_file_where_a_figure_folder_goes(cli, tmp_path, cache_dir):
