@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import os
@@ -54,9 +55,19 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def _finite(o: Any) -> Any:
-    """``o`` with every non-finite float replaced by None (numpy scalars and arrays included)."""
+    """``o`` with every non-finite float replaced by None (numpy scalars and arrays included), an
+    Enum by its value and a set by its sorted items (in the same order whatever the hash seed, so
+    the same run writes the same file); other objects json cannot write go to :func:`_jsonable`."""
     import numpy as np
 
+    if isinstance(o, enum.Enum):
+        return _finite(o.value)
+    if isinstance(o, set | frozenset):
+        items = [_finite(v) for v in o]
+        try:
+            return sorted(items)
+        except TypeError:  # items of several types (None for a NaN among floats)
+            return sorted(items, key=repr)
     if isinstance(o, dict):
         return {k: _finite(v) for k, v in o.items()}
     if isinstance(o, list | tuple):
@@ -69,9 +80,9 @@ def _finite(o: Any) -> Any:
 
 
 def _jsonable(o: Any) -> Any:
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    """Any other value (a torch.dtype, a Path, a plugin's own object) as its text, as
+    ``api.config_hash`` writes it: a plugin's config value must never fail the run after training."""
+    return str(o)
 
 
 def check_writable(directory: Path, flag: str = "--out") -> Path:

@@ -440,17 +440,44 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
         for seed in seeds:
             failed = Result(model=name, dataset=p.dataset.name, seed=seed, status="failed", error=why)
             failed.error_kind = "plugin"
-            failed.write(config.out)
-            results.append(failed)
+            results.append(write_result(failed, config.out, console)[0])
     for name, cls, variants, owner in p.models:
         for overrides in variants:
             for seed in seeds:
                 result = run_one(p, name, cls, overrides, owner, seed, reference, console)
-                path = result.write(config.out)
+                result, path = write_result(result, config.out, console)
                 console.done(result, path)
                 results.append(result)
     retrain_finished(p)
     return results
+
+
+def write_result(result: Result, out: Path, console: Progress) -> tuple[Result, Path]:
+    """Write ``result``; returns what was written and where.
+
+    A write that raises (a value in a plugin's config that no JSON writer takes, a full disk) fails
+    this model only, as its other bugs do: it is recorded as "failed" with the reason (identity and
+    error only, the part that can still be written) and the other models run."""
+    try:
+        return result, result.write(out)
+    except Exception as e:
+        why = f"the result of model {result.model!r} could not be written to {result.path(out)}"
+        failed = Result(
+            model=result.model,
+            dataset=result.dataset,
+            seed=result.seed,
+            variant=result.variant,
+            status="failed",
+            error=f"{why}: {type(e).__name__}: {e}",
+            # GenbenchError or OSError: an unwritable --out or a full disk, which the user fixes
+            error_kind="user" if isinstance(e, GenbenchError | OSError) else "plugin",
+        )
+        console.warn(f"{result.label} seed {result.seed}: {failed.error}")
+        try:
+            return failed, failed.write(out)
+        except Exception as again:  # the disk itself: the summary still reports this failure
+            console.warn(f"{result.label} seed {result.seed}: nor could its failure be recorded ({again})")
+            return failed, result.path(out)
 
 
 def reference_features_for(p: Plan, console: Progress) -> Features:

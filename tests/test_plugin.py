@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -439,6 +440,56 @@ def test_result_json_is_strict_json_whatever_a_plugin_put_in_it(tmp_path):
     written = read_strict(r.write(tmp_path))
     assert written["config"] == {"lr": None, "betas": [0.5, None]}
     assert written["training_log"] == [{"step": 1.0, "loss": None}]
+
+
+class Mode(enum.Enum):
+    fast = "fast"
+
+
+class ExoticConfig(_ConfiguredModel):
+    """A config with values json cannot write itself, as config_hash can (with default=str)."""
+
+    @dataclass
+    class Config:
+        mode: Mode = Mode.fast
+        dtype: torch.dtype = torch.float16
+        tags: frozenset[str] = frozenset({"b", "c", "a"})
+        where: Path = Path("x")
+        kept: dict[str, set[float]] = field(default_factory=lambda: {"s": {2.0, float("nan")}})
+
+
+class UnwritableConfig(_ConfiguredModel):
+    """A config that no JSON writer takes: a dict keyed by tuples."""
+
+    @dataclass
+    class Config:
+        table: dict[tuple[int, int], float] = field(default_factory=lambda: {(0, 1): 0.5})
+
+
+def test_a_model_config_of_enums_dtypes_and_sets_is_written_and_an_unwritable_one_fails_alone(
+    register, tmp_path, cache_dir
+):
+    """An Enum in a plugin's Config raised TypeError from the result write after its training: a
+    traceback, and every later model skipped."""
+    register(registry.models, "test-exotic-config", ExoticConfig)
+    register(registry.models, "test-unwritable-config", UnwritableConfig)
+    models = ("test-exotic-config", "test-unwritable-config", "gaussian")
+    results = run_ring8(tmp_path, cache_dir, models=models, metrics=["fid"])
+    assert results["gaussian"].status == results["test-exotic-config"].status == "ok"
+    written = read_strict(tmp_path / "runs/ring8/test-exotic-config/seed0.json")
+    assert written["config"] == {
+        "mode": "fast",
+        "dtype": "torch.float16",
+        "tags": ["a", "b", "c"],
+        "where": "x",
+        "kept": {"s": [2.0, None]},
+    }
+    assert written["status"] == "ok" and "fid" in written["metrics"]
+    bad = results["test-unwritable-config"]
+    assert (bad.status, bad.error_kind) == ("failed", "plugin")
+    assert "could not be written" in bad.error and "keys must be str" in bad.error
+    recorded = read_strict(tmp_path / "runs/ring8/test-unwritable-config/seed0.json")
+    assert (recorded["status"], recorded["error"]) == ("failed", bad.error)
 
 
 BUGGY_PYPROJECT = """
