@@ -92,8 +92,10 @@ def evaluate_into(
         "num_samples": int(samples.shape[0]),
         "reference_split": p.config.reference_split,
         "num_reference": len(reference),
-        # FID's reference when given (the other metrics use the reference features)
-        "reference_stats": str(p.config.reference_stats) if reference_stats is not None else None,
+        # FID's reference when given (the other metrics use the reference features); recorded even
+        # when the file failed to load (FID's error says why), as run's plan records it: else the
+        # rerun after fixing the file was refused as one of another protocol
+        "reference_stats": str(p.config.reference_stats) if p.config.reference_stats is not None else None,
         "features": p.extractor.info(),
         "seed": seed,
         "dataset_fingerprint": p.dataset.fingerprint(),

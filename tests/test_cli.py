@@ -1140,6 +1140,23 @@ def test_eval_shape_mismatch(cli, tmp_path, cache_dir):
     assert "shape" in line
 
 
+def test_the_same_command_reruns_after_its_reference_stats_file_is_fixed(cli, tmp_path, cache_dir):
+    """A --reference-stats file that failed to load was recorded as no reference statistics, so the
+    rerun after fixing the file was refused as one of another protocol."""
+    from genbench.features.reference import save_reference_stats
+
+    stats = tmp_path / "stats.npz"
+    np.savez(stats, mean=np.zeros(2))
+    args = run_args(tmp_path / "runs", cache_dir, "--models", "gaussian", "--dataset", "ring8")
+    args += ["--samples", "50", "--metrics", "fid", "--no-figures", "--reference-stats", str(stats)]
+    assert cli(*args).exit_code == 2  # FID's error names the fix
+    save_reference_stats(stats, np.zeros(2), np.eye(2))
+    res = cli(*args)
+    assert res.exit_code == 0, res.output
+    written = json.loads((tmp_path / "runs/ring8/gaussian/seed0.json").read_text())
+    assert "fid" in written["metrics"] and written["protocol"]["reference_stats"] == str(stats)
+
+
 def test_bad_reference_stats_fail_fid_and_keep_the_other_metrics(cli, tmp_path, cache_dir):
     """A reference .npz with missing keys or the wrong dimension: warned about before any training,
     FID records the error (one line naming the fix, exit 2), every other metric is still written."""
