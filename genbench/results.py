@@ -87,6 +87,11 @@ class Result:
     def path(self, out: Path) -> Path:
         return Path(out) / self.dataset / safe_name(self.label) / f"seed{self.seed}.json"
 
+    def failed_path(self, out: Path) -> Path:
+        """Where a failed run of this seed is written when the earlier result in :meth:`path` is
+        kept (``runner.write_result``); :func:`find_results` never reads it."""
+        return self.path(out).with_name(f"seed{self.seed}.failed.json")
+
     def write(self, out: Path) -> Path:
         path = self.path(out)
         atomic_write_json(path, asdict(self))

@@ -10,6 +10,7 @@ skipped; the others go on.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from genbench.config import (
 from genbench.data.base import Dataset, default_cache_dir
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginLoadError, UnknownNameError
 from genbench.features.base import FeatureExtractor, Features
-from genbench.io import check_writable
+from genbench.io import atomic_write_json, check_writable
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
 from genbench.results import Result, environment
@@ -313,7 +314,8 @@ def check_no_results_replaced(
       statistics): a quick ``--samples 200`` check replaced the full-size result of the same seed,
       whose numbers the report keeps apart, with nothing left to keep.
 
-    A result of the same protocol is replaced, as a rerun should; so is one without samples."""
+    A result of the same protocol is replaced, as a rerun should; so is one without samples. Not
+    by a failure, though: a "failed" result goes beside an ok one (:func:`write_result`)."""
     from genbench.results import load_result
 
     rows = [(name, row_label(v, owner)) for name, _, variants, owner in models for v in variants]
@@ -455,11 +457,18 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
 def write_result(result: Result, out: Path, console: Progress) -> tuple[Result, Path]:
     """Write ``result``; returns what was written and where.
 
+    A "failed" result (this attempt broke: out of memory, a corrupt checkpoint, a plugin that no
+    longer imports, ``sample`` raising) never replaces an "ok" or "diverged" one of the same seed,
+    which measured something: that file is kept, the failure goes beside it to
+    ``seed<N>.failed.json`` (which the report never reads) and a warning says so. Any other result
+    ("ok", or "diverged": the model's own outcome, a finding) replaces ``seed<N>.json`` and removes
+    a ``seed<N>.failed.json`` left by an earlier attempt; so does a "failed" one over a failure.
+
     A write that raises (a value in a plugin's config that no JSON writer takes, a full disk) fails
     this model only, as its other bugs do: it is recorded as "failed" with the reason (identity and
     error only, the part that can still be written) and the other models run."""
     try:
-        return result, result.write(out)
+        return result, _write_keeping_outcomes(result, out, console)
     except Exception as e:
         why = f"the result of model {result.model!r} could not be written to {result.path(out)}"
         failed = Result(
@@ -474,10 +483,33 @@ def write_result(result: Result, out: Path, console: Progress) -> tuple[Result, 
         )
         console.warn(f"{result.label} seed {result.seed}: {failed.error}")
         try:
-            return failed, failed.write(out)
+            return failed, _write_keeping_outcomes(failed, out, console)
         except Exception as again:  # the disk itself: the summary still reports this failure
             console.warn(f"{result.label} seed {result.seed}: nor could its failure be recorded ({again})")
             return failed, result.path(out)
+
+
+def _write_keeping_outcomes(result: Result, out: Path, console: Progress) -> Path:
+    """The file rule of :func:`write_result`."""
+    from genbench.results import load_result
+
+    path, aside = result.path(out), result.failed_path(out)
+    if result.status == "failed" and path.exists():
+        try:
+            earlier = load_result(path).status
+        except Exception:  # not a result genbench can read: nothing to keep
+            earlier = None
+        if earlier in ("ok", "diverged"):
+            atomic_write_json(aside, asdict(result))
+            console.warn(
+                f"{result.label} seed {result.seed} failed; the earlier {earlier} result in {path} "
+                f"is kept, and this failure is written to {aside}"
+            )
+            return aside
+    written = result.write(out)
+    with contextlib.suppress(OSError):  # a stale failure left beside it is never read: no reason to fail
+        aside.unlink(missing_ok=True)
+    return written
 
 
 def reference_features_for(p: Plan, console: Progress) -> Features:

@@ -15,8 +15,9 @@ import typer
 from typer.testing import CliRunner
 
 import genbench
-from genbench import GenbenchError, GenerativeModel, RunConfig, evaluate, register_model
+from genbench import GenbenchError, GenerativeModel, RunConfig, evaluate, register_model, registry
 from genbench.cli.main import app
+from genbench.errors import Diverged
 from genbench.progress import Progress
 from genbench.results import Result, find_results, load_result
 from genbench.runner import build_metrics, resolve_device
@@ -86,6 +87,20 @@ class UnitRange(PointsOnly):
 
     def sample(self, n, *, generator):
         return torch.rand(n, *self.spec.shape, generator=generator, device=generator.device)
+
+
+@register_model("test-flaky")
+class Flaky(PointsOnly):
+    """Samples, or raises as a run that fails at run time does (CUDA out of memory), or diverges."""
+
+    outcome = "ok"
+
+    def sample(self, n, *, generator):
+        if self.outcome == "raise":
+            raise RuntimeError("CUDA out of memory")
+        if self.outcome == "diverge":
+            raise Diverged(step=3, loss=float("nan"))
+        return torch.randn(n, *self.spec.shape, generator=generator)
 
 
 @register_model("test-tiny-trained")
@@ -1003,6 +1018,44 @@ def test_out_path_that_is_a_file(cli, tmp_path, cache_dir):
     f.write_text("x")
     line = single_line_error(cli(*run_args(f, cache_dir, "--models", "copy", "--dataset", "ring8")))
     assert "--out" in line
+
+
+def test_a_failed_rerun_never_replaces_an_ok_result(cli, tmp_path, cache_dir, monkeypatch):
+    """A rerun that failed at run time (out of memory, a plugin that no longer imports) replaced the
+    ok result of the same seed with a "failed" one. It is written beside it now, as
+    seed0.failed.json, until a run of that seed succeeds; a divergence still replaces it."""
+    out = tmp_path / "runs"
+    args = run_args(out, cache_dir, "--models", "test-flaky", "--dataset", "ring8", "--samples", "50")
+    args += ["--metrics", "fid", "--no-figures"]
+    result, aside = out / "ring8/test-flaky/seed0.json", out / "ring8/test-flaky/seed0.failed.json"
+    assert cli(*args).exit_code == 0
+    kept = result.read_bytes()
+
+    monkeypatch.setattr(Flaky, "outcome", "raise")
+    res = cli(*args)
+    assert res.exit_code == 1
+    assert result.read_bytes() == kept and find_results(out) == [result]
+    failed = json.loads(aside.read_text())
+    assert failed["status"] == "failed" and "CUDA out of memory" in failed["error"]
+    assert f"the earlier ok result in {result} is kept" in " ".join(res.stderr.split())
+
+    broken = registry.Entry(name="test-flaky", source="genbench-test-plugin", error="failed to import")
+    with monkeypatch.context() as m:
+        m.setitem(registry.models._entries, "test-flaky", broken)
+        assert cli(*args).exit_code == 1
+    assert result.read_bytes() == kept
+    assert json.loads(aside.read_text())["error"] == "failed to import"
+
+    monkeypatch.setattr(Flaky, "outcome", "ok")
+    assert cli(*args).exit_code == 0
+    assert json.loads(result.read_text())["status"] == "ok" and not aside.exists()
+
+    monkeypatch.setattr(Flaky, "outcome", "diverge")
+    assert cli(*args).exit_code == 1
+    assert json.loads(result.read_text())["status"] == "diverged" and not aside.exists()
+    monkeypatch.setattr(Flaky, "outcome", "raise")  # a finding too: a failed attempt keeps it
+    assert cli(*args).exit_code == 1
+    assert json.loads(result.read_text())["status"] == "diverged" and aside.exists()
 
 
 def test_corrupt_checkpoint_keeps_earlier_results(cli, tmp_path, cache_dir):
