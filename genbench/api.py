@@ -243,9 +243,18 @@ def config_hash(
     blob = json.dumps(
         {"model": model_name, "version": version, "dataset": dataset, "config": train_config, "seed": seed},
         sort_keys=True,
-        default=str,
+        default=_key_text,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _key_text(o: Any) -> Any:
+    """A value JSON has no form for, as the key hashes it: a set by its sorted items (``str`` of a
+    set of strings changes order with the hash seed, so each process got another key and
+    retrained), anything else by its text."""
+    if isinstance(o, set | frozenset):
+        return sorted(o, key=repr)
+    return str(o)
 
 
 @dataclass

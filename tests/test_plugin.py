@@ -601,3 +601,23 @@ def test_an_installed_plugin_with_buggy_metrics_and_model_takes_nothing_down(tmp
     named = genbench_cli("run", "--models", "copy", "--metrics", "fid,buggy-init", *common, "--no-progress")
     assert named.returncode == 2 and "Traceback" not in named.stderr
     assert named.stderr.count("error:") == 1 and "genbench-buggy-plugin" in named.stderr, named.stderr
+
+
+def test_a_set_in_a_plugins_train_config_hashes_alike_in_every_process():
+    """``str`` of a set of strings follows the hash seed, so each process gave the same config
+    another checkpoint key, and every run retrained the model."""
+    code = (
+        "from genbench.api import config_hash\n"
+        "print(config_hash('m', 'd', {'layers': {'conv', 'attn', 'norm', 'mlp', 'skip'}}, 0))\n"
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+            check=True,
+        ).stdout
+        for hash_seed in range(6)
+    }
+    assert len(keys) == 1, keys
