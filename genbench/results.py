@@ -181,7 +181,7 @@ def find_results(out: Path) -> list[Path]:
     for path in paths:
         try:
             home = load_result(path).path(out)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, OSError):  # unreadable: load_results says why, once
             continue
         if home != path:
             raise GenbenchError(
