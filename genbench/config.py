@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
 import itertools
 import math
 import tomllib
@@ -170,12 +171,17 @@ def _unwrap_optional(typ: Any) -> Any:
 
 
 def _coerce(value: str, typ: Any, where: str) -> Any:
+    """``value`` (``--set`` text) as a value of ``typ``; a value or type it cannot take fails on one line."""
     origin = typing.get_origin(typ)
     args = typing.get_args(typ)
     if origin in (typing.Union, types.UnionType):
         if value.lower() in ("none", "null") and type(None) in args:
             return None
         return _coerce(value, _unwrap_optional(typ), where)  # tuple[int, ...] | None: the tuple's rules
+    if origin is typing.Literal:
+        return _coerce_literal(value, args, where)
+    if isinstance(typ, type) and issubclass(typ, enum.Enum):
+        return _coerce_enum(value, typ, where)
     try:
         if typ is bool:
             if value.lower() in ("1", "true", "yes", "on"):
@@ -190,14 +196,53 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
             return number
         if typ in (int, str):
             return typ(value)
-        if origin in (tuple, list):
+        if origin in (tuple, list, set, frozenset):
             inner = args[0] if args else str
             vals = [_coerce(v, inner, where) for v in value.split(":") if v]
-            return tuple(vals) if origin is tuple else vals
+            return vals if origin is list else origin(vals)
     except ValueError:
         expected = "a finite float" if typ is float else getattr(typ, "__name__", typ)
         raise GenbenchError(f"bad value {value!r} for {where}; expected {expected}") from None
-    return value
+    if typ in (Any, object):  # a field that takes anything takes the text
+        return value
+    if isinstance(typ, type) and origin is None:  # Path, and any class built from its text
+        try:
+            return typ(value)
+        except ValueError:
+            raise GenbenchError(f"bad value {value!r} for {where}; expected {typ.__name__}") from None
+        except Exception:
+            pass
+    raise GenbenchError(f"cannot set {where} of type {_type_name(typ)} with --set")
+
+
+def _type_name(typ: Any) -> str:
+    if isinstance(typ, type) and typing.get_origin(typ) is None:
+        return typ.__name__ if typ.__module__ == "builtins" else f"{typ.__module__}.{typ.__qualname__}"
+    return str(typ).replace("typing.", "")
+
+
+def _coerce_enum(value: str, typ: type[enum.Enum], where: str) -> enum.Enum:
+    """An Enum member by its name (what :func:`value_text` writes), else by its value."""
+    if value in typ.__members__:
+        return typ.__members__[value]
+    for member in typ:
+        if value in (str(member.value), value_text(member.value)):
+            return member
+    choices = ", ".join(typ.__members__)
+    raise GenbenchError(f"bad value {value!r} for {where}; expected one of {choices}")
+
+
+def _coerce_literal(value: str, choices: tuple[Any, ...], where: str) -> Any:
+    """The ``Literal`` choice ``value`` names, its text read as each choice's type (``2`` for ``Literal[1, 2]``)."""
+    for choice in choices:
+        try:
+            converted = _coerce(value, type(choice), where)
+        except GenbenchError:
+            continue
+        if type(converted) is type(choice) and converted == choice:
+            return choice
+    shown = ", ".join(value_text(c) for c in choices)
+    raise GenbenchError(f"bad value {value!r} for {where}; expected one of {shown}")
 
 
 def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> Any:
@@ -253,6 +298,8 @@ def canonical_variant(cls: type, dataset: str, overrides: dict[str, str]) -> dic
 
 def value_text(value: Any) -> str:
     """A config value as ``--set`` text that reads back to it: ``1.0`` -> ``1``, ``(1, 2)`` -> ``1:2``."""
+    if isinstance(value, enum.Enum):  # by name, which --set reads first
+        return value.name
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -260,6 +307,8 @@ def value_text(value: Any) -> str:
         return text.removesuffix(".0")
     if isinstance(value, tuple | list):
         return ":".join(value_text(v) for v in value)
+    if isinstance(value, set | frozenset):  # in a fixed order, so one set is one label
+        return ":".join(sorted(value_text(v) for v in value))
     if value is None:
         return "none"
     return str(value)

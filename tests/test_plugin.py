@@ -9,7 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pytest
@@ -490,6 +490,56 @@ def test_a_model_config_of_enums_dtypes_and_sets_is_written_and_an_unwritable_on
     assert "could not be written" in bad.error and "keys must be str" in bad.error
     recorded = read_strict(tmp_path / "runs/ring8/test-unwritable-config/seed0.json")
     assert (recorded["status"], recorded["error"]) == ("failed", bad.error)
+
+
+class Speed(enum.Enum):
+    fast = "f"
+    slow = "s"
+
+
+class ChoicesConfig(_ConfiguredModel):
+    """Fields of types that --set used to leave as the typed text."""
+
+    @dataclass
+    class Config:
+        speed: Speed = Speed.fast
+        where: Path = Path("a")
+        kind: Literal["x", "y"] = "x"
+        n: Literal[1, 2] = 1
+        dtype: torch.dtype = torch.float16
+
+
+def test_set_converts_enum_literal_and_path_fields_and_their_label_reads_back(register, tmp_path, cache_dir):
+    """--set gave an Enum field 'slow' (not Speed.slow), a Literal["x", "y"] field 'z', a Literal[1, 2]
+    field '2' and a Path field a str, and setting a field to its default named a variant."""
+    from genbench.config import resolve_model_config
+    from genbench.runner import plan
+
+    register(registry.models, "test-choices", ChoicesConfig)
+
+    def variants(*overrides: str) -> list[dict[str, str]]:
+        sets = [f"test-choices.{o}" for o in overrides]
+        config = RunConfig(
+            models=["test-choices"], dataset="ring8", overrides=sets, out=tmp_path, cache_dir=cache_dir
+        )
+        return plan(config).models[0][2]
+
+    cfg = resolve_model_config(ChoicesConfig, "ring8", {"speed": "slow", "where": "b", "kind": "y", "n": "2"})
+    assert (cfg.speed, cfg.where, cfg.kind, cfg.n) == (Speed.slow, Path("b"), "y", 2)
+    assert resolve_model_config(ChoicesConfig, "ring8", {"speed": "s"}).speed is Speed.slow  # by value
+    assert variants("speed=fast", "n=1", "where=a") == [{}]
+    (label,) = variants("speed=s", "n=2", "where=b")
+    assert label == {"n": "2", "speed": "slow", "where": "b"}
+    assert variants(*(f"{k}={v}" for k, v in label.items())) == [label]  # typed back, the same variant
+    for typed, message in [
+        ("kind=z", "bad value 'z' for test-choices.kind; expected one of x, y"),
+        ("n=3", "bad value '3' for test-choices.n; expected one of 1, 2"),
+        ("speed=medium", "bad value 'medium' for test-choices.speed; expected one of fast, slow"),
+        ("dtype=float32", "cannot set test-choices.dtype of type torch.dtype with --set"),
+    ]:
+        with pytest.raises(genbench.GenbenchError) as e:
+            variants(typed)
+        assert str(e.value) == message
 
 
 BUGGY_PYPROJECT = """
