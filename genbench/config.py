@@ -297,7 +297,8 @@ def canonical_variant(cls: type, dataset: str, overrides: dict[str, str]) -> dic
 
 
 def value_text(value: Any) -> str:
-    """A config value as ``--set`` text that reads back to it: ``1.0`` -> ``1``, ``(1, 2)`` -> ``1:2``."""
+    """A config value as ``--set`` text that reads back to it: ``1.0`` -> ``1``, ``(1, 2)`` -> ``1:2``,
+    ``()`` -> ``:``."""
     if isinstance(value, enum.Enum):  # by name, which --set reads first
         return value.name
     if isinstance(value, bool):
@@ -305,10 +306,10 @@ def value_text(value: Any) -> str:
     if isinstance(value, float):
         text = repr(value)
         return text.removesuffix(".0")
-    if isinstance(value, tuple | list):
-        return ":".join(value_text(v) for v in value)
+    if isinstance(value, tuple | list):  # an empty one is ":" (an empty value is no --set)
+        return ":".join(value_text(v) for v in value) or ":"
     if isinstance(value, set | frozenset):  # in a fixed order, so one set is one label
-        return ":".join(sorted(value_text(v) for v in value))
+        return ":".join(sorted(value_text(v) for v in value)) or ":"
     if value is None:
         return "none"
     return str(value)

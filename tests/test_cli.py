@@ -520,6 +520,23 @@ def test_a_tuple_field_sweeps_only_values_written_with_colons(tmp_path, cache_di
         variants("1,2")
 
 
+def test_an_empty_tuple_is_labelled_so_that_the_label_reads_back(tmp_path, cache_dir):
+    """``--set ddpm.attn_resolutions=:`` was labelled ``attn_resolutions=``, which --set refuses."""
+    from genbench.runner import plan
+
+    config = RunConfig(
+        models=["ddpm"],
+        dataset="ring8",
+        overrides=["ddpm.attn_resolutions=:"],
+        out=tmp_path,
+        cache_dir=cache_dir,
+    )
+    (variant,) = plan(config).models[0][2]
+    assert variant == {"attn_resolutions": ":"}
+    again = replace(config, overrides=[f"ddpm.{k}={v}" for k, v in variant.items()])
+    assert plan(again).models[0][2] == [variant]
+
+
 def test_an_optional_tuple_field_reads_as_a_tuple():
     """``tuple[int, ...] | None`` came through --set as the raw string ``"1:2"``."""
     from genbench.config import resolve_model_config
