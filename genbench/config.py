@@ -140,7 +140,13 @@ def parse_metric_options(items: list[str]) -> dict[str, dict[str, str]]:
         metric, name, value = split_assignment(
             item, "--metric-option", "METRIC.KEY=VALUE", "fid.backend=clean-fid"
         )
-        out.setdefault(metric, {})[name] = value
+        mine = out.setdefault(metric, {})
+        if name in mine:  # as --set does: the last one silently won
+            raise GenbenchError(
+                f"--metric-option {metric}.{name}={mine[name]} and --metric-option {metric}.{name}={value} "
+                f"set the same option of {metric!r}; give it once"
+            )
+        mine[name] = value
     return out
 
 

@@ -950,6 +950,11 @@ def test_list_shows_sources(cli):
         (["--models", "copy", "--metric-option", "memorization.space=feature"], "unknown space 'feature'"),
         (["--models", "copy", "--metric-option", "is.splits=0"], "splits=0 must be an integer >= 1"),
         (["--models", "copy", "--metric-option", "kid.subset_size=none"], "subset_size='none' must be an"),
+        (
+            ["--models", "copy", "--metric-option", "kid.subsets=5", "--metric-option", "kid.subsets=10"],
+            "--metric-option kid.subsets=5 and --metric-option kid.subsets=10 set the same option of 'kid'; "
+            "give it once",
+        ),
         (["--models", "copy", "--device", "mps"], "device 'mps' is not supported"),
         (
             ["--models", "copy", "--device", "cuda:0"]
