@@ -107,7 +107,12 @@ def parse_overrides(items: list[str]) -> list[Override]:
     out = []
     for item in items:
         model, fname, value = split_assignment(item, "--set", "MODEL.FIELD=VALUE", "ddim.steps=10")
-        values = dict.fromkeys(v.strip() for v in value.split(","))  # =10,10 is one variant
+        items = [v.strip() for v in value.split(",")]
+        if not all(items):  # =10,,20 and =cosine, failed as "bad value ''" (or set a str field to '')
+            raise GenbenchError(
+                f"malformed --set list {value!r} in {item!r}; use comma-separated values, e.g. ddim.steps=10,20"
+            )
+        values = dict.fromkeys(items)  # =10,10 is one variant
         out.append(Override(model, fname, tuple(values), value))
     return out
 

@@ -907,6 +907,12 @@ def test_list_shows_sources(cli):
         (["--models", "copy", "--set", "gan.steps=10"], "add gan to --models"),  # as typed, not gan-ns
         (["--models", "ddim", "--set", "ddim.stepz=10"], "did you mean steps"),
         (["--models", "ddim", "--set", "ddim.steps=ten"], "bad value 'ten' for ddim.steps"),
+        # an empty sweep item failed as "bad value ''", or (a str field) set the field to ''
+        (
+            ["--models", "ddim", "--set", "ddim.steps=10,,20"],
+            "malformed --set list '10,,20' in 'ddim.steps=10,,20'",
+        ),
+        (["--models", "ddpm", "--set", "ddpm.lr_schedule=cosine,"], "malformed --set list 'cosine,'"),
         # nan passes every range check (nan < 0 is False): ddim.eta=nan ran a garbled DDIM step silently
         (
             ["--models", "ddim", "--set", "ddim.eta=nan"],
