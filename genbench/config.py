@@ -157,7 +157,9 @@ def parse_metric_options(items: list[str]) -> dict[str, dict[str, str]]:
 
 def resolve_metric_options(metric: str, declared: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
     """Check ``given`` against the metric's declared options ({key: default}); convert each value to
-    the type of its default (text when the default is None)."""
+    the type of its default: a tuple or list as ``--set`` reads one (``1:2``), items of its
+    default's items' type; a number when the default is None (``0500`` and ``500`` are one
+    protocol), else text."""
     out: dict[str, Any] = {}
     for key, text in given.items():
         if key not in declared:
@@ -168,10 +170,39 @@ def resolve_metric_options(metric: str, declared: dict[str, Any], given: dict[st
                 else f"; options: {', '.join(declared) or 'none'}"
             )
             raise GenbenchError(f"metric {metric!r} has no option {key!r}{hint}")
-        default = declared[key]
-        plain = default is None or isinstance(default, str)
-        out[key] = text if plain else _coerce(text, type(default), f"{metric}.{key}")
+        default, where = declared[key], f"{metric}.{key}"
+        if default is None:
+            out[key] = _number_or_text(text)
+        elif isinstance(default, str):
+            out[key] = text
+        elif isinstance(default, tuple | list):
+            kinds = {type(v) for v in default}
+            if len(kinds) == 1:
+                inner = kinds.pop()
+                out[key] = _coerce(
+                    text, tuple[inner, ...] if isinstance(default, tuple) else list[inner], where
+                )
+            else:  # no one type to read the items as: numbers, else text
+                items = [_number_or_text(v) for v in text.split(":") if v]
+                out[key] = tuple(items) if isinstance(default, tuple) else items
+        else:
+            out[key] = _coerce(text, type(default), where)
     return out
+
+
+def _number_or_text(text: str) -> int | float | str:
+    """``text`` as an int (``0500`` -> 500, ``5e2`` -> 500) or finite float when it is a number, else as it is."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return int(number) if number.is_integer() else number
 
 
 def _unwrap_optional(typ: Any) -> Any:

@@ -520,6 +520,23 @@ def test_a_tuple_field_sweeps_only_values_written_with_colons(tmp_path, cache_di
         variants("1,2")
 
 
+def test_a_number_option_whose_default_is_none_is_recorded_as_a_number(tmp_path, cache_dir):
+    """``kid.subset_size`` (default None) stayed text: ``0500`` and ``500`` were two protocols, two rows."""
+    from genbench.runner import plan
+
+    def options(value: str) -> dict:
+        config = RunConfig(
+            models=["copy"],
+            metrics=["kid"],
+            metric_options=[f"kid.subset_size={value}"],
+            out=tmp_path,
+            cache_dir=cache_dir,
+        )
+        return plan(config).metric_options
+
+    assert options("0500") == options("500") == {"kid": {"subset_size": 500}}
+
+
 def test_an_empty_tuple_is_labelled_so_that_the_label_reads_back(tmp_path, cache_dir):
     """``--set ddpm.attn_resolutions=:`` was labelled ``attn_resolutions=``, which --set refuses."""
     from genbench.runner import plan

@@ -542,6 +542,24 @@ def test_set_converts_enum_literal_and_path_fields_and_their_label_reads_back(re
         assert str(e.value) == message
 
 
+def test_a_plugin_metrics_tuple_and_none_default_options_are_read_as_set_reads_values():
+    """A tuple default's option stayed the text ``"1:2"``, a None default's ``"0500"`` (not 500)."""
+    from genbench.config import resolve_metric_options
+
+    declared = {"ks": (1, 2), "weights": [0.5], "mixed": (1, "a"), "size": None, "name": None}
+    given = {"ks": "3:05", "weights": "1:2.5", "mixed": "4:b", "size": "0500", "name": "abc"}
+    assert resolve_metric_options("test-m", declared, given) == {
+        "ks": (3, 5),
+        "weights": [1.0, 2.5],
+        "mixed": (4, "b"),
+        "size": 500,
+        "name": "abc",
+    }
+    assert resolve_metric_options("test-m", {"ks": ()}, {"ks": ":"}) == {"ks": ()}
+    with pytest.raises(genbench.GenbenchError, match="bad value 'x' for test-m.ks; expected int"):
+        resolve_metric_options("test-m", declared, {"ks": "1:x"})
+
+
 BUGGY_PYPROJECT = """
 [build-system]
 requires = ["setuptools>=68"]
