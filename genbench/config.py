@@ -48,7 +48,9 @@ class RunConfig:
     checkpoint_every: int = 500  # --checkpoint-every: training steps between resumable checkpoints
     overrides: list[str] = field(default_factory=list)  # --set MODEL.FIELD=VALUE
     metric_options: list[str] = field(default_factory=list)  # --metric-option METRIC.KEY=VALUE
-    inception_weights: Path | None = None  # --inception-weights (or $GENBENCH_INCEPTION_WEIGHTS)
+    # --inception-weights: None = each extractor's own variable ($GENBENCH_INCEPTION_WEIGHTS for
+    # inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS for clean-inception), else its download
+    inception_weights: Path | None = None
     amp: bool = False  # --amp: mixed precision training on CUDA
     figures: bool = True  # --figures/--no-figures
     progress: bool = True  # --progress/--no-progress

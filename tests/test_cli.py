@@ -621,6 +621,33 @@ def test_a_seed_metric_or_sweep_value_given_twice_runs_once(cli, tmp_path, cache
     ]
 
 
+def test_the_cli_leaves_inception_weights_to_each_extractors_variable_as_the_api_does(
+    cli, tmp_path, monkeypatch
+):
+    """With $GENBENCH_INCEPTION_WEIGHTS set, the CLI passed torch-fidelity's file to every extractor
+    (clean-inception then failed to load it as TorchScript); the API leaves it None, for each
+    extractor to read its own variable. Both build one RunConfig now."""
+    import genbench.evaluation
+    import genbench.runner
+
+    monkeypatch.setenv("GENBENCH_INCEPTION_WEIGHTS", str(tmp_path / "pt_inception.pth"))
+    built: list[RunConfig] = []
+    monkeypatch.setattr(genbench.runner, "run", lambda config: built.append(config) or [])
+    monkeypatch.setattr(
+        genbench.evaluation,
+        "evaluate",
+        lambda samples, config, name=None: (
+            built.append(config) or Result(model="m", dataset="digits", seed=0)
+        ),
+    )
+    args = ["--out", tmp_path, "--no-progress"]
+    assert cli("run", "--models", "copy", *args).exit_code == 0
+    assert cli("eval", "--samples", tmp_path / "x.npz", "--dataset", "digits", *args).exit_code == 0
+    assert built[0] == RunConfig(models=["copy"], out=tmp_path, progress=False)
+    assert built[1] == RunConfig(models=[], out=tmp_path, progress=False)
+    assert built[0].inception_weights is built[1].inception_weights is None
+
+
 @pytest.mark.parametrize("command", ["run", "eval", "report", "list"])
 def test_help_shows_every_options_text_whole(command):
     """Rich markup used to swallow "[default: ...]" in option help, leaving "seed ." in --help."""

@@ -40,7 +40,10 @@ def eval_samples(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Feature batch size.")] = 500,
     inception_weights: Annotated[
-        Path | None, typer.Option(envvar="GENBENCH_INCEPTION_WEIGHTS", help="Local Inception weights.")
+        Path | None,
+        typer.Option(
+            help=r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS for clean-inception]."
+        ),
     ] = None,
     figures: Annotated[bool, typer.Option(help="Save figures.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,

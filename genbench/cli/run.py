@@ -64,7 +64,10 @@ def run(
         typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable)."),
     ] = None,
     inception_weights: Annotated[
-        Path | None, typer.Option(envvar="GENBENCH_INCEPTION_WEIGHTS", help="Local Inception weights file.")
+        Path | None,
+        typer.Option(
+            help=r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS for clean-inception]."
+        ),
     ] = None,
     amp: Annotated[bool, typer.Option(help="Mixed-precision training on CUDA.")] = False,
     figures: Annotated[bool, typer.Option(help="Save sample and nearest-neighbour figures.")] = True,
