@@ -116,33 +116,51 @@ class Registry(Generic[T]):
 
     # -- discovery ----------------------------------------------------------------------------
     def discover(self) -> None:
-        """Read entry-point names (without importing anything)."""
+        """Read entry-point names (without importing anything).
+
+        A name declared with different targets (two distributions both declaring ``vae``, or an entry
+        point naming another class than the one a decorator registered) becomes an error entry:
+        using it fails naming every declaration, whatever order ``sys.path`` lists them in; the other
+        names still work. Discovery itself never fails.
+        """
         if self._discovered:
             return
         self._discovered = True
+        declared: dict[str, dict[str, str]] = {}  # name -> {target: the source that declares it}
         for ep in metadata.entry_points(group=self.group):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
-            if ep.name in self._entries:
-                entry = self._entries[ep.name]
-                if entry.entry_point is None and entry.loaded:
-                    if _points_at(ep, entry.obj):
-                        # the decorator ran first (its module was imported) and the entry point names
-                        # the same class: one registration reached two ways; the distribution is its source
-                        entry.entry_point, entry.source = ep, dist
-                    else:
-                        # a different class under a taken name: reported when the name is used, so
-                        # discovery itself never fails
-                        entry.error = (
-                            f"{self.kind} {ep.name!r} is registered by both {entry.source} and {dist} "
-                            f"({ep.value}); uninstall one of them"
-                        )
-                continue
-            try:
-                self._validate_name(ep.name)
-            except RegistrationError as e:
-                self._entries[ep.name] = Entry(name=ep.name, source=dist, entry_point=ep, error=str(e))
-                continue
-            self._entries[ep.name] = Entry(name=ep.name, source=dist, entry_point=ep)
+            targets = declared.setdefault(ep.name, {})
+            entry = self._entries.get(ep.name)
+            if entry is None:
+                try:
+                    self._validate_name(ep.name)
+                except RegistrationError as e:
+                    self._entries[ep.name] = Entry(name=ep.name, source=dist, entry_point=ep, error=str(e))
+                else:
+                    self._entries[ep.name] = Entry(name=ep.name, source=dist, entry_point=ep)
+            elif not targets and entry.entry_point is None and entry.loaded:
+                if _points_at(ep, entry.obj):
+                    # the decorator ran first (its module was imported) and the entry point names the
+                    # same class: one registration reached two ways; the distribution is its source
+                    entry.entry_point, entry.source = ep, dist
+                else:
+                    targets[_target_of(entry.obj)] = entry.source
+            targets.setdefault(_normalised(ep.value), dist)
+        for name, targets in declared.items():
+            if len(targets) > 1:
+                entry = self._entries[name]
+                found = sorted((source, target) for target, source in targets.items())
+                listed = [f"{source} ({target})" for source, target in found]
+                both = (
+                    " and ".join(listed)
+                    if len(listed) == 2
+                    else ", ".join(listed[:-1]) + f" and {listed[-1]}"
+                )
+                entry.source = ", ".join(sorted({source for source, _ in found}))
+                entry.error = (
+                    f"{self.kind} {name!r} is declared by {'both ' if len(listed) == 2 else ''}{both}; "
+                    "uninstall one of them"
+                )
 
     def _load(self, entry: Entry) -> Any:
         if entry.error:
@@ -235,6 +253,17 @@ def _points_at(ep: metadata.EntryPoint, obj: Any) -> bool:
     return module.strip() == getattr(obj, "__module__", None) and attr.strip() == getattr(
         obj, "__qualname__", None
     )
+
+
+def _normalised(value: str) -> str:
+    """An entry point's ``module:attr`` without the spaces the format allows around ``:``."""
+    module, sep, attr = value.partition(":")
+    return f"{module.strip()}{sep}{attr.strip()}"
+
+
+def _target_of(obj: Any) -> str:
+    """``module:qualname`` of a registered class, as an entry point naming it would read."""
+    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
 
 
 def _source_of(obj: Any) -> str:

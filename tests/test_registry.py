@@ -126,3 +126,56 @@ def test_an_alias_declared_as_an_entry_point_resolves_to_its_model_once_imported
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["gan", "gan-ns", "gan-ns"], out.stderr
+
+
+def fake_distribution(site, name: str, entry_points: dict[str, dict[str, str]]) -> None:
+    """An installed distribution as importlib.metadata finds it: a dist-info folder on sys.path."""
+    info = site / f"{name.replace('-', '_')}-0.1.dist-info"  # as pip names it
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    lines = []
+    for group, names in entry_points.items():
+        lines += [f"[{group}]", *(f"{n} = {target}" for n, target in names.items())]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("order", ["ab", "ba"])
+def test_a_name_two_distributions_declare_fails_naming_both_whatever_the_path_order(
+    tmp_path, monkeypatch, order
+):
+    group = "genbench.test-conflict"
+    sites = {"a": tmp_path / "a", "b": tmp_path / "b"}
+    (sites["a"] / "conflict_plugin_a.py").parent.mkdir(parents=True)
+    (sites["a"] / "conflict_plugin_a.py").write_text(
+        "from genbench.api import GenerativeModel\nclass Solo(GenerativeModel):\n    pass\n"
+    )
+    fake_distribution(
+        sites["a"], "plugin-a", {group: {"dup": "conflict_plugin_a:Dup", "solo": "conflict_plugin_a:Solo"}}
+    )
+    fake_distribution(sites["b"], "plugin-b", {group: {"dup": "conflict_plugin_b:Dup"}})
+    for key in reversed(order):
+        monkeypatch.syspath_prepend(str(sites[key]))
+    reg = Registry("model", group, GenerativeModel, "models")
+    with pytest.raises(PluginLoadError) as e:
+        reg.get("dup")
+    assert str(e.value) == (
+        "model 'dup' is declared by both plugin-a (conflict_plugin_a:Dup) and "
+        "plugin-b (conflict_plugin_b:Dup); uninstall one of them"
+    )
+    assert reg.get("solo").__name__ == "Solo"  # the other names still work
+    assert reg.load_all() == {"dup": str(e.value)}  # what `genbench list` shows
+    assert reg.source("dup") == "plugin-a, plugin-b"
+
+
+def test_a_plugin_declaring_a_baseline_name_makes_that_name_fail_not_replace_the_baseline(
+    tmp_path, monkeypatch
+):
+    fake_distribution(tmp_path, "fake-vae", {"genbench.models": {"vae": "fake_vae:VAE"}})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry("model", "genbench.models", GenerativeModel, "models")  # the real group, a fresh registry
+    with pytest.raises(
+        PluginLoadError, match=r"'vae' is declared by both fake-vae \(fake_vae:VAE\) and genbench"
+    ):
+        reg.get("vae")
+    assert "uninstall one of them" in reg.load_all()["vae"]
+    assert reg.get("ddpm").__name__ == "DDPM"
