@@ -171,7 +171,8 @@ class Registry(Generic[T]):
         assert ep is not None
         try:
             obj = ep.load()
-        except Exception as e:  # a broken plugin must not take the others down
+        except (Exception, SystemExit) as e:  # a broken plugin must not take the others down, even one
+            # that calls sys.exit or parses arguments at import; KeyboardInterrupt still stops everything
             entry.error = (
                 f"{self.kind} plugin {entry.name!r} from {entry.source} failed to import "
                 f"({ep.value}): {type(e).__name__}: {e}; fix or uninstall {entry.source}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import metadata
 
 import pytest
@@ -179,3 +180,46 @@ def test_a_plugin_declaring_a_baseline_name_makes_that_name_fail_not_replace_the
         reg.get("vae")
     assert "uninstall one of them" in reg.load_all()["vae"]
     assert reg.get("ddpm").__name__ == "DDPM"
+
+
+@pytest.mark.parametrize("exit_code", ["'plugin exits at import'", "2"])
+def test_a_plugin_that_exits_at_import_is_a_load_error_not_the_end_of_the_process(
+    tmp_path, monkeypatch, exit_code
+):
+    (tmp_path / "exiting_plugin_xyz.py").write_text(f"import sys\nsys.exit({exit_code})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "exiting_plugin_xyz", raising=False)
+    reg = fresh()
+    reg.add("good", _Model)
+    reg.discover()
+    ep = metadata.EntryPoint(name="exits", value="exiting_plugin_xyz:Thing", group=reg.group)
+    from genbench.registry import Entry
+
+    reg._entries["exits"] = Entry(name="exits", source="exiting-dist", entry_point=ep)
+    with pytest.raises(PluginLoadError, match="exiting-dist") as e:
+        reg.get("exits")
+    assert "failed to import" in str(e.value) and "SystemExit" in str(e.value)
+    assert reg.get("good") is _Model
+    assert reg.load_all() == {"exits": str(e.value)}
+
+
+def test_genbench_list_survives_a_plugin_that_exits_at_import(tmp_path):
+    import os
+    import subprocess
+
+    (tmp_path / "exiting_plugin_xyz.py").write_text("import sys\nsys.exit('plugin exits at import')\n")
+    fake_distribution(
+        tmp_path, "exiting-plugin", {"genbench.metrics": {"exitmetric": "exiting_plugin_xyz:M"}}
+    )
+    path = os.pathsep.join(part for part in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if part)
+    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "250"}
+    out = subprocess.run(
+        [sys.executable, "-m", "genbench", "list", "metrics"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    line = next(ln for ln in out.stdout.splitlines() if "exitmetric" in ln)
+    assert "exiting-plugin" in line and "SystemExit" in line and "fid" in out.stdout
