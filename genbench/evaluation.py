@@ -59,8 +59,8 @@ def evaluate(
     result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
     check_replaceable(result.path(config.out), source)  # before any work: nothing is computed in vain
     extractor = build_extractor(dataset, config, device)
-    metrics = build_metrics(config.metrics, dataset.kind, console)
-    options = build_metric_options(config, metrics)
+    metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
+    options = build_metric_options(config, metrics, dataset)
     p = Plan(
         config,
         dataset,

@@ -119,13 +119,20 @@ def build_extractor(dataset: Dataset, config: RunConfig, device: torch.device) -
     )
 
 
-def build_metric_options(config: RunConfig, metrics: list[Metric]) -> dict[str, dict[str, Any]]:
+def build_metric_options(
+    config: RunConfig, metrics: list[Metric], dataset: Dataset | None = None
+) -> dict[str, dict[str, Any]]:
     """``--metric-option`` values, checked against the options each metric declares."""
     given = parse_metric_options(config.metric_options)
     chosen = {m.name: m for m in metrics}
     out = {}
     for name, opts in given.items():
         canonical = registry.metrics.check(name)
+        if canonical not in chosen and dataset is not None and not _supports(canonical, dataset.kind):
+            raise GenbenchError(
+                f"--metric-option {name}.{next(iter(opts))} names metric {name!r}, which does not apply to "
+                f"{dataset.kind} data ({dataset.name}); drop the option"
+            )
         if canonical not in chosen:
             raise GenbenchError(
                 f"--metric-option {name}.{next(iter(opts))} names a metric this run does not compute; "
@@ -158,7 +165,18 @@ def metric_plugin_error(name: str, what: str, e: Exception, drop: str | None) ->
     return PluginLoadError(f"metric plugin {name!r} from {source} {what}: {e}; {fix}")
 
 
-def build_metrics(names: list[str] | None, kind: str, console: Progress) -> list[Metric]:
+def _supports(name: str, kind: str) -> bool:
+    """Whether metric ``name`` handles ``kind`` data; a plugin that fails to import is reported elsewhere."""
+    try:
+        return kind in registry.metrics.get(name).supported_kinds
+    except PluginLoadError:
+        return True
+
+
+def build_metrics(names: list[str] | None, kind: str, console: Progress, dataset: str = "") -> list[Metric]:
+    """The metrics to compute: those named (``--metrics``), or every installed one that handles
+    ``kind`` data. A named metric that cannot handle it fails here, before any training: a run that
+    trains for an hour and then leaves it out, without a word, would be worse."""
     explicit = names is not None
     out: list[Metric] = []
     broken: set[type[Metric]] = set()  # warned about once, even when listed under two names
@@ -172,7 +190,10 @@ def build_metrics(names: list[str] | None, kind: str, console: Progress) -> list
                 raise
             console.warn(str(e))  # a broken metric plugin never takes the others down
             continue
-        if kind not in cls.supported_kinds and not explicit:
+        if kind not in cls.supported_kinds:
+            if explicit:
+                data = f"{kind} data ({dataset})" if dataset else f"{kind} data"
+                raise GenbenchError(f"metric {name!r} does not apply to {data}; drop it from --metrics")
             continue
         # once each: --metrics fid,fid, or an alias that a plugin declares as an entry point of
         # its own (listed as a name until its module is imported)
@@ -285,8 +306,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     }
     check_no_results_replaced(config, dataset.name, models, skipped, measures)
     extractor = build_extractor(dataset, config, device)
-    metrics = build_metrics(config.metrics, dataset.kind, console)
-    options = build_metric_options(config, metrics)
+    metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
+    options = build_metric_options(config, metrics, dataset)
     return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options)
 
 

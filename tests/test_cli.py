@@ -1005,6 +1005,16 @@ def test_list_shows_sources(cli):
             "--metric-option kid.subsets=5 and --metric-option kid.subsets=10 set the same option of 'kid'; "
             "give it once",
         ),
+        # a metric named explicitly that cannot handle the data was left out without a word
+        (
+            ["--models", "copy", "--dataset", "ring8", "--samples", "20", "--metrics", "is,fid"],
+            "metric 'is' does not apply to points data (ring8); drop it from --metrics",
+        ),
+        (
+            ["--models", "copy", "--dataset", "ring8", "--samples", "20", "--metrics", "fid"]
+            + ["--metric-option", "is.splits=5"],
+            "names metric 'is', which does not apply to points data (ring8); drop the option",
+        ),
         (["--models", "copy", "--device", "mps"], "device 'mps' is not supported"),
         (
             ["--models", "copy", "--device", "cuda:0"]
@@ -1018,6 +1028,25 @@ def test_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, args, expected):
     line = single_line_error(cli(*run_args(tmp_path / "runs", cache_dir, *args)))
     assert expected in line
     assert not find_results(tmp_path / "runs")  # nothing was run
+
+
+def test_the_python_api_refuses_a_named_metric_that_cannot_handle_the_data(tmp_path, cache_dir):
+    import genbench
+
+    config = genbench.RunConfig(
+        models=["copy"],
+        dataset="ring8",
+        metrics=["fid", "is"],
+        out=tmp_path,
+        cache_dir=cache_dir,
+        progress=False,
+    )
+    expected = r"metric 'is' does not apply to points data \(ring8\); drop it from --metrics"
+    with pytest.raises(GenbenchError, match=expected):
+        genbench.run(config)
+    with pytest.raises(GenbenchError, match=expected):
+        genbench.evaluate(np.zeros((20, 2), np.float32), config)
+    assert not find_results(tmp_path)
 
 
 def test_the_largest_seed_runs_every_seeded_metric(cli, tmp_path, cache_dir):
