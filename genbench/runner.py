@@ -11,6 +11,7 @@ skipped; the others go on.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -222,10 +223,74 @@ def start_metric(name: str, cls: type[Metric], explicit: bool) -> Metric:
         raise metric_plugin_error(name, f"failed to start: {type(e).__name__}", e, drop) from e
 
 
+def _check_type(config: RunConfig, name: str, ok: Callable[[Any], bool], what: str) -> None:
+    """A field of a RunConfig built in Python (the CLI's parser always gives the right types): a
+    string where a list goes was read one character at a time ("unknown model 'd'")."""
+    value = getattr(config, name)
+    if not ok(value):
+        raise GenbenchError(f"RunConfig.{name} must be {what}, got {value!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def _is_names(value: Any) -> bool:
+    return _is_list(value) and all(isinstance(v, str) for v in value)
+
+
+def check_config_types(config: RunConfig, *, run: bool) -> None:
+    """The types of the fields `genbench eval` reads, and with ``run`` those only `genbench run`
+    reads, each failing in one line naming the field and an example of its type."""
+    names = _is_names
+    _check_type(config, "seeds", _is_list, "a list of integers, e.g. [0, 1, 2]")
+    _check_type(config, "dataset", lambda v: isinstance(v, str), "a dataset name, e.g. 'digits'")
+    _check_type(
+        config,
+        "features",
+        lambda v: v is None or isinstance(v, str),
+        "a feature extractor name or None, e.g. 'raw'",
+    )
+    _check_type(
+        config,
+        "metrics",
+        lambda v: v is None or names(v),
+        "a list of metric names, or None for every metric that applies, e.g. ['fid']",
+    )
+    _check_type(
+        config,
+        "metric_options",
+        names,
+        "a list of METRIC.KEY=VALUE strings, e.g. ['fid.backend=clean-fid']",
+    )
+    _check_type(config, "batch_size", _is_int, "an integer, e.g. 500")
+    if not run:
+        return
+    _check_type(config, "models", names, "a list of model names, e.g. ['ddpm']")
+    _check_type(config, "overrides", names, "a list of MODEL.FIELD=VALUE strings, e.g. ['ddim.steps=10']")
+    _check_type(
+        config,
+        "samples",
+        lambda v: v is None or _is_int(v),
+        "an integer (samples per model), or None for the size of the train split, e.g. 1000",
+    )
+    _check_type(config, "checkpoint_every", _is_int, "an integer (training steps), e.g. 500")
+    if config.checkpoint_every < 0:  # step % -5 == 0 checkpointed every 5 steps
+        raise GenbenchError(
+            f"--checkpoint-every must be >= 0 (0 saves no resumable checkpoints), got {config.checkpoint_every}"
+        )
+
+
 def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
-    """What `genbench run` and `genbench eval` both check before any work: the dataset, features
-    and metric names, the seeds (given to the Python API unparsed), the batch size, the device and
-    the output directory. Returns the device and the cache dir."""
+    """What `genbench run` and `genbench eval` both check before any work: the types of the fields
+    they read (the Python API's RunConfig is not parsed), the dataset, features and metric names,
+    the seeds, the batch size, the device and the output directory. Returns the device and the
+    cache dir."""
+    check_config_types(config, run=False)
     check_seeds(config.seeds)
     if config.batch_size < 1:  # eval too: it extracted no features and cached that empty reference
         raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
@@ -242,6 +307,7 @@ def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
 def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     """Resolve and validate every name, list and path; load the dataset. No training happens."""
     console = console or Progress(enabled=False)
+    check_config_types(config, run=True)
     if not config.models:
         raise GenbenchError("no models given; pass --models, e.g. --models ddpm,gan")
     if config.samples is not None and config.samples < 2:

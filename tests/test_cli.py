@@ -1015,6 +1015,8 @@ def test_list_shows_sources(cli):
             + ["--metric-option", "is.splits=5"],
             "names metric 'is', which does not apply to points data (ring8); drop the option",
         ),
+        # step % -5 == 0: a negative interval checkpointed every 5 steps
+        (["--models", "copy", "--checkpoint-every", "-5"], "--checkpoint-every must be >= 0 (0 saves no"),
         (["--models", "copy", "--device", "mps"], "device 'mps' is not supported"),
         (
             ["--models", "copy", "--device", "cuda:0"]
@@ -1046,6 +1048,39 @@ def test_the_python_api_refuses_a_named_metric_that_cannot_handle_the_data(tmp_p
         genbench.run(config)
     with pytest.raises(GenbenchError, match=expected):
         genbench.evaluate(np.zeros((20, 2), np.float32), config)
+    assert not find_results(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        # a string where a list goes was read one character at a time
+        ("models", "ddpm", "RunConfig.models must be a list of model names, e.g. ['ddpm'], got 'ddpm'"),
+        ("metrics", "fid", "RunConfig.metrics must be a list of metric names"),
+        ("overrides", "ddim.steps=10", "RunConfig.overrides must be a list of MODEL.FIELD=VALUE strings"),
+        ("metric_options", "fid.backend=clean-fid", "RunConfig.metric_options must be a list of METRIC.KEY"),
+        ("seeds", 0, "RunConfig.seeds must be a list of integers, e.g. [0, 1, 2], got 0"),  # "no seeds given"
+        ("samples", "100", "RunConfig.samples must be an integer"),  # TypeError tracebacks
+        ("batch_size", "100", "RunConfig.batch_size must be an integer, e.g. 500, got '100'"),
+        ("checkpoint_every", "5", "RunConfig.checkpoint_every must be an integer"),
+    ],
+)
+def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
+    tmp_path, cache_dir, field, value, expected
+):
+    import genbench
+
+    config = genbench.RunConfig(
+        models=["copy"], dataset="ring8", samples=20, out=tmp_path, cache_dir=cache_dir, progress=False
+    )
+    setattr(config, field, value)
+    with pytest.raises(GenbenchError) as e:
+        genbench.run(config)
+    assert str(e.value).startswith(expected)
+    if field in ("metrics", "metric_options", "seeds", "batch_size"):  # fields `eval` reads too
+        with pytest.raises(GenbenchError) as e:
+            genbench.evaluate(np.zeros((20, 2), np.float32), config)
+        assert str(e.value).startswith(expected)
     assert not find_results(tmp_path)
 
 
