@@ -331,17 +331,10 @@ def test_an_interrupted_retrain_resumes_when_the_same_command_is_rerun(cli, tmp_
 
 
 #: two trainings of one model, checkpointed every 5 steps
-TWO_TRAININGS = [
-    "--models",
-    "test-tiny-trained",
-    "--dataset",
-    "ring8",
-    "--samples",
-    "100",
-    "--metrics",
-    "fid",
-]
-TWO_TRAININGS += ["--set", "test-tiny-trained.steps=10,30", "--checkpoint-every", "5", "--no-figures"]
+TWO_TRAININGS = (
+    "--models test-tiny-trained --dataset ring8 --samples 100 --metrics fid --no-figures "
+    "--set test-tiny-trained.steps=10,30 --checkpoint-every 5"
+).split()
 
 
 def record_fits(monkeypatch) -> list[int]:
