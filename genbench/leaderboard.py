@@ -67,7 +67,7 @@ def load_results(out: Path) -> list[Result]:
     results = []
     for path in paths:
         try:
-            results.append(load_result(path))
+            result = load_result(path)
         except (ValueError, TypeError, KeyError) as e:
             raise GenbenchError(
                 f"result file {path} is unreadable ({e}); delete it and rerun that model"
@@ -81,6 +81,12 @@ def load_results(out: Path) -> list[Result]:
             else:
                 fix = move
             raise GenbenchError(f"result file {path} cannot be read ({e.strerror or e}); {fix}") from e
+        home = result.path(out)
+        if home != path:  # seed 0's result copied to seed2.json: skipping it would drop or double a seed
+            raise GenbenchError(
+                f"{path} holds the result that belongs in {home}; move it there, or delete it if it is a copy"
+            )
+        results.append(result)
     return results
 
 

@@ -167,27 +167,9 @@ _RESULT_NAME = re.compile(r"seed[0-9]+\.json")
 
 
 def find_results(out: Path) -> list[Path]:
-    """The result files under ``out``: each ``<dataset>/<label>/seed<N>.json`` whose content is the
-    result that belongs there (:meth:`Result.path`), so that a copy is never counted twice.
-
-    A file whose content names another place (seed 0's result copied to ``seed2.json``) raises a
-    :class:`GenbenchError` naming both: skipping it with a warning would leave a report that quietly
-    lacks a seed, or counts one twice, and the researcher would read its numbers as right; the
-    fix is one ``mv`` or ``rm``. A file that does not read as a result is returned: its reader says
-    why (``leaderboard.load_results``)."""
-    from genbench.errors import GenbenchError
-
-    paths = sorted(p for p in Path(out).glob("*/*/seed*.json") if _RESULT_NAME.fullmatch(p.name))
-    for path in paths:
-        try:
-            home = load_result(path).path(out)
-        except (ValueError, TypeError, KeyError, OSError):  # unreadable: load_results says why, once
-            continue
-        if home != path:
-            raise GenbenchError(
-                f"{path} holds the result that belongs in {home}; move it there, or delete it if it is a copy"
-            )
-    return paths
+    """The result files under ``out``: each ``<dataset>/<label>/seed<N>.json``, never a copy beside
+    one. Whether its content belongs there is checked where it is read (``leaderboard.load_results``)."""
+    return sorted(p for p in Path(out).glob("*/*/seed*.json") if _RESULT_NAME.fullmatch(p.name))
 
 
 def environment(device: str) -> dict[str, Any]:
