@@ -121,7 +121,7 @@ def build_extractor(dataset: Dataset, config: RunConfig, device: torch.device) -
 
 
 def build_metric_options(
-    config: RunConfig, metrics: list[Metric], dataset: Dataset | None = None
+    config: RunConfig, metrics: list[Metric], dataset: Dataset
 ) -> dict[str, dict[str, Any]]:
     """``--metric-option`` values, checked against the options each metric declares."""
     given = parse_metric_options(config.metric_options)
@@ -129,7 +129,7 @@ def build_metric_options(
     out = {}
     for name, opts in given.items():
         canonical = registry.metrics.check(name)
-        if canonical not in chosen and dataset is not None and not _supports(canonical, dataset.kind):
+        if canonical not in chosen and not _supports(canonical, dataset.kind):
             raise GenbenchError(
                 f"--metric-option {name}.{next(iter(opts))} names metric {name!r}, which does not apply to "
                 f"{dataset.kind} data ({dataset.name}); drop the option"
@@ -246,7 +246,6 @@ def _is_names(value: Any) -> bool:
 def check_config_types(config: RunConfig, *, run: bool) -> None:
     """The types of the fields `genbench eval` reads, and with ``run`` those only `genbench run`
     reads, each failing in one line naming the field and an example of its type."""
-    names = _is_names
     _check_type(config, "seeds", _is_list, "a list of integers, e.g. [0, 1, 2]")
     _check_type(config, "dataset", lambda v: isinstance(v, str), "a dataset name, e.g. 'digits'")
     _check_type(
@@ -258,20 +257,20 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     _check_type(
         config,
         "metrics",
-        lambda v: v is None or names(v),
+        lambda v: v is None or _is_names(v),
         "a list of metric names, or None for every metric that applies, e.g. ['fid']",
     )
     _check_type(
         config,
         "metric_options",
-        names,
+        _is_names,
         "a list of METRIC.KEY=VALUE strings, e.g. ['fid.backend=clean-fid']",
     )
     _check_type(config, "batch_size", _is_int, "an integer, e.g. 500")
     if not run:
         return
-    _check_type(config, "models", names, "a list of model names, e.g. ['ddpm']")
-    _check_type(config, "overrides", names, "a list of MODEL.FIELD=VALUE strings, e.g. ['ddim.steps=10']")
+    _check_type(config, "models", _is_names, "a list of model names, e.g. ['ddpm']")
+    _check_type(config, "overrides", _is_names, "a list of MODEL.FIELD=VALUE strings, e.g. ['ddim.steps=10']")
     _check_type(
         config,
         "samples",
