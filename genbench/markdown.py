@@ -19,6 +19,7 @@ from genbench.leaderboard import (
     plugin_columns,
 )
 from genbench.protocols import protocol_differences, show_value
+from genbench.text import and_list
 
 
 def protocol_caption(
@@ -39,7 +40,7 @@ def protocol_caption(
         if ranked(agg[agg["dataset"] == dataset]):
             averaged += ", and rows ranked,"
         caption += (
-            f" Rows differ in {_and(differing)}: a row's label names its values; {averaged} only within "
+            f" Rows differ in {and_list(differing)}: a row's label names its values; {averaged} only within "
             f"one protocol (the CSV has every protocol field)."
         )
     return caption
@@ -69,10 +70,6 @@ def _protocol_sentence(protocols: list[dict[str, Any]], seeds: str, describe_fea
         clauses.append(f"features: {'; '.join(describe_features.get(f, f) for f in feats)}")
     clauses += [f"seeds {seeds}", "cells are mean ± std over seeds"]
     return f"Protocol: {'; '.join(clauses)}."
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _cell_notes(agg: pd.DataFrame) -> pd.Series:

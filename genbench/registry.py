@@ -21,6 +21,7 @@ from importlib import metadata
 from typing import Any, Generic, TypeVar
 
 from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError
+from genbench.text import and_list
 
 T = TypeVar("T")
 
@@ -151,14 +152,9 @@ class Registry(Generic[T]):
                 entry = self._entries[name]
                 found = sorted((source, target) for target, source in targets.items())
                 listed = [f"{source} ({target})" for source, target in found]
-                both = (
-                    " and ".join(listed)
-                    if len(listed) == 2
-                    else ", ".join(listed[:-1]) + f" and {listed[-1]}"
-                )
                 entry.source = ", ".join(sorted({source for source, _ in found}))
                 entry.error = (
-                    f"{self.kind} {name!r} is declared by {'both ' if len(listed) == 2 else ''}{both}; "
+                    f"{self.kind} {name!r} is declared by {'both ' if len(listed) == 2 else ''}{and_list(listed)}; "
                     "uninstall one of them"
                 )
 
