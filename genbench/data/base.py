@@ -43,6 +43,9 @@ class Dataset(ABC):
     default_features: ClassVar[str] = "inception"
     #: number of known modes (classes, mixture components); None when unknown
     num_modes: ClassVar[int | None] = None
+    #: modes are the classes that this dataset's classifier (:mod:`genbench.features.classifier`,
+    #: trained on its train split) predicts; stacked-digits: 100 a + 10 b + c, one digit per channel
+    classifier_labels_modes: ClassVar[bool] = False
     #: True when data must be fetched on first use
     downloads: ClassVar[bool] = False
     #: one-line description for `genbench list datasets`
@@ -86,15 +89,24 @@ class Dataset(ABC):
     def label_modes(self, x: torch.Tensor) -> np.ndarray | None:
         """Mode label (int in [0, num_modes)) of each example of ``x``; None if modes are unknown.
 
-        Image datasets label with their classifier; 2D mixtures with the nearest mean.
+        Image datasets label with their classifier (``classifier_labels_modes``); 2D mixtures
+        override this with the nearest mean.
         """
-        return None
+        if not self.classifier_labels_modes:
+            return None
+        from genbench.features.classifier import Classifier
+
+        return Classifier.for_dataset(self).predict(x)
 
     def mode_labeller(self) -> str | None:
         """The fingerprint of the trained model :meth:`label_modes` uses, recorded in the protocol of
         results whose metrics used mode labels (its weights, like any trained classifier's, may differ
         between machines); None when the labels are exact (a nearest mean) or modes are unknown."""
-        return None
+        if not self.classifier_labels_modes:
+            return None
+        from genbench.features.classifier import Classifier
+
+        return Classifier.for_dataset(self).fingerprint()
 
     def fingerprint(self) -> str:
         """Identifies the data (name + split sizes + a content hash) for cache keys."""

@@ -52,19 +52,9 @@ class Digits(Dataset):
     kind = "image"
     default_features = "classifier"
     num_modes = 10
+    classifier_labels_modes = True
     description = "scikit-learn 8x8 handwritten digits (1797), embedded, 1437/360 split"
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = digits_split(split)
         return torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.copy())
-
-    def label_modes(self, x: torch.Tensor) -> np.ndarray:
-        """Digit class predicted by the classifier trained on the train split (> 97% held out)."""
-        from genbench.features.classifier import Classifier
-
-        return Classifier.for_dataset(self).predict(x)
-
-    def mode_labeller(self) -> str:
-        from genbench.features.classifier import Classifier
-
-        return Classifier.for_dataset(self).fingerprint()

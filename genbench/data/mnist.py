@@ -72,6 +72,7 @@ class _IDXDataset(Dataset):
     kind = "image"
     default_features = "classifier"
     num_modes = 10
+    classifier_labels_modes = True
     downloads = True
     source: ClassVar[str] = ""  # key of RESOURCES / MIRRORS
 
@@ -87,17 +88,6 @@ class _IDXDataset(Dataset):
             raise corrupt(lab_path, f"expected {len(images)} labels, got shape {labels.shape}")
         x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)
         return x, torch.from_numpy(labels.astype(np.int64))
-
-    def label_modes(self, x: torch.Tensor) -> np.ndarray:
-        """Class predicted by the dataset's classifier (trained on its train split)."""
-        from genbench.features.classifier import Classifier
-
-        return Classifier.for_dataset(self).predict(x)
-
-    def mode_labeller(self) -> str:
-        from genbench.features.classifier import Classifier
-
-        return Classifier.for_dataset(self).fingerprint()
 
 
 @register_dataset("mnist")

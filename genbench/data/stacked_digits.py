@@ -27,6 +27,7 @@ class StackedDigits(Dataset):
     kind = "image"
     default_features = "classifier"
     num_modes = 1000
+    classifier_labels_modes = True
     description = "three 8x8 digits stacked as RGB (Stacked-MNIST construction), 1000 modes, embedded"
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,14 +41,3 @@ class StackedDigits(Dataset):
     def channel_dataset(self) -> Digits:
         """The dataset each channel is an example of; its classifier labels every channel."""
         return Digits(data_dir=self.data_dir, cache_dir=self.cache_dir)
-
-    def label_modes(self, x: torch.Tensor) -> np.ndarray:
-        """``100 a + 10 b + c`` from the digits classifier applied to each channel."""
-        from genbench.features.classifier import Classifier
-
-        return Classifier.for_dataset(self).predict(x)
-
-    def mode_labeller(self) -> str:
-        from genbench.features.classifier import Classifier
-
-        return Classifier.for_dataset(self).fingerprint()
