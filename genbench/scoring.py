@@ -116,9 +116,8 @@ def evaluate_into(
         except Exception as e:  # a broken metric plugin never takes the others down
             record_metric_error(result, metric, e, console)
         timings[f"{metric.name}_s"] = time.perf_counter() - t0
-    if ctx.has_cached(
-        "sample_modes"
-    ):  # a metric used mode labels: name what made them, when not the features
+    # a metric used mode labels: name what made them, unless it is the feature extractor itself
+    if ctx.has_cached("sample_modes"):
         labeller = p.dataset.mode_labeller()
         if labeller is not None and labeller != result.protocol["features"].get("fingerprint"):
             result.protocol["mode_labeller"] = labeller
