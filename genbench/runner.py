@@ -139,6 +139,12 @@ def build_metric_options(
                 f"--metric-option {name}.{next(iter(opts))} names a metric this run does not compute; "
                 f"add {name} to --metrics or drop the option"
             )
+        if canonical in out:  # an alias and its metric (or two aliases): the last one silently won
+            first = next(n for n in given if n != name and registry.metrics.check(n) == canonical)
+            raise GenbenchError(
+                f"--metric-option {first}.* and --metric-option {name}.* both set options of metric "
+                f"{canonical!r} ({name!r} is another name for it); give them under one name"
+            )
         out[canonical] = resolve_metric_options(canonical, dict(chosen[canonical].options), opts)
         check_metric_options(chosen[canonical], out[canonical])
     return out

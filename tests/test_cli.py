@@ -1025,6 +1025,20 @@ def test_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, args, expected):
     assert not find_results(tmp_path / "runs")  # nothing was run
 
 
+def test_options_given_under_a_metric_and_its_alias_are_refused(cli, tmp_path, cache_dir, monkeypatch):
+    # a plugin metric's alias and its name both took options, and the last one silently won
+    from genbench.registry import Entry
+
+    registry.metrics.discover()
+    alias = Entry(name="frechet", source="test", obj=registry.metrics.get("fid"), alias_of="fid")
+    monkeypatch.setitem(registry.metrics._entries, "frechet", alias)
+    args = ["--models", "copy", "--metrics", "fid", "--metric-option", "fid.backend=clean-fid"]
+    args += ["--metric-option", "frechet.backend=torch-fidelity"]
+    line = single_line_error(cli(*run_args(tmp_path / "runs", cache_dir, *args)))
+    assert "--metric-option fid.* and --metric-option frechet.* both set options of metric 'fid'" in line
+    assert not find_results(tmp_path / "runs")
+
+
 def test_the_python_api_refuses_a_named_metric_that_cannot_handle_the_data(tmp_path, cache_dir):
     import genbench
 
