@@ -296,9 +296,10 @@ def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> 
     hints = typing.get_type_hints(Config) if fields else {}
     values: dict[str, Any] = dict(cls.dataset_defaults(dataset))
     name = getattr(cls, "registered_name", cls.__name__)
-    for key in values:
+    for key, val in values.items():
         if key not in fields:
             raise GenbenchError(f"config for {name!r} on {dataset!r} sets unknown field {key!r}")
+        values[key] = _from_defaults(val, hints[key], f"{name}.{key} in its {dataset!r} config")
     for key, text in overrides.items():
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=3)
@@ -307,10 +308,22 @@ def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> 
             )
             raise GenbenchError(f"model {name!r} has no config field {key!r}{hint}")
         values[key] = _coerce(text, hints[key], f"{name}.{key}")
-    for key, val in list(values.items()):
-        if isinstance(val, list) and typing.get_origin(_unwrap_optional(hints.get(key))) is tuple:
-            values[key] = tuple(val)
     return Config(**values)
+
+
+def _from_defaults(value: Any, typ: Any, where: str) -> Any:
+    """A ``dataset_defaults`` value (parsed TOML: text, numbers, booleans, lists) as a value of the
+    field's type ``typ``, read as ``--set`` reads its text: ``"beta"`` for an Enum field is its member,
+    ``[1, 2]`` for a tuple field is ``(1, 2)``, ``1`` for a float field is ``1.0``, and ``1.5`` for an
+    int field fails on one line. A value already of the field's type stays as it is, so the
+    baselines' TOML values (all plain) keep their configs and checkpoint keys."""
+    target = _unwrap_optional(typ)
+    if value is None or target in (Any, object):
+        return value
+    plain = isinstance(target, type) and typing.get_origin(target) is None
+    if plain and isinstance(value, target) and (target is bool or not isinstance(value, bool)):
+        return value
+    return _coerce(value_text(value), typ, where)
 
 
 def expand_variants(model: str, overrides: list[Override]) -> list[dict[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 from dataclasses import dataclass, replace
@@ -560,6 +561,48 @@ def test_an_optional_tuple_field_reads_as_a_tuple():
     assert resolve_model_config(OptionalLevels, "ring8", {"levels": "none"}).levels is None
     with pytest.raises(GenbenchError, match=r"bad value 'a' for [\w-]+\.levels; expected int"):
         resolve_model_config(OptionalLevels, "ring8", {"levels": "a:b"})
+
+
+class Size(enum.Enum):  # at module level: Config's annotations are resolved by name
+    SMALL = "small"
+    LARGE = "large"
+
+
+def test_dataset_defaults_are_read_as_the_fields_types_as_set_reads_them():
+    """A plugin's per-dataset TOML defaults reached its Config as parsed TOML: an Enum field got the
+    text ``"large"``, a Path field a str, a float field the int ``1``, an int field ``1.5``."""
+    from genbench.config import resolve_model_config
+
+    def with_defaults(**defaults):
+        class Typed(PointsOnly):
+            @dataclass
+            class Config:
+                size: Size = Size.SMALL
+                where: Path = Path("a")
+                scale: float = 0.5
+                steps: int = 10
+                levels: tuple[int, ...] = (1,)
+                kind: str = "x"
+
+            @classmethod
+            def dataset_defaults(cls, dataset):
+                return defaults
+
+        return Typed
+
+    config = resolve_model_config(
+        with_defaults(size="large", where="b/c", scale=1, steps=20, levels=[1, 2], kind="y"), "ring8", {}
+    )
+    assert config.size is Size.LARGE
+    assert config.where == Path("b/c")
+    assert (type(config.scale), config.scale) == (float, 1.0)
+    assert (config.steps, config.levels, config.kind) == (20, (1, 2), "y")
+    with pytest.raises(GenbenchError, match=r"bad value '1.5' for [\w-]+\.steps in its 'ring8' config"):
+        resolve_model_config(with_defaults(steps=1.5), "ring8", {})
+    with pytest.raises(GenbenchError, match=r"bad value 'huge' for [\w-]+\.size in its 'ring8' config"):
+        resolve_model_config(with_defaults(size="huge"), "ring8", {})
+    with pytest.raises(GenbenchError, match=r"bad value 'true' for [\w-]+\.steps"):
+        resolve_model_config(with_defaults(steps=True), "ring8", {})
 
 
 def test_a_variant_is_named_by_what_it_changes(tmp_path, cache_dir):
