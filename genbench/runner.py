@@ -34,7 +34,14 @@ from genbench.config import (
     variant_label,
 )
 from genbench.data.base import Dataset, default_cache_dir
-from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginLoadError, UnknownNameError
+from genbench.errors import (
+    Diverged,
+    GenbenchError,
+    MetricInputError,
+    PluginLoadError,
+    PluginOutputError,
+    UnknownNameError,
+)
 from genbench.features.base import FeatureExtractor, Features
 from genbench.io import atomic_write_json, check_writable
 from genbench.metrics.base import Metric
@@ -646,8 +653,9 @@ def run_one(
         result.status, result.error, result.flags = "diverged", str(e), ["diverged"]
         result.error_kind = "diverged"
         console.warn(f"{result.label} seed {seed}: {e}")
-    except GenbenchError as e:
-        result.status, result.error, result.error_kind = "failed", str(e), "user"
+    except GenbenchError as e:  # a batch the model may not return is its bug, as a metric's values are
+        kind = "plugin" if isinstance(e, PluginOutputError) else "user"
+        result.status, result.error, result.error_kind = "failed", str(e), kind
         console.warn(f"{result.label} seed {seed}: {e}")
     except Exception as e:  # a plugin's own bug: record it, keep the other models running
         result.status, result.error = "failed", f"model {name!r} raised {type(e).__name__}: {e}"
