@@ -55,6 +55,10 @@ class RunConfig:
     figures: bool = True  # --figures/--no-figures
     progress: bool = True  # --progress/--no-progress
 
+    def reference_stats_text(self) -> str | None:
+        """``reference_stats`` as results record it in their protocol (the path as given)."""
+        return str(self.reference_stats) if self.reference_stats is not None else None
+
 
 def parse_list(text: str | None, what: str) -> list[str]:
     """Split ``a,b,c``; reject empty items with a clear message."""

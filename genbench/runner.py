@@ -380,7 +380,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         "num_samples": config.samples or spec.num_train,
         "reference_split": config.reference_split,
         "features": config.features or dataset.default_features,
-        "reference_stats": str(config.reference_stats) if config.reference_stats is not None else None,
+        "reference_stats": config.reference_stats_text(),
     }
     check_no_results_replaced(config, dataset.name, models, skipped, measures)
     extractor = build_extractor(dataset, config, device)
