@@ -385,6 +385,16 @@ def test_reference_cache_key_covers_every_knob(digits, cache, tmp_path):
     assert len({base, *others}) == 5
 
 
+def test_reference_cache_key_covers_the_arithmetic(digits, cache, tmp_path, monkeypatch):
+    """Features cached on a GPU (in TF32, PyTorch's default for cuDNN) were reused on the CPU."""
+    cpu = cache_path(digits, Raw(digits, cache_dir=cache), "train", tmp_path)
+    cuda = cache_path(digits, Raw(digits, cache_dir=cache, device="cuda"), "train", tmp_path)
+    assert cuda != cpu
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", not torch.backends.cudnn.allow_tf32)
+    assert cache_path(digits, Raw(digits, cache_dir=cache, device="cuda"), "train", tmp_path) != cuda
+    assert cache_path(digits, Raw(digits, cache_dir=cache), "train", tmp_path) == cpu
+
+
 def test_reference_logits_roundtrip_and_corrupt_cache(clf, digits, cache, tmp_path):
     first = reference_features(digits, clf, "test", tmp_path)
     assert first.logits.shape == (360, 10)

@@ -2,7 +2,8 @@
 
 The cache key hashes every knob that changes the numbers: the dataset (name and content
 fingerprint), the split, the number of examples, the extractor (name and fingerprint, which
-covers its weights and preprocessing) and the format version. Files are written atomically, so an
+covers its weights and preprocessing), the arithmetic (device type, TF32 on CUDA) and the format
+version. Files are written atomically, so an
 interrupted run never leaves a truncated cache entry behind.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from genbench.errors import MetricInputError
 from genbench.features.base import Features
@@ -39,10 +41,22 @@ def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: str, num: in
             "num": num,
             "extractor": extractor.name,
             "extractor_fingerprint": extractor.fingerprint(),
+            "arithmetic": arithmetic(extractor.device),
         },
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def arithmetic(device: torch.device) -> str:
+    """What features depend on beyond the weights: the device type and, on CUDA, whether
+    convolutions and matmuls may run in TF32 (PyTorch lets cuDNN's by default), which moves
+    Inception features in the third or fourth digit. Features cached on a GPU are not reused on the
+    CPU, where the same command would compute others."""
+    if device.type != "cuda":
+        return device.type
+    conv, matmul = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    return f"cuda,tf32-conv={conv},tf32-matmul={matmul}"
 
 
 def cache_path(dataset: Dataset, extractor: FeatureExtractor, split: str, cache_dir: Path) -> Path:
