@@ -71,10 +71,9 @@ def parse_list(text: str | None, what: str) -> list[str]:
 
 
 def parse_seeds(text: str) -> list[int]:
-    items = parse_list(text, "seed")
-    try:
-        seeds = [int(t) for t in items]
-    except ValueError:
+    try:  # an empty item (0,,1) too: parse_list's "names like a,b,c" is no fix for seeds
+        seeds = [int(t) for t in parse_list(text, "seed")]
+    except (ValueError, GenbenchError):
         raise GenbenchError(f"malformed seed list {text!r}; use integers like 0,1,2") from None
     return seeds  # their range is checked by check_shared_inputs, for the Python API too
 

@@ -975,6 +975,9 @@ def test_list_shows_sources(cli):
         (["--models", "copy,,gaussian"], "malformed model list"),
         (["--models", "copy", "--dataset", "digitz"], "did you mean 'digits'"),
         (["--models", "copy", "--seeds", "0,x"], "malformed seed list"),
+        # an empty seed item's hint said "names like a,b,c", which then fail as a malformed seed list
+        (["--models", "copy", "--seeds", "0,,1"], "malformed seed list '0,,1'; use integers like 0,1,2"),
+        (["--models", "copy", "--seeds", ""], "malformed seed list ''; use integers like 0,1,2"),
         # 2**64 failed inside every model, each reported as a plugin's bug (exit 1)
         (["--models", "copy", "--seeds", str(2**64)], "seeds must be integers from 0 to 2**32-1"),
         (["--models", "copy", "--seeds", "0,-1"], "seeds must be integers from 0 to 2**32-1"),
