@@ -109,6 +109,12 @@ def evaluate_into(
     owners = key_owners(p.metrics)
     for metric in p.metrics:
         if not applies(metric, ctx, result, console):
+            # named with --metrics (every one is, then): left out, the user would not know it was not
+            # computed; say why, unless applies_to raised (recorded as its error already). A warning,
+            # not an error: gan_dynamics named for a run of a VAE and GANs applies to the GANs alone
+            if p.config.metrics is not None and metric.name not in result.metric_errors:
+                why = metric_message(metric.name, str(not_applicable(metric, ctx, result)))
+                console.warn(f"{result.label} seed {seed}: not computed: {why}")
             continue
         t0 = time.perf_counter()
         try:
@@ -136,6 +142,20 @@ def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress)
     except Exception as e:
         record_metric_error(result, metric, e, console)
         return False
+
+
+def not_applicable(metric: Metric, ctx: EvalContext, result: Result) -> str:
+    """Why a metric named with --metrics does not apply here: the input error its ``compute`` raises
+    (the built-in ones say what to change, e.g. "the feature extractor gives no logits"), else that
+    it does not apply."""
+    try:
+        metric.compute(ctx)
+    except GenbenchError as e:
+        if not isinstance(e, PluginOutputError):
+            return str(e)
+    except Exception:
+        pass
+    return f"{metric.name}: does not apply to {result.label} on {ctx.dataset.name}"
 
 
 def compute_metric(

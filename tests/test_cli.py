@@ -1085,6 +1085,30 @@ def test_options_given_under_a_metric_and_its_alias_are_refused(cli, tmp_path, c
     assert not find_results(tmp_path / "runs")
 
 
+def test_a_named_metric_that_does_not_apply_to_the_run_says_why_it_was_not_computed(cli, tmp_path, cache_dir):
+    """`--features raw` gives no logits: `--metrics fid,is` wrote fid alone, without a word that the IS
+    asked for was not computed (its applies_to said no, so its own message never showed). It warns
+    now, with that message; the default metric set still leaves such a metric out quietly."""
+    args = ["--models", "copy", "--samples", "100", "--features", "raw", "--no-figures"]
+    r = cli(*run_args(tmp_path / "named", cache_dir, *args, "--metrics", "fid,is"))
+    assert r.exit_code == 0, r.output
+    expected = "warning: copy seed 0: not computed: is: the feature extractor gives no logits"
+    assert expected in r.stderr
+    res = json.loads((tmp_path / "named/digits/copy/seed0.json").read_text())
+    assert "fid" in res["metrics"] and "is" not in res["metrics"]
+
+    np.savez(tmp_path / "mine.npz", samples=np.zeros((20, 8, 8), np.uint8))
+    extra = ("--features", "raw", "--metrics", "fid,is", "--no-figures")
+    r = cli(*eval_args(tmp_path / "mine.npz", tmp_path / "eval", cache_dir, *extra))
+    assert "not computed: is: the feature extractor gives no logits" in r.stderr, r.output
+
+    r = cli(*run_args(tmp_path / "default", cache_dir, *args))
+    assert r.exit_code == 0, r.output
+    assert "not computed" not in r.stderr
+    res = json.loads((tmp_path / "default/digits/copy/seed0.json").read_text())
+    assert "is" not in res["metrics"] and "is" not in res["metric_errors"]
+
+
 def test_the_python_api_refuses_a_named_metric_that_cannot_handle_the_data(tmp_path, cache_dir):
     import genbench
 
