@@ -684,6 +684,31 @@ def test_the_cli_leaves_inception_weights_to_each_extractors_variable_as_the_api
     assert built[0].inception_weights is built[1].inception_weights is None
 
 
+def test_every_run_flag_is_the_runconfig_field_the_readme_says_with_the_same_default():
+    """The README says every flag of `genbench run` is a RunConfig field, but `--set` is ``overrides``
+    and `--metric-option` is ``metric_options``: ``RunConfig(set=...)`` is a TypeError. The README
+    names each field whose name is not its flag's."""
+    import dataclasses
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    defaults = RunConfig()
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    params = [p for p in typer.main.get_command(app).commands["run"].params if p.name != "help"]
+    assert {p.name.rstrip("_") for p in params} - {"set", "metric_option"} <= fields
+    for p in params:
+        flag = p.opts[0]
+        field = {"set_": "overrides", "metric_option": "metric_options"}.get(p.name, p.name)
+        assert field in fields, flag
+        if field != flag.removeprefix("--").replace("-", "_"):
+            assert f"`{flag}` is `{field}`" in readme, f"the README does not name {flag}'s field {field}"
+        default = p.default if p.default is not None or field not in ("overrides", "metric_options") else []
+        if field == "models":
+            default = default.split(",")
+        elif field == "seeds":
+            default = [int(default)]
+        assert getattr(defaults, field) == default, flag
+
+
 @pytest.mark.parametrize("command", ["run", "eval", "report", "list"])
 def test_help_shows_every_options_text_whole(command):
     """Rich markup used to swallow "[default: ...]" in option help, leaving "seed ." in --help."""
