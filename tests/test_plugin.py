@@ -118,6 +118,22 @@ def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(tmp_p
     assert "independent-pixels" in listing.stdout and "genbench-example-plugin" in listing.stdout
 
 
+def test_the_readme_installs_the_example_plugin_from_a_path_that_exists_and_shows_its_code():
+    """The README said `pip install ./genbench-example-plugin`, which is no path from the clone's root
+    (the package is under examples/), after showing the files as that package's."""
+    import re
+
+    root = EXAMPLE.parent.parent
+    readme = (root / "README.md").read_text()
+    installs = re.findall(r"`pip install (\S+)`", readme)
+    assert installs
+    for path in installs:
+        assert (root / path / "pyproject.toml").is_file(), f"`pip install {path}` from the repository root"
+    model = (EXAMPLE / "genbench_example_plugin" / "model.py").read_text()
+    shown = readme.split("`genbench_example_plugin/model.py`:")[1].split("```python\n")[1].split("```")[0]
+    assert shown in model
+
+
 # -- a plugin's bug is that plugin's failure: in-process plugins, registered for one test only ------
 
 
