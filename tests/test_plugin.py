@@ -134,6 +134,15 @@ def test_the_readme_installs_the_example_plugin_from_a_path_that_exists_and_show
     assert shown in model
 
 
+def test_the_readme_names_the_class_each_plugin_kind_subclasses():
+    """The README's "datasets, metrics and feature extractors register the same way" named no class
+    to subclass; registration refuses any other (a third party learnt the base class from that error)."""
+    readme = (EXAMPLE.parent.parent / "README.md").read_text()
+    for reg in (registry.datasets, registry.metrics, registry.features):
+        assert f"`{reg.group}`" in readme
+        assert f"`{reg.base.__module__}.{reg.base.__qualname__}`" in readme, reg.group
+
+
 # -- a plugin's bug is that plugin's failure: in-process plugins, registered for one test only ------
 
 
