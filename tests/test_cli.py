@@ -709,6 +709,25 @@ def test_every_run_flag_is_the_runconfig_field_the_readme_says_with_the_same_def
         assert getattr(defaults, field) == default, flag
 
 
+def test_the_report_that_run_and_the_readme_suggest_leaves_the_published_leaderboards_alone(
+    cli, tmp_path, cache_dir
+):
+    """In a clone, `genbench report`'s default `leaderboards/` holds the published boards: the README's
+    `genbench report --out runs --leaderboards leaderboards`, its `report("runs", "leaderboards")` and
+    run's closing "next: genbench report --out runs" wrote the user's runs over them."""
+    out = tmp_path / "runs"
+    r = cli(
+        *run_args(
+            out, cache_dir, "--models", "copy", "--dataset", "ring8", "--samples", "20", "--metrics", "fid"
+        )
+    )
+    assert r.exit_code == 0, r.output
+    assert f"next: genbench report --out {out} --leaderboards {out / 'leaderboards'}" in r.stderr
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "--leaderboards runs/leaderboards" in readme and '"runs/leaderboards"' in readme
+    assert "--leaderboards leaderboards`" not in readme and '"leaderboards")' not in readme
+
+
 @pytest.mark.parametrize("command", ["run", "eval", "report", "list"])
 def test_help_shows_every_options_text_whole(command):
     """Rich markup used to swallow "[default: ...]" in option help, leaving "seed ." in --help."""
