@@ -281,6 +281,61 @@ def test_a_metric_whose_init_raises_fails_in_one_line_when_named(register, cli, 
     assert not (tmp_path / "runs" / "ring8").exists()  # failed before any work
 
 
+def _points_dataset(load):
+    from genbench.data.base import Dataset
+
+    return type("PluginData", (Dataset,), {"kind": "points", "default_features": "raw", "_load": load})
+
+
+def _image_dataset(load):
+    from genbench.data.base import Dataset
+
+    return type("PluginImages", (Dataset,), {"kind": "image", "default_features": "raw", "_load": load})
+
+
+def _points(n=300):
+    return torch.from_numpy(np.random.default_rng(0).standard_normal((n, 2)).astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "cls, expected",
+    [
+        # numpy arrays: an AttributeError traceback from the dataset's fingerprint
+        (_points_dataset(lambda self, split: (_points().numpy(), None)), "returned x of type ndarray"),
+        (_points_dataset(lambda self, split: _points()), "returned Tensor from _load('train')"),
+        (
+            _points_dataset(lambda self, split: (_points().double(), None)),
+            "returned x of dtype torch.float64",
+        ),
+        (
+            _points_dataset(lambda self, split: (_points()[:, :, None], None)),
+            "returned x of shape (300, 2, 1)",
+        ),
+        (_points_dataset(lambda self, split: (_points(), [0] * 300)), "returned labels of type list"),
+        (
+            _points_dataset(lambda self, split: (_points().fill_(float("nan")), None)),
+            "returned x holding NaN or inf",
+        ),
+        # images in [0, 255] were accepted, and every model trained and was scored on them
+        (
+            _image_dataset(lambda self, split: (torch.rand(300, 1, 4, 4) * 255, None)),
+            "returned images in [",
+        ),
+    ],
+)
+def test_a_dataset_plugin_returning_the_wrong_data_fails_in_one_line_naming_it(
+    register, cli, tmp_path, cache_dir, cls, expected
+):
+    register(registry.datasets, "test-bad-data", cls)
+    args = ["--models", "copy", "--dataset", "test-bad-data", "--samples", "100", "--metrics", "fid"]
+    r = cli("run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress", *args)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "dataset 'test-bad-data' " in errors[0] and expected in errors[0], r.stderr
+    assert not (tmp_path / "runs" / "test-bad-data").exists()  # failed before any work
+
+
 class DefaultsRaise(_ConfiguredModel):
     @classmethod
     def dataset_defaults(cls, dataset):

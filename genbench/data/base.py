@@ -71,8 +71,40 @@ class Dataset(ABC):
 
             raise GenbenchError(f"unknown split {split!r}; use 'train' or 'test'")
         if split not in self._splits:
-            self._splits[split] = self._load(split)
+            self._splits[split] = self._checked(split, self._load(split))
         return self._splits[split]
+
+    def _checked(self, split: Split, loaded: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``_load``'s result when it keeps the contract, else one error naming the dataset (a plugin's
+        numpy arrays were an AttributeError traceback; images in [0, 255] were trained on silently)."""
+        from genbench.errors import PluginOutputError
+
+        shape = "N x C x H x W in [-1, 1]" if self.kind == "image" else "N x D"
+        fix = (
+            f"return (x, labels): x a float32 tensor {shape}, labels an int64 tensor of N mode labels or None"
+        )
+        who = f"dataset {self.name!r} returned"
+        if not (isinstance(loaded, tuple) and len(loaded) == 2):
+            raise PluginOutputError(f"{who} {type(loaded).__name__} from _load({split!r}); {fix}")
+        x, labels = loaded
+        problem = None
+        if not isinstance(x, torch.Tensor):
+            problem = f"x of type {type(x).__name__}"
+        elif x.dtype != torch.float32:
+            problem = f"x of dtype {x.dtype}"
+        elif x.dim() != (4 if self.kind == "image" else 2) or not len(x):
+            problem = f"x of shape {tuple(x.shape)}"
+        elif not torch.isfinite(x).all():
+            problem = "x holding NaN or inf"
+        elif self.kind == "image" and (float(x.min()) < -1.001 or float(x.max()) > 1.001):
+            problem = f"images in [{float(x.min()):.3g}, {float(x.max()):.3g}]"
+        elif labels is not None and not isinstance(labels, torch.Tensor):
+            problem = f"labels of type {type(labels).__name__}"
+        elif labels is not None and (labels.dtype != torch.int64 or tuple(labels.shape) != (len(x),)):
+            problem = f"labels of dtype {labels.dtype} and shape {tuple(labels.shape)} for {len(x)} examples"
+        if problem:
+            raise PluginOutputError(f"{who} {problem} from _load({split!r}); {fix}")
+        return x, labels
 
     @cached_property
     def spec(self) -> DataSpec:
