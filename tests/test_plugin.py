@@ -336,6 +336,36 @@ def test_a_dataset_plugin_returning_the_wrong_data_fails_in_one_line_naming_it(
     assert not (tmp_path / "runs" / "test-bad-data").exists()  # failed before any work
 
 
+def _extractor(extract):
+    from genbench.features.base import FeatureExtractor
+
+    body = {"supported_kinds": ("points",), "fingerprint": lambda self: "test", "_extract_batch": extract}
+    return type("PluginFeatures", (FeatureExtractor,), body)
+
+
+@pytest.mark.parametrize(
+    "cls, expected",
+    [
+        # numpy features: an AttributeError traceback ('numpy.ndarray' object has no attribute 'double')
+        (_extractor(lambda self, x: (x.numpy(), None)), "returned features of type ndarray"),
+        (_extractor(lambda self, x: x), "returned Tensor from _extract_batch"),
+        (_extractor(lambda self, x: (x[:, 0], None)), "returned features of shape"),
+        (_extractor(lambda self, x: (x, x.numpy())), "returned logits of type ndarray"),
+    ],
+)
+def test_a_feature_extractor_plugin_returning_the_wrong_values_fails_in_one_line_naming_it(
+    register, cli, tmp_path, cache_dir, cls, expected
+):
+    register(registry.features, "test-bad-features", cls)
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "100", "--features", "test-bad-features"]
+    r = cli("run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress", *args)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "feature extractor 'test-bad-features' " in errors[0], r.stderr
+    assert expected in errors[0], r.stderr
+
+
 class DefaultsRaise(_ConfiguredModel):
     @classmethod
     def dataset_defaults(cls, dataset):

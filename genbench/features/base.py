@@ -79,12 +79,33 @@ class FeatureExtractor(ABC):
         """What the protocol records about the extractor (name, fingerprint, accuracy, ...)."""
         return {"name": self.name, "fingerprint": self.fingerprint()}
 
+    def _checked(self, out: object, rows: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``_extract_batch``'s result when it keeps the contract, else one error naming the extractor
+        (a plugin's numpy features were an AttributeError traceback)."""
+        from genbench.errors import PluginOutputError
+
+        who = f"feature extractor {self.name!r} returned"
+        fix = f"return (features, logits): tensors of {rows} rows (N x D, N x K), logits None without a head"
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise PluginOutputError(f"{who} {type(out).__name__} from _extract_batch; {fix}")
+        for what, value in zip(("features", "logits"), out, strict=True):
+            if value is None and what == "logits":
+                continue
+            if not isinstance(value, torch.Tensor):
+                raise PluginOutputError(f"{who} {what} of type {type(value).__name__}; {fix}")
+            if value.dim() != 2 or len(value) != rows:
+                raise PluginOutputError(
+                    f"{who} {what} of shape {tuple(value.shape)} for {rows} inputs; {fix}"
+                )
+        return out  # type: ignore[return-value]
+
     @torch.no_grad()
     def extract(self, x: torch.Tensor) -> Features:
         """Features of ``x`` in batches (eval mode, so independent of the batch size)."""
         feats, logits = [], []
         for i in range(0, len(x), self.batch_size):
-            f, lg = self._extract_batch(x[i : i + self.batch_size].to(self.device))
+            batch = x[i : i + self.batch_size].to(self.device)
+            f, lg = self._checked(self._extract_batch(batch), len(batch))
             feats.append(f.double().cpu().numpy())
             if lg is not None:
                 logits.append(lg.double().cpu().numpy())
