@@ -40,13 +40,16 @@ def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Res
     return _evaluate(samples, config, name=name)
 
 
-def report(out: Any = "runs", leaderboards: Any = "leaderboards") -> dict[str, str]:
-    """Aggregate results under ``out`` into leaderboards; returns {dataset: markdown}."""
+def report(out: Any = "runs", leaderboards: Any = None) -> dict[str, str]:
+    """Aggregate results under ``out`` into leaderboards (``out/leaderboards`` unless given);
+    returns {dataset: markdown}."""
     from pathlib import Path
 
-    from genbench.reporting import write_report
+    from genbench.reporting import default_leaderboards, write_report
 
-    return write_report(Path(out), Path(leaderboards))
+    return write_report(
+        Path(out), Path(leaderboards) if leaderboards is not None else default_leaderboards(out)
+    )
 
 
 __all__ = [

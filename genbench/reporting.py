@@ -167,6 +167,12 @@ def main_protocol_rows(agg: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return main, str(main["protocol"].iloc[0]) if len(main) else ""
 
 
+def default_leaderboards(out: Path | str) -> Path:
+    """Where a report of ``out`` goes unless told: beside its results, never over the published
+    boards that a clone's own ``leaderboards/`` holds (``make leaderboards`` names that one)."""
+    return Path(out) / "leaderboards"
+
+
 def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
     """Write leaderboards/<dataset>.md and .csv (and figures) for every dataset under ``out``."""
     results = load_results(out)

@@ -709,22 +709,25 @@ def test_every_run_flag_is_the_runconfig_field_the_readme_says_with_the_same_def
         assert getattr(defaults, field) == default, flag
 
 
-def test_the_report_that_run_and_the_readme_suggest_leaves_the_published_leaderboards_alone(
-    cli, tmp_path, cache_dir
+def test_report_writes_beside_the_results_and_leaves_the_published_leaderboards_alone(
+    cli, tmp_path, cache_dir, monkeypatch
 ):
-    """In a clone, `genbench report`'s default `leaderboards/` holds the published boards: the README's
-    `genbench report --out runs --leaderboards leaderboards`, its `report("runs", "leaderboards")` and
-    run's closing "next: genbench report --out runs" wrote the user's runs over them."""
-    out = tmp_path / "runs"
-    r = cli(
-        *run_args(
-            out, cache_dir, "--models", "copy", "--dataset", "ring8", "--samples", "20", "--metrics", "fid"
-        )
-    )
+    """`genbench report`'s default was `leaderboards/`, which in a clone holds the published boards:
+    run's closing "next: genbench report --out runs" and the README's commands wrote the user's runs
+    over them. The default is now `leaderboards/` under --out."""
+    monkeypatch.chdir(tmp_path)  # as from a clone's root, whose leaderboards/ is published
+    (tmp_path / "leaderboards").mkdir()
+    out = Path("runs")
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "20", "--metrics", "fid"]
+    r = cli(*run_args(out, cache_dir, *args))
     assert r.exit_code == 0, r.output
-    assert f"next: genbench report --out {out} --leaderboards {out / 'leaderboards'}" in r.stderr
+    assert f"next: genbench report --out {out}" in r.stderr
+    r = cli("report", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert (out / "leaderboards/ring8.md").exists() and not list((tmp_path / "leaderboards").iterdir())
+    assert set(genbench.report(out)) == {"ring8"}
+    assert not list((tmp_path / "leaderboards").iterdir())
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert "--leaderboards runs/leaderboards" in readme and '"runs/leaderboards"' in readme
     assert "--leaderboards leaderboards`" not in readme and '"leaderboards")' not in readme
 
 

@@ -12,13 +12,18 @@ def report(
     out: Annotated[
         Path, typer.Option(help="Directory of result JSONs (what `genbench run --out` wrote).")
     ] = Path("runs"),
-    leaderboards: Annotated[Path, typer.Option(help="Where to write <dataset>.md, .csv and figures.")] = Path(
-        "leaderboards"
-    ),
+    leaderboards: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write <dataset>.md, .csv and figures; default: leaderboards/ under --out "
+            "(a clone's own leaderboards/ holds the published boards, rewritten only when named)."
+        ),
+    ] = None,
 ) -> None:
-    """Write leaderboards/<dataset>.md and .csv and print the markdown."""
-    from genbench.reporting import write_report
+    """Write <dataset>.md and .csv (under --out, by default) and print the markdown."""
+    from genbench.reporting import default_leaderboards, write_report
 
+    leaderboards = leaderboards if leaderboards is not None else default_leaderboards(out)
     pages = write_report(out, leaderboards)
     for dataset, md in pages.items():
         typer.echo(md)

@@ -101,10 +101,8 @@ def run(
     )
     results = run_api(config)
     bad = [r for r in results if r.status != "ok"]
-    # --leaderboards under --out: the default leaderboards/ of a clone holds the published boards
     typer.echo(
-        f"{len(results) - len(bad)} of {len(results)} runs ok; results in {out}; "
-        f"next: genbench report --out {out} --leaderboards {out / 'leaderboards'}",
+        f"{len(results) - len(bad)} of {len(results)} runs ok; results in {out}; next: genbench report --out {out}",
         err=True,
     )
     raise typer.Exit(exit_code(results))
