@@ -280,8 +280,12 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
         "a list of METRIC.KEY=VALUE strings, e.g. ['fid.backend=clean-fid']",
     )
     _check_type(config, "batch_size", _is_int, "an integer, e.g. 500")
+    for flag in ("figures", "progress"):  # RunConfig(figures="no") is true
+        _check_type(config, flag, lambda v: isinstance(v, bool), "True or False")
     if not run:
         return
+    for flag in ("retrain", "amp"):
+        _check_type(config, flag, lambda v: isinstance(v, bool), "True or False")
     _check_type(config, "models", _is_names, "a list of model names, e.g. ['ddpm']")
     _check_type(config, "overrides", _is_names, "a list of MODEL.FIELD=VALUE strings, e.g. ['ddim.steps=10']")
     _check_type(

@@ -1187,6 +1187,11 @@ def test_the_python_api_refuses_a_named_metric_that_cannot_handle_the_data(tmp_p
         ("samples", "100", "RunConfig.samples must be an integer"),  # TypeError tracebacks
         ("batch_size", "100", "RunConfig.batch_size must be an integer, e.g. 500, got '100'"),
         ("checkpoint_every", "5", "RunConfig.checkpoint_every must be an integer"),
+        # a non-empty string is true: retrain="no" retrained
+        ("retrain", "no", "RunConfig.retrain must be True or False, got 'no'"),
+        ("amp", 0, "RunConfig.amp must be True or False, got 0"),
+        ("figures", "no", "RunConfig.figures must be True or False"),
+        ("progress", None, "RunConfig.progress must be True or False"),
     ],
 )
 def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
@@ -1201,7 +1206,7 @@ def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
     with pytest.raises(GenbenchError) as e:
         genbench.run(config)
     assert str(e.value).startswith(expected)
-    if field in ("metrics", "metric_options", "seeds", "batch_size"):  # fields `eval` reads too
+    if field in ("metrics", "metric_options", "seeds", "batch_size", "figures", "progress"):  # eval's too
         with pytest.raises(GenbenchError) as e:
             genbench.evaluate(np.zeros((20, 2), np.float32), config)
         assert str(e.value).startswith(expected)
