@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import errno
 import json
 import math
 import os
@@ -35,12 +36,20 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fix: str = F
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno in _DISK_ERRORS:  # a full disk is no plugin's bug
+            advice = f"free some space or {fix}" if e.errno in (errno.ENOSPC, errno.EDQUOT) else fix
+            raise GenbenchError(f"cannot write {path} ({e.strerror}); {advice}") from e
         raise
+
+
+#: errors of the disk itself while writing (full, over quota, read-only, too large), which the user
+#: fixes; any other OSError (a download's connection reset) is left to the caller
+_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 
 def atomic_write_text(path: Path, text: str, *, fix: str = FIX_OUT) -> None:

@@ -1323,6 +1323,42 @@ def test_a_failed_rerun_never_replaces_an_ok_result(cli, tmp_path, cache_dir, mo
     assert json.loads(result.read_text())["status"] == "diverged" and aside.exists()
 
 
+def test_a_full_cache_disk_is_a_one_line_error_naming_the_fix_not_the_models_bug(cli, tmp_path, monkeypatch):
+    """A checkpoint that cannot be written for want of space failed as "model 'test-tiny-trained'
+    raised OSError" (a plugin's bug, exit 1, no fix); the other models still run."""
+    import errno
+
+    import genbench.checkpoint
+    from genbench.io import atomic_write
+
+    def full(fh):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(
+        genbench.checkpoint, "atomic_write", lambda path, write, fix: atomic_write(path, full, fix=fix)
+    )
+    args = [
+        "--models",
+        "test-tiny-trained,gaussian",
+        "--dataset",
+        "ring8",
+        "--samples",
+        "100",
+        "--metrics",
+        "fid",
+    ]
+    r = cli(
+        *run_args(tmp_path / "runs", tmp_path / "cache", *args, "--checkpoint-every", "5", "--no-figures")
+    )
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert "No space left on device" in line and "free some space" in line and "--cache-dir" in line, line
+    bad = json.loads((tmp_path / "runs/ring8/test-tiny-trained/seed0.json").read_text())
+    assert (bad["status"], bad["error_kind"]) == ("failed", "user")
+    assert json.loads((tmp_path / "runs/ring8/gaussian/seed0.json").read_text())["status"] == "ok"
+    assert not list((tmp_path / "cache").rglob("*.tmp"))
+
+
 def test_corrupt_checkpoint_keeps_earlier_results(cli, tmp_path, cache_dir):
     cache = tmp_path / "cache"
     args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100"]
