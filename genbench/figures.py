@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from genbench.io import save_png
+
 if TYPE_CHECKING:
     from genbench.data.base import Dataset
 
@@ -21,8 +23,12 @@ def save_sample_grid(samples: torch.Tensor, dataset: Dataset, path: Path, n: int
         x = samples[:n].float()
         if x.shape[-1] < 32:  # small images (8x8 digits): enlarge, pixel for pixel, to be seen
             x = torch.nn.functional.interpolate(x, scale_factor=-(-32 // x.shape[-1]), mode="nearest")
-        save_image(x, path, nrow=8, normalize=True, value_range=(-1, 1), pad_value=1.0)
-        return path
+        return save_png(
+            path,
+            lambda fh: save_image(
+                x, fh, format="png", nrow=8, normalize=True, value_range=(-1, 1), pad_value=1.0
+            ),
+        )
     import matplotlib
 
     matplotlib.use("Agg")
@@ -35,6 +41,7 @@ def save_sample_grid(samples: torch.Tensor, dataset: Dataset, path: Path, n: int
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    try:
+        return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
+    finally:
+        plt.close(fig)

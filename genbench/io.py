@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import io
 import json
 import math
 import os
@@ -50,6 +51,15 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fix: str = F
 #: errors of the disk itself while writing (full, over quota, read-only, too large), which the user
 #: fixes; any other OSError (a download's connection reset) is left to the caller
 _DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
+
+def save_png(path: Path, render: Callable[[IO[bytes]], None], *, fix: str = FIX_OUT) -> Path:
+    """Render a PNG through ``render(buffer)`` and write it atomically: an interrupted run or a full
+    disk leaves no half-written (empty) figure; a disk error is a GenbenchError naming ``fix``."""
+    buf = io.BytesIO()
+    render(buf)
+    atomic_write(Path(path), lambda fh: fh.write(buf.getvalue()), fix=fix)
+    return Path(path)
 
 
 def atomic_write_text(path: Path, text: str, *, fix: str = FIX_OUT) -> None:

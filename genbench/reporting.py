@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable
+from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
 from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
 from genbench.markdown import leaderboard_markdown
 from genbench.results import Result, safe_name
@@ -72,9 +72,10 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.set_title("Quality against sampling speed (grey: flagged rows)")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    try:
+        return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
+    finally:
+        plt.close(fig)
 
 
 def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
@@ -114,9 +115,10 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.legend(loc="upper center", fontsize=8)
     ax.set_title(f"DDIM: quality{' and speed' if timed else ''} against steps")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    try:
+        return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
+    finally:
+        plt.close(fig)
 
 
 def gan_dynamics(results: list[Result], path: Path) -> Path | None:

@@ -71,7 +71,13 @@ def evaluate_into(
     artifacts_dir = None
     if p.config.figures:
         artifacts_dir = Path(p.config.out) / result.dataset / "figures" / f"{_stem(result)}"
-        artifacts_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            artifacts_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a full disk: no figures, but the metrics are still computed
+            console.warn(
+                f"{result.label} seed {seed}: no figures, cannot create {artifacts_dir} ({e.strerror})"
+            )
+            artifacts_dir = None
     ctx = EvalContext(
         dataset=p.dataset,
         samples=samples,
@@ -130,8 +136,12 @@ def evaluate_into(
     if artifacts_dir is not None:
         from genbench.figures import save_sample_grid
 
-        grid = save_sample_grid(samples, p.dataset, artifacts_dir / "samples.png")
-        result.artifacts = {"samples": str(grid), **ctx.artifacts}
+        try:  # a figure that cannot be written (a full disk) never loses the metrics computed
+            grid = save_sample_grid(samples, p.dataset, artifacts_dir / "samples.png")
+            result.artifacts = {"samples": str(grid), **ctx.artifacts}
+        except (GenbenchError, OSError) as e:
+            result.artifacts = dict(ctx.artifacts)
+            console.warn(f"{result.label} seed {seed}: the samples figure was not saved: {e}")
     result.timings = {k: float(v) for k, v in timings.items()}
 
 

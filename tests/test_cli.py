@@ -1359,6 +1359,45 @@ def test_a_full_cache_disk_is_a_one_line_error_naming_the_fix_not_the_models_bug
     assert not list((tmp_path / "cache").rglob("*.tmp"))
 
 
+def test_figures_that_cannot_be_written_lose_no_metric_and_leave_no_empty_png(
+    cli, tmp_path, cache_dir, monkeypatch
+):
+    """A full disk while saving a figure failed the whole model ("model 'copy' raised OSError") or
+    the memorization metric, losing every value computed, and left empty PNGs behind."""
+    import builtins
+    import errno
+
+    import genbench.io
+
+    def full(fh):
+        fh.write(b"\x89PNG")  # part of it went out before the disk filled up
+        fh.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_open, real_write = builtins.open, genbench.io.atomic_write
+
+    def open_png_full(file, mode="r", *args, **kwargs):  # a PNG written in place
+        fh = real_open(file, mode, *args, **kwargs)
+        if "w" in mode and str(file).endswith(".png"):
+            with fh:
+                full(fh)
+        return fh
+
+    def write_png_full(path, write, *, fix=genbench.io.FIX_OUT):  # or through a temp file
+        return real_write(path, full if Path(path).suffix == ".png" else write, fix=fix)
+
+    monkeypatch.setattr(builtins, "open", open_png_full)
+    monkeypatch.setattr(genbench.io, "atomic_write", write_png_full)
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "100", "--metrics", "fid,memorization"]
+    r = cli(*run_args(tmp_path, cache_dir, *args))
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output and "figure was not saved" in r.stderr, r.stderr
+    res = json.loads((tmp_path / "ring8/copy/seed0.json").read_text())
+    assert res["status"] == "ok" and not res["metric_errors"], res["error"] or res["metric_errors"]
+    assert {"fid", "memorization_rate"} <= set(res["metrics"]) and not res["artifacts"]
+    assert not list(tmp_path.rglob("*.png")) and not list(tmp_path.rglob("*.tmp"))
+
+
 def test_corrupt_checkpoint_keeps_earlier_results(cli, tmp_path, cache_dir):
     cache = tmp_path / "cache"
     args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100"]

@@ -126,5 +126,6 @@ def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
             bottom.legend(loc="upper right", fontsize=7)
     fig.suptitle("GAN dynamics: D(x), D(G(z)) and the generator's gradient", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return path
+    from genbench.io import FIX_LEADERBOARDS, save_png
+
+    return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)

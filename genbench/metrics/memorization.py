@@ -226,8 +226,11 @@ class Memorization(Metric):
             ratio = torch.where(d1 == 0, torch.zeros_like(d1), d1 / d2.clamp_min(1e-300))
             order = torch.argsort(ratio, stable=True)[:FIGURE_ROWS].cpu()
             path = Path(ctx.artifacts_dir) / "nearest_neighbours.png"
-            save_nearest_figure(ctx, order.numpy(), idx.cpu().numpy(), ratio.cpu().numpy(), path)
-            ctx.artifacts["nearest_neighbours"] = str(path)
+            try:  # a figure that cannot be written (a full disk) never loses the values computed
+                save_nearest_figure(ctx, order.numpy(), idx.cpu().numpy(), ratio.cpu().numpy(), path)
+                ctx.artifacts["nearest_neighbours"] = str(path)
+            except (GenbenchError, OSError) as e:
+                warnings.warn(f"memorization: the nearest-neighbour figure was not saved: {e}", stacklevel=2)
         return values
 
     def flags(self, values: dict[str, float]) -> list[str]:
@@ -320,8 +323,9 @@ def save_nearest_figure(
         ax.legend(loc="upper right", fontsize=7)
         ax.set_title(f"{ctx.model_name or 'samples'}: samples nearest the training set", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return path
+    from genbench.io import save_png
+
+    return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120))
 
 
 def _to_image(x: torch.Tensor) -> np.ndarray:
