@@ -32,6 +32,12 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fix: str = F
     except OSError as e:
         raise GenbenchError(f"cannot write to {path.parent} ({e.strerror}); {fix}") from e
     try:
+        # mkstemp makes the file 0600: results, checkpoints and leaderboards in a shared directory
+        # were unreadable to everyone else; the mode is what open() gives under the umask
+        if hasattr(os, "fchmod"):  # POSIX (Windows has no modes to fix)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

@@ -1398,6 +1398,22 @@ def test_figures_that_cannot_be_written_lose_no_metric_and_leave_no_empty_png(
     assert not list(tmp_path.rglob("*.png")) and not list(tmp_path.rglob("*.tmp"))
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_results_and_checkpoints_are_written_with_the_umasks_mode_not_0600(cli, tmp_path):
+    """The atomic writes' temp files are 0600, and so was every result, checkpoint and figure renamed
+    from them: a shared --out or --cache-dir was unreadable to the rest of the team."""
+    old = os.umask(0o022)
+    try:
+        args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+        assert cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args)).exit_code == 0
+    finally:
+        os.umask(old)
+    written = [*find_results(tmp_path / "runs"), *(tmp_path / "cache").rglob("model.pt")]
+    written += list((tmp_path / "runs").rglob("*.png"))
+    assert len(written) >= 3
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {p.name: "0o644" for p in written}
+
+
 def test_corrupt_checkpoint_keeps_earlier_results(cli, tmp_path, cache_dir):
     cache = tmp_path / "cache"
     args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100"]
