@@ -661,7 +661,7 @@ def run_one(
         kind = "plugin" if isinstance(e, PluginOutputError) else "user"
         result.status, result.error, result.error_kind = "failed", str(e), kind
         console.warn(f"{result.label} seed {seed}: {e}")
-    except Exception as e:  # a plugin's own bug: record it, keep the other models running
+    except (Exception, SystemExit) as e:  # a plugin's own bug, sys.exit too: the other models run
         result.status, result.error = "failed", f"model {name!r} raised {type(e).__name__}: {e}"
         result.error_kind = "plugin"
         console.warn(result.error)

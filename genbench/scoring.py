@@ -125,7 +125,7 @@ def evaluate_into(
         t0 = time.perf_counter()
         try:
             compute_metric(metric, ctx, result, owners, console)
-        except Exception as e:  # a broken metric plugin never takes the others down
+        except (Exception, SystemExit) as e:  # a broken metric plugin never takes the others down
             record_metric_error(result, metric, e, console)
         timings[f"{metric.name}_s"] = time.perf_counter() - t0
     # a metric used mode labels: name what made them, unless it is the feature extractor itself
@@ -149,7 +149,7 @@ def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress)
     """``metric.applies_to(ctx)``; when it raises, that is the metric's error, not the model's."""
     try:
         return bool(metric.applies_to(ctx))
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         record_metric_error(result, metric, e, console)
         return False
 
@@ -184,7 +184,7 @@ def compute_metric(
     result.flags.extend(f for f in metric.flags(values) if f not in result.flags)
 
 
-def record_metric_error(result: Result, metric: Metric, e: Exception, console: Progress) -> None:
+def record_metric_error(result: Result, metric: Metric, e: Exception | SystemExit, console: Progress) -> None:
     where = f"{result.label} seed {result.seed}"
     if isinstance(e, GenbenchError) and not isinstance(e, PluginOutputError):
         result.metric_errors[metric.name] = str(e)

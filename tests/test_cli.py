@@ -92,13 +92,16 @@ class UnitRange(PointsOnly):
 
 @register_model("test-flaky")
 class Flaky(PointsOnly):
-    """Samples, or raises as a run that fails at run time does (CUDA out of memory), or diverges."""
+    """Samples, or raises as a run that fails at run time does (CUDA out of memory), or diverges, or
+    exits as research code's argparse does when called without its arguments."""
 
     outcome = "ok"
 
     def sample(self, n, *, generator):
         if self.outcome == "raise":
             raise RuntimeError("CUDA out of memory")
+        if self.outcome == "exit":
+            raise SystemExit(2)
         if self.outcome == "diverge":
             raise Diverged(step=3, loss=float("nan"))
         return torch.randn(n, *self.spec.shape, generator=generator)
@@ -1412,6 +1415,18 @@ def test_results_and_checkpoints_are_written_with_the_umasks_mode_not_0600(cli, 
     written += list((tmp_path / "runs").rglob("*.png"))
     assert len(written) >= 3
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {p.name: "0o644" for p in written}
+
+
+def test_a_model_that_calls_sys_exit_fails_alone(cli, tmp_path, cache_dir, monkeypatch):
+    """A plugin whose fit or sample calls sys.exit (argparse inside wrapped research code) ended the
+    whole run: no result for it, none for the models after it, and its exit code as the run's."""
+    monkeypatch.setattr(Flaky, "outcome", "exit")
+    args = ["--models", "test-flaky,gaussian", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+    r = cli(*run_args(tmp_path, cache_dir, *args, "--no-figures"))
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    bad = json.loads((tmp_path / "ring8/test-flaky/seed0.json").read_text())
+    assert (bad["status"], bad["error_kind"]) == ("failed", "plugin") and "SystemExit" in bad["error"]
+    assert json.loads((tmp_path / "ring8/gaussian/seed0.json").read_text())["status"] == "ok"
 
 
 def test_corrupt_checkpoint_keeps_earlier_results(cli, tmp_path, cache_dir):

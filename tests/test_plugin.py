@@ -221,6 +221,27 @@ def test_a_metric_whose_applies_to_raises_is_that_metrics_error_not_the_models(r
         assert "applies_to is broken" in r.metric_errors["test-applies-raises"]
 
 
+def test_a_metric_that_calls_sys_exit_is_that_metrics_error(register, tmp_path, cache_dir):
+    """sys.exit in a metric's compute or applies_to ended the whole run, every model's result unwritten."""
+
+    class Exits(_Metric):
+        def compute(self, ctx):
+            raise SystemExit("metric gave up")
+
+    class AppliesExits(_Metric):
+        def applies_to(self, ctx):
+            raise SystemExit(3)
+
+    register(registry.metrics, "test-exits", Exits)
+    register(registry.metrics, "test-applies-exits", AppliesExits)
+    results = run_ring8(tmp_path, cache_dir, metrics=["test-exits", "test-applies-exits", "fid"])
+    for r in results.values():
+        assert r.status == "ok" and r.metrics["fid"] > 0, r.error
+        assert "metric gave up" in r.metric_errors["test-exits"]
+        assert set(r.metric_error_kinds.values()) == {"plugin"}
+        assert "SystemExit" in r.metric_errors["test-applies-exits"]
+
+
 def test_a_metric_whose_init_raises_is_skipped_with_one_warning_when_not_named(
     register, tmp_path, cache_dir, capsys
 ):
