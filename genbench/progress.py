@@ -82,7 +82,7 @@ class Progress:
         self._warned.add(text)
         self.console.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False, soft_wrap=True)
 
-    def done(self, result: Result, path: Path) -> None:
+    def done(self, result: Result, path: Path | None) -> None:
         if result.status != "ok":
             line = f"[red]{result.status}[/red] {escape(result.label)} seed {result.seed}: {escape(str(result.error))}"
         else:
@@ -94,4 +94,5 @@ class Progress:
             shown = "  ".join(f"{k}={result.metrics[k]:.4g}" for k in keys)
             flags = f" [yellow]{','.join(result.flags)}[/yellow]" if result.flags else ""
             line = f"[green]ok[/green] {escape(result.label)} seed {result.seed}: {shown}{flags}"
-        self.console.print(f"{line}  [dim]-> {escape(str(path))}[/dim]", highlight=False, soft_wrap=True)
+        where = f"-> {path}" if path is not None else "(not written)"
+        self.console.print(f"{line}  [dim]{escape(where)}[/dim]", highlight=False, soft_wrap=True)

@@ -557,8 +557,8 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     return results
 
 
-def write_result(result: Result, out: Path, console: Progress) -> tuple[Result, Path]:
-    """Write ``result``; returns what was written and where.
+def write_result(result: Result, out: Path, console: Progress) -> tuple[Result, Path | None]:
+    """Write ``result``; returns what was written and where (None when nothing could be).
 
     A "failed" result (this attempt broke: out of memory, a corrupt checkpoint, a plugin that no
     longer imports, ``sample`` raising) never replaces an "ok" or "diverged" one of the same seed,
@@ -580,7 +580,8 @@ def write_result(result: Result, out: Path, console: Progress) -> tuple[Result, 
             seed=result.seed,
             variant=result.variant,
             status="failed",
-            error=f"{why}: {type(e).__name__}: {e}",
+            # a GenbenchError already names the file and the fix ("cannot write ...; free some space")
+            error=str(e) if isinstance(e, GenbenchError) else f"{why}: {type(e).__name__}: {e}",
             # GenbenchError or OSError: an unwritable --out or a full disk, which the user fixes
             error_kind="user" if isinstance(e, GenbenchError | OSError) else "plugin",
         )
@@ -589,7 +590,7 @@ def write_result(result: Result, out: Path, console: Progress) -> tuple[Result, 
             return failed, _write_keeping_outcomes(failed, out, console)
         except Exception as again:  # the disk itself: the summary still reports this failure
             console.warn(f"{result.label} seed {result.seed}: nor could its failure be recorded ({again})")
-            return failed, result.path(out)
+            return failed, None
 
 
 def _write_keeping_outcomes(result: Result, out: Path, console: Progress) -> Path:

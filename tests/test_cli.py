@@ -1429,6 +1429,28 @@ def test_a_model_that_calls_sys_exit_fails_alone(cli, tmp_path, cache_dir, monke
     assert json.loads((tmp_path / "ring8/gaussian/seed0.json").read_text())["status"] == "ok"
 
 
+def test_a_full_results_disk_says_so_once_and_names_no_file_it_did_not_write(cli, tmp_path, monkeypatch):
+    """The failure said "could not be written to X: GenbenchError: cannot write X (...)" (the path and
+    the error twice), and when its own record could not be written either, the summary still
+    pointed at X, a file that was never written."""
+    import errno
+
+    import genbench.results
+    from genbench.io import atomic_write
+
+    def full(fh):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(genbench.results, "atomic_write_json", lambda path, obj: atomic_write(path, full))
+    args = ["--models", "gaussian", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+    r = cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args, "--no-figures"))
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert line.count("seed0.json") == 1 and "GenbenchError" not in line and "free some space" in line, line
+    assert "(not written)" in r.output and "-> " not in r.output
+    assert not (tmp_path / "runs/ring8/gaussian/seed0.json").exists()
+
+
 def test_corrupt_checkpoint_keeps_earlier_results(cli, tmp_path, cache_dir):
     cache = tmp_path / "cache"
     args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100"]
