@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from genbench.api import DataSpec, GenerativeModel, TrainContext
 from genbench.config import RunConfig
 from genbench.errors import GenbenchError
 from genbench.registry import register_dataset, register_features, register_metric, register_model
@@ -18,7 +17,20 @@ from genbench.registry import register_dataset, register_features, register_metr
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from genbench.api import DataSpec, GenerativeModel, TrainContext
     from genbench.results import Result
+
+#: imported on first use (PEP 562): they need torch, whose import takes seconds, so that `genbench
+#: --help` and `genbench list` start at once and a Ctrl-C while torch loads is the CLI's to handle
+_LAZY = {"DataSpec": "genbench.api", "GenerativeModel": "genbench.api", "TrainContext": "genbench.api"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'genbench' has no attribute {name!r}")
 
 
 def run(config: RunConfig) -> list[Result]:

@@ -130,6 +130,26 @@ def test_listing_names_imports_nothing():
     assert out.stdout.strip() == "ok", out.stderr
 
 
+def test_the_cli_starts_without_torch_and_the_api_names_import_it_on_first_use():
+    """`import genbench` imported torch (seconds), so `genbench --help` waited for it and a Ctrl-C
+    in that time was a traceback, before the CLI's handler could say "interrupted"."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, genbench.cli.main; assert 'torch' not in sys.modules;"
+        "from genbench import GenerativeModel, DataSpec, TrainContext; import genbench.api as api;"
+        "assert (GenerativeModel, DataSpec, TrainContext) == (api.GenerativeModel, api.DataSpec, api.TrainContext);"
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        import genbench
+
+        genbench.Nope  # noqa: B018
+
+
 def test_an_alias_declared_as_an_entry_point_resolves_to_its_model_once_imported():
     """``gan`` is an entry point of its own beside ``gan-ns``: ``check`` cannot know it is an alias
     before the module registers it, ``canonical`` imports it first."""
