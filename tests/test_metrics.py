@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from scipy import linalg
+from scipy.spatial.distance import cdist
 
 from genbench.data.base import Dataset
 from genbench.data.digits import Digits
@@ -501,6 +502,69 @@ def test_memorization_without_test_split_omits_ct_with_a_warning_for_every_model
         with pytest.warns(UserWarning, match=r"ct omitted, the dataset has no usable test split"):
             out = Memorization().compute(make_ctx(t64(rng.standard_normal((50, 2))), reference, dataset=data))
         assert set(out) == {"memorization_rate", "authpct"}
+
+
+class Blobs(Dataset):
+    """Three far-apart 2D blobs (k-means' three cells are the blobs) with a duplicated training point."""
+
+    kind = "points"
+    centers = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+
+    def _load(self, split):
+        rng = np.random.default_rng(31 if split == "train" else 32)
+        sizes = (150, 100, 60) if split == "train" else (60, 40, 25)
+        x = np.concatenate(
+            [c + rng.standard_normal((n, 2)) for c, n in zip(self.centers, sizes, strict=True)]
+        )
+        if split == "train":
+            x = np.concatenate([x, x[:1]])  # a duplicate: its copies have d1 = d2 = 0
+        return torch.from_numpy(x.astype(np.float32)), None
+
+
+def nn_ratio_rate(query: np.ndarray, train: np.ndarray) -> float:
+    d = np.sort(cdist(query, train), axis=1)
+    return float(np.mean((d[:, 0] == 0) | (d[:, 0] < d[:, 1] / 3)))
+
+
+def test_memorization_values_by_hand_on_three_blobs(tmp_path):
+    """Every memorization value recomputed from its definition with scipy's cdist and numpy:
+    rate = share with d1 == 0 or d1 / d2 < 1/3; authpct = share whose nearest training example has
+    another training example closer than the sample is; ct = the test-share-weighted mean over cells
+    with more than 20 samples of the z-scored U of (sample, test) distances to the cell's training
+    examples (cells: the three blobs, which k-means finds)."""
+    data = Blobs(data_dir=tmp_path, cache_dir=tmp_path)
+    train, test = (data.load(split)[0].double().numpy() for split in ("train", "test"))
+    rng = np.random.default_rng(33)
+    fresh = np.concatenate(
+        [c + rng.standard_normal((n, 2)) for c, n in zip(Blobs.centers, (75, 30, 12), strict=True)]
+    )
+    # copies of 5 training points of blob 0 and of the duplicated one; blob 2 gets 12 samples (<= 20)
+    samples = np.concatenate([train[1:6], train[-1:], fresh])
+    out = Memorization().compute(make_ctx(t64(samples), dataset=data))
+
+    assert out["memorization_rate"] == pytest.approx(nn_ratio_rate(samples, train), abs=1e-12)
+    assert out["memorization_rate_heldout"] == pytest.approx(nn_ratio_rate(test, train), abs=1e-12)
+    d = cdist(samples, train)
+    own = np.sort(cdist(train, train), axis=1)[:, 1]  # to the nearest *other* training example
+    authentic = own[d.argmin(1)] < d.min(1)
+    assert out["authpct"] == pytest.approx(100 * authentic.mean(), abs=1e-12)
+    assert 0 < out["memorization_rate"] < 0.5 and 0 < out["authpct"] < 100  # neither bound: can fail
+
+    def cell(x):
+        return cdist(x, Blobs.centers).argmin(1)
+
+    z, w = [], []
+    for c in range(3):
+        q, p, t = samples[cell(samples) == c], test[cell(test) == c], train[cell(train) == c]
+        if len(q) <= 20:
+            continue
+        lq, lp = cdist(q, t).min(1), cdist(p, t).min(1)
+        u = (lq[:, None] > lp[None, :]).sum() + 0.5 * (lq[:, None] == lp[None, :]).sum()
+        m, n = len(lq), len(lp)
+        z.append((u - (m * n / 2 - 0.5)) / np.sqrt(m * n * (m + n + 1) / 12))
+        w.append(len(p) / len(test))
+    assert len(z) == 2  # blob 2's 12 samples are below tau
+    assert out["ct"] == pytest.approx(np.dot(w, z) / np.sum(w), rel=1e-9)
 
 
 def test_mann_whitney_z_null_and_shifted():
