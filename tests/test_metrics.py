@@ -625,6 +625,34 @@ def test_modes_on_ring8(ring8):
     assert m.flags(one) == ["collapsed"]
 
 
+def test_modes_on_ring8_count_only_high_quality_samples_and_expect_the_chi2_mass(ring8):
+    """modes_covered counts modes with a sample within 3 std (PacGAN), not every nearest mode; and
+    modes_expected uses the 2D Gaussian mass within 3 std, 1 - exp(-9/2) (chi-square, 2 dof), as the
+    share of an ideal sampler's draws that count."""
+    means, std = ring8.means, ring8.std
+    # 20 samples on mode 0, 2 std from its mean; 10 at 4 std from mode 1; 20 at the centre of the ring
+    # (100 std from every mode) and 10 midway between modes 2 and 3 (38 std from both)
+    between = (means[2] + means[3]) / 2
+    pts = np.concatenate(
+        [
+            np.repeat(means[:1] + [0.0, 2 * std], 20, 0),
+            np.repeat(means[1:2] * (1 + 4 * std), 10, 0),
+            np.zeros((20, 2)),
+            np.repeat(between[None], 10, 0),
+        ]
+    )
+    out = Modes().compute(make_ctx(t64(pts), dataset=ring8))
+    assert out["modes_covered"] == 1
+    assert out["high_quality"] == pytest.approx(20 / 60, abs=1e-12)
+    p = np.bincount(ring8.load("train")[1].numpy(), minlength=8) / len(ring8.load("train")[1])
+    hit = 1 - np.exp(-4.5)
+    assert out["modes_expected"] == pytest.approx(np.sum(1 - (1 - hit * p) ** 60), rel=1e-12)
+    # with few draws the count is well below 8, where the mass within 3 std matters
+    few = Modes().compute(make_ctx(t64(np.repeat(means[:1], 5, 0)), dataset=ring8))
+    assert few["modes_expected"] == pytest.approx(np.sum(1 - (1 - hit * p) ** 5), rel=1e-12)
+    assert few["modes_expected"] < 5
+
+
 def test_modes_on_digits(digits):
     """The test split covers all 10 classes (classifier labels); one repeated image covers 1."""
     m = Modes()
