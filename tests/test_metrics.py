@@ -160,6 +160,26 @@ def test_fid_zero_for_identical_statistics_and_symmetric(backend):
     assert forward == pytest.approx(backward, rel=1e-10)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fid_backend_selects_the_trace_formula(backend, monkeypatch):
+    """backend="clean-fid" takes Tr (S1 S2)^(1/2) from scipy's sqrtm, as cleanfid.fid.frechet_distance
+    does; "torch-fidelity" from the eigenvalues. The two values agree, so only the call tells them apart."""
+    from types import SimpleNamespace
+
+    import genbench.metrics.fid as fid_module
+
+    calls = []
+
+    def sqrtm(a, *args, **kwargs):
+        calls.append(a.shape)
+        return linalg.sqrtm(a, *args, **kwargs)
+
+    monkeypatch.setattr(fid_module, "linalg", SimpleNamespace(sqrtm=sqrtm))
+    a, b = gaussian_sets(7, n=100, d=4)
+    FID().compute(make_ctx(a, b, options={"fid": {"backend": backend}}))
+    assert calls == ([(4, 4)] if backend == "clean-fid" else [])
+
+
 def cleanfid_frechet(mu1, sigma1, mu2, sigma2, monkeypatch) -> float:
     """clean-fid's own ``frechet_distance``. clean-fid 0.1.35 (its latest release) calls
     ``scipy.linalg.sqrtm(..., disp=False)``, an argument scipy 1.18 removed (seen on Python 3.12 with
