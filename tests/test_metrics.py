@@ -336,6 +336,20 @@ def test_kid_identical_sets_is_about_zero():
     assert KID().compute(make_ctx(a, b, options=options))["kid"] > 1.0
 
 
+def test_kid_default_subset_size_is_the_smaller_set():
+    """Without subset_size, subsets hold min(1000, samples, reference examples): here the 120
+    reference examples, fewer than the 300 samples (torch-fidelity on the same subset size)."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    a, b = gaussian_sets(6, n=300)
+    ours = KID().compute(make_ctx(a, b[:120], options={"kid": {"subsets": 10}}, seed=3))
+    ref = kid_features_to_metric(
+        t64(a), t64(b[:120]), kid_subsets=10, kid_subset_size=120, rng_seed=3, verbose=False
+    )
+    assert ours["kid"] == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-12)
+    assert ours["kid_std"] == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-12)
+
+
 # -- PRDC -------------------------------------------------------------------------------------------
 
 
