@@ -199,6 +199,21 @@ def test_model_level_ddim_equals_ddpm_and_shares_the_denoiser():
         DDIM.from_trained(tiny_points(timesteps=100), DDIM.Config(steps=200))
 
 
+def test_ddpm_step_with_variance_beta_adds_sqrt_beta_noise():
+    """Ho et al.'s "fixedlarge": the same posterior mean, plus sqrt(beta_t) z instead of sqrt(beta_tilde_t) z."""
+    s, ref = NoiseSchedule.linear(T), closed_form()
+    g = torch.Generator().manual_seed(2)
+    x, eps, z = (torch.randn(5, 2, generator=g, dtype=torch.float64) for _ in range(3))
+    for t in (1, 37, 999):
+        x0 = s.predict_x0(x, t, eps)
+        mean = ref["c1"][t] * x0 + ref["c2"][t] * x
+        torch.testing.assert_close(
+            s.ddpm_step(x, t, eps, z, variance="beta"), mean + math.sqrt(ref["betas"][t]) * z
+        )
+    # at t = 1 the two variances differ by a factor of about 2: the comparison can fail
+    assert ref["betas"][1] > 1.5 * ref["var"][1]
+
+
 def test_train_config_leaves_out_sampling_options():
     keys = tiny_points().train_config()
     assert "variance" not in keys and "clip_denoised" not in keys and "lr" in keys and "train_steps" in keys
