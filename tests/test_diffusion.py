@@ -214,6 +214,72 @@ def test_ddpm_step_with_variance_beta_adds_sqrt_beta_noise():
     assert ref["betas"][1] > 1.5 * ref["var"][1]
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny networks: one thread is faster, and robust to a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_models_sample_with_their_configured_sampler_options(one_thread):
+    """DDPM's variance and DDIM's steps, eta, spacing and clipping reach the samplers: each model's
+    samples are those of the sampler called with its options, and each option changes them."""
+    ddpm = tiny_images(timesteps=10)
+    with (
+        torch.no_grad()
+    ):  # an untrained U-Net predicts eps = 0 (zero-initialised output), which clipping ignores
+        g = torch.Generator().manual_seed(5)
+        for p in ddpm.ema.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    shape = (3, *IMAGES.shape)
+
+    def draw(model) -> torch.Tensor:
+        return model.sample(3, generator=torch.Generator().manual_seed(4))
+
+    seen = []
+    for variance in ("beta_tilde", "beta"):
+        model = tiny_images(timesteps=10, variance=variance)
+        model.load_state_dict(ddpm.state_dict())
+        want = ddpm_sample(
+            model.eps,
+            model.schedule,
+            shape,
+            generator=torch.Generator().manual_seed(4),
+            variance=variance,
+            clip=(-1.0, 1.0),
+        )
+        got = draw(model)
+        torch.testing.assert_close(got, want.clamp(-1, 1), rtol=0, atol=0)
+        assert variance == "beta_tilde" or not torch.equal(got, seen[0])
+        seen.append(got)
+    options = [
+        dict(steps=5, eta=0.0, spacing="uniform", clip_denoised=True),
+        dict(steps=5, eta=0.0, spacing="trailing", clip_denoised=True),
+        dict(steps=5, eta=0.7, spacing="uniform", clip_denoised=True),
+        dict(steps=5, eta=0.0, spacing="uniform", clip_denoised=False),
+        dict(steps=4, eta=0.0, spacing="uniform", clip_denoised=True),
+    ]
+    seen = []
+    for o in options:
+        ddim = DDIM.from_trained(ddpm, DDIM.Config(**o))
+        want = ddim_sample(
+            ddpm.eps,
+            ddpm.schedule,
+            shape,
+            generator=torch.Generator().manual_seed(4),
+            steps=o["steps"],
+            eta=o["eta"],
+            spacing=o["spacing"],
+            clip=(-1.0, 1.0) if o["clip_denoised"] else None,
+        )
+        got = draw(ddim)
+        torch.testing.assert_close(got, want.clamp(-1, 1), rtol=0, atol=0)
+        assert all(not torch.equal(got, other) for other in seen), o  # every option changes the samples
+        seen.append(got)
+
+
 def test_train_config_leaves_out_sampling_options():
     keys = tiny_points().train_config()
     assert "variance" not in keys and "clip_denoised" not in keys and "lr" in keys and "train_steps" in keys
