@@ -280,6 +280,25 @@ def test_models_sample_with_their_configured_sampler_options(one_thread):
         seen.append(got)
 
 
+def test_ema_update_is_the_warmed_up_exponential_average():
+    """ema <- d ema + (1 - d) net with d = min(decay, (1 + n) / (10 + n)) at update n (TensorFlow's
+    ExponentialMovingAverage with num_updates), or d = decay without the warm-up."""
+    for warmup, decay, n, d in [
+        (True, 0.999, 0, 0.1),
+        (True, 0.999, 90, 0.91),
+        (True, 0.5, 90, 0.5),
+        (False, 0.9, 0, 0.9),
+    ]:
+        model = tiny_points(ema_decay=decay, ema_warmup=warmup)
+        with torch.no_grad():
+            for p in model.net.parameters():
+                p.copy_(torch.randn_like(p))
+        before = [p.clone() for p in model.ema.parameters()]
+        model._update_ema(n)
+        for e, b, p in zip(model.ema.parameters(), before, model.net.parameters(), strict=True):
+            torch.testing.assert_close(e, d * b + (1 - d) * p)
+
+
 def test_train_config_leaves_out_sampling_options():
     keys = tiny_points().train_config()
     assert "variance" not in keys and "clip_denoised" not in keys and "lr" in keys and "train_steps" in keys
