@@ -299,6 +299,21 @@ def test_ema_update_is_the_warmed_up_exponential_average():
             torch.testing.assert_close(e, d * b + (1 - d) * p)
 
 
+def test_learning_rate_warm_up_then_constant_or_cosine_to_zero():
+    """(i + 1) / warmup during the warm-up, then 1 (Ho et al.) or 0.5 (1 + cos(pi progress))."""
+    from baselines.ddpm import lr_factor
+
+    const = DDPM.Config(warmup=10, train_steps=110)
+    cos = DDPM.Config(warmup=10, train_steps=110, lr_schedule="cosine")
+    for c in (const, cos):
+        assert [lr_factor(i, c) for i in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
+    assert [lr_factor(i, const) for i in (10, 60, 109, 500)] == [1.0] * 4
+    want = [0.5 * (1 + math.cos(math.pi * (i - 10) / 100)) for i in (10, 35, 60, 85, 110)]
+    assert [lr_factor(i, cos) for i in (10, 35, 60, 85, 110)] == pytest.approx(want, abs=1e-12)
+    assert want[2] == pytest.approx(0.5) and want[-1] == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor(500, cos) == pytest.approx(0.0, abs=1e-12)  # past the end it stays at 0
+
+
 def test_train_config_leaves_out_sampling_options():
     keys = tiny_points().train_config()
     assert "variance" not in keys and "clip_denoised" not in keys and "lr" in keys and "train_steps" in keys
