@@ -58,6 +58,13 @@ def test_mean_std_over_seeds_and_rank(results):
     assert math.isnan(agg[agg["label"] == "gan"]["memorization_rate"].iloc[0])  # not computed: empty
 
 
+def test_mean_and_std_of_three_seeds_are_the_sample_mean_and_std():
+    """FIDs 1, 2 and 6: mean 3 (the median would be 2), std sqrt(((1-3)^2 + (2-3)^2 + (6-3)^2) / 2) = sqrt(7)."""
+    agg = aggregate(results_frame([result("m", s, fid) for s, fid in enumerate((1.0, 2.0, 6.0))]))
+    assert agg["fid"].iloc[0] == pytest.approx(3.0)
+    assert agg["fid_std"].iloc[0] == pytest.approx(math.sqrt(7.0))
+
+
 def test_markdown_marks_flags_and_states_protocol(results):
     frame = results_frame(results)
     agg = aggregate(frame)
