@@ -344,6 +344,22 @@ def test_vae_nan_loss_raises_diverged_with_the_step(monkeypatch):
     assert info.value.step == 3 and math.isnan(info.value.loss)
 
 
+def test_an_infinite_loss_is_a_divergence_too(monkeypatch):
+    """inf is no number to train on either (a log of 0, an overflowed NLL): Diverged at its step."""
+
+    calls = []
+
+    def elbo_terms_inf_from_call_3(*args):
+        calls.append(1)
+        recon, kl = elbo_terms(*args)
+        return (recon + float("inf"), kl) if len(calls) >= 3 else (recon, kl)
+
+    monkeypatch.setattr(vae_module, "elbo_terms", elbo_terms_inf_from_call_3)
+    with pytest.raises(Diverged) as info:
+        tiny(VAE, POINTS).fit(data_for(POINTS, 64), ctx())
+    assert info.value.step == 3 and info.value.loss == float("inf")
+
+
 @pytest.mark.parametrize("cls", [GanNS, GanSat])
 def test_gan_nan_generator_loss_raises_diverged_with_the_step(monkeypatch, cls):
     monkeypatch.setattr(
