@@ -377,7 +377,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             skipped[name] = str(e)
         except GenbenchError:
             raise  # the user's input (a --set field, a dataset it cannot handle): fails the run now
-        except Exception as e:  # a plugin's own bug (in dataset_defaults, its Config): the others run
+        except (Exception, SystemExit) as e:  # a plugin's own bug (dataset_defaults, Config): the others run
             skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {e}"
             console.warn(skipped[name])
     measures = {

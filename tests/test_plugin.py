@@ -404,6 +404,12 @@ class DefaultsRaiseAfterPlan(_ConfiguredModel):
         return {}
 
 
+class DefaultsExit(_ConfiguredModel):
+    @classmethod
+    def dataset_defaults(cls, dataset):  # argparse in wrapped research code, at planning time
+        raise SystemExit("usage: defaults.py --dataset NAME")
+
+
 class ConfigRejects(_ConfiguredModel):
     @dataclass
     class Config:
@@ -419,6 +425,7 @@ class ConfigRejects(_ConfiguredModel):
         (DefaultsRaise, "no defaults file"),
         (ConfigRejects, "never right"),
         (DefaultsRaiseAfterPlan, "vanished"),
+        (DefaultsExit, "usage: defaults.py"),
     ],
 )
 def test_a_model_whose_config_raises_is_recorded_as_failed_and_the_others_run(
