@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import functools
 import io
 import json
 import math
@@ -35,9 +36,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fix: str = F
         # mkstemp makes the file 0600: results, checkpoints and leaderboards in a shared directory
         # were unreadable to everyone else; the mode is what open() gives under the umask
         if hasattr(os, "fchmod"):  # POSIX (Windows has no modes to fix)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -52,6 +51,15 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fix: str = F
             advice = f"free some space or {fix}" if e.errno in (errno.ENOSPC, errno.EDQUOT) else fix
             raise GenbenchError(f"cannot write {path} ({e.strerror}); {advice}") from e
         raise
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read once: reading it means setting it, which is process-wide, so not
+    at every write while other threads may create files."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 #: errors of the disk itself while writing (full, over quota, read-only, too large), which the user

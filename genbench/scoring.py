@@ -158,12 +158,12 @@ def not_applicable(metric: Metric, ctx: EvalContext, result: Result) -> str:
     """Why a metric named with --metrics does not apply here: the input error its ``compute`` raises
     (the built-in ones say what to change, e.g. "the feature extractor gives no logits"), else that
     it does not apply."""
-    try:
+    try:  # compute's contract: a MetricInputError naming the fix when its inputs do not fit
         metric.compute(ctx)
     except GenbenchError as e:
         if not isinstance(e, PluginOutputError):
             return str(e)
-    except Exception:
+    except (Exception, SystemExit):  # a plugin's bug here is no reason to stop the run
         pass
     return f"{metric.name}: does not apply to {result.label} on {ctx.dataset.name}"
 
