@@ -1340,19 +1340,9 @@ def test_a_full_cache_disk_is_a_one_line_error_naming_the_fix_not_the_models_bug
     monkeypatch.setattr(
         genbench.checkpoint, "atomic_write", lambda path, write, fix: atomic_write(path, full, fix=fix)
     )
-    args = [
-        "--models",
-        "test-tiny-trained,gaussian",
-        "--dataset",
-        "ring8",
-        "--samples",
-        "100",
-        "--metrics",
-        "fid",
-    ]
-    r = cli(
-        *run_args(tmp_path / "runs", tmp_path / "cache", *args, "--checkpoint-every", "5", "--no-figures")
-    )
+    args = ["--models", "test-tiny-trained,gaussian", "--dataset", "ring8", "--samples", "100"]
+    args += ["--metrics", "fid", "--checkpoint-every", "5", "--no-figures"]
+    r = cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args))
     assert r.exit_code == 2 and "Traceback" not in r.output
     (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert "No space left on device" in line and "free some space" in line and "--cache-dir" in line, line

@@ -349,12 +349,19 @@ def test_a_dataset_plugin_returning_the_wrong_data_fails_in_one_line_naming_it(
 ):
     register(registry.datasets, "test-bad-data", cls)
     args = ["--models", "copy", "--dataset", "test-bad-data", "--samples", "100", "--metrics", "fid"]
+    error = _the_one_error_line(cli, tmp_path, cache_dir, *args)
+    assert "dataset 'test-bad-data' " in error and expected in error, error
+    assert not (tmp_path / "runs" / "test-bad-data").exists()  # failed before any work
+
+
+def _the_one_error_line(cli, tmp_path, cache_dir, *args: str) -> str:
+    """`genbench run` with ``args`` fails with exit 2 and one `error:` line, no traceback: that line."""
     r = cli("run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress", *args)
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1 and "dataset 'test-bad-data' " in errors[0] and expected in errors[0], r.stderr
-    assert not (tmp_path / "runs" / "test-bad-data").exists()  # failed before any work
+    assert len(errors) == 1, r.stderr
+    return errors[0]
 
 
 def _extractor(extract):
@@ -379,12 +386,8 @@ def test_a_feature_extractor_plugin_returning_the_wrong_values_fails_in_one_line
 ):
     register(registry.features, "test-bad-features", cls)
     args = ["--models", "copy", "--dataset", "ring8", "--samples", "100", "--features", "test-bad-features"]
-    r = cli("run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress", *args)
-    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
-    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1 and "feature extractor 'test-bad-features' " in errors[0], r.stderr
-    assert expected in errors[0], r.stderr
+    error = _the_one_error_line(cli, tmp_path, cache_dir, *args)
+    assert "feature extractor 'test-bad-features' " in error and expected in error, error
 
 
 class DefaultsRaise(_ConfiguredModel):

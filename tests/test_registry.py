@@ -116,34 +116,36 @@ def test_broken_entry_point_is_reported_with_its_source_and_others_still_load(
     assert reg.load_all() == {"broken": str(e.value)}
 
 
-def test_listing_names_imports_nothing():
+def in_a_fresh_interpreter(code: str) -> str:
+    """What ``code`` prints in a new Python process (nothing imported yet), asserting it ran."""
     import subprocess
     import sys
 
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_listing_names_imports_nothing():
     code = (
         "import sys; from genbench import registry;"
         "names = registry.models.names(); assert 'ddpm' in names, names;"
         "assert 'baselines.ddpm' not in sys.modules; assert 'torch_fidelity' not in sys.modules;"
         "print('ok')"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip() == "ok", out.stderr
+    assert in_a_fresh_interpreter(code).strip() == "ok"
 
 
 def test_the_cli_starts_without_torch_and_the_api_names_import_it_on_first_use():
     """`import genbench` imported torch (seconds), so `genbench --help` waited for it and a Ctrl-C
     in that time was a traceback, before the CLI's handler could say "interrupted"."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, genbench.cli.main; assert 'torch' not in sys.modules;"
         "from genbench import GenerativeModel, DataSpec, TrainContext; import genbench.api as api;"
         "assert (GenerativeModel, DataSpec, TrainContext) == (api.GenerativeModel, api.DataSpec, api.TrainContext);"
         "print('ok')"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip() == "ok", out.stderr
+    assert in_a_fresh_interpreter(code).strip() == "ok"
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
         import genbench
 
@@ -153,15 +155,11 @@ def test_the_cli_starts_without_torch_and_the_api_names_import_it_on_first_use()
 def test_an_alias_declared_as_an_entry_point_resolves_to_its_model_once_imported():
     """``gan`` is an entry point of its own beside ``gan-ns``: ``check`` cannot know it is an alias
     before the module registers it, ``canonical`` imports it first."""
-    import subprocess
-    import sys
-
     code = (
         "from genbench import registry;"
         "print(registry.models.check('gan'), registry.models.canonical('gan'), registry.models.check('gan'))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.split() == ["gan", "gan-ns", "gan-ns"], out.stderr
+    assert in_a_fresh_interpreter(code).split() == ["gan", "gan-ns", "gan-ns"]
 
 
 def fake_distribution(site, name: str, entry_points: dict[str, dict[str, str]]) -> None:

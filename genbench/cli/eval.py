@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from genbench.cli.options import CacheDir, DataDir
 from genbench.config import RunConfig, parse_list, parse_seeds
 
 
@@ -35,14 +36,8 @@ def eval_samples(
         typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable)."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Directory for the result JSON.")] = Path("runs"),
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(help=r"Downloaded datasets \[default: $GENBENCH_DATA or ~/.cache/genbench/data]."),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(help=r"Classifiers and statistics \[default: $GENBENCH_CACHE or ~/.cache/genbench]."),
-    ] = None,
+    data_dir: DataDir = None,
+    cache_dir: CacheDir = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Feature batch size.")] = 500,
     inception_weights: Annotated[

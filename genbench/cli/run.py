@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from genbench.cli.options import CacheDir, DataDir
 from genbench.config import DEFAULT_DATASET, DEFAULT_MODELS, RunConfig, parse_list, parse_seeds
 
 
@@ -34,16 +35,8 @@ def run(
         Path | None, typer.Option(help=".npz with mu and sigma to use as FID reference.")
     ] = None,
     out: Annotated[Path, typer.Option(help="Directory for result JSONs and figures.")] = Path("runs"),
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(help=r"Downloaded datasets \[default: $GENBENCH_DATA or ~/.cache/genbench/data]."),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help=r"Checkpoints, classifiers, statistics \[default: $GENBENCH_CACHE or ~/.cache/genbench]."
-        ),
-    ] = None,
+    data_dir: DataDir = None,
+    cache_dir: CacheDir = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Sampling and feature batch size.")] = 500,
     retrain: Annotated[
