@@ -37,3 +37,25 @@ def test_a_completed_write_replaces_the_file_whole(tmp_path):
     atomic_write_json(path, {"b": 2})
     assert json.loads(path.read_text()) == {"b": 2}
     assert sorted(p.name for p in path.parent.iterdir()) == ["x.json"]
+
+
+def test_a_write_removes_the_stale_temp_files_a_killed_write_left_and_keeps_fresh_ones(tmp_path):
+    """A SIGKILL between mkstemp and the rename left a hidden temp file (a CIFAR-10 DDPM checkpoint:
+    about 570 MB) that nothing ever removed. One older than a day is; a fresh one may be another
+    run's write in progress and stays, as do other files' temps."""
+    import os
+    import time
+
+    from genbench.io import STALE_TEMP_S
+
+    path = tmp_path / "model.pt"
+    stale, fresh = tmp_path / ".model.pt.k1ll3d.tmp", tmp_path / ".model.pt.wr1t1ng.tmp"
+    other = tmp_path / ".train.pt.k1ll3d.tmp"
+    for f in (stale, fresh, other):
+        f.write_bytes(b"partial")
+    old = time.time() - STALE_TEMP_S - 60
+    for f in (stale, other):
+        os.utime(f, (old, old))
+    atomic_write(path, lambda fh: fh.write(b"weights"))
+    assert path.read_bytes() == b"weights"
+    assert not stale.exists() and fresh.exists() and other.exists()
