@@ -52,6 +52,12 @@ def train_or_load(
         raise p.diverged[ckpt_dir]
     if final.exists():
         payload = load_checkpoint(final)
+        trained_on = payload.get("data_digest")  # None: written before it was recorded
+        if trained_on is not None and trained_on != p.dataset.content_digest("train"):
+            raise GenbenchError(
+                f"checkpoint {final} was trained on other data: the train split of dataset "
+                f"{p.dataset.name!r} changed since; rerun with --retrain"
+            )
         try:
             model.load_state_dict(payload["state"])
         except Exception as e:
@@ -96,6 +102,8 @@ def train_or_load(
             "training_log": ctx.history,
             "config": model.train_config(),
             "summary": summary,
+            # the key names the dataset, not its content: a plugin dataset's changed data is caught here
+            "data_digest": p.dataset.content_digest("train"),
         },
     )
     # The retraining mark stays until the whole run finishes (retrain_finished): an interrupted

@@ -410,6 +410,55 @@ def test_bumping_a_models_version_retrains_instead_of_loading_a_stale_checkpoint
     assert len(list(cache.glob("checkpoints/ring8/test-tiny-trained/seed0-*/model.pt"))) == 2
 
 
+def test_a_plugin_datasets_changed_data_is_never_served_stale_checkpoints_or_features(
+    cli, tmp_path, monkeypatch
+):
+    """Checkpoints are keyed by the dataset's name, and cached reference features by a fingerprint
+    of the first 256 rows: a plugin dataset whose rows past 256 changed got the old trained model
+    and the old features, without a word."""
+    from genbench import registry
+    from genbench.data.base import Dataset
+
+    class Shifting(Dataset):
+        kind, default_features = "points", "raw"
+        shift = 0.0
+
+        def _load(self, split):
+            x = torch.from_numpy(np.random.default_rng(0).standard_normal((400, 2)).astype(np.float32))
+            x[300:] += self.shift  # past the 256 rows the fingerprint reads
+            return x, None
+
+    registry.datasets.discover()
+    monkeypatch.setattr(registry.datasets, "_entries", dict(registry.datasets._entries))
+    registry.datasets.add("test-shifting", Shifting, source="genbench-test-plugin")
+    cache = tmp_path / "cache"
+    args = [
+        "--models",
+        "test-tiny-trained",
+        "--dataset",
+        "test-shifting",
+        "--samples",
+        "100",
+        "--metrics",
+        "fid",
+    ]
+    assert cli(*run_args(tmp_path / "a", cache, *args)).exit_code == 0
+    features = set(cache.glob("features/*.npz"))
+    monkeypatch.setattr(Shifting, "shift", 5.0)
+    r = cli(*run_args(tmp_path / "b", cache, *args))
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert "trained on other data: the train split of dataset 'test-shifting' changed" in line, line
+    assert "--retrain" in line
+    assert cli(*run_args(tmp_path / "c", cache, *args, "--retrain")).exit_code == 0
+    assert set(cache.glob("features/*.npz")) - features  # features of the new data, not the old ones
+    a, c = (
+        json.loads((tmp_path / d / "test-shifting/test-tiny-trained/seed0.json").read_text()) for d in "ac"
+    )
+    assert a["protocol"]["dataset_fingerprint"] == c["protocol"]["dataset_fingerprint"]  # kept as it was
+    assert a["metrics"]["fid"] != c["metrics"]["fid"]
+
+
 def test_amp_checkpoints_have_a_key_of_their_own_and_results_record_the_precision(cli, tmp_path):
     """--amp (bfloat16 autocast on CUDA) was neither in the checkpoint key nor in the result: an fp32
     run loaded bf16-trained weights without a trace. The CUDA path needs a GPU; the key and the

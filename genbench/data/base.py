@@ -56,6 +56,7 @@ class Dataset(ABC):
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self._splits: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self._digests: dict[str, str] = {}
 
     @property
     def name(self) -> str:
@@ -140,8 +141,25 @@ class Dataset(ABC):
 
         return Classifier.for_dataset(self).fingerprint()
 
+    def content_digest(self, split: Split) -> str:
+        """A hash of every value of ``split`` (examples and labels), for what must never be reused
+        on changed data: the reference-feature cache and trained checkpoints. :meth:`fingerprint`,
+        which results record, hashes the first 256 rows only and is kept as it is, so published
+        results keep their protocol; a plugin dataset whose data changes past row 256 changes this."""
+        import hashlib
+
+        if split not in self._digests:
+            x, labels = self.load(split)
+            h = hashlib.blake2b(str(tuple(x.shape)).encode(), digest_size=10)
+            h.update(x.contiguous().numpy().tobytes())
+            if labels is not None:
+                h.update(labels.contiguous().numpy().tobytes())
+            self._digests[split] = h.hexdigest()
+        return self._digests[split]
+
     def fingerprint(self) -> str:
-        """Identifies the data (name + split sizes + a content hash) for cache keys."""
+        """Identifies the data (name + split sizes + a content hash of the first 256 rows of each
+        split), recorded in every result's protocol."""
         import hashlib
 
         h = hashlib.sha256(self.name.encode())

@@ -38,6 +38,7 @@ def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: str, num: in
             "dataset": dataset.name,
             "dataset_fingerprint": dataset.fingerprint(),
             "split": split,
+            "content": dataset.content_digest(split),  # every row: fingerprint() hashes 256
             "num": num,
             "extractor": extractor.name,
             "extractor_fingerprint": extractor.fingerprint(),
