@@ -432,16 +432,8 @@ def test_a_plugin_datasets_changed_data_is_never_served_stale_checkpoints_or_fea
     monkeypatch.setattr(registry.datasets, "_entries", dict(registry.datasets._entries))
     registry.datasets.add("test-shifting", Shifting, source="genbench-test-plugin")
     cache = tmp_path / "cache"
-    args = [
-        "--models",
-        "test-tiny-trained",
-        "--dataset",
-        "test-shifting",
-        "--samples",
-        "100",
-        "--metrics",
-        "fid",
-    ]
+    args = ["--models", "test-tiny-trained", "--dataset", "test-shifting"]
+    args += ["--samples", "100", "--metrics", "fid"]
     assert cli(*run_args(tmp_path / "a", cache, *args)).exit_code == 0
     features = set(cache.glob("features/*.npz"))
     monkeypatch.setattr(Shifting, "shift", 5.0)
