@@ -6,7 +6,6 @@ import enum
 import errno
 import functools
 import glob
-import io
 import json
 import math
 import os
@@ -88,11 +87,10 @@ _DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 
 def save_png(path: Path, render: Callable[[IO[bytes]], None], *, fix: str = FIX_OUT) -> Path:
-    """Render a PNG through ``render(buffer)`` and write it atomically: an interrupted run or a full
-    disk leaves no half-written (empty) figure; a disk error is a GenbenchError naming ``fix``."""
-    buf = io.BytesIO()
-    render(buf)
-    atomic_write(Path(path), lambda fh: fh.write(buf.getvalue()), fix=fix)
+    """Render a PNG through ``render(fh)`` straight into :func:`atomic_write`'s temp file: an
+    interrupted run or a full disk leaves no half-written (empty) figure; a disk error is a
+    GenbenchError naming ``fix``. Returns ``path``."""
+    atomic_write(Path(path), render, fix=fix)
     return Path(path)
 
 
