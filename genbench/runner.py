@@ -134,6 +134,7 @@ def build_metric_options(
     given = parse_metric_options(config.metric_options)
     chosen = {m.name: m for m in metrics}
     out = {}
+    named: dict[str, str] = {}  # canonical metric -> the name its options were given under
     for name, opts in given.items():
         canonical = registry.metrics.check(name)
         if canonical not in chosen and not _supports(canonical, dataset.kind):
@@ -146,12 +147,12 @@ def build_metric_options(
                 f"--metric-option {name}.{next(iter(opts))} names a metric this run does not compute; "
                 f"add {name} to --metrics or drop the option"
             )
-        if canonical in out:  # an alias and its metric (or two aliases): the last one silently won
-            first = next(n for n in given if n != name and registry.metrics.check(n) == canonical)
+        if canonical in named:  # an alias and its metric (or two aliases): the last one silently won
             raise GenbenchError(
-                f"--metric-option {first}.* and --metric-option {name}.* both set options of metric "
-                f"{canonical!r} ({name!r} is another name for it); give them under one name"
+                f"--metric-option {named[canonical]}.* and --metric-option {name}.* both set options of "
+                f"metric {canonical!r} ({name!r} is another name for it); give them under one name"
             )
+        named[canonical] = name
         out[canonical] = resolve_metric_options(canonical, dict(chosen[canonical].options), opts)
         check_metric_options(chosen[canonical], out[canonical])
     return out
@@ -248,6 +249,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
 def _is_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, str | bytes)
 
@@ -281,11 +286,11 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     )
     _check_type(config, "batch_size", _is_int, "an integer, e.g. 500")
     for flag in ("figures", "progress"):  # RunConfig(figures="no") is true
-        _check_type(config, flag, lambda v: isinstance(v, bool), "True or False")
+        _check_type(config, flag, _is_bool, "True or False")
     if not run:
         return
     for flag in ("retrain", "amp"):
-        _check_type(config, flag, lambda v: isinstance(v, bool), "True or False")
+        _check_type(config, flag, _is_bool, "True or False")
     _check_type(config, "models", _is_names, "a list of model names, e.g. ['ddpm']")
     _check_type(config, "overrides", _is_names, "a list of MODEL.FIELD=VALUE strings, e.g. ['ddim.steps=10']")
     _check_type(
