@@ -1,10 +1,10 @@
 """Reference features (of a dataset split), computed once and cached; user-supplied (mu, sigma).
 
-The cache key hashes every knob that changes the numbers: the dataset (name and content
-fingerprint), the split, the number of examples, the extractor (name and fingerprint, which
-covers its weights and preprocessing), the arithmetic (device type, TF32 on CUDA) and the format
-version. Files are written atomically, so an
-interrupted run never leaves a truncated cache entry behind.
+The cache key hashes every knob that changes the numbers: the dataset's name, the split and a
+digest of every value in it (its shape, so its size, included), the extractor (name and
+fingerprint, which covers its weights and preprocessing), the arithmetic (device type, TF32 on
+CUDA) and the format version. Files are written atomically, so an interrupted run never leaves a
+truncated cache entry behind.
 """
 
 from __future__ import annotations
@@ -30,16 +30,15 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 
-def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: str, num: int) -> str:
+def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: str) -> str:
     """Stable hash of everything that determines the reference features."""
     blob = json.dumps(
         {
             "version": FORMAT_VERSION,
             "dataset": dataset.name,
-            "dataset_fingerprint": dataset.fingerprint(),
             "split": split,
-            "content": dataset.content_digest(split),  # every row: fingerprint() hashes 256
-            "num": num,
+            # every row (the fingerprint results record reads 256), and the shape: no other key is needed
+            "content": dataset.content_digest(split),
             "extractor": extractor.name,
             "extractor_fingerprint": extractor.fingerprint(),
             "arithmetic": arithmetic(extractor.device),
@@ -61,8 +60,7 @@ def arithmetic(device: torch.device) -> str:
 
 
 def cache_path(dataset: Dataset, extractor: FeatureExtractor, split: str, cache_dir: Path) -> Path:
-    x, _ = dataset.load(split)  # type: ignore[arg-type]
-    key = cache_key(dataset, extractor, split, int(x.shape[0]))
+    key = cache_key(dataset, extractor, split)
     return Path(cache_dir) / "features" / f"{dataset.name}-{split}-{extractor.name}-{key}.npz"
 
 
