@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,3 +27,18 @@ def cli():
         return runner.invoke(app, [str(a) for a in args])
 
     return invoke
+
+
+@pytest.fixture
+def genbench_process():
+    """``genbench_process(*args, site=DIR)``: `python -m genbench ARGS` in a new process whose path
+    starts with ``site`` (where a test installed plugin packages), so their entry points are found
+    as an installed plugin's are; an environment that already extends the path keeps it."""
+
+    def run(*args: object, site: Path) -> subprocess.CompletedProcess[str]:
+        path = os.pathsep.join(part for part in (str(site), os.environ.get("PYTHONPATH", "")) if part)
+        env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "250"}
+        cmd = [sys.executable, "-m", "genbench", *(str(a) for a in args)]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+    return run

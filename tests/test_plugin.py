@@ -61,7 +61,9 @@ def pip_install(package: Path, target: Path) -> None:
     )
 
 
-def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(tmp_path, cache_dir):
+def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(
+    tmp_path, cache_dir, genbench_process
+):
     broken = tmp_path / "broken"
     (broken / "genbench_broken_plugin").mkdir(parents=True)
     (broken / "pyproject.toml").write_text(BROKEN_PYPROJECT)
@@ -71,14 +73,8 @@ def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(tmp_p
     pip_install(broken, site)
     assert list(site.glob("genbench_example_plugin-*.dist-info"))
 
-    # prepend: an environment that already extends the path (packages installed with --target) keeps it
-    path = os.pathsep.join(part for part in (str(site), os.environ.get("PYTHONPATH", "")) if part)
-    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "250"}
     out = tmp_path / "runs"
-    cmd = [
-        sys.executable,
-        "-m",
-        "genbench",
+    proc = genbench_process(
         "run",
         "--models",
         "independent-pixels,broken-model,gaussian",
@@ -89,12 +85,12 @@ def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(tmp_p
         "--samples",
         "500",
         "--out",
-        str(out),
+        out,
         "--cache-dir",
-        str(cache_dir),
+        cache_dir,
         "--no-progress",
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        site=site,
+    )
     assert proc.returncode == 1, proc.stderr  # a requested model could not run
     assert "Traceback" not in proc.stderr
     mentions = [
@@ -107,13 +103,7 @@ def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(tmp_p
     assert json.loads((out / "ring8/gaussian/seed0.json").read_text())["status"] == "ok"
     assert json.loads((out / "ring8/broken-model/seed0.json").read_text())["status"] == "failed"
 
-    listing = subprocess.run(
-        [sys.executable, "-m", "genbench", "list", "models"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    listing = genbench_process("list", "models", site=site)
     assert listing.returncode == 0
     assert "independent-pixels" in listing.stdout and "genbench-example-plugin" in listing.stdout
 
@@ -771,7 +761,9 @@ class ReturnsNaN(Metric):
 """
 
 
-def test_an_installed_plugin_with_buggy_metrics_and_model_takes_nothing_down(tmp_path, cache_dir):
+def test_an_installed_plugin_with_buggy_metrics_and_model_takes_nothing_down(
+    tmp_path, cache_dir, genbench_process
+):
     """Every broken hook of an installed package, through entry points and the CLI, then a report."""
     package = tmp_path / "buggy"
     (package / "genbench_buggy_plugin").mkdir(parents=True)
@@ -779,14 +771,11 @@ def test_an_installed_plugin_with_buggy_metrics_and_model_takes_nothing_down(tmp
     (package / "genbench_buggy_plugin" / "__init__.py").write_text(BUGGY_MODULE)
     site = tmp_path / "site"
     pip_install(package, site)
-    path = os.pathsep.join(part for part in (str(site), os.environ.get("PYTHONPATH", "")) if part)
-    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "250"}
     out = tmp_path / "runs"
     common = ["--dataset", "ring8", "--samples", "200", "--out", str(out), "--cache-dir", str(cache_dir)]
 
     def genbench_cli(*args):
-        cmd = [sys.executable, "-m", "genbench", *args]
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        return genbench_process(*args, site=site)
 
     proc = genbench_cli(
         "run", "--models", "copy,buggy-model,gaussian", *common, "--no-progress", "--no-figures"

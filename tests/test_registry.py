@@ -215,23 +215,12 @@ def test_a_plugin_declaring_a_baseline_name_makes_that_name_fail_not_replace_the
     assert reg.get("ddpm").__name__ == "DDPM"
 
 
-def test_genbench_list_survives_a_plugin_that_exits_at_import(tmp_path):
-    import os
-    import subprocess
-
+def test_genbench_list_survives_a_plugin_that_exits_at_import(tmp_path, genbench_process):
     (tmp_path / "exiting_plugin_xyz.py").write_text("import sys\nsys.exit('plugin exits at import')\n")
     fake_distribution(
         tmp_path, "exiting-plugin", {"genbench.metrics": {"exitmetric": "exiting_plugin_xyz:M"}}
     )
-    path = os.pathsep.join(part for part in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if part)
-    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "250"}
-    out = subprocess.run(
-        [sys.executable, "-m", "genbench", "list", "metrics"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = genbench_process("list", "metrics", site=tmp_path)
     assert out.returncode == 0, out.stderr
     line = next(ln for ln in out.stdout.splitlines() if "exitmetric" in ln)
     assert "exiting-plugin" in line and "SystemExit" in line and "fid" in out.stdout
