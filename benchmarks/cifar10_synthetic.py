@@ -203,9 +203,9 @@ def markdown(report: dict) -> str:
         )
     lines += ["", "| sampler | NFE | batch | samples/s | peak memory (MiB) |", "|---|---|---|---|---|"]
     for r in report["sampling"]:
+        peak = f"{r['peak_memory_mb']:.0f}" if "peak_memory_mb" in r else "not measured"
         lines.append(
-            f"| {r['sampler']} | {r['nfe']} | {r['batch_size']} | {r['samples_per_s']:.1f} | "
-            f"{r['peak_memory_mb']:.0f} |"
+            f"| {r['sampler']} | {r['nfe']} | {r['batch_size']} | {r['samples_per_s']:.1f} | {peak} |"
         )
     i = report["inception"]
     lines += [

@@ -413,9 +413,9 @@ def test_bumping_a_models_version_retrains_instead_of_loading_a_stale_checkpoint
 def test_a_plugin_datasets_changed_data_is_never_served_stale_checkpoints_or_features(
     cli, tmp_path, monkeypatch
 ):
-    """Checkpoints are keyed by the dataset's name, and cached reference features by a fingerprint
-    of the first 256 rows: a plugin dataset whose rows past 256 changed got the old trained model
-    and the old features, without a word."""
+    """Checkpoints were keyed by the dataset's name, and cached reference features and the protocol's
+    fingerprint hashed the first 256 rows: a plugin dataset whose rows past 256 changed got the old
+    trained model and the old features, and its results claimed the old data, without a word."""
     from genbench import registry
     from genbench.data.base import Dataset
 
@@ -447,7 +447,8 @@ def test_a_plugin_datasets_changed_data_is_never_served_stale_checkpoints_or_fea
     a, c = (
         json.loads((tmp_path / d / "test-shifting/test-tiny-trained/seed0.json").read_text()) for d in "ac"
     )
-    assert a["protocol"]["dataset_fingerprint"] == c["protocol"]["dataset_fingerprint"]  # kept as it was
+    # and the results say which data they measured: the protocol's fingerprint covers every row
+    assert a["protocol"]["dataset_fingerprint"] != c["protocol"]["dataset_fingerprint"]
     assert a["metrics"]["fid"] != c["metrics"]["fid"]
 
 

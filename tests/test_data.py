@@ -89,6 +89,33 @@ def test_digits_shapes_range_split(tmp_path):
     assert torch.equal(other.load("train")[0], x) and other.fingerprint() == ds.fingerprint()
 
 
+def test_the_fingerprint_results_record_covers_every_value_and_the_labels(tmp_path):
+    """It hashed the first 256 rows of each split, so data that differed past them (or only in its
+    labels, which the classifier and the mode counts use) shared a protocol."""
+    from genbench.data.base import Dataset
+
+    class Points(Dataset):
+        kind, default_features = "points", "raw"
+        name = "test-points"
+
+        def __init__(self, change: str = "", **kwargs):
+            super().__init__(**kwargs)
+            self.change = change
+
+        def _load(self, split):
+            x = torch.from_numpy(np.random.default_rng(0).standard_normal((400, 2)).astype(np.float32))
+            y = torch.arange(400) % 4
+            if split == "test" and self.change == "row":
+                x[399, 1] += 1e-3
+            if split == "train" and self.change == "label":
+                y[300] = (y[300] + 1) % 4
+            return x, y
+
+    prints = {c: Points(c, data_dir=tmp_path, cache_dir=tmp_path).fingerprint() for c in ("", "row", "label")}
+    assert len(set(prints.values())) == 3, prints
+    assert Points(data_dir=tmp_path, cache_dir=tmp_path).fingerprint() == prints[""]  # and stable
+
+
 def test_stacked_digits_construction(tmp_path):
     ds = StackedDigits(data_dir=tmp_path, cache_dir=tmp_path)
     (x, y), (xt, yt) = ds.load("train"), ds.load("test")

@@ -701,6 +701,70 @@ def test_modes_on_digits(digits):
     assert m.flags(one) == ["collapsed"]
 
 
+# -- throughput -------------------------------------------------------------------------------------
+
+
+def _sample_with_scratch(mib: int):
+    """A sampler that, per call, holds ``mib`` MiB per sample of scratch while it computes the batch."""
+
+    def sample(b: int, g: torch.Generator) -> torch.Tensor:
+        scratch = torch.ones(b, mib << 18)  # 2**18 float32 = 1 MiB per sample
+        return torch.zeros(b, 2) + scratch[:, :2]
+
+    return sample
+
+
+def test_cpu_peak_memory_is_the_batch_working_memory_on_every_call():
+    """The resident set, polled, read near 0 MiB once an earlier batch's memory was reused (every
+    model after the first in a run, so the published Cost tables said 0.004 MiB); the peak of the
+    CPU allocator's running sum is exact: the scratch plus the batch's two small outputs."""
+    from genbench.metrics.throughput import measure_sampling
+
+    expected = (4 * 2 * 2**20 + 2 * 4 * 2 * 4) / 2**20  # 2 MiB per sample x 4, and two 4 x 2 floats
+    for _ in range(3):  # the same figure every time in one process
+        x, t = measure_sampling(_sample_with_scratch(2), 10, 4, torch.Generator().manual_seed(0), "cpu")
+        assert x.shape == (10, 2)
+        assert t["peak_memory_mb"] == pytest.approx(expected, rel=1e-9)
+    # it scales with the batch size, not the number of samples
+    _, t = measure_sampling(_sample_with_scratch(2), 10, 2, torch.Generator().manual_seed(0), "cpu")
+    assert t["peak_memory_mb"] == pytest.approx((2 * 2 * 2**20 + 2 * 2 * 2 * 4) / 2**20, rel=1e-9)
+
+
+def test_cpu_peak_memory_is_omitted_without_a_warm_up_batch_not_guessed():
+    from genbench.metrics.throughput import measure_sampling
+
+    _, t = measure_sampling(_sample_with_scratch(1), 4, 2, torch.Generator(), "cpu", warmup=False)
+    assert "peak_memory_mb" not in t and t["samples_per_s"] > 0
+
+
+def test_the_profiler_measuring_memory_prints_nothing(capfd):
+    """Kineto printed "profiler_start" and, on a CUDA build without a GPU, "gpuGetDeviceCount failed"
+    to file descriptor 2, in the middle of the run's progress output."""
+    from genbench.metrics.throughput import cpu_peak_bytes
+
+    assert cpu_peak_bytes(lambda: torch.ones(1 << 18)) == 2**20
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+
+
+def test_a_profiler_that_cannot_start_costs_the_figure_not_the_batch(monkeypatch):
+    import torch.profiler
+
+    from genbench.metrics.throughput import cpu_peak_bytes
+
+    class Busy:
+        def __init__(self, **kwargs):
+            pass
+
+        def start(self):
+            raise RuntimeError("Profiler is already enabled on this thread")
+
+    monkeypatch.setattr(torch.profiler, "profile", Busy)
+    calls = []
+    assert cpu_peak_bytes(lambda: calls.append(1)) is None
+    assert calls == [1]
+
+
 # -- bad input: one MetricInputError naming the fix ---------------------------------------------------
 
 

@@ -142,10 +142,8 @@ class Dataset(ABC):
         return Classifier.for_dataset(self).fingerprint()
 
     def content_digest(self, split: Split) -> str:
-        """A hash of every value of ``split`` (examples and labels), for what must never be reused
-        on changed data: the reference-feature cache and trained checkpoints. :meth:`fingerprint`,
-        which results record, hashes the first 256 rows only and is kept as it is, so published
-        results keep their protocol; a plugin dataset whose data changes past row 256 changes this."""
+        """A hash of every value of ``split`` (its shape, examples and labels), for what must never be
+        reused on changed data: the reference-feature cache and trained checkpoints."""
         import hashlib
 
         if split not in self._digests:
@@ -158,13 +156,12 @@ class Dataset(ABC):
         return self._digests[split]
 
     def fingerprint(self) -> str:
-        """Identifies the data (name + split sizes + a content hash of the first 256 rows of each
-        split), recorded in every result's protocol."""
+        """Identifies the data: the name and :meth:`content_digest` of both splits, so two datasets
+        that differ in any value (not only in their first rows) never share a protocol. Recorded in
+        every result's protocol, and it keys the cached classifier trained on the data."""
         import hashlib
 
         h = hashlib.sha256(self.name.encode())
         for split in ("train", "test"):
-            x, _ = self.load(split)
-            h.update(str(tuple(x.shape)).encode())
-            h.update(x[: min(len(x), 256)].numpy().tobytes())
+            h.update(self.content_digest(split).encode())
         return h.hexdigest()[:16]

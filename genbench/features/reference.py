@@ -37,7 +37,7 @@ def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: str) -> str:
             "version": FORMAT_VERSION,
             "dataset": dataset.name,
             "split": split,
-            # every row (the fingerprint results record reads 256), and the shape: no other key is needed
+            # every value and the shape of the split: no other key about the data is needed
             "content": dataset.content_digest(split),
             "extractor": extractor.name,
             "extractor_fingerprint": extractor.fingerprint(),

@@ -7,11 +7,13 @@ launch queue's). It reports
 
 - ``samples_per_s``: samples drawn per second of timed sampling (``sample_s``);
 - ``peak_memory_mb``: on CUDA, ``torch.cuda.max_memory_allocated`` over the timed batches (weights,
-  activations and the batch, as the allocator sees them); on the CPU, the largest growth of the process's
-  resident set during one batch (RSS polled every 2 ms from ``/proc/self/statm`` while the batch runs,
-  and ``resource.getrusage``'s high-water mark), i.e. the working memory of sampling one batch, not
-  counting the weights already loaded nor the samples kept from earlier batches. Allocations shorter
-  than the polling interval can be missed, so on the CPU it is a lower bound.
+  activations and the batch, as the allocator sees them). On the CPU, the most tensor memory that
+  sampling one batch (the warm-up batch, at the sampling batch size) holds at once on top of what was
+  allocated before it: activations, noise and the batch, not the weights already loaded. It is the
+  running sum of the allocations and frees that PyTorch's CPU allocator reports to
+  ``torch.profiler`` (``profile_memory=True``), so it is exact and the same on every run; the
+  profiler runs during the warm-up batch only, which is not timed. Without a warm-up batch, or where
+  the profiler cannot run, the CPU figure is omitted rather than guessed.
 
 The :class:`Throughput` metric only reports what the runner stored in ``ctx.timings``:
 ``samples_per_s``, ``nfe`` (network evaluations per sample, from the model), ``peak_memory_mb`` and
@@ -20,12 +22,11 @@ The :class:`Throughput` metric only reports what the runner stored in ``ctx.timi
 
 from __future__ import annotations
 
+import contextlib
 import os
-import resource
 import sys
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import torch
@@ -39,54 +40,59 @@ KEYS = ("samples_per_s", "nfe", "peak_memory_mb", "train_s")
 WARMUP_SEED_OFFSET = 0x5EED
 
 
-class _RssPeak:
-    """Peak resident-set growth of this process while the ``with`` block runs (Linux; else getrusage)."""
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 while the profiler starts and stops: Kineto, its C++ back end, prints
+    status lines there ("profiler_start", and "gpuGetDeviceCount failed" on a CUDA build without a
+    GPU) that would land in the middle of the run's progress output."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
-    def __init__(self, interval: float = 0.002):
-        self.interval = interval
-        self.page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-        self.peak_growth = 0
 
-    @staticmethod
-    def _maxrss() -> int:
-        # ru_maxrss is in KiB on Linux, in bytes on macOS
-        r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(r) if sys.platform == "darwin" else int(r) * 1024
+def cpu_peak_bytes(fn: Callable[[], object]) -> int | None:
+    """Run ``fn()`` and return the most bytes of CPU tensor memory it held at once beyond what was
+    allocated when it started (None when the profiler is unavailable).
 
-    def _rss(self) -> int | None:
-        try:
-            with open("/proc/self/statm", "rb") as f:
-                return int(f.read().split()[1]) * self.page
-        except (OSError, ValueError, IndexError):
-            return None
+    Written here because PyTorch has no CPU counterpart of ``torch.cuda.max_memory_allocated``; its
+    profiler records every allocation and free of the CPU allocator with a timestamp, and the peak of
+    their running sum is that counterpart. (The resident set size, polled, reads near zero once the
+    C allocator reuses the memory that an earlier batch freed.)
+    """
+    from torch.profiler import ProfilerActivity, profile
 
-    def __enter__(self) -> _RssPeak:
-        self._start = self._rss()
-        self._start_max = self._maxrss()
-        self._peak = self._start or 0
-        self._stop = threading.Event()
-        self._thread = None
-        if self._start is not None:
-            self._thread = threading.Thread(target=self._poll, daemon=True)
-            self._thread.start()
-        return self
-
-    def _poll(self) -> None:
-        while not self._stop.wait(self.interval):
-            rss = self._rss()
-            if rss is not None and rss > self._peak:
-                self._peak = rss
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        end = self._rss()
-        if end is not None:
-            self._peak = max(self._peak, end)
-        growth = self._peak - self._start if self._start is not None else 0
-        growth = max(growth, self._maxrss() - self._start_max)  # a new process high-water mark
-        self.peak_growth = max(self.peak_growth, growth, 0)
+    prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    try:
+        with _quiet_stderr():
+            prof.start()
+    except Exception:  # noqa: BLE001 - a profiler that cannot start costs the figure, not the run
+        fn()
+        return None
+    try:
+        fn()
+    finally:
+        with _quiet_stderr():
+            prof.stop()
+    try:
+        events = prof.profiler.kineto_results.events()
+        changes = sorted((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]")
+    except Exception:  # noqa: BLE001 - another torch's event API: no figure
+        return None
+    live = peak = 0
+    for _, nbytes in changes:
+        live += nbytes
+        peak = max(peak, live)
+    return peak
 
 
 def _sync(device: torch.device) -> None:
@@ -109,7 +115,8 @@ def measure_sampling(
     from ``generator.initial_seed()``), so the kept samples are the same with or without warm-up. The
     seed fixes the samples for a given batch size; a different batch size may change them (a model draws
     its noise per batch). ``on_batch(b)`` is called after each timed batch (a progress bar), outside the
-    timed region. Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``.
+    timed region. Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``, without ``peak_memory_mb``
+    on the CPU when it was not measured (no warm-up batch).
     """
     if n < 1:
         raise GenbenchError(f"cannot draw {n} samples; pass --samples 1 or more")
@@ -117,39 +124,34 @@ def measure_sampling(
         raise GenbenchError(f"--batch-size must be positive, got {batch_size}")
     device = torch.device(device)
     cuda = device.type == "cuda"
+    cpu_peak = None
     if warmup:
         g = torch.Generator(device=generator.device)
         g.manual_seed((generator.initial_seed() + WARMUP_SEED_OFFSET) % 2**63)
-        sample_fn(min(batch_size, n), g)
-        _sync(device)
+        if cuda:
+            sample_fn(min(batch_size, n), g)
+            _sync(device)
+        else:  # the profiler slows this batch down, which is why it is the untimed one
+            cpu_peak = cpu_peak_bytes(lambda: sample_fn(min(batch_size, n), g))
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    rss = _RssPeak()
     parts: list[torch.Tensor] = []
     elapsed, done = 0.0, 0
     while done < n:
         b = min(batch_size, n - done)
-        if cuda:
-            _sync(device)
-            t0 = time.perf_counter()
-            x = sample_fn(b, generator)
-            _sync(device)
-            elapsed += time.perf_counter() - t0
-        else:
-            with rss:
-                t0 = time.perf_counter()
-                x = sample_fn(b, generator)
-                elapsed += time.perf_counter() - t0
+        _sync(device)
+        t0 = time.perf_counter()
+        x = sample_fn(b, generator)
+        _sync(device)
+        elapsed += time.perf_counter() - t0
         parts.append(x.detach().cpu())
         done += b
         if on_batch is not None:
             on_batch(b)
-    peak = torch.cuda.max_memory_allocated(device) if cuda else rss.peak_growth
-    timings = {
-        "samples_per_s": n / max(elapsed, 1e-9),
-        "sample_s": elapsed,
-        "peak_memory_mb": peak / 2**20,
-    }
+    peak = torch.cuda.max_memory_allocated(device) if cuda else cpu_peak
+    timings = {"samples_per_s": n / max(elapsed, 1e-9), "sample_s": elapsed}
+    if peak is not None:
+        timings["peak_memory_mb"] = peak / 2**20
     return torch.cat(parts), timings
 
 
