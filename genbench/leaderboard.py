@@ -36,7 +36,7 @@ from genbench.protocols import (
     protocol_keys,
     protocol_order,
 )
-from genbench.results import RESERVED_METRIC_KEYS, Result, find_results, load_result
+from genbench.results import RESERVED_METRIC_KEYS, Result, find_results, load_result, machine_text
 
 #: metric columns in display order, with the table they appear in
 SECTIONS: dict[str, list[str]] = {
@@ -114,12 +114,24 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             "metric_options": canonical_json(r.protocol.get("metric_options")),
             "metric_errors": dict(r.metric_errors),
             "model_config": model_config(r),
+            # the hardware behind the Cost columns: sampling ran on this run's machine; train_s was
+            # timed where the checkpoint was trained (unknown for checkpoints that predate recording it)
+            "machine": machine_text(r.environment),
+            "trained_on": trained_on(r),
         }
         row.update(r.metrics)
         if "train_s" not in row and "train_s" in r.timings:
             row["train_s"] = r.timings["train_s"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def trained_on(r: Result) -> str | None:
+    """Where ``r``'s train_s was timed: "" for a model with nothing to train (a control), None when
+    its checkpoint predates recording the machine."""
+    if r.training.get("trainable") is False:
+        return ""
+    return r.training.get("trained_on")
 
 
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:

@@ -163,7 +163,9 @@ def leaderboard_markdown(
     for title, cols in sections.items():
         table = markdown_table(a, cols, directions)
         if table:
-            lines += ["", f"## {title}", "", table]
+            lines += ["", f"## {title}", ""]
+            timed = timing_caption(frame[frame["dataset"] == dataset]) if title == "Cost" else None
+            lines += [timed, "", table] if timed else [table]
             shown += shown_columns(a, cols)
     lines += _notes_markdown(a, shown)
     lines += _config_splits_markdown(a)
@@ -175,6 +177,31 @@ def leaderboard_markdown(
         lines += ["", "## Figures", ""]
         lines += [f"- [{name}]({path})" for name, path in figures.items()]
     return "\n".join(lines) + "\n"
+
+
+def timing_caption(runs: pd.DataFrame) -> str | None:
+    """The machines behind the Cost columns: sampling was timed on each run's own, ``train_s`` where
+    its checkpoint was trained (which a checkpoint written before genbench recorded it does not name)."""
+    if "machine" not in runs:
+        return None
+    ok = runs[runs["status"] == "ok"]
+    sampled = sorted({m for m in ok["machine"] if isinstance(m, str) and m})
+    if not sampled:
+        return None
+    trained = sorted({m for m in ok.get("trained_on", []) if isinstance(m, str) and m})
+    unknown = "trained_on" in ok and bool(ok["trained_on"].isna().any())
+    if trained in ([], sampled) and not unknown:
+        return f"Timed on {'; '.join(sampled)}."
+    caption = f"Sampling timed on {'; '.join(sampled)}; `train_s` "
+    if trained:
+        caption += f"on {'; '.join(trained)}"
+        if unknown:
+            caption += ", and for checkpoints that predate recording it, on a machine they do not name."
+        return caption + ("" if unknown else ".")
+    return (
+        caption
+        + "when the checkpoints were trained, on a machine they do not name (they predate recording it)."
+    )
 
 
 def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:

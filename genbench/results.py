@@ -52,6 +52,8 @@ RESERVED_METRIC_KEYS = frozenset(
         "cell_notes",
         "model_config",
         "config_differs",
+        "machine",
+        "trained_on",
     }
 )
 
@@ -192,12 +194,44 @@ def environment(device: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": device,
         "git_commit": git_commit(),
+        **machine(device),
     }
-    if device.startswith("cuda"):
-        import torch
-
-        env["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return env
+
+
+def machine(device: str) -> dict[str, Any]:
+    """The hardware that timings depend on: the CPU's model and the threads torch uses, and the GPU's
+    name on CUDA. Recorded in results and in checkpoints (where training was timed)."""
+    import torch
+
+    facts: dict[str, Any] = {"cpu": _cpu_model(), "cpu_threads": torch.get_num_threads()}
+    if device.startswith("cuda"):
+        facts["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return facts
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def machine_text(facts: dict[str, Any]) -> str:
+    """``facts`` (from :func:`machine`, or a result's environment) in a few words, for captions:
+    "NVIDIA H200" or "CPU: Intel(R) Xeon(R) ..., 2 threads"; "" when nothing was recorded."""
+    if facts.get("gpu"):
+        return str(facts["gpu"])
+    parts = [str(facts["cpu"])] if facts.get("cpu") else []
+    if facts.get("cpu_threads"):
+        parts.append(f"{facts['cpu_threads']} threads")
+    if parts:
+        return "CPU: " + ", ".join(parts)
+    return "CPU" if str(facts.get("device", "")).startswith("cpu") else ""
 
 
 def git_commit() -> str | None:

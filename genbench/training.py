@@ -18,6 +18,7 @@ from genbench.api import GenerativeModel, TrainContext, config_hash
 from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.errors import Diverged, GenbenchError
 from genbench.progress import Progress
+from genbench.results import machine, machine_text
 
 if TYPE_CHECKING:
     from genbench.runner import Plan
@@ -72,6 +73,8 @@ def train_or_load(
             "amp": amp,
             **payload.get("summary", {}),
         }
+        if payload.get("machine"):  # where train_s was timed (not recorded by earlier checkpoints)
+            info["trained_on"] = payload["machine"]
         return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
     ctx = TrainContext(
         seed=seed,
@@ -92,6 +95,7 @@ def train_or_load(
     finally:
         console.training_done()
     train_s = ctx.elapsed()
+    trained_on = machine_text(machine(str(p.device)))
     summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
     summary["resumed_from"] = ctx.resumed_from
     save_checkpoint(
@@ -104,6 +108,7 @@ def train_or_load(
             "summary": summary,
             # the key names the dataset, not its content: a plugin dataset's changed data is caught here
             "data_digest": p.dataset.content_digest("train"),
+            "machine": trained_on,
         },
     )
     # The retraining mark stays until the whole run finishes (retrain_finished): an interrupted
@@ -111,6 +116,7 @@ def train_or_load(
     # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
     (ckpt_dir / PARTIAL).unlink(missing_ok=True)
     info = {"checkpoint": str(final), "loaded": False, "model_version": cls.version, "amp": amp, **summary}
+    info["trained_on"] = trained_on
     return model, train_s, ctx.history, info
 
 

@@ -410,6 +410,43 @@ def test_bumping_a_models_version_retrains_instead_of_loading_a_stale_checkpoint
     assert len(list(cache.glob("checkpoints/ring8/test-tiny-trained/seed0-*/model.pt"))) == 2
 
 
+def test_the_cost_table_names_the_machines_its_timings_were_measured_on(cli, tmp_path):
+    """The boards' samples/s and train_s named no hardware, and a loaded checkpoint's train_s was
+    timed wherever it had been trained: results now record the CPU model and torch's threads (the GPU
+    on CUDA), checkpoints record where they were trained, and the Cost table says both."""
+    import torch
+
+    from genbench.results import machine, machine_text
+
+    cache = tmp_path / "cache"
+    args = ["--models", "test-tiny-trained,gaussian", "--dataset", "ring8", "--samples", "100"]
+    assert cli(*run_args(tmp_path / "a", cache, *args)).exit_code == 0
+    assert cli(*run_args(tmp_path / "b", cache, *args)).exit_code == 0  # loads the checkpoint
+    here = machine_text(machine("cpu"))
+    assert here.startswith("CPU") and f"{torch.get_num_threads()} threads" in here
+    a, b = (json.loads((tmp_path / d / "ring8/test-tiny-trained/seed0.json").read_text()) for d in "ab")
+    assert a["environment"]["cpu_threads"] == torch.get_num_threads()
+    assert (a["training"]["loaded"], b["training"]["loaded"]) == (False, True)
+    assert a["training"]["trained_on"] == b["training"]["trained_on"] == here
+    assert cli("report", "--out", str(tmp_path / "b")).exit_code == 0
+    board = (tmp_path / "b/leaderboards/ring8.md").read_text()
+    cost = board[board.index("## Cost") :]
+    assert cost.splitlines()[2] == f"Timed on {here}."
+
+    # a checkpoint written before the machine was recorded: its train_s is not claimed for this one
+    (ckpt,) = cache.glob("checkpoints/ring8/test-tiny-trained/seed0-*/model.pt")
+    payload = torch.load(ckpt, weights_only=False)
+    del payload["machine"]
+    torch.save(payload, ckpt)
+    assert cli(*run_args(tmp_path / "c", cache, *args)).exit_code == 0
+    assert cli("report", "--out", str(tmp_path / "c")).exit_code == 0
+    cost = (tmp_path / "c/leaderboards/ring8.md").read_text().split("## Cost")[1]
+    assert cost.splitlines()[2] == (
+        f"Sampling timed on {here}; `train_s` when the checkpoints were trained, on a machine they do "
+        "not name (they predate recording it)."
+    )
+
+
 def test_a_plugin_datasets_changed_data_is_never_served_stale_checkpoints_or_features(
     cli, tmp_path, monkeypatch
 ):

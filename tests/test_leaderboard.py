@@ -578,3 +578,28 @@ def test_an_unreadable_result_file_is_one_error_line_naming_it(cli, tmp_path, mo
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], r.stderr
     assert ("Is a directory" if kind == "directory" else "Permission denied") in lines[0]
     assert f"out of {tmp_path / 'runs'}" in lines[0]  # the fix
+
+
+def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
+    from genbench.markdown import timing_caption
+    from genbench.results import machine_text
+
+    assert machine_text({"device": "cuda:0", "gpu": "NVIDIA H200", "cpu": "Xeon", "cpu_threads": 16}) == (
+        "NVIDIA H200"
+    )
+    assert machine_text({"device": "cpu", "cpu": "Xeon", "cpu_threads": 2}) == "CPU: Xeon, 2 threads"
+    assert machine_text({"device": "cpu"}) == "CPU" and machine_text({}) == ""
+
+    def runs(*rows):
+        return pd.DataFrame(rows, columns=["status", "machine", "trained_on"])
+
+    assert timing_caption(runs(("ok", "A", "A"), ("ok", "A", ""))) == "Timed on A."  # "": a control
+    assert timing_caption(runs(("ok", "A", "B"), ("failed", "C", "C"))) == (
+        "Sampling timed on A; `train_s` on B."  # a run without samples timed nothing
+    )
+    assert timing_caption(runs(("ok", "B", "A"), ("ok", "A", None))) == (
+        "Sampling timed on A; B; `train_s` on A, and for checkpoints that predate recording it, on a "
+        "machine they do not name."
+    )
+    assert timing_caption(runs(("failed", "A", "A"))) is None
+    assert timing_caption(pd.DataFrame({"status": ["ok"]})) is None  # a frame made without machines

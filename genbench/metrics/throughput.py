@@ -115,8 +115,9 @@ def measure_sampling(
     from ``generator.initial_seed()``), so the kept samples are the same with or without warm-up. The
     seed fixes the samples for a given batch size; a different batch size may change them (a model draws
     its noise per batch). ``on_batch(b)`` is called after each timed batch (a progress bar), outside the
-    timed region. Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``, without ``peak_memory_mb``
-    on the CPU when it was not measured (no warm-up batch).
+    timed region. Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``; the CPU's
+    ``peak_memory_mb`` is left out when it was not measured (no warm-up batch), and other devices
+    (``mps``) have none: the CPU allocator does not see their memory.
     """
     if n < 1:
         raise GenbenchError(f"cannot draw {n} samples; pass --samples 1 or more")
@@ -128,11 +129,11 @@ def measure_sampling(
     if warmup:
         g = torch.Generator(device=generator.device)
         g.manual_seed((generator.initial_seed() + WARMUP_SEED_OFFSET) % 2**63)
-        if cuda:
+        if device.type == "cpu":  # the profiler slows this batch down, which is why it is the untimed one
+            cpu_peak = cpu_peak_bytes(lambda: sample_fn(min(batch_size, n), g))
+        else:
             sample_fn(min(batch_size, n), g)
             _sync(device)
-        else:  # the profiler slows this batch down, which is why it is the untimed one
-            cpu_peak = cpu_peak_bytes(lambda: sample_fn(min(batch_size, n), g))
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
     parts: list[torch.Tensor] = []
@@ -148,7 +149,7 @@ def measure_sampling(
         done += b
         if on_batch is not None:
             on_batch(b)
-    peak = torch.cuda.max_memory_allocated(device) if cuda else cpu_peak
+    peak = torch.cuda.max_memory_allocated(device) if cuda else cpu_peak  # None on mps
     timings = {"samples_per_s": n / max(elapsed, 1e-9), "sample_s": elapsed}
     if peak is not None:
         timings["peak_memory_mb"] = peak / 2**20
