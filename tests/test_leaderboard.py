@@ -603,3 +603,46 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
     )
     assert timing_caption(runs(("failed", "A", "A"))) is None
     assert timing_caption(pd.DataFrame({"status": ["ok"]})) is None  # a frame made without machines
+
+
+def test_the_readme_digits_table_is_the_published_board():
+    """The README's results table is copied by hand from ``leaderboards/digits.csv``; a board
+    regenerated without the README (or the reverse) would publish two sets of numbers."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    board = pd.read_csv(root / "leaderboards/digits.csv").set_index("label")
+    readme = (root / "README.md").read_text()
+    header = (
+        "| model | FID ↓ | precision | recall | modes (of 10) | samples/s | memory (MiB) | NFE | train (s) |"
+    )
+    assert header in readme
+    rows = readme.split(header)[1].split("\n\n")[0].strip().splitlines()[1:]
+    labels = {"eta = 1": "ddim[eta=1,steps=100]", "100 steps": "ddim[steps=100]", "50 steps": "ddim"}
+    labels |= {"20 steps": "ddim[steps=20]", "10 steps": "ddim[steps=10]"}
+    columns = [
+        "fid",
+        "precision",
+        "recall",
+        "modes_covered",
+        "samples_per_s",
+        "peak_memory_mb",
+        "nfe",
+        "train_s",
+    ]
+    seen = set()
+    for row in rows:
+        name, *cells = (c.strip() for c in row.strip("|").split("|"))
+        label = next((v for k, v in labels.items() if k in name), name.split("`")[1])
+        seen.add(label)
+        for column, cell in zip(columns, cells, strict=True):
+            m = re.fullmatch(r"\**([\d.]+)([kM]?)\**(?: ± ([\d.]+))?", cell)
+            if m is None:  # "-" and "(ddpm's)": no number of its own
+                continue
+            scale = {"": 1, "k": 1e3, "M": 1e6}[m.group(2)]
+            for text, key in ((m.group(1), column), (m.group(3), f"{column}_std")):
+                if text is not None:  # the board's value, rounded to the digits shown
+                    last = 10.0 ** -len(text.partition(".")[2]) * scale
+                    assert abs(float(text) * scale - board.loc[label, key]) <= last / 2 + 1e-9, (label, key)
+    assert seen == set(board.index)
