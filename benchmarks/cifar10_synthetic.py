@@ -31,6 +31,7 @@ from genbench import registry
 from genbench.api import DataSpec, TrainContext
 from genbench.config import resolve_model_config
 from genbench.metrics.throughput import measure_sampling
+from genbench.results import machine, machine_text
 
 SPEC = DataSpec(
     name="cifar10", kind="image", shape=(3, 32, 32), value_range=(-1.0, 1.0), num_train=50_000, num_modes=10
@@ -178,16 +179,6 @@ def time_metrics(n: int, device: torch.device) -> list[dict]:
     return rows
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
-    except OSError:
-        pass
-    return platform.machine() or "cpu"
-
-
 def markdown(report: dict) -> str:
     lines = [
         f"Device: {report['device_name']}; torch {report['torch']}; synthetic CIFAR-shaped data, "
@@ -266,7 +257,7 @@ def main() -> None:
         "device": str(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+        "device_name": machine_text(machine(str(device))),  # the GPU, or the CPU and its threads
         "training": [],
         "sampling": [],
     }

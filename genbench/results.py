@@ -184,7 +184,7 @@ def environment(device: str) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return None
 
-    env: dict[str, Any] = {
+    return {
         "genbench": version("genbench"),
         "torch": version("torch"),
         "torch_fidelity": version("torch-fidelity"),
@@ -196,7 +196,6 @@ def environment(device: str) -> dict[str, Any]:
         "git_commit": git_commit(),
         **machine(device),
     }
-    return env
 
 
 def machine(device: str) -> dict[str, Any]:
