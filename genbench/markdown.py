@@ -185,11 +185,14 @@ def timing_caption(runs: pd.DataFrame) -> str | None:
     if "machine" not in runs:
         return None
     ok = runs[runs["status"] == "ok"]
-    sampled = sorted({m for m in ok["machine"] if isinstance(m, str) and m})
+    # only the runs that measured the figure: `genbench eval` of saved samples timed no sampling
+    timed = ok[ok["samples_per_s"].notna()] if "samples_per_s" in ok else ok.iloc[:0]
+    sampled = sorted({m for m in timed["machine"] if isinstance(m, str) and m})
     if not sampled:
         return None
-    trained = sorted({m for m in ok.get("trained_on", []) if isinstance(m, str) and m})
-    unknown = "trained_on" in ok and bool(ok["trained_on"].isna().any())
+    fitted = ok[ok["train_s"].notna()] if "train_s" in ok and "trained_on" in ok else ok.iloc[:0]
+    trained = sorted({m for m in fitted["trained_on"] if isinstance(m, str) and m})
+    unknown = bool(fitted["trained_on"].isna().any()) if len(fitted) else False
     if trained in ([], sampled) and not unknown:
         return f"Timed on {'; '.join(sampled)}."
     caption = f"Sampling timed on {'; '.join(sampled)}; `train_s` "

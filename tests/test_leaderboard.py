@@ -590,8 +590,9 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
     assert machine_text({"device": "cpu", "cpu": "Xeon", "cpu_threads": 2}) == "CPU: Xeon, 2 threads"
     assert machine_text({"device": "cpu"}) == "CPU" and machine_text({}) == ""
 
-    def runs(*rows):
-        return pd.DataFrame(rows, columns=["status", "machine", "trained_on"])
+    def runs(*rows, timed=True):
+        frame = pd.DataFrame(rows, columns=["status", "machine", "trained_on"])
+        return frame.assign(samples_per_s=1.0 if timed else None, train_s=1.0)
 
     assert timing_caption(runs(("ok", "A", "A"), ("ok", "A", ""))) == "Timed on A."  # "": a control
     assert timing_caption(runs(("ok", "A", "B"), ("failed", "C", "C"))) == (
@@ -602,6 +603,9 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
         "machine they do not name."
     )
     assert timing_caption(runs(("failed", "A", "A"))) is None
+    assert timing_caption(runs(("ok", "A", None), timed=False)) is None  # `genbench eval`: nothing timed
+    eval_and_run = pd.concat([runs(("ok", "B", None)).assign(train_s=None), runs(("ok", "A", "A"))])
+    assert timing_caption(eval_and_run) == "Sampling timed on A; B; `train_s` on A."
     assert timing_caption(pd.DataFrame({"status": ["ok"]})) is None  # a frame made without machines
 
 
