@@ -747,19 +747,26 @@ def test_the_profiler_measuring_memory_prints_nothing(capfd):
     assert (out, err) == ("", "")
 
 
-def test_a_profiler_that_cannot_start_costs_the_figure_not_the_batch(monkeypatch):
+@pytest.mark.parametrize("failure", ["start", "events"])
+def test_a_profiler_that_fails_costs_the_figure_not_the_batch(monkeypatch, failure):
+    """Another profiler already running, or a torch whose event API differs: no figure, and the batch
+    still runs once."""
     import torch.profiler
 
     from genbench.metrics.throughput import cpu_peak_bytes
 
-    class Busy:
+    class Failing:
         def __init__(self, **kwargs):
-            pass
+            self.profiler = None  # no kineto_results: the events cannot be read
 
         def start(self):
-            raise RuntimeError("Profiler is already enabled on this thread")
+            if failure == "start":
+                raise RuntimeError("Profiler is already enabled on this thread")
 
-    monkeypatch.setattr(torch.profiler, "profile", Busy)
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(torch.profiler, "profile", Failing)
     calls = []
     assert cpu_peak_bytes(lambda: calls.append(1)) is None
     assert calls == [1]
