@@ -12,8 +12,10 @@ launch queue's). It reports
   allocated before it: activations, noise and the batch, not the weights already loaded. It is the
   running sum of the allocations and frees that PyTorch's CPU allocator reports to
   ``torch.profiler`` (``profile_memory=True``), so it is exact and the same on every run; the
-  profiler runs during the warm-up batch only, which is not timed. Without a warm-up batch, or where
-  the profiler cannot run, the CPU figure is omitted rather than guessed.
+  profiler runs during the warm-up batch only, which is not timed. It records the allocator's events
+  alone and keeps about 2 KB per event until the batch ends: DDPM's 1000-step batch of 500 on digits
+  takes 13% longer to draw and briefly holds 1.2 GB more. Without a warm-up batch, where the profiler
+  cannot run, or while the user's own profiler runs, the CPU figure is omitted rather than guessed.
 
 The :class:`Throughput` metric only reports what the runner stored in ``ctx.timings``:
 ``samples_per_s``, ``nfe`` (network evaluations per sample, from the model), ``peak_memory_mb`` and
@@ -68,24 +70,40 @@ def cpu_peak_bytes(fn: Callable[[], object]) -> int | None:
     profiler records every allocation and free of the CPU allocator with a timestamp, and the peak of
     their running sum is that counterpart. (The resident set size, polled, reads near zero once the
     C allocator reuses the memory that an earlier batch freed.)
-    """
-    from torch.profiler import ProfilerActivity, profile
 
-    prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    It drives the profiler below ``torch.profiler.profile`` because only there can it record the
+    memory events alone (``scopes={USER_SCOPE}`` leaves out every operator's own event): on DDPM's
+    1000-step digits sampler that costs ~3% more time instead of ~30%, and half the memory. A torch
+    whose private profiler API differs gets no figure rather than a crash.
+    """
     try:
+        from torch._C._profiler import (
+            ProfilerActivity,
+            ProfilerConfig,
+            ProfilerState,
+            RecordScope,
+            _ExperimentalConfig,
+        )
+        from torch.autograd import _disable_profiler, _enable_profiler, _prepare_profiler, _profiler_enabled
+
+        if _profiler_enabled():  # the user's own profiler: starting ours would end theirs
+            raise RuntimeError("a profiler is already running")
+        # state, report_input_shapes, profile_memory, with_stack, with_flops, with_modules, experimental
+        config = ProfilerConfig(ProfilerState.KINETO, False, True, False, False, False, _ExperimentalConfig())
+        activities = {ProfilerActivity.CPU}
         with _quiet_stderr():
-            prof.start()
-    except Exception:  # noqa: BLE001 - a profiler that cannot start costs the figure, not the run
+            _prepare_profiler(config, activities)
+            _enable_profiler(config, activities, {RecordScope.USER_SCOPE})
+    except Exception:  # noqa: BLE001 - a profiler already running, another torch: no figure, same batch
         fn()
         return None
     try:
         fn()
     finally:
         with _quiet_stderr():
-            prof.stop()
+            results = _disable_profiler()
     try:
-        events = prof.profiler.kineto_results.events()
-        changes = sorted((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]")
+        changes = sorted((e.start_ns(), e.nbytes()) for e in results.events() if e.name() == "[memory]")
     except Exception:  # noqa: BLE001 - another torch's event API: no figure
         return None
     live = peak = 0
