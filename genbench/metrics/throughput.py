@@ -10,8 +10,8 @@ launch queue's). It reports
   activations and the batch, as the allocator sees them). On the CPU, the most tensor memory that
   sampling one batch (the warm-up batch, at the sampling batch size) holds at once on top of what was
   allocated before it: activations, noise and the batch, not the weights already loaded. It is the
-  running sum of the allocations and frees that PyTorch's CPU allocator reports to
-  ``torch.profiler`` (``profile_memory=True``), so it is exact and the same on every run; the
+  running sum of the allocations and frees that PyTorch's CPU allocator reports to its profiler
+  (as ``torch.profiler.profile(profile_memory=True)`` records them), so it is exact and the same on every run; the
   profiler runs during the warm-up batch only, which is not timed. It records the allocator's events
   alone and keeps about 2 KB per event until the batch ends: DDPM's 1000-step batch of 500 on digits
   takes 13% longer to draw and briefly holds 1.2 GB more. Without a warm-up batch, where the profiler
@@ -73,8 +73,8 @@ def cpu_peak_bytes(fn: Callable[[], object]) -> int | None:
 
     It drives the profiler below ``torch.profiler.profile`` because only there can it record the
     memory events alone (``scopes={USER_SCOPE}`` leaves out every operator's own event): on DDPM's
-    1000-step digits sampler that costs ~3% more time instead of ~30%, and half the memory. A torch
-    whose private profiler API differs gets no figure rather than a crash.
+    1000-step digits sampler that costs 13% more time instead of 28%, and half the memory. A torch
+    whose private profiler API differs gets no figure rather than a crash (and fails the tests).
     """
     try:
         from torch._C._profiler import (
