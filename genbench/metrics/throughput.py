@@ -10,12 +10,13 @@ launch queue's). It reports
   activations and the batch, as the allocator sees them). On the CPU, the most tensor memory that
   sampling one batch (the warm-up batch, at the sampling batch size) holds at once on top of what was
   allocated before it: activations, noise and the batch, not the weights already loaded. It is the
-  running sum of the allocations and frees that PyTorch's CPU allocator reports to its profiler
-  (as ``torch.profiler.profile(profile_memory=True)`` records them), so it is exact and the same on every run; the
-  profiler runs during the warm-up batch only, which is not timed. It records the allocator's events
-  alone and keeps about 2 KB per event until the batch ends: DDPM's 1000-step batch of 500 on digits
-  takes 13% longer to draw and briefly holds 1.2 GB more. Without a warm-up batch, where the profiler
-  cannot run, or while the user's own profiler runs, the CPU figure is omitted rather than guessed.
+  running sum of the allocations and frees that PyTorch's CPU allocator reports to its profiler (as
+  ``torch.profiler.profile(profile_memory=True)`` records them), so it is exact and the same on
+  every run. The profiler runs during the warm-up batch only, which is not timed; it records the
+  allocator's events alone and keeps about 2 KB per event until the batch ends: DDPM's 1000-step
+  batch of 500 on digits takes 13% longer to draw and briefly holds 1.2 GB more. Without a warm-up
+  batch, where the profiler cannot run, or while the user's own profiler runs, the CPU figure is
+  omitted rather than guessed.
 
 The :class:`Throughput` metric only reports what the runner stored in ``ctx.timings``:
 ``samples_per_s``, ``nfe`` (network evaluations per sample, from the model), ``peak_memory_mb`` and
