@@ -179,32 +179,44 @@ def leaderboard_markdown(
     return "\n".join(lines) + "\n"
 
 
+def _machines(values: pd.Series) -> set[str]:
+    return {m for m in values if isinstance(m, str) and m}  # "": a control, nothing trained; NaN: unknown
+
+
 def timing_caption(runs: pd.DataFrame) -> str | None:
     """The machines behind the Cost columns: sampling was timed on each run's own, ``train_s`` where
-    its checkpoint was trained (which a checkpoint written before genbench recorded it does not name)."""
+    its checkpoint was trained (which a checkpoint written before genbench recorded it does not name),
+    and the rows whose seeds were timed on different machines (their cells average them)."""
     if "machine" not in runs:
         return None
     ok = runs[runs["status"] == "ok"]
     # only the runs that measured the figure: `genbench eval` of saved samples timed no sampling
     timed = ok[ok["samples_per_s"].notna()] if "samples_per_s" in ok else ok.iloc[:0]
-    sampled = sorted({m for m in timed["machine"] if isinstance(m, str) and m})
+    sampled = sorted(_machines(timed["machine"]))
     if not sampled:
         return None
     fitted = ok[ok["train_s"].notna()] if "train_s" in ok and "trained_on" in ok else ok.iloc[:0]
-    trained = sorted({m for m in fitted["trained_on"] if isinstance(m, str) and m})
+    trained = sorted(_machines(fitted["trained_on"]))
     unknown = bool(fitted["trained_on"].isna().any()) if len(fitted) else False
     if trained in ([], sampled) and not unknown:
-        return f"Timed on {'; '.join(sampled)}."
-    caption = f"Sampling timed on {'; '.join(sampled)}; `train_s` "
-    if trained:
-        caption += f"on {'; '.join(trained)}"
-        if unknown:
-            caption += ", and for checkpoints that predate recording it, on a machine they do not name."
-        return caption + ("" if unknown else ".")
-    return (
-        caption
-        + "when the checkpoints were trained, on a machine they do not name (they predate recording it)."
-    )
+        caption = f"Timed on {'; '.join(sampled)}."
+    else:
+        caption = f"Sampling timed on {'; '.join(sampled)}; `train_s` "
+        if trained:
+            caption += f"on {'; '.join(trained)}"
+            caption += (
+                ", and for checkpoints that predate recording it, on a machine they do not name."
+                if unknown
+                else "."
+            )
+        else:
+            caption += "when the checkpoints were trained, on a machine they do not name (they predate recording it)."
+    mixed = {label for label, g in timed.groupby("label") if len(_machines(g["machine"])) > 1}
+    mixed |= {label for label, g in fitted.groupby("label") if len(_machines(g["trained_on"])) > 1}
+    if mixed:
+        rows = ", ".join(f"`{label}`" for label in sorted(mixed))
+        caption += f" The Cost cells of {rows} average seeds timed on different machines."
+    return caption
 
 
 def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:

@@ -590,9 +590,9 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
     assert machine_text({"device": "cpu", "cpu": "Xeon", "cpu_threads": 2}) == "CPU: Xeon, 2 threads"
     assert machine_text({"device": "cpu"}) == "CPU" and machine_text({}) == ""
 
-    def runs(*rows, timed=True):
+    def runs(*rows, timed=True, label="m"):
         frame = pd.DataFrame(rows, columns=["status", "machine", "trained_on"])
-        return frame.assign(samples_per_s=1.0 if timed else None, train_s=1.0)
+        return frame.assign(samples_per_s=1.0 if timed else None, train_s=1.0, label=label)
 
     assert timing_caption(runs(("ok", "A", "A"), ("ok", "A", ""))) == "Timed on A."  # "": a control
     assert timing_caption(runs(("ok", "A", "B"), ("failed", "C", "C"))) == (
@@ -600,12 +600,21 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
     )
     assert timing_caption(runs(("ok", "B", "A"), ("ok", "A", None))) == (
         "Sampling timed on A; B; `train_s` on A, and for checkpoints that predate recording it, on a "
-        "machine they do not name."
+        "machine they do not name. The Cost cells of `m` average seeds timed on different machines."
     )
     assert timing_caption(runs(("failed", "A", "A"))) is None
     assert timing_caption(runs(("ok", "A", None), timed=False)) is None  # `genbench eval`: nothing timed
     eval_and_run = pd.concat([runs(("ok", "B", None)).assign(train_s=None), runs(("ok", "A", "A"))])
-    assert timing_caption(eval_and_run) == "Sampling timed on A; B; `train_s` on A."
+    assert timing_caption(eval_and_run) == (
+        "Sampling timed on A; B; `train_s` on A. The Cost cells of `m` average seeds timed on different machines."
+    )
+    # one row per machine: nothing averaged across them
+    apart = pd.concat([runs(("ok", "A", "A"), label="x"), runs(("ok", "B", "B"), label="y")])
+    assert timing_caption(apart) == "Timed on A; B."
+    trained_apart = pd.concat([runs(("ok", "A", "A"), ("ok", "A", "B"), label="x"), runs(("ok", "A", "A"))])
+    assert timing_caption(trained_apart).endswith(
+        " The Cost cells of `x` average seeds timed on different machines."
+    )
     assert timing_caption(pd.DataFrame({"status": ["ok"]})) is None  # a frame made without machines
 
 
