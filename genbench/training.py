@@ -53,8 +53,8 @@ def train_or_load(
         raise p.diverged[ckpt_dir]
     if final.exists():
         payload = load_checkpoint(final)
-        trained_on = payload.get("data_digest")  # None: written before it was recorded
-        if trained_on is not None and trained_on != p.dataset.content_digest("train"):
+        trained_data = payload.get("data_digest")  # None: written before it was recorded
+        if trained_data is not None and trained_data != p.dataset.content_digest("train"):
             raise GenbenchError(
                 f"checkpoint {final} was trained on other data: the train split of dataset "
                 f"{p.dataset.name!r} changed since; rerun with --retrain"
