@@ -126,6 +126,28 @@ def test_ddim_eta1_1000_steps_is_the_ddpm_sampler(clip):
     assert (a - c).abs().max() > 1e-2  # eta matters: the comparison can fail
 
 
+@pytest.mark.parametrize(
+    ("sampler", "draws"),
+    [
+        (lambda eps, s, g: ddpm_sample(eps, s, (4, 2), generator=g), 10),  # x_T, then t = 9 .. 1
+        (lambda eps, s, g: ddim_sample(eps, s, (4, 2), generator=g, steps=5, eta=0.0), 1),  # x_T only
+        (lambda eps, s, g: ddim_sample(eps, s, (4, 2), generator=g, steps=5, eta=0.5), 5),  # + 4 z
+    ],
+    ids=["ddpm", "ddim-eta0", "ddim-eta0.5"],
+)
+def test_samplers_draw_exactly_the_documented_noise(sampler, draws):
+    """The harness samples batch after batch from one generator, so a sampler that drew one noise
+    more than its docstring says (a z at t = 0, which the step ignores) would change every later
+    batch, and DDIM with eta = 1 would no longer reproduce DDPM past the first batch."""
+    s, eps = NoiseSchedule.linear(10), _toy_eps(torch.float32)
+    g = torch.Generator().manual_seed(3)
+    sampler(eps, s, g)
+    expected = torch.Generator().manual_seed(3)
+    for _ in range(draws):
+        torch.randn((4, 2), generator=expected)
+    assert torch.equal(g.get_state(), expected.get_state())
+
+
 def test_spacing_formulas():
     assert ddim_timesteps(T, 50, "uniform") == list(range(980, -1, -20))  # Song et al.: [0, 20, ..., 980]
     for spacing in ("uniform", "leading", "trailing"):
