@@ -195,22 +195,26 @@ def timing_caption(runs: pd.DataFrame) -> str | None:
     sampled = sorted(_machines(timed["machine"]))
     if not sampled:
         return None
+    # the runs whose train_s was measured (none when the frame records no training machines)
     fitted = ok[ok["train_s"].notna()] if "train_s" in ok and "trained_on" in ok else ok.iloc[:0]
+    fitted = fitted if "trained_on" in fitted else fitted.assign(trained_on=None)
     trained = sorted(_machines(fitted["trained_on"]))
     unknown = bool(fitted["trained_on"].isna().any()) if len(fitted) else False
+    where = f"Sampling timed on {'; '.join(sampled)}; `train_s`"
     if trained in ([], sampled) and not unknown:
         caption = f"Timed on {'; '.join(sampled)}."
+    elif not trained:
+        caption = (
+            f"{where} when the checkpoints were trained, on a machine they do not name "
+            "(they predate recording it)."
+        )
+    elif unknown:
+        caption = (
+            f"{where} on {'; '.join(trained)}, and for checkpoints that predate recording it, "
+            "on a machine they do not name."
+        )
     else:
-        caption = f"Sampling timed on {'; '.join(sampled)}; `train_s` "
-        if trained:
-            caption += f"on {'; '.join(trained)}"
-            caption += (
-                ", and for checkpoints that predate recording it, on a machine they do not name."
-                if unknown
-                else "."
-            )
-        else:
-            caption += "when the checkpoints were trained, on a machine they do not name (they predate recording it)."
+        caption = f"{where} on {'; '.join(trained)}."
     mixed = {label for label, g in timed.groupby("label") if len(_machines(g["machine"])) > 1}
     mixed |= {label for label, g in fitted.groupby("label") if len(_machines(g["trained_on"])) > 1}
     if mixed:

@@ -616,6 +616,8 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
         " The Cost cells of `x` average seeds timed on different machines."
     )
     assert timing_caption(pd.DataFrame({"status": ["ok"]})) is None  # a frame made without machines
+    no_training = pd.DataFrame({"status": ["ok"], "machine": ["A"], "samples_per_s": [1.0], "label": ["m"]})
+    assert timing_caption(no_training) == "Timed on A."  # no trained_on column: nothing said of training
 
 
 def test_the_readme_digits_table_is_the_published_board():
