@@ -199,7 +199,7 @@ def timing_caption(runs: pd.DataFrame) -> str | None:
     fitted = ok[ok["train_s"].notna()] if "train_s" in ok and "trained_on" in ok else ok.iloc[:0]
     fitted = fitted if "trained_on" in fitted else fitted.assign(trained_on=None)
     trained = sorted(_machines(fitted["trained_on"]))
-    unknown = bool(fitted["trained_on"].isna().any()) if len(fitted) else False
+    unknown = bool(fitted["trained_on"].isna().any())
     where = f"Sampling timed on {'; '.join(sampled)}; `train_s`"
     if trained in ([], sampled) and not unknown:
         caption = f"Timed on {'; '.join(sampled)}."
