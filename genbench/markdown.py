@@ -196,8 +196,10 @@ def timing_caption(runs: pd.DataFrame) -> str | None:
     if not sampled:
         return None
     # the runs whose train_s was measured (none when the frame records no training machines)
-    fitted = ok[ok["train_s"].notna()] if "train_s" in ok and "trained_on" in ok else ok.iloc[:0]
-    fitted = fitted if "trained_on" in fitted else fitted.assign(trained_on=None)
+    if "train_s" in ok and "trained_on" in ok:
+        fitted = ok[ok["train_s"].notna()]
+    else:
+        fitted = ok.iloc[:0].assign(trained_on=None)
     trained = sorted(_machines(fitted["trained_on"]))
     unknown = bool(fitted["trained_on"].isna().any())
     where = f"Sampling timed on {'; '.join(sampled)}; `train_s`"
