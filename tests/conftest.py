@@ -1,4 +1,5 @@
-"""Shared fixtures: one cache directory per test session (the digits classifier trains once)."""
+"""Shared fixtures: one cache directory per test session (classifiers of configs that ship no
+weights train once, reference features are extracted once)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Feature extractors: the digits classifier (held-out accuracy, determinism, caching, stacked
-channels), raw features, torch-fidelity's Inception on local random weights, clean-fid's
+"""Feature extractors: the digits classifier (shipped weights, held-out accuracy, determinism,
+caching, stacked channels), raw features, torch-fidelity's Inception on local random weights, clean-fid's
 preprocessing, reference-feature caching, and user reference statistics.
 
 Nothing downloads: the Inception tests write their own weights, the offline tests make the
@@ -33,6 +33,7 @@ from genbench.features.reference import (
     reference_features,
     save_reference_stats,
 )
+from genbench.features.ship_classifier import ship
 
 
 def test_registered_names():
@@ -58,8 +59,17 @@ def digits(cache):
 
 @pytest.fixture(scope="module")
 def clf(digits, cache):
-    """The default digits classifier, trained once for this module (seconds on a CPU)."""
+    """The default digits classifier: the weights that ship with genbench."""
     return Classifier(digits, cache_dir=cache)
+
+
+#: a config with no shipped weights: trains on first use (about a second) and is cached
+SMALL = ClassifierConfig(width=4, feature_dim=16, examples=1500)
+
+
+@pytest.fixture(scope="module")
+def local(digits, cache):
+    return Classifier(digits, cache_dir=cache, config=SMALL)
 
 
 def test_classifier_held_out_accuracy(clf, digits):
@@ -69,8 +79,9 @@ def test_classifier_held_out_accuracy(clf, digits):
     acc = float((pred == yt.numpy()).mean())
     print(f"digits classifier held-out accuracy: {acc:.4f} on {len(yt)} test images")
     assert acc > 0.97
-    assert info["test_accuracy"] == pytest.approx(acc)
+    assert info["test_accuracy"] == pytest.approx(acc)  # what the shipped file says is what it does
     assert info["trained_on"] == "digits" and info["train_examples"] == 1437
+    assert info["weights"] == "shipped with genbench" and info["made_on"]["cpu"]
     # the dataset's mode labels are the classifier's predictions
     np.testing.assert_array_equal(digits.label_modes(xt), pred)
 
@@ -91,16 +102,19 @@ def test_classifier_batch_size_independent(clf, digits, cache):
     np.testing.assert_allclose(small.logits, big.logits, rtol=1e-5, atol=1e-5)
 
 
-def test_classifier_cached_on_disk_and_in_memory(clf, digits, cache, monkeypatch):
-    assert clf.model is not None  # trained (or loaded) by now
-    assert clf.path.exists() and clf.path.parent == cache / "classifiers"
-    assert clf.path.stem == clf.weights_key()
+def test_classifier_cached_on_disk_and_in_memory(local, digits, cache, monkeypatch):
+    assert not local.shipped_path.exists()  # no weights ship for this config: trained here
+    assert local.model is not None  # trained (or loaded) by now
+    assert local.path.exists() and local.path.parent == cache / "classifiers"
+    assert local.path.stem == local.weights_key()
+    assert local.info()["weights"] == "trained on this machine"
+    assert local.info()["made_on"] == clf_mod.made_on()
     x = digits.load("test")[0][:20]
-    before = clf.extract(x).features
+    before = local.extract(x).features
     # with the memory cache emptied, a new instance loads the file instead of training
     monkeypatch.setattr(clf_mod, "_TRAINED", {})
     monkeypatch.setattr(clf_mod, "train_classifier", lambda *a, **k: pytest.fail("retrained despite cache"))
-    again = Classifier(digits, cache_dir=cache)
+    again = Classifier(digits, cache_dir=cache, config=SMALL)
     np.testing.assert_array_equal(again.extract(x).features, before)
     assert Classifier.for_dataset(digits) is Classifier.for_dataset(digits)
 
@@ -113,19 +127,74 @@ def test_classifier_key_changes_with_config(digits, cache):
     assert base.fingerprint().startswith(f"classifier-{base.weights_key()}-")
 
 
-def test_classifier_fingerprint_names_the_weights_not_only_the_config(digits, cache, tmp_path, monkeypatch):
+def _elsewhere(clf: Classifier, cache_dir):
+    """Write weights another CPU could have trained from ``clf``'s config into ``cache_dir``."""
+    payload = torch.load(clf._source(), weights_only=True)
+    payload["state_dict"] = {k: v + 1e-6 for k, v in payload["state_dict"].items()}
+    (cache_dir / "classifiers").mkdir()
+    torch.save(payload, cache_dir / "classifiers" / clf.path.name)
+
+
+def test_classifier_fingerprint_names_the_weights_not_only_the_config(local, digits, tmp_path, monkeypatch):
     """One config trained other weights on another CPU (98.6% vs 99.2% test accuracy), under one
     fingerprint: results from the two classifiers looked like one protocol."""
-    base = Classifier(digits, cache_dir=cache)
-    payload = torch.load(base.path, weights_only=True)
-    payload["state_dict"] = {k: v + 1e-6 for k, v in payload["state_dict"].items()}  # another machine's
-    (tmp_path / "classifiers").mkdir()
-    torch.save(payload, tmp_path / "classifiers" / base.path.name)
+    _elsewhere(local, tmp_path)
     monkeypatch.setattr(clf_mod, "_TRAINED", {})
-    elsewhere = Classifier(digits, cache_dir=tmp_path)
-    assert elsewhere.weights_key() == base.weights_key()
-    assert elsewhere.fingerprint() != base.fingerprint()
+    elsewhere = Classifier(digits, cache_dir=tmp_path, config=SMALL)
+    assert elsewhere.weights_key() == local.weights_key()
+    assert elsewhere.fingerprint() != local.fingerprint()
     assert elsewhere.info()["fingerprint"] == elsewhere.fingerprint()
+
+
+def test_shipped_digits_classifier_wins_over_one_trained_here(clf, digits, tmp_path, monkeypatch):
+    """Every machine extracts digits features with the shipped weights, even where an older genbench
+    cached weights this CPU trained from the same config; ``shipped=False`` uses those."""
+    _elsewhere(clf, tmp_path)
+    monkeypatch.setattr(clf_mod, "_TRAINED", {})
+    monkeypatch.setattr(clf_mod, "train_classifier", lambda *a, **k: pytest.fail("trained despite shipped"))
+    here = Classifier(digits, cache_dir=tmp_path)
+    assert here.fingerprint() == clf.fingerprint()
+    assert here.info()["weights"] == "shipped with genbench"
+    own = Classifier(digits, cache_dir=tmp_path, shipped=False)
+    assert own.weights_key() == clf.weights_key() and own.fingerprint() != clf.fingerprint()
+    assert own.info()["weights"] == "trained on this machine"
+
+
+def test_shipped_weights_match_todays_config_and_data(clf):
+    """A change to the classifier's config or to the digits data changes the weights key: without
+    remade weights (``python -m genbench.features.ship_classifier``) digits would silently train per
+    machine again. Exactly one file ships, the default config's."""
+    assert sorted(p.name for p in clf_mod.SHIPPED_DIR.glob("*.pt")) == [f"{clf.weights_key()}.pt"]
+
+
+def test_unreadable_shipped_weights_are_an_install_error(digits, tmp_path, monkeypatch):
+    """A damaged shipped file is not replaced by weights trained here (another feature extractor)."""
+    shipped = tmp_path / "weights"
+    shipped.mkdir()
+    (shipped / f"{Classifier(digits, cache_dir=tmp_path).weights_key()}.pt").write_bytes(b"not a torch file")
+    monkeypatch.setattr(clf_mod, "SHIPPED_DIR", shipped)
+    monkeypatch.setattr(clf_mod, "_TRAINED", {})
+    monkeypatch.setattr(clf_mod, "train_classifier", lambda *a, **k: pytest.fail("trained a stand-in"))
+    with pytest.raises(GenbenchError, match="shipped with genbench are unreadable.*reinstall genbench"):
+        Classifier(digits, cache_dir=tmp_path).fingerprint()
+
+
+def test_ship_classifier_remakes_the_shipped_weights(clf, cache, tmp_path, monkeypatch):
+    """The remaking command trains the default recipe into a file the classifier then ships. Its
+    weights equal the shipped ones only on the CPU and torch they were made with (float kernels
+    round differently elsewhere), so bit-for-bit reproduction is checked there and accuracy
+    everywhere."""
+    facts = ship("digits", cache, out_dir=tmp_path)
+    made_on = clf.info()["made_on"]
+    assert facts["path"] == str(tmp_path / clf.shipped_path.name)
+    assert facts["test_accuracy"] > 0.97 and facts["made_on"] == clf_mod.made_on()
+    monkeypatch.setattr(clf_mod, "SHIPPED_DIR", tmp_path)
+    monkeypatch.setattr(clf_mod, "_TRAINED", {})
+    remade = Classifier(Digits(cache_dir=cache), cache_dir=cache)
+    assert remade.fingerprint() == facts["fingerprint"]
+    assert remade.info()["test_accuracy"] == pytest.approx(facts["test_accuracy"])
+    if made_on == clf_mod.made_on():
+        assert facts["fingerprint"] == clf.fingerprint()
 
 
 def test_classifier_training_is_deterministic(digits):

@@ -661,3 +661,18 @@ def test_the_readme_digits_table_is_the_published_board():
                     last = 10.0 ** -len(text.partition(".")[2]) * scale
                     assert abs(float(text) * scale - board.loc[label, key]) <= last / 2 + 1e-9, (label, key)
     assert seen == set(board.index)
+
+
+def test_the_published_digits_board_uses_the_shipped_classifier(tmp_path):
+    """Every machine extracts digits features with the shipped classifier, so a user's digits FIDs
+    share the board's protocol only while the board was scored with those weights: weights remade
+    without regenerating the board would leave every published row in a protocol nobody can rerun."""
+    from pathlib import Path
+
+    from genbench.data.digits import Digits
+    from genbench.features.classifier import Classifier
+
+    root = Path(__file__).resolve().parent.parent
+    board = pd.read_csv(root / "leaderboards/digits.csv")
+    shipped = Classifier(Digits(cache_dir=tmp_path), cache_dir=tmp_path).fingerprint()
+    assert set(board["features_fingerprint"]) == {shipped}

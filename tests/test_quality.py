@@ -91,11 +91,11 @@ def test_ddim_fid_falls_as_steps_grow(digits):
 
 
 DETERMINISM = (
-    "measured on digits, 3 seeds: DDIM-100 at eta = 0 has FID 10.7 against DDPM's 6.7 (+60%; +57% on the previous "
-    "VM), and DDIM-1000 at eta = 0 still 10.0 (+45%, previous VM), while DDIM-1000 at eta = 1 reproduces DDPM: the "
-    "deterministic sampler on this "
-    "small denoiser, not the step count, costs most of the FID; it narrows with training (+37% at four times "
-    "the 3-minute budget, ddpm.train_steps=12000)"
+    "measured on digits, 3 seeds: DDIM-100 at eta = 0 has FID 10.7 against DDPM's 6.8 (+59%; +60% and +57% on two "
+    "earlier VMs, each in its own classifier's features), and DDIM-1000 at eta = 0 still 10.0 (+45%, first VM), "
+    "while DDIM-1000 at eta = 1 reproduces DDPM: the deterministic sampler on this small denoiser, not the step "
+    "count, costs most of the FID; it narrows with training (+37% at four times the 3-minute budget, "
+    "ddpm.train_steps=12000)"
 )
 
 

@@ -6,12 +6,16 @@ al. 2018), the embedded datasets use a classifier trained on their own train spl
 its penultimate layer, logits its last layer (for the Inception Score and the mode labels).
 
 Training is seeded and runs on the CPU with deterministic operations only (no BatchNorm, no
-adaptive pooling), so one machine trains the same weights every time, in seconds; the result is
-cached in ``cache_dir / "classifiers" / <weights key>.pt`` and in memory. The weights key hashes the
-train data and the training config, so any change retrains. Another CPU may still train other
-weights (its float kernels round differently: the digits classifier reached 98.6% test accuracy on
-one 2-core VM and 99.2% on another, from one config), so the fingerprint that results record also
-hashes the trained weights: numbers from different classifiers never share a protocol.
+adaptive pooling), so one machine trains the same weights every time, in seconds. Another CPU may
+still train other weights (its float kernels round differently: the digits classifier reached 98.3%,
+98.6% and 99.2% test accuracy on three 2-core VMs, from one config), and a feature extractor that
+differs per machine makes FIDs incomparable across machines. So, like torch-fidelity's fixed
+Inception weights, the weights for the embedded ``digits`` ship with genbench
+(``weights/<weights key>.pt``, remade by ``python -m genbench.features.ship_classifier``) and are
+used wherever the config matches. Other datasets (mnist, fashion-mnist) and other configs train on
+first use and are cached in ``cache_dir / "classifiers" / <weights key>.pt``. The weights key hashes
+the train data and the training config, so any change retrains; the fingerprint that results record
+also hashes the weights in use: numbers from different classifiers never share a protocol.
 
 For a dataset whose channels are each an example of another dataset (``stacked-digits`` exposes
 ``channel_dataset()``), the per-channel classifier is applied to each channel: features are the
@@ -150,11 +154,36 @@ def _train(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: ClassifierCo
     return net.eval().requires_grad_(False)
 
 
+def _load(path: Path, net: SmallCNN) -> dict[str, Any]:
+    """Load ``path``'s weights into ``net``; return its metadata (held-out accuracy, examples, ...)."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    net.load_state_dict(payload["state_dict"])
+    return dict(payload["meta"])
+
+
+def made_on() -> dict[str, str | None]:
+    """What trained weights depend on besides the config: the CPU's model and torch's version (a
+    ``str``, not torch's ``TorchVersion``, so that ``weights_only`` loading accepts it)."""
+    from genbench.results import machine
+
+    return {"cpu": machine("cpu")["cpu"], "torch": str(torch.__version__)}
+
+
+def save_weights(net: SmallCNN, meta: dict[str, Any], path: Path, *, fix: str) -> None:
+    """Write ``net``'s weights and ``meta`` to ``path`` atomically (``fix`` names the remedy on failure)."""
+    buf = io.BytesIO()
+    torch.save({"state_dict": net.state_dict(), "meta": meta}, buf)
+    atomic_write(path, lambda fh: fh.write(buf.getvalue()), fix=fix)
+
+
 @torch.no_grad()
 def _accuracy(net: SmallCNN, x: torch.Tensor, y: torch.Tensor, batch: int = 1024) -> float:
     pred = torch.cat([net(x[i : i + batch].float())[1].argmax(1) for i in range(0, len(x), batch)])
     return float((pred == y).double().mean())
 
+
+#: weights that ship with genbench, one file per weights key (see ``ship_classifier``)
+SHIPPED_DIR = Path(__file__).parent / "weights"
 
 #: trained nets by cache file, so repeated use (mode labels per result) costs nothing
 _TRAINED: dict[str, tuple[SmallCNN, dict[str, Any]]] = {}
@@ -167,7 +196,8 @@ class Classifier(FeatureExtractor):
     """Penultimate-layer features and logits of a small CNN trained on the dataset's train split."""
 
     description = (
-        "small CNN trained on the dataset's train split (digits, stacked-digits, mnist, fashion-mnist)"
+        "small CNN trained on the dataset's train split (weights shipped for digits and stacked-digits; "
+        "trained on first use for mnist, fashion-mnist)"
     )
     supported_kinds = ("image",)
 
@@ -177,9 +207,10 @@ class Classifier(FeatureExtractor):
         *,
         cache_dir: Path,
         device: torch.device | str = "cpu",
-        weights: Path | None = None,  # unused: the classifier is trained, not downloaded
+        weights: Path | None = None,  # unused: the classifier ships or is trained, never downloaded
         batch_size: int = 256,
         config: ClassifierConfig | None = None,
+        shipped: bool = True,  # use the weights shipped for this key; False trains (or loads) locally
     ):
         super().__init__(dataset, cache_dir=cache_dir, device=device, weights=None, batch_size=batch_size)
         self.config = config or ClassifierConfig()
@@ -191,6 +222,7 @@ class Classifier(FeatureExtractor):
         #: the dataset the CNN is trained on (the per-channel dataset for stacked data)
         self.train_dataset: Dataset = channel() if callable(channel) else dataset
         self.stacked = callable(channel)
+        self.shipped = shipped
         self._model: SmallCNN | None = None
         self._weights_key: str | None = None
         self._joint_accuracy: float | None = None
@@ -227,10 +259,22 @@ class Classifier(FeatureExtractor):
 
     @property
     def path(self) -> Path:
+        """Where weights trained on this machine are cached."""
         return self.cache_dir / "classifiers" / f"{self.weights_key()}.pt"
 
+    @property
+    def shipped_path(self) -> Path:
+        """Where genbench's own weights for this key would be (they exist for the default digits)."""
+        return SHIPPED_DIR / f"{self.weights_key()}.pt"
+
+    def _source(self) -> Path:
+        """The shipped weights when there are some for this key (even if the cache holds weights this
+        machine trained from the same config: those are another feature extractor), else the cache."""
+        return self.shipped_path if self.shipped and self.shipped_path.exists() else self.path
+
     def _trained(self) -> tuple[SmallCNN, dict[str, Any]]:
-        key = str(self.path)
+        source = self._source()
+        key = str(source)
         if key in _TRAINED:
             return _TRAINED[key]
         x, y = self.train_dataset.load("train")
@@ -244,11 +288,19 @@ class Classifier(FeatureExtractor):
             x.shape[1], tuple(x.shape[-2:]), num_classes, self.config.width, self.config.feature_dim
         )
         meta: dict[str, Any] | None = None
-        if self.path.exists():
+        if source != self.path:
             try:
-                payload = torch.load(self.path, map_location="cpu", weights_only=True)
-                net.load_state_dict(payload["state_dict"])
-                meta = dict(payload["meta"])
+                meta = _load(source, net)
+            except Exception as e:  # never train a stand-in: it would be another feature extractor
+                raise GenbenchError(
+                    f"the classifier weights shipped with genbench are unreadable ({source}: "
+                    f"{type(e).__name__}); reinstall genbench"
+                ) from None
+            meta["weights"] = "shipped with genbench"
+        elif self.path.exists():
+            try:
+                meta = _load(self.path, net)
+                meta["weights"] = "trained on this machine"
             except Exception as e:  # a damaged cache file is rebuilt, not fatal
                 warnings.warn(
                     f"retraining the classifier: {self.path} is unreadable ({type(e).__name__})", stacklevel=2
@@ -261,10 +313,10 @@ class Classifier(FeatureExtractor):
                 "test_accuracy": _accuracy(net, xt, yt) if yt is not None else float("nan"),
                 "train_examples": int(len(x)),
                 "num_classes": num_classes,
+                "made_on": made_on(),
             }
-            buf = io.BytesIO()
-            torch.save({"state_dict": net.state_dict(), "meta": meta}, buf)
-            atomic_write(self.path, lambda fh: fh.write(buf.getvalue()), fix=FIX_CACHE)
+            save_weights(net, meta, self.path, fix=FIX_CACHE)
+            meta["weights"] = "trained on this machine"
         net.eval().requires_grad_(False)
         meta["weights_sha256"] = weights_digest(net)  # of the weights in use (a file's, or trained)
         _TRAINED[key] = (net, meta)
@@ -332,7 +384,10 @@ class Classifier(FeatureExtractor):
             "train_examples": meta["train_examples"],
             "test_accuracy": self.test_accuracy(),
             "config": dataclasses.asdict(self.config),
+            "weights": meta["weights"],  # shipped with genbench, or trained on this machine
         }
+        if meta.get("made_on"):  # where the weights were trained (absent from older cache files)
+            out["made_on"] = meta["made_on"]
         if self.stacked:
             out["channel_test_accuracy"] = float(meta["test_accuracy"])
         return out
