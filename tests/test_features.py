@@ -129,7 +129,7 @@ def test_classifier_key_changes_with_config(digits, cache):
 
 def _elsewhere(clf: Classifier, cache_dir):
     """Write weights another CPU could have trained from ``clf``'s config into ``cache_dir``."""
-    payload = torch.load(clf._source(), weights_only=True)
+    payload = torch.load(clf._source, weights_only=True)
     payload["state_dict"] = {k: v + 1e-6 for k, v in payload["state_dict"].items()}
     (cache_dir / "classifiers").mkdir()
     torch.save(payload, cache_dir / "classifiers" / clf.path.name)

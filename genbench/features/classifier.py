@@ -35,6 +35,7 @@ import warnings
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,11 +170,9 @@ def made_on() -> dict[str, str | None]:
     return {"cpu": machine("cpu")["cpu"], "torch": str(torch.__version__)}
 
 
-def save_weights(net: SmallCNN, meta: dict[str, Any], path: Path, *, fix: str) -> None:
-    """Write ``net``'s weights and ``meta`` to ``path`` atomically (``fix`` names the remedy on failure)."""
-    buf = io.BytesIO()
-    torch.save({"state_dict": net.state_dict(), "meta": meta}, buf)
-    atomic_write(path, lambda fh: fh.write(buf.getvalue()), fix=fix)
+def fingerprint_of(weights_key: str, weights_sha256: str) -> str:
+    """``classifier-<weights key>-<first 8 hex digits of the weights' sha256>``."""
+    return f"classifier-{weights_key}-{weights_sha256[:8]}"
 
 
 @torch.no_grad()
@@ -254,8 +253,8 @@ class Classifier(FeatureExtractor):
 
     def fingerprint(self) -> str:
         """``classifier-<weights key>-<hash of the trained weights>`` (trains or loads them)."""
-        digest = self._trained()[1]["weights_sha256"][:8]
-        return f"classifier-{self.weights_key()}-{digest}" + ("-per-channel" if self.stacked else "")
+        digest = self._trained()[1]["weights_sha256"]
+        return fingerprint_of(self.weights_key(), digest) + ("-per-channel" if self.stacked else "")
 
     @property
     def path(self) -> Path:
@@ -267,23 +266,47 @@ class Classifier(FeatureExtractor):
         """Where genbench's own weights for this key would be (they exist for the default digits)."""
         return SHIPPED_DIR / f"{self.weights_key()}.pt"
 
+    @cached_property
     def _source(self) -> Path:
         """The shipped weights when there are some for this key (even if the cache holds weights this
-        machine trained from the same config: those are another feature extractor), else the cache."""
+        machine trained from the same config: those are another feature extractor), else the cache.
+        Looked up once per instance: every feature extraction asks."""
         return self.shipped_path if self.shipped and self.shipped_path.exists() else self.path
 
-    def _trained(self) -> tuple[SmallCNN, dict[str, Any]]:
-        source = self._source()
-        key = str(source)
-        if key in _TRAINED:
-            return _TRAINED[key]
+    def _train_split(self) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The train split, its labels and the number of classes (the dataset keeps its splits loaded)."""
         x, y = self.train_dataset.load("train")
         if y is None:
             raise GenbenchError(
                 f"the classifier extractor needs class labels and {self.train_dataset.name!r} has none; "
                 f"use --features inception"
             )
-        num_classes = int(y.max()) + 1
+        return x, y, int(y.max()) + 1
+
+    def train_to(self, path: Path, *, fix: str = FIX_CACHE) -> tuple[SmallCNN, dict[str, Any]]:
+        """Train this config on the train split (seeded, one CPU thread) and write the weights with
+        their metadata (held-out accuracy, examples, classes, where trained) to ``path`` atomically;
+        ``fix`` names the remedy when it cannot be written. Returns the net and the metadata."""
+        x, y, num_classes = self._train_split()
+        net = train_classifier(x, y, num_classes, self.config)
+        xt, yt = self.train_dataset.load("test")
+        meta = {
+            "test_accuracy": _accuracy(net, xt, yt) if yt is not None else float("nan"),
+            "train_examples": int(len(x)),
+            "num_classes": num_classes,
+            "made_on": made_on(),
+        }
+        buf = io.BytesIO()
+        torch.save({"state_dict": net.state_dict(), "meta": meta}, buf)
+        atomic_write(path, lambda fh: fh.write(buf.getvalue()), fix=fix)
+        return net, meta
+
+    def _trained(self) -> tuple[SmallCNN, dict[str, Any]]:
+        source = self._source
+        key = str(source)
+        if key in _TRAINED:
+            return _TRAINED[key]
+        x, _, num_classes = self._train_split()
         net = SmallCNN(
             x.shape[1], tuple(x.shape[-2:]), num_classes, self.config.width, self.config.feature_dim
         )
@@ -307,15 +330,7 @@ class Classifier(FeatureExtractor):
                 )
                 meta = None
         if meta is None:
-            net = train_classifier(x, y, num_classes, self.config)
-            xt, yt = self.train_dataset.load("test")
-            meta = {
-                "test_accuracy": _accuracy(net, xt, yt) if yt is not None else float("nan"),
-                "train_examples": int(len(x)),
-                "num_classes": num_classes,
-                "made_on": made_on(),
-            }
-            save_weights(net, meta, self.path, fix=FIX_CACHE)
+            net, meta = self.train_to(self.path)
             meta["weights"] = "trained on this machine"
         net.eval().requires_grad_(False)
         meta["weights_sha256"] = weights_digest(net)  # of the weights in use (a file's, or trained)

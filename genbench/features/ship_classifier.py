@@ -16,16 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genbench.features.classifier import (
-    SHIPPED_DIR,
-    Classifier,
-    ClassifierConfig,
-    _accuracy,
-    made_on,
-    save_weights,
-    train_classifier,
-    weights_digest,
-)
+from genbench.features.classifier import SHIPPED_DIR, Classifier, fingerprint_of, weights_digest
 
 #: the datasets whose classifier ships: those embedded in a package (nothing to download);
 #: ``stacked-digits`` applies the digits classifier to each channel, so it ships with it
@@ -38,21 +29,9 @@ def ship(dataset_name: str, cache_dir: Path, out_dir: Path = SHIPPED_DIR) -> dic
 
     dataset = {"digits": Digits}[dataset_name](cache_dir=cache_dir)
     clf = Classifier(dataset, cache_dir=cache_dir, shipped=False)
-    x, y = clf.train_dataset.load("train")
-    xt, yt = clf.train_dataset.load("test")
-    assert y is not None and yt is not None, f"{dataset_name} has no labels to train a classifier on"
-    num_classes = int(y.max()) + 1
-    net = train_classifier(x, y, num_classes, ClassifierConfig())
-    meta = {
-        "test_accuracy": _accuracy(net, xt, yt),
-        "train_examples": int(len(x)),
-        "num_classes": num_classes,
-        "made_on": made_on(),
-    }
-    path = out_dir / f"{clf.weights_key()}.pt"
-    save_weights(net, meta, path, fix="run from a writable genbench checkout")
-    digest = weights_digest(net)[:8]
-    return {"path": str(path), "fingerprint": f"classifier-{clf.weights_key()}-{digest}", **meta}
+    path = out_dir / clf.shipped_path.name
+    net, meta = clf.train_to(path, fix="run from a writable genbench checkout")
+    return {"path": str(path), "fingerprint": fingerprint_of(clf.weights_key(), weights_digest(net)), **meta}
 
 
 def main(argv: list[str] | None = None) -> int:
