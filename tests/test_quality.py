@@ -1,6 +1,7 @@
 """Quality of the reference models on the embedded data: the checks of the reference-models issue.
 
-Slow (``make test-slow``; about an hour on 2 CPU cores, 24 minutes with cached checkpoints): every
+Slow (``make test-slow``; about an hour on 2 CPU cores with the earlier, larger digits configs, 24 minutes
+with cached checkpoints): every
 model trains with its resolved config for 3 seeds, every sample set is the size of the train split,
 and FID is measured in the digits classifier's features, exactly as ``genbench run`` does. The
 tests assert orderings, ratios of FIDs and mode coverage; never a timing (speed is measured by
@@ -91,11 +92,11 @@ def test_ddim_fid_falls_as_steps_grow(digits):
 
 
 DETERMINISM = (
-    "measured on digits, 3 seeds: DDIM-100 at eta = 0 has FID 10.7 against DDPM's 6.8 (+59%; +60% and +57% on two "
-    "earlier VMs, each in its own classifier's features), and DDIM-1000 at eta = 0 still 10.0 (+45%, first VM), "
-    "while DDIM-1000 at eta = 1 reproduces DDPM: the deterministic sampler on this small denoiser, not the step "
-    "count, costs most of the FID; it narrows with training (+37% at four times the 3-minute budget, "
-    "ddpm.train_steps=12000)"
+    "measured on digits, 3 seeds: DDIM-100 at eta = 0 has FID 19.7 against DDPM's 13.7 (+44%; +59%, +60% and +57% "
+    "with the earlier, larger config on three VMs), and DDIM-1000 at eta = 0 was still +45% (first VM), while "
+    "DDIM-1000 at eta = 1 reproduces DDPM: the deterministic sampler on this small denoiser, not the step count, "
+    "costs most of the FID; it narrows with training (+37% at four times the earlier config's 3000 steps, "
+    "ddpm.train_steps=12000), which the 3-minute budget does not allow"
 )
 
 
