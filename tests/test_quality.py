@@ -1,9 +1,8 @@
 """Quality of the reference models on the embedded data: the checks of the reference-models issue.
 
-Slow (``make test-slow``; about an hour on 2 CPU cores with the earlier, larger digits configs, 24 minutes
-with cached checkpoints): every
-model trains with its resolved config for 3 seeds, every sample set is the size of the train split,
-and FID is measured in the digits classifier's features, exactly as ``genbench run`` does. The
+Slow (``make test-slow``; about an hour on 2 CPU cores with the earlier, larger digits configs, 24
+minutes with cached checkpoints): every model trains with its resolved config for 3 seeds, every
+sample set is the size of the train split, and FID is measured in the digits classifier's features, exactly as ``genbench run`` does. The
 tests assert orderings, ratios of FIDs and mode coverage; never a timing (speed is measured by
 ``make bench``).
 
