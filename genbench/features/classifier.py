@@ -319,11 +319,9 @@ class Classifier(FeatureExtractor):
                     f"the classifier weights shipped with genbench are unreadable ({source}: "
                     f"{type(e).__name__}); reinstall genbench"
                 ) from None
-            meta["weights"] = "shipped with genbench"
         elif self.path.exists():
             try:
                 meta = _load(self.path, net)
-                meta["weights"] = "trained on this machine"
             except Exception as e:  # a damaged cache file is rebuilt, not fatal
                 warnings.warn(
                     f"retraining the classifier: {self.path} is unreadable ({type(e).__name__})", stacklevel=2
@@ -331,7 +329,7 @@ class Classifier(FeatureExtractor):
                 meta = None
         if meta is None:
             net, meta = self.train_to(self.path)
-            meta["weights"] = "trained on this machine"
+        meta["weights"] = "shipped with genbench" if source != self.path else "trained on this machine"
         net.eval().requires_grad_(False)
         meta["weights_sha256"] = weights_digest(net)  # of the weights in use (a file's, or trained)
         _TRAINED[key] = (net, meta)
