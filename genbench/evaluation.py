@@ -12,18 +12,17 @@ from typing import Any
 
 from genbench.config import RunConfig
 from genbench.errors import GenbenchError
+from genbench.planning import Plan
 from genbench.progress import Progress
-from genbench.results import Result, environment
-from genbench.runner import (
-    Plan,
+from genbench.resolve import (
     build_dataset,
     build_extractor,
     build_metric_options,
     build_metrics,
     check_shared_inputs,
-    load_stats,
-    reference_features_for,
 )
+from genbench.results import Result, environment
+from genbench.runner import load_stats, reference_features_for
 from genbench.scoring import evaluate_into
 
 

@@ -22,7 +22,7 @@ from genbench.progress import Progress
 from genbench.results import RESERVED_METRIC_KEYS, Result
 
 if TYPE_CHECKING:
-    from genbench.runner import Plan
+    from genbench.planning import Plan
 
 
 def sample_generator(seed: int, device: torch.device) -> torch.Generator:

@@ -21,7 +21,7 @@ from genbench.progress import Progress
 from genbench.results import machine, machine_text
 
 if TYPE_CHECKING:
-    from genbench.runner import Plan
+    from genbench.planning import Plan
 
 
 def train_or_load(

@@ -20,8 +20,8 @@ from genbench import GenbenchError, GenerativeModel, RunConfig, evaluate, regist
 from genbench.cli.main import app
 from genbench.errors import Diverged
 from genbench.progress import Progress
+from genbench.resolve import build_metrics, resolve_device
 from genbench.results import Result, find_results, load_result
-from genbench.runner import build_metrics, resolve_device
 
 
 def run_args(out: Path, cache_dir: Path, *extra: str) -> list[str]:
@@ -581,7 +581,7 @@ def test_set_override_sweeps_variants(cli, tmp_path, cache_dir):
 
 
 def test_a_tuple_field_sweeps_only_values_written_with_colons(tmp_path, cache_dir):
-    from genbench.runner import plan
+    from genbench.planning import plan
 
     def variants(value: str) -> list[dict[str, str]]:
         config = RunConfig(
@@ -598,7 +598,7 @@ def test_a_tuple_field_sweeps_only_values_written_with_colons(tmp_path, cache_di
 
 def test_a_number_option_whose_default_is_none_is_recorded_as_a_number(tmp_path, cache_dir):
     """``kid.subset_size`` (default None) stayed text: ``0500`` and ``500`` were two protocols, two rows."""
-    from genbench.runner import plan
+    from genbench.planning import plan
 
     def options(value: str) -> dict:
         config = RunConfig(
@@ -615,7 +615,7 @@ def test_a_number_option_whose_default_is_none_is_recorded_as_a_number(tmp_path,
 
 def test_an_empty_tuple_is_labelled_so_that_the_label_reads_back(tmp_path, cache_dir):
     """``--set ddpm.attn_resolutions=:`` was labelled ``attn_resolutions=``, which --set refuses."""
-    from genbench.runner import plan
+    from genbench.planning import plan
 
     config = RunConfig(
         models=["ddpm"],
@@ -691,7 +691,7 @@ def test_a_variant_is_named_by_what_it_changes(tmp_path, cache_dir):
     """The published digits board had rows ``ddim`` and ``ddim[steps=50]``: one measurement twice,
     since the sweep's 50 is ddim's default. A value equal to the default names no variant, and one
     value typed two ways (``eta=1``, ``eta=1.0``), or fields set in another order, name one."""
-    from genbench.runner import plan, row_label
+    from genbench.planning import plan, row_label
 
     def rows(models: list[str], *overrides: str) -> list[str]:
         config = RunConfig(models=models, overrides=list(overrides), out=tmp_path, cache_dir=cache_dir)

@@ -644,7 +644,7 @@ def test_set_converts_enum_literal_and_path_fields_and_their_label_reads_back(re
     """--set gave an Enum field 'slow' (not Speed.slow), a Literal["x", "y"] field 'z', a Literal[1, 2]
     field '2' and a Path field a str, and setting a field to its default named a variant."""
     from genbench.config import resolve_model_config
-    from genbench.runner import plan
+    from genbench.planning import plan
 
     register(registry.models, "test-choices", ChoicesConfig)
 

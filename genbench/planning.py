@@ -1,0 +1,271 @@
+"""The plan of a `genbench run`: every model, variant, weights owner and result path resolved and
+checked before any training (:func:`plan`), so that a bad name or ``--set`` value fails in a
+second, not after an hour. Broken model plugins are recorded in the plan and skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genbench import registry
+from genbench.api import DataSpec, GenerativeModel
+from genbench.config import (
+    Override,
+    RunConfig,
+    canonical_variant,
+    check_sequence_sweeps,
+    expand_variants,
+    parse_overrides,
+    resolve_model_config,
+    variant_label,
+)
+from genbench.data.base import Dataset
+from genbench.errors import Diverged, GenbenchError, PluginLoadError, UnknownNameError
+from genbench.features.base import FeatureExtractor
+from genbench.io import check_writable
+from genbench.metrics.base import Metric
+from genbench.progress import Progress
+from genbench.resolve import (
+    build_dataset,
+    build_extractor,
+    build_metric_options,
+    build_metrics,
+    check_config_types,
+    check_shared_inputs,
+)
+from genbench.results import Result
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The model whose trained weights a ``weights_from`` model reuses, with its ``--set`` fields."""
+
+    name: str
+    cls: type[GenerativeModel]
+    overrides: dict[str, str]
+
+
+@dataclass
+class Plan:
+    """Everything resolved before any work: the run fails here, or not at all for user input."""
+
+    config: RunConfig
+    dataset: Dataset
+    extractor: FeatureExtractor
+    metrics: list[Metric]
+    #: name, class, variants, and the model whose weights it samples from (None when it trains its own)
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]]
+    overrides: list[Override]
+    device: torch.device
+    cache_dir: Path
+    skipped: dict[str, str] = field(default_factory=dict)  # model -> why (broken plugin)
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> {key: value}
+    #: (mu, sigma) from --reference-stats, for FID; read by runner.load_stats once the reference
+    #: features exist
+    reference_stats: tuple[Any, Any] | None = None
+    #: why --reference-stats could not be used: FID records it as its error, the other metrics run
+    reference_stats_error: str | None = None
+    #: checkpoint directories --retrain has cleared in this run: a checkpoint shared by several rows
+    #: (ddpm and every ddim variant) is trained once per run, then loaded
+    retrained: set[Path] = field(default_factory=set)
+    #: checkpoint directories whose training diverged in this run: a shared checkpoint's other rows
+    #: record that divergence instead of training up to it again (once per ddim variant)
+    diverged: dict[Path, Diverged] = field(default_factory=dict)
+
+
+def plan(config: RunConfig, console: Progress | None = None) -> Plan:
+    """Resolve and validate every name, list and path; load the dataset. No training happens."""
+    console = console or Progress(enabled=False)
+    check_config_types(config, run=True)
+    if not config.models:
+        raise GenbenchError("no models given; pass --models, e.g. --models ddpm,gan")
+    if config.samples is not None and config.samples < 2:
+        raise GenbenchError(f"--samples must be at least 2, got {config.samples}")
+    if not config.seeds:
+        raise GenbenchError("no seeds given; pass --seeds, e.g. --seeds 0,1,2")
+    for name in config.models:
+        registry.models.check(name)
+    device, cache_dir = check_shared_inputs(config)
+    given = parse_overrides(config.overrides)
+    overrides = canonical_overrides(given)
+    check_writable(cache_dir, flag="--cache-dir")
+
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]] = []
+    skipped: dict[str, str] = {}
+    classes: dict[str, type[GenerativeModel]] = {}
+    for name in dict.fromkeys(config.models):
+        try:
+            cls = registry.models.get(name)
+            classes[registry.models.check(name)] = cls
+        except PluginLoadError as e:
+            console.warn(str(e))
+            skipped[name] = str(e)
+    owners = set()
+    for name, cls in list(classes.items()):
+        if cls.weights_from:
+            try:
+                owners.add(registry.models.canonical(cls.weights_from))
+            except UnknownNameError:  # the plugin's mistake, or a missing package: not the user's input
+                skipped[name] = (
+                    f"model {name!r} samples the weights of {cls.weights_from!r} (its weights_from), "
+                    f"which is not installed; install the plugin that provides it"
+                )
+                console.warn(skipped[name])
+                del classes[name]
+    known = {registry.models.canonical(n) for n in config.models} | owners  # broken plugins too
+    for o, typed in zip(overrides, given, strict=True):  # the error names the model as typed
+        if o.model not in known:
+            raise GenbenchError(
+                f"--set {typed.model}.{o.field} names a model that is not in --models; "
+                f"add {typed.model} to --models"
+            )
+    dataset = build_dataset(config.dataset, config)
+    spec = dataset.spec  # loads the train split: a missing file fails here
+    dataset.load(config.reference_split)
+    for name, cls in classes.items():
+        try:
+            models.append(plan_model(name, cls, spec, overrides))
+        except PluginLoadError as e:  # its weights owner failed to import
+            console.warn(str(e))
+            skipped[name] = str(e)
+        except GenbenchError:
+            raise  # the user's input (a --set field, a dataset it cannot handle): fails the run now
+        except (Exception, SystemExit) as e:  # a plugin's own bug (dataset_defaults, Config): the others run
+            skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {e}"
+            console.warn(skipped[name])
+    measures = {
+        "num_samples": config.samples or spec.num_train,
+        "reference_split": config.reference_split,
+        "features": config.features or dataset.default_features,
+        "reference_stats": config.reference_stats_text(),
+    }
+    check_no_results_replaced(config, dataset.name, models, skipped, measures)
+    extractor = build_extractor(dataset, config, device)
+    metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
+    options = build_metric_options(config, metrics, dataset)
+    return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options)
+
+
+def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
+    """A result's variant: its ``--set`` values, then its weights owner's (``steps=10,ddpm.lr=1e-3``)."""
+    label = variant_label(overrides)
+    if owner is not None:  # the weights come from another model: its overrides name this row too
+        owned = variant_label({f"{owner.name}.{k}": v for k, v in owner.overrides.items()})
+        label = ",".join(x for x in (label, owned) if x)
+    return label
+
+
+def check_no_results_replaced(
+    config: RunConfig,
+    dataset: str,
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
+    skipped: dict[str, str],
+    measures: dict[str, Any],
+) -> None:
+    """Refuse, before any work, to write a result over one that measured something else:
+
+    - one that `genbench eval` wrote (it records its samples): ``genbench eval x.npz --name ddpm``
+      then ``genbench run --models ddpm`` replaced the evaluation silently;
+    - one of another protocol (``measures``: sample count, reference split, features, reference
+      statistics): a quick ``--samples 200`` check replaced the full-size result of the same seed,
+      whose numbers the report keeps apart, with nothing left to keep.
+
+    A result of the same protocol is replaced, as a rerun should; so is one without samples. Not
+    by a failure, though: a "failed" result goes beside an ok one (:func:`genbench.runner.write_result`)."""
+    from genbench.results import load_result
+
+    rows = [(name, row_label(v, owner)) for name, _, variants, owner in models for v in variants]
+    rows += [(name, "") for name in skipped]  # a broken plugin's "failed" results are written too
+    fix = "pass --out to write this run elsewhere, or move that file away"
+    for name, label in rows:
+        for seed in dict.fromkeys(config.seeds):
+            path = Result(model=name, dataset=dataset, seed=seed, variant=label).path(config.out)
+            if not path.exists():
+                continue
+            try:
+                old = load_result(path)
+            except Exception:  # not a result genbench can read: nothing to protect
+                continue
+            samples = old.protocol.get("samples")
+            if samples:
+                what = samples.get("path") or "samples passed to genbench.evaluate"
+                raise GenbenchError(
+                    f"{path} holds the evaluation of {what}, which this run would replace; {fix}"
+                )
+            if old.status != "ok" or name in skipped:
+                continue
+            was = {**old.protocol, "features": (old.protocol.get("features") or {}).get("name")}
+            differ = [k for k, v in measures.items() if k in was and was[k] != v]
+            if differ:
+                raise GenbenchError(
+                    f"{path} holds a result at {_describe(was, differ)}, which this run at "
+                    f"{_describe(measures, differ)} would "
+                    f"replace; {fix}"
+                )
+
+
+def _describe(protocol: dict[str, Any], keys: list[str]) -> str:
+    from genbench.protocols import PROTOCOL_FIELDS  # the report's names; imported here: it loads pandas
+
+    return ", ".join(f"{PROTOCOL_FIELDS[k]} {protocol[k]}" for k in keys)
+
+
+def plan_model(
+    name: str, cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]
+) -> tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]:
+    """Check that ``cls`` handles the dataset of ``spec``; resolve and check (``check_config``) every
+    variant's config and its weights owner's now, so that a bad --set value fails before any training."""
+    cls.check_spec(spec)
+    check_sequence_sweeps(cls, [o for o in overrides if o.model == name])
+    # named by what they change: a sweep point at the default is the plain model, typed twice is one
+    variants = [canonical_variant(cls, spec.name, v) for v in expand_variants(name, overrides)]
+    variants = list({variant_label(v): v for v in variants}.values())
+    owner = weights_owner(cls, overrides)
+    owner_cfg = None
+    if owner is not None:
+        owner.cls.check_spec(spec)
+        owner = Owner(owner.name, owner.cls, canonical_variant(owner.cls, spec.name, owner.overrides))
+        owner_cfg = resolve_model_config(owner.cls, spec.name, owner.overrides)
+        owner.cls.check_config(spec, owner_cfg)
+    for v in variants:  # the values too (ddim.steps=0), not only their types: DDPM would train first
+        cfg = resolve_model_config(cls, spec.name, v)
+        if owner_cfg is None:  # as documented, (spec, config): a plugin's override may take no more
+            cls.check_config(spec, cfg)
+        else:
+            cls.check_config(spec, cfg, owner_config=owner_cfg)
+    return name, cls, variants, owner
+
+
+def canonical_overrides(overrides: list[Override]) -> list[Override]:
+    """``--set`` overrides under each model's registered name, so that an alias's (``gan.lr``)
+    reaches the model it names (``gan-ns``); a field set twice, under any name, fails."""
+    out: list[Override] = []
+    seen: dict[tuple[str, str], str] = {}
+    for o in overrides:
+        name = registry.models.canonical(o.model)
+        if (name, o.field) in seen:
+            raise GenbenchError(
+                f"--set {o.model}.{o.field} and --set {seen[name, o.field]}.{o.field} set the same field of "
+                f"{name!r}; give it once (sweep with --set {name}.{o.field}=A,B)"
+            )
+        seen[name, o.field] = o.model
+        out.append(replace(o, model=name))
+    return out
+
+
+def weights_owner(cls: type[GenerativeModel], overrides: list[Override]) -> Owner | None:
+    """``cls``'s weights owner (None when it trains its own); ``overrides`` are canonical."""
+    if not cls.weights_from:
+        return None
+    name = registry.models.canonical(cls.weights_from)
+    mine = [o for o in overrides if o.model == name]
+    for o in mine:
+        if len(o.values) > 1:
+            raise GenbenchError(
+                f"--set {name}.{o.field} sweeps {name}, which a dependent model reuses; sweep one value at a time"
+            )
+    return Owner(name, registry.models.get(name), {o.field: o.values[0] for o in mine})

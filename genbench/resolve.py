@@ -1,0 +1,260 @@
+"""Names to objects, checked before any work: what `genbench run` and `genbench eval` both resolve.
+
+The device, dataset, feature extractor and metrics (with their ``--metric-option`` values), and the
+types of a :class:`~genbench.config.RunConfig` built in Python. A typo fails here, in a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genbench import registry
+from genbench.config import RunConfig, check_seeds, parse_metric_options, resolve_metric_options
+from genbench.data.base import Dataset, default_cache_dir
+from genbench.errors import GenbenchError, PluginLoadError
+from genbench.features.base import FeatureExtractor
+from genbench.io import check_writable
+from genbench.metrics.base import Metric
+from genbench.progress import Progress
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise GenbenchError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):  # mps, meta, xpu...: the samplers and metrics are untested there
+        raise GenbenchError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise GenbenchError(f"device {name!r} requested but CUDA is not available; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        n = torch.cuda.device_count()
+        valid = "cuda:0" if n == 1 else f"cuda:0 to cuda:{n - 1}"
+        raise GenbenchError(f"device {name!r} requested but there are {n} CUDA devices; use {valid}")
+    return dev
+
+
+def build_dataset(name: str, config: RunConfig) -> Dataset:
+    cls = registry.datasets.get(name)
+    return cls(data_dir=config.data_dir, cache_dir=config.cache_dir or default_cache_dir())
+
+
+def build_extractor(dataset: Dataset, config: RunConfig, device: torch.device) -> FeatureExtractor:
+    name = config.features or dataset.default_features
+    cls = registry.features.get(name)
+    if dataset.kind not in cls.supported_kinds:
+        raise GenbenchError(
+            f"feature extractor {name!r} does not handle {dataset.kind} data ({dataset.name!r}); "
+            f"use --features {dataset.default_features}"
+        )
+    return cls(
+        dataset,
+        cache_dir=config.cache_dir or default_cache_dir(),
+        device=device,
+        weights=config.inception_weights,
+        batch_size=config.batch_size,
+    )
+
+
+def build_metric_options(
+    config: RunConfig, metrics: list[Metric], dataset: Dataset
+) -> dict[str, dict[str, Any]]:
+    """``--metric-option`` values, checked against the options each metric declares."""
+    given = parse_metric_options(config.metric_options)
+    chosen = {m.name: m for m in metrics}
+    out = {}
+    named: dict[str, str] = {}  # canonical metric -> the name its options were given under
+    for name, opts in given.items():
+        canonical = registry.metrics.check(name)
+        if canonical not in chosen and not _supports(canonical, dataset.kind):
+            raise GenbenchError(
+                f"--metric-option {name}.{next(iter(opts))} names metric {name!r}, which does not apply to "
+                f"{dataset.kind} data ({dataset.name}); drop the option"
+            )
+        if canonical not in chosen:
+            raise GenbenchError(
+                f"--metric-option {name}.{next(iter(opts))} names a metric this run does not compute; "
+                f"add {name} to --metrics or drop the option"
+            )
+        if canonical in named:  # an alias and its metric (or two aliases): the last one silently won
+            raise GenbenchError(
+                f"--metric-option {named[canonical]}.* and --metric-option {name}.* both set options of "
+                f"metric {canonical!r} ({name!r} is another name for it); give them under one name"
+            )
+        named[canonical] = name
+        out[canonical] = resolve_metric_options(canonical, dict(chosen[canonical].options), opts)
+        check_metric_options(chosen[canonical], out[canonical])
+    return out
+
+
+def check_metric_options(metric: Metric, options: dict[str, Any]) -> None:
+    """``metric.check_options`` before any training; a plugin's own bug there is one error line too."""
+    try:
+        metric.check_options(options)
+    except GenbenchError:
+        raise
+    except Exception as e:
+        raise metric_plugin_error(
+            metric.name,
+            f"raised {type(e).__name__} checking its options",
+            e,
+            f"--metric-option {metric.name}.*",
+        ) from e
+
+
+def metric_plugin_error(name: str, what: str, e: Exception, drop: str | None) -> PluginLoadError:
+    """A metric plugin's own bug before any training, naming its distribution and the fix."""
+    source = registry.metrics.source(name)
+    fix = f"fix or uninstall {source}" + (f", or drop {drop}" if drop else "")
+    return PluginLoadError(f"metric plugin {name!r} from {source} {what}: {e}; {fix}")
+
+
+def _supports(name: str, kind: str) -> bool:
+    """Whether metric ``name`` handles ``kind`` data; a plugin that fails to import is reported elsewhere."""
+    try:
+        return kind in registry.metrics.get(name).supported_kinds
+    except PluginLoadError:
+        return True
+
+
+def build_metrics(names: list[str] | None, kind: str, console: Progress, dataset: str = "") -> list[Metric]:
+    """The metrics to compute: those named (``--metrics``), or every installed one that handles
+    ``kind`` data. A named metric that cannot handle it fails here, before any training: a run that
+    trains for an hour and then leaves it out, without a word, would be worse."""
+    explicit = names is not None
+    out: list[Metric] = []
+    broken: set[type[Metric]] = set()  # warned about once, even when listed under two names
+    for name in names if explicit else registry.metrics.names(include_aliases=False):
+        if explicit:
+            registry.metrics.check(name)
+        try:
+            cls = registry.metrics.get(name)
+        except PluginLoadError as e:
+            if explicit:
+                raise
+            console.warn(str(e))  # a broken metric plugin never takes the others down
+            continue
+        if kind not in cls.supported_kinds:
+            if explicit:
+                data = f"{kind} data ({dataset})" if dataset else f"{kind} data"
+                raise GenbenchError(f"metric {name!r} does not apply to {data}; drop it from --metrics")
+            continue
+        # once each: --metrics fid,fid, or an alias that a plugin declares as an entry point of
+        # its own (listed as a name until its module is imported)
+        if cls in broken or any(type(m) is cls for m in out):
+            continue
+        try:
+            out.append(start_metric(name, cls, explicit))
+        except PluginLoadError as e:
+            if explicit:
+                raise
+            console.warn(str(e))  # as for a plugin that fails to import: the others run
+            broken.add(cls)
+    return out
+
+
+def start_metric(name: str, cls: type[Metric], explicit: bool) -> Metric:
+    """``cls()``; a raise is a :class:`PluginLoadError` naming the plugin's distribution.
+
+    Named with --metrics, it stops the run before any training: the user asked for this metric,
+    and a run that trains for an hour to leave it out would be worse than failing in a second.
+    """
+    try:
+        return cls()
+    except Exception as e:
+        drop = f"{name} from --metrics" if explicit else None
+        raise metric_plugin_error(name, f"failed to start: {type(e).__name__}", e, drop) from e
+
+
+def _check_type(config: RunConfig, name: str, ok: Callable[[Any], bool], what: str) -> None:
+    """A field of a RunConfig built in Python (the CLI's parser always gives the right types): a
+    string where a list goes was read one character at a time ("unknown model 'd'")."""
+    value = getattr(config, name)
+    if not ok(value):
+        raise GenbenchError(f"RunConfig.{name} must be {what}, got {value!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def _is_names(value: Any) -> bool:
+    return _is_list(value) and all(isinstance(v, str) for v in value)
+
+
+def check_config_types(config: RunConfig, *, run: bool) -> None:
+    """The types of the fields `genbench eval` reads, and with ``run`` those only `genbench run`
+    reads, each failing in one line naming the field and an example of its type."""
+    _check_type(config, "seeds", _is_list, "a list of integers, e.g. [0, 1, 2]")
+    _check_type(config, "dataset", lambda v: isinstance(v, str), "a dataset name, e.g. 'digits'")
+    _check_type(
+        config,
+        "features",
+        lambda v: v is None or isinstance(v, str),
+        "a feature extractor name or None, e.g. 'raw'",
+    )
+    _check_type(
+        config,
+        "metrics",
+        lambda v: v is None or _is_names(v),
+        "a list of metric names, or None for every metric that applies, e.g. ['fid']",
+    )
+    _check_type(
+        config,
+        "metric_options",
+        _is_names,
+        "a list of METRIC.KEY=VALUE strings, e.g. ['fid.backend=clean-fid']",
+    )
+    _check_type(config, "batch_size", _is_int, "an integer, e.g. 500")
+    for flag in ("figures", "progress"):  # RunConfig(figures="no") is true
+        _check_type(config, flag, _is_bool, "True or False")
+    if not run:
+        return
+    for flag in ("retrain", "amp"):
+        _check_type(config, flag, _is_bool, "True or False")
+    _check_type(config, "models", _is_names, "a list of model names, e.g. ['ddpm']")
+    _check_type(config, "overrides", _is_names, "a list of MODEL.FIELD=VALUE strings, e.g. ['ddim.steps=10']")
+    _check_type(
+        config,
+        "samples",
+        lambda v: v is None or _is_int(v),
+        "an integer (samples per model), or None for the size of the train split, e.g. 1000",
+    )
+    _check_type(config, "checkpoint_every", _is_int, "an integer (training steps), e.g. 500")
+    if config.checkpoint_every < 0:  # step % -5 == 0 checkpointed every 5 steps
+        raise GenbenchError(
+            f"--checkpoint-every must be >= 0 (0 saves no resumable checkpoints), got {config.checkpoint_every}"
+        )
+
+
+def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
+    """What `genbench run` and `genbench eval` both check before any work: the types of the fields
+    they read (the Python API's RunConfig is not parsed), the dataset, features and metric names,
+    the seeds, the batch size, the device and the output directory. Returns the device and the
+    cache dir."""
+    check_config_types(config, run=False)
+    check_seeds(config.seeds)
+    if config.batch_size < 1:  # eval too: it extracted no features and cached that empty reference
+        raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
+    registry.datasets.check(config.dataset)
+    if config.features:
+        registry.features.check(config.features)
+    for name in config.metrics or []:
+        registry.metrics.check(name)
+    device = resolve_device(config.device)
+    check_writable(config.out)
+    return device, Path(config.cache_dir or default_cache_dir())
