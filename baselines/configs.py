@@ -1,7 +1,8 @@
 """Per-dataset defaults: ``baselines/configs/<dataset>/<model>.toml``.
 
 CPU-sized for the embedded datasets, paper-sized for cifar10. A missing file means the dataclass
-defaults apply. A dataset in ``SAME_AS`` reads another's folder.
+defaults apply. A dataset in ``SAME_AS`` reads another's folder; gan-sat reads gan-ns.toml
+(:mod:`baselines.gan`).
 """
 
 from __future__ import annotations

@@ -100,7 +100,9 @@ class _GAN(GenerativeModel):
 
     @classmethod
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:
-        return _dataset_defaults(cls.config_name, dataset)
+        # one file for both losses, gan-ns.toml: they share every hyperparameter and differ only in
+        # the generator loss, so a gan-sat copy could only drift from it
+        return _dataset_defaults("gan-ns", dataset)
 
     def train_config(self) -> dict[str, Any]:
         cfg = dataclasses.asdict(self.config)
