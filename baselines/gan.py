@@ -83,7 +83,6 @@ class _GAN(GenerativeModel):
 
     Config: ClassVar[type] = GanConfig
     saturating: ClassVar[bool] = False
-    config_name: ClassVar[str] = ""
 
     def __init__(self, spec: DataSpec, config: GanConfig | None = None):
         super().__init__(spec, config)
@@ -91,7 +90,7 @@ class _GAN(GenerativeModel):
 
     @classmethod
     def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
-        name = cls.config_name or "gan"
+        name = cls.registered_name or "gan"  # set by @register_model: gan-ns or gan-sat
         for field in ("steps", "d_steps", "batch_size", "z_dim", "g_width", "d_width", "hidden", "layers"):
             if getattr(config, field) < 1:
                 raise GenbenchError(f"{name}.{field} must be >= 1, got {getattr(config, field)}")
@@ -241,7 +240,6 @@ class GanNS(_GAN):
     """GAN with the non-saturating generator loss: maximise log D(G(z)) (Goodfellow et al. 2014)."""
 
     saturating = False
-    config_name = "gan-ns"
 
 
 @register_model("gan-sat")
@@ -249,7 +247,6 @@ class GanSat(_GAN):
     """GAN with the true saturating minimax generator loss: minimise log(1 - D(G(z)))."""
 
     saturating = True
-    config_name = "gan-sat"
 
 
 __all__ = [

@@ -1148,6 +1148,15 @@ def test_list_shows_sources(cli):
             "batch_size must be >= 1",
         ),
         (["--models", "ddpm", "--dataset", "ring8", "--set", "ddpm.timesteps=0"], "timesteps must be >= 1"),
+        # a GAN's errors name the model by its registered name, the alias's too
+        (
+            ["--models", "gan-sat", "--dataset", "ring8", "--set", "gan-sat.steps=0"],
+            "gan-sat.steps must be >= 1",
+        ),
+        (
+            ["--models", "gan", "--dataset", "ring8", "--set", "gan.lr_g=-1"],
+            "gan-ns.lr_g and gan-ns.lr_d must",
+        ),
         (
             ["--models", "test-checked", "--dataset", "ring8", "--set", "test-checked.steps=0"],
             "must be >= 1, got 0",
