@@ -1148,6 +1148,8 @@ def test_list_shows_sources(cli):
             "batch_size must be >= 1",
         ),
         (["--models", "ddpm", "--dataset", "ring8", "--set", "ddpm.timesteps=0"], "timesteps must be >= 1"),
+        (["--models", "ddpm", "--set", "ddpm.ch_mult=1:0"], "ddpm.ch_mult items must be >= 1, got 1:0"),
+        (["--models", "ddpm", "--set", "ddpm.ch=2"], "ddpm.ch must be >= 4 for images"),
         # a GAN's errors name the model by its registered name, the alias's too
         (
             ["--models", "gan-sat", "--dataset", "ring8", "--set", "gan-sat.steps=0"],

@@ -538,6 +538,30 @@ def test_memorization_without_test_split_omits_ct_with_a_warning_for_every_model
         assert set(out) == {"memorization_rate", "authpct"}
 
 
+class SmallWide(Dataset):
+    """40 train and 40 test points in 100 dimensions: too few rows for C_T's PCA to 64 dimensions."""
+
+    kind = "points"
+
+    def _load(self, split):
+        rng = np.random.default_rng(0 if split == "train" else 1)
+        return torch.from_numpy(rng.standard_normal((40, 100)).astype(np.float32)), None
+
+
+def test_memorization_with_a_train_split_too_small_for_ct_keeps_the_other_values(tmp_path):
+    """C_T needs 64 training rows here; its failure omits ct with a warning (for every model), and the
+    copy rate, AuthPct and the held-out rate are still reported, not lost with it."""
+    data = SmallWide(data_dir=tmp_path, cache_dir=tmp_path)
+    train = data.load("train")[0].double().numpy()
+    samples = np.concatenate([train[:10], np.random.default_rng(3).standard_normal((30, 100))])
+    reference = Features(np.zeros((2, 100)))
+    for _ in range(2):
+        with pytest.warns(UserWarning, match=r"ct omitted, C_T needs at least 64 training examples"):
+            out = Memorization().compute(make_ctx(t64(samples), reference, dataset=data))
+        assert set(out) == {"memorization_rate", "authpct", "memorization_rate_heldout"}
+        assert out["memorization_rate"] == 0.25  # the 10 copies of 40 samples
+
+
 class Blobs(Dataset):
     """Three far-apart 2D blobs (k-means' three cells are the blobs) with a duplicated training point."""
 

@@ -13,8 +13,8 @@ Values (a "window" is 10% of the logged rows, at least one):
 - ``grad_norm_g_early`` / ``grad_norm_g_final``: mean generator gradient norm over the first / last window;
 - ``d_real_final`` / ``d_fake_final``: mean D(x) / D(G(z)) over the last window. At the game's
   equilibrium both are 1/2; ``d_real_final`` near 1 with ``d_fake_final`` near 0 means the
-  discriminator wins outright. Their "higher is better" directions are for sorting only: lower D(x) and
-  higher D(G(z)) are closer to a generator that fools the discriminator.
+  discriminator wins outright. None of these has a "better" direction (the leaderboard does not rank
+  by them): a gradient norm or a D output is a diagnostic, read beside FID, not a score.
 """
 
 from __future__ import annotations

@@ -211,10 +211,15 @@ class Memorization(Metric):
                 # the same rate for held-out data: what chance alone gives (about 1/9 on 2D data)
                 td = nearest(as_rows(test_np, device), train, 2)[0]
                 shared["heldout"] = copied(td[:, 0], td[:, 1]).double().mean().item()
-                shared["ct"] = CTReference(train_np, test_np, CT_SEED, device)
+                try:  # a train split too small for C_T's PCA loses C_T only, not the rates above
+                    shared["ct"] = CTReference(train_np, test_np, CT_SEED, device)
+                except MetricInputError as e:
+                    shared["ct"] = str(e).removeprefix("memorization: ")
             values["memorization_rate_heldout"] = shared["heldout"]
-            ct = shared["ct"].score(gen_np)
-            if ct is None:
+            ct = None if isinstance(shared["ct"], str) else shared["ct"].score(gen_np)
+            if isinstance(shared["ct"], str):
+                warnings.warn(f"memorization: ct omitted, {shared['ct']}", stacklevel=2)
+            elif ct is None:
                 warnings.warn(
                     f"memorization: ct omitted, no k-means cell holds more than {CT_MIN_CELL_SAMPLES} of "
                     f"the {len(gen_np)} samples; use more samples",
