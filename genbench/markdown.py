@@ -34,6 +34,8 @@ def protocol_caption(
     keys = list(agg.loc[agg["dataset"] == dataset, "protocol_key"])
     protocols = [json.loads(k) for k in dict.fromkeys(keys) if k]
     caption = _protocol_sentence(protocols, seeds, describe_features)
+    if agg.loc[agg["dataset"] == dataset, "seeds"].nunique() > 1:  # the table shows them (markdown_table)
+        caption = caption.replace("over seeds.", "over each row's seeds (the seeds column).")
     differing, _ = protocol_differences(keys)
     if differing:
         averaged = "seeds are averaged"
@@ -96,6 +98,7 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
     notes = _cell_notes(agg)
     several = "protocol" in agg and agg["protocol"].astype(bool).any()
     several |= "config_differs" in agg and agg["config_differs"].fillna("").astype(bool).any()
+    several |= "seeds" in agg and agg["seeds"].nunique() > 1  # one model run on fewer seeds than another
     table = pd.DataFrame(
         {
             # an unranked row (no FID: failed, or its FID failed) has an empty cell, not "<NA>"

@@ -179,6 +179,20 @@ def run_result(model, seed, fid=None, *, status="ok", metric_errors=None, metric
     )
 
 
+def test_rows_on_different_seeds_show_their_seeds(results):
+    """copy and ddim ran seed 0 only, ddpm and gan seeds 0 and 1: the caption's seeds are not every
+    row's, so the table says which seeds each row averages."""
+    frame = results_frame(results)
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
+    assert "seeds 0, 1; cells are mean ± std over each row's seeds (the seeds column).\n" in md
+    header = next(ln for ln in md.splitlines() if ln.startswith("|") and "fid" in ln)
+    assert [c.strip() for c in header.strip("|").split("|")][:3] == ["rank", "model", "seeds"]
+    rows = {
+        ln.split("|")[2].strip(): ln.split("|")[3].strip() for ln in md.splitlines() if ln.startswith("| ")
+    }
+    assert rows["copy"] == "0" and rows["ddpm"] == "0,1" and rows["ddim[steps=10]"] == "0"
+
+
 def board(results):
     frame = results_frame(results)
     agg = aggregate(frame)
@@ -249,7 +263,7 @@ def test_ranks_are_within_one_protocol():
 
 
 def test_one_protocol_looks_as_before(results):
-    frame = results_frame(results)
+    frame = results_frame([r for r in results if r.model in ("ddpm", "gan")])  # both on seeds 0, 1
     md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
     assert (
         "Protocol: N = 100 samples per model and seed vs the **train** split; features: `raw`; "
@@ -445,7 +459,8 @@ def test_without_fid_rows_are_not_ranked_and_not_said_to_be():
     rs = [no_fid("a"), no_fid("b"), no_fid("b", seed=1)]
     frame = results_frame(rs)
     md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
-    assert header_cells(md)[:3] == ["model", "flags", "precision ↑"]  # no rank that ranks nothing
+    # no rank that ranks nothing; b ran seeds 0 and 1, a only 0, so the seeds column says so
+    assert header_cells(md)[:4] == ["model", "seeds", "flags", "precision ↑"]
     assert "Ranked by FID" not in md and "not ranked: no FID was computed" in md
     assert "**memorized**" in md  # the flags are still explained
     rs[2].protocol["num_samples"] = 200  # two protocols: the caption ranks nothing either
