@@ -6,6 +6,7 @@ types of a :class:`~genbench.config.RunConfig` built in Python. A typo fails her
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,10 @@ def _is_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, str | bytes)
 
 
+def _is_path(value: Any) -> bool:
+    return isinstance(value, str | os.PathLike)
+
+
 def _is_names(value: Any) -> bool:
     return _is_list(value) and all(isinstance(v, str) for v in value)
 
@@ -220,6 +225,11 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
         "a list of METRIC.KEY=VALUE strings, e.g. ['fid.backend=clean-fid']",
     )
     _check_type(config, "batch_size", _is_int, "an integer, e.g. 500")
+    _check_type(config, "device", lambda v: isinstance(v, str), "a string, e.g. 'auto', 'cpu' or 'cuda:0'")
+    _check_type(config, "reference_split", lambda v: isinstance(v, str), "a split name, e.g. 'train'")
+    _check_type(config, "out", _is_path, "a path, e.g. 'runs'")  # Path(None) raised a TypeError
+    for name in ("data_dir", "cache_dir", "reference_stats", "inception_weights"):
+        _check_type(config, name, lambda v: v is None or _is_path(v), "a path or None")
     for flag in ("figures", "progress"):  # RunConfig(figures="no") is true
         _check_type(config, flag, _is_bool, "True or False")
     if not run:

@@ -1285,6 +1285,13 @@ def test_the_python_api_refuses_a_named_metric_that_cannot_handle_the_data(tmp_p
         ("amp", 0, "RunConfig.amp must be True or False, got 0"),
         ("figures", "no", "RunConfig.figures must be True or False"),
         ("progress", None, "RunConfig.progress must be True or False"),
+        # these raised TypeError tracebacks from torch.device(None) or Path(None)
+        ("device", None, "RunConfig.device must be a string, e.g. 'auto', 'cpu' or 'cuda:0', got None"),
+        ("out", None, "RunConfig.out must be a path, e.g. 'runs', got None"),
+        ("data_dir", 3, "RunConfig.data_dir must be a path or None, got 3"),
+        ("cache_dir", 3, "RunConfig.cache_dir must be a path or None, got 3"),
+        ("reference_stats", 3, "RunConfig.reference_stats must be a path or None, got 3"),
+        ("reference_split", None, "RunConfig.reference_split must be a split name"),
     ],
 )
 def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
@@ -1299,7 +1306,14 @@ def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
     with pytest.raises(GenbenchError) as e:
         genbench.run(config)
     assert str(e.value).startswith(expected)
-    if field in ("metrics", "metric_options", "seeds", "batch_size", "figures", "progress"):  # eval's too
+    if field not in (
+        "models",
+        "overrides",
+        "samples",
+        "checkpoint_every",
+        "retrain",
+        "amp",
+    ):  # eval reads it too
         with pytest.raises(GenbenchError) as e:
             genbench.evaluate(np.zeros((20, 2), np.float32), config)
         assert str(e.value).startswith(expected)
