@@ -136,15 +136,17 @@ class DDPM(GenerativeModel):
             )
         if not 0 <= c.ema_decay < 1 or not 0 <= c.dropout < 1:
             raise GenbenchError("ddpm.ema_decay and ddpm.dropout must be in [0, 1)")
-        if spec.kind == "image" and not c.ch_mult:
+        if spec.kind != "image":  # the rest configure the U-Net (points use the MLP denoiser)
+            return
+        if not c.ch_mult:
             raise GenbenchError("ddpm.ch_mult needs at least one level, e.g. ddpm.ch_mult=1:2")
-        if spec.kind == "image" and any(m < 1 for m in c.ch_mult):
+        if any(m < 1 for m in c.ch_mult):
             raise GenbenchError(f"ddpm.ch_mult items must be >= 1, got {':'.join(map(str, c.ch_mult))}")
         # the U-Net's sinusoidal time embedding has ch // 2 frequencies spaced over ch // 2 - 1 gaps
-        if spec.kind == "image" and c.ch < 4:
+        if c.ch < 4:
             raise GenbenchError(f"ddpm.ch must be >= 4 for images (its time embedding), got {c.ch}")
         # both sides: a plugin dataset's images may be non-square (the U-Net's convolutions allow it)
-        if spec.kind == "image" and any(side % 2 ** (len(c.ch_mult) - 1) for side in spec.shape[-2:]):
+        if any(side % 2 ** (len(c.ch_mult) - 1) for side in spec.shape[-2:]):
             raise GenbenchError(
                 f"ddpm cannot downsample {spec.shape[-2]}x{spec.shape[-1]} images {len(c.ch_mult) - 1} times; "
                 "give ddpm.ch_mult fewer levels"

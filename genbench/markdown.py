@@ -33,9 +33,9 @@ def protocol_caption(
         )
     keys = list(agg.loc[agg["dataset"] == dataset, "protocol_key"])
     protocols = [json.loads(k) for k in dict.fromkeys(keys) if k]
-    caption = _protocol_sentence(protocols, seeds, describe_features)
-    if agg.loc[agg["dataset"] == dataset, "seeds"].nunique() > 1:  # the table shows them (markdown_table)
-        caption = caption.replace("over seeds.", "over each row's seeds (the seeds column).")
+    # rows on different seeds: markdown_table shows each row's
+    per_row = agg.loc[agg["dataset"] == dataset, "seeds"].nunique() > 1
+    caption = _protocol_sentence(protocols, seeds, describe_features, per_row_seeds=per_row)
     differing, _ = protocol_differences(keys)
     if differing:
         averaged = "seeds are averaged"
@@ -54,7 +54,9 @@ def ranked(agg: pd.DataFrame) -> bool:
     return "rank" in agg and bool(agg["rank"].notna().any())
 
 
-def _protocol_sentence(protocols: list[dict[str, Any]], seeds: str, describe_features: dict[str, str]) -> str:
+def _protocol_sentence(
+    protocols: list[dict[str, Any]], seeds: str, describe_features: dict[str, str], *, per_row_seeds: bool
+) -> str:
     def values(field: str) -> list[str]:
         found = {p[field] for p in protocols if p[field] is not None}
         return [show_value(field, v) for v in sorted(found, key=lambda v: (str(type(v)), v))]
@@ -70,7 +72,8 @@ def _protocol_sentence(protocols: list[dict[str, Any]], seeds: str, describe_fea
         clauses.append(f"FID against the reference statistics {', '.join(f'`{s}`' for s in stats)}")
     if feats:
         clauses.append(f"features: {'; '.join(describe_features.get(f, f) for f in feats)}")
-    clauses += [f"seeds {seeds}", "cells are mean ± std over seeds"]
+    over = "each row's seeds (the seeds column)" if per_row_seeds else "seeds"
+    clauses += [f"seeds {seeds}", f"cells are mean ± std over {over}"]
     return f"Protocol: {'; '.join(clauses)}."
 
 

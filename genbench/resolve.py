@@ -185,6 +185,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
 def _is_bool(value: Any) -> bool:
     return isinstance(value, bool)
 
@@ -205,7 +209,7 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     """The types of the fields `genbench eval` reads, and with ``run`` those only `genbench run`
     reads, each failing in one line naming the field and an example of its type."""
     _check_type(config, "seeds", _is_list, "a list of integers, e.g. [0, 1, 2]")
-    _check_type(config, "dataset", lambda v: isinstance(v, str), "a dataset name, e.g. 'digits'")
+    _check_type(config, "dataset", _is_str, "a dataset name, e.g. 'digits'")
     _check_type(
         config,
         "features",
@@ -225,8 +229,8 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
         "a list of METRIC.KEY=VALUE strings, e.g. ['fid.backend=clean-fid']",
     )
     _check_type(config, "batch_size", _is_int, "an integer, e.g. 500")
-    _check_type(config, "device", lambda v: isinstance(v, str), "a string, e.g. 'auto', 'cpu' or 'cuda:0'")
-    _check_type(config, "reference_split", lambda v: isinstance(v, str), "a split name, e.g. 'train'")
+    _check_type(config, "device", _is_str, "a string, e.g. 'auto', 'cpu' or 'cuda:0'")
+    _check_type(config, "reference_split", _is_str, "a split name, e.g. 'train'")
     _check_type(config, "out", _is_path, "a path, e.g. 'runs'")  # Path(None) raised a TypeError
     for name in ("data_dir", "cache_dir", "reference_stats", "inception_weights"):
         _check_type(config, name, lambda v: v is None or _is_path(v), "a path or None")

@@ -216,10 +216,9 @@ class Memorization(Metric):
                 except MetricInputError as e:
                     shared["ct"] = str(e).removeprefix("memorization: ")
             values["memorization_rate_heldout"] = shared["heldout"]
-            ct = None if isinstance(shared["ct"], str) else shared["ct"].score(gen_np)
-            if isinstance(shared["ct"], str):
+            if isinstance(shared["ct"], str):  # why C_T could not be set up
                 warnings.warn(f"memorization: ct omitted, {shared['ct']}", stacklevel=2)
-            elif ct is None:
+            elif (ct := shared["ct"].score(gen_np)) is None:
                 warnings.warn(
                     f"memorization: ct omitted, no k-means cell holds more than {CT_MIN_CELL_SAMPLES} of "
                     f"the {len(gen_np)} samples; use more samples",
