@@ -12,7 +12,8 @@ from typing import Any
 
 from genbench.config import RunConfig
 from genbench.errors import GenbenchError
-from genbench.planning import Plan
+from genbench.metrics.base import Metric
+from genbench.planning import Plan, metrics_replaced
 from genbench.progress import Progress
 from genbench.resolve import (
     build_dataset,
@@ -56,10 +57,11 @@ def evaluate(
         "sha256": hashlib.sha256(x.contiguous().numpy()).hexdigest(),
     }
     result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
-    check_replaceable(result.path(config.out), source)  # before any work: nothing is computed in vain
-    extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
     options = build_metric_options(config, metrics, dataset)
+    # before any work: nothing is computed in vain
+    check_replaceable(result.path(config.out), source, metrics, options)
+    extractor = build_extractor(dataset, config, device)
     p = Plan(
         config,
         dataset,
@@ -110,13 +112,17 @@ def _single_seed(seeds: list[int]) -> int:
     return unique[0]
 
 
-def check_replaceable(path: Path, source: dict[str, Any]) -> None:
-    """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples: the same file
-    or folder, or equal values."""
+def check_replaceable(
+    path: Path, source: dict[str, Any], metrics: list[Metric], options: dict[str, dict[str, Any]]
+) -> None:
+    """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples (the same file
+    or folder, or equal values) that ``metrics`` with ``options`` would not lose values of
+    (:func:`genbench.planning.metrics_replaced`)."""
     from genbench.results import load_result
 
     if not path.exists():
         return
+    fix = "pass --name to save these samples under a name of their own, or delete that file to replace it"
     try:
         old = load_result(path)
         theirs = old.protocol.get("samples") or {}
@@ -125,6 +131,9 @@ def check_replaceable(path: Path, source: dict[str, Any]) -> None:
         theirs, label = {}, None
     same_file = theirs.get("path") is not None and theirs["path"] == source["path"]
     if same_file or theirs.get("sha256") == source["sha256"]:
+        why = metrics_replaced(old, metrics, options) if old.status == "ok" else None
+        if why:
+            raise GenbenchError(f"{path} {why}, {fix}")
         return
     if theirs.get("path"):
         what = f"the evaluation of {theirs['path']}"
@@ -134,7 +143,4 @@ def check_replaceable(path: Path, source: dict[str, Any]) -> None:
         what = f"a result of {label!r} that records no samples (a genbench run result, or an older eval)"
     else:
         what = "a file that genbench cannot read as a result"
-    raise GenbenchError(
-        f"{path} already holds {what}; pass --name to save these samples under a name of their own, "
-        f"or delete that file to replace it"
-    )
+    raise GenbenchError(f"{path} already holds {what}; {fix}")

@@ -105,6 +105,12 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, text + "\n")
 
 
+def as_written(obj: Any) -> Any:
+    """``obj`` as a reader of :func:`atomic_write_json`'s file gets it back (tuples as lists, NaN as
+    None, a Path as text), so that settings about to be written compare with ones read."""
+    return json.loads(json.dumps(_finite(obj), default=_jsonable))
+
+
 def _finite(o: Any) -> Any:
     """``o`` with every non-finite float replaced by None (numpy scalars and arrays included), an
     Enum by its value and a set by its sorted items (in the same order whatever the hash seed, so

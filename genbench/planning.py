@@ -26,7 +26,7 @@ from genbench.config import (
 from genbench.data.base import Dataset
 from genbench.errors import Diverged, GenbenchError, PluginLoadError, UnknownNameError
 from genbench.features.base import FeatureExtractor
-from genbench.io import check_writable
+from genbench.io import as_written, check_writable
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
 from genbench.resolve import (
@@ -36,6 +36,7 @@ from genbench.resolve import (
     build_metrics,
     check_config_types,
     check_shared_inputs,
+    effective_metric_options,
 )
 from genbench.results import Result
 
@@ -143,10 +144,10 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         "features": config.features or dataset.default_features,
         "reference_stats": config.reference_stats_text(),
     }
-    check_no_results_replaced(config, dataset.name, models, skipped, measures)
-    extractor = build_extractor(dataset, config, device)
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
     options = build_metric_options(config, metrics, dataset)
+    check_no_results_replaced(config, dataset.name, models, skipped, measures, metrics, options)
+    extractor = build_extractor(dataset, config, device)
     return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options)
 
 
@@ -165,6 +166,8 @@ def check_no_results_replaced(
     models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
     skipped: dict[str, str],
     measures: dict[str, Any],
+    metrics: list[Metric],
+    options: dict[str, dict[str, Any]],
 ) -> None:
     """Refuse, before any work, to write a result over one that measured something else:
 
@@ -172,7 +175,11 @@ def check_no_results_replaced(
       then ``genbench run --models ddpm`` replaced the evaluation silently;
     - one of another protocol (``measures``: sample count, reference split, features, reference
       statistics): a quick ``--samples 200`` check replaced the full-size result of the same seed,
-      whose numbers the report keeps apart, with nothing left to keep.
+      whose numbers the report keeps apart, with nothing left to keep;
+    - one that :func:`metrics_replaced` says this run's ``metrics`` and ``options`` would lose.
+
+    Reference statistics are FID's alone: a result without an FID (its ``--reference-stats`` file
+    was mistyped, or FID was not asked for) measured nothing with them, and is replaced.
 
     A result of the same protocol is replaced, as a rerun should; so is one without samples. Not
     by a failure, though: a "failed" result goes beside an ok one (:func:`genbench.runner.write_result`)."""
@@ -200,12 +207,49 @@ def check_no_results_replaced(
                 continue
             was = {**old.protocol, "features": (old.protocol.get("features") or {}).get("name")}
             differ = [k for k, v in measures.items() if k in was and was[k] != v]
+            if "fid" not in old.metrics and "reference_stats" in differ:
+                differ.remove("reference_stats")
             if differ:
                 raise GenbenchError(
                     f"{path} holds a result at {_describe(was, differ)}, which this run at "
                     f"{_describe(measures, differ)} would "
                     f"replace; {fix}"
                 )
+            why = metrics_replaced(old, metrics, options)
+            if why:
+                raise GenbenchError(f"{path} {why}, {fix}")
+
+
+def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict[str, Any]]) -> str | None:
+    """What a result of ``metrics`` with ``options`` (``--metric-option`` values) would lose by
+    replacing ``old``, with the fix's first step; None when nothing. ``old`` holds
+
+    - a metric this one does not compute: ``--metrics fid`` over a full result left FID alone;
+    - a metric computed with other options: ``--metric-option fid.backend=clean-fid`` replaced
+      torch-fidelity's FID. An option that ``old`` does not record (one a newer metric version
+      added) is not a difference."""
+    names = [m.name for m in metrics]
+    dropped = [m for m in old.protocol.get("metric_versions") or {} if m not in names]
+    if dropped:
+        return (
+            f"holds the values of {', '.join(dropped)}, which this run ({', '.join(names)}) would drop; "
+            f"add {','.join(dropped)} to --metrics"
+        )
+    was = old.protocol.get("metric_options") or {}
+    now = as_written(effective_metric_options(metrics, options))
+    differ = [
+        (m, k)
+        for m in names
+        for k, v in (was.get(m) or {}).items()
+        if k in (now.get(m) or {}) and now[m][k] != v
+    ]
+    if not differ:
+        return None
+    before = ", ".join(f"{m}.{k}={was[m][k]}" for m, k in differ)
+    after = ", ".join(f"{m}.{k}={now[m][k]}" for m, k in differ)
+    return (
+        f"holds a result at {before}, which this run at {after} would replace; set the same --metric-option"
+    )
 
 
 def _describe(protocol: dict[str, Any], keys: list[str]) -> str:

@@ -94,6 +94,14 @@ def build_metric_options(
     return out
 
 
+def effective_metric_options(
+    metrics: list[Metric], given: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Every option of each metric that has some: its declared defaults, then ``--metric-option``
+    values (what a result records as ``protocol["metric_options"]``)."""
+    return {m.name: {**m.options, **given.get(m.name, {})} for m in metrics if m.options}
+
+
 def check_metric_options(metric: Metric, options: dict[str, Any]) -> None:
     """``metric.check_options`` before any training; a plugin's own bug there is one error line too."""
     try:

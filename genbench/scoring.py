@@ -19,6 +19,7 @@ from genbench.errors import GenbenchError, PluginOutputError
 from genbench.features.base import Features
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
+from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
 
 if TYPE_CHECKING:
@@ -108,9 +109,7 @@ def evaluate_into(
         "device": str(p.device),
         "batch_size": p.config.batch_size,
         "metric_versions": {m.name: m.version for m in p.metrics},
-        "metric_options": {
-            m.name: {**m.options, **p.metric_options.get(m.name, {})} for m in p.metrics if m.options
-        },
+        "metric_options": effective_metric_options(p.metrics, p.metric_options),
     }
     owners = key_owners(p.metrics)
     for metric in p.metrics:

@@ -921,6 +921,73 @@ def test_run_never_replaces_a_result_of_another_protocol(cli, tmp_path, cache_di
     assert cli(*run_args(tmp_path / "elsewhere", cache_dir, *fast, "--samples", "50")).exit_code == 0
 
 
+def test_run_never_drops_metrics_or_replaces_them_at_other_options(cli, tmp_path, cache_dir):
+    """A rerun with fewer --metrics, or with another --metric-option, replaced a seed's result
+    silently: ``--metrics fid --metric-option fid.backend=clean-fid`` over a full result left only
+    clean-fid's FID. Both are refused; the same command, or one computing more, still reruns."""
+    out = tmp_path / "runs"
+    fast = ("--models", "gaussian", "--no-figures", "--dataset", "digits", "--samples", "100")
+    assert cli(*run_args(out, cache_dir, *fast, "--metrics", "fid,prdc")).exit_code == 0
+    path = out / "digits/gaussian/seed0.json"
+    kept = path.read_bytes()
+    for extra, says in [
+        (
+            ("--metrics", "fid"),
+            "holds the values of prdc, which this run (fid) would drop; add prdc to --metrics",
+        ),
+        (
+            ("--metrics", "fid,prdc", "--metric-option", "fid.backend=clean-fid"),
+            "holds a result at fid.backend=torch-fidelity, which this run at fid.backend=clean-fid would replace",
+        ),
+        (
+            ("--metrics", "fid,prdc", "--metric-option", "prdc.k_pr=4"),
+            "holds a result at prdc.k_pr=3, which this run at prdc.k_pr=4 would replace",
+        ),
+    ]:
+        line = single_line_error(cli(*run_args(out, cache_dir, *fast, *extra)))
+        assert f"{path} {says}" in line and "pass --out" in line
+        assert path.read_bytes() == kept
+    # the options at their defaults, given or not, are the same protocol; more metrics lose nothing
+    same = ("--metrics", "fid,prdc", "--metric-option", "prdc.k_pr=3")
+    assert cli(*run_args(out, cache_dir, *fast, *same)).exit_code == 0
+    assert cli(*run_args(out, cache_dir, *fast, "--metrics", "fid,prdc,kid")).exit_code == 0
+    assert {"fid", "precision", "kid"} <= set(load_result(path).metrics)
+
+
+def test_eval_never_drops_metrics_of_the_same_samples(cli, tmp_path, cache_dir):
+    """Evaluating the same samples again under fewer --metrics replaced the evaluation's other values."""
+    out = tmp_path / "runs"
+    np.savez(tmp_path / "mine.npz", samples=digits_test_u8(cache_dir)[:100])
+    args = eval_args(tmp_path / "mine.npz", out, cache_dir, "--no-figures", "--name", "mine")
+    assert cli(*args, "--metrics", "fid,prdc").exit_code == 0
+    line = single_line_error(cli(*args, "--metrics", "prdc"))
+    assert "holds the values of fid, which this run (prdc) would drop; add fid to --metrics" in line
+    assert "pass --name" in line
+    assert set(load_result(out / "digits/mine/seed0.json").metrics) >= {"fid", "precision"}
+    assert cli(*args, "--metrics", "fid,prdc").exit_code == 0  # the same evaluation reruns
+
+
+def test_a_result_without_fid_is_replaced_by_one_with_other_reference_stats(cli, tmp_path, cache_dir):
+    """A mistyped --reference-stats path wrote a result whose FID failed (the other metrics are
+    kept, by design); that result then refused the corrected command as "another protocol", though
+    nothing in it was measured with those statistics (they are FID's alone)."""
+    from genbench.features.reference import save_reference_stats
+
+    out = tmp_path / "runs"
+    args = run_args(out, cache_dir, "--models", "gaussian", "--dataset", "ring8", "--samples", "50")
+    args += ["--metrics", "fid,prdc", "--no-figures"]
+    good = tmp_path / "stats.npz"
+    save_reference_stats(good, np.zeros(2), np.eye(2))
+    assert cli(*args, "--reference-stats", str(tmp_path / "stast.npz")).exit_code == 2  # FID failed
+    assert "fid" not in load_result(out / "ring8/gaussian/seed0.json").metrics
+    res = cli(*args, "--reference-stats", str(good))
+    assert res.exit_code == 0, res.output
+    assert "fid" in load_result(out / "ring8/gaussian/seed0.json").metrics
+    # a result that holds an FID is still kept from one at other statistics
+    line = single_line_error(cli(*args))
+    assert f"reference stats {good}, which this run at reference stats None would replace" in line
+
+
 def test_mode_labels_name_their_classifier_when_it_is_not_the_feature_extractor(cli, tmp_path, cache_dir):
     """Mode metrics on digits label samples with the digits classifier whatever --features says, and
     one classifier config trains other weights on another CPU: under --features raw nothing named
