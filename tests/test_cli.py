@@ -1089,6 +1089,30 @@ def test_eval_reads_grey_saved_as_colour_and_16_bit_pngs_as_grey(cli, tmp_path, 
     assert all(v == pytest.approx(fid["grey.npz"], rel=1e-6) for v in fid.values()), fid
 
 
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", "--modles", "ddpm"], "No such option: --modles"),
+        (["run", "--samples", "abc"], "Invalid value for '--samples'"),
+        (["run", "--models"], "Option '--models' requires an argument"),
+        (["eval", "--dataset", "digits"], "Missing option '--samples'"),
+        (["report", "--bogus"], "No such option: --bogus"),
+        (["bogus"], "No such command 'bogus'"),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_help(cli, args, expected):
+    """Click's usage errors exited 2 but printed Typer's boxed usage panel, not one ``error:`` line
+    as the README says every input error is."""
+    line = single_line_error(cli(*args))
+    command = "genbench" if args == ["bogus"] else f"genbench {args[0]}"
+    assert expected in line and line.endswith(f"(see {command} --help)"), line
+
+
+def test_no_arguments_still_print_the_help(cli):
+    r = cli()
+    assert "Usage: genbench" in r.output and "error:" not in r.output
+
+
 def test_evaluate_api_takes_what_eval_takes(cli, tmp_path, cache_dir):
     """genbench.evaluate used to fail on a path (AttributeError) and refuse a numpy array or a uint8
     tensor as "model 'np' returned ndarray from sample()"; now it shares eval's loader."""

@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from genbench.errors import GenbenchError
 
+# Click's usage error (an unknown option or command, a value of the wrong type, a missing one),
+# the base of the BadParameter that Typer exports. Typer exports no name for it: it vendors Click
+# privately since 0.26 and re-exported Click's before, and this reaches it the same way in both.
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+@contextlib.contextmanager
+def _one_line_usage_errors(group: Any = None) -> Iterator[None]:
+    """``group``: the group's context, for an error that names none (``run --models`` with no value)."""
+    try:
+        yield
+    except _UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # a bare `genbench run`: the help, as asked for
+            raise
+        ctx = e.ctx or group
+        command = ctx.command_path if ctx is not None else "genbench"
+        if ctx is group and ctx is not None and ctx.invoked_subcommand:
+            command += f" {ctx.invoked_subcommand}"
+        typer.echo(f"error: {e.format_message()} (see {command} --help)", err=True)
+        raise typer.Exit(2) from None
+
+
+class _Commands(TyperGroup):
+    """Typer's group, with its usage errors (``--modles``, ``--samples abc``) printed as one
+    ``error:`` line naming the fix, like every other input error, instead of a boxed usage panel."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:  # a command's own options are parsed in here
+        with _one_line_usage_errors(ctx):
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
     name="genbench",
+    cls=_Commands,
     help="Benchmark image generative models honestly: train or load, sample, measure, rank.",
     no_args_is_help=True,
     add_completion=False,
