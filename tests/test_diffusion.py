@@ -350,7 +350,14 @@ def test_image_samples_pass_the_harness_check():
     check(ddim.sample(3, generator=torch.Generator().manual_seed(0)), 3)
 
 
-@pytest.mark.parametrize("make", [tiny_images, tiny_points], ids=["unet-dropout", "mlp"])
+def cosine_in_warm_up(**kw) -> DDPM:
+    """Points, a cosine schedule, and a warm-up that the checkpoint at step 3 falls inside."""
+    return tiny_points(lr_schedule="cosine", warmup=5, train_steps=8, **kw)
+
+
+@pytest.mark.parametrize(
+    "make", [tiny_images, tiny_points, cosine_in_warm_up], ids=["unet-dropout", "mlp", "cosine-warm-up"]
+)
 def test_resume_equals_uninterrupted(tmp_path, make):
     data = torch.rand(32, 1, 8, 8) * 2 - 1 if make is tiny_images else torch.randn(64, 2)
     straight = make()
@@ -463,6 +470,63 @@ def test_the_logged_learning_rate_is_the_one_the_step_used(monkeypatch):
     tiny_points(lr=1.0, warmup=4, train_steps=3).fit(torch.randn(64, 2), c)
     assert used == [0.25, 0.5, 0.75]  # linear warm-up over 4 steps
     assert [(row["step"], row["lr"]) for row in c.history] == [(1.0, 0.25), (3.0, 0.75)]
+
+
+def test_the_beta_range_sets_the_noise_schedule():
+    betas = tiny_points(timesteps=10, beta_start=1e-3, beta_end=0.05).schedule.betas
+    np.testing.assert_allclose(np.asarray(betas, dtype=np.float64), np.linspace(1e-3, 0.05, 10), rtol=1e-6)
+
+
+def test_the_fourier_scale_reaches_the_mlp():
+    """``mlp_fourier_scale`` scales the coordinates before their Fourier features; 0 feeds them raw."""
+    x, t = torch.randn(5, 2), torch.full((5,), 3)
+    out = {}
+    for scale in (25.0, 5.0, 0.0):
+        torch.manual_seed(0)
+        model = tiny_points(mlp_fourier_scale=scale)
+        out[scale] = model.net(x, t)
+    assert tiny_points(mlp_fourier_scale=0.0).net.inp.in_features == 2
+    assert tiny_points(mlp_fourier_scale=5.0).net.inp.in_features == 2 * (1 + 64)
+    assert not torch.allclose(out[25.0], out[5.0])  # the same weights, another scale
+
+
+@pytest.mark.parametrize("clip", [0.5, 0.0])
+def test_gradients_are_clipped_to_grad_clip(monkeypatch, clip):
+    norms = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *a, **kw):
+        norms.append(max_norm)
+        return real(params, max_norm, *a, **kw)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    tiny_points(grad_clip=clip, train_steps=3).fit(torch.randn(64, 2), ctx())
+    assert norms == ([clip] * 3 if clip else [])
+
+
+@pytest.mark.parametrize("flip", [True, False])
+def test_random_flip_trains_on_mirrored_images(monkeypatch, flip):
+    """With ``random_flip`` about half of each batch is mirrored left-right (Ho et al. on CIFAR-10);
+    without it every training image is one of the data's, as is."""
+    data = torch.rand(32, 1, 8, 8) * 2 - 1
+    model = tiny_images(random_flip=flip, train_steps=4)
+    seen = []
+    real = model.schedule.q_sample
+
+    def spy(x0, t, noise):
+        seen.append(x0.detach().clone())
+        return real(x0, t, noise)
+
+    monkeypatch.setattr(model.schedule, "q_sample", spy)
+    model.fit(data, ctx())
+    x0 = torch.cat(seen)
+    as_is = (x0[:, None] == data[None]).flatten(2).all(-1).any(1)
+    mirrored = (x0[:, None] == data.flip(-1)[None]).flatten(2).all(-1).any(1)
+    assert bool((as_is | mirrored).all())
+    if flip:
+        assert 0.25 < float(mirrored.float().mean()) < 0.75
+    else:
+        assert bool(as_is.all())
 
 
 def ring_modes(samples: torch.Tensor, means: np.ndarray, radius: float) -> np.ndarray:
