@@ -51,7 +51,7 @@ class DDPMConfig:
     ch: int = 128  # base channels
     ch_mult: tuple[int, ...] = (1, 2, 2, 2)  # channel multiplier per resolution level
     num_res_blocks: int = 2  # residual blocks per level
-    attn_resolutions: tuple[int, ...] = (16,)  # resolutions with self-attention
+    attn_resolutions: tuple[int, ...] = (16,)  # feature-map widths with self-attention (16x16 of 32x32)
     dropout: float = 0.1
     # MLP (points)
     mlp_hidden: int = 256  # width

@@ -103,7 +103,11 @@ class Upsample(nn.Module):
 
 
 class UNet(nn.Module):
-    """``eps_theta(x_t, t)`` for images of ``in_ch x resolution x resolution``."""
+    """``eps_theta(x_t, t)`` for images of ``in_ch x H x resolution`` (square in the papers).
+
+    A "resolution" here, in ``attn_resolutions`` too, is a feature map's width: the same as its side
+    for square images, and the width alone for a plugin's non-square ones (10x8 images have
+    attention at 4 with ``attn_resolutions=(4,)`` after one halving, on 5x4 maps)."""
 
     def __init__(
         self,
