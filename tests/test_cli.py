@@ -1108,6 +1108,25 @@ def test_usage_errors_are_one_line_naming_the_help(cli, args, expected):
     assert expected in line and line.endswith(f"(see {command} --help)"), line
 
 
+def test_a_tilde_after_an_equals_sign_is_the_home_directory(cli, tmp_path, monkeypatch):
+    """The shell leaves ``--data-dir=~/gb`` as typed: genbench made ./~/gb, and the error's "put the
+    files into ~/gb/mnist" sent users to their home directory, where nothing was found."""
+    from genbench.data import download
+
+    def offline(url):
+        raise OSError("offline")
+
+    monkeypatch.setattr(download, "_open_url", offline)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    np.savez(tmp_path / "s.npz", samples=np.zeros((4, 1, 28, 28), np.uint8))
+    args = ["eval", "--samples", str(tmp_path / "s.npz"), "--dataset", "mnist", "--no-progress"]
+    line = single_line_error(cli(*args, "--data-dir=~/gb", "--out=~/runs", "--cache-dir=~/cache"))
+    assert f"into {tmp_path / 'home/gb/mnist'} " in line, line
+    assert not (tmp_path / "cwd/~").exists()
+
+
 def test_no_arguments_still_print_the_help(cli):
     r = cli()
     assert "Usage: genbench" in r.output and "error:" not in r.output

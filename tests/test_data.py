@@ -276,6 +276,83 @@ def test_download_with_wrong_checksum_is_not_kept(tmp_path, monkeypatch):
     assert not (tmp_path / "f.gz").exists()
 
 
+def test_a_download_is_verified_before_it_takes_its_name(tmp_path, monkeypatch):
+    """The file was renamed to its final name, then hashed: a run stopped in between left an
+    unverified file that looked downloaded. No file of that name exists until its md5 matched."""
+    seen = []
+    real = download.atomic_write
+
+    def spy(path, write, **kw):
+        def checked(fh):
+            write(fh)
+            seen.append(path.exists())  # after the copy and its check, before the rename
+
+        real(path, checked, **kw)
+
+    monkeypatch.setattr(download, "atomic_write", spy)
+    monkeypatch.setattr(download, "md5sum", lambda p: pytest.fail("hashed after the rename"))
+    monkeypatch.setattr(download, "_open_url", lambda url: io.BytesIO(b"payload"))
+    good = hashlib.md5(b"payload").hexdigest()
+    download.ensure_files("x", tmp_path, {"f.gz": good}, ["https://mirror/"])
+    assert seen == [False] and (tmp_path / "f.gz").read_bytes() == b"payload"
+
+
+def test_a_download_cut_off_mid_way_is_a_failed_download(tmp_path, monkeypatch):
+    """A chunked response that ends early raises IncompleteRead, not an OSError: it was a traceback."""
+    import http.client
+
+    class CutOff(io.BytesIO):
+        def read(self, *a):
+            raise http.client.IncompleteRead(b"part", 100)
+
+    monkeypatch.setattr(download, "_open_url", lambda url: CutOff())
+    with pytest.raises(DataError, match="cannot download x .*IncompleteRead.*put f.gz into"):
+        download.ensure_files("x", tmp_path, {"f.gz": None}, ["https://mirror/"])
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_data_file_that_cannot_be_read_is_one_line(tmp_path):
+    """A directory in the archive's place (or an unreadable file) was an IsADirectoryError traceback."""
+    (tmp_path / "f.gz").mkdir()
+    with pytest.raises(
+        DataError, match=r"cannot read .*f.gz \(Is a directory\); fix its permissions, or delete"
+    ):
+        download.ensure_files("x", tmp_path, {"f.gz": "0" * 32}, ["https://mirror/"])
+
+
+def test_a_tilde_in_data_paths_is_the_home_directory(tmp_path, monkeypatch):
+    """``--data-dir=~/x`` and ``GENBENCH_DATA='~/x'`` reach genbench unexpanded; they made ./~/x."""
+    from genbench.data.base import default_cache_dir, default_data_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GENBENCH_DATA", "~/data")
+    monkeypatch.setenv("GENBENCH_CACHE", "~/cache")
+    assert default_data_dir() == tmp_path / "data" and default_cache_dir() == tmp_path / "cache"
+
+
+@pytest.mark.parametrize(
+    "labels, code",
+    [(np.array([1.7, np.nan, 2.0, 3.0], np.float32), 0x0D), (np.array([1, 200, 2, 3], np.uint8), 0x08)],
+    ids=["float-with-nan", "past-the-classes"],
+)
+def test_idx_labels_must_be_class_ids(tmp_path, monkeypatch, labels, code):
+    """Float labels were cast to int64 (NaN became -2**63) and 200 passed for 10 classes."""
+    arrays = write_mnist(tmp_path / "mnist", n_test=4)
+    write_idx(tmp_path / "mnist/t10k-labels-idx1-ubyte.gz", labels, code)
+    monkeypatch.setitem(mnist.RESOURCES, "mnist", {f.name: md5(f) for f in (tmp_path / "mnist").iterdir()})
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz is corrupt .*class ids below 10"):
+        MNIST(data_dir=tmp_path, cache_dir=tmp_path).load("test")
+    assert arrays["t10k-images"].shape == (4, 28, 28)
+
+
+def test_an_idx_header_whose_size_overflows_is_corrupt(tmp_path):
+    """Dimensions 2**31 x 2**31 x 4 made np.prod wrap to 0 bytes: a ValueError traceback in reshape."""
+    path = tmp_path / "big-idx3-ubyte"
+    path.write_bytes(struct.pack(">BBBB", 0, 0, 0x08, 3) + struct.pack(">3I", 2**31, 2**31, 4))
+    with pytest.raises(DataError, match="IDX header promises"):
+        mnist.read_idx(path)
+
+
 # -- CIFAR-10 -----------------------------------------------------------------------------------
 def write_cifar(path: Path, per_batch: int = 2, skip: str | None = None, seed: int = 0) -> dict[str, dict]:
     rng = np.random.default_rng(seed)
@@ -444,6 +521,17 @@ def test_folder_grey_and_rgb(tmp_path):
     assert load_samples(colour).shape == (1, 3, 8, 8)
 
 
+def test_folder_skips_hidden_files_and_folders(tmp_path):
+    """A notebook's .ipynb_checkpoints/ copy (or macOS's ._x.png) was scored as one more sample."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / ".cache-named-root" / "samples"  # a dot above the folder given is no reason to skip
+    (root / ".ipynb_checkpoints").mkdir(parents=True)
+    (root / "sub").mkdir()
+    for where in ("0.png", "sub/1.png", ".ipynb_checkpoints/0-checkpoint.png", "._0.png"):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8), mode="L").save(root / where)
+    assert load_samples(root, spec((1, 8, 8))).shape == (2, 1, 8, 8)
+
+
 def test_folder_errors(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -517,3 +605,16 @@ def test_arrays_and_tensors_load_as_files_do(tmp_path):
         as_samples(torch.zeros(2, 1, 8, 8, dtype=torch.long))
     with pytest.raises(GenbenchError, match="cannot evaluate a list; pass the path"):
         as_samples([1, 2])
+
+
+@pytest.mark.parametrize("labels", [["a", "b"], [1.7, 2.2], [3, 10], [-1, 2]])
+def test_cifar_labels_must_be_class_ids(tmp_path, labels):
+    """String labels were a ValueError traceback; float labels were truncated to ints."""
+    archive = tmp_path / "c.tar.gz"
+    blob = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": labels})
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo(f"{cifar10.FOLDER}/data_batch_1")
+        info.size = len(blob)
+        tar.addfile(info, io.BytesIO(blob))
+    with pytest.raises(DataError, match="data_batch_1 has labels other than class ids 0-9"):
+        cifar10.read_batches(archive, ["data_batch_1"])

@@ -23,12 +23,13 @@ Split = Literal["train", "test"]
 
 def default_data_dir() -> Path:
     """Where downloaded datasets live: ``$GENBENCH_DATA`` or ``~/.cache/genbench/data``."""
-    return Path(os.environ.get("GENBENCH_DATA") or Path.home() / ".cache" / "genbench" / "data")
+    # expanded: a quoted GENBENCH_DATA='~/data' made a directory named "~" in the working directory
+    return Path(os.environ.get("GENBENCH_DATA") or Path.home() / ".cache" / "genbench" / "data").expanduser()
 
 
 def default_cache_dir() -> Path:
     """Where derived artefacts live (classifiers, reference statistics, checkpoints)."""
-    return Path(os.environ.get("GENBENCH_CACHE") or Path.home() / ".cache" / "genbench")
+    return Path(os.environ.get("GENBENCH_CACHE") or Path.home() / ".cache" / "genbench").expanduser()
 
 
 class Dataset(ABC):

@@ -28,6 +28,9 @@ FOLDER = "cifar-10-batches-py"
 BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 
 
+NUM_CLASSES = 10  # the official labels are 0-9 (batches.meta's label_names)
+
+
 def read_batches(archive: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Images (N x 3 x 32 x 32 uint8) and labels (N,) of the named batches, in the given order."""
     found: dict[str, dict] = {}
@@ -53,9 +56,12 @@ def read_batches(archive: Path, names: list[str]) -> tuple[np.ndarray, np.ndarra
         data = np.asarray(batch[b"data"])
         if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
             raise corrupt(archive, f"{n} holds {data.dtype} {data.shape}, expected uint8 N x 3072")
-        lab = np.asarray(batch[b"labels"], dtype=np.int64)
+        lab = np.asarray(batch[b"labels"])  # not cast yet: strings raised, floats were truncated
         if lab.shape != (len(data),):
             raise corrupt(archive, f"{n} has {lab.shape} labels for {len(data)} images")
+        if lab.dtype.kind not in "iu" or (len(lab) and (lab.min() < 0 or lab.max() >= NUM_CLASSES)):
+            raise corrupt(archive, f"{n} has labels other than class ids 0-{NUM_CLASSES - 1}")
+        lab = lab.astype(np.int64)
         images.append(data.reshape(-1, 3, 32, 32))
         labels.append(lab)
     return np.concatenate(images), np.concatenate(labels)
@@ -71,7 +77,7 @@ class CIFAR10(Dataset):
 
     kind = "image"
     default_features = "inception"
-    num_modes = 10
+    num_modes = NUM_CLASSES
     downloads = True
     description = "CIFAR-10, 32x32 colour, 50k/10k, downloaded (python format)"
 

@@ -10,7 +10,7 @@ never leaves a half-written file that looks valid.
 from __future__ import annotations
 
 import hashlib
-import shutil
+import http.client
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -31,9 +31,14 @@ def _open_url(url: str) -> IO[bytes]:
 
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.md5()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                h.update(block)
+    except OSError as e:  # a directory in a file's place, no read permission, a failing disk
+        raise DataError(
+            f"cannot read {path} ({e.strerror or e}); fix its permissions, or delete it to download it again"
+        ) from None
     return h.hexdigest()
 
 
@@ -97,19 +102,30 @@ class _DownloadFailed(Exception):
         super().__init__(reason)
 
 
+def _copy_checked(response: IO[bytes], fh: IO[bytes], md5: str | None, url: str) -> None:
+    """Copy ``response`` into ``fh``, hashing as it goes; raise before :func:`atomic_write` renames
+    the temp file when the md5 differs, so no file of the final name is ever unverified."""
+    h = hashlib.md5()
+    while block := response.read(1 << 20):
+        h.update(block)
+        fh.write(block)
+    if md5 is not None and h.hexdigest() != md5:
+        raise _DownloadFailed(f"checksum mismatch from {url}")
+
+
 def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> None:
     reasons = []
     for mirror in mirrors:
         url = mirror + name
         try:
             with _open_url(url) as response:
-                atomic_write(dest, lambda fh, r=response: shutil.copyfileobj(r, fh), fix=FIX_DATA)
-        except (urllib.error.URLError, OSError, TimeoutError) as e:
-            reasons.append(str(getattr(e, "reason", None) or e))
+                atomic_write(dest, lambda fh, r=response, u=url: _copy_checked(r, fh, md5, u), fix=FIX_DATA)
+        except _DownloadFailed as e:
+            reasons.append(e.reason)
             continue
-        if md5 is not None and md5sum(dest) != md5:
-            dest.unlink()
-            reasons.append(f"checksum mismatch from {url}")
+        # IncompleteRead (an HTTPException, not an OSError): a chunked download cut off mid-way
+        except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
+            reasons.append(str(getattr(e, "reason", None) or e) or type(e).__name__)
             continue
         return
     raise _DownloadFailed("; ".join(dict.fromkeys(reasons)) or "no mirror")

@@ -7,7 +7,7 @@ Accepted inputs (converted to float32 in [-1, 1], N x C x H x W):
   N x H x W (as saved images are), or float N x C x H x W already in [-1, 1] (float images with no
   value below 0 are refused: they were saved in [0, 1]); float N x D point sets pass unchanged.
 - a torch tensor: uint8 N x C x H x W or N x H x W (torchvision's layout), or float as above.
-- a folder of PNG/JPEG files (searched recursively, read in sorted order); grey images give one
+- a folder of PNG/JPEG files (searched recursively, hidden files and folders skipped, read in sorted order); grey images give one
   channel, everything else RGB. 16-bit grey PNGs keep their 16 bits.
 
 Integer values map to [-1, 1] by ``v / (max / 2) - 1`` (``v / 127.5 - 1`` for uint8), the inverse
@@ -152,7 +152,15 @@ def _from_array(arr: np.ndarray, where: str, *, channels_last: bool) -> torch.Te
 
 
 def _load_folder(path: Path) -> torch.Tensor:
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    # hidden files and folders are skipped, as clean-fid's glob does: a .ipynb_checkpoints/ copy or
+    # macOS's ._x.png was scored as one more sample
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
     if not files:
         raise GenbenchError(f"no PNG/JPEG images in {path}; pass a folder of .png/.jpg files or an .npz")
     arrays: list[np.ndarray] = []

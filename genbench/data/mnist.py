@@ -8,6 +8,7 @@ so that we depend on neither torchvision's dataset classes nor their on-disk cac
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 from typing import ClassVar
@@ -60,7 +61,7 @@ def read_idx(path: Path) -> np.ndarray:
         raise corrupt(path, "truncated IDX header")
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(_IDX_DTYPES[data[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: np.prod wrapped 2**31 x 2**31 x 4 to 0
     if len(data) - header != expected:
         raise corrupt(path, f"IDX header promises {shape} but holds {len(data) - header} bytes of data")
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
@@ -86,6 +87,9 @@ class _IDXDataset(Dataset):
             raise corrupt(img_path, f"expected uint8 N x H x W images, got {images.dtype} {images.shape}")
         if labels.ndim != 1 or len(labels) != len(images):
             raise corrupt(lab_path, f"expected {len(images)} labels, got shape {labels.shape}")
+        if labels.dtype != np.uint8 or (len(labels) and labels.max() >= self.num_modes):
+            # float labels became int64 garbage (NaN: -2**63), and 200 passed for 10 classes
+            raise corrupt(lab_path, f"expected uint8 class ids below {self.num_modes}, got {labels.dtype}")
         x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)
         return x, torch.from_numpy(labels.astype(np.int64))
 
