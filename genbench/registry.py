@@ -25,7 +25,7 @@ from genbench.text import and_list
 
 T = TypeVar("T")
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-.]*$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")  # no '.': `--set NAME.FIELD=` splits there
 
 
 @dataclass
@@ -38,6 +38,8 @@ class Entry:
     entry_point: metadata.EntryPoint | None = None
     alias_of: str | None = None
     error: str | None = None  # set when loading failed
+    #: when several distributions declare the name: every ``module:attr`` they declare
+    declared: frozenset[str] = frozenset()
 
     @property
     def loaded(self) -> bool:
@@ -69,12 +71,61 @@ class Registry(Generic[T]):
     def _validate_name(self, name: str) -> None:
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise RegistrationError(
-                f"invalid {self.kind} name {name!r}: use lower-case letters, digits, '-', '_' or '.'"
+                f"invalid {self.kind} name {name!r}: use lower-case letters, digits, '-' or '_' "
+                "(no '.': `--set NAME.FIELD=VALUE` splits at the first '.')"
             )
 
+    def _owned_by_other(self, entry: Entry, obj: Any) -> bool:
+        """Whether ``entry`` belongs to something else than ``obj``: another loaded class, or an entry
+        point (or a conflict between several) naming another class. Only the class an entry point
+        names may fill that entry point's name; any other class would silently take it over."""
+        if entry.loaded:
+            return entry.obj is not obj
+        if entry.declared:
+            return _target_of(obj) not in entry.declared
+        return entry.entry_point is not None and not _points_at(entry.entry_point, obj)
+
+    def _describe(self, entry: Entry) -> str:
+        """Who owns ``entry``, for messages: its source and the class it names."""
+        if entry.loaded:
+            return f"{entry.source} ({_target_of(entry.obj)})"
+        if entry.entry_point is not None:
+            return f"{entry.source} ({_normalised(entry.entry_point.value)})"
+        return entry.source
+
+    def _registered_as(self, obj: Any, skip: set[str]) -> str | None:
+        """The name (not an alias, not in ``skip``) under which ``obj`` is already registered here:
+        loaded, or an entry point naming it that is not imported yet."""
+        for other, entry in self._entries.items():
+            if other in skip or entry.alias_of is not None or entry.error:
+                continue
+            if entry.obj is obj or (
+                not entry.loaded and entry.entry_point is not None and _points_at(entry.entry_point, obj)
+            ):
+                return other
+        return None
+
     def add(self, name: str, obj: Any, *, source: str = "genbench", aliases: tuple[str, ...] = ()) -> None:
-        """Register ``obj`` under ``name`` (and ``aliases``), validating name, type and uniqueness."""
+        """Register ``obj`` under ``name`` (and ``aliases``), validating name, type and uniqueness.
+
+        Everything is checked before anything is written: a registration that fails leaves the
+        registry as it was. Entry points are read first, so a name an installed distribution declares
+        (a baseline's included) cannot be taken by another class, whatever the order.
+        """
         self._validate_name(name)
+        if isinstance(aliases, str):
+            raise RegistrationError(
+                f"{self.kind} {name!r}: aliases must be a tuple of names, got {aliases!r}"
+            )
+        aliases = tuple(aliases)
+        for alias in aliases:
+            self._validate_name(alias)
+            if alias == name:
+                raise RegistrationError(
+                    f"{self.kind} {name!r} lists its own name among its aliases; remove it"
+                )
+        if len(set(aliases)) != len(aliases):
+            raise RegistrationError(f"{self.kind} {name!r} lists an alias twice: {aliases!r}")
         if not (isinstance(obj, type) and issubclass(obj, self.base)):
             raise RegistrationError(
                 f"{self.kind} {name!r} must be a subclass of {self.base.__module__}.{self.base.__qualname__}, "
@@ -86,11 +137,36 @@ class Registry(Generic[T]):
         problem = obj.declaration_problem() if hasattr(obj, "declaration_problem") else None
         if problem:
             raise RegistrationError(f"{self.kind} {name!r} {problem}")
+        self.discover()
         existing = self._entries.get(name)
-        if existing is not None and existing.loaded and existing.obj is not obj:
+        if existing is not None and (existing.alias_of is not None or self._owned_by_other(existing, obj)):
+            alias = f" as an alias of {existing.alias_of!r}" if existing.alias_of is not None else ""
             raise RegistrationError(
-                f"{self.kind} {name!r} is already registered by {existing.source}; choose another name"
+                f"{self.kind} {name!r} is already registered by {self._describe(existing)}{alias}; "
+                "choose another name"
             )
+        other_name = self._registered_as(obj, {name, *aliases})
+        if other_name is not None:
+            raise RegistrationError(
+                f"{self.kind} {name!r}: {_target_of(obj)} is already registered as {other_name!r}; "
+                f"a class has one name: give it more with aliases=({name!r},) where it is registered, "
+                "or register a subclass"
+            )
+        for alias in aliases:
+            other = self._entries.get(alias)
+            if other is None:
+                continue
+            if other.alias_of is not None and other.alias_of != name:
+                raise RegistrationError(
+                    f"{self.kind} alias {alias!r} is already taken by {self._describe(other)} "
+                    f"as an alias of {other.alias_of!r}"
+                )
+            if other.alias_of is None and (other.loaded or self._owned_by_other(other, obj)):
+                # free only when it is an entry point naming this very class, not imported yet
+                raise RegistrationError(
+                    f"{self.kind} alias {alias!r} is already taken by {self._describe(other)}"
+                )
+        # every check passed: write
         if existing is None:
             self._entries[name] = Entry(name=name, source=source, obj=obj)
         elif not existing.loaded:
@@ -98,13 +174,14 @@ class Registry(Generic[T]):
         # else: the same class again (a module imported twice): nothing changes
         obj.registered_name = name
         for alias in aliases:
-            self._validate_name(alias)
             other = self._entries.get(alias)
-            if other is not None and other.loaded and other.obj is not obj:
-                raise RegistrationError(f"{self.kind} alias {alias!r} is already taken by {other.source}")
             ep = other.entry_point if other is not None else None
             src = other.source if other is not None else source
-            self._entries[alias] = Entry(name=alias, source=src, obj=obj, alias_of=name, entry_point=ep)
+            error = other.error if other is not None and other.declared else None
+            declared = other.declared if other is not None else frozenset()
+            self._entries[alias] = Entry(
+                name=alias, source=src, obj=obj, alias_of=name, entry_point=ep, error=error, declared=declared
+            )
 
     def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
         """Class decorator: ``@registry.register("name")``."""
@@ -153,6 +230,7 @@ class Registry(Generic[T]):
                 found = sorted((source, target) for target, source in targets.items())
                 listed = [f"{source} ({target})" for source, target in found]
                 entry.source = ", ".join(sorted({source for source, _ in found}))
+                entry.declared = frozenset(targets)
                 entry.error = (
                     f"{self.kind} {name!r} is declared by {'both ' if len(listed) == 2 else ''}{and_list(listed)}; "
                     "uninstall one of them"
@@ -177,12 +255,30 @@ class Registry(Generic[T]):
         entry = self._entries[entry.name]  # the module's decorators may have replaced it (aliases)
         if entry.obj is None:  # the module did not register itself with the decorator
             try:
-                self.add(entry.name, obj, source=entry.source)
+                owner = self._owner_of(obj, entry.name)
+                if owner is None:
+                    self.add(entry.name, obj, source=entry.source)
+                else:  # another entry point names the same class (``gan`` beside ``gan-ns``): an alias
+                    self.add(owner, obj, source=self._entries[owner].source, aliases=(entry.name,))
             except RegistrationError as e:
                 entry.error = f"{self.kind} plugin {entry.name!r} from {entry.source}: {e}"
                 raise PluginLoadError(entry.error) from e
             self._entries[entry.name].entry_point = ep
         return self._entries[entry.name].obj
+
+    def _owner_of(self, obj: Any, name: str) -> str | None:
+        """The name, other than ``name``, that ``obj`` is registered (or declared) under here: the one
+        its decorator gave it when that is among them."""
+        own = obj.__dict__.get("registered_name") if isinstance(obj, type) else None
+        entry = self._entries.get(own) if isinstance(own, str) and own != name else None
+        if (
+            entry is not None
+            and entry.alias_of is None
+            and not entry.error
+            and not self._owned_by_other(entry, obj)
+        ):
+            return own
+        return self._registered_as(obj, {name})
 
     # -- lookup -------------------------------------------------------------------------------
     def names(self, *, include_aliases: bool = True) -> list[str]:

@@ -43,7 +43,12 @@ def resolve_device(name: str) -> torch.device:
 
 def build_dataset(name: str, config: RunConfig) -> Dataset:
     cls = registry.datasets.get(name)
-    return cls(data_dir=config.data_dir, cache_dir=config.cache_dir or default_cache_dir())
+    try:
+        return cls(data_dir=config.data_dir, cache_dir=config.cache_dir or default_cache_dir())
+    except GenbenchError:
+        raise
+    except Exception as e:
+        raise plugin_error("dataset", name, f"failed to start: {type(e).__name__}", e) from e
 
 
 def build_extractor(dataset: Dataset, config: RunConfig, device: torch.device) -> FeatureExtractor:
@@ -54,13 +59,19 @@ def build_extractor(dataset: Dataset, config: RunConfig, device: torch.device) -
             f"feature extractor {name!r} does not handle {dataset.kind} data ({dataset.name!r}); "
             f"use --features {dataset.default_features}"
         )
-    return cls(
-        dataset,
-        cache_dir=config.cache_dir or default_cache_dir(),
-        device=device,
-        weights=config.inception_weights,
-        batch_size=config.batch_size,
-    )
+    try:
+        return cls(
+            dataset,
+            cache_dir=config.cache_dir or default_cache_dir(),
+            device=device,
+            weights=config.inception_weights,
+            batch_size=config.batch_size,
+        )
+    except GenbenchError:
+        raise
+    except Exception as e:
+        drop = f"pass --features {dataset.default_features}" if name != dataset.default_features else None
+        raise plugin_error("feature extractor", name, f"failed to start: {type(e).__name__}", e, drop) from e
 
 
 def build_metric_options(
@@ -109,19 +120,28 @@ def check_metric_options(metric: Metric, options: dict[str, Any]) -> None:
     except GenbenchError:
         raise
     except Exception as e:
-        raise metric_plugin_error(
+        raise plugin_error(
+            "metric",
             metric.name,
             f"raised {type(e).__name__} checking its options",
             e,
-            f"--metric-option {metric.name}.*",
+            f"drop --metric-option {metric.name}.*",
         ) from e
 
 
-def metric_plugin_error(name: str, what: str, e: Exception, drop: str | None) -> PluginLoadError:
-    """A metric plugin's own bug before any training, naming its distribution and the fix."""
-    source = registry.metrics.source(name)
-    fix = f"fix or uninstall {source}" + (f", or drop {drop}" if drop else "")
-    return PluginLoadError(f"metric plugin {name!r} from {source} {what}: {e}; {fix}")
+def plugin_error(
+    kind: str, name: str, what: str, e: BaseException, drop: str | None = None
+) -> PluginLoadError:
+    """A plugin's own bug (``kind`` "metric", "dataset" or "feature extractor"), naming its
+    distribution and the fix, as one line; a dataset or feature extractor is what the whole run
+    stands on, so its bug stops the run (it was a traceback that named no plugin)."""
+    table = {"metric": registry.metrics, "dataset": registry.datasets, "feature extractor": registry.features}
+    try:
+        source = table[kind].source(name)
+    except GenbenchError:  # not registered under that name (built directly in Python)
+        source = "the package that defines it"
+    fix = f"fix or uninstall {source}" + (f", or {drop}" if drop else "")
+    return PluginLoadError(f"{kind} plugin {name!r} from {source} {what}: {e}; {fix}")
 
 
 def _supports(name: str, kind: str) -> bool:
@@ -177,8 +197,8 @@ def start_metric(name: str, cls: type[Metric], explicit: bool) -> Metric:
     try:
         return cls()
     except Exception as e:
-        drop = f"{name} from --metrics" if explicit else None
-        raise metric_plugin_error(name, f"failed to start: {type(e).__name__}", e, drop) from e
+        drop = f"drop {name} from --metrics" if explicit else None
+        raise plugin_error("metric", name, f"failed to start: {type(e).__name__}", e, drop) from e
 
 
 def _check_type(config: RunConfig, name: str, ok: Callable[[Any], bool], what: str) -> None:

@@ -19,6 +19,7 @@ import genbench
 from genbench import registry
 from genbench.api import GenerativeModel
 from genbench.config import RunConfig
+from genbench.data.base import Dataset
 from genbench.leaderboard import aggregate, results_frame
 from genbench.metrics.base import Metric
 from genbench.registry import Entry
@@ -380,6 +381,67 @@ def test_a_feature_extractor_plugin_returning_the_wrong_values_fails_in_one_line
     assert "feature extractor 'test-bad-features' " in error and expected in error, error
 
 
+class _LoadRaises(Dataset):
+    kind = "points"
+    default_features = "raw"
+
+    def _load(self, split):
+        raise RuntimeError("a bug in _load")
+
+
+class _InitRaises(_LoadRaises):
+    def __init__(self, data_dir=None, cache_dir=None):
+        raise RuntimeError("a bug in __init__")
+
+
+def _raises(self, *a, **k):
+    raise RuntimeError("a bug in the extractor")
+
+
+@pytest.mark.parametrize(
+    "kind, cls, expected",
+    [
+        (
+            "dataset",
+            _LoadRaises,
+            "dataset plugin 'test-buggy' from genbench-test-plugin raised RuntimeError "
+            "loading its train split: a bug in _load; fix or uninstall genbench-test-plugin",
+        ),
+        (
+            "dataset",
+            _InitRaises,
+            "dataset plugin 'test-buggy' from genbench-test-plugin failed to start: "
+            "RuntimeError: a bug in __init__; fix or uninstall genbench-test-plugin",
+        ),
+        (
+            "features",
+            type("F", (_extractor(_raises),), {"__init__": _raises}),
+            "feature extractor plugin 'test-buggy' from genbench-test-plugin failed to start: RuntimeError: "
+            "a bug in the extractor; fix or uninstall genbench-test-plugin, or pass --features raw",
+        ),
+        (
+            "features",
+            _extractor(_raises),
+            "feature extractor plugin 'test-buggy' from genbench-test-plugin raised RuntimeError extracting "
+            "features: a bug in the extractor; fix or uninstall genbench-test-plugin, or pass --features raw",
+        ),
+    ],
+    ids=["dataset-load", "dataset-init", "features-init", "features-extract"],
+)
+def test_a_dataset_or_feature_extractor_plugin_bug_is_one_line_naming_it(
+    register, cli, tmp_path, cache_dir, kind, cls, expected
+):
+    """Their bugs were tracebacks (exit 1) that named no plugin; the run stands on both, so it stops."""
+    register(getattr(registry, "datasets" if kind == "dataset" else "features"), "test-buggy", cls)
+    where = (
+        ["--dataset", "test-buggy"]
+        if kind == "dataset"
+        else ["--dataset", "ring8", "--features", "test-buggy"]
+    )
+    error = _the_one_error_line(cli, tmp_path, cache_dir, "--models", "copy", "--samples", "100", *where)
+    assert error == f"error: {expected}", error
+
+
 class DefaultsRaise(_ConfiguredModel):
     @classmethod
     def dataset_defaults(cls, dataset):
@@ -562,6 +624,47 @@ def test_a_metric_whose_directions_are_not_true_false_or_none_fails_at_registrat
     fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
     with pytest.raises(RegistrationError, match="map each value name to True"):
         fresh.add("test-declared", Declared)
+
+
+@pytest.mark.parametrize("declared", [["k"], None, "k", {1: 3}, {"": 3}])
+def test_a_metric_whose_options_are_not_a_dict_of_names_fails_at_registration(declared):
+    """Options declared as a list passed registration, then every model failed with an error that
+    blamed the model."""
+    from genbench.errors import RegistrationError
+
+    class Declared(_Metric):
+        options = declared  # type: ignore[assignment]
+
+    fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
+    with pytest.raises(
+        RegistrationError, match=r"metric 'test-options' declares options = .*map each option name"
+    ):
+        fresh.add("test-options", Declared)
+    assert "test-options" not in fresh
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        ({"kind": "pointz"}, r"declares kind = 'pointz'; use 'image' or 'points'; did you mean 'points'\?"),
+        ({"kind": ("points",)}, "declares kind = "),
+        ({"default_features": ("raw",)}, r"declares default_features = \('raw',\); name a registered"),
+        ({"default_features": ""}, "declares default_features = ''"),
+    ],
+)
+def test_a_dataset_declaring_an_unknown_kind_or_features_fails_at_registration(declared, message):
+    """A dataset plugin of kind "pointz" registered, then failed in every run far from its cause."""
+    from genbench.data.base import Dataset
+    from genbench.errors import RegistrationError
+
+    Declared = type(
+        "Declared", (Dataset,), {"_load": lambda self, split: (torch.zeros(4, 2), None), **declared}
+    )
+    fresh = registry.Registry("dataset", "genbench.test-none", registry._dataset_base, "datasets")
+    with pytest.raises(RegistrationError, match=f"dataset 'test-declared' {message}"):
+        fresh.add("test-declared", Declared)
+    assert "test-declared" not in fresh
+    fresh.add("test-fine", type("Fine", (Declared,), {"kind": "points", "default_features": "raw"}))
 
 
 def test_result_json_is_strict_json_whatever_a_plugin_put_in_it(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from importlib import metadata
 
@@ -224,3 +225,144 @@ def test_genbench_list_survives_a_plugin_that_exits_at_import(tmp_path, genbench
     assert out.returncode == 0, out.stderr
     line = next(ln for ln in out.stdout.splitlines() if "exitmetric" in ln)
     assert "exiting-plugin" in line and "SystemExit" in line and "fid" in out.stdout
+
+
+@pytest.mark.parametrize("bad", ["my.model", "a.b.c"])
+def test_a_name_with_a_dot_fails_at_registration_as_set_could_never_target_it(bad):
+    """``--set NAME.FIELD=VALUE`` splits at the first '.', so ``my.model`` could never be configured."""
+    with pytest.raises(RegistrationError, match=r"invalid model name .*no '\.'"):
+        fresh().add(bad, _Model)
+    with pytest.raises(RegistrationError, match="invalid model name"):
+        fresh().add("fine", _Model, aliases=(bad,))
+    assert not any("." in name for reg in (models,) for name in reg.names())  # no built-in has one
+
+
+def test_a_failed_registration_leaves_nothing_behind():
+    class Partial(_Model):
+        pass
+
+    reg = fresh()
+    with pytest.raises(RegistrationError, match="invalid model name 'Bad Alias'"):
+        reg.add("partial", Partial, aliases=("ok-alias", "Bad Alias"))
+    assert "partial" not in reg and "ok-alias" not in reg
+
+    reg.add("taken", _Model)
+    with pytest.raises(RegistrationError, match="alias 'taken' is already taken"):
+        reg.add("partial", Partial, aliases=("ok-alias", "taken"))
+    assert reg.names() == ["taken"] and reg.get("taken") is _Model
+    with pytest.raises(RegistrationError, match="aliases must be a tuple of names"):
+        reg.add("partial", Partial, aliases="ab")  # not the aliases 'a' and 'b'
+    assert reg.names() == ["taken"]
+    reg.add("partial", Partial, aliases=("ok-alias",))  # the class is still free to register
+    assert reg.check("ok-alias") == "partial"
+
+
+def test_an_alias_equal_to_its_name_fails_at_registration():
+    class SelfAlias(_Model):
+        pass
+
+    reg = fresh()
+    with pytest.raises(RegistrationError, match="lists its own name among its aliases"):
+        reg.add("self-alias", SelfAlias, aliases=("self-alias",))
+    assert "self-alias" not in reg
+    reg.add("self-alias", SelfAlias)
+    assert reg.names(include_aliases=False) == ["self-alias"]
+
+
+def test_registering_a_class_under_a_second_name_fails_instead_of_renaming_it():
+    class Named(_Model):
+        pass
+
+    reg = fresh()
+    reg.add("first", Named, aliases=("one",))
+    with pytest.raises(RegistrationError, match=r"already registered as 'first'.*aliases=\('second',\)"):
+        reg.add("second", Named)
+    with pytest.raises(RegistrationError, match="already registered"):
+        reg.add("one", Named)  # an alias is not a second name either
+    assert Named.registered_name == "first" and "second" not in reg and reg.check("one") == "first"
+
+    class Sub(Named):  # a subclass inherits registered_name but is a class of its own
+        pass
+
+    reg.add("second", Sub)
+    assert (Sub.registered_name, Named.registered_name) == ("second", "first")
+
+
+def test_a_built_in_metric_or_dataset_registered_again_keeps_its_name(monkeypatch):
+    from genbench.registry import datasets, metrics
+
+    fid, ring8 = metrics.get("fid"), datasets.get("ring8")
+    for reg in (metrics, datasets):
+        monkeypatch.setattr(reg, "_entries", {k: dataclasses.replace(e) for k, e in reg._entries.items()})
+    with pytest.raises(RegistrationError, match="already registered as 'fid'"):
+        metrics.add("my-fid", fid)
+    with pytest.raises(RegistrationError, match="already registered as 'ring8'"):
+        datasets.add("my-ring", ring8)
+    assert (fid.registered_name, ring8.registered_name) == ("fid", "ring8")
+
+
+def test_a_second_entry_point_naming_a_class_is_its_alias_whatever_is_loaded_first():
+    """``gan`` and ``gan-ns`` both name GanNS: a registry that reads them after baselines.gan was
+    imported (so no decorator runs) made ``gan`` its name and renamed the class."""
+    import baselines.gan
+
+    reg = Registry("model", "genbench.models", GenerativeModel, "models")
+    assert reg.get("gan") is baselines.gan.GanNS
+    assert reg.check("gan") == "gan-ns" and reg.get("gan-ns") is baselines.gan.GanNS
+    assert baselines.gan.GanNS.registered_name == "gan-ns"
+    assert "gan" not in reg.names(include_aliases=False) and reg.load_all() == {}
+
+
+@pytest.mark.parametrize("discovered", [True, False])
+def test_a_class_cannot_take_a_name_or_alias_an_entry_point_declares(tmp_path, monkeypatch, discovered):
+    """An entry point not imported yet was taken for "the entry point's own module registering
+    itself", so any class could fill it (and before discovery the name broke)."""
+    group = "genbench.test-owned"
+    (tmp_path / "owned_plugin_xyz.py").write_text(
+        "from genbench.api import GenerativeModel\nclass Owned(GenerativeModel):\n    pass\n"
+    )
+    fake_distribution(tmp_path, "plugin-owned", {group: {"owned": "owned_plugin_xyz:Owned"}})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "owned_plugin_xyz", raising=False)
+    reg = Registry("model", group, GenerativeModel, "models")
+    if discovered:
+        reg.names()
+
+    class Impostor(_Model):
+        pass
+
+    msg = r"'owned' is already registered by plugin-owned \(owned_plugin_xyz:Owned\)"
+    with pytest.raises(RegistrationError, match=msg):
+        reg.add("owned", Impostor)
+    with pytest.raises(RegistrationError, match=r"alias 'owned' is already taken by plugin-owned"):
+        reg.add("impostor", Impostor, aliases=("owned",))
+    assert reg.get("owned").__name__ == "Owned" and reg.source("owned") == "plugin-owned"
+    assert "impostor" not in reg and reg.load_all() == {}
+
+
+def test_an_in_process_class_cannot_take_a_baseline_name_or_alias(monkeypatch):
+    monkeypatch.setattr(models, "_entries", {k: dataclasses.replace(e) for k, e in models._entries.items()})
+
+    class Impostor(_Model):
+        pass
+
+    for name in ("copy", "gan", "vae"):
+        with pytest.raises(RegistrationError, match=f"'{name}' is already registered by genbench"):
+            models.add(name, Impostor)
+    assert models.get("copy").__module__ == "baselines.controls"
+    assert models.get("gan").__name__ == models.get("gan-ns").__name__ == "GanNS"
+
+
+def test_a_plugin_module_decorating_a_baseline_name_fails_alone(tmp_path, genbench_process):
+    """A plugin whose entry point is ``my-vae`` but whose module also decorates a class as ``vae``
+    replaced the baseline VAE in `genbench list` and in runs."""
+    (tmp_path / "hijack_xyz.py").write_text(
+        "from genbench import GenerativeModel, register_model\n"
+        "@register_model('vae')\nclass MyVae(GenerativeModel):\n    '''THIRD-PARTY impostor'''\n"
+        "@register_model('my-vae')\nclass MyVae2(MyVae):\n    '''third-party model'''\n"
+    )
+    fake_distribution(tmp_path, "hijack-dist", {"genbench.models": {"my-vae": "hijack_xyz:MyVae2"}})
+    out = genbench_process("list", "models", site=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "impostor" not in out.stdout
+    assert "'vae' is already registered by genbench (baselines.vae:VAE)" in " ".join(out.stdout.split())

@@ -59,6 +59,23 @@ class Dataset(ABC):
         self._splits: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._digests: dict[str, str] = {}
 
+    @classmethod
+    def declaration_problem(cls) -> str | None:
+        """What is wrong with the class's declarations (checked at registration), or None."""
+        kinds = ("image", "points")
+        if cls.kind not in kinds:
+            import difflib
+
+            close = difflib.get_close_matches(str(cls.kind), kinds, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            return f"declares kind = {cls.kind!r}; use 'image' or 'points'{hint}"
+        if not isinstance(cls.default_features, str) or not cls.default_features:
+            return (
+                f"declares default_features = {cls.default_features!r}; name a registered feature "
+                "extractor (see `genbench list features`)"
+            )
+        return None
+
     @property
     def name(self) -> str:
         return self.registered_name or type(self).__name__.lower()
@@ -73,8 +90,23 @@ class Dataset(ABC):
 
             raise GenbenchError(f"unknown split {split!r}; use 'train' or 'test'")
         if split not in self._splits:
-            self._splits[split] = self._checked(split, self._load(split))
+            self._splits[split] = self._checked(split, self._load_or_name_the_plugin(split))
         return self._splits[split]
+
+    def _load_or_name_the_plugin(self, split: Split) -> object:
+        """``_load``; its own bug (not a DataError naming a missing file) is one line naming the plugin."""
+        from genbench.errors import GenbenchError
+
+        try:
+            return self._load(split)
+        except GenbenchError:
+            raise
+        except Exception as e:
+            from genbench.resolve import plugin_error  # imported here: resolve imports this module
+
+            raise plugin_error(
+                "dataset", self.name, f"raised {type(e).__name__} loading its {split} split", e
+            ) from e
 
     def _checked(self, split: Split, loaded: object) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``_load``'s result when it keeps the contract, else one error naming the dataset (a plugin's

@@ -99,13 +99,30 @@ class FeatureExtractor(ABC):
                 )
         return out  # type: ignore[return-value]
 
+    def _extract_or_name_the_plugin(self, batch: torch.Tensor) -> object:
+        """``_extract_batch``; its own bug is one line naming the plugin (it was a traceback). Out of
+        memory is no plugin's bug: it propagates unchanged."""
+        from genbench.errors import GenbenchError
+
+        try:
+            return self._extract_batch(batch)
+        except (GenbenchError, torch.OutOfMemoryError):
+            raise
+        except Exception as e:
+            from genbench.resolve import plugin_error  # imported here: resolve imports this module
+
+            default = getattr(getattr(self, "dataset", None), "default_features", None)
+            drop = f"pass --features {default}" if default and default != self.name else None
+            what = f"raised {type(e).__name__} extracting features"
+            raise plugin_error("feature extractor", self.name, what, e, drop) from e
+
     @torch.no_grad()
     def extract(self, x: torch.Tensor) -> Features:
         """Features of ``x`` in batches (eval mode, so independent of the batch size)."""
         feats, logits = [], []
         for i in range(0, len(x), self.batch_size):
             batch = x[i : i + self.batch_size].to(self.device)
-            f, lg = self._checked(self._extract_batch(batch), len(batch))
+            f, lg = self._checked(self._extract_or_name_the_plugin(batch), len(batch))
             feats.append(f.double().cpu().numpy())
             if lg is not None:
                 logits.append(lg.double().cpu().numpy())

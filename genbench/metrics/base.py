@@ -105,6 +105,12 @@ class Metric(ABC):
                 f"declares higher_is_better = {declared!r}; map each value name to True (higher is better), "
                 "False (lower) or None (no better direction)"
             )
+        options = cls.options
+        if not isinstance(options, dict) or not all(isinstance(k, str) and k for k in options):
+            return (
+                f"declares options = {options!r}; map each option name to its default "
+                "(e.g. {'k': 3}; None: computed from the inputs)"
+            )
         return None
 
     @property
