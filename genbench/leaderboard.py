@@ -10,9 +10,10 @@ a copying model cannot top a board silently.
 Seeds are averaged only within one protocol (:mod:`genbench.protocols` says which fields make
 one): runs of one model under different protocols become separate rows whose label names what
 differs ("copy (N=200)"), ranked within their protocol. Seeds of one label trained under different
-model configs are split the same way ("ddpm (config 3f9a1c)"). A cell averaged over fewer seeds than its
-row has (a metric failed or was not run for some seeds) is marked and explained in a note. The
-markdown is written by :mod:`genbench.markdown`.
+model configs are split the same way ("ddpm (config 3f9a1c)"). A row's seeds are its ok seeds: a
+failed or diverged seed has no numbers, so it is named apart, with its error. A cell averaged over
+fewer seeds than its row has (a metric failed or was not run for some seeds) is marked and explained
+in a note. The markdown is written by :mod:`genbench.markdown`.
 """
 
 from __future__ import annotations
@@ -177,7 +178,10 @@ def _identity(
         "label": label,
         "row_label": f"{label} ({tags})" if tags else label,
         "protocol": suffix,
-        "seeds": ",".join(str(s) for s in sorted(g["seed"])),
+        # the seeds its cells average: a failed seed has no numbers, so it is named apart (and its
+        # error listed under the table), never counted among the seeds a mean is over
+        "seeds": _seed_list(ok["seed"]),
+        "failed_seeds": _seed_list(g.loc[g["status"] != "ok", "seed"]),
         "n_ok": len(ok),
         "flags": ",".join(sorted({f for fl in g["flags"] for f in fl.split(",") if f})),
         "status": "ok" if len(ok) == len(g) else ";".join(sorted(set(g["status"]))),
@@ -187,6 +191,10 @@ def _identity(
         "protocol_key": key,
         "protocol_order": order,
     }
+
+
+def _seed_list(seeds: pd.Series) -> str:
+    return ",".join(str(s) for s in sorted(int(s) for s in seeds))
 
 
 # -- seeds of one label trained under different model configs ------------------------------------
@@ -409,7 +417,7 @@ CSV_FRONT = [
     "config_differs",  # for a label whose seeds were trained under different configs: this row's values
 ]
 #: aggregate columns for rendering only
-INTERNAL = {"row_label", "protocol_key", "protocol_order", "cell_notes"}
+INTERNAL = {"row_label", "protocol_key", "protocol_order", "cell_notes", "failed_seeds"}
 
 
 def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:

@@ -18,23 +18,26 @@ from genbench.leaderboard import (
     note_lines,
     plugin_columns,
 )
-from genbench.protocols import protocol_differences, show_value
+from genbench.protocols import protocol_differences, show_values
 from genbench.text import and_list
 
 
 def protocol_caption(
-    frame: pd.DataFrame, agg: pd.DataFrame, dataset: str, describe_features: dict[str, str]
+    frame: pd.DataFrame, agg: pd.DataFrame, dataset: str, describe_features: dict[tuple[str, str | None], str]
 ) -> str:
     runs = frame[frame["dataset"] == dataset]
-    seeds = ", ".join(str(s) for s in sorted({int(s) for s in runs["seed"]}))
-    if not (runs["status"] == "ok").any():
+    ok = runs[runs["status"] == "ok"]
+    if not len(ok):
+        seeds = ", ".join(str(s) for s in sorted({int(s) for s in runs["seed"]}))
         return (
             f"No run produced samples (seeds {seeds}), so there are no numbers; the errors are listed below."
         )
+    # the seeds the cells are over: a failed seed has none of them (it is listed under the tables)
+    seeds = ", ".join(str(s) for s in sorted({int(s) for s in ok["seed"]}))
     keys = list(agg.loc[agg["dataset"] == dataset, "protocol_key"])
     protocols = [json.loads(k) for k in dict.fromkeys(keys) if k]
     # rows on different seeds: markdown_table shows each row's
-    per_row = agg.loc[agg["dataset"] == dataset, "seeds"].nunique() > 1
+    per_row = seeds_differ(agg[agg["dataset"] == dataset])
     caption = _protocol_sentence(protocols, seeds, describe_features, per_row_seeds=per_row)
     differing, _ = protocol_differences(keys)
     if differing:
@@ -48,6 +51,16 @@ def protocol_caption(
     return caption
 
 
+def seeds_differ(agg: pd.DataFrame) -> bool:
+    """Whether ``agg``'s rows with numbers average different seeds (a model run on fewer seeds, or a
+    seed that failed for one model only): then each row's seeds are shown. A row without numbers
+    (every seed failed) averages nothing, so its seeds differ from no one's."""
+    if "seeds" not in agg:
+        return False
+    with_numbers = agg[agg["n_ok"] > 0] if "n_ok" in agg else agg
+    return with_numbers["seeds"].nunique() > 1
+
+
 def ranked(agg: pd.DataFrame) -> bool:
     """Whether any of ``agg``'s rows has a rank: rows are ranked by FID, so runs without one (e.g.
     ``--metrics prdc``) have none, and numbering their rows would rank them by nothing."""
@@ -55,15 +68,20 @@ def ranked(agg: pd.DataFrame) -> bool:
 
 
 def _protocol_sentence(
-    protocols: list[dict[str, Any]], seeds: str, describe_features: dict[str, str], *, per_row_seeds: bool
+    protocols: list[dict[str, Any]],
+    seeds: str,
+    describe_features: dict[tuple[str, str | None], str],
+    *,
+    per_row_seeds: bool,
 ) -> str:
     def values(field: str) -> list[str]:
         found = {p[field] for p in protocols if p[field] is not None}
-        return [show_value(field, v) for v in sorted(found, key=lambda v: (str(type(v)), v))]
+        return show_values(field, sorted(found, key=lambda v: (str(type(v)), v)))
 
-    n, splits, stats, feats = (
-        values(f) for f in ("num_samples", "reference_split", "reference_stats", "features")
-    )
+    n, splits, stats = (values(f) for f in ("num_samples", "reference_split", "reference_stats"))
+    # each extractor by name and fingerprint: two of one name (other weights) are two descriptions
+    extractors = {(p["features"], p["features_fingerprint"]) for p in protocols if p["features"] is not None}
+    feats = list(dict.fromkeys(describe_features.get(key, key[0]) for key in sorted(extractors, key=str)))
     clauses = []
     if n or splits:
         sampled = f"N = {', '.join(n)} samples per model and seed" if n else "samples per model and seed"
@@ -71,7 +89,7 @@ def _protocol_sentence(
     if stats:
         clauses.append(f"FID against the reference statistics {', '.join(f'`{s}`' for s in stats)}")
     if feats:
-        clauses.append(f"features: {'; '.join(describe_features.get(f, f) for f in feats)}")
+        clauses.append(f"features: {'; '.join(feats)}")
     over = "each row's seeds (the seeds column)" if per_row_seeds else "seeds"
     clauses += [f"seeds {seeds}", f"cells are mean ± std over {over}"]
     return f"Protocol: {'; '.join(clauses)}."
@@ -101,7 +119,7 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
     notes = _cell_notes(agg)
     several = "protocol" in agg and agg["protocol"].astype(bool).any()
     several |= "config_differs" in agg and agg["config_differs"].fillna("").astype(bool).any()
-    several |= "seeds" in agg and agg["seeds"].nunique() > 1  # one model run on fewer seeds than another
+    several |= seeds_differ(agg)  # one model run on (or ok on) fewer seeds than another
     table = pd.DataFrame(
         {
             # an unranked row (no FID: failed, or its FID failed) has an empty cell, not "<NA>"
@@ -109,7 +127,10 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
             "model": agg.get("row_label", agg["label"]),
             # rows of different protocols (or model configs) come from different seeds: say which
             **({"seeds": agg["seeds"]} if several else {}),
-            "flags": [_flag_text(f, s) for f, s in zip(agg["flags"], agg["status"], strict=True)],
+            "flags": [
+                _flag_text(f, s, failed)
+                for f, s, failed in zip(agg["flags"], agg["status"], _failed_seeds(agg), strict=True)
+            ],
             **{
                 c + arrow[directions.get(c)]: [
                     _cell_text(m, s, n.get(c)) for m, s, n in zip(agg[c], agg[f"{c}_std"], notes, strict=True)
@@ -128,11 +149,24 @@ def _cell_text(mean: float, std: float, note: CellNote | None) -> str:
     return f"{text or 'error'} {PARTIAL_MARK}"  # no value but a note: the metric failed
 
 
-def _flag_text(flags: str, status: str) -> str:
+def _failed_seeds(agg: pd.DataFrame) -> pd.Series:
+    """Each row's seeds without samples ("" for a frame aggregated without them)."""
+    return agg["failed_seeds"] if "failed_seeds" in agg else pd.Series([""] * len(agg), index=agg.index)
+
+
+def _flag_text(flags: str, status: str, failed_seeds: str = "") -> str:
     parts = [f"**{f}**" for f in flags.split(",") if f]
     if status != "ok" and "diverged" not in flags:
         parts.append(f"**{status}**")
+    if failed_seeds:  # not among the row's seeds: say which they are (their errors are listed below)
+        parts.append(f"({_seed_words(failed_seeds)} without samples)")
     return " ".join(parts)
+
+
+def _seed_words(seeds: str) -> str:
+    """Seeds in words: "2" -> "seed 2", "1,2" -> "seeds 1, 2"."""
+    listed = seeds.split(",")
+    return f"{'seed' if len(listed) == 1 else 'seeds'} {', '.join(listed)}"
 
 
 def leaderboard_markdown(
@@ -140,7 +174,7 @@ def leaderboard_markdown(
     agg: pd.DataFrame,
     dataset: str,
     figures: dict[str, str],
-    describe_features: dict[str, str],
+    describe_features: dict[tuple[str, str | None], str],
 ) -> str:
     a = agg[agg["dataset"] == dataset]
     lines = [f"# Leaderboard: {dataset}", "", protocol_caption(frame, agg, dataset, describe_features)]
@@ -246,8 +280,16 @@ def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:
         "These seeds of one label were trained under different configs (an edited config file, a "
         "genbench upgrade, `--amp`): other networks, so each config is a row of its own, never one mean.",
         "",
-        *(f"- {r.row_label}, seeds {r.seeds}: {r.config_differs}" for r in split.itertuples()),
+        *(f"- {r.row_label}, {_config_seeds(r)}: {r.config_differs}" for r in split.itertuples()),
     ]
+
+
+def _config_seeds(row: Any) -> str:
+    """The seeds of a config-split row: its ok ones, and those without samples named apart."""
+    failed = getattr(row, "failed_seeds", "")
+    parts = [f"seeds {row.seeds}"] if row.seeds else []
+    parts += [f"{_seed_words(failed)} without samples"] if failed else []
+    return ", ".join(parts)
 
 
 def _notes_markdown(agg: pd.DataFrame, columns: list[str]) -> list[str]:

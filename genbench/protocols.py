@@ -9,6 +9,7 @@ metric's options split rows even for the runs where that metric failed (e.g. an 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from genbench.results import RESERVED_METRIC_KEYS
 
 #: protocol fields that change the numbers, with the name a row label gives them. Seed, device and
 #: batch size are left out: they say how a run was made, not what it measured.
@@ -71,13 +74,17 @@ def _varying_metrics(settings: list[dict[str, dict[str, Any]]]) -> list[str]:
 
 
 def _adopt_unrecorded(frame: pd.DataFrame, keys: pd.Series) -> pd.Series:
-    """A run without a protocol joins its model's only protocol, else its dataset's only one.
+    """A run without a protocol and without numbers joins its model's only protocol, else its
+    dataset's only one.
 
-    It has no numbers, so this only decides which row counts its failure (one row, as when every run
-    shares a protocol); with several candidates it keeps a row of its own rather than guess.
+    Having no numbers, it only decides which row counts its failure (one row, as when every run
+    shares a protocol); with several candidates it keeps a row of its own rather than guess. An ok
+    run with numbers (a hand-made or older result) is never adopted: what it measured is unknown, so
+    its numbers stay in a row of its own ("protocol not recorded"), never in another protocol's mean.
     """
     out = keys.copy()
-    for i in keys.index[keys == ""]:
+    numbers = _has_numbers(frame)
+    for i in keys.index[(keys == "") & ~numbers]:
         for scope in (["dataset", "label"], ["dataset"]):
             same = (frame[scope] == frame.loc[i, scope]).all(axis=1)
             known = set(keys[same]) - {""}
@@ -85,6 +92,20 @@ def _adopt_unrecorded(frame: pd.DataFrame, keys: pd.Series) -> pd.Series:
                 out[i] = known.pop()
                 break
     return out
+
+
+def _has_numbers(frame: pd.DataFrame) -> pd.Series:
+    """Per run: ok, with a value in a metric column (numeric, not an identity or protocol column)."""
+    metric_cols = [
+        c
+        for c in frame.columns
+        if c not in RESERVED_METRIC_KEYS
+        and not c.endswith("_std")
+        and pd.api.types.is_numeric_dtype(frame[c])
+    ]
+    if "status" not in frame or not metric_cols:
+        return pd.Series(False, index=frame.index)
+    return (frame["status"] == "ok") & frame[metric_cols].notna().any(axis=1)
 
 
 def protocol_order(runs: pd.DataFrame) -> dict[str, int]:
@@ -100,23 +121,27 @@ def protocol_differences(keys: list[str]) -> tuple[list[str], dict[str, str]]:
     label suffix giving its values ("N=200, features=raw"). With one protocol nothing differs."""
     known = {k: json.loads(k) for k in dict.fromkeys(keys) if k}
     suffixes = {k: "" for k in keys}
+    # runs that recorded no protocol beside ones that did: a row of their own, which must say so
+    unrecorded = ["whether the protocol was recorded"] if "" in suffixes and known else []
+    if unrecorded:
+        suffixes[""] = "protocol not recorded"
     if len(known) <= 1:
-        return [], suffixes
+        return unrecorded, suffixes
     names: list[str] = []
     parts: dict[str, list[str]] = {k: [] for k in known}
     for field, name in PROTOCOL_FIELDS.items():
         if _field_differs(list(known.values()), field):
             names.append(name)
-            for k, p in known.items():
-                parts[k].append(f"{name}={show_value(field, p[field])}")
+            shown = show_values(field, [p[field] for p in known.values()])
+            for k, text in zip(known, shown, strict=True):
+                parts[k].append(f"{name}={text}")
     for metric in next(iter(known.values()))["metrics"]:
         differing, texts = _metric_differences(metric, {k: p["metrics"][metric] for k, p in known.items()})
         names += differing
         for k, text in texts.items():
             parts[k].append(text)
     suffixes.update({k: ", ".join(p for p in ps if p) for k, ps in parts.items()})
-    suffixes[""] = "protocol not recorded"
-    return names, suffixes
+    return names + unrecorded, suffixes
 
 
 def _field_differs(protocols: list[dict[str, Any]], field: str) -> bool:
@@ -141,13 +166,18 @@ def _metric_differences(
     names = ([f"{metric} version"] if version_differs else []) + [f"{metric}.{o}" for o in differing]
     if any(s is None for s in settings.values()):
         names.append(f"whether {metric} ran")
+    ran = {k: s for k, s in settings.items() if s is not None}
+    options = {
+        o: dict(zip(ran, show_values(o, [s["options"].get(o) for s in ran.values()]), strict=True))
+        for o in differing
+    }
     texts = {}
     for k, s in settings.items():
         if s is None:
             texts[k] = f"no {metric}"
             continue
         shown = [f"{metric} v{s['version']}"] if version_differs else []
-        shown += [f"{metric}.{o}={show_value(o, s['options'].get(o))}" for o in differing]
+        shown += [f"{metric}.{o}={options[o][k]}" for o in differing]
         texts[k] = ", ".join(shown)
     return names, texts
 
@@ -160,6 +190,24 @@ def show_value(field: str, value: object) -> str:
     if field.endswith("fingerprint"):  # network and weights; the preprocessing after ":" is in the JSONs
         return str(value).split(":")[0]
     return str(value)
+
+
+def show_values(field: str, values: list[object]) -> list[str]:
+    """``values`` of one field as :func:`show_value` shortens them, except where two different
+    values would read the same (``/a/stats.npz`` and ``/b/stats.npz``, fingerprints that differ only
+    after ":"): those are shown in full, and if even that reads the same, with a short hash."""
+    texts = [show_value(field, v) for v in values]
+    for shown in (lambda v: "none" if v is None else str(v), _with_hash):
+        meaning: dict[str, set[str]] = {}
+        for v, text in zip(values, texts, strict=True):
+            meaning.setdefault(text, set()).add(json.dumps(v, sort_keys=True, default=str))
+        texts = [shown(v) if len(meaning[t]) > 1 else t for v, t in zip(values, texts, strict=True)]
+    return texts
+
+
+def _with_hash(value: object) -> str:
+    digest = hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:6]
+    return f"{value} #{digest}"
 
 
 def plain(value: object) -> object:

@@ -16,6 +16,7 @@ import pandas as pd
 from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
 from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
 from genbench.markdown import leaderboard_markdown
+from genbench.protocols import show_values
 from genbench.results import Result, safe_name
 
 
@@ -28,20 +29,35 @@ def _plt():
     return plt
 
 
-def describe_features(results: list[Result]) -> dict[str, str]:
-    out = {}
+#: a features extractor as a result records it: its name and fingerprint
+FeaturesKey = tuple[str, str | None]
+
+
+def describe_features(results: list[Result]) -> dict[str, dict[FeaturesKey, str]]:
+    """Per dataset, each features extractor its results used, in words for the caption. Keyed by
+    dataset and (name, fingerprint): one ``--out`` can hold two datasets whose extractors share a
+    name but not their weights or accuracy (stacked-digits' per-channel classifier)."""
+    found: dict[str, dict[FeaturesKey, dict]] = {}
     for r in results:
         info = r.protocol.get("features") or {}
-        name = info.get("name")
-        if not name or name in out:
-            continue
+        if info.get("name"):
+            key = (str(info["name"]), None if info.get("fingerprint") is None else str(info["fingerprint"]))
+            found.setdefault(r.dataset, {}).setdefault(key, info)
+    return {dataset: _describe(extractors) for dataset, extractors in found.items()}
+
+
+def _describe(extractors: dict[FeaturesKey, dict]) -> dict[FeaturesKey, str]:
+    # fingerprints shortened as in row labels, in full where two would read the same
+    fingerprints = show_values("features_fingerprint", [fp for _, fp in extractors])
+    out = {}
+    for ((name, fingerprint), info), shown in zip(extractors.items(), fingerprints, strict=True):
         extra = [str(info["description"])] if info.get("description") else []
         for key, val in info.items():
-            if "accuracy" in key and isinstance(val, int | float):
+            if "accuracy" in key and isinstance(val, int | float) and not isinstance(val, bool):
                 extra.append(f"{key.replace('_', ' ')} {val:.1%}")
-        if info.get("fingerprint"):  # network and weights; the preprocessing after ":" is in the JSONs
-            extra.append(f"fingerprint {str(info['fingerprint']).split(':')[0]}")
-        out[name] = f"`{name}`" + (f" ({'; '.join(extra)})" if extra else "")
+        if fingerprint:  # network and weights; the preprocessing after ":" is in the JSONs
+            extra.append(f"fingerprint {shown}")
+        out[(name, fingerprint)] = f"`{name}`" + (f" ({'; '.join(extra)})" if extra else "")
     return out
 
 
@@ -198,7 +214,7 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
             if path is not None:
                 figures[f"{name} ({shown})" if shown else name] = f"{dataset}/{Path(path).name}"
         figures.update(copy_run_figures(mine, out, fig_dir))
-        md = leaderboard_markdown(frame, agg, dataset, figures, described)
+        md = leaderboard_markdown(frame, agg, dataset, figures, described.get(dataset, {}))
         atomic_write_text(Path(leaderboards) / f"{dataset}.md", md, fix=FIX_LEADERBOARDS)
         csv = to_csv_frame(a).to_csv(index=False)
         atomic_write_text(Path(leaderboards) / f"{dataset}.csv", csv, fix=FIX_LEADERBOARDS)

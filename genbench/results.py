@@ -29,6 +29,7 @@ RESERVED_METRIC_KEYS = frozenset(
         "label",
         "seed",
         "seeds",
+        "failed_seeds",
         "n_ok",
         "rank",
         "status",
@@ -154,13 +155,51 @@ def load_result(path: Path) -> Result:
     for key, value in data.get("metrics", {}).items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"metric {key!r} is {value!r}, not a number")
-    protocol = data.get("protocol", {})
-    for key, typ in (("features", dict), ("num_samples", int), ("reference_split", str)):
+        if key in RESERVED_METRIC_KEYS:  # would overwrite the leaderboard's column of that name
+            raise ValueError(f"metric {key!r} has the name of a leaderboard column")
+    _check_items("flags", data.get("flags", []), str)
+    for key in ("metric_errors", "metric_error_kinds"):
+        _check_items(key, data.get(key, {}), str)
+    _check_protocol(data.get("protocol", {}))
+    data.pop("schema", None)
+    # keys a later genbench may add (its readers ignore what they do not know): this one keeps the
+    # fields it knows, rather than refusing every result such a version writes
+    return Result(**{k: v for k, v in data.items() if k in _FIELD_TYPES})
+
+
+#: protocol fields the leaderboard reads, with their types (each may also be null)
+_PROTOCOL_TYPES: dict[str, type | tuple[type, ...]] = {
+    "features": dict,
+    "num_samples": int,
+    "reference_split": str,
+    "reference_stats": str,
+    "dataset_fingerprint": str,
+    "mode_labeller": str,
+    "metric_versions": dict,
+    "metric_options": dict,
+}
+
+
+def _check_protocol(protocol: dict[str, Any]) -> None:
+    for key, typ in _PROTOCOL_TYPES.items():
         value = protocol.get(key)
         if value is not None and (not isinstance(value, typ) or isinstance(value, bool)):
-            raise ValueError(f"protocol.{key} is {value!r}, not {typ.__name__}")
-    data.pop("schema", None)
-    return Result(**data)
+            raise ValueError(f"protocol.{key} is {value!r}, not {getattr(typ, '__name__', typ)}")
+    for key in ("name", "fingerprint"):
+        value = (protocol.get("features") or {}).get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"protocol.features.{key} is {value!r}, not str")
+    _check_items("protocol.metric_versions", protocol.get("metric_versions") or {}, (int, str))
+    _check_items("protocol.metric_options", protocol.get("metric_options") or {}, dict)
+
+
+def _check_items(name: str, items: list[Any] | dict[str, Any], typ: type | tuple[type, ...]) -> None:
+    """Raise ValueError naming the first item (a dict's value) of ``items`` that is not a ``typ``."""
+    pairs = items.items() if isinstance(items, dict) else enumerate(items)
+    for key, value in pairs:
+        if not isinstance(value, typ) or isinstance(value, bool):
+            what = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
+            raise ValueError(f"{name}[{key!r}] is {value!r}, not {what}")
 
 
 #: the name of a result file; ``seed*.json`` also matched backup copies ("seed0 (1).json",

@@ -68,7 +68,7 @@ def test_mean_and_std_of_three_seeds_are_the_sample_mean_and_std():
 def test_markdown_marks_flags_and_states_protocol(results):
     frame = results_frame(results)
     agg = aggregate(frame)
-    md = leaderboard_markdown(frame, agg, "toy", {}, {"raw": "`raw`"})
+    md = leaderboard_markdown(frame, agg, "toy", {}, {("raw", "abc"): "`raw`"})
     assert "N = 100" in md and "**train** split" in md and "`raw`" in md and "seeds 0, 1" in md
     copy_row = next(ln for ln in md.splitlines() if "| copy" in ln)
     assert "**memorized**" in copy_row
@@ -81,7 +81,7 @@ def test_arrows_are_the_metrics_own_directions_and_two_sided_ct_has_none():
         result("gan", s, 5.0 + s, ct=3.0, authpct=60.0, mode_kl=0.1, grad_norm_g_early=2.0) for s in (0, 1)
     ]
     frame = results_frame(runs)
-    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {("raw", "abc"): "`raw`"})
     headers = [
         cell.strip() for line in md.splitlines() if line.startswith("|   rank") for cell in line.split("|")
     ]
@@ -183,7 +183,7 @@ def test_rows_on_different_seeds_show_their_seeds(results):
     """copy and ddim ran seed 0 only, ddpm and gan seeds 0 and 1: the caption's seeds are not every
     row's, so the table says which seeds each row averages."""
     frame = results_frame(results)
-    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {("raw", "abc"): "`raw`"})
     assert "seeds 0, 1; cells are mean ± std over each row's seeds (the seeds column).\n" in md
     header = next(ln for ln in md.splitlines() if ln.startswith("|") and "fid" in ln)
     assert [c.strip() for c in header.strip("|").split("|")][:3] == ["rank", "model", "seeds"]
@@ -191,6 +191,26 @@ def test_rows_on_different_seeds_show_their_seeds(results):
         ln.split("|")[2].strip(): ln.split("|")[3].strip() for ln in md.splitlines() if ln.startswith("| ")
     }
     assert rows["copy"] == "0" and rows["ddpm"] == "0,1" and rows["ddim[steps=10]"] == "0"
+
+
+def test_a_failed_seed_is_not_one_of_its_rows_seeds():
+    """gaussian's seed 2 failed: its cells average seeds 0 and 1, so the board must not say they are
+    over seeds 0, 1, 2 as copy's are; it shows each row's seeds and names the failed one."""
+    rs = [run_result("copy", s, 30.0 + s) for s in (0, 1, 2)]
+    rs += [run_result("gaussian", 0, 200.0), run_result("gaussian", 1, 240.0)]
+    rs += [run_result("gaussian", 2, status="failed")]
+    agg, md = board(rs)
+    gaussian = agg[agg["label"] == "gaussian"].iloc[0]
+    assert (gaussian["seeds"], gaussian["failed_seeds"], gaussian["n_ok"]) == ("0,1", "2", 2)
+    assert "seeds 0, 1, 2; cells are mean ± std over each row's seeds (the seeds column)." in md
+    row = next(ln for ln in md.splitlines() if ln.startswith("|") and "gaussian" in ln)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "0,1" and "seed 2 without samples" in cells[3]
+    assert "†" not in md  # every cell is over all of its row's (ok) seeds
+    assert "- gaussian seed 2: failed: CUDA out of memory" in md
+    # seed 2 failed for every model: no row averages it, and the caption does not claim it
+    _, md = board([r for r in rs if r.model == "gaussian"] + [run_result("copy", s, 30.0) for s in (0, 1)])
+    assert "seeds 0, 1; cells are mean ± std over seeds." in md
 
 
 def board(results):
@@ -246,6 +266,29 @@ def test_every_protocol_field_that_changes_the_numbers_splits_rows(change, expec
     assert "seeds are averaged, and rows ranked, only within one protocol" in md
 
 
+@pytest.mark.parametrize(
+    ("field", "a", "b"),
+    [
+        ("reference_stats", "/data/a/stats.npz", "/data/b/stats.npz"),
+        ("fingerprint", "classifier-31c2:resize=nearest", "classifier-31c2:resize=bilinear"),
+    ],
+)
+def test_protocols_whose_short_values_collide_are_labelled_apart(field, a, b):
+    """Shortened to `stats.npz` or `classifier-31c2`, two protocols read as one in their row labels."""
+    agg, md = board([run_result("m", 0, 1.0, **{field: a}), run_result("m", 1, 3.0, **{field: b})])
+    assert len(agg) == 2 and agg["row_label"].nunique() == 2
+    for value in (a, b):
+        assert sum(value in label for label in agg["row_label"]) == 1
+
+
+def test_show_values_tells_apart_values_that_read_the_same_in_full():
+    from genbench.protocols import show_values
+
+    one, other = show_values("subsets", [1, "1"])  # an option edited from a number into text
+    assert one != other and one.startswith("1 #") and other.startswith("1 #")
+    assert show_values("reference_stats", ["/a/x.npz", "/b/y.npz"]) == ["x.npz", "y.npz"]
+
+
 def test_device_and_batch_size_do_not_split_rows():
     agg, _ = board([run_result("m", 0, 1.0), run_result("m", 1, 3.0)])  # on cuda:0 and cuda:1
     assert len(agg) == 1 and agg["fid"].iloc[0] == 2.0 and agg["protocol"].iloc[0] == ""
@@ -263,8 +306,9 @@ def test_ranks_are_within_one_protocol():
 
 
 def test_one_protocol_looks_as_before(results):
-    frame = results_frame([r for r in results if r.model in ("ddpm", "gan")])  # both on seeds 0, 1
-    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
+    both_ok = [result("gan", s, 9.0 + s) for s in (0, 1)]  # ddpm and gan both ok on seeds 0, 1
+    frame = results_frame([r for r in results if r.model == "ddpm"] + both_ok)
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {("raw", "abc"): "`raw`"})
     assert (
         "Protocol: N = 100 samples per model and seed vs the **train** split; features: `raw`; "
         "seeds 0, 1; cells are mean ± std over seeds.\n" in md
@@ -278,11 +322,26 @@ def test_one_protocol_looks_as_before(results):
 def test_failed_run_without_protocol_joins_its_models_only_protocol():
     rs = [run_result("m", 0, 1.0), run_result("m", 1, status="failed")]
     agg, md = board(rs)
-    assert len(agg) == 1 and agg["seeds"].iloc[0] == "0,1" and agg["status"].iloc[0] != "ok"
+    assert len(agg) == 1 and agg["status"].iloc[0] != "ok"
+    assert (agg["seeds"].iloc[0], agg["failed_seeds"].iloc[0]) == ("0", "1")  # seed 1 has no numbers
     rs += [run_result("m", 2, 5.0, num_samples=1000)]  # now its protocol is a guess: a row of its own
     agg, md = board(rs)
     assert "m (protocol not recorded)" in md
-    assert set(agg["seeds"]) == {"0", "1", "2"}
+    assert set(agg["seeds"]) == {"0", "", "2"} and set(agg["failed_seeds"]) == {"", "1"}
+
+
+def test_ok_run_with_numbers_but_no_protocol_is_never_averaged_into_another():
+    """A hand-made result with an FID but no protocol measured something unknown: it used to join
+    the model's only protocol and pull its mean from 17 to 345."""
+    unrecorded = run_result("copy", 2, 1000.0)
+    unrecorded.protocol = {}
+    agg, md = board([run_result("copy", 0, 17.0), run_result("copy", 1, 19.0), unrecorded])
+    assert sorted(agg["fid"]) == [18.0, 1000.0]
+    assert set(agg["protocol"]) == {"", "protocol not recorded"}
+    assert "| copy (protocol not recorded) |" in md and "whether the protocol was recorded" in md
+    # a failed run without a protocol still joins the model's only one (one row counts its failure)
+    agg, _ = board([run_result("copy", 0, 17.0), run_result("copy", 1, status="failed")])
+    assert len(agg) == 1
 
 
 # -- a metric missing for some of a row's seeds -------------------------------------------------
@@ -386,6 +445,16 @@ def test_the_api_functions_are_not_shadowed_by_submodules():
         ({"protocol": {"num_samples": "lots"}}, "protocol.num_samples is 'lots'"),
         ({"status": "great"}, "status 'great'"),
         ({"schema": 99}, "written by a newer genbench (result schema 99"),
+        # fields whose items the leaderboard reads: each was a traceback, or a silently wrong board
+        ({"flags": [1]}, "flags[0] is 1, not str"),
+        ({"protocol": {"metric_versions": ["fid"]}}, "protocol.metric_versions is ['fid']"),
+        ({"protocol": {"metric_versions": {"fid": [1]}}}, "protocol.metric_versions['fid'] is [1]"),
+        ({"protocol": {"metric_options": {"fid": "x"}}}, "protocol.metric_options['fid'] is 'x'"),
+        ({"protocol": {"reference_stats": ["a.npz"]}}, "protocol.reference_stats is ['a.npz']"),
+        ({"protocol": {"features": {"name": 5}}}, "protocol.features.name is 5"),
+        ({"metric_errors": {"fid": 5}}, "metric_errors['fid'] is 5, not str"),
+        ({"metrics": {"status": 1.0}}, "metric 'status' has the name of a leaderboard column"),
+        ({"metrics": {"fid": 2.0, "seed": 7}}, "metric 'seed' has the name of a leaderboard column"),
     ],
 )
 def test_a_hand_edited_result_is_one_error_line_naming_the_field(cli, tmp_path, edit, named):
@@ -399,6 +468,18 @@ def test_a_hand_edited_result_is_one_error_line_naming_the_field(cli, tmp_path, 
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], r.stderr
     assert str(path) in lines[0]
+
+
+def test_a_result_with_a_key_this_genbench_does_not_know_is_read(cli, tmp_path):
+    """A key a later genbench (or a person) added used to make the whole report refuse the file
+    with "delete it and rerun that model"; the fields this version knows are all it needs."""
+    import json
+
+    path = result("ddpm", 0, 2.0).write(tmp_path / "runs")
+    path.write_text(json.dumps({**json.loads(path.read_text()), "notes": "rerun on the new GPU"}))
+    assert load_result(path) == result("ddpm", 0, 2.0)
+    r = cli("report", "--out", tmp_path / "runs", "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 0, r.output
 
 
 def test_seeds_trained_under_different_configs_are_not_averaged():
@@ -422,21 +503,23 @@ def test_seeds_trained_under_different_configs_are_not_averaged():
     frame = results_frame([*runs, failed, *others])
     agg = aggregate(frame)
     ddpm = agg[agg["label"] == "ddpm"].set_index("seeds")
-    assert sorted(ddpm.index) == ["0,1", "2", "3", "4"]
+    assert sorted(ddpm.index) == ["", "0,1", "2", "3"]  # "": the failed seed 4, no ok seed
     assert ddpm.loc["0,1", "fid"] == pytest.approx(3.0) and ddpm.loc["2", "fid"] == 9.0
     assert ddpm.loc["0,1", "config_differs"] == "amp=false, dropout=0.1"
     assert ddpm.loc["3", "config_differs"] == "amp=true, dropout=0.0"
-    assert ddpm.loc["4", "config_differs"] == "no config recorded"
+    assert ddpm.loc["", "config_differs"] == "no config recorded" and ddpm.loc["", "failed_seeds"] == "4"
     assert len({*ddpm["row_label"]}) == 4 and all(lb.startswith("ddpm (config ") for lb in ddpm["row_label"])
     vae = agg[agg["label"] == "vae"].iloc[0]  # one config: one row, as always
     assert (vae["row_label"], vae["seeds"], vae["config_differs"]) == ("vae", "0,1", "")
-    md = leaderboard_markdown(frame, agg, "toy", {}, {"raw": "`raw`"})
+    md = leaderboard_markdown(frame, agg, "toy", {}, {("raw", "abc"): "`raw`"})
     assert "## Seeds trained under different model configs" in md
     assert f"- {ddpm.loc['2', 'row_label']}, seeds 2: amp=false, dropout=0.0" in md
+    assert f"- {ddpm.loc['', 'row_label']}, seed 4 without samples: no config recorded" in md
     assert "config_differs" in to_csv_frame(agg).columns
     # a failed run joins its label's only config: no split
     lone = aggregate(results_frame([runs[0], failed]))
-    assert list(lone["seeds"]) == ["0,4"] and list(lone["row_label"]) == ["ddpm"]
+    assert list(lone["seeds"]) == ["0"] and list(lone["failed_seeds"]) == ["4"]
+    assert list(lone["row_label"]) == ["ddpm"]
 
 
 # -- no FID: nothing to rank by ------------------------------------------------------------------
@@ -458,14 +541,14 @@ def header_cells(md):
 def test_without_fid_rows_are_not_ranked_and_not_said_to_be():
     rs = [no_fid("a"), no_fid("b"), no_fid("b", seed=1)]
     frame = results_frame(rs)
-    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {("raw", "abc"): "`raw`"})
     # no rank that ranks nothing; b ran seeds 0 and 1, a only 0, so the seeds column says so
     assert header_cells(md)[:4] == ["model", "seeds", "flags", "precision ↑"]
     assert "Ranked by FID" not in md and "not ranked: no FID was computed" in md
     assert "**memorized**" in md  # the flags are still explained
     rs[2].protocol["num_samples"] = 200  # two protocols: the caption ranks nothing either
     frame = results_frame(rs)
-    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {"raw": "`raw`"})
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {("raw", "abc"): "`raw`"})
     assert "seeds are averaged only within one protocol" in md and "ranked" not in md.replace(
         "not ranked", ""
     )
@@ -484,6 +567,25 @@ def test_report_without_fid_over_several_datasets(tmp_path):
         assert "rank" not in header_cells(md) and "Ranked by FID" not in md
         assert "| a " in md and "| b " in md
         assert "rank" not in pd.read_csv(tmp_path / "boards" / f"{dataset}.csv").columns
+
+
+def test_each_boards_features_caption_describes_its_own_extractor(tmp_path):
+    """digits' classifier and stacked-digits' per-channel one share the name `classifier`: each
+    board's caption described whichever the first result read, on both boards."""
+    from genbench.reporting import write_report
+
+    extractors = {
+        "digits": {"name": "classifier", "fingerprint": "clf-1", "test_accuracy": 0.983},
+        "stacked-digits": {"name": "classifier", "fingerprint": "clf-1-per-channel", "test_accuracy": 0.946},
+    }
+    for dataset, features in extractors.items():
+        r = result("copy", 0, 1.0)
+        r.dataset, r.protocol = dataset, {**r.protocol, "features": features}
+        r.write(tmp_path / "runs")
+    pages = write_report(tmp_path / "runs", tmp_path / "boards")
+    assert "`classifier` (test accuracy 98.3%; fingerprint clf-1);" in pages["digits"]
+    assert "`classifier` (test accuracy 94.6%; fingerprint clf-1-per-channel);" in pages["stacked-digits"]
+    assert "94.6%" not in pages["digits"] and "98.3%" not in pages["stacked-digits"]
 
 
 def test_rows_without_an_fid_get_no_rank_but_keep_their_flags():
