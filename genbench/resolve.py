@@ -247,7 +247,7 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     _check_type(
         config,
         "metrics",
-        lambda v: v is None or _is_names(v),
+        lambda v: v is None or (_is_names(v) and len(v) > 0),  # [] ran no metric and said "ok"
         "a list of metric names, or None for every metric that applies, e.g. ['fid']",
     )
     _check_type(

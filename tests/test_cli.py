@@ -1384,6 +1384,11 @@ def test_the_python_api_refuses_a_named_metric_that_cannot_handle_the_data(tmp_p
         # a string where a list goes was read one character at a time
         ("models", "ddpm", "RunConfig.models must be a list of model names, e.g. ['ddpm'], got 'ddpm'"),
         ("metrics", "fid", "RunConfig.metrics must be a list of metric names"),
+        (
+            "metrics",
+            [],
+            "RunConfig.metrics must be a list of metric names, or None for every metric that applies, e.g. ['fid'], got []",
+        ),
         ("overrides", "ddim.steps=10", "RunConfig.overrides must be a list of MODEL.FIELD=VALUE strings"),
         ("metric_options", "fid.backend=clean-fid", "RunConfig.metric_options must be a list of METRIC.KEY"),
         ("seeds", 0, "RunConfig.seeds must be a list of integers, e.g. [0, 1, 2], got 0"),  # "no seeds given"

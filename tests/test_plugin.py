@@ -425,8 +425,14 @@ def _raises(self, *a, **k):
             "feature extractor plugin 'test-buggy' from genbench-test-plugin raised RuntimeError extracting "
             "features: a bug in the extractor; fix or uninstall genbench-test-plugin, or pass --features raw",
         ),
+        (
+            "features",
+            type("F", (_extractor(lambda self, x: (x, None)),), {"fingerprint": _raises}),
+            "feature extractor plugin 'test-buggy' from genbench-test-plugin raised RuntimeError computing "
+            "its fingerprint: a bug in the extractor; fix or uninstall genbench-test-plugin, or pass --features raw",
+        ),
     ],
-    ids=["dataset-load", "dataset-init", "features-init", "features-extract"],
+    ids=["dataset-load", "dataset-init", "features-init", "features-extract", "features-fingerprint"],
 )
 def test_a_dataset_or_feature_extractor_plugin_bug_is_one_line_naming_it(
     register, cli, tmp_path, cache_dir, kind, cls, expected

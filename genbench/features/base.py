@@ -8,6 +8,7 @@ is a classifier, logits (N x K) for the Inception Score and mode labels. It is b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -77,7 +78,7 @@ class FeatureExtractor(ABC):
 
     def info(self) -> dict[str, Any]:
         """What the protocol records about the extractor (name, fingerprint, accuracy, ...)."""
-        return {"name": self.name, "fingerprint": self.fingerprint()}
+        return {"name": self.name, "fingerprint": self.checked_fingerprint()}
 
     def _checked(self, out: object, rows: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``_extract_batch``'s result when it keeps the contract, else one error naming the extractor
@@ -99,13 +100,17 @@ class FeatureExtractor(ABC):
                 )
         return out  # type: ignore[return-value]
 
-    def _extract_or_name_the_plugin(self, batch: torch.Tensor) -> object:
-        """``_extract_batch``; its own bug is one line naming the plugin (it was a traceback). Out of
-        memory is no plugin's bug: it propagates unchanged."""
+    def checked_fingerprint(self) -> str:
+        """``fingerprint()``; a plugin's bug there is one line naming the plugin (it was a traceback)."""
+        return self._naming_the_plugin("computing its fingerprint", self.fingerprint)  # type: ignore[return-value]
+
+    def _naming_the_plugin(self, doing: str, call: Callable[[], object]) -> object:
+        """``call()``; its own bug (not a GenbenchError with its fix) is one line naming the plugin and
+        the fix. Out of memory is no plugin's bug: it propagates unchanged."""
         from genbench.errors import GenbenchError
 
         try:
-            return self._extract_batch(batch)
+            return call()
         except (GenbenchError, torch.OutOfMemoryError):
             raise
         except Exception as e:
@@ -113,8 +118,9 @@ class FeatureExtractor(ABC):
 
             default = getattr(getattr(self, "dataset", None), "default_features", None)
             drop = f"pass --features {default}" if default and default != self.name else None
-            what = f"raised {type(e).__name__} extracting features"
-            raise plugin_error("feature extractor", self.name, what, e, drop) from e
+            raise plugin_error(
+                "feature extractor", self.name, f"raised {type(e).__name__} {doing}", e, drop
+            ) from e
 
     @torch.no_grad()
     def extract(self, x: torch.Tensor) -> Features:
@@ -122,7 +128,8 @@ class FeatureExtractor(ABC):
         feats, logits = [], []
         for i in range(0, len(x), self.batch_size):
             batch = x[i : i + self.batch_size].to(self.device)
-            f, lg = self._checked(self._extract_or_name_the_plugin(batch), len(batch))
+            out = self._naming_the_plugin("extracting features", lambda b=batch: self._extract_batch(b))
+            f, lg = self._checked(out, len(batch))
             feats.append(f.double().cpu().numpy())
             if lg is not None:
                 logits.append(lg.double().cpu().numpy())

@@ -40,7 +40,7 @@ def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: str) -> str:
             # every value and the shape of the split: no other key about the data is needed
             "content": dataset.content_digest(split),
             "extractor": extractor.name,
-            "extractor_fingerprint": extractor.fingerprint(),
+            "extractor_fingerprint": extractor.checked_fingerprint(),
             "arithmetic": arithmetic(extractor.device),
         },
         sort_keys=True,
