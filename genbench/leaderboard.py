@@ -139,7 +139,7 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds per (dataset, label, protocol); ranked by FID within each protocol."""
     frame = _with_failed_metric_columns(frame)
     metric_cols = [c for c in frame.columns if c in METRIC_COLUMNS or _is_extra_metric(frame, c)]
-    frame = frame.assign(protocol_key=protocol_keys(frame))
+    frame = frame.assign(protocol_key=protocol_keys(frame, metric_cols))
     if "model_config" not in frame:  # a frame made without it (older callers): nothing to split
         frame = frame.assign(model_config=None)
     out = []

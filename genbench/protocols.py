@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genbench.results import RESERVED_METRIC_KEYS
-
 #: protocol fields that change the numbers, with the name a row label gives them. Seed, device and
 #: batch size are left out: they say how a run was made, not what it measured.
 PROTOCOL_FIELDS: dict[str, str] = {
@@ -34,15 +32,16 @@ PROTOCOL_FIELDS: dict[str, str] = {
 }
 
 
-def protocol_keys(frame: pd.DataFrame) -> pd.Series:
-    """Each run's protocol as canonical JSON ("" when it recorded none), comparable within a dataset."""
+def protocol_keys(frame: pd.DataFrame, metric_cols: list[str]) -> pd.Series:
+    """Each run's protocol as canonical JSON ("" when it recorded none), comparable within a dataset.
+    ``metric_cols``: the frame's metric columns (the leaderboard's), which say whether a run has numbers."""
     keys = pd.Series("", index=frame.index, dtype=object)
     for _, runs in frame.groupby("dataset", sort=False):
         settings = {i: _metric_settings(run) for i, run in runs.iterrows()}
         varying = _varying_metrics(list(settings.values()))
         for i, run in runs.iterrows():
             keys[i] = _protocol_key(run, settings[i], varying)
-    return _adopt_unrecorded(frame, keys)
+    return _adopt_unrecorded(frame, keys, metric_cols)
 
 
 def _protocol_key(run: pd.Series, settings: dict[str, dict[str, Any]], varying: list[str]) -> str:
@@ -73,7 +72,7 @@ def _varying_metrics(settings: list[dict[str, dict[str, Any]]]) -> list[str]:
     return sorted(m for m, values in seen.items() if len(values) > 1)
 
 
-def _adopt_unrecorded(frame: pd.DataFrame, keys: pd.Series) -> pd.Series:
+def _adopt_unrecorded(frame: pd.DataFrame, keys: pd.Series, metric_cols: list[str]) -> pd.Series:
     """A run without a protocol and without numbers joins its model's only protocol, else its
     dataset's only one.
 
@@ -83,7 +82,7 @@ def _adopt_unrecorded(frame: pd.DataFrame, keys: pd.Series) -> pd.Series:
     its numbers stay in a row of its own ("protocol not recorded"), never in another protocol's mean.
     """
     out = keys.copy()
-    numbers = _has_numbers(frame)
+    numbers = (frame["status"] == "ok") & frame[metric_cols].notna().any(axis=1)
     for i in keys.index[(keys == "") & ~numbers]:
         for scope in (["dataset", "label"], ["dataset"]):
             same = (frame[scope] == frame.loc[i, scope]).all(axis=1)
@@ -92,20 +91,6 @@ def _adopt_unrecorded(frame: pd.DataFrame, keys: pd.Series) -> pd.Series:
                 out[i] = known.pop()
                 break
     return out
-
-
-def _has_numbers(frame: pd.DataFrame) -> pd.Series:
-    """Per run: ok, with a value in a metric column (numeric, not an identity or protocol column)."""
-    metric_cols = [
-        c
-        for c in frame.columns
-        if c not in RESERVED_METRIC_KEYS
-        and not c.endswith("_std")
-        and pd.api.types.is_numeric_dtype(frame[c])
-    ]
-    if "status" not in frame or not metric_cols:
-        return pd.Series(False, index=frame.index)
-    return (frame["status"] == "ok") & frame[metric_cols].notna().any(axis=1)
 
 
 def protocol_order(runs: pd.DataFrame) -> dict[str, int]:

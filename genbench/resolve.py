@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -21,6 +21,8 @@ from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
+
+T = TypeVar("T")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -43,12 +45,13 @@ def resolve_device(name: str) -> torch.device:
 
 def build_dataset(name: str, config: RunConfig) -> Dataset:
     cls = registry.datasets.get(name)
-    try:
-        return cls(data_dir=config.data_dir, cache_dir=config.cache_dir or default_cache_dir())
-    except GenbenchError:
-        raise
-    except Exception as e:
-        raise plugin_error("dataset", name, f"failed to start: {type(e).__name__}", e) from e
+    cache_dir = config.cache_dir or default_cache_dir()
+    return call_plugin(
+        "dataset",
+        name,
+        "failed to start: {error}",
+        lambda: cls(data_dir=config.data_dir, cache_dir=cache_dir),
+    )
 
 
 def build_extractor(dataset: Dataset, config: RunConfig, device: torch.device) -> FeatureExtractor:
@@ -59,19 +62,19 @@ def build_extractor(dataset: Dataset, config: RunConfig, device: torch.device) -
             f"feature extractor {name!r} does not handle {dataset.kind} data ({dataset.name!r}); "
             f"use --features {dataset.default_features}"
         )
-    try:
-        return cls(
+    return call_plugin(
+        "feature extractor",
+        name,
+        "failed to start: {error}",
+        lambda: cls(
             dataset,
             cache_dir=config.cache_dir or default_cache_dir(),
             device=device,
             weights=config.inception_weights,
             batch_size=config.batch_size,
-        )
-    except GenbenchError:
-        raise
-    except Exception as e:
-        drop = f"pass --features {dataset.default_features}" if name != dataset.default_features else None
-        raise plugin_error("feature extractor", name, f"failed to start: {type(e).__name__}", e, drop) from e
+        ),
+        features_fallback(dataset, name),
+    )
 
 
 def build_metric_options(
@@ -115,18 +118,32 @@ def effective_metric_options(
 
 def check_metric_options(metric: Metric, options: dict[str, Any]) -> None:
     """``metric.check_options`` before any training; a plugin's own bug there is one error line too."""
+    drop = f"drop --metric-option {metric.name}.*"
+    call_plugin(
+        "metric",
+        metric.name,
+        "raised {error} checking its options",
+        lambda: metric.check_options(options),
+        drop,
+    )
+
+
+def call_plugin(kind: str, name: str, what: str, call: Callable[[], T], drop: str | None = None) -> T:
+    """``call()`` into a plugin; its own bug is :func:`plugin_error`, ``what`` saying when, with
+    ``{error}`` for the exception's type. A GenbenchError names its own fix and goes on as it is;
+    so does CUDA running out of memory, which is no plugin's bug."""
     try:
-        metric.check_options(options)
-    except GenbenchError:
+        return call()
+    except (GenbenchError, torch.OutOfMemoryError):
         raise
     except Exception as e:
-        raise plugin_error(
-            "metric",
-            metric.name,
-            f"raised {type(e).__name__} checking its options",
-            e,
-            f"drop --metric-option {metric.name}.*",
-        ) from e
+        raise plugin_error(kind, name, what.format(error=type(e).__name__), e, drop) from e
+
+
+def features_fallback(dataset: Dataset | None, name: str) -> str | None:
+    """The fix beside "uninstall it" for a broken feature extractor: the dataset's default one."""
+    default = getattr(dataset, "default_features", None)
+    return f"pass --features {default}" if default and default != name else None
 
 
 def plugin_error(

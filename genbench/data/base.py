@@ -95,18 +95,11 @@ class Dataset(ABC):
 
     def _load_or_name_the_plugin(self, split: Split) -> object:
         """``_load``; its own bug (not a DataError naming a missing file) is one line naming the plugin."""
-        from genbench.errors import GenbenchError
+        from genbench.resolve import call_plugin  # imported here: resolve imports this module
 
-        try:
-            return self._load(split)
-        except GenbenchError:
-            raise
-        except Exception as e:
-            from genbench.resolve import plugin_error  # imported here: resolve imports this module
-
-            raise plugin_error(
-                "dataset", self.name, f"raised {type(e).__name__} loading its {split} split", e
-            ) from e
+        return call_plugin(
+            "dataset", self.name, f"raised {{error}} loading its {split} split", lambda: self._load(split)
+        )
 
     def _checked(self, split: Split, loaded: object) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``_load``'s result when it keeps the contract, else one error naming the dataset (a plugin's

@@ -11,13 +11,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 
 if TYPE_CHECKING:
     from genbench.data.base import Dataset
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -102,25 +104,14 @@ class FeatureExtractor(ABC):
 
     def checked_fingerprint(self) -> str:
         """``fingerprint()``; a plugin's bug there is one line naming the plugin (it was a traceback)."""
-        return self._naming_the_plugin("computing its fingerprint", self.fingerprint)  # type: ignore[return-value]
+        return self._naming_the_plugin("computing its fingerprint", self.fingerprint)
 
-    def _naming_the_plugin(self, doing: str, call: Callable[[], object]) -> object:
-        """``call()``; its own bug (not a GenbenchError with its fix) is one line naming the plugin and
-        the fix. Out of memory is no plugin's bug: it propagates unchanged."""
-        from genbench.errors import GenbenchError
+    def _naming_the_plugin(self, doing: str, call: Callable[[], T]) -> T:
+        """``call()`` into this extractor: its own bug is one line naming the plugin and the fix."""
+        from genbench.resolve import call_plugin, features_fallback  # imported here: resolve imports this
 
-        try:
-            return call()
-        except (GenbenchError, torch.OutOfMemoryError):
-            raise
-        except Exception as e:
-            from genbench.resolve import plugin_error  # imported here: resolve imports this module
-
-            default = getattr(getattr(self, "dataset", None), "default_features", None)
-            drop = f"pass --features {default}" if default and default != self.name else None
-            raise plugin_error(
-                "feature extractor", self.name, f"raised {type(e).__name__} {doing}", e, drop
-            ) from e
+        fallback = features_fallback(getattr(self, "dataset", None), self.name)  # a plugin's own __init__
+        return call_plugin("feature extractor", self.name, f"raised {{error}} {doing}", call, fallback)
 
     @torch.no_grad()
     def extract(self, x: torch.Tensor) -> Features:
@@ -128,7 +119,9 @@ class FeatureExtractor(ABC):
         feats, logits = [], []
         for i in range(0, len(x), self.batch_size):
             batch = x[i : i + self.batch_size].to(self.device)
-            out = self._naming_the_plugin("extracting features", lambda b=batch: self._extract_batch(b))
+            out: object = self._naming_the_plugin(
+                "extracting features", lambda b=batch: self._extract_batch(b)
+            )
             f, lg = self._checked(out, len(batch))
             feats.append(f.double().cpu().numpy())
             if lg is not None:
