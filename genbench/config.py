@@ -13,6 +13,7 @@ import difflib
 import enum
 import itertools
 import math
+import numbers
 import tomllib
 import types
 import typing
@@ -56,8 +57,13 @@ class RunConfig:
     progress: bool = True  # --progress/--no-progress
 
     def reference_stats_text(self) -> str | None:
-        """``reference_stats`` as results record it in their protocol (the path as given)."""
-        return str(self.reference_stats) if self.reference_stats is not None else None
+        """``reference_stats`` as results record it in their protocol: its file's name and content hash
+        (:func:`genbench.features.reference.stats_identity`)."""
+        if self.reference_stats is None:
+            return None
+        from genbench.features.reference import stats_identity
+
+        return stats_identity(Path(self.reference_stats))
 
 
 def parse_list(text: str | None, what: str) -> list[str]:
@@ -86,7 +92,9 @@ MAX_SEED = 2**32 - 1
 def check_seeds(seeds: list[Any]) -> None:
     """Seeds are integers in 0 .. MAX_SEED (from the CLI's parser and from the Python API alike);
     a larger one failed inside every model, reported as each plugin's bug."""
-    if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED for s in seeds):
+    if any(
+        isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= MAX_SEED for s in seeds
+    ):
         shown = ",".join(map(str, seeds))
         raise GenbenchError(f"seeds must be integers from 0 to 2**32-1, got {shown}; use e.g. --seeds 0,1,2")
 
@@ -243,6 +251,14 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
             return number
         if typ in (int, str):
             return typ(value)
+        if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, float]: one item per type
+            items = [v for v in value.split(":") if v]
+            if len(items) != len(args):
+                form = ":".join(_type_name(a) for a in args)
+                raise GenbenchError(
+                    f"bad value {value!r} for {where}; expected {len(args)} items like {form}, got {len(items)}"
+                )
+            return tuple(_coerce(v, a, where) for v, a in zip(items, args, strict=True))
         if origin in (tuple, list, set, frozenset):
             inner = args[0] if args else str
             vals = [_coerce(v, inner, where) for v in value.split(":") if v]

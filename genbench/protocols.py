@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genbench.results import STATS_HASH
+
 #: protocol fields that change the numbers, with the name a row label gives them. Seed, device and
 #: batch size are left out: they say how a run was made, not what it measured.
 PROTOCOL_FIELDS: dict[str, str] = {
@@ -170,8 +172,8 @@ def _metric_differences(
 def show_value(field: str, value: object) -> str:
     if value is None:
         return "none"
-    if field == "reference_stats":
-        return Path(str(value)).name
+    if field == "reference_stats":  # "stats.npz sha256:..." (or a path that could not be read)
+        return Path(str(value).split(f" {STATS_HASH}")[0]).name
     if field.endswith("fingerprint"):  # network and weights; the preprocessing after ":" is in the JSONs
         return str(value).split(":")[0]
     return str(value)

@@ -6,6 +6,7 @@ types of a :class:`~genbench.config.RunConfig` built in Python. A typo fails her
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -226,8 +227,8 @@ def _check_type(config: RunConfig, name: str, ok: Callable[[Any], bool], what: s
         raise GenbenchError(f"RunConfig.{name} must be {what}, got {value!r}")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _is_int(value: Any) -> bool:  # numpy's integers too (np.arange(3), a sweep's values)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_str(value: Any) -> bool:
@@ -250,10 +251,20 @@ def _is_names(value: Any) -> bool:
     return _is_list(value) and all(isinstance(v, str) for v in value)
 
 
+def _plain_ints(config: RunConfig, *names: str) -> None:
+    """numpy's integers, checked by :func:`_is_int`, as Python ints: results are JSON, which has no
+    ``np.int64``."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None:
+            setattr(config, name, int(value))
+
+
 def check_config_types(config: RunConfig, *, run: bool) -> None:
     """The types of the fields `genbench eval` reads, and with ``run`` those only `genbench run`
     reads, each failing in one line naming the field and an example of its type."""
     _check_type(config, "seeds", _is_list, "a list of integers, e.g. [0, 1, 2]")
+    check_seeds(config.seeds)
     _check_type(config, "dataset", _is_str, "a dataset name, e.g. 'digits'")
     _check_type(
         config,
@@ -281,6 +292,8 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
         _check_type(config, name, lambda v: v is None or _is_path(v), "a path or None")
     for flag in ("figures", "progress"):  # RunConfig(figures="no") is true
         _check_type(config, flag, _is_bool, "True or False")
+    _plain_ints(config, "batch_size")
+    config.seeds = [int(s) for s in config.seeds]
     if not run:
         return
     for flag in ("retrain", "amp"):
@@ -294,6 +307,7 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
         "an integer (samples per model), or None for the size of the train split, e.g. 1000",
     )
     _check_type(config, "checkpoint_every", _is_int, "an integer (training steps), e.g. 500")
+    _plain_ints(config, "samples", "checkpoint_every")
     if config.checkpoint_every < 0:  # step % -5 == 0 checkpointed every 5 steps
         raise GenbenchError(
             f"--checkpoint-every must be >= 0 (0 saves no resumable checkpoints), got {config.checkpoint_every}"
@@ -306,7 +320,6 @@ def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
     the seeds, the batch size, the device and the output directory. Returns the device and the
     cache dir."""
     check_config_types(config, run=False)
-    check_seeds(config.seeds)
     if config.batch_size < 1:  # eval too: it extracted no features and cached that empty reference
         raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
     registry.datasets.check(config.dataset)

@@ -17,6 +17,10 @@ from typing import Any, Literal, get_args
 
 from genbench.io import atomic_write_json
 
+#: in a protocol's ``reference_stats`` ("stats.npz sha256:..."), what separates the file's name
+#: from the hash of its bytes (:func:`genbench.features.reference.stats_identity` writes it)
+STATS_HASH = "sha256:"
+
 SCHEMA_VERSION = 1
 Status = Literal["ok", "diverged", "failed"]
 #: the leaderboard's identity and protocol columns (``results_frame``, ``aggregate``): a metric

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import os
 from dataclasses import dataclass, replace
@@ -645,6 +646,33 @@ def test_an_optional_tuple_field_reads_as_a_tuple():
         resolve_model_config(OptionalLevels, "ring8", {"levels": "a:b"})
 
 
+def test_a_fixed_length_tuple_field_takes_exactly_its_items():
+    """``tuple[int, float]`` took any number of items (``1:2:3`` became a 3-tuple), each read as an int."""
+    from genbench.config import resolve_model_config
+
+    def with_defaults(**defaults):
+        class Pair(PointsOnly):
+            @dataclass
+            class Config:
+                shape: tuple[int, float] = (1, 0.5)
+
+            @classmethod
+            def dataset_defaults(cls, dataset):
+                return defaults
+
+        return Pair
+
+    got = resolve_model_config(with_defaults(), "ring8", {"shape": "2:3"}).shape
+    assert got == (2, 3.0) and type(got[1]) is float
+    for text in ("1:2:3", "4"):
+        with pytest.raises(GenbenchError, match=r"for [\w-]+\.shape; expected 2 items like int:float"):
+            resolve_model_config(with_defaults(), "ring8", {"shape": text})
+    with pytest.raises(GenbenchError, match=r"expected 2 items like int:float, got 3"):
+        resolve_model_config(with_defaults(shape=[1, 2, 3]), "ring8", {})
+    with pytest.raises(GenbenchError, match=r"bad value '1.5' for [\w-]+\.shape; expected int"):
+        resolve_model_config(with_defaults(), "ring8", {"shape": "1.5:2"})
+
+
 class Size(enum.Enum):  # at module level: Config's annotations are resolved by name
     SMALL = "small"
     LARGE = "large"
@@ -971,7 +999,7 @@ def test_a_result_without_fid_is_replaced_by_one_with_other_reference_stats(cli,
     """A mistyped --reference-stats path wrote a result whose FID failed (the other metrics are
     kept, by design); that result then refused the corrected command as "another protocol", though
     nothing in it was measured with those statistics (they are FID's alone)."""
-    from genbench.features.reference import save_reference_stats
+    from genbench.features.reference import save_reference_stats, stats_identity
 
     out = tmp_path / "runs"
     args = run_args(out, cache_dir, "--models", "gaussian", "--dataset", "ring8", "--samples", "50")
@@ -985,7 +1013,10 @@ def test_a_result_without_fid_is_replaced_by_one_with_other_reference_stats(cli,
     assert "fid" in load_result(out / "ring8/gaussian/seed0.json").metrics
     # a result that holds an FID is still kept from one at other statistics
     line = single_line_error(cli(*args))
-    assert f"reference stats {good}, which this run at reference stats None would replace" in line
+    assert (
+        f"reference stats {stats_identity(good)}, which this run at reference stats None would replace"
+        in line
+    )
 
 
 def test_mode_labels_name_their_classifier_when_it_is_not_the_feature_extractor(cli, tmp_path, cache_dir):
@@ -1457,6 +1488,32 @@ def test_the_python_api_checks_seeds_as_the_cli_does(tmp_path, cache_dir, seeds)
     assert not find_results(tmp_path)
 
 
+def test_the_python_api_takes_numpy_integers(tmp_path, cache_dir):
+    """``seeds=list(np.arange(2))`` or ``samples=np.int64(20)`` (a sweep's values) were refused:
+    "seeds must be integers ..., got 0,1", naming values that are integers."""
+    import genbench
+
+    config = genbench.RunConfig(
+        models=["copy"],
+        dataset="ring8",
+        seeds=list(np.arange(2)),
+        samples=np.int64(20),
+        batch_size=np.int32(10),
+        metrics=["fid"],
+        out=tmp_path,
+        cache_dir=cache_dir,
+        progress=False,
+        figures=False,
+    )
+    genbench.run(config)
+    for seed in (0, 1):
+        result = json.loads((tmp_path / f"ring8/copy/seed{seed}.json").read_text())
+        assert result["status"] == "ok" and result["seed"] == seed
+        assert result["protocol"]["num_samples"] == 20
+    with pytest.raises(GenbenchError, match=r"seeds must be integers from 0 to 2\*\*32-1"):
+        genbench.run(replace(config, seeds=[np.int64(-1)]))
+
+
 def test_a_cuda_index_beyond_the_devices_fails_naming_the_valid_ones(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
@@ -1810,7 +1867,36 @@ def test_the_same_command_reruns_after_its_reference_stats_file_is_fixed(cli, tm
     res = cli(*args)
     assert res.exit_code == 0, res.output
     written = json.loads((tmp_path / "runs/ring8/gaussian/seed0.json").read_text())
-    assert "fid" in written["metrics"] and written["protocol"]["reference_stats"] == str(stats)
+    digest = hashlib.sha256(stats.read_bytes()).hexdigest()[:16]
+    assert (
+        "fid" in written["metrics"] and written["protocol"]["reference_stats"] == f"stats.npz sha256:{digest}"
+    )
+
+
+def test_reference_stats_are_recorded_by_their_content_not_their_path(cli, tmp_path, cache_dir, monkeypatch):
+    """The path was recorded as typed: ``./stats.npz`` and ``stats.npz`` made two protocols (two
+    rows of one model), while statistics rewritten in place under the same path made one."""
+    from genbench.features.reference import save_reference_stats
+
+    monkeypatch.chdir(tmp_path)
+    save_reference_stats(tmp_path / "stats.npz", np.zeros(2), np.eye(2))
+    (tmp_path / "copy").mkdir()
+    save_reference_stats(tmp_path / "copy/stats.npz", np.zeros(2), np.eye(2))
+
+    def run(out: str, stats: str):
+        args = run_args(tmp_path / out, cache_dir, "--models", "gaussian", "--dataset", "ring8")
+        return cli(*args, "--samples", "50", "--metrics", "fid", "--no-figures", "--reference-stats", stats)
+
+    for out, stats in [("a", "./stats.npz"), ("b", "stats.npz"), ("c", str(tmp_path / "copy/stats.npz"))]:
+        assert run(out, stats).exit_code == 0
+    recorded = {
+        json.loads((tmp_path / out / "ring8/gaussian/seed0.json").read_text())["protocol"]["reference_stats"]
+        for out in "abc"
+    }
+    assert len(recorded) == 1 and recorded.pop().startswith("stats.npz sha256:")
+    save_reference_stats(tmp_path / "stats.npz", np.ones(2), np.eye(2))  # other statistics, same path
+    line = single_line_error(run("a", "stats.npz"))
+    assert "holds a result at reference stats stats.npz sha256:" in line and "would replace" in line
 
 
 def test_bad_reference_stats_fail_fid_and_keep_the_other_metrics(cli, tmp_path, cache_dir):

@@ -22,6 +22,7 @@ import torch
 from genbench.errors import MetricInputError
 from genbench.features.base import Features
 from genbench.io import FIX_CACHE, atomic_write
+from genbench.results import STATS_HASH
 
 if TYPE_CHECKING:
     from genbench.data.base import Dataset
@@ -124,6 +125,20 @@ def load_reference_stats(path: Path, dim: int | None = None) -> tuple[np.ndarray
             f"compute them with the same feature extractor (--features)"
         )
     return mu, sigma
+
+
+def stats_identity(path: Path) -> str:
+    """``--reference-stats`` as results record it in their protocol: the file's name and a hash of
+    its bytes. The path as typed made ``./s.npz`` and ``s.npz`` (or one file on two machines) two
+    protocols, and statistics rewritten in place one. A file that cannot be read is recorded as
+    typed: FID fails on it and says why, and a result without an FID is never kept from a rerun."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return str(path)
+    return f"{path.name} {STATS_HASH}{digest[:16]}"
 
 
 def save_reference_stats(path: Path, mu: np.ndarray, sigma: np.ndarray) -> None:
