@@ -155,12 +155,21 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     agg = pd.DataFrame(out)
     if "fid" in agg:
         agg = agg.sort_values(["dataset", "protocol_order", "fid"], na_position="last", kind="stable")
-        # only rows with an FID have a place in a ranking by FID: a row whose seeds all failed, or whose
-        # FID failed or was not run, is listed (with its flags) after the ranked ones, without a number
-        has_fid = agg["fid"].notna()
-        rank = agg[has_fid].groupby(["dataset", "protocol_order"]).cumcount() + 1
-        agg.insert(0, "rank", rank.reindex(agg.index).astype("Int64"))  # Int64: no "1.0" in the CSV
+    # always a column, the CSV's first: without one (a run without FID) every later column moved
+    agg.insert(0, "rank", fid_ranks(agg))
     return agg.reset_index(drop=True)
+
+
+def fid_ranks(agg: pd.DataFrame) -> pd.Series:
+    """Each row's rank by FID within its (dataset, protocol), as Int64 (no "1.0" in the CSV). Only
+    rows with an FID have a place in a ranking by FID: a row whose seeds all failed, or whose FID
+    failed or was not run (every row of a run without FID), has none. Equal FIDs share the best of
+    their places, as on any leaderboard (1, 1, 3): which of them is listed first says nothing."""
+    if "fid" not in agg:
+        return pd.Series(pd.NA, index=agg.index, dtype="Int64")
+    ranked = agg[agg["fid"].notna()]
+    rank = ranked.groupby(["dataset", "protocol_order"])["fid"].rank(method="min")
+    return rank.reindex(agg.index).astype("Int64")
 
 
 def _identity(
@@ -382,13 +391,26 @@ def _is_extra_metric(frame: pd.DataFrame, col: str) -> bool:
 
 
 def fmt(mean: float, std: float) -> str:
+    """``mean ± std`` for a table cell: 3 significant digits (4 below 1), the std 2. A number with
+    that many integer digits or more is written without an exponent ("2307 ± 480", never "2.31e+03 ±
+    4.8e+02"): an exponent saves no width there and is misread. Tiny values keep theirs (1.453e-05)."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
     digits = 4 if abs(mean) < 1 else 3
-    text = f"{mean:.{digits}g}" if abs(mean) < 1e4 else f"{mean:.0f}"
+    text = _significant(mean, digits)
     if std is not None and not (isinstance(std, float) and math.isnan(std)):
-        text += f" ± {std:.2g}"
+        text += f" ± {_significant(std, 2, whole=False)}"
     return text
+
+
+def _significant(x: float, digits: int, *, whole: bool = True) -> str:
+    """``x`` to ``digits`` significant digits, without an exponent once that has as many integer
+    digits (rounded up into them: 999.7 is "1000", not "1e+03"); ``whole`` keeps every integer digit
+    there (a mean: "2307"), else they are rounded to ``digits`` (a spread: "480")."""
+    rounded = float(f"{x:.{digits}g}")
+    if abs(rounded) < 10 ** (digits - 1):
+        return f"{x:.{digits}g}"
+    return f"{x if whole else rounded:.0f}"
 
 
 #: identity, status and protocol columns of the CSV, in order (the metric columns follow); columns

@@ -128,8 +128,10 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
             # rows of different protocols (or model configs) come from different seeds: say which
             **({"seeds": agg["seeds"]} if several else {}),
             "flags": [
-                _flag_text(f, s, failed)
-                for f, s, failed in zip(agg["flags"], agg["status"], _failed_seeds(agg), strict=True)
+                _flag_text(f, s, failed, seeds)
+                for f, s, failed, seeds in zip(
+                    agg["flags"], agg["status"], _failed_seeds(agg), _row_seeds(agg), strict=True
+                )
             ],
             **{
                 c + arrow[directions.get(c)]: [
@@ -154,13 +156,34 @@ def _failed_seeds(agg: pd.DataFrame) -> pd.Series:
     return agg["failed_seeds"] if "failed_seeds" in agg else pd.Series([""] * len(agg), index=agg.index)
 
 
-def _flag_text(flags: str, status: str, failed_seeds: str = "") -> str:
-    parts = [f"**{f}**" for f in flags.split(",") if f]
-    if status != "ok" and "diverged" not in flags:
-        parts.append(f"**{status}**")
-    if failed_seeds:  # not among the row's seeds: say which they are (their errors are listed below)
+def _row_seeds(agg: pd.DataFrame) -> pd.Series:
+    """Each row's ok seeds ("" for a frame aggregated without them)."""
+    return agg["seeds"] if "seeds" in agg else pd.Series([""] * len(agg), index=agg.index)
+
+
+def _flag_text(flags: str, status: str, failed_seeds: str = "", seeds: str = "") -> str:
+    """A row's flags, and each outcome of its seeds without samples ("failed;ok" is two statuses: a
+    seed failed, others did not), named with those seeds. A row that still has ``seeds`` says how
+    many it lost and that its cells are over the rest: its numbers are real, and ranked, but a model
+    that diverged on one seed of three is no model to use, however low its FID."""
+    named = [f for f in flags.split(",") if f]
+    named += [s for s in status.split(";") if s != "ok" and s not in named]
+    parts = [f"**{f}**" for f in named]
+    if failed_seeds and seeds:  # not among the row's seeds: say which (their errors are listed below)
+        lost = len(failed_seeds.split(","))
+        of = f"{_seed_words(failed_seeds)} of {lost + len(seeds.split(','))} without samples"
+        parts.append(f"({of}; cells over {_seed_words(seeds)})")
+    elif failed_seeds:
         parts.append(f"({_seed_words(failed_seeds)} without samples)")
     return " ".join(parts)
+
+
+def _lost_seed_rows(agg: pd.DataFrame) -> list[str]:
+    """The row labels of ``agg``'s rows with numbers from some seeds, and none from others (diverged
+    or failed)."""
+    failed = _failed_seeds(agg).astype(bool)
+    partial = agg[failed & (agg["n_ok"] > 0)]
+    return list(partial.get("row_label", partial["label"]))
 
 
 def _seed_words(seeds: str) -> str:
@@ -185,12 +208,7 @@ def leaderboard_markdown(
             order = "Ranked by FID (lower is better); rows without an FID are not ranked."
         else:
             order = "Ranked by FID (lower is better)."
-        lines += [
-            "",
-            f"{order} Flags: **memorized** (copies training data), **collapsed** "
-            "(misses modes), **diverged**/**failed** (no samples); a flagged row is not a usable model, "
-            "however low its FID.",
-        ]
+        lines += ["", f"{order} {_flags_legend(a)}"]
     if "high_quality" in a and a["high_quality"].notna().any() and set(a["features"].dropna()) == {"raw"}:
         lines.append(
             "\nOn raw 2D coordinates FID compares only means and covariances: a Gaussian fitted to the "
@@ -217,6 +235,24 @@ def leaderboard_markdown(
         lines += ["", "## Figures", ""]
         lines += [f"- [{name}]({path})" for name, path in figures.items()]
     return "\n".join(lines) + "\n"
+
+
+def _flags_legend(agg: pd.DataFrame) -> str:
+    """What the flags mean. A row can have numbers and a seed without samples (2 seeds ok, 1
+    diverged): then the legend says that its cells are over the seeds that remain, and names it.
+    Boards without such a row keep the legend they always had."""
+    legend = "Flags: **memorized** (copies training data), **collapsed** (misses modes), "
+    partial = _lost_seed_rows(agg)
+    if not partial:
+        return legend + (
+            "**diverged**/**failed** (no samples); a flagged row is not a usable model, however low its FID."
+        )
+    rows = and_list([f"`{label}`" for label in partial])
+    return legend + (
+        "**diverged**/**failed** (the seeds named have no samples); a flagged row is not a usable model, "
+        f"however low its FID. A row with a diverged or failed seed ({rows}) averages only the seeds "
+        "that remain: its numbers are real, but it is no reliable model, however high it ranks."
+    )
 
 
 def _machines(values: pd.Series) -> set[str]:

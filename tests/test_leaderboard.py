@@ -51,7 +51,7 @@ def test_mean_std_over_seeds_and_rank(results):
     assert ddpm["fid_std"] == pytest.approx(math.sqrt(2.0))  # sample std (ddof=1) of 2 and 4
     assert ddpm["seeds"] == "0,1" and ddpm["n_ok"] == 2
     assert list(agg["label"]) == ["copy", "ddpm", "ddim[steps=10]", "gan"]
-    assert list(agg["rank"]) == [1, 2, 3, 4]
+    assert list(agg["rank"]) == [1, 2, 2, 4]  # ddpm and ddim tie at FID 3: they share 2nd place
     gan = agg[agg["label"] == "gan"].iloc[0]
     assert gan["fid"] == 9.0 and math.isnan(gan["fid_std"])  # one ok seed: no spread
     assert "diverged" in gan["flags"] and gan["status"] != "ok"
@@ -205,7 +205,7 @@ def test_a_failed_seed_is_not_one_of_its_rows_seeds():
     assert "seeds 0, 1, 2; cells are mean ± std over each row's seeds (the seeds column)." in md
     row = next(ln for ln in md.splitlines() if ln.startswith("|") and "gaussian" in ln)
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[2] == "0,1" and "seed 2 without samples" in cells[3]
+    assert cells[2] == "0,1" and "seed 2 of 3 without samples" in cells[3]
     assert "†" not in md  # every cell is over all of its row's (ok) seeds
     assert "- gaussian seed 2: failed: CUDA out of memory" in md
     # seed 2 failed for every model: no row averages it, and the caption does not claim it
@@ -566,7 +566,9 @@ def test_report_without_fid_over_several_datasets(tmp_path):
     for dataset, md in pages.items():
         assert "rank" not in header_cells(md) and "Ranked by FID" not in md
         assert "| a " in md and "| b " in md
-        assert "rank" not in pd.read_csv(tmp_path / "boards" / f"{dataset}.csv").columns
+        # the CSV keeps its columns where they always are: the first is rank, empty
+        csv = pd.read_csv(tmp_path / "boards" / f"{dataset}.csv")
+        assert list(csv.columns[:3]) == ["rank", "dataset", "model"] and csv["rank"].isna().all()
 
 
 def test_each_boards_features_caption_describes_its_own_extractor(tmp_path):
@@ -613,6 +615,98 @@ def test_rows_without_an_fid_get_no_rank_but_keep_their_flags():
     frame = results_frame([*rs, other])
     md = leaderboard_markdown(frame, aggregate(frame), "ring8", {}, {})
     assert "rank" not in header_cells(md) and "not ranked" in md
+
+
+def test_rank_is_the_first_csv_column_with_or_without_fid():
+    """Only a board with an FID had a rank column: a CSV of a run without FID began with dataset,
+    and every column after it moved one place from where CSV_FRONT (and a reader's script) has it."""
+    from genbench.leaderboard import CSV_FRONT
+
+    without = to_csv_frame(aggregate(results_frame([no_fid("a"), no_fid("b")])))
+    with_fid = to_csv_frame(aggregate(results_frame([result("a", 0, 1.0), result("b", 0, 2.0)])))
+    front = [c for c in CSV_FRONT if c in with_fid]
+    assert list(without.columns[: len(front)]) == front == list(with_fid.columns[: len(front)])
+    assert without["rank"].isna().all() and str(without["rank"].dtype) == "Int64"
+    assert without.to_csv(index=False).splitlines()[1].startswith(",toy,a,")  # empty, not "<NA>"
+
+
+def test_tied_fids_share_a_rank_within_their_protocol():
+    """Equal FIDs were ranked 1 and 2 by the order their files were read: a tie is one place, and
+    the next row's place counts both (1, 1, 3), per protocol."""
+    rs = [
+        run_result("b", 0, 10.0),
+        run_result("a", 0, 10.0),
+        run_result("c", 0, 12.0),
+        run_result("d", 0, 5.0),
+        run_result("e", 0, 3.0, features="raw"),
+        run_result("f", 0, 3.0, features="raw"),
+    ]
+    agg, md = board(rs)
+    ranks = list(zip(agg["row_label"].str.split(" ").str[0], agg["rank"], strict=True))
+    assert ranks == [("d", 1), ("b", 2), ("a", 2), ("c", 4), ("e", 1), ("f", 1)]  # ties keep their order
+    shown = [
+        [c.strip()[:1] for c in ln.split("|")[1:3]] for ln in md.splitlines() if ln.startswith("|      ")
+    ]
+    assert shown == [["1", "d"], ["2", "b"], ["2", "a"], ["4", "c"], ["1", "e"], ["1", "f"]]
+    assert "\n2,digits,b," in to_csv_frame(agg).to_csv(index=False)
+
+
+def test_a_row_that_lost_some_seeds_says_so_in_its_flags_and_the_legend():
+    """a's seed 2 diverged and b's failed: each row is ranked by its other two seeds, which the
+    legend used to call rows "(no samples)", and b's flags read "**failed;ok**"."""
+    rs = [result("a", s, 1.0 + s) for s in (0, 1)] + [
+        result("a", 2, 0.0, status="diverged", flags=["diverged"])
+    ]
+    rs += [result("b", s, 3.0 + s) for s in (0, 1)] + [result("b", 2, 0.0, status="failed")]
+    rs += [result("c", s, 0.0, status="diverged", flags=["diverged"]) for s in (0, 1)]
+    rs += [result("ok", s, 5.0 + s) for s in (0, 1, 2)]
+    frame = results_frame(rs)
+    agg = aggregate(frame)
+    md = leaderboard_markdown(frame, agg, "toy", {}, {("raw", "abc"): "`raw`"})
+    assert list(zip(agg["label"], agg["rank"], strict=True))[:3] == [("a", 1), ("b", 2), ("ok", 3)]
+    flags = {
+        ln.split("|")[2].strip(): ln.split("|")[4].strip() for ln in md.splitlines() if ln.startswith("| ")
+    }
+    assert flags["a"] == "**diverged** (seed 2 of 3 without samples; cells over seeds 0, 1)"
+    assert flags["b"] == "**failed** (seed 2 of 3 without samples; cells over seeds 0, 1)"
+    assert flags["c"] == "**diverged** (seeds 0, 1 without samples)"  # no numbers: as before
+    assert flags["ok"] == "" and "failed;ok" not in md and "(no samples)" not in md
+    assert (
+        "**diverged**/**failed** (the seeds named have no samples); a flagged row is not a usable model, "
+        "however low its FID. A row with a diverged or failed seed (`a` and `b`) averages only the seeds "
+        "that remain: its numbers are real, but it is no reliable model, however high it ranks.\n" in md
+    )
+    # without such a row the legend is the one the published boards have
+    frame = results_frame([r for r in rs if r.model in ("c", "ok")])
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {("raw", "abc"): "`raw`"})
+    assert (
+        "Flags: **memorized** (copies training data), **collapsed** (misses modes), **diverged**/**failed** "
+        "(no samples); a flagged row is not a usable model, however low its FID.\n" in md
+    )
+
+
+def test_numbers_of_four_or_more_digits_are_written_whole():
+    """The published board showed an FID of 2307 ± 477 as "2.31e+03 ± 4.8e+02" and an NFE of 1000
+    as "1e+03 ± 0"; small numbers keep their significant digits (and tiny ones their exponent)."""
+    from genbench.leaderboard import fmt
+
+    cases = {
+        (2307.2, 477.3): "2307 ± 480",
+        (1000.0, 0.0): "1000 ± 0",
+        (802381.4, 1.3e5): "802381 ± 130000",
+        (3003.0, 710.0): "3003 ± 710",
+        (999.7, 99.7): "1000 ± 100",  # rounded up into a fourth digit
+        (-2500.0, 30.0): "-2500 ± 30",
+        (13.72, 0.35): "13.7 ± 0.35",
+        (150.4, 14.2): "150 ± 14",
+        (-11.14, float("nan")): "-11.1",
+        (0.0005436, 0.00023): "0.0005436 ± 0.00023",
+        (1.453e-05, 4.7e-06): "1.453e-05 ± 4.7e-06",
+        (float("nan"), 1.0): "",
+    }
+    assert {args: fmt(*args) for args in cases} == cases
+    _, md = board([run_result("m", 0, 1969.7), run_result("m", 1, 2644.7)])
+    assert "| 2307 ± 480 " in md and "e+0" not in md
 
 
 # -- figures of what was measured ----------------------------------------------------------------
