@@ -5,27 +5,35 @@ In-tree entries register with a decorator (``@register_model("vae")``); other pa
 ``genbench.datasets``, ``genbench.metrics``, ``genbench.features``). Entry points are discovered
 lazily: listing names imports nothing, and a module is imported only when one of its names is used.
 
-Validation happens at registration (bad name, duplicate, wrong type, a version that is not a
-positive integer) and fails loudly. An unknown name fails with "did you mean" (as
-lm-evaluation-harness does). A plugin whose module fails to import raises :class:`PluginLoadError`
+Validation happens at registration (bad name, duplicate, wrong type, an abstract class, a version
+that is not a positive integer, a model ``Config`` that is not a dataclass, ``supported_kinds`` that
+is not a collection of known kinds) and fails loudly. A name not found is looked for again among
+entry points when ``sys.path`` changed since they were read (a folder added, a package installed in
+the process); then an unknown name fails with "did you mean" (as lm-evaluation-harness does). A plugin whose module fails to import raises :class:`PluginLoadError`
 naming its distribution; other entries still load.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import importlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Generic, TypeVar
 
+from genbench.distributions import distribution_of, path_state
 from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError
 from genbench.text import and_list
 
 T = TypeVar("T")
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")  # no '.': `--set NAME.FIELD=` splits there
+#: the kinds of data: a dataset's ``kind``, and what a model, metric or extractor's ``supported_kinds``
+#: may hold (:attr:`genbench.data.base.Dataset.kind` is typed with the same two)
+KINDS = ("image", "points")
 
 
 @dataclass
@@ -33,7 +41,9 @@ class Entry:
     """One registered name: where it comes from, and its object once loaded."""
 
     name: str
-    source: str  # "genbench", "baselines", or the distribution that provides the entry point
+    #: the distribution that provides it ("genbench" for the built-ins and baselines); for a class
+    #: registered by decorator from no installed distribution (a script, a test), its top-level module
+    source: str
     obj: Any = None
     entry_point: metadata.EntryPoint | None = None
     alias_of: str | None = None
@@ -60,7 +70,11 @@ class Registry(Generic[T]):
         self._base = base
         self._entries: dict[str, Entry] = {}
         self._discovered = False
+        self._path_state: tuple[tuple[str, int | None], ...] = ()  # sys.path when entry points were read
         self._reported: set[str] = set()
+        #: ``explain_unknown(name)``: a message for an unknown ``name`` that says more than "did you mean"
+        #: (who asked for it), or None
+        self.explain_unknown: Callable[[str], str | None] | None = None
 
     # -- registration -------------------------------------------------------------------------
     @property
@@ -134,7 +148,9 @@ class Registry(Generic[T]):
         version = getattr(obj, "version", 1)  # models and metrics declare one; others inherit none
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise RegistrationError(f"{self.kind} {name!r} has version {version!r}; use a positive integer")
-        problem = obj.declaration_problem() if hasattr(obj, "declaration_problem") else None
+        problem = self._class_problem(obj)
+        if problem is None and hasattr(obj, "declaration_problem"):
+            problem = obj.declaration_problem()
         if problem:
             raise RegistrationError(f"{self.kind} {name!r} {problem}")
         self.discover()
@@ -183,6 +199,27 @@ class Registry(Generic[T]):
                 name=alias, source=src, obj=obj, alias_of=name, entry_point=ep, error=error, declared=declared
             )
 
+    def _class_problem(self, obj: type) -> str | None:
+        """What makes ``obj`` unusable as this registry's class, whatever its base checks itself: it is
+        abstract (instantiating it is a TypeError far from here), its ``Config`` is not a dataclass
+        (``--set model.field=`` and the TOML configs read its fields), or its ``supported_kinds`` is
+        not a collection of known kinds (a string is one of its characters to ``in``)."""
+        missing = sorted(getattr(obj, "__abstractmethods__", ()))
+        if missing:
+            methods = and_list([f"{m}()" for m in missing])
+            them = "it" if len(missing) == 1 else "them"
+            return f"({_target_of(obj)}) is abstract: it does not implement {methods}; define {them} in the class"
+        if isinstance(getattr(self.base, "Config", None), type):  # models: a dataclass of options
+            config = obj.Config
+            if not (isinstance(config, type) and dataclasses.is_dataclass(config)):
+                return (
+                    f"declares Config = {config!r}, which is not a dataclass; decorate it with "
+                    "@dataclasses.dataclass (its fields are the options `--set` and the TOML configs set)"
+                )
+        if hasattr(self.base, "supported_kinds"):
+            return _kinds_problem(obj.supported_kinds)
+        return None
+
     def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
         """Class decorator: ``@registry.register("name")``."""
 
@@ -204,6 +241,7 @@ class Registry(Generic[T]):
         if self._discovered:
             return
         self._discovered = True
+        self._path_state = path_state()  # before reading: a change while reading is read again
         declared: dict[str, dict[str, str]] = {}  # name -> {target: the source that declares it}
         for ep in metadata.entry_points(group=self.group):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
@@ -235,6 +273,23 @@ class Registry(Generic[T]):
                     f"{self.kind} {name!r} is declared by {'both ' if len(listed) == 2 else ''}{and_list(listed)}; "
                     "uninstall one of them"
                 )
+
+    def _rediscover(self) -> bool:
+        """Read entry points again when ``sys.path`` changed since they were read: a folder added to it
+        (a script putting a plugin's folder with its ``*.dist-info`` there after genbench was
+        imported), or a folder on it changed (a package installed in this process). Unchanged, it
+        costs a ``stat`` per ``sys.path`` entry. Names already known keep their state (a loaded class,
+        an import error); new names are added, and a name that a new distribution also declares
+        becomes a conflict, as it would have been read at first. Returns whether it read them."""
+        if not self._discovered:
+            self.discover()
+            return True
+        if path_state() == self._path_state:
+            return False
+        importlib.invalidate_caches()  # importlib.metadata and the import system cache folder listings
+        self._discovered = False
+        self.discover()
+        return True
 
     def _load(self, entry: Entry) -> Any:
         if entry.error:
@@ -287,17 +342,23 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: str) -> bool:
         self.discover()
-        return name in self._entries
+        return name in self._entries or (self._rediscover() and name in self._entries)
 
     def check(self, name: str) -> str:
         """Fail with "did you mean" unless ``name`` is registered; returns the canonical name."""
-        self.discover()
-        if name not in self._entries:
-            close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise UnknownNameError(f"unknown {self.kind} {name!r}{hint} (see `genbench list {self.plural}`)")
+        if name not in self:
+            explained = self.explain_unknown(name) if self.explain_unknown is not None else None
+            raise UnknownNameError(
+                explained
+                or f"unknown {self.kind} {name!r}{self.did_you_mean(name)} (see `genbench list {self.plural}`)"
+            )
         entry = self._entries[name]
         return entry.alias_of or name
+
+    def did_you_mean(self, name: str) -> str:
+        """``"; did you mean 'ddpm'?"`` for the names close to ``name``, or ``""``."""
+        close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+        return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
     def canonical(self, name: str) -> str:
         """Like :meth:`check`, after importing ``name``'s module: an alias that a package also declares
@@ -359,10 +420,55 @@ def _target_of(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
 
 
+def _kinds_problem(kinds: Any) -> str | None:
+    """What is wrong with a declared ``supported_kinds``, or None."""
+    if isinstance(kinds, str):  # ("image") is a string: `in` would match its characters
+        return f"declares supported_kinds = {kinds!r}, a string; use a tuple of kinds: supported_kinds = ({kinds!r},)"
+    if not isinstance(kinds, (tuple, list, set, frozenset)) or not kinds:
+        return f"declares supported_kinds = {kinds!r}; use a tuple of kinds, e.g. ('image', 'points')"
+    for kind in kinds:
+        if kind not in KINDS:
+            close = difflib.get_close_matches(str(kind), KINDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            known = " or ".join(repr(k) for k in KINDS)
+            return f"declares supported_kinds = {kinds!r}; {kind!r} is no kind of data: use {known}{hint}"
+    return None
+
+
 def _source_of(obj: Any) -> str:
+    """Where a class registered by decorator comes from: its module's distribution (what `genbench
+    list` and errors name, as for an entry point), else its top-level module."""
     module = getattr(obj, "__module__", "") or ""
-    top = module.split(".")[0]
-    return top or "unknown"
+    return distribution_of(module) or module.split(".")[0] or "unknown"
+
+
+def _unknown_features(name: str) -> str | None:
+    """The error for an unknown feature extractor ``name`` that a loaded dataset declares as its
+    ``default_features``, naming that dataset plugin and the fix; None when none declares it.
+
+    Checked here, when the extractor is looked up, and not when the dataset registers: a dataset's
+    extractor may come from another plugin, registered by its module's decorator after the dataset
+    is (a script registering a dataset then its extractor, or two plugin modules imported in either
+    order), so at registration "not registered" would not mean "unknown". When it is looked up it
+    must be there (entry points were just read again if sys.path changed). Failing here, not when
+    the dataset loads, leaves ``--features NAME`` to run the dataset with another extractor.
+    """
+    declaring = [
+        e
+        for e in datasets._entries.values()
+        if e.alias_of is None and e.loaded and getattr(e.obj, "default_features", None) == name
+    ]
+    if not declaring:
+        return None
+    who = and_list([f"{e.name!r} from {e.source}" for e in declaring])
+    sources = and_list(sorted({e.source for e in declaring}))
+    close = difflib.get_close_matches(name, features.names(), n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"dataset plugin {who} declares default_features = {name!r}, which is no registered feature "
+        f"extractor{hint}; fix or uninstall {sources}, or pass --features {close[0] if close else 'NAME'} "
+        "(see `genbench list features`)"
+    )
 
 
 def _model_base() -> type:
@@ -393,6 +499,7 @@ models: Registry = Registry("model", "genbench.models", _model_base, "models")
 datasets: Registry = Registry("dataset", "genbench.datasets", _dataset_base, "datasets")
 metrics: Registry = Registry("metric", "genbench.metrics", _metric_base, "metrics")
 features: Registry = Registry("feature extractor", "genbench.features", _features_base, "features")
+features.explain_unknown = _unknown_features
 
 register_model = models.register
 register_dataset = datasets.register

@@ -928,3 +928,48 @@ def test_a_set_in_a_plugins_train_config_hashes_alike_in_every_process():
         for hash_seed in range(6)
     }
     assert len(keys) == 1, keys
+
+
+def test_a_dataset_whose_default_features_is_not_registered_fails_naming_it_when_used(
+    register, cli, tmp_path, cache_dir
+):
+    """A dataset plugin's ``default_features = "rawz"`` was "unknown feature extractor 'rawz'", naming
+    neither the dataset plugin that declared it nor the fix. It registers (its extractor may be
+    another plugin's, registered later) and fails when its extractor is looked up."""
+    from genbench.errors import UnknownNameError
+
+    load = _points_dataset(lambda self, split: (_points(), None))
+    register(registry.datasets, "test-typo-features", type("Typo", (load,), {"default_features": "rawz"}))
+    args = ["--models", "copy", "--dataset", "test-typo-features", "--samples", "100", "--metrics", "fid"]
+    error = _the_one_error_line(cli, tmp_path, cache_dir, *args)
+    assert error == (
+        "error: dataset plugin 'test-typo-features' from genbench-test-plugin declares default_features = "
+        "'rawz', which is no registered feature extractor (did you mean 'raw'?); fix or uninstall "
+        "genbench-test-plugin, or pass --features raw (see `genbench list features`)"
+    )
+    assert not (tmp_path / "runs" / "test-typo-features").exists()  # failed before any work
+    ok = cli(
+        "run",
+        "--out",
+        tmp_path / "runs",
+        "--cache-dir",
+        cache_dir,
+        "--no-progress",
+        *args,
+        "--features",
+        "raw",
+    )
+    assert ok.exit_code == 0, ok.output
+    with pytest.raises(UnknownNameError, match="^unknown feature extractor 'rawzz'"):  # declared by none
+        registry.features.get("rawzz")
+
+    # an extractor registered after the dataset that names it (another plugin's module) is found
+    register(
+        registry.datasets, "test-late-features", type("Late", (load,), {"default_features": "test-late"})
+    )
+    raw = registry.features.get("raw")
+    register(registry.features, "test-late", type("LateRaw", (raw,), {}))
+    assert (
+        registry.features.get(registry.datasets.get("test-late-features").default_features).__name__
+        == "LateRaw"
+    )

@@ -25,6 +25,21 @@ class _Model(GenerativeModel):
         pass
 
 
+#: a concrete model's methods, for plugin modules written by tests
+METHODS = (
+    "    def sample(self, n, *, generator):\n        return None\n"
+    "    def state_dict(self):\n        return {}\n"
+    "    def load_state_dict(self, state):\n        pass\n"
+)
+
+
+def model_module(*classes: str) -> str:
+    """A plugin module's text: concrete model classes named ``classes``."""
+    return "from genbench.api import GenerativeModel\n" + "".join(
+        f"class {name}(GenerativeModel):\n{METHODS}" for name in classes
+    )
+
+
 def fresh() -> Registry:
     reg = Registry("model", "genbench.test-nothing-here", GenerativeModel, "models")
     return reg
@@ -163,11 +178,15 @@ def test_an_alias_declared_as_an_entry_point_resolves_to_its_model_once_imported
     assert in_a_fresh_interpreter(code).split() == ["gan", "gan-ns", "gan-ns"]
 
 
-def fake_distribution(site, name: str, entry_points: dict[str, dict[str, str]]) -> None:
-    """An installed distribution as importlib.metadata finds it: a dist-info folder on sys.path."""
+def fake_distribution(
+    site, name: str, entry_points: dict[str, dict[str, str]], files: list[str] = ()
+) -> None:
+    """An installed distribution as importlib.metadata finds it: a dist-info folder on sys.path,
+    with a RECORD of its ``files`` (paths under ``site``)."""
     info = site / f"{name.replace('-', '_')}-0.1.dist-info"  # as pip names it
     info.mkdir(parents=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "RECORD").write_text("".join(f"{f},,\n" for f in [*files, f"{info.name}/METADATA"]))
     lines = []
     for group, names in entry_points.items():
         lines += [f"[{group}]", *(f"{n} = {target}" for n, target in names.items())]
@@ -181,9 +200,7 @@ def test_a_name_two_distributions_declare_fails_naming_both_whatever_the_path_or
     group = "genbench.test-conflict"
     sites = {"a": tmp_path / "a", "b": tmp_path / "b"}
     (sites["a"] / "conflict_plugin_a.py").parent.mkdir(parents=True)
-    (sites["a"] / "conflict_plugin_a.py").write_text(
-        "from genbench.api import GenerativeModel\nclass Solo(GenerativeModel):\n    pass\n"
-    )
+    (sites["a"] / "conflict_plugin_a.py").write_text(model_module("Solo"))
     fake_distribution(
         sites["a"], "plugin-a", {group: {"dup": "conflict_plugin_a:Dup", "solo": "conflict_plugin_a:Solo"}}
     )
@@ -318,9 +335,7 @@ def test_a_class_cannot_take_a_name_or_alias_an_entry_point_declares(tmp_path, m
     """An entry point not imported yet was taken for "the entry point's own module registering
     itself", so any class could fill it (and before discovery the name broke)."""
     group = "genbench.test-owned"
-    (tmp_path / "owned_plugin_xyz.py").write_text(
-        "from genbench.api import GenerativeModel\nclass Owned(GenerativeModel):\n    pass\n"
-    )
+    (tmp_path / "owned_plugin_xyz.py").write_text(model_module("Owned"))
     fake_distribution(tmp_path, "plugin-owned", {group: {"owned": "owned_plugin_xyz:Owned"}})
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "owned_plugin_xyz", raising=False)
@@ -358,7 +373,7 @@ def test_a_plugin_module_decorating_a_baseline_name_fails_alone(tmp_path, genben
     replaced the baseline VAE in `genbench list` and in runs."""
     (tmp_path / "hijack_xyz.py").write_text(
         "from genbench import GenerativeModel, register_model\n"
-        "@register_model('vae')\nclass MyVae(GenerativeModel):\n    '''THIRD-PARTY impostor'''\n"
+        f"@register_model('vae')\nclass MyVae(GenerativeModel):\n    '''THIRD-PARTY impostor'''\n{METHODS}"
         "@register_model('my-vae')\nclass MyVae2(MyVae):\n    '''third-party model'''\n"
     )
     fake_distribution(tmp_path, "hijack-dist", {"genbench.models": {"my-vae": "hijack_xyz:MyVae2"}})
@@ -366,3 +381,205 @@ def test_a_plugin_module_decorating_a_baseline_name_fails_alone(tmp_path, genben
     assert out.returncode == 0, out.stderr
     assert "impostor" not in out.stdout
     assert "'vae' is already registered by genbench (baselines.vae:VAE)" in " ".join(out.stdout.split())
+
+
+def _registry_of(base: str) -> Registry:
+    from genbench import registry
+
+    reg = getattr(registry, base)
+    return Registry(reg.kind, "genbench.test-nothing-here", reg._base, reg.plural)
+
+
+@pytest.mark.parametrize(
+    ("base", "missing"),
+    [
+        ("models", "load_state_dict() and state_dict()"),
+        ("datasets", "_load()"),
+        ("metrics", "compute()"),
+        ("features", "_extract_batch() and fingerprint()"),
+    ],
+)
+def test_an_abstract_class_fails_at_registration_naming_what_it_does_not_implement(base, missing):
+    """A model without state_dict registered, then every run of it was a TypeError traceback."""
+    reg = _registry_of(base)
+    body = {"sample": lambda self, n, *, generator: None} if base == "models" else {}
+    Abstract = type("Abstract", (reg.base,), {"__module__": __name__, "supported_kinds": ("points",), **body})
+    them = "it" if " and " not in missing else "them"
+    with pytest.raises(RegistrationError) as e:
+        reg.add("abstract", Abstract, aliases=("abstract-alias",))
+    assert str(e.value) == (
+        f"{reg.kind} 'abstract' ({__name__}:Abstract) is abstract: it does not implement {missing}; "
+        f"define {them} in the class"
+    )
+    assert "abstract" not in reg and "abstract-alias" not in reg and reg.names() == []
+
+
+class _Plain:
+    steps: int = 1
+
+
+@pytest.mark.parametrize(
+    "config", [_Plain, dataclasses.make_dataclass("C", [("steps", int, 1)])(), dict, None]
+)
+def test_a_model_whose_config_is_not_a_dataclass_fails_at_registration(config):
+    """``--set model.steps=`` and the TOML configs read the Config's fields: a plain class registered,
+    then every --set of it failed far from the cause."""
+
+    class Undeclared(_Model):
+        Config = config
+
+    reg = fresh()
+    with pytest.raises(
+        RegistrationError,
+        match=r"^model 'undeclared' declares Config = .*, which is not a dataclass; decorate",
+    ):
+        reg.add("undeclared", Undeclared)
+    assert "undeclared" not in reg
+
+    @dataclasses.dataclass
+    class Config:
+        steps: int = 1
+
+    reg.add("declared", type("Declared", (_Model,), {"Config": Config}))
+
+
+@pytest.mark.parametrize("base", ["models", "metrics", "features"])
+@pytest.mark.parametrize(
+    ("kinds", "message"),
+    [
+        (
+            "image",
+            r"'image', a string; use a tuple of kinds: supported_kinds = \('image',\)",
+        ),
+        ("points", r"a string; use a tuple of kinds: supported_kinds = \('points',\)"),
+        (
+            ("imag",),
+            r"\('imag',\); 'imag' is no kind of data: use 'image' or 'points'; did you mean 'image'\?",
+        ),
+        (("image", 3), r"3 is no kind of data"),
+        ((), r"\(\); use a tuple of kinds"),
+        (None, r"None; use a tuple of kinds"),
+    ],
+)
+def test_supported_kinds_that_is_not_a_collection_of_known_kinds_fails_at_registration(base, kinds, message):
+    """``supported_kinds = "image"`` registered, then ``"points" in "image"`` was False but
+    ``"age" in "image"`` True: a string is a collection of its characters."""
+    reg = _registry_of(base)
+    concrete = {
+        "models": {},
+        "metrics": {"compute": lambda self, ctx: {}},
+        "features": {"fingerprint": lambda self: "", "_extract_batch": lambda self, x: (x, None)},
+    }[base]
+    parent = _Model if base == "models" else reg.base
+    Declared = type("Declared", (parent,), {"supported_kinds": kinds, **concrete})
+    with pytest.raises(
+        RegistrationError, match=f"^{reg.kind} 'declared' declares supported_kinds = .*{message}"
+    ):
+        reg.add("declared", Declared)
+    assert "declared" not in reg
+    for fine in (["points"], {"image", "points"}, ("image",)):
+        reg.add(f"fine-{len(reg.names())}", type("Fine", (Declared,), {"supported_kinds": fine}))
+
+
+def test_a_class_registered_by_decorator_names_its_distribution_else_its_module(tmp_path, monkeypatch):
+    """`genbench list` and errors named a decorator-registered plugin class by its module
+    (``acme_models``), not by the distribution to fix or uninstall (``acme-genbench``)."""
+    from genbench import registry
+
+    pkg = tmp_path / "acme_models_xyz"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "extra.py").write_text(
+        "from genbench import GenerativeModel, register_model\n"
+        f"@register_model('acme-extra')\nclass Extra(GenerativeModel):\n{METHODS}"
+    )
+    # a distribution with no genbench entry point: found from its files, as pip records them
+    fake_distribution(
+        tmp_path, "acme-genbench", {}, files=["acme_models_xyz/__init__.py", "acme_models_xyz/extra.py"]
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry.models, "_entries", dict(registry.models._entries))
+    import acme_models_xyz.extra  # noqa: F401
+
+    monkeypatch.delitem(sys.modules, "acme_models_xyz.extra")
+    monkeypatch.delitem(sys.modules, "acme_models_xyz")
+    assert registry.models.source("acme-extra") == "acme-genbench"
+    # a class from no installed distribution (a script, this test module): its module
+
+    @registry.models.register("test-local")
+    class Local(_Model):
+        pass
+
+    assert registry.models.source("test-local") == __name__.split(".")[0]
+    assert registry.models.source("ddpm") == "genbench"
+
+
+def test_a_class_in_a_namespace_package_two_distributions_share_names_its_own(tmp_path, monkeypatch):
+    from genbench import registry
+
+    for dist, module in [("acme-one", "one"), ("acme-two", "two")]:
+        (tmp_path / "acme_ns_xyz").mkdir(exist_ok=True)  # no __init__: a namespace package
+        (tmp_path / "acme_ns_xyz" / f"{module}.py").write_text(
+            "from genbench import GenerativeModel, register_model\n"
+            f"@register_model('acme-{module}')\nclass M(GenerativeModel):\n{METHODS}"
+        )
+        fake_distribution(tmp_path, dist, {}, files=[f"acme_ns_xyz/{module}.py"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry.models, "_entries", dict(registry.models._entries))
+    import acme_ns_xyz.one  # noqa: F401
+    import acme_ns_xyz.two  # noqa: F401
+
+    for name in ("acme_ns_xyz.one", "acme_ns_xyz.two", "acme_ns_xyz"):
+        monkeypatch.delitem(sys.modules, name)
+    assert (registry.models.source("acme-one"), registry.models.source("acme-two")) == (
+        "acme-one",
+        "acme-two",
+    )
+
+
+def test_a_plugin_whose_distribution_appears_on_sys_path_after_the_first_lookup_is_found(
+    tmp_path, monkeypatch
+):
+    """Entry points were read once, at the first registration or lookup: a script that put a plugin's
+    folder on sys.path after that (or installed it in the process) got "unknown model"."""
+    group = "genbench.test-late"
+    late = tmp_path / "late"
+    late.mkdir()
+    (late / "late_plugin_xyz.py").write_text(model_module("Late", "Later"))
+    fake_distribution(late, "plugin-late", {group: {"late": "late_plugin_xyz:Late"}})
+    site = tmp_path / "site"  # a folder already on sys.path, where a package is installed later
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "late_plugin_xyz", raising=False)
+    reg = Registry("model", group, GenerativeModel, "models")
+    reg.add("early", _Model)
+    with pytest.raises(UnknownNameError, match="unknown model 'late'"):
+        reg.get("late")
+
+    reads = []
+    real = metadata.entry_points
+    monkeypatch.setattr(metadata, "entry_points", lambda **kw: reads.append(kw) or real(**kw))
+    with pytest.raises(UnknownNameError, match="unknown model 'late'"):
+        reg.get("late")
+    assert reads == []  # nothing changed on sys.path: a miss reads nothing again
+
+    monkeypatch.syspath_prepend(str(late))
+    assert reg.get("late").__name__ == "Late" and reg.source("late") == "plugin-late"
+    assert len(reads) == 1  # read again once
+    assert reg.get("early") is _Model  # what was registered stays
+
+    (site / "late_plugin_two.py").write_text(model_module("Two"))
+    fake_distribution(site, "plugin-two", {group: {"two": "late_plugin_two:Two"}})
+    monkeypatch.delitem(sys.modules, "late_plugin_two", raising=False)
+    assert "two" in reg and reg.get("two").__name__ == "Two" and reg.source("two") == "plugin-two"
+    with pytest.raises(UnknownNameError, match=r"did you mean 'two'\?"):
+        reg.get("twoo")
+    assert len(reads) == 2
+
+
+def test_importing_genbench_reads_no_entry_points():
+    code = (
+        "import genbench, genbench.registry as r, genbench.cli.main;"
+        "print([reg._discovered for reg in (r.models, r.datasets, r.metrics, r.features)])"
+    )
+    assert in_a_fresh_interpreter(code).strip() == "[False, False, False, False]"

@@ -62,11 +62,12 @@ class Dataset(ABC):
     @classmethod
     def declaration_problem(cls) -> str | None:
         """What is wrong with the class's declarations (checked at registration), or None."""
-        kinds = ("image", "points")
-        if cls.kind not in kinds:
+        from genbench.registry import KINDS
+
+        if cls.kind not in KINDS:
             import difflib
 
-            close = difflib.get_close_matches(str(cls.kind), kinds, n=1)
+            close = difflib.get_close_matches(str(cls.kind), KINDS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             return f"declares kind = {cls.kind!r}; use 'image' or 'points'{hint}"
         if not isinstance(cls.default_features, str) or not cls.default_features:

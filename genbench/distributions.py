@@ -1,0 +1,82 @@
+"""Which installed distribution provides a module, and a cheap test of whether that can have
+changed (``sys.path``, or a folder on it, changed). The registry names a plugin registered by
+decorator by its distribution, as it names one found through an entry point, and reads entry points
+again when a name is missing and the path changed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import metadata
+
+
+def path_state() -> tuple[tuple[str, int | None], ...]:
+    """``sys.path`` with the modification time of each folder on it (None where there is none): what
+    changes when a folder is added to it or a distribution is installed into one of its folders."""
+    state = []
+    for entry in sys.path:
+        try:
+            mtime: int | None = os.stat(entry or ".").st_mtime_ns
+        except (OSError, TypeError, ValueError):  # a path hook's name, a folder not there (yet)
+            mtime = None
+        state.append((str(entry), mtime))
+    return tuple(state)
+
+
+_distributions: tuple[tuple[tuple[str, int | None], ...], dict[str, list[str]]] | None = None
+
+
+def _top_level_distributions() -> dict[str, list[str]]:
+    """:func:`importlib.metadata.packages_distributions`, read again only when ``sys.path`` changed
+    (it reads every installed distribution's file list: a fraction of a second)."""
+    global _distributions
+    state = path_state()
+    if _distributions is None or _distributions[0] != state:
+        _distributions = (state, metadata.packages_distributions())
+    return _distributions[1]
+
+
+_plugins: tuple[tuple[tuple[str, int | None], ...], dict[str, set[str]]] | None = None
+
+
+def _plugin_distributions() -> dict[str, set[str]]:
+    """Top-level module -> the distributions whose genbench entry points name a module under it: a
+    plugin's own distribution, read in milliseconds (no installed distribution's file list), and
+    again only when ``sys.path`` changed."""
+    global _plugins
+    state = path_state()
+    if _plugins is None or _plugins[0] != state:
+        found: dict[str, set[str]] = {}
+        for dist in metadata.distributions():
+            for ep in dist.entry_points:
+                if ep.group.startswith("genbench."):
+                    found.setdefault(ep.module.partition(".")[0], set()).add(dist.name)
+        _plugins = (state, found)
+    return _plugins[1]
+
+
+def distribution_of(module: str) -> str | None:
+    """The installed distribution that provides ``module``, or None (a script, a test module)."""
+    top = module.partition(".")[0]
+    if not top or top == "__main__":
+        return None
+    plugins = _plugin_distributions().get(top, set())
+    if len(plugins) == 1:
+        return next(iter(plugins))
+    names = list(dict.fromkeys(_top_level_distributions().get(top, [])))  # a dist found twice is one
+    if len(names) <= 1:
+        return names[0] if names else None
+    # a namespace package several distributions share: the one whose files include the module's
+    path = getattr(sys.modules.get(module), "__file__", None)
+    if path is None:
+        return None
+    path = os.path.realpath(path)
+    for name in names:
+        try:
+            files = metadata.distribution(name).files or []
+        except metadata.PackageNotFoundError:
+            continue
+        if any(os.path.realpath(f.locate()) == path for f in files):
+            return name
+    return None
