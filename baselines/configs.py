@@ -7,10 +7,13 @@ defaults apply. A dataset in ``SAME_AS`` reads another's folder; gan-sat reads g
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from genbench.config import read_toml
+from genbench.api import GenerativeModel
+from genbench.config import read_toml, resolve_model_config
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -22,3 +25,19 @@ SAME_AS = {"stacked-digits": "digits"}
 def dataset_defaults(model: str, dataset: str) -> dict[str, Any]:
     path = CONFIG_DIR / SAME_AS.get(dataset, dataset) / f"{model}.toml"
     return read_toml(path) if path.exists() else {}
+
+
+def key_config(model: GenerativeModel, *, unused: Iterable[str], drop: Iterable[str] = ()) -> dict[str, Any]:
+    """``model``'s config as its checkpoint key hashes it (its ``train_config``): without ``drop``
+    (fields that never affect training, e.g. logging), and with each ``unused`` field (one that does
+    not affect training on this data: the U-Net's on 2D points, the MLP's on images) at the value the
+    dataset's defaults give it. Hashed as set, such a field retrained bit-identical weights under a
+    new key; dropped from the hash, every checkpoint already trained would have been retrained."""
+    cfg = dataclasses.asdict(model.config)
+    for name in drop:
+        cfg.pop(name)
+    unused = [name for name in unused if name in cfg]
+    if unused:
+        defaults = dataclasses.asdict(resolve_model_config(type(model), model.spec.name, {}))
+        cfg.update({name: defaults[name] for name in unused})
+    return cfg

@@ -18,7 +18,6 @@ with the same weights as an uninterrupted one on the CPU.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -157,8 +156,11 @@ class DDPM(GenerativeModel):
         return configs.dataset_defaults("ddpm", dataset)
 
     def train_config(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self.config)
-        return {k: v for k, v in d.items() if k not in SAMPLING_FIELDS}
+        image = ("ch", "ch_mult", "num_res_blocks", "attn_resolutions", "dropout", "random_flip")
+        points = ("mlp_hidden", "mlp_depth", "mlp_fourier_scale")
+        return configs.key_config(
+            self, unused=points if self.spec.kind == "image" else image, drop=SAMPLING_FIELDS
+        )
 
     def _build(self) -> nn.Module:
         c, s = self.config, self.spec

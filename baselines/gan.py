@@ -21,7 +21,6 @@ generator's parameter gradients), which the ``gan_dynamics`` metric reads.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.configs import dataset_defaults as _dataset_defaults
+from baselines.configs import key_config
 from baselines.gan_nets import (
     DCGANDiscriminator,
     DCGANGenerator,
@@ -104,9 +104,8 @@ class _GAN(GenerativeModel):
         return _dataset_defaults("gan-ns", dataset)
 
     def train_config(self) -> dict[str, Any]:
-        cfg = dataclasses.asdict(self.config)
-        cfg.pop("log_every")
-        return cfg
+        unused = ["hidden", "layers"] if self.spec.kind == "image" else ["g_width", "d_width", "min_res"]
+        return key_config(self, unused=unused, drop=["log_every"])
 
     def _build(self, seed: int) -> None:
         cfg, spec = self.config, self.spec

@@ -20,7 +20,6 @@ to the data range (the usual practice: adding the Gaussian pixel noise only adds
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 from baselines.configs import dataset_defaults as _dataset_defaults
+from baselines.configs import key_config
 from baselines.gan_nets import autocast, seeded
 from baselines.training import train_loop
 from baselines.vae_nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
@@ -100,9 +100,10 @@ class VAE(GenerativeModel):
         return _dataset_defaults("vae", dataset)
 
     def train_config(self) -> dict[str, Any]:
-        cfg = dataclasses.asdict(self.config)
-        cfg.pop("log_every")
-        return cfg
+        unused = ["hidden", "layers"] if self.spec.kind == "image" else ["width", "min_res"]
+        if self.config.decoder_sigma is not None:  # a fixed sigma is not floored
+            unused.append("min_log_sigma")
+        return key_config(self, unused=unused, drop=["log_every"])
 
     def _build(self, seed: int) -> None:
         cfg, spec = self.config, self.spec

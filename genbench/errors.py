@@ -50,7 +50,8 @@ class Diverged(Exception):
     Not a user error: the runner records the model as ``diverged at step N`` and goes on.
     """
 
-    def __init__(self, step: int, loss: float | None = None):
+    def __init__(self, step: int, loss: float | None = None, why: str | None = None):
         self.step = step
         self.loss = loss
-        super().__init__(f"diverged at step {step}" + (f" (loss={loss})" if loss is not None else ""))
+        detail = f"loss={loss}" if loss is not None else why  # why: what else showed it (NaN weights)
+        super().__init__(f"diverged at step {step}" + (f" ({detail})" if detail else ""))

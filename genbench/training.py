@@ -66,6 +66,8 @@ def train_or_load(
                 f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
             ) from e
         console.info(f"{name} seed {seed}: loaded {final}")
+        # a run killed between saving model.pt and removing the resumable state left it for good
+        (ckpt_dir / PARTIAL).unlink(missing_ok=True)
         info = {
             "checkpoint": str(final),
             "loaded": True,
@@ -86,6 +88,7 @@ def train_or_load(
     )
     try:
         summary = model.fit(train_x.to(p.device), ctx) or {}
+        check_weights_finite(model, summary, ctx)
     except Exception as e:
         # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
         (ckpt_dir / RETRAINING).unlink(missing_ok=True)
@@ -118,6 +121,23 @@ def train_or_load(
     info = {"checkpoint": str(final), "loaded": False, "model_version": cls.version, "amp": amp, **summary}
     info["trained_on"] = trained_on
     return model, train_s, ctx.history, info
+
+
+def check_weights_finite(model: GenerativeModel, summary: dict[str, Any], ctx: TrainContext) -> None:
+    """Raise :class:`Diverged` when training left a NaN or inf weight. A loss is checked before its
+    step's update, so the last update (or any update of a plugin that checks nothing) could break
+    the weights unseen: they were saved and cached, and every sample was "NaN from sample()",
+    reported as the plugin's bug on each later run that loaded them."""
+    state = model.state_dict()
+    bad = [
+        k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()
+    ]
+    if bad:
+        steps = summary.get("steps")
+        if not isinstance(steps, int):
+            steps = int(ctx.history[-1]["step"]) if ctx.history else 0
+        shown = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
+        raise Diverged(steps, why=f"NaN or inf weights after training: {shown}")
 
 
 def training_key_config(train_config: dict[str, Any], amp: bool) -> dict[str, Any]:

@@ -528,3 +528,44 @@ def test_gaussian_control_on_non_finite_data_is_an_error_not_a_hang(bad):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("name", ["vae", "gan-ns", "ddpm"])
+@pytest.mark.parametrize("dataset", ["digits", "ring8"])
+def test_the_checkpoint_key_ignores_fields_that_do_not_train_on_the_data(name, dataset):
+    """Every config field was hashed: ``--set vae.width=32`` on 2D points (an MLP) or ``ddpm.mlp_hidden``
+    on digits (a U-Net) retrained bit-identical weights under a new key. Unused fields now hash at
+    the dataset's defaults, so the default config's key (and every cached checkpoint) is unchanged."""
+    from baselines.ddpm import SAMPLING_FIELDS
+    from genbench.config import RunConfig
+    from genbench.resolve import build_dataset
+
+    cls = model_registry.get(name)
+    spec = build_dataset(dataset, RunConfig(dataset=dataset)).spec
+    default = resolve_model_config(cls, dataset, {})
+
+    def key(**fields):
+        return cls(spec, dataclasses.replace(default, **fields)).train_config()
+
+    plain = dataclasses.asdict(default)
+    for dropped in ("log_every", *SAMPLING_FIELDS):
+        plain.pop(dropped, None)
+    assert key() == plain  # the default config hashes as before
+    image = dataset == "digits"
+    unused, used = {
+        "vae": ({"hidden": 7, "layers": 1}, {"width": 8})
+        if image
+        else ({"width": 8, "min_res": 2}, {"hidden": 7}),
+        "gan-ns": ({"hidden": 7}, {"g_width": 8, "d_width": 8})
+        if image
+        else ({"g_width": 8, "d_width": 8, "min_res": 2}, {"layers": 1}),
+        "ddpm": ({"mlp_hidden": 7, "mlp_fourier_scale": 1.0}, {"ch": 8, "dropout": 0.3})
+        if image
+        else ({"ch": 8, "ch_mult": (1, 2), "dropout": 0.3, "random_flip": True}, {"mlp_hidden": 7}),
+    }[name]
+    assert key(**unused) == key()
+    for field, value in used.items():
+        assert key(**{field: value}) != key(), field
+    if name == "vae":  # a fixed decoder sigma is not floored: min_log_sigma trains nothing then
+        assert key(decoder_sigma=0.5, min_log_sigma=-2.0) == key(decoder_sigma=0.5)
+        assert key(decoder_sigma=None, min_log_sigma=-2.0) != key(decoder_sigma=None)

@@ -158,6 +158,16 @@ class TinyTrained(GenerativeModel):
         self.mean = state["mean"]
 
 
+@register_model("test-broken-last-step")
+class BrokenLastStep(TinyTrained):
+    """Its last update breaks the weights after its loss was checked: finite losses, NaN weights."""
+
+    def fit(self, train, ctx):
+        out = super().fit(train, ctx)
+        self.mean = torch.full_like(self.mean, float("nan"))
+        return out
+
+
 @register_model("test-checked")
 class Checked(PointsOnly):
     """Checks its config as the README shows, with the two-argument ``check_config``."""
@@ -1512,6 +1522,34 @@ def test_the_python_api_takes_numpy_integers(tmp_path, cache_dir):
         assert result["protocol"]["num_samples"] == 20
     with pytest.raises(GenbenchError, match=r"seeds must be integers from 0 to 2\*\*32-1"):
         genbench.run(replace(config, seeds=[np.int64(-1)]))
+
+
+def test_weights_broken_by_the_last_step_are_a_divergence_not_a_cached_checkpoint(cli, tmp_path, cache_dir):
+    """Each loss is checked before its step's update, so an update that broke the weights on the last
+    step was saved and cached, and the result was the plugin's bug ("NaN/inf values from sample()")."""
+    args = run_args(tmp_path, cache_dir, "--models", "test-broken-last-step", "--dataset", "ring8")
+    args += ["--samples", "50", "--metrics", "fid", "--no-figures"]
+    r = cli(*args)
+    result = json.loads((tmp_path / "ring8/test-broken-last-step/seed0.json").read_text())
+    assert result["status"] == "diverged", (result["status"], result.get("error"))
+    assert result["error"] == "diverged at step 20 (NaN or inf weights after training: mean)"
+    assert not list(cache_dir.glob("checkpoints/ring8/test-broken-last-step/*/model.pt"))
+    assert r.exit_code == 1, r.output
+
+
+def test_loading_a_trained_checkpoint_removes_resumable_state_left_beside_it(cli, tmp_path, cache_dir):
+    """A run killed after saving model.pt but before removing train.pt left the resumable state
+    (about 570 MB per seed for the CIFAR-10 DDPM) in the cache for good: loading never removed it."""
+    from genbench.training import PARTIAL
+
+    args = run_args(tmp_path, cache_dir, "--models", "test-tiny-trained", "--dataset", "ring8")
+    args += ["--samples", "50", "--metrics", "fid", "--no-figures"]
+    assert cli(*args).exit_code == 0
+    (final,) = cache_dir.glob("checkpoints/ring8/test-tiny-trained/*/model.pt")
+    (final.parent / PARTIAL).write_bytes(final.read_bytes())
+    assert cli(*args).exit_code == 0
+    assert json.loads((tmp_path / "ring8/test-tiny-trained/seed0.json").read_text())["training"]["loaded"]
+    assert final.exists() and not (final.parent / PARTIAL).exists()
 
 
 def test_a_cuda_index_beyond_the_devices_fails_naming_the_valid_ones(monkeypatch):
