@@ -1537,11 +1537,12 @@ def test_weights_broken_by_the_last_step_are_a_divergence_not_a_cached_checkpoin
     assert r.exit_code == 1, r.output
 
 
-def test_loading_a_trained_checkpoint_removes_resumable_state_left_beside_it(cli, tmp_path, cache_dir):
+def test_loading_a_trained_checkpoint_removes_resumable_state_left_beside_it(cli, tmp_path):
     """A run killed after saving model.pt but before removing train.pt left the resumable state
     (about 570 MB per seed for the CIFAR-10 DDPM) in the cache for good: loading never removed it."""
     from genbench.training import PARTIAL
 
+    cache_dir = tmp_path / "cache"  # its own: the session's holds other configs' checkpoints
     args = run_args(tmp_path, cache_dir, "--models", "test-tiny-trained", "--dataset", "ring8")
     args += ["--samples", "50", "--metrics", "fid", "--no-figures"]
     assert cli(*args).exit_code == 0
