@@ -9,6 +9,7 @@ what the interrupted run retrained and resumes the training it interrupted).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,16 +129,27 @@ def check_weights_finite(model: GenerativeModel, summary: dict[str, Any], ctx: T
     step's update, so the last update (or any update of a plugin that checks nothing) could break
     the weights unseen: they were saved and cached, and every sample was "NaN from sample()",
     reported as the plugin's bug on each later run that loaded them."""
-    state = model.state_dict()
-    bad = [
-        k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()
-    ]
+    bad = list(_nonfinite_tensors(model.state_dict()))
     if bad:
         steps = summary.get("steps")
         if not isinstance(steps, int):
             steps = int(ctx.history[-1]["step"]) if ctx.history else 0
         shown = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
         raise Diverged(steps, why=f"NaN or inf weights after training: {shown}")
+
+
+def _nonfinite_tensors(state: Any, prefix: str = "") -> Iterator[str]:
+    """The names of the float tensors holding NaN or inf in a state dict, nested ones included (the
+    baselines' are ``{"G": G.state_dict(), "D": ...}``), as ``G.net.0.weight``."""
+    if torch.is_tensor(state):
+        if state.is_floating_point() and not bool(state.isfinite().all()):
+            yield prefix or "(the state)"
+    elif isinstance(state, dict):
+        for key, value in state.items():
+            yield from _nonfinite_tensors(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(state, list | tuple):
+        for i, value in enumerate(state):
+            yield from _nonfinite_tensors(value, f"{prefix}.{i}" if prefix else str(i))
 
 
 def training_key_config(train_config: dict[str, Any], amp: bool) -> dict[str, Any]:

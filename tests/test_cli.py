@@ -167,6 +167,12 @@ class BrokenLastStep(TinyTrained):
         self.mean = torch.full_like(self.mean, float("nan"))
         return out
 
+    def state_dict(self):  # nested, as the baselines' ({"G": G.state_dict(), "D": ...})
+        return {"net": {"mean": self.mean}, "steps": 3}
+
+    def load_state_dict(self, state):
+        self.mean = state["net"]["mean"]
+
 
 @register_model("test-checked")
 class Checked(PointsOnly):
@@ -1532,7 +1538,7 @@ def test_weights_broken_by_the_last_step_are_a_divergence_not_a_cached_checkpoin
     r = cli(*args)
     result = json.loads((tmp_path / "ring8/test-broken-last-step/seed0.json").read_text())
     assert result["status"] == "diverged", (result["status"], result.get("error"))
-    assert result["error"] == "diverged at step 20 (NaN or inf weights after training: mean)"
+    assert result["error"] == "diverged at step 20 (NaN or inf weights after training: net.mean)"
     assert not list(cache_dir.glob("checkpoints/ring8/test-broken-last-step/*/model.pt"))
     assert r.exit_code == 1, r.output
 
