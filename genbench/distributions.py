@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from importlib import metadata
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def path_state() -> tuple[tuple[str, int | None], ...]:
@@ -24,36 +28,40 @@ def path_state() -> tuple[tuple[str, int | None], ...]:
     return tuple(state)
 
 
-_distributions: tuple[tuple[tuple[str, int | None], ...], dict[str, list[str]]] | None = None
+#: name -> (the path state it was computed under, its value)
+_per_path: dict[str, tuple[tuple[tuple[str, int | None], ...], Any]] = {}
 
 
+def _cached_per_path(build: Callable[[], T]) -> Callable[[], T]:
+    """``build()``, computed again only when :func:`path_state` changed (what is installed can have)."""
+
+    def cached() -> T:
+        state = path_state()
+        hit = _per_path.get(build.__name__)
+        if hit is None or hit[0] != state:
+            hit = _per_path[build.__name__] = (state, build())
+        return hit[1]
+
+    return cached
+
+
+@_cached_per_path
 def _top_level_distributions() -> dict[str, list[str]]:
-    """:func:`importlib.metadata.packages_distributions`, read again only when ``sys.path`` changed
-    (it reads every installed distribution's file list: a fraction of a second)."""
-    global _distributions
-    state = path_state()
-    if _distributions is None or _distributions[0] != state:
-        _distributions = (state, metadata.packages_distributions())
-    return _distributions[1]
+    """:func:`importlib.metadata.packages_distributions` (it reads every installed distribution's file
+    list: a fraction of a second)."""
+    return metadata.packages_distributions()
 
 
-_plugins: tuple[tuple[tuple[str, int | None], ...], dict[str, set[str]]] | None = None
-
-
+@_cached_per_path
 def _plugin_distributions() -> dict[str, set[str]]:
     """Top-level module -> the distributions whose genbench entry points name a module under it: a
-    plugin's own distribution, read in milliseconds (no installed distribution's file list), and
-    again only when ``sys.path`` changed."""
-    global _plugins
-    state = path_state()
-    if _plugins is None or _plugins[0] != state:
-        found: dict[str, set[str]] = {}
-        for dist in metadata.distributions():
-            for ep in dist.entry_points:
-                if ep.group.startswith("genbench."):
-                    found.setdefault(ep.module.partition(".")[0], set()).add(dist.name)
-        _plugins = (state, found)
-    return _plugins[1]
+    plugin's own distribution, read in milliseconds (no installed distribution's file list)."""
+    found: dict[str, set[str]] = {}
+    for dist in metadata.distributions():
+        for ep in dist.entry_points:
+            if ep.group.startswith("genbench."):
+                found.setdefault(ep.module.partition(".")[0], set()).add(dist.name)
+    return found
 
 
 def distribution_of(module: str) -> str | None:

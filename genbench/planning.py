@@ -6,6 +6,7 @@ second, not after an hour. Broken model plugins are recorded in the plan and ski
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,12 @@ class Plan:
     #: checkpoint directories whose training diverged in this run: a shared checkpoint's other rows
     #: record that divergence instead of training up to it again (once per ddim variant)
     diverged: dict[Path, Diverged] = field(default_factory=dict)
+
+    @cached_property
+    def reference_stats_text(self) -> str | None:
+        """``--reference-stats`` as every result of this run records it: the file is hashed once for
+        all of them, not once per result."""
+        return self.config.reference_stats_text()
 
 
 def plan(config: RunConfig, console: Progress | None = None) -> Plan:

@@ -428,11 +428,15 @@ def _kinds_problem(kinds: Any) -> str | None:
         return f"declares supported_kinds = {kinds!r}; use a tuple of kinds, e.g. ('image', 'points')"
     for kind in kinds:
         if kind not in KINDS:
-            close = difflib.get_close_matches(str(kind), KINDS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            known = " or ".join(repr(k) for k in KINDS)
-            return f"declares supported_kinds = {kinds!r}; {kind!r} is no kind of data: use {known}{hint}"
+            return f"declares supported_kinds = {kinds!r}; {kind!r} is no kind of data: {kind_fix(kind)}"
     return None
+
+
+def kind_fix(kind: Any) -> str:
+    """The fix for an unknown kind of data: ``use 'image' or 'points'; did you mean 'image'?``."""
+    close = difflib.get_close_matches(str(kind), KINDS, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"use {' or '.join(repr(k) for k in KINDS)}{hint}"
 
 
 def _source_of(obj: Any) -> str:

@@ -102,7 +102,7 @@ def evaluate_into(
         # FID's reference when given (the other metrics use the reference features); recorded even
         # when the file failed to load (FID's error says why), as run's plan records it: else the
         # rerun after fixing the file was refused as one of another protocol
-        "reference_stats": p.config.reference_stats_text(),
+        "reference_stats": p.reference_stats_text,
         "features": p.extractor.info(),
         "seed": seed,
         "dataset_fingerprint": p.dataset.fingerprint(),

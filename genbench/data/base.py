@@ -62,14 +62,10 @@ class Dataset(ABC):
     @classmethod
     def declaration_problem(cls) -> str | None:
         """What is wrong with the class's declarations (checked at registration), or None."""
-        from genbench.registry import KINDS
+        from genbench.registry import KINDS, kind_fix
 
         if cls.kind not in KINDS:
-            import difflib
-
-            close = difflib.get_close_matches(str(cls.kind), KINDS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            return f"declares kind = {cls.kind!r}; use 'image' or 'points'{hint}"
+            return f"declares kind = {cls.kind!r}; {kind_fix(cls.kind)}"
         if not isinstance(cls.default_features, str) or not cls.default_features:
             return (
                 f"declares default_features = {cls.default_features!r}; name a registered feature "
