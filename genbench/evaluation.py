@@ -10,8 +10,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from genbench.config import RunConfig
-from genbench.errors import GenbenchError
+from genbench.errors import DataError, GenbenchError
+from genbench.features.base import Features
 from genbench.metrics.base import Metric
 from genbench.planning import Plan, metrics_replaced
 from genbench.progress import Progress
@@ -41,6 +44,10 @@ def evaluate(
     folder's name ("samples" for an array). An existing result under that name is replaced only by
     an evaluation of the same samples (the same file or folder, or equal values), so re-running is
     safe and nothing else is ever overwritten.
+
+    With ``config.reference_stats`` and metrics that need no reference examples (FID, IS), the
+    dataset is never read when it declares its ``example_shape``: samples are scored against the
+    statistics alone, and the protocol records no reference split or dataset fingerprint.
     """
     from genbench.data.folder import as_samples
 
@@ -50,14 +57,23 @@ def evaluate(
     device, cache_dir = check_shared_inputs(config)
     seed = _single_seed(config.seeds)
     dataset = build_dataset(config.dataset, config)
-    x = as_samples(samples, dataset.spec)
+    metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
+    # FID against --reference-stats (and metrics of the samples alone, IS): nothing of the dataset is
+    # read when it declares its example shape, so cifar10 samples are scored against clean-fid's
+    # or torch-fidelity's precomputed statistics without the archive
+    reads_reference = config.reference_stats is None or any(
+        m.uses_reference_features(have_stats=True) for m in metrics
+    )
+    try:
+        x = as_samples(samples, dataset.spec if reads_reference else dataset.shape_spec())
+    except DataError as e:
+        raise DataError(f"{e}{_stats_alone_hint(config, metrics)}") from None
     # recorded in the protocol: where the numbers came from, and what a re-run may replace
     source = {
         "path": str(path) if path is not None else None,
         "sha256": hashlib.sha256(x.contiguous().numpy()).hexdigest(),
     }
     result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
-    metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
     options = build_metric_options(config, metrics, dataset)
     # before any work: nothing is computed in vain
     check_replaceable(result.path(config.out), source, metrics, options)
@@ -72,14 +88,30 @@ def evaluate(
         device,
         cache_dir,
         metric_options=options,
+        reads_reference=reads_reference,
     )
-    reference = reference_features_for(p, console)
+    # without the reference features, FID takes its reference from the stats (no dimension to check
+    # them against here: FID compares them with the samples' features)
+    reference = reference_features_for(p, console) if reads_reference else Features(np.zeros((0, 0)))
     load_stats(p, reference, console)
     evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
     result.protocol["samples"] = source
     out_path = result.write(config.out)
     console.done(result, out_path)
     return result
+
+
+def _stats_alone_hint(config: RunConfig, metrics: list[Metric]) -> str:
+    """With --reference-stats and the data unavailable: which metrics read the data, and how to score
+    against the statistics alone (an empty string without --reference-stats)."""
+    if config.reference_stats is None:
+        return ""
+    needy = [m.name for m in metrics if m.uses_reference_features(have_stats=True)]
+    alone = [m.name for m in metrics if m.reference == "stats"] or ["fid"]
+    return (
+        f"; or score against --reference-stats alone, without the data: drop the metrics that read it "
+        f"({', '.join(needy)}), e.g. --metrics {','.join(alone)}"
+    )
 
 
 def _default_name(path: Path | None) -> str:

@@ -95,17 +95,18 @@ def evaluate_into(
         artifacts_dir=artifacts_dir,
         options=p.metric_options,
     )
+    read = p.reads_reference  # else FID's reference is the --reference-stats file alone
     result.protocol = {
         "num_samples": int(samples.shape[0]),
-        "reference_split": p.config.reference_split,
-        "num_reference": len(reference),
+        "reference_split": p.config.reference_split if read else None,
+        "num_reference": len(reference) if read else None,
         # FID's reference when given (the other metrics use the reference features); recorded even
         # when the file failed to load (FID's error says why), as run's plan records it: else the
         # rerun after fixing the file was refused as one of another protocol
         "reference_stats": p.reference_stats_text,
         "features": p.extractor.info(),
         "seed": seed,
-        "dataset_fingerprint": p.dataset.fingerprint(),
+        "dataset_fingerprint": p.dataset.fingerprint() if read else None,
         "device": str(p.device),
         "batch_size": p.config.batch_size,
         "metric_versions": {m.name: m.version for m in p.metrics},

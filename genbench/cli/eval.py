@@ -25,7 +25,10 @@ def eval_samples(
     ] = None,
     reference_split: Annotated[str, typer.Option(help="train or test.")] = "train",
     reference_stats: Annotated[
-        Path | None, typer.Option(help=".npz with mu and sigma as FID reference.")
+        Path | None,
+        typer.Option(
+            help=".npz with mu and sigma as FID reference; with only metrics it serves (--metrics fid,is) the dataset is not read."
+        ),
     ] = None,
     seed: Annotated[
         str,

@@ -49,6 +49,10 @@ class Dataset(ABC):
     classifier_labels_modes: ClassVar[bool] = False
     #: True when data must be fetched on first use
     downloads: ClassVar[bool] = False
+    #: the shape of one example, (C, H, W) or (D,), where it is known without reading the data:
+    #: `genbench eval` against --reference-stats then checks samples against it and never reads the
+    #: data (a downloaded dataset need not be there). Checked against the data whenever it is read.
+    example_shape: ClassVar[tuple[int, ...] | None] = None
     #: one-line description for `genbench list datasets`
     description: ClassVar[str] = ""
     registered_name: ClassVar[str] = ""
@@ -71,6 +75,14 @@ class Dataset(ABC):
                 f"declares default_features = {cls.default_features!r}; name a registered feature "
                 "extractor (see `genbench list features`)"
             )
+        shape, dims = cls.example_shape, 3 if cls.kind == "image" else 1
+        if shape is not None and not (
+            isinstance(shape, tuple)
+            and len(shape) == dims
+            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+        ):
+            like = "(3, 32, 32)" if cls.kind == "image" else "(2,)"
+            return f"declares example_shape = {shape!r}; give {cls.kind} data's shape of one example, e.g. {like}, or None"
         return None
 
     @property
@@ -120,6 +132,10 @@ class Dataset(ABC):
             problem = f"x of shape {tuple(x.shape)}"
         elif not torch.isfinite(x).all():
             problem = "x holding NaN or inf"
+        elif self.example_shape is not None and tuple(x.shape[1:]) != tuple(self.example_shape):
+            problem = (
+                f"examples of shape {tuple(x.shape[1:])} (it declares example_shape = {self.example_shape})"
+            )
         elif self.kind == "image" and (float(x.min()) < -1.001 or float(x.max()) > 1.001):
             problem = f"images in [{float(x.min()):.3g}, {float(x.max()):.3g}]"
         elif labels is not None and not isinstance(labels, torch.Tensor):
@@ -139,6 +155,20 @@ class Dataset(ABC):
             shape=tuple(x.shape[1:]),
             value_range=(-1.0, 1.0) if self.kind == "image" else None,
             num_train=int(x.shape[0]),
+            num_modes=self.num_modes,
+        )
+
+    def shape_spec(self) -> DataSpec:
+        """:attr:`spec` when the data need not be read for it: from :attr:`example_shape` where that is
+        declared (``num_train`` then 0: unknown), else :attr:`spec`, which reads the train split."""
+        if self.example_shape is None or "spec" in self.__dict__:
+            return self.spec
+        return DataSpec(
+            name=self.name,
+            kind=self.kind,
+            shape=tuple(self.example_shape),
+            value_range=(-1.0, 1.0) if self.kind == "image" else None,
+            num_train=0,
             num_modes=self.num_modes,
         )
 

@@ -79,6 +79,7 @@ class CIFAR10(Dataset):
     default_features = "inception"
     num_modes = NUM_CLASSES
     downloads = True
+    example_shape = (3, 32, 32)
     description = "CIFAR-10, 32x32 colour, 50k/10k, downloaded (python format)"
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:

@@ -52,6 +52,7 @@ class Digits(Dataset):
     kind = "image"
     default_features = "classifier"
     num_modes = 10
+    example_shape = (1, 8, 8)
     classifier_labels_modes = True
     description = "scikit-learn 8x8 handwritten digits (1797), embedded, 1437/360 split"
 

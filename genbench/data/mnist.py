@@ -75,6 +75,7 @@ class _IDXDataset(Dataset):
     num_modes = 10
     classifier_labels_modes = True
     downloads = True
+    example_shape = (1, 28, 28)
     source: ClassVar[str] = ""  # key of RESOURCES / MIRRORS
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,6 +27,7 @@ class StackedDigits(Dataset):
     kind = "image"
     default_features = "classifier"
     num_modes = 1000
+    example_shape = (3, 8, 8)
     classifier_labels_modes = True
     description = "three 8x8 digits stacked as RGB (Stacked-MNIST construction), 1000 modes, embedded"
 

@@ -25,6 +25,7 @@ class GaussianMixture2D(Dataset):
 
     kind = "points"
     default_features = "raw"
+    example_shape = (2,)
     means: ClassVar[np.ndarray]  # K x 2
     std: ClassVar[float]
 

@@ -77,6 +77,10 @@ class EvalContext:
         return self.cached("reference_modes", compute)
 
 
+#: the values of :attr:`Metric.reference`
+REFERENCES = ("features", "stats", "none")
+
+
 class Metric(ABC):
     """Base class of every metric."""
 
@@ -87,6 +91,11 @@ class Metric(ABC):
     higher_is_better: ClassVar[dict[str, bool | None]] = {}
     #: kinds of data it applies to
     supported_kinds: ClassVar[tuple[str, ...]] = ("image", "points")
+    #: what it compares the samples with: "features" (``ctx.reference_features``, the reference
+    #: split's, so the dataset is read), "stats" (those features' mean and covariance, which
+    #: ``--reference-stats`` may give instead: FID) or "none" (the samples alone: IS, throughput). An
+    #: evaluation with --reference-stats whose metrics need no "features" never reads the dataset.
+    reference: ClassVar[str] = "features"
     #: one-line description with its reference, for `genbench list metrics`
     description: ClassVar[str] = ""
     #: options the metric reads from ``ctx.options[name]`` (``--metric-option NAME.KEY=VALUE``), with
@@ -111,7 +120,14 @@ class Metric(ABC):
                 f"declares options = {options!r}; map each option name to its default "
                 "(e.g. {'k': 3}; None: computed from the inputs)"
             )
+        if cls.reference not in REFERENCES:
+            return f"declares reference = {cls.reference!r}; use one of {', '.join(map(repr, REFERENCES))}"
         return None
+
+    def uses_reference_features(self, have_stats: bool) -> bool:
+        """Whether computing it needs the reference split's features (``have_stats``: the user gave
+        ``--reference-stats``, which stand in for them where ``reference`` is "stats")."""
+        return self.reference == "features" or (self.reference == "stats" and not have_stats)
 
     @property
     def name(self) -> str:

@@ -115,6 +115,7 @@ class FID(Metric):
 
     version = 1
     higher_is_better: ClassVar[dict[str, bool | None]] = {"fid": False}
+    reference = "stats"  # --reference-stats stand in for the reference features
     #: the trace formula: "torch-fidelity" (eigenvalues) or "clean-fid" (scipy's sqrtm)
     options: ClassVar[dict[str, object]] = {"backend": DEFAULT_BACKEND}
     description = (

@@ -48,6 +48,7 @@ class GanDynamics(Metric):
     """Generator gradient norm early and late, final D(x) and D(G(z)) (Goodfellow et al. 2014)."""
 
     version = 1
+    reference = "none"  # the training log alone
     # diagnostics, not scores: a large gradient or D(G(z)) is no better model in itself
     higher_is_better: ClassVar[dict[str, bool | None]] = {
         "grad_norm_g_early": None,

@@ -28,6 +28,7 @@ class InceptionScore(Metric):
     higher_is_better: ClassVar[dict[str, bool | None]] = {"is": True, "is_std": False}
     options: ClassVar[dict[str, object]] = {"splits": SPLITS}  # the samples are scored in this many parts
     supported_kinds = ("image",)
+    reference = "none"  # the samples' logits alone
     description = (
         "Inception Score over 10 splits from the extractor's logits, torch-fidelity (Salimans et al. 2016)"
     )

@@ -186,6 +186,7 @@ class Throughput(Metric):
         "peak_memory_mb": False,
         "train_s": False,
     }
+    reference = "none"
     description = "samples/s after warm-up (CUDA-synchronised), NFE per sample, peak memory, training time"
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:

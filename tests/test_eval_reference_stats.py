@@ -1,0 +1,187 @@
+"""`genbench eval` against precomputed reference statistics (clean-fid's and torch-fidelity's way of
+scoring CIFAR-10 samples): with --reference-stats and metrics that need nothing else of the data
+(FID, IS), the dataset is never read, so a downloaded one need not be there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genbench import registry
+from genbench.data.base import Dataset
+from genbench.features.base import FeatureExtractor
+from genbench.features.reference import save_reference_stats, stats_identity
+from genbench.metrics.base import Metric
+
+
+class ChannelMeans(FeatureExtractor):
+    """Per-channel means as features and two logits made from them: cheap, so FID and IS run in
+    milliseconds where Inception on the CPU would take minutes."""
+
+    supported_kinds = ("image",)
+
+    def fingerprint(self) -> str:
+        return "channel-means-v1"
+
+    def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = x.mean(dim=(2, 3))
+        return f, torch.stack([f.sum(1), -f.sum(1)], dim=1)
+
+
+class Unreadable(Dataset):
+    """A dataset that declares its example shape and must never be read."""
+
+    kind, default_features = "image", "test-channel-means"
+    example_shape = (1, 4, 4)
+
+    def _load(self, split):
+        raise AssertionError(f"the {split} split was read")
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    for reg in (registry.datasets, registry.features):
+        reg.discover()
+        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
+    registry.features.add("test-channel-means", ChannelMeans, source="genbench-test-plugin")
+    registry.datasets.add("test-unreadable", Unreadable, source="genbench-test-plugin")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    import urllib.request
+
+    def refuse(*a, **k):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+def eval_cmd(cli, tmp_path: Path, dataset: str, samples: np.ndarray, *extra: object):
+    np.savez(tmp_path / "mine.npz", samples=samples)
+    return cli(
+        "eval",
+        "--samples",
+        tmp_path / "mine.npz",
+        "--dataset",
+        dataset,
+        "--out",
+        tmp_path / "runs",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--data-dir",
+        tmp_path / "data",  # empty: nothing to read, nothing can be downloaded
+        "--no-progress",
+        "--no-figures",
+        *extra,
+    )
+
+
+def error_line(r) -> str:
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    return line
+
+
+def test_fid_against_stats_alone_never_reads_the_data_and_is_the_closed_form(cli, tmp_path, plugins):
+    """Same covariance, means d apart: FID = |d|^2 exactly. The protocol names the statistics as the
+    reference and records no split, size or fingerprint of data that was not read."""
+    samples = np.random.default_rng(0).uniform(-1, 1, (300, 1, 4, 4)).astype(np.float32)
+    feats = samples.mean(axis=(2, 3)).astype(np.float64)  # ChannelMeans, 1 channel
+    shift = np.array([0.3])
+    stats = tmp_path / "stats.npz"
+    save_reference_stats(stats, feats.mean(0) + shift, np.cov(feats, rowvar=False).reshape(1, 1))
+    r = eval_cmd(cli, tmp_path, "test-unreadable", samples, "--reference-stats", stats, "--metrics", "fid")
+    assert r.exit_code == 0, r.output
+    result = json.loads((tmp_path / "runs/test-unreadable/mine/seed0.json").read_text())
+    assert result["metrics"]["fid"] == pytest.approx(0.09, rel=1e-6)  # features in float32
+    protocol = result["protocol"]
+    assert protocol["reference_stats"] == stats_identity(stats)
+    assert protocol["reference_split"] is None and protocol["num_reference"] is None
+    assert protocol["dataset_fingerprint"] is None and protocol["num_samples"] == 300
+    # the board reads such results
+    assert cli("report", "--out", tmp_path / "runs", "--leaderboards", tmp_path / "boards").exit_code == 0
+    assert "mine" in (tmp_path / "boards/test-unreadable.md").read_text()
+
+
+def test_cifar10_samples_get_fid_and_is_against_stats_without_the_archive(cli, tmp_path, plugins, offline):
+    samples = np.random.default_rng(1).uniform(-1, 1, (40, 3, 32, 32)).astype(np.float32)
+    stats = tmp_path / "cifar10_train.npz"
+    save_reference_stats(stats, np.zeros(3), np.eye(3))
+    args = ["--reference-stats", stats, "--metrics", "fid,is", "--features", "test-channel-means"]
+    r = eval_cmd(cli, tmp_path, "cifar10", samples, *args)
+    assert r.exit_code == 0, r.output
+    result = json.loads((tmp_path / "runs/cifar10/mine/seed0.json").read_text())
+    assert {"fid", "is"} <= set(result["metrics"]) and not result["metric_errors"]
+    assert not (tmp_path / "data").exists()  # no download was even tried
+    # the declared shape still checks the samples, naming the one expected
+    line = error_line(eval_cmd(cli, tmp_path, "cifar10", samples[:, :, :16, :16], *args))
+    assert "have shape (3, 16, 16) per example but 'cifar10' expects (3, 32, 32)" in line, line
+
+
+def test_metrics_that_read_the_data_still_need_it_and_the_error_says_what_to_drop(
+    cli, tmp_path, plugins, offline
+):
+    samples = np.zeros((40, 3, 32, 32), np.float32)
+    stats = tmp_path / "stats.npz"
+    save_reference_stats(stats, np.zeros(3), np.eye(3))
+    args = ["--reference-stats", stats, "--metrics", "fid,kid", "--features", "test-channel-means"]
+    line = error_line(eval_cmd(cli, tmp_path, "cifar10", samples, *args))
+    assert "cifar-10-python.tar.gz" in line  # the download's own fix comes first
+    assert line.endswith("drop the metrics that read it (kid), e.g. --metrics fid"), line
+    # without --reference-stats nothing is suggested: every metric needs the data then
+    line = error_line(eval_cmd(cli, tmp_path, "cifar10", samples, "--metrics", "fid"))
+    assert "cifar-10-python.tar.gz" in line and "--reference-stats" not in line, line
+
+
+def test_a_declared_example_shape_is_checked_at_registration_and_against_the_data():
+    class Bad(Dataset):
+        kind, example_shape = "image", (32, 32)
+
+        def _load(self, split):
+            raise AssertionError
+
+    assert "declares example_shape = (32, 32); give image data's shape" in Bad.declaration_problem()
+
+    class Lying(Dataset):
+        kind, example_shape = "image", (3, 32, 32)
+
+        def _load(self, split):
+            return torch.zeros(5, 1, 28, 28), None
+
+    from genbench.errors import PluginOutputError
+
+    with pytest.raises(PluginOutputError, match=r"examples of shape \(1, 28, 28\) \(it declares"):
+        Lying().load("train")
+
+
+def test_builtin_datasets_declare_the_shape_their_data_has():
+    """The declared shapes of the downloaded datasets are checked against files in the tests that
+    parse them (tests/test_data.py); here those of the embedded ones, read for real."""
+    for name in ("digits", "stacked-digits", "ring8", "grid25"):
+        ds = registry.datasets.get(name)()
+        assert ds.example_shape == tuple(ds.load("train")[0].shape[1:]), name
+    for name, shape in (("cifar10", (3, 32, 32)), ("mnist", (1, 28, 28)), ("fashion-mnist", (1, 28, 28))):
+        assert registry.datasets.get(name).example_shape == shape
+
+
+def test_a_metric_declaring_an_unknown_reference_is_refused_at_registration():
+    class Odd(Metric):
+        higher_is_better = {"odd": True}  # noqa: RUF012
+        reference = "dataset"
+
+        def compute(self, ctx):
+            return {}
+
+    assert Odd.declaration_problem() == (
+        "declares reference = 'dataset'; use one of 'features', 'stats', 'none'"
+    )
+    from genbench.metrics.fid import FID
+    from genbench.metrics.kid import KID
+
+    assert not FID().uses_reference_features(have_stats=True) and FID().uses_reference_features(False)
+    assert KID().uses_reference_features(have_stats=True)
