@@ -45,9 +45,9 @@ def evaluate(
     an evaluation of the same samples (the same file or folder, or equal values), so re-running is
     safe and nothing else is ever overwritten.
 
-    With ``config.reference_stats`` and metrics that need no reference examples (FID, IS), the
-    dataset is never read when it declares its ``example_shape``: samples are scored against the
-    statistics alone, and the protocol records no reference split or dataset fingerprint.
+    When no metric compares with the reference examples (IS alone, or FID against
+    ``config.reference_stats``), the dataset is never read if it declares its ``example_shape``,
+    and the protocol records no reference split or dataset fingerprint.
     """
     from genbench.data.folder import as_samples
 
@@ -58,12 +58,12 @@ def evaluate(
     seed = _single_seed(config.seeds)
     dataset = build_dataset(config.dataset, config)
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
-    # FID against --reference-stats (and metrics of the samples alone, IS): nothing of the dataset is
+    # metrics of the samples alone (IS) and FID against --reference-stats: nothing of the dataset is
     # read when it declares its example shape, so cifar10 samples are scored against clean-fid's
-    # or torch-fidelity's precomputed statistics without the archive
-    reads_reference = config.reference_stats is None or any(
-        m.uses_reference_features(have_stats=True) for m in metrics
-    )
+    # or torch-fidelity's precomputed statistics without the archive (and no reference features
+    # are extracted for nothing: Inception over 50000 images is hours on a CPU)
+    have_stats = config.reference_stats is not None
+    reads_reference = any(m.uses_reference_features(have_stats) for m in metrics)
     try:
         x = as_samples(samples, dataset.spec if reads_reference else dataset.shape_spec())
     except DataError as e:

@@ -71,8 +71,8 @@ class Plan:
     reference_stats: tuple[Any, Any] | None = None
     #: why --reference-stats could not be used: FID records it as its error, the other metrics run
     reference_stats_error: str | None = None
-    #: False for an evaluation whose metrics --reference-stats serve alone (FID, IS): the dataset's
-    #: values are never read, so its results record no reference split, size or dataset fingerprint
+    #: False for an evaluation whose metrics compare with no reference examples (IS, FID against
+    #: --reference-stats): its results record no reference split, size or dataset fingerprint
     reads_reference: bool = True
     #: checkpoint directories --retrain has cleared in this run: a checkpoint shared by several rows
     #: (ddpm and every ddim variant) is trained once per run, then loaded

@@ -95,7 +95,7 @@ def evaluate_into(
         artifacts_dir=artifacts_dir,
         options=p.metric_options,
     )
-    read = p.reads_reference  # else FID's reference is the --reference-stats file alone
+    read = p.reads_reference  # else no metric compared with the data (FID with --reference-stats)
     result.protocol = {
         "num_samples": int(samples.shape[0]),
         "reference_split": p.config.reference_split if read else None,

@@ -1,6 +1,6 @@
 """`genbench eval` against precomputed reference statistics (clean-fid's and torch-fidelity's way of
 scoring CIFAR-10 samples): with --reference-stats and metrics that need nothing else of the data
-(FID, IS), the dataset is never read, so a downloaded one need not be there."""
+(FID, IS), the dataset is never read, so a downloaded one need not be there. Nor for IS alone."""
 
 from __future__ import annotations
 
@@ -185,3 +185,14 @@ def test_a_metric_declaring_an_unknown_reference_is_refused_at_registration():
 
     assert not FID().uses_reference_features(have_stats=True) and FID().uses_reference_features(False)
     assert KID().uses_reference_features(have_stats=True)
+
+
+def test_is_alone_reads_no_data_and_extracts_no_reference_features(cli, tmp_path, plugins):
+    """IS scores the samples' logits alone: reading the dataset and extracting its features (hours
+    of Inception on a CPU for CIFAR-10) was work for no number."""
+    samples = np.random.default_rng(2).uniform(-1, 1, (60, 1, 4, 4)).astype(np.float32)
+    r = eval_cmd(cli, tmp_path, "test-unreadable", samples, "--metrics", "is")
+    assert r.exit_code == 0, r.output
+    result = json.loads((tmp_path / "runs/test-unreadable/mine/seed0.json").read_text())
+    assert "is" in result["metrics"] and result["protocol"]["dataset_fingerprint"] is None
+    assert not list((tmp_path / "cache").glob("features/*.npz"))

@@ -93,8 +93,8 @@ class Metric(ABC):
     supported_kinds: ClassVar[tuple[str, ...]] = ("image", "points")
     #: what it compares the samples with: "features" (``ctx.reference_features``, the reference
     #: split's, so the dataset is read), "stats" (those features' mean and covariance, which
-    #: ``--reference-stats`` may give instead: FID) or "none" (the samples alone: IS, throughput). An
-    #: evaluation with --reference-stats whose metrics need no "features" never reads the dataset.
+    #: ``--reference-stats`` may give instead: FID) or "none" (the samples alone: IS, throughput).
+    #: `genbench eval` reads the dataset only for a metric that needs its "features".
     reference: ClassVar[str] = "features"
     #: one-line description with its reference, for `genbench list metrics`
     description: ClassVar[str] = ""
