@@ -64,6 +64,11 @@ def evaluate(
     # are extracted for nothing: Inception over 50000 images is hours on a CPU)
     have_stats = config.reference_stats is not None
     reads_reference = any(m.uses_reference_features(have_stats) for m in metrics)
+    if not reads_reference and config.reference_split != "train":
+        console.warn(
+            f"--reference-split {config.reference_split} is not used: no metric compares with a split "
+            f"of {dataset.name}, so the result records none"
+        )
     try:
         x = as_samples(samples, dataset.spec if reads_reference else dataset.shape_spec())
     except DataError as e:

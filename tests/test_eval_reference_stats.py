@@ -191,8 +191,9 @@ def test_is_alone_reads_no_data_and_extracts_no_reference_features(cli, tmp_path
     """IS scores the samples' logits alone: reading the dataset and extracting its features (hours
     of Inception on a CPU for CIFAR-10) was work for no number."""
     samples = np.random.default_rng(2).uniform(-1, 1, (60, 1, 4, 4)).astype(np.float32)
-    r = eval_cmd(cli, tmp_path, "test-unreadable", samples, "--metrics", "is")
+    r = eval_cmd(cli, tmp_path, "test-unreadable", samples, "--metrics", "is", "--reference-split", "test")
     assert r.exit_code == 0, r.output
+    assert "warning: --reference-split test is not used: no metric compares with a split" in r.stderr
     result = json.loads((tmp_path / "runs/test-unreadable/mine/seed0.json").read_text())
     assert "is" in result["metrics"] and result["protocol"]["dataset_fingerprint"] is None
     assert not list((tmp_path / "cache").glob("features/*.npz"))
