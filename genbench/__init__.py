@@ -52,6 +52,15 @@ def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Res
     return _evaluate(samples, config, name=name)
 
 
+def stats(path: Any, config: RunConfig) -> dict[str, Any]:
+    """Write the FID reference statistics (mu, sigma) of ``config.dataset``'s
+    ``config.reference_split`` in ``config.features`` to the ``.npz`` at ``path``, as `genbench
+    stats` does; returns what the file records about how they were made."""
+    from genbench.statistics import stats as _stats
+
+    return _stats(path, config)
+
+
 def report(out: Any = "runs", leaderboards: Any = None) -> dict[str, str]:
     """Aggregate results under ``out`` into leaderboards (``out/leaderboards`` unless given);
     returns {dataset: markdown}."""
@@ -77,4 +86,5 @@ __all__ = [
     "register_model",
     "report",
     "run",
+    "stats",
 ]

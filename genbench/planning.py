@@ -71,6 +71,8 @@ class Plan:
     reference_stats: tuple[Any, Any] | None = None
     #: why --reference-stats could not be used: FID records it as its error, the other metrics run
     reference_stats_error: str | None = None
+    #: how the --reference-stats file says it was made (`genbench stats`), or None
+    reference_made: dict[str, Any] | None = None
     #: False for an evaluation whose metrics compare with no reference examples (IS, FID against
     #: --reference-stats): its results record no reference split, size or dataset fingerprint
     reads_reference: bool = True

@@ -36,14 +36,28 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     """
     if p.config.reference_stats is None:
         return
-    from genbench.features.reference import load_reference_stats
+    from genbench.features.reference import check_stats_features, load_reference_stats, stats_made
 
+    path = p.config.reference_stats
     dim = reference.features.shape[1] if len(reference) else None
     try:
-        p.reference_stats = load_reference_stats(p.config.reference_stats, dim=dim)
+        stats = load_reference_stats(path, dim=dim)
+        p.reference_made = stats_made(path)
+        check_stats_features(p.reference_made, p.extractor.info(), path)
     except MetricInputError as e:
         p.reference_stats_error = str(e)
         console.warn(f"{e}; FID will not be computed, the other metrics will")
+        return
+    p.reference_stats = stats
+    made = p.reference_made or {}
+    if made.get("dataset") is not None and (
+        made["dataset"] != p.dataset.name
+        or (p.reads_reference and made.get("dataset_fingerprint") != p.dataset.fingerprint())
+    ):
+        console.warn(
+            f"reference statistics {path} are of {made['dataset']} {made.get('split')} (fingerprint "
+            f"{made.get('dataset_fingerprint')}), not of this {p.dataset.name}; FID compares with them"
+        )
 
 
 def run(config: RunConfig, console: Progress | None = None) -> list[Result]:

@@ -95,18 +95,15 @@ def evaluate_into(
         artifacts_dir=artifacts_dir,
         options=p.metric_options,
     )
-    read = p.reads_reference  # else no metric compared with the data (FID with --reference-stats)
     result.protocol = {
         "num_samples": int(samples.shape[0]),
-        "reference_split": p.config.reference_split if read else None,
-        "num_reference": len(reference) if read else None,
+        **reference_protocol(p, reference),
         # FID's reference when given (the other metrics use the reference features); recorded even
         # when the file failed to load (FID's error says why), as run's plan records it: else the
         # rerun after fixing the file was refused as one of another protocol
         "reference_stats": p.reference_stats_text,
         "features": p.extractor.info(),
         "seed": seed,
-        "dataset_fingerprint": p.dataset.fingerprint() if read else None,
         "device": str(p.device),
         "batch_size": p.config.batch_size,
         "metric_versions": {m.name: m.version for m in p.metrics},
@@ -143,6 +140,27 @@ def evaluate_into(
             result.artifacts = dict(ctx.artifacts)
             console.warn(f"{result.label} seed {seed}: the samples figure was not saved: {e}")
     result.timings = {k: float(v) for k, v in timings.items()}
+
+
+def reference_protocol(p: Plan, reference: Features) -> dict[str, Any]:
+    """What the samples were compared with: the reference split read here; else (no metric compared
+    with the data: FID against --reference-stats, IS) the split that a `genbench stats` file of this
+    dataset records, so its FID shares a protocol with a run's against the same file; else none."""
+    if p.reads_reference:
+        split, size, fingerprint = p.config.reference_split, len(reference), p.dataset.fingerprint()
+    else:
+        made = p.reference_made if p.reference_stats is not None else None
+        made = made if made and made.get("dataset") == p.dataset.name else {}
+        split, size, fingerprint = (
+            made.get("split"),
+            made.get("num_examples"),
+            made.get("dataset_fingerprint"),
+        )
+        # the file's own words: kept only when they are what a result may record
+        split = split if split in ("train", "test") else None
+        size = size if isinstance(size, int) and not isinstance(size, bool) else None
+        fingerprint = fingerprint if isinstance(fingerprint, str) else None
+    return {"reference_split": split, "num_reference": size, "dataset_fingerprint": fingerprint}
 
 
 def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:

@@ -857,7 +857,7 @@ def test_report_writes_beside_the_results_and_leaves_the_published_leaderboards_
     assert "--leaderboards leaderboards`" not in readme and '"leaderboards")' not in readme
 
 
-@pytest.mark.parametrize("command", ["run", "eval", "report", "list"])
+@pytest.mark.parametrize("command", ["run", "eval", "stats", "report", "list"])
 def test_help_shows_every_options_text_whole(command):
     """Rich markup used to swallow "[default: ...]" in option help, leaving "seed ." in --help."""
     r = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"})

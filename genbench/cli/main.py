@@ -88,6 +88,7 @@ def _register_commands() -> None:
     from genbench.cli import list as list_cmd
     from genbench.cli import report as report_cmd
     from genbench.cli import run as run_cmd
+    from genbench.cli import stats as stats_cmd
 
     app.command("run")(
         user_errors(run_cmd.run, "interrupted: finished results are saved; rerun to resume training")
@@ -96,6 +97,7 @@ def _register_commands() -> None:
     app.command("report")(
         user_errors(report_cmd.report, "interrupted: the leaderboards written so far are complete")
     )
+    app.command("stats")(user_errors(stats_cmd.stats, "interrupted: no statistics were written"))
     app.command("list")(user_errors(list_cmd.list_entries))
 
 

@@ -14,7 +14,7 @@ import io
 import json
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from genbench.features.base import FeatureExtractor
 
 FORMAT_VERSION = 1
+#: the key of a statistics file that records how it was made (:func:`genbench.statistics.stats`)
+MADE_KEY = "genbench"
 
 
 def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: str) -> str:
@@ -127,6 +129,36 @@ def load_reference_stats(path: Path, dim: int | None = None) -> tuple[np.ndarray
     return mu, sigma
 
 
+def stats_made(path: Path) -> dict[str, Any] | None:
+    """How the statistics in ``path`` were made, as :func:`genbench.statistics.stats` recorded it; None for
+    a file that records nothing (clean-fid's, pytorch-fid's, or one saved without ``made``) or
+    cannot be read (:func:`load_reference_stats` says why)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if MADE_KEY not in npz.files:
+                return None
+            made = json.loads(str(npz[MADE_KEY]))
+    except Exception:
+        return None
+    return made if isinstance(made, dict) else None
+
+
+def check_stats_features(made: dict[str, Any] | None, features: dict[str, Any], path: Path) -> None:
+    """Raise when the statistics were computed with other features than ``features`` (the
+    extractor's ``info()``): Inception's and clean-fid's Inception both give 2048 numbers, so FID
+    against the other's statistics is a number without meaning that no dimension check catches."""
+    theirs = (made or {}).get("features")
+    if not isinstance(theirs, dict):
+        return
+    mine = (features.get("name"), features.get("fingerprint"))
+    if (theirs.get("name"), theirs.get("fingerprint")) != mine:
+        raise MetricInputError(
+            f"reference statistics {path} were computed with features {theirs.get('name')!r} "
+            f"({theirs.get('fingerprint')}), not {mine[0]!r} ({mine[1]}); pass --features "
+            f"{theirs.get('name')} or recompute them with `genbench stats --features {mine[0]}`"
+        )
+
+
 def stats_identity(path: Path) -> str:
     """``--reference-stats`` as results record it in their protocol: the file's name and a hash of
     its bytes. The path as typed made ``./s.npz`` and ``s.npz`` (or one file on two machines) two
@@ -141,12 +173,18 @@ def stats_identity(path: Path) -> str:
     return f"{path.name} {STATS_HASH}{digest[:16]}"
 
 
-def save_reference_stats(path: Path, mu: np.ndarray, sigma: np.ndarray) -> None:
-    """Write (mu, sigma) as an ``.npz`` that :func:`load_reference_stats` (and clean-fid) read."""
+def save_reference_stats(
+    path: Path, mu: np.ndarray, sigma: np.ndarray, *, made: dict[str, Any] | None = None
+) -> None:
+    """Write (mu, sigma) as an ``.npz`` that :func:`load_reference_stats` (and clean-fid) read;
+    ``made``: how they were made (:func:`genbench.statistics.stats`), under the key ``genbench``."""
     mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
     _check_stats(mu, sigma, "statistics to save", "pass mu of shape (D,) and sigma of shape (D, D)")
+    arrays = {"mu": mu, "sigma": sigma}
+    if made is not None:  # a string array: readable without pickle, ignored by clean-fid's loader
+        arrays[MADE_KEY] = np.array(json.dumps(made, sort_keys=True))
     buf = io.BytesIO()
-    np.savez(buf, mu=mu, sigma=sigma)
+    np.savez(buf, **arrays)
     atomic_write(Path(path), lambda fh: fh.write(buf.getvalue()), fix="choose a writable path")
 
 

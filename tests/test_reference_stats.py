@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -197,3 +198,88 @@ def test_is_alone_reads_no_data_and_extracts_no_reference_features(cli, tmp_path
     result = json.loads((tmp_path / "runs/test-unreadable/mine/seed0.json").read_text())
     assert "is" in result["metrics"] and result["protocol"]["dataset_fingerprint"] is None
     assert not list((tmp_path / "cache").glob("features/*.npz"))
+
+
+# -- `genbench stats`: statistics made where the data is, used where it is not ----------------------
+
+
+def test_stats_writes_the_split_statistics_that_fid_uses_and_how_they_were_made(cli, tmp_path, cache_dir):
+    from genbench.features.reference import load_reference_stats, stats_made
+    from genbench.metrics.fid import gaussian_statistics
+
+    path = tmp_path / "ring8-test.npz"
+    args = ["--dataset", "ring8", "--reference-split", "test", "--cache-dir", cache_dir, "--no-progress"]
+    r = cli("stats", "--out", path, *args)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith(f"wrote {path}: mu and sigma of 2000 ring8 test examples in raw features")
+    ring8 = registry.datasets.get("ring8")()
+    mu, sigma = load_reference_stats(path)
+    want_mu, want_sigma = gaussian_statistics(ring8.load("test")[0].numpy())  # raw features: the points
+    np.testing.assert_allclose(mu, want_mu, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(sigma, want_sigma, rtol=1e-6, atol=1e-9)
+    made = stats_made(path)
+    assert made["dataset"] == "ring8" and made["split"] == "test" and made["num_examples"] == 2000
+    assert made["dataset_fingerprint"] == ring8.fingerprint() and made["features"]["name"] == "raw"
+    # clean-fid reads the file as its own (np.load, keys mu and sigma)
+    with np.load(path) as npz:
+        assert npz["mu"].shape == (2,) and npz["sigma"].shape == (2, 2)
+    line = error_line(cli("stats", "--out", tmp_path / "s.txt", *args))
+    assert "does not end in .npz" in line
+
+
+def test_fid_against_genbench_stats_shares_the_protocol_of_a_run_against_them(cli, tmp_path, cache_dir):
+    """An evaluation that reads no data takes the split and dataset fingerprint from the stats file,
+    so it is one row with a run scored against the same file; its FID equals the run's."""
+    stats = tmp_path / "ring8-train.npz"
+    assert cli("stats", "--out", stats, "--dataset", "ring8", "--cache-dir", cache_dir).exit_code == 0
+    out = tmp_path / "runs"
+    common = ["--dataset", "ring8", "--metrics", "fid", "--reference-stats", stats, "--no-figures"]
+    common += ["--out", out, "--cache-dir", cache_dir, "--no-progress"]
+    assert cli("run", "--models", "gaussian", "--samples", "500", *common).exit_code == 0
+    run_result = json.loads((out / "ring8/gaussian/seed0.json").read_text())
+    samples = tmp_path / "gaussian-samples.npz"
+    np.savez(samples, samples=np.random.default_rng(0).standard_normal((500, 2)).astype(np.float32))
+    r = cli("eval", "--samples", samples, *common)
+    assert r.exit_code == 0, r.output
+    evaluated = json.loads((out / "ring8/gaussian-samples/seed0.json").read_text())
+    for field in ("reference_split", "num_reference", "dataset_fingerprint", "reference_stats", "features"):
+        assert evaluated["protocol"][field] == run_result["protocol"][field], field
+    assert cli("report", "--out", out).exit_code == 0
+    board = pd.read_csv(out / "leaderboards/ring8.csv")
+    assert sorted(board["label"]) == ["gaussian", "gaussian-samples"]
+    assert board["protocol"].isna().all()  # one protocol: no row is labelled by what sets it apart
+
+
+def test_stats_made_with_other_features_fail_fid_naming_the_features(cli, tmp_path, cache_dir):
+    """Inception's and clean-fid's Inception both give 2048 numbers: a dimension check cannot tell
+    their statistics apart, the file's record can."""
+    from genbench.features.reference import save_reference_stats, stats_made
+
+    stats = tmp_path / "digits-raw.npz"
+    args = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress"]
+    assert cli("stats", "--out", stats, "--features", "raw", *args).exit_code == 0
+    made = stats_made(stats)
+    # the same numbers, recorded as another extractor's with the classifier's dimension
+    forged = tmp_path / "forged.npz"
+    made["features"] = {"name": "inception", "fingerprint": "inception-abc"}
+    save_reference_stats(forged, np.zeros(128), np.eye(128), made=made)
+    samples = tmp_path / "mine.npz"
+    np.savez(samples, samples=np.zeros((40, 8, 8), np.uint8))
+    r = cli(
+        "eval",
+        "--samples",
+        samples,
+        "--metrics",
+        "fid",
+        "--reference-stats",
+        forged,
+        "--out",
+        tmp_path,
+        *args,
+    )
+    line = error_line(r)
+    assert (
+        f"reference statistics {forged} were computed with features 'inception' (inception-abc), not "
+        "'classifier'" in line
+    ), line
+    assert "pass --features inception or recompute them with `genbench stats --features classifier`" in line

@@ -1,0 +1,57 @@
+"""``stats(path, config)`` (``genbench.stats``): what `genbench stats` calls. Writes the FID
+reference statistics (mu, sigma) of a dataset split's features to an ``.npz``, the format clean-fid
+and pytorch-fid read, so samples can later be scored against them where the data is not
+(``genbench eval --reference-stats ... --metrics fid,is``).
+
+The file also records how it was made (key ``genbench``: the dataset and its fingerprint, the split
+and its size, the feature extractor and its fingerprint). A run or evaluation that reads it checks
+that its features are the ones the statistics were computed with (Inception's and clean-fid's
+Inception both give 2048 numbers, so the dimension alone cannot tell them apart), and an evaluation
+that reads no data records the statistics' split and dataset fingerprint in its protocol.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genbench.config import RunConfig
+from genbench.errors import GenbenchError
+from genbench.progress import Progress
+
+
+def stats(path: Path | str, config: RunConfig, *, console: Progress | None = None) -> dict[str, Any]:
+    """Write the (mu, sigma) of ``config.dataset``'s ``config.reference_split`` in the features of
+    ``config.features`` (the dataset's default when None) to ``path``; returns what the file records
+    about them. The features are the cached reference features `genbench run` uses, so the
+    statistics are those its FID compares with."""
+    from genbench.features.reference import reference_features, save_reference_stats
+    from genbench.metrics.fid import gaussian_statistics
+    from genbench.resolve import build_dataset, build_extractor, check_shared_inputs
+
+    console = console or Progress(enabled=config.progress)
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise GenbenchError(f"{path} does not end in .npz; name the statistics file like cifar10-train.npz")
+    device, cache_dir = check_shared_inputs(config)
+    dataset = build_dataset(config.dataset, config)
+    extractor = build_extractor(dataset, config, device)
+    split = config.reference_split
+    if split not in ("train", "test"):
+        raise GenbenchError(f"unknown split {split!r}; use --reference-split train or test")
+    with console.status(f"features of {dataset.name} {split} ({extractor.name})"):
+        feats = reference_features(dataset, extractor, split, cache_dir)
+    if len(feats) < 2:
+        raise GenbenchError(
+            f"{dataset.name} {split} has {len(feats)} example; a covariance needs two or more"
+        )
+    mu, sigma = gaussian_statistics(feats.features)
+    made = {
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint(),
+        "split": split,
+        "num_examples": len(feats),
+        "features": extractor.info(),
+    }
+    save_reference_stats(path, mu, sigma, made=made)
+    return made
