@@ -229,6 +229,7 @@ class DDPM(GenerativeModel):
         use_amp = ctx.amp and dev.type == "cuda"
         fork_devices = [dev] if dev.type == "cuda" else []
         ema_updates = [0]
+        last: list[torch.Tensor] = []  # the last step's noisy batch, timesteps and noise, for final_loss
 
         def step(i: int) -> dict[str, float]:
             idx = torch.randint(n, (c.batch_size,), generator=gen)
@@ -241,6 +242,7 @@ class DDPM(GenerativeModel):
                 x0 = torch.where(flip.to(dev)[:, None, None, None], x0.flip(-1), x0)
             t, noise = t.to(dev), noise.to(dev)
             x_t = self.schedule.q_sample(x0, t, noise)
+            last[:] = [x_t, t, noise]
             self.net.train()
             with torch.random.fork_rng(devices=fork_devices):
                 torch.manual_seed(dropout_seed)  # dropout masks drawn from our generator, not global
@@ -257,6 +259,16 @@ class DDPM(GenerativeModel):
             self._update_ema(ema_updates[0])
             ema_updates[0] += 1
             return {"loss": float(loss.detach()), "lr": lr}
+
+        def final_loss() -> dict[str, float]:
+            """The loss of the EMA denoiser, which is what is cached and samples, after the last update
+            on its batch (in eval mode, as it samples: no dropout, so nothing is drawn)."""
+            if not last:
+                return {}
+            x_t, t, noise = last
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                pred = self.ema(x_t, t)
+            return {"loss": float(F.mse_loss(pred.float(), noise))}
 
         def state() -> dict[str, Any]:
             return {
@@ -275,7 +287,9 @@ class DDPM(GenerativeModel):
             gen.set_state(saved["generator"])
             ema_updates[0] = int(saved["ema_updates"])
 
-        summary = train_loop(ctx, steps=c.train_steps, step=step, state=state, load=load)
+        summary = train_loop(
+            ctx, steps=c.train_steps, step=step, state=state, load=load, final_loss=final_loss
+        )
         self.net.eval()
         return {**summary, "parameters": sum(p.numel() for p in self.net.parameters())}
 

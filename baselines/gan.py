@@ -39,7 +39,7 @@ from baselines.gan_nets import (
     dcgan_init,
     seeded,
 )
-from baselines.training import train_loop
+from baselines.training import buffers_kept, train_loop
 from genbench.api import DataSpec, GenerativeModel, TrainContext
 from genbench.errors import GenbenchError
 from genbench.registry import register_model
@@ -153,10 +153,13 @@ class _GAN(GenerativeModel):
         def noise() -> torch.Tensor:
             return torch.randn(bs, cfg.z_dim, generator=rng_noise).to(self.device)
 
+        last: dict[str, torch.Tensor] = {}  # the last step's batches and noise, for final_loss
+
         def step(i: int) -> dict[str, float]:
             D.requires_grad_(True)
             for _ in range(cfg.d_steps):
                 x, z = real_batch(), noise()
+                last.update(x=x, z_d=z)
                 with autocast(self.device, ctx.amp):
                     with torch.no_grad():
                         fake = G(z)
@@ -167,6 +170,7 @@ class _GAN(GenerativeModel):
                 opt_d.step()
             D.requires_grad_(False)
             z = noise()
+            last["z_g"] = z
             with autocast(self.device, ctx.amp):
                 loss_g = self.generator_loss(D(G(z))).mean()
             opt_g.zero_grad(set_to_none=True)
@@ -184,6 +188,16 @@ class _GAN(GenerativeModel):
                 ]
             ).tolist()
             return dict(zip(("d_real", "d_fake", "loss_d", "loss_g", "grad_norm_g"), vals, strict=True))
+
+        def final_loss() -> dict[str, float]:
+            """Both losses after the last update, on its batches and noise, in training mode as a step
+            computes them (the batchnorm statistics this updates are put back)."""
+            if not last:
+                return {}
+            with buffers_kept(G, D), autocast(self.device, ctx.amp):
+                loss_d = discriminator_loss(D(last["x"]), D(G(last["z_d"]))).mean()
+                loss_g = self.generator_loss(D(G(last["z_g"]))).mean()
+                return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
 
         def state() -> dict[str, Any]:
             return {
@@ -212,6 +226,7 @@ class _GAN(GenerativeModel):
                 load=load,
                 loss_keys=("loss_d", "loss_g"),
                 log_every=max(1, cfg.log_every),
+                final_loss=final_loss,
             )
         finally:
             D.requires_grad_(True)

@@ -154,9 +154,12 @@ class VAE(GenerativeModel):
         rng_noise = torch.Generator().manual_seed(ctx.seed + 1_000_003)
         n, bs = data.shape[0], cfg.batch_size
 
+        last: list[torch.Tensor] = []  # the last step's batch and noise, for final_loss
+
         def step(i: int) -> dict[str, float]:
             x = data[torch.randint(0, n, (bs,), generator=rng_data).to(self.device)]
             eps = torch.randn(bs, cfg.latent_dim, generator=rng_noise).to(self.device)
+            last[:] = [x, eps]
             with autocast(self.device, ctx.amp):
                 recon, kl = self.negative_elbo(x, eps)
                 loss = (recon + kl).mean()
@@ -167,6 +170,14 @@ class VAE(GenerativeModel):
             sigma = self.decoder_log_sigma().detach().float().exp()
             vals = torch.stack([loss.detach(), recon.detach().mean(), kl.detach().mean(), sigma]).tolist()
             return {"loss": vals[0], "recon": vals[1], "kl": vals[2], "sigma": vals[3]}
+
+        def final_loss() -> dict[str, float]:
+            """The loss after the last update, on its batch and noise (nothing drawn, nothing updated)."""
+            if not last:
+                return {}
+            with autocast(self.device, ctx.amp):
+                recon, kl = self.negative_elbo(*last)
+                return {"loss": float((recon + kl).mean())}
 
         def state() -> dict[str, Any]:
             return {
@@ -183,7 +194,13 @@ class VAE(GenerativeModel):
             rng_noise.set_state(s["rng_noise"])
 
         return train_loop(
-            ctx, steps=cfg.steps, step=step, state=state, load=load, log_every=max(1, cfg.log_every)
+            ctx,
+            steps=cfg.steps,
+            step=step,
+            state=state,
+            load=load,
+            log_every=max(1, cfg.log_every),
+            final_loss=final_loss,
         )
 
     @torch.no_grad()

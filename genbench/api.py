@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
-from genbench.errors import UnsupportedDataError
+from genbench.errors import CheckpointError, UnsupportedDataError
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ class TrainContext:
     ``None``. A model that saves its optimizer and RNG states with its weights resumes to the same
     final weights as an uninterrupted run (on the CPU). The training log (``history``) and the
     training time so far travel with every checkpoint, so a resumed run reports the whole run.
+    ``data_digest`` (the harness's digest of the train split) is saved with each checkpoint too, and
+    ``load_checkpoint`` refuses one saved while training on other data.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class TrainContext:
         amp: bool = False,
         progress: Callable[[int, int, dict[str, float]], None] | None = None,
         log: Callable[[int, dict[str, float]], None] | None = None,
+        data_digest: str | None = None,
     ):
         self.seed = seed
         self.device = device
@@ -80,6 +83,7 @@ class TrainContext:
         self.amp = amp
         self._progress = progress
         self._log = log
+        self.data_digest = data_digest
         #: rows logged with :meth:`log` (``{"step": ..., **values}``), restored on resume
         self.history: list[dict[str, float]] = []
         #: the step training resumed from (0 when it started afresh)
@@ -112,7 +116,13 @@ class TrainContext:
 
         save_checkpoint(
             self.checkpoint_path,
-            {"step": step, "state": state, "history": self.history, "elapsed_s": self.elapsed()},
+            {
+                "step": step,
+                "state": state,
+                "history": self.history,
+                "elapsed_s": self.elapsed(),
+                "data_digest": self.data_digest,
+            },
         )
 
     def load_checkpoint(self) -> tuple[dict[str, Any], int] | None:
@@ -121,6 +131,17 @@ class TrainContext:
         from genbench.checkpoint import load_checkpoint
 
         payload = load_checkpoint(self.checkpoint_path)
+        # Refused, as a model.pt trained on other data is, rather than discarded: resuming would mix
+        # weights trained on the old data into the new (and model.pt would record only the new
+        # digest), and starting over silently could throw away hours of training when the data
+        # path was wrong by mistake: fixing it resumes, --retrain starts over. A state saved before
+        # the digest was recorded (None) resumes as it did.
+        saved = payload.get("data_digest")
+        if saved is not None and self.data_digest is not None and saved != self.data_digest:
+            raise CheckpointError(
+                f"resumable training state {self.checkpoint_path} was saved while training on other "
+                "data: the train split changed since; rerun with --retrain"
+            )
         step = int(payload["step"])
         self.history[:] = [r for r in payload.get("history", []) if r.get("step", 0) <= step]
         self._elapsed_before, self._t0 = float(payload.get("elapsed_s", 0.0)), time.perf_counter()

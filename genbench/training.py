@@ -8,6 +8,9 @@ what the interrupted run retrained and resumes the training it interrupted).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,8 +48,9 @@ def train_or_load(
     key = config_hash(name, p.dataset.name, training_key_config(model.train_config(), amp), seed, cls.version)
     ckpt_dir = p.cache_dir / "checkpoints" / p.dataset.name / name / f"seed{seed}-{key}"
     final = ckpt_dir / "model.pt"
+    digest = p.dataset.content_digest("train")
     if p.config.retrain and ckpt_dir not in p.retrained:
-        clear_for_retrain(ckpt_dir)
+        clear_for_retrain(ckpt_dir, command=retrain_command(p), data_digest=digest)
         p.retrained.add(ckpt_dir)
     elif not p.config.retrain:  # used as it is: an interrupted --retrain's mark is over, or the next
         (ckpt_dir / RETRAINING).unlink(missing_ok=True)  # --retrain would load this instead of training
@@ -55,7 +59,7 @@ def train_or_load(
     if final.exists():
         payload = load_checkpoint(final)
         trained_data = payload.get("data_digest")  # None: written before it was recorded
-        if trained_data is not None and trained_data != p.dataset.content_digest("train"):
+        if trained_data is not None and trained_data != digest:
             raise GenbenchError(
                 f"checkpoint {final} was trained on other data: the train split of dataset "
                 f"{p.dataset.name!r} changed since; rerun with --retrain"
@@ -86,6 +90,7 @@ def train_or_load(
         checkpoint_every=p.config.checkpoint_every,
         amp=amp,
         progress=console.training(f"train {name} seed {seed}"),
+        data_digest=digest,  # saved in train.pt: a resume on changed data is refused
     )
     try:
         summary = model.fit(train_x.to(p.device), ctx) or {}
@@ -111,7 +116,7 @@ def train_or_load(
             "config": model.train_config(),
             "summary": summary,
             # the key names the dataset, not its content: a plugin dataset's changed data is caught here
-            "data_digest": p.dataset.content_digest("train"),
+            "data_digest": digest,
             "machine": trained_on,
         },
     )
@@ -165,25 +170,49 @@ PARTIAL = "train.pt"
 RETRAINING = "retraining"
 
 
-def clear_for_retrain(ckpt_dir: Path) -> None:
-    """``--retrain``: clear ``ckpt_dir`` and mark it, unless it holds a marked training: that is an
-    interrupted run's (Ctrl-C, a killed process), and its rerun loads it when it finished and resumes
-    it when it is unfinished and readable (the rerun used to start every model over, though Ctrl-C
-    says "rerun to resume training"). A run that finishes drops its marks, as a failed training does."""
-    marker, partial = ckpt_dir / RETRAINING, ckpt_dir / PARTIAL
-    if marker.exists() and (ckpt_dir / "model.pt").exists():
-        return
-    if marker.exists():
-        try:
-            if partial.exists():
-                load_checkpoint(partial)  # a corrupt one is cleared: its error says rerun with --retrain
+def retrain_command(p: Plan) -> str:
+    """What a retraining mark records: the run's flags, less the display-only ones. Only a rerun of
+    the interrupted command honours the mark; any other ``--retrain`` trains anew."""
+    flags = {k: v for k, v in dataclasses.asdict(p.config).items() if k not in ("progress", "figures")}
+    return hashlib.sha256(json.dumps(flags, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def clear_for_retrain(ckpt_dir: Path, command: str = "", data_digest: str | None = None) -> None:
+    """``--retrain``: clear ``ckpt_dir`` and mark it with ``command``, unless it holds a training
+    marked by this same command: that is an interrupted run's (Ctrl-C, a killed process), and its
+    rerun loads it when it finished and resumes it when it is unfinished and readable (the rerun used
+    to start every model over, though Ctrl-C says "rerun to resume training"). A run that finishes
+    drops its marks, as a failed training does.
+
+    The mark names the command: a mark left by an interrupted run whose rerun never came (another
+    command was run instead, e.g. ``--models`` of the unfinished model only) made a ``--retrain``
+    days later load that checkpoint instead of training it. A marked training of other data (the
+    train split changed since, ``data_digest``) is cleared too: it can be neither loaded nor resumed.
+    """
+    marker, partial, final = ckpt_dir / RETRAINING, ckpt_dir / PARTIAL, ckpt_dir / "model.pt"
+    if _marked_by(marker, command):
+        for path in (final, partial):
+            if path.exists():
+                try:  # a corrupt one is cleared: its error says rerun with --retrain
+                    trained_data = load_checkpoint(path).get("data_digest")
+                except GenbenchError:
+                    break
+                if trained_data is None or data_digest is None or trained_data == data_digest:
+                    return
+                break
+        else:  # nothing saved yet
             return
-        except GenbenchError:
-            pass
     if ckpt_dir.exists():
         shutil.rmtree(ckpt_dir)
     ckpt_dir.mkdir(parents=True)
-    marker.touch()
+    marker.write_text(command)
+
+
+def _marked_by(marker: Path, command: str) -> bool:
+    try:
+        return marker.read_text() == command
+    except OSError:  # no mark
+        return False
 
 
 def retrain_finished(p: Plan) -> None:

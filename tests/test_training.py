@@ -1,0 +1,282 @@
+"""genbench.training and the baselines' training loop: a resumable state saved on other data is not
+resumed, weights the last update blew up (finite, but NaN samples) are a divergence and never cached,
+and an interrupted ``--retrain``'s mark is honoured by a rerun of that command only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.ddpm import DDPM
+from baselines.gan import GanNS
+from baselines.vae import VAE
+from genbench import RunConfig, registry, run
+from genbench.api import DataSpec, GenerativeModel, TrainContext
+from genbench.errors import CheckpointError, Diverged
+from genbench.registry import register_model
+
+POINTS = DataSpec(name="ring8", kind="points", shape=(2,), value_range=None, num_train=64, num_modes=8)
+IMAGES = DataSpec(name="tiny", kind="image", shape=(1, 8, 8), value_range=(-1.0, 1.0), num_train=32)
+TOY = "test-training-toy"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@register_model(TOY)
+class Toy(GenerativeModel):
+    """Learns the data mean by SGD with the baselines' loop: trains in milliseconds."""
+
+    fits: list[int] = []  # the steps of every fit, in order
+
+    @dataclass
+    class Config:
+        steps: int = 20  # SGD steps
+        lr: float = 0.5  # learning rate
+
+    def __init__(self, spec, config=None):
+        super().__init__(spec, config)
+        self.mean = torch.zeros(spec.shape)
+
+    def fit(self, train, ctx):
+        from baselines.training import train_loop
+
+        Toy.fits.append(self.config.steps)
+        mean = self.mean.to(train.device).clone().requires_grad_(True)
+        opt = torch.optim.SGD([mean], lr=self.config.lr)
+
+        def step(i):
+            opt.zero_grad()
+            loss = ((train - mean) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return {"loss": float(loss.detach())}
+
+        def state():
+            return {"mean": mean.detach().clone(), "opt": opt.state_dict()}
+
+        def load(s):
+            with torch.no_grad():
+                mean.copy_(s["mean"])
+            opt.load_state_dict(s["opt"])
+
+        out = train_loop(ctx, steps=self.config.steps, step=step, state=state, load=load)
+        self.mean = mean.detach().cpu().clone()
+        return out
+
+    def sample(self, n, *, generator):
+        return self.mean + 0.1 * torch.randn(n, *self.spec.shape, generator=generator)
+
+    def state_dict(self):
+        return {"mean": self.mean}
+
+    def load_state_dict(self, state):
+        self.mean = state["mean"]
+
+
+def config(tmp_path: Path, out: str, *overrides: str, **kw) -> RunConfig:
+    base = dict(models=[TOY], dataset="ring8", samples=100, metrics=["fid"], device="cpu")
+    base.update(out=tmp_path / out, cache_dir=tmp_path / "cache", progress=False, figures=False)
+    base.update(checkpoint_every=5, overrides=list(overrides))
+    return RunConfig(**{**base, **kw})
+
+
+@contextmanager
+def interrupted_at(monkeypatch: pytest.MonkeyPatch, at: int) -> Iterator[None]:
+    """Ctrl-C when training reports step ``at``, within the block (which expects it)."""
+    real = TrainContext.progress
+
+    def interrupt(self, step, total, **values):
+        if step == at:
+            raise KeyboardInterrupt
+        real(self, step, total, **values)
+
+    monkeypatch.setattr(TrainContext, "progress", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        yield
+    monkeypatch.setattr(TrainContext, "progress", real)
+
+
+@pytest.fixture
+def shifting(monkeypatch):
+    """A points dataset whose train split changes when its class's ``shift`` is set."""
+    from genbench.data.base import Dataset
+
+    class Shifting(Dataset):
+        kind, default_features = "points", "raw"
+        shift = 0.0
+
+        def _load(self, split):
+            x = torch.from_numpy(np.random.default_rng(0).standard_normal((400, 2)).astype(np.float32))
+            return x + self.shift, None
+
+    registry.datasets.discover()
+    monkeypatch.setattr(registry.datasets, "_entries", dict(registry.datasets._entries))
+    registry.datasets.add("test-training-shifting", Shifting, source="genbench-test-plugin")
+    return Shifting
+
+
+# -- 1. a resumable state saved on other data ------------------------------------------------------
+
+
+def test_train_state_records_the_data_and_refuses_other_data(tmp_path):
+    """train.pt did not record the data: a resume on a changed train split went on from weights
+    trained on the old data, and model.pt recorded only the new digest. A state saved before the
+    digest was recorded still resumes."""
+    path = tmp_path / "train.pt"
+    TrainContext(seed=0, device=torch.device("cpu"), checkpoint_path=path, data_digest="aaa").save_checkpoint(
+        {"w": 1}, 5
+    )
+    same = TrainContext(seed=0, device=torch.device("cpu"), checkpoint_path=path, data_digest="aaa")
+    assert same.load_checkpoint() == ({"w": 1}, 5)
+    other = TrainContext(seed=0, device=torch.device("cpu"), checkpoint_path=path, data_digest="bbb")
+    with pytest.raises(
+        CheckpointError, match=r"other data: the train split changed since; rerun with --retrain"
+    ):
+        other.load_checkpoint()
+    TrainContext(seed=0, device=torch.device("cpu"), checkpoint_path=path).save_checkpoint({"w": 2}, 7)
+    assert torch.load(path, weights_only=False)["data_digest"] is None  # an older state: no digest
+    assert other.load_checkpoint() == ({"w": 2}, 7)
+
+
+def test_an_interrupted_training_is_not_resumed_on_changed_data(tmp_path, monkeypatch, shifting):
+    cfg = config(tmp_path, "a", dataset="test-training-shifting")
+    with interrupted_at(monkeypatch, 7):
+        run(cfg)
+    (partial,) = (tmp_path / "cache").glob(f"checkpoints/*/{TOY}/*/train.pt")
+    monkeypatch.setattr(shifting, "shift", 5.0)
+    (result,) = run(cfg)
+    assert (result.status, result.error_kind) == ("failed", "user")
+    assert "other data" in result.error and "--retrain" in result.error and "\n" not in result.error
+    assert not (partial.parent / "model.pt").exists()  # nothing trained on mixed data is cached
+    (result,) = run(config(tmp_path, "b", dataset="test-training-shifting", retrain=True))
+    assert result.status == "ok" and result.training["resumed_from"] == 0
+
+
+def test_an_interrupted_retrain_on_changed_data_starts_over(tmp_path, monkeypatch, shifting):
+    """The rerun of an interrupted --retrain resumes its training, but not one of other data."""
+    cfg = config(tmp_path, "a", dataset="test-training-shifting", retrain=True)
+    with interrupted_at(monkeypatch, 7):
+        run(cfg)
+    monkeypatch.setattr(shifting, "shift", 5.0)
+    (result,) = run(cfg)
+    assert result.status == "ok" and result.training["resumed_from"] == 0
+
+
+# -- 2. weights the last update blew up ------------------------------------------------------------
+
+
+def tiny_vae(**kw) -> VAE:
+    cfg = dict(steps=1, batch_size=8, latent_dim=4, width=8, min_res=2, hidden=16, layers=1)
+    return VAE(IMAGES, VAE.Config(**{**cfg, **kw}))
+
+
+def tiny_gan(**kw) -> GanNS:  # min_res 2 puts a batchnorm in D
+    cfg = dict(steps=1, batch_size=8, z_dim=8, g_width=8, d_width=8, min_res=2, hidden=16, layers=1)
+    return GanNS(IMAGES, GanNS.Config(**{**cfg, **kw}))
+
+
+def tiny_ddpm(**kw) -> DDPM:
+    cfg = dict(mlp_hidden=32, mlp_depth=1, warmup=0, batch_size=16, train_steps=1, ema_decay=0.0)
+    return DDPM(POINTS, DDPM.Config(**{**cfg, **kw}))
+
+
+def data(spec: DataSpec) -> torch.Tensor:
+    g = torch.Generator().manual_seed(123)
+    if spec.kind == "image":
+        return torch.rand(32, *spec.shape, generator=g) * 2 - 1
+    return torch.randn(64, *spec.shape, generator=g)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: tiny_vae(lr=1e30),
+        lambda: tiny_gan(lr_g=1e30),
+        lambda: tiny_ddpm(lr=1e30, grad_clip=0.0),
+    ],
+    ids=["vae", "gan", "ddpm"],
+)
+def test_a_last_update_that_breaks_the_weights_diverges(make, tmp_path):
+    """The loss was checked before each update only: one step at lr=1e30 left finite weights of
+    ~1e30, cached, whose samples were NaN ("NaN/inf values from sample()", the plugin's bug)."""
+    model = make()
+    path = tmp_path / "train.pt"
+    ctx = TrainContext(seed=0, device=torch.device("cpu"), checkpoint_path=path)
+    with pytest.raises(Diverged, match=r"diverged at step 1 \(\w+=(nan|inf|-inf) after the last update\)"):
+        model.fit(data(model.spec), ctx)
+    assert not path.exists()  # no resumable state of the broken weights: a rerun cannot load them
+
+
+def test_a_run_whose_last_update_breaks_the_weights_is_diverged_and_caches_nothing(tmp_path):
+    cfg = config(tmp_path, "a", "vae.steps=1", "vae.lr=1e30", models=["vae"], metrics=["fid"])
+    (result,) = run(cfg)
+    assert (result.status, result.error_kind) == ("diverged", "diverged")
+    assert "after the last update" in result.error
+    assert not list((tmp_path / "cache").glob("checkpoints/**/*.pt"))
+
+
+@pytest.mark.parametrize("make", [tiny_vae, tiny_gan, tiny_ddpm], ids=["vae", "gan", "ddpm"])
+def test_the_check_after_the_last_update_leaves_training_bit_identical(make, monkeypatch):
+    """The extra loss draws nothing from the training generators nor the global one and restores
+    batchnorm statistics (the GAN's D has one): the weights and the log of normal runs, and so the
+    checkpoints already cached, are unchanged."""
+    module = {VAE: "baselines.vae", GanNS: "baselines.gan", DDPM: "baselines.ddpm"}[type(make())]
+    from importlib import import_module
+
+    mod = import_module(module)
+    real, calls = mod.train_loop, []
+
+    def without_check(ctx, **kw):
+        calls.append(kw.pop("final_loss"))
+        return real(ctx, **kw)
+
+    def trained(**kw):
+        model = make(**kw)
+        ctx = TrainContext(seed=3, device=torch.device("cpu"))
+        torch.manual_seed(0)
+        model.fit(data(model.spec), ctx)
+        return model.state_dict(), ctx.history, torch.rand(3)
+
+    steps = {"train_steps": 4} if make is tiny_ddpm else {"steps": 4}
+    checked = trained(**steps)
+    monkeypatch.setattr(mod, "train_loop", without_check)
+    unchecked = trained(**steps)
+    assert calls and calls[0] is not None
+    torch.testing.assert_close(checked, unchecked, rtol=0, atol=0)
+
+
+# -- 3. an interrupted --retrain's mark ------------------------------------------------------------
+
+
+def test_an_interrupted_retrains_mark_is_honoured_by_its_rerun_only(tmp_path, monkeypatch):
+    """A --retrain of two trainings interrupted in the second; the user finished that one with
+    another command (--set of it only). The first's mark stayed, and a --retrain of it days later
+    loaded it instead of training it."""
+    Toy.fits.clear()
+    with interrupted_at(monkeypatch, 12):  # steps=10 finishes first; steps=30 stops at 12
+        run(config(tmp_path, "a", f"{TOY}.steps=10,30", retrain=True))
+    assert Toy.fits == [10, 30]
+    (result,) = run(config(tmp_path, "b", f"{TOY}.steps=30", retrain=True))  # another command
+    assert result.status == "ok"
+    Toy.fits.clear()
+    (result,) = run(config(tmp_path, "c", f"{TOY}.steps=10", retrain=True))
+    assert Toy.fits == [10] and not result.training["loaded"]
+    # the rerun of the interrupted command itself still loads what it had finished
+    with interrupted_at(monkeypatch, 12):
+        run(config(tmp_path, "d", f"{TOY}.steps=10,30", retrain=True))
+    Toy.fits.clear()
+    results = run(config(tmp_path, "d", f"{TOY}.steps=10,30", retrain=True))
+    assert Toy.fits == [30] and [r.training["loaded"] for r in results] == [True, False]
+    assert results[1].training["resumed_from"] == 10
