@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from test_cli import TinyTrained  # tests/ is on the path: pytest imports test modules by their name
 
 from baselines.ddpm import DDPM
 from baselines.gan import GanNS
 from baselines.vae import VAE
 from genbench import RunConfig, registry, run
-from genbench.api import DataSpec, GenerativeModel, TrainContext
+from genbench.api import DataSpec, TrainContext
 from genbench.errors import CheckpointError, Diverged
 from genbench.registry import register_model
 
@@ -35,54 +35,15 @@ def one_thread():
 
 
 @register_model(TOY)
-class Toy(GenerativeModel):
-    """Learns the data mean by SGD with the baselines' loop: trains in milliseconds."""
+class Toy(TinyTrained):
+    """test_cli's model that learns the data mean by SGD with the baselines' loop (milliseconds),
+    recording the steps of every fit."""
 
     fits: list[int] = []  # the steps of every fit, in order
 
-    @dataclass
-    class Config:
-        steps: int = 20  # SGD steps
-        lr: float = 0.5  # learning rate
-
-    def __init__(self, spec, config=None):
-        super().__init__(spec, config)
-        self.mean = torch.zeros(spec.shape)
-
     def fit(self, train, ctx):
-        from baselines.training import train_loop
-
         Toy.fits.append(self.config.steps)
-        mean = self.mean.to(train.device).clone().requires_grad_(True)
-        opt = torch.optim.SGD([mean], lr=self.config.lr)
-
-        def step(i):
-            opt.zero_grad()
-            loss = ((train - mean) ** 2).mean()
-            loss.backward()
-            opt.step()
-            return {"loss": float(loss.detach())}
-
-        def state():
-            return {"mean": mean.detach().clone(), "opt": opt.state_dict()}
-
-        def load(s):
-            with torch.no_grad():
-                mean.copy_(s["mean"])
-            opt.load_state_dict(s["opt"])
-
-        out = train_loop(ctx, steps=self.config.steps, step=step, state=state, load=load)
-        self.mean = mean.detach().cpu().clone()
-        return out
-
-    def sample(self, n, *, generator):
-        return self.mean + 0.1 * torch.randn(n, *self.spec.shape, generator=generator)
-
-    def state_dict(self):
-        return {"mean": self.mean}
-
-    def load_state_dict(self, state):
-        self.mean = state["mean"]
+        return super().fit(train, ctx)
 
 
 def config(tmp_path: Path, out: str, *overrides: str, **kw) -> RunConfig:

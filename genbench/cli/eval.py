@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import CacheDir, DataDir
+from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights
 from genbench.config import RunConfig, parse_list, parse_seeds
 
 
@@ -20,9 +20,7 @@ def eval_samples(
     metrics: Annotated[
         str | None, typer.Option(help=r"Comma-separated metrics \[default: all that apply].")
     ] = None,
-    features: Annotated[
-        str | None, typer.Option(help=r"Feature extractor \[default: the dataset's].")
-    ] = None,
+    features: Features = None,
     reference_split: Annotated[str, typer.Option(help="train or test.")] = "train",
     reference_stats: Annotated[
         Path | None,
@@ -41,14 +39,9 @@ def eval_samples(
     out: Annotated[Path, typer.Option(help="Directory for the result JSON.")] = Path("runs"),
     data_dir: DataDir = None,
     cache_dir: CacheDir = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Device = "auto",
     batch_size: Annotated[int, typer.Option(help="Feature batch size.")] = 500,
-    inception_weights: Annotated[
-        Path | None,
-        typer.Option(
-            help=r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS for clean-inception]."
-        ),
-    ] = None,
+    inception_weights: InceptionWeights = None,
     figures: Annotated[bool, typer.Option(help="Save figures.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:

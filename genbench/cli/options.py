@@ -17,3 +17,11 @@ CacheDir = Annotated[
         help=r"Checkpoints, classifiers, statistics \[default: $GENBENCH_CACHE or ~/.cache/genbench]."
     ),
 ]
+Features = Annotated[str | None, typer.Option(help=r"Feature extractor \[default: the dataset's].")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+InceptionWeights = Annotated[
+    Path | None,
+    typer.Option(
+        help=r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS for clean-inception]."
+    ),
+]

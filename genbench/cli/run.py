@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import CacheDir, DataDir
+from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights
 from genbench.config import DEFAULT_DATASET, DEFAULT_MODELS, RunConfig, parse_list, parse_seeds
 
 
@@ -25,9 +25,7 @@ def run(
     metrics: Annotated[
         str | None, typer.Option(help=r"Comma-separated metrics \[default: all that apply].")
     ] = None,
-    features: Annotated[
-        str | None, typer.Option(help=r"Feature extractor \[default: the dataset's].")
-    ] = None,
+    features: Features = None,
     reference_split: Annotated[
         str, typer.Option(help="Split the samples are compared to: train or test.")
     ] = "train",
@@ -37,7 +35,7 @@ def run(
     out: Annotated[Path, typer.Option(help="Directory for result JSONs and figures.")] = Path("runs"),
     data_dir: DataDir = None,
     cache_dir: CacheDir = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Device = "auto",
     batch_size: Annotated[int, typer.Option(help="Sampling and feature batch size.")] = 500,
     retrain: Annotated[
         bool, typer.Option(help="Train anew even when a checkpoint for this config exists.")
@@ -56,12 +54,7 @@ def run(
         list[str] | None,
         typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable)."),
     ] = None,
-    inception_weights: Annotated[
-        Path | None,
-        typer.Option(
-            help=r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS for clean-inception]."
-        ),
-    ] = None,
+    inception_weights: InceptionWeights = None,
     amp: Annotated[bool, typer.Option(help="Mixed-precision training on CUDA.")] = False,
     figures: Annotated[bool, typer.Option(help="Save sample and nearest-neighbour figures.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,

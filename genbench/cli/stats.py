@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import CacheDir, DataDir
+from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights
 from genbench.config import RunConfig
 
 
@@ -15,19 +15,12 @@ def stats(
     out: Annotated[Path, typer.Option(help="The .npz to write (keys mu and sigma, as clean-fid's).")],
     dataset: Annotated[str, typer.Option(help="Dataset name (see `genbench list datasets`).")],
     reference_split: Annotated[str, typer.Option(help="Split to describe: train or test.")] = "train",
-    features: Annotated[
-        str | None, typer.Option(help=r"Feature extractor \[default: the dataset's].")
-    ] = None,
+    features: Features = None,
     data_dir: DataDir = None,
     cache_dir: CacheDir = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Device = "auto",
     batch_size: Annotated[int, typer.Option(help="Feature batch size.")] = 500,
-    inception_weights: Annotated[
-        Path | None,
-        typer.Option(
-            help=r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS for clean-inception]."
-        ),
-    ] = None,
+    inception_weights: InceptionWeights = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
     """Write mu and sigma of a dataset split's features, for `--reference-stats` where the data is not."""
