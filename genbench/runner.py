@@ -50,13 +50,16 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
         return
     p.reference_stats = stats
     made = p.reference_made or {}
-    if made.get("dataset") is not None and (
-        made["dataset"] != p.dataset.name
-        or (p.reads_reference and made.get("dataset_fingerprint") != p.dataset.fingerprint())
-    ):
+    if made.get("dataset") is None:  # a file that says nothing of its data (clean-fid's)
+        return
+    theirs = (made["dataset"], made.get("split"), made.get("dataset_fingerprint"))
+    # what this run compares its other metrics with; without the data, only the name can be checked
+    mine = (p.dataset.name, p.config.reference_split, p.dataset.fingerprint()) if p.reads_reference else None
+    if theirs != (mine or (p.dataset.name, *theirs[1:])):
+        shown = mine or (p.dataset.name, "(not read)", "(not read)")
         console.warn(
-            f"reference statistics {path} are of {made['dataset']} {made.get('split')} (fingerprint "
-            f"{made.get('dataset_fingerprint')}), not of this {p.dataset.name}; FID compares with them"
+            f"reference statistics {path} describe {theirs[0]} {theirs[1]} (fingerprint {theirs[2]}), "
+            f"not {shown[0]} {shown[1]} (fingerprint {shown[2]}); FID compares with the statistics all the same"
         )
 
 

@@ -235,7 +235,8 @@ def test_fid_against_genbench_stats_shares_the_protocol_of_a_run_against_them(cl
     out = tmp_path / "runs"
     common = ["--dataset", "ring8", "--metrics", "fid", "--reference-stats", stats, "--no-figures"]
     common += ["--out", out, "--cache-dir", cache_dir, "--no-progress"]
-    assert cli("run", "--models", "gaussian", "--samples", "500", *common).exit_code == 0
+    r = cli("run", "--models", "gaussian", "--samples", "500", *common)
+    assert r.exit_code == 0 and "warning" not in r.stderr, r.output
     run_result = json.loads((out / "ring8/gaussian/seed0.json").read_text())
     samples = tmp_path / "gaussian-samples.npz"
     np.savez(samples, samples=np.random.default_rng(0).standard_normal((500, 2)).astype(np.float32))
@@ -283,3 +284,19 @@ def test_stats_made_with_other_features_fail_fid_naming_the_features(cli, tmp_pa
         "'classifier'" in line
     ), line
     assert "pass --features inception or recompute them with `genbench stats --features classifier`" in line
+
+
+def test_statistics_of_another_split_or_dataset_are_named_in_a_warning(cli, tmp_path, cache_dir):
+    stats = tmp_path / "ring8-test.npz"
+    args = ["--cache-dir", cache_dir, "--no-progress"]
+    assert (
+        cli("stats", "--out", stats, "--dataset", "ring8", "--reference-split", "test", *args).exit_code == 0
+    )
+    run = ["run", "--models", "gaussian", "--samples", "300", "--metrics", "fid", "--no-figures"]
+    run += ["--reference-stats", stats, "--out", tmp_path / "runs", *args]
+    r = cli(*run, "--dataset", "ring8")  # its other metrics compare with the train split
+    assert r.exit_code == 0, r.output
+    assert f"warning: reference statistics {stats} describe ring8 test (fingerprint " in r.stderr
+    assert "not ring8 train (fingerprint" in r.stderr
+    r = cli(*run, "--dataset", "grid25", "--reference-split", "test")
+    assert r.exit_code == 0 and f"{stats} describe ring8 test" in r.stderr and "not grid25 test" in r.stderr
