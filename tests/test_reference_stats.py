@@ -229,15 +229,22 @@ def test_stats_writes_the_split_statistics_that_fid_uses_and_how_they_were_made(
 
 def test_fid_against_genbench_stats_shares_the_protocol_of_a_run_against_them(cli, tmp_path, cache_dir):
     """An evaluation that reads no data takes the split and dataset fingerprint from the stats file,
-    so it is one row with a run scored against the same file; its FID equals the run's."""
+    so it is one row with a run scored against the same file. And the file holds the statistics
+    FID computes from the split itself: a run against it gives the FID of a run without it."""
     stats = tmp_path / "ring8-train.npz"
     assert cli("stats", "--out", stats, "--dataset", "ring8", "--cache-dir", cache_dir).exit_code == 0
     out = tmp_path / "runs"
-    common = ["--dataset", "ring8", "--metrics", "fid", "--reference-stats", stats, "--no-figures"]
-    common += ["--out", out, "--cache-dir", cache_dir, "--no-progress"]
-    r = cli("run", "--models", "gaussian", "--samples", "500", *common)
+    base = ["--dataset", "ring8", "--metrics", "fid", "--no-figures", "--no-progress"]
+    base += ["--cache-dir", cache_dir]
+    common = [*base, "--reference-stats", stats, "--out", out]
+    gaussian = ["run", "--models", "gaussian", "--samples", "500"]
+    r = cli(*gaussian, *common)
     assert r.exit_code == 0 and "warning" not in r.stderr, r.output
     run_result = json.loads((out / "ring8/gaussian/seed0.json").read_text())
+    assert cli(*gaussian, *base, "--out", tmp_path / "plain").exit_code == 0
+    without = json.loads((tmp_path / "plain/ring8/gaussian/seed0.json").read_text())
+    assert without["protocol"]["reference_stats"] is None
+    assert run_result["metrics"]["fid"] == pytest.approx(without["metrics"]["fid"], rel=1e-12, abs=1e-15)
     samples = tmp_path / "gaussian-samples.npz"
     np.savez(samples, samples=np.random.default_rng(0).standard_normal((500, 2)).astype(np.float32))
     r = cli("eval", "--samples", samples, *common)
