@@ -10,11 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from genbench.config import RunConfig
 from genbench.errors import DataError, GenbenchError
-from genbench.features.base import Features
 from genbench.metrics.base import Metric
 from genbench.planning import Plan, metrics_replaced
 from genbench.progress import Progress
@@ -95,9 +92,7 @@ def evaluate(
         metric_options=options,
         reads_reference=reads_reference,
     )
-    # without the reference features, FID takes its reference from the stats (no dimension to check
-    # them against here: FID compares them with the samples' features)
-    reference = reference_features_for(p, console) if reads_reference else Features(np.zeros((0, 0)))
+    reference = reference_features_for(p, console)  # none when reads_reference is False
     load_stats(p, reference, console)
     evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
     result.protocol["samples"] = source

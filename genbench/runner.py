@@ -15,6 +15,8 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from genbench.api import GenerativeModel
 from genbench.config import RunConfig, resolve_model_config
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError
@@ -147,8 +149,12 @@ def _write_keeping_outcomes(result: Result, out: Path, console: Progress) -> Pat
 
 
 def reference_features_for(p: Plan, console: Progress) -> Features:
+    """The reference split's features, or none when no metric compares with them (IS; FID against
+    --reference-stats): for CIFAR-10 they are Inception over 50000 images, hours on a CPU."""
     from genbench.features.reference import reference_features
 
+    if not any(m.uses_reference_features(p.config.reference_stats is not None) for m in p.metrics):
+        return Features(np.zeros((0, 0)))
     with console.status(
         f"reference features: {p.dataset.name} {p.config.reference_split} ({p.extractor.name})"
     ):

@@ -97,7 +97,7 @@ def evaluate_into(
     )
     result.protocol = {
         "num_samples": int(samples.shape[0]),
-        **reference_protocol(p, reference),
+        **reference_protocol(p),
         # FID's reference when given (the other metrics use the reference features); recorded even
         # when the file failed to load (FID's error says why), as run's plan records it: else the
         # rerun after fixing the file was refused as one of another protocol
@@ -142,12 +142,13 @@ def evaluate_into(
     result.timings = {k: float(v) for k, v in timings.items()}
 
 
-def reference_protocol(p: Plan, reference: Features) -> dict[str, Any]:
+def reference_protocol(p: Plan) -> dict[str, Any]:
     """What the samples were compared with: the reference split read here; else (no metric compared
     with the data: FID against --reference-stats, IS) the split that a `genbench stats` file of this
     dataset records, so its FID shares a protocol with a run's against the same file; else none."""
-    if p.reads_reference:
-        split, size, fingerprint = p.config.reference_split, len(reference), p.dataset.fingerprint()
+    if p.reads_reference:  # its size whether or not a metric needed its features (IS alone)
+        split = p.config.reference_split
+        size, fingerprint = len(p.dataset.load(split)[0]), p.dataset.fingerprint()  # type: ignore[arg-type]
     else:
         made = p.reference_made if p.reference_stats is not None else None
         made = made if made and made.get("dataset") == p.dataset.name else {}

@@ -307,3 +307,23 @@ def test_statistics_of_another_split_or_dataset_are_named_in_a_warning(cli, tmp_
     assert "not ring8 train (fingerprint" in r.stderr
     r = cli(*run, "--dataset", "grid25", "--reference-split", "test")
     assert r.exit_code == 0 and f"{stats} describe ring8 test" in r.stderr and "not grid25 test" in r.stderr
+
+
+def test_a_run_whose_metrics_need_no_reference_features_extracts_none(cli, tmp_path):
+    """`genbench run --dataset cifar10 --metrics fid --reference-stats ...` extracted Inception
+    features of all 50000 training images (hours on a CPU) that no metric read. The protocol still
+    records the split the run read, and its size."""
+    from genbench.features.reference import save_reference_stats
+
+    stats = tmp_path / "stats.npz"
+    save_reference_stats(stats, np.zeros(2), np.eye(2))
+    cache = tmp_path / "cache"
+    args = ["run", "--models", "gaussian", "--dataset", "ring8", "--samples", "300", "--no-figures"]
+    args += ["--no-progress", "--cache-dir", cache, "--out", tmp_path / "runs"]
+    assert cli(*args, "--metrics", "fid", "--reference-stats", stats).exit_code == 0
+    assert not list(cache.glob("features/*"))
+    protocol = json.loads((tmp_path / "runs/ring8/gaussian/seed0.json").read_text())["protocol"]
+    assert protocol["num_reference"] == 10000 and protocol["reference_split"] == "train"
+    assert protocol["dataset_fingerprint"] == registry.datasets.get("ring8")().fingerprint()
+    assert cli(*args, "--metrics", "fid,kid", "--reference-stats", stats).exit_code == 0
+    assert list(cache.glob("features/ring8-train-*"))  # KID compares with them
