@@ -5,15 +5,18 @@ metrics and protocol record as `genbench run`, and never overwrites a result it 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from genbench.config import RunConfig
+from genbench.data.base import Dataset
 from genbench.errors import DataError, GenbenchError
 from genbench.metrics.base import Metric
-from genbench.planning import Plan, metrics_replaced
+from genbench.planning import Plan, metrics_replaced, planned_reference, protocol_replaced, reads_reference
 from genbench.progress import Progress
 from genbench.resolve import (
     build_dataset,
@@ -60,58 +63,72 @@ def evaluate(
     # or torch-fidelity's precomputed statistics without the archive (and no reference features
     # are extracted for nothing: Inception over 50000 images is hours on a CPU)
     have_stats = config.reference_stats is not None
-    reads_reference = any(m.uses_reference_features(have_stats) for m in metrics)
-    if not reads_reference and config.reference_split != "train":
+    reads = reads_reference(config, metrics)
+    if not reads and config.reference_split != "train":
         console.warn(
             f"--reference-split {config.reference_split} is not used: no metric compares with a split "
-            f"of {dataset.name}, so the result records none"
+            f"of {dataset.name}" + ("; FID compares with the --reference-stats file" if have_stats else "")
         )
-    try:
-        x = as_samples(samples, dataset.spec if reads_reference else dataset.shape_spec())
-    except DataError as e:
-        raise DataError(f"{e}{_stats_alone_hint(config, metrics)}") from None
-    # recorded in the protocol: where the numbers came from, and what a re-run may replace
-    source = {
-        "path": str(path) if path is not None else None,
-        "sha256": hashlib.sha256(x.contiguous().numpy()).hexdigest(),
-    }
-    result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
-    options = build_metric_options(config, metrics, dataset)
-    # before any work: nothing is computed in vain
-    check_replaceable(result.path(config.out), source, metrics, options)
-    extractor = build_extractor(dataset, config, device)
-    p = Plan(
-        config,
-        dataset,
-        extractor,
-        metrics,
-        [],
-        [],
-        device,
-        cache_dir,
-        metric_options=options,
-        reads_reference=reads_reference,
-    )
-    reference = reference_features_for(p, console)  # none when reads_reference is False
-    load_stats(p, reference, console)
-    evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
+    with _naming_what_needs_the_data(config, metrics, reads, dataset):
+        x = as_samples(samples, dataset.spec if reads else dataset.shape_spec())
+        # recorded in the protocol: where the numbers came from, and what a re-run may replace
+        source = {
+            "path": str(path) if path is not None else None,
+            "sha256": hashlib.sha256(x.contiguous().numpy()).hexdigest(),
+        }
+        result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
+        options = build_metric_options(config, metrics, dataset)
+        # before any work: nothing is computed in vain
+        measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads)}
+        check_replaceable(result.path(config.out), source, metrics, options, measures)
+        extractor = build_extractor(dataset, config, device)
+        p = Plan(
+            config,
+            dataset,
+            extractor,
+            metrics,
+            [],
+            [],
+            device,
+            cache_dir,
+            metric_options=options,
+            reads_reference=reads,
+        )
+        reference = reference_features_for(p, console)  # none when reads_reference is False
+        load_stats(p, reference, console)
+        evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
     result.protocol["samples"] = source
     out_path = result.write(config.out)
     console.done(result, out_path)
     return result
 
 
-def _stats_alone_hint(config: RunConfig, metrics: list[Metric]) -> str:
-    """With --reference-stats and the data unavailable: which metrics read the data, and how to score
-    against the statistics alone (an empty string without --reference-stats)."""
-    if config.reference_stats is None:
-        return ""
-    needy = [m.name for m in metrics if m.uses_reference_features(have_stats=True)]
-    alone = [m.name for m in metrics if m.reference == "stats"] or ["fid"]
-    return (
-        f"; or score against --reference-stats alone, without the data: drop the metrics that read it "
-        f"({', '.join(needy)}), e.g. --metrics {','.join(alone)}"
-    )
+@contextlib.contextmanager
+def _naming_what_needs_the_data(
+    config: RunConfig, metrics: list[Metric], reads: bool, dataset: Dataset
+) -> Iterator[None]:
+    """A missing dataset's error (its download's fix first), with what else would do without it:
+    dropping the metrics that compare with the data when --reference-stats can stand in; when none
+    does, the features that need it (a dataset classifier is trained on it)."""
+    try:
+        yield
+    except DataError as e:
+        if reads and config.reference_stats is not None:
+            needy = [m.name for m in metrics if m.uses_reference_features(have_stats=True)]
+            alone = [m.name for m in metrics if m.reference == "stats"] or ["fid"]
+            hint = (
+                f"; or score against --reference-stats alone, without the data: drop the metrics that "
+                f"read it ({', '.join(needy)}), e.g. --metrics {','.join(alone)}"
+            )
+        elif not reads:
+            features = config.features or dataset.default_features
+            hint = (
+                f"; the {features!r} features are made from the data: pass --features inception, "
+                "clean-inception or raw to score without it"
+            )
+        else:
+            hint = ""
+        raise DataError(f"{e}{hint}") from None
 
 
 def _default_name(path: Path | None) -> str:
@@ -145,11 +162,17 @@ def _single_seed(seeds: list[int]) -> int:
 
 
 def check_replaceable(
-    path: Path, source: dict[str, Any], metrics: list[Metric], options: dict[str, dict[str, Any]]
+    path: Path,
+    source: dict[str, Any],
+    metrics: list[Metric],
+    options: dict[str, dict[str, Any]],
+    measures: dict[str, Any] | None = None,
 ) -> None:
     """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples (the same file
-    or folder, or equal values) that ``metrics`` with ``options`` would not lose values of
-    (:func:`genbench.planning.metrics_replaced`)."""
+    or folder, or equal values) under the same protocol (``measures``: reference split, features,
+    reference statistics; :func:`genbench.planning.protocol_replaced`) that ``metrics`` with
+    ``options`` would not lose values of (:func:`genbench.planning.metrics_replaced`). A mistyped
+    --reference-stats path replaced a good FID with its error."""
     from genbench.results import load_result
 
     if not path.exists():
@@ -163,7 +186,11 @@ def check_replaceable(
         theirs, label = {}, None
     same_file = theirs.get("path") is not None and theirs["path"] == source["path"]
     if same_file or theirs.get("sha256") == source["sha256"]:
-        why = metrics_replaced(old, metrics, options) if old.status == "ok" else None
+        why = None
+        if old.status == "ok":
+            why = protocol_replaced(old, measures or {}, "evaluation") or metrics_replaced(
+                old, metrics, options
+            )
         if why:
             raise GenbenchError(f"{path} {why}, {fix}")
         return

@@ -150,17 +150,52 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         except (Exception, SystemExit) as e:  # a plugin's own bug (dataset_defaults, Config): the others run
             skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {e}"
             console.warn(skipped[name])
+    metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
+    options = build_metric_options(config, metrics, dataset)
+    reads = reads_reference(config, metrics)
     measures = {
         "num_samples": config.samples or spec.num_train,
-        "reference_split": config.reference_split,
+        **planned_reference(config, dataset, reads),
+    }
+    check_no_results_replaced(config, dataset.name, models, skipped, measures, metrics, options)
+    extractor = build_extractor(dataset, config, device)
+    return Plan(
+        config,
+        dataset,
+        extractor,
+        metrics,
+        models,
+        overrides,
+        device,
+        cache_dir,
+        skipped,
+        options,
+        reads_reference=reads,
+    )
+
+
+def reads_reference(config: RunConfig, metrics: list[Metric]) -> bool:
+    """Whether a metric compares with the reference split's examples: else (IS; FID against
+    --reference-stats) results record the reference the statistics file names, the same for
+    `genbench run` and `genbench eval`, which then reads no data."""
+    return any(m.uses_reference_features(config.reference_stats is not None) for m in metrics)
+
+
+def planned_reference(config: RunConfig, dataset: Dataset, reads: bool) -> dict[str, Any]:
+    """The reference fields a result of ``config`` will record, known before any work: what a rerun
+    is compared with (:func:`protocol_replaced`)."""
+    from genbench.features.reference import made_reference, stats_made
+
+    if reads:
+        split = config.reference_split
+    else:
+        made = stats_made(Path(config.reference_stats)) if config.reference_stats is not None else None
+        split = made_reference(made, dataset.name)["reference_split"]
+    return {
+        "reference_split": split,
         "features": config.features or dataset.default_features,
         "reference_stats": config.reference_stats_text(),
     }
-    metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
-    options = build_metric_options(config, metrics, dataset)
-    check_no_results_replaced(config, dataset.name, models, skipped, measures, metrics, options)
-    extractor = build_extractor(dataset, config, device)
-    return Plan(config, dataset, extractor, metrics, models, overrides, device, cache_dir, skipped, options)
 
 
 def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
@@ -217,19 +252,26 @@ def check_no_results_replaced(
                 )
             if old.status != "ok" or name in skipped:
                 continue
-            was = {**old.protocol, "features": (old.protocol.get("features") or {}).get("name")}
-            differ = [k for k, v in measures.items() if k in was and was[k] != v]
-            if "fid" not in old.metrics and "reference_stats" in differ:
-                differ.remove("reference_stats")
-            if differ:
-                raise GenbenchError(
-                    f"{path} holds a result at {_describe(was, differ)}, which this run at "
-                    f"{_describe(measures, differ)} would "
-                    f"replace; {fix}"
-                )
+            why = protocol_replaced(old, measures, "run")
+            if why:
+                raise GenbenchError(f"{path} {why}; {fix}")
             why = metrics_replaced(old, metrics, options)
             if why:
                 raise GenbenchError(f"{path} {why}, {fix}")
+
+
+def protocol_replaced(old: Result, measures: dict[str, Any], by: str) -> str | None:
+    """How ``old`` differs from a result of ``measures`` (sample count, reference split, features,
+    reference statistics), which ``by`` ("run") would replace; None when it does not. Reference
+    statistics are FID's alone: a result without an FID (a mistyped --reference-stats path) measured
+    nothing with them."""
+    was = {**old.protocol, "features": (old.protocol.get("features") or {}).get("name")}
+    differ = [k for k, v in measures.items() if k in was and was[k] != v]
+    if "fid" not in old.metrics and "reference_stats" in differ:
+        differ.remove("reference_stats")
+    if not differ:
+        return None
+    return f"holds a result at {_describe(was, differ)}, which this {by} at {_describe(measures, differ)} would replace"
 
 
 def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict[str, Any]]) -> str | None:

@@ -41,7 +41,7 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     from genbench.features.reference import check_stats_features, load_reference_stats, stats_made
 
     path = p.config.reference_stats
-    dim = reference.features.shape[1] if len(reference) else None
+    dim = reference.features.shape[1] if len(reference) else _feature_dim(p)
     try:
         stats = load_reference_stats(path, dim=dim)
         p.reference_made = stats_made(path)
@@ -63,6 +63,15 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
             f"reference statistics {path} describe {theirs[0]} {theirs[1]} (fingerprint {theirs[2]}), "
             f"not {shown[0]} {shown[1]} (fingerprint {shown[2]}); FID compares with the statistics all the same"
         )
+
+
+def _feature_dim(p: Plan) -> int | None:
+    """The features' dimension without the reference features (no metric compared with them): a run
+    reads its data anyway, so two examples give it, and statistics of the wrong dimension are shown
+    before hours of training rather than after. An evaluation trains nothing: FID checks then."""
+    if not p.models:
+        return None
+    return int(p.extractor.extract(p.dataset.load("train")[0][:2]).features.shape[1])
 
 
 def run(config: RunConfig, console: Progress | None = None) -> list[Result]:

@@ -144,24 +144,18 @@ def evaluate_into(
 
 def reference_protocol(p: Plan) -> dict[str, Any]:
     """What the samples were compared with: the reference split read here; else (no metric compared
-    with the data: FID against --reference-stats, IS) the split that a `genbench stats` file of this
-    dataset records, so its FID shares a protocol with a run's against the same file; else none."""
-    if p.reads_reference:  # its size whether or not a metric needed its features (IS alone)
+    with the data: IS, FID against --reference-stats) the split that a `genbench stats` file of this
+    dataset records, so that runs and evaluations against one file share a protocol; else none."""
+    from genbench.features.reference import made_reference
+
+    if p.reads_reference:
         split = p.config.reference_split
-        size, fingerprint = len(p.dataset.load(split)[0]), p.dataset.fingerprint()  # type: ignore[arg-type]
-    else:
-        made = p.reference_made if p.reference_stats is not None else None
-        made = made if made and made.get("dataset") == p.dataset.name else {}
-        split, size, fingerprint = (
-            made.get("split"),
-            made.get("num_examples"),
-            made.get("dataset_fingerprint"),
-        )
-        # the file's own words: kept only when they are what a result may record
-        split = split if split in ("train", "test") else None
-        size = size if isinstance(size, int) and not isinstance(size, bool) else None
-        fingerprint = fingerprint if isinstance(fingerprint, str) else None
-    return {"reference_split": split, "num_reference": size, "dataset_fingerprint": fingerprint}
+        return {
+            "reference_split": split,
+            "num_reference": len(p.dataset.load(split)[0]),  # type: ignore[arg-type]
+            "dataset_fingerprint": p.dataset.fingerprint(),
+        }
+    return made_reference(p.reference_made if p.reference_stats is not None else None, p.dataset.name)
 
 
 def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:

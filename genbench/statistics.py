@@ -12,6 +12,8 @@ that reads no data records the statistics' split and dataset fingerprint in its 
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,15 @@ def stats(path: Path | str, config: RunConfig, *, console: Progress | None = Non
     from genbench.resolve import build_dataset, build_extractor, check_shared_inputs
 
     console = console or Progress(enabled=config.progress)
+    if not isinstance(path, str | os.PathLike):
+        raise GenbenchError(f"the statistics path must be a str or a Path, got {type(path).__name__}")
     path = Path(path)
     if path.suffix != ".npz":
         raise GenbenchError(f"{path} does not end in .npz; name the statistics file like cifar10-train.npz")
-    device, cache_dir = check_shared_inputs(config)
+    if path.is_dir():  # found before the features are extracted (hours for CIFAR-10), not after
+        raise GenbenchError(f"{path} is a directory; name the statistics file, e.g. {path / 'stats.npz'}")
+    # the one file written is the statistics': its folder is the output checked (not ./runs)
+    device, cache_dir = check_shared_inputs(dataclasses.replace(config, out=path.parent))
     dataset = build_dataset(config.dataset, config)
     extractor = build_extractor(dataset, config, device)
     split = config.reference_split
@@ -46,6 +53,11 @@ def stats(path: Path | str, config: RunConfig, *, console: Progress | None = Non
             f"{dataset.name} {split} has {len(feats)} example; a covariance needs two or more"
         )
     mu, sigma = gaussian_statistics(feats.features)
+    if len(feats) <= mu.shape[0]:  # as FID warns when it fits them itself
+        console.warn(
+            f"{len(feats)} examples for {mu.shape[0]}-dimensional features: the covariance is singular "
+            f"and FID against these statistics is biased upwards"
+        )
     made = {
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint(),

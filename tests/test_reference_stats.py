@@ -299,9 +299,9 @@ def test_statistics_of_another_split_or_dataset_are_named_in_a_warning(cli, tmp_
     assert (
         cli("stats", "--out", stats, "--dataset", "ring8", "--reference-split", "test", *args).exit_code == 0
     )
-    run = ["run", "--models", "gaussian", "--samples", "300", "--metrics", "fid", "--no-figures"]
+    run = ["run", "--models", "gaussian", "--samples", "300", "--metrics", "fid,kid", "--no-figures"]
     run += ["--reference-stats", stats, "--out", tmp_path / "runs", *args]
-    r = cli(*run, "--dataset", "ring8")  # its other metrics compare with the train split
+    r = cli(*run, "--dataset", "ring8")  # KID compares with the train split
     assert r.exit_code == 0, r.output
     assert f"warning: reference statistics {stats} describe ring8 test (fingerprint " in r.stderr
     assert "not ring8 train (fingerprint" in r.stderr
@@ -311,19 +311,123 @@ def test_statistics_of_another_split_or_dataset_are_named_in_a_warning(cli, tmp_
 
 def test_a_run_whose_metrics_need_no_reference_features_extracts_none(cli, tmp_path):
     """`genbench run --dataset cifar10 --metrics fid --reference-stats ...` extracted Inception
-    features of all 50000 training images (hours on a CPU) that no metric read. The protocol still
-    records the split the run read, and its size."""
+    features of all 50000 training images (hours on a CPU) that no metric read. Its protocol is then
+    an evaluation's against the same file: one row on the board, whoever made the samples."""
     from genbench.features.reference import save_reference_stats
 
-    stats = tmp_path / "stats.npz"
+    stats = tmp_path / "stats.npz"  # as clean-fid's: no record of how it was made
     save_reference_stats(stats, np.zeros(2), np.eye(2))
-    cache = tmp_path / "cache"
-    args = ["run", "--models", "gaussian", "--dataset", "ring8", "--samples", "300", "--no-figures"]
-    args += ["--no-progress", "--cache-dir", cache, "--out", tmp_path / "runs"]
-    assert cli(*args, "--metrics", "fid", "--reference-stats", stats).exit_code == 0
+    cache, out = tmp_path / "cache", tmp_path / "runs"
+    common = ["--dataset", "ring8", "--no-figures", "--no-progress", "--cache-dir", cache, "--out", out]
+    run = ["run", "--models", "gaussian", "--samples", "300", *common]
+    r = cli(*run, "--metrics", "fid", "--reference-stats", stats)
+    assert r.exit_code == 0 and "warning" not in r.stderr, r.output
     assert not list(cache.glob("features/*"))
-    protocol = json.loads((tmp_path / "runs/ring8/gaussian/seed0.json").read_text())["protocol"]
+    np.savez(tmp_path / "mine.npz", samples=np.zeros((300, 2), np.float32))
+    r = cli(
+        "eval", "--samples", tmp_path / "mine.npz", "--metrics", "fid", "--reference-stats", stats, *common
+    )
+    assert r.exit_code == 0, r.output
+    ran, evaluated = (json.loads((out / f"ring8/{m}/seed0.json").read_text()) for m in ("gaussian", "mine"))
+    for field in (
+        "reference_split",
+        "num_reference",
+        "dataset_fingerprint",
+        "reference_stats",
+        "num_samples",
+    ):
+        assert ran["protocol"][field] == evaluated["protocol"][field], field
+    assert ran["protocol"]["reference_split"] is None
+    assert cli("report", "--out", out).exit_code == 0
+    assert pd.read_csv(out / "leaderboards/ring8.csv")["protocol"].isna().all()
+    # KID compares with the train split's features: extracted, and recorded as that split's
+    r = cli(*run, "--metrics", "fid,kid", "--reference-stats", stats)
+    assert (
+        r.exit_code == 2 and "holds a result at reference None, which this run at reference train" in r.stderr
+    )
+    assert cli(*run[:-1], tmp_path / "kid", "--metrics", "fid,kid", "--reference-stats", stats).exit_code == 0
+    assert list(cache.glob("features/ring8-train-*"))
+    protocol = json.loads((tmp_path / "kid/ring8/gaussian/seed0.json").read_text())["protocol"]
     assert protocol["num_reference"] == 10000 and protocol["reference_split"] == "train"
-    assert protocol["dataset_fingerprint"] == registry.datasets.get("ring8")().fingerprint()
-    assert cli(*args, "--metrics", "fid,kid", "--reference-stats", stats).exit_code == 0
-    assert list(cache.glob("features/ring8-train-*"))  # KID compares with them
+
+
+def test_an_evaluation_is_not_replaced_by_one_against_other_statistics(cli, tmp_path, cache_dir):
+    """Re-evaluating the same samples with a mistyped --reference-stats path replaced a good FID with
+    that path's error, and other statistics or features replaced it silently: refused now, as
+    `genbench run` refuses a rerun of another protocol."""
+    stats = tmp_path / "digits-train.npz"
+    common = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress"]
+    assert cli("stats", "--out", stats, *common).exit_code == 0
+    np.savez(tmp_path / "mine.npz", samples=np.random.default_rng(0).integers(0, 256, (50, 8, 8), np.uint8))
+    args = ["eval", "--samples", tmp_path / "mine.npz", "--metrics", "fid", "--out", tmp_path, "--no-figures"]
+    assert cli(*args, *common, "--reference-stats", stats).exit_code == 0
+    path = tmp_path / "digits/mine/seed0.json"
+    good = path.read_text()
+    line = error_line(cli(*args, *common, "--reference-stats", tmp_path / "digits-trian.npz"))
+    assert f"{path} holds a result at reference train, reference stats digits-train.npz sha256:" in line
+    assert f"which this evaluation at reference None, reference stats {tmp_path / 'digits-trian.npz'}" in line
+    line = error_line(cli(*args, *common, "--reference-stats", stats, "--features", "raw"))
+    assert "holds a result at features classifier" in line and "pass --name" in line, line
+    assert path.read_text() == good
+    assert cli(*args, *common, "--reference-stats", stats).exit_code == 0  # the same protocol: rerun
+
+
+def test_a_run_shows_statistics_of_the_wrong_dimension_before_training(cli, tmp_path, cache_dir):
+    """Without reference features (no metric compared with them) the dimension was checked only when
+    FID ran, after the training: hours for a CIFAR-10 DDPM. Two examples' features check it first."""
+    from genbench.features.reference import save_reference_stats
+
+    save_reference_stats(tmp_path / "wide.npz", np.zeros(5), np.eye(5))  # ring8's raw features: 2-D
+    args = ["run", "--models", "gaussian", "--dataset", "ring8", "--samples", "100", "--metrics"]
+    args += ["fid", "--reference-stats", tmp_path / "wide.npz", "--out", tmp_path, "--no-figures"]
+    r = cli(*args, "--cache-dir", tmp_path / "cache", "--no-progress")
+    assert r.exit_code == 2
+    warning = r.stderr.index("have dimension 5 but the features have 2; compute them with the same")
+    assert warning < r.stderr.index("error:")  # warned at the start, the run's error at its end
+
+
+def test_stats_edge_cases_are_one_line_errors_or_warnings(cli, tmp_path, cache_dir, monkeypatch):
+    class Few(Dataset):
+        kind, default_features = "points", "raw"
+
+        def _load(self, split):
+            return torch.arange(12, dtype=torch.float32).reshape(3, 4) ** 1.5, None
+
+    registry.datasets.discover()
+    monkeypatch.setattr(registry.datasets, "_entries", dict(registry.datasets._entries))
+    registry.datasets.add("test-few", Few, source="genbench-test-plugin")
+    monkeypatch.chdir(tmp_path)  # the statistics' folder is the output: no ./runs is made
+    args = ["stats", "--dataset", "test-few", "--cache-dir", cache_dir]
+    r = cli(*args, "--out", tmp_path / "few.npz")
+    assert r.exit_code == 0, r.output
+    assert "warning: 3 examples for 4-dimensional features: the covariance is singular" in r.stderr
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "dir.npz").mkdir()
+    line = error_line(cli(*args, "--out", tmp_path / "dir.npz"))
+    assert (
+        line
+        == f"error: {tmp_path / 'dir.npz'} is a directory; name the statistics file, e.g. {tmp_path / 'dir.npz' / 'stats.npz'}"
+    )
+    import genbench
+
+    with pytest.raises(genbench.GenbenchError, match="the statistics path must be a str or a Path, got int"):
+        genbench.stats(3, genbench.RunConfig(dataset="test-few", cache_dir=cache_dir, progress=False))
+
+
+def test_features_made_from_the_data_say_so_when_it_is_missing(cli, tmp_path, offline):
+    """MNIST's default features are a classifier trained on MNIST: without the files, even IS or FID
+    against statistics cannot be computed in them, and the error names the features that can."""
+    samples = np.zeros((40, 28, 28), np.uint8)
+    line = error_line(eval_cmd(cli, tmp_path, "mnist", samples, "--metrics", "is"))
+    assert "train-images-idx3-ubyte.gz" in line  # the download's own fix comes first
+    assert line.endswith(
+        "the 'classifier' features are made from the data: pass --features inception, clean-inception "
+        "or raw to score without it"
+    ), line
+    from genbench.features.reference import save_reference_stats
+
+    save_reference_stats(tmp_path / "stats.npz", np.zeros(784), np.eye(784))
+    args = ["--metrics", "fid", "--features", "raw", "--reference-stats", tmp_path / "stats.npz"]
+    r = eval_cmd(cli, tmp_path, "mnist", samples, *args)  # the data is still missing
+    assert r.exit_code == 0, r.output
+    assert "fid" in json.loads((tmp_path / "runs/mnist/mine/seed0.json").read_text())["metrics"]

@@ -143,6 +143,19 @@ def stats_made(path: Path) -> dict[str, Any] | None:
     return made if isinstance(made, dict) else None
 
 
+def made_reference(made: dict[str, Any] | None, dataset: str) -> dict[str, Any]:
+    """The reference split, its size and the dataset fingerprint that a `genbench stats` record
+    ``made`` gives, as a result's protocol records them, when it is of ``dataset``; each None
+    otherwise (a file that records nothing, clean-fid's, or a value a result may not record)."""
+    made = made if made and made.get("dataset") == dataset else {}
+    split, size, fingerprint = made.get("split"), made.get("num_examples"), made.get("dataset_fingerprint")
+    return {
+        "reference_split": split if split in ("train", "test") else None,
+        "num_reference": size if isinstance(size, int) and not isinstance(size, bool) else None,
+        "dataset_fingerprint": fingerprint if isinstance(fingerprint, str) else None,
+    }
+
+
 def check_stats_features(made: dict[str, Any] | None, features: dict[str, Any], path: Path) -> None:
     """Raise when the statistics were computed with other features than ``features`` (the
     extractor's ``info()``): Inception's and clean-fid's Inception both give 2048 numbers, so FID
