@@ -73,8 +73,9 @@ class Plan:
     reference_stats_error: str | None = None
     #: how the --reference-stats file says it was made (`genbench stats`), or None
     reference_made: dict[str, Any] | None = None
-    #: False for an evaluation whose metrics compare with no reference examples (IS, FID against
-    #: --reference-stats): its results record no reference split, size or dataset fingerprint
+    #: False when no metric compares with the reference examples (IS, FID against --reference-stats):
+    #: no reference features are extracted, and results record the reference the statistics file
+    #: names, if any (:func:`reads_reference`)
     reads_reference: bool = True
     #: checkpoint directories --retrain has cleared in this run: a checkpoint shared by several rows
     #: (ddpm and every ddim variant) is trained once per run, then loaded

@@ -162,7 +162,7 @@ def reference_features_for(p: Plan, console: Progress) -> Features:
     --reference-stats): for CIFAR-10 they are Inception over 50000 images, hours on a CPU."""
     from genbench.features.reference import reference_features
 
-    if not any(m.uses_reference_features(p.config.reference_stats is not None) for m in p.metrics):
+    if not p.reads_reference:
         return Features(np.zeros((0, 0)))
     with console.status(
         f"reference features: {p.dataset.name} {p.config.reference_split} ({p.extractor.name})"
