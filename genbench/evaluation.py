@@ -166,7 +166,7 @@ def check_replaceable(
     source: dict[str, Any],
     metrics: list[Metric],
     options: dict[str, dict[str, Any]],
-    measures: dict[str, Any] | None = None,
+    measures: dict[str, Any],
 ) -> None:
     """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples (the same file
     or folder, or equal values) under the same protocol (``measures``: reference split, features,
@@ -188,9 +188,7 @@ def check_replaceable(
     if same_file or theirs.get("sha256") == source["sha256"]:
         why = None
         if old.status == "ok":
-            why = protocol_replaced(old, measures or {}, "evaluation") or metrics_replaced(
-                old, metrics, options
-            )
+            why = protocol_replaced(old, measures, "evaluation") or metrics_replaced(old, metrics, options)
         if why:
             raise GenbenchError(f"{path} {why}, {fix}")
         return

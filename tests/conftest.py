@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from genbench.cli.main import app
@@ -17,6 +18,16 @@ from genbench.cli.main import app
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("genbench-cache")
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks: one thread is faster, and robust to a busy machine. Modules of tiny networks
+    use it for every test (``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture

@@ -37,13 +37,7 @@ LOGITS = [-10.0, -2.0, 0.0, 3.0]
 MODELS = {"vae": VAE, "gan-ns": GanNS, "gan-sat": GanSat}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The networks here are tiny: one thread is faster, and robust to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (tests/conftest.py)
 
 
 def sigmoid(x: float) -> float:

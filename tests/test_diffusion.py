@@ -236,15 +236,6 @@ def test_ddpm_step_with_variance_beta_adds_sqrt_beta_noise():
     assert ref["betas"][1] > 1.5 * ref["var"][1]
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny networks: one thread is faster, and robust to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_models_sample_with_their_configured_sampler_options(one_thread):
     """DDPM's variance and DDIM's steps, eta, spacing and clipping reach the samplers: each model's
     samples are those of the sampler called with its options, and each option changes them."""

@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_cli import TinyTrained  # tests/ is on the path: pytest imports test modules by their name
+from test_cli import (  # tests/ is on the path: pytest imports test modules by their name
+    TinyTrained,
+    interrupt_training_at,
+)
 
 from baselines.ddpm import DDPM
 from baselines.gan import GanNS
@@ -26,12 +29,7 @@ IMAGES = DataSpec(name="tiny", kind="image", shape=(1, 8, 8), value_range=(-1.0,
 TOY = "test-training-toy"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (tests/conftest.py)
 
 
 @register_model(TOY)
@@ -56,14 +54,7 @@ def config(tmp_path: Path, out: str, *overrides: str, **kw) -> RunConfig:
 @contextmanager
 def interrupted_at(monkeypatch: pytest.MonkeyPatch, at: int) -> Iterator[None]:
     """Ctrl-C when training reports step ``at``, within the block (which expects it)."""
-    real = TrainContext.progress
-
-    def interrupt(self, step, total, **values):
-        if step == at:
-            raise KeyboardInterrupt
-        real(self, step, total, **values)
-
-    monkeypatch.setattr(TrainContext, "progress", interrupt)
+    real = interrupt_training_at(monkeypatch, at)
     with pytest.raises(KeyboardInterrupt):
         yield
     monkeypatch.setattr(TrainContext, "progress", real)
