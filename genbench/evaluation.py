@@ -16,7 +16,14 @@ from genbench.config import RunConfig
 from genbench.data.base import Dataset
 from genbench.errors import DataError, GenbenchError
 from genbench.metrics.base import Metric
-from genbench.planning import Plan, metrics_replaced, planned_reference, protocol_replaced, reads_reference
+from genbench.planning import (
+    Plan,
+    metrics_replaced,
+    planned_reference,
+    protocol_replaced,
+    reads_reference,
+    without_unused_stats,
+)
 from genbench.progress import Progress
 from genbench.resolve import (
     build_dataset,
@@ -58,6 +65,7 @@ def evaluate(
     seed = _single_seed(config.seeds)
     dataset = build_dataset(config.dataset, config)
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
+    config = without_unused_stats(config, metrics, console)
     # metrics of the samples alone (IS) and FID against --reference-stats: nothing of the dataset is
     # read when it declares its example shape, so cifar10 samples are scored against clean-fid's
     # or torch-fidelity's precomputed statistics without the archive (and no reference features

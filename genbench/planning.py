@@ -152,6 +152,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {e}"
             console.warn(skipped[name])
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
+    config = without_unused_stats(config, metrics, console)
     options = build_metric_options(config, metrics, dataset)
     reads = reads_reference(config, metrics)
     measures = {
@@ -173,6 +174,19 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         options,
         reads_reference=reads,
     )
+
+
+def without_unused_stats(config: RunConfig, metrics: list[Metric], console: Progress) -> RunConfig:
+    """``config`` without its ``--reference-stats`` when no chosen metric compares with statistics
+    (``--metrics is``), with a warning: else results recorded the file in their protocol, and the
+    board's caption named FID against it, though nothing was measured with it."""
+    if config.reference_stats is None or any(m.reference == "stats" for m in metrics):
+        return config
+    console.warn(
+        f"--reference-stats {config.reference_stats} is not used: none of the metrics "
+        f"({', '.join(m.name for m in metrics)}) compares with statistics; FID does"
+    )
+    return replace(config, reference_stats=None)
 
 
 def reads_reference(config: RunConfig, metrics: list[Metric]) -> bool:

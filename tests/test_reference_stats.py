@@ -200,6 +200,33 @@ def test_is_alone_reads_no_data_and_extracts_no_reference_features(cli, tmp_path
     assert not list((tmp_path / "cache").glob("features/*.npz"))
 
 
+def test_statistics_no_metric_compares_with_are_named_unused_and_not_recorded(cli, tmp_path, plugins):
+    """``--metrics is --reference-stats s.npz`` recorded the file in the protocol though no FID used
+    it, so the board's caption named FID against it: the file is now set aside with a warning."""
+    samples = np.random.default_rng(3).uniform(-1, 1, (60, 1, 4, 4)).astype(np.float32)
+    stats = tmp_path / "stats.npz"
+    save_reference_stats(stats, np.zeros(1), np.eye(1))
+    r = eval_cmd(cli, tmp_path, "test-unreadable", samples, "--metrics", "is", "--reference-stats", stats)
+    assert r.exit_code == 0, r.output
+    assert f"warning: --reference-stats {stats} is not used: none of the metrics (is) compares" in r.stderr
+    protocol = json.loads((tmp_path / "runs/test-unreadable/mine/seed0.json").read_text())["protocol"]
+    assert protocol["reference_stats"] is None and protocol["reference_split"] is None
+    # a run: the same, and the result shares its row with one made without the file
+    run = ["run", "--models", "gaussian", "--dataset", "ring8", "--samples", "100", "--metrics", "throughput"]
+    run += ["--out", tmp_path / "ran", "--cache-dir", tmp_path / "cache", "--no-progress", "--no-figures"]
+    r = cli(*run, "--reference-stats", stats)
+    assert r.exit_code == 0, r.output
+    assert "--reference-stats" in r.stderr and "is not used" in r.stderr
+    protocol = json.loads((tmp_path / "ran/ring8/gaussian/seed0.json").read_text())["protocol"]
+    assert protocol["reference_stats"] is None
+    assert cli(*run).exit_code == 0  # the same protocol: a rerun without the file replaces it
+    # FID among the metrics: the file is used, and recorded
+    r = eval_cmd(cli, tmp_path, "test-unreadable", samples, "--metrics", "is,fid", "--reference-stats", stats)
+    assert r.exit_code == 0 and "is not used" not in r.stderr, r.output
+    protocol = json.loads((tmp_path / "runs/test-unreadable/mine/seed0.json").read_text())["protocol"]
+    assert protocol["reference_stats"] == stats_identity(stats)
+
+
 # -- `genbench stats`: statistics made where the data is, used where it is not ----------------------
 
 
