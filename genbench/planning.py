@@ -298,7 +298,7 @@ def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict
       torch-fidelity's FID. An option that ``old`` does not record (one a newer metric version
       added) is not a difference."""
     names = [m.name for m in metrics]
-    dropped = [m for m in old.protocol.get("metric_versions") or {} if m not in names]
+    dropped = [m for m in _metrics_with_values(old) if m not in names]
     if dropped:
         return (
             f"holds the values of {', '.join(dropped)}, which this run ({', '.join(names)}) would drop; "
@@ -319,6 +319,23 @@ def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict
     return (
         f"holds a result at {before}, which this run at {after} would replace; set the same --metric-option"
     )
+
+
+def _metrics_with_values(old: Result) -> list[str]:
+    """The metrics of ``old`` that left a value or an error: not those that did not apply to it
+    (gan_dynamics to a VAE), which a rerun without them loses nothing of. Every metric counts when a
+    value cannot be traced to an installed metric's declared names (an uninstalled plugin's, or one
+    written under an undeclared name): nothing is dropped on a guess."""
+    ran = list(old.protocol.get("metric_versions") or {})
+    declared: dict[str, frozenset[str]] = {}
+    for name in ran:
+        try:
+            declared[name] = frozenset(registry.metrics.get(name).higher_is_better)
+        except Exception:  # not installed, or broken: its values cannot be told apart
+            return ran
+    if not set(old.metrics) <= frozenset().union(*declared.values()):
+        return ran
+    return [m for m in ran if m in old.metric_errors or declared[m] & set(old.metrics)]
 
 
 def _describe(protocol: dict[str, Any], keys: list[str]) -> str:

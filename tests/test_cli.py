@@ -998,6 +998,27 @@ def test_run_never_drops_metrics_or_replaces_them_at_other_options(cli, tmp_path
     assert {"fid", "precision", "kid"} <= set(load_result(path).metrics)
 
 
+def test_a_rerun_without_the_metrics_that_did_not_apply_drops_nothing(cli, tmp_path, cache_dir):
+    """A full result of a Gaussian records gan_dynamics among its metrics though it has no value of
+    it (not a GAN): a rerun listing every other metric was refused, naming gan_dynamics to add."""
+    out = tmp_path / "runs"
+    fast = ("--models", "gaussian", "--no-figures", "--dataset", "ring8", "--samples", "200")
+    assert cli(*run_args(out, cache_dir, *fast)).exit_code == 0
+    old = load_result(out / "ring8/gaussian/seed0.json")
+    ran = list(old.protocol["metric_versions"])
+    assert "gan_dynamics" in ran and not set(registry.metrics.get("gan_dynamics").higher_is_better) & set(
+        old.metrics
+    )
+    others = [m for m in ran if m != "gan_dynamics"]
+    assert others[0] == "fid" and "fid" in old.metrics
+    line = single_line_error(cli(*run_args(out, cache_dir, *fast, "--metrics", "fid")))
+    assert "holds the values of " in line and "gan_dynamics" not in line, line
+    assert cli(*run_args(out, cache_dir, *fast, "--metrics", ",".join(others))).exit_code == 0
+    # what a metric that did apply wrote is still protected
+    line = single_line_error(cli(*run_args(out, cache_dir, *fast, "--metrics", ",".join(others[1:]))))
+    assert f"holds the values of {others[0]}, which this run" in line, line
+
+
 def test_eval_never_drops_metrics_of_the_same_samples(cli, tmp_path, cache_dir):
     """Evaluating the same samples again under fewer --metrics replaced the evaluation's other values."""
     out = tmp_path / "runs"
