@@ -22,6 +22,7 @@ from genbench.planning import (
     planned_reference,
     protocol_replaced,
     reads_reference,
+    warn_unused_split,
     without_unused_stats,
 )
 from genbench.progress import Progress
@@ -70,13 +71,8 @@ def evaluate(
     # read when it declares its example shape, so cifar10 samples are scored against clean-fid's
     # or torch-fidelity's precomputed statistics without the archive (and no reference features
     # are extracted for nothing: Inception over 50000 images is hours on a CPU)
-    have_stats = config.reference_stats is not None
     reads = reads_reference(config, metrics)
-    if not reads and config.reference_split != "train":
-        console.warn(
-            f"--reference-split {config.reference_split} is not used: no metric compares with a split "
-            f"of {dataset.name}" + ("; FID compares with the --reference-stats file" if have_stats else "")
-        )
+    warn_unused_split(config, dataset, reads, console)
     with _naming_what_needs_the_data(config, metrics, reads, dataset):
         x = as_samples(samples, dataset.spec if reads else dataset.shape_spec())
         # recorded in the protocol: where the numbers came from, and what a re-run may replace

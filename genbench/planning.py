@@ -155,6 +155,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     config = without_unused_stats(config, metrics, console)
     options = build_metric_options(config, metrics, dataset)
     reads = reads_reference(config, metrics)
+    warn_unused_split(config, dataset, reads, console)
     measures = {
         "num_samples": config.samples or spec.num_train,
         **planned_reference(config, dataset, reads),
@@ -187,6 +188,19 @@ def without_unused_stats(config: RunConfig, metrics: list[Metric], console: Prog
         f"({', '.join(m.name for m in metrics)}) compares with statistics; FID does"
     )
     return replace(config, reference_stats=None)
+
+
+def warn_unused_split(config: RunConfig, dataset: Dataset, reads: bool, console: Progress) -> None:
+    """Name a ``--reference-split`` other than the default that no metric compares with (IS alone,
+    FID against --reference-stats): the numbers were not measured against it, whatever the flag
+    says. `genbench run` and `genbench eval` alike."""
+    if reads or config.reference_split == "train":
+        return
+    console.warn(
+        f"--reference-split {config.reference_split} is not used: no metric compares with a split of "
+        f"{dataset.name}"
+        + ("; FID compares with the --reference-stats file" if config.reference_stats else "")
+    )
 
 
 def reads_reference(config: RunConfig, metrics: list[Metric]) -> bool:
@@ -341,7 +355,7 @@ def _metrics_with_values(old: Result) -> list[str]:
 def _describe(protocol: dict[str, Any], keys: list[str]) -> str:
     from genbench.protocols import PROTOCOL_FIELDS  # the report's names; imported here: it loads pandas
 
-    return ", ".join(f"{PROTOCOL_FIELDS[k]} {protocol[k]}" for k in keys)
+    return ", ".join(f"{PROTOCOL_FIELDS[k]} {'none' if protocol[k] is None else protocol[k]}" for k in keys)
 
 
 def plan_model(

@@ -55,13 +55,16 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     if made.get("dataset") is None:  # a file that says nothing of its data (clean-fid's)
         return
     theirs = (made["dataset"], made.get("split"), made.get("dataset_fingerprint"))
-    # what this run compares its other metrics with; without the data, only the name can be checked
-    mine = (p.dataset.name, p.config.reference_split, p.dataset.fingerprint()) if p.reads_reference else None
-    if theirs != (mine or (p.dataset.name, *theirs[1:])):
-        shown = mine or (p.dataset.name, "(not read)", "(not read)")
+    if p.reads_reference:  # the split the other metrics compare with: dataset, split and data must match
+        mine = (p.dataset.name, p.config.reference_split, p.dataset.fingerprint())
+        differs = theirs != mine
+    else:  # the data is not read: only the dataset's name can be checked
+        mine = (p.dataset.name, "(not read)", "(not read)")
+        differs = theirs[0] != mine[0]
+    if differs:
         console.warn(
             f"reference statistics {path} describe {theirs[0]} {theirs[1]} (fingerprint {theirs[2]}), "
-            f"not {shown[0]} {shown[1]} (fingerprint {shown[2]}); FID compares with the statistics all the same"
+            f"not {mine[0]} {mine[1]} (fingerprint {mine[2]}); FID compares with the statistics all the same"
         )
 
 

@@ -1051,7 +1051,7 @@ def test_a_result_without_fid_is_replaced_by_one_with_other_reference_stats(cli,
     # a result that holds an FID is still kept from one at other statistics
     line = single_line_error(cli(*args))
     assert (
-        f"reference stats {stats_identity(good)}, which this run at reference stats None would replace"
+        f"reference stats {stats_identity(good)}, which this run at reference stats none would replace"
         in line
     )
 

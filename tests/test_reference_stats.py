@@ -200,6 +200,41 @@ def test_is_alone_reads_no_data_and_extracts_no_reference_features(cli, tmp_path
     assert not list((tmp_path / "cache").glob("features/*.npz"))
 
 
+def test_a_run_names_a_reference_split_no_metric_compares_with(cli, tmp_path):
+    """`genbench eval --metrics is --reference-split test` warned that the split was not used, but
+    `genbench run` said nothing, so its results looked measured against the test split."""
+    run = [
+        "run",
+        "--models",
+        "gaussian",
+        "--dataset",
+        "ring8",
+        "--samples",
+        "100",
+        "--reference-split",
+        "test",
+    ]
+    run += ["--out", tmp_path / "ran", "--cache-dir", tmp_path / "cache", "--no-progress", "--no-figures"]
+    r = cli(*run, "--metrics", "throughput")
+    assert r.exit_code == 0, r.output
+    assert "warning: --reference-split test is not used: no metric compares with a split of ring8" in r.stderr
+    assert (
+        json.loads((tmp_path / "ran/ring8/gaussian/seed0.json").read_text())["protocol"]["reference_split"]
+        is None
+    )
+    # a rerun measured against the split would replace a result that was not: refused, and named
+    r = cli(*run, "--metrics", "throughput,fid")
+    assert (
+        r.exit_code == 2 and "holds a result at reference none, which this run at reference test" in r.stderr
+    )
+    r = cli(*run, "--metrics", "throughput,fid", "--out", tmp_path / "fid")  # FID reads the split: no warning
+    assert r.exit_code == 0 and "is not used" not in r.stderr, r.output
+    assert (
+        json.loads((tmp_path / "fid/ring8/gaussian/seed0.json").read_text())["protocol"]["reference_split"]
+        == "test"
+    )
+
+
 def test_statistics_no_metric_compares_with_are_named_unused_and_not_recorded(cli, tmp_path, plugins):
     """``--metrics is --reference-stats s.npz`` recorded the file in the protocol though no FID used
     it, so the board's caption named FID against it: the file is now set aside with a warning."""
@@ -334,6 +369,14 @@ def test_statistics_of_another_split_or_dataset_are_named_in_a_warning(cli, tmp_
     assert "not ring8 train (fingerprint" in r.stderr
     r = cli(*run, "--dataset", "grid25", "--reference-split", "test")
     assert r.exit_code == 0 and f"{stats} describe ring8 test" in r.stderr and "not grid25 test" in r.stderr
+    # FID alone reads no split: only the dataset's name is compared with the file's
+    alone = ["run", "--models", "gaussian", "--samples", "300", "--metrics", "fid", "--no-figures"]
+    alone += ["--reference-stats", stats, "--out", tmp_path / "alone", *args]
+    r = cli(*alone, "--dataset", "ring8")
+    assert r.exit_code == 0 and "describe" not in r.stderr, r.output
+    r = cli(*alone, "--dataset", "grid25")
+    assert r.exit_code == 0, r.output
+    assert f"{stats} describe ring8 test (fingerprint " in r.stderr and "not grid25 (not read)" in r.stderr
 
 
 def test_a_run_whose_metrics_need_no_reference_features_extracts_none(cli, tmp_path):
@@ -370,7 +413,7 @@ def test_a_run_whose_metrics_need_no_reference_features_extracts_none(cli, tmp_p
     # KID compares with the train split's features: extracted, and recorded as that split's
     r = cli(*run, "--metrics", "fid,kid", "--reference-stats", stats)
     assert (
-        r.exit_code == 2 and "holds a result at reference None, which this run at reference train" in r.stderr
+        r.exit_code == 2 and "holds a result at reference none, which this run at reference train" in r.stderr
     )
     assert cli(*run[:-1], tmp_path / "kid", "--metrics", "fid,kid", "--reference-stats", stats).exit_code == 0
     assert list(cache.glob("features/ring8-train-*"))
@@ -392,7 +435,7 @@ def test_an_evaluation_is_not_replaced_by_one_against_other_statistics(cli, tmp_
     good = path.read_text()
     line = error_line(cli(*args, *common, "--reference-stats", tmp_path / "digits-trian.npz"))
     assert f"{path} holds a result at reference train, reference stats digits-train.npz sha256:" in line
-    assert f"which this evaluation at reference None, reference stats {tmp_path / 'digits-trian.npz'}" in line
+    assert f"which this evaluation at reference none, reference stats {tmp_path / 'digits-trian.npz'}" in line
     line = error_line(cli(*args, *common, "--reference-stats", stats, "--features", "raw"))
     assert "holds a result at features classifier" in line and "pass --name" in line, line
     assert path.read_text() == good
