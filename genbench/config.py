@@ -14,6 +14,7 @@ import enum
 import itertools
 import math
 import numbers
+import re
 import tomllib
 import types
 import typing
@@ -78,7 +79,12 @@ def parse_list(text: str | None, what: str) -> list[str]:
 
 def parse_seeds(text: str) -> list[int]:
     try:  # an empty item (0,,1) too: parse_list's "names like a,b,c" is no fix for seeds
-        seeds = [int(t) for t in parse_list(text, "seed")]
+        items = parse_list(text, "seed")
+        # ASCII digits only: int() also takes 1_0 (as seed 10) and other scripts' digits; a sign passes,
+        # so that check_seeds refuses -1 with its own message
+        if not all(re.fullmatch(r"[+-]?[0-9]+", t) for t in items):
+            raise ValueError(text)
+        seeds = [int(t) for t in items]
     except (ValueError, GenbenchError):
         raise GenbenchError(f"malformed seed list {text!r}; use integers like 0,1,2") from None
     return seeds  # their range is checked by check_shared_inputs, for the Python API too

@@ -84,8 +84,8 @@ def evaluate(
         options = build_metric_options(config, metrics, dataset)
         # before any work: nothing is computed in vain
         measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads)}
+        extractor = build_extractor(dataset, config, device)  # a bad --features first: its own fix
         check_replaceable(result.path(config.out), source, metrics, options, measures)
-        extractor = build_extractor(dataset, config, device)
         p = Plan(
             config,
             dataset,

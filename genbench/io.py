@@ -150,6 +150,16 @@ def check_writable(directory: Path, flag: str = "--out") -> Path:
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".writetest"):
             pass
     except OSError as e:
+        # a file where a directory is expected (the path or a folder above it): "File exists" hid that
+        for part in (directory, *directory.parents):
+            if part.exists():
+                if not part.is_dir():
+                    # "is not writable" kept first: what a reader (and report's tests) look for
+                    what = "is not writable: it" if part == directory else f"cannot be created: {part}"
+                    raise GenbenchError(
+                        f"{directory} {what} is a file, not a directory; pass a directory with {flag}"
+                    ) from e
+                break
         raise GenbenchError(
             f"output directory {directory} is not writable ({e.strerror or e}); pass a writable one with {flag}"
         ) from e

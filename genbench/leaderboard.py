@@ -63,6 +63,10 @@ PARTIAL_MARK = "†"
 
 def load_results(out: Path) -> list[Result]:
     paths = find_results(out)
+    if not paths and Path(out).exists() and not Path(out).is_dir():  # "run --out that file" would fail too
+        raise GenbenchError(
+            f"{out} is a file, not a results folder; pass the folder `genbench run --out` wrote"
+        )
     if not paths:
         raise GenbenchError(f"no results under {out}; run `genbench run --out {out}` first")
     results = []

@@ -160,8 +160,9 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         "num_samples": config.samples or spec.num_train,
         **planned_reference(config, dataset, reads),
     }
-    check_no_results_replaced(config, dataset.name, models, skipped, measures, metrics, options)
+    # a bad --features fails with its own fix before a rerun's check, which named it a change of protocol
     extractor = build_extractor(dataset, config, device)
+    check_no_results_replaced(config, dataset.name, models, skipped, measures, metrics, options)
     return Plan(
         config,
         dataset,

@@ -7,6 +7,7 @@ commit), so every number can be traced to how it was obtained.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import re
@@ -105,9 +106,19 @@ class Result:
         return path
 
 
+#: the longest name :func:`safe_name` gives: a file name holds 255 bytes, and figures add a suffix
+MAX_NAME = 200
+
+
 def safe_name(label: str) -> str:
-    """A file-system-safe directory name for a model label."""
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_")
+    """A file-system-safe directory name for a model label. A label too long for a file name (a
+    ``--set`` sweep point over long lists, a long ``--name``) keeps its start and a hash of the
+    whole, so that distinct labels stay apart: writing it failed after all the work was done."""
+    name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_")
+    if len(name) > MAX_NAME:  # ASCII: characters are bytes
+        digest = hashlib.sha256(label.encode()).hexdigest()[:16]
+        name = f"{name[: MAX_NAME - len(digest) - 1]}-{digest}"
+    return name
 
 
 #: the type each field of a result JSON must have (a hand-edited file is checked before it is used)

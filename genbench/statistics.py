@@ -35,8 +35,14 @@ def stats(path: Path | str, config: RunConfig, *, console: Progress | None = Non
     if not isinstance(path, str | os.PathLike):
         raise GenbenchError(f"the statistics path must be a str or a Path, got {type(path).__name__}")
     path = Path(path)
-    if path.suffix != ".npz":
+    # by name, not path.suffix: R.NPZ is accepted (as eval's --samples is), and ".npz" alone is a dotfile's
+    # name with no suffix at all
+    if not path.name.lower().endswith(".npz"):
         raise GenbenchError(f"{path} does not end in .npz; name the statistics file like cifar10-train.npz")
+    if path.name.lower() == ".npz":
+        raise GenbenchError(
+            f"{path} has no name before .npz; name the statistics file like cifar10-train.npz"
+        )
     if path.is_dir():  # found before the features are extracted (hours for CIFAR-10), not after
         raise GenbenchError(f"{path} is a directory; name the statistics file, e.g. {path / 'stats.npz'}")
     # the one file written is the statistics': its folder is the output checked (not ./runs)

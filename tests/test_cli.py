@@ -901,6 +901,47 @@ def digits_test_u8(cache_dir: Path) -> np.ndarray:
     return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)[:, 0].numpy()
 
 
+def test_names_too_long_for_a_file_name_are_written(cli, tmp_path, cache_dir):
+    """A 300-character --name (or a --set sweep over long lists) was scored, then lost: writing the
+    result failed with "File name too long ... choose a writable directory with --out". The
+    directory now keeps the name's start and a hash of the whole; the row keeps the whole name."""
+    from genbench.results import MAX_NAME, safe_name
+
+    samples = tmp_path / "points.npz"
+    np.savez(samples, samples=np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    out = tmp_path / "runs"
+    names = ["a" * 299 + "x", "a" * 299 + "y"]  # the same first 200 characters
+    args = ["eval", "--samples", samples, "--dataset", "ring8", "--out", out, "--cache-dir", cache_dir]
+    for name in names:  # figures too: their names add a suffix to the directory's
+        r = cli(*args, "--no-progress", "--metrics", "fid,prdc", "--name", name)
+        assert r.exit_code == 0, r.output
+    dirs = sorted(p.name for p in (out / "ring8").iterdir() if p.name != "figures")
+    assert len(list((out / "ring8/figures").iterdir())) >= 2
+    assert dirs == sorted(safe_name(n) for n in names) and all(len(d) == MAX_NAME for d in dirs)
+    rows = {json.loads((out / "ring8" / d / "seed0.json").read_text())["model"] for d in dirs}
+    assert rows == set(names)
+    assert safe_name("ddpm[steps=10]") == "ddpm_steps=10"  # short names are as they were
+
+
+def test_a_bad_features_flag_is_named_before_a_rerun_would_replace_a_result(cli, tmp_path, cache_dir):
+    """Over an existing result, `--features inception` on points said the result "at features raw"
+    would be replaced by one "at features inception": advice to move a good result away for a run
+    that could never start. The extractor's own error comes first now, for run and eval alike."""
+    out = tmp_path / "runs"
+    run = run_args(out, cache_dir, "--models", "gaussian", "--dataset", "ring8", "--samples", "200")
+    run += ["--metrics", "fid", "--no-figures"]
+    assert cli(*run).exit_code == 0
+    line = single_line_error(cli(*run, "--features", "inception"))
+    assert "feature extractor 'inception' does not handle points data ('ring8'); use --features raw" in line
+    samples = tmp_path / "points.npz"
+    np.savez(samples, samples=np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    evaluation = ["eval", "--samples", samples, "--dataset", "ring8", "--out", out, "--cache-dir", cache_dir]
+    evaluation += ["--no-progress", "--metrics", "fid", "--no-figures"]
+    assert cli(*evaluation).exit_code == 0
+    line = single_line_error(cli(*evaluation, "--features", "inception"))
+    assert "feature extractor 'inception' does not handle points data" in line
+
+
 def test_eval_never_replaces_a_result_from_other_samples(cli, tmp_path, cache_dir):
     """eval used to write <out>/<dataset>/<file stem>/seed0.json over whatever was there: a trained
     model's result (copy.npz over `genbench run`'s copy), or another folder's samples.npz."""

@@ -500,8 +500,13 @@ def test_reference_stats_roundtrip_and_errors(tmp_path):
     np.savez(tmp_path / "nan.npz", mu=mu, sigma=bad)
     with pytest.raises(MetricInputError, match="NaN or inf"):
         load_reference_stats(tmp_path / "nan.npz")
-    (tmp_path / "junk.npz").write_bytes(b"junk")
-    with pytest.raises(MetricInputError, match="cannot read"):
+    (tmp_path / "junk.npz").write_bytes(b"junk")  # numpy: "pickled data ... allow_pickle=True"
+    with pytest.raises(MetricInputError, match=r"cannot read .*junk.npz \(not an .npz archive\)"):
         load_reference_stats(tmp_path / "junk.npz")
+    (tmp_path / "empty.npz").write_bytes(b"")  # numpy: EOFError
+    with pytest.raises(MetricInputError, match=r"cannot read .*empty.npz \(not an .npz archive\)"):
+        load_reference_stats(tmp_path / "empty.npz")
+    with pytest.raises(MetricInputError, match="is a directory, not an .npz file"):  # was "not found"
+        load_reference_stats(tmp_path)
     with pytest.raises(MetricInputError):
         save_reference_stats(tmp_path / "x.npz", mu, sigma[:, :2])

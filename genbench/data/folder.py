@@ -22,6 +22,7 @@ a luma conversion would score images the generator did not make.
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,12 @@ def _load_npz(path: Path) -> torch.Tensor:
     except GenbenchError:
         raise
     except Exception as e:
+        # numpy reads a file that is no zip (a text file) as a pickle, and its error advises allow_pickle:
+        # wrong and unsafe. An unreadable file or a truncated zip keeps its own reason below.
+        if not isinstance(e, OSError | zipfile.BadZipFile) and not zipfile.is_zipfile(path):
+            raise GenbenchError(
+                f"cannot read {path}: not an .npz (zip) file; save the samples with numpy.savez"
+            ) from None
         raise GenbenchError(
             f"cannot read {path} as .npz ({type(e).__name__}: {e}); save it with numpy.savez"
         ) from None
@@ -101,7 +108,9 @@ def _from_tensor(t: torch.Tensor) -> torch.Tensor:
     if t.dtype == torch.uint8:
         return _from_array(t.numpy(), "the tensor", channels_last=False)
     if t.is_floating_point():  # float16 and bfloat16 have no exact numpy twin: widen first
-        return _from_array(t.float().numpy(), "the tensor", channels_last=False)
+        # float64 as is: .float() would turn values beyond float32's range into inf before they are checked
+        arr = t.numpy() if t.dtype == torch.float64 else t.float().numpy()
+        return _from_array(arr, "the tensor", channels_last=False)
     raise GenbenchError(f"the tensor has dtype {t.dtype}; pass uint8 images or float in [-1, 1]")
 
 
@@ -132,6 +141,12 @@ def _from_array(arr: np.ndarray, where: str, *, channels_last: bool) -> torch.Te
             )
         if not np.isfinite(arr).all():
             raise GenbenchError(f"{where} holds NaN or inf values; fix the sampler that wrote it")
+        # float64 values beyond float32's range (1e300) are finite but cast to inf, with numpy's raw warning
+        if arr.dtype.itemsize > 4 and np.abs(arr).max() > np.finfo(np.float32).max:
+            raise GenbenchError(
+                f"{where} holds values beyond float32's range (up to {np.abs(arr).max():.3g}); "
+                f"fix the sampler that wrote it"
+            )
         x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
         if arr.ndim == 4:
             lo, hi = float(x.min()), float(x.max())

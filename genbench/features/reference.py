@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import warnings
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,8 @@ def load_reference_stats(path: Path, dim: int | None = None) -> tuple[np.ndarray
     """
     path = Path(path)
     fix = "save an .npz with mu (D,) and sigma (D, D), e.g. with genbench.features.reference.save_reference_stats"
+    if path.is_dir():
+        raise MetricInputError(f"reference statistics {path} is a directory, not an .npz file; {fix}")
     if not path.is_file():
         raise MetricInputError(f"reference statistics {path} not found; {fix}")
     try:
@@ -117,9 +120,9 @@ def load_reference_stats(path: Path, dim: int | None = None) -> tuple[np.ndarray
     except MetricInputError:
         raise
     except Exception as e:
-        raise MetricInputError(
-            f"cannot read reference statistics {path} ({type(e).__name__}); {fix}"
-        ) from None
+        # an empty or text file: numpy's EOFError, or its advice to allow pickles, says neither
+        why = type(e).__name__ if zipfile.is_zipfile(path) else "not an .npz archive"
+        raise MetricInputError(f"cannot read reference statistics {path} ({why}); {fix}") from None
     _check_stats(mu, sigma, str(path), fix)
     if dim is not None and mu.shape[0] != dim:
         raise MetricInputError(
