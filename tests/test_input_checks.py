@@ -8,21 +8,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from test_cli import single_line_error  # tests/ is on the path: pytest imports test modules by their name
 
 from genbench.config import parse_seeds
 from genbench.data.folder import as_samples, load_samples
 from genbench.errors import GenbenchError
 from genbench.io import check_writable
-
-
-def single_line_error(result) -> str:
-    """The CLI's message for a user error: exit 2, one line, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
-
 
 # -- F2: float64 samples beyond float32's range ------------------------------------------------------
 
