@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import warnings
 from pathlib import Path
 
@@ -334,6 +335,17 @@ def test_kid_identical_sets_is_about_zero():
     assert -2 * t / (m * (m - 1)) <= same["kid"] <= 0.0
     assert same["kid_std"] == pytest.approx(0.0, abs=1e-12)
     assert KID().compute(make_ctx(a, b, options=options))["kid"] > 1.0
+
+
+def test_kid_that_overflows_on_huge_features_names_the_input(recwarn):
+    """Points of 1e30 (finite, so past the input checks) made torch-fidelity's spread over subsets
+    inf, with numpy's raw "overflow encountered in square"; the run recorded KID's non-finite value
+    as the metric's own bug (exit 1). It is the input's: a user error naming the magnitude."""
+    a, b = gaussian_sets(7, n=200, d=2)
+    with pytest.raises(MetricInputError, match=r"kid: kid_std = inf: the cubic kernel overflows float64 on "):
+        KID().compute(make_ctx(a * 1e30, b, options={"kid": {"subsets": 10}}))
+    assert not [w for w in recwarn if "overflow" in str(w.message)]
+    assert math.isfinite(KID().compute(make_ctx(a * 1e3, b, options={"kid": {"subsets": 10}}))["kid_std"])
 
 
 def test_kid_default_subset_size_is_the_smaller_set():

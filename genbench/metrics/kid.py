@@ -10,7 +10,10 @@ unbiased, so a value slightly below 0 is valid and means the two sets are indist
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
+
+import numpy as np
 
 from genbench.errors import MetricInputError
 from genbench.metrics._inputs import check_features, check_int, check_same_dim, int_option, shared_tensor
@@ -53,15 +56,26 @@ class KID(Metric):
                 f"kid: subset_size {size} exceeds the {min(len(x), len(ref))} examples available; "
                 f"lower it or use more samples"
             )
-        out = kid_features_to_metric(
-            shared_tensor(x),
-            shared_tensor(ref),
-            kid_subsets=subsets,
-            kid_subset_size=size,
-            rng_seed=int(ctx.seed),
-            verbose=False,
-        )
-        return {
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named below, in one line
+            out = kid_features_to_metric(
+                shared_tensor(x),
+                shared_tensor(ref),
+                kid_subsets=subsets,
+                kid_subset_size=size,
+                rng_seed=int(ctx.seed),
+                verbose=False,
+            )
+        values = {
             "kid": float(out["kernel_inception_distance_mean"]),
             "kid_std": float(out["kernel_inception_distance_std"]),
         }
+        bad = [f"{k} = {v}" for k, v in values.items() if not math.isfinite(v)]
+        if (
+            bad
+        ):  # finite features (checked above) too large for the cubic kernel: the input's fault, not KID's
+            top = max(float(np.abs(x).max()), float(np.abs(ref).max()))
+            raise MetricInputError(
+                f"kid: {', '.join(bad)}: the cubic kernel overflows float64 on features up to {top:.3g} in "
+                f"magnitude; check that the samples lie in the data's range"
+            )
+        return values
