@@ -84,7 +84,7 @@ def evaluate(
         options = build_metric_options(config, metrics, dataset)
         # before any work: nothing is computed in vain
         measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads)}
-        extractor = build_extractor(dataset, config, device)  # a bad --features first: its own fix
+        extractor = build_extractor(dataset, config, device, console)  # a bad --features first: its own fix
         check_replaceable(result.path(config.out), source, metrics, options, measures)
         p = Plan(
             config,

@@ -161,7 +161,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         **planned_reference(config, dataset, reads),
     }
     # a bad --features fails with its own fix before a rerun's check, which named it a change of protocol
-    extractor = build_extractor(dataset, config, device)
+    extractor = build_extractor(dataset, config, device, console)
     check_no_results_replaced(config, dataset.name, models, skipped, measures, metrics, options)
     return Plan(
         config,

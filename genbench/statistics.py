@@ -48,7 +48,7 @@ def stats(path: Path | str, config: RunConfig, *, console: Progress | None = Non
     # the one file written is the statistics': its folder is the output checked (not ./runs)
     device, cache_dir = check_shared_inputs(dataclasses.replace(config, out=path.parent))
     dataset = build_dataset(config.dataset, config)
-    extractor = build_extractor(dataset, config, device)
+    extractor = build_extractor(dataset, config, device, console)
     split = config.reference_split
     if split not in ("train", "test"):
         raise GenbenchError(f"unknown split {split!r}; use --reference-split train or test")

@@ -942,6 +942,27 @@ def test_a_bad_features_flag_is_named_before_a_rerun_would_replace_a_result(cli,
     assert "feature extractor 'inception' does not handle points data" in line
 
 
+def test_inception_weights_the_features_do_not_take_are_named_unused(cli, tmp_path, cache_dir):
+    """`--inception-weights w.pt` with the classifier or raw features was ignored without a word (a
+    typo'd path too), while an unused --reference-stats gets a warning."""
+    run = run_args(
+        tmp_path / "runs", cache_dir, "--models", "gaussian", "--dataset", "ring8", "--samples", "200"
+    )
+    r = cli(*run, "--metrics", "fid", "--no-figures", "--inception-weights", tmp_path / "missing.pt")
+    assert r.exit_code == 0, r.output
+    assert (
+        f"warning: --inception-weights {tmp_path / 'missing.pt'} is not used: the raw features take no"
+        in r.stderr
+    )
+    from genbench import registry
+
+    takes = {
+        n: registry.features.get(n).takes_weights
+        for n in ("classifier", "raw", "inception", "clean-inception")
+    }
+    assert takes == {"classifier": False, "raw": False, "inception": True, "clean-inception": True}
+
+
 def test_eval_never_replaces_a_result_from_other_samples(cli, tmp_path, cache_dir):
     """eval used to write <out>/<dataset>/<file stem>/seed0.json over whatever was there: a trained
     model's result (copy.npz over `genbench run`'s copy), or another folder's samples.npz."""

@@ -49,6 +49,9 @@ class FeatureExtractor(ABC):
     description: ClassVar[str] = ""
     #: kinds of data it handles
     supported_kinds: ClassVar[tuple[str, ...]] = ("image",)
+    #: whether it reads a weights file given by --inception-weights (plugins are assumed to); when
+    #: not, the flag is named unused rather than silently ignored
+    takes_weights: ClassVar[bool] = True
     registered_name: ClassVar[str] = ""
 
     def __init__(

@@ -199,6 +199,7 @@ class Classifier(FeatureExtractor):
         "trained on first use for mnist, fashion-mnist)"
     )
     supported_kinds = ("image",)
+    takes_weights = False  # shipped or trained here, never a file given by --inception-weights
 
     def __init__(
         self,
