@@ -70,9 +70,8 @@ class KID(Metric):
             "kid_std": float(out["kernel_inception_distance_std"]),
         }
         bad = [f"{k} = {v}" for k, v in values.items() if not math.isfinite(v)]
-        if (
-            bad
-        ):  # finite features (checked above) too large for the cubic kernel: the input's fault, not KID's
+        # finite features (checked above) too large for the cubic kernel: the input's fault, not KID's
+        if bad:
             top = max(float(np.abs(x).max()), float(np.abs(ref).max()))
             raise MetricInputError(
                 f"kid: {', '.join(bad)}: the cubic kernel overflows float64 on features up to {top:.3g} in "
