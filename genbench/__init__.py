@@ -8,21 +8,27 @@ The Python API does everything the CLI does::
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from genbench.config import RunConfig
 from genbench.errors import GenbenchError
 from genbench.registry import register_dataset, register_features, register_metric, register_model
 
+# what run and evaluate return: imported here (it needs no torch), so that their type hints resolve
+from genbench.results import Result
+
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from genbench.api import DataSpec, GenerativeModel, TrainContext
-    from genbench.results import Result
 
 #: imported on first use (PEP 562): they need torch, whose import takes seconds, so that `genbench
 #: --help` and `genbench list` start at once and a Ctrl-C while torch loads is the CLI's to handle
 _LAZY = {"DataSpec": "genbench.api", "GenerativeModel": "genbench.api", "TrainContext": "genbench.api"}
+
+#: RunConfig's path fields: the CLI expands a typed ``~`` (cli.main.user_errors), and so does the API
+_PATH_FIELDS = ("out", "data_dir", "cache_dir", "reference_stats", "inception_weights")
 
 
 def __getattr__(name: str) -> Any:
@@ -33,11 +39,41 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'genbench' has no attribute {name!r}")
 
 
+def _checked(config: Any, command: str) -> RunConfig:
+    """``config`` with ``~`` expanded in its paths, as the CLI expands them; a RunConfig, or one line
+    naming the fix (a dict or None raised AttributeError from deep inside)."""
+    import dataclasses
+    from pathlib import Path
+
+    if not isinstance(config, RunConfig):
+        raise GenbenchError(
+            f"{command} takes a genbench.RunConfig, got {type(config).__name__}; "
+            f"build one, e.g. RunConfig(models=['gaussian'], dataset='ring8')"
+        )
+    paths = {f: getattr(config, f) for f in _PATH_FIELDS}
+    expanded = {f: Path(v).expanduser() for f, v in paths.items() if isinstance(v, str | os.PathLike)}
+    return dataclasses.replace(config, **{f: v for f, v in expanded.items() if str(v) != str(paths[f])})
+
+
+def _path(value: Any, what: str) -> Any:
+    """``value`` as a Path with ``~`` expanded; one line naming the argument when it is no path."""
+    from pathlib import Path
+
+    if not isinstance(value, str | os.PathLike):
+        raise GenbenchError(f"{what} must be a path, e.g. 'runs', got {type(value).__name__}")
+    return Path(value).expanduser()
+
+
 def run(config: RunConfig) -> list[Result]:
-    """Train or load, sample, and evaluate every model of ``config``; writes and returns results."""
+    """Train or load, sample, and evaluate every model of ``config``; writes and returns results.
+
+    A result's ``status`` is "ok", "failed" or "diverged"; a metric that could not be computed is
+    named in its ``metric_errors``, and ``metric_error_kinds`` says whose fault it was ("user": an
+    input to fix, as the CLI's exit status 2; "plugin": the metric's own bug, exit 1).
+    """
     from genbench.runner import run as _run
 
-    return _run(config)
+    return _run(_checked(config, "run"))
 
 
 def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Result:
@@ -49,27 +85,39 @@ def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Res
     """
     from genbench.evaluation import evaluate as _evaluate
 
-    return _evaluate(samples, config, name=name)
+    if name is not None and not isinstance(name, str):
+        raise GenbenchError(f"name must be a str (the leaderboard row), got {type(name).__name__}")
+    return _evaluate(samples, _checked(config, "evaluate"), name=name)
 
 
-def stats(path: Any, config: RunConfig) -> dict[str, Any]:
+def stats(path: str | os.PathLike[str], config: RunConfig) -> dict[str, Any]:
     """Write the FID reference statistics (mu, sigma) of ``config.dataset``'s
     ``config.reference_split`` in ``config.features`` to the ``.npz`` at ``path``, as `genbench
     stats` does; returns what the file records about how they were made."""
     from genbench.statistics import stats as _stats
 
-    return _stats(path, config)
+    return _stats(_path(path, "the statistics path"), _checked(config, "stats"))
 
 
-def report(out: Any = "runs", leaderboards: Any = None) -> dict[str, str]:
+def registered(kind: str | None = None) -> dict[str, list[Any]]:
+    """What `genbench list` shows, as data: ``{kind: [Entry(name, source, description, alias_of,
+    error), ...]}`` for "models", "datasets", "metrics" or "features" (all four by default). Every
+    plugin is imported: one that fails is listed with its ``error``, the others load."""
+    from genbench.listing import registered as _registered
+
+    return _registered(kind)
+
+
+def report(
+    out: str | os.PathLike[str] = "runs", leaderboards: str | os.PathLike[str] | None = None
+) -> dict[str, str]:
     """Aggregate results under ``out`` into leaderboards (``out/leaderboards`` unless given);
     returns {dataset: markdown}."""
-    from pathlib import Path
-
     from genbench.reporting import default_leaderboards, write_report
 
+    out = _path(out, "out")
     return write_report(
-        Path(out), Path(leaderboards) if leaderboards is not None else default_leaderboards(out)
+        out, _path(leaderboards, "leaderboards") if leaderboards is not None else default_leaderboards(out)
     )
 
 
@@ -77,6 +125,7 @@ __all__ = [
     "DataSpec",
     "GenbenchError",
     "GenerativeModel",
+    "Result",
     "RunConfig",
     "TrainContext",
     "evaluate",
@@ -84,6 +133,7 @@ __all__ = [
     "register_features",
     "register_metric",
     "register_model",
+    "registered",
     "report",
     "run",
     "stats",

@@ -1565,6 +1565,66 @@ def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
     assert not find_results(tmp_path)
 
 
+def test_the_python_api_names_a_wrong_argument_in_one_line(tmp_path):
+    """``run(None)``, ``run({...})``, ``evaluate(x, None)``, ``evaluate(..., name=5)``, ``stats(p, None)``
+    and ``report(None)`` raised AttributeError or TypeError from deep inside."""
+    import typing
+
+    import genbench
+
+    x = np.zeros((20, 2), np.float32)
+    for call, expected in (
+        (lambda: genbench.run(None), "run takes a genbench.RunConfig, got NoneType; build one"),
+        (lambda: genbench.run({"models": ["copy"]}), "run takes a genbench.RunConfig, got dict"),
+        (lambda: genbench.evaluate(x, None), "evaluate takes a genbench.RunConfig, got NoneType"),
+        (lambda: genbench.stats(tmp_path / "s.npz", None), "stats takes a genbench.RunConfig"),
+        (lambda: genbench.report(None), "out must be a path, e.g. 'runs', got NoneType"),
+        (
+            lambda: genbench.report(tmp_path, leaderboards=5),
+            "leaderboards must be a path, e.g. 'runs', got int",
+        ),
+    ):
+        with pytest.raises(GenbenchError, match=expected):
+            call()
+    config = genbench.RunConfig(dataset="ring8", out=tmp_path, progress=False)
+    with pytest.raises(GenbenchError, match="name must be a str"):
+        genbench.evaluate(x, config, name=5)
+    # what run and evaluate return is reachable, and their hints resolve
+    assert genbench.Result.__name__ == "Result" and "Result" in genbench.__all__
+    assert typing.get_type_hints(genbench.run)["return"] == list[genbench.Result]
+
+
+def test_the_python_api_lists_what_genbench_list_shows():
+    """`genbench list` had no API twin but the undocumented registry objects."""
+    import genbench
+
+    listed = genbench.registered()
+    assert list(listed) == ["models", "datasets", "metrics", "features"]
+    models = {e.name: e for e in listed["models"]}
+    assert models["ddpm"].source == "genbench" and "Ho et al. 2020" in models["ddpm"].description
+    assert models["gan"].alias_of == "gan-ns" and models["ddpm"].error is None
+    assert [e.name for e in genbench.registered("metrics")["metrics"]] == [e.name for e in listed["metrics"]]
+    with pytest.raises(GenbenchError, match="unknown kind 'model'; did you mean 'models'?"):
+        genbench.registered("model")
+
+
+def test_the_python_api_expands_a_home_directory_as_the_cli_does(tmp_path, cache_dir, monkeypatch):
+    """``RunConfig(out="~/runs")`` wrote into ./~/runs, a folder named "~", where the CLI's
+    ``--out ~/runs`` (quoted, or ``--out=~/runs``) wrote into the home directory."""
+    import genbench
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    config = genbench.RunConfig(
+        models=["copy"], dataset="ring8", samples=20, metrics=["fid"], out="~/runs", cache_dir=cache_dir
+    )
+    config.progress, config.figures = False, False
+    genbench.run(config)
+    assert (tmp_path / "home/runs/ring8/copy/seed0.json").is_file() and not (tmp_path / "~").exists()
+    assert "ring8" in genbench.report("~/runs")
+    assert (tmp_path / "home/runs/leaderboards").is_dir() and config.out == "~/runs"  # the caller's is kept
+
+
 def test_the_largest_seed_runs_every_seeded_metric(cli, tmp_path, cache_dir):
     args = ["--models", "copy", "--samples", "100", "--metrics", "kid,is,fid", "--no-figures"]
     r = cli(*run_args(tmp_path, cache_dir, *args, "--seeds", str(2**32 - 1)))

@@ -1,0 +1,50 @@
+"""What `genbench list` shows, as data: every registered model, dataset, metric and feature
+extractor, where it comes from, and the plugins that fail to import (``genbench.registered``)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from genbench import registry
+from genbench.errors import GenbenchError
+
+KINDS = ("models", "datasets", "metrics", "features")
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    source: str  # "genbench", or the distribution (or module) that registered it
+    description: str  # one line: the class's ``description`` or its docstring's first line
+    alias_of: str | None = None  # the name it stands for (``gan`` -> ``gan-ns``)
+    error: str | None = None  # why the plugin failed to import; the others still load
+
+
+def registered(kind: str | None = None) -> dict[str, list[Entry]]:
+    """``{kind: [Entry, ...]}`` for ``kind`` ("models", "datasets", "metrics" or "features"), or for
+    all four; every entry point is imported, so a broken plugin is listed with its error."""
+    if kind is not None and kind not in KINDS:
+        close = difflib.get_close_matches(kind, KINDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise GenbenchError(f"unknown kind {kind!r}{hint} (use one of {', '.join(KINDS)})")
+    out = {}
+    for k in [kind] if kind else KINDS:
+        reg = getattr(registry, k)
+        errors = reg.load_all()
+        out[k] = [
+            Entry(
+                e.name,
+                e.source,
+                "" if e.name in errors or e.alias_of else _describe(e.obj),
+                alias_of=e.alias_of,
+                error=errors.get(e.name),
+            )
+            for e in reg.entries()
+        ]
+    return out
+
+
+def _describe(obj: object) -> str:
+    text = getattr(obj, "description", "") or (obj.__doc__ or "").strip().split("\n")[0]
+    return str(text).replace("``", "`")  # reST literals read as markdown ones
