@@ -60,7 +60,7 @@ def _path(value: Any, what: str) -> Any:
     from pathlib import Path
 
     if not isinstance(value, str | os.PathLike):
-        raise GenbenchError(f"{what} must be a path, e.g. 'runs', got {type(value).__name__}")
+        raise GenbenchError(f"{what} must be a str or a Path, got {type(value).__name__}")
     return Path(value).expanduser()
 
 
