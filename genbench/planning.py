@@ -148,7 +148,9 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             skipped[name] = str(e)
         except GenbenchError:
             raise  # the user's input (a --set field, a dataset it cannot handle): fails the run now
-        except (Exception, SystemExit) as e:  # a plugin's own bug (dataset_defaults, Config): the others run
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # a plugin's own bug (dataset_defaults, Config): the others run
             skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {e}"
             console.warn(skipped[name])
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)

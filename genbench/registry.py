@@ -300,7 +300,9 @@ class Registry(Generic[T]):
         assert ep is not None
         try:
             obj = ep.load()
-        except (Exception, SystemExit) as e:  # a broken plugin must not take the others down, even one
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # a broken plugin must not take the others down, even one
             # that calls sys.exit or parses arguments at import; KeyboardInterrupt still stops everything
             entry.error = (
                 f"{self.kind} plugin {entry.name!r} from {entry.source} failed to import "

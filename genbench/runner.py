@@ -22,6 +22,7 @@ from genbench.config import RunConfig, resolve_model_config
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError
 from genbench.features.base import Features
 from genbench.io import atomic_write_json
+from genbench.isolation import torch_state_kept
 from genbench.planning import Owner, Plan, plan, row_label
 from genbench.progress import Progress
 from genbench.results import Result, environment
@@ -196,7 +197,10 @@ def run_one(
         result.config = asdict(cfg) if is_dataclass(cfg) else {}
         if owner is not None:
             result.config["weights_from"] = {"model": owner.name, "overrides": owner.overrides}
-        model, train_s, log, info = obtain_model(p, name, cls, cfg, seed, console, owner)
+        # what the model changes of torch's global state (grad mode off) is undone before the metrics
+        # and the next model (scoring.evaluate_into does the same around its sampling)
+        with torch_state_kept(f"{result.label} seed {seed}: model {name!r}", console.warn):
+            model, train_s, log, info = obtain_model(p, name, cls, cfg, seed, console, owner)
         result.training_log = log
         result.training = info
         result.timings["train_s"] = train_s
@@ -210,7 +214,9 @@ def run_one(
         kind = "plugin" if isinstance(e, PluginOutputError) else "user"
         result.status, result.error, result.error_kind = "failed", str(e), kind
         console.warn(f"{result.label} seed {seed}: {e}")
-    except (Exception, SystemExit) as e:  # a plugin's own bug, sys.exit too: the other models run
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # a plugin's own bug, sys.exit or its own BaseException too: the others run
         result.status, result.error = "failed", f"model {name!r} raised {type(e).__name__}: {e}"
         result.error_kind = "plugin"
         console.warn(result.error)

@@ -5,10 +5,13 @@ write, records that metric's error; the model and the other metrics are untouche
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import math
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +20,7 @@ import torch
 from genbench.api import GenerativeModel, SampleCheck
 from genbench.errors import GenbenchError, PluginOutputError
 from genbench.features.base import Features
+from genbench.isolation import torch_state_kept
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
 from genbench.resolve import effective_metric_options
@@ -56,9 +60,15 @@ def evaluate_into(
 
         bar = console.sampling(f"sample {result.label} seed {seed}", n)
         try:
-            samples, measured = measure_sampling(
-                sample_fn, n, p.config.batch_size, sample_generator(seed, p.device), p.device, on_batch=bar
-            )
+            with torch_state_kept(f"{result.label} seed {seed}: model {result.model!r}", console.warn):
+                samples, measured = measure_sampling(
+                    sample_fn,
+                    n,
+                    p.config.batch_size,
+                    sample_generator(seed, p.device),
+                    p.device,
+                    on_batch=bar,
+                )
         finally:
             console.sampling_done()
         check.check_all(samples)
@@ -121,8 +131,11 @@ def evaluate_into(
             continue
         t0 = time.perf_counter()
         try:
-            compute_metric(metric, ctx, result, owners, console)
-        except (Exception, SystemExit) as e:  # a broken metric plugin never takes the others down
+            with torch_state_kept(f"{result.label} seed {seed}: metric {metric.name!r}", console.warn):
+                compute_metric(metric, _own_copies(ctx), result, owners, console)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # a broken metric plugin never takes the others down
             record_metric_error(result, metric, e, console)
         timings[f"{metric.name}_s"] = time.perf_counter() - t0
     # a metric used mode labels: name what made them, unless it is the feature extractor itself
@@ -140,6 +153,20 @@ def evaluate_into(
             result.artifacts = dict(ctx.artifacts)
             console.warn(f"{result.label} seed {seed}: the samples figure was not saved: {e}")
     result.timings = {k: float(v) for k, v in timings.items()}
+
+
+def _own_copies(ctx: EvalContext) -> EvalContext:
+    """``ctx`` with its own copies of what a metric could write into: the samples, the timings and
+    the training log (a metric's ``ctx.samples.mul_(50)`` turned the next metrics' memorized copies
+    into "collapsed"; its ``ctx.timings["samples_per_s"] = 1e12`` was reported). The features are
+    read-only arrays, the train split reaches it copied (``ctx.train_data``), and the cache of values
+    derived from the samples (mode labels) stays shared."""
+    return dataclasses.replace(
+        ctx,
+        samples=ctx.samples.clone(),
+        timings=dict(ctx.timings),
+        training_log=copy.deepcopy(ctx.training_log),
+    )
 
 
 def reference_protocol(p: Plan) -> dict[str, Any]:
@@ -162,7 +189,9 @@ def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress)
     """``metric.applies_to(ctx)``; when it raises, that is the metric's error, not the model's."""
     try:
         return bool(metric.applies_to(ctx))
-    except (Exception, SystemExit) as e:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
         record_metric_error(result, metric, e, console)
         return False
 
@@ -172,11 +201,13 @@ def not_applicable(metric: Metric, ctx: EvalContext, result: Result) -> str:
     (the built-in ones say what to change, e.g. "the feature extractor gives no logits"), else that
     it does not apply."""
     try:  # compute's contract: a MetricInputError naming the fix when its inputs do not fit
-        metric.compute(ctx)
+        metric.compute(_own_copies(ctx))
     except GenbenchError as e:
         if not isinstance(e, PluginOutputError):
             return str(e)
-    except (Exception, SystemExit):  # a plugin's bug here is no reason to stop the run
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # a plugin's bug here is no reason to stop the run
         pass
     return f"{metric.name}: does not apply to {result.label} on {ctx.dataset.name}"
 
@@ -190,6 +221,10 @@ def compute_metric(
         values = metric.compute(ctx)
     for w in caught:
         console.warn(f"{result.label} seed {ctx.seed}: {metric_message(metric.name, str(w.message))}")
+    if not isinstance(values, Mapping):  # else "'NoneType' object has no attribute 'items'"
+        raise PluginOutputError(
+            f"{metric.name}: compute returned {type(values).__name__}, not a dict of values"
+        )
     kept, problems = checked_values(metric.name, values, owners)
     result.metrics.update(kept)  # its good values are kept even when others are refused
     if problems:
@@ -197,7 +232,7 @@ def compute_metric(
     result.flags.extend(f for f in metric.flags(values) if f not in result.flags)
 
 
-def record_metric_error(result: Result, metric: Metric, e: Exception | SystemExit, console: Progress) -> None:
+def record_metric_error(result: Result, metric: Metric, e: BaseException, console: Progress) -> None:
     where = f"{result.label} seed {result.seed}"
     if isinstance(e, GenbenchError) and not isinstance(e, PluginOutputError):
         result.metric_errors[metric.name] = str(e)

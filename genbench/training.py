@@ -38,7 +38,9 @@ def train_or_load(
     """
     torch.manual_seed(seed)  # for plugins that draw from the global generator
     model = cls(p.dataset.spec, cfg).to(p.device)
-    train_x = p.dataset.load("train")[0]
+    # a copy: a model writing into its data (train.mul_(10) in fit, or later in sample through the
+    # reference it kept) changed every later model's numbers, all recorded "ok"
+    train_x = p.dataset.load("train")[0].clone()
     if not cls.trainable:
         ctx = TrainContext(seed=seed, device=p.device)
         model.fit(train_x, ctx)

@@ -973,3 +973,128 @@ def test_a_dataset_whose_default_features_is_not_registered_fails_naming_it_when
         registry.features.get(registry.datasets.get("test-late-features").default_features).__name__
         == "LateRaw"
     )
+
+
+# -- what one plugin does cannot change another's numbers (audit 31) --------------------------------
+
+
+def test_a_model_writing_into_its_data_changes_no_other_models_numbers(register, tmp_path, cache_dir):
+    """``train.mul_(10)`` in ``fit`` (or later, in ``sample``, through a reference it kept) wrote into
+    the dataset's one copy of the train split: every later model trained on scaled data and was
+    compared with features of the unscaled data (gaussian's FID 0.02 -> 65), all recorded "ok"."""
+
+    class Scales(_ConfiguredModel):
+        def fit(self, train, ctx):
+            train.mul_(10)
+            self.kept = train
+            return {}
+
+        def sample(self, n, *, generator):
+            self.kept[:5].mul_(100)
+            return torch.randn(n, *self.spec.shape, generator=generator)
+
+    register(registry.models, "test-scales", Scales)
+    clean = run_ring8(tmp_path / "clean", cache_dir, models=("gaussian", "copy"), metrics=["fid", "kid"])
+    after = run_ring8(
+        tmp_path / "after", cache_dir, models=("test-scales", "gaussian", "copy"), metrics=["fid", "kid"]
+    )
+    for model in ("gaussian", "copy"):
+        assert after[model].metrics == clean[model].metrics
+
+
+def test_a_metric_writing_into_its_inputs_changes_no_other_metrics_numbers(register, tmp_path, cache_dir):
+    """A metric's ``ctx.samples.mul_(50)`` turned copy's memorized samples "collapsed" for the metrics
+    after it; its ``ctx.train_data().add_(5)`` moved the next model's FID; its
+    ``ctx.timings["samples_per_s"] = 1e12`` was reported as the throughput."""
+
+    class Writes(_Metric):
+        def compute(self, ctx):
+            ctx.samples.mul_(50)
+            ctx.train_data().add_(5)
+            ctx.timings["samples_per_s"] = 1e12
+            ctx.training_log.append({"step": -1.0})
+            return {"writes": 1.0}
+
+    register(registry.metrics, "test-writes", Writes)
+    metrics = ["fid", "memorization", "modes"]
+    clean = run_ring8(tmp_path / "clean", cache_dir, metrics=metrics)
+    after = run_ring8(tmp_path / "after", cache_dir, metrics=["test-writes", *metrics, "throughput"])
+    for model in ("copy", "gaussian"):
+        assert {k: after[model].metrics[k] for k in clean[model].metrics} == clean[model].metrics
+        assert after[model].flags == clean[model].flags
+        assert after[model].metrics["samples_per_s"] != 1e12 and after[model].timings["samples_per_s"] != 1e12
+        assert after[model].training_log == clean[model].training_log
+
+
+def test_torchs_global_settings_a_plugin_changes_are_restored_for_the_next(register, tmp_path, cache_dir):
+    """A model that left ``torch.set_grad_enabled(False)`` behind was recorded "ok", and the next
+    model's training failed, blamed on that model; grad mode stayed off after ``run`` returned."""
+
+    class NoGrad(_ConfiguredModel):
+        def fit(self, train, ctx):
+            torch.set_grad_enabled(False)
+            torch.set_default_dtype(torch.float64)
+            return {}
+
+    class NeedsGrad(_ConfiguredModel):
+        def fit(self, train, ctx):
+            w = torch.zeros(1, requires_grad=True)
+            (w * 2).sum().backward()  # "element 0 of tensors does not require grad" with grad mode off
+            return {}
+
+    class NoGradMetric(_Metric):
+        def compute(self, ctx):
+            torch.set_grad_enabled(False)
+            return {"no_grad_metric": 1.0}
+
+    class NeedsGradMetric(_Metric):
+        def compute(self, ctx):
+            assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
+            return {"needs_grad_metric": 1.0}
+
+    register(registry.models, "test-no-grad", NoGrad)
+    register(registry.models, "test-needs-grad", NeedsGrad)
+    register(registry.metrics, "test-no-grad-metric", NoGradMetric)
+    register(registry.metrics, "test-needs-grad-metric", NeedsGradMetric)
+    metrics = ["test-no-grad-metric", "test-needs-grad-metric", "fid"]
+    results = run_ring8(tmp_path, cache_dir, models=("test-no-grad", "test-needs-grad"), metrics=metrics)
+    for r in results.values():
+        assert r.status == "ok" and not r.metric_errors, (r.error, r.metric_errors)
+    assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
+
+
+def test_a_plugins_own_base_exception_or_a_non_dict_fails_that_plugin_alone(register, tmp_path, cache_dir):
+    """A ``BaseException`` subclass raised in ``fit``, or ``GeneratorExit`` in a metric, was a
+    traceback that ended the run; a metric returning None was "'NoneType' object has no attribute
+    'items'"."""
+
+    class Stop(BaseException):
+        pass
+
+    class Stops(_ConfiguredModel):
+        def fit(self, train, ctx):
+            raise Stop("the plugin's own stop")
+
+    class ExitsGenerator(_Metric):
+        def compute(self, ctx):
+            raise GeneratorExit("closed")
+
+    class ReturnsNone(_Metric):
+        def compute(self, ctx):
+            return None
+
+    register(registry.models, "test-stops", Stops)
+    register(registry.metrics, "test-generator-exit", ExitsGenerator)
+    register(registry.metrics, "test-returns-none", ReturnsNone)
+    metrics = ["test-generator-exit", "test-returns-none", "fid"]
+    results = run_ring8(tmp_path, cache_dir, models=("test-stops", "gaussian"), metrics=metrics)
+    stopped = results["test-stops"]
+    assert (stopped.status, stopped.error_kind) == ("failed", "plugin")
+    assert stopped.error == "model 'test-stops' raised Stop: the plugin's own stop"
+    gaussian = results["gaussian"]
+    assert gaussian.status == "ok" and gaussian.metrics["fid"] > 0
+    assert gaussian.metric_errors["test-generator-exit"] == "GeneratorExit: closed"
+    assert gaussian.metric_errors["test-returns-none"] == (
+        "test-returns-none: compute returned NoneType, not a dict of values"
+    )
+    assert set(gaussian.metric_error_kinds.values()) == {"plugin"}

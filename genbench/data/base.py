@@ -144,7 +144,9 @@ class Dataset(ABC):
             problem = f"labels of dtype {labels.dtype} and shape {tuple(labels.shape)} for {len(x)} examples"
         if problem:
             raise PluginOutputError(f"{who} {problem} from _load({split!r}); {fix}")
-        return x, labels
+        # detached: data is a float tensor and needs no graph; one that required grad was a traceback
+        # ("Can't call numpy() on Tensor that requires grad") when hashed, naming no plugin
+        return x.detach(), labels
 
     @cached_property
     def spec(self) -> DataSpec:

@@ -85,11 +85,12 @@ class FeatureExtractor(ABC):
         """What the protocol records about the extractor (name, fingerprint, accuracy, ...)."""
         return {"name": self.name, "fingerprint": self.checked_fingerprint()}
 
-    def _checked(self, out: object, rows: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``_extract_batch``'s result when it keeps the contract, else one error naming the extractor
-        (a plugin's numpy features were an AttributeError traceback)."""
+    def _checked(self, out: object, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``_extract_batch``'s result for ``batch`` when it keeps the contract, else one error naming
+        the extractor (a plugin's numpy features were an AttributeError traceback)."""
         from genbench.errors import PluginOutputError
 
+        rows = len(batch)
         who = f"feature extractor {self.name!r} returned"
         fix = f"return (features, logits): tensors of {rows} rows (N x D, N x K), logits None without a head"
         if not (isinstance(out, tuple) and len(out) == 2):
@@ -103,7 +104,32 @@ class FeatureExtractor(ABC):
                 raise PluginOutputError(
                     f"{who} {what} of shape {tuple(value.shape)} for {rows} inputs; {fix}"
                 )
-        return out  # type: ignore[return-value]
+        f, lg = out
+        # one width per input shape, in every batch and call: else a width changing between batches
+        # was np.concatenate's traceback, and one changing with the batch size made sample and
+        # reference features differ, which the metrics blamed on the user's --features
+        shape, widths = tuple(batch.shape[1:]), (f.shape[1], None if lg is None else lg.shape[1])
+        first = self.__dict__.setdefault("_widths", {}).setdefault(shape, widths)
+        if widths != first:
+            said = " and ".join(
+                f"{what} of width {'none' if new is None else new} where earlier inputs of shape "
+                f"{shape} gave {'none' if old is None else old}"
+                for what, new, old in zip(("features", "logits"), widths, first, strict=True)
+                if new != old
+            )
+            raise PluginOutputError(
+                f"{who} {said}; return features (and logits) of one width for every input"
+            )
+        # NaN features of finite inputs are the extractor's bug (a model's NaN samples are refused
+        # before): each metric blamed them on the user ("check the model's samples"), exit 2
+        for what, value in (("features", f), ("logits", lg)):
+            if value is not None and not torch.isfinite(value).all() and torch.isfinite(batch).all():
+                bad = int((~torch.isfinite(value)).any(1).sum())
+                raise PluginOutputError(
+                    f"{who} {what} holding NaN or inf in {bad} of {rows} rows for finite inputs; "
+                    f"return finite {what}"
+                )
+        return f, lg
 
     def checked_fingerprint(self) -> str:
         """``fingerprint()``; a plugin's bug there is one line naming the plugin (it was a traceback)."""
@@ -125,7 +151,7 @@ class FeatureExtractor(ABC):
             out: object = self._naming_the_plugin(
                 "extracting features", lambda b=batch: self._extract_batch(b)
             )
-            f, lg = self._checked(out, len(batch))
+            f, lg = self._checked(out, batch)
             feats.append(f.double().cpu().numpy())
             if lg is not None:
                 logits.append(lg.double().cpu().numpy())

@@ -54,7 +54,8 @@ class EvalContext:
         return int(self.samples.shape[0])
 
     def train_data(self) -> torch.Tensor:
-        return self.dataset.load("train")[0]
+        """The train split, a copy: a metric writing into it changed every later model's numbers."""
+        return self.dataset.load("train")[0].clone()
 
     def cached(self, key: str, compute: Any) -> Any:
         """Compute ``compute()`` once per context (e.g. mode labels shared by several metrics)."""

@@ -1,0 +1,51 @@
+"""What one plugin cannot change for the next: torch's global state, and the data it is handed.
+
+A model or metric plugin runs in the harness's process, so a ``torch.set_grad_enabled(False)``
+left behind failed the next model's training (blamed on that model), and a ``train.mul_(10)``
+in ``fit`` moved every later model's FID while all were recorded "ok". The data reaches plugins as
+copies (``training.train_or_load``, ``EvalContext.train_data``, ``scoring.evaluate_into``), and
+torch's global settings are restored after a model's training, after its sampling and after each
+metric, with a warning naming the plugin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+
+def _settings() -> dict[str, Any]:
+    return {
+        "grad mode": torch.is_grad_enabled(),
+        "default dtype": torch.get_default_dtype(),
+        "threads": torch.get_num_threads(),
+        "deterministic algorithms": torch.are_deterministic_algorithms_enabled(),
+    }
+
+
+_RESTORE: dict[str, Callable[[Any], None]] = {
+    "grad mode": torch.set_grad_enabled,
+    "default dtype": torch.set_default_dtype,
+    "threads": torch.set_num_threads,
+    "deterministic algorithms": torch.use_deterministic_algorithms,
+}
+
+
+@contextlib.contextmanager
+def torch_state_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
+    """Restore torch's grad mode, default dtype, thread count and deterministic-algorithms flag when
+    the block (``who``'s code: "model 'x'") leaves them changed, and ``warn`` of what was restored."""
+    before = _settings()
+    try:
+        yield
+    finally:
+        after = _settings()
+        changed = [k for k in before if after[k] != before[k]]
+        for k in changed:
+            _RESTORE[k](before[k])
+        if changed:
+            what = ", ".join(f"{k} {after[k]} (restored to {before[k]})" for k in changed)
+            warn(f"{who} changed torch's global settings: {what}")

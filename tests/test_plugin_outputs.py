@@ -1,0 +1,146 @@
+"""A feature extractor or dataset plugin whose output breaks the contract in ways the type and
+shape checks miss (a width that changes, NaN features, data that requires grad): its bug is one
+message naming it, never a traceback, and never an input error sent back to the user."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from genbench import registry
+from genbench.data.base import Dataset
+from genbench.features.base import FeatureExtractor
+
+
+@pytest.fixture
+def register(monkeypatch):
+    """``register(registry.features, "name", cls)`` for this test only (as in test_plugin.py)."""
+
+    def add(reg, name, cls):
+        reg.discover()
+        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
+        reg.add(name, cls, source="genbench-test-plugin")
+        return cls
+
+    return add
+
+
+def _extractor(name: str, extract):
+    """An extractor of points; the fingerprint is its own, so no test reuses another's cached features."""
+    body = {
+        "supported_kinds": ("points",),
+        "takes_weights": False,
+        "fingerprint": lambda self: name,
+        "_extract_batch": extract,
+    }
+    return type("PluginFeatures", (FeatureExtractor,), body)
+
+
+def _run(cli, tmp_path, *args: str):
+    return cli(
+        "run", "--models", "gaussian,copy", "--samples", "100", "--metrics", "fid,prdc",
+        "--out", tmp_path / "runs", "--cache-dir", tmp_path / "cache", "--no-progress", "--no-figures",
+        *args,
+    )  # fmt: skip
+
+
+def _errors(r) -> list[str]:
+    assert "Traceback" not in r.output and (r.exception is None or isinstance(r.exception, SystemExit)), (
+        repr(r.exception),
+        r.output,
+    )
+    return [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+
+
+def _wider_every_other_call(self, x):
+    self.calls = getattr(self, "calls", 0) + 1
+    f = x.reshape(len(x), -1)
+    return (f if self.calls % 2 else torch.cat([f, f[:, :1]], 1)), None
+
+
+def _nan_features(self, x):
+    f = x.reshape(len(x), -1).clone()
+    f[0, 0] = float("nan")
+    return f, None
+
+
+@pytest.mark.parametrize(
+    "extract, expected",
+    [
+        # np.concatenate's ValueError traceback, naming no plugin
+        (
+            _wider_every_other_call,
+            "returned features of width 3 where earlier inputs of shape (2,) gave 2; "
+            "return features (and logits) of one width for every input",
+        ),
+        # each metric: "N of M reference feature rows hold NaN or inf; check the model's samples"
+        (
+            _nan_features,
+            "returned features holding NaN or inf in 1 of 500 rows for finite inputs; return finite features",
+        ),
+    ],
+    ids=["width-between-batches", "nan"],
+)
+def test_an_extractor_plugin_breaking_the_contract_on_the_reference_stops_the_run_in_one_line(
+    register, cli, tmp_path, extract, expected
+):
+    """The reference features, which every model is compared with, come first: the run stops as for
+    an extractor plugin that raises (one line naming it, the fix), before any model is trained."""
+    register(registry.features, "test-features", _extractor(extract.__name__, extract))
+    r = _run(cli, tmp_path, "--dataset", "ring8", "--features", "test-features")
+    assert r.exit_code == 2 and _errors(r) == [f"error: feature extractor 'test-features' {expected}"], (
+        r.output
+    )
+    assert not (tmp_path / "runs" / "ring8").exists()
+
+
+def _nan_for_100_rows(self, x):  # the samples' 100 rows, never a reference batch (500 rows)
+    return _nan_features(self, x) if len(x) == 100 else (x.reshape(len(x), -1), None)
+
+
+def _wider_for_100_rows(self, x):  # a width that depends on the batch size
+    f = x.reshape(len(x), -1)
+    return (torch.cat([f, f[:, :1]], 1) if len(x) == 100 else f), None
+
+
+@pytest.mark.parametrize(
+    "extract, expected",
+    [
+        # exit 2, per metric: "check the model's samples and the feature extractor"
+        (_nan_for_100_rows, "returned features holding NaN or inf in 1 of 100 rows for finite inputs"),
+        # exit 2, per metric: "extract both with the same feature extractor (--features)", as the user did
+        (_wider_for_100_rows, "returned features of width 3 where earlier inputs of shape (2,) gave 2"),
+    ],
+    ids=["nan", "width-by-batch-size"],
+)
+def test_an_extractor_plugin_breaking_the_contract_on_samples_fails_as_a_plugin_not_the_user(
+    register, cli, tmp_path, extract, expected
+):
+    register(registry.features, "test-features", _extractor(extract.__name__, extract))
+    r = _run(cli, tmp_path, "--dataset", "ring8", "--features", "test-features")
+    assert r.exit_code == 1 and _errors(r) == [], r.output
+    for model in ("gaussian", "copy"):
+        result = json.loads((tmp_path / "runs" / "ring8" / model / "seed0.json").read_text())
+        assert result["status"] == "failed" and result["error_kind"] == "plugin", result
+        assert result["error"].startswith(f"feature extractor 'test-features' {expected}; "), result["error"]
+
+
+class _RequiresGrad(Dataset):
+    kind = "points"
+    default_features = "raw"
+
+    def _load(self, split):
+        gen = torch.Generator().manual_seed(int(split == "test"))
+        return torch.randn(300, 2, generator=gen).requires_grad_(True), None
+
+
+def test_a_dataset_plugin_whose_data_requires_grad_is_used_detached(register, cli, tmp_path):
+    """It was a RuntimeError traceback ("Can't call numpy() on Tensor that requires grad") naming
+    no plugin; a float tensor is the contract, and its autograd graph is nothing the harness uses."""
+    register(registry.datasets, "test-grad-data", _RequiresGrad)
+    r = _run(cli, tmp_path, "--dataset", "test-grad-data")
+    assert r.exit_code == 0 and _errors(r) == [], r.output
+    x, _ = registry.datasets.get("test-grad-data")().load("train")
+    assert not x.requires_grad
