@@ -54,3 +54,17 @@ def genbench_process():
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
     return run
+
+
+@pytest.fixture
+def register(monkeypatch):
+    """``register(registry.metrics, "name", cls)`` for this test only: the registries are restored
+    afterwards, so a broken metric never reaches another test's run of every metric."""
+
+    def add(reg, name, cls):
+        reg.discover()
+        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
+        reg.add(name, cls, source="genbench-test-plugin")
+        return cls
+
+    return add

@@ -161,20 +161,6 @@ class _ConfiguredModel(GenerativeModel):
         pass
 
 
-@pytest.fixture
-def register(monkeypatch):
-    """``register(registry.metrics, "name", cls)`` for this test only: the registries are restored
-    afterwards, so a broken metric never reaches another test's run of every metric."""
-
-    def add(reg, name, cls):
-        reg.discover()
-        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
-        reg.add(name, cls, source="genbench-test-plugin")
-        return cls
-
-    return add
-
-
 def run_ring8(tmp_path, cache_dir, models=("copy", "gaussian"), metrics=None):
     config = RunConfig(
         models=list(models),

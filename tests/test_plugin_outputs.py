@@ -14,19 +14,6 @@ from genbench.data.base import Dataset
 from genbench.features.base import FeatureExtractor
 
 
-@pytest.fixture
-def register(monkeypatch):
-    """``register(registry.features, "name", cls)`` for this test only (as in test_plugin.py)."""
-
-    def add(reg, name, cls):
-        reg.discover()
-        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
-        reg.add(name, cls, source="genbench-test-plugin")
-        return cls
-
-    return add
-
-
 def _extractor(name: str, extract):
     """An extractor of points; the fingerprint is its own, so no test reuses another's cached features."""
     body = {
