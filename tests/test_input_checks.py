@@ -90,17 +90,8 @@ def test_check_writable_says_a_file_is_not_a_directory(tmp_path):
 def test_run_and_report_with_out_a_file(cli, tmp_path, cache_dir):
     f = tmp_path / "afile"
     f.write_text("")
-    run = [
-        "run",
-        "--models",
-        "gaussian",
-        "--dataset",
-        "ring8",
-        "--samples",
-        "200",
-        "--no-figures",
-        "--no-progress",
-    ]
+    run = ["run", "--models", "gaussian", "--dataset", "ring8", "--samples", "200"]
+    run += ["--no-figures", "--no-progress"]
     line = single_line_error(cli(*run, "--out", f, "--cache-dir", cache_dir))
     assert line == f"error: {f} is not writable: it is a file, not a directory; pass a directory with --out"
     line = single_line_error(cli(*run, "--out", tmp_path / "runs", "--cache-dir", f))

@@ -203,17 +203,8 @@ def test_is_alone_reads_no_data_and_extracts_no_reference_features(cli, tmp_path
 def test_a_run_names_a_reference_split_no_metric_compares_with(cli, tmp_path):
     """`genbench eval --metrics is --reference-split test` warned that the split was not used, but
     `genbench run` said nothing, so its results looked measured against the test split."""
-    run = [
-        "run",
-        "--models",
-        "gaussian",
-        "--dataset",
-        "ring8",
-        "--samples",
-        "100",
-        "--reference-split",
-        "test",
-    ]
+    run = ["run", "--models", "gaussian", "--dataset", "ring8", "--samples", "100"]
+    run += ["--reference-split", "test"]
     run += ["--out", tmp_path / "ran", "--cache-dir", tmp_path / "cache", "--no-progress", "--no-figures"]
     r = cli(*run, "--metrics", "throughput")
     assert r.exit_code == 0, r.output
