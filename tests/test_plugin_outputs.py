@@ -131,3 +131,26 @@ def test_a_dataset_plugin_whose_data_requires_grad_is_used_detached(register, cl
     assert r.exit_code == 0 and _errors(r) == [], r.output
     x, _ = registry.datasets.get("test-grad-data")().load("train")
     assert not x.requires_grad
+
+
+def _scales_in_place(self, x):
+    return x.mul_(3).reshape(len(x), -1), None
+
+
+def _scales(self, x):
+    return (x * 3).reshape(len(x), -1), None
+
+
+def test_an_extractor_writing_into_its_input_changes_no_data(register, cli, tmp_path):
+    """An extractor scaling its input in place scaled the train split (the reference's, extracted
+    first) that every model then trained on, and the samples the other metrics read."""
+    runs = {}
+    for name, extract in (("in-place", _scales_in_place), ("out-of-place", _scales)):
+        register(registry.features, name, _extractor(name, extract))
+        r = _run(cli, tmp_path / name, "--dataset", "ring8", "--features", name)
+        assert r.exit_code == 0, r.output
+        runs[name] = {
+            m: json.loads((tmp_path / name / f"runs/ring8/{m}/seed0.json").read_text())["metrics"]
+            for m in ("gaussian", "copy")
+        }
+    assert runs["in-place"] == runs["out-of-place"]

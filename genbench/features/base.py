@@ -147,7 +147,9 @@ class FeatureExtractor(ABC):
         """Features of ``x`` in batches (eval mode, so independent of the batch size)."""
         feats, logits = [], []
         for i in range(0, len(x), self.batch_size):
-            batch = x[i : i + self.batch_size].to(self.device)
+            # a copy: an extractor writing into its input (scaling in place) wrote into the dataset's
+            # split, which later models trained on, or into the samples the other metrics read
+            batch = x[i : i + self.batch_size].to(self.device, copy=True)
             out: object = self._naming_the_plugin(
                 "extracting features", lambda b=batch: self._extract_batch(b)
             )
