@@ -221,7 +221,10 @@ class Registry(Generic[T]):
         return None
 
     def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
-        """Class decorator: ``@registry.register("name")``."""
+        """Class decorator registering a subclass of this registry's base class under ``name``
+        (and ``aliases``), validated now: ``@genbench.register_model("my-gan")`` on a
+        ``GenerativeModel``; ``register_dataset``, ``register_metric`` and ``register_features`` alike.
+        A bad name, a wrong base class or a name already taken fails here, in one line."""
 
         def deco(cls: type) -> type:
             self.add(name, cls, source=_source_of(cls), aliases=aliases)
