@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from genbench.config import RunConfig
 from genbench.errors import GenbenchError
-from genbench.registry import register_dataset, register_features, register_metric, register_model
 
-# what run and evaluate return: imported here (it needs no torch), so that their type hints resolve
+# what run, evaluate and registered return: imported here (they need no torch), so that their type
+# hints resolve
+from genbench.listing import ListedEntry
+from genbench.registry import register_dataset, register_features, register_metric, register_model
 from genbench.results import Result
 
 __version__ = "0.1.0"
@@ -99,9 +101,9 @@ def stats(path: str | os.PathLike[str], config: RunConfig) -> dict[str, Any]:
     return _stats(_path(path, "the statistics path"), _checked(config, "stats"))
 
 
-def registered(kind: str | None = None) -> dict[str, list[Any]]:
-    """What `genbench list` shows, as data: ``{kind: [Entry(name, source, description, alias_of,
-    error), ...]}`` for "models", "datasets", "metrics" or "features" (all four by default). Every
+def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
+    """What `genbench list` shows, as data: ``{kind: [ListedEntry(name, source, description,
+    alias_of, error), ...]}`` for "models", "datasets", "metrics" or "features" (all four by default). Every
     plugin is imported: one that fails is listed with its ``error``, the others load."""
     from genbench.listing import registered as _registered
 
@@ -125,6 +127,7 @@ __all__ = [
     "DataSpec",
     "GenbenchError",
     "GenerativeModel",
+    "ListedEntry",
     "Result",
     "RunConfig",
     "TrainContext",

@@ -13,7 +13,7 @@ KINDS = ("models", "datasets", "metrics", "features")
 
 
 @dataclass(frozen=True)
-class Entry:
+class ListedEntry:
     name: str
     source: str  # "genbench", or the distribution (or module) that registered it
     description: str  # one line: the class's ``description`` or its docstring's first line
@@ -21,8 +21,8 @@ class Entry:
     error: str | None = None  # why the plugin failed to import; the others still load
 
 
-def registered(kind: str | None = None) -> dict[str, list[Entry]]:
-    """``{kind: [Entry, ...]}`` for ``kind`` ("models", "datasets", "metrics" or "features"), or for
+def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
+    """``{kind: [ListedEntry, ...]}`` for ``kind`` ("models", "datasets", "metrics" or "features"), or for
     all four; every entry point is imported, so a broken plugin is listed with its error."""
     if kind is not None and kind not in KINDS:
         close = difflib.get_close_matches(kind, KINDS, n=1)
@@ -33,7 +33,7 @@ def registered(kind: str | None = None) -> dict[str, list[Entry]]:
         reg = getattr(registry, k)
         errors = reg.load_all()
         out[k] = [
-            Entry(
+            ListedEntry(
                 e.name,
                 e.source,
                 "" if e.name in errors or e.alias_of else _describe(e.obj),
