@@ -56,7 +56,7 @@ def build_dataset(name: str, config: RunConfig) -> Dataset:
 
 
 def build_extractor(
-    dataset: Dataset, config: RunConfig, device: torch.device, console: Progress | None = None
+    dataset: Dataset, config: RunConfig, device: torch.device, console: Progress
 ) -> FeatureExtractor:
     name = config.features or dataset.default_features
     cls = registry.features.get(name)
@@ -65,7 +65,7 @@ def build_extractor(
             f"feature extractor {name!r} does not handle {dataset.kind} data ({dataset.name!r}); "
             f"use --features {dataset.default_features}"
         )
-    if config.inception_weights is not None and not cls.takes_weights and console is not None:
+    if config.inception_weights is not None and not cls.takes_weights:
         console.warn(
             f"--inception-weights {config.inception_weights} is not used: the {name} features take no "
             f"weights file; --features inception does"

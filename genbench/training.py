@@ -38,12 +38,13 @@ def train_or_load(
     """
     torch.manual_seed(seed)  # for plugins that draw from the global generator
     model = cls(p.dataset.spec, cfg).to(p.device)
-    # a copy: a model writing into its data (train.mul_(10) in fit, or later in sample through the
-    # reference it kept) changed every later model's numbers, all recorded "ok"
-    train_x = p.dataset.load("train")[0].clone()
+    # fit gets a copy (made only when it trains, not when a checkpoint is loaded): a model writing into
+    # its data (train.mul_(10) in fit, or later in sample through the reference it kept) changed every
+    # later model's numbers, all recorded "ok"
+    train_x = p.dataset.load("train")[0]
     if not cls.trainable:
         ctx = TrainContext(seed=seed, device=p.device)
-        model.fit(train_x, ctx)
+        model.fit(train_x.clone(), ctx)
         return model, ctx.elapsed(), ctx.history, {"trainable": False, "model_version": cls.version}
 
     amp = p.config.amp and p.device.type == "cuda"
@@ -95,7 +96,7 @@ def train_or_load(
         data_digest=digest,  # saved in train.pt: a resume on changed data is refused
     )
     try:
-        summary = model.fit(train_x.to(p.device), ctx) or {}
+        summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
         check_weights_finite(model, summary, ctx)
     except Exception as e:
         # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
