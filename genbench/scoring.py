@@ -132,7 +132,7 @@ def evaluate_into(
         t0 = time.perf_counter()
         try:
             with torch_state_kept(f"{result.label} seed {seed}: metric {metric.name!r}", console.warn):
-                compute_metric(metric, _own_copies(ctx), result, owners, console)
+                compute_metric(metric, _own_copies(ctx, metric), result, owners, console)
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # a broken metric plugin never takes the others down
@@ -155,15 +155,18 @@ def evaluate_into(
     result.timings = {k: float(v) for k, v in timings.items()}
 
 
-def _own_copies(ctx: EvalContext) -> EvalContext:
-    """``ctx`` with its own copies of what a metric could write into: the samples, the timings and
+def _own_copies(ctx: EvalContext, metric: Metric) -> EvalContext:
+    """``ctx`` with ``metric``'s own copies of what it could write into: the samples, the timings and
     the training log (a metric's ``ctx.samples.mul_(50)`` turned the next metrics' memorized copies
-    into "collapsed"; its ``ctx.timings["samples_per_s"] = 1e12`` was reported). The features are
-    read-only arrays, the train split reaches it copied (``ctx.train_data``), and the cache of values
-    derived from the samples (mode labels) stays shared."""
+    into "collapsed"; its ``ctx.timings["samples_per_s"] = 1e12`` was reported); a dataset whose
+    ``load`` hands out copies; and a cache of its own beside the shared read-only features. The mode
+    labels that several metrics share are read-only arrays (:meth:`EvalContext.sample_modes`)."""
     return dataclasses.replace(
         ctx,
+        dataset=ctx.dataset.handing_out_copies(),
         samples=ctx.samples.clone(),
+        sample_features=ctx.sample_features.seen_by(metric.name),
+        reference_features=ctx.reference_features.seen_by(metric.name),
         timings=dict(ctx.timings),
         training_log=copy.deepcopy(ctx.training_log),
     )
@@ -188,7 +191,7 @@ def reference_protocol(p: Plan) -> dict[str, Any]:
 def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:
     """``metric.applies_to(ctx)``; when it raises, that is the metric's error, not the model's."""
     try:
-        return bool(metric.applies_to(ctx))
+        return bool(metric.applies_to(_own_copies(ctx, metric)))
     except KeyboardInterrupt:
         raise
     except BaseException as e:
@@ -201,7 +204,7 @@ def not_applicable(metric: Metric, ctx: EvalContext, result: Result) -> str:
     (the built-in ones say what to change, e.g. "the feature extractor gives no logits"), else that
     it does not apply."""
     try:  # compute's contract: a MetricInputError naming the fix when its inputs do not fit
-        metric.compute(_own_copies(ctx))
+        metric.compute(_own_copies(ctx, metric))
     except GenbenchError as e:
         if not isinstance(e, PluginOutputError):
             return str(e)

@@ -1084,3 +1084,44 @@ def test_a_plugins_own_base_exception_or_a_non_dict_fails_that_plugin_alone(regi
         "test-returns-none: compute returned NoneType, not a dict of values"
     )
     assert set(gaussian.metric_error_kinds.values()) == {"plugin"}
+
+
+def _poison(value):
+    """Scale every tensor ``value`` holds (a dict, a tuple, or a tensor) in place."""
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        value.mul_(7)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _poison(v)
+    elif isinstance(value, tuple):
+        for v in value:
+            _poison(v)
+
+
+def test_a_metric_writing_into_the_data_modes_and_caches_it_reads_changes_no_other_numbers(
+    register, tmp_path, cache_dir
+):
+    """Three doors beside the ones above: ``ctx.dataset.load(split)`` handed a metric the dataset's one
+    copy of each split (``x.add_(5)`` moved every later model's FID and memorization); the mode
+    labels of ``ctx.sample_modes()`` were the array that "modes" then read; and the reference
+    features' cache held the k-NN radii and distances that prdc and memorization reuse for every
+    later model, where another metric could scale them."""
+
+    class Writes(_Metric):
+        def compute(self, ctx):
+            for split in ("train", "test"):
+                ctx.dataset.load(split)[0].add_(5)
+            _poison(ctx.reference_features.cache)
+            _poison(ctx.sample_features.cache)
+            ctx.sample_modes()[:] = 0  # read-only now: this metric fails, alone
+            return {"writes": 1.0}
+
+    register(registry.metrics, "test-writes-shared", Writes)
+    metrics = ["fid", "prdc", "memorization", "modes"]
+    models = ("copy", "gaussian", "collapse")  # the later ones scored after the caches were filled
+    clean = run_ring8(tmp_path / "clean", cache_dir, models=models, metrics=metrics)
+    after = run_ring8(tmp_path / "after", cache_dir, models=models, metrics=["test-writes-shared", *metrics])
+    for model in models:
+        assert {k: after[model].metrics[k] for k in clean[model].metrics} == clean[model].metrics, model
+        assert after[model].flags == clean[model].flags
+        assert list(after[model].metric_errors) == ["test-writes-shared"]

@@ -7,6 +7,7 @@ extractor, and how to label a sample's mode (for the mode-collapse diagnostics).
 
 from __future__ import annotations
 
+import copy
 import os
 from abc import ABC, abstractmethod
 from functools import cached_property
@@ -100,7 +101,22 @@ class Dataset(ABC):
             raise GenbenchError(f"unknown split {split!r}; use 'train' or 'test'")
         if split not in self._splits:
             self._splits[split] = self._checked(split, self._load_or_name_the_plugin(split))
-        return self._splits[split]
+        x, labels = self._splits[split]
+        if self._hands_out_copies:
+            return x.clone(), (labels.clone() if labels is not None else None)
+        return x, labels
+
+    #: set on the view that :meth:`handing_out_copies` returns
+    _hands_out_copies: ClassVar[bool] = False
+
+    def handing_out_copies(self) -> Dataset:
+        """This dataset, sharing its loaded splits, whose ``load`` returns copies of them: a metric's
+        ``ctx.dataset``. ``ctx.dataset.load("train")[0].add_(5)`` in one metric wrote into the one copy
+        that every later metric and model read (the next model's FID 0.02 -> 51, copy's memorized
+        samples no longer found)."""
+        view = copy.copy(self)
+        view._hands_out_copies = True  # type: ignore[misc]
+        return view
 
     def _load_or_name_the_plugin(self, split: Split) -> object:
         """``_load``; its own bug (not a DataError naming a missing file) is one line naming the plugin."""

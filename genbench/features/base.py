@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -28,7 +28,8 @@ class Features:
 
     features: np.ndarray  # N x D float64
     logits: np.ndarray | None = None  # N x K, or None when the extractor has no classifier head
-    #: values derived from these features alone (e.g. k-NN radii), shared by every metric and model
+    #: values derived from these features alone (e.g. k-NN radii), kept for every model; each metric
+    #: sees a part of its own (:meth:`seen_by`)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -40,6 +41,12 @@ class Features:
 
     def __len__(self) -> int:
         return int(self.features.shape[0])
+
+    def seen_by(self, metric: str) -> Features:
+        """These features (the same read-only arrays) with a cache of ``metric``'s own, kept for every
+        model scored against them: the k-NN radii and distances that prdc and memorization reuse were
+        in one cache that any metric could write into (a later model's "memorized" flag was lost)."""
+        return replace(self, cache=self.cache.setdefault(("metric", metric), {}))
 
 
 class FeatureExtractor(ABC):

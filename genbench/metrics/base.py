@@ -55,7 +55,9 @@ class EvalContext:
 
     def train_data(self) -> torch.Tensor:
         """The train split, a copy: a metric writing into it changed every later model's numbers."""
-        return self.dataset.load("train")[0].clone()
+        x = self.dataset.load("train")[0]
+        # the harness hands a metric a dataset whose load copies already (scoring._own_copies)
+        return x if getattr(self.dataset, "_hands_out_copies", False) else x.clone()
 
     def cached(self, key: str, compute: Any) -> Any:
         """Compute ``compute()`` once per context (e.g. mode labels shared by several metrics)."""
@@ -68,14 +70,26 @@ class EvalContext:
         return key in self._cache
 
     def sample_modes(self) -> np.ndarray | None:
-        return self.cached("sample_modes", lambda: self.dataset.label_modes(self.samples))
+        """The mode label of every sample, shared by the metrics of this context (read-only)."""
+        return self.cached("sample_modes", lambda: _read_only(self.dataset.label_modes(self.samples)))
 
     def reference_modes(self) -> np.ndarray | None:
+        """The mode label of every reference example, shared by the metrics of this context (read-only)."""
+
         def compute() -> np.ndarray | None:
             x, labels = self.dataset.load(self.reference_split)
-            return labels.numpy() if labels is not None else self.dataset.label_modes(x)
+            return _read_only(labels.numpy() if labels is not None else self.dataset.label_modes(x))
 
         return self.cached("reference_modes", compute)
+
+
+def _read_only(labels: np.ndarray | None) -> np.ndarray | None:
+    """``labels``, which every metric of a context reads, as a read-only array: a metric's
+    ``ctx.sample_modes()[:] = 0`` was what "modes" then counted (copy's 8 modes became 1)."""
+    if labels is not None:
+        labels = np.array(labels)  # its own array: a dataset's labels or label_modes' may be shared
+        labels.setflags(write=False)
+    return labels
 
 
 #: the values of :attr:`Metric.reference`
