@@ -142,9 +142,9 @@ def call_plugin(kind: str, name: str, what: str, call: Callable[[], T], drop: st
     so does CUDA running out of memory, which is no plugin's bug."""
     try:
         return call()
-    except (GenbenchError, torch.OutOfMemoryError):
+    except (GenbenchError, torch.OutOfMemoryError, KeyboardInterrupt):
         raise
-    except Exception as e:
+    except BaseException as e:  # sys.exit and a plugin's own BaseException too, as for models and metrics
         raise plugin_error(kind, name, what.format(error=type(e).__name__), e, drop) from e
 
 
@@ -221,7 +221,9 @@ def start_metric(name: str, cls: type[Metric], explicit: bool) -> Metric:
     """
     try:
         return cls()
-    except Exception as e:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # sys.exit and a plugin's own BaseException too
         drop = f"drop {name} from --metrics" if explicit else None
         raise plugin_error("metric", name, f"failed to start: {type(e).__name__}", e, drop) from e
 

@@ -137,6 +137,10 @@ def test_the_readme_names_the_class_each_plugin_kind_subclasses():
 # -- a plugin's bug is that plugin's failure: in-process plugins, registered for one test only ------
 
 
+class _PluginStop(BaseException):
+    """A plugin's own BaseException subclass."""
+
+
 class _Metric(Metric):
     higher_is_better: ClassVar[dict[str, bool]] = {}
 
@@ -219,12 +223,13 @@ def test_a_metric_that_calls_sys_exit_is_that_metrics_error(register, tmp_path, 
         assert "SystemExit" in r.metric_errors["test-applies-exits"]
 
 
+@pytest.mark.parametrize("error", [RuntimeError, SystemExit, _PluginStop])  # the last two ended the run
 def test_a_metric_whose_init_raises_is_skipped_with_one_warning_when_not_named(
-    register, tmp_path, cache_dir, capsys
+    register, tmp_path, cache_dir, capsys, error
 ):
     class InitRaises(_Metric):
         def __init__(self):
-            raise RuntimeError("cannot start")
+            raise error("cannot start")
 
     register(registry.metrics, "test-init-raises", InitRaises)
     results = run_ring8(tmp_path, cache_dir)
@@ -384,6 +389,14 @@ def _raises(self, *a, **k):
     raise RuntimeError("a bug in the extractor")
 
 
+def _exits(self, *a, **k):
+    raise SystemExit(3)
+
+
+def _stops(self, *a, **k):
+    raise _PluginStop("the plugin's own stop")
+
+
 @pytest.mark.parametrize(
     "kind, cls, expected",
     [
@@ -417,8 +430,29 @@ def _raises(self, *a, **k):
             "feature extractor plugin 'test-buggy' from genbench-test-plugin raised RuntimeError computing "
             "its fingerprint: a bug in the extractor; fix or uninstall genbench-test-plugin, or pass --features raw",
         ),
+        # sys.exit and a plugin's own BaseException escaped: the run ended silently (exit 3) or in a traceback
+        (
+            "dataset",
+            type("D", (_LoadRaises,), {"_load": _exits}),
+            "dataset plugin 'test-buggy' from genbench-test-plugin raised SystemExit "
+            "loading its train split: 3; fix or uninstall genbench-test-plugin",
+        ),
+        (
+            "features",
+            _extractor(_stops),
+            "feature extractor plugin 'test-buggy' from genbench-test-plugin raised _PluginStop extracting "
+            "features: the plugin's own stop; fix or uninstall genbench-test-plugin, or pass --features raw",
+        ),
     ],
-    ids=["dataset-load", "dataset-init", "features-init", "features-extract", "features-fingerprint"],
+    ids=[
+        "dataset-load",
+        "dataset-init",
+        "features-init",
+        "features-extract",
+        "features-fingerprint",
+        "dataset-load-exits",
+        "features-extract-stops",
+    ],
 )
 def test_a_dataset_or_feature_extractor_plugin_bug_is_one_line_naming_it(
     register, cli, tmp_path, cache_dir, kind, cls, expected
