@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 #: --help` and `genbench list` start at once and a Ctrl-C while torch loads is the CLI's to handle
 _LAZY = {"DataSpec": "genbench.api", "GenerativeModel": "genbench.api", "TrainContext": "genbench.api"}
 
-#: RunConfig's path fields: the CLI expands a typed ``~`` (cli.main.user_errors), and so does the API
+#: RunConfig's path fields, whose ``~`` the API expands (for the CLI too: a shell leaves ``--out=~/x``
+#: as typed, and it made ./~/x)
 _PATH_FIELDS = ("out", "data_dir", "cache_dir", "reference_stats", "inception_weights")
 
 
@@ -89,6 +90,8 @@ def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Res
 
     if name is not None and not isinstance(name, str):
         raise GenbenchError(f"name must be a str (the leaderboard row), got {type(name).__name__}")
+    if isinstance(samples, str | os.PathLike):  # "~/s.npz" was "not found"
+        samples = _path(samples, "samples")
     return _evaluate(samples, _checked(config, "evaluate"), name=name)
 
 

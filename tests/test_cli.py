@@ -1623,6 +1623,12 @@ def test_the_python_api_expands_a_home_directory_as_the_cli_does(tmp_path, cache
     assert (tmp_path / "home/runs/ring8/copy/seed0.json").is_file() and not (tmp_path / "~").exists()
     assert "ring8" in genbench.report("~/runs")
     assert (tmp_path / "home/runs/leaderboards").is_dir() and config.out == "~/runs"  # the caller's is kept
+    # evaluate("~/s.npz") was "samples ~/s.npz not found", where `genbench eval --samples=~/s.npz` read it
+    np.savez(tmp_path / "home/s.npz", samples=np.zeros((20, 2), np.float32))
+    assert genbench.evaluate("~/s.npz", config).status == "ok"
+    assert (tmp_path / "home/runs/ring8/s/seed0.json").is_file()
+    genbench.stats("~/ring8.npz", config)
+    assert (tmp_path / "home/ring8.npz").is_file()
 
 
 def test_the_largest_seed_runs_every_seeded_metric(cli, tmp_path, cache_dir):

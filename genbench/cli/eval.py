@@ -46,8 +46,8 @@ def eval_samples(
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
     """Compute every metric for samples generated elsewhere."""
+    from genbench import evaluate
     from genbench.cli.run import exit_code
-    from genbench.evaluation import evaluate
 
     config = RunConfig(
         models=[],

@@ -6,7 +6,6 @@ import contextlib
 import functools
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -68,9 +67,6 @@ def user_errors(fn: F, interrupted: str = "interrupted") -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        # `--data-dir=~/data` reaches us as typed (a shell expands ~ only at a word's start): without
-        # this it made ./~/data, and the error's "put the files into ~/data" sent users home
-        kwargs = {k: v.expanduser() if isinstance(v, Path) else v for k, v in kwargs.items()}
         try:
             return fn(*args, **kwargs)
         except GenbenchError as e:

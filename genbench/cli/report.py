@@ -21,10 +21,11 @@ def report(
     ] = None,
 ) -> None:
     """Write <dataset>.md and .csv (under --out, by default) and print the markdown."""
-    from genbench.reporting import default_leaderboards, write_report
+    from genbench import report as report_api
+    from genbench.reporting import default_leaderboards
 
+    pages = report_api(out, leaderboards)
     leaderboards = leaderboards if leaderboards is not None else default_leaderboards(out)
-    pages = write_report(out, leaderboards)
     for dataset, md in pages.items():
         typer.echo(md)
         typer.echo(f"wrote {leaderboards / (dataset + '.md')} and .csv", err=True)

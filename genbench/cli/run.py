@@ -60,7 +60,7 @@ def run(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train (or load) each model, sample, and write one result JSON per model and seed."""
-    from genbench.runner import run as run_api
+    from genbench import run as run_api
 
     config = RunConfig(
         models=parse_list(models, "model"),

@@ -24,7 +24,7 @@ def stats(
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
     """Write mu and sigma of a dataset split's features, for `--reference-stats` where the data is not."""
-    from genbench.statistics import stats as stats_api
+    from genbench import stats as stats_api
 
     config = RunConfig(
         models=[],
