@@ -35,6 +35,9 @@ from genbench.features.reference import (
 )
 from genbench.features.ship_classifier import ship
 
+#: examples in ring8's train split
+N_RING8 = 10_000
+
 
 def test_registered_names():
     for name, cls in {
@@ -425,17 +428,31 @@ def test_reference_features_cached(tmp_path, monkeypatch):
     assert second.logits is None
 
 
-def test_an_empty_cached_reference_is_recomputed(tmp_path):
-    """``genbench eval --batch-size=-1`` once cached features of shape (0, 0); every later run on
-    that dataset then failed its metrics with "reference has 0 rows" until the cache was deleted."""
+@pytest.mark.parametrize(
+    "arrays, why",
+    [
+        # ``genbench eval --batch-size=-1`` once cached features of shape (0, 0); every later run on
+        # that dataset then failed its metrics with "reference has 0 rows" until the cache was deleted
+        ({"features": np.zeros((0, 0))}, "features of shape \\(0, 0\\)"),
+        # the rest were used as they were: NaN features cached before extractors' output was checked
+        # failed every metric "N of M reference feature rows hold NaN or inf; check the model's samples"
+        ({"features": np.full((N_RING8, 2), np.nan)}, "features or logits holding NaN or inf"),
+        ({"features": np.zeros((N_RING8, 2)), "logits": np.full((N_RING8, 3), np.inf)}, "NaN or inf"),
+        ({"features": np.zeros((5, 2))}, f"5 feature rows for {N_RING8} examples"),
+        ({"features": np.zeros((N_RING8, 2)), "logits": np.zeros((5, 3))}, "logits of shape \\(5, 3\\)"),
+    ],
+    ids=["empty", "nan-features", "inf-logits", "too-few-rows", "logits-rows"],
+)
+def test_a_damaged_cached_reference_is_recomputed(tmp_path, arrays, why):
     ds = Ring8(cache_dir=tmp_path)
     ext = Raw(ds, cache_dir=tmp_path)
     path = cache_path(ds, ext, "train", tmp_path)
     path.parent.mkdir(parents=True)
-    np.savez(path, features=np.zeros((0, 0)))
-    with pytest.warns(UserWarning, match="recomputing reference features.*shape \\(0, 0\\)"):
+    np.savez(path, **arrays)
+    with pytest.warns(UserWarning, match=f"recomputing reference features.*{why}"):
         feats = reference_features(ds, ext, "train", tmp_path)
     np.testing.assert_array_equal(feats.features, ds.load("train")[0].double().numpy())
+    assert feats.logits is None
 
 
 def test_reference_cache_key_covers_every_knob(digits, cache, tmp_path):

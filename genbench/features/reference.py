@@ -78,8 +78,9 @@ def reference_features(
             with np.load(path, allow_pickle=False) as npz:
                 logits = npz["logits"] if "logits" in npz.files else None
                 cached = Features(features=npz["features"], logits=logits)
-            if cached.features.ndim != 2 or 0 in cached.features.shape:  # as --batch-size 0 once cached
-                raise ValueError(f"features of shape {cached.features.shape}")
+            damage = _damage(cached, len(dataset.load(split)[0]))  # type: ignore[arg-type]
+            if damage:
+                raise ValueError(damage)
             return cached
         except Exception as e:  # a damaged cache entry is recomputed, never fatal
             warnings.warn(
@@ -95,6 +96,22 @@ def reference_features(
     np.savez(buf, **arrays)
     atomic_write(path, lambda fh: fh.write(buf.getvalue()), fix=FIX_CACHE)
     return feats
+
+
+def _damage(cached: Features, rows: int) -> str | None:
+    """What makes cached reference features unusable for a split of ``rows`` examples, or None."""
+    features, logits = cached.features, cached.logits
+    if features.ndim != 2 or 0 in features.shape:  # as --batch-size 0 once cached
+        return f"features of shape {features.shape}"
+    if len(features) != rows:
+        return f"{len(features)} feature rows for {rows} examples"
+    if logits is not None and (logits.ndim != 2 or len(logits) != rows):
+        return f"logits of shape {logits.shape} for {rows} examples"
+    # cached before an extractor's output was checked (FeatureExtractor._checked): the extractor is
+    # run again, and a NaN it still returns is then named as its bug
+    if not np.isfinite(features).all() or (logits is not None and not np.isfinite(logits).all()):
+        return "features or logits holding NaN or inf"
+    return None
 
 
 def load_reference_stats(path: Path, dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
