@@ -22,15 +22,24 @@ def _settings() -> dict[str, Any]:
         "grad mode": torch.is_grad_enabled(),
         "default dtype": torch.get_default_dtype(),
         "threads": torch.get_num_threads(),
-        "deterministic algorithms": torch.are_deterministic_algorithms_enabled(),
+        "deterministic algorithms": (
+            ("warn only" if torch.is_deterministic_algorithms_warn_only_enabled() else "on")
+            if torch.are_deterministic_algorithms_enabled()
+            else "off"
+        ),
     }
+
+
+def _deterministic(mode: str) -> None:
+    # with its warn_only: restoring the flag alone made a caller's warn-only mode strict
+    torch.use_deterministic_algorithms(mode != "off", warn_only=mode == "warn only")
 
 
 _RESTORE: dict[str, Callable[[Any], None]] = {
     "grad mode": torch.set_grad_enabled,
     "default dtype": torch.set_default_dtype,
     "threads": torch.set_num_threads,
-    "deterministic algorithms": torch.use_deterministic_algorithms,
+    "deterministic algorithms": _deterministic,
 }
 
 

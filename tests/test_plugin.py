@@ -1083,6 +1083,25 @@ def test_torchs_global_settings_a_plugin_changes_are_restored_for_the_next(regis
     assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
 
 
+def test_a_callers_warn_only_deterministic_mode_is_restored_with_its_warn_only(register, tmp_path, cache_dir):
+    """Restoring the flag alone after a plugin turned it off made an API caller's
+    ``use_deterministic_algorithms(True, warn_only=True)`` strict: later ops raised, not warned."""
+
+    class Nondeterministic(_Metric):
+        def compute(self, ctx):
+            torch.use_deterministic_algorithms(False)
+            return {"nondeterministic": 1.0}
+
+    register(registry.metrics, "test-nondeterministic", Nondeterministic)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        run_ring8(tmp_path, cache_dir, models=("gaussian",), metrics=["test-nondeterministic"])
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
 def test_a_plugins_own_base_exception_or_a_non_dict_fails_that_plugin_alone(register, tmp_path, cache_dir):
     """A ``BaseException`` subclass raised in ``fit``, or ``GeneratorExit`` in a metric, was a
     traceback that ended the run; a metric returning None was "'NoneType' object has no attribute
