@@ -168,7 +168,9 @@ class NoiseSchedule:
 def _randn(
     shape: tuple[int, ...], generator: torch.Generator, device: torch.device | str, dtype: torch.dtype
 ) -> torch.Tensor:
-    """Noise drawn on the generator's device (so a CPU generator gives the same numbers everywhere)."""
+    """Noise drawn on the generator's device, then moved to ``device``: a CPU generator gives the same
+    noise on every device, a CUDA generator its own (the runner samples with one on the run's device,
+    so a seed's samples differ between the CPU and CUDA)."""
     z = torch.randn(shape, generator=generator, device=generator.device, dtype=dtype)
     return z.to(device)
 

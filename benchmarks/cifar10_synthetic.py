@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import platform
 import time
@@ -283,7 +284,11 @@ def main() -> None:
                 time_sampling(name, model, args.fast_samples, args.sample_batch, device)
             )
         print(report["sampling"][-1], flush=True)
-        del model
+        # the last DDIM holds the DDPM too: kept, it stayed on the GPU while the next models sampled
+        model = ddim = None
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     report["inception"] = time_inception(args.inception_images, 250, device, args.workdir)
     report["metrics"] = time_metrics(args.metric_n, device)
     md = markdown(report)

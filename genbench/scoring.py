@@ -56,7 +56,7 @@ def evaluate_into(
 
         def sample_fn(b: int, g: torch.Generator) -> torch.Tensor:
             with torch.no_grad():
-                return check(model.sample(b, generator=g), b)
+                return model.sample(b, generator=g)
 
         bar = console.sampling(f"sample {result.label} seed {seed}", n)
         try:
@@ -68,6 +68,7 @@ def evaluate_into(
                     sample_generator(seed, p.device),
                     p.device,
                     on_batch=bar,
+                    check=check,  # not timed
                 )
         finally:
             console.sampling_done()

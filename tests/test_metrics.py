@@ -766,6 +766,50 @@ def test_cpu_peak_memory_is_the_batch_working_memory_on_every_call():
     assert t["peak_memory_mb"] == pytest.approx((2 * 2 * 2**20 + 2 * 2 * 2 * 4) / 2**20, rel=1e-9)
 
 
+def test_samples_per_s_times_the_model_not_the_harnesss_check_of_its_output(monkeypatch):
+    """The harness's range check of every batch (on CUDA, three waits for the GPU) was inside the
+    timed region, so the one-call models' samples/s timed the harness. A fake clock that each model
+    call moves by 1 s and each check by 100 s: only the model's seconds are timed."""
+    import types
+
+    from genbench.metrics import throughput
+
+    now = [0.0]
+    monkeypatch.setattr(throughput, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+
+    def sample(b, g):
+        now[0] += 1.0
+        return torch.zeros(b, 2)
+
+    def check(x, b):
+        now[0] += 100.0
+        return x + 1
+
+    x, t = throughput.measure_sampling(sample, 10, 4, torch.Generator(), "cpu", warmup=False, check=check)
+    assert t["sample_s"] == 3.0 and t["samples_per_s"] == 10 / 3.0  # three batches, one second each
+    assert torch.equal(x, torch.ones(10, 2))  # what the check returned is kept
+
+
+def test_cuda_peak_memory_counts_the_batch_not_what_was_on_the_gpu_before(monkeypatch):
+    """``max_memory_allocated`` counted the weights, the feature extractor and earlier models' cached
+    data, so the figure depended on the order of the models and differed in kind from the CPU's.
+    (No GPU here: the CUDA allocator's counters are stood in for.)"""
+    from genbench.metrics import throughput
+
+    allocated = {"now": 300 * 2**20}  # on the GPU before sampling: weights, extractor, caches
+
+    def sample(b, g):
+        allocated["peak"] = allocated["now"] + 7 * 2**20  # the batch's working memory
+        return torch.zeros(b, 2)
+
+    monkeypatch.setattr(throughput, "_sync", lambda device: None)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: allocated.pop("peak", None))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: allocated["now"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: allocated["peak"])
+    _, t = throughput.measure_sampling(sample, 8, 4, torch.Generator(), torch.device("cuda"))
+    assert t["peak_memory_mb"] == 7.0
+
+
 def test_cpu_peak_memory_is_omitted_without_a_warm_up_batch_not_guessed():
     from genbench.metrics.throughput import measure_sampling
 

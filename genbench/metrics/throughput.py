@@ -6,8 +6,10 @@ timed, not kept: CUDA context, cuDNN autotuning and allocator growth happen ther
 launch queue's). It reports
 
 - ``samples_per_s``: samples drawn per second of timed sampling (``sample_s``);
-- ``peak_memory_mb``: on CUDA, ``torch.cuda.max_memory_allocated`` over the timed batches (weights,
-  activations and the batch, as the allocator sees them). On the CPU, the most tensor memory that
+- ``peak_memory_mb``: on CUDA, ``torch.cuda.max_memory_allocated`` over the timed batches less what
+  was allocated when they started: activations, noise and the batch, not the weights, nor the feature
+  extractor and the metrics' data already on the GPU (counted, they made the figure depend on what
+  ran before, and unlike the CPU's). On the CPU, the most tensor memory that
   sampling one batch (the warm-up batch, at the sampling batch size) holds at once on top of what was
   allocated before it: activations, noise and the batch, not the weights already loaded. It is the
   running sum of the allocations and frees that PyTorch's CPU allocator reports to its profiler (as
@@ -127,6 +129,7 @@ def measure_sampling(
     device: torch.device,
     warmup: bool = True,
     on_batch: Callable[[int], None] | None = None,
+    check: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Draw ``n`` samples in batches of ``batch_size``; return them (on the CPU) and the timings.
 
@@ -134,7 +137,9 @@ def measure_sampling(
     from ``generator.initial_seed()``), so the kept samples are the same with or without warm-up. The
     seed fixes the samples for a given batch size; a different batch size may change them (a model draws
     its noise per batch). ``on_batch(b)`` is called after each timed batch (a progress bar), outside the
-    timed region. Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``; the CPU's
+    timed region, and so is ``check(batch, b)`` (the harness's check of a model's output, which returns
+    the batch to keep): on CUDA its range check waits for the GPU three times per batch, which timed the
+    harness, not the model. Its memory is counted in the peak, as one batch's. Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``; the CPU's
     ``peak_memory_mb`` is left out when it was not measured (no warm-up batch), and other devices
     (``mps``) have none: the CPU allocator does not see their memory.
     """
@@ -144,17 +149,21 @@ def measure_sampling(
         raise GenbenchError(f"--batch-size must be positive, got {batch_size}")
     device = torch.device(device)
     cuda = device.type == "cuda"
+    checked = check if check is not None else (lambda x, b: x)
     cpu_peak = None
     if warmup:
         g = torch.Generator(device=generator.device)
         g.manual_seed((generator.initial_seed() + WARMUP_SEED_OFFSET) % 2**63)
+        first = min(batch_size, n)
         if device.type == "cpu":  # the profiler slows this batch down, which is why it is the untimed one
-            cpu_peak = cpu_peak_bytes(lambda: sample_fn(min(batch_size, n), g))
+            cpu_peak = cpu_peak_bytes(lambda: checked(sample_fn(first, g), first))
         else:
-            sample_fn(min(batch_size, n), g)
+            checked(sample_fn(first, g), first)
             _sync(device)
+    before = 0
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
     parts: list[torch.Tensor] = []
     elapsed, done = 0.0, 0
     while done < n:
@@ -164,11 +173,11 @@ def measure_sampling(
         x = sample_fn(b, generator)
         _sync(device)
         elapsed += time.perf_counter() - t0
-        parts.append(x.detach().cpu())
+        parts.append(checked(x, b).detach().cpu())
         done += b
         if on_batch is not None:
             on_batch(b)
-    peak = torch.cuda.max_memory_allocated(device) if cuda else cpu_peak  # None on mps
+    peak = torch.cuda.max_memory_allocated(device) - before if cuda else cpu_peak  # None on mps
     timings = {"samples_per_s": n / max(elapsed, 1e-9), "sample_s": elapsed}
     if peak is not None:
         timings["peak_memory_mb"] = peak / 2**20
