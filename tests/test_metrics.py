@@ -803,7 +803,9 @@ def test_cuda_peak_memory_counts_the_batch_not_what_was_on_the_gpu_before(monkey
         return torch.zeros(b, 2)
 
     monkeypatch.setattr(throughput, "_sync", lambda device: None)
-    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: allocated.pop("peak", None))
+    monkeypatch.setattr(
+        torch.cuda, "reset_peak_memory_stats", lambda device=None: allocated.pop("peak", None)
+    )
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: allocated["now"])
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: allocated["peak"])
     _, t = throughput.measure_sampling(sample, 8, 4, torch.Generator(), torch.device("cuda"))
