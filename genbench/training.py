@@ -8,6 +8,7 @@ what the interrupted run retrained and resumes the training it interrupted).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -52,84 +53,125 @@ def train_or_load(
     ckpt_dir = p.cache_dir / "checkpoints" / p.dataset.name / name / f"seed{seed}-{key}"
     final = ckpt_dir / "model.pt"
     digest = p.dataset.content_digest("train")
-    if p.config.retrain and ckpt_dir not in p.retrained:
-        clear_for_retrain(ckpt_dir, command=retrain_command(p), data_digest=digest)
-        p.retrained.add(ckpt_dir)
-    elif not p.config.retrain:  # used as it is: an interrupted --retrain's mark is over, or the next
-        (ckpt_dir / RETRAINING).unlink(missing_ok=True)  # --retrain would load this instead of training
-    if ckpt_dir in p.diverged:  # an earlier row of this run trained it: the same steps diverge again
-        raise p.diverged[ckpt_dir]
-    if final.exists():
-        payload = load_checkpoint(final)
-        trained_data = payload.get("data_digest")  # None: written before it was recorded
-        if trained_data is not None and trained_data != digest:
-            raise GenbenchError(
-                f"checkpoint {final} was trained on other data: the train split of dataset "
-                f"{p.dataset.name!r} changed since; rerun with --retrain"
-            )
+    with trained_alone(ckpt_dir, f"{name} seed {seed}", console):
+        if p.config.retrain and ckpt_dir not in p.retrained:
+            clear_for_retrain(ckpt_dir, command=retrain_command(p), data_digest=digest)
+            p.retrained.add(ckpt_dir)
+        elif not p.config.retrain:  # used as it is: an interrupted --retrain's mark is over, or the next
+            (ckpt_dir / RETRAINING).unlink(missing_ok=True)  # --retrain would load this instead of training
+        if ckpt_dir in p.diverged:  # an earlier row of this run trained it: the same steps diverge again
+            raise p.diverged[ckpt_dir]
+        if final.exists():
+            payload = load_checkpoint(final)
+            trained_data = payload.get("data_digest")  # None: written before it was recorded
+            if trained_data is not None and trained_data != digest:
+                raise GenbenchError(
+                    f"checkpoint {final} was trained on other data: the train split of dataset "
+                    f"{p.dataset.name!r} changed since; rerun with --retrain"
+                )
+            try:
+                model.load_state_dict(payload["state"])
+            except Exception as e:
+                raise GenbenchError(
+                    f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
+                ) from e
+            console.info(f"{name} seed {seed}: loaded {final}")
+            # a run killed between saving model.pt and removing the resumable state left it for good
+            (ckpt_dir / PARTIAL).unlink(missing_ok=True)
+            info = {
+                "checkpoint": str(final),
+                "loaded": True,
+                "model_version": cls.version,
+                "amp": amp,
+                **payload.get("summary", {}),
+            }
+            if payload.get("machine"):  # where train_s was timed (not recorded by earlier checkpoints)
+                info["trained_on"] = payload["machine"]
+            return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
+        ctx = TrainContext(
+            seed=seed,
+            device=p.device,
+            checkpoint_path=ckpt_dir / PARTIAL,
+            checkpoint_every=p.config.checkpoint_every,
+            amp=amp,
+            progress=console.training(f"train {name} seed {seed}"),
+            data_digest=digest,  # saved in train.pt: a resume on changed data is refused
+        )
         try:
-            model.load_state_dict(payload["state"])
+            summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
+            check_weights_finite(model, summary, ctx)
         except Exception as e:
-            raise GenbenchError(
-                f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
-            ) from e
-        console.info(f"{name} seed {seed}: loaded {final}")
-        # a run killed between saving model.pt and removing the resumable state left it for good
+            # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
+            (ckpt_dir / RETRAINING).unlink(missing_ok=True)
+            if isinstance(e, Diverged):
+                p.diverged[ckpt_dir] = e
+            raise
+        finally:
+            console.training_done()
+        train_s = ctx.elapsed()
+        trained_on = machine_text(machine(str(p.device)))
+        summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
+        summary["resumed_from"] = ctx.resumed_from
+        save_checkpoint(
+            final,
+            {
+                "state": model.state_dict(),
+                "train_s": train_s,
+                "training_log": ctx.history,
+                "config": model.train_config(),
+                "summary": summary,
+                # the key names the dataset, not its content: a plugin dataset's changed data is caught here
+                "data_digest": digest,
+                "machine": trained_on,
+            },
+        )
+        # The retraining mark stays until the whole run finishes (retrain_finished): an interrupted
+        # run's rerun loads what it had retrained. The resumable state (weights, EMA, optimizer) is of
+        # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
         (ckpt_dir / PARTIAL).unlink(missing_ok=True)
         info = {
             "checkpoint": str(final),
-            "loaded": True,
+            "loaded": False,
             "model_version": cls.version,
             "amp": amp,
-            **payload.get("summary", {}),
+            **summary,
         }
-        if payload.get("machine"):  # where train_s was timed (not recorded by earlier checkpoints)
-            info["trained_on"] = payload["machine"]
-        return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
-    ctx = TrainContext(
-        seed=seed,
-        device=p.device,
-        checkpoint_path=ckpt_dir / PARTIAL,
-        checkpoint_every=p.config.checkpoint_every,
-        amp=amp,
-        progress=console.training(f"train {name} seed {seed}"),
-        data_digest=digest,  # saved in train.pt: a resume on changed data is refused
-    )
+        info["trained_on"] = trained_on
+        return model, train_s, ctx.history, info
+
+
+@contextlib.contextmanager
+def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> Iterator[None]:
+    """Hold the lock of ``ckpt_dir`` (a file beside it) while its checkpoint is loaded or trained.
+
+    Two processes that needed one checkpoint (cluster jobs launched together, one per model: ddim
+    takes ddpm's weights) both trained it, each slowing the other down, each recording the slowed
+    training time, the last one's ``model.pt`` replacing the first's; a ``--retrain`` cleared a
+    directory that another process was writing into. The second process now waits, then loads what
+    the first saved. A file system that cannot lock (some network mounts) trains as before, with a
+    warning.
+    """
+    from filelock import FileLock, Timeout
+
+    path = ckpt_dir.parent / f"{ckpt_dir.name}.lock"
+    lock = FileLock(path)
     try:
-        summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
-        check_weights_finite(model, summary, ctx)
-    except Exception as e:
-        # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
-        (ckpt_dir / RETRAINING).unlink(missing_ok=True)
-        if isinstance(e, Diverged):
-            p.diverged[ckpt_dir] = e
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            # said even without progress bars: a job that sits idle for an hour says why
+            console.warn(f"{who}: another genbench process is training it; waiting for it ({path})")
+            lock.acquire()
+        held = True
+    except (OSError, NotImplementedError) as e:
+        console.warn(f"{who}: cannot lock {path} ({e}); another process may train it at the same time")
+        held = False
+    try:
+        yield
     finally:
-        console.training_done()
-    train_s = ctx.elapsed()
-    trained_on = machine_text(machine(str(p.device)))
-    summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
-    summary["resumed_from"] = ctx.resumed_from
-    save_checkpoint(
-        final,
-        {
-            "state": model.state_dict(),
-            "train_s": train_s,
-            "training_log": ctx.history,
-            "config": model.train_config(),
-            "summary": summary,
-            # the key names the dataset, not its content: a plugin dataset's changed data is caught here
-            "data_digest": digest,
-            "machine": trained_on,
-        },
-    )
-    # The retraining mark stays until the whole run finishes (retrain_finished): an interrupted
-    # run's rerun loads what it had retrained. The resumable state (weights, EMA, optimizer) is of
-    # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
-    (ckpt_dir / PARTIAL).unlink(missing_ok=True)
-    info = {"checkpoint": str(final), "loaded": False, "model_version": cls.version, "amp": amp, **summary}
-    info["trained_on"] = trained_on
-    return model, train_s, ctx.history, info
+        if held:
+            lock.release()
 
 
 def check_weights_finite(model: GenerativeModel, summary: dict[str, Any], ctx: TrainContext) -> None:
