@@ -122,18 +122,19 @@ def evaluate_into(
     }
     owners = key_owners(p.metrics)
     for metric in p.metrics:
-        if not applies(metric, ctx, result, console):
+        own = _own_copies(ctx, metric)  # one set per metric, for applies_to and compute alike
+        if not applies(metric, own, result, console):
             # named with --metrics (every one is, then): left out, the user would not know it was not
             # computed; say why, unless applies_to raised (recorded as its error already). A warning,
             # not an error: gan_dynamics named for a run of a VAE and GANs applies to the GANs alone
             if p.config.metrics is not None and metric.name not in result.metric_errors:
-                why = metric_message(metric.name, str(not_applicable(metric, ctx, result)))
+                why = metric_message(metric.name, str(not_applicable(metric, own, result)))
                 console.warn(f"{result.label} seed {seed}: not computed: {why}")
             continue
         t0 = time.perf_counter()
         try:
             with torch_state_kept(f"{result.label} seed {seed}: metric {metric.name!r}", console.warn):
-                compute_metric(metric, _own_copies(ctx, metric), result, owners, console)
+                compute_metric(metric, own, result, owners, console)
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # a broken metric plugin never takes the others down
@@ -190,9 +191,10 @@ def reference_protocol(p: Plan) -> dict[str, Any]:
 
 
 def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:
-    """``metric.applies_to(ctx)``; when it raises, that is the metric's error, not the model's."""
+    """``metric.applies_to(ctx)`` (``ctx`` the metric's own copies); when it raises, that is the
+    metric's error, not the model's."""
     try:
-        return bool(metric.applies_to(_own_copies(ctx, metric)))
+        return bool(metric.applies_to(ctx))
     except KeyboardInterrupt:
         raise
     except BaseException as e:
@@ -205,7 +207,7 @@ def not_applicable(metric: Metric, ctx: EvalContext, result: Result) -> str:
     (the built-in ones say what to change, e.g. "the feature extractor gives no logits"), else that
     it does not apply."""
     try:  # compute's contract: a MetricInputError naming the fix when its inputs do not fit
-        metric.compute(_own_copies(ctx, metric))
+        metric.compute(ctx)
     except GenbenchError as e:
         if not isinstance(e, PluginOutputError):
             return str(e)

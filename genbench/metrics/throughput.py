@@ -138,8 +138,10 @@ def measure_sampling(
     seed fixes the samples for a given batch size; a different batch size may change them (a model draws
     its noise per batch). ``on_batch(b)`` is called after each timed batch (a progress bar), outside the
     timed region, and so is ``check(batch, b)`` (the harness's check of a model's output, which returns
-    the batch to keep): on CUDA its range check waits for the GPU three times per batch, which timed the
-    harness, not the model. Its memory is counted in the peak, as one batch's. Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``; the CPU's
+    the batch to keep): on CUDA its range check waits for the GPU three times per batch, which timed
+    the harness, not the model. Its memory is counted in the peak, as one batch's.
+
+    Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``; the CPU's
     ``peak_memory_mb`` is left out when it was not measured (no warm-up batch), and other devices
     (``mps``) have none: the CPU allocator does not see their memory.
     """
