@@ -77,8 +77,10 @@ class EvalContext:
         """The mode label of every reference example, shared by the metrics of this context (read-only)."""
 
         def compute() -> np.ndarray | None:
-            x, labels = self.dataset.load(self.reference_split)
-            return _read_only(labels.numpy() if labels is not None else self.dataset.label_modes(x))
+            labels = self.dataset.labels(self.reference_split)  # type: ignore[arg-type]
+            if labels is not None:
+                return _read_only(labels.numpy())
+            return _read_only(self.dataset.label_modes(self.dataset.load(self.reference_split)[0]))  # type: ignore[arg-type]
 
         return self.cached("reference_modes", compute)
 
