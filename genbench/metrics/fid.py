@@ -50,10 +50,27 @@ DEFAULT_BACKEND = "torch-fidelity"
 EPS = 1e-6
 
 
+#: elements of one block of rows in :func:`gaussian_statistics` (64 MB of float64)
+COV_BLOCK_ELEMENTS = 2**23
+
+
 def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and unbiased covariance in float64 (torch-fidelity's ``fid_features_to_statistics``)."""
-    f = np.asarray(features, dtype=np.float64)
-    return f.mean(axis=0), np.atleast_2d(np.cov(f, rowvar=False))
+    """Mean and unbiased covariance in float64: torch-fidelity's ``fid_features_to_statistics`` and
+    clean-fid's, ``np.cov``, equal to rounding (tested). Written out to sum over blocks of rows:
+    ``np.cov`` centres a float64 copy of all the features first, 1.2 GB for 50000 samples in raw
+    CIFAR-10 pixels, which was the peak of a 50k evaluation's memory."""
+    f = np.asarray(features)
+    f = f[:, None] if f.ndim == 1 else f
+    n, d = f.shape
+    mu = f.mean(axis=0, dtype=np.float64)
+    sigma = np.zeros((d, d))
+    rows = max(1, COV_BLOCK_ELEMENTS // max(d, 1))
+    for start in range(0, n, rows):
+        centred = np.subtract(f[start : start + rows], mu, dtype=np.float64)
+        sigma += centred.T @ centred
+    with np.errstate(divide="ignore", invalid="ignore"):  # one row: NaN, as np.cov gives (callers need 2)
+        sigma /= n - 1
+    return mu, sigma
 
 
 def _trace_sqrt_eig(s1: np.ndarray, s2: np.ndarray) -> float:
