@@ -175,15 +175,40 @@ def _own_copies(ctx: EvalContext, metric: Metric) -> EvalContext:
     into "collapsed"; its ``ctx.timings["samples_per_s"] = 1e12`` was reported); a dataset whose
     ``load`` hands out copies; and a cache of its own beside the shared read-only features. The mode
     labels that several metrics share are read-only arrays (:meth:`EvalContext.sample_modes`)."""
-    return dataclasses.replace(
-        ctx,
-        dataset=ctx.dataset.handing_out_copies(),
-        samples=ctx.samples.clone(),
-        sample_features=ctx.sample_features.seen_by(metric.name),
-        reference_features=ctx.reference_features.seen_by(metric.name),
-        timings=dict(ctx.timings),
-        training_log=copy.deepcopy(ctx.training_log),
+    shared = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(ctx) if f.init}
+    return _SamplesCopiedOnRead(
+        **{
+            **shared,
+            "dataset": ctx.dataset.handing_out_copies(),
+            "sample_features": ctx.sample_features.seen_by(metric.name),
+            "reference_features": ctx.reference_features.seen_by(metric.name),
+            "timings": dict(ctx.timings),
+            "training_log": copy.deepcopy(ctx.training_log),
+        }
     )
+
+
+class _SamplesCopiedOnRead(EvalContext):
+    """A metric's context whose ``samples`` are its own copy, made when it first reads them: copied for
+    every metric, the samples cost the metrics that read only features (FID, KID, PRDC, IS) 614 MB
+    and half a second each at 50000 CIFAR-10-sized samples."""
+
+    _shared_samples: torch.Tensor
+    _own_samples: torch.Tensor | None
+
+    @property  # type: ignore[override]
+    def samples(self) -> torch.Tensor:
+        if self._own_samples is None:
+            self._own_samples = self._shared_samples.clone()
+        return self._own_samples
+
+    @samples.setter
+    def samples(self, value: torch.Tensor) -> None:  # the dataclass __init__'s assignment
+        self._shared_samples, self._own_samples = value, None
+
+    @property
+    def num_samples(self) -> int:
+        return int(self._shared_samples.shape[0])
 
 
 def reference_protocol(p: Plan) -> dict[str, Any]:

@@ -223,6 +223,23 @@ def test_fid_matches_torch_fidelity_and_clean_fid_on_the_same_features(backend, 
     np.testing.assert_allclose(sigma, st_a["sigma"], rtol=1e-12)
 
 
+@pytest.mark.parametrize("rows_per_block", [1, 7, 64, 10_000])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gaussian_statistics_summed_in_blocks_equal_np_cov(rows_per_block, dtype, monkeypatch):
+    """The covariance is summed over blocks of rows (np.cov's centred copy of every feature was the
+    peak of a 50k evaluation); any block size, one that does not divide N included, gives np.cov."""
+    import genbench.metrics.fid as fid_module
+
+    a, _ = gaussian_sets(1, n=130, d=6)
+    a = (a * 3 + 40).astype(dtype)  # an offset mean, where centring matters
+    monkeypatch.setattr(fid_module, "COV_BLOCK_ELEMENTS", rows_per_block * 6)
+    mu, sigma = gaussian_statistics(a)
+    assert mu.dtype == sigma.dtype == np.float64 and sigma.shape == (6, 6)
+    np.testing.assert_allclose(mu, np.mean(a.astype(np.float64), axis=0), rtol=1e-13)
+    np.testing.assert_allclose(sigma, np.cov(a.astype(np.float64), rowvar=False), rtol=1e-11, atol=1e-12)
+    np.testing.assert_array_equal(sigma, sigma.T)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_fid_small_n_is_finite_non_negative_and_warns(backend):
     """N < D: singular covariances give a finite, real, >= 0 FID and a warning naming the count."""
@@ -693,6 +710,24 @@ def test_modes_on_ring8(ring8):
     assert one["modes_covered"] == 1 and one["high_quality"] == 1.0
     assert one["mode_kl"] > 1.5  # log 8 = 2.08 for an even data histogram
     assert m.flags(one) == ["collapsed"]
+
+
+def test_reference_modes_read_the_labels_without_copying_the_examples(ring8, monkeypatch):
+    """A metric's dataset hands out copies; the reference mode labels were read through its ``load``,
+    which copied the whole split's examples as well (614 MB for CIFAR-10's train split, per model)."""
+    train_x, train_labels = ring8.load("train")
+    view = ring8.handing_out_copies()
+    cloned: list[tuple[int, ...]] = []
+    clone = torch.Tensor.clone
+    monkeypatch.setattr(
+        torch.Tensor, "clone", lambda t, *a, **k: cloned.append(tuple(t.shape)) or clone(t, *a, **k)
+    )
+    labels = make_ctx(train_x[:10], dataset=view).reference_modes()
+    np.testing.assert_array_equal(labels, train_labels.numpy())
+    assert tuple(train_x.shape) not in cloned and cloned == [tuple(train_labels.shape)]
+    view.labels("train")[:] = 7  # still a copy: the dataset's own labels are untouched
+    np.testing.assert_array_equal(ring8.load("train")[1].numpy(), labels)
+    assert ring8.labels("train") is train_labels  # the dataset itself hands out its own, as load does
 
 
 def test_modes_on_ring8_count_only_high_quality_samples_and_expect_the_chi2_mass(ring8):

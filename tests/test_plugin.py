@@ -1046,6 +1046,39 @@ def test_a_metric_writing_into_its_inputs_changes_no_other_metrics_numbers(regis
         assert after[model].training_log == clean[model].training_log
 
 
+def test_a_metric_copies_the_samples_only_when_it_reads_them(tmp_path, monkeypatch):
+    """Every metric was handed its own copy of the samples, also those that read only features (FID,
+    KID, PRDC, IS): 614 MB and half a second each at 50000 CIFAR-10-sized samples."""
+    from genbench.data.toy2d import Ring8
+    from genbench.features.base import Features
+    from genbench.metrics.base import EvalContext
+    from genbench.scoring import _own_copies
+
+    samples = torch.randn(300, 2)
+    kept = samples.clone()
+    ctx = EvalContext(
+        dataset=Ring8(cache_dir=tmp_path),
+        samples=samples,
+        sample_features=Features(samples.double().numpy().copy()),
+        reference_features=Features(np.zeros((2, 2))),
+        extractor=None,
+        seed=0,
+    )
+    cloned: list[tuple[int, ...]] = []
+    clone = torch.Tensor.clone
+    monkeypatch.setattr(
+        torch.Tensor, "clone", lambda t, *a, **k: cloned.append(tuple(t.shape)) or clone(t, *a, **k)
+    )
+    own = _own_copies(ctx, _Metric())
+    assert own.num_samples == 300 and own.sample_features.features.shape == (300, 2)
+    assert cloned == []  # a features-only metric: no copy
+    mine = own.samples
+    assert cloned == [(300, 2)] and own.samples is mine  # copied once, on the first read
+    mine.mul_(50)
+    assert torch.equal(ctx.samples, kept) and torch.equal(own.samples, kept * 50)
+    assert torch.equal(_own_copies(ctx, _Metric()).samples, kept)  # the next metric's copy is clean
+
+
 def test_torchs_global_settings_a_plugin_changes_are_restored_for_the_next(register, tmp_path, cache_dir):
     """A model that left ``torch.set_grad_enabled(False)`` behind was recorded "ok", and the next
     model's training failed, blamed on that model; grad mode stayed off after ``run`` returned."""
