@@ -532,6 +532,32 @@ def test_memorization_copies_vs_held_out_on_digits(digits):
     assert m.flags(held_out) == []
 
 
+def test_memorization_figure_shows_the_nearest_training_images_without_copying_the_split(
+    digits, tmp_path, monkeypatch
+):
+    """The figure read a second copy of the whole train split for the few images it shows (614 MB at
+    CIFAR-10 size, on top of the metric's float64 copies). Copies of training images must sit beside
+    themselves: the sample panel equals its nearest training example's panel."""
+    import genbench.metrics.memorization as memorization
+
+    train = digits.load("train")[0]
+    ctx = make_ctx(train[::4], dataset=digits.handing_out_copies())
+    ctx.artifacts_dir = tmp_path
+    shown: list[torch.Tensor] = []
+    to_image = memorization._to_image
+    monkeypatch.setattr(memorization, "_to_image", lambda x: shown.append(x.clone()) or to_image(x))
+    cloned: list[tuple[int, ...]] = []
+    clone = torch.Tensor.clone
+    monkeypatch.setattr(torch.Tensor, "clone", lambda t, *a, **k: cloned.append(tuple(t.shape)) or clone(t, *a, **k))
+    Memorization().compute(ctx)
+    assert Path(ctx.artifacts["nearest_neighbours"]).is_file()
+    assert cloned.count(tuple(train.shape)) == 1  # the metric's own copy, not a second for the figure
+    panels = [shown[i : i + 4] for i in range(0, len(shown), 4)]  # a sample and its 3 nearest
+    assert len(panels) == memorization.FIGURE_ROWS
+    for sample, nearest, *_ in panels:
+        assert torch.equal(sample, nearest)
+
+
 def test_memorization_shared_reference_cache_gives_fresh_cache_numbers(digits):
     """A second model scored against the same reference Features equals a fresh-cache computation."""
     train, test = digits.load("train")[0], digits.load("test")[0]

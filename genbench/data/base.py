@@ -107,6 +107,11 @@ class Dataset(ABC):
         labels = self._shared(split)[1]
         return labels.clone() if labels is not None and self._hands_out_copies else labels
 
+    def examples(self, split: Split, index: np.ndarray | list[int]) -> torch.Tensor:
+        """The examples at row numbers ``index`` of ``split``, a copy of those rows alone (the nearest
+        training examples that the memorization figure shows, without a copy of the whole split)."""
+        return self._shared(split)[0][torch.as_tensor(np.asarray(index), dtype=torch.long)]
+
     def _shared(self, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The one loaded copy of ``split``, loaded and checked on first use."""
         if split not in ("train", "test"):

@@ -296,8 +296,14 @@ def save_nearest_figure(
     from matplotlib.figure import Figure
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    samples, train = ctx.samples.detach().cpu().float(), ctx.train_data().detach().cpu().float()
+    samples = ctx.samples.detach().cpu().float()
     if ctx.dataset.kind == "image" and samples.dim() == 4:
+        # the training examples shown, alone: a copy of the whole train split here (614 MB for CIFAR-10)
+        # came on top of the memorization's float64 copies
+        shown = np.unique(idx[rows])
+        train = dict(
+            zip(shown.tolist(), ctx.dataset.examples("train", shown).detach().cpu().float(), strict=True)
+        )
         k = idx.shape[1]
         fig = Figure(figsize=(1.3 * (k + 1), 1.4 * len(rows)))
         axes = fig.subplots(len(rows), k + 1, squeeze=False)
@@ -314,6 +320,7 @@ def save_nearest_figure(
             fontsize=8,
         )
     else:
+        train = ctx.train_data().detach().cpu().float()
         fig = Figure(figsize=(5, 5))
         ax = fig.subplots()
         s2, t2 = samples.reshape(len(samples), -1)[:, :2], train.reshape(len(train), -1)[:, :2]
