@@ -152,7 +152,11 @@ class FeatureExtractor(ABC):
     @torch.no_grad()
     def extract(self, x: torch.Tensor) -> Features:
         """Features of ``x`` in batches (eval mode, so independent of the batch size)."""
-        feats, logits = [], []
+        # filled in place, batch by batch: a list of batches joined at the end held every feature
+        # twice (2.5 GB at 50000 samples of raw CIFAR-10 pixels, the peak of a 50k evaluation); the
+        # widths are the same in every batch (checked)
+        feats: np.ndarray | None = None
+        logits: np.ndarray | None = None
         for i in range(0, len(x), self.batch_size):
             # a copy: an extractor writing into its input (scaling in place) wrote into the dataset's
             # split, which later models trained on, or into the samples the other metrics read
@@ -161,10 +165,10 @@ class FeatureExtractor(ABC):
                 "extracting features", lambda b=batch: self._extract_batch(b)
             )
             f, lg = self._checked(out, batch)
-            feats.append(f.double().cpu().numpy())
-            if lg is not None:
-                logits.append(lg.double().cpu().numpy())
-        return Features(
-            features=np.concatenate(feats) if feats else np.zeros((0, 0)),
-            logits=np.concatenate(logits) if logits else None,
-        )
+            if feats is None:
+                feats = np.empty((len(x), f.shape[1]))
+                logits = np.empty((len(x), lg.shape[1])) if lg is not None else None
+            feats[i : i + len(f)] = f.double().cpu().numpy()
+            if logits is not None and lg is not None:
+                logits[i : i + len(lg)] = lg.double().cpu().numpy()
+        return Features(features=feats if feats is not None else np.zeros((0, 0)), logits=logits)
