@@ -166,7 +166,9 @@ def measure_sampling(
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
-    parts: list[torch.Tensor] = []
+    # filled in place, batch by batch: batches kept in a list and joined at the end held every sample
+    # twice (614 MB more at 50000 CIFAR-10-sized samples)
+    samples: torch.Tensor | None = None
     elapsed, done = 0.0, 0
     while done < n:
         b = min(batch_size, n - done)
@@ -175,7 +177,10 @@ def measure_sampling(
         x = sample_fn(b, generator)
         _sync(device)
         elapsed += time.perf_counter() - t0
-        parts.append(checked(x, b).detach().cpu())
+        kept = checked(x, b).detach()
+        if samples is None:
+            samples = torch.empty((n, *kept.shape[1:]), dtype=kept.dtype)
+        samples[done : done + b] = kept
         done += b
         if on_batch is not None:
             on_batch(b)
@@ -183,7 +188,8 @@ def measure_sampling(
     timings = {"samples_per_s": n / max(elapsed, 1e-9), "sample_s": elapsed}
     if peak is not None:
         timings["peak_memory_mb"] = peak / 2**20
-    return torch.cat(parts), timings
+    assert samples is not None  # n >= 1
+    return samples, timings
 
 
 @register_metric("throughput")
