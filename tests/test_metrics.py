@@ -556,8 +556,8 @@ def test_memorization_figure_shows_the_nearest_training_images_without_copying_t
     assert cloned.count(tuple(train.shape)) == 1  # the metric's own copy, not a second for the figure
     panels = [shown[i : i + 4] for i in range(0, len(shown), 4)]  # a sample and its 3 nearest
     assert len(panels) == memorization.FIGURE_ROWS
-    for sample, nearest, *_ in panels:
-        assert torch.equal(sample, nearest)
+    for sample, closest, *_ in panels:
+        assert torch.equal(sample, closest)
 
 
 def test_memorization_shared_reference_cache_gives_fresh_cache_numbers(digits):
