@@ -9,12 +9,14 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from genbench.config import RunConfig
 from genbench.data.base import Dataset
 from genbench.errors import DataError, GenbenchError
+from genbench.io import atomic_write_json
 from genbench.metrics.base import Metric
 from genbench.planning import (
     Plan,
@@ -102,7 +104,17 @@ def evaluate(
         load_stats(p, reference, console)
         evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
     result.protocol["samples"] = source
-    out_path = result.write(config.out)
+    try:  # checked before any work, and again now: another process may have written the file since
+        check_replaceable(result.path(config.out), source, metrics, options, measures)
+    except GenbenchError as e:
+        out_path = result.aside_path(config.out)
+        atomic_write_json(out_path, asdict(result))
+        console.warn(
+            f"a result was written while this evaluation ran (by another process): {e}. This result is "
+            f"written to {out_path} instead, which the report does not read"
+        )
+    else:
+        out_path = result.write(config.out)
     console.done(result, out_path)
     return result
 

@@ -77,6 +77,9 @@ class Plan:
     #: no reference features are extracted, and results record the reference the statistics file
     #: names, if any (:func:`reads_reference`)
     reads_reference: bool = True
+    #: what a result of this run records of its protocol, known before any work (sample count,
+    #: reference split, features, reference statistics): what a result it would replace is compared with
+    measures: dict[str, Any] = field(default_factory=dict)
     #: checkpoint directories --retrain has cleared in this run: a checkpoint shared by several rows
     #: (ddpm and every ddim variant) is trained once per run, then loaded
     retrained: set[Path] = field(default_factory=set)
@@ -177,6 +180,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         skipped,
         options,
         reads_reference=reads,
+        measures=measures,
     )
 
 
@@ -266,7 +270,6 @@ def check_no_results_replaced(
 
     rows = [(name, row_label(v, owner)) for name, _, variants, owner in models for v in variants]
     rows += [(name, "") for name in skipped]  # a broken plugin's "failed" results are written too
-    fix = "pass --out to write this run elsewhere, or move that file away"
     for name, label in rows:
         for seed in dict.fromkeys(config.seeds):
             path = Result(model=name, dataset=dataset, seed=seed, variant=label).path(config.out)
@@ -276,20 +279,37 @@ def check_no_results_replaced(
                 old = load_result(path)
             except Exception:  # not a result genbench can read: nothing to protect
                 continue
-            samples = old.protocol.get("samples")
-            if samples:
-                what = samples.get("path") or "samples passed to genbench.evaluate"
-                raise GenbenchError(
-                    f"{path} holds the evaluation of {what}, which this run would replace; {fix}"
-                )
-            if old.status != "ok" or name in skipped:
-                continue
-            why = protocol_replaced(old, measures, "run")
+            why = replaced_by_run(old, measures, metrics, options, failing=name in skipped)
             if why:
-                raise GenbenchError(f"{path} {why}; {fix}")
-            why = metrics_replaced(old, metrics, options)
-            if why:
-                raise GenbenchError(f"{path} {why}, {fix}")
+                raise GenbenchError(f"{path} {why}")
+
+
+def replaced_by_run(
+    old: Result,
+    measures: dict[str, Any],
+    metrics: list[Metric],
+    options: dict[str, dict[str, Any]],
+    failing: bool = False,
+) -> str | None:
+    """Why a run's result of ``measures``, ``metrics`` and ``options`` must not replace ``old``, with
+    the fix; None when it may (the rule of :func:`check_no_results_replaced`, which the runner applies
+    again just before writing: another process may have written ``old`` since). ``failing``: this
+    run's result will be a failure (a broken plugin), which goes beside an ok result."""
+    samples = old.protocol.get("samples")
+    if samples:
+        what = samples.get("path") or "samples passed to genbench.evaluate"
+        return f"holds the evaluation of {what}, which this run would replace; {REPLACE_FIX}"
+    if old.status != "ok" or failing:
+        return None
+    why = protocol_replaced(old, measures, "run")
+    if why:
+        return f"{why}; {REPLACE_FIX}"
+    why = metrics_replaced(old, metrics, options)
+    return f"{why}, {REPLACE_FIX}" if why else None
+
+
+#: how a run avoids replacing a result it must not
+REPLACE_FIX = "pass --out to write this run elsewhere, or move that file away"
 
 
 def protocol_replaced(old: Result, measures: dict[str, Any], by: str) -> str | None:

@@ -100,6 +100,16 @@ class Result:
         kept (``runner.write_result``); :func:`find_results` never reads it."""
         return self.path(out).with_name(f"seed{self.seed}.failed.json")
 
+    def aside_path(self, out: Path) -> Path:
+        """Where this result is written when another process wrote, while this one ran, a result at
+        :meth:`path` that it must not replace (``runner.write_result``, ``evaluate``): named by a hash
+        of its protocol, so that asides of different protocols keep apart; :func:`find_results`
+        never reads it."""
+        text = json.dumps(self.protocol, sort_keys=True, default=str)
+        return self.path(out).with_name(
+            f"seed{self.seed}.aside-{hashlib.sha256(text.encode()).hexdigest()[:10]}.json"
+        )
+
     def write(self, out: Path) -> Path:
         path = self.path(out)
         atomic_write_json(path, asdict(self))

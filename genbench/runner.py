@@ -11,6 +11,7 @@ A model plugin that fails to import, diverges or raises is recorded and skipped;
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOut
 from genbench.features.base import Features
 from genbench.io import atomic_write_json
 from genbench.isolation import torch_state_kept
-from genbench.planning import Owner, Plan, plan, row_label
+from genbench.planning import Owner, Plan, plan, replaced_by_run, row_label
 from genbench.progress import Progress
 from genbench.results import Result, environment
 from genbench.scoring import evaluate_into
@@ -86,6 +87,10 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     load_stats(p, reference, console)
     results: list[Result] = []
     seeds = list(dict.fromkeys(config.seeds))  # --seeds 0,0 runs seed 0 once
+
+    def guard(old: Result) -> str | None:  # the plan's check, again at the write
+        return replaced_by_run(old, p.measures, p.metrics, p.metric_options)
+
     for name, why in p.skipped.items():  # broken plugins: recorded, reported once, never fatal
         for seed in seeds:
             failed = Result(model=name, dataset=p.dataset.name, seed=seed, status="failed", error=why)
@@ -95,14 +100,16 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
         for overrides in variants:
             for seed in seeds:
                 result = run_one(p, name, cls, overrides, owner, seed, reference, console)
-                result, path = write_result(result, config.out, console)
+                result, path = write_result(result, config.out, console, guard)
                 console.done(result, path)
                 results.append(result)
     retrain_finished(p)
     return results
 
 
-def write_result(result: Result, out: Path, console: Progress) -> tuple[Result, Path | None]:
+def write_result(
+    result: Result, out: Path, console: Progress, guard: Callable[[Result], str | None] | None = None
+) -> tuple[Result, Path | None]:
     """Write ``result``; returns what was written and where (None when nothing could be).
 
     A "failed" result (this attempt broke: out of memory, a corrupt checkpoint, a plugin that no
@@ -114,9 +121,15 @@ def write_result(result: Result, out: Path, console: Progress) -> tuple[Result, 
 
     A write that raises (a value in a plugin's config that no JSON writer takes, a full disk) fails
     this model only, as its other bugs do: it is recorded as "failed" with the reason (identity and
-    error only, the part that can still be written) and the other models run."""
+    error only, the part that can still be written) and the other models run.
+
+    ``guard(old)`` says why ``result`` must not replace the result ``old`` now in its file (the plan's
+    check, :func:`genbench.planning.replaced_by_run`), or None. The plan checked before any work, but
+    another process may have written that file since (two runs of one model and seed into one --out,
+    ``--samples 200`` and ``--samples 300``: the last to finish replaced the other's result). Such a
+    result goes to :meth:`Result.aside_path` instead, with a warning: nothing measured is lost."""
     try:
-        return result, _write_keeping_outcomes(result, out, console)
+        return result, _write_keeping_outcomes(result, out, console, guard)
     except Exception as e:
         why = f"the result of model {result.model!r} could not be written to {result.path(out)}"
         failed = Result(
@@ -138,11 +151,27 @@ def write_result(result: Result, out: Path, console: Progress) -> tuple[Result, 
             return failed, None
 
 
-def _write_keeping_outcomes(result: Result, out: Path, console: Progress) -> Path:
+def _write_keeping_outcomes(
+    result: Result, out: Path, console: Progress, guard: Callable[[Result], str | None] | None = None
+) -> Path:
     """The file rule of :func:`write_result`."""
     from genbench.results import load_result
 
     path, aside = result.path(out), result.failed_path(out)
+    if guard is not None and result.status != "failed" and path.exists():
+        try:
+            why = guard(load_result(path))
+        except Exception:  # not a result genbench can read: nothing to keep, as the plan decided
+            why = None
+        if why:
+            elsewhere = result.aside_path(out)
+            atomic_write_json(elsewhere, asdict(result))
+            console.warn(
+                f"{result.label} seed {result.seed}: {path} was written while this run ran (by another "
+                f"process); it {why}. This result is written to {elsewhere} instead, which the report "
+                "does not read"
+            )
+            return elsewhere
     if result.status == "failed" and path.exists():
         try:
             earlier = load_result(path).status

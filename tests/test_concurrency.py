@@ -1,18 +1,26 @@
 """Two genbench processes at once sharing a cache directory, as cluster jobs launched together do
-(one per model: ddim takes ddpm's checkpoint): one checkpoint is trained once."""
+(one per model: ddim takes ddpm's checkpoint): one checkpoint is trained once. Two writing one
+--out: neither replaces a result of the other that it must not."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import ClassVar
 
+import numpy as np
+import pytest
 from test_registry import (
     fake_distribution,  # tests/ is on the path: pytest imports test modules by their name
 )
+
+from genbench import registry
+from genbench.config import RunConfig
 
 #: a trainable model whose training waits for a file, so that the test decides when it ends
 GATED_MODULE = """
@@ -108,3 +116,85 @@ def test_two_processes_needing_one_checkpoint_train_it_once(tmp_path: Path):
     assert (a["training"]["loaded"], b["training"]["loaded"]) == (False, True)
     assert b["training"]["checkpoint"] == a["training"]["checkpoint"]
     assert b["metrics"]["fid"] == a["metrics"]["fid"]
+
+
+# -- one --out written by two processes -------------------------------------------------------------
+def _intruding_metric(target: Path, source: Path):
+    """A metric that copies ``source`` to ``target`` while the run is under way, as another genbench
+    process writing the same model and seed into the same --out would."""
+    from genbench.metrics.base import Metric
+
+    class Intruder(Metric):
+        higher_is_better: ClassVar[dict[str, bool]] = {}
+
+        def compute(self, ctx):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            return {"intruder": 1.0}
+
+    return Intruder
+
+
+def _ring8_config(out: Path, cache_dir: Path, samples: int, metrics: list[str]) -> RunConfig:
+    return RunConfig(
+        models=["gaussian"],
+        dataset="ring8",
+        samples=samples,
+        metrics=metrics,
+        out=out,
+        cache_dir=cache_dir,
+        device="cpu",
+        figures=False,
+        progress=False,
+    )
+
+
+@pytest.mark.parametrize(("theirs", "kept"), [(100, True), (200, False)])
+def test_a_result_written_by_another_process_during_a_run_is_not_replaced(
+    theirs, kept, register, tmp_path, cache_dir, capsys
+):
+    """Two runs of one model and seed into one --out at once, ``--samples 100`` and ``--samples 200``:
+    both passed the check made before any work, and the last to finish replaced the other's result.
+    The check is made again at the write; a result of another protocol is kept, and this run's goes
+    beside it. One of the same protocol is replaced, as a rerun's is."""
+    from genbench import run
+    from genbench.results import find_results, load_result
+
+    other = run(_ring8_config(tmp_path / "other", cache_dir, theirs, ["fid"]))[0]
+    source = other.path(tmp_path / "other")
+    target = other.path(tmp_path / "runs")
+    register(registry.metrics, "test-intruder", _intruding_metric(target, source))
+    capsys.readouterr()
+    mine = run(_ring8_config(tmp_path / "runs", cache_dir, 200, ["fid", "test-intruder"]))[0]
+    asides = list(target.parent.glob("seed0.aside-*.json"))
+    assert find_results(tmp_path / "runs") == [target]
+    if kept:
+        assert target.read_bytes() == source.read_bytes()  # the other process's result, untouched
+        assert [load_result(a).metrics for a in asides] == [mine.metrics]  # this run's, beside it
+        assert load_result(asides[0]).protocol["num_samples"] == 200
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"{target} was written while this run ran" in err and str(asides[0]) in err
+    else:
+        assert asides == [] and load_result(target).metrics == mine.metrics
+
+
+def test_a_result_written_by_another_process_during_an_evaluation_is_not_replaced(
+    register, tmp_path, cache_dir, capsys
+):
+    """``genbench eval`` checks before any work that it replaces only an evaluation of the same
+    samples; a run's result written into its file meanwhile was replaced all the same."""
+    from genbench import evaluate, run
+    from genbench.results import find_results, load_result
+
+    other = run(_ring8_config(tmp_path / "other", cache_dir, 100, ["fid"]))[0]
+    source = other.path(tmp_path / "other")
+    target = other.path(tmp_path / "runs")  # gaussian/seed0.json: the evaluation's --name gaussian
+    register(registry.metrics, "test-intruder", _intruding_metric(target, source))
+    config = _ring8_config(tmp_path / "runs", cache_dir, 100, ["fid", "test-intruder"])
+    capsys.readouterr()
+    mine = evaluate(np.random.default_rng(0).standard_normal((150, 2)), config, name="gaussian")
+    asides = list(target.parent.glob("seed0.aside-*.json"))
+    assert target.read_bytes() == source.read_bytes()
+    assert [load_result(a).metrics for a in asides] == [mine.metrics]
+    assert find_results(tmp_path / "runs") == [target]
+    assert "was written while this evaluation ran" in " ".join(capsys.readouterr().err.split())
