@@ -100,17 +100,23 @@ class Dataset(ABC):
             return x.clone(), (labels.clone() if labels is not None else None)
         return x, labels
 
-    def labels(self, split: Split) -> torch.Tensor | None:
+    # load_labels and load_examples: named after load, not "labels" or "examples", which a plugin
+    # dataset may already use for an attribute of its own (its class names)
+    def load_labels(self, split: Split) -> torch.Tensor | None:
         """The mode labels of ``split`` as ``load`` hands them out, or None when unknown, without
         copying its examples: read through ``load`` on a metric's copying view, the reference labels
         of CIFAR-10's train split cost a 614 MB copy of its images, once per model."""
         labels = self._shared(split)[1]
         return labels.clone() if labels is not None and self._hands_out_copies else labels
 
-    def examples(self, split: Split, index: np.ndarray | list[int]) -> torch.Tensor:
-        """The examples at row numbers ``index`` of ``split``, a copy of those rows alone (the nearest
-        training examples that the memorization figure shows, without a copy of the whole split)."""
-        return self._shared(split)[0][torch.as_tensor(np.asarray(index), dtype=torch.long)]
+    def load_examples(self, split: Split, index: np.ndarray | list[int]) -> torch.Tensor:
+        """The examples at row numbers ``index`` (integers) of ``split``, N x ..., a copy of those rows
+        alone (the nearest training examples that the memorization figure shows, without a copy of
+        the whole split)."""
+        rows = np.atleast_1d(np.asarray(index))  # one number too: a 0-d index gave a view, not a copy
+        if rows.size and not np.issubdtype(rows.dtype, np.integer):
+            raise TypeError(f"load_examples takes integer row numbers, got {rows.dtype}")
+        return self._shared(split)[0][torch.as_tensor(rows, dtype=torch.long)]
 
     def _shared(self, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The one loaded copy of ``split``, loaded and checked on first use."""

@@ -77,7 +77,7 @@ class EvalContext:
         """The mode label of every reference example, shared by the metrics of this context (read-only)."""
 
         def compute() -> np.ndarray | None:
-            labels = self.dataset.labels(self.reference_split)  # type: ignore[arg-type]
+            labels = self.dataset.load_labels(self.reference_split)  # type: ignore[arg-type]
             if labels is not None:
                 return _read_only(labels.numpy())
             return _read_only(self.dataset.label_modes(self.dataset.load(self.reference_split)[0]))  # type: ignore[arg-type]

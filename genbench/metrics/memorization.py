@@ -302,7 +302,7 @@ def save_nearest_figure(
         # came on top of the memorization's float64 copies
         shown = np.unique(idx[rows])
         train = dict(
-            zip(shown.tolist(), ctx.dataset.examples("train", shown).detach().cpu().float(), strict=True)
+            zip(shown.tolist(), ctx.dataset.load_examples("train", shown).detach().cpu().float(), strict=True)
         )
         k = idx.shape[1]
         fig = Figure(figsize=(1.3 * (k + 1), 1.4 * len(rows)))
