@@ -179,7 +179,7 @@ def measure_sampling(
         elapsed += time.perf_counter() - t0
         kept = checked(x, b).detach()
         if samples is None:
-            samples = torch.empty((n, *kept.shape[1:]), dtype=kept.dtype)
+            samples = torch.empty((n, *kept.shape[1:]), dtype=kept.dtype, device="cpu")
         samples[done : done + b] = kept
         done += b
         if on_batch is not None:
