@@ -753,9 +753,39 @@ def test_reference_modes_read_the_labels_without_copying_the_examples(ring8, mon
     labels = make_ctx(train_x[:10], dataset=view).reference_modes()
     np.testing.assert_array_equal(labels, train_labels.numpy())
     assert tuple(train_x.shape) not in cloned and cloned == [tuple(train_labels.shape)]
-    view.labels("train")[:] = 7  # still a copy: the dataset's own labels are untouched
+    view.load_labels("train")[:] = 7  # still a copy: the dataset's own labels are untouched
     np.testing.assert_array_equal(ring8.load("train")[1].numpy(), labels)
-    assert ring8.labels("train") is train_labels  # the dataset itself hands out its own, as load does
+    assert ring8.load_labels("train") is train_labels  # the dataset itself hands out its own, as load does
+
+
+def test_load_examples_copies_the_rows_asked_for(ring8):
+    """``load_examples`` hands out copies of those rows alone, for one row number too (a 0-d index
+    gave a view into the split every later metric and model reads)."""
+    train_x = ring8.load("train")[0]
+    kept = train_x[:6].clone()
+    view = ring8.handing_out_copies()
+    for dataset in (ring8, view):
+        for index in (3, np.int64(4), [5, 0, 5], np.array([1, 2])):
+            rows = dataset.load_examples("train", index)
+            want = np.atleast_1d(np.asarray(index))
+            assert torch.equal(rows, train_x[torch.as_tensor(want)]) and rows.shape == (len(want), 2)
+            rows.add_(100.0)
+    assert torch.equal(ring8.load("train")[0][:6], kept)
+    with pytest.raises(TypeError, match="integer row numbers"):
+        ring8.load_examples("train", [1.7])
+
+
+def test_a_plugin_dataset_with_labels_and_examples_attributes_of_its_own_keeps_its_modes(tmp_path):
+    """Ring8 with class names in ``labels`` and a count in ``examples`` (names a plugin may use):
+    the modes metric read the reference labels through a method of that name and failed."""
+
+    class Named(Ring8):
+        labels = ("n", "ne", "e", "se", "s", "sw", "w", "nw")
+        examples = 8
+
+    named = Named(cache_dir=tmp_path)
+    values = Modes().compute(make_ctx(named.load("test")[0][:500], dataset=named.handing_out_copies()))
+    assert values["modes_covered"] == 8
 
 
 def test_modes_on_ring8_count_only_high_quality_samples_and_expect_the_chi2_mass(ring8):
@@ -877,6 +907,21 @@ def test_sampling_holds_the_samples_once():
         tracemalloc.stop()
     assert torch.equal(x, torch.cat(draws))
     assert peak < 0.2 * one_copy, peak / one_copy
+
+
+def test_sampling_returns_the_samples_on_the_cpu_whatever_the_default_device():
+    """The samples were allocated on torch's default device, which a model may set while sampling."""
+    from genbench.metrics.throughput import measure_sampling
+
+    def sample(b, g):
+        torch.set_default_device("meta")
+        return torch.zeros(b, 2, device="cpu")
+
+    try:
+        x, _ = measure_sampling(sample, 10, 4, torch.Generator(), "cpu", warmup=False)
+    finally:
+        torch.set_default_device(None)
+    assert x.device.type == "cpu" and torch.equal(x, torch.zeros(10, 2))
 
 
 def test_cuda_peak_memory_counts_the_batch_not_what_was_on_the_gpu_before(monkeypatch):
