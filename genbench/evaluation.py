@@ -105,13 +105,14 @@ def evaluate(
         evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
     result.protocol["samples"] = source
     try:  # checked before any work, and again now: another process may have written the file since
-        check_replaceable(result.path(config.out), source, metrics, options, measures)
+        fix = "to report this evaluation, move its file into an --out of its own"
+        check_replaceable(result.path(config.out), source, metrics, options, measures, fix=fix)
     except GenbenchError as e:
         out_path = result.aside_path(config.out)
         atomic_write_json(out_path, asdict(result))
         console.warn(
-            f"a result was written while this evaluation ran (by another process): {e}. This result is "
-            f"written to {out_path} instead, which the report does not read"
+            f"a result was written while this evaluation ran (by another genbench process, or by hand) "
+            f"and is kept: {e}. This result is written to {out_path}, which the report does not read"
         )
     else:
         out_path = result.write(config.out)
@@ -183,17 +184,22 @@ def check_replaceable(
     metrics: list[Metric],
     options: dict[str, dict[str, Any]],
     measures: dict[str, Any],
+    fix: str = "",
 ) -> None:
     """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples (the same file
     or folder, or equal values) under the same protocol (``measures``: reference split, features,
     reference statistics; :func:`genbench.planning.protocol_replaced`) that ``metrics`` with
     ``options`` would not lose values of (:func:`genbench.planning.metrics_replaced`). A mistyped
-    --reference-stats path replaced a good FID with its error."""
+    --reference-stats path replaced a good FID with its error. ``fix``: what the error tells the user
+    to do (by default: another --name)."""
     from genbench.results import load_result
 
     if not path.exists():
         return
-    fix = "pass --name to save these samples under a name of their own, or delete that file to replace it"
+    fix = (
+        fix
+        or "pass --name to save these samples under a name of their own, or delete that file to replace it"
+    )
     try:
         old = load_result(path)
         theirs = old.protocol.get("samples") or {}

@@ -290,22 +290,25 @@ def replaced_by_run(
     metrics: list[Metric],
     options: dict[str, dict[str, Any]],
     failing: bool = False,
+    fix: str = "",
 ) -> str | None:
     """Why a run's result of ``measures``, ``metrics`` and ``options`` must not replace ``old``, with
-    the fix; None when it may (the rule of :func:`check_no_results_replaced`, which the runner applies
-    again just before writing: another process may have written ``old`` since). ``failing``: this
-    run's result will be a failure (a broken plugin), which goes beside an ok result."""
+    the fix (``fix``, by default :data:`REPLACE_FIX`); None when it may. The rule of
+    :func:`check_no_results_replaced`, which the runner applies again just before writing (another
+    process may have written ``old`` since). ``failing``: this run's result will be a failure (a
+    broken plugin), which goes beside an ok result."""
+    fix = fix or REPLACE_FIX
     samples = old.protocol.get("samples")
     if samples:
         what = samples.get("path") or "samples passed to genbench.evaluate"
-        return f"holds the evaluation of {what}, which this run would replace; {REPLACE_FIX}"
+        return f"holds the evaluation of {what}, which this run would replace; {fix}"
     if old.status != "ok" or failing:
         return None
     why = protocol_replaced(old, measures, "run")
     if why:
-        return f"{why}; {REPLACE_FIX}"
+        return f"{why}; {fix}"
     why = metrics_replaced(old, metrics, options)
-    return f"{why}, {REPLACE_FIX}" if why else None
+    return f"{why}, {fix}" if why else None
 
 
 #: how a run avoids replacing a result it must not

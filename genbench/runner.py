@@ -89,7 +89,7 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     seeds = list(dict.fromkeys(config.seeds))  # --seeds 0,0 runs seed 0 once
 
     def guard(old: Result) -> str | None:  # the plan's check, again at the write
-        return replaced_by_run(old, p.measures, p.metrics, p.metric_options)
+        return replaced_by_run(old, p.measures, p.metrics, p.metric_options, fix=WRITTEN_ASIDE_FIX)
 
     for name, why in p.skipped.items():  # broken plugins: recorded, reported once, never fatal
         for seed in seeds:
@@ -105,6 +105,11 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
                 results.append(result)
     retrain_finished(p)
     return results
+
+
+#: the fix named when a result was written aside (:func:`write_result`): the run is over, so the
+#: plan's fix (pass --out) would come too late
+WRITTEN_ASIDE_FIX = "to report this run's result, move it into an --out of its own"
 
 
 def write_result(
@@ -160,16 +165,17 @@ def _write_keeping_outcomes(
     path, aside = result.path(out), result.failed_path(out)
     if guard is not None and result.status != "failed" and path.exists():
         try:
-            why = guard(load_result(path))
+            old = load_result(path)
         except Exception:  # not a result genbench can read: nothing to keep, as the plan decided
-            why = None
+            old = None
+        why = guard(old) if old is not None else None
         if why:
             elsewhere = result.aside_path(out)
             atomic_write_json(elsewhere, asdict(result))
             console.warn(
                 f"{result.label} seed {result.seed}: {path} was written while this run ran (by another "
-                f"process); it {why}. This result is written to {elsewhere} instead, which the report "
-                "does not read"
+                f"genbench process, or by hand) and is kept: it {why}. This result is written to "
+                f"{elsewhere}, which the report does not read"
             )
             return elsewhere
     if result.status == "failed" and path.exists():

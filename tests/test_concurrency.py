@@ -173,7 +173,8 @@ def test_a_result_written_by_another_process_during_a_run_is_not_replaced(
         assert [load_result(a).metrics for a in asides] == [mine.metrics]  # this run's, beside it
         assert load_result(asides[0]).protocol["num_samples"] == 200
         err = " ".join(capsys.readouterr().err.split())
-        assert f"{target} was written while this run ran" in err and str(asides[0]) in err
+        assert f"{target} was written while this run ran" in err and f"is written to {asides[0]}" in err
+        assert "move it into an --out of its own" in err
     else:
         assert asides == [] and load_result(target).metrics == mine.metrics
 
@@ -197,4 +198,6 @@ def test_a_result_written_by_another_process_during_an_evaluation_is_not_replace
     assert target.read_bytes() == source.read_bytes()
     assert [load_result(a).metrics for a in asides] == [mine.metrics]
     assert find_results(tmp_path / "runs") == [target]
-    assert "was written while this evaluation ran" in " ".join(capsys.readouterr().err.split())
+    err = " ".join(capsys.readouterr().err.split())
+    assert "was written while this evaluation ran" in err and f"is written to {asides[0]}" in err
+    assert "move its file into an --out of its own" in err
