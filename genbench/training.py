@@ -78,15 +78,10 @@ def train_or_load(
             console.info(f"{name} seed {seed}: loaded {final}")
             # a run killed between saving model.pt and removing the resumable state left it for good
             (ckpt_dir / PARTIAL).unlink(missing_ok=True)
-            info = {
-                "checkpoint": str(final),
-                "loaded": True,
-                "model_version": cls.version,
-                "amp": amp,
-                **payload.get("summary", {}),
-            }
-            if payload.get("machine"):  # where train_s was timed (not recorded by earlier checkpoints)
-                info["trained_on"] = payload["machine"]
+            # where train_s was timed: not recorded by earlier checkpoints
+            info = weights_info(
+                final, True, cls, amp, payload.get("summary", {}), payload.get("machine") or None
+            )
             return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
         ctx = TrainContext(
             seed=seed,
@@ -129,15 +124,24 @@ def train_or_load(
         # run's rerun loads what it had retrained. The resumable state (weights, EMA, optimizer) is of
         # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
         (ckpt_dir / PARTIAL).unlink(missing_ok=True)
-        info = {
-            "checkpoint": str(final),
-            "loaded": False,
-            "model_version": cls.version,
-            "amp": amp,
-            **summary,
-        }
+        return model, train_s, ctx.history, weights_info(final, False, cls, amp, summary, trained_on)
+
+
+def weights_info(
+    final: Path,
+    loaded: bool,
+    cls: type[GenerativeModel],
+    amp: bool,
+    summary: dict[str, Any],
+    trained_on: str | None,
+) -> dict[str, Any]:
+    """What a result records of how its weights were obtained (``Result.training``): the checkpoint,
+    loaded or trained, the model's version, mixed precision, the training summary, and the machine
+    its training was timed on (when known)."""
+    info = {"checkpoint": str(final), "loaded": loaded, "model_version": cls.version, "amp": amp, **summary}
+    if trained_on is not None:
         info["trained_on"] = trained_on
-        return model, train_s, ctx.history, info
+    return info
 
 
 @contextlib.contextmanager
