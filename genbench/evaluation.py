@@ -9,14 +9,12 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from genbench.config import RunConfig
 from genbench.data.base import Dataset
 from genbench.errors import DataError, GenbenchError
-from genbench.io import atomic_write_json
 from genbench.metrics.base import Metric
 from genbench.planning import (
     Plan,
@@ -108,8 +106,7 @@ def evaluate(
         fix = "to report this evaluation, move its file into an --out of its own"
         check_replaceable(result.path(config.out), source, metrics, options, measures, fix=fix)
     except GenbenchError as e:
-        out_path = result.aside_path(config.out)
-        atomic_write_json(out_path, asdict(result))
+        out_path = result.write(config.out, to=result.aside_path(config.out))
         console.warn(
             f"a result was written while this evaluation ran (by another genbench process, or by hand) "
             f"and is kept: {e}. This result is written to {out_path}, which the report does not read"

@@ -110,8 +110,11 @@ class Result:
             f"seed{self.seed}.aside-{hashlib.sha256(text.encode()).hexdigest()[:10]}.json"
         )
 
-    def write(self, out: Path) -> Path:
-        path = self.path(out)
+    def write(self, out: Path, to: Path | None = None) -> Path:
+        """Write this result atomically to :meth:`path`, or to ``to`` (a file beside it: a failure
+        kept apart from an earlier result, :meth:`failed_path`; one written aside,
+        :meth:`aside_path`); returns where."""
+        path = to if to is not None else self.path(out)
         atomic_write_json(path, asdict(self))
         return path
 

@@ -22,7 +22,6 @@ from genbench.api import GenerativeModel
 from genbench.config import RunConfig, resolve_model_config
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError
 from genbench.features.base import Features
-from genbench.io import atomic_write_json
 from genbench.isolation import torch_state_kept
 from genbench.planning import Owner, Plan, plan, replaced_by_run, row_label
 from genbench.progress import Progress
@@ -163,33 +162,28 @@ def _write_keeping_outcomes(
     from genbench.results import load_result
 
     path, aside = result.path(out), result.failed_path(out)
-    if guard is not None and result.status != "failed" and path.exists():
+    failed = result.status == "failed"
+    old = None
+    if (failed or guard is not None) and path.exists():
         try:
             old = load_result(path)
         except Exception:  # not a result genbench can read: nothing to keep, as the plan decided
             old = None
-        why = guard(old) if old is not None else None
-        if why:
-            elsewhere = result.aside_path(out)
-            atomic_write_json(elsewhere, asdict(result))
-            console.warn(
-                f"{result.label} seed {result.seed}: {path} was written while this run ran (by another "
-                f"genbench process, or by hand) and is kept: it {why}. This result is written to "
-                f"{elsewhere}, which the report does not read"
-            )
-            return elsewhere
-    if result.status == "failed" and path.exists():
-        try:
-            earlier = load_result(path).status
-        except Exception:  # not a result genbench can read: nothing to keep
-            earlier = None
-        if earlier in ("ok", "diverged"):
-            atomic_write_json(aside, asdict(result))
-            console.warn(
-                f"{result.label} seed {result.seed} failed; the earlier {earlier} result in {path} "
-                f"is kept, and this failure is written to {aside}"
-            )
-            return aside
+    if old is not None and not failed and guard is not None and (why := guard(old)):
+        elsewhere = result.write(out, to=result.aside_path(out))
+        console.warn(
+            f"{result.label} seed {result.seed}: {path} was written while this run ran (by another "
+            f"genbench process, or by hand) and is kept: it {why}. This result is written to "
+            f"{elsewhere}, which the report does not read"
+        )
+        return elsewhere
+    if failed and old is not None and old.status in ("ok", "diverged"):
+        result.write(out, to=aside)
+        console.warn(
+            f"{result.label} seed {result.seed} failed; the earlier {old.status} result in {path} "
+            f"is kept, and this failure is written to {aside}"
+        )
+        return aside
     written = result.write(out)
     with contextlib.suppress(OSError):  # a stale failure left beside it is never read: no reason to fail
         aside.unlink(missing_ok=True)
