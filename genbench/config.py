@@ -67,6 +67,53 @@ class RunConfig:
         return stats_identity(Path(self.reference_stats))
 
 
+#: the RunConfig fields that `genbench eval` (:func:`genbench.evaluate`) reads; the others (models,
+#: samples, --set overrides, training's) only `genbench run` reads
+EVAL_FIELDS = frozenset(
+    {
+        "dataset", "seeds", "metrics", "metric_options", "features", "reference_split",
+        "reference_stats", "out", "data_dir", "cache_dir", "device", "batch_size",
+        "inception_weights", "figures", "progress",
+    }
+)  # fmt: skip
+#: the RunConfig fields that `genbench stats` (:func:`genbench.stats`) reads
+STATS_FIELDS = frozenset(
+    {
+        "dataset", "features", "reference_split", "data_dir", "cache_dir", "device", "batch_size",
+        "inception_weights", "progress",
+    }
+)  # fmt: skip
+
+
+def unused_fields(config: RunConfig, used: frozenset[str]) -> list[str]:
+    """The fields of ``config`` that a command reading only ``used`` ignores although they are set
+    (other than their default, or ``[]`` as the CLI passes for ``models``): an API caller's
+    ``RunConfig(samples=1000)`` for `evaluate` scored every sample it was given, silently."""
+    default = RunConfig()
+
+    def is_set(name: str) -> bool:
+        value, unset = getattr(config, name), getattr(default, name)
+        if isinstance(unset, Path) and isinstance(value, str | Path):  # out="runs" is the default
+            return Path(value) != unset
+        return value != unset and value != []
+
+    return [f.name for f in dataclasses.fields(config) if f.name not in used and is_set(f.name)]
+
+
+def unused_fields_warning(config: RunConfig, used: frozenset[str], command: str) -> str | None:
+    """One line naming the set fields of ``config`` that ``command`` ignores, or None."""
+    unused = unused_fields(config, used)
+    if not unused:
+        return None
+    named = ", ".join(f"RunConfig.{name}" for name in unused)
+    why = (
+        "; it scores every sample it is given (pass samples[:N] to score fewer)"
+        if "samples" in unused
+        else ""
+    )
+    return f"{command} does not read {named}: ignored{why}"
+
+
 def parse_list(text: str | None, what: str) -> list[str]:
     """Split ``a,b,c``; reject empty items with a clear message."""
     if text is None:

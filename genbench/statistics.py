@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from genbench.config import RunConfig
+from genbench.config import STATS_FIELDS, RunConfig, unused_fields_warning
 from genbench.errors import GenbenchError
 from genbench.progress import Progress
 
@@ -32,6 +32,8 @@ def stats(path: Path | str, config: RunConfig, *, console: Progress | None = Non
     from genbench.resolve import build_dataset, build_extractor, check_shared_inputs
 
     console = console or Progress(enabled=config.progress)
+    if unused := unused_fields_warning(config, STATS_FIELDS, "stats"):
+        console.warn(unused)
     if not isinstance(path, str | os.PathLike):
         raise GenbenchError(f"the statistics path must be a str or a Path, got {type(path).__name__}")
     path = Path(path)

@@ -1631,6 +1631,37 @@ def test_the_python_api_expands_a_home_directory_as_the_cli_does(tmp_path, cache
     assert (tmp_path / "home/ring8.npz").is_file()
 
 
+def test_the_python_api_names_the_run_only_fields_that_evaluate_and_stats_ignore(tmp_path, cache_dir, capsys):
+    """``genbench.evaluate(x, RunConfig(samples=5))`` scored all 20 samples without a word, and
+    ``genbench.stats`` took a run's seeds and metrics as silently; the CLI sets none of them."""
+    import genbench
+
+    np.savez(tmp_path / "s.npz", samples=np.zeros((20, 2), np.float32))
+    config = genbench.RunConfig(
+        models=["copy"], dataset="ring8", samples=5, overrides=["vae.steps=1"], metrics=["fid"],
+        out=tmp_path / "runs",
+        cache_dir=cache_dir, progress=False, figures=False,
+    )  # fmt: skip
+    result = genbench.evaluate(tmp_path / "s.npz", config)
+    err = capsys.readouterr().err
+    assert result.status == "ok" and result.protocol["num_samples"] == 20
+    assert "evaluate does not read RunConfig.models, RunConfig.samples, RunConfig.overrides" in err
+    assert "pass samples[:N] to score fewer" in err
+    genbench.stats(tmp_path / "ring8.npz", replace(config, seeds=[1], samples=None, overrides=[]))
+    err = capsys.readouterr().err
+    assert "stats does not read RunConfig.models, RunConfig.seeds, RunConfig.metrics, RunConfig.out" in err
+    # what the CLI builds for eval and stats names nothing; neither does the API given only what they read
+    for args in (
+        ["eval", "--samples", str(tmp_path / "s.npz"), "--dataset", "ring8", "--metrics", "fid", "--out",
+         str(tmp_path / "runs"), "--cache-dir", str(cache_dir), "--name", "again", "--no-figures"],
+        ["stats", "--out", str(tmp_path / "again.npz"), "--dataset", "ring8", "--cache-dir", str(cache_dir)],
+    ):  # fmt: skip
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 0 and "does not read" not in r.output, r.output
+    genbench.evaluate(tmp_path / "s.npz", replace(config, models=[], samples=None, overrides=[]), name="api")
+    assert "does not read" not in capsys.readouterr().err
+
+
 def test_the_largest_seed_runs_every_seeded_metric(cli, tmp_path, cache_dir):
     args = ["--models", "copy", "--samples", "100", "--metrics", "kid,is,fid", "--no-figures"]
     r = cli(*run_args(tmp_path, cache_dir, *args, "--seeds", str(2**32 - 1)))
