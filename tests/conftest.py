@@ -57,6 +57,22 @@ def genbench_process():
 
 
 @pytest.fixture
+def clones(monkeypatch):
+    """``cloned = clones()``: from then on, the shape of every tensor ``torch.Tensor.clone`` copies is
+    appended to ``cloned`` (what a metric copies of the samples or the splits, and how often)."""
+
+    def start() -> list[tuple[int, ...]]:
+        cloned: list[tuple[int, ...]] = []
+        clone = torch.Tensor.clone
+        monkeypatch.setattr(
+            torch.Tensor, "clone", lambda t, *a, **k: cloned.append(tuple(t.shape)) or clone(t, *a, **k)
+        )
+        return cloned
+
+    return start
+
+
+@pytest.fixture
 def register(monkeypatch):
     """``register(registry.metrics, "name", cls)`` for this test only: the registries are restored
     afterwards, so a broken metric never reaches another test's run of every metric."""

@@ -533,7 +533,7 @@ def test_memorization_copies_vs_held_out_on_digits(digits):
 
 
 def test_memorization_figure_shows_the_nearest_training_images_without_copying_the_split(
-    digits, tmp_path, monkeypatch
+    digits, tmp_path, monkeypatch, clones
 ):
     """The figure read a second copy of the whole train split for the few images it shows (614 MB at
     CIFAR-10 size, on top of the metric's float64 copies). Copies of training images must sit beside
@@ -546,11 +546,7 @@ def test_memorization_figure_shows_the_nearest_training_images_without_copying_t
     shown: list[torch.Tensor] = []
     to_image = memorization._to_image
     monkeypatch.setattr(memorization, "_to_image", lambda x: shown.append(x.clone()) or to_image(x))
-    cloned: list[tuple[int, ...]] = []
-    clone = torch.Tensor.clone
-    monkeypatch.setattr(
-        torch.Tensor, "clone", lambda t, *a, **k: cloned.append(tuple(t.shape)) or clone(t, *a, **k)
-    )
+    cloned = clones()
     Memorization().compute(ctx)
     assert Path(ctx.artifacts["nearest_neighbours"]).is_file()
     assert cloned.count(tuple(train.shape)) == 1  # the metric's own copy, not a second for the figure
@@ -740,22 +736,30 @@ def test_modes_on_ring8(ring8):
     assert m.flags(one) == ["collapsed"]
 
 
-def test_reference_modes_read_the_labels_without_copying_the_examples(ring8, monkeypatch):
+def test_reference_modes_read_the_labels_without_copying_the_examples(ring8, clones):
     """A metric's dataset hands out copies; the reference mode labels were read through its ``load``,
     which copied the whole split's examples as well (614 MB for CIFAR-10's train split, per model)."""
     train_x, train_labels = ring8.load("train")
     view = ring8.handing_out_copies()
-    cloned: list[tuple[int, ...]] = []
-    clone = torch.Tensor.clone
-    monkeypatch.setattr(
-        torch.Tensor, "clone", lambda t, *a, **k: cloned.append(tuple(t.shape)) or clone(t, *a, **k)
-    )
+    cloned = clones()
     labels = make_ctx(train_x[:10], dataset=view).reference_modes()
     np.testing.assert_array_equal(labels, train_labels.numpy())
     assert tuple(train_x.shape) not in cloned and cloned == [tuple(train_labels.shape)]
     view.load_labels("train")[:] = 7  # still a copy: the dataset's own labels are untouched
     np.testing.assert_array_equal(ring8.load("train")[1].numpy(), labels)
     assert ring8.load_labels("train") is train_labels  # the dataset itself hands out its own, as load does
+
+
+def test_train_data_is_one_copy_on_a_metric_s_dataset_too(ring8, clones):
+    """``ctx.train_data()`` copies the train split once: on a metric's dataset (which hands out
+    copies already) it must not copy the copy, and on a dataset that does not it must copy."""
+    train_x = ring8.load("train")[0]
+    cloned = clones()
+    for dataset in (ring8, ring8.handing_out_copies()):
+        cloned.clear()
+        x = make_ctx(train_x[:10], dataset=dataset).train_data()
+        assert cloned.count(tuple(train_x.shape)) == 1 and torch.equal(x, train_x) and x is not train_x
+    assert ring8.handing_out_copies().hands_out_copies and not ring8.hands_out_copies
 
 
 def test_load_examples_copies_the_rows_asked_for(ring8):

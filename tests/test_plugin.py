@@ -1046,7 +1046,7 @@ def test_a_metric_writing_into_its_inputs_changes_no_other_metrics_numbers(regis
         assert after[model].training_log == clean[model].training_log
 
 
-def test_a_metric_copies_the_samples_only_when_it_reads_them(tmp_path, monkeypatch):
+def test_a_metric_copies_the_samples_only_when_it_reads_them(tmp_path, clones):
     """Every metric was handed its own copy of the samples, also those that read only features (FID,
     KID, PRDC, IS): 614 MB and half a second each at 50000 CIFAR-10-sized samples."""
     from genbench.data.toy2d import Ring8
@@ -1064,11 +1064,7 @@ def test_a_metric_copies_the_samples_only_when_it_reads_them(tmp_path, monkeypat
         extractor=None,
         seed=0,
     )
-    cloned: list[tuple[int, ...]] = []
-    clone = torch.Tensor.clone
-    monkeypatch.setattr(
-        torch.Tensor, "clone", lambda t, *a, **k: cloned.append(tuple(t.shape)) or clone(t, *a, **k)
-    )
+    cloned = clones()
     own = _own_copies(ctx, _Metric())
     assert own.num_samples == 300 and own.sample_features.features.shape == (300, 2)
     assert cloned == []  # a features-only metric: no copy

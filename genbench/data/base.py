@@ -131,6 +131,11 @@ class Dataset(ABC):
     #: set on the view that :meth:`handing_out_copies` returns
     _hands_out_copies: ClassVar[bool] = False
 
+    @property
+    def hands_out_copies(self) -> bool:
+        """Whether :meth:`load` returns copies of the splits (a metric's ``ctx.dataset``)."""
+        return self._hands_out_copies
+
     def handing_out_copies(self) -> Dataset:
         """This dataset, sharing its loaded splits, whose ``load`` returns copies of them: a metric's
         ``ctx.dataset``. ``ctx.dataset.load("train")[0].add_(5)`` in one metric wrote into the one copy

@@ -57,7 +57,7 @@ class EvalContext:
         """The train split, a copy: a metric writing into it changed every later model's numbers."""
         x = self.dataset.load("train")[0]
         # the harness hands a metric a dataset whose load copies already (scoring._own_copies)
-        return x if getattr(self.dataset, "_hands_out_copies", False) else x.clone()
+        return x if getattr(self.dataset, "hands_out_copies", False) else x.clone()
 
     def cached(self, key: str, compute: Any) -> Any:
         """Compute ``compute()`` once per context (e.g. mode labels shared by several metrics)."""
