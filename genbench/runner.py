@@ -135,7 +135,9 @@ def write_result(
     try:
         return result, _write_keeping_outcomes(result, out, console, guard)
     except Exception as e:
-        why = f"the result of model {result.model!r} could not be written to {result.path(out)}"
+        # no path named: it may have been bound for seed<N>.json or for a file beside it (aside), and
+        # what fails here is no file's fault (an OSError is a GenbenchError naming its file)
+        why = f"the result of model {result.model!r} could not be written"
         failed = Result(
             model=result.model,
             dataset=result.dataset,
