@@ -99,6 +99,7 @@ def evaluate(
             cache_dir,
             metric_options=options,
             reads_reference=reads,
+            measures=measures,
         )
         reference = reference_features_for(p, console)  # none when reads_reference is False
         load_stats(p, reference, console)

@@ -90,7 +90,9 @@ class Plan:
     @cached_property
     def reference_stats_text(self) -> str | None:
         """``--reference-stats`` as every result of this run records it: the file is hashed once for
-        all of them, not once per result."""
+        all of them, when the plan's replacement check reads it (:attr:`measures`)."""
+        if "reference_stats" in self.measures:
+            return self.measures["reference_stats"]
         return self.config.reference_stats_text()
 
 

@@ -492,3 +492,27 @@ def test_features_made_from_the_data_say_so_when_it_is_missing(cli, tmp_path, of
     r = eval_cmd(cli, tmp_path, "mnist", samples, *args)  # the data is still missing
     assert r.exit_code == 0, r.output
     assert "fid" in json.loads((tmp_path / "runs/mnist/mine/seed0.json").read_text())["metrics"]
+
+
+def test_the_statistics_file_is_hashed_once_per_run_and_per_evaluation(cli, tmp_path, monkeypatch):
+    """The plan's replacement check hashed ``--reference-stats`` (a full read: 33 MB for Inception's),
+    then the results hashed it again; they record the plan's hash now. A run of two seeds and an
+    evaluation each read it once."""
+    import genbench.features.reference as reference
+
+    stats = tmp_path / "stats.npz"
+    cli("stats", "--out", stats, "--dataset", "ring8", "--cache-dir", tmp_path / "cache", "--no-progress")
+    hashed: list[Path] = []
+    identity = reference.stats_identity
+    monkeypatch.setattr(reference, "stats_identity", lambda p: hashed.append(p) or identity(p))
+    common = ["--dataset", "ring8", "--metrics", "fid", "--reference-stats", stats, "--no-progress"]
+    common += ["--cache-dir", tmp_path / "cache", "--out", tmp_path / "runs", "--no-figures"]
+    r = cli("run", "--models", "gaussian", "--samples", "100", "--seeds", "0,1", *common)
+    assert r.exit_code == 0 and len(hashed) == 1, (r.output, hashed)
+    np.savez(tmp_path / "s.npz", samples=np.zeros((100, 2), np.float32))
+    assert cli("eval", "--samples", tmp_path / "s.npz", *common).exit_code == 0 and len(hashed) == 2
+    recorded = {
+        json.loads(p.read_text())["protocol"]["reference_stats"]
+        for p in (tmp_path / "runs").rglob("seed*.json")
+    }
+    assert recorded == {identity(stats)}
