@@ -62,69 +62,115 @@ def train_or_load(
         if ckpt_dir in p.diverged:  # an earlier row of this run trained it: the same steps diverge again
             raise p.diverged[ckpt_dir]
         if final.exists():
-            payload = load_checkpoint(final)
-            trained_data = payload.get("data_digest")  # None: written before it was recorded
-            if trained_data is not None and trained_data != digest:
-                raise GenbenchError(
-                    f"checkpoint {final} was trained on other data: the train split of dataset "
-                    f"{p.dataset.name!r} changed since; rerun with --retrain"
-                )
-            try:
-                model.load_state_dict(payload["state"])
-            except Exception as e:
-                raise GenbenchError(
-                    f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
-                ) from e
-            console.info(f"{name} seed {seed}: loaded {final}")
-            # a run killed between saving model.pt and removing the resumable state left it for good
-            (ckpt_dir / PARTIAL).unlink(missing_ok=True)
-            # where train_s was timed: not recorded by earlier checkpoints
-            info = weights_info(
-                final, True, cls, amp, payload.get("summary", {}), payload.get("machine") or None
+            return model, *_load_trained(
+                model, final, name=name, seed=seed, p=p, cls=cls, amp=amp, digest=digest, console=console
             )
-            return model, float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
-        ctx = TrainContext(
+        return model, *_train_and_save(
+            model,
+            train_x,
+            ckpt_dir,
+            name=name,
             seed=seed,
-            device=p.device,
-            checkpoint_path=ckpt_dir / PARTIAL,
-            checkpoint_every=p.config.checkpoint_every,
+            p=p,
+            cls=cls,
             amp=amp,
-            progress=console.training(f"train {name} seed {seed}"),
-            data_digest=digest,  # saved in train.pt: a resume on changed data is refused
+            digest=digest,
+            console=console,
         )
-        try:
-            summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
-            check_weights_finite(model, summary, ctx)
-        except Exception as e:
-            # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
-            (ckpt_dir / RETRAINING).unlink(missing_ok=True)
-            if isinstance(e, Diverged):
-                p.diverged[ckpt_dir] = e
-            raise
-        finally:
-            console.training_done()
-        train_s = ctx.elapsed()
-        trained_on = machine_text(machine(str(p.device)))
-        summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
-        summary["resumed_from"] = ctx.resumed_from
-        save_checkpoint(
-            final,
-            {
-                "state": model.state_dict(),
-                "train_s": train_s,
-                "training_log": ctx.history,
-                "config": model.train_config(),
-                "summary": summary,
-                # the key names the dataset, not its content: a plugin dataset's changed data is caught here
-                "data_digest": digest,
-                "machine": trained_on,
-            },
+
+
+def _load_trained(
+    model: GenerativeModel,
+    final: Path,
+    *,
+    name: str,
+    seed: int,
+    p: Plan,
+    cls: type[GenerativeModel],
+    amp: bool,
+    digest: str,
+    console: Progress,
+) -> tuple[float, list[dict[str, float]], dict[str, Any]]:
+    """Load ``final`` (model.pt) into ``model``: (the original training time, log, weights info)."""
+    payload = load_checkpoint(final)
+    trained_data = payload.get("data_digest")  # None: written before it was recorded
+    if trained_data is not None and trained_data != digest:
+        raise GenbenchError(
+            f"checkpoint {final} was trained on other data: the train split of dataset "
+            f"{p.dataset.name!r} changed since; rerun with --retrain"
         )
-        # The retraining mark stays until the whole run finishes (retrain_finished): an interrupted
-        # run's rerun loads what it had retrained. The resumable state (weights, EMA, optimizer) is of
-        # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
-        (ckpt_dir / PARTIAL).unlink(missing_ok=True)
-        return model, train_s, ctx.history, weights_info(final, False, cls, amp, summary, trained_on)
+    try:
+        model.load_state_dict(payload["state"])
+    except Exception as e:
+        raise GenbenchError(
+            f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
+        ) from e
+    console.info(f"{name} seed {seed}: loaded {final}")
+    # a run killed between saving model.pt and removing the resumable state left it for good
+    (final.parent / PARTIAL).unlink(missing_ok=True)
+    # where train_s was timed: not recorded by earlier checkpoints
+    info = weights_info(final, True, cls, amp, payload.get("summary", {}), payload.get("machine") or None)
+    return float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
+
+
+def _train_and_save(
+    model: GenerativeModel,
+    train_x: torch.Tensor,
+    ckpt_dir: Path,
+    *,
+    name: str,
+    seed: int,
+    p: Plan,
+    cls: type[GenerativeModel],
+    amp: bool,
+    digest: str,
+    console: Progress,
+) -> tuple[float, list[dict[str, float]], dict[str, Any]]:
+    """Train ``model`` (resuming ``ckpt_dir``'s interrupted training) and save its model.pt:
+    (the training time, log, weights info)."""
+    final = ckpt_dir / "model.pt"
+    ctx = TrainContext(
+        seed=seed,
+        device=p.device,
+        checkpoint_path=ckpt_dir / PARTIAL,
+        checkpoint_every=p.config.checkpoint_every,
+        amp=amp,
+        progress=console.training(f"train {name} seed {seed}"),
+        data_digest=digest,  # saved in train.pt: a resume on changed data is refused
+    )
+    try:
+        summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
+        check_weights_finite(model, summary, ctx)
+    except Exception as e:
+        # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
+        (ckpt_dir / RETRAINING).unlink(missing_ok=True)
+        if isinstance(e, Diverged):
+            p.diverged[ckpt_dir] = e
+        raise
+    finally:
+        console.training_done()
+    train_s = ctx.elapsed()
+    trained_on = machine_text(machine(str(p.device)))
+    summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
+    summary["resumed_from"] = ctx.resumed_from
+    save_checkpoint(
+        final,
+        {
+            "state": model.state_dict(),
+            "train_s": train_s,
+            "training_log": ctx.history,
+            "config": model.train_config(),
+            "summary": summary,
+            # the key names the dataset, not its content: a plugin dataset's changed data is caught here
+            "data_digest": digest,
+            "machine": trained_on,
+        },
+    )
+    # The retraining mark stays until the whole run finishes (retrain_finished): an interrupted
+    # run's rerun loads what it had retrained. The resumable state (weights, EMA, optimizer) is of
+    # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
+    (ckpt_dir / PARTIAL).unlink(missing_ok=True)
+    return train_s, ctx.history, weights_info(final, False, cls, amp, summary, trained_on)
 
 
 def weights_info(
