@@ -16,6 +16,9 @@ from genbench.api import GenerativeModel
 from genbench.config import read_toml, resolve_model_config
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+#: the trained checkpoints that ship with the baselines (the digits leaderboard's), laid out as
+#: genbench's checkpoint cache; ``python -m baselines.ship_weights`` remakes them
+WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 #: datasets trained with another's configs: stacked-digits is three digits as RGB channels, and the
 #: networks take the channel count from the data, so the digits configs apply unchanged

@@ -91,6 +91,7 @@ class DDPM(GenerativeModel):
     """Denoising diffusion probabilistic model with ancestral sampling (Ho et al. 2020)."""
 
     Config = DDPMConfig
+    shipped_checkpoints = configs.WEIGHTS_DIR  # the digits board's (baselines.ship_weights); ddim's too
 
     def __init__(self, spec: DataSpec, config: DDPMConfig | None = None):
         super().__init__(spec, config)

@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.configs import WEIGHTS_DIR, key_config
 from baselines.configs import dataset_defaults as _dataset_defaults
-from baselines.configs import key_config
 from baselines.gan_nets import (
     DCGANDiscriminator,
     DCGANGenerator,
@@ -83,6 +83,7 @@ class _GAN(GenerativeModel):
 
     Config: ClassVar[type] = GanConfig
     saturating: ClassVar[bool] = False
+    shipped_checkpoints = WEIGHTS_DIR  # the digits board's (baselines.ship_weights)
 
     def __init__(self, spec: DataSpec, config: GanConfig | None = None):
         super().__init__(spec, config)

@@ -27,8 +27,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from baselines.configs import WEIGHTS_DIR, key_config
 from baselines.configs import dataset_defaults as _dataset_defaults
-from baselines.configs import key_config
 from baselines.gan_nets import autocast, seeded
 from baselines.training import train_loop
 from baselines.vae_nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
@@ -82,6 +82,7 @@ class VAE(GenerativeModel):
     """Gaussian-encoder VAE with a calibrated Gaussian decoder (see the module docstring)."""
 
     Config: ClassVar[type] = VAEConfig
+    shipped_checkpoints = WEIGHTS_DIR  # the digits board's (baselines.ship_weights)
 
     def __init__(self, spec: DataSpec, config: VAEConfig | None = None):
         super().__init__(spec, config)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -215,6 +216,13 @@ class Registry(Generic[T]):
                 return (
                     f"declares Config = {config!r}, which is not a dataclass; decorate it with "
                     "@dataclasses.dataclass (its fields are the options `--set` and the TOML configs set)"
+                )
+        if hasattr(self.base, "shipped_checkpoints"):  # models
+            shipped = obj.shipped_checkpoints
+            if shipped is not None and not isinstance(shipped, str | os.PathLike):
+                return (
+                    f"declares shipped_checkpoints = {shipped!r}; give the folder its trained checkpoints "
+                    "ship in, e.g. Path(__file__).parent / 'weights', or None"
                 )
         if hasattr(self.base, "supported_kinds"):
             return _kinds_problem(obj.supported_kinds)

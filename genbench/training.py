@@ -49,8 +49,8 @@ def train_or_load(
         return model, ctx.elapsed(), ctx.history, {"trainable": False, "model_version": cls.version}
 
     amp = p.config.amp and p.device.type == "cuda"
-    key = config_hash(name, p.dataset.name, training_key_config(model.train_config(), amp), seed, cls.version)
-    ckpt_dir = p.cache_dir / "checkpoints" / p.dataset.name / name / f"seed{seed}-{key}"
+    subdir = checkpoint_subdir(p.dataset.name, name, model, seed, amp)
+    ckpt_dir = p.cache_dir / "checkpoints" / subdir
     final = ckpt_dir / "model.pt"
     digest = p.dataset.content_digest("train")
     with trained_alone(ckpt_dir, f"{name} seed {seed}", console):
@@ -65,6 +65,24 @@ def train_or_load(
             return model, *_load_trained(
                 model, final, name=name, seed=seed, p=p, cls=cls, amp=amp, digest=digest, console=console
             )
+        # what ships with the model, unless --retrain, or an interrupted training here is to resume
+        shipped = shipped_checkpoint(cls, subdir)
+        if shipped is not None and not p.config.retrain and not (ckpt_dir / PARTIAL).exists():
+            try:
+                return model, *_load_trained(
+                    model,
+                    shipped,
+                    name=name,
+                    seed=seed,
+                    p=p,
+                    cls=cls,
+                    amp=amp,
+                    digest=digest,
+                    console=console,
+                    shipped=True,
+                )
+            except TrainedOnOtherData as e:  # the dataset changed (another scikit-learn's digits)
+                console.warn(f"{e}; training {name} seed {seed} instead")
         return model, *_train_and_save(
             model,
             train_x,
@@ -90,14 +108,16 @@ def _load_trained(
     amp: bool,
     digest: str,
     console: Progress,
+    shipped: bool = False,
 ) -> tuple[float, list[dict[str, float]], dict[str, Any]]:
-    """Load ``final`` (model.pt) into ``model``: (the original training time, log, weights info)."""
+    """Load ``final`` (a model.pt in the cache, or with ``shipped`` one that ships with ``cls``) into
+    ``model``: (the original training time, log, weights info)."""
     payload = load_checkpoint(final)
     trained_data = payload.get("data_digest")  # None: written before it was recorded
     if trained_data is not None and trained_data != digest:
-        raise GenbenchError(
+        raise TrainedOnOtherData(
             f"checkpoint {final} was trained on other data: the train split of dataset "
-            f"{p.dataset.name!r} changed since; rerun with --retrain"
+            f"{p.dataset.name!r} " + ("differs here" if shipped else "changed since; rerun with --retrain")
         )
     try:
         model.load_state_dict(payload["state"])
@@ -106,10 +126,12 @@ def _load_trained(
             f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
         ) from e
     console.info(f"{name} seed {seed}: loaded {final}")
-    # a run killed between saving model.pt and removing the resumable state left it for good
-    (final.parent / PARTIAL).unlink(missing_ok=True)
+    if not shipped:  # a run killed between saving model.pt and removing the resumable state left it
+        (final.parent / PARTIAL).unlink(missing_ok=True)
     # where train_s was timed: not recorded by earlier checkpoints
     info = weights_info(final, True, cls, amp, payload.get("summary", {}), payload.get("machine") or None)
+    if shipped:
+        info["shipped"] = True
     return float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
 
 
@@ -171,6 +193,28 @@ def _train_and_save(
     # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
     (ckpt_dir / PARTIAL).unlink(missing_ok=True)
     return train_s, ctx.history, weights_info(final, False, cls, amp, summary, trained_on)
+
+
+class TrainedOnOtherData(GenbenchError):
+    """A checkpoint whose recorded train split is not the dataset's here."""
+
+
+def checkpoint_subdir(dataset: str, name: str, model: GenerativeModel, seed: int, amp: bool) -> Path:
+    """Where ``model``'s checkpoint lives under the cache's ``checkpoints/`` (and under a model's
+    :attr:`~genbench.api.GenerativeModel.shipped_checkpoints`): ``<dataset>/<name>/seed<N>-<key>``,
+    the key hashing the training config, the seed and the model's version."""
+    key = config_hash(
+        name, dataset, training_key_config(model.train_config(), amp), seed, type(model).version
+    )
+    return Path(dataset) / name / f"seed{seed}-{key}"
+
+
+def shipped_checkpoint(cls: type[GenerativeModel], subdir: Path) -> Path | None:
+    """The model.pt of ``subdir`` that ships with ``cls``, or None."""
+    if cls.shipped_checkpoints is None:
+        return None
+    path = Path(cls.shipped_checkpoints) / subdir / "model.pt"
+    return path if path.is_file() else None
 
 
 def weights_info(

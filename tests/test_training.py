@@ -232,3 +232,114 @@ def test_an_interrupted_retrains_mark_is_honoured_by_its_rerun_only(tmp_path, mo
     results = run(config(tmp_path, "d", f"{TOY}.steps=10,30", retrain=True))
     assert Toy.fits == [30] and [r.training["loaded"] for r in results] == [True, False]
     assert results[1].training["resumed_from"] == 10
+
+
+# -- checkpoints that ship with a model ---------------------------------------------------------------
+SHIPPING = "test-training-shipping"
+
+
+@register_model(SHIPPING)
+class Shipping(Toy):
+    """Toy with a folder of shipped checkpoints (set per test)."""
+
+    shipped_checkpoints = None
+
+
+def shipping(tmp_path: Path, out: str, **kw) -> RunConfig:
+    return config(tmp_path, out, **{"models": [SHIPPING], **kw})
+
+
+def _ship_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw) -> Path:
+    """Train Shipping's seed-0 checkpoint into a cache of its own and ship it (``baselines.ship_weights``
+    with this model on ring8); returns the shipped model.pt."""
+    from baselines import ship_weights
+
+    monkeypatch.setattr(Shipping, "shipped_checkpoints", tmp_path / "shipped")
+    (written,) = ship_weights.ship([0], tmp_path / "shipped", models=[SHIPPING], dataset="ring8", **kw)
+    return written
+
+
+def test_a_shipped_checkpoint_is_loaded_when_the_cache_has_none_and_retrain_trains(tmp_path, monkeypatch):
+    """The same command gives every machine the shipped weights, without training; --retrain trains
+    into the cache, which is then used before what ships."""
+    shipped = _ship_one(tmp_path, monkeypatch)
+    assert shipped.relative_to(tmp_path / "shipped").parts[:2] == ("ring8", SHIPPING)
+    Toy.fits.clear()
+    (loaded,) = run(shipping(tmp_path, "a"))
+    assert Toy.fits == [] and loaded.status == "ok"
+    assert loaded.training["loaded"] and loaded.training["shipped"]
+    assert loaded.training["checkpoint"] == str(shipped)
+    assert not list((tmp_path / "cache").rglob("*.pt"))  # no copy in the cache (only the lock file)
+    # what ships is what the same command trains: --retrain gives the same weights, into the cache
+    (retrained,) = run(shipping(tmp_path, "b", retrain=True))
+    assert Toy.fits == [20] and not retrained.training["loaded"] and "shipped" not in retrained.training
+    assert retrained.metrics["fid"] == loaded.metrics["fid"]
+    (again,) = run(shipping(tmp_path, "c"))
+    assert Toy.fits == [20] and again.training["loaded"] and "shipped" not in again.training
+    assert again.training["checkpoint"] == retrained.training["checkpoint"]
+
+
+def test_an_interrupted_training_is_resumed_not_replaced_by_the_shipped_checkpoint(tmp_path, monkeypatch):
+    _ship_one(tmp_path, monkeypatch)
+    Toy.fits.clear()
+    with interrupted_at(monkeypatch, 7):  # an interrupted --retrain, rerun without the flag: resumed
+        run(shipping(tmp_path, "a", retrain=True))
+    (resumed,) = run(shipping(tmp_path, "a"))
+    assert (
+        Toy.fits == [20, 20] and resumed.training["resumed_from"] == 5 and "shipped" not in resumed.training
+    )
+    # a training interrupted before the checkpoints shipped (no --retrain): resumed too
+    monkeypatch.setattr(Shipping, "shipped_checkpoints", None)
+    with interrupted_at(monkeypatch, 7):
+        run(shipping(tmp_path, "b", cache_dir=tmp_path / "cache2"))
+    monkeypatch.setattr(Shipping, "shipped_checkpoints", tmp_path / "shipped")
+    (rerun,) = run(shipping(tmp_path, "b", cache_dir=tmp_path / "cache2"))
+    assert Toy.fits == [20, 20, 20, 20] and rerun.training["resumed_from"] == 5
+    assert "shipped" not in rerun.training
+
+
+def test_a_shipped_checkpoint_of_other_data_is_trained_again_with_a_warning(tmp_path, monkeypatch, capsys):
+    """Another version of a package's data (scikit-learn's digits) makes the shipped weights another
+    data's: they are not used, training is, and a warning says why."""
+    shipped = _ship_one(tmp_path, monkeypatch)
+    payload = torch.load(shipped, weights_only=False)
+    torch.save({**payload, "data_digest": "not-this-data"}, shipped)
+    Toy.fits.clear()
+    (result,) = run(shipping(tmp_path, "a", progress=True))
+    assert Toy.fits == [20] and result.status == "ok" and not result.training["loaded"]
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"checkpoint {shipped} was trained on other data" in err and "training" in err
+
+
+def test_shipped_checkpoints_must_name_a_folder():
+    class Bad(Toy):
+        shipped_checkpoints = 5
+
+    with pytest.raises(registry.RegistrationError, match="shipped_checkpoints = 5; give the folder"):
+        registry.models.add("test-bad-shipped", Bad)
+
+
+def test_the_baselines_ship_the_digits_board_s_checkpoints_under_their_current_keys():
+    """Every reference model trained on digits ships seeds 0, 1 and 2 under the key its current default
+    config gives (a config or version change without `make checkpoints` would leave them unused), of
+    this digits, fitting the model; and nothing else ships."""
+    from baselines.configs import WEIGHTS_DIR
+    from baselines.ship_weights import DATASET, MODELS
+    from genbench.checkpoint import load_checkpoint
+    from genbench.config import resolve_model_config
+    from genbench.data.digits import Digits
+    from genbench.training import checkpoint_subdir, shipped_checkpoint
+
+    digits = Digits()
+    expected = set()
+    for name in MODELS:
+        cls = registry.models.get(name)
+        model = cls(digits.spec, resolve_model_config(cls, DATASET, {}))
+        for seed in (0, 1, 2):
+            path = shipped_checkpoint(cls, checkpoint_subdir(DATASET, name, model, seed, amp=False))
+            assert path is not None, f"{name} seed {seed}: no shipped checkpoint; run `make checkpoints`"
+            payload = load_checkpoint(path)
+            assert payload["data_digest"] == digits.content_digest("train")
+            model.load_state_dict(payload["state"])
+            expected.add(path)
+    assert set(WEIGHTS_DIR.rglob("*.pt")) == expected
