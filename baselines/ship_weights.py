@@ -62,7 +62,7 @@ def ship(
         written = []
         for r in results:
             source = Path(r.training["checkpoint"])
-            target = Path(to) / source.relative_to(cache / "checkpoints")
+            target = Path(to).joinpath(*source.parts[-4:])  # <dataset>/<model>/seed<N>-<key>/model.pt
             for stale in target.parent.parent.glob(f"seed{r.seed}-*"):  # another config's, or this one's
                 shutil.rmtree(stale)
             target.parent.mkdir(parents=True)

@@ -319,7 +319,7 @@ def test_shipped_checkpoints_must_name_a_folder():
         registry.models.add("test-bad-shipped", Bad)
 
 
-def test_the_baselines_ship_the_digits_board_s_checkpoints_under_their_current_keys():
+def test_the_baselines_ship_the_digits_board_s_checkpoints_under_their_current_keys(tmp_path):
     """Every reference model trained on digits ships seeds 0, 1 and 2 under the key its current default
     config gives (a config or version change without `make checkpoints` would leave them unused), of
     this digits, fitting the model; and nothing else ships."""
@@ -330,7 +330,7 @@ def test_the_baselines_ship_the_digits_board_s_checkpoints_under_their_current_k
     from genbench.data.digits import Digits
     from genbench.training import checkpoint_subdir, shipped_checkpoint
 
-    digits = Digits()
+    digits = Digits(cache_dir=tmp_path)
     expected = set()
     for name in MODELS:
         cls = registry.models.get(name)
