@@ -43,7 +43,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fix: str = F
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        _remove_stale_temps(path)
+        remove_temps(path)
     except BaseException as e:
         try:
             os.unlink(tmp)
@@ -60,13 +60,14 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fix: str = F
 STALE_TEMP_S = 24 * 3600
 
 
-def _remove_stale_temps(path: Path) -> None:
+def remove_temps(path: Path, older_than: float = STALE_TEMP_S) -> None:
     """Remove the temp files a killed write of ``path`` left beside it (hidden, never read, as large
-    as a checkpoint); a fresh one may belong to a concurrent run and is left alone."""
+    as a checkpoint) that are older than ``older_than`` seconds: a fresh one may belong to a
+    concurrent run and is left alone, unless the caller holds a lock that rules one out (0)."""
     now = time.time()
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+    for tmp in Path(path).parent.glob(f".{glob.escape(Path(path).name)}.*.tmp"):
         try:
-            if now - tmp.stat().st_mtime > STALE_TEMP_S:
+            if now - tmp.stat().st_mtime >= older_than:
                 tmp.unlink()
         except OSError:  # gone already (another run cleaned it), or not ours to remove
             pass

@@ -22,6 +22,7 @@ import torch
 from genbench.api import GenerativeModel, TrainContext, config_hash
 from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.errors import Diverged, GenbenchError
+from genbench.io import remove_temps
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
 
@@ -53,7 +54,10 @@ def train_or_load(
     ckpt_dir = p.cache_dir / "checkpoints" / subdir
     final = ckpt_dir / "model.pt"
     digest = p.dataset.content_digest("train")
-    with trained_alone(ckpt_dir, f"{name} seed {seed}", console):
+    with trained_alone(ckpt_dir, f"{name} seed {seed}", console) as alone:
+        if alone:  # what a killed write left (as large as the checkpoint): no one else writes here now
+            for written in (PARTIAL, "model.pt"):
+                remove_temps(ckpt_dir / written, older_than=0)
         if p.config.retrain and ckpt_dir not in p.retrained:
             clear_for_retrain(ckpt_dir, command=retrain_command(p), data_digest=digest)
             p.retrained.add(ckpt_dir)
@@ -235,7 +239,7 @@ def weights_info(
 
 
 @contextlib.contextmanager
-def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> Iterator[None]:
+def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> Iterator[bool]:
     """Hold the lock of ``ckpt_dir`` (a file beside it) while its checkpoint is loaded or trained.
 
     Two processes that needed one checkpoint (cluster jobs launched together, one per model: ddim
@@ -243,7 +247,7 @@ def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> Iterator[None]
     training time, the last one's ``model.pt`` replacing the first's; a ``--retrain`` cleared a
     directory that another process was writing into. The second process now waits, then loads what
     the first saved. A file system that cannot lock (some network mounts) trains as before, with a
-    warning.
+    warning. Yields whether the lock is held.
     """
     from filelock import FileLock, Timeout
 
@@ -262,7 +266,7 @@ def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> Iterator[None]
         console.warn(f"{who}: cannot lock {path} ({e}); another process may train it at the same time")
         held = False
     try:
-        yield
+        yield held
     finally:
         if held:
             lock.release()

@@ -453,6 +453,28 @@ def test_reference_features_cached(tmp_path, monkeypatch):
     assert second.logits is None
 
 
+def test_a_cache_hit_removes_what_a_killed_write_of_the_entry_left(tmp_path):
+    """A cache entry is written once: the temp file of a write killed before the entry existed (as
+    large as the features: 1.2 GB for CIFAR-10's train split in raw pixels) was never removed. A hit
+    removes one a day old (a fresh one may be another process's write in progress)."""
+    import os
+    import time
+
+    from genbench.io import STALE_TEMP_S
+
+    ds = Ring8(cache_dir=tmp_path)
+    ext = Raw(ds, cache_dir=tmp_path)
+    reference_features(ds, ext, "train", tmp_path)
+    path = cache_path(ds, ext, "train", tmp_path)
+    stale, fresh = path.parent / f".{path.name}.k1ll3d.tmp", path.parent / f".{path.name}.wr1t1ng.tmp"
+    for f in (stale, fresh):
+        f.write_bytes(b"partial")
+    old = time.time() - STALE_TEMP_S - 60
+    os.utime(stale, (old, old))
+    reference_features(ds, ext, "train", tmp_path)
+    assert not stale.exists() and fresh.exists()
+
+
 @pytest.mark.parametrize(
     "arrays, why",
     [

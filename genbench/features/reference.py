@@ -22,7 +22,7 @@ import torch
 
 from genbench.errors import MetricInputError
 from genbench.features.base import Features
-from genbench.io import FIX_CACHE, atomic_write
+from genbench.io import FIX_CACHE, atomic_write, remove_temps
 from genbench.results import STATS_HASH
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ def reference_features(
             damage = _damage(cached, len(dataset.load(split)[0]))  # type: ignore[arg-type]
             if damage:
                 raise ValueError(damage)
+            remove_temps(path)  # a killed write's, a day old: a cache entry is written once, never again
             return cached
         except Exception as e:  # a damaged cache entry is recomputed, never fatal
             warnings.warn(
