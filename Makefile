@@ -32,7 +32,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format genbench baselines tests benchmarks
 	$(VENV)/bin/ruff check --fix genbench baselines tests benchmarks
 
-# Speed on this machine: every model on digits (samples/s, NFE, peak memory, training time), the DDIM
+# Speed on this machine: every model on digits (samples/s, NFE, peak memory; the training time is the
+# checkpoint's, of the shipped ones where they were trained: add --retrain to time it here), the DDIM
 # step sweep with its FID-vs-speed plot, then the CIFAR-10-sized models on synthetic data (GPU when
 # there is one; on the CPU a smoke run). Numbers land in runs/bench/.
 bench: $(STAMP)
@@ -57,7 +58,8 @@ classifier: $(STAMP)
 
 # Remake the trained digits checkpoints that ship in baselines/weights/ (vae, gan-ns, gan-sat, ddpm;
 # about 30 minutes on 2 cores for 3 seeds). On another CPU they come out different (within the spread
-# over seeds), which changes the digits board: then also `make leaderboards`.
+# over seeds), which changes the digits board: then also `make leaderboards`, with GENBENCH_CACHE set to
+# an empty folder (a cache's own checkpoint of a key is loaded before the shipped one).
 checkpoints: $(STAMP)
 	$(PY) -m baselines.ship_weights --seeds $(SEEDS)
 

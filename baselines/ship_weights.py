@@ -35,14 +35,13 @@ def ship(
     *,
     models: Sequence[str] = MODELS,
     dataset: str = DATASET,
-    cache_dir: Path | None = None,
 ) -> list[Path]:
     """Train ``models`` on ``dataset`` for ``seeds`` and copy their checkpoints under ``to``, replacing
     those of the same models and seeds; returns the files written."""
     from genbench import RunConfig, run
 
     with tempfile.TemporaryDirectory(prefix="genbench-ship-") as tmp:
-        cache = Path(cache_dir) if cache_dir is not None else Path(tmp) / "cache"
+        cache = Path(tmp) / "cache"
         config = RunConfig(
             models=list(models),
             dataset=dataset,

@@ -219,10 +219,13 @@ class Registry(Generic[T]):
                 )
         if hasattr(self.base, "shipped_checkpoints"):  # models
             shipped = obj.shipped_checkpoints
-            if shipped is not None and not isinstance(shipped, str | os.PathLike):
+            # absolute: a relative one would be looked for under the directory genbench runs in
+            if shipped is not None and not (
+                isinstance(shipped, str | os.PathLike) and os.path.isabs(shipped)
+            ):
                 return (
-                    f"declares shipped_checkpoints = {shipped!r}; give the folder its trained checkpoints "
-                    "ship in, e.g. Path(__file__).parent / 'weights', or None"
+                    f"declares shipped_checkpoints = {shipped!r}; give the absolute folder its trained "
+                    "checkpoints ship in, e.g. Path(__file__).parent / 'weights', or None"
                 )
         if hasattr(self.base, "supported_kinds"):
             return _kinds_problem(obj.supported_kinds)

@@ -54,10 +54,9 @@ def train_or_load(
     ckpt_dir = p.cache_dir / "checkpoints" / subdir
     final = ckpt_dir / "model.pt"
     digest = p.dataset.content_digest("train")
-    with trained_alone(ckpt_dir, f"{name} seed {seed}", console) as alone:
-        if alone:  # what a killed write left (as large as the checkpoint): no one else writes here now
-            for written in (PARTIAL, "model.pt"):
-                remove_temps(ckpt_dir / written, older_than=0)
+    with trained_alone(ckpt_dir, f"{name} seed {seed}", console):
+        for written in (PARTIAL, "model.pt"):  # what a killed write left, as large as the checkpoint
+            remove_temps(ckpt_dir / written, older_than=KILLED_WRITE_S)
         if p.config.retrain and ckpt_dir not in p.retrained:
             clear_for_retrain(ckpt_dir, command=retrain_command(p), data_digest=digest)
             p.retrained.add(ckpt_dir)
@@ -85,7 +84,7 @@ def train_or_load(
                     console=console,
                     shipped=True,
                 )
-            except TrainedOnOtherData as e:  # the dataset changed (another scikit-learn's digits)
+            except GenbenchError as e:  # other data (another scikit-learn's digits), an unreadable file
                 console.warn(f"{e}; training {name} seed {seed} instead")
         return model, *_train_and_save(
             model,
@@ -119,7 +118,7 @@ def _load_trained(
     payload = load_checkpoint(final)
     trained_data = payload.get("data_digest")  # None: written before it was recorded
     if trained_data is not None and trained_data != digest:
-        raise TrainedOnOtherData(
+        raise GenbenchError(
             f"checkpoint {final} was trained on other data: the train split of dataset "
             f"{p.dataset.name!r} " + ("differs here" if shipped else "changed since; rerun with --retrain")
         )
@@ -199,10 +198,6 @@ def _train_and_save(
     return train_s, ctx.history, weights_info(final, False, cls, amp, summary, trained_on)
 
 
-class TrainedOnOtherData(GenbenchError):
-    """A checkpoint whose recorded train split is not the dataset's here."""
-
-
 def checkpoint_subdir(dataset: str, name: str, model: GenerativeModel, seed: int, amp: bool) -> Path:
     """Where ``model``'s checkpoint lives under the cache's ``checkpoints/`` (and under a model's
     :attr:`~genbench.api.GenerativeModel.shipped_checkpoints`): ``<dataset>/<name>/seed<N>-<key>``,
@@ -239,7 +234,7 @@ def weights_info(
 
 
 @contextlib.contextmanager
-def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> Iterator[bool]:
+def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> Iterator[None]:
     """Hold the lock of ``ckpt_dir`` (a file beside it) while its checkpoint is loaded or trained.
 
     Two processes that needed one checkpoint (cluster jobs launched together, one per model: ddim
@@ -247,7 +242,7 @@ def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> Iterator[bool]
     training time, the last one's ``model.pt`` replacing the first's; a ``--retrain`` cleared a
     directory that another process was writing into. The second process now waits, then loads what
     the first saved. A file system that cannot lock (some network mounts) trains as before, with a
-    warning. Yields whether the lock is held.
+    warning.
     """
     from filelock import FileLock, Timeout
 
@@ -266,7 +261,7 @@ def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> Iterator[bool]
         console.warn(f"{who}: cannot lock {path} ({e}); another process may train it at the same time")
         held = False
     try:
-        yield held
+        yield
     finally:
         if held:
             lock.release()
@@ -309,6 +304,10 @@ def training_key_config(train_config: dict[str, Any], amp: bool) -> dict[str, An
 
 #: the resumable training state written every --checkpoint-every steps, removed once model.pt exists
 PARTIAL = "train.pt"
+#: a checkpoint's temp file older than this is a killed write's: save_checkpoint serialises in memory
+#: first, so a live write's temp is seconds old even for the CIFAR-10 DDPM (one that cannot take the
+#: lock, on a file system without locks, may be writing beside us)
+KILLED_WRITE_S = 3600.0
 #: marks a checkpoint directory that --retrain cleared and whose new training has not finished
 RETRAINING = "retraining"
 

@@ -7,10 +7,11 @@ run`` does. The tests assert orderings, ratios of FIDs and mode coverage; never 
 measured by ``make bench``).
 
 Checkpoints go to the usual cache (``$GENBENCH_CACHE`` or ``~/.cache/genbench``), keyed by the
-model's version, training config and seed as for any ``genbench run``: after ``make leaderboards``
-(the same configs and seeds) these tests only sample and score. Set ``GENBENCH_CACHE`` to a fresh
-folder to retrain. They never load the checkpoints that ship in ``baselines/weights/``: what is
-checked is what the baselines' training gives here, not what it gave where the shipped files were made.
+model's version, training config and seed as for any ``genbench run``: once trained there (by a run
+of these tests, or ``--retrain``), these tests only sample and score. Set ``GENBENCH_CACHE`` to a
+fresh folder to retrain. They never load the checkpoints that ship in ``baselines/weights/`` (which
+``make leaderboards`` loads, leaving the cache without digits checkpoints): what is checked is what
+the baselines' training gives on this machine, not what it gave where the shipped files were made.
 """
 
 from __future__ import annotations

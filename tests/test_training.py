@@ -311,11 +311,26 @@ def test_a_shipped_checkpoint_of_other_data_is_trained_again_with_a_warning(tmp_
     assert f"checkpoint {shipped} was trained on other data" in err and "training" in err
 
 
-def test_shipped_checkpoints_must_name_a_folder():
-    class Bad(Toy):
-        shipped_checkpoints = 5
+def test_an_unreadable_shipped_checkpoint_is_trained_again_with_a_warning(tmp_path, monkeypatch, capsys):
+    """A shipped file that cannot be loaded (a Git LFS pointer, a truncated install) failed the model
+    in every run, with advice to delete a file inside the installation."""
+    shipped = _ship_one(tmp_path, monkeypatch)
+    shipped.write_text("version https://git-lfs.github.com/spec/v1\n")
+    Toy.fits.clear()
+    (result,) = run(shipping(tmp_path, "a", progress=True))
+    assert Toy.fits == [20] and result.status == "ok" and not result.training["loaded"]
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"checkpoint {shipped} is corrupt" in err and f"training {SHIPPING} seed 0 instead" in err
 
-    with pytest.raises(registry.RegistrationError, match="shipped_checkpoints = 5; give the folder"):
+
+@pytest.mark.parametrize("folder", [5, "weights"], ids=["not-a-path", "relative"])
+def test_shipped_checkpoints_must_name_an_absolute_folder(folder):
+    """A relative folder would be looked for under the directory genbench runs in."""
+
+    class Bad(Toy):
+        shipped_checkpoints = folder
+
+    with pytest.raises(registry.RegistrationError, match="give the absolute folder its trained checkpoints"):
         registry.models.add("test-bad-shipped", Bad)
 
 
@@ -348,12 +363,23 @@ def test_the_baselines_ship_the_digits_board_s_checkpoints_under_their_current_k
 def test_a_killed_checkpoint_write_leaves_no_temp_file_behind(tmp_path):
     """SIGKILL while ``train.pt`` (or ``model.pt``) was written left its hidden temp file, as large as
     the checkpoint (570 MB for the CIFAR-10 DDPM), for good: the rerun resumed and saved model.pt,
-    after which neither is written again. The rerun, holding the checkpoint's lock, removes them."""
+    after which neither is written again. The next run of the checkpoint removes one an hour old; a
+    fresher one may be a live write (of a process that could not take the lock) and stays."""
+    import os
+    import time
+
+    from genbench.training import KILLED_WRITE_S
+
     (first,) = run(config(tmp_path, "a"))
     ckpt = Path(first.training["checkpoint"]).parent
     left = [ckpt / ".train.pt.k1ll3d.tmp", ckpt / ".model.pt.k1ll3d.tmp"]
+    live = ckpt / ".model.pt.wr1t1ng.tmp"
     other = ckpt / ".notes.txt.k1ll3d.tmp"  # not a checkpoint's: not genbench's to remove
-    for f in (*left, other):
+    old = time.time() - KILLED_WRITE_S - 60
+    for f in (*left, live, other):
         f.write_bytes(b"partial")
+        if f is not live:
+            os.utime(f, (old, old))
     (again,) = run(config(tmp_path, "a"))
-    assert again.training["loaded"] and not any(f.exists() for f in left) and other.exists()
+    assert again.training["loaded"] and not any(f.exists() for f in left)
+    assert live.exists() and other.exists()
