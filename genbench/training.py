@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import shutil
@@ -64,26 +65,16 @@ def train_or_load(
             (ckpt_dir / RETRAINING).unlink(missing_ok=True)  # --retrain would load this instead of training
         if ckpt_dir in p.diverged:  # an earlier row of this run trained it: the same steps diverge again
             raise p.diverged[ckpt_dir]
+        load = functools.partial(
+            _load_trained, model, name=name, seed=seed, p=p, cls=cls, amp=amp, digest=digest, console=console
+        )
         if final.exists():
-            return model, *_load_trained(
-                model, final, name=name, seed=seed, p=p, cls=cls, amp=amp, digest=digest, console=console
-            )
+            return model, *load(final)
         # what ships with the model, unless --retrain, or an interrupted training here is to resume
         shipped = shipped_checkpoint(cls, subdir)
         if shipped is not None and not p.config.retrain and not (ckpt_dir / PARTIAL).exists():
             try:
-                return model, *_load_trained(
-                    model,
-                    shipped,
-                    name=name,
-                    seed=seed,
-                    p=p,
-                    cls=cls,
-                    amp=amp,
-                    digest=digest,
-                    console=console,
-                    shipped=True,
-                )
+                return model, *load(shipped, shipped=True)
             except GenbenchError as e:  # other data (another scikit-learn's digits), an unreadable file
                 console.warn(f"{e}; training {name} seed {seed} instead")
         return model, *_train_and_save(
