@@ -169,7 +169,7 @@ class GenerativeModel(ABC):
     #: checkpoint cache key (with the training config and the seed) and recorded in results as
     #: ``training.model_version`` (a ``weights_from`` model records its owner's, whose weights it uses)
     version: ClassVar[int] = 1
-    #: a folder of trained checkpoints that ship with the model, laid out as genbench's checkpoint
+    #: an absolute folder of trained checkpoints that ship with the model, laid out as genbench's checkpoint
     #: cache (``<dataset>/<name>/seed<N>-<key>/model.pt``, :func:`genbench.training.checkpoint_subdir`):
     #: a run whose checkpoint the cache lacks (and has no interrupted training of to resume) loads the
     #: shipped one of the same key instead of training; ``--retrain`` trains. None: nothing ships
