@@ -62,10 +62,10 @@ STALE_TEMP_S = 24 * 3600
 
 def remove_temps(path: Path, older_than: float = STALE_TEMP_S) -> None:
     """Remove the temp files a killed write of ``path`` left beside it (hidden, never read, as large
-    as a checkpoint) that are older than ``older_than`` seconds: a fresh one may belong to a
-    concurrent run and is left alone, unless the caller holds a lock that rules one out (0)."""
-    now = time.time()
-    for tmp in Path(path).parent.glob(f".{glob.escape(Path(path).name)}.*.tmp"):
+    as a checkpoint) that are older than ``older_than`` seconds: a fresher one may be a concurrent
+    run's write in progress and is left alone."""
+    path, now = Path(path), time.time()
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         try:
             if now - tmp.stat().st_mtime >= older_than:
                 tmp.unlink()
