@@ -249,13 +249,13 @@ def shipping(tmp_path: Path, out: str, **kw) -> RunConfig:
     return config(tmp_path, out, **{"models": [SHIPPING], **kw})
 
 
-def _ship_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw) -> Path:
+def _ship_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Train Shipping's seed-0 checkpoint into a cache of its own and ship it (``baselines.ship_weights``
     with this model on ring8); returns the shipped model.pt."""
     from baselines import ship_weights
 
     monkeypatch.setattr(Shipping, "shipped_checkpoints", tmp_path / "shipped")
-    (written,) = ship_weights.ship([0], tmp_path / "shipped", models=[SHIPPING], dataset="ring8", **kw)
+    (written,) = ship_weights.ship([0], tmp_path / "shipped", models=[SHIPPING], dataset="ring8")
     return written
 
 
