@@ -9,6 +9,7 @@ import glob
 import json
 import math
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -97,6 +98,13 @@ def save_png(path: Path, render: Callable[[IO[bytes]], None], *, fix: str = FIX_
 
 def atomic_write_text(path: Path, text: str, *, fix: str = FIX_OUT) -> None:
     atomic_write(path, lambda fh: fh.write(text.encode("utf-8")), fix=fix)
+
+
+def atomic_copy(src: Path, dst: Path, *, fix: str = FIX_OUT) -> None:
+    """Copy ``src`` to ``dst`` through :func:`atomic_write`: a killed copy or a full disk leaves the
+    previous ``dst`` whole (``shutil.copyfile`` truncates it first) and a full disk names ``fix``."""
+    with open(src, "rb") as fh:
+        atomic_write(dst, lambda out: shutil.copyfileobj(fh, out), fix=fix)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

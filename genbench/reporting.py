@@ -8,12 +8,11 @@ training dynamics (saturating beside non-saturating).
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
+from genbench.io import FIX_LEADERBOARDS, atomic_copy, atomic_write_text, check_writable, save_png
 from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
 from genbench.markdown import leaderboard_markdown
 from genbench.protocols import show_values
@@ -152,7 +151,8 @@ def gan_dynamics(results: list[Result], path: Path) -> Path | None:
 
 
 def copy_run_figures(results: list[Result], out: Path, dest: Path) -> dict[str, str]:
-    """Copy each model's per-run figures (lowest seed) next to the leaderboard."""
+    """Copy each model's per-run figures (lowest seed) next to the leaderboard, atomically: a report
+    killed or out of disk mid-copy leaves the previous board's figure whole, not a truncated PNG."""
     figures: dict[str, str] = {}
     for r in sorted(results, key=lambda r: (r.label, r.seed)):
         for kind, src in r.artifacts.items():
@@ -161,7 +161,7 @@ def copy_run_figures(results: list[Result], out: Path, dest: Path) -> dict[str, 
             found = run_figure(src, out, r.dataset)
             if key in figures or found is None:
                 continue
-            shutil.copyfile(found, dest / name)
+            atomic_copy(found, dest / name, fix=FIX_LEADERBOARDS)
             figures[key] = f"{dest.name}/{name}"
     return figures
 

@@ -1853,11 +1853,9 @@ def test_a_full_cache_disk_is_a_one_line_error_naming_the_fix_not_the_models_bug
     assert not list((tmp_path / "cache").rglob("*.tmp"))
 
 
-def test_figures_that_cannot_be_written_lose_no_metric_and_leave_no_empty_png(
-    cli, tmp_path, cache_dir, monkeypatch
-):
-    """A full disk while saving a figure failed the whole model ("model 'copy' raised OSError") or
-    the memorization metric, losing every value computed, and left empty PNGs behind."""
+def fill_disk_writing(monkeypatch, hits) -> None:
+    """The disk fills up part way through every write of a file whose path ``hits(path)``, whether it
+    is written in place (``open``) or through :func:`genbench.io.atomic_write`'s temp file."""
     import builtins
     import errno
 
@@ -1870,18 +1868,26 @@ def test_figures_that_cannot_be_written_lose_no_metric_and_leave_no_empty_png(
 
     real_open, real_write = builtins.open, genbench.io.atomic_write
 
-    def open_png_full(file, mode="r", *args, **kwargs):  # a PNG written in place
+    def open_full(file, mode="r", *args, **kwargs):  # written in place
         fh = real_open(file, mode, *args, **kwargs)
-        if "w" in mode and str(file).endswith(".png"):
+        if "w" in mode and hits(Path(file)):
             with fh:
                 full(fh)
         return fh
 
-    def write_png_full(path, write, *, fix=genbench.io.FIX_OUT):  # or through a temp file
-        return real_write(path, full if Path(path).suffix == ".png" else write, fix=fix)
+    def write_full(path, write, *, fix=genbench.io.FIX_OUT):  # or through a temp file
+        return real_write(path, full if hits(Path(path)) else write, fix=fix)
 
-    monkeypatch.setattr(builtins, "open", open_png_full)
-    monkeypatch.setattr(genbench.io, "atomic_write", write_png_full)
+    monkeypatch.setattr(builtins, "open", open_full)
+    monkeypatch.setattr(genbench.io, "atomic_write", write_full)
+
+
+def test_figures_that_cannot_be_written_lose_no_metric_and_leave_no_empty_png(
+    cli, tmp_path, cache_dir, monkeypatch
+):
+    """A full disk while saving a figure failed the whole model ("model 'copy' raised OSError") or
+    the memorization metric, losing every value computed, and left empty PNGs behind."""
+    fill_disk_writing(monkeypatch, lambda path: path.suffix == ".png")
     args = ["--models", "copy", "--dataset", "ring8", "--samples", "100", "--metrics", "fid,memorization"]
     r = cli(*run_args(tmp_path, cache_dir, *args))
     assert r.exit_code == 0, r.output
@@ -2005,6 +2011,26 @@ def test_report_from_another_directory_or_of_moved_runs_keeps_the_run_figures(
             "copy-samples.png",
         ]
         assert "ring8/copy-samples.png" in (boards / "ring8.md").read_text()
+
+
+def test_a_report_out_of_disk_while_copying_a_run_figure_keeps_the_previous_copy(
+    cli, tmp_path, cache_dir, monkeypatch
+):
+    """The report copied each run's figures beside the board with shutil.copyfile, which empties the
+    previous copy first: a report killed or out of disk mid-copy left a truncated PNG where the last
+    board's figure was, and a full disk was an OSError, not a line naming the fix."""
+    out, boards = tmp_path / "runs", tmp_path / "lb"
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "100", "--metrics", "fid,memorization"]
+    assert cli(*run_args(out, cache_dir, *args)).exit_code == 0
+    assert cli("report", "--out", str(out), "--leaderboards", str(boards)).exit_code == 0
+    before = {p.name: p.read_bytes() for p in (boards / "ring8").glob("copy-*.png")}
+    assert sorted(before) == ["copy-nearest_neighbours.png", "copy-samples.png"]
+
+    fill_disk_writing(monkeypatch, lambda path: path.name.startswith("copy-"))
+    line = single_line_error(cli("report", "--out", str(out), "--leaderboards", str(boards)))
+    assert "No space left on device" in line and "--leaderboards" in line
+    assert {p.name: p.read_bytes() for p in (boards / "ring8").glob("copy-*.png")} == before
+    assert not list(boards.rglob("*.tmp"))
 
 
 def test_report_without_results(cli, tmp_path):
