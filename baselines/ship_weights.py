@@ -71,7 +71,7 @@ def ship(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])  # none under -OO
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds [default: 0,1,2]")
     parser.add_argument(
         "--to", type=Path, default=WEIGHTS_DIR, help=f"where they go [default: {WEIGHTS_DIR}]"

@@ -9,6 +9,7 @@ The Python API does everything the CLI does::
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genbench.config import RunConfig
@@ -46,7 +47,6 @@ def _checked(config: Any, command: str) -> RunConfig:
     """``config`` with ``~`` expanded in its paths, as the CLI expands them; a RunConfig, or one line
     naming the fix (a dict or None raised AttributeError from deep inside)."""
     import dataclasses
-    from pathlib import Path
 
     if not isinstance(config, RunConfig):
         raise GenbenchError(
@@ -58,10 +58,8 @@ def _checked(config: Any, command: str) -> RunConfig:
     return dataclasses.replace(config, **{f: v for f, v in expanded.items() if str(v) != str(paths[f])})
 
 
-def _path(value: Any, what: str) -> Any:
+def _path(value: Any, what: str) -> Path:
     """``value`` as a Path with ``~`` expanded; one line naming the argument when it is no path."""
-    from pathlib import Path
-
     if not isinstance(value, str | os.PathLike):
         raise GenbenchError(f"{what} must be a str or a Path, got {type(value).__name__}")
     return Path(value).expanduser()
@@ -120,10 +118,11 @@ def report(
     returns {dataset: markdown}."""
     from genbench.reporting import default_leaderboards, write_report
 
-    out = _path(out, "out")
-    return write_report(
-        out, _path(leaderboards, "leaderboards") if leaderboards is not None else default_leaderboards(out)
+    out_dir = _path(out, "out")
+    boards = (
+        _path(leaderboards, "leaderboards") if leaderboards is not None else default_leaderboards(out_dir)
     )
+    return write_report(out_dir, boards)
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import torch
 
@@ -206,7 +206,7 @@ class GenerativeModel(ABC):
         return None  # by default every config the dataclass accepts is valid
 
     @classmethod
-    def from_trained(cls, owner: GenerativeModel, config: Any) -> GenerativeModel:
+    def from_trained(cls, owner: GenerativeModel, config: Any) -> Self:
         """Build a ``weights_from`` model around its trained owner (DDIM around a trained DDPM).
 
         The runner trains or loads the owner (``weights_from``) under the owner's own config and
@@ -224,7 +224,7 @@ class GenerativeModel(ABC):
         """
         return {}
 
-    def to(self, device: torch.device | str) -> GenerativeModel:
+    def to(self, device: torch.device | str) -> Self:
         """Move the model to ``device``; subclasses move their modules and call super()."""
         self.device = torch.device(device)
         return self

@@ -20,18 +20,21 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from genbench.errors import GenbenchError
 
 #: the models and controls `genbench run` evaluates when given no --models
 DEFAULT_MODELS = ("vae", "gan-ns", "gan-sat", "ddpm", "ddim", "copy", "collapse", "gaussian")
 DEFAULT_DATASET = "digits"
+#: a dataset's splits (here, not in genbench.data, so that the config needs no torch)
+Split = Literal["train", "test"]
 
 
 @dataclass
 class RunConfig:
-    """Everything `genbench run` needs; each field is one CLI flag."""
+    """Everything `genbench run` needs; each field is one CLI flag. A path field takes a str or a Path
+    (``~`` is expanded)."""
 
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))  # --models
     dataset: str = DEFAULT_DATASET  # --dataset
@@ -39,11 +42,11 @@ class RunConfig:
     samples: int | None = None  # --samples: samples per model; None = size of the train split
     metrics: list[str] | None = None  # --metrics: None = every metric that applies
     features: str | None = None  # --features: None = the dataset's default extractor
-    reference_split: str = "train"  # --reference-split: split the samples are compared to
-    reference_stats: Path | None = None  # --reference-stats: .npz with mu, sigma (FID only)
-    out: Path = Path("runs")  # --out: result JSONs and figures
-    data_dir: Path | None = None  # --data-dir: downloaded datasets (default $GENBENCH_DATA)
-    cache_dir: Path | None = None  # --cache-dir: checkpoints, classifiers, statistics
+    reference_split: Split = "train"  # --reference-split: split the samples are compared to
+    reference_stats: Path | str | None = None  # --reference-stats: .npz with mu, sigma (FID only)
+    out: Path | str = Path("runs")  # --out: result JSONs and figures
+    data_dir: Path | str | None = None  # --data-dir: downloaded datasets (default $GENBENCH_DATA)
+    cache_dir: Path | str | None = None  # --cache-dir: checkpoints, classifiers, statistics
     device: str = "auto"  # --device: auto | cpu | cuda | cuda:N
     batch_size: int = 500  # --batch-size: sampling and feature batch size
     retrain: bool = False  # --retrain: ignore cached checkpoints
@@ -52,7 +55,7 @@ class RunConfig:
     metric_options: list[str] = field(default_factory=list)  # --metric-option METRIC.KEY=VALUE
     # --inception-weights: None = each extractor's own variable ($GENBENCH_INCEPTION_WEIGHTS for
     # inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS for clean-inception), else its download
-    inception_weights: Path | None = None
+    inception_weights: Path | str | None = None
     amp: bool = False  # --amp: mixed precision training on CUDA
     figures: bool = True  # --figures/--no-figures
     progress: bool = True  # --progress/--no-progress
@@ -135,6 +138,13 @@ def parse_seeds(text: str) -> list[int]:
     except (ValueError, GenbenchError):
         raise GenbenchError(f"malformed seed list {text!r}; use integers like 0,1,2") from None
     return seeds  # their range is checked by check_shared_inputs, for the Python API too
+
+
+def parse_split(text: str) -> Split:
+    """``--reference-split``'s value, checked (the Python API's is checked where the split is read)."""
+    if text not in ("train", "test"):
+        raise GenbenchError(f"unknown split {text!r}; use --reference-split train or test")
+    return "train" if text == "train" else "test"
 
 
 #: the largest seed: numpy's RandomState takes 32 bits, and torch-fidelity's KID and IS seed one

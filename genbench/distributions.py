@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any, TypeVar
 
@@ -46,7 +46,7 @@ def _cached_per_path(build: Callable[[], T]) -> Callable[[], T]:
 
 
 @_cached_per_path
-def _top_level_distributions() -> dict[str, list[str]]:
+def _top_level_distributions() -> Mapping[str, list[str]]:
     """:func:`importlib.metadata.packages_distributions` (it reads every installed distribution's file
     list: a fraction of a second)."""
     return metadata.packages_distributions()

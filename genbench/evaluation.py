@@ -69,6 +69,7 @@ def evaluate(
     dataset = build_dataset(config.dataset, config)
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
     config = without_unused_stats(config, metrics, console)
+    out = Path(config.out)
     # metrics of the samples alone (IS) and FID against --reference-stats: nothing of the dataset is
     # read when it declares its example shape, so cifar10 samples are scored against clean-fid's
     # or torch-fidelity's precomputed statistics without the archive (and no reference features
@@ -87,7 +88,7 @@ def evaluate(
         # before any work: nothing is computed in vain
         measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads)}
         extractor = build_extractor(dataset, config, device, console)  # a bad --features first: its own fix
-        check_replaceable(result.path(config.out), source, metrics, options, measures)
+        check_replaceable(result.path(out), source, metrics, options, measures)
         p = Plan(
             config,
             dataset,
@@ -107,15 +108,15 @@ def evaluate(
     result.protocol["samples"] = source
     try:  # checked before any work, and again now: another process may have written the file since
         fix = "to report this evaluation, move its file into an --out of its own"
-        check_replaceable(result.path(config.out), source, metrics, options, measures, fix=fix)
+        check_replaceable(result.path(out), source, metrics, options, measures, fix=fix)
     except GenbenchError as e:
-        out_path = result.write(config.out, to=result.aside_path(config.out))
+        out_path = result.write(out, to=result.aside_path(out))
         console.warn(
             f"a result was written while this evaluation ran (by another genbench process, or by hand) "
             f"and is kept: {e}. This result is written to {out_path}, which the report does not read"
         )
     else:
-        out_path = result.write(config.out)
+        out_path = result.write(out)
     console.done(result, out_path)
     return result
 

@@ -25,7 +25,7 @@ FIX_DATA = "choose a writable directory with --data-dir (or $GENBENCH_DATA)"
 FIX_LEADERBOARDS = "choose a writable directory with --leaderboards"
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fix: str = FIX_OUT) -> None:
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object], *, fix: str = FIX_OUT) -> None:
     """Write through ``write(fh)`` into a temp file beside ``path``, fsync, then rename over it;
     ``fix`` is the advice when the directory cannot be written."""
     path = Path(path)
@@ -88,7 +88,7 @@ def _umask() -> int:
 _DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 
-def save_png(path: Path, render: Callable[[IO[bytes]], None], *, fix: str = FIX_OUT) -> Path:
+def save_png(path: Path, render: Callable[[IO[bytes]], object], *, fix: str = FIX_OUT) -> Path:
     """Render a PNG through ``render(fh)`` straight into :func:`atomic_write`'s temp file: an
     interrupted run or a full disk leaves no half-written (empty) figure; a disk error is a
     GenbenchError naming ``fix``. Returns ``path``."""

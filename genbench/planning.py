@@ -274,7 +274,7 @@ def check_no_results_replaced(
     rows += [(name, "") for name in skipped]  # a broken plugin's "failed" results are written too
     for name, label in rows:
         for seed in dict.fromkeys(config.seeds):
-            path = Result(model=name, dataset=dataset, seed=seed, variant=label).path(config.out)
+            path = Result(model=name, dataset=dataset, seed=seed, variant=label).path(Path(config.out))
             if not path.exists():
                 continue
             try:

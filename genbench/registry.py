@@ -30,6 +30,8 @@ from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError
 from genbench.text import and_list
 
 T = TypeVar("T")
+#: the class a ``register`` decorator is given and hands back unchanged (type checkers keep it)
+_C = TypeVar("_C", bound=type)
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")  # no '.': `--set NAME.FIELD=` splits there
 #: the kinds of data: a dataset's ``kind``, and what a model, metric or extractor's ``supported_kinds``
@@ -231,13 +233,13 @@ class Registry(Generic[T]):
             return _kinds_problem(obj.supported_kinds)
         return None
 
-    def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
+    def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[_C], _C]:
         """Class decorator registering a subclass of this registry's base class under ``name``
         (and ``aliases``), validated now: ``@genbench.register_model("my-gan")`` on a
         ``GenerativeModel``; ``register_dataset``, ``register_metric`` and ``register_features`` alike.
         A bad name, a wrong base class or a name already taken fails here, in one line."""
 
-        def deco(cls: type) -> type:
+        def deco(cls: _C) -> _C:
             self.add(name, cls, source=_source_of(cls), aliases=aliases)
             return cls
 

@@ -337,5 +337,5 @@ def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
     for name in config.metrics or []:
         registry.metrics.check(name)
     device = resolve_device(config.device)
-    check_writable(config.out)
+    check_writable(Path(config.out))
     return device, Path(config.cache_dir or default_cache_dir())

@@ -41,7 +41,7 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
         return
     from genbench.features.reference import check_stats_features, load_reference_stats, stats_made
 
-    path = p.config.reference_stats
+    path = Path(p.config.reference_stats)
     dim = reference.features.shape[1] if len(reference) else _feature_dim(p)
     try:
         stats = load_reference_stats(path, dim=dim)
@@ -57,7 +57,7 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
         return
     theirs = (made["dataset"], made.get("split"), made.get("dataset_fingerprint"))
     if p.reads_reference:  # the split the other metrics compare with: dataset, split and data must match
-        mine = (p.dataset.name, p.config.reference_split, p.dataset.fingerprint())
+        mine: tuple[str, str, str] = (p.dataset.name, p.config.reference_split, p.dataset.fingerprint())
         differs = theirs != mine
     else:  # the data is not read: only the dataset's name can be checked
         mine = (p.dataset.name, "(not read)", "(not read)")
@@ -85,6 +85,7 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     reference = reference_features_for(p, console)
     load_stats(p, reference, console)
     results: list[Result] = []
+    out = Path(config.out)
     seeds = list(dict.fromkeys(config.seeds))  # --seeds 0,0 runs seed 0 once
 
     def guard(old: Result) -> str | None:  # the plan's check, again at the write
@@ -94,12 +95,12 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
         for seed in seeds:
             failed = Result(model=name, dataset=p.dataset.name, seed=seed, status="failed", error=why)
             failed.error_kind = "plugin"
-            results.append(write_result(failed, config.out, console)[0])
+            results.append(write_result(failed, out, console)[0])
     for name, cls, variants, owner in p.models:
         for overrides in variants:
             for seed in seeds:
                 result = run_one(p, name, cls, overrides, owner, seed, reference, console)
-                result, path = write_result(result, config.out, console, guard)
+                result, path = write_result(result, out, console, guard)
                 console.done(result, path)
                 results.append(result)
     retrain_finished(p)

@@ -2033,6 +2033,29 @@ def test_a_report_out_of_disk_while_copying_a_run_figure_keeps_the_previous_copy
     assert not list(boards.rglob("*.tmp"))
 
 
+@pytest.mark.parametrize("command", ["run", "eval", "stats"])
+def test_an_unknown_reference_split_is_one_line_naming_the_flag(cli, tmp_path, cache_dir, command):
+    """``--reference-split val`` said "use 'train' or 'test'" without naming the flag, and only once
+    the dataset was read; it is checked with the other flags now."""
+    common = ["--reference-split", "val", "--cache-dir", str(cache_dir), "--no-progress"]
+    args = {
+        "run": ["run", "--models", "gaussian", "--dataset", "ring8", "--out", str(tmp_path / "o")],
+        "eval": [
+            "eval",
+            "--samples",
+            str(tmp_path / "none.npz"),
+            "--dataset",
+            "ring8",
+            "--out",
+            str(tmp_path),
+        ],
+        "stats": ["stats", "--out", str(tmp_path / "s.npz"), "--dataset", "ring8"],
+    }[command]
+    line = single_line_error(cli(*args, *common))
+    assert "unknown split 'val'" in line and "--reference-split train or test" in line
+    assert not list(tmp_path.rglob("*.json")) and not (tmp_path / "s.npz").exists()
+
+
 def test_report_without_results(cli, tmp_path):
     line = single_line_error(
         cli("report", "--out", str(tmp_path / "none"), "--leaderboards", str(tmp_path / "lb"))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights
-from genbench.config import RunConfig, parse_list, parse_seeds
+from genbench.config import RunConfig, parse_list, parse_seeds, parse_split
 
 
 def eval_samples(
@@ -56,7 +56,7 @@ def eval_samples(
         metrics=parse_list(metrics, "metric") if metrics is not None else None,
         metric_options=list(metric_option or []),
         features=features,
-        reference_split=reference_split,
+        reference_split=parse_split(reference_split),
         reference_stats=reference_stats,
         out=out,
         data_dir=data_dir,

@@ -17,7 +17,9 @@ from genbench.errors import GenbenchError
 # the base of the BadParameter that Typer exports. Typer exports no name for it: it vendors Click
 # privately since 0.26 and re-exported Click's before, and this reaches it the same way in both.
 # (BadParameter alone, should a Typer ever lack it: a bad value is still one line, the rest boxed)
-_UsageError = next((c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"), typer.BadParameter)
+_UsageError: Any = next(
+    (c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"), typer.BadParameter
+)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights
-from genbench.config import DEFAULT_DATASET, DEFAULT_MODELS, RunConfig, parse_list, parse_seeds
+from genbench.config import (
+    DEFAULT_DATASET,
+    DEFAULT_MODELS,
+    RunConfig,
+    parse_list,
+    parse_seeds,
+    parse_split,
+)
 
 
 def run(
@@ -69,7 +76,7 @@ def run(
         samples=samples,
         metrics=parse_list(metrics, "metric") if metrics is not None else None,
         features=features,
-        reference_split=reference_split,
+        reference_split=parse_split(reference_split),
         reference_stats=reference_stats,
         out=out,
         data_dir=data_dir,

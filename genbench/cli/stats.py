@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights
-from genbench.config import RunConfig
+from genbench.config import RunConfig, parse_split
 
 
 def stats(
@@ -30,7 +30,7 @@ def stats(
         models=[],
         dataset=dataset,
         features=features,
-        reference_split=reference_split,
+        reference_split=parse_split(reference_split),
         data_dir=data_dir,
         cache_dir=cache_dir,
         device=device,

@@ -18,8 +18,7 @@ import numpy as np
 import torch
 
 from genbench.api import DataSpec
-
-Split = Literal["train", "test"]
+from genbench.config import Split
 
 
 def default_data_dir() -> Path:

@@ -26,6 +26,7 @@ from genbench.io import FIX_CACHE, atomic_write, remove_temps
 from genbench.results import STATS_HASH
 
 if TYPE_CHECKING:
+    from genbench.config import Split
     from genbench.data.base import Dataset
     from genbench.features.base import FeatureExtractor
 
@@ -34,7 +35,7 @@ FORMAT_VERSION = 1
 MADE_KEY = "genbench"
 
 
-def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: str) -> str:
+def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: Split) -> str:
     """Stable hash of everything that determines the reference features."""
     blob = json.dumps(
         {
@@ -63,13 +64,13 @@ def arithmetic(device: torch.device) -> str:
     return f"cuda,tf32-conv={conv},tf32-matmul={matmul}"
 
 
-def cache_path(dataset: Dataset, extractor: FeatureExtractor, split: str, cache_dir: Path) -> Path:
+def cache_path(dataset: Dataset, extractor: FeatureExtractor, split: Split, cache_dir: Path) -> Path:
     key = cache_key(dataset, extractor, split)
     return Path(cache_dir) / "features" / f"{dataset.name}-{split}-{extractor.name}-{key}.npz"
 
 
 def reference_features(
-    dataset: Dataset, extractor: FeatureExtractor, split: str, cache_dir: Path
+    dataset: Dataset, extractor: FeatureExtractor, split: Split, cache_dir: Path
 ) -> Features:
     """Features of every example of ``dataset``'s ``split``, from the cache when present."""
     path = cache_path(dataset, extractor, split, cache_dir)
@@ -78,7 +79,7 @@ def reference_features(
             with np.load(path, allow_pickle=False) as npz:
                 logits = npz["logits"] if "logits" in npz.files else None
                 cached = Features(features=npz["features"], logits=logits)
-            damage = _damage(cached, len(dataset.load(split)[0]))  # type: ignore[arg-type]
+            damage = _damage(cached, len(dataset.load(split)[0]))
             if damage:
                 raise ValueError(damage)
             remove_temps(path)  # a killed write's, a day old: a cache entry is written once, never again
@@ -88,7 +89,7 @@ def reference_features(
                 f"recomputing reference features: {path} is unreadable ({type(e).__name__}: {e})",
                 stacklevel=2,
             )
-    x, _ = dataset.load(split)  # type: ignore[arg-type]
+    x, _ = dataset.load(split)
     feats = extractor.extract(x)
     arrays = {"features": feats.features}
     if feats.logits is not None:

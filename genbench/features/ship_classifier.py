@@ -35,7 +35,7 @@ def ship(dataset_name: str, cache_dir: Path, out_dir: Path = SHIPPED_DIR) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])  # none under -OO
     parser.add_argument("dataset", nargs="?", default="digits", choices=SHIPPED_DATASETS)
     parser.add_argument("--cache-dir", type=Path, default=None, help="where the dataset's files are cached")
     args = parser.parse_args(argv)

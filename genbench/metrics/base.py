@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 if TYPE_CHECKING:
+    from genbench.config import Split
     from genbench.data.base import Dataset
     from genbench.features.base import FeatureExtractor, Features
 
@@ -31,7 +32,7 @@ class EvalContext:
     reference_features: Features  # of the reference split (train by default)
     extractor: FeatureExtractor | None
     seed: int
-    reference_split: str = "train"
+    reference_split: Split = "train"
     #: (mu, sigma) supplied by the user instead of reference_features (FID only)
     reference_stats: tuple[np.ndarray, np.ndarray] | None = None
     #: why the user's reference statistics could not be read (FID reports it as its error)
@@ -77,10 +78,10 @@ class EvalContext:
         """The mode label of every reference example, shared by the metrics of this context (read-only)."""
 
         def compute() -> np.ndarray | None:
-            labels = self.dataset.load_labels(self.reference_split)  # type: ignore[arg-type]
+            labels = self.dataset.load_labels(self.reference_split)
             if labels is not None:
                 return _read_only(labels.numpy())
-            return _read_only(self.dataset.label_modes(self.dataset.load(self.reference_split)[0]))  # type: ignore[arg-type]
+            return _read_only(self.dataset.label_modes(self.dataset.load(self.reference_split)[0]))
 
         return self.cached("reference_modes", compute)
 
