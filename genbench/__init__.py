@@ -43,6 +43,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'genbench' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """The module's names and the lazy ones: ``help(genbench)`` left out the plugin API's classes."""
+    return sorted({*globals(), *_LAZY})
+
+
 def _checked(config: Any, command: str) -> RunConfig:
     """``config`` with ``~`` expanded in its paths, as the CLI expands them; a RunConfig, or one line
     naming the fix (a dict or None raised AttributeError from deep inside)."""

@@ -1594,6 +1594,19 @@ def test_the_python_api_names_a_wrong_argument_in_one_line(tmp_path):
     assert typing.get_type_hints(genbench.run)["return"] == list[genbench.Result]
 
 
+def test_help_genbench_documents_every_public_name():
+    """``help(genbench)`` left out the classes imported on first use (GenerativeModel, DataSpec,
+    TrainContext: the plugin API) and listed only the module's ``__getattr__`` in their place."""
+    import pydoc
+
+    import genbench
+
+    assert set(genbench.__all__) <= set(dir(genbench))
+    page = pydoc.render_doc(genbench, renderer=pydoc.plaintext)
+    for name in ("GenerativeModel", "DataSpec", "TrainContext", "RunConfig", "Result"):
+        assert f"class {name}" in page, name
+
+
 def test_the_python_api_lists_what_genbench_list_shows():
     """`genbench list` had no API twin but the undocumented registry objects."""
     import genbench

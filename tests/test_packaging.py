@@ -1,11 +1,12 @@
-"""The wheel holds what an installed genbench reads at run time, and the marker that its type hints
-are meant for the user's type checker (PEP 561)."""
+"""The wheel holds what an installed genbench reads at run time, its licence, and the marker that its
+type hints are meant for the user's type checker (PEP 561); the sdist holds what its tests read."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -14,38 +15,82 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: what a clone holds beside its tracked files (built, cached or installed here), left out of the copy
+UNTRACKED = ("__pycache__", "*.egg-info", ".git", ".venv", "build", "dist", "runs", ".*_cache")
+
+
 @pytest.fixture(scope="module")
-def wheel_names(tmp_path_factory) -> set[str]:
-    """The file names in a wheel built from a copy of the packages (building in the clone would leave
-    build/ and egg-info there)."""
-    src, dist = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("dist")
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for package in ("genbench", "baselines"):
-        shutil.copytree(ROOT / package, src / package, ignore=ignore)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, src / name)
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", dist, src]
+def source(tmp_path_factory) -> Path:
+    """A copy of the clone to build from (building in the clone would leave build/ and egg-info)."""
+    src = tmp_path_factory.mktemp("src") / "genbench"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*UNTRACKED))
+    return src
+
+
+@pytest.fixture(scope="module")
+def wheel_names(source, tmp_path_factory) -> set[str]:
+    dist = tmp_path_factory.mktemp("dist")
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        dist,
+        source,
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
     (wheel,) = dist.glob("genbench-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         return set(zf.namelist())
 
 
+@pytest.fixture(scope="module")
+def sdist_names(source, tmp_path_factory) -> set[str]:
+    """The sdist's files, relative to its top folder (``genbench-0.1.0/``)."""
+    dist = tmp_path_factory.mktemp("sdist")
+    build = f"from setuptools import build_meta; build_meta.build_sdist({str(dist)!r})"
+    subprocess.run([sys.executable, "-c", build], cwd=source, check=True, capture_output=True, timeout=300)
+    (sdist,) = dist.glob("genbench-*.tar.gz")
+    with tarfile.open(sdist) as tf:
+        return {n.partition("/")[2] for n in tf.getnames()}
+
+
+def tracked(*patterns: str) -> list[str]:
+    """The clone's files under ``patterns`` (globs from its root), less what :data:`UNTRACKED` names."""
+    junk = ("__pycache__", ".egg-info", "/build/")
+    found = {p for pattern in patterns for p in ROOT.glob(pattern) if p.is_file()}
+    return sorted(r for p in found if not any(j in (r := p.relative_to(ROOT).as_posix()) for j in junk))
+
+
 def test_the_wheel_holds_every_file_read_at_run_time(wheel_names):
     """Configs, the digits board's checkpoints and the digits classifier are read beside the code:
     one left out of the package data trains (or fails) on every installed machine."""
-    in_tree = [
-        *(ROOT / "baselines").glob("configs/**/*.toml"),
-        *(ROOT / "baselines").glob("weights/**/*.pt"),
-        *(ROOT / "genbench").glob("features/weights/*.pt"),
-    ]
-    assert len(in_tree) > 12  # what the tree holds now: 24 configs, 12 checkpoints, a classifier
-    missing = [str(p.relative_to(ROOT)) for p in in_tree if str(p.relative_to(ROOT)) not in wheel_names]
-    assert not missing, missing
+    data = tracked(
+        "baselines/configs/**/*.toml", "baselines/weights/**/*.pt", "genbench/features/weights/*.pt"
+    )
+    assert len(data) > 12  # what the tree holds now: 24 configs, 12 checkpoints, a classifier
+    assert not [name for name in data if name not in wheel_names]
     assert not [n for n in wheel_names if n.startswith("tests/") or "__pycache__" in n]
+    # the licence the metadata declares (MIT asks that its notice ship with every copy)
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel_names)
 
 
 def test_type_hints_ship_with_the_py_typed_marker(wheel_names):
     """Without py.typed a user's mypy skipped genbench ("missing library stubs or py.typed marker")
     and typed every plugin base class and API function as Any."""
     assert {"genbench/py.typed", "baselines/py.typed"} <= wheel_names
+
+
+def test_the_sdist_holds_what_its_tests_read(sdist_names):
+    """The sdist had the test modules (setuptools adds tests/test*.py) but not conftest.py, the
+    example plugin or the published boards: its tests failed for missing fixtures and files."""
+    needed = tracked(
+        "tests/*", "examples/**/*", "leaderboards/**/*", "LICENSE", "README.md", "pyproject.toml"
+    )
+    assert "tests/conftest.py" in needed and "leaderboards/digits.csv" in needed
+    assert not [name for name in needed if name not in sdist_names]
+    assert not [n for n in sdist_names if "__pycache__" in n or "/build/" in n]
