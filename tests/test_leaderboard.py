@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -130,6 +131,35 @@ def test_git_commit_is_genbenchs_own_never_an_enclosing_projects(tmp_path, monke
     assert results.git_commit() is None
     monkeypatch.setattr(results, "__file__", str(tmp_path / "genbench/results.py"))  # a checkout of it
     assert results.git_commit() == git("rev-parse", "HEAD")
+
+
+def test_source_digest_tells_builds_apart_where_the_version_cannot(tmp_path, monkeypatch):
+    """An installed genbench recorded ``git_commit: null`` and ``genbench: 0.1.0``: the results of two
+    builds with different metric or model code could not be told apart."""
+    from genbench import results
+
+    here = results.source_digest()
+    assert results.environment("cpu")["source_digest"] == here
+    top = Path(results.__file__).resolve().parent.parent
+    installed = tmp_path / "site-packages"
+    for package in results.SOURCE_PACKAGES:
+        shutil.copytree(top / package, installed / package, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def digest_at(where):
+        results.source_digest.cache_clear()
+        monkeypatch.setattr(results, "__file__", str(where / "genbench/results.py"))
+        return results.source_digest()
+
+    try:
+        assert digest_at(installed) == here  # the same code installed elsewhere
+        (installed / "genbench/__pycache__").mkdir(exist_ok=True)
+        (installed / "genbench/__pycache__/results.cpython-311.pyc").write_bytes(b"compiled")
+        assert digest_at(installed) == here  # bytecode is no source
+        ddim = installed / "baselines/ddim.py"
+        ddim.write_text(ddim.read_text().replace("eta: float = 0.0", "eta: float = 1.0"))
+        assert digest_at(installed) != here  # a reference model's default changed
+    finally:
+        results.source_digest.cache_clear()
 
 
 def test_per_run_spreads_are_not_confused_with_seed_spreads():
