@@ -1594,6 +1594,19 @@ def test_the_python_api_names_a_wrong_argument_in_one_line(tmp_path):
     assert typing.get_type_hints(genbench.run)["return"] == list[genbench.Result]
 
 
+def test_version_names_the_build_as_results_record_it(cli):
+    """`genbench --version` was "No such option": a bug report could not say which genbench ran."""
+    import genbench
+    from genbench.results import environment
+
+    r = cli("--version")
+    assert r.exit_code == 0, r.output
+    env = environment("cpu")
+    assert r.stdout.startswith(f"genbench {genbench.__version__} (source {env['source_digest']}")
+    commit = env["git_commit"]  # a clone's (CI runs one); an installed genbench has none
+    assert r.stdout.rstrip().endswith(f", commit {commit})" if commit else ")")
+
+
 def test_help_genbench_documents_every_public_name():
     """``help(genbench)`` left out the classes imported on first use (GenerativeModel, DataSpec,
     TrainContext: the plugin API) and listed only the module's ``__getattr__`` in their place."""

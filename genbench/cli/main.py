@@ -6,7 +6,7 @@ import contextlib
 import functools
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from typer.core import TyperGroup
@@ -61,6 +61,32 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def version_text() -> str:
+    """What ``genbench --version`` prints: the version, and what results record to tell builds
+    apart (the digest of the sources; the commit of a clone)."""
+    from genbench import __version__
+    from genbench.results import git_commit, source_digest
+
+    commit = git_commit()
+    return f"genbench {__version__} (source {source_digest()}" + (f", commit {commit})" if commit else ")")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
 
 
 def user_errors(fn: F, interrupted: str = "interrupted") -> F:
