@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 import platform
 import re
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -307,18 +309,50 @@ SOURCE_PACKAGES = ("genbench", "baselines")
 
 
 @functools.cache
-def source_digest() -> str:
-    """A digest of the Python sources of :data:`SOURCE_PACKAGES` (each file's path and content), as
-    installed beside this module: ``git_commit`` names a checkout only, so the results of two
-    installed builds both called 0.1.0 could not be told apart. A wheel and a clone of one commit
-    give the same digest. Read once per process (about a hundred files, milliseconds)."""
-    top = Path(__file__).resolve().parent.parent
-    h = hashlib.blake2b(digest_size=8)
+def source_digest() -> str | None:
+    """A digest of the Python sources of :data:`SOURCE_PACKAGES`, found where Python imports them
+    from: ``git_commit`` names a checkout only, so the results of two installed builds both called
+    0.1.0 could not be told apart. A wheel and a clone of one commit give the same digest.
+    Configuration files and weights are not hashed (results record their own hashes). None when
+    no source could be read. Read once per process (about a hundred files, milliseconds)."""
+    return digest_sources(_package_dirs())
+
+
+def _package_dirs() -> dict[str, list[Path]]:
+    """Where each of :data:`SOURCE_PACKAGES` is imported from (its spec, without importing it)."""
+    dirs: dict[str, list[Path]] = {}
     for package in SOURCE_PACKAGES:
-        for path in sorted((top / package).rglob("*.py")):
-            h.update(path.relative_to(top).as_posix().encode() + b"\0")
-            h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.submodule_search_locations:
+            dirs[package] = [Path(loc) for loc in spec.submodule_search_locations]
+    return dirs
+
+
+def digest_sources(dirs: Mapping[str, Sequence[Path]]) -> str | None:
+    """The digest of the ``*.py`` files under each package's folders: each file's path in the
+    package and its content with Windows line ends read as Unix ones (a checkout with
+    ``core.autocrlf`` is the same code). Hidden files and folders (an editor's ``.#x.py`` lock, a
+    ``.venv``) are no part of the package; a file that cannot be read (a dangling link) is skipped."""
+    h = hashlib.blake2b(digest_size=8)
+    read = 0
+    for package, roots in dirs.items():
+        files = sorted(
+            (f"{package}/{path.relative_to(root).as_posix()}", path)
+            for root in roots
+            for path in Path(root).rglob("*.py")
+            if not any(part.startswith(".") for part in path.relative_to(root).parts)
+        )
+        for name, path in files:
+            try:
+                source = path.read_bytes()
+            except OSError:
+                continue
+            h.update(name.encode() + b"\0" + source.replace(b"\r\n", b"\n") + b"\0")
+            read += 1
+    return h.hexdigest() if read else None
 
 
 def git_commit() -> str | None:

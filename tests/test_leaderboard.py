@@ -133,33 +133,50 @@ def test_git_commit_is_genbenchs_own_never_an_enclosing_projects(tmp_path, monke
     assert results.git_commit() == git("rev-parse", "HEAD")
 
 
-def test_source_digest_tells_builds_apart_where_the_version_cannot(tmp_path, monkeypatch):
+def test_source_digest_tells_builds_apart_where_the_version_cannot(tmp_path):
     """An installed genbench recorded ``git_commit: null`` and ``genbench: 0.1.0``: the results of two
     builds with different metric or model code could not be told apart."""
     from genbench import results
 
     here = results.source_digest()
-    assert results.environment("cpu")["source_digest"] == here
-    top = Path(results.__file__).resolve().parent.parent
+    assert here is not None and results.environment("cpu")["source_digest"] == here
+    dirs = results._package_dirs()
+    assert dirs["genbench"] == [Path(results.__file__).parent]  # what Python imports, not a guess
     installed = tmp_path / "site-packages"
     for package in results.SOURCE_PACKAGES:
-        shutil.copytree(top / package, installed / package, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(dirs[package][0], installed / package, ignore=shutil.ignore_patterns("__pycache__"))
 
-    def digest_at(where):
-        results.source_digest.cache_clear()
-        monkeypatch.setattr(results, "__file__", str(where / "genbench/results.py"))
-        return results.source_digest()
+    def digest():
+        return results.digest_sources({p: [installed / p] for p in results.SOURCE_PACKAGES})
 
-    try:
-        assert digest_at(installed) == here  # the same code installed elsewhere
-        (installed / "genbench/__pycache__").mkdir(exist_ok=True)
-        (installed / "genbench/__pycache__/results.cpython-311.pyc").write_bytes(b"compiled")
-        assert digest_at(installed) == here  # bytecode is no source
-        ddim = installed / "baselines/ddim.py"
-        ddim.write_text(ddim.read_text().replace("eta: float = 0.0", "eta: float = 1.0"))
-        assert digest_at(installed) != here  # a reference model's default changed
-    finally:
-        results.source_digest.cache_clear()
+    assert digest() == here  # the same code installed elsewhere
+    (installed / "genbench/__pycache__").mkdir(exist_ok=True)
+    (installed / "genbench/__pycache__/results.cpython-311.pyc").write_bytes(b"compiled")
+    assert digest() == here  # bytecode is no source
+    ddim = installed / "baselines/ddim.py"
+    ddim.write_bytes(ddim.read_bytes().replace(b"\n", b"\r\n"))
+    assert digest() == here  # a checkout with Windows line ends holds the same code
+    ddim.write_text(ddim.read_text().replace("eta: float = 0.0", "eta: float = 1.0"))
+    assert digest() != here  # a reference model's default changed
+    assert results.digest_sources({"genbench": [tmp_path / "nowhere"]}) is None
+
+
+def test_source_digest_skips_what_is_no_part_of_the_package(tmp_path):
+    """An editor's lock file (``.#runner.py``, a dangling link) beside the sources crashed
+    ``genbench run`` and ``genbench --version`` with FileNotFoundError."""
+    from genbench import results
+
+    package = tmp_path / "genbench"
+    package.mkdir()
+    (package / "runner.py").write_text("x = 1\n")
+    here = results.digest_sources({"genbench": [package]})
+    (package / ".#runner.py").symlink_to(tmp_path / "user@host.1234")  # emacs's lock: dangling
+    (package / ".venv/lib").mkdir(parents=True)
+    (package / ".venv/lib/site.py").write_text("y = 2\n")
+    (package / "gone.py").symlink_to(tmp_path / "removed.py")  # dangling, not hidden
+    assert results.digest_sources({"genbench": [package]}) == here
+    (package / "added.py").write_text("z = 3\n")
+    assert results.digest_sources({"genbench": [package]}) != here
 
 
 def test_per_run_spreads_are_not_confused_with_seed_spreads():

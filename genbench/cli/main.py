@@ -70,7 +70,8 @@ def version_text() -> str:
     from genbench.results import git_commit, source_digest
 
     commit = git_commit()
-    return f"genbench {__version__} (source {source_digest()}" + (f", commit {commit})" if commit else ")")
+    source = source_digest() or "unread"
+    return f"genbench {__version__} (source {source}" + (f", commit {commit})" if commit else ")")
 
 
 def _print_version(value: bool) -> None:
