@@ -3,6 +3,8 @@ type hints are meant for the user's type checker (PEP 561); the sdist holds what
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -16,14 +18,34 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 #: what a clone holds beside its tracked files (built, cached or installed here), left out of the copy
-UNTRACKED = ("__pycache__", "*.egg-info", ".git", ".venv", "build", "dist", "runs", ".*_cache")
+UNTRACKED = ("__pycache__", "*.egg-info", ".git", ".venv", "venv", "build", "dist", "runs", ".*_cache")
+
+#: what a working clone gathers under the folders the sdist grafts (tests run, the example plugin
+#: installed, ruff run in it): planted in the copy, and none of it may ship
+JUNK = (
+    "tests/__pycache__/test_cli.cpython-311.pyc",
+    "tests/.pytest_cache/v/cache/nodeids",
+    "examples/genbench-example-plugin/.ruff_cache/0.9/123",
+    "examples/genbench-example-plugin/build/lib/genbench_example_plugin/__init__.py",
+    "examples/genbench-example-plugin/genbench_example_plugin.egg-info/PKG-INFO",
+    "leaderboards/.ipynb_checkpoints/digits-checkpoint.md",
+)
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> Path:
-    """A copy of the clone to build from (building in the clone would leave build/ and egg-info)."""
+    """A copy of the clone to build from (building in the clone would leave build/ and egg-info),
+    with :data:`JUNK` planted. Building needs pip and a setuptools that reads ``license-files``."""
+    # asked of the metadata: importing pip and setuptools here would fight over distutils
+    if importlib.util.find_spec("pip") is None:
+        pytest.skip("building needs pip")
+    if int(importlib.metadata.version("setuptools").split(".")[0]) < 77:
+        pytest.skip("license-files needs setuptools >= 77")
     src = tmp_path_factory.mktemp("src") / "genbench"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*UNTRACKED))
+    for junk in JUNK:
+        (src / junk).parent.mkdir(parents=True, exist_ok=True)
+        (src / junk).write_text("junk\n")
     return src
 
 
@@ -61,7 +83,7 @@ def sdist_names(source, tmp_path_factory) -> set[str]:
 
 def tracked(*patterns: str) -> list[str]:
     """The clone's files under ``patterns`` (globs from its root), less what :data:`UNTRACKED` names."""
-    junk = ("__pycache__", ".egg-info", "/build/")
+    junk = ("__pycache__", ".egg-info", "/build/", "/.")
     found = {p for pattern in patterns for p in ROOT.glob(pattern) if p.is_file()}
     return sorted(r for p in found if not any(j in (r := p.relative_to(ROOT).as_posix()) for j in junk))
 
@@ -93,4 +115,4 @@ def test_the_sdist_holds_what_its_tests_read(sdist_names):
     )
     assert "tests/conftest.py" in needed and "leaderboards/digits.csv" in needed
     assert not [name for name in needed if name not in sdist_names]
-    assert not [n for n in sdist_names if "__pycache__" in n or "/build/" in n]
+    assert not [n for n in sdist_names if n in JUNK or "/." in n]  # nor what a working clone gathers
