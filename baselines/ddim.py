@@ -11,7 +11,7 @@ deterministic DDIM; 1 with ``steps = T`` is DDPM's ancestral sampler with the po
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import torch
 
@@ -57,7 +57,7 @@ class DDIM(GenerativeModel):
             )
 
     @classmethod
-    def from_trained(cls, owner: GenerativeModel, config: Any) -> DDIM:
+    def from_trained(cls, owner: GenerativeModel, config: Any) -> Self:
         if not isinstance(owner, DDPM):
             raise GenbenchError(f"ddim samples a trained ddpm, got {type(owner).__name__}")
         model = cls(owner.spec, config)
@@ -87,7 +87,7 @@ class DDIM(GenerativeModel):
     def train_config(self) -> dict[str, Any]:
         return {}  # never trained: the checkpoint is the owner's
 
-    def to(self, device: torch.device | str) -> DDIM:
+    def to(self, device: torch.device | str) -> Self:
         super().to(device)
         if self.owner is not None:
             self.owner.to(device)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import torch
 import torch.nn.functional as F
@@ -179,7 +179,7 @@ class DDPM(GenerativeModel):
             dropout=c.dropout,
         )
 
-    def to(self, device: torch.device | str) -> DDPM:
+    def to(self, device: torch.device | str) -> Self:
         super().to(device)
         self.net.to(self.device)
         self.ema.to(self.device)

@@ -22,7 +22,7 @@ generator's parameter gradients), which the ``gan_dynamics`` metric reads.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import torch
 import torch.nn.functional as F
@@ -122,7 +122,7 @@ class _GAN(GenerativeModel):
         self.G.to(self.device)
         self.D.to(self.device)
 
-    def to(self, device: torch.device | str) -> _GAN:
+    def to(self, device: torch.device | str) -> Self:
         super().to(device)
         self.G.to(self.device)
         self.D.to(self.device)

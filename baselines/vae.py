@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import torch
 from torch import nn
@@ -120,7 +120,7 @@ class VAE(GenerativeModel):
         self.log_sigma = nn.Parameter(torch.tensor(init), requires_grad=not fixed)
         self.to(self.device)
 
-    def to(self, device: torch.device | str) -> VAE:
+    def to(self, device: torch.device | str) -> Self:
         super().to(device)
         self.encoder.to(self.device)
         self.decoder.to(self.device)

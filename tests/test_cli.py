@@ -1896,7 +1896,7 @@ def fill_disk_writing(monkeypatch, hits) -> None:
 
     def open_full(file, mode="r", *args, **kwargs):  # written in place
         fh = real_open(file, mode, *args, **kwargs)
-        if "w" in mode and hits(Path(file)):
+        if "w" in mode and isinstance(file, str | os.PathLike) and hits(Path(file)):
             with fh:
                 full(fh)
         return fh

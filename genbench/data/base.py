@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from genbench.api import DataSpec
-from genbench.config import Split
+from genbench.config import Split as Split  # re-exported: the type a dataset plugin's load takes
 
 
 def default_data_dir() -> Path:
