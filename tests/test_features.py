@@ -182,6 +182,18 @@ def test_unreadable_shipped_weights_are_an_install_error(digits, tmp_path, monke
         Classifier(digits, cache_dir=tmp_path).fingerprint()
 
 
+def test_made_on_tells_apart_cpus_of_one_name_whose_kernels_round_differently(clf, monkeypatch):
+    """One model name ("AMD EPYC") covers CPUs with and without AVX-512, whose torch kernels train
+    other weights: the shipped weights' bit-for-bit check failed on an AVX-512 EPYC as "made here"."""
+    here = clf_mod.made_on()
+    assert here["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    other = "AVX2" if here["cpu_capability"] != "AVX2" else "AVX512"
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: other)
+    assert clf_mod.made_on() == {**here, "cpu_capability": other} != here
+    # the shipped weights say which kernels made them: where they differ, bit for bit is not expected
+    assert clf.info()["made_on"]["cpu_capability"] == "AVX2"
+
+
 def test_ship_classifier_remakes_the_shipped_weights(clf, cache, tmp_path, monkeypatch):
     """The remaking command trains the default recipe into a file the classifier then ships. Its
     weights equal the shipped ones only on the CPU and torch they were made with (float kernels

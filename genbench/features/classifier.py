@@ -163,11 +163,17 @@ def _load(path: Path, net: SmallCNN) -> dict[str, Any]:
 
 
 def made_on() -> dict[str, str | None]:
-    """What trained weights depend on besides the config: the CPU's model and torch's version (a
-    ``str``, not torch's ``TorchVersion``, so that ``weights_only`` loading accepts it)."""
+    """What trained weights depend on besides the config: the CPU's model, the instruction set that
+    torch's CPU kernels use on it (``AVX2``, ``AVX512``...: they round differently, and one model
+    name, "AMD EPYC" for one, covers CPUs with and without AVX-512) and torch's version (a ``str``,
+    not torch's ``TorchVersion``, so that ``weights_only`` loading accepts it)."""
     from genbench.results import machine
 
-    return {"cpu": machine("cpu")["cpu"], "torch": str(torch.__version__)}
+    return {
+        "cpu": machine("cpu")["cpu"],
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch": str(torch.__version__),
+    }
 
 
 def fingerprint_of(weights_key: str, weights_sha256: str) -> str:

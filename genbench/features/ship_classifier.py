@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     facts = ship(args.dataset, args.cache_dir or default_cache_dir())
     print(
         f"wrote {facts['path']}: {facts['fingerprint']}, held-out accuracy {facts['test_accuracy']:.4f}, "
-        f"made on {facts['made_on']['cpu']} with torch {facts['made_on']['torch']}"
+        f"made on {facts['made_on']['cpu']} ({facts['made_on']['cpu_capability']}) with torch "
+        f"{facts['made_on']['torch']}"
     )
     return 0
 
