@@ -270,11 +270,17 @@ def environment(device: str) -> dict[str, Any]:
 
 
 def machine(device: str) -> dict[str, Any]:
-    """The hardware that timings depend on: the CPU's model and the threads torch uses, and the GPU's
-    name on CUDA. Recorded in results and in checkpoints (where training was timed)."""
+    """The hardware that timings depend on: the CPU's model, the instruction set torch's CPU kernels
+    use on it (one model name, "AMD EPYC" for one, covers CPUs with and without AVX-512, which run the
+    test suite 2 to 3 times apart and round differently), the threads torch uses, and the GPU's name
+    on CUDA. Recorded in results and in checkpoints (where training was timed)."""
     import torch
 
-    facts: dict[str, Any] = {"cpu": _cpu_model(), "cpu_threads": torch.get_num_threads()}
+    facts: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_threads": torch.get_num_threads(),
+    }
     if device.startswith("cuda"):
         facts["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return facts
@@ -293,10 +299,13 @@ def _cpu_model() -> str | None:
 
 def machine_text(facts: dict[str, Any]) -> str:
     """``facts`` (from :func:`machine`, or a result's environment) in a few words, for captions:
-    "NVIDIA H200" or "CPU: Intel(R) Xeon(R) ..., 2 threads"; "" when nothing was recorded."""
+    "NVIDIA H200" or "CPU: AMD EPYC (AVX2), 2 threads" (results written before the instruction set
+    was recorded lack it); "" when nothing was recorded."""
     if facts.get("gpu"):
         return str(facts["gpu"])
     parts = [str(facts["cpu"])] if facts.get("cpu") else []
+    if parts and facts.get("cpu_capability"):
+        parts[0] += f" ({facts['cpu_capability']})"
     if facts.get("cpu_threads"):
         parts.append(f"{facts['cpu_threads']} threads")
     if parts:

@@ -443,6 +443,8 @@ def test_the_cost_table_names_the_machines_its_timings_were_measured_on(cli, tmp
     assert here.startswith("CPU") and f"{torch.get_num_threads()} threads" in here
     a, b = (json.loads((tmp_path / d / "ring8/test-tiny-trained/seed0.json").read_text()) for d in "ab")
     assert a["environment"]["cpu_threads"] == torch.get_num_threads()
+    assert a["environment"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert f"({torch.backends.cpu.get_cpu_capability()})" in here
     assert (a["training"]["loaded"], b["training"]["loaded"]) == (False, True)
     assert a["training"]["trained_on"] == b["training"]["trained_on"] == here
     assert cli("report", "--out", str(tmp_path / "b")).exit_code == 0

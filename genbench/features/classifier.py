@@ -169,11 +169,8 @@ def made_on() -> dict[str, str | None]:
     not torch's ``TorchVersion``, so that ``weights_only`` loading accepts it)."""
     from genbench.results import machine
 
-    return {
-        "cpu": machine("cpu")["cpu"],
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "torch": str(torch.__version__),
-    }
+    facts = machine("cpu")
+    return {"cpu": facts["cpu"], "cpu_capability": facts["cpu_capability"], "torch": str(torch.__version__)}
 
 
 def fingerprint_of(weights_key: str, weights_sha256: str) -> str:
