@@ -439,12 +439,13 @@ def test_the_cost_table_names_the_machines_its_timings_were_measured_on(cli, tmp
     args = ["--models", "test-tiny-trained,gaussian", "--dataset", "ring8", "--samples", "100"]
     assert cli(*run_args(tmp_path / "a", cache, *args)).exit_code == 0
     assert cli(*run_args(tmp_path / "b", cache, *args)).exit_code == 0  # loads the checkpoint
-    here = machine_text(machine("cpu"))
-    assert here.startswith("CPU") and f"{torch.get_num_threads()} threads" in here
     a, b = (json.loads((tmp_path / d / "ring8/test-tiny-trained/seed0.json").read_text()) for d in "ab")
     assert a["environment"]["cpu_threads"] == torch.get_num_threads()
     assert a["environment"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
-    assert f"({torch.backends.cpu.get_cpu_capability()})" in here
+    here = machine_text(machine(a["environment"]["device"]))  # the GPU's name where auto chose CUDA
+    if a["environment"]["device"] == "cpu":
+        assert here.startswith("CPU") and f"{torch.get_num_threads()} threads" in here
+        assert f"({torch.backends.cpu.get_cpu_capability()})" in here
     assert (a["training"]["loaded"], b["training"]["loaded"]) == (False, True)
     assert a["training"]["trained_on"] == b["training"]["trained_on"] == here
     assert cli("report", "--out", str(tmp_path / "b")).exit_code == 0
