@@ -271,8 +271,8 @@ def environment(device: str) -> dict[str, Any]:
 
 def machine(device: str) -> dict[str, Any]:
     """The hardware that timings depend on: the CPU's model, the instruction set torch's CPU kernels
-    use on it (one model name, "AMD EPYC" for one, covers CPUs with and without AVX-512, which run the
-    test suite 2 to 3 times apart and round differently), the threads torch uses, and the GPU's name
+    use on it (one model name, "AMD EPYC" for one, covers CPUs with and without AVX-512, which ran the
+    test suite about twice apart and round differently), the threads torch uses, and the GPU's name
     on CUDA. Recorded in results and in checkpoints (where training was timed)."""
     import torch
 

@@ -846,7 +846,7 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
         "NVIDIA H200"
     )
     assert machine_text({"device": "cpu", "cpu": "Xeon", "cpu_threads": 2}) == "CPU: Xeon, 2 threads"
-    # one model name, two instruction sets: an AVX-512 EPYC ran the suite 2 to 3 times faster
+    # one model name, two instruction sets: an AVX-512 EPYC ran the suite about twice as fast
     epyc = {"device": "cpu", "cpu": "AMD EPYC", "cpu_capability": "AVX512", "cpu_threads": 2}
     assert machine_text(epyc) == "CPU: AMD EPYC (AVX512), 2 threads"
     assert machine_text({**epyc, "cpu_capability": "AVX2"}) != machine_text(epyc)
