@@ -246,7 +246,11 @@ class GenerativeModel(ABC):
 
     @abstractmethod
     def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
-        """Return ``n`` samples shaped ``(n, *spec.shape)``, float, in ``spec.value_range``."""
+        """Return ``n`` samples shaped ``(n, *spec.shape)``, float, in ``spec.value_range``.
+
+        Draw every random number from ``generator``, on its device, which is the run's (CUDA on a GPU
+        machine): ``torch.randn(..., generator=generator, device=generator.device)``.
+        """
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:

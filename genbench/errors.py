@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class GenbenchError(Exception):
     """A user-facing error: the message names the problem and the fix.
@@ -55,3 +57,22 @@ class Diverged(Exception):
         self.loss = loss
         detail = f"loss={loss}" if loss is not None else why  # why: what else showed it (NaN weights)
         super().__init__(f"diverged at step {step}" + (f" ({detail})" if detail else ""))
+
+
+# torch's words when a tensor is made on one device from a generator on another
+_GENERATOR_DEVICE = re.compile(r"Expected a '(\w+)' device type for generator but found '(\w+)'")
+
+
+def plugin_fix(error: BaseException) -> str:
+    """The fix for a plugin's exception whose cause is known, as "; <fix>", else "".
+
+    One cause so far: the run's generator lives on the run's device (CUDA on a GPU machine), and a
+    ``sample`` that draws ``torch.randn(n, ..., generator=generator)`` without ``device=`` works on
+    the CPU only.
+    """
+    if _GENERATOR_DEVICE.search(str(error)):
+        return (
+            "; draw the noise on the generator's device (the run's): "
+            "torch.randn(..., generator=generator, device=generator.device)"
+        )
+    return ""

@@ -20,7 +20,7 @@ import numpy as np
 
 from genbench.api import GenerativeModel
 from genbench.config import RunConfig, resolve_model_config
-from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError
+from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix
 from genbench.features.base import Features
 from genbench.isolation import torch_state_kept
 from genbench.planning import Owner, Plan, plan, replaced_by_run, row_label
@@ -249,7 +249,10 @@ def run_one(
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # a plugin's own bug, sys.exit or its own BaseException too: the others run
-        result.status, result.error = "failed", f"model {name!r} raised {type(e).__name__}: {e}"
+        result.status, result.error = (
+            "failed",
+            f"model {name!r} raised {type(e).__name__}: {e}{plugin_fix(e)}",
+        )
         result.error_kind = "plugin"
         console.warn(result.error)
     return result

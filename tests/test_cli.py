@@ -105,7 +105,7 @@ class Flaky(PointsOnly):
             raise SystemExit(2)
         if self.outcome == "diverge":
             raise Diverged(step=3, loss=float("nan"))
-        return torch.randn(n, *self.spec.shape, generator=generator)
+        return torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
 
 
 @register_model("test-tiny-trained")
@@ -509,10 +509,15 @@ def test_a_plugin_datasets_changed_data_is_never_served_stale_checkpoints_or_fea
     assert a["metrics"]["fid"] != c["metrics"]["fid"]
 
 
-def test_amp_checkpoints_have_a_key_of_their_own_and_results_record_the_precision(cli, tmp_path):
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))],
+)
+def test_amp_checkpoints_have_a_key_of_their_own_and_results_record_the_precision(cli, tmp_path, device):
     """--amp (bfloat16 autocast on CUDA) was neither in the checkpoint key nor in the result: an fp32
-    run loaded bf16-trained weights without a trace. The CUDA path needs a GPU; the key and the
-    record are checked here, and --amp on the CPU (a no-op) loads the fp32 checkpoint."""
+    run loaded bf16-trained weights without a trace. On CUDA --amp trains a checkpoint of its own key;
+    on the CPU it is a no-op and loads the fp32 checkpoint. The device is named: on a GPU machine
+    auto picks CUDA, where the CPU's expectations failed."""
     from genbench.api import config_hash
     from genbench.training import training_key_config
 
@@ -520,13 +525,19 @@ def test_amp_checkpoints_have_a_key_of_their_own_and_results_record_the_precisio
     assert training_key_config(cfg, False) == cfg  # fp32 keys are unchanged: existing caches load
     assert config_hash("m", "d", training_key_config(cfg, True), 0) != config_hash("m", "d", cfg, 0)
     args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "200", "--metrics", "fid"]
-    args += ["--no-figures"]
-    assert cli(*run_args(tmp_path / "a", tmp_path / "cache", *args)).exit_code == 0
-    assert cli(*run_args(tmp_path / "b", tmp_path / "cache", *args, "--amp")).exit_code == 0
-    a, b = (json.loads((tmp_path / d / "ring8/test-tiny-trained/seed0.json").read_text()) for d in "ab")
+    args += ["--no-figures", "--device", device]
+    for out, extra in (("a", []), ("b", ["--amp"]), ("c", ["--amp"])):
+        assert cli(*run_args(tmp_path / out, tmp_path / "cache", *args, *extra)).exit_code == 0
+    a, b, c = (json.loads((tmp_path / d / "ring8/test-tiny-trained/seed0.json").read_text()) for d in "abc")
     assert (a["training"]["amp"], a["training"]["loaded"]) == (False, False)
-    assert (b["training"]["amp"], b["training"]["loaded"]) == (False, True)
-    assert b["training"]["checkpoint"] == a["training"]["checkpoint"]
+    if device == "cpu":
+        assert (b["training"]["amp"], b["training"]["loaded"]) == (False, True)
+        assert b["training"]["checkpoint"] == a["training"]["checkpoint"]
+    else:  # bf16-trained weights: a key of their own, which the next --amp run loads
+        assert (b["training"]["amp"], b["training"]["loaded"]) == (True, False)
+        assert b["training"]["checkpoint"] != a["training"]["checkpoint"]
+    assert (c["training"]["amp"], c["training"]["loaded"]) == (b["training"]["amp"], True)
+    assert c["training"]["checkpoint"] == b["training"]["checkpoint"]
 
 
 def test_retrain_trains_a_shared_checkpoint_once_per_run(cli, tmp_path, monkeypatch):

@@ -49,7 +49,7 @@ class Gated(GenerativeModel):
         return {"steps": 1}
 
     def sample(self, n, *, generator):
-        return self.config.scale * torch.randn(n, *self.spec.shape, generator=generator)
+        return self.config.scale * torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
 
     def state_dict(self):
         return {"scale": torch.tensor(self.config.scale)}

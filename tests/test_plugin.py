@@ -156,7 +156,7 @@ class _ConfiguredModel(GenerativeModel):
     trainable = False
 
     def sample(self, n, *, generator):
-        return torch.randn(n, *self.spec.shape, generator=generator)
+        return torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
 
     def state_dict(self):
         return {}
@@ -336,6 +336,58 @@ def test_a_dataset_plugin_returning_the_wrong_data_fails_in_one_line_naming_it(
     assert not (tmp_path / "runs" / "test-bad-data").exists()  # failed before any work
 
 
+class _NoiseOnTheCPU(_ConfiguredModel):
+    """Draws its noise where torch puts it by default, not on the generator's device."""
+
+    def sample(self, n, *, generator):
+        return torch.randn(n, *self.spec.shape, generator=generator)
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))],
+)
+def test_a_plugin_drawing_noise_off_the_generators_device_fails_alone_naming_the_fix(
+    register, tmp_path, cache_dir, device
+):
+    """On a GPU machine the run's generator is a CUDA one, and a plugin that draws
+    torch.randn(n, generator=generator), which runs on the CPU, failed with torch's words alone. The
+    error now names the fix; the other models run."""
+    register(registry.models, "test-cpu-noise", _NoiseOnTheCPU)
+    config = RunConfig(
+        models=["test-cpu-noise", "gaussian"],
+        dataset="ring8",
+        samples=200,
+        metrics=["fid"],
+        out=tmp_path / "runs",
+        cache_dir=cache_dir,
+        device=device,
+        figures=False,
+        progress=False,
+    )
+    results = {r.model: r for r in run(config)}
+    assert results["gaussian"].status == "ok"
+    if device == "cpu":
+        assert results["test-cpu-noise"].status == "ok"
+    else:
+        error = results["test-cpu-noise"].error
+        assert results["test-cpu-noise"].status == "failed", error
+        assert "Expected a 'cpu' device type for generator but found 'cuda'" in error, error
+        assert error.endswith("device=generator.device)"), error
+
+
+def test_the_fix_for_a_generator_on_another_device_is_named_from_torchs_words():
+    """torch's message, as torch 2.11 words it on an H200 (the test above makes it where there is a
+    GPU); any other error gets no fix."""
+    from genbench.errors import plugin_fix
+
+    words = "Expected a 'cpu' device type for generator but found 'cuda'"
+    assert "device=generator.device" in plugin_fix(RuntimeError(words))
+    assert "device=generator.device" in plugin_fix(RuntimeError(words.replace("cpu", "mps")))
+    assert plugin_fix(RuntimeError("CUDA out of memory")) == ""
+    assert plugin_fix(SystemExit(2)) == ""
+
+
 def _the_one_error_line(cli, tmp_path, cache_dir, *args: str) -> str:
     """`genbench run` with ``args`` fails with exit 2 and one `error:` line, no traceback: that line."""
     r = cli("run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress", *args)
@@ -357,10 +409,10 @@ def _extractor(extract):
     "cls, expected",
     [
         # numpy features: an AttributeError traceback ('numpy.ndarray' object has no attribute 'double')
-        (_extractor(lambda self, x: (x.numpy(), None)), "returned features of type ndarray"),
+        (_extractor(lambda self, x: (x.cpu().numpy(), None)), "returned features of type ndarray"),
         (_extractor(lambda self, x: x), "returned Tensor from _extract_batch"),
         (_extractor(lambda self, x: (x[:, 0], None)), "returned features of shape"),
-        (_extractor(lambda self, x: (x, x.numpy())), "returned logits of type ndarray"),
+        (_extractor(lambda self, x: (x, x.cpu().numpy())), "returned logits of type ndarray"),
     ],
 )
 def test_a_feature_extractor_plugin_returning_the_wrong_values_fails_in_one_line_naming_it(
@@ -1011,7 +1063,7 @@ def test_a_model_writing_into_its_data_changes_no_other_models_numbers(register,
 
         def sample(self, n, *, generator):
             self.kept[:5].mul_(100)
-            return torch.randn(n, *self.spec.shape, generator=generator)
+            return torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
 
     register(registry.models, "test-scales", Scales)
     clean = run_ring8(tmp_path / "clean", cache_dir, models=("gaussian", "copy"), metrics=["fid", "kid"])
