@@ -31,6 +31,7 @@ import torch
 from genbench import registry
 from genbench.api import DataSpec, TrainContext
 from genbench.config import resolve_model_config
+from genbench.determinism import deterministic_training
 from genbench.metrics.throughput import measure_sampling
 from genbench.results import machine, machine_text
 
@@ -54,11 +55,19 @@ def sync(device: torch.device) -> None:
 
 
 def time_training(
-    name: str, steps: int, data: torch.Tensor, device: torch.device, amp: bool, batch: int | None = None
+    name: str,
+    steps: int,
+    data: torch.Tensor,
+    device: torch.device,
+    amp: bool,
+    batch: int | None = None,
+    deterministic: bool = False,
 ) -> tuple[object, dict]:
     """Train ``name`` at its cifar10 config for ``steps`` steps; steps/s after the first 10%.
 
-    ``batch`` overrides the config's batch size (the CPU smoke run uses a small one).
+    ``batch`` overrides the config's batch size (the CPU smoke run uses a small one);
+    ``deterministic`` trains as `genbench run` does by default on CUDA (torch's deterministic
+    algorithms, no cuDNN autotuning).
     """
     cls = registry.models.get(name)
     cfg = resolve_model_config(cls, "cifar10", {})
@@ -72,7 +81,8 @@ def time_training(
 
     ctx = TrainContext(seed=0, device=device, amp=amp, progress=progress)
     t0 = time.perf_counter()
-    model.fit(data.to(device), ctx)
+    with deterministic_training(device, deterministic):
+        model.fit(data.to(device), ctx)
     sync(device)
     total = time.perf_counter() - t0
     warm = max(1, steps // 10)
@@ -81,6 +91,7 @@ def time_training(
     row = {
         "model": name,
         "amp": amp,
+        "deterministic": deterministic,
         "train_steps": steps,
         "batch_size": cfg.batch_size,
         "steps_per_s": rate,
@@ -185,12 +196,13 @@ def markdown(report: dict) -> str:
         f"Device: {report['device_name']}; torch {report['torch']}; synthetic CIFAR-shaped data, "
         f"random Inception weights (speed only).",
         "",
-        "| model | amp | params | batch | train steps/s | examples/s |",
-        "|---|---|---|---|---|---|",
+        "| model | amp | deterministic | params | batch | train steps/s | examples/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in report["training"]:
         lines.append(
-            f"| {r['model']} | {r['amp']} | {r['parameters'] / 1e6:.1f}M | {r['batch_size']} | "
+            f"| {r['model']} | {r['amp']} | {r.get('deterministic', False)} | {r['parameters'] / 1e6:.1f}M | "
+            f"{r['batch_size']} | "
             f"{r['steps_per_s']:.2f} | {r['examples_per_s']:.0f} |"
         )
     lines += ["", "| sampler | NFE | batch | samples/s | peak memory (MiB) |", "|---|---|---|---|---|"]
@@ -221,6 +233,11 @@ def main() -> None:
     )
     ap.add_argument("--models", default="ddpm,vae,gan-ns")
     ap.add_argument("--amp", action="store_true", help="also time bf16 autocast training (CUDA)")
+    ap.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="also time training as `genbench run` trains on CUDA by default (deterministic algorithms)",
+    )
     ap.add_argument("--sample-batch", type=int, help="sampling batch size [256; 8 on the CPU]")
     ap.add_argument(
         "--ddpm-samples", type=int, help="samples of the 1000-step sampler [256; 0 = skip on the CPU]"
@@ -265,10 +282,12 @@ def main() -> None:
     from baselines.ddim import DDIM
 
     for name in args.models.split(","):
-        for amp in [False, True] if args.amp and device.type == "cuda" else [False]:
-            model, row = time_training(name, args.train_steps, data, device, amp, args.train_batch)
-            report["training"].append(row)
-            print(row, flush=True)
+        cuda = device.type == "cuda"
+        for amp in [False, True] if args.amp and cuda else [False]:
+            for det in [False, True] if args.deterministic and cuda else [False]:
+                model, row = time_training(name, args.train_steps, data, device, amp, args.train_batch, det)
+                report["training"].append(row)
+                print(row, flush=True)
         if name == "ddpm":
             if args.ddpm_samples:
                 report["sampling"].append(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genbench.config import RunConfig
+from genbench.determinism import fix_cublas_workspace
 from genbench.errors import GenbenchError
 
 # what run, evaluate and registered return: imported here (they need no torch), so that their type
@@ -22,6 +23,8 @@ from genbench.registry import register_dataset, register_features, register_metr
 from genbench.results import Result
 
 __version__ = "0.1.0"
+
+fix_cublas_workspace()  # before any CUDA work: deterministic training on CUDA needs it (determinism.py)
 
 if TYPE_CHECKING:
     from genbench.api import DataSpec, GenerativeModel, TrainContext

@@ -57,6 +57,9 @@ class RunConfig:
     # inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS for clean-inception), else its download
     inception_weights: Path | str | None = None
     amp: bool = False  # --amp: mixed precision training on CUDA
+    # --deterministic/--no-deterministic: train on CUDA with torch's deterministic algorithms, so that
+    # the same command trains the same weights (slower; the CPU's training is deterministic anyway)
+    deterministic: bool = True
     figures: bool = True  # --figures/--no-figures
     progress: bool = True  # --progress/--no-progress
 

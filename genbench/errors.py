@@ -59,20 +59,31 @@ class Diverged(Exception):
         super().__init__(f"diverged at step {step}" + (f" ({detail})" if detail else ""))
 
 
-# torch's words when a tensor is made on one device from a generator on another
-_GENERATOR_DEVICE = re.compile(r"Expected a '(\w+)' device type for generator but found '(\w+)'")
+#: (torch's words, the fix) for plugin exceptions whose cause is known
+_FIXES = (
+    # a tensor made on one device from a generator on another: the run's generator lives on the
+    # run's device (CUDA on a GPU machine), and torch.randn(n, generator=generator) works on the CPU only
+    (
+        re.compile(r"Expected a '\w+' device type for generator but found '\w+'"),
+        "draw the noise on the generator's device (the run's): "
+        "torch.randn(..., generator=generator, device=generator.device)",
+    ),
+    # an op with no deterministic CUDA kernel, under --deterministic (genbench.determinism)
+    (
+        re.compile(r"does not have a deterministic implementation|makes the algorithm non-deterministic"),
+        "pass --no-deterministic (RunConfig(deterministic=False)) to train with torch's "
+        "non-deterministic CUDA kernels: retraining then gives other weights",
+    ),
+    # the process's first cuBLAS product came before `import genbench` set CUBLAS_WORKSPACE_CONFIG
+    (
+        re.compile(r"CUBLAS_WORKSPACE_CONFIG"),
+        "set CUBLAS_WORKSPACE_CONFIG=:4096:8 before the process's first CUDA matrix product "
+        "(import genbench first), or pass --no-deterministic",
+    ),
+)
 
 
 def plugin_fix(error: BaseException) -> str:
-    """The fix for a plugin's exception whose cause is known, as "; <fix>", else "".
-
-    One cause so far: the run's generator lives on the run's device (CUDA on a GPU machine), and a
-    ``sample`` that draws ``torch.randn(n, ..., generator=generator)`` without ``device=`` works on
-    the CPU only.
-    """
-    if _GENERATOR_DEVICE.search(str(error)):
-        return (
-            "; draw the noise on the generator's device (the run's): "
-            "torch.randn(..., generator=generator, device=generator.device)"
-        )
-    return ""
+    """The fix for a plugin's exception whose cause is known, as "; <fix>", else ""."""
+    text = str(error)
+    return next((f"; {fix}" for words, fix in _FIXES if words.search(text)), "")

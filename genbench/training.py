@@ -22,6 +22,7 @@ import torch
 
 from genbench.api import GenerativeModel, TrainContext, config_hash
 from genbench.checkpoint import load_checkpoint, save_checkpoint
+from genbench.determinism import deterministic_training
 from genbench.errors import Diverged, GenbenchError
 from genbench.io import remove_temps
 from genbench.progress import Progress
@@ -47,7 +48,8 @@ def train_or_load(
     train_x = p.dataset.load("train")[0]
     if not cls.trainable:
         ctx = TrainContext(seed=seed, device=p.device)
-        model.fit(train_x.clone(), ctx)
+        with deterministic_training(p.device, p.config.deterministic):
+            model.fit(train_x.clone(), ctx)
         return model, ctx.elapsed(), ctx.history, {"trainable": False, "model_version": cls.version}
 
     amp = p.config.amp and p.device.type == "cuda"
@@ -155,7 +157,9 @@ def _train_and_save(
         data_digest=digest,  # saved in train.pt: a resume on changed data is refused
     )
     try:
-        summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
+        with deterministic_training(p.device, p.config.deterministic) as mode:
+            summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
+        summary = {**summary, **mode}  # saved with the weights: a loaded checkpoint says how it was trained
         check_weights_finite(model, summary, ctx)
     except Exception as e:
         # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes

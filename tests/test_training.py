@@ -383,3 +383,137 @@ def test_a_killed_checkpoint_write_leaves_no_temp_file_behind(tmp_path):
     (again,) = run(config(tmp_path, "a"))
     assert again.training["loaded"] and not any(f.exists() for f in left)
     assert live.exists() and other.exists()
+
+
+# -- deterministic training on CUDA (--deterministic, on by default) ----------------------------------
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+
+
+def _torch_flags() -> tuple[bool, bool, bool]:
+    return (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.benchmark,
+    )
+
+
+@pytest.fixture
+def flags_restored():
+    before = _torch_flags()
+    yield
+    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+    torch.backends.cudnn.benchmark = before[2]
+
+
+def test_deterministic_training_switches_torch_for_cuda_only_and_restores_it(flags_restored):
+    """On an H200 two --retrain runs trained other weights (up to 0.035 apart) until training ran with
+    torch's deterministic algorithms and without cuDNN's autotuning. Only CUDA training is switched
+    (flags alone: this runs without a GPU), strictly (warn_only kept memory-efficient attention's
+    non-deterministic backward), and torch's settings are restored after, also after an error."""
+    from genbench.determinism import deterministic_training
+
+    cuda = torch.device("cuda")
+    torch.use_deterministic_algorithms(True, warn_only=True)  # a caller's own settings
+    torch.backends.cudnn.benchmark = True
+    with deterministic_training(cuda, True) as mode:
+        assert mode == {"deterministic": True}
+        assert _torch_flags() == (True, False, False)
+    assert _torch_flags() == (True, True, True)
+    with pytest.raises(RuntimeError), deterministic_training(cuda, True):
+        raise RuntimeError("training broke")
+    assert _torch_flags() == (True, True, True)
+    torch.use_deterministic_algorithms(False)
+    with deterministic_training(cuda, False) as mode:  # --no-deterministic: recorded, nothing switched
+        assert (mode, _torch_flags()) == ({"deterministic": False}, (False, False, True))
+    with deterministic_training(torch.device("cpu"), True) as mode:  # the CPU's kernels are deterministic
+        assert (mode, _torch_flags()) == ({}, (False, False, True))
+
+
+@pytest.mark.parametrize("preset", [None, ":16:8"])
+def test_import_genbench_fixes_cublas_workspace_unless_the_user_did(preset):
+    """torch reads CUBLAS_WORKSPACE_CONFIG once, at the process's first cuBLAS product, and in
+    deterministic mode every product fails when it was unset then: `import genbench` sets it, before
+    any CUDA work, to one of the two values torch accepts, and keeps the user's."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
+    if preset:
+        env["CUBLAS_WORKSPACE_CONFIG"] = preset
+    code = "import os, genbench; print(os.environ['CUBLAS_WORKSPACE_CONFIG'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (preset or ":4096:8")
+
+
+def test_an_op_without_a_deterministic_kernel_fails_naming_no_deterministic(flags_restored):
+    """torch's own error for such an op (put_ has none on the CPU either, so torch's words are made
+    here) gets the fix, --no-deterministic, appended in the model's failure."""
+    from genbench.errors import plugin_fix
+
+    torch.use_deterministic_algorithms(True)
+    with pytest.raises(RuntimeError) as e:
+        torch.zeros(3).put_(torch.tensor([0]), torch.tensor([1.0]))
+    assert "does not have a deterministic implementation" in str(e.value)
+    assert "--no-deterministic" in plugin_fix(e.value)
+    cublas = "Deterministic behavior was enabled ... you must set an environment variable ... CUBLAS_WORKSPACE_CONFIG=:4096:8"
+    assert "CUBLAS_WORKSPACE_CONFIG=:4096:8 before" in plugin_fix(RuntimeError(cublas))
+
+
+class _PutInFit(TinyTrained):
+    """Trains as TinyTrained, through an op that has no deterministic CUDA kernel."""
+
+    def fit(self, train, ctx):
+        torch.zeros(3, device=train.device).put_(
+            torch.tensor([0], device=train.device), torch.ones(1, device=train.device)
+        )
+        return super().fit(train, ctx)
+
+
+def _tensors(state, prefix: str = "") -> dict[str, torch.Tensor]:
+    if isinstance(state, dict):
+        return {k: v for key, sub in state.items() for k, v in _tensors(sub, f"{prefix}{key}.").items()}
+    return {prefix: state} if torch.is_tensor(state) else {}
+
+
+@CUDA
+def test_cuda_training_is_deterministic_by_default_and_an_op_without_a_kernel_names_the_way_out(
+    tmp_path, register
+):
+    """Two --retrain runs on CUDA into two caches train identical DDPM weights and give the same FID
+    (on an H200 they differed before --deterministic); a model training through an op with no
+    deterministic CUDA kernel fails alone naming --no-deterministic, and trains with it."""
+    register(registry.models, "test-put-in-fit", _PutInFit)
+
+    def once(out: str, models: list[str], **kw) -> dict:
+        config = RunConfig(
+            models=models,
+            dataset="digits",
+            samples=200,
+            metrics=["fid"],
+            overrides=["ddpm.train_steps=60"] if "ddpm" in models else [],
+            out=tmp_path / out,
+            cache_dir=tmp_path / f"cache-{out}",
+            device="cuda",
+            retrain=True,
+            figures=False,
+            progress=False,
+            **kw,
+        )
+        return {r.model: r for r in run(config)}
+
+    a, b = once("a", ["ddpm", "test-put-in-fit"]), once("b", ["ddpm"])
+    assert a["ddpm"].training["deterministic"] is True
+    assert a["ddpm"].metrics["fid"] == b["ddpm"].metrics["fid"]
+    wa, wb = (
+        _tensors(torch.load(r["ddpm"].training["checkpoint"], weights_only=False)["state"]) for r in (a, b)
+    )
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a["test-put-in-fit"].status == "failed"
+    assert a["test-put-in-fit"].error.endswith("retraining then gives other weights"), a[
+        "test-put-in-fit"
+    ].error
+    c = once("c", ["test-put-in-fit"], deterministic=False)
+    assert c["test-put-in-fit"].status == "ok", c["test-put-in-fit"].error
+    assert c["test-put-in-fit"].training["deterministic"] is False

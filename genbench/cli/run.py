@@ -63,6 +63,12 @@ def run(
     ] = None,
     inception_weights: InceptionWeights = None,
     amp: Annotated[bool, typer.Option(help="Mixed-precision training on CUDA.")] = False,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            help="Train on CUDA with torch's deterministic algorithms: the same command, the same weights."
+        ),
+    ] = True,
     figures: Annotated[bool, typer.Option(help="Save sample and nearest-neighbour figures.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
@@ -89,6 +95,7 @@ def run(
         metric_options=list(metric_option or []),
         inception_weights=inception_weights,
         amp=amp,
+        deterministic=deterministic,
         figures=figures,
         progress=progress,
     )
