@@ -62,9 +62,8 @@ def deterministic_training(device: torch.device, on: bool) -> Iterator[dict[str,
         # strict, not warn_only: with warn_only, torch keeps its memory-efficient attention's
         # non-deterministic backward (a warning once per process) instead of its deterministic one
         torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = (
-            False  # timing picks one of several algorithms, each rounding its own way
-        )
+        # autotuning times several algorithms and keeps the fastest, each rounding its own way
+        torch.backends.cudnn.benchmark = False
     try:
         yield {"deterministic": on}
     finally:
