@@ -201,7 +201,7 @@ def markdown(report: dict) -> str:
     ]
     for r in report["training"]:
         lines.append(
-            f"| {r['model']} | {r['amp']} | {r.get('deterministic', False)} | {r['parameters'] / 1e6:.1f}M | "
+            f"| {r['model']} | {r['amp']} | {r['deterministic']} | {r['parameters'] / 1e6:.1f}M | "
             f"{r['batch_size']} | "
             f"{r['steps_per_s']:.2f} | {r['examples_per_s']:.0f} |"
         )

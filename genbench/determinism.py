@@ -51,13 +51,13 @@ def deterministic_training(device: torch.device, on: bool) -> Iterator[dict[str,
     """
     import torch
 
+    from genbench.isolation import deterministic_mode, set_deterministic_mode
+
     if device.type != "cuda":
         yield {}
         return
     fix_cublas_workspace()  # in case the user's code unset it after importing genbench
-    algorithms = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    benchmark = torch.backends.cudnn.benchmark
+    mode, benchmark = deterministic_mode(), torch.backends.cudnn.benchmark
     if on:
         # strict, not warn_only: with warn_only, torch keeps its memory-efficient attention's
         # non-deterministic backward (a warning once per process) instead of its deterministic one
@@ -67,5 +67,5 @@ def deterministic_training(device: torch.device, on: bool) -> Iterator[dict[str,
     try:
         yield {"deterministic": on}
     finally:
-        torch.use_deterministic_algorithms(algorithms, warn_only=warn_only)
+        set_deterministic_mode(mode)
         torch.backends.cudnn.benchmark = benchmark

@@ -17,29 +17,33 @@ from typing import Any
 import torch
 
 
+def deterministic_mode() -> str:
+    """torch's deterministic-algorithms setting: "off", "on" or "warn only"."""
+    if not torch.are_deterministic_algorithms_enabled():
+        return "off"
+    return "warn only" if torch.is_deterministic_algorithms_warn_only_enabled() else "on"
+
+
+def set_deterministic_mode(mode: str) -> None:
+    """Set what :func:`deterministic_mode` read."""
+    # with its warn_only: restoring the flag alone made a caller's warn-only mode strict
+    torch.use_deterministic_algorithms(mode != "off", warn_only=mode == "warn only")
+
+
 def _settings() -> dict[str, Any]:
     return {
         "grad mode": torch.is_grad_enabled(),
         "default dtype": torch.get_default_dtype(),
         "threads": torch.get_num_threads(),
-        "deterministic algorithms": (
-            ("warn only" if torch.is_deterministic_algorithms_warn_only_enabled() else "on")
-            if torch.are_deterministic_algorithms_enabled()
-            else "off"
-        ),
+        "deterministic algorithms": deterministic_mode(),
     }
-
-
-def _deterministic(mode: str) -> None:
-    # with its warn_only: restoring the flag alone made a caller's warn-only mode strict
-    torch.use_deterministic_algorithms(mode != "off", warn_only=mode == "warn only")
 
 
 _RESTORE: dict[str, Callable[[Any], None]] = {
     "grad mode": torch.set_grad_enabled,
     "default dtype": torch.set_default_dtype,
     "threads": torch.set_num_threads,
-    "deterministic algorithms": _deterministic,
+    "deterministic algorithms": set_deterministic_mode,
 }
 
 
