@@ -111,7 +111,9 @@ DETERMINISM = (
     "with the earlier, larger config on three VMs), and DDIM-1000 at eta = 0 was still +45% (first VM), while "
     "DDIM-1000 at eta = 1 reproduces DDPM: the deterministic sampler on this small denoiser, not the step count, "
     "costs most of the FID; it narrows with training (+37% at four times the earlier config's 3000 steps, "
-    "ddpm.train_steps=12000), which the 3-minute budget does not allow"
+    "ddpm.train_steps=12000; +34% at four and +21% at eight times this config's 2000 steps, "
+    "ddpm.train_steps=16000, 6 to 7 minutes per seed on the fastest VM seen), which the 3-minute budget "
+    "does not allow"
 )
 
 
