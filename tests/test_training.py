@@ -400,10 +400,12 @@ def _torch_flags() -> tuple[bool, bool, bool]:
 
 @pytest.fixture
 def flags_restored():
-    before = _torch_flags()
+    from genbench.isolation import deterministic_mode, set_deterministic_mode
+
+    mode, benchmark = deterministic_mode(), torch.backends.cudnn.benchmark
     yield
-    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
-    torch.backends.cudnn.benchmark = before[2]
+    set_deterministic_mode(mode)
+    torch.backends.cudnn.benchmark = benchmark
 
 
 def test_deterministic_training_switches_torch_for_cuda_only_and_restores_it(flags_restored):
