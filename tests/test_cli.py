@@ -232,7 +232,8 @@ def test_controls_on_digits_then_report_ranks_copy_first(cli, tmp_path, cache_di
     assert csv.loc[csv["model"] == "copy", "rank"].item() == 1
 
 
-def test_same_command_gives_same_numbers_and_second_run_loads_checkpoint(cli, tmp_path, cache_dir):
+def test_same_command_gives_same_numbers_and_second_run_loads_checkpoint(cli, tmp_path):
+    cache_dir = tmp_path / "cache"  # its own: the session's holds other tests' checkpoints of this model
     args = [
         "--models",
         "test-tiny-trained,gaussian",

@@ -132,6 +132,7 @@ def test_classifier_key_changes_with_config(digits, cache):
 
 def _elsewhere(clf: Classifier, cache_dir):
     """Write weights another CPU could have trained from ``clf``'s config into ``cache_dir``."""
+    clf.fingerprint()  # trains or loads the weights: a test run alone (or first on an xdist worker) has neither
     payload = torch.load(clf._source, weights_only=True)
     payload["state_dict"] = {k: v + 1e-6 for k, v in payload["state_dict"].items()}
     (cache_dir / "classifiers").mkdir()
