@@ -215,8 +215,10 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
                 figures[f"{name} ({shown})" if shown else name] = f"{dataset}/{Path(path).name}"
         figures.update(copy_run_figures(mine, out, fig_dir))
         md = leaderboard_markdown(frame, agg, dataset, figures, described.get(dataset, {}))
-        atomic_write_text(Path(leaderboards) / f"{dataset}.md", md, fix=FIX_LEADERBOARDS)
         csv = to_csv_frame(a).to_csv(index=False)
+        # both rendered before either is written (each write is atomic): a report killed after the
+        # .md left it beside the old .csv while the CSV rendered; now only the .csv's write lies between
+        atomic_write_text(Path(leaderboards) / f"{dataset}.md", md, fix=FIX_LEADERBOARDS)
         atomic_write_text(Path(leaderboards) / f"{dataset}.csv", csv, fix=FIX_LEADERBOARDS)
         pages[dataset] = md
     return pages
