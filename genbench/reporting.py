@@ -216,8 +216,8 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
         figures.update(copy_run_figures(mine, out, fig_dir))
         md = leaderboard_markdown(frame, agg, dataset, figures, described.get(dataset, {}))
         csv = to_csv_frame(a).to_csv(index=False)
-        # both rendered before either is written (each write is atomic): a report killed after the
-        # .md left it beside the old .csv while the CSV rendered; now only the .csv's write lies between
+        # both rendered before either is written (each write is atomic): a report killed while the
+        # CSV rendered used to leave the new .md beside the old .csv
         atomic_write_text(Path(leaderboards) / f"{dataset}.md", md, fix=FIX_LEADERBOARDS)
         atomic_write_text(Path(leaderboards) / f"{dataset}.csv", csv, fix=FIX_LEADERBOARDS)
         pages[dataset] = md
