@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_baselines import flat_state
 from test_cli import (  # tests/ is on the path: pytest imports test modules by their name
     TinyTrained,
     interrupt_training_at,
@@ -473,12 +474,6 @@ class _PutInFit(TinyTrained):
         return super().fit(train, ctx)
 
 
-def _tensors(state, prefix: str = "") -> dict[str, torch.Tensor]:
-    if isinstance(state, dict):
-        return {k: v for key, sub in state.items() for k, v in _tensors(sub, f"{prefix}{key}.").items()}
-    return {prefix: state} if torch.is_tensor(state) else {}
-
-
 @CUDA
 def test_cuda_training_is_deterministic_by_default_and_an_op_without_a_kernel_names_the_way_out(
     tmp_path, register
@@ -509,7 +504,7 @@ def test_cuda_training_is_deterministic_by_default_and_an_op_without_a_kernel_na
     assert a["ddpm"].training["deterministic"] is True
     assert a["ddpm"].metrics["fid"] == b["ddpm"].metrics["fid"]
     wa, wb = (
-        _tensors(torch.load(r["ddpm"].training["checkpoint"], weights_only=False)["state"]) for r in (a, b)
+        flat_state(torch.load(r["ddpm"].training["checkpoint"], weights_only=False)["state"]) for r in (a, b)
     )
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
     assert a["test-put-in-fit"].status == "failed"
