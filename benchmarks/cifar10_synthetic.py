@@ -253,6 +253,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="JSON file for the numbers")
     args = ap.parse_args()
     device = torch.device(args.device)
+    cuda = device.type == "cuda"
     defaults = {
         # on 2 CPU cores one DDPM step at the config's batch of 128 takes ~50 s: the CPU run is a
         # smoke test of every path, its numbers are not CIFAR-scale throughput
@@ -266,9 +267,9 @@ def main() -> None:
     }
     for key, (gpu, cpu) in defaults.items():
         if getattr(args, key) is None:
-            setattr(args, key, gpu if device.type == "cuda" else cpu)
+            setattr(args, key, gpu if cuda else cpu)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    if device.type == "cuda":
+    if cuda:
         torch.backends.cudnn.benchmark = True
     data = synthetic_cifar(10_000)
     report: dict = {
@@ -282,7 +283,6 @@ def main() -> None:
     from baselines.ddim import DDIM
 
     for name in args.models.split(","):
-        cuda = device.type == "cuda"
         for amp in [False, True] if args.amp and cuda else [False]:
             for det in [False, True] if args.deterministic and cuda else [False]:
                 model, row = time_training(name, args.train_steps, data, device, amp, args.train_batch, det)
@@ -306,7 +306,7 @@ def main() -> None:
         # the last DDIM holds the DDPM too: kept, it stayed on the GPU while the next models sampled
         model = ddim = None
         gc.collect()
-        if device.type == "cuda":
+        if cuda:
             torch.cuda.empty_cache()
     report["inception"] = time_inception(args.inception_images, 250, device, args.workdir)
     report["metrics"] = time_metrics(args.metric_n, device)
