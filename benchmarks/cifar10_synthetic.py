@@ -11,6 +11,14 @@ and reports steps/s over the steps after a warm-up; then it samples through the 
 reports samples/s, for DDPM's 1000-step ancestral sampler and DDIM at 50 and 100 steps over the same
 denoiser. With ``--amp`` it also times bf16 autocast training.
 
+Training is timed in each of ``--modes`` (on CUDA; the CPU has one): ``deterministic`` is how
+`genbench run` trains there by default (torch's deterministic algorithms, cuDNN autotuning off),
+``default`` is ``--no-deterministic`` (torch's defaults: neither), and ``autotuned`` adds cuDNN's
+autotuning, which genbench does not use (on an H200 it gained nothing measurable at these sizes and
+spent up to 23 s choosing kernels). ``--repeats`` times each configuration that many times,
+interleaved, and the table gives the median and the range. Sampling and Inception run as `genbench
+run` runs them: torch's defaults, no autotuning (which could pick other kernels from run to run).
+
     python benchmarks/cifar10_synthetic.py --device cuda --train-steps 300 --out bench.json
 
 Prints a markdown table and writes the numbers as JSON.
@@ -23,6 +31,7 @@ import dataclasses
 import gc
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -40,6 +49,8 @@ SPEC = DataSpec(
 )
 #: the config field that counts training steps, per model
 STEP_FIELD = {"ddpm": "train_steps", "vae": "steps", "gan-ns": "steps", "gan-sat": "steps"}
+#: training modes: (torch's deterministic algorithms on, through genbench's own switch; cuDNN autotuning on)
+MODES = {"deterministic": (True, False), "autotuned": (False, True), "default": (False, False)}
 
 
 def synthetic_cifar(n: int, seed: int = 0) -> torch.Tensor:
@@ -61,14 +72,14 @@ def time_training(
     device: torch.device,
     amp: bool,
     batch: int | None = None,
-    deterministic: bool = False,
+    mode: str = "default",
 ) -> tuple[object, dict]:
     """Train ``name`` at its cifar10 config for ``steps`` steps; steps/s after the first 10%.
 
-    ``batch`` overrides the config's batch size (the CPU smoke run uses a small one);
-    ``deterministic`` trains as `genbench run` does by default on CUDA (torch's deterministic
-    algorithms, no cuDNN autotuning).
+    ``batch`` overrides the config's batch size (the CPU smoke run uses a small one); ``mode`` is
+    one of :data:`MODES`.
     """
+    deterministic, autotune = MODES[mode]
     cls = registry.models.get(name)
     cfg = resolve_model_config(cls, "cifar10", {})
     cfg = dataclasses.replace(cfg, **{STEP_FIELD[name]: steps, "batch_size": batch or cfg.batch_size})
@@ -81,7 +92,9 @@ def time_training(
 
     ctx = TrainContext(seed=0, device=device, amp=amp, progress=progress)
     t0 = time.perf_counter()
-    with deterministic_training(device, deterministic):
+    with deterministic_training(device, deterministic):  # restores cuDNN's autotuning flag after
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = autotune
         model.fit(data.to(device), ctx)
     sync(device)
     total = time.perf_counter() - t0
@@ -91,7 +104,7 @@ def time_training(
     row = {
         "model": name,
         "amp": amp,
-        "deterministic": deterministic,
+        "mode": mode if device.type == "cuda" else "cpu",
         "train_steps": steps,
         "batch_size": cfg.batch_size,
         "steps_per_s": rate,
@@ -196,14 +209,18 @@ def markdown(report: dict) -> str:
         f"Device: {report['device_name']}; torch {report['torch']}; synthetic CIFAR-shaped data, "
         f"random Inception weights (speed only).",
         "",
-        "| model | amp | deterministic | params | batch | train steps/s | examples/s |",
-        "|---|---|---|---|---|---|---|",
+        "| model | amp | mode | params | batch | train steps/s (median) | range | runs | examples/s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    runs: dict[tuple, list[dict]] = {}
     for r in report["training"]:
+        runs.setdefault((r["model"], r["amp"], r["mode"]), []).append(r)
+    for (model, amp, mode), rs in runs.items():
+        rates = sorted(r["steps_per_s"] for r in rs)
+        rate = statistics.median(rates)
         lines.append(
-            f"| {r['model']} | {r['amp']} | {r['deterministic']} | {r['parameters'] / 1e6:.1f}M | "
-            f"{r['batch_size']} | "
-            f"{r['steps_per_s']:.2f} | {r['examples_per_s']:.0f} |"
+            f"| {model} | {amp} | {mode} | {rs[0]['parameters'] / 1e6:.1f}M | {rs[0]['batch_size']} | "
+            f"{rate:.2f} | {rates[0]:.2f}-{rates[-1]:.2f} | {len(rs)} | {rate * rs[0]['batch_size']:.0f} |"
         )
     lines += ["", "| sampler | NFE | batch | samples/s | peak memory (MiB) |", "|---|---|---|---|---|"]
     for r in report["sampling"]:
@@ -234,10 +251,12 @@ def main() -> None:
     ap.add_argument("--models", default="ddpm,vae,gan-ns")
     ap.add_argument("--amp", action="store_true", help="also time bf16 autocast training (CUDA)")
     ap.add_argument(
-        "--deterministic",
-        action="store_true",
-        help="also time training as `genbench run` trains on CUDA by default (deterministic algorithms)",
+        "--modes",
+        default="deterministic,default",
+        help=f"training modes timed on CUDA, of {', '.join(MODES)} [deterministic,default: "
+        "`genbench run`'s default and --no-deterministic]",
     )
+    ap.add_argument("--repeats", type=int, default=1, help="timings of each training configuration")
     ap.add_argument("--sample-batch", type=int, help="sampling batch size [256; 8 on the CPU]")
     ap.add_argument(
         "--ddpm-samples", type=int, help="samples of the 1000-step sampler [256; 0 = skip on the CPU]"
@@ -269,25 +288,32 @@ def main() -> None:
         if getattr(args, key) is None:
             setattr(args, key, gpu if cuda else cpu)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    if cuda:
-        torch.backends.cudnn.benchmark = True
+    if unknown := [m for m in args.modes.split(",") if m not in MODES]:
+        ap.error(f"unknown --modes {', '.join(unknown)}; pick from {', '.join(MODES)}")
+    modes = args.modes.split(",") if cuda else ["default"]  # the CPU has no modes to time
     data = synthetic_cifar(10_000)
     report: dict = {
         "device": str(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device_name": machine_text(machine(str(device))),  # the GPU, or the CPU and its threads
+        "repeats": args.repeats,
         "training": [],
         "sampling": [],
     }
     from baselines.ddim import DDIM
 
     for name in args.models.split(","):
-        for amp in [False, True] if args.amp and cuda else [False]:
-            for det in [False, True] if args.deterministic and cuda else [False]:
-                model, row = time_training(name, args.train_steps, data, device, amp, args.train_batch, det)
-                report["training"].append(row)
-                print(row, flush=True)
+        # interleaved, so that a machine's drift during the run spreads over every configuration
+        for repeat in range(args.repeats):
+            for amp in [False, True] if args.amp and cuda else [False]:
+                for mode in modes:
+                    model = None  # the last run's model is freed before the next one is built
+                    model, row = time_training(
+                        name, args.train_steps, data, device, amp, args.train_batch, mode
+                    )
+                    report["training"].append({**row, "repeat": repeat})
+                    print(report["training"][-1], flush=True)
         if name == "ddpm":
             if args.ddpm_samples:
                 report["sampling"].append(

@@ -11,6 +11,12 @@ the same weights twice gave the same FIDs to the last digit. With torch's determ
 on, cuDNN's autotuning off and cuBLAS's workspace fixed, the two runs trained identical weights, and
 the whole run took 84 and 66 s instead of 57 and 51 s (its training about 1.5x as long).
 
+``--no-deterministic`` trains with torch's defaults: it does not turn cuDNN's autotuning on. In the
+CIFAR-10-sized benchmark on an H200 (``benchmarks/results/cifar10_synthetic_h200.md``, 2 to 3 runs
+per row) autotuning gained nothing measurable for DDPM, the VAE or DCGAN, in fp32 or bf16, and
+spent up to 23 s of DDPM's first steps choosing kernels; the deterministic algorithms cost DDPM 13%
+(fp32) and 21% (bf16) of its training speed.
+
 Only training is switched, and only on CUDA: the sampling and feature kernels that the baselines use
 gave the same numbers run to run without it, and the published sampling speeds were measured
 without it. A plugin whose training uses an op that has no deterministic CUDA implementation fails
