@@ -290,6 +290,8 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     if unknown := [m for m in args.modes.split(",") if m not in MODES]:
         ap.error(f"unknown --modes {', '.join(unknown)}; pick from {', '.join(MODES)}")
+    if args.repeats < 1:
+        ap.error(f"--repeats must be at least 1, got {args.repeats}")
     modes = args.modes.split(",") if cuda else ["default"]  # the CPU has no modes to time
     data = synthetic_cifar(10_000)
     report: dict = {
