@@ -288,11 +288,13 @@ def main() -> None:
         if getattr(args, key) is None:
             setattr(args, key, gpu if cuda else cpu)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    if unknown := [m for m in args.modes.split(",") if m not in MODES]:
+    modes = args.modes.split(",")
+    if unknown := [m for m in modes if m not in MODES]:
         ap.error(f"unknown --modes {', '.join(unknown)}; pick from {', '.join(MODES)}")
     if args.repeats < 1:
         ap.error(f"--repeats must be at least 1, got {args.repeats}")
-    modes = args.modes.split(",") if cuda else ["default"]  # the CPU has no modes to time
+    if not cuda:
+        modes = ["default"]  # the CPU has no modes to time
     data = synthetic_cifar(10_000)
     report: dict = {
         "device": str(device),
