@@ -26,7 +26,7 @@ from genbench.registry import register_model
 @dataclass
 class DDIMConfig:
     steps: int = 50  # sampling steps S (network evaluations per sample)
-    eta: float = 0.0  # 0 = deterministic DDIM, 1 = DDPM-like ancestral noise (Song et al. eq. 16)
+    eta: float = 0.0  # in [0, 1]: 0 = deterministic DDIM, 1 = DDPM-like ancestral noise (Song et al. eq. 16)
     spacing: str = "uniform"  # timesteps visited: "uniform" (the DDIM paper), "leading", "trailing"
     clip_denoised: bool = True  # clip the predicted x_0 to the data range (images only)
 
@@ -46,8 +46,10 @@ class DDIM(GenerativeModel):
     def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
         if config.spacing not in SPACINGS:
             raise GenbenchError(f"unknown ddim.spacing {config.spacing!r}; use one of {', '.join(SPACINGS)}")
-        if config.eta < 0:
-            raise GenbenchError(f"ddim.eta must be >= 0, got {config.eta}")
+        if not 0 <= config.eta <= 1:
+            # Song et al.'s family spans eta in [0, 1] (1 = DDPM's posterior variance); above 1 the
+            # noise can exceed what the forward process allows (1 - abar_prev - sigma^2 < 0)
+            raise GenbenchError(f"ddim.eta must be in [0, 1], got {config.eta}; use e.g. ddim.eta=1")
         if config.steps < 1:
             raise GenbenchError(f"ddim.steps must be >= 1, got {config.steps}")
         if owner_config is not None and config.steps > owner_config.timesteps:

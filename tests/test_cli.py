@@ -1393,7 +1393,9 @@ def test_list_shows_sources(cli):
         # values, not only types, are checked before any work: these trained DDPM, or ran copy, first
         (["--models", "copy,ddim", "--dataset", "ring8", "--set", "ddim.steps=0"], "ddim.steps must be >= 1"),
         (["--models", "ddim", "--dataset", "ring8", "--set", "ddim.steps=1001"], "exceeds the ddpm's 1000"),
-        (["--models", "ddim", "--dataset", "ring8", "--set", "ddim.eta=-1"], "ddim.eta must be >= 0"),
+        (["--models", "ddim", "--dataset", "ring8", "--set", "ddim.eta=-1"], "ddim.eta must be in [0, 1]"),
+        # above 1 the step's eps coefficient sqrt(1 - abar_prev - sigma^2) was clamped to 0 silently
+        (["--models", "ddim", "--dataset", "ring8", "--set", "ddim.eta=1.5"], "ddim.eta must be in [0, 1]"),
         (
             ["--models", "copy,vae", "--dataset", "ring8", "--set", "vae.lr=-1"],
             "vae.lr and vae.decoder_sigma",

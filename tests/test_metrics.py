@@ -444,6 +444,44 @@ def test_prdc_identical_sets_and_swap():
     assert forward["precision"] != forward["recall"]  # else the swap would prove nothing
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_prdc_counts_copies_on_the_radius_as_exact_distances_do(seed):
+    """A copied example lies *on* the k-NN radius of each real it is a k-th neighbour of, and
+    whether it counts must not hang on how two matrix products round: the copy control's density is
+    exactly 1, and the collapse control's counts are those of direct distances (scipy's cdist).
+    Continuous features made the fast expansion's rounding decide: density 1.001 for a copy, 0.344
+    instead of 1/3 for a collapse (and the digits board's copy control, 1.0008)."""
+    rng = np.random.default_rng(seed)
+    real = rng.normal(size=(400, 128)) * 0.7 + rng.uniform(0, 1, size=128)
+    copy = real[rng.permutation(len(real))]
+    assert prdc(t64(real), t64(copy), 5, 5) == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "density": 1.0,
+        "coverage": 1.0,
+    }
+    k, collapse = 3, np.repeat(real[:1], 200, axis=0)
+    direct = cdist(real, real)
+    inside = int((direct[:, 0] < np.sort(direct, axis=1)[:, k]).sum())  # reals whose ball holds real 0
+    out = prdc(t64(real), t64(collapse), k, k)
+    assert out["precision"] == 1.0 and out["recall"] == 0.0
+    assert out["density"] == pytest.approx(inside / k, abs=1e-12)
+    assert out["coverage"] == pytest.approx(inside / len(real), abs=1e-12)
+    assert out == pytest.approx(quiet_prdc(real, collapse, k), abs=1e-12)
+
+
+def test_knn_radius_of_a_duplicated_row_is_exactly_zero():
+    """Duplicates are neighbours at distance exactly 0 (as in the prdc package), not at the fast
+    expansion's rounding error, so nothing lies strictly inside their radius."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 128)) * 0.7 + rng.uniform(0, 1, size=128)
+    x[[50, 51, 52]] = x[7]  # four copies of one row
+    radii = kth_neighbour_distances(t64(x), [1, 3, 4])
+    for i in (7, 50, 51, 52):
+        assert radii[1][i] == radii[3][i] == 0.0
+        assert radii[4][i] > 0
+
+
 def test_prdc_blocked_and_cached_radii_equal_the_direct_computation():
     """Row blocks of 1 or 7 rows and reference radii computed beforehand change nothing."""
     rng = np.random.default_rng(12)

@@ -17,8 +17,10 @@ recall = coverage = 1.
 The definitions, inequalities and k-th-neighbour convention (duplicates count as neighbours) are those
 of the ``prdc`` reference package (``prdc.compute_prdc``, by Naeem et al.), which the tests match on
 the same inputs. It is written by hand because ``prdc`` holds full N x N distance matrices (20 GB for
-50k Inception features, on the CPU); here the exact distances are computed in row blocks of the
-real-vs-fake matrix (memory O(block x N)) on the run's device. Options (``ctx.options["prdc"]``):
+50k Inception features, on the CPU); here the distances are computed in row blocks of the
+real-vs-fake matrix (memory O(block x N)) on the run's device, by the fast matrix-product expansion,
+and recomputed directly wherever rounding could decide a comparison with a radius (see ``_knn``).
+Options (``ctx.options["prdc"]``):
 ``k_pr`` (3) and ``k_dc`` (5), set with ``--metric-option prdc.k_pr=5``.
 """
 
@@ -35,6 +37,7 @@ from genbench.metrics._knn import (
     kth_neighbour_distance,
     kth_neighbour_distances,
     pick_device,
+    refine_near,
 )
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
@@ -66,6 +69,8 @@ def prdc(
     covered = torch.zeros(len(real), dtype=torch.bool, device=real.device)
     for start, d in blocks(real, fake, block):  # d: real rows [start, start+B) x all fakes
         rows = slice(start, start + len(d))
+        # a copied example lies on the radius of the real it is a k-th neighbour of: compare exactly
+        refine_near(d, real[rows], fake, [r_real_pr[rows, None], r_real_dc[rows, None], r_fake_pr[None, :]])
         in_real_ball |= (d < r_real_pr[rows, None]).any(0)
         density_count += (d < r_real_dc[rows, None]).sum(0)
         recalled[rows] = (d < r_fake_pr[None, :]).any(1)
@@ -82,7 +87,8 @@ def prdc(
 class PRDC(Metric):
     """Precision/recall (k=3, Kynkäänniemi et al. 2019) and density/coverage (k=5, Naeem et al. 2020)."""
 
-    version = 1
+    # 2: a distance within rounding of a radius is compared exactly (1 let the rounding decide ties)
+    version = 2
     higher_is_better: ClassVar[dict[str, bool | None]] = {
         "precision": True,
         "recall": True,
