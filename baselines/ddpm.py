@@ -151,6 +151,14 @@ class DDPM(GenerativeModel):
                 f"ddpm cannot downsample {spec.shape[-2]}x{spec.shape[-1]} images {len(c.ch_mult) - 1} times; "
                 "give ddpm.ch_mult fewer levels"
             )
+        widths = [spec.shape[-1] // 2**level for level in range(len(c.ch_mult))]
+        unreached = [r for r in c.attn_resolutions if r not in widths]
+        if unreached:  # a width the U-Net never has added no attention, yet trained a checkpoint of its own
+            raise GenbenchError(
+                f"ddpm.attn_resolutions {':'.join(map(str, unreached))} is no feature-map width of this U-Net "
+                f"on {spec.shape[-2]}x{spec.shape[-1]} images (its widths are {', '.join(map(str, widths))}); "
+                "use those, or ddpm.attn_resolutions=: for none"
+            )
 
     @classmethod
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:

@@ -262,7 +262,7 @@ def resolve_metric_options(metric: str, declared: dict[str, Any], given: dict[st
                     text, tuple[inner, ...] if isinstance(default, tuple) else list[inner], where
                 )
             else:  # no one type to read the items as: numbers, else text
-                items = [_number_or_text(v) for v in text.split(":") if v]
+                items = [_number_or_text(v) for v in _items(text, where)]
                 out[key] = tuple(items) if isinstance(default, tuple) else items
         else:
             out[key] = _coerce(text, type(default), where)
@@ -282,6 +282,21 @@ def _number_or_text(text: str) -> int | float | str:
     if not math.isfinite(number):
         return text
     return int(number) if number.is_integer() else number
+
+
+def _items(value: str, where: str) -> list[str]:
+    """A tuple value's colon-separated items; ``""`` and ``":"`` are the empty tuple, and one trailing
+    ``:`` marks a one-item value (``1:``). An empty item anywhere else is refused, as one in a
+    comma-separated sweep is: ``1::2`` read as ``1:2``, digits' default U-Net, so the run's row
+    claimed no change at all."""
+    if value in ("", ":"):
+        return []
+    items = value.removesuffix(":").split(":")
+    if "" in items:
+        raise GenbenchError(
+            f"malformed tuple {value!r} for {where} (an empty item); write its items as 1:2:2, or : for none"
+        )
+    return items
 
 
 def _unwrap_optional(typ: Any) -> Any:
@@ -318,7 +333,7 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
         if typ in (int, str):
             return typ(value)
         if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, float]: one item per type
-            items = [v for v in value.split(":") if v]
+            items = _items(value, where)
             if len(items) != len(args):
                 form = ":".join(_type_name(a) for a in args)
                 raise GenbenchError(
@@ -327,7 +342,7 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
             return tuple(_coerce(v, a, where) for v, a in zip(items, args, strict=True))
         if origin in (tuple, list, set, frozenset):
             inner = args[0] if args else str
-            vals = [_coerce(v, inner, where) for v in value.split(":") if v]
+            vals = [_coerce(v, inner, where) for v in _items(value, where)]
             return vals if origin is list else origin(vals)
     except ValueError:
         expected = "a finite float" if typ is float else getattr(typ, "__name__", typ)

@@ -96,6 +96,10 @@ class Plan:
         return self.config.reference_stats_text()
 
 
+#: more samples than any machine holds (2**31 8x8 grey images are 550 GB in float32)
+MAX_SAMPLES = 2**31 - 1
+
+
 def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     """Resolve and validate every name, list and path; load the dataset. No training happens."""
     console = console or Progress(enabled=False)
@@ -104,6 +108,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         raise GenbenchError("no models given; pass --models, e.g. --models ddpm,gan")
     if config.samples is not None and config.samples < 2:
         raise GenbenchError(f"--samples must be at least 2, got {config.samples}")
+    if config.samples is not None and config.samples > MAX_SAMPLES:  # torch's sizes overflowed past 2**63
+        raise GenbenchError(f"--samples must be at most {MAX_SAMPLES} (2**31 - 1), got {config.samples}")
     if not config.seeds:
         raise GenbenchError("no seeds given; pass --seeds, e.g. --seeds 0,1,2")
     for name in config.models:

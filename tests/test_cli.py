@@ -1359,6 +1359,8 @@ def test_list_shows_sources(cli):
         (["--models", "copy,,gaussian"], "malformed model list"),
         (["--models", "copy", "--dataset", "digitz"], "did you mean 'digits'"),
         (["--models", "copy", "--seeds", "0,x"], "malformed seed list"),
+        # torch's "Overflow when unpacking long long" with 45 lines of C++ frames, as a model's failure
+        (["--models", "copy", "--samples", "99999999999999999999"], "--samples must be at most 2147483647"),
         # an empty seed item's hint said "names like a,b,c", which then fail as a malformed seed list
         (["--models", "copy", "--seeds", "0,,1"], "malformed seed list '0,,1'; use integers like 0,1,2"),
         (["--models", "copy", "--seeds", ""], "malformed seed list ''; use integers like 0,1,2"),
@@ -1406,7 +1408,15 @@ def test_list_shows_sources(cli):
         ),
         (["--models", "ddpm", "--dataset", "ring8", "--set", "ddpm.timesteps=0"], "timesteps must be >= 1"),
         (["--models", "ddpm", "--set", "ddpm.ch_mult=1:0"], "ddpm.ch_mult items must be >= 1, got 1:0"),
+        # read as 1:2, digits' default, so the row claimed no change
+        (["--models", "ddpm", "--set", "ddpm.ch_mult=1::2"], "malformed tuple '1::2' for ddpm.ch_mult"),
+        (["--models", "ddpm", "--set", "ddpm.ch_mult=:1:2"], "malformed tuple ':1:2' for ddpm.ch_mult"),
         (["--models", "ddpm", "--set", "ddpm.ch=2"], "ddpm.ch must be >= 4 for images"),
+        # digits' maps are 8 and 4 wide: attention at 3 was never added, yet trained its own checkpoint
+        (
+            ["--models", "ddim", "--set", "ddpm.attn_resolutions=3"],
+            "ddpm.attn_resolutions 3 is no feature-map width of this U-Net on 8x8 images (its widths are 8, 4)",
+        ),
         # a GAN's errors name the model by its registered name, the alias's too
         (
             ["--models", "gan-sat", "--dataset", "ring8", "--set", "gan-sat.steps=0"],

@@ -538,6 +538,12 @@ def test_folder_errors(tmp_path):
     (empty / "notes.txt").write_text("no images here")
     with pytest.raises(GenbenchError, match="no PNG/JPEG images"):
         load_samples(empty)
+    formats = tmp_path / "formats"  # 2 PNGs and 2 BMPs were scored as 2 samples, without a word
+    formats.mkdir()
+    for name in ("a.png", "b.png", "c.bmp", "d.BMP"):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(formats / name)
+    with pytest.raises(GenbenchError, match=r"holds 2 \.bmp images beside its 2 PNG/JPEG ones.*convert them"):
+        load_samples(formats)
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(mixed / "a.png")

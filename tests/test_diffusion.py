@@ -445,7 +445,10 @@ def test_bad_config_values_are_user_errors():
     tall = dataclasses.replace(IMAGES, shape=(1, 10, 8))
     with pytest.raises(GenbenchError, match="cannot downsample 10x8 images 2 times"):
         DDPM(tall, DDPM.Config(ch_mult=(1, 2, 2)))
-    DDPM(tall, DDPM.Config(ch_mult=(1, 2)))  # halved once: fine
+    DDPM(tall, DDPM.Config(ch_mult=(1, 2), attn_resolutions=(4,)))  # halved once: fine
+    # the default attention at width 16 (CIFAR-10's) is never reached on maps 8 and 4 wide
+    with pytest.raises(GenbenchError, match=r"attn_resolutions 16 is no feature-map width .* 10x8 images"):
+        DDPM(tall, DDPM.Config(ch_mult=(1, 2)))
 
 
 def test_the_logged_learning_rate_is_the_one_the_step_used(monkeypatch):

@@ -587,3 +587,28 @@ def test_reference_stats_roundtrip_and_errors(tmp_path):
         load_reference_stats(tmp_path)
     with pytest.raises(MetricInputError):
         save_reference_stats(tmp_path / "x.npz", mu, sigma[:, :2])
+
+
+def test_reference_stats_refuse_a_sigma_that_is_no_covariance_matrix(tmp_path):
+    """A negated, asymmetric or shifted sigma is refused in one line: FID against it came out 0
+    (clipped), exit 0, for any samples. A real covariance saved in float32, or one of fewer samples
+    than dimensions (eigenvalues a rounding below 0), still loads."""
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(20, 64))  # fewer samples than dimensions: singular
+    mu, sigma = feats.mean(0), np.cov(feats, rowvar=False)
+    assert np.linalg.eigvalsh(sigma).min() < 0  # rounding, not a bad matrix
+    np.savez(tmp_path / "f32.npz", mu=mu.astype(np.float32), sigma=sigma.astype(np.float32))
+    assert load_reference_stats(tmp_path / "f32.npz")[1].shape == (64, 64)
+    asymmetric = sigma.copy()
+    asymmetric[0, 1] += 0.5
+    shifted = sigma - 0.5 * np.linalg.eigvalsh(sigma).max() * np.eye(64)
+    for name, bad, why in [
+        ("negated", -sigma, "negative eigenvalues"),
+        ("shifted", shifted, "negative eigenvalues"),
+        ("asymmetric", asymmetric, "not symmetric"),
+    ]:
+        np.savez(tmp_path / f"{name}.npz", mu=mu, sigma=bad)
+        with pytest.raises(MetricInputError, match=f"{why}.*no covariance matrix; save an .npz with mu"):
+            load_reference_stats(tmp_path / f"{name}.npz")
+    with pytest.raises(MetricInputError, match="negative eigenvalues"):
+        save_reference_stats(tmp_path / "x.npz", mu, -sigma)

@@ -33,6 +33,8 @@ from genbench.api import DataSpec
 from genbench.errors import GenbenchError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+#: other image files clean-fid's folder glob reads, which genbench does not: refused, not skipped
+OTHER_IMAGE_SUFFIXES = {".bmp", ".gif", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
 #: PIL modes that hold one 8-bit (or 1-bit) grey channel
 _GREY_MODES = {"1", "L", "LA"}
 #: PIL modes of 16-bit grey PNGs: converting them to "L" clips every value above 255 to white
@@ -169,13 +171,19 @@ def _from_array(arr: np.ndarray, where: str, *, channels_last: bool) -> torch.Te
 def _load_folder(path: Path) -> torch.Tensor:
     # hidden files and folders are skipped, as clean-fid's glob does: a .ipynb_checkpoints/ copy or
     # macOS's ._x.png was scored as one more sample
-    files = sorted(
+    visible = [
         p
         for p in path.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    ]
+    files = sorted(p for p in visible if p.suffix.lower() in IMAGE_SUFFIXES)
+    others = sorted({p.suffix.lower() for p in visible if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
+    if files and others:  # a folder of 150 .png and 150 .bmp samples was scored as 150, without a word
+        n = sum(p.suffix.lower() in OTHER_IMAGE_SUFFIXES for p in visible)
+        raise GenbenchError(
+            f"{path} holds {n} {'/'.join(others)} images beside its {len(files)} PNG/JPEG ones, and genbench "
+            "reads PNG/JPEG only; convert them to PNG or move them out"
+        )
     if not files:
         raise GenbenchError(f"no PNG/JPEG images in {path}; pass a folder of .png/.jpg files or an .npz")
     arrays: list[np.ndarray] = []

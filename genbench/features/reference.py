@@ -230,3 +230,23 @@ def _check_stats(mu: np.ndarray, sigma: np.ndarray, where: str, fix: str) -> Non
         )
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise MetricInputError(f"{where}: mu or sigma holds NaN or inf values; {fix}")
+    # a sigma that is no covariance matrix made the trace of sqrt(sigma1 sigma2) complex or larger
+    # than the traces, and FID came out as 0 (clipped) for any samples
+    scale = float(np.abs(sigma).max()) if sigma.size else 0.0
+    asymmetry = float(np.abs(sigma - sigma.T).max()) if sigma.size else 0.0
+    if asymmetry > 1e-6 * scale:
+        raise MetricInputError(
+            f"{where}: sigma is not symmetric (entries differ from their transpose by up to {asymmetry:.3g}), "
+            f"so it is no covariance matrix; {fix}"
+        )
+    # positive semidefinite up to rounding: a Cholesky factor of sigma + 1e-4 max(diag) I exists (as
+    # float32 storage or fewer samples than dimensions leave eigenvalues a little below 0); a
+    # Cholesky is 20x faster than the eigenvalues of a 2048 x 2048 matrix
+    shift = 1e-4 * max(float(sigma.diagonal().max(initial=0.0)), 0.0) + np.finfo(np.float64).tiny
+    try:
+        np.linalg.cholesky(sigma + shift * np.eye(len(sigma)))
+    except np.linalg.LinAlgError:
+        raise MetricInputError(
+            f"{where}: sigma has negative eigenvalues (it is not positive semidefinite), so it is no "
+            f"covariance matrix; {fix}"
+        ) from None
