@@ -470,6 +470,17 @@ def test_prdc_counts_copies_on_the_radius_as_exact_distances_do(seed):
     assert out == pytest.approx(quiet_prdc(real, collapse, k), abs=1e-12)
 
 
+def test_prdc_recomputes_ties_in_chunks_with_the_same_result(monkeypatch):
+    """A collapsed sample set ties whole rows of a block (every sample is the same example); their
+    direct distances are recomputed a bounded chunk at a time, with the same counts."""
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(400, 128)) * 0.7 + rng.uniform(0, 1, size=128)
+    collapse = t64(np.repeat(real[:1], 200, axis=0))
+    whole = prdc(t64(real), collapse, 3, 3)
+    monkeypatch.setattr("genbench.metrics._knn.BLOCK_ELEMENTS", 3 * 128)  # 3 pairs per chunk
+    assert prdc(t64(real), collapse, 3, 3) == whole
+
+
 def test_knn_radius_of_a_duplicated_row_is_exactly_zero():
     """Duplicates are neighbours at distance exactly 0 (as in the prdc package), not at the fast
     expansion's rounding error, so nothing lies strictly inside their radius."""
