@@ -77,42 +77,58 @@ def kth_neighbour_distances(
         raise ValueError(f"k={ks[-1]} neighbours requested among {len(x)} rows")
     c = min(ks[-1] + 1 + extra, len(x))
     out = {k: torch.empty(len(x), dtype=torch.float64, device=x.device) for k in ks}
-    # the exact refinement holds block x c x D values: keep it near the block budget
-    step = max(1, min(block_rows(len(x), block), BLOCK_ELEMENTS // max(c * x.shape[1], 1)))
-    for start, d in blocks(x, x, step):
+    for start, d in blocks(x, x, _candidate_rows(len(x), c, x.shape[1], block)):
         rows = torch.arange(len(d), device=x.device)
         d[rows, start + rows] = 0.0  # the row itself is always a candidate
-        cand = d.topk(c, dim=1, largest=False).indices
-        q = x[start : start + len(d)]
-        exact = pair_distances(q.repeat_interleave(c, dim=0), x[cand.reshape(-1)]).view(len(d), c)
-        nearest_k = exact.sort(dim=1).values
+        exact, _ = _exact_candidates(x[start : start + len(d)], x, d.topk(c, dim=1, largest=False).indices)
         for k in ks:
-            out[k][start : start + len(d)] = nearest_k[:, k]
+            out[k][start : start + len(d)] = exact[:, k]
     return out
+
+
+def _candidate_rows(n_ref: int, c: int, dim: int, block: int | None) -> int:
+    """Query rows per block when each row's ``c`` candidates are recomputed directly: the
+    refinement holds rows x c x D values, kept near the block budget."""
+    return max(1, min(block_rows(n_ref, block), BLOCK_ELEMENTS // max(c * dim, 1)))
+
+
+def _exact_candidates(
+    q: torch.Tensor, ref: torch.Tensor, cand: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(distances, indices) of each row of ``q`` to its candidate rows ``cand`` (B x c indices into
+    ``ref``), recomputed with :func:`pair_distances` and sorted ascending (ties in candidate order)."""
+    c = cand.shape[1]
+    exact = pair_distances(q.repeat_interleave(c, dim=0), ref[cand.reshape(-1)]).view(len(q), c)
+    order = exact.argsort(dim=1, stable=True)
+    return exact.gather(1, order), cand.gather(1, order)
+
+
+def expansion_tolerance(query: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """For each row of ``query``, a bound on how far a fast block distance (:func:`blocks`) to any
+    row of ``ref`` may lie from its direct value: each of ``|q|^2``, ``|r|^2`` and ``q.r`` sums D
+    products in float64, so the expansion is off by at most about ``2 (D + 2) eps (|q|^2 + |r|^2)``
+    (doubled here for the direct value's own rounding), and a square root moves by at most the root
+    of that: for 2048 Inception features a band of about 1e-5 of a distance, which continuous
+    features almost never fall in by chance."""
+    ref_sq_max = (ref * ref).sum(1).max()
+    tol2 = 4 * (query.shape[1] + 2) * torch.finfo(torch.float64).eps * ((query * query).sum(1) + ref_sq_max)
+    return tol2.sqrt()
 
 
 def refine_near(
     d: torch.Tensor,
     query: torch.Tensor,
     ref: torch.Tensor,
+    tol: torch.Tensor,
     thresholds: list[torch.Tensor],
 ) -> None:
     """Replace, in place, each entry of the block ``d`` (``query`` rows x ``ref`` rows, from
-    :func:`blocks`) that lies within the fast expansion's error bound of one of ``thresholds``
+    :func:`blocks`) within ``tol`` (the rows' :func:`expansion_tolerance`) of one of ``thresholds``
     (each broadcast against ``d``) by its :func:`pair_distances` value, so that ``d < threshold``
-    compares the exact distance wherever rounding could decide it.
-
-    The bound: each of ``|q|^2``, ``|r|^2`` and ``q.r`` sums D products in float64, so the expansion
-    is off by at most about ``2 (D + 2) eps (|q|^2 + |r|^2)`` (doubled here for the exact value's own
-    rounding), and a square root moves by at most the root of that: for 2048 Inception features a
-    band of about 1e-5 of a distance, which continuous features almost never fall in by chance.
-    """
-    ref_sq_max = (ref * ref).sum(1).max()
-    tol2 = 4 * (query.shape[1] + 2) * torch.finfo(torch.float64).eps * ((query * query).sum(1) + ref_sq_max)
-    tol = tol2.sqrt()[:, None]
+    compares the direct distance wherever rounding could decide it."""
     near = torch.zeros_like(d, dtype=torch.bool)
     for threshold in thresholds:
-        near |= (d - threshold).abs_() <= tol
+        near |= (d - threshold).abs_() <= tol[:, None]
     i, j = near.nonzero(as_tuple=True)
     step = max(1, BLOCK_ELEMENTS // max(query.shape[1], 1))  # a collapsed sample set ties whole rows
     for s in range(0, len(i), step):
@@ -137,13 +153,9 @@ def nearest(
     c = min(k + extra, len(ref))
     dist = torch.empty(len(query), k, dtype=torch.float64, device=query.device)
     idx = torch.empty(len(query), k, dtype=torch.long, device=query.device)
-    # the exact refinement holds block x c x D values: keep it near the block budget
-    step = max(1, min(block_rows(len(ref), block), BLOCK_ELEMENTS // max(c * query.shape[1], 1)))
-    for start, d in blocks(query, ref, step):
+    for start, d in blocks(query, ref, _candidate_rows(len(ref), c, query.shape[1], block)):
         cand = d.topk(c, dim=1, largest=False).indices
-        q = query[start : start + len(d)]
-        exact = (q[:, None, :] - ref[cand]).norm(dim=-1)
-        order = exact.argsort(dim=1, stable=True)[:, :k]
-        dist[start : start + len(d)] = exact.gather(1, order)
-        idx[start : start + len(d)] = cand.gather(1, order)
+        exact, order = _exact_candidates(query[start : start + len(d)], ref, cand)
+        dist[start : start + len(d)] = exact[:, :k]
+        idx[start : start + len(d)] = order[:, :k]
     return dist, idx

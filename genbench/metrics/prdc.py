@@ -34,6 +34,7 @@ from genbench.metrics._inputs import check_features, check_int, check_same_dim, 
 from genbench.metrics._knn import (
     as_rows,
     blocks,
+    expansion_tolerance,
     kth_neighbour_distance,
     kth_neighbour_distances,
     pick_device,
@@ -67,10 +68,12 @@ def prdc(
     density_count = torch.zeros(len(fake), dtype=torch.float64, device=fake.device)
     recalled = torch.zeros(len(real), dtype=torch.bool, device=real.device)
     covered = torch.zeros(len(real), dtype=torch.bool, device=real.device)
+    tol = expansion_tolerance(real, fake)
     for start, d in blocks(real, fake, block):  # d: real rows [start, start+B) x all fakes
         rows = slice(start, start + len(d))
         # a copied example lies on the radius of the real it is a k-th neighbour of: compare exactly
-        refine_near(d, real[rows], fake, [r_real_pr[rows, None], r_real_dc[rows, None], r_fake_pr[None, :]])
+        thresholds = [r_real_pr[rows, None], r_real_dc[rows, None], r_fake_pr[None, :]]
+        refine_near(d, real[rows], fake, tol[rows], thresholds)
         in_real_ball |= (d < r_real_pr[rows, None]).any(0)
         density_count += (d < r_real_dc[rows, None]).sum(0)
         recalled[rows] = (d < r_fake_pr[None, :]).any(1)
