@@ -177,11 +177,11 @@ def _load_folder(path: Path) -> torch.Tensor:
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
     ]
     files = sorted(p for p in visible if p.suffix.lower() in IMAGE_SUFFIXES)
-    others = sorted({p.suffix.lower() for p in visible if p.suffix.lower() in OTHER_IMAGE_SUFFIXES})
+    others = [p for p in visible if p.suffix.lower() in OTHER_IMAGE_SUFFIXES]
     if files and others:  # a folder of 150 .png and 150 .bmp samples was scored as 150, without a word
-        n = sum(p.suffix.lower() in OTHER_IMAGE_SUFFIXES for p in visible)
+        kinds = "/".join(sorted({p.suffix.lower() for p in others}))
         raise GenbenchError(
-            f"{path} holds {n} {'/'.join(others)} images beside its {len(files)} PNG/JPEG ones, and genbench "
+            f"{path} holds {len(others)} {kinds} images beside its {len(files)} PNG/JPEG ones, and genbench "
             "reads PNG/JPEG only; convert them to PNG or move them out"
         )
     if not files:

@@ -242,7 +242,7 @@ def _check_stats(mu: np.ndarray, sigma: np.ndarray, where: str, fix: str) -> Non
     # positive semidefinite up to rounding: a Cholesky factor of sigma + 1e-4 max(diag) I exists (as
     # float32 storage or fewer samples than dimensions leave eigenvalues a little below 0); a
     # Cholesky is 20x faster than the eigenvalues of a 2048 x 2048 matrix
-    shift = 1e-4 * max(float(sigma.diagonal().max(initial=0.0)), 0.0) + np.finfo(np.float64).tiny
+    shift = 1e-4 * float(sigma.diagonal().max(initial=0.0)) + np.finfo(np.float64).tiny
     try:
         np.linalg.cholesky(sigma + shift * np.eye(len(sigma)))
     except np.linalg.LinAlgError:
