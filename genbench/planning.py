@@ -267,7 +267,9 @@ def check_no_results_replaced(
     - one of another protocol (``measures``: sample count, reference split, features, reference
       statistics): a quick ``--samples 200`` check replaced the full-size result of the same seed,
       whose numbers the report keeps apart, with nothing left to keep;
-    - one that :func:`metrics_replaced` says this run's ``metrics`` and ``options`` would lose.
+    - one that :func:`metrics_replaced` says this run's ``metrics`` and ``options`` would lose;
+    - one that a newer genbench wrote (its schema is newer than this one reads). A file no genbench
+      can read as a result is replaced, as the report's error about it says to do.
 
     Reference statistics are FID's alone: a result without an FID (its ``--reference-stats`` file
     was mistyped, or FID was not asked for) measured nothing with them, and is replaced.
@@ -285,7 +287,9 @@ def check_no_results_replaced(
                 continue
             try:
                 old = load_result(path)
-            except Exception:  # not a result genbench can read: nothing to protect
+            except GenbenchError as e:  # a newer genbench's result: its numbers are kept
+                raise GenbenchError(f"{e}; this run would replace it: {REPLACE_FIX}") from e
+            except Exception:  # not a result genbench can read (the report says: rerun it): replaced
                 continue
             why = replaced_by_run(old, measures, metrics, options, failing=name in skipped)
             if why:

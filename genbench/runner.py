@@ -166,14 +166,20 @@ def _write_keeping_outcomes(
 
     path, aside = result.path(out), result.failed_path(out)
     failed = result.status == "failed"
-    old = None
+    old, why = None, None
     if (failed or guard is not None) and path.exists():
         try:
             old = load_result(path)
+        except (
+            GenbenchError
+        ) as e:  # a newer genbench's result, written while this ran: kept, as the plan would
+            why = f"holds a result this genbench cannot read ({e})"
         except Exception:  # not a result genbench can read: nothing to keep, as the plan decided
             old = None
-    if old is not None and not failed and guard is not None and (why := guard(old)):
-        elsewhere = result.write(out, to=result.aside_path(out))
+    if why is None and old is not None and not failed and guard is not None:
+        why = guard(old)
+    if why:
+        elsewhere = result.write(out, to=aside if failed else result.aside_path(out))
         console.warn(
             f"{result.label} seed {result.seed}: {path} was written while this run ran (by another "
             f"genbench process, or by hand) and is kept: it {why}. This result is written to "

@@ -1042,6 +1042,35 @@ def test_run_never_replaces_a_result_of_another_protocol(cli, tmp_path, cache_di
     assert cli(*run_args(tmp_path / "elsewhere", cache_dir, *fast, "--samples", "50")).exit_code == 0
 
 
+def test_run_never_replaces_a_result_a_newer_genbench_wrote(cli, tmp_path, cache_dir):
+    """A result this genbench cannot read for being newer (the report says: upgrade genbench) was
+    overwritten by a rerun, as a corrupt file is; a hand-broken one still is (the report says: rerun)."""
+    import json
+
+    out = tmp_path / "runs"
+    fast = (
+        "--models",
+        "gaussian",
+        "--metrics",
+        "fid",
+        "--no-figures",
+        "--dataset",
+        "digits",
+        "--samples",
+        "100",
+    )
+    assert cli(*run_args(out, cache_dir, *fast)).exit_code == 0
+    path = out / "digits/gaussian/seed0.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "schema": 99}))
+    kept = path.read_bytes()
+    line = single_line_error(cli(*run_args(out, cache_dir, *fast)))
+    assert "written by a newer genbench (result schema 99" in line and "pass --out" in line
+    assert path.read_bytes() == kept
+    path.write_text("{not json")
+    assert cli(*run_args(out, cache_dir, *fast)).exit_code == 0
+    assert json.loads(path.read_text())["status"] == "ok"
+
+
 def test_run_never_drops_metrics_or_replaces_them_at_other_options(cli, tmp_path, cache_dir):
     """A rerun with fewer --metrics, or with another --metric-option, replaced a seed's result
     silently: ``--metrics fid --metric-option fid.backend=clean-fid`` over a full result left only

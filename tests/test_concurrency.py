@@ -179,6 +179,28 @@ def test_a_result_written_by_another_process_during_a_run_is_not_replaced(
         assert asides == [] and load_result(target).metrics == mine.metrics
 
 
+def test_a_newer_genbench_result_written_during_a_run_is_not_replaced(register, tmp_path, cache_dir, capsys):
+    """A result this genbench cannot read because a newer one wrote it was replaced like a corrupt
+    file, its numbers lost; it is kept, and this run's result goes beside it."""
+    import json
+
+    from genbench import run
+    from genbench.results import load_result
+
+    other = run(_ring8_config(tmp_path / "other", cache_dir, 100, ["fid"]))[0]
+    source = other.path(tmp_path / "other")
+    source.write_text(json.dumps({**json.loads(source.read_text()), "schema": 99}))
+    target = other.path(tmp_path / "runs")
+    register(registry.metrics, "test-intruder", _intruding_metric(target, source))
+    capsys.readouterr()
+    mine = run(_ring8_config(tmp_path / "runs", cache_dir, 100, ["fid", "test-intruder"]))[0]
+    asides = list(target.parent.glob("seed0.aside-*.json"))
+    assert target.read_bytes() == source.read_bytes()
+    assert [load_result(a).metrics for a in asides] == [mine.metrics]
+    err = " ".join(capsys.readouterr().err.split())
+    assert "written by a newer genbench (result schema 99" in err and f"is written to {asides[0]}" in err
+
+
 def test_a_result_written_by_another_process_during_an_evaluation_is_not_replaced(
     register, tmp_path, cache_dir, capsys
 ):
