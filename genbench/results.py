@@ -170,15 +170,17 @@ def load_result(path: Path) -> Result:
     data = json.loads(Path(path).read_text())
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    schema = data.get("schema", SCHEMA_VERSION)
+    # first: a newer genbench may have changed any field's type, and its result is not corrupt
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA_VERSION:
+        raise GenbenchError(
+            f"{path} was written by a newer genbench (result schema {schema}, this one reads "
+            f"{SCHEMA_VERSION}); upgrade genbench to report it"
+        )
     for key, typ in _FIELD_TYPES.items():
         value = data.get(key)
         if key in data and (not isinstance(value, typ) or isinstance(value, bool) and typ is int):
             raise ValueError(f"field {key!r} is {value!r}, not {getattr(typ, '__name__', 'text or null')}")
-    if data.get("schema", SCHEMA_VERSION) > SCHEMA_VERSION:
-        raise GenbenchError(
-            f"{path} was written by a newer genbench (result schema {data['schema']}, this one reads "
-            f"{SCHEMA_VERSION}); upgrade genbench to report it"
-        )
     if data.get("status", "ok") not in get_args(Status) or data.get("seed", 0) < 0:
         raise ValueError(
             f"status {data.get('status')!r} or seed {data.get('seed')!r} is not one genbench writes"
