@@ -544,6 +544,12 @@ def test_folder_errors(tmp_path):
         Image.fromarray(np.zeros((8, 8), np.uint8)).save(formats / name)
     with pytest.raises(GenbenchError, match=r"holds 2 \.bmp images beside its 2 PNG/JPEG ones.*convert them"):
         load_samples(formats)
+    arrays = tmp_path / "arrays"  # clean-fid's folder glob reads .npy images too
+    arrays.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(arrays / "a.png")
+    np.save(arrays / "b.npy", np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(GenbenchError, match=r"holds 1 \.npy images beside its 1 PNG/JPEG ones"):
+        load_samples(arrays)
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(mixed / "a.png")

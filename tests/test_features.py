@@ -541,6 +541,35 @@ def test_reference_cache_key_covers_the_arithmetic(digits, cache, tmp_path, monk
     assert cache_path(digits, Raw(digits, cache_dir=cache), "train", tmp_path) == cpu
 
 
+@pytest.mark.parametrize(
+    "setting, conv, matmul",
+    [
+        ("", True, False),  # PyTorch's defaults: cuDNN in TF32, matmuls in IEEE
+        ("torch.backends.cuda.matmul.fp32_precision = 'tf32'", True, True),
+        ("torch.backends.cudnn.conv.fp32_precision = 'ieee'", False, False),
+        ("torch.backends.fp32_precision = 'tf32'", True, True),
+        ("torch.backends.cuda.matmul.allow_tf32 = True", True, True),
+        ("torch.backends.cudnn.allow_tf32 = False", False, False),
+    ],
+)
+def test_the_arithmetic_reads_tf32_whichever_api_set_it(setting, conv, matmul):
+    """Once anything set PyTorch's newer ``fp32_precision`` (a plugin, at import), reading the old
+    ``allow_tf32`` flags raised, so every reference-feature cache key on CUDA was a traceback. In a
+    fresh process: the settings are global, and mixing the two APIs is what raised."""
+    import subprocess
+    import sys
+
+    if not hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        pytest.skip("this torch has only the allow_tf32 flags")
+    code = (
+        f"import torch; {setting or 'pass'}; from genbench.features.reference import arithmetic;"
+        "print(arithmetic(torch.device('cuda')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"cuda,tf32-conv={conv},tf32-matmul={matmul}"
+
+
 def test_reference_logits_roundtrip_and_corrupt_cache(clf, digits, cache, tmp_path):
     first = reference_features(digits, clf, "test", tmp_path)
     assert first.logits.shape == (360, 10)

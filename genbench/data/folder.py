@@ -33,8 +33,9 @@ from genbench.api import DataSpec
 from genbench.errors import GenbenchError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
-#: other image files clean-fid's folder glob reads, which genbench does not: refused, not skipped
-OTHER_IMAGE_SUFFIXES = {".bmp", ".gif", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
+#: other image files, which genbench does not read: refused, not skipped (clean-fid's folder glob, its
+#: ``EXTENSIONS``, reads all of them but GIF, .npy arrays included)
+OTHER_IMAGE_SUFFIXES = {".bmp", ".gif", ".npy", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
 #: PIL modes that hold one 8-bit (or 1-bit) grey channel
 _GREY_MODES = {"1", "L", "LA"}
 #: PIL modes of 16-bit grey PNGs: converting them to "L" clips every value above 255 to white

@@ -60,8 +60,25 @@ def arithmetic(device: torch.device) -> str:
     CPU, where the same command would compute others."""
     if device.type != "cuda":
         return device.type
-    conv, matmul = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    conv, matmul = tf32_allowed()
     return f"cuda,tf32-conv={conv},tf32-matmul={matmul}"
+
+
+def tf32_allowed() -> tuple[bool, bool]:
+    """Whether cuDNN convolutions and CUDA matmuls may run in TF32. PyTorch 2.9 added the
+    ``fp32_precision`` settings, and once anything sets them (a plugin, at import), reading the old
+    ``allow_tf32`` flags raises; a setting of ``"none"`` takes its parent's, and IEEE at the top."""
+    backends = torch.backends
+    matmul = getattr(backends.cuda.matmul, "fp32_precision", None)
+    if matmul is None:  # an older torch: the old flags are all there is
+        return backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32
+    top = backends.fp32_precision
+    conv = (backends.cudnn.conv.fp32_precision, backends.cudnn.fp32_precision, top)
+    return (_first_set(conv) == "tf32", _first_set((matmul, top)) == "tf32")
+
+
+def _first_set(chain: tuple[str, ...]) -> str:
+    return next((v for v in chain if v != "none"), "ieee")
 
 
 def cache_path(dataset: Dataset, extractor: FeatureExtractor, split: Split, cache_dir: Path) -> Path:
