@@ -97,6 +97,13 @@ class _GAN(GenerativeModel):
                 raise GenbenchError(f"{name}.{field} must be >= 1, got {getattr(config, field)}")
         if config.lr_g <= 0 or config.lr_d <= 0:
             raise GenbenchError(f"{name}.lr_g and {name}.lr_d must be positive")
+        # Adam refuses them only inside fit(), after the models before this one trained
+        if not (0 <= config.beta1 < 1 and 0 <= config.beta2 < 1):
+            raise GenbenchError(
+                f"{name}.beta1 and {name}.beta2 must be in [0, 1), got {config.beta1} and {config.beta2}"
+            )
+        if spec.kind == "image" and config.min_res < 1:  # the same networks as 1, under a key of their own
+            raise GenbenchError(f"{name}.min_res must be >= 1, got {config.min_res}")
 
     @classmethod
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:

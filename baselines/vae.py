@@ -95,6 +95,8 @@ class VAE(GenerativeModel):
                 raise GenbenchError(f"vae.{name} must be >= 1, got {getattr(config, name)}")
         if config.lr <= 0 or (config.decoder_sigma is not None and config.decoder_sigma <= 0):
             raise GenbenchError("vae.lr and vae.decoder_sigma must be positive")
+        if spec.kind == "image" and config.min_res < 1:  # the same networks as 1, under a key of their own
+            raise GenbenchError(f"vae.min_res must be >= 1, got {config.min_res}")
 
     @classmethod
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:

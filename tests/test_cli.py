@@ -1455,6 +1455,15 @@ def test_list_shows_sources(cli):
             ["--models", "gan", "--dataset", "ring8", "--set", "gan.lr_g=-1"],
             "gan-ns.lr_g and gan-ns.lr_d must",
         ),
+        # Adam refused them inside fit(), after the models before it trained, blamed on the plugin
+        (
+            ["--models", "copy,gan-ns", "--dataset", "ring8", "--set", "gan-ns.beta2=1"],
+            "gan-ns.beta1 and gan-ns.beta2 must be in [0, 1), got 0.5 and 1.0",
+        ),
+        (["--models", "gan-sat", "--set", "gan-sat.beta1=-0.1"], "gan-sat.beta1 and gan-sat.beta2 must be"),
+        # the same networks as min_res=1, trained again under a checkpoint key of their own
+        (["--models", "gan-ns", "--set", "gan-ns.min_res=0"], "gan-ns.min_res must be >= 1, got 0"),
+        (["--models", "vae", "--set", "vae.min_res=-2"], "vae.min_res must be >= 1, got -2"),
         (
             ["--models", "test-checked", "--dataset", "ring8", "--set", "test-checked.steps=0"],
             "must be >= 1, got 0",
