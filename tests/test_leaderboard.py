@@ -916,8 +916,9 @@ def test_the_readme_digits_table_is_the_published_board():
         label = next((v for k, v in labels.items() if k in name), name.split("`")[1])
         seen.add(label)
         for column, cell in zip(columns, cells, strict=True):
-            m = re.fullmatch(r"\**([\d.]+)([kM]?)\**(?: ± ([\d.]+))?", cell)
-            if m is None:  # "-" and "(ddpm's)": no number of its own
+            m = re.fullmatch(r"\**([\d.]+)([kM]?)(?: ± ([\d.]+))?\**", cell)  # bold: the best
+            if m is None:  # no number of its own; any other cell is a number this test must read
+                assert cell in ("-", "(ddpm's)"), (label, column, cell)
                 continue
             scale = {"": 1, "k": 1e3, "M": 1e6}[m.group(2)]
             for text, key in ((m.group(1), column), (m.group(3), f"{column}_std")):
@@ -940,3 +941,64 @@ def test_the_published_digits_board_uses_the_shipped_classifier(tmp_path):
     board = pd.read_csv(root / "leaderboards/digits.csv")
     shipped = Classifier(Digits(cache_dir=tmp_path), cache_dir=tmp_path).fingerprint()
     assert set(board["features_fingerprint"]) == {shipped}
+
+
+@pytest.mark.parametrize("dataset", ["digits", "ring8", "grid25"])
+def test_the_published_boards_are_scored_by_the_metrics_genbench_has_now(dataset):
+    """A metric whose version went up (PRDC 2 compares tied distances exactly) makes the published
+    rows a protocol no user can rerun: each board must be regenerated with the version bump."""
+    import json
+    from pathlib import Path
+
+    from genbench import registry
+
+    board = pd.read_csv(Path(__file__).resolve().parent.parent / f"leaderboards/{dataset}.csv")
+    for label, text in zip(board["label"], board["metric_versions"], strict=True):
+        for metric, version in json.loads(text).items():
+            assert version == registry.metrics.get(metric).version, (label, metric)
+
+
+def test_the_readme_2d_table_is_the_published_boards():
+    """The README's ring8/grid25 table is copied by hand from ``leaderboards/ring8.csv`` and
+    ``grid25.csv``: every number must be the boards', to the digits shown, spreads included."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    boards = {d: pd.read_csv(root / f"leaderboards/{d}.csv").set_index("label") for d in ("ring8", "grid25")}
+    readme = (root / "README.md").read_text()
+    header = (
+        "| model | ring8 modes (of 8) | ring8 high quality | grid25 modes (of 25) | grid25 high quality "
+        "| early generator gradient (ring8 / grid25) |"
+    )
+    assert header in readme
+    rows = readme.split(header)[1].split("\n\n")[0].strip().splitlines()[1:]
+    columns = [("ring8", "modes_covered"), ("ring8", "high_quality"), ("grid25", "modes_covered")]
+    columns += [("grid25", "high_quality"), (("ring8", "grid25"), "grad_norm_g_early")]
+    seen, checked = set(), 0
+    for row in rows:
+        name, *cells = (c.strip() for c in row.strip("|").split("|"))
+        label = name.split("`")[1]
+        seen.add(label)
+        for (datasets, column), cell in zip(columns, cells, strict=True):
+            if isinstance(datasets, tuple):  # "1.9 ± 0.37 / 1.8 ± 0.23", or empty for both
+                parts = cell.split(" / ") if cell else [""] * len(datasets)
+            else:
+                parts = [cell]
+            for dataset, part in zip(
+                datasets if isinstance(datasets, tuple) else (datasets,), parts, strict=True
+            ):
+                row_values = boards[dataset].loc[label]
+                if not part:
+                    assert pd.isna(row_values[column]), (label, dataset, column)
+                    continue
+                m = re.fullmatch(r"\**([\d.]+)(?: ± ([\d.]+))?\**", part)
+                assert m is not None, part
+                for text, key in ((m.group(1), column), (m.group(2), f"{column}_std")):
+                    if text is None:  # a cell without its spread: only where there is no spread
+                        assert pd.isna(row_values[key]), (label, dataset, key)
+                        continue
+                    last = 10.0 ** -len(text.partition(".")[2])
+                    assert abs(float(text) - row_values[key]) <= last / 2 + 1e-9, (label, dataset, key)
+                    checked += 1
+    assert seen == {"ddpm", "ddim", "gan-sat", "gan-ns", "vae", "gaussian"} and checked > 40
