@@ -170,9 +170,7 @@ def _write_keeping_outcomes(
     if (failed or guard is not None) and path.exists():
         try:
             old = load_result(path)
-        except (
-            GenbenchError
-        ) as e:  # a newer genbench's result, written while this ran: kept, as the plan would
+        except GenbenchError as e:  # a newer genbench's result, written while this ran: kept
             why = f"holds a result this genbench cannot read ({e})"
         except Exception:  # not a result genbench can read: nothing to keep, as the plan decided
             old = None
