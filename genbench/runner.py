@@ -51,6 +51,8 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
         p.reference_stats_error = str(e)
         console.warn(f"{e}; FID will not be computed, the other metrics will")
         return
+    for a in stats:  # shared by every metric of every model: a metric's `sigma += eps * I` changed them all
+        a.setflags(write=False)
     p.reference_stats = stats
     made = p.reference_made or {}
     if made.get("dataset") is None:  # a file that says nothing of its data (clean-fid's)

@@ -104,7 +104,8 @@ def evaluate_into(
         training_log=result.training_log,
         model_name=result.model,
         artifacts_dir=artifacts_dir,
-        options=p.metric_options,
+        # with the declared defaults, as Metric.options documents (each metric gets its own copy)
+        options=effective_metric_options(p.metrics, p.metric_options),
     )
     result.protocol = {
         "num_samples": int(samples.shape[0]),
@@ -170,9 +171,9 @@ def _score_metric(
 
 
 def _own_copies(ctx: EvalContext, metric: Metric) -> EvalContext:
-    """``ctx`` with ``metric``'s own copies of what it could write into: the samples, the timings and
-    the training log (a metric's ``ctx.samples.mul_(50)`` turned the next metrics' memorized copies
-    into "collapsed"; its ``ctx.timings["samples_per_s"] = 1e12`` was reported); a dataset whose
+    """``ctx`` with ``metric``'s own copies of what it could write into: the samples, the timings, the
+    training log and the options (a metric's ``ctx.samples.mul_(50)`` turned the next metrics' memorized
+    copies into "collapsed"; its ``ctx.timings["samples_per_s"] = 1e12`` was reported); a dataset whose
     ``load`` hands out copies; and a cache of its own beside the shared read-only features. The mode
     labels that several metrics share are read-only arrays (:meth:`EvalContext.sample_modes`)."""
     shared = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(ctx) if f.init}
@@ -184,6 +185,9 @@ def _own_copies(ctx: EvalContext, metric: Metric) -> EvalContext:
             "reference_features": ctx.reference_features.seen_by(metric.name),
             "timings": dict(ctx.timings),
             "training_log": copy.deepcopy(ctx.training_log),
+            # a metric's `ctx.options["prdc"]["k_pr"] = 15` changed the next metrics' values, not
+            # their recorded options
+            "options": copy.deepcopy(ctx.options),
         }
     )
 

@@ -165,8 +165,9 @@ class _ConfiguredModel(GenerativeModel):
         pass
 
 
-def run_ring8(tmp_path, cache_dir, models=("copy", "gaussian"), metrics=None):
+def run_ring8(tmp_path, cache_dir, models=("copy", "gaussian"), metrics=None, **extra):
     config = RunConfig(
+        **extra,
         models=list(models),
         dataset="ring8",
         samples=200,
@@ -604,6 +605,54 @@ def test_a_metric_that_changes_the_shared_features_fails_alone(register, tmp_pat
     for model in ("copy", "gaussian"):
         assert "read-only" in dirty[model].metric_errors["test-centres"]
         assert dirty[model].metrics["fid"] == clean[model].metrics["fid"]
+
+
+def test_a_metric_that_changes_the_reference_stats_fails_alone(register, tmp_path, cache_dir):
+    """--reference-stats are one (mu, sigma) for every metric of every model: a metric regularising
+    sigma in place (``sigma += I``) moved every later FID (copy's from 4.6 to 198), all "ok"."""
+    from genbench.features.reference import save_reference_stats
+
+    class Regularises(_Metric):
+        reference = "stats"
+
+        def compute(self, ctx):
+            mu, sigma = ctx.reference_stats
+            sigma[np.diag_indices_from(sigma)] += 1.0
+            return {"regularises": 1.0}
+
+    register(registry.metrics, "test-regularises", Regularises)
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(500, 2))
+    save_reference_stats(tmp_path / "stats.npz", points.mean(0), np.cov(points, rowvar=False))
+    stats = {"reference_stats": tmp_path / "stats.npz"}
+    clean = run_ring8(tmp_path / "clean", cache_dir, metrics=["fid"], **stats)
+    dirty = run_ring8(tmp_path / "dirty", cache_dir, metrics=["test-regularises", "fid"], **stats)
+    for model in ("copy", "gaussian"):
+        assert "read-only" in dirty[model].metric_errors["test-regularises"]
+        assert dirty[model].metrics["fid"] == clean[model].metrics["fid"]
+
+
+def test_metric_options_hold_the_defaults_and_are_each_metrics_own(register, tmp_path, cache_dir):
+    """``ctx.options`` lacked the declared defaults that Metric.options documents (a plugin reading
+    ``ctx.options[name]["p"]`` failed with KeyError unless --metric-option gave p), and it was one
+    dict for every metric of every model: a metric's ``ctx.options["prdc"]["k_pr"] = 15`` changed the
+    next metrics' precision, which still recorded k_pr=3."""
+
+    class Reads(_Metric):
+        options: ClassVar[dict[str, object]] = {"p": 2.0}
+
+        def compute(self, ctx):
+            ctx.options["prdc"]["k_pr"] = 15
+            return {"reads": ctx.options[self.name]["p"]}
+
+    register(registry.metrics, "test-reads", Reads)
+    clean = run_ring8(tmp_path / "clean", cache_dir, metrics=["prdc"])
+    dirty = run_ring8(tmp_path / "dirty", cache_dir, metrics=["test-reads", "prdc"])
+    for model in ("copy", "gaussian"):
+        assert dirty[model].metrics["reads"] == 2.0 and not dirty[model].metric_errors
+        assert dirty[model].metrics["precision"] == clean[model].metrics["precision"]
+        assert dirty[model].protocol["metric_options"]["prdc"] == {"k_pr": 3, "k_dc": 5}
+    assert clean["gaussian"].metrics["precision"] < 1  # k_pr = 15 would have called it 1
 
 
 def test_a_model_whose_weights_owner_is_not_installed_is_recorded_as_failed(register, tmp_path, cache_dir):

@@ -45,8 +45,10 @@ def check_same_dim(a: np.ndarray, b: np.ndarray, metric: str, what: str = "sampl
 
 
 def option(ctx: Any, metric: str, key: str, default: Any) -> Any:
-    """``ctx.options[metric][key]``, else ``default``."""
-    return (ctx.options.get(metric) or {}).get(key, default)
+    """``ctx.options[metric][key]``, else ``default``; a declared default of None ("computed from the
+    inputs", as KID's subset_size) gives ``default`` too."""
+    value = (ctx.options.get(metric) or {}).get(key)
+    return default if value is None else value
 
 
 def int_option(ctx: Any, metric: str, key: str, default: int, minimum: int = 1) -> int:
