@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from genbench import registry
 from genbench.config import EVAL_FIELDS, RunConfig, unused_fields_warning
 from genbench.data.base import Dataset
 from genbench.errors import DataError, GenbenchError
@@ -62,6 +63,8 @@ def evaluate(
     console = console or Progress(enabled=config.progress)
     if unused := unused_fields_warning(config, EVAL_FIELDS, "evaluate"):
         console.warn(unused)
+    for why in registry.ignored_plugins():  # the built-in of that name runs; say whose is not
+        console.warn(why)
     path = Path(samples).resolve() if isinstance(samples, str | os.PathLike) else None
     name = check_result_name(name if name is not None else _default_name(path))
     device, cache_dir = check_shared_inputs(config)

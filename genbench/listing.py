@@ -42,6 +42,11 @@ def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
             )
             for e in reg.entries()
         ]
+        # a plugin declaring one of genbench's own names: listed beside the built-in, which stays
+        out[k] += [
+            ListedEntry(name, sources, "", error=why) for name, (sources, why) in sorted(reg.ignored.items())
+        ]
+        out[k].sort(key=lambda e: e.name)
     return out
 
 

@@ -104,6 +104,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     """Resolve and validate every name, list and path; load the dataset. No training happens."""
     console = console or Progress(enabled=False)
     check_config_types(config, run=True)
+    for why in registry.ignored_plugins():  # the built-in of that name runs; say whose is not
+        console.warn(why)
     if not config.models:
         raise GenbenchError("no models given; pass --models, e.g. --models ddpm,gan")
     if config.samples is not None and config.samples < 2:
@@ -163,6 +165,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             raise
         except BaseException as e:  # a plugin's own bug (dataset_defaults, Config): the others run
             skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {e}"
+            if isinstance(e, TypeError) and "required" in str(e):  # Config(width: int) with no default
+                skipped[name] += "; give every field of its Config a default"
             console.warn(skipped[name])
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
     config = without_unused_stats(config, metrics, console)

@@ -75,6 +75,8 @@ class Registry(Generic[T]):
         self._discovered = False
         self._path_state: tuple[tuple[str, int | None], ...] = ()  # sys.path when entry points were read
         self._reported: set[str] = set()
+        #: name -> (the other distributions declaring one of genbench's own names, why they are ignored)
+        self.ignored: dict[str, tuple[str, str]] = {}
         #: ``explain_unknown(name)``: a message for an unknown ``name`` that says more than "did you mean"
         #: (who asked for it), or None
         self.explain_unknown: Callable[[str], str | None] | None = None
@@ -253,14 +255,22 @@ class Registry(Generic[T]):
         point naming another class than the one a decorator registered) becomes an error entry:
         using it fails naming every declaration, whatever order ``sys.path`` lists them in; the other
         names still work. Discovery itself never fails.
+
+        A name genbench itself declares (a built-in or a baseline) stays genbench's when a plugin
+        declares it too: the plugin's declaration is ignored, and :attr:`ignored` says so (runs warn,
+        `genbench list` shows it). Made an error entry like the others, it took the built-in down
+        with it: a plugin declaring ``fid`` left every default run without FID, exit 0.
         """
         if self._discovered:
             return
         self._discovered = True
         self._path_state = path_state()  # before reading: a change while reading is read again
         declared: dict[str, dict[str, str]] = {}  # name -> {target: the source that declares it}
+        own: dict[str, metadata.EntryPoint] = {}  # name -> genbench's own entry point of that name
         for ep in metadata.entry_points(group=self.group):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+            if _is_genbench(dist):
+                own.setdefault(ep.name, ep)
             targets = declared.setdefault(ep.name, {})
             entry = self._entries.get(ep.name)
             if entry is None:
@@ -279,6 +289,14 @@ class Registry(Generic[T]):
                     targets[_target_of(entry.obj)] = entry.source
             targets.setdefault(_normalised(ep.value), dist)
         for name, targets in declared.items():
+            theirs = {t: d for t, d in targets.items() if not _is_genbench(d)}
+            if name in own and theirs:
+                self.ignored[name] = self._ignored_message(name, theirs)
+                entry = self._entries[name]
+                if not entry.loaded:  # a plugin's entry point may have been read first
+                    entry.entry_point = own[name]
+                entry.source = _GENBENCH
+                targets = {t: d for t, d in targets.items() if _is_genbench(d)}
             if len(targets) > 1:
                 entry = self._entries[name]
                 found = sorted((source, target) for target, source in targets.items())
@@ -289,6 +307,16 @@ class Registry(Generic[T]):
                     f"{self.kind} {name!r} is declared by {'both ' if len(listed) == 2 else ''}{and_list(listed)}; "
                     "uninstall one of them"
                 )
+
+    def _ignored_message(self, name: str, theirs: dict[str, str]) -> tuple[str, str]:
+        found = sorted((source, target) for target, source in theirs.items())
+        listed = and_list([f"{source} ({target})" for source, target in found])
+        sources = sorted({source for source, _ in found})
+        why = (
+            f"{self.kind} plugin {name!r} from {listed} is ignored: {name!r} is genbench's own "
+            f"{self.kind}; rename that entry point in {and_list(sources)}"
+        )
+        return ", ".join(sources), why
 
     def _rediscover(self) -> bool:
         """Read entry points again when ``sys.path`` changed since they were read: a folder added to it
@@ -417,6 +445,24 @@ class Registry(Generic[T]):
             except PluginLoadError as e:
                 errors[entry.name] = str(e)
         return errors
+
+
+#: the distribution of the built-ins and the baselines
+_GENBENCH = "genbench"
+
+
+def _is_genbench(dist: str) -> bool:
+    return dist.lower().replace("_", "-") == _GENBENCH
+
+
+def ignored_plugins() -> list[str]:
+    """Why each plugin declaration of a name genbench itself has is ignored, in every registry (runs
+    warn with these lines; `genbench list` shows them beside the built-in)."""
+    out = []
+    for reg in (models, datasets, metrics, features):
+        reg.discover()
+        out += [reg.ignored[name][1] for name in sorted(reg.ignored)]
+    return out
 
 
 def _points_at(ep: metadata.EntryPoint, obj: Any) -> bool:

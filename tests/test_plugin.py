@@ -553,11 +553,21 @@ class ConfigRejects(_ConfiguredModel):
             raise ValueError("scale is never right")
 
 
+class ConfigWithoutDefault(_ConfiguredModel):
+    @dataclass
+    class Config:
+        width: int
+
+
 @pytest.mark.parametrize(
     ("cls", "why"),
     [
         (DefaultsRaise, "no defaults file"),
         (ConfigRejects, "never right"),
+        (
+            ConfigWithoutDefault,
+            "missing 1 required positional argument: 'width'; give every field of its Config a default",
+        ),
         (DefaultsRaiseAfterPlan, "vanished"),
         (DefaultsExit, "usage: defaults.py"),
     ],
