@@ -141,7 +141,11 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
             },
         }
     )
-    return table.to_markdown(index=False, missingval="")
+    # cells are text already: tabulate's number parsing re-read a model named 007 as 7 and wrote a
+    # column without "±" in %g (1.19402e+07); numbers stay right-aligned, names and flags left
+    text_columns = ("model", "seeds", "flags")
+    align = ["left" if c in text_columns else "right" for c in table.columns]
+    return table.to_markdown(index=False, missingval="", disable_numparse=True, colalign=align)
 
 
 def _cell_text(mean: float, std: float, note: CellNote | None) -> str:

@@ -7,6 +7,7 @@ training dynamics (saturating beside non-saturating).
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -60,8 +61,14 @@ def _describe(extractors: dict[FeaturesKey, dict]) -> dict[FeaturesKey, str]:
     return out
 
 
+#: colours of unflagged rows: matplotlib's cycle without its grey (C7), which marks flagged rows
+_COLOURS = [f"C{i}" for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)]
+
+
 def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
-    """FID against samples/s, both on log scales; flagged rows (copies, collapses) as grey crosses."""
+    """FID against samples/s, both on log scales (FID on a symmetric log scale, linear near 0, when a
+    row scores 0: the ``copy`` control, which a log axis left out); flagged rows (copies, collapses)
+    as grey crosses."""
     a = agg.dropna(subset=[c for c in ("fid", "samples_per_s") if c in agg] or ["label"])
     if "fid" not in a or "samples_per_s" not in a or a.empty:
         return None
@@ -69,7 +76,9 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, row in enumerate(a.itertuples()):
         flagged = bool(row.flags)
-        style = {"fmt": "x", "color": "gray"} if flagged else {"fmt": "o"}
+        style = (
+            {"fmt": "x", "color": "gray"} if flagged else {"fmt": "o", "color": _COLOURS[i % len(_COLOURS)]}
+        )
         ax.errorbar(row.samples_per_s, row.fid, yerr=getattr(row, "fid_std", None), capsize=3, **style)
         text = f"{row.label} ({row.flags})" if flagged else row.label
         ax.annotate(
@@ -81,9 +90,17 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
             color="gray" if flagged else "black",
         )
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    positive = a["fid"][a["fid"] > 0]
+    if len(positive) < len(a):  # an FID of 0 has no place on a log axis
+        # linear from 0 up to the decade below the lowest positive FID, logarithmic above
+        linear_below = 10.0 ** math.floor(math.log10(positive.min())) if len(positive) else 1.0
+        ax.set_yscale("symlog", linthresh=linear_below)
+        ax.set_ylim(bottom=-0.3 * linear_below)  # the 0 row clear of the frame
+        ax.set_ylabel(f"FID (log scale, linear below {linear_below:g}; lower is better)")
+    else:
+        ax.set_yscale("log")
+        ax.set_ylabel("FID (log scale; lower is better)")
     ax.set_xlabel("samples / s (log scale)")
-    ax.set_ylabel("FID (log scale; lower is better)")
     ax.set_title("Quality against sampling speed (grey: flagged rows)")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -178,6 +195,18 @@ def run_figure(recorded: str, out: Path, dataset: str) -> Path | None:
     return None
 
 
+def ddim_protocol_rows(agg: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows of the first protocol, in the board's order (most-run first), that has DDIM rows
+    (DDPM's reference line among them), and its name: a step sweep at --samples 500 beside a board at full size was drawn from the
+    board's protocol, which held no DDIM row, so its curve was left out without a word."""
+    ddim = agg[agg["model"] == "ddim"]
+    if ddim.empty:
+        return ddim, ""
+    order = ddim["protocol_order"].min()
+    rows = agg[agg["protocol_order"] == order]
+    return rows, str(rows["protocol"].iloc[0])
+
+
 def main_protocol_rows(agg: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """One dataset's rows of its most-run protocol, and what names that protocol ("" when it is the only
     one): a figure puts FIDs on one axis, and FIDs of different protocols are not comparable."""
@@ -207,7 +236,7 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
         figures: dict[str, str] = {}
         for name, make, data, shown in (
             ("FID against samples/s", fid_vs_throughput, main, protocol),
-            ("DDIM step curve", ddim_step_curve, main, protocol),
+            ("DDIM step curve", ddim_step_curve, *ddim_protocol_rows(a)),
             ("GAN training dynamics", gan_dynamics, mine, ""),
         ):
             path = make(data, fig_dir / f"{safe_name(name.lower())}.png")

@@ -284,7 +284,7 @@ def test_different_protocols_are_separate_labelled_rows_never_averaged():
     assert by_seeds.loc["2", "protocol"] == "N=200, reference=train, features=raw"
     rows = [ln for ln in md.splitlines() if ln.startswith("|") and "copy" in ln and "fid" not in ln]
     assert len(rows) == 4
-    assert any("copy (N=200, reference=test, features=classifier)" in ln and "| 25 " in ln for ln in rows)
+    assert any("copy (N=200, reference=test, features=classifier)" in ln and " 25 |" in ln for ln in rows)
     assert "varies by row" not in md
     assert "Rows differ in N, reference and features" in md
     assert "seeds are averaged, and rows ranked, only within one protocol" in md
@@ -1002,3 +1002,55 @@ def test_the_readme_2d_table_is_the_published_boards():
                     assert abs(float(text) - row_values[key]) <= last / 2 + 1e-9, (label, dataset, key)
                     checked += 1
     assert seen == {"ddpm", "ddim", "gan-sat", "gan-ns", "vae", "gaussian"} and checked > 40
+
+
+def test_markdown_cells_are_written_as_formatted_not_reparsed_as_numbers():
+    """tabulate's number parsing re-read the cells genbench had formatted: a model evaluated as
+    ``--name 007`` showed as 7, and a one-seed column (no "±" in it) was printed in %g, 11940180
+    as 1.19402e+07, though fmt() writes such numbers without an exponent."""
+    _, md = board([run_result("007", 0, 2.5, metrics={"samples_per_s": 11940180.0})])
+    rows = [ln for ln in md.splitlines() if "| 007 " in ln]
+    assert len(rows) == 2 and "11940180" in rows[1] and "e+07" not in md, md  # quality, then cost
+    assert "|-------:|:--------" in md  # rank right-aligned, names left, as before
+
+
+def test_fid_against_speed_shows_a_zero_fid_and_keeps_grey_for_flagged_rows(tmp_path, monkeypatch):
+    """On a log axis the copy control's FID of 0 was not drawn, though the title promises its grey
+    cross; and the 8th unflagged row took matplotlib's grey (C7), the colour that marks flags."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    from genbench.reporting import fid_vs_throughput
+
+    made = []
+    subplots = plt.subplots
+    monkeypatch.setattr(plt, "subplots", lambda *a, **k: made.append(subplots(*a, **k)) or made[-1])
+    rs = [result("copy", 0, 0.0, flags=["memorized"], samples_per_s=1e6)]
+    rs += [result(f"m{i}", 0, 10.0 + i, samples_per_s=100.0 + i) for i in range(9)]
+    assert fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    ax = made[0][1]
+    points = {(c.lines[0].get_ydata()[0], mcolors.to_hex(c.lines[0].get_color())) for c in ax.containers}
+    grey = mcolors.to_hex("gray")
+    assert (0.0, grey) in points and ax.get_yscale() == "symlog"
+    assert sum(colour == grey for _, colour in points) == 1  # the flagged row alone
+    assert mcolors.to_hex("C7") not in {colour for _, colour in points}
+
+
+def test_the_ddim_step_curve_is_drawn_in_the_protocol_its_rows_ran_in(tmp_path):
+    """A DDIM sweep at --samples 50 beside a board at full size: the figures were drawn from the
+    board's most-run protocol, which held no DDIM row, and the curve was left out without a word."""
+    from genbench.reporting import write_report
+
+    for model, seed in (("gan", 0), ("gan", 1), ("vae", 0), ("vae", 1)):
+        r = result(model, seed, 9.0 + seed)
+        r.dataset = "ring8"
+        r.write(tmp_path / "runs")
+    for steps, fid in ((10, 5.0), (20, 4.0)):
+        r = result("ddim", 0, fid, variant=f"steps={steps}")
+        r.dataset, r.protocol["num_samples"] = "ring8", 50
+        r.write(tmp_path / "runs")
+    md = write_report(tmp_path / "runs", tmp_path / "boards")["ring8"]
+    assert "[DDIM step curve (N=50" in md and (tmp_path / "boards/ring8/ddim_step_curve.png").is_file()
