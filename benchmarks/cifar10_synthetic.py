@@ -293,6 +293,8 @@ def main() -> None:
         ap.error(f"unknown --modes {', '.join(unknown)}; pick from {', '.join(MODES)}")
     if args.repeats < 1:
         ap.error(f"--repeats must be at least 1, got {args.repeats}")
+    if args.train_steps < 2:  # the rate is timed after the first tenth of the steps (at least one)
+        ap.error(f"--train-steps must be at least 2, got {args.train_steps}")
     if not cuda:
         modes = ["default"]  # the CPU has no modes to time
     data = synthetic_cifar(10_000)

@@ -75,6 +75,7 @@ class TrainContext:
         progress: Callable[[int, int, dict[str, float]], None] | None = None,
         log: Callable[[int, dict[str, float]], None] | None = None,
         data_digest: str | None = None,
+        machine: str = "",
     ):
         self.seed = seed
         self.device = device
@@ -84,12 +85,21 @@ class TrainContext:
         self._progress = progress
         self._log = log
         self.data_digest = data_digest
+        #: the machine this process trains on, in words (``results.machine_text``), saved with each
+        #: checkpoint: a resumed training's time is summed over every machine that trained it
+        self.machine = machine
+        #: the machines of the parts before a resume, in order (restored by :meth:`load_checkpoint`)
+        self.machines_before: list[str] = []
         #: rows logged with :meth:`log` (``{"step": ..., **values}``), restored on resume
         self.history: list[dict[str, float]] = []
         #: the step training resumed from (0 when it started afresh)
         self.resumed_from = 0
         self._elapsed_before = 0.0
         self._t0 = time.perf_counter()
+
+    def machines(self) -> list[str]:
+        """Every machine that trained this run so far, in order, each once."""
+        return list(dict.fromkeys([*self.machines_before, self.machine]))
 
     def elapsed(self) -> float:
         """Training wall time in seconds, including the time before a resume."""
@@ -122,6 +132,7 @@ class TrainContext:
                 "history": self.history,
                 "elapsed_s": self.elapsed(),
                 "data_digest": self.data_digest,
+                "machines": self.machines(),
             },
         )
 
@@ -145,6 +156,8 @@ class TrainContext:
         step = int(payload["step"])
         self.history[:] = [r for r in payload.get("history", []) if r.get("step", 0) <= step]
         self._elapsed_before, self._t0 = float(payload.get("elapsed_s", 0.0)), time.perf_counter()
+        # a state saved before machines were recorded: its part's machine is unknown
+        self.machines_before = [str(m) for m in payload.get("machines", ["an unrecorded machine"])]
         self.resumed_from = step
         return payload["state"], step
 

@@ -155,6 +155,7 @@ def _train_and_save(
         amp=amp,
         progress=console.training(f"train {name} seed {seed}"),
         data_digest=digest,  # saved in train.pt: a resume on changed data is refused
+        machine=machine_text(machine(str(p.device))),
     )
     try:
         with deterministic_training(p.device, p.config.deterministic) as mode:
@@ -170,7 +171,8 @@ def _train_and_save(
     finally:
         console.training_done()
     train_s = ctx.elapsed()
-    trained_on = machine_text(machine(str(p.device)))
+    # a training resumed elsewhere (another machine, thread count or GPU) was timed on each of them
+    trained_on = " then ".join(ctx.machines())
     summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
     summary["resumed_from"] = ctx.resumed_from
     save_checkpoint(

@@ -912,6 +912,25 @@ def test_cpu_peak_memory_is_the_batch_working_memory_on_every_call():
     assert t["peak_memory_mb"] == pytest.approx((2 * 2 * 2**20 + 2 * 2 * 2 * 4) / 2**20, rel=1e-9)
 
 
+def test_a_batch_is_released_before_the_next_is_sampled():
+    """The previous batch's output stayed alive while the next was sampled, so on CUDA the peak
+    (max_memory_allocated) counted it too and grew with --samples beyond the one batch it describes."""
+    import weakref
+
+    from genbench.metrics.throughput import measure_sampling
+
+    outputs, alive = [], []
+
+    def sample(n, generator):
+        alive.append([ref() is not None for ref in outputs])
+        x = torch.randn(n, 2, generator=generator)
+        outputs.append(weakref.ref(x))
+        return x
+
+    measure_sampling(sample, 12, 4, torch.Generator().manual_seed(0), "cpu", warmup=False)
+    assert alive == [[], [False], [False, False]]
+
+
 def test_samples_per_s_times_the_model_not_the_harnesss_check_of_its_output(monkeypatch):
     """The harness's range check of every batch (on CUDA, three waits for the GPU) was inside the
     timed region, so the one-call models' samples/s timed the harness. A fake clock that each model

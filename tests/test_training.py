@@ -235,6 +235,28 @@ def test_an_interrupted_retrains_mark_is_honoured_by_its_rerun_only(tmp_path, mo
     assert results[1].training["resumed_from"] == 10
 
 
+def test_a_training_resumed_on_other_threads_names_every_machine_its_time_ran_on(tmp_path, monkeypatch):
+    """train_s is summed over the parts of a resumed training, but named only the machine that
+    finished it: 28 s on 1 thread and 8 s on 2 were reported as 36 s on 2 threads."""
+    from genbench.results import machine, machine_text
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = machine_text(machine("cpu"))
+        with interrupted_at(monkeypatch, 12):
+            run(config(tmp_path, "a", f"{TOY}.steps=20"))
+        torch.set_num_threads(2)
+        two = machine_text(machine("cpu"))
+        (result,) = run(config(tmp_path, "a", f"{TOY}.steps=20"))
+    finally:
+        torch.set_num_threads(threads)
+    assert result.training["resumed_from"] == 10 and one != two
+    assert result.training["trained_on"] == f"{one} then {two}"
+    (again,) = run(config(tmp_path, "b", f"{TOY}.steps=20"))  # loaded: the checkpoint says the same
+    assert again.training["loaded"] and again.training["trained_on"] == f"{one} then {two}"
+
+
 # -- checkpoints that ship with a model ---------------------------------------------------------------
 SHIPPING = "test-training-shipping"
 

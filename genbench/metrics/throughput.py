@@ -182,6 +182,9 @@ def measure_sampling(
             samples = torch.empty((n, *kept.shape[1:]), dtype=kept.dtype, device="cpu")
         samples[done : done + b] = kept
         done += b
+        # released before the next batch: on CUDA, max_memory_allocated counted this batch's output
+        # on top of the next one's, so the peak grew with --samples beyond the batch it describes
+        del x, kept
         if on_batch is not None:
             on_batch(b)
     peak = torch.cuda.max_memory_allocated(device) - before if cuda else cpu_peak  # None on mps
