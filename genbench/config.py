@@ -155,14 +155,15 @@ def parse_split(text: str) -> Split:
 MAX_SEED = 2**32 - 1
 
 
-def check_seeds(seeds: list[Any]) -> None:
+def check_seeds(seeds: list[Any], example: str = "--seeds 0,1,2") -> None:
     """Seeds are integers in 0 .. MAX_SEED (from the CLI's parser and from the Python API alike);
-    a larger one failed inside every model, reported as each plugin's bug."""
+    a larger one failed inside every model, reported as each plugin's bug. ``example``: the fix, in
+    the flag of the command that reads them (`eval` has ``--seed``)."""
     if any(
         isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= MAX_SEED for s in seeds
     ):
         shown = ",".join(map(str, seeds))
-        raise GenbenchError(f"seeds must be integers from 0 to 2**32-1, got {shown}; use e.g. --seeds 0,1,2")
+        raise GenbenchError(f"seeds must be integers from 0 to 2**32-1, got {shown}; use e.g. {example}")
 
 
 @dataclass(frozen=True)

@@ -151,8 +151,9 @@ def _jsonable(o: Any) -> Any:
     return str(o)
 
 
-def check_writable(directory: Path, flag: str = "--out") -> Path:
-    """Fail early, with the fix, when ``directory`` cannot be created or written."""
+def check_writable(directory: Path, flag: str = "--out", fix: str | None = None) -> Path:
+    """Fail early, with the fix, when ``directory`` cannot be created or written; ``fix`` replaces
+    the default one ("pass a directory with --out") where the flag names no directory."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -166,10 +167,11 @@ def check_writable(directory: Path, flag: str = "--out") -> Path:
                     # "is not writable" kept first: what a reader (and report's tests) look for
                     what = "is not writable: it" if part == directory else f"cannot be created: {part}"
                     raise GenbenchError(
-                        f"{directory} {what} is a file, not a directory; pass a directory with {flag}"
+                        f"{directory} {what} is a file, not a directory; {fix or f'pass a directory with {flag}'}"
                     ) from e
                 break
         raise GenbenchError(
-            f"output directory {directory} is not writable ({e.strerror or e}); pass a writable one with {flag}"
+            f"output directory {directory} is not writable ({e.strerror or e}); "
+            f"{fix or f'pass a writable one with {flag}'}"
         ) from e
     return directory

@@ -273,7 +273,7 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     """The types of the fields `genbench eval` reads, and with ``run`` those only `genbench run`
     reads, each failing in one line naming the field and an example of its type."""
     _check_type(config, "seeds", _is_list, "a list of integers, e.g. [0, 1, 2]")
-    check_seeds(config.seeds)
+    check_seeds(config.seeds, "--seeds 0,1,2" if run else "--seed 0")
     _check_type(config, "dataset", _is_str, "a dataset name, e.g. 'digits'")
     _check_type(
         config,

@@ -19,6 +19,7 @@ from typing import Any
 
 from genbench.config import STATS_FIELDS, RunConfig, unused_fields_warning
 from genbench.errors import GenbenchError
+from genbench.io import check_writable
 from genbench.progress import Progress
 
 
@@ -47,7 +48,9 @@ def stats(path: Path | str, config: RunConfig, *, console: Progress | None = Non
         )
     if path.is_dir():  # found before the features are extracted (hours for CIFAR-10), not after
         raise GenbenchError(f"{path} is a directory; name the statistics file, e.g. {path / 'stats.npz'}")
-    # the one file written is the statistics': its folder is the output checked (not ./runs)
+    # the one file written is the statistics': its folder is the output checked (not ./runs); --out
+    # names the file, so "pass a directory with --out" would be the wrong fix
+    check_writable(path.parent, fix="pass --out an .npz path in a writable directory")
     device, cache_dir = check_shared_inputs(dataclasses.replace(config, out=path.parent))
     dataset = build_dataset(config.dataset, config)
     extractor = build_extractor(dataset, config, device, console)

@@ -449,6 +449,13 @@ def test_clean_inception_offline_and_bad_file(digits, tmp_path, monkeypatch):
     bad.write_bytes(b"not torchscript")
     with pytest.raises(GenbenchError, match="not clean-fid's Inception TorchScript"):
         CleanInception(digits, cache_dir=tmp_path, weights=bad).extract(torch.zeros(1, 1, 8, 8))
+    # a missing file named by the variable: passing --inception-weights, which it wins over, cannot help
+    monkeypatch.setenv(clean_inception.ENV, str(tmp_path / "missing.pt"))
+    with pytest.raises(GenbenchError, match=r"missing.pt not found; fix or unset \$GENBENCH_CLEAN_INCEPTION"):
+        CleanInception(digits, cache_dir=tmp_path, weights=bad).weights_path()
+    monkeypatch.delenv(clean_inception.ENV)
+    with pytest.raises(GenbenchError, match=r"missing.pt not found; pass it with --inception-weights PATH"):
+        CleanInception(digits, cache_dir=tmp_path, weights=tmp_path / "missing.pt").weights_path()
 
 
 # -- reference features and statistics -------------------------------------------------------------

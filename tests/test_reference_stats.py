@@ -278,6 +278,9 @@ def test_stats_writes_the_split_statistics_that_fid_uses_and_how_they_were_made(
         assert npz["mu"].shape == (2,) and npz["sigma"].shape == (2, 2)
     line = error_line(cli("stats", "--out", tmp_path / "s.txt", *args))
     assert "does not end in .npz" in line
+    (tmp_path / "afile").write_text("")  # its fix named a directory, which --out refuses next
+    line = error_line(cli("stats", "--out", tmp_path / "afile/s.npz", *args))
+    assert line.endswith("is a file, not a directory; pass --out an .npz path in a writable directory")
 
 
 def test_fid_against_genbench_stats_shares_the_protocol_of_a_run_against_them(cli, tmp_path, cache_dir):

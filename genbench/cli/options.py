@@ -22,6 +22,6 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 InceptionWeights = Annotated[
     Path | None,
     typer.Option(
-        help=r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS for clean-inception]."
+        help=r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception]; for clean-inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS wins over it."
     ),
 ]

@@ -80,13 +80,17 @@ class CleanInception(FeatureExtractor):
         ``$GENBENCH_CLEAN_INCEPTION_WEIGHTS`` wins over the argument because the runner passes
         ``--inception-weights`` (usually torch-fidelity's file) to every extractor.
         """
-        given = Path(os.environ[ENV]) if os.environ.get(ENV) else self.weights
+        from_env = bool(os.environ.get(ENV))
+        given = Path(os.environ[ENV]) if from_env else self.weights
         if given is not None:
             if not given.is_file():
-                raise GenbenchError(
-                    f"clean-fid Inception file {given} not found; pass {FILENAME} ({URL}) "
-                    f"with --inception-weights PATH or {ENV}"
+                # the variable wins over the flag: naming the flag as the fix could never work
+                how = (
+                    f"fix or unset ${ENV} (it wins over --inception-weights)"
+                    if from_env
+                    else f"pass it with --inception-weights PATH or ${ENV}"
                 )
+                raise GenbenchError(f"clean-fid Inception file {given} not found; {how}: {FILENAME} ({URL})")
             return given
         for d in [*CLEANFID_CACHE_DIRS, self.cache_dir / "weights"]:
             if (d / FILENAME).is_file():
