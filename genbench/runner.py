@@ -233,8 +233,13 @@ def run_one(
         # plan resolved it once already; a plugin's dataset_defaults may still raise this time
         cfg = resolve_model_config(cls, p.dataset.name, overrides)
         result.config = asdict(cfg) if is_dataclass(cfg) else {}
-        if owner is not None:
-            result.config["weights_from"] = {"model": owner.name, "overrides": owner.overrides}
+        if owner is not None:  # its network is the owner's: seeds sampled from two DDPM configs differ
+            owner_cfg = resolve_model_config(owner.cls, p.dataset.name, owner.overrides)
+            result.config["weights_from"] = {
+                "model": owner.name,
+                "overrides": owner.overrides,
+                "config": asdict(owner_cfg) if is_dataclass(owner_cfg) else {},
+            }
         # what the model changes of torch's global state (grad mode off) is undone before the metrics
         # and the next model (scoring.evaluate_into does the same around its sampling)
         with torch_state_kept(f"{result.label} seed {seed}: model {name!r}", console.warn):

@@ -1054,3 +1054,42 @@ def test_the_ddim_step_curve_is_drawn_in_the_protocol_its_rows_ran_in(tmp_path):
         r.write(tmp_path / "runs")
     md = write_report(tmp_path / "runs", tmp_path / "boards")["ring8"]
     assert "[DDIM step curve (N=50" in md and (tmp_path / "boards/ring8/ddim_step_curve.png").is_file()
+
+
+def test_ddim_seeds_sampled_from_ddpms_of_two_configs_are_separate_rows(tmp_path, monkeypatch):
+    """A DDIM result recorded its weights owner's name and --set overrides only: after the DDPM's
+    config file changed, the DDPM seeds were split by config but the DDIM seeds sampled from those
+    two networks were averaged into one row."""
+    import genbench
+    from baselines.ddpm import DDPM
+    from genbench.config import RunConfig
+    from genbench.reporting import write_report
+
+    def run(seed):
+        genbench.run(
+            RunConfig(
+                models=["ddpm", "ddim"],
+                dataset="ring8",
+                seeds=[seed],
+                samples=100,
+                metrics=["fid"],
+                overrides=["ddpm.train_steps=5", "ddim.steps=5"],
+                out=tmp_path / "runs",
+                cache_dir=tmp_path / "cache",
+                device="cpu",
+                figures=False,
+                progress=False,
+            )
+        )
+
+    run(0)
+    defaults = DDPM.dataset_defaults
+    monkeypatch.setattr(
+        DDPM, "dataset_defaults", classmethod(lambda cls, d: {**defaults(d), "mlp_hidden": 32})
+    )
+    run(1)
+    write_report(tmp_path / "runs", tmp_path / "boards")
+    board = pd.read_csv(tmp_path / "boards/ring8.csv")
+    for model in ("ddpm", "ddim"):
+        rows = board[board["model"] == model]
+        assert sorted(rows["seeds"].astype(str)) == ["0", "1"], rows[["label", "seeds"]]
