@@ -123,6 +123,8 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             # timed where the checkpoint was trained (unknown for checkpoints that predate recording it)
             "machine": machine_text(r.environment),
             "trained_on": trained_on(r),
+            # what samples/s and peak memory were measured per (the batch a run sampled in)
+            "batch_size": r.protocol.get("batch_size"),
         }
         row.update(r.metrics)
         if "train_s" not in row and "train_s" in r.timings:

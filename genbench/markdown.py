@@ -302,6 +302,17 @@ def timing_caption(runs: pd.DataFrame) -> str | None:
     if mixed:
         rows = ", ".join(f"`{label}`" for label in sorted(mixed))
         caption += f" The Cost cells of {rows} average seeds timed on different machines."
+    # samples/s and peak memory (one batch's) depend on the batch size, which is no protocol field
+    # (the samples do not, to rounding): a row whose seeds ran at two sizes averaged them unsaid
+    if "batch_size" not in timed:  # a frame made without it
+        return caption
+    shown = sorted({int(b) for b in timed["batch_size"].dropna()})
+    if shown:
+        caption += f" Sampled in batches of {' and '.join(map(str, shown))}."
+    varied = {label for label, g in timed.groupby("label") if g["batch_size"].dropna().nunique() > 1}
+    if varied:
+        rows = ", ".join(f"`{label}`" for label in sorted(varied))
+        caption += f" The Cost cells of {rows} average seeds sampled at different batch sizes."
     return caption
 
 

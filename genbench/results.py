@@ -63,6 +63,7 @@ RESERVED_METRIC_KEYS = frozenset(
         "config_differs",
         "machine",
         "trained_on",
+        "batch_size",
     }
 )
 

@@ -880,6 +880,16 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
         " The Cost cells of `x` average seeds timed on different machines."
     )
     assert timing_caption(pd.DataFrame({"status": ["ok"]})) is None  # a frame made without machines
+    # samples/s and memory are per batch size: seeds sampled at two sizes were averaged unsaid
+    sized = pd.concat([runs(("ok", "A", "A"), ("ok", "A", "A")).assign(batch_size=[500, 50])])
+    assert timing_caption(sized) == (
+        "Timed on A. Sampled in batches of 50 and 500. The Cost cells of `m` average seeds sampled at "
+        "different batch sizes."
+    )
+    assert (
+        timing_caption(runs(("ok", "A", "A")).assign(batch_size=500))
+        == "Timed on A. Sampled in batches of 500."
+    )
     no_training = pd.DataFrame({"status": ["ok"], "machine": ["A"], "samples_per_s": [1.0], "label": ["m"]})
     assert timing_caption(no_training) == "Timed on A."  # no trained_on column: nothing said of training
 
