@@ -452,7 +452,8 @@ def test_the_cost_table_names_the_machines_its_timings_were_measured_on(cli, tmp
     assert cli("report", "--out", str(tmp_path / "b")).exit_code == 0
     board = (tmp_path / "b/leaderboards/ring8.md").read_text()
     cost = board[board.index("## Cost") :]
-    assert cost.splitlines()[2] == f"Timed on {here}."
+    batches = f"Sampled in batches of {RunConfig().batch_size}."  # the default
+    assert cost.splitlines()[2] == f"Timed on {here}. {batches}"
 
     # a checkpoint written before the machine was recorded: its train_s is not claimed for this one
     (ckpt,) = cache.glob("checkpoints/ring8/test-tiny-trained/seed0-*/model.pt")
@@ -464,7 +465,7 @@ def test_the_cost_table_names_the_machines_its_timings_were_measured_on(cli, tmp
     cost = (tmp_path / "c/leaderboards/ring8.md").read_text().split("## Cost")[1]
     assert cost.splitlines()[2] == (
         f"Sampling timed on {here}; `train_s` when the checkpoints were trained, on a machine they do "
-        "not name (they predate recording it)."
+        f"not name (they predate recording it). {batches}"
     )
 
 
