@@ -195,22 +195,14 @@ def run_figure(recorded: str, out: Path, dataset: str) -> Path | None:
     return None
 
 
-def ddim_protocol_rows(agg: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The rows of the first protocol, in the board's order (most-run first), that has DDIM rows
-    (DDPM's reference line among them), and its name: a step sweep at --samples 500 beside a board at full size was drawn from the
-    board's protocol, which held no DDIM row, so its curve was left out without a word."""
-    ddim = agg[agg["model"] == "ddim"]
-    if ddim.empty:
-        return ddim, ""
-    order = ddim["protocol_order"].min()
-    rows = agg[agg["protocol_order"] == order]
-    return rows, str(rows["protocol"].iloc[0])
-
-
-def main_protocol_rows(agg: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """One dataset's rows of its most-run protocol, and what names that protocol ("" when it is the only
-    one): a figure puts FIDs on one axis, and FIDs of different protocols are not comparable."""
-    main = agg[agg["protocol_order"] == agg["protocol_order"].min()]
+def main_protocol_rows(agg: pd.DataFrame, model: str | None = None) -> tuple[pd.DataFrame, str]:
+    """One dataset's rows of its most-run protocol, or of the first (most-run first) that ``model``
+    has rows in, and what names that protocol ("" when it is the only one): a figure puts FIDs on one
+    axis, and FIDs of different protocols are not comparable. The DDIM step curve asks for
+    ``model="ddim"``: a sweep at --samples 500 beside a full-size board lost its curve without a word
+    when drawn from the board's protocol, which held no DDIM row."""
+    of = agg if model is None else agg[agg["model"] == model]
+    main = agg[agg["protocol_order"] == of["protocol_order"].min()]
     return main, str(main["protocol"].iloc[0]) if len(main) else ""
 
 
@@ -236,7 +228,7 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
         figures: dict[str, str] = {}
         for name, make, data, shown in (
             ("FID against samples/s", fid_vs_throughput, main, protocol),
-            ("DDIM step curve", ddim_step_curve, *ddim_protocol_rows(a)),
+            ("DDIM step curve", ddim_step_curve, *main_protocol_rows(a, "ddim")),
             ("GAN training dynamics", gan_dynamics, mine, ""),
         ):
             path = make(data, fig_dir / f"{safe_name(name.lower())}.png")

@@ -233,8 +233,10 @@ def run_one(
         # plan resolved it once already; a plugin's dataset_defaults may still raise this time
         cfg = resolve_model_config(cls, p.dataset.name, overrides)
         result.config = asdict(cfg) if is_dataclass(cfg) else {}
+        owner_cfg = (
+            None if owner is None else resolve_model_config(owner.cls, p.dataset.name, owner.overrides)
+        )
         if owner is not None:  # its network is the owner's: seeds sampled from two DDPM configs differ
-            owner_cfg = resolve_model_config(owner.cls, p.dataset.name, owner.overrides)
             result.config["weights_from"] = {
                 "model": owner.name,
                 "overrides": owner.overrides,
@@ -243,7 +245,7 @@ def run_one(
         # what the model changes of torch's global state (grad mode off) is undone before the metrics
         # and the next model (scoring.evaluate_into does the same around its sampling)
         with torch_state_kept(f"{result.label} seed {seed}: model {name!r}", console.warn):
-            model, train_s, log, info = obtain_model(p, name, cls, cfg, seed, console, owner)
+            model, train_s, log, info = obtain_model(p, name, cls, cfg, seed, console, owner, owner_cfg)
         result.training_log = log
         result.training = info
         result.timings["train_s"] = train_s
@@ -277,10 +279,10 @@ def obtain_model(
     seed: int,
     console: Progress,
     owner: Owner | None,
+    owner_cfg: Any = None,
 ) -> tuple[GenerativeModel, float, list[dict[str, float]], dict[str, Any]]:
-    """Train or load ``name``, or, for a DDIM-like model, its weights ``owner``."""
+    """Train or load ``name``, or, for a DDIM-like model, its weights ``owner`` (of config ``owner_cfg``)."""
     if owner is not None:
-        owner_cfg = resolve_model_config(owner.cls, p.dataset.name, owner.overrides)
         trained, train_s, log, info = train_or_load(p, owner.name, owner.cls, owner_cfg, seed, console)
         return cls.from_trained(trained, cfg), train_s, log, {"weights_from": owner.name, **info}
     return train_or_load(p, name, cls, cfg, seed, console)

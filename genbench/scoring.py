@@ -90,6 +90,9 @@ def evaluate_into(
                 f"{result.label} seed {seed}: no figures, cannot create {artifacts_dir} ({e.strerror})"
             )
             artifacts_dir = None
+    # with the declared defaults, as Metric.options documents (each metric gets its own copy); the
+    # protocol records the same
+    options = effective_metric_options(p.metrics, p.metric_options)
     ctx = EvalContext(
         dataset=p.dataset,
         samples=samples,
@@ -104,8 +107,7 @@ def evaluate_into(
         training_log=result.training_log,
         model_name=result.model,
         artifacts_dir=artifacts_dir,
-        # with the declared defaults, as Metric.options documents (each metric gets its own copy)
-        options=effective_metric_options(p.metrics, p.metric_options),
+        options=options,
     )
     result.protocol = {
         "num_samples": int(samples.shape[0]),
@@ -119,7 +121,7 @@ def evaluate_into(
         "device": str(p.device),
         "batch_size": p.config.batch_size,
         "metric_versions": {m.name: m.version for m in p.metrics},
-        "metric_options": effective_metric_options(p.metrics, p.metric_options),
+        "metric_options": options,
     }
     owners = key_owners(p.metrics)
     for metric in p.metrics:
