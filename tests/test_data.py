@@ -269,6 +269,22 @@ def test_an_unwritable_data_dir_names_data_dir_not_out(tmp_path, monkeypatch):
     assert "--data-dir" in str(e.value) and "--out" not in str(e.value)
 
 
+@pytest.mark.parametrize("file_at", ["mnist", "."], ids=["dataset-folder", "data-dir"])
+def test_a_file_where_the_data_folder_goes_is_named(tmp_path, file_at):
+    """``<data-dir>/mnist`` (or the data dir itself) being a file said "cannot create .../mnist (File
+    exists)" or "(Not a directory)", and advised a writable --data-dir, the data dir being writable."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    blocker = (data_dir / file_at).resolve()
+    if file_at == ".":
+        data_dir.rmdir()
+    blocker.write_text("not a folder")
+    with pytest.raises(DataError) as e:
+        MNIST(data_dir=data_dir, cache_dir=tmp_path).load("train")
+    msg = str(e.value)
+    assert f"{blocker} is a file, not a directory" in msg and "--data-dir" in msg and "\n" not in msg
+
+
 def test_download_with_wrong_checksum_is_not_kept(tmp_path, monkeypatch):
     monkeypatch.setattr(download, "_open_url", lambda url: io.BytesIO(b"garbage"))
     with pytest.raises(DataError, match="checksum mismatch"):
@@ -532,6 +548,65 @@ def test_folder_skips_hidden_files_and_folders(tmp_path):
     assert load_samples(root, spec((1, 8, 8))).shape == (2, 1, 8, 8)
 
 
+def test_folder_searches_symlinked_subfolders(tmp_path):
+    """A subfolder that is a symlink (``ln -s /scratch/run1 samples/run1``) was skipped without a word
+    (pathlib's rglob does not follow it; clean-fid's glob does): 3 of 7 samples were scored."""
+    import glob
+
+    rng = np.random.default_rng(0)
+    root, elsewhere = tmp_path / "samples", tmp_path / "elsewhere"
+    (root / "own").mkdir(parents=True)
+    elsewhere.mkdir()
+    for where in ("own/0.png", "own/1.png", "own/2.png"):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8), mode="L").save(root / where)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8), mode="L").save(elsewhere / f"{i}.png")
+    (root / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (root / "linked" / "loop").symlink_to(root, target_is_directory=True)  # a loop is searched once
+    x = load_samples(root, spec((1, 8, 8)))
+    assert x.shape == (7, 1, 8, 8)
+    expected = sorted(glob.glob(str(root / "*" / "*.png")))  # the order: sorted paths, links included
+    want = [np.asarray(Image.open(f)) / 127.5 - 1 for f in expected]
+    np.testing.assert_allclose(x[:, 0].numpy(), np.stack(want), atol=1e-6)
+
+
+def test_a_nested_folder_is_read_in_clean_fid_and_torch_fidelity_order(tmp_path):
+    """The README says a folder is read in the order clean-fid and torch-fidelity read it (their sorted
+    path strings), on which IS's parts depend; paths sorted folder by folder put run/ before run-2/,
+    where a string sort ("-" before "/") puts run-2/ first."""
+    import glob
+
+    rng = np.random.default_rng(0)
+    for where in ("run/0.png", "run/1.png", "run-2/0.png", "run.b/0.png", "run_c/0.png"):
+        (tmp_path / where).parent.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8), mode="L").save(tmp_path / where)
+    theirs = sorted(glob.glob(str(tmp_path / "**" / "*.png"), recursive=True))  # clean-fid's order
+    assert [p.split("/")[-2] for p in theirs] == ["run-2", "run.b", "run", "run", "run_c"]
+    want = np.stack([np.asarray(Image.open(f)) / 127.5 - 1 for f in theirs])
+    np.testing.assert_allclose(load_samples(tmp_path, spec((1, 8, 8)))[:, 0].numpy(), want, atol=1e-6)
+
+
+def test_a_samples_subfolder_that_cannot_be_listed_is_one_line(tmp_path, monkeypatch):
+    """A subfolder without read permission was skipped without a word: fewer samples were scored."""
+    import os
+
+    (tmp_path / "locked").mkdir()
+    for where in ("0.png", "locked/1.png"):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / where)
+    real = os.scandir
+
+    def scandir(p="."):
+        if Path(p).name == "locked":
+            raise PermissionError(13, "Permission denied", str(p))  # what chmod 000 gives (root reads anyway)
+        return real(p)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(
+        GenbenchError, match=r"cannot read .*locked \(Permission denied\); fix its permissions"
+    ):
+        load_samples(tmp_path)
+
+
 def test_folder_errors(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -555,6 +630,11 @@ def test_folder_errors(tmp_path):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(mixed / "a.png")
     Image.fromarray(np.zeros((9, 8), np.uint8)).save(mixed / "b.png")
     with pytest.raises(GenbenchError, match="mixed sizes: a.png is 8x8, b.png is 8x9"):
+        load_samples(mixed)
+    (mixed / "b.png").unlink()  # the same name in two subfolders: "a.png is 8x8, a.png is 8x9" said nothing
+    (mixed / "sub").mkdir()
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(mixed / "sub" / "a.png")
+    with pytest.raises(GenbenchError, match="mixed sizes: a.png is 8x8, sub/a.png is 8x9"):
         load_samples(mixed)
     broken = tmp_path / "broken"
     broken.mkdir()

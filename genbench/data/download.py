@@ -77,6 +77,13 @@ def ensure_files(
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as e:
+            # a file where a folder goes: "(File exists)" or "(Not a directory)" did not say which
+            part = next((p for p in (directory, *directory.parents) if p.exists()), None)
+            if part is not None and not part.is_dir():
+                raise DataError(
+                    f"cannot create {directory}: {part} is a file, not a directory; move it away, or pass "
+                    "another --data-dir or set GENBENCH_DATA"
+                ) from None
             raise DataError(
                 f"cannot create {directory} ({e.strerror or e}); pass a writable --data-dir or set GENBENCH_DATA"
             ) from None

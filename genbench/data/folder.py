@@ -7,7 +7,8 @@ Accepted inputs (converted to float32 in [-1, 1], N x C x H x W):
   N x H x W (as saved images are), or float N x C x H x W already in [-1, 1] (float images with no
   value below 0 are refused: they were saved in [0, 1]); float N x D point sets pass unchanged.
 - a torch tensor: uint8 N x C x H x W or N x H x W (torchvision's layout), or float as above.
-- a folder of PNG/JPEG files (searched recursively, hidden files and folders skipped, read in sorted order); grey images give one
+- a folder of PNG/JPEG files (searched recursively, through symlinked folders too, hidden files and
+  folders skipped, read in sorted order); grey images give one
   channel, everything else RGB. 16-bit grey PNGs keep their 16 bits.
 
 Integer values map to [-1, 1] by ``v / (max / 2) - 1`` (``v / 127.5 - 1`` for uint8), the inverse
@@ -169,15 +170,41 @@ def _from_array(arr: np.ndarray, where: str, *, channels_last: bool) -> torch.Te
     raise GenbenchError(f"{where}: samples have dtype {arr.dtype}; save uint8 images or float32 in [-1, 1]")
 
 
+def _visible_files(path: Path) -> list[Path]:
+    """Every file under ``path``, searched recursively through symlinked folders too (as clean-fid's
+    glob does: rglob skipped them, and a folder of ``ln -s`` runs was scored on its own files alone),
+    each folder of a symlink loop once. Hidden files and folders are skipped, as clean-fid's glob
+    does: a .ipynb_checkpoints/ copy or macOS's ._x.png was scored as one more sample."""
+
+    def unreadable(e: OSError) -> None:  # os.walk skipped a folder it could not list, silently
+        raise GenbenchError(
+            f"cannot read {e.filename} ({e.strerror or e}); fix its permissions or move it out"
+        )
+
+    files: list[Path] = []
+    above: dict[str, frozenset[str]] = {}  # each folder's real path and those of the folders above it
+    for folder, dirs, names in os.walk(path, onerror=unreadable, followlinks=True):
+        chain = above.pop(folder, frozenset()) | {os.path.realpath(folder)}
+        kept = []
+        for d in dirs:
+            if d.startswith(".") or os.path.realpath(os.path.join(folder, d)) in chain:
+                continue
+            above[os.path.join(folder, d)] = chain
+            kept.append(d)
+        dirs[:] = kept
+        files += [
+            Path(folder, n)
+            for n in names
+            if not n.startswith(".") and os.path.isfile(os.path.join(folder, n))
+        ]
+    return files
+
+
 def _load_folder(path: Path) -> torch.Tensor:
-    # hidden files and folders are skipped, as clean-fid's glob does: a .ipynb_checkpoints/ copy or
-    # macOS's ._x.png was scored as one more sample
-    visible = [
-        p
-        for p in path.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    ]
-    files = sorted(p for p in visible if p.suffix.lower() in IMAGE_SUFFIXES)
+    visible = _visible_files(path)
+    # sorted as path strings, as clean-fid and torch-fidelity sort theirs (IS's parts depend on the order):
+    # paths sorted folder by folder put run/ before run-2/, where their string sort puts run-2/ first
+    files = sorted((p for p in visible if p.suffix.lower() in IMAGE_SUFFIXES), key=str)
     others = [p for p in visible if p.suffix.lower() in OTHER_IMAGE_SUFFIXES]
     if files and others:  # a folder of 150 .png and 150 .bmp samples was scored as 150, without a word
         kinds = "/".join(sorted({p.suffix.lower() for p in others}))
@@ -195,8 +222,10 @@ def _load_folder(path: Path) -> torch.Tensor:
             first_size = size
         elif size != first_size:
             raise GenbenchError(
-                f"images have mixed sizes: {files[0].name} is {first_size[0]}x{first_size[1]}, "
-                f"{f.name} is {size[0]}x{size[1]}; resize them all to the dataset's resolution"
+                # paths within the folder: two subfolders' 0.png were "0.png is 8x8, 0.png is 8x9"
+                f"images have mixed sizes: {files[0].relative_to(path).as_posix()} is {first_size[0]}x"
+                f"{first_size[1]}, {f.relative_to(path).as_posix()} is {size[0]}x{size[1]}; resize them all to "
+                "the dataset's resolution"
             )
         arrays.append(a)
     if any(a.shape[0] == 3 for a in arrays):  # some colour: grey ones become RGB, as PIL converts them
