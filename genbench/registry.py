@@ -269,7 +269,7 @@ class Registry(Generic[T]):
         own: dict[str, metadata.EntryPoint] = {}  # name -> genbench's own entry point of that name
         for ep in metadata.entry_points(group=self.group):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
-            if _is_genbench(dist):
+            if is_genbench(dist):
                 own.setdefault(ep.name, ep)
             targets = declared.setdefault(ep.name, {})
             entry = self._entries.get(ep.name)
@@ -289,14 +289,14 @@ class Registry(Generic[T]):
                     targets[_target_of(entry.obj)] = entry.source
             targets.setdefault(_normalised(ep.value), dist)
         for name, targets in declared.items():
-            theirs = {t: d for t, d in targets.items() if not _is_genbench(d)}
+            theirs = {t: d for t, d in targets.items() if not is_genbench(d)}
             if name in own and theirs:
                 self.ignored[name] = self._ignored_message(name, theirs)
                 entry = self._entries[name]
                 if not entry.loaded:  # a plugin's entry point may have been read first
                     entry.entry_point = own[name]
                 entry.source = _GENBENCH
-                targets = {t: d for t, d in targets.items() if _is_genbench(d)}
+                targets = {t: d for t, d in targets.items() if is_genbench(d)}
             if len(targets) > 1:
                 entry = self._entries[name]
                 found = sorted((source, target) for target, source in targets.items())
@@ -451,7 +451,8 @@ class Registry(Generic[T]):
 _GENBENCH = "genbench"
 
 
-def _is_genbench(dist: str) -> bool:
+def is_genbench(dist: str) -> bool:
+    """Whether distribution ``dist`` is genbench itself (its built-ins and the baselines)."""
     return dist.lower().replace("_", "-") == _GENBENCH
 
 

@@ -165,6 +165,11 @@ def plugin_error(
         source = table[kind].source(name)
     except GenbenchError:  # not registered under that name (built directly in Python)
         source = "the package that defines it"
+    if registry.is_genbench(source):  # "fix or uninstall genbench" named no fix a user can make
+        fix = "a genbench bug: please report it with `genbench --version`'s output" + (
+            f", or {drop}" if drop else ""
+        )
+        return PluginLoadError(f"genbench's {kind} {name!r} {what}: {e}; {fix}")
     fix = f"fix or uninstall {source}" + (f", or {drop}" if drop else "")
     return PluginLoadError(f"{kind} plugin {name!r} from {source} {what}: {e}; {fix}")
 

@@ -521,6 +521,21 @@ def test_a_dataset_or_feature_extractor_plugin_bug_is_one_line_naming_it(
     assert error == f"error: {expected}", error
 
 
+def test_a_bug_in_a_built_in_is_reported_as_genbench_s_not_a_plugin_s(cli, tmp_path, cache_dir, monkeypatch):
+    """An unexpected raise in genbench's own dataset (the digits loader here) said "dataset plugin
+    'digits' from genbench ...; fix or uninstall genbench", a fix no user can make."""
+    from genbench.data.toy2d import Ring8
+
+    monkeypatch.setattr(Ring8, "_load", _LoadRaises._load)
+    error = _the_one_error_line(
+        cli, tmp_path, cache_dir, "--models", "copy", "--samples", "100", "--dataset", "ring8"
+    )
+    assert error == (
+        "error: genbench's dataset 'ring8' raised RuntimeError loading its train split: a bug in _load; "
+        "a genbench bug: please report it with `genbench --version`'s output"
+    ), error
+
+
 class DefaultsRaise(_ConfiguredModel):
     @classmethod
     def dataset_defaults(cls, dataset):
