@@ -32,6 +32,9 @@ from genbench.data.stacked_digits import StackedDigits
 from genbench.data.toy2d import Grid25, Ring8
 from genbench.errors import DataError, GenbenchError
 
+#: the real network call, before :func:`offline` replaces it
+REAL_OPEN_URL = download._open_url
+
 
 @pytest.fixture(autouse=True)
 def offline(monkeypatch):
@@ -254,6 +257,46 @@ def test_download_verifies_and_writes(tmp_path, monkeypatch):
     x, _ = MNIST(data_dir=tmp_path / "data", cache_dir=tmp_path).load("test")
     np.testing.assert_allclose(x[:, 0].numpy(), arrays["t10k-images"] / 127.5 - 1, atol=1e-6)
     assert sorted(p.name for p in (tmp_path / "data" / "mnist").iterdir()) == sorted(mnist.RESOURCES["mnist"])
+
+
+def test_download_over_http_names_itself(tmp_path, monkeypatch):
+    """The real network path (urllib, not a monkeypatched fetch) against a local HTTP server that,
+    as some CDNs do, refuses urllib's default user agent with 403: genbench sent that agent, so the
+    download failed on every mirror."""
+    import http.server
+    import threading
+
+    src = tmp_path / "src"
+    arrays = write_mnist(src)
+    agents = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=str(src), **k)
+
+        def do_GET(self):
+            agents.append(self.headers.get("User-Agent", ""))
+            if agents[-1].startswith("Python-urllib"):
+                self.send_error(403)
+            else:
+                super().do_GET()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(download, "_open_url", REAL_OPEN_URL)  # only to this local server
+    monkeypatch.setenv("no_proxy", "127.0.0.1")  # never through a proxy an environment names
+    try:
+        monkeypatch.setitem(mnist.RESOURCES, "mnist", {f.name: md5(f) for f in src.iterdir()})
+        monkeypatch.setitem(mnist.MIRRORS, "mnist", [f"http://127.0.0.1:{server.server_address[1]}/"])
+        x, _ = MNIST(data_dir=tmp_path / "data", cache_dir=tmp_path).load("test")
+    finally:
+        server.shutdown()
+        server.server_close()
+    np.testing.assert_allclose(x[:, 0].numpy(), arrays["t10k-images"] / 127.5 - 1, atol=1e-6)
+    assert agents and all(a == download.USER_AGENT for a in agents)
 
 
 def test_an_unwritable_data_dir_names_data_dir_not_out(tmp_path, monkeypatch):

@@ -24,9 +24,15 @@ from genbench.io import FIX_DATA, atomic_write
 TIMEOUT_S = 60
 
 
+#: sent with every request: some servers and CDNs refuse urllib's default "Python-urllib/3.x" with
+#: HTTP 403 (torchvision's downloads name themselves too)
+USER_AGENT = "genbench (https://pypi.org/project/genbench/)"
+
+
 def _open_url(url: str) -> IO[bytes]:
     """The one network call (tests monkeypatch it to simulate being offline)."""
-    return urllib.request.urlopen(url, timeout=TIMEOUT_S)
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    return urllib.request.urlopen(request, timeout=TIMEOUT_S)
 
 
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
