@@ -144,7 +144,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_split(text: str) -> Split:
-    """``--reference-split``'s value, checked (the Python API's is checked where the split is read)."""
+    """``--reference-split``'s value, checked (the Python API's by :func:`genbench.resolve.check_config_types`)."""
     if text not in ("train", "test"):
         raise GenbenchError(f"unknown split {text!r}; use --reference-split train or test")
     return "train" if text == "train" else "test"

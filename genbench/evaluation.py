@@ -214,7 +214,9 @@ def check_replaceable(
     if same_file or theirs.get("sha256") == source["sha256"]:
         why = None
         if old.status == "ok":
-            why = protocol_replaced(old, measures, "evaluation") or metrics_replaced(old, metrics, options)
+            why = protocol_replaced(old, measures, "evaluation", metrics) or metrics_replaced(
+                old, metrics, options
+            )
         if why:
             raise GenbenchError(f"{path} {why}, {fix}")
         return

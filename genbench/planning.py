@@ -320,7 +320,7 @@ def replaced_by_run(
         return f"holds the evaluation of {what}, which this run would replace; {fix}"
     if old.status != "ok" or failing:
         return None
-    why = protocol_replaced(old, measures, "run")
+    why = protocol_replaced(old, measures, "run", metrics)
     if why:
         return f"{why}; {fix}"
     why = metrics_replaced(old, metrics, options)
@@ -331,15 +331,27 @@ def replaced_by_run(
 REPLACE_FIX = "pass --out to write this run elsewhere, or move that file away"
 
 
-def protocol_replaced(old: Result, measures: dict[str, Any], by: str) -> str | None:
+def protocol_replaced(old: Result, measures: dict[str, Any], by: str, metrics: list[Metric]) -> str | None:
     """How ``old`` differs from a result of ``measures`` (sample count, reference split, features,
-    reference statistics), which ``by`` ("run") would replace; None when it does not. Reference
-    statistics are FID's alone: a result without an FID (a mistyped --reference-stats path) measured
-    nothing with them."""
+    reference statistics), which ``by`` ("run") with ``metrics`` would replace; None when it does
+    not. Reference statistics are FID's alone: a result without an FID (a mistyped --reference-stats
+    path) measured nothing with them; nor, when no metric of ``metrics`` reads the data
+    (:func:`reads_reference`), with the reference split, which is then the one the statistics file
+    names (none for a mistyped path: the corrected command was refused as another protocol). What
+    such a result holds of the split's (KID) :func:`metrics_replaced` keeps."""
     was = {**old.protocol, "features": (old.protocol.get("features") or {}).get("name")}
     differ = [k for k, v in measures.items() if k in was and was[k] != v]
     if "fid" not in old.metrics and "reference_stats" in differ:
         differ.remove("reference_stats")
+    have_stats = measures.get("reference_stats") is not None
+    split_from_stats = not any(m.uses_reference_features(have_stats) for m in metrics)
+    if (
+        "fid" not in old.metrics
+        and old.protocol.get("reference_stats") is not None
+        and split_from_stats
+        and "reference_split" in differ
+    ):
+        differ.remove("reference_split")
     if not differ:
         return None
     return f"holds a result at {_describe(was, differ)}, which this {by} at {_describe(measures, differ)} would replace"

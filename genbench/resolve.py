@@ -300,7 +300,11 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     )
     _check_type(config, "batch_size", _is_int, "an integer, e.g. 500")
     _check_type(config, "device", _is_str, "a string, e.g. 'auto', 'cpu' or 'cuda:0'")
-    _check_type(config, "reference_split", _is_str, "a split name, e.g. 'train'")
+    # its value too, not only where a split is read: IS alone (or FID against --reference-stats)
+    # scored with a warning that "val" was not used
+    _check_type(
+        config, "reference_split", lambda v: v in ("train", "test"), "a split name, 'train' or 'test'"
+    )
     _check_type(config, "out", _is_path, "a path, e.g. 'runs'")  # Path(None) raised a TypeError
     for name in ("data_dir", "cache_dir", "reference_stats", "inception_weights"):
         _check_type(config, name, lambda v: v is None or _is_path(v), "a path or None")

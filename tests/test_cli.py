@@ -1557,6 +1557,29 @@ def test_a_named_metric_that_does_not_apply_to_the_run_says_why_it_was_not_compu
     assert "is" not in res["metrics"] and "is" not in res["metric_errors"]
 
 
+def test_eval_of_throughput_says_it_measures_only_what_genbench_run_samples(cli, tmp_path, cache_dir):
+    """`genbench eval --metrics throughput` wrote an "ok" result without a value and said nothing:
+    eval draws no samples, so nothing was timed. It says why now, as for any named metric that does
+    not apply; the default metric set leaves it out quietly, and `genbench run` still measures."""
+    np.savez(tmp_path / "mine.npz", samples=digits_test_u8(cache_dir)[:50])
+    r = cli(*eval_args(tmp_path / "mine.npz", tmp_path / "eval", cache_dir, "--metrics", "fid,throughput"))
+    assert r.exit_code == 0, r.output
+    assert (
+        "warning: mine seed 0: not computed: throughput: nothing was timed: the samples were not drawn "
+        "by genbench (genbench eval); genbench run measures sampling" in r.stderr
+    ), r.stderr
+    res = json.loads((tmp_path / "eval/digits/mine/seed0.json").read_text())
+    assert "fid" in res["metrics"] and "samples_per_s" not in res["metrics"]
+    r = cli(*eval_args(tmp_path / "mine.npz", tmp_path / "default", cache_dir, "--no-figures"))
+    assert r.exit_code == 0 and "not computed" not in r.stderr, r.output
+    args = ["--models", "gaussian", "--samples", "50", "--metrics", "throughput", "--no-figures"]
+    r = cli(*run_args(tmp_path / "run", cache_dir, *args))
+    assert r.exit_code == 0 and "not computed" not in r.stderr, r.output
+    assert (
+        json.loads((tmp_path / "run/digits/gaussian/seed0.json").read_text())["metrics"]["samples_per_s"] > 0
+    )
+
+
 def test_the_python_api_refuses_a_named_metric_that_cannot_handle_the_data(tmp_path, cache_dir):
     import genbench
 
@@ -1605,6 +1628,12 @@ def test_the_python_api_refuses_a_named_metric_that_cannot_handle_the_data(tmp_p
         ("cache_dir", 3, "RunConfig.cache_dir must be a path or None, got 3"),
         ("reference_stats", 3, "RunConfig.reference_stats must be a path or None, got 3"),
         ("reference_split", None, "RunConfig.reference_split must be a split name"),
+        # checked only where a split was read: IS alone scored with a warning that "val" was not used
+        (
+            "reference_split",
+            "val",
+            "RunConfig.reference_split must be a split name, 'train' or 'test', got 'val'",
+        ),
     ],
 )
 def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
@@ -1631,6 +1660,25 @@ def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
             genbench.evaluate(np.zeros((20, 2), np.float32), config)
         assert str(e.value).startswith(expected)
     assert not find_results(tmp_path)
+
+
+def test_evaluate_refuses_an_unknown_reference_split_that_no_metric_reads(tmp_path, cache_dir):
+    """``evaluate(x, RunConfig(reference_split="val", metrics=["is"]))`` scored, warning that the split
+    "val" was not used; with a result there already, it said that result was "at reference train,
+    which this evaluation at reference val would replace" and to pass another name."""
+    import genbench
+
+    x = np.random.default_rng(0).integers(0, 256, (30, 8, 8), np.uint8)
+    config = genbench.RunConfig(dataset="digits", out=tmp_path, cache_dir=cache_dir, progress=False)
+    config.figures = False
+    genbench.evaluate(x, config)
+    for metrics in (["is"], ["fid"]):
+        config.metrics, config.reference_split = metrics, "val"
+        with pytest.raises(GenbenchError, match="RunConfig.reference_split must be a split name, 'train' or"):
+            genbench.evaluate(x, config, name=f"other-{metrics[0]}")
+        with pytest.raises(GenbenchError, match="RunConfig.reference_split must be a split name, 'train' or"):
+            genbench.evaluate(x, config)
+    assert [p.parent.name for p in find_results(tmp_path)] == ["samples"]
 
 
 def test_the_python_api_names_a_wrong_argument_in_one_line(tmp_path):

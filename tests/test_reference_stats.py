@@ -519,3 +519,42 @@ def test_the_statistics_file_is_hashed_once_per_run_and_per_evaluation(cli, tmp_
         for p in (tmp_path / "runs").rglob("seed*.json")
     }
     assert recorded == {identity(stats)}
+
+
+def test_a_result_without_fid_against_a_mistyped_stats_path_is_replaced_when_no_data_is_read(
+    cli, tmp_path, cache_dir
+):
+    """With metrics that read no data (``--metrics fid,is``) the reference split is the one the
+    statistics file records: a mistyped path recorded none, and the corrected command was refused as
+    "a result at reference none", though that result held no FID (the README: replaced). So was the
+    same command again when the file was made with other features (FID failed, split recorded none)."""
+    stats = tmp_path / "digits-train.npz"
+    common = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress"]
+    assert cli("stats", "--out", stats, *common).exit_code == 0
+    raw = tmp_path / "digits-raw.npz"
+    assert cli("stats", "--out", raw, "--features", "raw", *common).exit_code == 0
+    np.savez(tmp_path / "mine.npz", samples=np.random.default_rng(0).integers(0, 256, (50, 8, 8), np.uint8))
+    args = ["eval", "--samples", tmp_path / "mine.npz", "--metrics", "fid,is", "--no-figures", *common]
+    path = tmp_path / "e/digits/mine/seed0.json"
+    for wrong in (tmp_path / "digits-trian.npz", raw):
+        out = ["--out", tmp_path / "e"]
+        assert cli(*args, *out, "--reference-stats", wrong).exit_code == 2  # FID failed, IS is kept
+        assert "fid" not in json.loads(path.read_text())["metrics"]
+        if wrong == raw:  # the same command again: the same protocol
+            r = cli(*args, *out, "--reference-stats", wrong)
+            assert r.exit_code == 2 and "holds a result at" not in r.stderr, r.output
+        r = cli(*args, *out, "--reference-stats", stats)
+        assert r.exit_code == 0, r.output
+        result = json.loads(path.read_text())
+        assert "fid" in result["metrics"] and result["protocol"]["reference_split"] == "train"
+        path.unlink()
+    # `genbench run` the same
+    run = ["run", "--models", "gaussian", "--samples", "50", "--metrics", "fid,is", "--no-figures", *common]
+    run += ["--out", tmp_path / "r"]
+    assert cli(*run, "--reference-stats", tmp_path / "digits-trian.npz").exit_code == 2
+    r = cli(*run, "--reference-stats", stats)
+    assert r.exit_code == 0, r.output
+    assert "fid" in json.loads((tmp_path / "r/digits/gaussian/seed0.json").read_text())["metrics"]
+    # a result that holds an FID is still kept from one at other statistics
+    r = cli(*run, "--reference-stats", tmp_path / "digits-trian.npz")
+    assert r.exit_code == 2 and "holds a result at reference train, reference stats" in r.stderr

@@ -22,7 +22,8 @@ launch queue's). It reports
 
 The :class:`Throughput` metric only reports what the runner stored in ``ctx.timings``:
 ``samples_per_s``, ``nfe`` (network evaluations per sample, from the model), ``peak_memory_mb`` and
-``train_s``; a missing one is omitted.
+``train_s``; a missing one is omitted, and with none (samples scored by `genbench eval`, which
+draws none) it does not apply and says so when named with ``--metrics``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import ClassVar
 
 import torch
 
-from genbench.errors import GenbenchError
+from genbench.errors import GenbenchError, MetricInputError
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -209,5 +210,15 @@ class Throughput(Metric):
     reference = "none"
     description = "samples/s after warm-up (CUDA-synchronised), NFE per sample, peak memory, training time"
 
+    def applies_to(self, ctx: EvalContext) -> bool:
+        # samples made elsewhere (`genbench eval`): nothing was timed, and an "ok" result without a
+        # value said nothing of why
+        return super().applies_to(ctx) and any(k in ctx.timings for k in KEYS)
+
     def compute(self, ctx: EvalContext) -> dict[str, float]:
+        if not any(k in ctx.timings for k in KEYS):
+            raise MetricInputError(
+                "throughput: nothing was timed: the samples were not drawn by genbench (genbench eval); "
+                "genbench run measures sampling"
+            )
         return {k: float(ctx.timings[k]) for k in KEYS if k in ctx.timings}
