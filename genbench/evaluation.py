@@ -34,7 +34,7 @@ from genbench.resolve import (
     build_metrics,
     check_shared_inputs,
 )
-from genbench.results import Result, environment
+from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
 from genbench.scoring import evaluate_into
 
@@ -66,7 +66,13 @@ def evaluate(
     for why in registry.ignored_plugins():  # the built-in of that name runs; say whose is not
         console.warn(why)
     path = Path(samples).resolve() if isinstance(samples, str | os.PathLike) else None
-    name = check_result_name(name if name is not None else _default_name(path))
+    if name is None:
+        name = _default_name(path)
+        if safe_name(name) in ("", ".", ".."):  # --samples /: "--name '' cannot name a result", unasked
+            raise GenbenchError(
+                f"cannot name a result after --samples {path}; pass --name, e.g. --name my-model"
+            )
+    name = check_result_name(name)
     device, cache_dir = check_shared_inputs(config)
     seed = _single_seed(config.seeds)
     dataset = build_dataset(config.dataset, config)

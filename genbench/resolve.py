@@ -102,7 +102,7 @@ def build_metric_options(
             )
         if canonical not in chosen:
             raise GenbenchError(
-                f"--metric-option {name}.{next(iter(opts))} names a metric this run does not compute; "
+                f"--metric-option {name}.{next(iter(opts))} names a metric not among --metrics; "
                 f"add {name} to --metrics or drop the option"
             )
         if canonical in named:  # an alias and its metric (or two aliases): the last one silently won

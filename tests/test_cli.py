@@ -1237,6 +1237,23 @@ def test_eval_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, extra, expe
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("*.json"))
 
 
+def test_eval_of_the_root_folder_asks_for_a_name_before_reading_it(cli, tmp_path, cache_dir):
+    """`--samples /` said "--name '' cannot name a result", though no --name was given."""
+    line = single_line_error(cli(*eval_args(Path("/"), tmp_path / "runs", cache_dir)))
+    assert line == "error: cannot name a result after --samples /; pass --name, e.g. --name my-model"
+
+
+def test_an_option_of_a_metric_not_computed_names_metrics_in_eval_too(cli, tmp_path, cache_dir):
+    """It said "names a metric this run does not compute" in `genbench eval` too."""
+    np.savez(tmp_path / "s.npz", samples=np.zeros((10, 8, 8), np.uint8))
+    extra = ["--metrics", "fid", "--metric-option", "kid.subsets=2"]
+    line = single_line_error(cli(*eval_args(tmp_path / "s.npz", tmp_path / "runs", cache_dir, *extra)))
+    assert line == (
+        "error: --metric-option kid.subsets names a metric not among --metrics; add kid to --metrics or drop "
+        "the option"
+    )
+
+
 def test_eval_reads_grey_saved_as_colour_and_16_bit_pngs_as_grey(cli, tmp_path, cache_dir):
     """The same digits saved as RGB, RGBA, palette and 16-bit PNGs, and as an RGB uint8 .npz, score
     as the grey .npz does: eval used to refuse all but the 16-bit ones for digits (it never passed
