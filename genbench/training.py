@@ -57,11 +57,17 @@ def train_or_load(
     ckpt_dir = p.cache_dir / "checkpoints" / subdir
     final = ckpt_dir / "model.pt"
     digest = p.dataset.content_digest("train")
+    before = _written(final)
     with trained_alone(ckpt_dir, f"{name} seed {seed}", console):
         for written in (PARTIAL, "model.pt"):  # what a killed write left, as large as the checkpoint
             remove_temps(ckpt_dir / written, older_than=KILLED_WRITE_S)
         if p.config.retrain and ckpt_dir not in p.retrained:
-            clear_for_retrain(ckpt_dir, command=retrain_command(p), data_digest=digest)
+            # saved by another process while this one waited for the lock: trained anew after this
+            # --retrain began, so it is loaded, not trained again (cluster jobs retraining a board)
+            meanwhile = _written(final) not in (None, before)
+            clear_for_retrain(
+                ckpt_dir, command=retrain_command(p), data_digest=digest, trained_meanwhile=meanwhile
+            )
             p.retrained.add(ckpt_dir)
         elif not p.config.retrain:  # used as it is: an interrupted --retrain's mark is over, or the next
             (ckpt_dir / RETRAINING).unlink(missing_ok=True)  # --retrain would load this instead of training
@@ -316,7 +322,18 @@ def retrain_command(p: Plan) -> str:
     return hashlib.sha256(json.dumps(flags, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def clear_for_retrain(ckpt_dir: Path, command: str = "", data_digest: str | None = None) -> None:
+def _written(path: Path) -> tuple[int, int] | None:
+    """When and as which file ``path`` was last written (its inode and mtime), None when absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def clear_for_retrain(
+    ckpt_dir: Path, command: str = "", data_digest: str | None = None, trained_meanwhile: bool = False
+) -> None:
     """``--retrain``: clear ``ckpt_dir`` and mark it with ``command``, unless it holds a training
     marked by this same command: that is an interrupted run's (Ctrl-C, a killed process), and its
     rerun loads it when it finished and resumes it when it is unfinished and readable (the rerun used
@@ -327,10 +344,17 @@ def clear_for_retrain(ckpt_dir: Path, command: str = "", data_digest: str | None
     command was run instead, e.g. ``--models`` of the unfinished model only) made a ``--retrain``
     days later load that checkpoint instead of training it. A marked training of other data (the
     train split changed since, ``data_digest``) is cleared too: it can be neither loaded nor resumed.
+
+    ``trained_meanwhile``: another process saved ``model.pt`` while this one waited for the lock
+    (:func:`trained_alone`). It was trained after this run began, as anew as ``--retrain`` asks, and
+    is kept (unless it is of other data): the waiting process trained it over again, from scratch,
+    once the first had finished, though the README promises a checkpoint shared by several
+    processes is trained once.
     """
     marker, partial, final = ckpt_dir / RETRAINING, ckpt_dir / PARTIAL, ckpt_dir / "model.pt"
-    if _marked_by(marker, command):
-        for path in (final, partial):
+    mine = _marked_by(marker, command)
+    if mine or trained_meanwhile:
+        for path in (final, partial) if mine else (final,):
             if path.exists():
                 try:  # a corrupt one is cleared: its error says rerun with --retrain
                     trained_data = load_checkpoint(path).get("data_digest")
@@ -340,7 +364,8 @@ def clear_for_retrain(ckpt_dir: Path, command: str = "", data_digest: str | None
                     return
                 break
         else:  # nothing saved yet
-            return
+            if mine:
+                return
     if ckpt_dir.exists():
         shutil.rmtree(ckpt_dir)
     ckpt_dir.mkdir(parents=True)
@@ -356,6 +381,9 @@ def _marked_by(marker: Path, command: str) -> bool:
 
 def retrain_finished(p: Plan) -> None:
     """The run finished: the checkpoints it retrained are ordinary ones, which the next ``--retrain``
-    trains anew."""
+    trains anew. A mark of another command (a process whose training this run waited for and
+    loaded, :func:`clear_for_retrain`) is that process's to end."""
+    command = retrain_command(p)
     for ckpt_dir in p.retrained:
-        (ckpt_dir / RETRAINING).unlink(missing_ok=True)
+        if _marked_by(ckpt_dir / RETRAINING, command):
+            (ckpt_dir / RETRAINING).unlink(missing_ok=True)

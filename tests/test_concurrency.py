@@ -67,9 +67,13 @@ def _wait_for(condition, what: str, procs, timeout: float = 120.0) -> None:
         time.sleep(0.1)
 
 
-def test_two_processes_needing_one_checkpoint_train_it_once(tmp_path: Path):
+@pytest.mark.parametrize("retrain", [[], ["--retrain"]], ids=["plain", "retrain"])
+def test_two_processes_needing_one_checkpoint_train_it_once(tmp_path: Path, retrain: list[str]):
     """Both trained it in full (each slowing the other down, each recording the slowed time, the last
-    one's model.pt replacing the first's); the second now waits for the first, then loads its weights."""
+    one's model.pt replacing the first's); the second now waits for the first, then loads its weights.
+    With --retrain too (cluster jobs retraining a board, one per model): the second waited for the
+    first's training, then cleared it and trained again, though what it waited for was trained anew
+    after it started."""
     site, gate = tmp_path / "site", tmp_path / "gate"
     site.mkdir()
     gate.mkdir()
@@ -82,7 +86,7 @@ def test_two_processes_needing_one_checkpoint_train_it_once(tmp_path: Path):
         "COLUMNS": "250",
     }
     common = ["--models", "test-gated", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
-    common += ["--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-figures"]
+    common += ["--cache-dir", str(tmp_path / "cache"), "--no-progress", "--no-figures", *retrain]
 
     logs = []
 
