@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import functools
@@ -12,7 +13,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -175,3 +176,31 @@ def check_writable(directory: Path, flag: str = "--out", fix: str | None = None)
             f"{fix or f'pass a writable one with {flag}'}"
         ) from e
     return directory
+
+
+@contextlib.contextmanager
+def alone(lock_path: Path, who: str, doing: str, warn: Callable[[str], None]) -> Iterator[None]:
+    """Hold the lock file ``lock_path`` while ``who``'s cache entry is made (``doing``, e.g.
+    "training it"), so that processes sharing a cache (cluster jobs launched together) make it once:
+    the others wait, saying so through ``warn``, then read what the first wrote. A file system that
+    cannot lock (some network mounts) goes on unlocked, with a warning."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(lock_path)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            # said even without progress bars: a job that sits idle for an hour says why
+            warn(f"{who}: another genbench process is {doing}; waiting for it ({lock_path})")
+            lock.acquire()
+        held = True
+    except (OSError, NotImplementedError) as e:
+        warn(f"{who}: cannot lock {lock_path} ({e}); another process may be {doing} at the same time")
+        held = False
+    try:
+        yield
+    finally:
+        if held:
+            lock.release()

@@ -24,7 +24,7 @@ from genbench.api import GenerativeModel, TrainContext, config_hash
 from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.determinism import deterministic_training
 from genbench.errors import Diverged, GenbenchError
-from genbench.io import remove_temps
+from genbench.io import alone, remove_temps
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
 
@@ -236,38 +236,16 @@ def weights_info(
     return info
 
 
-@contextlib.contextmanager
-def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> Iterator[None]:
+def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> contextlib.AbstractContextManager[None]:
     """Hold the lock of ``ckpt_dir`` (a file beside it) while its checkpoint is loaded or trained.
 
     Two processes that needed one checkpoint (cluster jobs launched together, one per model: ddim
     takes ddpm's weights) both trained it, each slowing the other down, each recording the slowed
     training time, the last one's ``model.pt`` replacing the first's; a ``--retrain`` cleared a
     directory that another process was writing into. The second process now waits, then loads what
-    the first saved. A file system that cannot lock (some network mounts) trains as before, with a
-    warning.
+    the first saved.
     """
-    from filelock import FileLock, Timeout
-
-    path = ckpt_dir.parent / f"{ckpt_dir.name}.lock"
-    lock = FileLock(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            # said even without progress bars: a job that sits idle for an hour says why
-            console.warn(f"{who}: another genbench process is training it; waiting for it ({path})")
-            lock.acquire()
-        held = True
-    except (OSError, NotImplementedError) as e:
-        console.warn(f"{who}: cannot lock {path} ({e}); another process may train it at the same time")
-        held = False
-    try:
-        yield
-    finally:
-        if held:
-            lock.release()
+    return alone(ckpt_dir.parent / f"{ckpt_dir.name}.lock", who, "training it", console.warn)
 
 
 def check_weights_finite(model: GenerativeModel, summary: dict[str, Any], ctx: TrainContext) -> None:

@@ -495,6 +495,65 @@ def test_a_cache_hit_removes_what_a_killed_write_of_the_entry_left(tmp_path):
     assert not stale.exists() and fresh.exists()
 
 
+def _held_by_another_process(lock_path, write):
+    """Hold ``lock_path`` as another process does while it makes a cache entry: from a thread (flock
+    locks of two open files conflict within one process too), which calls ``write`` half a second
+    after the caller has started waiting, then releases. Returns the thread."""
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    held = threading.Event()
+
+    def other():
+        with FileLock(lock_path):
+            held.set()
+            time.sleep(0.5)
+            write()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    held.wait()
+    return thread
+
+
+def test_processes_sharing_a_cache_extract_reference_features_once(tmp_path, monkeypatch):
+    """Two jobs sharing a cache each extracted the reference features (hours for CIFAR-10's Inception
+    features on a CPU), the last writer's replacing the first's; the second now waits, then reads."""
+    ds = Ring8(cache_dir=tmp_path)
+    ext = Raw(ds, cache_dir=tmp_path)
+    path = cache_path(ds, ext, "train", tmp_path)
+    path.parent.mkdir(parents=True)
+    theirs = ds.load("train")[0].double().numpy() + 1  # what the other process's extraction gave
+    thread = _held_by_another_process(f"{path}.lock", lambda: np.savez(path, features=theirs))
+    monkeypatch.setattr(Raw, "extract", lambda self, x: pytest.fail("extracted again"))
+    with pytest.warns(
+        UserWarning, match=r"train features of ring8 \(raw\): another genbench process is extract"
+    ):
+        feats = reference_features(ds, ext, "train", tmp_path)
+    thread.join()
+    np.testing.assert_array_equal(feats.features, theirs)
+
+
+def test_processes_sharing_a_cache_train_a_classifier_once(local, digits, tmp_path, monkeypatch):
+    """Two jobs sharing a cache each trained the classifier; on two machines the last writer's
+    weights replaced the first's, and their results landed in two protocol rows. The second now
+    waits, then loads the first's weights."""
+    _elsewhere(local, tmp_path)  # the weights the other process trains, ready to be written
+    weights = tmp_path / "classifiers" / local.path.name
+    theirs = weights.read_bytes()
+    weights.unlink()
+    monkeypatch.setattr(clf_mod, "_TRAINED", {})
+    monkeypatch.setattr(clf_mod, "train_classifier", lambda *a, **k: pytest.fail("trained again"))
+    here = Classifier(digits, cache_dir=tmp_path, config=SMALL)
+    thread = _held_by_another_process(f"{weights}.lock", lambda: weights.write_bytes(theirs))
+    with pytest.warns(UserWarning, match="the digits classifier: another genbench process is training it"):
+        fingerprint = here.fingerprint()
+    thread.join()
+    assert fingerprint != local.fingerprint()  # theirs (the +1e-6 weights), loaded, not trained
+
+
 @pytest.mark.parametrize(
     "arrays, why",
     [

@@ -46,7 +46,7 @@ from torch import nn
 
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor, Features
-from genbench.io import FIX_CACHE, atomic_write
+from genbench.io import FIX_CACHE, alone, atomic_write
 from genbench.registry import register_features
 
 if TYPE_CHECKING:
@@ -91,6 +91,10 @@ class SmallCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.body(x)
         return f, self.head(f)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, stacklevel=3)
 
 
 def _shift(x: torch.Tensor, s: int, g: torch.Generator) -> torch.Tensor:
@@ -323,21 +327,34 @@ class Classifier(FeatureExtractor):
                     f"the classifier weights shipped with genbench are unreadable ({source}: "
                     f"{type(e).__name__}); reinstall genbench"
                 ) from None
-        elif self.path.exists():
-            try:
-                meta = _load(self.path, net)
-            except Exception as e:  # a damaged cache file is rebuilt, not fatal
-                warnings.warn(
-                    f"retraining the classifier: {self.path} is unreadable ({type(e).__name__})", stacklevel=2
-                )
-                meta = None
-        if meta is None:
-            net, meta = self.train_to(self.path)
+        else:
+            meta = self._cached(net, quiet=True)  # unlocked: a read-only shared cache is read as it is
+            if meta is None:
+                # trained by one process at a time: two jobs sharing a cache each trained it, and on
+                # two machines (whose kernels round differently) the last writer's weights replaced the
+                # first's, so their results landed in two protocol rows; the others now wait and load
+                who = f"the {self.train_dataset.name} classifier"
+                with alone(self.path.with_name(self.path.name + ".lock"), who, "training it", _warn):
+                    meta = self._cached(net, quiet=False)
+                    if meta is None:
+                        net, meta = self.train_to(self.path)
         meta["weights"] = "shipped with genbench" if source != self.path else "trained on this machine"
         net.eval().requires_grad_(False)
         meta["weights_sha256"] = weights_digest(net)  # of the weights in use (a file's, or trained)
         _TRAINED[key] = (net, meta)
         return net, meta
+
+    def _cached(self, net: SmallCNN, *, quiet: bool) -> dict[str, Any] | None:
+        """The metadata of the weights cached at :attr:`path`, loaded into ``net``; None when absent,
+        or when damaged (said unless ``quiet``: a damaged cache file is rebuilt, not fatal)."""
+        if not self.path.exists():
+            return None
+        try:
+            return _load(self.path, net)
+        except Exception as e:
+            if not quiet:
+                _warn(f"retraining the classifier: {self.path} is unreadable ({type(e).__name__})")
+            return None
 
     @property
     def model(self) -> SmallCNN:

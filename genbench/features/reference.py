@@ -22,7 +22,7 @@ import torch
 
 from genbench.errors import MetricInputError
 from genbench.features.base import Features
-from genbench.io import FIX_CACHE, atomic_write, remove_temps
+from genbench.io import FIX_CACHE, alone, atomic_write, remove_temps
 from genbench.results import STATS_HASH
 
 if TYPE_CHECKING:
@@ -89,32 +89,53 @@ def cache_path(dataset: Dataset, extractor: FeatureExtractor, split: Split, cach
 def reference_features(
     dataset: Dataset, extractor: FeatureExtractor, split: Split, cache_dir: Path
 ) -> Features:
-    """Features of every example of ``dataset``'s ``split``, from the cache when present."""
+    """Features of every example of ``dataset``'s ``split``, from the cache when present. Computed by
+    one process at a time (:func:`genbench.io.alone`): two jobs sharing a cache each spent the
+    extraction (hours for CIFAR-10's Inception features on a CPU), the last writer's replacing the
+    first's; the others now wait, then read what the first wrote."""
     path = cache_path(dataset, extractor, split, cache_dir)
-    if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                logits = npz["logits"] if "logits" in npz.files else None
-                cached = Features(features=npz["features"], logits=logits)
-            damage = _damage(cached, len(dataset.load(split)[0]))
-            if damage:
-                raise ValueError(damage)
-            remove_temps(path)  # a killed write's, a day old: a cache entry is written once, never again
+    rows = len(dataset.load(split)[0])
+    cached = _cached(path, rows, quiet=True)  # unlocked: a read-only shared cache is read as it is
+    if cached is not None:
+        return cached
+    who = f"{split} features of {dataset.name} ({extractor.name})"
+    with alone(path.with_name(path.name + ".lock"), who, "extracting them", _warn):
+        cached = _cached(path, rows, quiet=False)  # written by the process this one waited for
+        if cached is not None:
             return cached
-        except Exception as e:  # a damaged cache entry is recomputed, never fatal
-            warnings.warn(
-                f"recomputing reference features: {path} is unreadable ({type(e).__name__}: {e})",
-                stacklevel=2,
-            )
-    x, _ = dataset.load(split)
-    feats = extractor.extract(x)
-    arrays = {"features": feats.features}
-    if feats.logits is not None:
-        arrays["logits"] = feats.logits
-    # straight into the file: through a BytesIO it held a second copy of the features (1.2 GB for
-    # CIFAR-10's train split in raw pixels)
-    atomic_write(path, lambda fh: np.savez(fh, **arrays), fix=FIX_CACHE)
+        x, _ = dataset.load(split)
+        feats = extractor.extract(x)
+        arrays = {"features": feats.features}
+        if feats.logits is not None:
+            arrays["logits"] = feats.logits
+        # straight into the file: through a BytesIO it held a second copy of the features (1.2 GB for
+        # CIFAR-10's train split in raw pixels)
+        atomic_write(path, lambda fh: np.savez(fh, **arrays), fix=FIX_CACHE)
     return feats
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, stacklevel=3)
+
+
+def _cached(path: Path, rows: int, *, quiet: bool) -> Features | None:
+    """The cached features at ``path`` for a split of ``rows`` examples; None when absent, or when
+    damaged (said unless ``quiet``: a damaged entry is recomputed, never fatal)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            logits = npz["logits"] if "logits" in npz.files else None
+            cached = Features(features=npz["features"], logits=logits)
+        damage = _damage(cached, rows)
+        if damage:
+            raise ValueError(damage)
+    except Exception as e:
+        if not quiet:
+            _warn(f"recomputing reference features: {path} is unreadable ({type(e).__name__}: {e})")
+        return None
+    remove_temps(path)  # a killed write's, a day old: a cache entry is written once, never again
+    return cached
 
 
 def _damage(cached: Features, rows: int) -> str | None:
