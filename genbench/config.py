@@ -144,7 +144,8 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_split(text: str) -> Split:
-    """``--reference-split``'s value, checked (the Python API's by :func:`genbench.resolve.check_config_types`)."""
+    """``--reference-split``'s value, checked (the Python API's too, by
+    :func:`genbench.resolve.check_config_types`, with the other RunConfig fields)."""
     if text not in ("train", "test"):
         raise GenbenchError(f"unknown split {text!r}; use --reference-split train or test")
     return "train" if text == "train" else "test"

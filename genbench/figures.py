@@ -29,19 +29,15 @@ def save_sample_grid(samples: torch.Tensor, dataset: Dataset, path: Path, n: int
                 x, fh, format="png", nrow=8, normalize=True, value_range=(-1, 1), pad_value=1.0
             ),
         )
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a figure of its own, outside pyplot: matplotlib.use("Agg") switched the Python API caller's backend
+    from matplotlib.figure import Figure
 
     train = dataset.load("train")[0]
-    fig, ax = plt.subplots(figsize=(4, 4))
+    fig = Figure(figsize=(4, 4))
+    ax = fig.subplots()
     ax.scatter(train[:, 0], train[:, 1], s=2, c="lightgray", label="data")
     ax.scatter(samples[:2000, 0], samples[:2000, 1], s=2, c="tab:blue", label="samples")
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
-    try:
-        return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
-    finally:
-        plt.close(fig)
+    return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=100))

@@ -62,3 +62,22 @@ def torch_state_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
         if changed:
             what = ", ".join(f"{k} {after[k]} (restored to {before[k]})" for k in changed)
             warn(f"{who} changed torch's global settings: {what}")
+
+
+@contextlib.contextmanager
+def global_rng_kept() -> Iterator[None]:
+    """Restore torch's global random generators after the block: a run seeds them for each model
+    (``training.train_or_load``, for plugins that draw from them), and the Python API's caller found
+    its own generator reseeded, its later draws depending on which models and seeds genbench ran.
+
+    The CPU's generator, and each CUDA device's that was in use before the block, get their states
+    back; CUDA generators first used inside it are seeded as the caller's CPU generator was (what
+    torch's lazy seeding gives them on first use after ``torch.manual_seed``)."""
+    cuda_before = torch.cuda.is_initialized()
+    devices = list(range(torch.cuda.device_count())) if cuda_before else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        if not cuda_before and torch.cuda.is_initialized():
+            torch.cuda.manual_seed_all(torch.initial_seed())

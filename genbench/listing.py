@@ -24,6 +24,11 @@ class ListedEntry:
 def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
     """``{kind: [ListedEntry, ...]}`` for ``kind`` ("models", "datasets", "metrics" or "features"), or for
     all four; every entry point is imported, so a broken plugin is listed with its error."""
+    if kind is not None and not isinstance(kind, str):  # 5 raised TypeError from inside difflib
+        raise GenbenchError(
+            f"kind must be one of models, datasets, metrics or features (a str), or None for all four; "
+            f"got {type(kind).__name__}"
+        )
     if kind is not None and kind not in KINDS:
         close = difflib.get_close_matches(kind, KINDS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -19,14 +20,17 @@ from genbench.markdown import leaderboard_markdown
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def _plt():
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _figure(figsize: tuple[float, float]) -> Figure:
+    """A matplotlib figure of its own, outside pyplot: ``matplotlib.use("Agg")`` switched the
+    caller's backend (a notebook's figures were no longer shown), and pyplot's figures live until
+    closed. Saved with :meth:`Figure.savefig`, which renders a PNG through Agg all the same."""
+    from matplotlib.figure import Figure
 
-    return plt
+    return Figure(figsize=figsize)
 
 
 #: a features extractor as a result records it: its name and fingerprint
@@ -72,8 +76,8 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     a = agg.dropna(subset=[c for c in ("fid", "samples_per_s") if c in agg] or ["label"])
     if "fid" not in a or "samples_per_s" not in a or a.empty:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = _figure((7, 4.5))
+    ax = fig.subplots()
     for i, row in enumerate(a.itertuples()):
         flagged = bool(row.flags)
         style = (
@@ -104,10 +108,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.set_title("Quality against sampling speed (grey: flagged rows)")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    try:
-        return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
-    finally:
-        plt.close(fig)
+    return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 
 def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
@@ -126,8 +127,8 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     rows = list({r[0]: r for r in sorted(rows, key=lambda r: r[0])}.values())  # default ddim = its step count
     if len(rows) < 2:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = _figure((6, 4))
+    ax = fig.subplots()
     steps, fid, std, sps = zip(*rows, strict=True)
     ax.errorbar(
         steps, fid, yerr=[s if s == s else 0 for s in std], marker="o", capsize=3, label="DDIM (eta=0)"
@@ -147,10 +148,7 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.legend(loc="upper center", fontsize=8)
     ax.set_title(f"DDIM: quality{' and speed' if timed else ''} against steps")
     fig.tight_layout()
-    try:
-        return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
-    finally:
-        plt.close(fig)
+    return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 
 def gan_dynamics(results: list[Result], path: Path) -> Path | None:

@@ -22,7 +22,7 @@ from genbench.api import GenerativeModel
 from genbench.config import RunConfig, resolve_model_config
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix
 from genbench.features.base import Features
-from genbench.isolation import torch_state_kept
+from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Owner, Plan, plan, replaced_by_run, row_label
 from genbench.progress import Progress
 from genbench.results import Result, environment
@@ -81,7 +81,13 @@ def _feature_dim(p: Plan) -> int | None:
 
 
 def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
-    """Run every (model, variant, seed) of ``config``; returns the results written."""
+    """Run every (model, variant, seed) of ``config``; returns the results written. The caller's
+    global torch generators are left as they were (:func:`genbench.isolation.global_rng_kept`)."""
+    with global_rng_kept():
+        return _run(config, console)
+
+
+def _run(config: RunConfig, console: Progress | None) -> list[Result]:
     console = console or Progress(enabled=config.progress)
     p = plan(config, console)
     reference = reference_features_for(p, console)

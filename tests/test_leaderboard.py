@@ -1027,21 +1027,17 @@ def test_markdown_cells_are_written_as_formatted_not_reparsed_as_numbers():
 def test_fid_against_speed_shows_a_zero_fid_and_keeps_grey_for_flagged_rows(tmp_path, monkeypatch):
     """On a log axis the copy control's FID of 0 was not drawn, though the title promises its grey
     cross; and the 8th unflagged row took matplotlib's grey (C7), the colour that marks flags."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.colors as mcolors
-    import matplotlib.pyplot as plt
 
-    from genbench.reporting import fid_vs_throughput
+    from genbench import reporting
 
     made = []
-    subplots = plt.subplots
-    monkeypatch.setattr(plt, "subplots", lambda *a, **k: made.append(subplots(*a, **k)) or made[-1])
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     rs = [result("copy", 0, 0.0, flags=["memorized"], samples_per_s=1e6)]
     rs += [result(f"m{i}", 0, 10.0 + i, samples_per_s=100.0 + i) for i in range(9)]
-    assert fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
-    ax = made[0][1]
+    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    ax = made[0].axes[0]
     points = {(c.lines[0].get_ydata()[0], mcolors.to_hex(c.lines[0].get_color())) for c in ax.containers}
     grey = mcolors.to_hex("gray")
     assert (0.0, grey) in points and ax.get_yscale() == "symlog"
