@@ -160,7 +160,12 @@ class Registry(Generic[T]):
             raise RegistrationError(f"{self.kind} {name!r} {problem}")
         self.discover()
         existing = self._entries.get(name)
-        if existing is not None and (existing.alias_of is not None or self._owned_by_other(existing, obj)):
+        redefined = existing is not None and existing.alias_of is None and _redefinition(existing.obj, obj)
+        if (
+            existing is not None
+            and not redefined
+            and (existing.alias_of is not None or self._owned_by_other(existing, obj))
+        ):
             alias = f" as an alias of {existing.alias_of!r}" if existing.alias_of is not None else ""
             raise RegistrationError(
                 f"{self.kind} {name!r} is already registered by {self._describe(existing)}{alias}; "
@@ -192,6 +197,9 @@ class Registry(Generic[T]):
             self._entries[name] = Entry(name=name, source=source, obj=obj)
         elif not existing.loaded:
             existing.obj = obj  # the entry point's own module is registering itself
+        elif redefined:  # its aliases name the new class too
+            for entry in [existing, *(e for e in self._entries.values() if e.alias_of == name)]:
+                entry.obj = obj
         # else: the same class again (a module imported twice): nothing changes
         obj.registered_name = name
         for alias in aliases:
@@ -445,6 +453,18 @@ class Registry(Generic[T]):
             except PluginLoadError as e:
                 errors[entry.name] = str(e)
         return errors
+
+
+def _redefinition(old: Any, new: Any) -> bool:
+    """Whether ``new`` is ``old``'s class defined again in an interactive session (a notebook cell run
+    twice): the same name in ``__main__``, which has no entry point. It replaces the old class: the
+    second run of the cell failed, "already registered ...; choose another name"."""
+    return (
+        isinstance(old, type)
+        and old is not new
+        and old.__module__ == new.__module__ == "__main__"
+        and old.__qualname__ == new.__qualname__
+    )
 
 
 #: the distribution of the built-ins and the baselines

@@ -380,6 +380,28 @@ def test_a_class_cannot_take_a_name_or_alias_an_entry_point_declares(tmp_path, m
     assert "impostor" not in reg and reg.load_all() == {}
 
 
+def test_a_notebook_cell_run_twice_registers_its_class_again():
+    """Running the cell that defines and registers a model again failed, "'mine' is already
+    registered by __main__ ...; choose another name": the class defined again in ``__main__`` (same
+    qualified name) replaces the old one, aliases included. Another class still cannot take it."""
+    reg = fresh()
+
+    def cell():  # what `@register_model("mine", aliases=("my",))` over `class Mine` does, run as a cell
+        cls = type("Mine", (_Model,), {"__module__": "__main__", "__qualname__": "Mine"})
+        reg.add("mine", cls, source="__main__", aliases=("my",))
+        return cls
+
+    cell()
+    second = cell()
+    assert reg.get("mine") is second and reg.get("my") is second
+    other = type("Other", (_Model,), {"__module__": "__main__", "__qualname__": "Other"})
+    with pytest.raises(RegistrationError, match="'mine' is already registered by __main__"):
+        reg.add("mine", other, source="__main__")
+    elsewhere = type("Mine", (_Model,), {"__module__": "my_module", "__qualname__": "Mine"})
+    with pytest.raises(RegistrationError, match="'mine' is already registered by __main__"):
+        reg.add("mine", elsewhere, source="my_module")
+
+
 def test_an_in_process_class_cannot_take_a_baseline_name_or_alias(monkeypatch):
     monkeypatch.setattr(models, "_entries", {k: dataclasses.replace(e) for k, e in models._entries.items()})
 
