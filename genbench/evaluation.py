@@ -179,7 +179,9 @@ def check_result_name(name: str) -> str:
 def _single_seed(seeds: list[int]) -> int:
     """The one seed of an evaluation: one set of samples gives one result, so several seeds would
     only vary the metrics' subsets while looking like independent runs on a leaderboard."""
-    unique = list(dict.fromkeys(seeds)) or [0]
+    if not seeds:  # the Python API's RunConfig(seeds=[]) was seed 0, silently; run refuses it
+        raise GenbenchError("no seed given; pass one, e.g. --seed 0")
+    unique = list(dict.fromkeys(seeds))
     if len(unique) > 1:
         raise GenbenchError(
             f"eval takes one seed, got {','.join(map(str, unique))}; pass one (--seed {unique[0]}) and "

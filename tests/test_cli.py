@@ -1673,6 +1673,17 @@ def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
     assert not find_results(tmp_path)
 
 
+def test_evaluate_refuses_an_empty_seed_list(tmp_path, cache_dir):
+    """``evaluate(x, RunConfig(seeds=[]))`` scored under seed 0 without a word; `run` refuses it."""
+    import genbench
+
+    config = genbench.RunConfig(dataset="digits", out=tmp_path, cache_dir=cache_dir, progress=False, seeds=[])
+    x = np.random.default_rng(0).integers(0, 256, (30, 8, 8), np.uint8)
+    with pytest.raises(GenbenchError, match=r"^no seed given; pass one, e.g. --seed 0$"):
+        genbench.evaluate(x, config)
+    assert not find_results(tmp_path)
+
+
 def test_evaluate_refuses_an_unknown_reference_split_that_no_metric_reads(tmp_path, cache_dir):
     """``evaluate(x, RunConfig(reference_split="val", metrics=["is"]))`` scored, warning that the split
     "val" was not used; with a result there already, it said that result was "at reference train,

@@ -429,6 +429,17 @@ def test_clean_inception_pipeline_with_stand_in_network(digits, tmp_path, monkey
     assert CleanInception(digits, cache_dir=tmp_path, weights=tmp_path / "other.pth").weights_path() == path
 
 
+def test_the_inception_weights_variables_expand_a_home_folder(digits, tmp_path, monkeypatch):
+    """``GENBENCH_INCEPTION_WEIGHTS=~/w.pth`` was read as a folder named "~" (GENBENCH_DATA and
+    GENBENCH_CACHE expanded it, as the flags do)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "w.pth").write_bytes(b"")  # the clean-fid extractor checks that it exists
+    for module, cls in ((inception, Inception), (clean_inception, CleanInception)):
+        monkeypatch.setenv(module.ENV, "~/w.pth")
+        assert cls(digits, cache_dir=tmp_path).weights_path() == tmp_path / "w.pth"
+        monkeypatch.delenv(module.ENV)
+
+
 def test_clean_inception_offline_and_bad_file(digits, tmp_path, monkeypatch):
     def offline(*a, **k):
         raise urllib.error.URLError("network is unreachable")

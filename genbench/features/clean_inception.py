@@ -81,7 +81,7 @@ class CleanInception(FeatureExtractor):
         ``--inception-weights`` (usually torch-fidelity's file) to every extractor.
         """
         from_env = bool(os.environ.get(ENV))
-        given = Path(os.environ[ENV]) if from_env else self.weights
+        given = Path(os.environ[ENV]).expanduser() if from_env else self.weights
         if given is not None:
             if not given.is_file():
                 # the variable wins over the flag: naming the flag as the fix could never work

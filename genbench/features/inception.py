@@ -77,7 +77,7 @@ class Inception(FeatureExtractor):
         if self.weights is not None:
             return self.weights
         env = os.environ.get(ENV)
-        return Path(env) if env else None
+        return Path(env).expanduser() if env else None
 
     def _checked_path(self) -> Path | None:
         path = self.weights_path()
