@@ -565,6 +565,40 @@ def test_processes_sharing_a_cache_train_a_classifier_once(local, digits, tmp_pa
     assert fingerprint != local.fingerprint()  # theirs (the +1e-6 weights), loaded, not trained
 
 
+def _disk_full(path, write, **kwargs):
+    raise GenbenchError(
+        f"cannot write to {path.parent} (No space left on device); choose a writable directory"
+    )
+
+
+def test_reference_features_that_cannot_be_cached_are_used(tmp_path, monkeypatch):
+    """A full disk when the reference features were cached threw away the features just extracted
+    (hours for CIFAR-10's Inception features on a CPU) and stopped the run; they are used, uncached."""
+    from genbench.features import reference
+
+    ds = Ring8(cache_dir=tmp_path)
+    ext = Raw(ds, cache_dir=tmp_path)
+    monkeypatch.setattr(reference, "atomic_write", _disk_full)
+    with pytest.warns(
+        UserWarning, match=r"train features of ring8 \(raw\) are used but not cached: .*No space"
+    ):
+        feats = reference_features(ds, ext, "train", tmp_path)
+    np.testing.assert_array_equal(feats.features, ds.load("train")[0].double().numpy())
+    assert not cache_path(ds, ext, "train", tmp_path).exists()
+
+
+def test_a_classifier_that_cannot_be_cached_is_used(digits, tmp_path, monkeypatch):
+    """The same for a classifier trained on first use; weights written to ship still fail loudly."""
+    monkeypatch.setattr(clf_mod, "_TRAINED", {})
+    monkeypatch.setattr(clf_mod, "atomic_write", _disk_full)
+    here = Classifier(digits, cache_dir=tmp_path, config=SMALL)
+    with pytest.warns(UserWarning, match="the digits classifier is used but not cached: .*No space"):
+        here.fingerprint()
+    assert here.info()["weights"] == "trained on this machine" and not here.path.exists()
+    with pytest.raises(GenbenchError, match="No space"):
+        here.train_to(tmp_path / "to-ship.pt")
+
+
 @pytest.mark.parametrize(
     "arrays, why",
     [

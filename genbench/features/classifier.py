@@ -294,7 +294,9 @@ class Classifier(FeatureExtractor):
     def train_to(self, path: Path, *, fix: str = FIX_CACHE) -> tuple[SmallCNN, dict[str, Any]]:
         """Train this config on the train split (seeded, one CPU thread) and write the weights with
         their metadata (held-out accuracy, examples, classes, where trained) to ``path`` atomically;
-        ``fix`` names the remedy when it cannot be written. Returns the net and the metadata."""
+        ``fix`` names the remedy when it cannot be written; the cache (:attr:`path`) that cannot be
+        written (a full disk) is warned about, and the net used uncached. Returns the net and the
+        metadata."""
         x, y, num_classes = self._train_split()
         net = train_classifier(x, y, num_classes, self.config)
         xt, yt = self.train_dataset.load("test")
@@ -306,7 +308,13 @@ class Classifier(FeatureExtractor):
         }
         buf = io.BytesIO()
         torch.save({"state_dict": net.state_dict(), "meta": meta}, buf)
-        atomic_write(path, lambda fh: fh.write(buf.getvalue()), fix=fix)
+        try:
+            atomic_write(path, lambda fh: fh.write(buf.getvalue()), fix=fix)
+        except GenbenchError as e:
+            if path != self.path:  # weights to ship: their write is the point
+                raise
+            # a full disk in the cache: the weights just trained were thrown away, and the run too
+            _warn(f"the {self.train_dataset.name} classifier is used but not cached: {e}")
         return net, meta
 
     def _trained(self) -> tuple[SmallCNN, dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from genbench.errors import MetricInputError
+from genbench.errors import GenbenchError, MetricInputError
 from genbench.features.base import Features
 from genbench.io import FIX_CACHE, alone, atomic_write, remove_temps
 from genbench.results import STATS_HASH
@@ -110,7 +110,10 @@ def reference_features(
             arrays["logits"] = feats.logits
         # straight into the file: through a BytesIO it held a second copy of the features (1.2 GB for
         # CIFAR-10's train split in raw pixels)
-        atomic_write(path, lambda fh: np.savez(fh, **arrays), fix=FIX_CACHE)
+        try:
+            atomic_write(path, lambda fh: np.savez(fh, **arrays), fix=FIX_CACHE)
+        except GenbenchError as e:  # a full disk: the features just extracted (hours) were thrown away
+            _warn(f"{who} are used but not cached: {e}")
     return feats
 
 
