@@ -1094,6 +1094,52 @@ def test_mismatched_dimensions_memorization_features_space(digits):
         Memorization().compute(ctx)
 
 
+@pytest.mark.parametrize("metric", FEATURE_METRICS, ids=lambda c: c.__name__)
+def test_features_without_dimensions(metric):
+    """A plugin extractor's N x 0 features passed its contract check, and FID came out 0 and
+    precision, recall, density and coverage 0 without a word (KID: a ZeroDivisionError, recorded as
+    its own bug): an empty feature vector is the extractor's output to check."""
+    a, b = gaussian_sets(24, n=50, d=4)
+    with pytest.raises(
+        MetricInputError, match=r"sample features have no dimensions \(shape \(50, 0\)\).*extractor"
+    ):
+        metric().compute(make_ctx(a, b[:, :0], features=a[:, :0]))
+
+
+def test_is_logits_without_classes():
+    """Zero logits per sample scored IS = 1 (softmax over no classes) without a word."""
+    with pytest.raises(MetricInputError, match=r"is: sample logits features have no dimensions"):
+        InceptionScore().compute(is_ctx(np.zeros((50, 0))))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fid_of_features_too_large_for_float64_names_the_input(backend, recwarn):
+    """Finite features of 1e150 (past the input checks) overflow the covariances' product: numpy's
+    eigvals and scipy's sqrtm raised a bare LinAlgError ("Array must not contain infs or NaNs",
+    "Internal error in scipy.linalg.sqrtm: -102"), recorded as FID's own bug. It is the input's."""
+    a, b = gaussian_sets(25, n=60, d=4)
+    options = {"fid": {"backend": backend}}
+    for scale in (1e150, 1e200):
+        with pytest.raises(
+            MetricInputError, match=r"fid: the Fréchet distance is not finite; check the features"
+        ):
+            FID().compute(make_ctx(a * scale, b * scale, options=options))
+    assert not [w for w in recwarn if "overflow" in str(w.message) or "singular" in str(w.message)]
+    assert math.isfinite(FID().compute(make_ctx(a * 1e60, b * 1e60, options=options))["fid"])
+
+
+def test_prdc_of_features_too_large_for_float64_names_the_input():
+    """Squared distances of features of 1e155 overflow float64: every distance was inf or NaN and
+    precision, recall, density and coverage came out 0 (1e154: 0.15 for 0.905) without a word.
+    PRDC is scale-invariant, so below the overflow the values are those of the unscaled features."""
+    a, b = gaussian_sets(26, n=80, d=4)
+    with pytest.raises(MetricInputError, match=r"prdc: squared distances between features up to .*e\+155 "):
+        PRDC().compute(make_ctx(a * 1e155, b * 1e155))
+    with pytest.raises(MetricInputError, match=r"overflow float64; check that the samples"):
+        PRDC().compute(make_ctx(a * 1e200, b))
+    assert PRDC().compute(make_ctx(a * 1e100, b * 1e100)) == PRDC().compute(make_ctx(a, b))
+
+
 def test_fid_reference_stats_of_another_dimension():
     a, _ = gaussian_sets(22, n=50, d=4)
     ctx = make_ctx(a)

@@ -413,6 +413,8 @@ def _extractor(extract):
         (_extractor(lambda self, x: (x.cpu().numpy(), None)), "returned features of type ndarray"),
         (_extractor(lambda self, x: x), "returned Tensor from _extract_batch"),
         (_extractor(lambda self, x: (x[:, 0], None)), "returned features of shape"),
+        # N x 0 features: FID 0 and PRDC 0 (the metrics now refuse them too, blaming no one)
+        (_extractor(lambda self, x: (x[:, :0], None)), "returned features of shape (500, 0) for 500 inputs"),
         (_extractor(lambda self, x: (x, x.cpu().numpy())), "returned logits of type ndarray"),
     ],
 )

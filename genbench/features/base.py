@@ -107,7 +107,7 @@ class FeatureExtractor(ABC):
                 continue
             if not isinstance(value, torch.Tensor):
                 raise PluginOutputError(f"{who} {what} of type {type(value).__name__}; {fix}")
-            if value.dim() != 2 or len(value) != rows:
+            if value.dim() != 2 or len(value) != rows or value.shape[1] == 0:  # N x 0: FID 0, silently
                 raise PluginOutputError(
                     f"{who} {what} of shape {tuple(value.shape)} for {rows} inputs; {fix}"
                 )

@@ -12,7 +12,7 @@ from genbench.errors import MetricInputError
 
 
 def check_features(x: Any, what: str, metric: str, min_rows: int = 2, why: str = "") -> np.ndarray:
-    """``x`` as an N x D float64 array with ``N >= min_rows`` and only finite values."""
+    """``x`` as an N x D float64 array with ``N >= min_rows``, ``D >= 1`` and only finite values."""
     a = np.asarray(x, dtype=np.float64)
     if a.ndim != 2:
         raise MetricInputError(
@@ -26,6 +26,11 @@ def check_features(x: Any, what: str, metric: str, min_rows: int = 2, why: str =
         raise MetricInputError(
             f"{metric}: {what} has {len(a)} rows but needs at least {min_rows}{need}; "
             f"use more samples (genbench run --samples N; genbench eval: more samples in the .npz or folder)"
+        )
+    if a.shape[1] == 0:  # a plugin extractor's N x 0 features: FID 0 and PRDC 0, silently
+        raise MetricInputError(
+            f"{metric}: {what} features have no dimensions (shape {a.shape}); "
+            f"check the feature extractor's output"
         )
     if not np.isfinite(a).all():
         bad = int((~np.isfinite(a)).any(axis=1).sum())

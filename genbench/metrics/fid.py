@@ -28,11 +28,13 @@ and may return NaN when the product stays singular; torch-fidelity's asserts equ
 Here, as pytorch-fid does, a non-finite ``sqrtm`` is retried with ``eps * I`` added to both
 covariances and a negligible imaginary part is dropped; a non-negligible one falls back to the
 eigenvalue formula (with a warning) instead of raising; and a result below zero by rounding is 0. The
-value is never NaN or complex.
+value is never NaN or complex: statistics that overflow float64 (features beyond about 1e75) are an
+input error naming the features.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, ClassVar
 
@@ -73,15 +75,29 @@ def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu, sigma
 
 
+def _product(s1: np.ndarray, s2: np.ndarray) -> np.ndarray | None:
+    """S1 S2, or None where it overflows float64 (features of huge magnitude): numpy's eigvals and
+    scipy's sqrtm raise a bare LinAlgError on it, which named neither FID nor the input."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = s1 @ s2
+    return product if np.isfinite(product).all() else None
+
+
 def _trace_sqrt_eig(s1: np.ndarray, s2: np.ndarray) -> float:
-    """Tr (S1 S2)^(1/2) from the eigenvalues of S1 S2 (torch-fidelity's formula)."""
-    eig = np.linalg.eigvals(s1 @ s2).astype(np.complex128)
+    """Tr (S1 S2)^(1/2) from the eigenvalues of S1 S2 (torch-fidelity's formula); NaN on overflow."""
+    product = _product(s1, s2)
+    if product is None:
+        return math.nan
+    eig = np.linalg.eigvals(product).astype(np.complex128)
     return float(np.sqrt(eig).real.sum())
 
 
 def _trace_sqrt_sqrtm(s1: np.ndarray, s2: np.ndarray, eps: float = EPS) -> float:
-    """Tr (S1 S2)^(1/2) with scipy's sqrtm, made robust as pytorch-fid does."""
-    covmean = linalg.sqrtm(s1 @ s2)
+    """Tr (S1 S2)^(1/2) with scipy's sqrtm, made robust as pytorch-fid does; NaN on overflow."""
+    product = _product(s1, s2)
+    if product is None:
+        return math.nan
+    covmean = linalg.sqrtm(product)
     if not np.isfinite(covmean).all():
         offset = np.eye(s1.shape[0]) * eps
         warnings.warn(
@@ -108,7 +124,8 @@ def frechet_distance(
     sigma2: np.ndarray,
     backend: str = DEFAULT_BACKEND,
 ) -> float:
-    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), float64, never NaN or complex."""
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), float64, never NaN or complex
+    (MetricInputError where the statistics overflow float64)."""
     if backend not in BACKENDS:
         raise MetricInputError(f"fid: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
@@ -120,8 +137,9 @@ def frechet_distance(
         )
     diff = mu1 - mu2
     tr = _trace_sqrt_eig(s1, s2) if backend == "torch-fidelity" else _trace_sqrt_sqrtm(s1, s2)
-    fid = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr)
-    if not np.isfinite(fid):  # cannot happen with finite statistics; guard the contract anyway
+    with np.errstate(over="ignore", invalid="ignore"):
+        fid = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr)
+    if not np.isfinite(fid):  # statistics that overflow float64 (features beyond about 1e75)
         raise MetricInputError("fid: the Fréchet distance is not finite; check the features for huge values")
     return max(fid, 0.0)
 
@@ -152,7 +170,8 @@ class FID(Metric):
         self.check_options({"backend": backend})
         x = check_features(ctx.sample_features.features, "sample", "fid", why="for a covariance")
         self._warn_if_singular(len(x), x.shape[1], "samples")
-        mu1, s1 = gaussian_statistics(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by frechet_distance
+            mu1, s1 = gaussian_statistics(x)
         if ctx.reference_stats is not None:
             mu2, s2 = (np.asarray(a, dtype=np.float64) for a in ctx.reference_stats)
             if mu2.shape != mu1.shape or s2.shape != s1.shape:
@@ -166,7 +185,8 @@ class FID(Metric):
             ref = check_features(ctx.reference_features.features, "reference", "fid", why="for a covariance")
             check_same_dim(x, ref, "fid")
             self._warn_if_singular(len(ref), ref.shape[1], "reference examples")
-            mu2, s2 = gaussian_statistics(ref)
+            with np.errstate(over="ignore", invalid="ignore"):
+                mu2, s2 = gaussian_statistics(ref)
         return {"fid": frechet_distance(mu1, s1, mu2, s2, backend=backend)}
 
     @staticmethod

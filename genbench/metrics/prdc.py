@@ -28,8 +28,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
+from genbench.errors import MetricInputError
 from genbench.metrics._inputs import check_features, check_int, check_same_dim, int_option
 from genbench.metrics._knn import (
     as_rows,
@@ -130,6 +132,17 @@ class PRDC(Metric):
             why=f"k={k_ref} neighbours besides itself",
         )
         check_same_dim(fake, real, "prdc")
+        # |q|^2 + |r|^2 - 2 q.r, and |q - r|^2, reach 4 max |x|^2: beyond float64 every distance is inf
+        # or NaN, and precision, recall, density and coverage came out 0 without a word
+        with np.errstate(over="ignore", invalid="ignore"):
+            top_sq = max(float(np.einsum("ij,ij->i", a, a).max()) for a in (fake, real))
+            overflows = not np.isfinite(4.0 * top_sq)
+        if overflows:
+            top = max(float(np.abs(fake).max()), float(np.abs(real).max()))
+            raise MetricInputError(
+                f"prdc: squared distances between features up to {top:.3g} in magnitude overflow float64; "
+                f"check that the samples lie in the data's range"
+            )
         device = pick_device(ctx.extractor.device if ctx.extractor is not None else None)
         real_t = as_rows(real, device)
         # the reference radii are the same for every model scored against these reference features
