@@ -69,5 +69,6 @@ run: $(STAMP)
 	$(VENV)/bin/genbench run --out runs/quickstart
 	$(VENV)/bin/genbench report --out runs/quickstart --leaderboards runs/quickstart/leaderboards
 
+# build/ too: a wheel built again in a clone still shipped modules deleted since the last build
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache build *.egg-info

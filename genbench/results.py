@@ -257,8 +257,12 @@ def environment(device: str) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return None
 
+    import genbench
+
     return {
-        "genbench": version("genbench"),
+        # the running code's own version: the metadata's may be another install's (a clone run
+        # beside an installed genbench), and `genbench --version` prints this one
+        "genbench": genbench.__version__,
         "torch": version("torch"),
         "torch_fidelity": version("torch-fidelity"),
         "clean_fid": version("clean-fid"),

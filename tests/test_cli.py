@@ -1740,9 +1740,23 @@ def test_version_names_the_build_as_results_record_it(cli):
     r = cli("--version")
     assert r.exit_code == 0, r.output
     env = environment("cpu")
+    assert env["genbench"] == genbench.__version__
     assert r.stdout.startswith(f"genbench {genbench.__version__} (source {env['source_digest']}")
     commit = env["git_commit"]  # a clone's (CI runs one); an installed genbench has none
     assert r.stdout.rstrip().endswith(f", commit {commit})" if commit else ")")
+
+
+def test_the_version_is_the_one_the_package_declares():
+    """``genbench.__version__`` (what `--version` prints and results record) is written by hand
+    beside pyproject.toml's: nothing tied the two. A clone's checked against its pyproject.toml."""
+    import tomllib
+
+    import genbench
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if not pyproject.exists():
+        pytest.skip("no pyproject.toml beside the tests")
+    assert tomllib.loads(pyproject.read_text())["project"]["version"] == genbench.__version__
 
 
 def test_help_genbench_documents_every_public_name():
