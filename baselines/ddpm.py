@@ -22,12 +22,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Self
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from baselines import configs
-from baselines.schedule import VARIANCES, NoiseSchedule, ddpm_sample
+from baselines.schedule import VARIANCES, NoiseSchedule, ddpm_sample, linear_betas
 from baselines.training import train_loop
 from baselines.unet import MLPDenoiser, UNet
 from genbench.api import DataSpec, GenerativeModel, TrainContext
@@ -40,7 +41,10 @@ SAMPLING_FIELDS = ("variance", "clip_denoised")
 
 @dataclass
 class DDPMConfig:
-    """Defaults are Ho et al. 2020's CIFAR-10 setup; per-dataset TOMLs shrink them for the CPU."""
+    """Defaults are Ho et al. 2020's CIFAR-10 setup except ``ema_warmup`` (on here, for short runs;
+    off in their code), ``random_flip`` (off here; on in theirs) and ``variance`` (``beta_tilde`` here;
+    their CIFAR-10 script samples with ``beta``); ``baselines/configs/cifar10/ddpm.toml`` sets all
+    three as they did. The other per-dataset TOMLs shrink them for the CPU."""
 
     # diffusion (Ho et al. 2020, Sec. 4)
     timesteps: int = 1000  # T
@@ -136,6 +140,20 @@ class DDPM(GenerativeModel):
             )
         if not 0 <= c.ema_decay < 1 or not 0 <= c.dropout < 1:
             raise GenbenchError("ddpm.ema_decay and ddpm.dropout must be in [0, 1)")
+        # the samplers predict x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) in float32: below this
+        # abar_T (1/sqrt(abar_T) within float32's largest value over 100) the samples came out NaN after
+        # the whole training, and DDIM raised ZeroDivisionError where abar_T is 0 in float64
+        abar_last = float(np.prod(1.0 - linear_betas(c.timesteps, c.beta_start, c.beta_end)))
+        if abar_last < (100.0 / float(np.finfo(np.float32).max)) ** 2:
+            raise GenbenchError(
+                f"ddpm's noise schedule ends at abar_T = {abar_last:.1e} ({c.timesteps} steps, betas "
+                f"{c.beta_start} to {c.beta_end}), too small for the float32 samplers to divide by; "
+                "use a smaller ddpm.beta_end or fewer ddpm.timesteps"
+            )
+        if spec.kind == "points" and c.mlp_fourier_scale < 0:  # < 0 dropped the features, as 0 does
+            raise GenbenchError(
+                f"ddpm.mlp_fourier_scale must be >= 0 (0 = raw coordinates), got {c.mlp_fourier_scale}"
+            )
         if spec.kind != "image":  # the rest configure the U-Net (points use the MLP denoiser)
             return
         if not c.ch_mult:

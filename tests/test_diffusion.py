@@ -471,6 +471,48 @@ def test_the_beta_range_sets_the_noise_schedule():
     np.testing.assert_allclose(np.asarray(betas, dtype=np.float64), np.linspace(1e-3, 0.05, 10), rtol=1e-6)
 
 
+def test_a_schedule_whose_abar_underflows_the_samplers_is_a_user_error():
+    """``0 < beta_start <= beta_end < 1`` admitted schedules whose abar_T the samplers cannot divide by
+    in float32 (``x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)``): ``ddpm.beta_end=0.9999``
+    trained DDPM for its full budget, then its samples were NaN ("check the model") and DDIM raised
+    ZeroDivisionError (abar_T is 0 in float64). They are refused before training now."""
+    eps = _toy_eps(torch.float32)
+    kept, refused = NoiseSchedule.linear(T, 1e-4, 0.3), NoiseSchedule.linear(T, 1e-4, 0.35)
+    for s, finite in ((kept, True), (refused, False)):  # the line the check draws is where sampling breaks
+        x = ddim_sample(eps, s, (64, 2), generator=torch.Generator().manual_seed(0), steps=50)
+        assert bool(torch.isfinite(x).all()) is finite
+    for make in (tiny_points, tiny_images):
+        make(beta_end=0.3)
+        for bad in (dict(beta_end=0.35), dict(beta_end=0.9999), dict(timesteps=20_000)):
+            with pytest.raises(
+                GenbenchError, match=r"abar_T .* use a smaller ddpm\.beta_end or fewer ddpm\.timesteps"
+            ):
+                make(**bad)
+
+
+def test_a_negative_fourier_scale_is_a_user_error():
+    """A negative scale silently dropped the Fourier features (as 0 does) under a checkpoint key of its own."""
+    with pytest.raises(GenbenchError, match="mlp_fourier_scale must be >= 0"):
+        tiny_points(mlp_fourier_scale=-25.0)
+
+
+def test_the_config_docstring_names_where_the_defaults_depart_from_ho_et_al_s_cifar10():
+    """DDPMConfig's defaults are said to be Ho et al.'s CIFAR-10 setup, which the cifar10 TOML (checked
+    against their scripts/run_cifar.py above) encodes; every field where the two differ is named."""
+    from baselines.ddpm import DDPMConfig
+
+    cifar = resolve_model_config(DDPM, "cifar10", {})
+    differ = [
+        f.name
+        for f in dataclasses.fields(DDPMConfig)
+        if f.name in DDPM.dataset_defaults("cifar10")
+        and getattr(DDPMConfig(), f.name) != getattr(cifar, f.name)
+    ]
+    assert differ  # the comparison can fail
+    doc = DDPMConfig.__doc__ or ""
+    assert all(f"``{name}``" in doc for name in differ), (differ, doc)
+
+
 def test_the_fourier_scale_reaches_the_mlp():
     """``mlp_fourier_scale`` scales the coordinates before their Fourier features; 0 feeds them raw."""
     x, t = torch.randn(5, 2), torch.full((5,), 3)
