@@ -208,11 +208,15 @@ def check_sequence_sweeps(cls: type, overrides: list[Override]) -> None:
     for o in overrides:
         sequence = typing.get_origin(_unwrap_optional(hints.get(o.field))) in (tuple, list)
         if sequence and len(o.values) > 1 and not any(":" in v for v in o.values):
+            # [1,2] and (1,2) as Python and TOML write them: the fixes leave out the brackets, which
+            # --set reads as part of the items ("bad value '[1'")
+            typed = [i for i in (v.strip("[]() ") for v in o.text.split(",")) if i]  # 1,2,2: three items
+            items = [i for i in (v.strip("[]() ") for v in o.values) if i]
             raise GenbenchError(
                 f"--set {o.model}.{o.field}={o.text} would sweep {len(o.values)} one-item values of a tuple "
-                f"field; separate its items with ':' ({o.model}.{o.field}={o.text.replace(',', ':')}), "
+                f"field; separate its items with ':' ({o.model}.{o.field}={':'.join(typed)}), "
                 f"or write each one-item value with a trailing ':' to sweep them "
-                f"({o.model}.{o.field}={','.join(v + ':' for v in o.values)})"
+                f"({o.model}.{o.field}={','.join(v + ':' for v in items)})"
             )
 
 
@@ -301,6 +305,13 @@ def _items(value: str, where: str) -> list[str]:
     return items
 
 
+def _union_members(typ: Any) -> list[Any]:
+    """``[int, str]`` for ``int | str | None``; ``[typ]`` for a type that is no union."""
+    if typing.get_origin(typ) in (typing.Union, types.UnionType):
+        return [a for a in typing.get_args(typ) if a is not type(None)]
+    return [typ]
+
+
 def _unwrap_optional(typ: Any) -> Any:
     """``int`` for ``int | None`` (and ``Optional[int]``); any other type as it is."""
     if typing.get_origin(typ) in (typing.Union, types.UnionType):
@@ -315,7 +326,16 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value.lower() in ("none", "null") and type(None) in args:
             return None
-        return _coerce(value, _unwrap_optional(typ), where)  # tuple[int, ...] | None: the tuple's rules
+        members = _union_members(typ)
+        if len(members) == 1:  # tuple[int, ...] | None: the tuple's rules
+            return _coerce(value, members[0], where)
+        for member in members:  # int | str: the first type that reads it ("auto" failed as "expected int")
+            try:
+                return _coerce(value, member, where)
+            except GenbenchError:
+                continue
+        shown = " | ".join(_type_name(m) for m in members)
+        raise GenbenchError(f"bad value {value!r} for {where}; expected {shown}")
     if origin is typing.Literal:
         return _coerce_literal(value, args, where)
     if isinstance(typ, type) and issubclass(typ, enum.Enum):
@@ -331,20 +351,22 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
             number = float(value)
             if not math.isfinite(number):
                 raise ValueError(value)
-            return number
+            # -0.0 == 0.0, but it was labelled "-0" and hashed as "-0.0": one value, two variants and
+            # two checkpoint keys; + 0.0 makes it 0.0 and leaves every other float as it is
+            return number + 0.0
         if typ in (int, str):
             return typ(value)
         if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, float]: one item per type
             items = _items(value, where)
+            form = ":".join(_type_name(a) for a in args)
             if len(items) != len(args):
-                form = ":".join(_type_name(a) for a in args)
                 raise GenbenchError(
                     f"bad value {value!r} for {where}; expected {len(args)} items like {form}, got {len(items)}"
                 )
-            return tuple(_coerce(v, a, where) for v, a in zip(items, args, strict=True))
+            return tuple(_tuple_item(v, a, where, form) for v, a in zip(items, args, strict=True))
         if origin in (tuple, list, set, frozenset):
             inner = args[0] if args else str
-            vals = [_coerce(v, inner, where) for v in _items(value, where)]
+            vals = [_tuple_item(v, inner, where, "1:2:2, or : for none") for v in _items(value, where)]
             return vals if origin is list else origin(vals)
     except ValueError:
         expected = "a finite float" if typ is float else getattr(typ, "__name__", typ)
@@ -359,6 +381,17 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
         except Exception:
             pass
     raise GenbenchError(f"cannot set {where} of type {_type_name(typ)} with --set")
+
+
+def _tuple_item(value: str, typ: Any, where: str, form: str) -> Any:
+    """One item of a tuple value; one it cannot take names the tuple's form too (``[1:2]``,
+    ``1;2`` and ``none`` were "expected int", which says nothing of colons)."""
+    try:
+        return _coerce(value, typ, where)
+    except GenbenchError as e:
+        if not str(e).startswith("bad value"):  # a type --set cannot make: no form would help
+            raise
+        raise GenbenchError(f"{e}; write its items as {form}") from None
 
 
 def _type_name(typ: Any) -> str:
@@ -400,7 +433,12 @@ def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> 
     name = getattr(cls, "registered_name", cls.__name__)
     for key, val in values.items():
         if key not in fields:
-            raise GenbenchError(f"config for {name!r} on {dataset!r} sets unknown field {key!r}")
+            close = difflib.get_close_matches(key, list(fields), n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else f"fields: {', '.join(fields) or 'none'}"
+            raise GenbenchError(
+                f"config for {name!r} on {dataset!r} sets unknown field {key!r}; {hint} "
+                f"(fix the model's per-dataset defaults)"
+            )
         values[key] = _from_defaults(val, hints[key], f"{name}.{key} in its {dataset!r} config")
     for key, text in overrides.items():
         if key not in fields:
@@ -417,14 +455,22 @@ def _from_defaults(value: Any, typ: Any, where: str) -> Any:
     """A ``dataset_defaults`` value (parsed TOML: text, numbers, booleans, lists) as a value of the
     field's type ``typ``, read as ``--set`` reads its text: ``"beta"`` for an Enum field is its member,
     ``[1, 2]`` for a tuple field is ``(1, 2)``, ``1`` for a float field is ``1.0``, and ``1.5`` for an
-    int field fails on one line. A value already of the field's type stays as it is, so the
-    baselines' TOML values (all plain) keep their configs and checkpoint keys."""
-    target = _unwrap_optional(typ)
-    if value is None or target in (Any, object):
+    int field fails on one line. A value already of the field's type (of one of a union's types)
+    stays as it is, so the baselines' TOML values (all plain) keep their configs and checkpoint keys;
+    a list sets a tuple field only."""
+    members = _union_members(typ)  # "auto" for an int | str field is a value of its own
+    if value is None or any(m in (Any, object) for m in members):
         return value
-    plain = isinstance(target, type) and typing.get_origin(target) is None
-    if plain and isinstance(value, target) and (target is bool or not isinstance(value, bool)):
-        return value
+    for target in members:
+        plain = isinstance(target, type) and typing.get_origin(target) is None
+        if plain and isinstance(value, target) and (target is bool or not isinstance(value, bool)):
+            return value + 0.0 if isinstance(value, float) else value  # -0.0 as --set reads it: 0.0
+    sequence = any(typing.get_origin(m) in (tuple, list, set, frozenset) for m in members)
+    if isinstance(value, dict) or (isinstance(value, list) and not sequence):
+        # value_text made ["cosine"] the text "cosine" (and a table its repr): a list sets a tuple field only
+        raise GenbenchError(
+            f"bad value {value!r} for {where}; expected {' | '.join(map(_type_name, members))}"
+        )
     return _coerce(value_text(value), typ, where)
 
 

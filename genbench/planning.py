@@ -461,9 +461,13 @@ def weights_owner(cls: type[GenerativeModel], overrides: list[Override]) -> Owne
         return None
     name = registry.models.canonical(cls.weights_from)
     mine = [o for o in overrides if o.model == name]
+    owner_cls = registry.models.get(name)
+    # its tuple fields as plan_model checks the owner's own (--models ddim alone plans no ddpm):
+    # ddpm.ch_mult=1,2 is no sweep of one-level U-Nets to run one at a time, but (1, 2) mistyped
+    check_sequence_sweeps(owner_cls, mine)
     for o in mine:
         if len(o.values) > 1:
             raise GenbenchError(
                 f"--set {name}.{o.field} sweeps {name}, which a dependent model reuses; sweep one value at a time"
             )
-    return Owner(name, registry.models.get(name), {o.field: o.values[0] for o in mine})
+    return Owner(name, owner_cls, {o.field: o.values[0] for o in mine})

@@ -770,6 +770,134 @@ def test_a_variant_is_named_by_what_it_changes(tmp_path, cache_dir):
     assert rows(["vae"], "vae.lr=5e-4,1e-3") == ["lr=0.0005", ""]  # 1e-3 is its default
 
 
+def test_minus_zero_is_one_value_with_zero_in_variants_and_checkpoint_keys(tmp_path, cache_dir):
+    """``--set ddpm.grad_clip=-0,0`` (both turn clipping off) were two variants, two rows and two
+    checkpoint keys: ``-0.0 == 0.0``, but the label wrote ``-0`` and the key hashed ``-0.0``."""
+    from baselines.ddpm import DDPM
+    from genbench.config import resolve_model_config
+    from genbench.planning import plan
+    from genbench.training import checkpoint_subdir
+
+    config = RunConfig(
+        models=["ddpm"],
+        dataset="ring8",
+        overrides=["ddpm.grad_clip=-0,0", "ddpm.mlp_fourier_scale=-0.0"],
+        out=tmp_path,
+        cache_dir=cache_dir,
+    )
+    p = plan(config)
+    assert p.models[0][2] == [{"grad_clip": "0", "mlp_fourier_scale": "0"}]
+    keys = {
+        checkpoint_subdir(
+            "ring8", "ddpm", DDPM(p.dataset.spec, resolve_model_config(DDPM, "ring8", v)), 0, False
+        )
+        for v in ({"grad_clip": "-0"}, {"grad_clip": "0"}, {"grad_clip": "-0.0"})
+    }
+    assert len(keys) == 1
+
+
+def test_a_tuple_field_of_a_weights_owner_is_checked_as_the_owners_own_is(cli, tmp_path, cache_dir):
+    """``--models ddim --set ddpm.ch_mult=1,2`` said "sweep one value at a time" (running one-level
+    U-Nets ``1`` and ``2`` in turn), not how to write the tuple, which ``--models ddpm,ddim`` said."""
+    for models in ("ddim", "ddim,ddpm", "ddpm,ddim"):
+        args = ["--models", models, "--dataset", "ring8", "--set", "ddpm.ch_mult=1,2"]
+        line = single_line_error(cli(*run_args(tmp_path, cache_dir, *args)))
+        assert "separate its items with ':' (ddpm.ch_mult=1:2)" in line, line
+
+
+def test_a_tuple_written_in_brackets_is_told_the_form_that_works(tmp_path, cache_dir):
+    """``--set ddpm.ch_mult=[1,2]`` was told to write ``ddpm.ch_mult=[1:2]``, which failed as
+    "bad value '[1'"; a tuple item that is no number named no form at all."""
+    from baselines.ddpm import DDPM
+    from genbench.config import resolve_model_config
+    from genbench.planning import plan
+
+    def error(value: str) -> str:
+        config = RunConfig(
+            models=["ddpm"], overrides=[f"ddpm.ch_mult={value}"], out=tmp_path, cache_dir=cache_dir
+        )
+        with pytest.raises(GenbenchError) as e:
+            plan(config)
+        return str(e.value)
+
+    for typed in ("[1,2]", "(1,2)", "[1, 2]"):
+        line = error(typed)
+        assert "(ddpm.ch_mult=1:2)" in line and "(ddpm.ch_mult=1:,2:)" in line, line
+        fixed = line.split("(ddpm.ch_mult=")[1].split(")")[0]
+        assert resolve_model_config(DDPM, "digits", {"ch_mult": fixed}).ch_mult == (1, 2)
+    for typed in ("[1:2]", "1;2", "none"):
+        assert "write its items as 1:2:2, or : for none" in error(typed), typed
+
+
+def test_an_unknown_field_in_a_models_dataset_defaults_names_the_close_ones():
+    from genbench.config import resolve_model_config
+
+    class Typo(PointsOnly):
+        @dataclass
+        class Config:
+            steps: int = 10
+            lr: float = 0.1
+
+        @classmethod
+        def dataset_defaults(cls, dataset):
+            return {"step": 20}
+
+    with pytest.raises(GenbenchError, match=r"sets unknown field 'step'; did you mean steps\?"):
+        resolve_model_config(Typo, "ring8", {})
+
+
+def test_a_list_or_table_in_dataset_defaults_is_refused_for_a_field_of_one_value():
+    """``lr = [0.001]`` (or ``lr_schedule = ["cosine"]``) in a model's TOML set the one value; a list
+    reads as a tuple only for a tuple field."""
+    from genbench.config import resolve_model_config
+
+    def with_defaults(**defaults):
+        class Typed(PointsOnly):
+            @dataclass
+            class Config:
+                lr: float = 0.1
+                kind: str = "x"
+                levels: tuple[int, ...] = (1,)
+
+            @classmethod
+            def dataset_defaults(cls, dataset):
+                return defaults
+
+        return Typed
+
+    assert resolve_model_config(with_defaults(levels=[1, 2]), "ring8", {}).levels == (1, 2)
+    for bad in ({"lr": [0.001]}, {"kind": ["y"]}, {"kind": {"a": 1}}):
+        with pytest.raises(GenbenchError, match=r"bad value .* for [\w-]+\.(lr|kind) in its 'ring8' config"):
+            resolve_model_config(with_defaults(**bad), "ring8", {})
+
+
+def test_a_union_field_takes_a_value_of_each_of_its_types():
+    """``size: int | str = "auto"`` read every value as an int: ``--set m.size=big`` and its own
+    default ``"auto"`` in the model's per-dataset defaults both failed as "expected int"."""
+    from genbench.config import resolve_model_config
+
+    def with_defaults(**defaults):
+        class Union(PointsOnly):
+            @dataclass
+            class Config:
+                size: int | str = "auto"
+                scale: float | None = None
+
+            @classmethod
+            def dataset_defaults(cls, dataset):
+                return defaults
+
+        return Union
+
+    assert resolve_model_config(with_defaults(size="auto"), "ring8", {}).size == "auto"
+    assert resolve_model_config(with_defaults(size=12), "ring8", {}).size == 12
+    assert resolve_model_config(with_defaults(), "ring8", {"size": "12"}).size == 12
+    assert resolve_model_config(with_defaults(), "ring8", {"size": "big"}).size == "big"
+    assert resolve_model_config(with_defaults(), "ring8", {"scale": "none"}).scale is None
+    with pytest.raises(GenbenchError, match=r"bad value 'x' for [\w-]+\.scale; expected a finite float"):
+        resolve_model_config(with_defaults(), "ring8", {"scale": "x"})
+
+
 def test_set_override_through_an_alias_reaches_the_model(cli, tmp_path, cache_dir):
     """``--set gan.steps=3`` sets gan-ns's steps (``gan`` is its alias): it used to be dropped
     without a word, training the default 20k steps under a row that looked like the user's."""
