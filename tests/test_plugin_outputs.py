@@ -154,3 +154,89 @@ def test_an_extractor_writing_into_its_input_changes_no_data(register, cli, tmp_
             for m in ("gaussian", "copy")
         }
     assert runs["in-place"] == runs["out-of-place"]
+
+
+class _OnTheGPU(torch.Tensor):
+    """A tensor as a plugin that works on the GPU hands it over: ``numpy()`` refuses, in torch's words
+    for a CUDA tensor, until ``cpu()`` has copied it to the host. (The tests run without a GPU.)"""
+
+    def numpy(self, *args, **kwargs):
+        raise TypeError(
+            "can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
+            "memory first."
+        )
+
+    def cpu(self, *args, **kwargs):
+        return self.as_subclass(torch.Tensor).clone()
+
+
+class _SplitsOnTheGPU(Dataset):
+    kind = "points"
+    default_features = "raw"
+    num_modes = 2
+
+    def _load(self, split):
+        gen = torch.Generator().manual_seed(int(split == "test"))
+        x = torch.randn(300, 2, generator=gen)
+        return x.as_subclass(_OnTheGPU), (x[:, 0] > 0).long().as_subclass(_OnTheGPU)
+
+    def label_modes(self, x):
+        return (x[:, 0] > 0).long().numpy()
+
+
+def test_a_dataset_plugin_whose_splits_are_on_the_gpu_is_used_from_the_cpu(register, cli, tmp_path):
+    """A plugin that loads its data onto the GPU (to train on it there): hashing the split for the
+    cache keys called numpy() on it, a TypeError traceback naming no plugin, before any model ran. The
+    harness keeps its splits on the CPU, as it keeps the samples and features a plugin returns."""
+    register(registry.datasets, "test-gpu-data", _SplitsOnTheGPU)
+    r = cli(
+        "run", "--models", "gaussian,copy", "--samples", "100", "--metrics", "fid,prdc,memorization,modes",
+        "--dataset", "test-gpu-data", "--out", tmp_path / "runs", "--cache-dir", tmp_path / "cache",
+        "--no-progress",
+    )  # fmt: skip
+    assert r.exit_code == 0 and _errors(r) == [], r.output
+    result = json.loads((tmp_path / "runs" / "test-gpu-data" / "copy" / "seed0.json").read_text())
+    assert result["metrics"]["modes_covered"] == 2 and result["metrics"]["memorization_rate"] == 1, result
+    assert not result["metric_errors"] and set(result["artifacts"]) == {"samples", "nearest_neighbours"}, (
+        result
+    )
+    x, labels = registry.datasets.get("test-gpu-data")().load("train")
+    assert type(x) is torch.Tensor and type(labels) is torch.Tensor
+
+
+class _LabelsOnTheGPU(Dataset):
+    kind = "points"
+    default_features = "raw"
+    num_modes = 2
+
+    def _load(self, split):
+        gen = torch.Generator().manual_seed(int(split == "test"))
+        return torch.randn(300, 2, generator=gen), None
+
+    def label_modes(self, x):  # a classifier run on the GPU: its argmax stays there
+        return (x[:, 0] > 0).long().as_subclass(_OnTheGPU)
+
+
+class _LabelsOnTheCPU(_LabelsOnTheGPU):
+    def label_modes(self, x):
+        return (x[:, 0] > 0).long()
+
+
+def test_mode_labels_a_dataset_plugin_returns_on_the_gpu_are_read_as_on_the_cpu(register, cli, tmp_path):
+    """``label_modes`` returning a CPU tensor was read as an array; a CUDA one failed the built-in
+    'modes' metric ("metric 'modes' raised TypeError: can't convert cuda:0 ..."), blamed on the
+    metric and not on the dataset."""
+    values = {}
+    for name, cls in (("on-gpu", _LabelsOnTheGPU), ("on-cpu", _LabelsOnTheCPU)):
+        register(registry.datasets, f"test-labels-{name}", cls)
+        r = cli(
+            "run", "--models", "copy", "--samples", "100", "--metrics", "modes", "--dataset", f"test-labels-{name}",
+            "--out", tmp_path / name / "runs", "--cache-dir", tmp_path / "cache", "--no-progress", "--no-figures",
+        )  # fmt: skip
+        assert r.exit_code == 0 and _errors(r) == [], r.output
+        result = json.loads(
+            (tmp_path / name / "runs" / f"test-labels-{name}" / "copy" / "seed0.json").read_text()
+        )
+        assert not result["metric_errors"], result["metric_errors"]
+        values[name] = result["metrics"]
+    assert values["on-gpu"] == values["on-cpu"] and values["on-cpu"]["modes_covered"] == 2

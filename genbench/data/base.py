@@ -187,8 +187,10 @@ class Dataset(ABC):
         if problem:
             raise PluginOutputError(f"{who} {problem} from _load({split!r}); {fix}")
         # detached: data is a float tensor and needs no graph; one that required grad was a traceback
-        # ("Can't call numpy() on Tensor that requires grad") when hashed, naming no plugin
-        return x.detach(), labels
+        # ("Can't call numpy() on Tensor that requires grad") when hashed, naming no plugin. On the
+        # CPU: a plugin that loaded its data onto the GPU failed the same way ("can't convert cuda:0
+        # device type tensor to numpy"); the harness moves the train split to the run's device itself
+        return x.detach().cpu(), (labels.cpu() if labels is not None else None)
 
     @cached_property
     def spec(self) -> DataSpec:

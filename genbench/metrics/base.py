@@ -89,6 +89,8 @@ class EvalContext:
 def _read_only(labels: np.ndarray | None) -> np.ndarray | None:
     """``labels``, which every metric of a context reads, as a read-only array: a metric's
     ``ctx.sample_modes()[:] = 0`` was what "modes" then counted (copy's 8 modes became 1)."""
+    if isinstance(labels, torch.Tensor):  # a plugin's label_modes on the GPU: numpy cannot read CUDA
+        labels = labels.detach().cpu().numpy()
     if labels is not None:
         labels = np.array(labels)  # its own array: a dataset's labels or label_modes' may be shared
         labels.setflags(write=False)
