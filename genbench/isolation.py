@@ -31,12 +31,24 @@ def set_deterministic_mode(mode: str) -> None:
 
 
 def _settings() -> dict[str, Any]:
+    from genbench.features.reference import tf32_allowed
+
+    conv, matmul = tf32_allowed()
     return {
         "grad mode": torch.is_grad_enabled(),
         "default dtype": torch.get_default_dtype(),
         "threads": torch.get_num_threads(),
         "deterministic algorithms": deterministic_mode(),
+        # CUDA's: a plugin's autotuning or TF32 ran every later model's sampling and features in it,
+        # while the reference features (extracted first) were not
+        "cuDNN autotuning": torch.backends.cudnn.benchmark,
+        "TF32 convolutions": conv,
+        "TF32 matmuls": matmul,
     }
+
+
+def _set_cudnn_benchmark(on: bool) -> None:
+    torch.backends.cudnn.benchmark = on
 
 
 _RESTORE: dict[str, Callable[[Any], None]] = {
@@ -44,13 +56,19 @@ _RESTORE: dict[str, Callable[[Any], None]] = {
     "default dtype": torch.set_default_dtype,
     "threads": torch.set_num_threads,
     "deterministic algorithms": set_deterministic_mode,
+    "cuDNN autotuning": _set_cudnn_benchmark,
 }
+#: said but not restored: torch keeps TF32 under two APIs (``allow_tf32`` and ``fp32_precision``),
+#: and setting one back after a plugin used the other leaves a mixed state in which torch's own
+#: readers raise ("you have used mix of the legacy and new APIs")
+_SAID_ONLY = ("TF32 convolutions", "TF32 matmuls")
 
 
 @contextlib.contextmanager
 def torch_state_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
-    """Restore torch's grad mode, default dtype, thread count and deterministic-algorithms flag when
-    the block (``who``'s code: "model 'x'") leaves them changed, and ``warn`` of what was restored."""
+    """Restore torch's grad mode, default dtype, thread count, deterministic-algorithms flag and
+    cuDNN autotuning when the block (``who``'s code: "model 'x'") leaves them changed, and ``warn`` of
+    what was restored; a TF32 setting changed is warned of only (:data:`_SAID_ONLY`)."""
     before = _settings()
     try:
         yield
@@ -58,10 +76,17 @@ def torch_state_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
         after = _settings()
         changed = [k for k in before if after[k] != before[k]]
         for k in changed:
-            _RESTORE[k](before[k])
-        if changed:
-            what = ", ".join(f"{k} {after[k]} (restored to {before[k]})" for k in changed)
-            warn(f"{who} changed torch's global settings: {what}")
+            if k not in _SAID_ONLY:
+                _RESTORE[k](before[k])
+        restored = [f"{k} {after[k]} (restored to {before[k]})" for k in changed if k not in _SAID_ONLY]
+        if restored:
+            warn(f"{who} changed torch's global settings: {', '.join(restored)}")
+        kept = [f"{k} {after[k]} (was {before[k]})" for k in changed if k in _SAID_ONLY]
+        if kept:
+            warn(
+                f"{who} changed {', '.join(kept)}: later models' sampling and features on CUDA run with "
+                "it, unlike the reference features; set it back in the plugin"
+            )
 
 
 @contextlib.contextmanager

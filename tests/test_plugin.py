@@ -1240,6 +1240,36 @@ def test_torchs_global_settings_a_plugin_changes_are_restored_for_the_next(regis
     assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
 
 
+def test_cuda_autotuning_a_plugin_turns_on_is_restored_and_its_tf32_is_said(
+    register, tmp_path, cache_dir, capsys
+):
+    """A model that switched on cuDNN autotuning or TF32 matmuls left them on for every later model's
+    sampling and features on CUDA (the reference features, extracted first, ran without), unsaid.
+    Autotuning is restored; TF32, which torch keeps under two APIs, is named in a warning."""
+
+    class Tuner(_ConfiguredModel):
+        def fit(self, train, ctx):
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            return {}
+
+    register(registry.models, "test-tuner", Tuner)
+    assert not torch.backends.cudnn.benchmark and not torch.backends.cuda.matmul.allow_tf32
+    try:
+        results = run_ring8(tmp_path, cache_dir, models=("test-tuner",), metrics=["fid"])
+        assert results["test-tuner"].status == "ok"
+        assert not torch.backends.cudnn.benchmark
+        err = " ".join(capsys.readouterr().err.split())
+        assert (
+            "model 'test-tuner' changed torch's global settings: cuDNN autotuning True (restored to False)"
+            in err
+        )
+        assert "model 'test-tuner' changed TF32 matmuls True (was False): later models' sampling" in err
+    finally:
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+
 def test_a_callers_warn_only_deterministic_mode_is_restored_with_its_warn_only(register, tmp_path, cache_dir):
     """Restoring the flag alone after a plugin turned it off made an API caller's
     ``use_deterministic_algorithms(True, warn_only=True)`` strict: later ops raised, not warned."""
