@@ -411,7 +411,10 @@ class Registry(Generic[T]):
 
     def did_you_mean(self, name: str) -> str:
         """``"; did you mean 'ddpm'?"`` for the names close to ``name``, or ``""``."""
-        close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+        names = self.names()
+        # case first: difflib scores "DDPM" against "ddpm" 0 (every letter differs), so it had no hint
+        same = [n for n in names if n.lower() == name.lower()]
+        close = same or difflib.get_close_matches(name, names, n=3, cutoff=0.5)
         return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
     def canonical(self, name: str) -> str:

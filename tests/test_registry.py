@@ -101,6 +101,10 @@ def test_unknown_name_suggests_close_ones():
 def test_real_registry_suggests_for_typos():
     with pytest.raises(UnknownNameError, match="did you mean 'ddpm'"):
         models.get("ddmp")
+    # a name in capitals: difflib scores every letter as different, so there was no hint at all
+    for typed, meant in (("DDPM", "ddpm"), ("Gan-NS", "gan-ns")):
+        with pytest.raises(UnknownNameError, match=rf"unknown model '{typed}'; did you mean '{meant}'\?"):
+            models.get(typed)
 
 
 @pytest.mark.parametrize(
