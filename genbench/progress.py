@@ -1,34 +1,58 @@
 """Console output of a run: rich progress bars for training and sampling, warnings, summaries.
 
 Everything goes to stderr so that stdout carries only what a command is asked for (the report's
-markdown). Warnings are printed once each.
+markdown). Warnings are printed once each. On a terminal a bar is drawn in place; in a log file
+(stderr redirected, a cluster job's) a long task prints a few plain lines instead (:class:`_Lines`).
+With ``NO_COLOR`` set, nothing is styled.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import datetime
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.measure import Measurement
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.progress import Progress as RichProgress
+from rich.table import Table
 
 if TYPE_CHECKING:
     from genbench.results import Result
+
+#: in a log file, a task that has run this long prints a line at each tenth of it: a long training's
+#: log shows its steps and loss, a short task's (a control's sampling) nothing
+LOG_AFTER_S = 10.0
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A rich console; with ``NO_COLOR`` set (and not empty) it writes no style at all: rich drops the
+    colours only, and kept dim and bold as escape codes."""
+    return Console(stderr=stderr, color_system=None if os.environ.get("NO_COLOR") else "auto")
 
 
 class Progress:
     def __init__(self, enabled: bool = True, console: Console | None = None):
         self.enabled = enabled
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console(stderr=True)
         self._bar: RichProgress | None = None
         self._warned: set[str] = set()
 
     def _new_bar(self) -> RichProgress:
-        return RichProgress(
+        return _FittedBar(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -40,14 +64,21 @@ class Progress:
             disable=not self.enabled,
         )
 
+    def _as_lines(self) -> bool:
+        """Progress as lines, not a bar: rich draws no bar where the console is not interactive (a log
+        file, TERM=dumb), and left an empty line there for each. A notebook keeps rich's widget."""
+        return self.enabled and not self.console.is_interactive and not self.console.is_jupyter
+
     def training(self, description: str) -> Callable[[int, int, dict[str, float]], None]:
+        if self._as_lines():
+            lines = _Lines(self.console, description)
+            return lambda step, total, values: lines.update(step, total, _shown(values))
         bar = self._bar = self._new_bar()
         bar.start()
         task = bar.add_task(escape(description), total=None, values="")
 
         def update(step: int, total: int, values: dict[str, float]) -> None:
-            shown = " ".join(f"{k}={v:.4g}" for k, v in values.items())
-            bar.update(task, completed=step, total=total, values=shown)
+            bar.update(task, completed=step, total=total, values=_shown(values))
 
         return update
 
@@ -57,6 +88,14 @@ class Progress:
             self._bar = None
 
     def sampling(self, description: str, total: int) -> Callable[[int], None]:
+        if self._as_lines():
+            lines, done = _Lines(self.console, description), [0]
+
+            def advance(k: int) -> None:
+                done[0] += k
+                lines.update(done[0], total)
+
+            return advance
         bar = self._bar = self._new_bar()
         bar.start()
         task = bar.add_task(escape(description), total=total, values="")
@@ -69,12 +108,12 @@ class Progress:
         if not self.enabled:
             yield
             return
-        with self.console.status(text):
+        with self.console.status(escape(text)):  # a label's variant, ddim[steps=10], is no markup
             yield
 
     def info(self, text: str) -> None:
-        if self.enabled:
-            self.console.print(f"[dim]{escape(text)}[/dim]", highlight=False)
+        if self.enabled:  # soft-wrapped: a log file's 80 columns broke a checkpoint's path in two
+            self.console.print(f"[dim]{escape(text)}[/dim]", highlight=False, soft_wrap=True)
 
     def warn(self, text: str) -> None:
         if text in self._warned:
@@ -96,3 +135,56 @@ class Progress:
             line = f"[green]ok[/green] {escape(result.label)} seed {result.seed}: {shown}{flags}"
         where = f"-> {path}" if path is not None else "(not written)"
         self.console.print(f"{line}  [dim]{escape(where)}[/dim]", highlight=False, soft_wrap=True)
+
+
+def _shown(values: dict[str, float]) -> str:
+    """A training step's values as a bar shows them: ``loss=0.0351``."""
+    return " ".join(f"{k}={v:.4g}" for k, v in values.items())
+
+
+class _Lines:
+    """A progress bar in a log file: once its task has run :data:`LOG_AFTER_S`, a plain line at each
+    tenth of it (``train vae seed 0: 300/3000 loss=2.31 (0:00:08)``), not one per update."""
+
+    def __init__(self, console: Console, description: str):
+        self.console, self.description = console, description
+        self.start = time.monotonic()
+        self.tenths = 0
+
+    def update(self, completed: int, total: int | None, values: str = "") -> None:
+        if not total:
+            return
+        tenths = min(10, completed * 10 // total)
+        if tenths <= self.tenths:
+            return
+        self.tenths = tenths
+        elapsed = time.monotonic() - self.start
+        if elapsed >= LOG_AFTER_S:
+            took = datetime.timedelta(seconds=int(elapsed))
+            line = (
+                f"{self.description}: {completed}/{total}" + (f" {values}" if values else "") + f" ({took})"
+            )
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+class _FittedBar(RichProgress):
+    """Rich's progress display, laid out so that a narrow terminal keeps its numbers: rich shrank every
+    column alike, cutting the step count ("1234/…") and the times at 60 columns. The bar gives way
+    first, then the description (with an ellipsis); the count, the values and the times keep their
+    width as long as they fit at all. Columns: description, bar, then the others."""
+
+    def make_tasks_table(self, tasks: Iterable[Task]) -> Table:
+        table = super().make_tasks_table(tasks)
+        if not table.row_count:  # also while rich's __init__ runs, before self.console exists
+            return table
+        options = self.console.options
+        widths = [
+            max(1, *(Measurement.get(self.console, options, cell).maximum for cell in column.cells))
+            for column in table.columns
+        ]
+        room = options.max_width - sum(widths[2:]) - (len(widths) - 1)  # one space between columns
+        description = max(1, min(widths[0], room - 1))
+        table.columns[0].width, table.columns[0].no_wrap = description, True
+        table.columns[0].overflow = "ellipsis"
+        table.columns[1].width = max(1, min(widths[1], room - description))
+        return table

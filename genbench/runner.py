@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from genbench.api import GenerativeModel
-from genbench.config import RunConfig, resolve_model_config
+from genbench.config import RunConfig, resolve_model_config, variant_label
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
@@ -235,6 +235,8 @@ def run_one(
         variant=row_label(overrides, owner),
         environment=environment(str(p.device)),
     )
+    # a failure is recorded, not warned about: the run prints its status and error at once
+    # (Progress.done), and the same message twice in a row was all a failure printed
     try:
         # plan resolved it once already; a plugin's dataset_defaults may still raise this time
         cfg = resolve_model_config(cls, p.dataset.name, overrides)
@@ -251,7 +253,9 @@ def run_one(
         # what the model changes of torch's global state (grad mode off) is undone before the metrics
         # and the next model (scoring.evaluate_into does the same around its sampling)
         with torch_state_kept(f"{result.label} seed {seed}: model {name!r}", console.warn):
-            model, train_s, log, info = obtain_model(p, name, cls, cfg, seed, console, owner, owner_cfg)
+            model, train_s, log, info = obtain_model(
+                p, name, cls, cfg, seed, console, owner, owner_cfg, label=result.label
+            )
         result.training_log = log
         result.training = info
         result.timings["train_s"] = train_s
@@ -260,11 +264,9 @@ def run_one(
     except Diverged as e:
         result.status, result.error, result.flags = "diverged", str(e), ["diverged"]
         result.error_kind = "diverged"
-        console.warn(f"{result.label} seed {seed}: {e}")
     except GenbenchError as e:  # a batch the model may not return is its bug, as a metric's values are
         kind = "plugin" if isinstance(e, PluginOutputError) else "user"
         result.status, result.error, result.error_kind = "failed", str(e), kind
-        console.warn(f"{result.label} seed {seed}: {e}")
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # a plugin's own bug, sys.exit or its own BaseException too: the others run
@@ -273,7 +275,6 @@ def run_one(
             f"model {name!r} raised {type(e).__name__}: {e}{plugin_fix(e)}",
         )
         result.error_kind = "plugin"
-        console.warn(result.error)
     return result
 
 
@@ -286,9 +287,14 @@ def obtain_model(
     console: Progress,
     owner: Owner | None,
     owner_cfg: Any = None,
+    label: str | None = None,
 ) -> tuple[GenerativeModel, float, list[dict[str, float]], dict[str, Any]]:
-    """Train or load ``name``, or, for a DDIM-like model, its weights ``owner`` (of config ``owner_cfg``)."""
-    if owner is not None:
-        trained, train_s, log, info = train_or_load(p, owner.name, owner.cls, owner_cfg, seed, console)
+    """Train or load ``name``, or, for a DDIM-like model, its weights ``owner`` (of config ``owner_cfg``);
+    ``label`` is the row's (``name`` with its variant), for the console."""
+    if owner is not None:  # the owner's checkpoint, named with its own variant (ddpm[train_steps=500])
+        owned = variant_label(owner.overrides)
+        trained, train_s, log, info = train_or_load(
+            p, owner.name, owner.cls, owner_cfg, seed, console, f"{owner.name}[{owned}]" if owned else None
+        )
         return cls.from_trained(trained, cfg), train_s, log, {"weights_from": owner.name, **info}
-    return train_or_load(p, name, cls, cfg, seed, console)
+    return train_or_load(p, name, cls, cfg, seed, console, label)

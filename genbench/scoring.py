@@ -168,7 +168,9 @@ def _score_metric(
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # a broken metric plugin never takes the others down
-        record_metric_error(result, metric, e, console)
+        # a --reference-stats file that cannot be used was named before any work (runner.load_stats):
+        # not again for each model and seed
+        record_metric_error(result, metric, e, console, announced=own.reference_stats_error)
     return time.perf_counter() - t0
 
 
@@ -281,12 +283,17 @@ def compute_metric(
     result.flags.extend(f for f in metric.flags(values) if f not in result.flags)
 
 
-def record_metric_error(result: Result, metric: Metric, e: BaseException, console: Progress) -> None:
+def record_metric_error(
+    result: Result, metric: Metric, e: BaseException, console: Progress, announced: str | None = None
+) -> None:
+    """Record ``metric``'s error in ``result`` and warn, unless the user's error is ``announced``
+    (said already, once for the run)."""
     where = f"{result.label} seed {result.seed}"
     if isinstance(e, GenbenchError) and not isinstance(e, PluginOutputError):
         result.metric_errors[metric.name] = str(e)
         result.metric_error_kinds[metric.name] = "user"
-        console.warn(f"{where}: {metric_message(metric.name, str(e))}")
+        if str(e) != announced:
+            console.warn(f"{where}: {metric_message(metric.name, str(e))}")
         return
     # the metric's own bug (a raise, or values it may not write): exit 1, as a failed model plugin
     result.metric_error_kinds[metric.name] = "plugin"

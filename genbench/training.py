@@ -33,9 +33,17 @@ if TYPE_CHECKING:
 
 
 def train_or_load(
-    p: Plan, name: str, cls: type[GenerativeModel], cfg: Any, seed: int, console: Progress
+    p: Plan,
+    name: str,
+    cls: type[GenerativeModel],
+    cfg: Any,
+    seed: int,
+    console: Progress,
+    label: str | None = None,
 ) -> tuple[GenerativeModel, float, list[dict[str, float]], dict[str, Any]]:
     """Build ``name`` and train it, resume its interrupted training, or load its trained checkpoint.
+    ``label`` names it in the console with its variant (``vae[steps=500]``; ``name`` by default): the
+    variants of a sweep each trained and loaded as plain ``vae``.
 
     Returns the model, the training time (of the original run when loaded), the training log and a
     summary of what happened (recorded as the result's ``training``).
@@ -58,7 +66,8 @@ def train_or_load(
     final = ckpt_dir / "model.pt"
     digest = p.dataset.content_digest("train")
     before = _written(final)
-    with trained_alone(ckpt_dir, f"{name} seed {seed}", console):
+    label = label or name
+    with trained_alone(ckpt_dir, f"{label} seed {seed}", console):
         for written in (PARTIAL, "model.pt"):  # what a killed write left, as large as the checkpoint
             remove_temps(ckpt_dir / written, older_than=KILLED_WRITE_S)
         if p.config.retrain and ckpt_dir not in p.retrained:
@@ -74,7 +83,16 @@ def train_or_load(
         if ckpt_dir in p.diverged:  # an earlier row of this run trained it: the same steps diverge again
             raise p.diverged[ckpt_dir]
         load = functools.partial(
-            _load_trained, model, name=name, seed=seed, p=p, cls=cls, amp=amp, digest=digest, console=console
+            _load_trained,
+            model,
+            name=name,
+            label=label,
+            seed=seed,
+            p=p,
+            cls=cls,
+            amp=amp,
+            digest=digest,
+            console=console,
         )
         if final.exists():
             return model, *load(final)
@@ -84,12 +102,13 @@ def train_or_load(
             try:
                 return model, *load(shipped, shipped=True)
             except GenbenchError as e:  # other data (another scikit-learn's digits), an unreadable file
-                console.warn(f"{e}; training {name} seed {seed} instead")
+                console.warn(f"{e}; training {label} seed {seed} instead")
         return model, *_train_and_save(
             model,
             train_x,
             ckpt_dir,
             name=name,
+            label=label,
             seed=seed,
             p=p,
             cls=cls,
@@ -111,6 +130,7 @@ def _load_trained(
     digest: str,
     console: Progress,
     shipped: bool = False,
+    label: str | None = None,
 ) -> tuple[float, list[dict[str, float]], dict[str, Any]]:
     """Load ``final`` (a model.pt in the cache, or with ``shipped`` one that ships with ``cls``) into
     ``model``: (the original training time, log, weights info)."""
@@ -127,7 +147,7 @@ def _load_trained(
         raise GenbenchError(
             f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
         ) from e
-    console.info(f"{name} seed {seed}: loaded {final}")
+    console.info(f"{label or name} seed {seed}: loaded {final}")
     if not shipped:  # a run killed between saving model.pt and removing the resumable state left it
         (final.parent / PARTIAL).unlink(missing_ok=True)
     # where train_s was timed: not recorded by earlier checkpoints
@@ -149,6 +169,7 @@ def _train_and_save(
     amp: bool,
     digest: str,
     console: Progress,
+    label: str | None = None,
 ) -> tuple[float, list[dict[str, float]], dict[str, Any]]:
     """Train ``model`` (resuming ``ckpt_dir``'s interrupted training) and save its model.pt:
     (the training time, log, weights info)."""
@@ -159,7 +180,7 @@ def _train_and_save(
         checkpoint_path=ckpt_dir / PARTIAL,
         checkpoint_every=p.config.checkpoint_every,
         amp=amp,
-        progress=console.training(f"train {name} seed {seed}"),
+        progress=console.training(f"train {label or name} seed {seed}"),
         data_digest=digest,  # saved in train.pt: a resume on changed data is refused
         machine=machine_text(machine(str(p.device))),
     )

@@ -14,13 +14,13 @@ def list_entries(
     ] = None,
 ) -> None:
     """Show registered names, where each comes from, and plugins that fail to import."""
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     from genbench.listing import registered
+    from genbench.progress import make_console
 
-    console = Console()
+    console = make_console()  # with NO_COLOR, no bold header nor red
     for k, entries in registered(kind).items():
         table = Table(title=k, title_justify="left")
         table.add_column("name", no_wrap=True)

@@ -112,6 +112,7 @@ def exit_code(results: list) -> int:
     """Print each failure the user can fix on one ``error:`` line and return the exit code: 2 when
     there is one, 1 when a model failed on its own (diverged, a plugin's bug), else 0."""
     from genbench.scoring import metric_message
+    from genbench.text import and_list
 
     user = [(r, r.error) for r in results if r.status != "ok" and r.error_kind == "user"]
     user += [
@@ -120,8 +121,12 @@ def exit_code(results: list) -> int:
         for m, msg in r.metric_errors.items()
         if r.metric_error_kinds.get(m, "user") == "user"
     ]
+    # one line per error: an unusable --reference-stats file failed FID of every model and seed alike
+    runs: dict[str, list[str]] = {}
     for r, msg in user:
-        typer.echo(f"error: {r.label} seed {r.seed}: {msg}", err=True)
+        runs.setdefault(str(msg), []).append(f"{r.label} seed {r.seed}")
+    for msg, where in runs.items():
+        typer.echo(f"error: {and_list(where)}: {msg}", err=True)
     if user:
         return 2
     plugin_metric = any(k == "plugin" for r in results for k in r.metric_error_kinds.values())
