@@ -129,7 +129,7 @@ class Progress:
                 k
                 for k in ("fid", "memorization_rate", "modes_covered", "samples_per_s")
                 if k in result.metrics
-            ]
+            ] or list(result.metrics)[:4]  # --metrics kid: the line showed no value at all
             shown = "  ".join(f"{k}={result.metrics[k]:.4g}" for k in keys)
             flags = f" [yellow]{','.join(result.flags)}[/yellow]" if result.flags else ""
             line = f"[green]ok[/green] {escape(result.label)} seed {result.seed}: {shown}{flags}"

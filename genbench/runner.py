@@ -26,7 +26,7 @@ from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Owner, Plan, plan, replaced_by_run, row_label
 from genbench.progress import Progress
 from genbench.results import Result, environment
-from genbench.scoring import evaluate_into
+from genbench.scoring import evaluate_into, protocol_line
 from genbench.training import retrain_finished, train_or_load
 
 
@@ -95,6 +95,8 @@ def _run(config: RunConfig, console: Progress | None) -> list[Result]:
     results: list[Result] = []
     out = Path(config.out)
     seeds = list(dict.fromkeys(config.seeds))  # --seeds 0,0 runs seed 0 once
+    if p.models:
+        console.info(protocol_line(p, seeds))
 
     def guard(old: Result) -> str | None:  # the plan's check, again at the write
         return replaced_by_run(old, p.measures, p.metrics, p.metric_options, fix=WRITTEN_ASIDE_FIX)

@@ -235,6 +235,28 @@ def reference_protocol(p: Plan) -> dict[str, Any]:
     return made_reference(p.reference_made if p.reference_stats is not None else None, p.dataset.name)
 
 
+def protocol_line(p: Plan, seeds: list[int]) -> str:
+    """The protocol every number of the run is measured under, as one line said before the first
+    result: the per-run lines show values only (``fid=13.2``), which named no protocol."""
+    ref = reference_protocol(p)
+    if ref.get("reference_split") and p.reads_reference:
+        against = f"against the {ref['reference_split']} split ({ref['num_reference']} examples)"
+    elif p.reference_stats_text is not None:
+        split = ref.get("reference_split")
+        against = f"against reference statistics {p.reference_stats_text}" + (
+            f" ({split} split)" if split else ""
+        )
+    else:
+        against = "against no reference"
+    info = p.extractor.info()
+    samples = p.measures.get("num_samples")
+    return (
+        f"protocol: {p.dataset.name}, {samples} samples per model and seed {against}, in "
+        f"{info.get('name')} features ({info.get('fingerprint')}), seed{'s' if len(seeds) > 1 else ''} "
+        f"{','.join(map(str, seeds))}"
+    )
+
+
 def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:
     """``metric.applies_to(ctx)`` (``ctx`` the metric's own copies); when it raises, that is the
     metric's error, not the model's."""

@@ -1365,6 +1365,22 @@ def test_eval_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, extra, expe
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("*.json"))
 
 
+def test_a_run_names_its_protocol_before_its_values(cli, tmp_path, cache_dir):
+    """Each run's line shows values only (``fid=0.0019``): nothing a run printed named the samples,
+    the reference or the features they were measured with. One line says it before the first
+    value; a run whose metrics include none of the headline ones shows its own values."""
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "300", "--seeds", "0,1"]
+    r = cli("run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, *args, "--metrics", "kid")
+    assert r.exit_code == 0, r.output
+    err = " ".join(r.stderr.split())
+    line = (
+        "protocol: ring8, 300 samples per model and seed against the train split (10000 examples), in raw "
+        "features (raw-v1), seeds 0,1"
+    )
+    assert line in err and err.index(line) < err.index("ok copy seed 0")
+    assert "ok copy seed 0: kid=" in err, err
+
+
 def test_eval_of_the_root_folder_asks_for_a_name_before_reading_it(cli, tmp_path, cache_dir):
     """`--samples /` said "--name '' cannot name a result", though no --name was given."""
     line = single_line_error(cli(*eval_args(Path("/"), tmp_path / "runs", cache_dir)))
