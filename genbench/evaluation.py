@@ -36,7 +36,7 @@ from genbench.resolve import (
 )
 from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
-from genbench.scoring import evaluate_into
+from genbench.scoring import evaluate_into, protocol_line
 
 
 def evaluate(
@@ -113,6 +113,7 @@ def evaluate(
         )
         reference = reference_features_for(p, console)  # none when reads_reference is False
         load_stats(p, reference, console)
+        console.note(protocol_line(p, [seed]))
         evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
     result.protocol["samples"] = source
     try:  # checked before any work, and again now: another process may have written the file since

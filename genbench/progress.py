@@ -115,6 +115,10 @@ class Progress:
         if self.enabled:  # soft-wrapped: a log file's 80 columns broke a checkpoint's path in two
             self.console.print(f"[dim]{escape(text)}[/dim]", highlight=False, soft_wrap=True)
 
+    def note(self, text: str) -> None:
+        """A line said even with progress off, as the result lines are (the run's protocol)."""
+        self.console.print(escape(text), highlight=False, soft_wrap=True)
+
     def warn(self, text: str) -> None:
         if text in self._warned:
             return

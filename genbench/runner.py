@@ -96,7 +96,7 @@ def _run(config: RunConfig, console: Progress | None) -> list[Result]:
     out = Path(config.out)
     seeds = list(dict.fromkeys(config.seeds))  # --seeds 0,0 runs seed 0 once
     if p.models:
-        console.info(protocol_line(p, seeds))
+        console.note(protocol_line(p, seeds))
 
     def guard(old: Result) -> str | None:  # the plan's check, again at the write
         return replaced_by_run(old, p.measures, p.metrics, p.metric_options, fix=WRITTEN_ASIDE_FIX)

@@ -250,8 +250,9 @@ def protocol_line(p: Plan, seeds: list[int]) -> str:
         against = "against no reference"
     info = p.extractor.info()
     samples = p.measures.get("num_samples")
+    each = " per model and seed" if p.models else ""  # an evaluation scores the samples it is given
     return (
-        f"protocol: {p.dataset.name}, {samples} samples per model and seed {against}, in "
+        f"protocol: {p.dataset.name}, {samples} samples{each} {against}, in "
         f"{info.get('name')} features ({info.get('fingerprint')}), seed{'s' if len(seeds) > 1 else ''} "
         f"{','.join(map(str, seeds))}"
     )

@@ -1379,6 +1379,15 @@ def test_a_run_names_its_protocol_before_its_values(cli, tmp_path, cache_dir):
     )
     assert line in err and err.index(line) < err.index("ok copy seed 0")
     assert "ok copy seed 0: kid=" in err, err
+    np.savez(tmp_path / "s.npz", samples=np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32))
+    r = cli(
+        *eval_args(tmp_path / "s.npz", tmp_path / "e", cache_dir, "--dataset", "ring8", "--metrics", "fid")
+    )
+    assert r.exit_code == 0, r.output
+    assert (
+        "protocol: ring8, 300 samples against the train split (10000 examples), in raw features (raw-v1), "
+        "seed 0" in " ".join(r.stderr.split())
+    ), r.stderr
 
 
 def test_eval_of_the_root_folder_asks_for_a_name_before_reading_it(cli, tmp_path, cache_dir):
