@@ -129,11 +129,11 @@ def _load_trained(
     amp: bool,
     digest: str,
     console: Progress,
+    label: str,
     shipped: bool = False,
-    label: str | None = None,
 ) -> tuple[float, list[dict[str, float]], dict[str, Any]]:
     """Load ``final`` (a model.pt in the cache, or with ``shipped`` one that ships with ``cls``) into
-    ``model``: (the original training time, log, weights info)."""
+    ``model``: (the original training time, log, weights info); ``label`` names it in the console."""
     payload = load_checkpoint(final)
     trained_data = payload.get("data_digest")  # None: written before it was recorded
     if trained_data is not None and trained_data != digest:
@@ -147,7 +147,7 @@ def _load_trained(
         raise GenbenchError(
             f"checkpoint {final} does not fit model {name!r} ({type(e).__name__}); rerun with --retrain"
         ) from e
-    console.info(f"{label or name} seed {seed}: loaded {final}")
+    console.info(f"{label} seed {seed}: loaded {final}")
     if not shipped:  # a run killed between saving model.pt and removing the resumable state left it
         (final.parent / PARTIAL).unlink(missing_ok=True)
     # where train_s was timed: not recorded by earlier checkpoints
@@ -169,10 +169,10 @@ def _train_and_save(
     amp: bool,
     digest: str,
     console: Progress,
-    label: str | None = None,
+    label: str,
 ) -> tuple[float, list[dict[str, float]], dict[str, Any]]:
     """Train ``model`` (resuming ``ckpt_dir``'s interrupted training) and save its model.pt:
-    (the training time, log, weights info)."""
+    (the training time, log, weights info); ``label`` names it in the console."""
     final = ckpt_dir / "model.pt"
     ctx = TrainContext(
         seed=seed,
@@ -180,7 +180,7 @@ def _train_and_save(
         checkpoint_path=ckpt_dir / PARTIAL,
         checkpoint_every=p.config.checkpoint_every,
         amp=amp,
-        progress=console.training(f"train {label or name} seed {seed}"),
+        progress=console.training(f"train {label} seed {seed}"),
         data_digest=digest,  # saved in train.pt: a resume on changed data is refused
         machine=machine_text(machine(str(p.device))),
     )
