@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -107,6 +108,28 @@ class Progress:
     def status(self, text: str) -> Iterator[None]:
         if not self.enabled:
             yield
+            return
+        if self._as_lines():
+            # rich's spinner draws nothing in a log file: an hour of CIFAR-10 reference features on a
+            # CPU read as a hung job. A step still running after LOG_AFTER_S says so, and when it ends
+            start, said = time.monotonic(), threading.Event()
+
+            def say() -> None:
+                said.set()
+                self.console.print(f"{text} ...", markup=False, highlight=False, soft_wrap=True)
+
+            timer = threading.Timer(LOG_AFTER_S, say)
+            timer.daemon = True
+            timer.start()
+            try:
+                yield
+            finally:
+                timer.cancel()
+                if said.is_set():
+                    took = datetime.timedelta(seconds=int(time.monotonic() - start))
+                    self.console.print(
+                        f"{text}: done ({took})", markup=False, highlight=False, soft_wrap=True
+                    )
             return
         with self.console.status(escape(text)):  # a label's variant, ddim[steps=10], is no markup
             yield

@@ -2684,6 +2684,33 @@ def test_progress_in_a_log_file_is_a_few_plain_lines_with_the_loss(cli, tmp_path
     assert not any(ln.startswith(("train ", "sample ")) for ln in r.stderr.splitlines()), r.stderr
 
 
+def test_a_long_step_says_so_in_a_log_file(monkeypatch):
+    """rich's spinner draws nothing in a log file: an hour of reference features (CIFAR-10's
+    Inception features on a CPU) printed nothing, a job that looked hung. A step still running after
+    LOG_AFTER_S says so, and says when it is done; a short one says nothing."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    import genbench.progress
+    from genbench.progress import Progress
+
+    log = io.StringIO()
+    console = Progress(console=Console(file=log, force_terminal=False, force_interactive=False))
+    monkeypatch.setattr(genbench.progress, "LOG_AFTER_S", 0.05)
+    with console.status("reference features: cifar10 train (inception)"):
+        time.sleep(0.5)
+    assert log.getvalue().splitlines() == [
+        "reference features: cifar10 train (inception) ...",
+        "reference features: cifar10 train (inception): done (0:00:00)",
+    ]
+    monkeypatch.setattr(genbench.progress, "LOG_AFTER_S", 3600.0)
+    with console.status("features of ddim[steps=10] (classifier)"):
+        pass
+    assert len(log.getvalue().splitlines()) == 2
+
+
 def test_a_loaded_checkpoints_path_stays_on_one_line_in_a_log_file(cli, tmp_path, monkeypatch):
     """The "loaded" line was wrapped at the console's width (80 columns in a log file), breaking the
     checkpoint's path in two."""
