@@ -67,9 +67,15 @@ def build_extractor(
     name = config.features or dataset.default_features
     cls = registry.features.get(name)
     if dataset.kind not in cls.supported_kinds:
-        raise GenbenchError(
-            f"feature extractor {name!r} does not handle {dataset.kind} data ({dataset.name!r}); "
+        # the dataset's own default_features: "use --features" it named the extractor just refused
+        fix = (
             f"use --features {dataset.default_features}"
+            if name != dataset.default_features
+            else f"declare supported_kinds = {(*cls.supported_kinds, dataset.kind)!r} in the extractor if it "
+            f"handles {dataset.kind} data, or pass --features raw"
+        )
+        raise GenbenchError(
+            f"feature extractor {name!r} does not handle {dataset.kind} data ({dataset.name!r}); {fix}"
         )
     if config.inception_weights is not None and not cls.takes_weights:
         console.warn(

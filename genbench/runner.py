@@ -49,7 +49,11 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
         check_stats_features(p.reference_made, p.extractor.info(), path)
     except MetricInputError as e:
         p.reference_stats_error = str(e)
-        console.warn(f"{e}; FID will not be computed, the other metrics will")
+        # every metric that compares with the statistics, not FID alone: a plugin's was then called
+        # with neither the statistics nor reference features, and failed as its own bug
+        named = [m.name for m in p.metrics if m.reference == "stats"]
+        which = "FID" if named in ([], ["fid"]) else ", ".join(named)
+        console.warn(f"{e}; {which} will not be computed, the other metrics will")
         return
     for a in stats:  # shared by every metric of every model: a metric's `sigma += eps * I` changed them all
         a.setflags(write=False)

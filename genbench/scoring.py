@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from genbench.api import GenerativeModel, SampleCheck
-from genbench.errors import GenbenchError, PluginOutputError
+from genbench.errors import GenbenchError, MetricInputError, PluginOutputError
 from genbench.features.base import Features
 from genbench.isolation import torch_state_kept
 from genbench.metrics.base import EvalContext, Metric
@@ -163,6 +163,11 @@ def _score_metric(
         return None
     t0 = time.perf_counter()
     try:
+        if metric.reference == "stats" and own.reference_stats_error is not None:
+            # the user's --reference-stats file cannot be used (named before any work): a metric that
+            # compares with statistics has neither them nor the reference features, which were not
+            # extracted; a plugin's was called anyway and failed as its own bug (exit 1)
+            raise MetricInputError(own.reference_stats_error)
         with torch_state_kept(f"{result.label} seed {seed}: metric {metric.name!r}", console.warn):
             compute_metric(metric, own, result, owners, console)
     except KeyboardInterrupt:

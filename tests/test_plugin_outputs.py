@@ -240,3 +240,115 @@ def test_mode_labels_a_dataset_plugin_returns_on_the_gpu_are_read_as_on_the_cpu(
         assert not result["metric_errors"], result["metric_errors"]
         values[name] = result["metrics"]
     assert values["on-gpu"] == values["on-cpu"] and values["on-cpu"]["modes_covered"] == 2
+
+
+class _Bars(Dataset):
+    """8x8 images, one vertical bar each; its mode is the bar's column (a plugin as the README has one)."""
+
+    kind = "image"
+    default_features = "raw"
+    num_modes = 8
+    example_shape = (1, 8, 8)
+
+    def _load(self, split):
+        g = torch.Generator().manual_seed(0 if split == "train" else 1)
+        labels = torch.randint(0, 8, (120,), generator=g)
+        x = -torch.ones(120, 1, 8, 8)
+        x[torch.arange(120), 0, :, labels] = 1.0
+        return x, labels
+
+    def label_modes(self, x):
+        return x[:, 0].mean(1).argmax(-1).numpy()
+
+
+def _api_run(tmp_path, **kwargs):
+    from genbench import RunConfig, run
+
+    config = {
+        "models": ["copy"], "dataset": "test-bars", "samples": 60, "out": tmp_path / "runs",
+        "cache_dir": tmp_path / "cache", "progress": False, "figures": False, "device": "cpu", **kwargs,
+    }  # fmt: skip
+    return run(RunConfig(**config))
+
+
+def test_a_dataset_plugins_mode_labels_of_the_wrong_length_fail_naming_it(register, tmp_path):
+    """label_modes returning 3 labels for 60 samples: modes_covered 1 of 8, silently."""
+
+    class ShortLabels(_Bars):
+        def label_modes(self, x):
+            return torch.zeros(3, dtype=torch.long).numpy()
+
+    register(registry.datasets, "test-bars", ShortLabels)
+    (result,) = _api_run(tmp_path, metrics=["modes"])
+    assert "modes_covered" not in result.metrics
+    error = result.metric_errors["modes"]
+    assert "dataset 'test-bars' returned 3 labels" in error and "per example" in error, error
+    assert result.metric_error_kinds["modes"] == "plugin"
+
+
+def test_an_extractor_plugin_whose_fingerprint_is_no_str_fails_naming_it(register, tmp_path):
+    """An int fingerprint was written into the result, and `genbench report` then refused the whole
+    board ("protocol.features.fingerprint is 12345, not str; delete it and rerun that model")."""
+    from genbench.errors import PluginOutputError
+
+    def extract(self, x):
+        return x.reshape(len(x), -1)[:, :4], None
+
+    body = {"takes_weights": False, "fingerprint": lambda self: 12345, "_extract_batch": extract}
+    register(registry.datasets, "test-bars", _Bars)
+    register(registry.features, "test-int-fingerprint", type("F", (FeatureExtractor,), body))
+    with pytest.raises(PluginOutputError, match="feature extractor 'test-int-fingerprint' returned 12345"):
+        _api_run(tmp_path, metrics=["fid"], features="test-int-fingerprint")
+
+
+def test_a_points_dataset_whose_default_features_take_images_only_names_the_fix(register, tmp_path):
+    """An extractor plugin declares no supported_kinds (images only) for a points dataset plugin whose
+    default_features it is: the error said "use --features" the very extractor it refused."""
+    from genbench.errors import GenbenchError
+
+    class Points(Dataset):
+        kind = "points"
+        default_features = "test-projection"
+
+        def _load(self, split):
+            return torch.randn(50, 4, generator=torch.Generator().manual_seed(0)), None
+
+    def extract(self, x):
+        return x.reshape(len(x), -1)[:, :2], None
+
+    body = {"takes_weights": False, "fingerprint": lambda self: "p", "_extract_batch": extract}
+    register(registry.datasets, "test-points", Points)
+    register(registry.features, "test-projection", type("F", (FeatureExtractor,), body))
+    with pytest.raises(GenbenchError) as raised:
+        _api_run(tmp_path, dataset="test-points", metrics=["fid"])
+    message = str(raised.value)
+    assert "use --features test-projection" not in message, message
+    assert "supported_kinds = ('image', 'points')" in message and "--features raw" in message, message
+
+
+def test_a_plugin_metric_against_unusable_reference_stats_is_the_users_error(register, tmp_path, capsys):
+    """reference = "stats" with a --reference-stats file of the wrong dimension: the plugin was called
+    with neither statistics nor reference features, failed as its own bug (exit 1), and the warning
+    said only "FID will not be computed"."""
+    import numpy as np
+
+    from genbench.features.reference import save_reference_stats
+    from genbench.metrics.base import Metric
+
+    class MeanShift(Metric):
+        higher_is_better = {"mean_shift": False}  # noqa: RUF012
+        reference = "stats"
+
+        def compute(self, ctx):
+            mu = ctx.reference_stats[0] if ctx.reference_stats is not None else None
+            if mu is None:
+                mu = ctx.reference_features.features.mean(0)
+            return {"mean_shift": float(np.linalg.norm(ctx.sample_features.features.mean(0) - mu))}
+
+    register(registry.datasets, "test-bars", _Bars)
+    register(registry.metrics, "test-mean-shift", MeanShift)
+    save_reference_stats(tmp_path / "wide.npz", np.zeros(5), np.eye(5))
+    (result,) = _api_run(tmp_path, metrics=["fid", "test-mean-shift"], reference_stats=tmp_path / "wide.npz")
+    assert result.metric_error_kinds == {"fid": "user", "test-mean-shift": "user"}, result.metric_errors
+    assert "dimension 5" in result.metric_errors["test-mean-shift"]
+    assert "fid, test-mean-shift will not be computed" in capsys.readouterr().err

@@ -139,8 +139,18 @@ class FeatureExtractor(ABC):
         return f, lg
 
     def checked_fingerprint(self) -> str:
-        """``fingerprint()``; a plugin's bug there is one line naming the plugin (it was a traceback)."""
-        return self._naming_the_plugin("computing its fingerprint", self.fingerprint)
+        """``fingerprint()``; a plugin's bug there is one line naming the plugin (it was a traceback).
+        Not a non-empty str (a plugin's ``hash(...)``, an int): its results made `genbench report`
+        refuse the whole board as unreadable (protocol.features.fingerprint is 12345, not str)."""
+        from genbench.errors import PluginOutputError
+
+        fingerprint = self._naming_the_plugin("computing its fingerprint", self.fingerprint)
+        if not isinstance(fingerprint, str) or not fingerprint:
+            raise PluginOutputError(
+                f"feature extractor {self.name!r} returned {fingerprint!r} from fingerprint(); return a "
+                "non-empty str that identifies its weights and preprocessing"
+            )
+        return fingerprint
 
     def _naming_the_plugin(self, doing: str, call: Callable[[], T]) -> T:
         """``call()`` into this extractor: its own bug is one line naming the plugin and the fix."""

@@ -72,7 +72,9 @@ class EvalContext:
 
     def sample_modes(self) -> np.ndarray | None:
         """The mode label of every sample, shared by the metrics of this context (read-only)."""
-        return self.cached("sample_modes", lambda: _read_only(self.dataset.label_modes(self.samples)))
+        return self.cached(
+            "sample_modes", lambda: _checked_modes(self.dataset, self.samples, "label_modes(samples)")
+        )
 
     def reference_modes(self) -> np.ndarray | None:
         """The mode label of every reference example, shared by the metrics of this context (read-only)."""
@@ -81,9 +83,36 @@ class EvalContext:
             labels = self.dataset.load_labels(self.reference_split)
             if labels is not None:
                 return _read_only(labels.numpy())
-            return _read_only(self.dataset.label_modes(self.dataset.load(self.reference_split)[0]))
+            x = self.dataset.load(self.reference_split)[0]
+            return _checked_modes(self.dataset, x, f"label_modes of its {self.reference_split} split")
 
         return self.cached("reference_modes", compute)
+
+
+def _checked_modes(dataset: Dataset, x: torch.Tensor, what: str) -> np.ndarray | None:
+    """``dataset.label_modes(x)``, read-only, when it keeps the contract (one integer label per example
+    of ``x``, in [0, num_modes) where that is declared), else one error naming the dataset: a plugin's
+    3 labels for 200 samples were counted as the samples' modes (modes_covered 1 of 8), silently."""
+    from genbench.errors import PluginOutputError
+
+    labels = _read_only(dataset.label_modes(x))
+    if labels is None:
+        return None
+    k = getattr(dataset, "num_modes", None)
+    problem = None
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        problem = f"labels of dtype {labels.dtype} and shape {labels.shape}"
+    elif len(labels) != len(x):
+        problem = f"{len(labels)} labels"
+    elif k is not None and len(labels) and (labels.min() < 0 or labels.max() >= k):
+        problem = f"labels in [{labels.min()}, {labels.max()}] (it declares num_modes = {k})"
+    if problem:
+        bound = f" in [0, {k})" if k is not None else ""
+        raise PluginOutputError(
+            f"dataset {dataset.name!r} returned {problem} from {what} for {len(x)} examples; return one "
+            f"integer mode label{bound} per example, or None when modes are unknown"
+        )
+    return labels
 
 
 def _read_only(labels: np.ndarray | None) -> np.ndarray | None:
