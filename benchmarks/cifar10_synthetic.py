@@ -31,7 +31,9 @@ import dataclasses
 import gc
 import json
 import platform
+import shlex
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -41,8 +43,9 @@ from genbench import registry
 from genbench.api import DataSpec, TrainContext
 from genbench.config import resolve_model_config
 from genbench.determinism import deterministic_training
+from genbench.metrics.prdc import K_DC, K_PR
 from genbench.metrics.throughput import measure_sampling
-from genbench.results import machine, machine_text
+from genbench.results import environment, machine, machine_text
 
 SPEC = DataSpec(
     name="cifar10", kind="image", shape=(3, 32, 32), value_range=(-1.0, 1.0), num_train=50_000, num_modes=10
@@ -176,7 +179,8 @@ def time_inception(n: int, batch: int, device: torch.device, workdir: Path) -> d
     sync(device)
     dt = time.perf_counter() - t0
     assert f.features.shape == (n, 2048)
-    return {"images": n, "batch_size": batch, "images_per_s": n / dt, "seconds": dt}
+    # the batch the extractor ran: fewer images than --batch are one batch of that many
+    return {"images": n, "batch_size": min(batch, n), "images_per_s": n / dt, "seconds": dt}
 
 
 def time_metrics(n: int, device: torch.device) -> list[dict]:
@@ -209,6 +213,16 @@ def markdown(report: dict) -> str:
         f"Device: {report['device_name']}; torch {report['torch']}; synthetic CIFAR-shaped data, "
         f"random Inception weights (speed only).",
         "",
+    ]
+    if report.get("smoke"):
+        lines += [
+            f"**{report['device'].upper()} smoke run**: every path at toy sizes; these numbers are not "
+            "CIFAR-10-scale throughput and not comparable with the GPU figures (run with --device cuda).",
+            "",
+        ]
+    if report.get("command"):
+        lines += [f"Command: `{report['command']}`", ""]
+    lines += [
         "| model | amp | mode | params | batch | train steps/s (median) | range | runs | examples/s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -242,13 +256,19 @@ def markdown(report: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="cuda or cpu [cuda where available; a CPU run is a smoke run]",
+    )
     # defaults: GPU-sized, or CPU-sized runs that only smoke-test the paths (a 35.7M U-Net is slow there)
     ap.add_argument("--train-steps", type=int, help="training steps per model [300; 5 on the CPU]")
     ap.add_argument(
         "--train-batch", type=int, help="training batch size [the cifar10 config's; 8 on the CPU]"
     )
-    ap.add_argument("--models", default="ddpm,vae,gan-ns")
+    ap.add_argument(
+        "--models", default="ddpm,vae,gan-ns", help=f"of {', '.join(STEP_FIELD)} [ddpm,vae,gan-ns]"
+    )
     ap.add_argument("--amp", action="store_true", help="also time bf16 autocast training (CUDA)")
     ap.add_argument(
         "--modes",
@@ -271,7 +291,14 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("runs/bench-cifar10"))
     ap.add_argument("--out", type=Path, default=None, help="JSON file for the numbers")
     args = ap.parse_args()
-    device = torch.device(args.device)
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        ap.error(f"--device {args.device!r} is not a torch device; use cpu or cuda")
+    if device.type not in ("cpu", "cuda"):
+        ap.error(f"--device {args.device}: the benchmark times cpu or cuda")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        ap.error(f"--device {args.device}: CUDA is not available here; use --device cpu (a smoke run)")
     cuda = device.type == "cuda"
     defaults = {
         # on 2 CPU cores one DDPM step at the config's batch of 128 takes ~50 s: the CPU run is a
@@ -287,29 +314,50 @@ def main() -> None:
     for key, (gpu, cpu) in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, gpu if cuda else cpu)
-    args.workdir.mkdir(parents=True, exist_ok=True)
     modes = args.modes.split(",")
     if unknown := [m for m in modes if m not in MODES]:
         ap.error(f"unknown --modes {', '.join(unknown)}; pick from {', '.join(MODES)}")
-    if args.repeats < 1:
-        ap.error(f"--repeats must be at least 1, got {args.repeats}")
-    if args.train_steps < 2:  # the rate is timed after the first tenth of the steps (at least one)
-        ap.error(f"--train-steps must be at least 2, got {args.train_steps}")
+    models = args.models.split(",")
+    if unknown := [m for m in models if m not in STEP_FIELD]:
+        ap.error(f"--models: cannot time {', '.join(map(repr, unknown))}; pick from {', '.join(STEP_FIELD)}")
+    # checked before anything trains: a bad sampling or Inception size was a traceback after the
+    # training, and --train-batch 0 trained at the config's batch of 128
+    least = {
+        "repeats": 1,
+        "train_steps": 2,  # the rate is timed after the first tenth of the steps (at least one)
+        "train_batch": 1,
+        "sample_batch": 1,
+        "ddpm_samples": 0,  # 0 skips the 1000-step sampler
+        "fast_samples": 1,
+        "inception_images": 1,
+        "metric_n": max(K_PR, K_DC) + 1,  # PRDC's k-th neighbours among the other rows
+    }
+    for key, low in least.items():
+        if getattr(args, key) is not None and getattr(args, key) < low:
+            ap.error(f"--{key.replace('_', '-')} must be at least {low}, got {getattr(args, key)}")
+    args.workdir.mkdir(parents=True, exist_ok=True)
     if not cuda:
         modes = ["default"]  # the CPU has no modes to time
     data = synthetic_cifar(10_000)
     report: dict = {
         "device": str(device),
+        # a CPU run checks the paths at toy sizes: its figures are no GPU's, nor CIFAR-10-scale
+        "smoke": not cuda,
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
         "python": platform.python_version(),
         "device_name": machine_text(machine(str(device))),  # the GPU, or the CPU and its threads
+        "environment": environment(str(device)),  # genbench's version, commit, source digest, machine
         "repeats": args.repeats,
         "training": [],
         "sampling": [],
     }
     from baselines.ddim import DDIM
 
-    for name in args.models.split(","):
+    for name in models:
         # interleaved, so that a machine's drift during the run spreads over every configuration
         for repeat in range(args.repeats):
             for amp in [False, True] if args.amp and cuda else [False]:
@@ -320,21 +368,25 @@ def main() -> None:
                     )
                     report["training"].append({**row, "repeat": repeat})
                     print(report["training"][-1], flush=True)
+
+        def sampled(row: dict) -> None:
+            # each row printed as it is timed: only the last one was, so a run stopped during DDIM
+            # (as the H200's DDPM run was) lost the rows before it
+            report["sampling"].append(row)
+            print(row, flush=True)
+
         if name == "ddpm":
             if args.ddpm_samples:
-                report["sampling"].append(
+                sampled(
                     time_sampling("ddpm (1000 steps)", model, args.ddpm_samples, args.sample_batch, device)
                 )
             for steps in (50, 100):
                 ddim = DDIM.from_trained(model, DDIM.Config(steps=steps))
-                report["sampling"].append(
+                sampled(
                     time_sampling(f"ddim ({steps} steps)", ddim, args.fast_samples, args.sample_batch, device)
                 )
         else:
-            report["sampling"].append(
-                time_sampling(name, model, args.fast_samples, args.sample_batch, device)
-            )
-        print(report["sampling"][-1], flush=True)
+            sampled(time_sampling(name, model, args.fast_samples, args.sample_batch, device))
         # the last DDIM holds the DDPM too: kept, it stayed on the GPU while the next models sampled
         model = ddim = None
         gc.collect()

@@ -1,0 +1,129 @@
+"""The CIFAR-10 speed benchmark (benchmarks/cifar10_synthetic.py): its arguments, what its output
+records, and that a CPU run says it is a smoke run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "cifar10_synthetic.py"
+
+
+@pytest.fixture
+def bench():
+    spec = importlib.util.spec_from_file_location("cifar10_synthetic", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_main(bench, monkeypatch, *args: str) -> None:
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), *args])
+    bench.main()
+
+
+BAD = [
+    ["--train-batch", "0"],  # trained at the config's batch of 128
+    ["--train-batch", "-1"],
+    ["--sample-batch", "0"],
+    ["--fast-samples", "0"],
+    ["--ddpm-samples", "-1"],
+    ["--inception-images", "0"],
+    ["--metric-n", "1"],
+    ["--models", "bogus"],
+    ["--models", "gaussian"],
+    ["--models", "vae,ddim"],
+    ["--device", "bogus"],
+    ["--device", "meta"],
+]
+if not torch.cuda.is_available():
+    BAD.append(["--device", "cuda"])
+
+
+@pytest.mark.parametrize("args", BAD, ids=lambda a: " ".join(a))
+def test_bad_arguments_are_one_usage_line_before_anything_trains(bench, monkeypatch, capsys, tmp_path, args):
+    def trained(*a, **k):
+        raise AssertionError("trained before the arguments were checked")
+
+    monkeypatch.setattr(bench, "time_training", trained)
+    workdir = tmp_path / "work"
+    with pytest.raises(SystemExit) as e:
+        run_main(bench, monkeypatch, "--workdir", str(workdir), *args)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("cifar10_synthetic.py: error: "), err
+    assert "Traceback" not in "\n".join(err)
+    assert not workdir.exists()
+
+
+def test_cpu_run_is_marked_smoke_and_records_command_and_versions(bench, monkeypatch, tmp_path):
+    # the slow parts are stubbed: this checks what the report records, not the timings
+    monkeypatch.setattr(
+        bench, "time_inception", lambda n, b, d, w: {"images": n, "batch_size": b, "images_per_s": 1.0}
+    )
+    monkeypatch.setattr(bench, "time_metrics", lambda n, d: [])
+    out = tmp_path / "b.json"
+    args = ["--device", "cpu", "--models", "gan-ns", "--train-steps", "2", "--train-batch", "2"]
+    args += ["--fast-samples", "2", "--sample-batch", "2", "--workdir", str(tmp_path), "--out", str(out)]
+    run_main(bench, monkeypatch, *args)
+    report = json.loads(out.read_text())
+    assert report["smoke"] is True
+    assert "--train-steps 2" in report["command"] and "cifar10_synthetic.py" in report["command"]
+    assert report["arguments"]["train_steps"] == 2 and report["arguments"]["fast_samples"] == 2
+    env = report["environment"]
+    assert env["genbench"] and env["torch"] and env["git_commit"] != "" and env["cpu_threads"] >= 1
+    md = out.with_suffix(".md").read_text()
+    assert "CPU smoke run" in md and "not comparable with the GPU figures" in md
+
+
+def test_markdown_of_a_gpu_report_does_not_say_smoke(bench):
+    report = {
+        "device": "cuda",
+        "smoke": False,
+        "device_name": "NVIDIA H200",
+        "torch": "2",
+        "training": [],
+        "sampling": [],
+        "inception": {"images": 1, "batch_size": 1, "images_per_s": 1.0},
+        "metrics": [],
+    }
+    assert "smoke" not in bench.markdown(report)
+
+
+def test_inception_reports_the_batch_it_ran(bench, tmp_path):
+    row = bench.time_inception(3, 250, torch.device("cpu"), tmp_path)
+    assert row["images"] == 3 and row["batch_size"] == 3
+
+
+def test_every_sampling_row_is_printed_as_it_is_timed(bench, monkeypatch, capsys, tmp_path):
+    """A run stopped during DDIM-100 kept the DDPM and DDIM-50 rows only if they were printed."""
+    import baselines.ddim
+
+    monkeypatch.setattr(bench, "time_training", lambda name, *a, **k: (object(), {"model": name}))
+    monkeypatch.setattr(baselines.ddim.DDIM, "from_trained", classmethod(lambda cls, m, c: object()))
+    monkeypatch.setattr(bench, "time_sampling", lambda label, *a: {"sampler": label})
+    monkeypatch.setattr(
+        bench, "time_inception", lambda *a: {"images": 1, "batch_size": 1, "images_per_s": 1.0}
+    )
+    monkeypatch.setattr(bench, "time_metrics", lambda *a: [])
+    monkeypatch.setattr(bench, "markdown", lambda report: "")
+    run_main(
+        bench,
+        monkeypatch,
+        "--device",
+        "cpu",
+        "--models",
+        "ddpm",
+        "--ddpm-samples",
+        "1",
+        "--workdir",
+        str(tmp_path),
+    )
+    out = capsys.readouterr().out
+    for label in ("ddpm (1000 steps)", "ddim (50 steps)", "ddim (100 steps)"):
+        assert repr({"sampler": label}) in out
