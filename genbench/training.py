@@ -202,19 +202,31 @@ def _train_and_save(
     trained_on = " then ".join(ctx.machines())
     summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
     summary["resumed_from"] = ctx.resumed_from
-    save_checkpoint(
-        final,
-        {
-            "state": model.state_dict(),
-            "train_s": train_s,
-            "training_log": ctx.history,
-            "config": model.train_config(),
-            "summary": summary,
-            # the key names the dataset, not its content: a plugin dataset's changed data is caught here
-            "data_digest": digest,
-            "machine": trained_on,
-        },
-    )
+    try:
+        save_checkpoint(
+            final,
+            {
+                "state": model.state_dict(),
+                "train_s": train_s,
+                "training_log": ctx.history,
+                "config": model.train_config(),
+                "summary": summary,
+                # the key names the dataset, not its content: a plugin dataset's changed data is caught here
+                "data_digest": digest,
+                "machine": trained_on,
+            },
+        )
+    except GenbenchError as e:
+        if not isinstance(e.__cause__, OSError):
+            raise
+        # a full disk after the whole training: the trained model was thrown away with the run. It is
+        # scored now, uncached; the resumable state (if any) stays for the next run to resume
+        console.warn(
+            f"{label} seed {seed}: trained, but {e}; it is scored now, and the next run trains it again"
+        )
+        info = weights_info(final, False, cls, amp, summary, trained_on)
+        info["checkpoint"] = None
+        return train_s, ctx.history, info
     # The retraining mark stays until the whole run finishes (retrain_finished): an interrupted
     # run's rerun loads what it had retrained. The resumable state (weights, EMA, optimizer) is of
     # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.

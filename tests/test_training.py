@@ -180,6 +180,33 @@ def test_a_run_whose_last_update_breaks_the_weights_is_diverged_and_caches_nothi
     assert not list((tmp_path / "cache").glob("checkpoints/**/*.pt"))
 
 
+def test_a_trained_model_whose_checkpoint_cannot_be_written_is_scored(tmp_path, monkeypatch, capsys):
+    """A full disk at the final model.pt write, after the whole training, failed the model: the trained
+    weights were thrown away. The model is scored from memory, with a warning; nothing is cached,
+    and the resumable state stays for the next run to resume."""
+    import genbench
+    import genbench.training
+    from genbench.errors import GenbenchError
+
+    real = genbench.training.save_checkpoint
+
+    def disk_full(path, payload):
+        if Path(path).name == "model.pt":
+            raise GenbenchError(
+                f"cannot write to {Path(path).parent} (No space left on device)"
+            ) from OSError(28)
+        return real(path, payload)
+
+    monkeypatch.setattr(genbench.training, "save_checkpoint", disk_full)
+    (result,) = run(config(tmp_path, "a", "vae.steps=10", models=["vae"]))
+    assert result.status == "ok" and "fid" in result.metrics, result.error
+    assert result.training["checkpoint"] is None and result.training["loaded"] is False
+    assert "vae[steps=10] seed 0: trained, but cannot write to" in " ".join(capsys.readouterr().err.split())
+    assert not list((tmp_path / "cache").glob("checkpoints/**/model.pt"))
+    assert list((tmp_path / "cache").glob("checkpoints/**/train.pt"))  # resumable: the next run resumes
+    assert "ring8" in genbench.report(tmp_path / "a")  # its result reads back
+
+
 @pytest.mark.parametrize("make", [tiny_vae, tiny_gan, tiny_ddpm], ids=["vae", "gan", "ddpm"])
 def test_the_check_after_the_last_update_leaves_training_bit_identical(make, monkeypatch):
     """The extra loss draws nothing from the training generators nor the global one and restores
