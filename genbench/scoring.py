@@ -244,7 +244,7 @@ def protocol_line(p: Plan, seeds: list[int]) -> str:
     """The protocol every number of the run is measured under, as one line said before the first
     result: the per-run lines show values only (``fid=13.2``), which named no protocol."""
     ref = reference_protocol(p)
-    if ref.get("reference_split") and p.reads_reference:
+    if p.reads_reference:  # reference_protocol then names the split read
         against = f"against the {ref['reference_split']} split ({ref['num_reference']} examples)"
     elif p.reference_stats_text is not None:
         split = ref.get("reference_split")
