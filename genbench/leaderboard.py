@@ -127,6 +127,14 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             "batch_size": r.protocol.get("batch_size"),
         }
         row.update(r.metrics)
+        for key, value in r.metrics.items():
+            # NaN or Infinity (strict JSON has neither: a result of an earlier genbench, or edited):
+            # the runner now refuses such a value as its metric's error, so it is one here too, never
+            # a mean of inf (its spread hidden) nor a cell said to have no value recorded
+            if not math.isfinite(value):
+                row[key] = np.nan
+                if not key.endswith("_std"):  # a per-run spread has no cell of its own
+                    row["metric_errors"][key] = f"recorded {value}, not a finite number"
         if "train_s" not in row and "train_s" in r.timings:
             row["train_s"] = r.timings["train_s"]
         rows.append(row)
@@ -443,9 +451,12 @@ CSV_FRONT = [
     "metric_options",
     "notes",  # cells over fewer seeds than the row, and why
     "config_differs",  # for a label whose seeds were trained under different configs: this row's values
+    # the row's seeds without samples (diverged or failed), which no cell averages: without them a
+    # CSV said "diverged;ok" but not which seeds, nor how many of the row's seeds ran
+    "failed_seeds",
 ]
 #: aggregate columns for rendering only
-INTERNAL = {"row_label", "protocol_key", "protocol_order", "cell_notes", "failed_seeds"}
+INTERNAL = {"row_label", "protocol_key", "protocol_order", "cell_notes"}
 
 
 def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from genbench.leaderboard import (
     plugin_columns,
 )
 from genbench.protocols import protocol_differences, show_values
-from genbench.text import and_list
+from genbench.text import and_list, md_code, md_link_text, md_text
 
 
 def protocol_caption(
@@ -87,7 +87,7 @@ def _protocol_sentence(
         sampled = f"N = {', '.join(n)} samples per model and seed" if n else "samples per model and seed"
         clauses.append(sampled + (f" vs the **{'/'.join(splits)}** split" if splits else ""))
     if stats:
-        clauses.append(f"FID against the reference statistics {', '.join(f'`{s}`' for s in stats)}")
+        clauses.append(f"FID against the reference statistics {', '.join(md_code(s) for s in stats)}")
     if feats:
         clauses.append(f"features: {'; '.join(feats)}")
     over = "each row's seeds (the seeds column)" if per_row_seeds else "seeds"
@@ -124,7 +124,8 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
         {
             # an unranked row (no FID: failed, or its FID failed) has an empty cell, not "<NA>"
             **({"rank": agg["rank"].astype(object).where(agg["rank"].notna(), None)} if show_rank else {}),
-            "model": agg.get("row_label", agg["label"]),
+            # names are the user's (`genbench eval --name 'a|b'`): read as themselves, not as markdown
+            "model": [md_text(label) for label in agg.get("row_label", agg["label"])],
             # rows of different protocols (or model configs) come from different seeds: say which
             **({"seeds": agg["seeds"]} if several else {}),
             "flags": [
@@ -134,7 +135,7 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
                 )
             ],
             **{
-                c + arrow[directions.get(c)]: [
+                md_text(c) + arrow[directions.get(c)]: [
                     _cell_text(m, s, n.get(c)) for m, s, n in zip(agg[c], agg[f"{c}_std"], notes, strict=True)
                 ]
                 for c in cols
@@ -172,7 +173,7 @@ def _flag_text(flags: str, status: str, failed_seeds: str = "", seeds: str = "")
     that diverged on one seed of three is no model to use, however low its FID."""
     named = [f for f in flags.split(",") if f]
     named += [s for s in status.split(";") if s != "ok" and s not in named]
-    parts = [f"**{f}**" for f in named]
+    parts = [f"**{md_text(f)}**" for f in named]
     if failed_seeds and seeds:  # not among the row's seeds: say which (their errors are listed below)
         lost = len(failed_seeds.split(","))
         of = f"{_seed_words(failed_seeds)} of {lost + len(seeds.split(','))} without samples"
@@ -234,10 +235,13 @@ def leaderboard_markdown(
     failed = frame[(frame["dataset"] == dataset) & (frame["status"] != "ok")]
     if len(failed):
         lines += ["", "## Runs without samples", ""]
-        lines += [f"- {r.label} seed {r.seed}: {r.status}: {r.error}" for r in failed.itertuples()]
+        lines += [
+            f"- {md_text(r.label)} seed {r.seed}: {md_text(r.status)}: {md_text(r.error)}"
+            for r in failed.itertuples()
+        ]
     if figures:
         lines += ["", "## Figures", ""]
-        lines += [f"- [{name}]({path})" for name, path in figures.items()]
+        lines += [f"- [{md_link_text(name)}]({path})" for name, path in figures.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -251,7 +255,7 @@ def _flags_legend(agg: pd.DataFrame) -> str:
         return legend + (
             "**diverged**/**failed** (no samples); a flagged row is not a usable model, however low its FID."
         )
-    rows = and_list([f"`{label}`" for label in partial])
+    rows = and_list([md_code(label) for label in partial])
     return legend + (
         "**diverged**/**failed** (the seeds named have no samples); a flagged row is not a usable model, "
         f"however low its FID. A row with a diverged or failed seed ({rows}) averages only the seeds "
@@ -272,7 +276,7 @@ def timing_caption(runs: pd.DataFrame) -> str | None:
     ok = runs[runs["status"] == "ok"]
     # only the runs that measured the figure: `genbench eval` of saved samples timed no sampling
     timed = ok[ok["samples_per_s"].notna()] if "samples_per_s" in ok else ok.iloc[:0]
-    sampled = sorted(_machines(timed["machine"]))
+    sampled = [md_text(m) for m in sorted(_machines(timed["machine"]))]
     if not sampled:
         return None
     # the runs whose train_s was measured (none when the frame records no training machines)
@@ -280,7 +284,7 @@ def timing_caption(runs: pd.DataFrame) -> str | None:
         fitted = ok[ok["train_s"].notna()]
     else:
         fitted = ok.iloc[:0].assign(trained_on=None)
-    trained = sorted(_machines(fitted["trained_on"]))
+    trained = [md_text(m) for m in sorted(_machines(fitted["trained_on"]))]
     unknown = bool(fitted["trained_on"].isna().any())
     where = f"Sampling timed on {'; '.join(sampled)}; `train_s`"
     if trained in ([], sampled) and not unknown:
@@ -300,7 +304,7 @@ def timing_caption(runs: pd.DataFrame) -> str | None:
     mixed = {label for label, g in timed.groupby("label") if len(_machines(g["machine"])) > 1}
     mixed |= {label for label, g in fitted.groupby("label") if len(_machines(g["trained_on"])) > 1}
     if mixed:
-        rows = ", ".join(f"`{label}`" for label in sorted(mixed))
+        rows = ", ".join(md_code(label) for label in sorted(mixed))
         caption += f" The Cost cells of {rows} average seeds timed on different machines."
     # samples/s and peak memory (one batch's) depend on the batch size, which is no protocol field
     # (the samples do not, to rounding): a row whose seeds ran at two sizes averaged them unsaid
@@ -311,7 +315,7 @@ def timing_caption(runs: pd.DataFrame) -> str | None:
         caption += f" Sampled in batches of {' and '.join(map(str, shown))}."
     varied = {label for label, g in timed.groupby("label") if g["batch_size"].dropna().nunique() > 1}
     if varied:
-        rows = ", ".join(f"`{label}`" for label in sorted(varied))
+        rows = ", ".join(md_code(label) for label in sorted(varied))
         caption += f" The Cost cells of {rows} average seeds sampled at different batch sizes."
     return caption
 
@@ -331,7 +335,10 @@ def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:
         "These seeds of one label were trained under different configs (an edited config file, a "
         "genbench upgrade, `--amp`): other networks, so each config is a row of its own, never one mean.",
         "",
-        *(f"- {r.row_label}, {_config_seeds(r)}: {r.config_differs}" for r in split.itertuples()),
+        *(
+            f"- {md_text(r.row_label)}, {_config_seeds(r)}: {md_text(r.config_differs)}"
+            for r in split.itertuples()
+        ),
     ]
 
 
@@ -345,7 +352,7 @@ def _config_seeds(row: Any) -> str:
 
 def _notes_markdown(agg: pd.DataFrame, columns: list[str]) -> list[str]:
     lines = [
-        f"- {row.row_label}: {line}"
+        f"- {md_text(row.row_label)}: {md_text(line)}"
         for row in agg.itertuples()
         for line in note_lines(row.cell_notes, columns)
     ]

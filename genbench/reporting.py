@@ -19,6 +19,7 @@ from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_
 from genbench.markdown import leaderboard_markdown
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
+from genbench.text import md_code, md_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -55,13 +56,13 @@ def _describe(extractors: dict[FeaturesKey, dict]) -> dict[FeaturesKey, str]:
     fingerprints = show_values("features_fingerprint", [fp for _, fp in extractors])
     out = {}
     for ((name, fingerprint), info), shown in zip(extractors.items(), fingerprints, strict=True):
-        extra = [str(info["description"])] if info.get("description") else []
+        extra = [md_text(info["description"])] if info.get("description") else []
         for key, val in info.items():
             if "accuracy" in key and isinstance(val, int | float) and not isinstance(val, bool):
                 extra.append(f"{key.replace('_', ' ')} {val:.1%}")
         if fingerprint:  # network and weights; the preprocessing after ":" is in the JSONs
-            extra.append(f"fingerprint {shown}")
-        out[(name, fingerprint)] = f"`{name}`" + (f" ({'; '.join(extra)})" if extra else "")
+            extra.append(f"fingerprint {md_text(shown)}")
+        out[(name, fingerprint)] = md_code(name) + (f" ({'; '.join(extra)})" if extra else "")
     return out
 
 
@@ -92,6 +93,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
             xytext=(4, 4 if i % 2 else -9),
             textcoords="offset points",
             color="gray" if flagged else "black",
+            parse_math=False,  # a "$" in a name started mathtext, and a bad formula failed the report
         )
     ax.set_xscale("log")
     positive = a["fid"][a["fid"] > 0]

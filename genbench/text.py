@@ -2,7 +2,47 @@
 
 from __future__ import annotations
 
+import re
+
 
 def and_list(items: list[str]) -> str:
     """``["a", "b", "c"]`` -> ``"a, b and c"`` (one item as it is)."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+#: what markdown would read as syntax in a name or a message: a table's column separator, emphasis,
+#: code, HTML, strikethrough and math (GitHub renders $...$). An underscore inside a word
+#: (``train_steps``) emphasizes nothing
+_SPECIAL = r"[\\`*|<~$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"
+#: ... and a "](" that makes a link; brackets alone stay (``ddim[steps=10]`` is no link)
+_MARKDOWN = re.compile(_SPECIAL + r"|\](?=[(\[])")
+_BRACKETS = re.compile(_SPECIAL + r"|[\[\]]")
+
+
+def md_text(text: object) -> str:
+    """``text`` escaped to read as itself in markdown, in a table cell too: names come from users
+    (``genbench eval --name 'a|b'`` added a column to every table of its board) and errors from
+    plugins (``__init__()`` rendered as a bold "init")."""
+    return _MARKDOWN.sub(lambda m: "\\" + m.group(0), str(text))
+
+
+def md_link_text(text: object) -> str:
+    """``text`` for a link's ``[...]``: as :func:`md_text`, with its brackets escaped too unless they
+    pair up and make no link of their own (an unpaired "]" ended the link early)."""
+    text = str(text)
+    depth = 0
+    for char in text:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth < 0:
+            break
+    pattern = _MARKDOWN if depth == 0 and "](" not in text else _BRACKETS
+    return pattern.sub(lambda m: "\\" + m.group(0), text)
+
+
+def md_code(text: object) -> str:
+    """``text`` as a markdown code span, fenced with more backticks than it holds in a row (a
+    backslash escapes nothing inside one)."""
+    text = str(text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

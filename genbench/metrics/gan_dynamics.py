@@ -113,7 +113,7 @@ def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
             top.plot(steps, _smooth(y), color=color, lw=1.5, label=name)
         top.axhline(0.5, color="gray", ls=":", lw=0.8)
         top.set_ylim(-0.02, 1.02)
-        top.set_title(label, fontsize=9)
+        top.set_title(label, fontsize=9, parse_math=False)  # a name's "$" is no formula
         g = np.array([float(r["grad_norm_g"]) for r in rows])
         bottom.plot(steps, g, color="tab:green", alpha=0.25, lw=0.6)
         bottom.plot(steps, _smooth(g), color="tab:green", lw=1.5, label="|grad G|")
