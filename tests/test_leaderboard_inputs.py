@@ -150,3 +150,19 @@ def test_the_csv_names_each_rows_seeds_without_samples():
     assert csv.loc["vae", "failed_seeds"] == ""
     assert list(csv.columns).index("failed_seeds") < list(csv.columns).index("fid")
     assert pd.api.types.is_string_dtype(csv["failed_seeds"])
+
+
+def test_a_gan_log_with_nulls_is_drawn(tmp_path):
+    """A result file writes a NaN or inf of its training log as null (strict JSON), and the GAN
+    dynamics figure read it with ``float(None)``: a GAN whose generator gradient overflowed for one
+    logged step failed the report of its whole dataset."""
+    out = tmp_path / "runs"
+    r = run("mygan", 0, 2.0)
+    r.training_log = [
+        {"step": float(i), "d_real": 0.6, "d_fake": 0.4, "grad_norm_g": math.inf if i == 3 else 1 / i}
+        for i in range(1, 6)
+    ]
+    r.write(out)
+    assert load_results(out)[0].training_log[2]["grad_norm_g"] is None
+    write_report(out, tmp_path / "boards")
+    assert (tmp_path / "boards" / "ring8" / "gan_training_dynamics.png").is_file()

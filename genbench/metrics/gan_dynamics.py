@@ -36,6 +36,12 @@ def gan_rows(log: list[dict[str, float]]) -> list[dict[str, float]]:
     return [row for row in log if all(k in row for k in REQUIRED)]
 
 
+def _column(rows: list[dict[str, float]], key: str) -> np.ndarray:
+    """``key`` of each row as floats. A result file's log holds null where training logged NaN or inf
+    (strict JSON has neither): NaN here, a gap in the curve, where ``float(None)`` failed the report."""
+    return np.array([np.nan if r[key] is None else float(r[key]) for r in rows], dtype=float)
+
+
 def _window_mean(values: np.ndarray, first: bool) -> float:
     w = max(1, int(round(WINDOW * len(values))))
     part = values[:w] if first else values[-w:]
@@ -70,7 +76,7 @@ class GanDynamics(Metric):
             raise MetricInputError(
                 f"gan_dynamics: the training log has no rows with {', '.join(REQUIRED)}; use it with GAN models"
             )
-        col = {k: np.array([float(r[k]) for r in rows]) for k in REQUIRED}
+        col = {k: _column(rows, k) for k in REQUIRED}
         values = {
             "grad_norm_g_early": _window_mean(col["grad_norm_g"], first=True),
             "grad_norm_g_final": _window_mean(col["grad_norm_g"], first=False),
@@ -102,19 +108,19 @@ def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.2 * len(runs), 5.5))
     axes = fig.subplots(2, len(runs), squeeze=False, sharex="col", sharey="row")
-    grads = np.concatenate([[float(r["grad_norm_g"]) for r in rows] for rows in runs.values()])
+    grads = np.concatenate([_column(rows, "grad_norm_g") for rows in runs.values()])
     log_scale = bool(np.all(grads[np.isfinite(grads)] > 0))
     for c, (label, rows) in enumerate(runs.items()):
         steps = np.array([float(r.get("step", i)) for i, r in enumerate(rows)])
         top, bottom = axes[0, c], axes[1, c]
         for key, name, color in (("d_real", "D(x)", "tab:blue"), ("d_fake", "D(G(z))", "tab:orange")):
-            y = np.array([float(r[key]) for r in rows])
+            y = _column(rows, key)
             top.plot(steps, y, color=color, alpha=0.25, lw=0.6)
             top.plot(steps, _smooth(y), color=color, lw=1.5, label=name)
         top.axhline(0.5, color="gray", ls=":", lw=0.8)
         top.set_ylim(-0.02, 1.02)
         top.set_title(label, fontsize=9, parse_math=False)  # a name's "$" is no formula
-        g = np.array([float(r["grad_norm_g"]) for r in rows])
+        g = _column(rows, "grad_norm_g")
         bottom.plot(steps, g, color="tab:green", alpha=0.25, lw=0.6)
         bottom.plot(steps, _smooth(g), color="tab:green", lw=1.5, label="|grad G|")
         if log_scale:
