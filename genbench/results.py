@@ -192,6 +192,9 @@ def load_result(path: Path) -> Result:
         if key in RESERVED_METRIC_KEYS:  # would overwrite the leaderboard's column of that name
             raise ValueError(f"metric {key!r} has the name of a leaderboard column")
     _check_items("flags", data.get("flags", []), str)
+    # read by the report's figures: a figure's path, a GAN log's rows (each was a traceback)
+    _check_items("artifacts", data.get("artifacts", {}), str)
+    _check_items("training_log", data.get("training_log", []), dict)
     for key in ("metric_errors", "metric_error_kinds"):
         _check_items(key, data.get(key, {}), str)
     _check_protocol(data.get("protocol", {}))

@@ -502,6 +502,8 @@ def test_the_api_functions_are_not_shadowed_by_submodules():
         ({"protocol": {"reference_stats": ["a.npz"]}}, "protocol.reference_stats is ['a.npz']"),
         ({"protocol": {"features": {"name": 5}}}, "protocol.features.name is 5"),
         ({"metric_errors": {"fid": 5}}, "metric_errors['fid'] is 5, not str"),
+        ({"artifacts": {"samples": 5}}, "artifacts['samples'] is 5, not str"),
+        ({"training_log": [5]}, "training_log[0] is 5, not dict"),
         ({"metrics": {"status": 1.0}}, "metric 'status' has the name of a leaderboard column"),
         ({"metrics": {"fid": 2.0, "seed": 7}}, "metric 'seed' has the name of a leaderboard column"),
     ],
