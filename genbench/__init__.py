@@ -88,9 +88,11 @@ def run(config: RunConfig) -> list[Result]:
 def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Result:
     """Evaluate samples against ``config.dataset``, as `genbench eval` does; writes and returns the result.
 
-    ``samples``: the path of an ``.npz`` or an image folder, a numpy array (uint8 N x H x W x C, or
-    float in [-1, 1]) or a torch tensor (uint8 N x C x H x W, or float N x *shape in [-1, 1]).
-    ``name``: the leaderboard row [default: the file's name, "samples" for an array].
+    ``samples``: the path of an ``.npz`` (key ``samples``) or an image folder, a numpy array (uint8
+    N x H x W x C, or float N x C x H x W in [-1, 1], or N x D points) or a torch tensor (uint8
+    N x C x H x W, or float as the array).
+    ``name``: the leaderboard row [default: the file's name without .npz, or the folder's; "samples"
+    for an array].
     """
     from genbench.evaluation import evaluate as _evaluate
 

@@ -56,9 +56,10 @@ class NoConfig:
 class TrainContext:
     """What the harness hands to ``fit``: seed, device, checkpointing, progress and logging.
 
-    ``save_checkpoint`` writes atomically; ``load_checkpoint`` returns the last saved state or
-    ``None``. A model that saves its optimizer and RNG states with its weights resumes to the same
-    final weights as an uninterrupted run (on the CPU). The training log (``history``) and the
+    ``save_checkpoint(state, step)`` writes atomically (call it when ``should_checkpoint(step)``);
+    ``load_checkpoint()`` returns ``(state, step)`` of the last save, or ``None``. A model that
+    saves its optimizer and RNG states with its weights resumes to the same final weights as an
+    uninterrupted run (on the CPU). The training log (``history``) and the
     training time so far travel with every checkpoint, so a resumed run reports the whole run.
     ``data_digest`` (the harness's digest of the train split) is saved with each checkpoint too, and
     ``load_checkpoint`` refuses one saved while training on other data.
@@ -120,6 +121,7 @@ class TrainContext:
         return bool(self.checkpoint_path and self.checkpoint_every and step % self.checkpoint_every == 0)
 
     def save_checkpoint(self, state: dict[str, Any], step: int) -> None:
+        """Save ``state`` (weights, optimizer and RNG states) after ``step``, with the training log."""
         if self.checkpoint_path is None:
             return
         from genbench.checkpoint import save_checkpoint
@@ -137,6 +139,8 @@ class TrainContext:
         )
 
     def load_checkpoint(self) -> tuple[dict[str, Any], int] | None:
+        """``(state, step)`` of the last :meth:`save_checkpoint` of an interrupted run, or None:
+        resume from ``step + 1``."""
         if self.checkpoint_path is None or not self.checkpoint_path.exists():
             return None
         from genbench.checkpoint import load_checkpoint

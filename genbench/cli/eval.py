@@ -15,7 +15,10 @@ def eval_samples(
     samples: Annotated[Path, typer.Option(help="An .npz (key 'samples') or a folder of PNG/JPEG images.")],
     dataset: Annotated[str, typer.Option(help="Dataset to compare against.")],
     name: Annotated[
-        str | None, typer.Option(help=r"Name for the leaderboard row \[default: the file name].")
+        str | None,
+        typer.Option(
+            help=r"Name for the leaderboard row \[default: the file name without .npz, or the folder name]."
+        ),
     ] = None,
     metrics: Annotated[
         str | None, typer.Option(help=r"Comma-separated metrics \[default: all that apply].")

@@ -20,7 +20,7 @@ def report(
         ),
     ] = None,
 ) -> None:
-    """Write <dataset>.md and .csv (under --out, by default) and print the markdown."""
+    """Write <dataset>.md and .csv (in leaderboards/ under --out, by default) and print the markdown."""
     from genbench import report as report_api
     from genbench.reporting import default_leaderboards
 

@@ -46,7 +46,7 @@ class EvalContext:
     artifacts_dir: Path | None = None
     #: filled by metrics: name -> path of a saved figure
     artifacts: dict[str, str] = field(default_factory=dict)
-    #: per-metric options from the run config, e.g. {"prdc": {"k": 3}}
+    #: per-metric options, the declared defaults filled in: {"prdc": {"k_pr": 3, "k_dc": 5}, ...}
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
