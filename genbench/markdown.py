@@ -39,6 +39,9 @@ def protocol_caption(
     # rows on different seeds: markdown_table shows each row's
     per_row = seeds_differ(agg[agg["dataset"] == dataset])
     caption = _protocol_sentence(protocols, seeds, describe_features, per_row_seeds=per_row)
+    settings = shared_metric_settings(ok, protocols)
+    if settings:
+        caption += f" Metric options (`--metric-option`): {settings}."
     differing, _ = protocol_differences(keys)
     if differing:
         averaged = "seeds are averaged"
@@ -49,6 +52,25 @@ def protocol_caption(
             f"one protocol (the CSV has every protocol field)."
         )
     return caption
+
+
+def shared_metric_settings(runs: pd.DataFrame, protocols: list[dict[str, Any]]) -> str:
+    """The options every run of ``runs`` computed its metrics with, as ``--metric-option`` spells
+    them ("fid.backend=torch-fidelity, prdc.k_dc=5"): the FID backend or PRDC's k change the numbers, and a
+    reader of the markdown alone could not tell them apart. A metric whose settings differ between
+    runs is in the protocol (``protocols``' "metrics"), named by each row's label, so not here."""
+    varying = {m for p in protocols for m in (p.get("metrics") or {})}
+    seen: dict[str, set[str]] = {}
+    for text in runs["metric_options"].dropna() if "metric_options" in runs else []:
+        for metric, options in json.loads(text).items():
+            if options and metric not in varying:
+                seen.setdefault(metric, set()).add(json.dumps(options, sort_keys=True))
+    parts = []
+    for metric, values in sorted(seen.items()):
+        if len(values) == 1:  # else differing only among runs of other metric versions: in the CSV
+            options = json.loads(next(iter(values)))
+            parts += [f"{metric}.{k}={'none' if v is None else v}" for k, v in sorted(options.items())]
+    return md_text(", ".join(parts))
 
 
 def seeds_differ(agg: pd.DataFrame) -> bool:
@@ -90,8 +112,12 @@ def _protocol_sentence(
         clauses.append(f"FID against the reference statistics {', '.join(md_code(s) for s in stats)}")
     if feats:
         clauses.append(f"features: {'; '.join(feats)}")
-    over = "each row's seeds (the seeds column)" if per_row_seeds else "seeds"
-    clauses += [f"seeds {seeds}", f"cells are mean ± std over {over}"]
+    if per_row_seeds:
+        clauses += [f"seeds {seeds}", "cells are mean ± std over each row's seeds (the seeds column)"]
+    elif "," not in seeds:  # no spread to show: "mean ± std over seeds" promised one
+        clauses += [f"seed {seeds}", "one seed, so cells have no spread"]
+    else:
+        clauses += [f"seeds {seeds}", "cells are mean ± std over seeds"]
     return f"Protocol: {'; '.join(clauses)}."
 
 

@@ -266,6 +266,30 @@ def board(results):
     return agg, leaderboard_markdown(frame, agg, "digits", {}, {})
 
 
+def test_the_caption_names_the_metric_options_every_row_shares():
+    """The FID backend or PRDC's k change the numbers: the markdown names the options all rows share
+    as --metric-option spells them. Options that differ between rows are in the rows' labels
+    (a protocol of their own), so not in the caption, which would name one of them for all."""
+    _, md = board([run_result("copy", s, 1.0) for s in (0, 1)])
+    caption = next(ln for ln in md.splitlines() if ln.startswith("Protocol:"))
+    assert caption.endswith(
+        "cells are mean ± std over seeds. "
+        "Metric options (`--metric-option`): fid.backend=torch-fidelity, kid.subsets=100."
+    )
+    rs = [run_result("copy", 0, 1.0), run_result("copy", 1, 1.0, fid_backend="clean-fid")]
+    _, md = board(rs)
+    caption = next(ln for ln in md.splitlines() if ln.startswith("Protocol:"))
+    assert caption.count("Metric options (`--metric-option`): kid.subsets=100.") == 1
+    assert "fid.backend=" not in caption and "Rows differ in fid.backend" in caption
+
+
+def test_a_one_seed_board_promises_no_spread():
+    """One seed has no std: "mean ± std over seeds" described cells that show none."""
+    _, md = board([run_result("copy", 0, 1.0), run_result("gaussian", 0, 9.0)])
+    assert "; seed 0; one seed, so cells have no spread." in md
+    assert "± std" not in md
+
+
 def test_different_protocols_are_separate_labelled_rows_never_averaged():
     rs = [
         run_result("copy", 0, 17.6, num_samples=200),
