@@ -30,10 +30,14 @@ if TYPE_CHECKING:
     from genbench.planning import Plan
 
 
+def sample_seed(seed: int) -> int:
+    """The seed of ``seed``'s sampling stream: distinct from the training stream of the same seed."""
+    return int.from_bytes(hashlib.sha256(f"sample:{seed}".encode()).digest()[:8], "little") >> 1
+
+
 def sample_generator(seed: int, device: torch.device) -> torch.Generator:
     """The sampling generator of ``seed``: distinct from the training stream of the same seed."""
-    derived = int.from_bytes(hashlib.sha256(f"sample:{seed}".encode()).digest()[:8], "little") >> 1
-    return torch.Generator(device=device).manual_seed(derived)
+    return torch.Generator(device=device).manual_seed(sample_seed(seed))
 
 
 def evaluate_into(
@@ -59,6 +63,10 @@ def evaluate_into(
                 return model.sample(b, generator=g)
 
         bar = console.sampling(f"sample {result.label} seed {seed}", n)
+        # for a plugin that draws from torch's global generator as it samples (torch.randn_like, or
+        # dropout left on): seeded at training only, it was wherever fit had left it, so the run that
+        # trained the model and the next one, which loaded it, sampled and scored other numbers
+        torch.manual_seed(sample_seed(seed))
         try:
             with torch_state_kept(f"{result.label} seed {seed}: model {result.model!r}", console.warn):
                 samples, measured = measure_sampling(

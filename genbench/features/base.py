@@ -49,6 +49,16 @@ class Features:
         return replace(self, cache=self.cache.setdefault(("metric", metric), {}))
 
 
+#: the fewest rows an extractor is handed at once (or the batch size, when smaller): a matrix product of
+#: a few rows takes other CPU kernels, which round otherwise (on a 2-core AVX-512 VM, torch 2.14: the
+#: digits classifier's features moved by up to 4e-6 in batches of 1 to 3 rows; a 512 x 128 linear
+#: layer's outputs, in batches of 1 to 11 rows with 2 threads), so a short last batch gave its rows
+#: other features than a full batch would: the same
+#: command's numbers depended on the batch size that had cached the reference features, and the
+#: ``copy`` control's exact ties (PRDC density 1.034 against 1.036) on ``--batch-size``
+MIN_BATCH_ROWS = 64
+
+
 class FeatureExtractor(ABC):
     """Base class of every feature extractor."""
 
@@ -161,20 +171,27 @@ class FeatureExtractor(ABC):
 
     @torch.no_grad()
     def extract(self, x: torch.Tensor) -> Features:
-        """Features of ``x`` in batches (eval mode, so independent of the batch size)."""
+        """Features of ``x`` in batches (eval mode); a batch shorter than ``min(batch_size,
+        MIN_BATCH_ROWS)`` is padded to it with copies of its rows, whose features are dropped."""
         # filled in place, batch by batch: a list of batches joined at the end held every feature
         # twice (2.5 GB at 50000 samples of raw CIFAR-10 pixels, the peak of a 50k evaluation); the
         # widths are the same in every batch (checked)
         feats: np.ndarray | None = None
         logits: np.ndarray | None = None
+        least = min(self.batch_size, MIN_BATCH_ROWS)
         for i in range(0, len(x), self.batch_size):
+            rows = x[i : i + self.batch_size]
+            if len(rows) < least:
+                rows = rows[torch.arange(least) % len(rows)]
             # a copy: an extractor writing into its input (scaling in place) wrote into the dataset's
             # split, which later models trained on, or into the samples the other metrics read
-            batch = x[i : i + self.batch_size].to(self.device, copy=True)
+            batch = rows.to(self.device, copy=True)
             out: object = self._naming_the_plugin(
                 "extracting features", lambda b=batch: self._extract_batch(b)
             )
             f, lg = self._checked(out, batch)
+            kept = min(self.batch_size, len(x) - i)
+            f, lg = f[:kept], None if lg is None else lg[:kept]
             if feats is None:
                 feats = np.empty((len(x), f.shape[1]))
                 logits = np.empty((len(x), lg.shape[1])) if lg is not None else None

@@ -1,0 +1,104 @@
+"""The same command gives the same numbers: whatever the cache holds (a model trained now or loaded,
+reference features extracted at another batch size) and however the batches fall."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genbench import registry
+from genbench.api import GenerativeModel
+from genbench.config import RunConfig
+from genbench.data.digits import Digits
+from genbench.features.base import MIN_BATCH_ROWS, FeatureExtractor
+from genbench.features.classifier import Classifier
+from genbench.runner import run
+
+
+class _GlobalDraws(GenerativeModel):
+    """A plugin that breaks the contract the common way: it samples from torch's global generator
+    (``torch.randn`` without ``generator``), and its training draws from it too."""
+
+    @dataclass
+    class Config:
+        steps: int = 3
+
+    def fit(self, train, ctx):
+        flat = train.flatten(1)
+        self.mean, self.std = flat.mean(0), flat.std(0)
+        for _ in range(self.config.steps):
+            torch.randn(64)  # a minibatch index, a dropout mask: drawn in training only
+        return {}
+
+    def sample(self, n, *, generator):
+        return self.mean + self.std * torch.randn(n, self.mean.numel())
+
+    def state_dict(self):
+        return {"mean": self.mean, "std": self.std}
+
+    def load_state_dict(self, state):
+        self.mean, self.std = state["mean"], state["std"]
+
+
+def test_a_plugin_sampling_from_the_global_generator_scores_the_same_trained_or_loaded(register, tmp_path):
+    """The global generator was seeded before training only: sampling drew from wherever ``fit`` had
+    left it, so the run that trained the model and the next, which loaded it, scored other samples
+    (FID 574.3 against 591.2 on digits)."""
+    register(registry.models, "test-global-draws", _GlobalDraws)
+
+    def fid(out: str) -> tuple[float, bool]:
+        config = RunConfig(
+            models=["test-global-draws"],
+            dataset="ring8",
+            samples=200,
+            metrics=["fid"],
+            out=tmp_path / out,
+            cache_dir=tmp_path / "cache",
+            device="cpu",
+            figures=False,
+            progress=False,
+        )
+        (result,) = run(config)
+        assert result.status == "ok", result.error
+        return result.metrics["fid"], result.training["loaded"]
+
+    trained, loaded = fid("a"), fid("b")
+    assert (trained[1], loaded[1]) == (False, True)
+    assert trained[0] == loaded[0]
+
+
+class _Rows(FeatureExtractor):
+    """Features that record how many rows each call was handed (the pixel means otherwise)."""
+
+    def fingerprint(self) -> str:
+        return "rows-v1"
+
+    def _extract_batch(self, x):
+        self.__dict__.setdefault("calls", []).append(len(x))
+        return x.flatten(1).mean(1, keepdim=True), None
+
+
+def test_a_short_batch_is_padded_and_its_padding_dropped(tmp_path):
+    x = torch.arange(1000, dtype=torch.float32).reshape(250, 1, 2, 2)
+    ext = _Rows(None, cache_dir=tmp_path, batch_size=100)
+    f = ext.extract(x).features
+    assert ext.calls == [100, 100, MIN_BATCH_ROWS]  # the last 50 rows went as a batch of 64
+    np.testing.assert_array_equal(f[:, 0], x.flatten(1).mean(1).double().numpy())
+    small = _Rows(None, cache_dir=tmp_path, batch_size=7)
+    small.extract(x[:16])
+    assert small.calls == [7, 7, 7]  # never more rows than --batch-size
+
+
+def test_the_digits_classifier_gives_each_example_the_same_features_at_any_batch_size(tmp_path):
+    """A short last batch (2 rows of 1437 at batch size 7) took other CPU kernels: its features moved by
+    up to 4e-6, so the same command's FID depended on the batch size that had cached the reference
+    features, and ``copy``'s exact ties (PRDC density) on ``--batch-size``."""
+    digits = Digits(cache_dir=tmp_path)
+    x = digits.load("train")[0]
+    want = Classifier(digits, cache_dir=tmp_path, batch_size=500).extract(x)
+    for batch_size in (7, 33, 1000):
+        got = Classifier(digits, cache_dir=tmp_path, batch_size=batch_size).extract(x)
+        np.testing.assert_array_equal(got.features, want.features, err_msg=str(batch_size))
+        np.testing.assert_array_equal(got.logits, want.logits, err_msg=str(batch_size))
