@@ -11,9 +11,11 @@ metric, with a warning naming the plugin.
 from __future__ import annotations
 
 import contextlib
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -89,20 +91,34 @@ def torch_state_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
             )
 
 
+def seed_globals(seed: int) -> None:
+    """Seed torch's, numpy's and Python's global generators with ``seed``, for plugins that draw from
+    them (``torch.randn`` without a generator, ``np.random.normal``, ``random.random``): a plugin's
+    numbers then depend on its seed alone, not on which models ran before it in the process, as the
+    baselines' do (they draw from generators of their own)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)  # numpy's legacy seed is a uint32; a negative --seeds value is one too
+    random.seed(seed)
+
+
 @contextlib.contextmanager
 def global_rng_kept() -> Iterator[None]:
-    """Restore torch's global random generators after the block: a run seeds them for each model
-    (``training.train_or_load``, for plugins that draw from them), and the Python API's caller found
-    its own generator reseeded, its later draws depending on which models and seeds genbench ran.
+    """Restore torch's, numpy's and Python's global random generators after the block: a run seeds
+    them for each model (:func:`seed_globals`, for plugins that draw from them), and the Python API's
+    caller found its own generators reseeded, its later draws depending on which models and seeds
+    genbench ran.
 
     The CPU's generator, and each CUDA device's that was in use before the block, get their states
     back; CUDA generators first used inside it are seeded as the caller's CPU generator was (what
     torch's lazy seeding gives them on first use after ``torch.manual_seed``)."""
     cuda_before = torch.cuda.is_initialized()
     devices = list(range(torch.cuda.device_count())) if cuda_before else []
+    numpy_state, python_state = np.random.get_state(), random.getstate()
     try:
         with torch.random.fork_rng(devices=devices):
             yield
     finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
         if not cuda_before and torch.cuda.is_initialized():
             torch.cuda.manual_seed_all(torch.initial_seed())

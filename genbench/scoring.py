@@ -20,7 +20,7 @@ import torch
 from genbench.api import GenerativeModel, SampleCheck
 from genbench.errors import GenbenchError, MetricInputError, PluginOutputError
 from genbench.features.base import Features
-from genbench.isolation import torch_state_kept
+from genbench.isolation import seed_globals, torch_state_kept
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
 from genbench.resolve import effective_metric_options
@@ -63,10 +63,10 @@ def evaluate_into(
                 return model.sample(b, generator=g)
 
         bar = console.sampling(f"sample {result.label} seed {seed}", n)
-        # for a plugin that draws from torch's global generator as it samples (torch.randn_like, or
+        # for a plugin that draws from the global generators as it samples (torch.randn_like, or
         # dropout left on): seeded at training only, it was wherever fit had left it, so the run that
         # trained the model and the next one, which loaded it, sampled and scored other numbers
-        torch.manual_seed(sample_seed(seed))
+        seed_globals(sample_seed(seed))
         try:
             with torch_state_kept(f"{result.label} seed {seed}: model {result.model!r}", console.warn):
                 samples, measured = measure_sampling(

@@ -25,6 +25,7 @@ from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.determinism import deterministic_training
 from genbench.errors import Diverged, GenbenchError
 from genbench.io import alone, remove_temps
+from genbench.isolation import seed_globals
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
 
@@ -48,7 +49,7 @@ def train_or_load(
     Returns the model, the training time (of the original run when loaded), the training log and a
     summary of what happened (recorded as the result's ``training``).
     """
-    torch.manual_seed(seed)  # for plugins that draw from the global generator
+    seed_globals(seed)  # for plugins that draw from the global generators
     model = cls(p.dataset.spec, cfg).to(p.device)
     # fit gets a copy (made only when it trains, not when a checkpoint is loaded): a model writing into
     # its data (train.mul_(10) in fit, or later in sample through the reference it kept) changed every

@@ -3,6 +3,7 @@ reference features extracted at another batch size) and however the batches fall
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,55 @@ def test_a_plugin_sampling_from_the_global_generator_scores_the_same_trained_or_
     trained, loaded = fid("a"), fid("b")
     assert (trained[1], loaded[1]) == (False, True)
     assert trained[0] == loaded[0]
+
+
+class _NumpyDraws(_GlobalDraws):
+    """As :class:`_GlobalDraws`, drawing from numpy's and Python's global generators instead."""
+
+    def fit(self, train, ctx):
+        flat = train.flatten(1)
+        self.mean, self.std = flat.mean(0), flat.std(0)
+        np.random.permutation(64)  # a shuffle in training only
+        random.random()
+        return {}
+
+    def sample(self, n, *, generator):
+        noise = torch.from_numpy(np.random.standard_normal((n, self.mean.numel()))).float()
+        return self.mean + random.uniform(0.5, 1.5) * self.std * noise
+
+
+def test_a_plugin_drawing_from_numpy_and_random_scores_the_same_wherever_it_runs(register, tmp_path):
+    """numpy's and Python's global generators were never seeded: a plugin drawing from them scored
+    other numbers on every run; they are seeded as torch's is, and the API caller gets its own
+    generators' states back."""
+    register(registry.models, "test-numpy-draws", _NumpyDraws)
+
+    def fid(out: str) -> tuple[float, bool]:
+        config = RunConfig(
+            models=["test-numpy-draws"],
+            dataset="ring8",
+            samples=200,
+            metrics=["fid"],
+            out=tmp_path / out,
+            cache_dir=tmp_path / "cache",
+            device="cpu",
+            figures=False,
+            progress=False,
+        )
+        (result,) = run(config)
+        assert result.status == "ok", result.error
+        return result.metrics["fid"], result.training["loaded"]
+
+    np.random.seed(1)
+    random.seed(1)
+    trained = fid("a")
+    np.random.seed(2)  # the caller's draws in between must not matter either
+    random.seed(2)
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    loaded = fid("b")
+    assert (trained[1], loaded[1]) == (False, True)
+    assert trained[0] == loaded[0]
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1]) and random.getstate() == python_state
 
 
 class _Rows(FeatureExtractor):
