@@ -534,6 +534,25 @@ def exact_cdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
 
 
+@pytest.mark.parametrize("block", [1, 7, None])
+def test_block_distances_equal_the_one_expression_bit_for_bit(block):
+    """The block distances hold two block-sized arrays, not three; each block's values are those of
+    the expression ``sqrt(max(0, |q|^2 + |r|^2 - 2 q.r))`` on the same rows, to the last bit (PRDC's
+    and memorization's numbers on every board depend on them)."""
+    from genbench.metrics._knn import blocks
+
+    rng = np.random.default_rng(41)
+    query, ref = t64(3.0 + rng.standard_normal((53, 9))), t64(3.0 + rng.standard_normal((61, 9)))
+    query[4] = ref[10]  # a copy, where rounding lands the squared distance near or below 0
+    ref_sq, rows = (ref * ref).sum(1), 0
+    for start, d in blocks(query, ref, block):
+        q = query[start : start + len(d)]
+        one = (q * q).sum(1, keepdim=True) + ref_sq[None, :] - 2.0 * (q @ ref.T)
+        assert torch.equal(d, one.clamp_min(0.0).sqrt())
+        rows += len(d)
+    assert rows == len(query)
+
+
 def test_nearest_exact_zero_for_copies_and_agrees_with_brute_force():
     """Query rows equal to reference rows are at distance exactly 0; the rest matches torch.cdist."""
     rng = np.random.default_rng(15)
@@ -725,6 +744,33 @@ def test_memorization_values_by_hand_on_three_blobs(tmp_path):
         w.append(len(p) / len(test))
     assert len(z) == 2  # blob 2's 12 samples are below tau
     assert out["ct"] == pytest.approx(np.dot(w, z) / np.sum(w), rel=1e-9)
+
+
+@pytest.mark.parametrize("in_middle_blob", [20, 21])
+def test_ct_of_exact_copies_in_closed_form_and_tau_counts_more_than_20_samples(tmp_path, in_middle_blob):
+    """A generator that returns training examples themselves: each copy is at distance exactly 0 from
+    the train set and every test example farther, so U = 0 in every cell and its z is
+    ``-(n m / 2 - 0.5) / sqrt(n m (n + m + 1) / 12)``; C_T is their mean weighted by the test share
+    of each cell (Meehan et al. 2020, as dgm-eval). A cell counts only with *more* than 20 samples
+    (dgm-eval: ``Qm(pi) > tau`` with ``tau = 20 / m``): 20 copies in the middle blob leave it out,
+    21 bring it in."""
+    from genbench.metrics.memorization import ct_score
+
+    data = Blobs(data_dir=tmp_path, cache_dir=tmp_path)
+    train, test = (data.load(split)[0].double().numpy() for split in ("train", "test"))
+    # distinct training examples of blob 0 (rows 1..), blob 1 (rows 150..) and blob 2 (rows 250..)
+    copies = {0: train[1:22], 1: train[150 : 150 + in_middle_blob], 2: train[250:280]}
+    gen = np.concatenate(list(copies.values()))
+    test_cell = cdist(test, Blobs.centers).argmin(1)
+    z, w = [], []
+    for c, q in copies.items():
+        if len(q) <= 20:
+            continue
+        n, m = int((test_cell == c).sum()), len(q)
+        z.append(-(n * m / 2 - 0.5) / np.sqrt(n * m * (n + m + 1) / 12))
+        w.append(n / len(test))
+    assert len(z) == (2 if in_middle_blob == 20 else 3)
+    assert ct_score(train, test, gen) == pytest.approx(np.dot(w, z) / np.sum(w), rel=1e-12)
 
 
 def test_mann_whitney_z_null_and_shifted():

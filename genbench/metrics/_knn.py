@@ -54,7 +54,11 @@ def blocks(
     step = block_rows(len(ref), block)
     for start in range(0, len(query), step):
         q = query[start : start + step]
-        d2 = (q * q).sum(1, keepdim=True) + ref_sq[None, :] - 2.0 * (q @ ref.T)
+        # (|q|^2 + |r|^2) - 2 q.r, the same operations in the same order as the one expression it was,
+        # in two block-sized arrays instead of three (the product, twice it and the sum were alive at once)
+        twice = (q @ ref.T).mul_(2.0)
+        d2 = ((q * q).sum(1, keepdim=True) + ref_sq[None, :]).sub_(twice)
+        del twice
         yield start, d2.clamp_min_(0.0).sqrt_()
 
 
