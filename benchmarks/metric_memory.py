@@ -151,12 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"n={a.n} test={a.test} dim={a.dim}, {a.dtype} features; MB = MiB of resident set")
     print("| metric | baseline (MB) | peak (MB) | added (MB) | wall (s) |")
     print("|---|---|---|---|---|")
+    failed = 0
     for m in metrics:
         sizes = ["--n", str(a.n), "--test", str(a.test), "--dim", str(a.dim), "--dtype", a.dtype]
         cmd = [sys.executable, __file__, "--one", m, *sizes]
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:
             print(f"| {m} | failed: {out.stderr.strip().splitlines()[-1:]} |||", flush=True)
+            failed += 1
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             "  values: " + json.dumps({k: v for k, v in r.items() if not k.endswith(("_mb", "_s"))}),
             flush=True,
         )
-    return 0
+    return 1 if failed else 0  # a table with a failed row is no measurement
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The CIFAR-10 speed benchmark (benchmarks/cifar10_synthetic.py): its arguments, what its output
-records, and that a CPU run says it is a smoke run."""
+records, and that a CPU run says it is a smoke run; the metric memory benchmark runs each metric."""
 
 from __future__ import annotations
 
@@ -127,3 +127,17 @@ def test_every_sampling_row_is_printed_as_it_is_timed(bench, monkeypatch, capsys
     out = capsys.readouterr().out
     for label in ("ddpm (1000 steps)", "ddim (50 steps)", "ddim (100 steps)"):
         assert repr({"sampler": label}) in out
+
+
+def test_the_metric_memory_benchmark_measures_every_metric_and_fails_on_a_failed_one(capsys):
+    """benchmarks/metric_memory.py at a tiny size: a row with numbers per metric, exit 0; a metric
+    whose subprocess fails (too few rows for PRDC's neighbours) is a failed row and a non-zero exit."""
+    spec = importlib.util.spec_from_file_location("metric_memory", SCRIPT.parent / "metric_memory.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--n", "120", "--test", "40", "--dim", "6", "--metrics", "fid,prdc,modes"]) == 0
+    rows = [ln.split("|")[1:-1] for ln in capsys.readouterr().out.splitlines() if ln.startswith("| ")]
+    assert [r[0].strip() for r in rows[1:]] == ["fid", "prdc", "modes"]
+    assert all(float(cell) >= 0 for r in rows[1:] for cell in r[1:])
+    assert module.main(["--n", "3", "--test", "2", "--dim", "6", "--metrics", "prdc"]) == 1
+    assert "| prdc | failed:" in capsys.readouterr().out
