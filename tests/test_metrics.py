@@ -887,6 +887,20 @@ def test_a_plugin_dataset_with_labels_and_examples_attributes_of_its_own_keeps_i
     assert values["modes_covered"] == 8
 
 
+def test_modes_on_a_mixture_in_blocks_of_samples_equal_one_block(ring8, monkeypatch):
+    """The sample-to-mean distances are computed in blocks of samples (a plugin mixture of many modes
+    and dimensions held n x modes x dims offsets at once): any block size gives the same values,
+    including blocks of one sample and a last block shorter than the others."""
+    import genbench.metrics.modes as modes
+
+    gen = torch.Generator().manual_seed(0)
+    pts = ring8.load("train")[0][:301] + 0.05 * torch.randn(301, 2, generator=gen, dtype=torch.float64)
+    whole = Modes().compute(make_ctx(pts, dataset=ring8))
+    for elements in (1, 16 * 7, 16 * 300):  # 1, 7 and 300 samples per block (8 modes x 2 dims)
+        monkeypatch.setattr(modes, "BLOCK_ELEMENTS", elements)
+        assert Modes().compute(make_ctx(pts, dataset=ring8)) == whole
+
+
 def test_modes_on_ring8_count_only_high_quality_samples_and_expect_the_chi2_mass(ring8):
     """modes_covered counts modes with a sample within 3 std (PacGAN), not every nearest mode; and
     modes_expected uses the 2D Gaussian mass within 3 std, 1 - exp(-9/2) (chi-square, 2 dof), as the
