@@ -224,7 +224,7 @@ def test_controls_on_digits_then_report_ranks_copy_first(cli, tmp_path, cache_di
     table_rows = [ln for ln in md.splitlines() if ln.startswith("|") and "copy" in ln]
     assert table_rows[0].split("|")[1].strip() == "1"  # copy ranks first by FID ...
     assert "**memorized**" in table_rows[0]  # ... and is flagged, not silently on top
-    assert "N = " in md and "classifier" in md and "seeds 0" in md
+    assert "N = " in md and "classifier" in md and "seed 0; one seed, so cells have no spread" in md
     import pandas as pd
 
     csv = pd.read_csv(boards / "digits.csv")
