@@ -213,6 +213,36 @@ def test_d_steps_adam_state_counts(tmp_path):
     assert d_counts == {10.0} and g_counts == {5.0}
 
 
+def test_the_generator_step_draws_fresh_noise(monkeypatch):
+    """Goodfellow et al. 2014, Algorithm 1: the generator's update samples a new minibatch of noise,
+    not the one the discriminator has just been trained on."""
+    model = tiny(GanNS, POINTS, steps=3, d_steps=2)
+    seen = []
+    forward = type(model.G).forward
+
+    def spy(self, z):
+        seen.append(tuple(z.flatten().tolist()))
+        return forward(self, z)
+
+    monkeypatch.setattr(type(model.G), "forward", spy)
+    model.fit(data_for(POINTS, 64), ctx())
+    assert len(seen) == 3 * (2 + 1) + 2  # per step 2 discriminator batches and G's; final_loss's two
+    assert len(set(seen[:9])) == 9
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_samples_decode_standard_normal_latents_from_the_generator(name):
+    """Samples are f(z) with z ~ N(0, I), the prior (Kingma & Welling 2014; Goodfellow et al. 2014),
+    drawn from the caller's generator: a latent scaled away from the prior went unseen."""
+    model = tiny(MODELS[name], POINTS)  # points: nothing is clamped
+    net, dim = (model.decoder, model.config.latent_dim) if name == "vae" else (model.G, model.config.z_dim)
+    net.eval()
+    with torch.no_grad():
+        want = net(torch.randn(7, dim, generator=torch.Generator().manual_seed(5)))
+    got = model.sample(7, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
 # -- VAE ------------------------------------------------------------------------------------------
 
 

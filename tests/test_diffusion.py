@@ -236,6 +236,21 @@ def test_ddpm_step_with_variance_beta_adds_sqrt_beta_noise():
     assert ref["betas"][1] > 1.5 * ref["var"][1]
 
 
+def test_the_last_ddpm_step_adds_no_noise_whatever_the_variance():
+    """Ho et al. 2020, Alg. 2: z = 0 at t = 0, so x_0 is the posterior mean, which at t = 0 is the
+    (clipped) predicted x_0 (c1 = 1, c2 = 0). With ``variance="beta"`` beta_0 = 1e-4 > 0, so a step
+    that added sigma_0 z there would move x_0 by 0.01 z."""
+    s = NoiseSchedule.linear(T)
+    g = torch.Generator().manual_seed(4)
+    x, eps, z = (torch.randn(5, 2, generator=g, dtype=torch.float64) for _ in range(3))
+    for variance in ("beta_tilde", "beta"):
+        for clip in (None, (-1.0, 1.0)):
+            x0 = s.predict_x0(x, 0, eps)
+            want = x0 if clip is None else x0.clamp(*clip)
+            got = s.ddpm_step(x, 0, eps, z, variance=variance, clip=clip)
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_models_sample_with_their_configured_sampler_options(one_thread):
     """DDPM's variance and DDIM's steps, eta, spacing and clipping reach the samplers: each model's
     samples are those of the sampler called with its options, and each option changes them."""
@@ -310,6 +325,37 @@ def test_ema_update_is_the_warmed_up_exponential_average():
         model._update_ema(n)
         for e, b, p in zip(model.ema.parameters(), before, model.net.parameters(), strict=True):
             torch.testing.assert_close(e, d * b + (1 - d) * p)
+
+
+def test_training_draws_every_timestep_uniformly(monkeypatch):
+    """L_simple takes t uniform over all T timesteps (Ho et al. 2020, Alg. 1; 0-based here): a range
+    off by one (t = 1 .. T-1) would never train the last denoising step, and nothing else noticed."""
+    seen = []
+    q_sample = NoiseSchedule.q_sample
+
+    def spy(self, x0, t, noise):
+        seen.append(t.clone())
+        return q_sample(self, x0, t, noise)
+
+    monkeypatch.setattr(NoiseSchedule, "q_sample", spy)
+    tiny_points(timesteps=4, batch_size=64, train_steps=10).fit(torch.randn(64, 2), ctx())
+    counts = torch.bincount(torch.cat(seen), minlength=4)
+    assert len(counts) == 4 and counts.sum() == 640
+    assert (counts > 100).all(), counts  # 160 expected per timestep
+
+
+def test_points_are_standardised_per_coordinate_and_mapped_back():
+    """Points train in standardised units, (x - mean) / std per coordinate, and samples are mapped
+    back by the inverse: a wrong sign or a variance for the std went unseen on ring8, which is
+    centred at 0 with a spread near 1."""
+    data = torch.randn(256, 2, generator=torch.Generator().manual_seed(0)) * torch.tensor([3.0, 0.5])
+    data = data + torch.tensor([5.0, -2.0])
+    model = tiny_points(train_steps=1)
+    model.fit(data, ctx())
+    z = model.normalize(data)
+    torch.testing.assert_close(z.mean(0), torch.zeros(2), rtol=0, atol=1e-5)
+    torch.testing.assert_close(z.std(0), torch.ones(2), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model.denormalize(z), data, rtol=1e-6, atol=1e-5)
 
 
 def test_learning_rate_warm_up_then_constant_or_cosine_to_zero():

@@ -26,7 +26,7 @@ from genbench.metrics.base import EvalContext
 from genbench.metrics.fid import BACKENDS, FID, frechet_distance, gaussian_statistics
 from genbench.metrics.inception_score import InceptionScore
 from genbench.metrics.kid import KID
-from genbench.metrics.memorization import Memorization, mann_whitney_z
+from genbench.metrics.memorization import Memorization, copied, mann_whitney_z
 from genbench.metrics.modes import Modes, expected_modes, mode_kl
 from genbench.metrics.prdc import PRDC, prdc
 
@@ -303,6 +303,22 @@ def test_is_confident_balanced_predictions_give_the_number_of_classes():
     assert k - 0.1 < InceptionScore().compute(is_ctx(logits[perm]))["is"] <= k + 1e-9
     # half the classes: K / 2
     assert InceptionScore().compute(is_ctx(logits[labels < 5], splits=1))["is"] == pytest.approx(5, rel=1e-10)
+
+
+def test_is_matches_torch_fidelity_with_the_run_seed():
+    """Our IS is torch-fidelity's isc_features_to_metric on the same logits, shuffled with the run's
+    seed: the seed decides the splits, so another seed gives another is_std."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    logits = np.random.default_rng(5).standard_normal((300, 10)) * 3
+    ctx = is_ctx(logits)
+    ctx.seed = 7
+    ours = InceptionScore().compute(ctx)
+    ref = isc_features_to_metric(t64(logits), splits=10, shuffle=True, rng_seed=7)
+    assert ours["is"] == pytest.approx(float(ref["inception_score_mean"]), rel=1e-12)
+    assert ours["is_std"] == pytest.approx(float(ref["inception_score_std"]), rel=1e-12)
+    other = isc_features_to_metric(t64(logits), splits=10, shuffle=True, rng_seed=0)
+    assert float(other["inception_score_std"]) != pytest.approx(ours["is_std"], rel=1e-6)  # can fail
 
 
 def test_is_fewer_samples_than_splits_names_samples():
@@ -715,9 +731,10 @@ def test_memorization_values_by_hand_on_three_blobs(tmp_path):
     train, test = (data.load(split)[0].double().numpy() for split in ("train", "test"))
     rng = np.random.default_rng(33)
     fresh = np.concatenate(
-        [c + rng.standard_normal((n, 2)) for c, n in zip(Blobs.centers, (75, 30, 12), strict=True)]
+        [c + rng.standard_normal((n, 2)) for c, n in zip(Blobs.centers, (75, 30, 20), strict=True)]
     )
-    # copies of 5 training points of blob 0 and of the duplicated one; blob 2 gets 12 samples (<= 20)
+    # copies of 5 training points of blob 0 and of the duplicated one; blob 2 gets 20 samples, on
+    # tau's boundary: a cell counts with *more* than 20 (dgm-eval's Qm(pi) > tau, tau = 20 / m)
     samples = np.concatenate([train[1:6], train[-1:], fresh])
     out = Memorization().compute(make_ctx(t64(samples), dataset=data))
 
@@ -742,7 +759,7 @@ def test_memorization_values_by_hand_on_three_blobs(tmp_path):
         m, n = len(lq), len(lp)
         z.append((u - (m * n / 2 - 0.5)) / np.sqrt(m * n * (m + n + 1) / 12))
         w.append(len(p) / len(test))
-    assert len(z) == 2  # blob 2's 12 samples are below tau
+    assert len(z) == 2  # blob 2's 20 samples are not above tau
     assert out["ct"] == pytest.approx(np.dot(w, z) / np.sum(w), rel=1e-9)
 
 
@@ -771,6 +788,26 @@ def test_ct_of_exact_copies_in_closed_form_and_tau_counts_more_than_20_samples(t
         w.append(n / len(test))
     assert len(z) == (2 if in_middle_blob == 20 else 3)
     assert ct_score(train, test, gen) == pytest.approx(np.dot(w, z) / np.sum(w), rel=1e-12)
+
+
+def test_memorization_flag_needs_the_rate_above_0_1_and_twice_the_held_out_rate():
+    """Flag ``memorized``: rate > 0.1 and, when the test split gives one, rate > 2 x the held-out rate,
+    so a 2D model at chance level (~1/9 of fresh points pass d1/d2 < 1/3) is not flagged."""
+    m = Memorization()
+    assert m.flags({"memorization_rate": 0.15, "memorization_rate_heldout": 0.1}) == []
+    assert m.flags({"memorization_rate": 0.25, "memorization_rate_heldout": 0.1}) == ["memorized"]
+    assert m.flags({"memorization_rate": 0.15}) == ["memorized"]  # no test split: the 0.1 bar alone
+    assert m.flags({"memorization_rate": 0.08, "memorization_rate_heldout": 0.0}) == []
+
+
+def test_memorization_ratio_is_strictly_below_one_third():
+    """Gu et al. 2023: d1 / d2 < 1/3. A sample at 1 from one training point and 3 from the next sits
+    on the boundary (exact distances) and is not a copy; a hair closer is."""
+    train = torch.tensor([[1.0, 0.0], [3.0, 0.0], [50.0, 0.0]], dtype=torch.float64)
+    d1, d2 = torch.tensor([1.0, 0.999, 0.0]), torch.tensor([3.0, 3.0, 0.0])
+    assert copied(d1, d2).tolist() == [False, True, True]  # d1 = d2 = 0: a duplicated example's copy
+    dist, _ = nearest(torch.zeros(1, 2, dtype=torch.float64), train, 2)  # the metric's exact distances
+    assert dist.tolist() == [[1.0, 3.0]] and copied(dist[:, 0], dist[:, 1]).tolist() == [False]
 
 
 def test_mann_whitney_z_null_and_shifted():
@@ -813,6 +850,14 @@ def test_expected_modes_closed_form():
     )
     assert expected_modes(np.array([2.0, 1.0, 1.0]), 2) == pytest.approx(1.625, rel=1e-12)
     assert expected_modes(np.full(1000, 1.0), 500) < 500
+
+
+def test_modes_flag_collapsed_below_half_of_the_expected_modes():
+    """``collapsed``: modes_covered *below* half of modes_expected; exactly half is not collapsed."""
+    m = Modes()
+    assert m.flags({"modes_covered": 4.0, "modes_expected": 8.0}) == []
+    assert m.flags({"modes_covered": 3.0, "modes_expected": 8.0}) == ["collapsed"]
+    assert m.flags({"mode_kl": 0.1}) == []
 
 
 def test_modes_on_ring8(ring8):
