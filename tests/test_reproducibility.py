@@ -43,29 +43,35 @@ class _GlobalDraws(GenerativeModel):
         self.mean, self.std = state["mean"], state["std"]
 
 
+def fid_and_loaded(model: str, out) -> tuple[float, bool]:
+    """``model``'s FID on ring8 (200 samples, seed 0) with results in ``out`` and the cache beside
+    it, and whether its checkpoint was loaded rather than trained."""
+    config = RunConfig(
+        models=[model],
+        dataset="ring8",
+        samples=200,
+        metrics=["fid"],
+        out=out,
+        cache_dir=out.parent / "cache",
+        device="cpu",
+        figures=False,
+        progress=False,
+    )
+    (result,) = run(config)
+    assert result.status == "ok", result.error
+    return result.metrics["fid"], result.training["loaded"]
+
+
 def test_a_plugin_sampling_from_the_global_generator_scores_the_same_trained_or_loaded(register, tmp_path):
     """The global generator was seeded before training only: sampling drew from wherever ``fit`` had
     left it, so the run that trained the model and the next, which loaded it, scored other samples
     (FID 574.3 against 591.2 on digits)."""
     register(registry.models, "test-global-draws", _GlobalDraws)
 
-    def fid(out: str) -> tuple[float, bool]:
-        config = RunConfig(
-            models=["test-global-draws"],
-            dataset="ring8",
-            samples=200,
-            metrics=["fid"],
-            out=tmp_path / out,
-            cache_dir=tmp_path / "cache",
-            device="cpu",
-            figures=False,
-            progress=False,
-        )
-        (result,) = run(config)
-        assert result.status == "ok", result.error
-        return result.metrics["fid"], result.training["loaded"]
-
-    trained, loaded = fid("a"), fid("b")
+    trained, loaded = (
+        fid_and_loaded("test-global-draws", tmp_path / "a"),
+        fid_and_loaded("test-global-draws", tmp_path / "b"),
+    )
     assert (trained[1], loaded[1]) == (False, True)
     assert trained[0] == loaded[0]
 
@@ -91,29 +97,13 @@ def test_a_plugin_drawing_from_numpy_and_random_scores_the_same_wherever_it_runs
     generators' states back."""
     register(registry.models, "test-numpy-draws", _NumpyDraws)
 
-    def fid(out: str) -> tuple[float, bool]:
-        config = RunConfig(
-            models=["test-numpy-draws"],
-            dataset="ring8",
-            samples=200,
-            metrics=["fid"],
-            out=tmp_path / out,
-            cache_dir=tmp_path / "cache",
-            device="cpu",
-            figures=False,
-            progress=False,
-        )
-        (result,) = run(config)
-        assert result.status == "ok", result.error
-        return result.metrics["fid"], result.training["loaded"]
-
     np.random.seed(1)
     random.seed(1)
-    trained = fid("a")
+    trained = fid_and_loaded("test-numpy-draws", tmp_path / "a")
     np.random.seed(2)  # the caller's draws in between must not matter either
     random.seed(2)
     numpy_state, python_state = np.random.get_state(), random.getstate()
-    loaded = fid("b")
+    loaded = fid_and_loaded("test-numpy-draws", tmp_path / "b")
     assert (trained[1], loaded[1]) == (False, True)
     assert trained[0] == loaded[0]
     assert np.array_equal(np.random.get_state()[1], numpy_state[1]) and random.getstate() == python_state
