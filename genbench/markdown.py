@@ -67,7 +67,9 @@ def shared_metric_settings(runs: pd.DataFrame, protocols: list[dict[str, Any]]) 
                 seen.setdefault(metric, set()).add(json.dumps(options, sort_keys=True))
     parts = []
     for metric, values in sorted(seen.items()):
-        if len(values) == 1:  # else differing only among runs of other metric versions: in the CSV
+        # one value: settings that differ put the metric in the protocol (``varying``), so two never
+        # reach here; should they, naming one of them for every row would be wrong, so none is named
+        if len(values) == 1:
             options = json.loads(next(iter(values)))
             parts += [f"{metric}.{k}={'none' if v is None else v}" for k, v in sorted(options.items())]
     return md_text(", ".join(parts))

@@ -181,8 +181,9 @@ class FeatureExtractor(ABC):
         least = min(self.batch_size, MIN_BATCH_ROWS)
         for i in range(0, len(x), self.batch_size):
             rows = x[i : i + self.batch_size]
-            if len(rows) < least:
-                rows = rows[torch.arange(least) % len(rows)]
+            kept = len(rows)  # the rows that are not padding
+            if kept < least:
+                rows = rows[torch.arange(least) % kept]
             # a copy: an extractor writing into its input (scaling in place) wrote into the dataset's
             # split, which later models trained on, or into the samples the other metrics read
             batch = rows.to(self.device, copy=True)
@@ -190,7 +191,6 @@ class FeatureExtractor(ABC):
                 "extracting features", lambda b=batch: self._extract_batch(b)
             )
             f, lg = self._checked(out, batch)
-            kept = min(self.batch_size, len(x) - i)
             f, lg = f[:kept], None if lg is None else lg[:kept]
             if feats is None:
                 feats = np.empty((len(x), f.shape[1]))
