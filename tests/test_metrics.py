@@ -223,6 +223,43 @@ def test_fid_matches_torch_fidelity_and_clean_fid_on_the_same_features(backend, 
     np.testing.assert_allclose(sigma, st_a["sigma"], rtol=1e-12)
 
 
+def test_fid_retries_a_non_finite_sqrtm_with_eps_on_both_diagonals_as_clean_fid(monkeypatch):
+    """Where scipy's sqrtm of S1 S2 is not finite (a product with a repeated zero eigenvalue, as
+    rank-deficient covariances of a few samples give; simulated here, since whether it happens depends
+    on rounding), the clean-fid backend retries with ``eps * I`` added to both covariances. It equals
+    ``cleanfid.fid.frechet_distance`` under the same failing first sqrtm, and the closed form of the
+    shifted diagonal covariances, |mu1 - mu2|^2 + sum a + sum b - 2 sum sqrt((a + eps) (b + eps))."""
+    from types import SimpleNamespace
+
+    import genbench.metrics.fid as fid_module
+    from cleanfid import fid as cleanfid_fid
+
+    def failing_first(real):
+        calls = []
+
+        def sqrtm(m, *args, disp=True, **kwargs):
+            calls.append(m)
+            root = np.full_like(m, np.nan) if len(calls) == 1 else real(m)
+            return root if disp else (root, None)
+
+        return sqrtm
+
+    eps = 1e-6  # pytorch-fid's and clean-fid's offset
+    rng = np.random.default_rng(5)
+    mu1, mu2 = rng.standard_normal(4), rng.standard_normal(4)
+    a, b = rng.uniform(1e-6, 1e-5, 4), rng.uniform(0.5, 2.0, 4)  # small variances, where eps shows
+    expected = np.sum((mu1 - mu2) ** 2) + a.sum() + b.sum() - 2 * np.sqrt((a + eps) * (b + eps)).sum()
+    unshifted = np.sum((mu1 - mu2) ** 2) + a.sum() + b.sum() - 2 * np.sqrt(a * b).sum()
+    assert abs(expected - unshifted) > 1e-7 * abs(expected)  # the offset is visible at rel=1e-9
+
+    monkeypatch.setattr(fid_module, "linalg", SimpleNamespace(sqrtm=failing_first(linalg.sqrtm)))
+    with pytest.warns(UserWarning, match=r"singular; added 1e-06 to the diagonal of both covariances"):
+        ours = frechet_distance(mu1, np.diag(a), mu2, np.diag(b), "clean-fid")
+    assert ours == pytest.approx(expected, rel=1e-9)
+    real = lambda m: linalg.sqrtm(m)  # noqa: E731 (scipy >= 1.18 has no disp; the wrapper takes it)
+    monkeypatch.setattr(cleanfid_fid, "linalg", SimpleNamespace(sqrtm=failing_first(real)))
+    assert ours == pytest.approx(cleanfid_fid.frechet_distance(mu1, np.diag(a), mu2, np.diag(b)), rel=1e-12)
+
 @pytest.mark.parametrize("rows_per_block", [1, 7, 64, 10_000])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_gaussian_statistics_summed_in_blocks_equal_np_cov(rows_per_block, dtype, monkeypatch):
