@@ -117,6 +117,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     for name in config.models:
         registry.models.check(name)
     device, cache_dir = check_shared_inputs(config)
+    if config.amp and device.type != "cuda":  # recorded as amp: false; said, not silently float32
+        console.warn(f"--amp is mixed precision on CUDA only: training on {device} runs in float32")
     given = parse_overrides(config.overrides)
     overrides = canonical_overrides(given)
     check_writable(cache_dir, flag="--cache-dir")
