@@ -231,8 +231,9 @@ def test_fid_retries_a_non_finite_sqrtm_with_eps_on_both_diagonals_as_clean_fid(
     shifted diagonal covariances, |mu1 - mu2|^2 + sum a + sum b - 2 sum sqrt((a + eps) (b + eps))."""
     from types import SimpleNamespace
 
-    import genbench.metrics.fid as fid_module
     from cleanfid import fid as cleanfid_fid
+
+    import genbench.metrics.fid as fid_module
 
     def failing_first(real):
         calls = []
@@ -259,6 +260,7 @@ def test_fid_retries_a_non_finite_sqrtm_with_eps_on_both_diagonals_as_clean_fid(
     real = lambda m: linalg.sqrtm(m)  # noqa: E731 (scipy >= 1.18 has no disp; the wrapper takes it)
     monkeypatch.setattr(cleanfid_fid, "linalg", SimpleNamespace(sqrtm=failing_first(real)))
     assert ours == pytest.approx(cleanfid_fid.frechet_distance(mu1, np.diag(a), mu2, np.diag(b)), rel=1e-12)
+
 
 @pytest.mark.parametrize("rows_per_block", [1, 7, 64, 10_000])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
