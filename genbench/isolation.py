@@ -5,14 +5,18 @@ left behind failed the next model's training (blamed on that model), and a ``tra
 in ``fit`` moved every later model's FID while all were recorded "ok". The data reaches plugins as
 copies (``training.train_or_load``, ``EvalContext.train_data``, ``scoring.evaluate_into``), and
 torch's global settings are restored after a model's training, after its sampling and after each
-metric, with a warning naming the plugin.
+metric, with a warning naming the plugin. Ctrl-C during a model's ``fit`` stops the run even when
+``fit`` caught it (:func:`ctrl_c_kept`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import signal
+import threading
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -122,3 +126,44 @@ def global_rng_kept() -> Iterator[None]:
         random.setstate(python_state)
         if not cuda_before and torch.cuda.is_initialized():
             torch.cuda.manual_seed_all(torch.initial_seed())
+
+
+@contextlib.contextmanager
+def ctrl_c_kept() -> Iterator[None]:
+    """Re-raise the interruption that Ctrl-C raised in the block (a model's ``fit``) when the block
+    caught it: a plugin's bare ``except:``, or a training loop that stops early on Ctrl-C, returned
+    normally, and its half-trained weights were cached as the trained model (every later run loaded
+    them, with nothing saying so) or scored as fitted while the run went on. A block that raised
+    something else after catching it (``sys.exit``, its own error) is interrupted too: the user
+    pressed Ctrl-C, and the run went on to the next model.
+
+    SIGINT's handler is chained, not replaced, and restored after the block: Python's default one
+    still raises KeyboardInterrupt inside it, so a plugin that lets it through stops exactly as
+    before; a caller's own handler that raises nothing is not overruled. Outside the main thread
+    (where no handler can be installed), and where SIGINT is ignored or not handled by Python, the
+    block runs as it is."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    raised: list[BaseException] = []  # what the previous handler raised, the first Ctrl-C's
+
+    def chained(signum: int, frame: FrameType | None) -> None:
+        try:
+            previous(signum, frame)
+        except BaseException as e:
+            if not raised:
+                raised.append(e)
+            raise
+
+    signal.signal(signal.SIGINT, chained)
+    try:
+        yield
+    except BaseException as e:
+        if not raised or e is raised[0]:
+            raise
+        raise raised[0] from e  # e: what the block raised after catching the interruption
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if raised:
+        raise raised[0]

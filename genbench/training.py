@@ -25,7 +25,7 @@ from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.determinism import deterministic_training
 from genbench.errors import Diverged, GenbenchError
 from genbench.io import alone, remove_temps
-from genbench.isolation import seed_globals
+from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
 
@@ -57,7 +57,8 @@ def train_or_load(
     train_x = p.dataset.load("train")[0]
     if not cls.trainable:
         ctx = TrainContext(seed=seed, device=p.device)
-        with deterministic_training(p.device, p.config.deterministic):
+        # nothing is cached, but a fit that caught Ctrl-C was scored as fitted and the run went on
+        with deterministic_training(p.device, p.config.deterministic), ctrl_c_kept():
             model.fit(train_x.clone(), ctx)
         return model, ctx.elapsed(), ctx.history, {"trainable": False, "model_version": cls.version}
 
@@ -187,7 +188,9 @@ def _train_and_save(
     )
     try:
         with deterministic_training(p.device, p.config.deterministic) as mode:
-            summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
+            # a fit that caught Ctrl-C is interrupted all the same: no model.pt, its train.pt kept
+            with ctrl_c_kept():
+                summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
         summary = {**summary, **mode}  # saved with the weights: a loaded checkpoint says how it was trained
         check_weights_finite(model, summary, ctx)
     except Exception as e:
