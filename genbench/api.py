@@ -77,6 +77,7 @@ class TrainContext:
         log: Callable[[int, dict[str, float]], None] | None = None,
         data_digest: str | None = None,
         machine: str = "",
+        warn: Callable[[str], None] | None = None,
     ):
         self.seed = seed
         self.device = device
@@ -91,6 +92,9 @@ class TrainContext:
         self.machine = machine
         #: the machines of the parts before a resume, in order (restored by :meth:`load_checkpoint`)
         self.machines_before: list[str] = []
+        #: shows a state that cannot be saved (:meth:`save_checkpoint`); None: it raises instead
+        self._warn = warn
+        self._unsaved = False  # a state was refused: no later one is tried
         #: rows logged with :meth:`log` (``{"step": ..., **values}``), restored on resume
         self.history: list[dict[str, float]] = []
         #: the step training resumed from (0 when it started afresh)
@@ -121,22 +125,38 @@ class TrainContext:
         return bool(self.checkpoint_path and self.checkpoint_every and step % self.checkpoint_every == 0)
 
     def save_checkpoint(self, state: dict[str, Any], step: int) -> None:
-        """Save ``state`` (weights, optimizer and RNG states) after ``step``, with the training log."""
-        if self.checkpoint_path is None:
+        """Save ``state`` (weights, optimizer and RNG states) after ``step``, with the training log.
+
+        ``state`` may hold tensors, numbers, strings, lists, tuples and dicts (and numpy arrays and
+        scalars), what checkpoints are loaded back with; one holding another object (a dataclass,
+        a custom class) raises :class:`~genbench.errors.StateContentError`, or, with ``warn``,
+        is shown once and never saved: the training goes on, but cannot be resumed."""
+        if self.checkpoint_path is None or self._unsaved:
             return
         from genbench.checkpoint import save_checkpoint
+        from genbench.errors import StateContentError
 
-        save_checkpoint(
-            self.checkpoint_path,
-            {
-                "step": step,
-                "state": state,
-                "history": self.history,
-                "elapsed_s": self.elapsed(),
-                "data_digest": self.data_digest,
-                "machines": self.machines(),
-            },
-        )
+        try:
+            save_checkpoint(
+                self.checkpoint_path,
+                {
+                    "step": int(step),  # a plain int, whatever the plugin counts with (numpy, a tensor)
+                    "state": state,
+                    "history": self.history,
+                    "elapsed_s": self.elapsed(),
+                    "data_digest": self.data_digest,
+                    "machines": self.machines(),
+                },
+            )
+        except StateContentError as e:
+            holder = "the state given to ctx.save_checkpoint()"
+            refused = StateContentError(e.refused, holder)
+            if self._warn is None:
+                raise refused from e
+            # refused at its first save, not when a rerun could not load it: the training so far is
+            # kept (stopping it here would throw it away), and the fix is shown at once
+            self._unsaved = True
+            self._warn(f"{refused}; training goes on, but cannot be resumed if it is interrupted")
 
     def load_checkpoint(self) -> tuple[dict[str, Any], int] | None:
         """``(state, step)`` of the last :meth:`save_checkpoint` of an interrupted run, or None:

@@ -1,33 +1,150 @@
-"""Checkpoint files: atomic torch.save, and a clear error for corrupt or foreign files."""
+"""Checkpoint files: atomic torch.save, and a clear error for corrupt or foreign files.
+
+A checkpoint is loaded with ``weights_only=True``: torch's restricted unpickler builds tensors,
+numbers, strings, lists, tuples, dicts (and numpy's arrays and scalars, :func:`_numpy_globals`),
+never an arbitrary object, so a file in a shared cache or one someone sent cannot run code when it
+is loaded. What is saved is checked against the same loader before it is written
+(:class:`~genbench.errors.StateContentError`): a state it would refuse fails at its save, with the
+fix, not on the next run, when the training behind it could no longer be loaded.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genbench.errors import CheckpointError
+from genbench.errors import CheckpointError, StateContentError
 from genbench.io import FIX_CACHE, atomic_write
 
 FORMAT = "genbench-checkpoint-v1"
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``{"format": FORMAT, **payload}`` atomically; :class:`StateContentError` (nothing
+    written) when it holds an object that :func:`load_checkpoint` would refuse."""
+    data = serialized({"format": FORMAT, **payload})
+    atomic_write(Path(path), lambda fh: fh.write(data), fix=FIX_CACHE)
+
+
+def serialized(payload: Any) -> bytes:
+    """``torch.save``'s bytes of ``payload``, once the loader is known to take them back:
+    :class:`StateContentError`, naming what it refuses, when it would not."""
     buf = io.BytesIO()
-    torch.save({"format": FORMAT, **payload}, buf)
-    atomic_write(Path(path), lambda fh: fh.write(buf.getvalue()), fix=FIX_CACHE)
+    torch.save(payload, buf)
+    data = buf.getvalue()
+    try:  # on the meta device: the unpickler runs in full, no tensor's data is read or copied
+        _load(io.BytesIO(data), "meta")
+    except Exception as e:
+        if not (isinstance(e, pickle.UnpicklingError) and _WEIGHTS_ONLY in str(e)):
+            _load(io.BytesIO(data), "cpu")  # a tensor meta cannot hold: the load itself decides
+            return data
+        raise StateContentError(_refused(e, data) or "an object") from e
+    return data
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     path = Path(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = _load(path, "cpu")
     except Exception as e:
+        refused = _refused(e, path) if isinstance(e, pickle.UnpicklingError) else None
+        if refused is not None:
+            # not unpickled: a file genbench never wrote (crafted to run code), or one an older
+            # genbench wrote from a plugin's state that held some other object
+            raise CheckpointError(
+                f"checkpoint {path} holds {refused}, which genbench does not load "
+                "(unpickling it could run code); delete it or rerun with --retrain"
+            ) from e
+        # a pickle op the loader does not know (a text file, a Git LFS pointer) is damage too
         raise CheckpointError(
             f"checkpoint {path} is corrupt ({type(e).__name__}); delete it or rerun with --retrain"
         ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a genbench checkpoint; delete it or rerun with --retrain")
     return payload
+
+
+def _load(source: Path | io.BytesIO, map_location: str) -> Any:
+    with _numpy_allowed():
+        return torch.load(source, map_location=map_location, weights_only=True)
+
+
+def _numpy_allowed() -> contextlib.AbstractContextManager[Any]:
+    """torch's ``safe_globals`` of :func:`_numpy_globals`; nothing before torch 2.5, which has no such
+    context (numpy's values are refused there, at their save as at their load)."""
+    allowing = getattr(torch.serialization, "safe_globals", None)
+    return contextlib.nullcontext() if allowing is None else allowing(_numpy_globals())
+
+
+#: what torch's error says when its weights_only unpickler refused a file
+_WEIGHTS_ONLY = "Weights only load failed"
+#: how torch's error names what it refused: a global, or the class of an object to build
+_NAMED = tuple(
+    re.compile(words)
+    for words in (
+        r"GLOBAL (\S+) was not an allowed",
+        r"GLOBAL (\S+) whose module",
+        r"but got <class '([^']+)'>",
+    )
+)
+
+
+def _refused(error: Exception, source: Path | bytes) -> str | None:
+    """What the weights_only unpickler refused in ``source``, in words (``a mod.Config object``):
+    every global it does not take, else the one torch's ``error`` names; None when it names none."""
+    if _WEIGHTS_ONLY not in str(error):
+        return None
+    try:
+        file = io.BytesIO(source) if isinstance(source, bytes) else source
+        with _numpy_allowed():
+            names = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(file))
+    except Exception:  # not torch's zip format (a bare pickle): torch's error names one
+        names = []
+    if not names:
+        names = [m.group(1) for words in _NAMED if (m := words.search(str(error)))][:1]
+    if not names:
+        return None
+    return f"a {names[0]} object" if len(names) == 1 else f"{', '.join(names)} objects"
+
+
+@functools.cache
+def _numpy_globals() -> list[Any]:
+    """The numpy globals a checkpoint may hold: arrays and scalars of booleans and numbers (a
+    plugin's ``np.random.get_state()``, a ``np.float64`` loss), torch's documented allowlist for them
+    (``_reconstruct``, ``ndarray``, ``dtype``, ``scalar`` and the dtypes' classes).
+
+    Allowed because they are data, as tensors are, and a plugin's state legitimately holds them
+    (numpy's global generator is seeded for plugins, so saving its state is how one resumes
+    exactly): refusing them would fail such a plugin's training at its first save. Each of these
+    only builds an array or scalar from bytes, and the dtypes are the fixed-size numeric ones only:
+    object arrays (whose items are arbitrary objects) and structured or string ones are refused.
+    ``_reconstruct`` and ``scalar`` are named as numpy 1 (``numpy.core``) and numpy 2 (``numpy._core``)
+    pickle them, so a state saved under either loads under the other."""
+    import numpy as np
+
+    try:
+        from numpy._core import multiarray  # numpy 2
+    except ImportError:  # numpy 1
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    numeric = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32]
+    numeric += [np.uint64, np.float16, np.float32, np.float64, np.complex64, np.complex128]
+    names = [f"{package}.multiarray" for package in ("numpy.core", "numpy._core")]
+    if torch.__version__ < (2, 6):  # no (global, name) pairs yet: each under the name it has here
+        builders: list[Any] = [multiarray._reconstruct, multiarray.scalar]
+    else:
+        builders = [
+            (f, f"{m}.{f.__name__}") for f in (multiarray._reconstruct, multiarray.scalar) for m in names
+        ]
+    return [
+        *builders,
+        np.ndarray,
+        np.dtype,
+        *dict.fromkeys(type(np.dtype(t)) for t in numeric),
+    ]

@@ -38,6 +38,21 @@ class PluginOutputError(GenbenchError):
     """A plugin returned a batch with the wrong shape, dtype, range or non-finite values."""
 
 
+class StateContentError(PluginOutputError):
+    """A model's state holds an object that genbench does not load from a checkpoint (it loads them
+    with torch's ``weights_only`` unpickler, which builds no arbitrary object): raised at its save,
+    as a plugin's bug, since the file written would not load back on the next run."""
+
+    def __init__(self, refused: str, holder: str = "the state", who: str = ""):
+        #: what was refused, in words (``a mod.Config object``)
+        self.refused = refused
+        super().__init__(
+            f"{who}{holder} holds {refused}, which genbench does not load from a checkpoint "
+            f"(unpickling it could run code); make {holder} hold only tensors, numbers, strings, "
+            "lists, tuples and dicts"
+        )
+
+
 class CheckpointError(GenbenchError):
     """A checkpoint is missing, corrupt or was written by another config."""
 

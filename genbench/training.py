@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from genbench.api import GenerativeModel, TrainContext, config_hash
-from genbench.checkpoint import load_checkpoint, save_checkpoint
+from genbench.api import GenerativeModel, TrainContext, _key_text, config_hash
+from genbench.checkpoint import load_checkpoint, save_checkpoint, serialized
 from genbench.determinism import deterministic_training
-from genbench.errors import Diverged, GenbenchError
+from genbench.errors import Diverged, GenbenchError, StateContentError
 from genbench.io import alone, remove_temps
 from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
@@ -185,8 +185,10 @@ def _train_and_save(
         progress=console.training(f"train {label} seed {seed}"),
         data_digest=digest,  # saved in train.pt: a resume on changed data is refused
         machine=machine_text(machine(str(p.device))),
+        warn=lambda message: console.warn(f"{label} seed {seed}: {message}"),
     )
     try:
+        check_state_storable(model, name)
         with deterministic_training(p.device, p.config.deterministic) as mode:
             # a fit that caught Ctrl-C is interrupted all the same: no model.pt, its train.pt kept
             with ctrl_c_kept():
@@ -204,7 +206,8 @@ def _train_and_save(
     train_s = ctx.elapsed()
     # a training resumed elsewhere (another machine, thread count or GPU) was timed on each of them
     trained_on = " then ".join(ctx.machines())
-    summary = {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
+    # a subclass (an IntEnum, np.float64) as its plain type: the loader refuses an Enum
+    summary = {k: stored(v) for k, v in summary.items() if isinstance(v, int | float | str | bool)}
     summary["resumed_from"] = ctx.resumed_from
     try:
         save_checkpoint(
@@ -213,7 +216,7 @@ def _train_and_save(
                 "state": model.state_dict(),
                 "train_s": train_s,
                 "training_log": ctx.history,
-                "config": model.train_config(),
+                "config": stored(model.train_config()),
                 "summary": summary,
                 # the key names the dataset, not its content: a plugin dataset's changed data is caught here
                 "data_digest": digest,
@@ -221,10 +224,13 @@ def _train_and_save(
             },
         )
     except GenbenchError as e:
-        if not isinstance(e.__cause__, OSError):
+        if isinstance(e, StateContentError):  # what fit left the state holding, unchecked before it
+            e = StateContentError(e.refused, "state_dict()")
+        elif not isinstance(e.__cause__, OSError):
             raise
-        # a full disk after the whole training: the trained model was thrown away with the run. It is
-        # scored now, uncached; the resumable state (if any) stays for the next run to resume
+        # a full disk, or a state the loader would refuse, after the whole training: the trained model
+        # was thrown away with the run. It is scored now, uncached; the resumable state (if any) stays
+        # for the next run to resume
         console.warn(
             f"{label} seed {seed}: trained, but {e}; it is scored now, and the next run trains it again"
         )
@@ -236,6 +242,43 @@ def _train_and_save(
     # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
     (ckpt_dir / PARTIAL).unlink(missing_ok=True)
     return train_s, ctx.history, weights_info(final, False, cls, amp, summary, trained_on)
+
+
+def check_state_storable(model: GenerativeModel, name: str) -> None:
+    """Raise :class:`StateContentError` before training when ``model``'s ``state_dict()`` already
+    holds an object its checkpoint could not be loaded back with: its model.pt would be refused at
+    the end of the training (scored uncached, and trained again on every run), so it fails before
+    the hours of it. A state_dict() that raises before ``fit`` is checked when it is saved."""
+    try:
+        state = model.state_dict()
+    except Exception:
+        return
+    try:
+        serialized(state)
+    except StateContentError as e:
+        raise StateContentError(e.refused, "state_dict()", who=f"model {name!r}: ") from e
+
+
+def stored(value: Any) -> Any:
+    """``value`` (a training config, a summary) as model.pt stores it: numbers, strings, lists,
+    tuples and dicts kept as they are, a subclass of one as its plain type, anything else (an Enum,
+    a Path, a frozenset: config fields ``--set`` takes) as the checkpoint key hashes it, as its text
+    (a set as its sorted items). The loader takes nothing else: the model.pt of a plugin with such
+    a config field was saved, but could not be loaded."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    # a subclass as JSON writes it for the key: an IntEnum or a str Enum is its value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):  # bool has no subclass
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return {stored(k): stored(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(stored(v) for v in value)
+    return stored(_key_text(value))  # a set's sorted items may be Enums in turn
 
 
 def checkpoint_subdir(dataset: str, name: str, model: GenerativeModel, seed: int, amp: bool) -> Path:

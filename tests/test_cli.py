@@ -2287,18 +2287,39 @@ def test_a_full_results_disk_says_so_once_and_names_no_file_it_did_not_write(cli
     assert not (tmp_path / "runs/ring8/gaussian/seed0.json").exists()
 
 
-def test_corrupt_checkpoint_keeps_earlier_results(cli, tmp_path, cache_dir):
+class Mkdir:
+    """Unpickled, it makes a directory: the side effect of a crafted checkpoint's ``__reduce__``."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+@pytest.mark.parametrize("content", ["damaged", "crafted"])
+def test_corrupt_checkpoint_keeps_earlier_results(cli, tmp_path, cache_dir, content):
+    """A damaged model.pt, or one crafted to run code when unpickled (which it did: checkpoints were
+    loaded with weights_only=False), fails its model with one error line naming the fix."""
+    from genbench.checkpoint import FORMAT
+
     cache = tmp_path / "cache"
     args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100"]
     assert cli(*run_args(tmp_path / "runs", cache, *args)).exit_code == 0
     before = {p: p.read_bytes() for p in find_results(tmp_path / "runs")}
     (ckpt,) = cache.glob("checkpoints/ring8/test-tiny-trained/*/model.pt")
-    ckpt.write_bytes(b"not a checkpoint")
+    ran = tmp_path / "ran"
+    if content == "damaged":
+        ckpt.write_bytes(b"not a checkpoint")
+    else:
+        torch.save({"format": FORMAT, "state": Mkdir(ran)}, ckpt)
     (tmp_path / "other").mkdir()
     r = cli(*run_args(tmp_path / "other", cache, *args))
     assert r.exit_code == 2
-    assert "error: test-tiny-trained seed 0: checkpoint" in r.stderr and "--retrain" in r.stderr
-    assert "Traceback" not in r.output
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert line.startswith("error: test-tiny-trained seed 0: checkpoint")
+    assert line.endswith("delete it or rerun with --retrain")
+    assert "Traceback" not in r.output and not ran.exists()
     assert {p: p.read_bytes() for p in find_results(tmp_path / "runs")} == before  # nothing lost
     r = cli(*run_args(tmp_path / "runs2", cache, *args, "--retrain"))
     assert r.exit_code == 0

@@ -4,8 +4,11 @@ and an interrupted ``--retrain``'s mark is honoured by a rerun of that command o
 
 from __future__ import annotations
 
+import enum
+import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ import pytest
 import torch
 from test_baselines import flat_state
 from test_cli import (  # tests/ is on the path: pytest imports test modules by their name
+    Mkdir,
     TinyTrained,
     interrupt_training_at,
 )
@@ -433,6 +437,204 @@ def test_a_killed_checkpoint_write_leaves_no_temp_file_behind(tmp_path):
     (again,) = run(config(tmp_path, "a"))
     assert again.training["loaded"] and not any(f.exists() for f in left)
     assert live.exists() and other.exists()
+
+
+# -- checkpoints are loaded without unpickling arbitrary objects -----------------------------------
+
+
+@pytest.mark.parametrize("form", ["torch.save", "pickle"])
+def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(tmp_path, form):
+    """model.pt was loaded with weights_only=False: a file in a shared cache (or one someone sent)
+    ran whatever its pickle said when it was loaded. It is refused now, before anything runs, with
+    the corrupt file's error; --retrain replaces it."""
+    from genbench.checkpoint import FORMAT, load_checkpoint
+
+    (first,) = run(config(tmp_path, "a"))
+    model_pt, ran = Path(first.training["checkpoint"]), tmp_path / "ran"
+    crafted = {"format": FORMAT, "state": Mkdir(ran)}
+    if form == "torch.save":
+        torch.save(crafted, model_pt)
+    else:  # a bare pickle, which torch reads as its legacy format
+        model_pt.write_bytes(pickle.dumps(crafted, protocol=2))
+    with pytest.raises(CheckpointError, match=r"delete it or rerun with --retrain$"):
+        load_checkpoint(model_pt)
+    (again,) = run(config(tmp_path, "b"))
+    assert (again.status, again.error_kind) == ("failed", "user")
+    assert str(model_pt) in again.error and again.error.endswith("delete it or rerun with --retrain")
+    assert "\n" not in again.error
+    assert not ran.exists()
+    (retrained,) = run(config(tmp_path, "c", retrain=True))
+    assert retrained.status == "ok" and not ran.exists()
+
+
+@dataclass
+class _Settings:
+    """A dataclass in a state: what the loader does not unpickle."""
+
+    scale: float = 1.0
+
+
+FIX = "make state_dict() hold only tensors, numbers, strings, lists, tuples and dicts"
+
+
+@register_model("test-training-holds-settings")
+class HoldsSettings(Toy):
+    """Its state_dict() holds a dataclass from the start."""
+
+    def state_dict(self):
+        return {**super().state_dict(), "settings": _Settings()}
+
+
+def test_a_state_dict_the_loader_would_refuse_fails_the_plugin_before_training(tmp_path):
+    """Such a model.pt saved, and the next run could not load it: the hours of training behind it
+    were lost. Seen before training, it fails the plugin at once, naming the object and the fix."""
+    Toy.fits.clear()
+    (result,) = run(config(tmp_path, "a", models=["test-training-holds-settings"]))
+    assert (result.status, result.error_kind) == ("failed", "plugin")
+    assert "state_dict() holds a test_training._Settings object" in result.error and FIX in result.error
+    assert "\n" not in result.error
+    assert Toy.fits == [] and not list((tmp_path / "cache").glob("checkpoints/**/*.pt"))
+
+
+@register_model("test-training-settles")
+class Settles(Toy):
+    """Its state_dict() holds a dataclass only once fit has run."""
+
+    settings: _Settings | None = None
+
+    def fit(self, train, ctx):
+        out = super().fit(train, ctx)
+        self.settings = _Settings()
+        return out
+
+    def state_dict(self):
+        return {**super().state_dict(), "settings": self.settings}
+
+
+def test_a_state_refused_after_training_is_scored_uncached_with_the_fix(tmp_path, capsys):
+    """Refused only at the model.pt write, after the whole training: scored now, as a full disk's
+    model is, with a warning naming the object and the fix; nothing is cached."""
+    (result,) = run(config(tmp_path, "a", models=["test-training-settles"]))
+    assert result.status == "ok" and "fid" in result.metrics, result.error
+    assert result.training["checkpoint"] is None and result.training["loaded"] is False
+    err = " ".join(capsys.readouterr().err.split())
+    assert "test-training-settles seed 0: trained, but state_dict() holds a test_training._Settings" in err
+    assert FIX in err and "the next run trains it again" in err
+    assert not list((tmp_path / "cache").glob("checkpoints/**/model.pt"))
+
+
+@register_model("test-training-saves-settings")
+class SavesSettings(Toy):
+    """Its resumable state (what it gives ctx.save_checkpoint) holds a dataclass; its state_dict() does not."""
+
+    def fit(self, train, ctx):
+        save = ctx.save_checkpoint
+        ctx.save_checkpoint = lambda state, step: save({**state, "settings": _Settings()}, step)
+        return super().fit(train, ctx)
+
+
+def test_a_resumable_state_the_loader_would_refuse_is_shown_at_its_first_save(tmp_path, capsys):
+    """It saved every --checkpoint-every steps, and an interrupted run's rerun could not resume from
+    it. Its first save warns, once, naming the object and the fix; the training goes on and its
+    model.pt loads. Outside the harness (no warn), the save raises."""
+    (result,) = run(config(tmp_path, "a", models=["test-training-saves-settings"]))
+    assert result.status == "ok" and result.training["checkpoint"], result.error
+    err = " ".join(capsys.readouterr().err.split())
+    said = "the state given to ctx.save_checkpoint() holds a test_training._Settings object"
+    assert err.count(said) == 1 and "make the state given to ctx.save_checkpoint() hold only tensors" in err
+    assert not list((tmp_path / "cache").glob("checkpoints/**/train.pt"))
+    (again,) = run(config(tmp_path, "b", models=["test-training-saves-settings"]))
+    assert again.training["loaded"] and again.metrics["fid"] == result.metrics["fid"]
+    from genbench.errors import StateContentError
+
+    ctx = TrainContext(seed=0, device=torch.device("cpu"), checkpoint_path=tmp_path / "t.pt")
+    with pytest.raises(StateContentError, match="ctx.save_checkpoint"):
+        ctx.save_checkpoint({"settings": _Settings()}, 5)
+    assert not (tmp_path / "t.pt").exists()
+
+
+class _Mode(enum.Enum):
+    FAST = "fast"
+
+
+class _Level(enum.IntEnum):
+    LOW = 1
+
+
+@register_model("test-training-configured")
+class Configured(Toy):
+    """Config fields that --set takes but the loader does not (an Enum, a Path, a frozenset), and a
+    summary of numpy and IntEnum numbers."""
+
+    @dataclass
+    class Config:
+        steps: int = 20
+        lr: float = 0.5
+        mode: _Mode = _Mode.FAST
+        level: _Level = _Level.LOW
+        where: Path = Path("/data/x")
+        tags: frozenset[str] = frozenset({"b", "a"})
+
+    def fit(self, train, ctx):
+        return {**super().fit(train, ctx), "final": np.float64(0.25), "level": _Level.LOW}
+
+
+def test_a_model_pt_holds_nothing_the_weights_only_loader_refuses(tmp_path):
+    """model.pt stored the training config and summary as they were: an Enum, a Path or a frozenset
+    field (each of which --set takes) made a file that torch's weights_only load refuses. They are
+    stored as the checkpoint key hashes them, and the model.pt loads."""
+    (first,) = run(config(tmp_path, "a", models=["test-training-configured"]))
+    payload = torch.load(first.training["checkpoint"], weights_only=True)  # torch's own allowlist only
+    assert payload["config"] == {
+        "steps": 20,
+        "lr": 0.5,
+        "mode": "_Mode.FAST",
+        "level": 1,
+        "where": "/data/x",
+        "tags": ["a", "b"],
+    }
+    assert payload["summary"]["final"] == 0.25 and type(payload["summary"]["final"]) is float
+    assert type(payload["summary"]["level"]) is int
+    (again,) = run(config(tmp_path, "b", models=["test-training-configured"]))
+    assert again.training["loaded"] and again.training["checkpoint"] == first.training["checkpoint"]
+
+
+@register_model("test-training-numpy")
+class NumpyNoise(Toy):
+    """Learns the data mean from batches drawn with numpy's global generator (which the harness
+    seeds), and saves that generator's state, numpy arrays and scalars to resume exactly."""
+
+    def fit(self, train, ctx):
+        from baselines.training import train_loop
+
+        data, mean = train.cpu().double().numpy(), np.zeros(self.spec.shape)
+
+        def step(i):
+            batch = data[np.random.randint(0, len(data), 8)]
+            mean[...] += 0.5 * (batch.mean(0) - mean)
+            return {"loss": float(((batch - mean) ** 2).mean())}
+
+        def state():
+            return {"mean": mean.copy(), "rng": np.random.get_state(), "rate": np.float64(0.5)}
+
+        def load(s):
+            mean[...] = s["mean"]
+            np.random.set_state(s["rng"])
+
+        out = train_loop(ctx, steps=self.config.steps, step=step, state=state, load=load)
+        self.mean = torch.from_numpy(mean).float()
+        return out
+
+
+def test_a_resumable_state_of_numpy_arrays_and_generator_state_resumes(tmp_path, monkeypatch):
+    """numpy's arrays and scalars are data, and numpy's RNG state is how a plugin drawing from it
+    resumes exactly: they load (the old, unrestricted load took them too; this guards the allowlist)."""
+    (straight,) = run(config(tmp_path, "a", models=["test-training-numpy"], cache_dir=tmp_path / "ca"))
+    with interrupted_at(monkeypatch, 7):
+        run(config(tmp_path, "b", models=["test-training-numpy"]))
+    (resumed,) = run(config(tmp_path, "b", models=["test-training-numpy"]))
+    assert resumed.training["resumed_from"] == 5
+    assert resumed.metrics["fid"] == straight.metrics["fid"]
 
 
 # -- deterministic training on CUDA (--deterministic, on by default) ----------------------------------
