@@ -20,7 +20,7 @@ import torch
 from genbench.api import GenerativeModel, SampleCheck
 from genbench.errors import GenbenchError, MetricInputError, PluginOutputError
 from genbench.features.base import Features
-from genbench.isolation import seed_globals, torch_state_kept
+from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
 from genbench.resolve import effective_metric_options
@@ -68,7 +68,11 @@ def evaluate_into(
         # trained the model and the next one, which loaded it, sampled and scored other numbers
         seed_globals(sample_seed(seed))
         try:
-            with torch_state_kept(f"{result.label} seed {seed}: model {result.model!r}", console.warn):
+            # a sample that caught Ctrl-C returned a part of its batch, or the run went on: it stops
+            with (
+                torch_state_kept(f"{result.label} seed {seed}: model {result.model!r}", console.warn),
+                ctrl_c_kept(),
+            ):
                 samples, measured = measure_sampling(
                     sample_fn,
                     n,
@@ -288,7 +292,8 @@ def not_applicable(metric: Metric, ctx: EvalContext, result: Result) -> str:
     (the built-in ones say what to change, e.g. "the feature extractor gives no logits"), else that
     it does not apply."""
     try:  # compute's contract: a MetricInputError naming the fix when its inputs do not fit
-        metric.compute(ctx)
+        with ctrl_c_kept():
+            metric.compute(ctx)
     except GenbenchError as e:
         if not isinstance(e, PluginOutputError):
             return str(e)
@@ -303,7 +308,8 @@ def compute_metric(
     metric: Metric, ctx: EvalContext, result: Result, owners: dict[str, str], console: Progress
 ) -> None:
     """Compute ``metric`` into ``result``; raises when it fails or returns values it may not write."""
-    with warnings.catch_warnings(record=True) as caught:
+    # a compute that caught Ctrl-C returned values of a part of its work: the run stops, as for fit
+    with warnings.catch_warnings(record=True) as caught, ctrl_c_kept():
         warnings.simplefilter("always")
         values = metric.compute(ctx)
     for w in caught:

@@ -1,12 +1,15 @@
 """Ctrl-C during a model plugin's ``fit`` stops the run as genbench's own Ctrl-C does, even when
 ``fit`` catches the KeyboardInterrupt (a bare ``except:``, a loop that stops early on Ctrl-C): its
-half-trained weights are neither cached nor scored, and its resumable state is kept for the rerun."""
+half-trained weights are neither cached nor scored, and its resumable state is kept for the rerun.
+The same holds for a model's ``sample`` and a metric's ``compute``: nothing is scored from the part
+of the work done before Ctrl-C."""
 
 from __future__ import annotations
 
 import signal
 import sys
 import threading
+from typing import ClassVar
 
 import pytest
 from test_cli import TinyTrained, run_args
@@ -16,12 +19,15 @@ from baselines.controls import Gaussian
 from genbench import registry, run
 from genbench.api import TrainContext
 from genbench.isolation import ctrl_c_kept
+from genbench.metrics.base import Metric
 from genbench.results import find_results
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (tests/conftest.py)
 
 STOPS = "test-ctrl-c-stops-early"
 FITS = "test-ctrl-c-not-trainable"
+SAMPLES = "test-ctrl-c-while-sampling"
+COMPUTES = "test-ctrl-c-while-computing"
 
 
 class StopsEarly(TinyTrained):
@@ -56,6 +62,32 @@ class CaughtWhileFitting(Gaussian):
         except KeyboardInterrupt:
             pass
         return super().fit(train, ctx)
+
+
+def caught_ctrl_c() -> bool:
+    """The user presses Ctrl-C (a real SIGINT) and the caller catches it: True."""
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+class CaughtWhileSampling(Gaussian):
+    """A model whose ``sample`` catches the user's Ctrl-C and returns its batch all the same."""
+
+    def sample(self, n, *, generator):
+        caught_ctrl_c()
+        return super().sample(n, generator=generator)
+
+
+class CaughtWhileComputing(Metric):
+    """A metric whose ``compute`` catches the user's Ctrl-C and returns what it has so far."""
+
+    higher_is_better: ClassVar[dict[str, bool | None]] = {"partial": False}
+
+    def compute(self, ctx):
+        return {"partial": float(caught_ctrl_c())}
 
 
 @pytest.fixture
@@ -151,8 +183,8 @@ def test_a_fit_that_lets_ctrl_c_through_is_interrupted_as_before_and_the_handler
     (ok,) = run(config(tmp_path, "c", models=[STOPS], cache_dir=tmp_path / "cache-c"))
     assert ok.status == "ok" and signal.getsignal(signal.SIGINT) is handler
     (fit, in_fit), *sampled = stops_early.handlers
-    assert fit == "fit" and in_fit is not handler  # installed around fit only
-    assert sampled and all(phase == "sample" and seen is handler for phase, seen in sampled)
+    assert fit == "fit" and in_fit is not handler  # installed around fit (and sample) only
+    assert sampled and all(phase == "sample" and seen not in (handler, in_fit) for phase, seen in sampled)
     assert calls == [signal.SIGINT]
 
 
@@ -176,3 +208,20 @@ def test_ctrl_c_kept_leaves_other_threads_and_an_ignored_sigint_alone():
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.parametrize("where", ["sample", "compute"])
+def test_a_sample_or_compute_that_catches_ctrl_c_stops_the_run_unscored(tmp_path, register, where):
+    """The model scored from its samples, or the metric's values of a part of its work, were written
+    "ok" and the run went on to the next model as if Ctrl-C had not been pressed."""
+    if where == "sample":
+        register(registry.models, SAMPLES, CaughtWhileSampling)
+        cfg = config(tmp_path, "out", models=[SAMPLES, "gaussian"])
+    else:
+        register(registry.metrics, COMPUTES, CaughtWhileComputing)
+        cfg = config(tmp_path, "out", models=["gaussian", "copy"], metrics=["fid", COMPUTES])
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg)
+    assert not find_results(tmp_path / "out")
+    assert signal.getsignal(signal.SIGINT) is before
