@@ -608,6 +608,23 @@ def test_block_distances_equal_the_one_expression_bit_for_bit(block):
     assert rows == len(query)
 
 
+@pytest.mark.parametrize("rows", [4, 5, 7])
+def test_squared_norms_in_chunks_equal_the_one_expression_bit_for_bit(rows, monkeypatch):
+    """Row norms, where every block distance starts, are summed a chunk of rows at a time (the whole
+    N x D product was prdc's and memorization's peak); each chunk gives the bits of ``(x * x).sum(1)``.
+    A lone last row would not: two threads split a one-row sum of 40000 values, in another order."""
+    from genbench.metrics._knn import squared_norms
+
+    monkeypatch.setattr("genbench.metrics._knn.BLOCK_ELEMENTS", 8 * 2 * 40_000)  # chunks of 2 rows
+    x = t64(3.0 + np.random.default_rng(rows).standard_normal((rows, 40_000)))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert torch.equal(squared_norms(x), (x * x).sum(1))
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_nearest_exact_zero_for_copies_and_agrees_with_brute_force():
     """Query rows equal to reference rows are at distance exactly 0; the rest matches torch.cdist."""
     rng = np.random.default_rng(15)

@@ -46,11 +46,34 @@ def block_rows(n_ref: int, block: int | None = None) -> int:
     return max(1, block if block is not None else BLOCK_ELEMENTS // max(n_ref, 1))
 
 
+def squared_norms(x: torch.Tensor) -> torch.Tensor:
+    """``(x * x).sum(1)``, on the CPU a chunk of rows at a time: the product of the whole of ``x`` was
+    a temporary as large as ``x`` (800 MiB for 50k x 2048 float64), at the peak of prdc and memorization.
+    The same bits: the CPU reduces each row of a several-row sum whole, in one thread, whatever the
+    number of rows (a one-row sum may be split across threads, so no chunk is a lone row). On CUDA
+    the reduction's layout depends on the number of rows, and the temporary is not host memory."""
+    n = len(x)
+    step = max(2, BLOCK_ELEMENTS // 8 // max(x.shape[1], 1))  # products of 32 MiB
+    if x.device.type != "cpu" or n <= step:
+        return (x * x).sum(1)
+    out = torch.empty(n, dtype=x.dtype)
+    start = 0
+    while start < n:
+        end = n if n - (start + step) < 2 else start + step  # a lone last row joins the chunk before
+        chunk = x[start:end]
+        out[start:end] = (chunk * chunk).sum(1)
+        start = end
+    return out
+
+
 def blocks(
     query: torch.Tensor, ref: torch.Tensor, block: int | None = None
 ) -> Iterator[tuple[int, torch.Tensor]]:
-    """Yield ``(start, D)`` with ``D[i, j] = |query[start + i] - ref[j]|`` for each row block."""
-    ref_sq = (ref * ref).sum(1)
+    """Yield ``(start, D)`` with ``D[i, j] = |query[start + i] - ref[j]|`` for each row block.
+
+    A caller drops its ``D`` (``del``) at the end of its loop body: a block it still held while the
+    next one was built made three blocks alive at once instead of two (768 MiB instead of 512)."""
+    ref_sq = squared_norms(ref)
     step = block_rows(len(ref), block)
     for start in range(0, len(query), step):
         q = query[start : start + step]
@@ -60,6 +83,7 @@ def blocks(
         d2 = ((q * q).sum(1, keepdim=True) + ref_sq[None, :]).sub_(twice)
         del twice
         yield start, d2.clamp_min_(0.0).sqrt_()
+        del d2  # the caller is done with this block: free it before the next one is built
 
 
 def pair_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -87,6 +111,7 @@ def kth_neighbour_distances(
         exact, _ = _exact_candidates(x[start : start + len(d)], x, d.topk(c, dim=1, largest=False).indices)
         for k in ks:
             out[k][start : start + len(d)] = exact[:, k]
+        del d  # see blocks()
     return out
 
 
@@ -114,8 +139,8 @@ def expansion_tolerance(query: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     (doubled here for the direct value's own rounding), and a square root moves by at most the root
     of that: for 2048 Inception features a band of about 1e-5 of a distance, which continuous
     features almost never fall in by chance."""
-    ref_sq_max = (ref * ref).sum(1).max()
-    tol2 = 4 * (query.shape[1] + 2) * torch.finfo(torch.float64).eps * ((query * query).sum(1) + ref_sq_max)
+    ref_sq_max = squared_norms(ref).max()
+    tol2 = 4 * (query.shape[1] + 2) * torch.finfo(torch.float64).eps * (squared_norms(query) + ref_sq_max)
     return tol2.sqrt()
 
 
@@ -162,4 +187,5 @@ def nearest(
         exact, order = _exact_candidates(query[start : start + len(d)], ref, cand)
         dist[start : start + len(d)] = exact[:, :k]
         idx[start : start + len(d)] = order[:, :k]
+        del d  # see blocks()
     return dist, idx

@@ -188,44 +188,40 @@ class Memorization(Metric):
         self.check_options({"space": space})
         device = pick_device(ctx.extractor.device if ctx.extractor is not None else None)
         gen_np, train_np = self._points(ctx, space)
-        gen, train = as_rows(gen_np, device), as_rows(train_np, device)
-        # what depends on the train and test sets alone is computed once per run of many models
-        shared = ctx.reference_features.cache.setdefault(("memorization", space, str(device)), {})
-        dist, idx = nearest(gen, train, min(3, len(train)))
+        train = as_rows(train_np, device)
+        dist, idx = nearest(as_rows(gen_np, device), train, min(3, len(train)))
         d1, d2 = dist[:, 0], dist[:, 1]
         values = {"memorization_rate": copied(d1, d2).double().mean().item()}
 
+        # what depends on the train and test sets alone is computed once per run of many models
+        shared = ctx.reference_features.cache.setdefault(("memorization", space, str(device)), {})
+        if "test" not in shared:  # set last by _reference: a failure halfway builds it all again
+            # without the samples' float64 copy (made again for C_T below, the same array): C_T's PCA
+            # copies the train set, and with the samples alive too that was the peak (800 MiB at 50k x 2048)
+            gen_np = None
+            self._reference(ctx, space, shared, train_np, train, device)
+        del train, train_np  # nor the train set's while C_T scores the samples
         # AuthPct: the nearest training example's distance to its own nearest other training example
-        # (the second smallest distance, counting itself at exactly 0)
-        if "own" not in shared:
-            shared["own"] = nearest(train, train, 2)[0][:, 1]
         values["authpct"] = 100.0 * (shared["own"][idx[:, 0]] < d1).double().mean().item()
 
-        if "test" not in shared:
-            shared["test"] = self._test_points(ctx, space, train_np.shape[1])
-        test_np, why_no_test = shared["test"]
-        if test_np is None:  # warned for every model, not only the first that filled the cache
+        why_no_test = shared["test"]
+        if why_no_test:  # warned for every model, not only the first that filled the cache
             warnings.warn(f"memorization: ct omitted, {why_no_test}", stacklevel=2)
         else:
-            if "heldout" not in shared:
-                # the same rate for held-out data: what chance alone gives (about 1/9 on 2D data)
-                td = nearest(as_rows(test_np, device), train, 2)[0]
-                shared["heldout"] = copied(td[:, 0], td[:, 1]).double().mean().item()
-                try:  # a train split too small for C_T's PCA loses C_T only, not the rates above
-                    shared["ct"] = CTReference(train_np, test_np, CT_SEED, device)
-                except MetricInputError as e:
-                    shared["ct"] = str(e).removeprefix("memorization: ")
             values["memorization_rate_heldout"] = shared["heldout"]
             if isinstance(shared["ct"], str):  # why C_T could not be set up
                 warnings.warn(f"memorization: ct omitted, {shared['ct']}", stacklevel=2)
-            elif (ct := shared["ct"].score(gen_np)) is None:
-                warnings.warn(
-                    f"memorization: ct omitted, no k-means cell holds more than {CT_MIN_CELL_SAMPLES} of "
-                    f"the {len(gen_np)} samples; use more samples",
-                    stacklevel=2,
-                )
             else:
-                values["ct"] = ct
+                if gen_np is None:  # dropped while the reference was built
+                    gen_np = self._sample_points(ctx, space)
+                if (ct := shared["ct"].score(gen_np)) is None:
+                    warnings.warn(
+                        f"memorization: ct omitted, no k-means cell holds more than {CT_MIN_CELL_SAMPLES} "
+                        f"of the {len(gen_np)} samples; use more samples",
+                        stacklevel=2,
+                    )
+                else:
+                    values["ct"] = ct
         if ctx.artifacts_dir is not None:
             ratio = torch.where(d1 == 0, torch.zeros_like(d1), d1 / d2.clamp_min(1e-300))
             order = torch.argsort(ratio, stable=True)[:FIGURE_ROWS].cpu()
@@ -242,22 +238,54 @@ class Memorization(Metric):
         chance = values.get("memorization_rate_heldout", 0.0)
         return ["memorized"] if rate > FLAG_THRESHOLD and rate > HELDOUT_FACTOR * chance else []
 
+    def _reference(
+        self,
+        ctx: EvalContext,
+        space: str,
+        shared: dict[str, Any],
+        train_np: np.ndarray,
+        train: torch.Tensor,
+        device: torch.device,
+    ) -> None:
+        """Fill ``shared`` with what the train and test sets alone give: ``own`` (each training
+        example's distance to its nearest other one), ``heldout`` and ``ct`` (when the test split
+        exists), and last ``test`` (why the test split is unusable, "" when it is usable). The test
+        split itself is not kept (160 MiB at 10k x 2048)."""
+        if "own" not in shared:  # the second smallest distance, counting itself at exactly 0
+            shared["own"] = nearest(train, train, 2)[0][:, 1]
+        test_np, why_no_test = self._test_points(ctx, space, train_np.shape[1])
+        if test_np is not None:
+            # the same rate for held-out data: what chance alone gives (about 1/9 on 2D data)
+            td = nearest(as_rows(test_np, device), train, 2)[0]
+            shared["heldout"] = copied(td[:, 0], td[:, 1]).double().mean().item()
+            del td
+            try:  # a train split too small for C_T's PCA loses C_T only, not the rates above
+                shared["ct"] = CTReference(train_np, test_np, CT_SEED, device)
+            except MetricInputError as e:
+                shared["ct"] = str(e).removeprefix("memorization: ")
+        shared["test"] = why_no_test
+
     # -- inputs -------------------------------------------------------------------------------------
     def _points(self, ctx: EvalContext, space: str) -> tuple[np.ndarray, np.ndarray]:
+        gen = self._sample_points(ctx, space)
+        if space == "features":
+            train = ctx.reference_features.features
+        else:
+            train = _flat(ctx.train_data())
         why = "a nearest and a second-nearest training example"
+        train = check_features(train, "train", "memorization", 2, why)
+        check_same_dim(gen, train, "memorization", "sample and train")
+        return gen, train
+
+    def _sample_points(self, ctx: EvalContext, space: str) -> np.ndarray:
         if space == "features":
             if ctx.reference_split != "train":
                 raise MetricInputError(
                     f"memorization: space=features compares with the reference features, which are of the "
                     f"{ctx.reference_split!r} split; use --reference-split train or space=pixels"
                 )
-            gen = check_features(ctx.sample_features.features, "sample", "memorization", min_rows=1)
-            train = check_features(ctx.reference_features.features, "train", "memorization", 2, why)
-        else:
-            gen = check_features(_flat(ctx.samples), "sample", "memorization", min_rows=1)
-            train = check_features(_flat(ctx.train_data()), "train", "memorization", 2, why)
-        check_same_dim(gen, train, "memorization", "sample and train")
-        return gen, train
+            return check_features(ctx.sample_features.features, "sample", "memorization", min_rows=1)
+        return check_features(_flat(ctx.samples), "sample", "memorization", min_rows=1)
 
     def _test_points(self, ctx: EvalContext, space: str, dim: int) -> tuple[np.ndarray | None, str]:
         """(the test split in the metric's space, ""), or (None, why it is unavailable)."""
