@@ -193,13 +193,16 @@ def _identity(
     ``config`` names the row's model config when its label's runs were split by config."""
     ok = g[g["status"] == "ok"]
     protocol = json.loads(key) if key else {}
-    tags = "; ".join(t for t in (suffix, f"config {config}" if config else "") if t)
+    config_tag = f"config {config}" if config else ""
+    tags = "; ".join(t for t in (suffix, config_tag) if t)
     return {
         "dataset": dataset,
         "model": g["model"].iloc[0],
         "variant": g["variant"].iloc[0],
         "label": label,
         "row_label": f"{label} ({tags})" if tags else label,
+        # what tells the rows of one label and protocol apart, for a figure of one protocol
+        "config_tag": config_tag,
         "protocol": suffix,
         # the seeds its cells average: a failed seed has no numbers, so it is named apart (and its
         # error listed under the table), never counted among the seeds a mean is over
@@ -456,7 +459,7 @@ CSV_FRONT = [
     "failed_seeds",
 ]
 #: aggregate columns for rendering only
-INTERNAL = {"row_label", "protocol_key", "protocol_order", "cell_notes"}
+INTERNAL = {"row_label", "config_tag", "protocol_key", "protocol_order", "cell_notes"}
 
 
 def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:

@@ -85,7 +85,10 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
             {"fmt": "x", "color": "gray"} if flagged else {"fmt": "o", "color": _COLOURS[i % len(_COLOURS)]}
         )
         ax.errorbar(row.samples_per_s, row.fid, yerr=getattr(row, "fid_std", None), capsize=3, **style)
-        text = f"{row.label} ({row.flags})" if flagged else row.label
+        # a label split by config is two networks: both points read "ddpm" before (the title names
+        # the protocol, so only the config is added)
+        name = f"{row.label} ({row.config_tag})" if getattr(row, "config_tag", "") else row.label
+        text = f"{name} ({row.flags})" if flagged else name
         ax.annotate(
             text,
             (row.samples_per_s, row.fid),
@@ -115,40 +118,68 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
 
 def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     """FID and samples/s of the DDIM step sweep, with DDPM (1000 steps) as the reference line; FID
-    alone when the sweep ran without ``throughput`` (``--metrics fid``), nothing without FID."""
+    alone when the sweep ran without ``throughput`` (``--metrics fid``), nothing without FID. Rows
+    split by model config (seeds trained under different configs) are a curve and a line each: one
+    curve kept one of two rows at a step count, and one line the first of two DDPMs."""
     if "fid" not in agg:
         return None
-    rows = []
+    curves: dict[str, dict[int, tuple[float, float, float]]] = {}
     for row in agg[agg["model"] == "ddim"].itertuples():
         m = re.fullmatch(r"steps=(\d+)", row.variant or "")
         nfe = getattr(row, "nfe", float("nan"))
         steps = int(m.group(1)) if m else (int(nfe) if nfe == nfe else None)
         if steps is not None and row.fid == row.fid and (not row.variant or m):
             speed = getattr(row, "samples_per_s", float("nan"))
-            rows.append((steps, row.fid, getattr(row, "fid_std", 0.0), speed))
-    rows = list({r[0]: r for r in sorted(rows, key=lambda r: r[0])}.values())  # default ddim = its step count
-    if len(rows) < 2:
+            # the default ddim row is its step count's: one point, whichever row comes last
+            curves.setdefault(getattr(row, "config_tag", ""), {})[steps] = (
+                row.fid,
+                getattr(row, "fid_std", 0.0),
+                speed,
+            )
+    curves = {tag: dict(sorted(points.items())) for tag, points in curves.items() if len(points) >= 2}
+    if not curves:
         return None
     fig = _figure((6, 4))
     ax = fig.subplots()
-    steps, fid, std, sps = zip(*rows, strict=True)
-    ax.errorbar(
-        steps, fid, yerr=[s if s == s else 0 for s in std], marker="o", capsize=3, label="DDIM (eta=0)"
-    )
-    ddpm = agg[(agg["model"] == "ddpm") & (agg["variant"] == "")]
-    if len(ddpm) and ddpm["fid"].notna().any():
-        ax.axhline(float(ddpm["fid"].iloc[0]), color="gray", ls="--", label="DDPM, 1000 steps")
+    ax2 = None
+    every = sorted({s for points in curves.values() for s in points})
+    for i, (tag, points) in enumerate(sorted(curves.items())):
+        steps = list(points)
+        fid, std, sps = zip(*points.values(), strict=True)
+        named = f", {tag}" if tag else ""
+        colour = _COLOURS[i % len(_COLOURS)]
+        ax.errorbar(
+            steps,
+            fid,
+            yerr=[s if s == s else 0 for s in std],
+            marker="o",
+            capsize=3,
+            color=colour,
+            label=f"DDIM (eta=0){named}",
+        )
+        if any(s == s for s in sps):  # an axis of NaNs would claim a speed that was never measured
+            ax2 = ax2 or ax.twinx()
+            speed_colour = "tab:orange" if len(curves) == 1 else colour
+            ax2.plot(steps, sps, color=speed_colour, marker="s", ls=":", label=f"samples/s{named}")
+    ddpm = agg[(agg["model"] == "ddpm") & (agg["variant"] == "") & agg["fid"].notna()]
+    lines = ddpm.drop_duplicates("config_tag" if "config_tag" in ddpm else "model")
+    for row, dashes in zip(
+        lines.itertuples(), ["--", "-.", (0, (5, 1, 1, 1, 1, 1))] * len(lines), strict=False
+    ):
+        tag = getattr(row, "config_tag", "")
+        label = f"DDPM, 1000 steps{f', {tag}' if tag else ''}"
+        ax.axhline(float(row.fid), color="gray", ls=dashes, label=label)
     ax.set_xscale("log")
-    ax.set_xticks(steps, [str(s) for s in steps])
+    ax.set_xticks(every, [str(s) for s in every])
     ax.set_xlabel("sampling steps")
     ax.set_ylabel("FID")
-    timed = any(s == s for s in sps)  # an axis of NaNs would claim a speed that was never measured
-    if timed:
-        ax2 = ax.twinx()
-        ax2.plot(steps, sps, color="tab:orange", marker="s", ls=":", label="samples/s")
-        ax2.set_ylabel("samples / s", color="tab:orange")
+    if ax2 is not None:
+        one = len(curves) == 1
+        ax2.set_ylabel(
+            "samples / s" if one else "samples / s (dotted)", color="tab:orange" if one else "black"
+        )
     ax.legend(loc="upper center", fontsize=8)
-    ax.set_title(f"DDIM: quality{' and speed' if timed else ''} against steps")
+    ax.set_title(f"DDIM: quality{' and speed' if ax2 is not None else ''} against steps")
     fig.tight_layout()
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 

@@ -61,6 +61,7 @@ RESERVED_METRIC_KEYS = frozenset(
         "cell_notes",
         "model_config",
         "config_differs",
+        "config_tag",
         "machine",
         "trained_on",
         "batch_size",

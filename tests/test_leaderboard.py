@@ -1125,3 +1125,38 @@ def test_ddim_seeds_sampled_from_ddpms_of_two_configs_are_separate_rows(tmp_path
     for model in ("ddpm", "ddim"):
         rows = board[board["model"] == model]
         assert sorted(rows["seeds"].astype(str)) == ["0", "1"], rows[["label", "seeds"]]
+
+
+def test_figures_tell_rows_split_by_config_apart(tmp_path, monkeypatch):
+    """Seeds trained under two configs are two rows: the FID-vs-speed figure labelled both points
+    "ddpm", and the DDIM step curve kept one of the two rows at each step count (and one DDPM line)."""
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    rs = []
+    for seed, dropout in ((0, 0.1), (1, 0.0)):
+        for model, variant, fid in (
+            ("ddpm", "", 10.0),
+            ("ddim", "steps=10", 30.0),
+            ("ddim", "steps=50", 20.0),
+        ):
+            r = result(model, seed, fid + seed, variant=variant, samples_per_s=100.0 / (1 + seed))
+            r.config, r.training = {"dropout": dropout}, {"model_version": 1, "amp": False}
+            rs.append(r)
+    agg = aggregate(results_frame(rs))
+    tags = sorted(set(agg["config_tag"]))
+    assert len(tags) == 2 and all(t.startswith("config ") for t in tags)
+
+    assert reporting.fid_vs_throughput(agg[agg["variant"] == ""], tmp_path / "fid.png").is_file()
+    assert sorted(t.get_text() for t in made[-1].axes[0].texts) == [f"ddpm ({t})" for t in tags]
+
+    assert reporting.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
+    ax = made[-1].axes[0]
+    curves = {c.get_label(): list(c.lines[0].get_ydata()) for c in ax.containers}
+    ddim = agg[agg["model"] == "ddim"].sort_values("variant")  # steps=10, then steps=50
+    assert curves == {f"DDIM (eta=0), {t}": list(ddim.loc[ddim["config_tag"] == t, "fid"]) for t in tags}
+    assert sorted(curves.values()) == [[30.0, 20.0], [31.0, 21.0]]  # each seed's own curve
+    ddpm_lines = sorted(ln.get_label() for ln in ax.lines if ln.get_label().startswith("DDPM"))
+    assert ddpm_lines == [f"DDPM, 1000 steps, {t}" for t in tags]
