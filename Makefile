@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+OLDEST ?= .venv-oldest
 SEEDS  ?= 0,1,2
 
-.PHONY: install test test-slow lint format bench leaderboards classifier checkpoints run clean
+.PHONY: install test test-oldest test-slow lint format bench leaderboards classifier checkpoints run clean
 
 install: $(STAMP)
 
@@ -19,6 +20,29 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# `make test` at the lowest versions pyproject.toml declares, in .venv-oldest: each NAME>=FLOOR of the
+# dependencies and the dev extra installed as exactly FLOOR (FLOORS below writes them as pip
+# constraints), what those need in turn at its newest. pip fetches a second torch for it (GBs).
+test-oldest: $(OLDEST)/.installed-stamp
+	$(OLDEST)/bin/python -m pytest -q
+
+$(OLDEST)/.installed-stamp: pyproject.toml
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON) -c "$$FLOORS" > $(OLDEST)/floors.txt
+	$(OLDEST)/bin/python -m pip install --quiet -c $(OLDEST)/floors.txt -e '.[dev]'
+	touch $@
+
+define FLOORS
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+    name, at_least, floor = requirement.partition(">=")
+    if at_least:
+        print(f"{name.strip()}=={floor.strip()}")
+endef
+export FLOORS
 
 # Long quality checks (baseline FIDs on digits, mode recovery): minutes, not in `make test`.
 test-slow: $(STAMP)
@@ -71,4 +95,4 @@ run: $(STAMP)
 
 # build/ too: a wheel built again in a clone still shipped modules deleted since the last build
 clean:
-	rm -rf $(VENV) runs .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(OLDEST) runs .pytest_cache build *.egg-info

@@ -214,4 +214,7 @@ class _FittedBar(RichProgress):
         table.columns[0].width, table.columns[0].no_wrap = description, True
         table.columns[0].overflow = "ellipsis"
         table.columns[1].width = max(1, min(widths[1], room - description))
+        # rich before 14.3 shrank these too ("1234/200…") when the bar and description had room to give
+        for column, width in zip(table.columns[2:], widths[2:], strict=True):
+            column.min_width = width
         return table

@@ -339,7 +339,7 @@ def test_inception_local_weights(random_inception_weights, digits, tmp_path, mon
         "inception-v3-compat",
         ["2048", "logits_unbiased"],
         feature_extractor_weights_path=str(random_inception_weights),
-    )
+    ).eval()  # as torch-fidelity's own metrics use it (0.3 builds it in training mode)
     with torch.no_grad():
         rf, rl = ref(to_uint8(x))
     np.testing.assert_allclose(f.features, rf.double().numpy(), rtol=1e-4, atol=1e-5)
@@ -347,6 +347,28 @@ def test_inception_local_weights(random_inception_weights, digits, tmp_path, mon
     # the environment variable works as the argument does, with the same fingerprint
     monkeypatch.setenv(inception.ENV, str(random_inception_weights))
     assert Inception(digits, cache_dir=tmp_path).fingerprint() == ext.fingerprint()
+
+
+def test_inception_features_do_not_depend_on_the_batch(
+    random_inception_weights, digits, tmp_path, monkeypatch
+):
+    """torch-fidelity 0.3 (the declared floor) builds its Inception in training mode, and genbench
+    used it so: BatchNorm normalised by each batch's statistics, so an image's features depended on
+    the batch size and on the other images in its batch. Simulated here on a newer torch-fidelity."""
+    import torch_fidelity.feature_extractor_inceptionv3 as tfi
+
+    real_init = tfi.FeatureExtractorInceptionV3.__init__
+
+    def init_in_training_mode(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.train()
+
+    monkeypatch.setattr(tfi.FeatureExtractorInceptionV3, "__init__", init_in_training_mode)
+    x = digits.load("test")[0][:2]
+    ext = Inception(digits, cache_dir=tmp_path, weights=random_inception_weights, batch_size=2)
+    assert not ext.model.training
+    one = Inception(digits, cache_dir=tmp_path, weights=random_inception_weights, batch_size=1).extract(x)
+    np.testing.assert_allclose(ext.extract(x).features, one.features, rtol=1e-4, atol=1e-5)
 
 
 def test_inception_offline_message(digits, tmp_path, monkeypatch):

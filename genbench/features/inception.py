@@ -106,11 +106,14 @@ class Inception(FeatureExtractor):
 
         path = self._checked_path()
         try:
+            # eval(): torch-fidelity 0.3 leaves the network in training mode (its own metrics call
+            # eval() on it), where BatchNorm normalises by each batch's statistics: features that
+            # depended on the batch size and on the other images in the batch
             return FeatureExtractorInceptionV3(
                 "inception-v3-compat",
                 list(LAYERS),
                 feature_extractor_weights_path=str(path) if path is not None else None,
-            )
+            ).eval()
         except OSError as e:  # urllib's URLError is an OSError: offline or the server is down
             if path is None:
                 raise GenbenchError(offline_message(str(getattr(e, "reason", e)))) from None
