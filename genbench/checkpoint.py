@@ -77,10 +77,8 @@ def _load(source: Path | io.BytesIO, map_location: str) -> Any:
 
 
 def _numpy_allowed() -> contextlib.AbstractContextManager[Any]:
-    """torch's ``safe_globals`` of :func:`_numpy_globals`; nothing before torch 2.5, which has no such
-    context (numpy's values are refused there, at their save as at their load)."""
-    allowing = getattr(torch.serialization, "safe_globals", None)
-    return contextlib.nullcontext() if allowing is None else allowing(_numpy_globals())
+    """torch's ``safe_globals`` of :func:`_numpy_globals` (torch >= 2.5, the declared floor)."""
+    return torch.serialization.safe_globals(_numpy_globals())
 
 
 #: what torch's error says when its weights_only unpickler refused a file
