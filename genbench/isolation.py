@@ -5,8 +5,9 @@ left behind failed the next model's training (blamed on that model), and a ``tra
 in ``fit`` moved every later model's FID while all were recorded "ok". The data reaches plugins as
 copies (``training.train_or_load``, ``EvalContext.train_data``, ``scoring.evaluate_into``), and
 torch's global settings are restored after a model's training, after its sampling and after each
-metric, with a warning naming the plugin. Ctrl-C during a model's ``fit`` or ``sample``, or a
-metric's ``compute``, stops the run even when the plugin caught it (:func:`ctrl_c_kept`).
+metric, with a warning naming the plugin. Ctrl-C during a model's ``fit`` or ``sample``, a
+metric's ``compute`` or a feature extractor's batch stops the run even when the plugin caught it
+(:func:`ctrl_c_kept`).
 """
 
 from __future__ import annotations

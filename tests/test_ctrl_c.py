@@ -1,8 +1,8 @@
 """Ctrl-C during a model plugin's ``fit`` stops the run as genbench's own Ctrl-C does, even when
 ``fit`` catches the KeyboardInterrupt (a bare ``except:``, a loop that stops early on Ctrl-C): its
 half-trained weights are neither cached nor scored, and its resumable state is kept for the rerun.
-The same holds for a model's ``sample`` and a metric's ``compute``: nothing is scored from the part
-of the work done before Ctrl-C."""
+The same holds for a model's ``sample``, a metric's ``compute`` and a feature extractor's batch:
+nothing is scored (or cached) from the part of the work done before Ctrl-C."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from test_training import config
 from baselines.controls import Gaussian
 from genbench import registry, run
 from genbench.api import TrainContext
+from genbench.features.raw import Raw
 from genbench.isolation import ctrl_c_kept
 from genbench.metrics.base import Metric
 from genbench.results import find_results
@@ -28,6 +29,7 @@ STOPS = "test-ctrl-c-stops-early"
 FITS = "test-ctrl-c-not-trainable"
 SAMPLES = "test-ctrl-c-while-sampling"
 COMPUTES = "test-ctrl-c-while-computing"
+EXTRACTS = "test-ctrl-c-while-extracting"
 
 
 class StopsEarly(TinyTrained):
@@ -88,6 +90,17 @@ class CaughtWhileComputing(Metric):
 
     def compute(self, ctx):
         return {"partial": float(caught_ctrl_c())}
+
+
+class CaughtWhileExtracting(Raw):
+    """A feature extractor whose batch catches the user's Ctrl-C and returns its features all the same."""
+
+    def fingerprint(self) -> str:
+        return "caught-while-extracting-v1"
+
+    def _extract_batch(self, x):
+        caught_ctrl_c()
+        return super()._extract_batch(x)
 
 
 @pytest.fixture
@@ -210,11 +223,15 @@ def test_ctrl_c_kept_leaves_other_threads_and_an_ignored_sigint_alone():
         signal.signal(signal.SIGINT, before)
 
 
-@pytest.mark.parametrize("where", ["sample", "compute"])
+@pytest.mark.parametrize("where", ["sample", "compute", "extract"])
 def test_a_sample_or_compute_that_catches_ctrl_c_stops_the_run_unscored(tmp_path, register, where):
     """The model scored from its samples, or the metric's values of a part of its work, were written
-    "ok" and the run went on to the next model as if Ctrl-C had not been pressed."""
-    if where == "sample":
+    "ok" and the run went on to the next model as if Ctrl-C had not been pressed. An extractor's
+    features of the reference were cached as well, and every later run read them."""
+    if where == "extract":
+        register(registry.features, EXTRACTS, CaughtWhileExtracting)
+        cfg = config(tmp_path, "out", models=["gaussian"], features=EXTRACTS)
+    elif where == "sample":
         register(registry.models, SAMPLES, CaughtWhileSampling)
         cfg = config(tmp_path, "out", models=[SAMPLES, "gaussian"])
     else:
@@ -224,4 +241,6 @@ def test_a_sample_or_compute_that_catches_ctrl_c_stops_the_run_unscored(tmp_path
     with pytest.raises(KeyboardInterrupt):
         run(cfg)
     assert not find_results(tmp_path / "out")
+    if where == "extract":  # the reference's features, extracted before any model is scored
+        assert not list((tmp_path / "cache").glob("features/*.npz"))
     assert signal.getsignal(signal.SIGINT) is before

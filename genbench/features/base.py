@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 import torch
 
+from genbench.isolation import ctrl_c_kept
+
 if TYPE_CHECKING:
     from genbench.data.base import Dataset
 
@@ -187,9 +189,12 @@ class FeatureExtractor(ABC):
             # a copy: an extractor writing into its input (scaling in place) wrote into the dataset's
             # split, which later models trained on, or into the samples the other metrics read
             batch = rows.to(self.device, copy=True)
-            out: object = self._naming_the_plugin(
-                "extracting features", lambda b=batch: self._extract_batch(b)
-            )
+            # a batch that caught Ctrl-C returned something of the right shape and the extraction went
+            # on: the reference features were cached with it, and every later run read them
+            with ctrl_c_kept():
+                out: object = self._naming_the_plugin(
+                    "extracting features", lambda b=batch: self._extract_batch(b)
+                )
             f, lg = self._checked(out, batch)
             f, lg = f[:kept], None if lg is None else lg[:kept]
             if feats is None:
