@@ -87,6 +87,12 @@ class Plan:
     #: record that divergence instead of training up to it again (once per ddim variant)
     diverged: dict[Path, Diverged] = field(default_factory=dict)
 
+    @property
+    def amp(self) -> bool:
+        """Whether models train in mixed precision: ``--amp`` on CUDA only (:func:`plan` warns that
+        it is float32 elsewhere); it is part of each checkpoint's key."""
+        return self.config.amp and self.device.type == "cuda"
+
     @cached_property
     def reference_stats_text(self) -> str | None:
         """``--reference-stats`` as every result of this run records it: the file is hashed once for
@@ -117,7 +123,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     for name in config.models:
         registry.models.check(name)
     device, cache_dir = check_shared_inputs(config)
-    if config.amp and device.type != "cuda":  # recorded as amp: false; said, not silently float32
+    if config.amp and device.type != "cuda":  # Plan.amp is False: said, not silently float32
         console.warn(f"--amp is mixed precision on CUDA only: training on {device} runs in float32")
     given = parse_overrides(config.overrides)
     overrides = canonical_overrides(given)

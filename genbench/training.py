@@ -62,7 +62,7 @@ def train_or_load(
             model.fit(train_x.clone(), ctx)
         return model, ctx.elapsed(), ctx.history, {"trainable": False, "model_version": cls.version}
 
-    amp = p.config.amp and p.device.type == "cuda"
+    amp = p.amp
     subdir = checkpoint_subdir(p.dataset.name, name, model, seed, amp)
     ckpt_dir = p.cache_dir / "checkpoints" / subdir
     final = ckpt_dir / "model.pt"
