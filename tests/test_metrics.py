@@ -344,20 +344,87 @@ def test_is_confident_balanced_predictions_give_the_number_of_classes():
     assert InceptionScore().compute(is_ctx(logits[labels < 5], splits=1))["is"] == pytest.approx(5, rel=1e-10)
 
 
-def test_is_matches_torch_fidelity_with_the_run_seed():
+@pytest.mark.parametrize(
+    ("n", "classes", "splits", "seed", "scale", "dtype"),
+    [
+        (300, 10, 10, 7, 3.0, np.float64),
+        (257, 7, 6, 0, 10.0, np.float32),
+        (1000, 100, 10, 11, 30.0, np.float64),
+    ],
+)
+def test_is_matches_torch_fidelity_with_the_run_seed(n, classes, splits, seed, scale, dtype):
     """Our IS is torch-fidelity's isc_features_to_metric on the same logits, shuffled with the run's
-    seed: the seed decides the splits, so another seed gives another is_std."""
+    seed, to the last bit (the same ops; N not a multiple of the splits, float32 logits, confident
+    ones): the seed decides the splits, so another seed gives another is_std."""
     from torch_fidelity.metric_isc import isc_features_to_metric
 
-    logits = np.random.default_rng(5).standard_normal((300, 10)) * 3
-    ctx = is_ctx(logits)
-    ctx.seed = 7
+    logits = (np.random.default_rng(5).standard_normal((n, classes)) * scale).astype(dtype)
+    ctx = is_ctx(logits, splits=splits)
+    ctx.seed = seed
     ours = InceptionScore().compute(ctx)
-    ref = isc_features_to_metric(t64(logits), splits=10, shuffle=True, rng_seed=7)
-    assert ours["is"] == pytest.approx(float(ref["inception_score_mean"]), rel=1e-12)
-    assert ours["is_std"] == pytest.approx(float(ref["inception_score_std"]), rel=1e-12)
-    other = isc_features_to_metric(t64(logits), splits=10, shuffle=True, rng_seed=0)
+    ref = isc_features_to_metric(t64(logits), splits=splits, shuffle=True, rng_seed=seed)
+    assert math.isfinite(ref["inception_score_mean"])
+    assert ours == {"is": ref["inception_score_mean"], "is_std": ref["inception_score_std"]}
+    other = isc_features_to_metric(t64(logits), splits=splits, shuffle=True, rng_seed=seed + 1)
     assert float(other["inception_score_std"]) != pytest.approx(ours["is_std"], rel=1e-6)  # can fail
+
+
+def one_hot_logits(labels: np.ndarray, classes: int = 10) -> np.ndarray:
+    """Logits 1000 above the rest at each label: every other class's softmax is exactly 0 in float64
+    (it underflows below exp(-745)), so p(y|x) is exactly one-hot."""
+    logits = np.zeros((len(labels), classes))
+    logits[np.arange(len(labels)), labels] = 1000.0
+    return logits
+
+
+def test_is_of_underflowing_probabilities_is_the_closed_form():
+    """A class whose probability is 0 in every sample of a split adds 0 to the KL (0 log 0 = 0).
+    torch-fidelity's p * (log p - log q) is 0 * inf = NaN there, and the score was NaN.
+
+    With exactly one-hot p(y|x) a split's KL is the entropy H of its class histogram, so its IS is
+    exp(H): the number of classes used where they are used equally, 1 where every prediction is the
+    same class."""
+    same = InceptionScore().compute(is_ctx(one_hot_logits(np.full(100, 3))))
+    assert same == {"is": 1.0, "is_std": 0.0}
+    # 4 of the 10 classes, equally often, one split: IS = 4
+    four = InceptionScore().compute(is_ctx(one_hot_logits(np.arange(200) % 4), splits=1))
+    assert four["is"] == pytest.approx(4.0, rel=1e-12)
+    # balanced in every split of the seeded shuffle (torch-fidelity's): IS = 4 in each, spread 0
+    order = np.random.RandomState(3).permutation(200)  # position j of the shuffle holds sample order[j]
+    labels = np.empty(200, dtype=int)
+    labels[order] = np.arange(200) % 4
+    ctx = is_ctx(one_hot_logits(labels))
+    ctx.seed = 3
+    balanced = InceptionScore().compute(ctx)
+    assert balanced["is"] == pytest.approx(4.0, rel=1e-12)
+    assert balanced["is_std"] == pytest.approx(0.0, abs=1e-12)
+    # all 10 classes, 10 samples each, in 10 splits of 10: every split misses some class; its IS is
+    # exp(H) of the histogram the seeded shuffle puts in it
+    labels = np.repeat(np.arange(10), 10)
+    parts = labels[np.random.RandomState(0).permutation(100)].reshape(10, 10)
+    scores = []
+    for part in parts:
+        q = np.bincount(part, minlength=10) / 10
+        scores.append(math.exp(-sum(x * math.log(x) for x in q if x > 0)))
+    out = InceptionScore().compute(is_ctx(one_hot_logits(labels)))
+    assert min(scores) < 10  # a split misses a class: the case that was NaN
+    assert out["is"] == pytest.approx(np.mean(scores), rel=1e-12)
+    assert out["is_std"] == pytest.approx(np.std(scores), rel=1e-12)
+
+
+def test_is_at_the_ends_of_float64():
+    """Logits of +-1.7e308 (finite, so past the input checks) are more than float64's range apart:
+    log_softmax is -inf where softmax is 0, and 0 * -inf was NaN. A probability of 5e-324 (the least
+    subnormal) in one of two samples has a mean that rounds to 0: p * (log p - log 0) was inf. The
+    true scores are 2 and 1 (to 1e-320)."""
+    big = 1.7e308
+    assert InceptionScore().compute(is_ctx(np.array([[big, -big], [-big, big]]), splits=1)) == {
+        "is": 2.0,
+        "is_std": 0.0,
+    }
+    tiny = InceptionScore().compute(is_ctx(np.array([[744.5, 0.0], [800.0, 0.0]]), splits=1))
+    assert torch.tensor([744.5, 0.0], dtype=torch.float64).softmax(0)[1] == 5e-324  # the case it tests
+    assert tiny == {"is": 1.0, "is_std": 0.0}
 
 
 def test_is_fewer_samples_than_splits_names_samples():

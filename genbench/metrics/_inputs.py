@@ -73,8 +73,8 @@ def check_int(value: Any, metric: str, key: str, minimum: int = 1) -> int:
 
 
 def shared_tensor(a: np.ndarray) -> torch.Tensor:
-    """``a`` as a tensor that shares its memory, for a library that only reads it (torch-fidelity's
-    KID and IS). Features are read-only arrays (:class:`genbench.features.base.Features`), which
+    """``a`` as a tensor that shares its memory, for code that only reads it (torch-fidelity's KID,
+    IS's shuffle). Features are read-only arrays (:class:`genbench.features.base.Features`), which
     ``torch.from_numpy`` takes with a warning that torch cannot enforce it; copying instead would
     double the 800 MB of CIFAR-10's 50k x 2048 reference features."""
     with warnings.catch_warnings():
