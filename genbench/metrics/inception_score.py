@@ -8,16 +8,18 @@ It ranges from 1 (every prediction the same, or every prediction uniform) to the
 (confident and balanced predictions). It applies only when the feature extractor has a classifier
 head (logits): the 1008-way Inception logits on natural images, the dataset classifier on digits.
 
-The computation is torch-fidelity's, op for op (the same value to the last bit on ordinary logits),
-with one addition: a class whose probability is 0 contributes 0 to the KL divergence (``0 log 0 = 0``).
-torch-fidelity's ``p * (log p - log q)`` is then ``0 * inf = NaN``, so a split in which some class's
-softmax underflows to 0 in every sample (logits more than ~745 apart: a very confident classifier,
-one-hot-like logits), or logits more than float64's range apart (``log p = -inf``), made the whole
-score NaN. Its function is therefore mirrored here, not called.
+The value is torch-fidelity's. Where it is NaN, the same computation is redone by hand
+(:func:`inception_score`, torch-fidelity's function op for op, the same value to the last bit on
+ordinary logits, tested) with one addition that torch-fidelity lacks: a class whose probability is 0
+contributes 0 to the KL divergence (``0 log 0 = 0``). torch-fidelity's ``p * (log p - log q)`` is then
+``0 * inf = NaN``, so a split in which some class's softmax underflows to 0 in every sample (logits
+more than ~745 apart: a very confident classifier, one-hot-like logits), or logits more than
+float64's range apart (``log p = -inf``), made the whole score NaN.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,7 +35,7 @@ SPLITS = 10
 
 @register_metric("is")
 class InceptionScore(Metric):
-    """Inception Score from the sample logits as torch-fidelity computes it (Salimans et al. 2016)."""
+    """Inception Score from the sample logits via torch-fidelity (Salimans et al. 2016)."""
 
     version = 1
     higher_is_better: ClassVar[dict[str, bool | None]] = {"is": True, "is_std": False}
@@ -52,6 +54,8 @@ class InceptionScore(Metric):
             check_int(options["splits"], "is", "splits")
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
+        from torch_fidelity.metric_isc import isc_features_to_metric
+
         if ctx.sample_features.logits is None:
             raise MetricInputError(
                 "is: the feature extractor gives no logits; use one with a classifier head (inception, classifier)"
@@ -64,7 +68,12 @@ class InceptionScore(Metric):
             min_rows=splits,
             why=f"one per split, {splits} splits",
         )
-        mean, std = inception_score(shared_tensor(logits), splits, int(ctx.seed))
+        out = isc_features_to_metric(
+            shared_tensor(logits), splits=splits, shuffle=True, rng_seed=int(ctx.seed)
+        )
+        mean, std = float(out["inception_score_mean"]), float(out["inception_score_std"])
+        if not (math.isfinite(mean) and math.isfinite(std)):  # 0 * inf in its KL: see the module docstring
+            mean, std = inception_score(shared_tensor(logits), splits, int(ctx.seed))
         return {"is": mean, "is_std": std}
 
 
@@ -72,8 +81,8 @@ def inception_score(logits: torch.Tensor, splits: int, seed: int) -> tuple[float
     """Mean and spread over ``splits`` parts of the Inception Score of the N x C ``logits``.
 
     torch-fidelity's ``isc_features_to_metric(logits, splits, shuffle=True, rng_seed=seed)`` op for
-    op, which it does not call: that has no ``0 log 0 = 0`` and is NaN where a class's probability
-    is 0 in every sample of a split (see the module docstring)."""
+    op, with ``0 log 0 = 0``, which torch-fidelity lacks: it is NaN where a class's probability is 0
+    in every sample of a split (see the module docstring). :class:`InceptionScore` calls it there only."""
     n = logits.shape[0]
     logits = logits[np.random.RandomState(seed).permutation(n), :].double()
     p = logits.softmax(dim=1)
