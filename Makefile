@@ -21,11 +21,13 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# `make test` at the lowest versions pyproject.toml declares, in .venv-oldest: each NAME>=FLOOR of the
-# dependencies and the dev extra installed as exactly FLOOR (FLOORS below writes them as pip
-# constraints), what those need in turn at its newest. pip fetches a second torch for it (GBs).
+# `make test` and `make lint` at the lowest versions pyproject.toml declares, in .venv-oldest: each
+# NAME>=FLOOR of the dependencies and the dev extra installed as exactly FLOOR (FLOORS below writes
+# them as pip constraints), what those need in turn at its newest. pip fetches a second torch for it (GBs).
 test-oldest: $(OLDEST)/.installed-stamp
 	$(OLDEST)/bin/python -m pytest -q
+	$(OLDEST)/bin/ruff check genbench baselines tests benchmarks
+	$(OLDEST)/bin/ruff format --check genbench baselines tests benchmarks
 
 $(OLDEST)/.installed-stamp: pyproject.toml
 	$(PYTHON) -m venv $(OLDEST)
