@@ -40,7 +40,8 @@ def stats(
     )
     made = stats_api(out, config)
     features_made = made["features"]
-    typer.echo(
+    typer.echo(  # on stderr, as `report`'s "wrote": stdout carries only what a command is asked for
         f"wrote {out}: mu and sigma of {made['num_examples']} {made['dataset']} {made['split']} examples "
-        f"in {features_made['name']} features ({features_made['fingerprint']})"
+        f"in {features_made['name']} features ({features_made['fingerprint']})",
+        err=True,
     )
