@@ -23,6 +23,7 @@ from genbench.data.toy2d import Ring8
 from genbench.errors import GenbenchError, MetricInputError
 from genbench.features import classifier as clf_mod
 from genbench.features import clean_inception, inception
+from genbench.features.base import FeatureExtractor
 from genbench.features.classifier import Classifier, ClassifierConfig, train_classifier
 from genbench.features.clean_inception import CleanInception, clean_resize
 from genbench.features.inception import Inception, to_uint8
@@ -504,6 +505,48 @@ def test_reference_features_cached(tmp_path, monkeypatch):
     second = reference_features(ds, ext, "train", tmp_path)
     np.testing.assert_array_equal(second.features, first.features)
     assert second.logits is None
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a float64 beyond float32's range: no cast warning
+def test_reference_cache_keeps_each_extractors_precision_in_half_the_disk(clf, digits, tmp_path, monkeypatch):
+    """The features and logits of a float32 network (the classifier, raw pixels) were cached as the
+    float64 that ``extract`` upcasts them to: twice the disk for no precision. They are cached as
+    float32 and read back as the same float64 values; a plugin's genuinely float64 features keep
+    every digit; an entry cached as float64 before still reads the same."""
+    ring = Ring8(cache_dir=tmp_path)
+
+    class Thirds(FeatureExtractor):
+        supported_kinds = ("points",)
+        takes_weights = False
+
+        def fingerprint(self) -> str:
+            return "thirds"
+
+        def _extract_batch(self, x):
+            beyond_float32 = torch.full((len(x), 1), 1e40, dtype=torch.float64)
+            return torch.cat([x.double() / 3, beyond_float32], 1), None
+
+    cases = [
+        (digits, clf, np.float32),
+        (ring, Raw(ring, cache_dir=tmp_path), np.float32),
+        (ring, Thirds(ring, cache_dir=tmp_path), np.float64),
+    ]
+    for ds, ext, on_disk in cases:
+        made = reference_features(ds, ext, "train", tmp_path)
+        path = cache_path(ds, ext, "train", tmp_path)
+        with np.load(path) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        assert {k: a.dtype for k, a in arrays.items()} == dict.fromkeys(arrays, np.dtype(on_disk)), ext.name
+        monkeypatch.setattr(type(ext), "extract", lambda self, x: pytest.fail("cache missed"))
+        for entry in (arrays, {k: a.astype(np.float64) for k, a in arrays.items()}):  # new, and as before
+            np.savez(path, **entry)
+            read = reference_features(ds, ext, "train", tmp_path)
+            assert read.features.dtype == np.float64
+            np.testing.assert_array_equal(read.features, made.features)
+            assert (read.logits is None) == (made.logits is None)
+            if made.logits is not None:
+                assert read.logits.dtype == np.float64
+                np.testing.assert_array_equal(read.logits, made.logits)
 
 
 def test_a_cache_hit_removes_what_a_killed_write_of_the_entry_left(tmp_path):
