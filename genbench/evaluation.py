@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from genbench.errors import DataError, GenbenchError
 from genbench.metrics.base import Metric
 from genbench.planning import (
     Plan,
+    add_fingerprints,
     metrics_replaced,
     planned_reference,
     protocol_replaced,
@@ -97,7 +98,11 @@ def evaluate(
         # before any work: nothing is computed in vain
         measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads)}
         extractor = build_extractor(dataset, config, device, console)  # a bad --features first: its own fix
-        check_replaceable(result.path(out), source, metrics, options, measures)
+
+        def fingerprints() -> None:  # computed only when a result is there to compare with
+            add_fingerprints(measures, extractor, dataset, reads)
+
+        check_replaceable(result.path(out), source, metrics, options, measures, fingerprints=fingerprints)
         p = Plan(
             config,
             dataset,
@@ -118,7 +123,9 @@ def evaluate(
     result.protocol["samples"] = source
     try:  # checked before any work, and again now: another process may have written the file since
         fix = "to report this evaluation, move its file into an --out of its own"
-        check_replaceable(result.path(out), source, metrics, options, measures, fix=fix)
+        check_replaceable(
+            result.path(out), source, metrics, options, measures, fix=fix, fingerprints=fingerprints
+        )
     except GenbenchError as e:
         out_path = result.write(out, to=result.aside_path(out))
         console.warn(
@@ -198,10 +205,12 @@ def check_replaceable(
     options: dict[str, dict[str, Any]],
     measures: dict[str, Any],
     fix: str = "",
+    fingerprints: Callable[[], None] | None = None,
 ) -> None:
     """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples (the same file
     or folder, or equal values) under the same protocol (``measures``: reference split, features,
-    reference statistics; :func:`genbench.planning.protocol_replaced`) that ``metrics`` with
+    reference statistics, and the fingerprints that ``fingerprints()`` adds to it when there is such
+    a result; :func:`genbench.planning.protocol_replaced`) that ``metrics`` with
     ``options`` would not lose values of (:func:`genbench.planning.metrics_replaced`). A mistyped
     --reference-stats path replaced a good FID with its error. ``fix``: what the error tells the user
     to do (by default: another --name)."""
@@ -223,6 +232,8 @@ def check_replaceable(
     if same_file or theirs.get("sha256") == source["sha256"]:
         why = None
         if old.status == "ok":
+            if fingerprints is not None:
+                fingerprints()
             why = protocol_replaced(old, measures, "evaluation", metrics) or metrics_replaced(
                 old, metrics, options
             )

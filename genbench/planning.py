@@ -5,6 +5,7 @@ second, not after an hour. Broken model plugins are recorded in the plan and ski
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -78,7 +79,8 @@ class Plan:
     #: names, if any (:func:`reads_reference`)
     reads_reference: bool = True
     #: what a result of this run records of its protocol, known before any work (sample count,
-    #: reference split, features, reference statistics): what a result it would replace is compared with
+    #: reference split, features, reference statistics): what a result it would replace is compared with;
+    #: the fingerprints too once there is a result to compare (:func:`add_fingerprints`)
     measures: dict[str, Any] = field(default_factory=dict)
     #: checkpoint directories --retrain has cleared in this run: a checkpoint shared by several rows
     #: (ddpm and every ddim variant) is trained once per run, then loaded
@@ -187,7 +189,16 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     }
     # a bad --features fails with its own fix before a rerun's check, which named it a change of protocol
     extractor = build_extractor(dataset, config, device, console)
-    check_no_results_replaced(config, dataset.name, models, skipped, measures, metrics, options)
+    check_no_results_replaced(
+        config,
+        dataset.name,
+        models,
+        skipped,
+        measures,
+        metrics,
+        options,
+        fingerprints=lambda: add_fingerprints(measures, extractor, dataset, reads),
+    )
     return Plan(
         config,
         dataset,
@@ -254,6 +265,26 @@ def planned_reference(config: RunConfig, dataset: Dataset, reads: bool) -> dict[
     }
 
 
+#: the fingerprints :func:`add_fingerprints` adds to a run's ``measures``
+FINGERPRINTS = ("features_fingerprint", "dataset_fingerprint")
+
+
+def add_fingerprints(
+    measures: dict[str, Any], extractor: FeatureExtractor, dataset: Dataset, reads: bool
+) -> None:
+    """Add to ``measures`` the fingerprints a result records that its names do not say: the features'
+    weights and preprocessing (``--inception-weights`` another file, a classifier retrained on another
+    machine, an extractor plugin's new version) and, when a metric reads the data (``reads``), its
+    content (a re-downloaded dataset); else the reference statistics file stands for the data. Once,
+    and only when a result exists to compare with: the classifier's fingerprint trains it, the
+    dataset's hashes both splits."""
+    if "features_fingerprint" in measures:
+        return
+    if reads:
+        measures["dataset_fingerprint"] = dataset.fingerprint()
+    measures["features_fingerprint"] = extractor.checked_fingerprint()
+
+
 def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
     """A result's variant: its ``--set`` values, then its weights owner's (``steps=10,ddpm.lr=1e-3``)."""
     label = variant_label(overrides)
@@ -271,14 +302,16 @@ def check_no_results_replaced(
     measures: dict[str, Any],
     metrics: list[Metric],
     options: dict[str, dict[str, Any]],
+    fingerprints: Callable[[], None] | None = None,
 ) -> None:
     """Refuse, before any work, to write a result over one that measured something else:
 
     - one that `genbench eval` wrote (it records its samples): ``genbench eval x.npz --name ddpm``
       then ``genbench run --models ddpm`` replaced the evaluation silently;
     - one of another protocol (``measures``: sample count, reference split, features, reference
-      statistics): a quick ``--samples 200`` check replaced the full-size result of the same seed,
-      whose numbers the report keeps apart, with nothing left to keep;
+      statistics, and the fingerprints that ``fingerprints()`` adds to it when a result is there):
+      a quick ``--samples 200`` check replaced the full-size result of the same seed, whose numbers
+      the report keeps apart, with nothing left to keep;
     - one that :func:`metrics_replaced` says this run's ``metrics`` and ``options`` would lose;
     - one that a newer genbench wrote (its schema is newer than this one reads). A file no genbench
       can read as a result is replaced, as the report's error about it says to do.
@@ -303,6 +336,8 @@ def check_no_results_replaced(
                 raise GenbenchError(f"{e}; this run would replace it: {REPLACE_FIX}") from e
             except Exception:  # not a result genbench can read (the report says: rerun it): replaced
                 continue
+            if fingerprints is not None:
+                fingerprints()
             why = replaced_by_run(old, measures, metrics, options, failing=name in skipped)
             if why:
                 raise GenbenchError(f"{path} {why}")
@@ -341,14 +376,25 @@ REPLACE_FIX = "pass --out to write this run elsewhere, or move that file away"
 
 def protocol_replaced(old: Result, measures: dict[str, Any], by: str, metrics: list[Metric]) -> str | None:
     """How ``old`` differs from a result of ``measures`` (sample count, reference split, features,
-    reference statistics), which ``by`` ("run") with ``metrics`` would replace; None when it does
-    not. Reference statistics are FID's alone: a result without an FID (a mistyped --reference-stats
-    path) measured nothing with them; nor, when no metric of ``metrics`` reads the data
+    reference statistics, and the :data:`FINGERPRINTS` of features and data that both record),
+    which ``by`` ("run") with ``metrics`` would replace; None when it does not. Reference statistics
+    are FID's alone: a result without an FID (a mistyped --reference-stats path) measured nothing
+    with them; nor, when no metric of ``metrics`` reads the data
     (:func:`reads_reference`), with the reference split, which is then the one the statistics file
     names (none for a mistyped path: the corrected command was refused as another protocol). What
     such a result holds of the split's (KID) :func:`metrics_replaced` keeps."""
-    was = {**old.protocol, "features": (old.protocol.get("features") or {}).get("name")}
+    features = old.protocol.get("features") or {}
+    was = {
+        **old.protocol,
+        "features": features.get("name"),
+        "features_fingerprint": features.get("fingerprint"),
+    }
+    # a fingerprint the result does not record (an older genbench's, an evaluation that read no data)
+    # is no difference
+    was = {k: v for k, v in was.items() if k not in FINGERPRINTS or isinstance(v, str)}
     differ = [k for k, v in measures.items() if k in was and was[k] != v]
+    if "features" in differ and "features_fingerprint" in differ:  # another extractor: the name says it
+        differ.remove("features_fingerprint")
     if "fid" not in old.metrics and "reference_stats" in differ:
         differ.remove("reference_stats")
     have_stats = measures.get("reference_stats") is not None
@@ -362,7 +408,20 @@ def protocol_replaced(old: Result, measures: dict[str, Any], by: str, metrics: l
         differ.remove("reference_split")
     if not differ:
         return None
-    return f"holds a result at {_describe(was, differ)}, which this {by} at {_describe(measures, differ)} would replace"
+    return (
+        f"holds a result at {_describe(was, differ)}, which this {by} at {_describe(measures, differ)} "
+        f"would replace{_fingerprints_differ(differ)}"
+    )
+
+
+def _fingerprints_differ(differ: list[str]) -> str:
+    """What a difference of fingerprints means, which the hashes alone do not say."""
+    said = []
+    if "features_fingerprint" in differ:
+        said.append("the features' weights or preprocessing changed")
+    if "dataset_fingerprint" in differ:
+        said.append("the dataset's content changed")
+    return f" ({' and '.join(said)})" if said else ""
 
 
 def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict[str, Any]]) -> str | None:
@@ -417,7 +476,12 @@ def _metrics_with_values(old: Result) -> list[str]:
 def _describe(protocol: dict[str, Any], keys: list[str]) -> str:
     from genbench.protocols import PROTOCOL_FIELDS  # the report's names; imported here: it loads pandas
 
-    return ", ".join(f"{PROTOCOL_FIELDS[k]} {'none' if protocol[k] is None else protocol[k]}" for k in keys)
+    def said(k: str) -> str:
+        if k == "features_fingerprint":  # "inception features <fingerprint>"
+            return f"{protocol.get('features')} features {protocol[k]}"
+        return f"{PROTOCOL_FIELDS[k]} {'none' if protocol[k] is None else protocol[k]}"
+
+    return ", ".join(said(k) for k in keys)
 
 
 def plan_model(

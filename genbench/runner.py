@@ -23,7 +23,7 @@ from genbench.config import RunConfig, resolve_model_config, variant_label
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
-from genbench.planning import Owner, Plan, plan, replaced_by_run, row_label
+from genbench.planning import Owner, Plan, add_fingerprints, plan, replaced_by_run, row_label
 from genbench.progress import Progress
 from genbench.results import Result, environment
 from genbench.scoring import evaluate_into, protocol_line
@@ -103,6 +103,9 @@ def _run(config: RunConfig, console: Progress | None) -> list[Result]:
         console.note(protocol_line(p, seeds))
 
     def guard(old: Result) -> str | None:  # the plan's check, again at the write
+        # the fingerprints are known by now (the result records them): the plan computed them only
+        # if a result was there to compare with
+        add_fingerprints(p.measures, p.extractor, p.dataset, p.reads_reference)
         return replaced_by_run(old, p.measures, p.metrics, p.metric_options, fix=WRITTEN_ASIDE_FIX)
 
     for name, why in p.skipped.items():  # broken plugins: recorded, reported once, never fatal
