@@ -663,20 +663,34 @@ def exact_cdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("block", [1, 7, None])
 def test_block_distances_equal_the_one_expression_bit_for_bit(block):
     """The block distances hold two block-sized arrays, not three; each block's values are those of
-    the expression ``sqrt(max(0, |q|^2 + |r|^2 - 2 q.r))`` on the same rows, to the last bit (PRDC's
-    and memorization's numbers on every board depend on them)."""
+    the expression ``sqrt(max(0, |q|^2 + |r|^2 - 2 q.r))`` on the rows centred on the reference
+    rows' mean, to the last bit (which rows PRDC and memorization recompute exactly depends on them)."""
     from genbench.metrics._knn import blocks
 
     rng = np.random.default_rng(41)
     query, ref = t64(3.0 + rng.standard_normal((53, 9))), t64(3.0 + rng.standard_normal((61, 9)))
     query[4] = ref[10]  # a copy, where rounding lands the squared distance near or below 0
-    ref_sq, rows = (ref * ref).sum(1), 0
+    r = ref - ref.mean(0)
+    ref_sq, rows = (r * r).sum(1), 0
     for start, d in blocks(query, ref, block):
-        q = query[start : start + len(d)]
-        one = (q * q).sum(1, keepdim=True) + ref_sq[None, :] - 2.0 * (q @ ref.T)
+        q = query[start : start + len(d)] - ref.mean(0)
+        one = (q * q).sum(1, keepdim=True) + ref_sq[None, :] - 2.0 * (q @ r.T)
         assert torch.equal(d, one.clamp_min(0.0).sqrt())
         rows += len(d)
     assert rows == len(query)
+
+
+def test_block_distances_centre_the_reference_rows_a_chunk_at_a_time(monkeypatch):
+    """No centred copy of the whole reference set is made: its rows are centred a chunk at a time
+    (here 5 of 61 rows), into the columns of the block they give; with an offset of 1e8, where the
+    raw rows' expansion is off by more than the distances, they equal the direct distances."""
+    from genbench.metrics._knn import blocks
+
+    monkeypatch.setattr("genbench.metrics._knn.BLOCK_ELEMENTS", 8 * 5 * 9)  # chunks of 5 rows
+    rng = np.random.default_rng(42)
+    query, ref = t64(1e8 + rng.standard_normal((53, 9))), t64(1e8 + rng.standard_normal((61, 9)))
+    chunked = torch.cat([d for _, d in blocks(query, ref, 7)])
+    torch.testing.assert_close(chunked, exact_cdist(query, ref), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("rows", [4, 5, 7])

@@ -6,9 +6,19 @@ Written by hand because torch-fidelity and clean-fid have no k-NN, the ``prdc`` 
 full N x N matrix, and scikit-learn's NearestNeighbors runs on the CPU only.
 
 Block distances use the fast expansion ``|q|^2 + |r|^2 - 2 q.r`` (a matrix product), whose rounding
-depends on the shapes multiplied. Where the exact value matters it is recomputed directly as
-``|q - r|`` (:func:`pair_distances`, one kernel for every exact distance, so one pair of rows gets
-one value wherever it is computed): :func:`nearest` and :func:`kth_neighbour_distances` recompute
+depends on the shapes multiplied and grows with ``|q|^2 + |r|^2``: on the raw rows of features that
+share a large offset (1e8 on a spread of 1) it exceeded the distances themselves, and the candidates
+below were the wrong rows (PRDC precision 1.0 and density 24 where 0.72 and 0.73 are right). So the
+expansion runs on both sets translated by the same vector, the reference rows' mean
+(:func:`centre`), and its error scales with the spread alone. The translation is made a block of
+query rows and a chunk of reference rows at a time, never on a whole set: the rows callers pass are
+often their read-only float64 features themselves (:func:`as_rows` copies only other dtypes), and a
+centred copy would add 800 MiB per set at 50k x 2048. Where the exact value matters it is
+recomputed directly as ``|q - r|`` on the rows as given, not centred: every distance a metric
+reports, and every comparison that rounding could decide, is then the raw rows' own, to the bit
+what it was before the translation (which only changes the choice of what is recomputed). One
+kernel computes every exact distance (:func:`pair_distances`), so one pair of rows gets one value
+wherever it is computed: :func:`nearest` and :func:`kth_neighbour_distances` recompute
 their few best candidates (a sample that *is* a training example is at distance exactly 0, and so
 are two duplicated examples), and :func:`refine_near` recomputes the distances of a block that lie
 within the expansion's error bound of a threshold. PRDC compares each sample's distance to a
@@ -31,7 +41,8 @@ BLOCK_ELEMENTS = 2**25
 
 
 def as_rows(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
-    """``x`` flattened to N x D float64 on ``device`` (a copy: read-only features are only read)."""
+    """``x`` flattened to N x D float64 on ``device``: ``x`` itself (its memory) when it is float64 on
+    ``device`` already, else a copy. Either way it is only read (features are read-only arrays)."""
     t = shared_tensor(x) if isinstance(x, np.ndarray) else torch.as_tensor(x)
     return t.reshape(len(t), -1).to(device=device, dtype=torch.float64)
 
@@ -46,21 +57,35 @@ def block_rows(n_ref: int, block: int | None = None) -> int:
     return max(1, block if block is not None else BLOCK_ELEMENTS // max(n_ref, 1))
 
 
-def squared_norms(x: torch.Tensor) -> torch.Tensor:
-    """``(x * x).sum(1)``, on the CPU a chunk of rows at a time: the product of the whole of ``x`` was
+def centre(ref: torch.Tensor) -> torch.Tensor:
+    """The vector :func:`blocks` translates both sets by before the expansion: the mean of ``ref``."""
+    return ref.mean(0)
+
+
+def _chunk_rows(dim: int) -> int:
+    """Rows of a chunk of 32 MiB (float64) of a D-dimensional set."""
+    return max(2, BLOCK_ELEMENTS // 8 // max(dim, 1))
+
+
+def squared_norms(x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+    """``(y * y).sum(1)`` for ``y = x - shift`` (``x`` when no shift), on the CPU a chunk of rows at a
+    time, so ``y`` is never made whole: the product of the whole of ``x`` was
     a temporary as large as ``x`` (800 MiB for 50k x 2048 float64), at the peak of prdc and memorization.
     The same bits: the CPU reduces each row of a several-row sum whole, in one thread, whatever the
     number of rows (a one-row sum may be split across threads, so no chunk is a lone row). On CUDA
     the reduction's layout depends on the number of rows, and the temporary is not host memory."""
     n = len(x)
-    step = max(2, BLOCK_ELEMENTS // 8 // max(x.shape[1], 1))  # products of 32 MiB
+    step = _chunk_rows(x.shape[1])  # products of 32 MiB
     if x.device.type != "cpu" or n <= step:
-        return (x * x).sum(1)
+        if shift is None:
+            return (x * x).sum(1)
+        y = x - shift
+        return y.mul_(y).sum(1)  # one temporary, not two
     out = torch.empty(n, dtype=x.dtype)
     start = 0
     while start < n:
         end = n if n - (start + step) < 2 else start + step  # a lone last row joins the chunk before
-        chunk = x[start:end]
+        chunk = x[start:end] if shift is None else x[start:end] - shift
         out[start:end] = (chunk * chunk).sum(1)
         start = end
     return out
@@ -69,21 +94,39 @@ def squared_norms(x: torch.Tensor) -> torch.Tensor:
 def blocks(
     query: torch.Tensor, ref: torch.Tensor, block: int | None = None
 ) -> Iterator[tuple[int, torch.Tensor]]:
-    """Yield ``(start, D)`` with ``D[i, j] = |query[start + i] - ref[j]|`` for each row block.
+    """Yield ``(start, D)`` with ``D[i, j] = |query[start + i] - ref[j]|`` for each row block, by the
+    expansion on both sets translated by ``c = centre(ref)`` (see the module's docstring).
 
     A caller drops its ``D`` (``del``) at the end of its loop body: a block it still held while the
     next one was built made three blocks alive at once instead of two (768 MiB instead of 512)."""
-    ref_sq = squared_norms(ref)
+    c = centre(ref)
+    ref_sq = squared_norms(ref, c)
     step = block_rows(len(ref), block)
     for start in range(0, len(query), step):
-        q = query[start : start + step]
-        # (|q|^2 + |r|^2) - 2 q.r, the same operations in the same order as the one expression it was,
-        # in two block-sized arrays instead of three (the product, twice it and the sum were alive at once)
-        twice = (q @ ref.T).mul_(2.0)
-        d2 = ((q * q).sum(1, keepdim=True) + ref_sq[None, :]).sub_(twice)
+        q = query[start : start + step] - c
+        # (|q|^2 + |r|^2) - 2 q.r of the centred rows, in two block-sized arrays instead of three (the
+        # product, twice it and the sum were alive at once); the centred block is freed before the sum
+        q_sq = squared_norms(q)
+        twice = _centred_product(q, ref, c).mul_(2.0)
+        del q
+        d2 = (q_sq[:, None] + ref_sq[None, :]).sub_(twice)
         del twice
         yield start, d2.clamp_min_(0.0).sqrt_()
         del d2  # the caller is done with this block: free it before the next one is built
+
+
+def _centred_product(q: torch.Tensor, ref: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``q @ (ref - c).T``, the rows of ``ref`` centred a chunk (32 MiB) at a time into one buffer,
+    freed on return: a centred copy of the whole reference set would cost as much memory as the set.
+    Centring each chunk again for every block of ``q`` costs an N x D subtraction per block, against
+    the block's B x N x D product."""
+    out = torch.empty(len(q), len(ref), dtype=ref.dtype, device=ref.device)
+    chunk = min(_chunk_rows(ref.shape[1]), len(ref))
+    buf = torch.empty(chunk, ref.shape[1], dtype=ref.dtype, device=ref.device)
+    for s in range(0, len(ref), chunk):
+        r = torch.sub(ref[s : s + chunk], c, out=buf[: min(chunk, len(ref) - s)])
+        torch.mm(q, r.T, out=out[:, s : s + chunk])
+    return out
 
 
 def pair_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -134,13 +177,17 @@ def _exact_candidates(
 
 def expansion_tolerance(query: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """For each row of ``query``, a bound on how far a fast block distance (:func:`blocks`) to any
-    row of ``ref`` may lie from its direct value: each of ``|q|^2``, ``|r|^2`` and ``q.r`` sums D
-    products in float64, so the expansion is off by at most about ``2 (D + 2) eps (|q|^2 + |r|^2)``
-    (doubled here for the direct value's own rounding), and a square root moves by at most the root
-    of that: for 2048 Inception features a band of about 1e-5 of a distance, which continuous
-    features almost never fall in by chance."""
-    ref_sq_max = squared_norms(ref).max()
-    tol2 = 4 * (query.shape[1] + 2) * torch.finfo(torch.float64).eps * (squared_norms(query) + ref_sq_max)
+    row of ``ref`` may lie from its direct value. The expansion multiplies the centred rows
+    ``q = query - c`` and ``r = ref - c`` (``c = centre(ref)``), so the bound is on their norms, not
+    the raw rows': each of ``|q|^2``, ``|r|^2`` and ``q.r`` sums D products in float64, so the
+    expansion is off by at most about ``2 (D + 2) eps (|q|^2 + |r|^2)``, and the centring's own
+    rounding (each coordinate within ``eps / 2`` of its value) adds at most ``2 eps (|q|^2 + |r|^2)``:
+    ``2 (D + 3) eps (|q|^2 + |r|^2)``, doubled here for the direct value's own rounding. A square root
+    moves by at most the root of that: for 2048 Inception features a band of about 1e-5 of a
+    distance or less, which continuous features almost never fall in by chance."""
+    c = centre(ref)
+    ref_sq_max = squared_norms(ref, c).max()
+    tol2 = 4 * (query.shape[1] + 3) * torch.finfo(torch.float64).eps * (squared_norms(query, c) + ref_sq_max)
     return tol2.sqrt()
 
 
