@@ -57,7 +57,7 @@ def run_one(metric: str, n: int, n_test: int, dim: int, dtype: str) -> dict[str,
     def feats(rows: int, shift: float = 0.0) -> np.ndarray:
         x = rng.standard_normal((rows, dim), dtype=np.float32)  # float32 straight away: no float64 peak
         x += np.float32(shift)
-        return x.astype(dtype, copy=False)
+        return x
 
     class Points(Dataset):
         kind = "points"
@@ -92,7 +92,9 @@ def run_one(metric: str, n: int, n_test: int, dim: int, dtype: str) -> dict[str,
         train, samples_np = feats(n), feats(n, 0.05)
         dataset = Points({"train": train, "test": feats(n_test)})
         samples = torch.from_numpy(samples_np)
-        sample_f, ref_f = samples_np, train  # the features are the points themselves
+        # the features are the points themselves, in --dtype; the points stay float32, as a dataset's
+        # examples and a model's samples are (a float64 dataset is refused: memorization failed)
+        sample_f, ref_f = samples_np.astype(dtype, copy=False), train.astype(dtype, copy=False)
     ctx = EvalContext(
         dataset=dataset.handing_out_copies(),
         samples=samples,
