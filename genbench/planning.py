@@ -336,9 +336,9 @@ def check_no_results_replaced(
                 raise GenbenchError(f"{e}; this run would replace it: {REPLACE_FIX}") from e
             except Exception:  # not a result genbench can read (the report says: rerun it): replaced
                 continue
-            if fingerprints is not None:
-                fingerprints()
-            why = replaced_by_run(old, measures, metrics, options, failing=name in skipped)
+            why = replaced_by_run(
+                old, measures, metrics, options, failing=name in skipped, fingerprints=fingerprints
+            )
             if why:
                 raise GenbenchError(f"{path} {why}")
 
@@ -350,12 +350,16 @@ def replaced_by_run(
     options: dict[str, dict[str, Any]],
     failing: bool = False,
     fix: str = "",
+    fingerprints: Callable[[], None] | None = None,
 ) -> str | None:
     """Why a run's result of ``measures``, ``metrics`` and ``options`` must not replace ``old``, with
     the fix (``fix``, by default :data:`REPLACE_FIX`); None when it may. The rule of
     :func:`check_no_results_replaced`, which the runner applies again just before writing (another
     process may have written ``old`` since). ``failing``: this run's result will be a failure (a
-    broken plugin), which goes beside an ok result."""
+    broken plugin), which goes beside an ok result. ``fingerprints()`` adds the fingerprints to
+    ``measures`` (:func:`add_fingerprints`), called only when the protocols are compared: an
+    evaluation in the way, or a run of broken plugins alone, trained the classifier and hashed the
+    data before its refusal or its failures."""
     fix = fix or REPLACE_FIX
     samples = old.protocol.get("samples")
     if samples:
@@ -363,6 +367,8 @@ def replaced_by_run(
         return f"holds the evaluation of {what}, which this run would replace; {fix}"
     if old.status != "ok" or failing:
         return None
+    if fingerprints is not None:
+        fingerprints()
     why = protocol_replaced(old, measures, "run", metrics)
     if why:
         return f"{why}; {fix}"

@@ -105,8 +105,14 @@ def _run(config: RunConfig, console: Progress | None) -> list[Result]:
     def guard(old: Result) -> str | None:  # the plan's check, again at the write
         # the fingerprints are known by now (the result records them): the plan computed them only
         # if a result was there to compare with
-        add_fingerprints(p.measures, p.extractor, p.dataset, p.reads_reference)
-        return replaced_by_run(old, p.measures, p.metrics, p.metric_options, fix=WRITTEN_ASIDE_FIX)
+        return replaced_by_run(
+            old,
+            p.measures,
+            p.metrics,
+            p.metric_options,
+            fix=WRITTEN_ASIDE_FIX,
+            fingerprints=lambda: add_fingerprints(p.measures, p.extractor, p.dataset, p.reads_reference),
+        )
 
     for name, why in p.skipped.items():  # broken plugins: recorded, reported once, never fatal
         for seed in seeds:

@@ -161,3 +161,27 @@ def test_a_result_in_other_features_written_during_a_run_is_not_replaced(
     assert load_result(aside).metrics == mine.metrics
     err = " ".join(capsys.readouterr().err.split())
     assert "the features' weights or preprocessing changed" in err and f"is written to {aside}" in err
+
+
+def test_a_refusal_for_an_evaluation_in_the_way_computes_no_fingerprint(cli, register, tmp_path, cache_dir):
+    """An evaluation in the way is refused before any work: the refusal came only after the features'
+    fingerprint (a dataset classifier's trains it) and the dataset's (a hash of both splits), which
+    it does not compare."""
+    features = register(registry.features, "test-weighted", _extractor())
+    calls: list[str] = []
+
+    def fingerprint(self: FeatureExtractor) -> str:
+        calls.append(self.name)
+        return "test-weighted-v1"
+
+    features.fingerprint = fingerprint
+    out = tmp_path / "runs"
+    args = run_args(out, cache_dir, *FAST, "--dataset", "ring8", "--features", "test-weighted")
+    assert cli(*args).exit_code == 0
+    path = out / "ring8/gaussian/seed0.json"
+    data = json.loads(path.read_text())
+    data["protocol"]["samples"] = {"path": "/elsewhere/mine.npz", "sha256": "0" * 64}  # genbench eval's
+    path.write_text(json.dumps(data))
+    calls.clear()
+    assert "holds the evaluation of /elsewhere/mine.npz" in single_line_error(cli(*args))
+    assert calls == []
