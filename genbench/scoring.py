@@ -320,6 +320,13 @@ def compute_metric(
         )
     kept, problems = checked_values(metric.name, values, owners)
     result.metrics.update(kept)  # its good values are kept even when others are refused
+    undeclared = [k for k in kept if k not in metric.higher_is_better]
+    if undeclared:  # kept, as lm-evaluation-harness does, and said once a run (the text is the same)
+        console.warn(
+            f"metric {metric.name!r} returned {', '.join(map(repr, undeclared))} without declaring "
+            "it in higher_is_better: the leaderboard shows it unranked and cannot say why a cell is "
+            "missing; declare each value's direction there (True, False, or None for a diagnostic)"
+        )
     if problems:
         raise PluginOutputError(f"{metric.name}: {'; '.join(problems)}")
     result.flags.extend(f for f in metric.flags(values) if f not in result.flags)

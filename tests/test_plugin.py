@@ -721,6 +721,27 @@ def test_a_metric_key_taken_by_another_metric_or_a_result_column_is_that_metrics
     assert frame["seed"].tolist() == [0] and frame["fid"].iloc[0] > 0
 
 
+def test_a_metric_value_not_declared_in_higher_is_better_is_kept_and_said_once(
+    register, tmp_path, cache_dir, capsys
+):
+    """It was kept without a word, and the board showed it unranked, its missing cells unexplained:
+    a plugin author who forgot to declare it did not learn why."""
+
+    class Undeclared(_Metric):
+        higher_is_better: ClassVar[dict[str, bool]] = {"declared_value": False}
+
+        def compute(self, ctx):
+            return {"declared_value": 1.0, "forgotten_value": 2.0}
+
+    register(registry.metrics, "test-undeclared", Undeclared)
+    results = run_ring8(tmp_path, cache_dir, models=("copy", "gaussian"), metrics=["test-undeclared", "fid"])
+    assert all(r.status == "ok" and r.metrics["forgotten_value"] == 2.0 for r in results.values())
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "higher_is_better" in ln]
+    assert len(said) == 1, said  # two models: once a run
+    assert "'test-undeclared' returned 'forgotten_value' without declaring" in said[0]
+    assert "declared_value" not in said[0]
+
+
 def test_reserved_metric_keys_cover_every_column_the_leaderboard_adds():
     """A new identity column in results_frame must be reserved too, or a metric could overwrite it."""
     r = Result(model="m", dataset="d", seed=0, variant="v", protocol={"features": {"name": "raw"}})
