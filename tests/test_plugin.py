@@ -576,6 +576,29 @@ class ConfigWithoutDefault(_ConfiguredModel):
         width: int
 
 
+def test_a_run_of_broken_model_plugins_alone_extracts_no_reference_features(register, tmp_path, monkeypatch):
+    """Nothing is scored, yet the reference split's features were extracted (hours of Inception on
+    CIFAR-10 on a CPU) before the failure was written."""
+    from genbench.features.base import FeatureExtractor
+
+    extracted: list[int] = []
+    real = FeatureExtractor.extract
+
+    def counted(self, x):
+        extracted.append(len(x))
+        return real(self, x)
+
+    monkeypatch.setattr(FeatureExtractor, "extract", counted)
+    register(registry.models, "test-bad-config", ConfigRejects)
+    cache_dir = tmp_path / "cache"  # of its own: no other test's reference features in it
+    results = run_ring8(tmp_path, cache_dir, models=("test-bad-config",), metrics=["fid"])
+    assert results["test-bad-config"].status == "failed"
+    assert extracted == []
+    assert not list(cache_dir.glob("features/*.npz"))
+    run_ring8(tmp_path, cache_dir, models=("test-bad-config", "gaussian"), metrics=["fid"])
+    assert list(cache_dir.glob("features/*.npz"))  # a working model beside it: extracted, as before
+
+
 @pytest.mark.parametrize(
     ("cls", "why"),
     [
