@@ -105,8 +105,8 @@ def _run(config: RunConfig, console: Progress | None) -> list[Result]:
         console.note(protocol_line(p, seeds))
 
     def guard(old: Result) -> str | None:  # the plan's check, again at the write
-        # the fingerprints are known by now (the result records them): the plan computed them only
-        # if a result was there to compare with
+        # the fingerprints join the measures only where the protocols are compared (replaced_by_run):
+        # the plan added them only if a result was there then
         return replaced_by_run(
             old,
             p.measures,

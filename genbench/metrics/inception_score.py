@@ -8,13 +8,14 @@ It ranges from 1 (every prediction the same, or every prediction uniform) to the
 (confident and balanced predictions). It applies only when the feature extractor has a classifier
 head (logits): the 1008-way Inception logits on natural images, the dataset classifier on digits.
 
-The value is torch-fidelity's. Where it is NaN, the same computation is redone by hand
+The value is torch-fidelity's. Where it is not finite, the same computation is redone by hand
 (:func:`inception_score`, torch-fidelity's function op for op, the same value to the last bit on
 ordinary logits, tested) with one addition that torch-fidelity lacks: a class whose probability is 0
 contributes 0 to the KL divergence (``0 log 0 = 0``). torch-fidelity's ``p * (log p - log q)`` is then
 ``0 * inf = NaN``, so a split in which some class's softmax underflows to 0 in every sample (logits
 more than ~745 apart: a very confident classifier, one-hot-like logits), or logits more than
-float64's range apart (``log p = -inf``), made the whole score NaN.
+float64's range apart (``log p = -inf``), made the whole score NaN (or inf, where a lone subnormal
+probability's mean rounds to 0).
 """
 
 from __future__ import annotations
