@@ -472,6 +472,36 @@ def test_cifar10_checksum_and_offline(tmp_path):
         CIFAR10(data_dir=tmp_path, cache_dir=tmp_path).load("test")
 
 
+def test_cifar10_reads_the_archive_s_extracted_folder(tmp_path, monkeypatch):
+    """The archive unpacked (``tar xzf``, torchvision's root) and deleted was downloaded again, and
+    offline the folder could not be used at all: a re-packed archive has another md5, refused as
+    corrupt. Its batch files are read, each checked, giving the archive's values."""
+    archive = tmp_path / "packed" / "cifar10" / cifar10.ARCHIVE
+    write_cifar(archive)
+    monkeypatch.setattr(cifar10, "RESOURCES", {cifar10.ARCHIVE: md5(archive)})
+    packed = CIFAR10(data_dir=tmp_path / "packed", cache_dir=tmp_path)
+    folder = tmp_path / "unpacked" / "cifar10" / cifar10.FOLDER
+    folder.mkdir(parents=True)
+    with tarfile.open(archive) as tar:  # tar xzf (extractall's filter= is not in every Python 3.11)
+        for member in tar:
+            (folder / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+    monkeypatch.setattr(cifar10, "BATCH_MD5", {n: md5(folder / n) for n in cifar10.BATCH_MD5})
+    unpacked = CIFAR10(data_dir=tmp_path / "unpacked", cache_dir=tmp_path)
+    for split in ("train", "test"):
+        (x, y), (xp, yp) = unpacked.load(split), packed.load(split)
+        assert torch.equal(x, xp) and torch.equal(y, yp)
+    assert unpacked.fingerprint() == packed.fingerprint()
+    with open(folder / "data_batch_2", "ab") as fh:  # a batch changed since: refused, as the archive is
+        fh.write(b"\0")
+    with pytest.raises(DataError, match=r"data_batch_2 is corrupt \(md5 .*\); delete it and retry"):
+        CIFAR10(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
+    (folder / "data_batch_2").unlink()  # deleted as told: the archive is wanted, and the folder named
+    with pytest.raises(
+        DataError, match=r"put cifar-10-python.tar.gz \(or its extracted cifar-10-batches-py/\)"
+    ):
+        CIFAR10(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
+
+
 # -- user samples: .npz and image folders --------------------------------------------------------
 def spec(shape, name="d") -> DataSpec:
     return DataSpec(name=name, kind="image", shape=shape, value_range=(-1.0, 1.0), num_train=10)

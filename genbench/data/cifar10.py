@@ -2,6 +2,9 @@
 
 The archive is downloaded on first use into ``data_dir / "cifar10"``, checked against its md5, and
 read in place (the pickled batches are streamed out of the tar; nothing is extracted to disk).
+Where the archive is absent but its extracted ``cifar-10-batches-py/`` folder is there (as ``tar
+xzf`` or torchvision leave it), the batch files are read from it instead, each checked against its
+md5 (torchvision's): the same values either way.
 Each batch is a pickled dict with ``b"data"`` (N x 3072 uint8, channel-major 32 x 32 planes) and
 ``b"labels"``; ``data_batch_1..5`` form the 50000-image train split, ``test_batch`` the test split.
 """
@@ -17,7 +20,7 @@ import numpy as np
 import torch
 
 from genbench.data.base import Dataset, Split
-from genbench.data.download import corrupt, ensure_files
+from genbench.data.download import check_md5, corrupt, ensure_files
 from genbench.registry import register_dataset
 
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -26,6 +29,16 @@ RESOURCES: dict[str, str | None] = {ARCHIVE: "c58f30108f718f92721af3b95e74349a"}
 MIRRORS = ["https://www.cs.toronto.edu/~kriz/"]
 FOLDER = "cifar-10-batches-py"
 BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+#: {batch: md5} of the files the archive holds, for its extracted folder (torchvision.datasets.CIFAR10's
+#: train_list and test_list; tests monkeypatch it for batches they write themselves)
+BATCH_MD5: dict[str, str | None] = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
 
 
 NUM_CLASSES = 10  # the official labels are 0-9 (batches.meta's label_names)
@@ -48,19 +61,38 @@ def read_batches(archive: Path, names: list[str]) -> tuple[np.ndarray, np.ndarra
     missing = [n for n in names if n not in found]
     if missing:
         raise corrupt(archive, f"no {', '.join(f'{FOLDER}/{n}' for n in missing)} in the archive")
-    images, labels = [], []
+    return _stacked([(archive, n, found[n]) for n in names])
+
+
+def read_batch_files(folder: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_batches` of the archive's extracted ``folder`` (``cifar-10-batches-py``)."""
+    batches = []
     for n in names:
-        batch = found[n]
+        path = folder / n
+        try:
+            with open(path, "rb") as fh:
+                # the official format is a pickle; the file's md5 was verified before this
+                batches.append((path, n, pickle.load(fh, encoding="bytes")))
+        except (OSError, EOFError, pickle.UnpicklingError) as e:
+            raise corrupt(path, f"{type(e).__name__}: {e}") from None
+    return _stacked(batches)
+
+
+def _stacked(batches: list[tuple[Path, str, object]]) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of the unpickled ``(file, name, batch)`` triples, checked, in their
+    order; a batch that breaks the format names its file (the archive, or the extracted batch)."""
+    images, labels = [], []
+    for where, n, batch in batches:
         if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-            raise corrupt(archive, f"{n} has no data/labels")
+            raise corrupt(where, f"{n} has no data/labels")
         data = np.asarray(batch[b"data"])
         if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-            raise corrupt(archive, f"{n} holds {data.dtype} {data.shape}, expected uint8 N x 3072")
+            raise corrupt(where, f"{n} holds {data.dtype} {data.shape}, expected uint8 N x 3072")
         lab = np.asarray(batch[b"labels"])  # not cast yet: strings raised, floats were truncated
         if lab.shape != (len(data),):
-            raise corrupt(archive, f"{n} has {lab.shape} labels for {len(data)} images")
+            raise corrupt(where, f"{n} has {lab.shape} labels for {len(data)} images")
         if lab.dtype.kind not in "iu" or (len(lab) and (lab.min() < 0 or lab.max() >= NUM_CLASSES)):
-            raise corrupt(archive, f"{n} has labels other than class ids 0-{NUM_CLASSES - 1}")
+            raise corrupt(where, f"{n} has labels other than class ids 0-{NUM_CLASSES - 1}")
         lab = lab.astype(np.int64)
         images.append(data.reshape(-1, 3, 32, 32))
         labels.append(lab)
@@ -83,7 +115,16 @@ class CIFAR10(Dataset):
     description = "CIFAR-10, 32x32 colour, 50k/10k, downloaded (python format)"
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-        paths = ensure_files("cifar10", self.data_dir / "cifar10", RESOURCES, MIRRORS)
-        images, labels = read_batches(paths[ARCHIVE], BATCHES[split])
+        directory = self.data_dir / "cifar10"
+        extracted = directory / FOLDER
+        if not (directory / ARCHIVE).exists() and all((extracted / n).is_file() for n in BATCH_MD5):
+            # the archive unpacked and gone (torchvision's root, `tar xzf`): it was downloaded again,
+            # and offline a re-packed archive was refused as corrupt (another md5), so not usable at all
+            for n in BATCHES[split]:
+                check_md5(extracted / n, BATCH_MD5[n])
+            images, labels = read_batch_files(extracted, BATCHES[split])
+        else:
+            paths = ensure_files("cifar10", directory, RESOURCES, MIRRORS, instead=f"its extracted {FOLDER}/")
+            images, labels = read_batches(paths[ARCHIVE], BATCHES[split])
         x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)
         return x, torch.from_numpy(labels)

@@ -69,11 +69,13 @@ def ensure_files(
     directory: Path,
     files: dict[str, str | None],
     mirrors: Iterable[str],
+    instead: str = "",
 ) -> dict[str, Path]:
     """Make sure every file of ``files`` ({name: md5}) is in ``directory``, downloading if needed.
 
     Returns {name: path}. Offline or on a failed download, raises one :class:`DataError` naming
-    every missing file, where to put it, and where to get it.
+    every missing file, where to put it, and where to get it; ``instead``: what else the dataset
+    reads from ``directory`` in their place (CIFAR-10's extracted folder), named beside them.
     """
     directory = Path(directory)
     mirrors = list(mirrors)
@@ -99,8 +101,9 @@ def ensure_files(
         except _DownloadFailed as e:
             still = [n for n in missing if not paths[n].exists()]
             urls = mirrors[0] + still[0] if len(still) == 1 else mirrors[0]
+            alternative = f" (or {instead})" if instead else ""
             raise DataError(
-                f"cannot download {dataset} ({e.reason}); put {', '.join(still)} into {directory} "
+                f"cannot download {dataset} ({e.reason}); put {', '.join(still)}{alternative} into {directory} "
                 f"(from {urls}) or point --data-dir / GENBENCH_DATA at a directory holding {dataset}/"
             ) from None
     for name, p in paths.items():
