@@ -783,3 +783,27 @@ def test_cifar_labels_must_be_class_ids(tmp_path, labels):
         tar.addfile(info, io.BytesIO(blob))
     with pytest.raises(DataError, match="data_batch_1 has labels other than class ids 0-9"):
         cifar10.read_batches(archive, ["data_batch_1"])
+
+
+def test_samples_in_the_other_layout_are_told_the_transpose(tmp_path):
+    """Float images saved channels-last (numpy's, JAX's and TensorFlow's layout) were told to "save
+    samples at the dataset's shape", which they were, transposed; uint8 ones in torch's layout were
+    told the layout alone. Each names the one call that fixes it."""
+    rng = np.random.default_rng(0)
+    nhwc = rng.random((2, 32, 32, 3), dtype=np.float32) * 2 - 1
+    np.savez(tmp_path / "f.npz", samples=nhwc)
+    with pytest.raises(GenbenchError, match=r"look N x H x W x C: use x.transpose\(0, 3, 1, 2\)") as e:
+        load_samples(tmp_path / "f.npz", spec((3, 32, 32), "cifar10"))
+    assert "\n" not in str(e.value)
+    np.savez(tmp_path / "f.npz", samples=nhwc.transpose(0, 3, 1, 2))  # as told: then it loads
+    assert load_samples(tmp_path / "f.npz", spec((3, 32, 32), "cifar10")).shape == (2, 3, 32, 32)
+    with pytest.raises(GenbenchError, match=r"look N x H x W x C: use x.transpose"):
+        as_samples(nhwc[..., :1], spec((1, 32, 32), "mnist"))  # grey, channel last
+    nchw = rng.integers(0, 256, (2, 3, 32, 32), dtype=np.uint8)
+    with pytest.raises(GenbenchError, match=r"look N x C x H x W: use x.transpose\(0, 2, 3, 1\)"):
+        as_samples(nchw, spec((3, 32, 32), "cifar10"))
+    assert as_samples(nchw.transpose(0, 2, 3, 1), spec((3, 32, 32), "cifar10")).shape == (2, 3, 32, 32)
+    with pytest.raises(GenbenchError, match=r"look N x H x W x C: use x.permute\(0, 3, 1, 2\)"):
+        as_samples(torch.from_numpy(nchw.transpose(0, 2, 3, 1)), spec((3, 32, 32), "cifar10"))
+    with pytest.raises(GenbenchError, match=r"expects \(3, 32, 32\); save samples at the dataset's shape"):
+        as_samples(nhwc[:, :16], spec((3, 32, 32), "cifar10"))  # no layout of the dataset's: no transpose

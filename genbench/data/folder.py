@@ -134,8 +134,15 @@ def _from_array(arr: np.ndarray, where: str, *, channels_last: bool) -> torch.Te
         elif arr.ndim == 4 and channels_last and arr.shape[-1] in (1, 3):
             arr = arr.transpose(0, 3, 1, 2)
         elif not (arr.ndim == 4 and not channels_last and arr.shape[1] in (1, 3)):
+            # the other layout named with its one-call fix: "must be N x H x W x C" left the way there open
+            if arr.ndim == 4 and channels_last and arr.shape[1] in (1, 3):
+                fix = "; these look N x C x H x W: use x.transpose(0, 2, 3, 1)"
+            elif arr.ndim == 4 and not channels_last and arr.shape[-1] in (1, 3):
+                fix = "; these look N x H x W x C: use x.permute(0, 3, 1, 2)"
+            else:
+                fix = ""
             raise GenbenchError(
-                f"{where}: uint8 samples must be {layout} (C = 1 or 3) or N x H x W, got {arr.shape}"
+                f"{where}: uint8 samples must be {layout} (C = 1 or 3) or N x H x W, got {arr.shape}{fix}"
             )
         return torch.from_numpy(_to_unit_range(arr))
     if np.issubdtype(arr.dtype, np.floating):
@@ -280,8 +287,15 @@ def _match_spec(x: torch.Tensor, spec: DataSpec, where: str) -> torch.Tensor:
             x = x[:, :1].contiguous()  # not a view: the other two channels' memory is freed
         got = tuple(x.shape[1:])
     if got != want:
+        fix = "save samples at the dataset's shape"
+        if spec.kind == "image" and len(got) == len(want) == 3 and got[:2] == want[1:] and got[2] in (1, 3):
+            # float images saved channels-last (as numpy, JAX and TensorFlow lay them out) were told
+            # to be saved "at the dataset's shape", which they are, transposed
+            fix = (
+                "float samples are N x C x H x W and these look N x H x W x C: use x.transpose(0, 3, 1, 2) "
+                "(a torch tensor: x.permute(0, 3, 1, 2))"
+            )
         raise GenbenchError(
-            f"samples in {where} have shape {got} per example but {spec.name!r} expects {want}; "
-            f"save samples at the dataset's shape"
+            f"samples in {where} have shape {got} per example but {spec.name!r} expects {want}; {fix}"
         )
     return x
