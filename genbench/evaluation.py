@@ -1,5 +1,5 @@
 """``evaluate(samples, config)``: what `genbench eval` calls. Scores samples generated elsewhere
-(an ``.npz``, an image folder, an array or a tensor) against a dataset, with the same features,
+(an ``.npz`` or ``.npy``, an image folder, an array or a tensor) against a dataset, with the same features,
 metrics and protocol record as `genbench run`, and never overwrites a result it did not write.
 """
 
@@ -49,7 +49,7 @@ def evaluate(
 ) -> Result:
     """Evaluate samples from anywhere against ``config.dataset`` (what `genbench eval` does).
 
-    ``samples`` is the path of an ``.npz`` file or an image folder, a numpy array or a torch tensor
+    ``samples`` is the path of an ``.npz`` or ``.npy`` file or an image folder, a numpy array or a torch tensor
     (see :mod:`genbench.data.folder`). ``name`` is the leaderboard row: by default the file's or the
     folder's name ("samples" for an array). An existing result under that name is replaced only by
     an evaluation of the same samples (the same file or folder, or equal values), so re-running is

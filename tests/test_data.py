@@ -568,7 +568,7 @@ def test_npz_errors(tmp_path):
     with pytest.raises(GenbenchError, match="not found"):
         load_samples(tmp_path / "missing.npz")
     (tmp_path / "x.txt").write_text("hi")
-    with pytest.raises(GenbenchError, match="expected an .npz file or a folder"):
+    with pytest.raises(GenbenchError, match="expected an .npz or .npy file or a folder"):
         load_samples(tmp_path / "x.txt")
 
 
@@ -807,3 +807,24 @@ def test_samples_in_the_other_layout_are_told_the_transpose(tmp_path):
         as_samples(torch.from_numpy(nchw.transpose(0, 2, 3, 1)), spec((3, 32, 32), "cifar10"))
     with pytest.raises(GenbenchError, match=r"expects \(3, 32, 32\); save samples at the dataset's shape"):
         as_samples(nhwc[:, :16], spec((3, 32, 32), "cifar10"))  # no layout of the dataset's: no transpose
+
+
+def test_npy_samples_load_as_the_npz_of_the_same_array(tmp_path):
+    """``numpy.save``'s .npy, the commonest dump of samples, was refused ("expected an .npz file")."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    np.save(tmp_path / "s.npy", rgb)
+    np.savez(tmp_path / "s.npz", samples=rgb)
+    want = load_samples(tmp_path / "s.npz", spec((3, 8, 8)))
+    assert torch.equal(load_samples(tmp_path / "s.npy", spec((3, 8, 8))), want)
+    assert torch.equal(as_samples(str(tmp_path / "s.npy"), spec((3, 8, 8))), want)
+    np.save(tmp_path / "objects.npy", np.array([rgb, None], dtype=object))  # a pickle inside: never read
+    with pytest.raises(GenbenchError, match=r"cannot read .*objects.npy as .npy \(ValueError: .*numpy.save"):
+        load_samples(tmp_path / "objects.npy")
+    (tmp_path / "text.npy").write_text("not an array")  # numpy reads it as a pickle: refused first
+    with pytest.raises(GenbenchError, match=r"text.npy: not an .npy file; save the samples with numpy.save"):
+        load_samples(tmp_path / "text.npy")
+    np.save(tmp_path / "cut.npy", rgb)
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "cut.npy").read_bytes()[:200])  # a killed np.save
+    with pytest.raises(GenbenchError, match=r"cannot read .*cut.npy as .npy"):
+        load_samples(tmp_path / "cut.npy")

@@ -1,4 +1,4 @@
-"""`genbench eval`: evaluate samples from anywhere (an .npz or a folder of images)."""
+"""`genbench eval`: evaluate samples from anywhere (an .npz, an .npy or a folder of images)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from genbench.config import RunConfig, parse_list, parse_seeds, parse_split
 
 
 def eval_samples(
-    samples: Annotated[Path, typer.Option(help="An .npz (key 'samples') or a folder of PNG/JPEG images.")],
+    samples: Annotated[
+        Path, typer.Option(help="An .npz (key 'samples'), an .npy or a folder of PNG/JPEG images.")
+    ],
     dataset: Annotated[str, typer.Option(help="Dataset to compare against.")],
     name: Annotated[
         str | None,
         typer.Option(
-            help=r"Name for the leaderboard row \[default: the file name without .npz, or the folder name]."
+            help=r"Name for the leaderboard row \[default: the file name without .npz or .npy, or the folder name]."
         ),
     ] = None,
     metrics: Annotated[

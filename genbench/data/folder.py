@@ -1,11 +1,12 @@
-"""Samples generated elsewhere, for `genbench eval` and :func:`genbench.evaluate`: an ``.npz`` file,
-a folder of images, a numpy array or a torch tensor.
+"""Samples generated elsewhere, for `genbench eval` and :func:`genbench.evaluate`: an ``.npz`` or
+``.npy`` file, a folder of images, a numpy array or a torch tensor.
 
 Accepted inputs (converted to float32 in [-1, 1], N x C x H x W):
 
-- ``.npz`` with key ``samples`` (or a single array), or a numpy array: uint8 N x H x W x C or
-  N x H x W (as saved images are), or float N x C x H x W already in [-1, 1] (float images with no
-  value below 0 are refused: they were saved in [0, 1]); float N x D point sets pass unchanged.
+- ``.npz`` with key ``samples`` (or a single array), an ``.npy`` (``numpy.save``'s file), or a
+  numpy array: uint8 N x H x W x C or N x H x W (as saved images are), or float N x C x H x W
+  already in [-1, 1] (float images with no value below 0 are refused: they were saved in [0, 1]);
+  float N x D point sets pass unchanged.
 - a torch tensor: uint8 N x C x H x W or N x H x W (torchvision's layout), or float as above.
 - a folder of PNG/JPEG files (searched recursively, through symlinked folders too, hidden files and
   folders skipped, read in sorted order); grey images give one
@@ -56,24 +57,28 @@ def as_samples(samples: Any, spec: DataSpec | None = None) -> torch.Tensor:
         where = "the tensor"
     else:
         raise GenbenchError(
-            f"cannot evaluate a {type(samples).__name__}; pass the path of an .npz file or an image "
+            f"cannot evaluate a {type(samples).__name__}; pass the path of an .npz or .npy file or an image "
             f"folder, a torch.Tensor or a numpy array"
         )
     return _match_spec(x, spec, where) if spec is not None else x
 
 
 def load_samples(path: Path, spec: DataSpec | None = None) -> torch.Tensor:
-    """Load samples from an ``.npz`` or an image folder; check them against ``spec`` when given."""
+    """Load samples from an ``.npz``, an ``.npy`` or an image folder; check them against ``spec`` when given."""
     path = Path(path)
     if not path.exists():
-        raise GenbenchError(f"samples {path} not found; pass an .npz file or a folder of PNG/JPEG images")
+        raise GenbenchError(
+            f"samples {path} not found; pass an .npz or .npy file or a folder of PNG/JPEG images"
+        )
     if path.is_dir():
         x = _load_folder(path)
     elif path.suffix.lower() == ".npz":
         x = _load_npz(path)
+    elif path.suffix.lower() == ".npy":
+        x = _load_npy(path)
     else:
         raise GenbenchError(
-            f"cannot read samples from {path}: expected an .npz file or a folder of PNG/JPEG images"
+            f"cannot read samples from {path}: expected an .npz or .npy file or a folder of PNG/JPEG images"
         )
     if spec is not None:
         x = _match_spec(x, spec, str(path))
@@ -104,6 +109,22 @@ def _load_npz(path: Path) -> torch.Tensor:
         raise GenbenchError(
             f"cannot read {path} as .npz ({type(e).__name__}: {e}); save it with numpy.savez"
         ) from None
+    return _from_array(arr, str(path), channels_last=True)
+
+
+def _load_npy(path: Path) -> torch.Tensor:
+    """An array that ``numpy.save`` wrote: the commonest dump of samples, which was refused as no .npz."""
+    try:
+        with open(path, "rb") as fh:
+            is_npy = fh.read(6) == b"\x93NUMPY"  # numpy reads any other file as a pickle
+        if is_npy:
+            arr = np.load(path, allow_pickle=False)
+    except Exception as e:  # unreadable, truncated, or an object array (a pickle inside)
+        raise GenbenchError(
+            f"cannot read {path} as .npy ({type(e).__name__}: {e}); save a uint8 or float array with numpy.save"
+        ) from None
+    if not is_npy:
+        raise GenbenchError(f"cannot read {path}: not an .npy file; save the samples with numpy.save")
     return _from_array(arr, str(path), channels_last=True)
 
 
