@@ -853,19 +853,20 @@ class Blobs(Dataset):
             [c + rng.standard_normal((n, 2)) for c, n in zip(self.centers, sizes, strict=True)]
         )
         if split == "train":
-            x = np.concatenate([x, x[:1]])  # a duplicate: its copies have d1 = d2 = 0
+            x = np.concatenate([x, x[:1]])  # a duplicate: it counts as one training example
         return torch.from_numpy(x.astype(np.float32)), None
 
 
 def nn_ratio_rate(query: np.ndarray, train: np.ndarray) -> float:
-    d = np.sort(cdist(query, train), axis=1)
+    """The share of ``query`` with d1 / d2 < 1/3 (or d1 == 0) to the *distinct* rows of ``train``."""
+    d = np.sort(cdist(query, np.unique(train, axis=0)), axis=1)
     return float(np.mean((d[:, 0] == 0) | (d[:, 0] < d[:, 1] / 3)))
 
 
 def test_memorization_values_by_hand_on_three_blobs(tmp_path):
-    """Every memorization value recomputed from its definition with scipy's cdist and numpy:
-    rate = share with d1 == 0 or d1 / d2 < 1/3; authpct = share whose nearest training example has
-    another training example closer than the sample is; ct = the test-share-weighted mean over cells
+    """Every memorization value recomputed from its definition with scipy's cdist and numpy, the
+    duplicated training point counted once: rate = share with d1 == 0 or d1 / d2 < 1/3; authpct =
+    share whose nearest training example has another training example closer than the sample is; ct = the test-share-weighted mean over cells
     with more than 20 samples of the z-scored U of (sample, test) distances to the cell's training
     examples (cells: the three blobs, which k-means finds)."""
     data = Blobs(data_dir=tmp_path, cache_dir=tmp_path)
@@ -881,8 +882,9 @@ def test_memorization_values_by_hand_on_three_blobs(tmp_path):
 
     assert out["memorization_rate"] == pytest.approx(nn_ratio_rate(samples, train), abs=1e-12)
     assert out["memorization_rate_heldout"] == pytest.approx(nn_ratio_rate(test, train), abs=1e-12)
-    d = cdist(samples, train)
-    own = np.sort(cdist(train, train), axis=1)[:, 1]  # to the nearest *other* training example
+    distinct = np.unique(train, axis=0)
+    d = cdist(samples, distinct)
+    own = np.sort(cdist(distinct, distinct), axis=1)[:, 1]  # to the nearest *other* training example
     authentic = own[d.argmin(1)] < d.min(1)
     assert out["authpct"] == pytest.approx(100 * authentic.mean(), abs=1e-12)
     assert 0 < out["memorization_rate"] < 0.5 and 0 < out["authpct"] < 100  # neither bound: can fail

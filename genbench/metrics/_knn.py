@@ -217,19 +217,30 @@ def kth_neighbour_distance(x: torch.Tensor, k: int, block: int | None = None) ->
 
 
 def nearest(
-    query: torch.Tensor, ref: torch.Tensor, k: int, block: int | None = None, extra: int = 4
+    query: torch.Tensor,
+    ref: torch.Tensor,
+    k: int,
+    block: int | None = None,
+    extra: int = 4,
+    exclude: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` nearest rows of ``ref`` to each row of ``query``: (distances, indices), ascending.
 
     The ``k + extra`` best candidates of the fast block distances are recomputed exactly, so equal
-    rows are at distance exactly 0 and ties are ordered by the exact distance.
+    rows are at distance exactly 0 and ties are ordered by the exact distance. Rows of ``ref`` where
+    the boolean mask ``exclude`` is True are never returned (indices still count them): memorization
+    leaves out the repeats of a duplicated training example this way, without a copy of the set.
     """
-    if k > len(ref):
-        raise ValueError(f"k={k} neighbours requested from {len(ref)} reference rows")
-    c = min(k + extra, len(ref))
+    skipped = exclude.nonzero().squeeze(1) if exclude is not None else None
+    available = len(ref) - (len(skipped) if skipped is not None else 0)
+    if k > available:
+        raise ValueError(f"k={k} neighbours requested from {available} reference rows")
+    c = min(k + extra, available)  # never more than the rows left, so no skipped row is a candidate
     dist = torch.empty(len(query), k, dtype=torch.float64, device=query.device)
     idx = torch.empty(len(query), k, dtype=torch.long, device=query.device)
     for start, d in blocks(query, ref, _candidate_rows(len(ref), c, query.shape[1], block)):
+        if skipped is not None:
+            d[:, skipped] = torch.inf
         cand = d.topk(c, dim=1, largest=False).indices
         exact, order = _exact_candidates(query[start : start + len(d)], ref, cand)
         dist[start : start + len(d)] = exact[:, :k]

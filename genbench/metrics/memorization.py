@@ -4,8 +4,10 @@ For each sample, the distances d1 <= d2 to its nearest and second-nearest traini
 
 - ``memorization_rate``: share of samples with ``d1 / d2 < 1/3`` (Gu et al. 2023, "On Memorization in
   Diffusion Models"; Yoon et al. 2023, "Diffusion Probabilistic Models Generalize when They Fail to
-  Memorize"). A sample at distance 0 from a training example is memorized even when d2 is 0 too (the
-  training set holds duplicates), where the ratio is undefined.
+  Memorize"). Exact duplicates in the training set count as one training example, for AuthPct too:
+  with its repeat counted, a near copy of a duplicated example had d2 = d1 and was never memorized,
+  yet duplicated examples are the ones models copy most (Carlini et al. 2023). A sample at distance 0
+  from a training example is memorized.
 - ``memorization_rate_heldout``: the same share for the held-out test split, the chance level to read
   ``memorization_rate`` against. It is ~0 for images, but the ratio test also fires for fresh data in
   few dimensions (for locally uniform data (d1/d2)^d is uniform, so ~1/9 of fresh 2D points pass).
@@ -82,8 +84,36 @@ def mann_whitney_z(gen_dist: np.ndarray, test_dist: np.ndarray) -> float:
 
 
 def copied(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
-    """d1 / d2 < 1/3, or d1 == 0 (a duplicated training example makes d2 == 0 too)."""
+    """d1 / d2 < 1/3, or d1 == 0 (where d2 is 0 too: two equal training rows, were they not
+    counted as one by :func:`train_neighbours`)."""
     return (d1 == 0) | (d1 < RATIO * d2)
+
+
+def train_neighbours(train: torch.Tensor, train_np: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(``repeats``, ``own``) of the N x D training rows (``train_np`` the same rows in numpy).
+
+    ``repeats`` marks every row equal to an earlier one (None when there is none), so that a
+    duplicated training example counts once: with its repeat in the set, a near copy of it had
+    d2 = d1 (rate 0 where the example alone gave 1) and a nearest training example at distance 0
+    from another (AuthPct 100 where it gave 0). The duplicated examples are the ones models copy most
+    (Carlini et al. 2023, "Extracting Training Data from Diffusion Models").
+    ``own`` is each training example's distance to its nearest other distinct one (AuthPct's)."""
+    # the second smallest distance, counting itself at exactly 0: 0 for a row with an equal one
+    own = nearest(train, train, 2)[0][:, 1]
+    dup = (own == 0).nonzero().squeeze(1)
+    if len(dup) == 0:  # the common case: nothing else to compute, the same values as ever
+        return None, own
+    # the rows with an equal one are grouped exactly (+ 0.0: -0.0 and 0.0 are the same coordinate)
+    _, first = np.unique(train_np[dup.cpu().numpy()] + 0.0, axis=0, return_index=True)
+    repeats = torch.zeros(len(train), dtype=torch.bool, device=train.device)
+    repeats[dup] = True
+    repeats[dup[torch.as_tensor(first, device=train.device)]] = False
+    # a kept row with repeats: its nearest other distinct row; any other row's nearest other row is
+    # at the same distance as before (a repeat left out leaves its equal kept row in)
+    kept = dup[~repeats[dup]]
+    if int((~repeats).sum()) >= 2:
+        own[kept] = nearest(train[kept], train, 2, exclude=repeats)[0][:, 1]
+    return repeats, own
 
 
 class CTReference:
@@ -165,7 +195,9 @@ def ct_score(
 class Memorization(Metric):
     """Nearest-neighbour copy rate (d1/d2 < 1/3), AuthPct and the C_T data-copying test."""
 
-    version = 1
+    # 2: exact duplicates in the training set count once (1: a near copy of a duplicated example had
+    # d1 = d2, neither memorized nor inauthentic); the same values on a train split without duplicates
+    version = 2
     higher_is_better: ClassVar[dict[str, bool | None]] = {
         "memorization_rate": False,
         "memorization_rate_heldout": False,
@@ -189,12 +221,21 @@ class Memorization(Metric):
         device = pick_device(ctx.extractor.device if ctx.extractor is not None else None)
         gen_np, train_np = self._points(ctx, space)
         train = as_rows(train_np, device)
-        dist, idx = nearest(as_rows(gen_np, device), train, min(3, len(train)))
+        # what depends on the train and test sets alone is computed once per run of many models
+        shared = ctx.reference_features.cache.setdefault(("memorization", space, str(device)), {})
+        if "own" not in shared:
+            shared["repeats"], shared["own"] = train_neighbours(train, train_np)
+        repeats = shared["repeats"]
+        distinct = len(train) - (int(repeats.sum()) if repeats is not None else 0)
+        if distinct < 2:
+            raise MetricInputError(
+                f"memorization: the train split has {distinct} distinct example (of {len(train)}); "
+                f"a nearest and a second-nearest training example need two"
+            )
+        dist, idx = nearest(as_rows(gen_np, device), train, min(3, distinct), exclude=repeats)
         d1, d2 = dist[:, 0], dist[:, 1]
         values = {"memorization_rate": copied(d1, d2).double().mean().item()}
 
-        # what depends on the train and test sets alone is computed once per run of many models
-        shared = ctx.reference_features.cache.setdefault(("memorization", space, str(device)), {})
         if "test" not in shared:  # set last by _reference: a failure halfway builds it all again
             # without the samples' float64 copy (made again for C_T below, the same array): C_T's PCA
             # copies the train set, and with the samples alive too that was the peak (800 MiB at 50k x 2048)
@@ -247,16 +288,14 @@ class Memorization(Metric):
         train: torch.Tensor,
         device: torch.device,
     ) -> None:
-        """Fill ``shared`` with what the train and test sets alone give: ``own`` (each training
-        example's distance to its nearest other one), ``heldout`` and ``ct`` (when the test split
+        """Fill ``shared`` (which holds ``own`` and ``repeats`` already: :func:`train_neighbours`)
+        with what the train and test sets alone give: ``heldout`` and ``ct`` (when the test split
         exists), and last ``test`` (why the test split is unusable, "" when it is usable). The test
         split itself is not kept (160 MiB at 10k x 2048)."""
-        if "own" not in shared:  # the second smallest distance, counting itself at exactly 0
-            shared["own"] = nearest(train, train, 2)[0][:, 1]
         test_np, why_no_test = self._test_points(ctx, space, train_np.shape[1])
         if test_np is not None:
             # the same rate for held-out data: what chance alone gives (about 1/9 on 2D data)
-            td = nearest(as_rows(test_np, device), train, 2)[0]
+            td = nearest(as_rows(test_np, device), train, 2, exclude=shared["repeats"])[0]
             shared["heldout"] = copied(td[:, 0], td[:, 1]).double().mean().item()
             del td
             try:  # a train split too small for C_T's PCA loses C_T only, not the rates above
