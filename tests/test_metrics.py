@@ -653,6 +653,25 @@ def test_prdc_too_few_rows_for_k():
     PRDC().compute(make_ctx(real[:4], real[:6]))  # exactly enough
 
 
+@pytest.mark.parametrize(
+    ("metric", "options", "rows", "fix"),
+    [
+        (FID, {}, 1, r"use a dataset whose train split has more examples$"),
+        (KID, {}, 1, r"use a dataset whose train split has more examples$"),
+        (PRDC, {}, 5, r"lower --metric-option prdc\.k_dc, or use a dataset whose train split has more"),
+        (PRDC, {"prdc": {"k_pr": 7}}, 6, r"lower --metric-option prdc\.k_pr, or use a dataset whose"),
+        (KID, {"kid": {"subset_size": 30}}, 20, r"lower --metric-option kid\.subset_size or use a dataset"),
+    ],
+)
+def test_too_small_a_reference_set_names_its_fix_not_more_samples(metric, options, rows, fix):
+    """More samples leave a small reference split as small as it was: the error names the split, and
+    the option where one sets the rows needed."""
+    real = np.random.default_rng(15).standard_normal((50, 3))
+    with pytest.raises(MetricInputError, match=fix) as e:
+        metric().compute(make_ctx(real, real[:rows], options=options))
+    assert "--samples" not in str(e.value)
+
+
 # -- exact k-NN -------------------------------------------------------------------------------------
 
 

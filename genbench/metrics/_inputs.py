@@ -10,9 +10,25 @@ import torch
 
 from genbench.errors import MetricInputError
 
+#: the fix for too few sample rows: metrics run under `genbench run` (where --samples is a count) and
+#: `genbench eval` (where it is a file), so it names both
+MORE_SAMPLES = (
+    "use more samples (genbench run --samples N; genbench eval: more samples in the .npz or folder)"
+)
 
-def check_features(x: Any, what: str, metric: str, min_rows: int = 2, why: str = "") -> np.ndarray:
-    """``x`` as an N x D float64 array with ``N >= min_rows``, ``D >= 1`` and only finite values."""
+
+def split_fix(split: str) -> str:
+    """The fix for too few rows of a dataset split (the reference, train or test set): more samples
+    leave it as small as it was, which is what :data:`MORE_SAMPLES` told the user to change."""
+    return f"use a dataset whose {split} split has more examples"
+
+
+def check_features(
+    x: Any, what: str, metric: str, min_rows: int = 2, why: str = "", fix: str = MORE_SAMPLES
+) -> np.ndarray:
+    """``x`` as an N x D float64 array with ``N >= min_rows``, ``D >= 1`` and only finite values;
+    ``fix`` is what the error for too few rows tells the user to do (``x`` is of the samples unless
+    said: :func:`split_fix` for a dataset split)."""
     a = np.asarray(x, dtype=np.float64)
     if a.ndim != 2:
         raise MetricInputError(
@@ -21,11 +37,8 @@ def check_features(x: Any, what: str, metric: str, min_rows: int = 2, why: str =
         )
     if len(a) < min_rows:
         need = f" ({why})" if why else ""
-        # metrics run under `genbench run` (where --samples is a count) and `genbench eval` (where it
-        # is a file): name the fix in each
         raise MetricInputError(
-            f"{metric}: {what} has {len(a)} rows but needs at least {min_rows}{need}; "
-            f"use more samples (genbench run --samples N; genbench eval: more samples in the .npz or folder)"
+            f"{metric}: {what} has {len(a)} rows but needs at least {min_rows}{need}; {fix}"
         )
     if a.shape[1] == 0:  # a plugin extractor's N x 0 features: FID 0 and PRDC 0, silently
         raise MetricInputError(

@@ -16,7 +16,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from genbench.errors import MetricInputError
-from genbench.metrics._inputs import check_features, check_int, check_same_dim, int_option, shared_tensor
+from genbench.metrics._inputs import (
+    MORE_SAMPLES,
+    check_features,
+    check_int,
+    check_same_dim,
+    int_option,
+    shared_tensor,
+    split_fix,
+)
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -47,14 +55,22 @@ class KID(Metric):
             raise MetricInputError(
                 "kid: needs reference features, not (mu, sigma) statistics; drop --reference-stats for kid"
             )
-        ref = check_features(ctx.reference_features.features, "reference", "kid", why="for an unbiased MMD")
+        ref = check_features(
+            ctx.reference_features.features,
+            "reference",
+            "kid",
+            why="for an unbiased MMD",
+            fix=split_fix(ctx.reference_split),
+        )
         check_same_dim(x, ref, "kid")
         subsets = int_option(ctx, "kid", "subsets", SUBSETS)
         size = int_option(ctx, "kid", "subset_size", min(MAX_SUBSET_SIZE, len(x), len(ref)), minimum=2)
         if size > min(len(x), len(ref)):
+            # the smaller set is the one to grow: more samples leave a small reference split as it was
+            grow = MORE_SAMPLES if len(x) <= len(ref) else split_fix(ctx.reference_split)
             raise MetricInputError(
-                f"kid: subset_size {size} exceeds the {min(len(x), len(ref))} examples available; "
-                f"lower it or use more samples"
+                f"kid: subset_size {size} exceeds the {len(x)} samples and {len(ref)} reference examples "
+                f"(the smaller is the limit); lower --metric-option kid.subset_size or {grow}"
             )
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named below, in one line
             out = kid_features_to_metric(

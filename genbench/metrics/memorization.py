@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from genbench.errors import GenbenchError, MetricInputError
-from genbench.metrics._inputs import check_features, check_same_dim, option
+from genbench.metrics._inputs import check_features, check_same_dim, option, split_fix
 from genbench.metrics._knn import as_rows, nearest, pick_device
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
@@ -230,7 +230,7 @@ class Memorization(Metric):
         if distinct < 2:
             raise MetricInputError(
                 f"memorization: the train split has {distinct} distinct example (of {len(train)}); "
-                f"a nearest and a second-nearest training example need two"
+                f"a nearest and a second-nearest training example need two; {split_fix('train')}"
             )
         dist, idx = nearest(as_rows(gen_np, device), train, min(3, distinct), exclude=repeats)
         d1, d2 = dist[:, 0], dist[:, 1]
@@ -312,7 +312,7 @@ class Memorization(Metric):
         else:
             train = _flat(ctx.train_data())
         why = "a nearest and a second-nearest training example"
-        train = check_features(train, "train", "memorization", 2, why)
+        train = check_features(train, "train", "memorization", 2, why, fix=split_fix("train"))
         check_same_dim(gen, train, "memorization", "sample and train")
         return gen, train
 

@@ -32,7 +32,14 @@ import numpy as np
 import torch
 
 from genbench.errors import MetricInputError
-from genbench.metrics._inputs import check_features, check_int, check_same_dim, int_option
+from genbench.metrics._inputs import (
+    MORE_SAMPLES,
+    check_features,
+    check_int,
+    check_same_dim,
+    int_option,
+    split_fix,
+)
 from genbench.metrics._knn import (
     as_rows,
     blocks,
@@ -124,13 +131,16 @@ class PRDC(Metric):
             "prdc",
             min_rows=k_pr + 1,
             why=f"k={k_pr} neighbours besides itself",
+            fix=f"{MORE_SAMPLES}, or lower --metric-option prdc.k_pr",
         )
+        k_key = "k_pr" if k_pr >= k_dc else "k_dc"
         real = check_features(
             ctx.reference_features.features,
             "reference",
             "prdc",
             min_rows=k_ref + 1,
             why=f"k={k_ref} neighbours besides itself",
+            fix=f"lower --metric-option prdc.{k_key}, or {split_fix(ctx.reference_split)}",
         )
         check_same_dim(fake, real, "prdc")
         # |q|^2 + |r|^2 - 2 q.r, and |q - r|^2, reach 4 max |x|^2: beyond float64 every distance is inf
