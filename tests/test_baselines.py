@@ -230,11 +230,14 @@ def test_the_generator_step_draws_fresh_noise(monkeypatch):
     assert len(set(seen[:9])) == 9
 
 
+@pytest.mark.parametrize("spec", [POINTS, IMAGES], ids=["points", "images"])
 @pytest.mark.parametrize("name", list(MODELS))
-def test_samples_decode_standard_normal_latents_from_the_generator(name):
+def test_samples_decode_standard_normal_latents_from_the_generator(name, spec):
     """Samples are f(z) with z ~ N(0, I), the prior (Kingma & Welling 2014; Goodfellow et al. 2014),
-    drawn from the caller's generator: a latent scaled away from the prior went unseen."""
-    model = tiny(MODELS[name], POINTS)  # points: nothing is clamped
+    drawn from the caller's generator: a latent scaled away from the prior went unseen. The DCGAN
+    generator samples in eval mode, its batchnorm on the running statistics: in training mode each
+    sample would depend on the others in its batch, so on the harness's batch size."""
+    model = tiny(MODELS[name], spec)  # points: nothing is clamped; images: tanh stays in [-1, 1]
     net, dim = (model.decoder, model.config.latent_dim) if name == "vae" else (model.G, model.config.z_dim)
     net.eval()
     with torch.no_grad():
