@@ -327,6 +327,35 @@ def test_ema_update_is_the_warmed_up_exponential_average():
             torch.testing.assert_close(e, d * b + (1 - d) * p)
 
 
+@pytest.mark.parametrize("warmup", [True, False])
+def test_training_averages_the_weights_after_each_update(monkeypatch, warmup):
+    """The EMA that samples is the recursion ``e <- d_n e + (1 - d_n) theta_n`` over the weights after
+    each optimiser step n = 0, 1, ..., from the initial weights: averaging the weights before the
+    step lags one update behind, and an update count stuck at 0 keeps d = 0.1 for ever."""
+    model = tiny_points(train_steps=6, ema_decay=0.95, ema_warmup=warmup, lr=1e-2)
+    first: list[list[torch.Tensor]] = []
+    update_ema = DDPM._update_ema
+
+    def spy(self, n):
+        if not first:
+            first.append([p.clone() for p in self.ema.parameters()])
+        update_ema(self, n)
+
+    monkeypatch.setattr(DDPM, "_update_ema", spy)
+    after: list[list[torch.Tensor]] = []  # the raw weights after each step
+
+    def snapshot(step: int, total: int, values: dict) -> None:  # the loop calls it after each step
+        after.append([p.detach().clone() for p in model.net.parameters()])
+
+    model.fit(torch.randn(64, 2), ctx(progress=snapshot))
+    ema = first[0]
+    for n, weights in enumerate(after):
+        d = min(0.95, (1 + n) / (10 + n)) if warmup else 0.95
+        ema = [d * e + (1 - d) * w for e, w in zip(ema, weights, strict=True)]
+    for got, want in zip(model.ema.parameters(), ema, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
+
+
 def test_training_draws_every_timestep_uniformly(monkeypatch):
     """L_simple takes t uniform over all T timesteps (Ho et al. 2020, Alg. 1; 0-based here): a range
     off by one (t = 1 .. T-1) would never train the last denoising step, and nothing else noticed."""
