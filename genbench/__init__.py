@@ -62,14 +62,24 @@ def _checked(config: Any, command: str) -> RunConfig:
             f"build one, e.g. RunConfig(models=['gaussian'], dataset='ring8')"
         )
     paths = {f: getattr(config, f) for f in _PATH_FIELDS}
+    for f, v in paths.items():
+        _not_empty(v, f)
     expanded = {f: Path(v).expanduser() for f, v in paths.items() if isinstance(v, str | os.PathLike)}
     return dataclasses.replace(config, **{f: v for f, v in expanded.items() if str(v) != str(paths[f])})
+
+
+def _not_empty(value: Any, what: str) -> None:
+    """An empty path is refused, as the CLI refuses ``--out ""``: Path("") is the current directory,
+    where results, checkpoints or leaderboards went without a word."""
+    if isinstance(value, str) and not value.strip():
+        raise GenbenchError(f"{what} is an empty path; pass a path ('.' for the current directory)")
 
 
 def _path(value: Any, what: str) -> Path:
     """``value`` as a Path with ``~`` expanded; one line naming the argument when it is no path."""
     if not isinstance(value, str | os.PathLike):
         raise GenbenchError(f"{what} must be a str or a Path, got {type(value).__name__}")
+    _not_empty(value, what)
     return Path(value).expanduser()
 
 

@@ -2128,6 +2128,44 @@ def test_out_path_that_is_a_file(cli, tmp_path, cache_dir):
     assert "--out" in line
 
 
+RING8_COPY = "--models copy --dataset ring8 --samples 50 --metrics fid --no-progress".split()
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["run", *RING8_COPY, "--out", ""], "--out"),  # wrote ring8/copy/seed0.json here
+        (["run", *RING8_COPY, "--cache-dir", " "], "--cache-dir"),  # cached features here
+        (["run", *RING8_COPY, "--data-dir", ""], "--data-dir"),
+        (["run", *RING8_COPY, "--reference-stats", ""], "--reference-stats"),  # "reference stats ." refused
+        (["run", *RING8_COPY, "--inception-weights", ""], "--inception-weights"),  # "weights . not found"
+        (["eval", "--samples", "", "--dataset", "ring8"], "--samples"),  # "no PNG/JPEG images in ."
+        (["stats", "--out", "", "--dataset", "ring8"], "--out"),  # ". does not end in .npz"
+        (["report", "--out", ""], "--out"),  # read every result under here
+        (["report", "--leaderboards", ""], "--leaderboards"),  # wrote <dataset>.md here
+    ],
+)
+def test_an_empty_path_is_refused_naming_its_flag(cli, tmp_path, monkeypatch, args, flag):
+    """``--out "$OUT"`` with OUT unset passes "", which Path reads as the current directory: results,
+    cached features and leaderboards went there without a word."""
+    monkeypatch.chdir(tmp_path)
+    line = single_line_error(cli(*args))
+    assert f"Invalid value for '{flag}': the path is empty" in line and "'.' for here" in line, line
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("field", ["out", "cache_dir", "data_dir", "reference_stats", "inception_weights"])
+def test_the_python_api_refuses_an_empty_path_as_the_cli_does(tmp_path, monkeypatch, field):
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig(models=["copy"], dataset="ring8", samples=50, metrics=["fid"], progress=False)
+    with pytest.raises(GenbenchError, match=f"^{field} is an empty path; pass a path"):
+        genbench.run(replace(config, **{field: ""}))
+    for call in (lambda: genbench.report(""), lambda: genbench.stats(" ", config)):
+        with pytest.raises(GenbenchError, match="is an empty path"):
+            call()
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_failed_rerun_never_replaces_an_ok_result(cli, tmp_path, cache_dir, monkeypatch):
     """A rerun that failed at run time (out of memory, a plugin that no longer imports) replaced the
     ok result of the same seed with a "failed" one. It is written beside it now, as

@@ -7,14 +7,12 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights
+from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights, path_option
 from genbench.config import RunConfig, parse_list, parse_seeds, parse_split
 
 
 def eval_samples(
-    samples: Annotated[
-        Path, typer.Option(help="An .npz (key 'samples'), an .npy or a folder of PNG/JPEG images.")
-    ],
+    samples: Annotated[Path, path_option("An .npz (key 'samples'), an .npy or a folder of PNG/JPEG images.")],
     dataset: Annotated[str, typer.Option(help="Dataset to compare against.")],
     name: Annotated[
         str | None,
@@ -29,8 +27,8 @@ def eval_samples(
     reference_split: Annotated[str, typer.Option(help="train or test.")] = "train",
     reference_stats: Annotated[
         Path | None,
-        typer.Option(
-            help=".npz with mu and sigma as FID reference; with only metrics it serves (--metrics fid,is) the dataset is not read."
+        path_option(
+            ".npz with mu and sigma as FID reference; with only metrics it serves (--metrics fid,is) the dataset is not read."
         ),
     ] = None,
     seed: Annotated[
@@ -41,7 +39,7 @@ def eval_samples(
         list[str] | None,
         typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable)."),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Directory for the result JSON.")] = Path("runs"),
+    out: Annotated[Path, path_option("Directory for the result JSON.")] = Path("runs"),
     data_dir: DataDir = None,
     cache_dir: CacheDir = None,
     device: Device = "auto",

@@ -3,25 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+
+def parse_path(value: str | Path) -> Path:
+    """A path option's value. An empty one (``--out "$OUT"`` with ``OUT`` unset) is refused: Path("")
+    is the current directory, so results, checkpoints or leaderboards went there without a word."""
+    if isinstance(value, str) and not value.strip():
+        raise typer.BadParameter("the path is empty (an unset shell variable?); pass a path, '.' for here")
+    return Path(value)
+
+
+def path_option(help: str, **kwargs: Any) -> Any:
+    """``typer.Option`` for a path, parsed by :func:`parse_path` and shown as ``<path>``, as Typer shows
+    a Path option of its own."""
+    return typer.Option(help=help, parser=parse_path, metavar="<path>", **kwargs)
+
+
 DataDir = Annotated[
     Path | None,
-    typer.Option(help=r"Downloaded datasets \[default: $GENBENCH_DATA or ~/.cache/genbench/data]."),
+    path_option(r"Downloaded datasets \[default: $GENBENCH_DATA or ~/.cache/genbench/data]."),
 ]
 CacheDir = Annotated[
     Path | None,
-    typer.Option(
-        help=r"Checkpoints, classifiers, statistics \[default: $GENBENCH_CACHE or ~/.cache/genbench]."
-    ),
+    path_option(r"Checkpoints, classifiers, statistics \[default: $GENBENCH_CACHE or ~/.cache/genbench]."),
 ]
 Features = Annotated[str | None, typer.Option(help=r"Feature extractor \[default: the dataset's].")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 InceptionWeights = Annotated[
     Path | None,
-    typer.Option(
-        help=r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception]; for clean-inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS wins over it."
+    path_option(
+        r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception]; for clean-inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS wins over it."
     ),
 ]

@@ -7,15 +7,17 @@ from typing import Annotated
 
 import typer
 
+from genbench.cli.options import path_option
+
 
 def report(
-    out: Annotated[
-        Path, typer.Option(help="Directory of result JSONs (what `genbench run --out` wrote).")
-    ] = Path("runs"),
+    out: Annotated[Path, path_option("Directory of result JSONs (what `genbench run --out` wrote).")] = Path(
+        "runs"
+    ),
     leaderboards: Annotated[
         Path | None,
-        typer.Option(
-            help="Where to write <dataset>.md, .csv and figures; default: leaderboards/ under --out "
+        path_option(
+            "Where to write <dataset>.md, .csv and figures; default: leaderboards/ under --out "
             "(a clone's own leaderboards/ holds the published boards, rewritten only when named)."
         ),
     ] = None,

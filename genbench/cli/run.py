@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights
+from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights, path_option
 from genbench.config import (
     DEFAULT_DATASET,
     DEFAULT_MODELS,
@@ -37,9 +37,9 @@ def run(
         str, typer.Option(help="Split the samples are compared to: train or test.")
     ] = "train",
     reference_stats: Annotated[
-        Path | None, typer.Option(help=".npz with mu and sigma to use as FID reference.")
+        Path | None, path_option(".npz with mu and sigma to use as FID reference.")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Directory for result JSONs and figures.")] = Path("runs"),
+    out: Annotated[Path, path_option("Directory for result JSONs and figures.")] = Path("runs"),
     data_dir: DataDir = None,
     cache_dir: CacheDir = None,
     device: Device = "auto",

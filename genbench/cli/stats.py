@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights
+from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights, path_option
 from genbench.config import RunConfig, parse_split
 
 
 def stats(
-    out: Annotated[Path, typer.Option(help="The .npz to write (keys mu and sigma, as clean-fid's).")],
+    out: Annotated[Path, path_option("The .npz to write (keys mu and sigma, as clean-fid's).")],
     dataset: Annotated[str, typer.Option(help="Dataset name (see `genbench list datasets`).")],
     reference_split: Annotated[str, typer.Option(help="Split to describe: train or test.")] = "train",
     features: Features = None,
