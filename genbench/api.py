@@ -341,6 +341,15 @@ class SampleCheck:
             raise PluginOutputError(
                 f"{who} returned {type(batch).__name__} from sample(); return a torch.Tensor"
             )
+        # the checks below read its values: a sparse or meta tensor failed inside them with torch's
+        # dispatch table (a hundred lines), as "model raised NotImplementedError", which it had not
+        if batch.layout != torch.strided or batch.is_meta:
+            what, fix = (
+                ("a meta tensor, which holds no values,", "return one on generator.device")
+                if batch.is_meta
+                else (f"a tensor of layout {batch.layout}", "return a dense one (.to_dense())")
+            )
+            raise PluginOutputError(f"{who} returned {what} from sample(); {fix}")
         if not batch.is_floating_point():
             raise PluginOutputError(
                 f"{who} returned dtype {batch.dtype} from sample(); return a float tensor"

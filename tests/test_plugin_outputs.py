@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from genbench import registry
+from genbench import GenerativeModel, RunConfig, registry, run
 from genbench.data.base import Dataset
 from genbench.features.base import FeatureExtractor
 
@@ -352,3 +352,51 @@ def test_a_plugin_metric_against_unusable_reference_stats_is_the_users_error(reg
     assert result.metric_error_kinds == {"fid": "user", "test-mean-shift": "user"}, result.metric_errors
     assert "dimension 5" in result.metric_errors["test-mean-shift"]
     assert "fid, test-mean-shift will not be computed" in capsys.readouterr().err
+
+
+class _Returns(GenerativeModel):
+    """Samples through ``make(n)``: a model whose batches break the contract in a way of the test's."""
+
+    trainable = False
+    make = staticmethod(lambda n: torch.zeros(n, 2))
+
+    def fit(self, train, ctx):
+        return {}
+
+    def sample(self, n, *, generator):
+        return self.make(n)
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        # torch's dispatch table, a hundred lines, as "model 'test-odd' raised NotImplementedError"
+        (
+            lambda n: torch.zeros(n, 2).to_sparse(),
+            "returned a tensor of layout torch.sparse_coo from sample(); return a dense one (.to_dense())",
+        ),
+        # "raised RuntimeError: Tensor.item() cannot be called on meta tensors"
+        (
+            lambda n: torch.zeros(n, 2, device="meta"),
+            "returned a meta tensor, which holds no values, from sample(); return one on generator.device",
+        ),
+    ],
+    ids=["sparse", "meta"],
+)
+def test_a_model_returning_a_tensor_without_dense_values_fails_alone_in_one_line(
+    register, tmp_path, make, expected
+):
+    register(registry.models, "test-odd", type("Odd", (_Returns,), {"make": staticmethod(make)}))
+    config = RunConfig(
+        models=["test-odd", "copy"], dataset="ring8", samples=50, metrics=["fid"], out=tmp_path / "runs",
+        cache_dir=tmp_path / "cache", progress=False, figures=False,
+    )  # fmt: skip
+    odd, copy = run(config)
+    assert (odd.status, odd.error_kind, odd.error) == ("failed", "plugin", f"model 'test-odd' {expected}")
+    assert copy.status == "ok" and "fid" in copy.metrics
