@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -373,6 +374,23 @@ class SampleCheck:
             batch = batch.clamp(lo, hi)
         self.seen += expected
         return batch.detach().float().cpu()
+
+    def check_nfe(self, nfe: Any) -> float:
+        """The model's ``nfe``, read once it has sampled (an adaptive solver counts its evaluations as it
+        goes): a number >= 0. A negative one was recorded and ranked first on the board's ``nfe ↓``
+        column; None or a string failed the model as "could not convert string to float"."""
+        from genbench.errors import PluginOutputError
+
+        try:
+            value = float(nfe) if not isinstance(nfe, bool | str) else math.nan
+        except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of more than one value
+            value = math.nan
+        if not math.isfinite(value) or value < 0:
+            raise PluginOutputError(
+                f"model {self.model!r} has nfe = {nfe!r}; nfe is the number of network evaluations per "
+                f"sample, a number >= 0 (1 for one network call)"
+            )
+        return value
 
     def check_all(self, samples: torch.Tensor) -> None:
         """The whole set, once sampled: images with not one value below the middle of the range were

@@ -86,7 +86,7 @@ def evaluate_into(
             console.sampling_done()
         check.check_all(samples)
         timings.update(measured)
-        timings["nfe"] = float(model.nfe)
+        timings["nfe"] = check.check_nfe(model.nfe)
     t0 = time.perf_counter()
     with console.status(f"features of {result.label} ({p.extractor.name})"):
         feats = p.extractor.extract(samples)

@@ -400,3 +400,22 @@ def test_a_model_returning_a_tensor_without_dense_values_fails_alone_in_one_line
     odd, copy = run(config)
     assert (odd.status, odd.error_kind, odd.error) == ("failed", "plugin", f"model 'test-odd' {expected}")
     assert copy.status == "ok" and "fid" in copy.metrics
+
+
+@pytest.mark.parametrize("nfe", [-3, float("nan"), None, "50"])  # -3 was recorded and ranked first
+def test_a_model_whose_nfe_is_no_count_fails_alone_naming_nfe(register, tmp_path, nfe):
+    """A negative or NaN nfe was recorded and shown on the board; None or a str failed the model with
+    "float() argument must be a string or a real number" or "could not convert", naming no nfe."""
+    register(registry.models, "test-nfe", type("Nfe", (_Returns,), {"nfe": nfe}))
+    register(registry.models, "test-adaptive", type("Adaptive", (_Returns,), {"nfe": 37.5}))  # a mean
+    config = RunConfig(
+        models=["test-nfe", "test-adaptive"], dataset="ring8", samples=50, metrics=["throughput"],
+        out=tmp_path / "runs", cache_dir=tmp_path / "cache", progress=False, figures=False,
+    )  # fmt: skip
+    bad, adaptive = run(config)
+    assert (bad.status, bad.error_kind) == ("failed", "plugin")
+    assert bad.error == (
+        f"model 'test-nfe' has nfe = {nfe!r}; nfe is the number of network evaluations per sample, "
+        "a number >= 0 (1 for one network call)"
+    )
+    assert adaptive.status == "ok" and adaptive.metrics["nfe"] == 37.5
