@@ -1021,6 +1021,18 @@ def test_help_shows_every_options_text_whole(command):
         assert " ".join(text.replace("\\[", "[").split()) in shown
 
 
+def test_help_at_80_columns_names_every_default_model():
+    """At 80 columns (a pipe's width) the help column is ~19 characters wide, and the default model
+    list, one unbreakable token, was cut to "vae,gan-ns,gan-sa…"."""
+    from genbench.config import DEFAULT_MODELS
+
+    r = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    shown = " ".join(r.output.replace("\u2502", " ").split())
+    for name in DEFAULT_MODELS:
+        assert f"{name}," in shown or f"{name})" in shown, name
+
+
 def test_eval_npz_and_folder(cli, tmp_path, cache_dir):
     from PIL import Image
 

@@ -20,7 +20,12 @@ from genbench.config import (
 
 def run(
     models: Annotated[
-        str, typer.Option(help="Comma-separated model names (see `genbench list models`).")
+        str,
+        typer.Option(
+            help="Comma-separated model names (see `genbench list models`).",
+            # shown with spaces so that a narrow terminal's help wraps the list instead of cutting it
+            show_default=", ".join(DEFAULT_MODELS),
+        ),
     ] = ",".join(DEFAULT_MODELS),
     dataset: Annotated[
         str, typer.Option(help="Dataset name (see `genbench list datasets`).")
