@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+import warnings
 
 import numpy as np
 import pytest
@@ -182,6 +183,21 @@ def test_unreadable_shipped_weights_are_an_install_error(digits, tmp_path, monke
     monkeypatch.setattr(clf_mod, "train_classifier", lambda *a, **k: pytest.fail("trained a stand-in"))
     with pytest.raises(GenbenchError, match="shipped with genbench are unreadable.*reinstall genbench"):
         Classifier(digits, cache_dir=tmp_path).fingerprint()
+
+
+def test_missing_shipped_weights_are_said_not_replaced_silently(digits, tmp_path, monkeypatch):
+    """An install without the shipped file (or digits data that differ here) trained a classifier on
+    this machine without a word: another feature extractor, numbers no published board shares."""
+    monkeypatch.setattr(clf_mod, "SHIPPED_DIR", tmp_path / "not-installed")
+    monkeypatch.setattr(clf_mod, "_TRAINED", {})
+    with pytest.warns(UserWarning, match=r"no classifier weights ship .*digits.*reinstall genbench"):
+        here = Classifier(digits, cache_dir=tmp_path)
+        assert here.info()["weights"] == "trained on this machine"
+    # a config of the user's own, or weights asked to train here, ship nowhere: nothing to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Classifier(digits, cache_dir=tmp_path, config=SMALL).fingerprint()
+        Classifier(digits, cache_dir=tmp_path, shipped=False).fingerprint()
 
 
 def test_made_on_tells_apart_cpus_of_one_name_whose_kernels_round_differently(clf, monkeypatch):

@@ -190,6 +190,9 @@ def _accuracy(net: SmallCNN, x: torch.Tensor, y: torch.Tensor, batch: int = 1024
 
 #: weights that ship with genbench, one file per weights key (see ``ship_classifier``)
 SHIPPED_DIR = Path(__file__).parent / "weights"
+#: the datasets whose default classifier ships: those embedded in a package (nothing to download);
+#: ``stacked-digits`` applies the digits classifier to each channel, so it ships with it
+SHIPPED_DATASETS = ("digits",)
 
 #: trained nets by cache file, so repeated use (mode labels per result) costs nothing
 _TRAINED: dict[str, tuple[SmallCNN, dict[str, Any]]] = {}
@@ -281,6 +284,13 @@ class Classifier(FeatureExtractor):
         Looked up once per instance: every feature extraction asks."""
         return self.shipped_path if self.shipped and self.shipped_path.exists() else self.path
 
+    def _ships(self) -> bool:
+        """Whether genbench's own weights are this classifier's: the default config of a dataset
+        whose classifier ships, not asked to train locally."""
+        return (
+            self.shipped and self.config == ClassifierConfig() and self.train_dataset.name in SHIPPED_DATASETS
+        )
+
     def _train_split(self) -> tuple[torch.Tensor, torch.Tensor, int]:
         """The train split, its labels and the number of classes (the dataset keeps its splits loaded)."""
         x, y = self.train_dataset.load("train")
@@ -327,6 +337,14 @@ class Classifier(FeatureExtractor):
             x.shape[1], tuple(x.shape[-2:]), num_classes, self.config.width, self.config.feature_dim
         )
         meta: dict[str, Any] | None = None
+        if source == self.path and self._ships():
+            # an install without its weights file (or digits data that differ here) trained a
+            # classifier per machine without a word: numbers no published digits board shares
+            _warn(
+                f"no classifier weights ship with this genbench for the {self.train_dataset.name} data "
+                f"({self.shipped_path} is missing): using ones trained on this machine, so its FID, KID, "
+                f"IS and mode counts are not comparable with the published boards; reinstall genbench"
+            )
         if source != self.path:
             try:
                 meta = _load(source, net)

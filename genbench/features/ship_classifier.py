@@ -16,11 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genbench.features.classifier import SHIPPED_DIR, Classifier, fingerprint_of, weights_digest
-
-#: the datasets whose classifier ships: those embedded in a package (nothing to download);
-#: ``stacked-digits`` applies the digits classifier to each channel, so it ships with it
-SHIPPED_DATASETS = ("digits",)
+from genbench.features.classifier import (
+    SHIPPED_DATASETS,
+    SHIPPED_DIR,
+    Classifier,
+    fingerprint_of,
+    weights_digest,
+)
 
 
 def ship(dataset_name: str, cache_dir: Path, out_dir: Path = SHIPPED_DIR) -> dict[str, Any]:
