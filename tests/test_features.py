@@ -733,6 +733,19 @@ def test_reference_cache_key_covers_the_arithmetic(digits, cache, tmp_path, monk
     assert cache_path(digits, Raw(digits, cache_dir=cache), "train", tmp_path) == cpu
 
 
+def test_reference_cache_key_covers_the_cpus_instruction_set(digits, cache, tmp_path, monkeypatch):
+    """A cache shared by a cluster's nodes gave an AVX2 node the reference features an AVX-512 node
+    had computed, whose kernels round otherwise (6e-6 in the classifier's features): the samples and
+    the reference were two arithmetics, and the ``copy`` control's exact ties went with the node."""
+    here = cache_path(digits, Raw(digits, cache_dir=cache), "train", tmp_path)
+    other = "AVX2" if torch.backends.cpu.get_cpu_capability() != "AVX2" else "AVX512"
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: other)
+    assert cache_path(digits, Raw(digits, cache_dir=cache), "train", tmp_path) != here
+    cuda = cache_path(digits, Raw(digits, cache_dir=cache, device="cuda"), "train", tmp_path)
+    monkeypatch.undo()
+    assert cache_path(digits, Raw(digits, cache_dir=cache, device="cuda"), "train", tmp_path) == cuda
+
+
 @pytest.mark.parametrize(
     "setting, conv, matmul",
     [

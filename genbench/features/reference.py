@@ -1,12 +1,12 @@
 """Reference features (of a dataset split), computed once and cached; user-supplied (mu, sigma).
 
-The cache key hashes every knob that changes the numbers: the dataset's name, the split and a
-digest of every value in it (its shape, so its size, included), the extractor (name and
-fingerprint, which covers its weights and preprocessing), the arithmetic (device type, TF32 on
-CUDA) and the format version. Files are written atomically, so an interrupted run never leaves a
+The cache key hashes every knob that changes the numbers: the dataset's name, the split and a digest
+of every value in it (its shape, so its size, included), the extractor (name and fingerprint, which
+covers its weights and preprocessing), the arithmetic (device type, the CPU's instruction set, TF32
+on CUDA) and the format version. Files are written atomically, so an interrupted run never leaves a
 truncated cache entry behind. An array whose every value is a float32 (the features and logits of a
-float32 network, which :meth:`~genbench.features.base.FeatureExtractor.extract` upcasts) is stored as
-float32, half the disk, and read back as the same float64 values; any other (a plugin's genuinely
+float32 network, which :meth:`~genbench.features.base.FeatureExtractor.extract` upcasts) is stored
+as float32, half the disk, and read back as the same float64 values; any other (a plugin's genuinely
 float64 features) is stored as it is.
 """
 
@@ -60,7 +60,13 @@ def arithmetic(device: torch.device) -> str:
     """What features depend on beyond the weights: the device type and, on CUDA, whether
     convolutions and matmuls may run in TF32 (PyTorch lets cuDNN's by default), which moves
     Inception features in the third or fourth digit. Features cached on a GPU are not reused on the
-    CPU, where the same command would compute others."""
+    CPU, where the same command would compute others. On the CPU, the instruction set its kernels
+    use (``AVX2``, ``AVX512``...): they round differently (the digits classifier's features moved by
+    6e-6 with oneDNN held to AVX2 on an AVX-512 machine), so a cache shared by a cluster's nodes gave a
+    node's samples another node's reference features, and the ``copy`` control's exact ties went
+    with the node that had cached them (as with the batch size, see ``MIN_BATCH_ROWS``)."""
+    if device.type == "cpu":
+        return f"cpu,{torch.backends.cpu.get_cpu_capability()}"
     if device.type != "cuda":
         return device.type
     conv, matmul = tf32_allowed()
