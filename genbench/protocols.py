@@ -144,29 +144,41 @@ def _metric_differences(
     metric: str, settings: dict[str, dict[str, Any] | None]
 ) -> tuple[list[str], dict[str, str]]:
     """The differing version and options of ``metric`` ("fid.backend"), and per key their values."""
-    present = [s for s in settings.values() if s is not None]
-    version_differs = len({s["version"] for s in present}) > 1
-    option_names = sorted({o for s in present for o in s["options"]})
-    differing = [
-        o for o in option_names if len({json.dumps(s["options"].get(o), default=str) for s in present}) > 1
-    ]
+    ran = {k: s for k, s in settings.items() if s is not None}
+    versions = [s["version"] for s in ran.values()]
+    version_differs = len({json.dumps(v, default=str) for v in versions}) > 1
+    option_names = sorted({o for s in ran.values() for o in s["options"]})
+    differing = [o for o in option_names if len({_option_key(s["options"], o) for s in ran.values()}) > 1]
     names = ([f"{metric} version"] if version_differs else []) + [f"{metric}.{o}" for o in differing]
     if any(s is None for s in settings.values()):
         names.append(f"whether {metric} ran")
-    ran = {k: s for k, s in settings.items() if s is not None}
-    options = {
-        o: dict(zip(ran, show_values(o, [s["options"].get(o) for s in ran.values()]), strict=True))
-        for o in differing
-    }
+    # through show_values, as the protocol fields: a version edited from 1 into "1" read "v1" twice
+    shown_versions = dict(zip(ran, show_values("version", versions), strict=True))
+    options = {o: _shown_option(o, ran) for o in differing}
     texts = {}
     for k, s in settings.items():
         if s is None:
             texts[k] = f"no {metric}"
             continue
-        shown = [f"{metric} v{s['version']}"] if version_differs else []
+        shown = [f"{metric} v{shown_versions[k]}"] if version_differs else []
         shown += [f"{metric}.{o}={options[o][k]}" for o in differing]
         texts[k] = ", ".join(shown)
     return names, texts
+
+
+def _option_key(options: dict[str, Any], name: str) -> str | None:
+    """An option's value as comparable text; None where the run recorded none (a result of a
+    version of the metric that had no such option), which is not its value null."""
+    return json.dumps(options[name], default=str) if name in options else None
+
+
+def _shown_option(name: str, ran: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Per protocol key, option ``name``'s value as a row label shows it. An option one run recorded
+    as null and another not at all read "none" in both labels: two rows of one model, with one label,
+    that the board did not say why it kept apart."""
+    recorded = {k: s["options"][name] for k, s in ran.items() if name in s["options"]}
+    shown = dict(zip(recorded, show_values(name, list(recorded.values())), strict=True))
+    return {k: shown.get(k, "not recorded") for k in ran}
 
 
 def show_value(field: str, value: object) -> str:

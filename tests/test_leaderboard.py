@@ -352,6 +352,22 @@ def test_protocols_whose_short_values_collide_are_labelled_apart(field, a, b):
         assert sum(value in label for label in agg["row_label"]) == 1
 
 
+def test_an_option_recorded_as_null_and_one_not_recorded_are_labelled_apart():
+    """kid.subset_size null in one run and absent in another (a result of a version without the
+    option) are two protocols; both labels read "kid.subset_size=none", two rows of one model that
+    the board did not tell apart. So did a version edited from 1 into "1"."""
+    a, b = run_result("m", 0, 1.0), run_result("m", 1, 3.0)
+    a.protocol["metric_options"]["kid"]["subset_size"] = None
+    agg, md = board([a, b])
+    assert len(agg) == 2 and agg["row_label"].nunique() == 2
+    assert set(agg["protocol"]) == {"kid.subset_size=none", "kid.subset_size=not recorded"}
+    assert "Rows differ in kid.subset_size" in md
+    b.protocol["metric_options"]["kid"]["subset_size"] = None
+    b.protocol["metric_versions"]["kid"] = "1"
+    agg, _ = board([a, b])
+    assert len(agg) == 2 and agg["row_label"].nunique() == 2
+
+
 def test_show_values_tells_apart_values_that_read_the_same_in_full():
     from genbench.protocols import show_values
 
