@@ -291,6 +291,11 @@ def _cells(ok: pd.DataFrame, metric_cols: list[str]) -> dict[str, object]:
         have = vals.dropna()
         row[c] = float(have.mean()) if len(have) else np.nan
         row[f"{c}_std"] = float(have.std(ddof=1)) if len(have) > 1 else np.nan
+        if len(have) > 1 and (have == have.iloc[0]).all():
+            # seeds that agree exactly (a deterministic metric, a control): in floating point the
+            # mean of three 0.1s is 0.10000000000000002 and their std 1.7e-17, a board cell of
+            # "0.1 ± 1.7e-17" that said the seeds differ, and a CSV mean none of them had
+            row[c], row[f"{c}_std"] = float(have.iloc[0]), 0.0
         note = _cell_note(c, ok, vals)
         if note is not None:
             notes[c] = note

@@ -66,6 +66,14 @@ def test_mean_and_std_of_three_seeds_are_the_sample_mean_and_std():
     assert agg["fid_std"].iloc[0] == pytest.approx(math.sqrt(7.0))
 
 
+def test_seeds_that_agree_exactly_have_their_value_and_no_spread():
+    """pandas' mean of three 0.1s is 0.10000000000000002 and their std 1.7e-17: the board read
+    "0.1 ± 1.7e-17" for seeds that agree, and the CSV a mean that none of them had."""
+    agg, md = board([run_result("copy", s, 0.1) for s in (0, 1, 2)])
+    assert (agg["fid"].iloc[0], agg["fid_std"].iloc[0]) == (0.1, 0.0)
+    assert "| 0.1 ± 0 |" in next(ln for ln in md.splitlines() if "| copy " in ln)
+
+
 def test_markdown_marks_flags_and_states_protocol(results):
     frame = results_frame(results)
     agg = aggregate(frame)
