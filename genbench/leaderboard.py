@@ -210,12 +210,24 @@ def _identity(
         "failed_seeds": _seed_list(g.loc[g["status"] != "ok", "seed"]),
         "n_ok": len(ok),
         "flags": ",".join(sorted({f for fl in g["flags"] for f in fl.split(",") if f})),
+        "flag_seeds": _flag_seeds(ok),
         "status": "ok" if len(ok) == len(g) else ";".join(sorted(set(g["status"]))),
         **{f: None if protocol.get(f) is None else str(protocol[f]) for f in PROTOCOL_FIELDS},
         "metric_versions": merged_settings(g["metric_versions"]),
         "metric_options": merged_settings(g["metric_options"]),
         "protocol_key": key,
         "protocol_order": order,
+    }
+
+
+def _flag_seeds(ok: pd.DataFrame) -> dict[str, str]:
+    """The flags that only some of the row's ok seeds earned, with those seeds: a row is flagged
+    when any seed is, and "**collapsed**" alone said so of a model that collapsed on 1 seed of 3."""
+    earned = [{f for f in fl.split(",") if f} for fl in ok["flags"]]
+    return {
+        flag: _seed_list(ok["seed"][np.array([flag in e for e in earned])])
+        for flag in sorted(set().union(*earned))
+        if not all(flag in e for e in earned)
     }
 
 
@@ -464,7 +476,7 @@ CSV_FRONT = [
     "failed_seeds",
 ]
 #: aggregate columns for rendering only
-INTERNAL = {"row_label", "config_tag", "protocol_key", "protocol_order", "cell_notes"}
+INTERNAL = {"row_label", "config_tag", "protocol_key", "protocol_order", "cell_notes", "flag_seeds"}
 
 
 def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:

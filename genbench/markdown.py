@@ -157,9 +157,14 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
             # rows of different protocols (or model configs) come from different seeds: say which
             **({"seeds": agg["seeds"]} if several else {}),
             "flags": [
-                _flag_text(f, s, failed, seeds)
-                for f, s, failed, seeds in zip(
-                    agg["flags"], agg["status"], _failed_seeds(agg), _row_seeds(agg), strict=True
+                _flag_text(f, s, failed, seeds, partial)
+                for f, s, failed, seeds, partial in zip(
+                    agg["flags"],
+                    agg["status"],
+                    _failed_seeds(agg),
+                    _row_seeds(agg),
+                    _partial_flags(agg),
+                    strict=True,
                 )
             ],
             **{
@@ -194,14 +199,25 @@ def _row_seeds(agg: pd.DataFrame) -> pd.Series:
     return agg["seeds"] if "seeds" in agg else pd.Series([""] * len(agg), index=agg.index)
 
 
-def _flag_text(flags: str, status: str, failed_seeds: str = "", seeds: str = "") -> str:
-    """A row's flags, and each outcome of its seeds without samples ("failed;ok" is two statuses: a
-    seed failed, others did not), named with those seeds. A row that still has ``seeds`` says how
-    many it lost and that its cells are over the rest: its numbers are real, and ranked, but a model
-    that diverged on one seed of three is no model to use, however low its FID."""
+def _partial_flags(agg: pd.DataFrame) -> pd.Series:
+    """Each row's flags that only some of its seeds earned ({} for a frame aggregated without them)."""
+    return agg["flag_seeds"] if "flag_seeds" in agg else pd.Series([{}] * len(agg), index=agg.index)
+
+
+def _flag_text(
+    flags: str, status: str, failed_seeds: str = "", seeds: str = "", partial: dict[str, str] | None = None
+) -> str:
+    """A row's flags, each that only some of its seeds earned (``partial``) named with those seeds,
+    and each outcome of its seeds without samples ("failed;ok" is two statuses: a seed failed,
+    others did not), named with those seeds. A row that still has ``seeds`` says how many it lost
+    and that its cells are over the rest: its numbers are real, and ranked, but a model that
+    diverged on one seed of three is no model to use, however low its FID."""
+    partial = partial or {}
     named = [f for f in flags.split(",") if f]
     named += [s for s in status.split(";") if s != "ok" and s not in named]
-    parts = [f"**{md_text(f)}**" for f in named]
+    parts = [
+        f"**{md_text(f)}**" + (f" ({_seed_words(partial[f])} only)" if f in partial else "") for f in named
+    ]
     if failed_seeds and seeds:  # not among the row's seeds: say which (their errors are listed below)
         lost = len(failed_seeds.split(","))
         of = f"{_seed_words(failed_seeds)} of {lost + len(seeds.split(','))} without samples"

@@ -43,6 +43,7 @@ RESERVED_METRIC_KEYS = frozenset(
         "status",
         "error",
         "flags",
+        "flag_seeds",
         "num_samples",
         "reference_split",
         "features",

@@ -784,6 +784,23 @@ def test_a_row_that_lost_some_seeds_says_so_in_its_flags_and_the_legend():
     )
 
 
+def test_a_flag_only_some_seeds_earned_names_those_seeds():
+    """A row is flagged when any of its seeds is: "**collapsed**" alone said so of a GAN that
+    collapsed on one seed of three, whose cells average two that did not."""
+    gan = [run_result("gan", s, 40.0 + s) for s in (0, 1, 2)]
+    gan[1].flags = ["collapsed"]
+    copy = [run_result("copy", s, 0.0) for s in (0, 1)]
+    for r in copy:
+        r.flags = ["memorized"]
+    _, md = board(gan + copy)
+
+    def flags(model):
+        return next(ln for ln in md.splitlines() if f"| {model} " in ln).split("|")[4].strip()
+
+    assert flags("gan") == "**collapsed** (seed 1 only)"
+    assert flags("copy") == "**memorized**"  # every seed earned it
+
+
 def test_numbers_of_four_or_more_digits_are_written_whole():
     """The published board showed an FID of 2307 ± 477 as "2.31e+03 ± 4.8e+02" and an NFE of 1000
     as "1e+03 ± 0"; small numbers keep their significant digits (and tiny ones their exponent)."""
