@@ -44,6 +44,9 @@ def _settings() -> dict[str, Any]:
     return {
         "grad mode": torch.is_grad_enabled(),
         "default dtype": torch.get_default_dtype(),
+        # torch.set_default_device("cuda") (common in research code) made every later model's
+        # tensors land there, its CPU generators then refused: each later model failed as its own bug
+        "default device": torch.get_default_device(),
         "threads": torch.get_num_threads(),
         "deterministic algorithms": deterministic_mode(),
         # CUDA's: a plugin's autotuning or TF32 ran every later model's sampling and features in it,
@@ -58,9 +61,16 @@ def _set_cudnn_benchmark(on: bool) -> None:
     torch.backends.cudnn.benchmark = on
 
 
+def _set_default_device(device: torch.device) -> None:
+    # the CPU as no default at all: set_default_device("cpu") would route every later torch call
+    # through a device mode, though tensors go to the CPU by default anyway
+    torch.set_default_device(None if device == torch.device("cpu") else device)
+
+
 _RESTORE: dict[str, Callable[[Any], None]] = {
     "grad mode": torch.set_grad_enabled,
     "default dtype": torch.set_default_dtype,
+    "default device": _set_default_device,
     "threads": torch.set_num_threads,
     "deterministic algorithms": set_deterministic_mode,
     "cuDNN autotuning": _set_cudnn_benchmark,
@@ -73,7 +83,7 @@ _SAID_ONLY = ("TF32 convolutions", "TF32 matmuls")
 
 @contextlib.contextmanager
 def torch_state_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
-    """Restore torch's grad mode, default dtype, thread count, deterministic-algorithms flag and
+    """Restore torch's grad mode, default dtype and device, thread count, deterministic-algorithms flag and
     cuDNN autotuning when the block (``who``'s code: "model 'x'") leaves them changed, and ``warn`` of
     what was restored; a TF32 setting changed is warned of only (:data:`_SAID_ONLY`)."""
     before = _settings()

@@ -1284,6 +1284,28 @@ def test_torchs_global_settings_a_plugin_changes_are_restored_for_the_next(regis
     assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
 
 
+def test_a_default_device_a_model_sets_is_restored_for_the_next(register, tmp_path, cache_dir, capsys):
+    """A model whose fit called ``torch.set_default_device`` (``"cuda"`` in much research code; the
+    meta device here, which the CPU has too) sent every later tensor there: the next models failed,
+    each as its own bug ("Tensor.item() cannot be called on meta tensors"), and so did the metrics."""
+
+    class MetaDevice(_ConfiguredModel):
+        def fit(self, train, ctx):
+            torch.set_default_device("meta")
+            return {}
+
+    register(registry.models, "test-meta-device", MetaDevice)
+    try:
+        results = run_ring8(tmp_path, cache_dir, models=("test-meta-device", "gaussian"), metrics=["fid"])
+        assert torch.get_default_device() == torch.device("cpu")
+    finally:
+        torch.set_default_device(None)
+    for r in results.values():
+        assert r.status == "ok" and not r.metric_errors, (r.error, r.metric_errors)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "model 'test-meta-device' changed torch's global settings: default device meta" in err
+
+
 def test_cuda_autotuning_a_plugin_turns_on_is_restored_and_its_tf32_is_said(
     register, tmp_path, cache_dir, capsys
 ):
