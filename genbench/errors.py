@@ -98,7 +98,17 @@ _FIXES = (
 )
 
 
+def said(error: BaseException) -> str:
+    """``str(error)``, or a stand-in when the exception's own ``__str__`` raises (a plugin's exception
+    class that reads an attribute its ``__init__`` never set): formatting it inside the handler that
+    records a plugin's failure raised there, and the whole run stopped on a traceback."""
+    try:
+        return str(error)
+    except Exception as e:
+        return f"(its message cannot be shown: {type(error).__name__}.__str__ raised {type(e).__name__})"
+
+
 def plugin_fix(error: BaseException) -> str:
     """The fix for a plugin's exception whose cause is known, as "; <fix>", else ""."""
-    text = str(error)
+    text = said(error)
     return next((f"; {fix}" for words, fix in _FIXES if words.search(text)), "")

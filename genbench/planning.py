@@ -26,7 +26,7 @@ from genbench.config import (
     variant_label,
 )
 from genbench.data.base import Dataset
-from genbench.errors import Diverged, GenbenchError, PluginLoadError, UnknownNameError
+from genbench.errors import Diverged, GenbenchError, PluginLoadError, UnknownNameError, said
 from genbench.features.base import FeatureExtractor
 from genbench.io import as_written, check_writable
 from genbench.metrics.base import Metric
@@ -174,8 +174,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # a plugin's own bug (dataset_defaults, Config): the others run
-            skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {e}"
-            if isinstance(e, TypeError) and "required" in str(e):  # Config(width: int) with no default
+            skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {said(e)}"
+            if isinstance(e, TypeError) and "required" in said(e):  # Config(width: int) with no default
                 skipped[name] += "; give every field of its Config a default"
             console.warn(skipped[name])
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)

@@ -26,7 +26,7 @@ from importlib import metadata
 from typing import Any, Generic, TypeVar
 
 from genbench.distributions import distribution_of, path_state
-from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError
+from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError, said
 from genbench.text import and_list
 
 T = TypeVar("T")
@@ -358,7 +358,7 @@ class Registry(Generic[T]):
             # that calls sys.exit or parses arguments at import; KeyboardInterrupt still stops everything
             entry.error = (
                 f"{self.kind} plugin {entry.name!r} from {entry.source} failed to import "
-                f"({ep.value}): {type(e).__name__}: {e}; fix or uninstall {entry.source}"
+                f"({ep.value}): {type(e).__name__}: {said(e)}; fix or uninstall {entry.source}"
             )
             raise PluginLoadError(entry.error) from e
         entry = self._entries[entry.name]  # the module's decorators may have replaced it (aliases)

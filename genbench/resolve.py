@@ -23,7 +23,7 @@ from genbench.config import (
     resolve_metric_options,
 )
 from genbench.data.base import Dataset, default_cache_dir
-from genbench.errors import GenbenchError, PluginLoadError
+from genbench.errors import GenbenchError, PluginLoadError, said
 from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
 from genbench.metrics.base import Metric
@@ -181,9 +181,9 @@ def plugin_error(
         fix = "a genbench bug: please report it with `genbench --version`'s output" + (
             f", or {drop}" if drop else ""
         )
-        return PluginLoadError(f"genbench's {kind} {name!r} {what}: {e}; {fix}")
+        return PluginLoadError(f"genbench's {kind} {name!r} {what}: {said(e)}; {fix}")
     fix = f"fix or uninstall {source}" + (f", or {drop}" if drop else "")
-    return PluginLoadError(f"{kind} plugin {name!r} from {source} {what}: {e}; {fix}")
+    return PluginLoadError(f"{kind} plugin {name!r} from {source} {what}: {said(e)}; {fix}")
 
 
 def _supports(name: str, kind: str) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 
 from genbench.api import GenerativeModel
 from genbench.config import RunConfig, resolve_model_config, variant_label
-from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix
+from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Owner, Plan, add_fingerprints, plan, replaced_by_run, row_label
@@ -279,17 +279,17 @@ def run_one(
         n = p.config.samples or p.dataset.spec.num_train
         evaluate_into(result, p, model, n, seed, reference, console)
     except Diverged as e:
-        result.status, result.error, result.flags = "diverged", str(e), ["diverged"]
+        result.status, result.error, result.flags = "diverged", said(e), ["diverged"]
         result.error_kind = "diverged"
     except GenbenchError as e:  # a batch the model may not return is its bug, as a metric's values are
         kind = "plugin" if isinstance(e, PluginOutputError) else "user"
-        result.status, result.error, result.error_kind = "failed", str(e), kind
+        result.status, result.error, result.error_kind = "failed", said(e), kind
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # a plugin's own bug, sys.exit or its own BaseException too: the others run
         result.status, result.error = (
             "failed",
-            f"model {name!r} raised {type(e).__name__}: {e}{plugin_fix(e)}",
+            f"model {name!r} raised {type(e).__name__}: {said(e)}{plugin_fix(e)}",
         )
         result.error_kind = "plugin"
     return result

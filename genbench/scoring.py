@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from genbench.api import GenerativeModel, SampleCheck
-from genbench.errors import GenbenchError, MetricInputError, PluginOutputError
+from genbench.errors import GenbenchError, MetricInputError, PluginOutputError, said
 from genbench.features.base import Features
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
 from genbench.metrics.base import EvalContext, Metric
@@ -296,7 +296,7 @@ def not_applicable(metric: Metric, ctx: EvalContext, result: Result) -> str:
             metric.compute(ctx)
     except GenbenchError as e:
         if not isinstance(e, PluginOutputError):
-            return str(e)
+            return said(e)
     except KeyboardInterrupt:
         raise
     except BaseException:  # a plugin's bug here is no reason to stop the run
@@ -337,21 +337,21 @@ def record_metric_error(
 ) -> None:
     """Record ``metric``'s error in ``result`` and warn, unless the user's error is ``announced``
     (said already, once for the run)."""
-    where = f"{result.label} seed {result.seed}"
+    where, text = f"{result.label} seed {result.seed}", said(e)
     if isinstance(e, GenbenchError) and not isinstance(e, PluginOutputError):
-        result.metric_errors[metric.name] = str(e)
+        result.metric_errors[metric.name] = text
         result.metric_error_kinds[metric.name] = "user"
-        if str(e) != announced:
-            console.warn(f"{where}: {metric_message(metric.name, str(e))}")
+        if text != announced:
+            console.warn(f"{where}: {metric_message(metric.name, text)}")
         return
     # the metric's own bug (a raise, or values it may not write): exit 1, as a failed model plugin
     result.metric_error_kinds[metric.name] = "plugin"
     if isinstance(e, PluginOutputError):
-        result.metric_errors[metric.name] = str(e)
-        console.warn(f"{where}: {metric_message(metric.name, str(e))}")
+        result.metric_errors[metric.name] = text
+        console.warn(f"{where}: {metric_message(metric.name, text)}")
     else:  # named by its exception type
-        result.metric_errors[metric.name] = f"{type(e).__name__}: {e}"
-        console.warn(f"{where}: metric {metric.name!r} raised {type(e).__name__}: {e}")
+        result.metric_errors[metric.name] = f"{type(e).__name__}: {text}"
+        console.warn(f"{where}: metric {metric.name!r} raised {type(e).__name__}: {text}")
 
 
 def key_owners(metrics: list[Metric]) -> dict[str, str]:

@@ -1355,6 +1355,42 @@ def test_a_callers_warn_only_deterministic_mode_is_restored_with_its_warn_only(r
         torch.use_deterministic_algorithms(False)
 
 
+class _Unprintable(Exception):
+    """A plugin's exception class whose ``__str__`` reads an attribute its ``__init__`` never set."""
+
+    def __str__(self):
+        return self.detail
+
+
+def test_a_plugins_exception_that_cannot_be_printed_fails_that_plugin_alone(register, tmp_path, cache_dir):
+    """Formatting the error of a model or metric whose exception's ``__str__`` raised raised in turn,
+    inside the handler that records the failure: a traceback ended the run, the other models
+    unscored and nothing written for any of them."""
+
+    class RaisesModel(_ConfiguredModel):
+        def fit(self, train, ctx):
+            raise _Unprintable()
+
+    class RaisesMetric(_Metric):
+        def compute(self, ctx):
+            raise _Unprintable()
+
+    register(registry.models, "test-unprintable", RaisesModel)
+    register(registry.metrics, "test-unprintable-metric", RaisesMetric)
+    results = run_ring8(
+        tmp_path,
+        cache_dir,
+        models=("test-unprintable", "gaussian"),
+        metrics=["test-unprintable-metric", "fid"],
+    )
+    bad, good = results["test-unprintable"], results["gaussian"]
+    assert (bad.status, bad.error_kind) == ("failed", "plugin")
+    assert "raised _Unprintable: (its message cannot be shown" in bad.error, bad.error
+    assert good.status == "ok" and "fid" in good.metrics
+    assert good.metric_errors["test-unprintable-metric"].startswith("_Unprintable: (its message cannot")
+    assert load_result(tmp_path / "runs/ring8/test-unprintable/seed0.json").status == "failed"
+
+
 def test_a_plugins_own_base_exception_or_a_non_dict_fails_that_plugin_alone(register, tmp_path, cache_dir):
     """A ``BaseException`` subclass raised in ``fit``, or ``GeneratorExit`` in a metric, was a
     traceback that ended the run; a metric returning None was "'NoneType' object has no attribute
