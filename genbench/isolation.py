@@ -1,4 +1,5 @@
-"""What one plugin cannot change for the next: torch's global state, and the data it is handed.
+"""What one plugin cannot change for the next: torch's global state, the working directory and
+the data it is handed.
 
 A model or metric plugin runs in the harness's process, so a ``torch.set_grad_enabled(False)``
 left behind failed the next model's training (blamed on that model), and a ``train.mul_(10)``
@@ -13,6 +14,7 @@ metric's ``compute`` or a feature extractor's batch stops the run even when the 
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import signal
 import threading
@@ -85,10 +87,12 @@ _SAID_ONLY = ("TF32 convolutions", "TF32 matmuls")
 def torch_state_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
     """Restore torch's grad mode, default dtype and device, thread count, deterministic-algorithms flag and
     cuDNN autotuning when the block (``who``'s code: "model 'x'") leaves them changed, and ``warn`` of
-    what was restored; a TF32 setting changed is warned of only (:data:`_SAID_ONLY`)."""
+    what was restored; a TF32 setting changed is warned of only (:data:`_SAID_ONLY`). The process's
+    working directory is restored too (:func:`_cwd_kept`)."""
     before = _settings()
     try:
-        yield
+        with _cwd_kept(who, warn):
+            yield
     finally:
         after = _settings()
         changed = [k for k in before if after[k] != before[k]]
@@ -104,6 +108,36 @@ def torch_state_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
                 f"{who} changed {', '.join(kept)}: later models' sampling and features on CUDA run with "
                 "it, unlike the reference features; set it back in the plugin"
             )
+
+
+@contextlib.contextmanager
+def _cwd_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
+    """Restore the working directory that the block (a plugin's code: research code that does
+    ``os.chdir`` to read its files) leaves changed, and ``warn`` of it: the relative paths of the run
+    (``--out`` is ``runs`` by default, ``--cache-dir``, ``--data-dir``) then named other folders, and
+    every later result, checkpoint and figure went there, with the run's summary pointing at the
+    folder it asked for."""
+    try:
+        before: str | None = os.getcwd()
+    except OSError:  # the caller's own directory was removed: relative paths name nothing anyway
+        before = None
+    try:
+        yield
+    finally:
+        try:
+            after: str | None = os.getcwd()
+        except OSError:  # the plugin removed the directory it moved to
+            after = None
+        if before is not None and after != before:
+            try:
+                os.chdir(before)
+            except OSError:  # removed meanwhile: nothing to go back to
+                pass
+            else:
+                warn(
+                    f"{who} changed the working directory to {after or '(a removed directory)'} "
+                    f"(restored to {before}); change it back in the plugin"
+                )
 
 
 def seed_globals(seed: int) -> None:

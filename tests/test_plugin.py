@@ -23,7 +23,7 @@ from genbench.data.base import Dataset
 from genbench.leaderboard import aggregate, results_frame
 from genbench.metrics.base import Metric
 from genbench.registry import Entry
-from genbench.results import RESERVED_METRIC_KEYS, Result, load_result
+from genbench.results import RESERVED_METRIC_KEYS, Result, find_results, load_result
 from genbench.runner import run
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "genbench-example-plugin"
@@ -1304,6 +1304,41 @@ def test_a_default_device_a_model_sets_is_restored_for_the_next(register, tmp_pa
         assert r.status == "ok" and not r.metric_errors, (r.error, r.metric_errors)
     err = " ".join(capsys.readouterr().err.split())
     assert "model 'test-meta-device' changed torch's global settings: default device meta" in err
+
+
+def test_a_working_directory_a_model_changes_is_restored_for_the_next(
+    register, tmp_path, cache_dir, monkeypatch, capsys
+):
+    """A model whose fit did ``os.chdir`` (research code moving to its own folder to read its files)
+    sent the results of every later model of a run with a relative ``--out`` (``runs`` by default),
+    and its own, into that folder; the run's summary pointed at the one it asked for."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    class MovesAway(_ConfiguredModel):
+        def fit(self, train, ctx):
+            os.chdir(elsewhere)
+            return {}
+
+    register(registry.models, "test-chdir", MovesAway)
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig(
+        models=["test-chdir", "gaussian"],
+        dataset="ring8",
+        samples=200,
+        metrics=["fid"],
+        out=Path("runs"),
+        cache_dir=cache_dir,
+        device="cpu",
+        figures=False,
+        progress=False,
+    )
+    assert [r.status for r in run(config)] == ["ok", "ok"]
+    assert Path.cwd() == tmp_path
+    assert [p.parent.name for p in find_results(tmp_path / "runs")] == ["gaussian", "test-chdir"]
+    assert not list(elsewhere.rglob("*.json"))
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"model 'test-chdir' changed the working directory to {elsewhere} (restored to {tmp_path})" in err
 
 
 def test_cuda_autotuning_a_plugin_turns_on_is_restored_and_its_tf32_is_said(
