@@ -21,6 +21,10 @@ from genbench.leaderboard import (
 from genbench.protocols import protocol_differences, show_values
 from genbench.text import and_list, md_code, md_link_text, md_text
 
+#: the spread a cell shows: pandas' default, the sample std (n - 1 in the denominator); with 3 seeds it
+#: is 1.22x numpy's default (n), so the board says which
+SPREAD = "std (sample std, n - 1)"
+
 
 def protocol_caption(
     frame: pd.DataFrame, agg: pd.DataFrame, dataset: str, describe_features: dict[tuple[str, str | None], str]
@@ -115,11 +119,11 @@ def _protocol_sentence(
     if feats:
         clauses.append(f"features: {'; '.join(feats)}")
     if per_row_seeds:
-        clauses += [f"seeds {seeds}", "cells are mean ± std over each row's seeds (the seeds column)"]
+        clauses += [f"seeds {seeds}", f"cells are mean ± {SPREAD} over each row's seeds (the seeds column)"]
     elif "," not in seeds:  # no spread to show: "mean ± std over seeds" promised one
         clauses += [f"seed {seeds}", "one seed, so cells have no spread"]
     else:
-        clauses += [f"seeds {seeds}", "cells are mean ± std over seeds"]
+        clauses += [f"seeds {seeds}", f"cells are mean ± {SPREAD} over seeds"]
     return f"Protocol: {'; '.join(clauses)}."
 
 

@@ -239,7 +239,10 @@ def test_rows_on_different_seeds_show_their_seeds(results):
     row's, so the table says which seeds each row averages."""
     frame = results_frame(results)
     md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {("raw", "abc"): "`raw`"})
-    assert "seeds 0, 1; cells are mean ± std over each row's seeds (the seeds column).\n" in md
+    assert (
+        "seeds 0, 1; cells are mean ± std (sample std, n - 1) over each row's seeds (the seeds column).\n"
+        in md
+    )
     header = next(ln for ln in md.splitlines() if ln.startswith("|") and "fid" in ln)
     assert [c.strip() for c in header.strip("|").split("|")][:3] == ["rank", "model", "seeds"]
     rows = {
@@ -257,7 +260,10 @@ def test_a_failed_seed_is_not_one_of_its_rows_seeds():
     agg, md = board(rs)
     gaussian = agg[agg["label"] == "gaussian"].iloc[0]
     assert (gaussian["seeds"], gaussian["failed_seeds"], gaussian["n_ok"]) == ("0,1", "2", 2)
-    assert "seeds 0, 1, 2; cells are mean ± std over each row's seeds (the seeds column)." in md
+    assert (
+        "seeds 0, 1, 2; cells are mean ± std (sample std, n - 1) over each row's seeds (the seeds column)."
+        in md
+    )
     row = next(ln for ln in md.splitlines() if ln.startswith("|") and "gaussian" in ln)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == "0,1" and "seed 2 of 3 without samples" in cells[3]
@@ -265,7 +271,7 @@ def test_a_failed_seed_is_not_one_of_its_rows_seeds():
     assert "- gaussian seed 2: failed: CUDA out of memory" in md
     # seed 2 failed for every model: no row averages it, and the caption does not claim it
     _, md = board([r for r in rs if r.model == "gaussian"] + [run_result("copy", s, 30.0) for s in (0, 1)])
-    assert "seeds 0, 1; cells are mean ± std over seeds." in md
+    assert "seeds 0, 1; cells are mean ± std (sample std, n - 1) over seeds." in md
 
 
 def board(results):
@@ -281,7 +287,7 @@ def test_the_caption_names_the_metric_options_every_row_shares():
     _, md = board([run_result("copy", s, 1.0) for s in (0, 1)])
     caption = next(ln for ln in md.splitlines() if ln.startswith("Protocol:"))
     assert caption.endswith(
-        "cells are mean ± std over seeds. "
+        "cells are mean ± std (sample std, n - 1) over seeds. "
         "Metric options (`--metric-option`): fid.backend=torch-fidelity, kid.subsets=100."
     )
     rs = [run_result("copy", 0, 1.0), run_result("copy", 1, 1.0, fid_backend="clean-fid")]
@@ -406,7 +412,7 @@ def test_one_protocol_looks_as_before(results):
     md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {("raw", "abc"): "`raw`"})
     assert (
         "Protocol: N = 100 samples per model and seed vs the **train** split; features: `raw`; "
-        "seeds 0, 1; cells are mean ± std over seeds.\n" in md
+        "seeds 0, 1; cells are mean ± std (sample std, n - 1) over seeds.\n" in md
     )
     header = next(ln for ln in md.splitlines() if ln.startswith("|") and "fid" in ln)
     assert [c.strip() for c in header.strip("|").split("|")][:4] == ["rank", "model", "flags", "fid ↓"]
