@@ -48,7 +48,7 @@ def _settings() -> dict[str, Any]:
         "default dtype": torch.get_default_dtype(),
         # torch.set_default_device("cuda") (common in research code) made every later model's
         # tensors land there, its CPU generators then refused: each later model failed as its own bug
-        "default device": torch.get_default_device(),
+        "default device": default_device(),
         "threads": torch.get_num_threads(),
         "deterministic algorithms": deterministic_mode(),
         # CUDA's: a plugin's autotuning or TF32 ran every later model's sampling and features in it,
@@ -61,6 +61,17 @@ def _settings() -> dict[str, Any]:
 
 def _set_cudnn_benchmark(on: bool) -> None:
     torch.backends.cudnn.benchmark = on
+
+
+def default_device() -> torch.device:
+    """``torch.get_default_device()``, which on torch 2.5 (the oldest genbench supports) and the
+    releases after it raised AttributeError once ``set_default_device(None)`` had cleared the default
+    (it read ``.device`` of the None left in its place): after a plugin's ``"cuda"`` was restored
+    here, or a plugin cleared it itself, every later model and metric failed on it."""
+    try:
+        return torch.get_default_device()
+    except AttributeError:  # the default cleared: tensors go to the CPU
+        return torch.device("cpu")
 
 
 def _set_default_device(device: torch.device) -> None:

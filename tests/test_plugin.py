@@ -1306,6 +1306,51 @@ def test_a_default_device_a_model_sets_is_restored_for_the_next(register, tmp_pa
     assert "model 'test-meta-device' changed torch's global settings: default device meta" in err
 
 
+def _get_default_device_of_torch_2_5() -> torch.device:
+    """torch 2.5's ``get_default_device`` (pyproject's floor), written out: it read ``.device`` of the
+    context that ``set_default_device(None)`` leaves None."""
+    context = torch._GLOBAL_DEVICE_CONTEXT
+    if hasattr(context, "device_context"):
+        device = context.device_context.device
+        return device if device.index is not None else torch.tensor([]).device
+    return torch.device("cpu")
+
+
+def test_a_default_device_restored_or_cleared_is_read_on_torch_2_5(
+    register, tmp_path, cache_dir, monkeypatch, capsys
+):
+    """On torch 2.5 ``get_default_device`` raised AttributeError once the default was cleared: once
+    the harness had restored a model's default device to the CPU (``set_default_device(None)``), or a
+    model cleared it itself, reading it before the next model stopped the run on a traceback."""
+
+    class MetaDevice(_ConfiguredModel):
+        def fit(self, train, ctx):
+            torch.set_default_device("meta")
+            return {}
+
+    class ClearsDevice(_ConfiguredModel):
+        def fit(self, train, ctx):
+            torch.set_default_device(None)
+            return {}
+
+    register(registry.models, "test-meta-device", MetaDevice)
+    register(registry.models, "test-clears-device", ClearsDevice)
+    monkeypatch.setattr(torch, "get_default_device", _get_default_device_of_torch_2_5)
+    try:
+        results = run_ring8(
+            tmp_path,
+            cache_dir,
+            models=("test-clears-device", "test-meta-device", "gaussian"),
+            metrics=["fid"],
+        )
+    finally:
+        torch.set_default_device(None)
+    for r in results.values():
+        assert r.status == "ok" and not r.metric_errors, (r.error, r.metric_errors)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "model 'test-meta-device' changed torch's global settings: default device meta" in err
+
+
 def test_a_working_directory_a_model_changes_is_restored_for_the_next(
     register, tmp_path, cache_dir, monkeypatch, capsys
 ):
