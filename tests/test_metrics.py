@@ -660,6 +660,7 @@ def test_prdc_too_few_rows_for_k():
         (KID, {}, 1, r"use a dataset whose train split has more examples$"),
         (PRDC, {}, 5, r"lower --metric-option prdc\.k_dc, or use a dataset whose train split has more"),
         (PRDC, {"prdc": {"k_pr": 7}}, 6, r"lower --metric-option prdc\.k_pr, or use a dataset whose"),
+        (PRDC, {"prdc": {"k_pr": 7, "k_dc": 7}}, 6, r"lower --metric-option prdc\.k_pr and prdc\.k_dc, or"),
         (KID, {"kid": {"subset_size": 30}}, 20, r"lower --metric-option kid\.subset_size or use a dataset"),
     ],
 )

@@ -133,14 +133,15 @@ class PRDC(Metric):
             why=f"k={k_pr} neighbours besides itself",
             fix=f"{MORE_SAMPLES}, or lower --metric-option prdc.k_pr",
         )
-        k_key = "k_pr" if k_pr >= k_dc else "k_dc"
+        # the larger k sets the rows needed: when both are that large, lowering one leaves the other
+        k_keys = " and ".join(f"prdc.{key}" for key, k in (("k_pr", k_pr), ("k_dc", k_dc)) if k == k_ref)
         real = check_features(
             ctx.reference_features.features,
             "reference",
             "prdc",
             min_rows=k_ref + 1,
             why=f"k={k_ref} neighbours besides itself",
-            fix=f"lower --metric-option prdc.{k_key}, or {split_fix(ctx.reference_split)}",
+            fix=f"lower --metric-option {k_keys}, or {split_fix(ctx.reference_split)}",
         )
         check_same_dim(fake, real, "prdc")
         # |q|^2 + |r|^2 - 2 q.r, and |q - r|^2, reach 4 max |x|^2: beyond float64 every distance is inf
