@@ -673,6 +673,18 @@ def test_too_small_a_reference_set_names_its_fix_not_more_samples(metric, option
     assert "--samples" not in str(e.value)
 
 
+def test_kid_names_both_sets_when_each_is_smaller_than_a_subset():
+    """Samples and reference both below kid.subset_size: growing the smaller one alone (what the error
+    named) left the other too small, and the next run failed on it."""
+    rng = np.random.default_rng(16)
+    fake, real = rng.standard_normal((20, 3)), rng.standard_normal((25, 3))
+    with pytest.raises(MetricInputError, match=r"use more samples .* and use a dataset whose train split"):
+        KID().compute(make_ctx(fake, real, options={"kid": {"subset_size": 30}}))
+    with pytest.raises(MetricInputError, match=r"kid\.subset_size or use more samples") as e:
+        KID().compute(make_ctx(fake, real, options={"kid": {"subset_size": 22}}))
+    assert "dataset whose" not in str(e.value)  # the reference has the 22 rows a subset needs
+
+
 # -- exact k-NN -------------------------------------------------------------------------------------
 
 

@@ -66,8 +66,13 @@ class KID(Metric):
         subsets = int_option(ctx, "kid", "subsets", SUBSETS)
         size = int_option(ctx, "kid", "subset_size", min(MAX_SUBSET_SIZE, len(x), len(ref)), minimum=2)
         if size > min(len(x), len(ref)):
-            # the smaller set is the one to grow: more samples leave a small reference split as it was
-            grow = MORE_SAMPLES if len(x) <= len(ref) else split_fix(ctx.reference_split)
+            # each set smaller than a subset is to grow: more samples leave a small reference split as
+            # it was, and a larger split leaves too few samples as they were
+            grow = " and ".join(
+                fix
+                for n, fix in ((len(x), MORE_SAMPLES), (len(ref), split_fix(ctx.reference_split)))
+                if n < size
+            )
             raise MetricInputError(
                 f"kid: subset_size {size} exceeds the {len(x)} samples and {len(ref)} reference examples "
                 f"(the smaller is the limit); lower --metric-option kid.subset_size or {grow}"
