@@ -497,7 +497,8 @@ def test_cifar10_reads_the_archive_s_extracted_folder(tmp_path, monkeypatch):
         CIFAR10(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
     (folder / "data_batch_2").unlink()  # deleted as told: the archive is wanted, and the folder named
     with pytest.raises(
-        DataError, match=r"put cifar-10-python.tar.gz \(or its extracted cifar-10-batches-py/\)"
+        DataError,
+        match=r"put cifar-10-python.tar.gz \(or its extracted cifar-10-batches-py/, which lacks data_batch_2\)",
     ):
         CIFAR10(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
 

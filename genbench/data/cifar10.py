@@ -124,7 +124,11 @@ class CIFAR10(Dataset):
                 check_md5(extracted / n, BATCH_MD5[n])
             images, labels = read_batch_files(extracted, BATCHES[split])
         else:
-            paths = ensure_files("cifar10", directory, RESOURCES, MIRRORS, instead=f"its extracted {FOLDER}/")
+            # a folder that is there but incomplete (a batch deleted as its md5 error said) is named
+            # with what it lacks: "put ... or its extracted folder" was said to a user who had one
+            lacks = [n for n in BATCH_MD5 if not (extracted / n).is_file()] if extracted.is_dir() else []
+            instead = f"its extracted {FOLDER}/" + (f", which lacks {', '.join(lacks)}" if lacks else "")
+            paths = ensure_files("cifar10", directory, RESOURCES, MIRRORS, instead=instead)
             images, labels = read_batches(paths[ARCHIVE], BATCHES[split])
         x = torch.from_numpy(images.astype(np.float32) / 127.5 - 1.0)
         return x, torch.from_numpy(labels)
