@@ -54,6 +54,14 @@ def check_features(
     return a
 
 
+def reference_rows(ctx: Any, metric: str, why: str, min_rows: int = 2, lower: str = "") -> np.ndarray:
+    """:func:`check_features` of ``ctx``'s reference features; too few rows name the reference split
+    to grow (more samples leave it as it was), after ``lower`` (the options to lower first), if any."""
+    grow = split_fix(ctx.reference_split)
+    fix = f"lower --metric-option {lower}, or {grow}" if lower else grow
+    return check_features(ctx.reference_features.features, "reference", metric, min_rows, why, fix)
+
+
 def check_same_dim(a: np.ndarray, b: np.ndarray, metric: str, what: str = "sample and reference") -> None:
     if a.shape[1] != b.shape[1]:
         raise MetricInputError(

@@ -42,7 +42,7 @@ import numpy as np
 from scipy import linalg
 
 from genbench.errors import MetricInputError
-from genbench.metrics._inputs import check_features, check_same_dim, option, split_fix
+from genbench.metrics._inputs import check_features, check_same_dim, option, reference_rows
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -182,13 +182,7 @@ class FID(Metric):
             if not (np.isfinite(mu2).all() and np.isfinite(s2).all()):
                 raise MetricInputError("fid: reference statistics hold NaN or inf; recompute them")
         else:
-            ref = check_features(
-                ctx.reference_features.features,
-                "reference",
-                "fid",
-                why="for a covariance",
-                fix=split_fix(ctx.reference_split),
-            )
+            ref = reference_rows(ctx, "fid", why="for a covariance")
             check_same_dim(x, ref, "fid")
             self._warn_if_singular(len(ref), ref.shape[1], "reference examples")
             with np.errstate(over="ignore", invalid="ignore"):

@@ -22,6 +22,7 @@ from genbench.metrics._inputs import (
     check_int,
     check_same_dim,
     int_option,
+    reference_rows,
     shared_tensor,
     split_fix,
 )
@@ -55,13 +56,7 @@ class KID(Metric):
             raise MetricInputError(
                 "kid: needs reference features, not (mu, sigma) statistics; drop --reference-stats for kid"
             )
-        ref = check_features(
-            ctx.reference_features.features,
-            "reference",
-            "kid",
-            why="for an unbiased MMD",
-            fix=split_fix(ctx.reference_split),
-        )
+        ref = reference_rows(ctx, "kid", why="for an unbiased MMD")
         check_same_dim(x, ref, "kid")
         subsets = int_option(ctx, "kid", "subsets", SUBSETS)
         size = int_option(ctx, "kid", "subset_size", min(MAX_SUBSET_SIZE, len(x), len(ref)), minimum=2)

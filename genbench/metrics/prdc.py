@@ -38,7 +38,7 @@ from genbench.metrics._inputs import (
     check_int,
     check_same_dim,
     int_option,
-    split_fix,
+    reference_rows,
 )
 from genbench.metrics._knn import (
     as_rows,
@@ -135,14 +135,7 @@ class PRDC(Metric):
         )
         # the larger k sets the rows needed: when both are that large, lowering one leaves the other
         k_keys = " and ".join(f"prdc.{key}" for key, k in (("k_pr", k_pr), ("k_dc", k_dc)) if k == k_ref)
-        real = check_features(
-            ctx.reference_features.features,
-            "reference",
-            "prdc",
-            min_rows=k_ref + 1,
-            why=f"k={k_ref} neighbours besides itself",
-            fix=f"lower --metric-option {k_keys}, or {split_fix(ctx.reference_split)}",
-        )
+        real = reference_rows(ctx, "prdc", f"k={k_ref} neighbours besides itself", k_ref + 1, lower=k_keys)
         check_same_dim(fake, real, "prdc")
         # |q|^2 + |r|^2 - 2 q.r, and |q - r|^2, reach 4 max |x|^2: beyond float64 every distance is inf
         # or NaN, and precision, recall, density and coverage came out 0 without a word
