@@ -30,17 +30,33 @@ def dataset_defaults(model: str, dataset: str) -> dict[str, Any]:
     return read_toml(path) if path.exists() else {}
 
 
-def key_config(model: GenerativeModel, *, unused: Iterable[str], drop: Iterable[str] = ()) -> dict[str, Any]:
+def key_config(
+    model: GenerativeModel,
+    *,
+    unused: Iterable[str],
+    drop: Iterable[str] = (),
+    logging: Iterable[str] = (),
+) -> dict[str, Any]:
     """``model``'s config as its checkpoint key hashes it (its ``train_config``): without ``drop``
-    (fields that never affect training, e.g. logging), and with each ``unused`` field (one that does
-    not affect training on this data: the U-Net's on 2D points, the MLP's on images) at the value the
-    dataset's defaults give it. Hashed as set, such a field retrained bit-identical weights under a
-    new key; dropped from the hash, every checkpoint already trained would have been retrained."""
+    (fields that never affect training), with each ``unused`` field (one that does not affect
+    training on this data: the U-Net's on 2D points, the MLP's on images) at the value the dataset's
+    defaults give it, and with each ``logging`` field (one that shapes the training log, not the
+    weights: ``log_every``) only where it differs from the dataset's defaults. Hashed as set, an
+    unused field retrained bit-identical weights under a new key; dropped from the hash, every
+    checkpoint already trained would have been retrained. A logging field was dropped: the log is
+    saved with the weights and read back by every run that loads them (``gan_dynamics`` summarises
+    it), so ``--set gan-ns.log_every=1`` got the cached 10-step log, and a plain run that loaded a
+    checkpoint trained at ``log_every=1`` measured another ``gan_dynamics`` than its fresh training
+    gave; hashed at its default never, the default config keeps its key and shipped checkpoints."""
     cfg = dataclasses.asdict(model.config)
     for name in drop:
         cfg.pop(name)
     unused = [name for name in unused if name in cfg]
-    if unused:
+    logging = [name for name in logging if name in cfg]
+    if unused or logging:
         defaults = dataclasses.asdict(resolve_model_config(type(model), model.spec.name, {}))
         cfg.update({name: defaults[name] for name in unused})
+        for name in logging:
+            if cfg[name] == defaults[name]:
+                cfg.pop(name)
     return cfg

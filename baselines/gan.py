@@ -75,7 +75,7 @@ class GanConfig:
     min_res: int = 4  # images: smallest feature-map side of the conv stacks
     hidden: int = 128  # points: MLP hidden units (G and D)
     layers: int = 3  # points: MLP hidden layers (G and D)
-    log_every: int = 10  # log training scalars every this many steps (does not affect training)
+    log_every: int = 10  # log training scalars every this many steps (the log, not the weights)
 
 
 class _GAN(GenerativeModel):
@@ -113,7 +113,7 @@ class _GAN(GenerativeModel):
 
     def train_config(self) -> dict[str, Any]:
         unused = ["hidden", "layers"] if self.spec.kind == "image" else ["g_width", "d_width", "min_res"]
-        return key_config(self, unused=unused, drop=["log_every"])
+        return key_config(self, unused=unused, logging=["log_every"])
 
     def _build(self, seed: int) -> None:
         cfg, spec = self.config, self.spec

@@ -74,7 +74,7 @@ class VAEConfig:
     layers: int = 3  # points: MLP hidden layers (encoder and decoder)
     decoder_sigma: float | None = None  # std of p(x|z); None = learned (calibrated decoder)
     min_log_sigma: float = -6.0  # floor on the learned log sigma (keeps the likelihood bounded)
-    log_every: int = 10  # log training scalars every this many steps (does not affect training)
+    log_every: int = 10  # log training scalars every this many steps (the log, not the weights)
 
 
 @register_model("vae")
@@ -106,7 +106,7 @@ class VAE(GenerativeModel):
         unused = ["hidden", "layers"] if self.spec.kind == "image" else ["width", "min_res"]
         if self.config.decoder_sigma is not None:  # a fixed sigma is not floored
             unused.append("min_log_sigma")
-        return key_config(self, unused=unused, drop=["log_every"])
+        return key_config(self, unused=unused, logging=["log_every"])
 
     def _build(self, seed: int) -> None:
         cfg, spec = self.config, self.spec

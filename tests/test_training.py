@@ -765,3 +765,31 @@ def test_cuda_training_is_deterministic_by_default_and_an_op_without_a_kernel_na
     c = once("c", ["test-put-in-fit"], deterministic=False)
     assert c["test-put-in-fit"].status == "ok", c["test-put-in-fit"].error
     assert c["test-put-in-fit"].training["deterministic"] is False
+
+
+def test_a_log_every_of_its_own_trains_a_checkpoint_of_its_own(tmp_path):
+    """``log_every`` was left out of the checkpoint key, but the training log is saved with the
+    weights and read back by each run that loads them (``gan_dynamics`` summarises it): ``--set
+    gan-ns.log_every=1`` then a plain run gave the plain row the per-step log and another
+    ``gan_dynamics`` than its own training gives, under a config that says 10."""
+
+    def trained(*overrides: str) -> tuple[bool, list[int]]:
+        cfg = RunConfig(
+            models=["gan-ns"],
+            dataset="ring8",
+            overrides=["gan-ns.steps=20", *overrides],
+            samples=50,
+            metrics=["gan_dynamics"],
+            device="cpu",
+            out=tmp_path / "runs",
+            cache_dir=tmp_path / "cache",
+            progress=False,
+            figures=False,
+        )
+        (result,) = run(cfg)
+        return result.training["loaded"], [int(row["step"]) for row in result.training_log]
+
+    assert trained("gan-ns.log_every=1") == (False, list(range(1, 21)))
+    assert trained() == (False, [1, 10, 20])  # its own training's log, not the per-step one
+    assert trained("gan-ns.log_every=1") == (True, list(range(1, 21)))
+    assert trained("gan-ns.log_every=10") == (True, [1, 10, 20])  # the default: the plain key
