@@ -14,6 +14,7 @@ from typing import Any
 
 from genbench.api import GenerativeModel
 from genbench.config import read_toml, resolve_model_config
+from genbench.errors import GenbenchError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 #: the trained checkpoints that ship with the baselines (the digits leaderboard's), laid out as
@@ -25,9 +26,27 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 SAME_AS = {"stacked-digits": "digits"}
 
 
+#: the files a dataset's folder holds, one per baseline that reads its own (gan-sat reads gan-ns's)
+READ = ("vae", "gan-ns", "ddpm", "ddim")
+
+
 def dataset_defaults(model: str, dataset: str) -> dict[str, Any]:
-    path = CONFIG_DIR / SAME_AS.get(dataset, dataset) / f"{model}.toml"
+    folder = CONFIG_DIR / SAME_AS.get(dataset, dataset)
+    check_folder(folder)
+    path = folder / f"{model}.toml"
     return read_toml(path) if path.exists() else {}
+
+
+def check_folder(folder: Path) -> None:
+    """Refuse a TOML in ``folder`` that no baseline reads: a ``gan-sat.toml`` (gan-sat reads
+    gan-ns.toml) or a misspelt ``dpm.toml`` was ignored, the model training on the defaults of
+    another file, or on none, with nothing said."""
+    stray = sorted(p.name for p in folder.glob("*.toml") if p.stem not in READ)
+    if stray:
+        raise GenbenchError(
+            f"{folder / stray[0]} is read by no model: a dataset's folder holds "
+            f"{', '.join(f'{m}.toml' for m in READ)} (gan-sat reads gan-ns.toml); rename or remove it"
+        )
 
 
 def key_config(

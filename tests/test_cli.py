@@ -854,6 +854,30 @@ def test_an_unknown_field_in_a_models_dataset_defaults_names_the_close_ones():
         resolve_model_config(Typo, "ring8", {})
 
 
+def test_a_config_file_that_no_model_reads_fails_the_run(cli, tmp_path, cache_dir, monkeypatch):
+    """A ``gan-sat.toml`` beside gan-ns.toml (gan-sat reads gan-ns.toml) or a misspelt ``dpm.toml``
+    was ignored: the model trained on other defaults than the file's, with nothing said."""
+    import shutil
+
+    from baselines import configs
+    from genbench.planning import plan
+
+    for stray in ("gan-sat.toml", "dpm.toml"):
+        root = tmp_path / stray / "configs"
+        shutil.copytree(configs.CONFIG_DIR / "ring8", root / "ring8")
+        (root / "ring8" / stray).write_text("steps = 5\n")
+        monkeypatch.setattr(configs, "CONFIG_DIR", root)
+        args = ["--models", "copy,gan-sat", "--dataset", "ring8", "--set", "gan-sat.steps=2"]
+        args += ["--samples", "20", "--metrics", "modes"]
+        line = single_line_error(cli(*run_args(tmp_path / "runs", cache_dir, *args)))
+        assert f"{root / 'ring8' / stray} is read by no model" in line and "rename or remove it" in line
+    monkeypatch.setattr(configs, "CONFIG_DIR", tmp_path / "gan-sat.toml" / "configs")
+    (configs.CONFIG_DIR / "ring8" / "gan-sat.toml").unlink()
+    assert plan(  # the other files as they were: read
+        RunConfig(models=["gan-sat"], dataset="ring8", out=tmp_path / "runs", cache_dir=cache_dir)
+    ).models[0][2] == [{}]
+
+
 def test_a_list_or_table_in_dataset_defaults_is_refused_for_a_field_of_one_value():
     """``lr = [0.001]`` (or ``lr_schedule = ["cosine"]``) in a model's TOML set the one value; a list
     reads as a tuple only for a tuple field."""
