@@ -141,3 +141,20 @@ def test_the_metric_memory_benchmark_measures_every_metric_and_fails_on_a_failed
     assert all(float(cell) >= 0 for r in rows[1:] for cell in r[1:])
     assert module.main(["--n", "3", "--test", "2", "--dim", "6", "--metrics", "prdc"]) == 1
     assert "| prdc | failed:" in capsys.readouterr().out
+
+
+def test_sampling_reports_the_batch_it_ran(bench):
+    """Fewer samples than --sample-batch are drawn as one batch of that many: the row said the
+    requested size beside the speed and peak memory of the smaller batch."""
+    sizes = []
+
+    class Model:
+        nfe = 1
+
+        def sample(self, n, *, generator):
+            sizes.append(n)
+            return torch.zeros(n, *bench.SPEC.shape)
+
+    row = bench.time_sampling("m", Model(), 3, 256, torch.device("cpu"))
+    assert sizes == [3, 3]  # the warm-up batch and the timed one
+    assert row["samples"] == 3 and row["batch_size"] == 3
