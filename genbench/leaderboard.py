@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -124,7 +125,7 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             "machine": machine_text(r.environment),
             "trained_on": trained_on(r),
             # what samples/s and peak memory were measured per (the batch a run sampled in)
-            "batch_size": r.protocol.get("batch_size"),
+            "batch_size": sampled_batch(r.protocol),
         }
         row.update(r.metrics)
         for key, value in r.metrics.items():
@@ -139,6 +140,15 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             row["train_s"] = r.timings["train_s"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def sampled_batch(protocol: dict[str, Any]) -> Any:
+    """The batch a run sampled in: ``--batch-size``, or all its samples at once when they were fewer
+    (``--samples 200`` at the default 500 drew one batch of 200, which the board's caption called
+    "batches of 500"). The recorded batch size as it is when either is no number."""
+    size, n = protocol.get("batch_size"), protocol.get("num_samples")
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (size, n))
+    return n if numbers and 0 < n < size else size
 
 
 def trained_on(r: Result) -> str | None:

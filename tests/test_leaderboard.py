@@ -967,6 +967,24 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
     assert timing_caption(no_training) == "Timed on A."  # no trained_on column: nothing said of training
 
 
+def test_the_timing_caption_names_the_batch_a_run_sampled_in():
+    """`--samples 200` at the default --batch-size 500 drew one batch of 200: the caption said
+    "Sampled in batches of 500", beside samples/s measured at 200."""
+    from genbench.markdown import timing_caption
+
+    def timed(n, batch_size, seed=0):
+        r = result("m", seed, 1.0, samples_per_s=10.0)
+        r.protocol.update(num_samples=n, batch_size=batch_size)
+        r.environment = {"cpu": "A"}
+        return r
+
+    assert timing_caption(results_frame([timed(200, 500)])) == "Timed on CPU: A. Sampled in batches of 200."
+    assert timing_caption(results_frame([timed(1437, 500)])).endswith(" Sampled in batches of 500.")
+    # two seeds of 200 samples at --batch-size 500 and 1000 sampled alike: nothing to warn of
+    alike = results_frame([timed(200, 500), timed(200, 1000, seed=1)])
+    assert timing_caption(alike) == "Timed on CPU: A. Sampled in batches of 200."
+
+
 def test_the_readme_digits_table_is_the_published_board():
     """The README's results table is copied by hand from ``leaderboards/digits.csv``; a board
     regenerated without the README (or the reverse) would publish two sets of numbers."""
