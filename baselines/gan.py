@@ -95,6 +95,8 @@ class _GAN(GenerativeModel):
         for field in ("steps", "d_steps", "batch_size", "z_dim", "g_width", "d_width", "hidden", "layers"):
             if getattr(config, field) < 1:
                 raise GenbenchError(f"{name}.{field} must be >= 1, got {getattr(config, field)}")
+        if config.log_every < 1:  # 0 logged as 1 did, under a checkpoint key of its own (it keys the log)
+            raise GenbenchError(f"{name}.log_every must be >= 1, got {config.log_every}")
         if config.lr_g <= 0 or config.lr_d <= 0:
             raise GenbenchError(f"{name}.lr_g and {name}.lr_d must be positive")
         # Adam refuses them only inside fit(), after the models before this one trained
@@ -233,7 +235,7 @@ class _GAN(GenerativeModel):
                 state=state,
                 load=load,
                 loss_keys=("loss_d", "loss_g"),
-                log_every=max(1, cfg.log_every),
+                log_every=cfg.log_every,
                 final_loss=final_loss,
             )
         finally:

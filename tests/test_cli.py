@@ -1681,6 +1681,8 @@ def test_list_shows_sources(cli):
         # the same networks as min_res=1, trained again under a checkpoint key of their own
         (["--models", "gan-ns", "--set", "gan-ns.min_res=0"], "gan-ns.min_res must be >= 1, got 0"),
         (["--models", "vae", "--set", "vae.min_res=-2"], "vae.min_res must be >= 1, got -2"),
+        (["--models", "vae", "--set", "vae.log_every=0"], "vae.log_every must be >= 1, got 0"),
+        (["--models", "gan-sat", "--set", "gan-sat.log_every=-1"], "gan-sat.log_every must be >= 1, got -1"),
         (
             ["--models", "test-checked", "--dataset", "ring8", "--set", "test-checked.steps=0"],
             "must be >= 1, got 0",
