@@ -452,7 +452,9 @@ def test_the_cost_table_names_the_machines_its_timings_were_measured_on(cli, tmp
     assert cli("report", "--out", str(tmp_path / "b")).exit_code == 0
     board = (tmp_path / "b/leaderboards/ring8.md").read_text()
     cost = board[board.index("## Cost") :]
-    batches = f"Sampled in batches of {RunConfig().batch_size}."  # the default
+    # 100 samples, fewer than the default batch (500), were drawn as one batch of 100
+    assert RunConfig().batch_size > 100
+    batches = "Sampled in batches of 100."
     assert cost.splitlines()[2] == f"Timed on {here}. {batches}"
 
     # a checkpoint written before the machine was recorded: its train_s is not claimed for this one
