@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from genbench.distributions import distribution_of, path_state
 from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError, said
+from genbench.shadowing import shadowing
 from genbench.text import and_list
 
 T = TypeVar("T")
@@ -356,9 +357,11 @@ class Registry(Generic[T]):
             raise
         except BaseException as e:  # a broken plugin must not take the others down, even one
             # that calls sys.exit or parses arguments at import; KeyboardInterrupt still stops everything
+            # a package of the same name earlier on sys.path is not the plugin's fault
+            fix = shadowing(ep) or f"fix or uninstall {entry.source}"
             entry.error = (
                 f"{self.kind} plugin {entry.name!r} from {entry.source} failed to import "
-                f"({ep.value}): {type(e).__name__}: {said(e)}; fix or uninstall {entry.source}"
+                f"({ep.value}): {type(e).__name__}: {said(e)}; {fix}"
             )
             raise PluginLoadError(entry.error) from e
         entry = self._entries[entry.name]  # the module's decorators may have replaced it (aliases)

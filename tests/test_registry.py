@@ -273,6 +273,32 @@ def test_genbench_list_survives_a_plugin_that_exits_at_import(tmp_path, genbench
     assert "exiting-plugin" in line and "SystemExit" in line and "fid" in out.stdout
 
 
+def test_a_plugin_package_shadowed_on_sys_path_names_the_shadow_not_the_plugin(tmp_path, monkeypatch):
+    """``python -m genbench`` from a project with its own ``baselines/`` package imported that one:
+    every reference model failed with "fix or uninstall genbench", which is not what is broken."""
+    group = "genbench.test-shadowed"
+    site, project = tmp_path / "site", tmp_path / "project"
+    (site / "shadowed_plugin_xyz").mkdir(parents=True)
+    (site / "shadowed_plugin_xyz/__init__.py").write_text("")
+    (site / "shadowed_plugin_xyz/model.py").write_text(model_module("Mine"))
+    files = ["shadowed_plugin_xyz/__init__.py", "shadowed_plugin_xyz/model.py"]
+    fake_distribution(site, "shadowed-plugin", {group: {"mine": "shadowed_plugin_xyz.model:Mine"}}, files)
+    (project / "shadowed_plugin_xyz").mkdir(parents=True)
+    (project / "shadowed_plugin_xyz/__init__.py").write_text("# the user's own package\n")
+    monkeypatch.syspath_prepend(str(site))
+    assert Registry("model", group, GenerativeModel, "models").get("mine").__name__ == "Mine"
+    monkeypatch.delitem(sys.modules, "shadowed_plugin_xyz")
+    monkeypatch.delitem(sys.modules, "shadowed_plugin_xyz.model")
+    monkeypatch.syspath_prepend(str(project))  # first, as the current directory is under python -m
+    with pytest.raises(PluginLoadError) as e:
+        Registry("model", group, GenerativeModel, "models").get("mine")
+    shadow, own = project / "shadowed_plugin_xyz/__init__.py", site / "shadowed_plugin_xyz/__init__.py"
+    assert f"the 'shadowed_plugin_xyz' Python imported is {shadow}, not shadowed-plugin's ({own})" in str(
+        e.value
+    )
+    assert "run from another directory or rename it" in str(e.value) and "uninstall" not in str(e.value)
+
+
 @pytest.mark.parametrize("bad", ["my.model", "a.b.c"])
 def test_a_name_with_a_dot_fails_at_registration_as_set_could_never_target_it(bad):
     """``--set NAME.FIELD=VALUE`` splits at the first '.', so ``my.model`` could never be configured."""
