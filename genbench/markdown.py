@@ -285,7 +285,9 @@ def leaderboard_markdown(
         lines += ["", "## Runs without samples", ""]
         lines += [
             f"- {md_text(r.label)} seed {r.seed}: {md_text(r.status)}: {md_text(r.error)}"
-            for r in failed.itertuples()
+            # by label, then seed as a number: the frame's order is the result paths', where seed10
+            # sorted before seed2
+            for r in failed.sort_values(["label", "seed"], kind="stable").itertuples()
         ]
     if figures:
         lines += ["", "## Figures", ""]

@@ -188,11 +188,15 @@ def gan_dynamics(results: list[Result], path: Path) -> Path | None:
     from genbench.metrics.gan_dynamics import gan_rows, plot_gan_dynamics
 
     logs: dict[str, list[dict]] = {}
-    for r in sorted(results, key=lambda r: (r.label, r.seed)):
+    plotted: set[str] = set()
+    # each label's lowest ok seed: a seed that diverged was plotted under the plain label, as the
+    # model's dynamics; a label with no ok seed is plotted from its lowest, named with its outcome
+    for r in sorted(results, key=lambda r: (r.label, r.status != "ok", r.seed)):
         # the rows the plot reads (d_real, d_fake, grad_norm_g), wherever they start: a log with only
         # some of them (a plugin GAN's) would make plot_gan_dynamics raise and the report fail
-        if r.label not in logs and gan_rows(r.training_log):
-            logs[r.label] = r.training_log
+        if r.label not in plotted and gan_rows(r.training_log):
+            plotted.add(r.label)
+            logs[r.label if r.status == "ok" else f"{r.label} (seed {r.seed}, {r.status})"] = r.training_log
     if not logs:
         return None
     return plot_gan_dynamics(logs, path)

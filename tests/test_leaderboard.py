@@ -280,6 +280,16 @@ def board(results):
     return agg, leaderboard_markdown(frame, agg, "digits", {}, {})
 
 
+def test_runs_without_samples_are_listed_by_seed_as_a_number():
+    """The list followed the result files' order, where seed10.json sorts before seed2.json."""
+    rs = [result("gan", 10, 0.0, status="diverged"), result("gan", 2, 0.0, status="diverged")]
+    rs += [result("gan", 0, 5.0)]
+    frame = results_frame(rs)
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {})
+    listed = md[md.index("## Runs without samples") :].splitlines()[2:4]
+    assert [line.split(":")[0] for line in listed] == ["- gan seed 2", "- gan seed 10"]
+
+
 def test_the_caption_names_the_metric_options_every_row_shares():
     """The FID backend or PRDC's k change the numbers: the markdown names the options all rows share
     as --metric-option spells them. Options that differ between rows are in the rows' labels
@@ -871,6 +881,26 @@ def test_gan_dynamics_figure_skips_logs_without_the_gan_keys(tmp_path):
     late.training_log = [{"step": 0, "loss_g": 2.0}, *rows]
     path = gan_dynamics([partial, late], tmp_path / "gan.png")
     assert path is not None and path.is_file()
+
+
+def test_gan_dynamics_figure_plots_an_ok_seed_and_names_a_failed_one(tmp_path, monkeypatch):
+    """Each label's lowest seed was plotted, under the plain label, even a seed that diverged: a
+    model's dynamics read from the one run that broke. An ok seed is plotted now, and a label with
+    none names the seed and its outcome."""
+    from genbench.metrics import gan_dynamics as module
+    from genbench.reporting import gan_dynamics
+
+    def log(d_fake: float) -> list[dict]:
+        return [{"step": s, "d_real": 0.9, "d_fake": d_fake, "grad_norm_g": 0.1} for s in range(1, 5)]
+
+    drawn: dict[str, list[dict]] = {}
+    monkeypatch.setattr(module, "plot_gan_dynamics", lambda logs, path: drawn.update(logs) or path)
+    broke, fine = result("gan-ns", 0, 0.0, status="diverged"), result("gan-ns", 1, 5.0)
+    broke.training_log, fine.training_log = log(0.01), log(0.4)
+    only = result("gan-sat", 2, 0.0, status="diverged")
+    only.training_log = log(0.02)
+    assert gan_dynamics([broke, fine, only], tmp_path / "gan.png") is not None
+    assert drawn == {"gan-ns": fine.training_log, "gan-sat (seed 2, diverged)": only.training_log}
 
 
 def test_report_of_a_ddim_sweep_without_throughput(tmp_path):
