@@ -174,8 +174,9 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # a plugin's own bug (dataset_defaults, Config): the others run
-            skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {said(e)}"
-            if isinstance(e, TypeError) and "required" in said(e):  # Config(width: int) with no default
+            text = said(e)
+            skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {text}"
+            if isinstance(e, TypeError) and "required" in text:  # Config(width: int) with no default
                 skipped[name] += "; give every field of its Config a default"
             console.warn(skipped[name])
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
@@ -422,12 +423,12 @@ def protocol_replaced(old: Result, measures: dict[str, Any], by: str, metrics: l
 
 def _fingerprints_differ(differ: list[str]) -> str:
     """What a difference of fingerprints means, which the hashes alone do not say."""
-    said = []
+    meanings = []
     if "features_fingerprint" in differ:
-        said.append("the features' weights or preprocessing changed")
+        meanings.append("the features' weights or preprocessing changed")
     if "dataset_fingerprint" in differ:
-        said.append("the dataset's content changed")
-    return f" ({' and '.join(said)})" if said else ""
+        meanings.append("the dataset's content changed")
+    return f" ({' and '.join(meanings)})" if meanings else ""
 
 
 def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict[str, Any]]) -> str | None:
@@ -482,12 +483,12 @@ def _metrics_with_values(old: Result) -> list[str]:
 def _describe(protocol: dict[str, Any], keys: list[str]) -> str:
     from genbench.protocols import PROTOCOL_FIELDS  # the report's names; imported here: it loads pandas
 
-    def said(k: str) -> str:
+    def shown(k: str) -> str:
         if k == "features_fingerprint":  # "inception features <fingerprint>"
             return f"{protocol.get('features')} features {protocol[k]}"
         return f"{PROTOCOL_FIELDS[k]} {'none' if protocol[k] is None else protocol[k]}"
 
-    return ", ".join(said(k) for k in keys)
+    return ", ".join(shown(k) for k in keys)
 
 
 def plan_model(
