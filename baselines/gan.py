@@ -78,6 +78,10 @@ class GanConfig:
     log_every: int = 10  # log training scalars every this many steps (the log, not the weights)
 
 
+#: the fields that must be >= 1; log_every too: 0 logged as 1 did, under a checkpoint key of its own
+_AT_LEAST_ONE = "steps d_steps batch_size z_dim g_width d_width hidden layers log_every".split()
+
+
 class _GAN(GenerativeModel):
     """Shared implementation; subclasses set ``saturating``."""
 
@@ -92,11 +96,9 @@ class _GAN(GenerativeModel):
     @classmethod
     def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
         name = cls.registered_name or "gan"  # set by @register_model: gan-ns or gan-sat
-        for field in ("steps", "d_steps", "batch_size", "z_dim", "g_width", "d_width", "hidden", "layers"):
+        for field in _AT_LEAST_ONE:
             if getattr(config, field) < 1:
                 raise GenbenchError(f"{name}.{field} must be >= 1, got {getattr(config, field)}")
-        if config.log_every < 1:  # 0 logged as 1 did, under a checkpoint key of its own (it keys the log)
-            raise GenbenchError(f"{name}.log_every must be >= 1, got {config.log_every}")
         if config.lr_g <= 0 or config.lr_d <= 0:
             raise GenbenchError(f"{name}.lr_g and {name}.lr_d must be positive")
         # Adam refuses them only inside fit(), after the models before this one trained

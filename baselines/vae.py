@@ -90,11 +90,10 @@ class VAE(GenerativeModel):
 
     @classmethod
     def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
-        for name in ("steps", "batch_size", "latent_dim", "width", "hidden", "layers"):
+        # log_every too: 0 logged as 1 did, under a checkpoint key of its own (it keys the log)
+        for name in ("steps", "batch_size", "latent_dim", "width", "hidden", "layers", "log_every"):
             if getattr(config, name) < 1:
                 raise GenbenchError(f"vae.{name} must be >= 1, got {getattr(config, name)}")
-        if config.log_every < 1:  # 0 logged as 1 did, under a checkpoint key of its own (it keys the log)
-            raise GenbenchError(f"vae.log_every must be >= 1, got {config.log_every}")
         if config.lr <= 0 or (config.decoder_sigma is not None and config.decoder_sigma <= 0):
             raise GenbenchError("vae.lr and vae.decoder_sigma must be positive")
         if spec.kind == "image" and config.min_res < 1:  # the same networks as 1, under a key of their own
