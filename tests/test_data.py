@@ -771,6 +771,10 @@ def test_arrays_and_tensors_load_as_files_do(tmp_path):
         as_samples(torch.zeros(2, 1, 8, 8, dtype=torch.long))
     with pytest.raises(GenbenchError, match="cannot evaluate a list; pass the path"):
         as_samples([1, 2])
+    with pytest.raises(GenbenchError, match=r"layout torch.sparse_coo; pass a dense one \(x.to_dense\(\)\)"):
+        as_samples(torch.zeros(2, 1, 8, 8).to_sparse())
+    with pytest.raises(GenbenchError, match="a meta tensor, which holds no values"):
+        as_samples(torch.zeros(2, 1, 8, 8, device="meta"))
 
 
 @pytest.mark.parametrize("labels", [["a", "b"], [1.7, 2.2], [3, 10], [-1, 2]])

@@ -129,6 +129,13 @@ def _load_npy(path: Path) -> torch.Tensor:
 
 
 def _from_tensor(t: torch.Tensor) -> torch.Tensor:
+    # read as numpy below: a sparse tensor raised torch's TypeError and a meta one NotImplementedError
+    if t.is_meta:
+        raise GenbenchError(
+            "the tensor is a meta tensor, which holds no values; pass one on the CPU or a GPU"
+        )
+    if t.layout != torch.strided:
+        raise GenbenchError(f"the tensor has layout {t.layout}; pass a dense one (x.to_dense())")
     t = t.detach().cpu()
     if t.dtype == torch.uint8:
         return _from_array(t.numpy(), "the tensor", channels_last=False)
