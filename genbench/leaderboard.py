@@ -174,6 +174,7 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
             for config, part, differs in config_groups(g):
                 row = _identity(dataset, label, part, key, suffixes[key], order[key], config)
                 row.update(_cells(part[part["status"] == "ok"], metric_cols))
+                row.update(timing_facts(part[part["status"] == "ok"]))
                 row["config_differs"] = differs
                 out.append(row)
     agg = pd.DataFrame(out)
@@ -243,6 +244,35 @@ def _flag_seeds(ok: pd.DataFrame) -> dict[str, str]:
 
 def _seed_list(seeds: pd.Series) -> str:
     return ",".join(str(s) for s in sorted(int(s) for s in seeds))
+
+
+# -- where a row's Cost cells were measured -------------------------------------------------------
+
+
+#: the per-row columns that say where its Cost cells were measured (:func:`timing_facts`)
+TIMING_FACTS = ("sampled_on", "trained_on", "batch_size")
+
+
+def timing_facts(ok: pd.DataFrame) -> dict[str, str]:
+    """Where the Cost cells of a row (its ok runs ``ok``) were measured: the machines its timed seeds
+    sampled on, those its trained checkpoints were trained on ("not recorded" for a checkpoint that
+    predates recording it) and the batches it sampled in; each "" when none was measured, and
+    several values joined when its seeds differ. samples/s and memory of rows sampled on two
+    machines compare the machines as much as the models: without these the CSV could not tell."""
+    empty = pd.Series(np.nan, index=ok.index)
+    timed = ok[ok.get("samples_per_s", empty).notna()]
+    trained = ok[ok.get("train_s", empty).notna()]
+    where = trained.get("trained_on", pd.Series(None, index=trained.index, dtype=object))
+    sampled_on = sorted({m for m in timed.get("machine", []) if isinstance(m, str) and m})
+    # "": a control, nothing trained; None or NaN: a checkpoint written before the machine was recorded
+    trained_on = sorted({m for m in where if isinstance(m, str) and m})
+    trained_on += ["not recorded"] if where.isna().any() else []
+    batches = sorted({int(b) for b in timed.get("batch_size", pd.Series(dtype=float)).dropna()})
+    return {
+        "sampled_on": "; ".join(sampled_on),
+        "trained_on": "; ".join(trained_on),
+        "batch_size": ",".join(map(str, batches)),
+    }
 
 
 # -- seeds of one label trained under different model configs ------------------------------------
@@ -484,6 +514,8 @@ CSV_FRONT = [
     # the row's seeds without samples (diverged or failed), which no cell averages: without them a
     # CSV said "diverged;ok" but not which seeds, nor how many of the row's seeds ran
     "failed_seeds",
+    # where the Cost cells were measured (samples/s of two machines are no comparison of models)
+    *TIMING_FACTS,
 ]
 #: aggregate columns for rendering only
 INTERNAL = {"row_label", "config_tag", "protocol_key", "protocol_order", "cell_notes", "flag_seeds"}
@@ -498,6 +530,7 @@ def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
+    "TIMING_FACTS",
     "CellNote",
     "aggregate",
     "load_results",

@@ -12,11 +12,13 @@ from genbench.leaderboard import (
     PARTIAL_MARK,
     PLUGIN_SECTION,
     SECTIONS,
+    TIMING_FACTS,
     CellNote,
     column_directions,
     fmt,
     note_lines,
     plugin_columns,
+    timing_facts,
 )
 from genbench.protocols import protocol_differences, show_values
 from genbench.text import and_list, md_code, md_link_text, md_text
@@ -138,9 +140,15 @@ def shown_columns(agg: pd.DataFrame, columns: list[str]) -> list[str]:
     return [c for c in columns if c in agg and (agg[c].notna().any() or any(c in n for n in notes))]
 
 
-def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, bool | None]) -> str:
+def markdown_table(
+    agg: pd.DataFrame,
+    columns: list[str],
+    directions: dict[str, bool | None],
+    facts: dict[str, str] | None = None,
+) -> str:
     """One table; a column's arrow is its metric's ``higher_is_better`` (none for a diagnostic without
-    a better direction, or a column no installed metric declares)."""
+    a better direction, or a column no installed metric declares). ``facts``: columns of ``agg`` shown
+    as text after the flags, with their headers (the Cost table's :func:`differing_timing_facts`)."""
     cols = shown_columns(agg, columns)
     if not cols:
         return ""
@@ -171,6 +179,7 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
                     strict=True,
                 )
             ],
+            **{header: [md_text(v) for v in agg[c]] for c, header in (facts or {}).items()},
             **{
                 md_text(c) + arrow[directions.get(c)]: [
                     _cell_text(m, s, n.get(c)) for m, s, n in zip(agg[c], agg[f"{c}_std"], notes, strict=True)
@@ -181,7 +190,7 @@ def markdown_table(agg: pd.DataFrame, columns: list[str], directions: dict[str, 
     )
     # cells are text already: tabulate's number parsing re-read a model named 007 as 7 and wrote a
     # column without "±" in %g (1.19402e+07); numbers stay right-aligned, names and flags left
-    text_columns = ("model", "seeds", "flags")
+    text_columns = ("model", "seeds", "flags", *(facts or {}).values())
     align = ["left" if c in text_columns else "right" for c in table.columns]
     return table.to_markdown(index=False, missingval="", disable_numparse=True, colalign=align)
 
@@ -272,10 +281,11 @@ def leaderboard_markdown(
     directions = column_directions(a)
     sections = {**SECTIONS, PLUGIN_SECTION: plugin_columns(a)}
     for title, cols in sections.items():
-        table = markdown_table(a, cols, directions)
+        facts = differing_timing_facts(a) if title == "Cost" else None
+        table = markdown_table(a, cols, directions, facts)
         if table:
             lines += ["", f"## {title}", ""]
-            timed = timing_caption(frame[frame["dataset"] == dataset]) if title == "Cost" else None
+            timed = timing_caption(frame[frame["dataset"] == dataset], a) if title == "Cost" else None
             lines += [timed, "", table] if timed else [table]
             shown += shown_columns(a, cols)
     lines += _notes_markdown(a, shown)
@@ -317,10 +327,27 @@ def _machines(values: pd.Series) -> set[str]:
     return {m for m in values if isinstance(m, str) and m}  # "": a control, nothing trained; NaN: unknown
 
 
-def timing_caption(runs: pd.DataFrame) -> str | None:
+#: the Cost table's header of each of :data:`TIMING_FACTS`
+FACT_HEADERS = {"sampled_on": "sampled on", "trained_on": "trained on", "batch_size": "batch"}
+
+
+def differing_timing_facts(agg: pd.DataFrame) -> dict[str, str]:
+    """The :data:`TIMING_FACTS` columns whose values differ between ``agg``'s rows that have one,
+    with their Cost table headers: the caption named every machine and batch size, but not which
+    row was timed where, so a row timed on a GPU sat beside one timed on a CPU as a faster model."""
+    return {
+        c: FACT_HEADERS[c]
+        for c in TIMING_FACTS
+        if c in agg and agg[c].fillna("").astype(str).replace("", None).dropna().nunique() > 1
+    }
+
+
+def timing_caption(runs: pd.DataFrame, rows: pd.DataFrame | None = None) -> str | None:
     """The machines behind the Cost columns: sampling was timed on each run's own, ``train_s`` where
     its checkpoint was trained (which a checkpoint written before genbench recorded it does not name),
-    and the rows whose seeds were timed on different machines (their cells average them)."""
+    and the rows whose seeds were timed on different machines (their cells average them). ``rows``:
+    the board's rows (:func:`genbench.leaderboard.aggregate`'s), which name a row whose label was
+    split by protocol or config apart from its label's others; without them each label is one row."""
     if "machine" not in runs:
         return None
     ok = runs[runs["status"] == "ok"]
@@ -351,22 +378,40 @@ def timing_caption(runs: pd.DataFrame) -> str | None:
         )
     else:
         caption = f"{where} on {'; '.join(trained)}."
-    mixed = {label for label, g in timed.groupby("label") if len(_machines(g["machine"])) > 1}
-    mixed |= {label for label, g in fitted.groupby("label") if len(_machines(g["trained_on"])) > 1}
+    if rows is None:  # each label one row
+        rows = pd.DataFrame([{"label": label, **timing_facts(g)} for label, g in ok.groupby("label")])
+    names = rows.get("row_label", rows.get("label", pd.Series(dtype=object)))
+
+    def several(column: str, sep: str) -> list[str]:
+        """The rows whose seeds differ in ``column`` (one with an unrecorded value differs in nothing
+        known), as code."""
+        values = rows.get(column, pd.Series("", index=rows.index)).fillna("").astype(str)
+        found = [
+            n for n, v in zip(names, values, strict=True) if len(set(v.split(sep)) - {"", "not recorded"}) > 1
+        ]
+        return [md_code(n) for n in sorted(found)]
+
+    mixed = sorted(set(several("sampled_on", "; ")) | set(several("trained_on", "; ")))
     if mixed:
-        rows = ", ".join(md_code(label) for label in sorted(mixed))
-        caption += f" The Cost cells of {rows} average seeds timed on different machines."
+        caption += f" The Cost cells of {', '.join(mixed)} average seeds timed on different machines."
     # samples/s and peak memory (one batch's) depend on the batch size, which is no protocol field
     # (the samples do not, to rounding): a row whose seeds ran at two sizes averaged them unsaid
-    if "batch_size" not in timed:  # a frame made without it
-        return caption
-    shown = sorted({int(b) for b in timed["batch_size"].dropna()})
+    shown = sorted({int(b) for b in timed["batch_size"].dropna()}) if "batch_size" in timed else []
     if shown:
         caption += f" Sampled in batches of {' and '.join(map(str, shown))}."
-    varied = {label for label, g in timed.groupby("label") if g["batch_size"].dropna().nunique() > 1}
+    varied = several("batch_size", ",")
     if varied:
-        rows = ", ".join(md_code(label) for label in sorted(varied))
-        caption += f" The Cost cells of {rows} average seeds sampled at different batch sizes."
+        caption += f" The Cost cells of {', '.join(varied)} average seeds sampled at different batch sizes."
+    differing = differing_timing_facts(rows)
+    if differing:
+        columns = and_list([f"`{header}`" for header in differing.values()])
+        what = and_list(
+            list(dict.fromkeys("batch sizes" if c == "batch_size" else "machines" for c in differing))
+        )
+        caption += (
+            f" Rows were timed differently ({columns} in the table): their Cost cells compare the "
+            f"{what} as much as the models."
+        )
     return caption
 
 

@@ -65,6 +65,7 @@ RESERVED_METRIC_KEYS = frozenset(
         "config_tag",
         "machine",
         "trained_on",
+        "sampled_on",
         "batch_size",
     }
 )

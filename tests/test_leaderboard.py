@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import math
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -977,10 +979,13 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
     )
     # one row per machine: nothing averaged across them
     apart = pd.concat([runs(("ok", "A", "A"), label="x"), runs(("ok", "B", "B"), label="y")])
-    assert timing_caption(apart) == "Timed on A; B."
+    assert timing_caption(apart) == (
+        "Timed on A; B. Rows were timed differently (`sampled on` and `trained on` in the table): their "
+        "Cost cells compare the machines as much as the models."
+    )
     trained_apart = pd.concat([runs(("ok", "A", "A"), ("ok", "A", "B"), label="x"), runs(("ok", "A", "A"))])
-    assert timing_caption(trained_apart).endswith(
-        " The Cost cells of `x` average seeds timed on different machines."
+    assert " The Cost cells of `x` average seeds timed on different machines." in timing_caption(
+        trained_apart
     )
     assert timing_caption(pd.DataFrame({"status": ["ok"]})) is None  # a frame made without machines
     # samples/s and memory are per batch size: seeds sampled at two sizes were averaged unsaid
@@ -995,6 +1000,51 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
     )
     no_training = pd.DataFrame({"status": ["ok"], "machine": ["A"], "samples_per_s": [1.0], "label": ["m"]})
     assert timing_caption(no_training) == "Timed on A."  # no trained_on column: nothing said of training
+
+
+def timed_run(model, seed, machine, n=200, batch_size=500):
+    """A run that timed its sampling on ``machine`` (a CPU's name), ``n`` samples at ``batch_size``."""
+    r = run_result(model, seed, 1.0 + seed, num_samples=n, metrics={"samples_per_s": 100.0 * (seed + 1)})
+    r.protocol["batch_size"] = batch_size
+    r.environment = {"cpu": machine}
+    return r
+
+
+def test_rows_timed_on_different_machines_say_which_in_the_table_and_the_csv():
+    """The caption named every machine ("Timed on CPU: A; CPU: B.") but not which row ran where, and the
+    CSV had no machine at all: a row timed on a fast machine sat beside one timed on a slow one, in
+    the Cost table and in pandas, as the faster model."""
+    agg, md = board([timed_run("fast", 0, "A"), timed_run("slow", 0, "B"), timed_run("slow", 1, "B")])
+    cost = md[md.index("## Cost") :]
+    header = next(ln for ln in cost.splitlines() if ln.startswith("|"))
+    assert [c.strip() for c in header.strip("|").split("|")][:5] == [
+        "rank",
+        "model",
+        "seeds",
+        "flags",
+        "sampled on",
+    ]
+    assert re.search(r"\| fast .*\| CPU: A +\|", cost) and re.search(r"\| slow .*\| CPU: B +\|", cost)
+    assert "Rows were timed differently (`sampled on` in the table)" in cost
+    csv = pd.read_csv(io.StringIO(to_csv_frame(agg).to_csv(index=False))).set_index("label")
+    assert (csv.loc["fast", "sampled_on"], csv.loc["slow", "sampled_on"]) == ("CPU: A", "CPU: B")
+    assert csv.loc["fast", "batch_size"] == 200  # one batch of all 200 samples
+    # one machine: the table as it was, no column that says the same for every row
+    _, md = board([timed_run("fast", 0, "A"), timed_run("slow", 0, "A")])
+    assert "sampled on" not in md and "timed differently" not in md
+
+
+def test_a_label_split_by_protocol_is_not_said_to_average_machines_or_batches():
+    """copy at N=200 on A and at N=300 on B are two rows, each timed on one machine at one batch: the
+    caption, which grouped seeds by label, said the Cost cells of `copy` averaged seeds timed on
+    different machines and sampled at different batch sizes, which neither row does."""
+    _, md = board([timed_run("copy", 0, "A"), timed_run("copy", 1, "B", n=300)])
+    cost = md[md.index("## Cost") :]
+    assert "average seeds" not in cost
+    assert "| 200 " in cost and "| 300 " in cost  # the batch each row sampled in, in its own column
+    # one row that does average two machines is still named, by its row label
+    _, md = board([timed_run("copy", 0, "A"), timed_run("copy", 1, "B"), timed_run("copy", 2, "B", n=300)])
+    assert "The Cost cells of `copy (N=200)` average seeds timed on different machines." in md
 
 
 def test_the_timing_caption_names_the_batch_a_run_sampled_in():
