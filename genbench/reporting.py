@@ -16,7 +16,7 @@ import pandas as pd
 
 from genbench.io import FIX_LEADERBOARDS, atomic_copy, atomic_write_text, check_writable, save_png
 from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
-from genbench.markdown import leaderboard_markdown
+from genbench.markdown import differing_timing_facts, leaderboard_markdown
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
 from genbench.text import md_code, md_text
@@ -77,6 +77,9 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     a = agg.dropna(subset=[c for c in ("fid", "samples_per_s") if c in agg] or ["label"])
     if "fid" not in a or "samples_per_s" not in a or a.empty:
         return None
+    # samples/s of rows timed on other machines or batch sizes compare those as much as the models:
+    # each point names its own, as the Cost table does
+    apart = [c for c in differing_timing_facts(a) if c != "trained_on"]
     fig = _figure((7, 4.5))
     ax = fig.subplots()
     for i, row in enumerate(a.itertuples()):
@@ -88,6 +91,8 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         # a label split by config is two networks: both points read "ddpm" before (the title names
         # the protocol, so only the config is added)
         name = f"{row.label} ({row.config_tag})" if getattr(row, "config_tag", "") else row.label
+        timed = [f"on {row.sampled_on}" if c == "sampled_on" else f"batch {row.batch_size}" for c in apart]
+        name += f" [{', '.join(timed)}]" if timed else ""
         text = f"{name} ({row.flags})" if flagged else name
         ax.annotate(
             text,

@@ -1034,6 +1034,22 @@ def test_rows_timed_on_different_machines_say_which_in_the_table_and_the_csv():
     assert "sampled on" not in md and "timed differently" not in md
 
 
+def test_fid_against_speed_names_the_machine_of_rows_timed_on_different_ones(tmp_path, monkeypatch):
+    """The figure's x axis is samples/s: a row timed on a fast machine plotted right of one timed on a
+    slow one, as the faster model, with nothing on the figure to say so."""
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    agg = aggregate(results_frame([timed_run("fast", 0, "A"), timed_run("slow", 0, "B")]))
+    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    assert sorted(t.get_text() for t in made[-1].axes[0].texts) == ["fast [on CPU: A]", "slow [on CPU: B]"]
+    agg = aggregate(results_frame([timed_run("fast", 0, "A"), timed_run("slow", 0, "A")]))
+    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    assert sorted(t.get_text() for t in made[-1].axes[0].texts) == ["fast", "slow"]  # one machine: as before
+
+
 def test_a_label_split_by_protocol_is_not_said_to_average_machines_or_batches():
     """copy at N=200 on A and at N=300 on B are two rows, each timed on one machine at one batch: the
     caption, which grouped seeds by label, said the Cost cells of `copy` averaged seeds timed on
