@@ -6,6 +6,7 @@ again when a name is missing and the path changed.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -88,3 +89,19 @@ def distribution_of(module: str) -> str | None:
         if any(os.path.realpath(f.locate()) == path for f in files):
             return name
     return None
+
+
+def version_of(dist: str | None) -> str | None:
+    """The installed version of distribution ``dist`` (None for None, or one not installed): one
+    metadata lookup, again only when what is installed can have changed (:func:`path_state`)."""
+    if dist is None:
+        return None
+    return _version(dist, path_state())
+
+
+@functools.lru_cache(maxsize=64)
+def _version(dist: str, state: tuple[tuple[str, int | None], ...]) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None

@@ -38,7 +38,14 @@ from genbench.protocols import (
     protocol_keys,
     protocol_order,
 )
-from genbench.results import RESERVED_METRIC_KEYS, Result, find_results, load_result, machine_text
+from genbench.results import (
+    RESERVED_METRIC_KEYS,
+    Result,
+    find_results,
+    load_result,
+    machine_text,
+    model_source_text,
+)
 
 #: metric columns in display order, with the table they appear in
 SECTIONS: dict[str, list[str]] = {
@@ -120,6 +127,8 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             "metric_options": canonical_json(r.protocol.get("metric_options")),
             "metric_errors": dict(r.metric_errors),
             "model_config": model_config(r),
+            # the package (and version) whose code made the model: a plugin's row named neither
+            "model_source": model_source_text(r.environment),
             # the hardware behind the Cost columns: sampling ran on this run's machine; train_s was
             # timed where the checkpoint was trained (unknown for checkpoints that predate recording it)
             "machine": machine_text(r.environment),
@@ -226,9 +235,20 @@ def _identity(
         **{f: None if protocol.get(f) is None else str(protocol[f]) for f in PROTOCOL_FIELDS},
         "metric_versions": merged_settings(g["metric_versions"]),
         "metric_options": merged_settings(g["metric_options"]),
+        "model_source": _sources(g),
         "protocol_key": key,
         "protocol_order": order,
     }
+
+
+def _sources(g: pd.DataFrame) -> str | None:
+    """The packages and versions that made a row's models ("pkg 1.0; pkg 1.1" when its seeds were
+    run under two releases of a plugin), None when none recorded one (results of an older genbench,
+    or a frame made without the column)."""
+    if "model_source" not in g:
+        return None
+    found = sorted({s for s in g["model_source"] if isinstance(s, str) and s})
+    return "; ".join(found) or None
 
 
 def _flag_seeds(ok: pd.DataFrame) -> dict[str, str]:
@@ -516,6 +536,8 @@ CSV_FRONT = [
     "failed_seeds",
     # where the Cost cells were measured (samples/s of two machines are no comparison of models)
     *TIMING_FACTS,
+    # the package and version that provides the row's model (last: the columns before kept their places)
+    "model_source",
 ]
 #: aggregate columns for rendering only
 INTERNAL = {"row_label", "config_tag", "protocol_key", "protocol_order", "cell_notes", "flag_seeds"}

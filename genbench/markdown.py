@@ -289,6 +289,7 @@ def leaderboard_markdown(
             lines += [timed, "", table] if timed else [table]
             shown += shown_columns(a, cols)
     lines += _notes_markdown(a, shown)
+    lines += _plugin_sources_markdown(a)
     lines += _config_splits_markdown(a)
     failed = frame[(frame["dataset"] == dataset) & (frame["status"] != "ok")]
     if len(failed):
@@ -413,6 +414,25 @@ def timing_caption(runs: pd.DataFrame, rows: pd.DataFrame | None = None) -> str 
             f"{what} as much as the models."
         )
     return caption
+
+
+def _plugin_sources_markdown(agg: pd.DataFrame) -> list[str]:
+    """The package and version of each row whose model is no built-in nor baseline: a reader of the
+    board could not tell which release of a third-party plugin made its numbers (the CSV's
+    ``model_source`` has every row's). Nothing for a board of genbench's own models."""
+    from genbench.registry import is_genbench
+
+    if "model_source" not in agg:
+        return []
+    rows = [
+        f"- {md_text(r.row_label)}: {md_text(r.model_source)}"
+        for r in agg.itertuples()
+        if isinstance(r.model_source, str)
+        and not all(is_genbench(part.split(" ")[0]) for part in r.model_source.split("; "))
+    ]
+    if not rows:
+        return []
+    return ["", "## Models from other packages", "", *rows]
 
 
 def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:

@@ -25,7 +25,7 @@ from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Owner, Plan, add_fingerprints, plan, replaced_by_run, row_label
 from genbench.progress import Progress
-from genbench.results import Result, environment
+from genbench.results import Result, environment, model_source
 from genbench.scoring import evaluate_into, protocol_line
 from genbench.training import retrain_finished, train_or_load
 
@@ -250,7 +250,8 @@ def run_one(
         dataset=p.dataset.name,
         seed=seed,
         variant=row_label(overrides, owner),
-        environment=environment(str(p.device)),
+        # which package (and version) provides the model: a plugin's row named neither
+        environment={**environment(str(p.device)), **model_source(cls)},
     )
     # a failure is recorded, not warned about: the run prints its status and error at once
     # (Progress.done), and the same message twice in a row was all a failure printed
