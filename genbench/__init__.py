@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genbench.config import RunConfig
+from genbench.config import PATH_FIELDS as _PATH_FIELDS
+from genbench.config import RunConfig, absolute_paths
 from genbench.determinism import fix_cublas_workspace
 from genbench.errors import GenbenchError
 
@@ -33,10 +34,6 @@ if TYPE_CHECKING:
 #: --help` and `genbench list` start at once and a Ctrl-C while torch loads is the CLI's to handle
 _LAZY = {"DataSpec": "genbench.api", "GenerativeModel": "genbench.api", "TrainContext": "genbench.api"}
 
-#: RunConfig's path fields, whose ``~`` the API expands (for the CLI too: a shell leaves ``--out=~/x``
-#: as typed, and it made ./~/x)
-_PATH_FIELDS = ("out", "data_dir", "cache_dir", "reference_stats", "inception_weights")
-
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
@@ -52,20 +49,17 @@ def __dir__() -> list[str]:
 
 
 def _checked(config: Any, command: str) -> RunConfig:
-    """``config`` with ``~`` expanded in its paths, as the CLI expands them; a RunConfig, or one line
-    naming the fix (a dict or None raised AttributeError from deep inside)."""
-    import dataclasses
-
+    """``config`` with its paths absolute and ``~`` expanded (:func:`genbench.config.absolute_paths`),
+    for the CLI too, which calls these functions; a RunConfig, or one line naming the fix (a dict or
+    None raised AttributeError from deep inside)."""
     if not isinstance(config, RunConfig):
         raise GenbenchError(
             f"{command} takes a genbench.RunConfig, got {type(config).__name__}; "
             f"build one, e.g. RunConfig(models=['gaussian'], dataset='ring8')"
         )
-    paths = {f: getattr(config, f) for f in _PATH_FIELDS}
-    for f, v in paths.items():
-        _not_empty(v, f)
-    expanded = {f: Path(v).expanduser() for f, v in paths.items() if isinstance(v, str | os.PathLike)}
-    return dataclasses.replace(config, **{f: v for f, v in expanded.items() if str(v) != str(paths[f])})
+    for f in _PATH_FIELDS:
+        _not_empty(getattr(config, f), f)
+    return absolute_paths(config)
 
 
 def _not_empty(value: Any, what: str) -> None:

@@ -14,6 +14,7 @@ import enum
 import itertools
 import math
 import numbers
+import os
 import re
 import tomllib
 import types
@@ -91,6 +92,29 @@ STATS_FIELDS = frozenset(
 )  # fmt: skip
 
 
+#: RunConfig's path fields: made absolute when a command starts (:func:`absolute_paths`)
+PATH_FIELDS = ("out", "data_dir", "cache_dir", "reference_stats", "inception_weights")
+
+
+def absolute_paths(config: RunConfig) -> RunConfig:
+    """``config`` with ``~`` expanded in its paths (a shell leaves ``--out=~/x`` as typed, and it made
+    ./~/x) and each made absolute against the working directory now, once, before any plugin runs.
+    A model's ``fit`` that did ``os.chdir`` (research code moving to its folder) and then saved its
+    resumable state through the TrainContext wrote it under its new directory, as the harness's
+    ``model.pt`` after it (the directory is restored only once training returns), and the result
+    recorded a checkpoint path that named nothing: the next run trained again. A value that is no
+    path is left for :func:`genbench.resolve.check_config_types` to refuse; an empty one is refused
+    by the caller (``Path("")`` is the working directory)."""
+    changed = {}
+    for name in PATH_FIELDS:
+        value = getattr(config, name)
+        if isinstance(value, str | os.PathLike) and str(value).strip():
+            path = Path(value).expanduser().absolute()
+            if str(path) != str(value):
+                changed[name] = path
+    return dataclasses.replace(config, **changed) if changed else config
+
+
 def unused_fields(config: RunConfig, used: frozenset[str]) -> list[str]:
     """The fields of ``config`` that a command reading only ``used`` ignores although they are set
     (other than their default, or ``[]`` as the CLI passes for ``models``): an API caller's
@@ -100,7 +124,8 @@ def unused_fields(config: RunConfig, used: frozenset[str]) -> list[str]:
     def is_set(name: str) -> bool:
         value, unset = getattr(config, name), getattr(default, name)
         if isinstance(unset, Path) and isinstance(value, str | Path):  # out="runs" is the default
-            return Path(value) != unset
+            # made absolute by absolute_paths: ./runs is the default too
+            return Path(value).expanduser().absolute() != unset.absolute()
         return value != unset and value != []
 
     return [f.name for f in dataclasses.fields(config) if f.name not in used and is_set(f.name)]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from genbench.api import GenerativeModel
-from genbench.config import RunConfig, resolve_model_config, variant_label
+from genbench.config import RunConfig, absolute_paths, resolve_model_config, variant_label
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
@@ -86,9 +86,11 @@ def _feature_dim(p: Plan) -> int | None:
 
 def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     """Run every (model, variant, seed) of ``config``; returns the results written. The caller's
-    global torch generators are left as they were (:func:`genbench.isolation.global_rng_kept`)."""
+    global torch generators are left as they were (:func:`genbench.isolation.global_rng_kept`). Its
+    paths are made absolute first (:func:`genbench.config.absolute_paths`): nothing written depends
+    on a working directory a plugin changes."""
     with global_rng_kept():
-        return _run(config, console)
+        return _run(absolute_paths(config), console)
 
 
 def _run(config: RunConfig, console: Progress | None) -> list[Result]:
