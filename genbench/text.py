@@ -19,17 +19,30 @@ _MARKDOWN = re.compile(_SPECIAL + r"|\](?=[(\[])")
 _BRACKETS = re.compile(_SPECIAL + r"|[\[\]]")
 
 
+#: a line break and the spaces around it: markdown ends a table row or a list item's paragraph there
+_LINE_BREAK = re.compile(r"[ \t]*(?:\r\n|\r|\n)\s*")
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line, each line break (and the indentation after it) one space: a plugin's
+    multi-line error (``ValueError("bad shape\\n\\nexpected ...")``, a traceback it formatted) broke
+    the board's list of runs without samples, or a table row, over several lines. The result JSON
+    keeps the full text."""
+    text = str(text)
+    return _LINE_BREAK.sub(" ", text).strip() if _LINE_BREAK.search(text) else text
+
+
 def md_text(text: object) -> str:
-    """``text`` escaped to read as itself in markdown, in a table cell too: names come from users
-    (``genbench eval --name 'a|b'`` added a column to every table of its board) and errors from
-    plugins (``__init__()`` rendered as a bold "init")."""
-    return _MARKDOWN.sub(lambda m: "\\" + m.group(0), str(text))
+    """``text`` escaped to read as itself in markdown, in a table cell too, on one line
+    (:func:`one_line`): names come from users (``genbench eval --name 'a|b'`` added a column to every
+    table of its board) and errors from plugins (``__init__()`` rendered as a bold "init")."""
+    return _MARKDOWN.sub(lambda m: "\\" + m.group(0), one_line(text))
 
 
 def md_link_text(text: object) -> str:
     """``text`` for a link's ``[...]``: as :func:`md_text`, with its brackets escaped too unless they
     pair up and make no link of their own (an unpaired "]" ended the link early)."""
-    text = str(text)
+    text = one_line(text)
     depth = 0
     for char in text:
         depth += {"[": 1, "]": -1}.get(char, 0)
@@ -41,8 +54,8 @@ def md_link_text(text: object) -> str:
 
 def md_code(text: object) -> str:
     """``text`` as a markdown code span, fenced with more backticks than it holds in a row (a
-    backslash escapes nothing inside one)."""
-    text = str(text)
+    backslash escapes nothing inside one), on one line (:func:`one_line`)."""
+    text = one_line(text)
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"

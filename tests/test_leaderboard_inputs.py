@@ -86,6 +86,37 @@ def test_names_and_errors_that_are_markdown_syntax_read_as_themselves(tmp_path):
     assert (tmp_path / "boards" / "ring8" / "fid_against_samples_s.png").is_file()
 
 
+def test_a_multi_line_error_or_name_is_one_line_on_the_board_and_whole_in_the_json(tmp_path):
+    """A plugin's exception with line breaks (a message over several lines, a traceback it formatted)
+    was written as it was: its blank line ended the board's list of runs without samples, and the
+    lines after it rendered as a heading and a table of their own; a name with a line break split
+    its table row, and a metric's error its note."""
+    out = tmp_path / "runs"
+    name = "two\nlines"
+    error = "model 'x' raised ValueError: bad shape\n\n# expected\n| (2,) | got (3,) |\n  at line 3"
+    for seed in (0, 1):
+        run(name, seed, 1.0 + seed).write(out)
+        broken = run("plain", seed, 3.0 + seed)
+        if seed == 1:  # a metric that failed for one seed: a note under the tables gives its error
+            del broken.metrics["fid"]
+            broken.metric_errors["fid"] = "sqrtm failed\nsee the log"
+        broken.write(out)
+    path = run("plain", 2, None, status="failed", error=error).write(out)
+
+    md = write_report(out, tmp_path / "boards")["ring8"]
+    for table in tables(md):
+        header, *rows = table
+        assert all(len(row) == len(header) for row in rows), md
+        assert {row[header.index("model")] for row in rows} == {"two lines", "plain"}, md
+    rendered = markdown_it.MarkdownIt("commonmark").enable(["table"]).render(md)
+    listed = rendered.split("Runs without samples")[1]
+    shown = "model 'x' raised ValueError: bad shape # expected | (2,) | got (3,) | at line 3"
+    assert f"<li>plain seed 2: failed: {shown}</li>" in html.unescape(listed), listed
+    assert "<h1>expected" not in rendered and rendered.count("<table>") == len(tables(md))
+    assert "seed 1: fid: sqrtm failed see the log\n" in md  # the note's error too
+    assert json.loads(path.read_text())["error"] == error  # the result keeps the full text
+
+
 @pytest.mark.parametrize(
     "text",
     ["ddim[steps=10]", "ddpm[train_steps=16000]", "copy (N=200)", "gan-ns: samples"],
