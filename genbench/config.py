@@ -9,6 +9,7 @@ reference models), and ``--set MODEL.FIELD=VALUE`` overrides. A comma-separated 
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import difflib
 import enum
 import itertools
@@ -379,8 +380,10 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
             # -0.0 == 0.0, but it was labelled "-0" and hashed as "-0.0": one value, two variants and
             # two checkpoint keys; + 0.0 makes it 0.0 and leaves every other float as it is
             return number + 0.0
-        if typ in (int, str):
-            return typ(value)
+        if typ is int:
+            return _integer(value)
+        if typ is str:
+            return value
         if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, float]: one item per type
             items = _items(value, where)
             form = ":".join(_type_name(a) for a in args)
@@ -406,6 +409,24 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
         except Exception:
             pass
     raise GenbenchError(f"cannot set {where} of type {_type_name(typ)} with --set")
+
+
+def _integer(value: str) -> int:
+    """``value`` as an int: ``0500``, and a whole number written as a decimal (``1e3``, ``1000.0``),
+    as a TOML config's ``train_steps = 1e3`` (a float) reads; ``1.5`` raises ValueError. Read
+    exactly (``Decimal``), so a large one is not rounded to a float's 53 bits."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = decimal.Decimal(value)
+    except decimal.InvalidOperation:
+        raise ValueError(value) from None
+    # within a float's range: int() of 1e999999999 would build a billion-digit number
+    if not number.is_finite() or number.adjusted() > 308 or number != number.to_integral_value():
+        raise ValueError(value)
+    return int(number)
 
 
 def _tuple_item(value: str, typ: Any, where: str, form: str) -> Any:
@@ -479,23 +500,33 @@ def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> 
 def _from_defaults(value: Any, typ: Any, where: str) -> Any:
     """A ``dataset_defaults`` value (parsed TOML: text, numbers, booleans, lists) as a value of the
     field's type ``typ``, read as ``--set`` reads its text: ``"beta"`` for an Enum field is its member,
-    ``[1, 2]`` for a tuple field is ``(1, 2)``, ``1`` for a float field is ``1.0``, and ``1.5`` for an
-    int field fails on one line. A value already of the field's type (of one of a union's types)
+    ``[1, 2]`` for a tuple field is ``(1, 2)``, ``1`` for a float field is ``1.0``, ``1e3`` for an
+    int field is ``1000`` (as ``--set`` reads ``1e3``), and ``1.5`` for an int field, or ``nan`` for a
+    float field, fails on one line. A value already of the field's type (of one of a union's types)
     stays as it is, so the baselines' TOML values (all plain) keep their configs and checkpoint keys;
     a list sets a tuple field only."""
     members = _union_members(typ)  # "auto" for an int | str field is a value of its own
     if value is None or any(m in (Any, object) for m in members):
         return value
+    # nan and inf as --set refuses them: a TOML's ``lr = nan`` passed every range check and trained
+    finite = not isinstance(value, float) or math.isfinite(value)
     for target in members:
         plain = isinstance(target, type) and typing.get_origin(target) is None
-        if plain and isinstance(value, target) and (target is bool or not isinstance(value, bool)):
+        if plain and finite and isinstance(value, target) and (target is bool or not isinstance(value, bool)):
             return value + 0.0 if isinstance(value, float) else value  # -0.0 as --set reads it: 0.0
+    expected = f"bad value {value!r} for {where}; expected {' | '.join(map(_type_name, members))}"
     sequence = any(typing.get_origin(m) in (tuple, list, set, frozenset) for m in members)
-    if isinstance(value, dict) or (isinstance(value, list) and not sequence):
-        # value_text made ["cosine"] the text "cosine" (and a table its repr): a list sets a tuple field only
-        raise GenbenchError(
-            f"bad value {value!r} for {where}; expected {' | '.join(map(_type_name, members))}"
-        )
+    containers = (list, tuple, set, frozenset, dict)
+    if isinstance(value, dict) or (isinstance(value, containers) and not sequence):
+        # value_text made ["cosine"] (a Python tuple too) the text "cosine" (and a table its repr): a
+        # list sets a tuple field only
+        raise GenbenchError(expected)
+    if isinstance(value, containers):
+        # value_text wrote [[1, 2]] as 1:2 and ["a:b"] as a:b, two items where one was given: no
+        # value --set can write either
+        items = [value_text(v) for v in value]
+        if any(isinstance(v, containers) for v in value) or any(":" in v for v in items):
+            raise GenbenchError(expected)
     return _coerce(value_text(value), typ, where)
 
 

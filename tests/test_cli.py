@@ -757,6 +757,63 @@ def test_dataset_defaults_are_read_as_the_fields_types_as_set_reads_them():
         resolve_model_config(with_defaults(steps=True), "ring8", {})
 
 
+def test_a_toml_value_and_the_same_set_value_are_read_alike():
+    """A model's TOML defaults and ``--set`` read one value two ways: ``train_steps = 1e3`` (a TOML
+    float) trained 1000 steps while ``--set m.train_steps=1e3`` was refused; ``lr = nan`` and
+    ``inf`` passed every range check and trained, though ``--set`` refuses them; a nested list
+    (``[[1, 2]]``), an item with a colon (``["a:b"]``) or a Python tuple for a plain field set
+    a value no ``--set`` can write."""
+    import math
+
+    from genbench.config import resolve_model_config
+
+    def with_defaults(**defaults):
+        class Typed(PointsOnly):
+            @dataclass
+            class Config:
+                steps: int = 10
+                lr: float = 0.1
+                levels: tuple[int, ...] = (1,)
+                names: tuple[str, ...] = ("a",)
+
+            @classmethod
+            def dataset_defaults(cls, dataset):
+                return defaults
+
+        return Typed
+
+    def toml(field: str, value) -> str:
+        try:
+            return repr(getattr(resolve_model_config(with_defaults(**{field: value}), "ring8", {}), field))
+        except GenbenchError as e:
+            return str(e).replace(" in its 'ring8' config", "")
+
+    def set_(field: str, text: str) -> str:
+        try:
+            return repr(getattr(resolve_model_config(with_defaults(), "ring8", {field: text}), field))
+        except GenbenchError as e:
+            return str(e)
+
+    for field, value, text in [
+        ("steps", 1e3, "1e3"),
+        ("steps", 1000.0, "1000.0"),
+        ("steps", 1e20, "1e20"),
+        ("steps", 1.5, "1.5"),
+        ("lr", math.nan, "nan"),
+        ("lr", -math.inf, "-inf"),
+        ("levels", [1.0, 2.0], "1.0:2.0"),
+        ("levels", [1.5], "1.5:"),
+    ]:
+        assert toml(field, value) == set_(field, text), (field, value, text)
+    assert set_("steps", "1e3") == "1000" and set_("steps", "1.5").startswith("bad value '1.5'")
+    assert "expected a finite float" in toml("lr", math.nan)
+    for field, value in [("levels", [[1, 2]]), ("levels", [[1]]), ("names", ["a:b"]), ("lr", (0.1,))]:
+        assert toml(field, value).startswith("bad value"), (field, value)
+    # the number as typed, not rounded to a float's 53 bits; 1e999999999 is refused, not built
+    assert set_("steps", "12345678901234567891.0") == "12345678901234567891"
+    assert set_("steps", "1e999999999").startswith("bad value")
+
+
 def test_a_variant_is_named_by_what_it_changes(tmp_path, cache_dir):
     """The published digits board had rows ``ddim`` and ``ddim[steps=50]``: one measurement twice,
     since the sweep's 50 is ddim's default. A value equal to the default names no variant, and one
