@@ -8,10 +8,12 @@ defaults apply. A dataset in ``SAME_AS`` reads another's folder; gan-sat reads g
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from genbench import registry
 from genbench.api import GenerativeModel
 from genbench.config import read_toml, resolve_model_config
 from genbench.errors import GenbenchError
@@ -31,10 +33,36 @@ READ = ("vae", "gan-ns", "ddpm", "ddim")
 
 
 def dataset_defaults(model: str, dataset: str) -> dict[str, Any]:
+    check_folder_names(CONFIG_DIR)
     folder = CONFIG_DIR / SAME_AS.get(dataset, dataset)
     check_folder(folder)
     path = folder / f"{model}.toml"
     return read_toml(path) if path.exists() else {}
+
+
+def check_folder_names(root: Path) -> None:
+    """Refuse a folder of ``root`` that no dataset reads: a misspelt ``digts/`` (or one named by a
+    dataset's alias, or by a dataset in ``SAME_AS``, which reads another's) was ignored, every model
+    training on the defaults of the folder it meant to replace, with nothing said. Checked when a
+    model reads its defaults, once the installed plugins' datasets are known (by name, without
+    importing them): a folder for a plugin's dataset is read once that plugin is installed."""
+    names = registry.datasets.names()
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        name = folder.name
+        if name in SAME_AS:
+            fix = f"{name} reads the {SAME_AS[name]} folder; edit that one, or remove {name}"
+        elif name in names and registry.datasets.canonical(name) != name:
+            fix = f"{name!r} is another name for {registry.datasets.canonical(name)!r}; rename it to that"
+        elif name in names:
+            continue
+        else:
+            close = difflib.get_close_matches(name, [n for n in names if n not in SAME_AS], n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            fix = (
+                f"no installed dataset is named {name!r}; {hint}rename it to the dataset it configures, "
+                "or install the plugin that provides it"
+            )
+        raise GenbenchError(f"{folder} is read by no dataset: {fix}")
 
 
 def check_folder(folder: Path) -> None:

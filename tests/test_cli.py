@@ -937,6 +937,52 @@ def test_a_config_file_that_no_model_reads_fails_the_run(cli, tmp_path, cache_di
     ).models[0][2] == [{}]
 
 
+def test_a_config_folder_that_no_dataset_reads_fails_the_run(cli, tmp_path, cache_dir, monkeypatch):
+    """A misspelt ``configs/digts/`` was ignored, every model training on ``digits/``'s defaults;
+    so was a folder named by a dataset that reads another's (``stacked-digits`` reads digits')."""
+    import shutil
+
+    from baselines import configs
+
+    for folder, said in [
+        ("digts", "no installed dataset is named 'digts'; did you mean digits?"),
+        ("ring-8", "did you mean ring8?"),
+        ("stacked-digits", "stacked-digits reads the digits folder; edit that one"),
+        ("my-plugin-data", "no installed dataset is named 'my-plugin-data'; rename it"),
+    ]:
+        root = tmp_path / folder / "configs"
+        shutil.copytree(configs.CONFIG_DIR / "ring8", root / "ring8")
+        shutil.copytree(configs.CONFIG_DIR / "ring8", root / folder)
+        monkeypatch.setattr(configs, "CONFIG_DIR", root)
+        args = ["--models", "copy,vae", "--dataset", "ring8", "--set", "vae.steps=2"]
+        args += ["--samples", "20", "--metrics", "modes"]
+        line = single_line_error(cli(*run_args(tmp_path / "runs", cache_dir, *args)))
+        assert f"{root / folder} is read by no dataset: " in line and said in line, line
+
+
+def test_a_config_folder_of_a_plugin_dataset_is_read_once_it_is_installed(register, monkeypatch, tmp_path):
+    import shutil
+
+    from baselines import configs
+    from baselines.vae import VAE
+    from genbench.data.toy2d import Ring8
+
+    root = tmp_path / "configs"
+    shutil.copytree(configs.CONFIG_DIR / "ring8", root / "ring8")
+    (root / "test-ring").mkdir()
+    (root / "test-ring" / "vae.toml").write_text("steps = 7\n")
+    monkeypatch.setattr(configs, "CONFIG_DIR", root)
+    with pytest.raises(GenbenchError, match="no installed dataset is named 'test-ring'"):
+        VAE.dataset_defaults("ring8")
+
+    class Ring(Ring8):
+        pass
+
+    register(registry.datasets, "test-ring", Ring)
+    assert VAE.dataset_defaults("test-ring") == {"steps": 7}
+    assert VAE.dataset_defaults("ring8")["steps"] == 3000
+
+
 def test_a_list_or_table_in_dataset_defaults_is_refused_for_a_field_of_one_value():
     """``lr = [0.001]`` (or ``lr_schedule = ["cosine"]``) in a model's TOML set the one value; a list
     reads as a tuple only for a tuple field."""
