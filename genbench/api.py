@@ -201,7 +201,9 @@ class GenerativeModel(ABC):
     #: fit() on every run and writes no checkpoint for them
     trainable: ClassVar[bool] = True
     #: name of the registered model whose trained weights this one samples from (ddim -> "ddpm");
-    #: the runner trains or loads that model's checkpoint and never trains this one
+    #: the runner trains or loads that model's checkpoint and never trains this one. Of the owner's
+    #: ``--set`` fields, those that change its ``train_config`` reach this model (and name its row);
+    #: the others (how the owner samples) are the owner's alone, refused unless it is run too
     weights_from: ClassVar[str | None] = None
     #: bump when a change to the training code makes existing checkpoints stale: it is part of the
     #: checkpoint cache key (with the training config and the seed) and recorded in results as

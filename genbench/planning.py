@@ -29,6 +29,7 @@ from genbench.data.base import Dataset
 from genbench.errors import Diverged, GenbenchError, PluginLoadError, UnknownNameError, said
 from genbench.features.base import FeatureExtractor
 from genbench.io import as_written, check_writable
+from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
 from genbench.resolve import (
@@ -45,11 +46,14 @@ from genbench.results import Result
 
 @dataclass(frozen=True)
 class Owner:
-    """The model whose trained weights a ``weights_from`` model reuses, with its ``--set`` fields."""
+    """The model whose trained weights a ``weights_from`` model reuses, with its ``--set`` fields
+    that change those weights; ``ignored``: its other ``--set`` fields (how it samples, or a field
+    its training does not use on this data), which reach its own rows only."""
 
     name: str
     cls: type[GenerativeModel]
     overrides: dict[str, str]
+    ignored: tuple[str, ...] = ()
 
 
 @dataclass
@@ -179,6 +183,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             if isinstance(e, TypeError) and "required" in text:  # Config(width: int) with no default
                 skipped[name] += "; give every field of its Config a default"
             console.warn(skipped[name])
+    check_owner_fields_used(config, models, given, dataset.name)
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
     config = without_unused_stats(config, metrics, console)
     options = build_metric_options(config, metrics, dataset)
@@ -214,6 +219,29 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         reads_reference=reads,
         measures=measures,
     )
+
+
+def check_owner_fields_used(
+    config: RunConfig,
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
+    given: list[Override],
+    dataset: str,
+) -> None:
+    """Refuse a ``--set`` field of a weights owner that is not in ``--models`` and does not change the
+    weights its dependents sample (:attr:`Owner.ignored`): it changed nothing anywhere, yet named
+    the dependent's row (``ddim[ddpm.variance=beta]``, plain ddim's very samples). With the owner in
+    --models it is the owner's own variant, and the dependent's row is its plain one."""
+    requested = {registry.models.canonical(n) for n in config.models}
+    typed = {(registry.models.canonical(o.model), o.field): o for o in given}
+    for name, _, _, owner in models:
+        if owner is None or owner.name in requested or not owner.ignored:
+            continue
+        o = typed[owner.name, owner.ignored[0]]
+        raise GenbenchError(
+            f"--set {o.model}.{o.field}={o.text} does not change the {owner.name} weights that {name} samples "
+            f"on {dataset} (it is no part of {owner.name}'s training config there): {name}'s row would name a "
+            f"change it does not make; drop it, or add {owner.name} to --models to run {owner.name} with it"
+        )
 
 
 def without_unused_stats(config: RunConfig, metrics: list[Metric], console: Progress) -> RunConfig:
@@ -501,11 +529,10 @@ def plan_model(
     # named by what they change: a sweep point at the default is the plain model, typed twice is one
     variants = [canonical_variant(cls, spec.name, v) for v in expand_variants(name, overrides)]
     variants = list({variant_label(v): v for v in variants}.values())
-    owner = weights_owner(cls, overrides)
+    owner = weights_owner(cls, overrides, spec)
     owner_cfg = None
     if owner is not None:
-        owner.cls.check_spec(spec)
-        owner = Owner(owner.name, owner.cls, canonical_variant(owner.cls, spec.name, owner.overrides))
+        owner = replace(owner, overrides=canonical_variant(owner.cls, spec.name, owner.overrides))
         owner_cfg = resolve_model_config(owner.cls, spec.name, owner.overrides)
         owner.cls.check_config(spec, owner_cfg)
     for v in variants:  # the values too (ddim.steps=0), not only their types: DDPM would train first
@@ -534,19 +561,61 @@ def canonical_overrides(overrides: list[Override]) -> list[Override]:
     return out
 
 
-def weights_owner(cls: type[GenerativeModel], overrides: list[Override]) -> Owner | None:
-    """``cls``'s weights owner (None when it trains its own); ``overrides`` are canonical."""
+def weights_owner(cls: type[GenerativeModel], overrides: list[Override], spec: DataSpec) -> Owner | None:
+    """``cls``'s weights owner (None when it trains its own) on the data of ``spec``, with the
+    owner's ``--set`` fields that change its trained weights; ``overrides`` are canonical."""
     if not cls.weights_from:
         return None
     name = registry.models.canonical(cls.weights_from)
     mine = [o for o in overrides if o.model == name]
     owner_cls = registry.models.get(name)
+    owner_cls.check_spec(spec)
     # its tuple fields as plan_model checks the owner's own (--models ddim alone plans no ddpm):
     # ddpm.ch_mult=1,2 is no sweep of one-level U-Nets to run one at a time, but (1, 2) mistyped
     check_sequence_sweeps(owner_cls, mine)
+    weights = weights_fields(owner_cls, spec, mine)
     for o in mine:
-        if len(o.values) > 1:
+        if o.field in weights and len(o.values) > 1:
             raise GenbenchError(
                 f"--set {name}.{o.field} sweeps {name}, which a dependent model reuses; sweep one value at a time"
             )
-    return Owner(name, owner_cls, {o.field: o.values[0] for o in mine})
+    return Owner(
+        name,
+        owner_cls,
+        {o.field: o.values[0] for o in mine if o.field in weights},
+        tuple(o.field for o in mine if o.field not in weights),
+    )
+
+
+def weights_fields(cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]) -> set[str]:
+    """The fields of ``overrides`` (``cls``'s own, one sweep value of a field at a time) that change
+    the weights ``cls`` trains on the data of ``spec``: those that change its ``train_config``, which
+    keys its checkpoint. A model that samples ``cls``'s weights (``weights_from``) sees nothing else
+    of ``cls``'s config: ``--models ddim --set ddpm.variance=beta`` (how ddpm samples) or
+    ``ddpm.ch=64`` on ring8 (the U-Net's, where the MLP trains) sampled the very weights of plain
+    ``ddim`` under a row that named the field. Builds one ``cls``, only when ``overrides`` has any,
+    and reads ``train_config`` under each field's values: its config fields that affect training,
+    as its contract says."""
+    if not overrides:
+        return set()
+    first = {o.field: o.values[0] for o in overrides}
+    config = resolve_model_config(cls, spec.name, first)
+    # its __init__ checks the config, so a bad value fails as it would in training; what it changes of
+    # torch's global generators and settings is put back (the runner builds it again, and warns then)
+    with global_rng_kept(), torch_state_kept(f"model {cls.registered_name!r}", lambda _: None):
+        model = cls(spec, config)
+    default = resolve_model_config(cls, spec.name, {})
+
+    def key(field: str, value: Any) -> Any:
+        model.config = replace(config, **{field: value})
+        return model.train_config()
+
+    out = set()
+    for o in overrides:
+        values = [getattr(resolve_model_config(cls, spec.name, {o.field: v}), o.field) for v in o.values]
+        unset = getattr(default, o.field)
+        # a value at the default names no variant (canonical_variant) and is no mistake to refuse
+        if all(v == unset for v in values) or any(key(o.field, v) != key(o.field, unset) for v in values):
+            out.add(o.field)
+    model.config = config
+    return out

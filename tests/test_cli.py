@@ -872,6 +872,79 @@ def test_a_tuple_field_of_a_weights_owner_is_checked_as_the_owners_own_is(cli, t
         assert "separate its items with ':' (ddpm.ch_mult=1:2)" in line, line
 
 
+def test_an_owner_field_that_leaves_its_weights_as_they_are_names_no_dependent_row(cli, tmp_path, cache_dir):
+    """``--models ddim --set ddpm.variance=beta`` wrote ``ddim[ddpm.variance=beta]``, plain ddim's
+    very samples (ddim samples ddpm's weights with its own sampler): so did a U-Net field on ring8,
+    where ddpm trains an MLP. Alone it is refused; with ddpm in --models it is ddpm's variant only."""
+    from genbench.planning import plan, row_label
+
+    for field in ("ddpm.variance=beta", "ddpm.ch=64"):
+        args = ["--models", "ddim", "--dataset", "ring8", "--seeds", "0", "--set", field]
+        args += ["--set", "ddpm.train_steps=2", "--samples", "20", "--metrics", "modes"]  # quick if it runs
+        line = single_line_error(cli(*run_args(tmp_path, cache_dir, *args)))
+        assert f"--set {field} does not change the ddpm weights that ddim samples on ring8" in line, line
+        assert "drop it, or add ddpm to --models" in line, line
+
+    def rows(models: list[str], *overrides: str) -> list[tuple[str, str]]:
+        config = RunConfig(
+            models=models, dataset="ring8", overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
+        )
+        return [(n, row_label(v, owner)) for n, _, variants, owner in plan(config).models for v in variants]
+
+    assert rows(["ddpm", "ddim"], "ddpm.variance=beta,beta_tilde") == [
+        ("ddpm", "variance=beta"),
+        ("ddpm", ""),
+        ("ddim", ""),
+    ]
+    assert rows(["ddim"], "ddpm.lr=2e-3", "ddpm.variance=beta_tilde") == [("ddim", "ddpm.lr=0.002")]
+    assert rows(["ddpm", "ddim"], "ddpm.lr=2e-3", "ddpm.variance=beta") == [
+        ("ddpm", "lr=0.002,variance=beta"),
+        ("ddim", "ddpm.lr=0.002"),
+    ]
+    with pytest.raises(GenbenchError, match="sweeps ddpm, which a dependent model reuses"):
+        rows(["ddpm", "ddim"], "ddpm.lr=2e-3,3e-3")
+
+
+def test_an_owners_fields_reach_a_dependent_by_its_training_config(register, tmp_path, cache_dir):
+    """The rule is the owner's ``train_config`` (what keys its checkpoint), not a list of ddpm's fields."""
+    from genbench.planning import plan, row_label
+
+    @dataclass
+    class OwnerConfig:
+        steps: int = 5
+        temperature: float = 1.0  # how it samples: no part of its training config
+
+    class Owner(PointsOnly):
+        Config = OwnerConfig
+
+        def train_config(self):
+            return {"steps": self.config.steps}
+
+    class Dependent(PointsOnly):
+        weights_from = "test-owner"
+
+        @classmethod
+        def from_trained(cls, owner, config):
+            return cls(owner.spec, config)
+
+    register(registry.models, "test-owner", Owner)
+    register(registry.models, "test-dependent", Dependent)
+
+    def rows(models: list[str], *overrides: str) -> list[tuple[str, str]]:
+        config = RunConfig(
+            models=models, dataset="ring8", overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
+        )
+        return [(n, row_label(v, owner)) for n, _, variants, owner in plan(config).models for v in variants]
+
+    assert rows(["test-dependent"], "test-owner.steps=3") == [("test-dependent", "test-owner.steps=3")]
+    assert rows(["test-owner", "test-dependent"], "test-owner.temperature=2") == [
+        ("test-owner", "temperature=2"),
+        ("test-dependent", ""),
+    ]
+    with pytest.raises(GenbenchError, match=r"--set test-owner.temperature=2 does not change the test-owner"):
+        rows(["test-dependent"], "test-owner.temperature=2")
+
+
 def test_a_tuple_written_in_brackets_is_told_the_form_that_works(tmp_path, cache_dir):
     """``--set ddpm.ch_mult=[1,2]`` was told to write ``ddpm.ch_mult=[1:2]``, which failed as
     "bad value '[1'"; a tuple item that is no number named no form at all."""
