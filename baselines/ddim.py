@@ -86,6 +86,10 @@ class DDIM(GenerativeModel):
     def schedule(self) -> NoiseSchedule:
         return self._owner().schedule
 
+    @classmethod
+    def unused_fields(cls, spec: DataSpec, config: Any) -> tuple[str, ...]:
+        return () if spec.kind == "image" else ("clip_denoised",)  # points have no range to clip to
+
     def train_config(self) -> dict[str, Any]:
         return {}  # never trained: the checkpoint is the owner's
 

@@ -182,11 +182,16 @@ class DDPM(GenerativeModel):
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:
         return configs.dataset_defaults("ddpm", dataset)
 
+    @classmethod
+    def unused_fields(cls, spec: DataSpec, config: Any) -> tuple[str, ...]:
+        if spec.kind == "image":
+            return ("mlp_hidden", "mlp_depth", "mlp_fourier_scale")
+        # the U-Net's, and the clip of x_0 to an image range that points do not have
+        return tuple("ch ch_mult num_res_blocks attn_resolutions dropout random_flip clip_denoised".split())
+
     def train_config(self) -> dict[str, Any]:
-        image = ("ch", "ch_mult", "num_res_blocks", "attn_resolutions", "dropout", "random_flip")
-        points = ("mlp_hidden", "mlp_depth", "mlp_fourier_scale")
         return configs.key_config(
-            self, unused=points if self.spec.kind == "image" else image, drop=SAMPLING_FIELDS
+            self, unused=self.unused_fields(self.spec, self.config), drop=SAMPLING_FIELDS
         )
 
     def _build(self) -> nn.Module:

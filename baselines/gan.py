@@ -115,9 +115,12 @@ class _GAN(GenerativeModel):
         # the generator loss, so a gan-sat copy could only drift from it
         return _dataset_defaults("gan-ns", dataset)
 
+    @classmethod
+    def unused_fields(cls, spec: DataSpec, config: Any) -> tuple[str, ...]:
+        return ("hidden", "layers") if spec.kind == "image" else ("g_width", "d_width", "min_res")
+
     def train_config(self) -> dict[str, Any]:
-        unused = ["hidden", "layers"] if self.spec.kind == "image" else ["g_width", "d_width", "min_res"]
-        return key_config(self, unused=unused, logging=["log_every"])
+        return key_config(self, unused=self.unused_fields(self.spec, self.config), logging=["log_every"])
 
     def _build(self, seed: int) -> None:
         cfg, spec = self.config, self.spec

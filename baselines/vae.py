@@ -103,11 +103,14 @@ class VAE(GenerativeModel):
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:
         return _dataset_defaults("vae", dataset)
 
+    @classmethod
+    def unused_fields(cls, spec: DataSpec, config: Any) -> tuple[str, ...]:
+        unused = ("hidden", "layers") if spec.kind == "image" else ("width", "min_res")
+        # a fixed sigma is not floored
+        return unused + ("min_log_sigma",) if config.decoder_sigma is not None else unused
+
     def train_config(self) -> dict[str, Any]:
-        unused = ["hidden", "layers"] if self.spec.kind == "image" else ["width", "min_res"]
-        if self.config.decoder_sigma is not None:  # a fixed sigma is not floored
-            unused.append("min_log_sigma")
-        return key_config(self, unused=unused, logging=["log_every"])
+        return key_config(self, unused=self.unused_fields(self.spec, self.config), logging=["log_every"])
 
     def _build(self, seed: int) -> None:
         cfg, spec = self.config, self.spec

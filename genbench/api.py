@@ -246,6 +246,16 @@ class GenerativeModel(ABC):
         return None  # by default every config the dataclass accepts is valid
 
     @classmethod
+    def unused_fields(cls, spec: DataSpec, config: Any) -> tuple[str, ...]:
+        """The fields of ``config`` that change nothing on the data of ``spec``, neither what is
+        trained nor how it samples (a U-Net's width where an MLP trains on 2D points).
+
+        ``--set`` refuses them: a row named ``ddpm[ch=64]`` on ring8 held plain ddpm's very samples.
+        By default every field counts.
+        """
+        return ()
+
+    @classmethod
     def from_trained(cls, owner: GenerativeModel, config: Any) -> Self:
         """Build a ``weights_from`` model around its trained owner (DDIM around a trained DDPM).
 

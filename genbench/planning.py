@@ -537,6 +537,11 @@ def plan_model(
         owner.cls.check_config(spec, owner_cfg)
     for v in variants:  # the values too (ddim.steps=0), not only their types: DDPM would train first
         cfg = resolve_model_config(cls, spec.name, v)
+        if unused := [f for f in v if f in cls.unused_fields(spec, cfg)]:
+            raise GenbenchError(
+                f"--set {name}.{unused[0]}={v[unused[0]]} changes nothing {name} trains or samples on {spec.name} "
+                f"({spec.kind} data): its row would name a change it does not make; drop it"
+            )
         if owner_cfg is None:  # as documented, (spec, config): a plugin's override may take no more
             cls.check_config(spec, cfg)
         else:

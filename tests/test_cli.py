@@ -905,6 +905,38 @@ def test_an_owner_field_that_leaves_its_weights_as_they_are_names_no_dependent_r
         rows(["ddpm", "ddim"], "ddpm.lr=2e-3,3e-3")
 
 
+def test_a_field_a_model_does_not_use_on_the_data_names_no_row(cli, tmp_path, cache_dir):
+    """``--set ddpm.ch=64`` on ring8 (the U-Net's width, where an MLP trains on the points) wrote a
+    ``ddpm[ch=64]`` row holding plain ddpm's very samples; on digits the U-Net reads it."""
+    from genbench.planning import plan, row_label
+
+    for model, field in [
+        ("ddpm", "ch=64"),
+        ("ddpm", "clip_denoised=false"),  # points have no range to clip to
+        ("ddim", "clip_denoised=false"),
+        ("gan-sat", "g_width=8"),
+        ("vae", "min_res=2"),
+    ]:
+        args = ["--models", model, "--dataset", "ring8", "--seeds", "0", "--set", f"{model}.{field}"]
+        line = single_line_error(cli(*run_args(tmp_path, cache_dir, *args)))
+        assert f"--set {model}.{field} changes nothing {model} trains or samples on ring8" in line, line
+
+    def rows(dataset: str, models: list[str], *overrides: str) -> list[tuple[str, str]]:
+        config = RunConfig(
+            models=models, dataset=dataset, overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
+        )
+        return [(n, row_label(v, owner)) for n, _, variants, owner in plan(config).models for v in variants]
+
+    assert rows("digits", ["ddpm"], "ddpm.ch=8") == [("ddpm", "ch=8")]
+    assert rows("ring8", ["ddpm"], "ddpm.mlp_hidden=64") == [("ddpm", "mlp_hidden=64")]
+    # the VAE's floor on a learned sigma does nothing once sigma is fixed (ring8's config fixes it)
+    assert rows("digits", ["vae"], "vae.min_log_sigma=-4") == [("vae", "min_log_sigma=-4")]
+    with pytest.raises(GenbenchError, match=r"--set vae.min_log_sigma=-4 changes nothing vae"):
+        rows("digits", ["vae"], "vae.min_log_sigma=-4", "vae.decoder_sigma=0.5")
+    with pytest.raises(GenbenchError, match=r"--set vae.min_log_sigma=-4 changes nothing vae"):
+        rows("ring8", ["vae"], "vae.min_log_sigma=-4")
+
+
 def test_an_owners_fields_reach_a_dependent_by_its_training_config(register, tmp_path, cache_dir):
     """The rule is the owner's ``train_config`` (what keys its checkpoint), not a list of ddpm's fields."""
     from genbench.planning import plan, row_label
