@@ -16,6 +16,7 @@ from genbench import registry
 from genbench.config import EVAL_FIELDS, RunConfig, unused_fields_warning
 from genbench.data.base import Dataset
 from genbench.errors import DataError, GenbenchError
+from genbench.isolation import warnings_to
 from genbench.metrics.base import Metric
 from genbench.planning import (
     Plan,
@@ -59,9 +60,14 @@ def evaluate(
     ``config.reference_stats``), the dataset is never read if it declares its ``example_shape``,
     and the protocol records no reference split or dataset fingerprint.
     """
+    console = console or Progress(enabled=config.progress)
+    with warnings_to(console.warn):  # what a plugin leaves changed of torch's state, said here
+        return _evaluate(samples, config, name, console)
+
+
+def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progress) -> Result:
     from genbench.data.folder import as_samples
 
-    console = console or Progress(enabled=config.progress)
     if unused := unused_fields_warning(config, EVAL_FIELDS, "evaluate"):
         console.warn(unused)
     for why in registry.ignored_plugins():  # the built-in of that name runs; say whose is not

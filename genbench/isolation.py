@@ -6,9 +6,10 @@ left behind failed the next model's training (blamed on that model), and a ``tra
 in ``fit`` moved every later model's FID while all were recorded "ok". The data reaches plugins as
 copies (``training.train_or_load``, ``EvalContext.train_data``, ``scoring.evaluate_into``), and
 torch's global settings are restored after a model's training, after its sampling and after each
-metric, with a warning naming the plugin. Ctrl-C during a model's ``fit`` or ``sample``, a
-metric's ``compute`` or a feature extractor's batch stops the run even when the plugin caught it
-(:func:`ctrl_c_kept`).
+metric, with a warning naming the plugin; so they are after each call into a dataset or feature
+extractor plugin (:func:`plugin_state_kept`, through :func:`genbench.resolve.call_plugin`). Ctrl-C
+during a model's ``fit`` or ``sample``, a metric's ``compute`` or a feature extractor's batch stops
+the run even when the plugin caught it (:func:`ctrl_c_kept`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import os
 import random
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from types import FrameType
 from typing import Any
 
@@ -119,6 +122,39 @@ def torch_state_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
                 f"{who} changed {', '.join(kept)}: later models' sampling and features on CUDA run with "
                 "it, unlike the reference features; set it back in the plugin"
             )
+
+
+#: where :func:`plugin_state_kept` says what it restored: the running command's console
+#: (:func:`warnings_to`); None outside a command (a dataset loaded in a notebook)
+_WARN: ContextVar[Callable[[str], None] | None] = ContextVar("genbench_plugin_warnings", default=None)
+
+
+@contextlib.contextmanager
+def warnings_to(warn: Callable[[str], None]) -> Iterator[None]:
+    """Say what :func:`plugin_state_kept` restores in the block through ``warn`` (a command's
+    ``console.warn``): a dataset's ``_load`` or an extractor's batch is called from wherever its data
+    or features are first needed, with no console at hand."""
+    token = _WARN.set(warn)
+    try:
+        yield
+    finally:
+        _WARN.reset(token)
+
+
+def _python_warning(text: str) -> None:
+    warnings.warn(text, RuntimeWarning, stacklevel=2)
+
+
+def plugin_state_kept(who: str) -> contextlib.AbstractContextManager[None]:
+    """:func:`torch_state_kept` around one call into a dataset, feature extractor or metric plugin
+    (``who``: "dataset 'x'"), warning where :func:`warnings_to` says, else with a Python warning.
+
+    A dataset's ``_load`` or an extractor's batch that left ``torch.set_default_dtype(torch.float64)``,
+    ``set_default_device``, ``os.chdir`` or a thread count behind ran every later model under it:
+    each model's own guard took the changed state for the caller's and kept it, a ``"meta"`` default
+    failed every model as its own bug ("check the model"), and the Python API's caller, or
+    `genbench stats` writing a relative path, found itself in the plugin's directory."""
+    return torch_state_kept(who, _WARN.get() or _python_warning)
 
 
 @contextlib.contextmanager

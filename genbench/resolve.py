@@ -26,6 +26,7 @@ from genbench.data.base import Dataset, default_cache_dir
 from genbench.errors import GenbenchError, PluginLoadError, said
 from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
+from genbench.isolation import plugin_state_kept
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
 
@@ -151,9 +152,11 @@ def check_metric_options(metric: Metric, options: dict[str, Any]) -> None:
 def call_plugin(kind: str, name: str, what: str, call: Callable[[], T], drop: str | None = None) -> T:
     """``call()`` into a plugin; its own bug is :func:`plugin_error`, ``what`` saying when, with
     ``{error}`` for the exception's type. A GenbenchError names its own fix and goes on as it is;
-    so does CUDA running out of memory, which is no plugin's bug."""
+    so does CUDA running out of memory, which is no plugin's bug. What it leaves changed of torch's
+    global settings and the working directory is restored (:func:`plugin_state_kept`)."""
     try:
-        return call()
+        with plugin_state_kept(f"{kind} {name!r}"):
+            return call()
     except (GenbenchError, torch.OutOfMemoryError, KeyboardInterrupt):
         raise
     except BaseException as e:  # sys.exit and a plugin's own BaseException too, as for models and metrics

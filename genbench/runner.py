@@ -22,7 +22,7 @@ from genbench.api import GenerativeModel
 from genbench.config import RunConfig, absolute_paths, resolve_model_config, variant_label
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.features.base import Features
-from genbench.isolation import global_rng_kept, torch_state_kept
+from genbench.isolation import global_rng_kept, torch_state_kept, warnings_to
 from genbench.planning import Owner, Plan, add_fingerprints, plan, replaced_by_run, row_label
 from genbench.progress import Progress
 from genbench.results import Result, environment, model_source
@@ -89,12 +89,13 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     global torch generators are left as they were (:func:`genbench.isolation.global_rng_kept`). Its
     paths are made absolute first (:func:`genbench.config.absolute_paths`): nothing written depends
     on a working directory a plugin changes."""
-    with global_rng_kept():
+    console = console or Progress(enabled=config.progress)
+    # what a dataset or feature extractor plugin leaves changed of torch's state is said on the console
+    with global_rng_kept(), warnings_to(console.warn):
         return _run(absolute_paths(config), console)
 
 
-def _run(config: RunConfig, console: Progress | None) -> list[Result]:
-    console = console or Progress(enabled=config.progress)
+def _run(config: RunConfig, console: Progress) -> list[Result]:
     p = plan(config, console)
     # broken model plugins alone (all skipped at planning) score nothing: their failures were
     # written only after the reference features' extraction (hours of Inception on a CPU)

@@ -20,6 +20,7 @@ from typing import Any
 from genbench.config import STATS_FIELDS, RunConfig, unused_fields_warning
 from genbench.errors import GenbenchError
 from genbench.io import check_writable
+from genbench.isolation import warnings_to
 from genbench.progress import Progress
 
 
@@ -28,11 +29,16 @@ def stats(path: Path | str, config: RunConfig, *, console: Progress | None = Non
     ``config.features`` (the dataset's default when None) to ``path``; returns what the file records
     about them. The features are the cached reference features `genbench run` uses, so the
     statistics are those its FID compares with."""
+    console = console or Progress(enabled=config.progress)
+    with warnings_to(console.warn):  # what a plugin leaves changed of torch's state, said here
+        return _stats(path, config, console)
+
+
+def _stats(path: Path | str, config: RunConfig, console: Progress) -> dict[str, Any]:
     from genbench.features.reference import reference_features, save_reference_stats
     from genbench.metrics.fid import gaussian_statistics
     from genbench.resolve import build_dataset, build_extractor, check_shared_inputs
 
-    console = console or Progress(enabled=config.progress)
     if unused := unused_fields_warning(config, STATS_FIELDS, "stats"):
         console.warn(unused)
     if not isinstance(path, str | os.PathLike):
