@@ -240,7 +240,8 @@ def start_metric(name: str, cls: type[Metric], explicit: bool) -> Metric:
     and a run that trains for an hour to leave it out would be worse than failing in a second.
     """
     try:
-        return cls()
+        with plugin_state_kept(f"metric {name!r}"):
+            return cls()
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # sys.exit and a plugin's own BaseException too

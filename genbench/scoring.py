@@ -165,30 +165,32 @@ def _score_metric(
     """Compute ``metric`` on its own copies ``own`` into ``result``; returns the seconds it took, or
     None when it does not apply (said, when the user named it)."""
     seed = own.seed
-    if not applies(metric, own, result, console):
-        # named with --metrics (every one is, then): left out, the user would not know it was not
-        # computed; say why, unless applies_to raised (recorded as its error already). A warning,
-        # not an error: gan_dynamics named for a run of a VAE and GANs applies to the GANs alone
-        if p.config.metrics is not None and metric.name not in result.metric_errors:
-            why = metric_message(metric.name, str(not_applicable(metric, own, result)))
-            console.warn(f"{result.label} seed {seed}: not computed: {why}")
-        return None
-    t0 = time.perf_counter()
-    try:
-        if metric.reference == "stats" and own.reference_stats_error is not None:
-            # the user's --reference-stats file cannot be used (named before any work): a metric that
-            # compares with statistics has neither them nor the reference features, which were not
-            # extracted; a plugin's was called anyway and failed as its own bug (exit 1)
-            raise MetricInputError(own.reference_stats_error)
-        with torch_state_kept(f"{result.label} seed {seed}: metric {metric.name!r}", console.warn):
+    # applies_to, and the compute that says why a metric does not apply, too: a default device or
+    # dtype they left behind failed the next model as its own bug ("check the model")
+    with torch_state_kept(f"{result.label} seed {seed}: metric {metric.name!r}", console.warn):
+        if not applies(metric, own, result, console):
+            # named with --metrics (every one is, then): left out, the user would not know it was not
+            # computed; say why, unless applies_to raised (recorded as its error already). A warning,
+            # not an error: gan_dynamics named for a run of a VAE and GANs applies to the GANs alone
+            if p.config.metrics is not None and metric.name not in result.metric_errors:
+                why = metric_message(metric.name, str(not_applicable(metric, own, result)))
+                console.warn(f"{result.label} seed {seed}: not computed: {why}")
+            return None
+        t0 = time.perf_counter()
+        try:
+            if metric.reference == "stats" and own.reference_stats_error is not None:
+                # the user's --reference-stats file cannot be used (named before any work): a metric that
+                # compares with statistics has neither them nor the reference features, which were not
+                # extracted; a plugin's was called anyway and failed as its own bug (exit 1)
+                raise MetricInputError(own.reference_stats_error)
             compute_metric(metric, own, result, owners, console)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # a broken metric plugin never takes the others down
-        # a --reference-stats file that cannot be used was named before any work (runner.load_stats):
-        # not again for each model and seed
-        record_metric_error(result, metric, e, console, announced=own.reference_stats_error)
-    return time.perf_counter() - t0
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # a broken metric plugin never takes the others down
+            # a --reference-stats file that cannot be used was named before any work (runner.load_stats):
+            # not again for each model and seed
+            record_metric_error(result, metric, e, console, announced=own.reference_stats_error)
+        return time.perf_counter() - t0
 
 
 def _own_copies(ctx: EvalContext, metric: Metric) -> EvalContext:

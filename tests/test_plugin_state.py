@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_plugin import _Metric  # tests/ is on the path: pytest imports test modules by their name
 
 from genbench import registry
 from genbench.config import RunConfig
@@ -110,3 +111,35 @@ def test_stats_to_a_relative_path_is_written_there_when_the_dataset_plugin_chang
     )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "ring.npz").is_file() and not (elsewhere / "ring.npz").exists()
+
+
+@pytest.mark.parametrize("where", ["__init__", "applies_to", "compute when it does not apply"])
+def test_what_a_metric_leaves_changed_outside_compute_is_restored(
+    register, tmp_path, cache_dir, elsewhere, capsys, where
+):
+    """Only ``compute`` was guarded: a metric whose ``__init__`` or ``applies_to`` left a meta default
+    device behind (or ``compute``, called to say why a metric named with --metrics does not apply)
+    failed the next models as their own bug."""
+
+    class Moving(_Metric):
+        supported_kinds = ("points",)
+
+        def __init__(self):
+            if where == "__init__":
+                _leave_changed(elsewhere)
+
+        def applies_to(self, ctx):
+            if where == "applies_to":
+                _leave_changed(elsewhere)
+            return where != "compute when it does not apply"
+
+        def compute(self, ctx):
+            _leave_changed(elsewhere)
+            return {"moving": 1.0}
+
+    register(registry.metrics, "test-moving", Moving)
+    for r in _run(tmp_path, cache_dir, metrics=["test-moving", "fid"]):
+        assert r.status == "ok" and "fid" in r.metrics, (r.error, r.metric_errors)
+    assert Path.cwd() == tmp_path
+    assert torch.get_default_dtype() == torch.float32 and default_device() == torch.device("cpu")
+    assert "metric 'test-moving' changed torch's global settings: default dtype" in capsys.readouterr().err
