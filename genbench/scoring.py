@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from genbench.api import GenerativeModel, SampleCheck
@@ -375,9 +376,11 @@ def checked_values(
     kept: dict[str, float] = {}
     problems = []
     for key, value in values.items():
+        # a plugin's value: float() of 10**400 raises OverflowError and of a meta tensor
+        # RuntimeError, which lost the metric's good values with it; "1.5" and True are no measurements
         try:
-            number = float(value)
-        except (TypeError, ValueError):
+            number = None if isinstance(value, str | bytes | bool | np.bool_) else float(value)
+        except Exception:
             number = None
         if key in RESERVED_METRIC_KEYS:
             problems.append(f"returned {key!r}, the name of a result column; rename the key")

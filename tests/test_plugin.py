@@ -780,16 +780,30 @@ def test_reserved_metric_keys_cover_every_column_the_leaderboard_adds():
 def test_a_metric_returning_nan_writes_valid_json_that_reports(register, tmp_path, cache_dir):
     class ReturnsNaN(_Metric):
         def compute(self, ctx):
-            return {"nan_value": float("nan"), "inf_value": float("inf"), "finite_value": 2.0}
+            return {
+                "nan_value": float("nan"),
+                "inf_value": float("inf"),
+                # float() of these raised past the check, and the metric's good values were lost with
+                # them; a string or a bool was kept as a number
+                "huge_value": 10**400,
+                "meta_value": torch.tensor(1.0, device="meta"),
+                "text_value": "1.5",
+                "bool_value": True,
+                "finite_value": 2.0,
+                "tensor_value": torch.tensor(3.0),
+            }
 
     register(registry.metrics, "test-nan", ReturnsNaN)
     results = run_ring8(tmp_path, cache_dir, models=("gaussian",), metrics=["test-nan", "fid"])
     path = tmp_path / "runs/ring8/gaussian/seed0.json"
     written = read_strict(path)
     assert written["status"] == "ok" and written["metrics"]["finite_value"] == 2.0
-    assert not {"nan_value", "inf_value"} & set(written["metrics"])
-    assert "'nan_value'" in written["metric_errors"]["test-nan"]
-    assert "'inf_value'" in written["metric_errors"]["test-nan"]
+    assert written["metrics"]["tensor_value"] == 3.0
+    bad = ("nan_value", "inf_value", "huge_value", "meta_value", "text_value", "bool_value")
+    assert not set(bad) & set(written["metrics"])
+    for key in bad:
+        assert f"returned {key!r}" not in written["metric_errors"]["test-nan"]  # not a column's name
+        assert f"for {key!r}, not a finite number" in written["metric_errors"]["test-nan"], key
     assert load_result(path).metric_errors == results["gaussian"].metric_errors
     boards = genbench.report(tmp_path / "runs", tmp_path / "boards")
     assert "gaussian" in boards["ring8"]
