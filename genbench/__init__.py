@@ -8,7 +8,9 @@ The Python API does everything the CLI does::
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +79,19 @@ def _path(value: Any, what: str) -> Path:
     return Path(value).expanduser()
 
 
+@contextlib.contextmanager
+def _callers_generators_kept() -> Iterator[None]:
+    """The caller's torch, numpy and Python random generators as they were after the block
+    (:func:`genbench.isolation.global_rng_kept`), around the imports too: a first call's imports draw
+    from Python's generator (rich's progress module), and the first feature extraction draws
+    torch's as it builds its network, so a script's draws after its first `evaluate` differed from
+    those after a later one."""
+    from genbench.isolation import global_rng_kept
+
+    with global_rng_kept():
+        yield
+
+
 def run(config: RunConfig) -> list[Result]:
     """Train or load, sample, and evaluate every model of ``config``; writes and returns results.
 
@@ -84,9 +99,10 @@ def run(config: RunConfig) -> list[Result]:
     named in its ``metric_errors``, and ``metric_error_kinds`` says whose fault it was ("user": an
     input to fix, as the CLI's exit status 2; "plugin": the metric's own bug, exit 1).
     """
-    from genbench.runner import run as _run
+    with _callers_generators_kept():
+        from genbench.runner import run as _run
 
-    return _run(_checked(config, "run"))
+        return _run(_checked(config, "run"))
 
 
 def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Result:
@@ -98,22 +114,24 @@ def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Res
     ``name``: the leaderboard row [default: the file's name without .npz or .npy, or the folder's; "samples"
     for an array].
     """
-    from genbench.evaluation import evaluate as _evaluate
-
     if name is not None and not isinstance(name, str):
         raise GenbenchError(f"name must be a str (the leaderboard row), got {type(name).__name__}")
     if isinstance(samples, str | os.PathLike):  # "~/s.npz" was "not found"
         samples = _path(samples, "samples")
-    return _evaluate(samples, _checked(config, "evaluate"), name=name)
+    with _callers_generators_kept():
+        from genbench.evaluation import evaluate as _evaluate
+
+        return _evaluate(samples, _checked(config, "evaluate"), name=name)
 
 
 def stats(path: str | os.PathLike[str], config: RunConfig) -> dict[str, Any]:
     """Write the FID reference statistics (mu, sigma) of ``config.dataset``'s
     ``config.reference_split`` in ``config.features`` to the ``.npz`` at ``path``, as `genbench
     stats` does; returns what the file records about how they were made."""
-    from genbench.statistics import stats as _stats
+    with _callers_generators_kept():
+        from genbench.statistics import stats as _stats
 
-    return _stats(_path(path, "the statistics path"), _checked(config, "stats"))
+        return _stats(_path(path, "the statistics path"), _checked(config, "stats"))
 
 
 def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:

@@ -142,3 +142,50 @@ def test_the_digits_classifier_gives_each_example_the_same_features_at_any_batch
         got = Classifier(digits, cache_dir=tmp_path, batch_size=batch_size).extract(x)
         np.testing.assert_array_equal(got.features, want.features, err_msg=str(batch_size))
         np.testing.assert_array_equal(got.logits, want.logits, err_msg=str(batch_size))
+
+
+_FIRST_CALLS = """
+import random, sys
+import numpy as np, torch
+import genbench
+
+def states():
+    return torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+
+def same(before, what):
+    after = states()
+    kept = [torch.equal(before[0], after[0]), bool((before[1] == after[1]).all()), before[2] == after[2]]
+    if not all(kept):
+        sys.exit(f"{what} changed the caller's generators (torch, numpy, Python kept: {kept})")
+
+out, cache = sys.argv[1], sys.argv[2]
+torch.manual_seed(7), np.random.seed(7), random.seed(7)
+before = states()
+config = genbench.RunConfig(dataset="digits", metrics=["fid"], out=out, cache_dir=cache, progress=False, figures=False)
+genbench.evaluate(np.zeros((20, 8, 8, 1), np.uint8) + np.arange(20, dtype=np.uint8)[:, None, None, None], config)
+same(before, "evaluate")
+genbench.stats(out + "/train.npz", genbench.RunConfig(dataset="digits", cache_dir=cache, progress=False))
+same(before, "stats")
+config = genbench.RunConfig(models=["copy"], dataset="ring8", samples=20, metrics=["fid"], out=out, cache_dir=cache, progress=False)
+genbench.run(config)
+same(before, "run")
+"""
+
+
+def test_the_first_api_calls_of_a_process_leave_the_callers_generators_as_they_were(tmp_path):
+    """`evaluate` in digits' classifier features drew from the caller's torch generator (building the
+    network on its first extraction), and the first `run` or `evaluate` of a process from Python's
+    (importing rich's progress module): a script's draws after its first call differed from those
+    after a later one. A fresh process, since only first calls drew."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "first_calls.py"
+    script.write_text(_FIRST_CALLS)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "runs"), str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
