@@ -108,7 +108,7 @@ def run(config: RunConfig) -> list[Result]:
 def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Result:
     """Evaluate samples against ``config.dataset``, as `genbench eval` does; writes and returns the result.
 
-    ``samples``: the path of an ``.npz`` (key ``samples``), an ``.npy`` or an image folder, a numpy array (uint8
+    ``samples``: the path of an ``.npz`` (key ``samples``, or its only array), an ``.npy`` or an image folder, a numpy array (uint8
     N x H x W x C, or float N x C x H x W in [-1, 1], or N x D points) or a torch tensor (uint8
     N x C x H x W, or float as the array).
     ``name``: the leaderboard row [default: the file's name without .npz or .npy, or the folder's; "samples"

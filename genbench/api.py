@@ -191,7 +191,9 @@ class GenerativeModel(ABC):
     """Base class of every model plugin.
 
     Subclasses set ``Config`` (a dataclass with commented defaults) and implement ``sample``,
-    ``state_dict`` and ``load_state_dict``; trainable models implement ``fit``.
+    ``state_dict`` and ``load_state_dict``; a model that learns from the data implements ``fit``
+    (with ``trainable = False`` too, where fitting is cheap: it is then fitted on every run and
+    never checkpointed).
     """
 
     Config: ClassVar[type] = NoConfig
@@ -310,8 +312,9 @@ class GenerativeModel(ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
     @property
-    def nfe(self) -> int:
-        """Network evaluations per sample (1 for one-shot generators, steps for diffusion)."""
+    def nfe(self) -> float:
+        """Network evaluations per sample (1 for one-shot generators, steps for diffusion): a number
+        >= 0, read once the model has sampled, so an adaptive solver may give its mean."""
         return 1
 
 

@@ -12,7 +12,10 @@ from genbench.config import RunConfig, parse_list, parse_seeds, parse_split
 
 
 def eval_samples(
-    samples: Annotated[Path, path_option("An .npz (key 'samples'), an .npy or a folder of PNG/JPEG images.")],
+    samples: Annotated[
+        Path,
+        path_option("An .npz (key 'samples', or its only array), an .npy or a folder of PNG/JPEG images."),
+    ],
     dataset: Annotated[str, typer.Option(help="Dataset to compare against.")],
     name: Annotated[
         str | None,
