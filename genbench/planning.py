@@ -528,6 +528,7 @@ def plan_model(
     check_sequence_sweeps(cls, [o for o in overrides if o.model == name])
     # named by what they change: a sweep point at the default is the plain model, typed twice is one
     variants = [canonical_variant(cls, spec.name, v) for v in expand_variants(name, overrides)]
+    variants = without_unused_fields(name, cls, spec, variants)
     variants = list({variant_label(v): v for v in variants}.values())
     owner = weights_owner(cls, overrides, spec)
     owner_cfg = None
@@ -537,16 +538,34 @@ def plan_model(
         owner.cls.check_config(spec, owner_cfg)
     for v in variants:  # the values too (ddim.steps=0), not only their types: DDPM would train first
         cfg = resolve_model_config(cls, spec.name, v)
-        if unused := [f for f in v if f in cls.unused_fields(spec, cfg)]:
-            raise GenbenchError(
-                f"--set {name}.{unused[0]}={v[unused[0]]} changes nothing {name} trains or samples on {spec.name} "
-                f"({spec.kind} data): its row would name a change it does not make; drop it"
-            )
         if owner_cfg is None:  # as documented, (spec, config): a plugin's override may take no more
             cls.check_config(spec, cfg)
         else:
             cls.check_config(spec, cfg, owner_config=owner_cfg)
     return name, cls, variants, owner
+
+
+def without_unused_fields(
+    name: str, cls: type[GenerativeModel], spec: DataSpec, variants: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """``variants`` (canonical) each without the fields its config does not use on the data of
+    ``spec`` (:meth:`GenerativeModel.unused_fields`): such a variant is named by what it changes, as
+    one at a field's default is. A field that no variant uses is refused: it changes nothing, and a
+    row named after it held the plain model's very samples. Refusing a variant's unused field even
+    where another variant of the sweep uses it refused a legitimate sweep: ``--set
+    vae.decoder_sigma=none,0.5 --set vae.min_log_sigma=-4`` (a floored learned sigma beside a fixed
+    one, whose floor does nothing) could not run at all."""
+    unused = [
+        set(v) & set(cls.unused_fields(spec, resolve_model_config(cls, spec.name, v))) for v in variants
+    ]
+    used = {f for v, u in zip(variants, unused, strict=True) for f in v if f not in u}
+    if never := [(f, v[f]) for v, u in zip(variants, unused, strict=True) for f in sorted(u - used)]:
+        field, value = never[0]
+        raise GenbenchError(
+            f"--set {name}.{field}={value} changes nothing {name} trains or samples on {spec.name} "
+            f"({spec.kind} data): its row would name a change it does not make; drop it"
+        )
+    return [{f: x for f, x in v.items() if f not in u} for v, u in zip(variants, unused, strict=True)]
 
 
 def canonical_overrides(overrides: list[Override]) -> list[Override]:

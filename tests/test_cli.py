@@ -944,6 +944,32 @@ def test_a_field_a_model_does_not_use_on_the_data_names_no_row(cli, tmp_path, ca
         rows("ring8", ["vae"], "vae.min_log_sigma=-4")
 
 
+def test_a_sweep_point_that_leaves_a_field_unused_is_named_without_it(tmp_path, cache_dir):
+    """``--set vae.decoder_sigma=none,0.5 --set vae.min_log_sigma=-4``: the floor acts on the learned
+    sigma and does nothing on the fixed one. The sweep was refused whole; the fixed point is named by
+    what it changes, as a point at a field's default is, and a field no point uses is still refused."""
+    from genbench.planning import plan, row_label
+
+    def rows(dataset: str, *overrides: str) -> list[str]:
+        config = RunConfig(
+            models=["vae"], dataset=dataset, overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
+        )
+        return [row_label(v, owner) for _, _, variants, owner in plan(config).models for v in variants]
+
+    assert rows("digits", "vae.decoder_sigma=none,0.5", "vae.min_log_sigma=-4") == [
+        "min_log_sigma=-4",
+        "decoder_sigma=0.5",
+    ]
+    # ring8's config fixes sigma at 0.1: its plain row is the fixed point, named after nothing
+    assert rows("ring8", "vae.decoder_sigma=none,0.1", "vae.min_log_sigma=-4,-5") == [
+        "decoder_sigma=none,min_log_sigma=-4",
+        "decoder_sigma=none,min_log_sigma=-5",
+        "",
+    ]
+    with pytest.raises(GenbenchError, match=r"--set vae.min_log_sigma=-4 changes nothing vae"):
+        rows("digits", "vae.decoder_sigma=0.5,0.25", "vae.min_log_sigma=-4")
+
+
 def test_an_owners_fields_reach_a_dependent_by_its_training_config(register, tmp_path, cache_dir):
     """The rule is the owner's ``train_config`` (what keys its checkpoint), not a list of ddpm's fields."""
     from genbench.planning import plan, row_label
