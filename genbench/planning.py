@@ -617,29 +617,35 @@ def weights_fields(cls: type[GenerativeModel], spec: DataSpec, overrides: list[O
     keys its checkpoint. A model that samples ``cls``'s weights (``weights_from``) sees nothing else
     of ``cls``'s config: ``--models ddim --set ddpm.variance=beta`` (how ddpm samples) or
     ``ddpm.ch=64`` on ring8 (the U-Net's, where the MLP trains) sampled the very weights of plain
-    ``ddim`` under a row that named the field. Builds one ``cls``, only when ``overrides`` has any,
-    and reads ``train_config`` under each field's values: its config fields that affect training,
-    as its contract says."""
+    ``ddim`` under a row that named the field. Only when ``overrides`` has any, builds one ``cls``
+    per config compared (each field at its values and at the default, the others at their first
+    value) and reads its ``train_config``, as the runner keys the checkpoint: one model whose
+    ``config`` was swapped under it gave the same ``train_config`` for every value of a plugin that
+    read its config in ``__init__`` (a dict of hyperparameters kept there), and its every training
+    field was refused as changing nothing."""
     if not overrides:
         return set()
     first = {o.field: o.values[0] for o in overrides}
-    config = resolve_model_config(cls, spec.name, first)
-    # its __init__ checks the config, so a bad value fails as it would in training; what it changes of
-    # torch's global generators and settings is put back (the runner builds it again, and warns then)
-    with global_rng_kept(), torch_state_kept(f"model {cls.registered_name!r}", lambda _: None):
-        model = cls(spec, config)
+    keys: dict[str, Any] = {}
+
+    def key(given: dict[str, str]) -> Any:
+        config = resolve_model_config(cls, spec.name, given)
+        if (seen := repr(config)) not in keys:
+            # its __init__ checks the config, so a bad value fails as it would in training; what it
+            # changes of torch's global generators and settings is put back (the runner builds it
+            # again, and warns then)
+            with global_rng_kept(), torch_state_kept(f"model {cls.registered_name!r}", lambda _: None):
+                keys[seen] = cls(spec, config).train_config()
+        return keys[seen]
+
     default = resolve_model_config(cls, spec.name, {})
-
-    def key(field: str, value: Any) -> Any:
-        model.config = replace(config, **{field: value})
-        return model.train_config()
-
     out = set()
     for o in overrides:
+        rest = {f: v for f, v in first.items() if f != o.field}
         values = [getattr(resolve_model_config(cls, spec.name, {o.field: v}), o.field) for v in o.values]
-        unset = getattr(default, o.field)
         # a value at the default names no variant (canonical_variant) and is no mistake to refuse
-        if all(v == unset for v in values) or any(key(o.field, v) != key(o.field, unset) for v in values):
+        if all(v == getattr(default, o.field) for v in values):
             out.add(o.field)
-    model.config = config
+        elif any(key({**rest, o.field: v}) != key(rest) for v in o.values):
+            out.add(o.field)
     return out

@@ -1010,6 +1010,53 @@ def test_an_owners_fields_reach_a_dependent_by_its_training_config(register, tmp
         rows(["test-dependent"], "test-owner.temperature=2")
 
 
+def test_an_owner_that_reads_its_config_in_init_reaches_its_dependent(register, tmp_path, cache_dir):
+    """An owner whose ``train_config`` returns hyperparameters it kept in ``__init__`` (research code's
+    ``self.hparams``): asked of one built model whose config was swapped under it, every value gave
+    the same key, and ``--models test-dependent --set test-owner.steps=3`` was refused as changing
+    nothing, though the runner trains it at 3 steps under another checkpoint key."""
+    from genbench.planning import plan, row_label
+
+    @dataclass
+    class OwnerConfig:
+        steps: int = 5
+        temperature: float = 1.0  # how it samples: no part of its training config
+
+    class Owner(PointsOnly):
+        Config = OwnerConfig
+
+        def __init__(self, spec, config=None):
+            super().__init__(spec, config)
+            self.hparams = {"steps": self.config.steps}
+
+        def train_config(self):
+            return self.hparams
+
+    class Dependent(PointsOnly):
+        weights_from = "test-owner"
+
+        @classmethod
+        def from_trained(cls, owner, config):
+            return cls(owner.spec, config)
+
+    register(registry.models, "test-owner", Owner)
+    register(registry.models, "test-dependent", Dependent)
+
+    def rows(models: list[str], *overrides: str) -> list[tuple[str, str]]:
+        config = RunConfig(
+            models=models, dataset="ring8", overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
+        )
+        return [(n, row_label(v, owner)) for n, _, variants, owner in plan(config).models for v in variants]
+
+    assert rows(["test-dependent"], "test-owner.steps=3") == [("test-dependent", "test-owner.steps=3")]
+    assert rows(["test-owner", "test-dependent"], "test-owner.steps=3", "test-owner.temperature=2") == [
+        ("test-owner", "steps=3,temperature=2"),
+        ("test-dependent", "test-owner.steps=3"),
+    ]
+    with pytest.raises(GenbenchError, match=r"--set test-owner.temperature=2 does not change the test-owner"):
+        rows(["test-dependent"], "test-owner.temperature=2")
+
+
 def test_a_tuple_written_in_brackets_is_told_the_form_that_works(tmp_path, cache_dir):
     """``--set ddpm.ch_mult=[1,2]`` was told to write ``ddpm.ch_mult=[1:2]``, which failed as
     "bad value '[1'"; a tuple item that is no number named no form at all."""
