@@ -75,7 +75,7 @@ def distribution_of(module: str) -> str | None:
         return next(iter(plugins))
     names = list(dict.fromkeys(_top_level_distributions().get(top, [])))  # a dist found twice is one
     if len(names) <= 1:
-        return names[0] if names else None
+        return names[0] if names and not _shadowed(names[0], top) else None
     # a namespace package several distributions share: the one whose files include the module's
     path = getattr(sys.modules.get(module), "__file__", None)
     if path is None:
@@ -105,3 +105,28 @@ def _version(dist: str, state: tuple[tuple[str, int | None], ...]) -> str | None
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _shadowed(dist: str, top: str) -> bool:
+    """Whether the imported ``top`` is not the one ``dist`` installed, though ``dist`` installs a
+    ``top`` too: a project's own ``tests`` package (or ``models``, ``utils``) shadows a distribution
+    that ships one by mistake (torch-fidelity ships ``tests``), and a model defined there was
+    recorded as that distribution's, at its version. False where it cannot tell: ``top`` not
+    imported, a namespace package, or ``dist``'s files not listing ``top``'s (an editable install)."""
+    path = getattr(sys.modules.get(top), "__file__", None)
+    if not isinstance(path, str):
+        return False
+    return _installed_elsewhere(dist, top, os.path.realpath(path), path_state())
+
+
+@functools.lru_cache(maxsize=64)
+def _installed_elsewhere(dist: str, top: str, path: str, state: tuple[tuple[str, int | None], ...]) -> bool:
+    """Whether ``dist``'s files list ``top``'s own file (``top/__init__.py`` or ``top.py``), none of
+    them at ``path``; one metadata read per distribution, again only when :func:`path_state` changed."""
+    try:
+        files = metadata.distribution(dist).files or []
+    except metadata.PackageNotFoundError:
+        return False
+    name = os.path.basename(path)
+    own = [f for f in files if len(f.parts) <= 2 and f.parts[0] in (top, f"{top}.py") and f.name == name]
+    return bool(own) and all(os.path.realpath(f.locate()) != path for f in own)

@@ -97,3 +97,30 @@ def test_a_result_written_before_the_source_was_recorded_still_reports(tmp_path)
     path.write_text(json.dumps(data))
     agg = aggregate(results_frame([load_result(path)]))
     assert to_csv_frame(agg)["model_source"].isna().all()
+
+
+def test_a_project_package_that_shadows_an_installed_ones_name_is_no_distributions(tmp_path, monkeypatch):
+    """A model in a project's own ``tests`` (or ``models``) package, where an installed distribution
+    ships a top-level package of that name by mistake (torch-fidelity ships ``tests``), was recorded
+    as that distribution's, at its version; the one it installed is still its own."""
+    import importlib
+    import sys
+
+    from genbench.results import model_source
+
+    top = "genbench_shadowed_pkg_xyz"
+    site, project = tmp_path / "site", tmp_path / "project"
+    for folder in (site / top, project / top):
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text(PLUGIN_MODULE)
+    fake_distribution(site, "sloppy-dist", {}, files=[f"{top}/__init__.py"])
+    monkeypatch.syspath_prepend(str(site))
+
+    def source(*path) -> str | None:
+        monkeypatch.delitem(sys.modules, top, raising=False)
+        for folder in path:
+            monkeypatch.syspath_prepend(str(folder))
+        return model_source(importlib.import_module(top).Sampler)["model_distribution"]
+
+    assert source() == "sloppy-dist"  # imported from where the distribution installed it
+    assert source(project) is None  # the project's own package of that name
