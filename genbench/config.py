@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from genbench.errors import GenbenchError
+from genbench.workdir import absolute
 
 #: the models and controls `genbench run` evaluates when given no --models
 DEFAULT_MODELS = ("vae", "gan-ns", "gan-sat", "ddpm", "ddim", "copy", "collapse", "gaussian")
@@ -110,7 +111,7 @@ def absolute_paths(config: RunConfig) -> RunConfig:
     for name in PATH_FIELDS:
         value = getattr(config, name)
         if isinstance(value, str | os.PathLike) and str(value).strip():
-            path = Path(value).expanduser().absolute()
+            path = absolute(Path(value).expanduser())
             if str(path) != str(value):
                 changed[name] = path
     return dataclasses.replace(config, **changed) if changed else config
@@ -126,7 +127,7 @@ def unused_fields(config: RunConfig, used: frozenset[str]) -> list[str]:
         value, unset = getattr(config, name), getattr(default, name)
         if isinstance(unset, Path) and isinstance(value, str | Path):  # out="runs" is the default
             # made absolute by absolute_paths: ./runs is the default too
-            return Path(value).expanduser().absolute() != unset.absolute()
+            return absolute(Path(value).expanduser()) != absolute(unset)
         return value != unset and value != []
 
     return [f.name for f in dataclasses.fields(config) if f.name not in used and is_set(f.name)]

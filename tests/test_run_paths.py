@@ -4,6 +4,7 @@ depends on a working directory that a plugin changes while it runs."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +83,49 @@ def test_a_checkpoint_saved_after_a_plugin_changed_directory_goes_to_the_runs_ca
 
     [second] = run(config)
     assert second.training["loaded"] is True and second.training["checkpoint"] == str(checkpoint)
+
+
+@pytest.fixture
+def deleted_working_directory(tmp_path, monkeypatch):
+    """The shell's directory removed under it (``rm -rf`` of the experiment folder it sat in)."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+
+
+DELETED = "the working directory no longer exists (deleted or moved); cd to an existing directory and rerun"
+
+
+@pytest.mark.usefixtures("deleted_working_directory")
+@pytest.mark.parametrize("entry", ["run", "evaluate", "stats"])
+def test_a_deleted_working_directory_is_one_line_naming_the_fix_by_the_api(entry, tmp_path):
+    """Path.absolute() raised FileNotFoundError from deep inside absolute_paths."""
+    config = RunConfig(models=["gaussian"], dataset="ring8", device="cpu", progress=False)
+    calls = {
+        "run": lambda: genbench.run(config),
+        "evaluate": lambda: genbench.evaluate(tmp_path / "s.npz", RunConfig(dataset="ring8")),
+        "stats": lambda: genbench.stats(tmp_path / "s.npz", RunConfig(dataset="ring8")),
+    }
+    with pytest.raises(genbench.GenbenchError, match="^the working directory no longer exists"):
+        calls[entry]()
+
+
+@pytest.mark.usefixtures("deleted_working_directory")
+@pytest.mark.parametrize("command", ["run", "list", "report"])
+def test_a_deleted_working_directory_is_one_line_naming_the_fix_by_the_cli(cli, command):
+    """A command that imports torch died in MKL's loader ("Cannot load libtorch_cpu.so") in a new
+    process; in this one, with a traceback from Path.absolute(). --help still answers."""
+    r = cli(command)
+    assert r.exit_code == 2 and r.output.strip().splitlines() == [f"error: {DELETED}"]
+    assert cli(command, "--help").exit_code == 0
+
+
+def test_default_dirs_in_a_deleted_working_directory(deleted_working_directory, monkeypatch):
+    from genbench.data.base import default_cache_dir, default_data_dir
+
+    monkeypatch.setenv("GENBENCH_CACHE", "cache")
+    monkeypatch.setenv("GENBENCH_DATA", "data")
+    for default in (default_cache_dir, default_data_dir):
+        with pytest.raises(genbench.GenbenchError, match=f"^{re.escape(DELETED)}$"):
+            default()

@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from genbench.errors import GenbenchError
+from genbench.workdir import working_directory
 
 # Click's usage error (an unknown option or command, a value of the wrong type, a missing one),
 # the base of the BadParameter that Typer exports. Typer exports no name for it: it vendors Click
@@ -97,6 +98,9 @@ def user_errors(fn: F, interrupted: str = "interrupted") -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            # before the command imports torch, whose MKL loader aborts the process in a deleted
+            # working directory with "Cannot load libtorch_cpu.so", which names neither
+            working_directory()
             return fn(*args, **kwargs)
         except GenbenchError as e:
             typer.echo(f"error: {e}", err=True)

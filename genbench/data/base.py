@@ -19,16 +19,15 @@ import torch
 
 from genbench.api import DataSpec
 from genbench.config import Split as Split  # re-exported: the type a dataset plugin's load takes
+from genbench.workdir import absolute
 
 
 def default_data_dir() -> Path:
     """Where downloaded datasets live: ``$GENBENCH_DATA`` or ``~/.cache/genbench/data``."""
     # expanded: a quoted GENBENCH_DATA='~/data' made a directory named "~" in the working directory
     # absolute: a relative GENBENCH_DATA named another folder once a plugin had changed directory
-    return (
-        Path(os.environ.get("GENBENCH_DATA") or Path.home() / ".cache" / "genbench" / "data")
-        .expanduser()
-        .absolute()
+    return absolute(
+        Path(os.environ.get("GENBENCH_DATA") or Path.home() / ".cache" / "genbench" / "data").expanduser()
     )
 
 
@@ -36,8 +35,8 @@ def default_cache_dir() -> Path:
     """Where derived artefacts live (classifiers, reference statistics, checkpoints)."""
     # absolute, as the run's paths are made (genbench.config.absolute_paths): a relative GENBENCH_CACHE
     # named another folder for a checkpoint saved while a plugin's fit had changed directory
-    return (
-        Path(os.environ.get("GENBENCH_CACHE") or Path.home() / ".cache" / "genbench").expanduser().absolute()
+    return absolute(
+        Path(os.environ.get("GENBENCH_CACHE") or Path.home() / ".cache" / "genbench").expanduser()
     )
 
 
