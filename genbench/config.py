@@ -8,6 +8,7 @@ reference models), and ``--set MODEL.FIELD=VALUE`` overrides. A comma-separated 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import decimal
 import difflib
@@ -356,13 +357,7 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
         members = _union_members(typ)
         if len(members) == 1:  # tuple[int, ...] | None: the tuple's rules
             return _coerce(value, members[0], where)
-        for member in members:  # int | str: the first type that reads it ("auto" failed as "expected int")
-            try:
-                return _coerce(value, member, where)
-            except GenbenchError:
-                continue
-        shown = " | ".join(_type_name(m) for m in members)
-        raise GenbenchError(f"bad value {value!r} for {where}; expected {shown}")
+        return _coerce_union(value, members, where)
     if origin is typing.Literal:
         return _coerce_literal(value, args, where)
     if isinstance(typ, type) and issubclass(typ, enum.Enum):
@@ -410,6 +405,31 @@ def _coerce(value: str, typ: Any, where: str) -> Any:
         except Exception:
             pass
     raise GenbenchError(f"cannot set {where} of type {_type_name(typ)} with --set")
+
+
+def _coerce_union(value: str, members: list[Any], where: str) -> Any:
+    """``value`` as one of a union's ``members``, its type read from how it is written, as a TOML
+    config's value is: an integer (``1``, ``0500``) is an int, a decimal (``1.0``, ``1e3``) a float,
+    where the union has that type. Else the first member that reads it (``auto`` for ``int | str``),
+    and only then a whole decimal as an int (``1e3`` for ``int | Literal["auto"]``). ``1.0`` for an
+    ``int | float`` field was the int 1 (a checkpoint key of its own) though ``x = 1.0`` in a TOML
+    is the float, and ``1e3`` for an ``int | str`` field was 1000 though ``x = "1e3"`` is the text."""
+    numbers = [m for m in (int, float) if m in members]
+    for member in numbers:
+        try:
+            return int(value) if member is int else _coerce(value, float, where)
+        except (ValueError, GenbenchError):
+            continue
+    for member in [m for m in members if m not in numbers]:
+        try:
+            return _coerce(value, member, where)
+        except GenbenchError:
+            continue
+    if int in members:
+        with contextlib.suppress(ValueError):
+            return _integer(value)
+    shown = " | ".join(_type_name(m) for m in members)
+    raise GenbenchError(f"bad value {value!r} for {where}; expected {shown}")
 
 
 def _integer(value: str) -> int:
@@ -551,11 +571,27 @@ def canonical_variant(cls: type, dataset: str, overrides: dict[str, str]) -> dic
         return {}
     default = resolve_model_config(cls, dataset, {})
     config = resolve_model_config(cls, dataset, overrides)
+    hints = typing.get_type_hints(cls.Config)
     return {
-        key: value_text(getattr(config, key))
+        key: _canonical_text(getattr(config, key), hints[key], key)
         for key in sorted(overrides)
-        if getattr(config, key) != getattr(default, key)
+        if not same_value(getattr(config, key), getattr(default, key))
     }
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """``a == b`` of one type: for an ``int | float`` field 1 and 1.0 are two settings (a count and
+    a fraction, as scikit-learn's ``max_samples``), and 1.0 over a default of 1 was dropped as the default."""
+    return type(a) is type(b) and a == b
+
+
+def _canonical_text(value: Any, typ: Any, where: str) -> str:
+    """``value`` as :func:`value_text` writes it, or as ``repr`` writes a float where its text would
+    read back as another type: ``1`` for the float 1.0 of an ``int | float`` field reads as the int."""
+    text = value_text(value)
+    if isinstance(value, float) and type(_coerce(text, typ, where)) is not float:
+        return repr(value)
+    return text
 
 
 def value_text(value: Any) -> str:

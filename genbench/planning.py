@@ -23,6 +23,7 @@ from genbench.config import (
     expand_variants,
     parse_overrides,
     resolve_model_config,
+    same_value,
     variant_label,
 )
 from genbench.data.base import Dataset
@@ -644,7 +645,7 @@ def weights_fields(cls: type[GenerativeModel], spec: DataSpec, overrides: list[O
         rest = {f: v for f, v in first.items() if f != o.field}
         values = [getattr(resolve_model_config(cls, spec.name, {o.field: v}), o.field) for v in o.values]
         # a value at the default names no variant (canonical_variant) and is no mistake to refuse
-        if all(v == getattr(default, o.field) for v in values):
+        if all(same_value(v, getattr(default, o.field)) for v in values):
             out.add(o.field)
         elif any(key({**rest, o.field: v}) != key(rest) for v in o.values):
             out.add(o.field)

@@ -8,6 +8,7 @@ import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -1218,6 +1219,54 @@ def test_a_union_field_takes_a_value_of_each_of_its_types():
     assert resolve_model_config(with_defaults(), "ring8", {"scale": "none"}).scale is None
     with pytest.raises(GenbenchError, match=r"bad value 'x' for [\w-]+\.scale; expected a finite float"):
         resolve_model_config(with_defaults(), "ring8", {"scale": "x"})
+
+
+def test_a_union_field_reads_a_value_by_how_it_is_written_as_a_toml_does():
+    """``--set m.frac=1.0`` for ``frac: int | float`` was the int 1 (its own checkpoint key, and a
+    count where scikit-learn's ``max_samples`` would read a fraction) though ``frac = 1.0`` in a TOML
+    is the float; ``--set m.size=1e3`` for ``size: int | str`` was 1000 though ``size = "1e3"`` is
+    the text. The float stays a float through the variant's canonical text too, which the runner
+    reads back, and is no default of 1."""
+    from genbench.config import canonical_variant, resolve_model_config
+
+    def with_defaults(**defaults):
+        class Union(PointsOnly):
+            @dataclass
+            class Config:
+                frac: int | float = 1
+                size: int | str = "auto"
+                width: float | int = 0.5
+                mode: int | Literal["auto"] = "auto"
+
+            @classmethod
+            def dataset_defaults(cls, dataset):
+                return defaults
+
+        return Union
+
+    def toml(field: str, value):
+        return getattr(resolve_model_config(with_defaults(**{field: value}), "ring8", {}), field)
+
+    def set_(field: str, text: str):
+        return getattr(resolve_model_config(with_defaults(), "ring8", {field: text}), field)
+
+    for field, value, text in [
+        ("frac", 1.0, "1.0"),
+        ("frac", 1e3, "1e3"),
+        ("frac", 2, "2"),
+        ("size", "1e3", "1e3"),
+        ("size", 12, "12"),
+        ("width", 1, "1"),
+        ("width", 1.5, "1.5"),
+        ("mode", 1e3, "1e3"),
+    ]:
+        read = set_(field, text)
+        assert (type(read), read) == (type(toml(field, value)), toml(field, value)), (field, text)
+    assert canonical_variant(with_defaults(), "ring8", {"frac": "1.0"}) == {"frac": "1.0"}
+    assert canonical_variant(with_defaults(), "ring8", {"frac": "1e3"}) == {"frac": "1000.0"}
+    assert canonical_variant(with_defaults(), "ring8", {"frac": "1"}) == {}
+    canonical = canonical_variant(with_defaults(), "ring8", {"frac": "1e3"})
+    assert type(resolve_model_config(with_defaults(), "ring8", canonical).frac) is float
 
 
 def test_set_override_through_an_alias_reaches_the_model(cli, tmp_path, cache_dir):
