@@ -575,14 +575,17 @@ def canonical_variant(cls: type, dataset: str, overrides: dict[str, str]) -> dic
     return {
         key: _canonical_text(getattr(config, key), hints[key], key)
         for key in sorted(overrides)
-        if not same_value(getattr(config, key), getattr(default, key))
+        if not same_value(getattr(config, key), getattr(default, key), hints[key])
     }
 
 
-def same_value(a: Any, b: Any) -> bool:
-    """``a == b`` of one type: for an ``int | float`` field 1 and 1.0 are two settings (a count and
-    a fraction, as scikit-learn's ``max_samples``), and 1.0 over a default of 1 was dropped as the default."""
-    return type(a) is type(b) and a == b
+def same_value(a: Any, b: Any, typ: Any) -> bool:
+    """``a == b`` for a field of type ``typ``, of one type too where ``typ`` holds both int and float:
+    there 1 and 1.0 are two settings (a count and a fraction, as scikit-learn's ``max_samples``), and
+    1.0 over a default of 1 was dropped as the default. Elsewhere ``scale: float = 1`` (a default
+    the dataclass does not convert) is the 1.0 that ``--set scale=1`` reads."""
+    members = _union_members(typ)
+    return a == b and (type(a) is type(b) or not (int in members and float in members))
 
 
 def _canonical_text(value: Any, typ: Any, where: str) -> str:

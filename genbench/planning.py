@@ -5,6 +5,7 @@ second, not after an hour. Broken model plugins are recorded in the plan and ski
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -640,12 +641,13 @@ def weights_fields(cls: type[GenerativeModel], spec: DataSpec, overrides: list[O
         return keys[seen]
 
     default = resolve_model_config(cls, spec.name, {})
+    hints = typing.get_type_hints(cls.Config)
     out = set()
     for o in overrides:
         rest = {f: v for f, v in first.items() if f != o.field}
         values = [getattr(resolve_model_config(cls, spec.name, {o.field: v}), o.field) for v in o.values]
         # a value at the default names no variant (canonical_variant) and is no mistake to refuse
-        if all(same_value(v, getattr(default, o.field)) for v in values):
+        if all(same_value(v, getattr(default, o.field), hints[o.field]) for v in values):
             out.add(o.field)
         elif any(key({**rest, o.field: v}) != key(rest) for v in o.values):
             out.add(o.field)

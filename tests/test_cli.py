@@ -1237,6 +1237,7 @@ def test_a_union_field_reads_a_value_by_how_it_is_written_as_a_toml_does():
                 size: int | str = "auto"
                 width: float | int = 0.5
                 mode: int | Literal["auto"] = "auto"
+                scale: float = 1  # an int default that the dataclass keeps as the int
 
             @classmethod
             def dataset_defaults(cls, dataset):
@@ -1265,6 +1266,9 @@ def test_a_union_field_reads_a_value_by_how_it_is_written_as_a_toml_does():
     assert canonical_variant(with_defaults(), "ring8", {"frac": "1.0"}) == {"frac": "1.0"}
     assert canonical_variant(with_defaults(), "ring8", {"frac": "1e3"}) == {"frac": "1000.0"}
     assert canonical_variant(with_defaults(), "ring8", {"frac": "1"}) == {}
+    # a float field alone has no int and float to tell apart: 1.0 is its default of 1
+    assert canonical_variant(with_defaults(), "ring8", {"scale": "1"}) == {}
+    assert canonical_variant(with_defaults(), "ring8", {"scale": "1.0"}) == {}
     canonical = canonical_variant(with_defaults(), "ring8", {"frac": "1e3"})
     assert type(resolve_model_config(with_defaults(), "ring8", canonical).frac) is float
 
