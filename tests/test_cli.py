@@ -55,6 +55,19 @@ def single_line_error(result) -> str:
     return lines[0]
 
 
+def planned_rows(
+    tmp_path: Path, cache_dir: Path, models: list[str], *overrides: str, dataset: str = "digits"
+) -> list[tuple[str, str]]:
+    """``(model, row label)`` of every variant :func:`genbench.planning.plan` makes of ``models`` with
+    ``--set overrides``: what a run would write, without training anything."""
+    from genbench.planning import plan, row_label
+
+    config = RunConfig(
+        models=models, dataset=dataset, overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
+    )
+    return [(n, row_label(v, owner)) for n, _, variants, owner in plan(config).models for v in variants]
+
+
 # -- test models registered in-process --------------------------------------------------------------
 
 
@@ -826,11 +839,9 @@ def test_a_variant_is_named_by_what_it_changes(tmp_path, cache_dir):
     """The published digits board had rows ``ddim`` and ``ddim[steps=50]``: one measurement twice,
     since the sweep's 50 is ddim's default. A value equal to the default names no variant, and one
     value typed two ways (``eta=1``, ``eta=1.0``), or fields set in another order, name one."""
-    from genbench.planning import plan, row_label
 
     def rows(models: list[str], *overrides: str) -> list[str]:
-        config = RunConfig(models=models, overrides=list(overrides), out=tmp_path, cache_dir=cache_dir)
-        return [row_label(v, owner) for *_, variants, owner in plan(config).models for v in variants]
+        return [label for _, label in planned_rows(tmp_path, cache_dir, models, *overrides)]
 
     assert rows(["ddim"], "ddim.steps=10,50,100") == ["steps=10", "", "steps=100"]
     assert rows(["ddim"], "ddim.eta=1,1.0,1e0,0.0") == ["eta=1", ""]
@@ -884,8 +895,6 @@ def test_an_owner_field_that_leaves_its_weights_as_they_are_names_no_dependent_r
     """``--models ddim --set ddpm.variance=beta`` wrote ``ddim[ddpm.variance=beta]``, plain ddim's
     very samples (ddim samples ddpm's weights with its own sampler): so did a U-Net field on ring8,
     where ddpm trains an MLP. Alone it is refused; with ddpm in --models it is ddpm's variant only."""
-    from genbench.planning import plan, row_label
-
     for field in ("ddpm.variance=beta", "ddpm.ch=64"):
         args = ["--models", "ddim", "--dataset", "ring8", "--seeds", "0", "--set", field]
         args += ["--set", "ddpm.train_steps=2", "--samples", "20", "--metrics", "modes"]  # quick if it runs
@@ -894,10 +903,7 @@ def test_an_owner_field_that_leaves_its_weights_as_they_are_names_no_dependent_r
         assert "drop it, or add ddpm to --models" in line, line
 
     def rows(models: list[str], *overrides: str) -> list[tuple[str, str]]:
-        config = RunConfig(
-            models=models, dataset="ring8", overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
-        )
-        return [(n, row_label(v, owner)) for n, _, variants, owner in plan(config).models for v in variants]
+        return planned_rows(tmp_path, cache_dir, models, *overrides, dataset="ring8")
 
     assert rows(["ddpm", "ddim"], "ddpm.variance=beta,beta_tilde") == [
         ("ddpm", "variance=beta"),
@@ -916,8 +922,6 @@ def test_an_owner_field_that_leaves_its_weights_as_they_are_names_no_dependent_r
 def test_a_field_a_model_does_not_use_on_the_data_names_no_row(cli, tmp_path, cache_dir):
     """``--set ddpm.ch=64`` on ring8 (the U-Net's width, where an MLP trains on the points) wrote a
     ``ddpm[ch=64]`` row holding plain ddpm's very samples; on digits the U-Net reads it."""
-    from genbench.planning import plan, row_label
-
     for model, field in [
         ("ddpm", "ch=64"),
         ("ddpm", "clip_denoised=false"),  # points have no range to clip to
@@ -930,10 +934,7 @@ def test_a_field_a_model_does_not_use_on_the_data_names_no_row(cli, tmp_path, ca
         assert f"--set {model}.{field} changes nothing {model} trains or samples on ring8" in line, line
 
     def rows(dataset: str, models: list[str], *overrides: str) -> list[tuple[str, str]]:
-        config = RunConfig(
-            models=models, dataset=dataset, overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
-        )
-        return [(n, row_label(v, owner)) for n, _, variants, owner in plan(config).models for v in variants]
+        return planned_rows(tmp_path, cache_dir, models, *overrides, dataset=dataset)
 
     assert rows("digits", ["ddpm"], "ddpm.ch=8") == [("ddpm", "ch=8")]
     assert rows("ring8", ["ddpm"], "ddpm.mlp_hidden=64") == [("ddpm", "mlp_hidden=64")]
@@ -949,13 +950,9 @@ def test_a_sweep_point_that_leaves_a_field_unused_is_named_without_it(tmp_path, 
     """``--set vae.decoder_sigma=none,0.5 --set vae.min_log_sigma=-4``: the floor acts on the learned
     sigma and does nothing on the fixed one. The sweep was refused whole; the fixed point is named by
     what it changes, as a point at a field's default is, and a field no point uses is still refused."""
-    from genbench.planning import plan, row_label
 
     def rows(dataset: str, *overrides: str) -> list[str]:
-        config = RunConfig(
-            models=["vae"], dataset=dataset, overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
-        )
-        return [row_label(v, owner) for _, _, variants, owner in plan(config).models for v in variants]
+        return [label for _, label in planned_rows(tmp_path, cache_dir, ["vae"], *overrides, dataset=dataset)]
 
     assert rows("digits", "vae.decoder_sigma=none,0.5", "vae.min_log_sigma=-4") == [
         "min_log_sigma=-4",
@@ -971,52 +968,15 @@ def test_a_sweep_point_that_leaves_a_field_unused_is_named_without_it(tmp_path, 
         rows("digits", "vae.decoder_sigma=0.5,0.25", "vae.min_log_sigma=-4")
 
 
-def test_an_owners_fields_reach_a_dependent_by_its_training_config(register, tmp_path, cache_dir):
-    """The rule is the owner's ``train_config`` (what keys its checkpoint), not a list of ddpm's fields."""
-    from genbench.planning import plan, row_label
-
-    @dataclass
-    class OwnerConfig:
-        steps: int = 5
-        temperature: float = 1.0  # how it samples: no part of its training config
-
-    class Owner(PointsOnly):
-        Config = OwnerConfig
-
-        def train_config(self):
-            return {"steps": self.config.steps}
-
-    class Dependent(PointsOnly):
-        weights_from = "test-owner"
-
-        @classmethod
-        def from_trained(cls, owner, config):
-            return cls(owner.spec, config)
-
-    register(registry.models, "test-owner", Owner)
-    register(registry.models, "test-dependent", Dependent)
-
-    def rows(models: list[str], *overrides: str) -> list[tuple[str, str]]:
-        config = RunConfig(
-            models=models, dataset="ring8", overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
-        )
-        return [(n, row_label(v, owner)) for n, _, variants, owner in plan(config).models for v in variants]
-
-    assert rows(["test-dependent"], "test-owner.steps=3") == [("test-dependent", "test-owner.steps=3")]
-    assert rows(["test-owner", "test-dependent"], "test-owner.temperature=2") == [
-        ("test-owner", "temperature=2"),
-        ("test-dependent", ""),
-    ]
-    with pytest.raises(GenbenchError, match=r"--set test-owner.temperature=2 does not change the test-owner"):
-        rows(["test-dependent"], "test-owner.temperature=2")
-
-
-def test_an_owner_that_reads_its_config_in_init_reaches_its_dependent(register, tmp_path, cache_dir):
-    """An owner whose ``train_config`` returns hyperparameters it kept in ``__init__`` (research code's
-    ``self.hparams``): asked of one built model whose config was swapped under it, every value gave
-    the same key, and ``--models test-dependent --set test-owner.steps=3`` was refused as changing
-    nothing, though the runner trains it at 3 steps under another checkpoint key."""
-    from genbench.planning import plan, row_label
+@pytest.mark.parametrize("keeps_hparams", [False, True])
+def test_an_owners_fields_reach_a_dependent_by_its_training_config(
+    register, tmp_path, cache_dir, keeps_hparams
+):
+    """The rule is the owner's ``train_config`` (what keys its checkpoint), not a list of ddpm's
+    fields. With ``keeps_hparams``, an owner whose ``train_config`` returns hyperparameters it kept in
+    ``__init__`` (research code's ``self.hparams``): asked of one built model whose config was swapped
+    under it, every value gave the same key, and ``--set test-owner.steps=3`` was refused as
+    changing nothing, though the runner trains it at 3 steps under another checkpoint key."""
 
     @dataclass
     class OwnerConfig:
@@ -1031,7 +991,7 @@ def test_an_owner_that_reads_its_config_in_init_reaches_its_dependent(register, 
             self.hparams = {"steps": self.config.steps}
 
         def train_config(self):
-            return self.hparams
+            return self.hparams if keeps_hparams else {"steps": self.config.steps}
 
     class Dependent(PointsOnly):
         weights_from = "test-owner"
@@ -1044,12 +1004,13 @@ def test_an_owner_that_reads_its_config_in_init_reaches_its_dependent(register, 
     register(registry.models, "test-dependent", Dependent)
 
     def rows(models: list[str], *overrides: str) -> list[tuple[str, str]]:
-        config = RunConfig(
-            models=models, dataset="ring8", overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
-        )
-        return [(n, row_label(v, owner)) for n, _, variants, owner in plan(config).models for v in variants]
+        return planned_rows(tmp_path, cache_dir, models, *overrides, dataset="ring8")
 
     assert rows(["test-dependent"], "test-owner.steps=3") == [("test-dependent", "test-owner.steps=3")]
+    assert rows(["test-owner", "test-dependent"], "test-owner.temperature=2") == [
+        ("test-owner", "temperature=2"),
+        ("test-dependent", ""),
+    ]
     assert rows(["test-owner", "test-dependent"], "test-owner.steps=3", "test-owner.temperature=2") == [
         ("test-owner", "steps=3,temperature=2"),
         ("test-dependent", "test-owner.steps=3"),
