@@ -7,6 +7,7 @@ again when a name is missing and the path changed.
 from __future__ import annotations
 
 import functools
+import importlib.machinery
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -121,12 +122,15 @@ def _shadowed(dist: str, top: str) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _installed_elsewhere(dist: str, top: str, path: str, state: tuple[tuple[str, int | None], ...]) -> bool:
-    """Whether ``dist``'s files list ``top``'s own file (``top/__init__.py`` or ``top.py``), none of
-    them at ``path``; one metadata read per distribution, again only when :func:`path_state` changed."""
+    """Whether ``dist``'s files list ``top``'s own file (``top/__init__.py``, ``top.py``, an extension
+    ``top.*.so``), none of them at ``path``; one metadata read per distribution, again only when
+    :func:`path_state` changed. Any of its forms, not only the imported one's: a distribution's
+    ``top.py`` shadowed by a project's package ``top/`` (or the reverse) had no file to compare."""
     try:
         files = metadata.distribution(dist).files or []
     except metadata.PackageNotFoundError:
         return False
-    name = os.path.basename(path)
-    own = [f for f in files if len(f.parts) <= 2 and f.parts[0] in (top, f"{top}.py") and f.name == name]
+    suffixes = importlib.machinery.all_suffixes()  # .py, .pyc, .cpython-312-x86_64-linux-gnu.so, ...
+    forms = {(f"{top}{s}",) for s in suffixes} | {(top, f"__init__{s}") for s in suffixes}
+    own = [f for f in files if tuple(f.parts) in forms]
     return bool(own) and all(os.path.realpath(f.locate()) != path for f in own)

@@ -124,3 +124,36 @@ def test_a_project_package_that_shadows_an_installed_ones_name_is_no_distributio
 
     assert source() == "sloppy-dist"  # imported from where the distribution installed it
     assert source(project) is None  # the project's own package of that name
+
+
+@pytest.mark.parametrize("installed, own", [("module", "package"), ("package", "module")])
+def test_a_project_module_shadowing_an_installed_package_of_its_name_is_no_distributions(
+    tmp_path, monkeypatch, installed, own
+):
+    """A distribution's single-file ``top.py`` and the project's package ``top/`` (or the reverse):
+    the shadow check compared only files of the imported one's name (``__init__.py`` against
+    ``top.py``), found none to compare, and recorded the project's model as the distribution's."""
+    import importlib
+    import sys
+
+    from genbench.results import model_source
+
+    top = f"genbench_shadowed_{installed}_xyz"
+    site, project = tmp_path / "site", tmp_path / "project"
+    written = {}
+    for folder, kind in ((site, installed), (project, own)):
+        path = folder / top / "__init__.py" if kind == "package" else folder / f"{top}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(PLUGIN_MODULE)
+        written[folder] = path.relative_to(folder).as_posix()
+    fake_distribution(site, "sloppy-dist", {}, files=[written[site]])
+    monkeypatch.syspath_prepend(str(site))
+
+    def source(*path) -> str | None:
+        monkeypatch.delitem(sys.modules, top, raising=False)
+        for folder in path:
+            monkeypatch.syspath_prepend(str(folder))
+        return model_source(importlib.import_module(top).Sampler)["model_distribution"]
+
+    assert source() == "sloppy-dist"  # imported from where the distribution installed it
+    assert source(project) is None  # the project's own module of that name
