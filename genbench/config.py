@@ -158,7 +158,10 @@ def parse_list(text: str | None, what: str) -> list[str]:
     return items
 
 
-def parse_seeds(text: str) -> list[int]:
+def parse_seeds(text: str, *, one: bool = False) -> list[int]:
+    """``--seeds 0,1,2``, or with ``one`` `eval`'s ``--seed 0`` (parsed as a list all the same, so
+    that "3,4" meets eval's own "takes one seed" message): a malformed value's fix names the flag
+    of the command that read it."""
     try:  # an empty item (0,,1) too: parse_list's "names like a,b,c" is no fix for seeds
         items = parse_list(text, "seed")
         # ASCII digits only: int() also takes 1_0 (as seed 10) and other scripts' digits; a sign passes,
@@ -167,7 +170,10 @@ def parse_seeds(text: str) -> list[int]:
             raise ValueError(text)
         seeds = [int(t) for t in items]
     except (ValueError, GenbenchError):
-        raise GenbenchError(f"malformed seed list {text!r}; use integers like 0,1,2") from None
+        what, fix = (
+            ("seed", "use one integer, e.g. --seed 0") if one else ("seed list", "use integers like 0,1,2")
+        )
+        raise GenbenchError(f"malformed {what} {text!r}; {fix}") from None
     return seeds  # their range is checked by check_shared_inputs, for the Python API too
 
 

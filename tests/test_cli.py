@@ -1699,6 +1699,9 @@ def test_run_never_replaces_an_evaluation(cli, tmp_path, cache_dir):
         (["--name", ".."], "--name '..' cannot name a result"),  # wrote <out>/seed0.json
         (["--name", "a/b"], "--name 'a/b' cannot name a result"),
         (["--seed", "3,4"], "eval takes one seed, got 3,4; pass one (--seed 3)"),  # used seed 3 only
+        # said "malformed seed list 'abc'; use integers like 0,1,2", a list eval refuses
+        (["--seed", "abc"], "malformed seed 'abc'; use one integer, e.g. --seed 0"),
+        (["--seed", "3,x"], "malformed seed '3,x'; use one integer, e.g. --seed 0"),
         # its fix named --seeds, which eval refuses
         (["--seed=-1"], "seeds must be integers from 0 to 2**32-1, got -1; use e.g. --seed 0"),
         # 0 was a range() traceback; -1 extracted no features and cached that empty reference

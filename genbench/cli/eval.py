@@ -58,7 +58,7 @@ def eval_samples(
     config = RunConfig(
         models=[],
         dataset=dataset,
-        seeds=parse_seeds(seed),
+        seeds=parse_seeds(seed, one=True),
         metrics=parse_list(metrics, "metric") if metrics is not None else None,
         metric_options=list(metric_option or []),
         features=features,
