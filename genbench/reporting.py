@@ -70,6 +70,23 @@ def _describe(extractors: dict[FeaturesKey, dict]) -> dict[FeaturesKey, str]:
 _COLOURS = [f"C{i}" for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)]
 
 
+def timing_tags(rows: pd.DataFrame) -> list[str]:
+    """Each of ``rows``' sampling machine and batch size ("on CPU: A, batch 50"), in what they differ
+    in (:func:`~genbench.markdown.differing_timing_facts`, as the Cost table names them), "" for
+    every row where they were all timed alike: a figure's samples/s of rows timed on other machines
+    or batch sizes compare those as much as the models, so each point names its own. Where a
+    checkpoint was trained is on no figure (none plots train_s)."""
+    apart = [c for c in differing_timing_facts(rows) if c != "trained_on"]
+    return [
+        ", ".join(
+            f"on {v}" if c == "sampled_on" else f"batch {v}"
+            for c in apart
+            if (v := getattr(row, c)) == v and v != ""  # not recorded (NaN, ""): nothing to say
+        )
+        for row in rows.itertuples()
+    ]
+
+
 def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     """FID against samples/s, both on log scales (FID on a symmetric log scale, linear near 0, when a
     row scores 0: the ``copy`` control, which a log axis left out); flagged rows (copies, collapses)
@@ -77,12 +94,9 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     a = agg.dropna(subset=[c for c in ("fid", "samples_per_s") if c in agg] or ["label"])
     if "fid" not in a or "samples_per_s" not in a or a.empty:
         return None
-    # samples/s of rows timed on other machines or batch sizes compare those as much as the models:
-    # each point names its own, as the Cost table does
-    apart = [c for c in differing_timing_facts(a) if c != "trained_on"]
     fig = _figure((7, 4.5))
     ax = fig.subplots()
-    for i, row in enumerate(a.itertuples()):
+    for i, (row, timed) in enumerate(zip(a.itertuples(), timing_tags(a), strict=True)):
         flagged = bool(row.flags)
         style = (
             {"fmt": "x", "color": "gray"} if flagged else {"fmt": "o", "color": _COLOURS[i % len(_COLOURS)]}
@@ -91,8 +105,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         # a label split by config is two networks: both points read "ddpm" before (the title names
         # the protocol, so only the config is added)
         name = f"{row.label} ({row.config_tag})" if getattr(row, "config_tag", "") else row.label
-        timed = [f"on {row.sampled_on}" if c == "sampled_on" else f"batch {row.batch_size}" for c in apart]
-        name += f" [{', '.join(timed)}]" if timed else ""
+        name += f" [{timed}]" if timed else ""
         text = f"{name} ({row.flags})" if flagged else name
         ax.annotate(
             text,
@@ -128,7 +141,7 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     curve kept one of two rows at a step count, and one line the first of two DDPMs."""
     if "fid" not in agg:
         return None
-    curves: dict[str, dict[int, tuple[float, float, float]]] = {}
+    curves: dict[str, dict[int, tuple[float, float, float, object]]] = {}
     for row in agg[agg["model"] == "ddim"].itertuples():
         m = re.fullmatch(r"steps=(\d+)", row.variant or "")
         nfe = getattr(row, "nfe", float("nan"))
@@ -140,17 +153,23 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
                 row.fid,
                 getattr(row, "fid_std", 0.0),
                 speed,
+                row.Index,
             )
     curves = {tag: dict(sorted(points.items())) for tag, points in curves.items() if len(points) >= 2}
     if not curves:
         return None
+    # the rows whose speed is plotted, each named with its machine and batch where they differ, as
+    # on the FID-against-samples/s figure: a sweep's step counts sampled on two machines drew one
+    # speed curve through both
+    timed = agg.loc[[p[3] for points in curves.values() for p in points.values() if p[2] == p[2]]]
+    tags = dict(zip(timed.index, timing_tags(timed), strict=True))
     fig = _figure((6, 4))
     ax = fig.subplots()
     ax2 = None
     every = sorted({s for points in curves.values() for s in points})
     for i, (tag, points) in enumerate(sorted(curves.items())):
         steps = list(points)
-        fid, std, sps = zip(*points.values(), strict=True)
+        fid, std, sps, rows = zip(*points.values(), strict=True)
         named = f", {tag}" if tag else ""
         colour = _COLOURS[i % len(_COLOURS)]
         ax.errorbar(
@@ -166,6 +185,17 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
             ax2 = ax2 or ax.twinx()
             speed_colour = "tab:orange" if len(curves) == 1 else colour
             ax2.plot(steps, sps, color=speed_colour, marker="s", ls=":", label=f"samples/s{named}")
+            for step, speed, row in zip(steps, sps, rows, strict=True):
+                if tags.get(row):
+                    ax2.annotate(
+                        f"[{tags[row]}]",
+                        (step, speed),
+                        fontsize=6,
+                        xytext=(4, -9),
+                        textcoords="offset points",
+                        color=speed_colour,
+                        parse_math=False,  # a machine's name is text, never mathtext
+                    )
     ddpm = agg[(agg["model"] == "ddpm") & (agg["variant"] == "") & agg["fid"].notna()]
     lines = ddpm.drop_duplicates("config_tag" if "config_tag" in ddpm else "model")
     for row, dashes in zip(

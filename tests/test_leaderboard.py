@@ -1050,6 +1050,30 @@ def test_fid_against_speed_names_the_machine_of_rows_timed_on_different_ones(tmp
     assert sorted(t.get_text() for t in made[-1].axes[0].texts) == ["fast", "slow"]  # one machine: as before
 
 
+def test_the_ddim_step_curve_names_the_machine_of_step_counts_timed_on_different_ones(tmp_path, monkeypatch):
+    """Its samples/s axis drew one speed curve through step counts sampled on two machines (a sweep
+    resumed elsewhere), with nothing on the figure to say so; the FID-against-samples/s figure names
+    each point's machine and batch, from the same per-row facts."""
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+
+    def sweep(*machines, batches=(500, 500)):
+        rs = []
+        for steps, machine, batch in zip((10, 50), machines, batches, strict=True):
+            r = timed_run("ddim", 0, machine, n=1000, batch_size=batch)
+            r.variant = f"steps={steps}"
+            rs.append(r)
+        assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+        return {t.get_text() for ax in made[-1].axes for t in ax.texts}
+
+    assert sweep("A", "B") == {"[on CPU: A]", "[on CPU: B]"}
+    assert sweep("A", "A", batches=(500, 50)) == {"[batch 50]", "[batch 500]"}
+    assert sweep("A", "A") == set()  # timed alike: the figure as it was
+
+
 def test_a_label_split_by_protocol_is_not_said_to_average_machines_or_batches():
     """copy at N=200 on A and at N=300 on B are two rows, each timed on one machine at one batch: the
     caption, which grouped seeds by label, said the Cost cells of `copy` averaged seeds timed on
