@@ -346,17 +346,14 @@ def differing_timing_facts(agg: pd.DataFrame) -> dict[str, str]:
 def timing_caption(runs: pd.DataFrame, rows: pd.DataFrame | None = None) -> str | None:
     """The machines behind the Cost columns: sampling was timed on each run's own, ``train_s`` where
     its checkpoint was trained (which a checkpoint written before genbench recorded it does not name),
-    and the rows whose seeds were timed on different machines (their cells average them). ``rows``:
+    and the rows whose seeds were timed on different machines (their cells average them); on a board
+    without samples/s (``--metrics fid``), where ``train_s`` was timed alone. ``rows``:
     the board's rows (:func:`genbench.leaderboard.aggregate`'s), which name a row whose label was
     split by protocol or config apart from its label's others; without them each label is one row."""
-    if "machine" not in runs:
-        return None
     ok = runs[runs["status"] == "ok"]
     # only the runs that measured the figure: `genbench eval` of saved samples timed no sampling
-    timed = ok[ok["samples_per_s"].notna()] if "samples_per_s" in ok else ok.iloc[:0]
-    sampled = [md_text(m) for m in sorted(_machines(timed["machine"]))]
-    if not sampled:
-        return None
+    timed = ok[ok["samples_per_s"].notna()] if "samples_per_s" in ok and "machine" in ok else ok.iloc[:0]
+    sampled = [md_text(m) for m in sorted(_machines(timed.get("machine", [])))]
     # the runs whose train_s was measured (none when the frame records no training machines)
     if "train_s" in ok and "trained_on" in ok:
         fitted = ok[ok["train_s"].notna()]
@@ -364,8 +361,11 @@ def timing_caption(runs: pd.DataFrame, rows: pd.DataFrame | None = None) -> str 
         fitted = ok.iloc[:0].assign(trained_on=None)
     trained = [md_text(m) for m in sorted(_machines(fitted["trained_on"]))]
     unknown = bool(fitted["trained_on"].isna().any())
-    where = f"Sampling timed on {'; '.join(sampled)}; `train_s`"
-    if trained in ([], sampled) and not unknown:
+    # a board without samples/s (`--metrics fid`) still shows train_s: it was said to be timed nowhere
+    where = f"Sampling timed on {'; '.join(sampled)}; `train_s`" if sampled else "`train_s` timed"
+    if not sampled and not trained and not unknown:
+        return None
+    if sampled and trained in ([], sampled) and not unknown:
         caption = f"Timed on {'; '.join(sampled)}."
     elif not trained:
         caption = (

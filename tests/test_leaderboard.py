@@ -972,7 +972,8 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
         "machine they do not name. The Cost cells of `m` average seeds timed on different machines."
     )
     assert timing_caption(runs(("failed", "A", "A"))) is None
-    assert timing_caption(runs(("ok", "A", None), timed=False)) is None  # `genbench eval`: nothing timed
+    # `genbench eval`: nothing timed, not even training
+    assert timing_caption(runs(("ok", "A", None), timed=False).assign(train_s=None)) is None
     eval_and_run = pd.concat([runs(("ok", "B", None)).assign(train_s=None), runs(("ok", "A", "A"))])
     assert timing_caption(eval_and_run) == (
         "Sampling timed on A; B; `train_s` on A. The Cost cells of `m` average seeds timed on different machines."
@@ -1072,6 +1073,31 @@ def test_the_ddim_step_curve_names_the_machine_of_step_counts_timed_on_different
     assert sweep("A", "B") == {"[on CPU: A]", "[on CPU: B]"}
     assert sweep("A", "A", batches=(500, 50)) == {"[batch 50]", "[batch 500]"}
     assert sweep("A", "A") == set()  # timed alike: the figure as it was
+
+
+def test_a_board_without_samples_per_s_says_where_train_s_was_timed():
+    """A run without throughput (`--metrics fid`) still records train_s, which the Cost table shows:
+    the caption, written only when sampling was timed, said nothing of where training was, and of
+    rows trained on two machines only the table's column told, without the sentence that says
+    their cells compare the machines."""
+    from genbench.markdown import timing_caption
+
+    def trained(model, where):
+        r = run_result(model, 0, 1.0)
+        r.timings, r.training = {"train_s": 60.0}, {"trainable": True, "trained_on": where}
+        r.environment = {"cpu": "Z"}  # the eval machine: sampling was not timed, so never named
+        return r
+
+    _, md = board([trained("vae", "CPU: A"), trained("gan", "CPU: B")])
+    cost = md[md.index("## Cost") :]
+    assert cost.splitlines()[2] == (
+        "`train_s` timed on CPU: A; CPU: B. Rows were timed differently (`trained on` in the table): their "
+        "Cost cells compare the machines as much as the models."
+    )
+    assert re.search(r"\| vae .*\| CPU: A +\|", cost) and re.search(r"\| gan .*\| CPU: B +\|", cost)
+    _, md = board([trained("vae", "CPU: A"), trained("gan", "CPU: A")])
+    assert "`train_s` timed on CPU: A.\n" in md and "CPU: Z" not in md
+    assert "on a machine they do not name" in timing_caption(results_frame([trained("vae", None)]))
 
 
 def test_a_label_split_by_protocol_is_not_said_to_average_machines_or_batches():
