@@ -14,6 +14,7 @@ import http.client
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
+from email.message import Message
 from pathlib import Path
 from typing import IO
 
@@ -121,12 +122,38 @@ class _DownloadFailed(Exception):
 def _copy_checked(response: IO[bytes], fh: IO[bytes], md5: str | None, url: str) -> None:
     """Copy ``response`` into ``fh``, hashing as it goes; raise before :func:`atomic_write` renames
     the temp file when the md5 differs, so no file of the final name is ever unverified."""
-    h = hashlib.md5()
+    headers: Message | None = getattr(response, "headers", None)
+    total = _content_length(headers)
+    h, done, first = hashlib.md5(), 0, b""
     while block := response.read(1 << 20):
         h.update(block)
         fh.write(block)
+        first, done = first or block[:512], done + len(block)
+    # urllib returns a body cut short of its Content-Length as if it were whole: a dropped connection
+    # read as "checksum mismatch", as if the mirror served another file
+    if total is not None and done < total:
+        raise _DownloadFailed(f"connection closed after {done} of {total} bytes from {url}")
     if md5 is not None and h.hexdigest() != md5:
+        if _is_html(headers, first):
+            raise _DownloadFailed(
+                f"{url} sent a web page, not the file: a proxy's or a network's login page?"
+            )
         raise _DownloadFailed(f"checksum mismatch from {url}")
+
+
+def _content_length(headers: Message | None) -> int | None:
+    try:
+        return int(headers.get("Content-Length")) if headers is not None else None
+    except (TypeError, ValueError):  # none sent (a chunked response), or not a number
+        return None
+
+
+def _is_html(headers: Message | None, first: bytes) -> bool:
+    """Whether a response is a web page: a proxy's error or a network's login page saved as the file."""
+    kind = str(headers.get("Content-Type") or "") if headers is not None else ""
+    if kind.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+        return True
+    return first.lstrip().lower().startswith((b"<!doctype html", b"<html"))
 
 
 def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> None:
@@ -138,6 +165,9 @@ def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> Non
                 atomic_write(dest, lambda fh, r=response, u=url: _copy_checked(r, fh, md5, u), fix=FIX_DATA)
         except _DownloadFailed as e:
             reasons.append(e.reason)
+            continue
+        except urllib.error.HTTPError as e:  # the server answered: which URL it refused, and how
+            reasons.append(f"HTTP {e.code} {e.reason} from {url}")
             continue
         # IncompleteRead (an HTTPException, not an OSError): a chunked download cut off mid-way
         except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
