@@ -15,6 +15,7 @@ from typing import Any
 from genbench import registry
 from genbench.config import EVAL_FIELDS, RunConfig, unused_fields_warning
 from genbench.data.base import Dataset
+from genbench.data.download import downloads_said_on
 from genbench.errors import DataError, GenbenchError
 from genbench.isolation import warnings_to
 from genbench.metrics.base import Metric
@@ -61,7 +62,8 @@ def evaluate(
     and the protocol records no reference split or dataset fingerprint.
     """
     console = console or Progress(enabled=config.progress)
-    with warnings_to(console.warn):  # what a plugin leaves changed of torch's state, said here
+    # what a plugin leaves changed of torch's state, and a dataset's first download, said here
+    with warnings_to(console.warn), downloads_said_on(console):
         return _evaluate(samples, config, name, console)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from genbench.api import GenerativeModel
 from genbench.config import RunConfig, absolute_paths, resolve_model_config, variant_label
+from genbench.data.download import downloads_said_on
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept, warnings_to
@@ -90,8 +91,9 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     paths are made absolute first (:func:`genbench.config.absolute_paths`): nothing written depends
     on a working directory a plugin changes."""
     console = console or Progress(enabled=config.progress)
-    # what a dataset or feature extractor plugin leaves changed of torch's state is said on the console
-    with global_rng_kept(), warnings_to(console.warn):
+    # what a dataset or feature extractor plugin leaves changed of torch's state, and a dataset's first
+    # download, are said on the console
+    with global_rng_kept(), warnings_to(console.warn), downloads_said_on(console):
         return _run(absolute_paths(config), console)
 
 

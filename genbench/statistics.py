@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from genbench.config import STATS_FIELDS, RunConfig, unused_fields_warning
+from genbench.data.download import downloads_said_on
 from genbench.errors import GenbenchError
 from genbench.io import check_writable
 from genbench.isolation import warnings_to
@@ -30,7 +31,8 @@ def stats(path: Path | str, config: RunConfig, *, console: Progress | None = Non
     about them. The features are the cached reference features `genbench run` uses, so the
     statistics are those its FID compares with."""
     console = console or Progress(enabled=config.progress)
-    with warnings_to(console.warn):  # what a plugin leaves changed of torch's state, said here
+    # what a plugin leaves changed of torch's state, and a dataset's first download, said here
+    with warnings_to(console.warn), downloads_said_on(console):
         return _stats(path, config, console)
 
 

@@ -1,17 +1,21 @@
-"""Downloads over real HTTP (urllib against a server on localhost, never the network): what a
-failed attempt says."""
+"""Downloads, never from the network (urllib against a server on localhost, or a monkeypatched
+fetch): what a failed attempt says, and what a run says while it downloads."""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
+import io
 import threading
 from collections.abc import Iterator
 
 import pytest
+from rich.console import Console
+from test_data import write_mnist  # tests/ is on the path: pytest imports test modules by name
 
-from genbench.data import download
+from genbench.data import download, mnist
 from genbench.errors import DataError
+from genbench.progress import Progress
 
 PAYLOAD = bytes(range(256)) * 400  # 100 kB: several socket reads
 GOOD = hashlib.md5(PAYLOAD).hexdigest()
@@ -66,3 +70,48 @@ def test_a_failed_download_says_what_went_wrong(tmp_path, server, mode, said):
         download.ensure_files("x", tmp_path, {"f.gz": GOOD}, [f"{server}{mode}/"])
     assert said in str(e.value) and f"{server}{mode}/f.gz" in str(e.value), str(e.value)
     assert not list(tmp_path.iterdir())  # nothing left that looks downloaded
+
+
+def test_a_run_says_what_it_downloads(cli, tmp_path, monkeypatch):
+    """The first run on CIFAR-10 (170 MB from one university server) printed nothing at all until
+    the download ended: minutes of silence that read as a hung run."""
+    src = tmp_path / "src"
+    write_mnist(src)
+    served = {f"https://mirror/{f.name}": f.read_bytes() for f in src.iterdir()}
+    monkeypatch.setattr(download, "_open_url", lambda url: io.BytesIO(served[url]))
+    monkeypatch.setitem(
+        mnist.RESOURCES, "mnist", {n[15:]: hashlib.md5(b).hexdigest() for n, b in served.items()}
+    )
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", ["https://mirror/"])
+    data = tmp_path / "data"
+    args = ["stats", "--dataset", "mnist", "--features", "raw", "--data-dir", data, "--no-progress"]
+    r = cli(*args, "--cache-dir", tmp_path / "cache", "--out", tmp_path / "mnist.npz")
+    assert r.exit_code == 0, r.output
+    for name in served:
+        assert f"downloading {name} into {data / 'mnist'}" in r.stderr, r.stderr
+
+
+class _Response(io.BytesIO):
+    """A response whose server sent its length, read 1 MiB at a time as the download reads it."""
+
+    def __init__(self, body: bytes):
+        super().__init__(body)
+        self.headers = {"Content-Length": str(len(body))}
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_a_long_download_says_how_far_it_is(tmp_path, monkeypatch, progress):
+    """A line at each tenth once the download has run a while (here from the start), none with
+    --no-progress: a bar would break the reference-statistics spinner that may be running."""
+    body = bytes(3_000_000)
+    monkeypatch.setattr(download, "_open_url", lambda url: _Response(body))
+    monkeypatch.setattr(download, "LOG_AFTER_S", 0.0)
+    out = io.StringIO()
+    with download.downloads_said_on(Progress(progress, Console(file=out, width=300))):
+        download.ensure_files("x", tmp_path, {"f.gz": hashlib.md5(body).hexdigest()}, ["https://mirror/"])
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"downloading https://mirror/f.gz (3.0 MB) into {tmp_path}"
+    tenths = [line.split(" (")[0] for line in lines[1:]]
+    assert tenths == (
+        ["f.gz: 1.0 MB of 3.0 MB", "f.gz: 2.1 MB of 3.0 MB", "f.gz: 3.0 MB of 3.0 MB"] if progress else []
+    )

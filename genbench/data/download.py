@@ -9,17 +9,22 @@ never leaves a half-written file that looks valid.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import hashlib
 import http.client
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from email.message import Message
 from pathlib import Path
 from typing import IO
 
 from genbench.errors import DataError
 from genbench.io import FIX_DATA, atomic_write
+from genbench.progress import LOG_AFTER_S, Progress
 
 #: seconds before a download attempt gives up on a silent server
 TIMEOUT_S = 60
@@ -28,6 +33,22 @@ TIMEOUT_S = 60
 #: sent with every request: some servers and CDNs refuse urllib's default "Python-urllib/3.x" with
 #: HTTP 403 (torchvision's downloads name themselves too)
 USER_AGENT = "genbench (https://pypi.org/project/genbench/)"
+
+
+#: where a download is said: the running command's console (:func:`downloads_said_on`); None
+#: outside a command (a dataset loaded in a notebook): a console on stderr
+_CONSOLE: ContextVar[Progress | None] = ContextVar("genbench_download_console", default=None)
+
+
+@contextlib.contextmanager
+def downloads_said_on(console: Progress) -> Iterator[None]:
+    """Say the downloads of the block on ``console`` (a command's): a dataset's ``_load`` downloads
+    from wherever its data is first needed, with no console at hand."""
+    token = _CONSOLE.set(console)
+    try:
+        yield
+    finally:
+        _CONSOLE.reset(token)
 
 
 def _open_url(url: str) -> IO[bytes]:
@@ -119,16 +140,28 @@ class _DownloadFailed(Exception):
         super().__init__(reason)
 
 
-def _copy_checked(response: IO[bytes], fh: IO[bytes], md5: str | None, url: str) -> None:
+def _copy_checked(response: IO[bytes], fh: IO[bytes], md5: str | None, url: str, dest: Path) -> None:
     """Copy ``response`` into ``fh``, hashing as it goes; raise before :func:`atomic_write` renames
     the temp file when the md5 differs, so no file of the final name is ever unverified."""
     headers: Message | None = getattr(response, "headers", None)
     total = _content_length(headers)
-    h, done, first = hashlib.md5(), 0, b""
+    # said before the first byte: CIFAR-10 is 170 MB from one university server, minutes of a run
+    # that printed nothing at all
+    console = _CONSOLE.get() or Progress()
+    size = f" ({_mb(total)})" if total is not None else ""
+    console.note(f"downloading {url}{size} into {dest.parent}")
+    h, done, first, tenths, start = hashlib.md5(), 0, b"", 0, time.monotonic()
     while block := response.read(1 << 20):
         h.update(block)
         fh.write(block)
         first, done = first or block[:512], done + len(block)
+        # a line at each tenth once it has run a while (a fast download says nothing more): plain
+        # lines, not a bar, which a reference-statistics spinner around the first load would break
+        if total and console.enabled and done * 10 // total > tenths:
+            tenths = done * 10 // total
+            if (elapsed := time.monotonic() - start) >= LOG_AFTER_S:
+                took = datetime.timedelta(seconds=int(elapsed))
+                console.note(f"{dest.name}: {_mb(done)} of {_mb(total)} ({took})")
     # urllib returns a body cut short of its Content-Length as if it were whole: a dropped connection
     # read as "checksum mismatch", as if the mirror served another file
     if total is not None and done < total:
@@ -156,13 +189,19 @@ def _is_html(headers: Message | None, first: bytes) -> bool:
     return first.lstrip().lower().startswith((b"<!doctype html", b"<html"))
 
 
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"  # MNIST's labels: not "0.0 MB"
+
+
 def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> None:
     reasons = []
     for mirror in mirrors:
         url = mirror + name
         try:
             with _open_url(url) as response:
-                atomic_write(dest, lambda fh, r=response, u=url: _copy_checked(r, fh, md5, u), fix=FIX_DATA)
+                atomic_write(
+                    dest, lambda fh, r=response, u=url: _copy_checked(r, fh, md5, u, dest), fix=FIX_DATA
+                )
         except _DownloadFailed as e:
             reasons.append(e.reason)
             continue
