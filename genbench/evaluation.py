@@ -15,9 +15,7 @@ from typing import Any
 from genbench import registry
 from genbench.config import EVAL_FIELDS, RunConfig, unused_fields_warning
 from genbench.data.base import Dataset
-from genbench.data.download import downloads_said_on
 from genbench.errors import DataError, GenbenchError
-from genbench.isolation import warnings_to
 from genbench.metrics.base import Metric
 from genbench.planning import (
     Plan,
@@ -29,7 +27,7 @@ from genbench.planning import (
     warn_unused_split,
     without_unused_stats,
 )
-from genbench.progress import Progress
+from genbench.progress import Progress, command_console
 from genbench.resolve import (
     build_dataset,
     build_extractor,
@@ -63,7 +61,7 @@ def evaluate(
     """
     console = console or Progress(enabled=config.progress)
     # what a plugin leaves changed of torch's state, and a dataset's first download, said here
-    with warnings_to(console.warn), downloads_said_on(console):
+    with command_console(console):
         return _evaluate(samples, config, name, console)
 
 

@@ -21,7 +21,6 @@ import signal
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
 from types import FrameType
 from typing import Any
 
@@ -124,37 +123,26 @@ def torch_state_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
             )
 
 
-#: where :func:`plugin_state_kept` says what it restored: the running command's console
-#: (:func:`warnings_to`); None outside a command (a dataset loaded in a notebook)
-_WARN: ContextVar[Callable[[str], None] | None] = ContextVar("genbench_plugin_warnings", default=None)
-
-
-@contextlib.contextmanager
-def warnings_to(warn: Callable[[str], None]) -> Iterator[None]:
-    """Say what :func:`plugin_state_kept` restores in the block through ``warn`` (a command's
-    ``console.warn``): a dataset's ``_load`` or an extractor's batch is called from wherever its data
-    or features are first needed, with no console at hand."""
-    token = _WARN.set(warn)
-    try:
-        yield
-    finally:
-        _WARN.reset(token)
-
-
 def _python_warning(text: str) -> None:
     warnings.warn(text, RuntimeWarning, stacklevel=2)
 
 
 def plugin_state_kept(who: str) -> contextlib.AbstractContextManager[None]:
     """:func:`torch_state_kept` around one call into a dataset, feature extractor or metric plugin
-    (``who``: "dataset 'x'"), warning where :func:`warnings_to` says, else with a Python warning.
+    (``who``: "dataset 'x'"), warning on the running command's console (:func:`genbench.progress.command_console`), else
+    with a Python warning.
 
     A dataset's ``_load`` or an extractor's batch that left ``torch.set_default_dtype(torch.float64)``,
     ``set_default_device``, ``os.chdir`` or a thread count behind ran every later model under it:
     each model's own guard took the changed state for the caller's and kept it, a ``"meta"`` default
     failed every model as its own bug ("check the model"), and the Python API's caller, or
     `genbench stats` writing a relative path, found itself in the plugin's directory."""
-    return torch_state_kept(who, _WARN.get() or _python_warning)
+    # imported here: rich's progress module draws from Python's generator when first imported, and
+    # the API imports this module before its global_rng_kept() starts
+    from genbench.progress import current_console
+
+    console = current_console()
+    return torch_state_kept(who, console.warn if console is not None else _python_warning)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -192,6 +193,28 @@ class _Lines:
                 f"{self.description}: {completed}/{total}" + (f" {values}" if values else "") + f" ({took})"
             )
             self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+#: the running command's console (:func:`command_console`); None outside a command (a dataset
+#: loaded in a notebook)
+_COMMAND: ContextVar[Progress | None] = ContextVar("genbench_command_console", default=None)
+
+
+@contextlib.contextmanager
+def command_console(console: Progress) -> Iterator[None]:
+    """Make ``console`` the one that what runs in the block speaks on: a dataset's ``_load``
+    downloads, or a plugin leaves torch's state changed, from wherever its data or features are first
+    needed, with no console at hand (:func:`current_console`)."""
+    token = _COMMAND.set(console)
+    try:
+        yield
+    finally:
+        _COMMAND.reset(token)
+
+
+def current_console() -> Progress | None:
+    """The console of the command running (:func:`command_console`), None outside one."""
+    return _COMMAND.get()
 
 
 class _FittedBar(RichProgress):

@@ -20,12 +20,11 @@ import numpy as np
 
 from genbench.api import GenerativeModel
 from genbench.config import RunConfig, absolute_paths, resolve_model_config, variant_label
-from genbench.data.download import downloads_said_on
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.features.base import Features
-from genbench.isolation import global_rng_kept, torch_state_kept, warnings_to
+from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Owner, Plan, add_fingerprints, plan, replaced_by_run, row_label
-from genbench.progress import Progress
+from genbench.progress import Progress, command_console
 from genbench.results import Result, environment, model_source
 from genbench.scoring import evaluate_into, protocol_line
 from genbench.training import retrain_finished, train_or_load
@@ -93,7 +92,7 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     console = console or Progress(enabled=config.progress)
     # what a dataset or feature extractor plugin leaves changed of torch's state, and a dataset's first
     # download, are said on the console
-    with global_rng_kept(), warnings_to(console.warn), downloads_said_on(console):
+    with global_rng_kept(), command_console(console):
         return _run(absolute_paths(config), console)
 
 

@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from genbench.config import STATS_FIELDS, RunConfig, unused_fields_warning
-from genbench.data.download import downloads_said_on
 from genbench.errors import GenbenchError
 from genbench.io import check_writable
-from genbench.isolation import warnings_to
-from genbench.progress import Progress
+from genbench.progress import Progress, command_console
 
 
 def stats(path: Path | str, config: RunConfig, *, console: Progress | None = None) -> dict[str, Any]:
@@ -32,7 +30,7 @@ def stats(path: Path | str, config: RunConfig, *, console: Progress | None = Non
     statistics are those its FID compares with."""
     console = console or Progress(enabled=config.progress)
     # what a plugin leaves changed of torch's state, and a dataset's first download, said here
-    with warnings_to(console.warn), downloads_said_on(console):
+    with command_console(console):
         return _stats(path, config, console)
 
 

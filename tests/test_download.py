@@ -15,7 +15,7 @@ from test_data import write_mnist  # tests/ is on the path: pytest imports test 
 
 from genbench.data import download, mnist
 from genbench.errors import DataError
-from genbench.progress import Progress
+from genbench.progress import Progress, command_console
 
 PAYLOAD = bytes(range(256)) * 400  # 100 kB: several socket reads
 GOOD = hashlib.md5(PAYLOAD).hexdigest()
@@ -107,7 +107,7 @@ def test_a_long_download_says_how_far_it_is(tmp_path, monkeypatch, progress):
     monkeypatch.setattr(download, "_open_url", lambda url: _Response(body))
     monkeypatch.setattr(download, "LOG_AFTER_S", 0.0)
     out = io.StringIO()
-    with download.downloads_said_on(Progress(progress, Console(file=out, width=300))):
+    with command_console(Progress(progress, Console(file=out, width=300))):
         download.ensure_files("x", tmp_path, {"f.gz": hashlib.md5(body).hexdigest()}, ["https://mirror/"])
     lines = out.getvalue().splitlines()
     assert lines[0] == f"downloading https://mirror/f.gz (3.0 MB) into {tmp_path}"

@@ -9,22 +9,20 @@ never leaves a half-written file that looks valid.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
 import http.client
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
+from collections.abc import Iterable
 from email.message import Message
 from pathlib import Path
 from typing import IO
 
 from genbench.errors import DataError
 from genbench.io import FIX_DATA, atomic_write
-from genbench.progress import LOG_AFTER_S, Progress
+from genbench.progress import LOG_AFTER_S, Progress, current_console
 
 #: seconds before a download attempt gives up on a silent server
 TIMEOUT_S = 60
@@ -33,22 +31,6 @@ TIMEOUT_S = 60
 #: sent with every request: some servers and CDNs refuse urllib's default "Python-urllib/3.x" with
 #: HTTP 403 (torchvision's downloads name themselves too)
 USER_AGENT = "genbench (https://pypi.org/project/genbench/)"
-
-
-#: where a download is said: the running command's console (:func:`downloads_said_on`); None
-#: outside a command (a dataset loaded in a notebook): a console on stderr
-_CONSOLE: ContextVar[Progress | None] = ContextVar("genbench_download_console", default=None)
-
-
-@contextlib.contextmanager
-def downloads_said_on(console: Progress) -> Iterator[None]:
-    """Say the downloads of the block on ``console`` (a command's): a dataset's ``_load`` downloads
-    from wherever its data is first needed, with no console at hand."""
-    token = _CONSOLE.set(console)
-    try:
-        yield
-    finally:
-        _CONSOLE.reset(token)
 
 
 def _open_url(url: str) -> IO[bytes]:
@@ -147,7 +129,7 @@ def _copy_checked(response: IO[bytes], fh: IO[bytes], md5: str | None, url: str,
     total = _content_length(headers)
     # said before the first byte: CIFAR-10 is 170 MB from one university server, minutes of a run
     # that printed nothing at all
-    console = _CONSOLE.get() or Progress()
+    console = current_console() or Progress()
     size = f" ({_mb(total)})" if total is not None else ""
     console.note(f"downloading {url}{size} into {dest.parent}")
     h, done, first, tenths, start = hashlib.md5(), 0, b"", 0, time.monotonic()
