@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from genbench.termination import STOP_SIGNALS
+
 
 def deterministic_mode() -> str:
     """torch's deterministic-algorithms setting: "off", "on" or "warn only"."""
@@ -215,28 +217,33 @@ def ctrl_c_kept() -> Iterator[None]:
     normally, and its half-trained weights were cached as the trained model (every later run loaded
     them, with nothing saying so) or scored as fitted while the run went on. A block that raised
     something else after catching it (``sys.exit``, its own error) is interrupted too: the user
-    pressed Ctrl-C, and the run went on to the next model.
+    pressed Ctrl-C, and the run went on to the next model. SIGTERM is kept the same way where the
+    CLI raises on it (:func:`genbench.termination.sigterm_stops`): a preempted cluster job.
 
-    SIGINT's handler is chained, not replaced, and restored after the block: Python's default one
-    still raises KeyboardInterrupt inside it, so a plugin that lets it through stops exactly as
-    before; a caller's own handler that raises nothing is not overruled. Outside the main thread
-    (where no handler can be installed), and where SIGINT is ignored or not handled by Python, the
-    block runs as it is."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+    Each signal's handler is chained, not replaced, and restored after the block: Python's default
+    SIGINT one still raises KeyboardInterrupt inside it, so a plugin that lets it through stops
+    exactly as before; a caller's own handler that raises nothing is not overruled. Outside the
+    main thread (where no handler can be installed), and for a signal that is ignored or not
+    handled by Python (SIGTERM's default kills the process), the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    raised: list[BaseException] = []  # what the previous handler raised, the first Ctrl-C's
+    handlers = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    previous: dict[int, Callable[[int, FrameType | None], Any]] = {
+        s: h for s, h in handlers.items() if callable(h)
+    }
+    raised: list[BaseException] = []  # what a previous handler raised, the first signal's
 
     def chained(signum: int, frame: FrameType | None) -> None:
         try:
-            previous(signum, frame)
+            previous[signum](signum, frame)
         except BaseException as e:
             if not raised:
                 raised.append(e)
             raise
 
-    signal.signal(signal.SIGINT, chained)
+    for s in previous:
+        signal.signal(s, chained)
     try:
         yield
     except BaseException as e:
@@ -244,6 +251,7 @@ def ctrl_c_kept() -> Iterator[None]:
             raise
         raise raised[0] from e  # e: what the block raised after catching the interruption
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if raised:
         raise raised[0]

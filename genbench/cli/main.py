@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from genbench.errors import GenbenchError
+from genbench.termination import TERMINATED_EXIT, Terminated, sigterm_stops
 from genbench.workdir import working_directory
 
 # Click's usage error (an unknown option or command, a value of the wrong type, a missing one),
@@ -93,7 +94,8 @@ def _options(
 
 def user_errors(fn: F, interrupted: str = "interrupted") -> F:
     """Print a GenbenchError as one line on stderr and exit 2, with no traceback; Ctrl-C prints
-    ``interrupted`` (what was kept) and exits 130."""
+    ``interrupted`` (what was kept) and exits 130. SIGTERM (a cluster's time limit or preemption)
+    stops the command as Ctrl-C does, says so in place of "interrupted" and exits 143."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -101,10 +103,14 @@ def user_errors(fn: F, interrupted: str = "interrupted") -> F:
             # before the command imports torch, whose MKL loader aborts the process in a deleted
             # working directory with "Cannot load libtorch_cpu.so", which names neither
             working_directory()
-            return fn(*args, **kwargs)
+            with sigterm_stops():
+                return fn(*args, **kwargs)
         except GenbenchError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(e.exit_code) from None
+        except Terminated:
+            typer.echo(f"terminated (SIGTERM){interrupted.removeprefix('interrupted')}", err=True)
+            raise typer.Exit(TERMINATED_EXIT) from None
         except KeyboardInterrupt:
             typer.echo(interrupted, err=True)
             raise typer.Exit(130) from None

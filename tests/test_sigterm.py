@@ -1,0 +1,190 @@
+"""SIGTERM (a cluster job past its time limit, or preempted) stops `genbench` as Ctrl-C does: what
+is finished is kept, the file being written leaves no temp file, the last periodic checkpoint is
+intact and the same command resumes from it, and the command says so and exits 143. Python's
+default SIGTERM killed the process with no ``finally`` run, the log ending mid-line.
+
+Each test runs `genbench` in a child process and sends it a real SIGTERM where the child says it is
+(a gate file): training, a checkpoint or result being written, a plugin's ``fit`` that catches it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+#: the child: genbench's CLI, holding still at the point named by $STOP_AT (and saying so by
+#: creating $GATE) until it gets SIGTERM. "step:N": when training reports step N; "write:NAME:K":
+#: inside the K-th write of a file named NAME, after its temp file is written and before the rename
+CHILD = """
+import os, sys, time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+import genbench.io
+from genbench.api import GenerativeModel, TrainContext
+from genbench.registry import register_model
+
+GATE = Path(os.environ["GATE"])
+kind, *where = os.environ["STOP_AT"].split(":")
+
+
+def hold():
+    GATE.touch()
+    time.sleep(60)  # SIGTERM ends it
+
+
+if kind == "step":
+    real_progress = TrainContext.progress
+
+    def progress(self, step, total, **values):
+        if step == int(where[0]):
+            hold()
+        real_progress(self, step, total, **values)
+
+    TrainContext.progress = progress
+elif kind == "write":
+    real_replace, writes = os.replace, []
+
+    class Os:  # genbench.io's os, with a rename that holds still at the chosen write
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def replace(src, dst):
+            if Path(dst).name == where[0]:
+                writes.append(dst)
+                if len(writes) == int(where[1]):
+                    hold()
+            real_replace(src, dst)
+
+    genbench.io.os = Os()
+
+
+@register_model("test-catches-sigterm")
+class CatchesIt(GenerativeModel):
+    # a training script's loop that stops early on Ctrl-C (here SIGTERM) and returns what it has
+
+    @dataclass
+    class Config:
+        scale: float = 1.0
+
+    def fit(self, train, ctx):
+        try:
+            hold()
+        except KeyboardInterrupt:
+            return {"stopped_early": True}
+
+    def sample(self, n, *, generator):
+        return torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
+
+    def state_dict(self):
+        return {"scale": torch.tensor(self.config.scale)}
+
+    def load_state_dict(self, state):
+        pass
+
+
+from genbench.cli.main import main
+
+sys.argv[0] = "genbench"
+main()
+"""
+
+
+def run_args(tmp_path: Path, model: str = "vae") -> list[str]:
+    """``model`` on ring8; the VAE trained 20 steps with a resumable checkpoint every 5 (seconds)."""
+    args = ["run", "--models", model, "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+    if model == "vae":
+        args += ["--set", "vae.steps=20", "--set", "vae.batch_size=32", "--checkpoint-every", "5"]
+    args += ["--out", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache")]
+    return [*args, "--device", "cpu", "--no-progress", "--no-figures"]
+
+
+def terminated(tmp_path: Path, stop_at: str, model: str = "vae") -> subprocess.CompletedProcess[str]:
+    """Run the child until it holds still at ``stop_at``, send it SIGTERM, and return how it ended."""
+    gate = tmp_path / "holding"
+    env = {**os.environ, "GATE": str(gate), "STOP_AT": stop_at, "COLUMNS": "250"}
+    env["OMP_NUM_THREADS"] = "1"  # tiny networks (tests/conftest.py's one_thread)
+    cmd = [sys.executable, "-c", CHILD, *run_args(tmp_path, model)]
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not gate.exists():
+            if child.poll() is not None or time.monotonic() > deadline:
+                out, err = child.communicate(timeout=10) if child.poll() is not None else ("", "")
+                pytest.fail(f"the child never reached {stop_at}: {child.returncode}\n{out}\n{err}")
+            time.sleep(0.05)
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    return subprocess.CompletedProcess(cmd, child.returncode, out, err)
+
+
+def temp_files(tmp_path: Path) -> list[Path]:
+    """The hidden temp files of interrupted writes (genbench.io.atomic_write's)."""
+    return sorted(p for p in tmp_path.rglob(".*.tmp"))
+
+
+def train_pt(tmp_path: Path) -> list[Path]:
+    return list((tmp_path / "cache" / "checkpoints").rglob("train.pt"))
+
+
+def assert_stopped(ended: subprocess.CompletedProcess[str]) -> None:
+    """Exit 143, no traceback, and the last line says it was terminated and a rerun resumes."""
+    assert ended.returncode == 143, (ended.returncode, ended.stderr)
+    assert "Traceback" not in ended.stderr, ended.stderr
+    last = ended.stderr.strip().splitlines()[-1]
+    assert last == "terminated (SIGTERM): finished results are saved; rerun to resume training"
+
+
+@pytest.mark.parametrize(
+    ("stop_at", "resumes_from"),
+    [("step:12", 10), ("write:train.pt:2", 5)],
+    ids=["training", "writing-a-checkpoint"],
+)
+def test_sigterm_stops_training_cleanly_and_the_rerun_resumes(tmp_path: Path, cli, stop_at, resumes_from):
+    """SIGTERM at step 12 of 20 (checkpoints at 5 and 10), or while the step-10 checkpoint is being
+    written: no temp file is left, the last whole checkpoint is kept, and the same command resumes
+    from it. The default SIGTERM left the write's temp file (as large as the checkpoint) for a day."""
+    ended = terminated(tmp_path, stop_at)
+    assert temp_files(tmp_path) == []
+    assert_stopped(ended)
+    assert len(train_pt(tmp_path)) == 1
+    assert not list((tmp_path / "runs").rglob("seed0.json"))  # nothing was scored
+
+    rerun = cli(*run_args(tmp_path))
+    assert rerun.exit_code == 0, rerun.output
+    result = json.loads(next((tmp_path / "runs").rglob("seed0.json")).read_text())
+    assert result["training"]["resumed_from"] == resumes_from
+    assert train_pt(tmp_path) == []  # removed with the final model.pt written
+
+
+def test_sigterm_while_writing_a_result_leaves_no_temp_file(tmp_path: Path):
+    """SIGTERM while the result JSON is being written (the training done, its model.pt saved)."""
+    ended = terminated(tmp_path, "write:seed0.json:1")
+    assert temp_files(tmp_path) == []
+    assert_stopped(ended)
+    assert not list((tmp_path / "runs").rglob("seed0.json"))
+    assert list((tmp_path / "cache" / "checkpoints").rglob("model.pt"))  # the finished training is kept
+
+
+def test_sigterm_caught_by_fit_still_stops_the_run(tmp_path: Path):
+    """A training loop that stops early on KeyboardInterrupt (which SIGTERM raises) and returns: its
+    half-trained weights are neither cached nor scored, as with Ctrl-C."""
+    ended = terminated(tmp_path, "fit", model="test-catches-sigterm")
+    assert_stopped(ended)
+    assert not list((tmp_path / "cache" / "checkpoints").rglob("model.pt"))
+    assert not list((tmp_path / "runs").rglob("seed0.json"))
