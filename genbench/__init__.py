@@ -138,9 +138,11 @@ def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
     """What `genbench list` shows, as data: ``{kind: [ListedEntry(name, source, description,
     alias_of, error), ...]}`` for "models", "datasets", "metrics" or "features" (all four by default). Every
     plugin is imported: one that fails is listed with its ``error``, the others load."""
-    from genbench.listing import registered as _registered
+    # importing the plugins draws (rich's console, which the datasets' downloads print on)
+    with _callers_generators_kept():
+        from genbench.listing import registered as _registered
 
-    return _registered(kind)
+        return _registered(kind)
 
 
 def report(
@@ -148,13 +150,15 @@ def report(
 ) -> dict[str, str]:
     """Aggregate results under ``out`` into leaderboards (``out/leaderboards`` unless given);
     returns {dataset: markdown}."""
-    from genbench.reporting import default_leaderboards, write_report
-
     out_dir = _path(out, "out")
-    boards = (
-        _path(leaderboards, "leaderboards") if leaderboards is not None else default_leaderboards(out_dir)
-    )
-    return write_report(out_dir, boards)
+    # saying why a cell misses a seed imports rich's console, which draws
+    with _callers_generators_kept():
+        from genbench.reporting import default_leaderboards, write_report
+
+        boards = (
+            _path(leaderboards, "leaderboards") if leaderboards is not None else default_leaderboards(out_dir)
+        )
+        return write_report(out_dir, boards)
 
 
 __all__ = [

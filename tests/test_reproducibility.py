@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 import torch
 
 from genbench import registry
@@ -187,5 +188,48 @@ def test_the_first_api_calls_of_a_process_leave_the_callers_generators_as_they_w
         capture_output=True,
         text=True,
         timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+_FIRST_OTHER_CALL = """
+import random, sys
+import numpy as np, torch
+import genbench
+
+torch.manual_seed(7), np.random.seed(7), random.seed(7)
+before = torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+if sys.argv[1] == "registered":
+    genbench.registered()
+else:
+    genbench.report(sys.argv[2], sys.argv[2] + "/boards")
+after = torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+kept = [torch.equal(before[0], after[0]), bool((before[1] == after[1]).all()), before[2] == after[2]]
+if not all(kept):
+    sys.exit(f"{sys.argv[1]} changed the caller's generators (torch, numpy, Python kept: {kept})")
+"""
+
+
+@pytest.mark.parametrize("call", ["registered", "report"])
+def test_the_first_registered_or_report_of_a_process_leaves_the_callers_generators_as_they_were(
+    call, tmp_path
+):
+    """`registered` drew from Python's generator once the datasets' download module imported rich's
+    console (importing it draws), and `report` did when a cell missed a seed (saying why imports
+    it): as `run`, `evaluate` and `stats`, they keep the caller's generators. A fresh process,
+    since only a first import draws."""
+    import subprocess
+    import sys
+
+    from genbench.results import Result
+
+    out = tmp_path / "runs"
+    # a seed without FID: the board says why, which imported the scoring module (and rich's console)
+    for seed, metrics in enumerate([{"fid": 1.0, "kid": 1.0}, {"kid": 2.0}]):
+        Result(model="copy", dataset="ring8", seed=seed, metrics=metrics).write(out)
+    script = tmp_path / "first_call.py"
+    script.write_text(_FIRST_OTHER_CALL)
+    done = subprocess.run(
+        [sys.executable, str(script), call, str(out)], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
