@@ -105,7 +105,7 @@ def test_a_long_download_says_how_far_it_is(tmp_path, monkeypatch, progress):
     --no-progress: a bar would break the reference-statistics spinner that may be running."""
     body = bytes(3_000_000)
     monkeypatch.setattr(download, "_open_url", lambda url: _Response(body))
-    monkeypatch.setattr(download, "LOG_AFTER_S", 0.0)
+    monkeypatch.setattr("genbench.progress.LOG_AFTER_S", 0.0)
     out = io.StringIO()
     with command_console(Progress(progress, Console(file=out, width=300))):
         download.ensure_files("x", tmp_path, {"f.gz": hashlib.md5(body).hexdigest()}, ["https://mirror/"])

@@ -9,10 +9,8 @@ never leaves a half-written file that looks valid.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import http.client
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -22,7 +20,7 @@ from typing import IO
 
 from genbench.errors import DataError
 from genbench.io import FIX_DATA, atomic_write
-from genbench.progress import LOG_AFTER_S, Progress, current_console
+from genbench.progress import Progress, TenthLines, current_console
 
 #: seconds before a download attempt gives up on a silent server
 TIMEOUT_S = 60
@@ -132,18 +130,16 @@ def _copy_checked(response: IO[bytes], fh: IO[bytes], md5: str | None, url: str,
     console = current_console() or Progress()
     size = f" ({_mb(total)})" if total is not None else ""
     console.note(f"downloading {url}{size} into {dest.parent}")
-    h, done, first, tenths, start = hashlib.md5(), 0, b"", 0, time.monotonic()
+    # a line at each tenth once it has run a while (a fast download says nothing more): plain
+    # lines, not a bar, which a reference-statistics spinner around the first load would break
+    lines = TenthLines(console.console, dest.name, lambda done, total: f"{_mb(done)} of {_mb(total)}")
+    h, done, first = hashlib.md5(), 0, b""
     while block := response.read(1 << 20):
         h.update(block)
         fh.write(block)
         first, done = first or block[:512], done + len(block)
-        # a line at each tenth once it has run a while (a fast download says nothing more): plain
-        # lines, not a bar, which a reference-statistics spinner around the first load would break
-        if total and console.enabled and done * 10 // total > tenths:
-            tenths = done * 10 // total
-            if (elapsed := time.monotonic() - start) >= LOG_AFTER_S:
-                took = datetime.timedelta(seconds=int(elapsed))
-                console.note(f"{dest.name}: {_mb(done)} of {_mb(total)} ({took})")
+        if console.enabled:
+            lines.update(done, total)
     # urllib returns a body cut short of its Content-Length as if it were whole: a dropped connection
     # read as "checksum mismatch", as if the mirror served another file
     if total is not None and done < total:
