@@ -72,6 +72,20 @@ def test_a_failed_download_says_what_went_wrong(tmp_path, server, mode, said):
     assert not list(tmp_path.iterdir())  # nothing left that looks downloaded
 
 
+def test_a_failing_mirror_says_why_before_the_next_is_tried(tmp_path, server):
+    """The next mirror's "downloading" line followed the first's with no word between: the reason
+    was said only when every mirror had failed."""
+    out = io.StringIO()
+    with command_console(Progress(False, Console(file=out, width=300))):
+        download.ensure_files("x", tmp_path, {"f.gz": GOOD}, [f"{server}html/", f"{server}ok/"])
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith(f"downloading {server}html/f.gz"), lines
+    assert lines[1].startswith(f"warning: {server}html/f.gz sent a web page, not the file"), lines
+    assert lines[1].endswith("; trying the next mirror"), lines
+    assert lines[2].startswith(f"downloading {server}ok/f.gz"), lines
+    assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
+
+
 def test_a_run_says_what_it_downloads(cli, tmp_path, monkeypatch):
     """The first run on CIFAR-10 (170 MB from one university server) printed nothing at all until
     the download ended: minutes of silence that read as a hung run."""

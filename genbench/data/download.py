@@ -182,13 +182,15 @@ def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> Non
                 )
         except _DownloadFailed as e:
             reasons.append(e.reason)
-            continue
         except urllib.error.HTTPError as e:  # the server answered: which URL it refused, and how
             reasons.append(f"HTTP {e.code} {e.reason} from {url}")
-            continue
         # IncompleteRead (an HTTPException, not an OSError): a chunked download cut off mid-way
         except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
             reasons.append(str(getattr(e, "reason", None) or e) or type(e).__name__)
-            continue
-        return
+        else:
+            return
+        # said now: the next mirror's "downloading" line followed the first's with no word between
+        if mirror != mirrors[-1]:
+            why = reasons[-1] if url in reasons[-1] else f"{url}: {reasons[-1]}"
+            (current_console() or Progress()).warn(f"{why}; trying the next mirror")
     raise _DownloadFailed("; ".join(dict.fromkeys(reasons)) or "no mirror")
