@@ -32,22 +32,31 @@ class Terminated(KeyboardInterrupt):
     raise`` that lets Ctrl-C through a plugin's failure handling lets this through too."""
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated(f"terminated by {signal.Signals(signum).name}")
-
-
 @contextlib.contextmanager
 def sigterm_stops() -> Iterator[None]:
-    """Raise :class:`Terminated` on SIGTERM within the block; the previous handler is restored after
-    it. Outside the main thread (where no handler can be installed), and where SIGTERM is already
-    ignored (``SIG_IGN``) or handled (by the caller, or outside Python), the block runs as it is."""
+    """Raise :class:`Terminated` on the first SIGTERM within the block, and ignore the later ones; the
+    previous handler is restored after it. Outside the main thread (where no handler can be
+    installed), and where SIGTERM is already ignored (``SIG_IGN``) or handled (by the caller, or
+    outside Python), the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
         return
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        # a job can get SIGTERM twice (srun forwards the one its step also got from slurmstepd): raised
+        # again while the first unwinds, it cut the cleanup short, leaving the write's temp file. The
+        # job is stopping already, and the cluster's SIGKILL still ends one that hangs.
+        if stopping:
+            return
+        stopping = True
+        raise Terminated(f"terminated by {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         yield
     finally:

@@ -188,3 +188,32 @@ def test_sigterm_caught_by_fit_still_stops_the_run(tmp_path: Path):
     assert_stopped(ended)
     assert not list((tmp_path / "cache" / "checkpoints").rglob("model.pt"))
     assert not list((tmp_path / "runs").rglob("seed0.json"))
+
+
+def test_a_second_sigterm_while_stopping_does_not_cut_the_cleanup_short(tmp_path: Path, monkeypatch):
+    """A job can get SIGTERM twice (srun forwards the one its step also got from slurmstepd; a
+    `kill` of the process group after the job's own): the second, arriving while the first unwinds,
+    raised again inside the cleanup, and the write in progress left its temp file behind."""
+    import genbench.io
+    from genbench.io import atomic_write
+    from genbench.termination import Terminated, sigterm_stops
+
+    def sigterm() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # its handler runs before os.kill returns
+
+    real_unlink = os.unlink
+
+    class Os:  # genbench.io's os, with the second SIGTERM arriving as the temp file is removed
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def unlink(path):
+            sigterm()
+            real_unlink(path)
+
+    monkeypatch.setattr(genbench.io, "os", Os())
+    with pytest.raises(Terminated), sigterm_stops():
+        atomic_write(tmp_path / "result.json", lambda fh: (fh.write(b"{}"), sigterm()))
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the command's handler is gone
