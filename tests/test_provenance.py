@@ -99,46 +99,24 @@ def test_a_result_written_before_the_source_was_recorded_still_reports(tmp_path)
     assert to_csv_frame(agg)["model_source"].isna().all()
 
 
-def test_a_project_package_that_shadows_an_installed_ones_name_is_no_distributions(tmp_path, monkeypatch):
-    """A model in a project's own ``tests`` (or ``models``) package, where an installed distribution
-    ships a top-level package of that name by mistake (torch-fidelity ships ``tests``), was recorded
-    as that distribution's, at its version; the one it installed is still its own."""
-    import importlib
-    import sys
-
-    from genbench.results import model_source
-
-    top = "genbench_shadowed_pkg_xyz"
-    site, project = tmp_path / "site", tmp_path / "project"
-    for folder in (site / top, project / top):
-        folder.mkdir(parents=True)
-        (folder / "__init__.py").write_text(PLUGIN_MODULE)
-    fake_distribution(site, "sloppy-dist", {}, files=[f"{top}/__init__.py"])
-    monkeypatch.syspath_prepend(str(site))
-
-    def source(*path) -> str | None:
-        monkeypatch.delitem(sys.modules, top, raising=False)
-        for folder in path:
-            monkeypatch.syspath_prepend(str(folder))
-        return model_source(importlib.import_module(top).Sampler)["model_distribution"]
-
-    assert source() == "sloppy-dist"  # imported from where the distribution installed it
-    assert source(project) is None  # the project's own package of that name
-
-
-@pytest.mark.parametrize("installed, own", [("module", "package"), ("package", "module")])
-def test_a_project_module_shadowing_an_installed_package_of_its_name_is_no_distributions(
+@pytest.mark.parametrize(
+    "installed, own", [("package", "package"), ("module", "package"), ("package", "module")]
+)
+def test_a_project_module_shadowing_an_installed_one_of_its_name_is_no_distributions(
     tmp_path, monkeypatch, installed, own
 ):
-    """A distribution's single-file ``top.py`` and the project's package ``top/`` (or the reverse):
-    the shadow check compared only files of the imported one's name (``__init__.py`` against
-    ``top.py``), found none to compare, and recorded the project's model as the distribution's."""
+    """A model in a project's own ``tests`` (or ``models``) package, where an installed distribution
+    ships a top-level package of that name by mistake (torch-fidelity ships ``tests``), was recorded
+    as that distribution's, at its version; the one it installed is still its own. A distribution's
+    single-file ``top.py`` and the project's package ``top/`` (or the reverse): the shadow check
+    compared only files of the imported one's name, found none to compare, and recorded the
+    project's model as the distribution's."""
     import importlib
     import sys
 
     from genbench.results import model_source
 
-    top = f"genbench_shadowed_{installed}_xyz"
+    top = f"genbench_shadowed_{installed}_{own}_xyz"
     site, project = tmp_path / "site", tmp_path / "project"
     written = {}
     for folder, kind in ((site, installed), (project, own)):
