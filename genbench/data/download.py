@@ -182,6 +182,10 @@ def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> Non
                 )
         except _DownloadFailed as e:
             reasons.append(e.reason)
+            # said now, after its "downloading" line: the next mirror's followed with no word between
+            # (a mirror that never answered said no line; offline, each would only repeat the error)
+            if mirror != mirrors[-1]:
+                (current_console() or Progress()).warn(f"{e.reason}; trying the next mirror")
         except urllib.error.HTTPError as e:  # the server answered: which URL it refused, and how
             reasons.append(f"HTTP {e.code} {e.reason} from {url}")
         # IncompleteRead (an HTTPException, not an OSError): a chunked download cut off mid-way
@@ -189,8 +193,4 @@ def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> Non
             reasons.append(str(getattr(e, "reason", None) or e) or type(e).__name__)
         else:
             return
-        # said now: the next mirror's "downloading" line followed the first's with no word between
-        if mirror != mirrors[-1]:
-            why = reasons[-1] if url in reasons[-1] else f"{url}: {reasons[-1]}"
-            (current_console() or Progress()).warn(f"{why}; trying the next mirror")
     raise _DownloadFailed("; ".join(dict.fromkeys(reasons)) or "no mirror")
