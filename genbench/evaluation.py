@@ -109,6 +109,7 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
             add_fingerprints(measures, extractor, dataset, reads)
 
         check_replaceable(result.path(out), source, metrics, options, measures, fingerprints=fingerprints)
+        check_other_seeds(result.path(out), source)
         p = Plan(
             config,
             dataset,
@@ -202,6 +203,26 @@ def _single_seed(seeds: list[int]) -> int:
             f"evaluate each seed's samples on their own, under the same --name"
         )
     return unique[0]
+
+
+def check_other_seeds(path: Path, source: dict[str, Any]) -> None:
+    """Refuse to score samples that another seed of the same row already scored: the board averages a
+    row's seeds as independent sample sets, so one file under --seed 0 and --seed 1 showed its FID
+    as "58.7 ± 0", a spread over seeds that no second sample set was behind."""
+    from genbench.results import load_result
+
+    for other in sorted(path.parent.glob("seed*.json")):
+        if other == path or not other.stem[4:].isdigit():  # seed<N>.failed.json, .aside-*: not the row's
+            continue
+        try:
+            theirs = load_result(other).protocol.get("samples") or {}
+        except Exception:  # unreadable: check_replaceable's business when it is this seed's
+            continue
+        if theirs.get("sha256") == source["sha256"]:
+            raise GenbenchError(
+                f"{other} already scored these samples as seed {other.stem[4:]}, and the board would average "
+                f"them as two seeds; evaluate this seed's own samples, or pass --name for a row of their own"
+            )
 
 
 def check_replaceable(

@@ -1716,6 +1716,29 @@ def test_eval_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, extra, expe
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("*.json"))
 
 
+def test_eval_refuses_one_samples_file_as_two_seeds(cli, tmp_path, cache_dir):
+    """The same file under --seed 0 and --seed 1 was scored twice and the board averaged it as two
+    seeds: "fid 58.7 ± 0", a spread over seeds with one sample set behind it."""
+    x = digits_test_u8(cache_dir)[:100]
+    np.save(tmp_path / "mine.npy", x)
+    out = tmp_path / "runs"
+    fast = ("--metrics", "fid", "--no-figures")
+    assert cli(*eval_args(tmp_path / "mine.npy", out, cache_dir, *fast)).exit_code == 0
+    line = single_line_error(cli(*eval_args(tmp_path / "mine.npy", out, cache_dir, *fast, "--seed", "1")))
+    assert f"{out / 'digits/mine/seed0.json'} already scored these samples as seed 0" in line
+    assert "--name" in line
+    assert not (out / "digits/mine/seed1.json").exists()
+    # the same values under another file name are the same samples too
+    np.save(tmp_path / "copy.npy", x)
+    args = eval_args(tmp_path / "copy.npy", out, cache_dir, *fast, "--seed", "1", "--name", "mine")
+    assert "already scored these samples as seed 0" in single_line_error(cli(*args))
+    # another seed's own samples join the row, and rerunning seed 0 still replaces its own result
+    np.save(tmp_path / "mine1.npy", digits_test_u8(cache_dir)[100:200])
+    args = eval_args(tmp_path / "mine1.npy", out, cache_dir, *fast, "--seed", "1", "--name", "mine")
+    assert cli(*args).exit_code == 0
+    assert cli(*eval_args(tmp_path / "mine.npy", out, cache_dir, *fast)).exit_code == 0
+
+
 def test_a_run_names_its_protocol_before_its_values(cli, tmp_path, cache_dir):
     """Each run's line shows values only (``fid=0.0019``): nothing a run printed named the samples,
     the reference or the features they were measured with. One line says it before the first
