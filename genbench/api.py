@@ -79,6 +79,7 @@ class TrainContext:
         data_digest: str | None = None,
         machine: str = "",
         warn: Callable[[str], None] | None = None,
+        info: Callable[[str], None] | None = None,
     ):
         self.seed = seed
         self.device = device
@@ -95,6 +96,8 @@ class TrainContext:
         self.machines_before: list[str] = []
         #: shows a state that cannot be saved (:meth:`save_checkpoint`); None: it raises instead
         self._warn = warn
+        #: says what happened (a resume): the run's log named a loaded checkpoint, never a resumed one
+        self._info = info
         self._unsaved = False  # a state was refused: no later one is tried
         #: rows logged with :meth:`log` (``{"step": ..., **values}``), restored on resume
         self.history: list[dict[str, float]] = []
@@ -184,6 +187,8 @@ class TrainContext:
         # a state saved before machines were recorded: its part's machine is unknown
         self.machines_before = [str(m) for m in payload.get("machines", ["an unrecorded machine"])]
         self.resumed_from = step
+        if self._info is not None:
+            self._info(f"resuming the interrupted training from step {step} ({self.checkpoint_path})")
         return payload["state"], step
 
 

@@ -186,6 +186,7 @@ def _train_and_save(
         data_digest=digest,  # saved in train.pt: a resume on changed data is refused
         machine=machine_text(machine(str(p.device))),
         warn=lambda message: console.warn(f"{label} seed {seed}: {message}"),
+        info=lambda message: console.info(f"{label} seed {seed}: {message}"),
     )
     try:
         check_state_storable(model, name)

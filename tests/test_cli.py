@@ -307,7 +307,12 @@ def test_interrupted_training_resumes_to_the_same_result(cli, tmp_path, monkeypa
     assert r.exit_code == 130 and "rerun to resume" in r.stderr
     assert not find_results(tmp_path / "b")
     monkeypatch.setattr(TrainContext, "progress", real)
-    assert cli(*run_args(tmp_path / "b", tmp_path / "cache-b", *args)).exit_code == 0
+    r = cli(*run_args(tmp_path / "b", tmp_path / "cache-b", *args, "--progress"))  # its lines shown
+    assert r.exit_code == 0
+    # the rerun says it resumed, and from where, as a loaded checkpoint's line names it: it said nothing
+    said = " ".join(r.stderr.split())
+    assert "test-tiny-trained seed 0: resuming the interrupted training from step 10 (" in said, said
+    assert "train.pt)" in said
     a, b = (json.loads((tmp_path / d / "ring8/test-tiny-trained/seed0.json").read_text()) for d in "ab")
     assert a["training"]["resumed_from"] == 0 and b["training"]["resumed_from"] == 10
     assert a["metrics"]["fid"] == b["metrics"]["fid"]  # the same weights, so the same samples
