@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
+import numpy as np
 import torch
 
 from genbench.errors import CheckpointError, UnsupportedDataError
@@ -345,6 +346,19 @@ def _key_text(o: Any) -> Any:
     return str(o)
 
 
+def plugin_number(value: Any) -> float | None:
+    """A number a plugin returned (a metric's value, a model's ``nfe``) as a float, or None where it is
+    none: text and bools are no measurement ("1.5", True), and ``float()`` of what cannot be read
+    raises anything from TypeError to OverflowError (``10**400``) and RuntimeError (a meta tensor, or
+    a tensor of several values), which failed the whole metric or model as its own bug."""
+    if isinstance(value, str | bytes | bool | np.bool_):
+        return None
+    try:
+        return float(value)
+    except Exception:
+        return None
+
+
 @dataclass
 class SampleCheck:
     """Validation of the batches a plugin returns."""
@@ -401,11 +415,8 @@ class SampleCheck:
         column; None or a string failed the model as "could not convert string to float"."""
         from genbench.errors import PluginOutputError
 
-        try:
-            value = float(nfe) if not isinstance(nfe, bool | str) else math.nan
-        except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of more than one value
-            value = math.nan
-        if not math.isfinite(value) or value < 0:
+        value = plugin_number(nfe)
+        if value is None or not math.isfinite(value) or value < 0:
             raise PluginOutputError(
                 f"model {self.model!r} has nfe = {nfe!r}; nfe is the number of network evaluations per "
                 f"sample, a number >= 0 (1 for one network call)"

@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
-from genbench.api import GenerativeModel, SampleCheck
+from genbench.api import GenerativeModel, SampleCheck, plugin_number
 from genbench.errors import GenbenchError, MetricInputError, PluginOutputError, said
 from genbench.features.base import Features
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
@@ -376,12 +375,7 @@ def checked_values(
     kept: dict[str, float] = {}
     problems = []
     for key, value in values.items():
-        # a plugin's value: float() of 10**400 raises OverflowError and of a meta tensor
-        # RuntimeError, which lost the metric's good values with it; "1.5" and True are no measurements
-        try:
-            number = None if isinstance(value, str | bytes | bool | np.bool_) else float(value)
-        except Exception:
-            number = None
+        number = plugin_number(value)  # one that float() cannot read lost the metric's good values
         if key in RESERVED_METRIC_KEYS:
             problems.append(f"returned {key!r}, the name of a result column; rename the key")
         elif owners.setdefault(key, metric) != metric:  # the first metric to write a key owns it
