@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -273,6 +274,11 @@ def _seed_list(seeds: pd.Series) -> str:
 TIMING_FACTS = ("sampled_on", "trained_on", "batch_size")
 
 
+def machines_named(values: Iterable[object]) -> set[str]:
+    """The machines ``values`` name: "" is a control's (nothing trained), None or NaN one unrecorded."""
+    return {m for m in values if isinstance(m, str) and m}
+
+
 def timing_facts(ok: pd.DataFrame) -> dict[str, str]:
     """Where the Cost cells of a row (its ok runs ``ok``) were measured: the machines its timed seeds
     sampled on, those its trained checkpoints were trained on ("not recorded" for a checkpoint that
@@ -283,9 +289,9 @@ def timing_facts(ok: pd.DataFrame) -> dict[str, str]:
     timed = ok[ok.get("samples_per_s", empty).notna()]
     trained = ok[ok.get("train_s", empty).notna()]
     where = trained.get("trained_on", pd.Series(None, index=trained.index, dtype=object))
-    sampled_on = sorted({m for m in timed.get("machine", []) if isinstance(m, str) and m})
-    # "": a control, nothing trained; None or NaN: a checkpoint written before the machine was recorded
-    trained_on = sorted({m for m in where if isinstance(m, str) and m})
+    sampled_on = sorted(machines_named(timed.get("machine", [])))
+    # None or NaN: a checkpoint written before the machine was recorded
+    trained_on = sorted(machines_named(where))
     trained_on += ["not recorded"] if where.isna().any() else []
     batches = sorted({int(b) for b in timed.get("batch_size", pd.Series(dtype=float)).dropna()})
     return {

@@ -16,6 +16,7 @@ from genbench.leaderboard import (
     CellNote,
     column_directions,
     fmt,
+    machines_named,
     note_lines,
     plugin_columns,
     timing_facts,
@@ -324,10 +325,6 @@ def _flags_legend(agg: pd.DataFrame) -> str:
     )
 
 
-def _machines(values: pd.Series) -> set[str]:
-    return {m for m in values if isinstance(m, str) and m}  # "": a control, nothing trained; NaN: unknown
-
-
 #: the Cost table's header of each of :data:`TIMING_FACTS`
 FACT_HEADERS = {"sampled_on": "sampled on", "trained_on": "trained on", "batch_size": "batch"}
 
@@ -353,13 +350,13 @@ def timing_caption(runs: pd.DataFrame, rows: pd.DataFrame | None = None) -> str 
     ok = runs[runs["status"] == "ok"]
     # only the runs that measured the figure: `genbench eval` of saved samples timed no sampling
     timed = ok[ok["samples_per_s"].notna()] if "samples_per_s" in ok and "machine" in ok else ok.iloc[:0]
-    sampled = [md_text(m) for m in sorted(_machines(timed.get("machine", [])))]
+    sampled = [md_text(m) for m in sorted(machines_named(timed.get("machine", [])))]
     # the runs whose train_s was measured (none when the frame records no training machines)
     if "train_s" in ok and "trained_on" in ok:
         fitted = ok[ok["train_s"].notna()]
     else:
         fitted = ok.iloc[:0].assign(trained_on=None)
-    trained = [md_text(m) for m in sorted(_machines(fitted["trained_on"]))]
+    trained = [md_text(m) for m in sorted(machines_named(fitted["trained_on"]))]
     unknown = bool(fitted["trained_on"].isna().any())
     # a board without samples/s (`--metrics fid`) still shows train_s: it was said to be timed nowhere
     where = f"Sampling timed on {'; '.join(sampled)}; `train_s`" if sampled else "`train_s` timed"
