@@ -127,10 +127,17 @@ def _installed_elsewhere(dist: str, top: str, path: str, state: tuple[tuple[str,
     :func:`path_state` changed. Any of its forms, not only the imported one's: a distribution's
     ``top.py`` shadowed by a project's package ``top/`` (or the reverse) had no file to compare."""
     try:
-        files = metadata.distribution(dist).files or []
+        own = installed_files(metadata.distribution(dist), top)
     except metadata.PackageNotFoundError:
         return False
+    return bool(own) and path not in own
+
+
+def installed_files(dist: metadata.Distribution, top: str) -> list[str]:
+    """The real paths of the files by which ``dist`` installs the top-level module ``top`` (its
+    ``top/__init__.py``, ``top.py`` or an extension ``top.*.so``), as its file list records them;
+    none for a distribution whose list does not name them (an editable install). What the module
+    Python imported is compared with: a project's own ``top`` of that name shadows it otherwise."""
     suffixes = importlib.machinery.all_suffixes()  # .py, .pyc, .cpython-312-x86_64-linux-gnu.so, ...
     forms = {(f"{top}{s}",) for s in suffixes} | {(top, f"__init__{s}") for s in suffixes}
-    own = [f for f in files if tuple(f.parts) in forms]
-    return bool(own) and all(os.path.realpath(f.locate()) != path for f in own)
+    return [os.path.realpath(f.locate()) for f in dist.files or [] if tuple(f.parts) in forms]

@@ -13,6 +13,8 @@ import os
 import sys
 from importlib import metadata
 
+from genbench.distributions import installed_files
+
 
 def shadowing(ep: metadata.EntryPoint) -> str | None:
     """Why ``ep`` failed to import when its top-level package was found elsewhere than in the
@@ -22,9 +24,9 @@ def shadowing(ep: metadata.EntryPoint) -> str | None:
     top = ep.module.partition(".")[0]
     if dist is None or not top:
         return None
-    own = [str(f.locate()) for f in dist.files or [] if f.parts in ((top, "__init__.py"), (f"{top}.py",))]
+    own = installed_files(dist, top)
     found = _imported_from(top)
-    if not own or found is None or os.path.realpath(found) in {os.path.realpath(p) for p in own}:
+    if not own or found is None or os.path.realpath(found) in own:
         return None
     return (
         f"the {top!r} Python imported is {found}, not {dist.name}'s ({own[0]}): a folder or module "
