@@ -7,7 +7,8 @@ in ``fit`` moved every later model's FID while all were recorded "ok". The data 
 copies (``training.train_or_load``, ``EvalContext.train_data``, ``scoring.evaluate_into``), and
 torch's global settings are restored after a model's training, after its sampling and after each
 metric, with a warning naming the plugin; so they are after each call into a dataset or feature
-extractor plugin (:func:`plugin_state_kept`, through :func:`genbench.resolve.call_plugin`). Ctrl-C
+extractor plugin (:func:`plugin_state_kept`, through :func:`genbench.resolve.call_plugin`), and after
+each plugin module's import (:meth:`genbench.registry.Registry.get`). Ctrl-C
 during a model's ``fit`` or ``sample``, a metric's ``compute`` or a feature extractor's batch stops
 the run even when the plugin caught it (:func:`ctrl_c_kept`).
 """

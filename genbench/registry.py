@@ -10,7 +10,8 @@ that is not a positive integer, a model ``Config`` that is not a dataclass, ``su
 is not a collection of known kinds) and fails loudly. A name not found is looked for again among
 entry points when ``sys.path`` changed since they were read (a folder added, a package installed in
 the process); then an unknown name fails with "did you mean" (as lm-evaluation-harness does). A plugin whose module fails to import raises :class:`PluginLoadError`
-naming its distribution; other entries still load.
+naming its distribution; other entries still load. What an import leaves changed of torch's global
+settings and the working directory is restored (:func:`genbench.isolation.plugin_state_kept`).
 """
 
 from __future__ import annotations
@@ -351,8 +352,17 @@ class Registry(Generic[T]):
             return entry.obj
         ep = entry.entry_point
         assert ep is not None
+        # imported here: listing names imports nothing, torch included
+        from genbench.isolation import plugin_state_kept
+
         try:
-            obj = ep.load()
+            # a module's top-level ``torch.set_default_dtype(torch.float64)``, ``set_default_device``,
+            # ``os.chdir`` or thread count ran every later model and metric under it, as a call into
+            # the plugin would have without its guard
+            with plugin_state_kept(
+                f"{self.kind} plugin {entry.name!r} from {entry.source} (importing {ep.module})"
+            ):
+                obj = ep.load()
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # a broken plugin must not take the others down, even one
