@@ -25,6 +25,7 @@ from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
 from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
+from genbench.shared_features import SharedFeatures
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -136,10 +137,17 @@ def evaluate_into(
         "metric_options": options,
     }
     owners = key_owners(p.metrics)
+    shared = SharedFeatures(
+        {
+            "sample": (feats, lambda: p.extractor.extract(samples)),
+            "reference": (reference, lambda: _reference_again(p, reference)),
+        }
+    )
     for metric in p.metrics:
         # its own copies live for this call only: kept to the end of the loop, the last metric's copy of
         # the samples (614 MB at CIFAR-10 scale) raised the evaluation's peak memory
-        seconds = _score_metric(metric, _own_copies(ctx, metric), result, p, owners, console)
+        with shared.kept(metric, result, console):
+            seconds = _score_metric(metric, _own_copies(ctx, metric), result, p, owners, console)
         if seconds is not None:
             timings[f"{metric.name}_s"] = seconds
     # a metric used mode labels: name what made them, unless it is the feature extractor itself
@@ -191,6 +199,15 @@ def _score_metric(
             # not again for each model and seed
             record_metric_error(result, metric, e, console, announced=own.reference_stats_error)
         return time.perf_counter() - t0
+
+
+def _reference_again(p: Plan, reference: Features) -> Features:
+    """The reference features read again (from the cache, where :func:`reference_features` wrote them)."""
+    from genbench.features.reference import reference_features
+
+    if not p.reads_reference:  # none were read: an empty array, which no metric can change
+        return reference
+    return reference_features(p.dataset, p.extractor, p.config.reference_split, p.cache_dir)
 
 
 def _own_copies(ctx: EvalContext, metric: Metric) -> EvalContext:

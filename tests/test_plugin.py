@@ -657,6 +657,33 @@ def test_a_metric_that_changes_the_shared_features_fails_alone(register, tmp_pat
         assert dirty[model].metrics["fid"] == clean[model].metrics["fid"]
 
 
+@pytest.mark.parametrize("which", ["reference", "sample"])
+def test_a_metric_that_changes_the_shared_features_through_torch_fails_alone(
+    register, tmp_path, cache_dir, which
+):
+    """``torch.as_tensor`` shares the read-only arrays (torch warns once a process, then writes): a
+    metric that normalised them in place moved the FID of every metric and model after it, all "ok"."""
+
+    class Normalises(_Metric):
+        def compute(self, ctx):
+            x = torch.as_tensor(getattr(ctx, f"{which}_features").features)
+            x /= x.norm(dim=1, keepdim=True)
+            return {"normalises": 1.0}
+
+    register(registry.metrics, "test-normalises", Normalises)
+    clean = run_ring8(tmp_path / "clean", cache_dir, metrics=["fid"])
+    dirty = run_ring8(tmp_path / "dirty", cache_dir, metrics=["test-normalises", "fid"])
+    for model in ("copy", "gaussian"):
+        assert dirty[model].metric_errors["test-normalises"] == (
+            f"test-normalises: changed the {which} features in place, which the metrics after it read too "
+            "(a tensor from torch.from_numpy or torch.as_tensor shares their read-only memory); compute on "
+            "a copy, e.g. torch.tensor(x) or x.copy()"
+        )
+        assert dirty[model].metric_error_kinds["test-normalises"] == "plugin"
+        assert "normalises" not in dirty[model].metrics  # computed on what it changed
+        assert dirty[model].metrics["fid"] == clean[model].metrics["fid"]
+
+
 def test_a_metric_that_changes_the_reference_stats_fails_alone(register, tmp_path, cache_dir):
     """--reference-stats are one (mu, sigma) for every metric of every model: a metric regularising
     sigma in place (``sigma += I``) moved every later FID (copy's from 4.6 to 198), all "ok"."""

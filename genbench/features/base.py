@@ -7,6 +7,7 @@ is a classifier, logits (N x K) for the Inception Score and mode labels. It is b
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,17 @@ class Features:
 
     def __len__(self) -> int:
         return int(self.features.shape[0])
+
+    def digest(self) -> int:
+        """A CRC-32 of the values (fast: 0.1 s for CIFAR-10's 50000 x 2048): what tells that a metric
+        changed them in place through a tensor sharing their memory. ``torch.from_numpy`` and
+        ``torch.as_tensor`` take a read-only array with a warning torch gives once a process, and
+        their tensor's ``x -= x.mean(0)`` then writes into it."""
+        crc = 0
+        for array in (self.features, self.logits):
+            if array is not None:
+                crc = zlib.crc32(np.ascontiguousarray(array), crc)
+        return crc
 
     def seen_by(self, metric: str) -> Features:
         """These features (the same read-only arrays) with a cache of ``metric``'s own, kept for every

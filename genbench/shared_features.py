@@ -1,0 +1,59 @@
+"""What one metric cannot change for the next: the sample and reference features they all read.
+
+Features are read-only arrays (:class:`genbench.features.base.Features`), so numpy refuses a metric's
+``x -= x.mean(0)``; but ``torch.from_numpy`` and ``torch.as_tensor`` share them with a warning torch
+gives once a process, and a write through that tensor went into every later metric's features (and,
+for the reference split's, every later model's), all recorded "ok". Copying them for each metric
+would cost 1.6 GB at CIFAR-10's 50000 x 2048, so each is checked after each metric instead
+(:meth:`Features.digest`): a metric that changed them fails, and they are read again for the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from genbench.errors import PluginOutputError
+from genbench.text import and_list
+
+if TYPE_CHECKING:
+    from genbench.features.base import Features
+    from genbench.metrics.base import Metric
+    from genbench.progress import Progress
+    from genbench.results import Result
+
+
+class SharedFeatures:
+    """The features every metric of one (model, seed) reads, each named ("sample") with how to get
+    it again (the extraction, or the reference cache)."""
+
+    def __init__(self, shared: dict[str, tuple[Features, Callable[[], Features]]]):
+        self._shared = shared
+        self._digests = {what: feats.digest() for what, (feats, _) in shared.items()}
+
+    @contextlib.contextmanager
+    def kept(self, metric: Metric, result: Result, console: Progress) -> Iterator[None]:
+        """Score ``metric`` in the block; when it changed a shared array, it fails with one error
+        naming the fix, its values and flags are dropped, and the arrays are read again."""
+        from genbench.scoring import record_metric_error  # imported here: scoring imports this
+
+        metrics, flags = dict(result.metrics), list(result.flags)
+        yield
+        changed = [w for w, (feats, _) in self._shared.items() if feats.digest() != self._digests[w]]
+        if not changed:
+            return
+        for what in changed:
+            feats, again = self._shared[what]
+            fresh = again()
+            # in place of the changed arrays, in the object every later metric and model is handed
+            feats.features, feats.logits = fresh.features, fresh.logits
+            self._digests[what] = feats.digest()
+        result.metrics, result.flags = metrics, flags  # what it wrote was computed on what it changed
+        result.metric_errors.pop(metric.name, None)
+        error = PluginOutputError(
+            f"{metric.name}: changed the {and_list(changed)} features in place, which the metrics after "
+            "it read too (a tensor from torch.from_numpy or torch.as_tensor shares their read-only "
+            "memory); compute on a copy, e.g. torch.tensor(x) or x.copy()"
+        )
+        record_metric_error(result, metric, error, console)
