@@ -286,8 +286,11 @@ def leaderboard_markdown(
         table = markdown_table(a, cols, directions, facts)
         if table:
             lines += ["", f"## {title}", ""]
-            timed = timing_caption(frame[frame["dataset"] == dataset], a) if title == "Cost" else None
-            lines += [timed, "", table] if timed else [table]
+            if title == "Cost":
+                caption = timing_caption(frame[frame["dataset"] == dataset], a)
+            else:
+                caption = units_caption(shown_columns(a, cols))
+            lines += [caption, "", table] if caption else [table]
             shown += shown_columns(a, cols)
     lines += _notes_markdown(a, shown)
     lines += _plugin_sources_markdown(a)
@@ -323,6 +326,21 @@ def _flags_legend(agg: pd.DataFrame) -> str:
         f"however low its FID. A row with a diverged or failed seed ({rows}) averages only the seeds "
         "that remain: its numbers are real, but it is no reliable model, however high it ranks."
     )
+
+
+#: what a column's number is, where a paper prints the same metric on another scale
+UNITS = {
+    # torch-fidelity's value, as stored; papers mostly print KID x 10^3 (some x 100): a board's 0.0328
+    # beside a paper's 32.8 (x 10^3) read as a far better model, at the same distance
+    "kid": "`kid` is the unbiased MMD² itself, as torch-fidelity returns it, not scaled: papers often "
+    "print KID × 10³ (or × 100), so scale theirs down before comparing.",
+}
+
+
+def units_caption(columns: list[str]) -> str | None:
+    """The :data:`UNITS` of the shown ``columns``, as one caption (None when no column has one)."""
+    said = [UNITS[c] for c in columns if c in UNITS]
+    return " ".join(said) or None
 
 
 #: the Cost table's header of each of :data:`TIMING_FACTS`

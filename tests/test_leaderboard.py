@@ -282,6 +282,18 @@ def board(results):
     return agg, leaderboard_markdown(frame, agg, "digits", {}, {})
 
 
+def test_the_quality_table_says_kid_is_not_scaled_as_papers_print_it():
+    """The board showed `kid 32.8` with no unit: torch-fidelity's value, which papers mostly print
+    x 10^3 (or x 100), so a reader compared it with a paper's scaled KID. A board without KID says
+    nothing of it."""
+    for kid, said in ((0.0328, True), (None, False)):
+        frame = results_frame([result("ddpm", s, 3.0 + s, **({"kid": kid} if kid else {})) for s in (0, 1)])
+        md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {})
+        start = md.index("## Quality")
+        quality = md[start : md.index("\n|", start)]
+        assert ("`kid` is the unbiased MMD² itself" in quality and "× 10³" in quality) is said, quality
+
+
 def test_runs_without_samples_are_listed_by_seed_as_a_number():
     """The list followed the result files' order, where seed10.json sorts before seed2.json."""
     rs = [result("gan", 10, 0.0, status="diverged"), result("gan", 2, 0.0, status="diverged")]
