@@ -6,6 +6,7 @@ import enum
 import hashlib
 import json
 import os
+import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -1340,6 +1341,24 @@ def test_report_writes_beside_the_results_and_leaves_the_published_leaderboards_
     assert not list((tmp_path / "leaderboards").iterdir())
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert "--leaderboards leaderboards`" not in readme and '"leaderboards")' not in readme
+
+
+def test_eval_ends_as_run_does_with_the_report_command_to_paste(cli, tmp_path, cache_dir):
+    """`genbench run` ended with "next: genbench report --out runs", `genbench eval` with nothing,
+    though its result is as much the board's; and an --out with a space gave a command that, pasted,
+    passed `report` two arguments."""
+    out = tmp_path / "my runs"
+    np.savez(tmp_path / "s.npz", samples=digits_test_u8(cache_dir))
+    r = cli(*eval_args(tmp_path / "s.npz", out, cache_dir, "--metrics", "fid"))
+    assert r.exit_code == 0, r.output
+    said = r.stderr.strip().splitlines()[-1]
+    assert said == f"results in {out}; next: genbench report --out {shlex.quote(str(out))}", r.stderr
+    pasted = shlex.split(said.split("next: genbench ")[1])
+    assert cli(*pasted).exit_code == 0 and (out / "leaderboards/digits.md").exists()
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "20", "--metrics", "fid"]
+    r = cli(*run_args(out, cache_dir, *args))
+    assert r.exit_code == 0, r.output
+    assert r.stderr.strip().splitlines()[-1].endswith(said), r.stderr
 
 
 @pytest.mark.parametrize("command", ["run", "eval", "stats", "report", "list"])

@@ -53,7 +53,7 @@ def eval_samples(
 ) -> None:
     """Compute every metric for samples generated elsewhere."""
     from genbench import evaluate
-    from genbench.cli.run import exit_code
+    from genbench.cli.run import exit_code, report_hint
 
     config = RunConfig(
         models=[],
@@ -74,4 +74,5 @@ def eval_samples(
         progress=progress,
     )
     result = evaluate(samples, config, name=name)
+    typer.echo(report_hint(out), err=True)
     raise typer.Exit(exit_code([result]))

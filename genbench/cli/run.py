@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -106,11 +107,14 @@ def run(
     )
     results = run_api(config)
     bad = [r for r in results if r.status != "ok"]
-    typer.echo(
-        f"{len(results) - len(bad)} of {len(results)} runs ok; results in {out}; next: genbench report --out {out}",
-        err=True,
-    )
+    typer.echo(f"{len(results) - len(bad)} of {len(results)} runs ok; {report_hint(out)}", err=True)
     raise typer.Exit(exit_code(results))
+
+
+def report_hint(out: Path) -> str:
+    """Where a command's results are and the command that makes their board: `run` and `eval` both
+    end with it (eval's results are as much the board's)."""
+    return f"results in {out}; next: genbench report --out {shlex.quote(str(out))}"
 
 
 def exit_code(results: list) -> int:
