@@ -27,6 +27,21 @@ TERMINATED_EXIT = 128 + int(signal.SIGTERM)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+#: the attribute of an interruption that says what its rerun does with the training it stopped
+_RERUN = "genbench_rerun"
+
+
+def say_rerun(interruption: KeyboardInterrupt, what: str) -> None:
+    """Record on ``interruption`` what a rerun does with the training it stopped, for the command's
+    last line (:func:`rerun_said`)."""
+    setattr(interruption, _RERUN, what)
+
+
+def rerun_said(interruption: KeyboardInterrupt) -> str | None:
+    """What :func:`say_rerun` recorded on ``interruption``; None when it stopped no training."""
+    return getattr(interruption, _RERUN, None)
+
+
 class Terminated(KeyboardInterrupt):
     """The process got SIGTERM. A KeyboardInterrupt, so that every ``except KeyboardInterrupt:
     raise`` that lets Ctrl-C through a plugin's failure handling lets this through too."""

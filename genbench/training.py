@@ -28,6 +28,7 @@ from genbench.io import alone, remove_temps
 from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
+from genbench.termination import say_rerun
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -196,6 +197,17 @@ def _train_and_save(
                 summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
         summary = {**summary, **mode}  # saved with the weights: a loaded checkpoint says how it was trained
         check_weights_finite(model, summary, ctx)
+    except KeyboardInterrupt as e:
+        # "rerun to resume training" only where a state to resume from was saved: stopped before
+        # the first one, the rerun trains from step 0
+        if not (ckpt_dir / PARTIAL).exists():
+            every = p.config.checkpoint_every
+            say_rerun(
+                e,
+                f"{label} seed {seed} had saved no state to resume from (--checkpoint-every {every}), "
+                "so a rerun trains it from the start",
+            )
+        raise
     except Exception as e:
         # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
         (ckpt_dir / RETRAINING).unlink(missing_ok=True)

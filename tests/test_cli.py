@@ -295,6 +295,27 @@ def interrupt_training_at(monkeypatch: pytest.MonkeyPatch, at: int):
     return real
 
 
+def test_ctrl_c_before_the_first_resumable_state_says_the_rerun_starts_over(cli, tmp_path, monkeypatch):
+    """Stopped at step 3 of a training that saves its state every 5 steps, there is no train.pt:
+    the command still said "rerun to resume training", and the rerun trained from step 0."""
+    from genbench.api import TrainContext
+
+    args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "200", "--metrics", "fid"]
+    args = run_args(tmp_path / "runs", tmp_path / "cache", *args, "--checkpoint-every", "5", "--no-figures")
+    real = interrupt_training_at(monkeypatch, 3)
+    r = cli(*args)
+    assert r.exit_code == 130 and "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[-1] == (
+        "interrupted: finished results are saved; test-tiny-trained seed 0 had saved no state to resume "
+        "from (--checkpoint-every 5), so a rerun trains it from the start"
+    )
+    assert not list((tmp_path / "cache").rglob("train.pt"))
+    monkeypatch.setattr(TrainContext, "progress", real)
+    assert cli(*args).exit_code == 0
+    (result,) = find_results(tmp_path / "runs")
+    assert load_result(result).training["resumed_from"] == 0  # as said: trained from the start
+
+
 def test_interrupted_training_resumes_to_the_same_result(cli, tmp_path, monkeypatch):
     """Ctrl-C during training keeps the last checkpoint; the rerun resumes from it and ends where an
     uninterrupted run ends, with the whole training log."""

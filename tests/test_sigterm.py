@@ -142,12 +142,18 @@ def train_pt(tmp_path: Path) -> list[Path]:
     return list((tmp_path / "cache" / "checkpoints").rglob("train.pt"))
 
 
-def assert_stopped(ended: subprocess.CompletedProcess[str]) -> None:
-    """Exit 143, no traceback, and the last line says it was terminated and a rerun resumes."""
+#: what the last line says of a training stopped before it saved a state to resume from
+STARTS_OVER = (
+    "had saved no state to resume from (--checkpoint-every {every}), so a rerun trains it from the start"
+)
+
+
+def assert_stopped(ended: subprocess.CompletedProcess[str], rerun: str = "rerun to resume training") -> None:
+    """Exit 143, no traceback, and the last line says it was terminated and what a rerun does."""
     assert ended.returncode == 143, (ended.returncode, ended.stderr)
     assert "Traceback" not in ended.stderr, ended.stderr
     last = ended.stderr.strip().splitlines()[-1]
-    assert last == "terminated (SIGTERM): finished results are saved; rerun to resume training"
+    assert last == f"terminated (SIGTERM): finished results are saved; {rerun}"
 
 
 @pytest.mark.parametrize(
@@ -172,6 +178,15 @@ def test_sigterm_stops_training_cleanly_and_the_rerun_resumes(tmp_path: Path, cl
     assert train_pt(tmp_path) == []  # removed with the final model.pt written
 
 
+def test_sigterm_before_the_first_checkpoint_says_the_rerun_trains_from_the_start(tmp_path: Path):
+    """At step 3, before the step-5 checkpoint, there is nothing to resume: the command said "rerun
+    to resume training" all the same."""
+    ended = terminated(tmp_path, "step:3")
+    assert train_pt(tmp_path) == []
+    label = "vae[batch_size=32,steps=20]"  # run_args' --set, as the run names it
+    assert_stopped(ended, f"{label} seed 0 {STARTS_OVER.format(every=5)}")
+
+
 def test_sigterm_while_writing_a_result_leaves_no_temp_file(tmp_path: Path):
     """SIGTERM while the result JSON is being written (the training done, its model.pt saved)."""
     ended = terminated(tmp_path, "write:seed0.json:1")
@@ -185,7 +200,8 @@ def test_sigterm_caught_by_fit_still_stops_the_run(tmp_path: Path):
     """A training loop that stops early on KeyboardInterrupt (which SIGTERM raises) and returns: its
     half-trained weights are neither cached nor scored, as with Ctrl-C."""
     ended = terminated(tmp_path, "fit", model="test-catches-sigterm")
-    assert_stopped(ended)
+    # its fit saves no resumable state: it said "rerun to resume training" all the same
+    assert_stopped(ended, f"test-catches-sigterm seed 0 {STARTS_OVER.format(every=500)}")
     assert not list((tmp_path / "cache" / "checkpoints").rglob("model.pt"))
     assert not list((tmp_path / "runs").rglob("seed0.json"))
 

@@ -92,10 +92,14 @@ def _options(
     pass
 
 
-def user_errors(fn: F, interrupted: str = "interrupted") -> F:
+def user_errors(fn: F, interrupted: str | Callable[[KeyboardInterrupt], str] = "interrupted") -> F:
     """Print a GenbenchError as one line on stderr and exit 2, with no traceback; Ctrl-C prints
-    ``interrupted`` (what was kept) and exits 130. SIGTERM (a cluster's time limit or preemption)
-    stops the command as Ctrl-C does, says so in place of "interrupted" and exits 143."""
+    ``interrupted`` (what was kept; a function of the interruption: what it stopped) and exits 130.
+    SIGTERM (a cluster's time limit or preemption) stops the command as Ctrl-C does, says so in
+    place of "interrupted" and exits 143."""
+
+    def said(e: KeyboardInterrupt) -> str:
+        return interrupted(e) if callable(interrupted) else interrupted
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -108,11 +112,11 @@ def user_errors(fn: F, interrupted: str = "interrupted") -> F:
         except GenbenchError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(e.exit_code) from None
-        except Terminated:
-            typer.echo(f"terminated (SIGTERM){interrupted.removeprefix('interrupted')}", err=True)
+        except Terminated as e:
+            typer.echo(f"terminated (SIGTERM){said(e).removeprefix('interrupted')}", err=True)
             raise typer.Exit(TERMINATED_EXIT) from None
-        except KeyboardInterrupt:
-            typer.echo(interrupted, err=True)
+        except KeyboardInterrupt as e:
+            typer.echo(said(e), err=True)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
@@ -125,9 +129,7 @@ def _register_commands() -> None:
     from genbench.cli import run as run_cmd
     from genbench.cli import stats as stats_cmd
 
-    app.command("run")(
-        user_errors(run_cmd.run, "interrupted: finished results are saved; rerun to resume training")
-    )
+    app.command("run")(user_errors(run_cmd.run, run_cmd.interrupted))
     app.command("eval")(user_errors(eval_cmd.eval_samples, "interrupted: no result was written"))
     app.command("report")(
         user_errors(report_cmd.report, "interrupted: the leaderboards written so far are complete")

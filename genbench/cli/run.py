@@ -111,6 +111,13 @@ def run(
     raise typer.Exit(exit_code(results))
 
 
+def interrupted(e: KeyboardInterrupt) -> str:
+    """Ctrl-C's last line: what was kept, and what a rerun does with the training it stopped."""
+    from genbench.termination import rerun_said
+
+    return f"interrupted: finished results are saved; {rerun_said(e) or 'rerun to resume training'}"
+
+
 def report_hint(out: Path) -> str:
     """Where a command's results are and the command that makes their board: `run` and `eval` both
     end with it (eval's results are as much the board's)."""
