@@ -141,7 +141,10 @@ def evaluate_into(
         {
             "sample": (feats, lambda: p.extractor.extract(samples)),
             "reference": (reference, lambda: _reference_again(p, reference)),
-        }
+        },
+        # handed to every metric (memorization extracts with it): a metric's .train() or forward
+        # hook on its network changed every later metric's and model's features
+        extractor=p.extractor,
     )
     for metric in p.metrics:
         # its own copies live for this call only: kept to the end of the loop, the last metric's copy of

@@ -6,6 +6,8 @@ gives once a process, and a write through that tensor went into every later metr
 for the reference split's, every later model's), all recorded "ok". Copying them for each metric
 would cost 1.6 GB at CIFAR-10's 50000 x 2048, so each is checked after each metric instead
 (:meth:`Features.digest`): a metric that changed them fails, and they are read again for the others.
+So is each metric checked for a change of the feature extractor's networks, which the arrays are
+read again with (:class:`genbench.shared_extractor.SharedExtractor`): they are put back first.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from genbench.errors import PluginOutputError
+from genbench.shared_extractor import SharedExtractor
 from genbench.text import and_list
 
 if TYPE_CHECKING:
-    from genbench.features.base import Features
+    from genbench.features.base import FeatureExtractor, Features
     from genbench.metrics.base import Metric
     from genbench.progress import Progress
     from genbench.results import Result
@@ -26,23 +29,32 @@ if TYPE_CHECKING:
 
 class SharedFeatures:
     """The features every metric of one (model, seed) reads, each named ("sample") with how to get
-    it again (the extraction, or the reference cache)."""
+    it again (the extraction, or the reference cache), and the ``extractor`` they are read with."""
 
-    def __init__(self, shared: dict[str, tuple[Features, Callable[[], Features]]]):
+    def __init__(
+        self,
+        shared: dict[str, tuple[Features, Callable[[], Features]]],
+        extractor: FeatureExtractor | None = None,
+    ):
         self._shared = shared
         self._digests = {what: feats.digest() for what, (feats, _) in shared.items()}
+        self._extractor = SharedExtractor(extractor) if extractor is not None else None
 
     @contextlib.contextmanager
     def kept(self, metric: Metric, result: Result, console: Progress) -> Iterator[None]:
-        """Score ``metric`` in the block; when it changed a shared array, it fails with one error
-        naming the fix, its values and flags are dropped, and the arrays are read again."""
+        """Score ``metric`` in the block; when it changed a shared array or the extractor's networks,
+        it fails with one error naming the fix, its values and flags are dropped, the networks are put
+        back, and then the arrays are read again."""
         from genbench.scoring import record_metric_error  # imported here: scoring imports this
 
         metrics, flags = dict(result.metrics), list(result.flags)
         yield
+        network = self._extractor.changed() if self._extractor is not None else []
         changed = [w for w, (feats, _) in self._shared.items() if feats.digest() != self._digests[w]]
-        if not changed:
+        if not changed and not network:
             return
+        if self._extractor is not None and network:
+            self._extractor.restore()  # first: reading the arrays again extracts with it
         for what in changed:
             feats, again = self._shared[what]
             fresh = again()
@@ -51,9 +63,17 @@ class SharedFeatures:
             self._digests[what] = feats.digest()
         result.metrics, result.flags = metrics, flags  # what it wrote was computed on what it changed
         result.metric_errors.pop(metric.name, None)
-        error = PluginOutputError(
-            f"{metric.name}: changed the {and_list(changed)} features in place, which the metrics after "
-            "it read too (a tensor from torch.from_numpy or torch.as_tensor shares their read-only "
-            "memory); compute on a copy, e.g. torch.tensor(x) or x.copy()"
-        )
-        record_metric_error(result, metric, error, console)
+        said = []
+        if changed:
+            said.append(
+                f"changed the {and_list(changed)} features in place, which the metrics after it read too "
+                "(a tensor from torch.from_numpy or torch.as_tensor shares their read-only memory); compute "
+                "on a copy, e.g. torch.tensor(x) or x.copy()"
+            )
+        if network:
+            said.append(
+                f"changed the feature extractor's network ({', '.join(network)}), which every metric and "
+                "model after it extracts with; leave ctx.extractor as it is (ctx.extractor.extract(x) "
+                "gives features), or change a copy.deepcopy of its network"
+            )
+        record_metric_error(result, metric, PluginOutputError(f"{metric.name}: {'; '.join(said)}"), console)

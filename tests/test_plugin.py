@@ -20,6 +20,7 @@ from genbench import registry
 from genbench.api import GenerativeModel
 from genbench.config import RunConfig
 from genbench.data.base import Dataset
+from genbench.features.base import FeatureExtractor
 from genbench.leaderboard import aggregate, results_frame
 from genbench.metrics.base import Metric
 from genbench.registry import Entry
@@ -682,6 +683,123 @@ def test_a_metric_that_changes_the_shared_features_through_torch_fails_alone(
         assert dirty[model].metric_error_kinds["test-normalises"] == "plugin"
         assert "normalises" not in dirty[model].metrics  # computed on what it changed
         assert dirty[model].metrics["fid"] == clean[model].metrics["fid"]
+
+
+class _NormedFeatures(FeatureExtractor):
+    """A plugin extractor whose network has BatchNorm: in training mode it normalises each batch by
+    its own statistics and updates its running ones."""
+
+    supported_kinds = ("points",)
+    takes_weights = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            self.net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8)).eval()
+        self.net[1].running_mean.fill_(0.5)  # statistics as if trained: not the identity's
+        self.net[1].running_var.fill_(4.0)
+
+    def fingerprint(self):
+        return "test-normed"
+
+    def _extract_batch(self, x):
+        return self.net(x), None
+
+
+def _doubled(module, inputs, output):
+    return 2 * output
+
+
+def _writes_in_place(net):
+    with torch.no_grad():
+        net[0].weight.mul_(2)
+
+
+#: what a metric plugin did to the network of the extractor it is handed, and what that is called
+NETWORK_CHANGES = {
+    "train": (lambda net: net.train(), "train/eval mode"),
+    "hook": (lambda net: net[0].register_forward_hook(_doubled), "hooks"),
+    "in place": (_writes_in_place, "weights written in place"),
+    "double": (lambda net: net.double(), "modules, parameters or buffers"),
+    "swap": (lambda net: net.__setitem__(1, torch.nn.Identity()), "modules, parameters or buffers"),
+}
+#: the in-tree metrics that read the features, memorization extracting with the extractor itself
+FEATURE_METRICS = ["fid", "kid", "prdc", "memorization", "modes"]
+
+
+def _network_message(metric: str, what: str) -> str:
+    return (
+        f"{metric}: changed the feature extractor's network ({what}), which every metric and model "
+        "after it extracts with; leave ctx.extractor as it is (ctx.extractor.extract(x) gives features), "
+        "or change a copy.deepcopy of its network"
+    )
+
+
+@pytest.mark.parametrize("change", list(NETWORK_CHANGES))
+def test_a_metric_that_changes_the_feature_extractors_network_fails_alone(
+    register, tmp_path, cache_dir, change
+):
+    """Every metric is handed the extractor (memorization extracts with it): one that put its
+    network in training mode, hooked it or wrote a weight moved the values of every metric and model
+    after it, all "ok"; a .double() failed every later model's extraction."""
+    act, what = NETWORK_CHANGES[change]
+
+    class Changes(_Metric):
+        def compute(self, ctx):
+            act(ctx.extractor.net)
+            return {"changes": 1.0}
+
+    register(registry.features, "test-normed", _NormedFeatures)
+    register(registry.metrics, "test-changes", Changes)
+    options = ["memorization.space=features"]
+    extra = {"features": "test-normed", "metric_options": options}
+    clean = run_ring8(tmp_path / "clean", cache_dir, metrics=FEATURE_METRICS, **extra)
+    dirty = run_ring8(tmp_path / "dirty", cache_dir, metrics=["test-changes", *FEATURE_METRICS], **extra)
+    for model in ("copy", "gaussian"):
+        assert dirty[model].status == "ok"
+        assert {k: dirty[model].metrics.get(k) for k in clean[model].metrics} == clean[model].metrics
+        assert "changes" not in dirty[model].metrics  # computed on the network it changed
+        # the in-tree metrics after it, memorization's own extraction too, trip nothing
+        assert dirty[model].metric_errors == {"test-changes": _network_message("test-changes", what)}
+        assert dirty[model].metric_error_kinds == {"test-changes": "plugin"}
+
+
+def test_a_metric_that_hooks_the_classifiers_network_fails_alone(register, tmp_path, cache_dir):
+    """The digits classifier's network is one object per process (the mode labels use it too): a
+    metric's forward hook moved gaussian's FID from 223 to 909, and every later run's in the process."""
+
+    class Hooks(_Metric):
+        def compute(self, ctx):
+            ctx.extractor.model.body.register_forward_hook(_doubled)
+            return {"hooks": 1.0}
+
+    register(registry.metrics, "test-hooks", Hooks)
+
+    def run_digits(out, metrics):
+        config = RunConfig(
+            models=["copy", "gaussian"],
+            dataset="digits",
+            samples=200,
+            metrics=metrics,
+            metric_options=["memorization.space=features"],
+            out=out,
+            cache_dir=cache_dir,
+            device="cpu",
+            figures=False,
+            progress=False,
+        )
+        return {r.model: r for r in run(config)}
+
+    metrics = [*FEATURE_METRICS, "is"]
+    clean = run_digits(tmp_path / "clean", metrics)
+    dirty = run_digits(tmp_path / "dirty", ["test-hooks", *metrics])
+    after = run_digits(tmp_path / "after", metrics)
+    for model in ("copy", "gaussian"):
+        assert {k: dirty[model].metrics.get(k) for k in clean[model].metrics} == clean[model].metrics
+        assert after[model].metrics == clean[model].metrics
+        assert "hooks" not in dirty[model].metrics
+        assert dirty[model].metric_errors == {"test-hooks": _network_message("test-hooks", "hooks")}
 
 
 def test_a_metric_that_changes_the_reference_stats_fails_alone(register, tmp_path, cache_dir):
