@@ -145,6 +145,9 @@ def evaluate_into(
         # handed to every metric (memorization extracts with it): a metric's .train() or forward
         # hook on its network changed every later metric's and model's features
         extractor=p.extractor,
+        # the values its metrics share (mode labels, memorization's test features): a metric that
+        # changed the network computed them with it
+        derived=ctx._cache,
     )
     for metric in p.metrics:
         # its own copies live for this call only: kept to the end of the loop, the last metric's copy of

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genbench.errors import PluginOutputError
 from genbench.shared_extractor import SharedExtractor
@@ -29,25 +29,31 @@ if TYPE_CHECKING:
 
 class SharedFeatures:
     """The features every metric of one (model, seed) reads, each named ("sample") with how to get
-    it again (the extraction, or the reference cache), and the ``extractor`` they are read with."""
+    it again (the extraction, or the reference cache), the ``extractor`` they are read with, and the
+    ``derived`` values the metrics compute once and share (``EvalContext.cached``: the mode labels,
+    memorization's test features)."""
 
     def __init__(
         self,
         shared: dict[str, tuple[Features, Callable[[], Features]]],
         extractor: FeatureExtractor | None = None,
+        derived: dict[str, Any] | None = None,
     ):
         self._shared = shared
         self._digests = {what: feats.digest() for what, (feats, _) in shared.items()}
         self._extractor = SharedExtractor(extractor) if extractor is not None else None
+        self._derived = derived if derived is not None else {}
 
     @contextlib.contextmanager
     def kept(self, metric: Metric, result: Result, console: Progress) -> Iterator[None]:
         """Score ``metric`` in the block; when it changed a shared array or the extractor's networks,
-        it fails with one error naming the fix, its values and flags are dropped, the networks are put
-        back, and then the arrays are read again."""
+        it fails with one error naming the fix, its values and flags are dropped, and so is what it
+        added to the shared ``derived`` values; the networks are put back, and then the arrays are
+        read again."""
         from genbench.scoring import record_metric_error  # imported here: scoring imports this
 
         metrics, flags = dict(result.metrics), list(result.flags)
+        derived = dict(self._derived)
         yield
         network = self._extractor.changed() if self._extractor is not None else []
         changed = [w for w, (feats, _) in self._shared.items() if feats.digest() != self._digests[w]]
@@ -62,6 +68,10 @@ class SharedFeatures:
             feats.features, feats.logits = fresh.features, fresh.logits
             self._digests[what] = feats.digest()
         result.metrics, result.flags = metrics, flags  # what it wrote was computed on what it changed
+        # so were the shared values it computed: mode labels it asked for through a hooked classifier
+        # (the run's network is the mode labeller's on the CPU) were what "modes" counted after it
+        self._derived.clear()
+        self._derived.update(derived)
         result.metric_errors.pop(metric.name, None)
         said = []
         if changed:

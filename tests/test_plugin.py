@@ -802,6 +802,48 @@ def test_a_metric_that_hooks_the_classifiers_network_fails_alone(register, tmp_p
         assert dirty[model].metric_errors == {"test-hooks": _network_message("test-hooks", "hooks")}
 
 
+def _labels_zero(module, inputs, output):
+    """Every example's logits put on class 0: a hook that moves the mode labels, not only features."""
+    return torch.zeros_like(output).index_fill_(1, torch.tensor([0]), 1.0)
+
+
+def test_the_mode_labels_a_metric_reads_through_a_network_it_changed_are_read_again(
+    register, tmp_path, cache_dir
+):
+    """On the CPU the digits classifier's network labels the modes too: a metric that hooked it and
+    then read ``ctx.sample_modes()`` failed, the network was put back, but "modes" after it counted
+    the labels kept from the hooked network (copy's 10 modes covered became 1), all "ok"."""
+
+    class HooksThenReadsModes(_Metric):
+        def compute(self, ctx):
+            ctx.extractor.model.head.register_forward_hook(_labels_zero)
+            ctx.sample_modes()
+            return {"hooks": 1.0}
+
+    register(registry.metrics, "test-hooks-modes", HooksThenReadsModes)
+
+    def run_digits(out, metrics):
+        config = RunConfig(
+            models=["copy", "gaussian"],
+            dataset="digits",
+            samples=200,
+            metrics=metrics,
+            out=out,
+            cache_dir=cache_dir,
+            device="cpu",
+            figures=False,
+            progress=False,
+        )
+        return {r.model: r for r in run(config)}
+
+    clean = run_digits(tmp_path / "clean", ["modes"])
+    dirty = run_digits(tmp_path / "dirty", ["test-hooks-modes", "modes"])
+    for model in ("copy", "gaussian"):
+        assert dirty[model].metrics == clean[model].metrics
+        assert dirty[model].flags == clean[model].flags
+        assert list(dirty[model].metric_errors) == ["test-hooks-modes"]
+
+
 def test_a_metric_that_changes_the_reference_stats_fails_alone(register, tmp_path, cache_dir):
     """--reference-stats are one (mu, sigma) for every metric of every model: a metric regularising
     sigma in place (``sigma += I``) moved every later FID (copy's from 4.6 to 198), all "ok"."""
