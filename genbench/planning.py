@@ -24,12 +24,12 @@ from genbench.config import (
     expand_variants,
     parse_overrides,
     resolve_model_config,
-    same_value,
     variant_label,
 )
 from genbench.data.base import Dataset
 from genbench.errors import Diverged, GenbenchError, PluginLoadError, UnknownNameError, said
 from genbench.features.base import FeatureExtractor
+from genbench.field_values import same_value
 from genbench.io import as_written, check_writable
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.metrics.base import Metric
