@@ -19,15 +19,13 @@ from genbench.errors import DataError, GenbenchError
 from genbench.metrics.base import Metric
 from genbench.planning import (
     Plan,
-    add_fingerprints,
-    metrics_replaced,
     planned_reference,
-    protocol_replaced,
     reads_reference,
     warn_unused_split,
     without_unused_stats,
 )
 from genbench.progress import Progress, command_console
+from genbench.replacement import add_fingerprints, metrics_replaced, protocol_replaced
 from genbench.resolve import (
     build_dataset,
     build_extractor,
@@ -237,8 +235,8 @@ def check_replaceable(
     """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples (the same file
     or folder, or equal values) under the same protocol (``measures``: reference split, features,
     reference statistics, and the fingerprints that ``fingerprints()`` adds to it when there is such
-    a result; :func:`genbench.planning.protocol_replaced`) that ``metrics`` with
-    ``options`` would not lose values of (:func:`genbench.planning.metrics_replaced`). A mistyped
+    a result; :func:`genbench.replacement.protocol_replaced`) that ``metrics`` with
+    ``options`` would not lose values of (:func:`genbench.replacement.metrics_replaced`). A mistyped
     --reference-stats path replaced a good FID with its error. ``fix``: what the error tells the user
     to do (by default: another --name)."""
     from genbench.results import load_result

@@ -1,12 +1,12 @@
 """The plan of a `genbench run`: every model, variant, weights owner and result path resolved and
 checked before any training (:func:`plan`), so that a bad name or ``--set`` value fails in a
-second, not after an hour. Broken model plugins are recorded in the plan and skipped.
+second, not after an hour. Broken model plugins are recorded in the plan and skipped. Whether a
+result already on disk may be replaced by the run is checked in :mod:`genbench.replacement`.
 """
 
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -30,10 +30,11 @@ from genbench.data.base import Dataset
 from genbench.errors import Diverged, GenbenchError, PluginLoadError, UnknownNameError, said
 from genbench.features.base import FeatureExtractor
 from genbench.field_values import same_value
-from genbench.io import as_written, check_writable
+from genbench.io import check_writable
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
+from genbench.replacement import add_fingerprints, check_no_results_replaced
 from genbench.resolve import (
     build_dataset,
     build_extractor,
@@ -41,9 +42,7 @@ from genbench.resolve import (
     build_metrics,
     check_config_types,
     check_shared_inputs,
-    effective_metric_options,
 )
-from genbench.results import Result
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,8 @@ class Plan:
     reads_reference: bool = True
     #: what a result of this run records of its protocol, known before any work (sample count,
     #: reference split, features, reference statistics): what a result it would replace is compared with;
-    #: the fingerprints too once there is a result to compare (:func:`add_fingerprints`)
+    #: the fingerprints too once there is a result to compare
+    #: (:func:`genbench.replacement.add_fingerprints`)
     measures: dict[str, Any] = field(default_factory=dict)
     #: checkpoint directories --retrain has cleared in this run: a checkpoint shared by several rows
     #: (ddpm and every ddim variant) is trained once per run, then loaded
@@ -281,7 +281,7 @@ def reads_reference(config: RunConfig, metrics: list[Metric]) -> bool:
 
 def planned_reference(config: RunConfig, dataset: Dataset, reads: bool) -> dict[str, Any]:
     """The reference fields a result of ``config`` will record, known before any work: what a rerun
-    is compared with (:func:`protocol_replaced`)."""
+    is compared with (:func:`genbench.replacement.protocol_replaced`)."""
     from genbench.features.reference import made_reference, stats_made
 
     if reads:
@@ -296,26 +296,6 @@ def planned_reference(config: RunConfig, dataset: Dataset, reads: bool) -> dict[
     }
 
 
-#: the fingerprints :func:`add_fingerprints` adds to a run's ``measures``
-FINGERPRINTS = ("features_fingerprint", "dataset_fingerprint")
-
-
-def add_fingerprints(
-    measures: dict[str, Any], extractor: FeatureExtractor, dataset: Dataset, reads: bool
-) -> None:
-    """Add to ``measures`` the fingerprints a result records that its names do not say: the features'
-    weights and preprocessing (``--inception-weights`` another file, a classifier retrained on another
-    machine, an extractor plugin's new version) and, when a metric reads the data (``reads``), its
-    content (a re-downloaded dataset); else the reference statistics file stands for the data. Once,
-    and only when a result exists to compare with: the classifier's fingerprint trains it, the
-    dataset's hashes both splits."""
-    if "features_fingerprint" in measures:
-        return
-    if reads:
-        measures["dataset_fingerprint"] = dataset.fingerprint()
-    measures["features_fingerprint"] = extractor.checked_fingerprint()
-
-
 def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
     """A result's variant: its ``--set`` values, then its weights owner's (``steps=10,ddpm.lr=1e-3``)."""
     label = variant_label(overrides)
@@ -323,202 +303,6 @@ def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
         owned = variant_label({f"{owner.name}.{k}": v for k, v in owner.overrides.items()})
         label = ",".join(x for x in (label, owned) if x)
     return label
-
-
-def check_no_results_replaced(
-    config: RunConfig,
-    dataset: str,
-    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
-    skipped: dict[str, str],
-    measures: dict[str, Any],
-    metrics: list[Metric],
-    options: dict[str, dict[str, Any]],
-    fingerprints: Callable[[], None] | None = None,
-) -> None:
-    """Refuse, before any work, to write a result over one that measured something else:
-
-    - one that `genbench eval` wrote (it records its samples): ``genbench eval x.npz --name ddpm``
-      then ``genbench run --models ddpm`` replaced the evaluation silently;
-    - one of another protocol (``measures``: sample count, reference split, features, reference
-      statistics, and the fingerprints that ``fingerprints()`` adds to it when a result is there):
-      a quick ``--samples 200`` check replaced the full-size result of the same seed, whose numbers
-      the report keeps apart, with nothing left to keep;
-    - one that :func:`metrics_replaced` says this run's ``metrics`` and ``options`` would lose;
-    - one that a newer genbench wrote (its schema is newer than this one reads). A file no genbench
-      can read as a result is replaced, as the report's error about it says to do.
-
-    Reference statistics are FID's alone: a result without an FID (its ``--reference-stats`` file
-    was mistyped, or FID was not asked for) measured nothing with them, and is replaced.
-
-    A result of the same protocol is replaced, as a rerun should; so is one without samples. Not
-    by a failure, though: a "failed" result goes beside an ok one (:func:`genbench.runner.write_result`)."""
-    from genbench.results import load_result
-
-    rows = [(name, row_label(v, owner)) for name, _, variants, owner in models for v in variants]
-    rows += [(name, "") for name in skipped]  # a broken plugin's "failed" results are written too
-    for name, label in rows:
-        for seed in dict.fromkeys(config.seeds):
-            path = Result(model=name, dataset=dataset, seed=seed, variant=label).path(Path(config.out))
-            if not path.exists():
-                continue
-            try:
-                old = load_result(path)
-            except GenbenchError as e:  # a newer genbench's result: its numbers are kept
-                raise GenbenchError(f"{e}; this run would replace it: {REPLACE_FIX}") from e
-            except Exception:  # not a result genbench can read (the report says: rerun it): replaced
-                continue
-            why = replaced_by_run(
-                old, measures, metrics, options, failing=name in skipped, fingerprints=fingerprints
-            )
-            if why:
-                raise GenbenchError(f"{path} {why}")
-
-
-def replaced_by_run(
-    old: Result,
-    measures: dict[str, Any],
-    metrics: list[Metric],
-    options: dict[str, dict[str, Any]],
-    failing: bool = False,
-    fix: str = "",
-    fingerprints: Callable[[], None] | None = None,
-) -> str | None:
-    """Why a run's result of ``measures``, ``metrics`` and ``options`` must not replace ``old``, with
-    the fix (``fix``, by default :data:`REPLACE_FIX`); None when it may. The rule of
-    :func:`check_no_results_replaced`, which the runner applies again just before writing (another
-    process may have written ``old`` since). ``failing``: this run's result will be a failure (a
-    broken plugin), which goes beside an ok result. ``fingerprints()`` adds the fingerprints to
-    ``measures`` (:func:`add_fingerprints`), called only when the protocols are compared: an
-    evaluation in the way, or a run of broken plugins alone, trained the classifier and hashed the
-    data before its refusal or its failures."""
-    fix = fix or REPLACE_FIX
-    samples = old.protocol.get("samples")
-    if samples:
-        what = samples.get("path") or "samples passed to genbench.evaluate"
-        return f"holds the evaluation of {what}, which this run would replace; {fix}"
-    if old.status != "ok" or failing:
-        return None
-    if fingerprints is not None:
-        fingerprints()
-    why = protocol_replaced(old, measures, "run", metrics)
-    if why:
-        return f"{why}; {fix}"
-    why = metrics_replaced(old, metrics, options)
-    return f"{why}, {fix}" if why else None
-
-
-#: how a run avoids replacing a result it must not
-REPLACE_FIX = "pass --out to write this run elsewhere, or move that file away"
-
-
-def protocol_replaced(old: Result, measures: dict[str, Any], by: str, metrics: list[Metric]) -> str | None:
-    """How ``old`` differs from a result of ``measures`` (sample count, reference split, features,
-    reference statistics, and the :data:`FINGERPRINTS` of features and data that both record),
-    which ``by`` ("run") with ``metrics`` would replace; None when it does not. Reference statistics
-    are FID's alone: a result without an FID (a mistyped --reference-stats path) measured nothing
-    with them; nor, when no metric of ``metrics`` reads the data
-    (:func:`reads_reference`), with the reference split, which is then the one the statistics file
-    names (none for a mistyped path: the corrected command was refused as another protocol). What
-    such a result holds of the split's (KID) :func:`metrics_replaced` keeps."""
-    features = old.protocol.get("features") or {}
-    was = {
-        **old.protocol,
-        "features": features.get("name"),
-        "features_fingerprint": features.get("fingerprint"),
-    }
-    # a fingerprint the result does not record (an older genbench's, an evaluation that read no data)
-    # is no difference
-    was = {k: v for k, v in was.items() if k not in FINGERPRINTS or isinstance(v, str)}
-    differ = [k for k, v in measures.items() if k in was and was[k] != v]
-    if "features" in differ and "features_fingerprint" in differ:  # another extractor: the name says it
-        differ.remove("features_fingerprint")
-    if "fid" not in old.metrics and "reference_stats" in differ:
-        differ.remove("reference_stats")
-    have_stats = measures.get("reference_stats") is not None
-    split_from_stats = not any(m.uses_reference_features(have_stats) for m in metrics)
-    if (
-        "fid" not in old.metrics
-        and old.protocol.get("reference_stats") is not None
-        and split_from_stats
-        and "reference_split" in differ
-    ):
-        differ.remove("reference_split")
-    if not differ:
-        return None
-    return (
-        f"holds a result at {_describe(was, differ)}, which this {by} at {_describe(measures, differ)} "
-        f"would replace{_fingerprints_differ(differ)}"
-    )
-
-
-def _fingerprints_differ(differ: list[str]) -> str:
-    """What a difference of fingerprints means, which the hashes alone do not say."""
-    meanings = []
-    if "features_fingerprint" in differ:
-        meanings.append("the features' weights or preprocessing changed")
-    if "dataset_fingerprint" in differ:
-        meanings.append("the dataset's content changed")
-    return f" ({' and '.join(meanings)})" if meanings else ""
-
-
-def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict[str, Any]]) -> str | None:
-    """What a result of ``metrics`` with ``options`` (``--metric-option`` values) would lose by
-    replacing ``old``, with the fix's first step; None when nothing. ``old`` holds
-
-    - a metric this one does not compute: ``--metrics fid`` over a full result left FID alone;
-    - a metric computed with other options: ``--metric-option fid.backend=clean-fid`` replaced
-      torch-fidelity's FID. An option that ``old`` does not record (one a newer metric version
-      added) is not a difference."""
-    names = [m.name for m in metrics]
-    dropped = [m for m in _metrics_with_values(old) if m not in names]
-    if dropped:
-        return (
-            f"holds the values of {', '.join(dropped)}, which this run ({', '.join(names)}) would drop; "
-            f"add {','.join(dropped)} to --metrics"
-        )
-    was = old.protocol.get("metric_options") or {}
-    now = as_written(effective_metric_options(metrics, options))
-    differ = [
-        (m, k)
-        for m in names
-        for k, v in (was.get(m) or {}).items()
-        if k in (now.get(m) or {}) and now[m][k] != v
-    ]
-    if not differ:
-        return None
-    before = ", ".join(f"{m}.{k}={was[m][k]}" for m, k in differ)
-    after = ", ".join(f"{m}.{k}={now[m][k]}" for m, k in differ)
-    return (
-        f"holds a result at {before}, which this run at {after} would replace; set the same --metric-option"
-    )
-
-
-def _metrics_with_values(old: Result) -> list[str]:
-    """The metrics of ``old`` that left a value or an error: not those that did not apply to it
-    (gan_dynamics to a VAE), which a rerun without them loses nothing of. Every metric counts when a
-    value cannot be traced to an installed metric's declared names (an uninstalled plugin's, or one
-    written under an undeclared name): nothing is dropped on a guess."""
-    ran = list(old.protocol.get("metric_versions") or {})
-    declared: dict[str, frozenset[str]] = {}
-    for name in ran:
-        try:
-            declared[name] = frozenset(registry.metrics.get(name).higher_is_better)
-        except Exception:  # not installed, or broken: its values cannot be told apart
-            return ran
-    if not set(old.metrics) <= frozenset().union(*declared.values()):
-        return ran
-    return [m for m in ran if m in old.metric_errors or declared[m] & set(old.metrics)]
-
-
-def _describe(protocol: dict[str, Any], keys: list[str]) -> str:
-    from genbench.protocols import PROTOCOL_FIELDS  # the report's names; imported here: it loads pandas
-
-    def shown(k: str) -> str:
-        if k == "features_fingerprint":  # "inception features <fingerprint>"
-            return f"{protocol.get('features')} features {protocol[k]}"
-        return f"{PROTOCOL_FIELDS[k]} {'none' if protocol[k] is None else protocol[k]}"
-
-    return ", ".join(shown(k) for k in keys)
 
 
 def plan_model(

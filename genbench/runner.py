@@ -23,8 +23,9 @@ from genbench.config import RunConfig, absolute_paths, resolve_model_config, var
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
-from genbench.planning import Owner, Plan, add_fingerprints, plan, replaced_by_run, row_label
+from genbench.planning import Owner, Plan, plan, row_label
 from genbench.progress import Progress, command_console
+from genbench.replacement import add_fingerprints, replaced_by_run
 from genbench.results import Result, environment, model_source
 from genbench.scoring import evaluate_into, protocol_line
 from genbench.training import retrain_finished, train_or_load
@@ -158,7 +159,7 @@ def write_result(
     error only, the part that can still be written) and the other models run.
 
     ``guard(old)`` says why ``result`` must not replace the result ``old`` now in its file (the plan's
-    check, :func:`genbench.planning.replaced_by_run`), or None. The plan checked before any work, but
+    check, :func:`genbench.replacement.replaced_by_run`), or None. The plan checked before any work, but
     another process may have written that file since (two runs of one model and seed into one --out,
     ``--samples 200`` and ``--samples 300``: the last to finish replaced the other's result). Such a
     result goes to :meth:`Result.aside_path` instead, with a warning: nothing measured is lost."""
