@@ -12,7 +12,8 @@ import threading
 from typing import ClassVar
 
 import pytest
-from test_cli import TinyTrained, run_args
+from cli_helpers import run_args
+from cli_models import TinyTrained
 from test_training import config
 
 from baselines.controls import Gaussian

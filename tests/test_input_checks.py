@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from test_cli import single_line_error  # tests/ is on the path: pytest imports test modules by their name
+from cli_helpers import single_line_error  # tests/ is on the path: pytest puts it there
 
 from genbench.config import parse_seeds
 from genbench.data.folder import as_samples, load_samples

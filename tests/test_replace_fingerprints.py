@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_cli import run_args, single_line_error  # tests/ is on the path: pytest imports test modules by name
+from cli_helpers import run_args, single_line_error  # tests/ is on the path: pytest puts it there
 from test_concurrency import _intruding_metric
 
 from genbench import registry

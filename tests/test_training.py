@@ -14,12 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import Mkdir, interrupt_training_at  # tests/ is on the path: pytest puts it there
+from cli_models import TinyTrained
 from test_baselines import flat_state
-from test_cli import (  # tests/ is on the path: pytest imports test modules by their name
-    Mkdir,
-    TinyTrained,
-    interrupt_training_at,
-)
 
 from baselines.ddpm import DDPM
 from baselines.gan import GanNS
@@ -39,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (tests/conft
 
 @register_model(TOY)
 class Toy(TinyTrained):
-    """test_cli's model that learns the data mean by SGD with the baselines' loop (milliseconds),
+    """cli_models' model that learns the data mean by SGD with the baselines' loop (milliseconds),
     recording the steps of every fit."""
 
     fits: list[int] = []  # the steps of every fit, in order

@@ -1,0 +1,114 @@
+"""Where a run writes: an unwritable or full disk, a file where a folder goes, figures that cannot be
+written, and the modes of what it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cli_models  # noqa: F401 (registers the test-* models these tests name)
+import pytest
+from cli_helpers import (  # tests/ is on the path: pytest puts it there
+    fill_disk_writing,
+    run_args,
+    single_line_error,
+)
+
+from genbench.results import find_results
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_out_dir(cli, tmp_path, cache_dir):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    line = single_line_error(cli(*run_args(ro / "runs", cache_dir, "--models", "copy", "--dataset", "ring8")))
+    assert "--out" in line
+
+
+def test_out_path_that_is_a_file(cli, tmp_path, cache_dir):
+    f = tmp_path / "file"
+    f.write_text("x")
+    line = single_line_error(cli(*run_args(f, cache_dir, "--models", "copy", "--dataset", "ring8")))
+    assert "--out" in line
+
+
+def test_a_full_cache_disk_is_a_one_line_error_naming_the_fix_not_the_models_bug(cli, tmp_path, monkeypatch):
+    """A checkpoint that cannot be written for want of space failed as "model 'test-tiny-trained'
+    raised OSError" (a plugin's bug, exit 1, no fix); the other models still run."""
+    import errno
+
+    import genbench.checkpoint
+    from genbench.io import atomic_write
+
+    def full(fh):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(
+        genbench.checkpoint, "atomic_write", lambda path, write, fix: atomic_write(path, full, fix=fix)
+    )
+    args = ["--models", "test-tiny-trained,gaussian", "--dataset", "ring8", "--samples", "100"]
+    args += ["--metrics", "fid", "--checkpoint-every", "5", "--no-figures"]
+    r = cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args))
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert "No space left on device" in line and "free some space" in line and "--cache-dir" in line, line
+    bad = json.loads((tmp_path / "runs/ring8/test-tiny-trained/seed0.json").read_text())
+    assert (bad["status"], bad["error_kind"]) == ("failed", "user")
+    assert json.loads((tmp_path / "runs/ring8/gaussian/seed0.json").read_text())["status"] == "ok"
+    assert not list((tmp_path / "cache").rglob("*.tmp"))
+
+
+def test_figures_that_cannot_be_written_lose_no_metric_and_leave_no_empty_png(
+    cli, tmp_path, cache_dir, monkeypatch
+):
+    """A full disk while saving a figure failed the whole model ("model 'copy' raised OSError") or
+    the memorization metric, losing every value computed, and left empty PNGs behind."""
+    fill_disk_writing(monkeypatch, lambda path: path.suffix == ".png")
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "100", "--metrics", "fid,memorization"]
+    r = cli(*run_args(tmp_path, cache_dir, *args))
+    assert r.exit_code == 0, r.output
+    assert "Traceback" not in r.output and "figure was not saved" in r.stderr, r.stderr
+    res = json.loads((tmp_path / "ring8/copy/seed0.json").read_text())
+    assert res["status"] == "ok" and not res["metric_errors"], res["error"] or res["metric_errors"]
+    assert {"fid", "memorization_rate"} <= set(res["metrics"]) and not res["artifacts"]
+    assert not list(tmp_path.rglob("*.png")) and not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_results_and_checkpoints_are_written_with_the_umasks_mode_not_0600(cli, tmp_path):
+    """The atomic writes' temp files are 0600, and so was every result, checkpoint and figure renamed
+    from them: a shared --out or --cache-dir was unreadable to the rest of the team."""
+    old = os.umask(0o022)
+    try:
+        args = ["--models", "test-tiny-trained", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+        assert cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args)).exit_code == 0
+    finally:
+        os.umask(old)
+    written = [*find_results(tmp_path / "runs"), *(tmp_path / "cache").rglob("model.pt")]
+    written += list((tmp_path / "runs").rglob("*.png"))
+    assert len(written) >= 3
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {p.name: "0o644" for p in written}
+
+
+def test_a_full_results_disk_says_so_once_and_names_no_file_it_did_not_write(cli, tmp_path, monkeypatch):
+    """The failure said "could not be written to X: GenbenchError: cannot write X (...)" (the path and
+    the error twice), and when its own record could not be written either, the summary still
+    pointed at X, a file that was never written."""
+    import errno
+
+    import genbench.results
+    from genbench.io import atomic_write
+
+    def full(fh):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(genbench.results, "atomic_write_json", lambda path, obj: atomic_write(path, full))
+    args = ["--models", "gaussian", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
+    r = cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args, "--no-figures"))
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert line.count("seed0.json") == 1 and "GenbenchError" not in line and "free some space" in line, line
+    assert "(not written)" in r.output and "-> " not in r.output
+    assert not (tmp_path / "runs/ring8/gaussian/seed0.json").exists()

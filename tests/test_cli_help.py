@@ -1,0 +1,198 @@
+"""What the CLI and the package say they take: the flags and their RunConfig fields, the help texts, usage
+errors, the version, and `genbench list`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from cli_helpers import run_args, single_line_error  # tests/ is on the path: pytest puts it there
+from typer.testing import CliRunner
+
+from genbench import GenbenchError, RunConfig
+from genbench.cli.main import app
+from genbench.results import Result
+
+
+def test_the_cli_leaves_inception_weights_to_each_extractors_variable_as_the_api_does(
+    cli, tmp_path, monkeypatch
+):
+    """With $GENBENCH_INCEPTION_WEIGHTS set, the CLI passed torch-fidelity's file to every extractor
+    (clean-inception then failed to load it as TorchScript); the API leaves it None, for each
+    extractor to read its own variable. Both build one RunConfig now."""
+    import genbench.evaluation
+    import genbench.runner
+
+    monkeypatch.setenv("GENBENCH_INCEPTION_WEIGHTS", str(tmp_path / "pt_inception.pth"))
+    built: list[RunConfig] = []
+    monkeypatch.setattr(genbench.runner, "run", lambda config: built.append(config) or [])
+    monkeypatch.setattr(
+        genbench.evaluation,
+        "evaluate",
+        lambda samples, config, name=None: (
+            built.append(config) or Result(model="m", dataset="digits", seed=0)
+        ),
+    )
+    args = ["--out", tmp_path, "--no-progress"]
+    assert cli("run", "--models", "copy", *args).exit_code == 0
+    assert cli("eval", "--samples", tmp_path / "x.npz", "--dataset", "digits", *args).exit_code == 0
+    assert built[0] == RunConfig(models=["copy"], out=tmp_path, progress=False)
+    assert built[1] == RunConfig(models=[], out=tmp_path, progress=False)
+    assert built[0].inception_weights is built[1].inception_weights is None
+
+
+def test_every_run_flag_is_the_runconfig_field_the_readme_says_with_the_same_default():
+    """The README says every flag of `genbench run` is a RunConfig field, but `--set` is ``overrides``
+    and `--metric-option` is ``metric_options``: ``RunConfig(set=...)`` is a TypeError. The README
+    names each field whose name is not its flag's."""
+    import dataclasses
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    defaults = RunConfig()
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    params = [p for p in typer.main.get_command(app).commands["run"].params if p.name != "help"]
+    assert {p.name.rstrip("_") for p in params} - {"set", "metric_option"} <= fields
+    for p in params:
+        flag = p.opts[0]
+        field = {"set_": "overrides", "metric_option": "metric_options"}.get(p.name, p.name)
+        assert field in fields, flag
+        if field != flag.removeprefix("--").replace("-", "_"):
+            assert f"`{flag}` is `{field}`" in readme, f"the README does not name {flag}'s field {field}"
+        default = p.default if p.default is not None or field not in ("overrides", "metric_options") else []
+        if field == "models":
+            default = default.split(",")
+        elif field == "seeds":
+            default = [int(default)]
+        assert getattr(defaults, field) == default, flag
+
+
+@pytest.mark.parametrize("command", ["run", "eval", "stats", "report", "list"])
+def test_help_shows_every_options_text_whole(command):
+    """Rich markup used to swallow "[default: ...]" in option help, leaving "seed ." in --help."""
+    r = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+    assert r.exit_code == 0, r.output
+    shown = " ".join(r.output.replace("\u2502", " ").split())
+    helps = [p.help for p in typer.main.get_command(app).commands[command].params if getattr(p, "help", None)]
+    assert helps
+    for text in helps:
+        assert " ".join(text.replace("\\[", "[").split()) in shown
+
+
+def test_help_at_80_columns_names_every_default_model():
+    """At 80 columns (a pipe's width) the help column is ~19 characters wide, and the default model
+    list, one unbreakable token, was cut to "vae,gan-ns,gan-sa…"."""
+    from genbench.config import DEFAULT_MODELS
+
+    r = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    shown = " ".join(r.output.replace("\u2502", " ").split())
+    for name in DEFAULT_MODELS:
+        assert f"{name}," in shown or f"{name})" in shown, name
+
+
+def test_inception_weights_the_features_do_not_take_are_named_unused(cli, tmp_path, cache_dir):
+    """`--inception-weights w.pt` with the classifier or raw features was ignored without a word (a
+    typo'd path too), while an unused --reference-stats gets a warning."""
+    run = run_args(
+        tmp_path / "runs", cache_dir, "--models", "gaussian", "--dataset", "ring8", "--samples", "200"
+    )
+    r = cli(*run, "--metrics", "fid", "--no-figures", "--inception-weights", tmp_path / "missing.pt")
+    assert r.exit_code == 0, r.output
+    assert (
+        f"warning: --inception-weights {tmp_path / 'missing.pt'} is not used: the raw features take no"
+        in r.stderr
+    )
+    from genbench import registry
+
+    takes = {
+        n: registry.features.get(n).takes_weights
+        for n in ("classifier", "raw", "inception", "clean-inception")
+    }
+    assert takes == {"classifier": False, "raw": False, "inception": True, "clean-inception": True}
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", "--modles", "ddpm"], "No such option: --modles"),
+        (["run", "--samples", "abc"], "Invalid value for '--samples'"),
+        (["run", "--models"], "Option '--models' requires an argument"),
+        (["eval", "--dataset", "digits"], "Missing option '--samples'"),
+        (["report", "--bogus"], "No such option: --bogus"),
+        (["bogus"], "No such command 'bogus'"),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_help(cli, args, expected):
+    """Click's usage errors exited 2 but printed Typer's boxed usage panel, not one ``error:`` line
+    as the README says every input error is."""
+    line = single_line_error(cli(*args))
+    command = "genbench" if args == ["bogus"] else f"genbench {args[0]}"
+    assert expected in line and line.endswith(f"(see {command} --help)"), line
+
+
+def test_no_arguments_still_print_the_help(cli):
+    r = cli()
+    assert "Usage: genbench" in r.output and "error:" not in r.output
+
+
+def test_list_shows_sources(cli):
+    r = cli("list", "models")
+    assert r.exit_code == 0
+    assert "ddpm" in r.stdout and "gan-sat" in r.stdout and "alias of gan-ns" in r.stdout
+    assert "Zeros [n, 2] of `points`." in r.stdout  # not eaten as markup
+
+
+def test_version_names_the_build_as_results_record_it(cli):
+    """`genbench --version` was "No such option": a bug report could not say which genbench ran."""
+    import genbench
+    from genbench.results import environment
+
+    r = cli("--version")
+    assert r.exit_code == 0, r.output
+    env = environment("cpu")
+    assert env["genbench"] == genbench.__version__
+    assert r.stdout.startswith(f"genbench {genbench.__version__} (source {env['source_digest']}")
+    commit = env["git_commit"]  # a clone's (CI runs one); an installed genbench has none
+    assert r.stdout.rstrip().endswith(f", commit {commit})" if commit else ")")
+
+
+def test_the_version_is_the_one_the_package_declares():
+    """``genbench.__version__`` (what `--version` prints and results record) is written by hand
+    beside pyproject.toml's: nothing tied the two. A clone's checked against its pyproject.toml."""
+    import tomllib
+
+    import genbench
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if not pyproject.exists():
+        pytest.skip("no pyproject.toml beside the tests")
+    assert tomllib.loads(pyproject.read_text())["project"]["version"] == genbench.__version__
+
+
+def test_help_genbench_documents_every_public_name():
+    """``help(genbench)`` left out the classes imported on first use (GenerativeModel, DataSpec,
+    TrainContext: the plugin API) and listed only the module's ``__getattr__`` in their place."""
+    import pydoc
+
+    import genbench
+
+    assert set(genbench.__all__) <= set(dir(genbench))
+    page = pydoc.render_doc(genbench, renderer=pydoc.plaintext)
+    for name in ("GenerativeModel", "DataSpec", "TrainContext", "RunConfig", "Result"):
+        assert f"class {name}" in page, name
+
+
+def test_the_python_api_lists_what_genbench_list_shows():
+    """`genbench list` had no API twin but the undocumented registry objects."""
+    import genbench
+
+    listed = genbench.registered()
+    assert list(listed) == ["models", "datasets", "metrics", "features"]
+    models = {e.name: e for e in listed["models"]}
+    assert models["ddpm"].source == "genbench" and "Ho et al. 2020" in models["ddpm"].description
+    assert models["gan"].alias_of == "gan-ns" and models["ddpm"].error is None
+    assert [e.name for e in genbench.registered("metrics")["metrics"]] == [e.name for e in listed["metrics"]]
+    with pytest.raises(GenbenchError, match="unknown kind 'model'; did you mean 'models'?"):
+        genbench.registered("model")
