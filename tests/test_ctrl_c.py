@@ -24,7 +24,18 @@ from genbench.isolation import ctrl_c_kept
 from genbench.metrics.base import Metric
 from genbench.results import find_results
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread", "ctrl_c_delivered")  # tiny networks (tests/conftest.py)
+
+
+@pytest.fixture
+def ctrl_c_delivered():
+    """SIGINT raises KeyboardInterrupt, as in a terminal, also when pytest was started with it ignored
+    (a background job, ``&`` in a script: Python then installs no handler of its own), where these
+    tests' real SIGINTs were ignored and six of them failed with "DID NOT RAISE"."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
 
 STOPS = "test-ctrl-c-stops-early"
 FITS = "test-ctrl-c-not-trainable"
