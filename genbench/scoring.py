@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import math
 import time
@@ -25,7 +26,7 @@ from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
 from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
-from genbench.shared_features import SharedFeatures
+from genbench.shared_inputs import SharedInputs
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -137,7 +138,7 @@ def evaluate_into(
         "metric_options": options,
     }
     owners = key_owners(p.metrics)
-    shared = SharedFeatures(
+    shared = SharedInputs(
         {
             "sample": (feats, lambda: p.extractor.extract(samples)),
             "reference": (reference, lambda: _reference_again(p, reference)),
@@ -152,7 +153,8 @@ def evaluate_into(
     for metric in p.metrics:
         # its own copies live for this call only: kept to the end of the loop, the last metric's copy of
         # the samples (614 MB at CIFAR-10 scale) raised the evaluation's peak memory
-        with shared.kept(metric, result, console):
+        fail = functools.partial(record_metric_error, result, metric, console=console)
+        with shared.kept(metric, result, fail):
             seconds = _score_metric(metric, _own_copies(ctx, metric), result, p, owners, console)
         if seconds is not None:
             timings[f"{metric.name}_s"] = seconds

@@ -1,4 +1,5 @@
-"""What one metric cannot change for the next: the sample and reference features they all read.
+"""What one metric cannot change for the next: the sample and reference features they all read, the
+feature extractor they are read with, and the values the metrics compute once and share.
 
 Features are read-only arrays (:class:`genbench.features.base.Features`), so numpy refuses a metric's
 ``x -= x.mean(0)``; but ``torch.from_numpy`` and ``torch.as_tensor`` share them with a warning torch
@@ -23,11 +24,10 @@ from genbench.text import and_list
 if TYPE_CHECKING:
     from genbench.features.base import FeatureExtractor, Features
     from genbench.metrics.base import Metric
-    from genbench.progress import Progress
     from genbench.results import Result
 
 
-class SharedFeatures:
+class SharedInputs:
     """The features every metric of one (model, seed) reads, each named ("sample") with how to get
     it again (the extraction, or the reference cache), the ``extractor`` they are read with, and the
     ``derived`` values the metrics compute once and share (``EvalContext.cached``: the mode labels,
@@ -45,13 +45,11 @@ class SharedFeatures:
         self._derived = derived if derived is not None else {}
 
     @contextlib.contextmanager
-    def kept(self, metric: Metric, result: Result, console: Progress) -> Iterator[None]:
+    def kept(self, metric: Metric, result: Result, fail: Callable[[Exception], None]) -> Iterator[None]:
         """Score ``metric`` in the block; when it changed a shared array or the extractor's networks,
-        it fails with one error naming the fix, its values and flags are dropped, and so is what it
+        it fails with one error naming the fix (handed to ``fail``), its values and flags are dropped, and so is what it
         added to the shared ``derived`` values; the networks are put back, and then the arrays are
         read again."""
-        from genbench.scoring import record_metric_error  # imported here: scoring imports this
-
         metrics, flags = dict(result.metrics), list(result.flags)
         derived = dict(self._derived)
         yield
@@ -86,4 +84,4 @@ class SharedFeatures:
                 "model after it extracts with; leave ctx.extractor as it is (ctx.extractor.extract(x) "
                 "gives features), or change a copy.deepcopy of its network"
             )
-        record_metric_error(result, metric, PluginOutputError(f"{metric.name}: {'; '.join(said)}"), console)
+        fail(PluginOutputError(f"{metric.name}: {'; '.join(said)}"))
