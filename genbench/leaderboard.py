@@ -13,7 +13,9 @@ differs ("copy (N=200)"), ranked within their protocol. Seeds of one label train
 model configs are split the same way ("ddpm (config 3f9a1c)"). A row's seeds are its ok seeds: a
 failed or diverged seed has no numbers, so it is named apart, with its error. A cell averaged over
 fewer seeds than its row has (a metric failed or was not run for some seeds) is marked and explained
-in a note. The markdown is written by :mod:`genbench.markdown`.
+in a note. A cell's mean, spread and note are :mod:`genbench.cells`' (this module groups the runs
+into rows, and the rows into a CSV); which columns are metrics, and in which table, is
+:mod:`genbench.metric_columns`'. The markdown is written by :mod:`genbench.markdown`.
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from genbench.cells import row_cells
 from genbench.errors import GenbenchError
+from genbench.metric_columns import METRIC_COLUMNS, is_extra_metric, metric_columns
 from genbench.protocols import (
     PROTOCOL_FIELDS,
     canonical_json,
@@ -40,34 +42,12 @@ from genbench.protocols import (
     protocol_order,
 )
 from genbench.results import (
-    RESERVED_METRIC_KEYS,
     Result,
     find_results,
     load_result,
     machine_text,
     model_source_text,
 )
-
-#: metric columns in display order, with the table they appear in
-SECTIONS: dict[str, list[str]] = {
-    "Quality": ["fid", "kid", "is", "precision", "recall", "density", "coverage"],
-    "Memorization and modes": [
-        "memorization_rate",
-        "authpct",
-        "ct",
-        "modes_covered",
-        "mode_kl",
-        "high_quality",
-    ],
-    "Cost": ["samples_per_s", "nfe", "peak_memory_mb", "train_s"],
-    # GAN rows only (empty columns are dropped): is the generator's gradient vanishing?
-    "GAN training dynamics": ["grad_norm_g_early", "grad_norm_g_final", "d_real_final", "d_fake_final"],
-}
-METRIC_COLUMNS = [c for cols in SECTIONS.values() for c in cols]
-#: the table of the columns of metrics from other packages (plugins)
-PLUGIN_SECTION = "Other metrics"
-#: what marks a cell not averaged over all of its row's seeds (explained in the notes below the tables)
-PARTIAL_MARK = "†"
 
 
 def load_results(out: Path) -> list[Result]:
@@ -172,7 +152,7 @@ def trained_on(r: Result) -> str | None:
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds per (dataset, label, protocol); ranked by FID within each protocol."""
     frame = _with_failed_metric_columns(frame)
-    metric_cols = [c for c in frame.columns if c in METRIC_COLUMNS or _is_extra_metric(frame, c)]
+    metric_cols = [c for c in frame.columns if c in METRIC_COLUMNS or is_extra_metric(frame, c)]
     frame = frame.assign(protocol_key=protocol_keys(frame, metric_cols))
     if "model_config" not in frame:  # a frame made without it (older callers): nothing to split
         frame = frame.assign(model_config=None)
@@ -183,7 +163,7 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
         for (label, key), g in runs.groupby(["label", "protocol_key"], sort=False):
             for config, part, differs in config_groups(g):
                 row = _identity(dataset, label, part, key, suffixes[key], order[key], config)
-                row.update(_cells(part[part["status"] == "ok"], metric_cols))
+                row.update(row_cells(part[part["status"] == "ok"], metric_cols))
                 row.update(timing_facts(part[part["status"] == "ok"]))
                 row["config_differs"] = differs
                 out.append(row)
@@ -354,163 +334,10 @@ def _with_failed_metric_columns(frame: pd.DataFrame) -> pd.DataFrame:
         c
         for errors in frame["metric_errors"]
         for metric in errors
-        for c in _metric_columns(metric)
+        for c in metric_columns(metric)
         if not c.endswith("_std")  # per-run spreads are no columns of their own
     }
     return frame.assign(**{c: np.nan for c in sorted(failed - set(frame.columns))})
-
-
-def _cells(ok: pd.DataFrame, metric_cols: list[str]) -> dict[str, object]:
-    """Mean and std over the ok seeds per metric, with a note for each cell that misses some seeds."""
-    row: dict[str, object] = {}
-    notes: dict[str, CellNote] = {}
-    for c in metric_cols:
-        vals = pd.to_numeric(ok[c], errors="coerce")
-        have = vals.dropna()
-        row[c] = float(have.mean()) if len(have) else np.nan
-        row[f"{c}_std"] = float(have.std(ddof=1)) if len(have) > 1 else np.nan
-        if len(have) > 1 and (have == have.iloc[0]).all():
-            # seeds that agree exactly (a deterministic metric, a control): in floating point the
-            # mean of three 0.1s is 0.10000000000000002 and their std 1.7e-17, a board cell of
-            # "0.1 ± 1.7e-17" that said the seeds differ, and a CSV mean none of them had
-            row[c], row[f"{c}_std"] = float(have.iloc[0]), 0.0
-        note = _cell_note(c, ok, vals)
-        if note is not None:
-            notes[c] = note
-    row["notes"] = "; ".join(note_lines(notes, metric_cols))
-    row["cell_notes"] = notes
-    return row
-
-
-# -- cells over fewer seeds than their row -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CellNote:
-    """Why a cell is not a mean over all of its row's ok seeds."""
-
-    seeds_with: tuple[int, ...]  # the seeds its value is over
-    n_seeds: int  # the row's ok seeds
-    missing: tuple[tuple[int, str], ...]  # (seed, why it has no value)
-
-    def text(self, columns: str) -> str:
-        why = "; ".join(f"seed {seed}: {reason}" for seed, reason in self.missing)
-        if not self.seeds_with:
-            return f"{columns}: no value; {why}"
-        used = ", ".join(map(str, self.seeds_with))
-        return (
-            f"{columns} from {len(self.seeds_with)} of {self.n_seeds} seeds "
-            f"({'seed' if len(self.seeds_with) == 1 else 'seeds'} {used}); {why}"
-        )
-
-
-def _cell_note(column: str, ok: pd.DataFrame, values: pd.Series) -> CellNote | None:
-    have = values.notna()
-    if have.all():
-        return None
-    missing = [
-        (int(seed), _why_missing(column, errors))
-        for seed, errors in ok.loc[~have, ["seed", "metric_errors"]].itertuples(index=False)
-    ]
-    if not have.any() and all(why is None for _, why in missing):
-        return None  # computed for no seed and no error (e.g. does not apply): an empty cell, as always
-    return CellNote(
-        tuple(sorted(int(s) for s in ok.loc[have, "seed"])),
-        len(ok),
-        tuple((seed, why or "no value recorded") for seed, why in sorted(missing)),
-    )
-
-
-def _why_missing(column: str, errors: dict[str, str]) -> str | None:
-    """The recorded error of the metric that fills ``column``, if it failed."""
-    from genbench.scoring import metric_message
-
-    reasons = [metric_message(m, why) for m, why in errors.items() if column in _metric_columns(m)]
-    return "; ".join(reasons) or None
-
-
-@cache
-def _declared(metric: str) -> tuple[tuple[str, bool | None], ...]:
-    """``metric``'s ``higher_is_better`` as pairs (none when it is uninstalled or broken)."""
-    from genbench import registry
-
-    try:
-        return tuple(registry.metrics.get(metric).higher_is_better.items())
-    except Exception:  # an uninstalled or broken plugin must not stop the report
-        return ()
-
-
-def _metric_columns(metric: str) -> frozenset[str]:
-    """The columns ``metric`` fills: the names of its ``higher_is_better`` (its own name if unloadable)."""
-    return frozenset(c for c, _ in _declared(metric)) or frozenset({metric})
-
-
-def _in_tree_metrics() -> list[str]:
-    from genbench import registry
-
-    return [e.name for e in registry.metrics.entries() if e.source == "genbench" and e.alias_of is None]
-
-
-def column_directions(agg: pd.DataFrame) -> dict[str, bool | None]:
-    """Column -> ``True`` (higher is better), ``False`` (lower) or ``None`` (a diagnostic without a
-    better direction), as the metric that fills it declares in ``higher_is_better``: every in-tree
-    metric (``train_s`` comes from the timings even when ``throughput`` did not run) and the metrics
-    the results name. In-tree metrics declare first, as they own their names in a run."""
-    named = {
-        m for text in agg.get("metric_versions", pd.Series(dtype=object)).dropna() for m in json.loads(text)
-    }
-    directions: dict[str, bool | None] = {}
-    for metric in [*_in_tree_metrics(), *sorted(named)]:
-        for column, higher in _declared(metric):
-            directions.setdefault(column, higher)
-    return directions
-
-
-def plugin_columns(agg: pd.DataFrame) -> list[str]:
-    """Aggregated columns that no in-tree metric fills (a plugin metric's), in name order; the
-    in-tree ones outside :data:`SECTIONS` (``modes_expected``, ``memorization_rate_heldout``) are
-    only in the CSV."""
-    in_tree = {c for m in _in_tree_metrics() for c in _metric_columns(m)} | set(METRIC_COLUMNS)
-    return sorted(c for c in agg.columns if f"{c}_std" in agg.columns and c not in in_tree)
-
-
-def note_lines(notes: dict[str, CellNote], columns: list[str]) -> list[str]:
-    """One line per explanation of ``columns``' notes; columns with the same explanation share it."""
-    grouped: dict[CellNote, list[str]] = {}
-    for c in columns:
-        if c in notes:
-            grouped.setdefault(notes[c], []).append(c)
-    return [note.text(", ".join(cols)) for note, cols in grouped.items()]
-
-
-def _is_extra_metric(frame: pd.DataFrame, col: str) -> bool:
-    """Metric columns of third-party metrics: numeric, not identity, not a per-run spread."""
-    if col in RESERVED_METRIC_KEYS or col.endswith("_std"):
-        return False
-    return pd.api.types.is_numeric_dtype(frame[col])
-
-
-def fmt(mean: float, std: float) -> str:
-    """``mean ± std`` for a table cell: 3 significant digits (4 below 1), the std 2. A number with
-    that many integer digits or more is written without an exponent ("2307 ± 480", never "2.31e+03 ±
-    4.8e+02"): an exponent saves no width there and is misread. Tiny values keep theirs (1.453e-05)."""
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return ""
-    digits = 4 if abs(mean) < 1 else 3
-    text = _significant(mean, digits)
-    if std is not None and not (isinstance(std, float) and math.isnan(std)):
-        text += f" ± {_significant(std, 2, whole=False)}"
-    return text
-
-
-def _significant(x: float, digits: int, *, whole: bool = True) -> str:
-    """``x`` to ``digits`` significant digits, without an exponent once that has as many integer
-    digits (rounded up into them: 999.7 is "1000", not "1e+03"); ``whole`` keeps every integer digit
-    there (a mean: "2307"), else they are rounded to ``digits`` (a spread: "480")."""
-    rounded = float(f"{x:.{digits}g}")
-    if abs(rounded) < 10 ** (digits - 1):
-        return f"{x:.{digits}g}"
-    return f"{x if whole else rounded:.0f}"
 
 
 #: identity, status and protocol columns of the CSV, in order (the metric columns follow); columns
@@ -559,7 +386,6 @@ def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:
 
 __all__ = [
     "TIMING_FACTS",
-    "CellNote",
     "aggregate",
     "load_results",
     "results_frame",

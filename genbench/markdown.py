@@ -8,19 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from genbench.leaderboard import (
-    PARTIAL_MARK,
-    PLUGIN_SECTION,
-    SECTIONS,
-    TIMING_FACTS,
-    CellNote,
-    column_directions,
-    fmt,
-    machines_named,
-    note_lines,
-    plugin_columns,
-    timing_facts,
-)
+from genbench.cells import PARTIAL_MARK, CellNote, fmt, note_lines
+from genbench.leaderboard import TIMING_FACTS, machines_named, timing_facts
+from genbench.metric_columns import PLUGIN_SECTION, SECTIONS, column_directions, plugin_columns
 from genbench.protocols import protocol_differences, show_values
 from genbench.text import and_list, md_code, md_link_text, md_text
 

@@ -834,7 +834,7 @@ def test_a_flag_only_some_seeds_earned_names_those_seeds():
 def test_numbers_of_four_or_more_digits_are_written_whole():
     """The published board showed an FID of 2307 ± 477 as "2.31e+03 ± 4.8e+02" and an NFE of 1000
     as "1e+03 ± 0"; small numbers keep their significant digits (and tiny ones their exponent)."""
-    from genbench.leaderboard import fmt
+    from genbench.cells import fmt
 
     cases = {
         (2307.2, 477.3): "2307 ± 480",

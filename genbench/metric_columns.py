@@ -1,0 +1,88 @@
+"""A leaderboard's metric columns: the in-tree tables and their order (:data:`SECTIONS`), the
+columns a metric fills (the names of its ``higher_is_better``) and which way each is better, and
+which columns are a plugin metric's, shown in a table of their own (:data:`PLUGIN_SECTION`).
+
+Kept apart from :mod:`genbench.leaderboard` (results aggregated into rows), which picks the metric
+columns it averages with these; :mod:`genbench.cells` names a failed metric's columns in a cell's
+note, and :mod:`genbench.markdown` lays out the tables and their arrows.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import pandas as pd
+
+from genbench.results import RESERVED_METRIC_KEYS
+
+#: metric columns in display order, with the table they appear in
+SECTIONS: dict[str, list[str]] = {
+    "Quality": ["fid", "kid", "is", "precision", "recall", "density", "coverage"],
+    "Memorization and modes": [
+        "memorization_rate",
+        "authpct",
+        "ct",
+        "modes_covered",
+        "mode_kl",
+        "high_quality",
+    ],
+    "Cost": ["samples_per_s", "nfe", "peak_memory_mb", "train_s"],
+    # GAN rows only (empty columns are dropped): is the generator's gradient vanishing?
+    "GAN training dynamics": ["grad_norm_g_early", "grad_norm_g_final", "d_real_final", "d_fake_final"],
+}
+METRIC_COLUMNS = [c for cols in SECTIONS.values() for c in cols]
+#: the table of the columns of metrics from other packages (plugins)
+PLUGIN_SECTION = "Other metrics"
+
+
+@cache
+def _declared(metric: str) -> tuple[tuple[str, bool | None], ...]:
+    """``metric``'s ``higher_is_better`` as pairs (none when it is uninstalled or broken)."""
+    from genbench import registry
+
+    try:
+        return tuple(registry.metrics.get(metric).higher_is_better.items())
+    except Exception:  # an uninstalled or broken plugin must not stop the report
+        return ()
+
+
+def metric_columns(metric: str) -> frozenset[str]:
+    """The columns ``metric`` fills: the names of its ``higher_is_better`` (its own name if unloadable)."""
+    return frozenset(c for c, _ in _declared(metric)) or frozenset({metric})
+
+
+def _in_tree_metrics() -> list[str]:
+    from genbench import registry
+
+    return [e.name for e in registry.metrics.entries() if e.source == "genbench" and e.alias_of is None]
+
+
+def column_directions(agg: pd.DataFrame) -> dict[str, bool | None]:
+    """Column -> ``True`` (higher is better), ``False`` (lower) or ``None`` (a diagnostic without a
+    better direction), as the metric that fills it declares in ``higher_is_better``: every in-tree
+    metric (``train_s`` comes from the timings even when ``throughput`` did not run) and the metrics
+    the results name. In-tree metrics declare first, as they own their names in a run."""
+    named = {
+        m for text in agg.get("metric_versions", pd.Series(dtype=object)).dropna() for m in json.loads(text)
+    }
+    directions: dict[str, bool | None] = {}
+    for metric in [*_in_tree_metrics(), *sorted(named)]:
+        for column, higher in _declared(metric):
+            directions.setdefault(column, higher)
+    return directions
+
+
+def plugin_columns(agg: pd.DataFrame) -> list[str]:
+    """Aggregated columns that no in-tree metric fills (a plugin metric's), in name order; the
+    in-tree ones outside :data:`SECTIONS` (``modes_expected``, ``memorization_rate_heldout``) are
+    only in the CSV."""
+    in_tree = {c for m in _in_tree_metrics() for c in metric_columns(m)} | set(METRIC_COLUMNS)
+    return sorted(c for c in agg.columns if f"{c}_std" in agg.columns and c not in in_tree)
+
+
+def is_extra_metric(frame: pd.DataFrame, col: str) -> bool:
+    """Metric columns of third-party metrics: numeric, not identity, not a per-run spread."""
+    if col in RESERVED_METRIC_KEYS or col.endswith("_std"):
+        return False
+    return pd.api.types.is_numeric_dtype(frame[col])
