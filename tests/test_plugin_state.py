@@ -1,6 +1,7 @@
 """What a dataset, feature extractor or metric plugin leaves changed of torch's global settings and the
 working directory is restored, with a warning naming it: the models and metrics after it, and the
-Python API's caller, run as they would without it (the models' own guard is tested in test_plugin)."""
+Python API's caller, run as they would without it (the models' own guard, and a metric's in its
+compute, are tested in test_plugin_run_state)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_plugin import _Metric  # tests/ is on the path: pytest imports test modules by their name
+from plugin_helpers import _Metric  # tests/ is on the path: pytest puts it there
 from test_registry import fake_distribution
 
 from genbench import registry

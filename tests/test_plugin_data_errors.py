@@ -1,0 +1,285 @@
+"""A dataset or feature extractor plugin's bug, or wrong data or features it returns, fails the run
+in one line naming that plugin and the fix (the run stands on both); a built-in's bug is genbench's.
+In-process plugins, registered for one test only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from plugin_helpers import (  # tests/ is on the path: pytest puts it there
+    _PluginStop,
+)
+
+from genbench import registry
+from genbench.data.base import Dataset
+
+
+def _points_dataset(load):
+    from genbench.data.base import Dataset
+
+    return type("PluginData", (Dataset,), {"kind": "points", "default_features": "raw", "_load": load})
+
+
+def _image_dataset(load):
+    from genbench.data.base import Dataset
+
+    return type("PluginImages", (Dataset,), {"kind": "image", "default_features": "raw", "_load": load})
+
+
+def _points(n=300):
+    return torch.from_numpy(np.random.default_rng(0).standard_normal((n, 2)).astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "cls, expected",
+    [
+        # numpy arrays: an AttributeError traceback from the dataset's fingerprint
+        (_points_dataset(lambda self, split: (_points().numpy(), None)), "returned x of type ndarray"),
+        (_points_dataset(lambda self, split: _points()), "returned Tensor from _load('train')"),
+        (
+            _points_dataset(lambda self, split: (_points().double(), None)),
+            "returned x of dtype torch.float64",
+        ),
+        (
+            _points_dataset(lambda self, split: (_points()[:, :, None], None)),
+            "returned x of shape (300, 2, 1)",
+        ),
+        (_points_dataset(lambda self, split: (_points(), [0] * 300)), "returned labels of type list"),
+        (
+            _points_dataset(lambda self, split: (_points().fill_(float("nan")), None)),
+            "returned x holding NaN or inf",
+        ),
+        # images in [0, 255] were accepted, and every model trained and was scored on them
+        (
+            _image_dataset(lambda self, split: (torch.rand(300, 1, 4, 4) * 255, None)),
+            "returned images in [",
+        ),
+    ],
+)
+def test_a_dataset_plugin_returning_the_wrong_data_fails_in_one_line_naming_it(
+    register, cli, tmp_path, cache_dir, cls, expected
+):
+    register(registry.datasets, "test-bad-data", cls)
+    args = ["--models", "copy", "--dataset", "test-bad-data", "--samples", "100", "--metrics", "fid"]
+    error = _the_one_error_line(cli, tmp_path, cache_dir, *args)
+    assert "dataset 'test-bad-data' " in error and expected in error, error
+    assert not (tmp_path / "runs" / "test-bad-data").exists()  # failed before any work
+
+
+def _the_one_error_line(cli, tmp_path, cache_dir, *args: str) -> str:
+    """`genbench run` with ``args`` fails with exit 2 and one `error:` line, no traceback: that line."""
+    r = cli("run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress", *args)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1, r.stderr
+    return errors[0]
+
+
+def _extractor(extract):
+    from genbench.features.base import FeatureExtractor
+
+    body = {"supported_kinds": ("points",), "fingerprint": lambda self: "test", "_extract_batch": extract}
+    return type("PluginFeatures", (FeatureExtractor,), body)
+
+
+@pytest.mark.parametrize(
+    "cls, expected",
+    [
+        # numpy features: an AttributeError traceback ('numpy.ndarray' object has no attribute 'double')
+        (_extractor(lambda self, x: (x.cpu().numpy(), None)), "returned features of type ndarray"),
+        (_extractor(lambda self, x: x), "returned Tensor from _extract_batch"),
+        (_extractor(lambda self, x: (x[:, 0], None)), "returned features of shape"),
+        # N x 0 features: FID 0 and PRDC 0 (the metrics now refuse them too, blaming no one)
+        (_extractor(lambda self, x: (x[:, :0], None)), "returned features of shape (500, 0) for 500 inputs"),
+        (_extractor(lambda self, x: (x, x.cpu().numpy())), "returned logits of type ndarray"),
+    ],
+)
+def test_a_feature_extractor_plugin_returning_the_wrong_values_fails_in_one_line_naming_it(
+    register, cli, tmp_path, cache_dir, cls, expected
+):
+    register(registry.features, "test-bad-features", cls)
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "100", "--features", "test-bad-features"]
+    error = _the_one_error_line(cli, tmp_path, cache_dir, *args)
+    assert "feature extractor 'test-bad-features' " in error and expected in error, error
+
+
+class _LoadRaises(Dataset):
+    kind = "points"
+    default_features = "raw"
+
+    def _load(self, split):
+        raise RuntimeError("a bug in _load")
+
+
+class _InitRaises(_LoadRaises):
+    def __init__(self, data_dir=None, cache_dir=None):
+        raise RuntimeError("a bug in __init__")
+
+
+def _raises(self, *a, **k):
+    raise RuntimeError("a bug in the extractor")
+
+
+def _exits(self, *a, **k):
+    raise SystemExit(3)
+
+
+def _stops(self, *a, **k):
+    raise _PluginStop("the plugin's own stop")
+
+
+@pytest.mark.parametrize(
+    "kind, cls, expected",
+    [
+        (
+            "dataset",
+            _LoadRaises,
+            "dataset plugin 'test-buggy' from genbench-test-plugin raised RuntimeError "
+            "loading its train split: a bug in _load; fix or uninstall genbench-test-plugin",
+        ),
+        (
+            "dataset",
+            _InitRaises,
+            "dataset plugin 'test-buggy' from genbench-test-plugin failed to start: "
+            "RuntimeError: a bug in __init__; fix or uninstall genbench-test-plugin",
+        ),
+        (
+            "features",
+            type("F", (_extractor(_raises),), {"__init__": _raises}),
+            "feature extractor plugin 'test-buggy' from genbench-test-plugin failed to start: RuntimeError: "
+            "a bug in the extractor; fix or uninstall genbench-test-plugin, or pass --features raw",
+        ),
+        (
+            "features",
+            _extractor(_raises),
+            "feature extractor plugin 'test-buggy' from genbench-test-plugin raised RuntimeError extracting "
+            "features: a bug in the extractor; fix or uninstall genbench-test-plugin, or pass --features raw",
+        ),
+        (
+            "features",
+            type("F", (_extractor(lambda self, x: (x, None)),), {"fingerprint": _raises}),
+            "feature extractor plugin 'test-buggy' from genbench-test-plugin raised RuntimeError computing "
+            "its fingerprint: a bug in the extractor; fix or uninstall genbench-test-plugin, or pass --features raw",
+        ),
+        # sys.exit and a plugin's own BaseException escaped: the run ended silently (exit 3) or in a traceback
+        (
+            "dataset",
+            type("D", (_LoadRaises,), {"_load": _exits}),
+            "dataset plugin 'test-buggy' from genbench-test-plugin raised SystemExit "
+            "loading its train split: 3; fix or uninstall genbench-test-plugin",
+        ),
+        (
+            "features",
+            _extractor(_stops),
+            "feature extractor plugin 'test-buggy' from genbench-test-plugin raised _PluginStop extracting "
+            "features: the plugin's own stop; fix or uninstall genbench-test-plugin, or pass --features raw",
+        ),
+    ],
+    ids=[
+        "dataset-load",
+        "dataset-init",
+        "features-init",
+        "features-extract",
+        "features-fingerprint",
+        "dataset-load-exits",
+        "features-extract-stops",
+    ],
+)
+def test_a_dataset_or_feature_extractor_plugin_bug_is_one_line_naming_it(
+    register, cli, tmp_path, cache_dir, kind, cls, expected
+):
+    """Their bugs were tracebacks (exit 1) that named no plugin; the run stands on both, so it stops."""
+    register(getattr(registry, "datasets" if kind == "dataset" else "features"), "test-buggy", cls)
+    where = (
+        ["--dataset", "test-buggy"]
+        if kind == "dataset"
+        else ["--dataset", "ring8", "--features", "test-buggy"]
+    )
+    error = _the_one_error_line(cli, tmp_path, cache_dir, "--models", "copy", "--samples", "100", *where)
+    assert error == f"error: {expected}", error
+
+
+def test_a_bug_in_a_built_in_is_reported_as_genbench_s_not_a_plugin_s(cli, tmp_path, cache_dir, monkeypatch):
+    """An unexpected raise in genbench's own dataset (the digits loader here) said "dataset plugin
+    'digits' from genbench ...; fix or uninstall genbench", a fix no user can make."""
+    from genbench.data.toy2d import Ring8
+
+    monkeypatch.setattr(Ring8, "_load", _LoadRaises._load)
+    error = _the_one_error_line(
+        cli, tmp_path, cache_dir, "--models", "copy", "--samples", "100", "--dataset", "ring8"
+    )
+    assert error == (
+        "error: genbench's dataset 'ring8' raised RuntimeError loading its train split: a bug in _load; "
+        "a genbench bug: please report it with `genbench --version`'s output"
+    ), error
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        ({"kind": "pointz"}, r"declares kind = 'pointz'; use 'image' or 'points'; did you mean 'points'\?"),
+        ({"kind": ("points",)}, "declares kind = "),
+        ({"default_features": ("raw",)}, r"declares default_features = \('raw',\); name a registered"),
+        ({"default_features": ""}, "declares default_features = ''"),
+    ],
+)
+def test_a_dataset_declaring_an_unknown_kind_or_features_fails_at_registration(declared, message):
+    """A dataset plugin of kind "pointz" registered, then failed in every run far from its cause."""
+    from genbench.data.base import Dataset
+    from genbench.errors import RegistrationError
+
+    Declared = type(
+        "Declared", (Dataset,), {"_load": lambda self, split: (torch.zeros(4, 2), None), **declared}
+    )
+    fresh = registry.Registry("dataset", "genbench.test-none", registry._dataset_base, "datasets")
+    with pytest.raises(RegistrationError, match=f"dataset 'test-declared' {message}"):
+        fresh.add("test-declared", Declared)
+    assert "test-declared" not in fresh
+    fresh.add("test-fine", type("Fine", (Declared,), {"kind": "points", "default_features": "raw"}))
+
+
+def test_a_dataset_whose_default_features_is_not_registered_fails_naming_it_when_used(
+    register, cli, tmp_path, cache_dir
+):
+    """A dataset plugin's ``default_features = "rawz"`` was "unknown feature extractor 'rawz'", naming
+    neither the dataset plugin that declared it nor the fix. It registers (its extractor may be
+    another plugin's, registered later) and fails when its extractor is looked up."""
+    from genbench.errors import UnknownNameError
+
+    load = _points_dataset(lambda self, split: (_points(), None))
+    register(registry.datasets, "test-typo-features", type("Typo", (load,), {"default_features": "rawz"}))
+    args = ["--models", "copy", "--dataset", "test-typo-features", "--samples", "100", "--metrics", "fid"]
+    error = _the_one_error_line(cli, tmp_path, cache_dir, *args)
+    assert error == (
+        "error: dataset plugin 'test-typo-features' from genbench-test-plugin declares default_features = "
+        "'rawz', which is no registered feature extractor (did you mean 'raw'?); fix or uninstall "
+        "genbench-test-plugin, or pass --features raw (see `genbench list features`)"
+    )
+    assert not (tmp_path / "runs" / "test-typo-features").exists()  # failed before any work
+    ok = cli(
+        "run",
+        "--out",
+        tmp_path / "runs",
+        "--cache-dir",
+        cache_dir,
+        "--no-progress",
+        *args,
+        "--features",
+        "raw",
+    )
+    assert ok.exit_code == 0, ok.output
+    with pytest.raises(UnknownNameError, match="^unknown feature extractor 'rawzz'"):  # declared by none
+        registry.features.get("rawzz")
+
+    # an extractor registered after the dataset that names it (another plugin's module) is found
+    register(
+        registry.datasets, "test-late-features", type("Late", (load,), {"default_features": "test-late"})
+    )
+    raw = registry.features.get("raw")
+    register(registry.features, "test-late", type("LateRaw", (raw,), {}))
+    assert (
+        registry.features.get(registry.datasets.get("test-late-features").default_features).__name__
+        == "LateRaw"
+    )

@@ -1,0 +1,265 @@
+"""A model plugin's bug (its config, its defaults, its weights' owner, its noise on another device,
+an exception it raises) is that model's failure, recorded, while the other models run. In-process
+plugins, registered for one test only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from plugin_helpers import (  # tests/ is on the path: pytest puts it there
+    _ConfiguredModel,
+    _Metric,
+    read_strict,
+    run_ring8,
+)
+
+from genbench import registry
+from genbench.config import RunConfig
+from genbench.registry import Entry
+from genbench.results import load_result
+from genbench.runner import run
+
+
+class _NoiseOnTheCPU(_ConfiguredModel):
+    """Draws its noise where torch puts it by default, not on the generator's device."""
+
+    def sample(self, n, *, generator):
+        return torch.randn(n, *self.spec.shape, generator=generator)
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))],
+)
+def test_a_plugin_drawing_noise_off_the_generators_device_fails_alone_naming_the_fix(
+    register, tmp_path, cache_dir, device
+):
+    """On a GPU machine the run's generator is a CUDA one, and a plugin that draws
+    torch.randn(n, generator=generator), which runs on the CPU, failed with torch's words alone. The
+    error now names the fix; the other models run."""
+    register(registry.models, "test-cpu-noise", _NoiseOnTheCPU)
+    config = RunConfig(
+        models=["test-cpu-noise", "gaussian"],
+        dataset="ring8",
+        samples=200,
+        metrics=["fid"],
+        out=tmp_path / "runs",
+        cache_dir=cache_dir,
+        device=device,
+        figures=False,
+        progress=False,
+    )
+    results = {r.model: r for r in run(config)}
+    assert results["gaussian"].status == "ok"
+    if device == "cpu":
+        assert results["test-cpu-noise"].status == "ok"
+    else:
+        error = results["test-cpu-noise"].error
+        assert results["test-cpu-noise"].status == "failed", error
+        assert "Expected a 'cpu' device type for generator but found 'cuda'" in error, error
+        assert error.endswith("device=generator.device)"), error
+
+
+def test_the_fix_for_a_generator_on_another_device_is_named_from_torchs_words():
+    """torch's message, as torch 2.11 words it on an H200 (the test above makes it where there is a
+    GPU); any other error gets no fix."""
+    from genbench.errors import plugin_fix
+
+    words = "Expected a 'cpu' device type for generator but found 'cuda'"
+    assert "device=generator.device" in plugin_fix(RuntimeError(words))
+    assert "device=generator.device" in plugin_fix(RuntimeError(words.replace("cpu", "mps")))
+    assert plugin_fix(RuntimeError("CUDA out of memory")) == ""
+    assert plugin_fix(SystemExit(2)) == ""
+
+
+class DefaultsRaise(_ConfiguredModel):
+    @classmethod
+    def dataset_defaults(cls, dataset):
+        raise KeyError("no defaults file")
+
+
+class DefaultsRaiseAfterPlan(_ConfiguredModel):
+    calls = 0
+
+    @classmethod
+    def dataset_defaults(cls, dataset):
+        cls.calls += 1
+        if cls.calls > 1:  # the plan resolved it; the run resolves it again
+            raise OSError("defaults file vanished")
+        return {}
+
+
+class DefaultsExit(_ConfiguredModel):
+    @classmethod
+    def dataset_defaults(cls, dataset):  # argparse in wrapped research code, at planning time
+        raise SystemExit("usage: defaults.py --dataset NAME")
+
+
+class ConfigRejects(_ConfiguredModel):
+    @dataclass
+    class Config:
+        scale: float = 1.0
+
+        def __post_init__(self):
+            raise ValueError("scale is never right")
+
+
+class ConfigWithoutDefault(_ConfiguredModel):
+    @dataclass
+    class Config:
+        width: int
+
+
+def test_a_run_of_broken_model_plugins_alone_extracts_no_reference_features(register, tmp_path, monkeypatch):
+    """Nothing is scored, yet the reference split's features were extracted (hours of Inception on
+    CIFAR-10 on a CPU) before the failure was written."""
+    from genbench.features.base import FeatureExtractor
+
+    extracted: list[int] = []
+    real = FeatureExtractor.extract
+
+    def counted(self, x):
+        extracted.append(len(x))
+        return real(self, x)
+
+    monkeypatch.setattr(FeatureExtractor, "extract", counted)
+    register(registry.models, "test-bad-config", ConfigRejects)
+    cache_dir = tmp_path / "cache"  # of its own: no other test's reference features in it
+    results = run_ring8(tmp_path, cache_dir, models=("test-bad-config",), metrics=["fid"])
+    assert results["test-bad-config"].status == "failed"
+    assert extracted == []
+    assert not list(cache_dir.glob("features/*.npz"))
+    run_ring8(tmp_path, cache_dir, models=("test-bad-config", "gaussian"), metrics=["fid"])
+    assert list(cache_dir.glob("features/*.npz"))  # a working model beside it: extracted, as before
+
+
+@pytest.mark.parametrize(
+    ("cls", "why"),
+    [
+        (DefaultsRaise, "no defaults file"),
+        (ConfigRejects, "never right"),
+        (
+            ConfigWithoutDefault,
+            "missing 1 required positional argument: 'width'; give every field of its Config a default",
+        ),
+        (DefaultsRaiseAfterPlan, "vanished"),
+        (DefaultsExit, "usage: defaults.py"),
+    ],
+)
+def test_a_model_whose_config_raises_is_recorded_as_failed_and_the_others_run(
+    register, tmp_path, cache_dir, cls, why
+):
+    register(registry.models, "test-bad-config", cls)
+    results = run_ring8(tmp_path, cache_dir, models=("copy", "test-bad-config", "gaussian"), metrics=["fid"])
+    assert results["copy"].status == results["gaussian"].status == "ok"
+    bad = results["test-bad-config"]
+    assert (bad.status, bad.error_kind) == ("failed", "plugin")
+    assert "test-bad-config" in bad.error and why in bad.error
+    written = read_strict(tmp_path / "runs/ring8/test-bad-config/seed0.json")
+    assert written["status"] == "failed" and written["error"] == bad.error
+
+
+def test_a_model_whose_weights_owner_fails_to_import_is_recorded_as_failed(
+    register, monkeypatch, tmp_path, cache_dir
+):
+    class Dependent(_ConfiguredModel):
+        weights_from = "test-broken-owner"
+
+    register(registry.models, "test-dependent", Dependent)
+    why = "model plugin 'test-broken-owner' from genbench-test-plugin failed to import"
+    broken = Entry(name="test-broken-owner", source="genbench-test-plugin", error=why)
+    monkeypatch.setitem(registry.models._entries, "test-broken-owner", broken)
+    results = run_ring8(tmp_path, cache_dir, models=("test-dependent", "gaussian"), metrics=["fid"])
+    assert results["gaussian"].status == "ok"
+    assert (results["test-dependent"].status, results["test-dependent"].error) == ("failed", why)
+
+
+def test_a_model_whose_weights_owner_is_not_installed_is_recorded_as_failed(register, tmp_path, cache_dir):
+    """It ended the whole run with "unknown model 'test-not-installed'", a name the user never typed."""
+
+    class Dependent(_ConfiguredModel):
+        weights_from = "test-not-installed"
+
+    register(registry.models, "test-dependent", Dependent)
+    results = run_ring8(tmp_path, cache_dir, models=("test-dependent", "gaussian"), metrics=["fid"])
+    assert results["gaussian"].status == "ok"
+    bad = results["test-dependent"]
+    assert (
+        bad.status == "failed"
+        and "'test-not-installed' (its weights_from), which is not installed" in bad.error
+    )
+
+
+class _Unprintable(Exception):
+    """A plugin's exception class whose ``__str__`` reads an attribute its ``__init__`` never set."""
+
+    def __str__(self):
+        return self.detail
+
+
+def test_a_plugins_exception_that_cannot_be_printed_fails_that_plugin_alone(register, tmp_path, cache_dir):
+    """Formatting the error of a model or metric whose exception's ``__str__`` raised raised in turn,
+    inside the handler that records the failure: a traceback ended the run, the other models
+    unscored and nothing written for any of them."""
+
+    class RaisesModel(_ConfiguredModel):
+        def fit(self, train, ctx):
+            raise _Unprintable()
+
+    class RaisesMetric(_Metric):
+        def compute(self, ctx):
+            raise _Unprintable()
+
+    register(registry.models, "test-unprintable", RaisesModel)
+    register(registry.metrics, "test-unprintable-metric", RaisesMetric)
+    results = run_ring8(
+        tmp_path,
+        cache_dir,
+        models=("test-unprintable", "gaussian"),
+        metrics=["test-unprintable-metric", "fid"],
+    )
+    bad, good = results["test-unprintable"], results["gaussian"]
+    assert (bad.status, bad.error_kind) == ("failed", "plugin")
+    assert "raised _Unprintable: (its message cannot be shown" in bad.error, bad.error
+    assert good.status == "ok" and "fid" in good.metrics
+    assert good.metric_errors["test-unprintable-metric"].startswith("_Unprintable: (its message cannot")
+    assert load_result(tmp_path / "runs/ring8/test-unprintable/seed0.json").status == "failed"
+
+
+def test_a_plugins_own_base_exception_or_a_non_dict_fails_that_plugin_alone(register, tmp_path, cache_dir):
+    """A ``BaseException`` subclass raised in ``fit``, or ``GeneratorExit`` in a metric, was a
+    traceback that ended the run; a metric returning None was "'NoneType' object has no attribute
+    'items'"."""
+
+    class Stop(BaseException):
+        pass
+
+    class Stops(_ConfiguredModel):
+        def fit(self, train, ctx):
+            raise Stop("the plugin's own stop")
+
+    class ExitsGenerator(_Metric):
+        def compute(self, ctx):
+            raise GeneratorExit("closed")
+
+    class ReturnsNone(_Metric):
+        def compute(self, ctx):
+            return None
+
+    register(registry.models, "test-stops", Stops)
+    register(registry.metrics, "test-generator-exit", ExitsGenerator)
+    register(registry.metrics, "test-returns-none", ReturnsNone)
+    metrics = ["test-generator-exit", "test-returns-none", "fid"]
+    results = run_ring8(tmp_path, cache_dir, models=("test-stops", "gaussian"), metrics=metrics)
+    stopped = results["test-stops"]
+    assert (stopped.status, stopped.error_kind) == ("failed", "plugin")
+    assert stopped.error == "model 'test-stops' raised Stop: the plugin's own stop"
+    gaussian = results["gaussian"]
+    assert gaussian.status == "ok" and gaussian.metrics["fid"] > 0
+    assert gaussian.metric_errors["test-generator-exit"] == "GeneratorExit: closed"
+    assert gaussian.metric_errors["test-returns-none"] == (
+        "test-returns-none: compute returned NoneType, not a dict of values"
+    )
+    assert set(gaussian.metric_error_kinds.values()) == {"plugin"}
