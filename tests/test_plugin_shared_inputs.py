@@ -147,6 +147,23 @@ def test_a_metric_that_changes_the_feature_extractors_network_fails_alone(
         assert dirty[model].metric_error_kinds == {"test-changes": "plugin"}
 
 
+def _run_digits(out, cache_dir, metrics, **options):
+    """copy and gaussian on 200 digits samples with ``metrics``: {model: result}."""
+    config = RunConfig(
+        models=["copy", "gaussian"],
+        dataset="digits",
+        samples=200,
+        metrics=metrics,
+        out=out,
+        cache_dir=cache_dir,
+        device="cpu",
+        figures=False,
+        progress=False,
+        **options,
+    )
+    return {r.model: r for r in run(config)}
+
+
 def test_a_metric_that_hooks_the_classifiers_network_fails_alone(register, tmp_path, cache_dir):
     """The digits classifier's network is one object per process (the mode labels use it too): a
     metric's forward hook moved gaussian's FID from 223 to 909, and every later run's in the process."""
@@ -158,25 +175,11 @@ def test_a_metric_that_hooks_the_classifiers_network_fails_alone(register, tmp_p
 
     register(registry.metrics, "test-hooks", Hooks)
 
-    def run_digits(out, metrics):
-        config = RunConfig(
-            models=["copy", "gaussian"],
-            dataset="digits",
-            samples=200,
-            metrics=metrics,
-            metric_options=["memorization.space=features"],
-            out=out,
-            cache_dir=cache_dir,
-            device="cpu",
-            figures=False,
-            progress=False,
-        )
-        return {r.model: r for r in run(config)}
-
     metrics = [*FEATURE_METRICS, "is"]
-    clean = run_digits(tmp_path / "clean", metrics)
-    dirty = run_digits(tmp_path / "dirty", ["test-hooks", *metrics])
-    after = run_digits(tmp_path / "after", metrics)
+    space = {"metric_options": ["memorization.space=features"]}
+    clean = _run_digits(tmp_path / "clean", cache_dir, metrics, **space)
+    dirty = _run_digits(tmp_path / "dirty", cache_dir, ["test-hooks", *metrics], **space)
+    after = _run_digits(tmp_path / "after", cache_dir, metrics, **space)
     for model in ("copy", "gaussian"):
         assert {k: dirty[model].metrics.get(k) for k in clean[model].metrics} == clean[model].metrics
         assert after[model].metrics == clean[model].metrics
@@ -204,22 +207,8 @@ def test_the_mode_labels_a_metric_reads_through_a_network_it_changed_are_read_ag
 
     register(registry.metrics, "test-hooks-modes", HooksThenReadsModes)
 
-    def run_digits(out, metrics):
-        config = RunConfig(
-            models=["copy", "gaussian"],
-            dataset="digits",
-            samples=200,
-            metrics=metrics,
-            out=out,
-            cache_dir=cache_dir,
-            device="cpu",
-            figures=False,
-            progress=False,
-        )
-        return {r.model: r for r in run(config)}
-
-    clean = run_digits(tmp_path / "clean", ["modes"])
-    dirty = run_digits(tmp_path / "dirty", ["test-hooks-modes", "modes"])
+    clean = _run_digits(tmp_path / "clean", cache_dir, ["modes"])
+    dirty = _run_digits(tmp_path / "dirty", cache_dir, ["test-hooks-modes", "modes"])
     for model in ("copy", "gaussian"):
         assert dirty[model].metrics == clean[model].metrics
         assert dirty[model].flags == clean[model].flags
