@@ -46,7 +46,7 @@ class RunConfig:
     (``~`` is expanded)."""
 
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))  # --models
-    dataset: str = DEFAULT_DATASET  # --dataset
+    dataset: str | Path = DEFAULT_DATASET  # --dataset: a dataset's name, or a folder of images
     seeds: list[int] = field(default_factory=lambda: [0])  # --seeds
     samples: int | None = None  # --samples: samples per model; None = size of the train split
     metrics: list[str] | None = None  # --metrics: None = every metric that applies

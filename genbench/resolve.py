@@ -23,6 +23,7 @@ from genbench.config import (
     resolve_metric_options,
 )
 from genbench.data.base import Dataset, default_cache_dir
+from genbench.data.image_folder import ImageFolder, image_folder_path
 from genbench.errors import GenbenchError, PluginLoadError, said
 from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
@@ -51,9 +52,14 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def build_dataset(name: str, config: RunConfig) -> Dataset:
-    cls = registry.datasets.get(name)
+def build_dataset(name: str | os.PathLike[str], config: RunConfig) -> Dataset:
+    """The registered dataset ``name``, or the folder of images it names (``--dataset DIR``)."""
     cache_dir = config.cache_dir or default_cache_dir()
+    folder = image_folder_path(name)
+    if folder is not None:
+        return ImageFolder(folder, data_dir=config.data_dir, cache_dir=cache_dir)
+    assert isinstance(name, str)  # image_folder_path took every PathLike as a folder
+    cls = registry.datasets.get(name)
     return call_plugin(
         "dataset",
         name,
@@ -295,7 +301,7 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     reads, each failing in one line naming the field and an example of its type."""
     _check_type(config, "seeds", _is_list, "a list of integers, e.g. [0, 1, 2]")
     check_seeds(config.seeds, "--seeds 0,1,2" if run else "--seed 0")
-    _check_type(config, "dataset", _is_str, "a dataset name, e.g. 'digits'")
+    _check_type(config, "dataset", _is_path, "a dataset name or a folder of images, e.g. 'digits'")
     _check_type(
         config,
         "features",
@@ -356,7 +362,8 @@ def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
     check_config_types(config, run=False)
     if config.batch_size < 1:  # eval too: it extracted no features and cached that empty reference
         raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
-    registry.datasets.check(config.dataset)
+    if image_folder_path(config.dataset) is None:  # a folder of images needs no registered name
+        registry.datasets.check(config.dataset)
     if config.features:
         registry.features.check(config.features)
     for name in config.metrics or []:

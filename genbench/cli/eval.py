@@ -16,7 +16,9 @@ def eval_samples(
         Path,
         path_option("An .npz (key 'samples', or its only array), an .npy or a folder of PNG/JPEG images."),
     ],
-    dataset: Annotated[str, typer.Option(help="Dataset to compare against.")],
+    dataset: Annotated[
+        str, typer.Option(help="Dataset name (see `genbench list datasets`), or a folder of PNG/JPEG images.")
+    ],
     name: Annotated[
         str | None,
         typer.Option(

@@ -29,7 +29,7 @@ def run(
         ),
     ] = ",".join(DEFAULT_MODELS),
     dataset: Annotated[
-        str, typer.Option(help="Dataset name (see `genbench list datasets`).")
+        str, typer.Option(help="Dataset name (see `genbench list datasets`), or a folder of PNG/JPEG images.")
     ] = DEFAULT_DATASET,
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds; each trains and samples anew.")] = "0",
     samples: Annotated[

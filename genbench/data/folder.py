@@ -235,7 +235,20 @@ def _visible_files(path: Path) -> list[Path]:
     return files
 
 
-def _load_folder(path: Path) -> torch.Tensor:
+def load_image_folder(path: Path, *, resize_to: str, empty_fix: str) -> torch.Tensor:
+    """Every PNG/JPEG image under ``path`` as float32 in [-1, 1], N x C x H x W, read as sample
+    folders are (the reference folder of ``--dataset DIR`` too, so real and generated images go
+    through one pixel pipeline); ``resize_to`` and ``empty_fix`` complete the errors for mixed
+    sizes and for a folder without images."""
+    return _load_folder(path, resize_to=resize_to, empty_fix=empty_fix)
+
+
+def _load_folder(
+    path: Path,
+    *,
+    resize_to: str = "the dataset's resolution",
+    empty_fix: str = "pass a folder of .png/.jpg files or an .npz",
+) -> torch.Tensor:
     visible = _visible_files(path)
     # sorted as path strings, as clean-fid and torch-fidelity sort theirs (IS's parts depend on the order):
     # paths sorted folder by folder put run/ before run-2/, where their string sort puts run-2/ first
@@ -248,7 +261,7 @@ def _load_folder(path: Path) -> torch.Tensor:
             "reads PNG/JPEG only; convert them to PNG or move them out"
         )
     if not files:
-        raise GenbenchError(f"no PNG/JPEG images in {path}; pass a folder of .png/.jpg files or an .npz")
+        raise GenbenchError(f"no PNG/JPEG images in {path}; {empty_fix}")
     arrays: list[np.ndarray] = []
     first_size = None
     for f in files:
@@ -260,7 +273,7 @@ def _load_folder(path: Path) -> torch.Tensor:
                 # paths within the folder: two subfolders' 0.png were "0.png is 8x8, 0.png is 8x9"
                 f"images have mixed sizes: {files[0].relative_to(path).as_posix()} is {first_size[0]}x"
                 f"{first_size[1]}, {f.relative_to(path).as_posix()} is {size[0]}x{size[1]}; resize them all to "
-                "the dataset's resolution"
+                f"{resize_to}"
             )
         arrays.append(a)
     if any(a.shape[0] == 3 for a in arrays):  # some colour: grey ones become RGB, as PIL converts them

@@ -1,0 +1,104 @@
+"""A folder of real images as the dataset: ``--dataset DIR`` (``RunConfig.dataset``), as clean-fid's
+``compute_fid(dir1, dir2)`` and torch-fidelity's ``--input2 DIR`` score samples against a folder of
+the user's own images, with no dataset plugin to write.
+
+The images are read by :func:`genbench.data.folder.load_image_folder`, the reader of sample folders
+(recursive, sorted, grey/RGB rules, 16-bit PNG), so real and generated images go through the same
+pixel pipeline. Every image is the ``train`` split; a folder has no ``test`` split. No mode labels.
+The dataset's name is the folder's basename made a registry name; its fingerprint hashes every
+pixel, so two folders of one basename never share a protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import torch
+
+from genbench.data.base import Dataset, Split
+from genbench.errors import DataError, GenbenchError
+from genbench.workdir import absolute
+
+#: what a basename's characters outside a registry name (:data:`genbench.registry.NAME_RE`) become
+_OUTSIDE_NAME = re.compile(r"[^a-z0-9_\-]+")
+
+
+def image_folder_path(value: str | os.PathLike[str]) -> Path | None:
+    """The folder that ``--dataset value`` names, or None when it names a registered dataset (a
+    registered name always wins) or nothing at all. A value that looks like a path (a path
+    separator, or a leading ``.`` or ``~``; any ``os.PathLike`` of the Python API) must be an
+    existing folder; a bare name is a folder only when one exists there and no dataset has that
+    name. Fails in one line naming the fix for a path that is no folder."""
+    from genbench import registry
+
+    if isinstance(value, str):
+        if value in registry.datasets:
+            return None
+        separators = [s for s in (os.sep, os.altsep, "/") if s]
+        looks_like_path = any(s in value for s in separators) or value.startswith((".", "~"))
+    else:
+        looks_like_path = True
+    path = Path(value).expanduser()
+    if not looks_like_path and not path.is_dir():
+        return None  # an unknown name: the registry's error, with its "did you mean"
+    if not path.exists():
+        raise GenbenchError(
+            f"--dataset {value}: no such folder; pass an existing folder of PNG/JPEG images, or a dataset "
+            "name (see `genbench list datasets`)"
+        )
+    if not path.is_dir():
+        raise GenbenchError(
+            f"--dataset {value} is a file, not a folder; pass the folder of PNG/JPEG images it is in, or a "
+            "dataset name (see `genbench list datasets`)"
+        )
+    return absolute(path)
+
+
+def folder_name(path: Path) -> str:
+    """The folder's basename as a registry name: lowercase, other characters ``-``, starting with a
+    letter or digit ("My Photos" -> "my-photos"); "images" when nothing of it is left."""
+    # normalised: the basename of "real/.." is the folder's, not ".."
+    name = _OUTSIDE_NAME.sub("-", Path(os.path.normpath(path)).name.lower()).lstrip("-_")
+    return name or "images"
+
+
+class ImageFolder(Dataset):
+    """Every PNG/JPEG image under one folder, its ``train`` split; it has no ``test`` split."""
+
+    kind = "image"
+    default_features = "inception"  # as cifar10: grey images are made RGB by the extractor
+    num_modes = None  # unknown: the mode metrics skip it, as any dataset without mode labels
+    description = "a folder of PNG/JPEG images (--dataset DIR)"
+
+    def __init__(self, path: Path, data_dir: Path | None = None, cache_dir: Path | None = None):
+        super().__init__(data_dir=data_dir, cache_dir=cache_dir)
+        self.path = Path(path)
+
+    @property
+    def name(self) -> str:
+        return folder_name(self.path)
+
+    def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
+        from genbench.data.folder import load_image_folder
+
+        if split != "train":
+            raise DataError(
+                f"{self.path} is an image folder, whose one split is train (every image in it): it has no "
+                f"{split} split; compare with --reference-split train"
+            )
+        x = load_image_folder(
+            self.path,
+            resize_to=f"one size in --dataset {self.path}, as clean-fid and torch-fidelity require",
+            empty_fix="pass --dataset a folder of .png/.jpg files",
+        )
+        return x, None
+
+    def fingerprint(self) -> str:
+        """The name and the train split's :meth:`content_digest` (every pixel value): the one split
+        there is, so that folders of one basename and other images never share a protocol."""
+        h = hashlib.sha256(self.name.encode())
+        h.update(self.content_digest("train").encode())
+        return h.hexdigest()[:16]
