@@ -87,7 +87,7 @@ class ImageFolder(Dataset):
         if split != "train":
             raise DataError(
                 f"{self.path} is an image folder, whose one split is train (every image in it): it has no "
-                f"{split} split; compare with --reference-split train"
+                f"{split} split, so only --reference-split train (the default) applies"
             )
         x = load_image_folder(
             self.path,
