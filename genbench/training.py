@@ -200,7 +200,9 @@ def _train_and_save(
     except KeyboardInterrupt as e:
         # "rerun to resume training" only where a state to resume from was saved: stopped before
         # the first one, the rerun trains from step 0
-        if not (ckpt_dir / PARTIAL).exists():
+        if (ckpt_dir / PARTIAL).exists():
+            say_rerun(e, "rerun to resume training")
+        else:
             every = p.config.checkpoint_every
             say_rerun(
                 e,

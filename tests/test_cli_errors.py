@@ -297,7 +297,12 @@ def test_an_unknown_reference_split_is_one_line_naming_the_flag(cli, tmp_path, c
 @pytest.mark.parametrize(
     "command, api, kept",
     [
-        ("run", "genbench.runner.run", "finished results are saved; rerun to resume training"),
+        # stopped outside any training, it said "rerun to resume training" of none
+        (
+            "run",
+            "genbench.runner.run",
+            "finished results are saved; rerun to go on (trained models load from their checkpoints)",
+        ),
         # eval and report said "rerun to resume training" too
         ("eval", "genbench.evaluation.evaluate", "no result was written"),
         ("report", "genbench.reporting.write_report", "the leaderboards written so far are complete"),

@@ -179,7 +179,11 @@ def test_a_fit_that_is_not_trainable_and_catches_ctrl_c_stops_the_run_unscored(c
     args = ["--models", f"{FITS},gaussian", "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
     r = cli(*run_args(tmp_path / "out", tmp_path / "cache", *args, "--no-figures"))
     assert r.exit_code == 130, r.output
-    assert r.stderr.splitlines()[-1] == "interrupted: finished results are saved; rerun to resume training"
+    # nothing trainable, so nothing to resume: it said "rerun to resume training"
+    last = (
+        "interrupted: finished results are saved; rerun to go on (trained models load from their checkpoints)"
+    )
+    assert r.stderr.splitlines()[-1] == last
     assert not find_results(tmp_path / "out")
 
 

@@ -191,7 +191,9 @@ def test_sigterm_while_writing_a_result_leaves_no_temp_file(tmp_path: Path):
     """SIGTERM while the result JSON is being written (the training done, its model.pt saved)."""
     ended = terminated(tmp_path, "write:seed0.json:1")
     assert temp_files(tmp_path) == []
-    assert_stopped(ended)
+    assert_stopped(
+        ended, "rerun to go on (trained models load from their checkpoints)"
+    )  # no training stopped
     assert not list((tmp_path / "runs").rglob("seed0.json"))
     assert list((tmp_path / "cache" / "checkpoints").rglob("model.pt"))  # the finished training is kept
 

@@ -111,11 +111,16 @@ def run(
     raise typer.Exit(exit_code(results))
 
 
+#: what a rerun does after an interruption that stopped no training (sampling, a metric, a write)
+RERUN = "rerun to go on (trained models load from their checkpoints)"
+
+
 def interrupted(e: KeyboardInterrupt) -> str:
-    """Ctrl-C's last line: what was kept, and what a rerun does with the training it stopped."""
+    """Ctrl-C's last line: what was kept, and what a rerun does with the training it stopped, if any
+    (stopped while sampling or scoring, it said "rerun to resume training" of no training)."""
     from genbench.termination import rerun_said
 
-    return f"interrupted: finished results are saved; {rerun_said(e) or 'rerun to resume training'}"
+    return f"interrupted: finished results are saved; {rerun_said(e) or RERUN}"
 
 
 def report_hint(out: Path) -> str:
