@@ -71,7 +71,7 @@ def load_samples(path: Path, spec: DataSpec | None = None) -> torch.Tensor:
             f"samples {path} not found; pass an .npz or .npy file or a folder of PNG/JPEG images"
         )
     if path.is_dir():
-        x = _load_folder(path)
+        x = load_image_folder(path)
     elif path.suffix.lower() == ".npz":
         x = _load_npz(path)
     elif path.suffix.lower() == ".npy":
@@ -235,20 +235,16 @@ def _visible_files(path: Path) -> list[Path]:
     return files
 
 
-def load_image_folder(path: Path, *, resize_to: str, empty_fix: str) -> torch.Tensor:
-    """Every PNG/JPEG image under ``path`` as float32 in [-1, 1], N x C x H x W, read as sample
-    folders are (the reference folder of ``--dataset DIR`` too, so real and generated images go
-    through one pixel pipeline); ``resize_to`` and ``empty_fix`` complete the errors for mixed
-    sizes and for a folder without images."""
-    return _load_folder(path, resize_to=resize_to, empty_fix=empty_fix)
-
-
-def _load_folder(
+def load_image_folder(
     path: Path,
     *,
     resize_to: str = "the dataset's resolution",
     empty_fix: str = "pass a folder of .png/.jpg files or an .npz",
 ) -> torch.Tensor:
+    """Every PNG/JPEG image under ``path`` as float32 in [-1, 1], N x C x H x W: a samples folder, and
+    the reference folder of ``--dataset DIR`` (so real and generated images go through one pixel
+    pipeline); ``resize_to`` and ``empty_fix`` complete the errors for mixed sizes and for a folder
+    without images."""
     visible = _visible_files(path)
     # sorted as path strings, as clean-fid and torch-fidelity sort theirs (IS's parts depend on the order):
     # paths sorted folder by folder put run/ before run-2/, where their string sort puts run-2/ first
