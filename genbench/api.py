@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from genbench.errors import CheckpointError, UnsupportedDataError
+from genbench.termination import step_ended, stop_if_waiting
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class TrainContext:
         self.history: list[dict[str, float]] = []
         #: the step training resumed from (0 when it started afresh)
         self.resumed_from = 0
+        #: the step of the last state this process saved (None before its first save)
+        self.saved_step: int | None = None
         self._elapsed_before = 0.0
         self._t0 = time.perf_counter()
 
@@ -127,7 +130,12 @@ class TrainContext:
             self._log(step, values)
 
     def should_checkpoint(self, step: int) -> bool:
-        return bool(self.checkpoint_path and self.checkpoint_every and step % self.checkpoint_every == 0)
+        """Whether to :meth:`save_checkpoint` after ``step``: every ``checkpoint_every`` steps, and
+        at the end of the step that SIGTERM (under the CLI) waited for, so that the rerun resumes from
+        that step (:func:`genbench.termination.steps_end_first`). Ask it at every step's end."""
+        if not (self.checkpoint_path and self.checkpoint_every):
+            return False  # no resumable state is saved: a stop is taken where it lands
+        return step_ended() or step % self.checkpoint_every == 0
 
     def save_checkpoint(self, state: dict[str, Any], step: int) -> None:
         """Save ``state`` (weights, optimizer and RNG states) after ``step``, with the training log.
@@ -136,6 +144,12 @@ class TrainContext:
         scalars), what checkpoints are loaded back with; one holding another object (a dataclass,
         a custom class) raises :class:`~genbench.errors.StateContentError`, or, with ``warn``,
         is shown once and never saved: the training goes on, but cannot be resumed."""
+        try:
+            self._save(state, step)
+        finally:
+            stop_if_waiting()  # the stop that waited for this step's end, now that its state is saved
+
+    def _save(self, state: dict[str, Any], step: int) -> None:
         if self.checkpoint_path is None or self._unsaved:
             return
         from genbench.checkpoint import save_checkpoint
@@ -153,6 +167,7 @@ class TrainContext:
                     "machines": self.machines(),
                 },
             )
+            self.saved_step = int(step)
         except StateContentError as e:
             holder = "the state given to ctx.save_checkpoint()"
             refused = StateContentError(e.refused, holder)

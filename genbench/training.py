@@ -28,7 +28,7 @@ from genbench.io import alone, remove_temps
 from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
-from genbench.termination import say_rerun
+from genbench.termination import say_rerun, steps_end_first
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -192,8 +192,9 @@ def _train_and_save(
     try:
         check_state_storable(model, name)
         with deterministic_training(p.device, p.config.deterministic) as mode:
-            # a fit that caught Ctrl-C is interrupted all the same: no model.pt, its train.pt kept
-            with ctrl_c_kept():
+            # a fit that caught Ctrl-C is interrupted all the same: no model.pt, its train.pt kept;
+            # SIGTERM waits for the step to end, and its state is saved
+            with steps_end_first(), ctrl_c_kept():
                 summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
         summary = {**summary, **mode}  # saved with the weights: a loaded checkpoint says how it was trained
         check_weights_finite(model, summary, ctx)
@@ -201,7 +202,8 @@ def _train_and_save(
         # "rerun to resume training" only where a state to resume from was saved: stopped before
         # the first one, the rerun trains from step 0
         if (ckpt_dir / PARTIAL).exists():
-            say_rerun(e, "rerun to resume training")
+            step = ctx.saved_step if ctx.saved_step is not None else ctx.resumed_from
+            say_rerun(e, f"rerun to resume training from step {step}" if step else "rerun to resume training")
         else:
             every = p.config.checkpoint_every
             say_rerun(

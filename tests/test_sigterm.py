@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
+from test_baselines import flat_state  # tests/ is on the path: pytest puts it there
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -24,18 +26,21 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 #: creating $GATE) until it gets SIGTERM. "step:N": when training reports step N; "write:NAME:K":
 #: inside the K-th write of a file named NAME, after its temp file is written and before the rename
 CHILD = """
-import os, sys, time
+import os, signal, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 import genbench.io
+import genbench.termination
 from genbench.api import GenerativeModel, TrainContext
 from genbench.registry import register_model
 
 GATE = Path(os.environ["GATE"])
 kind, *where = os.environ["STOP_AT"].split(":")
+# a step held still at "step:N" is stopped after this wait rather than the default 5 s
+genbench.termination.STEP_END_WAIT_S = 0.5
 
 
 def hold():
@@ -52,6 +57,17 @@ if kind == "step":
         real_progress(self, step, total, **values)
 
     TrainContext.progress = progress
+elif kind == "signal":  # "signal:NAME:K": send itself NAME inside the K-th backward pass, and go on
+    real_backward, passes = torch.Tensor.backward, []
+
+    def backward(self, *args, **kwargs):
+        passes.append(1)
+        if len(passes) == int(where[1]):
+            GATE.touch()
+            os.kill(os.getpid(), getattr(signal, where[0]))
+        return real_backward(self, *args, **kwargs)
+
+    torch.Tensor.backward = backward
 elif kind == "write":
     real_replace, writes = os.replace, []
 
@@ -102,16 +118,18 @@ main()
 
 
 def run_args(tmp_path: Path, model: str = "vae") -> list[str]:
-    """``model`` on ring8; the VAE trained 20 steps with a resumable checkpoint every 5 (seconds)."""
+    """``model`` on ring8; the VAE (or the GAN) trained 20 steps with a resumable checkpoint every 5
+    (seconds)."""
     args = ["run", "--models", model, "--dataset", "ring8", "--samples", "100", "--metrics", "fid"]
-    if model == "vae":
-        args += ["--set", "vae.steps=20", "--set", "vae.batch_size=32", "--checkpoint-every", "5"]
+    if model in ("vae", "gan-ns"):
+        args += ["--set", f"{model}.steps=20", "--set", f"{model}.batch_size=32", "--checkpoint-every", "5"]
     args += ["--out", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache")]
     return [*args, "--device", "cpu", "--no-progress", "--no-figures"]
 
 
 def terminated(tmp_path: Path, stop_at: str, model: str = "vae") -> subprocess.CompletedProcess[str]:
-    """Run the child until it holds still at ``stop_at``, send it SIGTERM, and return how it ended."""
+    """Run the child until it holds still at ``stop_at``, send it SIGTERM (unless it signals itself,
+    "signal:..."), and return how it ended."""
     gate = tmp_path / "holding"
     env = {**os.environ, "GATE": str(gate), "STOP_AT": stop_at, "COLUMNS": "250"}
     env["OMP_NUM_THREADS"] = "1"  # tiny networks (tests/conftest.py's one_thread)
@@ -124,7 +142,8 @@ def terminated(tmp_path: Path, stop_at: str, model: str = "vae") -> subprocess.C
                 out, err = child.communicate(timeout=10) if child.poll() is not None else ("", "")
                 pytest.fail(f"the child never reached {stop_at}: {child.returncode}\n{out}\n{err}")
             time.sleep(0.05)
-        child.send_signal(signal.SIGTERM)
+        if not stop_at.startswith("signal:"):
+            child.send_signal(signal.SIGTERM)
         out, err = child.communicate(timeout=60)
     finally:
         if child.poll() is None:
@@ -159,15 +178,16 @@ def assert_stopped(ended: subprocess.CompletedProcess[str], rerun: str = "rerun 
 @pytest.mark.parametrize(
     ("stop_at", "resumes_from"),
     [("step:12", 10), ("write:train.pt:2", 5)],
-    ids=["training", "writing-a-checkpoint"],
+    ids=["a-step-that-does-not-end", "writing-a-checkpoint"],
 )
 def test_sigterm_stops_training_cleanly_and_the_rerun_resumes(tmp_path: Path, cli, stop_at, resumes_from):
-    """SIGTERM at step 12 of 20 (checkpoints at 5 and 10), or while the step-10 checkpoint is being
-    written: no temp file is left, the last whole checkpoint is kept, and the same command resumes
-    from it. The default SIGTERM left the write's temp file (as large as the checkpoint) for a day."""
+    """SIGTERM at step 12 of 20 (checkpoints at 5 and 10) in a step that does not end within the
+    wait (held still), or while the step-10 checkpoint is being written: no temp file is left, the
+    last whole checkpoint is kept, and the same command resumes from it. The default SIGTERM left
+    the write's temp file (as large as the checkpoint) for a day."""
     ended = terminated(tmp_path, stop_at)
     assert temp_files(tmp_path) == []
-    assert_stopped(ended)
+    assert_stopped(ended, f"rerun to resume training from step {resumes_from}")
     assert len(train_pt(tmp_path)) == 1
     assert not list((tmp_path / "runs").rglob("seed0.json"))  # nothing was scored
 
@@ -176,6 +196,46 @@ def test_sigterm_stops_training_cleanly_and_the_rerun_resumes(tmp_path: Path, cl
     result = json.loads(next((tmp_path / "runs").rglob("seed0.json")).read_text())
     assert result["training"]["resumed_from"] == resumes_from
     assert train_pt(tmp_path) == []  # removed with the final model.pt written
+
+
+def trained_state(tmp_path: Path) -> dict[str, torch.Tensor]:
+    """The weights in the one model.pt under ``tmp_path``'s cache, by dotted name."""
+    (final,) = (tmp_path / "cache" / "checkpoints").rglob("model.pt")
+    return flat_state(torch.load(final, weights_only=True)["state"])
+
+
+@pytest.mark.parametrize(
+    ("model", "signame", "backward"),
+    # the GAN's 23rd backward pass is step 12's discriminator's, before its generator's update
+    [("vae", "SIGTERM", 12), ("gan-ns", "SIGTERM", 23), ("vae", "SIGUSR1", 12)],
+)
+def test_a_cluster_stop_saves_the_state_of_the_step_it_lands_in(
+    tmp_path: Path, cli, model, signame, backward
+):
+    """SIGTERM, or SIGUSR1 (SLURM's ``--signal=USR1@90``), inside step 12 of 20 (checkpoints every 5):
+    the step ends, its state is saved, and the rerun resumes from step 12 and ends with the weights
+    of an uninterrupted run. The stop was taken mid-step, and the rerun trained steps 11 and 12
+    again from the step-10 checkpoint (hours, for a preempted CIFAR-10 job with checkpoints every
+    500 steps); SIGUSR1 killed the process outright, leaving the write in progress half done."""
+    ended = terminated(tmp_path, f"signal:{signame}:{backward}", model)
+    assert ended.returncode == 128 + getattr(signal, signame), ended.stderr
+    assert "Traceback" not in ended.stderr, ended.stderr
+    last = ended.stderr.strip().splitlines()[-1]
+    assert (
+        last == f"terminated ({signame}): finished results are saved; rerun to resume training from step 12"
+    )
+    assert temp_files(tmp_path) == []
+
+    rerun = cli(*run_args(tmp_path, model))
+    assert rerun.exit_code == 0, rerun.output
+    result = json.loads(next((tmp_path / "runs").rglob("seed0.json")).read_text())
+    assert result["training"]["resumed_from"] == 12
+    whole = cli(*run_args(tmp_path / "whole", model))
+    assert whole.exit_code == 0, whole.output
+    resumed, uninterrupted = trained_state(tmp_path), trained_state(tmp_path / "whole")
+    assert resumed.keys() == uninterrupted.keys()
+    for key, value in uninterrupted.items():
+        assert torch.equal(resumed[key], value), key
 
 
 def test_sigterm_before_the_first_checkpoint_says_the_rerun_trains_from_the_start(tmp_path: Path):

@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from genbench.errors import GenbenchError
-from genbench.termination import TERMINATED_EXIT, Terminated, sigterm_stops
+from genbench.termination import Terminated, sigterm_stops
 from genbench.workdir import working_directory
 
 # Click's usage error (an unknown option or command, a value of the wrong type, a missing one),
@@ -95,8 +95,8 @@ def _options(
 def user_errors(fn: F, interrupted: str | Callable[[KeyboardInterrupt], str] = "interrupted") -> F:
     """Print a GenbenchError as one line on stderr and exit 2, with no traceback; Ctrl-C prints
     ``interrupted`` (what was kept; a function of the interruption: what it stopped) and exits 130.
-    SIGTERM (a cluster's time limit or preemption) stops the command as Ctrl-C does, says so in
-    place of "interrupted" and exits 143."""
+    SIGTERM or SIGUSR1 (a cluster's time limit or preemption) stops the command as Ctrl-C does,
+    says so in place of "interrupted" and exits 128 + the signal's number (143 for SIGTERM)."""
 
     def said(e: KeyboardInterrupt) -> str:
         return interrupted(e) if callable(interrupted) else interrupted
@@ -113,8 +113,8 @@ def user_errors(fn: F, interrupted: str | Callable[[KeyboardInterrupt], str] = "
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(e.exit_code) from None
         except Terminated as e:
-            typer.echo(f"terminated (SIGTERM){said(e).removeprefix('interrupted')}", err=True)
-            raise typer.Exit(TERMINATED_EXIT) from None
+            typer.echo(f"terminated ({e.signal_name}){said(e).removeprefix('interrupted')}", err=True)
+            raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt as e:
             typer.echo(said(e), err=True)
             raise typer.Exit(130) from None
