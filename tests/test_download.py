@@ -129,3 +129,28 @@ def test_a_long_download_says_how_far_it_is(tmp_path, monkeypatch, progress):
     assert tenths == (
         ["f.gz: 1.0 MB of 3.0 MB", "f.gz: 2.1 MB of 3.0 MB", "f.gz: 3.0 MB of 3.0 MB"] if progress else []
     )
+
+
+def test_a_host_name_lookup_that_never_answers_times_out(tmp_path, monkeypatch):
+    """urllib's timeout does not cover getaddrinfo: a resolver that never answered hung the run."""
+    import socket
+
+    never, real = threading.Event(), socket.getaddrinfo
+
+    def lookup(host, *a, **kw):
+        if host == "dns.invalid":
+            never.wait(15)  # a resolver that never answers (until the test ends)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *a, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(download, "TIMEOUT_S", 0.5)
+    monkeypatch.setenv("no_proxy", "*")
+    try:
+        with pytest.raises(DataError) as e:
+            download.ensure_files("x", tmp_path, {"f.gz": GOOD}, ["http://dns.invalid/"])
+    finally:
+        never.set()
+    msg = str(e.value)
+    assert "looking up dns.invalid took over 0.5 s: check the network" in msg, msg
+    assert f"put f.gz into {tmp_path} (from http://dns.invalid/f.gz)" in msg, msg

@@ -18,6 +18,7 @@ from email.message import Message
 from pathlib import Path
 from typing import IO
 
+from genbench.data.connect import opener
 from genbench.errors import DataError
 from genbench.io import FIX_DATA, atomic_write
 from genbench.progress import Progress, TenthLines, current_console
@@ -32,9 +33,10 @@ USER_AGENT = "genbench (https://pypi.org/project/genbench/)"
 
 
 def _open_url(url: str) -> IO[bytes]:
-    """The one network call (tests monkeypatch it to simulate being offline)."""
+    """The one network call (tests monkeypatch it to simulate being offline); the host name
+    lookup is bounded by :data:`TIMEOUT_S` too (:mod:`genbench.data.connect`)."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    return urllib.request.urlopen(request, timeout=TIMEOUT_S)
+    return opener().open(request, timeout=TIMEOUT_S)
 
 
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
