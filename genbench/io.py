@@ -51,9 +51,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object], *, fix: str =
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(e, OSError) and e.errno in _DISK_ERRORS:  # a full disk is no plugin's bug
-            advice = f"free some space or {fix}" if e.errno in (errno.ENOSPC, errno.EDQUOT) else fix
-            raise GenbenchError(f"cannot write {path} ({e.strerror}); {advice}") from e
+        if isinstance(e, OSError) and (error := disk_error(path, e, fix)) is not None:
+            raise error from e
         raise
 
 
@@ -87,6 +86,15 @@ def _umask() -> int:
 #: errors of the disk itself while writing (full, over quota, read-only, too large), which the user
 #: fixes; any other OSError (a download's connection reset) is left to the caller
 _DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
+
+def disk_error(path: Path, e: OSError, fix: str) -> GenbenchError | None:
+    """The error to raise for ``e`` when writing ``path`` failed on the disk itself (a full disk is
+    no plugin's bug), naming ``fix``; None for any other OSError."""
+    if e.errno not in _DISK_ERRORS:
+        return None
+    advice = f"free some space or {fix}" if e.errno in (errno.ENOSPC, errno.EDQUOT) else fix
+    return GenbenchError(f"cannot write {path} ({e.strerror}); {advice}")
 
 
 def save_png(path: Path, render: Callable[[IO[bytes]], object], *, fix: str = FIX_OUT) -> Path:

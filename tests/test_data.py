@@ -337,23 +337,25 @@ def test_download_with_wrong_checksum_is_not_kept(tmp_path, monkeypatch):
 
 def test_a_download_is_verified_before_it_takes_its_name(tmp_path, monkeypatch):
     """The file was renamed to its final name, then hashed: a run stopped in between left an
-    unverified file that looked downloaded. No file of that name exists until its md5 matched."""
+    unverified file that looked downloaded. No file of that name exists until its md5 matched
+    (the rename is now the ``.part`` file's, :meth:`Part.finish`, not atomic_write's)."""
+    from genbench.data.resume import Part
+
     seen = []
-    real = download.atomic_write
+    real = Part.finish
 
-    def spy(path, write, **kw):
-        def checked(fh):
-            write(fh)
-            seen.append(path.exists())  # after the copy and its check, before the rename
+    def spy(part):
+        seen.append((part.dest.name, part.dest.exists(), part.path.read_bytes()))
+        real(part)
 
-        real(path, checked, **kw)
-
-    monkeypatch.setattr(download, "atomic_write", spy)
+    monkeypatch.setattr(Part, "finish", spy)
     monkeypatch.setattr(download, "md5sum", lambda p: pytest.fail("hashed after the rename"))
     monkeypatch.setattr(download, "_open_url", lambda url: io.BytesIO(b"payload"))
     good = hashlib.md5(b"payload").hexdigest()
     download.ensure_files("x", tmp_path, {"f.gz": good}, ["https://mirror/"])
-    assert seen == [False] and (tmp_path / "f.gz").read_bytes() == b"payload"
+    with pytest.raises(DataError, match="checksum mismatch"):
+        download.ensure_files("x", tmp_path, {"g.gz": "0" * 32}, ["https://mirror/"])
+    assert seen == [("f.gz", False, b"payload")] and (tmp_path / "f.gz").read_bytes() == b"payload"
 
 
 def test_a_download_cut_off_mid_way_is_a_failed_download(tmp_path, monkeypatch):

@@ -131,6 +131,267 @@ def test_a_long_download_says_how_far_it_is(tmp_path, monkeypatch, progress):
     )
 
 
+# -- resumed downloads ---------------------------------------------------------------------------
+HALF = len(PAYLOAD) // 2
+
+
+class _State:
+    """What the resuming server serves (:data:`PAYLOAD` under an ETag) and how: ``mode`` ``ok``
+    honours ``Range`` and ``If-Range``; ``ignore-range`` always sends the whole file (200); ``cut``
+    sends half of what it promised and closes; ``stall`` sends half and waits for ``release``;
+    ``wrong-range`` answers a resume with the whole file as a 206; ``html`` sends a login page. A path under one of ``gone`` is a
+    404. ``requests`` records each request's headers (and its path) and the status it was answered with."""
+
+    def __init__(self) -> None:
+        self.mode, self.etag, self.url = "ok", '"v1"', ""
+        self.requests: list[tuple[dict[str, str], int]] = []
+        self.gone: set[str] = set()
+        self.release = threading.Event()
+
+
+class _Resuming(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        st: _State = self.server.state  # type: ignore[attr-defined]
+        if any(self.path.startswith(prefix) for prefix in st.gone):
+            st.requests.append(({**self.headers, "path": self.path}, 404))
+            self.send_error(404)
+            return
+        asked, start, status = self.headers.get("Range"), 0, 200
+        if asked and st.mode != "ignore-range" and self.headers.get("If-Range", st.etag) == st.etag:
+            start, status = int(asked.removeprefix("bytes=").removesuffix("-")), 206
+            if st.mode == "wrong-range":
+                start = 0
+        st.requests.append(({**self.headers, "path": self.path}, 416 if start >= len(PAYLOAD) else status))
+        if start >= len(PAYLOAD):
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(PAYLOAD)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if st.mode == "html":  # a hotel network's login page, whatever was asked
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html><body>Please log in</body></html>")
+            return
+        rest = PAYLOAD[start:]
+        self.send_response(status)
+        self.send_header("ETag", st.etag)
+        self.send_header("Content-Length", str(len(rest)))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
+        self.end_headers()
+        if st.mode in ("cut", "stall"):
+            self.wfile.write(rest[: len(rest) // 2])
+            self.wfile.flush()
+            if st.mode == "stall":
+                st.release.wait(60)
+            return
+        self.wfile.write(rest)
+
+    def log_message(self, *a: object) -> None:
+        pass
+
+
+@pytest.fixture
+def resuming(monkeypatch) -> Iterator[_State]:
+    """A local server that resumes (its state; its mirror URL is ``state.url``)."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Resuming)
+    srv.state = _State()  # type: ignore[attr-defined]
+    srv.state.url = f"http://127.0.0.1:{srv.server_address[1]}/"  # type: ignore[attr-defined]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield srv.state  # type: ignore[attr-defined]
+    finally:
+        srv.state.release.set()  # type: ignore[attr-defined]
+        srv.shutdown()
+        srv.server_close()
+
+
+def _get(state: _State, directory, md5: str = GOOD) -> str:
+    """Download f.gz from ``state``'s server into ``directory``; what it said."""
+    out = io.StringIO()
+    with command_console(Progress(False, Console(file=out, width=300))):
+        download.ensure_files("x", directory, {"f.gz": md5}, [state.url])
+    return out.getvalue()
+
+
+def _cut_off(state: _State, directory) -> str:
+    """A download of f.gz that the connection drops half-way; its error."""
+    state.mode = "cut"
+    with pytest.raises(DataError) as e:
+        _get(state, directory)
+    state.mode = "ok"
+    return str(e.value)
+
+
+def test_a_download_cut_off_is_resumed_where_it_stopped(tmp_path, resuming):
+    """A dropped connection lost the whole partial download (CIFAR-10: 170 MB from one server)."""
+    error = _cut_off(resuming, tmp_path)
+    assert f"51 kB of it kept in f.gz.part, which a rerun resumes); put f.gz into {tmp_path}" in error, error
+    assert (tmp_path / "f.gz.part").read_bytes() == PAYLOAD[:HALF]
+    said = _get(resuming, tmp_path)
+    headers, status = resuming.requests[-1]
+    assert (headers["Range"], headers["If-Range"], status) == (f"bytes={HALF}-", '"v1"', 206)
+    assert f"into {tmp_path}, resuming at 51 kB of 102 kB" in said, said
+    assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.gz"]  # no part, sidecar nor lock left
+
+
+def test_a_server_that_ignores_range_is_downloaded_from_the_start(tmp_path, resuming):
+    """A 200 to a resume is the whole file: appended to the part, it would fail its checksum."""
+    _cut_off(resuming, tmp_path)
+    (tmp_path / "f.gz.part").write_bytes(bytes(HALF))  # not the file's first half: kept, it would show
+    resuming.mode = "ignore-range"
+    _get(resuming, tmp_path)
+    headers, status = resuming.requests[-1]
+    assert (headers["Range"], status) == (f"bytes={HALF}-", 200)
+    assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
+
+
+def test_a_resume_answered_with_another_range_starts_over(tmp_path, resuming):
+    """A 206 whose Content-Range does not start at the part's end cannot be appended to it."""
+    _cut_off(resuming, tmp_path)
+    resuming.mode = "wrong-range"
+    _get(resuming, tmp_path)
+    assert [("Range" in headers, status) for headers, status in resuming.requests] == [
+        (False, 200),  # cut off
+        (True, 206),  # the whole file, as 206 "bytes 0-"
+        (False, 200),  # so once more, from the start
+    ]
+    assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
+
+
+def test_a_part_is_resumed_from_the_mirror_it_came_from(tmp_path, resuming):
+    """Its ETag means nothing to another mirror: that mirror first, even if it is not the first."""
+    mirrors = [resuming.url + "a/", resuming.url + "b/"]
+    resuming.gone, resuming.mode = {"/a/"}, "cut"
+    with pytest.raises(DataError):
+        download.ensure_files("x", tmp_path, {"f.gz": GOOD}, mirrors)
+    resuming.gone, resuming.mode = set(), "ok"
+    download.ensure_files("x", tmp_path, {"f.gz": GOOD}, mirrors)
+    paths = [(headers["path"], status) for headers, status in resuming.requests]
+    assert paths == [("/a/f.gz", 404), ("/b/f.gz", 200), ("/b/f.gz", 206)]
+    assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
+
+
+def test_if_range_takes_a_strong_etag_else_the_date():
+    """A weak ETag (``W/``) may not be sent in If-Range: the server would always send the whole file."""
+    from genbench.data.resume import validator
+
+    date = "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert validator({"ETag": '"v1"', "Last-Modified": date}) == '"v1"'
+    assert validator({"ETag": 'W/"v1"', "Last-Modified": date}) == date
+    assert validator({}) is None
+
+
+def test_a_login_page_in_place_of_the_rest_leaves_the_part_alone(tmp_path, resuming):
+    """A network's login page answers the resume with a 200: written over the part, it lost it."""
+    _cut_off(resuming, tmp_path)
+    resuming.mode = "html"
+    with pytest.raises(DataError, match="sent a web page, not the file.*51 kB of it kept in f.gz.part"):
+        _get(resuming, tmp_path)
+    assert (tmp_path / "f.gz.part").read_bytes() == PAYLOAD[:HALF]
+
+
+def test_a_whole_part_a_killed_run_left_is_verified_not_downloaded_again(tmp_path, resuming):
+    """Killed after the last byte, before the rename: the server has nothing left to send (416)."""
+    _cut_off(resuming, tmp_path)
+    (tmp_path / "f.gz.part").write_bytes(PAYLOAD)
+    _get(resuming, tmp_path)
+    assert [status for _, status in resuming.requests] == [200, 416]
+    assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
+
+
+def test_a_resumed_download_that_fails_its_checksum_starts_over_on_the_rerun(tmp_path, resuming):
+    _cut_off(resuming, tmp_path)
+    part = tmp_path / "f.gz.part"
+    part.write_bytes(b"X" + part.read_bytes()[1:])  # a bad sector, or another version's first half
+    with pytest.raises(DataError) as e:
+        _get(resuming, tmp_path)
+    assert "after resuming at 51 kB; its f.gz.part is deleted, so a rerun downloads it whole" in str(e.value)
+    assert not list(tmp_path.iterdir())
+    _get(resuming, tmp_path)
+    assert "Range" not in resuming.requests[-1][0] and (tmp_path / "f.gz").read_bytes() == PAYLOAD
+
+
+def test_ctrl_c_or_sigterm_mid_download_keeps_the_part(tmp_path, monkeypatch):
+    """Ctrl-C (SIGTERM is raised as a KeyboardInterrupt) removed the temp file with what it held."""
+
+    class Interrupted(_Response):
+        def read(self, *a: object) -> bytes:
+            if self.tell():
+                raise KeyboardInterrupt
+            return super().read(HALF)
+
+    def fetch(url: str) -> Interrupted:
+        response = Interrupted(PAYLOAD)
+        response.headers["ETag"] = '"v1"'
+        return response
+
+    monkeypatch.setattr(download, "_open_url", fetch)
+    with pytest.raises(KeyboardInterrupt):
+        download.ensure_files("x", tmp_path, {"f.gz": GOOD}, ["https://mirror/"])
+    assert (tmp_path / "f.gz.part").read_bytes() == PAYLOAD[:HALF]
+
+
+def test_a_download_killed_with_sigkill_is_resumed(tmp_path, resuming):
+    """SIGKILL (a cluster's time limit past its grace period) runs no cleanup: the hidden temp file
+    it left was never reused, only swept a day later."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    resuming.mode = "stall"
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from genbench.data import download; "
+         "download.ensure_files('x', sys.argv[1], {'f.gz': sys.argv[2]}, [sys.argv[3]])",
+         str(tmp_path), GOOD, resuming.url],
+        env={**os.environ, "no_proxy": "127.0.0.1"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120  # a wait, not a timing: the child imports torch
+        while sum(p.stat().st_size for p in tmp_path.glob("*f.gz*")) < HALF:
+            assert child.poll() is None and time.monotonic() < deadline, "the child never wrote half"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+    resuming.release.set()
+    resuming.mode = "ok"
+    _get(resuming, tmp_path)
+    assert resuming.requests[-1][0].get("Range") == f"bytes={HALF}-"
+    assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
+
+
+def test_a_second_download_of_a_file_waits_for_the_first_and_uses_its_file(tmp_path, resuming):
+    """Two jobs on a fresh data dir both wrote the same file; the second now waits, then reads it."""
+    import time
+
+    from genbench.data.download_lock import downloading
+
+    out, done = io.StringIO(), []
+
+    def second() -> None:
+        with command_console(Progress(False, Console(file=out, width=300))):
+            download.ensure_files("x", tmp_path, {"f.gz": GOOD}, [resuming.url])
+        done.append(True)
+
+    with downloading(tmp_path / "f.gz", lambda line: None):  # the first process's download
+        job = threading.Thread(target=second, daemon=True)
+        job.start()
+        deadline = time.monotonic() + 30
+        while "f.gz: another genbench process is downloading it; waiting for it" not in out.getvalue():
+            assert time.monotonic() < deadline and not done, out.getvalue()
+            time.sleep(0.02)
+        (tmp_path / "f.gz").write_bytes(PAYLOAD)  # which it then finishes
+    job.join(30)
+    assert done and resuming.requests == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.gz"]
+
+
 def test_a_host_name_lookup_that_never_answers_times_out(tmp_path, monkeypatch):
     """urllib's timeout does not cover getaddrinfo: a resolver that never answered hung the run."""
     import socket

@@ -2,15 +2,19 @@
 
 Every downloadable dataset lists its files as ``{filename: md5}`` in a module-level table (tests
 monkeypatch those tables to check files they write themselves) and the mirrors to try in order.
-A file that is present is verified, never re-downloaded; a missing file is downloaded into a temp
-file beside its destination and renamed only once its checksum matches, so an interrupted download
-never leaves a half-written file that looks valid.
+A file that is present is verified, never re-downloaded; a missing file is downloaded into
+``<name>.part`` beside its destination and renamed only once its checksum matches, so an
+interrupted download never leaves a half-written file that looks valid; a part cut off is resumed
+by the next attempt (:mod:`genbench.data.resume`). One process at a time downloads a file
+(:mod:`genbench.data.download_lock`), and a host name lookup has a time limit too
+(:mod:`genbench.data.connect`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -19,8 +23,10 @@ from pathlib import Path
 from typing import IO
 
 from genbench.data.connect import opener
+from genbench.data.download_lock import downloading
+from genbench.data.resume import Part
 from genbench.errors import DataError
-from genbench.io import FIX_DATA, atomic_write
+from genbench.io import remove_temps
 from genbench.progress import Progress, TenthLines, current_console
 
 #: seconds before a download attempt gives up on a silent server
@@ -32,10 +38,11 @@ TIMEOUT_S = 60
 USER_AGENT = "genbench (https://pypi.org/project/genbench/)"
 
 
-def _open_url(url: str) -> IO[bytes]:
-    """The one network call (tests monkeypatch it to simulate being offline); the host name
-    lookup is bounded by :data:`TIMEOUT_S` too (:mod:`genbench.data.connect`)."""
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+def _open_url(url: str, headers: dict[str, str] | None = None) -> IO[bytes]:
+    """The one network call (tests monkeypatch it to simulate being offline); ``headers``: a
+    resumed download's ``Range`` and ``If-Range``. The host name lookup is bounded by
+    :data:`TIMEOUT_S` too (:mod:`genbench.data.connect`)."""
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
     return opener().open(request, timeout=TIMEOUT_S)
 
 
@@ -122,43 +129,83 @@ class _DownloadFailed(Exception):
         super().__init__(reason)
 
 
-def _copy_checked(response: IO[bytes], fh: IO[bytes], md5: str | None, url: str, dest: Path) -> None:
-    """Copy ``response`` into ``fh``, hashing as it goes; raise before :func:`atomic_write` renames
-    the temp file when the md5 differs, so no file of the final name is ever unverified."""
-    headers: Message | None = getattr(response, "headers", None)
-    total = _content_length(headers)
+def _fetch(url: str, part: Part, md5: str | None) -> None:
+    """Download ``url`` into ``part`` (resuming it where it can), verify it, and rename it."""
+    for _ in range(2):  # a resume the server answers with another range: once more from the start
+        headers = part.resume_headers(url)
+        try:
+            response = _open_url(url, headers) if headers else _open_url(url)  # tests' fakes: the url alone
+        except urllib.error.HTTPError as e:
+            if e.code != 416 or not headers:
+                raise
+            # Range Not Satisfiable: nothing after the part's end (a run killed before its rename?)
+            if part.whole(md5, e.headers):
+                part.finish()
+                return
+            part.discard()
+            continue
+        with response:
+            resp_headers: Message | None = getattr(response, "headers", None)
+            start = part.start(getattr(response, "status", None) or 200, resp_headers)
+            if headers and _is_html(resp_headers, b""):  # a login page in place of the rest: keep the part
+                raise _DownloadFailed(
+                    f"{url} sent a web page, not the file: a proxy's or a network's login page?"
+                )
+            if start is not None:
+                _copy_checked(response, resp_headers, part, start, md5, url)
+                return
+        part.discard()
+    raise _DownloadFailed(f"{url} answered a plain request with part of the file")
+
+
+def _copy_checked(
+    response: IO[bytes], headers: Message | None, part: Part, start: int, md5: str | None, url: str
+) -> None:
+    """Copy ``response`` into ``part`` after its first ``start`` bytes, hashing as it goes, and
+    rename it only when the whole file's md5 matches, so no file of the final name is ever unverified."""
+    dest = part.dest
+    total = part.total(headers, start)
     # said before the first byte: CIFAR-10 is 170 MB from one university server, minutes of a run
     # that printed nothing at all
     console = current_console() or Progress()
     size = f" ({_mb(total)})" if total is not None else ""
-    console.note(f"downloading {url}{size} into {dest.parent}")
+    resumed = f", resuming at {_mb(start)}" + (f" of {_mb(total)}" if total else "") if start else ""
+    console.note(f"downloading {url}{size} into {dest.parent}{resumed}")
     # a line at each tenth once it has run a while (a fast download says nothing more): plain
     # lines, not a bar, which a reference-statistics spinner around the first load would break
     lines = TenthLines(console.console, dest.name, lambda done, total: f"{_mb(done)} of {_mb(total)}")
-    h, done, first = hashlib.md5(), 0, b""
-    while block := response.read(1 << 20):
-        h.update(block)
-        fh.write(block)
-        first, done = first or block[:512], done + len(block)
-        if console.enabled:
-            lines.update(done, total)
-    # urllib returns a body cut short of its Content-Length as if it were whole: a dropped connection
-    # read as "checksum mismatch", as if the mirror served another file
-    if total is not None and done < total:
-        raise _DownloadFailed(f"connection closed after {done} of {total} bytes from {url}")
-    if md5 is not None and h.hexdigest() != md5:
-        if _is_html(headers, first):
-            raise _DownloadFailed(
-                f"{url} sent a web page, not the file: a proxy's or a network's login page?"
-            )
-        raise _DownloadFailed(f"checksum mismatch from {url}")
-
-
-def _content_length(headers: Message | None) -> int | None:
-    try:
-        return int(headers.get("Content-Length")) if headers is not None else None
-    except (TypeError, ValueError):  # none sent (a chunked response), or not a number
-        return None
+    lines.tenths = start * 10 // total if total else 0  # the tenths the part holds were said before
+    h, done, first = part.hash(start) if start else hashlib.md5(), start, b""
+    # http.client's read(n) waits for all n bytes: what arrived before a SIGKILL was lost with it
+    read = response.read1 if isinstance(response, http.client.HTTPResponse) else response.read
+    with part.open(start, url, headers) as fh:
+        while block := read(1 << 20):
+            h.update(block)
+            fh.write(block)
+            first, done = first or block[:512], done + len(block)
+            if console.enabled:
+                lines.update(done, total)
+        # urllib returns a body cut short of its Content-Length as if it were whole: a dropped
+        # connection read as "checksum mismatch", as if the mirror served another file
+        if total is not None and done < total:
+            raise _DownloadFailed(f"connection closed after {done} of {total} bytes from {url}")
+        verified = md5 is None or h.hexdigest() == md5
+        if verified:
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before the rename: a power cut leaves the part or the file
+    if verified:
+        part.finish()
+        remove_temps(dest)  # the hidden temp files the downloads of older versions left
+        return
+    part.discard()  # a rerun starts clean, not from bytes that may be the wrong ones
+    if _is_html(headers, first):
+        raise _DownloadFailed(f"{url} sent a web page, not the file: a proxy's or a network's login page?")
+    if start:
+        raise _DownloadFailed(
+            f"checksum mismatch from {url} after resuming at {_mb(start)}; its {part.path.name} is deleted, "
+            "so a rerun downloads it whole"
+        )
+    raise _DownloadFailed(f"checksum mismatch from {url}")
 
 
 def _is_html(headers: Message | None, first: bytes) -> bool:
@@ -174,25 +221,37 @@ def _mb(n: int) -> str:
 
 
 def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> None:
-    reasons = []
-    for mirror in mirrors:
-        url = mirror + name
-        try:
-            with _open_url(url) as response:
-                atomic_write(
-                    dest, lambda fh, r=response, u=url: _copy_checked(r, fh, md5, u, dest), fix=FIX_DATA
-                )
-        except _DownloadFailed as e:
-            reasons.append(e.reason)
-            # said now, after its "downloading" line: the next mirror's followed with no word between
-            # (a mirror that never answered said no line; offline, each would only repeat the error)
-            if mirror != mirrors[-1]:
-                (current_console() or Progress()).warn(f"{e.reason}; trying the next mirror")
-        except urllib.error.HTTPError as e:  # the server answered: which URL it refused, and how
-            reasons.append(f"HTTP {e.code} {e.reason} from {url}")
-        # IncompleteRead (an HTTPException, not an OSError): a chunked download cut off mid-way
-        except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
-            reasons.append(str(getattr(e, "reason", None) or e) or type(e).__name__)
-        else:
+    console = current_console() or Progress()
+    with downloading(dest, console.warn):
+        if dest.exists():  # another process downloaded it while this one waited
+            check_md5(dest, md5)
             return
+        part = Part(dest)
+        # a part resumes only from the URL it came from (another server's validator means nothing)
+        mirrors = sorted(mirrors, key=lambda m: m + name != part.source())
+        reasons = []
+        try:
+            for mirror in mirrors:
+                url = mirror + name
+                try:
+                    _fetch(url, part, md5)
+                except _DownloadFailed as e:
+                    reasons.append(e.reason)
+                    # said now, after its "downloading" line: the next mirror's followed with no word
+                    # between (a mirror that never answered said no line; offline, each would only
+                    # repeat the error)
+                    if mirror != mirrors[-1]:
+                        console.warn(f"{e.reason}; trying the next mirror")
+                except urllib.error.HTTPError as e:  # the server answered: which URL it refused, and how
+                    reasons.append(f"HTTP {e.code} {e.reason} from {url}")
+                # IncompleteRead (an HTTPException, not an OSError): a chunked download cut off mid-way
+                except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
+                    reasons.append(str(getattr(e, "reason", None) or e) or type(e).__name__)
+                else:
+                    return
+        finally:  # Ctrl-C and SIGTERM too: what cannot be resumed is of no use
+            if not part.resumable():
+                part.discard()
+        if part.resumable():
+            reasons.append(f"{_mb(part.size())} of it kept in {part.path.name}, which a rerun resumes")
     raise _DownloadFailed("; ".join(dict.fromkeys(reasons)) or "no mirror")
