@@ -723,6 +723,48 @@ def test_reference_cache_key_covers_every_knob(digits, cache, tmp_path):
     assert len({base, *others}) == 5
 
 
+class _ReadsItsWeightsFile(FeatureExtractor):
+    """A plugin as the README's contract lets one be written: it reads ``self.weights`` (the
+    ``--inception-weights`` file) and its fingerprint is a name and a version, not the file."""
+
+    supported_kinds = ("points",)
+
+    def fingerprint(self) -> str:
+        return "reads-weights-v1"
+
+    def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return x * float(self.weights.read_text()), None
+
+
+def test_a_plugins_weights_file_keys_its_cached_features_and_names_them_in_the_protocol(tmp_path):
+    """A plugin extractor whose fingerprint does not name the --inception-weights file it reads had
+    the reference features of one file's network reused for another's samples (FID 0.005 -> 1.8 on
+    a plugin dataset), under one protocol that pooled both into one board row."""
+    ds = Ring8(cache_dir=tmp_path)
+    (tmp_path / "a.pt").write_text("1")
+    (tmp_path / "b.pt").write_text("3")
+    (tmp_path / "renamed.pt").write_text("1")
+    a, b, renamed = (
+        _ReadsItsWeightsFile(ds, cache_dir=tmp_path, weights=tmp_path / f)
+        for f in ("a.pt", "b.pt", "renamed.pt")
+    )
+    reference_features(ds, a, "train", tmp_path)
+    tripled = (ds.load("train")[0] * 3.0).double().numpy()
+    np.testing.assert_array_equal(reference_features(ds, b, "train", tmp_path).features, tripled)
+    assert a.info()["fingerprint"] != b.info()["fingerprint"]
+    assert a.info()["fingerprint"].startswith("reads-weights-v1")
+    # by content: the same file under another name keeps its cached features and its protocol
+    assert cache_path(ds, renamed, "train", tmp_path) == cache_path(ds, a, "train", tmp_path)
+    assert renamed.info() == a.info()
+    # the built-in Inception's fingerprint names its file already, and is left as it is
+    (tmp_path / "w.pt").write_bytes(b"weights")
+    inc = Inception(ds, cache_dir=tmp_path, weights=tmp_path / "w.pt")
+    assert inc.checked_fingerprint() == inc.fingerprint()
+    gone = _ReadsItsWeightsFile(ds, cache_dir=tmp_path, weights=tmp_path / "gone.pt")
+    with pytest.raises(GenbenchError, match=r"cannot read --inception-weights .*gone.pt for the "):
+        gone.checked_fingerprint()
+
+
 def test_reference_cache_key_covers_the_arithmetic(digits, cache, tmp_path, monkeypatch):
     """Features cached on a GPU (in TF32, PyTorch's default for cuDNN) were reused on the CPU."""
     cpu = cache_path(digits, Raw(digits, cache_dir=cache), "train", tmp_path)

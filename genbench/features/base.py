@@ -7,6 +7,7 @@ is a classifier, logits (N x K) for the Inception Score and mode labels. It is b
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -83,6 +84,9 @@ class FeatureExtractor(ABC):
     #: whether it reads a weights file given by --inception-weights (plugins are assumed to); when
     #: not, the flag is named unused rather than silently ignored
     takes_weights: ClassVar[bool] = True
+    #: whether ``fingerprint()`` itself identifies the weights file it reads by its content (the
+    #: built-in Inceptions' do); else :meth:`checked_fingerprint` adds a digest of ``self.weights``
+    fingerprint_covers_weights: ClassVar[bool] = False
     registered_name: ClassVar[str] = ""
 
     def __init__(
@@ -174,7 +178,30 @@ class FeatureExtractor(ABC):
                 f"feature extractor {self.name!r} returned {fingerprint!r} from fingerprint(); return a "
                 "non-empty str that identifies its weights and preprocessing"
             )
+        if self.weights is not None and self.takes_weights and not self.fingerprint_covers_weights:
+            # a plugin's "mynet-v1" named --inception-weights a.pt and b.pt alike: the reference
+            # features cached with a.pt's network were reused for b.pt's samples (FID 0.005 -> 1.8),
+            # and both results were one protocol, pooled into one board row
+            fingerprint = f"{fingerprint};weights-sha256={self._weights_digest()}"
         return fingerprint
+
+    def _weights_digest(self) -> str:
+        """The first 16 hex digits of the SHA-256 of ``self.weights``' bytes, read once: by content,
+        so a renamed or moved file keeps its cached features."""
+        from genbench.errors import GenbenchError
+
+        assert self.weights is not None
+        digests = self.__dict__.setdefault("_weights_digests", {})
+        if self.weights not in digests:
+            try:
+                with self.weights.open("rb") as fh:
+                    digests[self.weights] = hashlib.file_digest(fh, "sha256").hexdigest()[:16]
+            except OSError as e:
+                raise GenbenchError(
+                    f"cannot read --inception-weights {self.weights} for the {self.name} features "
+                    f"({e.strerror or type(e).__name__}); pass an existing weights file"
+                ) from None
+        return digests[self.weights]
 
     def _naming_the_plugin(self, doing: str, call: Callable[[], T]) -> T:
         """``call()`` into this extractor: its own bug is one line naming the plugin and the fix."""

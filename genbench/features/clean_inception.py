@@ -67,6 +67,7 @@ class CleanInception(FeatureExtractor):
 
     description = "Inception-v3 (StyleGAN2 TorchScript) with clean-fid's PIL-bicubic 'clean' resizing"
     supported_kinds = ("image",)
+    fingerprint_covers_weights = True  # its file's content digest
     PREPROCESSING = "uint8-png-rounding;grey-to-rgb;cleanfid-clean-pil-bicubic-299"
 
     def __init__(self, *args: Any, **kwargs: Any):

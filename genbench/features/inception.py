@@ -65,6 +65,7 @@ class Inception(FeatureExtractor):
 
     description = "Inception-v3 pool3 (2048-d) and logits via torch-fidelity (FID/IS standard)"
     supported_kinds = ("image",)
+    fingerprint_covers_weights = True  # its file's content digest
     PREPROCESSING = "uint8-png-rounding;grey-to-rgb;torch-fidelity-resize-299"
 
     def __init__(self, *args: Any, **kwargs: Any):
