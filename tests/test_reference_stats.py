@@ -350,6 +350,33 @@ def test_stats_made_with_other_features_fail_fid_naming_the_features(cli, tmp_pa
     assert "pass --features inception or recompute them with `genbench stats --features classifier`" in line
 
 
+def test_statistics_of_the_same_features_with_other_weights_name_a_fix_that_works(cli, tmp_path, cache_dir):
+    """Statistics of the features in use, made before their weights changed (a plugin extractor
+    retrained, its fingerprint another): the error's fix was "pass --features raw", the features
+    already in use, which could never work."""
+    from genbench.features.reference import save_reference_stats, stats_made
+
+    stats = tmp_path / "ring8-raw.npz"
+    args = ["--dataset", "ring8", "--cache-dir", cache_dir, "--no-progress"]
+    assert cli("stats", "--out", stats, *args).exit_code == 0
+    made = stats_made(stats)
+    made["features"]["fingerprint"] = "raw-v0"  # as made by the features' earlier weights
+    stale = tmp_path / "stale.npz"
+    save_reference_stats(stale, np.zeros(2), np.eye(2), made=made)
+    samples = tmp_path / "mine.npz"
+    np.savez(samples, samples=np.zeros((40, 2), np.float32))
+    r = cli(
+        "eval", "--samples", samples, "--metrics", "fid", "--reference-stats", stale, "--out", tmp_path, *args
+    )
+    line = error_line(r)
+    assert "were computed with features 'raw' (raw-v0), not 'raw' (raw-v1)" in line, line
+    assert "pass --features raw" not in line, line
+    assert (
+        "the raw features' weights or preprocessing changed since: recompute them with "
+        "`genbench stats --features raw`" in line
+    ), line
+
+
 def test_statistics_of_another_split_or_dataset_are_named_in_a_warning(cli, tmp_path, cache_dir):
     stats = tmp_path / "ring8-test.npz"
     args = ["--cache-dir", cache_dir, "--no-progress"]

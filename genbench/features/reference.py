@@ -262,10 +262,18 @@ def check_stats_features(made: dict[str, Any] | None, features: dict[str, Any], 
         return
     mine = (features.get("name"), features.get("fingerprint"))
     if (theirs.get("name"), theirs.get("fingerprint")) != mine:
+        recompute = f"recompute them with `genbench stats --features {mine[0]}`"
+        # the same name: "pass --features mynet" named the features already in use, a fix that
+        # could never work; their weights (or preprocessing) are what changed
+        fix = (
+            f"the {mine[0]} features' weights or preprocessing changed since: {recompute}, or use the "
+            "weights they were computed with"
+            if theirs.get("name") == mine[0]
+            else f"pass --features {theirs.get('name')} or {recompute}"
+        )
         raise MetricInputError(
             f"reference statistics {path} were computed with features {theirs.get('name')!r} "
-            f"({theirs.get('fingerprint')}), not {mine[0]!r} ({mine[1]}); pass --features "
-            f"{theirs.get('name')} or recompute them with `genbench stats --features {mine[0]}`"
+            f"({theirs.get('fingerprint')}), not {mine[0]!r} ({mine[1]}); {fix}"
         )
 
 
