@@ -134,28 +134,59 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 
+#: a sweep point's step count among a DDIM variant's fields (``steps=10``)
+_STEPS = re.compile(r"steps=(\d+)")
+
+
+def ddim_sweep_point(variant: str) -> tuple[int | None, str]:
+    """A DDIM row's step count (None when its variant does not set one) and the rest of its variant,
+    which names its curve: ``"steps=10,ddpm.train_steps=500"`` -> ``(10, "ddpm.train_steps=500")``.
+    Values never hold a comma (a comma sweeps), so the fields split on it."""
+    fields = [f for f in (variant or "").split(",") if f]
+    steps = [int(m.group(1)) for f in fields if (m := _STEPS.fullmatch(f))]
+    return (steps[0] if steps else None), ",".join(f for f in fields if not _STEPS.fullmatch(f))
+
+
+def _owner_variant(rest: str) -> str:
+    """The DDPM variant whose weights a DDIM curve samples: its ``ddpm.`` fields, without the prefix."""
+    return ",".join(f.removeprefix("ddpm.") for f in rest.split(",") if f.startswith("ddpm."))
+
+
+def _curve_name(rest: str) -> str:
+    """A DDIM curve's legend: its sampler settings (eta=0 unless set), then the DDPM fields it samples."""
+    fields = [f for f in rest.split(",") if f]
+    sampler = [f for f in fields if not f.startswith("ddpm.")]
+    if not any(f.startswith("eta=") for f in sampler):
+        sampler.insert(0, "eta=0")
+    return ", ".join([f"DDIM ({', '.join(sampler)})", *(f for f in fields if f.startswith("ddpm."))])
+
+
 def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
-    """FID and samples/s of the DDIM step sweep, with DDPM (1000 steps) as the reference line; FID
-    alone when the sweep ran without ``throughput`` (``--metrics fid``), nothing without FID. Rows
-    split by model config (seeds trained under different configs) are a curve and a line each: one
-    curve kept one of two rows at a step count, and one line the first of two DDPMs."""
+    """FID and samples/s of the DDIM step sweep, with the DDPM it samples (its 1000 steps) as the
+    reference line; FID alone when the sweep ran without ``throughput`` (``--metrics fid``), nothing
+    without FID. A curve is the rows that differ in their step count alone: a sweep sampling a DDPM
+    run with ``--set ddpm.FIELD=...`` (``ddim[steps=10,ddpm.train_steps=500]``), or at another
+    ``eta``, is a curve of its own, beside the line of that DDPM; so are rows split by model config
+    (seeds trained under different configs): one curve kept one of two rows at a step count, and
+    one line the first of two DDPMs."""
     if "fid" not in agg:
         return None
-    curves: dict[str, dict[int, tuple[float, float, float, object]]] = {}
+    curves: dict[tuple[str, str], dict[int, tuple[float, float, float, object]]] = {}
     for row in agg[agg["model"] == "ddim"].itertuples():
-        m = re.fullmatch(r"steps=(\d+)", row.variant or "")
+        steps, rest = ddim_sweep_point(row.variant)
         nfe = getattr(row, "nfe", float("nan"))
-        steps = int(m.group(1)) if m else (int(nfe) if nfe == nfe else None)
-        if steps is not None and row.fid == row.fid and (not row.variant or m):
+        if steps is None and nfe == nfe:  # the default step count, as sampled
+            steps = int(nfe)
+        if steps is not None and row.fid == row.fid:
             speed = getattr(row, "samples_per_s", float("nan"))
             # the default ddim row is its step count's: one point, whichever row comes last
-            curves.setdefault(getattr(row, "config_tag", ""), {})[steps] = (
+            curves.setdefault((rest, getattr(row, "config_tag", "")), {})[steps] = (
                 row.fid,
                 getattr(row, "fid_std", 0.0),
                 speed,
                 row.Index,
             )
-    curves = {tag: dict(sorted(points.items())) for tag, points in curves.items() if len(points) >= 2}
+    curves = {key: dict(sorted(points.items())) for key, points in curves.items() if len(points) >= 2}
     if not curves:
         return None
     # the rows whose speed is plotted, each named with its machine and batch where they differ, as
@@ -167,10 +198,11 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     ax = fig.subplots()
     ax2 = None
     every = sorted({s for points in curves.values() for s in points})
-    for i, (tag, points) in enumerate(sorted(curves.items())):
+    for i, ((rest, tag), points) in enumerate(sorted(curves.items())):
         steps = list(points)
         fid, std, sps, rows = zip(*points.values(), strict=True)
-        named = f", {tag}" if tag else ""
+        named = ", ".join(t for t in (rest, tag) if t)
+        named = f", {named}" if named else ""
         colour = _COLOURS[i % len(_COLOURS)]
         ax.errorbar(
             steps,
@@ -179,7 +211,7 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
             marker="o",
             capsize=3,
             color=colour,
-            label=f"DDIM (eta=0){named}",
+            label=_curve_name(rest) + (f", {tag}" if tag else ""),
         )
         if any(s == s for s in sps):  # an axis of NaNs would claim a speed that was never measured
             ax2 = ax2 or ax.twinx()
@@ -196,13 +228,17 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
                         color=speed_colour,
                         parse_math=False,  # a machine's name is text, never mathtext
                     )
-    ddpm = agg[(agg["model"] == "ddpm") & (agg["variant"] == "") & agg["fid"].notna()]
-    lines = ddpm.drop_duplicates("config_tag" if "config_tag" in ddpm else "model")
+    # the DDPMs the curves sample, each its own line: a DDPM of another config is another network
+    sampled = {_owner_variant(rest) for rest, _ in curves}
+    ddpm = agg[(agg["model"] == "ddpm") & agg["variant"].isin(sampled) & agg["fid"].notna()]
+    lines = ddpm.drop_duplicates(["variant", "config_tag"] if "config_tag" in ddpm else "variant")
     for row, dashes in zip(
         lines.itertuples(), ["--", "-.", (0, (5, 1, 1, 1, 1, 1))] * len(lines), strict=False
     ):
+        nfe = getattr(row, "nfe", float("nan"))
+        name = f"DDPM[{row.variant}]" if row.variant else "DDPM"
         tag = getattr(row, "config_tag", "")
-        label = f"DDPM, 1000 steps{f', {tag}' if tag else ''}"
+        label = ", ".join(t for t in (name, f"{nfe:g} steps" if nfe == nfe else "", tag) if t)
         ax.axhline(float(row.fid), color="gray", ls=dashes, label=label)
     ax.set_xscale("log")
     ax.set_xticks(every, [str(s) for s in every])

@@ -1365,7 +1365,8 @@ def test_figures_tell_rows_split_by_config_apart(tmp_path, monkeypatch):
             ("ddim", "steps=10", 30.0),
             ("ddim", "steps=50", 20.0),
         ):
-            r = result(model, seed, fid + seed, variant=variant, samples_per_s=100.0 / (1 + seed))
+            nfe = 1000.0 if model == "ddpm" else float(variant.removeprefix("steps="))
+            r = result(model, seed, fid + seed, variant=variant, samples_per_s=100.0 / (1 + seed), nfe=nfe)
             r.config, r.training = {"dropout": dropout}, {"model_version": 1, "amp": False}
             rs.append(r)
     agg = aggregate(results_frame(rs))
@@ -1383,3 +1384,31 @@ def test_figures_tell_rows_split_by_config_apart(tmp_path, monkeypatch):
     assert sorted(curves.values()) == [[30.0, 20.0], [31.0, 21.0]]  # each seed's own curve
     ddpm_lines = sorted(ln.get_label() for ln in ax.lines if ln.get_label().startswith("DDPM"))
     assert ddpm_lines == [f"DDPM, 1000 steps, {t}" for t in tags]
+
+
+def test_the_ddim_step_curve_draws_a_sweep_of_each_ddpm_it_samples(tmp_path, monkeypatch):
+    """`--models ddim,ddpm --set ddim.steps=10,20 --set ddpm.train_steps=30,60` names its rows
+    ddim[steps=10,ddpm.train_steps=30] and ddpm[train_steps=30]: the curve read only variants that
+    were exactly "steps=N", so such a sweep had no DDIM step curve at all, without a word. Each
+    DDPM's sweep is a curve of its own, beside the line of the DDPM it samples."""
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    rs = []
+    for train, base in (("30", 100.0), ("60", 50.0)):
+        rs.append(result("ddpm", 0, base - 10, variant=f"train_steps={train}", nfe=1000.0))
+        for steps in (10, 20):
+            rs.append(result("ddim", 0, base - steps, variant=f"steps={steps},ddpm.train_steps={train}"))
+    rs.append(result("ddim", 0, 7.0, variant="eta=1,steps=100"))  # one point: no curve
+    agg = aggregate(results_frame(rs))
+    assert reporting.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
+    ax = made[-1].axes[0]
+    curves = {c.get_label(): list(c.lines[0].get_ydata()) for c in ax.containers}
+    assert curves == {
+        "DDIM (eta=0), ddpm.train_steps=30": [90.0, 80.0],
+        "DDIM (eta=0), ddpm.train_steps=60": [40.0, 30.0],
+    }
+    lines = {ln.get_label(): ln.get_ydata()[0] for ln in ax.lines if ln.get_label().startswith("DDPM")}
+    assert lines == {"DDPM[train_steps=30], 1000 steps": 90.0, "DDPM[train_steps=60], 1000 steps": 40.0}
