@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -87,6 +87,18 @@ def timing_tags(rows: pd.DataFrame) -> list[str]:
     ]
 
 
+def point_marks(row: Any) -> str:
+    """What a figure's point says of an aggregated ``row`` beside its name, as its board's flags
+    column does: its flags, and the outcome of its seeds without samples, with those seeds. A seed
+    that failed (out of memory, a plugin's bug) carries no flag, so a row averaged over the seeds
+    that remained was drawn as a sound model, where the table marks it **failed**."""
+    flags = [f for f in str(row.flags).split(",") if f]
+    lost = [s for s in str(getattr(row, "status", "ok")).split(";") if s not in ("ok", *flags)]
+    failed = getattr(row, "failed_seeds", "")
+    without = [f"no samples from seed{'s' if ',' in failed else ''} {failed}"] if failed else []
+    return "; ".join(m for m in (",".join([*flags, *lost]), *without) if m)
+
+
 def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     """FID against samples/s, both on log scales (FID on a symmetric log scale, linear near 0, when a
     row scores 0: the ``copy`` control, which a log axis left out); flagged rows (copies, collapses)
@@ -97,7 +109,8 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     fig = _figure((7, 4.5))
     ax = fig.subplots()
     for i, (row, timed) in enumerate(zip(a.itertuples(), timing_tags(a), strict=True)):
-        flagged = bool(row.flags)
+        marks = point_marks(row)
+        flagged = bool(marks)
         style = (
             {"fmt": "x", "color": "gray"} if flagged else {"fmt": "o", "color": _COLOURS[i % len(_COLOURS)]}
         )
@@ -106,7 +119,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         # the protocol, so only the config is added)
         name = f"{row.label} ({row.config_tag})" if getattr(row, "config_tag", "") else row.label
         name += f" [{timed}]" if timed else ""
-        text = f"{name} ({row.flags})" if flagged else name
+        text = f"{name} ({marks})" if flagged else name
         ax.annotate(
             text,
             (row.samples_per_s, row.fid),

@@ -1412,3 +1412,33 @@ def test_the_ddim_step_curve_draws_a_sweep_of_each_ddpm_it_samples(tmp_path, mon
     }
     lines = {ln.get_label(): ln.get_ydata()[0] for ln in ax.lines if ln.get_label().startswith("DDPM")}
     assert lines == {"DDPM[train_steps=30], 1000 steps": 90.0, "DDPM[train_steps=60], 1000 steps": 40.0}
+
+
+def test_fid_against_speed_marks_a_row_that_lost_seeds_as_its_table_does(tmp_path, monkeypatch):
+    """A seed that failed (out of memory) carries no flag: the row of the seeds that remained was a
+    coloured point named "gan", as a sound model, where the table's flags say **failed** (seed 2 of
+    3 without samples). It is grey now, and names the outcome and the seed, as a diverged one is."""
+    import matplotlib.colors as mcolors
+
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    rs = [result("gan", s, 5.0 + s, samples_per_s=10.0) for s in (0, 1)]
+    rs += [result("gan", 2, 0.0, status="failed"), result("vae", 0, 9.0, samples_per_s=20.0)]
+    rs += [result("ddpm", s, 3.0, samples_per_s=1.0) for s in (0, 1)]
+    rs += [result("ddpm", 2, 0.0, status="diverged", flags=["diverged"])]
+    frame = results_frame(rs)
+    agg = aggregate(frame)
+    md = leaderboard_markdown(frame, agg, "toy", {}, {})
+    assert "**failed** (seed 2 of 3 without samples" in md  # the table's word for it
+    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    ax = made[-1].axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == [
+        "ddpm (diverged; no samples from seed 2)",
+        "gan (failed; no samples from seed 2)",
+        "vae",
+    ]
+    colours = {c.lines[0].get_ydata()[0]: mcolors.to_hex(c.lines[0].get_color()) for c in ax.containers}
+    assert colours[5.5] == colours[3.0] == mcolors.to_hex("gray") != colours[9.0]
