@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import pandas as pd
 
 from genbench.io import FIX_LEADERBOARDS, atomic_copy, atomic_write_text, check_writable, save_png
 from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
-from genbench.markdown import differing_timing_facts, leaderboard_markdown
+from genbench.markdown import SPREAD, differing_timing_facts, leaderboard_markdown
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
 from genbench.text import md_code, md_text
@@ -87,6 +88,43 @@ def timing_tags(rows: pd.DataFrame) -> list[str]:
     ]
 
 
+def figure_protocol(rows: pd.DataFrame, error_bars: bool = True) -> str:
+    """The protocol of a figure's ``rows`` (one protocol's), for a line beneath it: the samples per
+    model and seed, what they were scored against and in which features, the seeds, and what the
+    error bars are. A PNG is read (and shared) apart from its board: its FIDs, and the bars round
+    them, said nothing of N, the split, the features, nor which spread the bars drew."""
+
+    def one(field: str) -> str | None:
+        found = sorted({str(v) for v in rows.get(field, pd.Series(dtype=object)).dropna()})
+        return "/".join(found) or None
+
+    n, split, stats, features = (
+        one(f) for f in ("num_samples", "reference_split", "reference_stats", "features")
+    )
+    against = f"the reference statistics {stats}" if stats else f"the {split} split" if split else None
+    clauses = [f"N = {n} samples per model and seed" if n else "samples per model and seed"]
+    clauses[0] += f" vs {against}" if against else ""
+    clauses += [f"{features} features"] if features else []
+    with_numbers = rows[rows["n_ok"] > 0] if "n_ok" in rows else rows
+    seeds = sorted({s for row in with_numbers.get("seeds", []) for s in str(row).split(",") if s}, key=int)
+    if with_numbers.get("seeds", pd.Series(dtype=object)).nunique() > 1:
+        clauses.append(f"seeds {', '.join(seeds)} (each row's on the board)")
+    elif seeds:
+        clauses.append(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}")
+    if error_bars:
+        clauses.append(
+            f"error bars: ± {SPREAD} over seeds" if len(seeds) > 1 else "one seed, so no error bars"
+        )
+    return textwrap.fill("; ".join(clauses), 100)  # about the width of a 6-inch figure at 7 pt
+
+
+def _with_protocol(fig: Figure, text: str) -> None:
+    """``text`` (:func:`figure_protocol`) beneath the axes, which ``tight_layout`` leaves room for."""
+    lines = text.count("\n") + 1
+    fig.text(0.5, 0.01, text, ha="center", va="bottom", fontsize=7, color="dimgray", parse_math=False)
+    fig.tight_layout(rect=(0, 0.035 * lines, 1, 1))
+
+
 def point_marks(row: Any) -> str:
     """What a figure's point says of an aggregated ``row`` beside its name, as its board's flags
     column does: its flags, and the outcome of its seeds without samples, with those seeds. A seed
@@ -143,7 +181,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.set_xlabel("samples / s (log scale)")
     ax.set_title("Quality against sampling speed (grey: flagged rows)")
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
+    _with_protocol(fig, figure_protocol(a))
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 
@@ -264,7 +302,8 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
         )
     ax.legend(loc="upper center", fontsize=8)
     ax.set_title(f"DDIM: quality{' and speed' if ax2 is not None else ''} against steps")
-    fig.tight_layout()
+    drawn = [p[3] for points in curves.values() for p in points.values()] + list(lines.index)
+    _with_protocol(fig, figure_protocol(agg.loc[drawn]))
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 

@@ -1442,3 +1442,33 @@ def test_fid_against_speed_marks_a_row_that_lost_seeds_as_its_table_does(tmp_pat
     ]
     colours = {c.lines[0].get_ydata()[0]: mcolors.to_hex(c.lines[0].get_color()) for c in ax.containers}
     assert colours[5.5] == colours[3.0] == mcolors.to_hex("gray") != colours[9.0]
+
+
+def test_the_figures_name_their_protocol_and_what_their_error_bars_are(tmp_path, monkeypatch):
+    """A figure's PNG is read apart from its board: FID against samples/s and the DDIM step curve
+    said nothing of N, the split, the features, the seeds, nor which spread their error bars drew."""
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+
+    def said(make, rs) -> str:
+        assert make(aggregate(results_frame(rs)), tmp_path / "fig.png").is_file()
+        return " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
+
+    speed = {"samples_per_s": 10.0}
+    rs = [run_result(m, s, 5.0 + s, metrics=speed) for m in ("vae", "gan") for s in (0, 1)]
+    assert said(reporting.fid_vs_throughput, rs) == (
+        "N = 200 samples per model and seed vs the train split; classifier features; seeds 0, 1; "
+        "error bars: ± std (sample std, n - 1) over seeds"
+    )
+    rs = []
+    for steps in (10, 20):
+        r = run_result("ddim", 0, 30.0 - steps, num_samples=500, metrics=speed)
+        r.variant = f"steps={steps}"
+        rs.append(r)
+    assert said(reporting.ddim_step_curve, rs) == (
+        "N = 500 samples per model and seed vs the train split; classifier features; seed 0; "
+        "one seed, so no error bars"
+    )
