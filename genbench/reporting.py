@@ -319,7 +319,8 @@ def gan_dynamics(results: list[Result], path: Path) -> Path | None:
         # some of them (a plugin GAN's) would make plot_gan_dynamics raise and the report fail
         if r.label not in plotted and gan_rows(r.training_log):
             plotted.add(r.label)
-            logs[r.label if r.status == "ok" else f"{r.label} (seed {r.seed}, {r.status})"] = r.training_log
+            # the seed named: the panel is one run's log, not the model's over its seeds
+            logs[f"{r.label} (seed {r.seed}{'' if r.status == 'ok' else f', {r.status}'})"] = r.training_log
     if not logs:
         return None
     return plot_gan_dynamics(logs, path)
@@ -327,17 +328,20 @@ def gan_dynamics(results: list[Result], path: Path) -> Path | None:
 
 def copy_run_figures(results: list[Result], out: Path, dest: Path) -> dict[str, str]:
     """Copy each model's per-run figures (lowest seed) next to the leaderboard, atomically: a report
-    killed or out of disk mid-copy leaves the previous board's figure whole, not a truncated PNG."""
+    killed or out of disk mid-copy leaves the previous board's figure whole, not a truncated PNG.
+    Each is named with its seed: a grid is one run's samples, and where a label's rows are split by
+    protocol or config, the seed tells which row it shows."""
     figures: dict[str, str] = {}
+    copied: set[tuple[str, str]] = set()
     for r in sorted(results, key=lambda r: (r.label, r.seed)):
         for kind, src in r.artifacts.items():
             name = f"{safe_name(r.label)}-{kind}.png"
-            key = f"{r.label}: {kind.replace('_', ' ')}"
             found = run_figure(src, out, r.dataset)
-            if key in figures or found is None:
+            if (r.label, kind) in copied or found is None:
                 continue
             atomic_copy(found, dest / name, fix=FIX_LEADERBOARDS)
-            figures[key] = f"{dest.name}/{name}"
+            copied.add((r.label, kind))
+            figures[f"{r.label}: {kind.replace('_', ' ')} (seed {r.seed})"] = f"{dest.name}/{name}"
     return figures
 
 

@@ -914,7 +914,7 @@ def test_gan_dynamics_figure_plots_an_ok_seed_and_names_a_failed_one(tmp_path, m
     only = result("gan-sat", 2, 0.0, status="diverged")
     only.training_log = log(0.02)
     assert gan_dynamics([broke, fine, only], tmp_path / "gan.png") is not None
-    assert drawn == {"gan-ns": fine.training_log, "gan-sat (seed 2, diverged)": only.training_log}
+    assert drawn == {"gan-ns (seed 1)": fine.training_log, "gan-sat (seed 2, diverged)": only.training_log}
 
 
 def test_report_of_a_ddim_sweep_without_throughput(tmp_path):
@@ -1472,3 +1472,23 @@ def test_the_figures_name_their_protocol_and_what_their_error_bars_are(tmp_path,
         "N = 500 samples per model and seed vs the train split; classifier features; seed 0; "
         "one seed, so no error bars"
     )
+
+
+def test_the_run_figures_name_the_seed_they_show(tmp_path):
+    """A sample grid (and a nearest-neighbour grid) is one run's, the label's lowest seed: its link
+    read "copy: samples", as if it showed the row's seeds, and beside a label split by protocol
+    (copy at N=200 on seed 1, copy (N=100) on seed 2) nothing said which row it was drawn from."""
+    from genbench.reporting import copy_run_figures
+
+    out, dest = tmp_path / "runs", tmp_path / "boards" / "toy"
+    dest.mkdir(parents=True)
+    rs = []
+    for seed in (2, 1):
+        r = result("copy", seed, 0.0)
+        src = out / "toy" / "figures" / f"copy-seed{seed}" / "samples.png"
+        src.parent.mkdir(parents=True)
+        src.write_bytes(f"seed {seed}".encode())
+        r.artifacts = {"samples": str(src)}
+        rs.append(r)
+    assert copy_run_figures(rs, out, dest) == {"copy: samples (seed 1)": "toy/copy-samples.png"}
+    assert (dest / "copy-samples.png").read_bytes() == b"seed 1"
