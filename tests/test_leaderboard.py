@@ -1492,3 +1492,19 @@ def test_the_run_figures_name_the_seed_they_show(tmp_path):
         rs.append(r)
     assert copy_run_figures(rs, out, dest) == {"copy: samples (seed 1)": "toy/copy-samples.png"}
     assert (dest / "copy-samples.png").read_bytes() == b"seed 1"
+
+
+def test_the_ddim_step_curve_labels_only_the_step_counts_it_sampled(tmp_path, monkeypatch):
+    """A sweep within one decade (steps 5 and 10) had its log axis label the minor ticks too:
+    "6x10^0" to "9x10^0" between 5 and 10, step counts that were never sampled."""
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    agg = ddim_sweep(steps5={"fid": 9.0}, steps10={"fid": 5.0})
+    assert reporting.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
+    made[-1].canvas.draw()  # tick labels are made when drawn
+    ax = made[-1].axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels(which="both") if t.get_text() and t.get_visible()]
+    assert labels == ["5", "10"]
