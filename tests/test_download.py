@@ -415,3 +415,30 @@ def test_a_host_name_lookup_that_never_answers_times_out(tmp_path, monkeypatch):
     msg = str(e.value)
     assert "looking up dns.invalid took over 0.5 s: check the network" in msg, msg
     assert f"put f.gz into {tmp_path} (from http://dns.invalid/f.gz)" in msg, msg
+
+
+def test_an_address_the_host_cannot_open_a_socket_for_falls_back_to_the_next(monkeypatch):
+    """A kernel with IPv6 turned off refuses even to make an IPv6 socket (EAFNOSUPPORT), while the
+    lookup may still list ``::1`` or a AAAA record first: the bounded connect gave up there, where
+    :func:`socket.create_connection` goes on to the IPv4 address."""
+    import errno
+    import socket
+
+    from genbench.data import connect
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port, real = listener.getsockname()[1], socket.socket
+
+        def make(family: int = socket.AF_INET, *a: object, **kw: object) -> socket.socket:
+            if family == socket.AF_INET6:
+                raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+            return real(family, *a, **kw)
+
+        addresses = [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
+        monkeypatch.setattr(connect, "resolve", lambda host, port, timeout: addresses)
+        monkeypatch.setattr(socket, "socket", make)
+        with connect.create_connection(("localhost", port), 5) as sock:
+            assert sock.getpeername() == ("127.0.0.1", port)

@@ -61,17 +61,21 @@ def create_connection(
     wait = timeout if isinstance(timeout, int | float) else DEFAULT_LOOKUP_S
     error: OSError | None = None
     for family, kind, proto, _, sockaddr in resolve(host, port, wait):
-        sock = socket.socket(family, kind, proto)
+        sock = None
         try:
-            if isinstance(timeout, int | float):
-                sock.settimeout(timeout)
+            # made inside the try, as socket.create_connection does: a kernel with IPv6 turned off
+            # refuses the socket itself (EAFNOSUPPORT), and the IPv4 address is still to be tried
+            sock = socket.socket(family, kind, proto)
+            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+                sock.settimeout(timeout)  # type: ignore[arg-type]
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)
             return sock
         except OSError as e:  # the next address (IPv4 after an unreachable IPv6 one)
             error = e
-            sock.close()
+            if sock is not None:
+                sock.close()
     raise error or OSError(f"no address for {host}")
 
 
