@@ -23,7 +23,8 @@ GOOD = hashlib.md5(PAYLOAD).hexdigest()
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     """``/<mode>/<file>``: ``ok`` serves :data:`PAYLOAD`; ``cut`` promises it all and closes half-way
-    (a dropped connection); ``html`` is a proxy's 200 page; ``gone`` is a 404."""
+    (a dropped connection); ``long`` sends it all but announces more; ``html`` is a proxy's 200 page;
+    ``gone`` is a 404."""
 
     def do_GET(self) -> None:
         mode = self.path.strip("/").split("/")[0]
@@ -33,7 +34,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = b"<!DOCTYPE html><html><body>Please log in</body></html>" if mode == "html" else PAYLOAD
         self.send_response(200)
         self.send_header("Content-Type", "text/html" if mode == "html" else "application/gzip")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) + (10 if mode == "long" else 0)))
         self.end_headers()
         self.wfile.write(body[: len(body) // 2] if mode == "cut" else body)
 
@@ -129,6 +130,15 @@ def test_a_long_download_says_how_far_it_is(tmp_path, monkeypatch, progress):
     assert tenths == (
         ["f.gz: 1.0 MB of 3.0 MB", "f.gz: 2.1 MB of 3.0 MB", "f.gz: 3.0 MB of 3.0 MB"] if progress else []
     )
+
+
+def test_a_file_whose_md5_matches_is_kept_whatever_length_was_announced(tmp_path, server):
+    """The md5 is the final word: a server announcing more bytes than the file has (a wrong
+    Content-Length, or a 206's Content-Range total) failed a download whose bytes were the file, as
+    "connection closed after N of M bytes", and at every rerun where the server ignores ranges."""
+    download.ensure_files("x", tmp_path, {"f.gz": GOOD}, [server + "long/"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.gz"]
+    assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
 
 
 # -- resumed downloads ---------------------------------------------------------------------------

@@ -185,11 +185,13 @@ def _copy_checked(
             first, done = first or block[:512], done + len(block)
             if console.enabled:
                 lines.update(done, total)
+        matches = md5 is not None and h.hexdigest() == md5
         # urllib returns a body cut short of its Content-Length as if it were whole: a dropped
-        # connection read as "checksum mismatch", as if the mirror served another file
-        if total is not None and done < total:
+        # connection read as "checksum mismatch", as if the mirror served another file. A body whose
+        # md5 matches is the file, whatever length the server announced (the md5 is the final word)
+        if total is not None and done < total and not matches:
             raise _DownloadFailed(f"connection closed after {done} of {total} bytes from {url}")
-        verified = md5 is None or h.hexdigest() == md5
+        verified = md5 is None or matches
         if verified:
             fh.flush()
             os.fsync(fh.fileno())  # on disk before the rename: a power cut leaves the part or the file
