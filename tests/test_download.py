@@ -452,3 +452,27 @@ def test_an_address_the_host_cannot_open_a_socket_for_falls_back_to_the_next(mon
         monkeypatch.setattr(socket, "socket", make)
         with connect.create_connection(("localhost", port), 5) as sock:
             assert sock.getpeername() == ("127.0.0.1", port)
+
+
+def test_a_run_killed_as_it_starts_over_leaves_no_part_under_the_new_validator(
+    tmp_path, resuming, monkeypatch
+):
+    """A resume answered with a changed file (200, a new ETag) saved the new ETag's sidecar before it
+    emptied the old part: killed in between (the sidecar's fsync), the rerun asked for the rest of
+    the new version after the old one's bytes, failed its md5, and only a third run downloaded it."""
+    from genbench.data import resume
+
+    _cut_off(resuming, tmp_path)
+    resuming.etag = '"v2"'
+    real = resume.atomic_write_text
+
+    def killed_after(path, text, **kw):  # SIGKILL right after the sidecar's rename
+        real(path, text, **kw)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(resume, "atomic_write_text", killed_after)
+    with pytest.raises(KeyboardInterrupt):
+        _get(resuming, tmp_path)
+    assert resuming.requests[-1][1] == 200  # the file changed: sent whole
+    part = resume.Part(tmp_path / "f.gz")
+    assert part.resume_headers(resuming.url + "f.gz").get("If-Range") in (None, '"v1"')

@@ -121,13 +121,13 @@ class Part:
 
     @contextlib.contextmanager
     def open(self, start: int, url: str, headers: Mapping[str, str] | None) -> Iterator[IO[bytes]]:
-        """The part open for its body from ``start`` (appended, or written anew with the sidecar
-        saved first); a write that fails on the disk itself is a GenbenchError naming --data-dir."""
+        """The part open for its body from ``start`` (appended, or emptied and its sidecar saved
+        before the first byte); a write that fails on the disk itself is a GenbenchError naming --data-dir."""
         try:
-            if not start:
-                text = json.dumps({"url": url, "validator": validator(headers)})
-                atomic_write_text(self.sidecar, text + "\n", fix=FIX_DATA)
             with open(self.path, "ab" if start else "wb") as fh:
+                if not start:  # after emptying the part: a kill in between leaves no old bytes under it
+                    text = json.dumps({"url": url, "validator": validator(headers)})
+                    atomic_write_text(self.sidecar, text + "\n", fix=FIX_DATA)
                 yield fh
         except OSError as e:
             error = disk_error(self.path, e, FIX_DATA)
