@@ -476,3 +476,13 @@ def test_a_run_killed_as_it_starts_over_leaves_no_part_under_the_new_validator(
     assert resuming.requests[-1][1] == 200  # the file changed: sent whole
     part = resume.Part(tmp_path / "f.gz")
     assert part.resume_headers(resuming.url + "f.gz").get("If-Range") in (None, '"v1"')
+
+
+@pytest.mark.parametrize("saved", ['"v1\\r\\nX-Injected: 1"', '"\\u20ac1"'])
+def test_a_hand_edited_sidecar_starts_the_download_over(tmp_path, resuming, saved):
+    """A ``.part.json`` whose validator is no header value (a line break, a character beyond
+    Latin-1) failed every rerun with http.client's ValueError traceback, the part kept."""
+    _cut_off(resuming, tmp_path)
+    (tmp_path / "f.gz.part.json").write_text(f'{{"url": "{resuming.url}f.gz", "validator": {saved}}}')
+    _get(resuming, tmp_path)
+    assert "Range" not in resuming.requests[-1][0] and (tmp_path / "f.gz").read_bytes() == PAYLOAD
