@@ -135,7 +135,7 @@ class TrainContext:
         that step (:func:`genbench.termination.steps_end_first`). Ask it at every step's end."""
         if not (self.checkpoint_path and self.checkpoint_every):
             return False  # no resumable state is saved: a stop is taken where it lands
-        return step_ended() or step % self.checkpoint_every == 0
+        return step_ended(step) or step % self.checkpoint_every == 0
 
     def save_checkpoint(self, state: dict[str, Any], step: int) -> None:
         """Save ``state`` (weights, optimizer and RNG states) after ``step``, with the training log.

@@ -86,6 +86,7 @@ class _Stop:
         self.training = False  # inside :func:`steps_end_first`
         self.polled = False  # that training asked whether to checkpoint: its steps end
         self.waiting: int | None = None  # the signal waiting for the step to end
+        self.asked: int | None = None  # the step whose state :func:`step_ended` asked to be saved
         self.overdue = False  # the step did not end in time: the next signal stops it where it is
         self.timer: threading.Timer | None = None
         self.taken: Terminated | None = None  # the stop raised
@@ -186,14 +187,26 @@ def steps_end_first() -> Iterator[None]:
     stop.after_training(None)
 
 
-def step_ended() -> bool:
-    """Whether a stop waits for this step's end: its state should be saved now. Asked at each step's
-    end (``ctx.should_checkpoint``), which arms the wait for the steps that follow."""
+def step_ended(step: int) -> bool:
+    """Whether a stop waits for the end of ``step``: its state should be saved now. Asked at each
+    step's end (``ctx.should_checkpoint``), which arms the wait for the steps that follow.
+
+    Asked again at a later step's end, the stop is taken there: the training was told to save and
+    went on without ``ctx.save_checkpoint`` (its own code saved, or its own condition skipped the
+    save). Answered True at every step instead, a fit that saves with its own code wrote a
+    checkpoint at each step until the wait ran out, and was then stopped where it was, often
+    inside one of those writes."""
     stop = _current
     if stop is None or not stop.training:
         return False
     stop.polled = True
-    return stop.waiting is not None and not stop.stopping
+    if stop.waiting is None or stop.stopping:
+        return False
+    step = int(step)  # a step counted in numpy or a tensor compares as a number
+    if stop.asked is not None and step != stop.asked:
+        stop.take(stop.waiting)
+    stop.asked = step
+    return True
 
 
 def stop_if_waiting() -> None:

@@ -117,3 +117,25 @@ def test_outside_a_training_the_stop_is_taken_at_once():
         pytest.fail("not stopped")
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
+
+
+def test_a_training_that_saves_with_its_own_code_is_stopped_at_the_next_step_end(tmp_path: Path):
+    """A fit that asks ctx.should_checkpoint at each step's end but writes its checkpoint itself
+    (torch.save to its own path) never calls ctx.save_checkpoint, which takes the stop: it was told
+    to save at every step until the wait ran out (a write of its whole state per step, for 5 s),
+    and was then stopped where it was, often inside one of those writes. It saves the step the stop
+    waited for, and is stopped at the next step's end; asked twice at one step's end (once per file
+    it writes), both answers are to save."""
+    ctx, done, own_saves = context(tmp_path), [], []
+    with pytest.raises(Terminated), sigterm_stops(), steps_end_first():
+        for i in range(1, 21):
+            if i == 7:
+                sigterm()  # mid-step
+            done.append(i)
+            if ctx.should_checkpoint(i):
+                own_saves.append((i, "weights"))
+            if ctx.should_checkpoint(i):
+                own_saves.append((i, "optimizer"))
+    assert own_saves == [(5, "weights"), (5, "optimizer"), (7, "weights"), (7, "optimizer")]
+    assert done == list(range(1, 9))  # step 8 ended: stopped at a step's end, not inside one
+    assert not (tmp_path / "train.pt").exists()
