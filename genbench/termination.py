@@ -66,6 +66,10 @@ class Terminated(KeyboardInterrupt):
         self.signum = int(signum)
         super().__init__(f"terminated by {self.signal_name}")
 
+    def __reduce__(self) -> tuple[type[Terminated], tuple[int]]:
+        # rebuilt from its signal, not from its message (a plugin's process pool pickles it)
+        return (Terminated, (self.signum,))
+
     @property
     def signal_name(self) -> str:
         return signal.Signals(self.signum).name

@@ -139,3 +139,14 @@ def test_a_training_that_saves_with_its_own_code_is_stopped_at_the_next_step_end
     assert own_saves == [(5, "weights"), (5, "optimizer"), (7, "weights"), (7, "optimizer")]
     assert done == list(range(1, 9))  # step 8 ended: stopped at a step's end, not inside one
     assert not (tmp_path / "train.pt").exists()
+
+
+def test_a_stop_survives_pickling_and_copying():
+    """A plugin's process pool pickles what its worker raised: Terminated(signum) was rebuilt from its
+    message, which is no signal number (ValueError)."""
+    import copy
+    import pickle
+
+    stopped = pickle.loads(pickle.dumps(Terminated(signal.SIGUSR1)))
+    assert (stopped.signum, stopped.exit_code, str(stopped)) == (10, 138, "terminated by SIGUSR1")
+    assert copy.copy(Terminated()).signal_name == "SIGTERM"
