@@ -486,3 +486,23 @@ def test_a_hand_edited_sidecar_starts_the_download_over(tmp_path, resuming, save
     (tmp_path / "f.gz.part.json").write_text(f'{{"url": "{resuming.url}f.gz", "validator": {saved}}}')
     _get(resuming, tmp_path)
     assert "Range" not in resuming.requests[-1][0] and (tmp_path / "f.gz").read_bytes() == PAYLOAD
+
+
+def test_a_file_put_in_by_hand_after_a_cut_off_takes_the_place_of_its_part(tmp_path, resuming):
+    """The error after a cut-off says to put the file in by hand; done so, its part (170 MB for
+    CIFAR-10) and sidecar stayed beside it for good, since a present file is never downloaded."""
+    _cut_off(resuming, tmp_path)
+    assert (tmp_path / "f.gz.part").exists()
+    (tmp_path / "f.gz").write_bytes(PAYLOAD)
+    requests = len(resuming.requests)
+    download.ensure_files("x", tmp_path, {"f.gz": GOOD}, [resuming.url])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.gz"]
+    assert len(resuming.requests) == requests  # nothing downloaded
+
+
+def test_a_file_that_fails_its_md5_keeps_the_part_beside_it(tmp_path, resuming):
+    _cut_off(resuming, tmp_path)
+    (tmp_path / "f.gz").write_bytes(b"not it")
+    with pytest.raises(DataError, match="corrupt"):
+        download.ensure_files("x", tmp_path, {"f.gz": GOOD}, [resuming.url])
+    assert (tmp_path / "f.gz.part").read_bytes() == PAYLOAD[:HALF]

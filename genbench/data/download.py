@@ -12,6 +12,7 @@ by the next attempt (:mod:`genbench.data.resume`). One process at a time downloa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -25,7 +26,7 @@ from typing import IO
 from genbench.data.connect import opener
 from genbench.data.download_lock import downloading
 from genbench.data.resume import Part
-from genbench.errors import DataError
+from genbench.errors import DataError, GenbenchError
 from genbench.io import remove_temps
 from genbench.progress import Progress, TenthLines, current_console
 
@@ -120,7 +121,23 @@ def ensure_files(
     for name, p in paths.items():
         if name not in missing:  # freshly downloaded files were verified already
             check_md5(p, files[name])
+            _drop_part_of(p)
     return paths
+
+
+def _drop_part_of(dest: Path) -> None:
+    """Delete the part that a cut-off download of ``dest`` left, now that ``dest`` is there and
+    verified (put in by hand, as the error said): a present file is never downloaded, so CIFAR-10's
+    part (up to 170 MB) stayed beside it for good. Under the download's lock, which a process still
+    downloading holds; a data directory that cannot be written keeps it."""
+    part = Part(dest)
+    if not (part.path.exists() or part.sidecar.exists()):
+        return
+    with (
+        contextlib.suppress(GenbenchError, OSError),
+        downloading(dest, (current_console() or Progress()).warn),
+    ):
+        part.discard()
 
 
 class _DownloadFailed(Exception):
