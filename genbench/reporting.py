@@ -1,12 +1,13 @@
 """`genbench report`: results -> leaderboards/<dataset>.md and .csv, with figures beside them.
 
 Figures (matplotlib PNG, linked from the markdown): a sample grid and a nearest-neighbour grid per
-model (copied from the runs), FID against sampling throughput, the DDIM step curve, and the GAN
-training dynamics (saturating beside non-saturating).
+board row (copied from the runs, :mod:`genbench.row_figures`), FID against sampling throughput, the
+DDIM step curve, and the GAN training dynamics (saturating beside non-saturating, a panel per row).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import textwrap
@@ -15,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from genbench.io import FIX_LEADERBOARDS, atomic_copy, atomic_write_text, check_writable, save_png
+from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
 from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
 from genbench.markdown import SPREAD, differing_timing_facts, leaderboard_markdown
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
+from genbench.row_figures import board_rows, copy_run_figures, row_runs
 from genbench.text import md_code, md_text
 
 if TYPE_CHECKING:
@@ -312,54 +314,30 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 
-def gan_dynamics(results: list[Result], path: Path) -> Path | None:
+def gan_dynamics(results: list[Result], path: Path, rows: pd.DataFrame | None = None) -> Path | None:
+    """One panel per board row (``rows``, else ``results``' own) with a GAN training log: a label
+    split by protocol or config is several rows, each its own seeds' (one panel was drawn for the
+    label, named as none of its rows)."""
     from genbench.metrics.gan_dynamics import gan_rows, plot_gan_dynamics
 
     logs: dict[str, list[dict]] = {}
-    plotted: set[str] = set()
-    # each label's lowest ok seed: a seed that diverged was plotted under the plain label, as the
-    # model's dynamics; a label with no ok seed is plotted from its lowest, named with its outcome
-    for r in sorted(results, key=lambda r: (r.label, r.status != "ok", r.seed)):
-        # the rows the plot reads (d_real, d_fake, grad_norm_g), wherever they start: a log with only
-        # some of them (a plugin GAN's) would make plot_gan_dynamics raise and the report fail
-        if r.label not in plotted and gan_rows(r.training_log):
-            plotted.add(r.label)
-            # the seed named: the panel is one run's log, not the model's over its seeds
-            logs[f"{r.label} (seed {r.seed}{'' if r.status == 'ok' else f', {r.status}'})"] = r.training_log
+    for row, runs in row_runs(results, board_rows(results, rows)):
+        # the row's lowest ok seed: a seed that diverged was plotted under the plain label, as the
+        # model's dynamics; a row with no ok seed is plotted from its lowest, named with its outcome.
+        # Only logs with the rows the plot reads (d_real, d_fake, grad_norm_g), wherever they start:
+        # a log with only some of them (a plugin GAN's) would make plot_gan_dynamics raise
+        logged = [
+            r for r in sorted(runs, key=lambda r: (r.status != "ok", r.seed)) if gan_rows(r.training_log)
+        ]
+        if logged:
+            r = logged[0]
+            # the seed named: the panel is one run's log, not the row's over its seeds
+            logs[f"{row.row_label} (seed {r.seed}{'' if r.status == 'ok' else f', {r.status}'})"] = (
+                r.training_log
+            )
     if not logs:
         return None
     return plot_gan_dynamics(logs, path)
-
-
-def copy_run_figures(results: list[Result], out: Path, dest: Path) -> dict[str, str]:
-    """Copy each model's per-run figures (lowest seed) next to the leaderboard, atomically: a report
-    killed or out of disk mid-copy leaves the previous board's figure whole, not a truncated PNG.
-    Each is named with its seed: a grid is one run's samples, and where a label's rows are split by
-    protocol or config, the seed tells which row it shows."""
-    figures: dict[str, str] = {}
-    copied: set[tuple[str, str]] = set()
-    for r in sorted(results, key=lambda r: (r.label, r.seed)):
-        for kind, src in r.artifacts.items():
-            name = f"{safe_name(r.label)}-{kind}.png"
-            found = run_figure(src, out, r.dataset)
-            if (r.label, kind) in copied or found is None:
-                continue
-            atomic_copy(found, dest / name, fix=FIX_LEADERBOARDS)
-            copied.add((r.label, kind))
-            figures[f"{r.label}: {kind.replace('_', ' ')} (seed {r.seed})"] = f"{dest.name}/{name}"
-    return figures
-
-
-def run_figure(recorded: str, out: Path, dataset: str) -> Path | None:
-    """Where a run's figure is now. A run records its figures under ``<out>/<dataset>/figures/``,
-    with ``--out`` as given: relative to the directory the run started in, so a report from another
-    directory, or of runs copied elsewhere, found none of them and dropped them without a word. The
-    place under this ``out`` comes first: the recorded path may name another run's figure."""
-    src = Path(recorded)
-    for path in (Path(out) / dataset / "figures" / src.parent.name / src.name, src):
-        if path.is_file():
-            return path
-    return None
 
 
 def main_protocol_rows(agg: pd.DataFrame, model: str | None = None) -> tuple[pd.DataFrame, str]:
@@ -396,12 +374,12 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
         for name, make, data, shown in (
             ("FID against samples/s", fid_vs_throughput, main, protocol),
             ("DDIM step curve", ddim_step_curve, *main_protocol_rows(a, "ddim")),
-            ("GAN training dynamics", gan_dynamics, mine, ""),
+            ("GAN training dynamics", functools.partial(gan_dynamics, rows=a), mine, ""),
         ):
             path = make(data, fig_dir / f"{safe_name(name.lower())}.png")
             if path is not None:
                 figures[f"{name} ({shown})" if shown else name] = f"{dataset}/{Path(path).name}"
-        figures.update(copy_run_figures(mine, out, fig_dir))
+        figures.update(copy_run_figures(mine, out, fig_dir, a))
         md = leaderboard_markdown(frame, agg, dataset, figures, described.get(dataset, {}))
         csv = to_csv_frame(a).to_csv(index=False)
         # both rendered before either is written (each write is atomic): a report killed while the

@@ -1,0 +1,108 @@
+"""Which runs show each board row, and under which file names its figures are copied beside it.
+
+A label split by protocol or model config (``copy (N=200)``, ``ddpm (config 3f9a1c)``) is several
+rows of one board, each a mean over its own seeds: each row is shown by its own runs' figures (its
+lowest seed's), named with the row's label as the table shows it. Before, the figures were keyed by
+the label alone: the label's lowest seed was copied for one of its rows, and the others had none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genbench.io import FIX_LEADERBOARDS, atomic_copy
+from genbench.leaderboard import aggregate, results_frame
+from genbench.results import Result, safe_name
+
+
+def board_rows(results: list[Result], rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``rows`` (the board's aggregated rows), or those of ``results`` when not given."""
+    return aggregate(results_frame(results)) if rows is None else rows
+
+
+def row_runs(results: list[Result], rows: pd.DataFrame) -> list[tuple[Any, list[Result]]]:
+    """Each of ``rows`` (:func:`~genbench.leaderboard.aggregate`'s) with its runs, lowest seed first:
+    a row is one label's seeds (its ok ones and those without samples), and one ``--out`` holds one
+    result per label and seed. Rows in label order, a split label's in its board's protocol order,
+    then by config, so that the figures' order does not follow the ranking (which moves on a rerun)."""
+    by_run = {
+        (row.label, int(seed)): row.Index
+        for row in rows.itertuples()
+        for seed in f"{row.seeds},{getattr(row, 'failed_seeds', '')}".split(",")
+        if seed
+    }
+    runs: dict[Any, list[Result]] = {i: [] for i in rows.index}
+    for r in sorted(results, key=lambda r: r.seed):
+        i = by_run.get((r.label, r.seed))
+        if i is not None:  # a result of another dataset than the rows'
+            runs[i].append(r)
+    order = sorted(rows.itertuples(), key=lambda row: (row.label, *_split_key(row)))
+    return [(row, runs[row.Index]) for row in order]
+
+
+def _split_key(row: Any) -> tuple[int, str]:
+    """What orders the rows of one label: its protocol's place on the board, then its config."""
+    return int(getattr(row, "protocol_order", 0) or 0), str(getattr(row, "config_tag", "") or "")
+
+
+def _digest(text: str, n: int = 8) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def row_stems(rows: pd.DataFrame) -> dict[Any, str]:
+    """Each row's file-name stem: its label, made safe, then what sets it apart from its label's
+    other rows, derived from its protocol and config (not from its label suffix, whose wording
+    follows the board's other protocols): ``copy-protocol_1a2b3c4d``, ``ddpm-config_3f9a1c``. A row
+    of a board with one protocol and config keeps its label's name, as the boards always had."""
+    stems = {}
+    for row in rows.itertuples():
+        parts = [safe_name(row.label)]
+        if getattr(row, "protocol", ""):  # several protocols on the board: each row's label names its own
+            parts.append(f"protocol_{_digest(str(row.protocol_key))}")
+        if getattr(row, "config_tag", ""):
+            parts.append(safe_name(row.config_tag))  # "config 3f9a1c": a hash of the config already
+        # within safe_name's length again (a long label's stem has its hash): a file name holds 255 bytes
+        stems[row.Index] = safe_name("-".join(parts))
+    return stems
+
+
+def copy_run_figures(
+    results: list[Result], out: Path, dest: Path, rows: pd.DataFrame | None = None
+) -> dict[str, str]:
+    """Copy each board row's per-run figures (its lowest seed with each) next to the leaderboard,
+    atomically: a report killed or out of disk mid-copy leaves the previous board's figure whole, not
+    a truncated PNG. Each link names the row as its table does and the seed: a grid is one run's
+    samples. ``rows``: the board's (:func:`~genbench.leaderboard.aggregate`'s), else ``results``'."""
+    rows = board_rows(results, rows)
+    stems = row_stems(rows)
+    figures: dict[str, str] = {}
+    for row, runs in row_runs(results, rows):
+        shown: set[str] = set()
+        for r in runs:
+            for kind, src in r.artifacts.items():
+                found = run_figure(src, out, r.dataset)
+                if kind in shown or found is None:
+                    continue
+                name = f"{stems[row.Index]}-{kind}.png"
+                atomic_copy(found, Path(dest) / name, fix=FIX_LEADERBOARDS)
+                shown.add(kind)
+                figures[f"{row.row_label}: {kind.replace('_', ' ')} (seed {r.seed})"] = (
+                    f"{Path(dest).name}/{name}"
+                )
+    return figures
+
+
+def run_figure(recorded: str, out: Path, dataset: str) -> Path | None:
+    """Where a run's figure is now. A run records its figures under ``<out>/<dataset>/figures/``,
+    with ``--out`` as given: relative to the directory the run started in, so a report from another
+    directory, or of runs copied elsewhere, found none of them and dropped them without a word. The
+    place under this ``out`` comes first: the recorded path may name another run's figure."""
+    src = Path(recorded)
+    for path in (Path(out) / dataset / "figures" / src.parent.name / src.name, src):
+        if path.is_file():
+            return path
+    return None
