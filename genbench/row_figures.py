@@ -57,7 +57,12 @@ def row_stems(rows: pd.DataFrame) -> dict[Any, str]:
     """Each row's file-name stem: its label, made safe, then what sets it apart from its label's
     other rows, derived from its protocol and config (not from its label suffix, whose wording
     follows the board's other protocols): ``copy-protocol_1a2b3c4d``, ``ddpm-config_3f9a1c``. A row
-    of a board with one protocol and config keeps its label's name, as the boards always had."""
+    of a board with one protocol and config keeps its label's name, as the boards always had.
+
+    Two labels that make the same safe name (``a b`` and ``a_b``) overwrote each other's grid: the
+    label that is its own safe name keeps it, the others are told apart by a hash of their label,
+    protocol and config (stable: it does not depend on the order of the rows). Names are told apart
+    case aside (:func:`_clashes`)."""
     stems = {}
     for row in rows.itertuples():
         parts = [safe_name(row.label)]
@@ -67,7 +72,30 @@ def row_stems(rows: pd.DataFrame) -> dict[Any, str]:
             parts.append(safe_name(row.config_tag))  # "config 3f9a1c": a hash of the config already
         # within safe_name's length again (a long label's stem has its hash): a file name holds 255 bytes
         stems[row.Index] = safe_name("-".join(parts))
+    labels = rows["label"]
+    while clashes := _clashes(stems):
+        for group in clashes:
+            own = [i for i in group if safe_name(labels[i]) == labels[i]]
+            for i in group:
+                if own != [i]:  # the one label that is its own safe name keeps it
+                    identity = "\0".join(
+                        str(rows.get(c, pd.Series("", index=rows.index))[i]) for c in _IDENTITY
+                    )
+                    stems[i] = safe_name(f"{stems[i]}-{_digest(identity)}")
     return stems
+
+
+#: what tells a board's rows apart (:func:`~genbench.leaderboard.aggregate`)
+_IDENTITY = ("label", "protocol_key", "config_tag")
+
+
+def _clashes(stems: dict[Any, str]) -> list[list[Any]]:
+    """The groups of rows whose stems are one file name, case aside: the default file systems of
+    macOS and Windows take ``A-samples.png`` and ``a-samples.png`` for one file."""
+    groups: dict[str, list[Any]] = {}
+    for i, stem in stems.items():
+        groups.setdefault(stem.lower(), []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def copy_run_figures(

@@ -100,6 +100,25 @@ def test_grid_file_names_come_from_the_rows_protocol_and_config_not_the_boards_o
     assert set(names) < {Path(p).name for p in again.values()}
 
 
+def test_labels_that_make_the_same_file_name_keep_their_own_grids(tmp_path):
+    """`a b` and `a_b` both make the file name a_b: the second grid copied overwrote the first,
+    and both links showed one model's samples."""
+    out, boards = tmp_path / "runs", tmp_path / "boards"
+    write_with_grids(out, [run("a b", 0, 1.0), run("a_b", 1, 2.0), run("a:b", 2, 3.0)])
+    links = figure_links(write_report(out, boards)["toy"])
+    samples = {text.split(": samples")[0]: path for text, path in links.items() if ": samples" in text}
+    assert samples["a_b"] == "toy/a_b-samples.png"  # the label that is its own file name keeps it
+    assert len(set(samples.values())) == 3
+    for label, path in samples.items():
+        assert (boards / path).read_bytes().startswith(f"{label} seed ".encode())
+
+    # names that differ in case alone are one file on macOS's and Windows' file systems
+    out, boards = tmp_path / "runs-case", tmp_path / "boards-case"
+    write_with_grids(out, [run("Copy", 0, 1.0), run("copy", 1, 2.0)])
+    links = figure_links(write_report(out, boards)["toy"])
+    assert len({path.lower() for path in links.values()}) == 4
+
+
 def test_each_row_of_a_label_split_by_protocol_has_its_own_gan_dynamics_panel(tmp_path, monkeypatch):
     """The GAN dynamics drew one panel per label, "gan (seed 0)", beside a board with the rows
     `gan (N=100)` and `gan (N=200)`: the second row's training was not shown, and the panel did not
