@@ -214,6 +214,10 @@ def _curve_name(rest: str) -> str:
     return ", ".join([f"DDIM ({', '.join(sampler)})", *(f for f in fields if f.startswith("ddpm."))])
 
 
+#: the legend's entry for a step curve's points of rows that are flagged or lost seeds
+_MARKED = "grey ×: flagged, or seeds without samples (named)"
+
+
 def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     """FID and samples/s of the DDIM step sweep, with the DDPM it samples (its 1000 steps) as the
     reference line; FID alone when the sweep ran without ``throughput`` (``--metrics fid``), nothing
@@ -247,6 +251,7 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     # speed curve through both
     timed = agg.loc[[p[3] for points in curves.values() for p in points.values() if p[2] == p[2]]]
     tags = dict(zip(timed.index, timing_tags(timed), strict=True))
+    marks_of = {row.Index: point_marks(row) for row in agg.itertuples()}
     from matplotlib.ticker import NullFormatter
 
     fig = _figure((6, 4))
@@ -259,15 +264,36 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
         named = ", ".join(t for t in (rest, tag) if t)
         named = f", {named}" if named else ""
         colour = _COLOURS[i % len(_COLOURS)]
+        # a step count whose row lost seeds (failed, diverged) or is flagged: its FID is over the
+        # seeds that remained, which the table marks and the FID-against-samples/s figure greys,
+        # where the curve drew it as one more sound point. It is a grey cross, named, as there
+        sound = [k for k, row in enumerate(rows) if not marks_of[row]]
         ax.errorbar(
             steps,
             fid,
             yerr=[s if s == s else 0 for s in std],
             marker="o",
+            markevery=sound,
             capsize=3,
             color=colour,
             label=_curve_name(rest) + (f", {tag}" if tag else ""),
         )
+        for step, value, row in zip(steps, fid, rows, strict=True):
+            if marks_of[row]:
+                # one legend entry for the marked points, however many there are
+                said = _MARKED if not any(ln.get_label() == _MARKED for ln in ax.lines) else "_nolegend_"
+                ax.plot(step, value, ls="none", marker="x", ms=7, mew=1.5, color="gray", label=said)
+                last = step == every[-1]  # its name to the left, inside the axes
+                ax.annotate(
+                    f"({marks_of[row]})",
+                    (step, value),
+                    fontsize=6,
+                    xytext=(-4 if last else 4, 4),
+                    ha="right" if last else "left",
+                    textcoords="offset points",
+                    color="gray",
+                    parse_math=False,
+                )
         if any(s == s for s in sps):  # an axis of NaNs would claim a speed that was never measured
             ax2 = ax2 or ax.twinx()
             speed_colour = "tab:orange" if len(curves) == 1 else colour
@@ -294,6 +320,8 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
         name = f"DDPM[{row.variant}]" if row.variant else "DDPM"
         tag = getattr(row, "config_tag", "")
         label = ", ".join(t for t in (name, f"{nfe:g} steps" if nfe == nfe else "", tag) if t)
+        marks = point_marks(row)
+        label += f" ({marks})" if marks else ""
         ax.axhline(float(row.fid), color="gray", ls=dashes, label=label)
     ax.set_xscale("log")
     ax.set_xticks(every, [str(s) for s in every])

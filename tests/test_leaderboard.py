@@ -1508,3 +1508,26 @@ def test_the_ddim_step_curve_labels_only_the_step_counts_it_sampled(tmp_path, mo
     ax = made[-1].axes[0]
     labels = [t.get_text() for t in ax.get_xticklabels(which="both") if t.get_text() and t.get_visible()]
     assert labels == ["5", "10"]
+
+
+def test_the_ddim_step_curve_marks_a_point_whose_row_lost_seeds(tmp_path, monkeypatch):
+    """A step count whose seed 2 failed (out of memory) is a row over seeds 0 and 1, which its table
+    marks **failed** and the FID-against-samples/s figure greys: the step curve drew it as one more
+    sound point, and the DDPM line of a DDPM that diverged on a seed as a sound reference."""
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    rs = [result("ddim", s, 9.0, variant="steps=10", nfe=10.0) for s in (0, 1, 2)]
+    rs += [result("ddim", s, 5.0 + s, variant="steps=20", nfe=20.0) for s in (0, 1)]
+    rs += [result("ddim", 2, 0.0, variant="steps=20", status="failed")]
+    rs += [result("ddpm", s, 4.0, nfe=1000.0) for s in (0, 1)]
+    rs += [result("ddpm", 2, 0.0, status="diverged", flags=["diverged"])]
+    assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+    ax = made[-1].axes[0]
+    marked = [(t.get_text(), t.xy) for t in ax.texts]
+    assert marked == [("(failed; no samples from seed 2)", (20, 5.5))]  # steps=10 is sound: no mark
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "DDPM, 1000 steps (diverged; no samples from seed 2)" in legend
+    assert sum("grey ×" in text for text in legend) == 1
