@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from genbench.cells import PARTIAL_MARK
 from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
 from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
 from genbench.markdown import SPREAD, differing_timing_facts, leaderboard_markdown
@@ -139,6 +140,34 @@ def point_marks(row: Any) -> str:
     return "; ".join(m for m in (",".join([*flags, *lost]), *without) if m)
 
 
+def partial_marks(row: Any, columns: dict[str, str]) -> str:
+    """Which of ``columns`` (a column -> its name on the figure) of an aggregated ``row`` a point
+    draws over fewer of the row's seeds, as its table marks the cell †: "† FID from 2 of 3 seeds"
+    (a metric failed, or was not run, for some seeds). "" when none: the figures drew such a mean as
+    if it were over the row's seeds."""
+    notes = getattr(row, "cell_notes", None)
+    if not isinstance(notes, dict):  # a frame aggregated without them
+        return ""
+    said = [
+        f"{name} from {len(note.seeds_with)} of {note.n_seeds} seeds"
+        for column, name in columns.items()
+        if (note := notes.get(column)) is not None and note.seeds_with
+    ]
+    return f"{PARTIAL_MARK} {', '.join(said)}" if said else ""
+
+
+#: what a figure with a value marked † says beneath it
+PARTIAL_NOTE = (
+    f"{PARTIAL_MARK}: a value over fewer of its row's seeds (its metric failed or was not run for the "
+    "others), as the table marks it"
+)
+
+
+def _protocol_and_partial(rows: pd.DataFrame, marked: bool) -> str:
+    """:func:`figure_protocol`, with :data:`PARTIAL_NOTE` beneath when a point is marked †."""
+    return figure_protocol(rows) + (f"\n{textwrap.fill(PARTIAL_NOTE, 100)}" if marked else "")
+
+
 def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     """FID against samples/s, both on log scales (FID on a symmetric log scale, linear near 0, when a
     row scores 0: the ``copy`` control, which a log axis left out); flagged rows (copies, collapses)
@@ -148,9 +177,12 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         return None
     fig = _figure((7, 4.5))
     ax = fig.subplots()
+    any_partial = False
     for i, (row, timed) in enumerate(zip(a.itertuples(), timing_tags(a), strict=True)):
         marks = point_marks(row)
         flagged = bool(marks)
+        partial = partial_marks(row, {"fid": "FID", "samples_per_s": "samples/s"})
+        any_partial |= bool(partial)
         style = (
             {"fmt": "x", "color": "gray"} if flagged else {"fmt": "o", "color": _COLOURS[i % len(_COLOURS)]}
         )
@@ -159,7 +191,8 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         # the protocol, so only the config is added)
         name = f"{row.label} ({row.config_tag})" if getattr(row, "config_tag", "") else row.label
         name += f" [{timed}]" if timed else ""
-        text = f"{name} ({marks})" if flagged else name
+        said = "; ".join(m for m in (marks, partial) if m)
+        text = f"{name} ({said})" if said else name
         ax.annotate(
             text,
             (row.samples_per_s, row.fid),
@@ -183,7 +216,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.set_xlabel("samples / s (log scale)")
     ax.set_title("Quality against sampling speed (grey: flagged rows)")
     ax.grid(alpha=0.3, which="both")
-    _with_protocol(fig, figure_protocol(a))
+    _with_protocol(fig, _protocol_and_partial(a, any_partial))
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 
@@ -252,6 +285,11 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     timed = agg.loc[[p[3] for points in curves.values() for p in points.values() if p[2] == p[2]]]
     tags = dict(zip(timed.index, timing_tags(timed), strict=True))
     marks_of = {row.Index: point_marks(row) for row in agg.itertuples()}
+    # FIDs and speeds over fewer of their row's seeds, which the table marks †
+    partial_fid = {row.Index: partial_marks(row, {"fid": "FID"}) for row in agg.itertuples()}
+    partial_speed = {
+        row.Index: partial_marks(row, {"samples_per_s": "samples/s"}) for row in agg.itertuples()
+    }
     from matplotlib.ticker import NullFormatter
 
     fig = _figure((6, 4))
@@ -283,15 +321,16 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
                 # one legend entry for the marked points, however many there are
                 said = _MARKED if not any(ln.get_label() == _MARKED for ln in ax.lines) else "_nolegend_"
                 ax.plot(step, value, ls="none", marker="x", ms=7, mew=1.5, color="gray", label=said)
+            if marks_of[row] or partial_fid[row]:
                 last = step == every[-1]  # its name to the left, inside the axes
                 ax.annotate(
-                    f"({marks_of[row]})",
+                    f"({'; '.join(m for m in (marks_of[row], partial_fid[row]) if m)})",
                     (step, value),
                     fontsize=6,
                     xytext=(-4 if last else 4, 4),
                     ha="right" if last else "left",
                     textcoords="offset points",
-                    color="gray",
+                    color="gray" if marks_of[row] else colour,
                     parse_math=False,
                 )
         if any(s == s for s in sps):  # an axis of NaNs would claim a speed that was never measured
@@ -299,9 +338,12 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
             speed_colour = "tab:orange" if len(curves) == 1 else colour
             ax2.plot(steps, sps, color=speed_colour, marker="s", ls=":", label=f"samples/s{named}")
             for step, speed, row in zip(steps, sps, rows, strict=True):
-                if tags.get(row):
+                said = "; ".join(
+                    t for t in (tags.get(row), partial_speed[row] if speed == speed else "") if t
+                )
+                if said:
                     ax2.annotate(
-                        f"[{tags[row]}]",
+                        f"[{said}]",
                         (step, speed),
                         fontsize=6,
                         xytext=(4, -9),
@@ -320,8 +362,8 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
         name = f"DDPM[{row.variant}]" if row.variant else "DDPM"
         tag = getattr(row, "config_tag", "")
         label = ", ".join(t for t in (name, f"{nfe:g} steps" if nfe == nfe else "", tag) if t)
-        marks = point_marks(row)
-        label += f" ({marks})" if marks else ""
+        said = "; ".join(m for m in (point_marks(row), partial_marks(row, {"fid": "FID"})) if m)
+        label += f" ({said})" if said else ""
         ax.axhline(float(row.fid), color="gray", ls=dashes, label=label)
     ax.set_xscale("log")
     ax.set_xticks(every, [str(s) for s in every])
@@ -338,7 +380,9 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.legend(loc="upper center", fontsize=8)
     ax.set_title(f"DDIM: quality{' and speed' if ax2 is not None else ''} against steps")
     drawn = [p[3] for points in curves.values() for p in points.values()] + list(lines.index)
-    _with_protocol(fig, figure_protocol(agg.loc[drawn]))
+    shown = [*(p[3] for points in curves.values() for p in points.values()), *lines.index]
+    marked = any(partial_fid[i] for i in shown) or any(partial_speed[i] for i in timed.index)
+    _with_protocol(fig, _protocol_and_partial(agg.loc[drawn], marked))
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 

@@ -1531,3 +1531,35 @@ def test_the_ddim_step_curve_marks_a_point_whose_row_lost_seeds(tmp_path, monkey
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "DDPM, 1000 steps (diverged; no samples from seed 2)" in legend
     assert sum("grey ×" in text for text in legend) == 1
+
+
+def test_the_figures_mark_an_fid_over_fewer_of_its_rows_seeds_as_the_table_does(tmp_path, monkeypatch):
+    """FID failed for seed 2 of a row of three (its cell reads "5.5 ± 0.71 †", explained under the
+    table): the FID-against-samples/s figure and the DDIM step curve drew the mean of seeds 0 and 1
+    as the row's, unmarked. Each names it now, and says beneath what † means."""
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+
+    def partial(model, variant="", speed=10.0):
+        rs = [result(model, s, 5.0 + s, variant=variant, samples_per_s=speed) for s in (0, 1, 2)]
+        del rs[2].metrics["fid"]
+        rs[2].metric_errors = {"fid": "CUDA out of memory"}
+        return rs
+
+    rs = partial("vae") + [result("gan", s, 9.0, samples_per_s=20.0) for s in (0, 1, 2)]
+    frame = results_frame(rs)
+    agg = aggregate(frame)
+    assert "5.5 ± 0.71 †" in leaderboard_markdown(frame, agg, "toy", {}, {})  # the table's mark
+    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    assert sorted(t.get_text() for t in made[-1].axes[0].texts) == ["gan", "vae († FID from 2 of 3 seeds)"]
+    beneath = " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
+    assert "†: a value over fewer of its row's seeds" in beneath
+
+    rs = partial("ddim", "steps=10") + [result("ddim", s, 3.0, variant="steps=20") for s in (0, 1, 2)]
+    assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+    texts = {t.get_text(): t.xy for ax in made[-1].axes for t in ax.texts}
+    assert texts == {"(† FID from 2 of 3 seeds)": (10, 5.5)}
+    assert "†: a value over fewer" in " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
