@@ -122,8 +122,11 @@ def test_folders_of_one_basename_are_told_apart(cli, tmp_path, cache_dir):
     seeds = [json.loads((out / f"real/gen/seed{s}.json").read_text())["protocol"] for s in (0, 1)]
     assert seeds[0]["dataset_fingerprint"] != seeds[1]["dataset_fingerprint"]
     assert cli("report", "--out", out).exit_code == 0
-    rows = (out / "leaderboards/real.md").read_text()
-    assert rows.count("gen (dataset fingerprint=") == 2  # two rows of one seed each, not one of two
+    board = (out / "leaderboards/real.md").read_text()
+    rows = [
+        line for line in board.splitlines() if line.startswith("|") and "gen (dataset fingerprint=" in line
+    ]
+    assert len(rows) == 2  # two rows of one seed each, not one of two
 
 
 def test_mixed_sizes_are_refused_naming_two_files(cli, tmp_path, cache_dir):
