@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from genbench.errors import CheckpointError, UnsupportedDataError
-from genbench.termination import step_ended, stop_if_waiting
+from genbench.termination import saving_for_stop, step_ended, stop_if_waiting
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,7 @@ class TrainContext:
         scalars), what checkpoints are loaded back with; one holding another object (a dataclass,
         a custom class) raises :class:`~genbench.errors.StateContentError`, or, with ``warn``,
         is shown once and never saved: the training goes on, but cannot be resumed."""
+        saving_for_stop()
         try:
             self._save(state, step)
         finally:

@@ -150,3 +150,23 @@ def test_a_stop_survives_pickling_and_copying():
     stopped = pickle.loads(pickle.dumps(Terminated(signal.SIGUSR1)))
     assert (stopped.signum, stopped.exit_code, str(stopped)) == (10, 138, "terminated by SIGUSR1")
     assert copy.copy(Terminated()).signal_name == "SIGTERM"
+
+
+def test_the_save_of_the_step_a_stop_waited_for_is_not_cut_short(tmp_path: Path, monkeypatch):
+    """The wait bounds the step, not the write of its state: a save slower than what was left of the
+    wait (a 570 MB CIFAR-10 DDPM state on a shared file system) was cut by the timer's signal, and
+    the rerun resumed from the periodic checkpoint before it."""
+    import genbench.checkpoint
+
+    monkeypatch.setattr("genbench.termination.STEP_END_WAIT_S", 0.2)
+    real_save = genbench.checkpoint.save_checkpoint
+
+    def slow_save(path, payload):
+        time.sleep(0.6 if payload["step"] == 7 else 0)
+        real_save(path, payload)
+
+    monkeypatch.setattr(genbench.checkpoint, "save_checkpoint", slow_save)
+    ctx = context(tmp_path)
+    with pytest.raises(Terminated), sigterm_stops(), steps_end_first():
+        steps(ctx, 20, signal_at=7)
+    assert load_checkpoint(tmp_path / "train.pt")["step"] == 7
