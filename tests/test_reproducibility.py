@@ -14,8 +14,10 @@ from genbench import registry
 from genbench.api import GenerativeModel
 from genbench.config import RunConfig
 from genbench.data.digits import Digits
+from genbench.data.toy2d import Ring8
 from genbench.features.base import MIN_BATCH_ROWS, FeatureExtractor
 from genbench.features.classifier import Classifier
+from genbench.features.reference import cache_key
 from genbench.runner import run
 
 
@@ -143,6 +145,61 @@ def test_the_digits_classifier_gives_each_example_the_same_features_at_any_batch
         got = Classifier(digits, cache_dir=tmp_path, batch_size=batch_size).extract(x)
         np.testing.assert_array_equal(got.features, want.features, err_msg=str(batch_size))
         np.testing.assert_array_equal(got.logits, want.logits, err_msg=str(batch_size))
+
+
+class _RoundsOtherwiseInFewRows(FeatureExtractor):
+    """Features that come out otherwise from a call of fewer than 4 rows, as the digits classifier's
+    did on a 2-core AVX-512 VM (a matrix product of 1 to 3 rows takes other CPU kernels, up to 8e-6),
+    scaled up to move FID whatever the machine."""
+
+    supported_kinds = ("points",)
+
+    def fingerprint(self) -> str:
+        return "few-rows-v1"
+
+    def _extract_batch(self, x):
+        return x.flatten(1) * (1.01 if len(x) < 4 else 1.0), None
+
+
+def test_a_run_at_a_tiny_batch_size_scores_the_same_whatever_the_cache_holds(register, tmp_path):
+    """Reference features were cached whatever rows each call had: a ``--batch-size 2`` run read those
+    a default run had cached (FID 217.4027662963474 against 217.40276652260536 in a fresh cache on
+    digits), and a default run read those a ``--batch-size 2`` run had cached."""
+    register(registry.features, "test-few-rows", _RoundsOtherwiseInFewRows)
+
+    def fid(out: str, cache: str, batch_size: int) -> float:
+        config = RunConfig(
+            models=["gaussian"],
+            dataset="ring8",
+            samples=200,
+            metrics=["fid"],
+            features="test-few-rows",
+            batch_size=batch_size,
+            out=tmp_path / out,
+            cache_dir=tmp_path / cache,
+            device="cpu",
+            figures=False,
+            progress=False,
+        )
+        (result,) = run(config)
+        assert result.status == "ok", result.error
+        return result.metrics["fid"]
+
+    tiny, default = fid("a", "tiny-first", 2), fid("b", "default-first", 500)
+    assert fid("c", "default-first", 2) == tiny
+    assert fid("d", "tiny-first", 500) == default
+
+
+def test_reference_features_are_keyed_by_the_rows_of_a_call_only_below_the_padding(tmp_path):
+    """Every batch size from ``MIN_BATCH_ROWS`` up extracts in calls of that many rows or more: the
+    default's cache keys are what they were."""
+    ds = Ring8(cache_dir=tmp_path)
+    keys = {
+        b: cache_key(ds, _RoundsOtherwiseInFewRows(ds, cache_dir=tmp_path, batch_size=b), "train")
+        for b in (2, 3, MIN_BATCH_ROWS - 1, MIN_BATCH_ROWS, 500)
+    }
+    assert keys[MIN_BATCH_ROWS] == keys[500]
+    assert len({keys[2], keys[3], keys[MIN_BATCH_ROWS - 1], keys[MIN_BATCH_ROWS]}) == 4
 
 
 _FIRST_CALLS = """

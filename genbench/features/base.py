@@ -108,6 +108,12 @@ class FeatureExtractor(ABC):
     def name(self) -> str:
         return self.registered_name or type(self).__name__.lower()
 
+    @property
+    def fewest_rows(self) -> int:
+        """The fewest rows :meth:`extract` hands ``_extract_batch`` at once: ``MIN_BATCH_ROWS``, or the
+        batch size when smaller (a short batch is padded to it)."""
+        return min(self.batch_size, MIN_BATCH_ROWS)
+
     @abstractmethod
     def fingerprint(self) -> str:
         """Identifies weights and preprocessing, for reference-statistics cache keys."""
@@ -219,7 +225,7 @@ class FeatureExtractor(ABC):
         # widths are the same in every batch (checked)
         feats: np.ndarray | None = None
         logits: np.ndarray | None = None
-        least = min(self.batch_size, MIN_BATCH_ROWS)
+        least = self.fewest_rows
         for i in range(0, len(x), self.batch_size):
             rows = x[i : i + self.batch_size]
             kept = len(rows)  # the rows that are not padding

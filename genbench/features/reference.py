@@ -3,7 +3,7 @@
 The cache key hashes every knob that changes the numbers: the dataset's name, the split and a digest
 of every value in it (its shape, so its size, included), the extractor (name and fingerprint, which
 covers its weights and preprocessing), the arithmetic (device type, the CPU's instruction set, TF32
-on CUDA) and the format version. Files are written atomically, so an interrupted run never leaves a
+on CUDA, and the rows per extraction call below ``MIN_BATCH_ROWS``) and the format version. Files are written atomically, so an interrupted run never leaves a
 truncated cache entry behind. An array whose every value is a float32 (the features and logits of a
 float32 network, which :meth:`~genbench.features.base.FeatureExtractor.extract` upcasts) is stored
 as float32, half the disk, and read back as the same float64 values; any other (a plugin's genuinely
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from genbench.errors import GenbenchError, MetricInputError
-from genbench.features.base import Features
+from genbench.features.base import MIN_BATCH_ROWS, Features
 from genbench.io import FIX_CACHE, alone, atomic_write, remove_temps
 from genbench.results import STATS_HASH
 
@@ -50,10 +50,23 @@ def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: Split) -> st
             "extractor": extractor.name,
             "extractor_fingerprint": extractor.checked_fingerprint(),
             "arithmetic": arithmetic(extractor.device),
+            **batch_rows(extractor),
         },
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def batch_rows(extractor: FeatureExtractor) -> dict[str, int]:
+    """The rows per extraction call, when fewer than ``MIN_BATCH_ROWS`` (``--batch-size`` below it):
+    a matrix product of 1 to 3 rows takes other CPU kernels (the digits classifier's features moved
+    by up to 8e-6 at ``--batch-size 2`` on a 2-core AVX-512 VM, torch 2.14), so reference features that a
+    ``--batch-size 2`` run had cached changed a default run's FID and KID in the ninth digit, and a
+    ``--batch-size 2`` run's numbers depended on whether a default run had filled the cache. Empty
+    from ``MIN_BATCH_ROWS`` up, where every batch is that many rows or more, so those keys (every
+    cache made at the default batch size) stay as they were."""
+    rows = extractor.fewest_rows
+    return {"rows": rows} if rows < MIN_BATCH_ROWS else {}
 
 
 def arithmetic(device: torch.device) -> str:
