@@ -284,12 +284,13 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     # speed curve through both
     timed = agg.loc[[p[3] for points in curves.values() for p in points.values() if p[2] == p[2]]]
     tags = dict(zip(timed.index, timing_tags(timed), strict=True))
-    marks_of = {row.Index: point_marks(row) for row in agg.itertuples()}
-    # FIDs and speeds over fewer of their row's seeds, which the table marks †
-    partial_fid = {row.Index: partial_marks(row, {"fid": "FID"}) for row in agg.itertuples()}
-    partial_speed = {
-        row.Index: partial_marks(row, {"samples_per_s": "samples/s"}) for row in agg.itertuples()
-    }
+    # each row's flags and lost seeds, and its FID and speed over fewer of its seeds (which the
+    # table marks †): the curves' points and the DDPM lines read them alike
+    marks_of, partial_fid, partial_speed = {}, {}, {}
+    for row in agg.itertuples():
+        marks_of[row.Index] = point_marks(row)
+        partial_fid[row.Index] = partial_marks(row, {"fid": "FID"})
+        partial_speed[row.Index] = partial_marks(row, {"samples_per_s": "samples/s"})
     from matplotlib.ticker import NullFormatter
 
     fig = _figure((6, 4))
@@ -362,7 +363,7 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
         name = f"DDPM[{row.variant}]" if row.variant else "DDPM"
         tag = getattr(row, "config_tag", "")
         label = ", ".join(t for t in (name, f"{nfe:g} steps" if nfe == nfe else "", tag) if t)
-        said = "; ".join(m for m in (point_marks(row), partial_marks(row, {"fid": "FID"})) if m)
+        said = "; ".join(m for m in (marks_of[row.Index], partial_fid[row.Index]) if m)
         label += f" ({said})" if said else ""
         ax.axhline(float(row.fid), color="gray", ls=dashes, label=label)
     ax.set_xscale("log")
@@ -380,8 +381,7 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.legend(loc="upper center", fontsize=8)
     ax.set_title(f"DDIM: quality{' and speed' if ax2 is not None else ''} against steps")
     drawn = [p[3] for points in curves.values() for p in points.values()] + list(lines.index)
-    shown = [*(p[3] for points in curves.values() for p in points.values()), *lines.index]
-    marked = any(partial_fid[i] for i in shown) or any(partial_speed[i] for i in timed.index)
+    marked = any(partial_fid[i] for i in drawn) or any(partial_speed[i] for i in timed.index)
     _with_protocol(fig, _protocol_and_partial(agg.loc[drawn], marked))
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
