@@ -1,0 +1,112 @@
+"""What a board's figures say in words, as its table says it: beside each point, the machine and
+batch it was timed on, its row's flags and seeds without samples, and its values over fewer of the
+row's seeds (†); beneath the axes, the protocol, the seeds and what the error bars are. A PNG is
+read (and shared) apart from its board, so it says these itself (:mod:`genbench.reporting` draws
+the figures)."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from genbench.cells import PARTIAL_MARK
+from genbench.markdown import SPREAD, differing_timing_facts
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def timing_tags(rows: pd.DataFrame) -> list[str]:
+    """Each of ``rows``' sampling machine and batch size ("on CPU: A, batch 50"), in what they differ
+    in (:func:`~genbench.markdown.differing_timing_facts`, as the Cost table names them), "" for
+    every row where they were all timed alike: a figure's samples/s of rows timed on other machines
+    or batch sizes compare those as much as the models, so each point names its own. Where a
+    checkpoint was trained is on no figure (none plots train_s)."""
+    apart = [c for c in differing_timing_facts(rows) if c != "trained_on"]
+    return [
+        ", ".join(
+            f"on {v}" if c == "sampled_on" else f"batch {v}"
+            for c in apart
+            if (v := getattr(row, c)) == v and v != ""  # not recorded (NaN, ""): nothing to say
+        )
+        for row in rows.itertuples()
+    ]
+
+
+def figure_protocol(rows: pd.DataFrame, error_bars: bool = True) -> str:
+    """The protocol of a figure's ``rows`` (one protocol's), for a line beneath it: the samples per
+    model and seed, what they were scored against and in which features, the seeds, and what the
+    error bars are. A PNG is read (and shared) apart from its board: its FIDs, and the bars round
+    them, said nothing of N, the split, the features, nor which spread the bars drew."""
+
+    def one(field: str) -> str | None:
+        found = sorted({str(v) for v in rows.get(field, pd.Series(dtype=object)).dropna()})
+        return "/".join(found) or None
+
+    n, split, stats, features = (
+        one(f) for f in ("num_samples", "reference_split", "reference_stats", "features")
+    )
+    against = f"the reference statistics {stats}" if stats else f"the {split} split" if split else None
+    clauses = [f"N = {n} samples per model and seed" if n else "samples per model and seed"]
+    clauses[0] += f" vs {against}" if against else ""
+    clauses += [f"{features} features"] if features else []
+    with_numbers = rows[rows["n_ok"] > 0] if "n_ok" in rows else rows
+    seeds = sorted({s for row in with_numbers.get("seeds", []) for s in str(row).split(",") if s}, key=int)
+    if with_numbers.get("seeds", pd.Series(dtype=object)).nunique() > 1:
+        clauses.append(f"seeds {', '.join(seeds)} (each row's on the board)")
+    elif seeds:
+        clauses.append(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}")
+    if error_bars:
+        clauses.append(
+            f"error bars: ± {SPREAD} over seeds" if len(seeds) > 1 else "one seed, so no error bars"
+        )
+    return textwrap.fill("; ".join(clauses), 100)  # about the width of a 6-inch figure at 7 pt
+
+
+def with_protocol(fig: Figure, text: str) -> None:
+    """``text`` (:func:`figure_protocol`) beneath the axes, which ``tight_layout`` leaves room for."""
+    lines = text.count("\n") + 1
+    fig.text(0.5, 0.01, text, ha="center", va="bottom", fontsize=7, color="dimgray", parse_math=False)
+    fig.tight_layout(rect=(0, 0.035 * lines, 1, 1))
+
+
+def point_marks(row: Any) -> str:
+    """What a figure's point says of an aggregated ``row`` beside its name, as its board's flags
+    column does: its flags, and the outcome of its seeds without samples, with those seeds. A seed
+    that failed (out of memory, a plugin's bug) carries no flag, so a row averaged over the seeds
+    that remained was drawn as a sound model, where the table marks it **failed**."""
+    flags = [f for f in str(row.flags).split(",") if f]
+    lost = [s for s in str(getattr(row, "status", "ok")).split(";") if s not in ("ok", *flags)]
+    failed = getattr(row, "failed_seeds", "")
+    without = [f"no samples from seed{'s' if ',' in failed else ''} {failed}"] if failed else []
+    return "; ".join(m for m in (",".join([*flags, *lost]), *without) if m)
+
+
+def partial_marks(row: Any, columns: dict[str, str]) -> str:
+    """Which of ``columns`` (a column -> its name on the figure) of an aggregated ``row`` a point
+    draws over fewer of the row's seeds, as its table marks the cell †: "† FID from 2 of 3 seeds"
+    (a metric failed, or was not run, for some seeds). "" when none: the figures drew such a mean as
+    if it were over the row's seeds."""
+    notes = getattr(row, "cell_notes", None)
+    if not isinstance(notes, dict):  # a frame aggregated without them
+        return ""
+    said = [
+        f"{name} from {len(note.seeds_with)} of {note.n_seeds} seeds"
+        for column, name in columns.items()
+        if (note := notes.get(column)) is not None and note.seeds_with
+    ]
+    return f"{PARTIAL_MARK} {', '.join(said)}" if said else ""
+
+
+#: what a figure with a value marked † says beneath it
+PARTIAL_NOTE = (
+    f"{PARTIAL_MARK}: a value over fewer of its row's seeds (its metric failed or was not run for the "
+    "others), as the table marks it"
+)
+
+
+def protocol_and_partial(rows: pd.DataFrame, marked: bool) -> str:
+    """:func:`figure_protocol`, with :data:`PARTIAL_NOTE` beneath when a point is marked †."""
+    return figure_protocol(rows) + (f"\n{textwrap.fill(PARTIAL_NOTE, 100)}" if marked else "")
