@@ -165,9 +165,7 @@ def _fetch(url: str, part: Part, md5: str | None) -> None:
             resp_headers: Message | None = getattr(response, "headers", None)
             start = part.start(getattr(response, "status", None) or 200, resp_headers)
             if headers and _is_html(resp_headers, b""):  # a login page in place of the rest: keep the part
-                raise _DownloadFailed(
-                    f"{url} sent a web page, not the file: a proxy's or a network's login page?"
-                )
+                raise _web_page(url)
             if start is not None:
                 _copy_checked(response, resp_headers, part, start, md5, url)
                 return
@@ -218,13 +216,17 @@ def _copy_checked(
         return
     part.discard()  # a rerun starts clean, not from bytes that may be the wrong ones
     if _is_html(headers, first):
-        raise _DownloadFailed(f"{url} sent a web page, not the file: a proxy's or a network's login page?")
+        raise _web_page(url)
     if start:
         raise _DownloadFailed(
             f"checksum mismatch from {url} after resuming at {_mb(start)}; its {part.path.name} is deleted, "
             "so a rerun downloads it whole"
         )
     raise _DownloadFailed(f"checksum mismatch from {url}")
+
+
+def _web_page(url: str) -> _DownloadFailed:
+    return _DownloadFailed(f"{url} sent a web page, not the file: a proxy's or a network's login page?")
 
 
 def _is_html(headers: Message | None, first: bytes) -> bool:
@@ -247,7 +249,8 @@ def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> Non
             return
         part = Part(dest)
         # a part resumes only from the URL it came from (another server's validator means nothing)
-        mirrors = sorted(mirrors, key=lambda m: m + name != part.source())
+        source = part.source()
+        mirrors = sorted(mirrors, key=lambda m: m + name != source)
         reasons = []
         try:
             for mirror in mirrors:
@@ -269,8 +272,9 @@ def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> Non
                 else:
                     return
         finally:  # Ctrl-C and SIGTERM too: what cannot be resumed is of no use
-            if not part.resumable():
+            kept = part.resumable()
+            if not kept:
                 part.discard()
-        if part.resumable():
+        if kept:
             reasons.append(f"{_mb(part.size())} of it kept in {part.path.name}, which a rerun resumes")
     raise _DownloadFailed("; ".join(dict.fromkeys(reasons)) or "no mirror")

@@ -70,19 +70,27 @@ class Part:
             return {}  # edited by hand: http.client would refuse it as If-Range with a traceback
         return saved
 
+    def _resume_point(self) -> tuple[str | None, str, int]:
+        """The URL a resumable part came from, its validator and its size, read once (None, "", 0
+        if there is nothing to resume)."""
+        saved, size = self._saved(), self.size()
+        if not (size and saved.get("validator")):
+            return None, "", 0
+        return saved.get("url"), str(saved["validator"]), size
+
     def source(self) -> str | None:
         """The URL a resumable part came from (None if there is nothing to resume)."""
-        saved = self._saved()
-        return saved.get("url") if self.size() and saved.get("validator") else None
+        return self._resume_point()[0]
 
     def resumable(self) -> bool:
         return self.source() is not None
 
     def resume_headers(self, url: str) -> dict[str, str]:
         """The request headers that ask ``url`` for the rest of the part; none to start over."""
-        if self.source() != url:
+        source, validator, size = self._resume_point()
+        if source != url:
             return {}
-        return {"Range": f"bytes={self.size()}-", "If-Range": str(self._saved()["validator"])}
+        return {"Range": f"bytes={size}-", "If-Range": validator}
 
     def start(self, status: int, headers: Mapping[str, str] | None) -> int | None:
         """Where a response's body goes in the part: at its end (a 206 that continues it), at 0 (a
@@ -90,7 +98,8 @@ class Part:
         if status != 206:
             return 0
         match = _RANGE.fullmatch(str(headers.get("Content-Range") or "")) if headers is not None else None
-        return self.size() if match and int(match[1]) == self.size() else None
+        size = self.size()
+        return size if match and int(match[1]) == size else None
 
     @staticmethod
     def total(headers: Mapping[str, str] | None, start: int) -> int | None:
