@@ -3,6 +3,7 @@ fetch): what a failed attempt says, and what a run says while it downloads."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import io
@@ -42,17 +43,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server(monkeypatch) -> Iterator[str]:
-    """The base URL of a local server (and no proxy between)."""
+@contextlib.contextmanager
+def _serving(
+    handler: type[http.server.BaseHTTPRequestHandler], monkeypatch
+) -> Iterator[http.server.HTTPServer]:
+    """A local server of ``handler`` running in the block (and no proxy between)."""
     monkeypatch.setenv("no_proxy", "127.0.0.1")
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}/"
+        yield srv
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.fixture
+def server(monkeypatch) -> Iterator[str]:
+    """The base URL of a local server."""
+    with _serving(_Handler, monkeypatch) as srv:
+        yield f"http://127.0.0.1:{srv.server_address[1]}/"
 
 
 @pytest.mark.parametrize(
@@ -206,17 +216,14 @@ class _Resuming(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def resuming(monkeypatch) -> Iterator[_State]:
     """A local server that resumes (its state; its mirror URL is ``state.url``)."""
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Resuming)
-    srv.state = _State()  # type: ignore[attr-defined]
-    srv.state.url = f"http://127.0.0.1:{srv.server_address[1]}/"  # type: ignore[attr-defined]
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        yield srv.state  # type: ignore[attr-defined]
-    finally:
-        srv.state.release.set()  # type: ignore[attr-defined]
-        srv.shutdown()
-        srv.server_close()
+    state = _State()
+    with _serving(_Resuming, monkeypatch) as srv:
+        srv.state = state  # type: ignore[attr-defined]
+        state.url = f"http://127.0.0.1:{srv.server_address[1]}/"
+        try:
+            yield state
+        finally:
+            state.release.set()  # a stalled answer ends before the server closes, which joins it
 
 
 def _get(state: _State, directory, md5: str = GOOD) -> str:
