@@ -163,7 +163,7 @@ class _RoundsOtherwiseInFewRows(FeatureExtractor):
 
 def test_a_run_at_a_tiny_batch_size_scores_the_same_whatever_the_cache_holds(register, tmp_path):
     """Reference features were cached whatever rows each call had: a ``--batch-size 2`` run read those
-    a default run had cached (FID 217.4027662963474 against 217.40276652260536 in a fresh cache on
+    a default run had cached (FID 217.40276652260536 against 217.4027662963474 in a fresh cache on
     digits), and a default run read those a ``--batch-size 2`` run had cached."""
     register(registry.features, "test-few-rows", _RoundsOtherwiseInFewRows)
 

@@ -3,7 +3,8 @@
 The cache key hashes every knob that changes the numbers: the dataset's name, the split and a digest
 of every value in it (its shape, so its size, included), the extractor (name and fingerprint, which
 covers its weights and preprocessing), the arithmetic (device type, the CPU's instruction set, TF32
-on CUDA, and the rows per extraction call below ``MIN_BATCH_ROWS``) and the format version. Files are written atomically, so an interrupted run never leaves a
+on CUDA, and the rows per extraction call where fewer than ``MIN_BATCH_ROWS``: :func:`batch_rows`)
+and the format version. Files are written atomically, so an interrupted run never leaves a
 truncated cache entry behind. An array whose every value is a float32 (the features and logits of a
 float32 network, which :meth:`~genbench.features.base.FeatureExtractor.extract` upcasts) is stored
 as float32, half the disk, and read back as the same float64 values; any other (a plugin's genuinely
