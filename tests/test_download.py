@@ -409,6 +409,22 @@ def test_a_second_download_of_a_file_waits_for_the_first_and_uses_its_file(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.gz"]
 
 
+def test_a_data_dir_that_cannot_lock_keeps_no_lock_file(tmp_path, resuming, monkeypatch):
+    """A network mount without locks (ENOLCK) downloads unlocked, with a warning, and left its
+    ``f.gz.lock`` beside the data for good: only a held lock was deleted."""
+    import errno
+
+    from genbench.data import download_lock
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(download_lock.fcntl, "flock", no_locks)
+    said = _get(resuming, tmp_path)
+    assert "cannot lock" in said and "another process may download it at the same time" in said, said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.gz"]
+
+
 def test_a_host_name_lookup_that_never_answers_times_out(tmp_path, monkeypatch):
     """urllib's timeout does not cover getaddrinfo: a resolver that never answered hung the run."""
     import socket

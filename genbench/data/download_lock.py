@@ -67,6 +67,8 @@ def _acquire(lock_path: Path, warn: Callable[[str], None]) -> int | None:
                 pass
         except OSError as e:  # ENOLCK: a network mount without locks
             os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)  # no lock held on it, so none to leave beside the data either
             warn(
                 f"cannot lock {lock_path} ({e.strerror or e}); another process may download it at the same time"
             )
