@@ -70,6 +70,10 @@ class RunConfig:
     # the same command trains the same weights (slower; the CPU's training is deterministic anyway)
     deterministic: bool = True
     figures: bool = True  # --figures/--no-figures
+    # --save-samples: keep each run's samples beside its result, as seed<N>.samples.npz (float32, what
+    # the run scored and `genbench eval --samples` reads back to the same numbers; 614 MB per CIFAR-10
+    # seed, so off by default)
+    save_samples: bool = False
     progress: bool = True  # --progress/--no-progress
 
     def reference_stats_text(self) -> str | None:

@@ -6,7 +6,6 @@ metrics and protocol record as `genbench run`, and never overwrites a result it 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,6 +34,7 @@ from genbench.resolve import (
 )
 from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
+from genbench.saved_samples import samples_sha256
 from genbench.scoring import evaluate_into, protocol_line
 
 
@@ -95,7 +95,8 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
         # recorded in the protocol: where the numbers came from, and what a re-run may replace
         source = {
             "path": str(path) if path is not None else None,
-            "sha256": hashlib.sha256(x.contiguous().numpy()).hexdigest(),
+            # as a run records the samples it keeps (--save-samples): an evaluation of them matches it
+            "sha256": samples_sha256(x),
         }
         result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
         options = build_metric_options(config, metrics, dataset)

@@ -26,9 +26,17 @@ FIX_DATA = "choose a writable directory with --data-dir (or $GENBENCH_DATA)"
 FIX_LEADERBOARDS = "choose a writable directory with --leaderboards"
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], object], *, fix: str = FIX_OUT) -> None:
+def atomic_write(
+    path: Path,
+    write: Callable[[IO[bytes]], object],
+    *,
+    fix: str = FIX_OUT,
+    before_replace: Callable[[], object] | None = None,
+) -> None:
     """Write through ``write(fh)`` into a temp file beside ``path``, fsync, then rename over it;
-    ``fix`` is the advice when the directory cannot be written."""
+    ``fix`` is the advice when the directory cannot be written. ``before_replace()`` runs once the
+    temp file is written, just before the rename: what must exist before ``path`` does (the result
+    that names a samples file); when it raises, ``path`` is left as it was."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +52,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object], *, fix: str =
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
         remove_temps(path)
     except BaseException as e:
@@ -119,8 +129,13 @@ def atomic_copy(src: Path, dst: Path, *, fix: str = FIX_OUT) -> None:
 def atomic_write_json(path: Path, obj: Any) -> None:
     """Write strict JSON: a NaN or inf anywhere (a plugin's config, a training log) is written as
     null, so that every JSON reader can parse the file and nothing else in it is lost."""
-    text = json.dumps(_finite(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False)
-    atomic_write_text(path, text + "\n")
+    atomic_write_text(path, json_text(obj))
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as :func:`atomic_write_json` writes it: made before a write that must not fail half
+    way for a value json cannot write (a result and the samples file it names)."""
+    return json.dumps(_finite(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False) + "\n"
 
 
 def as_written(obj: Any) -> Any:

@@ -91,6 +91,10 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)  # wall times in seconds
     environment: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)  # figure name -> path
+    #: the samples this result scored, kept beside it by ``--save-samples``: ``name`` (the file, in the
+    #: result's folder) and ``sha256`` (of the float32 values, as `genbench eval` records the samples it
+    #: scores in ``protocol.samples``); empty when none are kept (:mod:`genbench.saved_samples`)
+    samples_file: dict[str, str] = field(default_factory=dict)
     training_log: list[dict[str, float]] = field(default_factory=list)
     #: how the weights were obtained: checkpoint path, loaded or trained, steps, resumed_from
     training: dict[str, Any] = field(default_factory=dict)
@@ -160,6 +164,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "timings": dict,
     "environment": dict,
     "artifacts": dict,
+    "samples_file": dict,
     "training_log": list,
     "training": dict,
     "schema": int,
@@ -198,6 +203,7 @@ def load_result(path: Path) -> Result:
     _check_items("flags", data.get("flags", []), str)
     # read by the report's figures: a figure's path, a GAN log's rows (each was a traceback)
     _check_items("artifacts", data.get("artifacts", {}), str)
+    _check_items("samples_file", data.get("samples_file", {}), str)
     _check_items("training_log", data.get("training_log", []), dict)
     for key in ("metric_errors", "metric_error_kinds"):
         _check_items(key, data.get(key, {}), str)

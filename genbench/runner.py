@@ -11,12 +11,14 @@ A model plugin that fails to import, diverges or raises is recorded and skipped;
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from genbench.api import GenerativeModel
 from genbench.config import RunConfig, absolute_paths, resolve_model_config, variant_label
@@ -27,6 +29,7 @@ from genbench.planning import Owner, Plan, plan, row_label
 from genbench.progress import Progress, command_console
 from genbench.replacement import add_fingerprints, replaced_by_run
 from genbench.results import Result, environment, model_source
+from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
 from genbench.training import retrain_finished, train_or_load
 
@@ -129,8 +132,11 @@ def _run(config: RunConfig, console: Progress) -> list[Result]:
     for name, cls, variants, owner in p.models:
         for overrides in variants:
             for seed in seeds:
-                result = run_one(p, name, cls, overrides, owner, seed, reference, console)
-                result, path = write_result(result, out, console, guard)
+                result, samples = run_one(p, name, cls, overrides, owner, seed, reference, console)
+                result, path = write_result(
+                    result, out, console, guard, samples=samples, save_samples=config.save_samples
+                )
+                del samples  # 614 MB at CIFAR-10 scale: not held through the next model's training
                 console.done(result, path)
                 results.append(result)
     retrain_finished(p)
@@ -143,7 +149,13 @@ WRITTEN_ASIDE_FIX = "to report this run's result, move it into an --out of its o
 
 
 def write_result(
-    result: Result, out: Path, console: Progress, guard: Callable[[Result], str | None] | None = None
+    result: Result,
+    out: Path,
+    console: Progress,
+    guard: Callable[[Result], str | None] | None = None,
+    *,
+    samples: torch.Tensor | None = None,
+    save_samples: bool = False,
 ) -> tuple[Result, Path | None]:
     """Write ``result``; returns what was written and where (None when nothing could be).
 
@@ -162,9 +174,14 @@ def write_result(
     check, :func:`genbench.replacement.replaced_by_run`), or None. The plan checked before any work, but
     another process may have written that file since (two runs of one model and seed into one --out,
     ``--samples 200`` and ``--samples 300``: the last to finish replaced the other's result). Such a
-    result goes to :meth:`Result.aside_path` instead, with a warning: nothing measured is lost."""
+    result goes to :meth:`Result.aside_path` instead, with a warning: nothing measured is lost.
+
+    ``samples``, the samples ``result`` scored, are written beside whichever file it goes to when
+    ``save_samples`` (:mod:`genbench.saved_samples`, which also keeps or removes an older samples
+    file there)."""
+    keep = functools.partial(_write_with_samples, samples=samples, save=save_samples, console=console)
     try:
-        return result, _write_keeping_outcomes(result, out, console, guard)
+        return result, _write_keeping_outcomes(result, out, console, guard, keep)
     except Exception as e:
         # no path named: it may have been bound for seed<N>.json or for a file beside it (aside), and
         # what fails here is no file's fault (an OSError is a GenbenchError naming its file)
@@ -181,19 +198,31 @@ def write_result(
             error_kind="user" if isinstance(e, GenbenchError | OSError) else "plugin",
         )
         console.warn(f"{result.label} seed {result.seed}: {failed.error}")
-        try:
-            return failed, _write_keeping_outcomes(failed, out, console)
+        try:  # with the samples: the failure to write the result is no reason to lose them
+            return failed, _write_keeping_outcomes(failed, out, console, write=keep)
         except Exception as again:  # the disk itself: the summary still reports this failure
             console.warn(f"{result.label} seed {result.seed}: nor could its failure be recorded ({again})")
             return failed, None
 
 
-def _write_keeping_outcomes(
-    result: Result, out: Path, console: Progress, guard: Callable[[Result], str | None] | None = None
+def _write_with_samples(
+    result: Result, to: Path, *, samples: torch.Tensor | None, save: bool, console: Progress
 ) -> Path:
-    """The file rule of :func:`write_result`."""
+    return write_with_samples(result, to, samples, save, console.warn)
+
+
+def _write_keeping_outcomes(
+    result: Result,
+    out: Path,
+    console: Progress,
+    guard: Callable[[Result], str | None] | None = None,
+    write: Callable[[Result, Path], Path] | None = None,
+) -> Path:
+    """The file rule of :func:`write_result`; ``write(result, path)`` writes (by default,
+    without samples)."""
     from genbench.results import load_result
 
+    write = write or functools.partial(_write_with_samples, samples=None, save=False, console=console)
     path, aside = result.path(out), result.failed_path(out)
     failed = result.status == "failed"
     old, why = None, None
@@ -207,7 +236,7 @@ def _write_keeping_outcomes(
     if why is None and old is not None and not failed and guard is not None:
         why = guard(old)
     if why:
-        elsewhere = result.write(out, to=aside if failed else result.aside_path(out))
+        elsewhere = write(result, aside if failed else result.aside_path(out))
         console.warn(
             f"{result.label} seed {result.seed}: {path} was written while this run ran (by another "
             f"genbench process, or by hand) and is kept: it {why}. This result is written to "
@@ -215,15 +244,16 @@ def _write_keeping_outcomes(
         )
         return elsewhere
     if failed and old is not None and old.status in ("ok", "diverged"):
-        result.write(out, to=aside)
+        write(result, aside)
         console.warn(
             f"{result.label} seed {result.seed} failed; the earlier {old.status} result in {path} "
             f"is kept, and this failure is written to {aside}"
         )
         return aside
-    written = result.write(out)
+    written = write(result, path)
     with contextlib.suppress(OSError):  # a stale failure left beside it is never read: no reason to fail
         aside.unlink(missing_ok=True)
+    remove_samples_of(aside)
     return written
 
 
@@ -249,7 +279,10 @@ def run_one(
     seed: int,
     reference: Features,
     console: Progress,
-) -> Result:
+) -> tuple[Result, torch.Tensor | None]:
+    """The result of ``name`` (with ``overrides``) at ``seed``, and the samples it scored (None when
+    it failed before sampling)."""
+    sampled: list[torch.Tensor] = []
     result = Result(
         model=name,
         dataset=p.dataset.name,
@@ -283,7 +316,7 @@ def run_one(
         result.training = info
         result.timings["train_s"] = train_s
         n = p.config.samples or p.dataset.spec.num_train
-        evaluate_into(result, p, model, n, seed, reference, console)
+        evaluate_into(result, p, model, n, seed, reference, console, on_sampled=sampled.append)
     except Diverged as e:
         result.status, result.error, result.flags = "diverged", said(e), ["diverged"]
         result.error_kind = "diverged"
@@ -298,7 +331,7 @@ def run_one(
             f"model {name!r} raised {type(e).__name__}: {said(e)}{plugin_fix(e)}",
         )
         result.error_kind = "plugin"
-    return result
+    return result, (sampled[0] if sampled else None)
 
 
 def obtain_model(

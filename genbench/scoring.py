@@ -12,7 +12,7 @@ import hashlib
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +51,11 @@ def evaluate_into(
     reference: Features,
     console: Progress,
     samples: torch.Tensor | None = None,
+    on_sampled: Callable[[torch.Tensor], object] | None = None,
 ) -> None:
-    """Sample (unless ``samples`` is given), extract features once, compute every metric."""
+    """Sample (unless ``samples`` is given), extract features once, compute every metric.
+    ``on_sampled(samples)`` gets the samples once they pass the harness's checks, before anything
+    that may still fail (``--save-samples`` keeps them even when their features fail)."""
     from genbench.metrics.throughput import measure_sampling
 
     timings = dict(result.timings)
@@ -87,6 +90,8 @@ def evaluate_into(
         finally:
             console.sampling_done()
         check.check_all(samples)
+        if on_sampled is not None:
+            on_sampled(samples)
         timings.update(measured)
         timings["nfe"] = check.check_nfe(model.nfe)
     t0 = time.perf_counter()

@@ -391,9 +391,10 @@ RETRAINING = "retraining"
 
 
 def retrain_command(p: Plan) -> str:
-    """What a retraining mark records: the run's flags, less the display-only ones. Only a rerun of
-    the interrupted command honours the mark; any other ``--retrain`` trains anew."""
-    flags = {k: v for k, v in dataclasses.asdict(p.config).items() if k not in ("progress", "figures")}
+    """What a retraining mark records: the run's flags, less those that change no training. Only a
+    rerun of the interrupted command honours the mark; any other ``--retrain`` trains anew."""
+    shown = ("progress", "figures", "save_samples")  # what a run shows or keeps, not what it trains
+    flags = {k: v for k, v in dataclasses.asdict(p.config).items() if k not in shown}
     return hashlib.sha256(json.dumps(flags, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

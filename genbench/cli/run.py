@@ -76,6 +76,13 @@ def run(
         ),
     ] = True,
     figures: Annotated[bool, typer.Option(help="Save sample and nearest-neighbour figures.")] = True,
+    save_samples: Annotated[
+        bool,
+        typer.Option(
+            "--save-samples",
+            help="Keep each run's samples beside its result (seed<N>.samples.npz), for genbench eval.",
+        ),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train (or load) each model, sample, and write one result JSON per model and seed."""
@@ -103,6 +110,7 @@ def run(
         amp=amp,
         deterministic=deterministic,
         figures=figures,
+        save_samples=save_samples,
         progress=progress,
     )
     results = run_api(config)

@@ -1,0 +1,107 @@
+"""A run's samples kept beside its result (``--save-samples``), for `genbench eval`, clean-fid,
+torch-fidelity or a look.
+
+``seed<N>.json`` gets ``seed<N>.samples.npz`` (a result written elsewhere keeps its stem:
+``seed<N>.aside-<hash>.samples.npz``), holding under ``samples`` exactly the values the run scored:
+float32, N x C x H x W in [-1, 1] for images, N x D for points, which `genbench eval --samples`
+reads back unchanged, so it gives the same numbers to the bit. The result records the file's name
+and the sha256 of those values (``samples_file``), computed as `genbench eval` computes the one it
+records in ``protocol.samples``, so an evaluation of the file can be matched to the run.
+
+A samples file never sits beside a result that did not score it. Writing one replaces the old file
+only after the result that names it is written (both atomically, the old file removed first): an
+interruption in between leaves a result whose file is missing, never one beside other samples. A
+result written without ``--save-samples`` keeps the file beside it only when it holds the samples
+this result scored (a rerun from the same checkpoint and seed samples the same values), recording
+it; any other is removed, with a warning: it belonged to the result just replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genbench.errors import GenbenchError
+from genbench.io import atomic_write, atomic_write_text, json_text
+from genbench.results import Result
+
+#: what a result file's name becomes for its samples: seed0.json -> seed0.samples.npz
+SUFFIX = ".samples.npz"
+
+
+def samples_path(result_path: Path) -> Path:
+    """The samples file of the result file ``result_path``."""
+    return result_path.with_name(result_path.stem + SUFFIX)
+
+
+def samples_sha256(samples: torch.Tensor) -> str:
+    """The sha256 of ``samples``' float32 values in C order: what `genbench eval` records of the
+    samples it scores, and a run of the samples it keeps."""
+    return hashlib.sha256(samples.detach().cpu().float().contiguous().numpy()).hexdigest()
+
+
+def write_with_samples(
+    result: Result,
+    path: Path,
+    samples: torch.Tensor | None,
+    save: bool,
+    warn: Callable[[str], None],
+) -> Path:
+    """Write ``result`` to ``path`` and, when ``save`` and it has ``samples``, those beside it
+    (:func:`samples_path`); any other samples file there is kept only if it holds ``samples``.
+    A samples file that cannot be written (a full disk) loses no metric: the result is written
+    without it, with a warning."""
+    beside = samples_path(path)
+    where = f"{result.label} seed {result.seed}"
+    if save and samples is not None:
+        result.samples_file = {"name": beside.name, "sha256": samples_sha256(samples)}
+        text = json_text(asdict(result))  # a value json cannot write fails here, before any file changes
+
+        def publish() -> None:  # the old samples go first: never beside the new result
+            beside.unlink(missing_ok=True)
+            atomic_write_text(path, text)
+
+        values = samples.detach().cpu().float().contiguous().numpy()
+        try:
+            atomic_write(beside, lambda fh: np.savez(fh, samples=values), before_replace=publish)
+            return path
+        except (GenbenchError, OSError) as e:
+            warn(f"{where}: its samples were not saved: {e}")
+    result.samples_file = {}
+    if beside.exists():
+        sha = samples_sha256(samples) if samples is not None else None
+        if sha is not None and _holds(beside, sha):
+            result.samples_file = {"name": beside.name, "sha256": sha}
+        else:
+            try:
+                beside.unlink()
+                hint = "" if save else " (pass --save-samples to keep each run's)"
+                warn(f"{where}: removed {beside}, the samples of the result this one replaces{hint}")
+            except OSError as e:
+                warn(
+                    f"{where}: cannot remove {beside} ({e.strerror}), which holds other samples than {path}'s"
+                )
+    return result.write(path.parent, to=path)
+
+
+def remove_samples_of(path: Path) -> None:
+    """Remove the samples file of the result file ``path`` that was just removed: never read, and
+    a rerun's result of that name must not find it."""
+    with contextlib.suppress(OSError):
+        samples_path(path).unlink(missing_ok=True)
+
+
+def _holds(path: Path, sha: str) -> bool:
+    """Whether the samples file ``path`` holds the samples of sha256 ``sha``."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            values = npz["samples"]
+    except Exception:  # unreadable or not ours: it holds no samples of this result
+        return False
+    return values.dtype == np.float32 and samples_sha256(torch.from_numpy(values)) == sha

@@ -1,0 +1,201 @@
+"""`genbench run --save-samples`: each run's samples beside its result, which `genbench eval` scores to the
+same numbers, and never a samples file beside a result that did not score it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+from cli_helpers import run_args  # tests/ is on the path: pytest puts it there
+from cli_models import Flaky
+
+from genbench import RunConfig, registry
+from genbench.metrics.base import Metric
+from genbench.results import find_results, load_result
+
+#: what only a run measures: its sampling and training (an evaluation is given its samples)
+RUN_ONLY = {"samples_per_s", "peak_memory_mb", "nfe", "train_s"}
+
+
+@pytest.mark.parametrize(
+    ("dataset", "models", "shape"),
+    [("digits", ["gaussian", "vae"], (200, 1, 8, 8)), ("ring8", ["gaussian"], (200, 2))],
+)
+def test_eval_of_a_runs_saved_samples_gives_its_numbers_to_the_bit(
+    cli, tmp_path, cache_dir, dataset, models, shape
+):
+    """A run scored its samples in memory and kept a grid of 64: there was no way to score them
+    again with other metrics or features, or to hand them to clean-fid."""
+    out = tmp_path / "runs"
+    args = ["--models", ",".join(models), "--dataset", dataset, "--samples", "200"]
+    args += ["--set", "vae.steps=20"] if "vae" in models else []
+    r = cli(*run_args(out, cache_dir, *args, "--save-samples"))
+    assert r.exit_code == 0, r.output
+    runs = [load_result(p) for p in find_results(out)]
+    assert sorted(run.model for run in runs) == models
+    for run in runs:
+        saved = run.path(out).with_name("seed0.samples.npz")
+        assert run.samples_file["name"] == saved.name
+        with np.load(saved) as npz:
+            assert list(npz) == ["samples"]
+            assert npz["samples"].dtype == np.float32 and npz["samples"].shape == shape
+        name = f"again-{run.model}"
+        e = cli(
+            "eval", "--samples", saved, "--dataset", dataset, "--name", name, "--out", out,
+            "--cache-dir", cache_dir, "--no-progress", "--no-figures",
+        )  # fmt: skip
+        assert e.exit_code == 0, e.output
+        again = load_result(out / dataset / name / "seed0.json")
+        assert again.metrics and set(again.metrics) == set(run.metrics) - RUN_ONLY
+        assert again.metrics == {k: run.metrics[k] for k in again.metrics}, run.label
+        assert again.flags == run.flags
+        assert again.protocol["samples"]["sha256"] == run.samples_file["sha256"]
+    boards = tmp_path / "boards"
+    assert cli("report", "--out", out, "--leaderboards", boards).exit_code == 0
+    assert not [c for c in pd.read_csv(boards / f"{dataset}.csv").columns if "samples_file" in c]
+
+
+def _ring8(out: Path, cache_dir: Path, *extra: str) -> list[str]:
+    args = ["--models", "test-flaky", "--dataset", "ring8", "--samples", "50", "--metrics", "fid"]
+    return run_args(out, cache_dir, *args, "--no-figures", *extra)
+
+
+def test_a_rerun_keeps_a_samples_file_only_while_it_holds_its_results_samples(
+    cli, tmp_path, cache_dir, monkeypatch
+):
+    """A rerun without --save-samples keeps the file when it sampled the same values (the same
+    checkpoint and seed), recording it; a file of other samples, or a rerun that sampled nothing
+    (diverged), would sit beside a result that did not score it: removed, with a warning."""
+    out = tmp_path / "runs"
+    result = out / "ring8/test-flaky/seed0.json"
+    saved = result.with_name("seed0.samples.npz")
+    assert cli(*_ring8(out, cache_dir, "--save-samples")).exit_code == 0
+    kept, recorded = saved.read_bytes(), load_result(result).samples_file
+
+    r = cli(*_ring8(out, cache_dir))
+    assert r.exit_code == 0 and "removed" not in r.stderr
+    assert saved.read_bytes() == kept and load_result(result).samples_file == recorded
+
+    np.savez(saved, samples=np.zeros((50, 2), np.float32))  # not what the result scored
+    r = cli(*_ring8(out, cache_dir))
+    assert r.exit_code == 0 and not saved.exists() and load_result(result).samples_file == {}
+    assert f"removed {saved}" in " ".join(r.stderr.split())
+
+    assert cli(*_ring8(out, cache_dir, "--save-samples")).exit_code == 0
+    monkeypatch.setattr(Flaky, "outcome", "diverge")
+    assert cli(*_ring8(out, cache_dir, "--save-samples")).exit_code == 1
+    assert load_result(result).status == "diverged" and not saved.exists()
+
+
+def test_a_failed_or_refused_rerun_leaves_the_results_samples_alone(cli, tmp_path, cache_dir, monkeypatch):
+    """A failure kept beside an ok result (seed0.failed.json) had no samples to keep, and a rerun refused
+    before any work writes nothing; the next ok run rewrites the samples and drops the failure."""
+    out = tmp_path / "runs"
+    folder = out / "ring8/test-flaky"
+    assert cli(*_ring8(out, cache_dir, "--save-samples")).exit_code == 0
+    kept = (folder / "seed0.samples.npz").read_bytes()
+    before = sorted(p.name for p in folder.iterdir())
+
+    monkeypatch.setattr(Flaky, "outcome", "raise")
+    assert cli(*_ring8(out, cache_dir, "--save-samples")).exit_code == 1
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*before, "seed0.failed.json"])
+    assert (folder / "seed0.samples.npz").read_bytes() == kept
+
+    monkeypatch.setattr(Flaky, "outcome", "ok")
+    refused = cli(*_ring8(out, cache_dir, "--save-samples", "--samples", "60"))
+    assert refused.exit_code == 2
+    assert (folder / "seed0.samples.npz").read_bytes() == kept
+
+    assert cli(*_ring8(out, cache_dir, "--save-samples")).exit_code == 0
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_ctrl_c_while_the_samples_are_written_leaves_the_earlier_result_and_samples(
+    cli, tmp_path, cache_dir, monkeypatch
+):
+    out = tmp_path / "runs"
+    folder = out / "ring8/test-flaky"
+    assert cli(*_ring8(out, cache_dir, "--save-samples")).exit_code == 0
+    kept = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    real = np.savez
+
+    def interrupted(fh, *args, **arrays):
+        if "samples" not in arrays:  # the feature cache's
+            return real(fh, *args, **arrays)
+        fh.write(b"PK\x03\x04")  # part of the zip went out
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", interrupted)
+    assert cli(*_ring8(out, cache_dir, "--save-samples")).exit_code == 130
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == kept  # no temp file either
+
+
+def _intruder(target: Path, source: Path) -> type[Metric]:
+    """A metric that, as another process would, writes ``source``'s result and samples into ``target``
+    while the run is scoring."""
+
+    class Intruder(Metric):
+        higher_is_better: ClassVar[dict[str, bool]] = {}
+
+        def compute(self, ctx):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            shutil.copyfile(source.with_name("seed0.samples.npz"), target.with_name("seed0.samples.npz"))
+            return {"intruder": 1.0}
+
+    return Intruder
+
+
+def test_a_result_written_aside_keeps_its_samples_beside_it_under_its_stem(register, tmp_path, cache_dir):
+    from genbench import run
+
+    def config(out: Path, samples: int, metrics: list[str]) -> RunConfig:
+        return RunConfig(
+            models=["gaussian"], dataset="ring8", samples=samples, metrics=metrics, out=out,
+            cache_dir=cache_dir, device="cpu", figures=False, progress=False, save_samples=True,
+        )  # fmt: skip
+
+    other = run(config(tmp_path / "other", 100, ["fid"]))[0]
+    source, target = other.path(tmp_path / "other"), other.path(tmp_path / "runs")
+    register(registry.metrics, "test-intruder", _intruder(target, source))
+    mine = run(config(tmp_path / "runs", 200, ["fid", "test-intruder"]))[0]
+    (aside,) = target.parent.glob("seed0.aside-*.json")
+    assert target.read_bytes() == source.read_bytes()
+    assert (
+        target.with_name("seed0.samples.npz").read_bytes()
+        == source.with_name("seed0.samples.npz").read_bytes()
+    )
+    beside = aside.with_name(f"{aside.stem}.samples.npz")
+    assert json.loads(aside.read_text())["samples_file"] == mine.samples_file
+    assert mine.samples_file["name"] == beside.name
+    with np.load(beside) as npz:
+        assert npz["samples"].shape == (200, 2)
+
+
+def test_samples_that_cannot_be_written_lose_no_metric(cli, tmp_path, cache_dir, monkeypatch):
+    """A full disk while the samples are written is no reason to lose the run's numbers: the result
+    is written without them, and a warning says so."""
+    import errno
+
+    real = np.savez
+
+    def full(file, *args, **arrays):  # the samples' file only (the feature cache writes .npz too)
+        if "samples" in arrays:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(file, *args, **arrays)
+
+    monkeypatch.setattr(np, "savez", full)
+    out = tmp_path / "runs"
+    r = cli(*_ring8(out, cache_dir, "--save-samples"))
+    assert r.exit_code == 0, r.output
+    (path,) = find_results(out)
+    assert load_result(path).metrics["fid"] >= 0 and load_result(path).samples_file == {}
+    assert [p.name for p in path.parent.iterdir()] == ["seed0.json"]
+    assert "its samples were not saved: cannot write" in " ".join(r.stderr.split())
