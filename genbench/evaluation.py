@@ -34,7 +34,7 @@ from genbench.resolve import (
 )
 from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
-from genbench.saved_samples import samples_sha256
+from genbench.saved_samples import kept_by, samples_sha256
 from genbench.scoring import evaluate_into, protocol_line
 
 
@@ -98,6 +98,7 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
             # as a run records the samples it keeps (--save-samples): an evaluation of them matches it
             "sha256": samples_sha256(x),
         }
+        _warn_other_seed(path, source["sha256"], seed, console)
         result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
         options = build_metric_options(config, metrics, dataset)
         # before any work: nothing is computed in vain
@@ -142,6 +143,19 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
         out_path = result.write(out)
     console.done(result, out_path)
     return result
+
+
+def _warn_other_seed(path: Path | None, sha: str, seed: int, console: Progress) -> None:
+    """Warn, before any work, when ``path`` is a run's saved samples (``--save-samples``) of another
+    seed than ``seed``: KID's subsets and IS's splits are drawn from the seed, so `genbench eval`'s
+    default ``--seed 0`` scored ``seed1.samples.npz`` to other KID and IS values than its run's."""
+    run = kept_by(path, sha) if path is not None else None
+    if run is not None and run.seed != seed:
+        console.warn(
+            f"{path} holds the samples of {run.label} seed {run.seed}, which drew KID's subsets and IS's "
+            f"splits from seed {run.seed}; scored as seed {seed}, they give other numbers than its run: "
+            f"pass --seed {run.seed} to score them as it did"
+        )
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ import torch
 
 from genbench.errors import GenbenchError
 from genbench.io import atomic_write, atomic_write_text, json_text
-from genbench.results import Result
+from genbench.results import Result, load_result
 
 #: what a result file's name becomes for its samples: seed0.json -> seed0.samples.npz
 SUFFIX = ".samples.npz"
@@ -88,6 +88,18 @@ def write_with_samples(
                     f"{where}: cannot remove {beside} ({e.strerror}), which holds other samples than {path}'s"
                 )
     return result.write(path.parent, to=path)
+
+
+def kept_by(path: Path, sha: str) -> Result | None:
+    """The run result that keeps the samples file ``path`` (``seed<N>.json`` beside its
+    ``seed<N>.samples.npz``) and records these values (of sha256 ``sha``); None for any other file."""
+    if not path.name.endswith(SUFFIX):
+        return None
+    try:
+        result = load_result(path.with_name(path.name[: -len(SUFFIX)] + ".json"))
+    except Exception:  # no result beside it, or none genbench can read: no run to match
+        return None
+    return result if result.samples_file.get("sha256") == sha else None
 
 
 def remove_samples_of(path: Path) -> None:

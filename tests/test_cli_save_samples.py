@@ -199,3 +199,30 @@ def test_samples_that_cannot_be_written_lose_no_metric(cli, tmp_path, cache_dir,
     assert load_result(path).metrics["fid"] >= 0 and load_result(path).samples_file == {}
     assert [p.name for p in path.parent.iterdir()] == ["seed0.json"]
     assert "its samples were not saved: cannot write" in " ".join(r.stderr.split())
+
+
+def test_eval_of_another_seeds_saved_samples_names_its_seed(cli, tmp_path, cache_dir):
+    """KID's subsets are drawn from the seed: `genbench eval` of seed1.samples.npz at its default
+    --seed 0 gave another KID than the run's, and said nothing, where the README promised its numbers."""
+    out = tmp_path / "runs"
+    args = ["--models", "gaussian", "--dataset", "digits", "--samples", "200", "--seeds", "0,1"]
+    assert cli(*run_args(out, cache_dir, *args, "--metrics", "fid,kid", "--save-samples")).exit_code == 0
+    run = load_result(out / "digits/gaussian/seed1.json")
+    saved = out / "digits/gaussian/seed1.samples.npz"
+
+    def evaluate(name: str, *seed: str):
+        r = cli(
+            "eval", "--samples", saved, "--dataset", "digits", "--name", name, "--metrics", "fid,kid",
+            "--out", out, "--cache-dir", cache_dir, "--no-progress", "--no-figures", *seed,
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+        return " ".join(r.stderr.split()), load_result(
+            out / "digits" / name / f"seed{seed[-1] if seed else 0}.json"
+        )
+
+    said, unseeded = evaluate("as-seed-0")
+    assert unseeded.metrics["kid"] != run.metrics["kid"]  # why it must be said
+    assert f"{saved} holds the samples of gaussian seed 1" in said and "pass --seed 1" in said
+    said, seeded = evaluate("as-seed-1", "--seed", "1")
+    assert "--seed" not in said
+    assert seeded.metrics == {k: run.metrics[k] for k in seeded.metrics}
