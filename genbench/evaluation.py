@@ -9,7 +9,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genbench import registry
 from genbench.config import EVAL_FIELDS, RunConfig, unused_fields_warning
@@ -34,8 +34,11 @@ from genbench.resolve import (
 )
 from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
-from genbench.saved_samples import kept_by, samples_sha256
+from genbench.saved_samples import kept_by, samples_sha256, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
+
+if TYPE_CHECKING:
+    import torch
 
 
 def evaluate(
@@ -134,15 +137,22 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
             result.path(out), source, metrics, options, measures, fix=fix, fingerprints=fingerprints
         )
     except GenbenchError as e:
-        out_path = result.write(out, to=result.aside_path(out))
+        out_path = _write(result, result.aside_path(out), x, console)
         console.warn(
             f"a result was written while this evaluation ran (by another genbench process, or by hand) "
             f"and is kept: {e}. This result is written to {out_path}, which the report does not read"
         )
     else:
-        out_path = result.write(out)
+        out_path = _write(result, result.path(out), x, console)
     console.done(result, out_path)
     return result
+
+
+def _write(result: Result, path: Path, samples: torch.Tensor, console: Progress) -> Path:
+    """Write ``result`` to ``path``. A run's samples file left beside it (its result deleted by hand,
+    as the refusal to replace a run's result advises) sat beside this evaluation, which had not
+    scored it: kept, and recorded, only when it holds the samples evaluated, else removed."""
+    return write_with_samples(result, path, samples, False, console.warn, flag=None)
 
 
 def _warn_other_seed(path: Path | None, sha: str, seed: int, console: Progress) -> None:

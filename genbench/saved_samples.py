@@ -52,11 +52,14 @@ def write_with_samples(
     samples: torch.Tensor | None,
     save: bool,
     warn: Callable[[str], None],
+    *,
+    flag: str | None = "--save-samples",
 ) -> Path:
     """Write ``result`` to ``path`` and, when ``save`` and it has ``samples``, those beside it
     (:func:`samples_path`); any other samples file there is kept only if it holds ``samples``.
     A samples file that cannot be written (a full disk) loses no metric: the result is written
-    without it, with a warning."""
+    without it, with a warning. ``flag``: what keeps samples, named when one is removed (None for
+    `genbench eval`, which keeps none)."""
     beside = samples_path(path)
     where = f"{result.label} seed {result.seed}"
     if save and samples is not None:
@@ -81,7 +84,7 @@ def write_with_samples(
         else:
             try:
                 beside.unlink()
-                hint = "" if save else " (pass --save-samples to keep each run's)"
+                hint = f" (pass {flag} to keep each run's)" if flag and not save else ""
                 warn(f"{where}: removed {beside}, the samples of the result this one replaces{hint}")
             except OSError as e:
                 warn(

@@ -226,3 +226,33 @@ def test_eval_of_another_seeds_saved_samples_names_its_seed(cli, tmp_path, cache
     said, seeded = evaluate("as-seed-1", "--seed", "1")
     assert "--seed" not in said
     assert seeded.metrics == {k: run.metrics[k] for k in seeded.metrics}
+
+
+def test_an_evaluation_written_where_a_runs_samples_were_left_keeps_them_only_if_it_scored_them(
+    cli, tmp_path, cache_dir
+):
+    """A run's result deleted by hand, as eval's refusal to replace it advises, left its samples file,
+    and the evaluation written there sat beside samples it had not scored."""
+    out = tmp_path / "runs"
+    assert cli(*_ring8(out, cache_dir, "--save-samples")).exit_code == 0
+    result = out / "ring8/test-flaky/seed0.json"
+    saved = result.with_name("seed0.samples.npz")
+    kept = tmp_path / "kept.npz"
+    shutil.copyfile(saved, kept)
+    other = tmp_path / "other.npz"
+    np.savez(other, samples=np.zeros((50, 2), np.float32))
+
+    def evaluate(samples: Path):
+        result.unlink()
+        r = cli(
+            "eval", "--samples", samples, "--dataset", "ring8", "--name", "test-flaky", "--metrics", "fid",
+            "--out", out, "--cache-dir", cache_dir, "--no-progress", "--no-figures",
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+        return " ".join(r.stderr.split()), load_result(result)
+
+    said, same = evaluate(kept)  # the very samples: kept, and recorded as an evaluation of them
+    assert saved.exists() and same.samples_file["sha256"] == same.protocol["samples"]["sha256"]
+    said, evaluated = evaluate(other)
+    assert not saved.exists() and evaluated.samples_file == {}
+    assert f"removed {saved}" in said and "--save-samples" not in said
