@@ -179,7 +179,7 @@ def write_result(
     ``samples``, the samples ``result`` scored, are written beside whichever file it goes to when
     ``save_samples`` (:mod:`genbench.saved_samples`, which also keeps or removes an older samples
     file there)."""
-    keep = functools.partial(_write_with_samples, samples=samples, save=save_samples, console=console)
+    keep = functools.partial(write_with_samples, samples=samples, save=save_samples, warn=console.warn)
     try:
         return result, _write_keeping_outcomes(result, out, console, guard, keep)
     except Exception as e:
@@ -205,12 +205,6 @@ def write_result(
             return failed, None
 
 
-def _write_with_samples(
-    result: Result, to: Path, *, samples: torch.Tensor | None, save: bool, console: Progress
-) -> Path:
-    return write_with_samples(result, to, samples, save, console.warn)
-
-
 def _write_keeping_outcomes(
     result: Result,
     out: Path,
@@ -222,7 +216,7 @@ def _write_keeping_outcomes(
     without samples)."""
     from genbench.results import load_result
 
-    write = write or functools.partial(_write_with_samples, samples=None, save=False, console=console)
+    write = write or functools.partial(write_with_samples, samples=None, save=False, warn=console.warn)
     path, aside = result.path(out), result.failed_path(out)
     failed = result.status == "failed"
     old, why = None, None
