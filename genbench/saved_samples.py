@@ -43,7 +43,12 @@ def samples_path(result_path: Path) -> Path:
 def samples_sha256(samples: torch.Tensor) -> str:
     """The sha256 of ``samples``' float32 values in C order: what `genbench eval` records of the
     samples it scores, and a run of the samples it keeps."""
-    return hashlib.sha256(samples.detach().cpu().float().contiguous().numpy()).hexdigest()
+    return hashlib.sha256(_values(samples)).hexdigest()
+
+
+def _values(samples: torch.Tensor) -> np.ndarray:
+    """``samples`` as the file holds them: float32 in C order, on the CPU (one copy from a GPU)."""
+    return samples.detach().cpu().float().contiguous().numpy()
 
 
 def write_with_samples(
@@ -63,14 +68,14 @@ def write_with_samples(
     beside = samples_path(path)
     where = f"{result.label} seed {result.seed}"
     if save and samples is not None:
-        result.samples_file = {"name": beside.name, "sha256": samples_sha256(samples)}
+        values = _values(samples)
+        result.samples_file = {"name": beside.name, "sha256": hashlib.sha256(values).hexdigest()}
         text = json_text(asdict(result))  # a value json cannot write fails here, before any file changes
 
         def publish() -> None:  # the old samples go first: never beside the new result
             beside.unlink(missing_ok=True)
             atomic_write_text(path, text)
 
-        values = samples.detach().cpu().float().contiguous().numpy()
         try:
             atomic_write(beside, lambda fh: np.savez(fh, samples=values), before_replace=publish)
             return path
