@@ -231,10 +231,13 @@ def _write_keeping_outcomes(
         why = guard(old)
     if why:
         elsewhere = write(result, aside if failed else result.aside_path(out))
+        # --save-samples: the fix (move the result into an --out of its own) moves its samples too
+        kept = result.samples_file.get("name")
+        samples = f", its samples to {elsewhere.with_name(kept)} (move both)" if kept else ""
         console.warn(
             f"{result.label} seed {result.seed}: {path} was written while this run ran (by another "
             f"genbench process, or by hand) and is kept: it {why}. This result is written to "
-            f"{elsewhere}, which the report does not read"
+            f"{elsewhere}{samples}, which the report does not read"
         )
         return elsewhere
     if failed and old is not None and old.status in ("ok", "diverged"):

@@ -153,7 +153,10 @@ def _intruder(target: Path, source: Path) -> type[Metric]:
     return Intruder
 
 
-def test_a_result_written_aside_keeps_its_samples_beside_it_under_its_stem(register, tmp_path, cache_dir):
+def test_a_result_written_aside_keeps_its_samples_beside_it_under_its_stem(
+    register, tmp_path, cache_dir, capsys
+):
+    """... and its warning names them: its fix, an --out of its own, moves them too."""
     from genbench import run
 
     def config(out: Path, samples: int, metrics: list[str]) -> RunConfig:
@@ -177,6 +180,7 @@ def test_a_result_written_aside_keeps_its_samples_beside_it_under_its_stem(regis
     assert mine.samples_file["name"] == beside.name
     with np.load(beside) as npz:
         assert npz["samples"].shape == (200, 2)
+    assert f"its samples to {beside} (move both)" in " ".join(capsys.readouterr().err.split())
 
 
 def test_samples_that_cannot_be_written_lose_no_metric(cli, tmp_path, cache_dir, monkeypatch):
