@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from genbench.cells import PARTIAL_MARK
-from genbench.markdown import SPREAD, differing_timing_facts
+from genbench.markdown import SPREAD
+from genbench.timing_caption import differing_timing_facts
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 def timing_tags(rows: pd.DataFrame) -> list[str]:
     """Each of ``rows``' sampling machine and batch size ("on CPU: A, batch 50"), in what they differ
-    in (:func:`~genbench.markdown.differing_timing_facts`, as the Cost table names them), "" for
+    in (:func:`~genbench.timing_caption.differing_timing_facts`, as the Cost table names them), "" for
     every row where they were all timed alike: a figure's samples/s of rows timed on other machines
     or batch sizes compare those as much as the models, so each point names its own. Where a
     checkpoint was trained is on no figure (none plots train_s)."""
