@@ -379,7 +379,7 @@ def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:
 def _config_seeds(row: Any) -> str:
     """The seeds of a config-split row: its ok ones, and those without samples named apart."""
     failed = getattr(row, "failed_seeds", "")
-    parts = [f"seeds {row.seeds}"] if row.seeds else []
+    parts = [_seed_words(row.seeds)] if row.seeds else []
     parts += [f"{_seed_words(failed)} without samples"] if failed else []
     return ", ".join(parts)
 
