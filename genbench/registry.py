@@ -5,9 +5,10 @@ In-tree entries register with a decorator (``@register_model("vae")``); other pa
 ``genbench.datasets``, ``genbench.metrics``, ``genbench.features``). Entry points are discovered
 lazily: listing names imports nothing, and a module is imported only when one of its names is used.
 
-Validation happens at registration (bad name, duplicate, wrong type, an abstract class, a version
-that is not a positive integer, a model ``Config`` that is not a dataclass, ``supported_kinds`` that
-is not a collection of known kinds) and fails loudly. A name not found is looked for again among
+Validation happens at registration and fails loudly: a name taken is checked here; a bad name, a
+wrong type, an abstract class, a version that is not a positive integer, a model ``Config`` that is
+not a dataclass, ``supported_kinds`` that is not a collection of known kinds in
+:mod:`genbench.registration_checks`. A name not found is looked for again among
 entry points when ``sys.path`` changed since they were read (a folder added, a package installed in
 the process); then an unknown name fails with "did you mean" (as lm-evaluation-harness does). A plugin whose module fails to import raises :class:`PluginLoadError`
 naming its distribution; other entries still load. What an import leaves changed of torch's global
@@ -16,11 +17,8 @@ settings and the working directory is restored (:func:`genbench.isolation.plugin
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import importlib
-import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -28,17 +26,16 @@ from typing import Any, Generic, TypeVar
 
 from genbench.distributions import distribution_of, path_state
 from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError, said
+from genbench.registration_checks import KINDS as KINDS
+from genbench.registration_checks import NAME_RE as NAME_RE
+from genbench.registration_checks import check_class, check_name, checked_aliases, target_of
+from genbench.registration_checks import kind_fix as kind_fix
 from genbench.shadowing import shadowing
 from genbench.text import and_list
 
 T = TypeVar("T")
 #: the class a ``register`` decorator is given and hands back unchanged (type checkers keep it)
 _C = TypeVar("_C", bound=type)
-
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")  # no '.': `--set NAME.FIELD=` splits there
-#: the kinds of data: a dataset's ``kind``, and what a model, metric or extractor's ``supported_kinds``
-#: may hold (:attr:`genbench.data.base.Dataset.kind` is typed with the same two)
-KINDS = ("image", "points")
 
 
 @dataclass
@@ -89,13 +86,6 @@ class Registry(Generic[T]):
         b = self._base
         return b if isinstance(b, type) else b()
 
-    def _validate_name(self, name: str) -> None:
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise RegistrationError(
-                f"invalid {self.kind} name {name!r}: use lower-case letters, digits, '-' or '_' "
-                "(no '.': `--set NAME.FIELD=VALUE` splits at the first '.')"
-            )
-
     def _owned_by_other(self, entry: Entry, obj: Any) -> bool:
         """Whether ``entry`` belongs to something else than ``obj``: another loaded class, or an entry
         point (or a conflict between several) naming another class. Only the class an entry point
@@ -103,13 +93,13 @@ class Registry(Generic[T]):
         if entry.loaded:
             return entry.obj is not obj
         if entry.declared:
-            return _target_of(obj) not in entry.declared
+            return target_of(obj) not in entry.declared
         return entry.entry_point is not None and not _points_at(entry.entry_point, obj)
 
     def _describe(self, entry: Entry) -> str:
         """Who owns ``entry``, for messages: its source and the class it names."""
         if entry.loaded:
-            return f"{entry.source} ({_target_of(entry.obj)})"
+            return f"{entry.source} ({target_of(entry.obj)})"
         if entry.entry_point is not None:
             return f"{entry.source} ({_normalised(entry.entry_point.value)})"
         return entry.source
@@ -133,33 +123,9 @@ class Registry(Generic[T]):
         registry as it was. Entry points are read first, so a name an installed distribution declares
         (a baseline's included) cannot be taken by another class, whatever the order.
         """
-        self._validate_name(name)
-        if isinstance(aliases, str):
-            raise RegistrationError(
-                f"{self.kind} {name!r}: aliases must be a tuple of names, got {aliases!r}"
-            )
-        aliases = tuple(aliases)
-        for alias in aliases:
-            self._validate_name(alias)
-            if alias == name:
-                raise RegistrationError(
-                    f"{self.kind} {name!r} lists its own name among its aliases; remove it"
-                )
-        if len(set(aliases)) != len(aliases):
-            raise RegistrationError(f"{self.kind} {name!r} lists an alias twice: {aliases!r}")
-        if not (isinstance(obj, type) and issubclass(obj, self.base)):
-            raise RegistrationError(
-                f"{self.kind} {name!r} must be a subclass of {self.base.__module__}.{self.base.__qualname__}, "
-                f"got {obj!r}"
-            )
-        version = getattr(obj, "version", 1)  # models and metrics declare one; others inherit none
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise RegistrationError(f"{self.kind} {name!r} has version {version!r}; use a positive integer")
-        problem = self._class_problem(obj)
-        if problem is None and hasattr(obj, "declaration_problem"):
-            problem = obj.declaration_problem()
-        if problem:
-            raise RegistrationError(f"{self.kind} {name!r} {problem}")
+        check_name(self.kind, name)
+        aliases = checked_aliases(self.kind, name, aliases)
+        check_class(self.kind, self.base, name, obj)
         self.discover()
         existing = self._entries.get(name)
         redefined = existing is not None and existing.alias_of is None and _redefinition(existing.obj, obj)
@@ -176,7 +142,7 @@ class Registry(Generic[T]):
         other_name = self._registered_as(obj, {name, *aliases})
         if other_name is not None:
             raise RegistrationError(
-                f"{self.kind} {name!r}: {_target_of(obj)} is already registered as {other_name!r}; "
+                f"{self.kind} {name!r}: {target_of(obj)} is already registered as {other_name!r}; "
                 f"a class has one name: give it more with aliases=({name!r},) where it is registered, "
                 "or register a subclass"
             )
@@ -213,37 +179,6 @@ class Registry(Generic[T]):
             self._entries[alias] = Entry(
                 name=alias, source=src, obj=obj, alias_of=name, entry_point=ep, error=error, declared=declared
             )
-
-    def _class_problem(self, obj: type) -> str | None:
-        """What makes ``obj`` unusable as this registry's class, whatever its base checks itself: it is
-        abstract (instantiating it is a TypeError far from here), its ``Config`` is not a dataclass
-        (``--set model.field=`` and the TOML configs read its fields), or its ``supported_kinds`` is
-        not a collection of known kinds (a string is one of its characters to ``in``)."""
-        missing = sorted(getattr(obj, "__abstractmethods__", ()))
-        if missing:
-            methods = and_list([f"{m}()" for m in missing])
-            them = "it" if len(missing) == 1 else "them"
-            return f"({_target_of(obj)}) is abstract: it does not implement {methods}; define {them} in the class"
-        if isinstance(getattr(self.base, "Config", None), type):  # models: a dataclass of options
-            config = obj.Config
-            if not (isinstance(config, type) and dataclasses.is_dataclass(config)):
-                return (
-                    f"declares Config = {config!r}, which is not a dataclass; decorate it with "
-                    "@dataclasses.dataclass (its fields are the options `--set` and the TOML configs set)"
-                )
-        if hasattr(self.base, "shipped_checkpoints"):  # models
-            shipped = obj.shipped_checkpoints
-            # absolute: a relative one would be looked for under the directory genbench runs in
-            if shipped is not None and not (
-                isinstance(shipped, str | os.PathLike) and os.path.isabs(shipped)
-            ):
-                return (
-                    f"declares shipped_checkpoints = {shipped!r}; give the absolute folder its trained "
-                    "checkpoints ship in, e.g. Path(__file__).parent / 'weights', or None"
-                )
-        if hasattr(self.base, "supported_kinds"):
-            return _kinds_problem(obj.supported_kinds)
-        return None
 
     def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[_C], _C]:
         """Class decorator registering a subclass of this registry's base class under ``name``
@@ -285,7 +220,7 @@ class Registry(Generic[T]):
             entry = self._entries.get(ep.name)
             if entry is None:
                 try:
-                    self._validate_name(ep.name)
+                    check_name(self.kind, ep.name)
                 except RegistrationError as e:
                     self._entries[ep.name] = Entry(name=ep.name, source=dist, entry_point=ep, error=str(e))
                 else:
@@ -296,7 +231,7 @@ class Registry(Generic[T]):
                     # same class: one registration reached two ways; the distribution is its source
                     entry.entry_point, entry.source = ep, dist
                 else:
-                    targets[_target_of(entry.obj)] = entry.source
+                    targets[target_of(entry.obj)] = entry.source
             targets.setdefault(_normalised(ep.value), dist)
         for name, targets in declared.items():
             theirs = {t: d for t, d in targets.items() if not is_genbench(d)}
@@ -514,30 +449,6 @@ def _normalised(value: str) -> str:
     """An entry point's ``module:attr`` without the spaces the format allows around ``:``."""
     module, sep, attr = value.partition(":")
     return f"{module.strip()}{sep}{attr.strip()}"
-
-
-def _target_of(obj: Any) -> str:
-    """``module:qualname`` of a registered class, as an entry point naming it would read."""
-    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
-
-
-def _kinds_problem(kinds: Any) -> str | None:
-    """What is wrong with a declared ``supported_kinds``, or None."""
-    if isinstance(kinds, str):  # ("image") is a string: `in` would match its characters
-        return f"declares supported_kinds = {kinds!r}, a string; use a tuple of kinds: supported_kinds = ({kinds!r},)"
-    if not isinstance(kinds, (tuple, list, set, frozenset)) or not kinds:
-        return f"declares supported_kinds = {kinds!r}; use a tuple of kinds, e.g. ('image', 'points')"
-    for kind in kinds:
-        if kind not in KINDS:
-            return f"declares supported_kinds = {kinds!r}; {kind!r} is no kind of data: {kind_fix(kind)}"
-    return None
-
-
-def kind_fix(kind: Any) -> str:
-    """The fix for an unknown kind of data: ``use 'image' or 'points'; did you mean 'image'?``."""
-    close = difflib.get_close_matches(str(kind), KINDS, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"use {' or '.join(repr(k) for k in KINDS)}{hint}"
 
 
 def _source_of(obj: Any) -> str:

@@ -74,7 +74,7 @@ class Dataset(ABC):
     @classmethod
     def declaration_problem(cls) -> str | None:
         """What is wrong with the class's declarations (checked at registration), or None."""
-        from genbench.registry import KINDS, kind_fix
+        from genbench.registration_checks import KINDS, kind_fix
 
         if cls.kind not in KINDS:
             return f"declares kind = {cls.kind!r}; {kind_fix(cls.kind)}"

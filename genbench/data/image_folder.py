@@ -22,7 +22,7 @@ from genbench.data.base import Dataset, Split
 from genbench.errors import DataError, GenbenchError
 from genbench.workdir import absolute
 
-#: what a basename's characters outside a registry name (:data:`genbench.registry.NAME_RE`) become
+#: what a basename's characters outside a registry name (:data:`genbench.registration_checks.NAME_RE`) become
 _OUTSIDE_NAME = re.compile(r"[^a-z0-9_\-]+")
 
 
