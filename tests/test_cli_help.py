@@ -138,6 +138,10 @@ def test_no_arguments_still_print_the_help(cli):
 
 
 def test_list_shows_sources(cli):
+    """The points model is registered by tests/cli_models.py, imported here: run alone (or first),
+    this test found no such model, and passed only after another file had imported it."""
+    import cli_models  # noqa: F401  (tests/ is on the path: pytest puts it there)
+
     r = cli("list", "models")
     assert r.exit_code == 0
     assert "ddpm" in r.stdout and "gan-sat" in r.stdout and "alias of gan-ns" in r.stdout
