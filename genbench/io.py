@@ -7,6 +7,7 @@ import enum
 import errno
 import functools
 import glob
+import hashlib
 import json
 import math
 import os
@@ -24,6 +25,12 @@ FIX_OUT = "choose a writable directory with --out"
 FIX_CACHE = "choose a writable directory with --cache-dir"
 FIX_DATA = "choose a writable directory with --data-dir (or $GENBENCH_DATA)"
 FIX_LEADERBOARDS = "choose a writable directory with --leaderboards"
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 (hex) of the bytes of the file ``path``; raises OSError when it cannot be read."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def atomic_write(

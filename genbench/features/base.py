@@ -7,7 +7,6 @@ is a classifier, logits (N x K) for the Inception Score and mode labels. It is b
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 import torch
 
+from genbench.io import file_sha256
 from genbench.isolation import ctrl_c_kept
 
 if TYPE_CHECKING:
@@ -200,8 +200,7 @@ class FeatureExtractor(ABC):
         digests = self.__dict__.setdefault("_weights_digests", {})
         if self.weights not in digests:
             try:
-                with self.weights.open("rb") as fh:
-                    digests[self.weights] = hashlib.file_digest(fh, "sha256").hexdigest()[:16]
+                digests[self.weights] = file_sha256(self.weights)[:16]
             except OSError as e:
                 raise GenbenchError(
                     f"cannot read --inception-weights {self.weights} for the {self.name} features "

@@ -15,7 +15,6 @@ else torch-fidelity's own download (cached by ``torch.hub``).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import torch
 
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
+from genbench.io import file_sha256
 from genbench.registry import register_features
 
 ENV = "GENBENCH_INCEPTION_WEIGHTS"
@@ -52,11 +52,7 @@ def offline_message(reason: str) -> str:
 
 
 def _file_id(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()[:8]
+    return file_sha256(path)[:8]
 
 
 @register_features("inception")

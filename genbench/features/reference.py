@@ -26,7 +26,7 @@ import torch
 
 from genbench.errors import GenbenchError, MetricInputError
 from genbench.features.base import MIN_BATCH_ROWS, Features
-from genbench.io import FIX_CACHE, alone, atomic_write, remove_temps
+from genbench.io import FIX_CACHE, alone, atomic_write, file_sha256, remove_temps
 from genbench.results import STATS_HASH
 
 if TYPE_CHECKING:
@@ -298,8 +298,7 @@ def stats_identity(path: Path) -> str:
     typed: FID fails on it and says why, and a result without an FID is never kept from a rerun."""
     path = Path(path)
     try:
-        with path.open("rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        digest = file_sha256(path)
     except OSError:
         return str(path)
     return f"{path.name} {STATS_HASH}{digest[:16]}"
