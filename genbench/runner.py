@@ -199,7 +199,7 @@ def write_result(
         )
         console.warn(f"{result.label} seed {result.seed}: {failed.error}")
         try:  # with the samples: the failure to write the result is no reason to lose them
-            return failed, _write_keeping_outcomes(failed, out, console, write=keep)
+            return failed, _write_keeping_outcomes(failed, out, console, None, keep)
         except Exception as again:  # the disk itself: the summary still reports this failure
             console.warn(f"{result.label} seed {result.seed}: nor could its failure be recorded ({again})")
             return failed, None
@@ -209,14 +209,13 @@ def _write_keeping_outcomes(
     result: Result,
     out: Path,
     console: Progress,
-    guard: Callable[[Result], str | None] | None = None,
-    write: Callable[[Result, Path], Path] | None = None,
+    guard: Callable[[Result], str | None] | None,
+    write: Callable[[Result, Path], Path],
 ) -> Path:
-    """The file rule of :func:`write_result`; ``write(result, path)`` writes (by default,
-    without samples)."""
+    """The file rule of :func:`write_result`; ``write(result, path)`` writes (with its samples, or
+    keeping or removing a samples file there: :func:`write_with_samples`)."""
     from genbench.results import load_result
 
-    write = write or functools.partial(write_with_samples, samples=None, save=False, warn=console.warn)
     path, aside = result.path(out), result.failed_path(out)
     failed = result.status == "failed"
     old, why = None, None
