@@ -41,13 +41,14 @@ from genbench.protocols import (
     protocol_keys,
     protocol_order,
 )
-from genbench.results import (
-    Result,
-    find_results,
-    load_result,
-    machine_text,
+from genbench.provenance import (
+    joined_metric_sources,
+    joined_texts,
+    metric_sources_text,
     model_source_text,
+    recorded_source_text,
 )
+from genbench.results import Result, find_results, load_result, machine_text
 
 
 def load_results(out: Path) -> list[Result]:
@@ -110,6 +111,10 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             "model_config": model_config(r),
             # the package (and version) whose code made the model: a plugin's row named neither
             "model_source": model_source_text(r.environment),
+            # and of the dataset, extractor and metrics that scored it (None: not recorded)
+            "dataset_source": recorded_source_text(r.environment, "dataset"),
+            "features_source": recorded_source_text(r.environment, "features"),
+            "metric_sources": metric_sources_text(r.environment),
             # the hardware behind the Cost columns: sampling ran on this run's machine; train_s was
             # timed where the checkpoint was trained (unknown for checkpoints that predate recording it)
             "machine": machine_text(r.environment),
@@ -216,20 +221,19 @@ def _identity(
         **{f: None if protocol.get(f) is None else str(protocol[f]) for f in PROTOCOL_FIELDS},
         "metric_versions": merged_settings(g["metric_versions"]),
         "metric_options": merged_settings(g["metric_options"]),
-        "model_source": _sources(g),
+        **{c: _sources(g, c) for c in ("model_source", "dataset_source", "features_source")},
+        "metric_sources": joined_metric_sources(g["metric_sources"]) if "metric_sources" in g else None,
         "protocol_key": key,
         "protocol_order": order,
     }
 
 
-def _sources(g: pd.DataFrame) -> str | None:
-    """The packages and versions that made a row's models ("pkg 1.0; pkg 1.1" when its seeds were
-    run under two releases of a plugin), None when none recorded one (results of an older genbench,
-    or a frame made without the column)."""
-    if "model_source" not in g:
-        return None
-    found = sorted({s for s in g["model_source"] if isinstance(s, str) and s})
-    return "; ".join(found) or None
+def _sources(g: pd.DataFrame, column: str) -> str | None:
+    """The packages and versions whose code made a row's models (``column`` "model_source"), or
+    scored them ("dataset_source", "features_source"): "pkg 1.0; pkg 1.1" when its seeds were run
+    under two releases of a plugin, None when none recorded one (results of an older genbench, or a
+    frame made without the column)."""
+    return joined_texts(g[column]) if column in g else None
 
 
 def _flag_seeds(ok: pd.DataFrame) -> dict[str, str]:
@@ -371,7 +375,15 @@ CSV_FRONT = [
     *TIMING_FACTS,
     # the package and version that provides the row's model (last: the columns before kept their places)
     "model_source",
+    # those of its dataset, extractor and each metric with a value (JSON); only in the CSV of a board
+    # where some result recorded them (:data:`RECORDED_ONLY`)
+    "dataset_source",
+    "features_source",
+    "metric_sources",
 ]
+#: columns a result records only since they were added: a board of results written before has none of
+#: them, and its CSV stays as it was, byte for byte, rather than gain empty columns
+RECORDED_ONLY = ("dataset_source", "features_source", "metric_sources")
 #: aggregate columns for rendering only
 INTERNAL = {"row_label", "config_tag", "protocol_key", "protocol_order", "cell_notes", "flag_seeds"}
 
@@ -380,7 +392,8 @@ def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:
     metric = [c for c in agg.columns if c not in CSV_FRONT and c not in INTERNAL]
     ordered = [c for c in METRIC_COLUMNS if c in metric]
     ordered += sorted(c for c in metric if not c.endswith("_std") and c not in ordered)
-    cols = [c for c in CSV_FRONT if c in agg] + [x for c in ordered for x in (c, f"{c}_std") if x in agg]
+    front = [c for c in CSV_FRONT if c in agg and (c not in RECORDED_ONLY or agg[c].notna().any())]
+    cols = front + [x for c in ordered for x in (c, f"{c}_std") if x in agg]
     return agg[cols]
 
 

@@ -1,6 +1,7 @@
 """Markdown leaderboards: the protocol caption, one table per section of metrics, the notes on
 cells over fewer seeds, the runs without samples and the figures. The Cost table's caption, and
-its columns of where rows were timed, are :mod:`genbench.timing_caption`'s."""
+its columns of where rows were timed, are :mod:`genbench.timing_caption`'s; the sections on code
+from other packages, :mod:`genbench.source_notes`'."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 from genbench.cells import PARTIAL_MARK, CellNote, fmt, note_lines
 from genbench.metric_columns import PLUGIN_SECTION, SECTIONS, column_directions, plugin_columns
 from genbench.protocols import protocol_differences, show_values
+from genbench.source_notes import sources_markdown
 from genbench.text import and_list, md_code, md_link_text, md_text
 from genbench.timing_caption import differing_timing_facts, timing_caption
 
@@ -285,7 +287,7 @@ def leaderboard_markdown(
             lines += [caption, "", table] if caption else [table]
             shown += shown_columns(a, cols)
     lines += _notes_markdown(a, shown)
-    lines += _plugin_sources_markdown(a)
+    lines += sources_markdown(a)
     lines += _config_splits_markdown(a)
     failed = frame[(frame["dataset"] == dataset) & (frame["status"] != "ok")]
     if len(failed):
@@ -333,25 +335,6 @@ def units_caption(columns: list[str]) -> str | None:
     """The :data:`UNITS` of the shown ``columns``, as one caption (None when no column has one)."""
     said = [UNITS[c] for c in columns if c in UNITS]
     return " ".join(said) or None
-
-
-def _plugin_sources_markdown(agg: pd.DataFrame) -> list[str]:
-    """The package and version of each row whose model is no built-in nor baseline: a reader of the
-    board could not tell which release of a third-party plugin made its numbers (the CSV's
-    ``model_source`` has every row's). Nothing for a board of genbench's own models."""
-    from genbench.registry import is_genbench
-
-    if "model_source" not in agg:
-        return []
-    rows = [
-        f"- {md_text(r.row_label)}: {md_text(r.model_source)}"
-        for r in agg.itertuples()
-        if isinstance(r.model_source, str)
-        and not all(is_genbench(part.split(" ")[0]) for part in r.model_source.split("; "))
-    ]
-    if not rows:
-        return []
-    return ["", "## Models from other packages", "", *rows]
 
 
 def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:

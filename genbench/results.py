@@ -62,6 +62,9 @@ RESERVED_METRIC_KEYS = frozenset(
         "cell_notes",
         "model_config",
         "model_source",
+        "dataset_source",
+        "features_source",
+        "metric_sources",
         "config_differs",
         "config_tag",
         "machine",
@@ -287,42 +290,6 @@ def environment(device: str) -> dict[str, Any]:
         "source_digest": source_digest(),
         **machine(device),
     }
-
-
-def model_source(cls: type) -> dict[str, str | None]:
-    """Which code made a run's model, recorded in its environment beside genbench's and torch's
-    versions: the class (``module:qualname``), and the installed distribution that provides its module
-    with that distribution's version. A third-party plugin's row otherwise named no package nor
-    version, and a plugin upgrade that changed its numbers could not be told from the results. The
-    built-ins and baselines are genbench's, at the running code's version (as ``environment``); a
-    class registered from a script or a test belongs to no distribution (None)."""
-    from genbench.distributions import distribution_of, version_of
-    from genbench.registry import is_genbench
-
-    module = getattr(cls, "__module__", "") or ""
-    dist = distribution_of(module)
-    if dist is not None and is_genbench(dist):
-        import genbench
-
-        version: str | None = genbench.__version__
-    else:
-        version = version_of(dist)
-    return {
-        "model_class": f"{module}:{getattr(cls, '__qualname__', cls.__name__)}",
-        "model_distribution": dist,
-        "model_distribution_version": version,
-    }
-
-
-def model_source_text(environment: dict[str, Any]) -> str | None:
-    """A result's :func:`model_source` in a few words ("genbench-example-plugin 0.1.0"), for the
-    leaderboard; the module for a class of no distribution; None when the run recorded none (a result
-    written before it was recorded, an evaluation of saved samples)."""
-    dist, version = environment.get("model_distribution"), environment.get("model_distribution_version")
-    if isinstance(dist, str) and dist:
-        return f"{dist} {version}" if isinstance(version, str) and version else dist
-    cls = environment.get("model_class")
-    return str(cls).partition(":")[0] if isinstance(cls, str) and cls else None
 
 
 def machine(device: str) -> dict[str, Any]:

@@ -27,8 +27,9 @@ from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Owner, Plan, plan, row_label
 from genbench.progress import Progress, command_console
+from genbench.provenance import model_source
 from genbench.replacement import add_fingerprints, replaced_by_run
-from genbench.results import Result, environment, model_source
+from genbench.results import Result, environment
 from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
 from genbench.training import retrain_finished, train_or_load

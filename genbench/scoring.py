@@ -24,6 +24,7 @@ from genbench.features.base import Features
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
+from genbench.provenance import scoring_sources
 from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
 from genbench.shared_inputs import SharedInputs
@@ -155,14 +156,20 @@ def evaluate_into(
         # changed the network computed them with it
         derived=ctx._cache,
     )
+    produced = []  # the metrics that wrote a value: whose code made a number of this result
     for metric in p.metrics:
         # its own copies live for this call only: kept to the end of the loop, the last metric's copy of
         # the samples (614 MB at CIFAR-10 scale) raised the evaluation's peak memory
         fail = functools.partial(record_metric_error, result, metric, console=console)
+        before = dict(result.metrics)
         with shared.kept(metric, result, fail):
             seconds = _score_metric(metric, _own_copies(ctx, metric), result, p, owners, console)
         if seconds is not None:
             timings[f"{metric.name}_s"] = seconds
+        if any(k not in before or before[k] is not v for k, v in result.metrics.items()):
+            produced.append(metric)
+    # which package (and version) provides the dataset, extractor and metrics: a plugin's named neither
+    result.environment.update(scoring_sources(p.dataset, p.extractor, produced))
     # a metric used mode labels: name what made them, unless it is the feature extractor itself
     if ctx.has_cached("sample_modes"):
         labeller = p.dataset.mode_labeller()
