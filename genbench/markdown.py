@@ -283,7 +283,7 @@ def leaderboard_markdown(
             if title == "Cost":
                 caption = timing_caption(frame[frame["dataset"] == dataset], a)
             else:
-                caption = units_caption(shown_columns(a, cols))
+                caption = columns_caption(shown_columns(a, cols))
             lines += [caption, "", table] if caption else [table]
             shown += shown_columns(a, cols)
     lines += _notes_markdown(a, shown)
@@ -322,18 +322,36 @@ def _flags_legend(agg: pd.DataFrame) -> str:
     )
 
 
-#: what a column's number is, where a paper prints the same metric on another scale
-UNITS = {
+#: what a column's number is, where the board's protocol caption (reference split, features) does not
+#: say it or a paper prints the same metric on another scale; columns that share a sentence say it once
+_MEMORIZATION = (
+    "`memorization_rate`, `authpct` and `ct` compare the samples with the **train** split whatever the "
+    "reference split (`ct` with the test split as fresh data), in the space `memorization.space` names "
+    "(pixels by default, not the features above); `ct` is two-sided: below 0 the samples lie nearer the "
+    "training examples than fresh data do (copying), above 0 farther (underfitting)."
+)
+COLUMN_CAPTIONS = {
     # torch-fidelity's value, as stored; papers mostly print KID x 10^3 (some x 100): a board's 0.0328
     # beside a paper's 32.8 (x 10^3) read as a far better model, at the same distance
     "kid": "`kid` is the unbiased MMD² itself, as torch-fidelity returns it, not scaled: papers often "
     "print KID × 10³ (or × 100), so scale theirs down before comparing.",
+    # the caption above the tables names the reference split and the features: a board against the
+    # test split read as if its memorization numbers were copies of the test split
+    "memorization_rate": _MEMORIZATION,
+    "authpct": _MEMORIZATION,
+    "ct": _MEMORIZATION,
+    # the reference histogram is the split's labels (ctx.reference_modes), the samples' the labeller's:
+    # the copy control's mode_kl on digits is 1.5e-5 (the classifier's train error), not 0
+    "mode_kl": "`mode_kl` is KL(sample modes ‖ reference modes) with the samples' modes from the "
+    "dataset's labeller (its classifier, or the nearest mixture mean) and the reference split's from "
+    "its own labels where it has them, so a copy of the reference scores the labeller's errors, not 0.",
 }
 
 
-def units_caption(columns: list[str]) -> str | None:
-    """The :data:`UNITS` of the shown ``columns``, as one caption (None when no column has one)."""
-    said = [UNITS[c] for c in columns if c in UNITS]
+def columns_caption(columns: list[str]) -> str | None:
+    """The :data:`COLUMN_CAPTIONS` of the shown ``columns``, each sentence once, as one caption (None
+    when no column has one)."""
+    said = dict.fromkeys(COLUMN_CAPTIONS[c] for c in columns if c in COLUMN_CAPTIONS)
     return " ".join(said) or None
 
 

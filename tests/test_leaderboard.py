@@ -294,6 +294,28 @@ def test_the_quality_table_says_kid_is_not_scaled_as_papers_print_it():
         assert ("`kid` is the unbiased MMD² itself" in quality and "× 10³" in quality) is said, quality
 
 
+def test_the_memorization_table_names_what_its_columns_are_measured_against():
+    """The caption names the reference split and the features, and memorization_rate, authpct and ct
+    are measured against neither: always the train split (ct with the test split as fresh data), in
+    pixels by default. A board made against the test split read as if the samples copied the test
+    split. mode_kl's reference histogram is the split's own labels, not the labeller's, so a copy of
+    the reference scores the labeller's errors (1.5e-5 for the digits copy control), not 0."""
+    for split in ("train", "test"):
+        values = {"memorization_rate": 0.0, "authpct": 90.0, "ct": 4.7, "mode_kl": 0.01}
+        frame = results_frame([run_result("ddpm", 0, 14.0, metrics=values, reference_split=split)])
+        md = leaderboard_markdown(frame, aggregate(frame), "digits", {}, {})
+        assert f"vs the **{split}** split" in md
+        start = md.index("## Memorization and modes")
+        caption = md[start : md.index("\n|", start)]
+        assert "with the **train** split whatever the reference split" in caption, caption
+        assert "`memorization.space`" in caption and "below 0" in caption, caption
+        assert "`mode_kl`" in caption and "own labels" in caption, caption
+    # a board without these columns says nothing of them
+    frame = results_frame([run_result("ddpm", 0, 14.0)])
+    md = leaderboard_markdown(frame, aggregate(frame), "digits", {}, {})
+    assert "whatever the reference split" not in md and "own labels" not in md
+
+
 def test_runs_without_samples_are_listed_by_seed_as_a_number():
     """The list followed the result files' order, where seed10.json sorts before seed2.json."""
     rs = [result("gan", 10, 0.0, status="diverged"), result("gan", 2, 0.0, status="diverged")]
