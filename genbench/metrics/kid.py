@@ -6,6 +6,12 @@ torch-fidelity's ``kid_features_to_metric`` (100 subsets of ``min(1000, N_sample
 examples each), seeded with the run's seed so the same inputs give the same number. ``kid_std`` is
 the spread over subsets within this run (the leaderboard's ``_std`` columns are over seeds). KID is
 unbiased, so a value slightly below 0 is valid and means the two sets are indistinguishable.
+
+Unbiased for *independent* sets only: samples that are the reference examples themselves (the
+``copy`` control) put equal pairs in the cross term that the within-set terms leave out, and KID's
+expectation is then ``-(2 / N) (mean_i k(x_i, x_i) - mean_{i != j} k(x_i, x_j))`` over the N reference
+examples, far below 0: -11.10 predicted and -11.1 measured for ``copy`` on digits (1437 examples),
+against 18.9 for DDPM. A value far below 0 means copies, not a better model than indistinguishable.
 """
 
 from __future__ import annotations
