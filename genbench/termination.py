@@ -15,7 +15,8 @@ at that step, and ``ctx.save_checkpoint`` raises :class:`Terminated` once it is 
 preempted job loses no step rather than everything since its last periodic checkpoint. Stopped
 mid-step instead (a GAN between its discriminator's and its generator's update), a saved state
 would resume into other weights than an uninterrupted run's. A step that has not ended within
-:data:`STEP_END_WAIT_S` is stopped where it is, as before. Ctrl-C stops at once, as always.
+:data:`STEP_END_WAIT_S` is stopped where it is, as before. Ctrl-C stops at once, as always, and
+reads as Ctrl-C (exit 130) even while a SIGTERM waits.
 
 Only the CLI installs the handler: a Python API caller's process keeps its own signal handling.
 """
@@ -128,6 +129,15 @@ class _Stop:
     def after_training(self, error: BaseException | None) -> None:
         """End :func:`steps_end_first`'s block, which ended with ``error`` (None: it returned)."""
         self.training = False
+        if not self.stopping and isinstance(error, KeyboardInterrupt) and not isinstance(error, Terminated):
+            # Ctrl-C while a stop waited for the step to end: the user's stop, at once, reads and
+            # exits as Ctrl-C does (130); it read as the waiting SIGTERM's (143). The job is
+            # stopping: the wait's timer would send that signal again inside the unwinding
+            self.stopping = True
+            if self.timer is not None:
+                self.timer.cancel()
+            self.waiting = None
+            return
         waiting, self.waiting = (None if self.stopping else self.waiting), None
         if waiting is not None:
             # taken even over the block's own error (a divergence): the job was told to stop, and

@@ -57,14 +57,17 @@ if kind == "step":
         real_progress(self, step, total, **values)
 
     TrainContext.progress = progress
-elif kind == "signal":  # "signal:NAME:K": send itself NAME inside the K-th backward pass, and go on
+elif kind == "signal":  # "signal:NAME[+NAME]:K": send itself each NAME inside the K-th backward pass
     real_backward, passes = torch.Tensor.backward, []
+    # Ctrl-C raises, as in a terminal, also where the test runs in the background (SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def backward(self, *args, **kwargs):
         passes.append(1)
         if len(passes) == int(where[1]):
             GATE.touch()
-            os.kill(os.getpid(), getattr(signal, where[0]))
+            for name in where[0].split("+"):
+                os.kill(os.getpid(), getattr(signal, name))
         return real_backward(self, *args, **kwargs)
 
     torch.Tensor.backward = backward
@@ -236,6 +239,23 @@ def test_a_cluster_stop_saves_the_state_of_the_step_it_lands_in(
     assert resumed.keys() == uninterrupted.keys()
     for key, value in uninterrupted.items():
         assert torch.equal(resumed[key], value), key
+
+
+def test_ctrl_c_while_sigterm_waits_for_the_step_end_stops_as_ctrl_c(tmp_path: Path, cli):
+    """SIGTERM inside step 12, then Ctrl-C before the step ends: the command stops at once, and as
+    Ctrl-C does elsewhere (exit 130, "interrupted"); it exited 143 and said "terminated (SIGTERM)".
+    Step 12 did not end, so the rerun resumes from the step-10 checkpoint."""
+    ended = terminated(tmp_path, "signal:SIGTERM+SIGINT:12")
+    assert ended.returncode == 130, ended.stderr
+    assert "Traceback" not in ended.stderr, ended.stderr
+    last = ended.stderr.strip().splitlines()[-1]
+    assert last == "interrupted: finished results are saved; rerun to resume training from step 10"
+    assert temp_files(tmp_path) == []
+
+    rerun = cli(*run_args(tmp_path))
+    assert rerun.exit_code == 0, rerun.output
+    result = json.loads(next((tmp_path / "runs").rglob("seed0.json")).read_text())
+    assert result["training"]["resumed_from"] == 10
 
 
 def test_sigterm_before_the_first_checkpoint_says_the_rerun_trains_from_the_start(tmp_path: Path):

@@ -170,3 +170,30 @@ def test_the_save_of_the_step_a_stop_waited_for_is_not_cut_short(tmp_path: Path,
     with pytest.raises(Terminated), sigterm_stops(), steps_end_first():
         steps(ctx, 20, signal_at=7)
     assert load_checkpoint(tmp_path / "train.pt")["step"] == 7
+
+
+def test_ctrl_c_while_a_stop_waits_for_the_step_end_stops_as_ctrl_c(tmp_path: Path, monkeypatch):
+    """SIGTERM mid-step, then Ctrl-C before the step ends: Ctrl-C stops at once, and as itself (a
+    KeyboardInterrupt: the CLI's exit 130 and its "interrupted" line). It was turned into the
+    waiting SIGTERM's stop (exit 143, "terminated (SIGTERM)"); and the wait's timer, left running,
+    would have sent SIGTERM again into the unwinding."""
+    monkeypatch.setattr("genbench.termination.STEP_END_WAIT_S", 0.2)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # also under a background pytest
+    ctx, done = context(tmp_path), []
+
+    def ctrl_c(i: int) -> None:
+        if i == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    try:
+        with pytest.raises(KeyboardInterrupt) as stopped, sigterm_stops():
+            try:
+                with steps_end_first():
+                    steps(ctx, 20, signal_at=7, after_step=lambda i: (ctrl_c(i), done.append(i)))
+            finally:
+                time.sleep(0.6)  # a cleanup outlasting the wait
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert type(stopped.value) is KeyboardInterrupt
+    assert done == list(range(1, 7))  # stopped inside step 7, not at its end
+    assert load_checkpoint(tmp_path / "train.pt")["step"] == 5
