@@ -107,6 +107,8 @@ class TrainContext:
         self.resumed_from = 0
         #: the step of the last state this process saved (None before its first save)
         self.saved_step: int | None = None
+        #: the last step whose end the training reported (:meth:`should_checkpoint`; None before)
+        self.ended_step: int | None = None
         self._elapsed_before = 0.0
         self._t0 = time.perf_counter()
 
@@ -133,6 +135,7 @@ class TrainContext:
         """Whether to :meth:`save_checkpoint` after ``step``: every ``checkpoint_every`` steps, and
         at the end of the step that SIGTERM (under the CLI) waited for, so that the rerun resumes from
         that step (:func:`genbench.termination.steps_end_first`). Ask it at every step's end."""
+        self.ended_step = int(step)  # a step counted in numpy or a tensor, as a number
         if not (self.checkpoint_path and self.checkpoint_every):
             return False  # no resumable state is saved: a stop is taken where it lands
         return step_ended(step) or step % self.checkpoint_every == 0

@@ -199,18 +199,7 @@ def _train_and_save(
         summary = {**summary, **mode}  # saved with the weights: a loaded checkpoint says how it was trained
         check_weights_finite(model, summary, ctx)
     except KeyboardInterrupt as e:
-        # "rerun to resume training" only where a state to resume from was saved: stopped before
-        # the first one, the rerun trains from step 0
-        if (ckpt_dir / PARTIAL).exists():
-            step = ctx.saved_step if ctx.saved_step is not None else ctx.resumed_from
-            say_rerun(e, f"rerun to resume training from step {step}" if step else "rerun to resume training")
-        else:
-            every = p.config.checkpoint_every
-            say_rerun(
-                e,
-                f"{label} seed {seed} had saved no state to resume from (--checkpoint-every {every}), "
-                "so a rerun trains it from the start",
-            )
+        say_rerun(e, _rerun_after_stop(ctx, ckpt_dir, f"{label} seed {seed}", p.config.checkpoint_every))
         raise
     except Exception as e:
         # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
@@ -240,6 +229,14 @@ def _train_and_save(
                 "machine": trained_on,
             },
         )
+    except KeyboardInterrupt as e:
+        # stopped writing model.pt (SIGTERM waits for no step here): the training is done, and the
+        # rerun resumes its last saved state; it said "trained models load from their checkpoints"
+        what = _rerun_after_stop(
+            ctx, ckpt_dir, f"{label} seed {seed}", p.config.checkpoint_every, trained=True
+        )
+        say_rerun(e, what)
+        raise
     except GenbenchError as e:
         if isinstance(e, StateContentError):  # what fit left the state holding, unchecked before it
             e = StateContentError(e.refused, "state_dict()")
@@ -259,6 +256,28 @@ def _train_and_save(
     # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
     (ckpt_dir / PARTIAL).unlink(missing_ok=True)
     return train_s, ctx.history, weights_info(final, False, cls, amp, summary, trained_on)
+
+
+def _rerun_after_stop(ctx: TrainContext, ckpt_dir: Path, who: str, every: int, trained: bool = False) -> str:
+    """What a rerun does with ``who``'s training, stopped (Ctrl-C, SIGTERM) before its model.pt was
+    written; ``trained``: its fit had returned (stopped writing model.pt)."""
+    if (ckpt_dir / PARTIAL).exists():
+        step = ctx.saved_step if ctx.saved_step is not None else ctx.resumed_from
+        # a fit that resumed at its last step asks of no step's end: it trained none
+        last = ctx.ended_step if ctx.ended_step is not None else ctx.resumed_from
+        if trained and step == last:
+            # resumed at the end of its training, nothing is trained again: "rerun to resume
+            # training" read as more training, "trained models load" as a model.pt there was none of
+            return (
+                f"rerun to save {who}'s trained model from its state at its last step ({step}): "
+                "nothing is trained again"
+            )
+        return f"rerun to resume training from step {step}" if step else "rerun to resume training"
+    # stopped before a state to resume from was saved: the rerun trains from step 0
+    return (
+        f"{who} had saved no state to resume from (--checkpoint-every {every}), "
+        "so a rerun trains it from the start"
+    )
 
 
 def check_state_storable(model: GenerativeModel, name: str) -> None:

@@ -267,6 +267,24 @@ def test_sigterm_before_the_first_checkpoint_says_the_rerun_trains_from_the_star
     assert_stopped(ended, f"{label} seed 0 {STARTS_OVER.format(every=5)}")
 
 
+def test_sigterm_while_writing_the_trained_model_says_the_rerun_saves_it(tmp_path: Path, cli):
+    """SIGTERM while model.pt is written, the training done (its step-20 state saved): the last line
+    said "rerun to go on (trained models load from their checkpoints)", of a model.pt there was none
+    of; the rerun resumes the state of step 20, the last, trains nothing and saves it."""
+    ended = terminated(tmp_path, "write:model.pt:1")
+    assert temp_files(tmp_path) == []
+    label = "vae[batch_size=32,steps=20]"  # run_args' --set, as the run names it
+    assert_stopped(
+        ended,
+        f"rerun to save {label} seed 0's trained model from its state at its last step (20): nothing is trained again",
+    )
+    rerun = cli(*run_args(tmp_path))
+    assert rerun.exit_code == 0, rerun.output
+    result = json.loads(next((tmp_path / "runs").rglob("seed0.json")).read_text())
+    assert result["training"]["resumed_from"] == 20
+    assert train_pt(tmp_path) == [] and list((tmp_path / "cache" / "checkpoints").rglob("model.pt"))
+
+
 def test_sigterm_while_writing_a_result_leaves_no_temp_file(tmp_path: Path):
     """SIGTERM while the result JSON is being written (the training done, its model.pt saved)."""
     ended = terminated(tmp_path, "write:seed0.json:1")

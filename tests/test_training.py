@@ -790,3 +790,62 @@ def test_a_log_every_of_its_own_trains_a_checkpoint_of_its_own(tmp_path):
     assert trained() == (False, [1, 10, 20])  # its own training's log, not the per-step one
     assert trained("gan-ns.log_every=1") == (True, list(range(1, 21)))
     assert trained("gan-ns.log_every=10") == (True, [1, 10, 20])  # the default: the plain key
+
+
+@register_model("test-training-no-final-save")
+class NoFinalSave(Toy):
+    """A loop of 7 steps that saves its state every --checkpoint-every steps, and not at its last."""
+
+    def fit(self, train, ctx):
+        resumed = ctx.load_checkpoint()
+        for i in range(resumed[1] + 1 if resumed else 1, 8):
+            ctx.progress(i, 7)
+            if ctx.should_checkpoint(i):
+                ctx.save_checkpoint({"mean": self.mean}, i)
+        return {}
+
+
+@pytest.mark.parametrize(
+    ("model", "said", "retrained"),
+    [
+        # the baselines' loop saves its last step's state: it said "rerun to go on (trained models
+        # load from their checkpoints)", of a model.pt there was none of
+        (
+            TOY,
+            f"rerun to save {TOY} seed 0's trained model from its state at its last step (20): "
+            "nothing is trained again",
+            [],
+        ),
+        ("test-training-no-final-save", "rerun to resume training from step 5", [6, 7]),
+    ],
+)
+def test_a_stop_while_writing_model_pt_says_what_the_rerun_does(
+    tmp_path, monkeypatch, model, said, retrained
+):
+    """Ctrl-C (or SIGTERM) while the trained model.pt is being written, its training done: the last
+    line says what the rerun does, and the rerun does it."""
+    import genbench.training
+    from genbench.termination import rerun_said
+
+    real_save = genbench.training.save_checkpoint
+
+    def stopped_writing_model_pt(path, payload):
+        if path.name == "model.pt":
+            raise KeyboardInterrupt
+        real_save(path, payload)
+
+    monkeypatch.setattr(genbench.training, "save_checkpoint", stopped_writing_model_pt)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        run(config(tmp_path, "a", models=[model]))
+    assert rerun_said(stopped.value) == said
+    monkeypatch.setattr(genbench.training, "save_checkpoint", real_save)
+    real_progress, trained = TrainContext.progress, []
+
+    def progress(self, step, total, **values):
+        trained.append(step)
+        real_progress(self, step, total, **values)
+
+    monkeypatch.setattr(TrainContext, "progress", progress)
+    (result,) = run(config(tmp_path, "a", models=[model]))
+    assert result.status == "ok" and result.training["checkpoint"]
+    assert trained == retrained
