@@ -100,7 +100,9 @@ class TrainContext:
         self._warn = warn
         #: says what happened (a resume): the run's log named a loaded checkpoint, never a resumed one
         self._info = info
-        self._unsaved = False  # a state was refused: no later one is tried
+        #: what the refused resumable state held, in words (``a mod.Config object``): no later
+        #: state is tried, and a stop's last line names it as why there is nothing to resume
+        self.refused: str | None = None
         #: rows logged with :meth:`log` (``{"step": ..., **values}``), restored on resume
         self.history: list[dict[str, float]] = []
         #: the step training resumed from (0 when it started afresh)
@@ -154,7 +156,7 @@ class TrainContext:
             stop_if_waiting()  # the stop that waited for this step's end, now that its state is saved
 
     def _save(self, state: dict[str, Any], step: int) -> None:
-        if self.checkpoint_path is None or self._unsaved:
+        if self.checkpoint_path is None or self.refused is not None:
             return
         from genbench.checkpoint import save_checkpoint
         from genbench.errors import StateContentError
@@ -179,7 +181,7 @@ class TrainContext:
                 raise refused from e
             # refused at its first save, not when a rerun could not load it: the training so far is
             # kept (stopping it here would throw it away), and the fix is shown at once
-            self._unsaved = True
+            self.refused = e.refused
             self._warn(f"{refused}; training goes on, but cannot be resumed if it is interrupted")
 
     def load_checkpoint(self) -> tuple[dict[str, Any], int] | None:

@@ -274,6 +274,12 @@ def _rerun_after_stop(ctx: TrainContext, ckpt_dir: Path, who: str, every: int, t
             )
         return f"rerun to resume training from step {step}" if step else "rerun to resume training"
     # stopped before a state to resume from was saved: the rerun trains from step 0
+    if ctx.refused is not None:
+        # the refusal warned of earlier, not --checkpoint-every: a shorter one saves nothing either
+        return (
+            f"{who} saved no state to resume from (its state holds {ctx.refused}, which was refused), "
+            "so a rerun trains it from the start"
+        )
     return (
         f"{who} had saved no state to resume from (--checkpoint-every {every}), "
         "so a rerun trains it from the start"

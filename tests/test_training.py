@@ -849,3 +849,20 @@ def test_a_stop_while_writing_model_pt_says_what_the_rerun_does(
     (result,) = run(config(tmp_path, "a", models=[model]))
     assert result.status == "ok" and result.training["checkpoint"]
     assert trained == retrained
+
+
+def test_a_stop_before_any_state_was_saved_names_the_refused_state_not_checkpoint_every(
+    tmp_path, monkeypatch
+):
+    """Its resumable state was refused at its first save (warned about then): Ctrl-C at step 12 of
+    a training that saves every 5 steps said "had saved no state to resume from (--checkpoint-every
+    5)", a cause and a fix that were not the real ones (a shorter interval saves nothing either)."""
+    from genbench.termination import rerun_said
+
+    interrupt_training_at(monkeypatch, 12)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        run(config(tmp_path, "a", models=["test-training-saves-settings"]))
+    assert rerun_said(stopped.value) == (
+        "test-training-saves-settings seed 0 saved no state to resume from (its state holds a "
+        "test_training._Settings object, which was refused), so a rerun trains it from the start"
+    )
