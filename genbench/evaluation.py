@@ -52,7 +52,8 @@ def evaluate(
 
     ``samples`` is the path of an ``.npz`` or ``.npy`` file or an image folder, a numpy array or a torch tensor
     (see :mod:`genbench.data.folder`). ``name`` is the leaderboard row: by default the file's or the
-    folder's name ("samples" for an array). An existing result under that name is replaced only by
+    folder's name ("samples" for an array); for a run's saved samples (``--save-samples``), the
+    run's row with ``-eval`` (:func:`run_samples_name`). An existing result under that name is replaced only by
     an evaluation of the same samples (the same file or folder, or equal values), so re-running is
     safe and nothing else is ever overwritten.
 
@@ -74,6 +75,7 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
     for why in registry.ignored_plugins():  # the built-in of that name runs; say whose is not
         console.warn(why)
     path = Path(samples).resolve() if isinstance(samples, str | os.PathLike) else None
+    named = name is not None
     if name is None:
         name = _default_name(path)
         if safe_name(name) in ("", ".", ".."):  # --samples /: "--name '' cannot name a result", unasked
@@ -101,7 +103,10 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
             # as a run records the samples it keeps (--save-samples): an evaluation of them matches it
             "sha256": samples_sha256(x),
         }
-        _warn_other_seed(path, source["sha256"], seed, console)
+        run = kept_by(path, source["sha256"]) if path is not None else None
+        _warn_other_seed(path, run, seed, console)
+        if run is not None and not named:
+            name = run_samples_name(run) or name
         result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
         options = build_metric_options(config, metrics, dataset)
         # before any work: nothing is computed in vain
@@ -155,11 +160,10 @@ def _write(result: Result, path: Path, samples: torch.Tensor, console: Progress)
     return write_with_samples(result, path, samples, False, console.warn, flag=None)
 
 
-def _warn_other_seed(path: Path | None, sha: str, seed: int, console: Progress) -> None:
-    """Warn, before any work, when ``path`` is a run's saved samples (``--save-samples``) of another
+def _warn_other_seed(path: Path | None, run: Result | None, seed: int, console: Progress) -> None:
+    """Warn, before any work, when ``path`` is ``run``'s saved samples (``--save-samples``) of another
     seed than ``seed``: KID's subsets and IS's splits are drawn from the seed, so `genbench eval`'s
     default ``--seed 0`` scored ``seed1.samples.npz`` to other KID and IS values than its run's."""
-    run = kept_by(path, sha) if path is not None else None
     if run is not None and run.seed != seed:
         console.warn(
             f"{path} holds the samples of {run.label} seed {run.seed}, which drew KID's subsets and IS's "
@@ -200,6 +204,20 @@ def _default_name(path: Path | None) -> str:
     if path is None:
         return "samples"
     return path.name if path.is_dir() else path.stem  # a folder "run.v2" keeps its whole name
+
+
+def run_samples_name(run: Result) -> str | None:
+    """The default row of an evaluation of ``run``'s saved samples: its row with ``-eval``
+    (``vae[steps=20]-eval``), so that a reader of the board places it, and the evaluations of the
+    run's seeds make one row of as many seeds, as its own row does. Named after the file, each seed
+    was a row of its own that no reader could place ("seed0.samples", "seed1.samples"); named as
+    the run itself, it would be written over the run's result (which eval refuses). None when the
+    label cannot name a result (a "/" in a --set value): the file's name serves."""
+    name = f"{run.label}-eval"
+    try:
+        return check_result_name(name)
+    except GenbenchError:
+        return None
 
 
 def check_result_name(name: str) -> str:

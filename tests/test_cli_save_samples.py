@@ -260,3 +260,44 @@ def test_an_evaluation_written_where_a_runs_samples_were_left_keeps_them_only_if
     said, evaluated = evaluate(other)
     assert not saved.exists() and evaluated.samples_file == {}
     assert f"removed {saved}" in said and "--save-samples" not in said
+
+
+def test_eval_of_a_runs_saved_samples_is_named_after_its_run(cli, tmp_path, cache_dir):
+    """Without --name, each seed's file was a row of its own named after the file ("seed0.samples",
+    "seed1.samples"), which no reader of the board could place. It is the run's row with -eval: one
+    row of the run's seeds, apart from the run's own, which stays as it was. A file that is not a
+    run's kept samples is still named after the file."""
+    out = tmp_path / "runs"
+    args = [
+        "--models",
+        "gaussian",
+        "--dataset",
+        "ring8",
+        "--samples",
+        "100",
+        "--seeds",
+        "0,1",
+        "--metrics",
+        "fid",
+    ]
+    assert cli(*run_args(out, cache_dir, *args, "--save-samples", "--no-figures")).exit_code == 0
+    runs = {p: p.read_bytes() for p in find_results(out)}
+
+    def evaluate(samples: Path, seed: int) -> None:
+        r = cli(
+            "eval", "--samples", samples, "--dataset", "ring8", "--metrics", "fid", "--seed", str(seed),
+            "--out", out, "--cache-dir", cache_dir, "--no-progress", "--no-figures",
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+
+    for seed in (0, 1):
+        evaluate(out / f"ring8/gaussian/seed{seed}.samples.npz", seed)
+    evaluated = sorted(p for p in find_results(out) if p not in runs)
+    assert evaluated == [out / f"ring8/gaussian-eval/seed{seed}.json" for seed in (0, 1)]
+    assert {load_result(p).label for p in evaluated} == {"gaussian-eval"}
+    assert all(p.read_bytes() == text for p, text in runs.items())
+    foreign = tmp_path / "mine" / "seed0.samples.npz"  # no run's result beside it
+    foreign.parent.mkdir()
+    shutil.copyfile(out / "ring8/gaussian/seed0.samples.npz", foreign)
+    evaluate(foreign, 0)
+    assert load_result(out / "ring8/seed0.samples/seed0.json").label == "seed0.samples"

@@ -22,7 +22,8 @@ def eval_samples(
     name: Annotated[
         str | None,
         typer.Option(
-            help=r"Name for the leaderboard row \[default: the file name without .npz or .npy, or the folder name]."
+            help=r"Name for the leaderboard row \[default: the file name without .npz or .npy, or the folder name; "
+            "for a run's saved samples (--save-samples), the run's row with -eval, e.g. vae-eval]."
         ),
     ] = None,
     metrics: Annotated[
