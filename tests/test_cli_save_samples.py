@@ -301,3 +301,49 @@ def test_eval_of_a_runs_saved_samples_is_named_after_its_run(cli, tmp_path, cach
     shutil.copyfile(out / "ring8/gaussian/seed0.samples.npz", foreign)
     evaluate(foreign, 0)
     assert load_result(out / "ring8/seed0.samples/seed0.json").label == "seed0.samples"
+
+
+def _npy_v2(path: Path, values: np.ndarray) -> None:
+    """An .npz whose samples carry a version-2.0 .npy header (another numpy's writer)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive, archive.open("samples.npy", "w") as fh:
+        np.lib.format.write_array(fh, values, version=(2, 0))
+
+
+def test_a_rerun_decides_whether_to_keep_a_samples_file_without_loading_it(tmp_path):
+    """A rerun without --save-samples loaded the old file whole to compare it with its samples (614 MB
+    at CIFAR-10 scale, beside the rerun's own). Its values' sha256 is now taken as they stream out of
+    the file; a file of the same float32 values written otherwise (compressed, another header
+    version, Fortran order) holds the same samples and is kept, as before; any other is removed."""
+    import tracemalloc
+
+    import torch
+
+    from genbench.results import Result
+    from genbench.saved_samples import write_with_samples
+
+    x = np.random.default_rng(0).standard_normal((1000, 3, 16, 16)).astype(np.float32)  # 3 MB
+    path = tmp_path / "seed0.json"
+    beside = tmp_path / "seed0.samples.npz"
+    writers = {
+        "savez": (lambda: np.savez(beside, samples=x), True),
+        "compressed": (lambda: np.savez_compressed(beside, samples=x), True),
+        "header 2.0": (lambda: _npy_v2(beside, x), True),
+        "fortran order": (lambda: np.savez(beside, samples=np.asfortranarray(x)), True),  # loaded: rare
+        "float64": (lambda: np.savez(beside, samples=x.astype(np.float64)), False),
+        "other values": (lambda: np.savez(beside, samples=x + 1), False),
+    }
+    for what, (write, kept) in writers.items():
+        write()
+        warned: list[str] = []
+        tracemalloc.start()
+        try:
+            write_with_samples(Result("m", "ring8", 0), path, torch.from_numpy(x), False, warned.append)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert beside.exists() == kept and bool(load_result(path).samples_file) == kept, what
+        assert bool(warned) != kept, what
+        if what in ("savez", "compressed", "header 2.0"):
+            assert peak < x.nbytes / 2, (what, peak)  # streamed, not loaded whole
