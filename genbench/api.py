@@ -241,7 +241,8 @@ class GenerativeModel(ABC):
     #: an absolute folder of trained checkpoints that ship with the model, laid out as genbench's checkpoint
     #: cache (``<dataset>/<name>/seed<N>-<key>/model.pt``, :func:`genbench.training.checkpoint_subdir`):
     #: a run whose checkpoint the cache lacks (and has no interrupted training of to resume) loads the
-    #: shipped one of the same key instead of training; ``--retrain`` trains. None: nothing ships
+    #: shipped one of the same key instead of training; ``--retrain`` trains. None: nothing ships. Its
+    #: files install only where listed as package data (a run warns of a folder that does not exist)
     shipped_checkpoints: ClassVar[str | Path | None] = None
     #: set by the registry
     registered_name: ClassVar[str] = ""

@@ -43,6 +43,7 @@ from genbench.resolve import (
     check_config_types,
     check_shared_inputs,
 )
+from genbench.training import missing_shipped_folder
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,9 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
                 skipped[name] += "; give every field of its Config a default"
             console.warn(skipped[name])
     check_owner_fields_used(config, models, given, dataset.name)
+    if not config.retrain:  # --retrain loads nothing shipped
+        for why in missing_shipped_folders(models):
+            console.warn(why)
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
     config = without_unused_stats(config, metrics, console)
     options = build_metric_options(config, metrics, dataset)
@@ -221,6 +225,17 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         reads_reference=reads,
         measures=measures,
     )
+
+
+def missing_shipped_folders(
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
+) -> list[str]:
+    """Why the planned models that train (a ``weights_from`` model's owner in its stead) can load none
+    of the checkpoints they declare shipped, once per model."""
+    trained = {(owner.name, owner.cls) if owner else (name, cls) for name, cls, _, owner in models}
+    return [
+        why for name, cls in sorted(trained, key=lambda t: t[0]) if (why := missing_shipped_folder(name, cls))
+    ]
 
 
 def check_owner_fields_used(

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -339,6 +340,27 @@ def shipped_checkpoint(cls: type[GenerativeModel], subdir: Path) -> Path | None:
         return None
     path = Path(cls.shipped_checkpoints) / subdir / "model.pt"
     return path if path.is_file() else None
+
+
+def missing_shipped_folder(name: str, cls: type[GenerativeModel]) -> str | None:
+    """Why none of ``cls``'s shipped checkpoints can load: the folder it declares does not exist (a
+    package installed without its data files, which setuptools leaves out unless listed); or None.
+
+    Without it every run trained the model anew, in silence, where its author meant the shipped
+    weights to be sampled."""
+    if cls.shipped_checkpoints is None or not cls.trainable or Path(cls.shipped_checkpoints).is_dir():
+        return None
+    folder = Path(cls.shipped_checkpoints)
+    fix = "list them as its package's data files"
+    package, _, _ = cls.__module__.rpartition(".")
+    module_file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    if package and module_file and folder.is_relative_to(Path(module_file).parent):
+        inside = folder.relative_to(Path(module_file).parent).as_posix()  # package data is per package
+        fix = f'list them in its pyproject.toml: [tool.setuptools.package-data] {package} = ["{inside}/**/*.pt"]'
+    return (
+        f"model {name!r} declares shipped_checkpoints = {str(folder)!r}, a folder that does not exist, "
+        f"so it trains where the cache has none; if its checkpoints ship with its package, {fix}"
+    )
 
 
 def weights_info(

@@ -374,6 +374,41 @@ def test_an_unreadable_shipped_checkpoint_is_trained_again_with_a_warning(tmp_pa
     assert f"checkpoint {shipped} is corrupt" in err and f"training {SHIPPING} seed 0 instead" in err
 
 
+def test_a_shipped_folder_that_was_not_installed_is_warned_of_once_before_training(
+    tmp_path, monkeypatch, capsys
+):
+    """setuptools installs a package's .py files only: a plugin following the README, with
+    ``Path(__file__).parent / "weights"``, was installed without them and retrained on every machine,
+    in silence. Said once per run, before training; not under --retrain, which loads nothing shipped."""
+    missing = tmp_path / "site" / "weights"
+    monkeypatch.setattr(Shipping, "shipped_checkpoints", missing)
+    Toy.fits.clear()
+    results = run(shipping(tmp_path, "a", seeds=[0, 1], progress=True))
+    assert [r.status for r in results] == ["ok", "ok"] and Toy.fits == [20, 20]
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count(f"declares shipped_checkpoints = '{missing}', a folder that does not exist") == 1
+    assert err.index("does not exist") < err.index("protocol:")  # before any training
+    run(shipping(tmp_path, "b", retrain=True, progress=True))
+    assert "does not exist" not in capsys.readouterr().err
+    missing.mkdir(parents=True)  # there, holding no checkpoint of this key: other configs train, as usual
+    run(shipping(tmp_path, "c", cache_dir=tmp_path / "cache2", progress=True))
+    assert "does not exist" not in capsys.readouterr().err
+
+
+def test_the_missing_shipped_folder_s_fix_names_the_package_data_line(monkeypatch):
+    """The fix is the pyproject.toml line that installs the folder, for the package of the model's module."""
+    import baselines.ddpm
+    from genbench.training import missing_shipped_folder
+
+    class Packaged(Toy):
+        shipped_checkpoints = Path(baselines.ddpm.__file__).parent / "not-installed"
+
+    monkeypatch.setattr(Packaged, "__module__", "baselines.ddpm")
+    why = missing_shipped_folder("packaged", Packaged)
+    assert why is not None
+    assert why.endswith('[tool.setuptools.package-data] baselines = ["not-installed/**/*.pt"]')
+
+
 @pytest.mark.parametrize("folder", [5, "weights"], ids=["not-a-path", "relative"])
 def test_shipped_checkpoints_must_name_an_absolute_folder(folder):
     """A relative folder would be looked for under the directory genbench runs in."""
