@@ -36,6 +36,8 @@ from genbench.workdir import absolute
 #: the models and controls `genbench run` evaluates when given no --models
 DEFAULT_MODELS = ("vae", "gan-ns", "gan-sat", "ddpm", "ddim", "copy", "collapse", "gaussian")
 DEFAULT_DATASET = "digits"
+#: the seed of a run given none, and of an evaluation of samples that are no run's saved samples
+DEFAULT_SEED = 0
 #: a dataset's splits (here, not in genbench.data, so that the config needs no torch)
 Split = Literal["train", "test"]
 
@@ -47,7 +49,9 @@ class RunConfig:
 
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))  # --models
     dataset: str | Path = DEFAULT_DATASET  # --dataset: a dataset's name, or a folder of images
-    seeds: list[int] = field(default_factory=lambda: [0])  # --seeds
+    # --seeds (eval's --seed): None = seed 0, except that `genbench eval` of a run's saved samples
+    # (--save-samples) takes that run's seed, which drew its KID subsets and IS splits
+    seeds: list[int] | None = None
     samples: int | None = None  # --samples: samples per model; None = size of the train split
     metrics: list[str] | None = None  # --metrics: None = every metric that applies
     features: str | None = None  # --features: None = the dataset's default extractor

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genbench import registry
-from genbench.config import EVAL_FIELDS, RunConfig, unused_fields_warning
+from genbench.config import DEFAULT_SEED, EVAL_FIELDS, RunConfig, unused_fields_warning
 from genbench.data.base import Dataset
 from genbench.errors import DataError, GenbenchError
 from genbench.metrics.base import Metric
@@ -84,7 +84,7 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
             )
     name = check_result_name(name)
     device, cache_dir = check_shared_inputs(config)
-    seed = _single_seed(config.seeds)
+    given = _single_seed(config.seeds)  # None: the run's seed, for a run's saved samples, else 0
     dataset = build_dataset(config.dataset, config)
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
     config = without_unused_stats(config, metrics, console)
@@ -104,6 +104,7 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
             "sha256": samples_sha256(x),
         }
         run = kept_by(path, source["sha256"]) if path is not None else None
+        seed = _seed_for(run, given)
         _warn_other_seed(path, run, seed, console)
         if run is not None and not named:
             name = run_samples_name(run) or name
@@ -160,10 +161,18 @@ def _write(result: Result, path: Path, samples: torch.Tensor, console: Progress)
     return write_with_samples(result, path, samples, False, console.warn, flag=None)
 
 
+def _seed_for(run: Result | None, given: int | None) -> int:
+    """The seed an evaluation scores with: ``given`` (``--seed``), else the seed of ``run``, whose saved
+    samples these are, else 0. KID's subsets and IS's splits are drawn from the seed: a default of 0
+    scored ``seed1.samples.npz`` to other KID and IS values than its run's, unless --seed 1 was passed."""
+    if given is not None:
+        return given
+    return run.seed if run is not None else DEFAULT_SEED
+
+
 def _warn_other_seed(path: Path | None, run: Result | None, seed: int, console: Progress) -> None:
-    """Warn, before any work, when ``path`` is ``run``'s saved samples (``--save-samples``) of another
-    seed than ``seed``: KID's subsets and IS's splits are drawn from the seed, so `genbench eval`'s
-    default ``--seed 0`` scored ``seed1.samples.npz`` to other KID and IS values than its run's."""
+    """Warn, before any work, when ``path`` is ``run``'s saved samples (``--save-samples``) and ``--seed``
+    gave another seed than the run's: KID's subsets and IS's splits are drawn from the seed."""
     if run is not None and run.seed != seed:
         console.warn(
             f"{path} holds the samples of {run.label} seed {run.seed}, which drew KID's subsets and IS's "
@@ -232,9 +241,12 @@ def check_result_name(name: str) -> str:
     return name
 
 
-def _single_seed(seeds: list[int]) -> int:
-    """The one seed of an evaluation: one set of samples gives one result, so several seeds would
-    only vary the metrics' subsets while looking like independent runs on a leaderboard."""
+def _single_seed(seeds: list[int] | None) -> int | None:
+    """The one seed of an evaluation (None when none was given: :func:`_seed_for` settles it): one set
+    of samples gives one result, so several seeds would only vary the metrics' subsets while looking
+    like independent runs on a leaderboard."""
+    if seeds is None:
+        return None
     if not seeds:  # the Python API's RunConfig(seeds=[]) was seed 0, silently; run refuses it
         raise GenbenchError("no seed given; pass one, e.g. --seed 0")
     unique = list(dict.fromkeys(seeds))

@@ -16,6 +16,7 @@ import torch
 
 from genbench import registry
 from genbench.config import (
+    DEFAULT_SEED,
     RunConfig,
     check_seeds,
     parse_metric_options,
@@ -299,8 +300,11 @@ def _plain_ints(config: RunConfig, *names: str) -> None:
 def check_config_types(config: RunConfig, *, run: bool) -> None:
     """The types of the fields `genbench eval` reads, and with ``run`` those only `genbench run`
     reads, each failing in one line naming the field and an example of its type."""
-    _check_type(config, "seeds", _is_list, "a list of integers, e.g. [0, 1, 2]")
-    check_seeds(config.seeds, "--seeds 0,1,2" if run else "--seed 0")
+    if config.seeds is None and run:  # eval's None is settled once it knows whose samples it scores
+        config.seeds = [DEFAULT_SEED]
+    if config.seeds is not None:
+        _check_type(config, "seeds", _is_list, "a list of integers, e.g. [0, 1, 2]")
+        check_seeds(config.seeds, "--seeds 0,1,2" if run else "--seed 0")
     _check_type(config, "dataset", _is_path, "a dataset name or a folder of images, e.g. 'digits'")
     _check_type(
         config,
@@ -333,7 +337,8 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     for flag in ("figures", "progress"):  # RunConfig(figures="no") is true
         _check_type(config, flag, _is_bool, "True or False")
     _plain_ints(config, "batch_size")
-    config.seeds = [int(s) for s in config.seeds]
+    if config.seeds is not None:
+        config.seeds = [int(s) for s in config.seeds]
     if not run:
         return
     for flag in ("retrain", "amp", "deterministic", "save_samples"):

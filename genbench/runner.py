@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from genbench.api import GenerativeModel
-from genbench.config import RunConfig, absolute_paths, resolve_model_config, variant_label
+from genbench.config import DEFAULT_SEED, RunConfig, absolute_paths, resolve_model_config, variant_label
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
@@ -97,8 +97,11 @@ def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
     console = console or Progress(enabled=config.progress)
     # what a dataset or feature extractor plugin leaves changed of torch's state, and a dataset's first
     # download, are said on the console
+    config = absolute_paths(config)
+    if config.seeds is None:  # a copy: the caller's None stays, for an `evaluate` given the same config
+        config = replace(config, seeds=[DEFAULT_SEED])
     with global_rng_kept(), command_console(console):
-        return _run(absolute_paths(config), console)
+        return _run(config, console)
 
 
 def _run(config: RunConfig, console: Progress) -> list[Result]:

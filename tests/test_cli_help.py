@@ -63,8 +63,6 @@ def test_every_run_flag_is_the_runconfig_field_the_readme_says_with_the_same_def
         default = p.default if p.default is not None or field not in ("overrides", "metric_options") else []
         if field == "models":
             default = default.split(",")
-        elif field == "seeds":
-            default = [int(default)]
         assert getattr(defaults, field) == default, flag
 
 

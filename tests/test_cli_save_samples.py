@@ -205,31 +205,40 @@ def test_samples_that_cannot_be_written_lose_no_metric(cli, tmp_path, cache_dir,
     assert "its samples were not saved: cannot write" in " ".join(r.stderr.split())
 
 
-def test_eval_of_another_seeds_saved_samples_names_its_seed(cli, tmp_path, cache_dir):
-    """KID's subsets are drawn from the seed: `genbench eval` of seed1.samples.npz at its default
-    --seed 0 gave another KID than the run's, and said nothing, where the README promised its numbers."""
+def test_eval_of_another_seeds_saved_samples_takes_its_seed_unless_told(cli, tmp_path, cache_dir):
+    """KID's subsets and IS's splits are drawn from the seed: `genbench eval` of seed1.samples.npz at its
+    default --seed 0 gave other KID and IS values than the run's (with a warning to pass --seed 1),
+    where a researcher expects a run's own samples to score to its numbers. An explicit --seed wins,
+    and is named when it is not the run's."""
     out = tmp_path / "runs"
     args = ["--models", "gaussian", "--dataset", "digits", "--samples", "200", "--seeds", "0,1"]
-    assert cli(*run_args(out, cache_dir, *args, "--metrics", "fid,kid", "--save-samples")).exit_code == 0
+    assert cli(*run_args(out, cache_dir, *args, "--metrics", "kid,is", "--save-samples")).exit_code == 0
     run = load_result(out / "digits/gaussian/seed1.json")
     saved = out / "digits/gaussian/seed1.samples.npz"
 
-    def evaluate(name: str, *seed: str):
+    def evaluate(name: str, *seed: str, scored_as: int):
         r = cli(
-            "eval", "--samples", saved, "--dataset", "digits", "--name", name, "--metrics", "fid,kid",
+            "eval", "--samples", saved, "--dataset", "digits", "--name", name, "--metrics", "kid,is",
             "--out", out, "--cache-dir", cache_dir, "--no-progress", "--no-figures", *seed,
         )  # fmt: skip
         assert r.exit_code == 0, r.output
-        return " ".join(r.stderr.split()), load_result(
-            out / "digits" / name / f"seed{seed[-1] if seed else 0}.json"
-        )
+        return " ".join(r.stderr.split()), load_result(out / "digits" / name / f"seed{scored_as}.json")
 
-    said, unseeded = evaluate("as-seed-0")
-    assert unseeded.metrics["kid"] != run.metrics["kid"]  # why it must be said
-    assert f"{saved} holds the samples of gaussian seed 1" in said and "pass --seed 1" in said
-    said, seeded = evaluate("as-seed-1", "--seed", "1")
+    said, unseeded = evaluate("unseeded", scored_as=1)
     assert "--seed" not in said
-    assert seeded.metrics == {k: run.metrics[k] for k in seeded.metrics}
+    assert unseeded.seed == 1 and unseeded.metrics == run.metrics
+    said, as_zero = evaluate("as-seed-0", "--seed", "0", scored_as=0)
+    assert as_zero.metrics["kid"] != run.metrics["kid"]  # why it must be said
+    assert f"{saved} holds the samples of gaussian seed 1" in said and "pass --seed 1" in said
+    # a file that is no run's saved samples (no result beside it) is scored as seed 0, as before
+    foreign = tmp_path / "mine.npz"
+    shutil.copyfile(saved, foreign)
+    r = cli(
+        "eval", "--samples", foreign, "--dataset", "digits", "--metrics", "kid", "--out", out,
+        "--cache-dir", cache_dir, "--no-progress", "--no-figures",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert load_result(out / "digits/mine/seed0.json").metrics["kid"] == as_zero.metrics["kid"]
 
 
 def test_an_evaluation_written_where_a_runs_samples_were_left_keeps_them_only_if_it_scored_them(

@@ -38,9 +38,12 @@ def eval_samples(
         ),
     ] = None,
     seed: Annotated[
-        str,
-        typer.Option(help="One seed, for the metrics' own randomness (KID subsets, IS splits)."),
-    ] = "0",
+        str | None,
+        typer.Option(
+            help=r"One seed, for the metrics' own randomness (KID subsets, IS splits) \[default: for a run's "
+            "saved samples (--save-samples), the run's seed, which scores them to its numbers; else 0]."
+        ),
+    ] = None,
     metric_option: Annotated[
         list[str] | None,
         typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable)."),
@@ -61,7 +64,7 @@ def eval_samples(
     config = RunConfig(
         models=[],
         dataset=dataset,
-        seeds=parse_seeds(seed, one=True),
+        seeds=parse_seeds(seed, one=True) if seed is not None else None,
         metrics=parse_list(metrics, "metric") if metrics is not None else None,
         metric_options=list(metric_option or []),
         features=features,

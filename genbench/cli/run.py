@@ -31,7 +31,9 @@ def run(
     dataset: Annotated[
         str, typer.Option(help="Dataset name (see `genbench list datasets`), or a folder of PNG/JPEG images.")
     ] = DEFAULT_DATASET,
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds; each trains and samples anew.")] = "0",
+    seeds: Annotated[
+        str | None, typer.Option(help=r"Comma-separated seeds; each trains and samples anew \[default: 0].")
+    ] = None,
     samples: Annotated[
         int | None, typer.Option(help=r"Samples per model and seed \[default: size of the train split].")
     ] = None,
@@ -91,7 +93,7 @@ def run(
     config = RunConfig(
         models=parse_list(models, "model"),
         dataset=dataset,
-        seeds=parse_seeds(seeds),
+        seeds=parse_seeds(seeds) if seeds is not None else None,
         samples=samples,
         metrics=parse_list(metrics, "metric") if metrics is not None else None,
         features=features,
