@@ -33,6 +33,7 @@ import pandas as pd
 from genbench.cells import row_cells
 from genbench.errors import GenbenchError
 from genbench.metric_columns import METRIC_COLUMNS, is_extra_metric, metric_columns
+from genbench.metrics.kid_subset import used_metric_options
 from genbench.protocols import (
     PROTOCOL_FIELDS,
     canonical_json,
@@ -106,7 +107,8 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             "dataset_fingerprint": r.protocol.get("dataset_fingerprint"),
             "mode_labeller": r.protocol.get("mode_labeller"),
             "metric_versions": canonical_json(r.protocol.get("metric_versions")),
-            "metric_options": canonical_json(r.protocol.get("metric_options")),
+            # the options used: KID's default subset size as its size, which the caption names
+            "metric_options": canonical_json(used_metric_options(r.protocol)),
             "metric_errors": dict(r.metric_errors),
             "model_config": model_config(r),
             # the package (and version) whose code made the model: a plugin's row named neither

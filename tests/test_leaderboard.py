@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import shutil
@@ -426,6 +427,31 @@ def test_an_option_recorded_as_null_and_one_not_recorded_are_labelled_apart():
     b.protocol["metric_versions"]["kid"] = "1"
     agg, _ = board([a, b])
     assert len(agg) == 2 and agg["row_label"].nunique() == 2
+
+
+def kid_run(model, seed, num_samples, subset_size=None, num_reference=1437):
+    r = run_result(model, seed, 1.0 + seed, num_samples=num_samples)
+    r.protocol["num_reference"] = num_reference
+    r.protocol["metric_options"]["kid"]["subset_size"] = subset_size
+    return r
+
+
+def test_the_board_names_the_kid_subset_size_used_not_its_unset_default():
+    """KID's unset subset size (recorded as null) is min(1000, samples, reference examples): the
+    caption read "kid.subset_size=none", which named no protocol. It names the size used, derived
+    from the protocol's N and reference size; rows whose sizes differ say so in their labels, and an
+    explicit size equal to the default's is the same protocol."""
+    agg, md = board([kid_run("m", 0, 1437), kid_run("m", 1, 1437)])
+    assert "kid.subset_size=1000, kid.subsets=100" in md and "kid.subset_size=none" not in md
+    assert json.loads(agg["metric_options"].iloc[0])["kid"]["subset_size"] == 1000
+    agg, md = board([kid_run("m", 0, 200), kid_run("m", 1, 200)])
+    assert "kid.subset_size=200, kid.subsets=100" in md
+    agg, md = board(
+        [kid_run("m", 0, 200), kid_run("m", 1, 200), kid_run("n", 0, 1437), kid_run("n", 1, 1437)]
+    )
+    assert set(agg["protocol"]) == {"N=200, kid.subset_size=200", "N=1437, kid.subset_size=1000"}
+    agg, _ = board([kid_run("m", 0, 1437), kid_run("m", 1, 1437, subset_size=1000)])
+    assert len(agg) == 1 and agg["seeds"].iloc[0] == "0,1"
 
 
 def test_show_values_tells_apart_values_that_read_the_same_in_full():

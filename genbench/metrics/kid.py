@@ -33,10 +33,10 @@ from genbench.metrics._inputs import (
     split_fix,
 )
 from genbench.metrics.base import EvalContext, Metric
+from genbench.metrics.kid_subset import default_subset_size
 from genbench.registry import register_metric
 
 SUBSETS = 100
-MAX_SUBSET_SIZE = 1000
 
 
 @register_metric("kid")
@@ -65,7 +65,7 @@ class KID(Metric):
         ref = reference_rows(ctx, "kid", why="for an unbiased MMD")
         check_same_dim(x, ref, "kid")
         subsets = int_option(ctx, "kid", "subsets", SUBSETS)
-        size = int_option(ctx, "kid", "subset_size", min(MAX_SUBSET_SIZE, len(x), len(ref)), minimum=2)
+        size = int_option(ctx, "kid", "subset_size", default_subset_size(len(x), len(ref)), minimum=2)
         if size > min(len(x), len(ref)):
             # each set smaller than a subset is to grow: more samples leave a small reference split as
             # it was, and a larger split leaves too few samples as they were

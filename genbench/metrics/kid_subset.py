@@ -1,0 +1,34 @@
+"""KID's subset size as it is used: ``kid.subset_size`` unset (None, the default) is
+``min(1000, samples, reference examples)``, which a result records as None. The report shows the
+size used instead, so that every KID names its protocol: "kid.subset_size=none" named none.
+Without torch, which the report never imports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: the largest subset torch-fidelity's KID draws by default (its ``kid_subset_size``)
+MAX_SUBSET_SIZE = 1000
+
+
+def default_subset_size(num_samples: int, num_reference: int) -> int:
+    """The subset size of a KID given no ``kid.subset_size``: every subset fits both sets."""
+    return min(MAX_SUBSET_SIZE, num_samples, num_reference)
+
+
+def used_metric_options(protocol: dict[str, Any]) -> dict[str, Any] | None:
+    """``protocol["metric_options"]`` with a KID subset size recorded as None (the default) replaced
+    by the size its subsets had, derived from the ``num_samples`` and ``num_reference`` the protocol
+    records; as recorded where it does not record both (an older or hand-made result)."""
+    options = protocol.get("metric_options")
+    kid = options.get("kid") if isinstance(options, dict) else None
+    if not isinstance(kid, dict) or "subset_size" not in kid or kid["subset_size"] is not None:
+        return options
+    n, ref = protocol.get("num_samples"), protocol.get("num_reference")
+    if not (_count(n) and _count(ref)):
+        return options
+    return {**options, "kid": {**kid, "subset_size": default_subset_size(n, ref)}}
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
