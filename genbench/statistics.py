@@ -4,7 +4,9 @@ and pytorch-fid read, so samples can later be scored against them where the data
 (``genbench eval --reference-stats ... --metrics fid,is``).
 
 The file also records how it was made (key ``genbench``: the dataset and its fingerprint, the split
-and its size, the feature extractor and its fingerprint). A run or evaluation that reads it checks
+and its size, the feature extractor and its fingerprint, and the fewest rows per extraction call,
+``batch_rows``, which a run at another batch size below 64 is warned of, as the feature cache
+keys them: :func:`genbench.features.reference.stats_rows_warning`). A run or evaluation that reads it checks
 that its features are the ones the statistics were computed with (Inception's and clean-fid's
 Inception both give 2048 numbers, so the dimension alone cannot tell them apart), and an evaluation
 that reads no data records the statistics' split and dataset fingerprint in its protocol.
@@ -81,6 +83,9 @@ def _stats(path: Path | str, config: RunConfig, console: Progress) -> dict[str, 
         "split": split,
         "num_examples": len(feats),
         "features": extractor.info(),
+        # the fewest rows per extraction call: fewer than 64 take other kernels, so a run at another
+        # batch size is told its FID against the file is not against its own reference features
+        "batch_rows": extractor.fewest_rows,
     }
     save_reference_stats(path, mu, sigma, made=made)
     return made

@@ -284,6 +284,38 @@ def test_stats_writes_the_split_statistics_that_fid_uses_and_how_they_were_made(
     assert line.endswith("is a file, not a directory; pass --out an .npz path in a writable directory")
 
 
+def test_statistics_made_at_another_batch_size_below_64_rows_are_named(cli, tmp_path, cache_dir):
+    """Calls of 1 to 3 rows take other CPU kernels: statistics made with `genbench stats --batch-size 2`
+    gave a default run an FID in the ninth digit away from that against its own reference features,
+    and the file did not record the batch size to tell. It records the rows per call, and a run at
+    other rows below 64 is told; a file that records none (an older genbench's) loads as before."""
+    from genbench.features.reference import load_reference_stats, stats_made
+
+    args = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress"]
+    small, default = tmp_path / "b2.npz", tmp_path / "b500.npz"
+    assert cli("stats", "--out", small, "--batch-size", "2", *args).exit_code == 0
+    assert cli("stats", "--out", default, *args).exit_code == 0
+    assert stats_made(small)["batch_rows"] == 2 and stats_made(default)["batch_rows"] == 64
+    older = tmp_path / "older.npz"  # as an older genbench wrote it: everything but the rows
+    made = {k: v for k, v in stats_made(small).items() if k != "batch_rows"}
+    save_reference_stats(older, *load_reference_stats(small), made=made)
+    run = ["run", "--models", "gaussian", "--samples", "200", "--metrics", "fid", "--no-figures", *args]
+
+    def said(stats: Path, *more: str) -> str:
+        out = tmp_path / f"runs-{stats.stem}{''.join(more)}"  # one protocol per --out
+        r = cli(*run, "--reference-stats", stats, "--out", out, *more)
+        assert r.exit_code == 0, r.output
+        return " ".join(r.stderr.split())
+
+    warned = said(small)
+    assert f"reference statistics {small} were made from features extracted 2 rows at a time" in warned
+    assert "this command's 64 or more rows at a time (--batch-size 500)" in warned
+    assert "`genbench stats --batch-size 500` makes matching statistics" in warned
+    assert "extracted" not in said(default) and "extracted" not in said(older)
+    assert "extracted" not in said(small, "--batch-size", "2")
+    assert "extracted 64 or more rows at a time, this command's 2 rows" in said(default, "--batch-size", "2")
+
+
 def test_fid_against_genbench_stats_shares_the_protocol_of_a_run_against_them(cli, tmp_path, cache_dir):
     """An evaluation that reads no data takes the split and dataset fingerprint from the stats file,
     so it is one row with a run scored against the same file. And the file holds the statistics

@@ -291,6 +291,33 @@ def check_stats_features(made: dict[str, Any] | None, features: dict[str, Any], 
         )
 
 
+def stats_rows_warning(made: dict[str, Any] | None, extractor: FeatureExtractor, path: Path) -> str | None:
+    """What differs when the statistics in ``path`` were computed from features extracted in calls
+    of other rows than ``extractor``'s, where that changes them (:func:`batch_rows`: fewer than
+    ``MIN_BATCH_ROWS``); None when it does not, or when the file does not record its rows (one of an
+    older genbench, or clean-fid's). Statistics made with ``genbench stats --batch-size 2`` gave a
+    default run another FID (in the ninth digit) than the statistics of its own reference features,
+    which the feature cache keeps apart by the same rows."""
+    theirs = (made or {}).get("batch_rows")
+    if not isinstance(theirs, int) or isinstance(theirs, bool) or theirs < 1:
+        return None
+    theirs, mine = min(theirs, MIN_BATCH_ROWS), extractor.fewest_rows
+    if theirs == mine:
+        return None
+
+    def calls(rows: int) -> str:
+        return f"{rows} rows" if rows < MIN_BATCH_ROWS else f"{MIN_BATCH_ROWS} or more rows"
+
+    size = extractor.batch_size
+    return (
+        f"reference statistics {path} were made from features extracted {calls(theirs)} at a time, this "
+        f"command's {calls(mine)} at a time (--batch-size {size}); calls of fewer than {MIN_BATCH_ROWS} "
+        f"rows take other kernels, so FID against the file differs (around the ninth digit) from FID "
+        f"against the statistics of this command's own reference features. It is computed against the "
+        f"file all the same; `genbench stats --batch-size {size}` makes matching statistics"
+    )
+
+
 def stats_identity(path: Path) -> str:
     """``--reference-stats`` as results record it in their protocol: the file's name and a hash of
     its bytes. The path as typed made ``./s.npz`` and ``s.npz`` (or one file on two machines) two
