@@ -349,7 +349,7 @@ def test_a_download_is_verified_before_it_takes_its_name(tmp_path, monkeypatch):
         real(part)
 
     monkeypatch.setattr(Part, "finish", spy)
-    monkeypatch.setattr(download, "md5sum", lambda p: pytest.fail("hashed after the rename"))
+    monkeypatch.setattr(download, "file_hexdigest", lambda *a: pytest.fail("hashed after the rename"))
     monkeypatch.setattr(download, "_open_url", lambda url: io.BytesIO(b"payload"))
     good = hashlib.md5(b"payload").hexdigest()
     download.ensure_files("x", tmp_path, {"f.gz": good}, ["https://mirror/"])

@@ -159,7 +159,7 @@ class _State:
     """What the resuming server serves (:data:`PAYLOAD` under an ETag) and how: ``mode`` ``ok``
     honours ``Range`` and ``If-Range``; ``ignore-range`` always sends the whole file (200); ``cut``
     sends half of what it promised and closes; ``stall`` sends half and waits for ``release``;
-    ``wrong-range`` answers a resume with the whole file as a 206; ``html`` sends a login page. A path under one of ``gone`` is a
+    ``pause`` sends half, waits for ``release``, then the rest; ``wrong-range`` answers a resume with the whole file as a 206; ``html`` sends a login page. A path under one of ``gone`` is a
     404. ``requests`` records each request's headers (and its path) and the status it was answered with."""
 
     def __init__(self) -> None:
@@ -201,21 +201,23 @@ class _Resuming(http.server.BaseHTTPRequestHandler):
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
         self.end_headers()
-        if st.mode in ("cut", "stall"):
+        if st.mode in ("cut", "stall", "pause"):
             self.wfile.write(rest[: len(rest) // 2])
             self.wfile.flush()
-            if st.mode == "stall":
+            if st.mode != "cut":
                 st.release.wait(60)
-            return
+            if st.mode != "pause":
+                return
+            rest = rest[len(rest) // 2 :]
         self.wfile.write(rest)
 
     def log_message(self, *a: object) -> None:
         pass
 
 
-@pytest.fixture
-def resuming(monkeypatch) -> Iterator[_State]:
-    """A local server that resumes (its state; its mirror URL is ``state.url``)."""
+@contextlib.contextmanager
+def resuming_server(monkeypatch) -> Iterator[_State]:
+    """A local server that resumes, running in the block (its state; its mirror URL is ``state.url``)."""
     state = _State()
     with _serving(_Resuming, monkeypatch) as srv:
         srv.state = state  # type: ignore[attr-defined]
@@ -224,6 +226,13 @@ def resuming(monkeypatch) -> Iterator[_State]:
             yield state
         finally:
             state.release.set()  # a stalled answer ends before the server closes, which joins it
+
+
+@pytest.fixture
+def resuming(monkeypatch) -> Iterator[_State]:
+    """A local server that resumes (:func:`resuming_server`)."""
+    with resuming_server(monkeypatch) as state:
+        yield state
 
 
 def _get(state: _State, directory, md5: str = GOOD) -> str:

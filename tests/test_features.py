@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from genbench import registry
+from genbench.data import download
 from genbench.data.digits import Digits
 from genbench.data.stacked_digits import StackedDigits
 from genbench.data.toy2d import Ring8
@@ -389,13 +390,12 @@ def test_inception_features_do_not_depend_on_the_batch(
 
 
 def test_inception_offline_message(digits, tmp_path, monkeypatch):
-    import torch_fidelity.feature_extractor_inceptionv3 as tfi
-
     def offline(*a, **k):
         raise urllib.error.URLError("network is unreachable")
 
     monkeypatch.delenv(inception.ENV, raising=False)
-    monkeypatch.setattr(tfi, "load_state_dict_from_url", offline)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # torch.hub's cache: none there
+    monkeypatch.setattr(download, "_open_url", offline)
     with pytest.raises(GenbenchError) as e:
         Inception(digits, cache_dir=tmp_path).extract(digits.load("test")[0][:1])
     msg = str(e.value)
@@ -485,7 +485,7 @@ def test_clean_inception_offline_and_bad_file(digits, tmp_path, monkeypatch):
 
     monkeypatch.delenv(clean_inception.ENV, raising=False)
     monkeypatch.setattr(clean_inception, "CLEANFID_CACHE_DIRS", [tmp_path / "cleanfid"])
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(download, "_open_url", offline)
     with pytest.raises(GenbenchError) as e:
         CleanInception(digits, cache_dir=tmp_path).fingerprint()
     msg = str(e.value)

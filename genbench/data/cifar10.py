@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from genbench.data.base import Dataset, Split
-from genbench.data.download import check_md5, corrupt, ensure_files
+from genbench.data.download import check_digest, corrupt, ensure_files
 from genbench.registry import register_dataset
 
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -121,7 +121,7 @@ class CIFAR10(Dataset):
             # the archive unpacked and gone (torchvision's root, `tar xzf`): it was downloaded again,
             # and offline a re-packed archive was refused as corrupt (another md5), so not usable at all
             for n in BATCHES[split]:
-                check_md5(extracted / n, BATCH_MD5[n])
+                check_digest(extracted / n, BATCH_MD5[n])
             images, labels = read_batch_files(extracted, BATCHES[split])
         else:
             # a folder that is there but incomplete (a batch deleted as its md5 error said) is named

@@ -7,7 +7,9 @@ A file that is present is verified, never re-downloaded; a missing file is downl
 interrupted download never leaves a half-written file that looks valid; a part cut off is resumed
 by the next attempt (:mod:`genbench.data.resume`). One process at a time downloads a file
 (:mod:`genbench.data.download_lock`), and a host name lookup has a time limit too
-(:mod:`genbench.data.connect`).
+(:mod:`genbench.data.connect`). The Inception extractors fetch their weights through
+:func:`ensure_file` the same way, checked against a prefix of their sha256 where their file name
+gives one (:mod:`genbench.data.digest`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from email.message import Message
 from pathlib import Path
 from typing import IO
 
+from genbench.data import digest
 from genbench.data.connect import opener
 from genbench.data.download_lock import downloading
 from genbench.data.resume import Part
 from genbench.errors import DataError, GenbenchError
-from genbench.io import remove_temps
+from genbench.io import FIX_DATA, remove_temps
 from genbench.progress import Progress, TenthLines, current_console
 
 #: seconds before a download attempt gives up on a silent server
@@ -47,8 +50,8 @@ def _open_url(url: str, headers: dict[str, str] | None = None) -> IO[bytes]:
     return opener().open(request, timeout=TIMEOUT_S)
 
 
-def md5sum(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.md5()
+def file_hexdigest(path: Path, algorithm: str = "md5", chunk: int = 1 << 20) -> str:
+    h = hashlib.new(algorithm)
     try:
         with open(path, "rb") as fh:
             while block := fh.read(chunk):
@@ -60,14 +63,16 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def check_md5(path: Path, md5: str | None) -> None:
-    """Raise :class:`DataError` (corrupt: delete and retry) when ``path`` does not match ``md5``."""
-    if md5 is None:
+def check_digest(path: Path, expected: str | None) -> None:
+    """Raise :class:`DataError` (corrupt: delete and retry) when ``path`` does not match ``expected``
+    (an md5, or ``"sha256:<prefix>"``: :mod:`genbench.data.digest`)."""
+    if expected is None:
         return
-    got = md5sum(path)
-    if got != md5:
+    algorithm, value = digest.split(expected)
+    got = file_hexdigest(path, algorithm)
+    if not digest.matches(expected, got):
         raise DataError(
-            f"{path} is corrupt (md5 {got}, expected {md5}); delete it and retry to download it again"
+            f"{path} is corrupt ({algorithm} {got}, expected {value}); delete it and retry to download it again"
         )
 
 
@@ -87,7 +92,8 @@ def ensure_files(
 
     Returns {name: path}. Offline or on a failed download, raises one :class:`DataError` naming
     every missing file, where to put it, and where to get it; ``instead``: what else the dataset
-    reads from ``directory`` in their place (CIFAR-10's extracted folder), named beside them.
+    reads from ``directory`` in their place (CIFAR-10's extracted folder), named beside them. Each
+    file's md5 may be another digest (:mod:`genbench.data.digest`).
     """
     directory = Path(directory)
     mirrors = list(mirrors)
@@ -110,7 +116,7 @@ def ensure_files(
     for name in missing:
         try:
             _download(name, paths[name], files[name], mirrors)
-        except _DownloadFailed as e:
+        except DownloadFailed as e:
             still = [n for n in missing if not paths[n].exists()]
             urls = mirrors[0] + still[0] if len(still) == 1 else mirrors[0]
             alternative = f" (or {instead})" if instead else ""
@@ -120,12 +126,26 @@ def ensure_files(
             ) from None
     for name, p in paths.items():
         if name not in missing:  # freshly downloaded files were verified already
-            check_md5(p, files[name])
+            check_digest(p, files[name])
             _drop_part_of(p)
     return paths
 
 
-def _drop_part_of(dest: Path) -> None:
+def ensure_file(dest: Path, expected: str | None, mirrors: Iterable[str], fix: str = FIX_DATA) -> Path:
+    """:func:`ensure_files`' work on one file, for a caller that words its own errors (the Inception
+    weights, whose fix is a flag, not --data-dir): ``dest`` verified against ``expected``, downloaded
+    from the first mirror that gives ``mirror + dest.name`` when missing, into its folder, which must
+    exist. Raises :class:`DownloadFailed` (why, in its ``reason``) when none does, :class:`DataError`
+    when a present file fails its check, a GenbenchError naming ``fix`` when the folder cannot be written."""
+    if dest.exists():
+        check_digest(dest, expected)
+        _drop_part_of(dest, fix)
+    else:
+        _download(dest.name, dest, expected, list(mirrors), fix)
+    return dest
+
+
+def _drop_part_of(dest: Path, fix: str = FIX_DATA) -> None:
     """Delete the part that a cut-off download of ``dest`` left, now that ``dest`` is there and
     verified (put in by hand, as the error said): a present file is never downloaded, so CIFAR-10's
     part (up to 170 MB) stayed beside it for good. Under the download's lock, which a process still
@@ -135,18 +155,20 @@ def _drop_part_of(dest: Path) -> None:
         return
     with (
         contextlib.suppress(GenbenchError, OSError),
-        downloading(dest, (current_console() or Progress()).warn),
+        downloading(dest, (current_console() or Progress()).warn, fix),
     ):
         part.discard()
 
 
-class _DownloadFailed(Exception):
+class DownloadFailed(Exception):
+    """No mirror gave the file; ``reason`` says why, for the caller's one-line error."""
+
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(reason)
 
 
-def _fetch(url: str, part: Part, md5: str | None) -> None:
+def _fetch(url: str, part: Part, expected: str | None) -> None:
     """Download ``url`` into ``part`` (resuming it where it can), verify it, and rename it."""
     for _ in range(2):  # a resume the server answers with another range: once more from the start
         headers = part.resume_headers(url)
@@ -156,7 +178,7 @@ def _fetch(url: str, part: Part, md5: str | None) -> None:
             if e.code != 416 or not headers:
                 raise
             # Range Not Satisfiable: nothing after the part's end (a run killed before its rename?)
-            if part.whole(md5, e.headers):
+            if part.whole(expected, e.headers):
                 part.finish()
                 return
             part.discard()
@@ -167,17 +189,17 @@ def _fetch(url: str, part: Part, md5: str | None) -> None:
             if headers and _is_html(resp_headers, b""):  # a login page in place of the rest: keep the part
                 raise _web_page(url)
             if start is not None:
-                _copy_checked(response, resp_headers, part, start, md5, url)
+                _copy_checked(response, resp_headers, part, start, expected, url)
                 return
         part.discard()
-    raise _DownloadFailed(f"{url} answered a plain request with part of the file")
+    raise DownloadFailed(f"{url} answered a plain request with part of the file")
 
 
 def _copy_checked(
-    response: IO[bytes], headers: Message | None, part: Part, start: int, md5: str | None, url: str
+    response: IO[bytes], headers: Message | None, part: Part, start: int, expected: str | None, url: str
 ) -> None:
     """Copy ``response`` into ``part`` after its first ``start`` bytes, hashing as it goes, and
-    rename it only when the whole file's md5 matches, so no file of the final name is ever unverified."""
+    rename it only when the whole file's digest matches, so no file of the final name is ever unverified."""
     dest = part.dest
     total = part.total(headers, start)
     # said before the first byte: CIFAR-10 is 170 MB from one university server, minutes of a run
@@ -190,7 +212,7 @@ def _copy_checked(
     # lines, not a bar, which a reference-statistics spinner around the first load would break
     lines = TenthLines(console.console, dest.name, lambda done, total: f"{_mb(done)} of {_mb(total)}")
     lines.tenths = start * 10 // total if total else 0  # the tenths the part holds were said before
-    h, done, first = part.hash(start) if start else hashlib.md5(), start, b""
+    h, done, first = part.hash(start, expected) if start else digest.new(expected), start, b""
     # http.client's read(n) waits for all n bytes: what arrived before a SIGKILL was lost with it
     read = response.read1 if isinstance(response, http.client.HTTPResponse) else response.read
     with part.open(start, url, headers) as fh:
@@ -200,13 +222,13 @@ def _copy_checked(
             first, done = first or block[:512], done + len(block)
             if console.enabled:
                 lines.update(done, total)
-        matches = md5 is not None and h.hexdigest() == md5
+        matches = expected is not None and digest.matches(expected, h.hexdigest())
         # urllib returns a body cut short of its Content-Length as if it were whole: a dropped
         # connection read as "checksum mismatch", as if the mirror served another file. A body whose
         # md5 matches is the file, whatever length the server announced (the md5 is the final word)
         if total is not None and done < total and not matches:
-            raise _DownloadFailed(f"connection closed after {done} of {total} bytes from {url}")
-        verified = md5 is None or matches
+            raise DownloadFailed(f"connection closed after {done} of {total} bytes from {url}")
+        verified = expected is None or matches
         if verified:
             fh.flush()
             os.fsync(fh.fileno())  # on disk before the rename: a power cut leaves the part or the file
@@ -218,15 +240,15 @@ def _copy_checked(
     if _is_html(headers, first):
         raise _web_page(url)
     if start:
-        raise _DownloadFailed(
+        raise DownloadFailed(
             f"checksum mismatch from {url} after resuming at {_mb(start)}; its {part.path.name} is deleted, "
             "so a rerun downloads it whole"
         )
-    raise _DownloadFailed(f"checksum mismatch from {url}")
+    raise DownloadFailed(f"checksum mismatch from {url}")
 
 
-def _web_page(url: str) -> _DownloadFailed:
-    return _DownloadFailed(f"{url} sent a web page, not the file: a proxy's or a network's login page?")
+def _web_page(url: str) -> DownloadFailed:
+    return DownloadFailed(f"{url} sent a web page, not the file: a proxy's or a network's login page?")
 
 
 def _is_html(headers: Message | None, first: bytes) -> bool:
@@ -241,13 +263,13 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"  # MNIST's labels: not "0.0 MB"
 
 
-def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> None:
+def _download(name: str, dest: Path, expected: str | None, mirrors: list[str], fix: str = FIX_DATA) -> None:
     console = current_console() or Progress()
-    with downloading(dest, console.warn):
+    with downloading(dest, console.warn, fix):
         if dest.exists():  # another process downloaded it while this one waited
-            check_md5(dest, md5)
+            check_digest(dest, expected)
             return
-        part = Part(dest)
+        part = Part(dest, fix)
         # a part resumes only from the URL it came from (another server's validator means nothing)
         source = part.source()
         mirrors = sorted(mirrors, key=lambda m: m + name != source)
@@ -256,8 +278,8 @@ def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> Non
             for mirror in mirrors:
                 url = mirror + name
                 try:
-                    _fetch(url, part, md5)
-                except _DownloadFailed as e:
+                    _fetch(url, part, expected)
+                except DownloadFailed as e:
                     reasons.append(e.reason)
                     # said now, after its "downloading" line: the next mirror's followed with no word
                     # between (a mirror that never answered said no line; offline, each would only
@@ -277,4 +299,4 @@ def _download(name: str, dest: Path, md5: str | None, mirrors: list[str]) -> Non
                 part.discard()
         if kept:
             reasons.append(f"{_mb(part.size())} of it kept in {part.path.name}, which a rerun resumes")
-    raise _DownloadFailed("; ".join(dict.fromkeys(reasons)) or "no mirror")
+    raise DownloadFailed("; ".join(dict.fromkeys(reasons)) or "no mirror")

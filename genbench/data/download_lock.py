@@ -27,15 +27,16 @@ except ImportError:  # Windows
 
 
 @contextlib.contextmanager
-def downloading(dest: Path, warn: Callable[[str], None]) -> Iterator[None]:
+def downloading(dest: Path, warn: Callable[[str], None], fix: str = FIX_DATA) -> Iterator[None]:
     """Hold the download lock of ``dest`` in the block, waiting (said through ``warn``) while
-    another process holds it. A file system that cannot lock goes on unlocked, with a warning."""
+    another process holds it. A file system that cannot lock goes on unlocked, with a warning; a
+    folder that cannot be written is a GenbenchError naming ``fix``."""
     lock_path = dest.with_name(dest.name + ".lock")
     if fcntl is None:
         with alone(lock_path, dest.name, "downloading it", warn):
             yield
         return
-    fd = _acquire(lock_path, warn)
+    fd = _acquire(lock_path, warn, fix)
     try:
         yield
     finally:
@@ -45,13 +46,13 @@ def downloading(dest: Path, warn: Callable[[str], None]) -> Iterator[None]:
             os.close(fd)  # releases the lock
 
 
-def _acquire(lock_path: Path, warn: Callable[[str], None]) -> int | None:
+def _acquire(lock_path: Path, warn: Callable[[str], None], fix: str) -> int | None:
     said = False
     while True:
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as e:  # a read-only directory: the download could not be written either
-            raise GenbenchError(f"cannot write to {lock_path.parent} ({e.strerror or e}); {FIX_DATA}") from e
+            raise GenbenchError(f"cannot write to {lock_path.parent} ({e.strerror or e}); {fix}") from e
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,14 +12,14 @@ bytes=<size>-`` with ``If-Range: <validator>``): ``206 Partial Content`` whose `
 starts at the part's end is appended; a ``200`` (the server ignores ranges, or the file changed) is
 written from the start; ``416`` (nothing left to send) means the part may be whole, and it is
 verified. A part with no validator saved is not resumed: nothing would tell another version's bytes
-apart. The md5 of the whole file stays the final word: a mismatch deletes the part, so that a rerun
-starts clean, and only a verified part is renamed (atomically) to the destination.
+apart. The md5 (or other digest, :mod:`genbench.data.digest`) of the whole file stays the final
+word: a mismatch deletes the part, so that a rerun starts clean, and only a verified part is renamed
+(atomically) to the destination.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from genbench.data import digest
 from genbench.errors import GenbenchError
 from genbench.io import FIX_DATA, atomic_write_text, disk_error
 
@@ -48,10 +49,11 @@ def validator(headers: Mapping[str, str] | None) -> str | None:
 
 
 class Part:
-    """The partial file of ``dest`` and what it was downloaded from."""
+    """The partial file of ``dest`` and what it was downloaded from; ``fix``: what an error writing
+    it says to do (the weights' folder is no --data-dir)."""
 
-    def __init__(self, dest: Path):
-        self.dest = dest
+    def __init__(self, dest: Path, fix: str = FIX_DATA):
+        self.dest, self.fix = dest, fix
         self.path = dest.with_name(dest.name + ".part")
         self.sidecar = dest.with_name(dest.name + ".part.json")
 
@@ -115,17 +117,18 @@ class Part:
         except (TypeError, ValueError):  # none sent (a chunked response), or not a number
             return None
 
-    def whole(self, md5: str | None, headers: Mapping[str, str] | None) -> bool:
-        """Whether the part is the whole file, after a 416: its md5, or (none known) the size the
+    def whole(self, expected: str | None, headers: Mapping[str, str] | None) -> bool:
+        """Whether the part is the whole file, after a 416: its digest, or (none known) the size the
         416's ``Content-Range: bytes */<size>`` gives."""
-        if md5 is not None:
-            return self.hash(self.size()).hexdigest() == md5
+        if expected is not None:
+            return digest.matches(expected, self.hash(self.size(), expected).hexdigest())
         size = re.fullmatch(r"\s*bytes\s+\*/(\d+)\s*", str((headers or {}).get("Content-Range") or ""))
         return size is not None and int(size[1]) == self.size()
 
-    def hash(self, size: int) -> Any:
-        """The md5 object of the part's first ``size`` bytes (those a resumed download keeps)."""
-        h = hashlib.md5()
+    def hash(self, size: int, expected: str | None = None) -> Any:
+        """The hash object (``expected``'s algorithm, md5 by default) of the part's first ``size``
+        bytes (those a resumed download keeps)."""
+        h = digest.new(expected)
         with open(self.path, "rb") as fh:
             while size > 0 and (block := fh.read(min(1 << 20, size))):
                 h.update(block)
@@ -135,19 +138,19 @@ class Part:
     @contextlib.contextmanager
     def open(self, start: int, url: str, headers: Mapping[str, str] | None) -> Iterator[IO[bytes]]:
         """The part open for its body from ``start`` (appended, or emptied and its sidecar saved
-        before the first byte); a write that fails on the disk itself is a GenbenchError naming --data-dir."""
+        before the first byte); a write that fails on the disk itself is a GenbenchError naming ``fix``."""
         try:
             with open(self.path, "ab" if start else "wb") as fh:
                 if not start:  # after emptying the part: a kill in between leaves no old bytes under it
                     text = json.dumps({"url": url, "validator": validator(headers)})
-                    atomic_write_text(self.sidecar, text + "\n", fix=FIX_DATA)
+                    atomic_write_text(self.sidecar, text + "\n", fix=self.fix)
                 yield fh
         except OSError as e:
-            error = disk_error(self.path, e, FIX_DATA)
+            error = disk_error(self.path, e, self.fix)
             if error is not None:
                 raise error from e
             if e.filename is not None:  # the part cannot be opened: no connection's fault
-                raise GenbenchError(f"cannot write {self.path} ({e.strerror or e}); {FIX_DATA}") from e
+                raise GenbenchError(f"cannot write {self.path} ({e.strerror or e}); {self.fix}") from e
             raise
 
     def finish(self) -> None:

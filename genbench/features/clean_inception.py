@@ -13,7 +13,12 @@ files of the same samples. Logits (for IS) are ``features @ output.weight.T`` wh
 module exposes its ``output`` layer (the unbiased logits, as torch-fidelity's IS uses), else None.
 
 Weights: ``$GENBENCH_CLEAN_INCEPTION_WEIGHTS``, else the ``weights`` argument, else clean-fid's
-own cached copy (``/tmp/inception-2015-12-05.pt``), else a download into ``cache_dir/weights``.
+own cached copy (``/tmp/inception-2015-12-05.pt``), else ``cache_dir/weights``, downloaded there if
+missing by genbench's downloader (:mod:`genbench.features.fetch_weights`: resumed after a cut-off,
+once per cache however many runs start together). Neither clean-fid nor StyleGAN2-ADA (whose file
+it is) publishes a digest of it, so what is checked is what can be: the download is whole (its
+Content-Length) and no web page, and the file loads as TorchScript with clean-fid's ``layers``; a
+downloaded file that does not is named to be deleted, so that the next run downloads it again.
 The tests check the preprocessing against clean-fid's functions and run the pipeline through a
 stand-in TorchScript module; a pass through the real network needs the 95 MB TorchScript file,
 which the offline test machines do not have.
@@ -22,7 +27,6 @@ which the offline test machines do not have.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ import torch
 
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
+from genbench.features.fetch_weights import fetch_weights
 from genbench.features.inception import _file_id, to_uint8
 from genbench.registry import register_features
 
@@ -42,6 +47,11 @@ FILENAME = "inception-2015-12-05.pt"
 #: where clean-fid itself caches the file (cleanfid.features.feature_extractor); tests monkeypatch it
 CLEANFID_CACHE_DIRS = [Path("/tmp")]
 SIZE = 299
+
+
+def instead() -> str:
+    """The fix every error names: a local copy of the file."""
+    return f"pass {FILENAME} ({URL}) with --inception-weights PATH or set {ENV}"
 
 
 def offline_message(reason: str) -> str:
@@ -93,23 +103,16 @@ class CleanInception(FeatureExtractor):
                 )
                 raise GenbenchError(f"clean-fid Inception file {given} not found; {how}: {FILENAME} ({URL})")
             return given
-        for d in [*CLEANFID_CACHE_DIRS, self.cache_dir / "weights"]:
+        for d in CLEANFID_CACHE_DIRS:
             if (d / FILENAME).is_file():
                 return d / FILENAME
-        return self._download(self.cache_dir / "weights")
+        # no digest to check it against: none is published (see the module's docstring)
+        writable = f"choose a writable directory with --cache-dir, or {instead()}"
+        return fetch_weights(URL, self.cache_dir / "weights", None, offline_message, instead(), writable)
 
-    def _download(self, directory: Path) -> Path:
-        from cleanfid.downloads_helper import check_download_inception
-
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            # clean-fid writes straight to the final name; download beside it and rename when complete
-            with tempfile.TemporaryDirectory(dir=directory) as tmp:
-                check_download_inception(fpath=tmp)
-                os.replace(Path(tmp) / FILENAME, directory / FILENAME)
-        except OSError as e:  # URLError is an OSError
-            raise GenbenchError(offline_message(str(getattr(e, "reason", e)))) from None
-        return directory / FILENAME
+    def _given(self) -> bool:
+        """Whether the weights file is the user's (variable or argument), not one found or downloaded."""
+        return bool(os.environ.get(ENV)) or self.weights is not None
 
     def fingerprint(self) -> str:
         if self._id is None:
@@ -126,12 +129,19 @@ class CleanInception(FeatureExtractor):
                     self._model = torch.jit.load(str(path), map_location=self.device).eval()
             except Exception as e:
                 raise GenbenchError(
-                    f"{path} is not clean-fid's Inception TorchScript ({type(e).__name__}); "
-                    f"pass {FILENAME} ({URL}) with --inception-weights PATH or {ENV}"
+                    f"{path} is not clean-fid's Inception TorchScript ({type(e).__name__}); {self._fix()}"
                 ) from None
             if not hasattr(self._model, "layers"):
-                raise GenbenchError(f"{path} has no 'layers' module: not clean-fid's {FILENAME} ({URL})")
+                self._model = None
+                raise GenbenchError(
+                    f"{path} has no 'layers' module: not clean-fid's {FILENAME}; {self._fix()}"
+                )
         return self._model
+
+    def _fix(self) -> str:
+        # a cached or downloaded file (no digest to check it by) is deleted so that a rerun
+        # downloads it: without that, the file of the final name was never downloaded again
+        return instead() if self._given() else f"delete it to download it again, or {instead()}"
 
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         model = self.model

@@ -10,7 +10,12 @@ Images in [-1, 1] are quantised exactly as when they are saved to PNG
 the same features as the same samples written to disk; grey images are repeated to three channels.
 
 Weights: the ``weights`` argument (``--inception-weights``), else ``$GENBENCH_INCEPTION_WEIGHTS``,
-else torch-fidelity's own download (cached by ``torch.hub``).
+else torch-fidelity's file in torch.hub's cache (``<torch hub dir>/checkpoints/``, where
+torch-fidelity's own download puts it), downloaded there if missing by genbench's downloader
+(:mod:`genbench.features.fetch_weights`: resumed after a cut-off, once per cache however many runs
+start together, and checked against the sha256 prefix its name carries, which torch-fidelity's
+``load_state_dict_from_url`` call does not check) and handed to torch-fidelity as
+``feature_extractor_weights_path``.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from typing import Any
 
 import torch
 
+from genbench.data.digest import sha256_prefix
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
+from genbench.features.fetch_weights import fetch_weights
 from genbench.io import file_sha256
 from genbench.registry import register_features
 
@@ -30,6 +37,8 @@ ENV = "GENBENCH_INCEPTION_WEIGHTS"
 #: torch-fidelity's weights URL (torch_fidelity.feature_extractor_inceptionv3.URL_INCEPTION_V3)
 URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 FILENAME = URL.rsplit("/", 1)[-1]
+#: the first digits of the file's sha256, which its name carries (torch.hub's convention)
+DIGEST = sha256_prefix(FILENAME.rsplit("-", 1)[-1].split(".")[0])
 LAYERS = ("2048", "logits_unbiased")
 
 
@@ -53,6 +62,20 @@ def offline_message(reason: str) -> str:
 
 def _file_id(path: Path) -> str:
     return file_sha256(path)[:8]
+
+
+def download_weights() -> Path:
+    """torch-fidelity's weights file in torch.hub's cache, downloaded there and verified if missing
+    (``torch.hub.load_state_dict_from_url``'s place and name, so either finds the other's file)."""
+    instead = f"pass {FILENAME} ({URL}) with --inception-weights PATH or set {ENV}"
+    return fetch_weights(
+        URL,
+        Path(torch.hub.get_dir()) / "checkpoints",
+        DIGEST,
+        offline_message,
+        instead,
+        writable=f"set $TORCH_HOME to a writable folder, or {instead}",
+    )
 
 
 @register_features("inception")
@@ -101,7 +124,7 @@ class Inception(FeatureExtractor):
     def _build(self) -> torch.nn.Module:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-        path = self._checked_path()
+        path = self._checked_path() or download_weights()
         try:
             # eval(): torch-fidelity 0.3 leaves the network in training mode (its own metrics call
             # eval() on it), where BatchNorm normalises by each batch's statistics: features that
@@ -109,18 +132,15 @@ class Inception(FeatureExtractor):
             return FeatureExtractorInceptionV3(
                 "inception-v3-compat",
                 list(LAYERS),
-                feature_extractor_weights_path=str(path) if path is not None else None,
+                feature_extractor_weights_path=str(path),
             ).eval()
-        except OSError as e:  # urllib's URLError is an OSError: offline or the server is down
-            if path is None:
-                raise GenbenchError(offline_message(str(getattr(e, "reason", e)))) from None
+        except OSError as e:
             raise GenbenchError(
                 f"cannot read Inception weights {path} ({e}); pass {FILENAME} ({URL})"
             ) from None
         except Exception as e:
-            where = path or Path(torch.hub.get_dir()) / "checkpoints" / FILENAME
             raise GenbenchError(
-                f"{where} is not torch-fidelity's Inception-v3 weights ({type(e).__name__}); "
+                f"{path} is not torch-fidelity's Inception-v3 weights ({type(e).__name__}); "
                 f"delete it or pass {FILENAME} ({URL}) with --inception-weights PATH or {ENV}"
             ) from None
 

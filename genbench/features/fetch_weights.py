@@ -1,0 +1,47 @@
+"""A feature network's weights file, fetched as the datasets are (:func:`genbench.data.download.ensure_file`).
+
+Into the folder its library reads it from (so a cache that library filled keeps working), resumed
+after a cut-off from its ``.part``, downloaded once by the runs sharing that folder (the others wait
+for it), and checked against its digest before it takes its name. torch.hub's own download (what
+torch-fidelity calls) does none of these: a cluster array's jobs starting together each downloaded
+the 91 MB file, and a download cut off started over. Every failure is one line naming the
+extractor's fix (its ``--inception-weights PATH`` or variable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from genbench.data.download import DownloadFailed, ensure_file
+from genbench.errors import DataError, GenbenchError
+
+
+def fetch_weights(
+    url: str,
+    directory: Path,
+    expected: str | None,
+    offline: Callable[[str], str],
+    instead: str,
+    writable: str,
+) -> Path:
+    """The weights file ``url`` names, in ``directory``, verified against ``expected`` (an md5 or
+    ``"sha256:<prefix>"``, :mod:`genbench.data.digest`; None: none known) and downloaded if missing.
+
+    Errors (:class:`GenbenchError`, one line): ``offline(reason)`` when no download worked; a present
+    file that fails its check says to delete it or ``instead`` (pass a local file); a folder that
+    cannot be written names ``writable``.
+    """
+    name = url.rsplit("/", 1)[-1]
+    dest = directory / name
+    if not dest.exists():
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise GenbenchError(f"cannot create {directory} ({e.strerror or e}); {writable}") from None
+    try:
+        return ensure_file(dest, expected, [url[: -len(name)]], fix=writable)
+    except DownloadFailed as e:
+        raise GenbenchError(offline(e.reason)) from None
+    except DataError as e:  # present, but not the file (corrupt, another version) or unreadable
+        raise GenbenchError(f"{e}, or {instead}") from None
