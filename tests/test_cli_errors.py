@@ -222,12 +222,12 @@ def test_a_cuda_index_beyond_the_devices_fails_naming_the_valid_ones(monkeypatch
 
 
 def test_cifar10_offline_names_the_file_to_provide(cli, tmp_path, cache_dir, monkeypatch):
-    import urllib.request
+    from genbench.data import download
 
-    def offline(*a, **k):
+    def offline(*a, **k):  # the downloader's one network call (urllib.request.urlopen is not it)
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(download, "_open_url", offline)
     line = single_line_error(
         cli(
             *run_args(

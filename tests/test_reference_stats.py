@@ -54,12 +54,12 @@ def plugins(monkeypatch):
 
 @pytest.fixture
 def offline(monkeypatch):
-    import urllib.request
+    from genbench.data import download
 
-    def refuse(*a, **k):
+    def refuse(*a, **k):  # the downloader's one network call (urllib.request.urlopen is not it)
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(download, "_open_url", refuse)
 
 
 def eval_cmd(cli, tmp_path: Path, dataset: str, samples: np.ndarray, *extra: object):
