@@ -47,8 +47,8 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     from genbench.features.reference import (
         check_stats_features,
         load_reference_stats,
+        stats_extraction_warning,
         stats_made,
-        stats_rows_warning,
     )
 
     path = Path(p.config.reference_stats)
@@ -68,8 +68,8 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     for a in stats:  # shared by every metric of every model: a metric's `sigma += eps * I` changed them all
         a.setflags(write=False)
     p.reference_stats = stats
-    if rows := stats_rows_warning(p.reference_made, p.extractor, path):
-        console.warn(rows)
+    if differs := stats_extraction_warning(p.reference_made, p.extractor, path):
+        console.warn(differs)
     made = p.reference_made or {}
     if made.get("dataset") is None:  # a file that says nothing of its data (clean-fid's)
         return

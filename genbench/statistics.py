@@ -4,9 +4,10 @@ and pytorch-fid read, so samples can later be scored against them where the data
 (``genbench eval --reference-stats ... --metrics fid,is``).
 
 The file also records how it was made (key ``genbench``: the dataset and its fingerprint, the split
-and its size, the feature extractor and its fingerprint, and the fewest rows per extraction call,
-``batch_rows``, which a run at another batch size below 64 is warned of, as the feature cache
-keys them: :func:`genbench.features.reference.stats_rows_warning`). A run or evaluation that reads it checks
+and its size, the feature extractor and its fingerprint, the fewest rows per extraction call,
+``batch_rows``, and the ``arithmetic`` the features were computed in; a run at another batch size
+below 64, or in other arithmetic, is warned of, as the feature cache keys them apart:
+:func:`genbench.features.reference.stats_extraction_warning`). A run or evaluation that reads it checks
 that its features are the ones the statistics were computed with (Inception's and clean-fid's
 Inception both give 2048 numbers, so the dimension alone cannot tell them apart), and an evaluation
 that reads no data records the statistics' split and dataset fingerprint in its protocol.
@@ -37,7 +38,7 @@ def stats(path: Path | str, config: RunConfig, *, console: Progress | None = Non
 
 
 def _stats(path: Path | str, config: RunConfig, console: Progress) -> dict[str, Any]:
-    from genbench.features.reference import reference_features, save_reference_stats
+    from genbench.features.reference import arithmetic, reference_features, save_reference_stats
     from genbench.metrics.fid import gaussian_statistics
     from genbench.resolve import build_dataset, build_extractor, check_shared_inputs
 
@@ -65,6 +66,8 @@ def _stats(path: Path | str, config: RunConfig, console: Progress) -> dict[str, 
     split = config.reference_split
     if split not in ("train", "test"):
         raise GenbenchError(f"unknown split {split!r}; use --reference-split train or test")
+    # as the feature cache keys it, before the extraction (a plugin's TF32 setting is said, not undone)
+    computed_in = arithmetic(extractor.device)
     with console.status(f"features of {dataset.name} {split} ({extractor.name})"):
         feats = reference_features(dataset, extractor, split, cache_dir)
     if len(feats) < 2:
@@ -86,6 +89,9 @@ def _stats(path: Path | str, config: RunConfig, console: Progress) -> dict[str, 
         # the fewest rows per extraction call: fewer than 64 take other kernels, so a run at another
         # batch size is told its FID against the file is not against its own reference features
         "batch_rows": extractor.fewest_rows,
+        # the device type, CPU instruction set and TF32 setting: statistics made on a GPU or an
+        # AVX-512 CPU are not those of an AVX2 CPU's own reference features
+        "arithmetic": computed_in,
     }
     save_reference_stats(path, mu, sigma, made=made)
     return made

@@ -316,6 +316,59 @@ def test_statistics_made_at_another_batch_size_below_64_rows_are_named(cli, tmp_
     assert "extracted 64 or more rows at a time, this command's 2 rows" in said(default, "--batch-size", "2")
 
 
+def test_statistics_made_in_other_arithmetic_are_named(cli, tmp_path, cache_dir, monkeypatch):
+    """The feature cache keys the arithmetic (device type, the CPU's instruction set, TF32 on CUDA)
+    apart, but a stats file did not record it: statistics made on an AVX-512 CPU (or a GPU) and used
+    on an AVX2 CPU differed from the run's own reference features with nothing said. The file records
+    the arithmetic that `genbench stats` computed in; a run in another is told, in the one warning
+    that names the rows too when both differ. The CPU's instruction set is what is faked: both sides
+    are computed by the real :func:`~genbench.features.reference.arithmetic`."""
+    import torch
+
+    from genbench.features.reference import arithmetic, load_reference_stats, stats_made
+
+    real = torch.backends.cpu.get_cpu_capability()
+    other = "AVX512" if real != "AVX512" else "AVX2"
+    args = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress", "--device", "cpu"]
+    made_elsewhere, here = tmp_path / "elsewhere.npz", tmp_path / "here.npz"
+    with monkeypatch.context() as m:  # `genbench stats` on a node with another instruction set
+        m.setattr(torch.backends.cpu, "get_cpu_capability", lambda: other)
+        assert cli("stats", "--out", made_elsewhere, *args).exit_code == 0
+    assert cli("stats", "--out", here, *args).exit_code == 0
+    assert stats_made(made_elsewhere)["arithmetic"] == f"cpu,{other}"
+    assert stats_made(here)["arithmetic"] == arithmetic(torch.device("cpu")) == f"cpu,{real}"
+    older = tmp_path / "older.npz"  # as an older genbench wrote it: no arithmetic
+    made = {k: v for k, v in stats_made(made_elsewhere).items() if k != "arithmetic"}
+    save_reference_stats(older, *load_reference_stats(made_elsewhere), made=made)
+    bare = tmp_path / "bare.npz"  # clean-fid's: mu and sigma alone
+    save_reference_stats(bare, *load_reference_stats(made_elsewhere))
+    run = ["run", "--models", "gaussian", "--samples", "200", "--metrics", "fid", "--no-figures", *args]
+
+    def said(stats: Path, *more: str) -> str:
+        out = tmp_path / f"runs-{stats.stem}{''.join(more)}"  # one protocol per --out
+        r = cli(*run, "--reference-stats", stats, "--out", out, *more)
+        assert r.exit_code == 0, r.output
+        return " ".join(r.stderr.split())
+
+    warned = said(made_elsewhere)
+    assert (
+        f"reference statistics {made_elsewhere} were made from features computed in cpu,{other} "
+        f"arithmetic, this command's computed in cpu,{real} arithmetic (--device cpu)"
+    ) in warned
+    assert "`genbench stats --device cpu` on this machine makes matching statistics" in warned
+    assert "rows" not in warned.split("reference statistics")[1]
+    for quiet in (here, older, bare):
+        assert "arithmetic" not in said(quiet)
+    # both differ: one warning, naming both and the one command that matches them
+    both = said(made_elsewhere, "--batch-size", "2")
+    assert both.count(f"reference statistics {made_elsewhere} were made") == 1
+    assert (
+        f"extracted 64 or more rows at a time and computed in cpu,{other} arithmetic, this command's "
+        f"2 rows at a time (--batch-size 2) and computed in cpu,{real} arithmetic (--device cpu)"
+    ) in both
+    assert "`genbench stats --batch-size 2 --device cpu` on this machine makes matching" in both
+
+
 def test_fid_against_genbench_stats_shares_the_protocol_of_a_run_against_them(cli, tmp_path, cache_dir):
     """An evaluation that reads no data takes the split and dataset fingerprint from the stats file,
     so it is one row with a run scored against the same file. And the file holds the statistics

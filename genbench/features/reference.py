@@ -291,14 +291,38 @@ def check_stats_features(made: dict[str, Any] | None, features: dict[str, Any], 
         )
 
 
-def stats_rows_warning(made: dict[str, Any] | None, extractor: FeatureExtractor, path: Path) -> str | None:
-    """What differs when the statistics in ``path`` were computed from features extracted in calls
-    of other rows than ``extractor``'s, where that changes them (:func:`batch_rows`: fewer than
-    ``MIN_BATCH_ROWS``); None when it does not, or when the file does not record its rows (one of an
-    older genbench, or clean-fid's). Statistics made with ``genbench stats --batch-size 2`` gave a
-    default run another FID (in the ninth digit) than the statistics of its own reference features,
-    which the feature cache keeps apart by the same rows."""
-    theirs = (made or {}).get("batch_rows")
+def stats_extraction_warning(
+    made: dict[str, Any] | None, extractor: FeatureExtractor, path: Path
+) -> str | None:
+    """What differs when the statistics in ``path`` were computed from features extracted otherwise
+    than ``extractor`` extracts them, in the ways the feature cache keys apart (:func:`cache_key`):
+    in calls of other rows, where that changes them (:func:`batch_rows`: fewer than
+    ``MIN_BATCH_ROWS``), and in other arithmetic (:func:`arithmetic`: device type, the CPU's
+    instruction set, TF32 on CUDA). One warning names every difference and the one `genbench stats`
+    command that matches them all; None when nothing differs, or for what the file does not record
+    (one of an older genbench, or clean-fid's). Statistics made with ``genbench stats --batch-size 2``
+    gave a default run another FID (in the ninth digit) than the statistics of its own reference
+    features; statistics made on a GPU (TF32) or an AVX-512 CPU, used on an AVX2 CPU, another still,
+    with nothing said."""
+    made = made or {}
+    rows, arith = _rows_difference(made, extractor), _arithmetic_difference(made, extractor)
+    differences = [d for d in (rows, arith) if d]
+    if not differences:
+        return None
+    theirs, mine, why, flags = (list(column) for column in zip(*differences, strict=True))
+    # the instruction set and TF32 setting are the machine's (and its plugins'), which no flag sets
+    where = " on this machine" if arith else ""
+    return (
+        f"reference statistics {path} were made from features {' and '.join(theirs)}, this command's "
+        f"{' and '.join(mine)}; {'; '.join(why)}, so FID against the file differs from FID against the "
+        f"statistics of this command's own reference features. It is computed against the file all "
+        f"the same; `genbench stats {' '.join(flags)}`{where} makes matching statistics"
+    )
+
+
+def _rows_difference(made: dict[str, Any], extractor: FeatureExtractor) -> tuple[str, str, str, str] | None:
+    """(theirs, this command's, why it matters, the flag that matches) when the rows per call differ."""
+    theirs = made.get("batch_rows")
     if not isinstance(theirs, int) or isinstance(theirs, bool) or theirs < 1:
         return None
     theirs, mine = min(theirs, MIN_BATCH_ROWS), extractor.fewest_rows
@@ -310,11 +334,27 @@ def stats_rows_warning(made: dict[str, Any] | None, extractor: FeatureExtractor,
 
     size = extractor.batch_size
     return (
-        f"reference statistics {path} were made from features extracted {calls(theirs)} at a time, this "
-        f"command's {calls(mine)} at a time (--batch-size {size}); calls of fewer than {MIN_BATCH_ROWS} "
-        f"rows take other kernels, so FID against the file differs (around the ninth digit) from FID "
-        f"against the statistics of this command's own reference features. It is computed against the "
-        f"file all the same; `genbench stats --batch-size {size}` makes matching statistics"
+        f"extracted {calls(theirs)} at a time",
+        f"{calls(mine)} at a time (--batch-size {size})",
+        f"calls of fewer than {MIN_BATCH_ROWS} rows take other kernels (around the ninth digit)",
+        f"--batch-size {size}",
+    )
+
+
+def _arithmetic_difference(
+    made: dict[str, Any], extractor: FeatureExtractor
+) -> tuple[str, str, str, str] | None:
+    """(theirs, this command's, why it matters, the flag that matches) when the arithmetic differs."""
+    theirs, mine = made.get("arithmetic"), arithmetic(extractor.device)
+    if not isinstance(theirs, str) or theirs == mine:
+        return None
+    device = str(extractor.device)
+    return (
+        f"computed in {theirs} arithmetic",
+        f"computed in {mine} arithmetic (--device {device})",
+        "another device, CPU instruction set or TF32 setting rounds otherwise (TF32 on CUDA moves "
+        "Inception features in the third or fourth digit)",
+        f"--device {device}",
     )
 
 
