@@ -21,6 +21,7 @@ from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
 from genbench.io import as_written
 from genbench.metrics.base import Metric
+from genbench.metrics.kid_subset import used_metric_options
 from genbench.resolve import effective_metric_options
 from genbench.results import Result
 
@@ -192,7 +193,13 @@ def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict
     - a metric this one does not compute: ``--metrics fid`` over a full result left FID alone;
     - a metric computed with other options: ``--metric-option fid.backend=clean-fid`` replaced
       torch-fidelity's FID. An option that ``old`` does not record (one a newer metric version
-      added) is not a difference."""
+      added) is not a difference; nor is a default given explicitly where the report names the
+      value it stands for (:func:`~genbench.metrics.kid_subset.used_metric_options`: a result of
+      200 samples at ``kid.subset_size`` unset, so 200, is replaced by a rerun at
+      ``kid.subset_size=200``, and the other way round), as the report shows them one protocol.
+
+    Asked once :func:`protocol_replaced` found ``old`` of this result's sample count and reference:
+    ``old``'s ``num_samples`` and ``num_reference`` stand for this result's too."""
     names = [m.name for m in metrics]
     dropped = [m for m in _metrics_with_values(old) if m not in names]
     if dropped:
@@ -200,8 +207,9 @@ def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict
             f"holds the values of {', '.join(dropped)}, which this run ({', '.join(names)}) would drop; "
             f"add {','.join(dropped)} to --metrics"
         )
-    was = old.protocol.get("metric_options") or {}
-    now = as_written(effective_metric_options(metrics, options))
+    was = used_metric_options(old.protocol) or {}
+    given = as_written(effective_metric_options(metrics, options))
+    now = used_metric_options({**old.protocol, "metric_options": given}) or {}
     differ = [
         (m, k)
         for m in names

@@ -168,6 +168,29 @@ def test_run_never_drops_metrics_or_replaces_them_at_other_options(cli, tmp_path
     assert {"fid", "precision", "kid"} <= set(load_result(path).metrics)
 
 
+def test_kid_subset_size_given_at_its_default_is_the_same_protocol_at_a_rerun(cli, tmp_path, cache_dir):
+    """The report shows a result at ``kid.subset_size`` unset (recorded as null) and one at the size
+    that stands for (min(1000, N, reference size)) as one protocol, but a rerun compared the options
+    as recorded: ``--metric-option kid.subset_size=100`` over a 100-sample result was refused as
+    replacing "kid.subset_size=None", and the unset option over an explicit 100 the same. Both are
+    reruns of the same protocol now; another size is still refused, naming the size used."""
+    out = tmp_path / "runs"
+    fast = ("--models", "gaussian", "--no-figures", "--dataset", "digits", "--samples", "100")
+    fast += ("--metrics", "kid")
+    assert cli(*run_args(out, cache_dir, *fast)).exit_code == 0
+    path = out / "digits/gaussian/seed0.json"
+    assert load_result(path).protocol["metric_options"]["kid"]["subset_size"] is None
+    r = cli(*run_args(out, cache_dir, *fast, "--metric-option", "kid.subset_size=100"))
+    assert r.exit_code == 0, r.output
+    assert load_result(path).protocol["metric_options"]["kid"]["subset_size"] == 100
+    r = cli(*run_args(out, cache_dir, *fast))  # and back: the unset option over the explicit size
+    assert r.exit_code == 0, r.output
+    kept = path.read_bytes()
+    line = single_line_error(cli(*run_args(out, cache_dir, *fast, "--metric-option", "kid.subset_size=50")))
+    assert f"{path} holds a result at kid.subset_size=100, which this run at kid.subset_size=50" in line
+    assert path.read_bytes() == kept
+
+
 def test_a_rerun_without_the_metrics_that_did_not_apply_drops_nothing(cli, tmp_path, cache_dir):
     """A full result of a Gaussian records gan_dynamics among its metrics though it has no value of
     it (not a GAN): a rerun listing every other metric was refused, naming gan_dynamics to add."""

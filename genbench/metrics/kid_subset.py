@@ -19,7 +19,10 @@ def default_subset_size(num_samples: int, num_reference: int) -> int:
 def used_metric_options(protocol: dict[str, Any]) -> dict[str, Any] | None:
     """``protocol["metric_options"]`` with a KID subset size recorded as None (the default) replaced
     by the size its subsets had, derived from the ``num_samples`` and ``num_reference`` the protocol
-    records; as recorded where it does not record both (an older or hand-made result)."""
+    records; as recorded where it does not record both (an older or hand-made result). The one rule
+    of what is the same protocol: the report's rows (:mod:`genbench.leaderboard`) and a rerun's
+    replacement of a result (:func:`genbench.replacement.metrics_replaced`) both compare options so,
+    and ``kid.subset_size=1000`` given is the default left unset at N and reference sizes of 1000 or more."""
     options = protocol.get("metric_options")
     kid = options.get("kid") if isinstance(options, dict) else None
     if not isinstance(kid, dict) or "subset_size" not in kid or kid["subset_size"] is not None:
