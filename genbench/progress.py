@@ -32,6 +32,8 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from genbench.training_forecast import TrainingForecast
+
 if TYPE_CHECKING:
     from genbench.results import Result
 
@@ -71,16 +73,30 @@ class Progress:
         file, TERM=dumb), and left an empty line there for each. A notebook keeps rich's widget."""
         return self.enabled and not self.console.is_interactive and not self.console.is_jupyter
 
-    def training(self, description: str) -> Callable[[int, int, dict[str, float]], None]:
+    def training(
+        self, description: str, hint: Callable[[int], str] | None = None
+    ) -> Callable[[int, int, dict[str, float]], None]:
+        """A training's progress: ``update(step, total, values)``. A training that its first steps
+        project to take long says so once (:class:`TrainingForecast`), ``hint(total)`` saying how to
+        shorten it."""
+        forecast = TrainingForecast(
+            self.console.get_time, lambda text: self.warn(f"{description}: {text}"), hint
+        )
         if self._as_lines():
             lines = TenthLines(self.console, description)
-            return lambda step, total, values: lines.update(step, total, _shown(values))
+
+            def line(step: int, total: int, values: dict[str, float]) -> None:
+                lines.update(step, total, _shown(values))
+                forecast.update(step, total)
+
+            return line
         bar = self._bar = self._new_bar()
         bar.start()
         task = bar.add_task(escape(description), total=None, values="")
 
         def update(step: int, total: int, values: dict[str, float]) -> None:
             bar.update(task, completed=step, total=total, values=_shown(values))
+            forecast.update(step, total)
 
         return update
 

@@ -30,6 +30,7 @@ from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
 from genbench.termination import say_rerun, steps_end_first
+from genbench.training_forecast import shorten_hint
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -184,7 +185,10 @@ def _train_and_save(
         checkpoint_path=ckpt_dir / PARTIAL,
         checkpoint_every=p.config.checkpoint_every,
         amp=amp,
-        progress=console.training(f"train {label} seed {seed}"),
+        progress=console.training(
+            f"train {label} seed {seed}",
+            hint=lambda total: shorten_hint(name, model.train_config(), total),
+        ),
         data_digest=digest,  # saved in train.pt: a resume on changed data is refused
         machine=machine_text(machine(str(p.device))),
         warn=lambda message: console.warn(f"{label} seed {seed}: {message}"),
