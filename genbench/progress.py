@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 #: in a log file, a task that has run this long prints a line at each tenth of it: a long training's
 #: log shows its steps and loss, a short task's (a control's sampling) nothing
 LOG_AFTER_S = 10.0
+#: the bars' speed (and so their time remaining) is taken over this much of their recent progress:
+#: rich's 30 s held one update of a step slower than that (the CIFAR-10 DDPM's 40 s a step on a CPU),
+#: no speed, and the time remaining stayed -:--:-- for the whole training
+SPEED_ESTIMATE_S = 3600.0
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -66,6 +70,7 @@ class Progress:
             console=self.console,
             transient=True,
             disable=not self.enabled,
+            speed_estimate_period=SPEED_ESTIMATE_S,
         )
 
     def _as_lines(self) -> bool:

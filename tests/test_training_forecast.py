@@ -1,5 +1,6 @@
 """A long training says early how long it will take, and how to shorten it
-(genbench.training_forecast), on a terminal and in a log file."""
+(genbench.training_forecast), on a terminal and in a log file; the bar's time remaining shows for
+steps slower than rich's 30 s speed window."""
 
 from __future__ import annotations
 
@@ -79,3 +80,17 @@ def test_the_run_names_the_models_step_field_to_shorten_it(cli, tmp_path, monkey
     assert line.endswith(
         "steps take about 0 minutes more; for a shorter training pass --set test-tiny-trained.steps=N"
     )
+
+
+def test_the_bar_shows_the_time_remaining_of_steps_slower_than_30_s():
+    """rich keeps the speed samples of its last 30 s only: a 40 s step left one sample, no speed, and
+    the bar's time remaining stayed -:--:-- for the whole training."""
+    clock = Clock()
+    progress = Progress(console=_console(clock, True))
+    update = progress.training("train ddpm seed 0")
+    for step in (1, 2, 3):
+        clock.now += 40.0
+        update(step, 800_000, {"loss": 1.0})
+    assert progress._bar is not None
+    assert progress._bar.tasks[0].time_remaining == pytest.approx(40.0 * (800_000 - 3))
+    progress.training_done()
