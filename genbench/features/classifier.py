@@ -206,7 +206,7 @@ class Classifier(FeatureExtractor):
 
     description = (
         "small CNN trained on the dataset's train split (weights shipped for digits and stacked-digits; "
-        "trained on first use for mnist, fashion-mnist)"
+        "trained on first use for other labelled datasets: mnist, fashion-mnist, cifar10)"
     )
     supported_kinds = ("image",)
     takes_weights = False  # shipped or trained here, never a file given by --inception-weights

@@ -37,7 +37,7 @@ import torch
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
 from genbench.features.fetch_weights import fetch_weights
-from genbench.features.inception import _file_id, to_uint8
+from genbench.features.inception import WITHOUT_INCEPTION, _file_id, to_uint8
 from genbench.registry import register_features
 
 ENV = "GENBENCH_CLEAN_INCEPTION_WEIGHTS"
@@ -57,7 +57,7 @@ def instead() -> str:
 def offline_message(reason: str) -> str:
     return (
         f"cannot get clean-fid's Inception TorchScript ({reason}); download {FILENAME} from {URL} and "
-        f"pass --inception-weights PATH or set {ENV}"
+        f"pass --inception-weights PATH or set {ENV} ({WITHOUT_INCEPTION})"
     )
 
 

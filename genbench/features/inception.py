@@ -56,8 +56,15 @@ def offline_message(reason: str) -> str:
     return (
         f"cannot get the Inception-v3 weights ({reason}); download {FILENAME} from {URL} "
         f"(pytorch-fid ships the same network as pt_inception-2015-12-05-6726825d.pth) and pass "
-        f"--inception-weights PATH or set {ENV}"
+        f"--inception-weights PATH or set {ENV} ({WITHOUT_INCEPTION})"
     )
+
+
+#: what an offline user can score with instead: named in both Inceptions' offline errors
+WITHOUT_INCEPTION = (
+    "or score without it: --features classifier (a CNN trained here on the train split) or raw, "
+    "whose FIDs do not compare with published Inception ones"
+)
 
 
 def _file_id(path: Path) -> str:
