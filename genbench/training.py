@@ -356,11 +356,17 @@ def missing_shipped_folder(name: str, cls: type[GenerativeModel]) -> str | None:
         return None
     folder = Path(cls.shipped_checkpoints)
     fix = "list them as its package's data files"
-    package, _, _ = cls.__module__.rpartition(".")
-    module_file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    module = sys.modules.get(cls.__module__)
+    # the package whose folder holds the module's file: the module itself when it is a package's
+    # __init__.py, its parent otherwise; "" for a top-level module, which has no package data.
+    # Split off the module's name, a class in pkg/__init__.py got no line, and one in
+    # pkg/sub/__init__.py was told pkg's, which installed nothing
+    package = getattr(module, "__package__", None) or ""
+    module_file = getattr(module, "__file__", None)
     if package and module_file and folder.is_relative_to(Path(module_file).parent):
         inside = folder.relative_to(Path(module_file).parent).as_posix()  # package data is per package
-        fix = f'list them in its pyproject.toml: [tool.setuptools.package-data] {package} = ["{inside}/**/*.pt"]'
+        key = f'"{package}"' if "." in package else package  # unquoted, TOML reads a.b as a table
+        fix = f'list them in its pyproject.toml: [tool.setuptools.package-data] {key} = ["{inside}/**/*.pt"]'
     return (
         f"model {name!r} declares shipped_checkpoints = {str(folder)!r}, a folder that does not exist, "
         f"so it trains where the cache has none; if its checkpoints ship with its package, {fix}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import pickle
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -407,6 +408,48 @@ def test_the_missing_shipped_folder_s_fix_names_the_package_data_line(monkeypatc
     why = missing_shipped_folder("packaged", Packaged)
     assert why is not None
     assert why.endswith('[tool.setuptools.package-data] baselines = ["not-installed/**/*.pt"]')
+
+
+@pytest.mark.parametrize(
+    ("module", "package"),
+    [("plug/__init__.py", "plug"), ("plug/sub/__init__.py", "plug.sub"), ("plug/sub/model.py", "plug.sub")],
+    ids=["package-init", "subpackage-init", "subpackage-module"],
+)
+def test_the_package_data_line_names_the_package_whose_folder_holds_the_model(
+    tmp_path, monkeypatch, module, package
+):
+    """setuptools' package-data paths are relative to the package they are listed under: a model in
+    plug/sub/ was told plug's line, which installs nothing (plug/weights is no folder), and one in
+    a package's __init__.py got no line at all. The line, read as TOML (a dotted name unquoted is a
+    table), lists the folder under the package whose folder holds the model's file."""
+    import importlib
+    import tomllib
+
+    from genbench.training import missing_shipped_folder
+
+    parts = Path(module).parent.parts
+    for i in range(1, len(parts) + 1):
+        tmp_path.joinpath(*parts[:i]).mkdir(exist_ok=True)
+        tmp_path.joinpath(*parts[:i], "__init__.py").touch()
+    (tmp_path / module).touch()
+    name = Path(module).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        loaded = importlib.import_module(name)
+
+        class Packaged(Toy):
+            shipped_checkpoints = Path(loaded.__file__).parent / "weights"
+
+        monkeypatch.setattr(Packaged, "__module__", name)
+        why = missing_shipped_folder("packaged", Packaged)
+    finally:  # the next case's plug is another folder
+        for m in [m for m in sys.modules if m == "plug" or m.startswith("plug.")]:
+            del sys.modules[m]
+    assert why is not None
+    line = why.partition("its pyproject.toml: ")[2]
+    header, _, entry = line.partition("] ")
+    listed = tomllib.loads(f"{header}]\n{entry}\n")["tool"]["setuptools"]["package-data"]
+    assert listed == {package: ["weights/**/*.pt"]}, why
 
 
 @pytest.mark.parametrize("folder", [5, "weights"], ids=["not-a-path", "relative"])
