@@ -310,7 +310,9 @@ def test_statistics_made_at_another_batch_size_below_64_rows_are_named(cli, tmp_
     warned = said(small)
     assert f"reference statistics {small} were made from features extracted 2 rows at a time" in warned
     assert "this command's 64 or more rows at a time (--batch-size 500)" in warned
-    assert "`genbench stats --batch-size 500` makes matching statistics" in warned
+    assert (
+        "`genbench stats --batch-size 500 --device cpu` on this machine makes matching statistics" in warned
+    )
     assert "extracted" not in said(default) and "extracted" not in said(older)
     assert "extracted" not in said(small, "--batch-size", "2")
     assert "extracted 64 or more rows at a time, this command's 2 rows" in said(default, "--batch-size", "2")
@@ -355,7 +357,9 @@ def test_statistics_made_in_other_arithmetic_are_named(cli, tmp_path, cache_dir,
         f"reference statistics {made_elsewhere} were made from features computed in cpu,{other} "
         f"arithmetic, this command's computed in cpu,{real} arithmetic (--device cpu)"
     ) in warned
-    assert "`genbench stats --device cpu` on this machine makes matching statistics" in warned
+    assert (
+        "`genbench stats --batch-size 500 --device cpu` on this machine makes matching statistics" in warned
+    )
     assert "rows" not in warned.split("reference statistics")[1]
     for quiet in (here, older, bare):
         assert "arithmetic" not in said(quiet)
@@ -367,6 +371,38 @@ def test_statistics_made_in_other_arithmetic_are_named(cli, tmp_path, cache_dir,
         f"2 rows at a time (--batch-size 2) and computed in cpu,{real} arithmetic (--device cpu)"
     ) in both
     assert "`genbench stats --batch-size 2 --device cpu` on this machine makes matching" in both
+
+
+def test_the_stats_command_a_warning_names_makes_statistics_it_does_not_warn_of(
+    cli, tmp_path, cache_dir, monkeypatch
+):
+    """The warning named only the flag of what differed, and `genbench stats` takes its defaults
+    for the rest (500 rows per call, --device auto): statistics made elsewhere at --batch-size 2,
+    used at --batch-size 2 here, were to be made again with `genbench stats --device cpu`, whose
+    64-row statistics the next run warned of in turn. The command named, run, makes statistics that
+    the same run is not warned of."""
+    import shlex
+
+    import torch
+
+    real = torch.backends.cpu.get_cpu_capability()
+    args = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress"]
+    elsewhere, remade = tmp_path / "elsewhere.npz", tmp_path / "remade.npz"
+    with monkeypatch.context() as m:  # a node with another instruction set
+        m.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512" if real != "AVX512" else "AVX2")
+        assert cli("stats", "--out", elsewhere, "--batch-size", "2", *args).exit_code == 0
+    run = ["run", "--models", "gaussian", "--samples", "200", "--metrics", "fid", "--no-figures", *args]
+    run += ["--device", "cpu", "--batch-size", "2"]
+
+    def said(stats: Path) -> str:
+        r = cli(*run, "--reference-stats", stats, "--out", tmp_path / f"runs-{stats.stem}")
+        assert r.exit_code == 0, r.output
+        return " ".join(r.stderr.split())
+
+    warned = said(elsewhere)
+    command = warned.split("; `genbench stats ")[1].split("`")[0]
+    assert cli("stats", "--out", remade, *shlex.split(command), *args).exit_code == 0
+    assert "were made from features" not in said(remade)
 
 
 def test_fid_against_genbench_stats_shares_the_protocol_of_a_run_against_them(cli, tmp_path, cache_dir):

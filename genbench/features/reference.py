@@ -309,19 +309,22 @@ def stats_extraction_warning(
     differences = [d for d in (rows, arith) if d]
     if not differences:
         return None
-    theirs, mine, why, flags = (list(column) for column in zip(*differences, strict=True))
-    # the instruction set and TF32 setting are the machine's (and its plugins'), which no flag sets
-    where = " on this machine" if arith else ""
+    theirs, mine, why = (list(column) for column in zip(*differences, strict=True))
+    # both flags, whichever differs: `genbench stats` defaults to 500 rows and --device auto, so
+    # naming one alone made statistics that differ in the other (at --batch-size 2 on the CPU,
+    # `genbench stats --device cpu` wrote 64-row statistics). The instruction set and TF32 setting
+    # are the machine's (and its plugins'), which no flag sets
+    command = f"genbench stats --batch-size {extractor.batch_size} --device {extractor.device}"
     return (
         f"reference statistics {path} were made from features {' and '.join(theirs)}, this command's "
         f"{' and '.join(mine)}; {'; '.join(why)}, so FID against the file differs from FID against the "
         f"statistics of this command's own reference features. It is computed against the file all "
-        f"the same; `genbench stats {' '.join(flags)}`{where} makes matching statistics"
+        f"the same; `{command}` on this machine makes matching statistics"
     )
 
 
-def _rows_difference(made: dict[str, Any], extractor: FeatureExtractor) -> tuple[str, str, str, str] | None:
-    """(theirs, this command's, why it matters, the flag that matches) when the rows per call differ."""
+def _rows_difference(made: dict[str, Any], extractor: FeatureExtractor) -> tuple[str, str, str] | None:
+    """(theirs, this command's, why it matters) when the rows per call differ."""
     theirs = made.get("batch_rows")
     if not isinstance(theirs, int) or isinstance(theirs, bool) or theirs < 1:
         return None
@@ -337,24 +340,19 @@ def _rows_difference(made: dict[str, Any], extractor: FeatureExtractor) -> tuple
         f"extracted {calls(theirs)} at a time",
         f"{calls(mine)} at a time (--batch-size {size})",
         f"calls of fewer than {MIN_BATCH_ROWS} rows take other kernels (around the ninth digit)",
-        f"--batch-size {size}",
     )
 
 
-def _arithmetic_difference(
-    made: dict[str, Any], extractor: FeatureExtractor
-) -> tuple[str, str, str, str] | None:
-    """(theirs, this command's, why it matters, the flag that matches) when the arithmetic differs."""
+def _arithmetic_difference(made: dict[str, Any], extractor: FeatureExtractor) -> tuple[str, str, str] | None:
+    """(theirs, this command's, why it matters) when the arithmetic differs."""
     theirs, mine = made.get("arithmetic"), arithmetic(extractor.device)
     if not isinstance(theirs, str) or theirs == mine:
         return None
-    device = str(extractor.device)
     return (
         f"computed in {theirs} arithmetic",
-        f"computed in {mine} arithmetic (--device {device})",
+        f"computed in {mine} arithmetic (--device {extractor.device})",
         "another device, CPU instruction set or TF32 setting rounds otherwise (TF32 on CUDA moves "
         "Inception features in the third or fourth digit)",
-        f"--device {device}",
     )
 
 
