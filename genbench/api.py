@@ -150,10 +150,17 @@ class TrainContext:
         a custom class) raises :class:`~genbench.errors.StateContentError`, or, with ``warn``,
         is shown once and never saved: the training goes on, but cannot be resumed."""
         saving_for_stop()
+        ctrl_c = False
         try:
             self._save(state, step)
+        except KeyboardInterrupt:
+            # Ctrl-C (or a stop already taken) cut the write short: it stops as itself, as Ctrl-C
+            # does while the step runs; taking the waiting stop over it read as SIGTERM's (exit 143)
+            ctrl_c = True
+            raise
         finally:
-            stop_if_waiting()  # the stop that waited for this step's end, now that its state is saved
+            if not ctrl_c:
+                stop_if_waiting()  # the stop that waited for this step's end, now that its state is saved
 
     def _save(self, state: dict[str, Any], step: int) -> None:
         if self.checkpoint_path is None or self.refused is not None:

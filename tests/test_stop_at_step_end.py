@@ -197,3 +197,28 @@ def test_ctrl_c_while_a_stop_waits_for_the_step_end_stops_as_ctrl_c(tmp_path: Pa
     assert type(stopped.value) is KeyboardInterrupt
     assert done == list(range(1, 7))  # stopped inside step 7, not at its end
     assert load_checkpoint(tmp_path / "train.pt")["step"] == 5
+
+
+def test_ctrl_c_during_the_save_a_stop_waited_for_stops_as_ctrl_c(tmp_path: Path, monkeypatch):
+    """SIGTERM mid-step, then Ctrl-C while the state of that step is written: Ctrl-C stops at once,
+    as itself (the CLI's exit 130 and "interrupted"), as it does before the step ends. The waiting
+    stop was taken over it once the write was cut short, and the command exited 143, "terminated"."""
+    import genbench.checkpoint
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # also under a background pytest
+    real_save = genbench.checkpoint.save_checkpoint
+
+    def interrupted_save(path, payload):
+        if payload["step"] == 7:  # the user's Ctrl-C, inside the write of the state the stop waited for
+            os.kill(os.getpid(), signal.SIGINT)
+        real_save(path, payload)
+
+    monkeypatch.setattr(genbench.checkpoint, "save_checkpoint", interrupted_save)
+    ctx = context(tmp_path)
+    try:
+        with pytest.raises(KeyboardInterrupt) as stopped, sigterm_stops(), steps_end_first():
+            steps(ctx, 20, signal_at=7)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert type(stopped.value) is KeyboardInterrupt
+    assert load_checkpoint(tmp_path / "train.pt")["step"] == 5  # the write was cut short
