@@ -67,6 +67,11 @@ WITHOUT_INCEPTION = (
 )
 
 
+def instead() -> str:
+    """How to give the weights by hand: the end of every error about them."""
+    return f"pass {FILENAME} ({URL}) with --inception-weights PATH or set {ENV}"
+
+
 def _file_id(path: Path) -> str:
     return file_sha256(path)[:8]
 
@@ -74,14 +79,13 @@ def _file_id(path: Path) -> str:
 def download_weights() -> Path:
     """torch-fidelity's weights file in torch.hub's cache, downloaded there and verified if missing
     (``torch.hub.load_state_dict_from_url``'s place and name, so either finds the other's file)."""
-    instead = f"pass {FILENAME} ({URL}) with --inception-weights PATH or set {ENV}"
     return fetch_weights(
         URL,
         Path(torch.hub.get_dir()) / "checkpoints",
         DIGEST,
         offline_message,
-        instead,
-        writable=f"set $TORCH_HOME to a writable folder, or {instead}",
+        instead(),
+        writable=f"set $TORCH_HOME to a writable folder, or {instead()}",
     )
 
 
@@ -109,10 +113,7 @@ class Inception(FeatureExtractor):
     def _checked_path(self) -> Path | None:
         path = self.weights_path()
         if path is not None and not path.is_file():
-            raise GenbenchError(
-                f"Inception weights {path} not found; pass the file {FILENAME} ({URL}) "
-                f"with --inception-weights PATH or {ENV}"
-            )
+            raise GenbenchError(f"Inception weights {path} not found; {instead()}")
         return path
 
     def fingerprint(self) -> str:
@@ -142,13 +143,11 @@ class Inception(FeatureExtractor):
                 feature_extractor_weights_path=str(path),
             ).eval()
         except OSError as e:
-            raise GenbenchError(
-                f"cannot read Inception weights {path} ({e}); pass {FILENAME} ({URL})"
-            ) from None
+            raise GenbenchError(f"cannot read Inception weights {path} ({e}); {instead()}") from None
         except Exception as e:
             raise GenbenchError(
                 f"{path} is not torch-fidelity's Inception-v3 weights ({type(e).__name__}); "
-                f"delete it or pass {FILENAME} ({URL}) with --inception-weights PATH or {ENV}"
+                f"delete it or {instead()}"
             ) from None
 
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
