@@ -6,6 +6,7 @@ types of a :class:`~genbench.config.RunConfig` built in Python. A typo fails her
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from collections.abc import Callable, Sequence
@@ -268,6 +269,10 @@ def _is_int(value: Any) -> bool:  # numpy's integers too (np.arange(3), a sweep'
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _is_number(value: Any) -> bool:  # numpy's too
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _is_str(value: Any) -> bool:
     return isinstance(value, str)
 
@@ -356,6 +361,19 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     if config.checkpoint_every < 0:  # step % -5 == 0 checkpointed every 5 steps
         raise GenbenchError(
             f"--checkpoint-every must be >= 0 (0 saves no resumable checkpoints), got {config.checkpoint_every}"
+        )
+    _check_type(config, "checkpoint_minutes", _is_number, "a number (minutes), e.g. 30")
+    config.checkpoint_minutes = float(config.checkpoint_minutes)  # an int or numpy float, as the CLI gives
+    if not 0 <= config.checkpoint_minutes < math.inf:  # nan never came due: it saved on steps only
+        raise GenbenchError(
+            "--checkpoint-minutes must be a number of minutes >= 0 (0 saves on steps only), "
+            f"got {config.checkpoint_minutes:g}"
+        )
+    if config.checkpoint_every == 0 and config.checkpoint_minutes not in (0, RunConfig.checkpoint_minutes):
+        # 0 has always meant no resumable state at all (no 570 MB writes): the minutes would be ignored
+        raise GenbenchError(
+            f"--checkpoint-minutes {config.checkpoint_minutes:g} saves nothing with --checkpoint-every 0, "
+            "which saves no resumable checkpoints; pass --checkpoint-every N to save on time too"
         )
 
 

@@ -184,6 +184,7 @@ def _train_and_save(
         device=p.device,
         checkpoint_path=ckpt_dir / PARTIAL,
         checkpoint_every=p.config.checkpoint_every,
+        checkpoint_minutes=p.config.checkpoint_minutes,
         amp=amp,
         progress=console.training(
             f"train {label} seed {seed}",
@@ -204,7 +205,7 @@ def _train_and_save(
         summary = {**summary, **mode}  # saved with the weights: a loaded checkpoint says how it was trained
         check_weights_finite(model, summary, ctx)
     except KeyboardInterrupt as e:
-        say_rerun(e, _rerun_after_stop(ctx, ckpt_dir, f"{label} seed {seed}", p.config.checkpoint_every))
+        say_rerun(e, _rerun_after_stop(ctx, ckpt_dir, f"{label} seed {seed}"))
         raise
     except Exception as e:
         # failed (diverged, a bug): the next --retrain starts over; interrupted: it resumes
@@ -237,9 +238,7 @@ def _train_and_save(
     except KeyboardInterrupt as e:
         # stopped writing model.pt (SIGTERM waits for no step here): the training is done, and the
         # rerun resumes its last saved state; it said "trained models load from their checkpoints"
-        what = _rerun_after_stop(
-            ctx, ckpt_dir, f"{label} seed {seed}", p.config.checkpoint_every, trained=True
-        )
+        what = _rerun_after_stop(ctx, ckpt_dir, f"{label} seed {seed}", trained=True)
         say_rerun(e, what)
         raise
     except GenbenchError as e:
@@ -263,7 +262,7 @@ def _train_and_save(
     return train_s, ctx.history, weights_info(final, False, cls, amp, summary, trained_on)
 
 
-def _rerun_after_stop(ctx: TrainContext, ckpt_dir: Path, who: str, every: int, trained: bool = False) -> str:
+def _rerun_after_stop(ctx: TrainContext, ckpt_dir: Path, who: str, trained: bool = False) -> str:
     """What a rerun does with ``who``'s training, stopped (Ctrl-C, SIGTERM) before its model.pt was
     written; ``trained``: its fit had returned (stopped writing model.pt)."""
     if (ckpt_dir / PARTIAL).exists():
@@ -285,10 +284,16 @@ def _rerun_after_stop(ctx: TrainContext, ckpt_dir: Path, who: str, every: int, t
             f"{who} saved no state to resume from (its state holds {ctx.refused}, which was refused), "
             "so a rerun trains it from the start"
         )
-    return (
-        f"{who} had saved no state to resume from (--checkpoint-every {every}), "
-        "so a rerun trains it from the start"
-    )
+    return f"{who} had saved no state to resume from ({checkpoint_flags(ctx)}), so a rerun trains it from the start"
+
+
+def checkpoint_flags(ctx: TrainContext) -> str:
+    """When ``ctx`` saves a resumable state, as the flags that say so: ``--checkpoint-every 500,
+    --checkpoint-minutes 30`` (the minutes left out where they are 0, or ignored: every 0 saves none)."""
+    flags = f"--checkpoint-every {ctx.checkpoint_every}"
+    if ctx.checkpoint_every and ctx.checkpoint_minutes:
+        flags += f", --checkpoint-minutes {ctx.checkpoint_minutes:g}"
+    return flags
 
 
 def check_state_storable(model: GenerativeModel, name: str) -> None:

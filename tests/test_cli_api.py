@@ -54,6 +54,11 @@ def test_the_python_api_refuses_a_named_metric_that_cannot_handle_the_data(tmp_p
         ("samples", "100", "RunConfig.samples must be an integer"),  # TypeError tracebacks
         ("batch_size", "100", "RunConfig.batch_size must be an integer, e.g. 500, got '100'"),
         ("checkpoint_every", "5", "RunConfig.checkpoint_every must be an integer"),
+        (
+            "checkpoint_minutes",
+            "30",
+            "RunConfig.checkpoint_minutes must be a number (minutes), e.g. 30, got '30'",
+        ),
         # a non-empty string is true: retrain="no" retrained
         ("retrain", "no", "RunConfig.retrain must be True or False, got 'no'"),
         ("amp", 0, "RunConfig.amp must be True or False, got 0"),
@@ -85,6 +90,7 @@ def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
         "overrides",
         "samples",
         "checkpoint_every",
+        "checkpoint_minutes",
         "retrain",
         "amp",
     ):  # eval reads it too

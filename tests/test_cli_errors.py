@@ -158,6 +158,21 @@ def test_a_tilde_after_an_equals_sign_is_the_home_directory(cli, tmp_path, monke
         ),
         # step % -5 == 0: a negative interval checkpointed every 5 steps
         (["--models", "copy", "--checkpoint-every", "-5"], "--checkpoint-every must be >= 0 (0 saves no"),
+        (
+            ["--models", "copy", "--checkpoint-minutes", "-1"],
+            "--checkpoint-minutes must be a number of minutes >= 0",
+        ),
+        # nan never came due: it saved on steps only, silently
+        (
+            ["--models", "copy", "--checkpoint-minutes", "nan"],
+            "--checkpoint-minutes must be a number of minutes >= 0",
+        ),
+        # --checkpoint-every 0 saves no resumable state: the minutes were ignored
+        (
+            ["--models", "copy", "--checkpoint-every", "0", "--checkpoint-minutes", "10"],
+            "--checkpoint-minutes 10 saves nothing with --checkpoint-every 0, which saves no resumable "
+            "checkpoints; pass --checkpoint-every N to save on time too",
+        ),
         (["--models", "copy", "--device", "mps"], "device 'mps' is not supported"),
         (
             ["--models", "copy", "--device", "cuda:0"]

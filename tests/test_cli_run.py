@@ -102,7 +102,7 @@ def test_ctrl_c_before_the_first_resumable_state_says_the_rerun_starts_over(cli,
     assert r.exit_code == 130 and "Traceback" not in r.stderr
     assert r.stderr.splitlines()[-1] == (
         "interrupted: finished results are saved; test-tiny-trained seed 0 had saved no state to resume "
-        "from (--checkpoint-every 5), so a rerun trains it from the start"
+        "from (--checkpoint-every 5, --checkpoint-minutes 30), so a rerun trains it from the start"
     )
     assert not list((tmp_path / "cache").rglob("train.pt"))
     monkeypatch.setattr(TrainContext, "progress", real)

@@ -166,7 +166,8 @@ def train_pt(tmp_path: Path) -> list[Path]:
 
 #: what the last line says of a training stopped before it saved a state to resume from
 STARTS_OVER = (
-    "had saved no state to resume from (--checkpoint-every {every}), so a rerun trains it from the start"
+    "had saved no state to resume from (--checkpoint-every {every}, --checkpoint-minutes 30), "
+    "so a rerun trains it from the start"
 )
 
 

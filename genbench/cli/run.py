@@ -56,8 +56,14 @@ def run(
         bool, typer.Option(help="Train anew even when a checkpoint for this config exists.")
     ] = False,
     checkpoint_every: Annotated[
-        int, typer.Option(help="Training steps between resumable checkpoints.")
+        int, typer.Option(help="Training steps between resumable checkpoints; 0 saves none.")
     ] = 500,
+    checkpoint_minutes: Annotated[
+        float,
+        typer.Option(
+            help="Also save a resumable checkpoint once this many minutes have passed since the last; 0: on steps only."
+        ),
+    ] = 30.0,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -106,6 +112,7 @@ def run(
         batch_size=batch_size,
         retrain=retrain,
         checkpoint_every=checkpoint_every,
+        checkpoint_minutes=checkpoint_minutes,
         overrides=list(set_ or []),
         metric_options=list(metric_option or []),
         inception_weights=inception_weights,
