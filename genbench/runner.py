@@ -68,7 +68,12 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     for a in stats:  # shared by every metric of every model: a metric's `sigma += eps * I` changed them all
         a.setflags(write=False)
     p.reference_stats = stats
-    if differs := stats_extraction_warning(p.reference_made, p.extractor, path):
+    # the split this command's rows record (planning.planned_reference): its own where it reads one,
+    # else the file's
+    split = (p.reference_made or {}).get("split")
+    if p.reads_reference or split not in ("train", "test"):
+        split = p.config.reference_split
+    if differs := stats_extraction_warning(p.reference_made, p.extractor, path, str(p.config.dataset), split):
         console.warn(differs)
     made = p.reference_made or {}
     if made.get("dataset") is None:  # a file that says nothing of its data (clean-fid's)

@@ -310,9 +310,7 @@ def test_statistics_made_at_another_batch_size_below_64_rows_are_named(cli, tmp_
     warned = said(small)
     assert f"reference statistics {small} were made from features extracted 2 rows at a time" in warned
     assert "this command's 64 or more rows at a time (--batch-size 500)" in warned
-    assert (
-        "`genbench stats --batch-size 500 --device cpu` on this machine makes matching statistics" in warned
-    )
+    assert "--batch-size 500 --device cpu --out PATH` on this machine makes matching statistics" in warned
     assert "extracted" not in said(default) and "extracted" not in said(older)
     assert "extracted" not in said(small, "--batch-size", "2")
     assert "extracted 64 or more rows at a time, this command's 2 rows" in said(default, "--batch-size", "2")
@@ -357,9 +355,7 @@ def test_statistics_made_in_other_arithmetic_are_named(cli, tmp_path, cache_dir,
         f"reference statistics {made_elsewhere} were made from features computed in cpu,{other} "
         f"arithmetic, this command's computed in cpu,{real} arithmetic (--device cpu)"
     ) in warned
-    assert (
-        "`genbench stats --batch-size 500 --device cpu` on this machine makes matching statistics" in warned
-    )
+    assert "--batch-size 500 --device cpu --out PATH` on this machine makes matching statistics" in warned
     assert "rows" not in warned.split("reference statistics")[1]
     for quiet in (here, older, bare):
         assert "arithmetic" not in said(quiet)
@@ -370,27 +366,34 @@ def test_statistics_made_in_other_arithmetic_are_named(cli, tmp_path, cache_dir,
         f"extracted 64 or more rows at a time and computed in cpu,{other} arithmetic, this command's "
         f"2 rows at a time (--batch-size 2) and computed in cpu,{real} arithmetic (--device cpu)"
     ) in both
-    assert "`genbench stats --batch-size 2 --device cpu` on this machine makes matching" in both
+    assert "--batch-size 2 --device cpu --out PATH` on this machine makes matching" in both
 
 
+@pytest.mark.parametrize("features", [[], ["--features", "raw"]], ids=["default-features", "raw"])
 def test_the_stats_command_a_warning_names_makes_statistics_it_does_not_warn_of(
-    cli, tmp_path, cache_dir, monkeypatch
+    cli, tmp_path, cache_dir, monkeypatch, features
 ):
     """The warning named only the flag of what differed, and `genbench stats` takes its defaults
     for the rest (500 rows per call, --device auto): statistics made elsewhere at --batch-size 2,
     used at --batch-size 2 here, were to be made again with `genbench stats --device cpu`, whose
-    64-row statistics the next run warned of in turn. The command named, run, makes statistics that
-    the same run is not warned of."""
+    64-row statistics the next run warned of in turn. Nor did it name the dataset, split, features
+    or --out: as given it failed ("Missing option '--out'"), and completed by hand it described the
+    train split (the row then recorded another reference than the file's test split, with nothing
+    said) in the dataset's default features (refused by the next run). The command named, run as
+    given (its PATH filled in), makes statistics that the same run is not warned of, of the same
+    split and features."""
     import shlex
 
-    import torch
+    from genbench.features.reference import stats_made
 
     real = torch.backends.cpu.get_cpu_capability()
-    args = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress"]
+    here = ["--cache-dir", cache_dir, "--no-progress"]  # the user's environment, not the command's
+    args = ["--dataset", "digits", *features, *here]
     elsewhere, remade = tmp_path / "elsewhere.npz", tmp_path / "remade.npz"
     with monkeypatch.context() as m:  # a node with another instruction set
         m.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512" if real != "AVX512" else "AVX2")
-        assert cli("stats", "--out", elsewhere, "--batch-size", "2", *args).exit_code == 0
+        made = cli("stats", "--out", elsewhere, "--batch-size", "2", "--reference-split", "test", *args)
+        assert made.exit_code == 0, made.output
     run = ["run", "--models", "gaussian", "--samples", "200", "--metrics", "fid", "--no-figures", *args]
     run += ["--device", "cpu", "--batch-size", "2"]
 
@@ -400,9 +403,13 @@ def test_the_stats_command_a_warning_names_makes_statistics_it_does_not_warn_of(
         return " ".join(r.stderr.split())
 
     warned = said(elsewhere)
-    command = warned.split("; `genbench stats ")[1].split("`")[0]
-    assert cli("stats", "--out", remade, *shlex.split(command), *args).exit_code == 0
+    command = shlex.split(warned.split("; `")[1].split("`")[0])
+    assert command[:2] == ["genbench", "stats"] and command[-2:] == ["--out", "PATH"], warned
+    r = cli(*command[1:-1], str(remade), *here)
+    assert r.exit_code == 0, r.output
     assert "were made from features" not in said(remade)
+    assert stats_made(remade)["split"] == "test"
+    assert stats_made(remade)["features"]["name"] == stats_made(elsewhere)["features"]["name"]
 
 
 def test_fid_against_genbench_stats_shares_the_protocol_of_a_run_against_them(cli, tmp_path, cache_dir):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shlex
 import warnings
 import zipfile
 from pathlib import Path
@@ -292,14 +293,15 @@ def check_stats_features(made: dict[str, Any] | None, features: dict[str, Any], 
 
 
 def stats_extraction_warning(
-    made: dict[str, Any] | None, extractor: FeatureExtractor, path: Path
+    made: dict[str, Any] | None, extractor: FeatureExtractor, path: Path, dataset: str, split: str
 ) -> str | None:
     """What differs when the statistics in ``path`` were computed from features extracted otherwise
     than ``extractor`` extracts them, in the ways the feature cache keys apart (:func:`cache_key`):
     in calls of other rows, where that changes them (:func:`batch_rows`: fewer than
     ``MIN_BATCH_ROWS``), and in other arithmetic (:func:`arithmetic`: device type, the CPU's
     instruction set, TF32 on CUDA). One warning names every difference and the one `genbench stats`
-    command that matches them all; None when nothing differs, or for what the file does not record
+    command that matches them all (of ``dataset`` as the command was given it, and its reference
+    ``split``); None when nothing differs, or for what the file does not record
     (one of an older genbench, or clean-fid's). Statistics made with ``genbench stats --batch-size 2``
     gave a default run another FID (in the ninth digit) than the statistics of its own reference
     features; statistics made on a GPU (TF32) or an AVX-512 CPU, used on an AVX2 CPU, another still,
@@ -313,8 +315,15 @@ def stats_extraction_warning(
     # both flags, whichever differs: `genbench stats` defaults to 500 rows and --device auto, so
     # naming one alone made statistics that differ in the other (at --batch-size 2 on the CPU,
     # `genbench stats --device cpu` wrote 64-row statistics). The instruction set and TF32 setting
-    # are the machine's (and its plugins'), which no flag sets
-    command = f"genbench stats --batch-size {extractor.batch_size} --device {extractor.device}"
+    # are the machine's (and its plugins'), which no flag sets. The dataset, split and features too:
+    # the command named none, so it failed as given (--out and --dataset are required), and completed
+    # by hand it took stats' defaults (the train split, the dataset's features), which the next run
+    # warned of or refused in turn
+    command = shlex.join(
+        ["genbench", "stats", "--dataset", dataset, "--reference-split", split, "--features", extractor.name]
+        + ["--batch-size", str(extractor.batch_size), "--device", str(extractor.device)]
+    )
+    command += " --out PATH"  # a new file, or the same one: what the user keeps is theirs to say
     return (
         f"reference statistics {path} were made from features {' and '.join(theirs)}, this command's "
         f"{' and '.join(mine)}; {'; '.join(why)}, so FID against the file differs from FID against the "
