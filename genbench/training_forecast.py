@@ -68,5 +68,7 @@ def shorten_hint(model: str, train_config: dict[str, Any], total: int) -> str:
     fields = [
         k for k, v in train_config.items() if isinstance(v, int) and not isinstance(v, bool) and v == total
     ]
+    if len(fields) > 1:  # ddpm.train_steps=1000 equals its timesteps: the one named as a step count
+        fields = [k for k in fields if k == "steps" or k.endswith("_steps")] or fields
     where = f"{model}.{fields[0]}" if len(fields) == 1 else f"{model}.FIELD (its step count)"
     return f"for a shorter training pass --set {where}=N"

@@ -94,3 +94,15 @@ def test_the_bar_shows_the_time_remaining_of_steps_slower_than_30_s():
     assert progress._bar is not None
     assert progress._bar.tasks[0].time_remaining == pytest.approx(40.0 * (800_000 - 3))
     progress.training_done()
+
+
+def test_the_hint_names_the_step_count_field_where_another_field_has_the_same_value():
+    """``--set ddpm.train_steps=1000`` equals the DDPM's ``timesteps``: the hint named no field
+    (``ddpm.FIELD``) where one of the two is the step count by its name."""
+    from genbench.training_forecast import shorten_hint
+
+    config = {"timesteps": 1000, "train_steps": 1000, "warmup": 100, "lr": 2e-4}
+    assert shorten_hint("ddpm", config, 1000).endswith("--set ddpm.train_steps=N")
+    assert shorten_hint("gan-ns", {"steps": 10, "d_steps": 1, "batch": 10}, 10).endswith("gan-ns.steps=N")
+    # none named as a step count among the equal ones: the hint says what to look for
+    assert "my.FIELD (its step count)" in shorten_hint("my", {"a": 5, "b": 5}, 5)
