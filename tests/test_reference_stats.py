@@ -284,6 +284,15 @@ def test_stats_writes_the_split_statistics_that_fid_uses_and_how_they_were_made(
     assert line.endswith("is a file, not a directory; pass --out an .npz path in a writable directory")
 
 
+def stderr_of_run(cli, tmp_path: Path, run: list, stats: Path, *more: str) -> str:
+    """The stderr, on one line, of ``run`` against the statistics ``stats`` (one ``--out`` per
+    statistics file and extra flags: one protocol each)."""
+    out = tmp_path / f"runs-{stats.stem}{''.join(more)}"
+    r = cli(*run, "--reference-stats", stats, "--out", out, *more)
+    assert r.exit_code == 0, r.output
+    return " ".join(r.stderr.split())
+
+
 def test_statistics_made_at_another_batch_size_below_64_rows_are_named(cli, tmp_path, cache_dir):
     """Calls of 1 to 3 rows take other CPU kernels: statistics made with `genbench stats --batch-size 2`
     gave a default run an FID in the ninth digit away from that against its own reference features,
@@ -302,10 +311,7 @@ def test_statistics_made_at_another_batch_size_below_64_rows_are_named(cli, tmp_
     run = ["run", "--models", "gaussian", "--samples", "200", "--metrics", "fid", "--no-figures", *args]
 
     def said(stats: Path, *more: str) -> str:
-        out = tmp_path / f"runs-{stats.stem}{''.join(more)}"  # one protocol per --out
-        r = cli(*run, "--reference-stats", stats, "--out", out, *more)
-        assert r.exit_code == 0, r.output
-        return " ".join(r.stderr.split())
+        return stderr_of_run(cli, tmp_path, run, stats, *more)
 
     warned = said(small)
     assert f"reference statistics {small} were made from features extracted 2 rows at a time" in warned
@@ -345,10 +351,7 @@ def test_statistics_made_in_other_arithmetic_are_named(cli, tmp_path, cache_dir,
     run = ["run", "--models", "gaussian", "--samples", "200", "--metrics", "fid", "--no-figures", *args]
 
     def said(stats: Path, *more: str) -> str:
-        out = tmp_path / f"runs-{stats.stem}{''.join(more)}"  # one protocol per --out
-        r = cli(*run, "--reference-stats", stats, "--out", out, *more)
-        assert r.exit_code == 0, r.output
-        return " ".join(r.stderr.split())
+        return stderr_of_run(cli, tmp_path, run, stats, *more)
 
     warned = said(made_elsewhere)
     assert (
