@@ -43,7 +43,7 @@ from genbench.resolve import (
     check_config_types,
     check_shared_inputs,
 )
-from genbench.training import missing_shipped_folder
+from genbench.shipped import missing_shipped_folders
 
 
 @dataclass(frozen=True)
@@ -225,17 +225,6 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         reads_reference=reads,
         measures=measures,
     )
-
-
-def missing_shipped_folders(
-    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
-) -> list[str]:
-    """Why the planned models that train (a ``weights_from`` model's owner in its stead) can load none
-    of the checkpoints they declare shipped, once per model."""
-    trained = {(owner.name, owner.cls) if owner else (name, cls) for name, cls, _, owner in models}
-    return [
-        why for name, cls in sorted(trained, key=lambda t: t[0]) if (why := missing_shipped_folder(name, cls))
-    ]
 
 
 def check_owner_fields_used(

@@ -14,7 +14,6 @@ import functools
 import hashlib
 import json
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from genbench.io import alone, remove_temps
 from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
+from genbench.shipped import shipped_checkpoint
 from genbench.termination import say_rerun, steps_end_first
 from genbench.training_forecast import shorten_hint
 
@@ -341,41 +341,6 @@ def checkpoint_subdir(dataset: str, name: str, model: GenerativeModel, seed: int
         name, dataset, training_key_config(model.train_config(), amp), seed, type(model).version
     )
     return Path(dataset) / name / f"seed{seed}-{key}"
-
-
-def shipped_checkpoint(cls: type[GenerativeModel], subdir: Path) -> Path | None:
-    """The model.pt of ``subdir`` that ships with ``cls``, or None."""
-    if cls.shipped_checkpoints is None:
-        return None
-    path = Path(cls.shipped_checkpoints) / subdir / "model.pt"
-    return path if path.is_file() else None
-
-
-def missing_shipped_folder(name: str, cls: type[GenerativeModel]) -> str | None:
-    """Why none of ``cls``'s shipped checkpoints can load: the folder it declares does not exist (a
-    package installed without its data files, which setuptools leaves out unless listed); or None.
-
-    Without it every run trained the model anew, in silence, where its author meant the shipped
-    weights to be sampled."""
-    if cls.shipped_checkpoints is None or not cls.trainable or Path(cls.shipped_checkpoints).is_dir():
-        return None
-    folder = Path(cls.shipped_checkpoints)
-    fix = "list them as its package's data files"
-    module = sys.modules.get(cls.__module__)
-    # the package whose folder holds the module's file: the module itself when it is a package's
-    # __init__.py, its parent otherwise; "" for a top-level module, which has no package data.
-    # Split off the module's name, a class in pkg/__init__.py got no line, and one in
-    # pkg/sub/__init__.py was told pkg's, which installed nothing
-    package = getattr(module, "__package__", None) or ""
-    module_file = getattr(module, "__file__", None)
-    if package and module_file and folder.is_relative_to(Path(module_file).parent):
-        inside = folder.relative_to(Path(module_file).parent).as_posix()  # package data is per package
-        key = f'"{package}"' if "." in package else package  # unquoted, TOML reads a.b as a table
-        fix = f'list them in its pyproject.toml: [tool.setuptools.package-data] {key} = ["{inside}/**/*.pt"]'
-    return (
-        f"model {name!r} declares shipped_checkpoints = {str(folder)!r}, a folder that does not exist, "
-        f"so it trains where the cache has none; if its checkpoints ship with its package, {fix}"
-    )
 
 
 def weights_info(

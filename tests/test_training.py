@@ -399,7 +399,7 @@ def test_a_shipped_folder_that_was_not_installed_is_warned_of_once_before_traini
 def test_the_missing_shipped_folder_s_fix_names_the_package_data_line(monkeypatch):
     """The fix is the pyproject.toml line that installs the folder, for the package of the model's module."""
     import baselines.ddpm
-    from genbench.training import missing_shipped_folder
+    from genbench.shipped import missing_shipped_folder
 
     class Packaged(Toy):
         shipped_checkpoints = Path(baselines.ddpm.__file__).parent / "not-installed"
@@ -425,7 +425,7 @@ def test_the_package_data_line_names_the_package_whose_folder_holds_the_model(
     import importlib
     import tomllib
 
-    from genbench.training import missing_shipped_folder
+    from genbench.shipped import missing_shipped_folder
 
     parts = Path(module).parent.parts
     for i in range(1, len(parts) + 1):
@@ -472,7 +472,8 @@ def test_the_baselines_ship_the_digits_board_s_checkpoints_under_their_current_k
     from genbench.checkpoint import load_checkpoint
     from genbench.config import resolve_model_config
     from genbench.data.digits import Digits
-    from genbench.training import checkpoint_subdir, shipped_checkpoint
+    from genbench.shipped import shipped_checkpoint
+    from genbench.training import checkpoint_subdir
 
     digits = Digits(cache_dir=tmp_path)
     expected = set()
