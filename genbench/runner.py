@@ -69,10 +69,8 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
         a.setflags(write=False)
     p.reference_stats = stats
     # the split this command's rows record (planning.planned_reference): its own where it reads one,
-    # else the file's
-    split = (p.reference_made or {}).get("split")
-    if p.reads_reference or split not in ("train", "test"):
-        split = p.config.reference_split
+    # else the file's, where the file names one of this dataset
+    split = p.measures.get("reference_split") or p.config.reference_split
     if differs := stats_extraction_warning(p.reference_made, p.extractor, path, str(p.config.dataset), split):
         console.warn(differs)
     made = p.reference_made or {}
