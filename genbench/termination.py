@@ -119,10 +119,14 @@ class _Stop:
             self.overdue = True
             os.kill(os.getpid(), signum)
 
-    def take(self, signum: int) -> None:
+    def _stopping(self) -> None:
+        """The job is stopping: later signals are ignored, and the wait's timer sends none."""
         self.stopping = True
         if self.timer is not None:
             self.timer.cancel()
+
+    def take(self, signum: int) -> None:
+        self._stopping()
         self.taken = Terminated(signum)
         raise self.taken
 
@@ -133,9 +137,7 @@ class _Stop:
             # Ctrl-C while a stop waited for the step to end: the user's stop, at once, reads and
             # exits as Ctrl-C does (130); it read as the waiting SIGTERM's (143). The job is
             # stopping: the wait's timer would send that signal again inside the unwinding
-            self.stopping = True
-            if self.timer is not None:
-                self.timer.cancel()
+            self._stopping()
             self.waiting = None
             return
         waiting, self.waiting = (None if self.stopping else self.waiting), None
