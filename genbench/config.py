@@ -38,6 +38,8 @@ DEFAULT_MODELS = ("vae", "gan-ns", "gan-sat", "ddpm", "ddim", "copy", "collapse"
 DEFAULT_DATASET = "digits"
 #: the seed of a run given none, and of an evaluation of samples that are no run's saved samples
 DEFAULT_SEED = 0
+#: minutes between resumable checkpoints of a run given no --checkpoint-minutes
+DEFAULT_CHECKPOINT_MINUTES = 30.0
 #: a dataset's splits (here, not in genbench.data, so that the config needs no torch)
 Split = Literal["train", "test"]
 
@@ -66,10 +68,12 @@ class RunConfig:
     # --checkpoint-every: training steps between resumable checkpoints; 0 saves none (on time neither)
     checkpoint_every: int = 500
     # --checkpoint-minutes: also save one once this many minutes have passed since the last (0: on
-    # steps only). A slow training's 500 steps are hours (the CIFAR-10 DDPM's 40 s a step on a CPU:
-    # 5.5 hours) lost to a kill; 30 minutes caps the work at risk while the save (570 MB for that
-    # DDPM, seconds to write) stays well under 1% of the time. A fast training saves on steps first.
-    checkpoint_minutes: float = 30.0
+    # steps only). None = not given: DEFAULT_CHECKPOINT_MINUTES (30), and nothing with
+    # checkpoint_every 0, which refuses any minutes given beside it but 0 (a given 30 as well).
+    # A slow training's 500 steps are hours (the CIFAR-10 DDPM's 40 s a step on a CPU: 5.5 hours)
+    # lost to a kill; 30 minutes caps the work at risk while the save (570 MB for that DDPM,
+    # seconds to write) stays well under 1% of the time. A fast training saves on steps first.
+    checkpoint_minutes: float | None = None
     overrides: list[str] = field(default_factory=list)  # --set MODEL.FIELD=VALUE
     metric_options: list[str] = field(default_factory=list)  # --metric-option METRIC.KEY=VALUE
     # --inception-weights: None = each extractor's own variable ($GENBENCH_INCEPTION_WEIGHTS for
@@ -85,6 +89,11 @@ class RunConfig:
     # seed, so off by default)
     save_samples: bool = False
     progress: bool = True  # --progress/--no-progress
+
+    def minutes_between_checkpoints(self) -> float:
+        """``checkpoint_minutes`` as training uses it: :data:`DEFAULT_CHECKPOINT_MINUTES` where it
+        was not given (None)."""
+        return DEFAULT_CHECKPOINT_MINUTES if self.checkpoint_minutes is None else self.checkpoint_minutes
 
     def reference_stats_text(self) -> str | None:
         """``reference_stats`` as results record it in their protocol: its file's name and content hash

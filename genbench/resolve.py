@@ -362,15 +362,26 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
         raise GenbenchError(
             f"--checkpoint-every must be >= 0 (0 saves no resumable checkpoints), got {config.checkpoint_every}"
         )
-    _check_type(config, "checkpoint_minutes", _is_number, "a number (minutes), e.g. 30")
+    # None: not given (30 minutes, or nothing with --checkpoint-every 0), left as None so that the
+    # caller's RunConfig, passed on to evaluate, does not turn up set
+    _check_type(
+        config, "checkpoint_minutes", lambda v: v is None or _is_number(v), "a number (minutes), e.g. 30"
+    )
+    if config.checkpoint_minutes is not None:
+        _check_checkpoint_minutes(config)
+
+
+def _check_checkpoint_minutes(config: RunConfig) -> None:
+    """A given ``--checkpoint-minutes``: a number >= 0, and 0 beside ``--checkpoint-every 0``."""
     config.checkpoint_minutes = float(config.checkpoint_minutes)  # an int or numpy float, as the CLI gives
     if not 0 <= config.checkpoint_minutes < math.inf:  # nan never came due: it saved on steps only
         raise GenbenchError(
             "--checkpoint-minutes must be a number of minutes >= 0 (0 saves on steps only), "
             f"got {config.checkpoint_minutes:g}"
         )
-    if config.checkpoint_every == 0 and config.checkpoint_minutes not in (0, RunConfig.checkpoint_minutes):
-        # 0 has always meant no resumable state at all (no 570 MB writes): the minutes would be ignored
+    # 0 has always meant no resumable state at all (no 570 MB writes): the minutes would be ignored.
+    # Any minutes given, 30 too: compared with the default, an explicit 30 passed unsaid
+    if config.checkpoint_every == 0 and config.checkpoint_minutes != 0:
         raise GenbenchError(
             f"--checkpoint-minutes {config.checkpoint_minutes:g} saves nothing with --checkpoint-every 0, "
             "which saves no resumable checkpoints; pass --checkpoint-every N to save on time too"

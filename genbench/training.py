@@ -184,7 +184,7 @@ def _train_and_save(
         device=p.device,
         checkpoint_path=ckpt_dir / PARTIAL,
         checkpoint_every=p.config.checkpoint_every,
-        checkpoint_minutes=p.config.checkpoint_minutes,
+        checkpoint_minutes=p.config.minutes_between_checkpoints(),
         amp=amp,
         progress=console.training(
             f"train {label} seed {seed}",

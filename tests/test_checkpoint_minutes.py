@@ -169,3 +169,18 @@ def test_a_stop_before_any_save_names_both_intervals(tmp_path, monkeypatch):
         f"{TOY} seed 0 had saved no state to resume from (--checkpoint-every 5, --checkpoint-minutes 30), "
         "so a rerun trains it from the start"
     )
+
+
+def test_checkpoint_every_0_refuses_any_minutes_given_and_takes_none(tmp_path):
+    """RunConfig.checkpoint_minutes=30 beside checkpoint_every=0 is refused as 10 is: the check compared
+    with the default's value, so a 30 given by hand passed unsaid; not given (None), the run goes on,
+    and the caller's RunConfig keeps its None (evaluate would warn of a field set that it ignores)."""
+    from genbench.errors import GenbenchError
+
+    with pytest.raises(
+        GenbenchError, match="--checkpoint-minutes 30 saves nothing with --checkpoint-every 0"
+    ):
+        run(config(tmp_path, "a", checkpoint_every=0, checkpoint_minutes=30))
+    cfg = config(tmp_path, "b", checkpoint_every=0)
+    (result,) = run(cfg)
+    assert result.status == "ok" and cfg.checkpoint_minutes is None

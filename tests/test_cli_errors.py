@@ -173,6 +173,11 @@ def test_a_tilde_after_an_equals_sign_is_the_home_directory(cli, tmp_path, monke
             "--checkpoint-minutes 10 saves nothing with --checkpoint-every 0, which saves no resumable "
             "checkpoints; pass --checkpoint-every N to save on time too",
         ),
+        # the default's value given: compared with the default, an explicit 30 passed unsaid
+        (
+            ["--models", "copy", "--checkpoint-every", "0", "--checkpoint-minutes", "30"],
+            "--checkpoint-minutes 30 saves nothing with --checkpoint-every 0",
+        ),
         (["--models", "copy", "--device", "mps"], "device 'mps' is not supported"),
         (
             ["--models", "copy", "--device", "cuda:0"]

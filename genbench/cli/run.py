@@ -10,6 +10,7 @@ import typer
 
 from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights, path_option
 from genbench.config import (
+    DEFAULT_CHECKPOINT_MINUTES,
     DEFAULT_DATASET,
     DEFAULT_MODELS,
     RunConfig,
@@ -59,11 +60,13 @@ def run(
         int, typer.Option(help="Training steps between resumable checkpoints; 0 saves none.")
     ] = 500,
     checkpoint_minutes: Annotated[
-        float,
+        float | None,
+        # None, not 30: a 30 given beside --checkpoint-every 0 is refused as any other minutes are
         typer.Option(
-            help="Also save a resumable checkpoint once this many minutes have passed since the last; 0: on steps only."
+            help="Also save a resumable checkpoint once this many minutes have passed since the last; "
+            rf"0: on steps only \[default: {DEFAULT_CHECKPOINT_MINUTES:g}]."
         ),
-    ] = 30.0,
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
