@@ -90,6 +90,21 @@ def test_help_at_80_columns_names_every_default_model():
         assert f"{name}," in shown or f"{name})" in shown, name
 
 
+@pytest.mark.parametrize("command", ["run", "eval", "stats", "report", "list"])
+def test_help_at_80_columns_shows_every_option_name_whole(command):
+    """At 80 columns Rich shrinks the help column to the option names' width and then both together:
+    `run`'s ``<list[str]>`` type column (4 characters more) cut ``--checkpoint-minutes`` to
+    ``--checkpoint-minut…``."""
+    r = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    shown = set(r.output.replace("\u2502", " ").split())
+    cmd = typer.main.get_command(app).commands[command]
+    params = cmd.get_params(typer.Context(cmd))  # --help too
+    names = [name for p in params for name in (*p.opts, *p.secondary_opts) if name.startswith("-")]
+    for name in names:
+        assert name in shown, name
+
+
 def test_inception_weights_the_features_do_not_take_are_named_unused(cli, tmp_path, cache_dir):
     """`--inception-weights w.pt` with the classifier or raw features was ignored without a word (a
     typo'd path too), while an unused --reference-stats gets a warning."""

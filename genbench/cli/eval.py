@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights, path_option
+from genbench.cli.options import (
+    CacheDir,
+    DataDir,
+    Device,
+    Features,
+    InceptionWeights,
+    MetricOption,
+    path_option,
+)
 from genbench.config import RunConfig, parse_list, parse_seeds, parse_split
 
 
@@ -44,10 +52,7 @@ def eval_samples(
             "saved samples (--save-samples), the run's seed, which scores them to its numbers; else 0]."
         ),
     ] = None,
-    metric_option: Annotated[
-        list[str] | None,
-        typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable)."),
-    ] = None,
+    metric_option: MetricOption = None,
     out: Annotated[Path, path_option("Directory for the result JSON.")] = Path("runs"),
     data_dir: DataDir = None,
     cache_dir: CacheDir = None,

@@ -16,6 +16,13 @@ def parse_path(value: str | Path) -> Path:
     return Path(value)
 
 
+#: the type column's text for a repeatable text option, in place of Typer's ``<list[str]>``: at 80
+#: columns Rich shrinks the help column to the option names' width and then both together, and
+#: with ``<list[str]>`` the 4 more characters cut `run`'s ``--checkpoint-minutes`` to
+#: ``--checkpoint-minut…``; the help says "(repeatable)"
+REPEATABLE = "<str>"
+
+
 def path_option(help: str, **kwargs: Any) -> Any:
     """``typer.Option`` for a path, parsed by :func:`parse_path` and shown as ``<path>``, as Typer shows
     a Path option of its own."""
@@ -36,5 +43,11 @@ InceptionWeights = Annotated[
     Path | None,
     path_option(
         r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception]; for clean-inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS wins over it."
+    ),
+]
+MetricOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable).", metavar=REPEATABLE
     ),
 ]

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights, path_option
+from genbench.cli.options import (
+    REPEATABLE,
+    CacheDir,
+    DataDir,
+    Device,
+    Features,
+    InceptionWeights,
+    MetricOption,
+    path_option,
+)
 from genbench.config import (
     DEFAULT_CHECKPOINT_MINUTES,
     DEFAULT_DATASET,
@@ -72,12 +81,10 @@ def run(
         typer.Option(
             "--set",
             help="MODEL.FIELD=VALUE config override; VALUE=a,b,c sweeps; a tuple's items are a:b (repeatable).",
+            metavar=REPEATABLE,
         ),
     ] = None,
-    metric_option: Annotated[
-        list[str] | None,
-        typer.Option(help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable)."),
-    ] = None,
+    metric_option: MetricOption = None,
     inception_weights: InceptionWeights = None,
     amp: Annotated[bool, typer.Option(help="Mixed-precision training on CUDA.")] = False,
     deterministic: Annotated[
