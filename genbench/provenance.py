@@ -18,8 +18,6 @@ from typing import Any
 #: what is recorded of one piece of code; a model's, dataset's and extractor's keys in the
 #: environment are these prefixed with its kind (``model_class``, ``dataset_distribution``, ...)
 SOURCE_FIELDS = ("class", "distribution", "distribution_version")
-#: the kinds whose source a result records under prefixed keys (metrics: under ``metric_sources``)
-PREFIXED_KINDS = ("model", "dataset", "features")
 
 
 def code_source(cls: type) -> dict[str, str | None]:

@@ -73,7 +73,6 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry] = {}
         self._discovered = False
         self._path_state: tuple[tuple[str, int | None], ...] = ()  # sys.path when entry points were read
-        self._reported: set[str] = set()
         #: name -> (the other distributions declaring one of genbench's own names, why they are ignored)
         self.ignored: dict[str, tuple[str, str]] = {}
         #: ``explain_unknown(name)``: a message for an unknown ``name`` that says more than "did you mean"

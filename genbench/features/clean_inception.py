@@ -46,7 +46,6 @@ URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics
 FILENAME = "inception-2015-12-05.pt"
 #: where clean-fid itself caches the file (cleanfid.features.feature_extractor); tests monkeypatch it
 CLEANFID_CACHE_DIRS = [Path("/tmp")]
-SIZE = 299
 
 
 def instead() -> str:
