@@ -55,8 +55,6 @@ class Dataset(ABC):
     #: modes are the classes that this dataset's classifier (:mod:`genbench.features.classifier`,
     #: trained on its train split) predicts; stacked-digits: 100 a + 10 b + c, one digit per channel
     classifier_labels_modes: ClassVar[bool] = False
-    #: True when data must be fetched on first use
-    downloads: ClassVar[bool] = False
     #: the shape of one example, (C, H, W) or (D,), where it is known without reading the data:
     #: `genbench eval` against --reference-stats then checks samples against it and never reads the
     #: data (a downloaded dataset need not be there). Checked against the data whenever it is read.

@@ -110,7 +110,6 @@ class CIFAR10(Dataset):
     kind = "image"
     default_features = "inception"
     num_modes = NUM_CLASSES
-    downloads = True
     example_shape = (3, 32, 32)
     description = "CIFAR-10, 32x32 colour, 50k/10k, downloaded (python format)"
 

@@ -74,7 +74,6 @@ class _IDXDataset(Dataset):
     default_features = "classifier"
     num_modes = 10
     classifier_labels_modes = True
-    downloads = True
     example_shape = (1, 28, 28)
     source: ClassVar[str] = ""  # key of RESOURCES / MIRRORS
 
