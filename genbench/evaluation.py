@@ -46,7 +46,6 @@ def evaluate(
     config: RunConfig,
     *,
     name: str | None = None,
-    console: Progress | None = None,
 ) -> Result:
     """Evaluate samples from anywhere against ``config.dataset`` (what `genbench eval` does).
 
@@ -61,7 +60,7 @@ def evaluate(
     ``config.reference_stats``), the dataset is never read if it declares its ``example_shape``,
     and the protocol records no reference split or dataset fingerprint.
     """
-    console = console or Progress(enabled=config.progress)
+    console = Progress(enabled=config.progress)
     # what a plugin leaves changed of torch's state, and a dataset's first download, said here
     with command_console(console):
         return _evaluate(samples, config, name, console)

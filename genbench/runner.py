@@ -99,12 +99,12 @@ def _feature_dim(p: Plan) -> int | None:
     return int(p.extractor.extract(p.dataset.load("train")[0][:2]).features.shape[1])
 
 
-def run(config: RunConfig, console: Progress | None = None) -> list[Result]:
+def run(config: RunConfig) -> list[Result]:
     """Run every (model, variant, seed) of ``config``; returns the results written. The caller's
     global torch generators are left as they were (:func:`genbench.isolation.global_rng_kept`). Its
     paths are made absolute first (:func:`genbench.config.absolute_paths`): nothing written depends
     on a working directory a plugin changes."""
-    console = console or Progress(enabled=config.progress)
+    console = Progress(enabled=config.progress)
     # what a dataset or feature extractor plugin leaves changed of torch's state, and a dataset's first
     # download, are said on the console
     config = absolute_paths(config)

@@ -26,12 +26,12 @@ from genbench.io import check_writable
 from genbench.progress import Progress, command_console
 
 
-def stats(path: Path | str, config: RunConfig, *, console: Progress | None = None) -> dict[str, Any]:
+def stats(path: Path | str, config: RunConfig) -> dict[str, Any]:
     """Write the (mu, sigma) of ``config.dataset``'s ``config.reference_split`` in the features of
     ``config.features`` (the dataset's default when None) to ``path``; returns what the file records
     about them. The features are the cached reference features `genbench run` uses, so the
     statistics are those its FID compares with."""
-    console = console or Progress(enabled=config.progress)
+    console = Progress(enabled=config.progress)
     # what a plugin leaves changed of torch's state, and a dataset's first download, said here
     with command_console(console):
         return _stats(path, config, console)
