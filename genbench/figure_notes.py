@@ -36,7 +36,7 @@ def timing_tags(rows: pd.DataFrame) -> list[str]:
     ]
 
 
-def figure_protocol(rows: pd.DataFrame, error_bars: bool = True) -> str:
+def figure_protocol(rows: pd.DataFrame) -> str:
     """The protocol of a figure's ``rows`` (one protocol's), for a line beneath it: the samples per
     model and seed, what they were scored against and in which features, the seeds, and what the
     error bars are. A PNG is read (and shared) apart from its board: its FIDs, and the bars round
@@ -59,10 +59,7 @@ def figure_protocol(rows: pd.DataFrame, error_bars: bool = True) -> str:
         clauses.append(f"seeds {', '.join(seeds)} (each row's on the board)")
     elif seeds:
         clauses.append(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}")
-    if error_bars:
-        clauses.append(
-            f"error bars: ± {SPREAD} over seeds" if len(seeds) > 1 else "one seed, so no error bars"
-        )
+    clauses.append(f"error bars: ± {SPREAD} over seeds" if len(seeds) > 1 else "one seed, so no error bars")
     return textwrap.fill("; ".join(clauses), 100)  # about the width of a 6-inch figure at 7 pt
 
 
