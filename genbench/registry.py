@@ -8,11 +8,13 @@ lazily: listing names imports nothing, and a module is imported only when one of
 Validation happens at registration and fails loudly: a name taken is checked here; a bad name, a
 wrong type, an abstract class, a version that is not a positive integer, a model ``Config`` that is
 not a dataclass, ``supported_kinds`` that is not a collection of known kinds in
-:mod:`genbench.registration_checks`. A name not found is looked for again among
+:mod:`genbench.registration_checks`. How entry points are read, and who gets a name two
+distributions declare, is :mod:`genbench.entry_points`. A name not found is looked for again among
 entry points when ``sys.path`` changed since they were read (a folder added, a package installed in
-the process); then an unknown name fails with "did you mean" (as lm-evaluation-harness does). A plugin whose module fails to import raises :class:`PluginLoadError`
-naming its distribution; other entries still load. What an import leaves changed of torch's global
-settings and the working directory is restored (:func:`genbench.isolation.plugin_state_kept`).
+the process); then an unknown name fails with "did you mean" (as lm-evaluation-harness does). A
+plugin whose module fails to import raises :class:`PluginLoadError` naming its distribution; other
+entries still load. What an import leaves changed of torch's global settings and the working
+directory is restored (:func:`genbench.isolation.plugin_state_kept`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, Generic, TypeVar
 
 from genbench.distributions import distribution_of, path_state
+from genbench.entry_points import Entry as Entry
+from genbench.entry_points import is_genbench as is_genbench
+from genbench.entry_points import normalised, points_at, read_entry_points
 from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError, said
 from genbench.registration_checks import KINDS as KINDS
 from genbench.registration_checks import NAME_RE as NAME_RE
@@ -36,26 +39,6 @@ from genbench.text import and_list
 T = TypeVar("T")
 #: the class a ``register`` decorator is given and hands back unchanged (type checkers keep it)
 _C = TypeVar("_C", bound=type)
-
-
-@dataclass
-class Entry:
-    """One registered name: where it comes from, and its object once loaded."""
-
-    name: str
-    #: the distribution that provides it ("genbench" for the built-ins and baselines); for a class
-    #: registered by decorator from no installed distribution (a script, a test), its top-level module
-    source: str
-    obj: Any = None
-    entry_point: metadata.EntryPoint | None = None
-    alias_of: str | None = None
-    error: str | None = None  # set when loading failed
-    #: when several distributions declare the name: every ``module:attr`` they declare
-    declared: frozenset[str] = frozenset()
-
-    @property
-    def loaded(self) -> bool:
-        return self.obj is not None
 
 
 class Registry(Generic[T]):
@@ -93,14 +76,14 @@ class Registry(Generic[T]):
             return entry.obj is not obj
         if entry.declared:
             return target_of(obj) not in entry.declared
-        return entry.entry_point is not None and not _points_at(entry.entry_point, obj)
+        return entry.entry_point is not None and not points_at(entry.entry_point, obj)
 
     def _describe(self, entry: Entry) -> str:
         """Who owns ``entry``, for messages: its source and the class it names."""
         if entry.loaded:
             return f"{entry.source} ({target_of(entry.obj)})"
         if entry.entry_point is not None:
-            return f"{entry.source} ({_normalised(entry.entry_point.value)})"
+            return f"{entry.source} ({normalised(entry.entry_point.value)})"
         return entry.source
 
     def _registered_as(self, obj: Any, skip: set[str]) -> str | None:
@@ -110,7 +93,7 @@ class Registry(Generic[T]):
             if other in skip or entry.alias_of is not None or entry.error:
                 continue
             if entry.obj is obj or (
-                not entry.loaded and entry.entry_point is not None and _points_at(entry.entry_point, obj)
+                not entry.loaded and entry.entry_point is not None and points_at(entry.entry_point, obj)
             ):
                 return other
         return None
@@ -193,74 +176,16 @@ class Registry(Generic[T]):
 
     # -- discovery ----------------------------------------------------------------------------
     def discover(self) -> None:
-        """Read entry-point names (without importing anything).
-
-        A name declared with different targets (two distributions both declaring ``vae``, or an entry
-        point naming another class than the one a decorator registered) becomes an error entry:
-        using it fails naming every declaration, whatever order ``sys.path`` lists them in; the other
-        names still work. Discovery itself never fails.
-
-        A name genbench itself declares (a built-in or a baseline) stays genbench's when a plugin
-        declares it too: the plugin's declaration is ignored, and :attr:`ignored` says so (runs warn,
-        `genbench list` shows it). Made an error entry like the others, it took the built-in down
-        with it: a plugin declaring ``fid`` left every default run without FID, exit 0.
+        """Read entry-point names (without importing anything), once: conflicts become error entries
+        and a plugin's declaration of one of genbench's own names is ignored, recorded in
+        :attr:`ignored` (runs warn, `genbench list` shows it); see :mod:`genbench.entry_points`.
+        :meth:`_rediscover` reads them again when ``sys.path`` changed. Discovery itself never fails.
         """
         if self._discovered:
             return
         self._discovered = True
         self._path_state = path_state()  # before reading: a change while reading is read again
-        declared: dict[str, dict[str, str]] = {}  # name -> {target: the source that declares it}
-        own: dict[str, metadata.EntryPoint] = {}  # name -> genbench's own entry point of that name
-        for ep in metadata.entry_points(group=self.group):
-            dist = ep.dist.name if ep.dist is not None else "unknown distribution"
-            if is_genbench(dist):
-                own.setdefault(ep.name, ep)
-            targets = declared.setdefault(ep.name, {})
-            entry = self._entries.get(ep.name)
-            if entry is None:
-                try:
-                    check_name(self.kind, ep.name)
-                except RegistrationError as e:
-                    self._entries[ep.name] = Entry(name=ep.name, source=dist, entry_point=ep, error=str(e))
-                else:
-                    self._entries[ep.name] = Entry(name=ep.name, source=dist, entry_point=ep)
-            elif not targets and entry.entry_point is None and entry.loaded:
-                if _points_at(ep, entry.obj):
-                    # the decorator ran first (its module was imported) and the entry point names the
-                    # same class: one registration reached two ways; the distribution is its source
-                    entry.entry_point, entry.source = ep, dist
-                else:
-                    targets[target_of(entry.obj)] = entry.source
-            targets.setdefault(_normalised(ep.value), dist)
-        for name, targets in declared.items():
-            theirs = {t: d for t, d in targets.items() if not is_genbench(d)}
-            if name in own and theirs:
-                self.ignored[name] = self._ignored_message(name, theirs)
-                entry = self._entries[name]
-                if not entry.loaded:  # a plugin's entry point may have been read first
-                    entry.entry_point = own[name]
-                entry.source = _GENBENCH
-                targets = {t: d for t, d in targets.items() if is_genbench(d)}
-            if len(targets) > 1:
-                entry = self._entries[name]
-                found = sorted((source, target) for target, source in targets.items())
-                listed = [f"{source} ({target})" for source, target in found]
-                entry.source = ", ".join(sorted({source for source, _ in found}))
-                entry.declared = frozenset(targets)
-                entry.error = (
-                    f"{self.kind} {name!r} is declared by {'both ' if len(listed) == 2 else ''}{and_list(listed)}; "
-                    "uninstall one of them"
-                )
-
-    def _ignored_message(self, name: str, theirs: dict[str, str]) -> tuple[str, str]:
-        found = sorted((source, target) for target, source in theirs.items())
-        listed = and_list([f"{source} ({target})" for source, target in found])
-        sources = sorted({source for source, _ in found})
-        why = (
-            f"{self.kind} plugin {name!r} from {listed} is ignored: {name!r} is genbench's own "
-            f"{self.kind}; rename that entry point in {and_list(sources)}"
-        )
-        return ", ".join(sources), why
+        self.ignored.update(read_entry_points(self.kind, self.group, self._entries))
 
     def _rediscover(self) -> bool:
         """Read entry points again when ``sys.path`` changed since they were read: a folder added to it
@@ -417,15 +342,6 @@ def _redefinition(old: Any, new: Any) -> bool:
     )
 
 
-#: the distribution of the built-ins and the baselines
-_GENBENCH = "genbench"
-
-
-def is_genbench(dist: str) -> bool:
-    """Whether distribution ``dist`` is genbench itself (its built-ins and the baselines)."""
-    return dist.lower().replace("_", "-") == _GENBENCH
-
-
 def ignored_plugins() -> list[str]:
     """Why each plugin declaration of a name genbench itself has is ignored, in every registry (runs
     warn with these lines; `genbench list` shows them beside the built-in)."""
@@ -434,20 +350,6 @@ def ignored_plugins() -> list[str]:
         reg.discover()
         out += [reg.ignored[name][1] for name in sorted(reg.ignored)]
     return out
-
-
-def _points_at(ep: metadata.EntryPoint, obj: Any) -> bool:
-    """True when entry point ``ep`` (``module:attr``) names ``obj`` itself."""
-    module, _, attr = ep.value.partition(":")
-    return module.strip() == getattr(obj, "__module__", None) and attr.strip() == getattr(
-        obj, "__qualname__", None
-    )
-
-
-def _normalised(value: str) -> str:
-    """An entry point's ``module:attr`` without the spaces the format allows around ``:``."""
-    module, sep, attr = value.partition(":")
-    return f"{module.strip()}{sep}{attr.strip()}"
 
 
 def _source_of(obj: Any) -> str:
