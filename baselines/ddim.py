@@ -117,6 +117,7 @@ class DDIM(GenerativeModel):
             spacing=self.config.spacing,  # type: ignore[arg-type]
             device=owner.device,
             clip=owner.clip if self.config.clip_denoised else None,
+            on_step=self.sampling_progress,
         )
         return owner.finish(x)
 

@@ -349,6 +349,7 @@ class DDPM(GenerativeModel):
             device=self.device,
             variance=self.config.variance,  # type: ignore[arg-type]
             clip=self.clip if self.config.clip_denoised else None,
+            on_step=self.sampling_progress,
         )
         return self.finish(x)
 

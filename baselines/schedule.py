@@ -188,17 +188,22 @@ def ddpm_sample(
     dtype: torch.dtype = torch.float32,
     variance: Variance = "beta_tilde",
     clip: tuple[float, float] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Ancestral sampling over all T steps (Ho et al. 2020, Alg. 2): T network evaluations.
 
-    Noise order: ``x_T`` first, then one ``z`` per step with ``t > 0``.
+    Noise order: ``x_T`` first, then one ``z`` per step with ``t > 0``. ``on_step(k, T)`` is called
+    after the k-th step (a progress bar).
     """
     x = _randn(shape, generator, device, dtype)
-    for t in range(schedule.timesteps - 1, -1, -1):
+    total = schedule.timesteps
+    for k, t in enumerate(range(total - 1, -1, -1), 1):
         tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
         eps = eps_model(x, tt).to(dtype)
         z = _randn(shape, generator, device, dtype) if t > 0 else None
         x = schedule.ddpm_step(x, t, eps, z, variance=variance, clip=clip)
+        if on_step is not None:
+            on_step(k, total)
     return x
 
 
@@ -215,11 +220,13 @@ def ddim_sample(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
     clip: tuple[float, float] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Strided DDIM sampling (Song et al. 2021): ``steps`` network evaluations.
 
     Noise order as in :func:`ddpm_sample`: ``x_T`` first, then one ``z`` per step whose
-    ``t_prev >= 0`` when ``eta > 0`` (none when ``eta = 0``).
+    ``t_prev >= 0`` when ``eta > 0`` (none when ``eta = 0``). ``on_step(k, steps)`` is called after
+    the k-th step.
     """
     taus = ddim_timesteps(schedule.timesteps, steps, spacing)
     x = _randn(shape, generator, device, dtype)
@@ -229,4 +236,6 @@ def ddim_sample(
         eps = eps_model(x, tt).to(dtype)
         z = _randn(shape, generator, device, dtype) if eta > 0 and t_prev >= 0 else None
         x = schedule.ddim_step(x, t, t_prev, eps, z, eta=eta, clip=clip)
+        if on_step is not None:
+            on_step(k + 1, len(taus))
     return x

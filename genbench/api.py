@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from genbench.errors import UnsupportedDataError
+from genbench.sampling_steps import report_step
 from genbench.train_context import TrainContext  # part of the contract: what fit is handed
 
 
@@ -171,6 +172,15 @@ class GenerativeModel(ABC):
         Draw every random number from ``generator``, on its device, which is the run's (CUDA on a GPU
         machine): ``torch.randn(..., generator=generator, device=generator.device)``.
         """
+
+    def sampling_progress(self, step: int, steps: int) -> None:
+        """Call from ``sample`` to say that this call has done ``step`` of its ``steps`` (a diffusion
+        sampler's denoising steps): the harness's sampling bar then moves within a batch and shows
+        its time remaining, where a slow sampler's one batch takes hours. Optional: a model that
+        never calls it advances the bar once a batch. Cheap (the harness updates its bar at most ten
+        times a second); it never changes what is sampled or timed. Outside the harness's
+        sampling it does nothing."""
+        report_step(step, steps)
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
