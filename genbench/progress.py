@@ -25,6 +25,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -32,6 +33,7 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from genbench.sampling_bar import SamplingBar, Show
 from genbench.training_forecast import TrainingForecast
 
 if TYPE_CHECKING:
@@ -110,19 +112,28 @@ class Progress:
             self._bar.stop()
             self._bar = None
 
-    def sampling(self, description: str, total: int) -> Callable[[int], None]:
+    def sampling(self, description: str, total: int) -> SamplingBar:
+        """The progress of drawing ``total`` samples (:class:`SamplingBar`): called with each kept
+        batch's size, and told of each batch's start and of the model's steps within it."""
         if self._as_lines():
-            lines, done = TenthLines(self.console, description), [0]
 
-            def advance(k: int) -> None:
-                done[0] += k
-                lines.update(done[0], total)
+            def lines(phase: str, of: int) -> Show:
+                # a tenth of a batch's steps is a tenth of its samples: counted whole, they are drawn
+                tenths = TenthLines(self.console, phase, lambda done, total: f"{int(done)}/{total}")
+                return lambda completed, values: tenths.update(completed, of, values)
 
-            return advance
+            return SamplingBar(description, total, lines, self.console.get_time)
         bar = self._bar = self._new_bar()
         bar.start()
-        task = bar.add_task(escape(description), total=total, values="")
-        return lambda k: bar.advance(task, k)
+        running: list[TaskID] = []
+
+        def task(phase: str, of: int) -> Show:
+            for old in running:  # the warm-up's: its speed is not the timed bar's
+                bar.remove_task(old)
+            running[:] = [bar.add_task(escape(phase), total=of, values="")]
+            return lambda completed, values: bar.update(running[0], completed=completed, values=values)
+
+        return SamplingBar(description, total, task, self.console.get_time)
 
     sampling_done = training_done
 
@@ -200,16 +211,16 @@ class TenthLines:
         self,
         console: Console,
         description: str,
-        count: Callable[[int, int], str] = lambda done, total: f"{done}/{total}",
+        count: Callable[[float, int], str] = lambda done, total: f"{done}/{total}",
     ):
         self.console, self.description, self.count = console, description, count
         self.start = time.monotonic()
         self.tenths = 0
 
-    def update(self, completed: int, total: int | None, values: str = "") -> None:
+    def update(self, completed: float, total: int | None, values: str = "") -> None:
         if not total:
             return
-        tenths = min(10, completed * 10 // total)
+        tenths = min(10, int(completed * 10 // total))
         if tenths <= self.tenths:
             return
         self.tenths = tenths

@@ -27,6 +27,7 @@ from genbench.progress import Progress
 from genbench.provenance import scoring_sources
 from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
+from genbench.sampling_steps import reporting_steps
 from genbench.shared_inputs import SharedInputs
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def evaluate_into(
             with (
                 torch_state_kept(f"{result.label} seed {seed}: model {result.model!r}", console.warn),
                 ctrl_c_kept(),
+                reporting_steps(bar.step),  # the model's steps within a batch (sampling_progress)
             ):
                 samples, measured = measure_sampling(
                     sample_fn,
@@ -87,6 +89,7 @@ def evaluate_into(
                     p.device,
                     on_batch=bar,
                     check=check,  # not timed
+                    on_batch_start=bar.batch_started,
                 )
         finally:
             console.sampling_done()

@@ -1,6 +1,6 @@
 """The model plugins the CLI tests register in-process (``test-points-only``, ``test-nan``,
 ``test-unit-range``, ``test-flaky``, ``test-tiny-trained``, ``test-broken-last-step``,
-``test-checked``): importing this module registers them. Imported by name: tests/ is on the path.
+``test-checked``, ``test-stepping``): importing this module registers them. Imported by name: tests/ is on the path.
 """
 
 from __future__ import annotations
@@ -142,3 +142,15 @@ class Checked(PointsOnly):
     def check_config(cls, spec, config):
         if config.steps < 1:
             raise GenbenchError(f"test-checked.steps must be >= 1, got {config.steps}")
+
+
+@register_model("test-stepping")
+class Stepping(PointsOnly):
+    """Reports ``steps`` steps within each sample() call, as a diffusion sampler does."""
+
+    steps = 4
+
+    def sample(self, n, *, generator):
+        for k in range(1, self.steps + 1):
+            self.sampling_progress(k, self.steps)
+        return torch.zeros(n, *self.spec.shape)

@@ -131,6 +131,7 @@ def measure_sampling(
     warmup: bool = True,
     on_batch: Callable[[int], None] | None = None,
     check: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+    on_batch_start: Callable[[int, bool], None] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Draw ``n`` samples in batches of ``batch_size``; return them (on the CPU) and the timings.
 
@@ -141,6 +142,8 @@ def measure_sampling(
     timed region, and so is ``check(batch, b)`` (the harness's check of a model's output, which returns
     the batch to keep): on CUDA its range check waits for the GPU three times per batch, which timed
     the harness, not the model. Its memory is counted in the peak, as one batch's.
+    ``on_batch_start(b, timed)`` is called before each batch, the warm-up's too (``timed`` False),
+    outside the timed region (a progress bar's phase).
 
     Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``; the CPU's
     ``peak_memory_mb`` is left out when it was not measured (no warm-up batch), and other devices
@@ -158,6 +161,8 @@ def measure_sampling(
         g = torch.Generator(device=generator.device)
         g.manual_seed((generator.initial_seed() + WARMUP_SEED_OFFSET) % 2**63)
         first = min(batch_size, n)
+        if on_batch_start is not None:
+            on_batch_start(first, False)
         if device.type == "cpu":  # the profiler slows this batch down, which is why it is the untimed one
             cpu_peak = cpu_peak_bytes(lambda: checked(sample_fn(first, g), first))
         else:
@@ -173,6 +178,8 @@ def measure_sampling(
     elapsed, done = 0.0, 0
     while done < n:
         b = min(batch_size, n - done)
+        if on_batch_start is not None:
+            on_batch_start(b, True)
         _sync(device)
         t0 = time.perf_counter()
         x = sample_fn(b, generator)
