@@ -114,7 +114,12 @@ class Progress:
 
     def sampling(self, description: str, total: int) -> SamplingBar:
         """The progress of drawing ``total`` samples (:class:`SamplingBar`): called with each kept
-        batch's size, and told of each batch's start and of the model's steps within it."""
+        batch's size, and told of each batch's start and of the model's steps within it. A sampling
+        that its first 10 s project to take an hour or more says so once, as a training does."""
+
+        def say(text: str) -> None:
+            self.warn(f"{description}: {text}")
+
         if self._as_lines():
 
             def lines(phase: str, of: int) -> Show:
@@ -122,7 +127,7 @@ class Progress:
                 tenths = TenthLines(self.console, phase, lambda done, total: f"{int(done)}/{total}")
                 return lambda completed, values: tenths.update(completed, of, values)
 
-            return SamplingBar(description, total, lines, self.console.get_time)
+            return SamplingBar(description, total, lines, self.console.get_time, say)
         bar = self._bar = self._new_bar()
         bar.start()
         running: list[TaskID] = []
@@ -133,7 +138,7 @@ class Progress:
             running[:] = [bar.add_task(escape(phase), total=of, values="")]
             return lambda completed, values: bar.update(running[0], completed=completed, values=values)
 
-        return SamplingBar(description, total, task, self.console.get_time)
+        return SamplingBar(description, total, task, self.console.get_time, say)
 
     sampling_done = training_done
 

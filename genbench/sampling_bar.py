@@ -7,12 +7,18 @@ through counts as ``k / K`` of its samples drawn, so the time remaining shows du
 the values column says which step (``step 12/1000``). The harness's untimed warm-up batch, as long as
 any other, is shown as a phase of its own (``sample ddpm seed 0, untimed warm-up``) before the
 timed samples' bar.
+
+A sampling that its first 10 s project to take an hour or more says so once, as a training does
+(:class:`genbench.training_forecast.Forecast`): ``sample ddpm seed 0: about 3 hours a batch here,
+so its 50000 samples take about 13 days more; for fewer, pass --samples N``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+
+from genbench.training_forecast import Forecast, duration, each
 
 #: a model's step reports move the bar at most this often (seconds): rich redraws ten times a
 #: second, and a report costs about 0.1 us instead of the 2 us of an update inside the timed region
@@ -30,22 +36,37 @@ class SamplingBar:
     batch (``timed=False`` for the warm-up), :meth:`step` as the model reports its steps, and the
     bar itself with each kept batch's size (``on_batch``)."""
 
-    def __init__(self, description: str, total: int, phase: Phase, clock: Callable[[], float]):
+    def __init__(
+        self,
+        description: str,
+        total: int,
+        phase: Phase,
+        clock: Callable[[], float],
+        say: Callable[[str], None] | None = None,
+    ):
         self.description, self.total = description, total
         self._phase, self._clock = phase, clock
         self._show: Show | None = None
         self._warm_up = False
+        self._warm_up_size = 0  # the warm-up batch's samples, drawn before the timed ones
         self._kept = 0  # samples kept so far
         self._batch = 0  # the running batch's size
+        self._batch_size = 0  # the largest batch: what "a batch" takes, in the forecast
         self._within = 0.0  # how far through the running batch, 0 to 1
         self._last = -math.inf  # when a step last moved the bar
+        #: the samples to draw, the warm-up's too, timed from the first progress: ``say`` is told once
+        #: when the rest will take an hour or more
+        self._forecast = Forecast(clock, say, self._forecast_line) if say is not None else None
 
     def batch_started(self, size: int, timed: bool) -> None:
         if not timed:
             self._show, self._warm_up = self._phase(f"{self.description}, untimed warm-up", size), True
+            self._warm_up_size = size
         elif self._show is None or self._warm_up:
             self._main()
+            self._predict(0.0)  # the warm-up's end: a model that reports no steps is timed from here
         self._batch, self._within = size, 0.0
+        self._batch_size = max(self._batch_size, size)
 
     def step(self, step: int, steps: int) -> None:
         """The running batch has done ``step`` of its ``steps`` (a model's report, not checked by
@@ -65,6 +86,7 @@ class SamplingBar:
         self._within = max(self._within, min(1.0, max(0.0, done / of)))  # a bar never goes back
         base = 0 if self._warm_up else self._kept
         self._show(base + self._batch * self._within, f"step {_number(done)}/{_number(of)}")
+        self._predict(self._batch * self._within)
 
     def __call__(self, size: int) -> None:
         """A batch of ``size`` samples was kept."""
@@ -74,9 +96,24 @@ class SamplingBar:
         self._kept += size
         self._batch, self._within = 0, 0.0
         self._show(self._kept, "")
+        self._predict(0.0)
 
     def _main(self) -> None:
         self._show, self._warm_up = self._phase(self.description, self.total), False
+
+    def _predict(self, within: float) -> None:
+        """Tell the forecast where sampling is, ``within`` samples into the running batch."""
+        if self._forecast is None:
+            return
+        drawn = within if self._warm_up else self._warm_up_size + self._kept + within
+        self._forecast.update(drawn, self._warm_up_size + self.total)
+
+    def _forecast_line(self, per_sample: float, left: float, total: float) -> str:
+        batch = each(per_sample * self._batch_size)
+        return (
+            f"{batch} a batch here, so its {self.total} samples take {duration(left)} more; "
+            "for fewer, pass --samples N"
+        )
 
 
 def _number(x: float) -> str:

@@ -1,4 +1,4 @@
-"""Say early, once, how long a training will take when that is long.
+"""Say early, once, how long a training (or a sampling) will take when that is long.
 
 ``genbench run --dataset cifar10`` trains the paper-sized configs (the DDPM's 800k steps of a
 35.7M-parameter U-Net): about 40 s a step on a 2-core CPU, a year in all. The run said nothing of
@@ -12,17 +12,49 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-#: a training whose first steps project this long or longer still to go says so
+#: a training (or a sampling) whose first steps project this long or longer still to go says so
 LONG_TRAINING_S = 3600.0
 #: the steps are timed over at least this long before the projection: a fast training's first
 #: step (allocations, the first batch) would otherwise stand for all of them
 MEASURE_S = 10.0
 
 
-class TrainingForecast:
-    """Times a training's steps from its first progress update and, once :data:`MEASURE_S` have
-    passed and a later step has ended, calls ``say`` with the projected time when it is at least
-    :data:`LONG_TRAINING_S`; ``hint(total)`` ends that line (how to shorten it). It projects once."""
+class Forecast:
+    """Times a task's progress from its first update and, once :data:`MEASURE_S` have passed and a
+    later update has come, calls ``say(line(per_unit_s, left_s, total))`` when the time left is at
+    least :data:`LONG_TRAINING_S`. It projects once. A training counts steps
+    (:class:`TrainingForecast`); a sampling counts samples, a part of a batch where the model
+    reports its steps (:class:`genbench.sampling_bar.SamplingBar`)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        say: Callable[[str], None],
+        line: Callable[[float, float, float], str],
+    ):
+        self.clock, self.say, self.line = clock, say, line
+        self._first: tuple[float, float] | None = None
+        self._done = False
+
+    def update(self, done: float, total: float) -> None:
+        if self._done or not total:
+            return
+        now = self.clock()
+        if self._first is None:  # the first step's end (or a resumed one's): timing starts here
+            self._first = (now, done)
+            return
+        t0, d0 = self._first
+        if done <= d0 or now - t0 < MEASURE_S:
+            return
+        self._done = True
+        per_unit = (now - t0) / (done - d0)
+        left = per_unit * (total - done)
+        if left >= LONG_TRAINING_S:
+            self.say(self.line(per_unit, left, total))
+
+
+class TrainingForecast(Forecast):
+    """A training's :class:`Forecast`, in steps; ``hint(total)`` ends its line (how to shorten it)."""
 
     def __init__(
         self,
@@ -30,27 +62,21 @@ class TrainingForecast:
         say: Callable[[str], None],
         hint: Callable[[int], str] | None = None,
     ):
-        self.clock, self.say, self.hint = clock, say, hint
-        self._first: tuple[float, int] | None = None
-        self._done = False
+        super().__init__(clock, say, self._line)
+        self.hint = hint
 
-    def update(self, step: int, total: int) -> None:
-        if self._done or not total:
-            return
-        now = self.clock()
-        if self._first is None:  # the first step's end (or a resumed one's): timing starts here
-            self._first = (now, step)
-            return
-        t0, s0 = self._first
-        if step <= s0 or now - t0 < MEASURE_S:
-            return
-        self._done = True
-        per_step = (now - t0) / (step - s0)
-        left = per_step * (total - step)
-        if left >= LONG_TRAINING_S:
-            each = f"{per_step:.0f}" if per_step >= 10 else f"{per_step:.2g}"
-            line = f"about {each} s a step here, so its {total} steps take {duration(left)} more"
-            self.say(line + (f"; {self.hint(total)}" if self.hint is not None else ""))
+    def _line(self, per_step: float, left: float, total: float) -> str:
+        steps = int(total)
+        line = f"{each(per_step)} a step here, so its {steps} steps take {duration(left)} more"
+        return line + (f"; {self.hint(steps)}" if self.hint is not None else "")
+
+
+def each(seconds: float) -> str:
+    """The time one step (or one batch) takes, in words: ``about 40 s``, ``about 0.35 s``, and from
+    two minutes on as :func:`duration` says it (``about 3 hours``: a CIFAR-10 DDPM batch on a CPU)."""
+    if seconds >= 120:
+        return duration(seconds)
+    return f"about {seconds:.0f} s" if seconds >= 10 else f"about {seconds:.2g} s"
 
 
 def duration(seconds: float) -> str:
