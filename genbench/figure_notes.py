@@ -2,7 +2,8 @@
 batch it was timed on, its row's flags and seeds without samples, and its values over fewer of the
 row's seeds (†); beneath the axes, the protocol, the seeds and what the error bars are. A PNG is
 read (and shared) apart from its board, so it says these itself (:mod:`genbench.reporting` draws
-the figures)."""
+the figures). A run's own figures (its nearest neighbours) say beneath them which
+run and seed they show, of how many samples (:func:`run_protocol`), in the same footer."""
 
 from __future__ import annotations
 
@@ -63,11 +64,23 @@ def figure_protocol(rows: pd.DataFrame) -> str:
     return textwrap.fill("; ".join(clauses), 100)  # about the width of a 6-inch figure at 7 pt
 
 
+def run_protocol(label: str, seed: int, num_samples: int, clauses: list[str], width: int = 100) -> str:
+    """The protocol of a figure drawn at run time from one run (``label`` and ``seed``) of
+    ``num_samples`` samples, then ``clauses`` (what the figure's own marks and numbers are), for a
+    line beneath it (:func:`with_protocol`); ``width``: characters a line, fewer on a narrow figure.
+    Its link on the board names the seed, the PNG did not, nor which variant (a nearest-neighbour
+    grid of ``ddim[steps=10]`` was titled ``ddim``), nor out of how many samples it was drawn."""
+    return textwrap.fill("; ".join([f"{label}, seed {seed}: N = {num_samples} samples", *clauses]), width)
+
+
 def with_protocol(fig: Figure, text: str) -> None:
-    """``text`` (:func:`figure_protocol`) beneath the axes, which ``tight_layout`` leaves room for."""
+    """``text`` (:func:`figure_protocol`, :func:`run_protocol`) beneath the axes, which
+    ``tight_layout`` leaves room for."""
     lines = text.count("\n") + 1
     fig.text(0.5, 0.01, text, ha="center", va="bottom", fontsize=7, color="dimgray", parse_math=False)
-    fig.tight_layout(rect=(0, 0.035 * lines, 1, 1))
+    # about a line's height of 7 pt text each (0.14 inch at the step curve's 4 inches): a share of
+    # the height alone left inches of white beneath the 11-inch nearest-neighbour grid
+    fig.tight_layout(rect=(0, lines * min(0.035, 0.16 / fig.get_figheight()), 1, 1))
 
 
 def point_marks(row: Any) -> str:

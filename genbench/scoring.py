@@ -129,6 +129,7 @@ def evaluate_into(
         timings=timings,
         training_log=result.training_log,
         model_name=result.model,
+        label=result.label,
         artifacts_dir=artifacts_dir,
         options=options,
     )

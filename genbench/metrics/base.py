@@ -42,6 +42,8 @@ class EvalContext:
     #: training log rows ({"step": ..., "d_real": ...}) for training-dynamics metrics
     training_log: list[dict[str, float]] = field(default_factory=list)
     model_name: str = ""
+    #: the run's label, its model and variant (``ddim[steps=10]``), which figures name
+    label: str = ""
     #: where metrics save figures; None disables figures
     artifacts_dir: Path | None = None
     #: filled by metrics: name -> path of a saved figure

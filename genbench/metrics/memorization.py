@@ -40,6 +40,7 @@ d1 / d2) beside their three nearest training examples, as the DDPM paper's neare
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar
@@ -226,7 +227,8 @@ class Memorization(Metric):
         if "own" not in shared:
             shared["repeats"], shared["own"] = train_neighbours(train, train_np)
         repeats = shared["repeats"]
-        distinct = len(train) - (int(repeats.sum()) if repeats is not None else 0)
+        num_train = len(train)
+        distinct = num_train - (int(repeats.sum()) if repeats is not None else 0)
         if distinct < 2:
             raise MetricInputError(
                 f"memorization: the train split has {distinct} distinct example (of {len(train)}); "
@@ -268,7 +270,10 @@ class Memorization(Metric):
             order = torch.argsort(ratio, stable=True)[:FIGURE_ROWS].cpu()
             path = Path(ctx.artifacts_dir) / "nearest_neighbours.png"
             try:  # a figure that cannot be written (a full disk) never loses the values computed
-                save_nearest_figure(ctx, order.numpy(), idx.cpu().numpy(), ratio.cpu().numpy(), path)
+                counts = (num_train, distinct)
+                save_nearest_figure(
+                    ctx, order.numpy(), idx.cpu().numpy(), ratio.cpu().numpy(), path, space, counts
+                )
                 ctx.artifacts["nearest_neighbours"] = str(path)
             except (GenbenchError, OSError) as e:
                 warnings.warn(f"memorization: the nearest-neighbour figure was not saved: {e}", stacklevel=2)
@@ -356,13 +361,87 @@ def _flat(x: torch.Tensor) -> np.ndarray:
 
 
 # -- figure -----------------------------------------------------------------------------------------
+#: the most samples and training points the scatter of 2D data draws (the copies are drawn all)
+SCATTER_SAMPLES, SCATTER_TRAIN = 2000, 5000
+
+
+def space_name(ctx: EvalContext, space: str) -> str:
+    """Where the distances were measured, in words: ``space`` (:data:`SPACES`) of ``ctx``'s data."""
+    if space == "features":
+        name = getattr(ctx.extractor, "name", "")
+        return f"{name} feature space" if name else "feature space"
+    return "pixel space" if ctx.dataset.kind == "image" else "the points' coordinates"
+
+
+def nearest_note(
+    label: str,
+    seed: int,
+    num_samples: int,
+    *,
+    shown: int,
+    neighbours: int,
+    space: str,
+    num_train: int,
+    distinct: int,
+    drawn: tuple[int, int] | None = None,
+    width: int = 100,
+) -> str:
+    """What the nearest-neighbour figure of one run says beneath it
+    (:func:`~genbench.figure_notes.run_protocol`): which ``shown`` of its ``num_samples`` samples it
+    shows, in which ``space`` (:func:`space_name`) their distances to how many training examples were
+    measured, and what d1/d2 is. ``drawn``: the samples and training points a scatter draws (None:
+    a grid of images, each sample beside its ``neighbours`` nearest). The PNG showed "d1/d2=0.55"
+    and "train #963" with none of these: pixels or features, against which split, and whether 0.55
+    is near a copy (below 1/3) were on no figure."""
+    from genbench.figure_notes import run_protocol
+
+    which = f"the {shown} samples with the smallest d1/d2"
+    if drawn is None:
+        clauses = [
+            f"{which}, each beside its {neighbours} nearest training examples (train #i: the train split's i-th)"
+        ]
+    else:
+        clauses = [f"red: {which}, each joined to its nearest training example"]
+        if drawn[0] < num_samples or drawn[1] < num_train:
+            clauses.append(f"drawn: {drawn[0]} of the samples, {drawn[1]} of the training examples")
+    repeats = f" ({num_train} with their repeats)" if distinct < num_train else ""
+    clauses += [
+        f"d1, d2: Euclidean distances in {space} to a sample's nearest and second-nearest of the train "
+        f"split's {distinct} distinct examples{repeats}",
+        f"d1/d2 < 1/{1 / RATIO:g} counts as memorized",
+    ]
+    return run_protocol(label, seed, num_samples, clauses, width)
+
+
 def save_nearest_figure(
-    ctx: EvalContext, rows: np.ndarray, idx: np.ndarray, ratio: np.ndarray, path: Path
+    ctx: EvalContext,
+    rows: np.ndarray,
+    idx: np.ndarray,
+    ratio: np.ndarray,
+    path: Path,
+    space: str,
+    counts: tuple[int, int],
 ) -> Path:
-    """Samples ``rows`` beside their nearest training examples ``idx[rows]`` (images), or a scatter."""
+    """Samples ``rows`` beside their nearest training examples ``idx[rows]`` (images), or a scatter,
+    with :func:`nearest_note` beneath: distances in ``space`` (:data:`SPACES`) to a train split of
+    ``counts`` examples (all, distinct)."""
     from matplotlib.figure import Figure
 
+    from genbench.figure_notes import with_protocol
+
     path.parent.mkdir(parents=True, exist_ok=True)
+    label = ctx.label or ctx.model_name or "samples"
+    note = functools.partial(
+        nearest_note,
+        label,
+        ctx.seed,
+        ctx.num_samples,
+        shown=len(rows),
+        neighbours=idx.shape[1],
+        space=space_name(ctx, space),
+        num_train=counts[0],
+        distinct=counts[1],
+    )
     samples = ctx.samples.detach().cpu().float()
     if ctx.dataset.kind == "image" and samples.dim() == 4:
         # the training examples shown, alone: a copy of the whole train split here (614 MB for CIFAR-10)
@@ -382,25 +461,26 @@ def save_nearest_figure(
                 ax.imshow(_to_image(img), cmap="gray" if img.shape[0] != 3 else None, vmin=0, vmax=1)
                 ax.set_title(title, fontsize=6)
                 ax.set_axis_off()
-        fig.suptitle(
-            f"{ctx.model_name or 'samples'}: most likely copies and their nearest training examples",
-            fontsize=8,
-        )
+        fig.suptitle(f"{label}: most likely copies and their nearest training examples", fontsize=8)
+        # about 23 characters an inch at 7 pt (100 on the step curve's 6-inch figure, with margins)
+        text = note(width=int(18 * fig.get_figwidth()))
     else:
         train = ctx.train_data().detach().cpu().float()
         fig = Figure(figsize=(5, 5))
         ax = fig.subplots()
         s2, t2 = samples.reshape(len(samples), -1)[:, :2], train.reshape(len(train), -1)[:, :2]
-        ax.scatter(t2[:5000, 0], t2[:5000, 1], s=2, c="lightgray", label="train")
-        ax.scatter(s2[:2000, 0], s2[:2000, 1], s=2, c="tab:blue", label="samples")
+        ax.scatter(t2[:SCATTER_TRAIN, 0], t2[:SCATTER_TRAIN, 1], s=2, c="lightgray", label="train")
+        ax.scatter(s2[:SCATTER_SAMPLES, 0], s2[:SCATTER_SAMPLES, 1], s=2, c="tab:blue", label="samples")
         for s in rows:
             j = idx[s, 0]
             ax.plot([s2[s, 0], t2[j, 0]], [s2[s, 1], t2[j, 1]], c="tab:red", lw=1)
         ax.scatter(s2[rows, 0], s2[rows, 1], s=12, c="tab:red", label="most likely copies")
         ax.set_aspect("equal")
         ax.legend(loc="upper right", fontsize=7)
-        ax.set_title(f"{ctx.model_name or 'samples'}: samples nearest the training set", fontsize=8)
-    fig.tight_layout()
+        ax.set_title(f"{label}: samples nearest the training set", fontsize=8)
+        drawn = (min(len(s2), SCATTER_SAMPLES), min(len(t2), SCATTER_TRAIN))
+        text = note(drawn=drawn, width=int(18 * fig.get_figwidth()))
+    with_protocol(fig, text)
     from genbench.io import save_png
 
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120))
