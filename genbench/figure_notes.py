@@ -2,7 +2,7 @@
 batch it was timed on, its row's flags and seeds without samples, and its values over fewer of the
 row's seeds (†); beneath the axes, the protocol, the seeds and what the error bars are. A PNG is
 read (and shared) apart from its board, so it says these itself (:mod:`genbench.reporting` draws
-the figures). A run's own figures (its nearest neighbours) say beneath them which
+the figures). A run's own figures (its nearest neighbours, its 2D samples) say beneath them which
 run and seed they show, of how many samples (:func:`run_protocol`), in the same footer."""
 
 from __future__ import annotations

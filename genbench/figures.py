@@ -13,8 +13,31 @@ if TYPE_CHECKING:
     from genbench.data.base import Dataset
 
 
-def save_sample_grid(samples: torch.Tensor, dataset: Dataset, path: Path, n: int = 64) -> Path:
-    """Save the first ``n`` samples as a PNG grid (torchvision) or a scatter over the train data."""
+#: the most samples the scatter of 2D data draws
+SCATTER_SAMPLES = 2000
+
+
+def samples_note(
+    label: str, seed: int, num_samples: int, drawn: int, num_train: int, width: int = 100
+) -> str:
+    """What the scatter of one run's 2D samples says beneath it
+    (:func:`~genbench.figure_notes.run_protocol`): which run and seed, how many of its samples are
+    drawn, and that the grey points are the whole train split. The PNG named neither the run nor its
+    seed, nor that it drew the first 2000 samples of 10000 over the train split."""
+    from genbench.figure_notes import run_protocol
+
+    shown = f"blue: the first {drawn}" if drawn < num_samples else "blue: all of them"
+    return run_protocol(
+        label, seed, num_samples, [shown, f"grey: the train split's {num_train} examples"], width
+    )
+
+
+def save_sample_grid(
+    samples: torch.Tensor, dataset: Dataset, path: Path, n: int = 64, *, label: str = "samples", seed: int = 0
+) -> Path:
+    """Save the first ``n`` samples as a PNG grid (torchvision), or a scatter over the train data
+    with :func:`samples_note` beneath (of the run ``label`` and ``seed``). The grid of images has no
+    words: torchvision writes it pixel for pixel, and its link on the board names the run and seed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if dataset.kind == "image":
@@ -32,12 +55,18 @@ def save_sample_grid(samples: torch.Tensor, dataset: Dataset, path: Path, n: int
     # a figure of its own, outside pyplot: matplotlib.use("Agg") switched the Python API caller's backend
     from matplotlib.figure import Figure
 
+    from genbench.figure_notes import with_protocol
+
     train = dataset.load("train")[0]
     fig = Figure(figsize=(4, 4))
     ax = fig.subplots()
     ax.scatter(train[:, 0], train[:, 1], s=2, c="lightgray", label="data")
-    ax.scatter(samples[:2000, 0], samples[:2000, 1], s=2, c="tab:blue", label="samples")
+    ax.scatter(samples[:SCATTER_SAMPLES, 0], samples[:SCATTER_SAMPLES, 1], s=2, c="tab:blue", label="samples")
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()
+    drawn = min(len(samples), SCATTER_SAMPLES)
+    # about 18 characters an inch at 7 pt, as the nearest-neighbour figure's
+    with_protocol(
+        fig, samples_note(label, seed, len(samples), drawn, len(train), int(18 * fig.get_figwidth()))
+    )
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=100))

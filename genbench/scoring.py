@@ -183,7 +183,9 @@ def evaluate_into(
         from genbench.figures import save_sample_grid
 
         try:  # a figure that cannot be written (a full disk) never loses the metrics computed
-            grid = save_sample_grid(samples, p.dataset, artifacts_dir / "samples.png")
+            grid = save_sample_grid(
+                samples, p.dataset, artifacts_dir / "samples.png", label=result.label, seed=seed
+            )
             result.artifacts = {"samples": str(grid), **ctx.artifacts}
         except (GenbenchError, OSError) as e:
             result.artifacts = dict(ctx.artifacts)

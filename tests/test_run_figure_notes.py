@@ -1,4 +1,4 @@
-"""The figures a run draws (its nearest neighbours) say beneath them what their
+"""The figures a run draws (its nearest neighbours, its 2D samples) say beneath them what their
 numbers depend on, as the board's figures do: a PNG is pasted into a draft apart from its link."""
 
 from __future__ import annotations
@@ -138,6 +138,27 @@ def test_the_nearest_neighbour_space_is_named_from_the_metric_option(digits, tmp
     assert space_name(ctx, "features") == "classifier feature space"
     ctx.dataset = SimpleNamespace(kind="points")
     assert space_name(ctx, "pixels") == "the points' coordinates"
+
+
+def test_the_2d_samples_figure_names_its_run_and_what_it_draws(ring8, tmp_path, drawn):
+    """The scatter of a run's 2D samples named neither the run nor its seed, nor that it drew the
+    first 2000 of its samples over the whole train split."""
+    from genbench.figures import samples_note, save_sample_grid
+
+    assert samples_note("gan-ns", 1, 10000, 2000, 10000, width=10_000) == (
+        "gan-ns, seed 1: N = 10000 samples; blue: the first 2000; grey: the train split's 10000 examples"
+    )
+    assert samples_note("vae", 0, 500, 500, 10000, width=10_000) == (
+        "vae, seed 0: N = 500 samples; blue: all of them; grey: the train split's 10000 examples"
+    )
+    samples = torch.randn(2500, 2)
+    save_sample_grid(samples, ring8, tmp_path / "samples.png", label="gan-ns", seed=1)
+    num_train = len(ring8.load("train")[0])
+    said = " ".join(words(drawn[-1])[-1].split())
+    assert (
+        said
+        == f"gan-ns, seed 1: N = 2500 samples; blue: the first 2000; grey: the train split's {num_train} examples"
+    )
 
 
 def test_a_tall_figure_keeps_a_footer_band_of_its_lines_not_of_its_height():
