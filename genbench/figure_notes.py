@@ -37,11 +37,26 @@ def timing_tags(rows: pd.DataFrame) -> list[str]:
     ]
 
 
-def figure_protocol(rows: pd.DataFrame) -> str:
+def shared_timing(timed: pd.DataFrame) -> str | None:
+    """The machine and batch size that all of ``timed`` (the rows whose samples/s a figure draws)
+    were sampled on and in, in words ("samples/s timed on CPU: A, in batches of 500"); None when
+    they share neither. Where they differ, each point names its own (:func:`timing_tags`): where they
+    were alike, nothing on the figure said on what its samples/s were measured."""
+    apart = differing_timing_facts(timed)
+    said = []
+    for column, words in (("sampled_on", "on {}"), ("batch_size", "in batches of {}")):
+        values = {v for v in timed.get(column, []) if v == v and v != ""}  # recorded: not NaN or ""
+        if column not in apart and len(values) == 1:
+            said.append(words.format(*values))
+    return f"samples/s timed {', '.join(said)}" if said else None
+
+
+def figure_protocol(rows: pd.DataFrame, timed: pd.DataFrame | None = None) -> str:
     """The protocol of a figure's ``rows`` (one protocol's), for a line beneath it: the samples per
-    model and seed, what they were scored against and in which features, the seeds, and what the
-    error bars are. A PNG is read (and shared) apart from its board: its FIDs, and the bars round
-    them, said nothing of N, the split, the features, nor which spread the bars drew."""
+    model and seed, what they were scored against and in which features, the seeds, what the
+    error bars are, and where ``timed`` (the rows whose samples/s it draws) were timed
+    (:func:`shared_timing`). A PNG is read (and shared) apart from its board: its FIDs, and the bars
+    round them, said nothing of N, the split, the features, nor which spread the bars drew."""
 
     def one(field: str) -> str | None:
         found = sorted({str(v) for v in rows.get(field, pd.Series(dtype=object)).dropna()})
@@ -61,6 +76,8 @@ def figure_protocol(rows: pd.DataFrame) -> str:
     elif seeds:
         clauses.append(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}")
     clauses.append(f"error bars: ± {SPREAD} over seeds" if len(seeds) > 1 else "one seed, so no error bars")
+    if timed is not None and (where := shared_timing(timed)):
+        clauses.append(where)
     return textwrap.fill("; ".join(clauses), 100)  # about the width of a 6-inch figure at 7 pt
 
 
@@ -118,6 +135,7 @@ PARTIAL_NOTE = (
 )
 
 
-def protocol_and_partial(rows: pd.DataFrame, marked: bool) -> str:
-    """:func:`figure_protocol`, with :data:`PARTIAL_NOTE` beneath when a point is marked †."""
-    return figure_protocol(rows) + (f"\n{textwrap.fill(PARTIAL_NOTE, 100)}" if marked else "")
+def protocol_and_partial(rows: pd.DataFrame, marked: bool, timed: pd.DataFrame | None = None) -> str:
+    """:func:`figure_protocol` (``timed``: the rows whose samples/s are drawn), with
+    :data:`PARTIAL_NOTE` beneath when a point is marked †."""
+    return figure_protocol(rows, timed=timed) + (f"\n{textwrap.fill(PARTIAL_NOTE, 100)}" if marked else "")

@@ -129,7 +129,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.set_xlabel("samples / s (log scale)")
     ax.set_title("Quality against sampling speed (grey: flagged rows)")
     ax.grid(alpha=0.3, which="both")
-    with_protocol(fig, protocol_and_partial(a, any_partial))
+    with_protocol(fig, protocol_and_partial(a, any_partial, timed=a))
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 
@@ -295,7 +295,7 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.set_title(f"DDIM: quality{' and speed' if ax2 is not None else ''} against steps")
     drawn = [p[3] for points in curves.values() for p in points.values()] + list(lines.index)
     marked = any(partial_fid[i] for i in drawn) or any(partial_speed[i] for i in timed.index)
-    with_protocol(fig, protocol_and_partial(agg.loc[drawn], marked))
+    with_protocol(fig, protocol_and_partial(agg.loc[drawn], marked, timed=timed if ax2 is not None else None))
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 

@@ -1511,7 +1511,7 @@ def test_the_figures_name_their_protocol_and_what_their_error_bars_are(tmp_path,
     rs = [run_result(m, s, 5.0 + s, metrics=speed) for m in ("vae", "gan") for s in (0, 1)]
     assert said(reporting.fid_vs_throughput, rs) == (
         "N = 200 samples per model and seed vs the train split; classifier features; seeds 0, 1; "
-        "error bars: ± std (sample std, n - 1) over seeds"
+        "error bars: ± std (sample std, n - 1) over seeds; samples/s timed in batches of 200"
     )
     rs = []
     for steps in (10, 20):
@@ -1520,7 +1520,7 @@ def test_the_figures_name_their_protocol_and_what_their_error_bars_are(tmp_path,
         rs.append(r)
     assert said(reporting.ddim_step_curve, rs) == (
         "N = 500 samples per model and seed vs the train split; classifier features; seed 0; "
-        "one seed, so no error bars"
+        "one seed, so no error bars; samples/s timed in batches of 500"
     )
 
 

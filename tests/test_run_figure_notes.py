@@ -173,3 +173,37 @@ def test_a_tall_figure_keeps_a_footer_band_of_its_lines_not_of_its_height():
     ax = short.subplots()
     with_protocol(short, "a\nb")
     assert ax.get_position().y0 > 0.07
+
+
+def test_the_board_figures_name_the_machine_and_batch_their_samples_per_s_share():
+    """FID against samples/s and the step curve named a point's machine and batch only where the
+    rows differ in them: rows all timed alike said nowhere on the PNG what their samples/s ran on."""
+    import pandas as pd
+
+    from genbench.figure_notes import figure_protocol
+
+    def rows(machines: list[str], batches: list[str]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "num_samples": 200,
+                "reference_split": "train",
+                "features": "classifier",
+                "seeds": "0",
+                "n_ok": 1,
+                "sampled_on": machines,
+                "batch_size": batches,
+            }
+        )
+
+    head = "N = 200 samples per model and seed vs the train split; classifier features; seed 0"
+    alike = rows(["CPU: A", "CPU: A"], ["500", "500"])
+    assert figure_protocol(alike, error_bars=False, timed=alike).replace("\n", " ") == (
+        f"{head}; samples/s timed on CPU: A, in batches of 500"
+    )
+    apart = rows(["CPU: A", "GPU: B"], ["500", "500"])  # each point names its machine
+    assert figure_protocol(apart, error_bars=False, timed=apart).replace("\n", " ") == (
+        f"{head}; samples/s timed in batches of 500"
+    )
+    unrecorded = rows(["", ""], ["", ""])
+    assert figure_protocol(unrecorded, error_bars=False, timed=unrecorded) == head
+    assert figure_protocol(alike, error_bars=False) == head  # a figure without samples/s
