@@ -26,7 +26,7 @@ from genbench.metrics.base import EvalContext
 from genbench.metrics.fid import BACKENDS, FID, frechet_distance, gaussian_statistics
 from genbench.metrics.inception_score import InceptionScore
 from genbench.metrics.kid import KID
-from genbench.metrics.memorization import Memorization, copied, mann_whitney_z
+from genbench.metrics.memorization import FIGURE_ROWS, Memorization, copied, mann_whitney_z
 from genbench.metrics.modes import Modes, expected_modes, mode_kl
 from genbench.metrics.prdc import PRDC, prdc
 
@@ -795,20 +795,20 @@ def test_memorization_figure_shows_the_nearest_training_images_without_copying_t
     """The figure read a second copy of the whole train split for the few images it shows (614 MB at
     CIFAR-10 size, on top of the metric's float64 copies). Copies of training images must sit beside
     themselves: the sample panel equals its nearest training example's panel."""
-    import genbench.metrics.memorization as memorization
+    import genbench.metrics.nearest_figure as nearest_figure
 
     train = digits.load("train")[0]
     ctx = make_ctx(train[::4], dataset=digits.handing_out_copies())
     ctx.artifacts_dir = tmp_path
     shown: list[torch.Tensor] = []
-    to_image = memorization._to_image
-    monkeypatch.setattr(memorization, "_to_image", lambda x: shown.append(x.clone()) or to_image(x))
+    to_image = nearest_figure._to_image
+    monkeypatch.setattr(nearest_figure, "_to_image", lambda x: shown.append(x.clone()) or to_image(x))
     cloned = clones()
     Memorization().compute(ctx)
     assert Path(ctx.artifacts["nearest_neighbours"]).is_file()
     assert cloned.count(tuple(train.shape)) == 1  # the metric's own copy, not a second for the figure
     panels = [shown[i : i + 4] for i in range(0, len(shown), 4)]  # a sample and its 3 nearest
-    assert len(panels) == memorization.FIGURE_ROWS
+    assert len(panels) == FIGURE_ROWS
     for sample, closest, *_ in panels:
         assert torch.equal(sample, closest)
 

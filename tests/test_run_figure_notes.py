@@ -56,7 +56,7 @@ def context(dataset, samples: torch.Tensor, tmp_path: Path, **kw) -> EvalContext
 
 
 def test_the_nearest_neighbour_note_names_the_run_its_space_and_what_d1_d2_is():
-    from genbench.metrics.memorization import nearest_note
+    from genbench.metrics.nearest_figure import nearest_note
 
     said = nearest_note(
         "ddim[steps=10]",
@@ -98,7 +98,8 @@ def test_the_nearest_neighbour_note_names_the_run_its_space_and_what_d1_d2_is():
 def test_the_nearest_neighbour_figure_names_its_run_seed_and_space(digits, ring8, tmp_path, drawn):
     """The grid of ``ddim[steps=10]`` was titled "ddim", and said neither its seed, nor pixels or
     features, nor against what its "d1/d2=0.55" was measured."""
-    from genbench.metrics.memorization import Memorization, nearest_note
+    from genbench.metrics.memorization import Memorization
+    from genbench.metrics.nearest_figure import nearest_note
 
     samples = digits.load("test")[0][:300]
     ctx = context(digits, samples, tmp_path / "digits", label="ddim[steps=10]")
@@ -129,7 +130,7 @@ def test_the_nearest_neighbour_figure_names_its_run_seed_and_space(digits, ring8
 
 def test_the_nearest_neighbour_space_is_named_from_the_metric_option(digits, tmp_path):
     """Pixels or features: the same samples' d1/d2 differ in each, and the figure said neither."""
-    from genbench.metrics.memorization import space_name
+    from genbench.metrics.nearest_figure import space_name
 
     ctx = context(digits, torch.zeros(2, 1, 8, 8), tmp_path)
     assert space_name(ctx, "pixels") == "pixel space"
