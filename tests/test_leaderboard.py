@@ -967,6 +967,30 @@ def test_gan_dynamics_figure_plots_an_ok_seed_and_names_a_failed_one(tmp_path, m
     assert drawn == {"gan-ns (seed 1)": fine.training_log, "gan-sat (seed 2, diverged)": only.training_log}
 
 
+def test_gan_dynamics_figure_says_what_its_bold_faint_and_dotted_lines_are(tmp_path, monkeypatch):
+    """A PNG read apart from its board did not say that the bold line is a moving average (over
+    how many logged values), the faint line the raw values, nor the dotted line D = 1/2."""
+    from matplotlib.figure import Figure
+
+    from genbench.metrics.gan_dynamics import plot_gan_dynamics
+
+    made: list[Figure] = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: made.append(self) or savefig(self, *a, **k))
+
+    def log(n: int) -> list[dict]:
+        return [{"step": 10 * s, "d_real": 0.6, "d_fake": 0.4, "grad_norm_g": 0.1} for s in range(n)]
+
+    def said() -> str:
+        return " ".join(t.get_text().replace("\n", " ") for t in made[-1].texts)
+
+    plot_gan_dynamics({"gan-ns (seed 0)": log(500), "gan-sat (seed 0)": log(500)}, tmp_path / "gan.png")
+    assert "bold lines: moving average over 10 of the 500 logged values (2%)" in said()
+    assert "faint lines: each logged value" in said() and "dotted: D = 1/2" in said()
+    plot_gan_dynamics({"gan-ns (seed 0)": log(500), "gan-sat (seed 0)": log(300)}, tmp_path / "gan.png")
+    assert "bold lines: moving average over 2% of each run's logged values" in said()
+
+
 def test_report_of_a_ddim_sweep_without_throughput(tmp_path):
     from genbench.reporting import write_report
 

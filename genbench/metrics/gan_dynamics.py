@@ -19,6 +19,7 @@ Values (a "window" is 10% of the logged rows, at least one):
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import ClassVar
 
@@ -86,19 +87,41 @@ class GanDynamics(Metric):
         return {k: v for k, v in values.items() if np.isfinite(v)}
 
 
+def _window(n: int) -> int:
+    """How many of ``n`` logged values the bold line's moving average spans: about 2% of them."""
+    return max(1, n // 50)
+
+
 def _smooth(y: np.ndarray) -> np.ndarray:
     """Moving average over ~2% of the points (the raw curve is drawn faintly behind it)."""
-    w = max(1, len(y) // 50)
+    w = _window(len(y))
     if w == 1:
         return y
     kernel = np.ones(w) / w
     return np.convolve(np.pad(y, (w // 2, w - 1 - w // 2), mode="edge"), kernel, mode="valid")
 
 
+def lines_note(lengths: list[int]) -> str:
+    """What the figure's lines are, for a line beneath it, given each run's number of logged values:
+    a PNG read apart from its board said nothing of which line was smoothed, and over how much, nor
+    what the dotted one was."""
+    windows = {_window(n) for n in lengths}
+    if windows == {1}:
+        lines = "lines: each logged value (too few to smooth)"
+    else:
+        over = "2% of each run's logged values"
+        if len(set(lengths)) == 1:
+            over = f"{windows.pop()} of the {lengths[0]} logged values (2%)"
+        lines = f"bold lines: moving average over {over}; faint lines: each logged value"
+    return f"{lines}; dotted: D = 1/2, the game's equilibrium, where D cannot tell real from generated"
+
+
 def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
     """One column per run (label -> training log): D(x) and D(G(z)) on top, the generator's gradient
     norm (log scale) below, with shared axes so the runs compare at a glance. Saves a PNG at ``path``."""
     from matplotlib.figure import Figure
+
+    from genbench.figure_notes import with_protocol
 
     runs = {label: gan_rows(log) for label, log in logs.items()}
     runs = {label: rows for label, rows in runs.items() if rows}
@@ -132,7 +155,10 @@ def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
             top.legend(loc="center right", fontsize=7)
             bottom.legend(loc="upper right", fontsize=7)
     fig.suptitle("GAN dynamics: D(x), D(G(z)) and the generator's gradient", fontsize=10)
-    fig.tight_layout()
+    # about 16 characters an inch at 7 pt, as figure_protocol's 100 at 6 inches
+    with_protocol(
+        fig, textwrap.fill(lines_note([len(rows) for rows in runs.values()]), int(16 * fig.get_figwidth()))
+    )
     from genbench.io import FIX_LEADERBOARDS, save_png
 
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
