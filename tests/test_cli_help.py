@@ -105,6 +105,20 @@ def test_help_at_80_columns_shows_every_option_name_whole(command):
         assert name in shown, name
 
 
+@pytest.mark.parametrize("command", [[], ["run"], ["eval"], ["stats"], ["report"], ["list"]])
+def test_help_at_80_columns_cuts_no_word(command):
+    """At 80 columns the help column of `run` is 21 characters wide, of `eval` and `stats` 25, and Rich
+    cuts a longer word with "…": the variables that name the Inception weights read
+    ``$GENBENCH_INCEPTION_…`` and ``$GENBENCH_CLEAN_INCE…``, the data folder ``~/.cache/genbench/da…``.
+    The variables are named in full beneath the options, where the whole width is the help's."""
+    r = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    assert "\u2026" not in r.output, r.output
+    shown = {word.strip(",.;:") for word in r.output.replace("\u2502", " ").split()}
+    if command in (["run"], ["eval"], ["stats"]):
+        assert {"$GENBENCH_INCEPTION_WEIGHTS", "$GENBENCH_CLEAN_INCEPTION_WEIGHTS", "$GENBENCH_DATA"} <= shown
+
+
 def test_inception_weights_the_features_do_not_take_are_named_unused(cli, tmp_path, cache_dir):
     """`--inception-weights w.pt` with the classifier or raw features was ignored without a word (a
     typo'd path too), while an unused --reference-stats gets a warning."""

@@ -128,13 +128,18 @@ def _register_commands() -> None:
     from genbench.cli import report as report_cmd
     from genbench.cli import run as run_cmd
     from genbench.cli import stats as stats_cmd
+    from genbench.cli.options import ENVIRONMENT
 
-    app.command("run")(user_errors(run_cmd.run, run_cmd.interrupted))
-    app.command("eval")(user_errors(eval_cmd.eval_samples, "interrupted: no result was written"))
+    app.command("run", epilog=ENVIRONMENT)(user_errors(run_cmd.run, run_cmd.interrupted))
+    app.command("eval", epilog=ENVIRONMENT)(
+        user_errors(eval_cmd.eval_samples, "interrupted: no result was written")
+    )
     app.command("report")(
         user_errors(report_cmd.report, "interrupted: the leaderboards written so far are complete")
     )
-    app.command("stats")(user_errors(stats_cmd.stats, "interrupted: no statistics were written"))
+    app.command("stats", epilog=ENVIRONMENT)(
+        user_errors(stats_cmd.stats, "interrupted: no statistics were written")
+    )
     app.command("list")(user_errors(list_cmd.list_entries))
 
 

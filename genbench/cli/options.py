@@ -23,6 +23,14 @@ def parse_path(value: str | Path) -> Path:
 REPEATABLE = "<str>"
 
 
+#: the epilog of the commands that take --inception-weights, where the whole width is the help's
+ENVIRONMENT = (
+    "Environment: $GENBENCH_INCEPTION_WEIGHTS is the inception features' weights file where "
+    "--inception-weights is not given; $GENBENCH_CLEAN_INCEPTION_WEIGHTS is clean-inception's, and wins "
+    "over --inception-weights."
+)
+
+
 def path_option(help: str, **kwargs: Any) -> Any:
     """``typer.Option`` for a path, parsed by :func:`parse_path` and shown as ``<path>``, as Typer shows
     a Path option of its own."""
@@ -31,7 +39,8 @@ def path_option(help: str, **kwargs: Any) -> Any:
 
 DataDir = Annotated[
     Path | None,
-    path_option(r"Downloaded datasets \[default: $GENBENCH_DATA or ~/.cache/genbench/data]."),
+    # no word longer than the help column at 80 columns (21 characters in `run`), which Rich cuts with "…"
+    path_option(r"Downloaded datasets \[default: $GENBENCH_DATA or data/ in ~/.cache/genbench]."),
 ]
 CacheDir = Annotated[
     Path | None,
@@ -41,8 +50,10 @@ Features = Annotated[str | None, typer.Option(help=r"Feature extractor \[default
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 InceptionWeights = Annotated[
     Path | None,
+    # the variables are named in ENVIRONMENT, beneath the options: each is longer than the help
+    # column at 80 columns, where Rich cut them to "$GENBENCH_INCEPTION_…", "$GENBENCH_CLEAN_INCE…"
     path_option(
-        r"Local Inception weights file \[default: $GENBENCH_INCEPTION_WEIGHTS for inception]; for clean-inception, $GENBENCH_CLEAN_INCEPTION_WEIGHTS wins over it."
+        r"Local Inception weights file \[default: an extractor's own variable, see Environment below]."
     ),
 ]
 MetricOption = Annotated[

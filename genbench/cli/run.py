@@ -98,7 +98,7 @@ def run(
         bool,
         typer.Option(
             "--save-samples",
-            help="Keep each run's samples beside its result (seed<N>.samples.npz), for genbench eval.",
+            help="Keep each run's samples beside its result, as seed<N>.samples.npz for genbench eval.",
         ),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
