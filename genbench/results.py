@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from genbench.io import atomic_write_json
+from genbench.io import atomic_write_json, json_text
 
 #: in a protocol's ``reference_stats`` ("stats.npz sha256:..."), what separates the file's name
 #: from the hash of its bytes (:func:`genbench.features.reference.stats_identity` writes it)
@@ -124,6 +124,18 @@ class Result:
         return self.path(out).with_name(
             f"seed{self.seed}.aside-{hashlib.sha256(text.encode()).hexdigest()[:10]}.json"
         )
+
+    def written_aside(self, out: Path) -> Path | None:
+        """:meth:`aside_path` when that file holds this result, as written there (another process
+        wrote :meth:`path` while this result was made), else None: what a command's last line names
+        in place of the report, which does not read it."""
+        aside = self.aside_path(out)
+        if not aside.is_file():
+            return None
+        try:
+            return aside if aside.read_text() == json_text(asdict(self)) else None
+        except OSError:  # unreadable: nothing this command can say of it
+            return None
 
     def write(self, out: Path, to: Path | None = None) -> Path:
         """Write this result atomically to :meth:`path`, or to ``to`` (a file beside it: a failure

@@ -227,3 +227,41 @@ def test_a_result_written_by_another_process_during_an_evaluation_is_not_replace
     err = " ".join(capsys.readouterr().err.split())
     assert "was written while this evaluation ran" in err and f"is written to {asides[0]}" in err
     assert "move its file into an --out of its own" in err
+
+
+def test_the_last_line_after_a_result_written_aside_names_its_fix_not_the_report(
+    register, tmp_path, cache_dir, cli
+):
+    """After `genbench eval` or `genbench run` wrote a result aside (another process wrote its file
+    while it ran), the last line said ``next: genbench report --out runs``, whose board does not read
+    that file: it names the file and the fix its warning gave, and the report for the others."""
+    from genbench import run
+    from genbench.leaderboard import load_results
+    from genbench.results import load_result
+
+    other = run(_ring8_config(tmp_path / "other", cache_dir, 100, ["fid"]))[0]
+    source = other.path(tmp_path / "other")
+    target = other.path(tmp_path / "runs")  # gaussian/seed0.json, the evaluation's row too
+    register(registry.metrics, "test-intruder", _intruding_metric(target, source))
+    np.save(tmp_path / "gaussian.npy", np.random.default_rng(0).standard_normal((150, 2)))
+    out = tmp_path / "runs"
+    common = ("--dataset", "ring8", "--out", out, "--cache-dir", cache_dir, "--device", "cpu")
+    common += ("--metrics", "fid,test-intruder", "--no-figures", "--no-progress")
+    fix = "which the report does not read: to report it, move it to ring8/gaussian/seed0.json in an --out of its own"
+
+    r = cli("eval", "--samples", tmp_path / "gaussian.npy", *common)
+    (aside,) = target.parent.glob("seed0.aside-*.json")
+    assert r.exit_code == 0 and r.stderr.splitlines()[-1] == f"{aside} is written aside, {fix}"
+    moved = tmp_path / "own" / "ring8" / "gaussian" / "seed0.json"  # as it says: the report reads it
+    moved.parent.mkdir(parents=True)
+    aside.rename(moved)
+    assert [r.metrics for r in load_results(tmp_path / "own")] == [load_result(moved).metrics]
+
+    target.unlink()  # else the run refuses, before any work, to replace it
+    r = cli("run", "--models", "gaussian,copy", "--samples", "200", *common)
+    (aside,) = target.parent.glob("seed0.aside-*.json")
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines()[-1] == (
+        f"2 of 2 runs ok; {aside} is written aside, {fix}; the other results in {out}; "
+        f"next: genbench report --out {out}"
+    )

@@ -85,5 +85,5 @@ def eval_samples(
         progress=progress,
     )
     result = evaluate(samples, config, name=name)
-    typer.echo(report_hint(out), err=True)
+    typer.echo(report_hint(out, [result]), err=True)
     raise typer.Exit(exit_code([result]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,6 +27,9 @@ from genbench.config import (
     parse_seeds,
     parse_split,
 )
+
+if TYPE_CHECKING:
+    from genbench.results import Result
 
 
 def run(
@@ -134,7 +137,7 @@ def run(
     )
     results = run_api(config)
     bad = [r for r in results if r.status != "ok"]
-    typer.echo(f"{len(results) - len(bad)} of {len(results)} runs ok; {report_hint(out)}", err=True)
+    typer.echo(f"{len(results) - len(bad)} of {len(results)} runs ok; {report_hint(out, results)}", err=True)
     raise typer.Exit(exit_code(results))
 
 
@@ -150,10 +153,22 @@ def interrupted(e: KeyboardInterrupt) -> str:
     return f"interrupted: finished results are saved; {rerun_said(e) or RERUN}"
 
 
-def report_hint(out: Path) -> str:
+def report_hint(out: Path, results: list[Result]) -> str:
     """Where a command's results are and the command that makes their board: `run` and `eval` both
-    end with it (eval's results are as much the board's)."""
-    return f"results in {out}; next: genbench report --out {shlex.quote(str(out))}"
+    end with it (eval's results are as much the board's). A result written aside (another process
+    wrote its file while it was made) is named with its fix instead, as its warning gave it: the
+    report does not read it, and `next: genbench report` sent the user to a board without it."""
+    report = f"results in {out}; next: genbench report --out {shlex.quote(str(out))}"
+    aside = [(r, path) for r in results if (path := r.written_aside(out)) is not None]
+    if not aside:
+        return report
+    said = "; ".join(
+        f"{path} is written aside, which the report does not read: to report it, move it to "
+        f"{r.path(Path()).as_posix()} in an --out of its own"
+        + (f", with {path.with_name(name)}" if (name := r.samples_file.get("name")) else "")
+        for r, path in aside
+    )
+    return said if len(aside) == len(results) else f"{said}; the other {report}"
 
 
 def exit_code(results: list) -> int:
