@@ -419,9 +419,15 @@ RETRAINING = "retraining"
 
 def retrain_command(p: Plan) -> str:
     """What a retraining mark records: the run's flags, less those that change no training. Only a
-    rerun of the interrupted command honours the mark; any other ``--retrain`` trains anew."""
-    shown = ("progress", "figures", "save_samples")  # what a run shows or keeps, not what it trains
-    flags = {k: v for k, v in dataclasses.asdict(p.config).items() if k not in shown}
+    rerun of the interrupted command honours the mark; any other ``--retrain`` trains anew.
+
+    Left out too: when resumable states are saved, which never changes the trained weights. A
+    killed run's rerun with ``--checkpoint-minutes 10`` (to lose less to the next kill), or with the
+    default's 30 typed out (``checkpoint_minutes`` is None when not given), cleared the state it
+    would have resumed, hours of training."""
+    # what a run shows or keeps, or when it saves, not what it trains
+    skipped = ("progress", "figures", "save_samples", "checkpoint_every", "checkpoint_minutes")
+    flags = {k: v for k, v in dataclasses.asdict(p.config).items() if k not in skipped}
     return hashlib.sha256(json.dumps(flags, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

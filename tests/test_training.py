@@ -264,6 +264,23 @@ def test_an_interrupted_retrains_mark_is_honoured_by_its_rerun_only(tmp_path, mo
     assert results[1].training["resumed_from"] == 10
 
 
+@pytest.mark.parametrize(
+    "intervals", [{"checkpoint_minutes": 30}, {"checkpoint_minutes": 10, "checkpoint_every": 4}]
+)
+def test_an_interrupted_retrain_resumes_when_rerun_with_other_checkpoint_intervals(
+    tmp_path, monkeypatch, intervals
+):
+    """When states are saved changes no trained weight: the rerun of a killed --retrain with the
+    default's 30 minutes typed out (RunConfig.checkpoint_minutes is None when not given), or with
+    shorter intervals to lose less to the next kill, took it for another command and cleared the
+    state it would have resumed."""
+    Toy.fits.clear()
+    with interrupted_at(monkeypatch, 12):
+        run(config(tmp_path, "a", f"{TOY}.steps=30", retrain=True))
+    (result,) = run(config(tmp_path, "a", f"{TOY}.steps=30", retrain=True, **intervals))
+    assert result.status == "ok" and result.training["resumed_from"] == 10
+
+
 def test_a_training_resumed_on_other_threads_names_every_machine_its_time_ran_on(tmp_path, monkeypatch):
     """train_s is summed over the parts of a resumed training, but named only the machine that
     finished it: 28 s on 1 thread and 8 s on 2 were reported as 36 s on 2 threads."""
