@@ -265,3 +265,17 @@ def test_the_last_line_after_a_result_written_aside_names_its_fix_not_the_report
         f"2 of 2 runs ok; {aside} is written aside, {fix}; the other results in {out}; "
         f"next: genbench report --out {out}"
     )
+
+
+def test_the_last_line_finds_a_result_written_aside_under_an_out_given_with_a_tilde(tmp_path, monkeypatch):
+    """`--out=~/runs` reaches the command as typed (no shell expands it there); the results were
+    written under the home directory, but the last line looked for the aside file in ./~/runs and
+    sent the user to the report, which does not read it."""
+    from genbench.cli.run import report_hint
+    from genbench.results import Result
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = Result(model="gaussian", dataset="ring8", seed=0, protocol={"num_samples": 100})
+    aside = result.write(tmp_path / "runs", to=result.aside_path(tmp_path / "runs"))
+    said = report_hint(Path("~/runs"), [result])
+    assert said.startswith(f"{aside} is written aside, which the report does not read"), said

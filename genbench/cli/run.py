@@ -159,7 +159,10 @@ def report_hint(out: Path, results: list[Result]) -> str:
     wrote its file while it was made) is named with its fix instead, as its warning gave it: the
     report does not read it, and `next: genbench report` sent the user to a board without it."""
     report = f"results in {out}; next: genbench report --out {shlex.quote(str(out))}"
-    aside = [(r, path) for r in results if (path := r.written_aside(out)) is not None]
+    # with ~ expanded, as the results were written (genbench.config.absolute_paths): `--out=~/runs`
+    # reaches the command as typed, and ~/runs/... named no file, so the report was named instead
+    written = Path(out).expanduser()
+    aside = [(r, path) for r in results if (path := r.written_aside(written)) is not None]
     if not aside:
         return report
     said = "; ".join(
