@@ -90,6 +90,16 @@ def run_protocol(label: str, seed: int, num_samples: int, clauses: list[str], wi
     return textwrap.fill("; ".join([f"{label}, seed {seed}: N = {num_samples} samples", *clauses]), width)
 
 
+#: characters of the notes' 7 pt text an inch of figure, where a note is wrapped to its figure's
+#: width (:func:`note_width`)
+NOTE_CHARS_PER_INCH = 18
+
+
+def note_width(fig: Figure) -> int:
+    """How many characters a line of a note beneath ``fig`` holds (a run's figure, of its own width)."""
+    return int(NOTE_CHARS_PER_INCH * fig.get_figwidth())
+
+
 def with_protocol(fig: Figure, text: str) -> None:
     """``text`` (:func:`figure_protocol`, :func:`run_protocol`) beneath the axes, which
     ``tight_layout`` leaves room for."""

@@ -55,7 +55,7 @@ def save_sample_grid(
     # a figure of its own, outside pyplot: matplotlib.use("Agg") switched the Python API caller's backend
     from matplotlib.figure import Figure
 
-    from genbench.figure_notes import with_protocol
+    from genbench.figure_notes import note_width, with_protocol
 
     train = dataset.load("train")[0]
     fig = Figure(figsize=(4, 4))
@@ -65,8 +65,5 @@ def save_sample_grid(
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7)
     drawn = min(len(samples), SCATTER_SAMPLES)
-    # about 18 characters an inch at 7 pt, as the nearest-neighbour figure's
-    with_protocol(
-        fig, samples_note(label, seed, len(samples), drawn, len(train), int(18 * fig.get_figwidth()))
-    )
+    with_protocol(fig, samples_note(label, seed, len(samples), drawn, len(train), note_width(fig)))
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=100))

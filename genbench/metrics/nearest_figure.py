@@ -82,7 +82,7 @@ def save_nearest_figure(
     ``counts`` examples (all, distinct)."""
     from matplotlib.figure import Figure
 
-    from genbench.figure_notes import with_protocol
+    from genbench.figure_notes import note_width, with_protocol
 
     path.parent.mkdir(parents=True, exist_ok=True)
     label = ctx.label or ctx.model_name or "samples"
@@ -117,8 +117,7 @@ def save_nearest_figure(
                 ax.set_title(title, fontsize=6)
                 ax.set_axis_off()
         fig.suptitle(f"{label}: most likely copies and their nearest training examples", fontsize=8)
-        # about 23 characters an inch at 7 pt (100 on the step curve's 6-inch figure, with margins)
-        text = note(width=int(18 * fig.get_figwidth()))
+        text = note(width=note_width(fig))
     else:
         train = ctx.train_data().detach().cpu().float()
         fig = Figure(figsize=(5, 5))
@@ -134,7 +133,7 @@ def save_nearest_figure(
         ax.legend(loc="upper right", fontsize=7)
         ax.set_title(f"{label}: samples nearest the training set", fontsize=8)
         drawn = (min(len(s2), SCATTER_SAMPLES), min(len(t2), SCATTER_TRAIN))
-        text = note(drawn=drawn, width=int(18 * fig.get_figwidth()))
+        text = note(drawn=drawn, width=note_width(fig))
     with_protocol(fig, text)
     from genbench.io import save_png
 
