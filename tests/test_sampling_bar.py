@@ -4,35 +4,18 @@ what is sampled and timed is the same with the bar as without."""
 
 from __future__ import annotations
 
-import io
 import types
 
 import cli_models  # noqa: F401 (registers the test-* models these tests name)
 import pytest
 import torch
-from rich.console import Console
+from console_clock import Clock, clocked_console  # tests/ is on the path
 
 import genbench.progress
 from genbench.metrics import throughput
 from genbench.progress import Progress
 from genbench.sampling_bar import STEP_UPDATE_S, SamplingBar
 from genbench.sampling_steps import report_step, reporting_steps
-
-
-class Clock:
-    """A console clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _console(clock: Clock, terminal: bool) -> Console:
-    return Console(
-        file=io.StringIO(), force_terminal=terminal, force_interactive=terminal, width=200, get_time=clock
-    )
 
 
 def _stepping(clock: Clock, steps: int, seen=None):
@@ -74,7 +57,7 @@ def test_the_bar_moves_within_the_first_batch_and_shows_its_time_remaining():
     remaining for hours (the warm-up batch, then the first). Each reported step now moves it by its
     share of the batch; the untimed warm-up shows as its own phase first."""
     clock = Clock()
-    progress = Progress(console=_console(clock, True))
+    progress = Progress(console=clocked_console(clock, True))
     shown, remaining = [], []
 
     def seen() -> None:
@@ -96,7 +79,7 @@ def test_in_a_log_file_a_long_batch_says_its_steps_at_each_tenth(monkeypatch):
     hours or more. Its lines now come at each tenth of the steps; the samples are counted whole."""
     monkeypatch.setattr(genbench.progress, "LOG_AFTER_S", 0.0)
     clock = Clock()
-    console = _console(clock, False)
+    console = clocked_console(clock, False)
     _draw(Progress(console=console), _stepping(clock, 5), n=4, batch=2)
     lines = [ln.rsplit(" (", 1)[0] for ln in console.file.getvalue().splitlines()]  # less the time
     warm_up = [f"sample ddpm seed 0, untimed warm-up: {2 * k // 5}/2 step {k}/5" for k in range(1, 6)]
@@ -164,7 +147,7 @@ def test_the_bar_changes_neither_the_samples_nor_the_timed_region(monkeypatch):
         return stepping(b, g)
 
     plain, timed = throughput.measure_sampling(sample, 10, 4, torch.Generator().manual_seed(0), "cpu")
-    progress = Progress(console=_console(clock, True))
+    progress = Progress(console=clocked_console(clock, True))
     bar = progress.sampling("sample m seed 0", 10)
 
     def slow(call):

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import io
 import re
 
 import cli_models  # noqa: F401 (registers the test-* models these tests name)
 import pytest
+from console_clock import Clock, clocked_console  # tests/ is on the path
 from rich.console import Console
 
 from genbench.progress import Progress
@@ -16,22 +16,6 @@ CIFAR_DDPM = (
     "warning: sample ddpm seed 0: about 3 hours a batch here, so its 50000 samples take about 13 days "
     "more; for fewer, pass --samples N"
 )
-
-
-class Clock:
-    """A console clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _console(clock: Clock, terminal: bool) -> Console:
-    return Console(
-        file=io.StringIO(), force_terminal=terminal, force_interactive=terminal, width=250, get_time=clock
-    )
 
 
 def _said(console: Console) -> list[str]:
@@ -57,7 +41,7 @@ def test_the_cifar10_ddpm_on_a_cpu_says_how_long_its_samples_take_during_its_war
     said nothing for days. A sampling that is not long says nothing; nor do steps timed over less
     than MEASURE_S."""
     clock = Clock()
-    console = _console(clock, terminal)
+    console = clocked_console(clock, terminal, width=250)
     _steps(Progress(console=console), clock, 500, 500, 1000, 1.0, 100)  # 33 minutes in all
     _steps(Progress(console=console), clock, 50000, 500, 1000, 0.001, 900)  # fast steps, under 10 s
     assert _said(console) == []
@@ -68,7 +52,7 @@ def test_the_cifar10_ddpm_on_a_cpu_says_how_long_its_samples_take_during_its_war
 def test_a_model_that_reports_no_steps_is_timed_by_its_batches():
     """A model without step reports (a plugin, a GAN) is timed from the warm-up batch's end."""
     clock = Clock()
-    console = _console(clock, True)
+    console = clocked_console(clock, True, width=250)
     progress = Progress(console=console)
     bar = progress.sampling("sample ddpm seed 0", 50000)
     bar.batch_started(500, False)

@@ -4,32 +4,15 @@ steps slower than rich's 30 s speed window."""
 
 from __future__ import annotations
 
-import io
 import re
 
 import cli_models  # noqa: F401 (registers the test-* models these tests name)
 import pytest
-from rich.console import Console
+from console_clock import Clock, clocked_console  # tests/ is on the path
 
 from genbench.progress import Progress
 
 CIFAR_DDPM = "about 40 s a step here, so its 800000 steps take about 370 days more"
-
-
-class Clock:
-    """A console clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _console(clock: Clock, terminal: bool) -> Console:
-    return Console(
-        file=io.StringIO(), force_terminal=terminal, force_interactive=terminal, width=200, get_time=clock
-    )
 
 
 def _train(progress: Progress, clock: Clock, steps: list[int], total: int, every_s: float, **kw) -> None:
@@ -47,7 +30,7 @@ def test_the_paper_sized_ddpm_on_a_cpu_says_how_long_it_takes_after_its_first_st
     training that is not long says nothing, nor do fast first steps timed over less than MEASURE_S
     (the first may be slow: allocations)."""
     clock = Clock()
-    console = _console(clock, terminal)
+    console = clocked_console(clock, terminal)
     hint = "for a shorter training pass --set ddpm.train_steps=N"
     _train(Progress(console=console), clock, [1, 2, 3], 20, 40.0, hint=lambda total: hint)  # 11 minutes left
     _train(Progress(console=console), clock, list(range(1, 50)), 1000, 0.1, hint=lambda total: hint)
@@ -86,7 +69,7 @@ def test_the_bar_shows_the_time_remaining_of_steps_slower_than_30_s():
     """rich keeps the speed samples of its last 30 s only: a 40 s step left one sample, no speed, and
     the bar's time remaining stayed -:--:-- for the whole training."""
     clock = Clock()
-    progress = Progress(console=_console(clock, True))
+    progress = Progress(console=clocked_console(clock, True))
     update = progress.training("train ddpm seed 0")
     for step in (1, 2, 3):
         clock.now += 40.0
