@@ -10,7 +10,8 @@ timed samples' bar.
 
 A sampling that its first 10 s project to take an hour or more says so once, as a training does
 (:class:`genbench.training_forecast.Forecast`): ``sample ddpm seed 0: about 3 hours a batch here,
-so its 50000 samples take about 13 days more; for fewer, pass --samples N``.
+so this untimed warm-up batch and then its 50000 samples take about 13 days more; for fewer, pass
+--samples N`` (the warm-up named where the line comes during it, as its time is counted).
 """
 
 from __future__ import annotations
@@ -110,10 +111,14 @@ class SamplingBar:
 
     def _forecast_line(self, per_sample: float, left: float, total: float) -> str:
         batch = each(per_sample * self._batch_size)
-        return (
-            f"{batch} a batch here, so its {self.total} samples take {duration(left)} more; "
-            "for fewer, pass --samples N"
+        # said during the warm-up, the time left counts that batch too: "its 500 samples take about
+        # 6 hours more" beside "about 3 hours a batch" read as a wrong sum where they are one batch
+        what = (
+            f"this untimed warm-up batch and then its {self.total} samples"
+            if self._warm_up
+            else f"its {self.total} samples"
         )
+        return f"{batch} a batch here, so {what} take {duration(left)} more; for fewer, pass --samples N"
 
 
 def _number(x: float) -> str:

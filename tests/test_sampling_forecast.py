@@ -13,7 +13,12 @@ from rich.console import Console
 from genbench.progress import Progress
 
 CIFAR_DDPM = (
-    "warning: sample ddpm seed 0: about 3 hours a batch here, so its 50000 samples take about 13 days "
+    "warning: sample ddpm seed 0: about 3 hours a batch here, so this untimed warm-up batch and then its "
+    "50000 samples take about 13 days more; for fewer, pass --samples N"
+)
+#: the same said after the warm-up (a model that reports no steps): its time is behind
+CIFAR_DDPM_TIMED = (
+    "warning: sample ddpm seed 0: about 3 hours a batch here, so its 50000 samples take about 12 days "
     "more; for fewer, pass --samples N"
 )
 
@@ -49,6 +54,19 @@ def test_the_cifar10_ddpm_on_a_cpu_says_how_long_its_samples_take_during_its_war
     assert _said(console) == [CIFAR_DDPM]
 
 
+def test_a_forecast_during_the_warm_up_names_the_batch_its_time_counts():
+    """`--samples 500` of the CIFAR-10 DDPM on a CPU: one timed batch, after an untimed warm-up batch
+    as long. The line said "about 3 hours a batch here, so its 500 samples take about 6 hours more":
+    a sum that read as wrong, the 500 samples being one batch."""
+    clock = Clock()
+    console = _console(clock, False)
+    _steps(Progress(console=console), clock, 500, 500, 1000, 10.8, 3)
+    assert _said(console) == [
+        "warning: sample ddpm seed 0: about 3 hours a batch here, so this untimed warm-up batch and then "
+        "its 500 samples take about 6 hours more; for fewer, pass --samples N"
+    ]
+
+
 def test_a_model_that_reports_no_steps_is_timed_by_its_batches():
     """A model without step reports (a plugin, a GAN) is timed from the warm-up batch's end."""
     clock = Clock()
@@ -62,7 +80,7 @@ def test_a_model_that_reports_no_steps_is_timed_by_its_batches():
     clock.now += 10800.0
     bar(500)
     progress.sampling_done()
-    assert _said(console) == [CIFAR_DDPM.replace("13 days", "12 days")]  # the warm-up is behind it
+    assert _said(console) == [CIFAR_DDPM_TIMED]  # the warm-up is behind it, and not named
 
 
 def test_the_run_says_it_with_the_flag_to_pass(cli, tmp_path, monkeypatch):
