@@ -59,7 +59,7 @@ def test_a_forecast_during_the_warm_up_names_the_batch_its_time_counts():
     as long. The line said "about 3 hours a batch here, so its 500 samples take about 6 hours more":
     a sum that read as wrong, the 500 samples being one batch."""
     clock = Clock()
-    console = _console(clock, False)
+    console = clocked_console(clock, False)
     _steps(Progress(console=console), clock, 500, 500, 1000, 10.8, 3)
     assert _said(console) == [
         "warning: sample ddpm seed 0: about 3 hours a batch here, so this untimed warm-up batch and then "
