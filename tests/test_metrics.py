@@ -293,6 +293,23 @@ def test_fid_small_n_is_finite_non_negative_and_warns(backend):
     assert np.isfinite(fid) and fid > 0.0
 
 
+def test_fid_small_reference_warning_names_the_reference_fix_not_more_samples():
+    """A reference split with no more examples than feature dimensions: more samples change nothing,
+    yet the warning said "use more than 16 samples" (a 300-image CIFAR-10 in raw features read "use
+    more than 3072 samples" beside 300 samples)."""
+    a, _ = gaussian_sets(5, n=40)
+    _, b = gaussian_sets(6, n=10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        FID().compute(make_ctx(a, b))
+    said = [str(w.message) for w in caught if "singular" in str(w.message)]
+    assert said == [
+        "fid: 10 reference examples for 16-dimensional features: the covariance is singular and FID is "
+        "biased upwards; for a comparable FID, compare with a split of more than 16 examples, or in "
+        "features of fewer dimensions (--features)"
+    ]
+
+
 def test_no_warning_for_enough_samples():
     """The small-N warning is not raised when N > D (it would cry wolf on every run)."""
     a, b = gaussian_sets(23, n=40, d=4)

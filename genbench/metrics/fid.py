@@ -169,7 +169,7 @@ class FID(Metric):
         backend = option(ctx, "fid", "backend", DEFAULT_BACKEND)
         self.check_options({"backend": backend})
         x = check_features(ctx.sample_features.features, "sample", "fid", why="for a covariance")
-        self._warn_if_singular(len(x), x.shape[1], "samples")
+        self._warn_if_singular(len(x), x.shape[1], "samples", f"use more than {x.shape[1]} samples")
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by frechet_distance
             mu1, s1 = gaussian_statistics(x)
         if ctx.reference_stats is not None:
@@ -184,16 +184,18 @@ class FID(Metric):
         else:
             ref = reference_rows(ctx, "fid", why="for a covariance")
             check_same_dim(x, ref, "fid")
-            self._warn_if_singular(len(ref), ref.shape[1], "reference examples")
+            # more samples change nothing here: the reference split is the short side
+            fix = f"compare with a split of more than {ref.shape[1]} examples, or in features of fewer dimensions (--features)"
+            self._warn_if_singular(len(ref), ref.shape[1], "reference examples", fix)
             with np.errstate(over="ignore", invalid="ignore"):
                 mu2, s2 = gaussian_statistics(ref)
         return {"fid": frechet_distance(mu1, s1, mu2, s2, backend=backend)}
 
     @staticmethod
-    def _warn_if_singular(n: int, dim: int, what: str) -> None:
+    def _warn_if_singular(n: int, dim: int, what: str, fix: str) -> None:
         if n <= dim:
             warnings.warn(
                 f"fid: {n} {what} for {dim}-dimensional features: the covariance is singular and FID is "
-                f"biased upwards; use more than {dim} samples for a comparable FID",
+                f"biased upwards; for a comparable FID, {fix}",
                 stacklevel=3,
             )
