@@ -104,6 +104,45 @@ def test_ddim_eta1_single_step_is_the_ddpm_posterior_step():
         torch.testing.assert_close(s.ddim_step(x, t, t - 1, eps, z, eta=1.0), want)
 
 
+def point_mass_eps(c: torch.Tensor, seen: list[int]):
+    """The exact noise prediction for data that is the single point ``c``: x_t = sqrt(abar_t) c +
+    sqrt(1 - abar_t) eps gives eps = (x_t - sqrt(abar_t) c) / sqrt(1 - abar_t), with abar_t from the
+    closed form at the 0-based timestep the network is trained on (``q_sample``'s t). Records each t."""
+    abar = closed_form()["abar"]
+
+    def eps(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        assert (t == t[0]).all()
+        seen.append(int(t[0]))
+        a = float(abar[int(t[0])])  # IndexError for a t past T - 1
+        return (x - math.sqrt(a) * c) / math.sqrt(1.0 - a)
+
+    return eps
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        lambda eps, s, g: ddpm_sample(eps, s, (6, 2), generator=g, dtype=torch.float64),
+        lambda eps, s, g: ddim_sample(eps, s, (6, 2), generator=g, steps=50, dtype=torch.float64),
+        lambda eps, s, g: ddim_sample(eps, s, (6, 2), generator=g, steps=7, eta=0.5, dtype=torch.float64),
+        lambda eps, s, g: ddim_sample(
+            eps, s, (6, 2), generator=g, steps=30, spacing="trailing", dtype=torch.float64
+        ),
+    ],
+    ids=["ddpm", "ddim-50", "ddim-7-eta0.5", "ddim-30-trailing"],
+)
+def test_samplers_given_the_exact_noise_of_a_point_mass_return_the_point(sampler):
+    """With the true eps of a one-point data set every predicted x_0 is that point, so every sampler
+    ends on it, whatever its noise. This pins the timestep the samplers hand the network to the one
+    training noised at: a sampler that conditioned on t + 1 (1-based time) everywhere passed the
+    sampler-vs-sampler tests, as both sides shifted alike, and drew samples off the data."""
+    s, c = NoiseSchedule.linear(T), torch.tensor([0.7, -1.3], dtype=torch.float64)
+    seen: list[int] = []
+    out = sampler(point_mass_eps(c, seen), s, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out, c.expand_as(out), rtol=0, atol=1e-9)
+    assert 0 <= min(seen) and max(seen) <= T - 1  # the timesteps training draws
+
+
 def _toy_eps(dtype: torch.dtype):
     g = torch.Generator().manual_seed(3)
     w = torch.randn(2, 2, generator=g, dtype=dtype) * 0.5
