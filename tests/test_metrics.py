@@ -990,6 +990,32 @@ def test_memorization_flag_needs_the_rate_above_0_1_and_twice_the_held_out_rate(
     assert m.flags({"memorization_rate": 0.25, "memorization_rate_heldout": 0.1}) == ["memorized"]
     assert m.flags({"memorization_rate": 0.15}) == ["memorized"]  # no test split: the 0.1 bar alone
     assert m.flags({"memorization_rate": 0.08, "memorization_rate_heldout": 0.0}) == []
+    # *above* 0.1: 50 copies of 500 samples, exactly 0.1, are not flagged
+    assert m.flags({"memorization_rate": 50 / 500, "memorization_rate_heldout": 0.0}) == []
+
+
+class Lattice(Dataset):
+    """Train split: the integer points 0..9 on a line (each one apart from the next); no test split."""
+
+    kind = "points"
+
+    def _load(self, split):
+        if split == "test":
+            raise DataError("no test split here; provide one")
+        return torch.tensor([[float(i), 0.0] for i in range(10)]), None
+
+
+def test_authpct_counts_a_sample_as_far_as_its_neighbour_s_own_neighbour_as_not_authentic(tmp_path):
+    """Alaa et al. 2022, as dgm-eval (and fls) compute it: authentic when the nearest training
+    example's own nearest training example is *closer* than the sample (``<``). On quantised data
+    (integer pixels) the two distances tie exactly: a sample one step past the end of the lattice is
+    exactly as far from its nearest training point as that point is from the next, and is not
+    authentic; samples 3 away are. By hand: 2 of 4, 50."""
+    data = Lattice(data_dir=tmp_path, cache_dir=tmp_path)
+    samples = torch.tensor([[10.0, 0.0], [-1.0, 0.0], [4.0, 3.0], [12.0, 0.0]], dtype=torch.float64)
+    with pytest.warns(UserWarning, match="ct omitted"):
+        out = Memorization().compute(make_ctx(samples, Features(np.zeros((2, 2))), dataset=data))
+    assert out["authpct"] == 50.0
 
 
 def test_memorization_ratio_is_strictly_below_one_third():
