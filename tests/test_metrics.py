@@ -310,6 +310,18 @@ def test_fid_small_reference_warning_names_the_reference_fix_not_more_samples():
     ]
 
 
+def test_fid_warns_at_as_many_samples_as_dimensions():
+    """N = D is singular too: the N centred rows sum to 0, so the covariance has rank N - 1 < D."""
+    a, b = gaussian_sets(4, n=16, d=16)
+    assert np.linalg.matrix_rank(gaussian_statistics(a)[1]) == 15
+    with pytest.warns(UserWarning, match=r"fid: 16 (samples|reference examples) for 16-dim") as record:
+        FID().compute(make_ctx(a, b))
+    assert sorted(str(w.message).split(" for ")[0] for w in record) == [
+        "fid: 16 reference examples",
+        "fid: 16 samples",
+    ]
+
+
 def test_no_warning_for_enough_samples():
     """The small-N warning is not raised when N > D (it would cry wolf on every run)."""
     a, b = gaussian_sets(23, n=40, d=4)
