@@ -1082,6 +1082,33 @@ def test_expected_modes_closed_form():
     assert expected_modes(np.full(1000, 1.0), 500) < 500
 
 
+class LabelledPoints(Dataset):
+    """1D points labelled by their rounded value, with no ``num_modes`` declared (a plugin's right):
+    the train split holds modes 0, 1 and 2 five, three and two times."""
+
+    kind = "points"
+
+    def _load(self, split):
+        labels = torch.tensor([0] * 5 + [1] * 3 + [2] * 2)
+        return labels[:, None].float(), labels
+
+    def label_modes(self, x: torch.Tensor) -> np.ndarray:
+        return x[:, 0].round().long().numpy()
+
+
+def test_modes_without_a_declared_number_of_modes_count_them_from_the_labels(tmp_path):
+    """K is then 1 + the largest label of either set: 3 here, where the samples use modes 0 and 1
+    only. By hand from the definitions: q = (c + 1/2) / (N + K/2) = (5.5, 3.5, 2.5) / 11.5 and
+    p = (1/2, 1/2, 0) give the KL; ``modes_expected`` = sum 1 - (1 - p_k)^4 with p = (.5, .3, .2)."""
+    data = LabelledPoints(data_dir=tmp_path, cache_dir=tmp_path)
+    assert data.num_modes is None
+    out = Modes().compute(make_ctx(torch.tensor([[0.0], [0.0], [1.0], [1.0]]), dataset=data))
+    q = np.array([5.5, 3.5, 2.5]) / 11.5
+    assert out["mode_kl"] == pytest.approx(0.5 * np.log(0.5 / q[0]) + 0.5 * np.log(0.5 / q[1]), rel=1e-12)
+    assert out["modes_covered"] == 2
+    assert out["modes_expected"] == pytest.approx(sum(1 - (1 - p) ** 4 for p in (0.5, 0.3, 0.2)), rel=1e-12)
+
+
 def test_modes_flag_collapsed_below_half_of_the_expected_modes():
     """``collapsed``: modes_covered *below* half of modes_expected; exactly half is not collapsed."""
     m = Modes()
