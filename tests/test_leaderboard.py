@@ -69,6 +69,15 @@ def test_mean_and_std_of_three_seeds_are_the_sample_mean_and_std():
     assert agg["fid_std"].iloc[0] == pytest.approx(math.sqrt(7.0))
 
 
+def test_a_metric_no_seed_of_a_row_computed_has_no_mean_and_no_spread():
+    """ddpm never computed memorization_rate (copy did): its cell and its spread are both empty, in
+    the frame and the CSV; a spread of 0 beside no mean would claim seeds that agree."""
+    rs = [result("ddpm", s, 2.0 + s) for s in (0, 1)] + [result("copy", 0, 0.1, memorization_rate=1.0)]
+    csv = to_csv_frame(aggregate(results_frame(rs))).set_index("label")
+    assert csv.loc["ddpm", ["memorization_rate", "memorization_rate_std"]].isna().all()
+    assert csv.loc["copy", "memorization_rate"] == 1.0
+
+
 def test_seeds_that_agree_exactly_have_their_value_and_no_spread():
     """pandas' mean of three 0.1s is 0.10000000000000002 and their std 1.7e-17: the board read
     "0.1 ± 1.7e-17" for seeds that agree, and the CSV a mean that none of them had."""
@@ -503,6 +512,39 @@ def test_failed_run_without_protocol_joins_its_models_only_protocol():
     assert set(agg["seeds"]) == {"0", "", "2"} and set(agg["failed_seeds"]) == {"", "1"}
 
 
+def test_a_failed_seed_joins_its_models_protocol_among_the_datasets_several():
+    """m ran at N=200 (seed 1 failed before it recorded a protocol), b at N=1000: the dataset has two
+    protocols but m only one, so m's failed seed is counted in m's row, not a row of its own."""
+    rs = [
+        run_result("m", 0, 1.0),
+        run_result("m", 1, status="failed"),
+        run_result("b", 0, 5.0, num_samples=1000),
+    ]
+    agg, md = board(rs)
+    assert len(agg) == 2 and "protocol not recorded" not in md
+    m = agg[agg["label"] == "m"].iloc[0]
+    assert (m["seeds"], m["failed_seeds"], m["num_samples"]) == ("0", "1", "200")
+
+
+def test_a_seed_without_a_protocol_leaves_the_sample_count_whole():
+    """A failed seed records no protocol, so pandas makes the num_samples column float (200.0 beside
+    a gap): the CSV and the caption still say N = 200, never 200.0."""
+    rs = [run_result("m", 0, 1.0), run_result("m", 1, 3.0), run_result("m", 2, status="failed")]
+    agg, md = board(rs)
+    assert to_csv_frame(agg)["num_samples"].tolist() == ["200"]
+    assert "N = 200 samples per model and seed" in md
+
+
+def test_a_model_whose_every_seed_failed_does_not_make_the_board_show_each_rows_seeds():
+    """x failed on both seeds, m ran on both: the only row with numbers averages seeds 0 and 1, the
+    caption's seeds, so the board needs no seeds column (x's row averages nothing)."""
+    rs = [run_result("m", s, 1.0 + s) for s in (0, 1)] + [run_result("x", s, status="failed") for s in (0, 1)]
+    _, md = board(rs)
+    assert "seeds 0, 1; cells are mean ± std (sample std, n - 1) over seeds." in md
+    header = next(ln for ln in md.splitlines() if ln.startswith("|") and "fid" in ln)
+    assert "seeds" not in [c.strip() for c in header.strip("|").split("|")]
+
+
 def test_ok_run_with_numbers_but_no_protocol_is_never_averaged_into_another():
     """A hand-made result with an FID but no protocol measured something unknown: it used to join
     the model's only protocol and pull its mean from 17 to 345."""
@@ -544,6 +586,18 @@ def test_metric_failed_for_every_seed_shows_the_error_not_an_empty_cell():
     assert "fid ↓" in header  # the column stays although no row has a value
     assert "error †" in next(ln for ln in md.splitlines() if "| m " in ln)
     assert "- m: fid: no value; seed 0: fid: boom; seed 1: fid: boom" in md
+
+
+def test_metric_that_failed_for_one_seed_and_was_not_run_for_the_other_shows_the_error():
+    """No seed has an FID: seed 0's failed, seed 1 ran without it. The failure is still the cell's and
+    the note's, not an empty cell as for a metric that applies to no seed."""
+    rs = [run_result("m", 0, metric_errors={"fid": "fid: boom"}), run_result("m", 1)]
+    rs[1].protocol["metric_versions"].pop("fid")  # `--metrics kid` for seed 1
+    rs[1].protocol["metric_options"].pop("fid")
+    agg, md = board(rs)
+    assert len(agg) == 1
+    assert "error †" in next(ln for ln in md.splitlines() if "| m " in ln)
+    assert "- m: fid: no value; seed 0: fid: boom; seed 1: no value recorded" in md
 
 
 def test_metric_not_run_for_a_seed_is_marked_without_splitting_the_row():
@@ -611,6 +665,9 @@ def test_the_api_functions_are_not_shadowed_by_submodules():
     "edit, named",
     [
         ({"seed": "zero"}, "field 'seed' is 'zero'"),
+        # JSON true is a Python int: read as seed 1 (or an FID of 1.0) it named the wrong file, or ranked
+        ({"seed": True}, "field 'seed' is True, not int"),
+        ({"metrics": {"fid": True}}, "metric 'fid' is True, not a number"),
         ({"metrics": None}, "field 'metrics' is None"),
         ({"protocol": None}, "field 'protocol' is None"),
         ({"metrics": {"fid": "low"}}, "metric 'fid' is 'low'"),
