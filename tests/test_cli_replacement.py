@@ -362,3 +362,42 @@ def test_reference_stats_are_recorded_by_their_content_not_their_path(cli, tmp_p
     save_reference_stats(tmp_path / "stats.npz", np.ones(2), np.eye(2))  # other statistics, same path
     line = single_line_error(run("a", "stats.npz"))
     assert "holds a result at reference stats stats.npz sha256:" in line and "would replace" in line
+
+
+def _ok_result(**protocol: object) -> genbench.Result:
+    """seed 0 of gaussian at 100 samples: KID computed, FID failed."""
+    return genbench.Result(
+        model="gaussian",
+        dataset="ring8",
+        seed=0,
+        protocol={"num_samples": 100, "reference_split": "train", "metric_versions": {"fid": 1, "kid": 1}}
+        | protocol,
+        metrics={"kid": 0.02, "kid_std": 0.001},
+        metric_errors={"fid": "fid: covariance is singular"},
+    )
+
+
+def test_a_rerun_without_a_metric_that_failed_would_drop_its_error():
+    """FID failed for seed 0 (its error is the board's cell): `--metrics kid` would write a result
+    with no trace of that failure, so it is refused as one that drops FID."""
+    from genbench.replacement import metrics_replaced
+
+    kid, fid = registry.metrics.get("kid")(), registry.metrics.get("fid")()
+    why = metrics_replaced(_ok_result(), [kid], {})
+    assert why is not None and why.startswith("holds the values of fid, which this run (kid) would drop")
+    assert metrics_replaced(_ok_result(), [fid, kid], {}) is None
+
+
+def test_a_failing_run_of_another_protocol_is_not_refused_over_an_ok_result():
+    """A broken plugin's seed at --samples 200 over an ok result at 100: its failure goes beside the
+    result (seed0.failed.json), replacing nothing, so it is no reason to refuse the run; an ok run
+    at 200 would replace it, and is refused."""
+    from genbench.replacement import replaced_by_run
+
+    metrics = [registry.metrics.get("fid")(), registry.metrics.get("kid")()]
+    measures = {"num_samples": 200, "reference_split": "train"}
+    assert replaced_by_run(_ok_result(), measures, metrics, {}, failing=True) is None
+    why = replaced_by_run(_ok_result(), measures, metrics, {})
+    assert why is not None and why.startswith(
+        "holds a result at N 100, which this run at N 200 would replace"
+    )
