@@ -1694,3 +1694,29 @@ def test_the_figures_mark_an_fid_over_fewer_of_its_rows_seeds_as_the_table_does(
     texts = {t.get_text(): t.xy for ax in made[-1].axes for t in ax.texts}
     assert texts == {"(† FID from 2 of 3 seeds)": (10, 5.5)}
     assert "†: a value over fewer" in " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
+
+
+def test_a_plugin_metric_declaring_fid_higher_is_better_does_not_flip_fids_arrow(monkeypatch):
+    """In-tree metrics declare a column's direction first, whatever the results name: a plugin metric
+    whose ``higher_is_better`` says ``fid: True`` (it cannot write ``fid``: the built-in owns it in a
+    run) must leave the board's FID ranked lower-is-better."""
+    from genbench import metric_columns, registry
+    from genbench.metrics.base import Metric
+
+    class Backwards(Metric):
+        higher_is_better = {"fid": True, "backwards_score": True}
+
+        def compute(self, ctx):  # never called: only its declaration is read
+            raise AssertionError
+
+    registry.metrics.discover()
+    monkeypatch.setattr(registry.metrics, "_entries", dict(registry.metrics._entries))
+    registry.metrics.add("aaa-backwards", Backwards, source="genbench-test-plugin")  # sorts first
+    metric_columns._declared.cache_clear()  # a cache of each name's declaration
+    agg = pd.DataFrame({"metric_versions": [json.dumps({"aaa-backwards": 1, "fid": 1})]})
+    try:
+        directions = metric_columns.column_directions(agg)
+    finally:
+        metric_columns._declared.cache_clear()
+    assert directions["fid"] is False
+    assert directions["backwards_score"] is True
