@@ -27,10 +27,16 @@ FIX_DATA = "choose a writable directory with --data-dir (or $GENBENCH_DATA)"
 FIX_LEADERBOARDS = "choose a writable directory with --leaderboards"
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 (hex) of the bytes of the file ``path``; raises OSError when it cannot be read."""
+def file_hexdigest(path: Path, algorithm: str = "sha256") -> str:
+    """The ``algorithm`` digest (hex) of the bytes of the file ``path``; raises OSError when it
+    cannot be read."""
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        return hashlib.file_digest(fh, algorithm).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """:func:`file_hexdigest` in sha256, what results and fingerprints record."""
+    return file_hexdigest(path, "sha256")
 
 
 def atomic_write(

@@ -15,7 +15,6 @@ gives one (:mod:`genbench.data.digest`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import os
 import urllib.error
@@ -31,6 +30,7 @@ from genbench.data.download_lock import downloading
 from genbench.data.resume import Part
 from genbench.errors import DataError, GenbenchError
 from genbench.io import FIX_DATA, remove_temps
+from genbench.io import file_hexdigest as io_file_hexdigest
 from genbench.progress import Progress, TenthLines, current_console
 
 #: seconds before a download attempt gives up on a silent server
@@ -50,17 +50,14 @@ def _open_url(url: str, headers: dict[str, str] | None = None) -> IO[bytes]:
     return opener().open(request, timeout=TIMEOUT_S)
 
 
-def file_hexdigest(path: Path, algorithm: str = "md5", chunk: int = 1 << 20) -> str:
-    h = hashlib.new(algorithm)
+def file_hexdigest(path: Path, algorithm: str = "md5") -> str:
+    """:func:`genbench.io.file_hexdigest` of a downloaded file, whose read error names its fix."""
     try:
-        with open(path, "rb") as fh:
-            while block := fh.read(chunk):
-                h.update(block)
+        return io_file_hexdigest(path, algorithm)
     except OSError as e:  # a directory in a file's place, no read permission, a failing disk
         raise DataError(
             f"cannot read {path} ({e.strerror or e}); fix its permissions, or delete it to download it again"
         ) from None
-    return h.hexdigest()
 
 
 def check_digest(path: Path, expected: str | None) -> None:
