@@ -6,6 +6,7 @@ from other packages, :mod:`genbench.source_notes`'."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -36,7 +37,7 @@ def protocol_caption(
     seeds = ", ".join(str(s) for s in sorted({int(s) for s in ok["seed"]}))
     keys = list(agg.loc[agg["dataset"] == dataset, "protocol_key"])
     protocols = [json.loads(k) for k in dict.fromkeys(keys) if k]
-    # rows on different seeds: markdown_table shows each row's
+    # rows on different seeds: table_cells shows each row's
     per_row = seeds_differ(agg[agg["dataset"] == dataset])
     caption = _protocol_sentence(protocols, seeds, describe_features, per_row_seeds=per_row)
     settings = shared_metric_settings(ok, protocols)
@@ -134,19 +135,26 @@ def shown_columns(agg: pd.DataFrame, columns: list[str]) -> list[str]:
     return [c for c in columns if c in agg and (agg[c].notna().any() or any(c in n for n in notes))]
 
 
-def markdown_table(
+def render_markdown(table: pd.DataFrame, align: list[str]) -> str:
+    """:func:`table_cells`' table in markdown."""
+    return table.to_markdown(index=False, missingval="", disable_numparse=True, colalign=align)
+
+
+def table_cells(
     agg: pd.DataFrame,
     columns: list[str],
     directions: dict[str, bool | None],
     facts: dict[str, str] | None = None,
-) -> str:
-    """One table; a column's arrow is its metric's ``higher_is_better`` (none for a diagnostic without
-    a better direction, or a column no installed metric declares). ``facts``: columns of ``agg`` shown
-    as text after the flags, with their headers (the Cost table's
-    :func:`~genbench.timing_caption.differing_timing_facts`)."""
+) -> tuple[pd.DataFrame, list[str]] | None:
+    """One table's headers and cells, as markdown text, and each column's alignment ("left" or
+    "right"); None when none of ``columns`` has a value. A column's arrow is its metric's
+    ``higher_is_better`` (none for a diagnostic without a better direction, or a column no installed
+    metric declares). ``facts``: columns of ``agg`` shown as text after the flags, with their headers
+    (the Cost table's :func:`~genbench.timing_caption.differing_timing_facts`). The markdown and the
+    LaTeX board (:mod:`genbench.latex`) are both written from these texts, so they cannot disagree."""
     cols = shown_columns(agg, columns)
     if not cols:
-        return ""
+        return None
     show_rank = ranked(agg)  # the board's, before the filter below: every table of a board has it or none
     if all(directions.get(c, True) is None for c in cols):  # e.g. GAN dynamics: only the rows they describe
         agg = agg[agg[cols].notna().any(axis=1)]
@@ -187,7 +195,7 @@ def markdown_table(
     # column without "±" in %g (1.19402e+07); numbers stay right-aligned, names and flags left
     text_columns = ("model", "seeds", "flags", *(facts or {}).values())
     align = ["left" if c in text_columns else "right" for c in table.columns]
-    return table.to_markdown(index=False, missingval="", disable_numparse=True, colalign=align)
+    return table, align
 
 
 def _cell_text(mean: float, std: float, note: CellNote | None) -> str:
@@ -249,6 +257,63 @@ def _seed_words(seeds: str) -> str:
     return f"{'seed' if len(listed) == 1 else 'seeds'} {', '.join(listed)}"
 
 
+@dataclass(frozen=True)
+class BoardTable:
+    """One section of a board: its title, the caption under its heading (markdown, None for none),
+    its cells and alignment (:func:`table_cells`) and the metric columns it shows."""
+
+    title: str
+    caption: str | None
+    cells: pd.DataFrame
+    align: list[str]
+    columns: list[str]
+
+
+def board_tables(frame: pd.DataFrame, agg: pd.DataFrame, dataset: str) -> list[BoardTable]:
+    """``dataset``'s tables, a section each that has a value (or a note) to show, in order."""
+    a = agg[agg["dataset"] == dataset]
+    directions = column_directions(a)
+    tables = []
+    for title, cols in {**SECTIONS, PLUGIN_SECTION: plugin_columns(a)}.items():
+        facts = differing_timing_facts(a) if title == "Cost" else None
+        cells = table_cells(a, cols, directions, facts)
+        if cells is None:
+            continue
+        if title == "Cost":
+            caption = timing_caption(frame[frame["dataset"] == dataset], a)
+        else:
+            caption = columns_caption(shown_columns(a, cols))
+        tables.append(BoardTable(title, caption, *cells, shown_columns(a, cols)))
+    return tables
+
+
+def board_preamble(
+    frame: pd.DataFrame,
+    agg: pd.DataFrame,
+    dataset: str,
+    describe_features: dict[tuple[str, str | None], str],
+) -> list[str]:
+    """The paragraphs above a board's tables, in markdown: the protocol, how rows are ranked and
+    what their flags mean, and on raw 2D coordinates what FID cannot see."""
+    a = agg[agg["dataset"] == dataset]
+    paragraphs = [protocol_caption(frame, agg, dataset, describe_features)]
+    if a["n_ok"].any():  # with no samples there is nothing to rank or flag
+        if not ranked(a):
+            order = "Rows are not ranked: no FID was computed."
+        elif a["rank"].isna().any():
+            order = "Ranked by FID (lower is better); rows without an FID are not ranked."
+        else:
+            order = "Ranked by FID (lower is better)."
+        paragraphs.append(f"{order} {_flags_legend(a)}")
+    if "high_quality" in a and a["high_quality"].notna().any() and set(a["features"].dropna()) == {"raw"}:
+        paragraphs.append(
+            "On raw 2D coordinates FID compares only means and covariances: a Gaussian fitted to the "
+            "data scores about 0 while its samples fall between the modes. Read `high_quality` (share "
+            "of samples within 3 std of a mode) and `modes_covered` (PacGAN) beside it."
+        )
+    return paragraphs
+
+
 def leaderboard_markdown(
     frame: pd.DataFrame,
     agg: pd.DataFrame,
@@ -257,35 +322,16 @@ def leaderboard_markdown(
     describe_features: dict[tuple[str, str | None], str],
 ) -> str:
     a = agg[agg["dataset"] == dataset]
-    lines = [f"# Leaderboard: {dataset}", "", protocol_caption(frame, agg, dataset, describe_features)]
-    if a["n_ok"].any():  # with no samples there is nothing to rank or flag
-        if not ranked(a):
-            order = "Rows are not ranked: no FID was computed."
-        elif a["rank"].isna().any():
-            order = "Ranked by FID (lower is better); rows without an FID are not ranked."
-        else:
-            order = "Ranked by FID (lower is better)."
-        lines += ["", f"{order} {_flags_legend(a)}"]
-    if "high_quality" in a and a["high_quality"].notna().any() and set(a["features"].dropna()) == {"raw"}:
-        lines.append(
-            "\nOn raw 2D coordinates FID compares only means and covariances: a Gaussian fitted to the "
-            "data scores about 0 while its samples fall between the modes. Read `high_quality` (share "
-            "of samples within 3 std of a mode) and `modes_covered` (PacGAN) beside it."
-        )
+    first, *rest = board_preamble(frame, agg, dataset, describe_features)
+    lines = [f"# Leaderboard: {dataset}", "", first]
+    for paragraph in rest:
+        lines += ["", paragraph]
     shown: list[str] = []
-    directions = column_directions(a)
-    sections = {**SECTIONS, PLUGIN_SECTION: plugin_columns(a)}
-    for title, cols in sections.items():
-        facts = differing_timing_facts(a) if title == "Cost" else None
-        table = markdown_table(a, cols, directions, facts)
-        if table:
-            lines += ["", f"## {title}", ""]
-            if title == "Cost":
-                caption = timing_caption(frame[frame["dataset"] == dataset], a)
-            else:
-                caption = columns_caption(shown_columns(a, cols))
-            lines += [caption, "", table] if caption else [table]
-            shown += shown_columns(a, cols)
+    for table in board_tables(frame, agg, dataset):
+        lines += ["", f"## {table.title}", ""]
+        rendered = render_markdown(table.cells, table.align)
+        lines += [table.caption, "", rendered] if table.caption else [rendered]
+        shown += table.columns
     lines += _notes_markdown(a, shown)
     lines += sources_markdown(a)
     lines += _config_splits_markdown(a)
@@ -385,19 +431,22 @@ def _config_seeds(row: Any) -> str:
     return ", ".join(parts)
 
 
-def _notes_markdown(agg: pd.DataFrame, columns: list[str]) -> list[str]:
-    lines = [
-        f"- {md_text(row.row_label)}: {md_text(line)}"
+def board_notes(agg: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Why each of ``agg``'s cells of ``columns`` marked :data:`PARTIAL_MARK` misses seeds, a line
+    per row and explanation, in markdown ("label: fid from 2 of 3 seeds ...")."""
+    return [
+        f"{md_text(row.row_label)}: {md_text(line)}"
         for row in agg.itertuples()
         for line in note_lines(row.cell_notes, columns)
     ]
+
+
+#: what the notes under the tables (and the LaTeX captions' notes) explain
+NOTES_INTRO = f"Cells marked {PARTIAL_MARK} are not a mean over all of their row's seeds:"
+
+
+def _notes_markdown(agg: pd.DataFrame, columns: list[str]) -> list[str]:
+    lines = [f"- {line}" for line in board_notes(agg, columns)]
     if not lines:
         return []
-    return [
-        "",
-        "## Notes",
-        "",
-        f"Cells marked {PARTIAL_MARK} are not a mean over all of their row's seeds:",
-        "",
-        *lines,
-    ]
+    return ["", "## Notes", "", NOTES_INTRO, "", *lines]

@@ -1,4 +1,5 @@
-"""`genbench report`: results -> leaderboards/<dataset>.md and .csv, with figures beside them.
+"""`genbench report`: results -> leaderboards/<dataset>.md, .csv and .tex (the markdown's tables
+for a paper, :mod:`genbench.latex`), with figures beside them.
 
 Figures (matplotlib PNG, linked from the markdown): a sample grid and a nearest-neighbour grid per
 board row (copied from the runs, :mod:`genbench.row_figures`), FID against sampling throughput, the
@@ -25,6 +26,7 @@ from genbench.figure_notes import (
     with_protocol,
 )
 from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
+from genbench.latex import leaderboard_latex
 from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
 from genbench.markdown import leaderboard_markdown
 from genbench.protocols import show_values
@@ -343,7 +345,7 @@ def default_leaderboards(out: Path | str) -> Path:
 
 
 def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
-    """Write leaderboards/<dataset>.md and .csv (and figures) for every dataset under ``out``."""
+    """Write leaderboards/<dataset>.md, .csv and .tex (and figures) for every dataset under ``out``."""
     results = load_results(out)
     frame = results_frame(results)
     agg = aggregate(frame)
@@ -367,9 +369,10 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
         figures.update(copy_run_figures(mine, out, fig_dir, a))
         md = leaderboard_markdown(frame, agg, dataset, figures, described.get(dataset, {}))
         csv = to_csv_frame(a).to_csv(index=False)
-        # both rendered before either is written (each write is atomic): a report killed while the
+        tex = leaderboard_latex(frame, agg, dataset, described.get(dataset, {}))
+        # all rendered before any is written (each write is atomic): a report killed while the
         # CSV rendered used to leave the new .md beside the old .csv
-        atomic_write_text(Path(leaderboards) / f"{dataset}.md", md, fix=FIX_LEADERBOARDS)
-        atomic_write_text(Path(leaderboards) / f"{dataset}.csv", csv, fix=FIX_LEADERBOARDS)
+        for suffix, text in ((".md", md), (".csv", csv), (".tex", tex)):
+            atomic_write_text(Path(leaderboards) / f"{dataset}{suffix}", text, fix=FIX_LEADERBOARDS)
         pages[dataset] = md
     return pages

@@ -31,6 +31,9 @@ def test_report_writes_beside_the_results_and_leaves_the_published_leaderboards_
     r = cli("report", "--out", str(out))
     assert r.exit_code == 0, r.output
     assert (out / "leaderboards/ring8.md").exists() and not list((tmp_path / "leaderboards").iterdir())
+    # the CSV and the LaTeX tables beside the markdown, and said to be
+    assert (out / "leaderboards/ring8.csv").exists() and (out / "leaderboards/ring8.tex").exists()
+    assert "ring8.md, .csv and .tex" in r.stderr
     assert set(genbench.report(out)) == {"ring8"}
     assert not list((tmp_path / "leaderboards").iterdir())
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()

@@ -1,4 +1,4 @@
-"""`genbench report`: aggregate results over seeds into markdown and CSV leaderboards."""
+"""`genbench report`: aggregate results over seeds into markdown, CSV and LaTeX leaderboards."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ def report(
     leaderboards: Annotated[
         Path | None,
         path_option(
-            "Where to write <dataset>.md, .csv and figures; default: leaderboards/ under --out "
+            "Where to write <dataset>.md, .csv, .tex and figures; default: leaderboards/ under --out "
             "(a clone's own leaderboards/ holds the published boards, rewritten only when named)."
         ),
     ] = None,
 ) -> None:
-    """Write <dataset>.md and .csv (in leaderboards/ under --out, by default) and print the markdown."""
+    """Write <dataset>.md, .csv and .tex (in leaderboards/ under --out, by default) and print the markdown."""
     from genbench import report as report_api
     from genbench.reporting import default_leaderboards
 
@@ -30,4 +30,4 @@ def report(
     leaderboards = leaderboards if leaderboards is not None else default_leaderboards(out)
     for dataset, md in pages.items():
         typer.echo(md)
-        typer.echo(f"wrote {leaderboards / (dataset + '.md')} and .csv", err=True)
+        typer.echo(f"wrote {leaderboards / (dataset + '.md')}, .csv and .tex", err=True)

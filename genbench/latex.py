@@ -1,0 +1,192 @@
+"""LaTeX leaderboards: ``<dataset>.tex`` beside the markdown board, its tables for ``\\input{}``
+into a paper, a ``table`` (booktabs rules) per section, each captioned with the board's protocol.
+
+Every cell, header and caption is converted from the markdown board's own text
+(:func:`genbench.markdown.board_tables`, :func:`~genbench.markdown.board_preamble`), never
+recomputed or re-rounded, so the .tex cannot disagree with the .md. The converter reads the subset
+of markdown that :mod:`genbench.text` writes (backslash escapes, ``**bold**``, code spans) and
+escapes what LaTeX would read as syntax. Written by hand rather than with pandas'
+``Styler.to_latex``: that needs jinja2, which genbench does not depend on, and its escaping would
+see the markdown's ``**`` and backslashes as text; the tabular itself is a join of cells.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+import pandas as pd
+
+from genbench.markdown import NOTES_INTRO, board_notes, board_preamble, board_tables
+from genbench.text import md_text, one_line
+
+#: what pdflatex reads as syntax, or prints as another glyph in its default OT1 encoding (``<``
+#: as "¡", ``|`` as "—"), and the symbols genbench's boards write that pdflatex may not know
+#: as raw UTF-8, each as LaTeX. Brackets and asterisks go in braces: a row that starts with "["
+#: or "*" after ``\\`` (or "[" after ``\midrule``) would be read as their optional argument or star.
+#: A second hyphen is kept apart from the first: ``--`` and ``---`` are LaTeX's dashes
+#: (``--metric-option`` would read "–metric-option").
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "%": r"\%",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "`": r"\textasciigrave{}",  # the kernel's since LaTeX 2020-02 (textcomp before)
+    "[": "{[}",
+    "]": "{]}",
+    "*": "{*}",
+    "-": "-{}",  # only before another hyphen (_SPECIAL)
+    "±": r"$\pm$",
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "†": r"\dag{}",
+    "×": r"$\times$",
+    "²": r"\textsuperscript{2}",
+    "³": r"\textsuperscript{3}",
+    "‖": r"$\Vert$",
+    "≈": r"$\approx$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "−": "$-$",
+    "–": "--",
+    "—": "---",
+    "…": r"\ldots{}",
+}
+_SPECIAL = re.compile("-(?=-)|" + "|".join(re.escape(c) for c in _LATEX if c != "-"))
+
+
+def latex_text(text: object) -> str:
+    """``text`` escaped to read as itself in LaTeX, on one line (:func:`~genbench.text.one_line`)."""
+    return _SPECIAL.sub(lambda m: _LATEX[m.group(0)], one_line(text))
+
+
+_BACKTICKS = re.compile(r"`+")
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def markdown_to_latex(text: str) -> str:
+    """Markdown as :mod:`genbench.text` writes it, in LaTeX: a backslash-escaped character as
+    itself, ``**bold**`` as ``\\textbf{}``, a code span as ``\\texttt{}`` (CommonMark's rules: it
+    ends at the next run of as many backticks, and one space is stripped from each end when both
+    have one), everything else escaped (:func:`latex_text`). An unmatched ``**`` or backtick run
+    is text, as markdown shows it."""
+    out: list[str] = []
+    plain: list[str] = []
+    bold_at: int | None = None
+
+    def flush() -> None:
+        if plain:
+            out.append(latex_text("".join(plain)))
+            plain.clear()
+
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and text[i + 1 : i + 2] in _PUNCTUATION:
+            plain.append(text[i + 1])
+            i += 2
+        elif char == "`":
+            run = _BACKTICKS.match(text, i).group(0)
+            close = next((m for m in _BACKTICKS.finditer(text, i + len(run)) if m.group(0) == run), None)
+            if close is None:
+                plain.append(run)
+                i += len(run)
+                continue
+            code = text[i + len(run) : close.start()]
+            if code.startswith(" ") and code.endswith(" ") and code.strip(" "):
+                code = code[1:-1]
+            flush()
+            out.append(rf"\texttt{{{latex_text(code)}}}")
+            i = close.end()
+        elif text.startswith("**", i):
+            flush()
+            if bold_at is None:
+                bold_at = len(out)
+                out.append(r"\textbf{")
+            else:
+                out.append("}")
+                bold_at = None
+            i += 2
+        else:
+            plain.append(char)
+            i += 1
+    flush()
+    if bold_at is not None:  # never closed: markdown shows the asterisks
+        out[bold_at] = latex_text("**")
+    return "".join(out)
+
+
+def _slug(text: str) -> str:
+    """``text`` for a ``\\label``: lowercase letters and digits, runs of anything else one "-"."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _cell(value: object) -> str:
+    """A cell as the markdown writes it (``missingval=""``; tabulate's ``str`` of the rest)."""
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def latex_tabular(cells: pd.DataFrame, align: list[str]) -> list[str]:
+    """:func:`genbench.markdown.table_cells`' table as a booktabs ``tabular``: numbers right-aligned,
+    names and flags left, as in the markdown."""
+    spec = "".join("l" if a == "left" else "r" for a in align)
+
+    def row(texts: list[object]) -> str:
+        return " & ".join(markdown_to_latex(_cell(t)) for t in texts) + r" \\"
+
+    return [
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        row(list(cells.columns)),
+        r"\midrule",
+        *(row(list(values)) for values in cells.itertuples(index=False, name=None)),
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
+
+
+def leaderboard_latex(
+    frame: pd.DataFrame,
+    agg: pd.DataFrame,
+    dataset: str,
+    describe_features: dict[tuple[str, str | None], str],
+) -> str:
+    """``dataset``'s board in LaTeX: a ``table`` per section of the markdown board, its caption the
+    section, the board's protocol, ranking and flags, the section's own caption and the notes on its
+    cells over fewer seeds; labelled ``tab:<dataset>-<section>``."""
+    name = one_line(dataset)
+    preamble = board_preamble(frame, agg, dataset, describe_features)
+    lines = [
+        f"% Leaderboard: {name}, the tables of {name}.md cell for cell ({name}.csv has the numbers",
+        "% unrounded). Written by `genbench report` (genbench.reporting.write_report): regenerate it,",
+        "% do not edit it. Needs \\usepackage{booktabs} in the document's preamble, nothing else; then",
+        "% \\input{} this file. A wide table fits a two-column paper as table* (or in graphicx's \\resizebox).",
+    ]
+    tables = board_tables(frame, agg, dataset)
+    if not tables:
+        return "\n".join([*lines, f"% No tables: {one_line(preamble[0])}"]) + "\n"
+    a = agg[agg["dataset"] == dataset]
+    for table in tables:
+        caption = [f"{table.title} ({md_text(dataset)} leaderboard).", *preamble]
+        caption += [table.caption] if table.caption else []
+        notes = board_notes(a, table.columns)
+        caption += [f"{NOTES_INTRO} {'; '.join(notes)}."] if notes else []
+        lines += [
+            "",
+            r"\begin{table}",
+            r"\centering",
+            rf"\caption{{{markdown_to_latex(' '.join(caption))}}}",
+            rf"\label{{tab:{_slug(dataset)}-{_slug(table.title)}}}",
+            *latex_tabular(table.cells, table.align),
+            r"\end{table}",
+        ]
+    return "\n".join(lines) + "\n"

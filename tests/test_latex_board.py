@@ -1,0 +1,245 @@
+"""The LaTeX board (`<dataset>.tex`) beside the markdown one: the same tables, cell for cell, with
+the protocol in every caption, and every character of a user's names and options escaped."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from test_leaderboard import result, run_result  # tests/ is on the path: pytest puts it there
+
+from genbench.latex import latex_text, leaderboard_latex, markdown_to_latex
+from genbench.leaderboard import aggregate, results_frame
+from genbench.markdown import leaderboard_markdown
+from genbench.reporting import write_report
+from genbench.text import md_code, md_text
+
+#: every character LaTeX reads as syntax (or prints as another glyph), in a name a user could give
+NASTY = r"a_b%c&d#e$f{g}h~i^j\k<l>m|n[o]p*q--r`s"
+
+#: each LaTeX spelling the board writes, and what it reads as: an inverse written apart from
+#: genbench.latex's table, so a wrong escape there reads back wrong here
+_READS = {
+    r"\textbackslash{}": "\\",
+    r"\textasciitilde{}": "~",
+    r"\textasciicircum{}": "^",
+    r"\textless{}": "<",
+    r"\textgreater{}": ">",
+    r"\textbar{}": "|",
+    r"\textasciigrave{}": "`",
+    r"\textsuperscript{2}": "²",
+    r"\textsuperscript{3}": "³",
+    r"\dag{}": "†",
+    r"$\pm$": "±",
+    r"$\uparrow$": "↑",
+    r"$\downarrow$": "↓",
+    r"$\times$": "×",
+    r"$\Vert$": "‖",
+    "{[}": "[",
+    "{]}": "]",
+    "{*}": "*",
+    "-{}": "-",
+    **{f"\\{c}": c for c in "{}$&#%_"},
+}
+_TOKEN = re.compile(
+    r"\\textbf\{|\\texttt\{|\}|" + "|".join(re.escape(k) for k in sorted(_READS, key=len, reverse=True))
+)
+
+
+def reads(tex: str) -> str:
+    """What ``tex`` prints, as text: escapes as their characters, bold and code as their contents.
+    Fails on a special character left raw (a "$" or "\\" outside the spellings above)."""
+    out, pos, depth = [], 0, 0
+    for m in [*_TOKEN.finditer(tex), None]:
+        gap = tex[pos : m.start() if m else len(tex)]
+        assert not set(gap) & set(r"\{}$&#%_~^<>|`[]*"), f"raw special character in {gap!r} of {tex!r}"
+        out.append(gap)
+        if m is None:
+            break
+        token, pos = m.group(0), m.end()
+        if token in (r"\textbf{", r"\texttt{"):
+            depth += 1
+        elif token == "}":
+            assert depth, f"unbalanced brace in {tex!r}"
+            depth -= 1
+        else:
+            out.append(_READS[token])
+    assert not depth, f"unclosed brace in {tex!r}"
+    return "".join(out)
+
+
+def md_reads(md: str) -> str:
+    """What a markdown cell prints: backslash escapes as their characters, without "**"."""
+    return re.sub(r"\\(.)", r"\1", md.replace("**", "")) if "\\" in md else md.replace("**", "")
+
+
+def md_tables(md: str) -> dict[str, list[list[str]]]:
+    """Each section's table of a markdown board, header row first, split on unescaped "|"."""
+    tables: dict[str, list[list[str]]] = {}
+    section = None
+    for line in md.splitlines():
+        if line.startswith("## "):
+            section = line[3:]
+        elif line.startswith("|") and not re.fullmatch(r"[|:\- ]+", line):
+            cells, cell, escaped = [], "", False
+            for char in line[1:]:
+                if char == "|" and not escaped:
+                    cells.append(cell.strip())
+                    cell = ""
+                else:
+                    cell += char
+                escaped = char == "\\" and not escaped
+            tables.setdefault(section, []).append(cells)
+    return tables
+
+
+def tex_tables(tex: str) -> dict[str, tuple[str, str, list[list[str]]]]:
+    """Each table of a LaTeX board by its caption's first words (the section): its caption, its
+    column spec and its rows (header first), split on unescaped "&"."""
+    tables = {}
+    for block in re.findall(r"\\begin\{table\}.*?\\end\{table\}", tex, re.S):
+        caption = re.search(r"\\caption\{(.*)\}\n", block).group(1)
+        spec = re.search(r"\\begin\{tabular\}\{([lr]+)\}", block).group(1)
+        body = block.split("\\toprule\n")[1].split("\\bottomrule")[0]
+        rows = [ln.removesuffix(r" \\") for ln in body.splitlines() if ln != r"\midrule"]
+        assert all(len(re.findall(r"(?<!\\)&", row)) == len(spec) - 1 for row in rows), block
+        title = caption.split(" (")[0]
+        tables[title] = (caption, spec, [[c.strip() for c in re.split(r"(?<!\\)&", row)] for row in rows])
+    return tables
+
+
+def board(rs, dataset="toy", features=None):
+    frame = results_frame(rs)
+    agg = aggregate(frame)
+    features = features or {("raw", "abc"): "`raw` (fingerprint abc)"}
+    return (
+        leaderboard_markdown(frame, agg, dataset, {}, features),
+        leaderboard_latex(frame, agg, dataset, features),
+    )
+
+
+@pytest.mark.parametrize(
+    "text", [NASTY, "ddim[eta=1,steps=100]", "fid.backend=torch-fidelity", "x---y", "\\", "`quoted`"]
+)
+def test_every_special_character_reads_as_itself(text):
+    escaped = latex_text(text)
+    assert reads(escaped) == text
+    assert "--" not in escaped  # LaTeX's en dash
+    # the markdown's escapes and code spans, read back as LaTeX: the same characters
+    assert markdown_to_latex(md_text(text)) == escaped
+    assert markdown_to_latex(md_code(text)) == rf"\texttt{{{escaped}}}"
+
+
+def test_markdown_bold_code_and_unicode_become_latex():
+    md = "**memorized** (seed 1 only) `kid` is MMD² × 10³, 1.5 ± 0.2 †, fid ↓ ‖ ↑"
+    tex = markdown_to_latex(md)
+    assert tex.startswith(r"\textbf{memorized} (seed 1 only) \texttt{kid} is MMD\textsuperscript{2}")
+    assert r"1.5 $\pm$ 0.2 \dag{}, fid $\downarrow$ $\Vert$ $\uparrow$" in tex
+    assert tex.isascii()
+    assert markdown_to_latex("a ** b") == r"a {*}{*} b"  # unmatched: the asterisks, as markdown shows
+
+
+def test_each_latex_table_has_the_markdown_tables_cells():
+    """The same sections, rows in the same order, columns and cells (read as text), in both."""
+    rs = [
+        result("ddpm", s, 2.0 + s, samples_per_s=10.0 + s, kid=0.0328, mode_kl=0.1, authpct=60.0)
+        for s in (0, 1)
+    ]
+    rs += [result("ddim", s, 3.0 + s / 3, variant="eta=1,steps=100", samples_per_s=99.0) for s in (0, 1)]
+    rs += [result(NASTY, s, 7.0, flags=["memorized"], memorization_rate=1.0) for s in (0, 1)]
+    md, tex = board(rs)
+    mds, texs = md_tables(md), tex_tables(tex)
+    assert list(texs) == list(mds) == ["Quality", "Memorization and modes", "Cost"]
+    for title, rows in mds.items():
+        caption, spec, tex_rows = texs[title]
+        assert [[reads(c) for c in row] for row in tex_rows] == [[md_reads(c) for c in row] for row in rows]
+        numeric = [h not in ("model", "seeds", "flags") for h in rows[0]]
+        assert spec == "".join("r" if n else "l" for n in numeric)
+    assert r"ddim{[}eta=1,steps=100{]}" in tex and "ddim[" not in tex
+    assert r"\textbf{memorized}" in tex and r"fid $\downarrow$" in tex and "2.5 $\\pm$ 0.71" in tex
+    assert tex.isascii()  # no raw ±, arrows or †: pdflatex without inputenc extras stops at them
+    assert r"\label{tab:toy-quality}" in tex and r"\label{tab:toy-memorization-and-modes}" in tex
+    assert tex.startswith("% ") and "genbench report" in tex and r"\usepackage{booktabs}" in tex
+
+
+def test_every_caption_names_the_protocol():
+    rs = [run_result("gaussian", s, 200.0 + s, metrics={"kid": 0.5, "samples_per_s": 3.0}) for s in (0, 1, 2)]
+    for r in rs:
+        r.protocol["metric_options"]["fid"]["backend"] = "torch_fidelity & 100%"
+    features = {("classifier", "classifier-v1"): "`classifier` (fingerprint classifier-v1)"}
+    _, tex = board(rs, dataset="digits", features=features)
+    tables = tex_tables(tex)
+    assert list(tables) == ["Quality", "Cost"]
+    for caption, _, _ in tables.values():
+        said = reads(caption)
+        assert "Protocol: N = 200 samples per model and seed vs the train split" in said
+        assert "features: classifier (fingerprint classifier-v1); seeds 0, 1, 2" in said
+        assert "cells are mean ± std (sample std, n - 1) over seeds" in said
+        assert "fid.backend=torch_fidelity & 100%" in said
+        assert r"\textbf{train}" in caption and r"\texttt{classifier}" in caption
+
+
+def test_a_board_with_failed_diverged_and_flagged_rows():
+    rs = [result("a", s, 1.0 + s) for s in (0, 1)] + [
+        result("a", 2, 0.0, status="diverged", flags=["diverged"])
+    ]
+    rs += [result("c", s, 0.0, status="failed") for s in (0, 1)]
+    rs += [result("copy", s, 0.1, flags=["memorized"]) for s in (0, 1, 2)]
+    g = [run_result("g", s, 5.0) for s in (0, 1)] + [
+        run_result("g", 2, metric_errors={"fid": "fid: 50% NaN"})
+    ]
+    for r in g:
+        r.dataset = "toy"
+    md, tex = board(rs + g)
+    mds, texs = md_tables(md), tex_tables(tex)
+    caption, _, rows = texs["Quality"]
+    assert [[reads(c) for c in row] for row in rows] == [[md_reads(c) for c in row] for row in mds["Quality"]]
+    flags = {reads(row[1]).split(" (")[0]: row[3] for row in rows[1:]}
+    assert flags["a"] == r"\textbf{diverged} (seed 2 of 3 without samples; cells over seeds 0, 1)"
+    assert flags["c"] == r"\textbf{failed} (seeds 0, 1 without samples)"
+    assert flags["copy"] == r"\textbf{memorized}"
+    assert any(r"5 $\pm$ 0 \dag{}" in cell for row in rows for cell in row)
+    # the cell's note, in the caption of its table: a reader of the paper sees what † means
+    assert "Cells marked † are not a mean over all of their row's seeds: g (" in reads(caption)
+    assert "seed 2: fid: 50% NaN." in reads(caption) and r"50\% NaN" in caption
+
+
+def test_a_board_without_samples_has_no_tables():
+    _, tex = board([result(m, s, 0.0, status="failed") for m in ("vae", "gan") for s in (0, 1)])
+    assert r"\begin{table}" not in tex and "% No tables: No run produced samples (seeds 0, 1)" in tex
+
+
+def test_report_writes_the_tex_beside_the_md_and_csv(tmp_path):
+    out = tmp_path / "runs"
+    for r in [result("ddpm", s, 2.0 + s) for s in (0, 1)]:
+        r.write(out)
+    pages = write_report(out, tmp_path / "boards")
+    tex = (tmp_path / "boards/toy.tex").read_text()
+    assert (tmp_path / "boards/toy.csv").exists()
+    assert [[reads(c) for c in row] for row in tex_tables(tex)["Quality"][2]] == [
+        [md_reads(c) for c in row] for row in md_tables(pages["toy"])["Quality"]
+    ]
+
+
+LATEX = next((t for t in ("latexmk", "pdflatex", "tectonic") if shutil.which(t)), None)
+
+
+@pytest.mark.skipif(LATEX is None, reason="needs latexmk, pdflatex or tectonic")
+def test_the_board_compiles_in_a_document(tmp_path):
+    """A document with booktabs alone that \\input{}s a board of every special character."""
+    rs = [result(NASTY, s, 7.0, flags=["memorized"], kid=0.1, mode_kl=0.2) for s in (0, 1)]
+    rs += [result("ddim", 0, 3.0, variant="eta=1,steps=100")]
+    (tmp_path / "toy.tex").write_text(board(rs)[1])
+    (tmp_path / "paper.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{toy.tex}\n\\end{document}\n"
+    )
+    command = {
+        "latexmk": ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
+        "pdflatex": ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
+        "tectonic": ["tectonic", "paper.tex"],
+    }[LATEX]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (tmp_path / "paper.pdf").exists()
