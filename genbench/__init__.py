@@ -61,7 +61,17 @@ def _checked(config: Any, command: str) -> RunConfig:
         )
     for f in _PATH_FIELDS:
         _not_empty(getattr(config, f), f)
+    # first: the names every later check resolves may be the files' (`--models my-model`)
+    _include(config.include)
     return absolute_paths(config)
+
+
+def _include(paths: Any) -> bool:
+    """Import the files of ``--include`` (:mod:`genbench.includes`), once per process and content;
+    whether it named any."""
+    from genbench.includes import include
+
+    return bool(include(paths))
 
 
 def _not_empty(value: Any, what: str) -> None:
@@ -134,26 +144,40 @@ def stats(path: str | os.PathLike[str], config: RunConfig) -> dict[str, Any]:
         return _stats(_path(path, "the statistics path"), _checked(config, "stats"))
 
 
-def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
+def registered(
+    kind: str | None = None, *, include: list[str | os.PathLike[str]] | None = None
+) -> dict[str, list[ListedEntry]]:
     """What `genbench list` shows, as data: ``{kind: [ListedEntry(name, source, description,
     alias_of, error), ...]}`` for "models", "datasets", "metrics" or "features" (all four by default). Every
-    plugin is imported: one that fails is listed with its ``error``, the others load."""
+    plugin is imported: one that fails is listed with its ``error``, the others load. ``include``:
+    `--include`'s files, as ``RunConfig.include`` (their names listed with the file as source)."""
     # importing the plugins draws (rich's console, which the datasets' downloads print on)
     with _callers_generators_kept():
         from genbench.listing import registered as _registered
+
+        _include([] if include is None else include)
 
         return _registered(kind)
 
 
 def report(
-    out: str | os.PathLike[str] = "runs", leaderboards: str | os.PathLike[str] | None = None
+    out: str | os.PathLike[str] = "runs",
+    leaderboards: str | os.PathLike[str] | None = None,
+    *,
+    include: list[str | os.PathLike[str]] | None = None,
 ) -> dict[str, str]:
     """Aggregate results under ``out`` into leaderboards (``out/leaderboards`` unless given);
-    returns {dataset: markdown}."""
+    returns {dataset: markdown}. ``include``: `--include`'s files, as ``RunConfig.include``: the
+    board reads a plugin metric's declared directions (its columns' arrows and ranking) from its
+    class, which the results do not record."""
     out_dir = _path(out, "out")
     # saying why a cell misses a seed imports rich's console, which draws
     with _callers_generators_kept():
+        from genbench.metric_columns import forget_declared
         from genbench.reporting import default_leaderboards, write_report
+
+        if _include([] if include is None else include):
+            forget_declared()  # a metric read as unknown before its file was included
 
         boards = (
             _path(leaderboards, "leaderboards") if leaderboards is not None else default_leaderboards(out_dir)

@@ -197,15 +197,28 @@ class GenerativeModel(ABC):
 
 
 def config_hash(
-    model_name: str, dataset: str, train_config: dict[str, Any], seed: int, version: int = 1
+    model_name: str,
+    dataset: str,
+    train_config: dict[str, Any],
+    seed: int,
+    version: int = 1,
+    *,
+    source: str | None = None,
 ) -> str:
     """Stable short hash of everything that determines a trained checkpoint: the model's name and
-    ``version``, the dataset, the training config and the seed."""
-    blob = json.dumps(
-        {"model": model_name, "version": version, "dataset": dataset, "config": train_config, "seed": seed},
-        sort_keys=True,
-        default=_key_text,
-    )
+    ``version``, the dataset, the training config and the seed; ``source``, the sha256 of the file
+    ``--include`` imported the model from (None, and not hashed, for any other model: every other
+    key stays as it was)."""
+    keyed = {
+        "model": model_name,
+        "version": version,
+        "dataset": dataset,
+        "config": train_config,
+        "seed": seed,
+    }
+    if source is not None:
+        keyed["source"] = source
+    blob = json.dumps(keyed, sort_keys=True, default=_key_text)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -89,6 +89,9 @@ class RunConfig:
     # seed, so off by default)
     save_samples: bool = False
     progress: bool = True  # --progress/--no-progress
+    # --include (repeatable): .py files, or folders of them, whose @genbench.register_* classes to
+    # use without packaging them (genbench.includes); imported before anything else is checked
+    include: list[Path | str] = field(default_factory=list)
 
     def minutes_between_checkpoints(self) -> float:
         """``checkpoint_minutes`` as training uses it: :data:`DEFAULT_CHECKPOINT_MINUTES` where it
@@ -111,14 +114,14 @@ EVAL_FIELDS = frozenset(
     {
         "dataset", "seeds", "metrics", "metric_options", "features", "reference_split",
         "reference_stats", "out", "data_dir", "cache_dir", "device", "batch_size",
-        "inception_weights", "figures", "progress",
+        "inception_weights", "figures", "progress", "include",
     }
 )  # fmt: skip
 #: the RunConfig fields that `genbench stats` (:func:`genbench.stats`) reads
 STATS_FIELDS = frozenset(
     {
         "dataset", "features", "reference_split", "data_dir", "cache_dir", "device", "batch_size",
-        "inception_weights", "progress",
+        "inception_weights", "progress", "include",
     }
 )  # fmt: skip
 

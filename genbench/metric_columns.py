@@ -47,6 +47,12 @@ def _declared(metric: str) -> tuple[tuple[str, bool | None], ...]:
         return ()
 
 
+def forget_declared() -> None:
+    """Read the metrics' declarations anew: a name unknown when first asked may be registered since
+    (a file that `report --include` named)."""
+    _declared.cache_clear()
+
+
 def metric_columns(metric: str) -> frozenset[str]:
     """The columns ``metric`` fills: the names of its ``higher_is_better`` (its own name if unloadable)."""
     return frozenset(c for c, _ in _declared(metric)) or frozenset({metric})

@@ -14,7 +14,8 @@ entry points when ``sys.path`` changed since they were read (a folder added, a p
 the process); then an unknown name fails with "did you mean" (as lm-evaluation-harness does). A
 plugin whose module fails to import raises :class:`PluginLoadError` naming its distribution; other
 entries still load. What an import leaves changed of torch's global settings and the working
-directory is restored (:func:`genbench.isolation.plugin_state_kept`).
+directory is restored (:func:`genbench.isolation.plugin_state_kept`). A class registered by a file
+that ``--include`` named is sourced to that file (:mod:`genbench.includes`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from genbench.entry_points import Entry as Entry
 from genbench.entry_points import is_genbench as is_genbench
 from genbench.entry_points import normalised, points_at, read_entry_points
 from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError, said
+from genbench.includes import included_file, is_included
 from genbench.registration_checks import KINDS as KINDS
 from genbench.registration_checks import NAME_RE as NAME_RE
 from genbench.registration_checks import check_class, check_name, checked_aliases, target_of
@@ -332,12 +334,15 @@ class Registry(Generic[T]):
 
 def _redefinition(old: Any, new: Any) -> bool:
     """Whether ``new`` is ``old``'s class defined again in an interactive session (a notebook cell run
-    twice): the same name in ``__main__``, which has no entry point. It replaces the old class: the
-    second run of the cell failed, "already registered ...; choose another name"."""
+    twice): the same name in ``__main__``, which has no entry point; or in an included file imported
+    again (:mod:`genbench.includes`: edited since a first call, or fixed after its import failed).
+    It replaces the old class: the second run of the cell failed, "already registered ...; choose
+    another name"."""
     return (
         isinstance(old, type)
         and old is not new
-        and old.__module__ == new.__module__ == "__main__"
+        and old.__module__ == new.__module__
+        and (old.__module__ == "__main__" or is_included(old.__module__))
         and old.__qualname__ == new.__qualname__
     )
 
@@ -353,9 +358,13 @@ def ignored_plugins() -> list[str]:
 
 
 def _source_of(obj: Any) -> str:
-    """Where a class registered by decorator comes from: its module's distribution (what `genbench
-    list` and errors name, as for an entry point), else its top-level module."""
+    """Where a class registered by decorator comes from: the file ``--include`` named, its module's
+    distribution (what `genbench list` and errors name, as for an entry point), else its top-level
+    module."""
     module = getattr(obj, "__module__", "") or ""
+    included = included_file(module)
+    if included is not None:
+        return included.shown
     return distribution_of(module) or module.split(".")[0] or "unknown"
 
 

@@ -1,7 +1,7 @@
 """Train a model, resume its interrupted training, or load its cached checkpoint.
 
 The cache key hashes the model's name and ``version``, the dataset, the training config (and
-``--amp``'s precision) and the seed, so a second run loads instead of retraining. ``--retrain``
+``--amp``'s precision) and the seed (and an included file's content, :func:`checkpoint_subdir`), so a second run loads instead of retraining. ``--retrain``
 clears a checkpoint once per run (and, after an interruption, once per command: the rerun loads
 what the interrupted run retrained and resumes the training it interrupted).
 """
@@ -24,6 +24,7 @@ from genbench.api import GenerativeModel, TrainContext, _key_text, config_hash
 from genbench.checkpoint import load_checkpoint, save_checkpoint, serialized
 from genbench.determinism import deterministic_training
 from genbench.errors import Diverged, GenbenchError, StateContentError
+from genbench.includes import included_file
 from genbench.io import alone, remove_temps
 from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
@@ -336,9 +337,18 @@ def stored(value: Any) -> Any:
 def checkpoint_subdir(dataset: str, name: str, model: GenerativeModel, seed: int, amp: bool) -> Path:
     """Where ``model``'s checkpoint lives under the cache's ``checkpoints/`` (and under a model's
     :attr:`~genbench.api.GenerativeModel.shipped_checkpoints`): ``<dataset>/<name>/seed<N>-<key>``,
-    the key hashing the training config, the seed and the model's version."""
+    the key hashing the training config, the seed and the model's version, and for a model of a file
+    that ``--include`` named, that file's content: an edit to the file trains anew, where an
+    installed plugin's ``version`` says when its checkpoints are stale (a researcher editing ``fit``
+    in the file loaded the checkpoint of the code before, silently)."""
+    included = included_file(type(model).__module__)
     key = config_hash(
-        name, dataset, training_key_config(model.train_config(), amp), seed, type(model).version
+        name,
+        dataset,
+        training_key_config(model.train_config(), amp),
+        seed,
+        type(model).version,
+        source=included.sha256 if included is not None else None,
     )
     return Path(dataset) / name / f"seed{seed}-{key}"
 
@@ -425,8 +435,10 @@ def retrain_command(p: Plan) -> str:
     killed run's rerun with ``--checkpoint-minutes 10`` (to lose less to the next kill), or with the
     default's 30 typed out (``checkpoint_minutes`` is None when not given), cleared the state it
     would have resumed, hours of training."""
-    # what a run shows or keeps, or when it saves, not what it trains
-    skipped = ("progress", "figures", "save_samples", "checkpoint_every", "checkpoint_minutes")
+    # what a run shows or keeps, or when it saves, not what it trains; an included file's content
+    # keys its model's checkpoint itself, whatever path names it (and results of every earlier
+    # version, without the field, keep their marks' hashes)
+    skipped = ("progress", "figures", "save_samples", "checkpoint_every", "checkpoint_minutes", "include")
     flags = {k: v for k, v in dataclasses.asdict(p.config).items() if k not in skipped}
     return hashlib.sha256(json.dumps(flags, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -60,7 +60,8 @@ def test_every_run_flag_is_the_runconfig_field_the_readme_says_with_the_same_def
         assert field in fields, flag
         if field != flag.removeprefix("--").replace("-", "_"):
             assert f"`{flag}` is `{field}`" in readme, f"the README does not name {flag}'s field {field}"
-        default = p.default if p.default is not None or field not in ("overrides", "metric_options") else []
+        repeatable = ("overrides", "metric_options", "include")  # the CLI's None is the field's []
+        default = p.default if p.default is not None or field not in repeatable else []
         if field == "models":
             default = default.split(",")
         assert getattr(defaults, field) == default, flag

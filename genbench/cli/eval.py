@@ -13,6 +13,7 @@ from genbench.cli.options import (
     Device,
     Features,
     InceptionWeights,
+    Include,
     MetricOption,
     path_option,
 )
@@ -61,6 +62,7 @@ def eval_samples(
     inception_weights: InceptionWeights = None,
     figures: Annotated[bool, typer.Option(help="Save figures.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+    include: Include = None,
 ) -> None:
     """Compute every metric for samples generated elsewhere."""
     from genbench import evaluate
@@ -83,6 +85,7 @@ def eval_samples(
         inception_weights=inception_weights,
         figures=figures,
         progress=progress,
+        include=list(include or []),
     )
     result = evaluate(samples, config, name=name)
     typer.echo(report_hint(out, [result]), err=True)

@@ -7,19 +7,24 @@ from typing import Annotated
 
 import typer
 
+from genbench.cli.options import Include
+
 
 def list_entries(
     kind: Annotated[
         str | None, typer.Argument(help=r"models, datasets, metrics or features \[default: all].")
     ] = None,
+    include: Include = None,
 ) -> None:
     """Show registered names, where each comes from, and plugins that fail to import."""
     from rich.markup import escape
     from rich.table import Table
 
+    from genbench.includes import include as include_files
     from genbench.listing import registered
     from genbench.progress import make_console
 
+    include_files(list(include or []))  # first: `genbench list models --include f.py` lists its models
     console = make_console()  # with NO_COLOR, no bold header nor red
     for k, entries in registered(kind).items():
         table = Table(title=k, title_justify="left")

@@ -62,3 +62,11 @@ MetricOption = Annotated[
         help="METRIC.KEY=VALUE metric option, e.g. fid.backend=clean-fid (repeatable).", metavar=REPEATABLE
     ),
 ]
+Include = Annotated[
+    list[Path] | None,
+    path_option(
+        # no word longer than `run`'s help column at 80 columns (21 characters): no decorator's full name
+        "A .py file, or a folder of them, whose @genbench.register_* classes (models, datasets, "
+        "metrics, features) to use, unpackaged (repeatable).",
+    ),
+]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import path_option
+from genbench.cli.options import Include, path_option
 
 
 def report(
@@ -21,12 +21,14 @@ def report(
             "(a clone's own leaderboards/ holds the published boards, rewritten only when named)."
         ),
     ] = None,
+    include: Include = None,
 ) -> None:
     """Write <dataset>.md, .csv and .tex (in leaderboards/ under --out, by default) and print the markdown."""
     from genbench import report as report_api
     from genbench.reporting import default_leaderboards
 
-    pages = report_api(out, leaderboards)
+    # a plugin metric's arrows (which way is better) come from its class, which results do not record
+    pages = report_api(out, leaderboards, include=list(include or []))
     leaderboards = leaderboards if leaderboards is not None else default_leaderboards(out)
     for dataset, md in pages.items():
         typer.echo(md)

@@ -15,6 +15,7 @@ from genbench.cli.options import (
     Device,
     Features,
     InceptionWeights,
+    Include,
     MetricOption,
     path_option,
 )
@@ -105,6 +106,7 @@ def run(
         ),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    include: Include = None,
 ) -> None:
     """Train (or load) each model, sample, and write one result JSON per model and seed."""
     from genbench import run as run_api
@@ -134,6 +136,7 @@ def run(
         figures=figures,
         save_samples=save_samples,
         progress=progress,
+        include=list(include or []),
     )
     results = run_api(config)
     bad = [r for r in results if r.status != "ok"]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights, path_option
+from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights, Include, path_option
 from genbench.config import RunConfig, parse_split
 
 
@@ -24,6 +24,7 @@ def stats(
     batch_size: Annotated[int, typer.Option(help="Feature batch size.")] = 500,
     inception_weights: InceptionWeights = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+    include: Include = None,
 ) -> None:
     """Write mu and sigma of a dataset split's features, for `--reference-stats` where the data is not."""
     from genbench import stats as stats_api
@@ -39,6 +40,7 @@ def stats(
         batch_size=batch_size,
         inception_weights=inception_weights,
         progress=progress,
+        include=list(include or []),
     )
     made = stats_api(out, config)
     features_made = made["features"]
