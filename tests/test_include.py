@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import hashlib
 import importlib
+import json
 import pickle
 import sys
 from pathlib import Path
@@ -286,3 +287,48 @@ def _write(path: Path, text: str) -> Path:
 def _mkdir(path: Path) -> Path:
     path.mkdir()
     return path
+
+
+FEATURES = '''
+import genbench
+from genbench.features.base import FeatureExtractor
+
+
+@genbench.register_features("inc-features")
+class Scaled(FeatureExtractor):
+    """The coordinates, scaled."""
+
+    supported_kinds = ("points",)
+    takes_weights = False
+
+    def fingerprint(self):
+        return "inc-features-v1"  # left as it is when the file is edited, as a researcher does
+
+    def _extract_batch(self, x):
+        return x.reshape(len(x), -1) * {scale}, None
+'''
+
+
+def test_an_edited_files_features_are_not_read_from_the_cache_of_the_code_before(tmp_path):
+    """The reference features are cached under the extractor's ``fingerprint()``, which an edit to
+    the file leaves as it was: the edited extractor's statistics (and every FID against them) were
+    the cached ones of the code before, silently. The file's content keys them, as it keys a
+    model's checkpoint."""
+    import numpy as np
+
+    path = tmp_path / "research" / "features.py"
+    path.parent.mkdir()
+    config = RunConfig(
+        dataset="ring8", features="inc-features", cache_dir=tmp_path / "cache", device="cpu",
+        progress=False, include=[path],
+    )  # fmt: skip
+    path.write_text(FEATURES.format(scale=1.0))
+    genbench.stats(tmp_path / "before.npz", config)
+    path.write_text(FEATURES.format(scale=3.0))
+    genbench.stats(tmp_path / "after.npz", config)
+
+    before, after = np.load(tmp_path / "before.npz"), np.load(tmp_path / "after.npz")
+    np.testing.assert_allclose(after["sigma"], 9 * before["sigma"], rtol=1e-5)
+    made = [json.loads(str(np.load(tmp_path / f"{n}.npz")["genbench"])) for n in ("before", "after")]
+    fingerprints = [m["features"]["fingerprint"] for m in made]
+    assert fingerprints[0] != fingerprints[1] and all(f.startswith("inc-features-v1;") for f in fingerprints)

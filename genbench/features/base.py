@@ -175,7 +175,9 @@ class FeatureExtractor(ABC):
     def checked_fingerprint(self) -> str:
         """``fingerprint()``; a plugin's bug there is one line naming the plugin (it was a traceback).
         Not a non-empty str (a plugin's ``hash(...)``, an int): its results made `genbench report`
-        refuse the whole board as unreadable (protocol.features.fingerprint is 12345, not str)."""
+        refuse the whole board as unreadable (protocol.features.fingerprint is 12345, not str). With
+        a digest of the weights file it reads (unless ``fingerprint_covers_weights``), and of the file
+        ``--include`` imported it from (:mod:`genbench.includes`)."""
         from genbench.errors import PluginOutputError
 
         fingerprint = self._naming_the_plugin("computing its fingerprint", self.fingerprint)
@@ -189,6 +191,14 @@ class FeatureExtractor(ABC):
             # features cached with a.pt's network were reused for b.pt's samples (FID 0.005 -> 1.8),
             # and both results were one protocol, pooled into one board row
             fingerprint = f"{fingerprint};weights-sha256={self._weights_digest()}"
+        from genbench.includes import included_file
+
+        included = included_file(type(self).__module__)
+        if included is not None:
+            # a file that --include named is edited between runs, its fingerprint() left as it was:
+            # the reference features cached by the code before were reused for the edited code's
+            # samples (FID 0.17 -> 2.98), and both were one protocol, pooled into one board row
+            fingerprint = f"{fingerprint};file-sha256={included.sha256[:16]}"
         return fingerprint
 
     def _weights_digest(self) -> str:
