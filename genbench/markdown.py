@@ -414,7 +414,8 @@ def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:
         "## Seeds trained under different model configs",
         "",
         "These seeds of one label were trained under different configs (an edited config file, a "
-        "genbench upgrade, `--amp`): other networks, so each config is a row of its own, never one mean.",
+        "genbench upgrade, `--amp`, an edited `--include` file): other networks, so each config is a "
+        "row of its own, never one mean.",
         "",
         *(
             f"- {md_text(r.row_label)}, {_config_seeds(r)}: {md_text(r.config_differs)}"

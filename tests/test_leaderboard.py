@@ -758,6 +758,24 @@ def test_seeds_trained_under_different_configs_are_not_averaged():
     assert list(lone["row_label"]) == ["ddpm"]
 
 
+def test_seeds_of_two_versions_of_an_included_file_are_not_averaged():
+    """A model of a file that ``--include`` named, seed 0 run before an edit to the file and seed 1
+    after: its checkpoint key hashes the file's content, as it hashes ``version``, so they are other
+    networks; one row "my-gan" averaged them (FID 0.13 ± 0.16 of 0.019 and 0.24), its sources line
+    naming both digests."""
+    runs = []
+    for seed, fid, digest in [(0, 0.019, "a" * 64), (1, 0.24, "b" * 64), (2, 0.03, "a" * 64)]:
+        r = result("my-gan", seed, fid)
+        r.config, r.training = {"scale": 1.0}, {"model_version": 1, "amp": False}
+        r.environment = {"model_file": "/research/my_model.py", "model_file_sha256": digest}
+        runs.append(r)
+    agg = aggregate(results_frame(runs)).set_index("seeds")
+    assert sorted(agg.index) == ["0,2", "1"]
+    assert agg.loc["0,2", "fid"] == pytest.approx(0.0245) and agg.loc["1", "fid"] == 0.24
+    assert agg.loc["1", "config_differs"] == 'model_file_sha256="bbbbbbbbbbbb"'
+    assert agg.loc["1", "model_source"] == "my_model.py sha256 bbbbbbbbbbbb"
+
+
 # -- no FID: nothing to rank by ------------------------------------------------------------------
 
 
