@@ -17,7 +17,14 @@ import string
 
 import pandas as pd
 
-from genbench.markdown import NOTES_INTRO, board_notes, board_preamble, board_tables
+from genbench.markdown import (
+    CONFIGS_INTRO,
+    NOTES_INTRO,
+    board_notes,
+    board_preamble,
+    board_tables,
+    config_split_lines,
+)
 from genbench.text import md_text, one_line
 
 #: what pdflatex reads as syntax, or prints as another glyph in its default OT1 encoding (``<``
@@ -161,8 +168,9 @@ def leaderboard_latex(
     describe_features: dict[tuple[str, str | None], str],
 ) -> str:
     """``dataset``'s board in LaTeX: a ``table`` per section of the markdown board, its caption the
-    section, the board's protocol, ranking and flags, the section's own caption and the notes on its
-    cells over fewer seeds; labelled ``tab:<dataset>-<section>``."""
+    section, the board's protocol, ranking and flags, the section's own caption, the notes on its
+    cells over fewer seeds and what differs between a label's rows of other model configs; labelled
+    ``tab:<dataset>-<section>``."""
     name = one_line(dataset)
     preamble = board_preamble(frame, agg, dataset, describe_features)
     lines = [
@@ -175,11 +183,15 @@ def leaderboard_latex(
     if not tables:
         return "\n".join([*lines, f"% No tables: {one_line(preamble[0])}"]) + "\n"
     a = agg[agg["dataset"] == dataset]
+    # what tells a label's rows "(config 1a2b3c)" apart: the markdown's section under the tables,
+    # which a table read in a paper lacks
+    splits = config_split_lines(a)
     for table in tables:
         caption = [f"{table.title} ({md_text(dataset)} leaderboard).", *preamble]
         caption += [table.caption] if table.caption else []
         notes = board_notes(a, table.columns)
         caption += [f"{NOTES_INTRO} {'; '.join(notes)}."] if notes else []
+        caption += [f"{CONFIGS_INTRO} What differs: {'; '.join(splits)}."] if splits else []
         lines += [
             "",
             r"\begin{table}",

@@ -401,26 +401,36 @@ def columns_caption(columns: list[str]) -> str | None:
     return " ".join(said) or None
 
 
-def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:
-    """Labels whose seeds were trained under different model configs: one row per config, and what
-    differs (:func:`genbench.leaderboard.config_groups`)."""
+#: what the lines on a label's rows split by model config (:func:`config_split_lines`) explain
+CONFIGS_INTRO = (
+    "These seeds of one label were trained under different configs (an edited config file, a "
+    "genbench upgrade, `--amp`, an edited `--include` file): other networks, so each config is a "
+    "row of its own, never one mean."
+)
+
+
+def config_split_lines(agg: pd.DataFrame) -> list[str]:
+    """Labels whose seeds were trained under different model configs: a line per row, its seeds and
+    what differs (:func:`genbench.leaderboard.config_groups`), in markdown."""
     if "config_differs" not in agg:
         return []
     split = agg[agg["config_differs"].fillna("").astype(bool)]
-    if not len(split):
+    return [
+        f"{md_text(r.row_label)}, {_config_seeds(r)}: {md_text(r.config_differs)}" for r in split.itertuples()
+    ]
+
+
+def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:
+    lines = config_split_lines(agg)
+    if not lines:
         return []
     return [
         "",
         "## Seeds trained under different model configs",
         "",
-        "These seeds of one label were trained under different configs (an edited config file, a "
-        "genbench upgrade, `--amp`, an edited `--include` file): other networks, so each config is a "
-        "row of its own, never one mean.",
+        CONFIGS_INTRO,
         "",
-        *(
-            f"- {md_text(r.row_label)}, {_config_seeds(r)}: {md_text(r.config_differs)}"
-            for r in split.itertuples()
-        ),
+        *(f"- {x}" for x in lines),
     ]
 
 

@@ -243,3 +243,23 @@ def test_the_board_compiles_in_a_document(tmp_path):
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / "paper.pdf").exists()
+
+
+def test_a_labels_rows_of_other_configs_say_what_differs_in_every_caption():
+    """Seeds of one label trained under two configs are two rows, "ddpm (config 1a2b3c)": the
+    markdown says what differs in a section under its tables, which the .tex did not have, so a
+    table in a paper showed two "ddpm (config ...)" rows and nothing told them apart."""
+    rs = []
+    for seed, dropout in [(0, 0.1), (1, 0.1), (2, 0.0)]:
+        r = result("ddpm", seed, 2.0 + seed)
+        r.config, r.training = {"dropout": dropout}, {"model_version": 1, "amp": False}
+        rs.append(r)
+    md, tex = board(rs)
+    tables = tex_tables(tex)
+    assert tables
+    for caption, _, rows in tables.values():
+        said = reads(caption)
+        assert "trained under different configs" in said
+        for label in {reads(row[1]) for row in rows[1:]}:
+            assert label.startswith("ddpm (config ") and label in said.split("What differs: ")[1]
+        assert ", seeds 0, 1: dropout=0.1" in said and ", seed 2: dropout=0.0." in said
