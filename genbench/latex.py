@@ -187,7 +187,8 @@ def leaderboard_latex(
     # which a table read in a paper lacks
     splits = config_split_lines(a)
     for table in tables:
-        caption = [f"{table.title} ({md_text(dataset)} leaderboard).", *preamble]
+        title = f"{table.title} ({md_text(dataset)} leaderboard)."
+        caption = [title, *preamble]
         caption += [table.caption] if table.caption else []
         notes = board_notes(a, table.columns)
         caption += [f"{NOTES_INTRO} {'; '.join(notes)}."] if notes else []
@@ -196,7 +197,8 @@ def leaderboard_latex(
             "",
             r"\begin{table}",
             r"\centering",
-            rf"\caption{{{markdown_to_latex(' '.join(caption))}}}",
+            # the short form for \listoftables, which would otherwise print the whole protocol paragraph
+            rf"\caption[{markdown_to_latex(title)}]{{{markdown_to_latex(' '.join(caption))}}}",
             rf"\label{{tab:{_slug(dataset)}-{_slug(table.title)}}}",
             *latex_tabular(table.cells, table.align),
             r"\end{table}",

@@ -100,7 +100,8 @@ def tex_tables(tex: str) -> dict[str, tuple[str, str, list[list[str]]]]:
     column spec and its rows (header first), split on unescaped "&"."""
     tables = {}
     for block in re.findall(r"\\begin\{table\}.*?\\end\{table\}", tex, re.S):
-        caption = re.search(r"\\caption\{(.*)\}\n", block).group(1)
+        short, caption = re.search(r"\\caption\[(.*?)\]\{(.*)\}\n", block).groups()
+        assert caption.startswith(short) and "Protocol" not in short  # \listoftables' entry: the title alone
         spec = re.search(r"\\begin\{tabular\}\{([lr]+)\}", block).group(1)
         body = block.split("\\toprule\n")[1].split("\\bottomrule")[0]
         rows = [ln.removesuffix(r" \\") for ln in body.splitlines() if ln != r"\midrule"]
