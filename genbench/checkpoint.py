@@ -25,6 +25,9 @@ from genbench.io import FIX_CACHE, atomic_write
 
 FORMAT = "genbench-checkpoint-v1"
 
+#: the resumable training state written every --checkpoint-every steps, removed once model.pt exists
+PARTIAL = "train.pt"
+
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write ``{"format": FORMAT, **payload}`` atomically; :class:`StateContentError` (nothing

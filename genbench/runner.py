@@ -30,9 +30,10 @@ from genbench.progress import Progress, command_console
 from genbench.provenance import model_source
 from genbench.replacement import add_fingerprints, replaced_by_run
 from genbench.results import Result, environment
+from genbench.retraining import retrain_finished
 from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
-from genbench.training import retrain_finished, train_or_load
+from genbench.training import train_or_load
 
 
 def load_stats(p: Plan, reference: Features, console: Progress) -> None:

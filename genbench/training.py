@@ -9,11 +9,7 @@ what the interrupted run retrained and resumes the training it interrupted).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
-import hashlib
-import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from genbench.api import GenerativeModel, TrainContext, _key_text, config_hash
+from genbench.checkpoint import PARTIAL as PARTIAL
 from genbench.checkpoint import load_checkpoint, save_checkpoint, serialized
 from genbench.determinism import deterministic_training
 from genbench.errors import Diverged, GenbenchError, StateContentError
@@ -29,6 +26,7 @@ from genbench.io import alone, remove_temps
 from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
+from genbench.retraining import RETRAINING, clear_for_retrain, retrain_command
 from genbench.shipped import shipped_checkpoint
 from genbench.termination import say_rerun, steps_end_first
 from genbench.training_forecast import shorten_hint
@@ -417,30 +415,10 @@ def training_key_config(train_config: dict[str, Any], amp: bool) -> dict[str, An
     return {**train_config, "amp": "bf16"} if amp else train_config
 
 
-#: the resumable training state written every --checkpoint-every steps, removed once model.pt exists
-PARTIAL = "train.pt"
 #: a checkpoint's temp file older than this is a killed write's: save_checkpoint serialises in memory
 #: first, so a live write's temp is seconds old even for the CIFAR-10 DDPM (one that cannot take the
 #: lock, on a file system without locks, may be writing beside us)
 KILLED_WRITE_S = 3600.0
-#: marks a checkpoint directory that --retrain cleared and whose new training has not finished
-RETRAINING = "retraining"
-
-
-def retrain_command(p: Plan) -> str:
-    """What a retraining mark records: the run's flags, less those that change no training. Only a
-    rerun of the interrupted command honours the mark; any other ``--retrain`` trains anew.
-
-    Left out too: when resumable states are saved, which never changes the trained weights. A
-    killed run's rerun with ``--checkpoint-minutes 10`` (to lose less to the next kill), or with the
-    default's 30 typed out (``checkpoint_minutes`` is None when not given), cleared the state it
-    would have resumed, hours of training."""
-    # what a run shows or keeps, or when it saves, not what it trains; an included file's content
-    # keys its model's checkpoint itself, whatever path names it (and results of every earlier
-    # version, without the field, keep their marks' hashes)
-    skipped = ("progress", "figures", "save_samples", "checkpoint_every", "checkpoint_minutes", "include")
-    flags = {k: v for k, v in dataclasses.asdict(p.config).items() if k not in skipped}
-    return hashlib.sha256(json.dumps(flags, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _written(path: Path) -> tuple[int, int] | None:
@@ -450,61 +428,3 @@ def _written(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_ino, st.st_mtime_ns
-
-
-def clear_for_retrain(
-    ckpt_dir: Path, command: str = "", data_digest: str | None = None, trained_meanwhile: bool = False
-) -> None:
-    """``--retrain``: clear ``ckpt_dir`` and mark it with ``command``, unless it holds a training
-    marked by this same command: that is an interrupted run's (Ctrl-C, a killed process), and its
-    rerun loads it when it finished and resumes it when it is unfinished and readable (the rerun used
-    to start every model over, though Ctrl-C says "rerun to resume training"). A run that finishes
-    drops its marks, as a failed training does.
-
-    The mark names the command: a mark left by an interrupted run whose rerun never came (another
-    command was run instead, e.g. ``--models`` of the unfinished model only) made a ``--retrain``
-    days later load that checkpoint instead of training it. A marked training of other data (the
-    train split changed since, ``data_digest``) is cleared too: it can be neither loaded nor resumed.
-
-    ``trained_meanwhile``: another process saved ``model.pt`` while this one waited for the lock
-    (:func:`trained_alone`). It was trained after this run began, as anew as ``--retrain`` asks, and
-    is kept (unless it is of other data): the waiting process trained it over again, from scratch,
-    once the first had finished, though the README promises a checkpoint shared by several
-    processes is trained once.
-    """
-    marker, partial, final = ckpt_dir / RETRAINING, ckpt_dir / PARTIAL, ckpt_dir / "model.pt"
-    mine = _marked_by(marker, command)
-    if mine or trained_meanwhile:
-        for path in (final, partial) if mine else (final,):
-            if path.exists():
-                try:  # a corrupt one is cleared: its error says rerun with --retrain
-                    trained_data = load_checkpoint(path).get("data_digest")
-                except GenbenchError:
-                    break
-                if trained_data is None or data_digest is None or trained_data == data_digest:
-                    return
-                break
-        else:  # nothing saved yet
-            if mine:
-                return
-    if ckpt_dir.exists():
-        shutil.rmtree(ckpt_dir)
-    ckpt_dir.mkdir(parents=True)
-    marker.write_text(command)
-
-
-def _marked_by(marker: Path, command: str) -> bool:
-    try:
-        return marker.read_text() == command
-    except OSError:  # no mark
-        return False
-
-
-def retrain_finished(p: Plan) -> None:
-    """The run finished: the checkpoints it retrained are ordinary ones, which the next ``--retrain``
-    trains anew. A mark of another command (a process whose training this run waited for and
-    loaded, :func:`clear_for_retrain`) is that process's to end."""
-    command = retrain_command(p)
-    for ckpt_dir in p.retrained:
-        if _marked_by(ckpt_dir / RETRAINING, command):
-            (ckpt_dir / RETRAINING).unlink(missing_ok=True)
