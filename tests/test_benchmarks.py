@@ -158,3 +158,25 @@ def test_sampling_reports_the_batch_it_ran(bench):
     row = bench.time_sampling("m", Model(), 3, 256, torch.device("cpu"))
     assert sizes == [3, 3]  # the warm-up batch and the timed one
     assert row["samples"] == 3 and row["batch_size"] == 3
+
+
+def test_the_feature_speed_benchmark_records_its_command_and_rates(monkeypatch, tmp_path, capsys):
+    """benchmarks/feature_speed.py (the README's CPU extraction rates): a row per extractor, with the
+    command that made it; an unknown extractor is a usage error before anything runs."""
+    script = SCRIPT.with_name("feature_speed.py")
+    monkeypatch.syspath_prepend(str(script.parent))  # as `python benchmarks/feature_speed.py` has it
+    spec = importlib.util.spec_from_file_location("feature_speed", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = [str(script), "--images", "70", "--batch-size", "64", "--workdir", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", [*args, "--extractors", "classifier,bogus"])
+    with pytest.raises(SystemExit):
+        module.main()
+    assert "unknown extractor bogus" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", [*args, "--extractors", "classifier", "--out", str(tmp_path / "r.json")])
+    module.main()
+    made = json.loads((tmp_path / "r.json").read_text())
+    assert made["command"][-4:] == ["--extractors", "classifier", "--out", str(tmp_path / "r.json")]
+    (row,) = made["rows"]
+    assert (row["extractor"], row["images"], row["batch_size"]) == ("classifier", 70, 64)
+    assert "| classifier |" in capsys.readouterr().out
