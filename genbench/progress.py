@@ -1,4 +1,5 @@
-"""Console output of a run: rich progress bars for training and sampling, warnings, summaries.
+"""Console output of a run: rich progress bars for training, sampling and feature extraction,
+warnings, summaries.
 
 Everything goes to stderr so that stdout carries only what a command is asked for (the report's
 markdown). Warnings are printed once each. On a terminal a bar is drawn in place; in a log file
@@ -33,6 +34,7 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from genbench.extraction_bar import ExtractionBar
 from genbench.sampling_bar import SamplingBar, Show
 from genbench.training_forecast import TrainingForecast
 
@@ -141,6 +143,38 @@ class Progress:
         return SamplingBar(description, total, task, self.console.get_time, say)
 
     sampling_done = training_done
+
+    @contextlib.contextmanager
+    def extracting(self, description: str, noun: str, hint: str = "") -> Iterator[ExtractionBar | None]:
+        """The progress of a feature extraction in the block: the :class:`ExtractionBar` to hand
+        ``extract`` (None with progress off), counting ``noun`` (``images``, ``samples``). One that
+        its first 10 s project to take an hour or more says so once, ending with ``hint`` (what
+        makes it shorter)."""
+        if not self.enabled:
+            yield None
+            return
+
+        def say(text: str) -> None:
+            self.warn(f"{description}: {text}")
+
+        if self._as_lines():
+            lines = TenthLines(self.console, description)
+            # the status's lines too: a step still running (a cache read, another process's
+            # extraction waited for) says so after LOG_AFTER_S, and says when it is done
+            with self.status(description):
+                yield ExtractionBar(lines.update, self.console.get_time, say, noun, hint)
+            return
+        bar = self._bar = self._new_bar()
+        bar.start()
+        task = bar.add_task(escape(description), total=None, values="")
+
+        def show(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            yield ExtractionBar(show, self.console.get_time, say, noun, hint)
+        finally:
+            self.training_done()
 
     @contextlib.contextmanager
     def status(self, text: str) -> Iterator[None]:

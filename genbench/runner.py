@@ -23,6 +23,7 @@ import torch
 from genbench.api import GenerativeModel
 from genbench.config import DEFAULT_SEED, RunConfig, absolute_paths, resolve_model_config, variant_label
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
+from genbench.extraction_bar import REFERENCE_HINT, noun
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Owner, Plan, plan, row_label
@@ -275,10 +276,13 @@ def reference_features_for(p: Plan, console: Progress) -> Features:
 
     if not p.reads_reference:
         return Features(np.zeros((0, 0)))
-    with console.status(
-        f"reference features: {p.dataset.name} {p.config.reference_split} ({p.extractor.name})"
-    ):
-        return reference_features(p.dataset, p.extractor, p.config.reference_split, p.cache_dir)
+    split = p.config.reference_split
+    with console.extracting(
+        f"reference features of {p.dataset.name} {split} ({p.extractor.name})",
+        noun(p.dataset.spec.kind),
+        REFERENCE_HINT,
+    ) as bar:
+        return reference_features(p.dataset, p.extractor, split, p.cache_dir, bar)
 
 
 def run_one(

@@ -20,7 +20,8 @@ import torch
 
 from genbench.api import GenerativeModel, SampleCheck, plugin_number
 from genbench.errors import GenbenchError, MetricInputError, PluginOutputError, said
-from genbench.features.base import Features
+from genbench.extraction_bar import SAMPLES_HINT
+from genbench.features.base import Features, extract_reporting
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
@@ -98,10 +99,13 @@ def evaluate_into(
             on_sampled(samples)
         timings.update(measured)
         timings["nfe"] = check.check_nfe(model.nfe)
-    t0 = time.perf_counter()
-    with console.status(f"features of {result.label} ({p.extractor.name})"):
-        feats = p.extractor.extract(samples)
-    timings["features_s"] = time.perf_counter() - t0
+    # sampled here: fewer with --samples N; samples given (eval) are what they are
+    hint = SAMPLES_HINT if model is not None else ""
+    with console.extracting(f"features of {result.label} ({p.extractor.name})", "samples", hint) as bar:
+        t0 = time.perf_counter()
+        feats = extract_reporting(p.extractor, samples, bar)
+        # less the bar's own time: the extraction's timing is the same with progress shown as without
+        timings["features_s"] = time.perf_counter() - t0 - (bar.spent if bar is not None else 0.0)
     reference_stats = p.reference_stats
     artifacts_dir = None
     if p.config.figures:

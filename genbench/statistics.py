@@ -38,6 +38,7 @@ def stats(path: Path | str, config: RunConfig) -> dict[str, Any]:
 
 
 def _stats(path: Path | str, config: RunConfig, console: Progress) -> dict[str, Any]:
+    from genbench.extraction_bar import CACHED, noun
     from genbench.features.reference import arithmetic, reference_features, save_reference_stats
     from genbench.metrics.fid import gaussian_statistics
     from genbench.resolve import build_dataset, build_extractor, check_shared_inputs
@@ -68,8 +69,10 @@ def _stats(path: Path | str, config: RunConfig, console: Progress) -> dict[str, 
         raise GenbenchError(f"unknown split {split!r}; use --reference-split train or test")
     # as the feature cache keys it, before the extraction (a plugin's TF32 setting is said, not undone)
     computed_in = arithmetic(extractor.device)
-    with console.status(f"features of {dataset.name} {split} ({extractor.name})"):
-        feats = reference_features(dataset, extractor, split, cache_dir)
+    with console.extracting(
+        f"features of {dataset.name} {split} ({extractor.name})", noun(dataset.spec.kind), CACHED
+    ) as bar:
+        feats = reference_features(dataset, extractor, split, cache_dir, bar)
     if len(feats) < 2:
         raise GenbenchError(
             f"{dataset.name} {split} has {len(feats)} example; a covariance needs two or more"

@@ -7,6 +7,7 @@ is a classifier, logits (N x K) for the Inception Score and mode labels. It is b
 
 from __future__ import annotations
 
+import inspect
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -226,9 +227,10 @@ class FeatureExtractor(ABC):
         return call_plugin("feature extractor", self.name, f"raised {{error}} {doing}", call, fallback)
 
     @torch.no_grad()
-    def extract(self, x: torch.Tensor) -> Features:
+    def extract(self, x: torch.Tensor, progress: Callable[[int, int], None] | None = None) -> Features:
         """Features of ``x`` in batches (eval mode); a batch shorter than ``min(batch_size,
-        MIN_BATCH_ROWS)`` is padded to it with copies of its rows, whose features are dropped."""
+        MIN_BATCH_ROWS)`` is padded to it with copies of its rows, whose features are dropped.
+        ``progress(done, total)`` is told the rows done after each batch (the run's bar)."""
         # filled in place, batch by batch: a list of batches joined at the end held every feature
         # twice (2.5 GB at 50000 samples of raw CIFAR-10 pixels, the peak of a 50k evaluation); the
         # widths are the same in every batch (checked)
@@ -257,4 +259,17 @@ class FeatureExtractor(ABC):
             feats[i : i + len(f)] = f.double().cpu().numpy()
             if logits is not None and lg is not None:
                 logits[i : i + len(lg)] = lg.double().cpu().numpy()
+            if progress is not None:
+                progress(i + kept, len(x))
         return Features(features=feats if feats is not None else np.zeros((0, 0)), logits=logits)
+
+
+def extract_reporting(
+    extractor: FeatureExtractor, x: torch.Tensor, progress: Callable[[int, int], None] | None
+) -> Features:
+    """``extractor.extract(x)``, telling ``progress`` of each batch where its ``extract`` takes it: a
+    plugin that overrides ``extract(x)`` itself (its contract is ``_extract_batch``) is called as
+    before, and its extraction shows no count."""
+    if progress is not None and "progress" in inspect.signature(extractor.extract).parameters:
+        return extractor.extract(x, progress=progress)
+    return extractor.extract(x)

@@ -33,7 +33,7 @@ import io
 import json
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -410,12 +410,12 @@ class Classifier(FeatureExtractor):
             joint = (joint[:, :, None] + lp[:, None, :]).reshape(len(x), -1)
         return torch.cat(feats, 1), joint
 
-    def extract(self, x: torch.Tensor) -> Features:
+    def extract(self, x: torch.Tensor, progress: Callable[[int, int], None] | None = None) -> Features:
         """As the base class, on one CPU thread when on the CPU (see ``_one_thread``)."""
         if self.device.type != "cpu":
-            return super().extract(x)
+            return super().extract(x, progress)
         with _one_thread():
-            return super().extract(x)
+            return super().extract(x, progress)
 
     def predict(self, x: torch.Tensor) -> np.ndarray:
         """Predicted class (for stacked data ``100 a + 10 b + c``) of each example, int64."""

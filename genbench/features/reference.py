@@ -19,6 +19,7 @@ import json
 import shlex
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from genbench.errors import GenbenchError, MetricInputError
-from genbench.features.base import MIN_BATCH_ROWS, Features
+from genbench.features.base import MIN_BATCH_ROWS, Features, extract_reporting
 from genbench.io import FIX_CACHE, alone, atomic_write, file_sha256, remove_temps
 from genbench.results import STATS_HASH
 
@@ -111,12 +112,17 @@ def cache_path(dataset: Dataset, extractor: FeatureExtractor, split: Split, cach
 
 
 def reference_features(
-    dataset: Dataset, extractor: FeatureExtractor, split: Split, cache_dir: Path
+    dataset: Dataset,
+    extractor: FeatureExtractor,
+    split: Split,
+    cache_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Features:
     """Features of every example of ``dataset``'s ``split``, from the cache when present. Computed by
     one process at a time (:func:`genbench.io.alone`): two jobs sharing a cache each spent the
     extraction (hours for CIFAR-10's Inception features on a CPU), the last writer's replacing the
-    first's; the others now wait, then read what the first wrote."""
+    first's; the others now wait, then read what the first wrote. ``progress(done, total)`` is told
+    of each batch extracted (none when they are read from the cache)."""
     path = cache_path(dataset, extractor, split, cache_dir)
     rows = len(dataset.load(split)[0])
     cached = _cached(path, rows, quiet=True)  # unlocked: a read-only shared cache is read as it is
@@ -128,7 +134,7 @@ def reference_features(
         if cached is not None:
             return cached
         x, _ = dataset.load(split)
-        feats = extractor.extract(x)
+        feats = extract_reporting(extractor, x, progress)
         arrays = {"features": _stored(feats.features)}
         if feats.logits is not None:
             arrays["logits"] = _stored(feats.logits)
