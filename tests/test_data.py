@@ -9,8 +9,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import struct
+import subprocess
+import sys
 import tarfile
 import tempfile
 import urllib.error
@@ -835,3 +838,26 @@ def test_npy_samples_load_as_the_npz_of_the_same_array(tmp_path):
     (tmp_path / "cut.npy").write_bytes((tmp_path / "cut.npy").read_bytes()[:200])  # a killed np.save
     with pytest.raises(GenbenchError, match=r"cannot read .*cut.npy as .npy"):
         load_samples(tmp_path / "cut.npy")
+
+
+def test_checking_a_split_holds_no_copy_of_it():
+    """A dataset's split is checked for NaN and inf without a temporary of its size: over the whole
+    split, isfinite's temporaries held 1.65 times it, the peak of reading a reference folder. Measured
+    in a process of its own, whose peak resident memory no other test has raised."""
+    code = """
+import resource, torch
+from genbench.data.base import Dataset
+
+class Big(Dataset):
+    def _load(self, split):
+        return torch.zeros(1024, 3, 128, 128).uniform_(-1, 1), None  # 192 MiB
+
+ds = Big()
+x = ds._load_or_name_the_plugin("train")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+ds._checked("train", x)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert float(done.stdout) < 96, done.stdout  # MiB, half the 192 MiB split (it held 340)

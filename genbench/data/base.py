@@ -40,6 +40,18 @@ def default_cache_dir() -> Path:
     )
 
 
+#: values :func:`all_finite` checks at once: 16 MB of float32
+_FINITE_VALUES = 1 << 22
+
+
+def all_finite(x: torch.Tensor) -> bool:
+    """``torch.isfinite(x).all()`` for ``x`` of one or more rows, a few million values at a time:
+    over a whole split, isfinite's temporaries (an ``abs()`` copy and two masks) held 1.65 times the
+    split at once (1.2 GB for a folder of 4000 128 x 128 images, 750 MB as float32)."""
+    rows = max(1, _FINITE_VALUES // max(1, x[0].numel()))
+    return all(bool(torch.isfinite(part).all()) for part in x.split(rows))
+
+
 class Dataset(ABC):
     """Base class of every dataset.
 
@@ -178,7 +190,7 @@ class Dataset(ABC):
             problem = f"x of dtype {x.dtype}"
         elif x.dim() != (4 if self.kind == "image" else 2) or not len(x):
             problem = f"x of shape {tuple(x.shape)}"
-        elif not torch.isfinite(x).all():
+        elif not all_finite(x):
             problem = "x holding NaN or inf"
         elif self.example_shape is not None and tuple(x.shape[1:]) != tuple(self.example_shape):
             problem = (
