@@ -43,7 +43,9 @@ def save_sample_grid(
     if dataset.kind == "image":
         from torchvision.utils import save_image
 
-        x = samples[:n].float()
+        from genbench.data.folder import float_samples
+
+        x = float_samples(samples[:n]).float()  # `genbench eval`'s uint8 images as [-1, 1]
         if x.shape[-1] < 32:  # small images (8x8 digits): enlarge, pixel for pixel, to be seen
             x = torch.nn.functional.interpolate(x, scale_factor=-(-32 // x.shape[-1]), mode="nearest")
         return save_png(

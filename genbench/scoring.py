@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from genbench.api import GenerativeModel, SampleCheck, plugin_number
+from genbench.data.folder import float_samples
 from genbench.errors import GenbenchError, MetricInputError, PluginOutputError, said
 from genbench.extraction_bar import SAMPLES_HINT
 from genbench.features.base import Features, extract_reporting
@@ -154,7 +155,7 @@ def evaluate_into(
     owners = key_owners(p.metrics)
     shared = SharedInputs(
         {
-            "sample": (feats, lambda: p.extractor.extract(samples)),
+            "sample": (feats, lambda: extract_reporting(p.extractor, samples, None)),
             "reference": (reference, lambda: _reference_again(p, reference)),
         },
         # handed to every metric (memorization extracts with it): a metric's .train() or forward
@@ -273,7 +274,9 @@ class _SamplesCopiedOnRead(EvalContext):
     @property  # type: ignore[override]
     def samples(self) -> torch.Tensor:
         if self._own_samples is None:
-            self._own_samples = self._shared_samples.clone()
+            # `genbench eval`'s uint8 images are read as float in [-1, 1] (a new tensor: its own copy)
+            shared = self._shared_samples
+            self._own_samples = float_samples(shared) if shared.dtype == torch.uint8 else shared.clone()
         return self._own_samples
 
     @samples.setter

@@ -13,7 +13,10 @@ Accepted inputs (converted to float32 in [-1, 1], N x C x H x W):
   channel, everything else RGB. 16-bit grey PNGs keep their 16 bits.
 
 Integer values map to [-1, 1] by ``v / (max / 2) - 1`` (``v / 127.5 - 1`` for uint8), the inverse
-of how samples are saved as images.
+of how samples are saved as images. With ``keep_uint8`` (what `genbench eval` and
+:func:`genbench.evaluate` ask for), 8-bit images stay uint8, a quarter of float32's memory (1 byte
+per channel-pixel: 50000 256 x 256 RGB images are 9.8 GB, not 39 GB), and :func:`float_samples`
+converts each batch as it is used: the same floats, value for value, as converting them all at once.
 
 Given the dataset's :class:`DataSpec`, grey and RGB are reconciled without changing any value:
 grey samples become three equal channels, and RGB samples whose three channels are equal (grey
@@ -44,16 +47,17 @@ _GREY_MODES = {"1", "L", "LA"}
 _GREY16_MODES = {"I", "I;16", "I;16B", "I;16L"}
 
 
-def as_samples(samples: Any, spec: DataSpec | None = None) -> torch.Tensor:
+def as_samples(samples: Any, spec: DataSpec | None = None, *, keep_uint8: bool = False) -> torch.Tensor:
     """Samples from a path (``.npz`` or image folder), a numpy array or a torch tensor, checked
-    against ``spec`` when given: what `genbench eval` and :func:`genbench.evaluate` accept."""
+    against ``spec`` when given: what `genbench eval` and :func:`genbench.evaluate` accept. With
+    ``keep_uint8``, 8-bit images stay uint8 N x C x H x W (:func:`float_samples` converts them)."""
     if isinstance(samples, str | os.PathLike):
-        return load_samples(Path(samples), spec)
+        return load_samples(Path(samples), spec, keep_uint8=keep_uint8)
     if isinstance(samples, np.ndarray):
-        x = _from_array(samples, "the array", channels_last=True)
+        x = _from_array(samples, "the array", channels_last=True, keep_uint8=keep_uint8)
         where = "the array"
     elif isinstance(samples, torch.Tensor):
-        x = _from_tensor(samples)
+        x = _from_tensor(samples, keep_uint8=keep_uint8)
         where = "the tensor"
     else:
         raise GenbenchError(
@@ -63,19 +67,28 @@ def as_samples(samples: Any, spec: DataSpec | None = None) -> torch.Tensor:
     return _match_spec(x, spec, where) if spec is not None else x
 
 
-def load_samples(path: Path, spec: DataSpec | None = None) -> torch.Tensor:
-    """Load samples from an ``.npz``, an ``.npy`` or an image folder; check them against ``spec`` when given."""
+def float_samples(x: torch.Tensor) -> torch.Tensor:
+    """Samples as float: uint8 images (``keep_uint8``'s) as float32 in [-1, 1], a new tensor holding
+    the floats that loading them as float gives (``v / 127.5 - 1``); float samples unchanged."""
+    if x.dtype != torch.uint8:
+        return x
+    return torch.from_numpy(_to_unit_range(x.detach().cpu().numpy()))
+
+
+def load_samples(path: Path, spec: DataSpec | None = None, *, keep_uint8: bool = False) -> torch.Tensor:
+    """Load samples from an ``.npz``, an ``.npy`` or an image folder; check them against ``spec`` when
+    given. With ``keep_uint8``, 8-bit images stay uint8 N x C x H x W (:func:`float_samples`)."""
     path = Path(path)
     if not path.exists():
         raise GenbenchError(
             f"samples {path} not found; pass an .npz or .npy file or a folder of PNG/JPEG images"
         )
     if path.is_dir():
-        x = load_image_folder(path)
+        x = load_image_folder(path, keep_uint8=keep_uint8)
     elif path.suffix.lower() == ".npz":
-        x = _load_npz(path)
+        x = _load_npz(path, keep_uint8)
     elif path.suffix.lower() == ".npy":
-        x = _load_npy(path)
+        x = _load_npy(path, keep_uint8)
     else:
         raise GenbenchError(
             f"cannot read samples from {path}: expected an .npz or .npy file or a folder of PNG/JPEG images"
@@ -85,7 +98,7 @@ def load_samples(path: Path, spec: DataSpec | None = None) -> torch.Tensor:
     return x
 
 
-def _load_npz(path: Path) -> torch.Tensor:
+def _load_npz(path: Path, keep_uint8: bool = False) -> torch.Tensor:
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())
@@ -109,10 +122,10 @@ def _load_npz(path: Path) -> torch.Tensor:
         raise GenbenchError(
             f"cannot read {path} as .npz ({type(e).__name__}: {e}); save it with numpy.savez"
         ) from None
-    return _from_array(arr, str(path), channels_last=True)
+    return _from_array(arr, str(path), channels_last=True, keep_uint8=keep_uint8)
 
 
-def _load_npy(path: Path) -> torch.Tensor:
+def _load_npy(path: Path, keep_uint8: bool = False) -> torch.Tensor:
     """An array that ``numpy.save`` wrote: the commonest dump of samples, which was refused as no .npz."""
     try:
         with open(path, "rb") as fh:
@@ -125,10 +138,10 @@ def _load_npy(path: Path) -> torch.Tensor:
         ) from None
     if not is_npy:
         raise GenbenchError(f"cannot read {path}: not an .npy file; save the samples with numpy.save")
-    return _from_array(arr, str(path), channels_last=True)
+    return _from_array(arr, str(path), channels_last=True, keep_uint8=keep_uint8)
 
 
-def _from_tensor(t: torch.Tensor) -> torch.Tensor:
+def _from_tensor(t: torch.Tensor, keep_uint8: bool = False) -> torch.Tensor:
     # read as numpy below: a sparse tensor raised torch's TypeError and a meta one NotImplementedError
     if t.is_meta:
         raise GenbenchError(
@@ -138,7 +151,7 @@ def _from_tensor(t: torch.Tensor) -> torch.Tensor:
         raise GenbenchError(f"the tensor has layout {t.layout}; pass a dense one (x.to_dense())")
     t = t.detach().cpu()
     if t.dtype == torch.uint8:
-        return _from_array(t.numpy(), "the tensor", channels_last=False)
+        return _from_array(t.numpy(), "the tensor", channels_last=False, keep_uint8=keep_uint8)
     if t.is_floating_point():  # float16 and bfloat16 have no exact numpy twin: widen first
         # float64 as is: .float() would turn values beyond float32's range into inf before they are checked
         arr = t.numpy() if t.dtype == torch.float64 else t.float().numpy()
@@ -146,9 +159,12 @@ def _from_tensor(t: torch.Tensor) -> torch.Tensor:
     raise GenbenchError(f"the tensor has dtype {t.dtype}; pass uint8 images or float in [-1, 1]")
 
 
-def _from_array(arr: np.ndarray, where: str, *, channels_last: bool) -> torch.Tensor:
-    """``arr`` as float32 samples; uint8 images are N x H x W x C when ``channels_last`` (as numpy
-    and PIL lay out images), else N x C x H x W (as torch does)."""
+def _from_array(
+    arr: np.ndarray, where: str, *, channels_last: bool, keep_uint8: bool = False
+) -> torch.Tensor:
+    """``arr`` as float32 samples (uint8 N x C x H x W images when ``keep_uint8``); uint8 images are
+    N x H x W x C when ``channels_last`` (as numpy and PIL lay out images), else N x C x H x W (as
+    torch does)."""
     if arr.ndim == 0:
         raise GenbenchError(
             f"{where} holds a single {arr.dtype} value, not samples; save an array with one row per sample"
@@ -172,6 +188,8 @@ def _from_array(arr: np.ndarray, where: str, *, channels_last: bool) -> torch.Te
             raise GenbenchError(
                 f"{where}: uint8 samples must be {layout} (C = 1 or 3) or N x H x W, got {arr.shape}{fix}"
             )
+        if keep_uint8:  # C order, as the float conversion gives: torch's N x C x H x W
+            return torch.from_numpy(np.ascontiguousarray(arr))
         return torch.from_numpy(_to_unit_range(arr))
     if np.issubdtype(arr.dtype, np.floating):
         if arr.ndim not in (2, 4):
@@ -200,7 +218,9 @@ def _from_array(arr: np.ndarray, where: str, *, channels_last: bool) -> torch.Te
                     f"do; float images are read as [-1, 1], where these would score as washed-out grey: save "
                     f"x * 2 - 1, or uint8 images (also for samples in [-1, 1] that truly have no value below 0)"
                 )
-            x = x.clamp(-1, 1)
+            # a clamped copy only where a value is outside [-1, 1]: else a second copy, of the same values
+            if lo < -1 or hi > 1:
+                x = x.clamp(-1, 1)
         return x
     raise GenbenchError(f"{where}: samples have dtype {arr.dtype}; save uint8 images or float32 in [-1, 1]")
 
@@ -240,11 +260,12 @@ def load_image_folder(
     *,
     resize_to: str = "the dataset's resolution",
     empty_fix: str = "pass a folder of .png/.jpg files or an .npz",
+    keep_uint8: bool = False,
 ) -> torch.Tensor:
     """Every PNG/JPEG image under ``path`` as float32 in [-1, 1], N x C x H x W: a samples folder, and
     the reference folder of ``--dataset DIR`` (so real and generated images go through one pixel
     pipeline); ``resize_to`` and ``empty_fix`` complete the errors for mixed sizes and for a folder
-    without images."""
+    without images. With ``keep_uint8``, a folder of 8-bit images is uint8 N x C x H x W."""
     visible = _visible_files(path)
     # sorted as path strings, as clean-fid and torch-fidelity sort theirs (IS's parts depend on the order):
     # paths sorted folder by folder put run/ before run-2/, where their string sort puts run-2/ first
@@ -272,11 +293,19 @@ def load_image_folder(
                 f"{resize_to}"
             )
         arrays.append(a)
-    if any(a.shape[0] == 3 for a in arrays):  # some colour: grey ones become RGB, as PIL converts them
-        arrays = [np.repeat(a, 3, axis=0) if a.shape[0] == 1 else a for a in arrays]
-    if len({a.dtype for a in arrays}) == 1:  # stacked as integers: a quarter of float32's memory
-        return torch.from_numpy(_to_unit_range(np.stack(arrays)))
-    return torch.from_numpy(np.stack([_to_unit_range(a) for a in arrays]))  # 8- and 16-bit: each its scale
+    # some colour: grey ones become RGB (three equal channels), as PIL converts them
+    channels = 3 if any(a.shape[0] == 3 for a in arrays) else 1
+    eight_bit = all(a.dtype == np.uint8 for a in arrays)
+    # each image written into the one array returned, converted on its own (8- and 16-bit each at its
+    # scale): the same values as converting them all at once, where the stacked integers and two float
+    # temporaries of that conversion were held beside the read images, 2.5 times the float32 result
+    out = np.empty(
+        (len(arrays), channels, *arrays[0].shape[1:]),
+        dtype=np.uint8 if keep_uint8 and eight_bit else np.float32,
+    )
+    for i, a in enumerate(arrays):
+        out[i] = a if out.dtype == a.dtype else _to_unit_range(a)  # broadcast: grey into all channels
+    return torch.from_numpy(out)
 
 
 def _read_image(f: Path) -> tuple[tuple[int, int], np.ndarray]:
@@ -305,7 +334,12 @@ def _read_image(f: Path) -> tuple[tuple[int, int], np.ndarray]:
 def _to_unit_range(arr: np.ndarray) -> np.ndarray:
     """Unsigned integer pixels to float32 in [-1, 1]: ``v / 127.5 - 1`` for uint8, ``v / 32767.5 - 1``
     for uint16 (so 16-bit white is 1, as 8-bit white is)."""
-    return np.ascontiguousarray(arr).astype(np.float32) / (np.iinfo(arr.dtype).max / 2) - 1.0
+    # in place: ``x / k - 1.0`` held two float32 copies at once; a float32 array and a Python float
+    # compute in float32 either way, to the same values
+    x = arr.astype(np.float32, order="C")
+    x /= np.iinfo(arr.dtype).max / 2
+    x -= 1.0
+    return x
 
 
 def _match_spec(x: torch.Tensor, spec: DataSpec, where: str) -> torch.Tensor:

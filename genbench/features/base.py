@@ -229,8 +229,12 @@ class FeatureExtractor(ABC):
     @torch.no_grad()
     def extract(self, x: torch.Tensor, progress: Callable[[int, int], None] | None = None) -> Features:
         """Features of ``x`` in batches (eval mode); a batch shorter than ``min(batch_size,
-        MIN_BATCH_ROWS)`` is padded to it with copies of its rows, whose features are dropped.
+        MIN_BATCH_ROWS)`` is padded to it with copies of its rows, whose features are dropped. uint8
+        images (`genbench eval`'s, :func:`genbench.data.folder.float_samples`) are converted to
+        float32 in [-1, 1] batch by batch: ``_extract_batch`` gets float batches as ever.
         ``progress(done, total)`` is told the rows done after each batch (the run's bar)."""
+        from genbench.data.folder import float_samples
+
         # filled in place, batch by batch: a list of batches joined at the end held every feature
         # twice (2.5 GB at 50000 samples of raw CIFAR-10 pixels, the peak of a 50k evaluation); the
         # widths are the same in every batch (checked)
@@ -244,7 +248,7 @@ class FeatureExtractor(ABC):
                 rows = rows[torch.arange(least) % kept]
             # a copy: an extractor writing into its input (scaling in place) wrote into the dataset's
             # split, which later models trained on, or into the samples the other metrics read
-            batch = rows.to(self.device, copy=True)
+            batch = float_samples(rows).to(self.device, copy=True)
             # a batch that caught Ctrl-C returned something of the right shape and the extraction went
             # on: the reference features were cached with it, and every later run read them
             with ctrl_c_kept():
@@ -269,7 +273,13 @@ def extract_reporting(
 ) -> Features:
     """``extractor.extract(x)``, telling ``progress`` of each batch where its ``extract`` takes it: a
     plugin that overrides ``extract(x)`` itself (its contract is ``_extract_batch``) is called as
-    before, and its extraction shows no count."""
+    before, and its extraction shows no count. Such an override gets float samples in [-1, 1], as it
+    always did: the uint8 samples that `genbench eval` holds are converted for it whole (genbench's
+    own ``extract`` converts them batch by batch)."""
+    if x.dtype == torch.uint8 and not type(extractor).extract.__module__.startswith("genbench."):
+        from genbench.data.folder import float_samples
+
+        x = float_samples(x)
     if progress is not None and "progress" in inspect.signature(extractor.extract).parameters:
         return extractor.extract(x, progress=progress)
     return extractor.extract(x)

@@ -1,0 +1,131 @@
+"""What a set of images costs in memory when it is scored: `genbench eval` keeps 8-bit images as
+uint8 (1 byte per channel-pixel, a quarter of float32's) and converts them batch by batch, to the
+same floats, so every number is what scoring them as float gives, to the bit."""
+
+from __future__ import annotations
+
+import hashlib
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import genbench
+import genbench.evaluation
+from genbench.data.folder import as_samples, float_samples, load_image_folder
+from genbench.saved_samples import samples_sha256
+
+
+def _folder(path: Path, images: np.ndarray) -> Path:
+    path.mkdir(parents=True)
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(path / f"{i:03d}.png")
+    return path
+
+
+def _images(seed: int, n: int, size: int, channels: int) -> np.ndarray:
+    shape = (n, size, size) if channels == 1 else (n, size, size, channels)
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def _as_float(images: np.ndarray) -> np.ndarray:
+    """N x H x W (x C) uint8 as the float32 N x C x H x W samples that loading them gives."""
+    x = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(x).astype(np.float32) / 127.5 - 1.0
+
+
+def test_every_uint8_value_converts_to_the_float_it_loads_as():
+    """The conversion a batch gets is the one a whole set got: all 256 values, and a digest over
+    several of the chunks it is hashed in equal to that of the float values."""
+    values = np.arange(256, dtype=np.uint8)
+    whole = values.astype(np.float32) / 127.5 - 1.0
+    got = float_samples(torch.from_numpy(values)).numpy()
+    assert got.dtype == np.float32 and got.view(np.int32).tolist() == whole.view(np.int32).tolist()
+    images = _images(0, 600, 4, 3)  # past the rows hashed at once
+    kept = as_samples(images, keep_uint8=True)
+    assert kept.dtype == torch.uint8 and kept.shape == (600, 3, 4, 4)
+    floats = _as_float(images)
+    assert torch.equal(float_samples(kept), torch.from_numpy(floats))
+    assert samples_sha256(kept) == hashlib.sha256(floats).hexdigest() == samples_sha256(as_samples(images))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_loading_a_folder_as_float_holds_one_float_copy(tmp_path, channels):
+    """The float32 images and the decoded 8-bit ones, no more: the stacked integers and the two
+    float temporaries of converting them all at once held 2.5 times the result (39 GB of float32
+    for 50000 256 x 256 images needed about 98 GB at its peak)."""
+    images = _images(1, 64, 32, channels)
+    folder = _folder(tmp_path / "real", images)
+    load_image_folder(folder)  # PIL's plugins, imported on first use, are not counted
+    tracemalloc.start()
+    try:
+        x = load_image_folder(folder)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert x.dtype == torch.float32 and torch.equal(x, torch.from_numpy(_as_float(images)))
+    assert peak < 1.5 * x.numpy().nbytes, peak / x.numpy().nbytes
+    kept = load_image_folder(folder, keep_uint8=True)
+    assert kept.dtype == torch.uint8 and torch.equal(float_samples(kept), x)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_folder_is_scored_from_uint8_to_the_same_numbers(tmp_path, cache_dir, monkeypatch, channels):
+    """`genbench eval` of a folder of PNGs holds them as uint8, and scores them (every default metric,
+    the samples figure, the recorded sha256) to the bit as the same images given as float32."""
+    images = _images(2, 48, 16, channels)
+    folder = _folder(tmp_path / "gen", images)
+    np.savez(tmp_path / "gen.npz", samples=_as_float(images))
+    real = _folder(tmp_path / "real", _images(3, 40, 16, channels))
+    held = []
+    evaluate_into = genbench.evaluation.evaluate_into
+
+    def spy(*args, samples, **kwargs):
+        held.append(samples.dtype)
+        return evaluate_into(*args, samples=samples, **kwargs)
+
+    monkeypatch.setattr(genbench.evaluation, "evaluate_into", spy)
+
+    def scored(samples: Path) -> genbench.Result:
+        config = genbench.RunConfig(
+            dataset=real,
+            features="raw",
+            out=tmp_path / f"out{samples.suffix}",
+            cache_dir=cache_dir,
+            progress=False,
+        )
+        return genbench.evaluate(samples, config, name="gen")
+
+    mine, theirs = scored(folder), scored(tmp_path / "gen.npz")
+    assert held == [torch.uint8, torch.float32]
+    assert mine.status == theirs.status == "ok" and {"fid", "kid"} <= set(mine.metrics)
+    assert mine.metrics == theirs.metrics
+    assert mine.protocol["samples"]["sha256"] == theirs.protocol["samples"]["sha256"]
+    assert Path(mine.artifacts["samples"]).read_bytes() == Path(theirs.artifacts["samples"]).read_bytes()
+
+
+def test_an_extractor_overriding_extract_itself_still_gets_float_samples(tmp_path):
+    """A plugin's own ``extract(x)`` was handed `genbench eval`'s uint8 images once they were kept
+    as uint8: it gets the float32 samples in [-1, 1] it always got; genbench's own ``extract``
+    converts them batch by batch."""
+    from genbench.features.base import extract_reporting
+    from genbench.features.raw import Raw
+    from genbench.registry import datasets
+
+    seen = []
+
+    class Own(Raw):
+        def extract(self, x, progress=None):
+            seen.append(x.dtype)
+            return super().extract(x, progress)
+
+    Own.__module__ = "my_plugin"  # a third party's class, as an entry point's would be
+    images = as_samples(_images(2, 40, 8, 1), keep_uint8=True)
+    digits = datasets.get("digits")(cache_dir=tmp_path)
+    got = extract_reporting(Own(digits, cache_dir=tmp_path), images, None).features
+    assert seen == [torch.float32]
+    ours = extract_reporting(Raw(digits, cache_dir=tmp_path), images, None).features
+    assert np.array_equal(got, ours)
