@@ -1,7 +1,7 @@
 """Feature extraction as the run shows it: the rows done, their rate and the time left, and a forecast
 when that is long.
 
-Inception-v3 features of CIFAR-10's 50000 train images (the reference) take about two hours on a
+Inception-v3 features of CIFAR-10's 50000 train images (the reference) take about 70 minutes on a
 2-core CPU, and the samples' as long again; the run showed a spinner (in a log file, a line after
 10 s), with no count, no rate, no time left. :meth:`genbench.features.base.FeatureExtractor.extract`
 now tells a callback of each batch (``(done, total)``), and this bar shows it

@@ -890,3 +890,44 @@ def test_reference_stats_refuse_a_sigma_that_is_no_covariance_matrix(tmp_path):
             load_reference_stats(tmp_path / f"{name}.npz")
     with pytest.raises(MetricInputError, match="negative eigenvalues"):
         save_reference_stats(tmp_path / "x.npz", mu, -sigma)
+
+
+def test_inception_takes_at_most_64_rows_a_call_on_the_cpu_to_the_same_features(
+    random_inception_weights, digits, tmp_path, monkeypatch
+):
+    """On the CPU a call of --batch-size 500 Inception inputs held 7.7 GB (2.0 GB in calls of 64) and
+    ran slower: the Inceptions take 64 rows a call there, to the same features bit for bit as one
+    call of them all; elsewhere (CUDA) the batch size stands."""
+    from genbench.features.clean_inception import CleanInception
+
+    assert Inception.cpu_rows == CleanInception.cpu_rows == 64
+    calls = []
+    real = Inception._extract_batch
+    monkeypatch.setattr(Inception, "_extract_batch", lambda self, b: calls.append(len(b)) or real(self, b))
+    x = digits.load("train")[0][:70]
+    capped = Inception(digits, cache_dir=tmp_path, weights=random_inception_weights, batch_size=500)
+    assert capped.rows_per_call == 64
+    got = capped.extract(x)
+    assert calls == [64, 64]  # the last 6 rows padded to 64, as any short batch
+    whole = Inception(digits, cache_dir=tmp_path, weights=random_inception_weights, batch_size=500)
+    monkeypatch.setattr(whole, "cpu_rows", None)
+    calls.clear()
+    want = whole.extract(x)
+    assert calls == [70]
+    assert np.array_equal(got.features, want.features) and np.array_equal(got.logits, want.logits)
+    capped.device = torch.device("cuda")  # constructed, not used: no GPU needed
+    assert capped.rows_per_call == 500
+
+
+def test_an_extractor_below_its_cpu_rows_or_the_fewest_rows_keeps_its_batch(digits, tmp_path):
+    """``cpu_rows`` caps the rows a call, never below ``MIN_BATCH_ROWS`` (fewer take other kernels),
+    nor above the batch size."""
+    from genbench.features.base import MIN_BATCH_ROWS
+    from genbench.features.raw import Raw
+
+    class Capped(Raw):
+        cpu_rows = 8
+
+    assert Capped(digits, cache_dir=tmp_path, batch_size=500).rows_per_call == MIN_BATCH_ROWS
+    assert Capped(digits, cache_dir=tmp_path, batch_size=32).rows_per_call == 32
+    assert Raw(digits, cache_dir=tmp_path, batch_size=500).rows_per_call == 500

@@ -88,6 +88,10 @@ class FeatureExtractor(ABC):
     #: whether ``fingerprint()`` itself identifies the weights file it reads by its content (the
     #: built-in Inceptions' do); else :meth:`checked_fingerprint` adds a digest of ``self.weights``
     fingerprint_covers_weights: ClassVar[bool] = False
+    #: the most rows :meth:`extract` hands ``_extract_batch`` at once on the CPU, or None for the
+    #: batch size: where a larger batch only costs memory (not below ``MIN_BATCH_ROWS``, whose calls
+    #: take other kernels)
+    cpu_rows: ClassVar[int | None] = None
     registered_name: ClassVar[str] = ""
 
     def __init__(
@@ -114,6 +118,15 @@ class FeatureExtractor(ABC):
         """The fewest rows :meth:`extract` hands ``_extract_batch`` at once: ``MIN_BATCH_ROWS``, or the
         batch size when smaller (a short batch is padded to it)."""
         return min(self.batch_size, MIN_BATCH_ROWS)
+
+    @property
+    def rows_per_call(self) -> int:
+        """The rows :meth:`extract` hands ``_extract_batch`` at once: the batch size, capped on the CPU
+        at :attr:`cpu_rows` (never below ``MIN_BATCH_ROWS``, so the features stay those of any
+        batch of that many rows or more)."""
+        if self.cpu_rows is None or self.device.type != "cpu":
+            return self.batch_size
+        return min(self.batch_size, max(self.cpu_rows, MIN_BATCH_ROWS))
 
     @abstractmethod
     def fingerprint(self) -> str:
@@ -240,9 +253,9 @@ class FeatureExtractor(ABC):
         # widths are the same in every batch (checked)
         feats: np.ndarray | None = None
         logits: np.ndarray | None = None
-        least = self.fewest_rows
-        for i in range(0, len(x), self.batch_size):
-            rows = x[i : i + self.batch_size]
+        least, step = self.fewest_rows, self.rows_per_call
+        for i in range(0, len(x), step):
+            rows = x[i : i + step]
             kept = len(rows)  # the rows that are not padding
             if kept < least:
                 rows = rows[torch.arange(least) % kept]
