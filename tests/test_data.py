@@ -537,6 +537,23 @@ def test_npz_float_and_points(tmp_path):
     np.testing.assert_array_equal(load_samples(tmp_path / "p.npz").numpy(), pts)
 
 
+def test_an_npz_of_unnamed_images_and_labels_is_read_by_its_first_array(tmp_path):
+    """guided-diffusion (ADM) saves class-conditional samples as ``np.savez(f, images, labels)``, which
+    its evaluator reads as ``arr_0``: refused before, "holds arrays ['arr_0', 'arr_1'] but no 'samples'"."""
+    images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    np.savez(tmp_path / "adm.npz", images, np.arange(4))
+    got = load_samples(tmp_path / "adm.npz", spec((3, 8, 8)))
+    assert torch.equal(got, load_samples_of(images, tmp_path))
+    np.savez(tmp_path / "mixed.npz", images, labels=np.arange(4))  # a named array beside: which is which?
+    with pytest.raises(GenbenchError, match=r"arrays .*'labels'.* but no 'samples'"):
+        load_samples(tmp_path / "mixed.npz")
+
+
+def load_samples_of(images: np.ndarray, tmp_path) -> torch.Tensor:
+    np.savez(tmp_path / "named.npz", samples=images)
+    return load_samples(tmp_path / "named.npz", spec((3, 8, 8)))
+
+
 def test_npz_errors(tmp_path):
     np.savez(tmp_path / "two.npz", a=np.zeros((2, 8, 8), np.uint8), b=np.zeros(2))
     with pytest.raises(GenbenchError, match=r"arrays \['a', 'b'\] but no 'samples'"):

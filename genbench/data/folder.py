@@ -3,7 +3,8 @@
 
 Accepted inputs (converted to float32 in [-1, 1], N x C x H x W):
 
-- ``.npz`` with key ``samples`` (or a single array), an ``.npy`` (``numpy.save``'s file), or a
+- ``.npz`` with key ``samples`` (or a single array, or ``arr_0`` of arrays saved unnamed, as
+  guided-diffusion saves images and labels), an ``.npy`` (``numpy.save``'s file), or a
   numpy array: uint8 N x H x W x C or N x H x W (as saved images are), or float N x C x H x W
   already in [-1, 1] (float images with no value below 0 are refused: they were saved in [0, 1]);
   float N x D point sets pass unchanged.
@@ -27,6 +28,7 @@ a luma conversion would score images the generator did not make.
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,8 @@ from genbench.api import DataSpec
 from genbench.errors import GenbenchError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+#: the keys numpy.savez gives arrays passed without a name
+_POSITIONAL = re.compile(r"arr_\d+")
 #: other image files, which genbench does not read: refused, not skipped (clean-fid's folder glob, its
 #: ``EXTENSIONS``, reads all of them but GIF, .npy arrays included)
 OTHER_IMAGE_SUFFIXES = {".bmp", ".gif", ".npy", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
@@ -106,6 +110,10 @@ def _load_npz(path: Path, keep_uint8: bool = False) -> torch.Tensor:
                 arr = npz["samples"]
             elif len(keys) == 1:
                 arr = npz[keys[0]]
+            elif "arr_0" in keys and all(_POSITIONAL.fullmatch(k) for k in keys):
+                # numpy.savez(f, images, labels), as guided-diffusion's (ADM's) sampling scripts save
+                # class-conditional samples and its evaluator reads them: the images are the first
+                arr = npz["arr_0"]
             else:
                 raise GenbenchError(
                     f"{path} holds arrays {keys} but no 'samples'; save the samples under the key 'samples'"
