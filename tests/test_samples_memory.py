@@ -129,3 +129,25 @@ def test_an_extractor_overriding_extract_itself_still_gets_float_samples(tmp_pat
     assert seen == [torch.float32]
     ours = extract_reporting(Raw(digits, cache_dir=tmp_path), images, None).features
     assert np.array_equal(got, ours)
+
+
+def test_read_only_arrays_are_taken_without_torch_s_not_writable_warning():
+    """Samples the caller cannot write (a JAX array through ``np.asarray``, ``np.load(mmap_mode="r")``)
+    are only read: kept as uint8 they were handed to ``torch.from_numpy`` as they are, whose warning
+    ("writing to this tensor will result in undefined behavior") `genbench.evaluate` printed as its
+    own; float ones too. A fresh process, since torch warns once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from genbench.data.folder import as_samples\n"
+        "u = np.zeros((4, 8, 8), np.uint8); u.setflags(write=False)\n"
+        "assert as_samples(u, keep_uint8=True).dtype.is_floating_point is False\n"
+        "f = np.full((4, 1, 8, 8), -0.5, np.float32); f.setflags(write=False)\n"
+        "assert as_samples(f).dtype.is_floating_point\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr[-2000:]

@@ -38,6 +38,7 @@ import torch
 
 from genbench.api import DataSpec
 from genbench.errors import GenbenchError
+from genbench.metrics._inputs import shared_tensor
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 #: the keys numpy.savez gives arrays passed without a name
@@ -197,7 +198,7 @@ def _from_array(
                 f"{where}: uint8 samples must be {layout} (C = 1 or 3) or N x H x W, got {arr.shape}{fix}"
             )
         if keep_uint8:  # C order, as the float conversion gives: torch's N x C x H x W
-            return torch.from_numpy(np.ascontiguousarray(arr))
+            return shared_tensor(np.ascontiguousarray(arr))
         return torch.from_numpy(_to_unit_range(arr))
     if np.issubdtype(arr.dtype, np.floating):
         if arr.ndim not in (2, 4):
@@ -212,7 +213,7 @@ def _from_array(
                 f"{where} holds values beyond float32's range (up to {np.abs(arr).max():.3g}); "
                 f"fix the sampler that wrote it"
             )
-        x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        x = shared_tensor(np.ascontiguousarray(arr, dtype=np.float32))
         if arr.ndim == 4:
             lo, hi = float(x.min()), float(x.max())
             if lo < -1.001 or hi > 1.001:
