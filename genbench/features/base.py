@@ -260,8 +260,10 @@ class FeatureExtractor(ABC):
             if kept < least:
                 rows = rows[torch.arange(least) % kept]
             # a copy: an extractor writing into its input (scaling in place) wrote into the dataset's
-            # split, which later models trained on, or into the samples the other metrics read
-            batch = float_samples(rows).to(self.device, copy=True)
+            # split, which later models trained on, or into the samples the other metrics read (uint8
+            # rows converted to float are a new tensor already, not copied again)
+            converted = float_samples(rows)
+            batch = converted.to(self.device, copy=converted is rows)
             # a batch that caught Ctrl-C returned something of the right shape and the extraction went
             # on: the reference features were cached with it, and every later run read them
             with ctrl_c_kept():
