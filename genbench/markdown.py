@@ -279,11 +279,12 @@ def board_tables(frame: pd.DataFrame, agg: pd.DataFrame, dataset: str) -> list[B
         cells = table_cells(a, cols, directions, facts)
         if cells is None:
             continue
+        shown = shown_columns(a, cols)
         if title == "Cost":
             caption = timing_caption(frame[frame["dataset"] == dataset], a)
         else:
-            caption = columns_caption(shown_columns(a, cols))
-        tables.append(BoardTable(title, caption, *cells, shown_columns(a, cols)))
+            caption = columns_caption(shown)
+        tables.append(BoardTable(title, caption, *cells, shown))
     return tables
 
 

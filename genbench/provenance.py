@@ -39,10 +39,11 @@ def code_source(cls: type) -> dict[str, str | None]:
     from genbench.registry import is_genbench
 
     module = getattr(cls, "__module__", "") or ""
+    qualified = f"{module}:{getattr(cls, '__qualname__', cls.__name__)}"
     included = included_file(module)
     if included is not None:
         return {
-            "class": f"{module}:{getattr(cls, '__qualname__', cls.__name__)}",
+            "class": qualified,
             "distribution": None,
             "distribution_version": None,
             "file": str(included.path),
@@ -56,7 +57,7 @@ def code_source(cls: type) -> dict[str, str | None]:
     else:
         version = version_of(dist)
     return {
-        "class": f"{module}:{getattr(cls, '__qualname__', cls.__name__)}",
+        "class": qualified,
         "distribution": dist,
         "distribution_version": version,
     }
