@@ -20,13 +20,12 @@ def list_entries(
     from rich.markup import escape
     from rich.table import Table
 
-    from genbench.includes import include as include_files
-    from genbench.listing import registered
+    from genbench import registered
     from genbench.progress import make_console
 
-    include_files(list(include or []))  # first: `genbench list models --include f.py` lists its models
     console = make_console()  # with NO_COLOR, no bold header nor red
-    for k, entries in registered(kind).items():
+    # the Python API's, --include's files imported first: `genbench list models --include f.py` lists its models
+    for k, entries in registered(kind, include=list(include or [])).items():
         table = Table(title=k, title_justify="left")
         table.add_column("name", no_wrap=True)
         table.add_column("source", no_wrap=True)
