@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fresh_process import assert_no_user_warning  # tests/ is on the path
 from scipy import linalg
 from scipy.spatial.distance import cdist
 
@@ -1548,16 +1549,10 @@ def test_knn_metrics_read_read_only_features_without_a_torch_warning():
     """Features are read-only arrays; prdc and memorization's neighbour search took them with
     torch.as_tensor, whose once-per-process "not writable" warning a run printed as the metric's
     (only when no KID or IS, which silence it, ran first). A fresh process, since torch warns once."""
-    import subprocess
-    import sys
-
     code = (
         "import numpy as np, torch\n"
         "from genbench.metrics._knn import as_rows\n"
         "a = np.random.default_rng(0).random((20, 3)).astype(np.float32); a.setflags(write=False)\n"
         "assert as_rows(a, torch.device('cpu')).dtype == torch.float64\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert_no_user_warning(code)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fresh_process import assert_no_user_warning  # tests/ is on the path
 from PIL import Image
 
 import genbench
@@ -136,9 +137,6 @@ def test_read_only_arrays_are_taken_without_torch_s_not_writable_warning():
     are only read: kept as uint8 they were handed to ``torch.from_numpy`` as they are, whose warning
     ("writing to this tensor will result in undefined behavior") `genbench.evaluate` printed as its
     own; float ones too. A fresh process, since torch warns once."""
-    import subprocess
-    import sys
-
     code = (
         "import numpy as np\n"
         "from genbench.data.folder import as_samples\n"
@@ -147,7 +145,4 @@ def test_read_only_arrays_are_taken_without_torch_s_not_writable_warning():
         "f = np.full((4, 1, 8, 8), -0.5, np.float32); f.setflags(write=False)\n"
         "assert as_samples(f).dtype.is_floating_point\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert_no_user_warning(code)
