@@ -23,7 +23,7 @@ import torch
 from genbench.api import GenerativeModel
 from genbench.config import DEFAULT_SEED, RunConfig, absolute_paths, resolve_model_config, variant_label
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
-from genbench.extraction_bar import REFERENCE_HINT, noun
+from genbench.extraction_bar import REFERENCE_HINT
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Owner, Plan, plan, row_label
@@ -34,6 +34,7 @@ from genbench.results import Result, environment
 from genbench.retraining import retrain_finished
 from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
+from genbench.split_features import split_features_for
 from genbench.training import train_or_load
 
 
@@ -272,17 +273,11 @@ def _write_keeping_outcomes(
 def reference_features_for(p: Plan, console: Progress) -> Features:
     """The reference split's features, or none when no metric compares with them (IS; FID against
     --reference-stats): for CIFAR-10 they are Inception over 50000 images, hours on a CPU."""
-    from genbench.features.reference import reference_features
-
     if not p.reads_reference:
         return Features(np.zeros((0, 0)))
     split = p.config.reference_split
-    with console.extracting(
-        f"reference features of {p.dataset.name} {split} ({p.extractor.name})",
-        noun(p.dataset.spec.kind),
-        REFERENCE_HINT,
-    ) as bar:
-        return reference_features(p.dataset, p.extractor, split, p.cache_dir, bar)
+    what = f"reference features of {p.dataset.name} {split} ({p.extractor.name})"
+    return split_features_for(p, console, split, what, REFERENCE_HINT)
 
 
 def run_one(

@@ -31,6 +31,7 @@ from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
 from genbench.sampling_steps import reporting_steps
 from genbench.shared_inputs import SharedInputs
+from genbench.split_features import split_features_reader
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -158,13 +159,16 @@ def evaluate_into(
             "sample": (feats, lambda: extract_reporting(p.extractor, samples, None)),
             "reference": (reference, lambda: _reference_again(p, reference)),
         },
-        # handed to every metric (memorization extracts with it): a metric's .train() or forward
+        # handed to every metric (a split's features are extracted with it): a metric's .train() or forward
         # hook on its network changed every later metric's and model's features
         extractor=p.extractor,
-        # the values its metrics share (mode labels, memorization's test features): a metric that
+        # the values its metrics share (mode labels): a metric that
         # changed the network computed them with it
         derived=ctx._cache,
     )
+    # a split's features that a metric asks for (memorization's test split) come from the reference
+    # cache, with a bar: extracted once for every model, seed and command, as the reference's are
+    ctx.split_features_reader = split_features_reader(p, console, shared.extractor_changed)
     produced = []  # the metrics that wrote a value: whose code made a number of this result
     for metric in p.metrics:
         # its own copies live for this call only: kept to the end of the loop, the last metric's copy of

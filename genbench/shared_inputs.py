@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 class SharedInputs:
     """The features every metric of one (model, seed) reads, each named ("sample") with how to get
     it again (the extraction, or the reference cache), the ``extractor`` they are read with, and the
-    ``derived`` values the metrics compute once and share (``EvalContext.cached``: the mode labels,
-    memorization's test features)."""
+    ``derived`` values the metrics compute once and share (``EvalContext.cached``: the mode labels;
+    a split's features in a context built by hand, which a run reads from the reference cache)."""
 
     def __init__(
         self,
@@ -43,6 +43,11 @@ class SharedInputs:
         self._digests = {what: feats.digest() for what, (feats, _) in shared.items()}
         self._extractor = SharedExtractor(extractor) if extractor is not None else None
         self._derived = derived if derived is not None else {}
+
+    def extractor_changed(self) -> bool:
+        """Whether the extractor's networks differ now from what they were before the first metric
+        (a metric is changing them: they are put back once it is done)."""
+        return self._extractor is not None and bool(self._extractor.changed())
 
     @contextlib.contextmanager
     def kept(self, metric: Metric, result: Result, fail: Callable[[Exception], None]) -> Iterator[None]:

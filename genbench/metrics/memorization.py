@@ -28,7 +28,9 @@ For each sample, the distances d1 <= d2 to its nearest and second-nearest traini
 Distances are Euclidean in pixel space by default (the data tensors, flattened), where "copy" means
 what it says. Option ``ctx.options["memorization"]["space"] = "features"`` uses the feature extractor's
 space instead: sample features against the reference features, which must be those of the train split;
-the test split's features are then extracted once (cached in the context) for ``ct`` and the held-out rate.
+the test split's features (for ``ct`` and the held-out rate) are then read as the reference features
+are, from the on-disk cache (:meth:`~genbench.metrics.base.EvalContext.split_features`): extracted
+once, for every model, seed and later command.
 
 Flag ``memorized``: ``memorization_rate`` above 0.1 and above twice ``memorization_rate_heldout`` (when
 the test split exists): a copying model scores ~1, a model that generalizes scores at chance level.
@@ -343,8 +345,9 @@ class Memorization(Metric):
         if space == "features":
             if ctx.extractor is None:
                 return None, "no feature extractor for the test split"
-            extractor = ctx.extractor
-            test = ctx.cached("test_features", lambda: extractor.extract(test_x)).features
+            # from the on-disk cache the train split's come from, in a run: extracted once for
+            # every model, seed and later command (a bare context extracts them itself)
+            test = ctx.split_features("test").features
         else:
             test = _flat(test_x)
         test = check_features(test, "test", "memorization")

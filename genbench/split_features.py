@@ -1,0 +1,52 @@
+"""A dataset split's features as a run or an evaluation reads them: from the on-disk cache
+(:func:`genbench.features.reference.reference_features`: keyed by the data, the extractor and the
+arithmetic; locked; written atomically), extracted there once with the run's bar and forecast.
+
+The reference split's are read before any model is trained (:func:`genbench.runner.reference_features_for`);
+any other split's when a metric asks for it (:meth:`genbench.metrics.base.EvalContext.split_features`:
+memorization's held-out test split in feature space). Extracted by the metric itself, the test split
+was extracted again by every command (14 minutes of Inception features for CIFAR-10's 10000 test
+images on a CPU, each time, with no bar), while the train split's came from this cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from genbench.extraction_bar import CACHED, noun
+
+if TYPE_CHECKING:
+    from genbench.config import Split
+    from genbench.features.base import Features
+    from genbench.planning import Plan
+    from genbench.progress import Progress
+
+
+def split_features_for(
+    p: Plan, console: Progress, split: Split, what: str | None = None, hint: str = CACHED
+) -> Features:
+    """Every example of ``p``'s dataset ``split`` in ``p``'s features, from the cache when there;
+    else extracted and cached, shown as ``what`` (by default ``test features of DATASET (EXTRACTOR)``)
+    with a forecast ending with ``hint``."""
+    from genbench.features.reference import reference_features
+
+    what = what or f"{split} features of {p.dataset.name} ({p.extractor.name})"
+    with console.extracting(what, noun(p.dataset.spec.kind), hint) as bar:
+        return reference_features(p.dataset, p.extractor, split, p.cache_dir, bar)
+
+
+def split_features_reader(
+    p: Plan, console: Progress, extractor_changed: Callable[[], bool]
+) -> Callable[[Split], Features]:
+    """What a metric's ``ctx.split_features(split)`` calls in a run: :func:`split_features_for`. Not
+    through the cache while ``extractor_changed()`` (a metric plugin changed the extractor's
+    networks, which :class:`genbench.shared_inputs.SharedInputs` puts back after it): features of the
+    changed networks, written there, would have been every later command's."""
+
+    def read(split: Split) -> Features:
+        if extractor_changed():
+            return p.extractor.extract(p.dataset.load(split)[0])
+        return split_features_for(p, console, split)
+
+    return read
