@@ -207,7 +207,7 @@ def _supports(name: str, kind: str) -> bool:
 
 def build_metrics(names: list[str] | None, kind: str, console: Progress, dataset: str = "") -> list[Metric]:
     """The metrics to compute: those named (``--metrics``), or every installed one that handles
-    ``kind`` data. A named metric that cannot handle it fails here, before any training: a run that
+    ``kind`` data and runs by default (not an opt-in one: ``Metric.default``). A named metric that cannot handle it fails here, before any training: a run that
     trains for an hour and then leaves it out, without a word, would be worse."""
     explicit = names is not None
     out: list[Metric] = []
@@ -221,6 +221,8 @@ def build_metrics(names: list[str] | None, kind: str, console: Progress, dataset
             if explicit:
                 raise
             console.warn(str(e))  # a broken metric plugin never takes the others down
+            continue
+        if not explicit and not cls.default:  # opt-in: computed when --metrics names it
             continue
         if kind not in cls.supported_kinds:
             if explicit:

@@ -132,6 +132,7 @@ def evaluate_into(
         reference_split=p.config.reference_split,
         reference_stats=reference_stats,
         reference_stats_error=p.reference_stats_error,
+        reference_stats_path=Path(p.config.reference_stats) if reference_stats is not None else None,
         timings=timings,
         training_log=result.training_log,
         model_name=result.model,
@@ -153,6 +154,10 @@ def evaluate_into(
         "metric_versions": {m.name: m.version for m in p.metrics},
         "metric_options": options,
     }
+    # what a metric measures on beside the run's features (sfid's spatial tap of the same network)
+    measured = {m.name: info for m in p.metrics if (info := m.measured_with(p.extractor)) is not None}
+    if measured:
+        result.protocol["metric_features"] = measured
     owners = key_owners(p.metrics)
     shared = SharedInputs(
         {

@@ -20,6 +20,29 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("genbench-cache")
 
 
+@pytest.fixture(scope="session")
+def random_inception_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised state dict with the keys torch-fidelity's Inception loads (the real
+    weights are a download, which the tests never make); shared by the Inception and sFID tests."""
+    import torch_fidelity.feature_extractor_inceptionv3 as tfi
+    from torch import nn
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tfi.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, strict=True: None)
+        mp.setattr(tfi, "load_state_dict_from_url", lambda *a, **k: {})  # no download: keys only
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            net = tfi.FeatureExtractorInceptionV3(
+                "inception-v3-compat", ["2048"], feature_extractor_weights_path=None
+            )
+            for m in net.modules():  # variance-preserving init, so features are not vanishingly small
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
 @pytest.fixture
 def one_thread():
     """Tiny networks: one thread is faster, and robust to a busy machine. Modules of tiny networks

@@ -310,27 +310,6 @@ def test_extract_holds_the_features_once(tmp_path):
 
 
 # -- Inception (torch-fidelity) -------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def random_inception_weights(tmp_path_factory):
-    """A randomly initialised state dict with the keys torch-fidelity's Inception loads."""
-    import torch_fidelity.feature_extractor_inceptionv3 as tfi
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(tfi.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, strict=True: None)
-        mp.setattr(tfi, "load_state_dict_from_url", lambda *a, **k: {})  # no download: keys only
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            net = tfi.FeatureExtractorInceptionV3(
-                "inception-v3-compat", ["2048"], feature_extractor_weights_path=None
-            )
-            for m in net.modules():  # variance-preserving init, so features are not vanishingly small
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-    path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
-    torch.save(net.state_dict(), path)
-    return path
-
-
 def test_to_uint8_matches_png_saving(tmp_path):
     from PIL import Image
     from torchvision.utils import save_image

@@ -36,7 +36,8 @@ def eval_samples(
         ),
     ] = None,
     metrics: Annotated[
-        str | None, typer.Option(help=r"Comma-separated metrics \[default: all that apply].")
+        str | None,
+        typer.Option(help=r"Comma-separated metrics \[default: all that apply, but the opt-in sfid]."),
     ] = None,
     features: Features = None,
     reference_split: Annotated[str, typer.Option(help="train or test.")] = "train",

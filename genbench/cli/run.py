@@ -52,7 +52,8 @@ def run(
         int | None, typer.Option(help=r"Samples per model and seed \[default: size of the train split].")
     ] = None,
     metrics: Annotated[
-        str | None, typer.Option(help=r"Comma-separated metrics \[default: all that apply].")
+        str | None,
+        typer.Option(help=r"Comma-separated metrics \[default: all that apply, but the opt-in sfid]."),
     ] = None,
     features: Features = None,
     reference_split: Annotated[

@@ -212,26 +212,34 @@ def _damage(cached: Features, rows: int) -> str | None:
     return None
 
 
-def load_reference_stats(path: Path, dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_reference_stats(
+    path: Path, dim: int | None = None, keys: tuple[str, str] = ("mu", "sigma"), fix: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(mu, sigma) from a user's ``.npz`` (keys ``mu``: D, ``sigma``: D x D), validated, float64.
 
     The format is that of pytorch-fid and clean-fid statistics files, so theirs load directly.
     ``dim``, when given, is the feature dimension the statistics must have (2048 for Inception).
+    ``keys``: the mean's and covariance's keys (``("mu_s", "sigma_s")``: the spatial statistics of
+    ADM's reference batches, for sFID); ``fix``: what a file without them is to be replaced with.
     """
     path = Path(path)
-    fix = "save an .npz with mu (D,) and sigma (D, D), e.g. with genbench.features.reference.save_reference_stats"
+    mu_key, sigma_key = keys
+    fix = fix or (
+        f"save an .npz with {mu_key} (D,) and {sigma_key} (D, D), e.g. with "
+        "genbench.features.reference.save_reference_stats"
+    )
     if path.is_dir():
         raise MetricInputError(f"reference statistics {path} is a directory, not an .npz file; {fix}")
     if not path.is_file():
         raise MetricInputError(f"reference statistics {path} not found; {fix}")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in ("mu", "sigma") if k not in npz.files]
+            missing = [k for k in keys if k not in npz.files]
             if missing:
                 raise MetricInputError(
                     f"reference statistics {path} lack {', '.join(missing)} (has {', '.join(npz.files) or 'nothing'}); {fix}"
                 )
-            mu, sigma = np.asarray(npz["mu"], dtype=np.float64), np.asarray(npz["sigma"], dtype=np.float64)
+            mu, sigma = (np.asarray(npz[k], dtype=np.float64) for k in keys)
     except MetricInputError:
         raise
     except Exception as e:

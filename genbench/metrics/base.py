@@ -38,6 +38,9 @@ class EvalContext:
     reference_stats: tuple[np.ndarray, np.ndarray] | None = None
     #: why the user's reference statistics could not be read (FID reports it as its error)
     reference_stats_error: str | None = None
+    #: the --reference-stats file, for a metric that reads other statistics from it (sfid: ADM's
+    #: reference batches hold the spatial ``mu_s``, ``sigma_s`` beside ``mu``, ``sigma``)
+    reference_stats_path: Path | None = None
     #: measured by the runner: samples_per_s, nfe, peak_memory_mb, train_s
     timings: dict[str, float] = field(default_factory=dict)
     #: training log rows ({"step": ..., "d_real": ...}) for training-dynamics metrics
@@ -171,6 +174,9 @@ class Metric(ABC):
     reference: ClassVar[str] = "features"
     #: one-line description with its reference, for `genbench list metrics`
     description: ClassVar[str] = ""
+    #: whether it runs when ``--metrics`` is not given; False: opt-in, computed only when named (a
+    #: metric that costs a pass of its own over the samples, as sfid)
+    default: ClassVar[bool] = True
     #: options the metric reads from ``ctx.options[name]`` (``--metric-option NAME.KEY=VALUE``), with
     #: their defaults (None: computed from the inputs); values are converted to the default's type
     options: ClassVar[dict[str, Any]] = {}
@@ -223,6 +229,11 @@ class Metric(ABC):
         (``options`` holds the values given, already converted to their defaults' types). The runner
         calls it before any training, so a typo in ``--metric-option`` fails in a second."""
         return None  # every value of the declared type works unless a metric says otherwise
+
+    def measured_with(self, extractor: FeatureExtractor | None) -> dict[str, Any] | None:
+        """What it measures on beyond the run's features, as the protocol records it (the
+        ``info()`` of the extractor it builds itself: sfid's spatial tap), or None."""
+        return None
 
     def flags(self, values: dict[str, float]) -> list[str]:
         """Flags a result earns from these values (e.g. ["memorized"], ["collapsed"])."""

@@ -1,0 +1,128 @@
+"""sFID: the Fréchet distance of spatial Inception features (Nash et al. 2021, "Generating Images
+with Sparse Representations"), as ADM's evaluator computes it (Dhariwal & Nichol 2021,
+openai/guided-diffusion ``evaluations/evaluator.py``), which diffusion papers report beside FID.
+
+The features are the first 7 channels of the Inception graph's ``mixed_6/conv`` (2023 numbers per
+image: :mod:`genbench.features.inception_spatial`, which says what was checked of the tap), of the
+same torch-fidelity network and weights as the run's ``inception`` features; sFID is FID's Fréchet
+distance (:func:`genbench.metrics.fid.frechet_distance`, option ``backend`` as FID's) of Gaussians
+fitted to the samples' and the reference's. It is the ``fid`` of ``--features inception-spatial`` on
+the same samples, computed here beside the run's pool3 features.
+
+Opt-in (``--metrics fid,sfid``): the spatial features cost a second Inception pass over the samples,
+and over the reference split on first use (then cached like any extractor's reference features,
+:func:`genbench.features.reference.reference_features`). With ``--reference-stats``, the reference is
+the file's ``mu_s`` and ``sigma_s``, the spatial statistics that ADM's reference batches
+(``VIRTUAL_*.npz``) hold beside ``mu`` and ``sigma``; a file without them is an error naming the fix.
+It needs the run's features to be ``inception``: under any other extractor there is no Inception
+network to tap. Named alone (``--metrics sfid``), the run still extracts (and caches) the reference
+split's pool3 features, as it does for FID; the spatial extraction, inside the metric, shows no
+progress bar.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+
+from genbench.errors import MetricInputError
+from genbench.features.base import FeatureExtractor
+from genbench.features.inception import Inception
+from genbench.features.inception_spatial import DIM, InceptionSpatial
+from genbench.features.reference import load_reference_stats, reference_features
+from genbench.metrics._inputs import check_features, option
+from genbench.metrics.base import EvalContext, Metric
+from genbench.metrics.fid import BACKENDS, DEFAULT_BACKEND, frechet_distance, gaussian_statistics
+from genbench.registry import register_metric
+
+#: the keys of the spatial statistics in ADM's reference batches
+STATS_KEYS = ("mu_s", "sigma_s")
+
+
+@register_metric("sfid")
+class SFID(Metric):
+    """Spatial FID: Fréchet distance of Inception ``mixed_6/conv[..., :7]`` features (ADM's sFID)."""
+
+    version = 1
+    higher_is_better: ClassVar[dict[str, bool | None]] = {"sfid": False}
+    supported_kinds = ("image",)
+    reference = "stats"  # --reference-stats (their mu_s, sigma_s) stand in for the reference split
+    default = False  # a second Inception pass over the samples: computed when --metrics names it
+    options: ClassVar[dict[str, object]] = {"backend": DEFAULT_BACKEND}  # FID's trace formula
+    description = (
+        "spatial FID: Fréchet distance of Inception mixed_6/conv[..., :7] features, as ADM's evaluator "
+        "(Nash et al. 2021); opt-in (--metrics sfid), a second Inception pass"
+    )
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        backend = options.get("backend", DEFAULT_BACKEND)
+        if backend not in BACKENDS:
+            raise MetricInputError(f"sfid: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+
+    def measured_with(self, extractor: FeatureExtractor | None) -> dict[str, Any] | None:
+        return _spatial(extractor).info() if _taps(extractor) else None
+
+    def compute(self, ctx: EvalContext) -> dict[str, float]:
+        if ctx.reference_stats_error is not None:
+            raise MetricInputError(ctx.reference_stats_error)
+        if not _taps(ctx.extractor):
+            raise MetricInputError(_needs_inception(ctx.extractor))
+        assert isinstance(ctx.extractor, Inception)
+        backend = option(ctx, "sfid", "backend", DEFAULT_BACKEND)
+        self.check_options({"backend": backend})
+        spatial = _spatial(ctx.extractor)
+        x = check_features(spatial.extract(ctx.samples).features, "sample", "sfid", why="for a covariance")
+        _warn_if_singular(len(x), "samples", "use more samples")
+        mu1, s1 = gaussian_statistics(x)
+        mu2, s2 = self._reference(ctx, spatial)
+        return {"sfid": frechet_distance(mu1, s1, mu2, s2, backend=backend)}
+
+    @staticmethod
+    def _reference(ctx: EvalContext, spatial: InceptionSpatial) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, sigma) of the reference: the --reference-stats file's spatial ones, else the reference
+        split's spatial features' (extracted once, cached on disk; kept for every model of the run)."""
+        kept = ctx.reference_features.cache
+        if ctx.reference_stats_path is not None:
+            path = ctx.reference_stats_path
+            if path not in kept:
+                fix = (
+                    f"use an ADM reference batch (VIRTUAL_*.npz), which holds {' and '.join(STATS_KEYS)} "
+                    "beside mu and sigma, or score sfid in a command without --reference-stats"
+                )
+                kept[path] = load_reference_stats(path, dim=DIM, keys=STATS_KEYS, fix=fix)
+            return kept[path]
+        key = (ctx.reference_split, spatial.checked_fingerprint(), str(spatial.device))
+        if key not in kept:
+            feats = reference_features(ctx.dataset, spatial, ctx.reference_split, spatial.cache_dir)
+            ref = check_features(feats.features, "reference", "sfid", why="for a covariance")
+            _warn_if_singular(len(ref), "reference examples", "compare with a larger split")
+            kept[key] = gaussian_statistics(ref)
+        return kept[key]
+
+
+def _taps(extractor: FeatureExtractor | None) -> bool:
+    """Whether ``extractor`` is the ``inception`` network, whose spatial tap sfid reads."""
+    return type(extractor) is Inception
+
+
+def _spatial(extractor: FeatureExtractor | None) -> InceptionSpatial:
+    assert isinstance(extractor, Inception)
+    return InceptionSpatial.beside(extractor)
+
+
+def _needs_inception(extractor: FeatureExtractor | None) -> str:
+    name = extractor.name if extractor is not None else "none"
+    if isinstance(extractor, InceptionSpatial):  # its FID is sFID already
+        return "sfid needs --features inception; under --features inception-spatial, fid is sFID"
+    return f"sfid needs --features inception (it taps that network's mixed_6/conv), not {name!r}"
+
+
+def _warn_if_singular(n: int, what: str, fix: str) -> None:
+    if n <= DIM:
+        warnings.warn(
+            f"sfid: {n} {what} for {DIM}-dimensional features: the covariance is singular and sFID is "
+            f"biased upwards; for a comparable sFID, {fix} (ADM's use 50000 samples)",
+            stacklevel=3,
+        )
