@@ -30,6 +30,7 @@ from genbench.resolve import (
     build_extractor,
     build_metric_options,
     build_metrics,
+    check_metric_features,
     check_shared_inputs,
 )
 from genbench.results import Result, environment, safe_name
@@ -113,6 +114,7 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
         # before any work: nothing is computed in vain
         measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads)}
         extractor = build_extractor(dataset, config, device, console)  # a bad --features first: its own fix
+        check_metric_features(metrics, extractor)
 
         def fingerprints() -> None:  # computed only when a result is there to compare with
             add_fingerprints(measures, extractor, dataset, reads)

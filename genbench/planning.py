@@ -41,6 +41,7 @@ from genbench.resolve import (
     build_metric_options,
     build_metrics,
     check_config_types,
+    check_metric_features,
     check_shared_inputs,
 )
 from genbench.shipped import missing_shipped_folders
@@ -201,6 +202,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     }
     # a bad --features fails with its own fix before a rerun's check, which named it a change of protocol
     extractor = build_extractor(dataset, config, device, console)
+    check_metric_features(metrics, extractor)
     check_no_results_replaced(
         config,
         dataset.name,

@@ -157,6 +157,20 @@ def check_metric_options(metric: Metric, options: dict[str, Any]) -> None:
     )
 
 
+def check_metric_features(metrics: list[Metric], extractor: FeatureExtractor | None) -> None:
+    """Each metric's ``check_features`` for the run's extractor, before any training: a metric that
+    cannot measure in those features (sfid under ``--features classifier``) fails the command now, in
+    one line, rather than once every model has trained; a plugin's own bug there is one line too."""
+    for metric in metrics:
+        call_plugin(
+            "metric",
+            metric.name,
+            "raised {error} checking the features it measures in",
+            lambda m=metric: m.check_features(extractor),
+            f"drop {metric.name} from --metrics",
+        )
+
+
 def call_plugin(kind: str, name: str, what: str, call: Callable[[], T], drop: str | None = None) -> T:
     """``call()`` into a plugin; its own bug is :func:`plugin_error`, ``what`` saying when, with
     ``{error}`` for the exception's type. A GenbenchError names its own fix and goes on as it is;

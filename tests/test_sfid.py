@@ -128,7 +128,9 @@ def test_sfid_is_opt_in_and_listed(cli):
 
 
 def test_sfid_needs_the_inception_features(cli, tmp_path, cache_dir):
-    """Under the classifier (or raw) features there is no Inception network to tap."""
+    """Under the classifier (or raw) features there is no Inception network to tap: the command fails
+    in one line before any work, `eval` before scoring and `run` before training (it was an error
+    once every model had trained)."""
     samples = tmp_path / "s.npz"
     x = Digits(cache_dir=cache_dir).load("test")[0][:40]
     np.savez(samples, samples=((x[:, 0] + 1) * 127.5).round().to(torch.uint8).numpy())
@@ -136,8 +138,14 @@ def test_sfid_needs_the_inception_features(cli, tmp_path, cache_dir):
     r = cli(*args, "--cache-dir", cache_dir, "--no-progress", "--no-figures", "--metrics", "fid,sfid")
     line = metric_error(r)
     assert "sfid needs --features inception" in line and "'classifier'" in line, line
-    res = json.loads((tmp_path / "runs/digits/s/seed0.json").read_text())
-    assert "fid" in res["metrics"] and "sfid" not in res["metrics"]  # the other metrics are written
+    assert not list((tmp_path / "runs").rglob("*.json"))  # nothing scored in vain
+    # a run that trained (or loaded) the VAE first wrote its result with the other metrics
+    cache = tmp_path / "fresh"
+    args = ["run", "--models", "vae", "--dataset", "digits", "--out", tmp_path / "runs", "--cache-dir", cache]
+    r = cli(*args, "--no-progress", "--metrics", "fid,sfid", "--features", "raw")
+    line = metric_error(r)
+    assert "sfid needs --features inception" in line and "'raw'" in line, line
+    assert not list((tmp_path / "runs").rglob("*.json"))
 
 
 # -- end to end: `genbench eval` on a folder of images, random Inception weights ------------------

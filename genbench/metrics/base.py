@@ -230,6 +230,13 @@ class Metric(ABC):
         calls it before any training, so a typo in ``--metric-option`` fails in a second."""
         return None  # every value of the declared type works unless a metric says otherwise
 
+    def check_features(self, extractor: FeatureExtractor | None) -> None:
+        """Raise :class:`genbench.errors.MetricInputError` when it cannot measure in ``extractor``'s
+        features (the run's ``--features``; None: no extractor). The runner calls it before any
+        training, as :meth:`check_options`: sfid under ``--features classifier`` was an error only
+        once every model had trained."""
+        return None  # every extractor's features do unless a metric says otherwise
+
     def measured_with(self, extractor: FeatureExtractor | None) -> dict[str, Any] | None:
         """What it measures on beyond the run's features, as the protocol records it (the
         ``info()`` of the extractor it builds itself: sfid's spatial tap), or None."""

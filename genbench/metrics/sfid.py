@@ -61,14 +61,17 @@ class SFID(Metric):
         if backend not in BACKENDS:
             raise MetricInputError(f"sfid: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
+    def check_features(self, extractor: FeatureExtractor | None) -> None:
+        if not _taps(extractor):
+            raise MetricInputError(_needs_inception(extractor))
+
     def measured_with(self, extractor: FeatureExtractor | None) -> dict[str, Any] | None:
         return _spatial(extractor).info() if _taps(extractor) else None
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         if ctx.reference_stats_error is not None:
             raise MetricInputError(ctx.reference_stats_error)
-        if not _taps(ctx.extractor):
-            raise MetricInputError(_needs_inception(ctx.extractor))
+        self.check_features(ctx.extractor)  # checked before any training too: a context built by hand
         assert isinstance(ctx.extractor, Inception)
         backend = option(ctx, "sfid", "backend", DEFAULT_BACKEND)
         self.check_options({"backend": backend})
