@@ -31,7 +31,7 @@ from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
 from genbench.sampling_steps import reporting_steps
 from genbench.shared_inputs import SharedInputs
-from genbench.split_features import split_features_reader
+from genbench.split_features import sample_features_reader, split_features_reader
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -174,6 +174,8 @@ def evaluate_into(
     # a split's features that a metric asks for (memorization's test split) come from the reference
     # cache, with a bar: extracted once for every model, seed and command, as the reference's are
     ctx.split_features_reader = split_features_reader(p, console, shared.extractor_changed)
+    # the samples in other features that a metric asks for (sfid's spatial Inception): with a bar too
+    ctx.sample_features_reader = sample_features_reader(console, result.label, hint)
     produced = []  # the metrics that wrote a value: whose code made a number of this result
     for metric in p.metrics:
         # its own copies live for this call only: kept to the end of the loop, the last metric's copy of

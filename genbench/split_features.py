@@ -14,39 +14,62 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import torch
+
 from genbench.extraction_bar import CACHED, noun
+from genbench.features.base import extract_reporting
 
 if TYPE_CHECKING:
     from genbench.config import Split
-    from genbench.features.base import Features
+    from genbench.features.base import FeatureExtractor, Features
     from genbench.planning import Plan
     from genbench.progress import Progress
 
 
 def split_features_for(
-    p: Plan, console: Progress, split: Split, what: str | None = None, hint: str = CACHED
+    p: Plan,
+    console: Progress,
+    split: Split,
+    what: str | None = None,
+    hint: str = CACHED,
+    extractor: FeatureExtractor | None = None,
 ) -> Features:
-    """Every example of ``p``'s dataset ``split`` in ``p``'s features, from the cache when there;
-    else extracted and cached, shown as ``what`` (by default ``test features of DATASET (EXTRACTOR)``)
-    with a forecast ending with ``hint``."""
+    """Every example of ``p``'s dataset ``split`` in ``extractor``'s features (by default ``p``'s),
+    from the cache when there; else extracted and cached, shown as ``what`` (by default ``test
+    features of DATASET (EXTRACTOR)``) with a forecast ending with ``hint``."""
     from genbench.features.reference import reference_features
 
-    what = what or f"{split} features of {p.dataset.name} ({p.extractor.name})"
+    by = extractor or p.extractor
+    what = what or f"{split} features of {p.dataset.name} ({by.name})"
     with console.extracting(what, noun(p.dataset.spec.kind), hint) as bar:
-        return reference_features(p.dataset, p.extractor, split, p.cache_dir, bar)
+        return reference_features(p.dataset, by, split, p.cache_dir, bar)
 
 
 def split_features_reader(
     p: Plan, console: Progress, extractor_changed: Callable[[], bool]
-) -> Callable[[Split], Features]:
-    """What a metric's ``ctx.split_features(split)`` calls in a run: :func:`split_features_for`. Not
-    through the cache while ``extractor_changed()`` (a metric plugin changed the extractor's
-    networks, which :class:`genbench.shared_inputs.SharedInputs` puts back after it): features of the
-    changed networks, written there, would have been every later command's."""
+) -> Callable[[Split, FeatureExtractor | None], Features]:
+    """What a metric's ``ctx.split_features(split, extractor)`` calls in a run:
+    :func:`split_features_for`. Not through the cache while ``extractor_changed()`` (a metric plugin
+    changed the extractor's networks, which :class:`genbench.shared_inputs.SharedInputs` puts back
+    after it; sfid's spatial extractor runs the same network): features of the changed networks,
+    written there, would have been every later command's."""
 
-    def read(split: Split) -> Features:
+    def read(split: Split, extractor: FeatureExtractor | None = None) -> Features:
         if extractor_changed():
-            return p.extractor.extract(p.dataset.load(split)[0])
-        return split_features_for(p, console, split)
+            return (extractor or p.extractor).extract(p.dataset.load(split)[0])
+        return split_features_for(p, console, split, extractor=extractor)
+
+    return read
+
+
+def sample_features_reader(
+    console: Progress, label: str, hint: str
+) -> Callable[[FeatureExtractor, torch.Tensor], Features]:
+    """What a metric's ``ctx.sample_features_in(extractor)`` calls in a run: the samples extracted
+    with the bar the run's own extraction of them shows (``hint`` ending its forecast)."""
+
+    def read(extractor: FeatureExtractor, samples: torch.Tensor) -> Features:
+        with console.extracting(f"{extractor.name} features of {label}", "samples", hint) as bar:
+            return extract_reporting(extractor, samples, bar)
 
     return read

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+import genbench.progress
 from genbench import registry
 from genbench.data.digits import Digits
 from genbench.features.inception import Inception
@@ -168,11 +169,13 @@ def images(tmp_path_factory):
     return folder, root / "samples.npz", root / "copies.npz"
 
 
-def _eval(cli, samples: Path, folder: Path, out: Path, cache: Path, weights: Path, *extra: object):
+def _eval(
+    cli, samples: Path, folder: Path, out: Path, cache: Path, weights: Path, *extra: object, progress=False
+):
     r = cli(
         "eval", "--samples", samples, "--dataset", folder, "--out", out, "--cache-dir", cache,
-        "--inception-weights", weights, "--batch-size", N, "--device", "cpu", "--no-progress",
-        "--no-figures", *extra,
+        "--inception-weights", weights, "--batch-size", N, "--device", "cpu", "--no-figures",
+        *([] if progress else ["--no-progress"]), *extra,
     )  # fmt: skip
     return r
 
@@ -183,14 +186,23 @@ def _result(out: Path, name: str) -> dict:
 
 
 @pytest.mark.filterwarnings("ignore:.*covariance is singular")
-def test_eval_sfid_is_fid_of_the_spatial_features(cli, tmp_path, images, random_inception_weights):
+def test_eval_sfid_is_fid_of_the_spatial_features(
+    cli, tmp_path, images, random_inception_weights, monkeypatch
+):
     """`--metrics sfid` under inception gives the fid of `--features inception-spatial` on the same
     samples (one definition), records what it measured, and is 0 for the reference images themselves.
     (Each Fréchet distance in 2023 or 2048 dimensions takes seconds on the CPU: one per command.)"""
     folder, samples, copies = images
     out, cache = tmp_path / "runs", tmp_path / "cache"
-    r = _eval(cli, samples, folder, out, cache, random_inception_weights, "--metrics", "sfid,is")
+    monkeypatch.setattr(genbench.progress, "LOG_AFTER_S", 0.0)  # a log file's lines from the start
+    r = _eval(
+        cli, samples, folder, out, cache, random_inception_weights, "--metrics", "sfid,is", progress=True
+    )
     assert r.exit_code == 0, r.output
+    # progress shown (a log file's lines): both spatial extractions are counted as the run's own are
+    # (they showed nothing: 70 minutes each for 50000 images on a CPU)
+    assert f"inception-spatial features of samples: {N}/{N}" in r.output, r.output
+    assert f"train features of ref (inception-spatial): {N}/{N}" in r.output, r.output
     res = _result(out, "samples")
     assert res["metrics"]["sfid"] > 0
     measured = res["protocol"]["metric_features"]["sfid"]

@@ -81,9 +81,9 @@ def test_the_cached_test_features_give_the_values_extracted_in_the_context(tmp_p
     samples = digits.load("train")[0][:200] + 0.05 * torch.randn(200, 1, 8, 8, generator=torch.manual_seed(0))
     read = []
 
-    def cached(split):
+    def cached(split, by=None):
         read.append(split)
-        return reference_features(digits, extractor, split, tmp_path / "cache")
+        return reference_features(digits, by or extractor, split, tmp_path / "cache")
 
     def ctx(**reader) -> EvalContext:
         return EvalContext(

@@ -54,9 +54,17 @@ class EvalContext:
     artifacts: dict[str, str] = field(default_factory=dict)
     #: per-metric options, the declared defaults filled in: {"prdc": {"k_pr": 3, "k_dc": 5}, ...}
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: what :meth:`split_features` reads a whole split's features with: in a run or an evaluation, the
-    #: on-disk cache the reference features come from, with the run's bar; None: extracted here
-    split_features_reader: Callable[[Split], Features] | None = field(default=None, repr=False)
+    #: what :meth:`split_features` reads a whole split's features with (``(split, extractor)``, None
+    #: for the run's): in a run or an evaluation, the on-disk cache the reference features come from,
+    #: with the run's bar; None: extracted here
+    split_features_reader: Callable[[Split, FeatureExtractor | None], Features] | None = field(
+        default=None, repr=False
+    )
+    #: what :meth:`sample_features_in` extracts the samples with (``(extractor, samples)``): in a run
+    #: or an evaluation, with the run's bar; None: extracted here
+    sample_features_reader: Callable[[FeatureExtractor, torch.Tensor], Features] | None = field(
+        default=None, repr=False
+    )
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -75,23 +83,35 @@ class EvalContext:
             self._cache[key] = compute()
         return self._cache[key]
 
-    def split_features(self, split: Split) -> Features:
-        """The features of every example of the dataset's ``split`` (read-only). In a run or an
-        evaluation they come from the on-disk cache, keyed as the reference features are: extracted
-        once, with a bar, for every model, seed and later command (memorization's test split in
-        feature space was extracted again by every command: 14 minutes of Inception on a CPU for
-        CIFAR-10's). In a context built by hand (``split_features_reader`` None), extracted with
-        ``extractor`` once per context."""
+    def split_features(self, split: Split, extractor: FeatureExtractor | None = None) -> Features:
+        """The features of every example of the dataset's ``split`` (read-only), in the run's features
+        or in ``extractor``'s (sfid's spatial Inception). In a run or an evaluation they come from the
+        on-disk cache, keyed as the reference features are: extracted once, with a bar, for every
+        model, seed and later command (memorization's test split in feature space was extracted
+        again by every command: 14 minutes of Inception on a CPU for CIFAR-10's). In a context built
+        by hand (``split_features_reader`` None), extracted here once per context."""
         if self.split_features_reader is not None:
-            return self.split_features_reader(split)
-        extractor = self.extractor
-        if extractor is None:
+            return self.split_features_reader(split, extractor)
+        by = self._extractor(extractor, f"the {split} split's features")
+        key = f"{split}_features" if extractor is None else f"{split}_features:{by.checked_fingerprint()}"
+        return self.cached(key, lambda: by.extract(self.dataset.load(split)[0]))
+
+    def sample_features_in(self, extractor: FeatureExtractor) -> Features:
+        """The samples' features in ``extractor``'s space, other than the run's (those are
+        ``sample_features``): sfid's spatial Inception features, a second pass over the samples, with
+        the run's bar (70 minutes for 50000 samples on a CPU, which showed nothing)."""
+        if self.sample_features_reader is not None:
+            return self.sample_features_reader(extractor, self.samples)
+        return extractor.extract(self.samples)
+
+    def _extractor(self, extractor: FeatureExtractor | None, what: str) -> FeatureExtractor:
+        """``extractor``, else the run's; a context built without one is an error naming the fix."""
+        by = extractor if extractor is not None else self.extractor
+        if by is None:
             from genbench.errors import MetricInputError
 
-            raise MetricInputError(
-                f"the {split} split's features need a feature extractor; build the context with one"
-            )
-        return self.cached(f"{split}_features", lambda: extractor.extract(self.dataset.load(split)[0]))
+            raise MetricInputError(f"{what} need a feature extractor; build the context with one")
+        return by
 
     def has_cached(self, key: str) -> bool:
         """Whether a metric has computed ``key`` (e.g. ``"sample_modes"``) in this context."""

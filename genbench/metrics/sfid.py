@@ -16,8 +16,8 @@ the file's ``mu_s`` and ``sigma_s``, the spatial statistics that ADM's reference
 (``VIRTUAL_*.npz``) hold beside ``mu`` and ``sigma``; a file without them is an error naming the fix.
 It needs the run's features to be ``inception``: under any other extractor there is no Inception
 network to tap. Named alone (``--metrics sfid``), the run still extracts (and caches) the reference
-split's pool3 features, as it does for FID; the spatial extraction, inside the metric, shows no
-progress bar.
+split's pool3 features, as it does for FID. Both spatial extractions show the run's bar
+(:meth:`~genbench.metrics.base.EvalContext.sample_features_in`, ``split_features``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from genbench.errors import MetricInputError
 from genbench.features.base import FeatureExtractor
 from genbench.features.inception import Inception
 from genbench.features.inception_spatial import DIM, InceptionSpatial
-from genbench.features.reference import load_reference_stats, reference_features
+from genbench.features.reference import load_reference_stats
 from genbench.metrics._inputs import check_features, option
 from genbench.metrics.base import EvalContext, Metric
 from genbench.metrics.fid import BACKENDS, DEFAULT_BACKEND, frechet_distance, gaussian_statistics
@@ -76,7 +76,8 @@ class SFID(Metric):
         backend = option(ctx, "sfid", "backend", DEFAULT_BACKEND)
         self.check_options({"backend": backend})
         spatial = _spatial(ctx.extractor)
-        x = check_features(spatial.extract(ctx.samples).features, "sample", "sfid", why="for a covariance")
+        # a second pass of the network over the samples, with the run's bar
+        x = check_features(ctx.sample_features_in(spatial).features, "sample", "sfid", why="for a covariance")
         _warn_if_singular(len(x), "samples", "use more samples")
         mu1, s1 = gaussian_statistics(x)
         mu2, s2 = self._reference(ctx, spatial)
@@ -98,7 +99,7 @@ class SFID(Metric):
             return kept[path]
         key = (ctx.reference_split, spatial.checked_fingerprint(), str(spatial.device))
         if key not in kept:
-            feats = reference_features(ctx.dataset, spatial, ctx.reference_split, spatial.cache_dir)
+            feats = ctx.split_features(ctx.reference_split, spatial)  # cached on disk, with a bar
             ref = check_features(feats.features, "reference", "sfid", why="for a covariance")
             _warn_if_singular(len(ref), "reference examples", "compare with a larger split")
             kept[key] = gaussian_statistics(ref)
