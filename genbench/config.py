@@ -55,7 +55,7 @@ class RunConfig:
     # (--save-samples) takes that run's seed, which drew its KID subsets and IS splits
     seeds: list[int] | None = None
     samples: int | None = None  # --samples: samples per model; None = size of the train split
-    metrics: list[str] | None = None  # --metrics: None = every metric that applies
+    metrics: list[str] | None = None  # --metrics: None = every metric that applies and runs by default
     features: str | None = None  # --features: None = the dataset's default extractor
     reference_split: Split = "train"  # --reference-split: split the samples are compared to
     reference_stats: Path | str | None = None  # --reference-stats: .npz with mu, sigma (FID only)

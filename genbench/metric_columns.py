@@ -18,7 +18,18 @@ from genbench.results import RESERVED_METRIC_KEYS
 
 #: metric columns in display order, with the table they appear in
 SECTIONS: dict[str, list[str]] = {
-    "Quality": ["fid", "sfid", "kid", "is", "precision", "recall", "density", "coverage"],
+    "Quality": [
+        "fid",
+        "fid_inf",
+        "sfid",
+        "kid",
+        "is",
+        "is_inf",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+    ],
     "Memorization and modes": [
         "memorization_rate",
         "authpct",

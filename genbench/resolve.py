@@ -221,7 +221,7 @@ def _supports(name: str, kind: str) -> bool:
 
 def build_metrics(names: list[str] | None, kind: str, console: Progress, dataset: str = "") -> list[Metric]:
     """The metrics to compute: those named (``--metrics``), or every installed one that handles
-    ``kind`` data and runs by default (not an opt-in one: ``Metric.default``). A named metric that cannot handle it fails here, before any training: a run that
+    ``kind`` data and runs by default (``runs_by_default``; the others are opt-in). A named metric that cannot handle it fails here, before any training: a run that
     trains for an hour and then leaves it out, without a word, would be worse."""
     explicit = names is not None
     out: list[Metric] = []
@@ -236,12 +236,12 @@ def build_metrics(names: list[str] | None, kind: str, console: Progress, dataset
                 raise
             console.warn(str(e))  # a broken metric plugin never takes the others down
             continue
-        if not explicit and not cls.default:  # opt-in: computed when --metrics names it
-            continue
         if kind not in cls.supported_kinds:
             if explicit:
                 data = f"{kind} data ({dataset})" if dataset else f"{kind} data"
                 raise GenbenchError(f"metric {name!r} does not apply to {data}; drop it from --metrics")
+            continue
+        if not explicit and not cls.runs_by_default:
             continue
         # once each: --metrics fid,fid, or an alias that a plugin declares as an entry point of
         # its own (listed as a name until its module is imported)

@@ -37,7 +37,9 @@ def eval_samples(
     ] = None,
     metrics: Annotated[
         str | None,
-        typer.Option(help=r"Comma-separated metrics \[default: all that apply, but the opt-in sfid]."),
+        typer.Option(
+            help=r"Comma-separated metrics \[default: all that apply but the opt-in fid_inf, is_inf, sfid]."
+        ),
     ] = None,
     features: Features = None,
     reference_split: Annotated[str, typer.Option(help="train or test.")] = "train",

@@ -53,7 +53,9 @@ def run(
     ] = None,
     metrics: Annotated[
         str | None,
-        typer.Option(help=r"Comma-separated metrics \[default: all that apply, but the opt-in sfid]."),
+        typer.Option(
+            help=r"Comma-separated metrics \[default: all that apply but the opt-in fid_inf, is_inf, sfid]."
+        ),
     ] = None,
     features: Features = None,
     reference_split: Annotated[

@@ -194,12 +194,12 @@ class Metric(ABC):
     reference: ClassVar[str] = "features"
     #: one-line description with its reference, for `genbench list metrics`
     description: ClassVar[str] = ""
-    #: whether it runs when ``--metrics`` is not given; False: opt-in, computed only when named (a
-    #: metric that costs a pass of its own over the samples, as sfid)
-    default: ClassVar[bool] = True
     #: options the metric reads from ``ctx.options[name]`` (``--metric-option NAME.KEY=VALUE``), with
     #: their defaults (None: computed from the inputs); values are converted to the default's type
     options: ClassVar[dict[str, Any]] = {}
+    #: whether it runs when ``--metrics`` names none; False: only when named (an opt-in metric whose
+    #: cost a default run should not pay: ``fid_inf``'s 15 Fréchet distances, sfid's second pass)
+    runs_by_default: ClassVar[bool] = True
     registered_name: ClassVar[str] = ""
 
     @classmethod
@@ -219,6 +219,8 @@ class Metric(ABC):
                 f"declares options = {options!r}; map each option name to its default "
                 "(e.g. {'k': 3}; None: computed from the inputs)"
             )
+        if not isinstance(cls.runs_by_default, bool):
+            return f"declares runs_by_default = {cls.runs_by_default!r}; use True or False"
         if cls.reference not in REFERENCES:
             return f"declares reference = {cls.reference!r}; use one of {', '.join(map(repr, REFERENCES))}"
         return None

@@ -164,38 +164,47 @@ class FID(Metric):
             raise MetricInputError(f"fid: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
-        if ctx.reference_stats_error is not None:
-            raise MetricInputError(ctx.reference_stats_error)
         backend = option(ctx, "fid", "backend", DEFAULT_BACKEND)
         self.check_options({"backend": backend})
         x = check_features(ctx.sample_features.features, "sample", "fid", why="for a covariance")
-        self._warn_if_singular(len(x), x.shape[1], "samples", f"use more than {x.shape[1]} samples")
+        warn_if_singular("fid", len(x), x.shape[1], "samples", f"use more than {x.shape[1]} samples")
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by frechet_distance
             mu1, s1 = gaussian_statistics(x)
-        if ctx.reference_stats is not None:
-            mu2, s2 = (np.asarray(a, dtype=np.float64) for a in ctx.reference_stats)
-            if mu2.shape != mu1.shape or s2.shape != s1.shape:
-                raise MetricInputError(
-                    f"fid: reference statistics have dimension {mu2.shape[0]} but the sample features have "
-                    f"{mu1.shape[0]}; compute them with the same feature extractor (--features)"
-                )
-            if not (np.isfinite(mu2).all() and np.isfinite(s2).all()):
-                raise MetricInputError("fid: reference statistics hold NaN or inf; recompute them")
-        else:
-            ref = reference_rows(ctx, "fid", why="for a covariance")
-            check_same_dim(x, ref, "fid")
-            # more samples change nothing here: the reference split is the short side
-            fix = f"compare with a split of more than {ref.shape[1]} examples, or in features of fewer dimensions (--features)"
-            self._warn_if_singular(len(ref), ref.shape[1], "reference examples", fix)
-            with np.errstate(over="ignore", invalid="ignore"):
-                mu2, s2 = gaussian_statistics(ref)
+        mu2, s2 = reference_statistics(ctx, "fid", x)
         return {"fid": frechet_distance(mu1, s1, mu2, s2, backend=backend)}
 
-    @staticmethod
-    def _warn_if_singular(n: int, dim: int, what: str, fix: str) -> None:
-        if n <= dim:
-            warnings.warn(
-                f"fid: {n} {what} for {dim}-dimensional features: the covariance is singular and FID is "
-                f"biased upwards; for a comparable FID, {fix}",
-                stacklevel=3,
+
+def reference_statistics(ctx: EvalContext, metric: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's mean and covariance for ``metric``'s Fréchet distance to the sample features
+    ``x``: ``--reference-stats`` where given (checked against ``x``'s dimension), else
+    :func:`gaussian_statistics` of the reference features."""
+    if ctx.reference_stats_error is not None:
+        raise MetricInputError(ctx.reference_stats_error)
+    if ctx.reference_stats is not None:
+        mu2, s2 = (np.asarray(a, dtype=np.float64) for a in ctx.reference_stats)
+        d = x.shape[1]
+        if mu2.shape != (d,) or s2.shape != (d, d):
+            raise MetricInputError(
+                f"{metric}: reference statistics have dimension {mu2.shape[0]} but the sample features have "
+                f"{d}; compute them with the same feature extractor (--features)"
             )
+        if not (np.isfinite(mu2).all() and np.isfinite(s2).all()):
+            raise MetricInputError(f"{metric}: reference statistics hold NaN or inf; recompute them")
+        return mu2, s2
+    ref = reference_rows(ctx, metric, why="for a covariance")
+    check_same_dim(x, ref, metric)
+    # more samples change nothing here: the reference split is the short side
+    fix = f"compare with a split of more than {ref.shape[1]} examples, or in features of fewer dimensions (--features)"
+    warn_if_singular(metric, len(ref), ref.shape[1], "reference examples", fix)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return gaussian_statistics(ref)
+
+
+def warn_if_singular(metric: str, n: int, dim: int, what: str, fix: str) -> None:
+    """Warn that ``n`` rows of ``dim``-dimensional features give a singular covariance, if they do."""
+    if n <= dim:
+        warnings.warn(
+            f"{metric}: {n} {what} for {dim}-dimensional features: the covariance is singular and FID is "
+            f"biased upwards; for a comparable FID, {fix}",
+            stacklevel=3,
+        )

@@ -55,8 +55,6 @@ class InceptionScore(Metric):
             check_int(options["splits"], "is", "splits")
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
-        from torch_fidelity.metric_isc import isc_features_to_metric
-
         if ctx.sample_features.logits is None:
             raise MetricInputError(
                 "is: the feature extractor gives no logits; use one with a classifier head (inception, classifier)"
@@ -69,13 +67,21 @@ class InceptionScore(Metric):
             min_rows=splits,
             why=f"one per split, {splits} splits",
         )
-        out = isc_features_to_metric(
-            shared_tensor(logits), splits=splits, shuffle=True, rng_seed=int(ctx.seed)
-        )
-        mean, std = float(out["inception_score_mean"]), float(out["inception_score_std"])
-        if not (math.isfinite(mean) and math.isfinite(std)):  # 0 * inf in its KL: see the module docstring
-            mean, std = inception_score(shared_tensor(logits), splits, int(ctx.seed))
+        mean, std = score(logits, splits, int(ctx.seed))
         return {"is": mean, "is_std": std}
+
+
+def score(logits: np.ndarray, splits: int, seed: int) -> tuple[float, float]:
+    """Mean and spread over ``splits`` parts of the Inception Score of the N x C float64 ``logits``
+    (checked by :func:`check_features`): torch-fidelity's value, or :func:`inception_score`'s where
+    that is not finite."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    out = isc_features_to_metric(shared_tensor(logits), splits=splits, shuffle=True, rng_seed=seed)
+    mean, std = float(out["inception_score_mean"]), float(out["inception_score_std"])
+    if not (math.isfinite(mean) and math.isfinite(std)):  # 0 * inf in its KL: see the module docstring
+        mean, std = inception_score(shared_tensor(logits), splits, seed)
+    return mean, std
 
 
 def inception_score(logits: torch.Tensor, splits: int, seed: int) -> tuple[float, float]:

@@ -49,7 +49,7 @@ class SFID(Metric):
     higher_is_better: ClassVar[dict[str, bool | None]] = {"sfid": False}
     supported_kinds = ("image",)
     reference = "stats"  # --reference-stats (their mu_s, sigma_s) stand in for the reference split
-    default = False  # a second Inception pass over the samples: computed when --metrics names it
+    runs_by_default = False  # a second Inception pass over the samples: computed when --metrics names it
     options: ClassVar[dict[str, object]] = {"backend": DEFAULT_BACKEND}  # FID's trace formula
     description = (
         "spatial FID: Fréchet distance of Inception mixed_6/conv[..., :7] features, as ADM's evaluator "

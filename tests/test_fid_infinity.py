@@ -1,0 +1,219 @@
+"""FID-infinity and IS-infinity (Chong & Forsyth 2020): the bias they remove, checked against closed
+forms; their fit, checked against the reference code's scikit-learn regression; their options and
+errors; and the opt-in columns on a board.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from cli_helpers import digits_test_u8, eval_args, single_line_error
+from test_metrics import FakeData, make_ctx, one_hot_logits
+
+from genbench.errors import MetricInputError
+from genbench.metrics import _extrapolation
+from genbench.metrics.fid import FID
+from genbench.metrics.fid_infinity import FIDInfinity
+from genbench.metrics.inception_score import score
+from genbench.metrics.is_infinity import ISInfinity
+from genbench.progress import Progress
+from genbench.resolve import build_metrics
+
+#: the closed-form cases: d-dimensional N(delta, I) samples against the exact statistics (0, I)
+D, N, SEEDS = 32, 4000, range(12)
+#: E[FID_N] - FID for them, to first order in 1/N: the sample mean's error gives E|mu_hat - mu|^2 = d/N,
+#: and the covariance term Tr(S + I - 2 S^(1/2)) = sum_i (sqrt(l_i) - 1)^2 ~ |S - I|_F^2 / 4, whose
+#: expectation is (d (d - 1) + 2 d) / (4 (N - 1)) for the unbiased S (entries of variance 1/(N-1)
+#: off the diagonal, 2/(N-1) on it): 0.074 here
+BIAS = (D + D * (D + 1) / 4) / N
+
+
+def gaussian_ctx(seed: int, delta: np.ndarray, n: int = N, **options) -> object:
+    x = np.random.default_rng(seed).standard_normal((n, len(delta))) + delta
+    ctx = make_ctx(
+        torch.zeros(n, 1), features=x, seed=seed, options={"fid_inf": options} if options else None
+    )
+    ctx.reference_stats = (np.zeros(len(delta)), np.eye(len(delta)))
+    return ctx
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.2])
+def test_fid_inf_removes_the_bias_of_fid_at_n(shift):
+    """Mean over 12 seeds. FID at N carries its bias, BIAS (its spread over seeds is about 0.06 BIAS,
+    0.02 BIAS for the mean of 12). FID_inf extrapolates it away: its spread is larger (an
+    extrapolation; about 0.16 BIAS per seed, 0.3 with the shifted mean's cross term 2 delta.(mu_hat -
+    mu)), so its mean is within 0.1 BIAS at 1 sigma and 0.3 BIAS is over 3 sigma. For the shifted
+    mean the true FID is |delta|^2 (equal covariances). Returning FID at N (no fit) fails both."""
+    delta = np.zeros(D)
+    delta[0] = shift
+    true = float(delta @ delta)
+    fid, fid_inf = [], []
+    for seed in SEEDS:
+        ctx = gaussian_ctx(seed, delta)
+        fid.append(FID().compute(ctx)["fid"] - true)
+        fid_inf.append(FIDInfinity().compute(ctx)["fid_inf"] - true)
+    assert np.mean(fid) == pytest.approx(BIAS, rel=0.2)  # the bias is there, as derived
+    assert abs(np.mean(fid_inf)) < 0.3 * BIAS
+
+
+def fitted(monkeypatch) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (sizes, values) every fit of :func:`_extrapolation.intercept` is given, from now on."""
+    seen = []
+    real = _extrapolation.intercept
+
+    def spy(sizes, values):
+        seen.append((np.array(sizes), np.array(values)))
+        return real(sizes, values)
+
+    monkeypatch.setattr(_extrapolation, "intercept", spy)
+    return seen
+
+
+def test_fid_inf_is_the_reference_codes_regression(monkeypatch):
+    """As mchong6/FID_IS_infinity's calculate_FID_infinity: 15 sizes np.linspace(min, N, 15) as ints,
+    the last all N samples (FID at N, the fid metric's value), and the prediction at 1/N = 0 of
+    sklearn's LinearRegression of FID on 1/N."""
+    from sklearn.linear_model import LinearRegression
+
+    seen = fitted(monkeypatch)
+    ctx = gaussian_ctx(0, np.full(D, 0.1))
+    value = FIDInfinity().compute(ctx)["fid_inf"]
+    ((sizes, fids),) = seen
+    assert sizes.tolist() == np.linspace(N // 10, N, 15).astype(np.int32).tolist()
+    assert fids[-1] == FID().compute(ctx)["fid"]
+    assert len(set(fids.tolist())) == 15  # a random subset per size
+    reg = LinearRegression().fit(1 / sizes.reshape(-1, 1), fids)
+    assert value == pytest.approx(reg.predict(np.array([[0.0]]))[0], rel=1e-9, abs=1e-12)
+    assert value < fids[-1] - 0.5 * BIAS  # and the extrapolation moved it
+
+
+def test_fid_inf_default_smallest_subset_is_twice_the_dimension(monkeypatch):
+    """N // 10 below 2 d: the smallest subset is 2 d (far from a singular covariance), not N // 10."""
+    seen = fitted(monkeypatch)
+    FIDInfinity().compute(gaussian_ctx(0, np.zeros(D), n=500))
+    assert seen[0][0][0] == 2 * D and seen[0][0][-1] == 500
+
+
+def test_fid_inf_is_deterministic_in_the_seed():
+    a = FIDInfinity().compute(gaussian_ctx(3, np.zeros(D)))
+    assert FIDInfinity().compute(gaussian_ctx(3, np.zeros(D))) == a
+    ctx = gaussian_ctx(3, np.zeros(D))
+    ctx.seed = 4  # the same samples, other subsets
+    assert FIDInfinity().compute(ctx) != a
+
+
+def test_fid_inf_too_few_samples_and_bad_options_name_the_fix():
+    # 4 d samples are the fewest for the default (sizes 2 d to 4 d); one fewer names both fixes
+    FIDInfinity().compute(gaussian_ctx(0, np.zeros(D), n=4 * D))
+    with pytest.raises(MetricInputError) as e:
+        FIDInfinity().compute(gaussian_ctx(0, np.zeros(D), n=4 * D - 1))
+    assert "127 samples are too few" in str(e.value) and "at least 128" in str(e.value)
+    assert "fid_inf.min_size between 33 and 126" in str(e.value) and "\n" not in str(e.value)
+    # a min_size given may go down to d + 1, not to a singular covariance
+    assert FIDInfinity().compute(gaussian_ctx(0, np.zeros(D), n=100, min_size=33))["fid_inf"] < 1
+    with pytest.raises(MetricInputError, match=r"min_size 32 is too small .*fid_inf\.min_size=33 or more"):
+        FIDInfinity().compute(gaussian_ctx(0, np.zeros(D), n=100, min_size=32))
+    with pytest.raises(MetricInputError, match=r"min_size 100 leaves no range .* below 100"):
+        FIDInfinity().compute(gaussian_ctx(0, np.zeros(D), n=100, min_size=100))
+    for options, message in (
+        ({"points": 1}, "fid_inf: option points=1 must be an integer >= 2"),
+        ({"min_size": 1}, "fid_inf: option min_size=1 must be an integer >= 2"),
+    ):
+        with pytest.raises(MetricInputError, match=message):
+            FIDInfinity().check_options(options)
+    FIDInfinity().check_options({"points": 2, "min_size": None})
+
+
+def is_inf_ctx(logits: np.ndarray, seed: int = 0) -> object:
+    n = len(logits)
+    return make_ctx(
+        torch.zeros(n, 1, 2, 2),
+        dataset=FakeData("image"),
+        features=np.zeros((n, 3)),
+        logits=logits,
+        seed=seed,
+    )
+
+
+def test_is_inf_of_identical_predictions_is_one():
+    """Every p(y|x) the same: IS = 1 in every subset, so the fitted line is flat at 1."""
+    logits = np.tile(np.random.default_rng(0).standard_normal(7), (500, 1))
+    assert ISInfinity().compute(is_inf_ctx(logits))["is_inf"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_is_inf_removes_the_bias_of_is_at_n():
+    """Confident (one-hot) predictions of K classes drawn uniformly: IS_n = exp(H(histogram of n draws)),
+    and 2 n (log K - H) is about chi-square with K - 1 degrees of freedom, so E[IS_n] = K (1 + 1/n)^(-(K-1)/2)
+    ~ K - K (K - 1) / (2 n): 0.61 short of K = 50 at n = 2000, while the limit is K. IS at N's spread
+    over seeds is about 0.2 of that bias (0.06 for the mean of 12), IS_inf's about the same: its
+    mean is within 0.25 of the bias from K at 4 sigma. Returning IS at N (no fit) fails."""
+    k, n = 50, 2000
+    bias = k - k * (1 + 1 / n) ** (-(k - 1) / 2)
+    at_n, inf = [], []
+    for seed in SEEDS:
+        logits = one_hot_logits(np.random.default_rng(seed).integers(0, k, n), k)
+        at_n.append(score(logits, 1, seed)[0])
+        inf.append(ISInfinity().compute(is_inf_ctx(logits, seed))["is_inf"])
+    assert k - np.mean(at_n) == pytest.approx(bias, rel=0.2)
+    assert abs(np.mean(inf) - k) < 0.25 * bias
+
+
+def test_is_inf_is_the_reference_codes_regression(monkeypatch):
+    from sklearn.linear_model import LinearRegression
+
+    seen = fitted(monkeypatch)
+    logits = np.random.default_rng(1).standard_normal((600, 10)) * 3
+    value = ISInfinity().compute(is_inf_ctx(logits))["is_inf"]
+    ((sizes, scores),) = seen
+    assert sizes.tolist() == np.linspace(60, 600, 15).astype(np.int32).tolist()
+    assert scores[-1] == pytest.approx(score(logits, 1, 0)[0], rel=1e-12)  # one split of all N
+    reg = LinearRegression().fit(1 / sizes.reshape(-1, 1), scores)
+    assert value == pytest.approx(reg.predict(np.array([[0.0]]))[0], rel=1e-9)
+
+
+def test_opt_in_not_in_the_default_metrics_but_runs_when_named():
+    default = {m.name for m in build_metrics(None, "image", Progress(enabled=False))}
+    assert {"fid", "is"} <= default and not default & {"fid_inf", "is_inf"}
+    named = [m.name for m in build_metrics(["fid_inf", "is_inf"], "image", Progress(enabled=False))]
+    assert named == ["fid_inf", "is_inf"]
+
+
+def test_eval_and_report_show_fid_inf_and_is_inf(cli, tmp_path, cache_dir):
+    """Digits' 360 test images as samples, in the classifier's 128-d features: too few for fid_inf's
+    default smallest subset (2 x 128, and N twice that), recorded as its one-line error with the fix;
+    with min_size=129 both run and the board shows their columns beside fid and is."""
+    np.savez(tmp_path / "test.npz", samples=digits_test_u8(cache_dir))
+    out = tmp_path / "runs"
+    metrics = ("--metrics", "fid,fid_inf,is,is_inf", "--no-figures")
+    cli(*eval_args(tmp_path / "test.npz", tmp_path / "few", cache_dir, *metrics))
+    res = json.loads((tmp_path / "few/digits/test/seed0.json").read_text())
+    assert "360 samples are too few" in res["metric_errors"]["fid_inf"], res["metric_errors"]
+    r = cli(
+        *eval_args(tmp_path / "test.npz", out, cache_dir, *metrics, "--metric-option", "fid_inf.min_size=129")
+    )
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "digits/test/seed0.json").read_text())
+    m = res["metrics"]
+    assert {"fid", "fid_inf", "is", "is_inf"} <= set(m) and not res.get("metric_errors")
+    assert m["fid_inf"] < m["fid"] and m["is_inf"] > m["is"]  # bias removed: FID down, IS up
+    assert res["protocol"]["metric_options"]["fid_inf"] == {"points": 15, "min_size": 129}
+    r = cli("report", "--out", out, "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 0, r.output
+    board = (tmp_path / "boards/digits.md").read_text().splitlines()
+    header = next(ln for ln in board if ln.startswith("|") and "fid_inf" in ln).split("|")
+    assert [c.strip() for c in header if c.strip().startswith(("fid", "is"))] == [
+        "fid ↓",
+        "fid_inf ↓",
+        "is ↑",
+        "is_inf ↑",
+    ]
+
+
+def test_cli_option_errors_are_one_line(cli, tmp_path, cache_dir):
+    np.savez(tmp_path / "test.npz", samples=digits_test_u8(cache_dir))
+    args = eval_args(tmp_path / "test.npz", tmp_path / "runs", cache_dir, "--metrics", "fid_inf")
+    line = single_line_error(cli(*args, "--metric-option", "fid_inf.points=1"))
+    assert "fid_inf: option points=1 must be an integer >= 2" in line
