@@ -200,11 +200,12 @@ def reference_statistics(ctx: EvalContext, metric: str, x: np.ndarray) -> tuple[
         return gaussian_statistics(ref)
 
 
-def warn_if_singular(metric: str, n: int, dim: int, what: str, fix: str) -> None:
-    """Warn that ``n`` rows of ``dim``-dimensional features give a singular covariance, if they do."""
+def warn_if_singular(metric: str, n: int, dim: int, what: str, fix: str, value: str = "FID") -> None:
+    """Warn that ``n`` rows of ``dim``-dimensional features give a singular covariance, if they do
+    (``value``: what it biases, ``FID`` or ``sFID``)."""
     if n <= dim:
         warnings.warn(
-            f"{metric}: {n} {what} for {dim}-dimensional features: the covariance is singular and FID is "
-            f"biased upwards; for a comparable FID, {fix}",
+            f"{metric}: {n} {what} for {dim}-dimensional features: the covariance is singular and {value} is "
+            f"biased upwards; for a comparable {value}, {fix}",
             stacklevel=3,
         )

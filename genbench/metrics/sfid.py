@@ -22,7 +22,6 @@ split's pool3 features, as it does for FID. Both spatial extractions show the ru
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,9 +33,17 @@ from genbench.features.inception_spatial import DIM, InceptionSpatial
 from genbench.features.reference import load_reference_stats
 from genbench.metrics._inputs import check_features, option
 from genbench.metrics.base import EvalContext, Metric
-from genbench.metrics.fid import BACKENDS, DEFAULT_BACKEND, frechet_distance, gaussian_statistics
+from genbench.metrics.fid import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    frechet_distance,
+    gaussian_statistics,
+    warn_if_singular,
+)
 from genbench.registry import register_metric
 
+#: what the singular-covariance warnings add
+ADM = " (ADM's use 50000 samples)"
 #: the keys of the spatial statistics in ADM's reference batches
 STATS_KEYS = ("mu_s", "sigma_s")
 
@@ -78,7 +85,7 @@ class SFID(Metric):
         spatial = _spatial(ctx.extractor)
         # a second pass of the network over the samples, with the run's bar
         x = check_features(ctx.sample_features_in(spatial).features, "sample", "sfid", why="for a covariance")
-        _warn_if_singular(len(x), "samples", "use more samples")
+        warn_if_singular("sfid", len(x), DIM, "samples", f"use more samples{ADM}", "sFID")
         mu1, s1 = gaussian_statistics(x)
         mu2, s2 = self._reference(ctx, spatial)
         return {"sfid": frechet_distance(mu1, s1, mu2, s2, backend=backend)}
@@ -101,7 +108,9 @@ class SFID(Metric):
         if key not in kept:
             feats = ctx.split_features(ctx.reference_split, spatial)  # cached on disk, with a bar
             ref = check_features(feats.features, "reference", "sfid", why="for a covariance")
-            _warn_if_singular(len(ref), "reference examples", "compare with a larger split")
+            warn_if_singular(
+                "sfid", len(ref), DIM, "reference examples", f"compare with a larger split{ADM}", "sFID"
+            )
             kept[key] = gaussian_statistics(ref)
         return kept[key]
 
@@ -121,12 +130,3 @@ def _needs_inception(extractor: FeatureExtractor | None) -> str:
     if isinstance(extractor, InceptionSpatial):  # its FID is sFID already
         return "sfid needs --features inception; under --features inception-spatial, fid is sFID"
     return f"sfid needs --features inception (it taps that network's mixed_6/conv), not {name!r}"
-
-
-def _warn_if_singular(n: int, what: str, fix: str) -> None:
-    if n <= DIM:
-        warnings.warn(
-            f"sfid: {n} {what} for {DIM}-dimensional features: the covariance is singular and sFID is "
-            f"biased upwards; for a comparable sFID, {fix} (ADM's use 50000 samples)",
-            stacklevel=3,
-        )
