@@ -205,7 +205,9 @@ def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict
     if dropped:
         return (
             f"holds the values of {', '.join(dropped)}, which this run ({', '.join(names)}) would drop; "
-            f"add {','.join(dropped)} to --metrics"
+            # the whole value: a run without --metrics (every metric but the opt-in ones, which the
+            # result holds) has none to add to, and --metrics fid_inf alone would drop the others
+            f"add {','.join(dropped)} to --metrics (--metrics {','.join([*names, *dropped])})"
         )
     was = used_metric_options(old.protocol) or {}
     given = as_written(effective_metric_options(metrics, options))

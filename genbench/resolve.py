@@ -122,9 +122,16 @@ def build_metric_options(
                 f"{dataset.kind} data ({dataset.name}); drop the option"
             )
         if canonical not in chosen:
+            # the whole value to pass: a run without --metrics leaves the opt-in metrics (fid_inf)
+            # out, and --metrics fid_inf alone would compute it and nothing else
+            what = (
+                f"names {name}, an opt-in metric that a run without --metrics leaves out"
+                if config.metrics is None and not registry.metrics.get(canonical).runs_by_default
+                else "names a metric not among --metrics"
+            )
             raise GenbenchError(
-                f"--metric-option {name}.{next(iter(opts))} names a metric not among --metrics; "
-                f"add {name} to --metrics or drop the option"
+                f"--metric-option {name}.{next(iter(opts))} {what}; "
+                f"add {name} to --metrics (--metrics {','.join([*chosen, name])}) or drop the option"
             )
         if canonical in named:  # an alias and its metric (or two aliases): the last one silently won
             raise GenbenchError(

@@ -126,8 +126,8 @@ def test_an_option_of_a_metric_not_computed_names_metrics_in_eval_too(cli, tmp_p
     extra = ["--metrics", "fid", "--metric-option", "kid.subsets=2"]
     line = single_line_error(cli(*eval_args(tmp_path / "s.npz", tmp_path / "runs", cache_dir, *extra)))
     assert line == (
-        "error: --metric-option kid.subsets names a metric not among --metrics; add kid to --metrics or drop "
-        "the option"
+        "error: --metric-option kid.subsets names a metric not among --metrics; add kid to --metrics "
+        "(--metrics fid,kid) or drop the option"
     )
 
 

@@ -168,6 +168,35 @@ def test_run_never_drops_metrics_or_replaces_them_at_other_options(cli, tmp_path
     assert {"fid", "precision", "kid"} <= set(load_result(path).metrics)
 
 
+def test_a_run_without_metrics_over_opt_in_values_names_the_whole_metrics_value(cli, tmp_path, cache_dir):
+    """A result holding an opt-in metric's value (fid_inf), rerun without --metrics (every metric but
+    the opt-in ones): the fix said "add fid_inf to --metrics", a run that had none to add to, and
+    `--metrics fid_inf` alone is refused as dropping every other value. It names the whole value
+    now, which reruns."""
+    out = tmp_path / "runs"
+    fast = ("--models", "gaussian", "--no-figures", "--dataset", "ring8", "--samples", "200")
+    assert cli(*run_args(out, cache_dir, *fast, "--metrics", "fid,fid_inf")).exit_code == 0
+    line = single_line_error(cli(*run_args(out, cache_dir, *fast)))
+    assert "holds the values of fid_inf, which this run (fid, " in line, line
+    full = line.split("(--metrics ", 1)[1].split(")", 1)[0]
+    assert full.startswith("fid,") and full.endswith(",fid_inf"), line
+    r = cli(*run_args(out, cache_dir, *fast, "--metrics", full))
+    assert r.exit_code == 0, r.output
+    assert {"fid", "fid_inf", "precision"} <= set(load_result(out / "ring8/gaussian/seed0.json").metrics)
+
+
+def test_an_option_of_an_opt_in_metric_names_the_whole_metrics_value(cli, tmp_path, cache_dir):
+    """`--metric-option fid_inf.points=5` without --metrics: fid_inf is opt-in, so not among the run's
+    metrics, and "add fid_inf to --metrics" led to a run of fid_inf alone. The error says it is
+    opt-in and names the --metrics value that keeps the others, before any training."""
+    args = run_args(tmp_path / "runs", cache_dir, "--models", "gaussian", "--dataset", "ring8")
+    line = single_line_error(cli(*args, "--metric-option", "fid_inf.points=5"))
+    assert "fid_inf, an opt-in metric that a run without --metrics leaves out" in line, line
+    full = line.split("(--metrics ", 1)[1].split(")", 1)[0]
+    assert full.startswith("fid,") and full.endswith(",fid_inf") and "prdc" in full, line
+    assert not list((tmp_path / "runs").rglob("*.json"))
+
+
 def test_kid_subset_size_given_at_its_default_is_the_same_protocol_at_a_rerun(cli, tmp_path, cache_dir):
     """The report shows a result at ``kid.subset_size`` unset (recorded as null) and one at the size
     that stands for (min(1000, N, reference size)) as one protocol, but a rerun compared the options
