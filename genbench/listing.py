@@ -19,6 +19,8 @@ class ListedEntry:
     description: str  # one line: the class's ``description`` or its docstring's first line
     alias_of: str | None = None  # the name it stands for (``gan`` -> ``gan-ns``)
     error: str | None = None  # why the plugin failed to import; the others still load
+    #: a metric that runs only when ``--metrics`` names it (``Metric.runs_by_default = False``)
+    opt_in: bool = False
 
 
 def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
@@ -44,6 +46,7 @@ def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
                 "" if e.name in errors or e.alias_of else _describe(e.obj),
                 alias_of=e.alias_of,
                 error=errors.get(e.name),
+                opt_in=k == "metrics" and e.name not in errors and not e.alias_of and _opt_in(e.obj),
             )
             for e in reg.entries()
         ]
@@ -58,3 +61,8 @@ def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
 def _describe(obj: object) -> str:
     text = getattr(obj, "description", "") or (obj.__doc__ or "").strip().split("\n")[0]
     return str(text).replace("``", "`")  # reST literals read as markdown ones
+
+
+def _opt_in(obj: object) -> bool:
+    # a plugin's opt-in metric said so nowhere: a default run left it out without a word
+    return getattr(obj, "runs_by_default", True) is False

@@ -194,6 +194,25 @@ def test_list_include_shows_the_files_names_with_the_file_as_source(cli, tmp_pat
     assert "Gaussian per dimension" in r.stdout
 
 
+def test_list_marks_a_files_opt_in_metric_as_the_builtin_ones(cli, tmp_path):
+    """A metric with ``runs_by_default = False`` runs only when --metrics names it; `genbench list`
+    said so of no metric (the built-ins' descriptions spelled it out by hand), so a plugin's was left
+    out of every default run without a word. The listing derives it from the class, for every one."""
+    path = plugin(tmp_path / "research")
+    path.write_text(
+        path.read_text().replace('reference = "none"', 'reference = "none"\n    runs_by_default = False')
+    )
+    r = listed("metrics", "--include", path)
+    assert r.exit_code == 0, r.output
+    rows = {ln.split("│")[1].strip(): ln for ln in r.stdout.splitlines() if ln.startswith("│")}
+    assert "opt-in (only with --metrics inc-metric): Mean absolute sample value." in rows["inc-metric"]
+    for name in ("fid_inf", "is_inf", "sfid"):
+        assert f"opt-in (only with --metrics {name}): " in rows[name], rows[name]
+    assert "opt-in" not in rows["fid"] and "opt-in" not in rows["kid"]
+    entries = {e.name: e for e in genbench.registered("metrics", include=[path])["metrics"]}
+    assert entries["inc-metric"].opt_in and entries["sfid"].opt_in and not entries["fid"].opt_in
+
+
 @pytest.mark.parametrize(
     "make, expected",
     [

@@ -36,5 +36,7 @@ def list_entries(
                 desc = f"[red]failed to load:[/red] {escape(e.error)}"
             else:
                 desc = escape(f"alias of {e.alias_of}" if e.alias_of else e.description)
+                if e.opt_in:  # derived from the class, so a plugin's says it as the built-ins' do
+                    desc = escape(f"opt-in (only with --metrics {e.name})") + (f": {desc}" if desc else "")
             table.add_row(escape(e.name), escape(e.source), desc)
         console.print(table)

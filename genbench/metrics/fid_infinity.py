@@ -45,7 +45,7 @@ class FIDInfinity(Metric):
     runs_by_default = False  # 15 Fréchet distances: opt-in, --metrics fid_inf
     description = (
         "FID extrapolated to infinite N: least-squares intercept of FID on 1/N over 15 random subsets "
-        "(Chong & Forsyth 2020); opt-in, --metrics fid_inf"
+        "(Chong & Forsyth 2020)"
     )
 
     def check_options(self, options: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ class ISInfinity(Metric):
     runs_by_default = False  # as fid_inf: opt-in, --metrics is_inf
     description = (
         "Inception Score extrapolated to infinite N: least-squares intercept of IS on 1/N over 15 random "
-        "subsets (Chong & Forsyth 2020); opt-in, --metrics is_inf"
+        "subsets (Chong & Forsyth 2020)"
     )
 
     def applies_to(self, ctx: EvalContext) -> bool:

@@ -60,7 +60,7 @@ class SFID(Metric):
     options: ClassVar[dict[str, object]] = {"backend": DEFAULT_BACKEND}  # FID's trace formula
     description = (
         "spatial FID: Fréchet distance of Inception mixed_6/conv[..., :7] features, as ADM's evaluator "
-        "(Nash et al. 2021); opt-in (--metrics sfid), a second Inception pass"
+        "(Nash et al. 2021), a second Inception pass"
     )
 
     def check_options(self, options: dict[str, Any]) -> None:
