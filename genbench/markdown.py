@@ -39,7 +39,9 @@ def protocol_caption(
     protocols = [json.loads(k) for k in dict.fromkeys(keys) if k]
     # rows on different seeds: table_cells shows each row's
     per_row = seeds_differ(agg[agg["dataset"] == dataset])
-    caption = _protocol_sentence(protocols, seeds, describe_features, per_row_seeds=per_row)
+    caption = _protocol_sentence(
+        protocols, seeds, describe_features, per_row_seeds=per_row, stats_metrics=stats_metrics(ok)
+    )
     settings = shared_metric_settings(ok, protocols)
     if settings:
         caption += f" Metric options (`--metric-option`): {settings}."
@@ -53,6 +55,29 @@ def protocol_caption(
             f"one protocol (the CSV has every protocol field)."
         )
     return caption
+
+
+def stats_metrics(runs: pd.DataFrame) -> list[str]:
+    """The metrics that ``runs`` with ``--reference-stats`` compared with the file's statistics (those
+    whose ``reference`` is "stats": fid, sfid, fid_inf), in the board's column order: the caption said
+    "FID against the reference statistics" where sfid compared with them too, and "vs the train
+    split" of an ADM reference batch passed as both, where only precision and recall were."""
+    from genbench import registry
+
+    if "reference_stats" not in runs or "metric_versions" not in runs:
+        return []
+    names: set[str] = set()
+    for text in runs.loc[runs["reference_stats"].notna(), "metric_versions"].dropna():
+        names.update(json.loads(text) or {})
+    order = {m: i for i, m in enumerate(c for cols in SECTIONS.values() for c in cols)}
+
+    def compares_with_stats(name: str) -> bool:
+        try:
+            return registry.metrics.get(name).reference == "stats"
+        except Exception:  # an uninstalled or broken plugin must not stop the report
+            return False
+
+    return sorted((m for m in names if compares_with_stats(m)), key=lambda m: (order.get(m, len(order)), m))
 
 
 def shared_metric_settings(runs: pd.DataFrame, protocols: list[dict[str, Any]]) -> str:
@@ -98,6 +123,7 @@ def _protocol_sentence(
     describe_features: dict[tuple[str, str | None], str],
     *,
     per_row_seeds: bool,
+    stats_metrics: list[str] | None = None,
 ) -> str:
     def values(field: str) -> list[str]:
         found = {p[field] for p in protocols if p[field] is not None}
@@ -112,7 +138,8 @@ def _protocol_sentence(
         sampled = f"N = {', '.join(n)} samples per model and seed" if n else "samples per model and seed"
         clauses.append(sampled + (f" vs the **{'/'.join(splits)}** split" if splits else ""))
     if stats:
-        clauses.append(f"FID against the reference statistics {', '.join(md_code(s) for s in stats)}")
+        named = ", ".join(md_code(m) for m in stats_metrics or ["fid"])
+        clauses.append(f"{named} against the reference statistics {', '.join(md_code(s) for s in stats)}")
     if feats:
         clauses.append(f"features: {'; '.join(feats)}")
     if per_row_seeds:

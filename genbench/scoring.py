@@ -321,6 +321,9 @@ def protocol_line(p: Plan, seeds: list[int]) -> str:
     ref = reference_protocol(p)
     if p.reads_reference:  # reference_protocol then names the split read
         against = f"against the {ref['reference_split']} split ({ref['num_reference']} examples)"
+        if p.reference_stats_text is not None:  # and these against the file: ADM's fid, sfid and prdc
+            named = ", ".join(m.name for m in p.metrics if m.reference == "stats")
+            against += f", {named} against reference statistics {p.reference_stats_text}"
     elif p.reference_stats_text is not None:
         split = ref.get("reference_split")
         against = f"against reference statistics {p.reference_stats_text}" + (

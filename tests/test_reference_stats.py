@@ -717,3 +717,25 @@ def test_a_result_without_fid_against_a_mistyped_stats_path_is_replaced_when_no_
     # a result that holds an FID is still kept from one at other statistics
     r = cli(*run, "--reference-stats", tmp_path / "digits-trian.npz")
     assert r.exit_code == 2 and "holds a result at reference train, reference stats" in r.stderr
+
+
+def test_what_compares_with_the_statistics_and_what_with_the_split_is_said(cli, tmp_path, plugins):
+    """With --reference-stats and a metric that reads the data (prdc: ADM's precision and recall
+    against its reference batch's images), the protocol line and the board name the metrics that
+    compared with the statistics beside the split the others compared with: they said the split
+    alone (the line), or named FID alone where fid_inf compared with the file too (the board)."""
+    samples = np.random.default_rng(0).uniform(-1, 1, (200, 1, 8, 8)).astype(np.float32)
+    stats = tmp_path / "stats.npz"
+    save_reference_stats(stats, np.zeros(1), np.eye(1))
+    r = eval_cmd(cli, tmp_path, "digits", samples, "--reference-stats", stats,
+                 "--features", "test-channel-means", "--metrics", "fid,fid_inf,prdc")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert (
+        "examples), fid, fid_inf against reference statistics "
+        + stats_identity(stats)
+        + ", in test-channel-means"
+    ) in said, said
+    assert cli("report", "--out", tmp_path / "runs", "--leaderboards", tmp_path / "boards").exit_code == 0
+    board = (tmp_path / "boards/digits.md").read_text()
+    assert "split; `fid`, `fid_inf` against the reference statistics `stats.npz`;" in board, board
