@@ -50,7 +50,7 @@ class RunConfig:
     (``~`` is expanded)."""
 
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))  # --models
-    dataset: str | Path = DEFAULT_DATASET  # --dataset: a dataset's name, or a folder of images
+    dataset: str | Path = DEFAULT_DATASET  # --dataset: a dataset's name, a folder or an .npz/.npy of images
     # --seeds (eval's --seed): None = seed 0, except that `genbench eval` of a run's saved samples
     # (--save-samples) takes that run's seed, which drew its KID subsets and IS splits
     seeds: list[int] | None = None

@@ -20,6 +20,7 @@ from genbench.planning import (
     Plan,
     planned_reference,
     reads_reference,
+    warn_archive_statistics,
     warn_unused_split,
     without_unused_stats,
 )
@@ -88,6 +89,7 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
     dataset = build_dataset(config.dataset, config)
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
     config = without_unused_stats(config, metrics, console)
+    warn_archive_statistics(config, dataset, metrics, console)
     out = Path(config.out)
     # metrics of the samples alone (IS) and FID against --reference-stats: nothing of the dataset is
     # read when it declares its example shape, so cifar10 samples are scored against clean-fid's

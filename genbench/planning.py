@@ -193,6 +193,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             console.warn(why)
     metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
     config = without_unused_stats(config, metrics, console)
+    warn_archive_statistics(config, dataset, metrics, console)
     options = build_metric_options(config, metrics, dataset)
     reads = reads_reference(config, metrics)
     warn_unused_split(config, dataset, reads, console)
@@ -263,6 +264,31 @@ def without_unused_stats(config: RunConfig, metrics: list[Metric], console: Prog
         f"({', '.join(m.name for m in metrics)}) compares with statistics; FID does"
     )
     return replace(config, reference_stats=None)
+
+
+def warn_archive_statistics(
+    config: RunConfig, dataset: Dataset, metrics: list[Metric], console: Progress
+) -> None:
+    """Say so when ``--dataset`` is an image archive holding reference statistics (ADM's reference
+    batch: ``mu``, ``sigma``, ``mu_s``, ``sigma_s``, over the whole of ImageNet) and metrics that
+    compare with statistics (FID, sFID) run without ``--reference-stats``: they compare with the
+    archive's own images, not the file's statistics, which ADM's evaluator uses. Said, not switched:
+    the statistics of 10000 images and of the whole dataset give other FIDs, and which one a number
+    is measured against is the user's choice, recorded in its protocol."""
+    from genbench.data.image_archive import ImageArchive, archive_statistics
+
+    if config.reference_stats is not None or not isinstance(dataset, ImageArchive):
+        return
+    named = [m.name for m in metrics if m.reference == "stats"]
+    held = [k for k in archive_statistics(dataset.path) if k in ("mu", "sigma", "mu_s", "sigma_s")]
+    if not named or not held:
+        return
+    verb = "compares" if len(named) == 1 else "compare"
+    console.warn(
+        f"{dataset.path.name} holds reference statistics ({', '.join(held)}), which are not used: "
+        f"{', '.join(named)} {verb} with the statistics of its images; to compare with the file's "
+        f"statistics, as ADM's evaluator does, pass --reference-stats {dataset.path}"
+    )
 
 
 def warn_unused_split(config: RunConfig, dataset: Dataset, reads: bool, console: Progress) -> None:

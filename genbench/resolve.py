@@ -25,7 +25,8 @@ from genbench.config import (
     resolve_metric_options,
 )
 from genbench.data.base import Dataset, default_cache_dir
-from genbench.data.image_folder import ImageFolder, image_folder_path
+from genbench.data.image_archive import ImageArchive
+from genbench.data.image_folder import ImageFolder, image_data_path
 from genbench.errors import GenbenchError, PluginLoadError, said
 from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
@@ -55,12 +56,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_dataset(name: str | os.PathLike[str], config: RunConfig) -> Dataset:
-    """The registered dataset ``name``, or the folder of images it names (``--dataset DIR``)."""
+    """The registered dataset ``name``, or the folder of images (``--dataset DIR``) or image archive
+    (``--dataset FILE.npz``) it names."""
     cache_dir = config.cache_dir or default_cache_dir()
-    folder = image_folder_path(name)
-    if folder is not None:
-        return ImageFolder(folder, data_dir=config.data_dir, cache_dir=cache_dir)
-    assert isinstance(name, str)  # image_folder_path took every PathLike as a folder
+    path = image_data_path(name)
+    if path is not None:
+        kind = ImageFolder if path.is_dir() else ImageArchive
+        return kind(path, data_dir=config.data_dir, cache_dir=cache_dir)
+    assert isinstance(name, str)  # image_data_path took every PathLike as a path
     cls = registry.datasets.get(name)
     return call_plugin(
         "dataset",
@@ -419,7 +422,7 @@ def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
     check_config_types(config, run=False)
     if config.batch_size < 1:  # eval too: it extracted no features and cached that empty reference
         raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
-    if image_folder_path(config.dataset) is None:  # a folder of images needs no registered name
+    if image_data_path(config.dataset) is None:  # a folder or archive of images needs no registered name
         registry.datasets.check(config.dataset)
     if config.features:
         registry.features.check(config.features)

@@ -549,6 +549,24 @@ def test_an_npz_of_unnamed_images_and_labels_is_read_by_its_first_array(tmp_path
         load_samples(tmp_path / "mixed.npz")
 
 
+def test_statistics_beside_the_images_are_no_samples(tmp_path):
+    """An ADM reference batch (``arr_0`` with ``mu``, ``sigma``, ``mu_s``, ``sigma_s``) is read by its
+    images, as its evaluator reads it: refused before, "holds arrays [...] but no 'samples'". A file of
+    statistics alone names the flag that reads it."""
+    images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    stats = {"mu": np.zeros(3), "sigma": np.eye(3), "mu_s": np.zeros(2), "sigma_s": np.eye(2)}
+    np.savez(tmp_path / "VIRTUAL.npz", images, **stats)
+    assert torch.equal(
+        load_samples(tmp_path / "VIRTUAL.npz", spec((3, 8, 8))), load_samples_of(images, tmp_path)
+    )
+    np.savez(tmp_path / "stats.npz", **stats)
+    with pytest.raises(
+        GenbenchError,
+        match=r"holds reference statistics \(mu, sigma, mu_s, sigma_s\) and no samples; pass it as --reference-stats",
+    ):
+        load_samples(tmp_path / "stats.npz")
+
+
 def load_samples_of(images: np.ndarray, tmp_path) -> torch.Tensor:
     np.savez(tmp_path / "named.npz", samples=images)
     return load_samples(tmp_path / "named.npz", spec((3, 8, 8)))

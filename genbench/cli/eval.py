@@ -26,7 +26,10 @@ def eval_samples(
         path_option("An .npz (key 'samples', or its only array), an .npy or a folder of PNG/JPEG images."),
     ],
     dataset: Annotated[
-        str, typer.Option(help="Dataset name (see `genbench list datasets`), or a folder of PNG/JPEG images.")
+        str,
+        typer.Option(
+            help="Dataset name (see `genbench list datasets`), a folder of PNG/JPEG images, or an .npz/.npy of images."
+        ),
     ],
     name: Annotated[
         str | None,

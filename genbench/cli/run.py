@@ -43,7 +43,10 @@ def run(
         ),
     ] = ",".join(DEFAULT_MODELS),
     dataset: Annotated[
-        str, typer.Option(help="Dataset name (see `genbench list datasets`), or a folder of PNG/JPEG images.")
+        str,
+        typer.Option(
+            help="Dataset name (see `genbench list datasets`), a folder of PNG/JPEG images, or an .npz/.npy of images."
+        ),
     ] = DEFAULT_DATASET,
     seeds: Annotated[
         str | None, typer.Option(help=r"Comma-separated seeds; each trains and samples anew \[default: 0].")

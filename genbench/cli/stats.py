@@ -14,7 +14,10 @@ from genbench.config import RunConfig, parse_split
 def stats(
     out: Annotated[Path, path_option("The .npz to write (keys mu and sigma, as clean-fid's).")],
     dataset: Annotated[
-        str, typer.Option(help="Dataset name (see `genbench list datasets`), or a folder of PNG/JPEG images.")
+        str,
+        typer.Option(
+            help="Dataset name (see `genbench list datasets`), a folder of PNG/JPEG images, or an .npz/.npy of images."
+        ),
     ],
     reference_split: Annotated[str, typer.Option(help="Split to describe: train or test.")] = "train",
     features: Features = None,

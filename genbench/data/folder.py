@@ -4,7 +4,9 @@
 Accepted inputs (converted to float32 in [-1, 1], N x C x H x W):
 
 - ``.npz`` with key ``samples`` (or a single array, or ``arr_0`` of arrays saved unnamed, as
-  guided-diffusion saves images and labels), an ``.npy`` (``numpy.save``'s file), or a
+  guided-diffusion saves images and labels; reference statistics beside them, ``mu``, ``sigma``,
+  ``mu_s``, ``sigma_s`` as in ADM's reference batches, are no images and are passed over), an
+  ``.npy`` (``numpy.save``'s file), or a
   numpy array: uint8 N x H x W x C or N x H x W (as saved images are), or float N x C x H x W
   already in [-1, 1] (float images with no value below 0 are refused: they were saved in [0, 1]);
   float N x D point sets pass unchanged.
@@ -43,6 +45,10 @@ from genbench.metrics._inputs import shared_tensor
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 #: the keys numpy.savez gives arrays passed without a name
 _POSITIONAL = re.compile(r"arr_\d+")
+#: arrays of reference statistics, not images, that an .npz of images may hold beside them: ADM's
+#: reference batches (``VIRTUAL_imagenet256_labeled.npz``: ``arr_0`` and the dataset's ``mu``,
+#: ``sigma``, ``mu_s``, ``sigma_s``) and the record of how `genbench stats` made a file (``genbench``)
+STATS_KEYS = frozenset({"mu", "sigma", "mu_s", "sigma_s", "genbench"})
 #: other image files, which genbench does not read: refused, not skipped (clean-fid's folder glob, its
 #: ``EXTENSIONS``, reads all of them but GIF, .npy arrays included)
 OTHER_IMAGE_SUFFIXES = {".bmp", ".gif", ".npy", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
@@ -103,21 +109,31 @@ def load_samples(path: Path, spec: DataSpec | None = None, *, keep_uint8: bool =
     return x
 
 
-def _load_npz(path: Path, keep_uint8: bool = False) -> torch.Tensor:
+def _load_npz(path: Path, keep_uint8: bool = False, what: str = "samples") -> torch.Tensor:
+    """The images (or points) of an ``.npz``: ``samples``, else its one array, else ``arr_0`` of arrays
+    saved unnamed; arrays of :data:`STATS_KEYS` are passed over. ``what``: what errors call them."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())
-            if "samples" in keys:
+            # statistics beside the images are no candidates: ADM's reference batch (arr_0, mu, sigma,
+            # mu_s, sigma_s) was "holds arrays [...] but no 'samples'"
+            images = [k for k in keys if k not in STATS_KEYS]
+            if "samples" in images:
                 arr = npz["samples"]
-            elif len(keys) == 1:
-                arr = npz[keys[0]]
-            elif "arr_0" in keys and all(_POSITIONAL.fullmatch(k) for k in keys):
+            elif len(images) == 1:
+                arr = npz[images[0]]
+            elif "arr_0" in images and all(_POSITIONAL.fullmatch(k) for k in images):
                 # numpy.savez(f, images, labels), as guided-diffusion's (ADM's) sampling scripts save
                 # class-conditional samples and its evaluator reads them: the images are the first
                 arr = npz["arr_0"]
+            elif not images and keys:  # `genbench stats`'s or clean-fid's file, given for images
+                raise GenbenchError(
+                    f"{path} holds reference statistics ({', '.join(keys)}) and no {what}; pass it as "
+                    f"--reference-stats, and the {what} in a file of their own"
+                )
             else:
                 raise GenbenchError(
-                    f"{path} holds arrays {keys} but no 'samples'; save the samples under the key 'samples'"
+                    f"{path} holds arrays {keys} but no 'samples'; save the {what} under the key 'samples'"
                 )
     except GenbenchError:
         raise
@@ -126,7 +142,7 @@ def _load_npz(path: Path, keep_uint8: bool = False) -> torch.Tensor:
         # wrong and unsafe. An unreadable file or a truncated zip keeps its own reason below.
         if not isinstance(e, OSError | zipfile.BadZipFile) and not zipfile.is_zipfile(path):
             raise GenbenchError(
-                f"cannot read {path}: not an .npz (zip) file; save the samples with numpy.savez"
+                f"cannot read {path}: not an .npz (zip) file; save the {what} with numpy.savez"
             ) from None
         raise GenbenchError(
             f"cannot read {path} as .npz ({type(e).__name__}: {e}); save it with numpy.savez"
@@ -134,7 +150,7 @@ def _load_npz(path: Path, keep_uint8: bool = False) -> torch.Tensor:
     return _from_array(arr, str(path), channels_last=True, keep_uint8=keep_uint8)
 
 
-def _load_npy(path: Path, keep_uint8: bool = False) -> torch.Tensor:
+def _load_npy(path: Path, keep_uint8: bool = False, what: str = "samples") -> torch.Tensor:
     """An array that ``numpy.save`` wrote: the commonest dump of samples, which was refused as no .npz."""
     try:
         with open(path, "rb") as fh:
@@ -146,7 +162,7 @@ def _load_npy(path: Path, keep_uint8: bool = False) -> torch.Tensor:
             f"cannot read {path} as .npy ({type(e).__name__}: {e}); save a uint8 or float array with numpy.save"
         ) from None
     if not is_npy:
-        raise GenbenchError(f"cannot read {path}: not an .npy file; save the samples with numpy.save")
+        raise GenbenchError(f"cannot read {path}: not an .npy file; save the {what} with numpy.save")
     return _from_array(arr, str(path), channels_last=True, keep_uint8=keep_uint8)
 
 
@@ -315,6 +331,23 @@ def load_image_folder(
     for i, a in enumerate(arrays):
         out[i] = a if out.dtype == a.dtype else _to_unit_range(a)  # broadcast: grey into all channels
     return torch.from_numpy(out)
+
+
+def load_image_archive(path: Path) -> torch.Tensor:
+    """The images of an ``.npz`` or ``.npy`` as float32 in [-1, 1], N x C x H x W: the reference
+    images of ``--dataset FILE``, read by the rules (keys, layouts, value ranges) that read samples
+    files, so real and generated images go through one pixel pipeline. Statistics beside the images
+    (:data:`STATS_KEYS`) are passed over; an array of points is refused."""
+    if path.suffix.lower() == ".npz":
+        x = _load_npz(path, what="images")
+    else:
+        x = _load_npy(path, what="images")
+    if x.dim() != 4:  # N x D floats pass as points for samples; a dataset archive is images
+        raise GenbenchError(
+            f"{path} holds an array of shape {tuple(x.shape)}, not images; save uint8 images N x H x W x C "
+            "(or N x H x W), or float N x C x H x W in [-1, 1]"
+        )
+    return x
 
 
 def _read_image(f: Path) -> tuple[tuple[int, int], np.ndarray]:

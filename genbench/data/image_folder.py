@@ -6,7 +6,9 @@ The images are read by :func:`genbench.data.folder.load_image_folder`, the reade
 (recursive, sorted, grey/RGB rules, 16-bit PNG), so real and generated images go through the same
 pixel pipeline. Every image is the ``train`` split; a folder has no ``test`` split. No mode labels.
 The dataset's name is the folder's basename made a registry name; its fingerprint hashes every
-pixel, so two folders of one basename never share a protocol.
+pixel, so two folders of one basename never share a protocol. :func:`image_data_path` recognises
+``--dataset DIR`` and ``--dataset FILE.npz`` alike; the file is an
+:class:`genbench.data.image_archive.ImageArchive`, named, split and fingerprinted as a folder is.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -22,47 +25,62 @@ from genbench.data.base import Dataset, Split
 from genbench.errors import DataError, GenbenchError
 from genbench.workdir import absolute
 
+#: the files ``--dataset`` reads as an image archive (:class:`genbench.data.image_archive.ImageArchive`)
+ARCHIVE_SUFFIXES = (".npz", ".npy")
 #: what a basename's characters outside a registry name (:data:`genbench.registration_checks.NAME_RE`) become
 _OUTSIDE_NAME = re.compile(r"[^a-z0-9_\-]+")
 
 
-def image_folder_path(value: str | os.PathLike[str]) -> Path | None:
-    """The folder that ``--dataset value`` names, or None when it names a registered dataset (a
-    registered name always wins) or nothing at all. A value that looks like a path (a path
-    separator, or a leading ``.`` or ``~``; any ``os.PathLike`` of the Python API) must be an
-    existing folder; a bare name is a folder only when one exists there and no dataset has that
-    name. Fails in one line naming the fix for a path that is no folder."""
+def image_data_path(value: str | os.PathLike[str]) -> Path | None:
+    """The folder of images, or the ``.npz``/``.npy`` image archive
+    (:class:`genbench.data.image_archive.ImageArchive`), that ``--dataset value`` names; None when it
+    names a registered dataset (a registered name always wins) or nothing at all. A value that looks
+    like a path (a path separator, a leading ``.`` or ``~``, an ``.npz`` or ``.npy`` suffix, which no
+    registered name has; any ``os.PathLike`` of the Python API) must be an existing folder or
+    archive; a bare name is a path only when something exists there and no dataset has that name.
+    Fails in one line naming the fix for a path that is neither."""
     from genbench import registry
 
     if isinstance(value, str):
         if value in registry.datasets:
             return None
         separators = [s for s in (os.sep, os.altsep, "/") if s]
-        looks_like_path = any(s in value for s in separators) or value.startswith((".", "~"))
+        looks_like_path = (
+            any(s in value for s in separators)
+            or value.startswith((".", "~"))
+            or value.lower().endswith(ARCHIVE_SUFFIXES)
+        )
     else:
         looks_like_path = True
     path = Path(value).expanduser()
-    if not looks_like_path and not path.is_dir():
+    if not looks_like_path and not path.exists():
         return None  # an unknown name: the registry's error, with its "did you mean"
     if not path.exists():
+        what = "file" if path.suffix.lower() in ARCHIVE_SUFFIXES else "folder"
         raise GenbenchError(
-            f"--dataset {value}: no such folder; pass an existing folder of PNG/JPEG images, or a dataset "
-            "name (see `genbench list datasets`)"
+            f"--dataset {value}: no such {what}; pass an existing folder of PNG/JPEG images or .npz/.npy "
+            "image archive, or a dataset name (see `genbench list datasets`)"
         )
-    if not path.is_dir():
+    if not path.is_dir() and path.suffix.lower() not in ARCHIVE_SUFFIXES:
         raise GenbenchError(
-            f"--dataset {value} is a file, not a folder; pass the folder of PNG/JPEG images it is in, or a "
-            "dataset name (see `genbench list datasets`)"
+            f"--dataset {value} is a file, but neither a folder nor an .npz/.npy image archive; pass the "
+            "folder of PNG/JPEG images it is in, an .npz/.npy of the images, or a dataset name (see "
+            "`genbench list datasets`)"
         )
     return absolute(path)
 
 
+def as_name(text: str) -> str:
+    """``text`` (a folder's basename, a file's stem) as a registry name: lowercase, other characters
+    ``-``, starting with a letter or digit ("My Photos" -> "my-photos"); "images" when nothing of it
+    is left."""
+    return _OUTSIDE_NAME.sub("-", text.lower()).lstrip("-_") or "images"
+
+
 def folder_name(path: Path) -> str:
-    """The folder's basename as a registry name: lowercase, other characters ``-``, starting with a
-    letter or digit ("My Photos" -> "my-photos"); "images" when nothing of it is left."""
+    """The folder's basename as a registry name (:func:`as_name`)."""
     # normalised: the basename of "real/.." is the folder's, not ".."
-    name = _OUTSIDE_NAME.sub("-", Path(os.path.normpath(path)).name.lower()).lstrip("-_")
-    return name or "images"
+    return as_name(Path(os.path.normpath(path)).name)
 
 
 class ImageFolder(Dataset):
@@ -81,20 +99,26 @@ class ImageFolder(Dataset):
     def name(self) -> str:
         return folder_name(self.path)
 
-    def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
-        from genbench.data.folder import load_image_folder
+    #: what the dataset is, as its errors say it
+    what: ClassVar[str] = "an image folder"
 
+    def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
         if split != "train":
             raise DataError(
-                f"{self.path} is an image folder, whose one split is train (every image in it): it has no "
+                f"{self.path} is {self.what}, whose one split is train (every image in it): it has no "
                 f"{split} split, so only --reference-split train (the default) applies"
             )
-        x = load_image_folder(
+        return self._images(), None
+
+    def _images(self) -> torch.Tensor:
+        """Every image, float32 N x C x H x W in [-1, 1]."""
+        from genbench.data.folder import load_image_folder
+
+        return load_image_folder(
             self.path,
             resize_to=f"one size in --dataset {self.path}, as clean-fid and torch-fidelity require",
             empty_fix="pass --dataset a folder of .png/.jpg files",
         )
-        return x, None
 
     def fingerprint(self) -> str:
         """The name and the train split's :meth:`content_digest` (every pixel value): the one split
