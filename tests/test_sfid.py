@@ -140,7 +140,7 @@ def test_sfid_needs_the_inception_features(cli, tmp_path, cache_dir):
     line = metric_error(r)
     assert "sfid needs --features inception" in line and "'classifier'" in line, line
     assert not list((tmp_path / "runs").rglob("*.json"))  # nothing scored in vain
-    # a run that trained (or loaded) the VAE first wrote its result with the other metrics
+    # the run fails before the VAE is trained or loaded: no result, not even the other metrics'
     cache = tmp_path / "fresh"
     args = ["run", "--models", "vae", "--dataset", "digits", "--out", tmp_path / "runs", "--cache-dir", cache]
     r = cli(*args, "--no-progress", "--metrics", "fid,sfid", "--features", "raw")

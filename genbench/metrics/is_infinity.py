@@ -10,8 +10,8 @@ least-squares intercept at 1/N = 0 (:mod:`genbench.metrics._extrapolation`), as 
 ``calculate_IS_infinity``.
 
 The smallest subset is ``max(N // 10, 2 K)`` by default for K classes of logits (the paper's 5000 of
-50000 samples, with Inception's 1008 classes): the neglected terms in 1/N^2 are about K / (4 N)
-times the linear one, small only for N well above K. A ``min_size`` given must be 2 at least.
+50000 samples, with Inception's 1008 classes): the neglected terms in 1/N^2 are smaller than the
+linear one by a factor of order K / N, small only for N well above K. A ``min_size`` given must be 2 at least.
 
 Not run by default (``--metrics is,is_inf``), as ``fid_inf``.
 """

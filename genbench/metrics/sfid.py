@@ -43,7 +43,7 @@ from genbench.metrics.fid import (
 from genbench.registry import register_metric
 
 #: what the singular-covariance warnings add
-ADM = " (ADM's use 50000 samples)"
+ADM = " (ADM's scores use 50000 samples against statistics of the whole dataset)"
 #: the keys of the spatial statistics in ADM's reference batches
 STATS_KEYS = ("mu_s", "sigma_s")
 
