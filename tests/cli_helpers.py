@@ -103,3 +103,23 @@ class Mkdir:
 
     def __reduce__(self):
         return (os.mkdir, (self.path,))
+
+
+def png_folder(path: Path, images: np.ndarray) -> Path:
+    """``images`` (uint8 N x H x W or N x H x W x 3) saved as PNGs in the new folder ``path``."""
+    from PIL import Image
+
+    path.mkdir(parents=True)
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(path / f"{i:03d}.png")
+    return path
+
+
+def raw_eval_args(
+    samples: Path, dataset: str | Path, out: Path, cache_dir: Path, *extra: object
+) -> list[str]:
+    """`genbench eval` of ``samples`` against ``dataset`` (a name, a folder, an archive) in raw pixels."""
+    return [
+        "eval", "--samples", str(samples), "--dataset", str(dataset), "--out", str(out),
+        "--cache-dir", str(cache_dir), "--no-progress", "--features", "raw", *map(str, extra),
+    ]  # fmt: skip

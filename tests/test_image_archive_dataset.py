@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import single_line_error
-from PIL import Image
+from cli_helpers import png_folder as _folder
+from cli_helpers import raw_eval_args, single_line_error
 
 import genbench
 from genbench.config import RunConfig
@@ -22,18 +22,8 @@ def _images(seed: int, n: int = 40, size: int = 8) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
 
 
-def _folder(path: Path, images: np.ndarray) -> Path:
-    path.mkdir(parents=True)
-    for i, img in enumerate(images):
-        Image.fromarray(img).save(path / f"{i:03d}.png")
-    return path
-
-
-def _args(samples: Path, dataset: str | Path, out: Path, cache_dir: Path, *extra: object) -> list[object]:
-    return [
-        "eval", "--samples", samples, "--dataset", dataset, "--out", out, "--cache-dir", cache_dir,
-        "--no-progress", "--no-figures", "--features", "raw", *extra,
-    ]  # fmt: skip
+def _args(samples: Path, dataset: str | Path, out: Path, cache_dir: Path, *extra: object) -> list[str]:
+    return raw_eval_args(samples, dataset, out, cache_dir, "--no-figures", *extra)
 
 
 def _result(out: Path, name: str = "gen") -> dict:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import png_folder as _folder
+from cli_helpers import raw_eval_args as _args
 from cli_helpers import single_line_error
 from PIL import Image
 
@@ -23,20 +25,6 @@ def _images(seed: int, n: int = 40, size: int = 8, channels: int = 1) -> np.ndar
     """``n`` random uint8 images, N x H x W (grey) or N x H x W x 3."""
     shape = (n, size, size) if channels == 1 else (n, size, size, 3)
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
-
-
-def _folder(path: Path, images: np.ndarray) -> Path:
-    path.mkdir(parents=True)
-    for i, img in enumerate(images):
-        Image.fromarray(img).save(path / f"{i:03d}.png")
-    return path
-
-
-def _args(samples: Path, dataset: str | Path, out: Path, cache_dir: Path, *extra: str) -> list[str]:
-    return [
-        "eval", "--samples", str(samples), "--dataset", str(dataset), "--out", str(out),
-        "--cache-dir", str(cache_dir), "--no-progress", "--features", "raw", *extra,
-    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("size", "channels"), [(8, 1), (16, 3)])

@@ -144,6 +144,13 @@ def frechet_distance(
     return max(fid, 0.0)
 
 
+def check_backend(metric: str, options: dict[str, Any]) -> None:
+    """``metric``'s ``backend`` option (FID's trace formula, sfid's too): one of :data:`BACKENDS`."""
+    backend = options.get("backend", DEFAULT_BACKEND)
+    if backend not in BACKENDS:
+        raise MetricInputError(f"{metric}: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+
+
 @register_metric("fid")
 class FID(Metric):
     """Fréchet distance between Gaussians fitted to sample and reference features (Heusel et al. 2017)."""
@@ -159,9 +166,7 @@ class FID(Metric):
     )
 
     def check_options(self, options: dict[str, Any]) -> None:
-        backend = options.get("backend", DEFAULT_BACKEND)
-        if backend not in BACKENDS:
-            raise MetricInputError(f"fid: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        check_backend("fid", options)
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         backend = option(ctx, "fid", "backend", DEFAULT_BACKEND)

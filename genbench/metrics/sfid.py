@@ -34,8 +34,8 @@ from genbench.features.reference import load_reference_stats
 from genbench.metrics._inputs import check_features, option
 from genbench.metrics.base import EvalContext, Metric
 from genbench.metrics.fid import (
-    BACKENDS,
     DEFAULT_BACKEND,
+    check_backend,
     frechet_distance,
     gaussian_statistics,
     warn_if_singular,
@@ -64,9 +64,7 @@ class SFID(Metric):
     )
 
     def check_options(self, options: dict[str, Any]) -> None:
-        backend = options.get("backend", DEFAULT_BACKEND)
-        if backend not in BACKENDS:
-            raise MetricInputError(f"sfid: unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        check_backend("sfid", options)
 
     def check_features(self, extractor: FeatureExtractor | None) -> None:
         if not _taps(extractor):
