@@ -170,7 +170,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             )
     dataset = build_dataset(config.dataset, config)
     spec = dataset.spec  # loads the train split: a missing file fails here
-    dataset.load(config.reference_split)
+    dataset.load_stored(config.reference_split)  # read and checked, not converted
     for name, cls in classes.items():
         try:
             models.append(plan_model(name, cls, spec, overrides))

@@ -99,7 +99,11 @@ def _feature_dim(p: Plan) -> int | None:
     before hours of training rather than after. An evaluation trains nothing: FID checks then."""
     if not p.models:
         return None
-    return int(p.extractor.extract(p.dataset.load("train")[0][:2]).features.shape[1])
+    from genbench.data.folder import float_samples
+
+    # two examples as floats (an extractor plugin's own extract takes no uint8), not the split converted
+    two = float_samples(p.dataset.load_stored("train")[0][:2])
+    return int(p.extractor.extract(two).features.shape[1])
 
 
 def run(config: RunConfig) -> list[Result]:

@@ -309,7 +309,7 @@ def reference_protocol(p: Plan) -> dict[str, Any]:
         split = p.config.reference_split
         return {
             "reference_split": split,
-            "num_reference": len(p.dataset.load(split)[0]),
+            "num_reference": len(p.dataset.load_stored(split)[0]),
             "dataset_fingerprint": p.dataset.fingerprint(),
         }
     return made_reference(p.reference_made if p.reference_stats is not None else None, p.dataset.name)

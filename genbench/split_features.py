@@ -56,7 +56,8 @@ def split_features_reader(
 
     def read(split: Split, extractor: FeatureExtractor | None = None) -> Features:
         if extractor_changed():
-            return (extractor or p.extractor).extract(p.dataset.load(split)[0])
+            # as stored: uint8 images are converted batch by batch (for a plugin's own extract, whole)
+            return extract_reporting(extractor or p.extractor, p.dataset.load_stored(split)[0], None)
         return split_features_for(p, console, split, extractor=extractor)
 
     return read

@@ -3,6 +3,11 @@
 Every dataset gives ``train`` and ``test`` splits as float tensors in a fixed range (images in
 [-1, 1] as N x C x H x W, points as N x D), declares its shape, number of modes, default feature
 extractor, and how to label a sample's mode (for the mode-collapse diagnostics).
+
+An image dataset may hold its 8-bit images as uint8 (its ``_load`` returns them so; ``--dataset
+DIR`` and ``--dataset FILE.npz`` do), a quarter of float32's memory: ``load`` converts them on each
+call (``v / 127.5 - 1``, as ``genbench eval``'s samples are converted), and what needs only the
+features, the shape, the count or the digest reads them as stored (:meth:`Dataset.load_stored`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ def default_cache_dir() -> Path:
 
 #: values :func:`all_finite` checks at once: 16 MB of float32
 _FINITE_VALUES = 1 << 22
+#: uint8 values :meth:`Dataset.content_digest` converts to float32 at once: 16 MB of float32
+_HASHED_VALUES = 1 << 22
 
 
 def all_finite(x: torch.Tensor) -> bool:
@@ -57,6 +64,7 @@ class Dataset(ABC):
 
     ``load(split)`` returns ``(x, labels)``: ``x`` a float32 tensor in the data range, ``labels`` an
     int64 tensor of mode labels (class ids, mixture components) or ``None`` when unknown.
+    ``_load`` of an image dataset may return ``x`` as uint8 N x C x H x W in [0, 255] instead.
     """
 
     kind: ClassVar[Literal["image", "points"]] = "image"
@@ -112,10 +120,30 @@ class Dataset(ABC):
         """Load one split; raise :class:`genbench.errors.DataError` with the fix when unavailable."""
 
     def load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(x, labels)`` of ``split``: ``x`` float32 in the data range, whatever the dataset stores."""
+        x, labels = self._shared(split)
+        if x.dtype == torch.uint8:
+            # converted on every call, never cached: a kept float copy would be the 4 bytes per value
+            # that storing uint8 saves (7.9 GB for ADM's 10000 ImageNet-256 reference images, not 2)
+            from genbench.data.folder import float_samples
+
+            return float_samples(x), self._handed_out(labels)
+        if self._hands_out_copies:
+            return x.clone(), self._handed_out(labels)
+        return x, labels
+
+    def load_stored(self, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``split`` as the dataset holds it: :meth:`load`'s values, or the uint8 images they are
+        converted from (an image folder's or archive's 8-bit images). For what needs no float pixels:
+        feature extraction (which converts batch by batch), counts, shapes and digests. Read-only, as
+        ``load``'s own split is; copies on a metric's view (:meth:`handing_out_copies`), as ``load``'s."""
         x, labels = self._shared(split)
         if self._hands_out_copies:
-            return x.clone(), (labels.clone() if labels is not None else None)
+            return x.clone(), self._handed_out(labels)
         return x, labels
+
+    def _handed_out(self, labels: torch.Tensor | None) -> torch.Tensor | None:
+        return labels.clone() if labels is not None and self._hands_out_copies else labels
 
     # load_labels and load_examples: named after load, not "labels" or "examples", which a plugin
     # dataset may already use for an attribute of its own (its class names)
@@ -123,8 +151,7 @@ class Dataset(ABC):
         """The mode labels of ``split`` as ``load`` hands them out, or None when unknown, without
         copying its examples: read through ``load`` on a metric's copying view, the reference labels
         of CIFAR-10's train split cost a 614 MB copy of its images, once per model."""
-        labels = self._shared(split)[1]
-        return labels.clone() if labels is not None and self._hands_out_copies else labels
+        return self._handed_out(self._shared(split)[1])
 
     def load_examples(self, split: Split, index: np.ndarray | list[int]) -> torch.Tensor:
         """The examples at row numbers ``index`` (integers) of ``split``, N x ..., a copy of those rows
@@ -133,7 +160,9 @@ class Dataset(ABC):
         rows = np.atleast_1d(np.asarray(index))  # one number too: a 0-d index gave a view, not a copy
         if rows.size and not np.issubdtype(rows.dtype, np.integer):
             raise TypeError(f"load_examples takes integer row numbers, got {rows.dtype}")
-        return self._shared(split)[0][torch.as_tensor(rows, dtype=torch.long)]
+        from genbench.data.folder import float_samples
+
+        return float_samples(self._shared(split)[0][torch.as_tensor(rows, dtype=torch.long)])
 
     def _shared(self, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The one loaded copy of ``split``, loaded and checked on first use."""
@@ -175,7 +204,8 @@ class Dataset(ABC):
         numpy arrays were an AttributeError traceback; images in [0, 255] were trained on silently)."""
         from genbench.errors import PluginOutputError
 
-        shape = "N x C x H x W in [-1, 1]" if self.kind == "image" else "N x D"
+        image = self.kind == "image"
+        shape = "N x C x H x W in [-1, 1] (or uint8 in [0, 255])" if image else "N x D"
         fix = (
             f"return (x, labels): x a float32 tensor {shape}, labels an int64 tensor of N mode labels or None"
         )
@@ -183,20 +213,22 @@ class Dataset(ABC):
         if not (isinstance(loaded, tuple) and len(loaded) == 2):
             raise PluginOutputError(f"{who} {type(loaded).__name__} from _load({split!r}); {fix}")
         x, labels = loaded
+        # 8-bit images as stored (load converts them): every uint8 value is a pixel, finite and in range
+        stored_uint8 = image and isinstance(x, torch.Tensor) and x.dtype == torch.uint8
         problem = None
         if not isinstance(x, torch.Tensor):
             problem = f"x of type {type(x).__name__}"
-        elif x.dtype != torch.float32:
+        elif x.dtype != torch.float32 and not stored_uint8:
             problem = f"x of dtype {x.dtype}"
-        elif x.dim() != (4 if self.kind == "image" else 2) or not len(x):
+        elif x.dim() != (4 if image else 2) or not len(x):
             problem = f"x of shape {tuple(x.shape)}"
-        elif not all_finite(x):
+        elif not stored_uint8 and not all_finite(x):
             problem = "x holding NaN or inf"
         elif self.example_shape is not None and tuple(x.shape[1:]) != tuple(self.example_shape):
             problem = (
                 f"examples of shape {tuple(x.shape[1:])} (it declares example_shape = {self.example_shape})"
             )
-        elif self.kind == "image" and (float(x.min()) < -1.001 or float(x.max()) > 1.001):
+        elif image and not stored_uint8 and (float(x.min()) < -1.001 or float(x.max()) > 1.001):
             problem = f"images in [{float(x.min()):.3g}, {float(x.max()):.3g}]"
         elif labels is not None and not isinstance(labels, torch.Tensor):
             problem = f"labels of type {type(labels).__name__}"
@@ -212,7 +244,7 @@ class Dataset(ABC):
 
     @cached_property
     def spec(self) -> DataSpec:
-        x, _ = self.load("train")
+        x, _ = self.load_stored("train")  # the shape and count alone: no float copy of the images
         return DataSpec(
             name=self.name,
             kind=self.kind,
@@ -264,10 +296,19 @@ class Dataset(ABC):
         import hashlib
 
         if split not in self._digests:
-            x, labels = self.load(split)
+            x, labels = self.load_stored(split)
             h = hashlib.blake2b(str(tuple(x.shape)).encode(), digest_size=10)
-            # the arrays' own buffers: tobytes() copied the whole split first (614 MB for CIFAR-10)
-            h.update(x.contiguous().numpy())
+            if x.dtype == torch.uint8:
+                # the float32 values load gives, a few rows at a time: the digest (and every cache key
+                # and fingerprint made of it) is the one a float store had, without its float copy.
+                # Hashing consecutive chunks is hashing their concatenation, bit for bit
+                from genbench.data.folder import float_samples
+
+                for part in x.split(max(1, _HASHED_VALUES // max(1, x[0].numel()))):
+                    h.update(float_samples(part.contiguous()).numpy())
+            else:
+                # the arrays' own buffers: tobytes() copied the whole split first (614 MB for CIFAR-10)
+                h.update(x.contiguous().numpy())
             if labels is not None:
                 h.update(labels.contiguous().numpy())
             self._digests[split] = h.hexdigest()

@@ -333,15 +333,16 @@ def load_image_folder(
     return torch.from_numpy(out)
 
 
-def load_image_archive(path: Path) -> torch.Tensor:
+def load_image_archive(path: Path, *, keep_uint8: bool = False) -> torch.Tensor:
     """The images of an ``.npz`` or ``.npy`` as float32 in [-1, 1], N x C x H x W: the reference
     images of ``--dataset FILE``, read by the rules (keys, layouts, value ranges) that read samples
     files, so real and generated images go through one pixel pipeline. Statistics beside the images
-    (:data:`STATS_KEYS`) are passed over; an array of points is refused."""
+    (:data:`STATS_KEYS`) are passed over; an array of points is refused. With ``keep_uint8``, uint8
+    images stay uint8 N x C x H x W (:func:`float_samples`)."""
     if path.suffix.lower() == ".npz":
-        x = _load_npz(path, what="images")
+        x = _load_npz(path, keep_uint8, what="images")
     else:
-        x = _load_npy(path, what="images")
+        x = _load_npy(path, keep_uint8, what="images")
     if x.dim() != 4:  # N x D floats pass as points for samples; a dataset archive is images
         raise GenbenchError(
             f"{path} holds an array of shape {tuple(x.shape)}, not images; save uint8 images N x H x W x C "

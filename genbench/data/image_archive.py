@@ -8,8 +8,8 @@ or float in [-1, 1]), so real and generated images go through the same pixel pip
 statistics beside them (a reference batch's ``mu``, ``sigma``, ``mu_s``, ``sigma_s``) are no part of
 the split: FID compares with them only when the file is also passed as ``--reference-stats``, and
 a command that could is told so (:func:`archive_statistics`). As an image folder: every image is
-the ``train`` split, no ``test`` split, no mode labels; named after the file's stem, fingerprinted
-by every pixel.
+the ``train`` split, no ``test`` split, no mode labels, uint8 images held as uint8; named after the
+file's stem, fingerprinted by every pixel.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ class ImageArchive(ImageFolder):
         return as_name(self.path.stem)  # VIRTUAL_imagenet256_labeled.npz -> virtual_imagenet256_labeled
 
     def _images(self) -> torch.Tensor:
+        """uint8 N x C x H x W for a uint8 archive (ADM's reference batches), float32 for a float one."""
         from genbench.data.folder import load_image_archive
 
-        return load_image_archive(self.path)
+        return load_image_archive(self.path, keep_uint8=True)
 
 
 def archive_statistics(path: Path) -> list[str]:

@@ -124,7 +124,7 @@ def reference_features(
     first's; the others now wait, then read what the first wrote. ``progress(done, total)`` is told
     of each batch extracted (none when they are read from the cache)."""
     path = cache_path(dataset, extractor, split, cache_dir)
-    rows = len(dataset.load(split)[0])
+    rows = len(dataset.load_stored(split)[0])
     cached = _cached(path, rows, quiet=True)  # unlocked: a read-only shared cache is read as it is
     if cached is not None:
         return cached
@@ -133,7 +133,8 @@ def reference_features(
         cached = _cached(path, rows, quiet=False)  # written by the process this one waited for
         if cached is not None:
             return cached
-        x, _ = dataset.load(split)
+        # as stored: uint8 images (an image folder's) are converted batch by batch as they are extracted
+        x, _ = dataset.load_stored(split)
         feats = extract_reporting(extractor, x, progress)
         arrays = {"features": _stored(feats.features)}
         if feats.logits is not None:

@@ -92,9 +92,12 @@ class EvalContext:
         by hand (``split_features_reader`` None), extracted here once per context."""
         if self.split_features_reader is not None:
             return self.split_features_reader(split, extractor)
+        from genbench.features.base import extract_reporting
+
         by = self._extractor(extractor, f"the {split} split's features")
         key = f"{split}_features" if extractor is None else f"{split}_features:{by.checked_fingerprint()}"
-        return self.cached(key, lambda: by.extract(self.dataset.load(split)[0]))
+        # as stored: an image folder's uint8 images are converted batch by batch, not all at once
+        return self.cached(key, lambda: extract_reporting(by, self.dataset.load_stored(split)[0], None))
 
     def sample_features_in(self, extractor: FeatureExtractor) -> Features:
         """The samples' features in ``extractor``'s space, other than the run's (those are

@@ -49,6 +49,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from genbench.data.folder import float_samples
 from genbench.errors import GenbenchError, MetricInputError
 from genbench.metrics._inputs import check_features, check_same_dim, option, split_fix
 from genbench.metrics._knn import as_rows, nearest, pick_device
@@ -337,7 +338,7 @@ class Memorization(Metric):
     def _test_points(self, ctx: EvalContext, space: str, dim: int) -> tuple[np.ndarray | None, str]:
         """(the test split in the metric's space, ""), or (None, why it is unavailable)."""
         try:
-            test_x = ctx.dataset.load("test")[0]
+            test_x = ctx.dataset.load_stored("test")[0]  # as stored: in feature space only its count
         except GenbenchError as e:
             return None, f"the dataset has no usable test split ({e})"
         if len(test_x) < 2:
@@ -349,7 +350,7 @@ class Memorization(Metric):
             # every model, seed and later command (a bare context extracts them itself)
             test = ctx.split_features("test").features
         else:
-            test = _flat(test_x)
+            test = _flat(float_samples(test_x))
         test = check_features(test, "test", "memorization")
         if test.shape[1] != dim:
             raise MetricInputError(
