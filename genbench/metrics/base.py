@@ -105,7 +105,9 @@ class EvalContext:
         the run's bar (70 minutes for 50000 samples on a CPU, which showed nothing)."""
         if self.sample_features_reader is not None:
             return self.sample_features_reader(extractor, self.samples)
-        return extractor.extract(self.samples)
+        from genbench.features.base import extract_reporting
+
+        return extract_reporting(extractor, self.samples, None)  # as split_features: uint8 for an override
 
     def _extractor(self, extractor: FeatureExtractor | None, what: str) -> FeatureExtractor:
         """``extractor``, else the run's; a context built without one is an error naming the fix."""
