@@ -276,11 +276,12 @@ def warn_archive_statistics(
     the statistics of 10000 images and of the whole dataset give other FIDs, and which one a number
     is measured against is the user's choice, recorded in its protocol."""
     from genbench.data.image_archive import ImageArchive, archive_statistics
+    from genbench.features.reference import MADE_KEY
 
     if config.reference_stats is not None or not isinstance(dataset, ImageArchive):
         return
     named = [m.name for m in metrics if m.reference == "stats"]
-    held = [k for k in archive_statistics(dataset.path) if k in ("mu", "sigma", "mu_s", "sigma_s")]
+    held = [k for k in archive_statistics(dataset.path) if k != MADE_KEY]  # the record is no statistic
     if not named or not held:
         return
     verb = "compares" if len(named) == 1 else "compare"
