@@ -41,22 +41,16 @@ def samples_path(result_path: Path) -> Path:
     return result_path.with_name(result_path.stem + SUFFIX)
 
 
-#: rows of uint8 samples converted to float32 at a time for :func:`samples_sha256`
-_HASHED_ROWS = 256
-
-
 def samples_sha256(samples: torch.Tensor) -> str:
     """The sha256 of ``samples``' float32 values in C order: what `genbench eval` records of the
     samples it scores, and a run of the samples it keeps. uint8 images (`genbench eval` keeps 8-bit
     images so) are hashed as the float32 values they are read as, a few rows at a time: the digest of
     the same images loaded as float, without a float32 copy of them all."""
-    from genbench.data.folder import float_samples
+    from genbench.data.folder import float_chunks
 
-    if samples.dtype != torch.uint8:
-        return hashlib.sha256(_values(samples)).hexdigest()
     h = hashlib.sha256()
-    for i in range(0, len(samples), _HASHED_ROWS):
-        h.update(_values(float_samples(samples[i : i + _HASHED_ROWS])))
+    for part in float_chunks(samples):
+        h.update(_values(part))
     return h.hexdigest()
 
 

@@ -15,7 +15,7 @@ import torch
 from cli_helpers import png_folder
 from PIL import Image
 
-import genbench.data.base
+import genbench.data.folder
 from genbench.config import RunConfig
 from genbench.data.base import Dataset, Split
 from genbench.resolve import build_dataset
@@ -68,7 +68,7 @@ def test_8bit_images_are_held_as_uint8_and_load_as_the_same_floats(tmp_path, mon
     assert torch.equal(dataset.load_examples("train", [3, 1]), floats[[3, 1]])
     assert dataset.spec.num_train == len(images) and dataset.spec.shape == tuple(floats.shape[1:])
     # hashed in several chunks of converted rows: the digest of the float32 split in one piece
-    monkeypatch.setattr(genbench.data.base, "_HASHED_VALUES", 7 * floats[0].numel())
+    monkeypatch.setattr(genbench.data.folder, "_CHUNK_VALUES", 7 * floats[0].numel())
     by_hand = hashlib.blake2b(str(tuple(floats.shape)).encode(), digest_size=10)
     by_hand.update(floats.numpy())
     as_float = FloatArrays()
@@ -102,7 +102,7 @@ def test_the_digest_and_shape_hold_no_float_copy_of_the_split(tmp_path, monkeypa
     images = _images(3, n=64, size=32)
     path = _saved(tmp_path, kind, images)
     # a few rows hashed at a time, as a split larger than the rows hashed at once is
-    monkeypatch.setattr(genbench.data.base, "_HASHED_VALUES", 4 * images[0].size, raising=False)
+    monkeypatch.setattr(genbench.data.folder, "_CHUNK_VALUES", 4 * images[0].size)
     _dataset(path).fingerprint()  # PIL's and numpy's modules, imported on first use, are not counted
     dataset = _dataset(path)
     tracemalloc.start()

@@ -47,8 +47,6 @@ def default_cache_dir() -> Path:
 
 #: values :func:`all_finite` checks at once: 16 MB of float32
 _FINITE_VALUES = 1 << 22
-#: uint8 values :meth:`Dataset.content_digest` converts to float32 at once: 16 MB of float32
-_HASHED_VALUES = 1 << 22
 
 
 def all_finite(x: torch.Tensor) -> bool:
@@ -298,17 +296,13 @@ class Dataset(ABC):
         if split not in self._digests:
             x, labels = self.load_stored(split)
             h = hashlib.blake2b(str(tuple(x.shape)).encode(), digest_size=10)
-            if x.dtype == torch.uint8:
-                # the float32 values load gives, a few rows at a time: the digest (and every cache key
-                # and fingerprint made of it) is the one a float store had, without its float copy.
-                # Hashing consecutive chunks is hashing their concatenation, bit for bit
-                from genbench.data.folder import float_samples
+            # the arrays' own buffers (tobytes() copied the whole split first: 614 MB for CIFAR-10); a
+            # uint8 store as the float32 values load gives, a few rows at a time: the digest (and every
+            # cache key and fingerprint made of it) is the one a float store had, without its float copy
+            from genbench.data.folder import float_chunks
 
-                for part in x.split(max(1, _HASHED_VALUES // max(1, x[0].numel()))):
-                    h.update(float_samples(part.contiguous()).numpy())
-            else:
-                # the arrays' own buffers: tobytes() copied the whole split first (614 MB for CIFAR-10)
-                h.update(x.contiguous().numpy())
+            for part in float_chunks(x):
+                h.update(part.contiguous().numpy())
             if labels is not None:
                 h.update(labels.contiguous().numpy())
             self._digests[split] = h.hexdigest()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,22 @@ def float_samples(x: torch.Tensor) -> torch.Tensor:
     if x.dtype != torch.uint8:
         return x
     return torch.from_numpy(_to_unit_range(x.detach().cpu().numpy()))
+
+
+#: values a chunk of :func:`float_chunks` converts at once: 16 MB of float32
+_CHUNK_VALUES = 1 << 22
+
+
+def float_chunks(x: torch.Tensor) -> Iterator[torch.Tensor]:
+    """``float_samples(x)`` a few rows at a time (about 16 MB of float32 each), or float ``x`` whole:
+    what hashes uint8 images as the float32 values they are read as (a run's samples, a folder's
+    split) without a float32 copy of them all. Hashing consecutive chunks is hashing their
+    concatenation, bit for bit."""
+    if x.dtype != torch.uint8 or not len(x):
+        yield float_samples(x)
+        return
+    for part in x.split(max(1, _CHUNK_VALUES // max(1, x[0].numel()))):
+        yield float_samples(part.contiguous())
 
 
 def load_samples(path: Path, spec: DataSpec | None = None, *, keep_uint8: bool = False) -> torch.Tensor:
