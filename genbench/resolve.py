@@ -73,6 +73,11 @@ def build_dataset(name: str | os.PathLike[str], config: RunConfig) -> Dataset:
     )
 
 
+#: the RunConfig fields that name a feature network's weights file (FeatureExtractor.weights_option),
+#: each with the built-in extractor that reads it: a file given to the other is named unused
+WEIGHTS_OPTIONS = {"inception_weights": "inception", "dinov2_weights": "dinov2"}
+
+
 def build_extractor(
     dataset: Dataset, config: RunConfig, device: torch.device, console: Progress
 ) -> FeatureExtractor:
@@ -89,11 +94,18 @@ def build_extractor(
         raise GenbenchError(
             f"feature extractor {name!r} does not handle {dataset.kind} data ({dataset.name!r}); {fix}"
         )
-    if config.inception_weights is not None and not cls.takes_weights:
-        console.warn(
-            f"--inception-weights {config.inception_weights} is not used: the {name} features take no "
-            f"weights file; --features inception does"
+    own = cls.weights_option if cls.takes_weights else None
+    for option, reader in WEIGHTS_OPTIONS.items():
+        given = getattr(config, option)
+        if given is None or option == own:
+            continue
+        flag = "--" + option.replace("_", "-")
+        why = (
+            f"take no weights file; --features {reader} does"
+            if own is None
+            else f"read --{own.replace('_', '-')}; --features {reader} reads {flag}"
         )
+        console.warn(f"{flag} {given} is not used: the {name} features {why}")
     return call_plugin(
         "feature extractor",
         name,
@@ -102,7 +114,7 @@ def build_extractor(
             dataset,
             cache_dir=config.cache_dir or default_cache_dir(),
             device=device,
-            weights=config.inception_weights,
+            weights=getattr(config, cls.weights_option, None),
             batch_size=config.batch_size,
         ),
         features_fallback(dataset, name),
@@ -363,7 +375,7 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     # was not used
     parse_split(config.reference_split)
     _check_type(config, "out", _is_path, "a path, e.g. 'runs'")  # Path(None) raised a TypeError
-    for name in ("data_dir", "cache_dir", "reference_stats", "inception_weights"):
+    for name in ("data_dir", "cache_dir", "reference_stats", "inception_weights", "dinov2_weights"):
         _check_type(config, name, lambda v: v is None or _is_path(v), "a path or None")
     for flag in ("figures", "progress"):  # RunConfig(figures="no") is true
         _check_type(config, flag, _is_bool, "True or False")

@@ -27,7 +27,8 @@ REPEATABLE = "<str>"
 ENVIRONMENT = (
     "Environment: $GENBENCH_INCEPTION_WEIGHTS is the inception features' weights file where "
     "--inception-weights is not given; $GENBENCH_CLEAN_INCEPTION_WEIGHTS is clean-inception's, and wins "
-    "over --inception-weights."
+    "over --inception-weights; $GENBENCH_DINOV2_WEIGHTS is the dinov2 features' checkpoint where "
+    "--dinov2-weights is not given."
 )
 
 
@@ -55,6 +56,10 @@ InceptionWeights = Annotated[
     path_option(
         r"Local Inception weights file \[default: an extractor's own variable, see Environment below]."
     ),
+]
+Dinov2Weights = Annotated[
+    Path | None,
+    path_option(r"Local DINOv2 ViT-L/14 checkpoint for --features dinov2 \[default: see Environment below]."),
 ]
 MetricOption = Annotated[
     list[str] | None,

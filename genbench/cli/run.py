@@ -13,6 +13,7 @@ from genbench.cli.options import (
     CacheDir,
     DataDir,
     Device,
+    Dinov2Weights,
     Features,
     InceptionWeights,
     Include,
@@ -96,6 +97,7 @@ def run(
     ] = None,
     metric_option: MetricOption = None,
     inception_weights: InceptionWeights = None,
+    dinov2_weights: Dinov2Weights = None,
     amp: Annotated[bool, typer.Option(help="Mixed-precision training on CUDA.")] = False,
     deterministic: Annotated[
         bool,
@@ -137,6 +139,7 @@ def run(
         overrides=list(set_ or []),
         metric_options=list(metric_option or []),
         inception_weights=inception_weights,
+        dinov2_weights=dinov2_weights,
         amp=amp,
         deterministic=deterministic,
         figures=figures,

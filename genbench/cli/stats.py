@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from genbench.cli.options import CacheDir, DataDir, Device, Features, InceptionWeights, Include, path_option
+from genbench.cli.options import (
+    CacheDir,
+    DataDir,
+    Device,
+    Dinov2Weights,
+    Features,
+    InceptionWeights,
+    Include,
+    path_option,
+)
 from genbench.config import RunConfig, parse_split
 
 
@@ -26,6 +35,7 @@ def stats(
     device: Device = "auto",
     batch_size: Annotated[int, typer.Option(help="Feature batch size.")] = 500,
     inception_weights: InceptionWeights = None,
+    dinov2_weights: Dinov2Weights = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
     include: Include = None,
 ) -> None:
@@ -42,6 +52,7 @@ def stats(
         device=device,
         batch_size=batch_size,
         inception_weights=inception_weights,
+        dinov2_weights=dinov2_weights,
         progress=progress,
         include=list(include or []),
     )

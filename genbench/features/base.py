@@ -85,6 +85,9 @@ class FeatureExtractor(ABC):
     #: whether it reads a weights file given by --inception-weights (plugins are assumed to); when
     #: not, the flag is named unused rather than silently ignored
     takes_weights: ClassVar[bool] = True
+    #: the RunConfig field (and flag) whose file it gets as ``weights``: ``dinov2`` reads
+    #: ``--dinov2-weights``, every other extractor ``--inception-weights``; the other is named unused
+    weights_option: ClassVar[str] = "inception_weights"
     #: whether ``fingerprint()`` itself identifies the weights file it reads by its content (the
     #: built-in Inceptions' do); else :meth:`checked_fingerprint` adds a digest of ``self.weights``
     fingerprint_covers_weights: ClassVar[bool] = False
@@ -226,8 +229,9 @@ class FeatureExtractor(ABC):
             try:
                 digests[self.weights] = file_sha256(self.weights)[:16]
             except OSError as e:
+                flag = "--" + self.weights_option.replace("_", "-")
                 raise GenbenchError(
-                    f"cannot read --inception-weights {self.weights} for the {self.name} features "
+                    f"cannot read {flag} {self.weights} for the {self.name} features "
                     f"({e.strerror or type(e).__name__}); pass an existing weights file"
                 ) from None
         return digests[self.weights]
