@@ -294,6 +294,13 @@ class _SamplesCopiedOnRead(EvalContext):
     def samples(self, value: torch.Tensor) -> None:  # the dataclass __init__'s assignment
         self._shared_samples, self._own_samples = value, None
 
+    def _held_samples(self) -> torch.Tensor:
+        # the uint8 images shared with the other metrics, never written into (extraction converts them
+        # into new tensors), until this metric has its own float copy, which it may have changed
+        if self._own_samples is None and self._shared_samples.dtype == torch.uint8:
+            return self._shared_samples
+        return self.samples
+
     @property
     def num_samples(self) -> int:
         return int(self._shared_samples.shape[0])

@@ -103,11 +103,19 @@ class EvalContext:
         """The samples' features in ``extractor``'s space, other than the run's (those are
         ``sample_features``): sfid's spatial Inception features, a second pass over the samples, with
         the run's bar (70 minutes for 50000 samples on a CPU, which showed nothing)."""
+        samples = self._held_samples()  # `genbench eval`'s uint8 images: converted batch by batch
         if self.sample_features_reader is not None:
-            return self.sample_features_reader(extractor, self.samples)
+            return self.sample_features_reader(extractor, samples)
         from genbench.features.base import extract_reporting
 
-        return extract_reporting(extractor, self.samples, None)  # as split_features: uint8 for an override
+        return extract_reporting(extractor, samples, None)  # as split_features: uint8 for an override
+
+    def _held_samples(self) -> torch.Tensor:
+        """The samples as the evaluation holds them, for what reads them without writing into them
+        (extraction, which converts uint8 images a batch at a time): ``samples`` here; a metric's
+        copying view gives `genbench eval`'s uint8 images themselves until the metric reads its float
+        copy of them all (39 GB for 50000 ImageNet-256 samples, held in 9.8)."""
+        return self.samples
 
     def _extractor(self, extractor: FeatureExtractor | None, what: str) -> FeatureExtractor:
         """``extractor``, else the run's; a context built without one is an error naming the fix."""
