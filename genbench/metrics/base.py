@@ -110,6 +110,16 @@ class EvalContext:
 
         return extract_reporting(extractor, samples, None)  # as split_features: uint8 for an override
 
+    def sample_rows(self, index: np.ndarray | list[int]) -> torch.Tensor:
+        """Float32 copies of the samples at row numbers ``index``, N x ...: a figure's few samples,
+        without a float copy of them all (read through ``samples``, a figure of 8 rows converted all
+        50000 of `genbench eval`'s uint8 ImageNet-256 samples, 39 GB)."""
+        from genbench.data.folder import float_samples
+
+        held = self._held_samples()
+        rows = torch.as_tensor(np.atleast_1d(np.asarray(index)), dtype=torch.long)
+        return float_samples(held[rows.to(held.device)].detach().cpu()).float()
+
     def _held_samples(self) -> torch.Tensor:
         """The samples as the evaluation holds them, for what reads them without writing into them
         (extraction, which converts uint8 images a batch at a time): ``samples`` here; a metric's
