@@ -53,15 +53,11 @@ def train_or_load(
     """
     seed_globals(seed)  # for plugins that draw from the global generators
     model = cls(p.dataset.spec, cfg).to(p.device)
-    # fit gets a copy (made only when it trains, not when a checkpoint is loaded): a model writing into
-    # its data (train.mul_(10) in fit, or later in sample through the reference it kept) changed every
-    # later model's numbers, all recorded "ok"
-    train_x = p.dataset.load("train")[0]
     if not cls.trainable:
         ctx = TrainContext(seed=seed, device=p.device)
         # nothing is cached, but a fit that caught Ctrl-C was scored as fitted and the run went on
         with deterministic_training(p.device, p.config.deterministic), ctrl_c_kept():
-            model.fit(train_x.clone(), ctx)
+            model.fit(_train_split_to_fit(p), ctx)
         return model, ctx.elapsed(), ctx.history, {"trainable": False, "model_version": cls.version}
 
     amp = p.amp
@@ -109,7 +105,6 @@ def train_or_load(
                 console.warn(f"{e}; training {label} seed {seed} instead")
         return model, *_train_and_save(
             model,
-            train_x,
             ckpt_dir,
             name=name,
             label=label,
@@ -161,9 +156,16 @@ def _load_trained(
     return float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
 
 
+def _train_split_to_fit(p: Plan) -> torch.Tensor:
+    """The train split, float32, as a copy of its own for one ``fit``: a model writing into its data
+    (train.mul_(10) in fit, or later in sample through the reference it kept) changed every later
+    model's numbers, all recorded "ok". Made only when a model fits, never when a checkpoint is
+    loaded: an image folder's uint8 split would otherwise be converted for nothing."""
+    return p.dataset.handing_out_copies().load("train")[0]
+
+
 def _train_and_save(
     model: GenerativeModel,
-    train_x: torch.Tensor,
     ckpt_dir: Path,
     *,
     name: str,
@@ -200,7 +202,7 @@ def _train_and_save(
             # a fit that caught Ctrl-C is interrupted all the same: no model.pt, its train.pt kept;
             # SIGTERM waits for the step to end, and its state is saved
             with steps_end_first(), ctrl_c_kept():
-                summary = model.fit(train_x.to(p.device, copy=True), ctx) or {}
+                summary = model.fit(_train_split_to_fit(p).to(p.device), ctx) or {}
         summary = {**summary, **mode}  # saved with the weights: a loaded checkpoint says how it was trained
         check_weights_finite(model, summary, ctx)
     except KeyboardInterrupt as e:

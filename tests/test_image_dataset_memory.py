@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import tracemalloc
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -16,9 +17,12 @@ from cli_helpers import png_folder
 from PIL import Image
 
 import genbench.data.folder
+from genbench import registry
+from genbench.api import GenerativeModel
 from genbench.config import RunConfig
 from genbench.data.base import Dataset, Split
 from genbench.resolve import build_dataset
+from genbench.runner import run
 
 
 def _images(channels: int, n: int = 30, size: int = 8) -> np.ndarray:
@@ -134,3 +138,57 @@ def test_a_dataset_plugin_may_hold_its_images_as_uint8(tmp_path):
     points = type("Uint8Points", (Uint8Images,), {"kind": "points"})()
     with pytest.raises(PluginOutputError, match="x of dtype torch.uint8"):
         points.load("train")
+
+
+class _KeepsNothing(GenerativeModel):
+    """A trainable model whose fit records the data it was handed and writes into it."""
+
+    trainable = True
+    handed: ClassVar[list[torch.Tensor]] = []
+
+    def fit(self, train, ctx):
+        type(self).handed.append(train.clone())
+        train.add_(5)  # its own copy: the dataset's split and the next fit are unchanged
+        return {}
+
+    def sample(self, n, *, generator):
+        return torch.rand(n, *self.spec.shape, generator=generator) * 2 - 1
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def test_a_loaded_checkpoint_converts_no_train_split_and_a_fit_gets_a_float_copy(
+    tmp_path, monkeypatch, register, cache_dir
+):
+    """Training read the whole train split as float32 before asking whether a checkpoint was cached:
+    for an image folder's uint8 split, a conversion of every image (7.9 GB for ADM's 10000 ImageNet-256
+    images) for a model that was then loaded, not trained."""
+    images = _images(3)
+    folder = png_folder(tmp_path / "real", images)
+    register(registry.models, "test-keeps-nothing", _KeepsNothing)
+    _KeepsNothing.handed.clear()
+    calls: list[str] = []
+    load = Dataset.load
+
+    def counted(self, split):
+        calls.append(split)
+        return load(self, split)
+
+    monkeypatch.setattr(Dataset, "load", counted)
+    config = RunConfig(
+        models=["test-keeps-nothing"], dataset=folder, seeds=[0, 1], samples=10, metrics=["fid"],
+        features="raw", out=tmp_path / "runs", cache_dir=cache_dir, device="cpu", figures=False,
+        progress=False,
+    )  # fmt: skip
+    assert [r.status for r in run(config)] == ["ok", "ok"]
+    assert calls.count("train") == 2  # one float copy per fit
+    assert len(_KeepsNothing.handed) == 2
+    for handed in _KeepsNothing.handed:  # the second fit's data is not the first's, written into
+        assert handed.dtype == torch.float32 and torch.equal(handed, _as_float(images))
+    calls.clear()
+    assert [r.status for r in run(config)] == ["ok", "ok"]  # both loaded from the cache
+    assert len(_KeepsNothing.handed) == 2 and calls.count("train") == 0
