@@ -32,6 +32,7 @@ from genbench.resolve import (
     build_metric_options,
     build_metrics,
     check_metric_features,
+    check_metric_samples,
     check_shared_inputs,
 )
 from genbench.results import Result, environment, safe_name
@@ -117,6 +118,7 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
         measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads)}
         extractor = build_extractor(dataset, config, device, console)  # a bad --features first: its own fix
         check_metric_features(metrics, extractor)
+        check_metric_samples(metrics, options, measures["num_samples"], extractor)
 
         def fingerprints() -> None:  # computed only when a result is there to compare with
             add_fingerprints(measures, extractor, dataset, reads)

@@ -42,6 +42,7 @@ from genbench.resolve import (
     build_metrics,
     check_config_types,
     check_metric_features,
+    check_metric_samples,
     check_shared_inputs,
 )
 from genbench.shipped import missing_shipped_folders
@@ -204,6 +205,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     # a bad --features fails with its own fix before a rerun's check, which named it a change of protocol
     extractor = build_extractor(dataset, config, device, console)
     check_metric_features(metrics, extractor)
+    check_metric_samples(metrics, options, measures["num_samples"], extractor)
     check_no_results_replaced(
         config,
         dataset.name,

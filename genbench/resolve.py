@@ -193,6 +193,25 @@ def check_metric_features(metrics: list[Metric], extractor: FeatureExtractor | N
         )
 
 
+def check_metric_samples(
+    metrics: list[Metric],
+    options: dict[str, dict[str, Any]],
+    num_samples: int,
+    extractor: FeatureExtractor | None,
+) -> None:
+    """Each metric's ``check_samples`` for ``num_samples`` samples in ``extractor``'s features, with
+    its ``--metric-option`` values, before any training: ``fid_inf.min_size=5000`` with ``--samples
+    1000`` fails the command now, in the metric's own line, rather than once every model has trained."""
+    for metric in metrics:
+        call_plugin(
+            "metric",
+            metric.name,
+            "raised {error} checking its options against the samples",
+            lambda m=metric: m.check_samples(options.get(m.name, {}), num_samples, extractor),
+            f"drop --metric-option {metric.name}.*",
+        )
+
+
 def call_plugin(kind: str, name: str, what: str, call: Callable[[], T], drop: str | None = None) -> T:
     """``call()`` into a plugin; its own bug is :func:`plugin_error`, ``what`` saying when, with
     ``{error}`` for the exception's type. A GenbenchError names its own fix and goes on as it is;

@@ -96,6 +96,7 @@ def test_classifier_features_and_logits(clf, digits):
     x = digits.load("test")[0][:50]
     f = clf.extract(x)
     assert f.features.shape == (50, 128) and f.logits.shape == (50, 10)
+    assert clf.feature_dim() == 128  # known before any extraction (fid_inf's min_size is checked by it)
     assert f.features.dtype == np.float64 and np.isfinite(f.features).all()
     assert f.features.std(0).max() > 0
 
@@ -250,6 +251,7 @@ def test_stacked_classifier_per_channel(clf, cache):
     xt, yt = stacked.load("test")
     f = sclf.extract(xt[:64])
     assert f.features.shape == (64, 3 * 128) and f.logits.shape == (64, 1000)
+    assert sclf.feature_dim() == 3 * 128
     # logits are log joint probabilities: they normalise, and factor over the channels
     np.testing.assert_allclose(np.logaddexp.reduce(f.logits, axis=1), 0, atol=1e-6)
     per_channel = [clf.predict(xt[:64, c : c + 1]) for c in range(3)]
@@ -278,6 +280,9 @@ def test_raw_features(tmp_path):
     f = Raw(ds, cache_dir=tmp_path, batch_size=7).extract(x)
     np.testing.assert_array_equal(f.features, x.double().numpy())
     assert f.logits is None
+    assert Raw(ds, cache_dir=tmp_path).feature_dim() == 2
+    digits = Digits(cache_dir=tmp_path)
+    assert Raw(digits, cache_dir=tmp_path).feature_dim() == 64  # 1 x 8 x 8 pixels
     img = torch.rand(5, 1, 8, 8)
     np.testing.assert_array_equal(
         Raw(ds, cache_dir=tmp_path).extract(img).features, img.reshape(5, -1).double().numpy()
@@ -330,6 +335,7 @@ def test_inception_local_weights(random_inception_weights, digits, tmp_path, mon
     ext = Inception(digits, cache_dir=tmp_path, weights=random_inception_weights, batch_size=1)
     f = ext.extract(x)  # two batches of one
     assert f.features.shape == (2, 2048) and f.logits.shape == (2, 1008)
+    assert ext.feature_dim() == 2048
     assert np.isfinite(f.features).all() and f.features.std(0).max() > 1e-3
     # the same numbers as calling torch-fidelity directly on the uint8 images, in one batch of 2
     ref = FeatureExtractorInceptionV3(
@@ -439,6 +445,7 @@ def test_clean_inception_pipeline_with_stand_in_network(digits, tmp_path, monkey
     with torch.no_grad():
         expected = net.layers((clean_resize(x) - 128) / 128).view(3, 2048)
     np.testing.assert_allclose(f.features, expected.double().numpy(), rtol=1e-5, atol=1e-5)
+    assert ext.feature_dim() == f.features.shape[1]
     with torch.no_grad():
         logits = expected @ net.output.weight.T
     np.testing.assert_allclose(f.logits, logits.double().numpy(), rtol=1e-4, atol=1e-5)

@@ -10,9 +10,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from cli_helpers import digits_test_u8, eval_args, single_line_error
+from cli_helpers import digits_test_u8, eval_args, run_args, single_line_error
 from test_metrics import FakeData, make_ctx, one_hot_logits
 
+from genbench import runner
 from genbench.errors import MetricInputError
 from genbench.metrics import _extrapolation
 from genbench.metrics.fid import FID
@@ -217,3 +218,59 @@ def test_cli_option_errors_are_one_line(cli, tmp_path, cache_dir):
     args = eval_args(tmp_path / "test.npz", tmp_path / "runs", cache_dir, "--metrics", "fid_inf")
     line = single_line_error(cli(*args, "--metric-option", "fid_inf.points=1"))
     assert "fid_inf: option points=1 must be an integer >= 2" in line
+
+
+@pytest.mark.parametrize(
+    "metrics, option, said",
+    [
+        (
+            "fid,fid_inf",
+            "fid_inf.min_size=5000",
+            "fid_inf: min_size 5000 leaves no range of subset sizes in 1000",
+        ),
+        # at or below the digits classifier's 128 dimensions (known before any extraction)
+        ("fid,fid_inf", "fid_inf.min_size=100", "fid_inf: min_size 100 is too small (a subset of 128 rows"),
+        (
+            "is,is_inf",
+            "is_inf.min_size=1000",
+            "is_inf: min_size 1000 leaves no range of subset sizes in 1000",
+        ),
+    ],
+)
+def test_a_min_size_that_cannot_work_fails_a_run_before_any_training(
+    cli, tmp_path, cache_dir, monkeypatch, metrics, option, said
+):
+    """It was the metric's error once every model had trained and sampled (hours on a CPU before a
+    typo showed); now the run fails first, in the same line, training and writing nothing."""
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the metric options were checked")
+
+    monkeypatch.setattr(runner, "train_or_load", no_training)
+    out = tmp_path / "runs"
+    args = [
+        "--models",
+        "copy",
+        "--dataset",
+        "digits",
+        "--samples",
+        "1000",
+        "--no-figures",
+        "--metrics",
+        metrics,
+    ]
+    line = single_line_error(cli(*run_args(out, cache_dir, *args, "--metric-option", option)))
+    assert said in line, line
+    assert not list(out.rglob("*.json"))
+
+
+def test_a_min_size_that_cannot_work_fails_an_evaluation_before_any_scoring(cli, tmp_path, cache_dir):
+    """`genbench eval` knows N from the samples file: the line is the one computing the metric gives."""
+    np.savez(tmp_path / "test.npz", samples=digits_test_u8(cache_dir))  # 360 samples
+    out = tmp_path / "runs"
+    args = eval_args(tmp_path / "test.npz", out, cache_dir, "--metrics", "fid,fid_inf", "--no-figures")
+    line = single_line_error(cli(*args, "--metric-option", "fid_inf.min_size=360"))
+    with pytest.raises(MetricInputError) as late:
+        FIDInfinity().compute(gaussian_ctx(0, np.zeros(D), n=360, min_size=360))
+    assert line == f"error: {late.value}"
+    assert not list(out.rglob("*.json"))  # fid, scored in vain before, is not written either

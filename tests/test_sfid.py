@@ -67,7 +67,7 @@ def test_features_are_mixed_6d_branch1x1_channels_0_to_6(
     inception = Inception(digits, cache_dir=tmp_path, weights=random_inception_weights, batch_size=3)
     spatial = InceptionSpatial(digits, cache_dir=tmp_path, weights=random_inception_weights, batch_size=3)
     got = spatial.extract(x)
-    assert got.features.shape == (3, DIM) == (3, 2023)
+    assert got.features.shape == (3, DIM) == (3, 2023) == (3, spatial.feature_dim())
     from genbench.features.inception import to_uint8
 
     with torch.no_grad():

@@ -135,6 +135,13 @@ class FeatureExtractor(ABC):
     def fingerprint(self) -> str:
         """Identifies weights and preprocessing, for reference-statistics cache keys."""
 
+    def feature_dim(self) -> int | None:
+        """The width of the features it gives this dataset's examples, where known without extracting
+        any (None: unknown until it extracts). What the metrics check their options against before
+        any training (:meth:`genbench.metrics.base.Metric.check_samples`: ``fid_inf.min_size`` must
+        exceed it); an extractor that declares it must give features of that width."""
+        return None
+
     @abstractmethod
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Features (and logits or None) of one batch already on ``self.device``."""

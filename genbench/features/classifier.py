@@ -267,6 +267,11 @@ class Classifier(FeatureExtractor):
         digest = self._trained()[1]["weights_sha256"]
         return fingerprint_of(self.weights_key(), digest) + ("-per-channel" if self.stacked else "")
 
+    def feature_dim(self) -> int:
+        # known from the config, without training: stacked data's channels each give their own
+        channels = self.dataset.shape_spec().shape[0] if self.stacked else 1
+        return self.config.feature_dim * channels
+
     @property
     def path(self) -> Path:
         """Where weights trained on this machine are cached."""

@@ -37,7 +37,7 @@ import torch
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
 from genbench.features.fetch_weights import fetch_weights
-from genbench.features.inception import WITHOUT_INCEPTION, _file_id, to_uint8
+from genbench.features.inception import POOL3_DIM, WITHOUT_INCEPTION, _file_id, to_uint8
 from genbench.registry import register_features
 
 ENV = "GENBENCH_CLEAN_INCEPTION_WEIGHTS"
@@ -122,6 +122,9 @@ class CleanInception(FeatureExtractor):
             self._id = _file_id(self.weights_path())
         return f"clean-fid-inception-torchscript-{self._id}:{self.PREPROCESSING}"
 
+    def feature_dim(self) -> int:
+        return POOL3_DIM  # clean-fid's pool features, the same layer as torch-fidelity's
+
     @property
     def model(self) -> torch.jit.ScriptModule:
         if self._model is None:
@@ -150,7 +153,7 @@ class CleanInception(FeatureExtractor):
         model = self.model
         resized = clean_resize(x).to(self.device)
         # as cleanfid.inception_torchscript.InceptionV3W.forward with resize_inside=False
-        features = model.layers.forward((resized - 128) / 128).view(len(x), 2048)
+        features = model.layers.forward((resized - 128) / 128).view(len(x), POOL3_DIM)
         output = getattr(model, "output", None)
         logits = features @ output.weight.T if output is not None and hasattr(output, "weight") else None
         return features, logits

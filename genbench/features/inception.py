@@ -39,7 +39,9 @@ URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights
 FILENAME = URL.rsplit("/", 1)[-1]
 #: the first digits of the file's sha256, which its name carries (torch.hub's convention)
 DIGEST = sha256_prefix(FILENAME.rsplit("-", 1)[-1].split(".")[0])
-LAYERS = ("2048", "logits_unbiased")
+#: the width of the pool3 features, at any input size
+POOL3_DIM = 2048
+LAYERS = (str(POOL3_DIM), "logits_unbiased")
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -126,6 +128,9 @@ class Inception(FeatureExtractor):
             # local files are identified by content, so renaming a file does not invalidate caches
             self._id = _file_id(path) if path is not None else FILENAME.rsplit("-", 1)[-1].split(".")[0]
         return f"torch-fidelity-inception-v3-compat-{self._id}:{self.PREPROCESSING}"
+
+    def feature_dim(self) -> int:
+        return POOL3_DIM
 
     @property
     def model(self) -> torch.nn.Module:

@@ -84,6 +84,9 @@ class InceptionSpatial(Inception):
         base = self._beside.fingerprint() if self._beside is not None else super().fingerprint()
         return f"{base};tap={TF_TAP}[...,:{CHANNELS}]-nhwc"
 
+    def feature_dim(self) -> int:
+        return DIM
+
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         model = self.model
         taken: list[torch.Tensor] = []

@@ -6,6 +6,8 @@ coordinates). For images it gives pixel-space metrics, which are mainly useful a
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from genbench.features.base import FeatureExtractor
@@ -23,6 +25,9 @@ class Raw(FeatureExtractor):
 
     def fingerprint(self) -> str:
         return f"raw-v{self.VERSION}"
+
+    def feature_dim(self) -> int:
+        return math.prod(self.dataset.shape_spec().shape)  # one example, flattened
 
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         return x.reshape(len(x), -1), None

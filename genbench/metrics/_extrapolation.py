@@ -41,6 +41,25 @@ def check_options(metric: str, options: dict[str, Any]) -> None:
         check_int(options["min_size"], metric, "min_size", 2)
 
 
+def check_min_size(metric: str, given: Any, n: int | None, floor: int | None, floor_why: str = "") -> int:
+    """``metric``'s ``min_size`` option ``given``, as an int, when it works for ``n`` samples: at least
+    ``floor`` (``floor_why`` says why) and below ``n``. Either may be None, unknown (before any
+    training, the feature dimension that sets ``floor`` may be): what is known is checked, with the
+    messages that computing the metric gives."""
+    min_size = check_int(given, metric, "min_size", 2)
+    if floor is not None and min_size < floor:
+        raise MetricInputError(
+            f"{metric}: min_size {min_size} is too small ({floor_why}); "
+            f"set --metric-option {metric}.min_size={floor} or more"
+        )
+    if n is not None and min_size >= n:
+        raise MetricInputError(
+            f"{metric}: min_size {min_size} leaves no range of subset sizes in {n} samples; "
+            f"set --metric-option {metric}.min_size below {n}, or {MORE_SAMPLES}"
+        )
+    return min_size
+
+
 def subset_sizes(ctx: Any, metric: str, n: int, floor: int, floor_why: str, default_floor: int) -> np.ndarray:
     """The subset sizes of ``metric`` for ``n`` samples: ``points`` sizes from ``min_size`` to ``n``.
 
@@ -51,17 +70,7 @@ def subset_sizes(ctx: Any, metric: str, n: int, floor: int, floor_why: str, defa
     points = int_option(ctx, metric, "points", POINTS, minimum=2)
     given = (ctx.options.get(metric) or {}).get("min_size")
     if given is not None:
-        min_size = check_int(given, metric, "min_size", 2)
-        if min_size < floor:
-            raise MetricInputError(
-                f"{metric}: min_size {min_size} is too small ({floor_why}); "
-                f"set --metric-option {metric}.min_size={floor} or more"
-            )
-        if min_size >= n:
-            raise MetricInputError(
-                f"{metric}: min_size {min_size} leaves no range of subset sizes in {n} samples; "
-                f"set --metric-option {metric}.min_size below {n}, or {MORE_SAMPLES}"
-            )
+        min_size = check_min_size(metric, given, n, floor, floor_why)
     else:
         min_size = max(n // MIN_FRACTION, default_floor)
         if 2 * min_size > n:

@@ -282,6 +282,17 @@ class Metric(ABC):
         once every model had trained."""
         return None  # every extractor's features do unless a metric says otherwise
 
+    def check_samples(
+        self, options: dict[str, Any], num_samples: int, extractor: FeatureExtractor | None
+    ) -> None:
+        """Raise :class:`genbench.errors.MetricInputError` when its options (the values given, as in
+        :meth:`check_options`) cannot work for ``num_samples`` samples in ``extractor``'s features
+        (their width, where :meth:`~genbench.features.base.FeatureExtractor.feature_dim` knows it).
+        The runner calls it before any training, as :meth:`check_features`: ``fid_inf.min_size=5000``
+        with ``--samples 1000`` was an error only once every model had trained. ``compute`` stays
+        the authority for what cannot be known before."""
+        return None  # any number of samples does unless a metric says otherwise
+
     def measured_with(self, extractor: FeatureExtractor | None) -> dict[str, Any] | None:
         """What it measures on beyond the run's features, as the protocol records it (the
         ``info()`` of the extractor it builds itself: sfid's spatial tap), or None."""

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from genbench.features.base import FeatureExtractor
 from genbench.metrics import _extrapolation
 from genbench.metrics._inputs import check_features
 from genbench.metrics.base import EvalContext, Metric
@@ -51,18 +52,21 @@ class FIDInfinity(Metric):
     def check_options(self, options: dict[str, Any]) -> None:
         _extrapolation.check_options("fid_inf", options)
 
+    def check_samples(
+        self, options: dict[str, Any], num_samples: int, extractor: FeatureExtractor | None
+    ) -> None:
+        if options.get("min_size") is None:
+            return  # the default's bounds are the samples' to meet, said as the metric's error
+        d = extractor.feature_dim() if extractor is not None else None
+        floor, why = _floor(d) if d is not None else (None, "")
+        _extrapolation.check_min_size("fid_inf", options["min_size"], num_samples, floor, why)
+
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         x = check_features(ctx.sample_features.features, "sample", "fid_inf", why="for a covariance")
         mu_ref, sigma_ref = reference_statistics(ctx, "fid_inf", x)
         d = x.shape[1]
-        sizes = _extrapolation.subset_sizes(
-            ctx,
-            "fid_inf",
-            len(x),
-            floor=d + 1,
-            floor_why=f"a subset of {d} rows or fewer has a singular covariance in {d} dimensions",
-            default_floor=2 * d,
-        )
+        floor, why = _floor(d)
+        sizes = _extrapolation.subset_sizes(ctx, "fid_inf", len(x), floor, why, default_floor=2 * d)
 
         def fid(rows: np.ndarray | slice) -> float:
             with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by frechet_distance
@@ -71,3 +75,8 @@ class FIDInfinity(Metric):
 
         values = _extrapolation.subset_values(len(x), sizes, int(ctx.seed), fid)
         return {"fid_inf": _extrapolation.intercept(sizes, values)}
+
+
+def _floor(d: int) -> tuple[int, str]:
+    """The smallest ``min_size`` in ``d``-dimensional features, and why."""
+    return d + 1, f"a subset of {d} rows or fewer has a singular covariance in {d} dimensions"

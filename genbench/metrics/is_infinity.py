@@ -23,11 +23,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from genbench.errors import MetricInputError
+from genbench.features.base import FeatureExtractor
 from genbench.metrics import _extrapolation
 from genbench.metrics._inputs import check_features
 from genbench.metrics.base import EvalContext, Metric
 from genbench.metrics.inception_score import score
 from genbench.registry import register_metric
+
+#: the smallest min_size, and why
+IS_FLOOR, IS_FLOOR_WHY = 2, "a score needs 2 samples"
 
 
 @register_metric("is_inf")
@@ -52,6 +56,12 @@ class ISInfinity(Metric):
     def check_options(self, options: dict[str, Any]) -> None:
         _extrapolation.check_options("is_inf", options)
 
+    def check_samples(
+        self, options: dict[str, Any], num_samples: int, extractor: FeatureExtractor | None
+    ) -> None:
+        if options.get("min_size") is not None:  # its floor, 2, is check_options' already
+            _extrapolation.check_min_size("is_inf", options["min_size"], num_samples, IS_FLOOR, IS_FLOOR_WHY)
+
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         if ctx.sample_features.logits is None:
             raise MetricInputError(
@@ -63,8 +73,8 @@ class ISInfinity(Metric):
             ctx,
             "is_inf",
             len(logits),
-            floor=2,
-            floor_why="a score needs 2 samples",
+            floor=IS_FLOOR,
+            floor_why=IS_FLOOR_WHY,
             default_floor=2 * logits.shape[1],
         )
         seed = int(ctx.seed)
