@@ -69,6 +69,7 @@ class SharedInputs:
             fresh = again()
             # in place of the changed arrays, in the object every later metric and model is handed
             feats.features, feats.logits = fresh.features, fresh.logits
+            feats.shared.clear()  # what was derived from the changed arrays (the reference Gaussian)
             self._digests[what] = feats.digest()
         result.metrics, result.flags = metrics, flags  # what it wrote was computed on what it changed
         # so were the shared values it computed: mode labels it asked for through a hooked classifier

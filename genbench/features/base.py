@@ -36,6 +36,11 @@ class Features:
     #: values derived from these features alone (e.g. k-NN radii), kept for every model; each metric
     #: sees a part of its own (:meth:`seen_by`)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: values derived from these features that every metric reads alike, kept for every model as
+    #: read-only arrays: the reference Gaussian of fid, fid_inf and sfid
+    #: (:func:`genbench.metrics.fid.reference_gaussian`); not a metric's own, so :meth:`seen_by`
+    #: hands every metric this one
+    shared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # read-only: every metric of every model reads the same arrays, so a metric plugin that

@@ -38,6 +38,7 @@ from genbench.metrics.fid import (
     check_backend,
     frechet_distance,
     gaussian_statistics,
+    reference_gaussian,
     warn_if_singular,
 )
 from genbench.registry import register_metric
@@ -92,8 +93,8 @@ class SFID(Metric):
     def _reference(ctx: EvalContext, spatial: InceptionSpatial) -> tuple[np.ndarray, np.ndarray]:
         """(mu, sigma) of the reference: the --reference-stats file's spatial ones, else the reference
         split's spatial features' (extracted once, cached on disk; kept for every model of the run)."""
-        kept = ctx.reference_features.cache
         if ctx.reference_stats_path is not None:
+            kept = ctx.reference_features.cache
             path = ctx.reference_stats_path
             if path not in kept:
                 fix = (
@@ -102,15 +103,16 @@ class SFID(Metric):
                 )
                 kept[path] = load_reference_stats(path, dim=DIM, keys=STATS_KEYS, fix=fix)
             return kept[path]
-        key = (ctx.reference_split, spatial.checked_fingerprint(), str(spatial.device))
-        if key not in kept:
+
+        def rows() -> np.ndarray:  # read (and warned of) once a command, as the Gaussian is computed
             feats = ctx.split_features(ctx.reference_split, spatial)  # cached on disk, with a bar
             ref = check_features(feats.features, "reference", "sfid", why="for a covariance")
             warn_if_singular(
                 "sfid", len(ref), DIM, "reference examples", f"compare with a larger split{ADM}", "sFID"
             )
-            kept[key] = gaussian_statistics(ref)
-        return kept[key]
+            return ref
+
+        return reference_gaussian(ctx, rows, spatial)
 
 
 def _taps(extractor: FeatureExtractor | None) -> bool:
