@@ -20,12 +20,14 @@ import torch
 import torch.nn.functional as F
 
 import genbench.features.dinov2 as dinov2
+from genbench.config import RunConfig
 from genbench.data import download
 from genbench.data.folder import load_image_folder, load_samples
 from genbench.features.dinov2 import Dinov2
 from genbench.features.inception import to_uint8
 from genbench.features.vit import VisionTransformer, vit_large_14
 from genbench.metrics.fid import frechet_distance, gaussian_statistics
+from genbench.resolve import build_dataset
 
 #: the official structure at a small width and depth; trained at 518 as the real one (37 x 37 patches)
 TINY = {"img_size": 518, "patch_size": 14, "embed_dim": 32, "depth": 2, "num_heads": 4}
@@ -60,7 +62,7 @@ def official_keys(depth: int, dim: int, grid: int, patch: int = 14) -> dict[str,
     return keys | {"norm.weight": (dim,), "norm.bias": (dim,)}
 
 
-def test_vit_large_14_has_the_official_checkpoints_keys_and_shapes():
+def test_vit_large_14_has_the_official_checkpoints_keys_and_shapes(tmp_path):
     """The full network (the one test that builds it): 24 blocks of width 1024, 16 heads, a 37 x 37 grid
     of 14-pixel patches; a state dict of the official keys and shapes loads with strict=True, and the
     output is the 1024-d CLS token."""
@@ -75,6 +77,9 @@ def test_vit_large_14_has_the_official_checkpoints_keys_and_shapes():
     model.load_state_dict(checkpoint, strict=True)
     with torch.no_grad():
         assert model.eval()(torch.zeros(1, 3, 224, 224)).shape == (1, 1024)
+    # the width that fid_inf's min_size is checked against before any training
+    extractor = Dinov2(build_dataset("digits", RunConfig()), cache_dir=tmp_path)
+    assert extractor.feature_dim() == 1024
 
 
 def official_forward(model: VisionTransformer, x: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,7 @@ from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
 from genbench.features.fetch_weights import fetch_weights
 from genbench.features.inception import _file_id, to_uint8
-from genbench.features.vit import VisionTransformer, vit_large_14
+from genbench.features.vit import LARGE, VisionTransformer, vit_large_14
 from genbench.registry import register_features
 
 ENV = "GENBENCH_DINOV2_WEIGHTS"
@@ -115,6 +115,9 @@ class Dinov2(FeatureExtractor):
             return self.weights
         env = os.environ.get(ENV)
         return Path(env).expanduser() if env else None
+
+    def feature_dim(self) -> int:
+        return LARGE["embed_dim"]  # the CLS token's width, known without loading the 1.2 GB file
 
     def _path(self) -> Path:
         """The weights file: the one given (which must exist), else the cached or downloaded one."""
