@@ -25,6 +25,7 @@ from genbench.config import DEFAULT_SEED, RunConfig, absolute_paths, resolve_mod
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.extraction_bar import REFERENCE_HINT
 from genbench.features.base import Features
+from genbench.features.reference import uncached
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Owner, Plan, plan, row_label
 from genbench.progress import Progress, command_console
@@ -34,7 +35,7 @@ from genbench.results import Result, environment
 from genbench.retraining import retrain_finished
 from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
-from genbench.split_features import split_features_for
+from genbench.split_features import beside_the_run, split_features_for
 from genbench.training import train_or_load
 
 
@@ -280,8 +281,11 @@ def reference_features_for(p: Plan, console: Progress) -> Features:
     if not p.reads_reference:
         return Features(np.zeros((0, 0)))
     split = p.config.reference_split
-    what = f"reference features of {p.dataset.name} {split} ({p.extractor.name})"
-    return split_features_for(p, console, split, what, REFERENCE_HINT)
+    # sfid's spatial features of the split, from the same pass when it is extracted (same_pass)
+    beside = uncached(p.dataset, beside_the_run(p, reference=True), split, p.cache_dir)
+    names = ", ".join(e.name for e in (p.extractor, *beside))
+    what = f"reference features of {p.dataset.name} {split} ({names})"
+    return split_features_for(p, console, split, what, REFERENCE_HINT, beside=beside)
 
 
 def run_one(

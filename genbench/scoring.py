@@ -23,6 +23,7 @@ from genbench.data.folder import float_samples
 from genbench.errors import GenbenchError, MetricInputError, PluginOutputError, said
 from genbench.extraction_bar import SAMPLES_HINT
 from genbench.features.base import Features, extract_reporting
+from genbench.features.same_pass import extract_beside, pass_key
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
@@ -31,7 +32,7 @@ from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
 from genbench.sampling_steps import reporting_steps
 from genbench.shared_inputs import SharedInputs
-from genbench.split_features import sample_features_reader, split_features_reader
+from genbench.split_features import beside_the_run, sample_features_reader, split_features_reader
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -103,9 +104,12 @@ def evaluate_into(
         timings["nfe"] = check.check_nfe(model.nfe)
     # sampled here: fewer with --samples N; samples given (eval) are what they are
     hint = SAMPLES_HINT if model is not None else ""
-    with console.extracting(f"features of {result.label} ({p.extractor.name})", "samples", hint) as bar:
+    # the features a metric reads beside the run's that the same pass gives (sfid's spatial tap)
+    beside = beside_the_run(p)
+    names = ", ".join(e.name for e in (p.extractor, *beside))
+    with console.extracting(f"features of {result.label} ({names})", "samples", hint) as bar:
         t0 = time.perf_counter()
-        feats = extract_reporting(p.extractor, samples, bar)
+        feats, tapped = extract_beside(p.extractor, beside, samples, bar)
         # less the bar's own time: the extraction's timing is the same with progress shown as without
         timings["features_s"] = time.perf_counter() - t0 - (bar.spent if bar is not None else 0.0)
     reference_stats = p.reference_stats
@@ -163,6 +167,14 @@ def evaluate_into(
         {
             "sample": (feats, lambda: extract_reporting(p.extractor, samples, None)),
             "reference": (reference, lambda: _reference_again(p, reference)),
+            # read through ctx.sample_features_in by every metric that asks for them
+            **{
+                f"{other.name} sample": (
+                    tapped[pass_key(other)],
+                    functools.partial(extract_reporting, other, samples, None),
+                )
+                for other in beside
+            },
         },
         # handed to every metric (a split's features are extracted with it): a metric's .train() or forward
         # hook on its network changed every later metric's and model's features
@@ -174,8 +186,9 @@ def evaluate_into(
     # a split's features that a metric asks for (memorization's test split) come from the reference
     # cache, with a bar: extracted once for every model, seed and command, as the reference's are
     ctx.split_features_reader = split_features_reader(p, console, shared.extractor_changed)
-    # the samples in other features that a metric asks for (sfid's spatial Inception): with a bar too
-    ctx.sample_features_reader = sample_features_reader(console, result.label, hint)
+    # the samples in other features that a metric asks for (sfid's spatial Inception): those of the
+    # run's pass, else extracted with a bar too
+    ctx.sample_features_reader = sample_features_reader(console, result.label, hint, tapped)
     produced = []  # the metrics that wrote a value: whose code made a number of this result
     for metric in p.metrics:
         # its own copies live for this call only: kept to the end of the loop, the last metric's copy of

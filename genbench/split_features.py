@@ -11,7 +11,7 @@ images on a CPU, each time, with no bar), while the train split's came from this
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -22,6 +22,7 @@ from genbench.features.base import extract_reporting
 if TYPE_CHECKING:
     from genbench.config import Split
     from genbench.features.base import FeatureExtractor, Features
+    from genbench.features.same_pass import PassKey
     from genbench.planning import Plan
     from genbench.progress import Progress
 
@@ -33,16 +34,37 @@ def split_features_for(
     what: str | None = None,
     hint: str = CACHED,
     extractor: FeatureExtractor | None = None,
+    beside: Sequence[FeatureExtractor] = (),
 ) -> Features:
     """Every example of ``p``'s dataset ``split`` in ``extractor``'s features (by default ``p``'s),
     from the cache when there; else extracted and cached, shown as ``what`` (by default ``test
-    features of DATASET (EXTRACTOR)``) with a forecast ending with ``hint``."""
-    from genbench.features.reference import reference_features
+    features of DATASET (EXTRACTOR)``) with a forecast ending with ``hint``. ``beside``: other
+    extractors whose features the same pass gives, cached with them
+    (:func:`genbench.features.reference.reference_features`), named in the bar."""
+    from genbench.features.reference import reference_features, uncached
+    from genbench.features.same_pass import same_pass
 
     by = extractor or p.extractor
-    what = what or f"{split} features of {p.dataset.name} ({by.name})"
+    also = uncached(p.dataset, same_pass(by, beside), split, p.cache_dir)
+    names = ", ".join(e.name for e in (by, *also))
+    what = what or f"{split} features of {p.dataset.name} ({names})"
     with console.extracting(what, noun(p.dataset.spec.kind), hint) as bar:
-        return reference_features(p.dataset, by, split, p.cache_dir, bar)
+        return reference_features(p.dataset, by, split, p.cache_dir, bar, beside=also)
+
+
+def beside_the_run(p: Plan, reference: bool = False) -> list[FeatureExtractor]:
+    """The extractors whose features ``p``'s metrics read beside the run's and its pass gives too
+    (:meth:`genbench.metrics.base.Metric.features_beside`): of the samples, or (``reference``) of
+    the reference split, by the metrics that compare with it."""
+    from genbench.features.same_pass import same_pass
+
+    have_stats = p.config.reference_stats is not None
+    wanted = [
+        m.features_beside(p.extractor)
+        for m in p.metrics
+        if not reference or m.uses_reference_features(have_stats)
+    ]
+    return same_pass(p.extractor, wanted)
 
 
 def split_features_reader(
@@ -64,12 +86,19 @@ def split_features_reader(
 
 
 def sample_features_reader(
-    console: Progress, label: str, hint: str
+    console: Progress, label: str, hint: str, ready: Mapping[PassKey, Features] | None = None
 ) -> Callable[[FeatureExtractor, torch.Tensor], Features]:
-    """What a metric's ``ctx.sample_features_in(extractor)`` calls in a run: the samples extracted
-    with the bar the run's own extraction of them shows (``hint`` ending its forecast)."""
+    """What a metric's ``ctx.sample_features_in(extractor)`` calls in a run: the features the run's
+    pass gave beside its own (``ready``, by :func:`~genbench.features.same_pass.pass_key`), else the
+    samples extracted with the bar the run's own extraction of them shows (``hint`` ending its
+    forecast)."""
 
     def read(extractor: FeatureExtractor, samples: torch.Tensor) -> Features:
+        if ready:
+            from genbench.features.same_pass import pass_key
+
+            if (got := ready.get(pass_key(extractor))) is not None:
+                return got
         with console.extracting(f"{extractor.name} features of {label}", "samples", hint) as bar:
             return extract_reporting(extractor, samples, bar)
 

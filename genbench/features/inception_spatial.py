@@ -31,6 +31,8 @@ torch-fidelity's port, equal to ADM's published values only as far as that port 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -46,6 +48,28 @@ TF_TAP = "mixed_6/conv:0"
 CHANNELS = 7
 GRID = 17
 DIM = CHANNELS * GRID * GRID
+
+
+def spatial_of(output: torch.Tensor) -> torch.Tensor:
+    """The tap's output (N x C x H x W) as ADM's features: channels [:7] in TF's N x H x W x C order,
+    flattened as ADM's reshape does (a copy: the block's later in-place ReLUs never reach it)."""
+    return output[:, :CHANNELS].permute(0, 2, 3, 1).reshape(len(output), -1)
+
+
+@contextmanager
+def tapping(model: torch.nn.Module, keep: Callable[[torch.Tensor], object]) -> Iterator[None]:
+    """``keep(spatial_of(tap output))`` for each forward pass of ``model`` inside the block. Registered
+    for the block only: the network may be the run's ``inception`` extractor's, which every other
+    metric reads through, and a hook left on it is a change to that network."""
+
+    def hook(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        keep(spatial_of(output))  # returns None: a hook's return value would replace the output
+
+    handle = model.get_submodule(TAP).register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 @register_features("inception-spatial")
@@ -87,22 +111,15 @@ class InceptionSpatial(Inception):
     def feature_dim(self) -> int:
         return DIM
 
+    @property
+    def network_of(self) -> Inception | None:
+        """The ``inception`` extractor whose network (and pass) this one taps, if built beside one."""
+        return self._beside
+
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        model = self.model
         taken: list[torch.Tensor] = []
-
-        def keep(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
-            # N x C x H x W -> TF's N x H x W x C, then flattened as ADM's reshape does (a copy: the
-            # block's later in-place ReLUs never reach it)
-            taken.append(output[:, :CHANNELS].permute(0, 2, 3, 1).reshape(len(output), -1))
-
-        # registered for this call only: the network may be the run's ``inception`` extractor's,
-        # which every other metric reads through, and a hook left on it is a change to that network
-        handle = model.get_submodule(TAP).register_forward_hook(keep)
-        try:
-            _, logits = model(to_uint8(x))
-        finally:
-            handle.remove()
+        with tapping(self.model, taken.append):
+            _, logits = self.model(to_uint8(x))
         return taken[0], logits
 
     def info(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import json
 import shlex
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from genbench.errors import GenbenchError, MetricInputError
-from genbench.features.base import MIN_BATCH_ROWS, Features, extract_reporting
+from genbench.features.base import MIN_BATCH_ROWS, Features
 from genbench.io import FIX_CACHE, alone, atomic_write, file_sha256, remove_temps
 from genbench.results import STATS_HASH
 
@@ -117,12 +117,18 @@ def reference_features(
     split: Split,
     cache_dir: Path,
     progress: Callable[[int, int], None] | None = None,
+    beside: Sequence[FeatureExtractor] = (),
 ) -> Features:
     """Features of every example of ``dataset``'s ``split``, from the cache when present. Computed by
     one process at a time (:func:`genbench.io.alone`): two jobs sharing a cache each spent the
     extraction (hours for CIFAR-10's Inception features on a CPU), the last writer's replacing the
     first's; the others now wait, then read what the first wrote. ``progress(done, total)`` is told
-    of each batch extracted (none when they are read from the cache)."""
+    of each batch extracted (none when they are read from the cache). ``beside``: the features of
+    other extractors that the same pass gives (:func:`genbench.features.same_pass.same_pass`: sfid's
+    spatial ones), cached under their own keys when they are not yet, so that their own read finds
+    them there instead of making a second pass."""
+    from genbench.features.same_pass import extract_beside, pass_key, same_pass
+
     path = cache_path(dataset, extractor, split, cache_dir)
     rows = len(dataset.load_stored(split)[0])
     cached = _cached(path, rows, quiet=True)  # unlocked: a read-only shared cache is read as it is
@@ -133,19 +139,37 @@ def reference_features(
         cached = _cached(path, rows, quiet=False)  # written by the process this one waited for
         if cached is not None:
             return cached
+        # written once (a damaged entry is found and made again by its own read); not under their
+        # locks: a process extracting one alone meanwhile writes the same values, atomically
+        also = uncached(dataset, same_pass(extractor, beside), split, cache_dir)
         # as stored: uint8 images (an image folder's) are converted batch by batch as they are extracted
         x, _ = dataset.load_stored(split)
-        feats = extract_reporting(extractor, x, progress)
-        arrays = {"features": _stored(feats.features)}
-        if feats.logits is not None:
-            arrays["logits"] = _stored(feats.logits)
-        # straight into the file: through a BytesIO it held a second copy of the features (1.2 GB for
-        # CIFAR-10's train split in raw pixels)
-        try:
-            atomic_write(path, lambda fh: np.savez(fh, **arrays), fix=FIX_CACHE)
-        except GenbenchError as e:  # a full disk: the features just extracted (hours) were thrown away
-            _warn(f"{who} are used but not cached: {e}")
+        feats, tapped = extract_beside(extractor, also, x, progress)
+        _write(path, feats, who)
+        for other in also:
+            other_path = cache_path(dataset, other, split, cache_dir)
+            _write(other_path, tapped[pass_key(other)], f"{split} features of {dataset.name} ({other.name})")
     return feats
+
+
+def uncached(
+    dataset: Dataset, extractors: Sequence[FeatureExtractor], split: Split, cache_dir: Path
+) -> list[FeatureExtractor]:
+    """Those of ``extractors`` whose features of ``split`` have no cache entry yet."""
+    return [e for e in extractors if not cache_path(dataset, e, split, cache_dir).exists()]
+
+
+def _write(path: Path, feats: Features, who: str) -> None:
+    """``feats`` as the cache entry at ``path``; a write that fails is said, never fatal."""
+    arrays = {"features": _stored(feats.features)}
+    if feats.logits is not None:
+        arrays["logits"] = _stored(feats.logits)
+    # straight into the file: through a BytesIO it held a second copy of the features (1.2 GB for
+    # CIFAR-10's train split in raw pixels)
+    try:
+        atomic_write(path, lambda fh: np.savez(fh, **arrays), fix=FIX_CACHE)
+    except GenbenchError as e:  # a full disk: the features just extracted (hours) were thrown away
+        _warn(f"{who} are used but not cached: {e}")
 
 
 def _warn(message: str) -> None:

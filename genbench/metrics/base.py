@@ -248,6 +248,14 @@ class Metric(ABC):
             return f"declares reference = {cls.reference!r}; use one of {', '.join(map(repr, REFERENCES))}"
         return None
 
+    def features_beside(self, extractor: FeatureExtractor | None) -> FeatureExtractor | None:
+        """The extractor other than the run's ``extractor`` whose features it reads
+        (``ctx.sample_features_in``, and ``ctx.split_features`` of the reference split when it
+        compares with the split), or None. Where the run's own pass gives them too (sfid's spatial
+        tap of the ``inception`` network: :mod:`genbench.features.same_pass`), the run takes them
+        from that pass instead of a second one."""
+        return None
+
     def uses_reference_features(self, have_stats: bool) -> bool:
         """Whether computing it needs the reference split's features (``have_stats``: the user gave
         ``--reference-stats``, which stand in for them where ``reference`` is "stats")."""

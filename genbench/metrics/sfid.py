@@ -9,9 +9,11 @@ distance (:func:`genbench.metrics.fid.frechet_distance`, option ``backend`` as F
 fitted to the samples' and the reference's. It is the ``fid`` of ``--features inception-spatial`` on
 the same samples, computed here beside the run's pool3 features.
 
-Opt-in (``--metrics fid,sfid``): the spatial features cost a second Inception pass over the samples,
-and over the reference split on first use (then cached like any extractor's reference features,
-:func:`genbench.features.reference.reference_features`). With ``--reference-stats``, the reference is
+Opt-in (``--metrics fid,sfid``): the spatial features are taken from the run's own Inception pass
+over the samples, and over the reference split when that is extracted (:mod:`genbench.features.same_pass`:
+the tap's values bit for bit, cached under ``inception-spatial``'s key like any extractor's reference
+features, :func:`genbench.features.reference.reference_features`); the reference split's cost a pass
+of their own only when its pool3 features were cached before without them. With ``--reference-stats``, the reference is
 the file's ``mu_s`` and ``sigma_s``, the spatial statistics that ADM's reference batches
 (``VIRTUAL_*.npz``) hold beside ``mu`` and ``sigma``; a file without them is an error naming the fix.
 It needs the run's features to be ``inception``: under any other extractor there is no Inception
@@ -57,11 +59,11 @@ class SFID(Metric):
     higher_is_better: ClassVar[dict[str, bool | None]] = {"sfid": False}
     supported_kinds = ("image",)
     reference = "stats"  # --reference-stats (their mu_s, sigma_s) stand in for the reference split
-    runs_by_default = False  # a second Inception pass over the samples: computed when --metrics names it
+    runs_by_default = False  # 2023 x 2023 statistics, and the tap's features held: when --metrics names it
     options: ClassVar[dict[str, object]] = {"backend": DEFAULT_BACKEND}  # FID's trace formula
     description = (
         "spatial FID: Fréchet distance of Inception mixed_6/conv[..., :7] features, as ADM's evaluator "
-        "(Nash et al. 2021), a second Inception pass"
+        "(Nash et al. 2021), from the same Inception pass"
     )
 
     def check_options(self, options: dict[str, Any]) -> None:
@@ -74,6 +76,9 @@ class SFID(Metric):
     def measured_with(self, extractor: FeatureExtractor | None) -> dict[str, Any] | None:
         return _spatial(extractor).info() if _taps(extractor) else None
 
+    def features_beside(self, extractor: FeatureExtractor | None) -> FeatureExtractor | None:
+        return _spatial(extractor) if _taps(extractor) else None
+
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         if ctx.reference_stats_error is not None:
             raise MetricInputError(ctx.reference_stats_error)
@@ -82,7 +87,7 @@ class SFID(Metric):
         backend = option(ctx, "sfid", "backend", DEFAULT_BACKEND)
         self.check_options({"backend": backend})
         spatial = _spatial(ctx.extractor)
-        # a second pass of the network over the samples, with the run's bar
+        # from the run's pass over the samples (features_beside), else a second pass with the run's bar
         x = check_features(ctx.sample_features_in(spatial).features, "sample", "sfid", why="for a covariance")
         warn_if_singular("sfid", len(x), DIM, "samples", f"use more samples{ADM}", "sFID")
         mu1, s1 = gaussian_statistics(x)
