@@ -134,14 +134,15 @@ def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Res
         return _evaluate(samples, _checked(config, "evaluate"), name=name)
 
 
-def stats(path: str | os.PathLike[str], config: RunConfig) -> dict[str, Any]:
+def stats(path: str | os.PathLike[str], config: RunConfig, *, spatial: bool | None = None) -> dict[str, Any]:
     """Write the FID reference statistics (mu, sigma) of ``config.dataset``'s
     ``config.reference_split`` in ``config.features`` to the ``.npz`` at ``path``, as `genbench
-    stats` does; returns what the file records about how they were made."""
+    stats` does, and under ``inception`` features sfid's (mu_s, sigma_s) too unless ``spatial`` is
+    False; returns what the file records about how they were made."""
     with _callers_generators_kept():
         from genbench.statistics import stats as _stats
 
-        return _stats(_path(path, "the statistics path"), _checked(config, "stats"))
+        return _stats(_path(path, "the statistics path"), _checked(config, "stats"), spatial=spatial)
 
 
 def registered(

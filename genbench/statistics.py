@@ -1,7 +1,11 @@
 """``stats(path, config)`` (``genbench.stats``): what `genbench stats` calls. Writes the FID
 reference statistics (mu, sigma) of a dataset split's features to an ``.npz``, the format clean-fid
 and pytorch-fid read, so samples can later be scored against them where the data is not
-(``genbench eval --reference-stats ... --metrics fid,is``).
+(``genbench eval --reference-stats ... --metrics fid,is``). Under ``inception`` features it also
+holds sfid's spatial statistics ``mu_s`` and ``sigma_s`` (ADM's reference batches' keys), of the
+``inception-spatial`` features taken from the same pass, so that ``--metrics fid,sfid`` can be scored
+against the file alone (``--no-spatial`` leaves them out: where the split's pool3 features are cached
+already without the spatial ones, those cost a pass of their own).
 
 The file also records how it was made (key ``genbench``: the dataset and its fingerprint, the split
 and its size, the feature extractor and its fingerprint, the fewest rows per extraction call,
@@ -18,29 +22,36 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genbench.config import STATS_FIELDS, RunConfig, unused_fields_warning
 from genbench.errors import GenbenchError
 from genbench.io import check_writable
 from genbench.progress import Progress, command_console
 
+if TYPE_CHECKING:
+    import numpy as np
 
-def stats(path: Path | str, config: RunConfig) -> dict[str, Any]:
+    from genbench.features.base import FeatureExtractor, Features
+    from genbench.features.inception_spatial import InceptionSpatial
+
+
+def stats(path: Path | str, config: RunConfig, *, spatial: bool | None = None) -> dict[str, Any]:
     """Write the (mu, sigma) of ``config.dataset``'s ``config.reference_split`` in the features of
     ``config.features`` (the dataset's default when None) to ``path``; returns what the file records
     about them. The features are the cached reference features `genbench run` uses, so the
-    statistics are those its FID compares with."""
+    statistics are those its FID compares with. Under ``inception`` features, also sfid's spatial
+    (mu_s, sigma_s), as ADM's reference batches hold them, unless ``spatial`` is False (True under
+    other features is an error)."""
     console = Progress(enabled=config.progress)
     # what a plugin leaves changed of torch's state, and a dataset's first download, said here
     with command_console(console):
-        return _stats(path, config, console)
+        return _stats(path, config, console, spatial)
 
 
-def _stats(path: Path | str, config: RunConfig, console: Progress) -> dict[str, Any]:
+def _stats(path: Path | str, config: RunConfig, console: Progress, spatial: bool | None) -> dict[str, Any]:
     from genbench.extraction_bar import CACHED, noun
-    from genbench.features.reference import arithmetic, reference_features, save_reference_stats
-    from genbench.metrics.fid import gaussian_statistics
+    from genbench.features.reference import arithmetic, reference_features, save_reference_stats, uncached
     from genbench.resolve import build_dataset, build_extractor, check_shared_inputs
 
     if unused := unused_fields_warning(config, STATS_FIELDS, "stats"):
@@ -69,20 +80,22 @@ def _stats(path: Path | str, config: RunConfig, console: Progress) -> dict[str, 
         raise GenbenchError(f"unknown split {split!r}; use --reference-split train or test")
     # as the feature cache keys it, before the extraction (a plugin's TF32 setting is said, not undone)
     computed_in = arithmetic(extractor.device)
-    with console.extracting(
-        f"features of {dataset.name} {split} ({extractor.name})", noun(dataset.spec.kind), CACHED
-    ) as bar:
-        feats = reference_features(dataset, extractor, split, cache_dir, bar)
+    tap = spatial_beside(extractor, spatial)
+    # the spatial features from the same pass, when the split's pool3 features are not cached yet
+    beside = uncached(dataset, [tap] if tap is not None else [], split, cache_dir)
+    names = ", ".join(e.name for e in (extractor, *beside))
+    kind = noun(dataset.spec.kind)
+    with console.extracting(f"features of {dataset.name} {split} ({names})", kind, CACHED) as bar:
+        feats = reference_features(dataset, extractor, split, cache_dir, bar, beside=beside)
     if len(feats) < 2:
         raise GenbenchError(
             f"{dataset.name} {split} has {len(feats)} example; a covariance needs two or more"
         )
-    mu, sigma = gaussian_statistics(feats.features)
-    if len(feats) <= mu.shape[0]:  # as FID warns when it fits them itself
-        console.warn(
-            f"{len(feats)} examples for {mu.shape[0]}-dimensional features: the covariance is singular "
-            f"and FID against these statistics is biased upwards"
-        )
+    mu, sigma = _fitted(feats, "FID", console)
+    spatial_stats = None
+    if tap is not None:  # cached by the pass above, or (pool3's were cached before) a pass of its own
+        with console.extracting(f"features of {dataset.name} {split} ({tap.name})", kind, CACHED) as bar:
+            spatial_stats = _fitted(reference_features(dataset, tap, split, cache_dir, bar), "sFID", console)
     made = {
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint(),
@@ -96,5 +109,39 @@ def _stats(path: Path | str, config: RunConfig, console: Progress) -> dict[str, 
         # AVX-512 CPU are not those of an AVX2 CPU's own reference features
         "arithmetic": computed_in,
     }
-    save_reference_stats(path, mu, sigma, made=made)
+    if tap is not None:  # what mu_s and sigma_s are of: the tap of the same network
+        made["spatial_features"] = tap.info()
+    save_reference_stats(path, mu, sigma, made=made, spatial=spatial_stats)
     return made
+
+
+def spatial_beside(extractor: FeatureExtractor, spatial: bool | None) -> InceptionSpatial | None:
+    """sfid's spatial extractor beside ``extractor`` when the statistics file is to hold mu_s and
+    sigma_s: by default under ``inception`` features, the network sfid taps (nearly free there: the
+    same pass, when the split's features are extracted; 2023 x 2023 more numbers, 33 MB, in the file)."""
+    from genbench.features.inception import Inception
+    from genbench.features.inception_spatial import InceptionSpatial
+
+    if spatial is False:
+        return None
+    if type(extractor) is not Inception:
+        if spatial:
+            raise GenbenchError(
+                f"--spatial needs --features inception (sfid taps that network), not {extractor.name!r}; "
+                "pass --features inception or leave out --spatial"
+            )
+        return None
+    return InceptionSpatial.beside(extractor)
+
+
+def _fitted(feats: Features, metric: str, console: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) of ``feats``, with ``metric``'s warning when the covariance is singular."""
+    from genbench.metrics.fid import gaussian_statistics
+
+    mu, sigma = gaussian_statistics(feats.features)
+    if len(feats) <= mu.shape[0]:  # as FID warns when it fits them itself
+        console.warn(
+            f"{len(feats)} examples for {mu.shape[0]}-dimensional features: the covariance is singular "
+            f"and {metric} against these statistics is biased upwards"
+        )
+    return mu, sigma

@@ -1,5 +1,6 @@
 """sfid's spatial features taken from the run's own Inception pass (:mod:`genbench.features.same_pass`)
-rather than a second pass over the samples and the reference split. The values must be those of the ``inception-spatial`` extractor's own pass bit for bit,
+rather than a second pass over the samples and the reference split, and `genbench stats`' ``mu_s``,
+``sigma_s``. The values must be those of the ``inception-spatial`` extractor's own pass bit for bit,
 cached under its key. torch-fidelity's Inception on random weights (``random_inception_weights``), a
 few 8 x 8 images with ``--batch-size`` their count (no batch padded to 64 rows).
 """
@@ -144,3 +145,37 @@ def test_eval_with_sfid_makes_one_pass_over_each_set(cli, tmp_path, images, rand
                         "--features", "inception-spatial", "--metrics", "fid")  # fmt: skip
     assert passes == [(N, True)]  # the samples only (its own tap)
     assert spatial_fid["fid"] == got["sfid"]
+
+
+def test_stats_write_mu_s_and_sigma_s_for_sfid(cli, tmp_path, images, random_inception_weights, passes):
+    """`genbench stats --features inception` writes sfid's spatial statistics from its one pass, and
+    sfid against the file is sfid against the split; `--no-spatial` leaves them out, and `--spatial`
+    under other features is one line naming the fix."""
+    folder, samples, _, _ = images
+    cache, weights, stats = tmp_path / "cache", random_inception_weights, tmp_path / "ref.npz"
+    common = ["--dataset", folder, "--cache-dir", cache, "--inception-weights", weights, "--batch-size", N,
+              "--device", "cpu", "--no-progress"]  # fmt: skip
+    r = cli("stats", "--out", stats, "--features", "inception", *common)
+    assert r.exit_code == 0, r.output
+    assert "mu, sigma, mu_s and sigma_s" in r.output, r.output
+    assert passes == [(N, True)]
+    with np.load(stats) as npz:
+        assert npz["mu_s"].shape == (DIM,) and npz["sigma_s"].shape == (DIM, DIM)
+        made = json.loads(str(npz["genbench"]))
+    assert made["spatial_features"]["name"] == "inception-spatial"
+
+    # (fid against the file is tested elsewhere: each 2048-d Fréchet distance takes seconds here)
+    split = _eval(cli, samples, folder, tmp_path / "a", cache, weights, "--metrics", "sfid")
+    by_file = _eval(cli, samples, folder, tmp_path / "b", cache, weights, "--metrics", "sfid",
+                    "--reference-stats", stats)  # fmt: skip
+    assert by_file["sfid"] == pytest.approx(split["sfid"], rel=1e-9)
+
+    plain = tmp_path / "plain.npz"
+    r = cli("stats", "--out", plain, "--features", "inception", "--no-spatial", *common)
+    assert r.exit_code == 0 and ": mu and sigma of" in r.output, r.output
+    with np.load(plain) as npz:
+        assert "mu_s" not in npz.files and "sigma_s" not in npz.files
+
+    r = cli("stats", "--out", plain, "--features", "raw", "--spatial", *common)
+    assert r.exit_code != 0 and "Traceback" not in r.output, r.output
+    assert "--spatial needs --features inception" in r.output, r.output

@@ -38,8 +38,17 @@ def stats(
     dinov2_weights: Dinov2Weights = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
     include: Include = None,
+    spatial: Annotated[
+        bool | None,
+        typer.Option(
+            "--spatial/--no-spatial",
+            help="Also write mu_s and sigma_s, sfid's spatial statistics (ADM's keys), from the same "
+            "Inception pass; the default under --features inception.",
+        ),
+    ] = None,
 ) -> None:
-    """Write mu and sigma of a dataset split's features, for `--reference-stats` where the data is not."""
+    """Write mu and sigma of a dataset split's features (and mu_s, sigma_s for sfid under Inception),
+    for `--reference-stats` where the data is not."""
     from genbench import stats as stats_api
 
     config = RunConfig(
@@ -56,10 +65,11 @@ def stats(
         progress=progress,
         include=list(include or []),
     )
-    made = stats_api(out, config)
+    made = stats_api(out, config, spatial=spatial)
     features_made = made["features"]
+    written = "mu, sigma, mu_s and sigma_s" if "spatial_features" in made else "mu and sigma"
     typer.echo(  # on stderr, as `report`'s "wrote": stdout carries only what a command is asked for
-        f"wrote {out}: mu and sigma of {made['num_examples']} {made['dataset']} {made['split']} examples "
+        f"wrote {out}: {written} of {made['num_examples']} {made['dataset']} {made['split']} examples "
         f"in {features_made['name']} features ({features_made['fingerprint']})",
         err=True,
     )

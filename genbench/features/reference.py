@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 #: the key of a statistics file that records how it was made (:func:`genbench.statistics.stats`)
 MADE_KEY = "genbench"
+#: the keys of sfid's spatial statistics, as ADM's reference batches hold them beside mu and sigma
+SPATIAL_KEYS = ("mu_s", "sigma_s")
 
 
 def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: Split) -> str:
@@ -418,13 +420,23 @@ def stats_identity(path: Path) -> str:
 
 
 def save_reference_stats(
-    path: Path, mu: np.ndarray, sigma: np.ndarray, *, made: dict[str, Any] | None = None
+    path: Path,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    *,
+    made: dict[str, Any] | None = None,
+    spatial: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Write (mu, sigma) as an ``.npz`` that :func:`load_reference_stats` (and clean-fid) read;
-    ``made``: how they were made (:func:`genbench.statistics.stats`), under the key ``genbench``."""
-    mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
-    _check_stats(mu, sigma, "statistics to save", "pass mu of shape (D,) and sigma of shape (D, D)")
-    arrays = {"mu": mu, "sigma": sigma}
+    ``made``: how they were made (:func:`genbench.statistics.stats`), under the key ``genbench``;
+    ``spatial``: sfid's (mu, sigma), under ADM's keys :data:`SPATIAL_KEYS`."""
+    fix = "pass mu of shape (D,) and sigma of shape (D, D)"
+    arrays: dict[str, np.ndarray] = {}
+    for keys, pair in ((("mu", "sigma"), (mu, sigma)), (SPATIAL_KEYS, spatial)):
+        if pair is not None:
+            m, s = (np.asarray(a, dtype=np.float64) for a in pair)
+            _check_stats(m, s, "statistics to save", fix)
+            arrays.update(zip(keys, (m, s), strict=True))
     if made is not None:  # a string array: readable without pickle, ignored by clean-fid's loader
         arrays[MADE_KEY] = np.array(json.dumps(made, sort_keys=True))
     buf = io.BytesIO()

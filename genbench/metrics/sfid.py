@@ -32,7 +32,7 @@ from genbench.errors import MetricInputError
 from genbench.features.base import FeatureExtractor
 from genbench.features.inception import Inception
 from genbench.features.inception_spatial import DIM, InceptionSpatial
-from genbench.features.reference import load_reference_stats
+from genbench.features.reference import SPATIAL_KEYS, load_reference_stats
 from genbench.metrics._inputs import check_features, option
 from genbench.metrics.base import EvalContext, Metric
 from genbench.metrics.fid import (
@@ -48,7 +48,7 @@ from genbench.registry import register_metric
 #: what the singular-covariance warnings add
 ADM = " (ADM's scores use 50000 samples against statistics of the whole dataset)"
 #: the keys of the spatial statistics in ADM's reference batches
-STATS_KEYS = ("mu_s", "sigma_s")
+STATS_KEYS = SPATIAL_KEYS
 
 
 @register_metric("sfid")
@@ -104,7 +104,8 @@ class SFID(Metric):
             if path not in kept:
                 fix = (
                     f"use an ADM reference batch (VIRTUAL_*.npz), which holds {' and '.join(STATS_KEYS)} "
-                    "beside mu and sigma, or score sfid in a command without --reference-stats"
+                    "beside mu and sigma, or one that `genbench stats --features inception` writes, or "
+                    "score sfid in a command without --reference-stats"
                 )
                 kept[path] = load_reference_stats(path, dim=DIM, keys=STATS_KEYS, fix=fix)
             return kept[path]
