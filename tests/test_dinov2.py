@@ -287,3 +287,32 @@ def test_the_other_networks_weights_flag_is_named_unused(cli, tmp_path, images, 
             "--dinov2-weights", tiny_dinov2, "--metrics", "kid", "--no-figures", "--no-progress")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert f"--dinov2-weights {tiny_dinov2} is not used: the raw features take no weights file" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            lambda sd: sd | {"register_tokens": torch.zeros(1, 4, TINY["embed_dim"])},
+            "1 unexpected: register_tokens",
+        ),
+        (lambda sd: {k: v for k, v in sd.items() if k != "mask_token"}, "1 missing: mask_token"),
+        (lambda sd: {"teacher": sd}, "unexpected: teacher"),
+        (lambda sd: sd | {"norm.weight": torch.ones(7)}, f"norm.weight (7,) (not ({TINY['embed_dim']},))"),
+    ],
+    ids=["with-registers", "timm-no-mask-token", "training-checkpoint", "another-width"],
+)
+def test_a_checkpoint_of_another_layout_is_named_by_what_differs(
+    cli, tmp_path, images, tiny_dinov2, change, named
+):
+    """A checkpoint that is not dinov2_vitl14's (the with-registers one, timm's conversion, a training
+    checkpoint's nesting, another width) fails in one line naming the keys that differ: torch's own
+    first line ("Error(s) in loading state_dict for VisionTransformer:") named none."""
+    folder, samples = images
+    path = tmp_path / "other.pth"
+    torch.save(change(torch.load(tiny_dinov2, weights_only=True)), path)
+    r = _eval(cli, samples, folder, tmp_path / "runs", "--dinov2-weights", path)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    (line,) = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+    assert "is not DINOv2 ViT-L/14 weights" in line and named in line, line
+    assert "--dinov2-weights PATH" in line

@@ -75,6 +75,38 @@ def preprocess(x: torch.Tensor) -> torch.Tensor:
     return x / torch.tensor(STD, dtype=x.dtype, device=x.device).reshape(1, -1, 1, 1)
 
 
+def state_dict_mismatch(state: object, model: torch.nn.Module, shown: int = 3) -> str | None:
+    """Why ``state`` does not load into ``model`` with ``strict=True``, in a few words (the first
+    ``shown`` keys of each kind: missing, unexpected, of another shape), or None where it does. A
+    with-registers checkpoint (``dinov2_vitl14_reg4``) has ``register_tokens`` unexpected, timm's
+    conversion lacks ``mask_token``, a training checkpoint nests its weights under ``teacher`` or
+    ``model``, another size has every shape wrong: each is named by what differs."""
+    if not isinstance(state, dict):
+        return f"it holds a {type(state).__name__}, not a state dict"
+    expected = model.state_dict()
+
+    def some(what: str, keys: list[str]) -> str:
+        more = f", and {len(keys) - shown} more" if len(keys) > shown else ""
+        return f"{len(keys)} {what}: " + ", ".join(keys[:shown]) + more
+
+    def shape(value: object) -> str:
+        return str(tuple(value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
+
+    missing = [k for k in expected if k not in state]
+    unexpected = [str(k) for k in state if k not in expected]
+    wrong = [
+        f"{k} {shape(state[k])} (not {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and not (isinstance(state[k], torch.Tensor) and state[k].shape == v.shape)
+    ]
+    parts = [
+        some("missing", missing) if missing else "",
+        some("unexpected", unexpected) if unexpected else "",
+        some("of another shape", wrong) if wrong else "",
+    ]
+    return "; ".join(p for p in parts if p) or None
+
+
 def download_weights() -> Path:
     """The official checkpoint in torch.hub's cache, downloaded there if missing (the place and name
     ``torch.hub.load_state_dict_from_url`` uses, so either finds the other's file)."""
@@ -156,6 +188,11 @@ class Dinov2(FeatureExtractor):
         except Exception as e:
             raise GenbenchError(f"{path} is not a PyTorch state dict ({type(e).__name__}); {fix}") from None
         model = vit_large_14()
+        # torch's own error says nothing on its first line ("Error(s) in loading state_dict for
+        # VisionTransformer:") and lists every key after it: what differs is said here instead
+        mismatch = state_dict_mismatch(state, model)
+        if mismatch is not None:
+            raise GenbenchError(f"{path} is not DINOv2 ViT-L/14 weights ({mismatch}); {fix}")
         try:
             model.load_state_dict(state, strict=True)
         except Exception as e:
