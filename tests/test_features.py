@@ -395,6 +395,19 @@ def test_inception_offline_message(digits, tmp_path, monkeypatch):
         assert part in msg
 
 
+@pytest.mark.parametrize("extractor", ["inception", "clean-inception", "dinov2"])
+def test_a_folder_given_as_weights_is_said_to_be_one(digits, tmp_path, monkeypatch, extractor):
+    """The hub cache's checkpoints/ folder given instead of the file in it: it exists, and "not found"
+    sent the user looking for a typo."""
+    for env in (inception.ENV, clean_inception.ENV, "GENBENCH_DINOV2_WEIGHTS"):
+        monkeypatch.delenv(env, raising=False)
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    ext = registry.features.get(extractor)(digits, cache_dir=tmp_path, weights=folder)
+    with pytest.raises(GenbenchError, match=r"checkpoints is a folder, not a file; "):
+        ext.fingerprint()
+
+
 def test_inception_bad_weights(digits, tmp_path):
     with pytest.raises(GenbenchError, match="not found"):
         Inception(digits, cache_dir=tmp_path, weights=tmp_path / "missing.pth").fingerprint()

@@ -36,7 +36,7 @@ import torch
 
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
-from genbench.features.fetch_weights import fetch_weights
+from genbench.features.fetch_weights import fetch_weights, missing
 from genbench.features.inception import POOL3_DIM, WITHOUT_INCEPTION, _file_id, to_uint8
 from genbench.registry import register_features
 
@@ -104,7 +104,9 @@ class CleanInception(FeatureExtractor):
                     if from_env
                     else f"pass it with --inception-weights PATH or ${ENV}"
                 )
-                raise GenbenchError(f"clean-fid Inception file {given} not found; {how}: {FILENAME} ({URL})")
+                raise GenbenchError(
+                    f"clean-fid Inception file {given} {missing(given)}; {how}: {FILENAME} ({URL})"
+                )
             return given
         for d in CLEANFID_CACHE_DIRS:
             if (d / FILENAME).is_file():

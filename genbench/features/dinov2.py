@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
-from genbench.features.fetch_weights import fetch_weights
+from genbench.features.fetch_weights import fetch_weights, missing
 from genbench.features.inception import _file_id, to_uint8
 from genbench.features.vit import LARGE, VisionTransformer, vit_large_14
 from genbench.registry import register_features
@@ -157,7 +157,7 @@ class Dinov2(FeatureExtractor):
         if path is None:
             return download_weights()
         if not path.is_file():
-            raise GenbenchError(f"DINOv2 weights {path} not found; {instead()}")
+            raise GenbenchError(f"DINOv2 weights {path} {missing(path)}; {instead()}")
         return path
 
     def fingerprint(self) -> str:

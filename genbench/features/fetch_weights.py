@@ -45,3 +45,9 @@ def fetch_weights(
         raise GenbenchError(offline(e.reason)) from None
     except DataError as e:  # present, but not the file (corrupt, another version) or unreadable
         raise GenbenchError(f"{e}, or {instead}") from None
+
+
+def missing(path: Path) -> str:
+    """What is wrong with a weights path given that is no file: "not found", or, for a folder (the
+    hub cache's ``checkpoints/`` given instead of the file in it), that it is one."""
+    return "is a folder, not a file" if path.is_dir() else "not found"

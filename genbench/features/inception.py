@@ -29,7 +29,7 @@ import torch
 from genbench.data.digest import sha256_prefix
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
-from genbench.features.fetch_weights import fetch_weights
+from genbench.features.fetch_weights import fetch_weights, missing
 from genbench.io import file_sha256
 from genbench.registry import register_features
 
@@ -119,7 +119,7 @@ class Inception(FeatureExtractor):
     def _checked_path(self) -> Path | None:
         path = self.weights_path()
         if path is not None and not path.is_file():
-            raise GenbenchError(f"Inception weights {path} not found; {instead()}")
+            raise GenbenchError(f"Inception weights {path} {missing(path)}; {instead()}")
         return path
 
     def fingerprint(self) -> str:
