@@ -25,7 +25,6 @@ from genbench.config import DEFAULT_SEED, RunConfig, absolute_paths, resolve_mod
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.extraction_bar import REFERENCE_HINT
 from genbench.features.base import Features
-from genbench.features.reference import uncached
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Owner, Plan, plan, row_label
 from genbench.progress import Progress, command_console
@@ -282,10 +281,10 @@ def reference_features_for(p: Plan, console: Progress) -> Features:
         return Features(np.zeros((0, 0)))
     split = p.config.reference_split
     # sfid's spatial features of the split, from the same pass when it is extracted (same_pass)
-    beside = uncached(p.dataset, beside_the_run(p, reference=True), split, p.cache_dir)
-    names = ", ".join(e.name for e in (p.extractor, *beside))
-    what = f"reference features of {p.dataset.name} {split} ({names})"
-    return split_features_for(p, console, split, what, REFERENCE_HINT, beside=beside)
+    what = f"reference features of {p.dataset.name} {split}"
+    return split_features_for(
+        p, console, split, what, REFERENCE_HINT, beside=beside_the_run(p, reference=True)
+    )
 
 
 def run_one(

@@ -23,7 +23,7 @@ from genbench.data.folder import float_samples
 from genbench.errors import GenbenchError, MetricInputError, PluginOutputError, said
 from genbench.extraction_bar import SAMPLES_HINT
 from genbench.features.base import Features, extract_reporting
-from genbench.features.same_pass import extract_beside, pass_key
+from genbench.features.same_pass import extract_beside, names, pass_key
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
@@ -106,8 +106,9 @@ def evaluate_into(
     hint = SAMPLES_HINT if model is not None else ""
     # the features a metric reads beside the run's that the same pass gives (sfid's spatial tap)
     beside = beside_the_run(p)
-    names = ", ".join(e.name for e in (p.extractor, *beside))
-    with console.extracting(f"features of {result.label} ({names})", "samples", hint) as bar:
+    with console.extracting(
+        f"features of {result.label} ({names(p.extractor, beside)})", "samples", hint
+    ) as bar:
         t0 = time.perf_counter()
         feats, tapped = extract_beside(p.extractor, beside, samples, bar)
         # less the bar's own time: the extraction's timing is the same with progress shown as without

@@ -37,17 +37,16 @@ def split_features_for(
     beside: Sequence[FeatureExtractor] = (),
 ) -> Features:
     """Every example of ``p``'s dataset ``split`` in ``extractor``'s features (by default ``p``'s),
-    from the cache when there; else extracted and cached, shown as ``what`` (by default ``test
-    features of DATASET (EXTRACTOR)``) with a forecast ending with ``hint``. ``beside``: other
+    from the cache when there; else extracted and cached, shown as ``what`` and the extractors'
+    names (by default ``test features of DATASET (EXTRACTOR)``) with a forecast ending with ``hint``. ``beside``: other
     extractors whose features the same pass gives, cached with them
     (:func:`genbench.features.reference.reference_features`), named in the bar."""
     from genbench.features.reference import reference_features, uncached
-    from genbench.features.same_pass import same_pass
+    from genbench.features.same_pass import names, same_pass
 
     by = extractor or p.extractor
     also = uncached(p.dataset, same_pass(by, beside), split, p.cache_dir)
-    names = ", ".join(e.name for e in (by, *also))
-    what = what or f"{split} features of {p.dataset.name} ({names})"
+    what = f"{what or f'{split} features of {p.dataset.name}'} ({names(by, also)})"
     with console.extracting(what, noun(p.dataset.spec.kind), hint) as bar:
         return reference_features(p.dataset, by, split, p.cache_dir, bar, beside=also)
 

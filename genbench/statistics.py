@@ -52,6 +52,7 @@ def stats(path: Path | str, config: RunConfig, *, spatial: bool | None = None) -
 def _stats(path: Path | str, config: RunConfig, console: Progress, spatial: bool | None) -> dict[str, Any]:
     from genbench.extraction_bar import CACHED, noun
     from genbench.features.reference import arithmetic, reference_features, save_reference_stats, uncached
+    from genbench.features.same_pass import names
     from genbench.resolve import build_dataset, build_extractor, check_shared_inputs
 
     if unused := unused_fields_warning(config, STATS_FIELDS, "stats"):
@@ -83,9 +84,10 @@ def _stats(path: Path | str, config: RunConfig, console: Progress, spatial: bool
     tap = spatial_beside(extractor, spatial)
     # the spatial features from the same pass, when the split's pool3 features are not cached yet
     beside = uncached(dataset, [tap] if tap is not None else [], split, cache_dir)
-    names = ", ".join(e.name for e in (extractor, *beside))
     kind = noun(dataset.spec.kind)
-    with console.extracting(f"features of {dataset.name} {split} ({names})", kind, CACHED) as bar:
+    with console.extracting(
+        f"features of {dataset.name} {split} ({names(extractor, beside)})", kind, CACHED
+    ) as bar:
         feats = reference_features(dataset, extractor, split, cache_dir, bar, beside=beside)
     if len(feats) < 2:
         raise GenbenchError(

@@ -36,6 +36,11 @@ def pass_key(extractor: FeatureExtractor) -> PassKey:
     )
 
 
+def names(extractor: FeatureExtractor, beside: Iterable[FeatureExtractor]) -> str:
+    """The extractors of one pass as its bar names them: ``inception, inception-spatial``."""
+    return ", ".join(e.name for e in (extractor, *beside))
+
+
 def same_pass(
     extractor: FeatureExtractor, wanted: Iterable[FeatureExtractor | None]
 ) -> list[FeatureExtractor]:
