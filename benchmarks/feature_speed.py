@@ -9,7 +9,9 @@ default ``--batch-size`` on synthetic inputs, after a warm-up batch:
   TorchScript stand-in of the same size as StyleGAN2-ADA's file: torchvision's Inception-v3, random
   weights, with the ``layers`` and ``output`` the extractor reads (an honest cost, not the same
   kernels as the real file's);
-- ``classifier``: the digits classifier (its shipped weights) on digits' 1 x 8 x 8 images.
+- ``classifier``: the digits classifier (its shipped weights) on digits' 1 x 8 x 8 images;
+- ``dinov2``: DINOv2 ViT-L/14 (genbench's network, random weights of the official checkpoint's
+  layout) on CIFAR-shaped images, resized to 224 inside.
 
     python benchmarks/feature_speed.py --images 1000
 
@@ -33,7 +35,7 @@ from genbench.config import RunConfig
 from genbench.results import machine, machine_text
 
 CIFAR10_TRAIN = 50_000
-EXTRACTORS = ("inception", "clean-inception", "classifier")
+EXTRACTORS = ("inception", "clean-inception", "classifier", "dinov2")
 
 
 class _Synthetic:
@@ -73,6 +75,15 @@ def build(name: str, batch: int, workdir: Path):
 
         digits = build_dataset("digits", RunConfig())
         return Classifier(digits, cache_dir=workdir, batch_size=batch), digits.load("train")[0]
+    if name == "dinov2":
+        from genbench.features.dinov2 import Dinov2
+        from genbench.features.vit import vit_large_14
+
+        weights = workdir / "dinov2_vitl14_random.pth"
+        if not weights.exists():
+            torch.manual_seed(0)
+            torch.save(vit_large_14().state_dict(), weights)
+        return Dinov2(_Synthetic(), cache_dir=workdir, weights=weights, batch_size=batch), None
     if name == "inception":
         from genbench.features.inception import Inception
 
