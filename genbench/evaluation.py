@@ -117,7 +117,7 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
         # before any work: nothing is computed in vain
         measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads)}
         extractor = build_extractor(dataset, config, device, console)  # a bad --features first: its own fix
-        check_metric_features(metrics, extractor)
+        check_metric_features(metrics, extractor, config.metrics)
         check_metric_samples(metrics, options, measures["num_samples"], extractor)
 
         def fingerprints() -> None:  # computed only when a result is there to compare with

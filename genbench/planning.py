@@ -204,7 +204,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     }
     # a bad --features fails with its own fix before a rerun's check, which named it a change of protocol
     extractor = build_extractor(dataset, config, device, console)
-    check_metric_features(metrics, extractor)
+    check_metric_features(metrics, extractor, config.metrics)
     check_metric_samples(metrics, options, measures["num_samples"], extractor)
     check_no_results_replaced(
         config,

@@ -33,6 +33,7 @@ from genbench.io import check_writable
 from genbench.isolation import plugin_state_kept
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
+from genbench.text import and_list
 
 T = TypeVar("T")
 
@@ -179,10 +180,14 @@ def check_metric_options(metric: Metric, options: dict[str, Any]) -> None:
     )
 
 
-def check_metric_features(metrics: list[Metric], extractor: FeatureExtractor | None) -> None:
+def check_metric_features(
+    metrics: list[Metric], extractor: FeatureExtractor | None, named: Sequence[str] | None = None
+) -> None:
     """Each metric's ``check_features`` for the run's extractor, before any training: a metric that
     cannot measure in those features (sfid under ``--features classifier``) fails the command now, in
-    one line, rather than once every model has trained; a plugin's own bug there is one line too."""
+    one line, rather than once every model has trained; a plugin's own bug there is one line too.
+    ``named``: the ``--metrics`` value (None: the default set), for :func:`check_logits`."""
+    check_logits(metrics, extractor, named)
     for metric in metrics:
         call_plugin(
             "metric",
@@ -191,6 +196,31 @@ def check_metric_features(metrics: list[Metric], extractor: FeatureExtractor | N
             lambda m=metric: m.check_features(extractor),
             f"drop {metric.name} from --metrics",
         )
+
+
+def check_logits(
+    metrics: list[Metric], extractor: FeatureExtractor | None, named: Sequence[str] | None
+) -> None:
+    """Refuse the metrics of logits (``needs_logits``: is, is_inf) that ``--metrics`` names under an
+    extractor that declares it gives none (raw, dinov2): the run trained, sampled and extracted every
+    feature (hours of ViT-L on a CPU) to say "not computed" at the end. The default set (``named``
+    None) leaves them out quietly, as ever; an extractor that does not say (a plugin's) is left to
+    the late check, on its output."""
+    if named is None or extractor is None or extractor.gives_logits is not False:
+        return
+    needy = {m.name for m in metrics if m.needs_logits}
+    if not needy:
+        return
+    typed = [n for n in dict.fromkeys(named) if registry.metrics.canonical(n) in needy]
+    kept = [n for n in dict.fromkeys(named) if registry.metrics.canonical(n) not in needy]
+    one = len(typed) == 1
+    # the whole value: the user's next command, with the other metrics it named kept
+    drop = f"drop {'it' if one else 'them'} (--metrics {','.join(kept)}) or " if kept else ""
+    raise GenbenchError(
+        f"{'metric' if one else 'metrics'} {and_list(typed)} {'needs' if one else 'need'} logits, which "
+        f"--features {extractor.name} does not give (no classifier head); {drop}pass --features "
+        "inception or classifier, which give them"
+    )
 
 
 def check_metric_samples(

@@ -13,6 +13,7 @@ import torch
 from cli_helpers import eval_args, run_args, single_line_error  # tests/ is on the path: pytest puts it there
 
 from genbench import GenbenchError, registry
+from genbench.features.raw import Raw
 from genbench.resolve import resolve_device
 from genbench.results import find_results
 
@@ -207,11 +208,24 @@ def test_options_given_under_a_metric_and_its_alias_are_refused(cli, tmp_path, c
     assert not find_results(tmp_path / "runs")
 
 
-def test_a_named_metric_that_does_not_apply_to_the_run_says_why_it_was_not_computed(cli, tmp_path, cache_dir):
-    """`--features raw` gives no logits: `--metrics fid,is` wrote fid alone, without a word that the IS
-    asked for was not computed (its applies_to said no, so its own message never showed). It warns
-    now, with that message; the default metric set still leaves such a metric out quietly."""
-    args = ["--models", "copy", "--samples", "100", "--features", "raw", "--no-figures"]
+class UndeclaredRaw(Raw):
+    """A plugin extractor without logits that does not say so (``gives_logits`` None, unknown)."""
+
+    gives_logits = None
+
+    def fingerprint(self) -> str:
+        return "undeclared-raw"
+
+
+def test_a_named_metric_that_does_not_apply_to_the_run_says_why_it_was_not_computed(
+    cli, tmp_path, cache_dir, register
+):
+    """An extractor plugin that gives no logits without declaring it: `--metrics fid,is` wrote fid
+    alone, without a word that the IS asked for was not computed (its applies_to said no, so its own
+    message never showed). It warns now, with that message; the default metric set still leaves such
+    a metric out quietly."""
+    register(registry.features, "test-undeclared", UndeclaredRaw)
+    args = ["--models", "copy", "--samples", "100", "--features", "test-undeclared", "--no-figures"]
     r = cli(*run_args(tmp_path / "named", cache_dir, *args, "--metrics", "fid,is"))
     assert r.exit_code == 0, r.output
     expected = "warning: copy seed 0: not computed: is: the feature extractor gives no logits"
@@ -220,7 +234,7 @@ def test_a_named_metric_that_does_not_apply_to_the_run_says_why_it_was_not_compu
     assert "fid" in res["metrics"] and "is" not in res["metrics"]
 
     np.savez(tmp_path / "mine.npz", samples=np.zeros((20, 8, 8), np.uint8))
-    extra = ("--features", "raw", "--metrics", "fid,is", "--no-figures")
+    extra = ("--features", "test-undeclared", "--metrics", "fid,is", "--no-figures")
     r = cli(*eval_args(tmp_path / "mine.npz", tmp_path / "eval", cache_dir, *extra))
     assert "not computed: is: the feature extractor gives no logits" in r.stderr, r.output
 
@@ -229,6 +243,42 @@ def test_a_named_metric_that_does_not_apply_to_the_run_says_why_it_was_not_compu
     assert "not computed" not in r.stderr
     res = json.loads((tmp_path / "default/digits/copy/seed0.json").read_text())
     assert "is" not in res["metrics"] and "is" not in res["metric_errors"]
+
+
+@pytest.mark.parametrize(
+    "metrics, expected",
+    [
+        (
+            "fid,is,kid",
+            "metric is needs logits, which --features raw does not give (no classifier head); drop it "
+            "(--metrics fid,kid) or pass --features inception or classifier, which give them",
+        ),
+        # nothing left to keep: the features are the one fix
+        (
+            "is_inf,is",
+            "metrics is_inf and is need logits, which --features raw does not give (no classifier head); "
+            "pass --features inception or classifier, which give them",
+        ),
+    ],
+)
+def test_a_named_metric_of_logits_under_an_extractor_without_them_fails_before_any_work(
+    cli, tmp_path, metrics, expected
+):
+    """`--metrics fid,is --features raw` (or dinov2) trained every model, sampled and extracted every
+    feature (hours of ViT-L on a CPU) to end in "not computed: is" and exit 0: it fails now, in one
+    line naming the whole --metrics value without it, before the VAE is trained (or loaded) or a
+    sample scored."""
+    cache = tmp_path / "cache"
+    args = ["--models", "vae", "--samples", "100", "--features", "raw", "--metrics", metrics, "--no-figures"]
+    line = single_line_error(cli(*run_args(tmp_path / "runs", cache, *args)))
+    assert line == f"error: {expected}", line
+    assert not list((tmp_path / "runs").rglob("*.json")) and not (cache / "checkpoints").exists()
+
+    np.savez(tmp_path / "mine.npz", samples=np.zeros((20, 8, 8), np.uint8))
+    extra = ("--features", "raw", "--metrics", metrics, "--no-figures")
+    line = single_line_error(cli(*eval_args(tmp_path / "mine.npz", tmp_path / "eval", cache, *extra)))
+    assert line == f"error: {expected}", line
+    assert not list((tmp_path / "eval").rglob("*.json"))
 
 
 def test_a_cuda_index_beyond_the_devices_fails_naming_the_valid_ones(monkeypatch):

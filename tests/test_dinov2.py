@@ -251,9 +251,12 @@ def test_eval_under_dinov2_gives_fd_dinov2_of_the_extractors_features(cli, tmp_p
     assert "`dinov2` (DINOv2 ViT-L/14" in board.read_text() and "FD_DINOv2" in board.read_text()
     assert r"FD\_DINOv2" in next((out / "leaderboards").glob("*.tex")).read_text()
 
-    # asked for, IS is named not computed, as under raw (the other extractor without logits)
-    r = _eval(cli, samples, folder, tmp_path / "is", "--dinov2-weights", tiny_dinov2, "--metrics", "is")
-    assert r.exit_code == 0 and "not computed: is: the feature extractor gives no logits" in r.stderr
+    # asked for, IS is refused before any work, as under raw (the other extractor without logits): it
+    # was "not computed" once every feature had been extracted (hours of ViT-L on a CPU)
+    r = _eval(cli, samples, folder, tmp_path / "is", "--dinov2-weights", tiny_dinov2, "--metrics", "fid,is")
+    assert r.exit_code == 2, r.output
+    assert "error: metric is needs logits, which --features dinov2 does not give" in r.stderr
+    assert "drop it (--metrics fid)" in r.stderr and not list((tmp_path / "is").rglob("*.json"))
 
 
 def test_a_missing_checkpoint_offline_is_one_line_naming_the_fix(cli, tmp_path, images, monkeypatch):

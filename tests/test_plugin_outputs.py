@@ -83,6 +83,45 @@ def test_an_extractor_plugin_breaking_the_contract_on_the_reference_stops_the_ru
     assert not (tmp_path / "runs" / "ring8").exists()
 
 
+def _flat(self, x):
+    return x.reshape(len(x), -1), None
+
+
+def _flat_with_logits(self, x):
+    f = x.reshape(len(x), -1)
+    return f, f
+
+
+@pytest.mark.parametrize(
+    "declared, extract, expected",
+    [
+        (
+            True,
+            _flat,
+            "returned no logits though it declares gives_logits = True; declare gives_logits = False",
+        ),
+        (
+            False,
+            _flat_with_logits,
+            "returned logits though it declares gives_logits = False; declare gives_logits = None or True",
+        ),
+    ],
+    ids=["declared-but-none", "undeclared-but-given"],
+)
+def test_an_extractor_plugin_giving_other_logits_than_it_declares_is_its_bug(
+    register, cli, tmp_path, declared, extract, expected
+):
+    """``gives_logits`` is what `--metrics is` is refused (or run) by before any work: a plugin whose
+    output belies it would have is refused for logits it gives, or run to "not computed" at the end."""
+    cls = _extractor(extract.__name__, extract)
+    cls.gives_logits = declared
+    register(registry.features, "test-features", cls)
+    r = _run(cli, tmp_path, "--dataset", "ring8", "--features", "test-features")
+    assert r.exit_code == 2 and _errors(r) == [f"error: feature extractor 'test-features' {expected}"], (
+        r.output
+    )
+
+
 def _nan_for_100_rows(self, x):  # the samples' 100 rows, never a reference batch (500 rows)
     return _nan_features(self, x) if len(x) == 100 else (x.reshape(len(x), -1), None)
 

@@ -100,6 +100,11 @@ class FeatureExtractor(ABC):
     #: batch size: where a larger batch only costs memory (not below ``MIN_BATCH_ROWS``, whose calls
     #: take other kernels)
     cpu_rows: ClassVar[int | None] = None
+    #: whether it gives logits (a classifier head), known without extracting: what tells before any
+    #: training that a metric of logits named in --metrics (is, is_inf) cannot be computed (it was
+    #: "not computed" once every model had trained and been scored); None, unknown (a plugin's, or a
+    #: network read from a file that may lack the head): those metrics then find out from its output
+    gives_logits: ClassVar[bool | None] = None
     registered_name: ClassVar[str] = ""
 
     def __init__(
@@ -175,6 +180,13 @@ class FeatureExtractor(ABC):
                     f"{who} {what} of shape {tuple(value.shape)} for {rows} inputs; {fix}"
                 )
         f, lg = out
+        if self.gives_logits is not None and (lg is not None) != self.gives_logits:
+            # the declaration is what a metric of logits named in --metrics is refused (or run) by
+            said, decl = ("no logits", "False") if lg is None else ("logits", "None or True")
+            raise PluginOutputError(
+                f"{who} {said} though it declares gives_logits = {self.gives_logits}; declare "
+                f"gives_logits = {decl}"
+            )
         # one width per input shape, in every batch and call: else a width changing between batches
         # was np.concatenate's traceback, and one changing with the batch size made sample and
         # reference features differ, which the metrics blamed on the user's --features

@@ -210,6 +210,7 @@ class Classifier(FeatureExtractor):
     )
     supported_kinds = ("image",)
     takes_weights = False  # shipped or trained here, never a file given by --inception-weights
+    gives_logits = True  # its own classifier head
 
     def __init__(
         self,

@@ -77,6 +77,9 @@ class CleanInception(FeatureExtractor):
     description = "Inception-v3 (StyleGAN2 TorchScript) with clean-fid's PIL-bicubic 'clean' resizing"
     supported_kinds = ("image",)
     fingerprint_covers_weights = True  # its file's content digest
+    # unknown until the TorchScript file is loaded: its logits are those of its `output` layer, which
+    # a file given by --inception-weights may lack (the metrics of logits then find out late)
+    gives_logits = None
     PREPROCESSING = "uint8-png-rounding;grey-to-rgb;cleanfid-clean-pil-bicubic-299"
     # 64 rows a call on the CPU: at the default --batch-size 500, a call of 500 299 x 299 images held
     # 7.7 GB and ran 9.4 images/s, in calls of 64 2.0 GB and 12.4 images/s (random weights, 2-core

@@ -127,6 +127,7 @@ class Dinov2(FeatureExtractor):
     description = "DINOv2 ViT-L/14 CLS token (1024-d), EDM2's preprocessing: fid under it is FD_DINOv2; no IS"
     supported_kinds = ("image",)
     weights_option = "dinov2_weights"
+    gives_logits = False  # the CLS token alone: the pretrained backbone has no classifier head
     fingerprint_covers_weights = True  # its file's content digest
     PREPROCESSING = (
         "uint8-png-rounding;grey-to-rgb;edm2-torch-bicubic-antialias-224;imagenet-mean-std;cls-token"

@@ -98,6 +98,7 @@ class Inception(FeatureExtractor):
     description = "Inception-v3 pool3 (2048-d) and logits via torch-fidelity (FID/IS standard)"
     supported_kinds = ("image",)
     fingerprint_covers_weights = True  # its file's content digest
+    gives_logits = True  # torch-fidelity's logits_unbiased layer, from every weights file it loads
     PREPROCESSING = "uint8-png-rounding;grey-to-rgb;torch-fidelity-resize-299"
     # 64 rows a call on the CPU: at the default --batch-size 500, a call of 500 299 x 299 images held
     # 7.7 GB and ran 9.4 images/s, in calls of 64 2.0 GB and 12.4 images/s (random weights, 2-core

@@ -21,6 +21,7 @@ class Raw(FeatureExtractor):
     description = "the data itself (2D coordinates; flattened pixels for images)"
     supported_kinds = ("points", "image")
     takes_weights = False
+    gives_logits = False
     VERSION = 1
 
     def fingerprint(self) -> str:

@@ -223,6 +223,10 @@ class Metric(ABC):
     #: whether it runs when ``--metrics`` names none; False: only when named (an opt-in metric whose
     #: cost a default run should not pay: ``fid_inf``'s 15 Fréchet distances, sfid's second pass)
     runs_by_default: ClassVar[bool] = True
+    #: whether it reads the samples' logits (IS): named in --metrics under an extractor that declares
+    #: none (``FeatureExtractor.gives_logits`` False: raw, dinov2), the command fails before any work;
+    #: in the default set it is left out quietly (its :meth:`applies_to` says no)
+    needs_logits: ClassVar[bool] = False
     registered_name: ClassVar[str] = ""
 
     @classmethod

@@ -43,6 +43,7 @@ class InceptionScore(Metric):
     options: ClassVar[dict[str, object]] = {"splits": SPLITS}  # the samples are scored in this many parts
     supported_kinds = ("image",)
     reference = "none"  # the samples' logits alone
+    needs_logits = True
     description = (
         "Inception Score over 10 splits from the extractor's logits, torch-fidelity (Salimans et al. 2016)"
     )

@@ -42,6 +42,7 @@ class ISInfinity(Metric):
     higher_is_better: ClassVar[dict[str, bool | None]] = {"is_inf": True}
     supported_kinds = ("image",)
     reference = "none"  # the samples' logits alone
+    needs_logits = True
     #: subset sizes fitted; the smallest (None: max(N // 10, 2 x the number of classes))
     options: ClassVar[dict[str, object]] = {"points": _extrapolation.POINTS, "min_size": None}
     runs_by_default = False  # as fid_inf: opt-in, --metrics is_inf
