@@ -23,6 +23,7 @@ import genbench.features.dinov2 as dinov2
 from genbench.config import RunConfig
 from genbench.data import download
 from genbench.data.folder import load_image_folder, load_samples
+from genbench.errors import GenbenchError
 from genbench.features.dinov2 import Dinov2
 from genbench.features.inception import to_uint8
 from genbench.features.vit import VisionTransformer, vit_large_14
@@ -257,6 +258,13 @@ def test_eval_under_dinov2_gives_fd_dinov2_of_the_extractors_features(cli, tmp_p
     assert r.exit_code == 2, r.output
     assert "error: metric is needs logits, which --features dinov2 does not give" in r.stderr
     assert "drop it (--metrics fid)" in r.stderr and not list((tmp_path / "is").rglob("*.json"))
+
+
+def test_images_of_other_channels_are_refused_naming_the_dinov2_features(tmp_path, tiny_dinov2):
+    """The uint8 conversion it shares with the Inceptions said "Inception features need ..."."""
+    ext = Dinov2(dataset=None, cache_dir=tmp_path, weights=tiny_dinov2, batch_size=N)
+    with pytest.raises(GenbenchError, match=r"^the dinov2 features need N x 1 x H x W or N x 3 x H x W"):
+        ext._extract_batch(torch.zeros(2, 2, 12, 12))
 
 
 def test_a_missing_checkpoint_offline_is_one_line_naming_the_fix(cli, tmp_path, images, monkeypatch):

@@ -65,7 +65,9 @@ def clean_resize(x: torch.Tensor) -> torch.Tensor:
     from cleanfid.resize import build_resizer
 
     resize = build_resizer("clean")
-    u = to_uint8(x.cpu()).permute(0, 2, 3, 1).numpy()  # N x H x W x 3, what clean-fid reads from PNGs
+    u = (
+        to_uint8(x.cpu(), "clean-inception").permute(0, 2, 3, 1).numpy()
+    )  # N x H x W x 3, what clean-fid reads from PNGs
     out = np.stack([resize(img) for img in u])  # N x 299 x 299 x 3 float32
     return torch.from_numpy(out.transpose(0, 3, 1, 2).copy())
 

@@ -205,7 +205,7 @@ class Dinov2(FeatureExtractor):
 
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         model = self.model
-        return model(preprocess(to_uint8(x))), None
+        return model(preprocess(to_uint8(x, self.name))), None
 
     def info(self) -> dict[str, Any]:
         path = self.weights_path()

@@ -44,12 +44,12 @@ POOL3_DIM = 2048
 LAYERS = (str(POOL3_DIM), "logits_unbiased")
 
 
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float -> uint8 as saving a PNG does; grey -> three equal channels."""
+def to_uint8(x: torch.Tensor, features: str | None = None) -> torch.Tensor:
+    """[-1, 1] float -> uint8 as saving a PNG does; grey -> three equal channels. ``features``: the
+    extractor's name, which the error names (dinov2 converts with it too, not Inception alone)."""
     if x.dim() != 4 or x.shape[1] not in (1, 3):
-        raise GenbenchError(
-            f"Inception features need N x 1 x H x W or N x 3 x H x W images, got {tuple(x.shape)}"
-        )
+        who = f"the {features} features" if features else "these features"
+        raise GenbenchError(f"{who} need N x 1 x H x W or N x 3 x H x W images, got {tuple(x.shape)}")
     u = torch.floor(127.5 * (x.float() + 1.0) + 0.5).clamp_(0, 255).to(torch.uint8)
     return u.repeat(1, 3, 1, 1) if u.shape[1] == 1 else u
 
@@ -161,7 +161,7 @@ class Inception(FeatureExtractor):
             ) from None
 
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features, logits = self.model(to_uint8(x))
+        features, logits = self.model(to_uint8(x, self.name))
         return features, logits
 
     def info(self) -> dict[str, Any]:

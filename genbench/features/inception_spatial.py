@@ -119,7 +119,7 @@ class InceptionSpatial(Inception):
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         taken: list[torch.Tensor] = []
         with tapping(self.model, taken.append):
-            _, logits = self.model(to_uint8(x))
+            _, logits = self.model(to_uint8(x, self.name))
         return taken[0], logits
 
     def info(self) -> dict[str, Any]:
