@@ -115,6 +115,15 @@ def png_folder(path: Path, images: np.ndarray) -> Path:
     return path
 
 
+def folder_and_samples(root: Path, n: int, size: int, seed: int) -> tuple[Path, Path, np.ndarray, np.ndarray]:
+    """(folder of ``n`` random ``size`` x ``size`` RGB PNGs, samples .npz unlike them: brighter and
+    smoother, the reference images, the samples), under ``root``."""
+    ref = np.random.default_rng(seed).integers(0, 256, size=(n, size, size, 3), dtype=np.uint8)
+    samples = np.clip(ref.astype(int) // 2 + 100, 0, 255).astype(np.uint8)
+    np.savez(root / "samples.npz", samples=samples)
+    return png_folder(root / "ref", ref), root / "samples.npz", ref, samples
+
+
 def raw_eval_args(
     samples: Path, dataset: str | Path, out: Path, cache_dir: Path, *extra: object
 ) -> list[str]:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from cli_helpers import folder_and_samples  # tests/ is on the path
 
 import genbench.features.dinov2 as dinov2
 from genbench.config import RunConfig
@@ -196,17 +197,7 @@ def tiny_dinov2(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     """(reference folder of N 12 x 12 RGB PNGs, samples .npz unlike them)."""
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("dinov2")
-    rng = np.random.default_rng(0)
-    ref = rng.integers(0, 256, size=(N, 12, 12, 3), dtype=np.uint8)
-    folder = root / "ref"
-    folder.mkdir()
-    for i, img in enumerate(ref):
-        Image.fromarray(img).save(folder / f"{i:02d}.png")
-    np.savez(root / "samples.npz", samples=np.clip(ref.astype(int) // 2 + 100, 0, 255).astype(np.uint8))
-    return folder, root / "samples.npz"
+    return folder_and_samples(tmp_path_factory.mktemp("dinov2"), N, 12, seed=0)[:2]
 
 
 def _eval(cli, samples: Path, folder: Path, out: Path, *extra: object):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import folder_and_samples  # tests/ is on the path
 
 import genbench.progress
 from genbench import registry
@@ -153,20 +154,10 @@ def test_sfid_needs_the_inception_features(cli, tmp_path, cache_dir):
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     """(reference folder, samples .npz, samples of the reference images themselves): N 8 x 8 RGB each."""
-    from PIL import Image
-
     root = tmp_path_factory.mktemp("sfid")
-    rng = np.random.default_rng(0)
-    ref = rng.integers(0, 256, size=(N, 8, 8, 3), dtype=np.uint8)
-    folder = root / "ref"
-    folder.mkdir()
-    for i, img in enumerate(ref):
-        Image.fromarray(img).save(folder / f"{i:02d}.png")
-    # samples unlike the reference: brighter and smoother
-    samples = np.clip(ref.astype(int) // 2 + 100, 0, 255).astype(np.uint8)
-    np.savez(root / "samples.npz", samples=samples)
+    folder, samples, ref, _ = folder_and_samples(root, N, 8, seed=0)
     np.savez(root / "copies.npz", samples=ref)
-    return folder, root / "samples.npz", root / "copies.npz"
+    return folder, samples, root / "copies.npz"
 
 
 def _eval(

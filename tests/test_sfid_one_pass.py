@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import folder_and_samples  # tests/ is on the path
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 from genbench.config import RunConfig
@@ -47,18 +48,7 @@ def passes(monkeypatch) -> list[tuple[int, bool]]:
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> tuple[Path, Path, np.ndarray, np.ndarray]:
     """(reference folder, samples .npz, the reference images, the samples): N 8 x 8 RGB each."""
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("one_pass")
-    rng = np.random.default_rng(1)
-    ref = rng.integers(0, 256, size=(N, 8, 8, 3), dtype=np.uint8)
-    folder = root / "ref"
-    folder.mkdir()
-    for i, img in enumerate(ref):
-        Image.fromarray(img).save(folder / f"{i:02d}.png")
-    samples = np.clip(ref.astype(int) // 2 + 100, 0, 255).astype(np.uint8)
-    np.savez(root / "samples.npz", samples=samples)
-    return folder, root / "samples.npz", ref, samples
+    return folder_and_samples(tmp_path_factory.mktemp("one_pass"), N, 8, seed=1)
 
 
 def nchw(images: np.ndarray) -> torch.Tensor:

@@ -30,7 +30,6 @@ real checkpoint's numbers were not compared with the hub model's.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ import torch.nn.functional as F
 
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
-from genbench.features.fetch_weights import fetch_weights, missing
+from genbench.features.fetch_weights import given_weights, hub_checkpoint, missing
 from genbench.features.inception import _file_id, to_uint8
 from genbench.features.vit import LARGE, VisionTransformer, vit_large_14
 from genbench.registry import register_features
@@ -110,14 +109,7 @@ def state_dict_mismatch(state: object, model: torch.nn.Module, shown: int = 3) -
 def download_weights() -> Path:
     """The official checkpoint in torch.hub's cache, downloaded there if missing (the place and name
     ``torch.hub.load_state_dict_from_url`` uses, so either finds the other's file)."""
-    return fetch_weights(
-        URL,
-        Path(torch.hub.get_dir()) / "checkpoints",
-        None,  # no digest is published (see the module's docstring)
-        offline_message,
-        instead(),
-        writable=f"set $TORCH_HOME to a writable folder, or {instead()}",
-    )
+    return hub_checkpoint(URL, None, offline_message, instead())  # no digest is published (see above)
 
 
 @register_features("dinov2")
@@ -144,10 +136,7 @@ class Dinov2(FeatureExtractor):
 
     def weights_path(self) -> Path | None:
         """The local weights file, if one was given (argument first, then the environment)."""
-        if self.weights is not None:
-            return self.weights
-        env = os.environ.get(ENV)
-        return Path(env).expanduser() if env else None
+        return given_weights(self.weights, ENV)
 
     def feature_dim(self) -> int:
         return LARGE["embed_dim"]  # the CLS token's width, known without loading the 1.2 GB file

@@ -10,6 +10,7 @@ extractor's fix (its ``--inception-weights PATH`` or variable).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,3 +52,27 @@ def missing(path: Path) -> str:
     """What is wrong with a weights path given that is no file: "not found", or, for a folder (the
     hub cache's ``checkpoints/`` given instead of the file in it), that it is one."""
     return "is a folder, not a file" if path.is_dir() else "not found"
+
+
+def hub_checkpoint(url: str, expected: str | None, offline: Callable[[str], str], instead: str) -> Path:
+    """:func:`fetch_weights` into torch.hub's checkpoints folder (``$TORCH_HOME/hub/checkpoints``):
+    the place and name ``torch.hub.load_state_dict_from_url`` uses, so either finds the other's file."""
+    import torch
+
+    return fetch_weights(
+        url,
+        Path(torch.hub.get_dir()) / "checkpoints",
+        expected,
+        offline,
+        instead,
+        writable=f"set $TORCH_HOME to a writable folder, or {instead}",
+    )
+
+
+def given_weights(weights: Path | None, env: str) -> Path | None:
+    """The local weights file given to an extractor: its ``weights`` argument (the flag), else the
+    environment variable ``env``; None when neither is set."""
+    if weights is not None:
+        return weights
+    value = os.environ.get(env)
+    return Path(value).expanduser() if value else None

@@ -20,7 +20,6 @@ start together, and checked against the sha256 prefix its name carries, which to
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ import torch
 from genbench.data.digest import sha256_prefix
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
-from genbench.features.fetch_weights import fetch_weights, missing
+from genbench.features.fetch_weights import given_weights, hub_checkpoint, missing
 from genbench.io import file_sha256
 from genbench.registry import register_features
 
@@ -81,14 +80,7 @@ def _file_id(path: Path) -> str:
 def download_weights() -> Path:
     """torch-fidelity's weights file in torch.hub's cache, downloaded there and verified if missing
     (``torch.hub.load_state_dict_from_url``'s place and name, so either finds the other's file)."""
-    return fetch_weights(
-        URL,
-        Path(torch.hub.get_dir()) / "checkpoints",
-        DIGEST,
-        offline_message,
-        instead(),
-        writable=f"set $TORCH_HOME to a writable folder, or {instead()}",
-    )
+    return hub_checkpoint(URL, DIGEST, offline_message, instead())
 
 
 @register_features("inception")
@@ -112,10 +104,7 @@ class Inception(FeatureExtractor):
 
     def weights_path(self) -> Path | None:
         """The local weights file, if one was given (argument first, then the environment)."""
-        if self.weights is not None:
-            return self.weights
-        env = os.environ.get(ENV)
-        return Path(env).expanduser() if env else None
+        return given_weights(self.weights, ENV)
 
     def _checked_path(self) -> Path | None:
         path = self.weights_path()
