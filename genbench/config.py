@@ -58,7 +58,7 @@ class RunConfig:
     metrics: list[str] | None = None  # --metrics: None = every metric that applies and runs by default
     features: str | None = None  # --features: None = the dataset's default extractor
     reference_split: Split = "train"  # --reference-split: split the samples are compared to
-    reference_stats: Path | str | None = None  # --reference-stats: .npz with mu, sigma (FID only)
+    reference_stats: Path | str | None = None  # --reference-stats: .npz (mu, sigma) or EDM2 .pkl
     out: Path | str = Path("runs")  # --out: result JSONs and figures
     data_dir: Path | str | None = None  # --data-dir: downloaded datasets (default $GENBENCH_DATA)
     cache_dir: Path | str | None = None  # --cache-dir: checkpoints, classifiers, statistics

@@ -57,7 +57,7 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     path = Path(p.config.reference_stats)
     dim = reference.features.shape[1] if len(reference) else _feature_dim(p)
     try:
-        stats = load_reference_stats(path, dim=dim)
+        stats = load_reference_stats(path, dim=dim, features=p.extractor.name)
         p.reference_made = stats_made(path)
         check_stats_features(p.reference_made, p.extractor.info(), path)
     except MetricInputError as e:

@@ -50,7 +50,7 @@ def eval_samples(
     reference_stats: Annotated[
         Path | None,
         path_option(
-            ".npz with mu and sigma as FID reference; with only metrics it serves (--metrics fid,is) the dataset is not read."
+            ".npz with mu and sigma, or EDM2's .pkl (its entry of --features), as FID reference; with only metrics it serves (--metrics fid,is) the dataset is not read."
         ),
     ] = None,
     seed: Annotated[

@@ -66,7 +66,10 @@ def run(
         str, typer.Option(help="Split the samples are compared to: train or test.")
     ] = "train",
     reference_stats: Annotated[
-        Path | None, path_option(".npz with mu and sigma to use as FID reference.")
+        Path | None,
+        path_option(
+            ".npz with mu and sigma, or EDM2's .pkl (its entry of --features), to use as FID reference."
+        ),
     ] = None,
     out: Annotated[Path, path_option("Directory for result JSONs and figures.")] = Path("runs"),
     data_dir: DataDir = None,

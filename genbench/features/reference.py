@@ -240,45 +240,77 @@ def _damage(cached: Features, rows: int) -> str | None:
 
 
 def load_reference_stats(
-    path: Path, dim: int | None = None, keys: tuple[str, str] = ("mu", "sigma"), fix: str | None = None
+    path: Path,
+    dim: int | None = None,
+    keys: tuple[str, str] = ("mu", "sigma"),
+    fix: str | None = None,
+    features: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mu, sigma) from a user's ``.npz`` (keys ``mu``: D, ``sigma``: D x D), validated, float64.
+    """(mu, sigma) from a user's statistics file (``mu``: D, ``sigma``: D x D), validated, float64.
 
-    The format is that of pytorch-fid and clean-fid statistics files, so theirs load directly.
+    An ``.npz`` (keys ``mu`` and ``sigma``): the format of pytorch-fid and clean-fid statistics files,
+    so theirs load directly. A pickle (``.pkl``, or a file that begins as one): EDM2's reference
+    statistics (``calculate_metrics.py ref``, its ``dataset-refs/img512.pkl``), a dict keyed by
+    metric, of which the entry of ``features`` (the run's extractor's name) is read
+    (:mod:`genbench.features.edm2_stats`, which never runs what a pickle names).
     ``dim``, when given, is the feature dimension the statistics must have (2048 for Inception).
     ``keys``: the mean's and covariance's keys (``("mu_s", "sigma_s")``: the spatial statistics of
     ADM's reference batches, for sFID); ``fix``: what a file without them is to be replaced with.
     """
+    from genbench.features.edm2_stats import edm2_entry, is_pickle
+
     path = Path(path)
     mu_key, sigma_key = keys
     fix = fix or (
         f"save an .npz with {mu_key} (D,) and {sigma_key} (D, D), e.g. with "
-        "genbench.features.reference.save_reference_stats"
+        "genbench.features.reference.save_reference_stats, or pass EDM2's .pkl"
     )
     if path.is_dir():
-        raise MetricInputError(f"reference statistics {path} is a directory, not an .npz file; {fix}")
+        raise MetricInputError(
+            f"reference statistics {path} is a directory, not an .npz file (or .pkl); {fix}"
+        )
     if not path.is_file():
         raise MetricInputError(f"reference statistics {path} not found; {fix}")
+    if is_pickle(path):
+        label = f"{path} (EDM2's entry for --features {features})"
+        mu, sigma = _arrays(edm2_entry(path, features, fix), keys, f"reference statistics {label}", fix)
+    else:
+        label = str(path)
+        mu, sigma = _npz_arrays(path, keys, fix)
+    _check_stats(mu, sigma, label, fix)
+    if dim is not None and mu.shape[0] != dim:
+        raise MetricInputError(
+            f"reference statistics {label} have dimension {mu.shape[0]} but the features have {dim}; "
+            f"compute them with the same feature extractor (--features)"
+        )
+    return mu, sigma
+
+
+def _npz_arrays(path: Path, keys: tuple[str, str], fix: str) -> tuple[np.ndarray, np.ndarray]:
+    """``keys`` of the ``.npz`` at ``path``, as float64."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in keys if k not in npz.files]
-            if missing:
-                raise MetricInputError(
-                    f"reference statistics {path} lack {', '.join(missing)} (has {', '.join(npz.files) or 'nothing'}); {fix}"
-                )
-            mu, sigma = (np.asarray(npz[k], dtype=np.float64) for k in keys)
+            return _arrays(npz, keys, f"reference statistics {path}", fix)
     except MetricInputError:
         raise
     except Exception as e:
         # an empty or text file: numpy's EOFError, or its advice to allow pickles, says neither
         why = type(e).__name__ if zipfile.is_zipfile(path) else "not an .npz archive"
         raise MetricInputError(f"cannot read reference statistics {path} ({why}); {fix}") from None
-    _check_stats(mu, sigma, str(path), fix)
-    if dim is not None and mu.shape[0] != dim:
+
+
+def _arrays(found: Any, keys: tuple[str, str], where: str, fix: str) -> tuple[np.ndarray, np.ndarray]:
+    """``keys`` of ``found`` (an open ``.npz`` or an EDM2 entry), as float64."""
+    names = [str(k) for k in (found.files if hasattr(found, "files") else found)]
+    missing = [k for k in keys if k not in names]
+    if missing:
         raise MetricInputError(
-            f"reference statistics {path} have dimension {mu.shape[0]} but the features have {dim}; "
-            f"compute them with the same feature extractor (--features)"
+            f"{where} lack {', '.join(missing)} (has {', '.join(names) or 'nothing'}); {fix}"
         )
+    try:
+        mu, sigma = (np.asarray(found[k], dtype=np.float64) for k in keys)
+    except (TypeError, ValueError) as e:  # a pickled string or object array where numbers belong
+        raise MetricInputError(f"{where}: {' and '.join(keys)} are not numeric arrays ({e}); {fix}") from None
     return mu, sigma
 
 

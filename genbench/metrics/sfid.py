@@ -107,7 +107,9 @@ class SFID(Metric):
                     "beside mu and sigma, or one that `genbench stats --features inception` writes, or "
                     "score sfid in a command without --reference-stats"
                 )
-                kept[path] = load_reference_stats(path, dim=DIM, keys=STATS_KEYS, fix=fix)
+                kept[path] = load_reference_stats(
+                    path, dim=DIM, keys=STATS_KEYS, fix=fix, features=ctx.extractor.name
+                )
             return kept[path]
 
         def rows() -> np.ndarray:  # read (and warned of) once a command, as the Gaussian is computed
