@@ -6,6 +6,7 @@ errors; and the opt-in columns on a board.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -128,6 +129,23 @@ def test_fid_inf_too_few_samples_and_bad_options_name_the_fix():
         with pytest.raises(MetricInputError, match=message):
             FIDInfinity().check_options(options)
     FIDInfinity().check_options({"points": 2, "min_size": None})
+
+
+@pytest.mark.parametrize("min_size", [None, 5, D + 1, 40])
+def test_samples_too_few_for_any_min_size_name_more_samples_alone(min_size):
+    """D samples or fewer in D dimensions: no min_size works (it must exceed D and stay below N). The
+    errors named one bound's fix each, which the other then refused: "set min_size=33 or more",
+    then "below 20"; the default's "between 33 and 19". More samples are the one fix now."""
+    options = {} if min_size is None else {"min_size": min_size}
+    with pytest.raises(MetricInputError) as e:
+        FIDInfinity().compute(gaussian_ctx(0, np.zeros(D), n=20, **options))
+    line = str(e.value)
+    assert "20 samples are too few" in line and "use more samples" in line, line
+    assert "--metric-option" not in line and "\n" not in line, line
+    if min_size is not None:  # before any training, the same line
+        with pytest.raises(MetricInputError) as early:
+            FIDInfinity().check_samples(options, 20, SimpleNamespace(feature_dim=lambda: D))
+        assert str(early.value) == line
 
 
 def is_inf_ctx(logits: np.ndarray, seed: int = 0) -> object:

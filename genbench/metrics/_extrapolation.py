@@ -47,6 +47,10 @@ def check_min_size(metric: str, given: Any, n: int | None, floor: int | None, fl
     training, the feature dimension that sets ``floor`` may be): what is known is checked, with the
     messages that computing the metric gives."""
     min_size = check_int(given, metric, "min_size", 2)
+    if floor is not None and n is not None and floor >= n:
+        # no min_size works: each bound's own fix ("set 2049 or more", then "below 16") sent the
+        # user from one to the other
+        raise MetricInputError(too_few_for_any(metric, n, floor, floor_why))
     if floor is not None and min_size < floor:
         raise MetricInputError(
             f"{metric}: min_size {min_size} is too small ({floor_why}); "
@@ -58,6 +62,15 @@ def check_min_size(metric: str, given: Any, n: int | None, floor: int | None, fl
             f"set --metric-option {metric}.min_size below {n}, or {MORE_SAMPLES}"
         )
     return min_size
+
+
+def too_few_for_any(metric: str, n: int, floor: int, floor_why: str) -> str:
+    """The error for ``n`` samples, too few for any ``min_size`` of ``metric`` (at least ``floor``,
+    ``floor_why`` says why, and below ``n``): more samples are the one fix."""
+    return (
+        f"{metric}: {n} samples are too few for any min_size ({floor_why}, and a subset is at most the "
+        f"{n} samples); {MORE_SAMPLES} (more than {floor})"
+    )
 
 
 def subset_sizes(ctx: Any, metric: str, n: int, floor: int, floor_why: str, default_floor: int) -> np.ndarray:
@@ -74,10 +87,13 @@ def subset_sizes(ctx: Any, metric: str, n: int, floor: int, floor_why: str, defa
     else:
         min_size = max(n // MIN_FRACTION, default_floor)
         if 2 * min_size > n:
+            # a min_size of its own only where one can work ("between 2049 and 15" could not)
+            instead = (
+                f", or set --metric-option {metric}.min_size between {floor} and {n - 1}" if floor < n else ""
+            )
             raise MetricInputError(
                 f"{metric}: {n} samples are too few: its smallest subset is {min_size} and the sizes must "
-                f"span a factor of 2; {MORE_SAMPLES} (at least {2 * min_size}), or set "
-                f"--metric-option {metric}.min_size between {floor} and {n - 1}"
+                f"span a factor of 2; {MORE_SAMPLES} (at least {2 * min_size}){instead}"
             )
     return np.linspace(min_size, n, points).astype(np.int64)
 
