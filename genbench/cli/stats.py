@@ -21,7 +21,12 @@ from genbench.config import RunConfig, parse_split
 
 
 def stats(
-    out: Annotated[Path, path_option("The .npz to write (keys mu and sigma, as clean-fid's).")],
+    out: Annotated[
+        Path,
+        path_option(
+            "The .npz to write (keys mu and sigma, as clean-fid's; mu_s and sigma_s too, see --spatial)."
+        ),
+    ],
     dataset: Annotated[
         str,
         typer.Option(

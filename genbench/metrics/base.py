@@ -101,8 +101,10 @@ class EvalContext:
 
     def sample_features_in(self, extractor: FeatureExtractor) -> Features:
         """The samples' features in ``extractor``'s space, other than the run's (those are
-        ``sample_features``): sfid's spatial Inception features, a second pass over the samples, with
-        the run's bar (70 minutes for 50000 samples on a CPU, which showed nothing)."""
+        ``sample_features``): sfid's spatial Inception features. In a run or an evaluation, those that
+        its own pass gave beside its features (:meth:`Metric.features_beside`), else a second pass
+        over the samples with the run's bar (70 minutes for 50000 samples on a CPU, which showed
+        nothing)."""
         samples = self._held_samples()  # `genbench eval`'s uint8 images: converted batch by batch
         if self.sample_features_reader is not None:
             return self.sample_features_reader(extractor, samples)
@@ -221,7 +223,7 @@ class Metric(ABC):
     #: their defaults (None: computed from the inputs); values are converted to the default's type
     options: ClassVar[dict[str, Any]] = {}
     #: whether it runs when ``--metrics`` names none; False: only when named (an opt-in metric whose
-    #: cost a default run should not pay: ``fid_inf``'s 15 Fréchet distances, sfid's second pass)
+    #: cost a default run should not pay: ``fid_inf``'s 15 Fréchet distances, sfid's 2023 x 2023 statistics)
     runs_by_default: ClassVar[bool] = True
     #: whether it reads the samples' logits (IS): named in --metrics under an extractor that declares
     #: none (``FeatureExtractor.gives_logits`` False: raw, dinov2), the command fails before any work;
