@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from test_dinov2 import TINY, tiny
+import test_dinov2
+from test_dinov2 import TINY
 
-import genbench.features.dinov2 as dinov2
 from genbench.data.folder import load_samples
 from genbench.errors import MetricInputError
 from genbench.features.dinov2 import Dinov2
@@ -29,7 +28,6 @@ from genbench.features.reference import (
     save_reference_stats,
     stats_identity,
 )
-from genbench.features.vit import VisionTransformer
 from genbench.metrics.fid import frechet_distance, gaussian_statistics
 
 N = 16  # samples, and rows per extraction call
@@ -55,13 +53,7 @@ def edm2(tmp_path) -> Path:
     return write_pickle(tmp_path / "img512.pkl", data)
 
 
-@pytest.fixture
-def tiny_dinov2(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setattr(dinov2, "vit_large_14", lambda: VisionTransformer(**TINY))
-    monkeypatch.delenv(dinov2.ENV, raising=False)
-    path = tmp_path / "tiny_dinov2.pth"
-    torch.save(tiny(1).state_dict(), path)
-    return path
+tiny_dinov2 = test_dinov2.tiny_dinov2  # the fixture: a tiny random checkpoint, the builder patched
 
 
 def _eval(cli, tmp_path: Path, weights: Path, stats: Path):
