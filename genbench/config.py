@@ -133,6 +133,11 @@ STATS_FIELDS = frozenset(
 PATH_FIELDS = ("out", "data_dir", "cache_dir", "reference_stats", "inception_weights", "dinov2_weights")
 
 
+def flag_of(field_name: str) -> str:
+    """The CLI flag of a RunConfig field: ``dinov2_weights`` is ``--dinov2-weights``."""
+    return "--" + field_name.replace("_", "-")
+
+
 def absolute_paths(config: RunConfig) -> RunConfig:
     """``config`` with ``~`` expanded in its paths (a shell leaves ``--out=~/x`` as typed, and it made
     ./~/x) and each made absolute against the working directory now, once, before any plugin runs.

@@ -18,8 +18,10 @@ import torch
 from genbench import registry
 from genbench.config import (
     DEFAULT_SEED,
+    PATH_FIELDS,
     RunConfig,
     check_seeds,
+    flag_of,
     parse_metric_options,
     parse_split,
     resolve_metric_options,
@@ -100,11 +102,11 @@ def build_extractor(
         given = getattr(config, option)
         if given is None or option == own:
             continue
-        flag = "--" + option.replace("_", "-")
+        flag = flag_of(option)
         why = (
             f"take no weights file; --features {reader} does"
             if own is None
-            else f"read --{own.replace('_', '-')}; --features {reader} reads {flag}"
+            else f"read {flag_of(own)}; --features {reader} reads {flag}"
         )
         console.warn(f"{flag} {given} is not used: the {name} features {why}")
     return call_plugin(
@@ -424,8 +426,9 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
     # was not used
     parse_split(config.reference_split)
     _check_type(config, "out", _is_path, "a path, e.g. 'runs'")  # Path(None) raised a TypeError
-    for name in ("data_dir", "cache_dir", "reference_stats", "inception_weights", "dinov2_weights"):
-        _check_type(config, name, lambda v: v is None or _is_path(v), "a path or None")
+    for name in PATH_FIELDS:
+        if name != "out":  # checked above: it has a default, never None
+            _check_type(config, name, lambda v: v is None or _is_path(v), "a path or None")
     for flag in ("figures", "progress"):  # RunConfig(figures="no") is true
         _check_type(config, flag, _is_bool, "True or False")
     _plain_ints(config, "batch_size")

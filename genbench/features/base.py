@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 import torch
 
+from genbench.config import flag_of
 from genbench.io import file_sha256
 from genbench.isolation import ctrl_c_kept
 
@@ -253,7 +254,7 @@ class FeatureExtractor(ABC):
             try:
                 digests[self.weights] = file_sha256(self.weights)[:16]
             except OSError as e:
-                flag = "--" + self.weights_option.replace("_", "-")
+                flag = flag_of(self.weights_option)
                 raise GenbenchError(
                     f"cannot read {flag} {self.weights} for the {self.name} features "
                     f"({e.strerror or type(e).__name__}); pass an existing weights file"
