@@ -121,19 +121,19 @@ def spatial_beside(extractor: FeatureExtractor, spatial: bool | None) -> Incepti
     """sfid's spatial extractor beside ``extractor`` when the statistics file is to hold mu_s and
     sigma_s: by default under ``inception`` features, the network sfid taps (nearly free there: the
     same pass, when the split's features are extracted; 2023 x 2023 more numbers, 33 MB, in the file)."""
-    from genbench.features.inception import Inception
-    from genbench.features.inception_spatial import InceptionSpatial
+    from genbench.features.inception_spatial import spatial_tap
 
     if spatial is False:
         return None
-    if type(extractor) is not Inception:
+    tap = spatial_tap(extractor)
+    if tap is None:
         if spatial:
             raise GenbenchError(
                 f"--spatial needs --features inception (sfid taps that network), not {extractor.name!r}; "
                 "pass --features inception or leave out --spatial"
             )
         return None
-    return InceptionSpatial.beside(extractor)
+    return tap
 
 
 def _fitted(feats: Features, metric: str, console: Progress) -> tuple[np.ndarray, np.ndarray]:

@@ -128,3 +128,10 @@ class InceptionSpatial(Inception):
             "layers": [f"{TF_TAP}[...,:{CHANNELS}]", "logits_unbiased"],
             "tap": f"{TAP}[:, :{CHANNELS}], flattened as N x {GRID} x {GRID} x {CHANNELS} (ADM's sFID)",
         }
+
+
+def spatial_tap(extractor: object) -> InceptionSpatial | None:
+    """sfid's spatial features on ``extractor``'s network (:meth:`InceptionSpatial.beside`): for
+    genbench's own ``inception`` extractor, not a subclass or a plugin, whose network may be another;
+    None for any other."""
+    return InceptionSpatial.beside(extractor) if type(extractor) is Inception else None

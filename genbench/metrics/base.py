@@ -308,9 +308,10 @@ class Metric(ABC):
         return None  # any number of samples does unless a metric says otherwise
 
     def measured_with(self, extractor: FeatureExtractor | None) -> dict[str, Any] | None:
-        """What it measures on beyond the run's features, as the protocol records it (the
-        ``info()`` of the extractor it builds itself: sfid's spatial tap), or None."""
-        return None
+        """What it measures on beyond the run's features, as the protocol records it, or None: by
+        default the ``info()`` of the extractor :meth:`features_beside` names (sfid's spatial tap)."""
+        beside = self.features_beside(extractor)
+        return beside.info() if beside is not None else None
 
     def flags(self, values: dict[str, float]) -> list[str]:
         """Flags a result earns from these values (e.g. ["memorized"], ["collapsed"])."""

@@ -30,8 +30,7 @@ import numpy as np
 
 from genbench.errors import MetricInputError
 from genbench.features.base import FeatureExtractor
-from genbench.features.inception import Inception
-from genbench.features.inception_spatial import DIM, InceptionSpatial
+from genbench.features.inception_spatial import DIM, InceptionSpatial, spatial_tap
 from genbench.features.reference import SPATIAL_KEYS, load_reference_stats
 from genbench.metrics._inputs import check_features, option
 from genbench.metrics.base import EvalContext, Metric
@@ -47,8 +46,6 @@ from genbench.registry import register_metric
 
 #: what the singular-covariance warnings add
 ADM = " (ADM's scores use 50000 samples against statistics of the whole dataset)"
-#: the keys of the spatial statistics in ADM's reference batches
-STATS_KEYS = SPATIAL_KEYS
 
 
 @register_metric("sfid")
@@ -70,23 +67,20 @@ class SFID(Metric):
         check_backend("sfid", options)
 
     def check_features(self, extractor: FeatureExtractor | None) -> None:
-        if not _taps(extractor):
+        if spatial_tap(extractor) is None:
             raise MetricInputError(_needs_inception(extractor))
 
-    def measured_with(self, extractor: FeatureExtractor | None) -> dict[str, Any] | None:
-        return _spatial(extractor).info() if _taps(extractor) else None
-
     def features_beside(self, extractor: FeatureExtractor | None) -> FeatureExtractor | None:
-        return _spatial(extractor) if _taps(extractor) else None
+        return spatial_tap(extractor)  # also what the protocol records it measured on (measured_with)
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         if ctx.reference_stats_error is not None:
             raise MetricInputError(ctx.reference_stats_error)
-        self.check_features(ctx.extractor)  # checked before any training too: a context built by hand
-        assert isinstance(ctx.extractor, Inception)
+        spatial = spatial_tap(ctx.extractor)
+        if spatial is None:  # checked before any training too (check_features): a context built by hand
+            raise MetricInputError(_needs_inception(ctx.extractor))
         backend = option(ctx, "sfid", "backend", DEFAULT_BACKEND)
         self.check_options({"backend": backend})
-        spatial = _spatial(ctx.extractor)
         # from the run's pass over the samples (features_beside), else a second pass with the run's bar
         x = check_features(ctx.sample_features_in(spatial).features, "sample", "sfid", why="for a covariance")
         warn_if_singular("sfid", len(x), DIM, "samples", f"use more samples{ADM}", "sFID")
@@ -103,12 +97,12 @@ class SFID(Metric):
             path = ctx.reference_stats_path
             if path not in kept:
                 fix = (
-                    f"use an ADM reference batch (VIRTUAL_*.npz), which holds {' and '.join(STATS_KEYS)} "
+                    f"use an ADM reference batch (VIRTUAL_*.npz), which holds {' and '.join(SPATIAL_KEYS)} "
                     "beside mu and sigma, or one that `genbench stats --features inception` writes, or "
                     "score sfid in a command without --reference-stats"
                 )
                 kept[path] = load_reference_stats(
-                    path, dim=DIM, keys=STATS_KEYS, fix=fix, features=ctx.extractor.name
+                    path, dim=DIM, keys=SPATIAL_KEYS, fix=fix, features=ctx.extractor.name
                 )
             return kept[path]
 
@@ -121,16 +115,6 @@ class SFID(Metric):
             return ref
 
         return reference_gaussian(ctx, rows, spatial)
-
-
-def _taps(extractor: FeatureExtractor | None) -> bool:
-    """Whether ``extractor`` is the ``inception`` network, whose spatial tap sfid reads."""
-    return type(extractor) is Inception
-
-
-def _spatial(extractor: FeatureExtractor | None) -> InceptionSpatial:
-    assert isinstance(extractor, Inception)
-    return InceptionSpatial.beside(extractor)
 
 
 def _needs_inception(extractor: FeatureExtractor | None) -> str:
