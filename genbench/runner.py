@@ -96,9 +96,13 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
 def _feature_dim(p: Plan) -> int | None:
     """The features' dimension without the reference features (no metric compared with them): a run
     reads its data anyway, so two examples give it, and statistics of the wrong dimension are shown
-    before hours of training rather than after. An evaluation trains nothing: FID checks then."""
+    before hours of training rather than after (an extractor that declares its ``feature_dim()`` runs
+    nothing for it). An evaluation trains nothing: FID checks then."""
     if not p.models:
         return None
+    known = p.extractor.feature_dim()  # the built-ins know it without running their network
+    if known is not None:
+        return known
     from genbench.data.folder import float_samples
 
     # two examples as floats (an extractor plugin's own extract takes no uint8), not the split converted
