@@ -404,6 +404,11 @@ _MEMORIZATION = (
     "(pixels by default, not the features above); `ct` is two-sided: below 0 the samples lie nearer the "
     "training examples than fresh data do (copying), above 0 farther (underfitting)."
 )
+_VENDI = (
+    "`vendi` is the samples' Vendi Score (the effective number of distinct samples, in the features "
+    "above) and `vendi_ref` the reference split's, both on min(N, reference size) examples: it grows "
+    "with that number, so read `vendi` against `vendi_ref`, not against a score at another N."
+)
 COLUMN_CAPTIONS = {
     # torch-fidelity's value, as stored; papers mostly print KID x 10^3 (some x 100): a board's 0.0328
     # beside a paper's 32.8 (x 10^3) read as a far better model, at the same distance
@@ -419,6 +424,9 @@ COLUMN_CAPTIONS = {
     "mode_kl": "`mode_kl` is KL(sample modes ‖ reference modes) with the samples' modes from the "
     "dataset's labeller (its classifier, or the nearest mixture mean) and the reference split's from "
     "its own labels where it has them, so a copy of the reference scores the labeller's errors, not 0.",
+    # the score grows with n: a board's 6.1 beside a paper's 40 at 10x the samples is no less diverse
+    "vendi": _VENDI,
+    "vendi_ref": _VENDI,
 }
 
 

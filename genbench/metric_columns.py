@@ -37,6 +37,8 @@ SECTIONS: dict[str, list[str]] = {
         "modes_covered",
         "mode_kl",
         "high_quality",
+        "vendi",
+        "vendi_ref",
     ],
     "Cost": ["samples_per_s", "nfe", "peak_memory_mb", "train_s"],
     # GAN rows only (empty columns are dropped): is the generator's gradient vanishing?
