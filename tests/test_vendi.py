@@ -11,7 +11,7 @@ import torch
 from cli_helpers import run_args, single_line_error  # tests/ is on the path
 
 from genbench import registry
-from genbench.errors import MetricInputError
+from genbench.errors import GenbenchError, MetricInputError
 from genbench.features.base import Features
 from genbench.metrics.base import EvalContext
 from genbench.metrics.vendi import Vendi, score_of_eigenvalues, vendi_score
@@ -137,13 +137,15 @@ def test_bad_inputs_are_one_error_each():
             Vendi().check_options({"q": q})
 
 
-def test_listed_and_in_the_default_set_of_image_data(cli):
-    """A d x d eigendecomposition costs no more than FID's covariance: it runs by default on images.
-    On 2D points the cosine similarity sees angles only (at most 2), so it is not run there."""
+def test_listed_opt_in_and_images_only(cli):
+    """Opt-in, so the default set (and the published boards) stay as they were; named, it runs on
+    images. On 2D points the cosine similarity sees angles only (at most 2), so it is not run there."""
     assert registry.metrics.get("vendi") is Vendi
     quiet = Progress(enabled=False)
-    assert "vendi" in [m.name for m in build_metrics(None, "image", quiet)]
-    assert "vendi" not in [m.name for m in build_metrics(None, "points", quiet)]
+    assert "vendi" not in [m.name for m in build_metrics(None, "image", quiet)]
+    assert "vendi" in [m.name for m in build_metrics(["vendi"], "image", quiet)]
+    with pytest.raises(GenbenchError, match="metric 'vendi' does not apply to points data"):
+        build_metrics(["fid", "vendi"], "points", quiet)
     r = cli("list", "metrics")
     assert r.exit_code == 0 and "vendi" in r.output and "Friedman & Dieng 2023" in r.output, r.output
 

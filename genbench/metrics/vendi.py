@@ -87,6 +87,9 @@ class Vendi(Metric):
     """Vendi Score of the samples and of as many reference examples (Friedman & Dieng 2023)."""
 
     version = 1
+    # opt-in (--metrics fid,vendi): it costs about FID's covariance, but the published boards predate it
+    # and a default metric would give every later run columns those boards lack
+    runs_by_default = False
     higher_is_better: ClassVar[dict[str, bool | None]] = {
         "vendi": True,
         # the yardstick vendi is read against (the data's diversity at the same n), not a score
