@@ -82,6 +82,10 @@ class RunConfig:
     # --dinov2-weights: the dinov2 features' checkpoint (dinov2_vitl14_pretrain.pth); None =
     # $GENBENCH_DINOV2_WEIGHTS, else torch.hub's cache, else its download
     dinov2_weights: Path | str | None = None
+    # --clip-weights: the clip features' checkpoint (openai/clip-vit-large-patch14-336's
+    # pytorch_model.bin or model.safetensors); None = $GENBENCH_CLIP_WEIGHTS, else genbench's cache,
+    # else its download
+    clip_weights: Path | str | None = None
     amp: bool = False  # --amp: mixed precision training on CUDA
     # --deterministic/--no-deterministic: train on CUDA with torch's deterministic algorithms, so that
     # the same command trains the same weights (slower; the CPU's training is deterministic anyway)
@@ -117,20 +121,22 @@ EVAL_FIELDS = frozenset(
     {
         "dataset", "seeds", "metrics", "metric_options", "features", "reference_split",
         "reference_stats", "out", "data_dir", "cache_dir", "device", "batch_size",
-        "inception_weights", "dinov2_weights", "figures", "progress", "include",
+        "inception_weights", "dinov2_weights", "clip_weights", "figures", "progress", "include",
     }
 )  # fmt: skip
 #: the RunConfig fields that `genbench stats` (:func:`genbench.stats`) reads
 STATS_FIELDS = frozenset(
     {
         "dataset", "features", "reference_split", "data_dir", "cache_dir", "device", "batch_size",
-        "inception_weights", "dinov2_weights", "progress", "include",
+        "inception_weights", "dinov2_weights", "clip_weights", "progress", "include",
     }
 )  # fmt: skip
 
 
 #: RunConfig's path fields: made absolute when a command starts (:func:`absolute_paths`)
-PATH_FIELDS = ("out", "data_dir", "cache_dir", "reference_stats", "inception_weights", "dinov2_weights")
+PATH_FIELDS = (
+    "out", "data_dir", "cache_dir", "reference_stats", "inception_weights", "dinov2_weights", "clip_weights",
+)  # fmt: skip
 
 
 def flag_of(field_name: str) -> str:

@@ -78,7 +78,7 @@ def build_dataset(name: str | os.PathLike[str], config: RunConfig) -> Dataset:
 
 #: the RunConfig fields that name a feature network's weights file (FeatureExtractor.weights_option),
 #: each with the built-in extractor that reads it: a file given to the other is named unused
-WEIGHTS_OPTIONS = {"inception_weights": "inception", "dinov2_weights": "dinov2"}
+WEIGHTS_OPTIONS = {"inception_weights": "inception", "dinov2_weights": "dinov2", "clip_weights": "clip"}
 
 
 def build_extractor(

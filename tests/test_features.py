@@ -395,11 +395,11 @@ def test_inception_offline_message(digits, tmp_path, monkeypatch):
         assert part in msg
 
 
-@pytest.mark.parametrize("extractor", ["inception", "clean-inception", "dinov2"])
+@pytest.mark.parametrize("extractor", ["inception", "clean-inception", "dinov2", "clip"])
 def test_a_folder_given_as_weights_is_said_to_be_one(digits, tmp_path, monkeypatch, extractor):
     """The hub cache's checkpoints/ folder given instead of the file in it: it exists, and "not found"
     sent the user looking for a typo."""
-    for env in (inception.ENV, clean_inception.ENV, "GENBENCH_DINOV2_WEIGHTS"):
+    for env in (inception.ENV, clean_inception.ENV, "GENBENCH_DINOV2_WEIGHTS", "GENBENCH_CLIP_WEIGHTS"):
         monkeypatch.delenv(env, raising=False)
     folder = tmp_path / "checkpoints"
     folder.mkdir()

@@ -9,6 +9,7 @@ import typer
 
 from genbench.cli.options import (
     CacheDir,
+    ClipWeights,
     DataDir,
     Device,
     Dinov2Weights,
@@ -68,6 +69,7 @@ def eval_samples(
     batch_size: Annotated[int, typer.Option(help="Feature batch size.")] = 500,
     inception_weights: InceptionWeights = None,
     dinov2_weights: Dinov2Weights = None,
+    clip_weights: ClipWeights = None,
     figures: Annotated[bool, typer.Option(help="Save figures.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
     include: Include = None,
@@ -92,6 +94,7 @@ def eval_samples(
         batch_size=batch_size,
         inception_weights=inception_weights,
         dinov2_weights=dinov2_weights,
+        clip_weights=clip_weights,
         figures=figures,
         progress=progress,
         include=list(include or []),

@@ -28,7 +28,8 @@ ENVIRONMENT = (
     "Environment: $GENBENCH_INCEPTION_WEIGHTS is the inception features' weights file where "
     "--inception-weights is not given; $GENBENCH_CLEAN_INCEPTION_WEIGHTS is clean-inception's, and wins "
     "over --inception-weights; $GENBENCH_DINOV2_WEIGHTS is the dinov2 features' checkpoint where "
-    "--dinov2-weights is not given."
+    "--dinov2-weights is not given; $GENBENCH_CLIP_WEIGHTS is the clip features' checkpoint where "
+    "--clip-weights is not given."
 )
 
 
@@ -60,6 +61,12 @@ InceptionWeights = Annotated[
 Dinov2Weights = Annotated[
     Path | None,
     path_option(r"Local DINOv2 ViT-L/14 checkpoint for --features dinov2 \[default: see Environment below]."),
+]
+ClipWeights = Annotated[
+    Path | None,
+    path_option(
+        r"Local CLIP ViT-L/14@336px checkpoint for --features clip \[default: see Environment below]."
+    ),
 ]
 MetricOption = Annotated[
     list[str] | None,

@@ -11,6 +11,7 @@ import typer
 from genbench.cli.options import (
     REPEATABLE,
     CacheDir,
+    ClipWeights,
     DataDir,
     Device,
     Dinov2Weights,
@@ -101,6 +102,7 @@ def run(
     metric_option: MetricOption = None,
     inception_weights: InceptionWeights = None,
     dinov2_weights: Dinov2Weights = None,
+    clip_weights: ClipWeights = None,
     amp: Annotated[bool, typer.Option(help="Mixed-precision training on CUDA.")] = False,
     deterministic: Annotated[
         bool,
@@ -143,6 +145,7 @@ def run(
         metric_options=list(metric_option or []),
         inception_weights=inception_weights,
         dinov2_weights=dinov2_weights,
+        clip_weights=clip_weights,
         amp=amp,
         deterministic=deterministic,
         figures=figures,

@@ -9,6 +9,7 @@ import typer
 
 from genbench.cli.options import (
     CacheDir,
+    ClipWeights,
     DataDir,
     Device,
     Dinov2Weights,
@@ -41,6 +42,7 @@ def stats(
     batch_size: Annotated[int, typer.Option(help="Feature batch size.")] = 500,
     inception_weights: InceptionWeights = None,
     dinov2_weights: Dinov2Weights = None,
+    clip_weights: ClipWeights = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
     include: Include = None,
     spatial: Annotated[
@@ -67,6 +69,7 @@ def stats(
         batch_size=batch_size,
         inception_weights=inception_weights,
         dinov2_weights=dinov2_weights,
+        clip_weights=clip_weights,
         progress=progress,
         include=list(include or []),
     )
