@@ -335,7 +335,7 @@ def test_inception_local_weights(random_inception_weights, digits, tmp_path, mon
     ext = Inception(digits, cache_dir=tmp_path, weights=random_inception_weights, batch_size=1)
     f = ext.extract(x)  # two batches of one
     assert f.features.shape == (2, 2048) and f.logits.shape == (2, 1008)
-    assert ext.feature_dim() == 2048
+    assert ext.feature_dim() == 2048 and ext.logits_dim() == 1008  # as declared, for is_inf's early check
     assert np.isfinite(f.features).all() and f.features.std(0).max() > 1e-3
     # the same numbers as calling torch-fidelity directly on the uint8 images, in one batch of 2
     ref = FeatureExtractorInceptionV3(

@@ -142,10 +142,10 @@ def test_samples_too_few_for_any_min_size_name_more_samples_alone(min_size):
     line = str(e.value)
     assert "20 samples are too few" in line and "use more samples" in line, line
     assert "--metric-option" not in line and "\n" not in line, line
-    if min_size is not None:  # before any training, the same line
-        with pytest.raises(MetricInputError) as early:
-            FIDInfinity().check_samples(options, 20, SimpleNamespace(feature_dim=lambda: D))
-        assert str(early.value) == line
+    # before any training, the same line: the default min_size's too (it failed only once computed)
+    with pytest.raises(MetricInputError) as early:
+        FIDInfinity().check_samples(options, 20, SimpleNamespace(feature_dim=lambda: D))
+    assert str(early.value) == line
 
 
 def is_inf_ctx(logits: np.ndarray, seed: int = 0) -> object:
@@ -157,6 +157,31 @@ def is_inf_ctx(logits: np.ndarray, seed: int = 0) -> object:
         logits=logits,
         seed=seed,
     )
+
+
+def test_too_few_samples_for_the_default_min_size_is_the_early_line_of_each():
+    """Left unset, min_size is max(N // 10, 2 d) for fid_inf (d features) and max(N // 10, 2 K) for
+    is_inf (K classes): N below 4 d (4 K) was refused only by computing the metric, once every model
+    had trained. Where the extractor declares d (K), the check before training gives the same line;
+    where it does not, it leaves it to the computation; with enough samples it passes."""
+    with pytest.raises(MetricInputError) as late:
+        FIDInfinity().compute(gaussian_ctx(0, np.zeros(D), n=100))
+    with pytest.raises(MetricInputError) as early:
+        FIDInfinity().check_samples({"min_size": None}, 100, SimpleNamespace(feature_dim=lambda: D))
+    assert str(early.value) == str(late.value)
+    assert "100 samples are too few: its smallest subset is 64" in str(late.value)
+    k = 50
+    logits = one_hot_logits(np.random.default_rng(0).integers(0, k, 150), k)
+    with pytest.raises(MetricInputError) as late:
+        ISInfinity().compute(is_inf_ctx(logits))
+    with pytest.raises(MetricInputError) as early:
+        ISInfinity().check_samples({}, 150, SimpleNamespace(logits_dim=lambda: k))
+    assert str(early.value) == str(late.value)
+    assert "150 samples are too few: its smallest subset is 100" in str(late.value)
+    FIDInfinity().check_samples({}, 100, SimpleNamespace(feature_dim=lambda: None))  # unknown d
+    FIDInfinity().check_samples({}, 4 * D, SimpleNamespace(feature_dim=lambda: D))
+    ISInfinity().check_samples({}, 150, SimpleNamespace(logits_dim=lambda: None))
+    ISInfinity().check_samples({}, 4 * k, SimpleNamespace(logits_dim=lambda: k))
 
 
 def test_is_inf_of_identical_predictions_is_one():
@@ -204,14 +229,15 @@ def test_opt_in_not_in_the_default_metrics_but_runs_when_named():
 
 def test_eval_and_report_show_fid_inf_and_is_inf(cli, tmp_path, cache_dir):
     """Digits' 360 test images as samples, in the classifier's 128-d features: too few for fid_inf's
-    default smallest subset (2 x 128, and N twice that), recorded as its one-line error with the fix;
-    with min_size=129 both run and the board shows their columns beside fid and is."""
+    default smallest subset (2 x 128, and N twice that), refused before scoring in its one-line error
+    with the fix (it was recorded once fid, is and is_inf had been scored); with min_size=129 both run
+    and the board shows their columns beside fid and is."""
     np.savez(tmp_path / "test.npz", samples=digits_test_u8(cache_dir))
     out = tmp_path / "runs"
     metrics = ("--metrics", "fid,fid_inf,is,is_inf", "--no-figures")
-    cli(*eval_args(tmp_path / "test.npz", tmp_path / "few", cache_dir, *metrics))
-    res = json.loads((tmp_path / "few/digits/test/seed0.json").read_text())
-    assert "360 samples are too few" in res["metric_errors"]["fid_inf"], res["metric_errors"]
+    line = single_line_error(cli(*eval_args(tmp_path / "test.npz", tmp_path / "few", cache_dir, *metrics)))
+    assert "fid_inf: 360 samples are too few" in line and "fid_inf.min_size between 129 and 359" in line
+    assert not list((tmp_path / "few").rglob("*.json"))
     r = cli(
         *eval_args(tmp_path / "test.npz", out, cache_dir, *metrics, "--metric-option", "fid_inf.min_size=129")
     )
@@ -241,27 +267,45 @@ def test_cli_option_errors_are_one_line(cli, tmp_path, cache_dir):
 
 
 @pytest.mark.parametrize(
-    "metrics, option, said",
+    "metrics, extra, said",
     [
         (
             "fid,fid_inf",
-            "fid_inf.min_size=5000",
+            ("--metric-option", "fid_inf.min_size=5000"),
             "fid_inf: min_size 5000 leaves no range of subset sizes in 1000",
         ),
         # at or below the digits classifier's 128 dimensions (known before any extraction)
-        ("fid,fid_inf", "fid_inf.min_size=100", "fid_inf: min_size 100 is too small (a subset of 128 rows"),
+        (
+            "fid,fid_inf",
+            ("--metric-option", "fid_inf.min_size=100"),
+            "fid_inf: min_size 100 is too small (a subset of 128 rows",
+        ),
         (
             "is,is_inf",
-            "is_inf.min_size=1000",
+            ("--metric-option", "is_inf.min_size=1000"),
             "is_inf: min_size 1000 leaves no range of subset sizes in 1000",
+        ),
+        # the default min_size: 2 x Inception's 2048 features (N of 8192 at least), 2 x its 1008 classes
+        (
+            "fid,fid_inf",
+            ("--features", "inception"),
+            "fid_inf: 1000 samples are too few: its smallest subset is 4096",
+        ),
+        (
+            "is,is_inf",
+            ("--features", "inception"),
+            "is_inf: 1000 samples are too few: its smallest subset is 2016",
         ),
     ],
 )
 def test_a_min_size_that_cannot_work_fails_a_run_before_any_training(
-    cli, tmp_path, cache_dir, monkeypatch, metrics, option, said
+    cli, tmp_path, cache_dir, monkeypatch, random_inception_weights, metrics, extra, said
 ):
     """It was the metric's error once every model had trained and sampled (hours on a CPU before a
-    typo showed); now the run fails first, in the same line, training and writing nothing."""
+    typo showed); now the run fails first, in the same line, training and writing nothing. So is too
+    few samples for the default min_size, whose bounds (N, and the width the extractor declares) are
+    known before training too: it was refused only once every model had trained, sampled and been
+    extracted, while a min_size given was refused first."""
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained before the metric options were checked")
@@ -279,7 +323,9 @@ def test_a_min_size_that_cannot_work_fails_a_run_before_any_training(
         "--metrics",
         metrics,
     ]
-    line = single_line_error(cli(*run_args(out, cache_dir, *args, "--metric-option", option)))
+    if "inception" in extra:
+        args += ["--inception-weights", str(random_inception_weights)]
+    line = single_line_error(cli(*run_args(out, cache_dir, *args, *extra)))
     assert said in line, line
     assert not list(out.rglob("*.json"))
 

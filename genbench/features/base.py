@@ -153,6 +153,12 @@ class FeatureExtractor(ABC):
         exceed it); an extractor that declares it must give features of that width."""
         return None
 
+    def logits_dim(self) -> int | None:
+        """The number of classes its logits give, where known without extracting any (None: unknown
+        until it extracts, or no logits). What ``is_inf``'s default ``min_size``, twice it, is checked
+        against before any training, as :meth:`feature_dim` is for ``fid_inf``'s."""
+        return None
+
     @abstractmethod
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Features (and logits or None) of one batch already on ``self.device``."""

@@ -40,6 +40,8 @@ FILENAME = URL.rsplit("/", 1)[-1]
 DIGEST = sha256_prefix(FILENAME.rsplit("-", 1)[-1].split(".")[0])
 #: the width of the pool3 features, at any input size
 POOL3_DIM = 2048
+#: the width of its ``logits_unbiased`` layer (torch-fidelity's fc, 2048 -> 1008, as the 2015 TF graph's)
+LOGITS_DIM = 1008
 LAYERS = (str(POOL3_DIM), "logits_unbiased")
 
 
@@ -121,6 +123,9 @@ class Inception(FeatureExtractor):
 
     def feature_dim(self) -> int:
         return POOL3_DIM
+
+    def logits_dim(self) -> int:
+        return LOGITS_DIM
 
     @property
     def model(self) -> torch.nn.Module:

@@ -85,17 +85,39 @@ def subset_sizes(ctx: Any, metric: str, n: int, floor: int, floor_why: str, defa
     if given is not None:
         min_size = check_min_size(metric, given, n, floor, floor_why)
     else:
-        min_size = max(n // MIN_FRACTION, default_floor)
-        if 2 * min_size > n:
-            # a min_size of its own only where one can work ("between 2049 and 15" could not)
-            instead = (
-                f", or set --metric-option {metric}.min_size between {floor} and {n - 1}" if floor < n else ""
-            )
-            raise MetricInputError(
-                f"{metric}: {n} samples are too few: its smallest subset is {min_size} and the sizes must "
-                f"span a factor of 2; {MORE_SAMPLES} (at least {2 * min_size}){instead}"
-            )
+        min_size = default_min_size(metric, n, floor, default_floor)
     return np.linspace(min_size, n, points).astype(np.int64)
+
+
+def default_min_size(metric: str, n: int, floor: int, default_floor: int) -> int:
+    """``metric``'s ``min_size`` left unset, for ``n`` samples: ``max(n // 10, default_floor)``, when
+    the sizes from it to ``n`` span a factor of 2; otherwise the error naming how many samples it
+    needs, or a ``min_size`` of its own (at least ``floor``) where one can work."""
+    min_size = max(n // MIN_FRACTION, default_floor)
+    if 2 * min_size > n:
+        # a min_size of its own only where one can work ("between 2049 and 15" could not)
+        instead = (
+            f", or set --metric-option {metric}.min_size between {floor} and {n - 1}" if floor < n else ""
+        )
+        raise MetricInputError(
+            f"{metric}: {n} samples are too few: its smallest subset is {min_size} and the sizes must "
+            f"span a factor of 2; {MORE_SAMPLES} (at least {2 * min_size}){instead}"
+        )
+    return min_size
+
+
+def check_samples(
+    metric: str, given: Any, n: int, floor: int | None, floor_why: str, default_floor: int | None
+) -> None:
+    """Before any training, what computing ``metric`` on ``n`` samples would refuse of its
+    ``min_size``: ``given`` (None: unset) as :func:`check_min_size` checks it, or the default, where
+    ``default_floor`` is known (the features' or logits' width that the extractor declares), as
+    :func:`default_min_size` computes it; the same line either way. Unknown bounds (None) are left
+    to the metric's own computation."""
+    if given is not None:
+        check_min_size(metric, given, n, floor, floor_why)
+    elif floor is not None and default_floor is not None:
+        default_min_size(metric, n, floor, default_floor)
 
 
 def subset_values(

@@ -55,11 +55,14 @@ class FIDInfinity(Metric):
     def check_samples(
         self, options: dict[str, Any], num_samples: int, extractor: FeatureExtractor | None
     ) -> None:
-        if options.get("min_size") is None:
-            return  # the default's bounds are the samples' to meet, said as the metric's error
+        # the default min_size too: max(N // 10, 2 d) with N below 4 d failed once every model had
+        # trained, sampled and been extracted, where a min_size given failed here
         d = extractor.feature_dim() if extractor is not None else None
         floor, why = _floor(d) if d is not None else (None, "")
-        _extrapolation.check_min_size("fid_inf", options["min_size"], num_samples, floor, why)
+        default_floor = 2 * d if d is not None else None
+        _extrapolation.check_samples(
+            "fid_inf", options.get("min_size"), num_samples, floor, why, default_floor
+        )
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         x = check_features(ctx.sample_features.features, "sample", "fid_inf", why="for a covariance")

@@ -60,8 +60,13 @@ class ISInfinity(Metric):
     def check_samples(
         self, options: dict[str, Any], num_samples: int, extractor: FeatureExtractor | None
     ) -> None:
-        if options.get("min_size") is not None:  # its floor, 2, is check_options' already
-            _extrapolation.check_min_size("is_inf", options["min_size"], num_samples, IS_FLOOR, IS_FLOOR_WHY)
+        # the default min_size, 2 K, where the extractor declares its K classes (Inception's 1008):
+        # too few samples for it failed once every model had trained, sampled and been extracted
+        k = extractor.logits_dim() if extractor is not None else None
+        default_floor = 2 * k if k is not None else None
+        _extrapolation.check_samples(
+            "is_inf", options.get("min_size"), num_samples, IS_FLOOR, IS_FLOOR_WHY, default_floor
+        )
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         if ctx.sample_features.logits is None:
