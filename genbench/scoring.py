@@ -346,9 +346,13 @@ def protocol_line(p: Plan, seeds: list[int]) -> str:
             named = ", ".join(m.name for m in p.metrics if m.reference == "stats")
             against += f", {named} against reference statistics {p.reference_stats_text}"
     elif p.reference_stats_text is not None:
-        split = ref.get("reference_split")
+        split, size = ref.get("reference_split"), ref.get("num_reference")
+        # what the file says it is of: a genbench stats file's split and size, EDM2's image count
+        of = [f"{split} split"] if split else []
+        if size is not None:
+            of.append(f"{size} examples")
         against = f"against reference statistics {p.reference_stats_text}" + (
-            f" ({split} split)" if split else ""
+            f" ({', '.join(of)})" if of else ""
         )
     else:
         against = "against no reference"

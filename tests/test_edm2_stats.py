@@ -25,8 +25,10 @@ from genbench.features.dinov2 import Dinov2
 from genbench.features.reference import (
     SPATIAL_KEYS,
     load_reference_stats,
+    made_reference,
     save_reference_stats,
     stats_identity,
+    stats_made,
 )
 from genbench.metrics.fid import frechet_distance, gaussian_statistics
 
@@ -94,7 +96,23 @@ def test_fd_dinov2_is_against_the_fd_dinov2_entry(cli, tmp_path, edm2, tiny_dino
     expected = frechet_distance(*gaussian_statistics(feats), ref["mu"], ref["sigma"])
     assert res["metrics"]["fid"] == pytest.approx(expected, rel=1e-6)
     assert res["protocol"]["reference_stats"] == stats_identity(edm2)
-    assert f"against reference statistics {stats_identity(edm2)}" in r.output
+    # the file's num_images: recorded as unknown (None) before, a number without its reference size
+    assert res["protocol"]["num_reference"] == 50000 and res["protocol"]["reference_split"] is None
+    assert f"against reference statistics {stats_identity(edm2)} (50000 examples)" in " ".join(
+        r.output.split()
+    )
+
+
+@pytest.mark.parametrize(
+    "count, recorded",
+    [(1281167, 1281167), (np.int64(70000), 70000), (None, None), (True, None), (1, None), ("50000", None)],
+)
+def test_num_images_is_the_protocol_s_reference_size_where_valid(tmp_path, count, recorded):
+    """EDM2's ``num_images`` (an int >= 2, as its calculate_metrics asserts) is the reference size a
+    result records; a file without one, or with a value no count can be, records it unknown."""
+    data = {"fid": gaussian(1, DIM)} | ({} if count is None else {"num_images": count})
+    made = stats_made(write_pickle(tmp_path / "ref.pkl", data))
+    assert made_reference(made, "any-dataset")["num_reference"] == recorded
 
 
 def test_the_entry_of_the_run_s_features_is_read(tmp_path, edm2):

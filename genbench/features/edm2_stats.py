@@ -31,6 +31,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from genbench.errors import MetricInputError
 
 #: EDM2's entry -> the ``--features`` whose features it holds statistics of (see the module's docstring)
@@ -109,6 +111,22 @@ def read_entries(path: Path, fix: str) -> dict[str, Any]:
             f"{where} hold a pickled {type(data).__name__}, not EDM2's dict of statistics by metric; {fix}"
         )
     return data
+
+
+def num_images(path: Path) -> int | None:
+    """How many images the EDM2 statistics at ``path`` are of (its ``num_images``, which
+    ``calculate_metrics.py`` records beside the entries, 2 at least), or None: not such a pickle, or no
+    count a protocol may record (the statistics' own errors are :func:`edm2_entry`'s to give)."""
+    if not is_pickle(path):
+        return None
+    try:
+        count = read_entries(path, "").get("num_images")
+    except MetricInputError:
+        return None
+    # an int (EDM2's int(...)) or a numpy integer; a bool is no count
+    if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 2:
+        return None
+    return int(count)
 
 
 def describe(entries: list[str]) -> str:

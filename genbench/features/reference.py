@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 #: the key of a statistics file that records how it was made (:func:`genbench.statistics.stats`)
 MADE_KEY = "genbench"
+#: the key of :func:`stats_made`'s record of an EDM2 pickle: how many images its statistics are of
+EDM2_IMAGES = "num_images"
 #: the keys of sfid's spatial statistics, as ADM's reference batches hold them beside mu and sigma
 SPATIAL_KEYS = ("mu_s", "sigma_s")
 
@@ -315,9 +317,15 @@ def _arrays(found: Any, keys: tuple[str, str], where: str, fix: str) -> tuple[np
 
 
 def stats_made(path: Path) -> dict[str, Any] | None:
-    """How the statistics in ``path`` were made, as :func:`genbench.statistics.stats` recorded it; None for
-    a file that records nothing (clean-fid's, pytorch-fid's, or one saved without ``made``) or
-    cannot be read (:func:`load_reference_stats` says why)."""
+    """How the statistics in ``path`` were made, as :func:`genbench.statistics.stats` recorded it, or
+    as EDM2's pickle records it (``{"num_images": n}``, all it says: no dataset, split or features);
+    None for a file that records nothing (clean-fid's, pytorch-fid's, ADM's reference batches, or one
+    saved without ``made``) or cannot be read (:func:`load_reference_stats` says why)."""
+    from genbench.features.edm2_stats import is_pickle, num_images
+
+    if is_pickle(path):
+        count = num_images(path)
+        return {EDM2_IMAGES: count} if count is not None else None
     try:
         with np.load(path, allow_pickle=False) as npz:
             if MADE_KEY not in npz.files:
@@ -331,7 +339,11 @@ def stats_made(path: Path) -> dict[str, Any] | None:
 def made_reference(made: dict[str, Any] | None, dataset: str) -> dict[str, Any]:
     """The reference split, its size and the dataset fingerprint that a `genbench stats` record
     ``made`` gives, as a result's protocol records them, when it is of ``dataset``; each None
-    otherwise (a file that records nothing, clean-fid's, or a value a result may not record)."""
+    otherwise (a file that records nothing, clean-fid's, or a value a result may not record). EDM2's
+    record gives the size alone: the images its statistics are of, whatever the run calls them (it
+    names no dataset), so FD_DINOv2 against ``img512.pkl`` names its count as a split's FID does."""
+    if made and EDM2_IMAGES in made:  # checked by edm2_stats.num_images
+        return {"reference_split": None, "num_reference": made[EDM2_IMAGES], "dataset_fingerprint": None}
     made = made if made and made.get("dataset") == dataset else {}
     split, size, fingerprint = made.get("split"), made.get("num_examples"), made.get("dataset_fingerprint")
     return {
