@@ -33,6 +33,7 @@ from genbench.errors import GenbenchError, PluginLoadError, said
 from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
 from genbench.isolation import plugin_state_kept
+from genbench.metrics._inputs import logits_features
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
 from genbench.text import and_list
@@ -218,10 +219,11 @@ def check_logits(
     one = len(typed) == 1
     # the whole value: the user's next command, with the other metrics it named kept
     drop = f"drop {'it' if one else 'them'} (--metrics {','.join(kept)}) or " if kept else ""
+    give = logits_features(extractor.dataset)
     raise GenbenchError(
         f"{'metric' if one else 'metrics'} {and_list(typed)} {'needs' if one else 'need'} logits, which "
         f"--features {extractor.name} does not give (no classifier head); {drop}pass --features "
-        "inception or classifier, which give them"
+        f"{' or '.join(give)}, which {'gives' if len(give) == 1 else 'give'} them"
     )
 
 

@@ -10,7 +10,13 @@ import cli_models  # noqa: F401 (registers the test-* models these tests name)
 import numpy as np
 import pytest
 import torch
-from cli_helpers import eval_args, run_args, single_line_error  # tests/ is on the path: pytest puts it there
+from cli_helpers import (
+    eval_args,
+    folder_and_samples,
+    raw_eval_args,
+    run_args,
+    single_line_error,
+)  # tests/ is on the path: pytest puts it there
 
 from genbench import GenbenchError, registry
 from genbench.features.raw import Raw
@@ -279,6 +285,19 @@ def test_a_named_metric_of_logits_under_an_extractor_without_them_fails_before_a
     line = single_line_error(cli(*eval_args(tmp_path / "mine.npz", tmp_path / "eval", cache, *extra)))
     assert line == f"error: {expected}", line
     assert not list((tmp_path / "eval").rglob("*.json"))
+
+
+def test_the_logits_error_names_no_classifier_for_an_image_folder(cli, tmp_path):
+    """An image folder has no class labels: "pass --features inception or classifier" sent the user
+    to the classifier's own error ("needs class labels and 'ref' has none; use --features
+    inception"). Inception alone is named now, the features that work."""
+    folder, samples, _, _ = folder_and_samples(tmp_path, 8, 8, 0)
+    args = raw_eval_args(samples, folder, tmp_path / "runs", tmp_path / "cache", "--metrics", "fid,is")
+    line = single_line_error(cli(*args, "--no-figures"))
+    assert line.endswith("drop it (--metrics fid) or pass --features inception, which gives them"), line
+    # the classifier is refused there, as the error no longer suggests it
+    args[args.index("raw")] = "classifier"
+    assert "needs class labels" in single_line_error(cli(*args, "--no-figures"))
 
 
 def test_a_cuda_index_beyond_the_devices_fails_naming_the_valid_ones(monkeypatch):

@@ -17,6 +17,15 @@ MORE_SAMPLES = (
 )
 
 
+def logits_features(dataset: Any) -> list[str]:
+    """The built-in ``--features`` that give logits of ``dataset``'s examples: ``inception``, and the
+    ``classifier`` where the dataset has classes for it to learn (``num_modes`` known; None, a
+    dataset not given). An image folder has none: naming the classifier sent the user to its error,
+    "needs class labels and the folder has none; use --features inception"."""
+    knows_classes = dataset is None or getattr(dataset, "num_modes", None) is not None
+    return ["inception", "classifier"] if knows_classes else ["inception"]
+
+
 def split_fix(split: str) -> str:
     """The fix for too few rows of a dataset split (the reference, train or test set): more samples
     leave it as small as it was, which is what :data:`MORE_SAMPLES` told the user to change."""

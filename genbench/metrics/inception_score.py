@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from genbench.errors import MetricInputError
-from genbench.metrics._inputs import check_features, check_int, int_option, shared_tensor
+from genbench.metrics._inputs import check_features, check_int, int_option, logits_features, shared_tensor
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -58,7 +58,8 @@ class InceptionScore(Metric):
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         if ctx.sample_features.logits is None:
             raise MetricInputError(
-                "is: the feature extractor gives no logits; use one with a classifier head (inception, classifier)"
+                "is: the feature extractor gives no logits; use one with a classifier head "
+                f"({', '.join(logits_features(ctx.dataset))})"
             )
         splits = int_option(ctx, "is", "splits", SPLITS)
         logits = check_features(

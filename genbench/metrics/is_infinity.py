@@ -25,7 +25,7 @@ import numpy as np
 from genbench.errors import MetricInputError
 from genbench.features.base import FeatureExtractor
 from genbench.metrics import _extrapolation
-from genbench.metrics._inputs import check_features
+from genbench.metrics._inputs import check_features, logits_features
 from genbench.metrics.base import EvalContext, Metric
 from genbench.metrics.inception_score import score
 from genbench.registry import register_metric
@@ -72,7 +72,7 @@ class ISInfinity(Metric):
         if ctx.sample_features.logits is None:
             raise MetricInputError(
                 "is_inf: the feature extractor gives no logits; use one with a classifier head "
-                "(inception, classifier)"
+                f"({', '.join(logits_features(ctx.dataset))})"
             )
         logits = check_features(ctx.sample_features.logits, "sample logits", "is_inf", why="for a score")
         sizes = _extrapolation.subset_sizes(
