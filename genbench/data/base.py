@@ -5,9 +5,10 @@ Every dataset gives ``train`` and ``test`` splits as float tensors in a fixed ra
 extractor, and how to label a sample's mode (for the mode-collapse diagnostics).
 
 An image dataset may hold its 8-bit images as uint8 (its ``_load`` returns them so; ``--dataset
-DIR`` and ``--dataset FILE.npz`` do), a quarter of float32's memory: ``load`` converts them on each
-call (``v / 127.5 - 1``, as ``genbench eval``'s samples are converted), and what needs only the
-features, the shape, the count or the digest reads them as stored (:meth:`Dataset.load_stored`).
+DIR``, ``--dataset FILE.npz``, cifar10, mnist and fashion-mnist do), a quarter of float32's memory:
+``load`` converts them on each call (``v / 127.5 - 1``, as ``genbench eval``'s samples are
+converted), and what needs only the features, the shape, the count or the digest reads them as
+stored (:meth:`Dataset.load_stored`).
 """
 
 from __future__ import annotations
