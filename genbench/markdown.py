@@ -414,6 +414,10 @@ COLUMN_CAPTIONS = {
     # beside a paper's 32.8 (x 10^3) read as a far better model, at the same distance
     "kid": "`kid` is the unbiased MMD² itself, as torch-fidelity returns it, not scaled: papers often "
     "print KID × 10³ (or × 100), so scale theirs down before comparing.",
+    # the paper's scale (x 1000), but CMMD's only in CLIP features: under others the board's number
+    # is another MMD, and the caption above names the features it was computed in
+    "cmmd": "`cmmd` is MMD² × 1000 under CMMD's Gaussian kernel (sigma 10), as the paper prints it; it "
+    "is CMMD only in `clip` features, under others an MMD on a scale of its own.",
     # the caption above the tables names the reference split and the features: a board against the
     # test split read as if its memorization numbers were copies of the test split
     "memorization_rate": _MEMORIZATION,

@@ -23,6 +23,7 @@ SECTIONS: dict[str, list[str]] = {
         "fid_inf",
         "sfid",
         "kid",
+        "cmmd",
         "is",
         "is_inf",
         "precision",
