@@ -84,7 +84,7 @@ class RunConfig:
     dinov2_weights: Path | str | None = None
     # --clip-weights: the clip features' checkpoint (openai/clip-vit-large-patch14-336's
     # pytorch_model.bin or model.safetensors); None = $GENBENCH_CLIP_WEIGHTS, else genbench's cache,
-    # else its download
+    # else the Hugging Face hub cache, else its download
     clip_weights: Path | str | None = None
     amp: bool = False  # --amp: mixed precision training on CUDA
     # --deterministic/--no-deterministic: train on CUDA with torch's deterministic algorithms, so that

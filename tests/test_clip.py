@@ -257,12 +257,66 @@ def test_eval_under_clip_gives_cmmd_of_the_extractors_features(cli, tmp_path, im
     assert "under --features raw this is not CMMD but the MMD of CMMD's kernel" in r.stderr
 
 
-def test_missing_weights_are_one_line_naming_the_fix(cli, tmp_path, images, monkeypatch):
-    def offline(*a, **k):
-        raise urllib.error.URLError("network is unreachable")
+def _offline(*a, **k):
+    raise urllib.error.URLError("network is unreachable")
 
+
+def test_the_checkpoint_in_the_hugging_face_hub_cache_is_used(tmp_path, tiny_clip, monkeypatch):
+    """Where transformers' from_pretrained left the checkpoint (``$HF_HUB_CACHE/models--openai--clip-
+    vit-large-patch14-336/snapshots/<revision>/``, links into blobs/), it is read, offline, rather
+    than downloaded again: pytorch_model.bin (genbench's own download, so the same fingerprint), else
+    model.safetensors. --clip-weights, $GENBENCH_CLIP_WEIGHTS and genbench's own cached file come first."""
+    from safetensors.torch import save_file
+
+    monkeypatch.setattr(download, "_open_url", _offline)
+    hub = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    model = hub / "models--openai--clip-vit-large-patch14-336"
+    revision = model / "snapshots" / "0123abcd"
+    revision.mkdir(parents=True)
+    (model / "refs").mkdir()
+    (model / "refs" / "main").write_text("0123abcd")
+    (model / "blobs").mkdir()
+    safetensors = model / "blobs" / "safetensors-blob"
+    save_file({k: v.contiguous() for k, v in hf_clip_model(1).state_dict().items()}, safetensors)
+    (revision / "model.safetensors").symlink_to(safetensors)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+
+    def extractor(**kwargs):
+        return Clip(dataset=None, cache_dir=tmp_path / "genbench", batch_size=2, **kwargs)
+
+    ext = extractor()
+    with torch.no_grad():
+        from_safetensors, _ = ext._extract_batch(x)
+    assert ext._path() == revision / "model.safetensors"
+    assert ext.fingerprint().startswith(f"clip-vit-l14-336-{clip._file_id(safetensors)}:")
+
+    (model / "blobs" / "bin-blob").write_bytes(tiny_clip.read_bytes())
+    (revision / "pytorch_model.bin").symlink_to(model / "blobs" / "bin-blob")
+    ext = extractor()
+    with torch.no_grad():
+        from_bin, _ = ext._extract_batch(x)
+    assert ext._path() == revision / "pytorch_model.bin"
+    # genbench's own download of the same file: the same fingerprint, so the same cached features
+    assert ext.fingerprint().startswith(f"clip-vit-l14-336-{clip._file_id(tiny_clip)}:")
+    torch.testing.assert_close(from_bin, from_safetensors, rtol=1e-6, atol=1e-6)
+
+    given = tmp_path / "given.bin"
+    given.write_bytes(tiny_clip.read_bytes())
+    assert extractor(weights=given)._path() == given
+    monkeypatch.setenv(clip.ENV, str(given))
+    assert extractor()._path() == given
+    monkeypatch.delenv(clip.ENV)
+    own = tmp_path / "genbench" / "weights" / clip.CACHE_FOLDER / clip.FILENAME
+    own.parent.mkdir(parents=True)
+    own.write_bytes(tiny_clip.read_bytes())
+    assert extractor()._path() == own
+
+
+def test_missing_weights_are_one_line_naming_the_fix(cli, tmp_path, images, monkeypatch):
     monkeypatch.delenv(clip.ENV, raising=False)
-    monkeypatch.setattr(download, "_open_url", offline)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))  # no hub cache of the model either
+    monkeypatch.setattr(download, "_open_url", _offline)
     folder, samples = images
     r = _eval(cli, samples, folder, tmp_path / "runs", "--features", "clip")
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output

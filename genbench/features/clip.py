@@ -23,7 +23,9 @@ CMMD reads.
 The network is :mod:`genbench.features.clip_vit`, written here with transformers' key names (why:
 see there). Weights: the ``weights`` argument (``--clip-weights``), else ``$GENBENCH_CLIP_WEIGHTS``,
 else the HF checkpoint's ``pytorch_model.bin`` in genbench's cache (``<cache
-dir>/weights/openai--clip-vit-large-patch14-336/``), downloaded there if missing by genbench's
+dir>/weights/openai--clip-vit-large-patch14-336/``), else the checkpoint transformers'
+``from_pretrained`` left in the Hugging Face hub cache (:mod:`genbench.features.hf_hub_cache`;
+``pytorch_model.bin``, else ``model.safetensors``), else downloaded into genbench's cache by its
 downloader. Either of the HF repository's files loads: ``pytorch_model.bin`` (``torch.load`` with
 ``weights_only=True``) or ``model.safetensors`` (:mod:`genbench.features.safetensors_file`), of the
 whole CLIPModel (the text tower is set aside) or of ``CLIPVisionModelWithProjection``; the image
@@ -49,6 +51,7 @@ from genbench.features.base import FeatureExtractor
 from genbench.features.clip_vit import LARGE_336, ClipVision, clip_vit_large_14_336, vision_state
 from genbench.features.dinov2 import state_dict_mismatch
 from genbench.features.fetch_weights import fetch_weights, given_weights, missing
+from genbench.features.hf_hub_cache import hub_cached_file
 from genbench.features.inception import _file_id, to_uint8
 from genbench.features.safetensors_file import NotSafetensors, is_safetensors, load_safetensors
 from genbench.registry import register_features
@@ -142,12 +145,18 @@ class Clip(FeatureExtractor):
         return LARGE_336["projection_dim"]  # known without loading the 1.7 GB file
 
     def download_weights(self) -> Path:
-        """The HF checkpoint in genbench's cache, downloaded there if missing."""
+        """The HF checkpoint in genbench's cache; else the one in the Hugging Face hub cache (where
+        transformers' ``from_pretrained`` put it); else downloaded into genbench's cache."""
         fix = f"pass --cache-dir a writable folder, or {instead()}"
+        folder = self.cache_dir / "weights" / CACHE_FOLDER
+        if not (folder / FILENAME).exists():
+            # pytorch_model.bin first: the very file genbench downloads, so the same content digest
+            # (the fingerprint) whichever way it came; model.safetensors holds the same weights
+            found = hub_cached_file(REPO, (FILENAME, "model.safetensors"))
+            if found is not None:
+                return found
         # no digest is published: checked whole (its Content-Length) and by loading with strict keys
-        return fetch_weights(
-            URL, self.cache_dir / "weights" / CACHE_FOLDER, None, offline_message, instead(), fix
-        )
+        return fetch_weights(URL, folder, None, offline_message, instead(), fix)
 
     def _path(self) -> Path:
         """The weights file: the one given (which must exist), else the cached or downloaded one."""
