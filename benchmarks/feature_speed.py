@@ -11,7 +11,10 @@ default ``--batch-size`` on synthetic inputs, after a warm-up batch:
   kernels as the real file's);
 - ``classifier``: the digits classifier (its shipped weights) on digits' 1 x 8 x 8 images;
 - ``dinov2``: DINOv2 ViT-L/14 (genbench's network, random weights of the official checkpoint's
-  layout) on CIFAR-shaped images, resized to 224 inside.
+  layout) on CIFAR-shaped images, resized to 224 inside;
+- ``clip``: CLIP ViT-L/14@336px (genbench's network, random weights in transformers' layout) on
+  CIFAR-shaped images, PIL-resized to 336 (CMMD's preprocessing) inside. ViT-L at 336 is ~190
+  GFLOPs an image: on a CPU time a few images (``--images 8 --batch-size 8``), not 1000.
 
     python benchmarks/feature_speed.py --images 1000
 
@@ -35,7 +38,7 @@ from genbench.config import RunConfig
 from genbench.results import machine, machine_text
 
 CIFAR10_TRAIN = 50_000
-EXTRACTORS = ("inception", "clean-inception", "classifier", "dinov2")
+EXTRACTORS = ("inception", "clean-inception", "classifier", "dinov2", "clip")
 
 
 class _Synthetic:
@@ -84,6 +87,15 @@ def build(name: str, batch: int, workdir: Path):
             torch.manual_seed(0)
             torch.save(vit_large_14().state_dict(), weights)
         return Dinov2(_Synthetic(), cache_dir=workdir, weights=weights, batch_size=batch), None
+    if name == "clip":
+        from genbench.features.clip import Clip
+        from genbench.features.clip_vit import clip_vit_large_14_336
+
+        weights = workdir / "clip_vit_l14_336_random.bin"
+        if not weights.exists():
+            torch.manual_seed(0)
+            torch.save(clip_vit_large_14_336().state_dict(), weights)
+        return Clip(_Synthetic(), cache_dir=workdir, weights=weights, batch_size=batch), None
     if name == "inception":
         from genbench.features.inception import Inception
 

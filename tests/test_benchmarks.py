@@ -180,3 +180,37 @@ def test_the_feature_speed_benchmark_records_its_command_and_rates(monkeypatch, 
     (row,) = made["rows"]
     assert (row["extractor"], row["images"], row["batch_size"]) == ("classifier", 70, 64)
     assert "| classifier |" in capsys.readouterr().out
+
+
+def test_the_feature_speed_benchmark_has_a_clip_row(monkeypatch, tmp_path, capsys):
+    """`--extractors clip`: the clip extractor's own extract on its random weights file (here a tiny
+    tower of the same structure in place of ViT-L/14@336, which the script saves and loads)."""
+    import genbench.features.clip as clip
+    import genbench.features.clip_vit as clip_vit
+
+    tiny = {"image_size": 336, "patch_size": 14, "width": 16, "layers": 1, "heads": 2, "mlp_width": 32}
+    build = lambda: clip_vit.ClipVision(**tiny, projection_dim=8)  # noqa: E731
+    monkeypatch.setattr(clip_vit, "clip_vit_large_14_336", build)
+    monkeypatch.setattr(clip, "clip_vit_large_14_336", build)
+    script = SCRIPT.with_name("feature_speed.py")
+    monkeypatch.syspath_prepend(str(script.parent))
+    spec = importlib.util.spec_from_file_location("feature_speed", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "r.json"
+    argv = [
+        str(script),
+        "--images",
+        "3",
+        "--batch-size",
+        "2",
+        "--workdir",
+        str(tmp_path),
+        "--extractors",
+        "clip",
+    ]
+    monkeypatch.setattr(sys, "argv", [*argv, "--out", str(out)])
+    module.main()
+    (row,) = json.loads(out.read_text())["rows"]
+    assert (row["extractor"], row["images"], row["batch_size"]) == ("clip", 3, 2)
+    assert "| clip |" in capsys.readouterr().out
