@@ -316,6 +316,16 @@ def test_cmmd_has_a_column_on_the_board_lower_is_better():
     assert "is CMMD only in `clip` features" in quality, quality
 
 
+def test_vendi_has_no_better_direction_on_the_board():
+    """The board headed `vendi ↑` (higher is better) while uniform noise scores far above the data
+    (62.6 against the train split's 6.65 in raw digits): it is read against `vendi_ref`, as the
+    caption says, with no arrow, as ct."""
+    frame = results_frame([result("ddpm", s, 3.0 + s, vendi=5.0 + s, vendi_ref=6.5) for s in (0, 1)])
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {})
+    header = next(line for line in md.splitlines() if "vendi" in line and line.startswith("|"))
+    assert re.search(r"\|\s*vendi\s*\|", header) and "↑" not in header and "↓" not in header, header
+
+
 def test_every_in_tree_metric_column_is_on_the_board():
     """A metric added without a place in metric_columns.SECTIONS reaches the CSV alone (cmmd did); the
     in-tree columns left off the board are these, on purpose."""
