@@ -175,12 +175,20 @@ class FID(Metric):
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         backend = option(ctx, "fid", "backend", DEFAULT_BACKEND)
         self.check_options({"backend": backend})
-        x = check_features(ctx.sample_features.features, "sample", "fid", why="for a covariance")
-        warn_if_singular("fid", len(x), x.shape[1], "samples", f"use more than {x.shape[1]} samples")
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by frechet_distance
-            mu1, s1 = gaussian_statistics(x)
-        mu2, s2 = reference_statistics(ctx, "fid", x)
-        return {"fid": frechet_distance(mu1, s1, mu2, s2, backend=backend)}
+        return {"fid": fid_of(ctx, "fid", backend)}
+
+
+def fid_of(ctx: EvalContext, metric: str, backend: str = DEFAULT_BACKEND) -> float:
+    """FID of ``ctx``'s sample features against its reference (``--reference-stats``, else the
+    reference split's Gaussian, computed once a command: :func:`reference_statistics`), errors and
+    warnings named as ``metric``'s: the ``fid`` column, and what ``mifid`` divides (the same value
+    for the same backend, not a second implementation)."""
+    x = check_features(ctx.sample_features.features, "sample", metric, why="for a covariance")
+    warn_if_singular(metric, len(x), x.shape[1], "samples", f"use more than {x.shape[1]} samples")
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by frechet_distance
+        mu1, s1 = gaussian_statistics(x)
+    mu2, s2 = reference_statistics(ctx, metric, x)
+    return frechet_distance(mu1, s1, mu2, s2, backend=backend)
 
 
 def reference_statistics(ctx: EvalContext, metric: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
