@@ -96,10 +96,16 @@ def note_lines(notes: dict[str, CellNote], columns: list[str]) -> list[str]:
     return [note.text(", ".join(cols)) for note, cols in grouped.items()]
 
 
+#: from here on a number is written with an exponent again: whole, mifid's 2.3e17 for a copy of its
+#: training images read as an 18-digit measurement ("232922059488182112")
+WHOLE_BELOW = 1e10
+
+
 def fmt(mean: float, std: float) -> str:
     """``mean ± std`` for a table cell: 3 significant digits (4 below 1), the std 2. A number with
     that many integer digits or more is written without an exponent ("2307 ± 480", never "2.31e+03 ±
-    4.8e+02"): an exponent saves no width there and is misread. Tiny values keep theirs (1.453e-05)."""
+    4.8e+02"): an exponent saves no width there and is misread. Tiny values keep theirs (1.453e-05),
+    and huge ones (from :data:`WHOLE_BELOW`, 1e10) get one: 2.33e+17, not 18 digits of false precision."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
     digits = 4 if abs(mean) < 1 else 3
@@ -114,6 +120,6 @@ def _significant(x: float, digits: int, *, whole: bool = True) -> str:
     digits (rounded up into them: 999.7 is "1000", not "1e+03"); ``whole`` keeps every integer digit
     there (a mean: "2307"), else they are rounded to ``digits`` (a spread: "480")."""
     rounded = float(f"{x:.{digits}g}")
-    if abs(rounded) < 10 ** (digits - 1):
+    if abs(rounded) < 10 ** (digits - 1) or abs(rounded) >= WHOLE_BELOW:
         return f"{x:.{digits}g}"
     return f"{x if whole else rounded:.0f}"

@@ -1005,6 +1005,8 @@ def test_numbers_of_four_or_more_digits_are_written_whole():
         (-11.14, float("nan")): "-11.1",
         (0.0005436, 0.00023): "0.0005436 ± 0.00023",
         (1.453e-05, 4.7e-06): "1.453e-05 ± 4.7e-06",
+        (9_876_543_210.4, 1.0): "9876543210 ± 1",  # ten integer digits: still whole
+        (2.32922059488182112e17, 1.2e16): "2.33e+17 ± 1.2e+16",  # mifid of a copy: no 18-digit number
         (float("nan"), 1.0): "",
     }
     assert {args: fmt(*args) for args in cases} == cases
