@@ -149,7 +149,7 @@ def registered(
     kind: str | None = None, *, include: list[str | os.PathLike[str]] | None = None
 ) -> dict[str, list[ListedEntry]]:
     """What `genbench list` shows, as data: ``{kind: [ListedEntry(name, source, description,
-    alias_of, error, opt_in), ...]}`` for "models", "datasets", "metrics" or "features" (all four by default). Every
+    alias_of, error, opt_in, default_under), ...]}`` for "models", "datasets", "metrics" or "features" (all four by default). Every
     plugin is imported: one that fails is listed with its ``error``, the others load. ``include``:
     `--include`'s files, as ``RunConfig.include`` (their names listed with the file as source)."""
     # importing the plugins draws (rich's console, which the datasets' downloads print on)

@@ -34,6 +34,7 @@ from genbench.resolve import (
     check_metric_features,
     check_metric_samples,
     check_shared_inputs,
+    run_features,
 )
 from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
@@ -88,7 +89,9 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
     device, cache_dir = check_shared_inputs(config)
     given = _single_seed(config.seeds)  # None: the run's seed, for a run's saved samples, else 0
     dataset = build_dataset(config.dataset, config)
-    metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
+    metrics = build_metrics(
+        config.metrics, dataset.kind, console, dataset.name, run_features(config, dataset)
+    )
     config = without_unused_stats(config, metrics, console)
     warn_archive_statistics(config, dataset, metrics, console)
     out = Path(config.out)

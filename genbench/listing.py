@@ -21,6 +21,9 @@ class ListedEntry:
     error: str | None = None  # why the plugin failed to import; the others still load
     #: a metric that runs only when ``--metrics`` names it (``Metric.runs_by_default = False``)
     opt_in: bool = False
+    #: the extractors under which an opt-in metric runs by default all the same
+    #: (``Metric.runs_by_default_under``: ``cmmd`` under ``clip``)
+    default_under: tuple[str, ...] = ()
 
 
 def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
@@ -47,6 +50,10 @@ def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
                 alias_of=e.alias_of,
                 error=errors.get(e.name),
                 opt_in=k == "metrics" and e.name not in errors and not e.alias_of and _opt_in(e.obj),
+                # empty unless opt-in: registration refuses it beside runs_by_default = True
+                default_under=tuple(getattr(e.obj, "runs_by_default_under", ()))
+                if k == "metrics" and e.name not in errors and not e.alias_of
+                else (),
             )
             for e in reg.entries()
         ]

@@ -44,6 +44,7 @@ from genbench.resolve import (
     check_metric_features,
     check_metric_samples,
     check_shared_inputs,
+    run_features,
 )
 from genbench.shipped import missing_shipped_folders
 
@@ -192,7 +193,9 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     if not config.retrain:  # --retrain loads nothing shipped
         for why in missing_shipped_folders(models):
             console.warn(why)
-    metrics = build_metrics(config.metrics, dataset.kind, console, dataset.name)
+    metrics = build_metrics(
+        config.metrics, dataset.kind, console, dataset.name, run_features(config, dataset)
+    )
     config = without_unused_stats(config, metrics, console)
     warn_archive_statistics(config, dataset, metrics, console)
     options = build_metric_options(config, metrics, dataset)

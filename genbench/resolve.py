@@ -85,7 +85,7 @@ WEIGHTS_OPTIONS = {"inception_weights": "inception", "dinov2_weights": "dinov2",
 def build_extractor(
     dataset: Dataset, config: RunConfig, device: torch.device, console: Progress
 ) -> FeatureExtractor:
-    name = config.features or dataset.default_features
+    name = run_features(config, dataset)
     cls = registry.features.get(name)
     if dataset.kind not in cls.supported_kinds:
         # the dataset's own default_features: "use --features" it named the extractor just refused
@@ -294,11 +294,20 @@ def _supports(name: str, kind: str) -> bool:
         return True
 
 
-def build_metrics(names: list[str] | None, kind: str, console: Progress, dataset: str = "") -> list[Metric]:
+def build_metrics(
+    names: list[str] | None,
+    kind: str,
+    console: Progress,
+    dataset: str = "",
+    features: str | None = None,
+) -> list[Metric]:
     """The metrics to compute: those named (``--metrics``), or every installed one that handles
-    ``kind`` data and runs by default (``runs_by_default``; the others are opt-in). A named metric that cannot handle it fails here, before any training: a run that
+    ``kind`` data and runs by default (``runs_by_default``; the others are opt-in, but for those that
+    declare the run's ``features``, the extractor's name, in ``runs_by_default_under``: ``cmmd`` under
+    ``clip``). A named metric that cannot handle it fails here, before any training: a run that
     trains for an hour and then leaves it out, without a word, would be worse."""
     explicit = names is not None
+    features = canonical_features(features)
     out: list[Metric] = []
     broken: set[type[Metric]] = set()  # warned about once, even when listed under two names
     for name in names if explicit else registry.metrics.names(include_aliases=False):
@@ -316,7 +325,7 @@ def build_metrics(names: list[str] | None, kind: str, console: Progress, dataset
                 data = f"{kind} data ({dataset})" if dataset else f"{kind} data"
                 raise GenbenchError(f"metric {name!r} does not apply to {data}; drop it from --metrics")
             continue
-        if not explicit and not cls.runs_by_default:
+        if not explicit and not cls.runs_by_default_in(features):
             continue
         # once each: --metrics fid,fid, or an alias that a plugin declares as an entry point of
         # its own (listed as a name until its module is imported)
@@ -330,6 +339,22 @@ def build_metrics(names: list[str] | None, kind: str, console: Progress, dataset
             console.warn(str(e))  # as for a plugin that fails to import: the others run
             broken.add(cls)
     return out
+
+
+def run_features(config: RunConfig, dataset: Dataset) -> str:
+    """The name of the extractor a run measures in, as :func:`build_extractor` picks it."""
+    return config.features or dataset.default_features
+
+
+def canonical_features(name: str | None) -> str | None:
+    """``name``'s registered name (an alias's target), or ``name`` itself where it is unknown: a typo
+    in ``--features`` is :func:`build_extractor`'s to name, with its fix."""
+    if name is None:
+        return None
+    try:
+        return registry.features.check(name)
+    except GenbenchError:
+        return name
 
 
 def start_metric(name: str, cls: type[Metric], explicit: bool) -> Metric:

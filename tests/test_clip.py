@@ -352,3 +352,19 @@ def test_a_checkpoint_of_another_network_is_named_by_what_differs(cli, tmp_path,
     assert "is not openai/clip-vit-large-patch14-336 weights" in line and "missing: vision_model." in line, (
         line
     )
+
+
+def test_eval_under_clip_without_metrics_scores_cmmd(cli, tmp_path, images, tiny_clip):
+    """`genbench eval --features clip` without --metrics: the default set left cmmd out (opt-in), the
+    metric those features are picked for; now it is in it, beside the others."""
+    folder, samples = images
+    out = tmp_path / "runs"
+    r = cli(
+        "eval", "--samples", samples, "--dataset", folder, "--out", out, "--cache-dir", tmp_path / "cache",
+        "--batch-size", N, "--device", "cpu", "--no-figures", "--no-progress", "--features", "clip",
+        "--clip-weights", tiny_clip,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (path,) = out.glob("*/samples/seed0.json")
+    values = json.loads(path.read_text())["metrics"]
+    assert values["cmmd"] > 0 and "fid" in values, values

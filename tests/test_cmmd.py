@@ -72,3 +72,78 @@ def test_symmetric_and_positive_for_shifted_sets():
     shifted = [cmmd(x, unit_rows(45, 32, seed=4, shift=s)) for s in (1.0, 3.0)]
     assert 0 < same < shifted[0] < shifted[1]
     assert all(cmmd(a, b) > 0 for a, b in [(x, x + 0.1), (x[:10], y[:10])])
+
+
+def test_cmmd_runs_by_default_under_clip_only(tmp_path, cache_dir):
+    """A user who picks --features clip picks it for CMMD: without --metrics, cmmd was left out (opt-in)
+    and the run scored FID, KID... in CLIP features but not the metric those features are for. Under
+    the other extractors it stays opt-in; a --metrics list is what it names, under any."""
+    from genbench.config import RunConfig
+    from genbench.planning import plan
+    from genbench.progress import Progress
+    from genbench.resolve import build_metrics
+
+    quiet = Progress(enabled=False)
+    default = {
+        f: [m.name for m in build_metrics(None, "image", quiet, features=f)] for f in ("clip", "inception")
+    }
+    assert "cmmd" in default["clip"] and "fid" in default["clip"]
+    assert "cmmd" not in default["inception"] and "cmmd" not in build_metrics(None, "image", quiet)
+    assert "sfid" not in default["clip"] and "fid_inf" not in default["clip"]  # the other opt-in ones stay so
+    assert [m.name for m in build_metrics(["fid"], "image", quiet, features="clip")] == ["fid"]
+    # what `genbench run` resolves (its plan; no training, no weights read)
+    config = RunConfig(
+        models=["gaussian"], dataset="digits", features="clip", out=tmp_path, cache_dir=cache_dir
+    )
+    assert "cmmd" in [m.name for m in plan(config).metrics]
+    config = RunConfig(models=["gaussian"], dataset="digits", out=tmp_path, cache_dir=cache_dir)
+    assert "cmmd" not in [m.name for m in plan(config).metrics]
+
+
+@pytest.mark.parametrize(
+    ("under", "by_default", "says"),
+    [
+        ("clip", False, "runs_by_default_under = 'clip', a string; use a tuple of feature extractor names: "
+         "runs_by_default_under = ('clip',)"),
+        (("CLIP",), False, "runs_by_default_under = ('CLIP',); use a tuple of feature extractor names"),
+        (["clip"], False, "runs_by_default_under = ['clip']; use a tuple of feature extractor names"),
+        (("clip",), True, "with runs_by_default = True, which runs it under every extractor; set "
+         "runs_by_default = False"),
+    ],
+)  # fmt: skip
+def test_a_bad_runs_by_default_under_is_refused_at_registration(under, by_default, says):
+    """A string was read one character at a time (a metric for --features 'c'), and a tuple beside
+    runs_by_default = True said nothing: each is one line at registration naming the fix."""
+    from genbench import registry
+    from genbench.errors import RegistrationError
+    from genbench.metrics.base import Metric
+
+    class Declared(Metric):
+        higher_is_better = {"declared": False}  # noqa: RUF012
+        runs_by_default = by_default
+        runs_by_default_under = under
+
+        def compute(self, ctx):
+            return {"declared": 0.0}
+
+    fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
+    with pytest.raises(RegistrationError) as e:
+        fresh.add("test-declared", Declared)
+    assert str(e.value).startswith("metric 'test-declared' declares ") and says in str(e.value), str(e.value)
+    assert "test-declared" not in fresh
+
+
+def test_list_says_cmmd_runs_under_clip():
+    """`genbench list metrics` said "only with --metrics cmmd", which --features clip no longer needs."""
+    from typer.testing import CliRunner
+
+    import genbench
+    from genbench.cli.main import app
+
+    r = CliRunner().invoke(app, ["list", "metrics"], env={"COLUMNS": "250"})  # each row on one line
+    assert r.exit_code == 0, r.output
+    rows = {ln.split("│")[1].strip(): ln for ln in r.stdout.splitlines() if ln.startswith("│")}
+    assert "opt-in (only with --metrics cmmd or under --features clip): " in rows["cmmd"], rows["cmmd"]
+    assert "opt-in (only with --metrics sfid): " in rows["sfid"], rows["sfid"]
+    entries = {e.name: e for e in genbench.registered("metrics")["metrics"]}
+    assert entries["cmmd"].default_under == ("clip",) and entries["sfid"].default_under == ()

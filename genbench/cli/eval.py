@@ -43,7 +43,8 @@ def eval_samples(
     metrics: Annotated[
         str | None,
         typer.Option(
-            help=r"Comma-separated metrics \[default: all that apply but the opt-in fid_inf, is_inf, sfid]."
+            help=r"Comma-separated metrics \[default: all that apply but the opt-in ones that "
+            r"`genbench list metrics` marks; cmmd runs by default under --features clip]."
         ),
     ] = None,
     features: Features = None,

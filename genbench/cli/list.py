@@ -37,6 +37,10 @@ def list_entries(
             else:
                 desc = escape(f"alias of {e.alias_of}" if e.alias_of else e.description)
                 if e.opt_in:  # derived from the class, so a plugin's says it as the built-ins' do
-                    desc = escape(f"opt-in (only with --metrics {e.name})") + (f": {desc}" if desc else "")
+                    under = " or ".join(e.default_under)
+                    when = f" or under --features {under}" if under else ""
+                    desc = escape(f"opt-in (only with --metrics {e.name}{when})") + (
+                        f": {desc}" if desc else ""
+                    )
             table.add_row(escape(e.name), escape(e.source), desc)
         console.print(table)

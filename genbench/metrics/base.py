@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
+from genbench.registration_checks import NAME_RE
+
 if TYPE_CHECKING:
     from genbench.config import Split
     from genbench.data.base import Dataset
@@ -225,6 +227,9 @@ class Metric(ABC):
     #: whether it runs when ``--metrics`` names none; False: only when named (an opt-in metric whose
     #: cost a default run should not pay: ``fid_inf``'s 15 Fréchet distances, sfid's 2023 x 2023 statistics)
     runs_by_default: ClassVar[bool] = True
+    #: the feature extractors (``--features`` names) under which an opt-in metric runs by default all
+    #: the same: the features it is defined in, which a user picks for it (``cmmd`` under ``clip``)
+    runs_by_default_under: ClassVar[tuple[str, ...]] = ()
     #: whether it reads the samples' logits (IS): named in --metrics under an extractor that declares
     #: none (``FeatureExtractor.gives_logits`` False: raw, dinov2), the command fails before any work;
     #: in the default set it is left out quietly (its :meth:`applies_to` says no)
@@ -250,8 +255,36 @@ class Metric(ABC):
             )
         if not isinstance(cls.runs_by_default, bool):
             return f"declares runs_by_default = {cls.runs_by_default!r}; use True or False"
+        if problem := cls._runs_by_default_under_problem():
+            return problem
         if cls.reference not in REFERENCES:
             return f"declares reference = {cls.reference!r}; use one of {', '.join(map(repr, REFERENCES))}"
+        return None
+
+    @classmethod
+    def runs_by_default_in(cls, features: str | None) -> bool:
+        """Whether a run without ``--metrics`` computes it under the extractor named ``features``
+        (canonical; None: not known, so its ``runs_by_default`` alone)."""
+        return cls.runs_by_default or (features is not None and features in cls.runs_by_default_under)
+
+    @classmethod
+    def _runs_by_default_under_problem(cls) -> str | None:
+        under = cls.runs_by_default_under
+        if isinstance(under, str):  # ("clip") is a string: `in` would match its characters
+            return (
+                f"declares runs_by_default_under = {under!r}, a string; use a tuple of feature "
+                f"extractor names: runs_by_default_under = ({under!r},)"
+            )
+        if not isinstance(under, tuple) or not all(isinstance(n, str) and NAME_RE.match(n) for n in under):
+            return (
+                f"declares runs_by_default_under = {under!r}; use a tuple of feature extractor names "
+                "(`genbench list features`), e.g. ('clip',)"
+            )
+        if under and cls.runs_by_default:  # it runs under every extractor already: a misreading
+            return (
+                f"declares runs_by_default_under = {under!r} with runs_by_default = True, which runs it "
+                "under every extractor; set runs_by_default = False to run it by default under those only"
+            )
         return None
 
     def features_beside(self, extractor: FeatureExtractor | None) -> FeatureExtractor | None:

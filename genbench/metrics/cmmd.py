@@ -81,8 +81,9 @@ class CMMD(Metric):
         "(Jayasumana et al. 2024)"
     )
     # opt-in, as fid_inf and sfid: its kernel is CLIP's, and under the other features a default run's
-    # value would be a number of no published meaning
+    # value would be a number of no published meaning; under clip, which a user picks for CMMD, it runs
     runs_by_default = False
+    runs_by_default_under = (CLIP_FEATURES,)
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         x = check_features(ctx.sample_features.features, "sample", "cmmd", why="for an MMD")
