@@ -230,3 +230,99 @@ def test_bad_options_are_one_line(cli, tmp_path, cache_dir, option, message):
     args = ["--models", "copy", "--metrics", "mifid", "--metric-option", option]
     line = single_line_error(cli(*run_args(tmp_path / "runs", cache_dir, *args)))
     assert message in line, line
+
+
+def _counting(monkeypatch, n_samples: int) -> dict[str, int]:
+    """Count the samples' Gaussians (``n_samples`` rows) and the Fréchet distances fid_of computes."""
+    import genbench.metrics.fid as fid_module
+
+    counts = {"sample gaussian": 0, "distance": 0}
+    gaussian, distance = fid_module.gaussian_statistics, fid_module.frechet_distance
+
+    def counted_gaussian(features):
+        counts["sample gaussian"] += len(features) == n_samples
+        return gaussian(features)
+
+    def counted_distance(*args, **kwargs):
+        counts["distance"] += 1
+        # as clean-fid's formula warns of a singular product: said by each metric that reads the value
+        warnings.warn("fid: the covariance product is singular (stand-in)", stacklevel=2)
+        return distance(*args, **kwargs)
+
+    monkeypatch.setattr(fid_module, "gaussian_statistics", counted_gaussian)
+    monkeypatch.setattr(fid_module, "frechet_distance", counted_distance)
+    return counts
+
+
+def test_fid_and_mifid_compute_the_samples_gaussian_and_distance_once(tmp_path, cache_dir, monkeypatch):
+    """`--metrics fid,mifid` computed the samples' mean, covariance and Fréchet distance twice for
+    each sample set (an eigendecomposition of a 2048 x 2048 product in Inception's features): once
+    now, for 2 models x 2 seeds, to the same values as each metric computed alone."""
+    from genbench.config import RunConfig
+    from genbench.runner import run
+
+    def scored(metrics: list[str]) -> dict[tuple[str, int], dict[str, float]]:
+        config = RunConfig(
+            models=["copy", "gaussian"], dataset="digits", features="raw", samples=100, seeds=[0, 1],
+            metrics=metrics, reference_split="test", out=tmp_path / "-".join(metrics), cache_dir=cache_dir,
+            device="cpu", figures=False, progress=False,
+        )  # fmt: skip
+        return {(r.model, r.seed): r.metrics for r in run(config)}
+
+    alone = scored(["fid"])
+    mifid_alone = scored(["mifid"])
+    counts = _counting(monkeypatch, 100)
+    both = scored(["fid", "mifid"])
+    assert counts == {"sample gaussian": 4, "distance": 4}, counts
+    assert len(both) == 4
+    for key, values in both.items():
+        assert values["fid"] == alone[key]["fid"], key
+        assert (
+            values["mifid"] == mifid_alone[key]["mifid"] and values["mifid_d"] == mifid_alone[key]["mifid_d"]
+        )
+
+
+def test_the_kept_distance_is_never_another_backends_or_references(monkeypatch):
+    """The samples' features are shared by every metric of a sample set; the distance kept there is
+    the one of its backend and its reference only: another backend, or the same samples against
+    another reference, computes its own, equal to a fresh computation."""
+    rng = np.random.default_rng(0)
+    samples, train, other = (
+        rng.standard_normal((60, 5)),
+        rng.standard_normal((80, 5)),
+        rng.standard_normal((70, 5)) + 1,
+    )
+    fresh = {
+        (backend, name): FID().compute(make_ctx(samples, ref, {"fid": {"backend": backend}}))["fid"]
+        for backend in ("torch-fidelity", "clean-fid")
+        for name, ref in (("train", train), ("other", other))
+    }
+    from genbench.metrics.fid import frechet_distance, gaussian_statistics
+
+    of_stats = frechet_distance(*gaussian_statistics(samples), np.zeros(5), np.eye(5))
+    counts = _counting(monkeypatch, 60)
+    ctx = make_ctx(samples, train)
+    ctx.options = {"fid": {"backend": "torch-fidelity"}, "mifid": {"backend": "clean-fid"}}
+    assert FID().compute(ctx)["fid"] == fresh[("torch-fidelity", "train")]
+    got = MiFID().compute(ctx)  # another backend: computed
+    assert got["mifid"] == mifid_value(fresh[("clean-fid", "train")], got["mifid_d"], 0.1)
+    assert counts == {"sample gaussian": 1, "distance": 2}, counts
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert FID().compute(ctx)["fid"] == fresh[("torch-fidelity", "train")]  # kept
+    assert counts["distance"] == 2
+    # what computing it warned is said again
+    assert [str(w.message) for w in caught] == ["fid: the covariance product is singular (stand-in)"]
+    # the same sample features against another reference
+    against = make_ctx(samples, other)
+    against.sample_features = ctx.sample_features
+    against.options = {"fid": {"backend": "torch-fidelity"}}
+    assert FID().compute(against)["fid"] == fresh[("torch-fidelity", "other")]
+    assert counts == {"sample gaussian": 1, "distance": 3}, counts
+    # and against --reference-stats given for the same samples
+    stats = make_ctx(samples, np.zeros((0, 5)))
+    stats.sample_features = ctx.sample_features
+    stats.reference_stats = (np.zeros(5), np.eye(5))
+    stats.options = {"fid": {"backend": "torch-fidelity"}}
+    assert FID().compute(stats)["fid"] == of_stats
+    assert counts == {"sample gaussian": 1, "distance": 4}, counts

@@ -39,7 +39,8 @@ class Features:
     cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     #: values derived from these features that every metric reads alike, kept for every model as
     #: read-only arrays: the reference Gaussian of fid, fid_inf and sfid
-    #: (:func:`genbench.metrics.fid.reference_gaussian`); not a metric's own, so :meth:`seen_by`
+    #: (:func:`genbench.metrics.fid.reference_gaussian`), the samples' Gaussian and Fréchet distance
+    #: of fid and mifid (:func:`genbench.metrics.fid.fid_of`); not a metric's own, so :meth:`seen_by`
     #: hands every metric this one
     shared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 

@@ -56,6 +56,9 @@ DEFAULT_BACKEND = "torch-fidelity"
 EPS = 1e-6
 
 
+#: the key of the sample features' mean and covariance in their ``Features.shared`` (:func:`fid_of`)
+SAMPLE_GAUSSIAN = ("fid", "sample gaussian")
+
 #: elements of one block of rows in :func:`gaussian_statistics` (64 MB of float64)
 COV_BLOCK_ELEMENTS = 2**23
 
@@ -182,13 +185,38 @@ def fid_of(ctx: EvalContext, metric: str, backend: str = DEFAULT_BACKEND) -> flo
     """FID of ``ctx``'s sample features against its reference (``--reference-stats``, else the
     reference split's Gaussian, computed once a command: :func:`reference_statistics`), errors and
     warnings named as ``metric``'s: the ``fid`` column, and what ``mifid`` divides (the same value
-    for the same backend, not a second implementation)."""
+    for the same backend, not a second implementation). The samples' Gaussian and the distance are
+    kept in ``ctx.sample_features.shared`` (the distance per backend and reference), so the second
+    of fid and mifid looks them up."""
     x = check_features(ctx.sample_features.features, "sample", metric, why="for a covariance")
     warn_if_singular(metric, len(x), x.shape[1], "samples", f"use more than {x.shape[1]} samples")
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by frechet_distance
-        mu1, s1 = gaussian_statistics(x)
+    kept = ctx.sample_features.shared  # cleared when a metric changes the features in place
+    if SAMPLE_GAUSSIAN not in kept:
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named by frechet_distance
+            mu1, s1 = gaussian_statistics(x)
+        for a in (mu1, s1):  # the next metric reads them: none may change them
+            a.setflags(write=False)
+        kept[SAMPLE_GAUSSIAN] = (mu1, s1)
+    mu1, s1 = kept[SAMPLE_GAUSSIAN]
     mu2, s2 = reference_statistics(ctx, metric, x)
-    return frechet_distance(mu1, s1, mu2, s2, backend=backend)
+    # fid and mifid of one sample set: the same distance, an eigendecomposition of a d x d product
+    # (seconds at 2048) computed once. Kept with the very reference arrays it was computed against
+    # (the split's kept Gaussian, or --reference-stats'): another reference is another object, and
+    # holding these keeps their ids from being reused
+    key = ("fid", "distance", backend)
+    done = kept.get(key)
+    if done is not None and done[0] is mu2 and done[1] is s2:
+        value, said = done[2], done[3]
+        for w in said:  # the warnings it gave: each metric's result says them, as before
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return value
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = frechet_distance(mu1, s1, mu2, s2, backend=backend)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    kept[key] = (mu2, s2, value, tuple(caught))
+    return value
 
 
 def reference_statistics(ctx: EvalContext, metric: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,8 @@ FID alone::
 
 The two references differ on purpose. FID's is the run's (``--reference-split``, or
 ``--reference-stats``), the same value as the ``fid`` column for the same ``backend`` (computed by
-:func:`genbench.metrics.fid.fid_of`, the reference Gaussian shared with ``fid``). The distance's is
+:func:`genbench.metrics.fid.fid_of`, the reference Gaussian shared with ``fid``, and beside ``fid`` the
+samples' Gaussian and the distance too, computed once per sample set). The distance's is
 always the **train** split, the examples the model saw, whatever ``--reference-split`` says, as
 ``memorization``'s is: against the test split a model copying its training images would not be
 penalised. Its features are the run's reference features when that split is the train split, else
