@@ -202,7 +202,8 @@ def _naming_what_needs_the_data(
     except DataError as e:
         if reads and config.reference_stats is not None:
             needy = [m.name for m in metrics if m.uses_reference_features(have_stats=True)]
-            alone = [m.name for m in metrics if m.reference == "stats"] or ["fid"]
+            # those the file serves alone: mifid compares with it too, but reads the train split
+            alone = [m.name for m in metrics if m.name not in needy and m.reference == "stats"] or ["fid"]
             hint = (
                 f"; or score against --reference-stats alone, without the data: drop the metrics that "
                 f"read it ({', '.join(needy)}), e.g. --metrics {','.join(alone)}"

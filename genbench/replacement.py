@@ -140,8 +140,9 @@ def protocol_replaced(old: Result, measures: dict[str, Any], by: str, metrics: l
     """How ``old`` differs from a result of ``measures`` (sample count, reference split, features,
     reference statistics, and the :data:`FINGERPRINTS` of features and data that both record),
     which ``by`` ("run") with ``metrics`` would replace; None when it does not. Reference statistics
-    are FID's alone: a result without an FID (a mistyped --reference-stats path) measured nothing
-    with them; nor, when no metric of ``metrics`` reads the data
+    count only for a result with a value compared with them (:func:`_measured_with_stats`): one
+    without (a mistyped --reference-stats path, IS alone) measured nothing with them; nor, when no
+    metric of ``metrics`` reads the data
     (:func:`genbench.planning.reads_reference`), with the reference split, which is then the one the statistics file
     names (none for a mistyped path: the corrected command was refused as another protocol). What
     such a result holds of the split's (KID) :func:`metrics_replaced` keeps."""
@@ -157,12 +158,13 @@ def protocol_replaced(old: Result, measures: dict[str, Any], by: str, metrics: l
     differ = [k for k, v in measures.items() if k in was and was[k] != v]
     if "features" in differ and "features_fingerprint" in differ:  # another extractor: the name says it
         differ.remove("features_fingerprint")
-    if "fid" not in old.metrics and "reference_stats" in differ:
+    measured = _measured_with_stats(old)
+    if not measured and "reference_stats" in differ:
         differ.remove("reference_stats")
     have_stats = measures.get("reference_stats") is not None
     split_from_stats = not any(m.uses_reference_features(have_stats) for m in metrics)
     if (
-        "fid" not in old.metrics
+        not measured
         and old.protocol.get("reference_stats") is not None
         and split_from_stats
         and "reference_split" in differ
@@ -225,6 +227,22 @@ def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict
     return (
         f"holds a result at {before}, which this run at {after} would replace; set the same --metric-option"
     )
+
+
+def _measured_with_stats(old: Result) -> bool:
+    """Whether a value of ``old`` (not an error: a mistyped path's FID has none) is of a metric that
+    compares with reference statistics: fid, and mifid, sfid or fid_inf named without it (a mifid
+    against a file was replaced by one against the split, without a word)."""
+    if "fid" in old.metrics:
+        return True
+    for name in old.protocol.get("metric_versions") or {}:
+        try:
+            metric = registry.metrics.get(name)
+        except Exception:  # not installed, or broken: as before, only fid's value counts
+            continue
+        if metric.reference == "stats" and set(metric.higher_is_better) & set(old.metrics):
+            return True
+    return False
 
 
 def _metrics_with_values(old: Result) -> list[str]:

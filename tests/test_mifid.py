@@ -326,3 +326,31 @@ def test_the_kept_distance_is_never_another_backends_or_references(monkeypatch):
     stats.options = {"fid": {"backend": "torch-fidelity"}}
     assert FID().compute(stats)["fid"] == of_stats
     assert counts == {"sample gaussian": 1, "distance": 4}, counts
+
+
+def test_its_fid_is_against_reference_stats_whether_or_not_fid_is_named(cli, tmp_path, cache_dir):
+    """With --reference-stats, mifid's FID is fid's against the file, named alone or beside fid: named
+    alone the file was dropped as "not used" and its FID taken against the reference split instead, so
+    one command's mifid depended on whether fid ran beside it. The protocol line names it."""
+    stats = tmp_path / "test.npz"
+    common = ["--dataset", "digits", "--features", "raw"]
+    r = cli("stats", *common, "--reference-split", "test", "--out", str(stats), "--cache-dir", str(cache_dir))
+    assert r.exit_code == 0, r.output
+    values = {}
+    for metrics in ("mifid", "fid"):
+        out = tmp_path / metrics
+        args = ["--models", "gaussian", *common, "--metrics", metrics, "--reference-stats", str(stats)]
+        r = cli(*run_args(out, cache_dir, *args, "--no-figures"))
+        assert r.exit_code == 0, r.output
+        assert "is not used" not in r.output, r.output
+        if metrics == "mifid":  # it reads the train split too: the line names both references
+            assert "mifid against reference statistics test.npz" in r.output, r.output
+        (path,) = find_results(out)
+        values.update(json.loads(path.read_text())["metrics"])
+    # raw pixels: gaussian lies above eps from the train split, so mifid is its FID, the file's
+    assert values["mifid_d"] > 0.1
+    assert values["mifid"] == values["fid"]
+    # so a rerun against the split would replace a result against the file: refused, as fid's is
+    args = ["--models", "gaussian", *common, "--metrics", "mifid"]
+    line = single_line_error(cli(*run_args(tmp_path / "mifid", cache_dir, *args, "--no-figures")))
+    assert "holds a result at reference stats test.npz" in line, line

@@ -134,6 +134,10 @@ def test_metrics_that_read_the_data_still_need_it_and_the_error_says_what_to_dro
     line = error_line(eval_cmd(cli, tmp_path, "cifar10", samples, *args))
     assert "cifar-10-python.tar.gz" in line  # the download's own fix comes first
     assert line.endswith("drop the metrics that read it (kid), e.g. --metrics fid"), line
+    # mifid compares with the file too, but its distance reads the train split: not one to keep
+    args[3] = "fid,mifid"
+    line = error_line(eval_cmd(cli, tmp_path, "cifar10", samples, *args))
+    assert line.endswith("drop the metrics that read it (mifid), e.g. --metrics fid"), line
     # without --reference-stats nothing is suggested: every metric needs the data then
     line = error_line(eval_cmd(cli, tmp_path, "cifar10", samples, "--metrics", "fid"))
     assert "cifar-10-python.tar.gz" in line and "--reference-stats" not in line, line

@@ -150,14 +150,19 @@ class MiFID(Metric):
     #: the cosine of 2D points is their angle alone: the nearest of many training points is always
     #: within eps, so every model would be penalised
     supported_kinds: ClassVar[tuple[str, ...]] = ("image",)
-    #: the distance reads the train split's features whatever the reference (FID's part may read
-    #: --reference-stats instead of the reference split's)
-    reference = "features"
+    #: its FID compares with --reference-stats where given, as fid's does (named alone, the file was
+    #: dropped as "not used" and its FID taken against the split: another mifid than beside fid)
+    reference = "stats"
     options: ClassVar[dict[str, object]] = {"eps": EPS, "backend": DEFAULT_BACKEND}
     description = (
         "memorization-informed FID: FID / d where d, the samples' mean minimum cosine distance to the train "
         "split's features, is below eps (Bai et al. 2021; Kaggle's Generative Dog Images)"
     )
+
+    def uses_reference_features(self, have_stats: bool) -> bool:
+        """Always: the distance reads the train split's features whatever stands in for FID's
+        reference (the reference features themselves where they are that split's)."""
+        return True
 
     def check_options(self, options: dict[str, Any]) -> None:
         if "eps" in options:
