@@ -228,3 +228,18 @@ def test_the_python_api_lists_what_genbench_list_shows():
     assert [e.name for e in genbench.registered("metrics")["metrics"]] == [e.name for e in listed["metrics"]]
     with pytest.raises(GenbenchError, match="unknown kind 'model'; did you mean 'models'?"):
         genbench.registered("model")
+
+
+@pytest.mark.parametrize("command", ["run", "eval"])
+def test_metrics_help_names_every_opt_in_metric(command):
+    """`--metrics`' default named "the opt-in fid_inf, is_inf, sfid" after cmmd, vendi and mifid
+    became opt-in too: a reader took a run without --metrics to compute them."""
+    from genbench import registry
+
+    names = [n for n in registry.metrics.names() if registry.metrics.source(n) == "genbench"]
+    opt_in = [n for n in names if not registry.metrics.get(n).runs_by_default]
+    assert {"cmmd", "fid_inf", "mifid", "vendi"} <= set(opt_in)
+    params = typer.main.get_command(app).commands[command].params
+    (text,) = [p.help for p in params if p.name == "metrics"]
+    for name in opt_in:
+        assert f" {name}," in text or f" {name}]" in text, (name, text)

@@ -17,6 +17,7 @@ from genbench.cli.options import (
     InceptionWeights,
     Include,
     MetricOption,
+    Metrics,
     path_option,
 )
 from genbench.config import RunConfig, parse_list, parse_seeds, parse_split
@@ -40,13 +41,7 @@ def eval_samples(
             "for a run's saved samples (--save-samples), the run's row with -eval, e.g. vae-eval]."
         ),
     ] = None,
-    metrics: Annotated[
-        str | None,
-        typer.Option(
-            help=r"Comma-separated metrics \[default: all that apply but the opt-in ones that "
-            r"`genbench list metrics` marks; cmmd runs by default under --features clip]."
-        ),
-    ] = None,
+    metrics: Metrics = None,
     features: Features = None,
     reference_split: Annotated[str, typer.Option(help="train or test.")] = "train",
     reference_stats: Annotated[

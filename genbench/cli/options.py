@@ -68,6 +68,14 @@ ClipWeights = Annotated[
         r"Local CLIP ViT-L/14@336px checkpoint for --features clip \[default: see Environment below]."
     ),
 ]
+Metrics = Annotated[
+    str | None,
+    typer.Option(
+        # every opt-in metric by name (`runs_by_default = False`; tests/test_cli_help.py checks the list)
+        help=r"Comma-separated metrics \[default: all that apply but the opt-in cmmd, fid_inf, is_inf, "
+        r"mifid, sfid, vendi; cmmd runs by default under --features clip]."
+    ),
+]
 MetricOption = Annotated[
     list[str] | None,
     typer.Option(

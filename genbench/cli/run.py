@@ -19,6 +19,7 @@ from genbench.cli.options import (
     InceptionWeights,
     Include,
     MetricOption,
+    Metrics,
     path_option,
 )
 from genbench.config import (
@@ -56,13 +57,7 @@ def run(
     samples: Annotated[
         int | None, typer.Option(help=r"Samples per model and seed \[default: size of the train split].")
     ] = None,
-    metrics: Annotated[
-        str | None,
-        typer.Option(
-            help=r"Comma-separated metrics \[default: all that apply but the opt-in ones that "
-            r"`genbench list metrics` marks; cmmd runs by default under --features clip]."
-        ),
-    ] = None,
+    metrics: Metrics = None,
     features: Features = None,
     reference_split: Annotated[
         str, typer.Option(help="Split the samples are compared to: train or test.")
