@@ -62,6 +62,16 @@ def test_closed_forms(q):
         assert vendi_score(clusters(k, size, d), q) == pytest.approx(k, rel=1e-9)
 
 
+@pytest.mark.parametrize("q", [200.0, 1000.0])
+def test_a_high_order_is_finite(q):
+    """A high q (towards the q = inf cousin, 1 / the largest eigenvalue) raised eigenvalues of 1/500
+    to the q-th power, which underflowed to 0: log(0) / (1 - q) scored 500 orthonormal rows inf."""
+    rng = np.random.default_rng(3)
+    orthonormal = np.linalg.qr(rng.standard_normal((600, 500)))[0].T
+    assert vendi_score(orthonormal, q) == pytest.approx(500, rel=1e-9)
+    assert vendi_score(clusters(40, 5, 64), q) == pytest.approx(40, rel=1e-9)
+
+
 def test_order_zero_is_the_rank():
     """q = 0 counts the nonzero eigenvalues: the rank of the features, not the eigenvalues that
     rounding left positive in their null space."""

@@ -26,6 +26,7 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.special import logsumexp
 
 from genbench.errors import MetricInputError
 from genbench.metrics._inputs import check_features, check_same_dim, option, reference_rows
@@ -79,7 +80,9 @@ def score_of_eigenvalues(eigenvalues: np.ndarray, q: float = Q) -> float:
         return float(len(p))
     if q == 1:
         return float(np.exp(-np.sum(p * np.log(p))))
-    return float(np.exp(np.log(np.sum(p**q)) / (1.0 - q)))
+    # log(sum p^q) from the logs: p^q underflows to 0 at a high q (500 equal eigenvalues at q = 200
+    # gave log(0) / (1 - q), a score of inf for 500 distinct samples)
+    return float(np.exp(logsumexp(q * np.log(p)) / (1.0 - q)))
 
 
 @register_metric("vendi")
