@@ -8,8 +8,9 @@ of Gretton et al. 2012's Eq. (5), every pair's mean *with* the diagonal::
 
     CMMD = 1000 (mean_ij k(x_i, x_j) + mean_ij k(y_i, y_j) - 2 mean_ij k(x_i, y_j))
 
-so it is 0 for identical sets, never below 0 up to rounding, and needs no subsets (KID's estimate is
-the unbiased one, on subsets, under a cubic kernel). Lower is better.
+so it is 0 for identical sets (to the bit in the same order, to rounding in another: negative
+rounding is clipped to 0, a squared norm being never below it), and needs no subsets (KID's
+estimate is the unbiased one, on subsets, under a cubic kernel). Lower is better.
 
 It is CMMD under ``--features clip`` (CLIP ViT-L/14@336px, L2-normalised, whose squared distances lie
 in [0, 4]: the kernel's scale was chosen for them). Under other features it is the same MMD with
@@ -66,7 +67,10 @@ def cmmd(x: np.ndarray, y: np.ndarray, k_yy: float | None = None) -> float:
     ``mean_kernel(y, y)`` where already computed."""
     k_xx = mean_kernel(x, x)
     k_yy = mean_kernel(y, y) if k_yy is None else k_yy
-    return SCALE * (k_xx + k_yy - 2.0 * mean_kernel(x, y))
+    # a squared norm (of the mean embeddings' difference), never below 0: the sums of a set and of
+    # its reordered copy (the `copy` control) round apart, and cmmd -6.9e-15 read as below 0
+    value = SCALE * (k_xx + k_yy - 2.0 * mean_kernel(x, y))
+    return 0.0 if value < 0 else value  # NaN stays NaN: the metric names it
 
 
 @register_metric("cmmd")
