@@ -46,14 +46,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
 from genbench.features.clip_vit import LARGE_336, ClipVision, clip_vit_large_14_336, vision_state
-from genbench.features.dinov2 import state_dict_mismatch
-from genbench.features.fetch_weights import fetch_weights, given_weights, missing
+from genbench.features.fetch_weights import fetch_weights, given_weights
 from genbench.features.hf_hub_cache import hub_cached_file
 from genbench.features.inception import _file_id, to_uint8
 from genbench.features.safetensors_file import NotSafetensors, is_safetensors, load_safetensors
+from genbench.features.weights_file import UnreadableWeights, given_or_fetched, load_strict
 from genbench.registry import register_features
 
 ENV = "GENBENCH_CLIP_WEIGHTS"
@@ -106,11 +105,17 @@ def preprocess(x: torch.Tensor) -> torch.Tensor:
 
 def read_state(path: Path) -> object:
     """The tensors of a weights file: safetensors by its header, else ``torch.load``'s weights-only
-    unpickling (a zip or legacy ``torch.save`` file). Raises :class:`NotSafetensors` or what
-    ``torch.load`` raises."""
+    unpickling (a zip or legacy ``torch.save`` file); of a whole CLIPModel, the image tower's alone
+    (:func:`vision_state`). A malformed safetensors file raises :class:`UnreadableWeights`, the
+    rest what ``torch.load`` raises."""
     if is_safetensors(path):
-        return load_safetensors(path)
-    return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = load_safetensors(path)
+        except NotSafetensors as e:
+            raise UnreadableWeights(f"is not a readable safetensors file ({e})") from None
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    return vision_state(state) if isinstance(state, dict) else state
 
 
 @register_features("clip")
@@ -160,12 +165,7 @@ class Clip(FeatureExtractor):
 
     def _path(self) -> Path:
         """The weights file: the one given (which must exist), else the cached or downloaded one."""
-        path = self.weights_path()
-        if path is None:
-            return self.download_weights()
-        if not path.is_file():
-            raise GenbenchError(f"CLIP weights {path} {missing(path)}; {instead()}")
-        return path
+        return given_or_fetched(self.weights_path(), self.download_weights, "CLIP", instead())
 
     def fingerprint(self) -> str:
         if self._id is None:
@@ -179,33 +179,16 @@ class Clip(FeatureExtractor):
         return self._model
 
     def _build(self) -> ClipVision:
-        path = self._path()
-        fix = (
-            instead()
-            if self.weights_path() is not None
-            else f"delete it to download it again, or {instead()}"
+        given = self.weights_path() is not None
+        return load_strict(
+            clip_vit_large_14_336(),
+            self._path(),
+            read_state,
+            what="CLIP",
+            network=REPO,
+            instead=instead(),
+            given=given,
         )
-        try:
-            state = read_state(path)
-        except OSError as e:
-            raise GenbenchError(f"cannot read CLIP weights {path} ({e.strerror or e}); {instead()}") from None
-        except NotSafetensors as e:
-            raise GenbenchError(f"{path} is not a readable safetensors file ({e}); {fix}") from None
-        except Exception as e:
-            raise GenbenchError(f"{path} is not a PyTorch state dict ({type(e).__name__}); {fix}") from None
-        model = clip_vit_large_14_336()
-        if isinstance(state, dict):
-            state = vision_state(state)
-        mismatch = state_dict_mismatch(state, model)
-        if mismatch is not None:
-            raise GenbenchError(f"{path} is not {REPO} weights ({mismatch}); {fix}")
-        try:
-            model.load_state_dict(state, strict=True)
-        except Exception as e:
-            raise GenbenchError(
-                f"{path} is not {REPO} weights ({type(e).__name__}: {str(e).splitlines()[0][:200]}); {fix}"
-            ) from None
-        return model.eval().requires_grad_(False)
 
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         model = self.model

@@ -36,11 +36,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
-from genbench.features.fetch_weights import given_weights, hub_checkpoint, missing
+from genbench.features.fetch_weights import given_weights, hub_checkpoint
 from genbench.features.inception import _file_id, to_uint8
 from genbench.features.vit import LARGE, VisionTransformer, vit_large_14
+from genbench.features.weights_file import given_or_fetched, load_strict
 from genbench.registry import register_features
 
 ENV = "GENBENCH_DINOV2_WEIGHTS"
@@ -72,38 +72,6 @@ def preprocess(x: torch.Tensor) -> torch.Tensor:
     x = x.to(torch.float32) / 255
     x = x - torch.tensor(MEAN, dtype=x.dtype, device=x.device).reshape(1, -1, 1, 1)
     return x / torch.tensor(STD, dtype=x.dtype, device=x.device).reshape(1, -1, 1, 1)
-
-
-def state_dict_mismatch(state: object, model: torch.nn.Module, shown: int = 3) -> str | None:
-    """Why ``state`` does not load into ``model`` with ``strict=True``, in a few words (the first
-    ``shown`` keys of each kind: missing, unexpected, of another shape), or None where it does. A
-    with-registers checkpoint (``dinov2_vitl14_reg4``) has ``register_tokens`` unexpected, timm's
-    conversion lacks ``mask_token``, a training checkpoint nests its weights under ``teacher`` or
-    ``model``, another size has every shape wrong: each is named by what differs."""
-    if not isinstance(state, dict):
-        return f"it holds a {type(state).__name__}, not a state dict"
-    expected = model.state_dict()
-
-    def some(what: str, keys: list[str]) -> str:
-        more = f", and {len(keys) - shown} more" if len(keys) > shown else ""
-        return f"{len(keys)} {what}: " + ", ".join(keys[:shown]) + more
-
-    def shape(value: object) -> str:
-        return str(tuple(value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
-
-    missing = [k for k in expected if k not in state]
-    unexpected = [str(k) for k in state if k not in expected]
-    wrong = [
-        f"{k} {shape(state[k])} (not {tuple(v.shape)})"
-        for k, v in expected.items()
-        if k in state and not (isinstance(state[k], torch.Tensor) and state[k].shape == v.shape)
-    ]
-    parts = [
-        some("missing", missing) if missing else "",
-        some("unexpected", unexpected) if unexpected else "",
-        some("of another shape", wrong) if wrong else "",
-    ]
-    return "; ".join(p for p in parts if p) or None
 
 
 def download_weights() -> Path:
@@ -143,12 +111,7 @@ class Dinov2(FeatureExtractor):
 
     def _path(self) -> Path:
         """The weights file: the one given (which must exist), else the cached or downloaded one."""
-        path = self.weights_path()
-        if path is None:
-            return download_weights()
-        if not path.is_file():
-            raise GenbenchError(f"DINOv2 weights {path} {missing(path)}; {instead()}")
-        return path
+        return given_or_fetched(self.weights_path(), download_weights, "DINOv2", instead())
 
     def fingerprint(self) -> str:
         if self._id is None:
@@ -163,34 +126,19 @@ class Dinov2(FeatureExtractor):
         return self._model
 
     def _build(self) -> VisionTransformer:
-        path = self._path()
-        fix = (
-            instead()
-            if self.weights_path() is not None
-            else f"delete it to download it again, or {instead()}"
+        def read(path: Path) -> object:
+            return torch.load(path, map_location="cpu", weights_only=True)
+
+        given = self.weights_path() is not None
+        return load_strict(
+            vit_large_14(),
+            self._path(),
+            read,
+            what="DINOv2",
+            network="DINOv2 ViT-L/14",
+            instead=instead(),
+            given=given,
         )
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except OSError as e:
-            raise GenbenchError(
-                f"cannot read DINOv2 weights {path} ({e.strerror or e}); {instead()}"
-            ) from None
-        except Exception as e:
-            raise GenbenchError(f"{path} is not a PyTorch state dict ({type(e).__name__}); {fix}") from None
-        model = vit_large_14()
-        # torch's own error says nothing on its first line ("Error(s) in loading state_dict for
-        # VisionTransformer:") and lists every key after it: what differs is said here instead
-        mismatch = state_dict_mismatch(state, model)
-        if mismatch is not None:
-            raise GenbenchError(f"{path} is not DINOv2 ViT-L/14 weights ({mismatch}); {fix}")
-        try:
-            model.load_state_dict(state, strict=True)
-        except Exception as e:
-            raise GenbenchError(
-                f"{path} is not DINOv2 ViT-L/14 weights ({type(e).__name__}: "
-                f"{str(e).splitlines()[0][:200]}); {fix}"
-            ) from None
-        return model.eval().requires_grad_(False)
 
     def _extract_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         model = self.model
