@@ -156,3 +156,35 @@ def test_list_says_cmmd_runs_under_clip():
     assert "opt-in (only with --metrics sfid): " in rows["sfid"], rows["sfid"]
     entries = {e.name: e for e in genbench.registered("metrics")["metrics"]}
     assert entries["cmmd"].default_under == ("clip",) and entries["sfid"].default_under == ()
+
+
+@pytest.mark.parametrize("name", ["cmmd", "kid", "vendi", "prdc"])
+def test_statistics_alone_are_named_by_every_metric_of_reference_rows(name):
+    """A metric of the reference's rows given (mu, sigma) alone names --reference-stats (one check in
+    ``_inputs.reference_rows``, where kid, cmmd and vendi each held a copy and prdc none)."""
+    import torch
+
+    from genbench import registry
+    from genbench.errors import MetricInputError
+    from genbench.features.base import Features
+    from genbench.metrics.base import EvalContext
+
+    x = unit_rows(20, 4, seed=6)
+
+    class Images:
+        kind = "image"
+        name = "images"
+        num_modes = None
+
+    ctx = EvalContext(
+        dataset=Images(),
+        samples=torch.zeros(len(x), 1),
+        sample_features=Features(x),
+        reference_features=Features(np.zeros((0, 4))),
+        extractor=None,
+        seed=0,
+        options={},
+        reference_stats=(np.zeros(4), np.eye(4)),
+    )
+    with pytest.raises(MetricInputError, match=rf"^{name}: needs reference features, not \(mu, sigma\)"):
+        registry.metrics.get(name)().compute(ctx)

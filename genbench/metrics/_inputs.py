@@ -64,8 +64,13 @@ def check_features(
 
 
 def reference_rows(ctx: Any, metric: str, why: str, min_rows: int = 2, lower: str = "") -> np.ndarray:
-    """:func:`check_features` of ``ctx``'s reference features; too few rows name the reference split
-    to grow (more samples leave it as it was), after ``lower`` (the options to lower first), if any."""
+    """:func:`check_features` of ``ctx``'s reference features; none (statistics alone) names
+    ``--reference-stats``, too few rows the reference split to grow (more samples leave it as it
+    was), after ``lower`` (the options to lower first), if any."""
+    if len(ctx.reference_features) == 0 and ctx.reference_stats is not None:  # (mu, sigma) alone
+        raise MetricInputError(
+            f"{metric}: needs reference features, not (mu, sigma) statistics; drop --reference-stats for {metric}"
+        )
     grow = split_fix(ctx.reference_split)
     fix = f"lower --metric-option {lower}, or {grow}" if lower else grow
     return check_features(ctx.reference_features.features, "reference", metric, min_rows, why, fix)

@@ -58,10 +58,6 @@ class KID(Metric):
         from torch_fidelity.metric_kid import kid_features_to_metric
 
         x = check_features(ctx.sample_features.features, "sample", "kid", why="for an unbiased MMD")
-        if len(ctx.reference_features) == 0:
-            raise MetricInputError(
-                "kid: needs reference features, not (mu, sigma) statistics; drop --reference-stats for kid"
-            )
         ref = reference_rows(ctx, "kid", why="for an unbiased MMD")
         check_same_dim(x, ref, "kid")
         subsets = int_option(ctx, "kid", "subsets", SUBSETS)

@@ -117,10 +117,6 @@ class Vendi(Metric):
         q = _check_q(option(ctx, "vendi", "q", Q))
         why = "a diversity of one sample is 1 whatever the model"
         x = check_features(ctx.sample_features.features, "sample", "vendi", why=why)
-        if len(ctx.reference_features) == 0:
-            raise MetricInputError(
-                "vendi: needs reference features, not (mu, sigma) statistics; drop --reference-stats for vendi"
-            )
         ref = reference_rows(ctx, "vendi", why=why)
         check_same_dim(x, ref, "vendi")
         # the score grows with n: both at the smaller set's size, the larger one a seeded subset
