@@ -348,11 +348,13 @@ def run_features(config: RunConfig, dataset: Dataset) -> str:
 
 def canonical_features(name: str | None) -> str | None:
     """``name``'s registered name (an alias's target), or ``name`` itself where it is unknown: a typo
-    in ``--features`` is :func:`build_extractor`'s to name, with its fix."""
+    in ``--features`` is :func:`build_extractor`'s to name, with its fix. Its module is imported
+    first (as :func:`build_extractor` does next): a plugin's extractor under two entry points is
+    known as one, an alias of the other, only once imported."""
     if name is None:
         return None
     try:
-        return registry.features.check(name)
+        return registry.features.canonical(name)
     except GenbenchError:
         return name
 

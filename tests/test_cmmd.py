@@ -5,6 +5,7 @@ end-to-end run under ``--features clip`` is in test_clip.py."""
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -188,3 +189,63 @@ def test_statistics_alone_are_named_by_every_metric_of_reference_rows(name):
     )
     with pytest.raises(MetricInputError, match=rf"^{name}: needs reference features, not \(mu, sigma\)"):
         registry.metrics.get(name)().compute(ctx)
+
+
+PLUGIN_FEATURES = """
+from genbench.features.raw import Raw
+from genbench.metrics.base import Metric
+
+
+class TwoNamed(Raw):
+    description = "raw pixels under two entry-point names"
+
+    def fingerprint(self) -> str:
+        return "two-named-v1"
+
+
+class ForTwoNamed(Metric):
+    description = "runs by default under two-named"
+    higher_is_better = {"for_two_named": None}
+    runs_by_default = False
+    runs_by_default_under = ("two-named",)
+
+    def compute(self, ctx):
+        return {"for_two_named": 0.0}
+"""
+
+
+@pytest.mark.parametrize("given", ["two-named", "tn"])
+def test_runs_by_default_under_an_extractor_by_either_of_its_names(tmp_path, cache_dir, given):
+    """A plugin's extractor under two entry points (``tn`` beside ``two-named``, as ``gan`` beside
+    ``gan-ns``) is one extractor, known as an alias only once imported: --features tn left out the
+    metric declaring ``two-named`` (compared before the import), and the import can make either
+    name the alias, so --features two-named could too."""
+    import subprocess
+    import sys
+
+    from test_registry import fake_distribution  # tests/ is on the path: pytest imports test modules by name
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "two_named_plugin.py").write_text(PLUGIN_FEATURES)
+    target = "two_named_plugin:TwoNamed"
+    fake_distribution(
+        site,
+        "two-named-plugin",
+        {
+            "genbench.features": {"two-named": target, "tn": target},
+            "genbench.metrics": {"for-two-named": "two_named_plugin:ForTwoNamed"},
+        },
+        ["two_named_plugin.py"],
+    )
+    code = (
+        "from genbench.config import RunConfig; from genbench.planning import plan;"
+        f"c = RunConfig(models=['gaussian'], dataset='digits', features={given!r}, out={str(tmp_path)!r},"
+        f" cache_dir={str(cache_dir)!r}); print(' '.join(m.name for m in plan(c).metrics))"
+    )
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}
+    )
+    assert out.returncode == 0, out.stderr
+    assert "for-two-named" in out.stdout.split() and "fid" in out.stdout.split(), out.stdout

@@ -265,7 +265,16 @@ class Metric(ABC):
     def runs_by_default_in(cls, features: str | None) -> bool:
         """Whether a run without ``--metrics`` computes it under the extractor named ``features``
         (canonical; None: not known, so its ``runs_by_default`` alone)."""
-        return cls.runs_by_default or (features is not None and features in cls.runs_by_default_under)
+        if cls.runs_by_default or features is None:
+            return cls.runs_by_default
+        from genbench.registry import features as extractors
+
+        # each declared name as registered too: importing a plugin's extractor can make the name
+        # declared here an alias of its other entry point, which is then the canonical ``features``
+        return any(
+            features in (name, extractors.check(name) if name in extractors else name)
+            for name in cls.runs_by_default_under
+        )
 
     @classmethod
     def _runs_by_default_under_problem(cls) -> str | None:
