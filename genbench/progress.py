@@ -226,7 +226,8 @@ class Progress:
         else:
             keys = [
                 k
-                for k in ("fid", "memorization_rate", "modes_covered", "samples_per_s")
+                # cmmd beside fid: under --features clip, which runs it by default, it is the number sought
+                for k in ("fid", "cmmd", "memorization_rate", "modes_covered", "samples_per_s")
                 if k in result.metrics
             ] or list(result.metrics)[:4]  # --metrics kid: the line showed no value at all
             shown = "  ".join(f"{k}={result.metrics[k]:.4g}" for k in keys)

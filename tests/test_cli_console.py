@@ -236,3 +236,12 @@ def test_a_bad_reference_stats_file_is_named_once_before_the_work_and_once_at_th
     assert line.startswith(f"error: {runs}: fid: "), line
     written = json.loads((tmp_path / "runs/ring8/gaussian/seed1.json").read_text())
     assert "lack mu, sigma" in written["metric_errors"]["fid"] and "kid" in written["metrics"]
+
+
+def test_the_run_line_shows_cmmd_beside_fid(cli, tmp_path, cache_dir):
+    """Under --features clip, which runs cmmd by default for it, the line showed fid alone of the two."""
+    args = ["--models", "copy", "--dataset", "ring8", "--samples", "200", "--metrics", "fid,kid,cmmd"]
+    r = cli("run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, *args)
+    assert r.exit_code == 0, r.output
+    err = " ".join(r.stderr.split())
+    assert "ok copy seed 0: fid=" in err and " cmmd=" in err and " kid=" not in err, err
