@@ -249,3 +249,23 @@ def test_runs_by_default_under_an_extractor_by_either_of_its_names(tmp_path, cac
     )
     assert out.returncode == 0, out.stderr
     assert "for-two-named" in out.stdout.split() and "fid" in out.stdout.split(), out.stdout
+
+
+def test_the_reference_term_is_computed_once_for_every_model_and_seed(cli, tmp_path, cache_dir, monkeypatch):
+    """mean_kernel(y, y) of the reference once a command: 2 models x 2 seeds compute their own two
+    terms each (8) and the reference's one (9 in all)."""
+    import json
+
+    from cli_helpers import run_args  # tests/ is on the path
+
+    from genbench.results import find_results
+
+    calls = []
+    monkeypatch.setattr(cmmd_module, "mean_kernel", lambda x, y: calls.append(1) or mean_kernel(x, y))
+    args = ["--models", "copy,gaussian", "--dataset", "digits", "--features", "raw"]
+    args += ["--metrics", "cmmd", "--seeds", "0,1", "--samples", "200"]
+    r = cli(*run_args(tmp_path / "runs", cache_dir, *args, "--no-figures"))
+    assert r.exit_code == 0, r.output
+    assert len(calls) == 9, len(calls)
+    values = [json.loads(p.read_text())["metrics"]["cmmd"] for p in find_results(tmp_path / "runs")]
+    assert len(values) == 4 and all(v >= 0 for v in values)

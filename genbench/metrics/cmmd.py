@@ -93,10 +93,12 @@ class CMMD(Metric):
         x = check_features(ctx.sample_features.features, "sample", "cmmd", why="for an MMD")
         y = reference_rows(ctx, "cmmd", why="for an MMD")
         check_same_dim(x, y, "cmmd")
-        kept: dict[Any, Any] = ctx.reference_features.shared
-        if ("cmmd", "k_yy") not in kept:  # the reference's own term: the same for every model and seed
-            kept[("cmmd", "k_yy")] = mean_kernel(y, y)
-        value = cmmd(x, y, kept[("cmmd", "k_yy")])
+        # the reference's own term, the same for every model and seed: kept in cmmd's own cache on the
+        # reference features (as vendi's vendi_ref), not in the shared one other metrics read
+        kept: dict[Any, Any] = ctx.reference_features.cache
+        if "k_yy" not in kept:
+            kept["k_yy"] = mean_kernel(y, y)
+        value = cmmd(x, y, kept["k_yy"])
         name = ctx.extractor.name if ctx.extractor is not None else None
         if name != CLIP_FEATURES:  # the result's line says it (a run's warnings name model and seed)
             warnings.warn(
