@@ -85,6 +85,12 @@ class GenerativeModel(ABC):
     #: shipped one of the same key instead of training; ``--retrain`` trains. None: nothing ships. Its
     #: files install only where listed as package data (a run warns of a folder that does not exist)
     shipped_checkpoints: ClassVar[str | Path | None] = None
+    #: True for a class-conditional model: ``fit`` reads the train split's class labels from
+    #: ``ctx.labels`` and ``sample`` is called with ``labels=``, an int64 tensor of ``n`` classes in
+    #: ``[0, spec.num_modes)`` on the generator's device, one for each sample to draw. The harness
+    #: draws the labels (seeded) and refuses the model on a dataset without labels. False: ``sample``
+    #: is never handed labels, so a plugin written before conditioning existed is called as it was
+    conditional: ClassVar[bool] = False
     #: set by the registry
     registered_name: ClassVar[str] = ""
 
@@ -171,6 +177,9 @@ class GenerativeModel(ABC):
 
         Draw every random number from ``generator``, on its device, which is the run's (CUDA on a GPU
         machine): ``torch.randn(..., generator=generator, device=generator.device)``.
+
+        A ``conditional`` model's ``sample`` takes a keyword ``labels`` besides (``sample(self, n, *,
+        generator, labels)``): sample ``i`` is drawn for class ``labels[i]``.
         """
 
     def sampling_progress(self, step: int, steps: int) -> None:

@@ -44,8 +44,12 @@ class TrainContext:
         warn: Callable[[str], None] | None = None,
         info: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        labels: torch.Tensor | None = None,
     ):
         self.seed = seed
+        #: the train split's class labels (int64, one per example of ``fit``'s ``train``) for a
+        #: class-conditional model (``GenerativeModel.conditional``); None for any other model
+        self.labels = labels
         self.device = device
         self.checkpoint_path = checkpoint_path
         self.checkpoint_every = checkpoint_every

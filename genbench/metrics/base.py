@@ -48,6 +48,9 @@ class EvalContext:
     #: training log rows ({"step": ..., "d_real": ...}) for training-dynamics metrics
     training_log: list[dict[str, float]] = field(default_factory=list)
     model_name: str = ""
+    #: the class each sample was drawn for (int64, read-only, N) where the model is class-conditional
+    #: (``GenerativeModel.conditional``); None for an unconditional model's samples
+    sample_labels: np.ndarray | None = None
     #: the run's label, its model and variant (``ddim[steps=10]``), which figures name
     label: str = ""
     #: where metrics save figures; None disables figures
