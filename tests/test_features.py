@@ -97,6 +97,7 @@ def test_classifier_features_and_logits(clf, digits):
     f = clf.extract(x)
     assert f.features.shape == (50, 128) and f.logits.shape == (50, 10)
     assert clf.feature_dim() == 128  # known before any extraction (fid_inf's min_size is checked by it)
+    assert clf.logits_dim() == 10  # as is_inf's default min_size is
     assert f.features.dtype == np.float64 and np.isfinite(f.features).all()
     assert f.features.std(0).max() > 0
 
@@ -251,7 +252,7 @@ def test_stacked_classifier_per_channel(clf, cache):
     xt, yt = stacked.load("test")
     f = sclf.extract(xt[:64])
     assert f.features.shape == (64, 3 * 128) and f.logits.shape == (64, 1000)
-    assert sclf.feature_dim() == 3 * 128
+    assert sclf.feature_dim() == 3 * 128 and sclf.logits_dim() == 1000
     # logits are log joint probabilities: they normalise, and factor over the channels
     np.testing.assert_allclose(np.logaddexp.reduce(f.logits, axis=1), 0, atol=1e-6)
     per_channel = [clf.predict(xt[:64, c : c + 1]) for c in range(3)]

@@ -296,6 +296,13 @@ def test_cli_option_errors_are_one_line(cli, tmp_path, cache_dir):
             ("--features", "inception"),
             "is_inf: 1000 samples are too few: its smallest subset is 2016",
         ),
+        # the digits classifier's 10 classes: a default min_size of 20 needs 40 samples (the
+        # classifier declared no logits width, so this failed once every model had trained)
+        (
+            "is,is_inf",
+            ("--samples", "30"),
+            "is_inf: 30 samples are too few: its smallest subset is 20",
+        ),
     ],
 )
 def test_a_min_size_that_cannot_work_fails_a_run_before_any_training(

@@ -273,6 +273,16 @@ class Classifier(FeatureExtractor):
         channels = self.dataset.shape_spec().shape[0] if self.stacked else 1
         return self.config.feature_dim * channels
 
+    def logits_dim(self) -> int | None:
+        # the head's width as training sizes it (the train split's largest label + 1), from the labels
+        # alone, without training: is_inf's default min_size (2 K) is then checked before any model
+        # trains. Stacked data's logits are the joint over its channels' classes (K ** channels)
+        y = self.train_dataset.load_labels("train")
+        if y is None or not len(y):
+            return None  # no classes: extraction itself names the fix
+        k = int(y.max()) + 1
+        return k ** self.dataset.shape_spec().shape[0] if self.stacked else k
+
     @property
     def path(self) -> Path:
         """Where weights trained on this machine are cached."""
