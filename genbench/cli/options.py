@@ -72,8 +72,8 @@ Metrics = Annotated[
     str | None,
     typer.Option(
         # every opt-in metric by name (`runs_by_default = False`; tests/test_cli_help.py checks the list)
-        help=r"Comma-separated metrics \[default: all that apply but the opt-in cmmd, fid_inf, is_inf, "
-        r"mifid, sfid, vendi; cmmd runs by default under --features clip]."
+        help=r"Comma-separated metrics \[default: all that apply but the opt-in cmmd, fid_inf, "
+        r"intra_fid, is_inf, mifid, sfid, vendi; cmmd runs by default under --features clip]."
     ),
 ]
 MetricOption = Annotated[
