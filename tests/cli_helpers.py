@@ -33,6 +33,19 @@ def eval_args(samples: Path, out: Path, cache_dir: Path, *extra: str) -> list[st
     ]
 
 
+def listed(kind: str) -> dict[str, str]:
+    """`genbench list KIND` as name -> its row, each row on one line (1000 columns): at the runner's
+    80, a description wraps where the widest name puts it, and a longer name added to the table
+    (class_accuracy) split "Bai et al. 2021" over two rows of mifid's."""
+    from typer.testing import CliRunner
+
+    from genbench.cli.main import app
+
+    r = CliRunner().invoke(app, ["list", kind], env={"COLUMNS": "1000"})
+    assert r.exit_code == 0, r.output
+    return {ln.split("│")[1].strip(): ln for ln in r.stdout.splitlines() if ln.startswith("│")}
+
+
 def single_line_error(result) -> str:
     """The CLI's message for a user error: exit 2, one line, no traceback."""
     assert result.exit_code == 2, (result.exit_code, result.output)

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from cli_helpers import listed  # tests/ is on the path
 
 from genbench.errors import MetricInputError
 from genbench.features.base import Features
@@ -250,7 +251,7 @@ def test_the_reference_class_gaussians_are_computed_once_for_every_model():
     assert len(calls) == 2 + 2 + 2  # the reference's two classes once, each model's two
 
 
-def test_listed_opt_in_with_its_paper(cli):
+def test_listed_opt_in_with_its_paper():
     """Registered through its entry point, left out of a run without --metrics (the published boards
     stay as they are), and shown by `genbench list metrics` with Miyato & Koyama."""
     from genbench import registry
@@ -262,5 +263,5 @@ def test_listed_opt_in_with_its_paper(cli):
     for kind in ("image", "points"):
         assert "intra_fid" not in [m.name for m in build_metrics(None, kind, quiet)]
         assert "intra_fid" in [m.name for m in build_metrics(["fid", "intra_fid"], kind, quiet)]
-    r = cli("list", "metrics")
-    assert r.exit_code == 0 and "intra_fid" in r.output and "Miyato & Koyama 2018" in r.output, r.output
+    row = listed("metrics")["intra_fid"]
+    assert "opt-in (only with --metrics intra_fid): " in row and "Miyato & Koyama 2018" in row, row
