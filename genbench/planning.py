@@ -27,7 +27,14 @@ from genbench.config import (
     variant_label,
 )
 from genbench.data.base import Dataset
-from genbench.errors import Diverged, GenbenchError, PluginLoadError, UnknownNameError, said
+from genbench.errors import (
+    Diverged,
+    GenbenchError,
+    PluginLoadError,
+    RegistrationError,
+    UnknownNameError,
+    said,
+)
 from genbench.features.base import FeatureExtractor
 from genbench.field_values import same_value
 from genbench.io import check_writable
@@ -46,6 +53,7 @@ from genbench.resolve import (
     check_shared_inputs,
     run_features,
 )
+from genbench.sample_labels import check_conditional_data
 from genbench.shipped import missing_shipped_folders
 
 
@@ -174,9 +182,14 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     spec = dataset.spec  # loads the train split: a missing file fails here
     dataset.load_stored(config.reference_split)  # read and checked, not converted
     for name, cls in classes.items():
+        if cls.conditional:  # no labels to train on and sample for: the user's choice of data, refused now
+            check_conditional_data(name, dataset)
         try:
             models.append(plan_model(name, cls, spec, overrides))
-        except PluginLoadError as e:  # its weights owner failed to import
+        except (
+            PluginLoadError,
+            RegistrationError,
+        ) as e:  # its weights owner failed to import, or does not fit
             console.warn(str(e))
             skipped[name] = str(e)
         except GenbenchError:
@@ -417,6 +430,19 @@ def weights_owner(cls: type[GenerativeModel], overrides: list[Override], spec: D
     name = registry.models.canonical(cls.weights_from)
     mine = [o for o in overrides if o.model == name]
     owner_cls = registry.models.get(name)
+    if owner_cls.conditional != cls.conditional:
+        # it samples the owner's network: labels handed to one trained without them, or none to one
+        # trained with them, which the model's own code may not notice
+        which = (
+            ("a class-conditional", "an unconditional")
+            if cls.conditional
+            else ("an unconditional", "a class-conditional")
+        )
+        raise RegistrationError(
+            f"model {cls.registered_name or cls.__name__!r} is {which[0]} model but samples the weights of "
+            f"{name!r} (its weights_from), {which[1]} one; set its conditional to {owner_cls.conditional} "
+            "or take the weights of a model that conditions as it does"
+        )
     owner_cls.check_spec(spec)
     # its tuple fields as plan_model checks the owner's own (--models ddim alone plans no ddpm):
     # ddpm.ch_mult=1,2 is no sweep of one-level U-Nets to run one at a time, but (1, 2) mistyped

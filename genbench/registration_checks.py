@@ -2,8 +2,9 @@
 
 A registry name (and each alias) is lower-case letters, digits, ``-`` or ``_``; aliases are a tuple
 of other names, each once. The class subclasses the registry's base, declares a positive integer
-``version``, is not abstract; a model's ``Config`` is a dataclass and its ``shipped_checkpoints`` an
-absolute folder; ``supported_kinds`` is a collection of known kinds of data; and the class's own
+``version``, is not abstract; a model's ``Config`` is a dataclass, its ``shipped_checkpoints`` an
+absolute folder and its ``conditional`` a bool (a conditional model's ``sample`` taking ``labels``);
+``supported_kinds`` is a collection of known kinds of data; and the class's own
 ``declaration_problem()`` (a dataset's ``kind``, a metric's ``higher_is_better``) finds nothing.
 Each failure is one :class:`RegistrationError` line naming the fix.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import os
 import re
 from typing import Any
@@ -93,8 +95,35 @@ def class_problem(base: type, obj: type) -> str | None:
                 f"declares shipped_checkpoints = {shipped!r}; give the absolute folder its trained "
                 "checkpoints ship in, e.g. Path(__file__).parent / 'weights', or None"
             )
+    if hasattr(base, "conditional"):  # models
+        if problem := conditional_problem(obj):
+            return problem
     if hasattr(base, "supported_kinds"):
         return kinds_problem(obj.supported_kinds)
+    return None
+
+
+def conditional_problem(obj: type) -> str | None:
+    """What is wrong with a model's declared ``conditional``, or None: a bool (a truthy string
+    such as "no" would hand labels to a ``sample`` that takes none), and a conditional model's
+    ``sample`` takes ``labels`` (else every run of it failed at its first batch, after training)."""
+    conditional = obj.conditional
+    if not isinstance(conditional, bool):
+        return (
+            f"declares conditional = {conditional!r}; use True (a class-conditional model: sample "
+            "takes labels=) or False"
+        )
+    if not conditional:
+        return None
+    try:
+        params = inspect.signature(obj.sample).parameters
+    except (TypeError, ValueError):  # a signature inspect cannot read: the first batch will tell
+        return None
+    if "labels" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return (
+            "declares conditional = True, but its sample() takes no labels; define "
+            "sample(self, n, *, generator, labels), sample i drawn for class labels[i]"
+        )
     return None
 
 

@@ -1,0 +1,110 @@
+"""The classes a class-conditional model (:attr:`genbench.api.GenerativeModel.conditional`) is
+trained on and samples for.
+
+A conditional model trains on the train split's labels (``TrainContext.labels``) and is handed, for
+each of the ``N`` samples of a run, the class to draw it for. Those ``N`` labels are stratified to
+the train split's class proportions (:func:`stratified_counts`: largest-remainder rounding of
+``N * count_k / num_train``, ties to the lower class), then shuffled with a CPU generator seeded
+from the run's seed through a stream of its own (:func:`labels_seed`), never the sampling noise's:
+the same command draws the same labels, and an unconditional model's samples are unchanged.
+
+Stratified, not uniform at random as StudioGAN and ADM's sampling scripts draw them: FID against the
+reference split then compares samples and data of the same class mix (10000 uniform draws over 10
+classes are off by about 30 per class), and per-class metrics (intra-FID, class accuracy) get
+counts in proportion to the data, the same on every seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import torch
+
+from genbench.data.base import Dataset
+from genbench.errors import GenbenchError, PluginOutputError
+
+#: how the protocol says the labels were drawn
+DRAWN = "stratified to the train split's class proportions, shuffled"
+
+
+def labels_seed(seed: int) -> int:
+    """The seed of ``seed``'s label stream: distinct from its training and sampling streams
+    (:func:`genbench.scoring.sample_seed`), so drawing labels moves no sample of any model."""
+    return int.from_bytes(hashlib.sha256(f"labels:{seed}".encode()).digest()[:8], "little") >> 1
+
+
+def check_conditional_data(name: str, dataset: Dataset) -> None:
+    """Refuse the conditional model ``name`` on ``dataset`` when it has no class labels to train on
+    and sample for (no ``num_modes``, or a train split without labels), or labels outside
+    ``[0, num_modes)``: before any model trains, in one line naming the fix."""
+    k = dataset.num_modes
+    labels = dataset.load_labels("train") if k is not None else None
+    if k is None or labels is None:
+        why = "declares no number of classes (num_modes)" if k is None else "has no labels in its train split"
+        raise GenbenchError(
+            f"model {name!r} is class-conditional, but dataset {dataset.name!r} {why}; choose a dataset "
+            "with class labels (digits, mnist, fashion-mnist, cifar10, ring8, grid25) or drop "
+            f"{name} from --models"
+        )
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= k):
+        raise PluginOutputError(
+            f"dataset {dataset.name!r} has train labels in [{int(labels.min())}, {int(labels.max())}], "
+            f"outside [0, {k}) of its num_modes = {k}; fix the dataset's labels or its num_modes"
+        )
+
+
+def train_labels(dataset: Dataset) -> torch.Tensor:
+    """The train split's labels as a conditional model's ``fit`` gets them (``TrainContext.labels``):
+    int64 on the CPU, one per row of the train tensor, a copy of its own (a model writing into
+    them changes no later model's)."""
+    labels = dataset.load_labels("train")
+    assert labels is not None  # check_conditional_data refused the dataset at planning
+    return labels.detach().to("cpu", torch.int64).clone()
+
+
+def stratified_counts(class_counts: list[int], n: int) -> list[int]:
+    """How many of ``n`` labels each class gets, in proportion to ``class_counts`` (the train split's
+    examples per class): ``floor(n * c_k / total)`` each, and the remaining ones, one each, to the
+    classes of the largest remainders, ties to the lower class. The counts sum to ``n`` exactly."""
+    total = sum(class_counts)
+    if total <= 0:
+        raise GenbenchError("cannot draw labels: the train split has no labelled examples")
+    # integer arithmetic: n * c_k / total in floats gave other remainders (and counts) for large n
+    base = [n * c // total for c in class_counts]
+    remainders = [n * c % total for c in class_counts]
+    left = n - sum(base)
+    order = sorted(range(len(class_counts)), key=lambda k: (-remainders[k], k))
+    for k in order[:left]:
+        base[k] += 1
+    return base
+
+
+def class_counts(dataset: Dataset) -> list[int]:
+    """The train split's examples per class, for classes ``0 .. num_modes - 1``."""
+    labels = dataset.load_labels("train")
+    assert labels is not None and dataset.num_modes is not None
+    return [int(c) for c in torch.bincount(labels.cpu(), minlength=dataset.num_modes)]
+
+
+def draw_labels(counts: list[int], seed: int) -> torch.Tensor:
+    """``counts[k]`` labels of each class ``k``, shuffled by :func:`labels_seed` of ``seed``: int64 on
+    the CPU (the sampling loop moves them to the generator's device once, outside the timed region)."""
+    ordered = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts, dtype=torch.long))
+    g = torch.Generator().manual_seed(labels_seed(seed))
+    return ordered[torch.randperm(len(ordered), generator=g)]
+
+
+def sample_labels(dataset: Dataset, n: int, seed: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The ``n`` labels of a run at ``seed`` on ``dataset``, and what its protocol records of them."""
+    counts = stratified_counts(class_counts(dataset), n)
+    protocol = {"classes": len(counts), "counts": counts, "drawn": DRAWN, "seed": seed}
+    return draw_labels(counts, seed), protocol
+
+
+def read_only(labels: torch.Tensor) -> np.ndarray:
+    """``labels`` as ``EvalContext.sample_labels``: a read-only int64 numpy array of its own."""
+    out = labels.detach().cpu().to(torch.int64).numpy().copy()
+    out.setflags(write=False)
+    return out
