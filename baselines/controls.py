@@ -5,9 +5,11 @@
 - ``collapse`` returns one training example over and over: the mode diagnostics must flag it.
 - ``gaussian`` samples a full-covariance Gaussian fitted to the flattened training data: it can
   neither copy nor collapse.
+- ``copy-cond``, class-conditional, returns for each label a training example of that class: the
+  floor of the conditional metrics.
 
 They are not trained (``trainable = False``): the runner calls ``fit`` on every run and writes no
-checkpoint. All three handle images and points.
+checkpoint. All four handle images and points.
 """
 
 from __future__ import annotations
@@ -77,6 +79,70 @@ class Copy(_Control):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.data, self._generator = state["data"], None
+
+
+@register_model("copy-cond")
+class CopyCond(Copy):
+    """The class-conditional ``copy``: returns, for each label, a training example of that class.
+
+    ``fit`` keeps the train split and its labels (``ctx.labels``). Each class's examples are read from
+    a stream of random permutations of that class's rows, seeded by the sampling ``generator``'s seed,
+    as ``copy`` reads the whole split: with the harness's labels (stratified to the train split's
+    class proportions) and ``--samples`` the train split's size, the samples are exactly the train
+    split, each example drawn for its own class. It scores what a perfect memoriser of each class
+    scores: the floor of the conditional metrics (intra-FID, class accuracy) and of FID.
+    """
+
+    conditional: ClassVar[bool] = True
+
+    def __init__(self, spec: DataSpec, config: Any = None):
+        super().__init__(spec, config)
+        self.labels: torch.Tensor | None = None
+
+    def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
+        if ctx.labels is None:  # the harness hands a conditional model its labels; a caller by hand may not
+            raise GenbenchError(
+                "control 'copy-cond' was fitted without labels; pass TrainContext(labels=...)"
+            )
+        super().fit(train, ctx)
+        self.labels = ctx.labels.detach().to("cpu", torch.int64).clone()
+        return {}
+
+    def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        data, train_labels = self._require_fit("data"), self._require_fit("labels")
+        if generator is not self._generator:
+            self._generator = generator
+            self._rng = torch.Generator().manual_seed(generator.initial_seed())
+            self._streams: dict[int, tuple[torch.Tensor, int]] = {}  # class -> (permuted rows, position)
+        wanted = labels.detach().cpu().long()
+        idx = torch.empty(len(wanted), dtype=torch.long)
+        for k in wanted.unique().tolist():  # in class order: the same draws for the same labels
+            at = (wanted == k).nonzero().squeeze(1)
+            idx[at] = self._take(int(k), len(at), train_labels)
+        return data[idx].clone()
+
+    def _take(self, k: int, m: int, train_labels: torch.Tensor) -> torch.Tensor:
+        """The next ``m`` rows of class ``k``'s stream of permutations."""
+        rows = (train_labels == k).nonzero().squeeze(1)
+        if not len(rows):
+            raise GenbenchError(f"control 'copy-cond' was asked for class {k}, which no training example has")
+        perm, pos = self._streams.get(k, (torch.empty(0, dtype=torch.long), 0))
+        parts = []
+        while m > 0:
+            if pos == len(perm):
+                perm, pos = rows[torch.randperm(len(rows), generator=self._rng)], 0
+            take = perm[pos : pos + m]
+            parts.append(take)
+            pos += len(take)
+            m -= len(take)
+        self._streams[k] = (perm, pos)
+        return torch.cat(parts)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"data": self.data, "labels": self.labels}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.data, self.labels, self._generator = state["data"], state["labels"], None
 
 
 @register_model("collapse")

@@ -611,3 +611,18 @@ def test_the_checkpoint_key_ignores_fields_that_do_not_train_on_the_data(name, d
     if name == "vae":  # a fixed decoder sigma is not floored: min_log_sigma trains nothing then
         assert key(decoder_sigma=0.5, min_log_sigma=-2.0) == key(decoder_sigma=0.5)
         assert key(decoder_sigma=None, min_log_sigma=-2.0) != key(decoder_sigma=None)
+
+
+def test_copy_cond_returns_an_example_of_each_labels_class():
+    # fails on the old code: there was no copy-cond
+    from baselines import controls
+
+    train = torch.arange(6, dtype=torch.float32).reshape(6, 1)
+    classes = torch.tensor([0, 1, 0, 1, 2, 2])
+    model = controls.CopyCond(DataSpec("t", "points", (1,), None, 6, 3))
+    model.fit(train, TrainContext(seed=0, device=torch.device("cpu"), labels=classes))
+    g = torch.Generator().manual_seed(3)
+    wanted = torch.tensor([2, 0, 0, 1, 2, 1])
+    x = model.sample(6, generator=g, labels=wanted)
+    assert torch.equal(classes[x[:, 0].long()], wanted)
+    assert sorted(x[:, 0].tolist()) == list(range(6))  # each class's examples once: its own permutation
