@@ -38,6 +38,7 @@ from genbench.resolve import (
 )
 from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
+from genbench.sample_labels import given_labels
 from genbench.saved_samples import kept_by, samples_sha256, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
 
@@ -59,6 +60,11 @@ def evaluate(
     run's row with ``-eval`` (:func:`run_samples_name`). An existing result under that name is replaced only by
     an evaluation of the same samples (the same file or folder, or equal values), so re-running is
     safe and nothing else is ever overwritten.
+
+    Class-conditional samples: an ``.npz`` holding their classes beside them (ADM's ``arr_1`` beside
+    ``arr_0``, or a conditional run's saved ``labels``) hands those to the metrics as
+    ``EvalContext.sample_labels`` (checked: one integer per sample, in ``[0, num_modes)``), and the
+    protocol records their counts; without them the metrics get None, as for unconditional samples.
 
     When no metric compares with the reference examples (IS alone, or FID against
     ``config.reference_stats``), the dataset is never read if it declares its ``example_shape``,
@@ -110,6 +116,8 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
             # as a run records the samples it keeps (--save-samples): an evaluation of them matches it
             "sha256": samples_sha256(x),
         }
+        # the classes of class-conditional samples (ADM's arr_1, a run's saved labels), checked before any work
+        labels = given_labels(path, int(x.shape[0]), dataset, console.warn) if path is not None else None
         run = kept_by(path, source["sha256"]) if path is not None else None
         seed = _seed_for(run, given)
         _warn_other_seed(path, run, seed, console)
@@ -144,7 +152,9 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
         reference = reference_features_for(p, console)  # none when reads_reference is False
         load_stats(p, reference, console)
         console.note(protocol_line(p, [seed]))
-        evaluate_into(result, p, None, int(x.shape[0]), seed, reference, console, samples=x)
+        evaluate_into(
+            result, p, None, int(x.shape[0]), seed, reference, console, samples=x, sample_labels=labels
+        )
     result.protocol["samples"] = source
     try:  # checked before any work, and again now: another process may have written the file since
         fix = "to report this evaluation, move its file into an --out of its own"

@@ -157,9 +157,15 @@ def _run(config: RunConfig, console: Progress) -> list[Result]:
     for name, cls, variants, owner in p.models:
         for overrides in variants:
             for seed in seeds:
-                result, samples = run_one(p, name, cls, overrides, owner, seed, reference, console)
+                result, samples, labels = run_one(p, name, cls, overrides, owner, seed, reference, console)
                 result, path = write_result(
-                    result, out, console, guard, samples=samples, save_samples=config.save_samples
+                    result,
+                    out,
+                    console,
+                    guard,
+                    samples=samples,
+                    save_samples=config.save_samples,
+                    labels=labels,
                 )
                 del samples  # 614 MB at CIFAR-10 scale: not held through the next model's training
                 console.done(result, path)
@@ -181,6 +187,7 @@ def write_result(
     *,
     samples: torch.Tensor | None = None,
     save_samples: bool = False,
+    labels: torch.Tensor | None = None,
 ) -> tuple[Result, Path | None]:
     """Write ``result``; returns what was written and where (None when nothing could be).
 
@@ -203,8 +210,10 @@ def write_result(
 
     ``samples``, the samples ``result`` scored, are written beside whichever file it goes to when
     ``save_samples`` (:mod:`genbench.saved_samples`, which also keeps or removes an older samples
-    file there)."""
-    keep = functools.partial(write_with_samples, samples=samples, save=save_samples, warn=console.warn)
+    file there), with ``labels``, the classes a conditional model drew them for."""
+    keep = functools.partial(
+        write_with_samples, samples=samples, save=save_samples, warn=console.warn, labels=labels
+    )
     try:
         return result, _write_keeping_outcomes(result, out, console, guard, keep)
     except Exception as e:
@@ -300,10 +309,10 @@ def run_one(
     seed: int,
     reference: Features,
     console: Progress,
-) -> tuple[Result, torch.Tensor | None]:
-    """The result of ``name`` (with ``overrides``) at ``seed``, and the samples it scored (None when
-    it failed before sampling)."""
-    sampled: list[torch.Tensor] = []
+) -> tuple[Result, torch.Tensor | None, torch.Tensor | None]:
+    """The result of ``name`` (with ``overrides``) at ``seed``, the samples it scored (None when
+    it failed before sampling) and the classes they were drawn for (None but for a conditional model)."""
+    sampled: list[tuple[torch.Tensor, torch.Tensor | None]] = []
     result = Result(
         model=name,
         dataset=p.dataset.name,
@@ -337,7 +346,9 @@ def run_one(
         result.training = info
         result.timings["train_s"] = train_s
         n = p.config.samples or p.dataset.spec.num_train
-        evaluate_into(result, p, model, n, seed, reference, console, on_sampled=sampled.append)
+        evaluate_into(
+            result, p, model, n, seed, reference, console, on_sampled=lambda x, y: sampled.append((x, y))
+        )
     except Diverged as e:
         result.status, result.error, result.flags = "diverged", said(e), ["diverged"]
         result.error_kind = "diverged"
@@ -352,7 +363,7 @@ def run_one(
             f"model {name!r} raised {type(e).__name__}: {said(e)}{plugin_fix(e)}",
         )
         result.error_kind = "plugin"
-    return result, (sampled[0] if sampled else None)
+    return result, *(sampled[0] if sampled else (None, None))
 
 
 def obtain_model(

@@ -17,6 +17,8 @@ counts in proportion to the data, the same on every seed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,7 +98,7 @@ def draw_labels(counts: list[int], seed: int) -> torch.Tensor:
     return ordered[torch.randperm(len(ordered), generator=g)]
 
 
-def sample_labels(dataset: Dataset, n: int, seed: int) -> tuple[torch.Tensor, dict[str, Any]]:
+def run_labels(dataset: Dataset, n: int, seed: int) -> tuple[torch.Tensor, dict[str, Any]]:
     """The ``n`` labels of a run at ``seed`` on ``dataset``, and what its protocol records of them."""
     counts = stratified_counts(class_counts(dataset), n)
     protocol = {"classes": len(counts), "counts": counts, "drawn": DRAWN, "seed": seed}
@@ -108,3 +110,48 @@ def read_only(labels: torch.Tensor) -> np.ndarray:
     out = labels.detach().cpu().to(torch.int64).numpy().copy()
     out.setflags(write=False)
     return out
+
+
+def given_labels(
+    path: Path, n: int, dataset: Dataset, warn: Callable[[str], None]
+) -> tuple[torch.Tensor, dict[str, Any]] | None:
+    """The classes of the ``n`` samples of the ``.npz`` at ``path`` that `genbench eval` scores, and
+    what its protocol records of them; None when it holds none. They are ``labels`` beside
+    ``samples`` (a run's ``--save-samples`` file of a conditional model), or ``arr_1`` beside
+    ``arr_0`` (``numpy.savez(f, images, labels)``, as ADM's sampling scripts save class-conditional
+    samples and its evaluator reads them). Refused in one line unless integers, one per sample, in
+    ``[0, num_modes)``; passed over, with a warning, on a dataset without classes (ADM's ImageNet
+    samples scored against a reference archive of images alone): nothing there to be a class of."""
+    if path.suffix.lower() != ".npz" or not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as npz:
+        keys = set(npz.keys())
+        if "samples" in keys:  # a run's saved samples, or any file that names its samples
+            key = "labels" if "labels" in keys else None
+        else:
+            key = "arr_1" if {"arr_0", "arr_1"} <= keys else None
+        if key is None:
+            return None
+        values = npz[key]
+    where = f"{path} {key!r}"
+    k = dataset.num_modes
+    if k is None:
+        warn(f"{where} holds class labels, but dataset {dataset.name!r} has no classes: scored without them")
+        return None
+    integral = np.issubdtype(values.dtype, np.integer) or (
+        np.issubdtype(values.dtype, np.floating)
+        and bool(np.isfinite(values).all() and (values == np.round(values)).all())
+    )
+    if not integral or values.ndim != 1 or len(values) != n:
+        raise GenbenchError(
+            f"{where} holds {values.dtype} labels of shape {values.shape}, not one integer class per "
+            f"sample ({n}); save an int64 array of {n} classes beside the samples, or none"
+        )
+    labels = torch.from_numpy(values.astype(np.int64))
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= k):
+        raise GenbenchError(
+            f"{where} holds labels in [{int(labels.min())}, {int(labels.max())}], outside the {k} classes "
+            f"[0, {k}) of dataset {dataset.name!r}; save the classes the samples were drawn for"
+        )
+    counts = [int(c) for c in torch.bincount(labels, minlength=k)]
+    return labels, {"classes": k, "counts": counts, "drawn": f"given with the samples ({key})"}

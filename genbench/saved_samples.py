@@ -4,7 +4,9 @@ torch-fidelity or a look.
 ``seed<N>.json`` gets ``seed<N>.samples.npz`` (a result written elsewhere keeps its stem:
 ``seed<N>.aside-<hash>.samples.npz``), holding under ``samples`` exactly the values the run scored:
 float32, N x C x H x W in [-1, 1] for images, N x D for points, which `genbench eval --samples`
-reads back unchanged, so it gives the same numbers to the bit. The result records the file's name
+reads back unchanged, so it gives the same numbers to the bit. A class-conditional model's file holds
+the class each sample was drawn for under ``labels`` (int64), which `genbench eval` hands the metrics
+as the run did (``EvalContext.sample_labels``). The result records the file's name
 and the sha256 of those values (``samples_file``), computed as `genbench eval` computes the one it
 records in ``protocol.samples``, so an evaluation of the file can be matched to the run.
 
@@ -67,9 +69,11 @@ def write_with_samples(
     warn: Callable[[str], None],
     *,
     flag: str | None = "--save-samples",
+    labels: torch.Tensor | None = None,
 ) -> Path:
     """Write ``result`` to ``path`` and, when ``save`` and it has ``samples``, those beside it
-    (:func:`samples_path`); any other samples file there is kept only if it holds ``samples``.
+    (:func:`samples_path`), with ``labels`` (the classes a conditional model drew them for) under
+    ``labels``; any other samples file there is kept only if it holds ``samples``.
     A samples file that cannot be written (a full disk) loses no metric: the result is written
     without it, with a warning. ``flag``: what keeps samples, named when one is removed (None for
     `genbench eval`, which keeps none)."""
@@ -85,7 +89,10 @@ def write_with_samples(
             atomic_write_text(path, text)
 
         try:
-            atomic_write(beside, lambda fh: np.savez(fh, samples=values), before_replace=publish)
+            arrays = {"samples": values}
+            if labels is not None:  # int64, one per sample: what `genbench eval` hands the metrics again
+                arrays["labels"] = labels.detach().cpu().to(torch.int64).numpy()
+            atomic_write(beside, lambda fh: np.savez(fh, **arrays), before_replace=publish)
             return path
         except (GenbenchError, OSError) as e:
             warn(f"{where}: its samples were not saved: {e}")

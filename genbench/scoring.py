@@ -30,6 +30,7 @@ from genbench.progress import Progress
 from genbench.provenance import scoring_sources
 from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
+from genbench.sample_labels import read_only, run_labels
 from genbench.sampling_steps import reporting_steps
 from genbench.shared_inputs import SharedInputs
 from genbench.split_features import beside_the_run, sample_features_reader, split_features_reader
@@ -57,21 +58,34 @@ def evaluate_into(
     reference: Features,
     console: Progress,
     samples: torch.Tensor | None = None,
-    on_sampled: Callable[[torch.Tensor], object] | None = None,
+    on_sampled: Callable[[torch.Tensor, torch.Tensor | None], object] | None = None,
+    sample_labels: tuple[torch.Tensor, dict[str, Any]] | None = None,
 ) -> None:
     """Sample (unless ``samples`` is given), extract features once, compute every metric.
-    ``on_sampled(samples)`` gets the samples once they pass the harness's checks, before anything
-    that may still fail (``--save-samples`` keeps them even when their features fail)."""
+    ``on_sampled(samples, labels)`` gets the samples once they pass the harness's checks, and the
+    classes they were drawn for (None for an unconditional model), before anything that may still
+    fail (``--save-samples`` keeps them even when their features fail). ``sample_labels``: the
+    classes of the given ``samples`` and what the protocol records of them (`genbench eval` of a
+    class-conditional ``.npz``); a conditional ``model``'s are drawn here
+    (:func:`genbench.sample_labels.run_labels`)."""
     from genbench.metrics.throughput import measure_sampling
 
     timings = dict(result.timings)
     if samples is None:
         assert model is not None
         check = SampleCheck(result.model, p.dataset.spec)
+        generator = sample_generator(seed, p.device)
+        labels_fn = None
+        if type(model).conditional:
+            # drawn before the timed region, from a stream of their own: no sample's noise moves
+            sample_labels = run_labels(p.dataset, n, seed)
+            labels_fn = _batch_labels(sample_labels[0], n, p.config.batch_size, generator)
 
         def sample_fn(b: int, g: torch.Generator) -> torch.Tensor:
             with torch.no_grad():
-                return model.sample(b, generator=g)
+                if labels_fn is None:  # an unconditional model is called as it always was
+                    return model.sample(b, generator=g)
+                return model.sample(b, generator=g, labels=labels_fn(b, g))
 
         bar = console.sampling(f"sample {result.label} seed {seed}", n)
         # for a plugin that draws from the global generators as it samples (torch.randn_like, or
@@ -89,7 +103,7 @@ def evaluate_into(
                     sample_fn,
                     n,
                     p.config.batch_size,
-                    sample_generator(seed, p.device),
+                    generator,
                     p.device,
                     on_batch=bar,
                     check=check,  # not timed
@@ -99,7 +113,7 @@ def evaluate_into(
             console.sampling_done()
         check.check_all(samples)
         if on_sampled is not None:
-            on_sampled(samples)
+            on_sampled(samples, sample_labels[0] if sample_labels is not None else None)
         timings.update(measured)
         timings["nfe"] = check.check_nfe(model.nfe)
     # sampled here: fewer with --samples N; samples given (eval) are what they are
@@ -144,6 +158,7 @@ def evaluate_into(
         label=result.label,
         artifacts_dir=artifacts_dir,
         options=options,
+        sample_labels=read_only(sample_labels[0]) if sample_labels is not None else None,
     )
     result.protocol = {
         "num_samples": int(samples.shape[0]),
@@ -159,6 +174,8 @@ def evaluate_into(
         "metric_versions": {m.name: m.version for m in p.metrics},
         "metric_options": options,
     }
+    if sample_labels is not None:  # a conditional model's only: every other result is as it was
+        result.protocol["sample_labels"] = sample_labels[1]
     # what a metric measures on beside the run's features (sfid's spatial tap of the same network)
     measured = {m.name: info for m in p.metrics if (info := m.measured_with(p.extractor)) is not None}
     if measured:
@@ -221,6 +238,27 @@ def evaluate_into(
             result.artifacts = dict(ctx.artifacts)
             console.warn(f"{result.label} seed {seed}: the samples figure was not saved: {e}")
     result.timings = {k: float(v) for k, v in timings.items()}
+
+
+def _batch_labels(
+    labels: torch.Tensor, n: int, batch_size: int, generator: torch.Generator
+) -> Callable[[int, torch.Generator], torch.Tensor]:
+    """``labels_for(b, g)``: the labels of the sampling loop's next batch of ``b`` with ``generator``,
+    in order, and for the warm-up batch (drawn with a generator of its own) the first batch's. Each
+    batch's are a copy of its own on the generator's device, made here, before the timed region:
+    a model writing into its labels changes neither a later batch's nor what the metrics read."""
+    device = generator.device
+    batches = [part.to(device, copy=True) for part in labels[:n].split(max(1, batch_size))]
+    warmup = labels[: min(batch_size, n)].to(device, copy=True)
+    given = iter(batches)
+
+    def labels_for(b: int, g: torch.Generator) -> torch.Tensor:
+        batch = next(given, None) if g is generator else warmup
+        if batch is None or len(batch) != b:  # the loop batches as measure_sampling documents
+            raise RuntimeError(f"sampling asked for a batch of {b} labels the harness did not prepare")
+        return batch
+
+    return labels_for
 
 
 def _score_metric(

@@ -54,7 +54,7 @@ def train_or_load(
     seed_globals(seed)  # for plugins that draw from the global generators
     model = cls(p.dataset.spec, cfg).to(p.device)
     if not cls.trainable:
-        ctx = TrainContext(seed=seed, device=p.device)
+        ctx = TrainContext(seed=seed, device=p.device, labels=fit_labels(p, cls))
         # nothing is cached, but a fit that caught Ctrl-C was scored as fitted and the run went on
         with deterministic_training(p.device, p.config.deterministic), ctrl_c_kept():
             model.fit(_train_split_to_fit(p), ctx)
@@ -164,6 +164,16 @@ def _train_split_to_fit(p: Plan) -> torch.Tensor:
     return p.dataset.handing_out_copies().load("train")[0]
 
 
+def fit_labels(p: Plan, cls: type[GenerativeModel]) -> torch.Tensor | None:
+    """What ``fit`` reads from ``ctx.labels``: a conditional model's train labels (int64, on the CPU,
+    one per row of its ``train``), None for any other model, whose ``fit`` is handed what it was."""
+    if not cls.conditional:
+        return None
+    from genbench.sample_labels import train_labels
+
+    return train_labels(p.dataset)
+
+
 def _train_and_save(
     model: GenerativeModel,
     ckpt_dir: Path,
@@ -195,6 +205,7 @@ def _train_and_save(
         machine=machine_text(machine(str(p.device))),
         warn=lambda message: console.warn(f"{label} seed {seed}: {message}"),
         info=lambda message: console.info(f"{label} seed {seed}: {message}"),
+        labels=fit_labels(p, cls),
     )
     try:
         check_state_storable(model, name)

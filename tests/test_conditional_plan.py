@@ -81,7 +81,9 @@ def test_a_conditional_model_on_data_without_labels_is_refused_before_training(
         match=rf"'test-cond' is class-conditional, but dataset .*{re.escape(said)}.*drop test-cond",
     ):
         run(config)
-    assert not list((tmp_path / "runs").rglob("*.json"))  # nothing ran: gaussian, planned first, wrote nothing
+    assert not list(
+        (tmp_path / "runs").rglob("*.json")
+    )  # nothing ran: gaussian, planned first, wrote nothing
 
 
 def test_a_conditional_model_sampling_an_unconditional_owners_weights_is_a_plugin_error(

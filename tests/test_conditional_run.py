@@ -1,0 +1,209 @@
+"""Class-conditional runs end to end (``GenerativeModel.conditional``): the labels drawn for the
+samples (stratified, seeded), handed to ``fit`` and ``sample`` and to the metrics
+(``EvalContext.sample_labels``), recorded in the protocol, saved with the samples and read back by
+`genbench eval`, as ADM's ``arr_1`` is. Each test fails on the code before conditioning: nothing
+there drew, passed, saved or read labels."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import torch
+from cli_helpers import eval_args, run_args, single_line_error  # tests/ is on the path: pytest puts it there
+from plugin_helpers import _Metric
+
+from baselines.controls import Copy, CopyCond
+from genbench import registry
+from genbench.data.digits import Digits
+from genbench.sample_labels import draw_labels, labels_seed, stratified_counts
+
+
+@pytest.mark.parametrize(
+    ("counts", "n", "expected"),
+    [
+        ([3, 1], 10, [8, 2]),  # 7.5 : 2.5, the tie to the lower class
+        ([5, 3, 2], 7, [4, 2, 1]),  # 3.5, 2.1, 1.4: floors 3, 2, 1, the one left to the largest remainder
+        ([1, 1, 1], 4, [2, 1, 1]),  # 4/3 each: a three-way tie, to class 0
+        ([7, 0, 5], 12, [7, 0, 5]),  # n = the split's size: its own counts, an empty class none
+        ([2, 3], 1, [0, 1]),  # 0.4 : 0.6
+    ],
+)
+def test_stratified_counts_are_the_largest_remainder_rounding(counts, n, expected):
+    assert stratified_counts(counts, n) == expected
+
+
+def test_labels_are_seeded_by_a_stream_of_their_own():
+    a, b, other = draw_labels([8, 2], 0), draw_labels([8, 2], 0), draw_labels([8, 2], 1)
+    assert torch.equal(a, b) and a.dtype == torch.int64
+    assert torch.equal(torch.bincount(other), torch.tensor([8, 2])) and not torch.equal(a, other)
+    from genbench.scoring import sample_seed
+
+    assert labels_seed(0) != sample_seed(0)  # the sampling noise's stream is not the labels'
+
+
+class _Seen(_Metric):
+    """Records what every run hands the metrics as ``sample_labels``."""
+
+    reference = "none"
+    seen: ClassVar[dict[str, np.ndarray | None]] = {}
+    higher_is_better: ClassVar[dict[str, bool | None]] = {"test_seen": None}
+
+    def compute(self, ctx):
+        type(self).seen[ctx.model_name] = ctx.sample_labels
+        return {"test_seen": 1.0}
+
+
+class _Recorder(CopyCond):
+    fits: ClassVar[list] = []
+    calls: ClassVar[list] = []
+
+    def fit(self, train, ctx):
+        type(self).fits.append((len(train), ctx.labels))
+        return super().fit(train, ctx)
+
+    def sample(self, n, *, generator, labels):
+        type(self).calls.append((n, generator, labels.clone()))
+        return super().sample(n, generator=generator, labels=labels)
+
+
+class _PlainRecorder(Copy):
+    kwargs: ClassVar[list] = []
+    fits: ClassVar[list] = []
+
+    def fit(self, train, ctx):
+        type(self).fits.append(ctx.labels)
+        return super().fit(train, ctx)
+
+    def sample(self, n, **kwargs):
+        type(self).kwargs.append(sorted(kwargs))
+        return super().sample(n, **kwargs)
+
+
+@pytest.fixture
+def recorded(register):
+    _Seen.seen, _Recorder.fits, _Recorder.calls = {}, [], []
+    _PlainRecorder.kwargs, _PlainRecorder.fits = [], []
+    register(registry.metrics, "test-seen", _Seen)
+    register(registry.models, "test-cond-recorder", _Recorder)
+    register(registry.models, "test-plain-recorder", _PlainRecorder)
+
+
+def test_a_conditional_run_hands_fit_sample_and_the_metrics_the_same_labels(
+    cli, tmp_path, cache_dir, recorded
+):
+    out = tmp_path / "runs"
+    models = "test-cond-recorder,test-plain-recorder,copy-cond"
+    extra = ["--dataset", "digits", "--samples", "40", "--batch-size", "16", "--metrics", "test-seen"]
+    r = cli(*run_args(out, cache_dir, "--models", models, "--save-samples", *extra))
+    assert r.exit_code == 0, r.output
+    train_labels = Digits(cache_dir=cache_dir).load_labels("train")
+    # fit: the train split's labels, int64 on the CPU, one per row; an unconditional model's None
+    [(rows, labels)] = _Recorder.fits
+    assert rows == len(train_labels) and labels.dtype == torch.int64 and labels.device.type == "cpu"
+    assert torch.equal(labels, train_labels)
+    assert _PlainRecorder.fits == [None]
+    # sample: the warm-up batch (its own generator) then 16 + 16 + 8, whose labels are the metrics'
+    (n0, g0, warm), *timed = _Recorder.calls
+    assert (
+        [n for n, _, _ in timed] == [16, 16, 8]
+        and len({id(g) for _, g, _ in timed}) == 1
+        and g0 is not timed[0][1]
+    )
+    handed = torch.cat([labels for _, _, labels in timed])
+    seen = _Seen.seen["test-cond-recorder"]
+    assert seen.dtype == np.int64 and not seen.flags.writeable and np.array_equal(seen, handed.numpy())
+    assert (n0, torch.equal(warm, handed[:16])) == (16, True)
+    # an unconditional model is called as it always was: no labels keyword, and the metrics see None
+    assert _PlainRecorder.kwargs == [["generator"]] * 4 and _Seen.seen["test-plain-recorder"] is None
+    # the same command, another model: the same labels (the seed's, not the model's)
+    assert np.array_equal(_Seen.seen["copy-cond"], seen)
+    # the protocol: the counts stratified to the train split's proportions
+    result = json.loads((out / "digits/test-cond-recorder/seed0.json").read_text())
+    counts = stratified_counts(torch.bincount(train_labels, minlength=10).tolist(), 40)
+    assert result["protocol"]["sample_labels"] == {
+        "classes": 10,
+        "counts": counts,
+        "drawn": "stratified to the train split's class proportions, shuffled",
+        "seed": 0,
+    }
+    assert np.bincount(seen, minlength=10).tolist() == counts
+    plain = json.loads((out / "digits/test-plain-recorder/seed0.json").read_text())
+    assert "sample_labels" not in plain["protocol"]
+    # copy-cond: each sample is a training example of the class it was drawn for
+    with np.load(out / "digits/copy-cond/seed0.samples.npz") as npz:
+        samples, saved = npz["samples"], npz["labels"]
+    assert np.array_equal(saved, seen)  # the saved samples keep their labels
+    train = Digits(cache_dir=cache_dir).load("train")[0].numpy().reshape(len(train_labels), -1)
+    for x, y in zip(samples.reshape(len(samples), -1), saved, strict=True):
+        (rows,) = np.nonzero((train == x).all(axis=1))
+        assert len(rows) and (train_labels.numpy()[rows] == y).all()
+    # `genbench eval` of the saved samples hands the metrics the run's labels again
+    _Seen.seen = {}
+    r = cli(
+        *eval_args(
+            out / "digits/copy-cond/seed0.samples.npz", tmp_path / "eval", cache_dir, "--metrics", "test-seen"
+        )
+    )
+    assert r.exit_code == 0, r.output
+    [again] = _Seen.seen.values()
+    assert np.array_equal(again, seen)
+    # the plain model's file holds its samples alone, as before, and their evaluation hands none
+    plain_file = out / "digits/test-plain-recorder/seed0.samples.npz"
+    with np.load(plain_file) as npz:
+        assert list(npz.keys()) == ["samples"]
+    _Seen.seen = {}
+    r = cli(*eval_args(plain_file, tmp_path / "eval", cache_dir, "--metrics", "test-seen"))
+    assert r.exit_code == 0, r.output
+    assert list(_Seen.seen.values()) == [None]
+
+
+def _adm_file(path, n=12, labels=None):
+    """uint8 N x H x W x C images and their labels, saved unnamed (arr_0, arr_1) as ADM saves them."""
+    images = np.random.default_rng(0).integers(0, 256, (n, 8, 8, 1), dtype=np.uint8)
+    np.savez(path, *([images] if labels is None else [images, labels]))
+    return path
+
+
+def test_eval_of_an_adm_npz_hands_arr_1_to_the_metrics(cli, tmp_path, cache_dir, recorded):
+    labels = np.arange(12) % 10
+    r = cli(
+        *eval_args(
+            _adm_file(tmp_path / "adm.npz", labels=labels),
+            tmp_path / "out",
+            cache_dir,
+            "--metrics",
+            "test-seen",
+        )
+    )
+    assert r.exit_code == 0, r.output
+    [seen] = _Seen.seen.values()
+    assert seen.dtype == np.int64 and np.array_equal(seen, labels)
+    result = json.loads((tmp_path / "out/digits/adm/seed0.json").read_text())
+    assert result["protocol"]["sample_labels"]["drawn"] == "given with the samples (arr_1)"
+    _Seen.seen = {}
+    r = cli(
+        *eval_args(_adm_file(tmp_path / "plain.npz"), tmp_path / "out", cache_dir, "--metrics", "test-seen")
+    )
+    assert r.exit_code == 0, r.output
+    assert list(_Seen.seen.values()) == [None]  # without arr_1: none, as before
+
+
+@pytest.mark.parametrize(
+    ("labels", "said"),
+    [
+        (np.arange(12) % 10 + 1, r"labels in \[1, 10\], outside the 10 classes"),
+        (np.arange(11), r"not one integer class per sample \(12\)"),
+        (np.full(12, 0.5), r"float64 labels of shape \(12,\)"),
+    ],
+)
+def test_eval_refuses_arr_1_labels_that_are_no_classes_of_the_dataset(cli, tmp_path, cache_dir, labels, said):
+    r = cli(
+        *eval_args(
+            _adm_file(tmp_path / "adm.npz", labels=labels), tmp_path / "out", cache_dir, "--metrics", "kid"
+        )
+    )
+    assert re.search(said, single_line_error(r))
