@@ -44,18 +44,19 @@ class DDIM(GenerativeModel):
 
     @classmethod
     def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
+        m = cls.registered_name  # the --set prefix the messages name: ddim, or ddim-cond (a subclass)
         if config.spacing not in SPACINGS:
-            raise GenbenchError(f"unknown ddim.spacing {config.spacing!r}; use one of {', '.join(SPACINGS)}")
+            raise GenbenchError(f"unknown {m}.spacing {config.spacing!r}; use one of {', '.join(SPACINGS)}")
         if not 0 <= config.eta <= 1:
             # Song et al.'s family spans eta in [0, 1] (1 = DDPM's posterior variance); above 1 the
             # noise can exceed what the forward process allows (1 - abar_prev - sigma^2 < 0)
-            raise GenbenchError(f"ddim.eta must be in [0, 1], got {config.eta}; use e.g. ddim.eta=1")
+            raise GenbenchError(f"{m}.eta must be in [0, 1], got {config.eta}; use e.g. {m}.eta=1")
         if config.steps < 1:
-            raise GenbenchError(f"ddim.steps must be >= 1, got {config.steps}")
+            raise GenbenchError(f"{m}.steps must be >= 1, got {config.steps}")
         if owner_config is not None and config.steps > owner_config.timesteps:
             raise GenbenchError(
-                f"ddim.steps={config.steps} exceeds the ddpm's {owner_config.timesteps} timesteps; "
-                "use fewer steps"
+                f"{m}.steps={config.steps} exceeds the {cls.weights_from}'s {owner_config.timesteps} "
+                "timesteps; use fewer steps"
             )
 
     @classmethod

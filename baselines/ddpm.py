@@ -111,11 +111,12 @@ class DDPM(GenerativeModel):
     @classmethod
     def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
         c = config
+        m = cls.registered_name  # the --set prefix the messages name: ddpm, or ddpm-cond (a subclass)
         if c.variance not in VARIANCES:
-            raise GenbenchError(f"unknown ddpm.variance {c.variance!r}; use one of {', '.join(VARIANCES)}")
+            raise GenbenchError(f"unknown {m}.variance {c.variance!r}; use one of {', '.join(VARIANCES)}")
         if c.lr_schedule not in LR_SCHEDULES:
             raise GenbenchError(
-                f"unknown ddpm.lr_schedule {c.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}"
+                f"unknown {m}.lr_schedule {c.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}"
             )
         # each of these failed only inside fit(): a RuntimeError, "diverged at step 1" for an empty
         # batch, or an untrained model written as a result
@@ -129,53 +130,53 @@ class DDPM(GenerativeModel):
             "train_steps",
         ):
             if getattr(c, name) < 1:
-                raise GenbenchError(f"ddpm.{name} must be >= 1, got {getattr(c, name)}")
+                raise GenbenchError(f"{m}.{name} must be >= 1, got {getattr(c, name)}")
         if c.warmup < 0 or c.grad_clip < 0:
-            raise GenbenchError("ddpm.warmup and ddpm.grad_clip must be >= 0 (0 turns them off)")
+            raise GenbenchError(f"{m}.warmup and {m}.grad_clip must be >= 0 (0 turns them off)")
         if c.lr <= 0:
-            raise GenbenchError(f"ddpm.lr must be positive, got {c.lr}")
+            raise GenbenchError(f"{m}.lr must be positive, got {c.lr}")
         if not 0 < c.beta_start <= c.beta_end < 1:
             raise GenbenchError(
-                f"ddpm betas must satisfy 0 < beta_start <= beta_end < 1, got {c.beta_start} and {c.beta_end}"
+                f"{m} betas must satisfy 0 < beta_start <= beta_end < 1, got {c.beta_start} and {c.beta_end}"
             )
         if not 0 <= c.ema_decay < 1 or not 0 <= c.dropout < 1:
-            raise GenbenchError("ddpm.ema_decay and ddpm.dropout must be in [0, 1)")
+            raise GenbenchError(f"{m}.ema_decay and {m}.dropout must be in [0, 1)")
         # the samplers predict x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) in float32: below this
         # abar_T (1/sqrt(abar_T) within float32's largest value over 100) the samples came out NaN after
         # the whole training, and DDIM raised ZeroDivisionError where abar_T is 0 in float64
         abar_last = float(np.prod(1.0 - linear_betas(c.timesteps, c.beta_start, c.beta_end)))
         if abar_last < (100.0 / float(np.finfo(np.float32).max)) ** 2:
             raise GenbenchError(
-                f"ddpm's noise schedule ends at abar_T = {abar_last:.1e} ({c.timesteps} steps, betas "
+                f"{m}'s noise schedule ends at abar_T = {abar_last:.1e} ({c.timesteps} steps, betas "
                 f"{c.beta_start} to {c.beta_end}), too small for the float32 samplers to divide by; "
-                "use a smaller ddpm.beta_end or fewer ddpm.timesteps"
+                f"use a smaller {m}.beta_end or fewer {m}.timesteps"
             )
         if spec.kind == "points" and c.mlp_fourier_scale < 0:  # < 0 dropped the features, as 0 does
             raise GenbenchError(
-                f"ddpm.mlp_fourier_scale must be >= 0 (0 = raw coordinates), got {c.mlp_fourier_scale}"
+                f"{m}.mlp_fourier_scale must be >= 0 (0 = raw coordinates), got {c.mlp_fourier_scale}"
             )
         if spec.kind != "image":  # the rest configure the U-Net (points use the MLP denoiser)
             return
         if not c.ch_mult:
-            raise GenbenchError("ddpm.ch_mult needs at least one level, e.g. ddpm.ch_mult=1:2")
-        if any(m < 1 for m in c.ch_mult):
-            raise GenbenchError(f"ddpm.ch_mult items must be >= 1, got {':'.join(map(str, c.ch_mult))}")
+            raise GenbenchError(f"{m}.ch_mult needs at least one level, e.g. {m}.ch_mult=1:2")
+        if any(k < 1 for k in c.ch_mult):
+            raise GenbenchError(f"{m}.ch_mult items must be >= 1, got {':'.join(map(str, c.ch_mult))}")
         # the U-Net's sinusoidal time embedding has ch // 2 frequencies spaced over ch // 2 - 1 gaps
         if c.ch < 4:
-            raise GenbenchError(f"ddpm.ch must be >= 4 for images (its time embedding), got {c.ch}")
+            raise GenbenchError(f"{m}.ch must be >= 4 for images (its time embedding), got {c.ch}")
         # both sides: a plugin dataset's images may be non-square (the U-Net's convolutions allow it)
         if any(side % 2 ** (len(c.ch_mult) - 1) for side in spec.shape[-2:]):
             raise GenbenchError(
-                f"ddpm cannot downsample {spec.shape[-2]}x{spec.shape[-1]} images {len(c.ch_mult) - 1} times; "
-                "give ddpm.ch_mult fewer levels"
+                f"{m} cannot downsample {spec.shape[-2]}x{spec.shape[-1]} images {len(c.ch_mult) - 1} times; "
+                f"give {m}.ch_mult fewer levels"
             )
         widths = [spec.shape[-1] // 2**level for level in range(len(c.ch_mult))]
         unreached = [r for r in c.attn_resolutions if r not in widths]
         if unreached:  # a width the U-Net never has added no attention, yet trained a checkpoint of its own
             raise GenbenchError(
-                f"ddpm.attn_resolutions {':'.join(map(str, unreached))} is no feature-map width of this U-Net "
+                f"{m}.attn_resolutions {':'.join(map(str, unreached))} is no feature-map width of this U-Net "
                 f"on {spec.shape[-2]}x{spec.shape[-1]} images (its widths are {', '.join(map(str, widths))}); "
-                "use those, or ddpm.attn_resolutions=: for none"
+                f"use those, or {m}.attn_resolutions=: for none"
             )
 
     @classmethod
@@ -255,31 +256,33 @@ class DDPM(GenerativeModel):
         self.to(dev)
         data = self.normalize(train.float()).to(dev)
         n, shape = data.shape[0], tuple(data.shape[1:])
+        labels = self._train_labels(ctx, n)  # None: unconditional
         gen = torch.Generator().manual_seed(ctx.seed)
         opt = torch.optim.Adam(self.net.parameters(), lr=c.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_factor(i, c))
         use_amp = ctx.amp and dev.type == "cuda"
         fork_devices = [dev] if dev.type == "cuda" else []
         ema_updates = [0]
-        last: list[torch.Tensor] = []  # the last step's noisy batch, timesteps and noise, for final_loss
+        last: list[Any] = []  # the last step's noisy batch, timesteps, noise and classes, for final_loss
 
         def step(i: int) -> dict[str, float]:
             idx = torch.randint(n, (c.batch_size,), generator=gen)
             t = torch.randint(c.timesteps, (c.batch_size,), generator=gen)
             noise = torch.randn((c.batch_size, *shape), generator=gen)
             flip = torch.rand(c.batch_size, generator=gen) < 0.5
+            y = self._batch_labels(labels, idx, gen)  # draws nothing for an unconditional model
             dropout_seed = int(torch.randint(2**62, (1,), generator=gen))
             x0 = data[idx.to(dev)]
             if c.random_flip and self.spec.kind == "image":
                 x0 = torch.where(flip.to(dev)[:, None, None, None], x0.flip(-1), x0)
             t, noise = t.to(dev), noise.to(dev)
             x_t = self.schedule.q_sample(x0, t, noise)
-            last[:] = [x_t, t, noise]
+            last[:] = [x_t, t, noise, y]
             self.net.train()
             with torch.random.fork_rng(devices=fork_devices):
                 torch.manual_seed(dropout_seed)  # dropout masks drawn from our generator, not global
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                    pred = self.net(x_t, t)
+                    pred = self._denoise(self.net, x_t, t, y)
             loss = F.mse_loss(pred.float(), noise)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -297,9 +300,9 @@ class DDPM(GenerativeModel):
             on its batch (in eval mode, as it samples: no dropout, so nothing is drawn)."""
             if not last:
                 return {}
-            x_t, t, noise = last
+            x_t, t, noise, y = last
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                pred = self.ema(x_t, t)
+                pred = self._denoise(self.ema, x_t, t, y)
             return {"loss": float(F.mse_loss(pred.float(), noise))}
 
         def state() -> dict[str, Any]:
@@ -324,6 +327,23 @@ class DDPM(GenerativeModel):
         )
         self.net.eval()
         return {**summary, "parameters": sum(p.numel() for p in self.net.parameters())}
+
+    # hooks for the class-conditional subclass (baselines.ddpm_cond); an unconditional model draws
+    # nothing in them, so its random stream, and every checkpoint it trained, stay as they were
+    def _train_labels(self, ctx: TrainContext, n: int) -> torch.Tensor | None:
+        """The ``n`` train examples' classes on the training device, or None (unconditional)."""
+        return None
+
+    def _batch_labels(
+        self, labels: torch.Tensor | None, idx: torch.Tensor, gen: torch.Generator
+    ) -> torch.Tensor | None:
+        """The classes the denoiser is given for the batch ``idx``, drawing any randomness from
+        ``gen`` (the training generator, saved in checkpoints); None for an unconditional model."""
+        return None
+
+    @staticmethod
+    def _denoise(net: nn.Module, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return net(x, t) if y is None else net(x, t, y)
 
     @torch.no_grad()
     def _update_ema(self, n: int) -> None:

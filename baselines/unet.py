@@ -11,6 +11,12 @@ where their TensorFlow code draws weights uniform with variance 2 / (fan_in + fa
 larger, and zero biases. The digits configs were chosen by measurement with PyTorch's.
 With ``ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,)`` on 32x32x3 it has
 35.7M parameters, the size their paper reports for CIFAR-10.
+
+Both networks take an optional class (``num_classes=K``, for classifier-free guidance, Ho & Salimans
+2022): a learned embedding of ``K + 1`` rows, the last the null class, added to the timestep
+embedding as in Dhariwal & Nichol 2021's class-conditional U-Net (guided-diffusion's ``label_emb``).
+With ``num_classes=None`` (the default) no module is added, so the unconditional state-dict keys and
+outputs are those every checkpoint was trained with.
 """
 
 from __future__ import annotations
@@ -42,6 +48,24 @@ def group_norm(channels: int) -> nn.GroupNorm:
     while channels % groups:
         groups -= 1
     return nn.GroupNorm(groups, channels, eps=1e-6)
+
+
+def class_embedding(num_classes: int | None, dim: int) -> nn.Embedding | None:
+    """``num_classes + 1`` learned rows of ``dim`` (the last one the null class), or None. PyTorch's
+    default N(0, 1) initialisation, as guided-diffusion's ``nn.Embedding``."""
+    if num_classes is None:
+        return None
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    return nn.Embedding(num_classes + 1, dim)
+
+
+def with_class(emb: torch.Tensor, table: nn.Embedding | None, y: torch.Tensor | None) -> torch.Tensor:
+    """The timestep embedding plus the class's row; a class given to an unconditional net (or none to
+    a conditional one) is an error, not ignored."""
+    if (table is None) != (y is None):
+        raise ValueError("pass classes y exactly when the network has num_classes")
+    return emb if table is None else emb + table(y)
 
 
 def _zero(module: nn.Module) -> nn.Module:
@@ -119,6 +143,7 @@ class UNet(nn.Module):
         num_res_blocks: int = 2,
         attn_resolutions: tuple[int, ...] = (16,),
         dropout: float = 0.1,
+        num_classes: int | None = None,
     ):
         super().__init__()
         if resolution % 2 ** (len(ch_mult) - 1):
@@ -126,6 +151,7 @@ class UNet(nn.Module):
         self.ch = ch
         temb = 4 * ch
         self.temb = nn.Sequential(nn.Linear(ch, temb), nn.SiLU(), nn.Linear(temb, temb))
+        self.class_emb = class_embedding(num_classes, temb)
         self.conv_in = nn.Conv2d(in_ch, ch, 3, padding=1)
 
         self.down = nn.ModuleList()
@@ -172,8 +198,10 @@ class UNet(nn.Module):
             return h
         return block(h)  # Downsample / Upsample
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        emb = self.temb(timestep_embedding(t, self.ch))
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """``y``: the class of each row (``num_classes`` for the null class) where the net has
+        ``num_classes``; None otherwise."""
+        emb = with_class(self.temb(timestep_embedding(t, self.ch)), self.class_emb, y)
         h = self.conv_in(x)
         skips = [h]
         for block in self.down:
@@ -199,11 +227,19 @@ class MLPDenoiser(nn.Module):
     """
 
     def __init__(
-        self, dim: int, *, hidden: int = 256, depth: int = 4, temb: int = 64, fourier_scale: float = 25.0
+        self,
+        dim: int,
+        *,
+        hidden: int = 256,
+        depth: int = 4,
+        temb: int = 64,
+        fourier_scale: float = 25.0,
+        num_classes: int | None = None,
     ):
         super().__init__()
         self.temb_dim, self.fourier_scale, self.fourier_dim = temb, fourier_scale, 64
         self.temb = nn.Sequential(nn.Linear(temb, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.class_emb = class_embedding(num_classes, hidden)  # added before the FiLM layers read it
         self.inp = nn.Linear(dim * (1 + self.fourier_dim) if fourier_scale > 0 else dim, hidden)
         self.blocks = nn.ModuleList(
             nn.ModuleDict(
@@ -217,8 +253,8 @@ class MLPDenoiser(nn.Module):
         )
         self.out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        emb = F.silu(self.temb(timestep_embedding(t, self.temb_dim)))
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        emb = F.silu(with_class(self.temb(timestep_embedding(t, self.temb_dim)), self.class_emb, y))
         feats = [x]
         if self.fourier_scale > 0:
             feats += [
