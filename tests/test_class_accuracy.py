@@ -133,9 +133,10 @@ def test_sample_labels_out_of_range_are_a_one_line_error(ring8):
         ClassAccuracy().compute(ctx)
 
 
-def test_listed_opt_in_with_its_paper():
-    """Registered through its entry point, left out of a run without --metrics (the published boards
-    stay as they are), and shown by `genbench list metrics` with Shmelkov et al."""
+def test_listed_in_the_default_set_with_its_paper():
+    """Registered through its entry point, in the default set (it applies to class-conditional models
+    alone: see test_conditional_metrics_are_quiet_for_unconditional_models), and shown by `genbench
+    list metrics` with Shmelkov et al."""
     from genbench import registry
     from genbench.progress import Progress
     from genbench.resolve import build_metrics
@@ -143,7 +144,7 @@ def test_listed_opt_in_with_its_paper():
     assert registry.metrics.get("class_accuracy") is ClassAccuracy
     quiet = Progress(enabled=False)
     for kind in ("image", "points"):
-        assert "class_accuracy" not in [m.name for m in build_metrics(None, kind, quiet)]
+        assert "class_accuracy" in [m.name for m in build_metrics(None, kind, quiet)]
         assert "class_accuracy" in [m.name for m in build_metrics(["class_accuracy"], kind, quiet)]
     row = listed("metrics")["class_accuracy"]
-    assert "opt-in (only with --metrics class_accuracy): " in row and "Shmelkov et al. 2018" in row, row
+    assert "opt-in" not in row and "Shmelkov et al. 2018" in row, row

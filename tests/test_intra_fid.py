@@ -251,9 +251,10 @@ def test_the_reference_class_gaussians_are_computed_once_for_every_model():
     assert len(calls) == 2 + 2 + 2  # the reference's two classes once, each model's two
 
 
-def test_listed_opt_in_with_its_paper():
-    """Registered through its entry point, left out of a run without --metrics (the published boards
-    stay as they are), and shown by `genbench list metrics` with Miyato & Koyama."""
+def test_listed_in_the_default_set_with_its_paper():
+    """Registered through its entry point, in the default set (it applies to class-conditional models
+    alone: see test_conditional_metrics_are_quiet_for_unconditional_models), and shown by `genbench
+    list metrics` with Miyato & Koyama."""
     from genbench import registry
     from genbench.progress import Progress
     from genbench.resolve import build_metrics
@@ -261,7 +262,7 @@ def test_listed_opt_in_with_its_paper():
     assert registry.metrics.get("intra_fid") is IntraFID
     quiet = Progress(enabled=False)
     for kind in ("image", "points"):
-        assert "intra_fid" not in [m.name for m in build_metrics(None, kind, quiet)]
+        assert "intra_fid" in [m.name for m in build_metrics(None, kind, quiet)]
         assert "intra_fid" in [m.name for m in build_metrics(["fid", "intra_fid"], kind, quiet)]
     row = listed("metrics")["intra_fid"]
-    assert "opt-in (only with --metrics intra_fid): " in row and "Miyato & Koyama 2018" in row, row
+    assert "opt-in" not in row and "Miyato & Koyama 2018" in row, row

@@ -45,8 +45,8 @@ class ClassAccuracy(Metric):
         # score of the model (no arrow on the board)
         "class_accuracy_ref": None,
     }
-    # opt-in: it applies to class-conditional models alone, and the published boards predate it
-    runs_by_default = False
+    # in the default set: it applies to class-conditional models alone (applies_to), so an
+    # unconditional model's results, and the published boards, are unchanged
     description = (
         "GAN-test: share of a class-conditional model's samples that the dataset's mode labeller "
         "classifies as the class they were drawn for, beside its accuracy on the reference split "

@@ -57,8 +57,8 @@ class IntraFID(Metric):
 
     version = 1
     higher_is_better: ClassVar[dict[str, bool | None]] = {"intra_fid": False, "intra_fid_max": False}
-    # opt-in: it applies to class-conditional models alone, and the published boards predate it
-    runs_by_default = False
+    # in the default set: it applies to class-conditional models alone (applies_to), so an
+    # unconditional model's results, and the published boards, are unchanged
     #: the trace formula, as fid's: "torch-fidelity" (eigenvalues) or "clean-fid" (scipy's sqrtm)
     options: ClassVar[dict[str, object]] = {"backend": DEFAULT_BACKEND}
     description = (
