@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 OLDEST ?= .venv-oldest
 SEEDS  ?= 0,1,2
 
-.PHONY: install test test-oldest test-slow lint format bench leaderboards classifier checkpoints run clean
+.PHONY: install test test-oldest test-slow lint format bench leaderboards leaderboards-conditional classifier checkpoints run clean
 
 install: $(STAMP)
 
@@ -76,6 +76,14 @@ leaderboards: $(STAMP)
 	$(PY) -m genbench run --models vae,gan-ns,gan-sat,ddpm,ddim,copy,collapse,gaussian --dataset ring8 --seeds $(SEEDS) --out runs/leaderboards
 	$(PY) -m genbench run --models vae,gan-ns,gan-sat,ddpm,ddim,copy,collapse,gaussian --dataset grid25 --seeds $(SEEDS) --out runs/leaderboards
 	$(PY) -m genbench report --out runs/leaderboards --leaderboards leaderboards
+
+# The class-conditional board (leaderboards/conditional/): ddpm-cond and ddim-cond (classifier-free
+# guidance at the default w = 0.1, and DDIM's guidance sweep over the same weights), the copy-cond
+# floor, and the unconditional ddpm and ddim beside them, 3 seeds on digits (about 20 minutes on 2 cores).
+leaderboards-conditional: $(STAMP)
+	$(PY) -m genbench run --models ddpm-cond,ddim-cond,copy-cond,ddpm,ddim --dataset digits --seeds $(SEEDS) --out runs/conditional
+	$(PY) -m genbench run --models ddim-cond --set ddim-cond.guidance=0,0.3,1,3 --dataset digits --seeds $(SEEDS) --out runs/conditional
+	$(PY) -m genbench report --out runs/conditional --leaderboards leaderboards/conditional
 
 # Remake the digits classifier weights that ship in genbench/features/weights/ (seconds). On another
 # CPU they come out different, which changes every digits FID: then also `make leaderboards`.
