@@ -79,7 +79,7 @@ leaderboards: $(STAMP)
 
 # The class-conditional board (leaderboards/conditional/): ddpm-cond and ddim-cond (classifier-free
 # guidance at the default w = 0.1, and DDIM's guidance sweep over the same weights), the copy-cond
-# floor, and the unconditional ddpm and ddim beside them, 3 seeds on digits (about 20 minutes on 2 cores).
+# floor, and the unconditional ddpm and ddim beside them, 3 seeds on digits (about 30 minutes on 2 cores).
 leaderboards-conditional: $(STAMP)
 	$(PY) -m genbench run --models ddpm-cond,ddim-cond,copy-cond,ddpm,ddim --dataset digits --seeds $(SEEDS) --out runs/conditional
 	$(PY) -m genbench run --models ddim-cond --set ddim-cond.guidance=0,0.3,1,3 --dataset digits --seeds $(SEEDS) --out runs/conditional
