@@ -11,7 +11,7 @@ deterministic DDIM; 1 with ``steps = T`` is DDPM's ancestral sampler with the po
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import torch
 
@@ -37,6 +37,8 @@ class DDIM(GenerativeModel):
 
     Config = DDIMConfig
     weights_from = "ddpm"
+    #: the class of the trained model it samples (ddim-cond's is DDPMCond)
+    owner_type: ClassVar[type[DDPM]] = DDPM
 
     def __init__(self, spec: DataSpec, config: DDIMConfig | None = None):
         super().__init__(spec, config)
@@ -61,8 +63,10 @@ class DDIM(GenerativeModel):
 
     @classmethod
     def from_trained(cls, owner: GenerativeModel, config: Any) -> Self:
-        if not isinstance(owner, DDPM):
-            raise GenbenchError(f"ddim samples a trained ddpm, got {type(owner).__name__}")
+        if not isinstance(owner, cls.owner_type):
+            raise GenbenchError(
+                f"{cls.registered_name} samples a trained {cls.weights_from}, got {type(owner).__name__}"
+            )
         model = cls(owner.spec, config)
         cls.check_config(owner.spec, model.config, owner.config)
         model.owner = owner
@@ -74,8 +78,11 @@ class DDIM(GenerativeModel):
         return configs.dataset_defaults("ddim", dataset)
 
     def _owner(self) -> DDPM:
-        if self.owner is None:
-            raise GenbenchError("ddim has no denoiser; build it with DDIM.from_trained(trained_ddpm, config)")
+        if not isinstance(self.owner, self.owner_type):
+            m, cls = self.registered_name, type(self).__name__
+            raise GenbenchError(
+                f"{m} has no denoiser; build it with {cls}.from_trained(trained_{str(self.weights_from).replace('-', '_')}, config)"
+            )
         return self.owner
 
     @property

@@ -11,7 +11,7 @@ batched conditional/unconditional pair as two: ``steps`` at ``w = 0``, ``2 steps
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, cast
 
 import torch
 
@@ -19,8 +19,7 @@ from baselines import configs
 from baselines.ddim import DDIM, DDIMConfig
 from baselines.ddpm_cond import DDPMCond, check_guidance
 from baselines.schedule import ddim_sample
-from genbench.api import DataSpec, GenerativeModel
-from genbench.errors import GenbenchError
+from genbench.api import DataSpec
 from genbench.registry import register_model
 
 
@@ -39,6 +38,7 @@ class DDIMCond(DDIM):
 
     Config = DDIMCondConfig
     weights_from = "ddpm-cond"
+    owner_type = DDPMCond
     conditional = True
 
     @classmethod
@@ -48,25 +48,11 @@ class DDIMCond(DDIM):
         check_guidance(cls.registered_name, config.guidance, p_uncond)
 
     @classmethod
-    def from_trained(cls, owner: GenerativeModel, config: Any) -> Self:
-        if not isinstance(owner, DDPMCond):
-            raise GenbenchError(f"ddim-cond samples a trained ddpm-cond, got {type(owner).__name__}")
-        model = cls(owner.spec, config)
-        cls.check_config(owner.spec, model.config, owner.config)
-        model.owner = owner
-        model.device = owner.device
-        return model
-
-    @classmethod
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:
         return configs.dataset_defaults("ddim-cond", dataset)
 
     def _owner(self) -> DDPMCond:
-        if not isinstance(self.owner, DDPMCond):
-            raise GenbenchError(
-                "ddim-cond has no denoiser; build it with DDIMCond.from_trained(trained_ddpm_cond, config)"
-            )
-        return self.owner
+        return cast(DDPMCond, super()._owner())  # DDIM's check, against owner_type
 
     @property
     def nfe(self) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
@@ -96,6 +96,8 @@ class DDPM(GenerativeModel):
 
     Config = DDPMConfig
     shipped_checkpoints = configs.WEIGHTS_DIR  # the digits board's (baselines.ship_weights); ddim's too
+    #: config fields that only change how it samples, left out of the checkpoint key
+    sampling_fields: ClassVar[tuple[str, ...]] = SAMPLING_FIELDS
 
     def __init__(self, spec: DataSpec, config: DDPMConfig | None = None):
         super().__init__(spec, config)
@@ -192,14 +194,18 @@ class DDPM(GenerativeModel):
 
     def train_config(self) -> dict[str, Any]:
         return configs.key_config(
-            self, unused=self.unused_fields(self.spec, self.config), drop=SAMPLING_FIELDS
+            self, unused=self.unused_fields(self.spec, self.config), drop=self.sampling_fields
         )
 
     def _build(self) -> nn.Module:
         c, s = self.config, self.spec
         if s.kind == "points":
             return MLPDenoiser(
-                s.shape[0], hidden=c.mlp_hidden, depth=c.mlp_depth, fourier_scale=c.mlp_fourier_scale
+                s.shape[0],
+                hidden=c.mlp_hidden,
+                depth=c.mlp_depth,
+                fourier_scale=c.mlp_fourier_scale,
+                num_classes=self._num_classes(),
             )
         return UNet(
             s.shape[0],
@@ -209,6 +215,7 @@ class DDPM(GenerativeModel):
             num_res_blocks=c.num_res_blocks,
             attn_resolutions=tuple(c.attn_resolutions),
             dropout=c.dropout,
+            num_classes=self._num_classes(),
         )
 
     def to(self, device: torch.device | str) -> Self:
@@ -330,6 +337,11 @@ class DDPM(GenerativeModel):
 
     # hooks for the class-conditional subclass (baselines.ddpm_cond); an unconditional model draws
     # nothing in them, so its random stream, and every checkpoint it trained, stay as they were
+    def _num_classes(self) -> int | None:
+        """The classes the denoiser's class embedding holds (besides the null class); None builds
+        no embedding: ddpm's modules and state-dict keys, so every checkpoint it wrote still loads."""
+        return None
+
     def _train_labels(self, ctx: TrainContext, n: int) -> torch.Tensor | None:
         """The ``n`` train examples' classes on the training device, or None (unconditional)."""
         return None

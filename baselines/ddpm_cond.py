@@ -26,12 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from baselines import configs
 from baselines.ddpm import DDPM, DDPMConfig
 from baselines.schedule import ddpm_sample
-from baselines.unet import MLPDenoiser, UNet
 from genbench.api import DataSpec, TrainContext
 from genbench.errors import GenbenchError
 from genbench.registry import register_model
@@ -87,6 +85,7 @@ class DDPMCond(DDPM):
 
     Config = DDPMCondConfig
     conditional = True
+    sampling_fields = SAMPLING_FIELDS
     shipped_checkpoints = None  # nothing ships (ddpm's folder holds ddpm's weights)
 
     def __init__(self, spec: DataSpec, config: DDPMCondConfig | None = None):
@@ -114,31 +113,8 @@ class DDPMCond(DDPM):
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:
         return configs.dataset_defaults("ddpm-cond", dataset)
 
-    def train_config(self) -> dict[str, Any]:
-        return configs.key_config(
-            self, unused=self.unused_fields(self.spec, self.config), drop=SAMPLING_FIELDS
-        )
-
-    def _build(self) -> nn.Module:
-        c, s = self.config, self.spec
-        if s.kind == "points":
-            return MLPDenoiser(
-                s.shape[0],
-                hidden=c.mlp_hidden,
-                depth=c.mlp_depth,
-                fourier_scale=c.mlp_fourier_scale,
-                num_classes=s.num_modes,
-            )
-        return UNet(
-            s.shape[0],
-            s.shape[-1],
-            ch=c.ch,
-            ch_mult=tuple(c.ch_mult),
-            num_res_blocks=c.num_res_blocks,
-            attn_resolutions=tuple(c.attn_resolutions),
-            dropout=c.dropout,
-            num_classes=s.num_modes,
-        )
+    def _num_classes(self) -> int | None:
+        return self.spec.num_modes
 
     @property
     def nfe(self) -> int:
