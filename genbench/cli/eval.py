@@ -26,7 +26,10 @@ from genbench.config import RunConfig, parse_list, parse_seeds, parse_split
 def eval_samples(
     samples: Annotated[
         Path,
-        path_option("An .npz (key 'samples', or its only array), an .npy or a folder of PNG/JPEG images."),
+        path_option(
+            "An .npz (key 'samples', or its only array, or ADM's arr_0), an .npy or a folder of PNG/JPEG "
+            "images. Class labels in the .npz ('labels', or ADM's arr_1) feed intra_fid and class_accuracy."
+        ),
     ],
     dataset: Annotated[
         str,
