@@ -115,7 +115,7 @@ def run(config: RunConfig) -> list[Result]:
         return _run(_checked(config, "run"))
 
 
-def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Result:
+def evaluate(samples: Any, config: RunConfig, *, name: str | None = None, labels: Any = None) -> Result:
     """Evaluate samples against ``config.dataset``, as `genbench eval` does; writes and returns the result.
 
     ``samples``: the path of an ``.npz`` (key ``samples``, or its only array), an ``.npy`` or an image folder, a numpy array (uint8
@@ -123,6 +123,9 @@ def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Res
     N x C x H x W, or float as the array).
     ``name``: the leaderboard row [default: the file's name without .npz or .npy, or the folder's; "samples"
     for an array].
+    ``labels``: the class each sample was drawn for (an integer array or tensor, one per sample), for
+    ``intra_fid`` and ``class_accuracy`` [default: an ``.npz``'s own ``labels``, or ADM's ``arr_1``
+    beside ``arr_0``; else none, as for unconditional samples].
     """
     if name is not None and not isinstance(name, str):
         raise GenbenchError(f"name must be a str (the leaderboard row), got {type(name).__name__}")
@@ -131,7 +134,7 @@ def evaluate(samples: Any, config: RunConfig, *, name: str | None = None) -> Res
     with _callers_generators_kept():
         from genbench.evaluation import evaluate as _evaluate
 
-        return _evaluate(samples, _checked(config, "evaluate"), name=name)
+        return _evaluate(samples, _checked(config, "evaluate"), name=name, labels=labels)
 
 
 def stats(path: str | os.PathLike[str], config: RunConfig, *, spatial: bool | None = None) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from genbench.resolve import (
 )
 from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
-from genbench.sample_labels import given_labels
+from genbench.sample_labels import checked_labels, given_labels
 from genbench.saved_samples import kept_by, samples_sha256, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
 
@@ -51,6 +51,7 @@ def evaluate(
     config: RunConfig,
     *,
     name: str | None = None,
+    labels: Any = None,
 ) -> Result:
     """Evaluate samples from anywhere against ``config.dataset`` (what `genbench eval` does).
 
@@ -65,6 +66,9 @@ def evaluate(
     ``arr_0``, or a conditional run's saved ``labels``) hands those to the metrics as
     ``EvalContext.sample_labels`` (checked: one integer per sample, in ``[0, num_modes)``), and the
     protocol records their counts; without them the metrics get None, as for unconditional samples.
+    ``labels`` gives them for samples of any form (an array or tensor of one class per sample; a
+    file's own labels are then not read): what a caller holding class-conditional samples in memory
+    passes, as the ``.npz`` holds them for `genbench eval`.
 
     When no metric compares with the reference examples (IS alone, or FID against
     ``config.reference_stats``), the dataset is never read if it declares its ``example_shape``,
@@ -73,10 +77,12 @@ def evaluate(
     console = Progress(enabled=config.progress)
     # what a plugin leaves changed of torch's state, and a dataset's first download, said here
     with command_console(console):
-        return _evaluate(samples, config, name, console)
+        return _evaluate(samples, config, name, console, labels)
 
 
-def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progress) -> Result:
+def _evaluate(
+    samples: Any, config: RunConfig, name: str | None, console: Progress, given_classes: Any
+) -> Result:
     from genbench.data.folder import as_samples
 
     if unused := unused_fields_warning(config, EVAL_FIELDS, "evaluate"):
@@ -117,7 +123,13 @@ def _evaluate(samples: Any, config: RunConfig, name: str | None, console: Progre
             "sha256": samples_sha256(x),
         }
         # the classes of class-conditional samples (ADM's arr_1, a run's saved labels), checked before any work
-        labels = given_labels(path, int(x.shape[0]), dataset, console.warn) if path is not None else None
+        if given_classes is not None:
+            fix = f"pass labels= an integer array of {int(x.shape[0])} classes, one per sample, or None"
+            labels = checked_labels(
+                given_classes, int(x.shape[0]), dataset, "labels=", "given (labels=)", fix, console.warn
+            )
+        else:
+            labels = given_labels(path, int(x.shape[0]), dataset, console.warn) if path is not None else None
         run = kept_by(path, source["sha256"]) if path is not None else None
         seed = _seed_for(run, given)
         _warn_other_seed(path, run, seed, console)

@@ -119,9 +119,7 @@ def given_labels(
     what its protocol records of them; None when it holds none. They are ``labels`` beside
     ``samples`` (a run's ``--save-samples`` file of a conditional model), or ``arr_1`` beside
     ``arr_0`` (``numpy.savez(f, images, labels)``, as ADM's sampling scripts save class-conditional
-    samples and its evaluator reads them). Refused in one line unless integers, one per sample, in
-    ``[0, num_modes)``; passed over, with a warning, on a dataset without classes (ADM's ImageNet
-    samples scored against a reference archive of images alone): nothing there to be a class of."""
+    samples and its evaluator reads them). Checked as :func:`checked_labels` checks them."""
     if path.suffix.lower() != ".npz" or not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as npz:
@@ -133,7 +131,19 @@ def given_labels(
         if key is None:
             return None
         values = npz[key]
-    where = f"{path} {key!r}"
+    fix = f"save an int64 array of {n} classes beside the samples, or none"
+    return checked_labels(values, n, dataset, f"{path} {key!r}", f"given with the samples ({key})", fix, warn)
+
+
+def checked_labels(
+    values: Any, n: int, dataset: Dataset, where: str, drawn: str, fix: str, warn: Callable[[str], None]
+) -> tuple[torch.Tensor, dict[str, Any]] | None:
+    """``values`` (a numpy array, a tensor or a sequence) as the int64 classes of ``n`` samples, and
+    what the protocol records of them (``drawn``: where they came from). Refused in one line naming
+    ``where`` unless integers, one per sample, in ``[0, num_modes)`` (``fix`` says what to give);
+    passed over, with a warning, on a dataset without classes (ADM's ImageNet samples scored against
+    a reference archive of images alone): nothing there to be a class of."""
+    values = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values)
     k = dataset.num_modes
     if k is None:
         warn(f"{where} holds class labels, but dataset {dataset.name!r} has no classes: scored without them")
@@ -145,13 +155,13 @@ def given_labels(
     if not integral or values.ndim != 1 or len(values) != n:
         raise GenbenchError(
             f"{where} holds {values.dtype} labels of shape {values.shape}, not one integer class per "
-            f"sample ({n}); save an int64 array of {n} classes beside the samples, or none"
+            f"sample ({n}); {fix}"
         )
     labels = torch.from_numpy(values.astype(np.int64))
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= k):
         raise GenbenchError(
             f"{where} holds labels in [{int(labels.min())}, {int(labels.max())}], outside the {k} classes "
-            f"[0, {k}) of dataset {dataset.name!r}; save the classes the samples were drawn for"
+            f"[0, {k}) of dataset {dataset.name!r}; give the classes the samples were drawn for"
         )
     counts = [int(c) for c in torch.bincount(labels, minlength=k)]
-    return labels, {"classes": k, "counts": counts, "drawn": f"given with the samples ({key})"}
+    return labels, {"classes": k, "counts": counts, "drawn": drawn}

@@ -223,3 +223,33 @@ def test_conditional_metrics_are_quiet_for_unconditional_models(cli, tmp_path, c
     assert cond["metrics"]["intra_fid"] == pytest.approx(0, abs=1e-6)
     assert cond["metrics"]["class_accuracy"] == cond["metrics"]["class_accuracy_ref"] > 0.99
     assert not {"intra_fid", "class_accuracy"} & set(plain["metrics"]) and not plain["metric_errors"]
+
+
+def test_the_python_api_takes_the_classes_of_samples_held_in_memory(tmp_path, cache_dir, recorded):
+    """`genbench.evaluate(x, config, labels=...)`: samples in an array had no way to bring their
+    classes (only an .npz's `labels` or ADM's `arr_1`), so intra_fid and class_accuracy could not score
+    a conditional model's samples from Python; the labels are checked as a file's are."""
+    import genbench
+
+    x = Digits(cache_dir=cache_dir).load("test")[0][:12]
+    config = genbench.RunConfig(
+        dataset="digits",
+        out=str(tmp_path / "out"),
+        cache_dir=str(cache_dir),
+        metrics=["test-seen"],
+        progress=False,
+    )
+    labels = torch.arange(12) % 10
+    result = genbench.evaluate(x, config, name="held", labels=labels)
+    [seen] = _Seen.seen.values()
+    assert seen.dtype == np.int64 and np.array_equal(seen, labels.numpy()) and not seen.flags.writeable
+    assert result.protocol["sample_labels"]["drawn"] == "given (labels=)"
+    assert result.protocol["sample_labels"]["counts"] == [2, 2] + [1] * 8
+    with pytest.raises(
+        genbench.GenbenchError, match=r"labels= holds labels in \[1, 10\], outside the 10 classes"
+    ):
+        genbench.evaluate(x, config, name="held", labels=labels + 1)
+    with pytest.raises(
+        genbench.GenbenchError, match=r"not one integer class per sample \(12\); pass labels="
+    ):
+        genbench.evaluate(x, config, name="held", labels=labels[:5])
