@@ -31,7 +31,7 @@ def test_the_cli_leaves_inception_weights_to_each_extractors_variable_as_the_api
     monkeypatch.setattr(
         genbench.evaluation,
         "evaluate",
-        lambda samples, config, name=None: (
+        lambda samples, config, name=None, labels=None: (
             built.append(config) or Result(model="m", dataset="digits", seed=0)
         ),
     )
