@@ -44,7 +44,14 @@ SECTIONS: dict[str, list[str]] = {
         "vendi_ref",
     ],
     # class-conditional rows only (an unconditional model's samples have no classes to read)
-    "Class-conditional": ["intra_fid", "intra_fid_max", "class_accuracy", "class_accuracy_ref"],
+    "Class-conditional": [
+        "intra_fid",
+        "intra_fid_max",
+        "class_accuracy",
+        "class_accuracy_ref",
+        "cas",
+        "cas_ref",
+    ],
     "Cost": ["samples_per_s", "nfe", "peak_memory_mb", "train_s"],
     # GAN rows only (empty columns are dropped): is the generator's gradient vanishing?
     "GAN training dynamics": ["grad_norm_g_early", "grad_norm_g_final", "d_real_final", "d_fake_final"],

@@ -248,8 +248,8 @@ def test_metrics_help_names_every_opt_in_metric(command):
 
 def test_eval_help_says_where_class_labels_are_read():
     """`genbench eval` reads a class-conditional .npz's labels ('labels', or ADM's arr_1 beside arr_0)
-    for intra_fid and class_accuracy; its --samples help said only "its only array", so an ADM file
+    for intra_fid, class_accuracy and cas; its --samples help said only "its only array", so an ADM file
     of images and labels read as one the harness could not take."""
     params = typer.main.get_command(app).commands["eval"].params
     (text,) = [p.help for p in params if p.name == "samples"]
-    assert "ADM's arr_0" in text and "ADM's arr_1" in text and "intra_fid and class_accuracy" in text
+    assert "ADM's arr_0" in text and "ADM's arr_1" in text and "intra_fid, class_accuracy and cas" in text

@@ -177,9 +177,9 @@ def test_a_run_without_metrics_over_opt_in_values_names_the_whole_metrics_value(
     fast = ("--models", "gaussian", "--no-figures", "--dataset", "ring8", "--samples", "200")
     assert cli(*run_args(out, cache_dir, *fast, "--metrics", "fid,fid_inf")).exit_code == 0
     line = single_line_error(cli(*run_args(out, cache_dir, *fast)))
-    assert "holds the values of fid_inf, which this run (class_accuracy, fid, " in line, line
+    assert "holds the values of fid_inf, which this run (cas, class_accuracy, fid, " in line, line
     full = line.split("(--metrics ", 1)[1].split(")", 1)[0]
-    assert full.startswith("class_accuracy,fid,") and full.endswith(",fid_inf"), line
+    assert full.startswith("cas,class_accuracy,fid,") and full.endswith(",fid_inf"), line
     r = cli(*run_args(out, cache_dir, *fast, "--metrics", full))
     assert r.exit_code == 0, r.output
     assert {"fid", "fid_inf", "precision"} <= set(load_result(out / "ring8/gaussian/seed0.json").metrics)
@@ -193,7 +193,7 @@ def test_an_option_of_an_opt_in_metric_names_the_whole_metrics_value(cli, tmp_pa
     line = single_line_error(cli(*args, "--metric-option", "fid_inf.points=5"))
     assert "fid_inf, an opt-in metric that a run without --metrics leaves out" in line, line
     full = line.split("(--metrics ", 1)[1].split(")", 1)[0]
-    assert full.startswith("class_accuracy,fid,") and full.endswith(",fid_inf") and "prdc" in full, line
+    assert full.startswith("cas,class_accuracy,fid,") and full.endswith(",fid_inf") and "prdc" in full, line
     assert not list((tmp_path / "runs").rglob("*.json"))
 
 
@@ -229,7 +229,7 @@ def test_a_rerun_without_the_metrics_that_did_not_apply_drops_nothing(cli, tmp_p
     old = load_result(out / "ring8/gaussian/seed0.json")
     ran = list(old.protocol["metric_versions"])
     # gan_dynamics (not a GAN) and the class-conditional metrics (not a conditional model) did not apply
-    unapplied = ("gan_dynamics", "class_accuracy", "intra_fid")
+    unapplied = ("gan_dynamics", "cas", "class_accuracy", "intra_fid")
     for name in unapplied:
         assert name in ran and not set(registry.metrics.get(name).higher_is_better) & set(old.metrics)
     others = [m for m in ran if m not in unapplied]

@@ -210,19 +210,22 @@ def test_eval_refuses_arr_1_labels_that_are_no_classes_of_the_dataset(cli, tmp_p
 
 
 def test_conditional_metrics_are_quiet_for_unconditional_models(cli, tmp_path, cache_dir):
-    """intra_fid and class_accuracy are in the default set: a run without --metrics scores them for a
-    conditional model (copy-cond, a copy of each class: intra-FID 0, the labeller's own accuracy) and
+    """intra_fid, class_accuracy and cas are in the default set: a run without --metrics scores them
+    for a conditional model (copy-cond, a copy of each class: intra-FID 0, the labeller's own accuracy) and
     leaves them out of an unconditional one's results without a word, as gan_dynamics is for a VAE."""
     out = tmp_path / "runs"
     args = ["--models", "copy-cond,copy", "--dataset", "digits", "--seeds", "0", "--no-figures"]
     r = cli(*run_args(out, cache_dir, *args))
     assert r.exit_code == 0, r.output
-    assert "intra_fid" not in r.output and "class_accuracy" not in r.output, r.output
+    assert not re.search(r"\b(intra_fid|class_accuracy|cas)\b", r.output), r.output
     cond = json.loads((out / "digits/copy-cond/seed0.json").read_text())
     plain = json.loads((out / "digits/copy/seed0.json").read_text())
     assert cond["metrics"]["intra_fid"] == pytest.approx(0, abs=1e-6)
     assert cond["metrics"]["class_accuracy"] == cond["metrics"]["class_accuracy_ref"] > 0.99
-    assert not {"intra_fid", "class_accuracy"} & set(plain["metrics"]) and not plain["metric_errors"]
+    # cas: a classifier trained on copies of training examples, tested on the test split (fails
+    # before cas: no such value)
+    assert 0.9 < cond["metrics"]["cas"] <= 1 and 0.9 < cond["metrics"]["cas_ref"] <= 1
+    assert not {"intra_fid", "class_accuracy", "cas"} & set(plain["metrics"]) and not plain["metric_errors"]
 
 
 def test_the_python_api_takes_the_classes_of_samples_held_in_memory(tmp_path, cache_dir, recorded):

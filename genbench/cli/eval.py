@@ -28,7 +28,8 @@ def eval_samples(
         Path,
         path_option(
             "An .npz (key 'samples', or its only array, or ADM's arr_0), an .npy or a folder of PNG/JPEG "
-            "images. Class labels in the .npz ('labels', or ADM's arr_1) feed intra_fid and class_accuracy."
+            "images. Class labels in the .npz ('labels', or ADM's arr_1) feed intra_fid, class_accuracy and "
+            "cas."
         ),
     ],
     dataset: Annotated[

@@ -73,7 +73,7 @@ Metrics = Annotated[
     typer.Option(
         # every opt-in metric by name (`runs_by_default = False`; tests/test_cli_help.py checks the list)
         help=r"Comma-separated metrics \[default: all that apply but the opt-in cmmd, fid_inf, is_inf, mifid, "
-        r"sfid, vendi; cmmd runs by default under --features clip; intra_fid and class_accuracy apply to "
+        r"sfid, vendi; cmmd runs by default under --features clip; intra_fid, class_accuracy and cas apply to "
         r"class-conditional models alone]."
     ),
 ]

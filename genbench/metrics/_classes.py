@@ -1,5 +1,5 @@
 """The classes of a class-conditional evaluation, as the class-conditional metrics read them
-(``intra_fid``, ``class_accuracy``): the class each sample was drawn for
+(``intra_fid``, ``class_accuracy``, ``cas``): the class each sample was drawn for
 (:attr:`EvalContext.sample_labels`) and the reference split's true class labels, each checked with a
 one-line error that names the fix."""
 
