@@ -107,6 +107,8 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             "reference_stats": r.protocol.get("reference_stats"),
             "dataset_fingerprint": r.protocol.get("dataset_fingerprint"),
             "mode_labeller": r.protocol.get("mode_labeller"),
+            # how a class-conditional model's labels were drawn (None for an unconditional model)
+            "sample_labels": (r.protocol.get("sample_labels") or {}).get("drawn"),
             "metric_versions": canonical_json(r.protocol.get("metric_versions")),
             # the options used: KID's default subset size as its size, which the caption names
             "metric_options": canonical_json(used_metric_options(r.protocol)),
@@ -225,6 +227,9 @@ def _identity(
         "metric_versions": merged_settings(g["metric_versions"]),
         "metric_options": merged_settings(g["metric_options"]),
         **{c: _sources(g, c) for c in ("model_source", "dataset_source", "features_source")},
+        # how its conditional samples' labels were drawn, which the caption names (not a protocol
+        # field: an unconditional row beside it draws none, and is ranked with it)
+        "sample_labels": joined_texts(g["sample_labels"]) if "sample_labels" in g else None,
         "metric_sources": joined_metric_sources(g["metric_sources"]) if "metric_sources" in g else None,
         "protocol_key": key,
         "protocol_order": order,
@@ -390,10 +395,12 @@ CSV_FRONT = [
     "dataset_source",
     "features_source",
     "metric_sources",
+    # how a class-conditional row's labels were drawn (protocol.sample_labels.drawn)
+    "sample_labels",
 ]
 #: columns a result records only since they were added: a board of results written before has none of
 #: them, and its CSV stays as it was, byte for byte, rather than gain empty columns
-RECORDED_ONLY = ("dataset_source", "features_source", "metric_sources")
+RECORDED_ONLY = ("dataset_source", "features_source", "metric_sources", "sample_labels")
 #: aggregate columns for rendering only
 INTERNAL = {"row_label", "config_tag", "protocol_key", "protocol_order", "cell_notes", "flag_seeds"}
 

@@ -45,6 +45,8 @@ def protocol_caption(
     settings = shared_metric_settings(ok, protocols)
     if settings:
         caption += f" Metric options (`--metric-option`): {settings}."
+    if drawn := _labels_drawn(agg[agg["dataset"] == dataset]):
+        caption += f" {drawn}"
     differing, _ = protocol_differences(keys)
     if differing:
         averaged = "seeds are averaged"
@@ -55,6 +57,24 @@ def protocol_caption(
             f"one protocol (the CSV has every protocol field)."
         )
     return caption
+
+
+def _labels_drawn(agg: pd.DataFrame) -> str:
+    """How the class-conditional rows' labels were drawn (``protocol.sample_labels``), which their
+    numbers depend on (stratified labels give every class its share, as uniform draws do not): each
+    way, with the rows drawn so. "" on a board without conditional rows, whose caption is as before."""
+    if "sample_labels" not in agg:
+        return ""
+    rows: dict[str, list[str]] = {}
+    for label, drawn in zip(agg.get("row_label", agg["label"]), agg["sample_labels"], strict=True):
+        if isinstance(drawn, str) and drawn:
+            rows.setdefault(drawn, []).append(md_code(label))
+    if not rows:
+        return ""
+    if len(rows) == 1:  # every one alike: the Class-conditional table says which rows they are
+        return f"The class-conditional rows' labels: {md_text(next(iter(rows)))}."
+    ways = "; ".join(f"{', '.join(labels)}: {md_text(drawn)}" for drawn, labels in rows.items())
+    return f"The class-conditional rows' labels: {ways}."
 
 
 def stats_metrics(runs: pd.DataFrame) -> list[str]:

@@ -65,6 +65,7 @@ RESERVED_METRIC_KEYS = frozenset(
         "dataset_source",
         "features_source",
         "metric_sources",
+        "sample_labels",
         "config_differs",
         "config_tag",
         "machine",

@@ -1772,3 +1772,35 @@ def test_a_plugin_metric_declaring_fid_higher_is_better_does_not_flip_fids_arrow
         metric_columns._declared.cache_clear()
     assert directions["fid"] is False
     assert directions["backwards_score"] is True
+
+
+def test_the_caption_names_how_the_conditional_rows_labels_were_drawn():
+    """A class-conditional row's numbers depend on the labels it sampled for (stratified ones give
+    every class its share, ADM's uniform draws do not), recorded in protocol.sample_labels, which the
+    board named nowhere (markdown.protocol_caption). An unconditional board's caption and CSV are as
+    before (no clause, no column)."""
+    plain = [run_result("copy", s, 1.0) for s in (0, 1)]
+    drawn = "stratified to the train split's class proportions, shuffled"
+    cond = [run_result("copy-cond", s, 0.5) for s in (0, 1)]
+    for r in cond:
+        r.protocol["sample_labels"] = {"classes": 10, "counts": [20] * 10, "drawn": drawn, "seed": r.seed}
+    adm = run_result("adm", 0, 2.0)
+    adm.protocol["sample_labels"] = {
+        "classes": 10,
+        "counts": [20] * 10,
+        "drawn": "given with the samples (arr_1)",
+    }
+    agg, md = board(plain + cond + [adm])
+    caption = next(ln for ln in md.splitlines() if ln.startswith("Protocol:"))
+    assert caption.endswith(
+        f"The class-conditional rows' labels: `copy-cond`: {drawn}; `adm`: given with the samples (arr_1)."
+    )
+    _, md = board(plain + cond)  # one way: said once
+    assert f"kid.subsets=100. The class-conditional rows' labels: {drawn}." in md
+    assert "Rows differ" not in caption  # one protocol: copy is ranked beside them
+    assert list(to_csv_frame(agg).set_index("model")["sample_labels"].fillna("")) == [
+        "given with the samples (arr_1)" if m == "adm" else drawn if m == "copy-cond" else ""
+        for m in to_csv_frame(agg)["model"]
+    ]
+    agg, md = board(plain)
+    assert "class-conditional" not in md and "sample_labels" not in to_csv_frame(agg)
