@@ -29,7 +29,7 @@ SAME_AS = {"stacked-digits": "digits"}
 
 
 #: the files a dataset's folder holds, one per baseline that reads its own (gan-sat reads gan-ns's)
-READ = ("vae", "gan-ns", "ddpm", "ddim", "ddpm-cond", "ddim-cond")
+READ = ("vae", "gan-ns", "gan-cond", "ddpm", "ddim", "ddpm-cond", "ddim-cond")
 
 
 def dataset_defaults(model: str, dataset: str) -> dict[str, Any]:

@@ -161,33 +161,42 @@ class _GAN(GenerativeModel):
         rng_data = torch.Generator().manual_seed(ctx.seed)
         rng_noise = torch.Generator().manual_seed(ctx.seed + 1_000_003)
         n, bs = data.shape[0], cfg.batch_size
+        labels = self._train_labels(ctx, n)  # None: unconditional
 
-        def real_batch() -> torch.Tensor:
-            return data[torch.randint(0, n, (bs,), generator=rng_data).to(self.device)]
+        def real_batch() -> tuple[torch.Tensor, torch.Tensor | None]:
+            idx = torch.randint(0, n, (bs,), generator=rng_data).to(self.device)
+            return data[idx], None if labels is None else labels[idx]
 
         def noise() -> torch.Tensor:
             return torch.randn(bs, cfg.z_dim, generator=rng_noise).to(self.device)
+
+        def fake_labels() -> torch.Tensor | None:  # draws nothing for an unconditional model
+            return self._fake_labels(labels, bs, rng_noise)
+
+        d, g = self._d, self._g
 
         last: dict[str, torch.Tensor] = {}  # the last step's batches and noise, for final_loss
 
         def step(i: int) -> dict[str, float]:
             D.requires_grad_(True)
             for _ in range(cfg.d_steps):
-                x, z = real_batch(), noise()
-                last.update(x=x, z_d=z)
+                (x, y), z = real_batch(), noise()
+                y_fake = fake_labels()
+                last.update(x=x, y=y, z_d=z, y_d=y_fake)
                 with autocast(self.device, ctx.amp):
                     with torch.no_grad():
-                        fake = G(z)
-                    l_real, l_fake = D(x), D(fake)
+                        fake = g(G, z, y_fake)
+                    l_real, l_fake = d(D, x, y), d(D, fake, y_fake)
                     loss_d = discriminator_loss(l_real, l_fake).mean()
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
             D.requires_grad_(False)
             z = noise()
-            last["z_g"] = z
+            y_fake = fake_labels()
+            last.update(z_g=z, y_g=y_fake)
             with autocast(self.device, ctx.amp):
-                loss_g = self.generator_loss(D(G(z))).mean()
+                loss_g = self.generator_loss(d(D, g(G, z, y_fake), y_fake)).mean()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             grads = [p.grad.detach().float().norm() for p in G.parameters() if p.grad is not None]
@@ -210,8 +219,9 @@ class _GAN(GenerativeModel):
             if not last:
                 return {}
             with buffers_kept(G, D), autocast(self.device, ctx.amp):
-                loss_d = discriminator_loss(D(last["x"]), D(G(last["z_d"]))).mean()
-                loss_g = self.generator_loss(D(G(last["z_g"]))).mean()
+                fake_d = g(G, last["z_d"], last["y_d"])
+                loss_d = discriminator_loss(d(D, last["x"], last["y"]), d(D, fake_d, last["y_d"])).mean()
+                loss_g = self.generator_loss(d(D, g(G, last["z_g"], last["y_g"]), last["y_g"])).mean()
                 return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
 
         def state() -> dict[str, Any]:
@@ -246,6 +256,25 @@ class _GAN(GenerativeModel):
         finally:
             D.requires_grad_(True)
         return summary
+
+    # hooks for the class-conditional subclass (baselines.gan_cond); an unconditional model draws
+    # nothing in them, so its random streams, and every checkpoint it trained, stay as they were
+    def _train_labels(self, ctx: TrainContext, n: int) -> torch.Tensor | None:
+        """The ``n`` train examples' classes on the training device, or None (unconditional)."""
+        return None
+
+    def _fake_labels(self, labels: torch.Tensor | None, n: int, gen: torch.Generator) -> torch.Tensor | None:
+        """The classes ``n`` fakes are generated for, drawing any randomness from ``gen`` (the noise
+        generator, saved in checkpoints); None for an unconditional model."""
+        return None
+
+    @staticmethod
+    def _g(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return G(z) if y is None else G(z, y)
+
+    @staticmethod
+    def _d(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return D(x) if y is None else D(x, y)
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
