@@ -78,10 +78,11 @@ leaderboards: $(STAMP)
 	$(PY) -m genbench report --out runs/leaderboards --leaderboards leaderboards
 
 # The class-conditional board (leaderboards/conditional/): ddpm-cond and ddim-cond (classifier-free
-# guidance at the default w = 0.1, and DDIM's guidance sweep over the same weights), the copy-cond
-# floor, and the unconditional ddpm and ddim beside them, 3 seeds on digits (about 30 minutes on 2 cores).
+# guidance at the default w = 0.1, and DDIM's guidance sweep over the same weights), gan-cond, the
+# copy-cond floor, and the unconditional ddpm, ddim and gan-ns beside them, 3 seeds on digits (about
+# 35 minutes on 2 cores).
 leaderboards-conditional: $(STAMP)
-	$(PY) -m genbench run --models ddpm-cond,ddim-cond,copy-cond,ddpm,ddim --dataset digits --seeds $(SEEDS) --out runs/conditional
+	$(PY) -m genbench run --models ddpm-cond,ddim-cond,gan-cond,copy-cond,ddpm,ddim,gan-ns --dataset digits --seeds $(SEEDS) --out runs/conditional
 	$(PY) -m genbench run --models ddim-cond --set ddim-cond.guidance=0,0.3,1,3 --dataset digits --seeds $(SEEDS) --out runs/conditional
 	$(PY) -m genbench report --out runs/conditional --leaderboards leaderboards/conditional
 

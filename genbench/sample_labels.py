@@ -9,8 +9,9 @@ from the run's seed through a stream of its own (:func:`labels_seed`), never the
 the same command draws the same labels, and an unconditional model's samples are unchanged.
 
 Stratified, not uniform at random as StudioGAN and ADM's sampling scripts draw them: FID against the
-reference split then compares samples and data of the same class mix (10000 uniform draws over 10
-classes are off by about 30 per class), and per-class metrics (intra-FID, class accuracy) get
+train split (the default reference) then compares samples and data of the same class mix (10000
+uniform draws over 10 classes are off by about 30 per class; against the test split, the train
+split's mix, which a split drawn from the same data shares up to its own sampling), and per-class metrics (intra-FID, class accuracy) get
 counts in proportion to the data, the same on every seed.
 """
 
@@ -47,7 +48,7 @@ def check_conditional_data(name: str, dataset: Dataset) -> None:
         why = "declares no number of classes (num_modes)" if k is None else "has no labels in its train split"
         raise GenbenchError(
             f"model {name!r} is class-conditional, but dataset {dataset.name!r} {why}; choose a dataset "
-            "with class labels (digits, mnist, fashion-mnist, cifar10, ring8, grid25) or drop "
+            "with class labels (digits, mnist, fashion-mnist, cifar10, stacked-digits, ring8, grid25) or drop "
             f"{name} from --models"
         )
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= k):
