@@ -10,6 +10,7 @@ deterministic DDIM; 1 with ``steps = T`` is DDPM's ancestral sampler with the po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -113,10 +114,17 @@ class DDIM(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        return self.strided(self._owner().eps, n, generator)
+
+    def strided(
+        self, eps: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], n: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        """``n`` samples by the DDIM loop with the noise estimate ``eps(x_t, t)`` (the owner's EMA
+        denoiser, or ddim-cond's guided one), in the data range."""
         owner = self._owner()
         owner.ema.eval()
         x = ddim_sample(
-            owner.eps,
+            eps,
             owner.schedule,
             (n, *self.spec.shape),
             generator=generator,

@@ -18,7 +18,6 @@ import torch
 from baselines import configs
 from baselines.ddim import DDIM, DDIMConfig
 from baselines.ddpm_cond import DDPMCond, check_guidance
-from baselines.schedule import ddim_sample
 from genbench.api import DataSpec
 from genbench.registry import register_model
 
@@ -61,17 +60,4 @@ class DDIMCond(DDIM):
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         owner = self._owner()
-        owner.ema.eval()
-        x = ddim_sample(
-            owner.guided(owner.sample_labels(n, labels), self.config.guidance),
-            owner.schedule,
-            (n, *self.spec.shape),
-            generator=generator,
-            steps=self.config.steps,
-            eta=self.config.eta,
-            spacing=self.config.spacing,  # type: ignore[arg-type]
-            device=owner.device,
-            clip=owner.clip if self.config.clip_denoised else None,
-            on_step=self.sampling_progress,
-        )
-        return owner.finish(x)
+        return self.strided(owner.guided(owner.sample_labels(n, labels), self.config.guidance), n, generator)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -372,9 +373,16 @@ class DDPM(GenerativeModel):
     # -- sampling -------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        return self.ancestral(self.eps, n, generator)
+
+    def ancestral(
+        self, eps: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], n: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        """``n`` samples by ancestral sampling with the noise estimate ``eps(x_t, t)`` (the EMA
+        denoiser's, or ddpm-cond's guided one), in the data range."""
         self.ema.eval()
         x = ddpm_sample(
-            self.eps,
+            eps,
             self.schedule,
             (n, *self.spec.shape),
             generator=generator,

@@ -29,7 +29,6 @@ import torch
 
 from baselines import configs
 from baselines.ddpm import DDPM, DDPMConfig
-from baselines.schedule import ddpm_sample
 from genbench.api import DataSpec, TrainContext
 from genbench.errors import GenbenchError
 from genbench.registry import register_model
@@ -150,18 +149,7 @@ class DDPMCond(DDPM):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        self.ema.eval()
-        x = ddpm_sample(
-            self.guided(self.sample_labels(n, labels), self.config.guidance),
-            self.schedule,
-            (n, *self.spec.shape),
-            generator=generator,
-            device=self.device,
-            variance=self.config.variance,  # type: ignore[arg-type]
-            clip=self.clip if self.config.clip_denoised else None,
-            on_step=self.sampling_progress,
-        )
-        return self.finish(x)
+        return self.ancestral(self.guided(self.sample_labels(n, labels), self.config.guidance), n, generator)
 
 
 def check_guidance(model: str, guidance: float, p_uncond: float | None) -> None:
