@@ -623,7 +623,10 @@ def test_prdc_counts_copies_on_the_radius_as_exact_distances_do(seed):
     assert out["precision"] == 1.0 and out["recall"] == 0.0
     assert out["density"] == pytest.approx(inside / k, abs=1e-12)
     assert out["coverage"] == pytest.approx(inside / len(real), abs=1e-12)
-    assert out == pytest.approx(quiet_prdc(real, collapse, k), abs=1e-12)
+    # not compared with the reference package here: its distances are matrix products, so on these
+    # ties its own rounding decides (numpy 1.24 and scikit-learn 1.3, the floors, gave density 0.72
+    # against the exact 2/3 on an AVX-512 EPYC in seed 0); test_prdc_matches_reference_package
+    # compares the two where no example lies on a radius
 
 
 def test_prdc_recomputes_ties_in_chunks_with_the_same_result(monkeypatch):
