@@ -1370,6 +1370,39 @@ def test_the_readme_digits_table_is_the_published_board():
     assert seen == set(board.index)
 
 
+def test_the_readme_conditional_table_is_the_published_board():
+    """The README's class-conditional table is copied by hand from
+    ``leaderboards/conditional/digits.csv``, as the digits table is from its board."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    board = pd.read_csv(root / "leaderboards/conditional/digits.csv").set_index("label")
+    readme = (root / "README.md").read_text()
+    header = "| model | FID | intra-FID | class accuracy | NFE | samples/s |"
+    assert header in readme
+    rows = readme.split(header)[1].split("\n\n")[0].strip().splitlines()[1:]
+    columns = ["fid", "intra_fid", "class_accuracy", "nfe", "samples_per_s"]
+    seen = set()
+    for row in rows:
+        name, *cells = (c.strip() for c in row.strip("|").split("|"))
+        model = name.split("`")[1]
+        w = re.search(r"w = ([\d.]+)", name)
+        default = {"ddpm-cond": "0.1", "ddim-cond": "0.1"}.get(model)
+        label = model if w is None or w.group(1) == default else f"{model}[guidance={w.group(1)}]"
+        seen.add(label)
+        for column, cell in zip(columns, cells, strict=True):
+            m = re.fullmatch(r"\**([\d.]+)(?: ± ([\d.]+))?\**", cell)  # bold: the best
+            if m is None:  # no number: a column the row's model has none of, or not shown
+                assert cell == "", (label, column, cell)
+                continue
+            for text, key in ((m.group(1), column), (m.group(2), f"{column}_std")):
+                if text is not None:  # the board's value, rounded to the digits shown
+                    last = 10.0 ** -len(text.partition(".")[2])
+                    assert abs(float(text) - board.loc[label, key]) <= last / 2 + 1e-9, (label, key)
+    assert seen == set(board.index)
+
+
 def test_the_published_digits_board_uses_the_shipped_classifier(tmp_path):
     """Every machine extracts digits features with the shipped classifier, so a user's digits FIDs
     share the board's protocol only while the board was scored with those weights: weights remade
@@ -1385,7 +1418,7 @@ def test_the_published_digits_board_uses_the_shipped_classifier(tmp_path):
     assert set(board["features_fingerprint"]) == {shipped}
 
 
-@pytest.mark.parametrize("dataset", ["digits", "ring8", "grid25"])
+@pytest.mark.parametrize("dataset", ["digits", "ring8", "grid25", "conditional/digits"])
 def test_the_published_boards_are_scored_by_the_metrics_genbench_has_now(dataset):
     """A metric whose version went up (PRDC 2 compares tied distances exactly) makes the published
     rows a protocol no user can rerun: each board must be regenerated with the version bump."""
