@@ -78,6 +78,17 @@ def check_labels(labels: torch.Tensor, n: int, num_classes: int, what: str) -> N
         )
 
 
+def fit_labels(model: str, ctx: TrainContext, n: int, num_classes: int, device: torch.device) -> torch.Tensor:
+    """A conditional baseline's train labels (``ctx.labels``) checked and on ``device``; their absence
+    (a harness or caller that gave none) is a one-line error naming ``model``. ddpm-cond's and
+    gan-cond's ``_train_labels``."""
+    if ctx.labels is None:
+        raise GenbenchError(f"{model} trains on class labels, and none were given (TrainContext.labels)")
+    labels = torch.as_tensor(ctx.labels)
+    check_labels(labels, n, num_classes, "the train labels")
+    return labels.to(device)
+
+
 @register_model("ddpm-cond")
 class DDPMCond(DDPM):
     """Class-conditional DDPM with classifier-free guidance (Ho & Salimans 2022), ancestral sampling."""
@@ -121,13 +132,7 @@ class DDPMCond(DDPM):
 
     # -- training (DDPM.fit, with these hooks) ----------------------------------------------------
     def _train_labels(self, ctx: TrainContext, n: int) -> torch.Tensor | None:
-        if ctx.labels is None:
-            raise GenbenchError(
-                f"{self.registered_name} trains on class labels, and none were given (TrainContext.labels)"
-            )
-        labels = torch.as_tensor(ctx.labels)
-        check_labels(labels, n, self.null_class, "the train labels")
-        return labels.to(ctx.device)
+        return fit_labels(self.registered_name, ctx, n, self.null_class, ctx.device)
 
     def _batch_labels(
         self, labels: torch.Tensor | None, idx: torch.Tensor, gen: torch.Generator

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.configs import dataset_defaults as _dataset_defaults
-from baselines.ddpm_cond import check_labels
+from baselines.ddpm_cond import check_labels, fit_labels
 from baselines.gan import _GAN, GanConfig
 from baselines.gan_nets import (
     DCGANDiscriminator,
@@ -121,13 +121,7 @@ class GanCond(_GAN):
 
     # -- training (_GAN.fit, with these hooks) ------------------------------------------------------
     def _train_labels(self, ctx: TrainContext, n: int) -> torch.Tensor | None:
-        if ctx.labels is None:
-            raise GenbenchError(
-                f"{self.registered_name} trains on class labels, and none were given (TrainContext.labels)"
-            )
-        labels = torch.as_tensor(ctx.labels)
-        check_labels(labels, n, self.num_classes, "the train labels")
-        return labels.to(self.device)
+        return fit_labels(self.registered_name, ctx, n, self.num_classes, self.device)
 
     def _fake_labels(self, labels: torch.Tensor | None, n: int, gen: torch.Generator) -> torch.Tensor | None:
         assert labels is not None  # _train_labels gave them
