@@ -22,7 +22,7 @@ samplers at equal cost must count.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -120,6 +120,12 @@ class DDPMCond(DDPM):
         check_guidance(m, config.guidance, config.p_uncond)
 
     @classmethod
+    def weights_owner_config(cls, config: Any) -> Any:
+        # ddim-cond samples these weights with its own guidance, checked against this p_uncond; the
+        # default guidance (0.1) refused p_uncond=0 here, and no --set could reach it
+        return config if config.p_uncond > 0 else replace(config, guidance=0.0)
+
+    @classmethod
     def dataset_defaults(cls, dataset: str) -> dict[str, Any]:
         return configs.dataset_defaults("ddpm-cond", dataset)
 
@@ -167,5 +173,5 @@ def check_guidance(model: str, guidance: float, p_uncond: float | None) -> None:
     if guidance != 0 and p_uncond == 0:
         raise GenbenchError(
             f"{model}.guidance={guidance} needs the unconditional model, and ddpm-cond.p_uncond=0 "
-            "trained none; set the guidance to 0 or train with ddpm-cond.p_uncond=0.1"
+            f"trained none; set {model}.guidance=0 or train with ddpm-cond.p_uncond=0.1"
         )

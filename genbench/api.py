@@ -123,6 +123,18 @@ class GenerativeModel(ABC):
         return None  # by default every config the dataclass accepts is valid
 
     @classmethod
+    def weights_owner_config(cls, config: Any) -> Any:
+        """``config`` for this model trained or loaded only as another's weights owner (the model
+        whose ``weights_from`` names it), which is never sampled: the harness checks and builds the
+        owner with what this returns. A sampling-only field whose default this model's own
+        ``check_config`` refuses beside a training field may be set here to a value it accepts
+        (ddpm-cond's default guidance needs ``p_uncond > 0``; ddim-cond samples with its own
+        guidance). It must not change ``train_config``, which keys the checkpoint. By default
+        ``config`` unchanged.
+        """
+        return config
+
+    @classmethod
     def unused_fields(cls, spec: DataSpec, config: Any) -> tuple[str, ...]:
         """The fields of ``config`` that change nothing on the data of ``spec``, neither what is
         trained nor how it samples (a U-Net's width where an MLP trains on 2D points).

@@ -68,6 +68,11 @@ class Owner:
     overrides: dict[str, str]
     ignored: tuple[str, ...] = ()
 
+    def config(self, dataset: str) -> Any:
+        """The owner's config on ``dataset`` as a weights owner: its defaults and ``overrides``,
+        through its :meth:`~genbench.api.GenerativeModel.weights_owner_config` (it is never sampled)."""
+        return self.cls.weights_owner_config(resolve_model_config(self.cls, dataset, self.overrides))
+
 
 @dataclass
 class Plan:
@@ -371,7 +376,7 @@ def plan_model(
     owner_cfg = None
     if owner is not None:
         owner = replace(owner, overrides=canonical_variant(owner.cls, spec.name, owner.overrides))
-        owner_cfg = resolve_model_config(owner.cls, spec.name, owner.overrides)
+        owner_cfg = owner.config(spec.name)
         owner.cls.check_config(spec, owner_cfg)
     for v in variants:  # the values too (ddim.steps=0), not only their types: DDPM would train first
         cfg = resolve_model_config(cls, spec.name, v)
@@ -479,7 +484,9 @@ def weights_fields(cls: type[GenerativeModel], spec: DataSpec, overrides: list[O
     keys: dict[str, Any] = {}
 
     def key(given: dict[str, str]) -> Any:
-        config = resolve_model_config(cls, spec.name, given)
+        # built as the weights owner it is here (ddpm-cond with p_uncond=0 refused its own default
+        # guidance, which the dependent never uses)
+        config = cls.weights_owner_config(resolve_model_config(cls, spec.name, given))
         if (seen := repr(config)) not in keys:
             # its __init__ checks the config, so a bad value fails as it would in training; what it
             # changes of torch's global generators and settings is put back (the runner builds it

@@ -327,9 +327,7 @@ def run_one(
         # plan resolved it once already; a plugin's dataset_defaults may still raise this time
         cfg = resolve_model_config(cls, p.dataset.name, overrides)
         result.config = asdict(cfg) if is_dataclass(cfg) else {}
-        owner_cfg = (
-            None if owner is None else resolve_model_config(owner.cls, p.dataset.name, owner.overrides)
-        )
+        owner_cfg = None if owner is None else owner.config(p.dataset.name)
         if owner is not None:  # its network is the owner's: seeds sampled from two DDPM configs differ
             result.config["weights_from"] = {
                 "model": owner.name,

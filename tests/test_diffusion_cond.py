@@ -8,10 +8,12 @@ guard: its numbers were recorded from that code and it checks they still hold.""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 import torch
+from cli_helpers import run_args, single_line_error  # tests/ is on the path: pytest puts it there
 
 from baselines import configs
 from baselines.ddim_cond import DDIMCond
@@ -278,3 +280,38 @@ def test_short_ring8_run_draws_each_sample_at_its_own_mode():
     assert share(model) < 0.3  # untrained: about 1/8
     model.fit(train, TrainContext(seed=0, device=torch.device("cpu"), labels=torch.as_tensor(labels)))
     assert share(model) > 0.9
+
+
+def test_ddim_cond_samples_a_ddpm_cond_trained_without_the_null_class(cli, tmp_path, cache_dir):
+    """ddim-cond (guidance 0) over a ddpm-cond trained with p_uncond=0 runs and loads the weights
+    ddpm-cond trained. Before GenerativeModel.weights_owner_config, the owner was built with its own
+    default guidance (0.1), which ddim-cond never uses and no --set could reach, and p_uncond=0
+    refused it: "ddpm-cond.guidance=0.1 needs the unconditional model" for every such run. ddim-cond's
+    own default guidance is still refused, by its own name."""
+    fixed = ["--dataset", "ring8", "--samples", "64", "--metrics", "modes", "--set", "ddpm-cond.p_uncond=0"]
+    fixed += [
+        "--set",
+        "ddpm-cond.train_steps=4",
+        "--set",
+        "ddpm-cond.timesteps=20",
+        "--set",
+        "ddim-cond.steps=5",
+    ]
+    out = tmp_path / "out"
+    both = [
+        "--models",
+        "ddpm-cond,ddim-cond",
+        "--set",
+        "ddpm-cond.guidance=0",
+        "--set",
+        "ddim-cond.guidance=0",
+    ]
+    result = cli(*run_args(out, cache_dir, *fixed, *both))
+    assert result.exit_code == 0, result.output
+    runs = {r["model"]: r for r in map(json.loads, map(Path.read_text, out.glob("ring8/*/seed0.json")))}
+    assert {m: r["status"] for m, r in runs.items()} == {"ddpm-cond": "ok", "ddim-cond": "ok"}
+    trained, sampled = runs["ddpm-cond"]["training"], runs["ddim-cond"]["training"]
+    assert sampled["loaded"] and not trained["loaded"] and sampled["checkpoint"] == trained["checkpoint"]
+    assert runs["ddim-cond"]["config"]["weights_from"]["config"]["p_uncond"] == 0.0
+    said = single_line_error(cli(*run_args(tmp_path / "refused", cache_dir, *fixed, "--models", "ddim-cond")))
+    assert "ddim-cond.guidance=0.1 needs the unconditional model" in said and "ddim-cond.guidance=0 " in said
