@@ -163,7 +163,7 @@ def _evaluate(
         )
         reference = reference_features_for(p, console)  # none when reads_reference is False
         load_stats(p, reference, console)
-        console.note(protocol_line(p, [seed]))
+        console.note(protocol_line(p, [seed], labels[1] if labels is not None else None))
         evaluate_into(
             result, p, None, int(x.shape[0]), seed, reference, console, samples=x, sample_labels=labels
         )

@@ -30,7 +30,7 @@ from genbench.progress import Progress
 from genbench.provenance import scoring_sources
 from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
-from genbench.sample_labels import read_only, run_labels
+from genbench.sample_labels import DRAWN, read_only, run_labels
 from genbench.sampling_steps import reporting_steps
 from genbench.shared_inputs import SharedInputs
 from genbench.split_features import beside_the_run, sample_features_reader, split_features_reader
@@ -75,19 +75,25 @@ def evaluate_into(
         assert model is not None
         check = SampleCheck(result.model, p.dataset.spec)
         generator = sample_generator(seed, p.device)
-        labels_fn = None
+        batch_labels = None
         if type(model).conditional:
             # drawn before the timed region, from a stream of their own: no sample's noise moves
             sample_labels = run_labels(p.dataset, n, seed)
-            labels_fn = _batch_labels(sample_labels[0], n, p.config.batch_size, generator)
+            batch_labels = _BatchLabels(sample_labels[0], n, p.config.batch_size, generator.device)
 
         def sample_fn(b: int, g: torch.Generator) -> torch.Tensor:
             with torch.no_grad():
-                if labels_fn is None:  # an unconditional model is called as it always was
+                if batch_labels is None:  # an unconditional model is called as it always was
                     return model.sample(b, generator=g)
-                return model.sample(b, generator=g, labels=labels_fn(b, g))
+                return model.sample(b, generator=g, labels=batch_labels.current)
 
         bar = console.sampling(f"sample {result.label} seed {seed}", n)
+
+        def batch_started(b: int, timed: bool) -> None:
+            if batch_labels is not None:
+                batch_labels.started(b, timed)
+            bar.batch_started(b, timed)
+
         # for a plugin that draws from the global generators as it samples (torch.randn_like, or
         # dropout left on): seeded at training only, it was wherever fit had left it, so the run that
         # trained the model and the next one, which loaded it, sampled and scored other numbers
@@ -107,7 +113,7 @@ def evaluate_into(
                     p.device,
                     on_batch=bar,
                     check=check,  # not timed
-                    on_batch_start=bar.batch_started,
+                    on_batch_start=batch_started,
                 )
         finally:
             console.sampling_done()
@@ -240,25 +246,23 @@ def evaluate_into(
     result.timings = {k: float(v) for k, v in timings.items()}
 
 
-def _batch_labels(
-    labels: torch.Tensor, n: int, batch_size: int, generator: torch.Generator
-) -> Callable[[int, torch.Generator], torch.Tensor]:
-    """``labels_for(b, g)``: the labels of the sampling loop's next batch of ``b`` with ``generator``,
-    in order, and for the warm-up batch (drawn with a generator of its own) the first batch's. Each
-    batch's are a copy of its own on the generator's device, made here, before the timed region:
-    a model writing into its labels changes neither a later batch's nor what the metrics read."""
-    device = generator.device
-    batches = [part.to(device, copy=True) for part in labels[:n].split(max(1, batch_size))]
-    warmup = labels[: min(batch_size, n)].to(device, copy=True)
-    given = iter(batches)
+class _BatchLabels:
+    """The labels of the sampling loop's batches, in order; the warm-up batch gets the first batch's.
+    ``started(b, timed)`` is :func:`~genbench.metrics.throughput.measure_sampling`'s
+    ``on_batch_start``, which says before each batch whether it is the warm-up (an identity test of
+    the generator it was handed leaned on how the loop builds them). Each batch's labels are a copy
+    of its own on ``device``, made here, before the timed region: a model writing into its labels
+    changes neither a later batch's nor what the metrics read."""
 
-    def labels_for(b: int, g: torch.Generator) -> torch.Tensor:
-        batch = next(given, None) if g is generator else warmup
-        if batch is None or len(batch) != b:  # the loop batches as measure_sampling documents
+    def __init__(self, labels: torch.Tensor, n: int, batch_size: int, device: torch.device):
+        self._timed = iter([part.to(device, copy=True) for part in labels[:n].split(max(1, batch_size))])
+        self._warmup = labels[: min(batch_size, n)].to(device, copy=True)
+        self.current: torch.Tensor | None = None
+
+    def started(self, b: int, timed: bool) -> None:
+        self.current = next(self._timed, None) if timed else self._warmup
+        if self.current is None or len(self.current) != b:  # the loop batches as measure_sampling documents
             raise RuntimeError(f"sampling asked for a batch of {b} labels the harness did not prepare")
-        return batch
-
-    return labels_for
 
 
 def _score_metric(
@@ -374,9 +378,11 @@ def reference_protocol(p: Plan) -> dict[str, Any]:
     return made_reference(p.reference_made if p.reference_stats is not None else None, p.dataset.name)
 
 
-def protocol_line(p: Plan, seeds: list[int]) -> str:
+def protocol_line(p: Plan, seeds: list[int], labels: dict[str, Any] | None = None) -> str:
     """The protocol every number of the run is measured under, as one line said before the first
-    result: the per-run lines show values only (``fid=13.2``), which named no protocol."""
+    result: the per-run lines show values only (``fid=13.2``), which named no protocol. ``labels``:
+    what an evaluation's protocol records of the samples' classes (None: it has none); a run's
+    class-conditional models draw theirs (:func:`genbench.sample_labels.run_labels`), said too."""
     ref = reference_protocol(p)
     if p.reads_reference:  # reference_protocol then names the split read
         against = f"against the {ref['reference_split']} split ({ref['num_reference']} examples)"
@@ -397,11 +403,17 @@ def protocol_line(p: Plan, seeds: list[int]) -> str:
     info = p.extractor.info()
     samples = p.measures.get("num_samples")
     each = " per model and seed" if p.models else ""  # an evaluation scores the samples it is given
-    return (
+    line = (
         f"protocol: {p.dataset.name}, {samples} samples{each} {against}, in "
         f"{info.get('name')} features ({info.get('fingerprint')}), seed{'s' if len(seeds) > 1 else ''} "
         f"{','.join(map(str, seeds))}"
     )
+    # the class mix the conditional metrics and FID depend on (the results, captions and CSV say it)
+    if labels is not None:
+        line += f"; classes {labels['drawn']}"
+    elif any(cls.conditional for _, cls, _, _ in p.models):
+        line += f"; class-conditional models' labels {DRAWN}, seeded by the run's seed"
+    return line
 
 
 def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:

@@ -30,6 +30,7 @@ def test_a_run_names_its_protocol_before_its_values(cli, tmp_path, cache_dir):
     )
     assert line in err and err.index(line) < err.index("ok copy seed 0")
     assert "ok copy seed 0: kid=" in err, err
+    assert "labels" not in err and "classes" not in err  # no class-conditional model, no clause
     np.savez(tmp_path / "s.npz", samples=np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32))
     r = cli(
         *eval_args(tmp_path / "s.npz", tmp_path / "e", cache_dir, "--dataset", "ring8", "--metrics", "fid")

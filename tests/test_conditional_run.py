@@ -100,6 +100,11 @@ def test_a_conditional_run_hands_fit_sample_and_the_metrics_the_same_labels(
     extra = ["--dataset", "digits", "--samples", "40", "--batch-size", "16", "--metrics", "test-seen"]
     r = cli(*run_args(out, cache_dir, "--models", models, "--save-samples", *extra))
     assert r.exit_code == 0, r.output
+    # the line said before the first value names how the classes were drawn (it did not)
+    assert (
+        "seed 0; class-conditional models' labels stratified to the train split's class proportions, "
+        "shuffled, seeded by the run's seed" in " ".join(r.stderr.split())
+    )
     train_labels = Digits(cache_dir=cache_dir).load_labels("train")
     # fit: the train split's labels, int64 on the CPU, one per row; an unconditional model's None
     [(rows, labels)] = _Recorder.fits
@@ -184,6 +189,7 @@ def test_eval_of_an_adm_npz_hands_arr_1_to_the_metrics(cli, tmp_path, cache_dir,
     assert seen.dtype == np.int64 and np.array_equal(seen, labels)
     result = json.loads((tmp_path / "out/digits/adm/seed0.json").read_text())
     assert result["protocol"]["sample_labels"]["drawn"] == "given with the samples (arr_1)"
+    assert "seed 0; classes given with the samples (arr_1)" in " ".join(r.stderr.split())
     _Seen.seen = {}
     r = cli(
         *eval_args(_adm_file(tmp_path / "plain.npz"), tmp_path / "out", cache_dir, "--metrics", "test-seen")
