@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from genbench.cells import PARTIAL_MARK, CellNote, fmt, note_lines
-from genbench.metric_columns import PLUGIN_SECTION, SECTIONS, column_directions, plugin_columns
+from genbench.metric_columns import PLUGIN_SECTION, SECTIONS, column_directions, computed_in, plugin_columns
 from genbench.protocols import protocol_differences, show_values
 from genbench.source_notes import sources_markdown
 from genbench.text import and_list, md_code, md_link_text, md_text
@@ -104,12 +104,15 @@ def shared_metric_settings(runs: pd.DataFrame, protocols: list[dict[str, Any]]) 
     """The options every run of ``runs`` computed its metrics with, as ``--metric-option`` spells
     them ("fid.backend=torch-fidelity, prdc.k_dc=5"): the FID backend or PRDC's k change the numbers, and a
     reader of the markdown alone could not tell them apart. A metric whose settings differ between
-    runs is in the protocol (``protocols``' "metrics"), named by each row's label, so not here."""
+    runs is in the protocol (``protocols``' "metrics"), named by each row's label, so not here. A
+    metric no run has a value of is not named: a run records the options of every metric it planned,
+    and an unconditional board's caption named cas's and intra_fid's, which apply to
+    class-conditional models alone."""
     varying = {m for p in protocols for m in (p.get("metrics") or {})}
     seen: dict[str, set[str]] = {}
     for text in runs["metric_options"].dropna() if "metric_options" in runs else []:
         for metric, options in json.loads(text).items():
-            if options and metric not in varying:
+            if options and metric not in varying and computed_in(runs, metric):
                 seen.setdefault(metric, set()).add(json.dumps(options, sort_keys=True))
     parts = []
     for metric, values in sorted(seen.items()):

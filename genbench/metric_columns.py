@@ -83,6 +83,13 @@ def metric_columns(metric: str) -> frozenset[str]:
     return frozenset(c for c, _ in _declared(metric)) or frozenset({metric})
 
 
+def computed_in(runs: pd.DataFrame, metric: str) -> bool:
+    """Whether any of ``runs`` holds a value of ``metric``'s columns; True for a metric whose columns
+    are unknown (an uninstalled or broken plugin), whose values cannot be told from others'."""
+    declared = [c for c, _ in _declared(metric)]
+    return not declared or any(c in runs and runs[c].notna().any() for c in declared)
+
+
 def _in_tree_metrics() -> list[str]:
     from genbench import registry
 

@@ -385,6 +385,28 @@ def test_the_caption_names_the_metric_options_every_row_shares():
     assert "fid.backend=" not in caption and "Rows differ in fid.backend" in caption
 
 
+def test_the_caption_names_no_options_of_a_metric_no_row_computed():
+    """A run records the options of every metric it planned, and the conditional metrics are in the
+    default set: the regenerated digits board's caption named cas.lr and intra_fid.backend, though
+    they apply to class-conditional models alone and no row had a value of either."""
+    planned = {"cas": {"lr": 0.003}, "intra_fid": {"backend": "torch-fidelity"}}
+
+    def run(seed, **values):
+        r = run_result("ddpm", seed, 14.0, metrics={"kid": 0.5, **values})
+        r.protocol["metric_options"] = {**r.protocol["metric_options"], **planned}
+        return r
+
+    _, md = board([run(0), run(1)])
+    caption = next(ln for ln in md.splitlines() if ln.startswith("Protocol:"))
+    assert caption.endswith(
+        "Metric options (`--metric-option`): fid.backend=torch-fidelity, kid.subsets=100."
+    )
+    _, md = board([run(0, cas=0.9, cas_ref=0.95), run(1)])  # one row with a value names them
+    caption = next(ln for ln in md.splitlines() if ln.startswith("Protocol:"))
+    assert "cas.lr=0.003, fid.backend=torch-fidelity, kid.subsets=100." in caption
+    assert "intra_fid.backend" not in caption
+
+
 def test_a_one_seed_board_promises_no_spread():
     """One seed has no std: "mean ± std over seeds" described cells that show none."""
     _, md = board([run_result("copy", 0, 1.0), run_result("gaussian", 0, 9.0)])
