@@ -1401,10 +1401,10 @@ def test_the_readme_conditional_table_is_the_published_board():
     root = Path(__file__).resolve().parent.parent
     board = pd.read_csv(root / "leaderboards/conditional/digits.csv").set_index("label")
     readme = (root / "README.md").read_text()
-    header = "| model | FID | intra-FID | class accuracy | NFE | samples/s |"
+    header = "| model | FID | intra-FID | class accuracy | CAS | NFE | samples/s |"
     assert header in readme
     rows = readme.split(header)[1].split("\n\n")[0].strip().splitlines()[1:]
-    columns = ["fid", "intra_fid", "class_accuracy", "nfe", "samples_per_s"]
+    columns = ["fid", "intra_fid", "class_accuracy", "cas", "nfe", "samples_per_s"]
     seen = set()
     for row in rows:
         name, *cells = (c.strip() for c in row.strip("|").split("|"))
