@@ -76,7 +76,9 @@ class CAS(Metric):
         "cas_ref": None,
     }
     # in the default set: it applies to class-conditional models alone (applies_to), so unconditional
-    # results and the published boards are unchanged, and on the data such models are trained on here
+    # results hold no value of it (their protocol records its version and options, as for every
+    # planned metric; a board's caption names only computed metrics' options), and on the data such
+    # models are trained on here
     # (digits) its classifier trains in seconds a model and seed, less than the model's own sampling
     options: ClassVar[dict[str, object]] = dict(RECIPE)
     description = (

@@ -46,7 +46,8 @@ class ClassAccuracy(Metric):
         "class_accuracy_ref": None,
     }
     # in the default set: it applies to class-conditional models alone (applies_to), so an
-    # unconditional model's results, and the published boards, are unchanged
+    # unconditional model's results hold no value of it (their protocol records its version, as for
+    # every planned metric; a board's caption names only computed metrics' options)
     description = (
         "GAN-test: share of a class-conditional model's samples that the dataset's mode labeller "
         "classifies as the class they were drawn for, beside its accuracy on the reference split "

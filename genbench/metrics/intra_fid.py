@@ -58,7 +58,8 @@ class IntraFID(Metric):
     version = 1
     higher_is_better: ClassVar[dict[str, bool | None]] = {"intra_fid": False, "intra_fid_max": False}
     # in the default set: it applies to class-conditional models alone (applies_to), so an
-    # unconditional model's results, and the published boards, are unchanged
+    # unconditional model's results hold no value of it (their protocol records its version and
+    # options, as for every planned metric; a board's caption names only computed metrics' options)
     #: the trace formula, as fid's: "torch-fidelity" (eigenvalues) or "clean-fid" (scipy's sqrtm)
     options: ClassVar[dict[str, object]] = {"backend": DEFAULT_BACKEND}
     description = (
