@@ -123,18 +123,24 @@ class _GAN(GenerativeModel):
         return key_config(self, unused=self.unused_fields(self.spec, self.config), logging=["log_every"])
 
     def _build(self, seed: int) -> None:
-        cfg, spec = self.config, self.spec
         with seeded(seed):
-            if spec.kind == "image":
-                self.G: nn.Module = DCGANGenerator(cfg.z_dim, spec.shape, cfg.g_width, cfg.min_res)
-                self.D: nn.Module = DCGANDiscriminator(spec.shape, cfg.d_width, cfg.min_res)
-                dcgan_init(self.G)
-                dcgan_init(self.D)
-            else:
-                self.G = MLPGenerator(cfg.z_dim, spec.shape[0], cfg.hidden, cfg.layers)
-                self.D = MLPDiscriminator(spec.shape[0], cfg.hidden, cfg.layers)
+            self.G, self.D = self._networks(self.config.z_dim)
         self.G.to(self.device)
         self.D.to(self.device)
+
+    def _networks(self, g_inputs: int) -> tuple[nn.Module, nn.Module]:
+        """The generator (of ``g_inputs`` inputs: ``z_dim``, or gan-cond's ``z_dim + K``) and the
+        discriminator for the data, initialised from the global generator (the caller seeds it)."""
+        cfg, spec = self.config, self.spec
+        if spec.kind == "image":
+            g: nn.Module = DCGANGenerator(g_inputs, spec.shape, cfg.g_width, cfg.min_res)
+            d: nn.Module = DCGANDiscriminator(spec.shape, cfg.d_width, cfg.min_res)
+            dcgan_init(g)
+            dcgan_init(d)
+            return g, d
+        return MLPGenerator(g_inputs, spec.shape[0], cfg.hidden, cfg.layers), MLPDiscriminator(
+            spec.shape[0], cfg.hidden, cfg.layers
+        )
 
     def to(self, device: torch.device | str) -> Self:
         super().to(device)
@@ -278,9 +284,14 @@ class _GAN(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        return self._generate(n, generator, None)
+
+    def _generate(self, n: int, generator: torch.Generator, labels: torch.Tensor | None) -> torch.Tensor:
+        """``n`` samples from ``z`` drawn by ``generator`` (for ``labels``: gan-cond's), in the data range."""
         self.G.eval()
         z = torch.randn(n, self.config.z_dim, generator=generator, device=generator.device)
-        x = self.G(z.to(self.device)).float()
+        y = None if labels is None else labels.to(self.device)
+        x = self._g(self.G, z.to(self.device), y).float()
         if self.spec.value_range is not None:
             x = x.clamp(*self.spec.value_range)
         return x

@@ -32,14 +32,7 @@ from torch import nn
 from baselines.configs import dataset_defaults as _dataset_defaults
 from baselines.ddpm_cond import check_labels, fit_labels
 from baselines.gan import _GAN, GanConfig
-from baselines.gan_nets import (
-    DCGANDiscriminator,
-    DCGANGenerator,
-    MLPDiscriminator,
-    MLPGenerator,
-    dcgan_init,
-    seeded,
-)
+from baselines.gan_nets import seeded
 from genbench.api import DataSpec, TrainContext
 from genbench.errors import GenbenchError
 from genbench.registry import register_model
@@ -104,16 +97,9 @@ class GanCond(_GAN):
         return _dataset_defaults("gan-cond", dataset)
 
     def _build(self, seed: int) -> None:
-        cfg, spec, k = self.config, self.spec, self.num_classes
+        k = self.num_classes
         with seeded(seed):
-            if spec.kind == "image":
-                g: nn.Module = DCGANGenerator(cfg.z_dim + k, spec.shape, cfg.g_width, cfg.min_res)
-                d: nn.Module = DCGANDiscriminator(spec.shape, cfg.d_width, cfg.min_res)
-                dcgan_init(g)
-                dcgan_init(d)
-            else:
-                g = MLPGenerator(cfg.z_dim + k, spec.shape[0], cfg.hidden, cfg.layers)
-                d = MLPDiscriminator(spec.shape[0], cfg.hidden, cfg.layers)
+            g, d = self._networks(self.config.z_dim + k)
             self.G: nn.Module = OneHotGenerator(g, k)
             self.D: nn.Module = ProjectionDiscriminator(d, k)  # its embedding drawn under the seed too
         self.G.to(self.device)
@@ -131,12 +117,7 @@ class GanCond(_GAN):
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         check_labels(labels, n, self.num_classes, f"{self.registered_name}'s sample labels")
-        self.G.eval()
-        z = torch.randn(n, self.config.z_dim, generator=generator, device=generator.device)
-        x = self.G(z.to(self.device), labels.to(self.device)).float()
-        if self.spec.value_range is not None:
-            x = x.clamp(*self.spec.value_range)
-        return x
+        return self._generate(n, generator, labels)
 
 
 __all__ = ["GanCond", "OneHotGenerator", "ProjectionDiscriminator"]
