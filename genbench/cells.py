@@ -109,13 +109,13 @@ def fmt(mean: float, std: float) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
     digits = 4 if abs(mean) < 1 else 3
-    text = _significant(mean, digits)
+    text = significant(mean, digits)
     if std is not None and not (isinstance(std, float) and math.isnan(std)):
-        text += f" ± {_significant(std, 2, whole=False)}"
+        text += f" ± {significant(std, 2, whole=False)}"
     return text
 
 
-def _significant(x: float, digits: int, *, whole: bool = True) -> str:
+def significant(x: float, digits: int, *, whole: bool = True) -> str:
     """``x`` to ``digits`` significant digits, without an exponent once that has as many integer
     digits (rounded up into them: 999.7 is "1000", not "1e+03"); ``whole`` keeps every integer digit
     there (a mean: "2307"), else they are rounded to ``digits`` (a spread: "480")."""

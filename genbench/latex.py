@@ -61,6 +61,7 @@ _LATEX = {
     "³": r"\textsuperscript{3}",
     "‖": r"$\Vert$",
     "≈": r"$\approx$",
+    "Δ": r"$\Delta$",
     "≤": r"$\leq$",
     "≥": r"$\geq$",
     "−": "$-$",

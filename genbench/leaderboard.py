@@ -126,6 +126,9 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             "trained_on": trained_on(r),
             # what samples/s and peak memory were measured per (the batch a run sampled in)
             "batch_size": sampled_batch(r.protocol),
+            # the weights it sampled (None without any): rows that sampled one checkpoint seed by
+            # seed (DDIM's over DDPM's) are compared seed by seed in the board's FID gaps
+            "checkpoint": (r.training or {}).get("checkpoint"),
         }
         row.update(r.metrics)
         for key, value in r.metrics.items():
@@ -174,6 +177,8 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
             for config, part, differs in config_groups(g):
                 row = _identity(dataset, label, part, key, suffixes[key], order[key], config)
                 row.update(row_cells(part[part["status"] == "ok"], metric_cols))
+                # what the board's FID gaps test (genbench.fid_gaps): each ok seed's FID and weights
+                row["fid_by_seed"] = _by_seed(part[part["status"] == "ok"], "fid")
                 row.update(timing_facts(part[part["status"] == "ok"]))
                 row["config_differs"] = differs
                 out.append(row)
@@ -183,6 +188,19 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     # always a column, the CSV's first: without one (a run without FID) every later column moved
     agg.insert(0, "rank", fid_ranks(agg))
     return agg.reset_index(drop=True)
+
+
+def _by_seed(ok: pd.DataFrame, column: str) -> dict[int, tuple[float, str | None]]:
+    """``{seed: (value, checkpoint)}`` of the runs ``ok`` with a value of ``column``."""
+    if column not in ok:
+        return {}
+    values = pd.to_numeric(ok[column], errors="coerce")
+    weights = ok["checkpoint"] if "checkpoint" in ok else pd.Series(None, index=ok.index)
+    return {
+        int(seed): (float(v), w if isinstance(w, str) else None)
+        for seed, v, w in sorted(zip(ok["seed"], values, weights, strict=True))
+        if not math.isnan(v)
+    }
 
 
 def fid_ranks(agg: pd.DataFrame) -> pd.Series:
@@ -402,7 +420,15 @@ CSV_FRONT = [
 #: them, and its CSV stays as it was, byte for byte, rather than gain empty columns
 RECORDED_ONLY = ("dataset_source", "features_source", "metric_sources", "sample_labels")
 #: aggregate columns for rendering only
-INTERNAL = {"row_label", "config_tag", "protocol_key", "protocol_order", "cell_notes", "flag_seeds"}
+INTERNAL = {
+    "row_label",
+    "config_tag",
+    "protocol_key",
+    "protocol_order",
+    "cell_notes",
+    "flag_seeds",
+    "fid_by_seed",
+}
 
 
 def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,9 @@ from typing import Any
 import pandas as pd
 
 from genbench.cells import PARTIAL_MARK, CellNote, fmt, note_lines
+from genbench.fid_gaps import CAPTION as GAPS_CAPTION
+from genbench.fid_gaps import TITLE as GAPS_TITLE
+from genbench.fid_gaps import gaps_cells
 from genbench.metric_columns import PLUGIN_SECTION, SECTIONS, column_directions, computed_in, plugin_columns
 from genbench.protocols import protocol_differences, show_values
 from genbench.source_notes import sources_markdown
@@ -335,6 +338,10 @@ def board_tables(frame: pd.DataFrame, agg: pd.DataFrame, dataset: str) -> list[B
         else:
             caption = columns_caption(shown)
         tables.append(BoardTable(title, caption, *cells, shown))
+        if "fid" in shown:  # read beside the ranking's FIDs: whether its neighbours differ beyond seed noise
+            gaps = gaps_cells(a)
+            if gaps is not None:
+                tables.append(BoardTable(GAPS_TITLE, GAPS_CAPTION, *gaps, []))
     return tables
 
 

@@ -60,6 +60,8 @@ RESERVED_METRIC_KEYS = frozenset(
         "protocol_order",
         "notes",
         "cell_notes",
+        "fid_by_seed",
+        "checkpoint",
         "model_config",
         "model_source",
         "dataset_source",

@@ -37,6 +37,7 @@ _READS = {
     r"$\downarrow$": "↓",
     r"$\times$": "×",
     r"$\Vert$": "‖",
+    r"$\Delta$": "Δ",
     "{[}": "[",
     "{]}": "]",
     "{*}": "*",
@@ -152,11 +153,11 @@ def test_each_latex_table_has_the_markdown_tables_cells():
     rs += [result(NASTY, s, 7.0, flags=["memorized"], memorization_rate=1.0) for s in (0, 1)]
     md, tex = board(rs)
     mds, texs = md_tables(md), tex_tables(tex)
-    assert list(texs) == list(mds) == ["Quality", "Memorization and modes", "Cost"]
+    assert list(texs) == list(mds) == ["Quality", "FID gaps", "Memorization and modes", "Cost"]
     for title, rows in mds.items():
         caption, spec, tex_rows = texs[title]
         assert [[reads(c) for c in row] for row in tex_rows] == [[md_reads(c) for c in row] for row in rows]
-        numeric = [h not in ("model", "seeds", "flags") for h in rows[0]]
+        numeric = [h not in ("model", "next", "seeds", "flags", "test") for h in rows[0]]
         assert spec == "".join("r" if n else "l" for n in numeric)
     assert r"ddim{[}eta=1,steps=100{]}" in tex and "ddim[" not in tex
     assert r"\textbf{memorized}" in tex and r"fid $\downarrow$" in tex and "2.5 $\\pm$ 0.71" in tex

@@ -972,8 +972,11 @@ def test_a_row_that_lost_some_seeds_says_so_in_its_flags_and_the_legend():
     agg = aggregate(frame)
     md = leaderboard_markdown(frame, agg, "toy", {}, {("raw", "abc"): "`raw`"})
     assert list(zip(agg["label"], agg["rank"], strict=True))[:3] == [("a", 1), ("b", 2), ("ok", 3)]
+    quality = md.split("## FID gaps")[0]  # the first table's rows, each with its flags
     flags = {
-        ln.split("|")[2].strip(): ln.split("|")[4].strip() for ln in md.splitlines() if ln.startswith("| ")
+        ln.split("|")[2].strip(): ln.split("|")[4].strip()
+        for ln in quality.splitlines()
+        if ln.startswith("| ")
     }
     assert flags["a"] == "**diverged** (seed 2 of 3 without samples; cells over seeds 0, 1)"
     assert flags["b"] == "**failed** (seed 2 of 3 without samples; cells over seeds 0, 1)"
