@@ -319,13 +319,21 @@ def parse_metric_options(items: list[str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def resolve_metric_options(metric: str, declared: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+def resolve_metric_options(
+    metric: str,
+    declared: dict[str, Any],
+    given: dict[str, str],
+    words: dict[str, tuple[str, ...]] | None = None,
+) -> dict[str, Any]:
     """Check ``given`` against the metric's declared options ({key: default}); convert each value to
     the type of its default: a tuple or list as ``--set`` reads one (``1:2``), items of its
     default's items' type; a number when the default is None (``0500`` and ``500`` are one
-    protocol), else text."""
+    protocol), else text. One of an option's ``words`` (``Metric.option_words``) stays as it is."""
     out: dict[str, Any] = {}
     for key, text in given.items():
+        if text in (words or {}).get(key, ()):
+            out[key] = text
+            continue
         if key not in declared:
             close = difflib.get_close_matches(key, list(declared), n=3)
             hint = (

@@ -158,7 +158,8 @@ def build_metric_options(
                 f"metric {canonical!r} ({name!r} is another name for it); give them under one name"
             )
         named[canonical] = name
-        out[canonical] = resolve_metric_options(canonical, dict(chosen[canonical].options), opts)
+        metric = chosen[canonical]
+        out[canonical] = resolve_metric_options(canonical, dict(metric.options), opts, metric.option_words)
         check_metric_options(chosen[canonical], out[canonical])
     return out
 

@@ -233,6 +233,20 @@ def test_a_metric_whose_directions_are_not_true_false_or_none_fails_at_registrat
         fresh.add("test-declared", Declared)
 
 
+@pytest.mark.parametrize("words", [{"j": ("inf",)}, {"k": "inf"}, {"k": ()}, {"k": ("",)}, ["inf"]])
+def test_option_words_of_an_undeclared_option_or_not_a_tuple_of_words_fail_at_registration(words):
+    """``option_words`` names a declared option and the words (non-empty text) it takes."""
+    from genbench.errors import RegistrationError
+
+    class Declared(_Metric):
+        options = {"k": 3}
+        option_words = words  # type: ignore[assignment]
+
+    fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
+    with pytest.raises(RegistrationError, match=r"declares option_words = .*map a declared option's name"):
+        fresh.add("test-words", Declared)
+
+
 @pytest.mark.parametrize("declared", [["k"], None, "k", {1: 3}, {"": 3}])
 def test_a_metric_whose_options_are_not_a_dict_of_names_fails_at_registration(declared):
     """Options declared as a list passed registration, then every model failed with an error that

@@ -4,6 +4,7 @@ d x d dual against the n x n definition, the controls end to end, and one line p
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -72,6 +73,21 @@ def test_a_high_order_is_finite(q):
     assert vendi_score(clusters(40, 5, 64), q) == pytest.approx(40, rel=1e-9)
 
 
+def test_order_infinity_is_one_over_the_largest_eigenvalue():
+    """Two orthogonal clusters of 10 and 30 identical rows: eigenvalues 1/4 and 3/4, so q = inf
+    scores 4/3; k equal clusters score k, as at every order; and no order scores below it (the
+    Rényi entropies fall with q), which q = 1000 nears."""
+    rng = np.random.default_rng(4)
+    basis = np.linalg.qr(rng.standard_normal((8, 2)))[0].T
+    two = np.repeat(basis, [10, 30], axis=0) * rng.uniform(0.5, 2.0, (40, 1))
+    assert vendi_score(two, math.inf) == pytest.approx(4 / 3, rel=1e-12)
+    assert vendi_score(clusters(5, 8, 16), math.inf) == pytest.approx(5, rel=1e-9)
+    x = rng.standard_normal((200, 32)) + rng.uniform(0, 1, 32)
+    scores = [vendi_score(x, q) for q in (1.0, 2.0, 7.5, 1000.0, math.inf)]
+    assert scores == sorted(scores, reverse=True)
+    assert scores[-2] == pytest.approx(scores[-1], rel=1e-2)
+
+
 def test_order_zero_is_the_rank():
     """q = 0 counts the nonzero eigenvalues: the rank of the features, not the eigenvalues that
     rounding left positive in their null space."""
@@ -101,10 +117,13 @@ def test_agrees_with_the_vendi_score_package(seed):
     assert ours == pytest.approx(vendi.score_X(tall), rel=1e-10, abs=1e-8)
     for q in (0.5, 2.0, 7.5):
         assert vendi_score(tall, q) == pytest.approx(vendi.score_dual(tall, q=q), rel=1e-10, abs=1e-8)
+    # order infinity, which the package spells "inf" (as --metric-option vendi.q=inf does)
+    assert vendi_score(tall, math.inf) == pytest.approx(vendi.score_dual(tall, q="inf"), rel=1e-10)
     wide = rng.standard_normal((64, 300)) + rng.uniform(0, 2, 300)  # n < d: through X X^T
     unit = normalize(wide)
-    for q in (0.5, 1.0, 2.0, 7.5):
-        assert vendi_score(wide, q) == pytest.approx(vendi.score_K(unit @ unit.T, q=q), rel=1e-10, abs=1e-8)
+    for q in (0.5, 1.0, 2.0, 7.5, "inf"):
+        ours = vendi_score(wide, math.inf if q == "inf" else q)
+        assert ours == pytest.approx(vendi.score_K(unit @ unit.T, q=q), rel=1e-10, abs=1e-8)
 
 
 @pytest.mark.parametrize("q", ORDERS)
@@ -183,12 +202,31 @@ def test_collapse_scores_far_below_copy_and_gaussian_on_digits(cli, tmp_path, ca
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("vendi.q=-1", "vendi: option q=-1.0 must be a number >= 0"),
+        ("vendi.q=-1", "vendi: option q=-1.0 must be a number >= 0 or inf"),
         ("vendi.q=two", "'two' for vendi.q"),
         ("vendi.q=nan", "'nan' for vendi.q"),
+        ("vendi.q=Infinity", "'Infinity' for vendi.q"),  # the word is inf, the reference's spelling
     ],
 )
 def test_bad_options_are_one_line(cli, tmp_path, cache_dir, option, message):
     args = ["--models", "copy", "--metrics", "vendi", "--metric-option", option]
     line = single_line_error(cli(*run_args(tmp_path / "runs", cache_dir, *args)))
     assert message in line, line
+
+
+def test_order_infinity_end_to_end(cli, tmp_path, cache_dir):
+    """``--metric-option vendi.q=inf`` scores order infinity and records the word, which the board's
+    caption names; the score of copy is its reference's, of collapse 1, as at every order."""
+    out = tmp_path / "runs"
+    args = ["--models", "copy,collapse", "--dataset", "digits", "--metrics", "vendi"]
+    r = cli(*run_args(out, cache_dir, *args, "--metric-option", "vendi.q=inf", "--no-figures"))
+    assert r.exit_code == 0, r.output
+    res = {json.loads(p.read_text())["model"]: json.loads(p.read_text()) for p in find_results(out)}
+    copy, collapse = res["copy"], res["collapse"]
+    assert copy["protocol"]["metric_options"]["vendi"] == {"q": "inf"}
+    assert copy["metrics"]["vendi"] == pytest.approx(copy["metrics"]["vendi_ref"], rel=1e-9)
+    assert collapse["metrics"]["vendi"] == pytest.approx(1.0, rel=1e-6)
+    assert 1.0 < copy["metrics"]["vendi_ref"] < 1437  # 1 / the largest eigenvalue of 1437 rows
+    report = cli("report", "--out", str(out), "--leaderboards", str(tmp_path / "lb"))
+    assert report.exit_code == 0, report.output
+    assert "vendi.q=inf" in (tmp_path / "lb" / "digits.md").read_text()

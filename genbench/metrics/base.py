@@ -227,6 +227,10 @@ class Metric(ABC):
     #: options the metric reads from ``ctx.options[name]`` (``--metric-option NAME.KEY=VALUE``), with
     #: their defaults (None: computed from the inputs); values are converted to the default's type
     options: ClassVar[dict[str, Any]] = {}
+    #: words an option takes besides values of its default's type, kept as text: vendi's
+    #: ``{"q": ("inf",)}``, the reference package's spelling of order infinity, which a float option
+    #: refuses (nan and inf pass every range check, so the generic reading of a float refuses both)
+    option_words: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: whether it runs when ``--metrics`` names none; False: only when named (an opt-in metric whose
     #: cost a default run should not pay: ``fid_inf``'s 15 Fréchet distances, sfid's 2023 x 2023 statistics)
     runs_by_default: ClassVar[bool] = True
@@ -255,6 +259,15 @@ class Metric(ABC):
             return (
                 f"declares options = {options!r}; map each option name to its default "
                 "(e.g. {'k': 3}; None: computed from the inputs)"
+            )
+        words = cls.option_words
+        if not isinstance(words, dict) or not all(
+            k in options and isinstance(v, tuple) and v and all(isinstance(w, str) and w for w in v)
+            for k, v in words.items()
+        ):
+            return (
+                f"declares option_words = {words!r}; map a declared option's name to a tuple of the "
+                "words it takes besides its default's type (e.g. {'q': ('inf',)})"
             )
         if not isinstance(cls.runs_by_default, bool):
             return f"declares runs_by_default = {cls.runs_by_default!r}; use True or False"

@@ -7,7 +7,8 @@ the exponential of their entropy: ``exp(-sum_i lambda_i log lambda_i)``. It is 1
 the same and n when all are orthogonal; k equal clusters of identical samples, mutually orthogonal,
 score k. Order ``q`` (Pasarkar & Dieng 2024, "Cousins of the Vendi Score") uses Rényi's entropy,
 ``exp(log(sum_i lambda_i^q) / (1 - q))``: q = 1 is the paper's score (the limit), q = 0 the rank of
-K, and a larger q weighs the largest eigenvalues (the dominant modes) more.
+K, and a larger q weighs the largest eigenvalues (the dominant modes) more, up to ``q = inf``,
+``1 / max_i lambda_i``, set by the word ``inf`` as the reference package spells it.
 
 The score grows with n, so a number is comparable only with another at the same n: ``vendi`` is the
 samples' and ``vendi_ref`` the reference split's, both on ``n = min(samples, reference examples)``
@@ -17,7 +18,7 @@ whole sets. ``copy`` scores its reference's ``vendi_ref``; a collapsed model far
 
 The definitions are those of the ``vendi-score`` reference package (``vendi_score.vendi``, by
 Friedman & Dieng), which the tests match on the same inputs.
-Option (``ctx.options["vendi"]``): ``q`` (1), set with ``--metric-option vendi.q=2``.
+Option (``ctx.options["vendi"]``): ``q`` (1), set with ``--metric-option vendi.q=2`` (or ``=inf``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def score_of_eigenvalues(eigenvalues: np.ndarray, q: float = Q) -> float:
     p = w[w > top * len(w) * np.finfo(np.float64).eps]
     if q == 0:
         return float(len(p))
+    if q == math.inf:  # the limit of the formula below: the largest eigenvalue alone
+        return 1.0 / top
     if q == 1:
         return float(np.exp(-np.sum(p * np.log(p))))
     # log(sum p^q) from the logs: p^q underflows to 0 at a high q (500 equal eigenvalues at q = 200
@@ -104,6 +107,8 @@ class Vendi(Metric):
     supported_kinds: ClassVar[tuple[str, ...]] = ("image",)
     #: the order of the Rényi entropy (1: the paper's Shannon entropy)
     options: ClassVar[dict[str, object]] = {"q": Q}
+    #: order infinity, as the reference package's ``q="inf"``
+    option_words: ClassVar[dict[str, tuple[str, ...]]] = {"q": ("inf",)}
     description = (
         "Vendi Score: exp of the entropy of the cosine-similarity eigenvalues, the effective number of "
         "distinct samples, beside the reference's at the same n (Friedman & Dieng 2023)"
@@ -149,8 +154,12 @@ def _check_nonzero(a: np.ndarray, what: str) -> None:
 
 
 def _check_q(value: Any) -> float:
-    """``value`` as a finite order ``q >= 0``, else one line naming ``vendi.q``."""
+    """``value`` as an order ``q >= 0``, finite or the word ``"inf"``, else one line naming ``vendi.q``."""
+    if value == "inf":
+        return math.inf
     q = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
     if not (math.isfinite(q) and q >= 0):
-        raise MetricInputError(f"vendi: option q={value!r} must be a number >= 0 (1: the paper's score)")
+        raise MetricInputError(
+            f"vendi: option q={value!r} must be a number >= 0 or inf (1: the paper's score)"
+        )
     return q
