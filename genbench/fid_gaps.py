@@ -60,7 +60,7 @@ class Gap:
     low: float  # the confidence interval of delta, at LEVEL
     high: float
     p: float  # two-sided
-    df: float  # Welch-Satterthwaite degrees of freedom
+    df: float  # degrees of freedom: Welch-Satterthwaite's, or n - 1 for a paired test
     untested: str | None = None
 
 
