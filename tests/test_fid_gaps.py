@@ -23,7 +23,9 @@ from genbench.leaderboard import aggregate, results_frame, to_csv_frame
 
 #: Student's t quantiles at 0.975 in closed form (Hill 1970): with a = 4p(1 - p), on 2 degrees of
 #: freedom (2p - 1) sqrt(2 / a), on 4 degrees 2 sqrt(q - 1) with q = cos(arccos(sqrt(a)) / 3) / sqrt(a)
+#: (scipy's own quantile agrees to 1e-15 today, to 2e-10 at genbench's floor, scipy 1.10: QUANTILE)
 _A = 4 * 0.975 * 0.025
+QUANTILE = 1e-9
 T975_DF2 = 0.95 * math.sqrt(2 / _A)  # 4.3027
 T975_DF4 = 2 * math.sqrt(math.cos(math.acos(math.sqrt(_A)) / 3) / math.sqrt(_A) - 1)  # 2.7764
 
@@ -34,7 +36,7 @@ def test_welch_gap_of_two_equal_variance_triples_is_the_closed_form():
     gap = welch_gap([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
     se = math.sqrt(2 / 3)
     assert gap.delta == 3.0 and gap.df == pytest.approx(4.0, rel=1e-12)
-    assert (gap.low, gap.high) == pytest.approx((3 - T975_DF4 * se, 3 + T975_DF4 * se), rel=1e-12)
+    assert (gap.low, gap.high) == pytest.approx((3 - T975_DF4 * se, 3 + T975_DF4 * se), rel=QUANTILE)
     assert gap.p == pytest.approx(2 * stats.t.sf(3 / se, 4), rel=1e-12)
     assert gap.untested is None
 
@@ -44,7 +46,7 @@ def test_a_row_whose_seeds_agree_leaves_the_other_rows_spread_alone():
     gap = welch_gap([0.0, 0.0, 0.0], [1.0, 2.0, 3.0])
     half = T975_DF2 * math.sqrt(1 / 3)
     assert gap.df == pytest.approx(2.0, rel=1e-12)
-    assert (gap.low, gap.high) == pytest.approx((2 - half, 2 + half), rel=1e-12)
+    assert (gap.low, gap.high) == pytest.approx((2 - half, 2 + half), rel=QUANTILE)
 
 
 @pytest.mark.parametrize("sizes", [(3, 3), (2, 5), (4, 2), (10, 3)])
@@ -61,7 +63,7 @@ def test_welch_gap_agrees_with_scipy(sizes):
         assert (gap.low, gap.high) == pytest.approx((ci.low, ci.high), rel=1e-10)
     # the interval at confidence 1 - p just reaches 0: the test and the interval are one
     at_p = welch_gap(a, b, level=1 - gap.p)
-    assert min(abs(at_p.low), abs(at_p.high)) == pytest.approx(0.0, abs=1e-9)
+    assert min(abs(at_p.low), abs(at_p.high)) == pytest.approx(0.0, abs=1e-7)  # scipy 1.10: 1e-9
 
 
 def test_paired_gap_is_the_t_test_of_the_per_seed_differences():
@@ -69,7 +71,7 @@ def test_paired_gap_is_the_t_test_of_the_per_seed_differences():
     gap = paired_gap([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])
     half = T975_DF2 / math.sqrt(3)
     assert gap.delta == 2.0 and gap.df == 2
-    assert (gap.low, gap.high) == pytest.approx((2 - half, 2 + half), rel=1e-12)
+    assert (gap.low, gap.high) == pytest.approx((2 - half, 2 + half), rel=QUANTILE)
     assert gap.p == pytest.approx(2 * stats.t.sf(2 * math.sqrt(3), 2), rel=1e-12)
 
 
@@ -84,7 +86,7 @@ def test_paired_gap_agrees_with_scipy(n):
         ci = ref.confidence_interval(0.95)
         assert (gap.low, gap.high) == pytest.approx((ci.low, ci.high), rel=1e-10)
     at_p = paired_gap(a, b, level=1 - gap.p)
-    assert min(abs(at_p.low), abs(at_p.high)) == pytest.approx(0.0, abs=1e-9)
+    assert min(abs(at_p.low), abs(at_p.high)) == pytest.approx(0.0, abs=1e-7)  # scipy 1.10: 1e-9
 
 
 def test_no_test_without_two_seeds_or_without_spread():
