@@ -156,6 +156,9 @@ def gaps_cells(agg: pd.DataFrame) -> tuple[pd.DataFrame, list[str]] | None:
     gaps = fid_gaps(agg)
     if gaps.empty or gaps["untested"].notna().all():
         return None
+    # why a pair has no test, else None: the frame holds a missing value as NaN (pandas 3), which
+    # reads as true, and printed "nan" in place of a tested pair's interval and p
+    why_not = [w if isinstance(w, str) else None for w in gaps["untested"]]
     several = gaps["n"].ne(gaps["n"].iloc[0]).any() or gaps["next_n"].ne(gaps["n"].iloc[0]).any()
     table = pd.DataFrame(
         {
@@ -173,9 +176,9 @@ def gaps_cells(agg: pd.DataFrame) -> tuple[pd.DataFrame, list[str]] | None:
             "Δ fid": [significant(d, 3) for d in gaps["delta"]],
             f"{LEVEL:.0%} CI": [
                 why or f"[{significant(lo, 3)}, {significant(hi, 3)}]"
-                for lo, hi, why in zip(gaps["ci_low"], gaps["ci_high"], gaps["untested"], strict=True)
+                for lo, hi, why in zip(gaps["ci_low"], gaps["ci_high"], why_not, strict=True)
             ],
-            "p": [why or p_text(p) for p, why in zip(gaps["p"], gaps["untested"], strict=True)],
+            "p": [why or p_text(p) for p, why in zip(gaps["p"], why_not, strict=True)],
             "test": gaps["test"],
         }
     )

@@ -196,3 +196,17 @@ def test_p_is_written_to_two_digits_and_as_a_bound_below_a_thousandth():
         "< 0.001",
         "< 0.001",
     ]
+
+
+def test_a_tested_pair_beside_an_untested_one_shows_its_interval_and_p():
+    """copy has one seed: its pair with gaussian has no test, and the gaussian-collapse pair one. The
+    frame held the tested pair's missing reason as NaN, which printed "nan" for its CI and p."""
+    rs = [result("copy", 0, 0.0)]
+    rs += [result("gaussian", s, 1.0 + s) for s in (0, 1, 2)]
+    rs += [result("collapse", s, 10.0 + 2 * s) for s in (0, 1, 2)]
+    md, _ = board(rs)
+    header, *rows = md_tables(md)["FID gaps"]
+    assert header == ["rank", "model", "next", "seeds", "Δ fid", "95% CI", "p", "test"]
+    assert rows[0][3:] == ["1 vs 3", "2", "one seed", "one seed", "Welch"]
+    gap = welch_gap([1.0, 2.0, 3.0], [10.0, 12.0, 14.0])
+    assert rows[1][3:] == ["3 vs 3", "10", f"[{gap.low:.3g}, {gap.high:.3g}]", f"{gap.p:.2g}", "Welch"]
