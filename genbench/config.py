@@ -28,7 +28,6 @@ from genbench.field_values import (
     from_defaults,
     number_or_text,
     same_value,
-    tuple_items,
     unwrap_optional,
 )
 from genbench.workdir import absolute
@@ -354,9 +353,8 @@ def resolve_metric_options(
                 out[key] = coerce(
                     text, tuple[inner, ...] if isinstance(default, tuple) else list[inner], where
                 )
-            else:  # no one type to read the items as: numbers, else text
-                items = [number_or_text(v) for v in tuple_items(text, where)]
-                out[key] = tuple(items) if isinstance(default, tuple) else items
+            else:  # no one type to read the items as: numbers, else text, as a bare tuple field's
+                out[key] = coerce(text, tuple if isinstance(default, tuple) else list, where)
         else:
             out[key] = coerce(text, type(default), where)
     return out

@@ -65,10 +65,26 @@ def unwrap_optional(typ: Any) -> Any:
     return typ
 
 
+def _bare_sequence(typ: Any) -> Any:
+    """``tuple`` for a tuple type that names no item type (``tuple``, ``typing.Tuple``), as ``list``,
+    ``set`` and ``frozenset`` for theirs; None for any other type (``tuple[int, ...]``)."""
+    container = typing.get_origin(typ) or typ
+    if container in (tuple, list, set, frozenset) and not typing.get_args(typ):
+        return container
+    return None
+
+
 def coerce(value: str, typ: Any, where: str) -> Any:
     """``value`` (``--set`` text) as a value of ``typ``; a value or type it cannot take fails on one line."""
     origin = typing.get_origin(typ)
     args = typing.get_args(typ)
+    bare = _bare_sequence(typ)
+    if bare is not None:
+        # no item type to read its items by: numbers, else text, as a metric option's mixed tuple
+        # reads them. ``tuple("3:4")`` made g=3:4 the characters ('3', ':', '4'), and their label
+        # 3:::4 (g=1:2, the default, a variant of its own)
+        items = [number_or_text(v) for v in tuple_items(value, where)]
+        return items if bare is list else bare(items)
     if origin in (typing.Union, types.UnionType):
         if value.lower() in ("none", "null") and type(None) in args:
             return None
@@ -107,7 +123,7 @@ def coerce(value: str, typ: Any, where: str) -> Any:
                 )
             return tuple(_tuple_item(v, a, where, form) for v, a in zip(items, args, strict=True))
         if origin in (tuple, list, set, frozenset):
-            inner = args[0] if args else str
+            inner = args[0]  # a bare tuple or typing.Tuple was read above
             vals = [_tuple_item(v, inner, where, "1:2:2, or : for none") for v in tuple_items(value, where)]
             return vals if origin is list else origin(vals)
     except ValueError:
@@ -222,12 +238,13 @@ def from_defaults(value: Any, typ: Any, where: str) -> Any:
         return value
     # nan and inf as --set refuses them: a TOML's ``lr = nan`` passed every range check and trained
     finite = not isinstance(value, float) or math.isfinite(value)
-    for target in members:
-        plain = isinstance(target, type) and typing.get_origin(target) is None
+    for target in members:  # a bare tuple or list field's items are read below, as --set reads them
+        plain = isinstance(target, type) and typing.get_origin(target) is None and not _bare_sequence(target)
         if plain and finite and isinstance(value, target) and (target is bool or not isinstance(value, bool)):
             return value + 0.0 if isinstance(value, float) else value  # -0.0 as --set reads it: 0.0
     expected = f"bad value {value!r} for {where}; expected {' | '.join(map(_type_name, members))}"
-    sequence = any(typing.get_origin(m) in (tuple, list, set, frozenset) for m in members)
+    bare = any(_bare_sequence(m) for m in members)
+    sequence = bare or any(typing.get_origin(m) in (tuple, list, set, frozenset) for m in members)
     containers = (list, tuple, set, frozenset, dict)
     if isinstance(value, dict) or (isinstance(value, containers) and not sequence):
         # value_text made ["cosine"] (a Python tuple too) the text "cosine" (and a table its repr): a
@@ -238,6 +255,9 @@ def from_defaults(value: Any, typ: Any, where: str) -> Any:
         # value --set can write either
         items = [value_text(v) for v in value]
         if any(isinstance(v, containers) for v in value) or any(":" in v for v in items):
+            raise GenbenchError(expected)
+        # a bare tuple's items are read as numbers, else text: ["1"] and [true] would be 1 and "true"
+        if bare and any(number_or_text(t) != v for t, v in zip(items, value, strict=True)):
             raise GenbenchError(expected)
     return coerce(value_text(value), typ, where)
 

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -275,3 +277,51 @@ def test_a_union_field_reads_a_value_by_how_it_is_written_as_a_toml_does():
     assert canonical_variant(with_defaults(), "ring8", {"scale": "1.0"}) == {}
     canonical = canonical_variant(with_defaults(), "ring8", {"frac": "1e3"})
     assert type(resolve_model_config(with_defaults(), "ring8", canonical).frac) is float
+
+
+def test_a_tuple_or_list_field_of_no_item_type_reads_numbers_else_text():
+    """``g: tuple = (1, 2)`` read ``--set m.g=3:4`` as ``tuple("3:4")``, the characters
+    ``('3', ':', '4')``, labelled ``g=3:::4``; ``g=1:2``, its default, was a variant of its own, and
+    ``c: list`` took ``12`` as ``['1', '2']``. A TOML list for the tuple field was refused. Its items
+    are read as a metric option's tuple of mixed items is: numbers, else text."""
+    from genbench.config import canonical_variant, resolve_model_config
+
+    def with_defaults(**defaults):
+        class Bare(PointsOnly):
+            @dataclass
+            class Config:
+                g: tuple = (1, 2)
+                c: list = dataclasses.field(default_factory=lambda: [1, 2])
+                s: frozenset = frozenset({1})
+                t: typing.Tuple = ("a",)  # noqa: UP006 - the typing alias, at module level for get_type_hints
+
+            @classmethod
+            def dataset_defaults(cls, dataset):
+                return defaults
+
+        return Bare
+
+    def set_(**texts):
+        return resolve_model_config(with_defaults(), "ring8", texts)
+
+    assert set_(g="3:4").g == (3, 4)  # was ('3', ':', '4')
+    assert set_(g="1.5:a:0500:").g == (1.5, "a", 500)
+    assert (set_(g=":").g, set_(g="7:").g) == ((), (7,))
+    assert set_(c="12").c == [12]  # was ['1', '2']
+    assert (set_(s="2:1:2").s, set_(t="1:b").t) == (frozenset({1, 2}), (1, "b"))
+    assert canonical_variant(with_defaults(), "ring8", {"g": "1:2", "c": "1:2"}) == {}  # the defaults
+    label = canonical_variant(with_defaults(), "ring8", {"g": "3:04", "s": "2:1", "t": "1.0:b"})
+    assert label == {"g": "3:4", "s": "1:2", "t": "1:b"}  # was g=3:::0:4
+    assert canonical_variant(with_defaults(), "ring8", label) == label  # typed back, the same variant
+    with pytest.raises(GenbenchError, match=r"malformed tuple '1::2' for [\w-]+\.g"):
+        set_(g="1::2")
+
+    def toml(**defaults):
+        return resolve_model_config(with_defaults(**defaults), "ring8", {})
+
+    # a TOML list as --set reads its text; it was refused ("expected tuple")
+    assert (toml(g=[3, 4]).g, toml(g=[1.5, "a"]).g, toml(c=[3, 4.0]).c) == ((3, 4), (1.5, "a"), [3, 4])
+    assert (toml(g=[]).g, toml(s=[2, 1]).s) == ((), frozenset({1, 2}))
+    for bad in ({"g": ["1"]}, {"g": [True]}, {"c": ["1"]}, {"g": [[1, 2]]}, {"g": ["a:b"]}, {"g": {"a": 1}}):
+        with pytest.raises(GenbenchError, match=r"bad value .* for [\w-]+\.[gc] in its 'ring8' config"):
+            toml(**bad)
