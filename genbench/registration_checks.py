@@ -39,6 +39,20 @@ def check_name(kind: str, name: str) -> None:
         )
 
 
+def check_decorator_name(kind: str, decorator: str, name: Any) -> None:
+    """Fail unless ``name``, given to ``decorator`` (``"register_model"``), can be a ``kind`` name.
+    ``@genbench.register_model`` without its parentheses hands it the class itself: the decorator it
+    returned took the class's place under its name, nothing was registered, and the only sign was
+    "unknown model" later, at the run."""
+    noun = decorator.removeprefix("register_")  # model, dataset, metric, features
+    fix = f'use @genbench.{decorator}("my-{noun}")'
+    if callable(name):  # a class (or a function) decorated with @register_model, no name given
+        raise RegistrationError(f"@genbench.{decorator} was used without a name on {target_of(name)}; {fix}")
+    if not isinstance(name, str):
+        raise RegistrationError(f"a {kind} name is a str, got {name!r} ({type(name).__name__}); {fix}")
+    check_name(kind, name)
+
+
 def checked_aliases(kind: str, name: str, aliases: tuple[str, ...]) -> tuple[str, ...]:
     """``aliases`` of ``name`` as a tuple, after checking each of them."""
     if isinstance(aliases, str):

@@ -33,7 +33,13 @@ from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError
 from genbench.includes import included_file, is_included
 from genbench.registration_checks import KINDS as KINDS
 from genbench.registration_checks import NAME_RE as NAME_RE
-from genbench.registration_checks import check_class, check_name, checked_aliases, target_of
+from genbench.registration_checks import (
+    check_class,
+    check_decorator_name,
+    check_name,
+    checked_aliases,
+    target_of,
+)
 from genbench.registration_checks import kind_fix as kind_fix
 from genbench.shadowing import shadowing
 from genbench.text import and_list
@@ -50,8 +56,12 @@ class Registry(Generic[T]):
     ``base`` is the class every entry must subclass (checked at registration).
     """
 
-    def __init__(self, kind: str, group: str, base: Callable[[], type] | type, plural: str):
+    def __init__(
+        self, kind: str, group: str, base: Callable[[], type] | type, plural: str, decorator: str = ""
+    ):
         self.kind = kind
+        #: the name genbench exports :meth:`register` as, for messages (``register_model``)
+        self.decorator = decorator or f"register_{kind}"
         self.plural = plural
         self.group = group
         self._base = base
@@ -168,7 +178,10 @@ class Registry(Generic[T]):
         """Class decorator registering a subclass of this registry's base class under ``name``
         (and ``aliases``), validated now: ``@genbench.register_model("my-gan")`` on a
         ``GenerativeModel``; ``register_dataset``, ``register_metric`` and ``register_features`` alike.
-        A bad name, a wrong base class or a name already taken fails here, in one line."""
+        A bad name, a wrong base class or a name already taken fails here, in one line; a name
+        that is no str (the class itself, for ``@genbench.register_model`` without parentheses)
+        fails at once, before there is a class to decorate."""
+        check_decorator_name(self.kind, self.decorator, name)
 
         def deco(cls: _C) -> _C:
             self.add(name, cls, source=_source_of(cls), aliases=aliases)
@@ -424,7 +437,9 @@ def _features_base() -> type:
 models: Registry = Registry("model", "genbench.models", _model_base, "models")
 datasets: Registry = Registry("dataset", "genbench.datasets", _dataset_base, "datasets")
 metrics: Registry = Registry("metric", "genbench.metrics", _metric_base, "metrics")
-features: Registry = Registry("feature extractor", "genbench.features", _features_base, "features")
+features: Registry = Registry(
+    "feature extractor", "genbench.features", _features_base, "features", decorator="register_features"
+)
 features.explain_unknown = _unknown_features
 
 register_model = models.register

@@ -299,6 +299,42 @@ def test_a_plugin_package_shadowed_on_sys_path_names_the_shadow_not_the_plugin(t
     assert "run from another directory or rename it" in str(e.value) and "uninstall" not in str(e.value)
 
 
+@pytest.mark.parametrize(
+    ("decorator", "kind", "example"),
+    [
+        ("register_model", "model", "my-model"),
+        ("register_dataset", "dataset", "my-dataset"),
+        ("register_metric", "metric", "my-metric"),
+        ("register_features", "feature extractor", "my-features"),
+    ],
+)
+def test_a_register_decorator_without_a_str_name_fails_at_once_naming_the_fix(decorator, kind, example):
+    """``@genbench.register_model`` without its parentheses made the class's name the decorator it
+    returned and registered nothing, silently: the only sign was "unknown model" at the run.
+    ``register_model(3)`` failed only once it decorated a class, as an "invalid name"."""
+    import genbench
+    from genbench import registry
+
+    register = getattr(genbench, decorator)
+    before = {r: r.names() for r in (registry.models, registry.datasets, registry.metrics, registry.features)}
+    fix = f'use @genbench.{decorator}("{example}")'
+
+    class Mine(_Model):
+        pass
+
+    with pytest.raises(RegistrationError) as e:
+        register(Mine)  # what ``@register`` above ``class Mine`` does
+    assert (
+        str(e.value)
+        == f"@genbench.{decorator} was used without a name on {__name__}:{Mine.__qualname__}; {fix}"
+    )
+    for name, shown in [(3, "3 (int)"), (None, "None (NoneType)"), (("a",), "('a',) (tuple)")]:
+        with pytest.raises(RegistrationError) as e:
+            register(name)  # before any class is decorated
+        assert str(e.value) == f"a {kind} name is a str, got {shown}; {fix}"
+    assert before == {r: r.names() for r in before}  # nothing was registered
+
+
 @pytest.mark.parametrize("bad", ["my.model", "a.b.c"])
 def test_a_name_with_a_dot_fails_at_registration_as_set_could_never_target_it(bad):
     """``--set NAME.FIELD=VALUE`` splits at the first '.', so ``my.model`` could never be configured."""
@@ -464,7 +500,7 @@ def _registry_of(base: str) -> Registry:
     from genbench import registry
 
     reg = getattr(registry, base)
-    return Registry(reg.kind, "genbench.test-nothing-here", reg._base, reg.plural)
+    return Registry(reg.kind, "genbench.test-nothing-here", reg._base, reg.plural, reg.decorator)
 
 
 @pytest.mark.parametrize(
