@@ -77,7 +77,9 @@ class GenerativeModel(ABC):
     weights_from: ClassVar[str | None] = None
     #: bump when a change to the training code makes existing checkpoints stale: it is part of the
     #: checkpoint cache key (with the training config and the seed) and recorded in results as
-    #: ``training.model_version`` (a ``weights_from`` model records its owner's, whose weights it uses)
+    #: ``training.model_version`` (a ``weights_from`` model records its owner's, whose weights it uses).
+    #: A model of an ``--include`` file, of the script that runs or of a notebook cell is keyed by its
+    #: code besides (:func:`genbench.training.checkpoint_subdir`)
     version: ClassVar[int] = 1
     #: an absolute folder of trained checkpoints that ship with the model, laid out as genbench's checkpoint
     #: cache (``<dataset>/<name>/seed<N>-<key>/model.pt``, :func:`genbench.training.checkpoint_subdir`):
@@ -228,8 +230,9 @@ def config_hash(
 ) -> str:
     """Stable short hash of everything that determines a trained checkpoint: the model's name and
     ``version``, the dataset, the training config and the seed; ``source``, the sha256 of the file
-    ``--include`` imported the model from (None, and not hashed, for any other model: every other
-    key stays as it was)."""
+    ``--include`` imported the model from, or of the script or notebook class that defines it
+    (:mod:`genbench.script_code`; None, and not hashed, for any other model: every other key stays
+    as it was)."""
     keyed = {
         "model": model_name,
         "version": version,

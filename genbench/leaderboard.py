@@ -317,17 +317,18 @@ def timing_facts(ok: pd.DataFrame) -> dict[str, str]:
 def model_config(r: Result) -> str | None:
     """What made the run's model, as canonical JSON: its config and the training facts that change
     the weights (the model's ``version``, ``--amp``; for a model of a file that ``--include`` named,
-    that file's content, which keys its checkpoint as ``version`` does). None when the run recorded
-    none (an eval)."""
+    or of a script or notebook, its code's digest, which keys its checkpoint as ``version`` does).
+    None when the run recorded none (an eval)."""
     made = {
         "config": r.config,
         **{k: r.training[k] for k in ("model_version", "amp") if k in r.training},
     }
-    digest = r.environment.get("model_file_sha256")
-    if isinstance(digest, str) and digest:
-        # seeds run before and after an edit to the file are other code (other checkpoints): their
-        # mean, one row naming both digests, described neither
-        made["model_file_sha256"] = digest[:SHORT_DIGEST]
+    for field in ("model_file_sha256", "model_class_sha256"):
+        digest = r.environment.get(field)
+        if isinstance(digest, str) and digest:
+            # seeds run before and after an edit to the file (the notebook's class) are other code
+            # (other checkpoints): their mean, one row naming both digests, described neither
+            made[field] = digest[:SHORT_DIGEST]
     return canonical_json(made) if r.config or r.training else None
 
 

@@ -7,10 +7,11 @@ The built-ins and baselines are genbench's, at the running code's version (as ``
 class registered from a script or a test belongs to no distribution (None), and is named by its
 module. A class of a file that ``--include`` named belongs to no distribution either, and its module
 (:mod:`genbench.includes`) says nothing once the file is edited: its source records the file and
-the sha256 of the content that ran (:data:`FILE_FIELDS`), as a plugin's records its version. The
-leaderboard reads a result's sources as text ("genbench-example-plugin 0.1.0", "my_model.py sha256
-1a2b3c4d5e6f"), and joins a row's seeds' texts, so that seeds run under two releases of a plugin,
-or two versions of a file, name both.
+the sha256 of the content that ran (:data:`FILE_FIELDS`), as a plugin's records its version; so
+does a class of the script that runs, and a notebook cell's class records the sha256 of its source
+(:data:`CLASS_FIELDS`, :mod:`genbench.script_code`). The leaderboard reads a result's sources as
+text ("genbench-example-plugin 0.1.0", "my_model.py sha256 1a2b3c4d5e6f"), and joins a row's seeds'
+texts, so that seeds run under two releases of a plugin, or two versions of a file, name both.
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ from typing import Any
 #: what is recorded of one piece of code; a model's, dataset's and extractor's keys in the
 #: environment are these prefixed with its kind (``model_class``, ``dataset_distribution``, ...)
 SOURCE_FIELDS = ("class", "distribution", "distribution_version")
-#: what is recorded besides of a class from a file that ``--include`` named (absolute path, sha256 of
-#: its content), and of no other: the results of every other class keep the keys they had
+#: what is recorded besides of a class from a file that ``--include`` named, or of the script that
+#: runs (absolute path, sha256 of its content), and of no other: the results of every other class
+#: keep the keys they had
 FILE_FIELDS = ("file", "file_sha256")
+#: what is recorded besides of a class defined in a notebook (:mod:`genbench.script_code`): the sha256
+#: of its source, which keys its checkpoints; a script's class records its file as an included one
+CLASS_FIELDS = ("class_sha256",)
 #: how many hex digits of a file's sha256 its source text shows (as git's short hashes)
 SHORT_DIGEST = 12
 
@@ -33,10 +38,12 @@ SHORT_DIGEST = 12
 def code_source(cls: type) -> dict[str, str | None]:
     """Which code ``cls`` is: the class (``module:qualname``), and the installed distribution that
     provides its module with that distribution's version (genbench's own: the running code's); for a
-    class of an included file, that file and its content's sha256 (:data:`FILE_FIELDS`)."""
+    class of an included file or of the script that runs, that file and its content's sha256
+    (:data:`FILE_FIELDS`); for a class of a notebook cell, its source's (:data:`CLASS_FIELDS`)."""
     from genbench.distributions import distribution_of, version_of
     from genbench.includes import included_file
     from genbench.registry import is_genbench
+    from genbench.script_code import script_code
 
     module = getattr(cls, "__module__", "") or ""
     qualified = f"{module}:{getattr(cls, '__qualname__', cls.__name__)}"
@@ -49,6 +56,14 @@ def code_source(cls: type) -> dict[str, str | None]:
             "file": str(included.path),
             "file_sha256": included.sha256,
         }
+    script = script_code(cls) if isinstance(cls, type) else None
+    if script is not None:
+        digest = (
+            {"file": str(script.file), "file_sha256": script.sha256}
+            if script.file is not None
+            else {"class_sha256": script.sha256}
+        )
+        return {"class": qualified, "distribution": None, "distribution_version": None, **digest}
     dist = distribution_of(module)
     if dist is not None and is_genbench(dist):
         import genbench
@@ -81,14 +96,15 @@ def scoring_sources(dataset: object, extractor: object, metrics: Iterable[Any]) 
 
 
 def _prefixed(kind: str, source: Mapping[str, str | None]) -> dict[str, str | None]:
-    return {f"{kind}_{k}": source[k] for k in (*SOURCE_FIELDS, *FILE_FIELDS) if k in source}
+    return {f"{kind}_{k}": source[k] for k in (*SOURCE_FIELDS, *FILE_FIELDS, *CLASS_FIELDS) if k in source}
 
 
 def source_text(source: Mapping[str, Any]) -> str | None:
     """A :func:`code_source` in a few words ("genbench-example-plugin 0.1.0"); an included file's
     name and short digest ("my_model.py sha256 1a2b3c4d5e6f": an edit is another text, as a release
-    is); the module for a class of no distribution; None when nothing was recorded. Anything but
-    text (a hand-edited file) is read as not recorded."""
+    is); the module for a class of no distribution, with its source's short digest for a notebook's
+    ("__main__ sha256 1a2b3c4d5e6f"); None when nothing was recorded. Anything but text (a
+    hand-edited file) is read as not recorded."""
     dist, version = source.get("distribution"), source.get("distribution_version")
     if isinstance(dist, str) and dist:
         return f"{dist} {version}" if isinstance(version, str) and version else dist
@@ -96,15 +112,20 @@ def source_text(source: Mapping[str, Any]) -> str | None:
     if isinstance(file, str) and file:
         name = PurePath(file).name
         return f"{name} sha256 {digest[:SHORT_DIGEST]}" if isinstance(digest, str) and digest else name
-    cls = source.get("class")
-    return cls.partition(":")[0] if isinstance(cls, str) and cls else None
+    cls, digest = source.get("class"), source.get("class_sha256")
+    if not isinstance(cls, str) or not cls:
+        return None
+    module = cls.partition(":")[0]
+    return f"{module} sha256 {digest[:SHORT_DIGEST]}" if isinstance(digest, str) and digest else module
 
 
 def recorded_source_text(environment: Mapping[str, Any], kind: str) -> str | None:
     """A result's recorded source of its ``kind`` ("model", "dataset" or "features") as text; None
     when the run recorded none (a result written before it was recorded, an evaluation of saved
     samples for the model, a run that failed before scoring)."""
-    return source_text({k: environment.get(f"{kind}_{k}") for k in (*SOURCE_FIELDS, *FILE_FIELDS)})
+    return source_text(
+        {k: environment.get(f"{kind}_{k}") for k in (*SOURCE_FIELDS, *FILE_FIELDS, *CLASS_FIELDS)}
+    )
 
 
 def model_source_text(environment: Mapping[str, Any]) -> str | None:

@@ -41,6 +41,7 @@ from genbench.registration_checks import (
     target_of,
 )
 from genbench.registration_checks import kind_fix as kind_fix
+from genbench.script_code import script_code
 from genbench.shadowing import shadowing
 from genbench.text import and_list
 
@@ -185,6 +186,9 @@ class Registry(Generic[T]):
 
         def deco(cls: _C) -> _C:
             self.add(name, cls, source=_source_of(cls), aliases=aliases)
+            # a script's class: its file is read now, as near as genbench gets to when it started (an
+            # edit while the run trains is not the code that ran)
+            script_code(cls)
             return cls
 
         return deco

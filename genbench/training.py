@@ -1,7 +1,8 @@
 """Train a model, resume its interrupted training, or load its cached checkpoint.
 
 The cache key hashes the model's name and ``version``, the dataset, the training config (and
-``--amp``'s precision) and the seed (and an included file's content, :func:`checkpoint_subdir`), so a second run loads instead of retraining. ``--retrain``
+``--amp``'s precision) and the seed (and the code of a model of an included file, a script or a
+notebook, :func:`checkpoint_subdir`), so a second run loads instead of retraining. ``--retrain``
 clears a checkpoint once per run (and, after an interruption, once per command: the rerun loads
 what the interrupted run retrained and resumes the training it interrupted).
 """
@@ -27,6 +28,7 @@ from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
 from genbench.retraining import RETRAINING, clear_for_retrain, retrain_command
+from genbench.script_code import script_code
 from genbench.shipped import shipped_checkpoint
 from genbench.termination import say_rerun, steps_end_first
 from genbench.training_forecast import shorten_hint
@@ -351,15 +353,19 @@ def checkpoint_subdir(dataset: str, name: str, model: GenerativeModel, seed: int
     the key hashing the training config, the seed and the model's version, and for a model of a file
     that ``--include`` named, that file's content: an edit to the file trains anew, where an
     installed plugin's ``version`` says when its checkpoints are stale (a researcher editing ``fit``
-    in the file loaded the checkpoint of the code before, silently)."""
+    in the file loaded the checkpoint of the code before, silently); for a model defined in the
+    script that runs, or in a notebook, that script's content or the class's source
+    (:func:`genbench.script_code.script_code`)."""
     included = included_file(type(model).__module__)
+    script = script_code(type(model)) if included is None else None
+    source = included.sha256 if included is not None else script.sha256 if script is not None else None
     key = config_hash(
         name,
         dataset,
         training_key_config(model.train_config(), amp),
         seed,
         type(model).version,
-        source=included.sha256 if included is not None else None,
+        source=source,
     )
     return Path(dataset) / name / f"seed{seed}-{key}"
 

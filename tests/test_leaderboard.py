@@ -830,6 +830,21 @@ def test_seeds_of_two_versions_of_an_included_file_are_not_averaged():
     assert agg.loc["1", "model_source"] == "my_model.py sha256 bbbbbbbbbbbb"
 
 
+def test_seeds_of_two_versions_of_a_notebooks_class_are_not_averaged():
+    """A model defined in a notebook cell, seed 1 run after an edit to the class: its checkpoint key
+    hashes the class's source (``model_class_sha256``), so the seeds are other networks, two rows."""
+    runs = []
+    for seed, fid, digest in [(0, 0.019, "a" * 64), (1, 0.24, "b" * 64)]:
+        r = result("my-gan", seed, fid)
+        r.config, r.training = {"scale": 1.0}, {"model_version": 1, "amp": False}
+        r.environment = {"model_class": "__main__:MyGan", "model_class_sha256": digest}
+        runs.append(r)
+    agg = aggregate(results_frame(runs)).set_index("seeds")
+    assert sorted(agg.index) == ["0", "1"]
+    assert agg.loc["1", "config_differs"] == 'model_class_sha256="bbbbbbbbbbbb"'
+    assert agg.loc["1", "model_source"] == "__main__ sha256 bbbbbbbbbbbb"
+
+
 # -- no FID: nothing to rank by ------------------------------------------------------------------
 
 
