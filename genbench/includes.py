@@ -164,7 +164,7 @@ def _import(path: Path, shown: str) -> IncludedFile:
         _restore(name, *before)
         raise
     except BaseException as e:
-        # unlike an installed plugin whose import fails (skipped with a warning, the other models
+        # unlike an installed plugin whose import fails (skipped, recorded as failed, the other models
         # run: it may not even be asked for), a file named on this command line is this run's input:
         # going on without its classes would only fail later as "unknown model", naming no cause
         _restore(name, *before)

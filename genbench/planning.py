@@ -1,6 +1,7 @@
 """The plan of a `genbench run`: every model, variant, weights owner and result path resolved and
 checked before any training (:func:`plan`), so that a bad name or ``--set`` value fails in a
-second, not after an hour. Broken model plugins are recorded in the plan and skipped. Whether a
+second, not after an hour. Broken model plugins are recorded in the plan (:attr:`Plan.skipped`),
+whose failures the runner writes and says, and skipped. Whether a
 result already on disk may be replaced by the run is checked in :mod:`genbench.replacement`.
 """
 
@@ -161,8 +162,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         try:
             cls = registry.models.get(name)
             classes[registry.models.check(name)] = cls
-        except PluginLoadError as e:
-            console.warn(str(e))
+        except PluginLoadError as e:  # said by the runner, on its result line
             skipped[name] = str(e)
     owners = set()
     for name, cls in list(classes.items()):
@@ -174,7 +174,6 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
                     f"model {name!r} samples the weights of {cls.weights_from!r} (its weights_from), "
                     f"which is not installed; install the plugin that provides it"
                 )
-                console.warn(skipped[name])
                 del classes[name]
     known = {registry.models.canonical(n) for n in config.models} | owners  # broken plugins too
     for o, typed in zip(overrides, given, strict=True):  # the error names the model as typed
@@ -195,7 +194,6 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             PluginLoadError,
             RegistrationError,
         ) as e:  # its weights owner failed to import, or does not fit
-            console.warn(str(e))
             skipped[name] = str(e)
         except GenbenchError:
             raise  # the user's input (a --set field, a dataset it cannot handle): fails the run now
@@ -206,7 +204,6 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {text}"
             if isinstance(e, TypeError) and "required" in text:  # Config(width: int) with no default
                 skipped[name] += "; give every field of its Config a default"
-            console.warn(skipped[name])
     check_owner_fields_used(config, models, given, dataset.name)
     if not config.retrain:  # --retrain loads nothing shipped
         for why in missing_shipped_folders(models):

@@ -127,13 +127,17 @@ def run(config: RunConfig) -> list[Result]:
 
 def _run(config: RunConfig, console: Progress) -> list[Result]:
     p = plan(config, console)
-    # broken model plugins alone (all skipped at planning) score nothing: their failures were
-    # written only after the reference features' extraction (hours of Inception on a CPU)
-    reference = reference_features_for(p, console) if p.models else Features(np.zeros((0, 0)))
-    load_stats(p, reference, console)
     results: list[Result] = []
     out = Path(config.out)
     seeds = list(dict.fromkeys(config.seeds))  # --seeds 0,0 runs seed 0 once
+    # broken plugins: recorded, each said on its own result line as a failure at run time is, never
+    # fatal; at once, not after the reference features' extraction (hours of Inception on a CPU),
+    # which a run of broken model plugins alone skips: they score nothing
+    for name, why in p.skipped.items():
+        for seed in seeds:
+            results.append(record_skipped(p, name, why, seed, out, console))
+    reference = reference_features_for(p, console) if p.models else Features(np.zeros((0, 0)))
+    load_stats(p, reference, console)
     if p.models:
         console.note(protocol_line(p, seeds))
 
@@ -149,11 +153,6 @@ def _run(config: RunConfig, console: Progress) -> list[Result]:
             fingerprints=lambda: add_fingerprints(p.measures, p.extractor, p.dataset, p.reads_reference),
         )
 
-    for name, why in p.skipped.items():  # broken plugins: recorded, reported once, never fatal
-        for seed in seeds:
-            failed = Result(model=name, dataset=p.dataset.name, seed=seed, status="failed", error=why)
-            failed.error_kind = "plugin"
-            results.append(write_result(failed, out, console)[0])
     for name, cls, variants, owner in p.models:
         for overrides in variants:
             for seed in seeds:
@@ -172,6 +171,18 @@ def _run(config: RunConfig, console: Progress) -> list[Result]:
                 results.append(result)
     retrain_finished(p)
     return results
+
+
+def record_skipped(p: Plan, name: str, why: str, seed: int, out: Path, console: Progress) -> Result:
+    """Write the "failed" result of model ``name``, which the plan skipped for ``why`` (a broken
+    plugin), at ``seed`` and say it on its result line, as :func:`run_one`'s failures are: a Config
+    field with no default, or a ``check_config`` raising a ValueError, printed a warning alone."""
+    result = Result(
+        model=name, dataset=p.dataset.name, seed=seed, status="failed", error=why, error_kind="plugin"
+    )
+    result, path = write_result(result, out, console)
+    console.done(result, path)
+    return result
 
 
 #: the fix named when a result was written aside (:func:`write_result`): the run is over, so the

@@ -4,11 +4,13 @@ plugins, registered for one test only."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
 import torch
-from plugin_helpers import (  # tests/ is on the path: pytest puts it there
+from cli_helpers import run_args  # tests/ is on the path: pytest puts it there
+from plugin_helpers import (
     _ConfiguredModel,
     _Metric,
     read_strict,
@@ -263,3 +265,73 @@ def test_a_plugins_own_base_exception_or_a_non_dict_fails_that_plugin_alone(regi
         "test-returns-none: compute returned NoneType, not a dict of values"
     )
     assert set(gaussian.metric_error_kinds.values()) == {"plugin"}
+
+
+class CheckRefuses(_ConfiguredModel):
+    """Refuses k=-1 in check_config, with a ValueError where its API asks for a GenbenchError."""
+
+    @dataclass
+    class Config:
+        k: int = 1
+
+    @classmethod
+    def check_config(cls, spec, config, owner_config=None):
+        if config.k < 0:
+            raise ValueError(f"k must be >= 0, got {config.k}")
+
+
+class DefaultRefused(CheckRefuses):
+    """Its own default is one its check_config refuses."""
+
+    @dataclass
+    class Config:
+        k: int = -1
+
+
+class SampleRaises(_ConfiguredModel):
+    def sample(self, n, *, generator):
+        raise RuntimeError("sampling broke")
+
+
+class InitRaises(_ConfiguredModel):
+    def __init__(self, spec, config=None):
+        raise RuntimeError("init broke")
+
+
+def ring8_cli(cli, out, cache_dir, *extra):
+    return cli(
+        *run_args(out, cache_dir, "--dataset", "ring8", "--samples", "200", "--metrics", "fid", *extra)
+    )
+
+
+def result_lines(output: str, label: str) -> list[str]:
+    """The lines of a run's console that say ``label``'s outcome (printed whole: soft-wrapped)."""
+    return [
+        ln for ln in output.splitlines() if re.match(rf"(ok|failed|diverged) {re.escape(label)} seed", ln)
+    ]
+
+
+def test_every_kind_of_model_failure_is_said_on_one_failed_line(register, cli, tmp_path, cache_dir):
+    """A model whose Config has a field with no default, or whose check_config raises a ValueError,
+    printed a warning alone, and no "failed <model> seed 0" line as a plugin whose __init__ or sample
+    raises does, though the summary counted it as a failed run."""
+    register(registry.models, "test-no-default", ConfigWithoutDefault)
+    register(registry.models, "test-check-raises", DefaultRefused)
+    register(registry.models, "test-sample-raises", SampleRaises)
+    register(registry.models, "test-init-raises", InitRaises)
+    broken = ["test-no-default", "test-check-raises", "test-sample-raises", "test-init-raises"]
+    out = tmp_path / "runs"
+    r = ring8_cli(cli, out, cache_dir, "--models", ",".join([*broken, "gaussian"]))
+    assert r.exit_code == 1, r.output  # plugins' bugs: no user error, none taking the others down
+    assert "1 of 5 runs ok" in r.output
+    assert len(result_lines(r.output, "gaussian")) == 1
+    for name in broken:
+        path = out / "ring8" / name / "seed0.json"
+        (line,) = result_lines(r.output, name)  # was none for the first two: a warning alone
+        assert line.startswith(f"failed {name} seed 0: model {name!r} raised "), line
+        assert line.endswith(f"-> {path}"), line
+        assert not any(ln.startswith("warning:") and name in ln for ln in r.output.splitlines()), r.output
+        written = read_strict(path)
+        assert (written["status"], written["error_kind"]) == ("failed", "plugin")
+        assert written["error"] in line
+    assert "give every field of its Config a default" in result_lines(r.output, "test-no-default")[0]
