@@ -1,17 +1,19 @@
 """The plan of a `genbench run`: every model, variant, weights owner and result path resolved and
 checked before any training (:func:`plan`), so that a bad name or ``--set`` value fails in a
-second, not after an hour. Broken model plugins are recorded in the plan (:attr:`Plan.skipped`),
-whose failures the runner writes and says, and skipped. Whether a
-result already on disk may be replaced by the run is checked in :mod:`genbench.replacement`.
+second, not after an hour. Broken model plugins are recorded in the plan as failed rows
+(:class:`Failed`), under the variants asked for, and the others run. Whether a result already on
+disk may be replaced by the run is checked in :mod:`genbench.replacement`.
 """
 
 from __future__ import annotations
 
+import functools
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -75,6 +77,21 @@ class Owner:
         return self.cls.weights_owner_config(resolve_model_config(self.cls, dataset, self.overrides))
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A row of the run that failed before any work: its model plugin did not import, its weights
+    owner is missing or does not fit, or its config cannot be built or checked (the plugin's own
+    bug: a ``Config`` field with no default, a ``check_config`` raising ``ValueError``, not a
+    GenbenchError). The runner records it as it records a failure at run time, under its row: a
+    failure of ``--set m.k=-1`` filed under plain ``m`` sat beside, or stood in for, the plain
+    model's result."""
+
+    model: str
+    variant: str  # the row's label (:func:`row_label`): '' for the plain model
+    error: str
+    cls: type[GenerativeModel] | None = None  # None: it did not import
+
+
 @dataclass
 class Plan:
     """Everything resolved before any work: the run fails here, or not at all for user input."""
@@ -88,7 +105,7 @@ class Plan:
     overrides: list[Override]
     device: torch.device
     cache_dir: Path
-    skipped: dict[str, str] = field(default_factory=dict)  # model -> why (broken plugin)
+    failed: list[Failed] = field(default_factory=list)  # rows of broken plugins, recorded by the runner
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> {key: value}
     #: (mu, sigma) from --reference-stats, for FID; read by runner.load_stats once the reference
     #: features exist
@@ -128,6 +145,8 @@ class Plan:
         return self.config.reference_stats_text()
 
 
+T = TypeVar("T")
+
 #: more samples than any machine holds (2**31 8x8 grey images are 550 GB in float32)
 MAX_SAMPLES = 2**31 - 1
 
@@ -156,24 +175,25 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     check_writable(cache_dir, flag="--cache-dir")
 
     models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]] = []
-    skipped: dict[str, str] = {}
+    failed: list[Failed] = []
     classes: dict[str, type[GenerativeModel]] = {}
     for name in dict.fromkeys(config.models):
         try:
             cls = registry.models.get(name)
             classes[registry.models.check(name)] = cls
-        except PluginLoadError as e:  # said by the runner, on its result line
-            skipped[name] = str(e)
+        except PluginLoadError as e:
+            failed += [Failed(name, label, str(e)) for label in asked_rows(name, overrides)]
     owners = set()
     for name, cls in list(classes.items()):
         if cls.weights_from:
             try:
                 owners.add(registry.models.canonical(cls.weights_from))
             except UnknownNameError:  # the plugin's mistake, or a missing package: not the user's input
-                skipped[name] = (
+                why = (
                     f"model {name!r} samples the weights of {cls.weights_from!r} (its weights_from), "
                     f"which is not installed; install the plugin that provides it"
                 )
+                failed += [Failed(name, label, why, cls) for label in asked_rows(name, overrides)]
                 del classes[name]
     known = {registry.models.canonical(n) for n in config.models} | owners  # broken plugins too
     for o, typed in zip(overrides, given, strict=True):  # the error names the model as typed
@@ -188,22 +208,10 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     for name, cls in classes.items():
         if cls.conditional:  # no labels to train on and sample for: the user's choice of data, refused now
             check_conditional_data(name, dataset)
-        try:
-            models.append(plan_model(name, cls, spec, overrides))
-        except (
-            PluginLoadError,
-            RegistrationError,
-        ) as e:  # its weights owner failed to import, or does not fit
-            skipped[name] = str(e)
-        except GenbenchError:
-            raise  # the user's input (a --set field, a dataset it cannot handle): fails the run now
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:  # a plugin's own bug (dataset_defaults, Config): the others run
-            text = said(e)
-            skipped[name] = f"model {name!r} raised {type(e).__name__} resolving its config: {text}"
-            if isinstance(e, TypeError) and "required" in text:  # Config(width: int) with no default
-                skipped[name] += "; give every field of its Config a default"
+        planned, broken = plan_model(name, cls, spec, overrides)
+        if planned is not None:
+            models.append(planned)
+        failed += broken
     check_owner_fields_used(config, models, given, dataset.name)
     if not config.retrain:  # --retrain loads nothing shipped
         for why in missing_shipped_folders(models):
@@ -228,7 +236,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         config,
         dataset.name,
         models,
-        skipped,
+        failed,
         measures,
         metrics,
         options,
@@ -243,7 +251,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         overrides,
         device,
         cache_dir,
-        skipped,
+        failed,
         options,
         reads_reference=reads,
         measures=measures,
@@ -360,28 +368,112 @@ def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
 
 def plan_model(
     name: str, cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]
-) -> tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]:
+) -> tuple[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None] | None, list[Failed]]:
     """Check that ``cls`` handles the dataset of ``spec``; resolve and check (``check_config``) every
-    variant's config and its weights owner's now, so that a bad --set value fails before any training."""
-    cls.check_spec(spec)
-    check_sequence_sweeps(cls, [o for o in overrides if o.model == name])
+    variant's config and its weights owner's now, so that a bad --set value fails before any training.
+
+    Returns the model with the variants that passed (None when none did) and the rows that failed.
+    A GenbenchError is the user's input (a --set value its ``Config`` or ``check_config`` refuses, a
+    dataset it cannot handle): it is raised and fails the run now. Any other exception is the
+    plugin's own bug, whether its config was being built or checked (:func:`checked_variants`): it
+    fails the variant it was raised for, and the other variants and models run; raised before the
+    variants are known (``check_spec``, its weights owner), it fails every row asked for."""
+    owner = None
+    try:
+        cls.check_spec(spec)
+        check_sequence_sweeps(cls, [o for o in overrides if o.model == name])
+        owner = weights_owner(cls, overrides, spec)
+        owner_cfg = None
+        if owner is not None:
+            owner = replace(owner, overrides=canonical_variant(owner.cls, spec.name, owner.overrides))
+            owner_cfg = owner.config(spec.name)
+            owner.cls.check_config(spec, owner_cfg)
+        variants, failed = checked_variants(name, cls, spec, overrides, owner, owner_cfg)
+    except (PluginLoadError, RegistrationError) as e:  # its weights owner failed to import, or does not fit
+        why = str(e)
+    except (GenbenchError, KeyboardInterrupt):
+        raise  # the user's input (a --set field, a dataset it cannot handle): fails the run now
+    except BaseException as e:  # a plugin's own bug (check_spec, dataset_defaults, unused_fields)
+        why = config_error(name, e, "resolving its config")
+    else:
+        return ((name, cls, variants, owner) if variants else None), failed
+    return None, [Failed(name, label, why, cls) for label in asked_rows(name, overrides, owner)]
+
+
+def checked_variants(
+    name: str,
+    cls: type[GenerativeModel],
+    spec: DataSpec,
+    overrides: list[Override],
+    owner: Owner | None,
+    owner_cfg: Any,
+) -> tuple[list[dict[str, str]], list[Failed]]:
+    """The variants of ``name`` that ``overrides`` (canonical) ask for, each canonical, whose config
+    is built and passes ``check_config`` (given ``owner_cfg``, its weights owner's), and the rows of
+    those whose config raised anything but a GenbenchError (raised: the user's input). A config that
+    cannot be built and one that its check refuses with a ValueError are one failure, the plugin's:
+    the row is named by its fields as typed where its config never resolved."""
+    failed: dict[str, Failed] = {}
+
+    def fails(variant: dict[str, str], e: BaseException, doing: str) -> None:
+        label = row_label(variant, owner)
+        failed.setdefault(label, Failed(name, label, config_error(name, e, doing), cls))
+
     # named by what they change: a sweep point at the default is the plain model, typed twice is one
-    variants = [canonical_variant(cls, spec.name, v) for v in expand_variants(name, overrides)]
-    variants = without_unused_fields(name, cls, spec, variants)
-    variants = list({variant_label(v): v for v in variants}.values())
-    owner = weights_owner(cls, overrides, spec)
-    owner_cfg = None
-    if owner is not None:
-        owner = replace(owner, overrides=canonical_variant(owner.cls, spec.name, owner.overrides))
-        owner_cfg = owner.config(spec.name)
-        owner.cls.check_config(spec, owner_cfg)
-    for v in variants:  # the values too (ddim.steps=0), not only their types: DDPM would train first
-        cfg = resolve_model_config(cls, spec.name, v)
-        if owner_cfg is None:  # as documented, (spec, config): a plugin's override may take no more
-            cls.check_config(spec, cfg)
+    variants = []
+    for typed in expand_variants(name, overrides):
+        canonical = attempt(functools.partial(canonical_variant, cls, spec.name, typed))
+        if isinstance(canonical, BaseException):
+            fails(dict(sorted(typed.items())), canonical, "resolving its config")
         else:
-            cls.check_config(spec, cfg, owner_config=owner_cfg)
-    return name, cls, variants, owner
+            variants.append(canonical)
+    variants = without_unused_fields(name, cls, spec, variants)
+    checked = []
+    for v in {variant_label(v): v for v in variants}.values():
+        # the values too (ddim.steps=0), not only their types: DDPM would train first
+        cfg = attempt(functools.partial(resolve_model_config, cls, spec.name, v))
+        if isinstance(cfg, BaseException):
+            fails(v, cfg, "resolving its config")
+            continue
+        # as documented, (spec, config) without an owner: a plugin's override may take no more
+        extra = {} if owner_cfg is None else {"owner_config": owner_cfg}
+        refused = attempt(functools.partial(cls.check_config, spec, cfg, **extra))
+        if isinstance(refused, BaseException):  # a ValueError for k=-1: not as its API says to refuse
+            fails(v, refused, "checking its config")
+            continue
+        checked.append(v)
+    return checked, list(failed.values())
+
+
+def attempt(call: Callable[[], T]) -> T | BaseException:
+    """``call()``'s value, or what a plugin's own bug raised in it (sys.exit and a plugin's own
+    BaseException too); a GenbenchError (the user's input) and Ctrl-C are raised."""
+    try:
+        return call()
+    except (GenbenchError, KeyboardInterrupt):
+        raise
+    except BaseException as e:
+        return e
+
+
+def config_error(name: str, e: BaseException, doing: str) -> str:
+    """The error of model ``name`` whose own code raised ``e`` while ``doing`` (resolving or
+    checking its config) at planning, as one line naming the plugin, and the fix where it is known."""
+    text = said(e)
+    why = f"model {name!r} raised {type(e).__name__} {doing}: {text}"
+    if isinstance(e, TypeError) and "required" in text:  # Config(width: int) with no default
+        why += "; give every field of its Config a default"
+    return why
+
+
+def asked_rows(name: str, overrides: list[Override], owner: Owner | None = None) -> list[str]:
+    """The labels of the rows of model ``name`` that ``overrides`` (canonical) ask for, each with
+    its fields as typed, sorted as a canonical variant's are: a model whose config cannot be resolved
+    has no canonical variants, and the failure of ``--set m.k=1,2`` is that of rows ``m[k=1]`` and
+    ``m[k=2]``, not of plain ``m``."""
+    mine = registry.models.canonical(name)
+    labels = [row_label(dict(sorted(v.items())), owner) for v in expand_variants(mine, overrides)]
+    return list(dict.fromkeys(labels))
 
 
 def without_unused_fields(

@@ -26,7 +26,7 @@ from genbench.resolve import effective_metric_options
 from genbench.results import Result
 
 if TYPE_CHECKING:
-    from genbench.planning import Owner
+    from genbench.planning import Failed, Owner
 
 
 #: the fingerprints :func:`add_fingerprints` adds to a run's ``measures``
@@ -53,7 +53,7 @@ def check_no_results_replaced(
     config: RunConfig,
     dataset: str,
     models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
-    skipped: dict[str, str],
+    failed: list[Failed],
     measures: dict[str, Any],
     metrics: list[Metric],
     options: dict[str, dict[str, Any]],
@@ -80,8 +80,8 @@ def check_no_results_replaced(
     from genbench.results import load_result
 
     rows = [(name, row_label(v, owner)) for name, _, variants, owner in models for v in variants]
-    rows += [(name, "") for name in skipped]  # a broken plugin's "failed" results are written too
-    for name, label in rows:
+    failing = {(f.model, f.variant) for f in failed}  # a broken plugin's "failed" results are written too
+    for name, label in rows + sorted(failing):
         for seed in dict.fromkeys(config.seeds):
             path = Result(model=name, dataset=dataset, seed=seed, variant=label).path(Path(config.out))
             if not path.exists():
@@ -93,7 +93,7 @@ def check_no_results_replaced(
             except Exception:  # not a result genbench can read (the report says: rerun it): replaced
                 continue
             why = replaced_by_run(
-                old, measures, metrics, options, failing=name in skipped, fingerprints=fingerprints
+                old, measures, metrics, options, failing=(name, label) in failing, fingerprints=fingerprints
             )
             if why:
                 raise GenbenchError(f"{path} {why}")

@@ -26,7 +26,7 @@ from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOut
 from genbench.extraction_bar import REFERENCE_HINT
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
-from genbench.planning import Owner, Plan, plan, row_label
+from genbench.planning import Failed, Owner, Plan, plan, row_label
 from genbench.progress import Progress, command_console
 from genbench.provenance import model_source
 from genbench.replacement import add_fingerprints, replaced_by_run
@@ -130,12 +130,12 @@ def _run(config: RunConfig, console: Progress) -> list[Result]:
     results: list[Result] = []
     out = Path(config.out)
     seeds = list(dict.fromkeys(config.seeds))  # --seeds 0,0 runs seed 0 once
-    # broken plugins: recorded, each said on its own result line as a failure at run time is, never
-    # fatal; at once, not after the reference features' extraction (hours of Inception on a CPU),
-    # which a run of broken model plugins alone skips: they score nothing
-    for name, why in p.skipped.items():
+    # broken plugins' rows: recorded, each said on its own result line as a failure at run time is,
+    # under its variant, never fatal; at once, not after the reference features' extraction (hours
+    # of Inception on a CPU), which a run of broken model plugins alone skips: they score nothing
+    for failed in p.failed:
         for seed in seeds:
-            results.append(record_skipped(p, name, why, seed, out, console))
+            results.append(record_failed(p, failed, seed, out, console))
     reference = reference_features_for(p, console) if p.models else Features(np.zeros((0, 0)))
     load_stats(p, reference, console)
     if p.models:
@@ -173,12 +173,20 @@ def _run(config: RunConfig, console: Progress) -> list[Result]:
     return results
 
 
-def record_skipped(p: Plan, name: str, why: str, seed: int, out: Path, console: Progress) -> Result:
-    """Write the "failed" result of model ``name``, which the plan skipped for ``why`` (a broken
-    plugin), at ``seed`` and say it on its result line, as :func:`run_one`'s failures are: a Config
-    field with no default, or a ``check_config`` raising a ValueError, printed a warning alone."""
+def record_failed(p: Plan, failed: Failed, seed: int, out: Path, console: Progress) -> Result:
+    """Write the "failed" result of a row that failed at planning (:class:`genbench.planning.Failed`)
+    at ``seed`` under its own row, and say it on its result line, as :func:`run_one`'s failures
+    are: the failure of ``--set m.k=-1`` was filed under plain ``m``, beside or in place of its result."""
     result = Result(
-        model=name, dataset=p.dataset.name, seed=seed, status="failed", error=why, error_kind="plugin"
+        model=failed.model,
+        dataset=p.dataset.name,
+        seed=seed,
+        variant=failed.variant,
+        status="failed",
+        error=failed.error,
+        error_kind="plugin",
+        # which package provides the model, where it imported: the board names a plugin's rows by it
+        environment={**environment(str(p.device)), **(model_source(failed.cls) if failed.cls else {})},
     )
     result, path = write_result(result, out, console)
     console.done(result, path)

@@ -335,3 +335,57 @@ def test_every_kind_of_model_failure_is_said_on_one_failed_line(register, cli, t
         assert (written["status"], written["error_kind"]) == ("failed", "plugin")
         assert written["error"] in line
     assert "give every field of its Config a default" in result_lines(r.output, "test-no-default")[0]
+
+
+def test_a_variant_whose_config_check_raises_fails_under_its_own_row(register, cli, tmp_path, cache_dir):
+    """With --set test-k.k=-1 the failure was filed under plain test-k: in a fresh --out as its
+    seed0.json (the board showed plain test-k, never run, as failed), beside plain test-k's ok result
+    as seed0.failed.json; and the sweep's good point, k=2, was never run."""
+    register(registry.models, "test-k", CheckRefuses)
+    out = tmp_path / "runs"
+    plain, refused, good = (
+        out / "ring8" / folder / "seed0.json" for folder in ("test-k", "test-k_k=-1", "test-k_k=2")
+    )
+
+    r = ring8_cli(cli, out, cache_dir, "--models", "test-k", "--set", "test-k.k=-1,2")
+    assert r.exit_code == 1, r.output
+    assert not plain.parent.exists()
+    (line,) = result_lines(r.output, "test-k[k=-1]")
+    assert line == (
+        "failed test-k[k=-1] seed 0: model 'test-k' raised ValueError checking its config: "
+        f"k must be >= 0, got -1  -> {refused}"
+    )
+    assert read_strict(refused)["variant"] == "k=-1" and read_strict(refused)["status"] == "failed"
+    assert read_strict(good)["status"] == "ok"  # the sweep's other point runs
+
+    assert ring8_cli(cli, out, cache_dir, "--models", "test-k").exit_code == 0
+    kept = plain.read_bytes()
+    r = ring8_cli(cli, out, cache_dir, "--models", "test-k", "--set", "test-k.k=-1")
+    assert r.exit_code == 1, r.output
+    assert plain.read_bytes() == kept and not (plain.parent / "seed0.failed.json").exists()
+    assert "is kept" not in r.output  # no failure of the plain row to keep its result from
+
+    board = cli("report", "--out", out, "--leaderboards", tmp_path / "boards")
+    assert board.exit_code == 0, board.output
+    rows = {ln.split("|")[2].strip(): ln for ln in board.stdout.splitlines() if ln.startswith("|")}
+    assert "**failed**" in rows["test-k[k=-1]"] and "**failed**" not in rows["test-k"]
+
+
+def test_a_model_whose_config_cannot_be_built_fails_under_each_row_asked_for(register, tmp_path, cache_dir):
+    """No canonical variant without a config: the rows are named by the fields as typed, sorted."""
+    register(registry.models, "test-no-default", ConfigWithoutDefault)
+    config = RunConfig(
+        models=["test-no-default"],
+        dataset="ring8",
+        samples=200,
+        metrics=["fid"],
+        out=tmp_path / "runs",
+        cache_dir=cache_dir,
+        overrides=["test-no-default.width=3,4"],
+        figures=False,
+        progress=False,
+    )
+    results = run(config)
+    assert sorted(r.variant for r in results) == ["width=3", "width=4"]  # was one row, plain ""
+    assert {r.status for r in results} == {"failed"}
+    assert not (tmp_path / "runs/ring8/test-no-default").exists()
