@@ -90,6 +90,11 @@ def computed_in(runs: pd.DataFrame, metric: str) -> bool:
     return not declared or any(c in runs and runs[c].notna().any() for c in declared)
 
 
+def in_tree_value_owners() -> dict[str, str]:
+    """Each value name genbench's own metrics declare -> the metric that writes it."""
+    return {c: m for m in _in_tree_metrics() for c, _ in _declared(m)}
+
+
 def _in_tree_metrics() -> list[str]:
     from genbench import registry
 

@@ -262,6 +262,21 @@ def test_a_files_class_taking_a_builtins_name_fails_as_any_registration(cli, tmp
     assert "choose another name" in error
 
 
+def test_a_files_metric_declaring_a_builtin_metrics_value_fails_at_registration(cli, tmp_path):
+    """A metric declaring ``kid`` (built-in KID's value) had each of its values refused at run time,
+    and a board that read its class lost FID's and KID's column notes: refused where it registers."""
+    text = (
+        "import genbench\nfrom genbench.metrics.base import Metric\n\n\n"
+        '@genbench.register_metric("my-kid")\nclass MyKid(Metric):\n'
+        '    higher_is_better = {"kid": False, "my_other": False}\n\n'
+        "    def compute(self, ctx):\n        return {}\n"
+    )
+    path = _write(tmp_path / "mykid.py", text)
+    error = single_line_error(cli("list", "--include", path))
+    assert "mykid.py, line 5: metric 'my-kid' declares value names genbench's own metrics write: " in error
+    assert "'kid' (genbench's 'kid'); name its values otherwise (e.g. 'my_kid')" in error
+
+
 def test_the_api_field_runs_the_file_and_an_edit_trains_anew(tmp_path):
     """``RunConfig.include`` is ``--include``. The checkpoint key hashes the file's content: an edit
     to ``fit`` loaded the checkpoint of the code before, silently (the key had the name, ``version``,

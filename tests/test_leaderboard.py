@@ -1821,11 +1821,12 @@ def test_the_figures_mark_an_fid_over_fewer_of_its_rows_seeds_as_the_table_does(
     assert "†: a value over fewer" in " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
 
 
-def test_a_plugin_metric_declaring_fid_higher_is_better_does_not_flip_fids_arrow(monkeypatch):
-    """In-tree metrics declare a column's direction first, whatever the results name: a plugin metric
-    whose ``higher_is_better`` says ``fid: True`` (it cannot write ``fid``: the built-in owns it in a
-    run) must leave the board's FID ranked lower-is-better."""
+def test_a_plugin_metric_declaring_fid_is_refused_and_fid_keeps_its_arrow(monkeypatch):
+    """A plugin metric whose ``higher_is_better`` says ``fid: True`` (it cannot write ``fid``: the
+    built-in owns it in a run) is refused at registration, in one line naming genbench's metric, and
+    the board's FID stays ranked lower-is-better."""
     from genbench import metric_columns, registry
+    from genbench.errors import RegistrationError
     from genbench.metrics.base import Metric
 
     class Backwards(Metric):
@@ -1836,7 +1837,11 @@ def test_a_plugin_metric_declaring_fid_higher_is_better_does_not_flip_fids_arrow
 
     registry.metrics.discover()
     monkeypatch.setattr(registry.metrics, "_entries", dict(registry.metrics._entries))
-    registry.metrics.add("aaa-backwards", Backwards, source="genbench-test-plugin")  # sorts first
+    with pytest.raises(
+        RegistrationError, match=r"metric 'aaa-backwards' declares value names genbench's own"
+    ):
+        registry.metrics.add("aaa-backwards", Backwards, source="genbench-test-plugin")
+    assert "aaa-backwards" not in registry.metrics
     metric_columns._declared.cache_clear()  # a cache of each name's declaration
     agg = pd.DataFrame({"metric_versions": [json.dumps({"aaa-backwards": 1, "fid": 1})]})
     try:
@@ -1844,7 +1849,6 @@ def test_a_plugin_metric_declaring_fid_higher_is_better_does_not_flip_fids_arrow
     finally:
         metric_columns._declared.cache_clear()
     assert directions["fid"] is False
-    assert directions["backwards_score"] is True
 
 
 def test_the_caption_names_how_the_conditional_rows_labels_were_drawn():

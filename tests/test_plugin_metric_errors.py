@@ -4,6 +4,7 @@ In-process plugins, registered for one test only."""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 import pytest
@@ -116,12 +117,35 @@ def test_a_metric_whose_init_raises_fails_in_one_line_when_named(register, cli, 
     assert not (tmp_path / "runs" / "ring8").exists()  # failed before any work
 
 
-@pytest.mark.parametrize("declared", [False, True])
-def test_a_metric_key_taken_by_another_metric_or_a_result_column_is_that_metrics_error(
-    register, tmp_path, cache_dir, declared
-):
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        (
+            {"fid": False, "clobber_own": False},
+            "value names genbench's own metrics write: 'fid' (genbench's 'fid')",
+        ),
+        ({"seed": True}, "value names that are a result's columns: 'seed'; name its values otherwise"),
+    ],
+)
+def test_a_metric_declaring_another_metrics_value_or_a_result_column_fails_at_registration(declared, message):
+    """Declared, the name was refused only at run time, at every value the metric returned."""
+    from genbench.errors import RegistrationError
+
     class Clobber(_Metric):
-        higher_is_better: ClassVar[dict[str, bool]] = {"fid": False, "seed": True} if declared else {}
+        higher_is_better: ClassVar[dict[str, bool]] = declared
+
+    fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
+    with pytest.raises(RegistrationError, match=re.escape(f"metric 'test-clobber' declares {message}")):
+        fresh.add("test-clobber", Clobber)
+
+
+def test_a_metric_key_taken_by_another_metric_or_a_result_column_is_that_metrics_error(
+    register, tmp_path, cache_dir
+):
+    """Returned without being declared: the run refuses those values, as that metric's error."""
+
+    class Clobber(_Metric):
+        higher_is_better: ClassVar[dict[str, bool]] = {}
 
         def compute(self, ctx):
             return {"fid": 0.0, "seed": 99.0, "clobber_own": 1.0}

@@ -260,6 +260,8 @@ class Metric(ABC):
                 f"declares options = {options!r}; map each option name to its default "
                 "(e.g. {'k': 3}; None: computed from the inputs)"
             )
+        if taken := cls._taken_value_names():
+            return taken
         words = cls.option_words
         if not isinstance(words, dict) or not all(
             k in options and isinstance(v, tuple) and v and all(isinstance(w, str) and w for w in v)
@@ -276,6 +278,34 @@ class Metric(ABC):
         if cls.reference not in REFERENCES:
             return f"declares reference = {cls.reference!r}; use one of {', '.join(map(repr, REFERENCES))}"
         return None
+
+    @classmethod
+    def _taken_value_names(cls) -> str | None:
+        """Why a metric may not declare one of its value names: it is a result's column (``seed``),
+        or, for a metric of another package, genbench's own metric writes it (a plugin declaring
+        ``fid`` had every value refused at run time, "returned 'fid', which metric 'fid' writes",
+        and a board that read its class lost FID's column notes)."""
+        from genbench.results import RESERVED_METRIC_KEYS
+
+        columns = [k for k in cls.higher_is_better if k in RESERVED_METRIC_KEYS]
+        if columns:  # a value named "seed" would be refused at every run, as it is a result's column
+            return (
+                f"declares value names that are a result's columns: {', '.join(map(repr, columns))}; "
+                f"name its values otherwise (e.g. {('my_' + columns[0])!r})"
+            )
+        if cls.__module__.startswith("genbench."):
+            return None
+        from genbench.metric_columns import in_tree_value_owners
+
+        owners = in_tree_value_owners()
+        taken = [k for k in cls.higher_is_better if k in owners]
+        if not taken:
+            return None
+        named = ", ".join(f"{k!r} (genbench's {owners[k]!r})" for k in taken)
+        return (
+            f"declares value names genbench's own metrics write: {named}; name its values otherwise "
+            f"(e.g. {('my_' + taken[0])!r})"
+        )
 
     @classmethod
     def runs_by_default_in(cls, features: str | None) -> bool:
