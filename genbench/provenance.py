@@ -41,27 +41,17 @@ def code_source(cls: type) -> dict[str, str | None]:
     class of an included file or of the script that runs, that file and its content's sha256
     (:data:`FILE_FIELDS`); for a class of a notebook cell, its source's (:data:`CLASS_FIELDS`)."""
     from genbench.distributions import distribution_of, version_of
-    from genbench.includes import included_file
     from genbench.registry import is_genbench
-    from genbench.script_code import script_code
+    from genbench.script_code import edited_code
 
     module = getattr(cls, "__module__", "") or ""
     qualified = f"{module}:{getattr(cls, '__qualname__', cls.__name__)}"
-    included = included_file(module)
-    if included is not None:
-        return {
-            "class": qualified,
-            "distribution": None,
-            "distribution_version": None,
-            "file": str(included.path),
-            "file_sha256": included.sha256,
-        }
-    script = script_code(cls) if isinstance(cls, type) else None
-    if script is not None:
+    code = edited_code(cls)
+    if code is not None:
         digest = (
-            {"file": str(script.file), "file_sha256": script.sha256}
-            if script.file is not None
-            else {"class_sha256": script.sha256}
+            {"file": str(code.file), "file_sha256": code.sha256}
+            if code.file is not None
+            else {"class_sha256": code.sha256}
         )
         return {"class": qualified, "distribution": None, "distribution_version": None, **digest}
     dist = distribution_of(module)

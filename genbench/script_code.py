@@ -45,7 +45,7 @@ from typing import Any
 class ScriptCode:
     """What was hashed of a class defined in a script or a notebook."""
 
-    file: Path | None  # the script, hashed whole; None where the class's source was hashed
+    file: Path | None  # the script (or included file), hashed whole; None where the class's source was
     sha256: str
 
 
@@ -59,6 +59,19 @@ def script_code(cls: type) -> ScriptCode | None:
     if cls not in _known:
         _known[cls] = _digest(cls)
     return _known[cls]
+
+
+def edited_code(cls: type) -> ScriptCode | None:
+    """The code whose edits make ``cls``'s checkpoints stale and its seeds another row: the file
+    ``--include`` imported it from, else its script's or notebook cell's (:func:`script_code`); None
+    for any other class, whose ``version`` says so. What the checkpoint key hashes and the result
+    records, from one place."""
+    from genbench.includes import included_file
+
+    included = included_file(getattr(cls, "__module__", "") or "")
+    if included is not None:
+        return ScriptCode(file=included.path, sha256=included.sha256)
+    return script_code(cls) if isinstance(cls, type) else None
 
 
 def _digest(cls: type) -> ScriptCode | None:

@@ -22,13 +22,12 @@ from genbench.checkpoint import PARTIAL as PARTIAL
 from genbench.checkpoint import load_checkpoint, save_checkpoint, serialized
 from genbench.determinism import deterministic_training
 from genbench.errors import Diverged, GenbenchError, StateContentError
-from genbench.includes import included_file
 from genbench.io import alone, remove_temps
 from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
 from genbench.results import machine, machine_text
 from genbench.retraining import RETRAINING, clear_for_retrain, retrain_command
-from genbench.script_code import script_code
+from genbench.script_code import edited_code
 from genbench.shipped import shipped_checkpoint
 from genbench.termination import say_rerun, steps_end_first
 from genbench.training_forecast import shorten_hint
@@ -356,16 +355,14 @@ def checkpoint_subdir(dataset: str, name: str, model: GenerativeModel, seed: int
     in the file loaded the checkpoint of the code before, silently); for a model defined in the
     script that runs, or in a notebook, that script's content or the class's source
     (:func:`genbench.script_code.script_code`)."""
-    included = included_file(type(model).__module__)
-    script = script_code(type(model)) if included is None else None
-    source = included.sha256 if included is not None else script.sha256 if script is not None else None
+    code = edited_code(type(model))
     key = config_hash(
         name,
         dataset,
         training_key_config(model.train_config(), amp),
         seed,
         type(model).version,
-        source=source,
+        source=code.sha256 if code is not None else None,
     )
     return Path(dataset) / name / f"seed{seed}-{key}"
 
