@@ -1,5 +1,6 @@
 """Plugins defined in a script or a notebook: the digest of their code, which keys a model's
-checkpoint as an included file's content does (:mod:`genbench.includes`).
+checkpoint, and a feature extractor's fingerprint (so its cached reference features), as an included
+file's content does (:mod:`genbench.includes`).
 
 A class decorated with ``@genbench.register_model`` in the script that calls ``genbench.run`` (its
 module ``__main__``), or in a notebook cell, is code a researcher edits between runs without bumping

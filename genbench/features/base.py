@@ -165,7 +165,9 @@ class FeatureExtractor(ABC):
         """Features (and logits or None) of one batch already on ``self.device``."""
 
     def info(self) -> dict[str, Any]:
-        """What the protocol records about the extractor (name, fingerprint, accuracy, ...)."""
+        """What the protocol records about the extractor (name, fingerprint, accuracy, ...). The
+        fingerprint is :meth:`checked_fingerprint`, in an override too: what keys the cache and what a
+        rerun's result is compared by (:func:`genbench.replacement.add_fingerprints`)."""
         return {"name": self.name, "fingerprint": self.checked_fingerprint()}
 
     def _checked(self, out: object, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -225,8 +227,9 @@ class FeatureExtractor(ABC):
         """``fingerprint()``; a plugin's bug there is one line naming the plugin (it was a traceback).
         Not a non-empty str (a plugin's ``hash(...)``, an int): its results made `genbench report`
         refuse the whole board as unreadable (protocol.features.fingerprint is 12345, not str). With
-        a digest of the weights file it reads (unless ``fingerprint_covers_weights``), and of the file
-        ``--include`` imported it from (:mod:`genbench.includes`)."""
+        a digest of the weights file it reads (unless ``fingerprint_covers_weights``), and of its code
+        where that is a file ``--include`` imported, the script that runs or a notebook cell
+        (:func:`genbench.script_code.edited_code`)."""
         from genbench.errors import PluginOutputError
 
         fingerprint = self._naming_the_plugin("computing its fingerprint", self.fingerprint)
@@ -240,14 +243,17 @@ class FeatureExtractor(ABC):
             # features cached with a.pt's network were reused for b.pt's samples (FID 0.005 -> 1.8),
             # and both results were one protocol, pooled into one board row
             fingerprint = f"{fingerprint};weights-sha256={self._weights_digest()}"
-        from genbench.includes import included_file
+        from genbench.script_code import edited_code
 
-        included = included_file(type(self).__module__)
-        if included is not None:
-            # a file that --include named is edited between runs, its fingerprint() left as it was:
-            # the reference features cached by the code before were reused for the edited code's
-            # samples (FID 0.17 -> 2.98), and both were one protocol, pooled into one board row
-            fingerprint = f"{fingerprint};file-sha256={included.sha256[:16]}"
+        edited = edited_code(type(self))
+        if edited is not None:
+            # a file that --include named, the script that runs or a notebook cell is edited between
+            # runs, its fingerprint() left as it was: the reference features cached by the code before
+            # were reused for the edited code's samples (FID 0.17 -> 2.98), and both were one
+            # protocol, pooled into one board row. A file's content (the included file's, the
+            # script's) as --include always keyed it; a cell's class by its source
+            kind = "file" if edited.file is not None else "class"
+            fingerprint = f"{fingerprint};{kind}-sha256={edited.sha256[:16]}"
         return fingerprint
 
     def _weights_digest(self) -> str:

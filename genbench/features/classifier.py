@@ -455,7 +455,7 @@ class Classifier(FeatureExtractor):
         _, meta = self._trained()
         out = {
             "name": self.name,
-            "fingerprint": self.fingerprint(),
+            "fingerprint": self.checked_fingerprint(),
             "trained_on": self.train_dataset.name,
             "train_examples": meta["train_examples"],
             "test_accuracy": self.test_accuracy(),

@@ -168,7 +168,7 @@ class CleanInception(FeatureExtractor):
     def info(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "fingerprint": self.fingerprint(),
+            "fingerprint": self.checked_fingerprint(),
             "backend": "clean-fid",
             "network": FILENAME,
             "resize": "clean (PIL bicubic, 299)",

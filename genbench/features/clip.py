@@ -199,7 +199,7 @@ class Clip(FeatureExtractor):
         path = self.weights_path()
         return {
             "name": self.name,
-            "fingerprint": self.fingerprint(),
+            "fingerprint": self.checked_fingerprint(),
             "description": self.description,
             "network": REPO,
             "preprocessing": "CMMD io_util + embedding (PIL centre crop, bicubic 336, CLIP mean/std), L2-normalised",

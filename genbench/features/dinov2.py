@@ -148,7 +148,7 @@ class Dinov2(FeatureExtractor):
         path = self.weights_path()
         return {
             "name": self.name,
-            "fingerprint": self.fingerprint(),
+            "fingerprint": self.checked_fingerprint(),
             "description": self.description,
             "network": "dinov2_vitl14",
             "preprocessing": "EDM2 DINOv2Detector (resize_mode='torch')",

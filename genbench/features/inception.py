@@ -162,7 +162,7 @@ class Inception(FeatureExtractor):
         path = self.weights_path()
         return {
             "name": self.name,
-            "fingerprint": self.fingerprint(),
+            "fingerprint": self.checked_fingerprint(),
             "backend": "torch-fidelity",
             "network": "inception-v3-compat",
             "layers": list(LAYERS),
