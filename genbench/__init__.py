@@ -180,8 +180,10 @@ def report(
         from genbench.metric_columns import forget_declared
         from genbench.reporting import default_leaderboards, write_report
 
-        if _include([] if include is None else include):
-            forget_declared()  # a metric read as unknown before its file was included
+        _include([] if include is None else include)
+        # read anew by each report: a metric unknown before its file was included, or a notebook
+        # cell's metric run again with another higher_is_better (the board ranked by the old one)
+        forget_declared()
 
         boards = (
             _path(leaderboards, "leaderboards") if leaderboards is not None else default_leaderboards(out_dir)

@@ -197,3 +197,39 @@ def test_every_other_extractors_fingerprint_is_as_it_was(ring8, tmp_path, monkey
     cls = registry.features.get("test-script-features-inc")
     sha = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     assert cls(ring8, cache_dir=tmp_path).checked_fingerprint() == f"nbf-v1;file-sha256={sha}"
+
+
+METRIC = """
+import genbench
+from genbench.metrics.base import Metric
+
+
+@genbench.register_metric("test-script-cellm")
+class CellMetric(Metric):
+    higher_is_better = {"test-script-cellm": True}
+
+    def compute(self, ctx):
+        return {"test-script-cellm": 1.0}
+"""
+
+
+def test_a_notebook_cells_metric_run_again_is_read_anew_by_the_next_report(tmp_path, monkeypatch):
+    """No value of a metric is cached (each run computes them, and a result records the metric's
+    code), but its declared directions were, by name, for the process: a cell's metric run again as
+    lower-is-better kept the board's arrow and ranking of the first cell. Each ``genbench.report``
+    reads them anew (it did only when ``include`` named a file)."""
+    import genbench
+    from genbench.errors import GenbenchError
+    from genbench.metric_columns import _declared, forget_declared
+
+    registry.metrics.discover()
+    monkeypatch.setattr(registry.metrics, "_entries", dict(registry.metrics._entries))
+    _cell(METRIC, 105, name="CellMetric")
+    assert _declared("test-script-cellm") == (("test-script-cellm", True),)
+    _cell(METRIC.replace(": True}", ": False}"), 106, name="CellMetric")  # replaces the first
+    with pytest.raises(GenbenchError, match="no results under"):  # an empty --out: declarations read first
+        genbench.report(tmp_path, tmp_path / "boards")
+    try:
+        assert _declared("test-script-cellm") == (("test-script-cellm", False),)
+    finally:
+        forget_declared()  # the test's metric, gone with its registration
