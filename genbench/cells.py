@@ -116,10 +116,15 @@ def fmt(mean: float, std: float) -> str:
 
 
 def significant(x: float, digits: int, *, whole: bool = True) -> str:
-    """``x`` to ``digits`` significant digits, without an exponent once that has as many integer
+    """``x`` to ``digits`` significant digits, trailing zeros kept ("2.00", "0.50"; a whole number is
+    written whole: "8", "0"), without an exponent once that has as many integer
     digits (rounded up into them: 999.7 is "1000", not "1e+03"); ``whole`` keeps every integer digit
     there (a mean: "2307"), else they are rounded to ``digits`` (a spread: "480")."""
+    if math.isfinite(x) and x == int(x) and abs(x) < WHOLE_BELOW:
+        return f"{x:.0f}"  # a count every seed agreed on, or a 0: "8", not "8.00"
     rounded = float(f"{x:.{digits}g}")
     if abs(rounded) < 10 ** (digits - 1) or abs(rounded) >= WHOLE_BELOW:
-        return f"{x:.{digits}g}"
+        # "#" keeps the trailing zeros that are significant digits: a mean of 1.9995 ± 0.0084 read
+        # "2 ± 0.0084", shown coarser than its own spread; it is "2.00 ± 0.0084"
+        return f"{x:#.{digits}g}"
     return f"{x if whole else rounded:.0f}"

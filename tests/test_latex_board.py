@@ -160,7 +160,7 @@ def test_each_latex_table_has_the_markdown_tables_cells():
         numeric = [h not in ("model", "next", "seeds", "flags", "test") for h in rows[0]]
         assert spec == "".join("r" if n else "l" for n in numeric)
     assert r"ddim{[}eta=1,steps=100{]}" in tex and "ddim[" not in tex
-    assert r"\textbf{memorized}" in tex and r"fid $\downarrow$" in tex and "2.5 $\\pm$ 0.71" in tex
+    assert r"\textbf{memorized}" in tex and r"fid $\downarrow$" in tex and "2.50 $\\pm$ 0.71" in tex
     assert tex.isascii()  # no raw ±, arrows or †: pdflatex without inputenc extras stops at them
     assert r"\label{tab:toy-quality}" in tex and r"\label{tab:toy-memorization-and-modes}" in tex
     assert tex.startswith("% ") and "genbench report" in tex and r"\usepackage{booktabs}" in tex

@@ -83,7 +83,7 @@ def test_seeds_that_agree_exactly_have_their_value_and_no_spread():
     "0.1 ± 1.7e-17" for seeds that agree, and the CSV a mean that none of them had."""
     agg, md = board([run_result("copy", s, 0.1) for s in (0, 1, 2)])
     assert (agg["fid"].iloc[0], agg["fid_std"].iloc[0]) == (0.1, 0.0)
-    assert "| 0.1 ± 0 |" in next(ln for ln in md.splitlines() if "| copy " in ln)
+    assert "| 0.1000 ± 0 |" in next(ln for ln in md.splitlines() if "| copy " in ln)
 
 
 def test_markdown_marks_flags_and_states_protocol(results):
@@ -1030,7 +1030,8 @@ def test_a_flag_only_some_seeds_earned_names_those_seeds():
 
 def test_numbers_of_four_or_more_digits_are_written_whole():
     """The published board showed an FID of 2307 ± 477 as "2.31e+03 ± 4.8e+02" and an NFE of 1000
-    as "1e+03 ± 0"; small numbers keep their significant digits (and tiny ones their exponent)."""
+    as "1e+03 ± 0"; small numbers keep their significant digits, trailing zeros included (and tiny ones
+    their exponent)."""
     from genbench.cells import fmt
 
     cases = {
@@ -1048,6 +1049,12 @@ def test_numbers_of_four_or_more_digits_are_written_whole():
         (9_876_543_210.4, 1.0): "9876543210 ± 1",  # ten integer digits: still whole
         (2.32922059488182112e17, 1.2e16): "2.33e+17 ± 1.2e+16",  # mifid of a copy: no 18-digit number
         (float("nan"), 1.0): "",
+        # trailing zeros are significant digits: the audit's "2 ± 0.0084" and "17 ± 3.3"
+        (1.999477, 0.0084): "2.00 ± 0.0084",
+        (16.9966, 3.34): "17.0 ± 3.3",
+        (0.25, 0.5): "0.2500 ± 0.50",
+        (8.0, 0.0): "8 ± 0",  # whole numbers stay whole: a count every seed agreed on
+        (0.0, 0.0): "0 ± 0",
     }
     assert {args: fmt(*args) for args in cases} == cases
     _, md = board([run_result("m", 0, 1969.7), run_result("m", 1, 2644.7)])
@@ -1790,7 +1797,7 @@ def test_the_ddim_step_curve_marks_a_point_whose_row_lost_seeds(tmp_path, monkey
 
 
 def test_the_figures_mark_an_fid_over_fewer_of_its_rows_seeds_as_the_table_does(tmp_path, monkeypatch):
-    """FID failed for seed 2 of a row of three (its cell reads "5.5 ± 0.71 †", explained under the
+    """FID failed for seed 2 of a row of three (its cell reads "5.50 ± 0.71 †", explained under the
     table): the FID-against-samples/s figure and the DDIM step curve drew the mean of seeds 0 and 1
     as the row's, unmarked. Each names it now, and says beneath what † means."""
     from genbench import reporting
@@ -1808,7 +1815,7 @@ def test_the_figures_mark_an_fid_over_fewer_of_its_rows_seeds_as_the_table_does(
     rs = partial("vae") + [result("gan", s, 9.0, samples_per_s=20.0) for s in (0, 1, 2)]
     frame = results_frame(rs)
     agg = aggregate(frame)
-    assert "5.5 ± 0.71 †" in leaderboard_markdown(frame, agg, "toy", {}, {})  # the table's mark
+    assert "5.50 ± 0.71 †" in leaderboard_markdown(frame, agg, "toy", {}, {})  # the table's mark
     assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
     assert sorted(t.get_text() for t in made[-1].axes[0].texts) == ["gan", "vae († FID from 2 of 3 seeds)"]
     beneath = " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
