@@ -15,6 +15,7 @@ from genbench import registry
 from genbench.config import DEFAULT_SEED, EVAL_FIELDS, RunConfig, unused_fields_warning
 from genbench.data.base import Dataset
 from genbench.errors import DataError, GenbenchError
+from genbench.layout import BESIDE_LABELS, genbench_folder
 from genbench.metrics.base import Metric
 from genbench.planning import (
     Plan,
@@ -96,6 +97,11 @@ def _evaluate(
         if safe_name(name) in ("", ".", ".."):  # --samples /: "--name '' cannot name a result", unasked
             raise GenbenchError(
                 f"cannot name a result after --samples {path}; pass --name, e.g. --name my-model"
+            )
+        if (what := genbench_folder(safe_name(name), BESIDE_LABELS)) is not None:  # figures.npz
+            raise GenbenchError(
+                f"cannot name a result after --samples {path}: {safe_name(name)!r} is {what}, beside "
+                "each result's folder; pass --name, e.g. --name my-model"
             )
     name = check_result_name(name)
     device, cache_dir = check_shared_inputs(config)
@@ -263,12 +269,19 @@ def run_samples_name(run: Result) -> str | None:
 
 def check_result_name(name: str) -> str:
     """``name`` when it names one result directory; a "/" or a name of only dots or punctuation
-    would write the result where :func:`genbench.results.find_results` never looks."""
+    would write the result where :func:`genbench.results.find_results` never looks, and ``figures``
+    in the runs' figures folder (:data:`genbench.layout.BESIDE_LABELS`)."""
     from genbench.results import safe_name
 
     if "/" in name or "\\" in name or safe_name(name) in ("", ".", ".."):
         raise GenbenchError(
             f"--name {name!r} cannot name a result; use letters, digits, '.', '_', '=' or '-', e.g. --name my-model"
+        )
+    # its results in <out>/<dataset>/figures/, among the runs' figure folders (genbench.layout)
+    if (what := genbench_folder(safe_name(name), BESIDE_LABELS)) is not None:
+        raise GenbenchError(
+            f"--name {name!r} is {what}, beside each result's folder; use another, "
+            f"e.g. --name {safe_name(name)}-eval"
         )
     return name
 

@@ -1,12 +1,13 @@
 """The checks a name and a class pass when they are registered, before the registry writes anything.
 
 A registry name (and each alias) is lower-case letters, digits, ``-`` or ``_``; aliases are a tuple
-of other names, each once. The class subclasses the registry's base, declares a positive integer
-``version``, is not abstract; a model's ``Config`` is a dataclass, its ``shipped_checkpoints`` an
-absolute folder and its ``conditional`` a bool (a conditional model's ``sample`` taking ``labels``);
-``supported_kinds`` is a collection of known kinds of data; and the class's own
-``declaration_problem()`` (a dataset's ``kind``, a metric's ``higher_is_better``) finds nothing.
-Each failure is one :class:`RegistrationError` line naming the fix.
+of other names, each once; a model or dataset name is none of the folders genbench writes beside
+its folder under ``--out`` (:mod:`genbench.layout`). The class subclasses the registry's base,
+declares a positive integer ``version``, is not abstract; a model's ``Config`` is a dataclass, its
+``shipped_checkpoints`` an absolute folder and its ``conditional`` a bool (a conditional model's
+``sample`` taking ``labels``); ``supported_kinds`` is a collection of known kinds of data; and the
+class's own ``declaration_problem()`` (a dataset's ``kind``, a metric's ``higher_is_better``) finds
+nothing. Each failure is one :class:`RegistrationError` line naming the fix.
 
 Nothing here reads a registry's table: whether a name is taken, and by whom, is
 :class:`genbench.registry.Registry`'s concern.
@@ -22,12 +23,17 @@ import re
 from typing import Any
 
 from genbench.errors import RegistrationError
+from genbench.layout import BESIDE_DATASETS, BESIDE_LABELS, genbench_folder
 from genbench.text import and_list
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")  # no '.': `--set NAME.FIELD=` splits there
 #: the kinds of data: a dataset's ``kind``, and what a model, metric or extractor's ``supported_kinds``
 #: may hold (:attr:`genbench.data.base.Dataset.kind` is typed with the same two)
 KINDS = ("image", "points")
+#: genbench's own folders beside the folder a name of each kind makes under ``--out``
+#: (:mod:`genbench.layout`): a dataset's ``<out>/<dataset>/``, a model's ``<out>/<dataset>/<model>/``.
+#: Metrics and feature extractors make no folder of their name.
+_FOLDERS_BESIDE = {"model": BESIDE_LABELS, "dataset": BESIDE_DATASETS}
 
 
 def check_name(kind: str, name: str) -> None:
@@ -36,6 +42,19 @@ def check_name(kind: str, name: str) -> None:
         raise RegistrationError(
             f"invalid {kind} name {name!r}: use lower-case letters, digits, '-' or '_' "
             "(no '.': `--set NAME.FIELD=VALUE` splits at the first '.')"
+        )
+
+
+def check_folder_name(kind: str, name: str) -> None:
+    """Fail when ``name``'s folder under ``--out`` would be one genbench writes itself: a model
+    ``figures`` had its results in ``<out>/<dataset>/figures/``, among its runs' figures; a dataset
+    ``leaderboards`` its results in the report's folder. An alias makes no folder: results are
+    written under the name it stands for."""
+    what = genbench_folder(name, _FOLDERS_BESIDE.get(kind, {}))
+    if what is not None:
+        raise RegistrationError(
+            f"{kind} name {name!r} is {what}, beside each {kind}'s results folder; choose another name, "
+            f"e.g. '{name}-{kind}'"
         )
 
 

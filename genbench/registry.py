@@ -5,7 +5,8 @@ In-tree entries register with a decorator (``@register_model("vae")``); other pa
 ``genbench.datasets``, ``genbench.metrics``, ``genbench.features``). Entry points are discovered
 lazily: listing names imports nothing, and a module is imported only when one of its names is used.
 
-Validation happens at registration and fails loudly: a name taken is checked here; a bad name, a
+Validation happens at registration and fails loudly: a name taken is checked here; a bad name (or
+one of genbench's own folders under ``--out``, :mod:`genbench.layout`), a
 wrong type, an abstract class, a version that is not a positive integer, a model ``Config`` that is
 not a dataclass, ``supported_kinds`` that is not a collection of known kinds in
 :mod:`genbench.registration_checks`. How entry points are read, and who gets a name two
@@ -36,6 +37,7 @@ from genbench.registration_checks import NAME_RE as NAME_RE
 from genbench.registration_checks import (
     check_class,
     check_decorator_name,
+    check_folder_name,
     check_name,
     checked_aliases,
     target_of,
@@ -119,6 +121,7 @@ class Registry(Generic[T]):
         (a baseline's included) cannot be taken by another class, whatever the order.
         """
         check_name(self.kind, name)
+        check_folder_name(self.kind, name)
         aliases = checked_aliases(self.kind, name, aliases)
         check_class(self.kind, self.base, name, obj)
         self.discover()

@@ -27,6 +27,7 @@ from genbench.figure_notes import (
 )
 from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
 from genbench.latex import leaderboard_latex
+from genbench.layout import LEADERBOARDS
 from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
 from genbench.markdown import leaderboard_markdown
 from genbench.protocols import show_values
@@ -341,7 +342,7 @@ def main_protocol_rows(agg: pd.DataFrame, model: str | None = None) -> tuple[pd.
 def default_leaderboards(out: Path | str) -> Path:
     """Where a report of ``out`` goes unless told: beside its results, never over the published
     boards that a clone's own ``leaderboards/`` holds (``make leaderboards`` names that one)."""
-    return Path(out) / "leaderboards"
+    return Path(out) / LEADERBOARDS
 
 
 def write_report(out: Path, leaderboards: Path) -> dict[str, str]:

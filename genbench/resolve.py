@@ -33,6 +33,7 @@ from genbench.errors import GenbenchError, PluginLoadError, said
 from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
 from genbench.isolation import plugin_state_kept
+from genbench.layout import BESIDE_DATASETS, genbench_folder
 from genbench.metrics._inputs import logits_features
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
@@ -65,8 +66,7 @@ def build_dataset(name: str | os.PathLike[str], config: RunConfig) -> Dataset:
     cache_dir = config.cache_dir or default_cache_dir()
     path = image_data_path(name)
     if path is not None:
-        kind = ImageFolder if path.is_dir() else ImageArchive
-        return kind(path, data_dir=config.data_dir, cache_dir=cache_dir)
+        return _image_data(path, config)
     assert isinstance(name, str)  # image_data_path took every PathLike as a path
     cls = registry.datasets.get(name)
     return call_plugin(
@@ -74,6 +74,32 @@ def build_dataset(name: str | os.PathLike[str], config: RunConfig) -> Dataset:
         name,
         "failed to start: {error}",
         lambda: cls(data_dir=config.data_dir, cache_dir=cache_dir),
+    )
+
+
+def _image_data(path: Path, config: RunConfig) -> ImageFolder:
+    """The folder of images, or the image archive, at ``path`` (:func:`image_data_path`'s), as the
+    dataset; nothing of it is read yet."""
+    kind = ImageFolder if path.is_dir() else ImageArchive
+    return kind(path, data_dir=config.data_dir, cache_dir=config.cache_dir or default_cache_dir())
+
+
+def check_image_data_name(value: str | os.PathLike[str], data: ImageFolder) -> None:
+    """Fail when the name of a folder or archive of images given as ``--dataset value`` (its basename
+    or stem, :func:`genbench.data.image_folder.as_name`) is a folder genbench writes beside the
+    datasets' under ``--out`` (:mod:`genbench.layout`): images in a folder ``leaderboards/`` had their
+    results in the report's folder. Refused, not named otherwise: the name is the board's title,
+    the results' folder and part of the fingerprint, so a name genbench chose over the file's own
+    would be looked for in vain; renaming the folder or file, or a link to it, is one command."""
+    what = genbench_folder(data.name, BESIDE_DATASETS)
+    if what is None:
+        return
+    noun = "folder" if data.path.is_dir() else "file"
+    other = f"{data.name}-images" + ("" if data.path.is_dir() else data.path.suffix.lower())
+    raise GenbenchError(
+        f"--dataset {value} would be named {data.name!r}, {what}, beside each dataset's results "
+        f"folder; rename the {noun} or link it under another name (ln -s {data.path} {other}) and "
+        "pass that"
     )
 
 
@@ -508,16 +534,21 @@ def _check_checkpoint_minutes(config: RunConfig) -> None:
         )
 
 
-def check_shared_inputs(config: RunConfig) -> tuple[torch.device, Path]:
+def check_shared_inputs(config: RunConfig, *, results: bool = True) -> tuple[torch.device, Path]:
     """What `genbench run` and `genbench eval` both check before any work: the types of the fields
     they read (the Python API's RunConfig is not parsed), the dataset, features and metric names,
-    the seeds, the batch size, the device and the output directory. Returns the device and the
-    cache dir."""
+    the seeds, the batch size, the device and the output directory. ``results``: whether results
+    are written under ``config.out`` (`genbench stats` writes one file): then a folder of images
+    given as the dataset must not be named as a folder of genbench's there. Returns the device and
+    the cache dir."""
     check_config_types(config, run=False)
     if config.batch_size < 1:  # eval too: it extracted no features and cached that empty reference
         raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
-    if image_data_path(config.dataset) is None:  # a folder or archive of images needs no registered name
+    path = image_data_path(config.dataset)
+    if path is None:  # a folder or archive of images needs no registered name
         registry.datasets.check(config.dataset)
+    elif results:
+        check_image_data_name(config.dataset, _image_data(path, config))
     if config.features:
         registry.features.check(config.features)
     for name in config.metrics or []:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from genbench.io import FIX_LEADERBOARDS, atomic_copy
+from genbench.layout import figures_dir
 from genbench.leaderboard import aggregate, results_frame
 from genbench.results import Result, safe_name
 
@@ -130,7 +131,7 @@ def run_figure(recorded: str, out: Path, dataset: str) -> Path | None:
     directory, or of runs copied elsewhere, found none of them and dropped them without a word. The
     place under this ``out`` comes first: the recorded path may name another run's figure."""
     src = Path(recorded)
-    for path in (Path(out) / dataset / "figures" / src.parent.name / src.name, src):
+    for path in (figures_dir(out, dataset) / src.parent.name / src.name, src):
         if path.is_file():
             return path
     return None

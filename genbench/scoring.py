@@ -25,6 +25,7 @@ from genbench.extraction_bar import SAMPLES_HINT
 from genbench.features.base import Features, extract_reporting
 from genbench.features.same_pass import extract_beside, names, pass_key
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
+from genbench.layout import figures_dir
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
 from genbench.provenance import scoring_sources
@@ -136,7 +137,7 @@ def evaluate_into(
     reference_stats = p.reference_stats
     artifacts_dir = None
     if p.config.figures:
-        artifacts_dir = Path(p.config.out) / result.dataset / "figures" / f"{_stem(result)}"
+        artifacts_dir = figures_dir(p.config.out, result.dataset) / _stem(result)
         try:
             artifacts_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:  # a full disk: no figures, but the metrics are still computed

@@ -73,7 +73,7 @@ def _stats(path: Path | str, config: RunConfig, console: Progress, spatial: bool
     # the one file written is the statistics': its folder is the output checked (not ./runs); --out
     # names the file, so "pass a directory with --out" would be the wrong fix
     check_writable(path.parent, fix="pass --out an .npz path in a writable directory")
-    device, cache_dir = check_shared_inputs(dataclasses.replace(config, out=path.parent))
+    device, cache_dir = check_shared_inputs(dataclasses.replace(config, out=path.parent), results=False)
     dataset = build_dataset(config.dataset, config)
     extractor = build_extractor(dataset, config, device, console)
     split = config.reference_split

@@ -120,6 +120,31 @@ def test_eval_of_the_root_folder_asks_for_a_name_before_reading_it(cli, tmp_path
     assert line == "error: cannot name a result after --samples /; pass --name, e.g. --name my-model"
 
 
+def test_eval_refuses_a_name_that_is_the_runs_figures_folder(cli, tmp_path, cache_dir):
+    """``--name figures``, or samples named figures.npz, wrote the result to
+    ``<out>/<dataset>/figures/seed0.json``, among the runs' figure folders
+    (evaluation.check_result_name, and the default name's check in evaluate)."""
+    samples = tmp_path / "figures.npz"
+    np.savez(samples, samples=np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    out = tmp_path / "runs"
+    args = ["eval", "--samples", samples, "--dataset", "ring8", "--out", out, "--cache-dir", cache_dir,
+            "--no-progress", "--metrics", "fid"]  # fmt: skip
+    folder = "the folder a run writes its figures to (<out>/<dataset>/figures/), beside each result's folder"
+    assert single_line_error(cli(*args)) == (
+        f"error: cannot name a result after --samples {samples.resolve()}: 'figures' is {folder}; "
+        "pass --name, e.g. --name my-model"
+    )
+    for name in ("figures", "Figures"):  # Figures/ is figures/ on the file systems of macOS and Windows
+        assert single_line_error(cli(*args, "--name", name)) == (
+            f"error: --name {name!r} is {folder}; use another, e.g. --name {name}-eval"
+        )
+    assert not out.exists()
+    # leaderboards/ is beside the datasets' folders, not the results'
+    for name in ("figures-eval", "leaderboards"):
+        assert cli(*args, "--name", name).exit_code == 0
+    assert sorted(p.name for p in (out / "ring8").iterdir()) == ["figures", "figures-eval", "leaderboards"]
+
+
 def test_an_option_of_a_metric_not_computed_names_metrics_in_eval_too(cli, tmp_path, cache_dir):
     """It said "names a metric this run does not compute" in `genbench eval` too."""
     np.savez(tmp_path / "s.npz", samples=np.zeros((10, 8, 8), np.uint8))

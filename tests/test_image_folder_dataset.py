@@ -141,3 +141,40 @@ def test_a_folder_has_no_test_split(cli, tmp_path, cache_dir):
         cli(*_args(folder, folder, tmp_path / "runs", cache_dir, "--reference-split", "test"))
     )
     assert "no test split" in error and "--reference-split train" in error
+
+
+@pytest.mark.parametrize("given", ["Leaderboards", "leaderboards.npz"])
+def test_images_named_as_the_reports_folder_are_refused_by_run_and_eval(cli, tmp_path, cache_dir, given):
+    """A folder (or archive) of images named leaderboards was the dataset 'leaderboards': its results
+    went to ``<out>/leaderboards/``, the folder `genbench report` writes to, where each dataset's
+    figures go to a folder of its name (resolve.check_image_data_name). Refused before any work, in
+    one line naming the fix; `stats`, which writes one file, takes it; a folder named figures (a
+    folder of genbench's beside the models' folders, not the datasets') is a dataset as any."""
+    real = tmp_path / given
+    if given.endswith(".npz"):
+        np.savez(real, samples=_images(0))
+    else:
+        _folder(real, _images(0))
+    gen = _folder(tmp_path / "gen", _images(1))
+    out = tmp_path / "runs"
+    noun, other = ("file", "leaderboards-images.npz") if real.suffix else ("folder", "leaderboards-images")
+    expected = (
+        f"error: --dataset {real} would be named 'leaderboards', the folder `genbench report` writes to "
+        "unless given --leaderboards (<out>/leaderboards/), beside each dataset's results folder; rename "
+        f"the {noun} or link it under another name (ln -s {real} {other}) and pass that"
+    )
+    assert single_line_error(cli(*_args(gen, real, out, cache_dir, "--metrics", "fid"))) == expected
+    run = ("run", "--models", "copy", "--dataset", real, "--features", "raw", "--metrics", "fid",
+           "--out", out, "--cache-dir", cache_dir, "--no-progress")  # fmt: skip
+    assert single_line_error(cli(*run)) == expected
+    assert not out.exists()
+    r = cli("stats", "--out", tmp_path / "real.npz", "--dataset", real, "--features", "raw",
+            "--cache-dir", cache_dir, "--no-progress")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    # the link the error names is the fix
+    (tmp_path / other).symlink_to(real)
+    assert cli(*_args(gen, tmp_path / other, out, cache_dir, "--metrics", "fid")).exit_code == 0
+    assert (out / "leaderboards-images/gen/seed0.json").is_file()
+    figures = _folder(tmp_path / "figures", _images(2))
+    assert cli(*_args(gen, figures, out, cache_dir, "--metrics", "fid")).exit_code == 0
+    assert (out / "figures/gen/seed0.json").is_file()

@@ -696,3 +696,57 @@ def test_importing_genbench_reads_no_entry_points():
         "print([reg._discovered for reg in (r.models, r.datasets, r.metrics, r.features)])"
     )
     assert in_a_fresh_interpreter(code).strip() == "[False, False, False, False]"
+
+
+#: concrete methods of each registry's base, for classes registered by tests
+_CONCRETE = {
+    "models": {},
+    "datasets": {"_load": lambda self, split: (None, None)},
+    "metrics": {"compute": lambda self, ctx: {}},
+    "features": {"fingerprint": lambda self: "", "_extract_batch": lambda self, x: (x, None)},
+}
+
+
+@pytest.mark.parametrize(
+    ("base", "name", "folder"),
+    [
+        ("models", "figures", "the folder a run writes its figures to (<out>/<dataset>/figures/)"),
+        (
+            "datasets",
+            "leaderboards",
+            "the folder `genbench report` writes to unless given --leaderboards (<out>/leaderboards/)",
+        ),
+    ],
+)
+def test_a_name_that_is_a_folder_genbench_writes_beside_its_own_fails_at_registration(base, name, folder):
+    """A model ``figures`` had its results in ``<out>/<dataset>/figures/``, among its runs' figure
+    folders; a dataset ``leaderboards`` its results in the report's default folder, where the report
+    writes another dataset's figures into a folder of that dataset's name
+    (registration_checks.check_folder_name, called by Registry.add)."""
+    reg = _registry_of(base)
+    Named = _concrete(reg)
+    kind = reg.kind
+    with pytest.raises(RegistrationError) as e:
+        reg.register(name)(Named)  # as @genbench.register_model("figures") does
+    assert str(e.value) == (
+        f"{kind} name {name!r} is {folder}, beside each {kind}'s results folder; choose another name, "
+        f"e.g. '{name}-{kind}'"
+    )
+    assert name not in reg and reg.names() == []
+    reg.add(f"{name}-{kind}", Named)  # the name it suggests
+    # an alias makes no folder (results are written under the name it stands for)
+    reg.add("other", type("Other", (Named,), {}), aliases=(name,))
+    assert reg.check(name) == "other"
+    # only the folder a name makes is checked: a dataset beside figures/ (which is beside the models'
+    # folders), a model beside leaderboards/ (beside the datasets'), and metrics and extractors (no
+    # folder of their name) keep the name
+    for others in {"models", "datasets", "metrics", "features"} - {base}:
+        other = _registry_of(others)
+        other.add(name, _concrete(other))
+        assert other.check(name) == name
+
+
+def _concrete(reg: Registry) -> type:
+    """A concrete class of ``reg``'s base, handling points."""
+    parent = _Model if reg.kind == "model" else reg.base
+    return type("Named", (parent,), {"supported_kinds": ("points",), **_CONCRETE[reg.plural]})
