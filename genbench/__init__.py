@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,16 +165,18 @@ def registered(
 
 
 def report(
-    out: str | os.PathLike[str] = "runs",
+    out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
     leaderboards: str | os.PathLike[str] | None = None,
     *,
     include: list[str | os.PathLike[str]] | None = None,
 ) -> dict[str, str]:
     """Aggregate results under ``out`` into leaderboards (``out/leaderboards`` unless given);
-    returns {dataset: markdown}. ``include``: `--include`'s files, as ``RunConfig.include``: the
-    board reads a plugin metric's declared directions (its columns' arrows and ranking) from its
-    class, which the results do not record."""
-    out_dir = _path(out, "out")
+    returns {dataset: markdown}. ``out``: a results folder, or a list of them (results made on two
+    machines, two batches of seeds) read as one board, which then needs ``leaderboards``: each
+    folder's own ``leaderboards/`` is the board of that folder alone. ``include``: `--include`'s
+    files, as ``RunConfig.include``: the board reads a plugin metric's declared directions (its
+    columns' arrows and ranking) from its class, which the results do not record."""
+    out_dirs = _report_folders(out, leaderboards)
     # saying why a cell misses a seed imports rich's console, which draws
     with _callers_generators_kept():
         from genbench.metric_columns import forget_declared
@@ -186,9 +188,30 @@ def report(
         forget_declared()
 
         boards = (
-            _path(leaderboards, "leaderboards") if leaderboards is not None else default_leaderboards(out_dir)
+            _path(leaderboards, "leaderboards")
+            if leaderboards is not None
+            else default_leaderboards(out_dirs[0])
         )
-        return write_report(out_dir, boards)
+        return write_report(out_dirs[0] if len(out_dirs) == 1 else out_dirs, boards)
+
+
+def _report_folders(out: Any, leaderboards: Any) -> list[Path]:
+    """:func:`report`'s ``out`` as its folders, each once. Several need ``leaderboards``: written to
+    the first one's ``leaderboards/``, a board holding another folder's rows sat beside the first
+    folder's results as if it were theirs, and the next report of that folder alone replaced it."""
+    from genbench.result_folders import as_folders
+
+    if isinstance(out, str | os.PathLike):
+        return [_path(out, "out")]
+    if not isinstance(out, list | tuple):
+        raise GenbenchError(f"out must be a str, a Path or a list of them, got {type(out).__name__}")
+    folders = as_folders([_path(o, "out") for o in out])
+    if len(folders) > 1 and leaderboards is None:
+        raise GenbenchError(
+            f"{len(folders)} --out folders make one board, which belongs in none of them; "
+            "pass --leaderboards DIR (where to write it)"
+        )
+    return folders
 
 
 __all__ = [

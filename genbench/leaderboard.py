@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +51,15 @@ from genbench.provenance import (
     model_source_text,
     recorded_source_text,
 )
+from genbench.result_folders import as_folders, merged
 from genbench.results import Result, find_results, load_result, machine_text
 
 
-def load_results(out: Path) -> list[Result]:
+def load_results(out: Path | Sequence[Path]) -> list[Result]:
+    """The results under ``out``, or under each of several folders merged into one set
+    (:func:`load_folders`)."""
+    if not isinstance(out, str | os.PathLike):
+        return [r for _, r in load_folders(out)]
     paths = find_results(out)
     if not paths and Path(out).exists() and not Path(out).is_dir():  # "run --out that file" would fail too
         raise GenbenchError(
@@ -85,6 +91,17 @@ def load_results(out: Path) -> list[Result]:
             )
         results.append(result)
     return results
+
+
+def load_folders(out: Path | Sequence[Path]) -> list[tuple[Path, Result]]:
+    """Each result under ``out`` (a folder `genbench run --out` wrote, or several: results made on
+    two machines, or two batches of seeds) with the folder it was read from, under which its figures
+    are. Several folders are merged as if they were one (:func:`genbench.result_folders.merged`)."""
+    folders = as_folders(out)
+    loaded = [(folder, r) for folder in folders for r in load_results(folder)]
+    if len(folders) == 1:  # one folder holds one result per file: nothing to merge, as always
+        return loaded
+    return merged(loaded, list(run_rows(results_frame([r for _, r in loaded]))))
 
 
 def results_frame(results: list[Result]) -> pd.DataFrame:
@@ -164,11 +181,7 @@ def trained_on(r: Result) -> str | None:
 
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds per (dataset, label, protocol); ranked by FID within each protocol."""
-    frame = _with_failed_metric_columns(frame)
-    metric_cols = [c for c in frame.columns if c in METRIC_COLUMNS or is_extra_metric(frame, c)]
-    frame = frame.assign(protocol_key=protocol_keys(frame, metric_cols))
-    if "model_config" not in frame:  # a frame made without it (older callers): nothing to split
-        frame = frame.assign(model_config=None)
+    frame, metric_cols = _keyed(frame)
     out = []
     for dataset, runs in frame.groupby("dataset", sort=False):
         _, suffixes = protocol_differences(list(runs["protocol_key"]))
@@ -188,6 +201,42 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     # always a column, the CSV's first: without one (a run without FID) every later column moved
     agg.insert(0, "rank", fid_ranks(agg))
     return agg.reset_index(drop=True)
+
+
+def _keyed(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` with each run's ``protocol_key`` (and a ``model_config`` column), and its metric
+    columns: what :func:`aggregate` and :func:`run_rows` group the runs by."""
+    frame = _with_failed_metric_columns(frame)
+    metric_cols = [c for c in frame.columns if c in METRIC_COLUMNS or is_extra_metric(frame, c)]
+    frame = frame.assign(protocol_key=protocol_keys(frame, metric_cols))
+    if "model_config" not in frame:  # a frame made without it (older callers): nothing to split
+        frame = frame.assign(model_config=None)
+    return frame, metric_cols
+
+
+#: what tells one board row from another: (dataset, label, protocol_key, config_tag)
+RowKey = tuple[str, str, str, str]
+
+
+def run_rows(frame: pd.DataFrame) -> pd.Series:
+    """Each run's (each row of ``frame``'s) board row as :func:`aggregate` makes it, as a
+    :data:`RowKey`: a label's runs under two protocols or configs are two rows, so (label, seed)
+    alone cannot say which row a run is in once two folders hold the same seed under two protocols
+    (:func:`genbench.result_folders.merged`, :func:`genbench.row_figures.row_runs`)."""
+    keys = pd.Series(None, index=frame.index, dtype=object)
+    if frame.empty:
+        return keys
+    frame, _ = _keyed(frame)
+    for (dataset, label, key), g in frame.groupby(["dataset", "label", "protocol_key"], sort=False):
+        for config, part, _ in config_groups(g):
+            for i in part.index:
+                keys[i] = (dataset, label, key, _config_tag(config))
+    return keys
+
+
+def _config_tag(config: str) -> str:
+    """A row's ``config_tag`` from :func:`config_groups`' short hash ("" when not split by config)."""
+    return f"config {config}" if config else ""
 
 
 def _by_seed(ok: pd.DataFrame, column: str) -> dict[int, tuple[float, str | None]]:
@@ -222,7 +271,7 @@ def _identity(
     ``config`` names the row's model config when its label's runs were split by config."""
     ok = g[g["status"] == "ok"]
     protocol = json.loads(key) if key else {}
-    config_tag = f"config {config}" if config else ""
+    config_tag = _config_tag(config)
     tags = "; ".join(t for t in (suffix, config_tag) if t)
     return {
         "dataset": dataset,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ from genbench.figure_notes import (
 from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
 from genbench.latex import leaderboard_latex
 from genbench.layout import LEADERBOARDS
-from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
+from genbench.leaderboard import aggregate, load_folders, results_frame, to_csv_frame
 from genbench.markdown import leaderboard_markdown
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
@@ -345,9 +346,11 @@ def default_leaderboards(out: Path | str) -> Path:
     return Path(out) / LEADERBOARDS
 
 
-def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
-    """Write leaderboards/<dataset>.md, .csv and .tex (and figures) for every dataset under ``out``."""
-    results = load_results(out)
+def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, str]:
+    """Write leaderboards/<dataset>.md, .csv and .tex (and figures) for every dataset under ``out``,
+    or under several results folders as one board (:func:`~genbench.leaderboard.load_folders`)."""
+    loaded = load_folders(out)
+    results = [r for _, r in loaded]
     frame = results_frame(results)
     agg = aggregate(frame)
     check_writable(leaderboards, "--leaderboards")
@@ -355,6 +358,8 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
     pages = {}
     for dataset in sorted(frame["dataset"].unique()):
         mine = [r for r in results if r.dataset == dataset]
+        # each result's own folder, under which its run figures are
+        homes = [folder for folder, r in loaded if r.dataset == dataset]
         a = agg[agg["dataset"] == dataset]
         main, protocol = main_protocol_rows(a)
         fig_dir = check_writable(Path(leaderboards) / dataset, "--leaderboards")  # a file there: one line
@@ -367,7 +372,7 @@ def write_report(out: Path, leaderboards: Path) -> dict[str, str]:
             path = make(data, fig_dir / f"{safe_name(name.lower())}.png")
             if path is not None:
                 figures[f"{name} ({shown})" if shown else name] = f"{dataset}/{Path(path).name}"
-        figures.update(copy_run_figures(mine, out, fig_dir, a))
+        figures.update(copy_run_figures(mine, homes, fig_dir, a))
         md = leaderboard_markdown(frame, agg, dataset, figures, described.get(dataset, {}))
         csv = to_csv_frame(a).to_csv(index=False)
         tex = leaderboard_latex(frame, agg, dataset, described.get(dataset, {}))

@@ -9,6 +9,8 @@ the label alone: the label's lowest seed was copied for one of its rows, and the
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pandas as pd
 
 from genbench.io import FIX_LEADERBOARDS, atomic_copy
 from genbench.layout import figures_dir
-from genbench.leaderboard import aggregate, results_frame
+from genbench.leaderboard import aggregate, results_frame, run_rows
 from genbench.results import Result, safe_name
 
 
@@ -27,18 +29,19 @@ def board_rows(results: list[Result], rows: pd.DataFrame | None = None) -> pd.Da
 
 def row_runs(results: list[Result], rows: pd.DataFrame) -> list[tuple[Any, list[Result]]]:
     """Each of ``rows`` (:func:`~genbench.leaderboard.aggregate`'s) with its runs, lowest seed first:
-    a row is one label's seeds (its ok ones and those without samples), and one ``--out`` holds one
-    result per label and seed. Rows in label order, a split label's in its board's protocol order,
-    then by config, so that the figures' order does not follow the ranking (which moves on a rerun)."""
-    by_run = {
-        (row.label, int(seed)): row.Index
-        for row in rows.itertuples()
-        for seed in f"{row.seeds},{getattr(row, 'failed_seeds', '')}".split(",")
-        if seed
+    a row is one label's seeds under one protocol and config (its ok ones and those without
+    samples). Each run is put in its row as :func:`~genbench.leaderboard.run_rows` says, not by its
+    label and seed: two ``--out`` folders can hold one label's seed 0 under two protocols, two rows,
+    and both runs went to one of them. Rows in label order, a split label's in its board's protocol
+    order, then by config, so that the figures' order does not follow the ranking (which moves on a
+    rerun)."""
+    index = {
+        (row.dataset, row.label, row.protocol_key, row.config_tag): row.Index for row in rows.itertuples()
     }
     runs: dict[Any, list[Result]] = {i: [] for i in rows.index}
-    for r in sorted(results, key=lambda r: r.seed):
-        i = by_run.get((r.label, r.seed))
+    ordered = sorted(results, key=lambda r: r.seed)
+    for r, key in zip(ordered, run_rows(results_frame(ordered)) if ordered else [], strict=True):
+        i = index.get(key)
         if i is not None:  # a result of another dataset than the rows'
             runs[i].append(r)
     order = sorted(rows.itertuples(), key=lambda row: (row.label, *_split_key(row)))
@@ -100,12 +103,16 @@ def _clashes(stems: dict[Any, str]) -> list[list[Any]]:
 
 
 def copy_run_figures(
-    results: list[Result], out: Path, dest: Path, rows: pd.DataFrame | None = None
+    results: list[Result], out: Path | Sequence[Path], dest: Path, rows: pd.DataFrame | None = None
 ) -> dict[str, str]:
     """Copy each board row's per-run figures (its lowest seed with each) next to the leaderboard,
     atomically: a report killed or out of disk mid-copy leaves the previous board's figure whole, not
     a truncated PNG. Each link names the row as its table does and the seed: a grid is one run's
-    samples. ``rows``: the board's (:func:`~genbench.leaderboard.aggregate`'s), else ``results``'."""
+    samples. ``out``: the results folder, or each result's own (one per result, in order: a board of
+    several ``--out`` folders, where one label's seed 0 can be in two). ``rows``: the board's
+    (:func:`~genbench.leaderboard.aggregate`'s), else ``results``'."""
+    folders = [Path(out)] * len(results) if isinstance(out, str | os.PathLike) else [Path(o) for o in out]
+    home = {id(r): folder for r, folder in zip(results, folders, strict=True)}
     rows = board_rows(results, rows)
     stems = row_stems(rows)
     figures: dict[str, str] = {}
@@ -113,7 +120,7 @@ def copy_run_figures(
         shown: set[str] = set()
         for r in runs:
             for kind, src in r.artifacts.items():
-                found = run_figure(src, out, r.dataset)
+                found = run_figure(src, home[id(r)], r.dataset)
                 if kind in shown or found is None:
                     continue
                 name = f"{stems[row.Index]}-{kind}.png"

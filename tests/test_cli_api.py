@@ -143,7 +143,7 @@ def test_the_python_api_names_a_wrong_argument_in_one_line(tmp_path):
         (lambda: genbench.run({"models": ["copy"]}), "run takes a genbench.RunConfig, got dict"),
         (lambda: genbench.evaluate(x, None), "evaluate takes a genbench.RunConfig, got NoneType"),
         (lambda: genbench.stats(tmp_path / "s.npz", None), "stats takes a genbench.RunConfig"),
-        (lambda: genbench.report(None), "out must be a str or a Path, got NoneType"),
+        (lambda: genbench.report(None), "out must be a str, a Path or a list of them, got NoneType"),
         (
             lambda: genbench.report(tmp_path, leaderboards=5),
             "leaderboards must be a str or a Path, got int",

@@ -11,14 +11,19 @@ from genbench.cli.options import Include, path_option
 
 
 def report(
-    out: Annotated[Path, path_option("Directory of result JSONs (what `genbench run --out` wrote).")] = Path(
-        "runs"
-    ),
+    out: Annotated[
+        list[Path],
+        path_option(
+            "Directory of result JSONs (what `genbench run --out` wrote); several make one board, "
+            "e.g. of two machines' runs (repeatable)."
+        ),
+    ] = [Path("runs")],  # noqa: B006 (Typer's default for a repeatable option; never mutated)
     leaderboards: Annotated[
         Path | None,
         path_option(
-            "Where to write <dataset>.md, .csv, .tex and figures; default: leaderboards/ under --out "
-            "(a clone's own leaderboards/ holds the published boards, rewritten only when named)."
+            "Where to write <dataset>.md, .csv, .tex and figures; default: leaderboards/ under --out, "
+            "needed with several --out (a clone's own leaderboards/ holds the published boards, "
+            "rewritten only when named)."
         ),
     ] = None,
     include: Include = None,
@@ -28,8 +33,9 @@ def report(
     from genbench.reporting import default_leaderboards
 
     # a plugin metric's arrows (which way is better) come from its class, which results do not record
-    pages = report_api(out, leaderboards, include=list(include or []))
-    leaderboards = leaderboards if leaderboards is not None else default_leaderboards(out)
+    # one folder as the path it always was (the API's own single-folder call)
+    pages = report_api(out[0] if len(out) == 1 else out, leaderboards, include=list(include or []))
+    leaderboards = leaderboards if leaderboards is not None else default_leaderboards(out[0])
     for dataset, md in pages.items():
         typer.echo(md)
         typer.echo(f"wrote {leaderboards / (dataset + '.md')}, .csv and .tex", err=True)

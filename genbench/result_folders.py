@@ -1,0 +1,72 @@
+"""Results read from several ``--out`` folders as one board, and where a folder without results
+points to the right one.
+
+Results made on two machines, or in two batches of seeds, sit in two folders. Copying one into the
+other by hand is no way to combine them: a result's file is ``<dataset>/<label>/seed<N>.json``
+whatever its protocol, so ``copy`` at ``--samples 200`` and at ``--samples 300`` of seed 0 are one
+file, and the copy replaced one of them without a word. ``genbench report --out A --out B`` reads
+both folders and makes the board a folder holding all their results would (rows, seeds, order): a
+run of one board row and seed found in both folders is counted once when the two files record
+the same, and refused in one line naming both when they differ (which is the one to report is the
+user's to say, never a silent pick).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from genbench.errors import GenbenchError
+from genbench.io import as_written
+from genbench.results import Result
+
+
+def as_folders(out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """``out`` as a list of folders: one path, or a sequence of them (a str is one path, not its
+    characters), each once (the same folder named twice is read once)."""
+    if isinstance(out, str | os.PathLike):
+        return [Path(out)]
+    folders = [Path(o) for o in out]
+    if not folders:
+        raise GenbenchError("no results folder given; pass at least one --out folder")
+    seen: set[Path] = set()
+    unique = []
+    for folder in folders:
+        if (resolved := folder.resolve()) not in seen:
+            seen.add(resolved)
+            unique.append(folder)
+    return unique
+
+
+def merged(loaded: list[tuple[Path, Result]], rows: Sequence[Hashable]) -> list[tuple[Path, Result]]:
+    """``loaded`` (each result with its folder) from several folders, in the order one folder
+    holding them all would list them (by file under the folder, then in the order the folders were
+    given), each run once. ``rows``: each result's board row (:func:`genbench.leaderboard.run_rows`);
+    two results of one row and seed are one run, which would be averaged twice: counted once when
+    their files record the same, else a :class:`GenbenchError` naming both files and what differs."""
+    order = sorted(range(len(loaded)), key=lambda i: (loaded[i][1].path(Path()), i))
+    kept: dict[tuple[Hashable, int], int] = {}
+    for i in order:
+        folder, r = loaded[i]
+        key = (rows[i], r.seed)
+        if key not in kept:
+            kept[key] = i
+            continue
+        first_folder, first = loaded[kept[key]]
+        differs = _differing_fields(first, r)
+        if differs:
+            raise GenbenchError(
+                f"{first.path(first_folder)} and {r.path(folder)} are one run ({r.dataset}, {r.label}, "
+                f"seed {r.seed}, one protocol) but record different {', '.join(differs)}; move the one "
+                "not to report out of its --out folder (or report the folders apart)"
+            )
+    once = set(kept.values())
+    return [loaded[i] for i in order if i in once]
+
+
+def _differing_fields(a: Result, b: Result) -> list[str]:
+    """The fields of two results whose recorded values differ (as written: a NaN equals a NaN)."""
+    da, db = asdict(a), asdict(b)
+    return [k for k in da if as_written(da[k]) != as_written(db[k])]
