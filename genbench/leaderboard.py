@@ -51,7 +51,7 @@ from genbench.provenance import (
     model_source_text,
     recorded_source_text,
 )
-from genbench.result_folders import as_folders, merged
+from genbench.result_folders import as_folders, merged, where_results_are
 from genbench.results import Result, find_results, load_result, machine_text
 
 
@@ -66,7 +66,8 @@ def load_results(out: Path | Sequence[Path]) -> list[Result]:
             f"{out} is a file, not a results folder; pass the folder `genbench run --out` wrote"
         )
     if not paths:
-        raise GenbenchError(f"no results under {out}; run `genbench run --out {out}` first")
+        hint = where_results_are(Path(out))  # a dataset's folder, or one holding --out folders
+        raise GenbenchError(f"no results under {out}; {hint or f'run `genbench run --out {out}` first'}")
     results = []
     for path in paths:
         try:

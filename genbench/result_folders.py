@@ -14,13 +14,14 @@ user's to say, never a silent pick).
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Hashable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from genbench.errors import GenbenchError
 from genbench.io import as_written
-from genbench.results import Result
+from genbench.results import Result, find_results
 
 
 def as_folders(out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -70,3 +71,23 @@ def _differing_fields(a: Result, b: Result) -> list[str]:
     """The fields of two results whose recorded values differ (as written: a NaN equals a NaN)."""
     da, db = asdict(a), asdict(b)
     return [k for k in da if as_written(da[k]) != as_written(db[k])]
+
+
+def where_results_are(out: Path) -> str | None:
+    """What to pass as ``--out`` when ``out`` holds no results of its own but is part of a results
+    folder (a dataset's folder, or a model's within it) or holds results folders one level down;
+    None when neither. Said in place of "run `genbench run --out X` first", which sent the user to
+    a costly rerun of results that were there."""
+    if not out.is_dir():
+        return None
+    for up in (out.parent, out.parent.parent):
+        if up != out and any(out in p.parents for p in find_results(up)):
+            fix = f"genbench report --out {shlex.quote(str(up))}"
+            return f"it is a folder inside the results folder {up}: report that, `{fix}`"
+    inside = sorted(d for d in out.iterdir() if d.is_dir() and find_results(d))
+    if not inside:
+        return None
+    outs = " ".join(f"--out {shlex.quote(str(d))}" for d in inside) + (
+        " --leaderboards DIR" if len(inside) > 1 else ""
+    )
+    return f"the folders in it are results folders: report them with `genbench report {outs}`"

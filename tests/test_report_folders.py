@@ -1,5 +1,5 @@
 """`genbench report --out A --out B`: results of several folders (two machines, two batches of seeds)
-as one board, each run once.
+as one board, each run once; and where a folder without results of its own points to the right one.
 
 Before, Typer kept the last --out alone (a board of B, exit 0, no word), and copying one folder into
 the other by hand replaced a result of another protocol that had the same file name."""
@@ -128,3 +128,17 @@ def test_one_seed_under_two_protocols_in_two_folders_is_two_rows_with_their_own_
     rs = [run("copy", 0, 1.0), run("copy", 0, 5.0, n=200)]
     shown = {row.row_label: [r.metrics["fid"] for r in runs] for row, runs in row_runs(rs, board_rows(rs))}
     assert shown == {"copy (N=100)": [1.0], "copy (N=200)": [5.0]}
+
+
+def test_a_folder_without_results_of_its_own_names_the_out_to_report(cli, tmp_path, two_machines):
+    """A dataset's folder given as --out, or the folder holding both --out folders, said "run
+    `genbench run --out X` first": a costly rerun of results that were there."""
+    a, b = two_machines
+    for inside in (a / "toy", a / "toy/copy"):
+        line = single_line_error(cli("report", "--out", inside))
+        assert f"`genbench report --out {a}`" in line and "genbench run" not in line
+    line = single_line_error(cli("report", "--out", tmp_path))
+    assert f"`genbench report --out {a} --out {b} --leaderboards DIR`" in line and "genbench run" not in line
+    # nothing under it at all: a run is still what it takes
+    (tmp_path / "empty").mkdir()
+    assert "genbench run --out" in single_line_error(cli("report", "--out", tmp_path / "empty"))
