@@ -53,6 +53,7 @@ from genbench.provenance import (
 )
 from genbench.result_folders import as_folders, merged, where_results_are
 from genbench.results import Result, find_results, load_result, machine_text
+from genbench.text import one_line
 
 
 def load_results(out: Path | Sequence[Path]) -> list[Result]:
@@ -193,6 +194,7 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
                 row.update(row_cells(part[part["status"] == "ok"], metric_cols))
                 # what the board's FID gaps test (genbench.fid_gaps): each ok seed's FID and weights
                 row["fid_by_seed"] = _by_seed(part[part["status"] == "ok"], "fid")
+                row["failed_seed_errors"] = _seed_errors(part[part["status"] != "ok"])
                 row.update(timing_facts(part[part["status"] == "ok"]))
                 row["config_differs"] = differs
                 out.append(row)
@@ -251,6 +253,18 @@ def _by_seed(ok: pd.DataFrame, column: str) -> dict[int, tuple[float, str | None
         for seed, v, w in sorted(zip(ok["seed"], values, weights, strict=True))
         if not math.isnan(v)
     }
+
+
+def _seed_errors(failed: pd.DataFrame) -> str:
+    """The runs ``failed`` (a row's seeds without samples) as JSON ``{"seed": "status: error"}``, in
+    seed order, each on one line as the markdown's "Runs without samples" lists it: the CSV named
+    the seeds (``failed_seeds``) but not why they have no samples. "{}" for none."""
+    errors = failed["error"] if "error" in failed else pd.Series("", index=failed.index)
+    texts = {
+        int(seed): one_line(f"{status}: {error if isinstance(error, str) else ''}")
+        for seed, status, error in zip(failed["seed"], failed["status"], errors, strict=True)
+    }
+    return json.dumps({str(seed): texts[seed] for seed in sorted(texts)}, ensure_ascii=False)
 
 
 def fid_ranks(agg: pd.DataFrame) -> pd.Series:
@@ -429,13 +443,18 @@ def _with_failed_metric_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 #: identity, status and protocol columns of the CSV, in order (the metric columns follow); columns
-#: added later go after the earlier ones, so that their positions stay as they were
+#: added later go after the earlier ones, so that their positions stay as they were, but for
+#: ``row_label``, which is read beside the label it extends
 CSV_FRONT = [
     "rank",
     "dataset",
     "model",
     "variant",
     "label",
+    # the row's name on the markdown board, unique within it: "ddpm (config 3f9a1c)", "copy (N=200)";
+    # two rows of one label (other protocols or configs) shared their ``label``, and a CSV joined
+    # with the markdown, or with another board, could not tell them apart
+    "row_label",
     "seeds",
     "n_ok",
     "status",
@@ -466,19 +485,21 @@ CSV_FRONT = [
     "metric_sources",
     # how a class-conditional row's labels were drawn (protocol.sample_labels.drawn)
     "sample_labels",
+    # each ok seed's FID, JSON {"seed": fid} unrounded (what the FID gaps test; fid and fid_std are
+    # their mean and spread), and each seed without samples' error, JSON {"seed": "status: error"}
+    "fid_by_seed",
+    "failed_seed_errors",
 ]
 #: columns a result records only since they were added: a board of results written before has none of
 #: them, and its CSV stays as it was, byte for byte, rather than gain empty columns
 RECORDED_ONLY = ("dataset_source", "features_source", "metric_sources", "sample_labels")
 #: aggregate columns for rendering only
 INTERNAL = {
-    "row_label",
     "config_tag",
     "protocol_key",
     "protocol_order",
     "cell_notes",
     "flag_seeds",
-    "fid_by_seed",
 }
 
 
@@ -488,7 +509,22 @@ def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:
     ordered += sorted(c for c in metric if not c.endswith("_std") and c not in ordered)
     front = [c for c in CSV_FRONT if c in agg and (c not in RECORDED_ONLY or agg[c].notna().any())]
     cols = front + [x for c in ordered for x in (c, f"{c}_std") if x in agg]
-    return agg[cols]
+    csv = agg[cols]
+    if "fid_by_seed" in csv:
+        csv = csv.assign(fid_by_seed=[fid_by_seed_json(v) for v in csv["fid_by_seed"]])
+    return csv
+
+
+def fid_by_seed_json(by_seed: dict[int, tuple[float, str | None]] | float) -> str:
+    """A row's ``fid_by_seed`` as the CSV writes it: JSON ``{"seed": fid}`` in seed order, each FID
+    as Python's repr (read back exactly). Only FID: it ranks the board and the FID gaps test it; the
+    other metrics' per-seed values are each result's (``results_frame`` has one row per seed), and a
+    column per metric would double the CSV for numbers a reader seldom needs. The checkpoint each
+    seed sampled (which makes a gap's test paired) stays out: a path per seed, and the FID gaps CSV
+    names the test. "{}" for a row without an FID."""
+    if not isinstance(by_seed, dict):  # a frame aggregated without it
+        return "{}"
+    return json.dumps({str(seed): fid for seed, (fid, _) in sorted(by_seed.items())})
 
 
 __all__ = [

@@ -4,6 +4,7 @@ ttest_rel and ttest_ind, and where the boards show them."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -172,7 +173,9 @@ def test_the_board_shows_the_gaps_after_quality_in_markdown_and_latex():
         [md_reads(c) for c in row] for row in mds["FID gaps"]
     ]
     assert spec == "rllrrrl" and "Welch" in caption and tex.isascii()
-    assert "fid_by_seed" not in to_csv_frame(aggregate(results_frame(rs)))  # the CSV has the means
+    # the CSV has the means, and each seed's FID (what the gaps test) as JSON
+    csv = to_csv_frame(aggregate(results_frame(rs))).set_index("label")
+    assert json.loads(csv.loc["gan", "fid_by_seed"]) == {"0": 20.0, "1": 23.0, "2": 26.0}
 
 
 @pytest.mark.parametrize(
