@@ -19,7 +19,8 @@ needs scipy 1.11 where genbench supports 1.10. Each pair is tested alone, with n
 board's other pairs.
 
 :func:`fid_gaps` gives the numbers (a DataFrame, unrounded); :func:`gaps_cells` the table's text,
-which the markdown and LaTeX boards both write.
+which the markdown and LaTeX boards both write; :func:`gaps_csv_frame` the numbers that
+``<dataset>.fid_gaps.csv`` holds beside them.
 """
 
 from __future__ import annotations
@@ -150,11 +151,55 @@ def fid_gaps(agg: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def gaps_cells(agg: pd.DataFrame) -> tuple[pd.DataFrame, list[str]] | None:
-    """The table's text for one dataset's rows ``agg``; None where no pair of rows has a test (one
-    ranked row, or rows of one seed each), as a table of dashes would say nothing."""
+def tested_gaps(agg: pd.DataFrame) -> pd.DataFrame | None:
+    """:func:`fid_gaps` of one dataset's rows ``agg`` where the board has the table; None where no
+    pair of rows has a test (one ranked row, or rows of one seed each), as a table of dashes would
+    say nothing."""
     gaps = fid_gaps(agg)
     if gaps.empty or gaps["untested"].notna().all():
+        return None
+    return gaps
+
+
+#: the file beside ``<dataset>.csv`` that holds the table's numbers, written only for a board with it
+GAPS_CSV_SUFFIX = ".fid_gaps.csv"
+#: its columns, from :func:`fid_gaps`' (named as the board CSV names a row: ``row_label``), in the
+#: markdown table's order, the test's degrees of freedom and why a pair has none after them
+GAPS_CSV_COLUMNS = {
+    "dataset": "dataset",
+    "rank": "rank",
+    "label": "row_label",
+    "next_rank": "next_rank",
+    "next_label": "next_row_label",
+    "n": "n",
+    "next_n": "next_n",
+    "delta": "delta_fid",
+    "ci_low": "ci_low",
+    "ci_high": "ci_high",
+    "ci_level": "ci_level",
+    "p": "p",
+    "test": "test",
+    "df": "df",
+    "untested": "untested",
+}
+
+
+def gaps_csv_frame(agg: pd.DataFrame) -> pd.DataFrame | None:
+    """The board's FID gaps as ``<dataset>.fid_gaps.csv`` holds them: a row per pair of the
+    markdown table, its numbers unrounded (the table shows 3 significant digits, and "< 0.001" for
+    a p below that); the interval's level in ``ci_level``. None where the board has no table."""
+    gaps = tested_gaps(agg)
+    if gaps is None:
+        return None
+    gaps = gaps.assign(ci_level=LEVEL, untested=gaps["untested"].where(gaps["untested"].notna(), ""))
+    return gaps[list(GAPS_CSV_COLUMNS)].rename(columns=GAPS_CSV_COLUMNS)
+
+
+def gaps_cells(agg: pd.DataFrame) -> tuple[pd.DataFrame, list[str]] | None:
+    """The table's text for one dataset's rows ``agg``; None where the board has none
+    (:func:`tested_gaps`)."""
+    gaps = tested_gaps(agg)
+    if gaps is None:
         return None
     # why a pair has no test, else None: the frame holds a missing value as NaN (pandas 3), which
     # reads as true, and printed "nan" in place of a tested pair's interval and p

@@ -17,6 +17,8 @@ import string
 
 import pandas as pd
 
+from genbench.fid_gaps import GAPS_CSV_SUFFIX
+from genbench.fid_gaps import TITLE as GAPS_TITLE
 from genbench.markdown import (
     CONFIGS_INTRO,
     NOTES_INTRO,
@@ -174,13 +176,15 @@ def leaderboard_latex(
     ``tab:<dataset>-<section>``."""
     name = one_line(dataset)
     preamble = board_preamble(frame, agg, dataset, describe_features)
+    tables = board_tables(frame, agg, dataset)
     lines = [
         f"% Leaderboard: {name}, the tables of {name}.md cell for cell ({name}.csv has the numbers",
         "% unrounded). Written by `genbench report` (genbench.reporting.write_report): regenerate it,",
         "% do not edit it. Needs \\usepackage{booktabs} in the document's preamble, nothing else; then",
         "% \\input{} this file. A wide table fits a two-column paper as table* (or in graphicx's \\resizebox).",
     ]
-    tables = board_tables(frame, agg, dataset)
+    if any(t.title == GAPS_TITLE for t in tables):  # written only for a board with the table
+        lines.append(f"% {name}{GAPS_CSV_SUFFIX} beside it has the FID gaps table's numbers unrounded.")
     if not tables:
         return "\n".join([*lines, f"% No tables: {one_line(preamble[0])}"]) + "\n"
     a = agg[agg["dataset"] == dataset]

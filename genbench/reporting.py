@@ -1,5 +1,6 @@
 """`genbench report`: results -> leaderboards/<dataset>.md, .csv and .tex (the markdown's tables
-for a paper, :mod:`genbench.latex`), with figures beside them.
+for a paper, :mod:`genbench.latex`), with figures beside them, and ``<dataset>.fid_gaps.csv``
+(:mod:`genbench.fid_gaps`' numbers, unrounded) for a board with an FID gaps table.
 
 Figures (matplotlib PNG, linked from the markdown): a sample grid and a nearest-neighbour grid per
 board row (copied from the runs, :mod:`genbench.row_figures`), FID against sampling throughput, the
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from genbench.errors import GenbenchError
+from genbench.fid_gaps import GAPS_CSV_SUFFIX, gaps_csv_frame
 from genbench.figure_notes import (
     partial_marks,
     point_marks,
@@ -346,9 +349,31 @@ def default_leaderboards(out: Path | str) -> Path:
     return Path(out) / LEADERBOARDS
 
 
+def written_files(leaderboards: Path | str, dataset: str) -> list[Path]:
+    """The files :func:`write_report` wrote for ``dataset`` (figures aside): its .md, .csv and .tex,
+    and its FID gaps' CSV where the board has that table."""
+    written = [Path(leaderboards) / f"{dataset}{suffix}" for suffix in (".md", ".csv", ".tex")]
+    gaps = Path(leaderboards) / f"{dataset}{GAPS_CSV_SUFFIX}"
+    return written + ([gaps] if gaps.is_file() else [])  # removed by the report where it has none
+
+
+def _remove_stale(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise GenbenchError(
+            f"{path} is an earlier report's, which this board no longer has, and cannot be removed "
+            f"({e.strerror or e}); delete it"
+        ) from e
+
+
 def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, str]:
     """Write leaderboards/<dataset>.md, .csv and .tex (and figures) for every dataset under ``out``,
-    or under several results folders as one board (:func:`~genbench.leaderboard.load_folders`)."""
+    or under several results folders as one board (:func:`~genbench.leaderboard.load_folders`), and
+    ``<dataset>.fid_gaps.csv`` for a board with an FID gaps table (removing an earlier report's where
+    it has none)."""
     loaded = load_folders(out)
     results = [r for _, r in loaded]
     frame = results_frame(results)
@@ -376,9 +401,14 @@ def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, st
         md = leaderboard_markdown(frame, agg, dataset, figures, described.get(dataset, {}))
         csv = to_csv_frame(a).to_csv(index=False)
         tex = leaderboard_latex(frame, agg, dataset, described.get(dataset, {}))
+        gaps = gaps_csv_frame(a)
+        texts = [(".md", md), (".csv", csv), (".tex", tex)]
+        texts += [(GAPS_CSV_SUFFIX, gaps.to_csv(index=False))] if gaps is not None else []
         # all rendered before any is written (each write is atomic): a report killed while the
         # CSV rendered used to leave the new .md beside the old .csv
-        for suffix, text in ((".md", md), (".csv", csv), (".tex", tex)):
+        for suffix, text in texts:
             atomic_write_text(Path(leaderboards) / f"{dataset}{suffix}", text, fix=FIX_LEADERBOARDS)
+        if gaps is None:  # an earlier report's gaps, beside a board that has none now, would read as its
+            _remove_stale(Path(leaderboards) / f"{dataset}{GAPS_CSV_SUFFIX}")
         pages[dataset] = md
     return pages

@@ -21,16 +21,16 @@ def report(
     leaderboards: Annotated[
         Path | None,
         path_option(
-            "Where to write <dataset>.md, .csv, .tex and figures; default: leaderboards/ under --out, "
-            "needed with several --out (a clone's own leaderboards/ holds the published boards, "
-            "rewritten only when named)."
+            "Where to write <dataset>.md, .csv, .tex (and .fid_gaps.csv with an FID gaps table) and "
+            "figures; default: leaderboards/ under --out, needed with several --out (a clone's own "
+            "leaderboards/ holds the published boards, rewritten only when named)."
         ),
     ] = None,
     include: Include = None,
 ) -> None:
     """Write <dataset>.md, .csv and .tex (in leaderboards/ under --out, by default) and print the markdown."""
     from genbench import report as report_api
-    from genbench.reporting import default_leaderboards
+    from genbench.reporting import default_leaderboards, written_files
 
     # a plugin metric's arrows (which way is better) come from its class, which results do not record
     # one folder as the path it always was (the API's own single-folder call)
@@ -38,4 +38,7 @@ def report(
     leaderboards = leaderboards if leaderboards is not None else default_leaderboards(out[0])
     for dataset, md in pages.items():
         typer.echo(md)
-        typer.echo(f"wrote {leaderboards / (dataset + '.md')}, .csv and .tex", err=True)
+        first, *rest = (p.name.removeprefix(dataset) for p in written_files(leaderboards, dataset))
+        typer.echo(
+            f"wrote {leaderboards / (dataset + first)}, {', '.join(rest[:-1])} and {rest[-1]}", err=True
+        )
