@@ -21,11 +21,13 @@ from genbench.fid_gaps import GAPS_CSV_SUFFIX
 from genbench.fid_gaps import TITLE as GAPS_TITLE
 from genbench.markdown import (
     CONFIGS_INTRO,
+    FAILED_TITLE,
     NOTES_INTRO,
     board_notes,
     board_preamble,
     board_tables,
     config_split_lines,
+    failed_run_lines,
 )
 from genbench.text import md_text, one_line
 
@@ -172,8 +174,8 @@ def leaderboard_latex(
 ) -> str:
     """``dataset``'s board in LaTeX: a ``table`` per section of the markdown board, its caption the
     section, the board's protocol, ranking and flags, the section's own caption, the notes on its
-    cells over fewer seeds and what differs between a label's rows of other model configs; labelled
-    ``tab:<dataset>-<section>``."""
+    cells over fewer seeds, what differs between a label's rows of other model configs and the
+    errors of the runs without samples; labelled ``tab:<dataset>-<section>``."""
     name = one_line(dataset)
     preamble = board_preamble(frame, agg, dataset, describe_features)
     tables = board_tables(frame, agg, dataset)
@@ -185,8 +187,14 @@ def leaderboard_latex(
     ]
     if any(t.title == GAPS_TITLE for t in tables):  # written only for a board with the table
         lines.append(f"% {name}{GAPS_CSV_SUFFIX} beside it has the FID gaps table's numbers unrounded.")
-    if not tables:
-        return "\n".join([*lines, f"% No tables: {one_line(preamble[0])}"]) + "\n"
+    # why seeds have no samples: the markdown's section under its tables, which a table read in a
+    # paper lacked (its flags name the seeds, not their errors)
+    failed = failed_run_lines(frame, dataset)
+    if not tables:  # TeX comments, escaped as the captions are: the line before says "listed below"
+        listed = (
+            [f"% {FAILED_TITLE}:", *(f"% - {markdown_to_latex(line)}" for line in failed)] if failed else []
+        )
+        return "\n".join([*lines, f"% No tables: {one_line(preamble[0])}", *listed]) + "\n"
     a = agg[agg["dataset"] == dataset]
     # what tells a label's rows "(config 1a2b3c)" apart: the markdown's section under the tables,
     # which a table read in a paper lacks
@@ -198,6 +206,7 @@ def leaderboard_latex(
         notes = board_notes(a, table.columns)
         caption += [f"{NOTES_INTRO} {'; '.join(notes)}."] if notes else []
         caption += [f"{CONFIGS_INTRO} What differs: {'; '.join(splits)}."] if splits else []
+        caption += [f"{FAILED_TITLE}: {'; '.join(failed)}."] if failed else []
         lines += [
             "",
             r"\begin{table}",

@@ -393,19 +393,30 @@ def leaderboard_markdown(
     lines += _notes_markdown(a, shown)
     lines += sources_markdown(a)
     lines += _config_splits_markdown(a)
-    failed = frame[(frame["dataset"] == dataset) & (frame["status"] != "ok")]
-    if len(failed):
-        lines += ["", "## Runs without samples", ""]
-        lines += [
-            f"- {md_text(r.label)} seed {r.seed}: {md_text(r.status)}: {md_text(r.error)}"
-            # by label, then seed as a number: the frame's order is the result paths', where seed10
-            # sorted before seed2
-            for r in failed.sort_values(["label", "seed"], kind="stable").itertuples()
-        ]
+    failed = failed_run_lines(frame, dataset)
+    if failed:
+        lines += ["", f"## {FAILED_TITLE}", ""]
+        lines += [f"- {line}" for line in failed]
     if figures:
         lines += ["", "## Figures", ""]
         lines += [f"- [{md_link_text(name)}]({path})" for name, path in figures.items()]
     return "\n".join(lines) + "\n"
+
+
+#: the section that lists the runs without samples, with their errors
+FAILED_TITLE = "Runs without samples"
+
+
+def failed_run_lines(frame: pd.DataFrame, dataset: str) -> list[str]:
+    """``dataset``'s runs without samples (failed or diverged), a line each in markdown: "label seed
+    2: failed: RuntimeError: ...". The LaTeX board's captions carry the same lines."""
+    failed = frame[(frame["dataset"] == dataset) & (frame["status"] != "ok")]
+    return [
+        f"{md_text(r.label)} seed {r.seed}: {md_text(r.status)}: {md_text(r.error)}"
+        # by label, then seed as a number: the frame's order is the result paths', where seed10
+        # sorted before seed2
+        for r in failed.sort_values(["label", "seed"], kind="stable").itertuples()
+    ]
 
 
 def _flags_legend(agg: pd.DataFrame) -> str:

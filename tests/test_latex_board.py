@@ -265,3 +265,30 @@ def test_a_labels_rows_of_other_configs_say_what_differs_in_every_caption():
         for label in {reads(row[1]) for row in rows[1:]}:
             assert label.startswith("ddpm (config ") and label in said.split("What differs: ")[1]
         assert ", seeds 0, 1: dropout=0.1" in said and ", seed 2: dropout=0.0." in said
+
+
+def test_every_caption_names_the_runs_without_samples_and_their_errors():
+    """The markdown lists each run without samples with its error under "Runs without samples"; the
+    .tex had no such section, so a table in a paper said "seed 2 of 3 without samples" and nothing of
+    why. Each caption says it now, escaped as the rest (an error is a plugin's text: "_", "{", "%")."""
+    rs = [result("a", s, 1.0 + s) for s in (0, 1)] + [result("b", s, 3.0 + s) for s in (0, 1)]
+    failed = result("a", 2, 0.0, status="failed")
+    failed.error = "RuntimeError: boom_in {sample}\n  at 100%"
+    rs.append(failed)
+    md, tex = board(rs)
+    line = "a seed 2: failed: RuntimeError: boom_in {sample} at 100%"  # on one line, as the CSV has it
+    assert f"## Runs without samples\n\n- {line}\n" in md
+    tables = tex_tables(tex)
+    assert list(tables) == ["Quality", "FID gaps"]
+    for caption, _, _ in tables.values():
+        assert f"Runs without samples: {line}." in reads(caption) and r"boom\_in \{sample\}" in caption
+    assert tex.isascii()
+    # a board without tables lists them in its comments, which its "listed below" promised
+    rs = [result("vae", s, 0.0, status="failed") for s in (0, 1)]
+    rs[1].error = "ValueError: 50% NaN"
+    _, tex = board(rs)
+    assert tex.endswith(
+        "% No tables: No run produced samples (seeds 0, 1), so there are no numbers; the errors are "
+        "listed below.\n% Runs without samples:\n% - vae seed 0: failed: diverged at step 7\n"
+        "% - vae seed 1: failed: ValueError: 50\\% NaN\n"
+    )
