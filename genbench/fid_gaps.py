@@ -12,6 +12,12 @@ per-seed FIDs: the difference of the means, its confidence interval and a two-si
 - Other rows by Welch's t-test (unequal variances, Welch-Satterthwaite degrees of freedom), their
   seeds taken as independent.
 
+The paired test is valid for any two rows whose seeds are independent of one another (each seed's
+pair drawn apart from the others'); it is chosen only where the checkpoint is shared, since only
+there does it gain power: on independent rows it has n - 1 degrees of freedom where Welch's has up
+to 2n - 2. So a recorded checkpoint path that held other weights at the two rows' runs (a
+``--retrain`` between them) costs the test power, not its validity.
+
 Both are written out here rather than called from scipy (``ttest_rel``, ``ttest_ind(equal_var=
 False)``), which the tests check them against: scipy warns of "catastrophic cancellation" on a row
 whose seeds agree exactly (a control's FID of 0 on every seed), and its ``confidence_interval``
