@@ -344,8 +344,8 @@ def machine_text(facts: dict[str, Any]) -> str:
     parts = [str(facts["cpu"])] if facts.get("cpu") else []
     if parts and facts.get("cpu_capability"):
         parts[0] += f" ({facts['cpu_capability']})"
-    if facts.get("cpu_threads"):
-        parts.append(f"{facts['cpu_threads']} threads")
+    if threads := facts.get("cpu_threads"):
+        parts.append(f"{threads} thread{'' if threads == 1 else 's'}")  # "1 threads" read as a typo
     if parts:
         return "CPU: " + ", ".join(parts)
     return "CPU" if str(facts.get("device", "")).startswith("cpu") else ""

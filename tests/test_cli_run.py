@@ -281,7 +281,8 @@ def test_the_cost_table_names_the_machines_its_timings_were_measured_on(cli, tmp
     assert a["environment"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     here = machine_text(machine(a["environment"]["device"]))  # the GPU's name where auto chose CUDA
     if a["environment"]["device"] == "cpu":
-        assert here.startswith("CPU") and f"{torch.get_num_threads()} threads" in here
+        threads = torch.get_num_threads()
+        assert here.startswith("CPU") and f"{threads} thread{'' if threads == 1 else 's'}" in here
         assert f"({torch.backends.cpu.get_cpu_capability()})" in here
     assert (a["training"]["loaded"], b["training"]["loaded"]) == (False, True)
     assert a["training"]["trained_on"] == b["training"]["trained_on"] == here

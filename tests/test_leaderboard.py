@@ -1195,6 +1195,8 @@ def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
         "NVIDIA H200"
     )
     assert machine_text({"device": "cpu", "cpu": "Xeon", "cpu_threads": 2}) == "CPU: Xeon, 2 threads"
+    # one thread in the singular (OMP_NUM_THREADS=1 runs said "1 threads"): fails on the old code
+    assert machine_text({"device": "cpu", "cpu": "Xeon", "cpu_threads": 1}) == "CPU: Xeon, 1 thread"
     # one model name, two instruction sets: an AVX-512 EPYC ran the suite about twice as fast
     epyc = {"device": "cpu", "cpu": "AMD EPYC", "cpu_capability": "AVX512", "cpu_threads": 2}
     assert machine_text(epyc) == "CPU: AMD EPYC (AVX512), 2 threads"
