@@ -189,6 +189,11 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+#: the fields every result genbench has written records, since its first result schema (the others,
+#: samples_file or training, were added later, and a result written before them loads without them)
+_REQUIRED_FIELDS = ("model", "dataset", "seed", "status", "protocol", "metrics")
+
+
 def load_result(path: Path) -> Result:
     """Read a result JSON; raises ValueError naming the first field that is not what genbench wrote
     (a hand-edited ``"seed": "zero"`` would otherwise fail deep inside the leaderboard), and
@@ -205,6 +210,11 @@ def load_result(path: Path) -> Result:
             f"{path} was written by a newer genbench (result schema {schema}, this one reads "
             f"{SCHEMA_VERSION}); upgrade genbench to report it"
         )
+    # a file holding a result's identity alone ({"model": ..., "dataset": ..., "seed": 1}: a partial
+    # copy, a hand-made stub) was read as an ok seed without a value, its row's cells all marked
+    missing = [key for key in _REQUIRED_FIELDS if key not in data]
+    if missing:
+        raise ValueError(f"it records no {', '.join(missing)}, which every result genbench writes has")
     for key, typ in _FIELD_TYPES.items():
         value = data.get(key)
         if key in data and (not isinstance(value, typ) or isinstance(value, bool) and typ is int):
