@@ -29,6 +29,7 @@ from genbench.markdown import (
     config_split_lines,
     failed_run_lines,
 )
+from genbench.rerun_notes import RERUNS_INTRO, rerun_lines
 from genbench.text import md_text, one_line
 
 #: what pdflatex reads as syntax, or prints as another glyph in its default OT1 encoding (``<``
@@ -199,6 +200,7 @@ def leaderboard_latex(
     # what tells a label's rows "(config 1a2b3c)" apart: the markdown's section under the tables,
     # which a table read in a paper lacks
     splits = config_split_lines(a)
+    reruns = rerun_lines(a)  # its older values look current: every table says so, as the markdown does
     for table in tables:
         title = f"{table.title} ({md_text(dataset)} leaderboard)."
         caption = [title, *preamble]
@@ -207,6 +209,7 @@ def leaderboard_latex(
         caption += [f"{NOTES_INTRO} {'; '.join(notes)}."] if notes else []
         caption += [f"{CONFIGS_INTRO} What differs: {'; '.join(splits)}."] if splits else []
         caption += [f"{FAILED_TITLE}: {'; '.join(failed)}."] if failed else []
+        caption += [f"{RERUNS_INTRO} {'; '.join(reruns)}."] if reruns else []
         lines += [
             "",
             r"\begin{table}",

@@ -52,6 +52,7 @@ from genbench.provenance import (
     recorded_source_text,
 )
 from genbench.result_folders import as_folders, merged, where_results_are
+from genbench.rerun_notes import failed_reruns
 from genbench.results import Result, find_results, load_result, machine_text
 from genbench.text import one_line
 
@@ -148,6 +149,8 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             # the weights it sampled (None without any): rows that sampled one checkpoint seed by
             # seed (DDIM's over DDPM's) are compared seed by seed in the board's FID gaps
             "checkpoint": (r.training or {}).get("checkpoint"),
+            # the error of a later run of this seed that failed, kept beside it: its numbers are older
+            "failed_rerun": r.failed_rerun,
         }
         row.update(r.metrics)
         for key, value in r.metrics.items():
@@ -315,6 +318,7 @@ def _identity(
         "metric_sources": joined_metric_sources(g["metric_sources"]) if "metric_sources" in g else None,
         "protocol_key": key,
         "protocol_order": order,
+        "failed_reruns": failed_reruns(g),
     }
 
 
@@ -500,6 +504,7 @@ INTERNAL = {
     "protocol_order",
     "cell_notes",
     "flag_seeds",
+    "failed_reruns",
 }
 
 

@@ -1,5 +1,6 @@
 """Markdown leaderboards: the protocol caption, one table per section of metrics, the notes on
-cells over fewer seeds, the runs without samples and the figures. The Cost table's caption, and
+cells over fewer seeds, the runs without samples and the figures. What it says of seeds whose
+rerun failed is :mod:`genbench.rerun_notes`'. The Cost table's caption, and
 its columns of where rows were timed, are :mod:`genbench.timing_caption`'s; the sections on code
 from other packages, :mod:`genbench.source_notes`'."""
 
@@ -17,6 +18,7 @@ from genbench.fid_gaps import TITLE as GAPS_TITLE
 from genbench.fid_gaps import gaps_cells
 from genbench.metric_columns import PLUGIN_SECTION, SECTIONS, column_directions, computed_in, plugin_columns
 from genbench.protocols import protocol_differences, show_values
+from genbench.rerun_notes import rerun_flags, reruns_markdown
 from genbench.source_notes import sources_markdown
 from genbench.text import and_list, md_code, md_link_text, md_text
 from genbench.timing_caption import differing_timing_facts, timing_caption
@@ -225,13 +227,14 @@ def table_cells(
             # rows of different protocols (or model configs) come from different seeds: say which
             **({"seeds": agg["seeds"]} if several else {}),
             "flags": [
-                _flag_text(f, s, failed, seeds, partial)
-                for f, s, failed, seeds, partial in zip(
+                " ".join(t for t in (_flag_text(f, s, failed, seeds, partial), rerun) if t)
+                for f, s, failed, seeds, partial, rerun in zip(
                     agg["flags"],
                     agg["status"],
                     _failed_seeds(agg),
                     _row_seeds(agg),
                     _partial_flags(agg),
+                    rerun_flags(agg),
                     strict=True,
                 )
             ],
@@ -391,6 +394,7 @@ def leaderboard_markdown(
         lines += [table.caption, "", rendered] if table.caption else [rendered]
         shown += table.columns
     lines += _notes_markdown(a, shown)
+    lines += reruns_markdown(a)
     lines += sources_markdown(a)
     lines += _config_splits_markdown(a)
     failed = failed_run_lines(frame, dataset)

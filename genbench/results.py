@@ -14,7 +14,7 @@ import json
 import platform
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -74,6 +74,8 @@ RESERVED_METRIC_KEYS = frozenset(
         "trained_on",
         "sampled_on",
         "batch_size",
+        "failed_rerun",
+        "failed_reruns",
     }
 )
 
@@ -109,6 +111,13 @@ class Result:
     @property
     def label(self) -> str:
         return f"{self.model}[{self.variant}]" if self.variant else self.model
+
+    @property
+    def failed_rerun(self) -> str | None:
+        """The error of a later run of this seed that failed, which genbench kept beside this result
+        (:meth:`failed_path`) rather than replace it, as :func:`load_result` found it there; None when
+        there is none, or this result was not read from its file. Never written into the result."""
+        return self.__dict__.get("_failed_rerun")
 
     def path(self, out: Path) -> Path:
         return Path(out) / self.dataset / safe_name(self.label) / f"seed{self.seed}.json"
@@ -239,7 +248,31 @@ def load_result(path: Path) -> Result:
     data.pop("schema", None)
     # keys a later genbench may add (its readers ignore what they do not know): this one keeps the
     # fields it knows, rather than refusing every result such a version writes
-    return Result(**{k: v for k, v in data.items() if k in _FIELD_TYPES})
+    result = Result(**{k: v for k, v in data.items() if k in _FIELD_TYPES})
+    if (failed := _failed_rerun(Path(path))) is not None:
+        result.__dict__["_failed_rerun"] = failed  # not a field: asdict() must not write it
+    return result
+
+
+def _failed_rerun(path: Path) -> str | None:
+    """The error, on one line, of the failed rerun kept beside the result at ``path``
+    (``seed<N>.failed.json`` beside ``seed<N>.json``); None when there is none.
+
+    Whether that failure came after the result is not read from the files' times (a copy or a
+    checkout of the folder sets them anew, in no order): results record no time of their own, and
+    genbench writes the file only for a failure after an ok or diverged result of its seed, and
+    removes it when a later run of that seed succeeds (``runner.write_result``)."""
+    if not _RESULT_NAME.fullmatch(path.name):
+        return None
+    failed = path.with_name(f"{path.stem}.failed.json")
+    if not failed.is_file():
+        return None
+    try:
+        data = json.loads(failed.read_text())
+    except (OSError, ValueError):  # its error is lost, not the fact that the rerun failed
+        data = None
+    error = data.get("error") if isinstance(data, dict) else None
+    return " ".join(str(error).split()) if error else "its error could not be read"
 
 
 #: protocol fields the leaderboard reads, with their types (each may also be null)
@@ -279,13 +312,75 @@ def _check_items(name: str, items: list[Any] | dict[str, Any], typ: type | tuple
 
 #: the name of a result file; ``seed*.json`` also matched backup copies ("seed0 (1).json",
 #: "seed0-old.json") and the failed attempts kept beside a result ("seed0.failed.json")
-_RESULT_NAME = re.compile(r"seed[0-9]+\.json")
+_RESULT_NAME = re.compile(r"seed([0-9]+)\.json")
+#: a failed rerun kept beside an earlier result (:meth:`Result.failed_path`)
+_FAILED_NAME = re.compile(r"seed([0-9]+)\.failed\.json")
+#: a result written aside (:meth:`Result.aside_path`)
+_ASIDE_NAME = re.compile(r"seed([0-9]+)\.aside-[0-9a-f]+\.json")
+#: a seed's number at the start of a file's name ("seed2 (1).json", "seed2-old.json")
+_SEED_PREFIX = re.compile(r"seed([0-9]+)(?![0-9])")
 
 
-def find_results(out: Path) -> list[Path]:
+def find_results(out: Path, warn: Callable[[str], None] | None = None) -> list[Path]:
     """The result files under ``out``: each ``<dataset>/<label>/seed<N>.json``, never a copy beside
-    one. Whether its content belongs there is checked where it is read (``leaderboard.load_results``)."""
-    return sorted(p for p in Path(out).glob("*/*/seed*.json") if _RESULT_NAME.fullmatch(p.name))
+    one. Whether its content belongs there is checked where it is read (``leaderboard.load_results``).
+    Each file that looks like a result but is not one of them (:func:`skipped_results`) is said by
+    ``warn`` (default: on the running command's console, else on stderr), once: a report left
+    them out without a word."""
+    found = sorted(p for p in Path(out).glob("*/*/seed*.json") if _RESULT_NAME.fullmatch(p.name))
+    skipped = skipped_results(out)
+    if skipped and warn is None:
+        from genbench.progress import Progress, current_console  # rich: only when there is a word to say
+
+        warn = (current_console() or Progress(enabled=False)).warn
+    for line in skipped:
+        assert warn is not None
+        warn(line)
+    return found
+
+
+def skipped_results(out: Path) -> list[str]:
+    """A line for each JSON file in (or below) a model's folder of ``out`` that the report does not
+    read, saying what it is and what to do: a result written aside, a failed rerun whose result is
+    gone, a copy ("seed2 (1).json"), a file in a folder below. Not a failed rerun beside its result
+    (the board notes it on the row, :attr:`Result.failed_rerun`), nor a hidden file (an atomic
+    write's temp file, an editor's); genbench writes nothing else there but ``.npz`` samples."""
+    out = Path(out)
+    lines = []
+    for path in sorted(out.glob("*/*/**/*.json")):
+        parts = path.relative_to(out).parts
+        if any(part.startswith(".") for part in parts) or not path.is_file():
+            continue
+        folder, name = path.parent, path.name
+        if len(parts) == 3 and _RESULT_NAME.fullmatch(name):
+            continue  # read
+        said = f"{path} is not read by the report: "
+        if len(parts) == 3 and (m := _FAILED_NAME.fullmatch(name)):
+            if (folder / f"seed{m[1]}.json").exists():
+                continue  # noted on its row
+            lines.append(
+                said + f"the failure of a rerun of seed {m[1]}, kept beside a result seed{m[1]}.json that "
+                f"is gone; rename it to seed{m[1]}.json to list the failure on the board, or delete it"
+            )
+        elif len(parts) == 3 and (m := _ASIDE_NAME.fullmatch(name)):
+            lines.append(
+                said + f"a result written aside by a run or evaluation that found seed{m[1]}.json written "
+                f"by another process while it ran; to report it, move it to {parts[0]}/{parts[1]}/"
+                f"seed{m[1]}.json in an --out of its own, or delete it"
+            )
+        else:
+            model = out / parts[0] / parts[1]
+            where = (
+                "it is in a folder below its model's" if len(parts) > 3 else "its name is not seed<N>.json"
+            )
+            seed = m[1] if (m := _SEED_PREFIX.match(name)) else "<N>"
+            home = model / f"seed{seed}.json"
+            if home.exists():
+                fix = f"{home.name} is there already: delete it if it is a copy, or move it out of {out}"
+            else:
+                fix = f"move it to {home} to include it (seed {seed}'s result), or out of {out}"
+            lines.append(said + f"{where}; {fix}")
+    return lines
 
 
 def environment(device: str) -> dict[str, Any]:

@@ -103,9 +103,18 @@ def test_report_counts_each_seed_once_and_names_a_file_in_another_results_place(
     for stray in ("seed0 (1).json", "seed0-old.json", "seed0.failed.json", "seed0.json.bak"):
         shutil.copy(out / "ring8/m/seed0.json", out / "ring8/m" / stray)
     assert [p.name for p in find_results(out)] == ["seed0.json", "seed1.json"]
-    assert cli("report", "--out", str(out), "--leaderboards", str(boards)).exit_code == 0
+    r = cli("report", "--out", str(out), "--leaderboards", str(boards))
+    assert r.exit_code == 0, r.output
     row = pd.read_csv(boards / "ring8.csv").iloc[0]
     assert (row["seeds"], row["n_ok"], row["fid"]) == ("0,1", 2, 2.0)
+    # the copies are said (a .failed.json beside its result is noted on the board instead)
+    warned = [ln for ln in r.stderr.splitlines() if ln.startswith("warning: ")]
+    assert [ln.split("/ring8/m/")[1].split(" is not read")[0] for ln in warned] == [
+        "seed0 (1).json",
+        "seed0-old.json",
+    ]
+    for stray in ("seed0 (1).json", "seed0-old.json"):
+        (out / "ring8/m" / stray).unlink()
 
     for name in ("seed2.json", "seed00.json"):  # seed 0's result under another seed's name
         shutil.copy(out / "ring8/m/seed0.json", out / "ring8/m" / name)

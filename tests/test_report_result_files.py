@@ -48,3 +48,63 @@ def test_a_result_file_of_identity_alone_is_unreadable_not_an_ok_seed(cli, tmp_p
     stub.write_text(json.dumps({**first, "seed": 1}))
     assert load_result(stub) == result("gaussian", 1, 2.0)
 
+
+def test_files_that_look_like_results_but_are_not_read_are_each_warned_of_once(cli, tmp_path):
+    """A result written aside, a failed rerun whose result is gone, a file manager's copy and a
+    result in a folder below were left out of the board without a word (results.skipped_results);
+    the board's files are as without them."""
+    out = tmp_path / "runs"
+    for seed in (0, 1):
+        result("gaussian", seed, 2.0 + seed).write(out)
+    assert cli("report", "--out", out, "--leaderboards", tmp_path / "plain").exit_code == 0
+    model = out / "ring8/gaussian"
+    aside = result("gaussian", 0, 9.0)
+    aside.protocol["num_samples"] = 50
+    aside.write(out, to=aside.aside_path(out))
+    (model / "seed2.failed.json").write_text((model / "seed0.json").read_text())
+    (model / "seed1 (1).json").write_text((model / "seed1.json").read_text())
+    (model / "old").mkdir()
+    (model / "old/seed3.json").write_text((model / "seed1.json").read_text())
+    (model / ".seed0.json.x1y2.tmp").write_text("{")  # an atomic write's temp file: never said
+    (model / "seed0.samples.npz").write_bytes(b"")  # --save-samples' file: no result
+    r = cli("report", "--out", out, "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 0, r.output
+    said = [ln for ln in error_lines(r) if ln.startswith("warning: ")]
+    assert len(said) == 4 and all("is not read by the report" in ln for ln in said), said
+    by_file = {
+        name: next(ln for ln in said if f"/{name} is not read" in ln)
+        for name in (aside.aside_path(out).name, "seed2.failed.json", "seed1 (1).json", "old/seed3.json")
+    }
+    assert "written aside" in by_file[aside.aside_path(out).name]
+    assert "rename it to seed2.json to list the failure" in by_file["seed2.failed.json"]
+    assert "seed1.json is there already: delete it if it is a copy" in by_file["seed1 (1).json"]
+    assert f"move it to {model / 'seed3.json'} to include it" in by_file["old/seed3.json"]
+    for suffix in (".md", ".csv", ".tex"):
+        assert (tmp_path / "boards" / f"ring8{suffix}").read_text() == (
+            tmp_path / "plain" / f"ring8{suffix}"
+        ).read_text()
+
+
+def test_a_failed_rerun_beside_a_result_is_noted_on_its_row_in_markdown_and_latex(cli, tmp_path):
+    """runner.write_result keeps seed1.json when a later run of seed 1 fails, and writes the failure
+    to seed1.failed.json: the board showed seed 1's older value as current, without a word."""
+    out = tmp_path / "runs"
+    for seed in (0, 1):
+        result("gaussian", seed, 2.0 + seed).write(out)
+        result("copy", seed, 0.1).write(out)
+    failed = Result(model="gaussian", dataset="ring8", seed=1, status="failed", error="CUDA out of\nmemory")
+    failed.write(out, to=failed.failed_path(out))
+    assert load_result(out / "ring8/gaussian/seed1.json").failed_rerun == "CUDA out of memory"
+    assert load_result(out / "ring8/copy/seed1.json").failed_rerun is None
+    r = cli("report", "--out", out, "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 0 and "warning" not in r.stderr, r.output  # noted on the board, not warned of
+    md = (tmp_path / "boards/ring8.md").read_text()
+    tex = (tmp_path / "boards/ring8.tex").read_text()
+    row = next(ln for ln in md.splitlines() if ln.startswith("|") and "gaussian" in ln)
+    assert "(a later rerun of seed 1 failed)" in row and "2.5 ± 0.71" in row  # the values are kept
+    assert "copy" not in md[md.index("## Failed reruns") :]
+    line = "gaussian, seed 1: a later rerun failed (`seed1.failed.json`: CUDA out of memory)"
+    assert f"- {line}; the values shown are the earlier run's" in md
+    assert "gaussian & (a later rerun of seed 1 failed)" in tex
+    assert r"gaussian, seed 1: a later rerun failed (\texttt{seed1.failed.json}: CUDA out of memory)" in tex
+    assert tex.count("A later run of these seeds failed") == tex.count(r"\begin{table}")

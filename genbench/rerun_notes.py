@@ -1,0 +1,67 @@
+"""What a board says of seeds whose rerun failed. `genbench run` keeps an ok (or diverged) result
+when a later run of its seed fails, and writes the failure beside it (``seed<N>.failed.json``,
+:meth:`genbench.results.Result.failed_path`), which the board does not average: it showed the
+earlier run's numbers with no hint that a newer attempt failed, so they looked current. Each such
+seed is named in its row's flags and, with the failure's error, in a section under the tables (the
+markdown) or the tables' captions (the LaTeX board, :mod:`genbench.latex`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from genbench.text import md_code, md_text
+
+#: what the lines on failed reruns (:func:`rerun_lines`) explain
+RERUNS_INTRO = (
+    "A later run of these seeds failed, after the result shown was written; genbench kept that "
+    "result and wrote the failure beside it, so the values shown are the earlier run's:"
+)
+
+
+def failed_reruns(runs: pd.DataFrame) -> dict[int, str]:
+    """``{seed: error}`` of a row's runs ``runs`` (a results frame's, with its ``failed_rerun``
+    column) whose later rerun failed; {} for a frame made without the column."""
+    if "failed_rerun" not in runs:
+        return {}
+    return {
+        int(seed): error
+        for seed, error in sorted(zip(runs["seed"], runs["failed_rerun"], strict=True))
+        if isinstance(error, str)
+    }
+
+
+def _reruns(agg: pd.DataFrame) -> pd.Series:
+    """Each row's :func:`failed_reruns` ({} for a frame aggregated without them)."""
+    return agg["failed_reruns"] if "failed_reruns" in agg else pd.Series([{}] * len(agg), index=agg.index)
+
+
+def rerun_flags(agg: pd.DataFrame) -> list[str]:
+    """Each row's words for its flags cell: "(a later rerun of seed 1 failed)", "" for a row without."""
+    flags = []
+    for failed in _reruns(agg):
+        seeds = ", ".join(map(str, failed))
+        flags.append(
+            f"(a later rerun of {'seed' if len(failed) == 1 else 'seeds'} {seeds} failed)" if failed else ""
+        )
+    return flags
+
+
+def rerun_lines(agg: pd.DataFrame) -> list[str]:
+    """A line per row and seed whose rerun failed, in markdown: "vae, seed 1: a later rerun failed
+    (`seed1.failed.json`: CUDA out of memory); the values shown are the earlier run's"."""
+    labels = agg.get("row_label", agg["label"])
+    return [
+        f"{md_text(label)}, seed {seed}: a later rerun failed ({md_code(f'seed{seed}.failed.json')}: "
+        f"{md_text(error)}); the values shown are the earlier run's"
+        for label, failed in zip(labels, _reruns(agg), strict=True)
+        for seed, error in failed.items()
+    ]
+
+
+def reruns_markdown(agg: pd.DataFrame) -> list[str]:
+    """The board's section on failed reruns; none on a board without."""
+    lines = rerun_lines(agg)
+    if not lines:
+        return []
+    return ["", "## Failed reruns", "", RERUNS_INTRO, "", *(f"- {line}" for line in lines)]
