@@ -61,6 +61,7 @@ RESERVED_METRIC_KEYS = frozenset(
         "notes",
         "cell_notes",
         "fid_by_seed",
+        "failed_seed_errors",
         "checkpoint",
         "model_config",
         "model_source",

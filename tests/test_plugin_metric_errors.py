@@ -18,7 +18,7 @@ from plugin_helpers import (  # tests/ is on the path: pytest puts it there
 
 import genbench
 from genbench import registry
-from genbench.leaderboard import aggregate, results_frame
+from genbench.leaderboard import aggregate, results_frame, to_csv_frame
 from genbench.results import RESERVED_METRIC_KEYS, Result, load_result
 
 
@@ -194,6 +194,9 @@ def test_reserved_metric_keys_cover_every_column_the_leaderboard_adds():
     assert identity <= RESERVED_METRIC_KEYS
     board = set(aggregate(frame).columns) - {"train_s", "fid", "train_s_std", "fid_std"}
     assert board <= RESERVED_METRIC_KEYS
+    # and the CSV's own (failed_seed_errors is made there, from the board's failed seeds)
+    csv = set(to_csv_frame(aggregate(frame)).columns) - {"train_s", "fid", "train_s_std", "fid_std"}
+    assert csv <= RESERVED_METRIC_KEYS
 
 
 def test_a_metric_returning_nan_writes_valid_json_that_reports(register, tmp_path, cache_dir):
