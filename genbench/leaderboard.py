@@ -51,8 +51,8 @@ from genbench.provenance import (
     model_source_text,
     recorded_source_text,
 )
-from genbench.result_folders import as_folders, merged, where_results_are
 from genbench.rerun_notes import failed_reruns
+from genbench.result_folders import as_folders, merged, where_results_are
 from genbench.results import Result, find_results, load_result, machine_text
 from genbench.text import one_line
 
