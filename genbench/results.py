@@ -329,7 +329,9 @@ def find_results(out: Path, warn: Callable[[str], None] | None = None) -> list[P
     ``warn`` (default: on the running command's console, else on stderr), once: a report left
     them out without a word."""
     found = sorted(p for p in Path(out).glob("*/*/seed*.json") if _RESULT_NAME.fullmatch(p.name))
-    skipped = skipped_results(out)
+    # none read: the report's "no results under" error says where the results are instead (an --out
+    # one folder too deep or too shallow read every result as one "in a folder below its model's")
+    skipped = skipped_results(out) if found else []
     if skipped and warn is None:
         from genbench.progress import Progress, current_console  # rich: only when there is a word to say
 

@@ -101,7 +101,7 @@ def test_a_failed_rerun_beside_a_result_is_noted_on_its_row_in_markdown_and_late
     md = (tmp_path / "boards/ring8.md").read_text()
     tex = (tmp_path / "boards/ring8.tex").read_text()
     row = next(ln for ln in md.splitlines() if ln.startswith("|") and "gaussian" in ln)
-    assert "(a later rerun of seed 1 failed)" in row and "2.5 ± 0.71" in row  # the values are kept
+    assert "(a later rerun of seed 1 failed)" in row and "2.50 ± 0.71" in row  # the values are kept
     assert "copy" not in md[md.index("## Failed reruns") :]
     line = "gaussian, seed 1: a later rerun failed (`seed1.failed.json`: CUDA out of memory)"
     assert f"- {line}; the values shown are the earlier run's" in md
