@@ -40,7 +40,7 @@ from genbench.resolve import (
 from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
 from genbench.sample_labels import checked_labels, given_labels
-from genbench.saved_samples import kept_by, samples_sha256, write_with_samples
+from genbench.saved_samples import kept_by, remove_samples_of, samples_sha256, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
 
 if TYPE_CHECKING:
@@ -187,6 +187,13 @@ def _evaluate(
         )
     else:
         out_path = _write(result, result.path(out), x, console)
+        # as a run's result does (runner.write_result): a failed rerun's file left beside the row's
+        # seed (its result deleted by hand, as the report's note on it advises, then evaluated into)
+        # was noted on the board as a later failure of this evaluation's values
+        failed = result.failed_path(out)
+        with contextlib.suppress(OSError):
+            failed.unlink(missing_ok=True)
+        remove_samples_of(failed)
     console.done(result, out_path)
     return result
 

@@ -295,3 +295,19 @@ def test_eval_ends_as_run_does_with_the_report_command_to_paste(cli, tmp_path, c
     r = cli(*run_args(out, cache_dir, *args))
     assert r.exit_code == 0, r.output
     assert r.stderr.strip().splitlines()[-1].endswith(said), r.stderr
+
+
+def test_eval_into_a_seed_removes_a_failed_reruns_file_as_a_run_does(cli, tmp_path, cache_dir):
+    """A seed<N>.failed.json left beside the row's seed (its result deleted, then evaluated into) was
+    kept by eval, which a run's result removes: the report then noted a later failure of values the
+    evaluation had just written (genbench.evaluation.evaluate's write of result.path)."""
+    from genbench.results import Result, load_result
+
+    np.savez(tmp_path / "mine.npz", samples=digits_test_u8(cache_dir))
+    runs = tmp_path / "runs"
+    failed = Result(model="mine", dataset="digits", seed=0, status="failed", error="CUDA out of memory")
+    failed.write(runs, to=failed.failed_path(runs))
+    r = cli(*eval_args(tmp_path / "mine.npz", runs, cache_dir, "--metrics", "fid", "--no-figures"))
+    assert r.exit_code == 0, r.output
+    assert not failed.failed_path(runs).exists()
+    assert load_result(runs / "digits/mine/seed0.json").failed_rerun is None
