@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 OLDEST ?= .venv-oldest
 SEEDS  ?= 0,1,2
+GAP_SEEDS ?= 0,1,2,3,4,5,6,7
 
-.PHONY: install test test-oldest test-slow lint format bench leaderboards leaderboards-conditional classifier checkpoints run clean
+.PHONY: install test test-oldest test-slow lint format bench leaderboards leaderboards-conditional classifier checkpoints ddim-gap run clean
 
 install: $(STAMP)
 
@@ -85,6 +86,16 @@ leaderboards-conditional: $(STAMP)
 	$(PY) -m genbench run --models ddpm-cond,ddim-cond,gan-cond,copy-cond,ddpm,ddim,gan-ns --dataset digits --seeds $(SEEDS) --out runs/conditional
 	$(PY) -m genbench run --models ddim-cond --set ddim-cond.guidance=0,0.3,1,3 --dataset digits --seeds $(SEEDS) --out runs/conditional
 	$(PY) -m genbench report --out runs/conditional --leaderboards leaderboards/conditional
+
+# Issue #3's DDIM-at-100-steps against DDPM-at-1000 over 8 seeds, paired by seed (DDIM samples each
+# seed's DDPM checkpoint): ddpm and ddim at 100 steps (eta 0 and 1) on digits, then each DDIM row's
+# excess over DDPM with its paired 95% interval (benchmarks/ddim_gap.py). Seeds 0-2 load the shipped
+# checkpoints, 3-7 train (about 45 minutes on 2 cores).
+ddim-gap: $(STAMP)
+	$(PY) -m genbench run --models ddpm --dataset digits --seeds $(GAP_SEEDS) --out runs/ddim-gap
+	$(PY) -m genbench run --models ddim --set ddim.steps=100 --dataset digits --seeds $(GAP_SEEDS) --out runs/ddim-gap
+	$(PY) -m genbench run --models ddim --set ddim.steps=100 --set ddim.eta=1 --dataset digits --seeds $(GAP_SEEDS) --out runs/ddim-gap
+	$(PY) benchmarks/ddim_gap.py --out runs/ddim-gap
 
 # Remake the digits classifier weights that ship in genbench/features/weights/ (seconds). On another
 # CPU they come out different, which changes every digits FID: then also `make leaderboards`.
