@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genbench.metrics.kid_subset import follows_samples
 from genbench.results import STATS_HASH
 
 #: protocol fields that change the numbers, with the name a row label gives them. Seed, device and
@@ -122,8 +123,10 @@ def protocol_differences(keys: list[str]) -> tuple[list[str], dict[str, str]]:
             shown = show_values(field, [p[field] for p in known.values()])
             for k, text in zip(known, shown, strict=True):
                 parts[k].append(f"{name}={text}")
+    samples = {k: p["num_samples"] for k, p in known.items()}
     for metric in next(iter(known.values()))["metrics"]:
-        differing, texts = _metric_differences(metric, {k: p["metrics"][metric] for k, p in known.items()})
+        settings = {k: p["metrics"][metric] for k, p in known.items()}
+        differing, texts = _metric_differences(metric, settings, samples)
         names += differing
         for k, text in texts.items():
             parts[k].append(text)
@@ -141,14 +144,20 @@ def _field_differs(protocols: list[dict[str, Any]], field: str) -> bool:
 
 
 def _metric_differences(
-    metric: str, settings: dict[str, dict[str, Any] | None]
+    metric: str, settings: dict[str, dict[str, Any] | None], samples: dict[str, Any] | None = None
 ) -> tuple[list[str], dict[str, str]]:
-    """The differing version and options of ``metric`` ("fid.backend"), and per key their values."""
+    """The differing version and options of ``metric`` ("fid.backend"), and per key their values.
+    ``samples``: each key's N, which KID's default subset size follows (:func:`_follows_n`)."""
     ran = {k: s for k, s in settings.items() if s is not None}
     versions = [s["version"] for s in ran.values()]
     version_differs = len({json.dumps(v, default=str) for v in versions}) > 1
     option_names = sorted({o for s in ran.values() for o in s["options"]})
-    differing = [o for o in option_names if len({_option_key(s["options"], o) for s in ran.values()}) > 1]
+    differing = [
+        o
+        for o in option_names
+        if len({_option_key(s["options"], o) for s in ran.values()}) > 1
+        and not _follows_n(metric, o, ran, samples or {})
+    ]
     names = ([f"{metric} version"] if version_differs else []) + [f"{metric}.{o}" for o in differing]
     if any(s is None for s in settings.values()):
         names.append(f"whether {metric} ran")
@@ -164,6 +173,16 @@ def _metric_differences(
         shown += [f"{metric}.{o}={options[o][k]}" for o in differing]
         texts[k] = ", ".join(shown)
     return names, texts
+
+
+def _follows_n(metric: str, option: str, ran: dict[str, dict[str, Any]], samples: dict[str, Any]) -> bool:
+    """Whether ``option`` of ``metric`` differs between the protocols ``ran`` only as their N does:
+    KID's subset size, unset, is min(1000, N) (:func:`~genbench.metrics.kid_subset.follows_samples`),
+    so protocols at N=200 and N=300 read "N=200, kid.subset_size=200". Where any protocol's size
+    was set otherwise every label names its size, as the sizes then tell rows apart that N does not."""
+    if (metric, option) != ("kid", "subset_size"):
+        return False
+    return all(follows_samples(s["options"].get(option), samples.get(k)) for k, s in ran.items())
 
 
 def _option_key(options: dict[str, Any], name: str) -> str | None:

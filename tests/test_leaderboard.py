@@ -512,9 +512,33 @@ def test_the_board_names_the_kid_subset_size_used_not_its_unset_default():
     agg, md = board(
         [kid_run("m", 0, 200), kid_run("m", 1, 200), kid_run("n", 0, 1437), kid_run("n", 1, 1437)]
     )
-    assert set(agg["protocol"]) == {"N=200, kid.subset_size=200", "N=1437, kid.subset_size=1000"}
+    # each size the default that its N sets: the labels name N alone (see the test below)
+    assert set(agg["protocol"]) == {"N=200", "N=1437"}
     agg, _ = board([kid_run("m", 0, 1437), kid_run("m", 1, 1437, subset_size=1000)])
     assert len(agg) == 1 and agg["seeds"].iloc[0] == "0,1"
+
+
+def test_a_kid_subset_size_that_only_follows_n_is_not_repeated_in_row_labels():
+    """Unset, KID's subset size is min(1000, N, reference size): rows at N=200 and N=300 were labelled
+    "N=200, kid.subset_size=200" and "N=300, kid.subset_size=300", and the caption said they differ
+    in "N and kid.subset_size", the second only because of the first (the old code's
+    _metric_differences listed every differing option). A size set apart from N is still named, on
+    every row, as are sizes that follow N beside one that does not (which N alone would not tell apart)."""
+    agg, md = board([kid_run("m", 0, 200), kid_run("m", 1, 300)])
+    assert list(agg["row_label"]) == ["m (N=200)", "m (N=300)"]
+    assert "Rows differ in N: a row's label" in md and "kid.subset_size" not in md
+    # explicitly the default (1000 at N=5000): the same as unset, so also not named
+    agg, _ = board([kid_run("m", 0, 5000, subset_size=1000), kid_run("m", 1, 300)])
+    assert set(agg["protocol"]) == {"N=5000", "N=300"}
+    agg, md = board([kid_run("m", 0, 200), kid_run("m", 1, 300, subset_size=100)])
+    assert set(agg["protocol"]) == {"N=200, kid.subset_size=200", "N=300, kid.subset_size=100"}
+    assert "Rows differ in N and kid.subset_size" in md
+    agg, _ = board([kid_run("m", 0, 200), kid_run("m", 1, 300), kid_run("m", 2, 300, subset_size=100)])
+    assert set(agg["protocol"]) == {
+        "N=200, kid.subset_size=200",
+        "N=300, kid.subset_size=300",
+        "N=300, kid.subset_size=100",
+    }
 
 
 def test_show_values_tells_apart_values_that_read_the_same_in_full():

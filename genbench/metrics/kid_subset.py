@@ -16,6 +16,17 @@ def default_subset_size(num_samples: int, num_reference: int) -> int:
     return min(MAX_SUBSET_SIZE, num_samples, num_reference)
 
 
+def follows_samples(subset_size: Any, num_samples: Any) -> bool:
+    """Whether ``subset_size`` is what an unset ``kid.subset_size`` gives at ``num_samples`` samples
+    against a reference of as many or more: two protocols at N=200 and N=300 then differ in N, and
+    a row label "N=200, kid.subset_size=200" repeated it. A protocol does not key its reference size,
+    so a reference smaller than N (whose size is the default) is not known here: such a size reads
+    as set, as does any size where N is not recorded."""
+    if not (_count(subset_size) and _count(num_samples)):
+        return False
+    return subset_size == default_subset_size(num_samples, num_samples)
+
+
 def used_metric_options(protocol: dict[str, Any]) -> dict[str, Any] | None:
     """``protocol["metric_options"]`` with a KID subset size recorded as None (the default) replaced
     by the size its subsets had, derived from the ``num_samples`` and ``num_reference`` the protocol
