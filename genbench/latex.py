@@ -30,6 +30,7 @@ from genbench.markdown import (
     failed_run_lines,
 )
 from genbench.rerun_notes import RERUNS_INTRO, rerun_lines
+from genbench.source_notes import GENBENCH_CODE_INTRO, genbench_code_lines
 from genbench.text import md_text, one_line
 
 #: what pdflatex reads as syntax, or prints as another glyph in its default OT1 encoding (``<``
@@ -175,8 +176,8 @@ def leaderboard_latex(
 ) -> str:
     """``dataset``'s board in LaTeX: a ``table`` per section of the markdown board, its caption the
     section, the board's protocol, ranking and flags, the section's own caption, the notes on its
-    cells over fewer seeds, what differs between a label's rows of other model configs and the
-    errors of the runs without samples; labelled ``tab:<dataset>-<section>``."""
+    cells over fewer seeds, what differs between a label's rows of other model configs, the
+    errors of the runs without samples and the rows of seeds run by different genbench code; labelled ``tab:<dataset>-<section>``."""
     name = one_line(dataset)
     preamble = board_preamble(frame, agg, dataset, describe_features)
     tables = board_tables(frame, agg, dataset)
@@ -201,6 +202,7 @@ def leaderboard_latex(
     # which a table read in a paper lacks
     splits = config_split_lines(a)
     reruns = rerun_lines(a)  # its older values look current: every table says so, as the markdown does
+    code = genbench_code_lines(a)  # rows of seeds two genbench releases ran: the markdown's section
     for table in tables:
         title = f"{table.title} ({md_text(dataset)} leaderboard)."
         caption = [title, *preamble]
@@ -210,6 +212,7 @@ def leaderboard_latex(
         caption += [f"{CONFIGS_INTRO} What differs: {'; '.join(splits)}."] if splits else []
         caption += [f"{FAILED_TITLE}: {'; '.join(failed)}."] if failed else []
         caption += [f"{RERUNS_INTRO} {'; '.join(reruns)}."] if reruns else []
+        caption += [f"{GENBENCH_CODE_INTRO} {' '.join(f'{x}.' for x in code)}"] if code else []
         lines += [
             "",
             r"\begin{table}",

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from genbench.cells import row_cells
+from genbench.device_caption import device_kind
 from genbench.errors import GenbenchError
 from genbench.metric_columns import METRIC_COLUMNS, is_extra_metric, metric_columns
 from genbench.metrics.kid_subset import used_metric_options
@@ -143,6 +144,11 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             # the hardware behind the Cost columns: sampling ran on this run's machine; train_s was
             # timed where the checkpoint was trained (unknown for checkpoints that predate recording it)
             "machine": machine_text(r.environment),
+            # and what its samples and features were computed on, which the Quality caption names
+            # where a row's seeds differ in it (a CPU seed and a GPU seed draw other samples)
+            "device": device_kind(r.environment),
+            # the genbench release and sources that ran it: a row of seeds run by two says so
+            "genbench_code": genbench_code(r.environment),
             "trained_on": trained_on(r),
             # what samples/s and peak memory were measured per (the batch a run sampled in)
             "batch_size": sampled_batch(r.protocol),
@@ -199,6 +205,9 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
                 row["fid_by_seed"] = _by_seed(part[part["status"] == "ok"], "fid")
                 row["failed_seed_errors"] = _seed_errors(part[part["status"] != "ok"])
                 row.update(timing_facts(part[part["status"] == "ok"]))
+                # what its ok seeds ran on, and by which genbench: {value: seeds}
+                row["device_seeds"] = seeds_by(part[part["status"] == "ok"], "device")
+                row["genbench_code_seeds"] = seeds_by(part[part["status"] == "ok"], "genbench_code")
                 row["config_differs"] = differs
                 out.append(row)
     agg = pd.DataFrame(out)
@@ -339,6 +348,27 @@ def _flag_seeds(ok: pd.DataFrame) -> dict[str, str]:
         for flag in sorted(set().union(*earned))
         if not all(flag in e for e in earned)
     }
+
+
+def seeds_by(ok: pd.DataFrame, column: str) -> dict[str, str]:
+    """Each value of ``column`` among a row's ok runs ``ok`` with the seeds that had it, in seed
+    order ("" and missing values, not recorded, left out): one entry where they all agree."""
+    if column not in ok:
+        return {}
+    found: dict[str, list[int]] = {}
+    for seed, value in sorted(zip(ok["seed"], ok[column], strict=True), key=lambda sv: int(sv[0])):
+        if isinstance(value, str) and value:
+            found.setdefault(value, []).append(int(seed))
+    return {value: ",".join(map(str, seeds)) for value, seeds in found.items()}
+
+
+def genbench_code(environment: dict[str, Any]) -> str:
+    """The genbench release and source digest that ran a result ("genbench 0.1.0 (source
+    b4f2987ae2eb241d)"): the version alone where it recorded no digest, "" where neither."""
+    version, digest = environment.get("genbench"), environment.get("source_digest")
+    if not version:
+        return ""
+    return f"genbench {version}" + (f" (source {digest})" if digest else "")
 
 
 def _seed_list(seeds: pd.Series) -> str:
@@ -505,6 +535,8 @@ INTERNAL = {
     "cell_notes",
     "flag_seeds",
     "failed_reruns",
+    "device_seeds",
+    "genbench_code_seeds",
 }
 
 

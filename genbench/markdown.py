@@ -1,8 +1,9 @@
 """Markdown leaderboards: the protocol caption, one table per section of metrics, the notes on
 cells over fewer seeds, the runs without samples and the figures. What it says of seeds whose
 rerun failed is :mod:`genbench.rerun_notes`'. The Cost table's caption, and
-its columns of where rows were timed, are :mod:`genbench.timing_caption`'s; the sections on code
-from other packages, :mod:`genbench.source_notes`'."""
+its columns of where rows were timed, are :mod:`genbench.timing_caption`'s; the Quality caption's
+rows of seeds run on different devices, :mod:`genbench.device_caption`'s; the sections on code from
+other packages, and on rows of seeds run by two genbench releases, :mod:`genbench.source_notes`'."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from genbench.cells import PARTIAL_MARK, CellNote, fmt, note_lines
+from genbench.device_caption import devices_caption
 from genbench.fid_gaps import CAPTION as GAPS_CAPTION
 from genbench.fid_gaps import TITLE as GAPS_TITLE
 from genbench.fid_gaps import gaps_cells
@@ -21,6 +23,7 @@ from genbench.protocols import protocol_differences, show_values
 from genbench.rerun_notes import rerun_flags, reruns_markdown
 from genbench.source_notes import sources_markdown
 from genbench.text import and_list, md_code, md_link_text, md_text
+from genbench.text import seed_words as _seed_words
 from genbench.timing_caption import differing_timing_facts, timing_caption
 
 #: the spread a cell shows: pandas' default, the sample std (n - 1 in the denominator); with 3 seeds it
@@ -307,12 +310,6 @@ def _lost_seed_rows(agg: pd.DataFrame) -> list[str]:
     return list(partial.get("row_label", partial["label"]))
 
 
-def _seed_words(seeds: str) -> str:
-    """Seeds in words: "2" -> "seed 2", "1,2" -> "seeds 1, 2"."""
-    listed = seeds.split(",")
-    return f"{'seed' if len(listed) == 1 else 'seeds'} {', '.join(listed)}"
-
-
 @dataclass(frozen=True)
 class BoardTable:
     """One section of a board: its title, the caption under its heading (markdown, None for none),
@@ -340,6 +337,9 @@ def board_tables(frame: pd.DataFrame, agg: pd.DataFrame, dataset: str) -> list[B
             caption = timing_caption(frame[frame["dataset"] == dataset], a)
         else:
             caption = columns_caption(shown)
+        if title == "Quality":  # the Cost caption names the machines its own cells were timed on
+            said = [c for c in (caption, devices_caption(a[a[shown].notna().any(axis=1)])) if c]
+            caption = " ".join(said) or None
         tables.append(BoardTable(title, caption, *cells, shown))
         if "fid" in shown:  # read beside the ranking's FIDs: whether its neighbours differ beyond seed noise
             gaps = gaps_cells(a)

@@ -77,6 +77,10 @@ RESERVED_METRIC_KEYS = frozenset(
         "batch_size",
         "failed_rerun",
         "failed_reruns",
+        "device",
+        "device_seeds",
+        "genbench_code",
+        "genbench_code_seeds",
     }
 )
 

@@ -1,7 +1,8 @@
 """A board's sections on code from other packages: the package and version of each row's model that
 is no built-in nor baseline, and of any dataset, feature extractor or metric a plugin provided. A
 reader of the board could not tell which release of a third-party plugin made or scored its numbers
-(the CSV's ``*_source`` columns have every row's). Nothing for a board of genbench's own code.
+(the CSV's ``*_source`` columns have every row's). Nothing for a board of genbench's own code,
+but the rows whose seeds two releases (or sources) of genbench ran, which the LaTeX captions name too.
 """
 
 from __future__ import annotations
@@ -12,12 +13,56 @@ from typing import Any
 import pandas as pd
 
 from genbench.provenance import is_genbench_text
-from genbench.text import md_code, md_text
+from genbench.text import md_code, md_text, seed_words
 
 
 def sources_markdown(agg: pd.DataFrame) -> list[str]:
-    """Both sections of one board's rows ``agg``: models, then datasets, features and metrics."""
-    return _models_markdown(agg) + _scoring_code_markdown(agg)
+    """The sections of one board's rows ``agg``: models, then datasets, features and metrics from
+    other packages, then the rows whose seeds genbench releases or sources apart ran."""
+    return _models_markdown(agg) + _scoring_code_markdown(agg) + _genbench_code_markdown(agg)
+
+
+#: what the lines of :func:`genbench_code_lines` explain (the markdown's section, the LaTeX captions)
+GENBENCH_CODE_INTRO = (
+    "These rows average seeds run by different genbench releases or sources (`genbench` and "
+    "`source_digest` in each result's environment). A metric whose computation changed has a new "
+    "version, which keeps its seeds in rows apart: these seeds differ in code that the metrics' "
+    "versions do not track (sampling, training, feature extraction, or nothing that moves a number)."
+)
+
+
+def genbench_code_lines(agg: pd.DataFrame) -> list[str]:
+    """A line per row of ``agg`` whose seeds were run by different genbench releases, or sources of
+    one release (``genbench_code_seeds``, from :func:`genbench.leaderboard.aggregate`), in markdown:
+    "`vae`: seeds 0, 1 by genbench 0.1.0 (source b4f2987ae2eb241d); seeds 2, 3 by genbench 0.0.9
+    (source deadbeef0000)". A seed that recorded no digest differs in its release only: its source is unknown,
+    not another. The CSV's ``*_source`` columns name the releases alone, joined, with no seeds."""
+    if "genbench_code_seeds" not in agg:
+        return []
+    lines = []
+    for label, by_code in zip(agg.get("row_label", agg["label"]), agg["genbench_code_seeds"], strict=True):
+        if not isinstance(by_code, dict):
+            continue
+        versions = {code.split(" (source ")[0] for code in by_code}
+        digests = {code.split(" (source ")[1] for code in by_code if " (source " in code}
+        if len(versions) > 1 or len(digests) > 1:
+            runs = "; ".join(f"{seed_words(seeds)} by {md_text(code)}" for code, seeds in by_code.items())
+            lines.append(f"{md_code(label)}: {runs}")
+    return lines
+
+
+def _genbench_code_markdown(agg: pd.DataFrame) -> list[str]:
+    lines = genbench_code_lines(agg)
+    if not lines:
+        return []
+    return [
+        "",
+        "## Seeds run by different genbench code",
+        "",
+        GENBENCH_CODE_INTRO,
+        "",
+        *(f"- {x}" for x in lines),
+    ]
 
 
 def _other(text: object) -> bool:

@@ -10,6 +10,12 @@ def and_list(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
+def seed_words(seeds: str) -> str:
+    """Seeds in words: "2" -> "seed 2", "1,2" -> "seeds 1, 2"."""
+    listed = seeds.split(",")
+    return f"{'seed' if len(listed) == 1 else 'seeds'} {', '.join(listed)}"
+
+
 #: what markdown would read as syntax in a name or a message: a table's column separator, emphasis,
 #: code, HTML, strikethrough and math (GitHub renders $...$). An underscore inside a word
 #: (``train_steps``) emphasizes nothing

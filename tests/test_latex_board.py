@@ -292,3 +292,71 @@ def test_every_caption_names_the_runs_without_samples_and_their_errors():
         "listed below.\n% Runs without samples:\n% - vae seed 0: failed: diverged at step 7\n"
         "% - vae seed 1: failed: ValueError: 50\\% NaN\n"
     )
+
+
+def on(r, device, gpu=None, cpu="AMD EPYC", capability="AVX512", genbench="0.1.0", digest="b4f2987ae2eb241d"):
+    """``r`` with the environment `genbench run` records on ``device``."""
+    r.environment = {"device": device, "cpu": cpu, "cpu_capability": capability, "cpu_threads": 2}
+    r.environment |= {"gpu": gpu} if gpu else {}
+    r.environment |= {"genbench": genbench} if genbench else {}
+    r.environment |= {"source_digest": digest} if digest else {}
+    return r
+
+
+def test_the_quality_caption_names_rows_of_seeds_run_on_a_cpu_and_a_gpu():
+    """A CPU seed and a GPU seed draw other samples, and TF32 moves Inception features: a row
+    averaging them was said to only in the Cost caption, of its timings (the old code's Quality
+    caption was columns_caption alone). A CPU of another model (an instruction set apart, features
+    apart around the sixth digit) is no other device; two GPU models are (TF32, cuDNN's kernels)."""
+    rs = [on(result("ddpm", s, 2.0 + s), "cpu") for s in (0, 1)] + [
+        on(result("ddpm", 2, 4.0), "cuda:0", "NVIDIA H100")
+    ]
+    rs += [
+        on(result("gan", 0, 20.0), "cpu"),
+        on(result("gan", 1, 23.0), "cpu", cpu="Intel Xeon", capability="AVX2"),
+    ]
+    rs += [
+        on(result("vae", 0, 30.0), "cuda:0", "NVIDIA H100"),
+        on(result("vae", 1, 31.0), "cuda", "Tesla V100"),
+    ]
+    md, tex = board(rs)
+    said = (
+        "The Quality cells of `ddpm` (seeds 0, 1 on CPU, seed 2 on NVIDIA H100) and `vae` (seed 0 on "
+        "NVIDIA H100, seed 1 on Tesla V100) average seeds run on different devices"
+    )
+    quality = md[md.index("## Quality") : md.index("\n|", md.index("## Quality"))]
+    assert said in quality and "`gan`" not in quality
+    caption = reads(tex_tables(tex)["Quality"][0])
+    assert md_reads(said).replace("`", "") in caption
+    assert "different devices" not in reads(tex_tables(tex)["FID gaps"][0])  # the Quality table's alone
+    # every seed on the CPU (of two models), or a device not recorded: nothing said, as before
+    md, _ = board([r for r in rs if r.model == "gan"] + [result("copy", s, 0.0) for s in (0, 1)])
+    assert "different devices" not in md
+
+
+def test_rows_of_seeds_run_by_two_genbench_releases_are_named_in_markdown_and_latex():
+    """Seeds scored by genbench 0.0.9 and 0.1.0 share a row when no metric's version changed; the CSV's
+    *_source columns said "genbench 0.0.9; genbench 0.1.0" and the boards nothing (the old code's
+    sources_markdown named code from other packages only). Two source digests of one release differ
+    too; a seed that recorded no digest is unknown, not another source."""
+    rs = [on(result("ddpm", s, 2.0 + s), "cpu") for s in (0, 1)] + [
+        on(result("ddpm", 2, 4.0), "cpu", genbench="0.0.9", digest="deadbeef0000")
+    ]
+    rs += [on(result("gan", 0, 20.0), "cpu"), on(result("gan", 1, 23.0), "cpu", digest=None)]
+    rs += [on(result("vae", 0, 30.0), "cpu"), on(result("vae", 1, 31.0), "cpu", digest="0123456789ab")]
+    md, tex = board(rs)
+    section = md.split("## Seeds run by different genbench code\n\n")[1]
+    lines = [ln for ln in section.splitlines() if ln.startswith("- ")]
+    assert lines == [
+        "- `ddpm`: seeds 0, 1 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 2 by genbench 0.0.9 "
+        "(source deadbeef0000)",
+        "- `vae`: seed 0 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 1 by genbench 0.1.0 (source "
+        "0123456789ab)",
+    ]
+    for caption, _, _ in tex_tables(tex).values():
+        said = reads(caption)
+        assert "run by different genbench releases or sources" in said
+        assert all(md_reads(ln[2:]).replace("`", "") + "." in said for ln in lines)
+    # one release and source throughout (the published boards): no section, no caption
+    md, tex = board([r for r in rs if r.model == "gan"])
+    assert "genbench code" not in md and "genbench releases" not in tex
