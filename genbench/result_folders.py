@@ -80,11 +80,15 @@ def where_results_are(out: Path) -> str | None:
     a costly rerun of results that were there."""
     if not out.is_dir():
         return None
+
+    def quiet(_: str) -> None:  # the folders looked into are not the one reported: no word on their files
+        pass
+
     for up in (out.parent, out.parent.parent):
-        if up != out and any(out in p.parents for p in find_results(up)):
+        if up != out and any(out in p.parents for p in find_results(up, warn=quiet)):
             fix = f"genbench report --out {shlex.quote(str(up))}"
             return f"it is a folder inside the results folder {up}: report that, `{fix}`"
-    inside = sorted(d for d in out.iterdir() if d.is_dir() and find_results(d))
+    inside = sorted(d for d in out.iterdir() if d.is_dir() and find_results(d, warn=quiet))
     if not inside:
         return None
     outs = " ".join(f"--out {shlex.quote(str(d))}" for d in inside) + (

@@ -134,6 +134,9 @@ def test_a_folder_without_results_of_its_own_names_the_out_to_report(cli, tmp_pa
     """A dataset's folder given as --out, or the folder holding both --out folders, said "run
     `genbench run --out X` first": a costly rerun of results that were there."""
     a, b = two_machines
+    # a copy beside a result in A: the folder looked into is not the one reported, so no warning of
+    # its files may come before the error (single_line_error: one line)
+    (a / "toy/copy/seed0 (1).json").write_bytes((a / "toy/copy/seed0.json").read_bytes())
     for inside in (a / "toy", a / "toy/copy"):
         line = single_line_error(cli("report", "--out", inside))
         assert f"`genbench report --out {a}`" in line and "genbench run" not in line
