@@ -19,7 +19,8 @@ from genbench.fid_gaps import CAPTION as GAPS_CAPTION
 from genbench.fid_gaps import TITLE as GAPS_TITLE
 from genbench.fid_gaps import gaps_cells
 from genbench.metric_columns import PLUGIN_SECTION, SECTIONS, column_directions, computed_in, plugin_columns
-from genbench.protocols import protocol_differences, show_values
+from genbench.metrics.kid_subset import FOLLOWS_SAMPLES
+from genbench.protocols import options_apart, protocol_differences, show_values
 from genbench.rerun_notes import rerun_flags, reruns_markdown
 from genbench.source_notes import sources_markdown
 from genbench.text import and_list, md_code, md_link_text, md_text
@@ -111,24 +112,33 @@ def stats_metrics(runs: pd.DataFrame) -> list[str]:
 def shared_metric_settings(runs: pd.DataFrame, protocols: list[dict[str, Any]]) -> str:
     """The options every run of ``runs`` computed its metrics with, as ``--metric-option`` spells
     them ("fid.backend=torch-fidelity, prdc.k_dc=5"): the FID backend or PRDC's k change the numbers, and a
-    reader of the markdown alone could not tell them apart. A metric whose settings differ between
-    runs is in the protocol (``protocols``' "metrics"), named by each row's label, so not here. A
+    reader of the markdown alone could not tell them apart. An option whose value differs between
+    the protocols (``protocols``' "metrics") is named by each row's label, so not here; the metric's
+    other options are (they were left out with it: ``kid.subsets=50`` on rows at N=200 and N=300 was
+    named nowhere), and a KID subset size that only follows N is named as the rule it follows. A
     metric no run has a value of is not named: a run records the options of every metric it planned,
     and an unconditional board's caption named cas's and intra_fid's, which apply to
     class-conditional models alone."""
-    varying = {m for p in protocols for m in (p.get("metrics") or {})}
-    seen: dict[str, set[str]] = {}
+    apart = options_apart(protocols)
+    recorded: dict[str, list[dict[str, Any]]] = {}
     for text in runs["metric_options"].dropna() if "metric_options" in runs else []:
         for metric, options in json.loads(text).items():
-            if options and metric not in varying and computed_in(runs, metric):
-                seen.setdefault(metric, set()).add(json.dumps(options, sort_keys=True))
-    parts = []
-    for metric, values in sorted(seen.items()):
-        # one value: settings that differ put the metric in the protocol (``varying``), so two never
-        # reach here; should they, naming one of them for every row would be wrong, so none is named
-        if len(values) == 1:
-            options = json.loads(next(iter(values)))
-            parts += [f"{metric}.{k}={'none' if v is None else v}" for k, v in sorted(options.items())]
+            if options and computed_in(runs, metric):
+                recorded.setdefault(metric, []).append(options)
+    shown: dict[tuple[str, str], Any] = {}
+    for metric, runs_options in recorded.items():
+        for name in {o for options in runs_options for o in options}:
+            if (metric, name) in apart:
+                if apart[metric, name]:
+                    shown[metric, name] = FOLLOWS_SAMPLES
+                continue
+            # a run that did not record the option (an older version of the metric) is no value of it
+            values = {json.dumps(o[name], sort_keys=True) if name in o else None for o in runs_options}
+            # one value: an option whose value differs is in the protocol (``apart``), so two never
+            # reach here; should they, naming one of them for every row would be wrong, so none is named
+            if len(values) == 1 and None not in values:
+                shown[metric, name] = json.loads(values.pop())
+    parts = [f"{m}.{o}={'none' if v is None else v}" for (m, o), v in sorted(shown.items())]
     return md_text(", ".join(parts))
 
 

@@ -185,6 +185,26 @@ def _follows_n(metric: str, option: str, ran: dict[str, dict[str, Any]], samples
     return all(follows_samples(s["options"].get(option), samples.get(k)) for k, s in ran.items())
 
 
+def options_apart(protocols: list[dict[str, Any]]) -> dict[tuple[str, str], bool]:
+    """The ``(metric, option)`` pairs whose values differ between ``protocols`` (those of one
+    dataset) that ran the metric, each with whether it differs only as N does (:func:`_follows_n`):
+    row labels name the others' values, and a caption naming the options every row shares leaves
+    all of them out. Options of a metric that differs are not left out with it: at N=200 and N=300
+    KID's settings differ (its subset size follows N), and the caption named none of them."""
+    ran: dict[str, dict[int, dict[str, Any]]] = {}
+    for i, p in enumerate(protocols):
+        for metric, setting in (p.get("metrics") or {}).items():
+            if setting is not None:
+                ran.setdefault(metric, {})[i] = setting
+    samples = {i: p.get("num_samples") for i, p in enumerate(protocols)}
+    return {
+        (metric, o): _follows_n(metric, o, settings, samples)
+        for metric, settings in ran.items()
+        for o in sorted({o for s in settings.values() for o in s["options"]})
+        if len({_option_key(s["options"], o) for s in settings.values()}) > 1
+    }
+
+
 def _option_key(options: dict[str, Any], name: str) -> str | None:
     """An option's value as comparable text; None where the run recorded none (a result of a
     version of the metric that had no such option), which is not its value null."""

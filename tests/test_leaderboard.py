@@ -526,7 +526,8 @@ def test_a_kid_subset_size_that_only_follows_n_is_not_repeated_in_row_labels():
     every row, as are sizes that follow N beside one that does not (which N alone would not tell apart)."""
     agg, md = board([kid_run("m", 0, 200), kid_run("m", 1, 300)])
     assert list(agg["row_label"]) == ["m (N=200)", "m (N=300)"]
-    assert "Rows differ in N: a row's label" in md and "kid.subset_size" not in md
+    assert "Rows differ in N: a row's label" in md and "kid.subset_size=200" not in md
+    assert "kid.subset_size=min(1000, N)" in md  # the caption names the rule the sizes follow
     # explicitly the default (1000 at N=5000): the same as unset, so also not named
     agg, _ = board([kid_run("m", 0, 5000, subset_size=1000), kid_run("m", 1, 300)])
     assert set(agg["protocol"]) == {"N=5000", "N=300"}
@@ -539,6 +540,35 @@ def test_a_kid_subset_size_that_only_follows_n_is_not_repeated_in_row_labels():
         "N=300, kid.subset_size=300",
         "N=300, kid.subset_size=100",
     }
+
+
+def test_a_metrics_options_that_rows_share_are_named_beside_one_that_differs():
+    """A metric whose settings differ between rows was left out of the "Metric options" caption
+    whole (the old shared_metric_settings skipped every metric in the protocol): at N=200 and N=300
+    KID's subset size follows N, so neither the labels nor the caption named ``kid.subsets=50``, nor
+    any size; rows apart in ``prdc.k_pr`` did not name the ``prdc.k_dc`` they share. Markdown and
+    LaTeX alike (the LaTeX caption is the markdown's)."""
+    from genbench.latex import leaderboard_latex
+
+    rs = [kid_run("m", 0, 200), kid_run("m", 1, 300)]
+    for r in rs:
+        r.protocol["metric_options"]["kid"]["subsets"] = 50
+    agg, md = board(rs)
+    assert list(agg["row_label"]) == ["m (N=200)", "m (N=300)"]
+    shared = "Metric options (`--metric-option`): fid.backend=torch-fidelity, kid.subset_size=min(1000, N), kid.subsets=50."
+    assert shared in md and "Rows differ in N:" in md
+    tex = leaderboard_latex(results_frame(rs), agg, "digits", {})
+    assert r"kid.subset\_size=min(1000, N), kid.subsets=50." in tex
+    prdc = {"precision": 0.5, "recall": 0.5, "density": 1.0, "coverage": 0.5}
+    rs = [run_result("m", s, 1.0, metrics={"kid": 0.5, **prdc}) for s in (0, 1)]
+    rs[0].protocol["metric_options"]["prdc"] = {"k_pr": 3, "k_dc": 5}
+    rs[1].protocol["metric_options"]["prdc"] = {"k_pr": 5, "k_dc": 5}
+    agg, md = board(rs)
+    assert set(agg["protocol"]) == {"prdc.k_pr=3", "prdc.k_pr=5"} and "Rows differ in prdc.k_pr:" in md
+    assert (
+        "fid.backend=torch-fidelity, kid.subsets=100, prdc.k_dc=5." in md
+        and "prdc.k_pr=" not in md.split("Rows differ")[0]
+    )
 
 
 def test_show_values_tells_apart_values_that_read_the_same_in_full():

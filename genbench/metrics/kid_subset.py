@@ -9,6 +9,9 @@ from typing import Any
 
 #: the largest subset torch-fidelity's KID draws by default (its ``kid_subset_size``)
 MAX_SUBSET_SIZE = 1000
+#: the subset size of rows whose sizes differ only as their N does (:func:`follows_samples`), as a
+#: caption names it
+FOLLOWS_SAMPLES = f"min({MAX_SUBSET_SIZE}, N)"
 
 
 def default_subset_size(num_samples: int, num_reference: int) -> int:
