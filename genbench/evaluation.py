@@ -32,6 +32,7 @@ from genbench.resolve import (
     build_extractor,
     build_metric_options,
     build_metrics,
+    check_built_dataset_name,
     check_metric_features,
     check_metric_samples,
     check_shared_inputs,
@@ -107,6 +108,7 @@ def _evaluate(
     device, cache_dir = check_shared_inputs(config)
     given = _single_seed(config.seeds)  # None: the run's seed, for a run's saved samples, else 0
     dataset = build_dataset(config.dataset, config)
+    check_built_dataset_name(dataset)  # its results folder, as the registered name was checked
     metrics = build_metrics(
         config.metrics, dataset.kind, console, dataset.name, run_features(config, dataset)
     )

@@ -12,7 +12,8 @@ model registered as ``figures`` had its results in the figures' folder, its runs
 beside its seeds; a dataset named ``leaderboards`` had its results in the report's folder, where the
 report's figure folder of another dataset is a label's folder when a model is named as that dataset.
 These names are refused where they are given: at registration
-(:func:`genbench.registration_checks.check_folder_name`), for a folder or archive of images given as
+(:func:`genbench.registration_checks.check_folder_name`), as the name a built dataset gives itself
+(:func:`genbench.resolve.check_built_dataset_name`), for a folder or archive of images given as
 ``--dataset`` (:func:`genbench.resolve.check_shared_inputs`) and for `genbench eval`'s ``--name``
 (:func:`genbench.evaluation.check_result_name`). The tables below are what the layout code reads,
 so a name cannot be reserved in one place and written in another.

@@ -50,6 +50,7 @@ from genbench.resolve import (
     build_extractor,
     build_metric_options,
     build_metrics,
+    check_built_dataset_name,
     check_config_types,
     check_metric_features,
     check_metric_samples,
@@ -203,6 +204,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
                 f"add {typed.model} to --models"
             )
     dataset = build_dataset(config.dataset, config)
+    check_built_dataset_name(dataset)  # its results folder, as the registered name was checked
     spec = dataset.spec  # loads the train split: a missing file fails here
     dataset.load_stored(config.reference_split)  # read and checked, not converted
     for name, cls in classes.items():

@@ -103,6 +103,24 @@ def check_image_data_name(value: str | os.PathLike[str], data: ImageFolder) -> N
     )
 
 
+def check_built_dataset_name(dataset: Dataset) -> None:
+    """Fail when the dataset a run or eval writes results of names itself (its ``name``, the results'
+    folder under ``--out``) as a folder genbench writes beside the datasets' (:mod:`genbench.layout`):
+    registration checks the registered name alone, and a plugin whose ``name`` property returned
+    ``leaderboards`` had its results in the report's folder. (A folder or archive of images is named
+    by its path, refused with its own fix in :func:`check_image_data_name`.)"""
+    name = dataset.name
+    what = genbench_folder(name, BESIDE_DATASETS) if isinstance(name, str) else None
+    if what is None:
+        return
+    registered = dataset.registered_name or type(dataset).__name__.lower()
+    raise GenbenchError(
+        f"dataset {registered!r} ({type(dataset).__module__}.{type(dataset).__qualname__}) names itself "
+        f"{name!r} (its name property), {what}, beside each dataset's results folder; make its name "
+        f"property return another name, e.g. {registered!r} (the name it is registered under)"
+    )
+
+
 #: the RunConfig fields that name a feature network's weights file (FeatureExtractor.weights_option),
 #: each with the built-in extractor that reads it: a file given to the other is named unused
 WEIGHTS_OPTIONS = {"inception_weights": "inception", "dinov2_weights": "dinov2", "clip_weights": "clip"}

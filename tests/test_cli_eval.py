@@ -145,6 +145,46 @@ def test_eval_refuses_a_name_that_is_the_runs_figures_folder(cli, tmp_path, cach
     assert sorted(p.name for p in (out / "ring8").iterdir()) == ["figures", "figures-eval", "leaderboards"]
 
 
+@pytest.mark.parametrize("command", ["run", "eval"])
+def test_a_dataset_whose_name_property_is_the_reports_folder_is_refused(
+    cli, tmp_path, cache_dir, monkeypatch, command
+):
+    """Registration checks the registered name: a plugin registered as ``test-named-apart`` whose
+    ``name`` property returns ``leaderboards`` wrote its results to ``<out>/leaderboards/``, the
+    report's folder (resolve.check_built_dataset_name, called by run and eval after build_dataset)."""
+    import cli_models  # noqa: F401 (registers test-tiny-trained)
+
+    from genbench import registry
+    from genbench.data.toy2d import Ring8
+
+    class NamedApart(Ring8):
+        @property
+        def name(self) -> str:
+            return "Leaderboards"  # case aside, the report's folder on macOS and Windows
+
+    registry.datasets.discover()
+    monkeypatch.setattr(registry.datasets, "_entries", dict(registry.datasets._entries))
+    registry.datasets.add("test-named-apart", NamedApart, source="genbench-test-plugin")
+    samples = tmp_path / "s.npz"
+    np.savez(samples, samples=np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    out = tmp_path / "runs"
+    common = ["--dataset", "test-named-apart", "--out", out, "--cache-dir", cache_dir, "--no-progress"]
+    common += ["--metrics", "fid", "--no-figures"]
+    given = (
+        ["--samples", samples] if command == "eval" else ["--models", "test-tiny-trained", "--samples", "100"]
+    )
+    line = single_line_error(cli(command, *given, *common))
+    assert line == (
+        f"error: dataset 'test-named-apart' ({__name__}.{NamedApart.__qualname__}) names itself "
+        "'Leaderboards' (its name property), the folder `genbench report` writes to unless given "
+        "--leaderboards (<out>/leaderboards/), beside each dataset's results folder; make its name "
+        "property return another name, e.g. 'test-named-apart' (the name it is registered under)"
+    )
+    assert not list(out.glob("*/*/seed*")) and not {"Leaderboards", "leaderboards"} & {
+        p.name for p in out.glob("*")
+    }  # refused before any work: nothing written under the report's folder
+
+
 def test_an_option_of_a_metric_not_computed_names_metrics_in_eval_too(cli, tmp_path, cache_dir):
     """It said "names a metric this run does not compute" in `genbench eval` too."""
     np.savez(tmp_path / "s.npz", samples=np.zeros((10, 8, 8), np.uint8))
