@@ -26,19 +26,42 @@ from genbench.results import Result, find_results
 
 def as_folders(out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
     """``out`` as a list of folders: one path, or a sequence of them (a str is one path, not its
-    characters), each once (the same folder named twice is read once)."""
+    characters), each once (the same folder named twice is read once). A folder inside another given
+    one is refused (:func:`_nested`)."""
     if isinstance(out, str | os.PathLike):
         return [Path(out)]
     folders = [Path(o) for o in out]
     if not folders:
         raise GenbenchError("no results folder given; pass at least one --out folder")
-    seen: set[Path] = set()
-    unique = []
+    seen: dict[Path, Path] = {}
     for folder in folders:
-        if (resolved := folder.resolve()) not in seen:
-            seen.add(resolved)
-            unique.append(folder)
-    return unique
+        seen.setdefault(folder.resolve(), folder)
+    for resolved, inner in seen.items():
+        for outer in (seen[p] for p in resolved.parents if p in seen):
+            raise GenbenchError(_nested(inner, outer))
+    return list(seen.values())
+
+
+def _nested(inner: Path, outer: Path) -> str:
+    """The error for ``--out inner`` inside ``--out outer``. No run was counted twice (a result is
+    ``<dataset>/<label>/seed<N>.json`` under exactly one of them), but a results folder inside
+    another was read, yet the outer one's report warned of its every file as "not read by the
+    report", with the advice to move it into a dataset folder named after the inner folder; and a
+    dataset's folder of the outer one said "no results under it: report the outer folder", which
+    the user was doing."""
+
+    def quiet(_: str) -> None:  # the folder is not reported: no word on its files
+        pass
+
+    if find_results(inner, warn=quiet):
+        return (
+            f"--out {inner} is a results folder inside --out {outer}, whose report warns of each of "
+            f"its results as a misplaced file of its own; move {inner} out of {outer} and pass both"
+        )
+    return (
+        f"--out {inner} is a folder inside --out {outer}, whose report reads every result under it "
+        f"already; drop --out {inner}"
+    )
 
 
 def merged(loaded: list[tuple[Path, Result]], rows: Sequence[Hashable]) -> list[tuple[Path, Result]]:

@@ -145,3 +145,33 @@ def test_a_folder_without_results_of_its_own_names_the_out_to_report(cli, tmp_pa
     # nothing under it at all: a run is still what it takes
     (tmp_path / "empty").mkdir()
     assert "genbench run --out" in single_line_error(cli("report", "--out", tmp_path / "empty"))
+
+
+def test_a_folder_inside_another_given_folder_is_refused(cli, tmp_path, two_machines):
+    """`--out A --out A/sub` counted no run twice (a result is <dataset>/<label>/seed<N>.json under
+    one of them), but a results folder A/sub was reported while A's report warned of each of its
+    results as "not read by the report" (and to move it into A/sub/toy/), and `--out A --out A/toy`
+    said "no results under A/toy: report A", which it was doing (result_folders.as_folders)."""
+    a, b = two_machines
+    shutil.copytree(b, a / "sub")  # a results folder of its own inside A
+    lb = tmp_path / "lb"
+    for given in ([a, a / "sub"], [a / "sub", f"{a}/"]):
+        line = single_line_error(
+            cli("report", *(x for o in given for x in ("--out", o)), "--leaderboards", lb)
+        )
+        assert line == (
+            f"error: --out {a / 'sub'} is a results folder inside --out {a}, "
+            "whose report warns of each of its results as a misplaced file of its own; "
+            f"move {a / 'sub'} out of {a} and pass both"
+        ), line
+    for inside in (a / "toy", a / "toy/copy", a / "none"):  # part of A's results (or nothing at all)
+        line = single_line_error(cli("report", "--out", a, "--out", inside, "--leaderboards", lb))
+        assert line == (
+            f"error: --out {inside} is a folder inside --out {a}, whose report reads every result under "
+            f"it already; drop --out {inside}"
+        )
+    assert not lb.exists()
+    with pytest.raises(GenbenchError, match="drop --out"):
+        genbench.report([a / "toy", a], lb)
+    # folders side by side, or one named twice, are no folder inside another
+    assert genbench.report([a / "sub", b, f"{b}/"], lb)
