@@ -523,6 +523,9 @@ CSV_FRONT = [
     # their mean and spread), and each seed without samples' error, JSON {"seed": "status: error"}
     "fid_by_seed",
     "failed_seed_errors",
+    # each seed whose later rerun failed (its values are the earlier run's), JSON {"seed": "error"}:
+    # the markdown and LaTeX boards said so, the CSV did not
+    "failed_reruns",
 ]
 #: columns a result records only since they were added: a board of results written before has none of
 #: them, and its CSV stays as it was, byte for byte, rather than gain empty columns
@@ -534,7 +537,6 @@ INTERNAL = {
     "protocol_order",
     "cell_notes",
     "flag_seeds",
-    "failed_reruns",
     "device_seeds",
     "genbench_code_seeds",
 }
@@ -549,6 +551,13 @@ def to_csv_frame(agg: pd.DataFrame) -> pd.DataFrame:
     csv = agg[cols]
     if "fid_by_seed" in csv:
         csv = csv.assign(fid_by_seed=[fid_by_seed_json(v) for v in csv["fid_by_seed"]])
+    if "failed_reruns" in csv:
+        csv = csv.assign(
+            failed_reruns=[
+                json.dumps({str(s): e for s, e in sorted(v.items())} if isinstance(v, dict) else {})
+                for v in csv["failed_reruns"]
+            ]
+        )
     return csv
 
 
