@@ -54,7 +54,7 @@ from genbench.provenance import (
 )
 from genbench.rerun_notes import failed_reruns
 from genbench.result_folders import as_folders, merged, where_results_are
-from genbench.results import Result, find_results, load_result, machine_text
+from genbench.results import Result, find_results, load_result, machine_text, skipped_results
 from genbench.text import one_line
 
 
@@ -71,6 +71,9 @@ def load_results(out: Path | Sequence[Path]) -> list[Result]:
     if not paths:
         hint = where_results_are(Path(out))  # a dataset's folder, or one holding --out folders
         raise GenbenchError(f"no results under {out}; {hint or f'run `genbench run --out {out}` first'}")
+    # said only where results were found: an --out one folder too deep or too shallow (the error
+    # above) read every result as one "in a folder below its model's"
+    _warn_skipped(Path(out))
     results = []
     for path in paths:
         try:
@@ -95,6 +98,19 @@ def load_results(out: Path | Sequence[Path]) -> list[Result]:
             )
         results.append(result)
     return results
+
+
+def _warn_skipped(out: Path) -> None:
+    """Say each file under ``out`` that looks like a result but is not read (:func:`skipped_results`),
+    on the running command's console, else on stderr: a report left them out without a word."""
+    skipped = skipped_results(out)
+    if not skipped:
+        return
+    from genbench.progress import Progress, current_console  # rich: only when there is a word to say
+
+    warn = (current_console() or Progress(enabled=False)).warn
+    for line in skipped:
+        warn(line)
 
 
 def load_folders(out: Path | Sequence[Path]) -> list[tuple[Path, Result]]:

@@ -50,10 +50,7 @@ def _nested(inner: Path, outer: Path) -> str:
     dataset's folder of the outer one said "no results under it: report the outer folder", which
     the user was doing."""
 
-    def quiet(_: str) -> None:  # the folder is not reported: no word on its files
-        pass
-
-    if find_results(inner, warn=quiet):
+    if find_results(inner):
         return (
             f"--out {inner} is a results folder inside --out {outer}, whose report warns of each of "
             f"its results as a misplaced file of its own; move {inner} out of {outer} and pass both"
@@ -103,15 +100,11 @@ def where_results_are(out: Path) -> str | None:
     a costly rerun of results that were there."""
     if not out.is_dir():
         return None
-
-    def quiet(_: str) -> None:  # the folders looked into are not the one reported: no word on their files
-        pass
-
     for up in (out.parent, out.parent.parent):
-        if up != out and any(out in p.parents for p in find_results(up, warn=quiet)):
+        if up != out and any(out in p.parents for p in find_results(up)):
             fix = f"genbench report --out {shlex.quote(str(up))}"
             return f"it is a folder inside the results folder {up}: report that, `{fix}`"
-    inside = sorted(d for d in out.iterdir() if d.is_dir() and find_results(d, warn=quiet))
+    inside = sorted(d for d in out.iterdir() if d.is_dir() and find_results(d))
     if not inside:
         return None
     outs = " ".join(f"--out {shlex.quote(str(d))}" for d in inside) + (

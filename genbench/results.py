@@ -14,7 +14,7 @@ import json
 import platform
 import re
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -326,24 +326,11 @@ _ASIDE_NAME = re.compile(r"seed([0-9]+)\.aside-[0-9a-f]+\.json")
 _SEED_PREFIX = re.compile(r"seed([0-9]+)(?![0-9])")
 
 
-def find_results(out: Path, warn: Callable[[str], None] | None = None) -> list[Path]:
+def find_results(out: Path) -> list[Path]:
     """The result files under ``out``: each ``<dataset>/<label>/seed<N>.json``, never a copy beside
-    one. Whether its content belongs there is checked where it is read (``leaderboard.load_results``).
-    Each file that looks like a result but is not one of them (:func:`skipped_results`) is said by
-    ``warn`` (default: on the running command's console, else on stderr), once: a report left
-    them out without a word."""
-    found = sorted(p for p in Path(out).glob("*/*/seed*.json") if _RESULT_NAME.fullmatch(p.name))
-    # none read: the report's "no results under" error says where the results are instead (an --out
-    # one folder too deep or too shallow read every result as one "in a folder below its model's")
-    skipped = skipped_results(out) if found else []
-    if skipped and warn is None:
-        from genbench.progress import Progress, current_console  # rich: only when there is a word to say
-
-        warn = (current_console() or Progress(enabled=False)).warn
-    for line in skipped:
-        assert warn is not None
-        warn(line)
-    return found
+    one. Whether its content belongs there is checked where it is read (``leaderboard.load_results``,
+    which also warns of each file that looks like a result but is not one, :func:`skipped_results`)."""
+    return sorted(p for p in Path(out).glob("*/*/seed*.json") if _RESULT_NAME.fullmatch(p.name))
 
 
 def skipped_results(out: Path) -> list[str]:
