@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -151,13 +152,7 @@ def _metric_differences(
     ran = {k: s for k, s in settings.items() if s is not None}
     versions = [s["version"] for s in ran.values()]
     version_differs = len({json.dumps(v, default=str) for v in versions}) > 1
-    option_names = sorted({o for s in ran.values() for o in s["options"]})
-    differing = [
-        o
-        for o in option_names
-        if len({_option_key(s["options"], o) for s in ran.values()}) > 1
-        and not _follows_n(metric, o, ran, samples or {})
-    ]
+    differing = [o for o in _options_differing(ran) if not _follows_n(metric, o, ran, samples or {})]
     names = ([f"{metric} version"] if version_differs else []) + [f"{metric}.{o}" for o in differing]
     if any(s is None for s in settings.values()):
         names.append(f"whether {metric} ran")
@@ -200,9 +195,16 @@ def options_apart(protocols: list[dict[str, Any]]) -> dict[tuple[str, str], bool
     return {
         (metric, o): _follows_n(metric, o, settings, samples)
         for metric, settings in ran.items()
-        for o in sorted({o for s in settings.values() for o in s["options"]})
-        if len({_option_key(s["options"], o) for s in settings.values()}) > 1
+        for o in _options_differing(settings)
     }
+
+
+def _options_differing(ran: Mapping[Any, dict[str, Any]]) -> list[str]:
+    """The options of one metric whose values differ between the protocols ``ran`` that ran it (each
+    protocol's ``{"version": ..., "options": ...}``), sorted; an option a protocol did not record
+    differs from any value (:func:`_option_key`)."""
+    names = sorted({o for s in ran.values() for o in s["options"]})
+    return [o for o in names if len({_option_key(s["options"], o) for s in ran.values()}) > 1]
 
 
 def _option_key(options: dict[str, Any], name: str) -> str | None:
