@@ -23,8 +23,7 @@ from genbench.metrics.kid_subset import FOLLOWS_SAMPLES
 from genbench.protocols import options_apart, protocol_differences, show_values
 from genbench.rerun_notes import rerun_flags, reruns_markdown
 from genbench.source_notes import sources_markdown
-from genbench.text import and_list, md_code, md_link_text, md_text
-from genbench.text import seed_words as _seed_words
+from genbench.text import and_list, md_code, md_link_text, md_text, seed_words
 from genbench.timing_caption import differing_timing_facts, timing_caption
 
 #: the spread a cell shows: pandas' default, the sample std (n - 1 in the denominator); with 3 seeds it
@@ -301,14 +300,14 @@ def _flag_text(
     named = [f for f in flags.split(",") if f]
     named += [s for s in status.split(";") if s != "ok" and s not in named]
     parts = [
-        f"**{md_text(f)}**" + (f" ({_seed_words(partial[f])} only)" if f in partial else "") for f in named
+        f"**{md_text(f)}**" + (f" ({seed_words(partial[f])} only)" if f in partial else "") for f in named
     ]
     if failed_seeds and seeds:  # not among the row's seeds: say which (their errors are listed below)
         lost = len(failed_seeds.split(","))
-        of = f"{_seed_words(failed_seeds)} of {lost + len(seeds.split(','))} without samples"
-        parts.append(f"({of}; cells over {_seed_words(seeds)})")
+        of = f"{seed_words(failed_seeds)} of {lost + len(seeds.split(','))} without samples"
+        parts.append(f"({of}; cells over {seed_words(seeds)})")
     elif failed_seeds:
-        parts.append(f"({_seed_words(failed_seeds)} without samples)")
+        parts.append(f"({seed_words(failed_seeds)} without samples)")
     return " ".join(parts)
 
 
@@ -569,8 +568,8 @@ def _config_splits_markdown(agg: pd.DataFrame) -> list[str]:
 def _config_seeds(row: Any) -> str:
     """The seeds of a config-split row: its ok ones, and those without samples named apart."""
     failed = getattr(row, "failed_seeds", "")
-    parts = [_seed_words(row.seeds)] if row.seeds else []
-    parts += [f"{_seed_words(failed)} without samples"] if failed else []
+    parts = [seed_words(row.seeds)] if row.seeds else []
+    parts += [f"{seed_words(failed)} without samples"] if failed else []
     return ", ".join(parts)
 
 
