@@ -33,8 +33,7 @@ def report(
     from genbench.reporting import default_leaderboards, written_files
 
     # a plugin metric's arrows (which way is better) come from its class, which results do not record
-    # one folder as the path it always was (the API's own single-folder call)
-    pages = report_api(out[0] if len(out) == 1 else out, leaderboards, include=list(include or []))
+    pages = report_api(out, leaderboards, include=list(include or []))  # a list of one is that folder
     leaderboards = leaderboards if leaderboards is not None else default_leaderboards(out[0])
     for dataset, md in pages.items():
         typer.echo(md)
