@@ -45,15 +45,15 @@ def as_folders(out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
 def _nested(inner: Path, outer: Path) -> str:
     """The error for ``--out inner`` inside ``--out outer``. No run was counted twice (a result is
     ``<dataset>/<label>/seed<N>.json`` under exactly one of them), but a results folder inside
-    another was read, yet the outer one's report warned of its every file as "not read by the
-    report", with the advice to move it into a dataset folder named after the inner folder; and a
+    another was read twice over: by itself, and by the outer one's report as a folder it does not
+    read (:func:`genbench.results.skipped_results`), which it says to report alone; and a
     dataset's folder of the outer one said "no results under it: report the outer folder", which
     the user was doing."""
 
     if find_results(inner):
         return (
-            f"--out {inner} is a results folder inside --out {outer}, whose report warns of each of "
-            f"its results as a misplaced file of its own; move {inner} out of {outer} and pass both"
+            f"--out {inner} is a results folder inside --out {outer}, whose report does not read "
+            f"it; move {inner} out of {outer} and pass both"
         )
     return (
         f"--out {inner} is a folder inside --out {outer}, whose report reads every result under it "

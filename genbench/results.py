@@ -340,11 +340,22 @@ def skipped_results(out: Path) -> list[str]:
     (the board notes it on the row, :attr:`Result.failed_rerun`), nor a hidden file (an atomic
     write's temp file, an editor's); genbench writes nothing else there but ``.npz`` samples."""
     out = Path(out)
-    lines = []
-    for path in sorted(out.glob("*/*/**/*.json")):
+    files = [
+        p
+        for p in sorted(out.glob("*/*/**/*.json"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
+    ]
+    nested = _nested_folders(out, files)
+    lines = [
+        f"{inner} is not read by the report: it is a results folder of its own ({_count(n, 'result')}) "
+        f"inside {out}; report it with --out {inner}, or move it out of {out} and pass both folders' "
+        "--out to one report"
+        for inner, n in nested.items()
+    ]
+    for path in files:
+        if any(inner in path.parents for inner in nested):
+            continue  # said of its folder, once
         parts = path.relative_to(out).parts
-        if any(part.startswith(".") for part in parts) or not path.is_file():
-            continue
         folder, name = path.parent, path.name
         if len(parts) == 3 and _RESULT_NAME.fullmatch(name):
             continue  # read
@@ -375,6 +386,32 @@ def skipped_results(out: Path) -> list[str]:
                 fix = f"move it to {home} to include it (seed {seed}'s result), or out of {out}"
             lines.append(said + f"{where}; {fix}")
     return lines
+
+
+def _nested_folders(out: Path, files: list[Path]) -> dict[Path, int]:
+    """The folders below ``out`` that are results folders of their own (``genbench run --out
+    out/sub``, or one copied in whole), each with its number of results: a file is one of its
+    results when the result it holds belongs exactly there, ``<sub>/<dataset>/<label>/seed<N>.json``
+    (:meth:`Result.path`). Its every file was warned of as misplaced, with the advice to move it
+    into a dataset folder named after ``sub``. A copy in a model's subfolder does not match (its
+    dataset and label are not the two folders above it)."""
+    nested: dict[Path, int] = {}
+    for path in files:
+        parts = path.relative_to(out).parts
+        if len(parts) < 4 or not _RESULT_NAME.fullmatch(path.name):
+            continue
+        inner = out.joinpath(*parts[:-3])
+        try:
+            belongs = load_result(path).path(inner) == path
+        except Exception:  # noqa: BLE001 - unreadable: warned of as a file of its own below
+            belongs = False
+        if belongs:
+            nested[inner] = nested.get(inner, 0) + 1
+    return nested
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def environment(device: str) -> dict[str, Any]:

@@ -161,7 +161,7 @@ def test_a_folder_inside_another_given_folder_is_refused(cli, tmp_path, two_mach
         )
         assert line == (
             f"error: --out {a / 'sub'} is a results folder inside --out {a}, "
-            "whose report warns of each of its results as a misplaced file of its own; "
+            "whose report does not read it; "
             f"move {a / 'sub'} out of {a} and pass both"
         ), line
     for inside in (a / "toy", a / "toy/copy", a / "none"):  # part of A's results (or nothing at all)

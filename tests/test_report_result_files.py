@@ -113,3 +113,33 @@ def test_a_failed_rerun_beside_a_result_is_noted_on_its_row_in_markdown_and_late
     csv = pd.read_csv(tmp_path / "boards/ring8.csv").set_index("label")
     assert json.loads(csv.loc["gaussian", "failed_reruns"]) == {"1": "CUDA out of memory"}
     assert json.loads(csv.loc["copy", "failed_reruns"]) == {}
+
+
+def test_a_results_folder_inside_the_out_is_warned_of_once_as_a_folder_of_its_own(cli, tmp_path):
+    """`genbench run --out runs/b` beside runs/<dataset>/: the report of runs warned of each of
+    runs/b's results as a file "in a folder below its model's", with the advice to move it to
+    runs/b/ring8/seed<N>.json, which is no place a report reads (results._nested_folders)."""
+    out = tmp_path / "runs"
+    result("gaussian", 0, 2.0).write(out)
+    inner = out / "b"
+    for seed in (0, 1):
+        result("copy", seed, 0.1).write(inner)
+    Result(model="copy", dataset="ring8", seed=1, status="failed", error="boom").write(
+        inner, to=Result(model="copy", dataset="ring8", seed=1).failed_path(inner)
+    )
+    (out / "ring8/gaussian/old").mkdir()  # a copy in a model's subfolder is still a file of its own
+    (out / "ring8/gaussian/old/seed3.json").write_text((out / "ring8/gaussian/seed0.json").read_text())
+    r = cli("report", "--out", out, "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 0, r.output
+    said = [ln for ln in error_lines(r) if ln.startswith("warning: ")]
+    assert len(said) == 2, said
+    assert said[0] == (
+        f"warning: {inner} is not read by the report: it is a results folder of its own (2 results) "
+        f"inside {out}; report it with --out {inner}, or move it out of {out} and pass both folders' "
+        "--out to one report"
+    )
+    assert "old/seed3.json is not read" in said[1] and "move it to" in said[1]
+    assert "copy" not in (tmp_path / "boards/ring8.md").read_text()  # still not read, as before
+    # and the folder it names is one a report reads
+    assert cli("report", "--out", inner, "--leaderboards", tmp_path / "inner").exit_code == 0
+    assert "copy" in (tmp_path / "inner/ring8.md").read_text()
