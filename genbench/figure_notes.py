@@ -122,6 +122,17 @@ def point_marks(row: Any) -> str:
     return "; ".join(m for m in (",".join([*flags, *lost]), *without) if m)
 
 
+def rerun_mark(row: Any) -> str:
+    """What a figure's point says of an aggregated ``row`` some of whose seeds a later run failed to
+    redo, as its table's flags do: "a later rerun of seed 1 failed" (the values drawn are the earlier
+    run's, :mod:`genbench.rerun_notes`); "" for a row without. The figures drew such a point as
+    current. Not a flag: the values are sound, so the point keeps its colour."""
+    failed = getattr(row, "failed_reruns", None)
+    if not isinstance(failed, dict) or not failed:
+        return ""
+    return f"a later rerun of {'seed' if len(failed) == 1 else 'seeds'} {', '.join(map(str, failed))} failed"
+
+
 def partial_marks(row: Any, columns: dict[str, str]) -> str:
     """Which of ``columns`` (a column -> its name on the figure) of an aggregated ``row`` a point
     draws over fewer of the row's seeds, as its table marks the cell †: "† FID from 2 of 3 seeds"

@@ -26,6 +26,7 @@ from genbench.figure_notes import (
     partial_marks,
     point_marks,
     protocol_and_partial,
+    rerun_mark,
     timing_tags,
     with_protocol,
 )
@@ -103,6 +104,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         flagged = bool(marks)
         partial = partial_marks(row, {"fid": "FID", "samples_per_s": "samples/s"})
         any_partial |= bool(partial)
+        rerun = rerun_mark(row)
         style = (
             {"fmt": "x", "color": "gray"} if flagged else {"fmt": "o", "color": _COLOURS[i % len(_COLOURS)]}
         )
@@ -111,7 +113,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         # the protocol, so only the config is added)
         name = f"{row.label} ({row.config_tag})" if getattr(row, "config_tag", "") else row.label
         name += f" [{timed}]" if timed else ""
-        said = "; ".join(m for m in (marks, partial) if m)
+        said = "; ".join(m for m in (marks, partial, rerun) if m)
         text = f"{name} ({said})" if said else name
         ax.annotate(
             text,
@@ -206,10 +208,12 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     tags = dict(zip(timed.index, timing_tags(timed), strict=True))
     # each row's flags and lost seeds, and its FID and speed over fewer of its seeds (which the
     # table marks †): the curves' points and the DDPM lines read them alike
-    marks_of, partial_fid, partial_speed = {}, {}, {}
+    marks_of, partial_fid, partial_speed, said_of = {}, {}, {}, {}
     for row in agg.itertuples():
         marks_of[row.Index] = point_marks(row)
         partial_fid[row.Index] = partial_marks(row, {"fid": "FID"})
+        # a later rerun of a seed that failed: said beside its FID as a † is, in the point's colour
+        said_of[row.Index] = "; ".join(m for m in (partial_fid[row.Index], rerun_mark(row)) if m)
         partial_speed[row.Index] = partial_marks(row, {"samples_per_s": "samples/s"})
     from matplotlib.ticker import NullFormatter
 
@@ -242,10 +246,10 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
                 # one legend entry for the marked points, however many there are
                 said = _MARKED if not any(ln.get_label() == _MARKED for ln in ax.lines) else "_nolegend_"
                 ax.plot(step, value, ls="none", marker="x", ms=7, mew=1.5, color="gray", label=said)
-            if marks_of[row] or partial_fid[row]:
+            if marks_of[row] or said_of[row]:
                 last = step == every[-1]  # its name to the left, inside the axes
                 ax.annotate(
-                    f"({'; '.join(m for m in (marks_of[row], partial_fid[row]) if m)})",
+                    f"({'; '.join(m for m in (marks_of[row], said_of[row]) if m)})",
                     (step, value),
                     fontsize=6,
                     xytext=(-4 if last else 4, 4),
@@ -283,7 +287,7 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
         name = f"DDPM[{row.variant}]" if row.variant else "DDPM"
         tag = getattr(row, "config_tag", "")
         label = ", ".join(t for t in (name, f"{nfe:g} steps" if nfe == nfe else "", tag) if t)
-        said = "; ".join(m for m in (marks_of[row.Index], partial_fid[row.Index]) if m)
+        said = "; ".join(m for m in (marks_of[row.Index], said_of[row.Index]) if m)
         label += f" ({said})" if said else ""
         ax.axhline(float(row.fid), color="gray", ls=dashes, label=label)
     ax.set_xscale("log")

@@ -1944,3 +1944,37 @@ def test_the_caption_names_how_the_conditional_rows_labels_were_drawn():
     ]
     agg, md = board(plain)
     assert "class-conditional" not in md and "sample_labels" not in to_csv_frame(agg)
+
+
+def test_the_figures_name_a_point_some_of_whose_seeds_a_later_rerun_failed_to_redo(tmp_path, monkeypatch):
+    """A later rerun of seed 1 failed (seed1.failed.json beside seed1.json): the table's flags say so
+    and its values are the earlier run's, but both figures drew the point as current, unmarked
+    (figure_notes.rerun_mark). Not a flag: the point keeps its colour, and no † note is added."""
+    import matplotlib.colors as mcolors
+
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    rs = [result("ddim", s, 9.0, variant="steps=10", nfe=10.0, samples_per_s=50.0) for s in (0, 1)]
+    rs += [result("ddim", s, 5.0, variant="steps=20", nfe=20.0, samples_per_s=25.0) for s in (0, 1)]
+    rs += [result("ddpm", s, 4.0, nfe=1000.0, samples_per_s=1.0) for s in (0, 1)]
+    for r in (rs[3], rs[4], rs[5]):  # ddim[steps=20] seed 1, ddpm seeds 0 and 1
+        r.__dict__["_failed_rerun"] = "CUDA out of memory"  # as load_result sets it
+    agg = aggregate(results_frame(rs))
+    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    ax = made[-1].axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == [
+        "ddim[steps=10]",
+        "ddim[steps=20] (a later rerun of seed 1 failed)",
+        "ddpm (a later rerun of seeds 0, 1 failed)",
+    ]
+    assert all(mcolors.to_hex(c.lines[0].get_color()) != "#808080" for c in ax.containers)
+    assert "†" not in made[-1].texts[-1].get_text()
+    assert reporting.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
+    ax = made[-1].axes[0]
+    assert [(t.get_text(), t.xy) for t in ax.texts] == [("(a later rerun of seed 1 failed)", (20, 5.0))]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "DDPM, 1000 steps (a later rerun of seeds 0, 1 failed)" in legend
+    assert not any("grey ×" in text for text in legend) and "†" not in made[-1].texts[-1].get_text()
