@@ -70,6 +70,7 @@ def _stats(path: Path | str, config: RunConfig, console: Progress, spatial: bool
         )
     if path.is_dir():  # found before the features are extracted (hours for CIFAR-10), not after
         raise GenbenchError(f"{path} is a directory; name the statistics file, e.g. {path / 'stats.npz'}")
+    check_statistics_replaceable(path)
     # the one file written is the statistics': its folder is the output checked (not ./runs); --out
     # names the file, so "pass a directory with --out" would be the wrong fix
     check_writable(path.parent, fix="pass --out an .npz path in a writable directory")
@@ -115,6 +116,31 @@ def _stats(path: Path | str, config: RunConfig, console: Progress, spatial: bool
         made["spatial_features"] = tap.info()
     save_reference_stats(path, mu, sigma, made=made, spatial=spatial_stats)
     return made
+
+
+def check_statistics_replaceable(path: Path) -> None:
+    """Refuse, before any work, to write statistics over a file that holds anything but statistics:
+    `genbench stats --dataset ref.npz --out ref.npz` replaced the reference images with their mu and
+    sigma, and ``--out samples.npz`` someone's only samples, silently and with exit 0 (ADM's
+    reference batch, images and statistics in one file, would have lost its 10000 images). A file of
+    statistics alone (a rerun's, clean-fid's) is replaced, as an output file is."""
+    import numpy as np
+
+    from genbench.data.folder import STATS_KEYS
+
+    if not path.exists():
+        return
+    fix = "pass --out a new .npz path, or delete the file to write there"
+    try:
+        with np.load(path, allow_pickle=False) as npz:  # the zip's listing alone: no array is read
+            keys = list(npz.keys())
+    except Exception:
+        raise GenbenchError(f"{path} exists and is no .npz of reference statistics; {fix}") from None
+    if others := [k for k in keys if k not in STATS_KEYS]:
+        raise GenbenchError(
+            f"{path} holds {', '.join(others)} beside any statistics (images or samples, which writing "
+            f"statistics there would delete); {fix}"
+        )
 
 
 def spatial_beside(extractor: FeatureExtractor, spatial: bool | None) -> InceptionSpatial | None:

@@ -641,6 +641,37 @@ def test_stats_edge_cases_are_one_line_errors_or_warnings(cli, tmp_path, cache_d
         genbench.stats(3, genbench.RunConfig(dataset="test-few", cache_dir=cache_dir, progress=False))
 
 
+def test_stats_never_writes_over_images_or_samples(cli, tmp_path, cache_dir):
+    """`genbench stats --dataset ref.npz --out ref.npz` replaced the reference images with their
+    statistics (exit 0), as --out samples.npz did someone's samples; a statistics file is replaced
+    (statistics.check_statistics_replaceable)."""
+    images = np.random.default_rng(0).integers(0, 256, (20, 4, 4), dtype=np.uint8)
+    ref = tmp_path / "ref.npz"
+    np.savez(ref, samples=images)
+    args = ["stats", "--dataset", ref, "--features", "raw", "--cache-dir", cache_dir, "--no-progress"]
+    line = error_line(cli(*args, "--out", ref))
+    fix = "pass --out a new .npz path, or delete the file to write there"
+    assert (
+        line
+        == f"error: {ref} holds samples beside any statistics (images or samples, which writing statistics there would delete); {fix}"
+    )
+    with np.load(ref) as npz:  # untouched
+        assert list(npz.keys()) == ["samples"] and np.array_equal(npz["samples"], images)
+    adm = tmp_path / "adm.npz"  # ADM's reference batch: images and statistics in one file
+    np.savez(adm, images, mu=np.zeros(16), sigma=np.eye(16))
+    assert "adm.npz holds arr_0 beside any statistics" in error_line(cli(*args, "--out", adm))
+    (tmp_path / "text.npz").write_text("not a zip")
+    assert error_line(cli(*args, "--out", tmp_path / "text.npz")) == (
+        f"error: {tmp_path / 'text.npz'} exists and is no .npz of reference statistics; {fix}"
+    )
+    stats = tmp_path / "stats.npz"  # a statistics file is an output like any: a rerun replaces it
+    save_reference_stats(stats, np.ones(16), np.eye(16))
+    assert cli(*args, "--out", stats).exit_code == 0
+    with np.load(stats) as npz:
+        assert npz["mu"].tolist() != [1.0] * 16 and "genbench" in npz
+    assert cli(*args, "--out", stats).exit_code == 0  # its own file again
+
+
 def test_features_made_from_the_data_say_so_when_it_is_missing(cli, tmp_path, offline):
     """MNIST's default features are a classifier trained on MNIST: without the files, even IS or FID
     against statistics cannot be computed in them, and the error names the features that can."""
