@@ -13,7 +13,8 @@ Accepted inputs (converted to float32 in [-1, 1], N x C x H x W):
 - a torch tensor: uint8 N x C x H x W or N x H x W (torchvision's layout), or float as above.
 - a folder of PNG/JPEG files (searched recursively, through symlinked folders too, hidden files and
   folders skipped, read in sorted order); grey images give one
-  channel, everything else RGB. 16-bit grey PNGs keep their 16 bits.
+  channel, everything else RGB. 16-bit grey PNGs keep their 16 bits (a set of them whose values
+  are all 255 or less, 8-bit pixels saved with a 16-bit dtype, is refused: read so they are near black).
 
 Integer values map to [-1, 1] by ``v / (max / 2) - 1`` (``v / 127.5 - 1`` for uint8), the inverse
 of how samples are saved as images. With ``keep_uint8`` (what `genbench eval` and
@@ -335,6 +336,16 @@ def load_image_folder(
                 f"{resize_to}"
             )
         arrays.append(a)
+    deep = [a for a in arrays if a.dtype == np.uint16]
+    if deep and 0 < (top := max(int(a.max()) for a in deep)) <= 255:
+        # 8-bit pixels saved with a 16-bit dtype (Image.fromarray(x.astype(np.uint16)), cv2.imwrite):
+        # read at their 16 bits they are all within 0.4% of black, and were scored so, silently (FID
+        # 1901 against 203 for the same images as 8-bit PNGs; clean-fid clips them to 8 bits instead)
+        raise GenbenchError(
+            f"the {len(deep)} 16-bit PNGs in {path} hold values up to {top} of 65535, all near black, as 8-bit "
+            f"images saved with a 16-bit dtype do; save them as 8-bit (x.astype(np.uint8)), or 16-bit ones "
+            f"scaled to 0-65535 (x * 257)"
+        )
     # some colour: grey ones become RGB (three equal channels), as PIL converts them
     channels = 3 if any(a.shape[0] == 3 for a in arrays) else 1
     eight_bit = all(a.dtype == np.uint8 for a in arrays)
