@@ -814,6 +814,21 @@ def test_16_bit_pngs_of_8_bit_values_are_refused_not_scored_as_black(tmp_path):
     assert load_samples(black, spec((1, 8, 8))).eq(-1).all()
 
 
+def test_float_images_out_of_range_are_told_what_they_look_like():
+    """Images normalized with ImageNet's mean and std (about [-2.1, 2.6]) were told they "look like
+    [0, 255]" and to save uint8, which no negative value does; folder._from_array's hints."""
+    u = torch.linspace(0, 1, 2 * 3 * 8 * 8).reshape(2, 3, 8, 8)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    with pytest.raises(GenbenchError) as e:
+        as_samples((u - mean[:, None, None]) / std[:, None, None])
+    assert str(e.value) == (
+        "the tensor: float images must lie in [-1, 1], got [-2.12, 2.64] (looks normalized by a mean and "
+        "std, as torchvision's Normalize does: undo it (x * std + mean, in [0, 1]) and save x * 2 - 1)"
+    )
+    with pytest.raises(GenbenchError, match=r"got \[0, 255\] \(looks like \[0, 255\]: save uint8"):
+        as_samples(u * 255)
+
+
 def test_arrays_and_tensors_load_as_files_do(tmp_path):
     """genbench.evaluate takes what `genbench eval` reads: numpy arrays in the .npz layout (N x H x W
     x C), torch tensors in torch's (N x C x H x W), through the same checks."""

@@ -251,7 +251,17 @@ def _from_array(
         if arr.ndim == 4:
             lo, hi = float(x.min()), float(x.max())
             if lo < -1.001 or hi > 1.001:
-                hint = " (looks like [0, 255]: save uint8 N x H x W x C instead)" if hi > 2 else ""
+                if hi > 2 and lo >= -0.001:
+                    hint = " (looks like [0, 255]: save uint8 N x H x W x C instead)"
+                elif lo < -1.001 and hi < 10:
+                    # torchvision's Normalize with ImageNet's mean and std gives about [-2.1, 2.6]: it was
+                    # told "looks like [0, 255]", which no negative value does
+                    hint = (
+                        " (looks normalized by a mean and std, as torchvision's Normalize does: undo it "
+                        "(x * std + mean, in [0, 1]) and save x * 2 - 1)"
+                    )
+                else:
+                    hint = ""
                 raise GenbenchError(
                     f"{where}: float images must lie in [-1, 1], got [{lo:.3g}, {hi:.3g}]{hint}"
                 )
