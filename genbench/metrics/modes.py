@@ -8,9 +8,13 @@ on the digits train split, where the classifier errs on 2 of 1437 examples):
 
 - ``modes_covered``: number of modes with at least one sample, the rule of VEEGAN (Srivastava et al.
   2017) and PacGAN (Lin et al. 2018) on Stacked-MNIST. On 2D mixtures (datasets exposing ``means``,
-  K x 2, and ``std``) only high-quality samples count, as in PacGAN's 2D experiments: a mode is covered
-  when at least one sample lies within 3 standard deviations of it.
-- ``high_quality`` (2D mixtures only): share of samples within 3 std of their nearest mean (PacGAN).
+  K x 2, and ``std``) only high-quality samples count, as in VEEGAN's and PacGAN's 2D experiments: a
+  mode is covered when its mean is the nearest mean of at least one high-quality sample (VEEGAN: "the
+  number of mixture components whose mean is nearest to at least one high quality sample"; PacGAN's
+  ``MetricLogger`` alike). Where the 3-std discs of two modes overlap (a plugin mixture; never ring8
+  or grid25), a sample inside both covers only its nearest, not every mode it lies within 3 std of.
+- ``high_quality`` (2D mixtures only): share of samples within 3 std of their nearest mean (VEEGAN,
+  PacGAN).
 - ``mode_kl``: ``KL(p_samples || p_data)`` between mode histograms (VEEGAN, PacGAN). Modes without
   samples contribute 0; the data histogram is smoothed with half a count per mode (the
   Krichevsky-Trofimov estimate, ``(c_k + 1/2) / (N + K/2)``) so that the KL is finite when samples land
