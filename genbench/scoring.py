@@ -409,12 +409,27 @@ def protocol_line(p: Plan, seeds: list[int], labels: dict[str, Any] | None = Non
         f"{info.get('name')} features ({info.get('fingerprint')}), seed{'s' if len(seeds) > 1 else ''} "
         f"{','.join(map(str, seeds))}"
     )
+    # the options given with --metric-option change the numbers below it as much as N does (KID's
+    # subsets, FID's backend, memorization's space): two runs differing only there printed one line
+    if p.metric_options:
+        line += f"; --metric-option {given_options(p.metric_options)}"
     # the class mix the conditional metrics and FID depend on (the results, captions and CSV say it)
     if labels is not None:
         line += f"; classes {labels['drawn']}"
     elif any(cls.conditional for _, cls, _, _ in p.models):
         line += f"; class-conditional models' labels {DRAWN}, seeded by the run's seed"
     return line
+
+
+def given_options(options: Mapping[str, Mapping[str, Any]]) -> str:
+    """``--metric-option`` values as resolved (``{"kid": {"subsets": 5}}``), spelled as the flag and
+    as the board's caption spells them: "kid.subsets=5", sorted, ``None`` as "none"."""
+    parts = [
+        f"{metric}.{name}={'none' if value is None else value}"
+        for metric, values in options.items()
+        for name, value in values.items()
+    ]
+    return ", ".join(sorted(parts))
 
 
 def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:

@@ -42,6 +42,29 @@ def test_a_run_names_its_protocol_before_its_values(cli, tmp_path, cache_dir):
     ), r.stderr
 
 
+def test_the_protocol_line_names_the_metric_options_given(cli, tmp_path, cache_dir):
+    """``--metric-option kid.subsets=5`` printed kid=-0.02103 where the default printed kid=0.01247
+    (``gaussian`` on ring8, 200 samples), under the same protocol line: the line named N, the
+    split, the features and the seeds, but not the options the numbers were computed with."""
+    args = ["--dataset", "ring8", "--samples", "200", "--metrics", "kid", "--metric-option", "kid.subsets=5"]
+    options = "--metric-option kid.subset_size=50, kid.subsets=5"
+    r = cli(
+        "run", "--out", tmp_path / "runs", "--cache-dir", cache_dir, "--models", "copy", *args,
+        "--metric-option", "kid.subset_size=50", "--no-figures",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    err = " ".join(r.stderr.split())
+    assert f"in raw features (raw-v1), seed 0; {options}" in err, err
+    r = cli("run", "--out", tmp_path / "plain", "--cache-dir", cache_dir, "--models", "copy", *args[:6])
+    assert r.exit_code == 0, r.output
+    assert "--metric-option" not in r.stderr  # the default options: the line is as it was
+    np.savez(tmp_path / "s.npz", samples=np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    given = ["--metric-option", "kid.subsets=5", "--metric-option", "kid.subset_size=50"]
+    r = cli(*eval_args(tmp_path / "s.npz", tmp_path / "e", cache_dir, "--dataset", "ring8", *given))
+    assert r.exit_code == 0, r.output
+    assert f"seed 0; {options}" in " ".join(r.stderr.split()), r.stderr
+
+
 def _terminal(width: int = 100):
     """A rich console drawing as on a terminal ``width`` columns wide, into a string."""
     import io
