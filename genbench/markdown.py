@@ -23,7 +23,7 @@ from genbench.metrics.kid_subset import FOLLOWS_SAMPLES
 from genbench.protocols import options_apart, protocol_differences, show_values
 from genbench.rerun_notes import rerun_flags, reruns_markdown
 from genbench.source_notes import sources_markdown
-from genbench.text import and_list, md_code, md_link_text, md_text, seed_words
+from genbench.text import and_list, md_code, md_link_text, md_text, option_setting, seed_words
 from genbench.timing_caption import differing_timing_facts, timing_caption
 
 #: the spread a cell shows: pandas' default, the sample std (n - 1 in the denominator); with 3 seeds it
@@ -137,7 +137,7 @@ def shared_metric_settings(runs: pd.DataFrame, protocols: list[dict[str, Any]]) 
             # reach here; should they, naming one of them for every row would be wrong, so none is named
             if len(values) == 1 and None not in values:
                 shown[metric, name] = json.loads(values.pop())
-    parts = [f"{m}.{o}={'none' if v is None else v}" for (m, o), v in sorted(shown.items())]
+    parts = [option_setting(m, o, v) for (m, o), v in sorted(shown.items())]
     return md_text(", ".join(parts))
 
 

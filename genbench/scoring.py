@@ -35,6 +35,7 @@ from genbench.sample_labels import DRAWN, read_only, run_labels
 from genbench.sampling_steps import reporting_steps
 from genbench.shared_inputs import SharedInputs
 from genbench.split_features import beside_the_run, sample_features_reader, split_features_reader
+from genbench.text import option_setting
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -424,12 +425,13 @@ def protocol_line(p: Plan, seeds: list[int], labels: dict[str, Any] | None = Non
 def given_options(options: Mapping[str, Mapping[str, Any]]) -> str:
     """``--metric-option`` values as resolved (``{"kid": {"subsets": 5}}``), spelled as the flag and
     as the board's caption spells them: "kid.subsets=5", sorted, ``None`` as "none"."""
-    parts = [
-        f"{metric}.{name}={'none' if value is None else value}"
-        for metric, values in options.items()
-        for name, value in values.items()
-    ]
-    return ", ".join(sorted(parts))
+    return ", ".join(
+        sorted(
+            option_setting(metric, name, value)
+            for metric, values in options.items()
+            for name, value in values.items()
+        )
+    )
 
 
 def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress) -> bool:

@@ -65,3 +65,9 @@ def md_code(text: object) -> str:
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def option_setting(metric: str, name: str, value: object) -> str:
+    """One metric option as ``--metric-option`` spells it and the board's caption and the console's
+    protocol line name it: "kid.subsets=50", ``None`` as "none"."""
+    return f"{metric}.{name}={'none' if value is None else value}"
