@@ -40,7 +40,7 @@ from genbench.resolve import (
 )
 from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
-from genbench.sample_labels import checked_labels, given_labels
+from genbench.sample_labels import checked_labels, given_labels, labels_sha256
 from genbench.saved_samples import kept_by, remove_samples_of, samples_sha256, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
 
@@ -61,8 +61,8 @@ def evaluate(
     (see :mod:`genbench.data.folder`). ``name`` is the leaderboard row: by default the file's or the
     folder's name ("samples" for an array); for a run's saved samples (``--save-samples``), the
     run's row with ``-eval`` (:func:`run_samples_name`). An existing result under that name is replaced only by
-    an evaluation of the same samples (the same file or folder, or equal values), so re-running is
-    safe and nothing else is ever overwritten.
+    an evaluation of the same samples (the same file or folder, or equal values with the same class
+    labels, if any), so re-running is safe and nothing else is ever overwritten.
 
     Class-conditional samples: an ``.npz`` holding their classes beside them (ADM's ``arr_1`` beside
     ``arr_0``, or a conditional run's saved ``labels``) hands those to the metrics as
@@ -138,6 +138,8 @@ def _evaluate(
             )
         else:
             labels = given_labels(path, int(x.shape[0]), dataset, console.warn) if path is not None else None
+        if labels is not None:  # the classes are part of what was scored: other labels, other values
+            source["labels_sha256"] = labels_sha256(labels[0])
         run = kept_by(path, source["sha256"]) if path is not None else None
         seed = _seed_for(run, given)
         _warn_other_seed(path, run, seed, console)
@@ -363,18 +365,26 @@ def check_replaceable(
     except Exception:  # unreadable or foreign JSON: not provably ours, so not ours to replace
         theirs, label = {}, None
     same_file = theirs.get("path") is not None and theirs["path"] == source["path"]
-    if same_file or theirs.get("sha256") == source["sha256"]:
+    # a digest of labels that one of them does not record (unlabelled samples, an older genbench's
+    # result) is no difference; labels dropped are _labels_dropped's
+    was, now = theirs.get("labels_sha256"), source.get("labels_sha256")
+    same_labels = was is None or now is None or was == now
+    if same_file or (theirs.get("sha256") == source["sha256"] and same_labels):
         why = None
         if old.status == "ok":
             if fingerprints is not None:
                 fingerprints()
-            why = protocol_replaced(old, measures, "evaluation", metrics) or metrics_replaced(
-                old, metrics, options
+            why = (
+                protocol_replaced(old, measures, "evaluation", metrics)
+                or metrics_replaced(old, metrics, options)
+                or _labels_dropped(old, source)
             )
         if why:
             raise GenbenchError(f"{path} {why}, {fix}")
         return
-    if theirs.get("path"):
+    if theirs.get("sha256") == source["sha256"]:  # the same images drawn for other classes
+        what = f"the evaluation of these samples with other class labels ({_drawn(old)})"
+    elif theirs.get("path"):
         what = f"the evaluation of {theirs['path']}"
     elif theirs:
         what = "the evaluation of other samples"
@@ -383,3 +393,23 @@ def check_replaceable(
     else:
         what = "a file that genbench cannot read as a result"
     raise GenbenchError(f"{path} already holds {what}; {fix}")
+
+
+def _labels_dropped(old: Result, source: dict[str, Any]) -> str | None:
+    """What an evaluation of ``source`` without class labels would lose of ``old``, an evaluation of
+    the same samples with theirs (``protocol.sample_labels``): the values of the metrics that read
+    them (intra_fid, class_accuracy, cas), replaced by a result without any; None when it loses
+    none. A re-evaluation that forgot ``labels=``, or the same images saved elsewhere without them
+    (a folder of PNGs of an .npz's), dropped them without a word."""
+    if "labels_sha256" in source or not old.protocol.get("sample_labels"):
+        return None
+    return (
+        f"holds an evaluation of these samples with class labels ({_drawn(old)}), whose class-conditional "
+        "values this one without labels would drop; give the same labels ('labels' beside 'samples' in "
+        "the .npz, ADM's arr_1 beside arr_0, or evaluate(..., labels=))"
+    )
+
+
+def _drawn(old: Result) -> str:
+    """Where ``old``'s class labels came from, as its protocol records it."""
+    return str((old.protocol.get("sample_labels") or {}).get("drawn") or "none")

@@ -106,6 +106,14 @@ def run_labels(dataset: Dataset, n: int, seed: int) -> tuple[torch.Tensor, dict[
     return draw_labels(counts, seed), protocol
 
 
+def labels_sha256(labels: torch.Tensor) -> str:
+    """The sha256 of ``labels``' int64 values: what `genbench eval` records beside the samples' own
+    digest (``protocol.samples.labels_sha256``), the classes being part of what a class-conditional
+    evaluation scored."""
+    values = labels.detach().cpu().to(torch.int64).contiguous().numpy()
+    return hashlib.sha256(values.astype("<i8", copy=False).tobytes()).hexdigest()
+
+
 def read_only(labels: torch.Tensor) -> np.ndarray:
     """``labels`` as ``EvalContext.sample_labels``: a read-only int64 numpy array of its own."""
     out = labels.detach().cpu().to(torch.int64).numpy().copy()

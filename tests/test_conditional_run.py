@@ -19,7 +19,7 @@ from plugin_helpers import _Metric
 from baselines.controls import Copy, CopyCond
 from genbench import registry
 from genbench.data.digits import Digits
-from genbench.sample_labels import draw_labels, labels_seed, stratified_counts
+from genbench.sample_labels import draw_labels, labels_seed, labels_sha256, stratified_counts
 
 
 @pytest.mark.parametrize(
@@ -213,6 +213,33 @@ def test_eval_refuses_arr_1_labels_that_are_no_classes_of_the_dataset(cli, tmp_p
         )
     )
     assert re.search(said, single_line_error(r))
+
+
+def test_eval_keeps_a_result_of_labelled_samples_from_their_images_without_or_with_other_labels(
+    cli, tmp_path, cache_dir, recorded
+):
+    """The classes are part of what a class-conditional evaluation scored: the same images evaluated
+    again under the same name without them, or with other ones from another file, replaced the
+    result and its intra_fid, class_accuracy and cas without a word (``check_replaceable`` compared
+    the images' digest alone). The same labels (as floats), or the same file rewritten, replace it."""
+    labels = np.arange(12) % 10
+    out, name = tmp_path / "out", ("--metrics", "test-seen", "--name", "mine")
+    written = out / "digits/mine/seed0.json"
+    r = cli(*eval_args(_adm_file(tmp_path / "a.npz", labels=labels), out, cache_dir, *name))
+    assert r.exit_code == 0, r.output
+    said = single_line_error(cli(*eval_args(_adm_file(tmp_path / "b.npz"), out, cache_dir, *name)))
+    assert "with class labels (given with the samples (arr_1)), whose class-conditional values" in said
+    other = _adm_file(tmp_path / "c.npz", labels=labels[::-1].copy())
+    said = single_line_error(cli(*eval_args(other, out, cache_dir, *name)))
+    assert "already holds the evaluation of these samples with other class labels" in said
+    assert json.loads(written.read_text())["protocol"]["samples"]["path"] == str(tmp_path / "a.npz")
+    same = _adm_file(tmp_path / "d.npz", labels=labels.astype(np.float32))
+    assert cli(*eval_args(same, out, cache_dir, *name)).exit_code == 0
+    _adm_file(tmp_path / "d.npz", labels=labels[::-1].copy())  # the file it scored, rewritten
+    assert cli(*eval_args(same, out, cache_dir, *name)).exit_code == 0
+    assert json.loads(written.read_text())["protocol"]["samples"]["labels_sha256"] == labels_sha256(
+        torch.from_numpy(labels[::-1].copy())
+    )
 
 
 def test_conditional_metrics_are_quiet_for_unconditional_models(cli, tmp_path, cache_dir):
