@@ -131,6 +131,7 @@ def given_labels(
     samples and its evaluator reads them). Checked as :func:`checked_labels` checks them."""
     if path.suffix.lower() != ".npz" or not path.is_file():
         return None
+    fix = f"save an int64 array of {n} classes beside the samples, or none"
     with np.load(path, allow_pickle=False) as npz:
         keys = set(npz.keys())
         if "samples" in keys:  # a run's saved samples, or any file that names its samples
@@ -139,8 +140,12 @@ def given_labels(
             key = "arr_1" if {"arr_0", "arr_1"} <= keys else None
         if key is None:
             return None
-        values = npz[key]
-    fix = f"save an int64 array of {n} classes beside the samples, or none"
+        try:
+            values = npz[key]
+        except Exception as e:  # an object array (a list holding None), a damaged member: a traceback
+            raise GenbenchError(
+                f"cannot read {path} {key!r} as class labels ({type(e).__name__}: {e}); {fix}"
+            ) from None
     return checked_labels(values, n, dataset, f"{path} {key!r}", f"given with the samples ({key})", fix, warn)
 
 

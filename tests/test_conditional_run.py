@@ -204,6 +204,8 @@ def test_eval_of_an_adm_npz_hands_arr_1_to_the_metrics(cli, tmp_path, cache_dir,
         (np.arange(12) % 10 + 1, r"labels in \[1, 10\], outside the 10 classes"),
         (np.arange(11), r"not one integer class per sample \(12\)"),
         (np.full(12, 0.5), r"float64 labels of shape \(12,\)"),
+        # an object array (numpy pickles it; genbench reads none): a ValueError's traceback before
+        (np.array([*range(11), None], dtype=object), r"cannot read .*'arr_1' as class labels \(ValueError"),
     ],
 )
 def test_eval_refuses_arr_1_labels_that_are_no_classes_of_the_dataset(cli, tmp_path, cache_dir, labels, said):
