@@ -196,6 +196,12 @@ def test_eval_of_an_adm_npz_hands_arr_1_to_the_metrics(cli, tmp_path, cache_dir,
     )
     assert r.exit_code == 0, r.output
     assert list(_Seen.seen.values()) == [None]  # without arr_1: none, as before
+    # a class-conditional metric named for them says how to give their classes (it said only
+    # "this model's are not", of samples that no model here drew)
+    r = cli(*eval_args(tmp_path / "plain.npz", tmp_path / "out2", cache_dir, "--metrics", "fid,intra_fid"))
+    said = " ".join(r.stderr.split())
+    assert r.exit_code == 0 and "not computed: intra_fid: needs a class-conditional model" in said
+    assert "give their classes: 'labels' beside 'samples' in the .npz, ADM's arr_1 beside arr_0" in said
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,12 @@ from genbench.errors import MetricInputError
 from genbench.metrics.base import EvalContext
 
 #: what a class-conditional metric says of an unconditional model's samples: when the user names it
-#: for one, the run's "not computed" line is this (scoring.not_applicable reads compute's error)
+#: for one, the run's "not computed" line is this (scoring.not_applicable reads compute's error); it
+#: names how `genbench eval` and evaluate() take the classes too, as samples without them end here
 NEEDS_CONDITIONAL = (
     "needs a class-conditional model (GenerativeModel.conditional), whose samples are drawn for given "
-    "classes; this model's are not"
+    "classes; this model's are not (for samples made elsewhere, give their classes: 'labels' beside "
+    "'samples' in the .npz, ADM's arr_1 beside arr_0, or evaluate(..., labels=))"
 )
 
 
