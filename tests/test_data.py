@@ -205,6 +205,52 @@ def test_idx_dataset_parses_files(cls, source, tmp_path, monkeypatch):
     assert y.dtype == torch.int64 and ds.spec.shape == (1, 28, 28)
 
 
+@pytest.mark.parametrize("cls, source", [(MNIST, "mnist"), (FashionMNIST, "fashion-mnist")])
+def test_idx_files_un_gzipped_are_read_in_place_of_the_gz(cls, source, tmp_path, monkeypatch):
+    """The files un-gzipped (``gunzip``, a mirror's copy, torchvision's ``MNIST/raw/``) were not
+    looked at: offline the error asked for the ``.gz``, which gzipped again has another md5 (gzip's
+    header holds a date) and was refused as corrupt. Each is read, checked against its own md5, to
+    the values and fingerprint of the ``.gz``. Fails on the old ``_load``, which asked only for ``.gz``."""
+    packed = tmp_path / "packed" / source
+    write_mnist(packed)
+    monkeypatch.setitem(mnist.RESOURCES, source, {f.name: md5(f) for f in packed.iterdir()})
+    unpacked = tmp_path / "unpacked" / source
+    unpacked.mkdir(parents=True)
+    for f in packed.iterdir():
+        (unpacked / f.name.removesuffix(".gz")).write_bytes(gzip.decompress(f.read_bytes()))
+    raw = {f.name: md5(f) for f in unpacked.iterdir()}
+    # raising=False: on the old code (no such table) the test fails at the load, its behaviour
+    monkeypatch.setattr(mnist, "RAW_MD5", {**getattr(mnist, "RAW_MD5", {}), source: raw}, raising=False)
+    (unpacked / "t10k-labels-idx1-ubyte").unlink()  # one of them gzipped (the original): mixed is fine
+    (unpacked / "t10k-labels-idx1-ubyte.gz").write_bytes((packed / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    ds, original = (
+        cls(data_dir=tmp_path / "unpacked", cache_dir=tmp_path),
+        cls(data_dir=tmp_path / "packed", cache_dir=tmp_path),
+    )
+    for split in ("train", "test"):
+        (x, y), (xp, yp) = ds.load(split), original.load(split)
+        assert torch.equal(x, xp) and torch.equal(y, yp)
+    assert ds.fingerprint() == original.fingerprint()
+    with open(unpacked / "train-labels-idx1-ubyte", "ab") as fh:  # changed since: refused, as a .gz is
+        fh.write(b"\0")
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte is corrupt \(md5 .*\); delete it"):
+        cls(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
+    (unpacked / "train-labels-idx1-ubyte").unlink()  # deleted as told: offline, both names are given
+    with pytest.raises(
+        DataError, match=r"put train-labels-idx1-ubyte.gz \(or the same un-gzipped, without .gz\) into"
+    ):
+        cls(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
+
+
+def test_the_un_gzipped_md5s_cover_every_idx_file():
+    """Every ``.gz`` of the table has its un-gzipped file's md5 (an MNIST's raw file: 32 hex digits)."""
+    for source, files in mnist.RESOURCES.items():
+        raw = mnist.RAW_MD5[source]
+        assert sorted(raw) == sorted(n.removesuffix(".gz") for n in files)
+        assert all(len(v) == 32 and int(v, 16) >= 0 for v in raw.values())
+        assert not set(raw.values()) & set(files.values())
+
+
 def test_read_idx_big_endian_types(tmp_path):
     arr = np.array([[1, -2, 70000], [3, 4, -5]], dtype=np.int32)
     write_idx(tmp_path / "a.gz", arr, 0x0C)

@@ -1,7 +1,10 @@
 """MNIST (LeCun et al. 1998) and Fashion-MNIST (Xiao et al. 2017), from their official IDX files.
 
 The four ``*-idx?-ubyte.gz`` files are downloaded on first use into ``data_dir / <name>`` and
-checked against the md5 sums torchvision uses. The IDX parser is written here (it is twenty lines)
+checked against the md5 sums torchvision uses. Where a ``.gz`` is absent but the file is there
+un-gzipped (``train-images-idx3-ubyte``, as ``gunzip``, some mirrors and torchvision's
+``MNIST/raw/`` hold it), that is read instead, checked against the md5 of its un-gzipped bytes:
+the same values either way. The IDX parser is written here (it is twenty lines)
 so that we depend on neither torchvision's dataset classes nor their on-disk cache layout. The
 images are held as read, uint8 N x 1 x 28 x 28 (:class:`genbench.data.base.Dataset`'s stored form);
 ``load`` gives them as float32 in [-1, 1].
@@ -35,6 +38,25 @@ RESOURCES: dict[str, dict[str, str | None]] = {
         "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+
+#: {dataset: {filename: md5}} of the same files un-gzipped (gunzip's output; torchvision's
+#: FashionMNIST.raw_data lists Fashion-MNIST's), read where the ``.gz`` is absent: gzipped again, a
+#: file has another md5 (gzip's header holds a date and a name), so a user who had only these could
+#: not make the file the offline error asked for (tests monkeypatch it)
+RAW_MD5: dict[str, dict[str, str | None]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
     },
 }
 
@@ -80,10 +102,22 @@ class _IDXDataset(Dataset):
     source: ClassVar[str] = ""  # key of RESOURCES / MIRRORS
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-        files = RESOURCES[self.source]
-        paths = ensure_files(self.source, self.data_dir / self.source, files, MIRRORS[self.source])
+        directory = self.data_dir / self.source
+        files: dict[str, str | None] = {}
+        for gz, md5 in RESOURCES[self.source].items():
+            raw = gz.removesuffix(".gz")
+            if not (directory / gz).exists() and (directory / raw).is_file():
+                files[raw] = RAW_MD5[self.source][raw]  # un-gzipped, as torchvision's raw/ holds it
+            else:
+                files[gz] = md5
+        paths = ensure_files(
+            self.source, directory, files, MIRRORS[self.source], instead="the same un-gzipped, without .gz"
+        )
         prefix = "train" if split == "train" else "t10k"
-        img_path, lab_path = paths[f"{prefix}-images-idx3-ubyte.gz"], paths[f"{prefix}-labels-idx1-ubyte.gz"]
+        img_path, lab_path = (
+            paths.get(name) or paths[name.removesuffix(".gz")]
+            for name in (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz")
+        )
         images, labels = read_idx(img_path), read_idx(lab_path)
         if images.ndim != 3 or images.dtype != np.uint8:
             raise corrupt(img_path, f"expected uint8 N x H x W images, got {images.dtype} {images.shape}")
