@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import pickle
 import struct
@@ -552,6 +553,41 @@ def test_cifar10_reads_the_archive_s_extracted_folder(tmp_path, monkeypatch):
         match=r"put cifar-10-python.tar.gz \(or its extracted cifar-10-batches-py/, which lacks data_batch_2\)",
     ):
         CIFAR10(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
+
+
+def _cut_off_download(dest: Path) -> list[Path]:
+    """What a download of ``dest`` cut off leaves beside it (:class:`genbench.data.resume.Part`'s files)."""
+    part, sidecar = dest.with_name(dest.name + ".part"), dest.with_name(dest.name + ".part.json")
+    part.write_bytes(b"\x1f\x8b" + b"\0" * 100)
+    sidecar.write_text(json.dumps({"url": "https://mirror/" + dest.name, "validator": '"etag"'}))
+    return [part, sidecar]
+
+
+def test_what_a_dataset_reads_in_its_download_s_place_drops_the_cut_off_part(tmp_path, monkeypatch):
+    """A download cut off before the user put the files in by hand, as CIFAR-10's extracted folder or
+    MNIST's un-gzipped files (the error names both), left its part (170 MB for CIFAR-10) for good:
+    read from those, the archive is never downloaded, so the part is never resumed. Fails on the old
+    ``_load``s, which never looked at the part (the ``.gz``'s file itself already dropped its part)."""
+    folder = tmp_path / "cifar10" / cifar10.FOLDER
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for n in cifar10.BATCH_MD5:
+        batch = {b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8), b"labels": [1, 2]}
+        (folder / n).write_bytes(pickle.dumps(batch))
+    monkeypatch.setattr(cifar10, "BATCH_MD5", {n: md5(folder / n) for n in cifar10.BATCH_MD5})
+    _cut_off_download(tmp_path / "cifar10" / cifar10.ARCHIVE)
+    CIFAR10(data_dir=tmp_path, cache_dir=tmp_path).load("test")
+    assert sorted(p.name for p in (tmp_path / "cifar10").iterdir()) == [cifar10.FOLDER]
+    packed, unpacked = tmp_path / "packed", tmp_path / "mnist"
+    write_mnist(packed)
+    monkeypatch.setitem(mnist.RESOURCES, "mnist", {f.name: md5(f) for f in packed.iterdir()})
+    unpacked.mkdir()
+    for f in packed.iterdir():
+        (unpacked / f.name.removesuffix(".gz")).write_bytes(gzip.decompress(f.read_bytes()))
+    monkeypatch.setitem(mnist.RAW_MD5, "mnist", {f.name: md5(f) for f in unpacked.iterdir()})
+    left = _cut_off_download(unpacked / "train-images-idx3-ubyte.gz")
+    MNIST(data_dir=tmp_path, cache_dir=tmp_path).load("test")
+    assert not any(p.exists() for p in left) and len(list(unpacked.iterdir())) == 4
 
 
 # -- user samples: .npz and image folders --------------------------------------------------------

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from genbench.data.base import Dataset, Split
-from genbench.data.download import check_digest, corrupt, ensure_files
+from genbench.data.download import check_digest, corrupt, drop_part_of, ensure_files
 from genbench.registry import register_dataset
 
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -124,6 +124,8 @@ class CIFAR10(Dataset):
             for n in BATCHES[split]:
                 check_digest(extracted / n, BATCH_MD5[n])
             images, labels = read_batch_files(extracted, BATCHES[split])
+            # a download of the archive cut off before the folder was put in: never resumed now
+            drop_part_of(directory / ARCHIVE)
         else:
             # a folder that is there but incomplete (a batch deleted as its md5 error said) is named
             # with what it lacks: "put ... or its extracted folder" was said to a user who had one

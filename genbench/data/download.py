@@ -124,7 +124,7 @@ def ensure_files(
     for name, p in paths.items():
         if name not in missing:  # freshly downloaded files were verified already
             check_digest(p, files[name])
-            _drop_part_of(p)
+            drop_part_of(p)
     return paths
 
 
@@ -136,15 +136,16 @@ def ensure_file(dest: Path, expected: str | None, mirrors: Iterable[str], fix: s
     when a present file fails its check, a GenbenchError naming ``fix`` when the folder cannot be written."""
     if dest.exists():
         check_digest(dest, expected)
-        _drop_part_of(dest, fix)
+        drop_part_of(dest, fix)
     else:
         _download(dest.name, dest, expected, list(mirrors), fix)
     return dest
 
 
-def _drop_part_of(dest: Path, fix: str = FIX_DATA) -> None:
+def drop_part_of(dest: Path, fix: str = FIX_DATA) -> None:
     """Delete the part that a cut-off download of ``dest`` left, now that ``dest`` is there and
-    verified (put in by hand, as the error said): a present file is never downloaded, so CIFAR-10's
+    verified (put in by hand, as the error said), or what a dataset reads in its place is (CIFAR-10's
+    extracted folder, MNIST's files un-gzipped): a present file is never downloaded, so CIFAR-10's
     part (up to 170 MB) stayed beside it for good. Under the download's lock, which a process still
     downloading holds; a data directory that cannot be written keeps it."""
     part = Part(dest)

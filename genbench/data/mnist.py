@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from genbench.data.base import Dataset, Split
-from genbench.data.download import corrupt, ensure_files
+from genbench.data.download import corrupt, drop_part_of, ensure_files
 from genbench.registry import register_dataset
 
 #: {dataset: {filename: md5}}; the reference is torchvision.datasets.mnist (tests monkeypatch it)
@@ -113,6 +113,9 @@ class _IDXDataset(Dataset):
         paths = ensure_files(
             self.source, directory, files, MIRRORS[self.source], instead="the same un-gzipped, without .gz"
         )
+        for gz in RESOURCES[self.source]:
+            if gz not in paths:  # read un-gzipped: a cut-off download of the .gz is never resumed now
+                drop_part_of(directory / gz)
         prefix = "train" if split == "train" else "t10k"
         img_path, lab_path = (
             paths.get(name) or paths[name.removesuffix(".gz")]
