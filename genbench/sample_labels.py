@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from genbench.data.base import Dataset
+from genbench.data.folder import STATS_KEYS
 from genbench.errors import GenbenchError, PluginOutputError
 
 #: how the protocol says the labels were drawn
@@ -121,6 +122,11 @@ def read_only(labels: torch.Tensor) -> np.ndarray:
     return out
 
 
+#: the arrays an .npz of samples may hold that are not their classes: the samples themselves and
+#: statistics beside them (:data:`genbench.data.folder.STATS_KEYS`)
+_NOT_LABELS = frozenset({"samples"}) | STATS_KEYS
+
+
 def given_labels(
     path: Path, n: int, dataset: Dataset, warn: Callable[[str], None]
 ) -> tuple[torch.Tensor, dict[str, Any]] | None:
@@ -136,6 +142,14 @@ def given_labels(
         keys = set(npz.keys())
         if "samples" in keys:  # a run's saved samples, or any file that names its samples
             key = "labels" if "labels" in keys else None
+            # the classes saved under another name ("y", "classes") were scored as no labels at all,
+            # without a word: the class-conditional metrics said only "not computed"
+            if key is None and dataset.num_modes is not None and (others := sorted(keys - _NOT_LABELS)):
+                warn(
+                    f"{path} holds {', '.join(map(repr, others))} beside 'samples', which genbench does "
+                    "not read: scored without class labels; if it holds the samples' classes, save it "
+                    "as 'labels'"
+                )
         else:
             key = "arr_1" if {"arr_0", "arr_1"} <= keys else None
         if key is None:

@@ -204,6 +204,27 @@ def test_eval_of_an_adm_npz_hands_arr_1_to_the_metrics(cli, tmp_path, cache_dir,
     assert "give their classes: 'labels' beside 'samples' in the .npz, ADM's arr_1 beside arr_0" in said
 
 
+def test_eval_warns_of_an_array_beside_samples_that_it_does_not_read_as_their_classes(
+    cli, tmp_path, cache_dir, recorded
+):
+    """Classes saved under another name (`np.savez(f, samples=x, y=labels)`) were scored as no labels
+    at all, without a word (sample_labels.given_labels): the class-conditional metrics only said
+    "not computed". The statistics an .npz may hold beside its samples are no such array."""
+    images = np.random.default_rng(0).integers(0, 256, (12, 8, 8, 1), dtype=np.uint8)
+    np.savez(tmp_path / "y.npz", samples=images, y=np.arange(12) % 10, mu=np.zeros(3))
+    r = cli(*eval_args(tmp_path / "y.npz", tmp_path / "out", cache_dir, "--metrics", "test-seen"))
+    assert r.exit_code == 0, r.output
+    assert list(_Seen.seen.values()) == [None]  # still scored without them: a guess is no label
+    said = " ".join(r.stderr.split())
+    assert (
+        f"warning: {tmp_path / 'y.npz'} holds 'y' beside 'samples', which genbench does not read: scored "
+        "without class labels; if it holds the samples' classes, save it as 'labels'"
+    ) in said
+    np.savez(tmp_path / "plain.npz", samples=images, mu=np.zeros(3))  # nothing unread: no word
+    r = cli(*eval_args(tmp_path / "plain.npz", tmp_path / "out", cache_dir, "--metrics", "test-seen"))
+    assert r.exit_code == 0 and "does not read" not in r.stderr, r.output
+
+
 @pytest.mark.parametrize(
     ("labels", "said"),
     [
