@@ -185,11 +185,16 @@ def checked_labels(
             f"{where} holds {values.dtype} labels of shape {values.shape}, not one integer class per "
             f"sample ({n}); {fix}"
         )
-    labels = torch.from_numpy(values.astype(np.int64))
-    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= k):
+    # the range of the values as given: cast first, 1e20 read as int64's -9223372036854775808
+    if len(values) and (values.min() < 0 or values.max() >= k):
+        lo, hi = (
+            f"{v:g}" if np.issubdtype(values.dtype, np.floating) else str(v)
+            for v in (values.min(), values.max())
+        )
         raise GenbenchError(
-            f"{where} holds labels in [{int(labels.min())}, {int(labels.max())}], outside the {k} classes "
+            f"{where} holds labels in [{lo}, {hi}], outside the {k} classes "
             f"[0, {k}) of dataset {dataset.name!r}; give the classes the samples were drawn for"
         )
+    labels = torch.from_numpy(values.astype(np.int64))
     counts = [int(c) for c in torch.bincount(labels, minlength=k)]
     return labels, {"classes": k, "counts": counts, "drawn": drawn}

@@ -231,6 +231,8 @@ def test_eval_warns_of_an_array_beside_samples_that_it_does_not_read_as_their_cl
         (np.arange(12) % 10 + 1, r"labels in \[1, 10\], outside the 10 classes"),
         (np.arange(11), r"not one integer class per sample \(12\)"),
         (np.full(12, 0.5), r"float64 labels of shape \(12,\)"),
+        # whole floats too large for int64: the range was the cast's, [-9223372036854775808, ...]
+        (np.r_[np.arange(11.0), 1e20], r"labels in \[0, 1e\+20\], outside the 10 classes"),
         # an object array (numpy pickles it; genbench reads none): a ValueError's traceback before
         (np.array([*range(11), None], dtype=object), r"cannot read .*'arr_1' as class labels \(ValueError"),
     ],
