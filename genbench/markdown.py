@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from genbench.cells import PARTIAL_MARK, CellNote, fmt, note_lines
+from genbench.default_values import default_values_line
 from genbench.device_caption import devices_caption
 from genbench.fid_gaps import CAPTION as GAPS_CAPTION
 from genbench.fid_gaps import TITLE as GAPS_TITLE
@@ -375,6 +376,9 @@ def board_preamble(
         else:
             order = "Ranked by FID (lower is better)."
         paragraphs.append(f"{order} {_flags_legend(a)}")
+        # `ddim` beside `ddim[steps=100]`: at which steps, the board said nowhere
+        if defaults := default_values_line(frame[frame["dataset"] == dataset]):
+            paragraphs.append(defaults)
     if "high_quality" in a and a["high_quality"].notna().any() and set(a["features"].dropna()) == {"raw"}:
         paragraphs.append(
             "On raw 2D coordinates FID compares only means and covariances: a Gaussian fitted to the "

@@ -1978,3 +1978,45 @@ def test_the_figures_name_a_point_some_of_whose_seeds_a_later_rerun_failed_to_re
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "DDPM, 1000 steps (a later rerun of seeds 0, 1 failed)" in legend
     assert not any("grey ×" in text for text in legend) and "†" not in made[-1].texts[-1].get_text()
+
+
+def test_the_board_says_what_rows_ran_at_where_their_brackets_name_no_value(tmp_path):
+    """`ddim` beside `ddim[steps=100]` and `ddim-cond` beside `ddim-cond[guidance=0]`: the board named
+    nowhere that plain `ddim` ran at 50 steps, nor that plain `ddim-cond` is guided (0.1)
+    (default_values.default_values_line, in the preamble above the tables and each LaTeX caption)."""
+    from genbench.latex import leaderboard_latex
+
+    ddpm = {"model": "ddpm", "config": {"train_steps": 2000, "ch_mult": [1, 2]}, "overrides": {}}
+    rs = []
+    for seed in (0, 1):
+        for variant, config in (
+            ("", {"steps": 50, "eta": 0.0}),
+            ("steps=100", {"steps": 100, "eta": 0.0}),
+            ("eta=1,steps=100", {"steps": 100, "eta": 1.0}),
+            ("ddpm.train_steps=500", {"steps": 50, "eta": 0.0}),
+        ):
+            r = result("ddim", seed, 3.0 + seed, variant=variant)
+            wf = {**ddpm, "config": {**ddpm["config"], "train_steps": 500 if "train" in variant else 2000}}
+            r.config = {**config, "weights_from": wf}
+            rs.append(r)
+        r = result("vae", seed, 9.0)  # no bracketed row: nothing to say
+        r.config = {"latent": 8}
+        rs.append(r)
+    frame = results_frame(rs)
+    agg = aggregate(frame)
+    said = (
+        "Rows without brackets, and bracketed rows for the fields their brackets leave out, ran at their "
+        "config's values: `ddim` ddpm.train_steps=2000, eta=0, steps=50."
+    )
+    md = leaderboard_markdown(frame, agg, "toy", {}, {})
+    assert f"\n\n{said}\n\n" in md
+    tex = leaderboard_latex(frame, agg, "toy", {})
+    assert tex.count("ddpm.train\\_steps=2000, eta=0, steps=50.") == tex.count(r"\begin{table}") > 0
+    # a value the runs disagree on (seeds under two configs) is no default: left out, not guessed
+    rs[0].config = {**rs[0].config, "eta": 0.5}
+    frame = results_frame(rs)
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {})
+    assert "config's values: `ddim` ddpm.train_steps=2000, steps=50." in md
+    # a board without bracketed rows says nothing of it
+    frame = results_frame([r for r in rs if r.model == "vae"])
+    assert "config's values" not in leaderboard_markdown(frame, aggregate(frame), "toy", {}, {})
