@@ -79,7 +79,8 @@ class VAEConfig:
 
 @register_model("vae")
 class VAE(GenerativeModel):
-    """Gaussian-encoder VAE with a calibrated Gaussian decoder (see the module docstring)."""
+    """Gaussian-encoder VAE trained on the ELBO (Kingma & Welling 2014), with a calibrated Gaussian
+    decoder: one learned sigma (Rybkin et al. 2021); samples decode z ~ N(0, I)."""
 
     Config: ClassVar[type] = VAEConfig
     shipped_checkpoints = WEIGHTS_DIR  # the digits board's (baselines.ship_weights)

@@ -66,7 +66,10 @@ def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
 
 
 def _describe(obj: object) -> str:
-    text = getattr(obj, "description", "") or (obj.__doc__ or "").strip().split("\n")[0]
+    """The class's ``description``, else its docstring's first paragraph on one line: its first line
+    alone cut a sentence wrapped over two ("..., one-hot conditioned")."""
+    paragraph = (obj.__doc__ or "").strip().split("\n\n")[0]
+    text = getattr(obj, "description", "") or " ".join(paragraph.split())
     return str(text).replace("``", "`")  # reST literals read as markdown ones
 
 

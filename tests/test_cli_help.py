@@ -253,3 +253,21 @@ def test_eval_help_says_where_class_labels_are_read():
     params = typer.main.get_command(app).commands["eval"].params
     (text,) = [p.help for p in params if p.name == "samples"]
     assert "ADM's arr_0" in text and "ADM's arr_1" in text and "intra_fid, class_accuracy and cas" in text
+
+
+def test_a_listed_description_is_the_docstrings_first_paragraph_not_its_first_line():
+    """`genbench list` showed a docstring's first line alone: gan-cond's read "... projection
+    discriminator (Miyato & Koyama 2018), one-hot conditioned", a sentence cut where it wrapped."""
+    from genbench.listing import _describe
+
+    class Wrapped:
+        """A model whose first sentence wraps
+        over two lines, ``literal`` included.
+
+        Details a listing does not show."""
+
+    assert _describe(Wrapped) == "A model whose first sentence wraps over two lines, `literal` included."
+    import genbench
+
+    models = {e.name: e for e in genbench.registered()["models"]}
+    assert models["gan-cond"].description.endswith("gan-ns's non-saturating loss and training.")
