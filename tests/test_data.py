@@ -243,6 +243,67 @@ def test_idx_files_un_gzipped_are_read_in_place_of_the_gz(cls, source, tmp_path,
         cls(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
 
 
+def _untouched(folder: Path, skip: str = "") -> dict[str, tuple[bytes, int]]:
+    """Every file under ``folder`` (but ``skip/``) with its bytes and mtime: torchvision's folder
+    must read the same after a load (genbench never writes it)."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not (skip and p.relative_to(folder).parts[0] == skip)
+    }
+
+
+@pytest.mark.parametrize(
+    "cls, source, theirs", [(MNIST, "mnist", "MNIST"), (FashionMNIST, "fashion-mnist", "FashionMNIST")]
+)
+def test_idx_files_are_read_in_place_from_torchvision_s_raw_folder(
+    cls, source, theirs, tmp_path, monkeypatch
+):
+    """``torchvision.datasets.MNIST(root)`` keeps the files in ``root/MNIST/raw/``, gzipped and not:
+    with ``--data-dir root`` they were downloaded again (offline: "put them into root/mnist").
+    They are read there, each checked, to the values and fingerprint of genbench's own folder, and
+    that folder is left as it was. Fails on the old ``_load``, which looked only in ``root/<name>/``."""
+    packed = tmp_path / "packed" / source
+    write_mnist(packed)
+    monkeypatch.setitem(mnist.RESOURCES, source, {f.name: md5(f) for f in packed.iterdir()})
+    raw = tmp_path / "tv" / theirs / "raw"
+    raw.mkdir(parents=True)
+    for f in packed.iterdir():  # as torchvision leaves it: each .gz and the file un-gzipped
+        (raw / f.name).write_bytes(f.read_bytes())
+        (raw / f.name.removesuffix(".gz")).write_bytes(gzip.decompress(f.read_bytes()))
+    monkeypatch.setitem(mnist.RAW_MD5, source, {f.name: md5(f) for f in raw.iterdir() if f.suffix != ".gz"})
+    (raw / "train-images-idx3-ubyte.gz").unlink()  # one un-gzipped only: read as in genbench's folder
+    before = _untouched(tmp_path / "tv")
+    ds = cls(data_dir=tmp_path / "tv", cache_dir=tmp_path)
+    original = cls(data_dir=tmp_path / "packed", cache_dir=tmp_path)
+    for split in ("train", "test"):
+        (x, y), (xp, yp) = ds.load(split), original.load(split)
+        assert torch.equal(x, xp) and torch.equal(y, yp)
+    assert ds.fingerprint() == original.fingerprint()
+    assert _untouched(tmp_path / "tv") == before and not (tmp_path / "tv" / source).exists()
+    with open(raw / "train-labels-idx1-ubyte.gz", "ab") as fh:  # corrupt: named, with the fix
+        fh.write(b"\0")
+    with pytest.raises(DataError) as e:
+        cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("train")
+    msg, mine = str(e.value), tmp_path / "tv" / source
+    assert msg.startswith(f"{raw / 'train-labels-idx1-ubyte.gz'} is corrupt (md5 ") and "\n" not in msg
+    assert (
+        f"delete it and retry: {source} is then read from what is left there, or downloaded into {mine}"
+        in msg
+    )
+    for f in list(raw.iterdir()):
+        if f.name.startswith("train-labels"):
+            f.unlink()  # deleted as told (and its un-gzipped twin): offline, both places are named
+    with pytest.raises(DataError) as e:
+        cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("train")
+    assert f"into {mine} or torchvision's {raw} (from" in str(e.value)
+    mine.mkdir(exist_ok=True)  # genbench's folder begun: the rest goes there, not into raw/
+    (mine / "t10k-labels-idx1-ubyte.gz").write_bytes((packed / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    with pytest.raises(DataError) as e:
+        cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("train")
+    assert f"into {mine} (from" in str(e.value) and str(raw) not in str(e.value)
+
+
 def test_the_un_gzipped_md5s_cover_every_idx_file():
     """Every ``.gz`` of the table has its un-gzipped file's md5 (an MNIST's raw file: 32 hex digits)."""
     for source, files in mnist.RESOURCES.items():
@@ -553,6 +614,51 @@ def test_cifar10_reads_the_archive_s_extracted_folder(tmp_path, monkeypatch):
         match=r"put cifar-10-python.tar.gz \(or its extracted cifar-10-batches-py/, which lacks data_batch_2\)",
     ):
         CIFAR10(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
+
+
+def test_cifar10_reads_torchvision_s_root_in_place(tmp_path, monkeypatch):
+    """``torchvision.datasets.CIFAR10(root)`` keeps the archive and its extracted folder in ``root``
+    itself: with ``--data-dir root`` it was downloaded again into ``root/cifar10/`` (offline: "put
+    it into root/cifar10"). Either is read there, checked, to the values and fingerprint of genbench's
+    own folder, and left as it was. Fails on the old ``_load``, which looked only in ``root/cifar10/``."""
+    archive = tmp_path / "packed" / "cifar10" / cifar10.ARCHIVE
+    write_cifar(archive)
+    monkeypatch.setattr(cifar10, "RESOURCES", {cifar10.ARCHIVE: md5(archive)})
+    packed = CIFAR10(data_dir=tmp_path / "packed", cache_dir=tmp_path)
+    root = tmp_path / "tv"
+    folder = root / cifar10.FOLDER
+    folder.mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            (folder / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+    monkeypatch.setattr(cifar10, "BATCH_MD5", {n: md5(folder / n) for n in cifar10.BATCH_MD5})
+    (root / cifar10.ARCHIVE).write_bytes(archive.read_bytes())  # torchvision keeps both
+    (root / "cifar10").mkdir()
+    left = _cut_off_download(root / "cifar10" / cifar10.ARCHIVE)  # genbench's own, never resumed now
+    before = _untouched(root, skip="cifar10")
+    for keep in ("archive", "folder"):
+        ds = CIFAR10(data_dir=root, cache_dir=tmp_path)
+        for split in ("train", "test"):
+            (x, y), (xp, yp) = ds.load(split), packed.load(split)
+            assert torch.equal(x, xp) and torch.equal(y, yp)
+        assert ds.fingerprint() == packed.fingerprint()
+        assert _untouched(root, skip="cifar10") == before and not any(p.exists() for p in left)
+        if keep == "archive":  # the archive read: now the folder alone
+            (root / cifar10.ARCHIVE).unlink()
+            before = _untouched(root, skip="cifar10")
+    with open(folder / "data_batch_2", "ab") as fh:  # corrupt: named, with the fix
+        fh.write(b"\0")
+    with pytest.raises(DataError) as e:
+        CIFAR10(data_dir=root, cache_dir=tmp_path).load("train")
+    assert str(e.value).startswith(f"{folder / 'data_batch_2'} is corrupt (md5 ")
+    assert f"read from what is left there, or downloaded into {root / 'cifar10'}" in str(e.value)
+    (root / "cifar10" / cifar10.ARCHIVE).write_bytes(archive.read_bytes())  # genbench's own comes first
+    assert torch.equal(CIFAR10(data_dir=root, cache_dir=tmp_path).load("train")[0], packed.load("train")[0])
+    (root / "cifar10" / cifar10.ARCHIVE).unlink()
+    (folder / "data_batch_2").unlink()  # deleted as told: offline, both places are named
+    with pytest.raises(DataError) as e:
+        CIFAR10(data_dir=root, cache_dir=tmp_path).load("train")
+    assert f"batches-py/) into {root / 'cifar10'} or torchvision's {root} (from" in str(e.value)
 
 
 def _cut_off_download(dest: Path) -> list[Path]:

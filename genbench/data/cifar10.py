@@ -4,7 +4,9 @@ The archive is downloaded on first use into ``data_dir / "cifar10"``, checked ag
 read in place (the pickled batches are streamed out of the tar; nothing is extracted to disk).
 Where the archive is absent but its extracted ``cifar-10-batches-py/`` folder is there (as ``tar
 xzf`` or torchvision leave it), the batch files are read from it instead, each checked against its
-md5 (torchvision's): the same values either way.
+md5 (torchvision's): the same values either way. Where ``data_dir / "cifar10"`` holds neither, they
+are read in place from ``data_dir`` itself, where ``torchvision.datasets.CIFAR10(data_dir)`` keeps
+them (checked the same way, never written: a download still goes into ``data_dir / "cifar10"``).
 Each batch is a pickled dict with ``b"data"`` (N x 3072 uint8, channel-major 32 x 32 planes) and
 ``b"labels"``; ``data_batch_1..5`` form the 50000-image train split, ``test_batch`` the test split.
 The images are held as read, uint8 N x 3 x 32 x 32 (:class:`genbench.data.base.Dataset`'s stored
@@ -22,7 +24,14 @@ import numpy as np
 import torch
 
 from genbench.data.base import Dataset, Split
-from genbench.data.download import check_digest, corrupt, drop_part_of, ensure_files
+from genbench.data.download import (
+    FIX_CORRUPT,
+    check_digest,
+    corrupt,
+    drop_part_of,
+    ensure_files,
+    torchvision_fix,
+)
 from genbench.registry import register_dataset
 
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -101,6 +110,11 @@ def _stacked(batches: list[tuple[Path, str, object]]) -> tuple[np.ndarray, np.nd
     return np.concatenate(images), np.concatenate(labels)
 
 
+def _holds(directory: Path) -> bool:
+    """Whether ``directory`` holds the archive or its whole extracted folder."""
+    return (directory / ARCHIVE).exists() or all((directory / FOLDER / n).is_file() for n in BATCH_MD5)
+
+
 @register_dataset("cifar10")
 class CIFAR10(Dataset):
     """CIFAR-10: 50000 train / 10000 test colour images, 32 x 32, 10 classes.
@@ -117,21 +131,32 @@ class CIFAR10(Dataset):
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
         directory = self.data_dir / "cifar10"
-        extracted = directory / FOLDER
-        if not (directory / ARCHIVE).exists() and all((extracted / n).is_file() for n in BATCH_MD5):
+        # torchvision.datasets.CIFAR10(root) keeps the archive and its extracted folder in root itself
+        # (clean-fid's and torch-fidelity's users hold them there): where genbench's folder has
+        # neither, they are read in place, checked as ours are, and never written (that folder is its)
+        where = self.data_dir if not _holds(directory) and _holds(self.data_dir) else directory
+        fix = torchvision_fix("cifar10", directory) if where != directory else FIX_CORRUPT
+        extracted = where / FOLDER
+        if not (where / ARCHIVE).exists() and all((extracted / n).is_file() for n in BATCH_MD5):
             # the archive unpacked and gone (torchvision's root, `tar xzf`): it was downloaded again,
             # and offline a re-packed archive was refused as corrupt (another md5), so not usable at all
             for n in BATCHES[split]:
-                check_digest(extracted / n, BATCH_MD5[n])
+                check_digest(extracted / n, BATCH_MD5[n], fix)
             images, labels = read_batch_files(extracted, BATCHES[split])
             # a download of the archive cut off before the folder was put in: never resumed now
+            drop_part_of(directory / ARCHIVE)
+        elif where != directory:  # torchvision's archive, read in place (not handed to ensure_files)
+            check_digest(where / ARCHIVE, RESOURCES[ARCHIVE], fix)
+            images, labels = read_batches(where / ARCHIVE, BATCHES[split])
             drop_part_of(directory / ARCHIVE)
         else:
             # a folder that is there but incomplete (a batch deleted as its md5 error said) is named
             # with what it lacks: "put ... or its extracted folder" was said to a user who had one
             lacks = [n for n in BATCH_MD5 if not (extracted / n).is_file()] if extracted.is_dir() else []
             instead = f"its extracted {FOLDER}/" + (f", which lacks {', '.join(lacks)}" if lacks else "")
-            paths = ensure_files("cifar10", directory, RESOURCES, MIRRORS, instead=instead)
+            paths = ensure_files(
+                "cifar10", directory, RESOURCES, MIRRORS, instead=instead, elsewhere=self.data_dir
+            )
             images, labels = read_batches(paths[ARCHIVE], BATCHES[split])
         # held as uint8, a quarter of float32's memory (154 MB for the train split, not 614): load
         # converts it to the very floats `v / 127.5 - 1` gave, and the digest is the float split's

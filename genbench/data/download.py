@@ -60,22 +60,34 @@ def file_hexdigest(path: Path, algorithm: str = "md5") -> str:
         ) from None
 
 
-def check_digest(path: Path, expected: str | None) -> None:
-    """Raise :class:`DataError` (corrupt: delete and retry) when ``path`` does not match ``expected``
-    (an md5, or ``"sha256:<prefix>"``: :mod:`genbench.data.digest`)."""
+#: the fix for a file found corrupt, said after it
+FIX_CORRUPT = "delete it and retry to download it again"
+
+
+def check_digest(path: Path, expected: str | None, fix: str = FIX_CORRUPT) -> None:
+    """Raise :class:`DataError` (corrupt: delete and retry, or ``fix``) when ``path`` does not match
+    ``expected`` (an md5, or ``"sha256:<prefix>"``: :mod:`genbench.data.digest`)."""
     if expected is None:
         return
     algorithm, value = digest.split(expected)
     got = file_hexdigest(path, algorithm)
     if not digest.matches(expected, got):
-        raise DataError(
-            f"{path} is corrupt ({algorithm} {got}, expected {value}); delete it and retry to download it again"
-        )
+        raise DataError(f"{path} is corrupt ({algorithm} {got}, expected {value}); {fix}")
+
+
+def torchvision_fix(dataset: str, directory: Path) -> str:
+    """:func:`check_digest`'s fix for a corrupt file of torchvision's folder, which a dataset reads in
+    place where its own ``directory`` lacks the files: that folder is torchvision's, never written
+    here, so a file deleted there is not downloaded there again (the dataset goes into ``directory``)."""
+    return (
+        f"delete it and retry: {dataset} is then read from what is left there, or downloaded into {directory} "
+        "(torchvision's folder is never written)"
+    )
 
 
 def corrupt(path: Path, why: str) -> DataError:
     """The error for a file whose content cannot be parsed."""
-    return DataError(f"{path} is corrupt ({why}); delete it and retry to download it again")
+    return DataError(f"{path} is corrupt ({why}); {FIX_CORRUPT}")
 
 
 def ensure_files(
@@ -84,13 +96,15 @@ def ensure_files(
     files: dict[str, str | None],
     mirrors: Iterable[str],
     instead: str = "",
+    elsewhere: Path | None = None,
 ) -> dict[str, Path]:
     """Make sure every file of ``files`` ({name: md5}) is in ``directory``, downloading if needed.
 
     Returns {name: path}. Offline or on a failed download, raises one :class:`DataError` naming
     every missing file, where to put it, and where to get it; ``instead``: what else the dataset
-    reads from ``directory`` in their place (CIFAR-10's extracted folder), named beside them. Each
-    file's md5 may be another digest (:mod:`genbench.data.digest`).
+    reads from ``directory`` in their place (CIFAR-10's extracted folder), named beside them;
+    ``elsewhere``: torchvision's folder of the dataset, which it reads too (never written here), named
+    beside ``directory``. Each file's md5 may be another digest (:mod:`genbench.data.digest`).
     """
     directory = Path(directory)
     mirrors = list(mirrors)
@@ -117,9 +131,14 @@ def ensure_files(
             still = [n for n in missing if not paths[n].exists()]
             urls = mirrors[0] + still[0] if len(still) == 1 else mirrors[0]
             alternative = f" (or {instead})" if instead else ""
+            # torchvision's folder is read only whole: named where none of the files is in directory
+            there = (
+                f" or torchvision's {elsewhere}" if elsewhere is not None and len(still) == len(paths) else ""
+            )
             raise DataError(
-                f"cannot download {dataset} ({e.reason}); put {', '.join(still)}{alternative} into {directory} "
-                f"(from {urls}) or point --data-dir / GENBENCH_DATA at a directory holding {dataset}/"
+                f"cannot download {dataset} ({e.reason}); put {', '.join(still)}{alternative} into {directory}{there}"
+                f" (from {urls}) or point --data-dir / GENBENCH_DATA at a directory holding {dataset}/"
+                + (" or a torchvision root" if elsewhere is not None else "")
             ) from None
     for name, p in paths.items():
         if name not in missing:  # freshly downloaded files were verified already

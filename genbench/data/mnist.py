@@ -4,8 +4,12 @@ The four ``*-idx?-ubyte.gz`` files are downloaded on first use into ``data_dir /
 checked against the md5 sums torchvision uses. Where a ``.gz`` is absent but the file is there
 un-gzipped (``train-images-idx3-ubyte``, as ``gunzip``, some mirrors and torchvision's
 ``MNIST/raw/`` hold it), that is read instead, checked against the md5 of its un-gzipped bytes:
-the same values either way. The IDX parser is written here (it is twenty lines)
-so that we depend on neither torchvision's dataset classes nor their on-disk cache layout. The
+the same values either way. Where ``data_dir / <name>`` lacks any, they are read in place from
+``data_dir / "MNIST" / "raw"`` (``"FashionMNIST"``), where ``torchvision.datasets.MNIST(data_dir)``
+keeps them (checked the same way, never written: a download still goes into ``data_dir / <name>``).
+The IDX parser is written here (it is twenty lines)
+so that we depend on neither torchvision's dataset classes nor their on-disk cache layout (read
+where it is there, never needed). The
 images are held as read, uint8 N x 1 x 28 x 28 (:class:`genbench.data.base.Dataset`'s stored form);
 ``load`` gives them as float32 in [-1, 1].
 """
@@ -22,7 +26,7 @@ import numpy as np
 import torch
 
 from genbench.data.base import Dataset, Split
-from genbench.data.download import corrupt, drop_part_of, ensure_files
+from genbench.data.download import check_digest, corrupt, drop_part_of, ensure_files, torchvision_fix
 from genbench.registry import register_dataset
 
 #: {dataset: {filename: md5}}; the reference is torchvision.datasets.mnist (tests monkeypatch it)
@@ -102,21 +106,44 @@ class _IDXDataset(Dataset):
     classifier_labels_modes = True
     example_shape = (1, 28, 28)
     source: ClassVar[str] = ""  # key of RESOURCES / MIRRORS
+    torchvision: ClassVar[str] = ""  # torchvision's class name, its folder under its root
 
-    def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-        directory = self.data_dir / self.source
+    def _files(self, directory: Path) -> dict[str, str | None]:
+        """{name: md5} of the files to read from ``directory``: each ``.gz``, or where it is absent
+        and the file is there un-gzipped (as torchvision's ``MNIST/raw/`` holds it), that."""
         files: dict[str, str | None] = {}
         for gz, md5 in RESOURCES[self.source].items():
             raw = gz.removesuffix(".gz")
             if not (directory / gz).exists() and (directory / raw).is_file():
-                files[raw] = RAW_MD5[self.source][raw]  # un-gzipped, as torchvision's raw/ holds it
+                files[raw] = RAW_MD5[self.source][raw]
             else:
                 files[gz] = md5
-        paths = ensure_files(
-            self.source, directory, files, MIRRORS[self.source], instead="the same un-gzipped, without .gz"
-        )
+        return files
+
+    def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+        directory = self.data_dir / self.source
+        # torchvision.datasets.MNIST(root) keeps the files in root/MNIST/raw/, both gzipped and not
+        # (clean-fid's and torch-fidelity's users hold them there): where genbench's folder lacks
+        # any, they are read in place, checked as ours are, and never written (that folder is its)
+        theirs = self.data_dir / self.torchvision / "raw"
+        files, their_files = self._files(directory), self._files(theirs)
+        ours_whole = all((directory / n).is_file() for n in files)
+        if not ours_whole and all((theirs / n).is_file() for n in their_files):
+            paths = {name: theirs / name for name in their_files}
+            for name, md5 in their_files.items():
+                check_digest(paths[name], md5, torchvision_fix(self.source, directory))
+        else:
+            paths = ensure_files(
+                self.source,
+                directory,
+                files,
+                MIRRORS[self.source],
+                instead="the same un-gzipped, without .gz",
+                elsewhere=theirs,
+            )
         for gz in RESOURCES[self.source]:
-            if gz not in paths:  # read un-gzipped: a cut-off download of the .gz is never resumed now
+            # read un-gzipped or from torchvision's folder: a cut-off download of the .gz is never resumed now
+            if paths.get(gz) != directory / gz:
                 drop_part_of(directory / gz)
         prefix = "train" if split == "train" else "t10k"
         img_path, lab_path = (
@@ -141,6 +168,7 @@ class MNIST(_IDXDataset):
 
     description = "MNIST digits, 28x28 grey, 60k/10k, downloaded (IDX format)"
     source = "mnist"
+    torchvision = "MNIST"
 
 
 @register_dataset("fashion-mnist")
@@ -149,3 +177,4 @@ class FashionMNIST(_IDXDataset):
 
     description = "Fashion-MNIST, 28x28 grey, 60k/10k, downloaded (IDX format)"
     source = "fashion-mnist"
+    torchvision = "FashionMNIST"
