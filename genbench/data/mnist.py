@@ -7,11 +7,10 @@ un-gzipped (``train-images-idx3-ubyte``, as ``gunzip``, some mirrors and torchvi
 the same values either way. Where ``data_dir / <name>`` lacks any, they are read in place from
 ``data_dir / "MNIST" / "raw"`` (``"FashionMNIST"``), where ``torchvision.datasets.MNIST(data_dir)``
 keeps them (checked the same way, never written: a download still goes into ``data_dir / <name>``).
-The IDX parser is written here (it is twenty lines)
-so that we depend on neither torchvision's dataset classes nor their on-disk cache layout (read
-where it is there, never needed). The
-images are held as read, uint8 N x 1 x 28 x 28 (:class:`genbench.data.base.Dataset`'s stored form);
-``load`` gives them as float32 in [-1, 1].
+The IDX parser is written here (it is twenty lines) so that we depend on neither torchvision's
+dataset classes nor their on-disk cache layout (read where it is there, never needed). The images
+are held as read, uint8 N x 1 x 28 x 28 (:class:`genbench.data.base.Dataset`'s stored form); ``load``
+gives them as float32 in [-1, 1].
 """
 
 from __future__ import annotations
