@@ -7,6 +7,7 @@ run and seed they show, of how many samples (:func:`run_protocol`), in the same 
 
 from __future__ import annotations
 
+import json
 import textwrap
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ import pandas as pd
 
 from genbench.cells import PARTIAL_MARK
 from genbench.markdown import SPREAD
+from genbench.text import option_setting
 from genbench.timing_caption import differing_timing_facts
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ def figure_protocol(rows: pd.DataFrame, timed: pd.DataFrame | None = None) -> st
     clauses = [f"N = {n} samples per model and seed" if n else "samples per model and seed"]
     clauses[0] += f" vs {against}" if against else ""
     clauses += [f"{features} features"] if features else []
+    clauses += [options] if (options := _fid_options(rows)) else []
     with_numbers = rows[rows["n_ok"] > 0] if "n_ok" in rows else rows
     seeds = sorted({s for row in with_numbers.get("seeds", []) for s in str(row).split(",") if s}, key=int)
     if with_numbers.get("seeds", pd.Series(dtype=object)).nunique() > 1:
@@ -78,7 +81,23 @@ def figure_protocol(rows: pd.DataFrame, timed: pd.DataFrame | None = None) -> st
     clauses.append(f"error bars: ± {SPREAD} over seeds" if len(seeds) > 1 else "one seed, so no error bars")
     if timed is not None and (where := shared_timing(timed)):
         clauses.append(where)
-    return textwrap.fill("; ".join(clauses), 100)  # about the width of a 6-inch figure at 7 pt
+    # about the width of a 6-inch figure at 7 pt; "torch-fidelity" is not split at its hyphen
+    return textwrap.fill("; ".join(clauses), 100, break_on_hyphens=False)
+
+
+def _fid_options(rows: pd.DataFrame) -> str | None:
+    """The FID options that ``rows`` (whose FIDs a board figure draws) share, as ``--metric-option``
+    spells them ("fid.backend=torch-fidelity"): the board's caption named them, the PNG, read apart
+    from it, did not, and clean-fid's backend gives other FIDs. None where they differ or none are
+    recorded (a row of each option is then another protocol, which its own figure draws)."""
+    recorded = {
+        json.dumps(json.loads(text).get("fid") or {}, sort_keys=True)
+        for text in rows.get("metric_options", pd.Series(dtype=object)).dropna()
+        if text
+    }
+    if len(recorded) != 1 or not (options := json.loads(recorded.pop())):
+        return None
+    return ", ".join(option_setting("fid", name, value) for name, value in sorted(options.items()))
 
 
 def run_protocol(label: str, seed: int, num_samples: int, clauses: list[str], width: int = 100) -> str:

@@ -1765,7 +1765,8 @@ def test_fid_against_speed_marks_a_row_that_lost_seeds_as_its_table_does(tmp_pat
 
 def test_the_figures_name_their_protocol_and_what_their_error_bars_are(tmp_path, monkeypatch):
     """A figure's PNG is read apart from its board: FID against samples/s and the DDIM step curve
-    said nothing of N, the split, the features, the seeds, nor which spread their error bars drew."""
+    said nothing of N, the split, the features, the seeds, nor which spread their error bars drew;
+    nor of FID's options, which the board's caption names (clean-fid's backend gives other FIDs)."""
     from genbench import reporting
 
     made = []
@@ -1779,8 +1780,17 @@ def test_the_figures_name_their_protocol_and_what_their_error_bars_are(tmp_path,
     speed = {"samples_per_s": 10.0}
     rs = [run_result(m, s, 5.0 + s, metrics=speed) for m in ("vae", "gan") for s in (0, 1)]
     assert said(reporting.fid_vs_throughput, rs) == (
-        "N = 200 samples per model and seed vs the train split; classifier features; seeds 0, 1; "
+        "N = 200 samples per model and seed vs the train split; classifier features; "
+        "fid.backend=torch-fidelity; seeds 0, 1; "
         "error bars: ± std (sample std, n - 1) over seeds; samples/s timed in batches of 200"
+    )
+    rs = [
+        run_result(m, s, 5.0 + s, metrics=speed, fid_backend="clean-fid")
+        for m in ("vae", "gan")
+        for s in (0, 1)
+    ]
+    assert "; classifier features; fid.backend=clean-fid; seeds 0, 1; " in said(
+        reporting.fid_vs_throughput, rs
     )
     rs = []
     for steps in (10, 20):
@@ -1788,8 +1798,8 @@ def test_the_figures_name_their_protocol_and_what_their_error_bars_are(tmp_path,
         r.variant = f"steps={steps}"
         rs.append(r)
     assert said(reporting.ddim_step_curve, rs) == (
-        "N = 500 samples per model and seed vs the train split; classifier features; seed 0; "
-        "one seed, so no error bars; samples/s timed in batches of 500"
+        "N = 500 samples per model and seed vs the train split; classifier features; "
+        "fid.backend=torch-fidelity; seed 0; one seed, so no error bars; samples/s timed in batches of 500"
     )
 
 
