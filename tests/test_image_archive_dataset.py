@@ -172,7 +172,8 @@ def test_statistics_in_the_archive_are_named_not_used(cli, tmp_path, cache_dir):
 
 
 #: images in the ADM-style reference batch and in the samples (the batch size too: no padded batch)
-N = 16
+#: the fewest IS takes (a split of one, 10 splits): each image is a 299 x 299 Inception pass
+N = 10
 
 
 @pytest.mark.filterwarnings("ignore:.*covariance is singular")
@@ -186,6 +187,7 @@ def test_adms_evaluator_is_one_command(cli, tmp_path, cache_dir, random_inceptio
     from genbench.data.folder import load_samples
     from genbench.features.inception import Inception
     from genbench.features.inception_spatial import InceptionSpatial
+    from genbench.features.same_pass import extract_beside
     from genbench.metrics.fid import gaussian_statistics
 
     samples = tmp_path / "samples.npz"
@@ -193,8 +195,10 @@ def test_adms_evaluator_is_one_command(cli, tmp_path, cache_dir, random_inceptio
     inception = Inception(Digits(cache_dir=cache_dir), cache_dir=cache_dir, weights=random_inception_weights,
                           batch_size=N)  # fmt: skip
     x = load_samples(samples)
-    mu, sigma = gaussian_statistics(inception.extract(x).features)
-    mu_s, sigma_s = gaussian_statistics(InceptionSpatial.beside(inception).extract(x).features)
+    pool3, tapped = extract_beside(inception, [InceptionSpatial.beside(inception)], x)  # one pass
+    (spatial,) = tapped.values()
+    mu, sigma = gaussian_statistics(pool3.features)
+    mu_s, sigma_s = gaussian_statistics(spatial.features)
     adm = tmp_path / "VIRTUAL_tiny.npz"
     np.savez(adm, _images(0, N), mu=mu, sigma=sigma, mu_s=mu_s, sigma_s=sigma_s)
     out = tmp_path / "runs"
