@@ -243,6 +243,38 @@ def test_idx_files_un_gzipped_are_read_in_place_of_the_gz(cls, source, tmp_path,
         cls(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
 
 
+@pytest.mark.parametrize("cls, source", [(MNIST, "mnist"), (FashionMNIST, "fashion-mnist")])
+def test_an_idx_file_un_gzipped_under_the_gz_name_is_told_to_be_renamed(cls, source, tmp_path, monkeypatch):
+    """A browser that un-gzips a download keeps the ``.gz`` name: the file's md5 is the un-gzipped
+    one, so it was "corrupt; delete it and retry to download it again", where renaming is the fix
+    (mnist._IDXDataset._check_not_renamed)."""
+    folder = tmp_path / source
+    write_mnist(folder)
+    monkeypatch.setitem(mnist.RESOURCES, source, {f.name: md5(f) for f in folder.iterdir()})
+    gz = folder / "train-images-idx3-ubyte.gz"
+    plain = gzip.decompress(gz.read_bytes())
+    raw = {
+        f.name.removesuffix(".gz"): hashlib.md5(gzip.decompress(f.read_bytes())).hexdigest()
+        for f in folder.iterdir()
+    }
+    monkeypatch.setitem(mnist.RAW_MD5, source, raw)
+    ds = cls(data_dir=tmp_path, cache_dir=tmp_path)
+    expected = ds.load("train")
+    gz.write_bytes(plain)
+    with pytest.raises(
+        DataError,
+        match=rf"{gz} holds train-images-idx3-ubyte un-gzipped under the .gz name .*; rename it to "
+        "train-images-idx3-ubyte$",
+    ):
+        cls(data_dir=tmp_path, cache_dir=tmp_path).load("train")
+    gz.rename(folder / "train-images-idx3-ubyte")  # as told: read, to the same values
+    (x, y), (xe, ye) = cls(data_dir=tmp_path, cache_dir=tmp_path).load("train"), expected
+    assert torch.equal(x, xe) and torch.equal(y, ye)
+    gz.write_bytes(plain + b"\0")  # no gzip, nor the file un-gzipped: corrupt, as before
+    with pytest.raises(DataError, match="is corrupt .*delete it and retry"):
+        cls(data_dir=tmp_path, cache_dir=tmp_path).load("train")
+
+
 def _untouched(folder: Path, skip: str = "") -> dict[str, tuple[bytes, int]]:
     """Every file under ``folder`` (but ``skip/``) with its bytes and mtime: torchvision's folder
     must read the same after a load (genbench never writes it)."""

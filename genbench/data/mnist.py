@@ -25,7 +25,15 @@ import numpy as np
 import torch
 
 from genbench.data.base import Dataset, Split
-from genbench.data.download import check_digest, corrupt, drop_part_of, ensure_files, torchvision_fix
+from genbench.data.download import (
+    check_digest,
+    corrupt,
+    drop_part_of,
+    ensure_files,
+    file_hexdigest,
+    torchvision_fix,
+)
+from genbench.errors import DataError
 from genbench.registry import register_dataset
 
 #: {dataset: {filename: md5}}; the reference is torchvision.datasets.mnist (tests monkeypatch it)
@@ -119,8 +127,27 @@ class _IDXDataset(Dataset):
                 files[gz] = md5
         return files
 
+    def _check_not_renamed(self, directory: Path) -> None:
+        """Refuse a ``.gz`` in ``directory`` that holds the file un-gzipped (a browser that un-gzips
+        downloads keeps the name): its md5 is not the ``.gz``'s, so it was said to be corrupt, to
+        delete and download again, where renaming it is the fix. Only a file that is no gzip at all
+        (its first two bytes) is hashed here."""
+        for gz in RESOURCES[self.source]:
+            path, raw = directory / gz, gz.removesuffix(".gz")
+            if not path.is_file():
+                continue
+            with open(path, "rb") as fh:
+                if fh.read(2) == b"\x1f\x8b":
+                    continue
+            if file_hexdigest(path) == RAW_MD5[self.source][raw]:
+                raise DataError(
+                    f"{path} holds {raw} un-gzipped under the .gz name (as a browser that un-gzips a "
+                    f"download saves it); rename it to {raw}"
+                )
+
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
         directory = self.data_dir / self.source
+        self._check_not_renamed(directory)
         # torchvision.datasets.MNIST(root) keeps the files in root/MNIST/raw/, both gzipped and not
         # (clean-fid's and torch-fidelity's users hold them there): where genbench's folder lacks
         # any, they are read in place, checked as ours are, and never written (that folder is its)
