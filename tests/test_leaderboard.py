@@ -2030,3 +2030,30 @@ def test_the_board_says_what_rows_ran_at_where_their_brackets_name_no_value(tmp_
     # a board without bracketed rows says nothing of it
     frame = results_frame([r for r in rs if r.model == "vae"])
     assert "config's values" not in leaderboard_markdown(frame, aggregate(frame), "toy", {}, {})
+
+
+def test_fid_against_speed_labels_a_few_ticks_when_the_speeds_span_less_than_a_decade(tmp_path, monkeypatch):
+    """Speeds of 1.58e6 to 1.72e6 samples/s: a log axis with no decade inside labelled each of its
+    minor ticks, ten overlapping "1.6x10^6" labels (reporting._few_ticks_within_a_decade)."""
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+
+    def labels(speeds) -> list[str]:
+        rs = [
+            result(m, s, f + s, samples_per_s=v)
+            for m, f, v in zip("abc", (3.0, 5.0, 9.0), speeds)
+            for s in (0, 1)
+        ]
+        assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+        made[-1].canvas.draw()
+        ax = made[-1].axes[0]
+        assert ax.get_xscale() == "log"
+        return [t.get_text() for t in ax.get_xticklabels(which="both") if t.get_text() and t.get_visible()]
+
+    narrow = labels((1.58e6, 1.65e6, 1.72e6))
+    assert 2 <= len(narrow) <= 6, narrow
+    wide = labels((13.0, 263.0, 1.7e6))  # decades apart: matplotlib's own labels, as before
+    assert any("10^{" in t for t in wide), wide
