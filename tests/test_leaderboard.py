@@ -2044,7 +2044,7 @@ def test_fid_against_speed_labels_a_few_ticks_when_the_speeds_span_less_than_a_d
     def labels(speeds) -> list[str]:
         rs = [
             result(m, s, f + s, samples_per_s=v)
-            for m, f, v in zip("abc", (3.0, 5.0, 9.0), speeds)
+            for m, f, v in zip("abc", (3.0, 5.0, 9.0), speeds, strict=True)
             for s in (0, 1)
         ]
         assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
