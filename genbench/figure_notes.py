@@ -15,6 +15,7 @@ import pandas as pd
 
 from genbench.cells import PARTIAL_MARK
 from genbench.markdown import SPREAD
+from genbench.rerun_notes import rerun_words
 from genbench.text import option_setting
 from genbench.timing_caption import differing_timing_facts
 
@@ -147,9 +148,7 @@ def rerun_mark(row: Any) -> str:
     run's, :mod:`genbench.rerun_notes`); "" for a row without. The figures drew such a point as
     current. Not a flag: the values are sound, so the point keeps its colour."""
     failed = getattr(row, "failed_reruns", None)
-    if not isinstance(failed, dict) or not failed:
-        return ""
-    return f"a later rerun of {'seed' if len(failed) == 1 else 'seeds'} {', '.join(map(str, failed))} failed"
+    return rerun_words(failed) if isinstance(failed, dict) else ""
 
 
 def partial_marks(row: Any, columns: dict[str, str]) -> str:

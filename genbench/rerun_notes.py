@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from genbench.text import md_code, md_text
+from genbench.text import md_code, md_text, seed_words
 
 #: what the lines on failed reruns (:func:`rerun_lines`) explain
 RERUNS_INTRO = (
@@ -36,15 +36,15 @@ def _reruns(agg: pd.DataFrame) -> pd.Series:
     return agg["failed_reruns"] if "failed_reruns" in agg else pd.Series([{}] * len(agg), index=agg.index)
 
 
+def rerun_words(failed: dict[int, str]) -> str:
+    """What a row's seeds whose later rerun failed (:func:`failed_reruns`) come to in words: "a later
+    rerun of seed 1 failed"; "" for none. The board's flags cell and its figures' points say it."""
+    return f"a later rerun of {seed_words(','.join(map(str, failed)))} failed" if failed else ""
+
+
 def rerun_flags(agg: pd.DataFrame) -> list[str]:
     """Each row's words for its flags cell: "(a later rerun of seed 1 failed)", "" for a row without."""
-    flags = []
-    for failed in _reruns(agg):
-        seeds = ", ".join(map(str, failed))
-        flags.append(
-            f"(a later rerun of {'seed' if len(failed) == 1 else 'seeds'} {seeds} failed)" if failed else ""
-        )
-    return flags
+    return [f"({rerun_words(failed)})" if failed else "" for failed in _reruns(agg)]
 
 
 def rerun_lines(agg: pd.DataFrame) -> list[str]:
