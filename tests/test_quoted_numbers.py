@@ -87,11 +87,17 @@ def test_the_ddim_step_curve_and_its_paired_tests(doc, digits):
     _check(text, r"cannot see the last of these \(p = {n}\)", [welch_gap(fids[3], fids[2]).p])
 
 
-def test_the_three_seed_ddim_gap_in_the_findings(digits):
-    text = _text("docs/digits-findings.md")
+def _ddim_100_gaps(digits: pd.DataFrame):
+    """DDPM's, DDIM-100's (eta 0) and DDIM-100's (eta 1) per-seed FIDs, and each DDIM row's paired
+    gap over DDPM: what the findings and the README quote of the three-seed board."""
     ddpm, d100 = _fids(digits, "ddpm"), _fids(digits, "ddim[steps=100]")
     eta1 = _fids(digits, "ddim[eta=1,steps=100]")
-    g, g1 = paired_gap(ddpm, d100), paired_gap(ddpm, eta1)
+    return ddpm, d100, eta1, paired_gap(ddpm, d100), paired_gap(ddpm, eta1)
+
+
+def test_the_three_seed_ddim_gap_in_the_findings(digits):
+    text = _text("docs/digits-findings.md")
+    ddpm, d100, eta1, g, g1 = _ddim_100_gaps(digits)
     _check(
         text,
         r"DDIM-100 exceeds DDPM by {n}, {n} and {n} \(paired mean {n}, 95% CI \[{n}, {n}\], p = {n}\), "
@@ -113,9 +119,7 @@ def test_the_three_seed_ddim_gap_in_the_findings(digits):
 
 def test_the_three_seed_ddim_gap_in_the_readme(digits):
     text = _text("README.md")
-    ddpm, d100 = _fids(digits, "ddpm"), _fids(digits, "ddim[steps=100]")
-    eta1 = _fids(digits, "ddim[eta=1,steps=100]")
-    g, g1 = paired_gap(ddpm, d100), paired_gap(ddpm, eta1)
+    ddpm, d100, eta1, g, g1 = _ddim_100_gaps(digits)
     _check(
         text,
         r"DDIM-100's excess, \[{n}, {n}\] FID, is \+{n}% to \+{n}% of DDPM's {n}, .*? "
