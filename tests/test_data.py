@@ -336,6 +336,103 @@ def test_idx_files_are_read_in_place_from_torchvision_s_raw_folder(
     assert f"into {mine} (from" in str(e.value) and str(raw) not in str(e.value)
 
 
+def test_an_idx_file_rebuilt_from_its_values_is_the_file_byte_for_byte(tmp_path):
+    """What the processed/ read's check rests on: an MNIST IDX file is its header (magic 0x00000803,
+    N, 28, 28 for images; 0x00000801, N for labels) and the uint8 values, nothing else, so the file
+    rebuilt from the values :func:`read_idx` gives (gzipped or not) has the raw file's md5. Fails on
+    the old module, which had no ``idx_bytes``."""
+    arrays = write_mnist(tmp_path / "m", n_train=5)
+    images = gzip.decompress((tmp_path / "m" / "train-images-idx3-ubyte.gz").read_bytes())
+    labels = gzip.decompress((tmp_path / "m" / "train-labels-idx1-ubyte.gz").read_bytes())
+    assert images[:16] == struct.pack(">4I", 0x803, 5, 28, 28) and len(images) == 16 + 5 * 784
+    assert labels[:8] == struct.pack(">2I", 0x801, 5) and labels[8:] == arrays["train-labels"].tobytes()
+    (tmp_path / "plain").write_bytes(images)
+    for path, raw in ((tmp_path / "m" / "train-images-idx3-ubyte.gz", images), (tmp_path / "plain", images)):
+        assert mnist.idx_bytes(read_idx(path)) == raw
+    assert mnist.idx_bytes(read_idx(tmp_path / "m" / "train-labels-idx1-ubyte.gz")) == labels
+
+
+class _Unpickled:
+    """A pickled object whose unpickling is seen: the processed/ read must never unpickle one."""
+
+    made: list[int] = []
+
+    def __reduce__(self):
+        return (_Unpickled.made.append, (1,))
+
+
+@pytest.mark.parametrize(
+    "cls, source, theirs", [(MNIST, "mnist", "MNIST"), (FashionMNIST, "fashion-mnist", "FashionMNIST")]
+)
+def test_torchvision_s_old_processed_files_are_read_checked_as_the_raw_files(
+    cls, source, theirs, tmp_path, monkeypatch
+):
+    """torchvision < 0.9 kept ``root/MNIST/processed/training.pt`` and ``test.pt``
+    (``torch.save((uint8 N x 28 x 28, int64 N))``, the zip format since torch 1.6, the legacy one
+    before): they were not read (offline: "put them into root/mnist"). They are, where raw/ is not
+    whole, loaded with weights_only and checked through the raw files they rebuild, to the values
+    and fingerprint of those files, and left as they were. Fails on the old ``_load``, at the first
+    load (the offline error)."""
+    packed = tmp_path / "packed" / source
+    arrays = write_mnist(packed)
+    monkeypatch.setitem(mnist.RESOURCES, source, {f.name: md5(f) for f in packed.iterdir()})
+    raw_md5 = {
+        f.name[:-3]: hashlib.md5(gzip.decompress(f.read_bytes())).hexdigest() for f in packed.iterdir()
+    }
+    monkeypatch.setitem(mnist.RAW_MD5, source, raw_md5)
+    processed = tmp_path / "tv" / theirs / "processed"
+    processed.mkdir(parents=True)
+    pt = {"train": processed / "training.pt", "test": processed / "test.pt"}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images = torch.from_numpy(arrays[f"{prefix}-images"])
+        labels = torch.from_numpy(arrays[f"{prefix}-labels"]).long()  # as torchvision saved them
+        torch.save((images, labels), pt[split], _use_new_zipfile_serialization=split == "train")
+    raw = tmp_path / "tv" / theirs / "raw"
+    raw.mkdir()
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(
+        gzip.decompress((packed / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    )
+    before = _untouched(tmp_path / "tv")
+    ds, original = (
+        cls(data_dir=tmp_path / "tv", cache_dir=tmp_path),
+        cls(data_dir=tmp_path / "packed", cache_dir=tmp_path),
+    )
+    for split in ("train", "test"):
+        (x, y), (xp, yp) = ds.load(split), original.load(split)
+        assert torch.equal(x, xp) and torch.equal(y, yp)
+    assert ds.fingerprint() == original.fingerprint()
+    assert _untouched(tmp_path / "tv") == before and not (tmp_path / "tv" / source).exists()
+
+    def refused(split: str, images, labels) -> str:
+        torch.save((images, labels), pt[split])
+        with pytest.raises(DataError) as e:
+            cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load(split)
+        assert str(e.value).startswith(f"{pt[split]} is corrupt (") and "\n" not in str(e.value)
+        return str(e.value)
+
+    images, labels = torch.from_numpy(arrays["train-images"]), torch.from_numpy(arrays["train-labels"]).long()
+    changed = images.clone()
+    changed[3, 14, 14] ^= 1  # one pixel's lowest bit: the rebuilt raw file's md5 says so
+    msg = refused("train", changed, labels)
+    rebuilt = hashlib.md5(struct.pack(">4I", 0x803, 6, 28, 28) + changed.numpy().tobytes()).hexdigest()
+    expected = raw_md5["train-images-idx3-ubyte"]
+    assert f"(its images as train-images-idx3-ubyte: md5 {rebuilt}, expected {expected}); delete it" in msg
+    assert f"delete it and retry: {source} is then read from what is left there" in msg
+    wrapped = labels.clone()
+    wrapped[0] += 256  # cast to the raw file's uint8, it would be the label again, and its md5 match
+    assert "expected labels 0-255" in refused("train", images, wrapped)
+    assert "expected uint8 N x H x W" in refused("train", images.long(), labels)
+    torch.save((_Unpickled(), labels), pt["test"])
+    with pytest.raises(DataError, match="not a torch.save file of tensors alone: UnpicklingError"):
+        cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("test")
+    assert _Unpickled.made == []  # refused, never unpickled
+    pt["test"].unlink()  # processed/ no longer whole: offline, genbench's folder is asked for, as before
+    with pytest.raises(
+        DataError, match=rf"put .* into {tmp_path / 'tv' / source} or torchvision's {raw} \(from"
+    ):
+        cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("train")
+
+
 def test_the_un_gzipped_md5s_cover_every_idx_file():
     """Every ``.gz`` of the table has its un-gzipped file's md5 (an MNIST's raw file: 32 hex digits)."""
     for source, files in mnist.RESOURCES.items():

@@ -6,7 +6,10 @@ un-gzipped (``train-images-idx3-ubyte``, as ``gunzip``, some mirrors and torchvi
 ``MNIST/raw/`` hold it), that is read instead, checked against the md5 of its un-gzipped bytes:
 the same values either way. Where ``data_dir / <name>`` lacks any, they are read in place from
 ``data_dir / "MNIST" / "raw"`` (``"FashionMNIST"``), where ``torchvision.datasets.MNIST(data_dir)``
-keeps them (checked the same way, never written: a download still goes into ``data_dir / <name>``).
+keeps them (checked the same way, never written: a download still goes into ``data_dir / <name>``),
+or where that lacks any, from the ``processed/training.pt`` and ``test.pt`` torchvision < 0.9 kept
+beside it: loaded with ``weights_only``, their tensors give back the raw files byte for byte, which
+are checked against the same md5s and parsed as the raw files are.
 The IDX parser is written here (it is twenty lines) so that we depend on neither torchvision's
 dataset classes nor their on-disk cache layout (read where it is there, never needed). The images
 are held as read, uint8 N x 1 x 28 x 28 (:class:`genbench.data.base.Dataset`'s stored form); ``load``
@@ -17,6 +20,9 @@ from __future__ import annotations
 
 import gzip
 import math
+import pickle
+import struct
+import warnings
 import zlib
 from pathlib import Path
 from typing import ClassVar
@@ -24,6 +30,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from genbench.data import digest
 from genbench.data.base import Dataset, Split
 from genbench.data.download import (
     check_digest,
@@ -90,6 +97,11 @@ def read_idx(path: Path) -> np.ndarray:
             data = fh.read()
     except (OSError, EOFError, zlib.error) as e:
         raise corrupt(path, f"not a readable gzip file: {e}") from None
+    return parse_idx(data, path)
+
+
+def parse_idx(data: bytes, path: Path) -> np.ndarray:
+    """:func:`read_idx` of the file's bytes (un-gzipped); ``path`` names it in errors."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES or data[3] == 0:
         raise corrupt(path, "bad IDX magic number")
     ndim = data[3]
@@ -102,6 +114,64 @@ def read_idx(path: Path) -> np.ndarray:
     if len(data) - header != expected:
         raise corrupt(path, f"IDX header promises {shape} but holds {len(data) - header} bytes of data")
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+#: {split: file} of torchvision < 0.9's ``MNIST(root)``, which kept ``torch.save((images, labels))``
+#: (uint8 N x 28 x 28, int64 N) in ``root/MNIST/processed/``, beside or without the raw files
+PROCESSED = {"train": "training.pt", "test": "test.pt"}
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX file of a uint8 ``array``: magic 0x0000 0x08 <ndim>, big-endian uint32 sizes, the bytes.
+    MNIST's raw files are these byte for byte (train images: 16 + 60000 * 784 = 47040016 bytes)."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def read_processed(
+    path: Path, names: tuple[str, str], expected: dict[str, str | None], fix: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of torchvision < 0.9's ``processed/training.pt`` (``test.pt``), as the raw
+    files ``names`` (images, labels) hold them, and verified as strictly: the file is loaded with
+    ``weights_only`` (tensors and tuples: nothing else is unpickled), the two IDX files are rebuilt
+    from its tensors (:func:`idx_bytes`) and checked against ``expected`` ({raw name: md5}), so a
+    value changed anywhere is refused as in a raw file, and parsed by :func:`parse_idx` as they are."""
+    try:
+        with warnings.catch_warnings():  # its "pickle protocol 4" warning on a pickle not torch's
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError) as e:
+        # weights_only's refusal is a page of advice on unpickling it anyway: never taken here
+        raise corrupt(path, f"not a torch.save file of tensors alone: {type(e).__name__}") from None
+    if not (
+        isinstance(obj, tuple | list) and len(obj) == 2 and all(isinstance(t, torch.Tensor) for t in obj)
+    ):
+        raise corrupt(path, "expected torch.save((images, labels)), two tensors")
+    images, labels = obj
+    if images.dtype != torch.uint8 or images.ndim != 3:
+        raise corrupt(path, f"expected uint8 N x H x W images, got {images.dtype} {tuple(images.shape)}")
+    lab = labels.contiguous().numpy()
+    # checked before the cast to the raw file's uint8: a label 259 would wrap to 3 and match its md5
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        raise corrupt(path, f"expected integer labels, got {labels.dtype}")
+    if lab.ndim != 1 or (len(lab) and (lab.min() < 0 or lab.max() > 255)):
+        raise corrupt(path, f"expected labels 0-255, one per image, got {labels.dtype} {lab.shape}")
+    rebuilt = {
+        names[0]: idx_bytes(images.contiguous().numpy()),
+        names[1]: idx_bytes(lab.astype(np.uint8)),
+    }
+    for (name, data), what in zip(rebuilt.items(), ("images", "labels"), strict=True):
+        want = expected[name]
+        if want is None:
+            continue
+        h = digest.new(want)
+        h.update(data)
+        if not digest.matches(want, h.hexdigest()):
+            algorithm, value = digest.split(want)
+            raise DataError(
+                f"{path} is corrupt (its {what} as {name}: {algorithm} {h.hexdigest()}, expected {value}); {fix}"
+            )
+    return parse_idx(rebuilt[names[0]], path), parse_idx(rebuilt[names[1]], path)
 
 
 class _IDXDataset(Dataset):
@@ -154,11 +224,15 @@ class _IDXDataset(Dataset):
         theirs = self.data_dir / self.torchvision / "raw"
         files, their_files = self._files(directory), self._files(theirs)
         ours_whole = all((directory / n).is_file() for n in files)
+        # torchvision < 0.9 kept them converted too, in root/MNIST/processed/{training,test}.pt (and
+        # deleted the .gz): read where neither folder is whole, verified as the raw files they rebuild
+        processed = self.data_dir / self.torchvision / "processed"
+        paths: dict[str, Path] = {}
         if not ours_whole and all((theirs / n).is_file() for n in their_files):
             paths = {name: theirs / name for name in their_files}
             for name, md5 in their_files.items():
                 check_digest(paths[name], md5, torchvision_fix(self.source, directory))
-        else:
+        elif ours_whole or not all((processed / n).is_file() for n in PROCESSED.values()):
             paths = ensure_files(
                 self.source,
                 directory,
@@ -172,11 +246,15 @@ class _IDXDataset(Dataset):
             if paths.get(gz) != directory / gz:
                 drop_part_of(directory / gz)
         prefix = "train" if split == "train" else "t10k"
-        img_path, lab_path = (
-            paths.get(name) or paths[name.removesuffix(".gz")]
-            for name in (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz")
-        )
-        images, labels = read_idx(img_path), read_idx(lab_path)
+        names = (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz")
+        if paths:
+            img_path, lab_path = (paths.get(name) or paths[name.removesuffix(".gz")] for name in names)
+            images, labels = read_idx(img_path), read_idx(lab_path)
+        else:  # torchvision's processed/ (the raw files' checks and parser, on the bytes it rebuilds)
+            img_path = lab_path = processed / PROCESSED[split]
+            raw = (names[0].removesuffix(".gz"), names[1].removesuffix(".gz"))
+            fix = torchvision_fix(self.source, directory)
+            images, labels = read_processed(img_path, raw, RAW_MD5[self.source], fix)
         if images.ndim != 3 or images.dtype != np.uint8:
             raise corrupt(img_path, f"expected uint8 N x H x W images, got {images.dtype} {images.shape}")
         if labels.ndim != 1 or len(labels) != len(images):
