@@ -784,10 +784,12 @@ def test_cifar10_reads_torchvision_s_root_in_place(tmp_path, monkeypatch):
     (root / "cifar10" / cifar10.ARCHIVE).write_bytes(archive.read_bytes())  # genbench's own comes first
     assert torch.equal(CIFAR10(data_dir=root, cache_dir=tmp_path).load("train")[0], packed.load("train")[0])
     (root / "cifar10" / cifar10.ARCHIVE).unlink()
-    (folder / "data_batch_2").unlink()  # deleted as told: offline, both places are named
+    (folder / "data_batch_2").unlink()  # deleted as told: offline, both places are named, and what
+    (folder / "test_batch").unlink()  # torchvision's folder lacks (on the old code, only its root)
     with pytest.raises(DataError) as e:
         CIFAR10(data_dir=root, cache_dir=tmp_path).load("train")
-    assert f"batches-py/) into {root / 'cifar10'} or torchvision's {root} (from" in str(e.value)
+    there = f"torchvision's {root}, whose cifar-10-batches-py/ lacks data_batch_2, test_batch (from"
+    assert f"batches-py/) into {root / 'cifar10'} or {there}" in str(e.value) and "\n" not in str(e.value)
 
 
 def _cut_off_download(dest: Path) -> list[Path]:

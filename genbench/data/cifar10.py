@@ -115,6 +115,11 @@ def _holds(directory: Path) -> bool:
     return (directory / ARCHIVE).exists() or all((directory / FOLDER / n).is_file() for n in BATCH_MD5)
 
 
+def _lacks(folder: Path) -> str:
+    """The batch files an extracted ``folder`` that is there lacks, comma-separated ("" if none)."""
+    return ", ".join(n for n in BATCH_MD5 if not (folder / n).is_file()) if folder.is_dir() else ""
+
+
 @register_dataset("cifar10")
 class CIFAR10(Dataset):
     """CIFAR-10: 50000 train / 10000 test colour images, 32 x 32, 10 classes.
@@ -151,11 +156,18 @@ class CIFAR10(Dataset):
             drop_part_of(directory / ARCHIVE)
         else:
             # a folder that is there but incomplete (a batch deleted as its md5 error said) is named
-            # with what it lacks: "put ... or its extracted folder" was said to a user who had one
-            lacks = [n for n in BATCH_MD5 if not (extracted / n).is_file()] if extracted.is_dir() else []
-            instead = f"its extracted {FOLDER}/" + (f", which lacks {', '.join(lacks)}" if lacks else "")
+            # with what it lacks, genbench's and torchvision's alike: "put ... or its extracted
+            # folder" was said to a user who had one, or "torchvision's root" to one who had it there
+            lacks, their_lacks = _lacks(extracted), _lacks(self.data_dir / FOLDER)
+            instead = f"its extracted {FOLDER}/" + (f", which lacks {lacks}" if lacks else "")
             paths = ensure_files(
-                "cifar10", directory, RESOURCES, MIRRORS, instead=instead, elsewhere=self.data_dir
+                "cifar10",
+                directory,
+                RESOURCES,
+                MIRRORS,
+                instead=instead,
+                elsewhere=self.data_dir,
+                elsewhere_lacks=f", whose {FOLDER}/ lacks {their_lacks}" if their_lacks else "",
             )
             images, labels = read_batches(paths[ARCHIVE], BATCHES[split])
         # held as uint8, a quarter of float32's memory (154 MB for the train split, not 614): load

@@ -97,6 +97,7 @@ def ensure_files(
     mirrors: Iterable[str],
     instead: str = "",
     elsewhere: Path | None = None,
+    elsewhere_lacks: str = "",
 ) -> dict[str, Path]:
     """Make sure every file of ``files`` ({name: md5}) is in ``directory``, downloading if needed.
 
@@ -104,7 +105,9 @@ def ensure_files(
     every missing file, where to put it, and where to get it; ``instead``: what else the dataset
     reads from ``directory`` in their place (CIFAR-10's extracted folder), named beside them;
     ``elsewhere``: torchvision's folder of the dataset, which it reads too (never written here), named
-    beside ``directory``. Each file's md5 may be another digest (:mod:`genbench.data.digest`).
+    beside ``directory``, and ``elsewhere_lacks`` after it: what it holds but in part (CIFAR-10's
+    extracted folder, with the batches it lacks). Each file's md5 may be another digest
+    (:mod:`genbench.data.digest`).
     """
     directory = Path(directory)
     mirrors = list(mirrors)
@@ -133,7 +136,9 @@ def ensure_files(
             alternative = f" (or {instead})" if instead else ""
             # torchvision's folder is read only whole: named where none of the files is in directory
             there = (
-                f" or torchvision's {elsewhere}" if elsewhere is not None and len(still) == len(paths) else ""
+                f" or torchvision's {elsewhere}{elsewhere_lacks}"
+                if elsewhere is not None and len(still) == len(paths)
+                else ""
             )
             raise DataError(
                 f"cannot download {dataset} ({e.reason}); put {', '.join(still)}{alternative} into {directory}{there}"
