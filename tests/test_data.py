@@ -792,6 +792,41 @@ def test_cifar10_reads_torchvision_s_root_in_place(tmp_path, monkeypatch):
     assert f"batches-py/) into {root / 'cifar10'} or {there}" in str(e.value) and "\n" not in str(e.value)
 
 
+def test_cifar_100_s_archive_under_cifar_10_s_name_is_told_to_be_renamed(tmp_path, monkeypatch):
+    """CIFAR-100's archive (same server, same format) saved as ``cifar-10-python.tar.gz`` was
+    "corrupt; delete it and retry to download it again", which fetched the same wrong file. Its
+    first member (``cifar-100-python/``) says which it is, read after the md5 failed, with the
+    archive hashed once; in torchvision's root too. Fails on the old ``_load``'s "is corrupt"."""
+    rng = np.random.default_rng(0)
+    hashed = []
+    real = download.file_hexdigest
+    monkeypatch.setattr(download, "file_hexdigest", lambda p, *a: hashed.append(p) or real(p, *a))
+    for data_dir, where in ((tmp_path, tmp_path / "cifar10"), (tmp_path / "tv", tmp_path / "tv")):
+        archive = where / cifar10.ARCHIVE
+        where.mkdir()
+        with tarfile.open(archive, "w:gz") as tar:  # as cifar-100-python.tar.gz lists its members
+            info = tarfile.TarInfo("cifar-100-python")
+            info.type = tarfile.DIRTYPE
+            tar.addfile(info)
+            for name in ("train", "test", "meta"):
+                blob = pickle.dumps({b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8)})
+                info = tarfile.TarInfo(f"cifar-100-python/{name}")
+                info.size = len(blob)
+                tar.addfile(info, io.BytesIO(blob))
+        hashed.clear()
+        with pytest.raises(DataError) as e:
+            CIFAR10(data_dir=data_dir, cache_dir=tmp_path).load("test")
+        assert str(e.value) == (
+            f"{archive} is CIFAR-100's archive (it holds cifar-100-python/), not CIFAR-10's; rename it to "
+            "cifar-100-python.tar.gz and retry to download CIFAR-10's (from "
+            "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz)"
+        )
+        assert hashed == [archive]
+        archive.rename(where / "cifar-100-python.tar.gz")  # as told: offline, CIFAR-10's is asked for
+        with pytest.raises(DataError, match="cannot download cifar10 .*; put cifar-10-python.tar.gz"):
+            CIFAR10(data_dir=data_dir, cache_dir=tmp_path).load("test")
+
+
 def _cut_off_download(dest: Path) -> list[Path]:
     """What a download of ``dest`` cut off leaves beside it (:class:`genbench.data.resume.Part`'s files)."""
     part, sidecar = dest.with_name(dest.name + ".part"), dest.with_name(dest.name + ".part.json")

@@ -32,6 +32,7 @@ from genbench.data.download import (
     ensure_files,
     torchvision_fix,
 )
+from genbench.errors import DataError
 from genbench.registry import register_dataset
 
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -53,6 +54,8 @@ BATCH_MD5: dict[str, str | None] = {
 
 
 NUM_CLASSES = 10  # the official labels are 0-9 (batches.meta's label_names)
+#: the folder CIFAR-100's archive (``cifar-100-python.tar.gz``, same server) holds in CIFAR-10's place
+CIFAR100_FOLDER = "cifar-100-python"
 
 
 def read_batches(archive: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -115,6 +118,22 @@ def _holds(directory: Path) -> bool:
     return (directory / ARCHIVE).exists() or all((directory / FOLDER / n).is_file() for n in BATCH_MD5)
 
 
+def _refuse_cifar100(archive: Path) -> None:
+    """Said where the archive's md5 check failed: CIFAR-100's archive under CIFAR-10's name, whose
+    "corrupt; delete it and download it again" sent the user back to the same wrong file. Told by
+    the archive's first member alone (one gzip block): the archive is not hashed twice."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            first = tar.next()
+    except (tarfile.TarError, OSError, EOFError, zlib.error):
+        return  # absent, or no tar at all: the md5's error stands
+    if first is not None and first.name.split("/")[0] == CIFAR100_FOLDER:
+        raise DataError(
+            f"{archive} is CIFAR-100's archive (it holds {CIFAR100_FOLDER}/), not CIFAR-10's; rename it to "
+            f"{CIFAR100_FOLDER}.tar.gz and retry to download CIFAR-10's (from {MIRRORS[0]}{ARCHIVE})"
+        ) from None
+
+
 def _lacks(folder: Path) -> str:
     """The batch files an extracted ``folder`` that is there lacks, comma-separated ("" if none)."""
     return ", ".join(n for n in BATCH_MD5 if not (folder / n).is_file()) if folder.is_dir() else ""
@@ -151,7 +170,11 @@ class CIFAR10(Dataset):
             # a download of the archive cut off before the folder was put in: never resumed now
             drop_part_of(directory / ARCHIVE)
         elif where != directory:  # torchvision's archive, read in place (not handed to ensure_files)
-            check_digest(where / ARCHIVE, RESOURCES[ARCHIVE], fix)
+            try:
+                check_digest(where / ARCHIVE, RESOURCES[ARCHIVE], fix)
+            except DataError:
+                _refuse_cifar100(where / ARCHIVE)
+                raise
             images, labels = read_batches(where / ARCHIVE, BATCHES[split])
             drop_part_of(directory / ARCHIVE)
         else:
@@ -160,15 +183,19 @@ class CIFAR10(Dataset):
             # folder" was said to a user who had one, or "torchvision's root" to one who had it there
             lacks, their_lacks = _lacks(extracted), _lacks(self.data_dir / FOLDER)
             instead = f"its extracted {FOLDER}/" + (f", which lacks {lacks}" if lacks else "")
-            paths = ensure_files(
-                "cifar10",
-                directory,
-                RESOURCES,
-                MIRRORS,
-                instead=instead,
-                elsewhere=self.data_dir,
-                elsewhere_lacks=f", whose {FOLDER}/ lacks {their_lacks}" if their_lacks else "",
-            )
+            try:
+                paths = ensure_files(
+                    "cifar10",
+                    directory,
+                    RESOURCES,
+                    MIRRORS,
+                    instead=instead,
+                    elsewhere=self.data_dir,
+                    elsewhere_lacks=f", whose {FOLDER}/ lacks {their_lacks}" if their_lacks else "",
+                )
+            except DataError:
+                _refuse_cifar100(directory / ARCHIVE)
+                raise
             images, labels = read_batches(paths[ARCHIVE], BATCHES[split])
         # held as uint8, a quarter of float32's memory (154 MB for the train split, not 614): load
         # converts it to the very floats `v / 127.5 - 1` gave, and the digest is the float split's
