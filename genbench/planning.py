@@ -52,12 +52,13 @@ from genbench.resolve import (
     build_metrics,
     check_built_dataset_name,
     check_config_types,
+    check_metric_classes,
     check_metric_features,
     check_metric_samples,
     check_shared_inputs,
     run_features,
 )
-from genbench.sample_labels import check_conditional_data
+from genbench.sample_labels import check_conditional_data, planned_classes
 from genbench.shipped import missing_shipped_folders
 
 
@@ -234,6 +235,9 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     extractor = build_extractor(dataset, config, device, console)
     check_metric_features(metrics, extractor, config.metrics)
     check_metric_samples(metrics, options, measures["num_samples"], extractor)
+    if any(cls.conditional for _, cls, _, _ in models):  # the classes its samples are drawn for
+        classes = planned_classes(dataset, measures["num_samples"], config.reference_split)
+        check_metric_classes(metrics, options, classes)
     check_no_results_replaced(
         config,
         dataset.name,

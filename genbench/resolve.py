@@ -37,6 +37,7 @@ from genbench.layout import BESIDE_DATASETS, genbench_folder
 from genbench.metrics._inputs import logits_features
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
+from genbench.sample_labels import PlannedClasses
 from genbench.text import and_list
 
 T = TypeVar("T")
@@ -288,6 +289,23 @@ def check_metric_samples(
             "raised {error} checking its options against the samples",
             lambda m=metric: m.check_samples(options.get(m.name, {}), num_samples, extractor),
             f"drop --metric-option {metric.name}.*",
+        )
+
+
+def check_metric_classes(
+    metrics: list[Metric], options: dict[str, dict[str, Any]], classes: PlannedClasses
+) -> None:
+    """Each metric's ``check_classes`` for the classes a run's class-conditional models draw their
+    samples for, with its ``--metric-option`` values, before any training: ``intra_fid`` on 15
+    samples of 8 classes (one class drawn once, no covariance) fails the command now, in the
+    metric's own line, rather than once every model has trained."""
+    for metric in metrics:
+        call_plugin(
+            "metric",
+            metric.name,
+            "raised {error} checking the classes of the samples",
+            lambda m=metric: m.check_classes(options.get(m.name, {}), classes),
+            f"drop {metric.name} from --metrics",
         )
 
 

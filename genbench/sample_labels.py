@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,6 +29,9 @@ import torch
 from genbench.data.base import Dataset
 from genbench.data.folder import STATS_KEYS
 from genbench.errors import GenbenchError, PluginOutputError
+
+if TYPE_CHECKING:
+    from genbench.config import Split
 
 #: how the protocol says the labels were drawn
 DRAWN = "stratified to the train split's class proportions, shuffled"
@@ -90,6 +94,73 @@ def class_counts(dataset: Dataset) -> list[int]:
     labels = dataset.load_labels("train")
     assert labels is not None and dataset.num_modes is not None
     return [int(c) for c in torch.bincount(labels.cpu(), minlength=dataset.num_modes)]
+
+
+#: how far :func:`fewest_samples` looks below the count from which every class's share is enough
+_SCAN = 10_000
+
+
+def fewest_samples(class_counts: list[int], per_class: int) -> int | None:
+    """The fewest samples from which on :func:`stratified_counts` gives every class ``per_class`` or
+    more, for every number of samples from it up (largest-remainder rounding is not monotone, the
+    Alabama paradox: a class's count may fall by one as the samples grow, so the fewest that works
+    is not always a number from which on all do); None where a class has no train examples (no
+    number of samples draws any for it). From ``ceil(per_class * total / min(class_counts))`` on,
+    every class's share alone is enough; below it, the numbers that rounding still serves are
+    counted down (at most ``_SCAN`` of them: past that, the number said is larger, still true)."""
+    total, least = sum(class_counts), min(class_counts, default=0)
+    if least <= 0:
+        return None
+    n = -(-per_class * total // least)
+    for _ in range(_SCAN):
+        if n - 1 < per_class * len(class_counts) or min(stratified_counts(class_counts, n - 1)) < per_class:
+            break
+        n -= 1
+    return n
+
+
+@dataclass(frozen=True)
+class PlannedClasses:
+    """What a run knows, before any training, of the classes its class-conditional models' samples
+    are drawn for and of the reference split they are compared with: what a class-conditional
+    metric checks (:meth:`genbench.metrics.base.Metric.check_classes`). The counts are the same at
+    every seed (:func:`stratified_counts`); only the order of the labels is the seed's."""
+
+    #: the samples drawn for each class ``0 .. K-1``: :func:`stratified_counts` of ``train_counts``
+    counts: tuple[int, ...]
+    #: the train split's examples of each class, which ``counts`` are stratified to
+    train_counts: tuple[int, ...]
+    #: the split the samples are compared with (``--reference-split``)
+    reference_split: Split
+    #: its examples of each class (labels outside ``[0, K)`` left out); None: not known before the
+    #: metrics compute (a split without class labels, or labels that are not one integer per example)
+    reference_counts: tuple[int, ...] | None
+
+    @property
+    def num_samples(self) -> int:
+        return sum(self.counts)
+
+    def fewest_samples(self, per_class: int) -> int | None:
+        """The fewest ``--samples`` from which on every class is drawn ``per_class`` times or more
+        (:func:`fewest_samples`); None where the train split lacks a class."""
+        return fewest_samples(list(self.train_counts), per_class)
+
+
+def planned_classes(dataset: Dataset, n: int, reference_split: Split) -> PlannedClasses:
+    """The :class:`PlannedClasses` of a run of ``n`` samples on ``dataset`` (one whose train split
+    :func:`check_conditional_data` took), compared with its ``reference_split``."""
+    train = class_counts(dataset)
+    ref = dataset.load_labels(reference_split)
+    ref_counts = None
+    # labels that are no 1-D integers are the metrics' to refuse, in their own lines (_classes)
+    if isinstance(ref, torch.Tensor) and ref.ndim == 1 and ref.dtype in _INTEGERS:
+        k = len(train)
+        ref = ref.detach().cpu().to(torch.int64)
+        ref_counts = tuple(int(c) for c in torch.bincount(ref[(ref >= 0) & (ref < k)], minlength=k))
+    return PlannedClasses(tuple(stratified_counts(train, n)), tuple(train), reference_split, ref_counts)
+
+
+_INTEGERS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
 def draw_labels(counts: list[int], seed: int) -> torch.Tensor:

@@ -18,8 +18,11 @@ from plugin_helpers import _Metric
 
 from baselines.controls import Copy, CopyCond
 from genbench import registry
+from genbench.config import RunConfig
 from genbench.data.digits import Digits
-from genbench.sample_labels import draw_labels, labels_seed, labels_sha256, stratified_counts
+from genbench.errors import MetricInputError
+from genbench.runner import run
+from genbench.sample_labels import draw_labels, fewest_samples, labels_seed, labels_sha256, stratified_counts
 
 
 @pytest.mark.parametrize(
@@ -34,6 +37,24 @@ from genbench.sample_labels import draw_labels, labels_seed, labels_sha256, stra
 )
 def test_stratified_counts_are_the_largest_remainder_rounding(counts, n, expected):
     assert stratified_counts(counts, n) == expected
+
+
+def test_fewest_samples_is_where_every_larger_count_draws_each_class_enough():
+    """Brute force over small splits: from fewest_samples on, every number of samples draws each class
+    per_class times or more, and one fewer does not (largest-remainder rounding is not monotone, so
+    "from it on" is checked up past the share-alone bound); a class the train split lacks: None.
+    Fails on the code before it: no fewest_samples."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        counts = rng.integers(1, 30, rng.integers(1, 6)).tolist()
+        per_class = int(rng.integers(1, 4))
+        m = fewest_samples(counts, per_class)
+        bound = -(-per_class * sum(counts) // min(counts))
+        assert m <= bound, (counts, per_class)
+        assert all(min(stratified_counts(counts, n)) >= per_class for n in range(m, bound + 30)), counts
+        assert min(stratified_counts(counts, m - 1)) < per_class, (counts, per_class, m)
+    assert fewest_samples([142, 146, 142, 146, 145, 145, 145, 143, 139, 144], 2) == 20  # digits' train
+    assert fewest_samples([5, 0, 3], 2) is None
 
 
 def test_labels_are_seeded_by_a_stream_of_their_own():
@@ -271,6 +292,63 @@ def test_eval_keeps_a_result_of_labelled_samples_from_their_images_without_or_wi
     assert json.loads(written.read_text())["protocol"]["samples"]["labels_sha256"] == labels_sha256(
         torch.from_numpy(labels[::-1].copy())
     )
+
+
+def test_intra_fid_of_too_few_samples_per_class_stops_a_conditional_run_before_training(
+    cli, tmp_path, cache_dir, recorded
+):
+    """15 samples stratified to ring8's 8 classes draw class 3 once: intra_fid had no covariance for
+    it, said only once every model had trained and sampled (fails on the code before the planning
+    check: the run trained, exit 2 at the end). Now one line before any fit, naming the samples that
+    draw each class twice; the same command of an unconditional model alone is not refused, and the
+    number named (2 of each class exactly) runs."""
+    extra = ["--dataset", "ring8", "--metrics", "intra_fid", "--no-figures", "--samples"]
+    out = tmp_path / "runs"
+    r = cli(*run_args(out, cache_dir, "--models", "test-plain-recorder,test-cond-recorder", *extra, "15"))
+    assert single_line_error(r) == (
+        "error: intra_fid: fewer than 2 of 15 samples are drawn for 1 of 8 classes (class 3: 1), which "
+        "have no covariance; use --samples 16 or more"
+    )
+    assert (_Recorder.fits, _PlainRecorder.fits) == ([], []) and not list(tmp_path.rglob("*.json"))
+    r = cli(*run_args(out, cache_dir, "--models", "test-plain-recorder", *extra, "15"))
+    assert r.exit_code == 0, r.output  # intra_fid left out of its result, named "not computed"
+    assert _PlainRecorder.fits == [None]
+    r = cli(*run_args(out, cache_dir, "--models", "test-cond-recorder", *extra, "16"))
+    assert r.exit_code == 0, r.output
+    result = json.loads((out / "ring8/test-cond-recorder/seed0.json").read_text())
+    assert result["protocol"]["sample_labels"]["counts"] == [2] * 8
+    assert np.isfinite(result["metrics"]["intra_fid"]) and not result["metric_errors"]
+
+
+def test_a_reference_class_of_one_example_stops_a_conditional_run_before_training(
+    register, tmp_path, cache_dir, recorded
+):
+    """Through the Python API: a --reference-split whose class 7 holds one example has no covariance
+    for it; refused before any training in compute's own line (fails on the code before the planning
+    check: the model trained, then intra_fid recorded the error)."""
+    from genbench.data.toy2d import Ring8
+
+    class ThinTest(Ring8):  # ring8, but its test split's class 7 relabelled 0 but for one example
+        def _load(self, split):
+            x, labels = super()._load(split)
+            if split == "test":
+                labels = labels.clone()
+                labels[torch.nonzero(labels == 7).flatten()[1:]] = 0
+            return x, labels
+
+    register(registry.datasets, "test-thin-test", ThinTest)
+    config = RunConfig(
+        models=["test-cond-recorder"], dataset="test-thin-test", samples=200, reference_split="test",
+        metrics=["fid", "intra_fid"], out=tmp_path / "runs", cache_dir=cache_dir, device="cpu",
+        figures=False, progress=False,
+    )  # fmt: skip
+    with pytest.raises(MetricInputError) as e:
+        run(config)
+    assert str(e.value) == (
+        "intra_fid: fewer than 2 test examples are for 1 of 8 classes (class 7: 1), which have no "
+        "covariance; use a dataset whose test split has more examples"
+    )
+    assert _Recorder.fits == [] and not list(tmp_path.rglob("*.json"))
 
 
 def test_conditional_metrics_are_quiet_for_unconditional_models(cli, tmp_path, cache_dir):

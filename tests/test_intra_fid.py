@@ -205,6 +205,37 @@ def test_a_class_with_fewer_than_two_samples_or_reference_rows_names_the_fix():
         IntraFID().compute(make_ctx(samples, drawn, ref, labels, num_modes=3))
 
 
+def test_before_training_its_count_checks_name_the_samples_that_give_each_class_two():
+    """check_classes (called at planning, where a conditional model is in the run): compute's count
+    checks on the counts a run will draw. Fails on the code before it: Metric had no check_classes."""
+    from genbench.sample_labels import PlannedClasses, stratified_counts
+
+    def planned(train, n, ref=None):
+        return PlannedClasses(tuple(stratified_counts(train, n)), tuple(train), "train", ref)
+
+    # train 3 : 1, 4 samples draw (3, 1); 7 draw (5, 2) but 6 draw (5, 1) (the tie to class 0): 7
+    with pytest.raises(MetricInputError) as e:
+        IntraFID().check_classes({}, planned([3, 1], 4))
+    assert str(e.value) == (
+        "intra_fid: fewer than 2 of 4 samples are drawn for 1 of 2 classes (class 1: 1), which have no "
+        "covariance; use --samples 7 or more"
+    )
+    IntraFID().check_classes({}, planned([3, 1], 7))  # (5, 2): the boundary passes
+    with pytest.raises(MetricInputError, match=r"class 1: 0\).*no number of samples draws any for a class"):
+        IntraFID().check_classes({}, planned([4, 0], 4))
+    # the reference split's class of one example: compute's own line, before any training
+    ref, labels = two_classes()
+    thin = labels.copy()
+    thin[np.flatnonzero(thin == 1)[1:]] = 0  # one reference example of class 1 left
+    with pytest.raises(MetricInputError) as late:
+        IntraFID().compute(make_ctx(ref, labels, ref, thin))
+    with pytest.raises(MetricInputError) as early:
+        IntraFID().check_classes({}, planned([300, 300], 600, (599, 1)))
+    assert str(early.value) == str(late.value)
+    assert "fewer than 2 train examples are for 1 of 2 classes (class 1: 1)" in str(late.value)
+    IntraFID().check_classes({}, planned([300, 300], 600, None))  # unlabelled: compute's to refuse
+
+
 def test_reference_statistics_alone_are_refused_and_an_unlabelled_split_named():
     ref, labels = two_classes()
     ctx = make_ctx(ref, labels, np.zeros((0, 4)), labels)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from genbench.config import Split
     from genbench.data.base import Dataset
     from genbench.features.base import FeatureExtractor, Features
+    from genbench.sample_labels import PlannedClasses
 
 
 @dataclass
@@ -394,6 +395,15 @@ class Metric(ABC):
         with ``--samples 1000`` was an error only once every model had trained. ``compute`` stays
         the authority for what cannot be known before."""
         return None  # any number of samples does unless a metric says otherwise
+
+    def check_classes(self, options: dict[str, Any], classes: PlannedClasses) -> None:
+        """Raise :class:`genbench.errors.MetricInputError` when it cannot measure a class-conditional
+        model's samples of ``classes``: how many samples each class is drawn (the same at every
+        seed) and the reference split's examples of each class. The runner calls it before any
+        training, after :meth:`check_samples`, where a class-conditional model is in the run:
+        ``intra_fid`` on 15 samples of 8 classes was an error only once every model had trained.
+        ``compute`` stays the authority (`genbench eval` of samples with classes of their own)."""
+        return None  # any classes do unless a metric says otherwise
 
     def measured_with(self, extractor: FeatureExtractor | None) -> dict[str, Any] | None:
         """What it measures on beyond the run's features, as the protocol records it, or None: by

@@ -47,6 +47,7 @@ from genbench.metrics._inputs import (
 from genbench.metrics.base import EvalContext, Metric
 from genbench.metrics.fid import DEFAULT_BACKEND, check_backend, frechet_distance, gaussian_statistics
 from genbench.registry import register_metric
+from genbench.sample_labels import PlannedClasses
 
 METRIC = "intra_fid"
 
@@ -70,6 +71,25 @@ class IntraFID(Metric):
 
     def check_options(self, options: dict[str, Any]) -> None:
         check_backend(METRIC, options)
+
+    def check_classes(self, options: dict[str, Any], classes: PlannedClasses) -> None:
+        # compute's count checks, before any training: the counts drawn are stratified to the train
+        # split's (the same at every seed), the reference split's are its labels'. Its warning for a
+        # class of no more rows than the features' dimensions is compute's alone, as fid's for all
+        # samples is: said once, for the model and seed it concerns, not here and again there
+        counts = np.asarray(classes.counts)
+        if (counts < 2).any():
+            fewest = classes.fewest_samples(2)
+            fix = (
+                f"use --samples {fewest} or more"
+                if fewest is not None
+                else "no number of samples draws any for a class the train split has no examples of; "
+                "use a dataset whose train split has examples of each class"
+            )
+            _check_counts(counts, f"of {classes.num_samples} samples are drawn", fix)
+        if classes.reference_counts is not None:
+            split = classes.reference_split
+            _check_counts(np.asarray(classes.reference_counts), f"{split} examples are", split_fix(split))
 
     def applies_to(self, ctx: EvalContext) -> bool:
         # an unconditional model's samples are left out quietly (named, its error says why)
