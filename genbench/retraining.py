@@ -57,7 +57,7 @@ def clear_for_retrain(
     ``trained_meanwhile``: another process saved ``model.pt`` while this one waited for the lock
     (:func:`genbench.training.trained_alone`). It was trained after this run began, as anew as ``--retrain`` asks, and
     is kept (unless it is of other data): the waiting process trained it over again, from scratch,
-    once the first had finished, though the README promises a checkpoint shared by several
+    once the first had finished, though docs/commands.md promises a checkpoint shared by several
     processes is trained once.
     """
     marker, partial, final = ckpt_dir / RETRAINING, ckpt_dir / PARTIAL, ckpt_dir / "model.pt"

@@ -132,7 +132,7 @@ class BrokenLastStep(TinyTrained):
 
 @register_model("test-checked")
 class Checked(PointsOnly):
-    """Checks its config as the README shows, with the two-argument ``check_config``."""
+    """Checks its config as docs/plugins.md shows, with the two-argument ``check_config``."""
 
     @dataclass
     class Config:

@@ -163,7 +163,7 @@ def test_sampling_reports_the_batch_it_ran(bench):
 
 
 def test_the_feature_speed_benchmark_records_its_command_and_rates(monkeypatch, tmp_path, capsys):
-    """benchmarks/feature_speed.py (the README's CPU extraction rates): a row per extractor, with the
+    """benchmarks/feature_speed.py (docs/gpu.md's CPU extraction rates): a row per extractor, with the
     command that made it; an unknown extractor is a usage error before anything runs."""
     script = SCRIPT.with_name("feature_speed.py")
     monkeypatch.syspath_prepend(str(script.parent))  # as `python benchmarks/feature_speed.py` has it

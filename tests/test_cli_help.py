@@ -44,12 +44,12 @@ def test_the_cli_leaves_inception_weights_to_each_extractors_variable_as_the_api
 
 
 def test_every_run_flag_is_the_runconfig_field_the_readme_says_with_the_same_default():
-    """The README says every flag of `genbench run` is a RunConfig field, but `--set` is ``overrides``
-    and `--metric-option` is ``metric_options``: ``RunConfig(set=...)`` is a TypeError. The README
-    names each field whose name is not its flag's."""
+    """docs/commands.md says every flag of `genbench run` is a RunConfig field, but `--set` is
+    ``overrides`` and `--metric-option` is ``metric_options``: ``RunConfig(set=...)`` is a TypeError.
+    It names each field whose name is not its flag's."""
     import dataclasses
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    commands = (Path(__file__).resolve().parent.parent / "docs/commands.md").read_text()
     defaults = RunConfig()
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     params = [p for p in typer.main.get_command(app).commands["run"].params if p.name != "help"]
@@ -59,7 +59,9 @@ def test_every_run_flag_is_the_runconfig_field_the_readme_says_with_the_same_def
         field = {"set_": "overrides", "metric_option": "metric_options"}.get(p.name, p.name)
         assert field in fields, flag
         if field != flag.removeprefix("--").replace("-", "_"):
-            assert f"`{flag}` is `{field}`" in readme, f"the README does not name {flag}'s field {field}"
+            assert f"`{flag}` is `{field}`" in commands, (
+                f"docs/commands.md does not name {flag}'s field {field}"
+            )
         repeatable = ("overrides", "metric_options", "include")  # the CLI's None is the field's []
         default = p.default if p.default is not None or field not in repeatable else []
         if field == "models":
@@ -154,7 +156,7 @@ def test_inception_weights_the_features_do_not_take_are_named_unused(cli, tmp_pa
 )
 def test_usage_errors_are_one_line_naming_the_help(cli, args, expected):
     """Click's usage errors exited 2 but printed Typer's boxed usage panel, not one ``error:`` line
-    as the README says every input error is."""
+    as docs/commands.md says every input error is."""
     line = single_line_error(cli(*args))
     command = "genbench" if args == ["bogus"] else f"genbench {args[0]}"
     assert expected in line and line.endswith(f"(see {command} --help)"), line

@@ -36,8 +36,10 @@ def test_report_writes_beside_the_results_and_leaves_the_published_leaderboards_
     assert "ring8.md, .csv and .tex" in r.stderr
     assert set(genbench.report(out)) == {"ring8"}
     assert not list((tmp_path / "leaderboards").iterdir())
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert "--leaderboards leaderboards`" not in readme and '"leaderboards")' not in readme
+    root = Path(__file__).resolve().parent.parent
+    for page in (root / "README.md", *(root / "docs").glob("*.md")):  # the commands moved to docs/
+        text = page.read_text()
+        assert "--leaderboards leaderboards`" not in text and '"leaderboards")' not in text, page.name
 
 
 def test_report_from_another_directory_or_of_moved_runs_keeps_the_run_figures(

@@ -1039,7 +1039,7 @@ def test_folder_searches_symlinked_subfolders(tmp_path):
 
 
 def test_a_nested_folder_is_read_in_clean_fid_and_torch_fidelity_order(tmp_path):
-    """The README says a folder is read in the order clean-fid and torch-fidelity read it (their sorted
+    """docs/metrics.md says a folder is read in the order clean-fid and torch-fidelity read it (their sorted
     path strings), on which IS's parts depend; paths sorted folder by folder put run/ before run-2/,
     where a string sort ("-" before "/") puts run-2/ first."""
     import glob

@@ -726,7 +726,7 @@ def test_reference_cache_key_covers_every_knob(digits, cache, tmp_path):
 
 
 class _ReadsItsWeightsFile(FeatureExtractor):
-    """A plugin as the README's contract lets one be written: it reads ``self.weights`` (the
+    """A plugin as docs/plugins.md's contract lets one be written: it reads ``self.weights`` (the
     ``--inception-weights`` file) and its fingerprint is a name and a version, not the file."""
 
     supported_kinds = ("points",)

@@ -109,10 +109,11 @@ def test_type_hints_ship_with_the_py_typed_marker(wheel_names):
 
 def test_the_sdist_holds_what_its_tests_read(sdist_names):
     """The sdist had the test modules (setuptools adds tests/test*.py) but not conftest.py, the
-    example plugin or the published boards: its tests failed for missing fixtures and files."""
+    example plugin or the published boards: its tests failed for missing fixtures and files. They
+    read the docs pages too (docs/plugins.md, docs/commands.md)."""
     needed = tracked(
-        "tests/*", "examples/**/*", "leaderboards/**/*", "LICENSE", "README.md", "pyproject.toml"
+        "tests/*", "examples/**/*", "leaderboards/**/*", "docs/*", "LICENSE", "README.md", "pyproject.toml"
     )
-    assert "tests/conftest.py" in needed and "leaderboards/digits.csv" in needed
+    assert {"tests/conftest.py", "leaderboards/digits.csv", "docs/plugins.md"} <= set(needed)
     assert not [name for name in needed if name not in sdist_names]
     assert not [n for n in sdist_names if n in JUNK or "/." in n]  # nor what a working clone gathers

@@ -1,5 +1,5 @@
 """A third-party plugin package, installed with pip, runs through entry points and the CLI; a broken
-or buggy one takes nothing else down. The README shows how to write and install one."""
+or buggy one takes nothing else down. docs/plugins.md shows how to write and install one."""
 
 from __future__ import annotations
 
@@ -100,29 +100,32 @@ def test_installed_plugin_runs_and_broken_plugin_does_not_take_others_down(
     assert "independent-pixels" in listing.stdout and "genbench-example-plugin" in listing.stdout
 
 
-def test_the_readme_installs_the_example_plugin_from_a_path_that_exists_and_shows_its_code():
+def test_the_docs_install_the_example_plugin_from_a_path_that_exists_and_show_its_code():
     """The README said `pip install ./genbench-example-plugin`, which is no path from the clone's root
-    (the package is under examples/), after showing the files as that package's."""
+    (the package is under examples/), after showing the files as that package's. The plugin page is
+    docs/plugins.md now; every `pip install PATH` of the README and the docs pages is checked."""
     import re
 
     root = EXAMPLE.parent.parent
-    readme = (root / "README.md").read_text()
-    installs = re.findall(r"`pip install (\S+)`", readme)
-    assert installs
+    pages = {p.name: p.read_text() for p in (root / "README.md", *sorted((root / "docs").glob("*.md")))}
+    plugins = pages["plugins.md"]
+    installs = re.findall(r"`pip install (\S+)`", "\n".join(pages.values()))
+    assert re.search(r"`pip install (\S+)`", plugins)
     for path in installs:
         assert (root / path / "pyproject.toml").is_file(), f"`pip install {path}` from the repository root"
     model = (EXAMPLE / "genbench_example_plugin" / "model.py").read_text()
-    shown = readme.split("`genbench_example_plugin/model.py`:")[1].split("```python\n")[1].split("```")[0]
+    shown = plugins.split("`genbench_example_plugin/model.py`:")[1].split("```python\n")[1].split("```")[0]
     assert shown in model
 
 
-def test_the_readme_names_the_class_each_plugin_kind_subclasses():
-    """The README's "datasets, metrics and feature extractors register the same way" named no class
-    to subclass; registration refuses any other (a third party learnt the base class from that error)."""
-    readme = (EXAMPLE.parent.parent / "README.md").read_text()
+def test_the_plugin_page_names_the_class_each_plugin_kind_subclasses():
+    """The README's "datasets, metrics and feature extractors register the same way" (now in
+    docs/plugins.md) named no class to subclass; registration refuses any other (a third party learnt
+    the base class from that error)."""
+    plugins = (EXAMPLE.parent.parent / "docs" / "plugins.md").read_text()
     for reg in (registry.datasets, registry.metrics, registry.features):
-        assert f"`{reg.group}`" in readme
-        assert f"`{reg.base.__module__}.{reg.base.__qualname__}`" in readme, reg.group
+        assert f"`{reg.group}`" in plugins
+        assert f"`{reg.base.__module__}.{reg.base.__qualname__}`" in plugins, reg.group
 
 
 BUGGY_PYPROJECT = """

@@ -282,7 +282,7 @@ def test_mode_labels_a_dataset_plugin_returns_on_the_gpu_are_read_as_on_the_cpu(
 
 
 class _Bars(Dataset):
-    """8x8 images, one vertical bar each; its mode is the bar's column (a plugin as the README has one)."""
+    """8x8 images, one vertical bar each; its mode is the bar's column (a plugin as docs/plugins.md has one)."""
 
     kind = "image"
     default_features = "raw"

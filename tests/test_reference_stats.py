@@ -720,7 +720,7 @@ def test_a_result_without_fid_against_a_mistyped_stats_path_is_replaced_when_no_
 ):
     """With metrics that read no data (``--metrics fid,is``) the reference split is the one the
     statistics file records: a mistyped path recorded none, and the corrected command was refused as
-    "a result at reference none", though that result held no FID (the README: replaced). So was the
+    "a result at reference none", though that result held no FID (docs/metrics.md: replaced). So was the
     same command again when the file was made with other features (FID failed, split recorded none)."""
     stats = tmp_path / "digits-train.npz"
     common = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress"]

@@ -395,7 +395,7 @@ def test_an_unreadable_shipped_checkpoint_is_trained_again_with_a_warning(tmp_pa
 def test_a_shipped_folder_that_was_not_installed_is_warned_of_once_before_training(
     tmp_path, monkeypatch, capsys
 ):
-    """setuptools installs a package's .py files only: a plugin following the README, with
+    """setuptools installs a package's .py files only: a plugin following docs/plugins.md, with
     ``Path(__file__).parent / "weights"``, was installed without them and retrained on every machine,
     in silence. Said once per run, before training; not under --retrain, which loads nothing shipped."""
     missing = tmp_path / "site" / "weights"
