@@ -126,3 +126,26 @@ def _ignored_message(kind: str, name: str, theirs: dict[str, str]) -> tuple[str,
         f"{kind}; rename that entry point in {and_list(sources)}"
     )
     return ", ".join(sources), why
+
+
+def misplaced(kind: str, group: str, name: str) -> str | None:
+    """Why ``name``, unknown in ``group``, is not found where a distribution declares it in another
+    group that names genbench (``genbench.model`` for ``genbench.models``, ``genbench_models``), or
+    None. Such a plugin installs cleanly and is never read: the run said only "unknown model", which
+    sent its author to the class and the install, not to the group's spelling. Read only on that
+    error's path (it lists every installed entry point)."""
+    found = sorted(
+        {
+            (ep.group, dist.metadata["Name"] or "unknown distribution")
+            for dist in metadata.distributions()  # entry_points() of no group is a dict on Python 3.11
+            for ep in dist.entry_points
+            if ep.name == name and ep.group != group and "genbench" in ep.group.lower()
+        }
+    )
+    if not found:
+        return None
+    where = and_list([f"{dist} declares it in the entry-point group {g!r}" for g, dist in found])
+    return (
+        f"unknown {kind} {name!r}: {where}, which is not {group!r}; a {kind} registers in "
+        f'[project.entry-points."{group}"] of its pyproject.toml: fix the group there and reinstall'
+    )

@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 from genbench.distributions import distribution_of, path_state
 from genbench.entry_points import Entry as Entry
 from genbench.entry_points import is_genbench as is_genbench
-from genbench.entry_points import normalised, points_at, read_entry_points
+from genbench.entry_points import misplaced, normalised, points_at, read_entry_points
 from genbench.errors import PluginLoadError, RegistrationError, UnknownNameError, said
 from genbench.includes import included_file, is_included
 from genbench.registration_checks import KINDS as KINDS
@@ -298,6 +298,7 @@ class Registry(Generic[T]):
             explained = self.explain_unknown(name) if self.explain_unknown is not None else None
             raise UnknownNameError(
                 explained
+                or misplaced(self.kind, self.group, name)
                 or f"unknown {self.kind} {name!r}{self.did_you_mean(name)} (see `genbench list {self.plural}`)"
             )
         entry = self._entries[name]

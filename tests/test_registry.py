@@ -224,6 +224,26 @@ def test_a_name_two_distributions_declare_fails_naming_both_whatever_the_path_or
     assert reg.source("dup") == "plugin-a, plugin-b"
 
 
+def test_a_name_declared_in_a_misspelt_group_says_which_group_to_declare_it_in(tmp_path, monkeypatch):
+    """A plugin declaring its model in ``genbench.model`` installs cleanly and is never read: the run
+    said only "unknown model 'pca-gauss' (see `genbench list models`)", which lists no such name.
+    The message names the distribution, the group it used and the group to use."""
+    group = "genbench.test-misplaced"
+    fake_distribution(tmp_path, "pca-plugin", {"genbench.test-misplace": {"pca-gauss": "pca:PCA"}})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry("model", group, GenerativeModel, "models")
+    with pytest.raises(UnknownNameError) as e:
+        reg.check("pca-gauss")
+    assert str(e.value) == (  # the old code: "unknown model 'pca-gauss' (see `genbench list models`)"
+        "unknown model 'pca-gauss': pca-plugin declares it in the entry-point group "
+        "'genbench.test-misplace', which is not 'genbench.test-misplaced'; a model registers in "
+        '[project.entry-points."genbench.test-misplaced"] of its pyproject.toml: fix the group there '
+        "and reinstall"
+    )
+    with pytest.raises(UnknownNameError, match=r"^unknown model 'other' \(see"):  # other names as before
+        reg.check("other")
+
+
 def test_a_plugin_declaring_a_baseline_name_is_ignored_and_the_baseline_stays(tmp_path, monkeypatch):
     """It made the name an error entry, which took the baseline down with it: a plugin declaring
     ``fid`` left every default run without FID (one warning, exit 0). Two plugins declaring one name
