@@ -48,8 +48,35 @@ def serialized(payload: Any) -> bytes:
         if not (isinstance(e, pickle.UnpicklingError) and _WEIGHTS_ONLY in str(e)):
             _load(io.BytesIO(data), "cpu")  # a tensor meta cannot hold: the load itself decides
             return data
-        raise StateContentError(_refused(e, data) or "an object") from e
+        raise StateContentError(_refused(e, data, _nested_classes(payload)) or "an object") from e
     return data
+
+
+def _nested_classes(payload: Any) -> dict[str, str]:
+    """For each class nested in another (``mod.Model.Config``) of which ``payload`` holds an object:
+    the outer class's name -> its own. torch pickles such a class as ``builtins.getattr(mod.Model,
+    "Config")``, so the unpickler names ``builtins.getattr`` and ``mod.Model``: a state holding the
+    model's own ``self.config`` (a nested ``Config``, as the plugin contract has it) read as if it held
+    the model. Only names, read after the loader refused the state; the loader decides."""
+    nested: dict[str, str] = {}
+    seen: set[int] = set()
+    stack = [payload]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, torch.Tensor | str | bytes | int | float | type):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, dict):
+            stack += [*obj.keys(), *obj.values()]
+        elif isinstance(obj, list | tuple | set | frozenset):
+            stack += list(obj)
+        else:
+            kind = type(obj)
+            outer, dot, _ = kind.__qualname__.partition(".")
+            if dot and "<locals>" not in kind.__qualname__:
+                nested.setdefault(f"{kind.__module__}.{outer}", f"{kind.__module__}.{kind.__qualname__}")
+            stack += list(getattr(obj, "__dict__", {}).values())
+    return nested
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -97,9 +124,11 @@ _NAMED = tuple(
 )
 
 
-def _refused(error: Exception, source: Path | bytes) -> str | None:
+def _refused(error: Exception, source: Path | bytes, nested: dict[str, str] | None = None) -> str | None:
     """What the weights_only unpickler refused in ``source``, in words (``a mod.Config object``):
-    every global it does not take, else the one torch's ``error`` names; None when it names none."""
+    every global it does not take, else the one torch's ``error`` names; None when it names none.
+    ``nested`` (:func:`_nested_classes` of what was saved) names a nested class in place of the
+    ``builtins.getattr`` and outer class its pickle is made of."""
     if _WEIGHTS_ONLY not in str(error):
         return None
     try:
@@ -112,6 +141,8 @@ def _refused(error: Exception, source: Path | bytes) -> str | None:
         names = [m.group(1) for words in _NAMED if (m := words.search(str(error)))][:1]
     if not names:
         return None
+    if nested and "builtins.getattr" in names and any(n in nested for n in names):
+        names = sorted({nested.get(n, n) for n in names if n != "builtins.getattr"})
     return f"a {names[0]} object" if len(names) == 1 else f"{', '.join(names)} objects"
 
 

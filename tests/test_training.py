@@ -646,6 +646,28 @@ def test_a_resumable_state_the_loader_would_refuse_is_shown_at_its_first_save(tm
     assert not (tmp_path / "t.pt").exists()
 
 
+class _WithConfig(Toy):
+    @dataclass
+    class Config:  # nested in its model, as the plugin contract writes it
+        scale: float = 1.0
+
+
+def test_a_state_holding_the_models_nested_config_names_the_config_not_the_model():
+    """torch pickles a nested class as ``builtins.getattr(Model, "Config")``, and the refusal named
+    the model itself: "holds builtins.getattr, test_training._WithConfig objects" for a state_dict()
+    holding ``self.config``. It names the object the state holds."""
+    from genbench.checkpoint import serialized
+    from genbench.errors import StateContentError
+
+    for state in ({"config": _WithConfig.Config()}, {"w": torch.zeros(2), "c": [1, (_WithConfig.Config(),)]}):
+        with pytest.raises(StateContentError) as e:
+            serialized(state)
+        assert e.value.refused == "a test_training._WithConfig.Config object"  # old: builtins.getattr, ...
+    with pytest.raises(StateContentError) as e:  # a class at module level, as before
+        serialized({"settings": _Settings(), "config": _WithConfig.Config()})
+    assert e.value.refused == "test_training._Settings, test_training._WithConfig.Config objects"
+
+
 class _Mode(enum.Enum):
     FAST = "fast"
 
