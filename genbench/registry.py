@@ -418,6 +418,21 @@ def _unknown_features(name: str) -> str | None:
     )
 
 
+def _unknown_metric(name: str) -> str | None:
+    """The error for an unknown metric ``name`` that is a value one of genbench's metrics writes (a
+    board's column: ``precision`` is ``prdc``'s), naming that metric; None for any other name.
+    "did you mean 'is_inf'?" for ``--metrics precision`` sent its reader nowhere near ``prdc``."""
+    from genbench.metric_columns import in_tree_value_owners
+
+    owner = in_tree_value_owners().get(name)
+    if owner is None or owner == name:
+        return None
+    return (
+        f"unknown metric {name!r}: {name!r} is a value of metric {owner!r}, which computes it; "
+        f"name {owner!r} instead (see `genbench list metrics`)"
+    )
+
+
 def _model_base() -> type:
     from genbench.api import GenerativeModel
 
@@ -449,6 +464,7 @@ features: Registry = Registry(
     "feature extractor", "genbench.features", _features_base, "features", decorator="register_features"
 )
 features.explain_unknown = _unknown_features
+metrics.explain_unknown = _unknown_metric
 
 register_model = models.register
 register_dataset = datasets.register

@@ -107,6 +107,26 @@ def test_real_registry_suggests_for_typos():
             models.get(typed)
 
 
+def test_a_metric_value_given_as_a_metric_names_the_metric_that_computes_it():
+    """``--metrics precision`` (a board's column) said "did you mean 'is_inf'?"; it names ``prdc``."""
+    from genbench.registry import metrics
+
+    for value, metric in (
+        ("precision", "prdc"),
+        ("intra_fid_max", "intra_fid"),
+        ("samples_per_s", "throughput"),
+    ):
+        with pytest.raises(UnknownNameError) as e:
+            metrics.check(value)
+        assert str(e.value) == (
+            f"unknown metric {value!r}: {value!r} is a value of metric {metric!r}, which computes it; "
+            f"name {metric!r} instead (see `genbench list metrics`)"
+        )
+    assert metrics.check("prdc") == "prdc"  # a metric's own name is still a metric
+    with pytest.raises(UnknownNameError, match=r"^unknown metric 'zzzzzz' \(see"):  # other names as before
+        metrics.check("zzzzzz")
+
+
 @pytest.mark.parametrize(
     ("module", "error"),
     [
