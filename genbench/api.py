@@ -179,7 +179,9 @@ class GenerativeModel(ABC):
         return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
 
     def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
-        """Train on ``train`` (N x *shape, in the data range). Returns a summary (e.g. steps).
+        """Train on ``train`` (N x *shape, in the data range). Returns a dict summarising it
+        (``{"steps": n}``, recorded in the result's ``training``; None for none): anything else is
+        warned of and not recorded.
 
         Raise :class:`genbench.errors.Diverged` when the loss becomes NaN or inf.
         """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -214,8 +214,17 @@ def _train_and_save(
             # a fit that caught Ctrl-C is interrupted all the same: no model.pt, its train.pt kept;
             # SIGTERM waits for the step to end, and its state is saved
             with steps_end_first(), ctrl_c_kept():
-                summary = model.fit(_train_split_to_fit(p).to(p.device), ctx) or {}
-        summary = {**summary, **mode}  # saved with the weights: a loaded checkpoint says how it was trained
+                summary = model.fit(_train_split_to_fit(p).to(p.device), ctx)
+        if summary is not None and not isinstance(summary, Mapping):
+            # a fit returning its last loss was a TypeError here, after the whole training and
+            # before its model.pt: the trained weights were lost for a summary nothing needs
+            console.warn(
+                f"{label} seed {seed}: fit() returned {type(summary).__name__} {summary!r:.40}, not a dict "
+                'of its summary (e.g. {"steps": n}); it is not recorded'
+            )
+            summary = None
+        # saved with the weights: a loaded checkpoint says how it was trained
+        summary = {**(summary or {}), **mode}
         check_weights_finite(model, summary, ctx)
     except KeyboardInterrupt as e:
         say_rerun(e, _rerun_after_stop(ctx, ckpt_dir, f"{label} seed {seed}"))

@@ -616,6 +616,30 @@ def test_a_state_refused_after_training_is_scored_uncached_with_the_fix(tmp_path
     assert not list((tmp_path / "cache").glob("checkpoints/**/model.pt"))
 
 
+@register_model("test-training-returns-loss")
+class ReturnsLoss(Toy):
+    """Its fit returns its last loss, a float, where the contract asks for a dict (its summary)."""
+
+    def fit(self, train, ctx):
+        super().fit(train, ctx)
+        return 0.25
+
+
+def test_a_fit_returning_no_dict_keeps_its_training_and_says_so(tmp_path, capsys):
+    """``{**summary}`` of a float was "raised TypeError: 'float' object is not a mapping", after the
+    whole training and before its model.pt: the run failed and the next one trained again. The
+    weights are saved and loaded back, and a warning names what fit returned and what it should."""
+    Toy.fits.clear()
+    (result,) = run(config(tmp_path, "a", models=["test-training-returns-loss"]))
+    assert result.status == "ok" and result.training["checkpoint"] is not None, result.error
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        'fit() returned float 0.25, not a dict of its summary (e.g. {"steps": n}); it is not recorded' in err
+    )
+    (again,) = run(config(tmp_path, "b", models=["test-training-returns-loss"]))
+    assert again.training["loaded"] and Toy.fits == [Toy.Config().steps]  # trained once
+
+
 @register_model("test-training-saves-settings")
 class SavesSettings(Toy):
     """Its resumable state (what it gives ctx.save_checkpoint) holds a dataclass; its state_dict() does not."""
