@@ -7,7 +7,7 @@ OLDEST ?= .venv-oldest
 SEEDS  ?= 0,1,2
 GAP_SEEDS ?= 0,1,2,3,4,5,6,7
 
-.PHONY: install test test-oldest test-slow lint format bench leaderboards leaderboards-conditional classifier checkpoints ddim-gap run clean
+.PHONY: install test test-oldest test-slow lint format bench leaderboards leaderboards-conditional leaderboards-extrapolated classifier checkpoints ddim-gap run clean
 
 install: $(STAMP)
 
@@ -86,6 +86,13 @@ leaderboards-conditional: $(STAMP)
 	$(PY) -m genbench run --models ddpm-cond,ddim-cond,gan-cond,copy-cond,ddpm,ddim,gan-ns --dataset digits --seeds $(SEEDS) --out runs/conditional
 	$(PY) -m genbench run --models ddim-cond --set ddim-cond.guidance=0,0.3,1,3 --dataset digits --seeds $(SEEDS) --out runs/conditional
 	$(PY) -m genbench report --out runs/conditional --leaderboards leaderboards/conditional
+
+# FID and IS extrapolated to infinitely many samples (fid_inf, is_inf: Chong & Forsyth 2020) beside FID
+# and IS at N, for the trained baselines on digits, 3 seeds, from the shipped checkpoints
+# (leaderboards/extrapolated/, which docs/metrics.md quotes; about 15 minutes on 2 cores).
+leaderboards-extrapolated: $(STAMP)
+	$(PY) -m genbench run --models ddpm,vae,gan-ns,gan-sat --dataset digits --seeds $(SEEDS) --metrics fid,fid_inf,is,is_inf --out runs/extrapolated
+	$(PY) -m genbench report --out runs/extrapolated --leaderboards leaderboards/extrapolated
 
 # Issue #3's DDIM-at-100-steps against DDPM-at-1000 over 8 seeds, paired by seed (DDIM samples each
 # seed's DDPM checkpoint): ddpm and ddim at 100 steps (eta 0 and 1) on digits, then each DDIM row's

@@ -1,4 +1,4 @@
-"""The numbers README.md and docs/digits-findings.md quote in prose from the published boards:
+"""The numbers README.md, docs/metrics.md and docs/digits-findings.md quote in prose from the published boards:
 spreads, ratios and the paired t-tests between DDIM's samplers and DDPM. The README's tables are
 checked against the boards' CSVs in test_leaderboard.py; these sentences are typed by hand too, and
 a board regenerated without them (or a figure mistyped: the docs had DDIM-100's excess on seed 0 as
@@ -190,6 +190,34 @@ def test_the_readme_prose_on_the_conditional_board():
     _check(text, r"`gan-cond`'s `train_s` \({n} ± {n} s\)", [gan_cond["train_s"], gan_cond["train_s_std"]])
     _check(text, r"2000 steps, {n} ± {n} s here\)", [ddpm_cond["train_s"], ddpm_cond["train_s_std"]])
     _check(text, r"on it `ddpm` samples {n}/s", [board.loc["ddpm", "samples_per_s"]])
+
+
+def test_the_fid_inf_paragraph_in_the_metrics_page():
+    """docs/metrics.md's FID and IS against their extrapolations to infinitely many samples, from
+    leaderboards/extrapolated/ (`make leaderboards-extrapolated`)."""
+    text = _text("docs/metrics.md")
+    board = _board("extrapolated/digits")
+    values = []
+    for label in ("ddpm", "gan-sat", "gan-ns", "vae"):
+        row = board.loc[label]
+        values += [row["fid"], row["fid_std"], row["fid_inf"], row["fid_inf_std"]]
+    _check(
+        text,
+        r"DDPM {n} ± {n} vs {n} ± {n} \(the bias is [\d]+% of its FID\), GAN-sat {n} ± {n} vs {n} ± {n}, "
+        r"GAN-NS {n} ± {n} vs {n} ± {n}, VAE {n} ± {n} vs {n} ± {n};",
+        values,
+    )
+    gaps = board["fid"] - board["fid_inf"]
+    ddpm = board.loc["ddpm"]
+    _check(
+        text,
+        r"FID at N is {n} to {n} above FID_inf for every model",
+        [gaps.min(), gaps.max()],
+    )
+    _check(text, r"\(the bias is {n}% of its FID\)", [100 * (ddpm["fid"] - ddpm["fid_inf"]) / ddpm["fid"]])
+    _check(text, r"IS {n} vs IS_inf {n} for DDPM", [ddpm["is"], ddpm["is_inf"]])
+    others = (board["is_inf"] - board["is"]).drop("ddpm")
+    _check(text, r"and {n} to {n} higher for the others", [others.min(), others.max()])
 
 
 def test_agrees_reads_the_digits_shown():
