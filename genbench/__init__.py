@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genbench.config import DEFAULT_DATASET as _DEFAULT_DATASET
 from genbench.config import PATH_FIELDS as _PATH_FIELDS
 from genbench.config import RunConfig, absolute_paths
 from genbench.determinism import fix_cublas_workspace
@@ -31,10 +32,18 @@ fix_cublas_workspace()  # before any CUDA work: deterministic training on CUDA n
 
 if TYPE_CHECKING:
     from genbench.api import DataSpec, GenerativeModel, TrainContext
+    from genbench.model_fields import ModelOption, ModelOptions
 
 #: imported on first use (PEP 562): they need torch, whose import takes seconds, so that `genbench
 #: --help` and `genbench list` start at once and a Ctrl-C while torch loads is the CLI's to handle
-_LAZY = {"DataSpec": "genbench.api", "GenerativeModel": "genbench.api", "TrainContext": "genbench.api"}
+_LAZY = {
+    "DataSpec": "genbench.api",
+    "GenerativeModel": "genbench.api",
+    "TrainContext": "genbench.api",
+    # not torch's cost, but `genbench list` without a name reads no source (ast, tokenize)
+    "ModelOption": "genbench.model_fields",
+    "ModelOptions": "genbench.model_fields",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -164,6 +173,29 @@ def registered(
         return _registered(kind)
 
 
+def model_options(
+    name: str,
+    dataset: str | os.PathLike[str] = _DEFAULT_DATASET,
+    *,
+    include: list[str | os.PathLike[str]] | None = None,
+) -> ModelOptions:
+    """What `genbench list models NAME` shows, as data: the config fields of the model ``name``,
+    which ``--set NAME.FIELD=VALUE`` (``RunConfig.overrides``) takes, as they are on ``dataset``:
+    ``ModelOptions(model, dataset, fields, weights_from, owner_fields, note)``, each field a
+    ``ModelOption(name, type, value, source, affects, comment)``: ``value`` as ``--set`` writes it,
+    ``source`` "dataset" where the dataset's per-dataset defaults set it (else "default", the
+    dataclass's), ``affects`` "training" (a new value retrains), "sampling" (the trained weights are
+    reused) or "unused" (nothing on this data), ``comment`` the field's ``# ...`` in the source.
+    ``include``: `--include`'s files, as ``RunConfig.include``."""
+    with _callers_generators_kept():
+        from genbench.model_fields import model_options as _model_options
+
+        _include([] if include is None else include)
+        if isinstance(dataset, os.PathLike):
+            dataset = _path(dataset, "dataset")
+        return _model_options(name, dataset)
+
+
 def report(
     out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
     leaderboards: str | os.PathLike[str] | None = None,
@@ -219,10 +251,13 @@ __all__ = [
     "GenbenchError",
     "GenerativeModel",
     "ListedEntry",
+    "ModelOption",
+    "ModelOptions",
     "Result",
     "RunConfig",
     "TrainContext",
     "evaluate",
+    "model_options",
     "register_dataset",
     "register_features",
     "register_metric",
