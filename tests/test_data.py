@@ -12,6 +12,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import struct
 import subprocess
 import sys
@@ -328,7 +329,19 @@ def test_idx_files_are_read_in_place_from_torchvision_s_raw_folder(
             f.unlink()  # deleted as told (and its un-gzipped twin): offline, both places are named
     with pytest.raises(DataError) as e:
         cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("train")
+    # the file raw/ lacks, gzipped or not (fails on the old _load, which said "or torchvision's {raw}
+    # (from" to a user who had three of the four there)
+    assert f"into {mine} or torchvision's {raw}, which lacks train-labels-idx1-ubyte[.gz] (from" in str(
+        e.value
+    )
+    held = {f.name: f.read_bytes() for f in raw.iterdir()}
+    for f in raw.iterdir():  # a raw/ that holds none of them: named as before, the error lists the files
+        f.unlink()
+    with pytest.raises(DataError) as e:
+        cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("train")
     assert f"into {mine} or torchvision's {raw} (from" in str(e.value)
+    for name, data in held.items():
+        (raw / name).write_bytes(data)
     mine.mkdir(exist_ok=True)  # genbench's folder begun: the rest goes there, not into raw/
     (mine / "t10k-labels-idx1-ubyte.gz").write_bytes((packed / "t10k-labels-idx1-ubyte.gz").read_bytes())
     with pytest.raises(DataError) as e:
@@ -375,7 +388,8 @@ def test_torchvision_s_old_processed_files_are_read_checked_as_the_raw_files(
     load (the offline error)."""
     packed = tmp_path / "packed" / source
     arrays = write_mnist(packed)
-    monkeypatch.setitem(mnist.RESOURCES, source, {f.name: md5(f) for f in packed.iterdir()})
+    # sorted: the offline error lists what raw/ lacks in this order
+    monkeypatch.setitem(mnist.RESOURCES, source, {f.name: md5(f) for f in sorted(packed.iterdir())})
     raw_md5 = {
         f.name[:-3]: hashlib.md5(gzip.decompress(f.read_bytes())).hexdigest() for f in packed.iterdir()
     }
@@ -426,11 +440,23 @@ def test_torchvision_s_old_processed_files_are_read_checked_as_the_raw_files(
     with pytest.raises(DataError, match="not a torch.save file of tensors alone: UnpicklingError"):
         cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("test")
     assert _Unpickled.made == []  # refused, never unpickled
-    pt["test"].unlink()  # processed/ no longer whole: offline, genbench's folder is asked for, as before
-    with pytest.raises(
-        DataError, match=rf"put .* into {tmp_path / 'tv' / source} or torchvision's {raw} \(from"
-    ):
+    pt["test"].unlink()  # processed/ no longer whole: offline, genbench's folder is asked for, as before,
+    # and what raw/ and processed/ each lack (fails on the old _load, which named neither)
+    with pytest.raises(DataError) as e:
         cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("train")
+    assert (
+        f"into {tmp_path / 'tv' / source} or torchvision's {raw}, which lacks t10k-images-idx3-ubyte[.gz], "
+        "train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], beside a processed/ that lacks "
+        "test.pt (from"
+    ) in str(e.value) and "\n" not in str(e.value)
+    shutil.rmtree(raw)  # no raw/: processed/ named alone
+    with pytest.raises(DataError) as e:
+        cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("train")
+    assert f"or torchvision's {raw}, beside a processed/ that lacks test.pt (from" in str(e.value)
+    pt["train"].unlink()  # an empty processed/: not named, as no folder at all
+    with pytest.raises(DataError) as e:
+        cls(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("train")
+    assert f"or torchvision's {raw} (from" in str(e.value)
 
 
 def test_the_un_gzipped_md5s_cover_every_idx_file():

@@ -197,6 +197,23 @@ class _IDXDataset(Dataset):
                 files[gz] = md5
         return files
 
+    def _lacks(self, raw: Path, processed: Path) -> str:
+        """What torchvision's ``raw/`` and the ``processed/`` beside it lack, for the offline error
+        (``ensure_files``' ``elsewhere_lacks``), where either holds part of its files: each is read
+        only whole, and "or torchvision's root/MNIST/raw" was said to a user who had them there.
+        A folder holding none of its files, or none at all, is not named (the error lists the files)."""
+        # each file gzipped or not, as _load reads it: named once, "train-images-idx3-ubyte[.gz]"
+        raw_lacks = [n.removesuffix(".gz") + "[.gz]" for n in self._files(raw) if not (raw / n).is_file()]
+        pt_lacks = [n for n in PROCESSED.values() if not (processed / n).is_file()]
+        said = (
+            f", which lacks {', '.join(raw_lacks)}"
+            if 0 < len(raw_lacks) < len(RESOURCES[self.source])
+            else ""
+        )
+        if 0 < len(pt_lacks) < len(PROCESSED):  # one of two: with both it is read, with none not named
+            said += f", beside a processed/ that lacks {', '.join(pt_lacks)}"
+        return said
+
     def _check_not_renamed(self, directory: Path) -> None:
         """Refuse a ``.gz`` in ``directory`` that holds the file un-gzipped (a browser that un-gzips
         downloads keeps the name): its md5 is not the ``.gz``'s, so it was said to be corrupt, to
@@ -240,6 +257,7 @@ class _IDXDataset(Dataset):
                 MIRRORS[self.source],
                 instead="the same un-gzipped, without .gz",
                 elsewhere=theirs,
+                elsewhere_lacks=self._lacks(theirs, processed),
             )
         for gz in RESOURCES[self.source]:
             # read un-gzipped or from torchvision's folder: a cut-off download of the .gz is never resumed now
