@@ -33,6 +33,7 @@ from genbench.resolve import (
     build_metric_options,
     build_metrics,
     check_built_dataset_name,
+    check_metric_classes,
     check_metric_features,
     check_metric_samples,
     check_shared_inputs,
@@ -40,7 +41,7 @@ from genbench.resolve import (
 )
 from genbench.results import Result, environment, safe_name
 from genbench.runner import load_stats, reference_features_for
-from genbench.sample_labels import checked_labels, given_labels, labels_sha256
+from genbench.sample_labels import checked_labels, given_labels, labelled_classes, labels_sha256
 from genbench.saved_samples import kept_by, remove_samples_of, samples_sha256, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
 
@@ -152,6 +153,9 @@ def _evaluate(
         extractor = build_extractor(dataset, config, device, console)  # a bad --features first: its own fix
         check_metric_features(metrics, extractor, config.metrics)
         check_metric_samples(metrics, options, measures["num_samples"], extractor)
+        if labels is not None:  # intra_fid's class of one sample, said before any feature is extracted
+            classes = labelled_classes(labels[1]["counts"], dataset, config.reference_split, reads)
+            check_metric_classes(metrics, options, classes)
 
         def fingerprints() -> None:  # computed only when a result is there to compare with
             add_fingerprints(measures, extractor, dataset, reads)

@@ -124,12 +124,16 @@ class PlannedClasses:
     """What a run knows, before any training, of the classes its class-conditional models' samples
     are drawn for and of the reference split they are compared with: what a class-conditional
     metric checks (:meth:`genbench.metrics.base.Metric.check_classes`). The counts are the same at
-    every seed (:func:`stratified_counts`); only the order of the labels is the seed's."""
+    every seed (:func:`stratified_counts`); only the order of the labels is the seed's. `genbench
+    eval` of samples given with their classes builds one too (:func:`labelled_classes`), before any
+    features are extracted: their counts are the labels' own, drawn by no stratification here."""
 
-    #: the samples drawn for each class ``0 .. K-1``: :func:`stratified_counts` of ``train_counts``
+    #: the samples drawn for each class ``0 .. K-1``: :func:`stratified_counts` of ``train_counts``,
+    #: or the classes given with the samples (`genbench eval`)
     counts: tuple[int, ...]
-    #: the train split's examples of each class, which ``counts`` are stratified to
-    train_counts: tuple[int, ...]
+    #: the train split's examples of each class, which ``counts`` are stratified to; None where the
+    #: classes were given with the samples: no number of samples here draws more of a class
+    train_counts: tuple[int, ...] | None
     #: the split the samples are compared with (``--reference-split``)
     reference_split: Split
     #: its examples of each class (labels outside ``[0, K)`` left out); None: not known before the
@@ -140,24 +144,45 @@ class PlannedClasses:
     def num_samples(self) -> int:
         return sum(self.counts)
 
+    @property
+    def given(self) -> bool:
+        """Whether the classes were given with the samples (`genbench eval`), not drawn by a run."""
+        return self.train_counts is None
+
     def fewest_samples(self, per_class: int) -> int | None:
         """The fewest ``--samples`` from which on every class is drawn ``per_class`` times or more
-        (:func:`fewest_samples`); None where the train split lacks a class."""
-        return fewest_samples(list(self.train_counts), per_class)
+        (:func:`fewest_samples`); None where the train split lacks a class, or the classes were given."""
+        return None if self.train_counts is None else fewest_samples(list(self.train_counts), per_class)
 
 
 def planned_classes(dataset: Dataset, n: int, reference_split: Split) -> PlannedClasses:
     """The :class:`PlannedClasses` of a run of ``n`` samples on ``dataset`` (one whose train split
     :func:`check_conditional_data` took), compared with its ``reference_split``."""
     train = class_counts(dataset)
-    ref = dataset.load_labels(reference_split)
-    ref_counts = None
-    # labels that are no 1-D integers are the metrics' to refuse, in their own lines (_classes)
-    if isinstance(ref, torch.Tensor) and ref.ndim == 1 and ref.dtype in _INTEGERS:
-        k = len(train)
-        ref = ref.detach().cpu().to(torch.int64)
-        ref_counts = tuple(int(c) for c in torch.bincount(ref[(ref >= 0) & (ref < k)], minlength=k))
+    ref_counts = _reference_counts(dataset, reference_split, len(train))
     return PlannedClasses(tuple(stratified_counts(train, n)), tuple(train), reference_split, ref_counts)
+
+
+def labelled_classes(
+    counts: list[int], dataset: Dataset, reference_split: Split, reads_reference: bool
+) -> PlannedClasses:
+    """The :class:`PlannedClasses` of samples given with their classes (`genbench eval`): ``counts``
+    the samples of each class (what :func:`checked_labels` records), no train split's to stratify
+    to; the ``reference_split``'s counts read only where a metric compares with it (``reads_reference``:
+    IS alone or ``--reference-stats`` read no dataset)."""
+    ref_counts = _reference_counts(dataset, reference_split, len(counts)) if reads_reference else None
+    return PlannedClasses(tuple(counts), None, reference_split, ref_counts)
+
+
+def _reference_counts(dataset: Dataset, split: Split, k: int) -> tuple[int, ...] | None:
+    """The examples of each class ``0 .. k-1`` of ``dataset``'s ``split`` (labels outside left out), or
+    None where its labels are not one integer per example."""
+    ref = dataset.load_labels(split)
+    # labels that are no 1-D integers are the metrics' to refuse, in their own lines (_classes)
+    if not (isinstance(ref, torch.Tensor) and ref.ndim == 1 and ref.dtype in _INTEGERS):
+        return None
+    ref = ref.detach().cpu().to(torch.int64)
+    return tuple(int(c) for c in torch.bincount(ref[(ref >= 0) & (ref < k)], minlength=k))
 
 
 _INTEGERS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)

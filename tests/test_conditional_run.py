@@ -320,6 +320,45 @@ def test_intra_fid_of_too_few_samples_per_class_stops_a_conditional_run_before_t
     assert np.isfinite(result["metrics"]["intra_fid"]) and not result["metric_errors"]
 
 
+def test_eval_of_given_classes_with_one_sample_of_a_class_stops_before_any_feature_is_extracted(
+    cli, tmp_path, cache_dir, monkeypatch
+):
+    """`genbench eval` of samples whose arr_1 gives class 9 one sample: intra_fid had no covariance
+    for it, said only once every sample's features were extracted (Inception over 50000 images is
+    many minutes on a CPU), with the other metrics' result written and exit 2. Now intra_fid's
+    check_classes refuses it at once, in one line naming eval's fix (no --samples draws more of a
+    class there): fails on the old evaluation, whose line was compute's, after extraction. Two of
+    each class pass the check (the boundary), and intra_fid is computed."""
+    from genbench.features.base import FeatureExtractor
+    from genbench.features.classifier import Classifier
+
+    extracted = []
+    for cls in (FeatureExtractor, Classifier):  # digits' default features, and any other's
+        real = cls.extract
+
+        def counted(self, x, progress=None, real=real):
+            extracted.append(len(x))
+            return real(self, x, progress)
+
+        monkeypatch.setattr(cls, "extract", counted)
+    labels = np.arange(20) % 10
+    labels[-1] = 0  # class 9: one sample
+    out, metrics = tmp_path / "out", ("--metrics", "fid,intra_fid")
+    r = cli(*eval_args(_adm_file(tmp_path / "adm.npz", n=20, labels=labels), out, cache_dir, *metrics))
+    assert single_line_error(r) == (
+        "error: intra_fid: fewer than 2 of 20 samples are given for 1 of 10 classes (class 9: 1), which "
+        "have no covariance; give 2 or more samples of each class, or leave intra_fid out of --metrics"
+    )
+    assert extracted == [] and not list(out.rglob("*.json"))
+    r = cli(
+        *eval_args(_adm_file(tmp_path / "adm.npz", n=20, labels=np.arange(20) % 10), out, cache_dir, *metrics)
+    )
+    assert r.exit_code == 0, r.output
+    assert 20 in extracted  # the samples' features, once the check passed
+    result = json.loads((out / "digits/adm/seed0.json").read_text())
+    assert np.isfinite(result["metrics"]["intra_fid"]) and not result["metric_errors"]
+
+
 def test_a_reference_class_of_one_example_stops_a_conditional_run_before_training(
     register, tmp_path, cache_dir, recorded
 ):

@@ -236,6 +236,29 @@ def test_before_training_its_count_checks_name_the_samples_that_give_each_class_
     IntraFID().check_classes({}, planned([300, 300], 600, None))  # unlabelled: compute's to refuse
 
 
+def test_before_extraction_classes_given_with_the_samples_name_eval_s_fix():
+    """`genbench eval`'s check_classes (samples given with their classes): the counts are the labels'
+    own, so no --samples is named (none draws more of a class there) but eval's fix; the reference
+    split's counts are read only where a metric compares with it. Fails on the code before it: no
+    labelled_classes."""
+    from genbench.sample_labels import labelled_classes
+
+    ds = Classes(np.array([0, 0, 1, 1, 1]))
+    given = labelled_classes([3, 1], ds, "train", reads_reference=True)
+    assert given.given and given.reference_counts == (2, 3) and given.fewest_samples(2) is None
+    with pytest.raises(MetricInputError) as e:
+        IntraFID().check_classes({}, given)
+    assert str(e.value) == (
+        "intra_fid: fewer than 2 of 4 samples are given for 1 of 2 classes (class 1: 1), which have no "
+        "covariance; give 2 or more samples of each class, or leave intra_fid out of --metrics"
+    )
+    IntraFID().check_classes({}, labelled_classes([2, 2], ds, "train", reads_reference=True))  # boundary
+    assert labelled_classes([2, 2], ds, "train", reads_reference=False).reference_counts is None
+    thin = Classes(np.array([0, 0, 1]))  # the reference's class of one example: the run's line
+    with pytest.raises(MetricInputError, match=r"2 train examples are for 1 of 2 classes \(class 1: 1\)"):
+        IntraFID().check_classes({}, labelled_classes([2, 2], thin, "train", reads_reference=True))
+
+
 def test_reference_statistics_alone_are_refused_and_an_unlabelled_split_named():
     ref, labels = two_classes()
     ctx = make_ctx(ref, labels, np.zeros((0, 4)), labels)

@@ -402,7 +402,9 @@ class Metric(ABC):
         seed) and the reference split's examples of each class. The runner calls it before any
         training, after :meth:`check_samples`, where a class-conditional model is in the run:
         ``intra_fid`` on 15 samples of 8 classes was an error only once every model had trained.
-        ``compute`` stays the authority (`genbench eval` of samples with classes of their own)."""
+        `genbench eval` calls it before extracting any features of samples given with their
+        classes (``classes.given``: the counts are the labels', ``train_counts`` None). ``compute``
+        stays the authority."""
         return None  # any classes do unless a metric says otherwise
 
     def measured_with(self, extractor: FeatureExtractor | None) -> dict[str, Any] | None:

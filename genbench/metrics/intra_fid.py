@@ -78,7 +78,13 @@ class IntraFID(Metric):
         # class of no more rows than the features' dimensions is compute's alone, as fid's for all
         # samples is: said once, for the model and seed it concerns, not here and again there
         counts = np.asarray(classes.counts)
-        if (counts < 2).any():
+        if (counts < 2).any() and classes.given:
+            # `genbench eval` of samples with their classes, before any features are extracted: no
+            # --samples draws more of a class there, and without intra_fid (in the default set,
+            # unasked) the other metrics are scored
+            fix = f"give 2 or more samples of each class, or leave {METRIC} out of --metrics"
+            _check_counts(counts, f"of {classes.num_samples} samples are given", fix)
+        elif (counts < 2).any():
             fewest = classes.fewest_samples(2)
             fix = (
                 f"use --samples {fewest} or more"
