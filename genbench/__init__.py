@@ -32,6 +32,8 @@ fix_cublas_workspace()  # before any CUDA work: deterministic training on CUDA n
 
 if TYPE_CHECKING:
     from genbench.api import DataSpec, GenerativeModel, TrainContext
+    from genbench.dataset_declarations import DatasetInfo
+    from genbench.metric_declarations import MetricInfo, MetricOption, MetricValue
     from genbench.model_fields import ModelOption, ModelOptions
 
 #: imported on first use (PEP 562): they need torch, whose import takes seconds, so that `genbench
@@ -43,6 +45,10 @@ _LAZY = {
     # not torch's cost, but `genbench list` without a name reads no source (ast, tokenize)
     "ModelOption": "genbench.model_fields",
     "ModelOptions": "genbench.model_fields",
+    "MetricInfo": "genbench.metric_declarations",
+    "MetricOption": "genbench.metric_declarations",
+    "MetricValue": "genbench.metric_declarations",
+    "DatasetInfo": "genbench.dataset_declarations",
 }
 
 
@@ -196,6 +202,38 @@ def model_options(
         return _model_options(name, dataset)
 
 
+def metric_info(name: str, *, include: list[str | os.PathLike[str]] | None = None) -> MetricInfo:
+    """What `genbench list metrics NAME` shows, as data: what the metric ``name`` declares,
+    ``MetricInfo(name, source, description, values, options, runs_by_default, runs_by_default_under,
+    reference, supported_kinds, version, needs_logits)``, each value a ``MetricValue(name, better)``
+    (better "higher", "lower" or "none"), each option a ``MetricOption(name, default, type, words)``
+    (``default`` as ``--metric-option`` writes it, None where computed from the inputs). Computes
+    nothing. ``include``: `--include`'s files, as ``RunConfig.include``."""
+    with _callers_generators_kept():
+        from genbench.metric_declarations import metric_info as _metric_info
+
+        _include([] if include is None else include)
+        return _metric_info(name)
+
+
+def dataset_info(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    include: list[str | os.PathLike[str]] | None = None,
+) -> DatasetInfo:
+    """What `genbench list datasets NAME` shows, as data: what the dataset ``name`` declares (kind,
+    example shape, value range, split sizes, modes, default features, whether its files are
+    downloaded and the folders under ``data_dir``, as ``--data-dir``, they are looked for in), as a
+    ``DatasetInfo``; None where it is not known until the data is loaded. Reads no data and
+    downloads nothing. ``include``: `--include`'s files, as ``RunConfig.include``."""
+    with _callers_generators_kept():
+        from genbench.dataset_declarations import dataset_info as _dataset_info
+
+        _include([] if include is None else include)
+        return _dataset_info(name, None if data_dir is None else _path(data_dir, "data_dir"))
+
+
 def report(
     out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
     leaderboards: str | os.PathLike[str] | None = None,
@@ -248,15 +286,21 @@ def _report_folders(out: Any, leaderboards: Any) -> list[Path]:
 
 __all__ = [
     "DataSpec",
+    "DatasetInfo",
     "GenbenchError",
     "GenerativeModel",
     "ListedEntry",
+    "MetricInfo",
+    "MetricOption",
+    "MetricValue",
     "ModelOption",
     "ModelOptions",
     "Result",
     "RunConfig",
     "TrainContext",
+    "dataset_info",
     "evaluate",
+    "metric_info",
     "model_options",
     "register_dataset",
     "register_features",

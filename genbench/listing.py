@@ -46,7 +46,7 @@ def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
             ListedEntry(
                 e.name,
                 e.source,
-                "" if e.name in errors or e.alias_of else _describe(e.obj),
+                "" if e.name in errors or e.alias_of else describe(e.obj),
                 alias_of=e.alias_of,
                 error=errors.get(e.name),
                 opt_in=k == "metrics" and e.name not in errors and not e.alias_of and _opt_in(e.obj),
@@ -65,7 +65,7 @@ def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
     return out
 
 
-def _describe(obj: object) -> str:
+def describe(obj: object) -> str:
     """The class's ``description``, else its docstring's first paragraph on one line: its first line
     alone cut a sentence wrapped over two ("..., one-hot conditioned")."""
     paragraph = (obj.__doc__ or "").strip().split("\n\n")[0]

@@ -260,7 +260,7 @@ def test_eval_help_says_where_class_labels_are_read():
 def test_a_listed_description_is_the_docstrings_first_paragraph_not_its_first_line():
     """`genbench list` showed a docstring's first line alone: gan-cond's read "... projection
     discriminator (Miyato & Koyama 2018), one-hot conditioned", a sentence cut where it wrapped."""
-    from genbench.listing import _describe
+    from genbench.listing import describe
 
     class Wrapped:
         """A model whose first sentence wraps
@@ -268,7 +268,7 @@ def test_a_listed_description_is_the_docstrings_first_paragraph_not_its_first_li
 
         Details a listing does not show."""
 
-    assert _describe(Wrapped) == "A model whose first sentence wraps over two lines, `literal` included."
+    assert describe(Wrapped) == "A model whose first sentence wraps over two lines, `literal` included."
     import genbench
 
     models = {e.name: e for e in genbench.registered()["models"]}

@@ -217,7 +217,10 @@ def test_the_python_api_returns_the_table_as_data(plugin):
     [
         (["models", "ddpn"], "unknown model 'ddpn'; did you mean 'ddpm'"),
         (["models", "ddpm", "--dataset", "digts"], "unknown dataset 'digts'; did you mean 'digits'"),
-        (["datasets", "digits"], "genbench list datasets takes no name"),
+        (
+            ["features", "clip"],
+            "genbench list features takes no name; a name goes with models, metrics or datasets",
+        ),
         (["models", "--dataset", "cifar10"], "--dataset goes with a model's name"),
     ],
 )

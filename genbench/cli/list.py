@@ -1,17 +1,24 @@
 """`genbench list`: every registered model, dataset, metric and feature extractor, and its source
 (a table over :func:`genbench.listing.registered`, which the Python API returns as data); `genbench
 list models NAME`: the model's config fields, which ``--set NAME.FIELD=`` takes
-(:func:`genbench.model_fields.model_options`)."""
+(:func:`genbench.model_fields.model_options`); `genbench list metrics NAME` and `genbench list
+datasets NAME`: what the metric or dataset declares (:mod:`genbench.metric_declarations`,
+:mod:`genbench.dataset_declarations`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from genbench.cli.options import Include
+from genbench.cli.options import DataDir, Include
 from genbench.errors import GenbenchError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from genbench.dataset_declarations import DatasetInfo
 
 
 def list_entries(
@@ -20,7 +27,10 @@ def list_entries(
     ] = None,
     name: Annotated[
         str | None,
-        typer.Argument(help="A model's name: its config fields (what --set NAME.FIELD= takes) instead."),
+        typer.Argument(
+            help="A model's name: its config fields (what --set NAME.FIELD= takes) instead; a metric's "
+            "or a dataset's: what it declares."
+        ),
     ] = None,
     dataset: Annotated[
         str | None,
@@ -29,20 +39,30 @@ def list_entries(
             show_default=False,
         ),
     ] = None,
+    data_dir: DataDir = None,
     include: Include = None,
 ) -> None:
     """Show registered names, where each comes from, and plugins that fail to import; with `models
-    NAME`, that model's config fields."""
-    if name is not None:
-        if kind != "models":
-            raise GenbenchError(
-                f"genbench list {kind} takes no name; a name goes with models: genbench list models ddpm "
-                "lists that model's config fields"
-            )
-        return _model_options(name, dataset, include)
-    if dataset is not None:
+    NAME`, that model's config fields; with `metrics NAME` or `datasets NAME`, what it declares."""
+    if dataset is not None and (kind != "models" or name is None):
         raise GenbenchError(
             f"--dataset goes with a model's name: genbench list models NAME --dataset {dataset}"
+        )
+    if data_dir is not None and (kind != "datasets" or name is None):
+        raise GenbenchError(
+            f"--data-dir goes with a dataset's name: genbench list datasets NAME --data-dir {data_dir}"
+        )
+    if name is not None:
+        if kind == "models":
+            return _model_options(name, dataset, include)
+        if kind == "metrics":
+            return _metric_info(name, include)
+        if kind == "datasets":
+            return _dataset_info(name, data_dir, include)
+        raise GenbenchError(
+            f"genbench list {kind} takes no name; a name goes with models, metrics or datasets: "
+            "genbench list models ddpm lists that model's config fields, genbench list metrics kid "
+            "that metric's options"
         )
     from rich.markup import escape
     from rich.table import Table
@@ -127,3 +147,116 @@ def _model_options(name: str, dataset: str | None, include: list[Path] | None) -
         )
     if options.note:
         console.print(options.note, markup=False)
+
+
+def _facts(title: str, rows: list[tuple[str, str]]) -> Table:
+    """A two-column table, what and its value, in `genbench list`'s style (plugin text as written)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("what", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for what, value in rows:
+        table.add_row(escape(what), escape(value))
+    return table
+
+
+#: what a metric compares the samples with, by its ``reference``
+_REFERENCE = {
+    "features": "the reference split's features (the dataset is read)",
+    "stats": "the reference split's feature mean and covariance, or --reference-stats",
+    "none": "nothing: the samples alone",
+}
+
+
+def _metric_info(name: str, include: list[Path] | None) -> None:
+    """What a metric declares: a table of it, and one of its options."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from genbench import metric_info
+    from genbench.progress import make_console
+
+    console = make_console()
+    info = metric_info(name, include=list(include or []))
+    values = ", ".join(
+        f"{v.name} ({v.better} is better)" if v.better != "none" else f"{v.name} (no better direction)"
+        for v in info.values
+    )
+    under = " or ".join(info.runs_by_default_under)
+    runs = (
+        "by default (when --metrics names none)"
+        if info.runs_by_default
+        else f"opt-in: only with --metrics {info.name}"
+        + (f", or by default under --features {under}" if under else "")
+    )
+    rows = [
+        ("description", info.description),
+        ("source", info.source),
+        ("values", values or "none declared"),
+        ("runs", runs),
+        ("compares with", _REFERENCE.get(info.reference, info.reference)),
+        ("applies to", ", ".join(info.supported_kinds) + " data"),
+        ("version", str(info.version)),
+    ]
+    if info.needs_logits:
+        rows.append(
+            ("logits", "reads the samples' logits: not under --features that give none (raw, dinov2)")
+        )
+    console.print(_facts(f"metric {info.name}", rows))
+    if not info.options:
+        console.print(f"{info.name} has no options", markup=False)
+        return
+    table = Table(title=f"options: --metric-option {info.name}.NAME=VALUE", title_justify="left")
+    table.add_column("option", no_wrap=True)
+    table.add_column("default", overflow="fold")
+    table.add_column("type", no_wrap=True)
+    table.add_column("also takes", overflow="fold")
+    for o in info.options:
+        default = o.default if o.default is not None else "from the inputs"
+        table.add_row(escape(o.name), escape(default), escape(o.type), escape(", ".join(o.words)))
+    console.print(table)
+    if info.source == "genbench":  # a plugin's options are in its own documentation
+        console.print("what each option means: docs/metrics.md, Metric options", markup=False)
+
+
+def _dataset_info(name: str, data_dir: Path | None, include: list[Path] | None) -> None:
+    """What a dataset declares, as a table; nothing of its data is read."""
+    from genbench import dataset_info
+    from genbench.progress import make_console
+
+    unknown = "not known until loaded"
+    info = dataset_info(name, data_dir, include=list(include or []))
+    shape = str(info.example_shape) if info.example_shape is not None else unknown  # as declared: (2,)
+    modes = str(info.num_modes) if info.num_modes is not None else "unknown"
+    if info.num_modes is not None and info.classifier_labels_modes:
+        modes += f" (a sample's is the class a classifier trained on {info.name} predicts)"
+    rows = [
+        ("description", info.description),
+        ("source", info.source),
+        ("kind", f"{info.kind} ({'N x C x H x W' if info.kind == 'image' else 'N x D'})"),
+        ("example shape", shape),
+        ("values", "in [-1, 1]" if info.value_range is not None else "not bounded (points)"),
+        ("train split", f"{info.train_size} examples" if info.train_size is not None else unknown),
+        ("test split", f"{info.test_size} examples" if info.test_size is not None else unknown),
+        ("modes", modes),
+        ("default features", info.default_features),
+        ("files", _files(info)),
+    ]
+    make_console().print(_facts(f"dataset {info.name}", rows))
+
+
+def _files(info: DatasetInfo) -> str:
+    """Whether the dataset's files are downloaded, and where they are looked for."""
+    folders = [str(f) for f in info.data_folders or ()]
+    if info.data_folders is None:
+        return f"not declared (--data-dir: {info.data_dir})"
+    if not folders:
+        return "none: made in code or shipped in a package" + (
+            "" if info.downloads is False else " (downloads not declared)"
+        )
+    looked = f"looked for in {folders[0]}" + "".join(f", then {f}" for f in folders[1:])
+    if info.downloads:
+        return f"{looked}; downloaded into {folders[0]} on first use where none holds them"
+    return looked + (" (never downloaded)" if info.downloads is False else " (downloads not declared)")

@@ -78,6 +78,14 @@ class Dataset(ABC):
     #: `genbench eval` against --reference-stats then checks samples against it and never reads the
     #: data (a downloaded dataset need not be there). Checked against the data whenever it is read.
     example_shape: ClassVar[tuple[int, ...] | None] = None
+    #: the number of examples of each split, where it is known without reading the data (the
+    #: official files' counts, which their checksums fix; a generated split's size): what `genbench
+    #: list datasets NAME` shows, which never reads the data; None: not known until loaded. Shown,
+    #: not enforced: the tests' small stand-ins for the official files hold other counts
+    split_sizes: ClassVar[dict[Split, int] | None] = None
+    #: whether its files are downloaded on first use (into the first of :meth:`data_folders`);
+    #: None: not declared
+    downloads: ClassVar[bool | None] = None
     #: one-line description for `genbench list datasets`
     description: ClassVar[str] = ""
     registered_name: ClassVar[str] = ""
@@ -108,6 +116,26 @@ class Dataset(ABC):
         ):
             like = "(3, 32, 32)" if cls.kind == "image" else "(2,)"
             return f"declares example_shape = {shape!r}; give {cls.kind} data's shape of one example, e.g. {like}, or None"
+        sizes = cls.split_sizes
+        if sizes is not None and not (
+            isinstance(sizes, dict)
+            and set(sizes) <= {"train", "test"}
+            and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes.values())
+        ):
+            return (
+                f"declares split_sizes = {sizes!r}; map 'train' and 'test' to their numbers of examples, "
+                "e.g. {'train': 50000, 'test': 10000}, or None"
+            )
+        if cls.downloads not in (True, False, None):
+            return f"declares downloads = {cls.downloads!r}; use True, False or None (not declared)"
+        return None
+
+    @classmethod
+    def data_folders(cls, data_dir: Path) -> tuple[Path, ...] | None:
+        """The folders under ``data_dir`` (``--data-dir``) that its files are looked for in, in the
+        order they are read from (a download goes into the first): what `genbench list datasets
+        NAME` shows. ``()`` where it reads no files (made in code, or shipped in a package); None
+        (the default) where the dataset does not say."""
         return None
 
     @property

@@ -151,7 +151,14 @@ class CIFAR10(Dataset):
     default_features = "inception"
     num_modes = NUM_CLASSES
     example_shape = (3, 32, 32)
+    split_sizes = {"train": 50000, "test": 10000}  # five batches of 10000, and one (md5-checked)
+    downloads = True
     description = "CIFAR-10, 32x32 colour, 50k/10k, downloaded (python format)"
+
+    @classmethod
+    def data_folders(cls, data_dir: Path) -> tuple[Path, ...]:
+        # as _load reads them: genbench's own folder, where a download goes, then torchvision's root
+        return (data_dir / "cifar10", data_dir)
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
         directory = self.data_dir / "cifar10"

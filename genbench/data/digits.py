@@ -8,6 +8,7 @@ stratified 80/20 split (seed 0): 1437 train and 360 test images.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,7 +55,13 @@ class Digits(Dataset):
     num_modes = 10
     example_shape = (1, 8, 8)
     classifier_labels_modes = True
+    split_sizes = {"train": 1437, "test": 360}  # train_test_split's: 360 = ceil(0.2 x 1797)
+    downloads = False
     description = "scikit-learn 8x8 handwritten digits (1797), embedded, 1437/360 split"
+
+    @classmethod
+    def data_folders(cls, data_dir: Path) -> tuple[Path, ...]:
+        return ()  # shipped in scikit-learn
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = digits_split(split)

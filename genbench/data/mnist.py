@@ -182,8 +182,17 @@ class _IDXDataset(Dataset):
     num_modes = 10
     classifier_labels_modes = True
     example_shape = (1, 28, 28)
+    split_sizes = {"train": 60000, "test": 10000}  # the md5-checked files'
+    downloads = True
     source: ClassVar[str] = ""  # key of RESOURCES / MIRRORS
     torchvision: ClassVar[str] = ""  # torchvision's class name, its folder under its root
+
+    @classmethod
+    def data_folders(cls, data_dir: Path) -> tuple[Path, ...]:
+        # as _load reads them: genbench's own folder, where a download goes, then torchvision's
+        # raw/, then the processed/ of torchvision < 0.9
+        theirs = data_dir / cls.torchvision
+        return (data_dir / cls.source, theirs / "raw", theirs / "processed")
 
     def _files(self, directory: Path) -> dict[str, str | None]:
         """{name: md5} of the files to read from ``directory``: each ``.gz``, or where it is absent

@@ -9,6 +9,8 @@ splits share no digit image. The draw is seeded, so the dataset is identical on 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -29,7 +31,13 @@ class StackedDigits(Dataset):
     num_modes = 1000
     example_shape = (3, 8, 8)
     classifier_labels_modes = True
+    split_sizes = SIZES
+    downloads = False
     description = "three 8x8 digits stacked as RGB (Stacked-MNIST construction), 1000 modes, embedded"
+
+    @classmethod
+    def data_folders(cls, data_dir: Path) -> tuple[Path, ...]:
+        return ()  # drawn from digits, shipped in scikit-learn
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = digits_split(split)

@@ -8,6 +8,7 @@ PacGAN counts a sample as high quality when it lies within three standard deviat
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -26,8 +27,14 @@ class GaussianMixture2D(Dataset):
     kind = "points"
     default_features = "raw"
     example_shape = (2,)
+    split_sizes = SIZES
+    downloads = False
     means: ClassVar[np.ndarray]  # K x 2
     std: ClassVar[float]
+
+    @classmethod
+    def data_folders(cls, data_dir: Path) -> tuple[Path, ...]:
+        return ()  # drawn in code
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng(SEEDS[split])

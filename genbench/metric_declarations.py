@@ -1,0 +1,100 @@
+"""What `genbench list metrics NAME` shows, as data: a metric's description, the values it writes and
+which way each is better, its options (what ``--metric-option NAME.KEY=`` takes, each with its
+default and type), whether it runs by default, what it compares the samples with, the kinds of data
+it applies to and its version (``genbench.metric_info``). All of it is what the class declares
+(:class:`genbench.metrics.base.Metric`): nothing is computed, no data is read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from genbench import registry
+from genbench.errors import GenbenchError
+from genbench.field_values import value_text
+from genbench.listing import describe
+
+#: a value's better direction: "higher", "lower", or "none" (a diagnostic such as C_T, whose ideal is 0)
+Direction = Literal["higher", "lower", "none"]
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    name: str  # the result's column (``kid_std``)
+    better: Direction
+
+
+@dataclass(frozen=True)
+class MetricOption:
+    name: str  # what --metric-option METRIC.NAME= sets
+    #: the default as --metric-option writes it (a tuple as 1:2); None where the metric declares
+    #: None: computed from the inputs (kid.subset_size's min(1000, N, reference size))
+    default: str | None
+    #: what a value given is read as (:func:`genbench.config.resolve_metric_options`): the default's
+    #: type (int, float, str, tuple[int, ...]), or "number" for a default of None
+    type: str
+    words: tuple[str, ...] = ()  # taken beside values of its type, as written (vendi.q's "inf")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str  # the registered name (an alias resolved)
+    source: str  # "genbench", or the distribution (or --include file) that registered it
+    description: str
+    values: tuple[MetricValue, ...]
+    options: tuple[MetricOption, ...]
+    #: whether a run without --metrics computes it (``Metric.runs_by_default``); False: opt-in
+    runs_by_default: bool
+    #: the --features under which an opt-in metric runs by default all the same (cmmd under clip)
+    runs_by_default_under: tuple[str, ...]
+    #: what it compares the samples with: "features" (the reference split's, so the dataset is
+    #: read), "stats" (their mean and covariance, which --reference-stats may give) or "none"
+    reference: str
+    supported_kinds: tuple[str, ...]  # "image", "points"
+    version: int  # recorded with its results (metric_versions)
+    needs_logits: bool = False  # reads the samples' logits (IS): not under raw or dinov2 features
+
+
+def metric_info(name: str) -> MetricInfo:
+    """What the registered metric ``name`` declares. Imports its module (and torch with it); computes
+    nothing."""
+    if not isinstance(name, str):
+        raise GenbenchError(
+            f"the metric must be a registered metric's name (a str), got {type(name).__name__}"
+        )
+    canonical = registry.metrics.canonical(name)  # an unknown name: "did you mean"
+    cls = registry.metrics.get(canonical)
+    words = dict(cls.option_words)
+    return MetricInfo(
+        name=canonical,
+        source=registry.metrics.source(canonical),
+        description=describe(cls),
+        values=tuple(MetricValue(k, _direction(v)) for k, v in cls.higher_is_better.items()),
+        options=tuple(
+            MetricOption(k, None if v is None else value_text(v), _type_text(v), tuple(words.get(k, ())))
+            for k, v in cls.options.items()
+        ),
+        runs_by_default=bool(cls.runs_by_default),
+        runs_by_default_under=tuple(cls.runs_by_default_under),
+        reference=str(cls.reference),
+        supported_kinds=tuple(cls.supported_kinds),
+        version=int(cls.version),
+        needs_logits=bool(cls.needs_logits),
+    )
+
+
+def _direction(higher: bool | None) -> Direction:
+    return "none" if higher is None else "higher" if higher else "lower"
+
+
+def _type_text(default: Any) -> str:
+    """The type a value given is converted to, as :func:`genbench.config.resolve_metric_options`
+    converts it: by the default's type; a number (else the text as given) where the default is None."""
+    if default is None:
+        return "number"
+    if isinstance(default, tuple | list):
+        kinds = {type(v).__name__ for v in default}
+        if len(kinds) != 1:  # no one type for its items: each a number, else text
+            return type(default).__name__
+        return f"tuple[{kinds.pop()}, ...]" if isinstance(default, tuple) else f"list[{kinds.pop()}]"
+    return type(default).__name__
