@@ -135,7 +135,8 @@ class Dataset(ABC):
         """The folders under ``data_dir`` (``--data-dir``) that its files are looked for in, in the
         order they are read from (a download goes into the first): what `genbench list datasets
         NAME` shows. ``()`` where it reads no files (made in code, or shipped in a package); None
-        (the default) where the dataset does not say."""
+        (the default) where the dataset does not say. The built-in datasets' ``_load`` reads its
+        folders from here, so the listing cannot drift from where they look."""
         return None
 
     @property

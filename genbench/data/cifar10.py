@@ -161,11 +161,12 @@ class CIFAR10(Dataset):
         return (data_dir / "cifar10", data_dir)
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-        directory = self.data_dir / "cifar10"
+        # data_folders, which `genbench list datasets cifar10` shows: genbench's own, then torchvision's
+        directory, root = self.data_folders(self.data_dir)
         # torchvision.datasets.CIFAR10(root) keeps the archive and its extracted folder in root itself
         # (clean-fid's and torch-fidelity's users hold them there): where genbench's folder has
         # neither, they are read in place, checked as ours are, and never written (that folder is its)
-        where = self.data_dir if not _holds(directory) and _holds(self.data_dir) else directory
+        where = root if not _holds(directory) and _holds(root) else directory
         fix = torchvision_fix("cifar10", directory) if where != directory else FIX_CORRUPT
         extracted = where / FOLDER
         if not (where / ARCHIVE).exists() and all((extracted / n).is_file() for n in BATCH_MD5):
@@ -188,7 +189,7 @@ class CIFAR10(Dataset):
             # a folder that is there but incomplete (a batch deleted as its md5 error said) is named
             # with what it lacks, genbench's and torchvision's alike: "put ... or its extracted
             # folder" was said to a user who had one, or "torchvision's root" to one who had it there
-            lacks, their_lacks = _lacks(extracted), _lacks(self.data_dir / FOLDER)
+            lacks, their_lacks = _lacks(extracted), _lacks(root / FOLDER)
             instead = f"its extracted {FOLDER}/" + (f", which lacks {lacks}" if lacks else "")
             try:
                 paths = ensure_files(
@@ -197,7 +198,7 @@ class CIFAR10(Dataset):
                     RESOURCES,
                     MIRRORS,
                     instead=instead,
-                    elsewhere=self.data_dir,
+                    elsewhere=root,
                     elsewhere_lacks=f", whose {FOLDER}/ lacks {their_lacks}" if their_lacks else "",
                 )
             except DataError:

@@ -242,17 +242,17 @@ class _IDXDataset(Dataset):
                 )
 
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-        directory = self.data_dir / self.source
+        # data_folders, which `genbench list datasets` shows: genbench's own, torchvision's raw/ and
+        # the processed/ of torchvision < 0.9
+        directory, theirs, processed = self.data_folders(self.data_dir)
         self._check_not_renamed(directory)
         # torchvision.datasets.MNIST(root) keeps the files in root/MNIST/raw/, both gzipped and not
         # (clean-fid's and torch-fidelity's users hold them there): where genbench's folder lacks
         # any, they are read in place, checked as ours are, and never written (that folder is its)
-        theirs = self.data_dir / self.torchvision / "raw"
         files, their_files = self._files(directory), self._files(theirs)
         ours_whole = all((directory / n).is_file() for n in files)
         # torchvision < 0.9 kept them converted too, in root/MNIST/processed/{training,test}.pt (and
         # deleted the .gz): read where neither folder is whole, verified as the raw files they rebuild
-        processed = self.data_dir / self.torchvision / "processed"
         paths: dict[str, Path] = {}
         if not ours_whole and all((theirs / n).is_file() for n in their_files):
             paths = {name: theirs / name for name in their_files}
