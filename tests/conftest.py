@@ -3,6 +3,9 @@ weights train once, reference features are extracted once)."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import importlib
 import os
 import subprocess
 import sys
@@ -12,6 +15,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from genbench import registry
 from genbench.cli.main import app
 
 
@@ -107,3 +111,25 @@ def register(monkeypatch):
         return cls
 
     return add
+
+
+@pytest.fixture
+def fresh_registries(monkeypatch):
+    """What a test's ``--include`` files register, and the record of the files imported, are undone
+    afterwards (``pytestmark = pytest.mark.usefixtures("fresh_registries")`` in the files that
+    include plugins). The module of genbench.includes is absent on code before --include: the tests
+    then fail on their own assertions."""
+    for reg in (registry.models, registry.datasets, registry.metrics, registry.features):
+        reg.discover()
+        monkeypatch.setattr(reg, "_entries", {k: dataclasses.replace(e) for k, e in reg._entries.items()})
+    with contextlib.suppress(ImportError):
+        includes = importlib.import_module("genbench.includes")
+        monkeypatch.setattr(includes, "_imported", {})
+        monkeypatch.setattr(includes, "_by_module", {})
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield
+    for name in [m for m in sys.modules if m.startswith("_genbench_include_") or m == "include_helper"]:
+        del sys.modules[name]
+    from genbench.metric_columns import _declared
+
+    _declared.cache_clear()  # a test metric's directions

@@ -6,11 +6,7 @@ split-size test the Dataset classes' lack of ``split_sizes``."""
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import importlib
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -58,20 +54,7 @@ class Undeclared(Dataset):
 '''
 
 
-@pytest.fixture(autouse=True)
-def fresh_registries(monkeypatch):
-    """What a test's file registers, and the record of the files imported, are undone afterwards."""
-    for reg in (registry.models, registry.datasets, registry.metrics, registry.features):
-        reg.discover()
-        monkeypatch.setattr(reg, "_entries", {k: dataclasses.replace(e) for k, e in reg._entries.items()})
-    includes = importlib.import_module("genbench.includes")
-    monkeypatch.setattr(includes, "_imported", {})
-    monkeypatch.setattr(includes, "_by_module", {})
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    yield
-    for name in [m for m in sys.modules if m.startswith("_genbench_include_")]:
-        with contextlib.suppress(KeyError):
-            del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("fresh_registries")  # tests/conftest.py
 
 
 @pytest.fixture

@@ -6,10 +6,7 @@ argument(s) (ddpm)", which every test here meets on the code before."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import importlib
-import sys
 import tomllib
 from pathlib import Path
 
@@ -97,20 +94,7 @@ class Points(Dataset):
 '''
 
 
-@pytest.fixture(autouse=True)
-def fresh_registries(monkeypatch):
-    """What a test's file registers, and the record of the files imported, are undone afterwards."""
-    for reg in (registry.models, registry.datasets, registry.metrics, registry.features):
-        reg.discover()
-        monkeypatch.setattr(reg, "_entries", {k: dataclasses.replace(e) for k, e in reg._entries.items()})
-    includes = importlib.import_module("genbench.includes")
-    monkeypatch.setattr(includes, "_imported", {})
-    monkeypatch.setattr(includes, "_by_module", {})
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    yield
-    for name in [m for m in sys.modules if m.startswith("_genbench_include_")]:
-        with contextlib.suppress(KeyError):
-            del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("fresh_registries")  # tests/conftest.py
 
 
 @pytest.fixture

@@ -5,13 +5,9 @@ pyproject and `pip install -e` it first."""
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import hashlib
-import importlib
 import json
 import pickle
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -81,25 +77,7 @@ def plugin(
     return path
 
 
-@pytest.fixture(autouse=True)
-def fresh_registries(monkeypatch):
-    """What a test's files register, and the record of the files imported, are undone afterwards
-    (the module of genbench.includes is absent on code before --include: the tests then fail on
-    their own assertions)."""
-    for reg in (registry.models, registry.datasets, registry.metrics, registry.features):
-        reg.discover()
-        monkeypatch.setattr(reg, "_entries", {k: dataclasses.replace(e) for k, e in reg._entries.items()})
-    with contextlib.suppress(ImportError):
-        includes = importlib.import_module("genbench.includes")
-        monkeypatch.setattr(includes, "_imported", {})
-        monkeypatch.setattr(includes, "_by_module", {})
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    yield
-    for name in [m for m in sys.modules if m.startswith("_genbench_include_") or m == "include_helper"]:
-        del sys.modules[name]
-    from genbench.metric_columns import _declared
-
-    _declared.cache_clear()  # the test's metric's directions
+pytestmark = pytest.mark.usefixtures("fresh_registries")  # tests/conftest.py
 
 
 def listed(*args: object):
