@@ -382,7 +382,9 @@ def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> 
             hint = (
                 f"; did you mean {', '.join(close)}?" if close else f"; fields: {', '.join(fields) or 'none'}"
             )
-            raise GenbenchError(f"model {name!r} has no config field {key!r}{hint}")
+            # the fields' values, types and comments: `genbench list models NAME` (model_fields.py)
+            shown = f" (`genbench list models {name}` shows each with its value)" if fields else ""
+            raise GenbenchError(f"model {name!r} has no config field {key!r}{hint}{shown}")
         values[key] = coerce(text, hints[key], f"{name}.{key}")
     return Config(**values)
 

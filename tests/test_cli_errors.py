@@ -66,6 +66,11 @@ def test_a_tilde_after_an_equals_sign_is_the_home_directory(cli, tmp_path, monke
         (["--models", "copy", "--set", "ddim.steps=10"], "add ddim to --models"),
         (["--models", "copy", "--set", "gan.steps=10"], "add gan to --models"),  # as typed, not gan-ns
         (["--models", "ddim", "--set", "ddim.stepz=10"], "did you mean steps"),
+        # the fields with their values and comments are a command away: the error now says which
+        (
+            ["--models", "ddpm", "--set", "ddpm.depth=3"],
+            "(`genbench list models ddpm` shows each with its value)",
+        ),
         (["--models", "ddim", "--set", "ddim.steps=ten"], "bad value 'ten' for ddim.steps"),
         # an empty sweep item failed as "bad value ''", or (a str field) set the field to ''
         (
