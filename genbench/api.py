@@ -166,8 +166,15 @@ class GenerativeModel(ABC):
         return {}
 
     def to(self, device: torch.device | str) -> Self:
-        """Move the model to ``device``; subclasses move their modules and call super()."""
+        """Move the model to ``device``: record it as ``self.device`` and move each
+        ``torch.nn.Module`` held as an attribute (``self.net``), in place as ``Module.to`` moves it,
+        so an optimizer's parameters stay its own. A plugin holding only its networks needs no
+        override: one that did not move them ran on a laptop and failed on a GPU machine. Tensors,
+        and modules in lists or dicts, are a subclass's to move: it overrides this and calls super()."""
         self.device = torch.device(device)
+        for value in vars(self).values():
+            if isinstance(value, torch.nn.Module):
+                value.to(self.device)
         return self
 
     def train_config(self) -> dict[str, Any]:
