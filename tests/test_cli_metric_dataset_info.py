@@ -228,3 +228,21 @@ def test_a_plugin_dataset_that_declares_nothing_says_so_unread(plugin):
 )
 def test_a_wrong_name_is_one_line_exit_2(args, expected):
     assert expected in single_line_error(listed(*args))
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        ({"split_sizes": {"train": 0}}, "declares split_sizes = {'train': 0}; map 'train' and 'test'"),
+        ({"split_sizes": {"val": 10}}, "declares split_sizes = {'val': 10}"),
+        ({"split_sizes": {"train": True}}, "declares split_sizes = {'train': True}"),
+        ({"downloads": "yes"}, "declares downloads = 'yes'; use True, False or None"),
+    ],
+)
+def test_a_malformed_split_sizes_or_downloads_is_refused_at_registration(declared, expected):
+    from genbench.data.base import Dataset
+
+    bad = type("Bad", (Dataset,), {"kind": "points", "_load": lambda self, split: None, **declared})
+    assert expected in (bad.declaration_problem() or "")
+    good = type("Good", (Dataset,), {"kind": "points", "_load": lambda self, split: None})
+    assert good.declaration_problem() is None
