@@ -141,8 +141,12 @@ def _refused(error: Exception, source: Path | bytes, nested: dict[str, str] | No
         names = [m.group(1) for words in _NAMED if (m := words.search(str(error)))][:1]
     if not names:
         return None
-    if nested and "builtins.getattr" in names and any(n in nested for n in names):
-        names = sorted({nested.get(n, n) for n in names if n != "builtins.getattr"})
+    if nested and "builtins.getattr" in names:
+        # torch 2.5's message names builtins.getattr alone, later ones the outer class beside it:
+        # either way the nested classes the state holds are what it refused
+        names = sorted(
+            {n for n in names if n != "builtins.getattr" and n not in nested} | set(nested.values())
+        )
     return f"a {names[0]} object" if len(names) == 1 else f"{', '.join(names)} objects"
 
 

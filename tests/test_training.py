@@ -689,7 +689,10 @@ def test_a_state_holding_the_models_nested_config_names_the_config_not_the_model
         assert e.value.refused == "a test_training._WithConfig.Config object"  # old: builtins.getattr, ...
     with pytest.raises(StateContentError) as e:  # a class at module level, as before
         serialized({"settings": _Settings(), "config": _WithConfig.Config()})
-    assert e.value.refused == "test_training._Settings, test_training._WithConfig.Config objects"
+    if hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint"):  # every refused global
+        assert e.value.refused == "test_training._Settings, test_training._WithConfig.Config objects"
+    else:  # torch 2.5 (the floor) names the first its unpickler met, as its error does
+        assert e.value.refused == "a test_training._Settings object"
 
 
 class _Mode(enum.Enum):
