@@ -346,18 +346,25 @@ def resolve_metric_options(
             out[key] = number_or_text(text)
         elif isinstance(default, str):
             out[key] = text
-        elif isinstance(default, tuple | list):
-            kinds = {type(v) for v in default}
-            if len(kinds) == 1:
-                inner = kinds.pop()
-                out[key] = coerce(
-                    text, tuple[inner, ...] if isinstance(default, tuple) else list[inner], where
-                )
-            else:  # no one type to read the items as: numbers, else text, as a bare tuple field's
-                out[key] = coerce(text, tuple if isinstance(default, tuple) else list, where)
         else:
-            out[key] = coerce(text, type(default), where)
+            out[key] = coerce(text, option_type(default), where)
     return out
+
+
+def option_type(default: Any) -> Any:
+    """The type a metric option's value is read as, from its declared ``default``: the default's
+    type; a tuple or list of one item type as ``tuple[int, ...]`` (``list[int]``), items of mixed
+    types as a bare ``tuple`` (``list``: each a number, else text, as a bare tuple field's); None
+    for a default of None (a number, else text). `genbench list metrics NAME` shows it."""
+    if default is None:
+        return None
+    if isinstance(default, tuple | list):
+        kinds = {type(v) for v in default}
+        if len(kinds) != 1:
+            return tuple if isinstance(default, tuple) else list
+        inner = kinds.pop()
+        return tuple[inner, ...] if isinstance(default, tuple) else list[inner]
+    return type(default)
 
 
 def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> Any:

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from genbench import registry
+from genbench.config import option_type
 from genbench.errors import GenbenchError
 from genbench.field_values import value_text
 from genbench.listing import describe
+from genbench.model_fields import type_text
 
 #: a value's better direction: "higher", "lower", or "none" (a diagnostic such as C_T, whose ideal is 0)
 Direction = Literal["higher", "lower", "none"]
@@ -88,13 +90,6 @@ def _direction(higher: bool | None) -> Direction:
 
 
 def _type_text(default: Any) -> str:
-    """The type a value given is converted to, as :func:`genbench.config.resolve_metric_options`
-    converts it: by the default's type; a number (else the text as given) where the default is None."""
-    if default is None:
-        return "number"
-    if isinstance(default, tuple | list):
-        kinds = {type(v).__name__ for v in default}
-        if len(kinds) != 1:  # no one type for its items: each a number, else text
-            return type(default).__name__
-        return f"tuple[{kinds.pop()}, ...]" if isinstance(default, tuple) else f"list[{kinds.pop()}]"
-    return type(default).__name__
+    """The type a value given is converted to (:func:`genbench.config.option_type`, which
+    :func:`genbench.config.resolve_metric_options` reads it as); "number" where the default is None."""
+    return "number" if default is None else type_text(option_type(default))

@@ -73,7 +73,7 @@ def model_options(name: str, dataset: str = DEFAULT_DATASET) -> ModelOptions:
         fields.append(
             ModelOption(
                 f.name,
-                _type_text(hint),
+                type_text(hint),
                 _value_text(value, hint, f"{canonical}.{f.name}"),
                 "dataset" if f.name in given else "default",
                 affects.get(f.name, ""),
@@ -136,7 +136,8 @@ def _call(model: str, what: str, call: typing.Callable[[], Any]) -> Any:
         raise GenbenchError(f"model {model!r} from {source} failed {what}: {said(e)}") from e
 
 
-def _type_text(hint: Any) -> str:
+def type_text(hint: Any) -> str:
+    """A type as written in source: ``int``, ``tuple[int, ...]``."""
     if isinstance(hint, str):
         return hint
     if isinstance(hint, type) and typing.get_origin(hint) is None:
