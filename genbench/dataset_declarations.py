@@ -43,7 +43,7 @@ class DatasetInfo:
 def dataset_info(name: str, data_dir: str | os.PathLike[str] | None = None) -> DatasetInfo:
     """What the registered dataset ``name`` declares; ``data_dir`` as ``--data-dir`` (None: the
     default). Imports its module (and torch with it); reads no data."""
-    from genbench.data.base import default_data_dir
+    from genbench.data.base import default_data_dir, value_range
     from genbench.resolve import call_plugin
     from genbench.workdir import absolute
 
@@ -64,7 +64,7 @@ def dataset_info(name: str, data_dir: str | os.PathLike[str] | None = None) -> D
         description=describe(cls),
         kind=cls.kind,
         example_shape=tuple(cls.example_shape) if cls.example_shape is not None else None,
-        value_range=(-1.0, 1.0) if cls.kind == "image" else None,
+        value_range=value_range(cls.kind),
         train_size=sizes.get("train"),
         test_size=sizes.get("test"),
         num_modes=cls.num_modes,

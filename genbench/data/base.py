@@ -50,6 +50,12 @@ def default_cache_dir() -> Path:
 _FINITE_VALUES = 1 << 22
 
 
+def value_range(kind: str) -> tuple[float, float] | None:
+    """The range a dataset's values lie in, by its kind: images are in [-1, 1] (the contract
+    :class:`DataSpec` states), points are unbounded (None)."""
+    return (-1.0, 1.0) if kind == "image" else None
+
+
 def all_finite(x: torch.Tensor) -> bool:
     """``torch.isfinite(x).all()`` for ``x`` of one or more rows, a few million values at a time:
     over a whole split, isfinite's temporaries (an ``abs()`` copy and two masks) held 1.65 times the
@@ -277,7 +283,7 @@ class Dataset(ABC):
             name=self.name,
             kind=self.kind,
             shape=tuple(x.shape[1:]),
-            value_range=(-1.0, 1.0) if self.kind == "image" else None,
+            value_range=value_range(self.kind),
             num_train=int(x.shape[0]),
             num_modes=self.num_modes,
         )
@@ -291,7 +297,7 @@ class Dataset(ABC):
             name=self.name,
             kind=self.kind,
             shape=tuple(self.example_shape),
-            value_range=(-1.0, 1.0) if self.kind == "image" else None,
+            value_range=value_range(self.kind),
             num_train=0,
             num_modes=self.num_modes,
         )
