@@ -9,7 +9,7 @@
   floor of the conditional metrics.
 
 They are not trained (``trainable = False``): the runner calls ``fit`` on every run and writes no
-checkpoint. All four handle images and points.
+checkpoint. All four handle images and points, and report ``nfe`` 0: they evaluate no network.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ class _Control(GenerativeModel):
             name = self.registered_name or type(self).__name__
             raise GenbenchError(f"control {name!r} samples before fit(); call fit(train, ctx) first")
         return value
+
+    @property
+    def nfe(self) -> int:
+        """0: a control indexes or draws its samples and evaluates no network, where the base class's
+        default 1 would cost it as much as a GAN on the board's ``nfe`` column."""
+        return 0
 
 
 @register_model("copy")

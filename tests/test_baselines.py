@@ -626,3 +626,11 @@ def test_copy_cond_returns_an_example_of_each_labels_class():
     x = model.sample(6, generator=g, labels=wanted)
     assert torch.equal(classes[x[:, 0].long()], wanted)
     assert sorted(x[:, 0].tolist()) == list(range(6))  # each class's examples once: its own permutation
+
+
+@pytest.mark.parametrize("name", ["copy", "collapse", "gaussian", "copy-cond"])
+def test_controls_evaluate_no_network_so_their_nfe_is_zero(name):
+    """The controls took the base class's ``nfe`` 1, so the board's ``nfe ↓`` column costed an index
+    into the train set as one network evaluation, a GAN's; a one-shot generator keeps the 1."""
+    assert model_registry.get(name)(POINTS).nfe == 0
+    assert model_registry.get("vae")(POINTS).nfe == 1
