@@ -33,6 +33,7 @@ fix_cublas_workspace()  # before any CUDA work: deterministic training on CUDA n
 if TYPE_CHECKING:
     from genbench.api import DataSpec, GenerativeModel, TrainContext
     from genbench.dataset_declarations import DatasetInfo
+    from genbench.feature_declarations import FeatureInfo
     from genbench.metric_declarations import MetricInfo, MetricOption, MetricValue
     from genbench.model_fields import ModelOption, ModelOptions
 
@@ -49,6 +50,7 @@ _LAZY = {
     "MetricOption": "genbench.metric_declarations",
     "MetricValue": "genbench.metric_declarations",
     "DatasetInfo": "genbench.dataset_declarations",
+    "FeatureInfo": "genbench.feature_declarations",
 }
 
 
@@ -234,6 +236,25 @@ def dataset_info(
         return _dataset_info(name, None if data_dir is None else _path(data_dir, "data_dir"))
 
 
+def feature_info(
+    name: str,
+    dataset: str = _DEFAULT_DATASET,
+    *,
+    include: list[str | os.PathLike[str]] | None = None,
+) -> FeatureInfo:
+    """What `genbench list features NAME` shows, as data: what the feature extractor ``name``
+    declares (the kinds of data it takes, whether it gives logits, its features' and logits' widths
+    on ``dataset``, its weights file's flag, variable, folders, URL and digest, what its fingerprint
+    covers, the metrics a run without --metrics computes under it), as a ``FeatureInfo``; None where
+    it is not known until loaded or not declared. Loads no weights, downloads and trains nothing.
+    ``include``: `--include`'s files, as ``RunConfig.include``."""
+    with _callers_generators_kept():
+        from genbench.feature_declarations import feature_info as _feature_info
+
+        _include([] if include is None else include)
+        return _feature_info(name, dataset)
+
+
 def report(
     out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
     leaderboards: str | os.PathLike[str] | None = None,
@@ -287,6 +308,7 @@ def _report_folders(out: Any, leaderboards: Any) -> list[Path]:
 __all__ = [
     "DataSpec",
     "DatasetInfo",
+    "FeatureInfo",
     "GenbenchError",
     "GenerativeModel",
     "ListedEntry",
@@ -300,6 +322,7 @@ __all__ = [
     "TrainContext",
     "dataset_info",
     "evaluate",
+    "feature_info",
     "metric_info",
     "model_options",
     "register_dataset",

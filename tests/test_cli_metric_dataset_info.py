@@ -219,10 +219,10 @@ def test_a_plugin_dataset_that_declares_nothing_says_so_unread(plugin):
         (["metrics", "kdi"], "unknown metric 'kdi'; did you mean 'kid'"),
         (["datasets", "digts"], "unknown dataset 'digts'; did you mean 'digits'"),
         (
-            ["features", "clip"],
-            "genbench list features takes no name; a name goes with models, metrics or datasets",
+            ["widgets", "clip"],
+            "genbench list widgets takes no name; a name goes with models, metrics, datasets or features",
         ),
-        (["metrics", "kid", "--dataset", "digits"], "--dataset goes with a model's name"),
+        (["metrics", "kid", "--dataset", "digits"], "--dataset goes with a model's"),
         (["metrics", "kid", "--data-dir", "d"], "--data-dir goes with a dataset's name"),
     ],
 )

@@ -202,10 +202,10 @@ def test_the_python_api_returns_the_table_as_data(plugin):
         (["models", "ddpn"], "unknown model 'ddpn'; did you mean 'ddpm'"),
         (["models", "ddpm", "--dataset", "digts"], "unknown dataset 'digts'; did you mean 'digits'"),
         (
-            ["features", "clip"],
-            "genbench list features takes no name; a name goes with models, metrics or datasets",
+            ["widgets", "clip"],
+            "genbench list widgets takes no name; a name goes with models, metrics, datasets or features",
         ),
-        (["models", "--dataset", "cifar10"], "--dataset goes with a model's name"),
+        (["models", "--dataset", "cifar10"], "--dataset goes with a model's or a feature extractor's name"),
     ],
 )
 def test_a_wrong_name_is_one_line_exit_2(args, expected):

@@ -1,9 +1,10 @@
 """`genbench list`: every registered model, dataset, metric and feature extractor, and its source
 (a table over :func:`genbench.listing.registered`, which the Python API returns as data); `genbench
 list models NAME`: the model's config fields, which ``--set NAME.FIELD=`` takes
-(:func:`genbench.model_fields.model_options`); `genbench list metrics NAME` and `genbench list
-datasets NAME`: what the metric or dataset declares (:mod:`genbench.metric_declarations`,
-:mod:`genbench.dataset_declarations`)."""
+(:func:`genbench.model_fields.model_options`); `genbench list metrics NAME`, `genbench list
+datasets NAME` and `genbench list features NAME`: what the metric, dataset or feature extractor
+declares (:mod:`genbench.metric_declarations`, :mod:`genbench.dataset_declarations`,
+:mod:`genbench.feature_declarations`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from genbench.dataset_declarations import DatasetInfo
+    from genbench.feature_declarations import FeatureInfo
 
 
 def list_entries(
@@ -28,14 +30,15 @@ def list_entries(
     name: Annotated[
         str | None,
         typer.Argument(
-            help="A model's name: its config fields (what --set NAME.FIELD= takes) instead; a metric's "
-            "or a dataset's: what it declares."
+            help="A model's name: its config fields (what --set NAME.FIELD= takes) instead; a metric's, "
+            "a dataset's or a feature extractor's: what it declares."
         ),
     ] = None,
     dataset: Annotated[
         str | None,
         typer.Option(
-            help=r"With a model's NAME: the dataset whose per-dataset defaults it shows \[default: digits].",
+            help=r"With a model's NAME: the dataset whose per-dataset defaults it shows; with a feature "
+            r"extractor's: the dataset its widths are for \[default: digits].",
             show_default=False,
         ),
     ] = None,
@@ -43,10 +46,12 @@ def list_entries(
     include: Include = None,
 ) -> None:
     """Show registered names, where each comes from, and plugins that fail to import; with `models
-    NAME`, that model's config fields; with `metrics NAME` or `datasets NAME`, what it declares."""
-    if dataset is not None and (kind != "models" or name is None):
+    NAME`, that model's config fields; with `metrics NAME`, `datasets NAME` or `features NAME`,
+    what it declares."""
+    if dataset is not None and (kind not in ("models", "features") or name is None):
         raise GenbenchError(
-            f"--dataset goes with a model's name: genbench list models NAME --dataset {dataset}"
+            f"--dataset goes with a model's or a feature extractor's name: genbench list models NAME "
+            f"--dataset {dataset}"
         )
     if data_dir is not None and (kind != "datasets" or name is None):
         raise GenbenchError(
@@ -59,10 +64,12 @@ def list_entries(
             return _metric_info(name, include)
         if kind == "datasets":
             return _dataset_info(name, data_dir, include)
+        if kind == "features":
+            return _feature_info(name, dataset, include)
         raise GenbenchError(
-            f"genbench list {kind} takes no name; a name goes with models, metrics or datasets: "
-            "genbench list models ddpm lists that model's config fields, genbench list metrics kid "
-            "that metric's options"
+            f"genbench list {kind} takes no name; a name goes with models, metrics, datasets or "
+            "features: genbench list models ddpm lists that model's config fields, genbench list "
+            "metrics kid that metric's options"
         )
     from rich.markup import escape
     from rich.table import Table
@@ -260,3 +267,91 @@ def _files(info: DatasetInfo) -> str:
     if info.downloads:
         return f"{looked}; downloaded into {folders[0]} on first use where none holds them"
     return looked + (" (never downloaded)" if info.downloads is False else " (downloads not declared)")
+
+
+def _feature_info(name: str, dataset: str | None, include: list[Path] | None) -> None:
+    """What a feature extractor declares, as a table; no weights are loaded, nothing is extracted."""
+    from genbench import feature_info
+    from genbench.config import DEFAULT_DATASET, flag_of
+    from genbench.feature_declarations import needing_logits
+    from genbench.progress import make_console
+
+    info = feature_info(name, dataset or DEFAULT_DATASET, include=list(include or []))
+    needy = " and ".join(needing_logits()) or "none"  # is, is_inf
+    logits = {
+        True: f"yes: {needy} (the metrics of logits) run under it",
+        False: f"none (no classifier head): {needy} do not run under it",
+        None: f"not declared: known once it extracts ({needy} find out then)",
+    }[info.gives_logits]
+    if info.takes_weights:
+        assert info.weights_option is not None
+        given = f"{flag_of(info.weights_option)} PATH" + (
+            f" or ${info.weights_env}" if info.weights_env else ""
+        )
+    else:
+        given = "none given: it takes no weights file (a weights flag is named unused)"
+    if info.fingerprint_covers_weights:
+        fingerprint = "names its weights file by content (features of two files never mix)"
+    elif info.takes_weights:
+        fingerprint = "its fingerprint(), with the sha256 of the weights file given appended"
+    else:
+        fingerprint = "its fingerprint() (no weights file)"
+    rows = [
+        ("description", info.description),
+        ("source", info.source),
+        ("takes", ", ".join(info.supported_kinds) + " data"),
+        ("logits", logits),
+        (f"feature width on {info.dataset}", _width(info, info.feature_dim, info.declares_feature_dim)),
+        (f"logits width on {info.dataset}", _logits_width(info)),
+        ("weights given by", given),
+        ("weights file", _weights(info)),
+        ("fingerprint", fingerprint),
+        (
+            "metrics by default",
+            (", ".join(info.default_metrics) + " (each where it applies to the data)")
+            if info.default_metrics
+            else "none",
+        ),
+    ]
+    make_console().print(_facts(f"features {info.name}", rows))
+
+
+def _width(info: FeatureInfo, width: int | None, declared: bool) -> str:
+    """A width as `genbench list features NAME` says it, or why it is not known."""
+    if width is not None:
+        return str(width)
+    if not declared:
+        return "not declared: known once it extracts"
+    if info.source != "genbench":
+        return "declared per dataset: known once built (its constructor may load its network)"
+    if not info.built:
+        return f"not known: it does not take {info.dataset}'s data"
+    return f"not known until {info.dataset} is loaded"
+
+
+def _logits_width(info: FeatureInfo) -> str:
+    if info.gives_logits is False:
+        return "none"
+    return _width(info, info.logits_dim, info.declares_logits_dim)
+
+
+def _weights(info: FeatureInfo) -> str:
+    """Where the weights file is looked for, and what is downloaded and checked, as declared."""
+    if info.weights_folders == () and info.weights_url is None:
+        return "none: no network weights"
+    parts = []
+    if info.weights_folders is None:
+        parts.append("folders not declared")
+    else:
+        folders = [str(f) for f in info.weights_folders]
+        parts.append(f"looked for in {folders[0]}" + "".join(f", then {f}" for f in folders[1:]))
+    if info.weights_url is not None:
+        check = (
+            f"checked against {info.weights_digest}"
+            if info.weights_digest
+            else "no digest published: checked whole and by loading"
+        )
+        parts.append(f"else downloaded from {info.weights_url} ({check})")
+    elif info.source != "genbench":
+        parts.append("download not declared")
+    return "; ".join(parts)

@@ -107,7 +107,23 @@ class FeatureExtractor(ABC):
     #: "not computed" once every model had trained and been scored); None, unknown (a plugin's, or a
     #: network read from a file that may lack the head): those metrics then find out from its output
     gives_logits: ClassVar[bool | None] = None
+    #: the environment variable that gives its weights file when the flag does not
+    #: (``GENBENCH_INCEPTION_WEIGHTS``); None: none, or not declared. What `genbench list features
+    #: NAME` shows, as the two below and :meth:`weights_folders`
+    weights_env: ClassVar[str | None] = None
+    #: the URL of the weights file it downloads when none is given or found; None: none, or not declared
+    weights_url: ClassVar[str | None] = None
+    #: what that download is checked against (an md5, or ``"sha256:<prefix>"``:
+    #: :mod:`genbench.data.digest`); None: no digest is published, or not declared
+    weights_digest: ClassVar[str | None] = None
     registered_name: ClassVar[str] = ""
+
+    @classmethod
+    def weights_folders(cls, cache_dir: Path) -> tuple[Path, ...] | None:
+        """The folders its weights file is looked for in when none is given, in the order it looks
+        (``cache_dir``: ``--cache-dir``); ``()`` where it reads no file; None (the default) where the
+        extractor does not say. Computed without looking in any of them."""
+        return None
 
     def __init__(
         self,

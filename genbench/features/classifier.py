@@ -212,6 +212,11 @@ class Classifier(FeatureExtractor):
     takes_weights = False  # shipped or trained here, never a file given by --inception-weights
     gives_logits = True  # its own classifier head
 
+    @classmethod
+    def weights_folders(cls, cache_dir: Path) -> tuple[Path, ...]:
+        # its own weights, never a file given: the shipped ones (_source), else those trained here
+        return (SHIPPED_DIR, cache_dir / "classifiers")
+
     def __init__(
         self,
         dataset: Dataset,
@@ -286,7 +291,7 @@ class Classifier(FeatureExtractor):
     @property
     def path(self) -> Path:
         """Where weights trained on this machine are cached."""
-        return self.cache_dir / "classifiers" / f"{self.weights_key()}.pt"
+        return self.weights_folders(self.cache_dir)[1] / f"{self.weights_key()}.pt"
 
     @property
     def shipped_path(self) -> Path:

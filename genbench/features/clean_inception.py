@@ -82,6 +82,8 @@ class CleanInception(FeatureExtractor):
     # unknown until the TorchScript file is loaded: its logits are those of its `output` layer, which
     # a file given by --inception-weights may lack (the metrics of logits then find out late)
     gives_logits = None
+    weights_env = ENV
+    weights_url = URL  # no digest is published (weights_digest None)
     PREPROCESSING = "uint8-png-rounding;grey-to-rgb;cleanfid-clean-pil-bicubic-299"
     # 64 rows a call on the CPU: at the default --batch-size 500, a call of 500 299 x 299 images held
     # 7.7 GB and ran 9.4 images/s, in calls of 64 2.0 GB and 12.4 images/s (random weights, 2-core
@@ -92,6 +94,11 @@ class CleanInception(FeatureExtractor):
         super().__init__(*args, **kwargs)
         self._model: torch.jit.ScriptModule | None = None
         self._id: str | None = None
+
+    @classmethod
+    def weights_folders(cls, cache_dir: Path) -> tuple[Path, ...]:
+        # weights_path's order: clean-fid's own cache, then genbench's (where it downloads)
+        return (*CLEANFID_CACHE_DIRS, cache_dir / "weights")
 
     def weights_path(self) -> Path:
         """Local TorchScript file (environment, argument, clean-fid's cache), downloading if none.

@@ -49,7 +49,7 @@ import torch
 from genbench.features.base import FeatureExtractor
 from genbench.features.clip_vit import LARGE_336, ClipVision, clip_vit_large_14_336, vision_state
 from genbench.features.fetch_weights import fetch_weights, given_weights
-from genbench.features.hf_hub_cache import hub_cached_file
+from genbench.features.hf_hub_cache import hub_cache_dir, hub_cached_file
 from genbench.features.inception import _file_id, to_uint8
 from genbench.features.safetensors_file import NotSafetensors, is_safetensors, load_safetensors
 from genbench.features.weights_file import UnreadableWeights, given_or_fetched, load_strict
@@ -130,6 +130,8 @@ class Clip(FeatureExtractor):
     weights_option = "clip_weights"
     gives_logits = False  # the image embedding alone: CLIP has no classifier head
     fingerprint_covers_weights = True  # its file's content digest
+    weights_env = ENV
+    weights_url = URL  # no digest is published (weights_digest None)
     PREPROCESSING = (
         "uint8-png-rounding;grey-to-rgb;cmmd-pil-center-crop-bicubic-336;clip-mean-std;l2-normalised"
     )
@@ -142,6 +144,14 @@ class Clip(FeatureExtractor):
         self._model: ClipVision | None = None
         self._id: str | None = None
 
+    @classmethod
+    def weights_folders(cls, cache_dir: Path) -> tuple[Path, ...]:
+        # download_weights' order: genbench's cache (where it downloads), then the hub cache's snapshots
+        return (
+            cache_dir / "weights" / CACHE_FOLDER,
+            hub_cache_dir() / f"models--{CACHE_FOLDER}" / "snapshots",
+        )
+
     def weights_path(self) -> Path | None:
         """The local weights file, if one was given (argument first, then the environment)."""
         return given_weights(self.weights, ENV)
@@ -153,7 +163,7 @@ class Clip(FeatureExtractor):
         """The HF checkpoint in genbench's cache; else the one in the Hugging Face hub cache (where
         transformers' ``from_pretrained`` put it); else downloaded into genbench's cache."""
         fix = f"pass --cache-dir a writable folder, or {instead()}"
-        folder = self.cache_dir / "weights" / CACHE_FOLDER
+        folder = self.weights_folders(self.cache_dir)[0]
         if not (folder / FILENAME).exists():
             # pytorch_model.bin first: the very file genbench downloads, so the same content digest
             # (the fingerprint) whichever way it came; model.safetensors holds the same weights

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from genbench.features.base import FeatureExtractor
-from genbench.features.fetch_weights import given_weights, hub_checkpoint
+from genbench.features.fetch_weights import given_weights, hub_checkpoint, hub_checkpoints_dir
 from genbench.features.inception import _file_id, to_uint8
 from genbench.features.vit import LARGE, VisionTransformer, vit_large_14
 from genbench.features.weights_file import given_or_fetched, load_strict
@@ -89,6 +89,8 @@ class Dinov2(FeatureExtractor):
     weights_option = "dinov2_weights"
     gives_logits = False  # the CLS token alone: the pretrained backbone has no classifier head
     fingerprint_covers_weights = True  # its file's content digest
+    weights_env = ENV
+    weights_url = URL  # no digest is published (weights_digest None)
     PREPROCESSING = (
         "uint8-png-rounding;grey-to-rgb;edm2-torch-bicubic-antialias-224;imagenet-mean-std;cls-token"
     )
@@ -101,6 +103,10 @@ class Dinov2(FeatureExtractor):
         super().__init__(*args, **kwargs)
         self._model: VisionTransformer | None = None
         self._id: str | None = None
+
+    @classmethod
+    def weights_folders(cls, cache_dir: Path) -> tuple[Path, ...]:
+        return (hub_checkpoints_dir(),)  # download_weights' folder
 
     def weights_path(self) -> Path | None:
         """The local weights file, if one was given (argument first, then the environment)."""

@@ -54,14 +54,21 @@ def missing(path: Path) -> str:
     return "is a folder, not a file" if path.is_dir() else "not found"
 
 
+def hub_checkpoints_dir() -> Path:
+    """torch.hub's checkpoints folder (``$TORCH_HOME/hub/checkpoints``), where
+    ``torch.hub.load_state_dict_from_url`` puts a file: what :func:`hub_checkpoint` fetches into, and
+    what `genbench list features NAME` names (``FeatureExtractor.weights_folders``)."""
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
 def hub_checkpoint(url: str, expected: str | None, offline: Callable[[str], str], instead: str) -> Path:
     """:func:`fetch_weights` into torch.hub's checkpoints folder (``$TORCH_HOME/hub/checkpoints``):
     the place and name ``torch.hub.load_state_dict_from_url`` uses, so either finds the other's file."""
-    import torch
-
     return fetch_weights(
         url,
-        Path(torch.hub.get_dir()) / "checkpoints",
+        hub_checkpoints_dir(),
         expected,
         offline,
         instead,

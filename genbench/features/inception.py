@@ -28,7 +28,7 @@ import torch
 from genbench.data.digest import sha256_prefix
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
-from genbench.features.fetch_weights import given_weights, hub_checkpoint, missing
+from genbench.features.fetch_weights import given_weights, hub_checkpoint, hub_checkpoints_dir, missing
 from genbench.io import file_sha256
 from genbench.registry import register_features
 
@@ -93,6 +93,9 @@ class Inception(FeatureExtractor):
     supported_kinds = ("image",)
     fingerprint_covers_weights = True  # its file's content digest
     gives_logits = True  # torch-fidelity's logits_unbiased layer, from every weights file it loads
+    weights_env = ENV
+    weights_url = URL
+    weights_digest = DIGEST  # the sha256 prefix its name carries
     PREPROCESSING = "uint8-png-rounding;grey-to-rgb;torch-fidelity-resize-299"
     # 64 rows a call on the CPU: at the default --batch-size 500, a call of 500 299 x 299 images held
     # 7.7 GB and ran 9.4 images/s, in calls of 64 2.0 GB and 12.4 images/s (random weights, 2-core
@@ -103,6 +106,10 @@ class Inception(FeatureExtractor):
         super().__init__(*args, **kwargs)
         self._model: torch.nn.Module | None = None
         self._id: str | None = None
+
+    @classmethod
+    def weights_folders(cls, cache_dir: Path) -> tuple[Path, ...]:
+        return (hub_checkpoints_dir(),)  # download_weights' folder
 
     def weights_path(self) -> Path | None:
         """The local weights file, if one was given (argument first, then the environment)."""

@@ -7,6 +7,7 @@ coordinates). For images it gives pixel-space metrics, which are mainly useful a
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 
@@ -23,6 +24,10 @@ class Raw(FeatureExtractor):
     takes_weights = False
     gives_logits = False
     VERSION = 1
+
+    @classmethod
+    def weights_folders(cls, cache_dir: Path) -> tuple[Path, ...]:
+        return ()  # no network, no weights
 
     def fingerprint(self) -> str:
         return f"raw-v{self.VERSION}"
