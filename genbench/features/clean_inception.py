@@ -120,12 +120,14 @@ class CleanInception(FeatureExtractor):
                     f"clean-fid Inception file {given} {missing(given)}; {how}: {FILENAME} ({URL})"
                 )
             return given
-        for d in CLEANFID_CACHE_DIRS:
+        # the folders genbench list features names, in that order: the last is where it downloads
+        *found_in, download_to = self.weights_folders(self.cache_dir)
+        for d in found_in:
             if (d / FILENAME).is_file():
                 return d / FILENAME
         # no digest to check it against: none is published (see the module's docstring)
         writable = f"choose a writable directory with --cache-dir, or {instead()}"
-        return fetch_weights(URL, self.cache_dir / "weights", None, offline_message, instead(), writable)
+        return fetch_weights(URL, download_to, None, offline_message, instead(), writable)
 
     def _given(self) -> bool:
         """Whether the weights file is the user's (variable or argument), not one found or downloaded."""
