@@ -44,6 +44,8 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
 
     A bad file is a user error but not a fatal one (issue: "the results of the other metrics still
     written"): it is shown at once, so the user can stop the run, and FID records it as its error.
+    Where every metric asked for compares with the statistics (``--metrics fid``), there are no other
+    results to keep, and it is fatal before any work.
     """
     if p.config.reference_stats is None:
         return
@@ -65,6 +67,11 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
         # every metric that compares with the statistics, not FID alone: a plugin's was then called
         # with neither the statistics nor reference features, and failed as its own bug
         named = [m.name for m in p.metrics if m.reference == "stats"]
+        if len(named) == len(p.metrics):
+            # no other metric to keep (--metrics fid): going on extracted the samples' features (for a
+            # run, trained and sampled) into an "ok" result without a value, which then stood in the
+            # way of the corrected command ("holds a result at features inception")
+            raise GenbenchError(str(e)) from None
         which = "FID" if named in ([], ["fid"]) else ", ".join(named)
         console.warn(f"{e}; {which} will not be computed, the other metrics will")
         return

@@ -387,7 +387,9 @@ def test_a_plugin_metric_against_unusable_reference_stats_is_the_users_error(reg
     register(registry.datasets, "test-bars", _Bars)
     register(registry.metrics, "test-mean-shift", MeanShift)
     save_reference_stats(tmp_path / "wide.npz", np.zeros(5), np.eye(5))
-    (result,) = _api_run(tmp_path, metrics=["fid", "test-mean-shift"], reference_stats=tmp_path / "wide.npz")
+    # prdc beside them: with no metric but those the statistics serve, the file is fatal at once
+    metrics = ["fid", "test-mean-shift", "prdc"]
+    (result,) = _api_run(tmp_path, metrics=metrics, reference_stats=tmp_path / "wide.npz")
     assert result.metric_error_kinds == {"fid": "user", "test-mean-shift": "user"}, result.metric_errors
     assert "dimension 5" in result.metric_errors["test-mean-shift"]
     assert "fid, test-mean-shift will not be computed" in capsys.readouterr().err

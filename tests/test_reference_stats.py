@@ -485,6 +485,31 @@ def test_stats_made_with_other_features_fail_fid_naming_the_features(cli, tmp_pa
     assert "pass --features inception or recompute them with `genbench stats --features classifier`" in line
 
 
+def test_unusable_statistics_with_no_other_metric_fail_before_any_work_and_write_nothing(
+    cli, tmp_path, cache_dir
+):
+    """`genbench eval --metrics fid --reference-stats <another extractor's statistics>`: the samples'
+    features were extracted (minutes of Inception) into an "ok" result without a value, which then
+    refused the fix the error names (--features raw: "holds a result at features inception").
+    Fails on the old runner.load_stats, which only warned whatever metrics were left."""
+    stats = tmp_path / "digits-raw.npz"
+    args = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress"]
+    assert cli("stats", "--out", stats, "--features", "raw", *args).exit_code == 0
+    samples = tmp_path / "mine.npz"
+    np.savez(samples, samples=np.random.default_rng(0).integers(0, 256, (40, 8, 8), np.uint8))
+    out = tmp_path / "e"
+    command = ["eval", "--samples", samples, "--metrics", "fid", "--reference-stats", stats]
+    command += ["--out", out, *args]
+    r = cli(*command)
+    line = error_line(r)
+    assert "were computed with features 'raw' (raw-v1), not 'classifier'" in line and "--features raw" in line
+    assert "warning" not in r.stderr and "ok " not in r.stderr, r.output  # no "FID will not be computed"
+    assert not list(out.rglob("*.json"))  # nothing written (the old code: seed0.json without a metric)
+    r = cli(*command, "--features", "raw")  # the fix the line names
+    assert r.exit_code == 0, r.output
+    assert "fid" in json.loads((out / "digits/mine/seed0.json").read_text())["metrics"]
+
+
 def test_statistics_of_the_same_features_with_other_weights_name_a_fix_that_works(cli, tmp_path, cache_dir):
     """Statistics of the features in use, made before their weights changed (a plugin extractor
     retrained, its fingerprint another): the error's fix was "pass --features raw", the features
@@ -608,9 +633,10 @@ def test_a_run_shows_statistics_of_the_wrong_dimension_before_training(cli, tmp_
     args = ["run", "--models", "gaussian", "--dataset", "ring8", "--samples", "100", "--metrics"]
     args += ["fid", "--reference-stats", tmp_path / "wide.npz", "--out", tmp_path, "--no-figures"]
     r = cli(*args, "--cache-dir", tmp_path / "cache", "--no-progress")
-    assert r.exit_code == 2
-    warning = r.stderr.index("have dimension 5 but the features have 2; compute them with the same")
-    assert warning < r.stderr.index("error:")  # warned at the start, the run's error at its end
+    # FID is the only metric: fatal at the start, before the model trains, and nothing written
+    line = error_line(r)
+    assert "have dimension 5 but the features have 2; compute them with the same" in line
+    assert "warning" not in r.stderr and not list(tmp_path.rglob("seed0*.json")), r.output  # old: both
 
 
 def test_stats_edge_cases_are_one_line_errors_or_warnings(cli, tmp_path, cache_dir, monkeypatch):
