@@ -771,6 +771,29 @@ def test_cifar10_reads_the_archive_s_extracted_folder(tmp_path, monkeypatch):
         CIFAR10(data_dir=tmp_path / "unpacked", cache_dir=tmp_path).load("train")
 
 
+def test_cifar10_data_dir_given_as_the_extracted_folder_names_its_parent(tmp_path, monkeypatch):
+    """``--data-dir root/cifar-10-batches-py``, the extracted folder rather than the folder holding
+    it: the error said to put the archive into ``cifar-10-batches-py/cifar10`` (online it was
+    downloaded there). Fails on the old ``_load``, which never looked at the folder's own files."""
+    archive = tmp_path / "packed" / "cifar10" / cifar10.ARCHIVE
+    write_cifar(archive)
+    folder = tmp_path / "tv" / cifar10.FOLDER
+    folder.mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            (folder / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+    monkeypatch.setattr(cifar10, "BATCH_MD5", {n: md5(folder / n) for n in cifar10.BATCH_MD5})
+    with pytest.raises(DataError) as e:
+        CIFAR10(data_dir=folder, cache_dir=tmp_path).load("train")
+    assert str(e.value) == (
+        f"{folder} is CIFAR-10's extracted cifar-10-batches-py/ itself; point --data-dir / GENBENCH_DATA "
+        f"at the folder that holds it ({tmp_path / 'tv'})"
+    )
+    assert not (folder / "cifar10").exists()  # nothing made inside it
+    x, _ = CIFAR10(data_dir=tmp_path / "tv", cache_dir=tmp_path).load("train")  # as told: read
+    assert x.shape == (10, 3, 32, 32)
+
+
 def test_cifar10_reads_torchvision_s_root_in_place(tmp_path, monkeypatch):
     """``torchvision.datasets.CIFAR10(root)`` keeps the archive and its extracted folder in ``root``
     itself: with ``--data-dir root`` it was downloaded again into ``root/cifar10/`` (offline: "put

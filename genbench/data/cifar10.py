@@ -139,6 +139,17 @@ def _lacks(folder: Path) -> str:
     return ", ".join(n for n in BATCH_MD5 if not (folder / n).is_file()) if folder.is_dir() else ""
 
 
+def _refuse_the_batches_folder(data_dir: Path) -> None:
+    """``--data-dir .../cifar-10-batches-py``, the extracted folder itself rather than the folder that
+    holds it: its batches were not looked for there, and the error said to download the archive (or
+    online, downloaded it) into ``cifar-10-batches-py/cifar10/``."""
+    if any((data_dir / n).is_file() for n in BATCH_MD5):
+        raise DataError(
+            f"{data_dir} is CIFAR-10's extracted {FOLDER}/ itself; point --data-dir / GENBENCH_DATA at "
+            f"the folder that holds it ({data_dir.parent})"
+        )
+
+
 @register_dataset("cifar10")
 class CIFAR10(Dataset):
     """CIFAR-10: 50000 train / 10000 test colour images, 32 x 32, 10 classes.
@@ -189,6 +200,7 @@ class CIFAR10(Dataset):
             # a folder that is there but incomplete (a batch deleted as its md5 error said) is named
             # with what it lacks, genbench's and torchvision's alike: "put ... or its extracted
             # folder" was said to a user who had one, or "torchvision's root" to one who had it there
+            _refuse_the_batches_folder(self.data_dir)
             lacks, their_lacks = _lacks(extracted), _lacks(root / FOLDER)
             instead = f"its extracted {FOLDER}/" + (f", which lacks {lacks}" if lacks else "")
             try:
