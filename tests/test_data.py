@@ -1341,3 +1341,51 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert float(done.stdout) < 96, done.stdout  # MiB, half the 192 MiB split (it held 340)
+
+
+@pytest.mark.parametrize(
+    "cls, given, above",
+    [
+        (MNIST, "tv/MNIST/raw", "tv"),  # torchvision's raw/ itself
+        (MNIST, "tv/MNIST", "tv"),  # torchvision's class folder
+        (MNIST, "data/mnist", "data"),  # genbench's own folder
+        (FashionMNIST, "tv/FashionMNIST/raw", "tv"),
+    ],
+)
+def test_mnist_data_dir_given_as_a_folder_of_its_files_names_the_folder_above(
+    cls, given, above, tmp_path, monkeypatch
+):
+    """``--data-dir root/MNIST/raw`` (or ``root/MNIST``, or ``root/mnist``), the files' folder rather
+    than the one that holds it: the error said to put the files into ``root/MNIST/raw/mnist/`` (online,
+    downloaded them there). Fails on the old ``_load``, which never looked at the folder's own files."""
+    packed = tmp_path / "packed" / cls.source
+    write_mnist(packed)
+    monkeypatch.setitem(mnist.RESOURCES, cls.source, {f.name: md5(f) for f in packed.iterdir()})
+    files = tmp_path / (given if given.endswith(("raw", cls.source)) else f"{given}/raw")
+    files.mkdir(parents=True)
+    for f in packed.iterdir():
+        (files / f.name).write_bytes(f.read_bytes())
+    folder = tmp_path / given
+    before = sorted(folder.rglob("*"))
+    with pytest.raises(DataError) as e:
+        cls(data_dir=folder, cache_dir=tmp_path).load("train")
+    assert str(e.value).startswith(f"{folder} is ") and str(e.value).endswith(
+        f" itself; point --data-dir / GENBENCH_DATA at the folder that holds it ({tmp_path / above})"
+    )
+    assert sorted(folder.rglob("*")) == before  # nothing made inside it
+    x, _ = cls(data_dir=tmp_path / above, cache_dir=tmp_path).load("train")  # as told: read
+    assert x.shape == (6, 1, 28, 28)
+
+
+def test_mnist_files_in_a_folder_of_another_name_are_told_where_they_go(tmp_path, monkeypatch):
+    """Files named as MNIST's right inside ``--data-dir``: told the folder they are read from, where
+    the error had said to download them into it, as if none were there."""
+    folder = tmp_path / "downloads"
+    write_mnist(folder)
+    monkeypatch.setitem(mnist.RESOURCES, "mnist", {f.name: md5(f) for f in folder.iterdir()})
+    with pytest.raises(DataError) as e:
+        MNIST(data_dir=folder, cache_dir=tmp_path).load("train")
+    assert str(e.value) == (
+        f"{folder} holds mnist's files itself; they are read from the folder mnist/ (or torchvision's "
+        f"MNIST/raw/) inside --data-dir / GENBENCH_DATA: move them into {folder / 'mnist'}"
+    )

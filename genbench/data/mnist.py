@@ -223,6 +223,33 @@ class _IDXDataset(Dataset):
             said += f", beside a processed/ that lacks {', '.join(pt_lacks)}"
         return said
 
+    def _refuse_a_files_folder(self) -> None:
+        """``--data-dir`` given as a folder of the files themselves (torchvision's ``MNIST/raw/``, its
+        ``MNIST/``, genbench's own ``mnist/``) rather than the folder that holds it: the files were
+        not looked for there, and the error said to put them (online, downloaded them) into a
+        folder inside it. Called only where none of the folders read holds them whole."""
+        d = self.data_dir
+        holds = any(
+            (d / gz).is_file() or (d / gz.removesuffix(".gz")).is_file() for gz in RESOURCES[self.source]
+        )
+        if d.name == self.torchvision and ((d / "raw").is_dir() or (d / "processed").is_dir()):
+            what, above = f"torchvision's {self.torchvision}/", d.parent
+        elif holds and d.name == "raw" and d.parent.name == self.torchvision:
+            what, above = f"torchvision's {self.torchvision}/raw/", d.parent.parent
+        elif holds and d.name == self.source:
+            what, above = f"genbench's {self.source}/", d.parent
+        elif holds:  # files named as this dataset's, in a folder of another name
+            raise DataError(
+                f"{d} holds {self.name}'s files itself; they are read from the folder {self.source}/ "
+                f"(or torchvision's {self.torchvision}/raw/) inside --data-dir / GENBENCH_DATA: move "
+                f"them into {d / self.source}"
+            )
+        else:
+            return
+        raise DataError(
+            f"{d} is {what} itself; point --data-dir / GENBENCH_DATA at the folder that holds it ({above})"
+        )
+
     def _check_not_renamed(self, directory: Path) -> None:
         """Refuse a ``.gz`` in ``directory`` that holds the file un-gzipped (a browser that un-gzips
         downloads keeps the name): its md5 is not the ``.gz``'s, so it was said to be corrupt, to
@@ -259,6 +286,8 @@ class _IDXDataset(Dataset):
             for name, md5 in their_files.items():
                 check_digest(paths[name], md5, torchvision_fix(self.source, directory))
         elif ours_whole or not all((processed / n).is_file() for n in PROCESSED.values()):
+            if not ours_whole:
+                self._refuse_a_files_folder()
             paths = ensure_files(
                 self.source,
                 directory,
