@@ -26,7 +26,9 @@ RETRAINING = "retraining"
 
 def retrain_command(p: Plan) -> str:
     """What a retraining mark records: the run's flags, less those that change no training. Only a
-    rerun of the interrupted command honours the mark; any other ``--retrain`` trains anew.
+    rerun of the interrupted command honours the mark; any other ``--retrain`` trains anew. Its
+    ``--seeds``, ``--models``, ``--metrics``, ``--set`` and ``--metric-option`` may come in another
+    order: each names the same runs in any.
 
     Left out too: when resumable states are saved, which never changes the trained weights. A
     killed run's rerun with ``--checkpoint-minutes 10`` (to lose less to the next kill), or with the
@@ -37,6 +39,14 @@ def retrain_command(p: Plan) -> str:
     # version, without the field, keep their marks' hashes)
     skipped = ("progress", "figures", "save_samples", "checkpoint_every", "checkpoint_minutes", "include")
     flags = {k: v for k, v in dataclasses.asdict(p.config).items() if k not in skipped}
+    # lists whose order and repeats name the same runs: the rerun of a killed `--seeds 0,1` as
+    # `--seeds 1,0` (or `--models b,a`, `--metrics kid,fid`, the --set flags in another order) was
+    # taken for another command, and trained anew what it had retrained and the one it stopped in
+    for name in ("models", "seeds", "metrics", "overrides", "metric_options"):
+        if flags.get(name) is not None:
+            flags[name] = sorted(set(flags[name]))
+    if flags.get("seeds") == [0]:  # typed out, the seed a run without --seeds runs (as marks before)
+        flags["seeds"] = None
     return hashlib.sha256(json.dumps(flags, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -281,6 +281,27 @@ def test_an_interrupted_retrain_resumes_when_rerun_with_other_checkpoint_interva
     assert result.status == "ok" and result.training["resumed_from"] == 10
 
 
+@pytest.mark.parametrize(
+    ("first", "rerun"),
+    [
+        ({"seeds": [1, 0]}, {"seeds": [0, 1]}),
+        ({"seeds": [1, 0], "metrics": ["fid", "kid"]}, {"seeds": [0, 1, 1], "metrics": ["kid", "fid"]}),
+        ({"seeds": [0, 1]}, {"seeds": [1, 0]}),
+    ],
+)
+def test_an_interrupted_retrain_resumes_when_rerun_with_its_lists_in_another_order(
+    tmp_path, monkeypatch, first, rerun
+):
+    """--seeds 1,0 names the runs --seeds 0,1 does: the rerun of a killed --retrain with its seeds
+    (or metrics) in another order was taken for another command (genbench.retraining.retrain_command
+    hashed the lists as given), and trained the seed it stopped in anew from step 0."""
+    with interrupted_at(monkeypatch, 12):  # in the first seed's training, its last state at step 10
+        run(config(tmp_path, "a", f"{TOY}.steps=30", retrain=True, **first))
+    results = {r.seed: r for r in run(config(tmp_path, "a", f"{TOY}.steps=30", retrain=True, **rerun))}
+    assert results[first["seeds"][0]].training["resumed_from"] == 10  # was 0 (trained anew)
+    assert all(r.status == "ok" for r in results.values()) and len(results) == 2
+
+
 def test_a_training_resumed_on_other_threads_names_every_machine_its_time_ran_on(tmp_path, monkeypatch):
     """train_s is summed over the parts of a resumed training, but named only the machine that
     finished it: 28 s on 1 thread and 8 s on 2 were reported as 36 s on 2 threads."""
