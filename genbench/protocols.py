@@ -136,8 +136,11 @@ def protocol_differences(keys: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def _field_differs(protocols: list[dict[str, Any]], field: str) -> bool:
-    # a fingerprint that only follows the features name tells the reader nothing the name does not
-    scope = "features" if field == "features_fingerprint" else None
+    # a fingerprint that only follows the features name tells the reader nothing the name does not;
+    # nor does a mode labeller that only follows it: under the classifier's features the features
+    # label the modes (no labeller recorded), under raw ones the classifier, and "mode
+    # labeller=none" beside features=classifier read as if no modes had been labelled
+    scope = "features" if field in ("features_fingerprint", "mode_labeller") else None
     seen: dict[object, set[str]] = {}
     for p in protocols:
         seen.setdefault(p[scope] if scope else None, set()).add(json.dumps(p[field], default=str))

@@ -461,6 +461,19 @@ def test_every_protocol_field_that_changes_the_numbers_splits_rows(change, expec
     assert "seeds are averaged, and rows ranked, only within one protocol" in md
 
 
+def test_a_mode_labeller_that_only_follows_the_features_is_not_named():
+    """Digits under --features raw (modes labelled by the classifier) beside digits under the
+    classifier's features (which label them: no labeller recorded), as two result folders combine:
+    the features tell the rows apart, and the classifier row read "mode labeller=none" (modes
+    were labelled). Two labellers under one features name still split and name their rows."""
+    classifier, raw = run_result("m", 0, 1.0), run_result("m", 1, 3.0, features="raw", mode_labeller="c1")
+    agg, md = board([classifier, raw])
+    assert sorted(agg["protocol"]) == ["features=classifier", "features=raw"]
+    assert "mode labeller" not in md
+    agg, md = board([raw, run_result("m", 2, 5.0, features="raw", mode_labeller="c2")])
+    assert sorted(agg["protocol"]) == ["mode labeller=c1", "mode labeller=c2"]
+
+
 @pytest.mark.parametrize(
     ("field", "a", "b"),
     [
