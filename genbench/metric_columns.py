@@ -118,8 +118,8 @@ def column_directions(agg: pd.DataFrame) -> dict[str, bool | None]:
 
 def plugin_columns(agg: pd.DataFrame) -> list[str]:
     """Aggregated columns that no in-tree metric fills (a plugin metric's), in name order; the
-    in-tree ones outside :data:`SECTIONS` (``modes_expected``, ``memorization_rate_heldout``) are
-    only in the CSV."""
+    in-tree ones outside :data:`SECTIONS` (``modes_expected``, ``memorization_rate_heldout``,
+    ``memorization_rate_loo``) are only in the CSV."""
     in_tree = {c for m in _in_tree_metrics() for c in metric_columns(m)} | set(METRIC_COLUMNS)
     return sorted(c for c in agg.columns if f"{c}_std" in agg.columns and c not in in_tree)
 

@@ -871,14 +871,15 @@ class NoTestSplit(Dataset):
 
 def test_memorization_without_test_split_omits_ct_with_a_warning_for_every_model(tmp_path):
     """No test split: ct and the held-out rate are omitted, and each model is told so, not only the
-    first one (the reference-side cache remembers the missing split)."""
+    first one (the reference-side cache remembers the missing split); the train split's
+    leave-one-out rate stands in as the chance level."""
     data = NoTestSplit(data_dir=tmp_path, cache_dir=tmp_path)
     reference = Features(np.zeros((2, 2)))
     rng = np.random.default_rng(18)
     for _ in range(2):
         with pytest.warns(UserWarning, match=r"ct omitted, the dataset has no usable test split"):
             out = Memorization().compute(make_ctx(t64(rng.standard_normal((50, 2))), reference, dataset=data))
-        assert set(out) == {"memorization_rate", "authpct"}
+        assert set(out) == {"memorization_rate", "authpct", "memorization_rate_loo"}
 
 
 class SmallWide(Dataset):
@@ -1004,7 +1005,10 @@ def test_memorization_flag_needs_the_rate_above_0_1_and_twice_the_held_out_rate(
     m = Memorization()
     assert m.flags({"memorization_rate": 0.15, "memorization_rate_heldout": 0.1}) == []
     assert m.flags({"memorization_rate": 0.25, "memorization_rate_heldout": 0.1}) == ["memorized"]
-    assert m.flags({"memorization_rate": 0.15}) == ["memorized"]  # no test split: the 0.1 bar alone
+    assert m.flags({"memorization_rate": 0.15}) == ["memorized"]  # no chance level at all: the 0.1 bar alone
+    # no test split: the train split's leave-one-out rate is the chance level instead
+    assert m.flags({"memorization_rate": 0.15, "memorization_rate_loo": 0.1}) == []
+    assert m.flags({"memorization_rate": 0.25, "memorization_rate_loo": 0.1}) == ["memorized"]
     assert m.flags({"memorization_rate": 0.08, "memorization_rate_heldout": 0.0}) == []
     # *above* 0.1: 50 copies of 500 samples, exactly 0.1, are not flagged
     assert m.flags({"memorization_rate": 50 / 500, "memorization_rate_heldout": 0.0}) == []
@@ -1032,6 +1036,43 @@ def test_authpct_counts_a_sample_as_far_as_its_neighbour_s_own_neighbour_as_not_
     with pytest.warns(UserWarning, match="ct omitted"):
         out = Memorization().compute(make_ctx(samples, Features(np.zeros((2, 2))), dataset=data))
     assert out["authpct"] == 50.0
+
+
+class UniformNoTest(Dataset):
+    """600 points uniform in the unit square, one of them repeated and another 1e-3 from it (whose
+    second-nearest other example is the repeated one's next, not its repeat); no test split."""
+
+    kind = "points"
+
+    def _load(self, split):
+        if split == "test":
+            raise DataError("no test split here; provide one")
+        x = np.random.default_rng(41).random((600, 2))
+        return torch.from_numpy(np.concatenate([x, x[:1], x[:1] + 1e-3]).astype(np.float32)), None
+
+
+def test_without_a_test_split_fresh_2d_points_are_not_flagged_memorized(tmp_path):
+    """Fresh draws of 2D data pass d1/d2 < 1/3 about 1/9 of the time, above the 0.1 bar: without a
+    test split the flag once compared the rate with 0.1 alone and flagged the ideal model (the fresh
+    ring8 sampler of a plugin mixture with no test split: memorized on 4 seeds of 4). The chance level
+    is then the train split's own, each distinct example against the others (leave one out),
+    checked by hand with cdist (the repeated example counted once: its near neighbour is a copy of
+    it, d1/d2 ~ 1/20, not d1 = d2 to it and its repeat); 30% exact copies are still flagged."""
+    data = UniformNoTest(data_dir=tmp_path, cache_dir=tmp_path)
+    distinct = np.unique(data.load("train")[0].double().numpy(), axis=0)
+    d = np.sort(cdist(distinct, distinct), axis=1)  # column 0: each example itself
+    loo = float(np.mean(d[:, 1] < d[:, 2] / 3))
+    fresh = np.random.default_rng(42).random((600, 2))
+    m = Memorization()
+    with pytest.warns(UserWarning, match="ct omitted"):
+        out = m.compute(make_ctx(t64(fresh), dataset=data))
+    assert out["memorization_rate_loo"] == pytest.approx(loo, abs=1e-12)
+    assert 0.05 < loo < 0.2  # about 1/9: the rate of fresh 2D points, as the samples'
+    assert out["memorization_rate"] > 0.1  # the bar alone flagged these fresh draws (old code)
+    assert m.flags(out) == []
+    copies = np.concatenate([distinct[:180], fresh[:420]])
+    with pytest.warns(UserWarning, match="ct omitted"):
+        assert m.flags(m.compute(make_ctx(t64(copies), dataset=data))) == ["memorized"]
 
 
 def test_memorization_ratio_is_strictly_below_one_third():

@@ -11,6 +11,11 @@ For each sample, the distances d1 <= d2 to its nearest and second-nearest traini
 - ``memorization_rate_heldout``: the same share for the held-out test split, the chance level to read
   ``memorization_rate`` against. It is ~0 for images, but the ratio test also fires for fresh data in
   few dimensions (for locally uniform data (d1/d2)^d is uniform, so ~1/9 of fresh 2D points pass).
+- ``memorization_rate_loo``: where the dataset has no test split, the chance level from the train
+  split itself: the same share for each distinct training example against the others (leave one
+  out: an example is a draw from the data independent of the rest, as a test example is). Without
+  it, a fresh 2D sampler of a mixture with no test split scored ~1/9 against the 0.1 bar alone and
+  was flagged **memorized**. It costs nothing more: AuthPct needs each example's neighbours anyway.
 - ``authpct``: authenticity (Alaa et al. 2022, "How Faithful is your Synthetic Data?"), as dgm-eval
   (Stein et al. 2023) computes it: a sample is authentic when its nearest training example x has
   another training example closer to x than the sample is; ``authpct`` is the percentage of authentic
@@ -32,8 +37,9 @@ the test split's features (for ``ct`` and the held-out rate) are then read as th
 are, from the on-disk cache (:meth:`~genbench.metrics.base.EvalContext.split_features`): extracted
 once, for every model, seed and later command.
 
-Flag ``memorized``: ``memorization_rate`` above 0.1 and above twice ``memorization_rate_heldout`` (when
-the test split exists): a copying model scores ~1, a model that generalizes scores at chance level.
+Flag ``memorized``: ``memorization_rate`` above 0.1 and above twice the chance level,
+``memorization_rate_heldout`` (or ``memorization_rate_loo`` where the test split is missing): a
+copying model scores ~1, a model that generalizes scores at chance level.
 
 A figure (``ctx.artifacts["nearest_neighbours"]``) shows the samples most likely copied (smallest
 d1 / d2) beside their three nearest training examples, as the DDPM paper's nearest-neighbour figures
@@ -92,31 +98,48 @@ def copied(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
     return (d1 == 0) | (d1 < RATIO * d2)
 
 
-def train_neighbours(train: torch.Tensor, train_np: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """(``repeats``, ``own``) of the N x D training rows (``train_np`` the same rows in numpy).
+def train_neighbours(
+    train: torch.Tensor, train_np: np.ndarray
+) -> tuple[torch.Tensor | None, torch.Tensor, float | None]:
+    """(``repeats``, ``own``, ``loo``) of the N x D training rows (``train_np`` the same rows in numpy).
 
     ``repeats`` marks every row equal to an earlier one (None when there is none), so that a
     duplicated training example counts once: with its repeat in the set, a near copy of it had
     d2 = d1 (rate 0 where the example alone gave 1) and a nearest training example at distance 0
     from another (AuthPct 100 where it gave 0). The duplicated examples are the ones models copy most
     (Carlini et al. 2023, "Extracting Training Data from Diffusion Models").
-    ``own`` is each training example's distance to its nearest other distinct one (AuthPct's)."""
-    # the second smallest distance, counting itself at exactly 0: 0 for a row with an equal one
-    own = nearest(train, train, 2)[0][:, 1]
+    ``own`` is each training example's distance to its nearest other distinct one (AuthPct's).
+    ``loo`` is the share of distinct examples whose nearest and second-nearest other distinct
+    examples pass the copy test (:func:`copied`), the chance level without a test split; None with
+    fewer than 3 distinct examples."""
+    # the second and third smallest distances, counting itself at exactly 0: 0 for a row with an
+    # equal one (the third costs nothing more: the same blocks, one more candidate)
+    k = min(3, len(train))
+    near, near_idx = nearest(train, train, k)
+    own = near[:, 1]
     dup = (own == 0).nonzero().squeeze(1)
     if len(dup) == 0:  # the common case: nothing else to compute, the same values as ever
-        return None, own
+        return None, own, _loo_rate(near)
     # the rows with an equal one are grouped exactly (+ 0.0: -0.0 and 0.0 are the same coordinate)
     _, first = np.unique(train_np[dup.cpu().numpy()] + 0.0, axis=0, return_index=True)
     repeats = torch.zeros(len(train), dtype=torch.bool, device=train.device)
     repeats[dup] = True
     repeats[dup[torch.as_tensor(first, device=train.device)]] = False
-    # a kept row with repeats: its nearest other distinct row; any other row's nearest other row is
-    # at the same distance as before (a repeat left out leaves its equal kept row in)
-    kept = dup[~repeats[dup]]
-    if int((~repeats).sum()) >= 2:
-        own[kept] = nearest(train[kept], train, 2, exclude=repeats)[0][:, 1]
-    return repeats, own
+    # a kept row with repeats: its nearest other distinct rows. Any other row's nearest other row is
+    # at the same distance as before (a repeat left out leaves its equal kept row in), but not its
+    # second when a repeat was among them (d2 = d1 to an example and its repeat): those rows again
+    distinct = int((~repeats).sum())
+    redo = ((~repeats) & ((own == 0) | repeats[near_idx[:, 1:]].any(1))).nonzero().squeeze(1)
+    if distinct >= 2 and len(redo):
+        near[redo, : min(3, distinct)] = nearest(train[redo], train, min(3, distinct), exclude=repeats)[0]
+    return repeats, own, _loo_rate(near[~repeats]) if distinct >= 3 else None
+
+
+def _loo_rate(near: torch.Tensor) -> float | None:
+    """The copy test's rate over rows of (0, d1, d2): each example against the others."""
+    if near.shape[1] < 3:
+        return None
+    return copied(near[:, 1], near[:, 2]).double().mean().item()
 
 
 class CTReference:
@@ -204,6 +227,7 @@ class Memorization(Metric):
     higher_is_better: ClassVar[dict[str, bool | None]] = {
         "memorization_rate": False,
         "memorization_rate_heldout": False,
+        "memorization_rate_loo": False,
         "authpct": True,
         "ct": None,  # two-sided: << 0 copies, >> 0 underfits, ~0 is ideal (no arrow on the board)
     }
@@ -227,7 +251,7 @@ class Memorization(Metric):
         # what depends on the train and test sets alone is computed once per run of many models
         shared = ctx.reference_features.cache.setdefault(("memorization", space, str(device)), {})
         if "own" not in shared:
-            shared["repeats"], shared["own"] = train_neighbours(train, train_np)
+            shared["repeats"], shared["own"], shared["loo"] = train_neighbours(train, train_np)
         repeats = shared["repeats"]
         num_train = len(train)
         distinct = num_train - (int(repeats.sum()) if repeats is not None else 0)
@@ -252,6 +276,8 @@ class Memorization(Metric):
         why_no_test = shared["test"]
         if why_no_test:  # warned for every model, not only the first that filled the cache
             warnings.warn(f"memorization: ct omitted, {why_no_test}", stacklevel=2)
+            if shared["loo"] is not None:  # the chance level the flag reads, from the train split
+                values["memorization_rate_loo"] = shared["loo"]
         else:
             values["memorization_rate_heldout"] = shared["heldout"]
             if isinstance(shared["ct"], str):  # why C_T could not be set up
@@ -285,7 +311,7 @@ class Memorization(Metric):
 
     def flags(self, values: dict[str, float]) -> list[str]:
         rate = values.get("memorization_rate", 0.0)
-        chance = values.get("memorization_rate_heldout", 0.0)
+        chance = values.get("memorization_rate_heldout", values.get("memorization_rate_loo", 0.0))
         return ["memorized"] if rate > FLAG_THRESHOLD and rate > HELDOUT_FACTOR * chance else []
 
     def _reference(
