@@ -43,9 +43,9 @@ from genbench import registry
 from genbench.api import DataSpec, TrainContext
 from genbench.config import resolve_model_config
 from genbench.determinism import deterministic_training
+from genbench.environment import environment, machine, machine_text
 from genbench.metrics.prdc import K_DC, K_PR
 from genbench.metrics.throughput import measure_sampling
-from genbench.results import environment, machine, machine_text
 
 SPEC = DataSpec(
     name="cifar10", kind="image", shape=(3, 32, 32), value_range=(-1.0, 1.0), num_train=50_000, num_modes=10

@@ -35,7 +35,7 @@ import torch
 from cifar10_synthetic import SPEC, random_inception, synthetic_cifar  # benchmarks/ is the script's path
 
 from genbench.config import RunConfig
-from genbench.results import machine, machine_text
+from genbench.environment import machine, machine_text
 
 CIFAR10_TRAIN = 50_000
 EXTRACTORS = ("inception", "clean-inception", "classifier", "dinov2", "clip")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from genbench import registry
 from genbench.config import DEFAULT_SEED, EVAL_FIELDS, RunConfig, unused_fields_warning
 from genbench.data.base import Dataset
+from genbench.environment import environment
 from genbench.errors import DataError, GenbenchError
 from genbench.layout import BESIDE_LABELS, genbench_folder
 from genbench.metrics.base import Metric
@@ -39,7 +40,7 @@ from genbench.resolve import (
     check_shared_inputs,
     run_features,
 )
-from genbench.results import Result, environment, safe_name
+from genbench.results import Result, safe_name
 from genbench.runner import load_stats, reference_features_for
 from genbench.sample_labels import checked_labels, given_labels, labelled_classes, labels_sha256
 from genbench.saved_samples import kept_by, remove_samples_of, samples_sha256, write_with_samples

@@ -33,6 +33,7 @@ import pandas as pd
 
 from genbench.cells import row_cells
 from genbench.device_caption import device_kind
+from genbench.environment import machine_text
 from genbench.errors import GenbenchError
 from genbench.metric_columns import METRIC_COLUMNS, is_extra_metric, metric_columns
 from genbench.metrics.kid_subset import used_metric_options
@@ -54,7 +55,7 @@ from genbench.provenance import (
 )
 from genbench.rerun_notes import failed_reruns
 from genbench.result_folders import as_folders, merged, where_results_are
-from genbench.results import Result, find_results, load_result, machine_text, skipped_results
+from genbench.results import Result, find_results, load_result, skipped_results
 from genbench.text import one_line
 
 

@@ -2,19 +2,15 @@
 
 Every result carries its protocol (number of samples, reference split, feature extractor and its
 fingerprint, seed, metric versions and options) and its environment (versions, device, git
-commit), so every number can be traced to how it was obtained.
+commit: recorded by :mod:`genbench.environment`), so every number can be traced to how it was
+obtained. Results are found under ``--out`` and read back here, each field's type checked.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib.util
 import json
-import platform
 import re
-import subprocess
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -412,156 +408,3 @@ def _nested_folders(out: Path, files: list[Path]) -> dict[Path, int]:
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def environment(device: str) -> dict[str, Any]:
-    """Versions and machine facts recorded with every result."""
-    from importlib import metadata
-
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
-    import genbench
-
-    return {
-        # the running code's own version: the metadata's may be another install's (a clone run
-        # beside an installed genbench), and `genbench --version` prints this one
-        "genbench": genbench.__version__,
-        "torch": version("torch"),
-        "torch_fidelity": version("torch-fidelity"),
-        "clean_fid": version("clean-fid"),
-        "numpy": version("numpy"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "device": device,
-        "git_commit": git_commit(),
-        "source_digest": source_digest(),
-        **machine(device),
-    }
-
-
-def machine(device: str) -> dict[str, Any]:
-    """The hardware that timings depend on: the CPU's model, the instruction set torch's CPU kernels
-    use on it (one model name, "AMD EPYC" for one, covers CPUs with and without AVX-512, which ran the
-    test suite about twice apart and round differently), the threads torch uses, and the GPU's name
-    on CUDA. Recorded in results and in checkpoints (where training was timed)."""
-    import torch
-
-    facts: dict[str, Any] = {
-        "cpu": _cpu_model(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "cpu_threads": torch.get_num_threads(),
-    }
-    if device.startswith("cuda"):
-        facts["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    return facts
-
-
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def machine_text(facts: dict[str, Any]) -> str:
-    """``facts`` (from :func:`machine`, or a result's environment) in a few words, for captions:
-    "NVIDIA H200" or "CPU: AMD EPYC (AVX2), 2 threads" (results written before the instruction set
-    was recorded lack it); "" when nothing was recorded."""
-    if facts.get("gpu"):
-        return str(facts["gpu"])
-    parts = [str(facts["cpu"])] if facts.get("cpu") else []
-    if parts and facts.get("cpu_capability"):
-        parts[0] += f" ({facts['cpu_capability']})"
-    if threads := facts.get("cpu_threads"):
-        parts.append(f"{threads} thread{'' if threads == 1 else 's'}")  # "1 threads" read as a typo
-    if parts:
-        return "CPU: " + ", ".join(parts)
-    return "CPU" if str(facts.get("device", "")).startswith("cpu") else ""
-
-
-#: the packages whose code makes a result: the harness and the reference models beside it
-SOURCE_PACKAGES = ("genbench", "baselines")
-
-
-@functools.cache
-def source_digest() -> str | None:
-    """A digest of the Python sources of :data:`SOURCE_PACKAGES`, found where Python imports them
-    from: ``git_commit`` names a checkout only, so the results of two installed builds both called
-    0.1.0 could not be told apart. A wheel and a clone of one commit give the same digest.
-    Configuration files and weights are not hashed (results record their own hashes). None when
-    no source could be read. Read once per process (about a hundred files, milliseconds)."""
-    return digest_sources(_package_dirs())
-
-
-def _package_dirs() -> dict[str, list[Path]]:
-    """Where each of :data:`SOURCE_PACKAGES` is imported from (its spec, without importing it)."""
-    dirs: dict[str, list[Path]] = {}
-    for package in SOURCE_PACKAGES:
-        try:
-            spec = importlib.util.find_spec(package)
-        except (ImportError, ValueError):
-            continue
-        if spec is not None and spec.submodule_search_locations:
-            dirs[package] = [Path(loc) for loc in spec.submodule_search_locations]
-    return dirs
-
-
-def digest_sources(dirs: Mapping[str, Sequence[Path]]) -> str | None:
-    """The digest of the ``*.py`` files under each package's folders: each file's path in the
-    package and its content with Windows line ends read as Unix ones (a checkout with
-    ``core.autocrlf`` is the same code). Hidden files and folders (an editor's ``.#x.py`` lock, a
-    ``.venv``) are no part of the package; a file that cannot be read (a dangling link) is skipped."""
-    h = hashlib.blake2b(digest_size=8)
-    read = 0
-    for package, roots in dirs.items():
-        files = sorted(
-            (f"{package}/{path.relative_to(root).as_posix()}", path)
-            for root in roots
-            for path in Path(root).rglob("*.py")
-            if not any(part.startswith(".") for part in path.relative_to(root).parts)
-        )
-        for name, path in files:
-            try:
-                source = path.read_bytes()
-            except OSError:
-                continue
-            h.update(name.encode() + b"\0" + source.replace(b"\r\n", b"\n") + b"\0")
-            read += 1
-    return h.hexdigest() if read else None
-
-
-def git_commit() -> str | None:
-    """The commit of the genbench checkout, when it is one (with '+dirty' for local changes).
-
-    Only when the repository's top level is genbench's own: git looks upwards, so genbench installed
-    into a project's ``.venv`` recorded the project's commit as genbench's."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        lines = sha.stdout.split("\n")
-        if sha.returncode != 0 or len(lines) < 2 or Path(lines[0]).resolve() != root:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        return lines[1].strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None

@@ -22,6 +22,7 @@ import torch
 
 from genbench.api import GenerativeModel
 from genbench.config import DEFAULT_SEED, RunConfig, absolute_paths, resolve_model_config, variant_label
+from genbench.environment import environment
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.extraction_bar import REFERENCE_HINT
 from genbench.features.base import Features
@@ -30,7 +31,7 @@ from genbench.planning import Failed, Owner, Plan, plan, row_label
 from genbench.progress import Progress, command_console
 from genbench.provenance import model_source
 from genbench.replacement import add_fingerprints, replaced_by_run
-from genbench.results import Result, environment
+from genbench.results import Result
 from genbench.retraining import retrain_finished
 from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line

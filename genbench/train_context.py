@@ -59,7 +59,7 @@ class TrainContext:
         self._progress = progress
         self._log = log
         self.data_digest = data_digest
-        #: the machine this process trains on, in words (``results.machine_text``), saved with each
+        #: the machine this process trains on, in words (``environment.machine_text``), saved with each
         #: checkpoint: a resumed training's time is summed over every machine that trained it
         self.machine = machine
         #: the machines of the parts before a resume, in order (restored by :meth:`load_checkpoint`)

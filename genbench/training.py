@@ -21,11 +21,11 @@ from genbench.api import GenerativeModel, TrainContext, _key_text, config_hash
 from genbench.checkpoint import PARTIAL as PARTIAL
 from genbench.checkpoint import load_checkpoint, save_checkpoint, serialized
 from genbench.determinism import deterministic_training
+from genbench.environment import machine, machine_text
 from genbench.errors import Diverged, GenbenchError, StateContentError
 from genbench.io import alone, remove_temps
 from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
-from genbench.results import machine, machine_text
 from genbench.retraining import RETRAINING, clear_for_retrain, retrain_command
 from genbench.script_code import edited_code
 from genbench.shipped import shipped_checkpoint

@@ -181,7 +181,7 @@ def test_list_shows_sources(cli):
 def test_version_names_the_build_as_results_record_it(cli):
     """`genbench --version` was "No such option": a bug report could not say which genbench ran."""
     import genbench
-    from genbench.results import environment
+    from genbench.environment import environment
 
     r = cli("--version")
     assert r.exit_code == 0, r.output

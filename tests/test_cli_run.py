@@ -270,7 +270,7 @@ def test_the_cost_table_names_the_machines_its_timings_were_measured_on(cli, tmp
     on CUDA), checkpoints record where they were trained, and the Cost table says both."""
     import torch
 
-    from genbench.results import machine, machine_text
+    from genbench.environment import machine, machine_text
 
     cache = tmp_path / "cache"
     args = ["--models", "test-tiny-trained,gaussian", "--dataset", "ring8", "--samples", "100"]

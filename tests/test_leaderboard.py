@@ -137,7 +137,7 @@ def test_results_round_trip(tmp_path, results):
 def test_git_commit_is_genbenchs_own_never_an_enclosing_projects(tmp_path, monkeypatch):
     """git looks upwards: genbench installed into a project's .venv recorded the project's commit
     (and its "+dirty") as genbench's in every result."""
-    from genbench import results
+    from genbench import environment
 
     def git(*args):
         run = subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True)
@@ -145,29 +145,31 @@ def test_git_commit_is_genbenchs_own_never_an_enclosing_projects(tmp_path, monke
 
     git("init", "-q")
     git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "project")
-    installed = tmp_path / ".venv/lib/python3.11/site-packages/genbench/results.py"
+    installed = tmp_path / ".venv/lib/python3.11/site-packages/genbench/environment.py"
     installed.parent.mkdir(parents=True)
-    monkeypatch.setattr(results, "__file__", str(installed))
-    assert results.git_commit() is None
-    monkeypatch.setattr(results, "__file__", str(tmp_path / "genbench/results.py"))  # a checkout of it
-    assert results.git_commit() == git("rev-parse", "HEAD")
+    monkeypatch.setattr(environment, "__file__", str(installed))
+    assert environment.git_commit() is None
+    monkeypatch.setattr(
+        environment, "__file__", str(tmp_path / "genbench/environment.py")
+    )  # a checkout of it
+    assert environment.git_commit() == git("rev-parse", "HEAD")
 
 
 def test_source_digest_tells_builds_apart_where_the_version_cannot(tmp_path):
     """An installed genbench recorded ``git_commit: null`` and ``genbench: 0.1.0``: the results of two
     builds with different metric or model code could not be told apart."""
-    from genbench import results
+    from genbench import environment
 
-    here = results.source_digest()
-    assert here is not None and results.environment("cpu")["source_digest"] == here
-    dirs = results._package_dirs()
-    assert dirs["genbench"] == [Path(results.__file__).parent]  # what Python imports, not a guess
+    here = environment.source_digest()
+    assert here is not None and environment.environment("cpu")["source_digest"] == here
+    dirs = environment._package_dirs()
+    assert dirs["genbench"] == [Path(environment.__file__).parent]  # what Python imports, not a guess
     installed = tmp_path / "site-packages"
-    for package in results.SOURCE_PACKAGES:
+    for package in environment.SOURCE_PACKAGES:
         shutil.copytree(dirs[package][0], installed / package, ignore=shutil.ignore_patterns("__pycache__"))
 
     def digest():
-        return results.digest_sources({p: [installed / p] for p in results.SOURCE_PACKAGES})
+        return environment.digest_sources({p: [installed / p] for p in environment.SOURCE_PACKAGES})
 
     assert digest() == here  # the same code installed elsewhere
     (installed / "genbench/__pycache__").mkdir(exist_ok=True)
@@ -178,25 +180,25 @@ def test_source_digest_tells_builds_apart_where_the_version_cannot(tmp_path):
     assert digest() == here  # a checkout with Windows line ends holds the same code
     ddim.write_text(ddim.read_text().replace("eta: float = 0.0", "eta: float = 1.0"))
     assert digest() != here  # a reference model's default changed
-    assert results.digest_sources({"genbench": [tmp_path / "nowhere"]}) is None
+    assert environment.digest_sources({"genbench": [tmp_path / "nowhere"]}) is None
 
 
 def test_source_digest_skips_what_is_no_part_of_the_package(tmp_path):
     """An editor's lock file (``.#runner.py``, a dangling link) beside the sources crashed
     ``genbench run`` and ``genbench --version`` with FileNotFoundError."""
-    from genbench import results
+    from genbench import environment
 
     package = tmp_path / "genbench"
     package.mkdir()
     (package / "runner.py").write_text("x = 1\n")
-    here = results.digest_sources({"genbench": [package]})
+    here = environment.digest_sources({"genbench": [package]})
     (package / ".#runner.py").symlink_to(tmp_path / "user@host.1234")  # emacs's lock: dangling
     (package / ".venv/lib").mkdir(parents=True)
     (package / ".venv/lib/site.py").write_text("y = 2\n")
     (package / "gone.py").symlink_to(tmp_path / "removed.py")  # dangling, not hidden
-    assert results.digest_sources({"genbench": [package]}) == here
+    assert environment.digest_sources({"genbench": [package]}) == here
     (package / "added.py").write_text("z = 3\n")
-    assert results.digest_sources({"genbench": [package]}) != here
+    assert environment.digest_sources({"genbench": [package]}) != here
 
 
 def test_per_run_spreads_are_not_confused_with_seed_spreads():
@@ -1255,8 +1257,8 @@ def test_an_unreadable_result_file_is_one_error_line_naming_it(cli, tmp_path, mo
 
 
 def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
+    from genbench.environment import machine_text
     from genbench.markdown import timing_caption
-    from genbench.results import machine_text
 
     assert machine_text({"device": "cuda:0", "gpu": "NVIDIA H200", "cpu": "Xeon", "cpu_threads": 16}) == (
         "NVIDIA H200"

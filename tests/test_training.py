@@ -305,7 +305,7 @@ def test_an_interrupted_retrain_resumes_when_rerun_with_its_lists_in_another_ord
 def test_a_training_resumed_on_other_threads_names_every_machine_its_time_ran_on(tmp_path, monkeypatch):
     """train_s is summed over the parts of a resumed training, but named only the machine that
     finished it: 28 s on 1 thread and 8 s on 2 were reported as 36 s on 2 threads."""
-    from genbench.results import machine, machine_text
+    from genbench.environment import machine, machine_text
 
     threads = torch.get_num_threads()
     try:

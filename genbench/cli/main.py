@@ -69,7 +69,7 @@ def version_text() -> str:
     """What ``genbench --version`` prints: the version, and what results record to tell builds
     apart (the digest of the sources; the commit of a clone)."""
     from genbench import __version__
-    from genbench.results import git_commit, source_digest
+    from genbench.environment import git_commit, source_digest
 
     commit = git_commit()
     source = source_digest() or "unread"

@@ -171,7 +171,7 @@ def made_on() -> dict[str, str | None]:
     torch's CPU kernels use on it (``AVX2``, ``AVX512``...: they round differently, and one model
     name, "AMD EPYC" for one, covers CPUs with and without AVX-512) and torch's version (a ``str``,
     not torch's ``TorchVersion``, so that ``weights_only`` loading accepts it)."""
-    from genbench.results import machine
+    from genbench.environment import machine
 
     facts = machine("cpu")
     return {"cpu": facts["cpu"], "cpu_capability": facts["cpu_capability"], "torch": str(torch.__version__)}
