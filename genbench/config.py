@@ -150,7 +150,7 @@ def absolute_paths(config: RunConfig) -> RunConfig:
     resumable state through the TrainContext wrote it under its new directory, as the harness's
     ``model.pt`` after it (the directory is restored only once training returns), and the result
     recorded a checkpoint path that named nothing: the next run trained again. A value that is no
-    path is left for :func:`genbench.resolve.check_config_types` to refuse; an empty one is refused
+    path is left for :func:`genbench.config_types.check_config_types` to refuse; an empty one is refused
     by the caller (``Path("")`` is the working directory)."""
     changed = {}
     for name in PATH_FIELDS:
@@ -223,7 +223,7 @@ def parse_seeds(text: str, *, one: bool = False) -> list[int]:
 
 def parse_split(text: str) -> Split:
     """``--reference-split``'s value, checked (the Python API's too, by
-    :func:`genbench.resolve.check_config_types`, with the other RunConfig fields)."""
+    :func:`genbench.config_types.check_config_types`, with the other RunConfig fields)."""
     if text not in ("train", "test"):
         raise GenbenchError(f"unknown split {text!r}; use --reference-split train or test")
     return "train" if text == "train" else "test"

@@ -29,6 +29,7 @@ from genbench.config import (
     resolve_model_config,
     variant_label,
 )
+from genbench.config_types import check_config_types
 from genbench.data.base import Dataset
 from genbench.errors import (
     Diverged,
@@ -51,7 +52,6 @@ from genbench.resolve import (
     build_metric_options,
     build_metrics,
     check_built_dataset_name,
-    check_config_types,
     check_metric_classes,
     check_metric_features,
     check_metric_samples,
