@@ -26,7 +26,8 @@ from genbench.resolve import effective_metric_options
 from genbench.results import Result
 
 if TYPE_CHECKING:
-    from genbench.planning import Failed, Owner
+    from genbench.planning import Failed
+    from genbench.weights_owner import Owner
 
 
 #: the fingerprints :func:`add_fingerprints` adds to a run's ``measures``

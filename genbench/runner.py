@@ -27,7 +27,7 @@ from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOut
 from genbench.extraction_bar import REFERENCE_HINT
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
-from genbench.planning import Failed, Owner, Plan, plan, row_label
+from genbench.planning import Failed, Plan, plan, row_label
 from genbench.progress import Progress, command_console
 from genbench.provenance import model_source
 from genbench.replacement import add_fingerprints, replaced_by_run
@@ -37,6 +37,7 @@ from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
 from genbench.split_features import beside_the_run, split_features_for
 from genbench.training import train_or_load
+from genbench.weights_owner import Owner
 
 
 def load_stats(p: Plan, reference: Features, console: Progress) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from genbench.api import GenerativeModel
 
 if TYPE_CHECKING:
-    from genbench.planning import Owner
+    from genbench.weights_owner import Owner
 
 
 def shipped_checkpoint(cls: type[GenerativeModel], subdir: Path) -> Path | None:

@@ -1,0 +1,142 @@
+"""The weights owner of a model that samples another model's trained weights (its ``weights_from``:
+ddim samples ddpm's): :class:`Owner`, found and checked for a run by :func:`weights_owner`, with the
+owner's ``--set`` fields that change those weights (:func:`weights_fields`: they name the dependent's
+row and key the checkpoint it shares), and the refusal of its other fields where the owner is not
+itself in ``--models`` (:func:`check_owner_fields_used`): they would change nothing anywhere.
+:mod:`genbench.planning` calls them while it plans each model.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from genbench import registry
+from genbench.api import DataSpec, GenerativeModel
+from genbench.config import Override, RunConfig, check_sequence_sweeps, resolve_model_config
+from genbench.errors import GenbenchError, RegistrationError
+from genbench.field_values import same_value
+from genbench.isolation import global_rng_kept, torch_state_kept
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The model whose trained weights a ``weights_from`` model reuses, with its ``--set`` fields
+    that change those weights; ``ignored``: its other ``--set`` fields (how it samples, or a field
+    its training does not use on this data), which reach its own rows only."""
+
+    name: str
+    cls: type[GenerativeModel]
+    overrides: dict[str, str]
+    ignored: tuple[str, ...] = ()
+
+    def config(self, dataset: str) -> Any:
+        """The owner's config on ``dataset`` as a weights owner: its defaults and ``overrides``,
+        through its :meth:`~genbench.api.GenerativeModel.weights_owner_config` (it is never sampled)."""
+        return self.cls.weights_owner_config(resolve_model_config(self.cls, dataset, self.overrides))
+
+
+def weights_owner(cls: type[GenerativeModel], overrides: list[Override], spec: DataSpec) -> Owner | None:
+    """``cls``'s weights owner (None when it trains its own) on the data of ``spec``, with the
+    owner's ``--set`` fields that change its trained weights; ``overrides`` are canonical."""
+    if not cls.weights_from:
+        return None
+    name = registry.models.canonical(cls.weights_from)
+    mine = [o for o in overrides if o.model == name]
+    owner_cls = registry.models.get(name)
+    if owner_cls.conditional != cls.conditional:
+        # it samples the owner's network: labels handed to one trained without them, or none to one
+        # trained with them, which the model's own code may not notice
+        which = (
+            ("a class-conditional", "an unconditional")
+            if cls.conditional
+            else ("an unconditional", "a class-conditional")
+        )
+        raise RegistrationError(
+            f"model {cls.registered_name or cls.__name__!r} is {which[0]} model but samples the weights of "
+            f"{name!r} (its weights_from), {which[1]} one; set its conditional to {owner_cls.conditional} "
+            "or take the weights of a model that conditions as it does"
+        )
+    owner_cls.check_spec(spec)
+    # its tuple fields as plan_model checks the owner's own (--models ddim alone plans no ddpm):
+    # ddpm.ch_mult=1,2 is no sweep of one-level U-Nets to run one at a time, but (1, 2) mistyped
+    check_sequence_sweeps(owner_cls, mine)
+    weights = weights_fields(owner_cls, spec, mine)
+    for o in mine:
+        if o.field in weights and len(o.values) > 1:
+            raise GenbenchError(
+                f"--set {name}.{o.field} sweeps {name}, which a dependent model reuses; sweep one value at a time"
+            )
+    return Owner(
+        name,
+        owner_cls,
+        {o.field: o.values[0] for o in mine if o.field in weights},
+        tuple(o.field for o in mine if o.field not in weights),
+    )
+
+
+def weights_fields(cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]) -> set[str]:
+    """The fields of ``overrides`` (``cls``'s own, one sweep value of a field at a time) that change
+    the weights ``cls`` trains on the data of ``spec``: those that change its ``train_config``, which
+    keys its checkpoint. A model that samples ``cls``'s weights (``weights_from``) sees nothing else
+    of ``cls``'s config: ``--models ddim --set ddpm.variance=beta`` (how ddpm samples) or
+    ``ddpm.ch=64`` on ring8 (the U-Net's, where the MLP trains) sampled the very weights of plain
+    ``ddim`` under a row that named the field. Only when ``overrides`` has any, builds one ``cls``
+    per config compared (each field at its values and at the default, the others at their first
+    value) and reads its ``train_config``, as the runner keys the checkpoint: one model whose
+    ``config`` was swapped under it gave the same ``train_config`` for every value of a plugin that
+    read its config in ``__init__`` (a dict of hyperparameters kept there), and its every training
+    field was refused as changing nothing."""
+    if not overrides:
+        return set()
+    first = {o.field: o.values[0] for o in overrides}
+    keys: dict[str, Any] = {}
+
+    def key(given: dict[str, str]) -> Any:
+        # built as the weights owner it is here (ddpm-cond with p_uncond=0 refused its own default
+        # guidance, which the dependent never uses)
+        config = cls.weights_owner_config(resolve_model_config(cls, spec.name, given))
+        if (seen := repr(config)) not in keys:
+            # its __init__ checks the config, so a bad value fails as it would in training; what it
+            # changes of torch's global generators and settings is put back (the runner builds it
+            # again, and warns then)
+            with global_rng_kept(), torch_state_kept(f"model {cls.registered_name!r}", lambda _: None):
+                keys[seen] = cls(spec, config).train_config()
+        return keys[seen]
+
+    default = resolve_model_config(cls, spec.name, {})
+    hints = typing.get_type_hints(cls.Config)
+    out = set()
+    for o in overrides:
+        rest = {f: v for f, v in first.items() if f != o.field}
+        values = [getattr(resolve_model_config(cls, spec.name, {o.field: v}), o.field) for v in o.values]
+        # a value at the default names no variant (canonical_variant) and is no mistake to refuse
+        if all(same_value(v, getattr(default, o.field), hints[o.field]) for v in values):
+            out.add(o.field)
+        elif any(key({**rest, o.field: v}) != key(rest) for v in o.values):
+            out.add(o.field)
+    return out
+
+
+def check_owner_fields_used(
+    config: RunConfig,
+    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
+    given: list[Override],
+    dataset: str,
+) -> None:
+    """Refuse a ``--set`` field of a weights owner that is not in ``--models`` and does not change the
+    weights its dependents sample (:attr:`Owner.ignored`): it changed nothing anywhere, yet named
+    the dependent's row (``ddim[ddpm.variance=beta]``, plain ddim's very samples). With the owner in
+    --models it is the owner's own variant, and the dependent's row is its plain one."""
+    requested = {registry.models.canonical(n) for n in config.models}
+    typed = {(registry.models.canonical(o.model), o.field): o for o in given}
+    for name, _, _, owner in models:
+        if owner is None or owner.name in requested or not owner.ignored:
+            continue
+        o = typed[owner.name, owner.ignored[0]]
+        raise GenbenchError(
+            f"--set {o.model}.{o.field}={o.text} does not change the {owner.name} weights that {name} samples "
+            f"on {dataset} (it is no part of {owner.name}'s training config there): {name}'s row would name a "
+            f"change it does not make; drop it, or add {owner.name} to --models to run {owner.name} with it"
+        )
