@@ -5,6 +5,7 @@ each command kept.
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import cli_models  # noqa: F401 (registers the test-* models these tests name)
 import numpy as np
@@ -20,6 +21,7 @@ from cli_helpers import (
 
 from genbench import GenbenchError, registry
 from genbench.features.raw import Raw
+from genbench.metrics.base import Metric
 from genbench.resolve import resolve_device
 from genbench.results import find_results
 
@@ -254,6 +256,39 @@ def test_a_named_metric_that_does_not_apply_to_the_run_says_why_it_was_not_compu
     assert "not computed" not in r.stderr
     res = json.loads((tmp_path / "default/digits/copy/seed0.json").read_text())
     assert "is" not in res["metrics"] and "is" not in res["metric_errors"]
+
+
+class _LogitsPlugin(Metric):
+    """A plugin metric of logits that declares ``needs_logits`` and reads them without a check."""
+
+    higher_is_better: ClassVar[dict[str, bool | None]] = {"test_logit_mean": True}
+    needs_logits = True
+
+    def compute(self, ctx):
+        return {"test_logit_mean": float(ctx.sample_features.logits.mean())}  # None.mean(): its bug
+
+
+def test_a_plugin_metric_declaring_needs_logits_is_left_out_where_the_features_give_none(
+    cli, tmp_path, cache_dir, register
+):
+    """Its declaration is what the harness reads, as for is: in the default set under --features raw
+    it was computed, failed on the None logits as its own bug (exit 1, its error on every row),
+    though `genbench list features raw` said it does not run there (base Metric.applies_to now
+    reads needs_logits); named under an extractor that does not declare its logits, it is said not
+    computed with is's reason, not "does not apply"."""
+    register(registry.metrics, "test-logits-plugin", _LogitsPlugin)
+    args = ["--models", "copy", "--samples", "100", "--features", "raw", "--no-figures"]
+    r = cli(*run_args(tmp_path / "default", cache_dir, *args))
+    assert r.exit_code == 0, r.output  # was 1: the metric's AttributeError
+    res = json.loads((tmp_path / "default/digits/copy/seed0.json").read_text())
+    assert "test-logits-plugin" not in res["metric_errors"] and "fid" in res["metrics"]
+
+    register(registry.features, "test-undeclared", UndeclaredRaw)
+    args[args.index("raw")] = "test-undeclared"
+    r = cli(*run_args(tmp_path / "named", cache_dir, *args, "--metrics", "fid,test-logits-plugin"))
+    assert r.exit_code == 0, r.output
+    expected = "not computed: test-logits-plugin: the feature extractor gives no logits; use one with"
+    assert expected in r.stderr, r.output
 
 
 @pytest.mark.parametrize(

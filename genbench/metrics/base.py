@@ -361,7 +361,12 @@ class Metric(ABC):
         return self.registered_name or type(self).__name__.lower()
 
     def applies_to(self, ctx: EvalContext) -> bool:
-        """False when the metric does not apply (e.g. mode metrics on data with unknown modes)."""
+        """False when the metric does not apply (e.g. mode metrics on data with unknown modes), or
+        when it declares ``needs_logits`` and the samples' features have none: a plugin metric of
+        logits in the default set was computed under ``--features raw`` and failed on its ``None``
+        logits (exit 1), where `genbench list features raw` said it does not run."""
+        if self.needs_logits and ctx.sample_features.logits is None:
+            return False
         return ctx.dataset.kind in self.supported_kinds
 
     @abstractmethod
