@@ -122,6 +122,39 @@ def test_an_extractor_plugin_giving_other_logits_than_it_declares_is_its_bug(
     )
 
 
+@pytest.mark.parametrize(
+    "method, extract, expected",
+    [
+        (
+            "feature_dim",
+            _flat,
+            "returned features of width 2 though its feature_dim() declares 3; return features of that "
+            "width, or make feature_dim() return 2 (None: not known before extracting)",
+        ),
+        (
+            "logits_dim",
+            _flat_with_logits,
+            "returned logits of width 2 though its logits_dim() declares 3; return logits of that width, "
+            "or make logits_dim() return 2 (None: not known before extracting)",
+        ),
+    ],
+    ids=["features", "logits"],
+)
+def test_an_extractor_plugin_giving_other_widths_than_it_declares_is_its_bug(
+    register, cli, tmp_path, method, extract, expected
+):
+    """``feature_dim()`` and ``logits_dim()`` are what fid_inf's and is_inf's options are checked by
+    before any training (their docstring: an extractor that declares one must give it); a plugin
+    whose output belied them was believed silently, its run scored (was exit 0, both widths)."""
+    cls = _extractor(extract.__name__, extract)
+    setattr(cls, method, lambda self: 3)
+    register(registry.features, "test-features", cls)
+    r = _run(cli, tmp_path, "--dataset", "ring8", "--features", "test-features")
+    assert r.exit_code == 2 and _errors(r) == [f"error: feature extractor 'test-features' {expected}"], (
+        r.output
+    )
+
+
 def _nan_for_100_rows(self, x):  # the samples' 100 rows, never a reference batch (500 rows)
     return _nan_features(self, x) if len(x) == 100 else (x.reshape(len(x), -1), None)
 

@@ -213,6 +213,22 @@ class FeatureExtractor(ABC):
                 f"{who} {said} though it declares gives_logits = {self.gives_logits}; declare "
                 f"gives_logits = {decl}"
             )
+        # the widths a plugin declares for its dataset's examples: fid_inf's and is_inf's options were
+        # checked before any training against them, and a plugin declaring feature_dim() 64 that gave
+        # 128 was believed silently (genbench's own declare their real networks' widths)
+        for what, value, width, method in zip(
+            ("features", "logits"),
+            (f, lg),
+            self._declared_widths(batch),
+            ("feature_dim", "logits_dim"),
+            strict=True,
+        ):
+            if value is not None and width is not None and value.shape[1] != width:
+                raise PluginOutputError(
+                    f"{who} {what} of width {value.shape[1]} though its {method}() declares {width}; "
+                    f"return {what} of that width, or make {method}() return {value.shape[1]} (None: "
+                    "not known before extracting)"
+                )
         # one width per input shape, in every batch and call: else a width changing between batches
         # was np.concatenate's traceback, and one changing with the batch size made sample and
         # reference features differ, which the metrics blamed on the user's --features
@@ -238,6 +254,23 @@ class FeatureExtractor(ABC):
                     f"return finite {what}"
                 )
         return f, lg
+
+    def _declared_widths(self, batch: torch.Tensor) -> tuple[int | None, int | None]:
+        """(``feature_dim()``, ``logits_dim()``) of a plugin, asked once, for a batch of its dataset's
+        examples (their shape); (None, None) for genbench's own extractors and other inputs."""
+        if type(self).__module__.startswith("genbench."):
+            return None, None
+        if "_declared" not in self.__dict__:
+            from genbench.data.base import Dataset  # imported here: the datasets import this module
+
+            dataset = getattr(self, "dataset", None)
+            shape = tuple(dataset.shape_spec().shape) if isinstance(dataset, Dataset) else None
+            widths = self._naming_the_plugin(
+                "declaring its widths", lambda: (self.feature_dim(), self.logits_dim())
+            )
+            self.__dict__["_declared"] = (shape, widths)
+        shape, widths = self.__dict__["_declared"]
+        return widths if tuple(batch.shape[1:]) == shape else (None, None)
 
     def checked_fingerprint(self) -> str:
         """``fingerprint()``; a plugin's bug there is one line naming the plugin (it was a traceback).
