@@ -151,10 +151,22 @@ def build_extractor(
             else f"read {flag_of(own)}; --features {reader} reads {flag}"
         )
         console.warn(f"{flag} {given} is not used: the {name} features {why}")
+    weights = getattr(config, cls.weights_option, None) if own is not None else None
+    if weights is not None and not registry.is_genbench(registry.features.source(name)):
+        # a plugin's own open() of the file said "failed to start: FileNotFoundError; fix or uninstall
+        # <its package>", the user's typo blamed on the plugin (the built-ins name the file to fetch)
+        if not Path(weights).exists():
+            raise GenbenchError(
+                f"{flag_of(cls.weights_option)} {weights} not found (the {name} features read it); "
+                "pass an existing weights file"
+            )
     return call_plugin(
         "feature extractor",
         name,
-        "failed to start: {error}",
+        # the file given is named: a file the plugin cannot read was "KeyError: 174812789" alone
+        "failed to start"
+        + (f" with {flag_of(cls.weights_option)} {weights}" if weights else "")
+        + ": {error}",
         lambda: cls(
             dataset,
             cache_dir=config.cache_dir or default_cache_dir(),

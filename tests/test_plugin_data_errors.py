@@ -201,6 +201,38 @@ def test_a_dataset_or_feature_extractor_plugin_bug_is_one_line_naming_it(
     assert error == f"error: {expected}", error
 
 
+class _LoadsWeights(_extractor(lambda self, x: (x, None))):
+    """An extractor plugin that opens the weights file it is given in its constructor, as most do."""
+
+    def __init__(self, dataset, **kw):
+        super().__init__(dataset, **kw)
+        if self.weights is not None:
+            torch.load(self.weights, weights_only=True)
+
+
+def test_a_weights_file_given_to_an_extractor_plugin_is_named_when_missing_or_unreadable(
+    register, cli, tmp_path, cache_dir
+):
+    """A mistyped --inception-weights said "failed to start: FileNotFoundError ...; fix or uninstall
+    genbench-test-plugin", the user's typo blamed on the plugin (resolve.build_extractor now checks
+    the path first); a file it cannot load named no file ("KeyError: 174812789")."""
+    register(registry.features, "test-weighted", _LoadsWeights)
+    args = ("--models", "copy", "--samples", "100", "--dataset", "ring8", "--features", "test-weighted")
+    missing = tmp_path / "missing.pt"
+    error = _the_one_error_line(cli, tmp_path, cache_dir, *args, "--inception-weights", missing)
+    assert error == (
+        f"error: --inception-weights {missing} not found (the test-weighted features read it); pass an "
+        "existing weights file"
+    ), error
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    error = _the_one_error_line(cli, tmp_path, cache_dir, *args, "--inception-weights", junk)
+    assert error.startswith(
+        f"error: feature extractor plugin 'test-weighted' from genbench-test-plugin failed to start with "
+        f"--inception-weights {junk}: "
+    ), error
+
+
 def test_a_bug_in_a_built_in_is_reported_as_genbench_s_not_a_plugin_s(cli, tmp_path, cache_dir, monkeypatch):
     """An unexpected raise in genbench's own dataset (the digits loader here) said "dataset plugin
     'digits' from genbench ...; fix or uninstall genbench", a fix no user can make."""
