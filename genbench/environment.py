@@ -148,23 +148,16 @@ def git_commit() -> str | None:
     into a project's ``.venv`` recorded the project's commit as genbench's."""
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        sha = _git(root, "rev-parse", "--show-toplevel", "HEAD")
         lines = sha.stdout.split("\n")
         if sha.returncode != 0 or len(lines) < 2 or Path(lines[0]).resolve() != root:
             return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        dirty = _git(root, "status", "--porcelain", "--untracked-files=no")
         return lines[1].strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``git ARGS`` run in ``root``, its output as text, given 5 s."""
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5)
