@@ -26,7 +26,7 @@ from genbench.features.base import Features, extract_reporting
 from genbench.features.same_pass import extract_beside, names, pass_key
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
 from genbench.layout import figures_dir
-from genbench.metrics._inputs import logits_features
+from genbench.metrics._inputs import no_logits
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
 from genbench.provenance import scoring_sources
@@ -462,10 +462,7 @@ def not_applicable(metric: Metric, ctx: EvalContext, result: Result) -> str:
     except BaseException:  # a plugin's bug here is no reason to stop the run
         pass
     if metric.needs_logits and ctx.sample_features.logits is None:  # as is says it (its compute does)
-        return (
-            f"{metric.name}: the feature extractor gives no logits; use one with a classifier head "
-            f"({', '.join(logits_features(ctx.dataset))})"
-        )
+        return no_logits(metric.name, ctx.dataset)
     return f"{metric.name}: does not apply to {result.label} on {ctx.dataset.name}"
 
 

@@ -26,6 +26,15 @@ def logits_features(dataset: Any) -> list[str]:
     return ["inception", "classifier"] if knows_classes else ["inception"]
 
 
+def no_logits(metric: str, dataset: Any) -> str:
+    """Why ``metric``, of logits (``needs_logits``), is not computed under features without them:
+    what is, is_inf and a plugin's metric of logits all say."""
+    return (
+        f"{metric}: the feature extractor gives no logits; use one with a classifier head "
+        f"({', '.join(logits_features(dataset))})"
+    )
+
+
 def split_fix(split: str) -> str:
     """The fix for too few rows of a dataset split (the reference, train or test set): more samples
     leave it as small as it was, which is what :data:`MORE_SAMPLES` told the user to change."""

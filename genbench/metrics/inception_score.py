@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from genbench.errors import MetricInputError
-from genbench.metrics._inputs import check_features, check_int, int_option, logits_features, shared_tensor
+from genbench.metrics._inputs import check_features, check_int, int_option, no_logits, shared_tensor
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -48,19 +48,13 @@ class InceptionScore(Metric):
         "Inception Score over 10 splits from the extractor's logits, torch-fidelity (Salimans et al. 2016)"
     )
 
-    def applies_to(self, ctx: EvalContext) -> bool:
-        return super().applies_to(ctx) and ctx.sample_features.logits is not None
-
     def check_options(self, options: dict[str, Any]) -> None:
         if "splits" in options:
             check_int(options["splits"], "is", "splits")
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         if ctx.sample_features.logits is None:
-            raise MetricInputError(
-                "is: the feature extractor gives no logits; use one with a classifier head "
-                f"({', '.join(logits_features(ctx.dataset))})"
-            )
+            raise MetricInputError(no_logits("is", ctx.dataset))
         splits = int_option(ctx, "is", "splits", SPLITS)
         logits = check_features(
             ctx.sample_features.logits,

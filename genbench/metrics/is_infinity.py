@@ -25,7 +25,7 @@ import numpy as np
 from genbench.errors import MetricInputError
 from genbench.features.base import FeatureExtractor
 from genbench.metrics import _extrapolation
-from genbench.metrics._inputs import check_features, logits_features
+from genbench.metrics._inputs import check_features, no_logits
 from genbench.metrics.base import EvalContext, Metric
 from genbench.metrics.inception_score import score
 from genbench.registry import register_metric
@@ -51,9 +51,6 @@ class ISInfinity(Metric):
         "subsets (Chong & Forsyth 2020)"
     )
 
-    def applies_to(self, ctx: EvalContext) -> bool:
-        return super().applies_to(ctx) and ctx.sample_features.logits is not None
-
     def check_options(self, options: dict[str, Any]) -> None:
         _extrapolation.check_options("is_inf", options)
 
@@ -70,10 +67,7 @@ class ISInfinity(Metric):
 
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         if ctx.sample_features.logits is None:
-            raise MetricInputError(
-                "is_inf: the feature extractor gives no logits; use one with a classifier head "
-                f"({', '.join(logits_features(ctx.dataset))})"
-            )
+            raise MetricInputError(no_logits("is_inf", ctx.dataset))
         logits = check_features(ctx.sample_features.logits, "sample logits", "is_inf", why="for a score")
         sizes = _extrapolation.subset_sizes(
             ctx,
