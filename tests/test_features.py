@@ -396,6 +396,50 @@ def test_inception_offline_message(digits, tmp_path, monkeypatch):
         assert part in msg
 
 
+def _offline_hub(tmp_path, monkeypatch):
+    """torch.hub's checkpoints folder under ``tmp_path``, empty, and no download possible."""
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.delenv(inception.ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(download, "_open_url", offline)
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def test_inception_reads_pytorch_fids_copy_of_the_file(
+    digits, tmp_path, monkeypatch, random_inception_weights
+):
+    """pytorch-fid's download of the same file, under its own name in torch.hub's folder, is used
+    offline once its sha256 starts with the digits both names carry (here the test file's own digits:
+    the real file is a download the tests never make)."""
+    from genbench.io import file_sha256
+
+    folder = _offline_hub(tmp_path, monkeypatch)
+    copy = folder / inception.PYTORCH_FID_FILENAME
+    copy.write_bytes(random_inception_weights.read_bytes())
+    monkeypatch.setattr(inception, "DIGEST", f"sha256:{file_sha256(copy)[:8]}")
+    x = digits.load("test")[0][:2]
+    got = Inception(digits, cache_dir=tmp_path, batch_size=2).extract(x)
+    want = Inception(digits, cache_dir=tmp_path, weights=random_inception_weights, batch_size=2).extract(x)
+    np.testing.assert_array_equal(got.features, want.features)
+    assert not (folder / inception.FILENAME).exists()  # read in place, not copied or downloaded
+
+
+def test_inception_does_not_trust_pytorch_fids_name_alone(
+    digits, tmp_path, monkeypatch, random_inception_weights
+):
+    """A file under pytorch-fid's name whose sha256 does not start with its name's digits is another
+    file (pytorch-fid never checks them): the download is tried, and offline its error is raised."""
+    folder = _offline_hub(tmp_path, monkeypatch)
+    (folder / inception.PYTORCH_FID_FILENAME).write_bytes(random_inception_weights.read_bytes())
+    with pytest.raises(GenbenchError, match="cannot get the Inception-v3 weights"):
+        Inception(digits, cache_dir=tmp_path).extract(digits.load("test")[0][:1])
+
+
 @pytest.mark.parametrize("extractor", ["inception", "clean-inception", "dinov2", "clip"])
 def test_a_folder_given_as_weights_is_said_to_be_one(digits, tmp_path, monkeypatch, extractor):
     """The hub cache's checkpoints/ folder given instead of the file in it: it exists, and "not found"

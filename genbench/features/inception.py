@@ -11,7 +11,9 @@ the same features as the same samples written to disk; grey images are repeated 
 
 Weights: the ``weights`` argument (``--inception-weights``), else ``$GENBENCH_INCEPTION_WEIGHTS``,
 else torch-fidelity's file in torch.hub's cache (``<torch hub dir>/checkpoints/``, where
-torch-fidelity's own download puts it), downloaded there if missing by genbench's downloader
+torch-fidelity's own download puts it), else pytorch-fid's copy of the same file there
+(``pt_inception-2015-12-05-6726825d.pth``, where ``pytorch_fid``'s download puts it; used only when
+its sha256 starts with the digits both names carry), downloaded there if missing by genbench's downloader
 (:mod:`genbench.features.fetch_weights`: resumed after a cut-off, once per cache however many runs
 start together, and checked against the sha256 prefix its name carries, which torch-fidelity's
 ``load_state_dict_from_url`` call does not check) and handed to torch-fidelity as
@@ -25,7 +27,7 @@ from typing import Any
 
 import torch
 
-from genbench.data.digest import sha256_prefix
+from genbench.data.digest import matches, sha256_prefix
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
 from genbench.features.fetch_weights import given_weights, hub_checkpoint, hub_checkpoints_dir, missing
@@ -38,6 +40,9 @@ URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights
 FILENAME = URL.rsplit("/", 1)[-1]
 #: the first digits of the file's sha256, which its name carries (torch.hub's convention)
 DIGEST = sha256_prefix(FILENAME.rsplit("-", 1)[-1].split(".")[0])
+#: pytorch-fid's name for the same file (``pytorch_fid.inception.FID_WEIGHTS_URL``), which its own
+#: download puts in the same torch.hub folder; the name carries the same sha256 digits
+PYTORCH_FID_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 #: the width of the pool3 features, at any input size
 POOL3_DIM = 2048
 #: the width of its ``logits_unbiased`` layer (torch-fidelity's fc, 2048 -> 1008, as the 2015 TF graph's)
@@ -58,7 +63,7 @@ def to_uint8(x: torch.Tensor, features: str | None = None) -> torch.Tensor:
 def offline_message(reason: str) -> str:
     return (
         f"cannot get the Inception-v3 weights ({reason}); download {FILENAME} from {URL} "
-        f"(pytorch-fid ships the same network as pt_inception-2015-12-05-6726825d.pth) and pass "
+        f"(pytorch-fid ships the same network as {PYTORCH_FID_FILENAME}) and pass "
         f"--inception-weights PATH or set {ENV} ({WITHOUT_INCEPTION})"
     )
 
@@ -81,8 +86,22 @@ def _file_id(path: Path) -> str:
 
 def download_weights() -> Path:
     """torch-fidelity's weights file in torch.hub's cache, downloaded there and verified if missing
-    (``torch.hub.load_state_dict_from_url``'s place and name, so either finds the other's file)."""
+    (``torch.hub.load_state_dict_from_url``'s place and name, so either finds the other's file); where
+    only pytorch-fid's copy is there, that copy, once its content is checked to be the same file."""
+    folder = hub_checkpoints_dir()
+    pytorch_fid = folder / PYTORCH_FID_FILENAME
+    if not (folder / FILENAME).exists() and pytorch_fid.is_file() and _is_the_file(pytorch_fid):
+        return pytorch_fid
     return hub_checkpoint(URL, DIGEST, offline_message, instead())
+
+
+def _is_the_file(path: Path) -> bool:
+    """Whether ``path``'s sha256 starts with the digits torch-fidelity's file name carries: pytorch-fid
+    never checks the digits in its file's name, so a file under that name is not trusted by its name."""
+    try:
+        return matches(DIGEST, file_sha256(path))
+    except OSError:  # unreadable: left to the download, which names the fix
+        return False
 
 
 @register_features("inception")
