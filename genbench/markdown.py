@@ -21,6 +21,7 @@ from genbench.fid_gaps import TITLE as GAPS_TITLE
 from genbench.fid_gaps import gaps_cells
 from genbench.metric_columns import PLUGIN_SECTION, SECTIONS, column_directions, computed_in, plugin_columns
 from genbench.metrics.kid_subset import FOLLOWS_SAMPLES
+from genbench.metrics.unset_options import unset_rule
 from genbench.protocols import options_apart, protocol_differences, show_values
 from genbench.rerun_notes import rerun_flags, reruns_markdown
 from genbench.source_notes import sources_markdown
@@ -115,10 +116,11 @@ def shared_metric_settings(runs: pd.DataFrame, protocols: list[dict[str, Any]]) 
     reader of the markdown alone could not tell them apart. An option whose value differs between
     the protocols (``protocols``' "metrics") is named by each row's label, so not here; the metric's
     other options are (they were left out with it: ``kid.subsets=50`` on rows at N=200 and N=300 was
-    named nowhere), and a KID subset size that only follows N is named as the rule it follows. A
-    metric no run has a value of is not named: a run records the options of every metric it planned,
-    and an unconditional board's caption named cas's and intra_fid's, which apply to
-    class-conditional models alone."""
+    named nowhere), and a KID subset size that only follows N is named as the rule it follows, as is
+    an option left unset whose default is a rule (``fid_inf.min_size``:
+    :mod:`genbench.metrics.unset_options`). A metric no run has a value of is not named: a run
+    records the options of every metric it planned, and an unconditional board's caption named cas's
+    and intra_fid's, which apply to class-conditional models alone."""
     apart = options_apart(protocols)
     recorded: dict[str, list[dict[str, Any]]] = {}
     for text in runs["metric_options"].dropna() if "metric_options" in runs else []:
@@ -137,7 +139,11 @@ def shared_metric_settings(runs: pd.DataFrame, protocols: list[dict[str, Any]]) 
             # one value: an option whose value differs is in the protocol (``apart``), so two never
             # reach here; should they, naming one of them for every row would be wrong, so none is named
             if len(values) == 1 and None not in values:
-                shown[metric, name] = json.loads(values.pop())
+                value = json.loads(values.pop())
+                # unset, an option that follows a rule is named by it: "min_size=none" named no size
+                if value is None:
+                    value = unset_rule(metric, name)
+                shown[metric, name] = value
     parts = [option_setting(m, o, v) for (m, o), v in sorted(shown.items())]
     return md_text(", ".join(parts))
 

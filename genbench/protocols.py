@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from genbench.metrics.kid_subset import follows_samples
+from genbench.metrics.unset_options import unset_rule
 from genbench.results import STATS_HASH
 
 #: protocol fields that change the numbers, with the name a row label gives them. Seed, device and
@@ -161,7 +162,7 @@ def _metric_differences(
         names.append(f"whether {metric} ran")
     # through show_values, as the protocol fields: a version edited from 1 into "1" read "v1" twice
     shown_versions = dict(zip(ran, show_values("version", versions), strict=True))
-    options = {o: _shown_option(o, ran) for o in differing}
+    options = {o: _shown_option(metric, o, ran) for o in differing}
     texts = {}
     for k, s in settings.items():
         if s is None:
@@ -216,12 +217,16 @@ def _option_key(options: dict[str, Any], name: str) -> str | None:
     return json.dumps(options[name], default=str) if name in options else None
 
 
-def _shown_option(name: str, ran: dict[str, dict[str, Any]]) -> dict[str, str]:
+def _shown_option(metric: str, name: str, ran: dict[str, dict[str, Any]]) -> dict[str, str]:
     """Per protocol key, option ``name``'s value as a row label shows it. An option one run recorded
     as null and another not at all read "none" in both labels: two rows of one model, with one label,
-    that the board did not say why it kept apart."""
+    that the board did not say why it kept apart. Null, where the option's default is a rule
+    (``fid_inf.min_size``), is the rule: "none" named no value."""
     recorded = {k: s["options"][name] for k, s in ran.items() if name in s["options"]}
-    shown = dict(zip(recorded, show_values(name, list(recorded.values())), strict=True))
+    texts = show_values(name, list(recorded.values()))
+    rule = unset_rule(metric, name)
+    texts = [rule if v is None and rule else t for v, t in zip(recorded.values(), texts, strict=True)]
+    shown = dict(zip(recorded, texts, strict=True))
     return {k: shown.get(k, "not recorded") for k in ran}
 
 

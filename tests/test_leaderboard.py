@@ -557,6 +557,35 @@ def test_a_kid_subset_size_that_only_follows_n_is_not_repeated_in_row_labels():
     }
 
 
+def extrapolated_run(model, seed, min_size=None):
+    """A run with fid_inf and is_inf, their ``min_size`` as recorded (None: unset, the default)."""
+    r = run_result(model, seed, 13.0 + seed, metrics={"fid_inf": 10.0 + seed, "is_inf": 8.9})
+    r.protocol["metric_versions"].update(fid_inf=1, is_inf=1)
+    r.protocol["metric_options"].update(
+        fid_inf={"points": 15, "min_size": min_size}, is_inf={"points": 15, "min_size": min_size}
+    )
+    return r
+
+
+def test_the_board_names_the_rule_of_an_unset_fid_inf_min_size_not_none():
+    """fid_inf's and is_inf's min_size, unset (recorded as null), is max(N // 10, 2 d) (2 K for IS's K
+    classes): the extrapolated board's caption read "fid_inf.min_size=none, ... is_inf.min_size=none",
+    which named no smallest subset, on which the intercept depends. It names the rule, in the caption
+    and in the labels of rows that differ in it; a size that was set is named as it is."""
+    _, md = board([extrapolated_run("m", 0), extrapolated_run("m", 1)])
+    assert "min_size=none" not in md
+    assert "fid_inf.min_size=max(N // 10, 2 × feature dimension), fid_inf.points=15" in md
+    assert "is_inf.min_size=max(N // 10, 2 × classes), is_inf.points=15" in md
+    _, md = board([extrapolated_run("m", s, min_size=300) for s in (0, 1)])
+    assert "fid_inf.min_size=300" in md and "is_inf.min_size=300" in md
+    agg, md = board([extrapolated_run("m", 0), extrapolated_run("m", 1, min_size=300)])
+    assert set(agg["protocol"]) == {
+        "fid_inf.min_size=max(N // 10, 2 × feature dimension), is_inf.min_size=max(N // 10, 2 × classes)",
+        "fid_inf.min_size=300, is_inf.min_size=300",
+    }
+    assert "min_size=none" not in md
+
+
 def test_a_metrics_options_that_rows_share_are_named_beside_one_that_differs():
     """A metric whose settings differ between rows was left out of the "Metric options" caption
     whole (the old shared_metric_settings skipped every metric in the protocol): at N=200 and N=300

@@ -26,11 +26,10 @@ import numpy as np
 
 from genbench.errors import MetricInputError
 from genbench.metrics._inputs import MORE_SAMPLES, check_int, int_option
+from genbench.metrics.unset_options import MIN_FRACTION
 
 #: subset sizes fitted, as the paper's 15
 POINTS = 15
-#: the default smallest subset is N / this, as the paper's 5000 of 50000 samples
-MIN_FRACTION = 10
 
 
 def check_options(metric: str, options: dict[str, Any]) -> None:
