@@ -5,8 +5,9 @@ Every DDIM row samples the DDPM checkpoint of its seed, so the seeds pair up: th
 ``fid(ddim) - fid(ddpm)`` cancels the training noise both rows share, and its paired t interval
 (:func:`genbench.fid_gaps.paired_gap`) is far narrower than the two rows' spreads suggest. The board's
 FID-gaps table tests neighbouring ranks only; this compares each DDIM row with DDPM directly, in FID
-and in percent of DDPM's mean FID (taken as fixed). Reads the results of ``make ddim-gap`` (or any --out holding ddpm
-and ddim rows of one protocol); prints a markdown table. Nothing here is asserted by the tests.
+and in percent of DDPM's mean FID over the same seeds (taken as fixed). Reads the results of
+``make ddim-gap`` (or any --out holding ddpm and ddim rows of one protocol); prints a markdown
+table (tests/test_ddim_gap_script.py checks its arithmetic on made-up rows).
 
     python benchmarks/ddim_gap.py [--out runs/ddim-gap] [--dataset digits]
 """
@@ -43,7 +44,10 @@ def main() -> None:
             print(f"| {label} | {len(shared)} | (fewer than 2 seeds over ddpm's checkpoints) | | | |")
             continue
         gap = paired_gap([ddpm[s][0] for s in shared], [by_seed[s][0] for s in shared])
-        pct = [100 * v / base for v in (gap.delta, gap.low, gap.high)]
+        # DDPM's mean over the pairs' own seeds: over all of DDPM's, a seed that this row lacks moved
+        # the percentage of an excess it has no part in
+        paired_base = sum(ddpm[s][0] for s in shared) / len(shared)
+        pct = [100 * v / paired_base for v in (gap.delta, gap.low, gap.high)]
         print(
             f"| {label} | {len(shared)} | {gap.delta:.2f} | [{gap.low:.2f}, {gap.high:.2f}] | "
             f"{pct[0]:+.0f}% [{pct[1]:+.0f}%, {pct[2]:+.0f}%] | {gap.p:.2g} |"
