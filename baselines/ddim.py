@@ -6,6 +6,12 @@ and noise schedule. Only the sampler differs: ``steps`` strided timesteps (``spa
 :func:`baselines.schedule.ddim_timesteps`) and the stochasticity ``eta`` of eq. 16 (0 =
 deterministic DDIM; 1 with ``steps = T`` is DDPM's ancestral sampler with the posterior variance).
 ``nfe = steps``. Changing any of these reuses the trained weights.
+
+In diffusers' terms it is DDIMScheduler with ``set_alpha_to_one=True``, ``clip_sample=True`` and
+``use_clipped_model_output=True`` (images; points are not clipped) and ``timestep_spacing`` as
+``spacing`` says, except that each step goes to the next timestep visited, where diffusers' goes to
+``t - T // steps`` (the same level only when every gap is ``T // steps``). Given the same
+``eps``, timesteps and noise, the two then agree to float64 round-off.
 """
 
 from __future__ import annotations
@@ -28,8 +34,12 @@ from genbench.registry import register_model
 class DDIMConfig:
     steps: int = 50  # sampling steps S (network evaluations per sample)
     eta: float = 0.0  # in [0, 1]: 0 = deterministic DDIM, 1 = DDPM-like ancestral noise (Song et al. eq. 16)
-    spacing: str = "uniform"  # timesteps visited: "uniform" (the DDIM paper), "leading", "trailing"
-    clip_denoised: bool = True  # clip the predicted x_0 to the data range (images only)
+    # timesteps visited: "uniform" (the DDIM paper; diffusers' "leading" if steps divides T), "leading",
+    # "trailing" (diffusers', steps_offset = 0)
+    spacing: str = "uniform"
+    # clip the predicted x_0 to the data range, eps recomputed from it (diffusers'
+    # use_clipped_model_output=True; images only)
+    clip_denoised: bool = True
 
 
 @register_model("ddim")

@@ -8,6 +8,9 @@ network by ancestral sampling over all T steps (:func:`baselines.schedule.ddpm_s
 ``nfe = T``. The default reverse variance is ``beta_tilde`` (the true posterior variance; their
 "fixedsmall"): it keeps the last steps sharp on low-dimensional data such as ring8, and it is the
 variance for which DDIM with ``eta = 1`` is this very sampler; ``variance = "beta"`` is available.
+In diffusers' terms the sampler is DDPMScheduler with ``variance_type="fixed_small"`` (or
+``"fixed_large"`` for ``beta``) and, for images, ``clip_sample=True``; given the same ``eps`` and
+noise the two agree to round-off (diffusers keeps the schedule in float32, genbench in float64).
 
 Training is driven by :func:`baselines.training.train_loop`: every random draw (batch indices,
 timesteps, noise, flips and the dropout seed) comes from one ``torch.Generator`` seeded by the run's
@@ -72,8 +75,9 @@ class DDPMConfig:
     ema_warmup: bool = True  # decay min(ema_decay, (1+n)/(10+n)) at update n, for short runs
     random_flip: bool = False  # random horizontal flips (Ho et al. on CIFAR-10; not for digits)
     # sampling (not part of the checkpoint key)
-    variance: str = "beta_tilde"  # reverse-process variance: "beta_tilde" (posterior) or "beta"
-    clip_denoised: bool = True  # clip the predicted x_0 to the data range (images only)
+    variance: str = "beta_tilde"  # "beta_tilde" (posterior; diffusers' fixed_small) or "beta" (fixed_large)
+    # clip the predicted x_0 to the data range (diffusers' clip_sample; images only)
+    clip_denoised: bool = True
 
 
 LR_SCHEDULES = ("constant", "cosine")

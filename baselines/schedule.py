@@ -44,12 +44,19 @@ def ddim_timesteps(timesteps: int, steps: int, spacing: Spacing = "uniform") -> 
     - ``uniform``: ``tau_i = floor(i * T / S)`` for ``i = 0 .. S-1`` (Song et al. 2021, App. D.2:
       ``[0, 20, ..., 980]`` for S = 50 of T = 1000). The last step lands on t = 0. Their released
       code uses ``range(0, T, T // S)``, which yields more than S steps when S does not divide T;
-      the floor form always gives exactly S.
-    - ``leading``: ``tau_i = i * (T // S)`` (diffusers' "leading" with ``steps_offset = 0``): an
-      integer stride, so when S does not divide T the first step falls short of T-1.
+      the floor form always gives exactly S. When S divides T it is diffusers' "leading" with
+      ``steps_offset = 0`` (as it is whenever ``(S - 1) (T mod S) < S``, e.g. S = 3 of 1000);
+      otherwise no diffusers ``timestep_spacing`` gives it (its "linspace",
+      ``round(i (T - 1) / (S - 1))``, starts at T-1).
+    - ``leading``: ``tau_i = i * (T // S)`` (diffusers' "leading" with ``steps_offset = 0``; Stable
+      Diffusion's configs use 1): an integer stride, so when S does not divide T the first step
+      falls short of T-1.
     - ``trailing``: ``tau_i = round((i + 1) * T / S) - 1`` (Lin et al. 2024, "Common Diffusion Noise
       Schedules and Sample Steps are Flawed"; diffusers' "trailing"): the first step is t = T-1,
-      the last is ``round(T / S) - 1``.
+      the last is ``round(T / S) - 1``. A half-integer ``(i + 1) T / S`` rounds to even. diffusers
+      computes it as ``np.round(np.arange(T, 0, -T / S)) - 1``, whose float steps break such ties
+      by round-off (T = 1000, S = 48: its 936 for our 937) and for some S give S + 1 timesteps,
+      the last -1 (S = 61, 103, ... of T = 1000); elsewhere the two are equal.
 
     With S = T every spacing visits every timestep.
     """
@@ -122,7 +129,10 @@ class NoiseSchedule:
 
         ``variance="beta_tilde"`` uses ``sigma_t^2 = beta_tilde_t`` (the posterior variance, their
         "fixedsmall"); ``"beta"`` uses ``sigma_t^2 = beta_t`` ("fixedlarge"). Ho et al. report both
-        give similar sample quality on images.
+        give similar sample quality on images. This is diffusers' DDPMScheduler step with
+        ``variance_type="fixed_small"`` or ``"fixed_large"`` and ``clip_sample`` (range 1) for
+        ``clip=(-1, 1)``: the same ``x_{t-1}`` for the same ``eps`` and ``z``, up to round-off
+        (its schedule buffers are float32, ours float64).
         """
         x0 = self.predict_x0(x_t, t, eps)
         if clip is not None:
@@ -154,6 +164,10 @@ class NoiseSchedule:
         DDIMScheduler with ``use_clipped_model_output=True``; its default keeps the network's ``eps``,
         and Song et al.'s code does not clip); with ``eta = 1`` and ``t_prev = t - 1`` the step then
         equals :meth:`ddpm_step` with ``variance="beta_tilde"`` exactly (algebraically).
+        ``t_prev = -1`` uses ``abar = 1`` (diffusers' ``set_alpha_to_one=True``, its default).
+        :func:`ddim_sample` steps to the next timestep it visits; diffusers' DDIMScheduler steps to
+        ``t - T // S`` whatever it visits next, which is the same level only where every gap is
+        ``T // S`` (uniform or trailing spacing with S dividing T).
         """
         a_t, a_prev = self.abar(t), self.abar(t_prev)
         x0 = self.predict_x0(x_t, t, eps)

@@ -208,6 +208,21 @@ def test_spacing_formulas():
         ddim_timesteps(T, 1001)
 
 
+def test_spacings_where_the_docs_say_they_meet_or_leave_diffusers():
+    """ddim_timesteps' docstring: uniform is leading (diffusers' with steps_offset 0) when S divides T,
+    or (S - 1) (T mod S) < S as for S = 3, and only then; trailing rounds an exact half-integer to even, and gives S steps for every S (diffusers'
+    float np.arange breaks the tie at S = 48 by round-off and gives 62 timesteps for S = 61)."""
+    for steps in range(1, T + 1):
+        same = ddim_timesteps(T, steps, "uniform") == ddim_timesteps(T, steps, "leading")
+        assert same == ((steps - 1) * (T % steps) < steps), steps
+    assert ddim_timesteps(T, 3, "uniform") == [666, 333, 0] and ddim_timesteps(T, 7, "uniform")[0] == 857
+    # 45 * 1000 / 48 = 937.5 rounds to 938, so 937 is visited (936 is not); 20 * 1000 / 48 = 416.67
+    trailing48 = ddim_timesteps(T, 48, "trailing")
+    assert 937 in trailing48 and 936 not in trailing48 and 416 in trailing48
+    trailing61 = ddim_timesteps(T, 61, "trailing")
+    assert len(trailing61) == 61 and trailing61[0] == 999 and trailing61[-1] == 15  # round(1000 / 61) - 1
+
+
 def tiny_points(**kw) -> DDPM:
     cfg = dict(mlp_hidden=32, mlp_depth=1, lr=1e-3, warmup=2, batch_size=16, train_steps=6, ema_decay=0.9)
     return DDPM(POINTS, DDPM.Config(**{**cfg, **kw}))
