@@ -388,6 +388,21 @@ def _remove_stale(path: Path) -> None:
         ) from e
 
 
+def _warn_unloadable_metrics(results: list[Result]) -> None:
+    """Say each metric the results name that cannot be loaded here (its columns lose their arrows),
+    on the running command's console, else on stderr (:mod:`genbench.unloadable_metrics`)."""
+    from genbench.unloadable_metrics import unloadable_metric_lines
+
+    lines = unloadable_metric_lines(results)
+    if not lines:
+        return
+    from genbench.progress import Progress, current_console  # rich: only when there is a word to say
+
+    warn = (current_console() or Progress(enabled=False)).warn
+    for line in lines:
+        warn(line)
+
+
 def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, str]:
     """Write leaderboards/<dataset>.md, .csv and .tex (and figures) for every dataset under ``out``,
     or under several results folders as one board (:func:`~genbench.leaderboard.load_folders`), and
@@ -395,6 +410,7 @@ def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, st
     it has none)."""
     loaded = load_folders(out)
     results = [r for _, r in loaded]
+    _warn_unloadable_metrics(results)
     frame = results_frame(results)
     agg = aggregate(frame)
     check_writable(leaderboards, "--leaderboards")
