@@ -30,7 +30,7 @@ from genbench.markdown import (
     failed_run_lines,
 )
 from genbench.rerun_notes import RERUNS_INTRO, rerun_lines
-from genbench.source_notes import GENBENCH_CODE_INTRO, genbench_code_lines
+from genbench.source_notes import genbench_code_intro, genbench_code_lines
 from genbench.text import md_text, one_line
 
 #: what pdflatex reads as syntax, or prints as another glyph in its default OT1 encoding (``<``
@@ -212,7 +212,7 @@ def leaderboard_latex(
         caption += [f"{CONFIGS_INTRO} What differs: {'; '.join(splits)}."] if splits else []
         caption += [f"{FAILED_TITLE}: {'; '.join(failed)}."] if failed else []
         caption += [f"{RERUNS_INTRO} {'; '.join(reruns)}."] if reruns else []
-        caption += [f"{GENBENCH_CODE_INTRO} {' '.join(f'{x}.' for x in code)}"] if code else []
+        caption += [f"{genbench_code_intro(a)} {' '.join(f'{x}.' for x in code)}"] if code else []
         lines += [
             "",
             r"\begin{table}",

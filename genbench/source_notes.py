@@ -31,21 +31,47 @@ GENBENCH_CODE_INTRO = (
 )
 
 
+#: what :func:`genbench_code_intro` adds where the board's rows were run by different releases
+ROWS_APART_INTRO = (
+    "The board's rows were run by different genbench releases, so each row names its own: rows of two "
+    "releases are compared across that code too."
+)
+
+
+def _releases(agg: pd.DataFrame) -> set[str]:
+    """The genbench releases that ran ``agg``'s ok seeds ("genbench 0.1.0"), those recorded."""
+    return {
+        code.split(" (source ")[0]
+        for by_code in agg.get("genbench_code_seeds", pd.Series(dtype=object))
+        if isinstance(by_code, dict)
+        for code in by_code
+        if code
+    }
+
+
+def genbench_code_intro(agg: pd.DataFrame) -> str:
+    """What the lines of :func:`genbench_code_lines` of ``agg`` explain."""
+    return GENBENCH_CODE_INTRO + (f" {ROWS_APART_INTRO}" if len(_releases(agg)) > 1 else "")
+
+
 def genbench_code_lines(agg: pd.DataFrame) -> list[str]:
     """A line per row of ``agg`` whose seeds were run by different genbench releases, or sources of
     one release (``genbench_code_seeds``, from :func:`genbench.leaderboard.aggregate`), in markdown:
     "`vae`: seeds 0, 1 by genbench 0.1.0 (source b4f2987ae2eb241d); seeds 2, 3 by genbench 0.0.9
     (source deadbeef0000)". A seed that recorded no digest differs in its release only: its source is unknown,
-    not another. The CSV's ``*_source`` columns name the releases alone, joined, with no seeds."""
+    not another. Where the board's rows were run by different releases (a row of genbench 0.0.9's
+    beside rows of 0.1.0), every row has its line: each row's seeds were one release's, and the board
+    named none. The CSV's ``*_source`` columns name the releases alone, joined, with no seeds."""
     if "genbench_code_seeds" not in agg:
         return []
+    apart = len(_releases(agg)) > 1
     lines = []
     for label, by_code in zip(agg.get("row_label", agg["label"]), agg["genbench_code_seeds"], strict=True):
         if not isinstance(by_code, dict):
             continue
         versions = {code.split(" (source ")[0] for code in by_code}
         digests = {code.split(" (source ")[1] for code in by_code if " (source " in code}
-        if len(versions) > 1 or len(digests) > 1:
+        if len(versions) > 1 or len(digests) > 1 or (apart and any(by_code)):
             runs = "; ".join(f"{seed_words(seeds)} by {md_text(code)}" for code, seeds in by_code.items())
             lines.append(f"{md_code(label)}: {runs}")
     return lines
@@ -59,7 +85,7 @@ def _genbench_code_markdown(agg: pd.DataFrame) -> list[str]:
         "",
         "## Seeds run by different genbench code",
         "",
-        GENBENCH_CODE_INTRO,
+        genbench_code_intro(agg),
         "",
         *(f"- {x}" for x in lines),
     ]

@@ -350,6 +350,8 @@ def test_rows_of_seeds_run_by_two_genbench_releases_are_named_in_markdown_and_la
     assert lines == [
         "- `ddpm`: seeds 0, 1 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 2 by genbench 0.0.9 "
         "(source deadbeef0000)",
+        # named for its release, as the board's rows were run by two
+        "- `gan`: seed 0 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 1 by genbench 0.1.0",
         "- `vae`: seed 0 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 1 by genbench 0.1.0 (source "
         "0123456789ab)",
     ]
@@ -359,4 +361,31 @@ def test_rows_of_seeds_run_by_two_genbench_releases_are_named_in_markdown_and_la
         assert all(md_reads(ln[2:]).replace("`", "") + "." in said for ln in lines)
     # one release and source throughout (the published boards): no section, no caption
     md, tex = board([r for r in rs if r.model == "gan"])
+    assert "genbench code" not in md and "genbench releases" not in tex
+
+
+def test_rows_each_run_by_another_genbench_release_are_named_in_markdown_and_latex():
+    """A row whose every seed genbench 0.0.9 ran, beside rows of 0.1.0: its numbers are compared
+    across sampling and training code that the metrics' versions do not track, and neither board
+    said so (only rows mixing releases within their seeds were named). Rows of one release whose
+    sources differ (the published boards' controls, rerun later) stay unnamed."""
+    old = {"genbench": "0.0.9", "digest": "deadbeef0000"}
+    rs = [on(result("ddpm", s, 2.0 + s), "cpu") for s in (0, 1)]
+    rs += [on(result("gan", s, 20.0 + s), "cpu", **old) for s in (0, 1)]
+    md, tex = board(rs)
+    section = md.split("## Seeds run by different genbench code\n\n")[1]
+    assert "each row names its own" in section.splitlines()[0]
+    lines = [ln for ln in section.splitlines() if ln.startswith("- ")]
+    assert lines == [
+        "- `ddpm`: seeds 0, 1 by genbench 0.1.0 (source b4f2987ae2eb241d)",
+        "- `gan`: seeds 0, 1 by genbench 0.0.9 (source deadbeef0000)",
+    ]
+    for caption, _, _ in tex_tables(tex).values():
+        said = reads(caption)
+        assert "each row names its own" in said
+        assert all(md_reads(ln[2:]).replace("`", "") + "." in said for ln in lines)
+    # one release, rows of two sources: nothing said, as before
+    rs = [on(result("ddpm", s, 2.0 + s), "cpu") for s in (0, 1)]
+    rs += [on(result("gan", s, 20.0 + s), "cpu", digest="0123456789ab") for s in (0, 1)]
+    md, tex = board(rs)
     assert "genbench code" not in md and "genbench releases" not in tex
