@@ -107,6 +107,15 @@ def _named_files(given: Path) -> list[tuple[Path, str]]:
     if path.is_dir():
         files = sorted(p for p in path.glob("*.py") if p.is_file())
         if not files:
+            from genbench.results import find_results
+
+            if find_results(path):  # results, not code: `report --include runs2` for another folder
+                raise GenbenchError(
+                    f"--include {given}: the folder holds results, not plugin code (--include takes a "
+                    f"plugin's .py file, or a folder of them); to report them beside another folder's, "
+                    f"pass it as another --out: genbench report --out FOLDER --out {given} "
+                    "--leaderboards DIR"
+                )
             raise GenbenchError(
                 f"--include {given}: the folder has no .py file; pass a plugin's .py file, or a folder "
                 "holding some"

@@ -221,6 +221,20 @@ def test_a_wrong_include_is_one_line_exit_2_before_any_work(cli, tmp_path, make,
     assert not (tmp_path / "runs").exists()  # nothing ran
 
 
+def test_a_results_folder_given_to_report_include_names_out(cli, tmp_path):
+    """`report --include runs2`, meant as one more folder of results, said "the folder has no .py
+    file; pass a plugin's .py file", which named neither what the folder is nor --out."""
+    from genbench.results import Result
+
+    for out in ("runs", "runs2"):
+        Result(model="m", dataset="ring8", seed=0, metrics={"fid": 1.0}).write(tmp_path / out)
+    runs2 = tmp_path / "runs2"
+    error = single_line_error(cli("report", "--out", tmp_path / "runs", "--include", runs2))
+    assert f"--include {runs2}: the folder holds results, not plugin code" in error, error
+    assert f"--out {runs2} --leaderboards DIR" in error
+    assert not (tmp_path / "runs/leaderboards").exists()  # nothing written
+
+
 @pytest.mark.parametrize("command", ["eval", "stats", "report"])
 def test_every_command_that_resolves_names_takes_include(cli, tmp_path, command):
     path = _write(tmp_path / "raises.py", "import genbench\nraise RuntimeError('no GPU here')\n")
