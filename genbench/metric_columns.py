@@ -10,11 +10,12 @@ note, and :mod:`genbench.markdown` lays out the tables and their arrows.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from functools import cache
 
 import pandas as pd
 
-from genbench.results import RESERVED_METRIC_KEYS
+from genbench.results import RESERVED_METRIC_KEYS, Result
 
 #: metric columns in display order, with the table they appear in
 SECTIONS: dict[str, list[str]] = {
@@ -72,15 +73,53 @@ def _declared(metric: str) -> tuple[tuple[str, bool | None], ...]:
         return ()
 
 
+#: metric -> the values its results show it wrote, for a metric that declares none here (its plugin
+#: not installed, or failing to import): :func:`learn_recorded_columns`
+_recorded: dict[str, frozenset[str]] = {}
+
+
 def forget_declared() -> None:
     """Read the metrics' declarations anew: a name unknown when first asked may be registered since
     (a file that `report --include` named)."""
     _declared.cache_clear()
+    _recorded.clear()
+
+
+def learn_recorded_columns(results: Iterable[Result]) -> None:
+    """Which values each metric that declares none here wrote, read from ``results``: in a result
+    whose values came from one such metric alone (``environment.metric_sources`` names the metrics
+    that produced a value), the values no other metric declares are its. Without it, a seed where an
+    uninstalled plugin's metric failed was an "error" column of the metric's own name, and its real
+    columns' cells said "no value recorded" for that seed, the error not theirs."""
+    results = list(results)
+    named = {str(m) for r in results for m in (r.protocol.get("metric_versions") or {})}
+    named |= {str(m) for r in results for m in _sources(r)}
+    declared = {c for m in [*_in_tree_metrics(), *named] for c, _ in _declared(m)}
+    learned: dict[str, set[str]] = {}
+    for r in results:
+        undeclared = [m for m in _sources(r) if not _declared(m)]
+        if len(undeclared) == 1:
+            values = {
+                k
+                for k in r.metrics
+                if k not in declared and k not in RESERVED_METRIC_KEYS and not k.endswith("_std")
+            }
+            learned.setdefault(undeclared[0], set()).update(values)
+    _recorded.clear()
+    _recorded.update({m: frozenset(v) for m, v in learned.items() if v})
+
+
+def _sources(result: Result) -> list[str]:
+    """The metrics that produced a value in ``result``, as its environment records them."""
+    sources = result.environment.get("metric_sources")
+    return [str(m) for m in sources] if isinstance(sources, Mapping) else []
 
 
 def metric_columns(metric: str) -> frozenset[str]:
-    """The columns ``metric`` fills: the names of its ``higher_is_better`` (its own name if unloadable)."""
-    return frozenset(c for c, _ in _declared(metric)) or frozenset({metric})
+    """The columns ``metric`` fills: the names of its ``higher_is_better``; for a metric that
+    declares none here, the values its results show it wrote (:func:`learn_recorded_columns`), else
+    its own name."""
+    return frozenset(c for c, _ in _declared(metric)) or _recorded.get(metric) or frozenset({metric})
 
 
 def computed_in(runs: pd.DataFrame, metric: str) -> bool:

@@ -35,6 +35,7 @@ from genbench.latex import leaderboard_latex
 from genbench.layout import LEADERBOARDS
 from genbench.leaderboard import aggregate, load_folders, results_frame, to_csv_frame
 from genbench.markdown import leaderboard_markdown
+from genbench.metric_columns import learn_recorded_columns
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
 from genbench.row_figures import board_rows, copy_run_figures, row_runs
@@ -411,6 +412,7 @@ def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, st
     loaded = load_folders(out)
     results = [r for _, r in loaded]
     _warn_unloadable_metrics(results)
+    learn_recorded_columns(results)  # an unloadable metric's columns, for its errors' cells
     frame = results_frame(results)
     agg = aggregate(frame)
     check_writable(leaderboards, "--leaderboards")

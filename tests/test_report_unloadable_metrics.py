@@ -4,8 +4,10 @@ still named its package. The report says so on stderr, once per metric, naming t
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
+from typing import ClassVar
 
 import pytest
 from cli_helpers import run_args  # tests/ is on the path: pytest puts it there
@@ -13,6 +15,7 @@ from test_provenance import METRIC_MODULE, install
 
 import genbench
 from genbench import registry
+from genbench.metrics.base import Metric
 from genbench.results import Result
 
 pytestmark = pytest.mark.usefixtures("fresh_registries")
@@ -103,3 +106,50 @@ def test_a_metric_that_fails_to_load_is_said_broken_and_others_are_named_by_what
         f"warning: metric 'old-score' (genbench 0, in the results) is not installed here: {lost}; this "
         f"genbench ({genbench.__version__}) has no such metric; report with genbench 0",
     ]
+
+
+class HintScore(Metric):
+    higher_is_better: ClassVar[dict[str, bool]] = {"hint_score": True}
+    reference = "none"
+
+    def compute(self, ctx):
+        return {"hint_score": 1.0}
+
+
+def test_a_seed_where_an_uninstalled_metric_failed_is_noted_in_its_columns_as_where_it_is_installed(
+    cli, tmp_path, register
+):
+    """The board of a metric whose plugin is not installed had a column of the metric's own name
+    ("hint-score": "error †") for the seed where it failed, whose note said the other seeds had "no
+    value recorded", and its real column's note said the failed seed had none either, its error
+    not theirs. Its columns are now read from the results: the board is the installed one's, but for
+    the arrow."""
+    out = tmp_path / "runs"
+    source = {"class": f"{MODULE}:HintScore", "distribution": DIST, "distribution_version": "0.1"}
+    for seed in (0, 1, 2):
+        failed = seed == 1
+        Result(
+            model="gaussian",
+            dataset="ring8",
+            seed=seed,
+            protocol={"num_samples": 100, "metric_versions": {"fid": 1, NAME: 1}},
+            metrics={"fid": 1.0 + seed, **({} if failed else {"hint_score": 2.0 + seed})},
+            metric_errors={NAME: "RuntimeError: boom"} if failed else {},
+            metric_error_kinds={NAME: "plugin"} if failed else {},
+            environment={"metric_sources": {} if failed else {NAME: source}},
+        ).write(out)
+    register(registry.metrics, NAME, HintScore)
+    assert cli("report", "--out", out, "--leaderboards", tmp_path / "installed").exit_code == 0
+    installed = (tmp_path / "installed/ring8.md").read_text()
+    assert "hint_score ↑" in installed and "seed 1: hint-score: RuntimeError: boom" in installed
+
+    del registry.metrics._entries[NAME]
+    r = cli("report", "--out", out, "--leaderboards", tmp_path / "uninstalled")
+    assert len(warnings_of(r)) == 1
+    uninstalled = (tmp_path / "uninstalled/ring8.md").read_text()
+    assert "hint-score" not in uninstalled.split("## Notes")[0]  # no column of the metric's name
+
+    def unaligned(board: str) -> str:  # the table's padding follows its header's width
+        return re.sub(r"[ -]+", " ", board.replace(" ↑", ""))
+
+    assert unaligned(uninstalled) == unaligned(installed)
