@@ -562,3 +562,31 @@ def test_a_plugin_sampling_images_in_zero_one_fails_and_other_models_go_on(cli, 
     bad = json.loads((tmp_path / "digits/test-unit-range/seed0.json").read_text())
     assert bad["status"] == "failed" and "none below 0" in bad["error"] and "x * 2 - 1" in bad["error"]
     assert json.loads((tmp_path / "digits/gaussian/seed0.json").read_text())["status"] == "ok"
+
+
+def test_sampling_draws_its_warm_up_batch_only_where_throughput_is_reported(cli, tmp_path, monkeypatch):
+    """The untimed warm-up batch is there for throughput's timing: a run without it (`--metrics fid`)
+    drew a batch for nothing (DDPM's 500 x 1000 steps). The kept samples, so the values, are the same
+    either way; without the warm-up no samples/s is recorded, as it would time what it leaves out."""
+    from baselines.controls import Gaussian
+
+    calls: list[int] = []
+    sample = Gaussian.sample
+
+    def counted(self, n, generator=None, **kw):
+        calls.append(n)
+        return sample(self, n, generator=generator, **kw)
+
+    monkeypatch.setattr(Gaussian, "sample", counted)
+    args = ["--models", "gaussian", "--dataset", "ring8", "--samples", "300", "--batch-size", "100"]
+    timings, fids = {}, {}
+    for metrics in ("fid", "fid,throughput"):
+        calls.clear()
+        out = tmp_path / metrics.replace(",", "-")
+        assert cli(*run_args(out, tmp_path / "cache", *args, "--metrics", metrics)).exit_code == 0
+        result = json.loads((out / "ring8/gaussian/seed0.json").read_text())
+        timings[metrics], fids[metrics] = result["timings"], result["metrics"]["fid"]
+        assert calls == ([100] * 3 if metrics == "fid" else [100] * 4), (metrics, calls)
+    assert fids["fid"] == fids["fid,throughput"]
+    assert "samples_per_s" not in timings["fid"] and timings["fid"]["sample_s"] > 0
+    assert timings["fid,throughput"]["samples_per_s"] > 0

@@ -44,7 +44,8 @@ class EvalContext:
     #: the --reference-stats file, for a metric that reads other statistics from it (sfid: ADM's
     #: reference batches hold the spatial ``mu_s``, ``sigma_s`` beside ``mu``, ``sigma``)
     reference_stats_path: Path | None = None
-    #: measured by the runner: samples_per_s, nfe, peak_memory_mb, train_s
+    #: measured by the runner: nfe, train_s, sample_s (sampling's wall time); samples_per_s and
+    #: peak_memory_mb only where the run computes throughput (they are timed after a warm-up batch)
     timings: dict[str, float] = field(default_factory=dict)
     #: training log rows ({"step": ..., "d_real": ...}) for training-dynamics metrics
     training_log: list[dict[str, float]] = field(default_factory=list)

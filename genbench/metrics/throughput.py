@@ -145,9 +145,10 @@ def measure_sampling(
     ``on_batch_start(b, timed)`` is called before each batch, the warm-up's too (``timed`` False),
     outside the timed region (a progress bar's phase).
 
-    Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``; the CPU's
-    ``peak_memory_mb`` is left out when it was not measured (no warm-up batch), and other devices
-    (``mps``) have none: the CPU allocator does not see their memory.
+    Returns ``(samples, {"samples_per_s", "sample_s", "peak_memory_mb"})``; without a warm-up batch
+    (``warmup=False``: the run does not report throughput) only ``sample_s``, the wall time, as the
+    other two would count what the warm-up is there to leave out; other devices (``mps``) have no
+    ``peak_memory_mb``: the CPU allocator does not see their memory.
     """
     if n < 1:
         raise GenbenchError(f"cannot draw {n} samples; pass --samples 1 or more")
@@ -195,10 +196,12 @@ def measure_sampling(
         del x, kept
         if on_batch is not None:
             on_batch(b)
-    peak = torch.cuda.max_memory_allocated(device) - before if cuda else cpu_peak  # None on mps
-    timings = {"samples_per_s": n / max(elapsed, 1e-9), "sample_s": elapsed}
-    if peak is not None:
-        timings["peak_memory_mb"] = peak / 2**20
+    timings = {"sample_s": elapsed}
+    if warmup:
+        timings["samples_per_s"] = n / max(elapsed, 1e-9)
+        peak = torch.cuda.max_memory_allocated(device) - before if cuda else cpu_peak  # None on mps
+        if peak is not None:
+            timings["peak_memory_mb"] = peak / 2**20
     assert samples is not None  # n >= 1
     return samples, timings
 
