@@ -5,7 +5,7 @@ Two registered models share networks, optimiser and schedule and differ only in 
 - ``gan-sat``: the saturating minimax loss of Goodfellow et al. (2014), Eq. 1: the generator
   *minimises* ``log(1 - D(G(z)))``. Computed from the discriminator's logit ``l`` as
   ``log(1 - sigmoid(l)) = -softplus(l)``; its gradient ``d/dl = -sigmoid(l)`` vanishes when D
-  confidently rejects the fakes (``l -> -inf``), as happens early in training.
+  confidently rejects the fakes (``l -> -inf``), as Goodfellow et al. expect early in training.
 - ``gan-ns`` (alias ``gan``): the non-saturating heuristic of the same paper (Sec. 3): the generator
   *maximises* ``log D(G(z))``, i.e. minimises ``-log sigmoid(l) = softplus(-l)``, whose gradient
   ``-(1 - sigmoid(l))`` is largest exactly there.
@@ -14,9 +14,23 @@ Several libraries call the non-saturating loss "minimax"; ours is the true satur
 comparison of Lucic et al. (2018, "Are GANs created equal?", NS vs MM) can be reproduced.
 
 Training alternates ``d_steps`` (k) discriminator steps and one generator step (Goodfellow et al.
-2014, Algorithm 1), with Adam(lr 2e-4, betas (0.5, 0.999)) as in DCGAN. Every step logs ``d_real``
-(mean D(x)), ``d_fake`` (mean D(G(z))), ``loss_d``, ``loss_g`` and ``grad_norm_g`` (L2 norm of the
-generator's parameter gradients), which the ``gan_dynamics`` metric reads.
+2014, Algorithm 1), with Adam(lr 2e-4, betas (0.5, 0.999)) as in DCGAN; each of the k + 1 steps
+draws a minibatch of noise of its own (and each discriminator step a minibatch of data), and D
+judges the real and the fake minibatch in two passes, so its batchnorm normalises each by its own
+statistics (as PyTorch's DCGAN example does). The training log (step 1, every ``log_every``-th step
+and the last) holds ``d_real`` (mean D(x)), ``d_fake`` (mean D(G(z))), ``loss_d``, ``loss_g`` and
+``grad_norm_g`` (L2 norm of the generator's parameter gradients, before its update), which the
+``gan_dynamics`` metric reads. ``d_real``, ``d_fake`` and ``loss_d`` are the last discriminator
+step's, on its minibatches and before its update; ``loss_g`` and ``grad_norm_g`` are the generator
+step's, on fresh noise against the discriminator just updated, so its D(G(z)), which sets the
+gradient, is not the logged ``d_fake``.
+
+Sampling runs the generator in eval mode: its batchnorm uses the running statistics (PyTorch's
+default momentum 0.1) that training's forward passes of G kept, so a sample depends on its own z
+alone, not on the harness's batch size (PyTorch's DCGAN example samples in training mode, with each
+batch's statistics). On the shipped digits checkpoints the two modes differ by 0.006 to 0.007 per
+pixel on average and by 0.01 to 0.32 in FID (classifier features, seeds 0-2, both losses, 1437
+samples from the same z, training mode in batches of 500), well within the spread over seeds.
 """
 
 from __future__ import annotations

@@ -2,13 +2,20 @@
 convolutional generative adversarial networks"), sized for any C x H x W, plus MLPs for 2D points.
 
 DCGAN's guidelines, followed here: strided (transposed) convolutions instead of pooling, batchnorm in
-the generator and in every discriminator layer but the first, ReLU in the generator with tanh on
-its output, LeakyReLU(0.2) in the discriminator, weights drawn from N(0, 0.02).
+every generator layer but the output and in every discriminator layer but the first, ReLU in the
+generator with tanh on its output, LeakyReLU(0.2) in the discriminator, weights drawn from
+N(0, 0.02). The discriminator ends in a linear logit, its sigmoid left to the losses (as softplus).
 
 The convolutional stacks halve (discriminator, encoder) or double (generator, decoder) the spatial
 size with 4x4 stride-2 convolutions; :func:`num_levels` picks how many times from the resolution:
 8x8 digits -> 4x4 (one level at ``min_res=4``), 28x28 MNIST -> 14 -> 7, 32x32 CIFAR-10 -> 16 -> 8 -> 4.
-The VAE's encoder and decoder (baselines/vae_nets.py) reuse the same plan.
+With one level, as on digits, the discriminator's only convolution is its first, so it has no
+batchnorm at all, and the generator one (after its projection of z). The VAE's encoder and decoder
+(baselines/vae_nets.py) reuse the same plan.
+
+The MLPs of the 2D points keep DCGAN's activations (ReLU in G, LeakyReLU(0.2) in D; linear outputs,
+the points being unbounded) but have no batchnorm and keep ``nn.Linear``'s default initialisation
+(uniform, scaled by the fan-in), not N(0, 0.02).
 """
 
 from __future__ import annotations

@@ -15,7 +15,16 @@ decoders"). Why not the alternatives, for data in [-1, 1]:
   maximum likelihood sets the balance from the data (``decoder_sigma`` fixes it instead).
 
 Images: f(z) = tanh(...) lies in [-1, 1]. Samples are the decoder mean f(z) for z ~ N(0, I), clamped
-to the data range (the usual practice: adding the Gaussian pixel noise only adds noise).
+to the data range (the usual practice: adding the Gaussian pixel noise only adds noise); on 2D points
+too, so a VAE's samples there are its decoder's means, not draws from N(f(z), sigma^2 I).
+
+The training log's ``loss`` is the negative ELBO of one example in nats, summed over its pixels (or
+coordinates) and latent dimensions, averaged over the batch (not per pixel, not bits per
+dimension), with a single draw of z per example (Kingma & Welling's L = 1) and the KL in closed form
+(their estimator B). It includes the Gaussian's constant, log sigma + 1/2 log(2 pi) per dimension:
+a density's, so it can be negative (a dimension fitted exactly adds a negative term once sigma <
+1/sqrt(2 pi) = 0.40). ``recon`` and ``kl`` are its two terms, on the step's batch before its update;
+``sigma`` is the decoder's after it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The conv stacks follow the DCGAN plan of baselines/gan_nets.py (4x4 stride-2 convolutions, channels
 doubling per level down), without batchnorm so that each example's ELBO depends on that example
-alone and training and evaluation behave the same.
+alone and training and evaluation behave the same, and with PyTorch's default initialisation (not
+DCGAN's N(0, 0.02)).
 """
 
 from __future__ import annotations

@@ -192,6 +192,35 @@ def test_gan_training_log(cls, spec, counting_adam):
         assert row["grad_norm_g"] == pytest.approx(g_norms[step - 1], rel=1e-5)
 
 
+@pytest.mark.parametrize("cls", [GanNS, GanSat])
+def test_the_logged_d_outputs_are_the_last_discriminator_steps_before_its_update(cls, monkeypatch):
+    """baselines/gan.py says which pass each logged value comes from: ``d_real`` and ``d_fake`` the
+    last of the k discriminator steps' (its real and fake passes, before its update), ``loss_g`` the
+    generator step's. Logged after the update, or from the first of the k steps, they would read the
+    same on a board and mean something else."""
+    model = tiny(cls, IMAGES, steps=1, d_steps=2)
+    logits: list[torch.Tensor] = []
+    forward = type(model.D).forward
+
+    def spy(self, x):
+        out = forward(self, x)
+        logits.append(out.detach().clone())
+        return out
+
+    monkeypatch.setattr(type(model.D), "forward", spy)
+    rows: list[dict] = []
+    model.fit(data_for(IMAGES), ctx(log=lambda step, values: rows.append(values)))
+    # D's passes: (real, fake) per discriminator step, the generator step's, then final_loss's three
+    assert len(logits) == 2 * 2 + 1 + 3 and len(rows) == 1
+    real, fake, gen = logits[2], logits[3], logits[4]
+    assert rows[0]["d_real"] == pytest.approx(float(torch.sigmoid(real).mean()), abs=1e-7)
+    assert rows[0]["d_fake"] == pytest.approx(float(torch.sigmoid(fake).mean()), abs=1e-7)
+    assert rows[0]["loss_d"] == pytest.approx(float(discriminator_loss(real, fake).mean()), abs=1e-6)
+    assert rows[0]["loss_g"] == pytest.approx(float(model.generator_loss(gen).mean()), abs=1e-6)
+    # the first discriminator step's outputs differ: the comparison can tell the two apart
+    assert abs(float(torch.sigmoid(logits[0]).mean()) - rows[0]["d_real"]) > 1e-6
+
+
 @pytest.mark.parametrize("k", [1, 3])
 def test_d_steps_discriminator_updates_per_generator_update(k, counting_adam):
     model = tiny(GanNS, POINTS, steps=4, d_steps=k)
@@ -311,6 +340,42 @@ def test_reparameterisation(spec):
     model.log_sigma.data.fill_(-50.0)
     # the floor keeps the NLL bounded
     assert float(model.decoder_log_sigma().detach()) == model.config.min_log_sigma
+
+
+def test_the_vae_logs_the_negative_elbo_per_example_in_nats(monkeypatch):
+    """The logged ``loss`` is the negative ELBO of one example in nats: -log N(x; f(z), sigma^2 I)
+    summed over the pixels, constant included, plus the KL summed over the latent dimensions,
+    averaged over the batch (baselines/vae.py), recomputed here with torch.distributions from the
+    step's own batch and noise and the weights before its update. A per-pixel average, a dropped
+    constant or a sum over the batch each fails."""
+    import copy
+
+    model = tiny(VAE, IMAGES, steps=1)
+    seen: list[tuple[VAE, torch.Tensor, torch.Tensor]] = []
+    negative_elbo = VAE.negative_elbo
+
+    def spy(self, x, eps):
+        if not seen:  # the first call: the step's, before the update
+            seen.append((copy.deepcopy(self), x.clone(), eps.clone()))
+        return negative_elbo(self, x, eps)
+
+    monkeypatch.setattr(VAE, "negative_elbo", spy)
+    rows: list[dict] = []
+    model.fit(data_for(IMAGES), ctx(log=lambda step, values: rows.append(values)))
+    before, x, eps = seen[0]
+    with torch.no_grad():
+        mu, logvar = before.encoder(x)
+        std = (0.5 * logvar).exp()
+        sigma = float(before.log_sigma.exp())
+        recon = -Normal(before.decoder(mu + std * eps), sigma).log_prob(x).sum((1, 2, 3))
+        kl = kl_divergence(Normal(mu, std), Normal(0.0, 1.0)).sum(1)
+    assert x.shape[0] == model.config.batch_size
+    assert rows[0]["recon"] == pytest.approx(float(recon.mean()), rel=1e-5)
+    assert rows[0]["kl"] == pytest.approx(float(kl.mean()), rel=1e-5)
+    assert rows[0]["loss"] == pytest.approx(float((recon + kl).mean()), rel=1e-5)
+    # sigma is logged after the update: it moved from the 1 the step's loss used
+    assert rows[0]["sigma"] != 1.0 and sigma == 1.0
+    assert rows[0]["sigma"] == pytest.approx(float(model.log_sigma.detach().exp()), rel=1e-6)
 
 
 def test_vae_fixed_decoder_sigma_is_not_trained():
