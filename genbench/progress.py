@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import importlib.util
 import os
 import threading
 import time
@@ -79,8 +80,13 @@ class Progress:
 
     def _as_lines(self) -> bool:
         """Progress as lines, not a bar: rich draws no bar where the console is not interactive (a log
-        file, TERM=dumb), and left an empty line there for each. A notebook keeps rich's widget."""
-        return self.enabled and not self.console.is_interactive and not self.console.is_jupyter
+        file, TERM=dumb), and left an empty line there for each. A notebook keeps rich's widget where
+        it can draw one (:func:`_notebook_widgets`)."""
+        if not self.enabled:
+            return False
+        if self.console.is_jupyter:
+            return not _notebook_widgets()
+        return not self.console.is_interactive
 
     def training(
         self, description: str, hint: Callable[[int], str] | None = None
@@ -235,6 +241,17 @@ class Progress:
             line = f"[green]ok[/green] {escape(result.label)} seed {result.seed}: {shown}{flags}"
         where = f"-> {path}" if path is not None else "(not written)"
         self.console.print(f"{line}  [dim]{escape(where)}[/dim]", highlight=False, soft_wrap=True)
+
+
+def _notebook_widgets() -> bool:
+    """Whether rich can draw its bars in a notebook: it draws them in an ipywidgets ``Output``, which
+    genbench does not depend on. Without it every bar and spinner of a run warned 'install
+    "ipywidgets" for Jupyter support' in the cell, with an empty output for each, and showed no
+    progress at all; a notebook without it gets the log file's lines instead."""
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("IPython", "ipywidgets"))
+    except (ImportError, ValueError):  # a module of that name without a spec
+        return False
 
 
 def _shown(values: dict[str, float]) -> str:
