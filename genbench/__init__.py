@@ -18,7 +18,7 @@ from genbench.config import DEFAULT_DATASET as _DEFAULT_DATASET
 from genbench.config import PATH_FIELDS as _PATH_FIELDS
 from genbench.config import RunConfig, absolute_paths
 from genbench.determinism import fix_cublas_workspace
-from genbench.errors import GenbenchError
+from genbench.errors import GenbenchError, GenbenchWarning
 
 # what run, evaluate and registered return: imported here (they need no torch), so that their type
 # hints resolve
@@ -310,6 +310,7 @@ __all__ = [
     "DatasetInfo",
     "FeatureInfo",
     "GenbenchError",
+    "GenbenchWarning",
     "GenerativeModel",
     "ListedEntry",
     "MetricInfo",

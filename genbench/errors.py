@@ -1,8 +1,10 @@
-"""Errors the harness shows to users as one clear line (exit code 2, no traceback)."""
+"""Errors the harness shows to users as one clear line (exit code 2, no traceback), and the
+category of its warnings."""
 
 from __future__ import annotations
 
 import re
+import warnings
 
 
 class GenbenchError(Exception):
@@ -59,6 +61,30 @@ class CheckpointError(GenbenchError):
 
 class MetricInputError(GenbenchError):
     """A metric's inputs are invalid (too few samples, NaN features, missing keys)."""
+
+
+class GenbenchWarning(UserWarning):
+    """What genbench's console says on a ``warning:`` line (a set field a command ignores, a
+    metric's caveat, a plugin that changed torch's settings). The console writes to a notebook's
+    cell whatever ``sys.stderr`` is, so a Python caller silences these as it silences any warning:
+    ``warnings.filterwarnings("ignore", category=genbench.GenbenchWarning)``, or with a
+    ``message=`` pattern for some (:func:`warning_ignored`)."""
+
+
+def warning_ignored(text: str) -> bool:
+    """Whether Python's warning filters (``warnings.filterwarnings``, ``simplefilter``, ``-W``)
+    ignore ``text`` as a :class:`GenbenchWarning` of module ``genbench``: the first filter that
+    matches it decides, as for a warning raised. Only "ignore" silences: the console says a warning
+    once per command whatever the action, and "error" does not stop the command."""
+    for action, message, category, module, lineno in warnings.filters:
+        if (
+            (message is None or message.match(text))
+            and issubclass(GenbenchWarning, category)
+            and (module is None or module.match("genbench"))
+            and lineno == 0
+        ):
+            return action == "ignore"
+    return warnings.defaultaction == "ignore"
 
 
 class Diverged(Exception):

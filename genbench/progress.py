@@ -35,6 +35,7 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from genbench.errors import warning_ignored
 from genbench.extraction_bar import ExtractionBar
 from genbench.sampling_bar import SamplingBar, Show
 from genbench.training_forecast import TrainingForecast
@@ -221,7 +222,10 @@ class Progress:
         self.console.print(escape(text), highlight=False, soft_wrap=True)
 
     def warn(self, text: str) -> None:
-        if text in self._warned:
+        """A ``warning:`` line, once per text; none where Python's warning filters ignore it
+        (:class:`genbench.errors.GenbenchWarning`): a notebook's cell shows the console's lines
+        whatever ``sys.stderr`` is, and ``warnings.simplefilter("ignore")`` silenced none."""
+        if text in self._warned or warning_ignored(text):
             return
         self._warned.add(text)
         self.console.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False, soft_wrap=True)
