@@ -159,6 +159,10 @@ def stats(path: str | os.PathLike[str], config: RunConfig, *, spatial: bool | No
     ``config.reference_split`` in ``config.features`` to the ``.npz`` at ``path``, as `genbench
     stats` does, and under ``inception`` features sfid's (mu_s, sigma_s) too unless ``spatial`` is
     False; returns what the file records about how they were made."""
+    if spatial is not None and not isinstance(spatial, bool):  # "no" and 0 were taken as a wish
+        raise GenbenchError(
+            f"spatial must be True, False or None (by default: under inception features), got {spatial!r}"
+        )
     with _callers_generators_kept():
         from genbench.statistics import stats as _stats
 

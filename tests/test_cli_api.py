@@ -100,6 +100,22 @@ def test_the_python_api_names_the_runconfig_field_of_the_wrong_type(
     assert not find_results(tmp_path)
 
 
+@pytest.mark.parametrize("spatial", [0, "no", np.bool_(False)])
+def test_stats_refuses_a_spatial_that_is_no_bool_as_the_cli_does(tmp_path, cache_dir, spatial):
+    """`genbench stats` takes --spatial or --no-spatial; ``genbench.stats(path, config, spatial=0)``
+    (or "no") was read by truth where the code asks ``spatial is False``: under inception features
+    sfid's statistics were written all the same, under others 0 passed and "no" failed as
+    "--spatial needs --features inception"."""
+    config = genbench.RunConfig(dataset="ring8", cache_dir=cache_dir, progress=False)
+    with pytest.raises(GenbenchError) as e:
+        genbench.stats(tmp_path / "s.npz", config, spatial=spatial)
+    assert (
+        str(e.value)
+        == f"spatial must be True, False or None (by default: under inception features), got {spatial!r}"
+    )
+    assert not (tmp_path / "s.npz").exists()
+
+
 def test_evaluate_refuses_an_empty_seed_list(tmp_path, cache_dir):
     """``evaluate(x, RunConfig(seeds=[]))`` scored under seed 0 without a word; `run` refuses it."""
     import genbench
