@@ -69,6 +69,43 @@ def test_every_run_flag_is_the_runconfig_field_the_readme_says_with_the_same_def
         assert getattr(defaults, field) == default, flag
 
 
+@pytest.mark.parametrize(
+    "command, function, fields, arguments",
+    [
+        ("eval", "evaluate", "EVAL_FIELDS", {"samples": "samples", "name": "name"}),
+        ("stats", "stats", "STATS_FIELDS", {"out": "path", "spatial": "spatial"}),
+    ],
+)
+def test_every_eval_and_stats_flag_is_a_field_they_read_or_an_argument(command, function, fields, arguments):
+    """As `run`'s: each flag of `eval` and `stats` is a RunConfig field that the Python function
+    reads (``EVAL_FIELDS``, ``STATS_FIELDS``: a set field outside them is warned of as ignored) with
+    the flag's default, or an argument of the function; and each field it reads has its flag."""
+    import dataclasses
+    import inspect
+
+    import genbench
+    import genbench.config
+
+    reads = getattr(genbench.config, fields)
+    defaults = RunConfig()
+    signature = inspect.signature(getattr(genbench, function)).parameters
+    params = [p for p in typer.main.get_command(app).commands[command].params if p.name != "help"]
+    named = {"seed": "seeds", "metric_option": "metric_options"}
+    flagged = set()
+    for p in params:
+        if p.name in arguments:
+            assert arguments[p.name] in signature, p.opts
+            continue
+        field = named.get(p.name, p.name)
+        assert field in reads, f"{p.opts[0]}: RunConfig.{field} is not in {fields}"
+        flagged.add(field)
+        if not p.required:  # --dataset is required of the CLI; RunConfig's default is digits
+            default = [] if p.default is None and field in ("metric_options", "include") else p.default
+            assert getattr(defaults, field) == default, p.opts[0]
+    assert flagged == reads, f"{fields} without a flag of `{command}`: {sorted(reads - flagged)}"
+    assert reads <= {f.name for f in dataclasses.fields(RunConfig)}
+
+
 @pytest.mark.parametrize("command", ["run", "eval", "stats", "report", "list"])
 def test_help_shows_every_options_text_whole(command):
     """Rich markup used to swallow "[default: ...]" in option help, leaving "seed ." in --help."""
