@@ -66,11 +66,12 @@ def is_included(module: str) -> bool:
     return module.startswith(PREFIX)
 
 
-def include(paths: Any) -> list[IncludedFile]:
+def include(paths: Any, what: str = "RunConfig.include") -> list[IncludedFile]:
     """Import the files ``paths`` names (``.py`` files and folders of them) that this process has not
     imported with their present content; returns every file named. Every path is checked before any
-    file runs; a wrong one, or a file that fails, is one :class:`GenbenchError` line naming the fix."""
-    files = include_files(paths)
+    file runs; a wrong one, or a file that fails, is one :class:`GenbenchError` line naming the fix,
+    and ``what`` where ``paths`` is no list of paths (the argument it was given as)."""
+    files = include_files(paths, what)
     if not files:
         return []
     from genbench import registry
@@ -82,19 +83,18 @@ def include(paths: Any) -> list[IncludedFile]:
     return [_import(path, shown) for path, shown in files]
 
 
-def include_files(paths: Any) -> list[tuple[Path, str]]:
+def include_files(paths: Any, what: str = "RunConfig.include") -> list[tuple[Path, str]]:
     """The files ``paths`` names, each once, in order (a folder's ``*.py`` sorted by name): (the
-    resolved path, the path as named)."""
+    resolved path, the path as named). ``what``: ``paths`` in messages, as the caller gave it."""
     if not isinstance(paths, Sequence) or isinstance(paths, str | bytes):
         raise GenbenchError(
-            f"RunConfig.include must be a list of .py files or folders of them, e.g. ['my_model.py'], "
-            f"got {paths!r}"
+            f"{what} must be a list of .py files or folders of them, e.g. ['my_model.py'], got {paths!r}"
         )
     found: dict[Path, str] = {}
     for given in paths:
         if not isinstance(given, str | os.PathLike) or not str(given).strip():
             raise GenbenchError(
-                f"RunConfig.include must be a list of paths of .py files or folders, e.g. ['my_model.py'], "
+                f"{what} must be a list of paths of .py files or folders, e.g. ['my_model.py'], "
                 f"got {given!r} in it"
             )
         for path, shown in _named_files(Path(given)):

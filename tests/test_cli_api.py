@@ -355,3 +355,26 @@ def test_the_python_api_names_a_registered_kind_that_is_no_name_in_one_line(kind
     function names a wrong argument in one line."""
     with pytest.raises(GenbenchError, match="kind must be one of models, datasets, metrics or features"):
         genbench.registered(kind)
+
+
+@pytest.mark.parametrize(
+    "function, args",
+    [
+        ("registered", ()),
+        ("report", ("runs",)),
+        ("model_options", ("copy",)),
+        ("metric_info", ("fid",)),
+        ("dataset_info", ("ring8",)),
+        ("feature_info", ("raw",)),
+    ],
+)
+def test_an_include_argument_that_is_no_list_is_named_as_the_argument_it_was(tmp_path, function, args):
+    """``genbench.registered(include="mine.py")`` said "RunConfig.include must be a list ...", a field
+    of no RunConfig the caller had made: the functions that take ``include=`` name it so."""
+    with pytest.raises(GenbenchError) as e:
+        getattr(genbench, function)(*args, include=str(tmp_path / "mine.py"))
+    assert str(e.value).startswith(
+        "include must be a list of .py files or folders of them, e.g. ['my_model.py']"
+    )
+    with pytest.raises(GenbenchError, match=r"^RunConfig\.include must be a list of \.py files"):
+        genbench.run(RunConfig(models=["copy"], include=str(tmp_path / "mine.py"), out=tmp_path))
