@@ -73,18 +73,17 @@ class GenbenchWarning(UserWarning):
 
 def warning_ignored(text: str) -> bool:
     """Whether Python's warning filters (``warnings.filterwarnings``, ``simplefilter``, ``-W``)
-    ignore ``text`` as a :class:`GenbenchWarning` of module ``genbench``: the first filter that
-    matches it decides, as for a warning raised. Only "ignore" silences: the console says a warning
-    once per command whatever the action, and "error" does not stop the command."""
-    for action, message, category, module, lineno in warnings.filters:
-        if (
-            (message is None or message.match(text))
-            and issubclass(GenbenchWarning, category)
-            and (module is None or module.match("genbench"))
-            and lineno == 0
-        ):
-            return action == "ignore"
-    return warnings.defaultaction == "ignore"
+    ignore ``text`` as a :class:`GenbenchWarning` of module ``genbench``: the warning is raised
+    into a record with the caller's filters, so they match it as they match any (the first that
+    matches decides). Only "ignore" silences: the console says a warning once per command whatever
+    the action, and "error" does not stop the command."""
+    with warnings.catch_warnings(record=True) as shown:  # the caller's filters, kept as they are
+        try:
+            # a registry of its own: "default" and "module" show it, however often it was said
+            warnings.warn_explicit(text, GenbenchWarning, "genbench", 0, module="genbench", registry={})
+        except GenbenchWarning:  # an "error" filter
+            return False
+    return not shown
 
 
 class Diverged(Exception):
