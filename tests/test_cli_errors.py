@@ -340,6 +340,36 @@ def test_the_logits_error_names_no_classifier_for_an_image_folder(cli, tmp_path)
     assert "needs class labels" in single_line_error(cli(*args, "--no-figures"))
 
 
+@pytest.mark.parametrize("features", ["inception", "clean-inception"])
+def test_the_offline_inception_error_names_no_classifier_for_an_image_folder(
+    cli, tmp_path, monkeypatch, features
+):
+    """docs/commands.md's `genbench eval --samples gen/ --dataset real/` offline: the error's way to
+    score without Inception named "--features classifier", whose own error on a folder (it has no
+    classes) only says "use --features inception". Raw pixels alone are named there now; a dataset
+    with classes still gets the classifier named."""
+    from genbench.data import download
+    from genbench.features import clean_inception, inception
+
+    def offline(*a, **k):
+        raise OSError("network is unreachable")
+
+    monkeypatch.delenv(inception.ENV, raising=False)
+    monkeypatch.delenv(clean_inception.ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # torch.hub's cache: none there
+    monkeypatch.setattr(clean_inception, "CLEANFID_CACHE_DIRS", [tmp_path / "cleanfid"])
+    monkeypatch.setattr(download, "_open_url", offline)
+    folder, samples, _, _ = folder_and_samples(tmp_path, 8, 8, 0)
+    args = raw_eval_args(samples, folder, tmp_path / "runs", tmp_path / "cache", "--no-figures")
+    args[args.index("raw")] = features
+    line = single_line_error(cli(*args))
+    assert "network is unreachable" in line and "--features raw ('ref' has no classes" in line, line
+    assert "--features classifier (a CNN" not in line, line
+    np.savez(samples, samples=np.full((8, 8, 8), 100, np.uint8))  # grey, as digits
+    args[args.index(str(folder))] = "digits"
+    assert "--features classifier (a CNN" in single_line_error(cli(*args))
+
+
 def test_a_cuda_index_beyond_the_devices_fails_naming_the_valid_ones(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

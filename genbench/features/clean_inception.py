@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -37,8 +38,11 @@ import torch
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
 from genbench.features.fetch_weights import fetch_weights, missing
-from genbench.features.inception import POOL3_DIM, WITHOUT_INCEPTION, _file_id, to_uint8
+from genbench.features.inception import POOL3_DIM, _file_id, to_uint8, without_inception
 from genbench.registry import register_features
+
+if TYPE_CHECKING:
+    from genbench.data.base import Dataset
 
 ENV = "GENBENCH_CLEAN_INCEPTION_WEIGHTS"
 #: clean-fid's URL (cleanfid.downloads_helper.inception_url)
@@ -53,10 +57,10 @@ def instead() -> str:
     return f"pass {FILENAME} ({URL}) with --inception-weights PATH or set {ENV}"
 
 
-def offline_message(reason: str) -> str:
+def offline_message(reason: str, dataset: Dataset | None = None) -> str:
     return (
         f"cannot get clean-fid's Inception TorchScript ({reason}); download {FILENAME} from {URL} and "
-        f"pass --inception-weights PATH or set {ENV} ({WITHOUT_INCEPTION})"
+        f"pass --inception-weights PATH or set {ENV} ({without_inception(dataset)})"
     )
 
 
@@ -127,7 +131,8 @@ class CleanInception(FeatureExtractor):
                 return d / FILENAME
         # no digest to check it against: none is published (see the module's docstring)
         writable = f"choose a writable directory with --cache-dir, or {instead()}"
-        return fetch_weights(URL, download_to, None, offline_message, instead(), writable)
+        offline = partial(offline_message, dataset=self.dataset)
+        return fetch_weights(URL, download_to, None, offline, instead(), writable)
 
     def _given(self) -> bool:
         """Whether the weights file is the user's (variable or argument), not one found or downloaded."""

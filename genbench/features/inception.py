@@ -22,8 +22,9 @@ start together, and checked against the sha256 prefix its name carries, which to
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -33,6 +34,9 @@ from genbench.features.base import FeatureExtractor
 from genbench.features.fetch_weights import given_weights, hub_checkpoint, hub_checkpoints_dir, missing
 from genbench.io import file_sha256
 from genbench.registry import register_features
+
+if TYPE_CHECKING:
+    from genbench.data.base import Dataset
 
 ENV = "GENBENCH_INCEPTION_WEIGHTS"
 #: torch-fidelity's weights URL (torch_fidelity.feature_extractor_inceptionv3.URL_INCEPTION_V3)
@@ -60,19 +64,27 @@ def to_uint8(x: torch.Tensor, features: str | None = None) -> torch.Tensor:
     return u.repeat(1, 3, 1, 1) if u.shape[1] == 1 else u
 
 
-def offline_message(reason: str) -> str:
+def offline_message(reason: str, dataset: Dataset | None = None) -> str:
     return (
         f"cannot get the Inception-v3 weights ({reason}); download {FILENAME} from {URL} "
         f"(pytorch-fid ships the same network as {PYTORCH_FID_FILENAME}) and pass "
-        f"--inception-weights PATH or set {ENV} ({WITHOUT_INCEPTION})"
+        f"--inception-weights PATH or set {ENV} ({without_inception(dataset)})"
     )
 
 
-#: what an offline user can score with instead: named in both Inceptions' offline errors
-WITHOUT_INCEPTION = (
-    "or score without it: --features classifier (a CNN trained here on the train split) or raw, "
-    "whose FIDs do not compare with published Inception ones"
-)
+def without_inception(dataset: Dataset | None = None) -> str:
+    """What an offline user can score with instead, named in both Inceptions' offline errors: the
+    classifier only where the dataset declares classes, since it trains on them (a folder or file of
+    images has none, and `--features classifier` there only says to use Inception)."""
+    if dataset is not None and dataset.num_modes is None:
+        return (
+            f"or score without it: --features raw ({dataset.name!r} has no classes for --features "
+            "classifier), whose FIDs do not compare with published Inception ones"
+        )
+    return (
+        "or score without it: --features classifier (a CNN trained here on the train split) or raw, "
+        "whose FIDs do not compare with published Inception ones"
+    )
 
 
 def instead() -> str:
@@ -84,15 +96,16 @@ def _file_id(path: Path) -> str:
     return file_sha256(path)[:8]
 
 
-def download_weights() -> Path:
+def download_weights(dataset: Dataset | None = None) -> Path:
     """torch-fidelity's weights file in torch.hub's cache, downloaded there and verified if missing
     (``torch.hub.load_state_dict_from_url``'s place and name, so either finds the other's file); where
-    only pytorch-fid's copy is there, that copy, once its content is checked to be the same file."""
+    only pytorch-fid's copy is there, that copy, once its content is checked to be the same file.
+    Offline, the error names what ``dataset`` can be scored with instead."""
     folder = hub_checkpoints_dir()
     pytorch_fid = folder / PYTORCH_FID_FILENAME
     if not (folder / FILENAME).exists() and pytorch_fid.is_file() and _is_the_file(pytorch_fid):
         return pytorch_fid
-    return hub_checkpoint(URL, DIGEST, offline_message, instead())
+    return hub_checkpoint(URL, DIGEST, partial(offline_message, dataset=dataset), instead())
 
 
 def _is_the_file(path: Path) -> bool:
@@ -162,7 +175,7 @@ class Inception(FeatureExtractor):
     def _build(self) -> torch.nn.Module:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-        path = self._checked_path() or download_weights()
+        path = self._checked_path() or download_weights(self.dataset)
         try:
             # eval(): torch-fidelity 0.3 leaves the network in training mode (its own metrics call
             # eval() on it), where BatchNorm normalises by each batch's statistics: features that
