@@ -22,7 +22,9 @@ class IndependentPixels(GenerativeModel):
         return {}
 
     def sample(self, n, *, generator):
-        z = torch.randn(n, self.mean.numel(), generator=generator, device=generator.device, dtype=torch.float64)
+        z = torch.randn(
+            n, self.mean.numel(), generator=generator, device=generator.device, dtype=torch.float64
+        )
         x = (self.mean.to(z.device) + self.config.scale * self.std.to(z.device) * z).float()
         x = x.reshape(n, *self.spec.shape)
         return x.clamp(*self.spec.value_range) if self.spec.value_range else x
