@@ -105,13 +105,10 @@ def _warn_skipped(out: Path) -> None:
     """Say each file under ``out`` that looks like a result but is not read (:func:`skipped_results`),
     on the running command's console, else on stderr: a report left them out without a word."""
     skipped = skipped_results(out)
-    if not skipped:
-        return
-    from genbench.progress import Progress, current_console  # rich: only when there is a word to say
+    if skipped:
+        from genbench.progress import warn_each  # rich: only when there is a word to say
 
-    warn = (current_console() or Progress(enabled=False)).warn
-    for line in skipped:
-        warn(line)
+        warn_each(skipped)
 
 
 def load_folders(out: Path | Sequence[Path]) -> list[tuple[Path, Result]]:

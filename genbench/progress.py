@@ -318,6 +318,13 @@ def current_console() -> Progress | None:
     return _COMMAND.get()
 
 
+def warn_each(lines: list[str]) -> None:
+    """Each of ``lines`` as a ``warning:`` line, on the running command's console, else on stderr."""
+    warn = (current_console() or Progress(enabled=False)).warn
+    for line in lines:
+        warn(line)
+
+
 class _FittedBar(RichProgress):
     """Rich's progress display, laid out so that a narrow terminal keeps its numbers: rich shrank every
     column alike, cutting the step count ("1234/…") and the times at 60 columns. The bar gives way

@@ -395,13 +395,10 @@ def _warn_unloadable_metrics(results: list[Result]) -> None:
     from genbench.unloadable_metrics import unloadable_metric_lines
 
     lines = unloadable_metric_lines(results)
-    if not lines:
-        return
-    from genbench.progress import Progress, current_console  # rich: only when there is a word to say
+    if lines:
+        from genbench.progress import warn_each  # rich: only when there is a word to say
 
-    warn = (current_console() or Progress(enabled=False)).warn
-    for line in lines:
-        warn(line)
+        warn_each(lines)
 
 
 def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, str]:

@@ -3,23 +3,19 @@ records, and that a CPU run says it is a smoke run; the metric memory benchmark 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from bench_scripts import BENCHMARKS, load_script  # tests/ is on the path: pytest puts it there
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "cifar10_synthetic.py"
+SCRIPT = BENCHMARKS / "cifar10_synthetic.py"
 
 
 @pytest.fixture
 def bench():
-    spec = importlib.util.spec_from_file_location("cifar10_synthetic", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def run_main(bench, monkeypatch, *args: str) -> None:
@@ -134,9 +130,7 @@ def test_every_sampling_row_is_printed_as_it_is_timed(bench, monkeypatch, capsys
 def test_the_metric_memory_benchmark_measures_every_metric_and_fails_on_a_failed_one(capsys):
     """benchmarks/metric_memory.py at a tiny size: a row with numbers per metric, exit 0; a metric
     whose subprocess fails (too few rows for PRDC's neighbours) is a failed row and a non-zero exit."""
-    spec = importlib.util.spec_from_file_location("metric_memory", SCRIPT.parent / "metric_memory.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(SCRIPT.parent / "metric_memory.py")
     assert module.main(["--n", "120", "--test", "40", "--dim", "6", "--metrics", "fid,prdc,modes"]) == 0
     rows = [ln.split("|")[1:-1] for ln in capsys.readouterr().out.splitlines() if ln.startswith("| ")]
     assert [r[0].strip() for r in rows[1:]] == ["fid", "prdc", "modes"]
@@ -167,9 +161,7 @@ def test_the_feature_speed_benchmark_records_its_command_and_rates(monkeypatch, 
     command that made it; an unknown extractor is a usage error before anything runs."""
     script = SCRIPT.with_name("feature_speed.py")
     monkeypatch.syspath_prepend(str(script.parent))  # as `python benchmarks/feature_speed.py` has it
-    spec = importlib.util.spec_from_file_location("feature_speed", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(script)
     args = [str(script), "--images", "70", "--batch-size", "64", "--workdir", str(tmp_path)]
     monkeypatch.setattr(sys, "argv", [*args, "--extractors", "classifier,bogus"])
     with pytest.raises(SystemExit):
@@ -196,9 +188,7 @@ def test_the_feature_speed_benchmark_has_a_clip_row(monkeypatch, tmp_path, capsy
     monkeypatch.setattr(clip, "clip_vit_large_14_336", build)
     script = SCRIPT.with_name("feature_speed.py")
     monkeypatch.syspath_prepend(str(script.parent))
-    spec = importlib.util.spec_from_file_location("feature_speed", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(script)
     out = tmp_path / "r.json"
     argv = [
         str(script),

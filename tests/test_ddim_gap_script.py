@@ -3,23 +3,19 @@ and in percent of DDPM's mean FID over the seeds the pairs are of, on rows made 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from bench_scripts import BENCHMARKS, load_script  # tests/ is on the path: pytest puts it there
 from scipy import stats
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ddim_gap.py"
+SCRIPT = BENCHMARKS / "ddim_gap.py"
 
 
 @pytest.fixture
 def ddim_gap():
-    spec = importlib.util.spec_from_file_location("ddim_gap", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def table(
