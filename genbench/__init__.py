@@ -91,6 +91,11 @@ def _include(paths: Any, what: str = "RunConfig.include") -> bool:
     return bool(include(paths, what))
 
 
+def _include_argument(include: Any) -> bool:
+    """:func:`_include` of a function's ``include=`` argument (None: no file), named as it."""
+    return _include([] if include is None else include, "include")
+
+
 def _not_empty(value: Any, what: str) -> None:
     """An empty path is refused, as the CLI refuses ``--out ""``: Path("") is the current directory,
     where results, checkpoints or leaderboards went without a word."""
@@ -180,7 +185,7 @@ def registered(
     with _callers_generators_kept():
         from genbench.listing import registered as _registered
 
-        _include([] if include is None else include, "include")
+        _include_argument(include)
 
         return _registered(kind)
 
@@ -202,7 +207,7 @@ def model_options(
     with _callers_generators_kept():
         from genbench.model_fields import model_options as _model_options
 
-        _include([] if include is None else include, "include")
+        _include_argument(include)
         if isinstance(dataset, os.PathLike):
             dataset = _path(dataset, "dataset")
         return _model_options(name, dataset)
@@ -218,7 +223,7 @@ def metric_info(name: str, *, include: list[str | os.PathLike[str]] | None = Non
     with _callers_generators_kept():
         from genbench.metric_declarations import metric_info as _metric_info
 
-        _include([] if include is None else include, "include")
+        _include_argument(include)
         return _metric_info(name)
 
 
@@ -236,7 +241,7 @@ def dataset_info(
     with _callers_generators_kept():
         from genbench.dataset_declarations import dataset_info as _dataset_info
 
-        _include([] if include is None else include, "include")
+        _include_argument(include)
         return _dataset_info(name, None if data_dir is None else _path(data_dir, "data_dir"))
 
 
@@ -255,7 +260,7 @@ def feature_info(
     with _callers_generators_kept():
         from genbench.feature_declarations import feature_info as _feature_info
 
-        _include([] if include is None else include, "include")
+        _include_argument(include)
         return _feature_info(name, dataset)
 
 
@@ -277,7 +282,7 @@ def report(
         from genbench.metric_columns import forget_declared
         from genbench.reporting import default_leaderboards, write_report
 
-        _include([] if include is None else include, "include")
+        _include_argument(include)
         # read anew by each report: a metric unknown before its file was included, or a notebook
         # cell's metric run again with another higher_is_better (the board ranked by the old one)
         forget_declared()
