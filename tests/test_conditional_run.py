@@ -118,7 +118,17 @@ def test_a_conditional_run_hands_fit_sample_and_the_metrics_the_same_labels(
 ):
     out = tmp_path / "runs"
     models = "test-cond-recorder,test-plain-recorder,copy-cond"
-    extra = ["--dataset", "digits", "--samples", "40", "--batch-size", "16", "--metrics", "test-seen"]
+    # throughput: the warm-up batch is drawn for it alone
+    extra = [
+        "--dataset",
+        "digits",
+        "--samples",
+        "40",
+        "--batch-size",
+        "16",
+        "--metrics",
+        "test-seen,throughput",
+    ]
     r = cli(*run_args(out, cache_dir, "--models", models, "--save-samples", *extra))
     assert r.exit_code == 0, r.output
     # the line said before the first value names how the classes were drawn (it did not)

@@ -93,7 +93,8 @@ def test_a_run_shows_the_steps_its_model_reports(cli, tmp_path, monkeypatch):
     stderr is no terminal); a model that reports nothing advances it once a batch, as before."""
     monkeypatch.setattr(genbench.progress, "LOG_AFTER_S", 0.0)
     monkeypatch.setattr(genbench.sampling_bar, "STEP_UPDATE_S", 0.0)  # each step, however fast
-    args = ["run", "--dataset", "ring8", "--samples", "8", "--batch-size", "4", "--metrics", "fid"]
+    # throughput: the warm-up batch is drawn for it alone
+    args = ["run", "--dataset", "ring8", "--samples", "8", "--batch-size", "4", "--metrics", "fid,throughput"]
     args += ["--no-figures", "--out", tmp_path / "runs", "--cache-dir", tmp_path / "cache"]
     r = cli(*args, "--models", "test-stepping")
     assert r.exit_code == 0, r.output
