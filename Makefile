@@ -47,7 +47,8 @@ for requirement in project["dependencies"] + project["optional-dependencies"]["d
 endef
 export FLOORS
 
-# Long quality checks (baseline FIDs on digits, mode recovery): minutes, not in `make test`.
+# Long quality checks (baseline FIDs on digits, mode recovery): minutes, not in `make test`. They train
+# into test-slow/ inside the cache, which no `genbench run` reads (they never load the shipped weights).
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 

@@ -6,17 +6,20 @@ of the train split, and FID is measured in the digits classifier's features, exa
 run`` does. The tests assert orderings, ratios of FIDs and mode coverage; never a timing (speed is
 measured by ``make bench``).
 
-Checkpoints go to the usual cache (``$GENBENCH_CACHE`` or ``~/.cache/genbench``), keyed by the
-model's version, training config and seed as for any ``genbench run``: once trained there (by a run
-of these tests, or ``--retrain``), these tests only sample and score. Set ``GENBENCH_CACHE`` to a
-fresh folder to retrain. They never load the checkpoints that ship in ``baselines/weights/`` (which
-``make leaderboards`` loads, leaving the cache without digits checkpoints): what is checked is what
-the baselines' training gives on this machine, not what it gave where the shipped files were made.
+Checkpoints go to a cache of their own, ``test-slow/`` inside the usual one (``$GENBENCH_CACHE`` or
+``~/.cache/genbench``; :func:`quality_cache`), keyed by the model's version, training config and seed
+as for any ``genbench run``: once trained there (by an earlier run of these tests), these tests only
+sample and score. Set ``GENBENCH_CACHE`` to a fresh folder to retrain. They never load the checkpoints
+that ship in ``baselines/weights/``: what is checked is what the baselines' training gives on this
+machine, not what it gave where the shipped files were made. And nothing they train is loaded by a
+later ``genbench run`` or ``make leaderboards``, which would find a cache's checkpoint of a key before
+the shipped one and score this machine's weights where the board's commands promise the shipped ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -55,6 +58,11 @@ def _run(out, cache, models, dataset, overrides=()):
     return run(config)
 
 
+def quality_cache() -> Path:
+    """The cache these tests train into: beside the runs' checkpoints, never among them."""
+    return default_cache_dir() / "test-slow"
+
+
 @pytest.fixture(scope="module")
 def trained_here() -> Iterator[None]:
     """The baselines without their shipped checkpoints: the cache's, or trained now."""
@@ -67,7 +75,7 @@ def trained_here() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory, trained_here) -> tuple[pd.DataFrame, float]:
     """Mean over seeds per model (rows by label) and the train/test FID floor."""
-    out, cache = tmp_path_factory.mktemp("runs"), default_cache_dir()
+    out, cache = tmp_path_factory.mktemp("runs"), quality_cache()
     results = _run(out, cache, TRAINED, "digits")
     steps = ",".join(map(str, DDIM_STEPS))
     results += _run(out, cache, ["ddim"], "digits", [f"ddim.steps={steps}"])
@@ -146,7 +154,7 @@ def test_every_trained_model_covers_all_ten_digits(digits):
 
 @pytest.mark.parametrize("dataset, modes", [("ring8", 8), ("grid25", 25)])
 def test_ddpm_recovers_every_mode_of_the_2d_mixtures(tmp_path, dataset, modes):
-    results = _run(tmp_path / "runs", default_cache_dir(), ["ddpm"], dataset)
+    results = _run(tmp_path / "runs", quality_cache(), ["ddpm"], dataset)
     for r in results:
         assert r.status == "ok", r.error
         assert r.metrics["modes_covered"] == modes, (
