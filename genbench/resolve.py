@@ -52,8 +52,11 @@ def resolve_device(name: str) -> torch.device:
         raise GenbenchError(f"device {name!r} requested but CUDA is not available; use --device cpu")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         n = torch.cuda.device_count()
-        valid = "cuda:0" if n == 1 else f"cuda:0 to cuda:{n - 1}"
-        raise GenbenchError(f"device {name!r} requested but there are {n} CUDA devices; use {valid}")
+        # a one-GPU machine (the usual one) asked for cuda:1 read "there are 1 CUDA devices"
+        there = (
+            f"are {n} CUDA devices; use cuda:0 to cuda:{n - 1}" if n > 1 else "is 1 CUDA device; use cuda:0"
+        )
+        raise GenbenchError(f"device {name!r} requested but there {there}")
     return dev
 
 

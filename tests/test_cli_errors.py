@@ -380,6 +380,17 @@ def test_a_cuda_index_beyond_the_devices_fails_naming_the_valid_ones(monkeypatch
         resolve_device("cuda:5")
 
 
+def test_cuda_1_on_a_one_gpu_machine_is_one_line_naming_cuda_0(cli, tmp_path, cache_dir, monkeypatch):
+    """The usual GPU machine has one: `--device cuda:1` there read "there are 1 CUDA devices"."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    args = ["--models", "copy", "--dataset", "ring8", "--device", "cuda:1"]
+    line = single_line_error(cli(*run_args(tmp_path / "runs", cache_dir, *args)))
+    assert "device 'cuda:1' requested but there is 1 CUDA device; use cuda:0" in line, line
+    assert not find_results(tmp_path / "runs")  # nothing was run
+
+
 def test_cifar10_offline_names_the_file_to_provide(cli, tmp_path, cache_dir, monkeypatch):
     from genbench.data import download
 
