@@ -50,7 +50,9 @@ def machine(device: str) -> dict[str, Any]:
     """The hardware that timings depend on: the CPU's model, the instruction set torch's CPU kernels
     use on it (one model name, "AMD EPYC" for one, covers CPUs with and without AVX-512, which ran the
     test suite about twice apart and round differently), the threads torch uses, and the GPU's name
-    on CUDA. Recorded in results and in checkpoints (where training was timed)."""
+    on CUDA, with the CUDA runtime and cuDNN that torch's GPU kernels come from and whether they may
+    round in TF32 (:func:`genbench.features.reference.arithmetic`). Recorded in results and in
+    checkpoints (where training was timed: their words, :func:`machine_text`)."""
     import torch
 
     facts: dict[str, Any] = {
@@ -59,7 +61,15 @@ def machine(device: str) -> dict[str, Any]:
         "cpu_threads": torch.get_num_threads(),
     }
     if device.startswith("cuda"):
+        from genbench.features.reference import arithmetic
+
         facts["gpu"] = torch.cuda.get_device_name(torch.device(device))
+        # a GPU result named the GPU alone: PyPI's torch wheel ("2.11.0") names no CUDA, another
+        # cuDNN picks other convolution kernels, and TF32 moves Inception features in the third or
+        # fourth digit, as the CPU's instruction set (cpu_capability) does on the CPU
+        facts["cuda"] = torch.version.cuda
+        facts["cudnn"] = torch.backends.cudnn.version()
+        facts["arithmetic"] = arithmetic(torch.device(device))
     return facts
 
 
