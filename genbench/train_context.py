@@ -32,7 +32,7 @@ class TrainContext:
         self,
         *,
         seed: int,
-        device: torch.device,
+        device: torch.device | str,
         checkpoint_path: Path | None = None,
         checkpoint_every: int = 0,
         checkpoint_minutes: float = 0.0,
@@ -50,7 +50,9 @@ class TrainContext:
         #: the train split's class labels (int64, one per example of ``fit``'s ``train``) for a
         #: class-conditional model (``GenerativeModel.conditional``); None for any other model
         self.labels = labels
-        self.device = device
+        #: a torch.device, whatever was given: DDPM's fit read ``ctx.device.type``, and a script's
+        #: ``TrainContext(seed=0, device="cuda")`` failed there alone with an AttributeError
+        self.device = torch.device(device)
         self.checkpoint_path = checkpoint_path
         self.checkpoint_every = checkpoint_every
         self.checkpoint_minutes = checkpoint_minutes

@@ -1,6 +1,7 @@
 """``GenerativeModel.to``: the base class moves the networks a plugin holds as attributes, so a
 plugin written on a laptop, with no ``to`` of its own, runs on a GPU machine. Checked on the meta
-device, which every machine has: on the CPU alone the run's device is the CPU and nothing moves."""
+device, which every machine has: on the CPU alone the run's device is the CPU and nothing moves.
+And the device ``fit`` is handed (``TrainContext.device``), given as a string as a script writes it."""
 
 from __future__ import annotations
 
@@ -46,3 +47,26 @@ def test_moving_to_the_cpu_keeps_the_parameters_an_optimizer_holds():
     optimizer = torch.optim.SGD(model.net.parameters(), lr=0.1)
     model.to("cpu")
     assert model.net[0].weight is weight and optimizer.param_groups[0]["params"][0] is weight
+
+
+def test_the_baselines_train_from_a_context_given_its_device_as_a_string():
+    """``TrainContext(seed=0, device="cuda")`` in a script: DDPM's fit read ``ctx.device.type`` and
+    failed with an AttributeError (the VAE and GAN wrapped it in ``torch.device`` themselves). The
+    CPU's name stands in for "cuda": the context holds a torch.device either way."""
+    from baselines.ddpm import DDPM
+    from baselines.gan import GanNS
+    from baselines.vae import VAE
+    from genbench.api import TrainContext
+
+    assert TrainContext(seed=0, device="cuda:1").device == torch.device("cuda:1")
+    spec = DataSpec(name="ring8", kind="points", shape=(2,), value_range=None, num_train=32)
+    train = torch.randn(32, 2)
+    small = {
+        DDPM: {"mlp_hidden": 8, "mlp_depth": 1, "batch_size": 8, "train_steps": 2, "warmup": 1},
+        VAE: {"hidden": 8, "layers": 1, "batch_size": 8, "steps": 2},
+        GanNS: {"hidden": 8, "layers": 1, "batch_size": 8, "steps": 2},
+    }
+    for cls, fields in small.items():
+        model = cls(spec, cls.Config(**fields))
+        model.fit(train, TrainContext(seed=0, device="cpu"))
+        assert model.sample(4, generator=torch.Generator().manual_seed(0)).shape == (4, 2), cls
