@@ -1425,6 +1425,35 @@ def test_cuda_peak_memory_counts_the_batch_not_what_was_on_the_gpu_before(monkey
     assert t["peak_memory_mb"] == 7.0
 
 
+def test_on_cuda_every_clock_read_waits_for_the_gpu_and_the_warm_up_is_not_timed(monkeypatch):
+    """CUDA runs kernels asynchronously: a clock read without ``torch.cuda.synchronize`` first timed
+    the launches, not the work. Each timed batch's two clock reads follow a sync, and the warm-up
+    batch (CUDA context, allocator growth) runs, and is waited for, before the first. (No GPU here:
+    the sync and the allocator's counters are stood in for.)"""
+    import types
+
+    from genbench.metrics import throughput
+
+    events: list[str] = []
+    monkeypatch.setattr(throughput, "_sync", lambda device: events.append(f"sync {device}"))
+    clock = types.SimpleNamespace(perf_counter=lambda: events.append("clock") or float(len(events)))
+    monkeypatch.setattr(throughput, "time", clock)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: events.append("reset"))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 0)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 0)
+
+    def sample(b, g):
+        events.append(f"sample {b}")
+        return torch.zeros(b, 2)
+
+    _, t = throughput.measure_sampling(sample, 10, 4, torch.Generator(), torch.device("cuda:0"))
+    sync = "sync cuda:0"
+    timed = [sync, "clock", "sample {}", sync, "clock"]
+    expected = ["sample 4", sync, "reset"] + [e.format(b) for b in (4, 4, 2) for e in timed]
+    assert events == expected
+    assert set(t) == {"sample_s", "samples_per_s", "peak_memory_mb"}
+
+
 def test_without_a_warm_up_batch_only_the_wall_time_is_recorded_not_guessed():
     """samples/s and the CPU's peak memory are measured after (and during) the warm-up batch: without
     one (a run that does not report throughput) they are left out, and the wall time kept."""
