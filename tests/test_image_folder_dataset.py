@@ -123,6 +123,21 @@ def test_mixed_sizes_are_refused_naming_two_files(cli, tmp_path, cache_dir):
     error = single_line_error(cli(*_args(folder, folder, tmp_path / "runs", cache_dir)))
     assert "000.png is 8x8, big.png is 16x16" in error and "resize them all to one size" in error
     assert f"--dataset {folder}" in error
+    # what it says of the references holds on this very folder: torch-fidelity's folder reader
+    # cannot batch the two sizes, clean-fid's resizes each image to 299 x 299 on its own (the
+    # old error said "as clean-fid and torch-fidelity require")
+    assert error.endswith(
+        f"resize them all to one size in --dataset {folder}, as torch-fidelity requires too (clean-fid "
+        "resizes each image to 299 x 299 on its own, stretching other aspect ratios; genbench does not)"
+    )
+    from cleanfid.utils import ResizeDataset
+    from torch.utils.data import default_collate
+    from torch_fidelity.datasets import ImagesPathDataset
+
+    files = sorted(str(p) for p in folder.iterdir())
+    assert default_collate([ResizeDataset(files, mode="clean")[i] for i in (0, 3)]).shape == (2, 3, 299, 299)
+    with pytest.raises(RuntimeError, match="equal size"):
+        default_collate([ImagesPathDataset(files)[i] for i in (0, 3)])
 
 
 @pytest.mark.parametrize("dataset", ["./nowhere", "real/000.png"])

@@ -119,7 +119,12 @@ class ImageFolder(Dataset):
 
         return load_image_folder(
             self.path,
-            resize_to=f"one size in --dataset {self.path}, as clean-fid and torch-fidelity require",
+            # clean-fid's folder FID takes mixed sizes (each image resized to 299 x 299 on its own, any
+            # aspect ratio stretched); "as clean-fid requires" sent its users looking for a limit it has not
+            resize_to=(
+                f"one size in --dataset {self.path}, as torch-fidelity requires too (clean-fid resizes "
+                "each image to 299 x 299 on its own, stretching other aspect ratios; genbench does not)"
+            ),
             empty_fix="pass --dataset a folder of .png/.jpg files",
             keep_uint8=True,
         )
