@@ -59,8 +59,8 @@ RESOURCES: dict[str, dict[str, str | None]] = {
     },
 }
 
-#: {dataset: {filename: md5}} of the same files un-gzipped (gunzip's output; torchvision's
-#: FashionMNIST.raw_data lists Fashion-MNIST's, and public scripts MNIST's beside the files' sizes,
+#: {dataset: {filename: md5}} of the same files un-gzipped (gunzip's output; torchvision lists only
+#: the .gz files' md5s, and public scripts list these, MNIST's beside the files' sizes,
 #: 47040016 bytes for the train images; not computed here, where nothing downloads, so a mismatch
 #: says "corrupt" as a bad ``.gz`` does), read where the ``.gz`` is absent: gzipped again, a
 #: file has another md5 (gzip's header holds a date and a name), so a user who had only these could
