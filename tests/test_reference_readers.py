@@ -204,3 +204,22 @@ def test_16_bit_grey_pngs_keep_their_bits_where_the_references_clip_them(tmp_pat
     assert np.array_equal(to_uint8(x)[0, 0].numpy(), np.round(values / 257).astype(np.uint8))
     theirs = ImagesPathDataset([str(tmp_path / "deep.png")])[0]
     assert np.array_equal(theirs[0].numpy(), np.minimum(values, 255).astype(np.uint8))
+
+
+def test_the_documented_export_for_clean_fid_gives_the_pixels_genbench_scores():
+    """docs/metrics.md's one-line export of float samples to the uint8 PNGs that clean-fid and
+    torch-fidelity read, run as written, gives the pixels the Inceptions quantise to, on the float32
+    values that fall on a half (the doc's ``np.round`` rounded them to even: 64 where genbench, as
+    torchvision's ``save_image``, scores 65)."""
+    import re
+
+    doc = (Path(__file__).parents[1] / "docs" / "metrics.md").read_text()
+    recipe = re.search(r"`(u8 = np\.[^`]*)`", doc.replace("\n", " "))
+    assert recipe is not None
+    levels = np.arange(255, dtype=np.float64) + 0.5
+    ties = (levels / 127.5 - 1).astype(np.float32)  # the float32 samples nearest each half level
+    near = ties[:, None] + np.arange(-8, 9, dtype=np.float32) * np.spacing(ties)[:, None]
+    x = np.concatenate([near.ravel(), np.float32([-1, 1])]).astype(np.float32).reshape(-1, 1, 1, 1)
+    scope = {"np": np, "x": x}
+    exec(recipe.group(1), scope)
+    assert np.array_equal(scope["u8"][:, 0, 0, 0], to_uint8(torch.from_numpy(x))[:, 0, 0, 0].numpy())
