@@ -223,3 +223,83 @@ def test_the_documented_export_for_clean_fid_gives_the_pixels_genbench_scores():
     scope = {"np": np, "x": x}
     exec(recipe.group(1), scope)
     assert np.array_equal(scope["u8"][:, 0, 0, 0], to_uint8(torch.from_numpy(x))[:, 0, 0, 0].numpy())
+
+
+def _idx_raw(raw: Path) -> None:
+    """MNIST's four IDX files (12 train and 5 test images), gzipped, in ``raw``."""
+    rng = np.random.default_rng(4)
+    raw.mkdir(parents=True)
+    for prefix, n in (("train", 12), ("t10k", 5)):
+        for name, array in (
+            (f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
+            (f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8)),
+        ):
+            header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+            (raw / f"{name}.gz").write_bytes(gzip.compress(header + array.tobytes()))
+
+
+@pytest.mark.parametrize(
+    ("given", "fix"),
+    [
+        (
+            "tv/cifar-10-batches-py",
+            "CIFAR-10's extracted cifar-10-batches-py/: pass --dataset cifar10 --data-dir {tv}",
+        ),
+        ("tv/cifar-10-python.tar.gz", "CIFAR-10's archive: pass --dataset cifar10 --data-dir {tv}"),
+        ("tv", "a folder of CIFAR-10's files: pass --dataset cifar10 --data-dir {tv}"),
+        ("gb/cifar10", "a folder of CIFAR-10's files: pass --dataset cifar10 --data-dir {gb}"),
+        ("tv/MNIST/raw", "torchvision's MNIST/raw/ of mnist: pass --dataset mnist --data-dir {tv}"),
+        ("tv/MNIST", "torchvision's MNIST/ of mnist: pass --dataset mnist --data-dir {tv}"),
+        ("tv/MNIST/raw/t10k-labels-idx1-ubyte.gz", "torchvision's MNIST/raw/ of mnist: pass --dataset mnist"),
+        (
+            "gb/fashion-mnist",
+            "genbench's fashion-mnist/ folder: pass --dataset fashion-mnist --data-dir {gb}",
+        ),
+        ("loose", "MNIST-format IDX files: put them into DIR/mnist/ (or DIR/fashion-mnist/) and pass"),
+        (
+            "images.zip",
+            "an archive of files, which genbench does not read: unzip it (unzip images.zip -d DIR)",
+        ),
+    ],
+)
+def test_a_dataset_path_to_a_built_in_dataset_s_files_names_the_dataset(
+    cli, tmp_path, cache_dir, monkeypatch, given, fix
+):
+    """``--dataset`` given CIFAR-10's or MNIST's own files (or the torchvision root holding them),
+    as a user with the real files does first, was read as a folder of images: "no PNG/JPEG images
+    in ...; pass --dataset a folder of .png/.jpg files", or for the archive "pass the folder of
+    PNG/JPEG images it is in", which holds none. It names the dataset and the --data-dir that reads
+    them in place; a .zip (clean-fid reads one as a folder) is told to be unzipped. Fails on the old
+    code's errors."""
+    from cli_helpers import png_folder, raw_eval_args, single_line_error
+
+    tv, gb = tmp_path / "tv", tmp_path / "gb"
+    _cifar_root(tv)
+    (gb / "cifar10").mkdir(parents=True)
+    shutil.copy(tv / cifar10.ARCHIVE, gb / "cifar10")
+    _idx_raw(tv / "MNIST" / "raw")
+    shutil.copytree(tv / "MNIST" / "raw", gb / "fashion-mnist")
+    shutil.copytree(tv / "MNIST" / "raw", tmp_path / "loose")
+    samples = png_folder(tmp_path / "samples", np.zeros((4, 32, 32, 3), np.uint8))
+    shutil.make_archive(str(tmp_path / "images"), "zip", samples)
+    error = single_line_error(cli(*raw_eval_args(samples, tmp_path / given, tmp_path / "runs", cache_dir)))
+    assert fix.format(tv=tv, gb=gb) in error
+    if given.startswith("tv/cifar"):  # as told: read in place, scored
+        monkeypatch.setattr(cifar10, "RESOURCES", {cifar10.ARCHIVE: _md5(tv / cifar10.ARCHIVE)})
+        folder = tv / cifar10.FOLDER
+        monkeypatch.setattr(cifar10, "BATCH_MD5", {n: _md5(folder / n) for n in cifar10.BATCH_MD5})
+        args = raw_eval_args(
+            samples, "cifar10", tmp_path / "runs", cache_dir, "--data-dir", tv, "--metrics", "fid"
+        )
+        assert cli(*args).exit_code == 0
+
+
+def test_samples_given_as_a_zip_are_told_to_be_unzipped(cli, tmp_path, cache_dir):
+    from cli_helpers import png_folder, raw_eval_args, single_line_error
+
+    real = png_folder(tmp_path / "real", np.zeros((4, 8, 8), np.uint8))
+    shutil.make_archive(str(tmp_path / "gen"), "zip", real)
+    error = single_line_error(cli(*raw_eval_args(tmp_path / "gen.zip", real, tmp_path / "runs", cache_dir)))
+    assert error.endswith(
+        "; it is an archive of files, which genbench does not read: unzip it (unzip gen.zip -d DIR) and pass the folder"
+    )

@@ -119,8 +119,12 @@ def load_samples(path: Path, spec: DataSpec | None = None, *, keep_uint8: bool =
     elif path.suffix.lower() == ".npy":
         x = _load_npy(path, keep_uint8)
     else:
+        from genbench.data.dataset_files import unpack_fix
+
+        unpack = unpack_fix(path)  # a .zip of PNGs, which clean-fid reads as a folder
         raise GenbenchError(
             f"cannot read samples from {path}: expected an .npz or .npy file or a folder of PNG/JPEG images"
+            + (f"; {unpack}" if unpack else "")
         )
     if spec is not None:
         x = _match_spec(x, spec, str(path))

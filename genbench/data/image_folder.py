@@ -64,10 +64,15 @@ def image_data_path(value: str | os.PathLike[str]) -> Path | None:
             "image archive, or a dataset name (see `genbench list datasets`)"
         )
     if not path.is_dir() and path.suffix.lower() not in ARCHIVE_SUFFIXES:
+        from genbench.data.dataset_files import dataset_files_fix
+
+        # CIFAR-10's archive, MNIST's IDX files, a .zip of images: "the folder it is in" holds no images
+        fix = dataset_files_fix(path) or (
+            "pass the folder of PNG/JPEG images it is in, an .npz/.npy of the images, or a dataset name "
+            "(see `genbench list datasets`)"
+        )
         raise GenbenchError(
-            f"--dataset {value} is a file, but neither a folder nor an .npz/.npy image archive; pass the "
-            "folder of PNG/JPEG images it is in, an .npz/.npy of the images, or a dataset name (see "
-            "`genbench list datasets`)"
+            f"--dataset {value} is a file, but neither a folder nor an .npz/.npy image archive; {fix}"
         )
     return absolute(path)
 
@@ -115,6 +120,7 @@ class ImageFolder(Dataset):
     def _images(self) -> torch.Tensor:
         """Every image, N x C x H x W: uint8 where all are 8-bit, else (16-bit grey PNGs) float32 in
         [-1, 1]. As float32 the split held 4 bytes per value, 7.9 GB for 10000 256 x 256 RGB images."""
+        from genbench.data.dataset_files import dataset_files_fix
         from genbench.data.folder import load_image_folder
 
         return load_image_folder(
@@ -125,7 +131,8 @@ class ImageFolder(Dataset):
                 f"one size in --dataset {self.path}, as torch-fidelity requires too (clean-fid resizes "
                 "each image to 299 x 299 on its own, stretching other aspect ratios; genbench does not)"
             ),
-            empty_fix="pass --dataset a folder of .png/.jpg files",
+            # cifar-10-batches-py/, torchvision's MNIST/raw/ or root: the dataset that reads them named
+            empty_fix=dataset_files_fix(self.path) or "pass --dataset a folder of .png/.jpg files",
             keep_uint8=True,
         )
 
