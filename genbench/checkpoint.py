@@ -15,6 +15,7 @@ import functools
 import io
 import pickle
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,30 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"checkpoint {path} is corrupt ({type(e).__name__}); delete it or rerun with --retrain"
         ) from e
+    damaged = failed_crc(path)
+    if damaged is not None:
+        raise CheckpointError(f"checkpoint {path} is corrupt ({damaged}); delete it or rerun with --retrain")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a genbench checkpoint; delete it or rerun with --retrain")
     return payload
+
+
+def failed_crc(path: Path) -> str | None:
+    """What of the zip archive ``path`` (torch.save's format) fails its CRC-32 check, in words; None
+    when every member passes, or when ``path`` is no zip (torch's legacy format: its load decides).
+    torch.load never checks them: a byte flipped on disk in a tensor's data (a bad sector, a copy
+    between file systems cut short and resumed) loaded other weights without a word, and the run
+    scored them as the trained model's."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return None
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # reads every member, as the load just did
+    except zipfile.BadZipFile as e:  # a damaged directory, which torch's reader went past
+        return f"BadZipFile: {e}"
+    except OSError:  # unreadable now: the load just read it, so nothing to add
+        return None
+    return None if bad is None else f"{bad} fails its CRC-32 check"
 
 
 def _load(source: Path | io.BytesIO, map_location: str) -> Any:

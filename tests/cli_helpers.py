@@ -1,11 +1,13 @@
 """What the CLI tests share: their argument lists, the check of a one-line user error, the digits
 test split as a user saves it, and the faults they inject (Ctrl-C in training, a full disk, a
-crafted checkpoint). Imported by name: tests/ is on the path.
+crafted checkpoint, a flipped bit). Imported by name: tests/ is on the path.
 """
 
 from __future__ import annotations
 
 import os
+import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +147,14 @@ def raw_eval_args(
         "eval", "--samples", str(samples), "--dataset", str(dataset), "--out", str(out),
         "--cache-dir", str(cache_dir), "--no-progress", "--features", "raw", *map(str, extra),
     ]  # fmt: skip
+
+
+def flip_a_tensor_byte(path: Path) -> None:
+    """Flip one bit in the middle of the largest tensor's bytes in the torch.save archive ``path``,
+    as a bad sector does: the archive's directory and every other byte stay as they were."""
+    with zipfile.ZipFile(path) as archive:
+        data = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    raw = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", raw[data.header_offset + 26 : data.header_offset + 30])
+    raw[data.header_offset + 30 + name_len + extra_len + data.file_size // 2] ^= 0x40
+    path.write_bytes(bytes(raw))

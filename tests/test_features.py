@@ -8,6 +8,7 @@ network calls fail.
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 import warnings
@@ -15,6 +16,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from cli_helpers import flip_a_tensor_byte  # tests/ is on the path: pytest puts it there
 from torch import nn
 
 from genbench import registry
@@ -153,6 +155,25 @@ def test_classifier_fingerprint_names_the_weights_not_only_the_config(local, dig
     assert elsewhere.weights_key() == local.weights_key()
     assert elsewhere.fingerprint() != local.fingerprint()
     assert elsewhere.info()["fingerprint"] == elsewhere.fingerprint()
+
+
+def test_cached_classifier_weights_whose_bytes_changed_on_disk_are_retrained(
+    local, digits, tmp_path, monkeypatch
+):
+    """torch.load checks no CRC-32: a bit flipped in the cached weights' bytes loaded other weights,
+    whose features (under a fingerprint of their own) were scored as the classifier's. The archive's
+    CRCs are checked: the damaged file is retrained, as an unreadable one is."""
+    local.fingerprint()  # trains or loads the weights
+    (tmp_path / "classifiers").mkdir()
+    damaged = tmp_path / "classifiers" / local.path.name
+    damaged.write_bytes(local.path.read_bytes())
+    flip_a_tensor_byte(damaged)
+    monkeypatch.setattr(clf_mod, "_TRAINED", {})
+    with pytest.warns(
+        UserWarning, match=f"retraining the classifier: {re.escape(str(damaged))} is unreadable"
+    ):
+        again = Classifier(digits, cache_dir=tmp_path, config=SMALL)
+        assert again.fingerprint() == local.fingerprint()
 
 
 def test_shipped_digits_classifier_wins_over_one_trained_here(clf, digits, tmp_path, monkeypatch):

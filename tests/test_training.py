@@ -15,7 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_helpers import Mkdir, interrupt_training_at  # tests/ is on the path: pytest puts it there
+from cli_helpers import (  # tests/ is on the path: pytest puts it there
+    Mkdir,
+    flip_a_tensor_byte,
+    interrupt_training_at,
+)
 from cli_models import TinyTrained
 from test_baselines import flat_state
 
@@ -579,6 +583,33 @@ def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(tmp_path
     assert not ran.exists()
     (retrained,) = run(config(tmp_path, "c", retrain=True))
     assert retrained.status == "ok" and not ran.exists()
+
+
+@pytest.mark.parametrize("which", ["model.pt", "train.pt"])
+def test_a_checkpoint_whose_tensor_bytes_changed_on_disk_is_corrupt_not_loaded(tmp_path, monkeypatch, which):
+    """torch.load checks no CRC-32: a bit flipped in a tensor's bytes on disk loaded other weights
+    without a word (a resumed training went on from them), and the run scored them as the trained
+    model's. The archive's CRCs are checked at the load: the corrupt file's error, and --retrain."""
+    from genbench.checkpoint import PARTIAL, load_checkpoint
+
+    if which == "model.pt":
+        run(config(tmp_path, "a"))
+    else:  # an interrupted training's resumable state, which the next run resumes from
+        with interrupted_at(monkeypatch, 7):
+            run(config(tmp_path, "a"))
+    (path,) = (tmp_path / "cache").glob(f"checkpoints/ring8/{TOY}/*/{which}")
+    before = load_checkpoint(path)["state"]["mean"]
+    flip_a_tensor_byte(path)
+    changed = torch.load(path, map_location="cpu", weights_only=True)["state"]["mean"]
+    assert not torch.equal(before, changed)  # other weights, which torch loads without a word
+    with pytest.raises(CheckpointError, match=r"is corrupt \(archive/data/\d+ fails its CRC-32 check\)"):
+        load_checkpoint(path)
+    (again,) = run(config(tmp_path, "b"))
+    assert (again.status, again.error_kind) == ("failed", "user")
+    assert str(path) in again.error and again.error.endswith("delete it or rerun with --retrain")
+    assert path.name != PARTIAL or path.exists()  # the state is not trained over: the user decides
+    (retrained,) = run(config(tmp_path, "c", retrain=True))
+    assert retrained.status == "ok" and not retrained.training["resumed_from"]  # trained anew
 
 
 @dataclass

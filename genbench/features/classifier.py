@@ -161,7 +161,12 @@ def _train(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: ClassifierCo
 
 def _load(path: Path, net: SmallCNN) -> dict[str, Any]:
     """Load ``path``'s weights into ``net``; return its metadata (held-out accuracy, examples, ...)."""
+    from genbench.checkpoint import failed_crc
+
     payload = torch.load(path, map_location="cpu", weights_only=True)
+    damaged = failed_crc(path)  # torch.load checks none: a flipped byte loaded other weights
+    if damaged is not None:
+        raise ValueError(f"{path} is corrupt ({damaged})")
     net.load_state_dict(payload["state_dict"])
     return dict(payload["meta"])
 
