@@ -81,6 +81,8 @@ class TrainContext:
         self.saved_step: int | None = None
         #: the last step whose end the training reported (:meth:`should_checkpoint`; None before)
         self.ended_step: int | None = None
+        #: the last resumable save failed on the disk (full, read-only): said once until one succeeds
+        self._unsaved = False
         self._elapsed_before = 0.0
         self._t0 = time.perf_counter()
         #: the step and clock time that the next periodic save counts from: the last save, the
@@ -144,7 +146,9 @@ class TrainContext:
         ``state`` may hold tensors, numbers, strings, lists, tuples and dicts (and numpy arrays and
         scalars), what checkpoints are loaded back with; one holding another object (a dataclass,
         a custom class) raises :class:`~genbench.errors.StateContentError`, or, with ``warn``,
-        is shown once and never saved: the training goes on, but cannot be resumed."""
+        is shown once and never saved: the training goes on, but cannot be resumed. With ``warn``, a
+        disk that cannot take the state (full, over quota, read-only) is shown too, once until a
+        save succeeds: the training goes on, resumable from the last state saved."""
         saving_for_stop()
         ctrl_c = False
         try:
@@ -162,7 +166,7 @@ class TrainContext:
         if self.checkpoint_path is None or self.refused is not None:
             return
         from genbench.checkpoint import save_checkpoint
-        from genbench.errors import StateContentError
+        from genbench.errors import GenbenchError, StateContentError
 
         try:
             save_checkpoint(
@@ -178,6 +182,7 @@ class TrainContext:
             )
             self.saved_step = int(step)
             self._since = (int(step), self._clock())
+            self._unsaved = False
         except StateContentError as e:
             holder = "the state given to ctx.save_checkpoint()"
             refused = StateContentError(e.refused, holder)
@@ -187,6 +192,20 @@ class TrainContext:
             # kept (stopping it here would throw it away), and the fix is shown at once
             self.refused = e.refused
             self._warn(f"{refused}; training goes on, but cannot be resumed if it is interrupted")
+        except GenbenchError as e:
+            # a full disk (or quota, or a cache gone read-only) at a periodic save failed the model,
+            # throwing away the training so far: the state only serves a resume. The training goes
+            # on; the last state saved (the atomic write left it whole) is what a rerun resumes
+            if self._warn is None or not isinstance(e.__cause__, OSError):
+                raise
+            if not self._unsaved:
+                last = self.saved_step if self.saved_step is not None else self.resumed_from
+                resumes = f"resumes from step {last}" if last else "starts over"
+                self._warn(
+                    f"the resumable state of step {int(step)} was not saved: {e}; training goes on, "
+                    f"but if it is interrupted the rerun {resumes}"
+                )
+            self._unsaved = True
 
     def load_checkpoint(self) -> tuple[dict[str, Any], int] | None:
         """``(state, step)`` of the last :meth:`save_checkpoint` of an interrupted run, or None:

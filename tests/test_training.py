@@ -213,6 +213,47 @@ def test_a_trained_model_whose_checkpoint_cannot_be_written_is_scored(tmp_path, 
     assert "ring8" in genbench.report(tmp_path / "a")  # its result reads back
 
 
+@pytest.mark.parametrize("saved", [0, 1], ids=["none-saved", "one-saved"])
+def test_a_full_disk_at_a_resumable_save_is_said_once_and_training_goes_on(
+    tmp_path, monkeypatch, capsys, saved
+):
+    """A full disk at a periodic train.pt save failed the model, throwing away the training so far,
+    though that state only serves a resume. It is said once, the training goes on, and the model is
+    trained, cached and scored as an uninterrupted run's; the state a rerun resumes is named."""
+    import errno
+
+    import genbench.checkpoint
+    from genbench.checkpoint import PARTIAL
+
+    (plain,) = run(config(tmp_path, "plain", cache_dir=tmp_path / "plain-cache"))
+    real = genbench.checkpoint.atomic_write
+
+    def full(fh):
+        fh.write(b"PK")  # part of it went out before the disk filled up
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    states = []
+
+    def write(path, writer, **kw):  # the disk fills up after ``saved`` states were written
+        if Path(path).name == PARTIAL:
+            states.append(path)
+            writer = full if len(states) > saved else writer
+        return real(path, writer, **kw)
+
+    monkeypatch.setattr(genbench.checkpoint, "atomic_write", write)
+    capsys.readouterr()
+    (result,) = run(config(tmp_path, "a"))  # 20 steps, a state due every 5: four saves
+    assert result.status == "ok", result.error
+    assert result.metrics["fid"] == plain.metrics["fid"]
+    (final,) = (tmp_path / "cache").glob(f"checkpoints/ring8/{TOY}/*/model.pt")
+    assert not list(final.parent.glob(f"*{PARTIAL}*"))  # nor a temp file left
+    err = " ".join(capsys.readouterr().err.split())
+    assert len(states) == 4 and err.count("No space left on device") == 1, err
+    assert f"{TOY} seed 0: the resumable state of step {5 * (saved + 1)} was not saved: cannot write " in err
+    rerun = "resumes from step 5" if saved else "starts over"
+    assert f"training goes on, but if it is interrupted the rerun {rerun}" in err
+
+
 @pytest.mark.parametrize("make", [tiny_vae, tiny_gan, tiny_ddpm], ids=["vae", "gan", "ddpm"])
 def test_the_check_after_the_last_update_leaves_training_bit_identical(make, monkeypatch):
     """The extra loss draws nothing from the training generators nor the global one and restores
