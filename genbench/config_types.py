@@ -73,12 +73,24 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
         _check_type(config, "seeds", _is_list, "a list of integers, e.g. [0, 1, 2]")
         check_seeds(config.seeds, "--seeds 0,1,2" if run else "--seed 0")
     _check_type(config, "dataset", _is_path, "a dataset name or a folder of images, e.g. 'digits'")
+    # Path("") is the working directory: `--dataset "$DATA"` with DATA unset read the folder the
+    # command ran in as a dataset of images ("images have mixed sizes: leaderboards/...")
+    if isinstance(config.dataset, str) and not config.dataset.strip():
+        raise GenbenchError(
+            "--dataset is empty (an unset shell variable?); pass a dataset name, e.g. --dataset digits "
+            "(see `genbench list datasets`), or a folder or .npz of images, '.' for here"
+        )
     _check_type(
         config,
         "features",
         lambda v: v is None or isinstance(v, str),
         "a feature extractor name or None, e.g. 'raw'",
     )
+    if config.features is not None and not config.features.strip():  # ran the dataset's, unsaid
+        raise GenbenchError(
+            "--features is empty (an unset shell variable?); pass a feature extractor's name, e.g. "
+            "--features inception (see `genbench list features`), or leave it out for the dataset's"
+        )
     _check_type(
         config,
         "metrics",

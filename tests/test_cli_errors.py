@@ -441,6 +441,34 @@ def test_an_empty_path_is_refused_naming_its_flag(cli, tmp_path, monkeypatch, ar
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        # each read the working directory as a folder of images ("images have mixed sizes: ...")
+        (
+            ["run", "--models", "copy", "--samples", "50", "--no-progress", "--dataset", ""],
+            "--dataset is empty",
+        ),
+        (["eval", "--samples", "s.npz", "--no-progress", "--dataset", " "], "--dataset is empty"),
+        (["stats", "--out", "st.npz", "--no-progress", "--dataset", ""], "--dataset is empty"),
+        # scored in the dataset's features, unsaid, where an empty --metrics is refused
+        (["run", *RING8_COPY, "--features", ""], "--features is empty"),
+        (["eval", "--samples", "s.npz", "--dataset", "ring8", "--features", ""], "--features is empty"),
+        (["stats", "--out", "st.npz", "--dataset", "ring8", "--features", ""], "--features is empty"),
+        # listed digits' values as if no --dataset had been given
+        (["list", "models", "ddpm", "--dataset", ""], "--dataset is empty"),
+        (["list", "features", "raw", "--dataset", ""], "--dataset is empty"),
+    ],
+)
+def test_an_empty_dataset_or_features_is_refused(cli, tmp_path, monkeypatch, args, said):
+    """``--dataset "$DATA"`` with DATA unset passes "", which Path reads as the current directory."""
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "s.npz", samples=np.zeros((50, 2), np.float32))
+    line = single_line_error(cli(*args, *(["--cache-dir", tmp_path / "c"] if args[0] != "list" else [])))
+    assert said in line and "an unset shell variable?" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.npz"]
+
+
 @pytest.mark.parametrize("command", ["run", "eval", "stats"])
 def test_an_unknown_reference_split_is_one_line_naming_the_flag(cli, tmp_path, cache_dir, command):
     """``--reference-split val`` said "use 'train' or 'test'" without naming the flag, and only once

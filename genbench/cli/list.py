@@ -53,6 +53,11 @@ def list_entries(
             f"--dataset goes with a model's or a feature extractor's name: genbench list models NAME "
             f"--dataset {dataset}"
         )
+    if dataset is not None and not dataset.strip():  # listed digits' values, as if not given
+        raise GenbenchError(
+            "--dataset is empty (an unset shell variable?); pass a dataset name, e.g. --dataset cifar10 "
+            "(see `genbench list datasets`), or leave it out for digits"
+        )
     if data_dir is not None and (kind != "datasets" or name is None):
         raise GenbenchError(
             f"--data-dir goes with a dataset's name: genbench list datasets NAME --data-dir {data_dir}"
