@@ -198,20 +198,28 @@ def check_writable(directory: Path, flag: str = "--out", fix: str | None = None)
             pass
     except OSError as e:
         # a file where a directory is expected (the path or a folder above it): "File exists" hid that
-        for part in (directory, *directory.parents):
-            if part.exists():
-                if not part.is_dir():
-                    # "is not writable" kept first: what a reader (and report's tests) look for
-                    what = "is not writable: it" if part == directory else f"cannot be created: {part}"
-                    raise GenbenchError(
-                        f"{directory} {what} is a file, not a directory; {fix or f'pass a directory with {flag}'}"
-                    ) from e
-                break
+        if (in_the_way := file_in_the_way(directory, flag, fix)) is not None:
+            raise in_the_way from e
         raise GenbenchError(
             f"output directory {directory} is not writable ({e.strerror or e}); "
             f"{fix or f'pass a writable one with {flag}'}"
         ) from e
     return directory
+
+
+def file_in_the_way(directory: Path, flag: str = "--out", fix: str | None = None) -> GenbenchError | None:
+    """The error of a file at ``directory``, or at a folder above it, where a directory is expected
+    (None when there is none), naming the fix as :func:`check_writable` does."""
+    for part in (directory, *directory.parents):
+        if part.exists():
+            if part.is_dir():
+                return None
+            # "is not writable" kept first: what a reader (and report's tests) look for
+            what = "is not writable: it" if part == directory else f"cannot be created: {part}"
+            return GenbenchError(
+                f"{directory} {what} is a file, not a directory; {fix or f'pass a directory with {flag}'}"
+            )
+    return None
 
 
 @contextlib.contextmanager

@@ -50,6 +50,7 @@ from genbench.resolve import (
     build_extractor,
     build_metric_options,
     build_metrics,
+    cache_flag,
     check_built_dataset_name,
     check_metric_classes,
     check_metric_features,
@@ -157,7 +158,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         console.warn(f"--amp is mixed precision on CUDA only: training on {device} runs in float32")
     given = parse_overrides(config.overrides)
     overrides = canonical_overrides(given)
-    check_writable(cache_dir, flag="--cache-dir")
+    check_writable(cache_dir, flag=cache_flag(config))
 
     models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]] = []
     failed: list[Failed] = []

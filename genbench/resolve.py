@@ -27,7 +27,7 @@ from genbench.data.image_archive import ImageArchive
 from genbench.data.image_folder import ImageFolder, image_data_path
 from genbench.errors import GenbenchError, PluginLoadError, said
 from genbench.features.base import FeatureExtractor
-from genbench.io import check_writable
+from genbench.io import check_writable, file_in_the_way
 from genbench.isolation import plugin_state_kept
 from genbench.layout import BESIDE_DATASETS, genbench_folder
 from genbench.metrics._inputs import logits_features
@@ -470,4 +470,17 @@ def check_shared_inputs(config: RunConfig, *, results: bool = True) -> tuple[tor
         registry.metrics.check(name)
     device = resolve_device(config.device)
     check_writable(Path(config.out))
-    return device, Path(config.cache_dir or default_cache_dir())
+    cache_dir = Path(config.cache_dir or default_cache_dir())
+    # a file there (`GENBENCH_CACHE=~/.cache/genbench/features/x.npz`): eval and stats went on with
+    # two warnings that no cache could be locked or written; run refused it later (check_writable),
+    # naming only --cache-dir. A cache that is a directory but read-only is read as it is.
+    if (in_the_way := file_in_the_way(cache_dir, cache_flag(config))) is not None:
+        raise in_the_way
+    return device, cache_dir
+
+
+def cache_flag(config: RunConfig) -> str:
+    """What sets the cache directory of ``config``, for a fix that names it: --cache-dir, and
+    $GENBENCH_CACHE where that variable gave the directory."""
+    from_env = config.cache_dir is None and os.environ.get("GENBENCH_CACHE")
+    return "--cache-dir or $GENBENCH_CACHE" if from_env else "--cache-dir"

@@ -8,6 +8,7 @@ import json
 import os
 
 import cli_models  # noqa: F401 (registers the test-* models these tests name)
+import numpy as np
 import pytest
 from cli_helpers import (  # tests/ is on the path: pytest puts it there
     fill_disk_writing,
@@ -112,3 +113,24 @@ def test_a_full_results_disk_says_so_once_and_names_no_file_it_did_not_write(cli
     assert line.count("seed0.json") == 1 and "GenbenchError" not in line and "free some space" in line, line
     assert "(not written)" in r.output and "-> " not in r.output
     assert not (tmp_path / "runs/ring8/gaussian/seed0.json").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "eval", "stats"])
+def test_a_genbench_cache_that_is_a_file_is_one_line_naming_the_variable(cli, tmp_path, monkeypatch, command):
+    """``$GENBENCH_CACHE`` naming a file: eval and stats went on, warning twice in Python's format
+    that no cache could be locked or written; run refused it naming only --cache-dir, which the
+    user had not given."""
+    np.savez(tmp_path / "s.npz", samples=np.zeros((50, 2), np.float32))
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("GENBENCH_CACHE", str(tmp_path / "afile"))
+    args = {
+        "run": ["run", "--models", "copy", "--samples", "50", "--out", tmp_path / "runs"],
+        "eval": ["eval", "--samples", tmp_path / "s.npz", "--out", tmp_path / "runs"],
+        "stats": ["stats", "--out", tmp_path / "st.npz"],
+    }[command]
+    line = single_line_error(cli(*args, "--dataset", "ring8", "--no-progress"))
+    assert line == (
+        f"error: {tmp_path / 'afile'} is not writable: it is a file, not a directory; "
+        "pass a directory with --cache-dir or $GENBENCH_CACHE"
+    )
+    assert not find_results(tmp_path / "runs") and not (tmp_path / "st.npz").exists()
