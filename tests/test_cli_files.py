@@ -134,3 +134,26 @@ def test_a_genbench_cache_that_is_a_file_is_one_line_naming_the_variable(cli, tm
         "pass a directory with --cache-dir or $GENBENCH_CACHE"
     )
     assert not find_results(tmp_path / "runs") and not (tmp_path / "st.npz").exists()
+
+
+def test_a_python_warning_is_one_warning_line(cli, tmp_path, monkeypatch):
+    """A warning of Python's own (here: reference features that a full disk kept out of the cache)
+    was printed in Python's format, ``.../genbench/features/reference.py:152: UserWarning: ...``
+    and the source line beneath it; it is one ``warning:`` line, as genbench's console says its own."""
+    from genbench.errors import GenbenchError
+    from genbench.features import reference
+
+    def full(path, write, **kwargs):
+        raise GenbenchError(f"cannot write to {path.parent} (No space left on device)")
+
+    monkeypatch.setattr(reference, "atomic_write", full)
+    np.savez(tmp_path / "s.npz", samples=np.zeros((50, 2), np.float32))
+    monkeypatch.chdir(tmp_path)
+    r = cli("eval", "--samples", "s.npz", "--dataset", "ring8", "--metrics", "fid", "--cache-dir", "cache")
+    assert r.exit_code == 0, r.output
+    said = [ln for ln in r.stderr.splitlines() if "not cached" in ln]
+    assert said == [
+        "warning: train features of ring8 (raw) are used but not cached: cannot write to "
+        f"{tmp_path / 'cache' / 'features'} (No space left on device)"
+    ], r.stderr
+    assert "UserWarning" not in r.stderr and ".py:" not in r.stderr, r.stderr

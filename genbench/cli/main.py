@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
@@ -92,6 +93,24 @@ def _options(
     pass
 
 
+@contextlib.contextmanager
+def _warning_lines() -> Iterator[None]:
+    """Python's own warnings (a reference features' cache that cannot be written or locked, a
+    library's) as one ``warning:`` line each, as genbench's console says its own: Python's format
+    printed ``/usr/lib/python3.11/contextlib.py:137: UserWarning: ...`` and the source line below it.
+    The warning filters still decide what is shown (``-W ignore``, ``PYTHONWARNINGS``)."""
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+        typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 def user_errors(fn: F, interrupted: str | Callable[[KeyboardInterrupt], str] = "interrupted") -> F:
     """Print a GenbenchError as one line on stderr and exit 2, with no traceback; Ctrl-C prints
     ``interrupted`` (what was kept; a function of the interruption: what it stopped) and exits 130.
@@ -107,7 +126,7 @@ def user_errors(fn: F, interrupted: str | Callable[[KeyboardInterrupt], str] = "
             # before the command imports torch, whose MKL loader aborts the process in a deleted
             # working directory with "Cannot load libtorch_cpu.so", which names neither
             working_directory()
-            with sigterm_stops():
+            with sigterm_stops(), _warning_lines():
                 return fn(*args, **kwargs)
         except GenbenchError as e:
             typer.echo(f"error: {e}", err=True)
