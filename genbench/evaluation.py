@@ -126,6 +126,9 @@ def _evaluate(
     with _naming_what_needs_the_data(config, metrics, reads, dataset):
         # 8-bit images kept uint8, a quarter of float32's memory: converted batch by batch as scored
         x = as_samples(samples, dataset.spec if reads else dataset.shape_spec(), keep_uint8=True)
+        if len(x) < 2:  # as run's --samples: FID, KID and PRDC each failed on a line of their own
+            where = str(path) if path is not None else "the array"
+            raise GenbenchError(f"{where} holds 1 sample; pass 2 or more (FID's covariance needs 2)")
         # recorded in the protocol: where the numbers came from, and what a re-run may replace
         source = {
             "path": str(path) if path is not None else None,

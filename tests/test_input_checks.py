@@ -139,3 +139,13 @@ def test_run_with_an_underscore_seed_is_one_line(cli, tmp_path, cache_dir):
     line = single_line_error(cli("run", "--seeds", "1_0", "--out", out, "--cache-dir", cache_dir, *args))
     assert line == "error: malformed seed list '1_0'; use integers like 0,1,2"
     assert not out.exists() or not list(out.rglob("seed10.json"))
+
+
+def test_eval_of_one_sample_is_one_line(cli, tmp_path, cache_dir):
+    """One sample, refused by `run --samples 1`, was scored by eval: FID, KID and PRDC each failed
+    on an error line of its own, beside four warnings and a result written without them."""
+    np.savez(tmp_path / "one.npz", samples=np.zeros((1, 2), np.float32))
+    args = ["eval", "--samples", tmp_path / "one.npz", "--dataset", "ring8", "--no-progress"]
+    line = single_line_error(cli(*args, "--out", tmp_path / "runs", "--cache-dir", cache_dir))
+    assert line == f"error: {tmp_path / 'one.npz'} holds 1 sample; pass 2 or more (FID's covariance needs 2)"
+    assert not list((tmp_path / "runs").rglob("*.json"))
