@@ -149,3 +149,27 @@ def test_eval_of_one_sample_is_one_line(cli, tmp_path, cache_dir):
     line = single_line_error(cli(*args, "--out", tmp_path / "runs", "--cache-dir", cache_dir))
     assert line == f"error: {tmp_path / 'one.npz'} holds 1 sample; pass 2 or more (FID's covariance needs 2)"
     assert not list((tmp_path / "runs").rglob("*.json"))
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".npy"])
+def test_an_object_array_is_named_as_such_without_pickle_advice(cli, tmp_path, cache_dir, suffix):
+    """An array of Python objects (a list of differently sized arrays) failed with numpy's own
+    "ValueError: Object arrays cannot be loaded when allow_pickle=False" and "save it with
+    numpy.savez", which it was: the way out the message showed was allow_pickle, which runs the file."""
+    f = tmp_path / f"obj{suffix}"
+    objects = np.array([np.zeros(2), np.zeros(3)], dtype=object)
+    np.savez(f, samples=objects) if suffix == ".npz" else np.save(f, objects)
+    args = [
+        "eval",
+        "--samples",
+        f,
+        "--dataset",
+        "ring8",
+        "--out",
+        tmp_path / "runs",
+        "--cache-dir",
+        cache_dir,
+    ]
+    line = single_line_error(cli(*args, "--no-progress"))
+    assert line.startswith(f"error: {f} holds an array of Python objects"), line
+    assert "save the samples as one uint8 or float32 array" in line and "allow_pickle" not in line, line

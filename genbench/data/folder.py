@@ -166,10 +166,27 @@ def _load_npz(path: Path, keep_uint8: bool = False, what: str = "samples") -> to
             raise GenbenchError(
                 f"cannot read {path}: not an .npz (zip) file; save the {what} with numpy.savez"
             ) from None
+        if _pickled(e):
+            raise GenbenchError(_pickled_fix(path, what, "numpy.savez(f, samples=...)")) from None
         raise GenbenchError(
             f"cannot read {path} as .npz ({type(e).__name__}: {e}); save it with numpy.savez"
         ) from None
     return _from_array(arr, str(path), channels_last=True, keep_uint8=keep_uint8)
+
+
+def _pickled(e: Exception) -> bool:
+    """Whether ``e`` is numpy refusing an object array (Python objects, e.g. a list of images of
+    different sizes), which is read only by unpickling it."""
+    return isinstance(e, ValueError) and "allow_pickle=False" in str(e)
+
+
+def _pickled_fix(path: Path, what: str, call: str) -> str:
+    # numpy's own words ("ValueError: Object arrays cannot be loaded when allow_pickle=False"),
+    # with "save it with numpy.savez", sent the user to allow_pickle, which runs the file's code
+    return (
+        f"{path} holds an array of Python objects (a list of arrays of different shapes?), which "
+        f"genbench does not unpickle; save the {what} as one uint8 or float32 array: {call}"
+    )
 
 
 def _load_npy(path: Path, keep_uint8: bool = False, what: str = "samples") -> torch.Tensor:
@@ -180,6 +197,8 @@ def _load_npy(path: Path, keep_uint8: bool = False, what: str = "samples") -> to
         if is_npy:
             arr = np.load(path, allow_pickle=False)
     except Exception as e:  # unreadable, truncated, or an object array (a pickle inside)
+        if _pickled(e):
+            raise GenbenchError(_pickled_fix(path, what, "numpy.save(f, samples)")) from None
         raise GenbenchError(
             f"cannot read {path} as .npy ({type(e).__name__}: {e}); save a uint8 or float array with numpy.save"
         ) from None
