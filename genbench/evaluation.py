@@ -97,7 +97,8 @@ def _evaluate(
     named = name is not None
     if name is None:
         name = _default_name(path)
-        if safe_name(name) in ("", ".", ".."):  # --samples /: "--name '' cannot name a result", unasked
+        # --samples /: "--name '' cannot name a result", unasked; a file "a|b.npz" as "--name 'a|b'"
+        if safe_name(name) in ("", ".", "..") or _splits_a_row(name):
             raise GenbenchError(
                 f"cannot name a result after --samples {path}; pass --name, e.g. --name my-model"
             )
@@ -287,12 +288,13 @@ def run_samples_name(run: Result) -> str | None:
 
 
 def check_result_name(name: str) -> str:
-    """``name`` when it names one result directory; a "/" or a name of only dots or punctuation
-    would write the result where :func:`genbench.results.find_results` never looks, and ``figures``
-    in the runs' figures folder (:data:`genbench.layout.BESIDE_LABELS`)."""
+    """``name`` when it names one result directory and one row of a board; a "/" or a name of only dots
+    or punctuation would write the result where :func:`genbench.results.find_results` never looks,
+    ``figures`` in the runs' figures folder (:data:`genbench.layout.BESIDE_LABELS`), and a "|" or a
+    line break would split the markdown board's row."""
     from genbench.results import safe_name
 
-    if "/" in name or "\\" in name or safe_name(name) in ("", ".", ".."):
+    if "/" in name or "\\" in name or _splits_a_row(name) or safe_name(name) in ("", ".", ".."):
         raise GenbenchError(
             f"--name {name!r} cannot name a result; use letters, digits, '.', '_', '=' or '-', e.g. --name my-model"
         )
@@ -303,6 +305,12 @@ def check_result_name(name: str) -> str:
             f"e.g. --name {safe_name(name)}-eval"
         )
     return name
+
+
+def _splits_a_row(name: str) -> bool:
+    """Whether ``name`` would split its row of the markdown board: a "|" or a line break (tabulate
+    writes cells as they are)."""
+    return any(c == "|" or not c.isprintable() for c in name)
 
 
 def _single_seed(seeds: list[int] | None) -> int | None:

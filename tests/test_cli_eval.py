@@ -73,6 +73,10 @@ def test_names_too_long_for_a_file_name_are_written(cli, tmp_path, cache_dir):
         (["--name", "///"], "--name '///' cannot name a result"),  # wrote <out>/digits/seed0.json
         (["--name", ".."], "--name '..' cannot name a result"),  # wrote <out>/seed0.json
         (["--name", "a/b"], "--name 'a/b' cannot name a result"),
+        # the row of the markdown board split in two cells, or over two lines
+        (["--name", "a|b"], "--name 'a|b' cannot name a result"),
+        (["--name", "a\nb"], "--name 'a\\nb' cannot name a result"),
+        (["--name", "a\tb"], "--name 'a\\tb' cannot name a result"),
         (["--seed", "3,4"], "eval takes one seed, got 3,4; pass one (--seed 3)"),  # used seed 3 only
         # said "malformed seed list 'abc'; use integers like 0,1,2", a list eval refuses
         (["--seed", "abc"], "malformed seed 'abc'; use one integer, e.g. --seed 0"),
@@ -89,6 +93,15 @@ def test_eval_bad_input_is_one_line_exit_2(cli, tmp_path, cache_dir, extra, expe
     line = single_line_error(cli(*eval_args(tmp_path / "s.npz", tmp_path / "runs", cache_dir, *extra)))
     assert expected in line
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("*.json"))
+
+
+def test_a_samples_file_whose_name_would_split_a_board_row_asks_for_name(cli, tmp_path, cache_dir):
+    """Named after the file, "a|b.npz" was a row that split the markdown board's columns."""
+    np.savez(tmp_path / "a|b.npz", samples=np.zeros((10, 8, 8), np.uint8))
+    line = single_line_error(cli(*eval_args(tmp_path / "a|b.npz", tmp_path / "runs", cache_dir)))
+    assert "cannot name a result after --samples" in line and line.endswith(
+        "pass --name, e.g. --name my-model"
+    )
 
 
 def test_eval_refuses_one_samples_file_as_two_seeds(cli, tmp_path, cache_dir):
