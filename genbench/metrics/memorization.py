@@ -48,6 +48,7 @@ d1 / d2) beside their three nearest training examples, as the DDPM paper's neare
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,6 +60,7 @@ from genbench.data.folder import float_samples
 from genbench.errors import GenbenchError, MetricInputError
 from genbench.metrics._inputs import check_features, check_same_dim, option, split_fix
 from genbench.metrics._knn import as_rows, nearest, pick_device
+from genbench.metrics._knn_memo import kept
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -250,8 +252,11 @@ class Memorization(Metric):
         train = as_rows(train_np, device)
         # what depends on the train and test sets alone is computed once per run of many models
         shared = ctx.reference_features.cache.setdefault(("memorization", space, str(device)), {})
-        if "own" not in shared:
-            shared["repeats"], shared["own"], shared["loo"] = train_neighbours(train, train_np)
+        if "own" not in shared:  # and for a later command in this process of the same train rows
+            found = kept(
+                "train-neighbours", train, None, functools.partial(train_neighbours, train, train_np)
+            )
+            shared["repeats"], shared["own"], shared["loo"] = found
         repeats = shared["repeats"]
         num_train = len(train)
         distinct = num_train - (int(repeats.sum()) if repeats is not None else 0)

@@ -49,6 +49,7 @@ from genbench.metrics._knn import (
     pick_device,
     refine_near,
 )
+from genbench.metrics._knn_memo import kept
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -153,6 +154,9 @@ class PRDC(Metric):
         # the reference radii are the same for every model scored against these reference features
         cache = ctx.reference_features.cache
         key = ("prdc-radii", k_pr, k_dc, str(device))
-        if key not in cache:
-            cache[key] = kth_neighbour_distances(real_t, {k_pr, k_dc})
+        if key not in cache:  # and for a later command in this process of the same reference rows
+            ks = {k_pr, k_dc}
+            cache[key] = kept(
+                "prdc-radii", real_t, tuple(sorted(ks)), lambda: kth_neighbour_distances(real_t, ks)
+            )
         return prdc(real_t, as_rows(fake, device), k_pr, k_dc, real_radii=cache[key])
