@@ -155,8 +155,16 @@ def git_commit() -> str | None:
     """The commit of the genbench checkout, when it is one (with '+dirty' for local changes).
 
     Only when the repository's top level is genbench's own: git looks upwards, so genbench installed
-    into a project's ``.venv`` recorded the project's commit as genbench's."""
-    root = Path(__file__).resolve().parent.parent
+    into a project's ``.venv`` recorded the project's commit as genbench's. Asked once per process,
+    as :func:`source_digest` is read: the code that runs is the code imported, and every result
+    asked git again (two commands, about 25 ms each time, and a test session writes thousands), so
+    the results of a long run also recorded edits made in the checkout while it ran."""
+    return _git_commit(Path(__file__).resolve().parent.parent)
+
+
+@functools.cache
+def _git_commit(root: Path) -> str | None:
+    """:func:`git_commit` of the checkout at ``root``."""
     try:
         sha = _git(root, "rev-parse", "--show-toplevel", "HEAD")
         lines = sha.stdout.split("\n")

@@ -155,6 +155,23 @@ def test_git_commit_is_genbenchs_own_never_an_enclosing_projects(tmp_path, monke
     assert environment.git_commit() == git("rev-parse", "HEAD")
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_is_asked_once_per_process_not_for_every_result(monkeypatch):
+    """Every result's environment ran two git commands (about 25 ms): thousands in a test session,
+    and a long run's later results recorded edits made in the checkout while it ran. The commit is
+    read once per process, as the source digest is, and every result records that answer."""
+    from genbench import environment
+
+    calls = []
+    git = environment._git
+    monkeypatch.setattr(environment, "_git", lambda root, *args: calls.append(args) or git(root, *args))
+    if hasattr(environment, "_git_commit"):  # absent before: every call then asks git
+        environment._git_commit.cache_clear()
+    commits = [environment.environment("cpu")["git_commit"] for _ in range(3)]
+    assert commits[0] == commits[1] == commits[2] == environment.git_commit()
+    assert 1 <= len(calls) <= 2  # rev-parse, and status where it is a checkout of genbench
+
+
 def test_source_digest_tells_builds_apart_where_the_version_cannot(tmp_path):
     """An installed genbench recorded ``git_commit: null`` and ``genbench: 0.1.0``: the results of two
     builds with different metric or model code could not be told apart."""
