@@ -46,7 +46,7 @@ class DDPMCondConfig(DDPMConfig):
 
     # classifier-free guidance (Ho & Salimans 2022)
     p_uncond: float = (
-        0.1  # chance a training example's class is replaced by the null class (theirs: 0.1 or 0.2)
+        0.1  # chance a training example's class is replaced by the null class, in [0, 1) (theirs: 0.1 or 0.2)
     )
     # sampling (not part of the checkpoint key): w of eps~ = (1 + w) eps(x, c) - w eps(x, null);
     # diffusers' guidance_scale is 1 + w. 0.1 is their best-FID w on ImageNet 64x64 (Table 1; 0.3 at
@@ -115,8 +115,13 @@ class DDPMCond(DDPM):
     def check_config(cls, spec: DataSpec, config: Any, owner_config: Any = None) -> None:
         super().check_config(spec, config, owner_config)
         m = cls.registered_name
-        if not 0 <= config.p_uncond <= 1:
-            raise GenbenchError(f"{m}.p_uncond must be in [0, 1], got {config.p_uncond}")
+        if not 0 <= config.p_uncond < 1:
+            # 1 drops every label: only the null row of the class embedding trains, and the samples
+            # "for class c" read a row no example ever reached (Ho & Salimans' p_uncond is 0.1 or 0.2)
+            raise GenbenchError(
+                f"{m}.p_uncond must be in [0, 1) (1 drops every label, so no class is trained), got "
+                f"{config.p_uncond}; use e.g. {m}.p_uncond=0.1"
+            )
         check_guidance(m, config.guidance, config.p_uncond)
 
     @classmethod

@@ -223,7 +223,9 @@ def test_guidance_is_a_sampling_option_and_bad_values_are_user_errors():
     assert tiny_points(guidance=2.0).train_config() == keys  # a guidance sweep reuses the weights
     for bad, match in [
         (dict(guidance=-1.0), "ddpm-cond.guidance must be >= 0"),
-        (dict(p_uncond=1.5), r"ddpm-cond.p_uncond must be in \[0, 1\]"),
+        # fails on the old code: 1 was taken, and trained the null class alone (no class row is read)
+        (dict(p_uncond=1.0), r"ddpm-cond.p_uncond must be in \[0, 1\) \(1 drops every label"),
+        (dict(p_uncond=1.5), r"ddpm-cond.p_uncond must be in \[0, 1\)"),
         (dict(p_uncond=0.0, guidance=0.1), "needs the unconditional model"),
         (dict(lr=0.0), "ddpm-cond.lr must be positive"),  # ddpm's checks name the model's own prefix
     ]:
