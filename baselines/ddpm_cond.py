@@ -21,6 +21,7 @@ samplers at equal cost must count.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -171,9 +172,9 @@ class DDPMCond(DDPM):
 def check_guidance(model: str, guidance: float, p_uncond: float | None) -> None:
     """``w >= 0``, and a guided sampler needs the unconditional model that ``p_uncond > 0`` trains
     (``p_uncond`` None: the trained model's is not known yet)."""
-    if guidance < 0:
+    if not (math.isfinite(guidance) and guidance >= 0):  # NaN passed `guidance < 0`: NaN samples
         raise GenbenchError(
-            f"{model}.guidance must be >= 0 (0 = the conditional model alone), got {guidance}"
+            f"{model}.guidance must be >= 0 and finite (0 = the conditional model alone), got {guidance}"
         )
     if guidance != 0 and p_uncond == 0:
         raise GenbenchError(

@@ -231,6 +231,12 @@ def test_guidance_is_a_sampling_option_and_bad_values_are_user_errors():
     ]:
         with pytest.raises(GenbenchError, match=match):
             DDPMCond.check_config(POINTS, DDPMCond.Config(**bad))
+    for cls in (DDPMCond, DDIMCond):  # fails on the old code: NaN and inf passed `guidance < 0`
+        for bad_w in (float("nan"), float("inf")):
+            with pytest.raises(
+                GenbenchError, match=rf"{cls.registered_name}.guidance must be >= 0 and finite"
+            ):
+                cls.check_config(POINTS, cls.Config(guidance=bad_w))
     with pytest.raises(GenbenchError, match="no num_modes"):
         DDPMCond(dataclasses.replace(POINTS, num_modes=None))
     with pytest.raises(GenbenchError, match="none were given"):
