@@ -115,18 +115,8 @@ def test_cifar10_is_torchvision_s_pixel_for_pixel(tmp_path, monkeypatch, layout)
 def test_idx_datasets_are_torchvision_s_pixel_for_pixel(tmp_path, monkeypatch, ours, theirs, gzipped):
     """torchvision's ``MNIST/raw/`` (each file gzipped and not, as its download leaves it, or
     un-gzipped alone) read in place: torchvision's uint8 images, int64 labels and order."""
-    rng = np.random.default_rng(1)
     raw = tmp_path / theirs.__name__ / "raw"
-    raw.mkdir(parents=True)
-    for prefix, n in (("train", 12), ("t10k", 5)):
-        for name, array in (
-            (f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
-            (f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8)),
-        ):
-            data = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-            (raw / name).write_bytes(data + array.tobytes())
-            if gzipped:
-                (raw / f"{name}.gz").write_bytes(gzip.compress(data + array.tobytes()))
+    _idx_raw(raw, plain=True, gz=gzipped)
     source = ours.source
     gz = {n: _md5(raw / n) if gzipped else None for n in mnist.RESOURCES[source]}
     monkeypatch.setitem(mnist.RESOURCES, source, gz)
@@ -225,8 +215,9 @@ def test_the_documented_export_for_clean_fid_gives_the_pixels_genbench_scores():
     assert np.array_equal(scope["u8"][:, 0, 0, 0], to_uint8(torch.from_numpy(x))[:, 0, 0, 0].numpy())
 
 
-def _idx_raw(raw: Path) -> None:
-    """MNIST's four IDX files (12 train and 5 test images), gzipped, in ``raw``."""
+def _idx_raw(raw: Path, *, plain: bool = False, gz: bool = True) -> None:
+    """MNIST's four IDX files (12 train and 5 test images) in ``raw``: gzipped where ``gz``, un-gzipped
+    where ``plain`` (torchvision's download leaves both)."""
     rng = np.random.default_rng(4)
     raw.mkdir(parents=True)
     for prefix, n in (("train", 12), ("t10k", 5)):
@@ -234,8 +225,12 @@ def _idx_raw(raw: Path) -> None:
             (f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
             (f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8)),
         ):
-            header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-            (raw / f"{name}.gz").write_bytes(gzip.compress(header + array.tobytes()))
+            data = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+            data += array.tobytes()
+            if plain:
+                (raw / name).write_bytes(data)
+            if gz:
+                (raw / f"{name}.gz").write_bytes(gzip.compress(data))
 
 
 @pytest.mark.parametrize(
