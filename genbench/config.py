@@ -64,6 +64,10 @@ class RunConfig:
     device: str = "auto"  # --device: auto | cpu | cuda | cuda:N
     batch_size: int = 500  # --batch-size: sampling and feature batch size
     retrain: bool = False  # --retrain: ignore cached checkpoints
+    # --skip-done: a (model variant, seed) whose "ok" or "diverged" result on disk measured exactly what
+    # this run would (genbench.skip_done) is read back, not trained, sampled and scored again; off by
+    # default, so that a rerun measures anew (throughput)
+    skip_done: bool = False
     # --checkpoint-every: training steps between resumable checkpoints; 0 saves none (on time neither)
     checkpoint_every: int = 500
     # --checkpoint-minutes: also save one once this many minutes have passed since the last (0: on

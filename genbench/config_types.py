@@ -121,7 +121,7 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
         config.seeds = [int(s) for s in config.seeds]
     if not run:
         return
-    for flag in ("retrain", "amp", "deterministic", "save_samples"):
+    for flag in ("retrain", "skip_done", "amp", "deterministic", "save_samples"):
         _check_type(config, flag, _is_bool, "True or False")
     _check_type(config, "models", _is_names, "a list of model names, e.g. ['ddpm']")
     _check_type(config, "overrides", _is_names, "a list of MODEL.FIELD=VALUE strings, e.g. ['ddim.steps=10']")

@@ -151,6 +151,10 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         raise GenbenchError(f"--samples must be at most {MAX_SAMPLES} (2**31 - 1), got {config.samples}")
     if not config.seeds:
         raise GenbenchError("no seeds given; pass --seeds, e.g. --seeds 0,1,2")
+    if config.skip_done and config.retrain:  # the results kept are of the checkpoints it trains anew
+        raise GenbenchError(
+            "--skip-done keeps results whose checkpoints --retrain trains anew; pass one of them"
+        )
     for name in config.models:
         registry.models.check(name)
     device, cache_dir = check_shared_inputs(config)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from genbench.api import GenerativeModel
-from genbench.config import DEFAULT_SEED, RunConfig, absolute_paths, resolve_model_config, variant_label
+from genbench.config import DEFAULT_SEED, RunConfig, absolute_paths, variant_label
 from genbench.environment import environment
 from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOutputError, plugin_fix, said
 from genbench.extraction_bar import REFERENCE_HINT
@@ -35,6 +35,7 @@ from genbench.results import Result
 from genbench.retraining import retrain_finished
 from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into, protocol_line
+from genbench.skip_done import done_rows, row_config
 from genbench.split_features import beside_the_run, split_features_for
 from genbench.training import train_or_load
 from genbench.weights_owner import Owner
@@ -145,7 +146,12 @@ def _run(config: RunConfig, console: Progress) -> list[Result]:
     for failed in p.failed:
         for seed in seeds:
             results.append(record_failed(p, failed, seed, out, console))
-    reference = reference_features_for(p, console) if p.models else Features(np.zeros((0, 0)))
+    # --skip-done: the rows whose result on disk is what this run would measure, read back (said first)
+    done = done_rows(p, seeds, out, console) if config.skip_done else {}
+    rows = sum(len(variants) for _, _, variants, _ in p.models) * len(seeds)
+    # none left to run: no reference features (hours of Inception on a CPU) for nothing
+    to_run = bool(p.models) and len(done) < rows
+    reference = reference_features_for(p, console) if to_run else Features(np.zeros((0, 0)))
     load_stats(p, reference, console)
     if p.models:
         console.note(protocol_line(p, seeds))
@@ -165,6 +171,9 @@ def _run(config: RunConfig, console: Progress) -> list[Result]:
     for name, cls, variants, owner in p.models:
         for overrides in variants:
             for seed in seeds:
+                if (kept := done.get((name, row_label(overrides, owner), seed))) is not None:
+                    results.append(kept)
+                    continue
                 result, samples, labels = run_one(p, name, cls, overrides, owner, seed, reference, console)
                 result, path = write_result(
                     result,
@@ -353,15 +362,7 @@ def run_one(
     # (Progress.done), and the same message twice in a row was all a failure printed
     try:
         # plan resolved it once already; a plugin's dataset_defaults may still raise this time
-        cfg = resolve_model_config(cls, p.dataset.name, overrides)
-        result.config = asdict(cfg) if is_dataclass(cfg) else {}
-        owner_cfg = None if owner is None else owner.config(p.dataset.name)
-        if owner is not None:  # its network is the owner's: seeds sampled from two DDPM configs differ
-            result.config["weights_from"] = {
-                "model": owner.name,
-                "overrides": owner.overrides,
-                "config": asdict(owner_cfg) if is_dataclass(owner_cfg) else {},
-            }
+        cfg, result.config, owner_cfg = row_config(p, name, cls, overrides, owner)
         # what the model changes of torch's global state (grad mode off) is undone before the metrics
         # and the next model (scoring.evaluate_into does the same around its sampling)
         with torch_state_kept(f"{result.label} seed {seed}: model {name!r}", console.warn):

@@ -76,6 +76,14 @@ def run(
     retrain: Annotated[
         bool, typer.Option(help="Train anew even when a checkpoint for this config exists.")
     ] = False,
+    skip_done: Annotated[
+        bool,
+        typer.Option(
+            "--skip-done",
+            help="Read back, not run again, each model and seed whose ok or diverged result on disk "
+            "measured exactly what this run would (a killed run's rerun).",
+        ),
+    ] = False,
     checkpoint_every: Annotated[
         int, typer.Option(help="Training steps between resumable checkpoints; 0 saves none.")
     ] = 500,
@@ -135,6 +143,7 @@ def run(
         device=device,
         batch_size=batch_size,
         retrain=retrain,
+        skip_done=skip_done,
         checkpoint_every=checkpoint_every,
         checkpoint_minutes=checkpoint_minutes,
         overrides=list(set_ or []),
