@@ -52,6 +52,7 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     """
     if p.config.reference_stats is None:
         return
+    from genbench.features.library_stats import cleanfid_mode_warning
     from genbench.features.reference import (
         check_stats_features,
         load_reference_stats,
@@ -87,6 +88,9 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     if differs := stats_extraction_warning(p.reference_made, p.extractor, path, str(p.config.dataset), split):
         console.warn(differs)
     made = p.reference_made or {}
+    # a file that records no features (clean-fid's) may still name its mode: clean or legacy
+    if "features" not in made and (mode := cleanfid_mode_warning(path, p.extractor.name)):
+        console.warn(mode)
     if made.get("dataset") is None:  # a file that says nothing of its data (clean-fid's)
         return
     theirs = (made["dataset"], made.get("split"), made.get("dataset_fingerprint"))

@@ -251,7 +251,8 @@ def load_reference_stats(
     """(mu, sigma) from a user's statistics file (``mu``: D, ``sigma``: D x D), validated, float64.
 
     An ``.npz`` (keys ``mu`` and ``sigma``): the format of pytorch-fid and clean-fid statistics files,
-    so theirs load directly. A pickle (``.pkl``, or a file that begins as one): EDM2's reference
+    so theirs load directly; torch-fidelity's cached ``*-stat-fid-*.pt`` too
+    (:mod:`genbench.features.library_stats`). A pickle (``.pkl``, or a file that begins as one): EDM2's reference
     statistics (``calculate_metrics.py ref``, its ``dataset-refs/img512.pkl``), a dict keyed by
     metric, of which the entry of ``features`` (the run's extractor's name) is read
     (:mod:`genbench.features.edm2_stats`, which never runs what a pickle names).
@@ -260,12 +261,13 @@ def load_reference_stats(
     ADM's reference batches, for sFID); ``fix``: what a file without them is to be replaced with.
     """
     from genbench.features.edm2_stats import edm2_entry, is_pickle
+    from genbench.features.library_stats import fidelity_entry, torch_pickle
 
     path = Path(path)
     mu_key, sigma_key = keys
     fix = fix or (
         f"save an .npz with {mu_key} (D,) and {sigma_key} (D, D), e.g. with "
-        "genbench.features.reference.save_reference_stats, or pass EDM2's .pkl"
+        "genbench.features.reference.save_reference_stats, or pass EDM2's .pkl or torch-fidelity's .pt"
     )
     if path.is_dir():
         raise MetricInputError(
@@ -276,6 +278,10 @@ def load_reference_stats(
     if is_pickle(path):
         label = f"{path} (EDM2's entry for --features {features})"
         mu, sigma = _arrays(edm2_entry(path, features, fix), keys, f"reference statistics {label}", fix)
+    elif member := torch_pickle(path):  # torch-fidelity's cached statistics, a torch.save zip
+        label = str(path)
+        entry = fidelity_entry(path, member, features, fix)
+        mu, sigma = _arrays(entry, keys, f"reference statistics {label}", fix)
     else:
         label = str(path)
         mu, sigma = _npz_arrays(path, keys, fix)
@@ -313,6 +319,8 @@ def _arrays(found: Any, keys: tuple[str, str], where: str, fix: str) -> tuple[np
         mu, sigma = (np.asarray(found[k], dtype=np.float64) for k in keys)
     except (TypeError, ValueError) as e:  # a pickled string or object array where numbers belong
         raise MetricInputError(f"{where}: {' and '.join(keys)} are not numeric arrays ({e}); {fix}") from None
+    if mu.shape == (1,) and sigma.ndim == 0:  # np.cov of one feature: clean-fid's, pytorch-fid's and
+        sigma = sigma.reshape(1, 1)  # torch-fidelity's writers save its variance as a 0-d sigma
     return mu, sigma
 
 
