@@ -106,3 +106,17 @@ def test_clean_fid_statistics_of_the_run_s_mode_are_not_warned_of(tmp_path, monk
     path = cleanfid_stats(tmp_path, monkeypatch, feats, "clean")
     assert cleanfid_mode_warning(path, "clean-inception") is None
     assert cleanfid_mode_warning(tmp_path / "cifar10-train.npz", "inception") is None
+
+
+def test_statistics_of_one_feature_saved_as_np_cov_gives_them_are_read(cli, tmp_path, plugins, monkeypatch):  # noqa: F811
+    """np.cov of one feature is 0-d: clean-fid's writer saves sigma of shape (), which its own
+    frechet_distance reads through np.atleast_2d; so does genbench."""
+    samples, feats = _samples_and_features()
+    written = cleanfid_stats(tmp_path, monkeypatch, feats + np.float32(SHIFT), "clean")
+    with np.load(written) as npz:
+        assert npz["sigma"].shape == ()
+    path = written.rename(tmp_path / "mydata.npz")  # no mode in the name: nothing to warn of
+    r = eval_cmd(cli, tmp_path, "test-unreadable", samples, "--reference-stats", path, "--metrics", "fid")
+    assert r.exit_code == 0 and "clean-fid" not in r.stderr, r.output
+    result = json.loads((tmp_path / "runs/test-unreadable/mine/seed0.json").read_text())
+    assert result["metrics"]["fid"] == pytest.approx(SHIFT**2, rel=1e-6)
