@@ -5,6 +5,7 @@ torch-fidelity's cached ``*-stat-fid-*.pt`` (a torch.save zip) and clean-fid's `
 from __future__ import annotations
 
 import json
+import pickle
 import types
 
 import numpy as np
@@ -120,3 +121,38 @@ def test_statistics_of_one_feature_saved_as_np_cov_gives_them_are_read(cli, tmp_
     assert r.exit_code == 0 and "clean-fid" not in r.stderr, r.output
     result = json.loads((tmp_path / "runs/test-unreadable/mine/seed0.json").read_text())
     assert result["metrics"]["fid"] == pytest.approx(SHIFT**2, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("mu", "sigma", "said"),
+    [
+        (
+            np.zeros(1) + 1j,
+            np.eye(1, dtype=complex),
+            "mu (complex128) and sigma (complex128) not of real numbers",
+        ),
+        (np.array(["0.5"]), np.array([["1.0"]]), "mu (<U3) and sigma (<U3) not of real numbers"),
+        (np.zeros(1, bool), np.eye(1, dtype=bool), "mu (bool) and sigma (bool) not of real numbers"),
+    ],
+)
+def test_statistics_that_are_not_real_numbers_are_one_line(cli, tmp_path, plugins, mu, sigma, said):  # noqa: F811
+    """Complex statistics lost their imaginary part (numpy's ComplexWarning) and strings were parsed:
+    FID came out of numbers the file does not hold."""
+    samples, _ = _samples_and_features()
+    path = tmp_path / "stats.npz"
+    np.savez(path, mu=mu, sigma=sigma)
+    r = eval_cmd(cli, tmp_path, "test-unreadable", samples, "--reference-stats", path, "--metrics", "fid")
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert said in line, line
+
+
+def test_a_pickled_dict_of_mu_and_sigma_is_named_as_no_edm2_file(cli, tmp_path, plugins):  # noqa: F811
+    samples, _ = _samples_and_features()
+    path = tmp_path / "stats.pkl"
+    path.write_bytes(pickle.dumps({"mu": np.zeros(1), "sigma": np.eye(1)}))
+    r = eval_cmd(cli, tmp_path, "test-unreadable", samples, "--reference-stats", path, "--metrics", "fid")
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert "are a pickled dict of mu, sigma, not EDM2's statistics by metric" in line, line
+    assert "pass the --features an entry needs" not in line, line

@@ -147,6 +147,12 @@ def edm2_entry(path: Path, features: str | None, fix: str) -> dict[str, Any]:
     the ``--features`` each needs."""
     data = read_entries(path, fix)
     entries = [str(k) for k, v in data.items() if isinstance(v, dict)]
+    if not entries:  # a dict of mu and sigma themselves: no --features could name an entry
+        held = ", ".join(str(k) for k in data) or "nothing"
+        raise MetricInputError(
+            f"reference statistics {path} are a pickled dict of {held}, not EDM2's statistics by metric "
+            f"({{'fid': {{'mu': ..., 'sigma': ...}}, ...}}); {fix}"
+        )
     wanted = next((e for e, f in ENTRY_FEATURES.items() if f == features), None)
     if wanted is None and features is None:  # called without the run's features (the API)
         raise MetricInputError(

@@ -316,7 +316,11 @@ def _arrays(found: Any, keys: tuple[str, str], where: str, fix: str) -> tuple[np
             f"{where} lack {', '.join(missing)} (has {', '.join(names) or 'nothing'}); {fix}"
         )
     try:
-        mu, sigma = (np.asarray(found[k], dtype=np.float64) for k in keys)
+        raw = [np.asarray(found[k]) for k in keys]
+        # complex values lost their imaginary part (a ComplexWarning), strings and bools were parsed
+        if odd := [f"{k} ({a.dtype})" for k, a in zip(keys, raw, strict=True) if a.dtype.kind not in "fiu"]:
+            raise TypeError(f"{' and '.join(odd)} not of real numbers")
+        mu, sigma = (a.astype(np.float64) for a in raw)
     except (TypeError, ValueError) as e:  # a pickled string or object array where numbers belong
         raise MetricInputError(f"{where}: {' and '.join(keys)} are not numeric arrays ({e}); {fix}") from None
     if mu.shape == (1,) and sigma.ndim == 0:  # np.cov of one feature: clean-fid's, pytorch-fid's and
