@@ -107,6 +107,8 @@ def test_clean_fid_statistics_of_the_run_s_mode_are_not_warned_of(tmp_path, monk
     path = cleanfid_stats(tmp_path, monkeypatch, feats, "clean")
     assert cleanfid_mode_warning(path, "clean-inception") is None
     assert cleanfid_mode_warning(tmp_path / "cifar10-train.npz", "inception") is None
+    # make_custom_stats(..., model_name="clip_vit_b_32"): CLIP's statistics, of no Inception mode
+    assert cleanfid_mode_warning(tmp_path / "mydata_clean_clip_vit_b_32_custom_na.npz", "clip") is None
 
 
 def test_statistics_of_one_feature_saved_as_np_cov_gives_them_are_read(cli, tmp_path, plugins, monkeypatch):  # noqa: F811

@@ -28,7 +28,8 @@ FIDELITY_FEATURES = {"inception-v3-compat": "inception"}
 #: clean-fid's mode -> the genbench ``--features`` of its Inception statistics
 CLEANFID_FEATURES = {"clean": "clean-inception", "legacy_tensorflow": "inception"}
 _FIDELITY_NAME = re.compile(r"-(?P<extractor>[a-z0-9-]+?)-stat-fid-(?P<layer>[^-]+)\.pt$", re.IGNORECASE)
-_CLEANFID_NAME = re.compile(r"_(?P<mode>clean|legacy_tensorflow|legacy_pytorch)_", re.IGNORECASE)
+#: a mode followed by no model modifier: ``_clean_clip_vit_b_32_`` files are of CLIP, not Inception
+_CLEANFID_NAME = re.compile(r"_(?P<mode>clean|legacy_tensorflow|legacy_pytorch)_(?!clip)", re.IGNORECASE)
 
 
 def torch_pickle(path: Path) -> str | None:
