@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from genbench.errors import GenbenchError
@@ -433,11 +434,15 @@ def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, st
                 figures[f"{name} ({shown})" if shown else name] = f"{dataset}/{Path(path).name}"
         figures.update(copy_run_figures(mine, homes, fig_dir, a))
         md = leaderboard_markdown(frame, agg, dataset, figures, described.get(dataset, {}))
-        csv = to_csv_frame(a).to_csv(index=False)
+        # pandas at its floor (2.0) writes a float column by casting it to str, NaN and all, and numpy
+        # says "invalid value encountered in cast" of the empty cells: a warning: line of every report
+        with np.errstate(invalid="ignore"):
+            csv = to_csv_frame(a).to_csv(index=False)
+            gaps = gaps_csv_frame(a)
+            gaps_csv = gaps.to_csv(index=False) if gaps is not None else None
         tex = leaderboard_latex(frame, agg, dataset, described.get(dataset, {}))
-        gaps = gaps_csv_frame(a)
         texts = [(".md", md), (".csv", csv), (".tex", tex)]
-        texts += [(GAPS_CSV_SUFFIX, gaps.to_csv(index=False))] if gaps is not None else []
+        texts += [(GAPS_CSV_SUFFIX, gaps_csv)] if gaps_csv is not None else []
         # all rendered before any is written (each write is atomic): a report killed while the
         # CSV rendered used to leave the new .md beside the old .csv
         for suffix, text in texts:
