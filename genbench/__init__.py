@@ -4,6 +4,14 @@ The Python API does everything the CLI does::
 
     from genbench import RunConfig, run, evaluate
     results = run(RunConfig(models=["ddpm", "gan"], dataset="digits", seeds=[0, 1, 2]))
+
+and reads what it wrote back as pandas DataFrames, writing nothing::
+
+    from genbench import leaderboard_frame, results_frame
+    board = leaderboard_frame("runs")["digits"]  # runs/leaderboards/digits.csv, as report writes it
+    seeds = results_frame("runs")  # one row per result (per seed), joined to board on row_label
+
+``report("runs")`` writes the boards (markdown, CSV, LaTeX, figures) and returns the markdown.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ __version__ = "0.1.0"
 fix_cublas_workspace()  # before any CUDA work: deterministic training on CUDA needs it (determinism.py)
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from genbench.api import DataSpec, GenerativeModel, TrainContext
     from genbench.dataset_declarations import DatasetInfo
     from genbench.feature_declarations import FeatureInfo
@@ -277,15 +287,8 @@ def report(
     files, as ``RunConfig.include``: the board reads a plugin metric's declared directions (its
     columns' arrows and ranking) from its class, which the results do not record."""
     out_dirs = _report_folders(out, leaderboards)
-    # saying why a cell misses a seed imports rich's console, which draws
-    with _callers_generators_kept():
-        from genbench.metric_columns import forget_declared
+    with _frames_read(include):
         from genbench.reporting import default_leaderboards, write_report
-
-        _include_argument(include)
-        # read anew by each report: a metric unknown before its file was included, or a notebook
-        # cell's metric run again with another higher_is_better (the board ranked by the old one)
-        forget_declared()
 
         boards = (
             _path(leaderboards, "leaderboards")
@@ -295,23 +298,79 @@ def report(
         return write_report(out_dirs[0] if len(out_dirs) == 1 else out_dirs, boards)
 
 
+def results_frame(
+    out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
+    *,
+    include: list[str | os.PathLike[str]] | None = None,
+) -> pd.DataFrame:
+    """One row per result file under ``out`` (a results folder, or a list of them read as one, as
+    :func:`report` reads them), as the board reads them: ``dataset``, ``model``, ``variant``,
+    ``label``, ``row_label`` (the board row it is a seed of, as :func:`leaderboard_frame` names it),
+    ``seed``, ``status``, ``error``, ``flags``, the protocol fields (``num_samples``,
+    ``reference_split``, ``features``, ...), ``metric_errors`` (a dict) and one column per metric
+    value, unrounded. Writes nothing. ``include``: as :func:`report`'s."""
+    folders = _out_folders(out)  # first, as report's
+    with _frames_read(include):
+        from genbench.frames import per_result_frame
+
+        return per_result_frame(folders)
+
+
+def leaderboard_frame(
+    out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
+    *,
+    include: list[str | os.PathLike[str]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The boards of the results under ``out`` as DataFrames, ``{dataset: board}``: the rows and
+    columns :func:`report` writes to ``<dataset>.csv`` (a row per model variant and protocol, ranked,
+    each metric's mean and ``_std`` over seeds), made by the same code: ``rank``, ``n_ok`` and the
+    metrics as numbers, unrounded, the other columns as the text the CSV holds (``seeds`` "0,1",
+    ``num_samples`` "100"). Writes nothing, so a list of folders needs no ``leaderboards``.
+    ``include``: as :func:`report`'s."""
+    folders = _out_folders(out)  # first, as report's
+    with _frames_read(include):
+        from genbench.frames import leaderboard_frames
+
+        return leaderboard_frames(folders)
+
+
+@contextlib.contextmanager
+def _frames_read(include: Any) -> Iterator[None]:
+    """What :func:`report` and the frames do around reading a board: the caller's generators kept
+    (saying why a cell misses a seed imports rich's console, which draws), ``include``'s files
+    imported, and the metrics' declared directions read anew: a metric unknown before its file was
+    included, or a notebook cell's metric run again with another higher_is_better (the board ranked
+    by the old one)."""
+    with _callers_generators_kept():
+        from genbench.metric_columns import forget_declared
+
+        _include_argument(include)
+        forget_declared()
+        yield
+
+
 def _report_folders(out: Any, leaderboards: Any) -> list[Path]:
     """:func:`report`'s ``out`` as its folders, each once. Several need ``leaderboards``: written to
     the first one's ``leaderboards/``, a board holding another folder's rows sat beside the first
     folder's results as if it were theirs, and the next report of that folder alone replaced it."""
-    from genbench.result_folders import as_folders
-
-    if isinstance(out, str | os.PathLike):
-        return [_path(out, "out")]
-    if not isinstance(out, list | tuple):
-        raise GenbenchError(f"out must be a str, a Path or a list of them, got {type(out).__name__}")
-    folders = as_folders([_path(o, "out") for o in out])
+    folders = _out_folders(out)
     if len(folders) > 1 and leaderboards is None:
         raise GenbenchError(
             f"{len(folders)} --out folders make one board, which belongs in none of them; "
             "pass --leaderboards DIR (where to write it)"
         )
     return folders
+
+
+def _out_folders(out: Any) -> list[Path]:
+    """``out`` (a results folder, or a list or tuple of them) as its folders, each once."""
+    from genbench.result_folders import as_folders
+
+    if isinstance(out, str | os.PathLike):
+        return [_path(out, "out")]
+    if not isinstance(out, list | tuple):
+        raise GenbenchError(f"out must be a str, a Path or a list of them, got {type(out).__name__}")
+    return as_folders([_path(o, "out") for o in out])
 
 
 __all__ = [
@@ -333,6 +392,7 @@ __all__ = [
     "dataset_info",
     "evaluate",
     "feature_info",
+    "leaderboard_frame",
     "metric_info",
     "model_options",
     "register_dataset",
@@ -341,6 +401,7 @@ __all__ = [
     "register_model",
     "registered",
     "report",
+    "results_frame",
     "run",
     "stats",
 ]

@@ -31,12 +31,11 @@ from genbench.figure_notes import (
     timing_tags,
     with_protocol,
 )
+from genbench.frames import board_csv_frame, read_board
 from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
 from genbench.latex import leaderboard_latex
 from genbench.layout import LEADERBOARDS
-from genbench.leaderboard import aggregate, load_folders, results_frame, to_csv_frame
 from genbench.markdown import leaderboard_markdown
-from genbench.metric_columns import learn_recorded_columns
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
 from genbench.row_figures import board_rows, copy_run_figures, row_runs
@@ -390,33 +389,17 @@ def _remove_stale(path: Path) -> None:
         ) from e
 
 
-def _warn_unloadable_metrics(results: list[Result]) -> None:
-    """Say each metric the results name that cannot be loaded here (its columns lose their arrows),
-    on the running command's console, else on stderr (:mod:`genbench.unloadable_metrics`)."""
-    from genbench.unloadable_metrics import unloadable_metric_lines
-
-    lines = unloadable_metric_lines(results)
-    if lines:
-        from genbench.progress import warn_each  # rich: only when there is a word to say
-
-        warn_each(lines)
-
-
 def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, str]:
     """Write leaderboards/<dataset>.md, .csv and .tex (and figures) for every dataset under ``out``,
     or under several results folders as one board (:func:`~genbench.leaderboard.load_folders`), and
     ``<dataset>.fid_gaps.csv`` for a board with an FID gaps table (removing an earlier report's where
     it has none)."""
-    loaded = load_folders(out)
-    results = [r for _, r in loaded]
-    _warn_unloadable_metrics(results)
-    learn_recorded_columns(results)  # an unloadable metric's columns, for its errors' cells
-    frame = results_frame(results)
-    agg = aggregate(frame)
+    board = read_board(out)  # what `genbench.leaderboard_frame` returns is read alike
+    loaded, results, frame, agg = board.loaded, board.results, board.frame, board.agg
     check_writable(leaderboards, "--leaderboards")
     described = describe_features(results)
     pages = {}
-    for dataset in sorted(frame["dataset"].unique()):
+    for dataset in board.datasets:
         mine = [r for r in results if r.dataset == dataset]
         # each result's own folder, under which its run figures are
         homes = [folder for folder, r in loaded if r.dataset == dataset]
@@ -437,7 +420,7 @@ def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, st
         # pandas at its floor (2.0) writes a float column by casting it to str, NaN and all, and numpy
         # says "invalid value encountered in cast" of the empty cells: a warning: line of every report
         with np.errstate(invalid="ignore"):
-            csv = to_csv_frame(a).to_csv(index=False)
+            csv = board_csv_frame(agg, dataset).to_csv(index=False)
             gaps = gaps_csv_frame(a)
             gaps_csv = gaps.to_csv(index=False) if gaps is not None else None
         tex = leaderboard_latex(frame, agg, dataset, described.get(dataset, {}))

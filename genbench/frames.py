@@ -1,0 +1,91 @@
+"""Results and boards as pandas DataFrames, read from results folders, writing nothing: what a
+notebook wants in place of ``pd.read_csv`` of the files `genbench report` writes.
+
+:func:`read_board` is the one place a board is read and aggregated: `genbench report`
+(:func:`genbench.reporting.write_report`) renders its files from it, and
+``genbench.leaderboard_frame`` returns :func:`board_csv_frame` of it, the very frame each
+``<dataset>.csv`` is written from. ``genbench.results_frame`` is its per-result frame (one row per
+result file, the rows the board aggregates), with each result's board row (``row_label``) beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from genbench.leaderboard import aggregate, load_folders, results_frame, run_rows, to_csv_frame
+from genbench.metric_columns import learn_recorded_columns
+from genbench.results import Result
+
+
+@dataclass(frozen=True)
+class Board:
+    """The results under one or several folders, read as one board."""
+
+    #: each result with the folder it was read from (under which its run figures are)
+    loaded: list[tuple[Path, Result]]
+    #: one row per result (:func:`genbench.leaderboard.results_frame`)
+    frame: pd.DataFrame
+    #: one row per board row, every dataset's (:func:`genbench.leaderboard.aggregate`)
+    agg: pd.DataFrame
+
+    @property
+    def results(self) -> list[Result]:
+        return [r for _, r in self.loaded]
+
+    @property
+    def datasets(self) -> list[str]:
+        """The datasets with a board, in the order the report writes them."""
+        return sorted(self.frame["dataset"].unique())
+
+
+def read_board(out: Path | Sequence[Path]) -> Board:
+    """The results under ``out`` (one folder, or several read as one:
+    :func:`~genbench.leaderboard.load_folders`) and their board; says each metric they name that
+    cannot be loaded here (its columns lose their arrows). Writes nothing."""
+    loaded = load_folders(out)
+    results = [r for _, r in loaded]
+    _warn_unloadable_metrics(results)
+    learn_recorded_columns(results)  # an unloadable metric's columns, for its errors' cells
+    frame = results_frame(results)
+    return Board(loaded, frame, aggregate(frame))
+
+
+def board_csv_frame(agg: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The rows and columns of ``<dataset>.csv``: ``dataset``'s board rows of ``agg``, ranked, as
+    :func:`~genbench.leaderboard.to_csv_frame` makes them (index 0, 1, ...)."""
+    return to_csv_frame(agg[agg["dataset"] == dataset]).reset_index(drop=True)
+
+
+def leaderboard_frames(out: Path | Sequence[Path]) -> dict[str, pd.DataFrame]:
+    """``{dataset: the frame its <dataset>.csv is written from}`` of the results under ``out``."""
+    board = read_board(out)
+    return {dataset: board_csv_frame(board.agg, dataset) for dataset in board.datasets}
+
+
+def per_result_frame(out: Path | Sequence[Path]) -> pd.DataFrame:
+    """One row per result under ``out``, as the board reads them, with ``row_label`` (after
+    ``label``): the board row the result is one seed of, as ``<dataset>.csv`` names it, so that the
+    two frames join on ``dataset`` and ``row_label``."""
+    board = read_board(out)
+    frame = board.frame
+    rows = board.agg.set_index(["dataset", "label", "protocol_key", "config_tag"])["row_label"]
+    named = [rows.get(key) for key in run_rows(frame)]
+    frame = frame.copy()
+    frame.insert(frame.columns.get_loc("label") + 1, "row_label", named)
+    return frame
+
+
+def _warn_unloadable_metrics(results: list[Result]) -> None:
+    """Say each metric the results name that cannot be loaded here (its columns lose their arrows),
+    on the running command's console, else on stderr (:mod:`genbench.unloadable_metrics`)."""
+    from genbench.unloadable_metrics import unloadable_metric_lines
+
+    lines = unloadable_metric_lines(results)
+    if lines:
+        from genbench.progress import warn_each  # rich: only when there is a word to say
+
+        warn_each(lines)
