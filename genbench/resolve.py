@@ -163,7 +163,7 @@ def build_extractor(
                 f"{flag_of(cls.weights_option)} {weights} not found (the {name} features read it); "
                 "pass an existing weights file"
             )
-    return call_plugin(
+    extractor = call_plugin(
         "feature extractor",
         name,
         # the file given is named: a file the plugin cannot read was "KeyError: 174812789" alone
@@ -179,6 +179,9 @@ def build_extractor(
         ),
         features_fallback(dataset, name),
     )
+    if config.reference_stats is not None:
+        extractor.reference_stats = Path(config.reference_stats)
+    return extractor
 
 
 def build_metric_options(

@@ -717,6 +717,34 @@ def test_features_made_from_the_data_say_so_when_it_is_missing(cli, tmp_path, of
     assert "fid" in json.loads((tmp_path / "runs/mnist/mine/seed0.json").read_text())["metrics"]
 
 
+@pytest.mark.parametrize("features", ["inception", "clean-inception"])
+def test_inception_offline_with_statistics_names_no_features_that_cannot_use_them(
+    cli, tmp_path, offline, monkeypatch, features
+):
+    """Offline without the Inception weights, the error named --features classifier or raw as what to
+    score with instead; with --reference-stats of 2048-d Inception statistics neither can compare
+    with them, so the file must be dropped too, and the error says so."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # torch.hub's cache: no weights there
+    monkeypatch.delenv("GENBENCH_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.delenv("GENBENCH_CLEAN_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setattr("genbench.features.clean_inception.CLEANFID_CACHE_DIRS", [tmp_path / "cleanfid"])
+    save_reference_stats(tmp_path / "cifar10_train.npz", np.zeros(2048), np.eye(2048))
+    samples = np.zeros((20, 32, 32, 3), np.uint8)
+    args = ["--features", features, "--metrics", "fid", "--reference-stats", tmp_path / "cifar10_train.npz"]
+    line = error_line(eval_cmd(cli, tmp_path, "cifar10", samples, *args))
+    assert "--inception-weights PATH" in line, line  # the fix that keeps the command
+    assert line.endswith(
+        "(or score without it and without --reference-stats cifar10_train.npz, statistics of Inception "
+        "features: --features classifier (a CNN trained here on the train split) or raw, whose FIDs do "
+        "not compare with published Inception ones)"
+    ), line
+    line = error_line(eval_cmd(cli, tmp_path, "cifar10", samples, "--features", features, "--metrics", "is"))
+    assert "reference-stats" not in line and line.endswith(  # no file given: none to drop
+        "(or score without it: --features classifier (a CNN trained here on the train split) or raw, "
+        "whose FIDs do not compare with published Inception ones)"
+    ), line
+
+
 def test_the_statistics_file_is_hashed_once_per_run_and_per_evaluation(cli, tmp_path, monkeypatch):
     """The plan's replacement check hashed ``--reference-stats`` (a full read: 33 MB for Inception's),
     then the results hashed it again; they record the plan's hash now. A run of two seeds and an

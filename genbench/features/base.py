@@ -117,6 +117,10 @@ class FeatureExtractor(ABC):
     #: :mod:`genbench.data.digest`); None: no digest is published, or not declared
     weights_digest: ClassVar[str | None] = None
     registered_name: ClassVar[str] = ""
+    #: the ``--reference-stats`` file the command compares with (None: none), set once it is built
+    #: (:func:`genbench.resolve.build_extractor`): statistics in these features, so an error's fix
+    #: that names other features must say to drop it (the Inceptions' offline errors)
+    reference_stats: Path | None = None
 
     @classmethod
     def weights_folders(cls, cache_dir: Path) -> tuple[Path, ...] | None:

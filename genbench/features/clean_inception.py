@@ -57,10 +57,10 @@ def instead() -> str:
     return f"pass {FILENAME} ({URL}) with --inception-weights PATH or set {ENV}"
 
 
-def offline_message(reason: str, dataset: Dataset | None = None) -> str:
+def offline_message(reason: str, dataset: Dataset | None = None, reference_stats: Path | None = None) -> str:
     return (
         f"cannot get clean-fid's Inception TorchScript ({reason}); download {FILENAME} from {URL} and "
-        f"pass --inception-weights PATH or set {ENV} ({without_inception(dataset)})"
+        f"pass --inception-weights PATH or set {ENV} ({without_inception(dataset, reference_stats)})"
     )
 
 
@@ -131,7 +131,7 @@ class CleanInception(FeatureExtractor):
                 return d / FILENAME
         # no digest to check it against: none is published (see the module's docstring)
         writable = f"choose a writable directory with --cache-dir, or {instead()}"
-        offline = partial(offline_message, dataset=self.dataset)
+        offline = partial(offline_message, dataset=self.dataset, reference_stats=self.reference_stats)
         return fetch_weights(URL, download_to, None, offline, instead(), writable)
 
     def _given(self) -> bool:

@@ -64,26 +64,31 @@ def to_uint8(x: torch.Tensor, features: str | None = None) -> torch.Tensor:
     return u.repeat(1, 3, 1, 1) if u.shape[1] == 1 else u
 
 
-def offline_message(reason: str, dataset: Dataset | None = None) -> str:
+def offline_message(reason: str, dataset: Dataset | None = None, reference_stats: Path | None = None) -> str:
     return (
         f"cannot get the Inception-v3 weights ({reason}); download {FILENAME} from {URL} "
         f"(pytorch-fid ships the same network as {PYTORCH_FID_FILENAME}) and pass "
-        f"--inception-weights PATH or set {ENV} ({without_inception(dataset)})"
+        f"--inception-weights PATH or set {ENV} ({without_inception(dataset, reference_stats)})"
     )
 
 
-def without_inception(dataset: Dataset | None = None) -> str:
+def without_inception(dataset: Dataset | None = None, reference_stats: Path | None = None) -> str:
     """What an offline user can score with instead, named in both Inceptions' offline errors: the
     classifier only where the dataset declares classes, since it trains on them (a folder or file of
-    images has none, and `--features classifier` there only says to use Inception)."""
+    images has none, and `--features classifier` there only says to use Inception). With
+    ``--reference-stats`` (``reference_stats``), statistics of Inception features, other features
+    only without that file: the classifier's or raw features cannot compare with them."""
+    without = "without it"
+    if reference_stats is not None:
+        without += f" and without --reference-stats {reference_stats.name}, statistics of Inception features"
     if dataset is not None and dataset.num_modes is None:
         return (
-            f"or score without it: --features raw ({dataset.name!r} has no classes for --features "
+            f"or score {without}: --features raw ({dataset.name!r} has no classes for --features "
             "classifier), whose FIDs do not compare with published Inception ones"
         )
     return (
-        "or score without it: --features classifier (a CNN trained here on the train split) or raw, "
-        "whose FIDs do not compare with published Inception ones"
+        f"or score {without}: --features classifier (a CNN trained here on the train split) or "
+        "raw, whose FIDs do not compare with published Inception ones"
     )
 
 
@@ -96,16 +101,18 @@ def _file_id(path: Path) -> str:
     return file_sha256(path)[:8]
 
 
-def download_weights(dataset: Dataset | None = None) -> Path:
+def download_weights(dataset: Dataset | None = None, reference_stats: Path | None = None) -> Path:
     """torch-fidelity's weights file in torch.hub's cache, downloaded there and verified if missing
     (``torch.hub.load_state_dict_from_url``'s place and name, so either finds the other's file); where
     only pytorch-fid's copy is there, that copy, once its content is checked to be the same file.
-    Offline, the error names what ``dataset`` can be scored with instead."""
+    Offline, the error names what ``dataset`` can be scored with instead (``reference_stats``: the
+    ``--reference-stats`` file, which only Inception features compare with)."""
     folder = hub_checkpoints_dir()
     pytorch_fid = folder / PYTORCH_FID_FILENAME
     if not (folder / FILENAME).exists() and pytorch_fid.is_file() and _is_the_file(pytorch_fid):
         return pytorch_fid
-    return hub_checkpoint(URL, DIGEST, partial(offline_message, dataset=dataset), instead())
+    offline = partial(offline_message, dataset=dataset, reference_stats=reference_stats)
+    return hub_checkpoint(URL, DIGEST, offline, instead())
 
 
 def _is_the_file(path: Path) -> bool:
@@ -175,7 +182,7 @@ class Inception(FeatureExtractor):
     def _build(self) -> torch.nn.Module:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-        path = self._checked_path() or download_weights(self.dataset)
+        path = self._checked_path() or download_weights(self.dataset, self.reference_stats)
         try:
             # eval(): torch-fidelity 0.3 leaves the network in training mode (its own metrics call
             # eval() on it), where BatchNorm normalises by each batch's statistics: features that
