@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from genbench.config import DEFAULT_DATASET as _DEFAULT_DATASET
 from genbench.config import PATH_FIELDS as _PATH_FIELDS
+from genbench.config import DatasetDefault as _DatasetDefault
 from genbench.config import RunConfig, absolute_paths
 from genbench.determinism import fix_cublas_workspace
 from genbench.errors import GenbenchError, GenbenchWarning
@@ -77,6 +78,10 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
 
+#: the commands that refuse RunConfig's default dataset, with what they do with the one given
+_NEEDS_DATASET = {"evaluate": "compares the samples with", "stats": "computes the statistics of"}
+
+
 def _checked(config: Any, command: str) -> RunConfig:
     """``config`` with its paths absolute and ``~`` expanded (:func:`genbench.config.absolute_paths`),
     for the CLI too, which calls these functions; a RunConfig, or one line naming the fix (a dict or
@@ -85,6 +90,13 @@ def _checked(config: Any, command: str) -> RunConfig:
         raise GenbenchError(
             f"{command} takes a genbench.RunConfig, got {type(config).__name__}; "
             f"build one, e.g. RunConfig(models=['gaussian'], dataset='ring8')"
+        )
+    if command in _NEEDS_DATASET and isinstance(config.dataset, _DatasetDefault):
+        # RunConfig's default is run's: `genbench eval` and `genbench stats` require --dataset
+        raise GenbenchError(
+            f"{command} {_NEEDS_DATASET[command]} RunConfig.dataset, which was not given (its default, "
+            f"{_DEFAULT_DATASET!r}, is run's); pass RunConfig(dataset=...), e.g. dataset='cifar10', "
+            f"as `genbench {command.replace('evaluate', 'eval')}` requires --dataset"
         )
     for f in _PATH_FIELDS:
         _not_empty(getattr(config, f), f)

@@ -35,6 +35,18 @@ from genbench.workdir import absolute
 #: the models and controls `genbench run` evaluates when given no --models
 DEFAULT_MODELS = ("vae", "gan-ns", "gan-sat", "ddpm", "ddim", "copy", "collapse", "gaussian")
 DEFAULT_DATASET = "digits"
+
+
+class DatasetDefault(str):
+    """:data:`DEFAULT_DATASET` as ``RunConfig``'s default: equal to it everywhere, and telling
+    :func:`genbench.evaluate` and :func:`genbench.stats` that no dataset was given (`genbench eval`
+    and `genbench stats` require ``--dataset``; a notebook's ``RunConfig()`` scored samples against
+    digits, refused CIFAR-10's for their shape with "save samples at the dataset's shape", and wrote
+    digits' statistics). `run` takes it as the dataset, as `genbench run` without ``--dataset``."""
+
+    __slots__ = ()
+
+
 #: the seed of a run given none, and of an evaluation of samples that are no run's saved samples
 DEFAULT_SEED = 0
 #: minutes between resumable checkpoints of a run given no --checkpoint-minutes
@@ -49,7 +61,9 @@ class RunConfig:
     (``~`` is expanded)."""
 
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))  # --models
-    dataset: str | Path = DEFAULT_DATASET  # --dataset: a dataset's name, a folder or an .npz/.npy of images
+    # --dataset: a dataset's name, a folder or an .npz/.npy of images; the default is run's alone
+    # (evaluate and stats refuse it, as `genbench eval` and `genbench stats` require --dataset)
+    dataset: str | Path = DatasetDefault(DEFAULT_DATASET)
     # --seeds (eval's --seed): None = seed 0, except that `genbench eval` of a run's saved samples
     # (--save-samples) takes that run's seed, which drew its KID subsets and IS splits
     seeds: list[int] | None = None

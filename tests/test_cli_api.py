@@ -229,12 +229,37 @@ def test_the_python_api_names_the_run_only_fields_that_evaluate_and_stats_ignore
     assert "does not read" not in capsys.readouterr().err
 
 
+def test_evaluate_and_stats_refuse_runconfigs_default_dataset(tmp_path, cache_dir, monkeypatch):
+    """`genbench eval` and `genbench stats` require --dataset; ``evaluate(x, RunConfig())`` scored
+    the samples against digits, RunConfig's default for `run` (CIFAR-10's refused for their shape,
+    "save samples at the dataset's shape"), and ``stats(p, RunConfig())`` wrote digits' statistics.
+    Both name the field; a dataset given, digits too, is taken, and `run` keeps the default."""
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig(metrics=["fid"], out=tmp_path / "runs", cache_dir=cache_dir, progress=False)
+    config = replace(config, figures=False)  # replace keeps the default: still not given
+    x = np.zeros((10, 32, 32, 3), np.uint8)  # CIFAR-10's shape
+    for call, does, cli in (
+        (lambda c: genbench.evaluate(x, c), "evaluate compares the samples with", "eval"),
+        (lambda c: genbench.stats(tmp_path / "s.npz", c), "stats computes the statistics of", "stats"),
+    ):
+        with pytest.raises(GenbenchError) as e:
+            call(config)
+        assert str(e.value) == (
+            f"{does} RunConfig.dataset, which was not given (its default, 'digits', is run's); pass "
+            f"RunConfig(dataset=...), e.g. dataset='cifar10', as `genbench {cli}` requires --dataset"
+        )
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "s.npz").exists()
+    with pytest.raises(GenbenchError, match="but 'digits' expects"):  # given: taken, and checked
+        genbench.evaluate(x, replace(config, dataset="digits"))
+    assert config.dataset == "digits" and RunConfig() == RunConfig(dataset="digits")  # run's default
+
+
 @pytest.mark.parametrize("seeds", [[-1], [0, 1.5], ["0"], [True], [2**32]])
 def test_the_python_api_checks_seeds_as_the_cli_does(tmp_path, cache_dir, seeds):
     import genbench
 
     config = genbench.RunConfig(
-        models=["copy"], seeds=seeds, out=tmp_path, cache_dir=cache_dir, progress=False
+        models=["copy"], dataset="digits", seeds=seeds, out=tmp_path, cache_dir=cache_dir, progress=False
     )
     with pytest.raises(GenbenchError, match=r"seeds must be integers from 0 to 2\*\*32-1"):
         genbench.run(config)
