@@ -112,7 +112,9 @@ class RunConfig:
     # the run scored and `genbench eval --samples` reads back to the same numbers; 614 MB per CIFAR-10
     # seed, so off by default)
     save_samples: bool = False
-    progress: bool = True  # --progress/--no-progress
+    # --progress/--no-progress: the bars, spinners, a log file's step lines and the "loaded" notes;
+    # off, the protocol line, warnings and one line per result are still said (Progress.note, done)
+    progress: bool = True
     # --include (repeatable): .py files, or folders of them, whose @genbench.register_* classes to
     # use without packaging them (genbench.includes); imported before anything else is checked
     include: list[Path | str] = field(default_factory=list)
