@@ -166,24 +166,17 @@ def _asked(width: object) -> int | None:
 
 
 def _default_metrics(name: str, kinds: tuple[str, ...], logits: bool | None) -> tuple[str, ...]:
-    """The metrics a run without --metrics computes under ``name``, by what each declares (as
-    :func:`genbench.resolve.build_metrics` picks them; those of logits left out where it gives none,
-    as :func:`genbench.resolve.check_logits` leaves them); a metric plugin that fails to import is
-    left out, as a run leaves it out with a warning."""
-    from genbench.errors import PluginLoadError
+    """The metrics a run without --metrics computes under ``name``
+    (:func:`genbench.resolve.default_metrics`, what :func:`genbench.resolve.build_metrics` picks),
+    those of logits left out where it gives none, as :func:`genbench.resolve.check_logits` leaves
+    them; a metric plugin that fails to import is left out, as a run leaves it out with a warning."""
+    from genbench.resolve import default_metrics
 
-    out = []
-    for metric in registry.metrics.names(include_aliases=False):
-        try:
-            m = registry.metrics.get(metric)
-        except PluginLoadError:
-            continue
-        if not m.runs_by_default_in(name) or not set(kinds) & set(m.supported_kinds):
-            continue
-        if m.needs_logits and logits is False:
-            continue
-        out.append(metric)
-    return tuple(out)
+    return tuple(
+        m
+        for m in default_metrics(kinds, name)
+        if not (logits is False and registry.metrics.get(m).needs_logits)
+    )
 
 
 def needing_logits() -> tuple[str, ...]:

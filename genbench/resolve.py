@@ -378,32 +378,20 @@ def build_metrics(
     dataset: str = "",
     features: str | None = None,
 ) -> list[Metric]:
-    """The metrics to compute: those named (``--metrics``), or every installed one that handles
-    ``kind`` data and runs by default (``runs_by_default``; the others are opt-in, but for those that
-    declare the run's ``features``, the extractor's name, in ``runs_by_default_under``: ``cmmd`` under
-    ``clip``). A named metric that cannot handle it fails here, before any training: a run that
-    trains for an hour and then leaves it out, without a word, would be worse."""
+    """The metrics to compute: those named (``--metrics``), or :func:`default_metrics`'. A named
+    metric that cannot handle ``kind`` fails here, before any training: a run that trains for an
+    hour and then leaves it out, without a word, would be worse."""
     explicit = names is not None
     features = canonical_features(features)
     out: list[Metric] = []
     broken: set[type[Metric]] = set()  # warned about once, even when listed under two names
-    for name in names if explicit else registry.metrics.names(include_aliases=False):
+    for name in names if explicit else default_metrics((kind,), features, console.warn):
         if explicit:
             registry.metrics.check(name)
-        try:
-            cls = registry.metrics.get(name)
-        except PluginLoadError as e:
-            if explicit:
-                raise
-            console.warn(str(e))  # a broken metric plugin never takes the others down
-            continue
-        if kind not in cls.supported_kinds:
-            if explicit:
-                data = f"{kind} data ({dataset})" if dataset else f"{kind} data"
-                raise GenbenchError(f"metric {name!r} does not apply to {data}; drop it from --metrics")
-            continue
-        if not explicit and not cls.runs_by_default_in(features):
-            continue
+        cls = registry.metrics.get(name)  # a named one that fails to import stops the run
+        if kind not in cls.supported_kinds:  # named: the default ones handle it
+            data = f"{kind} data ({dataset})" if dataset else f"{kind} data"
+            raise GenbenchError(f"metric {name!r} does not apply to {data}; drop it from --metrics")
         # once each: --metrics fid,fid, or an alias that a plugin declares as an entry point of
         # its own (listed as a name until its module is imported)
         if cls in broken or any(type(m) is cls for m in out):
@@ -415,6 +403,31 @@ def build_metrics(
                 raise
             console.warn(str(e))  # as for a plugin that fails to import: the others run
             broken.add(cls)
+    return out
+
+
+def default_metrics(
+    kinds: Sequence[str], features: str | None, warn: Callable[[str], None] | None = None
+) -> list[str]:
+    """The metrics a run without --metrics computes (:func:`build_metrics`) on data of one of
+    ``kinds`` under the extractor ``features`` (canonical; None: not known), as `genbench list
+    features NAME` shows them: every installed one that handles such data and runs by default
+    (``runs_by_default``; the others are opt-in, but for those that declare ``features`` in
+    ``runs_by_default_under``: ``cmmd`` under ``clip``), each class once. A metric plugin that fails
+    to import is left out, said with ``warn``: a broken plugin never takes the others down."""
+    out: list[str] = []
+    seen: set[type[Metric]] = set()
+    for name in registry.metrics.names(include_aliases=False):
+        try:
+            cls = registry.metrics.get(name)
+        except PluginLoadError as e:
+            if warn is not None:
+                warn(str(e))
+            continue
+        if cls in seen or set(kinds).isdisjoint(cls.supported_kinds) or not cls.runs_by_default_in(features):
+            continue
+        seen.add(cls)
+        out.append(name)
     return out
 
 

@@ -163,3 +163,28 @@ def test_a_wrong_name_is_one_line_exit_2(args, expected):
 def test_a_plugin_whose_declaration_raises_is_one_line_naming_it(plugin):
     line = single_line_error(listed("features", "info-raising", "--include", plugin))
     assert "feature extractor plugin 'info-raising'" in line and "RuntimeError" in line and "no url" in line
+
+
+def test_the_metrics_listed_by_default_are_those_a_run_builds():
+    """`genbench list features NAME`'s "metrics by default" restated build_metrics' rule in a copy of
+    its own; both read :func:`genbench.resolve.default_metrics` now. For every built-in extractor and
+    kind of data it takes: what a run without --metrics builds (those of logits left out where the
+    extractor gives none, as the run leaves them out) is what the listing names for that kind."""
+    from genbench import registry
+    from genbench.progress import Progress
+    from genbench.resolve import build_metrics
+
+    checked = 0
+    for name in registry.features.names(include_aliases=False):
+        if not registry.is_genbench(registry.features.source(name)):
+            continue
+        info = genbench.feature_info(name)
+        for kind in info.supported_kinds:
+            built = [m.name for m in build_metrics(None, kind, Progress(enabled=False), features=name)]
+            built = [
+                m for m in built if not (info.gives_logits is False and registry.metrics.get(m).needs_logits)
+            ]
+            listed_here = [m for m in info.default_metrics if kind in registry.metrics.get(m).supported_kinds]
+            assert built == listed_here, (name, kind)
+            checked += 1
+    assert checked >= 8  # the seven built-in extractors, raw on points and on images
