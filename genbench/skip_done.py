@@ -60,13 +60,14 @@ def done_rows(p: Plan, seeds: list[int], out: Path, console: Progress) -> dict[R
     for name, cls, variants, owner in p.models:
         for overrides in variants:
             label = row_label(overrides, owner)
+            built: dict[str, GenerativeModel] = {}  # the variant's model, built once for its seeds
             for seed in seeds:
                 path = Result(model=name, dataset=p.dataset.name, seed=seed, variant=label).path(out)
                 if not path.is_file():
                     continue
                 shown = f"{name}[{label}]" if label else name
                 try:
-                    old, why = _reusable(p, path, name, cls, overrides, owner, seed, console.warn)
+                    old, why = _reusable(p, path, name, cls, overrides, owner, seed, console.warn, built)
                 except Exception as e:  # a plugin's config or constructor raising: the run records it
                     old, why = None, f"it could not be checked: {type(e).__name__}"
                 if old is None:
@@ -86,8 +87,10 @@ def _reusable(
     owner: Owner | None,
     seed: int,
     warn: Callable[[str], None],
+    built: dict[str, GenerativeModel],
 ) -> tuple[Result | None, str]:
-    """The result in ``path`` when this run would measure exactly it, else None and why not."""
+    """The result in ``path`` when this run would measure exactly it, else None and why not.
+    ``built``: the model that trains the variant's weights, by name, once built (:func:`_weights_differ`)."""
     import genbench
     from genbench.provenance import model_source
     from genbench.results import load_result
@@ -120,7 +123,7 @@ def _reusable(
         if p.device.type == "cuda":  # its result does not record whether --amp trained it
             return None, "a diverged result on CUDA does not record --amp"
         return old, ""
-    why = _weights_differ(p, old, name, cls, cfg, owner, owner_cfg, seed, warn)
+    why = _weights_differ(p, old, name, cls, cfg, owner, owner_cfg, seed, warn, built)
     if why:
         return None, why
     return (old, "") if (why := _protocol_differs(p, old, seed)) is None else (None, why)
@@ -143,9 +146,12 @@ def _weights_differ(
     owner_cfg: Any,
     seed: int,
     warn: Callable[[str], None],
+    built: dict[str, GenerativeModel],
 ) -> str | None:
     """Why ``old``'s weights are not those this run would train or load (model version, checkpoint
-    key, mixed precision), or None."""
+    key, mixed precision), or None. The model whose training config keys the checkpoint is built
+    once a variant (kept in ``built``): its key differs between seeds by the seed alone, and a
+    CIFAR-10 DDPM's U-Net was built again for each."""
     from genbench.isolation import torch_state_kept
     from genbench.training import checkpoint_subdir
 
@@ -161,9 +167,10 @@ def _weights_differ(
         return "its --amp differs"
     # built for its train_config(), as training builds it; what its constructor changes of torch's
     # global state (grad mode off) is undone, as around training
-    with torch_state_kept(f"model {trainer_name!r}", warn):
-        model = trainer(p.dataset.spec, trainer_cfg)
-    subdir = checkpoint_subdir(p.dataset.name, trainer_name, model, seed, p.amp)
+    if trainer_name not in built:
+        with torch_state_kept(f"model {trainer_name!r}", warn):
+            built[trainer_name] = trainer(p.dataset.spec, trainer_cfg)
+    subdir = checkpoint_subdir(p.dataset.name, trainer_name, built[trainer_name], seed, p.amp)
     checkpoint = Path(str(info.get("checkpoint") or ""))
     if checkpoint.parent.parts[-len(subdir.parts) :] != subdir.parts:
         return "its checkpoint's training config differs"

@@ -77,6 +77,27 @@ def test_only_the_rows_not_done_run_after_a_kill(cli, tmp_path, calls):
     assert (out / "ring8/gaussian/seed0.json").is_file()
 
 
+def test_the_checkpoint_key_is_checked_with_one_model_a_variant(cli, tmp_path, monkeypatch):
+    """The checkpoint key a result records is compared with the one of the model this run would
+    train: that model was built again for each seed (a CIFAR-10 DDPM's U-Net each time), though
+    the key differs between seeds by the seed alone. Now once a variant, each seed still checked."""
+    out, cache = tmp_path / "runs", tmp_path / "cache"
+    args = run_args(out, cache, "--models", "test-tiny-trained", *FAST, "--seeds", "0,1,2")
+    assert cli(*args).exit_code == 0
+    built = Counter()
+    original = TinyTrained.__init__
+
+    def counted(self, *a, **k):
+        built[type(self).__name__] += 1
+        original(self, *a, **k)
+
+    monkeypatch.setattr(TinyTrained, "__init__", counted)
+    r = cli(*args, "--skip-done")
+    assert r.exit_code == 0, r.output
+    assert all(f"seed {s} of test-tiny-trained: done" in r.output for s in range(3)), r.output
+    assert built == Counter({"TinyTrained": 1}), built  # the check's: none trained or sampled
+
+
 @pytest.mark.parametrize(
     "change, why",
     [
