@@ -262,6 +262,8 @@ def _naming_what_needs_the_data(
                 f"; the {features!r} features are made from the data: pass --features inception, "
                 "clean-inception or raw to score without it"
             )
+            if config.reference_stats is not None:  # statistics of these features: of no use to others
+                hint += f", with statistics of those features in place of {config.reference_stats}"
         else:
             hint = ""
         raise DataError(f"{e}{hint}") from None

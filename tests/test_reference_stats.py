@@ -715,6 +715,14 @@ def test_features_made_from_the_data_say_so_when_it_is_missing(cli, tmp_path, of
     r = eval_cmd(cli, tmp_path, "mnist", samples, *args)  # the data is still missing
     assert r.exit_code == 0, r.output
     assert "fid" in json.loads((tmp_path / "runs/mnist/mine/seed0.json").read_text())["metrics"]
+    # statistics of the classifier's features: the features that need no data cannot use them
+    r = eval_cmd(
+        cli, tmp_path, "mnist", samples, "--metrics", "fid", "--reference-stats", tmp_path / "stats.npz"
+    )
+    assert error_line(r).endswith(
+        "pass --features inception, clean-inception or raw to score without it, with statistics of "
+        f"those features in place of {tmp_path / 'stats.npz'}"
+    ), error_line(r)
 
 
 @pytest.mark.parametrize("features", ["inception", "clean-inception"])
