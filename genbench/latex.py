@@ -17,16 +17,15 @@ import string
 
 import pandas as pd
 
+from genbench.config_splits import CONFIGS_INTRO, config_split_lines
 from genbench.fid_gaps import GAPS_CSV_SUFFIX
 from genbench.fid_gaps import TITLE as GAPS_TITLE
 from genbench.markdown import (
-    CONFIGS_INTRO,
     FAILED_TITLE,
     NOTES_INTRO,
     board_notes,
     board_preamble,
     board_tables,
-    config_split_lines,
     failed_run_lines,
 )
 from genbench.rerun_notes import RERUNS_INTRO, rerun_lines
