@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench.leaderboard import aggregate, load_folders, results_frame, run_rows, to_csv_frame
+from genbench.board_csv import to_csv_frame
+from genbench.leaderboard import aggregate, load_folders, results_frame, run_rows
 from genbench.metric_columns import learn_recorded_columns
 from genbench.results import Result
 
@@ -56,7 +57,7 @@ def read_board(out: Path | Sequence[Path]) -> Board:
 
 def board_csv_frame(agg: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """The rows and columns of ``<dataset>.csv``: ``dataset``'s board rows of ``agg``, ranked, as
-    :func:`~genbench.leaderboard.to_csv_frame` makes them (index 0, 1, ...)."""
+    :func:`~genbench.board_csv.to_csv_frame` makes them (index 0, 1, ...)."""
     return to_csv_frame(agg[agg["dataset"] == dataset]).reset_index(drop=True)
 
 

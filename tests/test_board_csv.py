@@ -12,8 +12,9 @@ import pytest
 from test_latex_board import md_reads, md_tables  # tests/ is on the path: pytest puts it there
 from test_leaderboard import result
 
+from genbench.board_csv import to_csv_frame
 from genbench.fid_gaps import welch_gap
-from genbench.leaderboard import aggregate, results_frame, to_csv_frame
+from genbench.leaderboard import aggregate, results_frame
 from genbench.markdown import leaderboard_markdown
 from genbench.reporting import write_report
 

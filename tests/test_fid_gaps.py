@@ -19,8 +19,9 @@ from test_latex_board import (
 )  # tests/ is on the path: pytest puts it there
 from test_leaderboard import result, run_result
 
+from genbench.board_csv import to_csv_frame
 from genbench.fid_gaps import fid_gaps, p_text, paired_gap, welch_gap
-from genbench.leaderboard import aggregate, results_frame, to_csv_frame
+from genbench.leaderboard import aggregate, results_frame
 
 #: Student's t quantiles at 0.975 in closed form (Hill 1970): with a = 4p(1 - p), on 2 degrees of
 #: freedom (2p - 1) sqrt(2 / a), on 4 degrees 2 sqrt(q - 1) with q = cos(arccos(sqrt(a)) / 3) / sqrt(a)

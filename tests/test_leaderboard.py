@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from genbench.leaderboard import aggregate, results_frame, to_csv_frame
+from genbench.board_csv import to_csv_frame
+from genbench.leaderboard import aggregate, results_frame
 from genbench.markdown import leaderboard_markdown
 from genbench.results import Result, find_results, load_result
 
@@ -1058,7 +1059,7 @@ def test_rows_without_an_fid_get_no_rank_but_keep_their_flags():
 def test_rank_is_the_first_csv_column_with_or_without_fid():
     """Only a board with an FID had a rank column: a CSV of a run without FID began with dataset,
     and every column after it moved one place from where CSV_FRONT (and a reader's script) has it."""
-    from genbench.leaderboard import CSV_FRONT
+    from genbench.board_csv import CSV_FRONT
 
     without = to_csv_frame(aggregate(results_frame([no_fid("a"), no_fid("b")])))
     with_fid = to_csv_frame(aggregate(results_frame([result("a", 0, 1.0), result("b", 0, 2.0)])))

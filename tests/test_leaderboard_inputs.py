@@ -10,7 +10,8 @@ import math
 import pandas as pd
 import pytest
 
-from genbench.leaderboard import aggregate, load_results, results_frame, to_csv_frame
+from genbench.board_csv import to_csv_frame
+from genbench.leaderboard import aggregate, load_results, results_frame
 from genbench.reporting import write_report
 from genbench.results import Result
 from genbench.text import md_code, md_link_text, md_text

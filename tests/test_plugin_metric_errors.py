@@ -18,7 +18,8 @@ from plugin_helpers import (  # tests/ is on the path: pytest puts it there
 
 import genbench
 from genbench import registry
-from genbench.leaderboard import aggregate, results_frame, to_csv_frame
+from genbench.board_csv import to_csv_frame
+from genbench.leaderboard import aggregate, results_frame
 from genbench.results import RESERVED_METRIC_KEYS, Result, load_result
 
 

@@ -11,8 +11,9 @@ from test_registry import fake_distribution  # tests/ is on the path: pytest imp
 
 import genbench
 from genbench import registry
+from genbench.board_csv import to_csv_frame
 from genbench.config import RunConfig
-from genbench.leaderboard import aggregate, results_frame, to_csv_frame
+from genbench.leaderboard import aggregate, results_frame
 from genbench.results import Result, load_result
 
 PLUGIN_MODULE = """

@@ -109,7 +109,7 @@ def test_a_failed_rerun_beside_a_result_is_noted_on_its_row_in_markdown_and_late
     assert "gaussian & (a later rerun of seed 1 failed)" in tex
     assert r"gaussian, seed 1: a later rerun failed (\texttt{seed1.failed.json}: CUDA out of memory)" in tex
     assert tex.count("A later run of these seeds failed") == tex.count(r"\begin{table}")
-    # and the CSV, which said nothing of it (leaderboard.to_csv_frame's failed_reruns)
+    # and the CSV, which said nothing of it (board_csv.to_csv_frame's failed_reruns)
     csv = pd.read_csv(tmp_path / "boards/ring8.csv").set_index("label")
     assert json.loads(csv.loc["gaussian", "failed_reruns"]) == {"1": "CUDA out of memory"}
     assert json.loads(csv.loc["copy", "failed_reruns"]) == {}
