@@ -223,14 +223,16 @@ def file_in_the_way(directory: Path, flag: str = "--out", fix: str | None = None
 
 
 @contextlib.contextmanager
-def alone(lock_path: Path, who: str, doing: str, warn: Callable[[str], None]) -> Iterator[None]:
+def alone(lock_path: Path, who: str, doing: str, warn: Callable[[str], None]) -> Iterator[bool]:
     """Hold the lock file ``lock_path`` while ``who``'s cache entry is made (``doing``, e.g.
     "training it"), so that processes sharing a cache (cluster jobs launched together) make it once:
     the others wait, saying so through ``warn``, then read what the first wrote. A file system that
-    cannot lock (some network mounts) goes on unlocked, with a warning."""
+    cannot lock (some network mounts) goes on unlocked, with a warning. Yields whether it waited for
+    another process: one that then finds no entry says so with :func:`took_over`."""
     from filelock import FileLock, Timeout
 
     lock = FileLock(lock_path)
+    waited = False
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -239,12 +241,21 @@ def alone(lock_path: Path, who: str, doing: str, warn: Callable[[str], None]) ->
             # said even without progress bars: a job that sits idle for an hour says why
             warn(f"{who}: another genbench process is {doing}; waiting for it ({lock_path})")
             lock.acquire()
+            waited = True
         held = True
     except (OSError, NotImplementedError) as e:
         warn(f"{who}: cannot lock {lock_path} ({e}); another process may be {doing} at the same time")
         held = False
     try:
-        yield
+        yield waited
     finally:
         if held:
             lock.release()
+
+
+def took_over(who: str, saved: str, doing: str, warn: Callable[[str], None]) -> None:
+    """Say, through ``warn``, that the process :func:`alone` waited for ended without leaving
+    ``who``'s cache entry (``saved``: "saving it"; killed, out of time, or failed), so this one is
+    ``doing`` it now: after "waiting for it", a job in a log file (``--no-progress``) was silent for
+    the hours of a training it had taken over, as if it still waited."""
+    warn(f"{who}: the genbench process it waited for ended without {saved} (killed or failed); {doing} here")

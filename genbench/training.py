@@ -23,7 +23,7 @@ from genbench.checkpoint import load_checkpoint, save_checkpoint, serialized
 from genbench.determinism import deterministic_training
 from genbench.environment import machine, machine_text
 from genbench.errors import Diverged, GenbenchError, StateContentError
-from genbench.io import alone, remove_temps
+from genbench.io import alone, remove_temps, took_over
 from genbench.isolation import ctrl_c_kept, seed_globals
 from genbench.progress import Progress
 from genbench.retraining import RETRAINING, clear_for_retrain, retrain_command
@@ -68,7 +68,7 @@ def train_or_load(
     digest = p.dataset.content_digest("train")
     before = _written(final)
     label = label or name
-    with trained_alone(ckpt_dir, f"{label} seed {seed}", console):
+    with trained_alone(ckpt_dir, f"{label} seed {seed}", console) as waited:
         for written in (PARTIAL, "model.pt"):  # what a killed write left, as large as the checkpoint
             remove_temps(ckpt_dir / written, older_than=KILLED_WRITE_S)
         if p.config.retrain and ckpt_dir not in p.retrained:
@@ -104,6 +104,8 @@ def train_or_load(
                 return model, *load(shipped, shipped=True)
             except GenbenchError as e:  # other data (another scikit-learn's digits), an unreadable file
                 console.warn(f"{e}; training {label} seed {seed} instead")
+        if waited:  # the process that held the lock saved nothing: killed, out of time, diverged
+            took_over(f"{label} seed {seed}", "saving it", "training it", console.warn)
         return model, *_train_and_save(
             model,
             ckpt_dir,
@@ -393,14 +395,14 @@ def weights_info(
     return info
 
 
-def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> contextlib.AbstractContextManager[None]:
+def trained_alone(ckpt_dir: Path, who: str, console: Progress) -> contextlib.AbstractContextManager[bool]:
     """Hold the lock of ``ckpt_dir`` (a file beside it) while its checkpoint is loaded or trained.
 
     Two processes that needed one checkpoint (cluster jobs launched together, one per model: ddim
     takes ddpm's weights) both trained it, each slowing the other down, each recording the slowed
     training time, the last one's ``model.pt`` replacing the first's; a ``--retrain`` cleared a
     directory that another process was writing into. The second process now waits, then loads what
-    the first saved.
+    the first saved (yields whether it waited: :func:`genbench.io.alone`).
     """
     return alone(ckpt_dir.parent / f"{ckpt_dir.name}.lock", who, "training it", console.warn)
 

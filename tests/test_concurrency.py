@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -279,3 +280,84 @@ def test_the_last_line_finds_a_result_written_aside_under_an_out_given_with_a_ti
     aside = result.write(tmp_path / "runs", to=result.aside_path(tmp_path / "runs"))
     said = report_hint(Path("~/runs"), [result])
     assert said.startswith(f"{aside} is written aside, which the report does not read"), said
+
+
+# -- a process that waited for one that ended without saving ------------------------------------
+def _tiny_model():
+    """A trainable model that trains in no time and counts its trainings."""
+    import torch
+
+    from genbench.api import GenerativeModel
+
+    class Tiny(GenerativeModel):
+        fits = 0
+
+        def fit(self, train, ctx):
+            type(self).fits += 1
+            return {"steps": 1}
+
+        def sample(self, n, *, generator):
+            return torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
+
+        def state_dict(self):
+            return {"scale": torch.tensor(1.0)}
+
+        def load_state_dict(self, state):
+            pass
+
+    return Tiny
+
+
+def test_a_process_that_waited_for_a_training_never_saved_says_it_trains_it(
+    register, tmp_path, monkeypatch, capsys
+):
+    """The holder of a checkpoint's lock was killed (``kill -9``, a cluster job out of time) before
+    it saved: the job that waited for it trained it itself, having said only "waiting for it", so a
+    log file without progress lines stayed silent for the whole training as if it still waited. It
+    now says that it trains it."""
+    import threading
+
+    from filelock import FileLock
+
+    from genbench import run
+    from genbench.progress import Progress
+
+    tiny = register(registry.models, "test-tiny", _tiny_model())
+    config = _ring8_config(tmp_path / "probe", tmp_path / "probe-cache", 100, ["fid"])
+    probe = run(dataclasses.replace(config, models=["test-tiny"]))[0]
+    ckpt_dir = Path(probe.training["checkpoint"]).parent
+    lock = (
+        tmp_path / "cache" / ckpt_dir.relative_to(tmp_path / "probe-cache").parent / f"{ckpt_dir.name}.lock"
+    )
+    lock.parent.mkdir(parents=True)
+
+    waiting, held = threading.Event(), threading.Event()
+    said = Progress.warn
+
+    def warn(self, text):
+        if "waiting for it" in text:
+            waiting.set()
+        said(self, text)
+
+    monkeypatch.setattr(Progress, "warn", warn)
+
+    def killed_before_saving():
+        with FileLock(lock):
+            held.set()
+            waiting.wait(timeout=60)
+
+    thread = threading.Thread(target=killed_before_saving)
+    thread.start()
+    held.wait()
+    capsys.readouterr()
+    tiny.fits = 0
+    config = _ring8_config(tmp_path / "runs", tmp_path / "cache", 100, ["fid"])
+    mine = run(dataclasses.replace(config, models=["test-tiny"]))[0]
+    thread.join()
+    err = " ".join(capsys.readouterr().err.split())
+    assert "another genbench process is training it; waiting for it" in err
+    assert (
+        "test-tiny seed 0: the genbench process it waited for ended without saving it (killed or failed); "
+        "training it here" in err
+    )
+    assert tiny.fits == 1 and mine.training["loaded"] is False

@@ -418,6 +418,37 @@ def test_a_second_download_of_a_file_waits_for_the_first_and_uses_its_file(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.gz"]
 
 
+def test_a_download_waited_for_that_ended_without_its_file_is_made_here_saying_so(tmp_path, resuming):
+    """The download it waited for ended without the file (its job killed): this one downloaded it
+    having said only "waiting for it". It now says that it downloads it itself."""
+    import time
+
+    from genbench.data.download_lock import downloading
+
+    out, done = io.StringIO(), []
+
+    def second() -> None:
+        with command_console(Progress(False, Console(file=out, width=300))):
+            download.ensure_files("x", tmp_path, {"f.gz": GOOD}, [resuming.url])
+        done.append(True)
+
+    with downloading(tmp_path / "f.gz", lambda line: None):  # the first process's, killed
+        job = threading.Thread(target=second, daemon=True)
+        job.start()
+        deadline = time.monotonic() + 30
+        while "f.gz: another genbench process is downloading it; waiting for it" not in out.getvalue():
+            assert time.monotonic() < deadline and not done, out.getvalue()
+            time.sleep(0.02)
+    job.join(30)
+    said = " ".join(out.getvalue().split())
+    assert done and len(resuming.requests) == 1, said
+    assert (
+        "f.gz: the genbench process it waited for ended without finishing it (killed or failed); "
+        "downloading it here" in said
+    )
+    assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
+
+
 def test_a_data_dir_that_cannot_lock_keeps_no_lock_file(tmp_path, resuming, monkeypatch):
     """A network mount without locks (ENOLCK) downloads unlocked, with a warning, and left its
     ``f.gz.lock`` beside the data for good: only a held lock was deleted."""

@@ -713,6 +713,73 @@ def test_processes_sharing_a_cache_train_a_classifier_once(local, digits, tmp_pa
     assert fingerprint != local.fingerprint()  # theirs (the +1e-6 weights), loaded, not trained
 
 
+def _held_until_waited_for(lock_path, module, monkeypatch):
+    """Hold ``lock_path`` from a thread, as another process killed before it wrote anything does:
+    released, nothing written, once ``module``'s ``_warn`` said this one waits. Returns the thread."""
+    import threading
+
+    from filelock import FileLock
+
+    held, waiting = threading.Event(), threading.Event()
+    warn = module._warn
+
+    def said(text):
+        if "waiting for it" in text:
+            waiting.set()
+        warn(text)
+
+    monkeypatch.setattr(module, "_warn", said)
+
+    def other():
+        with FileLock(lock_path):
+            held.set()
+            waiting.wait(timeout=60)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    held.wait()
+    return thread
+
+
+def test_a_process_that_waited_for_an_extraction_never_cached_says_it_extracts_them(tmp_path, monkeypatch):
+    """The process it waited for ended without caching the features (killed): this one extracted
+    them having said only "waiting for it". It now says it extracts them itself."""
+    ds = Ring8(cache_dir=tmp_path)
+    ext = Raw(ds, cache_dir=tmp_path)
+    path = cache_path(ds, ext, "train", tmp_path)
+    path.parent.mkdir(parents=True)
+    from genbench.features import reference
+
+    thread = _held_until_waited_for(f"{path}.lock", reference, monkeypatch)
+    with pytest.warns(UserWarning) as said:
+        feats = reference_features(ds, ext, "train", tmp_path)
+    thread.join()
+    assert [str(w.message) for w in said if "ended without" in str(w.message)] == [
+        "train features of ring8 (raw): the genbench process it waited for ended without caching them "
+        "(killed or failed); extracting them here"
+    ]
+    assert path.exists() and len(feats.features) == len(ds.load("train")[0])
+
+
+def test_a_process_that_waited_for_a_classifier_never_saved_says_it_trains_it(
+    local, digits, tmp_path, monkeypatch
+):
+    """The same for the classifier trained on first use: the process it waited for saved nothing."""
+    weights = tmp_path / "classifiers" / local.path.name
+    weights.parent.mkdir()
+    monkeypatch.setattr(clf_mod, "_TRAINED", {})
+    here = Classifier(digits, cache_dir=tmp_path, config=SMALL)
+    thread = _held_until_waited_for(f"{weights}.lock", clf_mod, monkeypatch)
+    with pytest.warns(UserWarning) as said:
+        here.fingerprint()
+    thread.join()
+    assert [str(w.message) for w in said if "ended without" in str(w.message)] == [
+        "the digits classifier: the genbench process it waited for ended without saving it (killed or "
+        "failed); training it here"
+    ]
+    assert weights.exists()
+
+
 def _disk_full(path, write, **kwargs):
     raise GenbenchError(
         f"cannot write to {path.parent} (No space left on device); choose a writable directory"

@@ -29,7 +29,7 @@ from genbench.data.connect import opener
 from genbench.data.download_lock import downloading
 from genbench.data.resume import Part
 from genbench.errors import DataError, GenbenchError
-from genbench.io import FIX_DATA, remove_temps
+from genbench.io import FIX_DATA, remove_temps, took_over
 from genbench.io import file_hexdigest as io_file_hexdigest
 from genbench.progress import Progress, TenthLines, current_console
 
@@ -287,10 +287,12 @@ def _mb(n: int) -> str:
 
 def _download(name: str, dest: Path, expected: str | None, mirrors: list[str], fix: str = FIX_DATA) -> None:
     console = current_console() or Progress()
-    with downloading(dest, console.warn, fix):
+    with downloading(dest, console.warn, fix) as waited:
         if dest.exists():  # another process downloaded it while this one waited
             check_digest(dest, expected)
             return
+        if waited:  # it ended without the file: killed, out of time, or no mirror answered it
+            took_over(dest.name, "finishing it", "downloading it", console.warn)
         part = Part(dest, fix)
         # a part resumes only from the URL it came from (another server's validator means nothing)
         source = part.source()

@@ -27,18 +27,19 @@ except ImportError:  # Windows
 
 
 @contextlib.contextmanager
-def downloading(dest: Path, warn: Callable[[str], None], fix: str = FIX_DATA) -> Iterator[None]:
+def downloading(dest: Path, warn: Callable[[str], None], fix: str = FIX_DATA) -> Iterator[bool]:
     """Hold the download lock of ``dest`` in the block, waiting (said through ``warn``) while
     another process holds it. A file system that cannot lock goes on unlocked, with a warning; a
-    folder that cannot be written is a GenbenchError naming ``fix``."""
+    folder that cannot be written is a GenbenchError naming ``fix``. Yields whether it waited for
+    another process (:func:`genbench.io.alone`'s)."""
     lock_path = dest.with_name(dest.name + ".lock")
     if fcntl is None:
-        with alone(lock_path, dest.name, "downloading it", warn):
-            yield
+        with alone(lock_path, dest.name, "downloading it", warn) as waited:
+            yield waited
         return
-    fd = _acquire(lock_path, warn, fix)
+    fd, waited = _acquire(lock_path, warn, fix)
     try:
-        yield
+        yield waited
     finally:
         if fd is not None:
             with contextlib.suppress(OSError):
@@ -46,7 +47,8 @@ def downloading(dest: Path, warn: Callable[[str], None], fix: str = FIX_DATA) ->
             os.close(fd)  # releases the lock
 
 
-def _acquire(lock_path: Path, warn: Callable[[str], None], fix: str) -> int | None:
+def _acquire(lock_path: Path, warn: Callable[[str], None], fix: str) -> tuple[int | None, bool]:
+    """The held lock's descriptor (None where the file system cannot lock) and whether it waited."""
     said = False
     while True:
         try:
@@ -63,7 +65,7 @@ def _acquire(lock_path: Path, warn: Callable[[str], None], fix: str) -> int | No
                 fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 if os.fstat(fd).st_ino == os.stat(lock_path).st_ino:
-                    return fd
+                    return fd, said
             except FileNotFoundError:  # its holder finished and deleted it: lock the next one
                 pass
         except OSError as e:  # ENOLCK: a network mount without locks
@@ -73,7 +75,7 @@ def _acquire(lock_path: Path, warn: Callable[[str], None], fix: str) -> int | No
             warn(
                 f"cannot lock {lock_path} ({e.strerror or e}); another process may download it at the same time"
             )
-            return None
+            return None, said
         except BaseException:  # Ctrl-C or SIGTERM while waiting
             os.close(fd)
             raise

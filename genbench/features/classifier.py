@@ -46,7 +46,7 @@ from torch import nn
 
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor, Features
-from genbench.io import FIX_CACHE, alone, atomic_write
+from genbench.io import FIX_CACHE, alone, atomic_write, took_over
 from genbench.registry import register_features
 
 if TYPE_CHECKING:
@@ -386,9 +386,13 @@ class Classifier(FeatureExtractor):
                 # two machines (whose kernels round differently) the last writer's weights replaced the
                 # first's, so their results landed in two protocol rows; the others now wait and load
                 who = f"the {self.train_dataset.name} classifier"
-                with alone(self.path.with_name(self.path.name + ".lock"), who, "training it", _warn):
+                with alone(
+                    self.path.with_name(self.path.name + ".lock"), who, "training it", _warn
+                ) as waited:
                     meta = self._cached(net, quiet=False)
                     if meta is None:
+                        if waited:
+                            took_over(who, "saving it", "training it", _warn)
                         net, meta = self.train_to(self.path)
         meta["weights"] = "shipped with genbench" if source != self.path else "trained on this machine"
         net.eval().requires_grad_(False)

@@ -28,7 +28,7 @@ import torch
 
 from genbench.errors import GenbenchError, MetricInputError
 from genbench.features.base import MIN_BATCH_ROWS, Features
-from genbench.io import FIX_CACHE, alone, atomic_write, file_sha256, remove_temps
+from genbench.io import FIX_CACHE, alone, atomic_write, file_sha256, remove_temps, took_over
 from genbench.results import STATS_HASH
 
 if TYPE_CHECKING:
@@ -139,10 +139,12 @@ def reference_features(
     if cached is not None:
         return cached
     who = f"{split} features of {dataset.name} ({extractor.name})"
-    with alone(path.with_name(path.name + ".lock"), who, "extracting them", _warn):
+    with alone(path.with_name(path.name + ".lock"), who, "extracting them", _warn) as waited:
         cached = _cached(path, rows, quiet=False)  # written by the process this one waited for
         if cached is not None:
             return cached
+        if waited:
+            took_over(who, "caching them", "extracting them", _warn)
         # written once (a damaged entry is found and made again by its own read); not under their
         # locks: a process extracting one alone meanwhile writes the same values, atomically
         also = uncached(dataset, same_pass(extractor, beside), split, cache_dir)
