@@ -65,12 +65,15 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+if not TYPE_CHECKING:  # type checkers read the imports above: a module __getattr__ returning Any
+    # made them take any name, a typo too (`from genbench import GenerativeModle`), as one of genbench's
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'genbench' has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            import importlib
+
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        raise AttributeError(f"module 'genbench' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
@@ -197,7 +200,7 @@ def stats(path: str | os.PathLike[str], config: RunConfig, *, spatial: bool | No
 
 
 def registered(
-    kind: str | None = None, *, include: list[str | os.PathLike[str]] | None = None
+    kind: str | None = None, *, include: Sequence[str | os.PathLike[str]] | None = None
 ) -> dict[str, list[ListedEntry]]:
     """What `genbench list` shows, as data: ``{kind: [ListedEntry(name, source, description,
     alias_of, error, opt_in, default_under), ...]}`` for "models", "datasets", "metrics" or "features" (all four by default). Every
@@ -216,7 +219,7 @@ def model_options(
     name: str,
     dataset: str | os.PathLike[str] = _DEFAULT_DATASET,
     *,
-    include: list[str | os.PathLike[str]] | None = None,
+    include: Sequence[str | os.PathLike[str]] | None = None,
 ) -> ModelOptions:
     """What `genbench list models NAME` shows, as data: the config fields of the model ``name``,
     which ``--set NAME.FIELD=VALUE`` (``RunConfig.overrides``) takes, as they are on ``dataset``:
@@ -235,7 +238,7 @@ def model_options(
         return _model_options(name, dataset)
 
 
-def metric_info(name: str, *, include: list[str | os.PathLike[str]] | None = None) -> MetricInfo:
+def metric_info(name: str, *, include: Sequence[str | os.PathLike[str]] | None = None) -> MetricInfo:
     """What `genbench list metrics NAME` shows, as data: what the metric ``name`` declares,
     ``MetricInfo(name, source, description, values, options, runs_by_default, runs_by_default_under,
     reference, supported_kinds, version, needs_logits)``, each value a ``MetricValue(name, better)``
@@ -253,7 +256,7 @@ def dataset_info(
     name: str,
     data_dir: str | os.PathLike[str] | None = None,
     *,
-    include: list[str | os.PathLike[str]] | None = None,
+    include: Sequence[str | os.PathLike[str]] | None = None,
 ) -> DatasetInfo:
     """What `genbench list datasets NAME` shows, as data: what the dataset ``name`` declares (kind,
     example shape, value range, split sizes, modes, default features, whether its files are
@@ -271,7 +274,7 @@ def feature_info(
     name: str,
     dataset: str = _DEFAULT_DATASET,
     *,
-    include: list[str | os.PathLike[str]] | None = None,
+    include: Sequence[str | os.PathLike[str]] | None = None,
 ) -> FeatureInfo:
     """What `genbench list features NAME` shows, as data: what the feature extractor ``name``
     declares (the kinds of data it takes, whether it gives logits, its features' and logits' widths
@@ -290,7 +293,7 @@ def report(
     out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
     leaderboards: str | os.PathLike[str] | None = None,
     *,
-    include: list[str | os.PathLike[str]] | None = None,
+    include: Sequence[str | os.PathLike[str]] | None = None,
 ) -> dict[str, str]:
     """Aggregate results under ``out`` into leaderboards (``out/leaderboards`` unless given);
     returns {dataset: markdown}. ``out``: a results folder, or a list of them (results made on two
@@ -313,7 +316,7 @@ def report(
 def results_frame(
     out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
     *,
-    include: list[str | os.PathLike[str]] | None = None,
+    include: Sequence[str | os.PathLike[str]] | None = None,
 ) -> pd.DataFrame:
     """One row per result file under ``out`` (a results folder, or a list of them read as one, as
     :func:`report` reads them), as the board reads them: ``dataset``, ``model``, ``variant``,
@@ -331,7 +334,7 @@ def results_frame(
 def leaderboard_frame(
     out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
     *,
-    include: list[str | os.PathLike[str]] | None = None,
+    include: Sequence[str | os.PathLike[str]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The boards of the results under ``out`` as DataFrames, ``{dataset: board}``: the rows and
     columns :func:`report` writes to ``<dataset>.csv`` (a row per model variant and protocol, ranked,

@@ -185,7 +185,7 @@ class GenerativeModel(ABC):
         """
         return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
 
-    def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any]:
+    def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any] | None:
         """Train on ``train`` (N x *shape, in the data range). Returns a dict summarising it
         (``{"steps": n}``, recorded in the result's ``training``; None for none): anything else is
         warned of and not recorded.
@@ -195,14 +195,17 @@ class GenerativeModel(ABC):
         return {}
 
     @abstractmethod
-    def sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+    def sample(self, n: int, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Return ``n`` samples shaped ``(n, *spec.shape)``, float, in ``spec.value_range``.
 
-        Draw every random number from ``generator``, on its device, which is the run's (CUDA on a GPU
+        Define it as ``sample(self, n: int, *, generator: torch.Generator) -> torch.Tensor``, and
+        draw every random number from ``generator``, on its device, which is the run's (CUDA on a GPU
         machine): ``torch.randn(..., generator=generator, device=generator.device)``.
 
         A ``conditional`` model's ``sample`` takes a keyword ``labels`` besides (``sample(self, n, *,
-        generator, labels)``): sample ``i`` is drawn for class ``labels[i]``.
+        generator, labels)``): sample ``i`` is drawn for class ``labels[i]``. Both override this
+        signature (``*args: Any, **kwargs: Any``, which type checkers take as any arguments): one
+        naming ``generator`` alone here made mypy and pyright refuse a conditional model's ``labels``.
         """
 
     def sampling_progress(self, step: int, steps: int) -> None:

@@ -17,6 +17,7 @@ import os
 import re
 import tomllib
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -117,7 +118,7 @@ class RunConfig:
     progress: bool = True
     # --include (repeatable): .py files, or folders of them, whose @genbench.register_* classes to
     # use without packaging them (genbench.includes); imported before anything else is checked
-    include: list[Path | str] = field(default_factory=list)
+    include: Sequence[str | os.PathLike[str]] = field(default_factory=list)
 
     def minutes_between_checkpoints(self) -> float:
         """``checkpoint_minutes`` as training uses it: :data:`DEFAULT_CHECKPOINT_MINUTES` where it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -120,15 +121,15 @@ class Result:
         there is none, or this result was not read from its file. Never written into the result."""
         return self.__dict__.get("_failed_rerun")
 
-    def path(self, out: Path) -> Path:
+    def path(self, out: str | os.PathLike[str]) -> Path:
         return Path(out) / self.dataset / safe_name(self.label) / f"seed{self.seed}.json"
 
-    def failed_path(self, out: Path) -> Path:
+    def failed_path(self, out: str | os.PathLike[str]) -> Path:
         """Where a failed run of this seed is written when the earlier result in :meth:`path` is
         kept (``runner.write_result``); :func:`find_results` never reads it."""
         return self.path(out).with_name(f"seed{self.seed}.failed.json")
 
-    def aside_path(self, out: Path) -> Path:
+    def aside_path(self, out: str | os.PathLike[str]) -> Path:
         """Where this result is written when another process wrote, while this one ran, a result at
         :meth:`path` that it must not replace (``runner.write_result``, ``evaluate``): named by a hash
         of its protocol, so that asides of different protocols keep apart; :func:`find_results`
@@ -138,7 +139,7 @@ class Result:
             f"seed{self.seed}.aside-{hashlib.sha256(text.encode()).hexdigest()[:10]}.json"
         )
 
-    def written_aside(self, out: Path) -> Path | None:
+    def written_aside(self, out: str | os.PathLike[str]) -> Path | None:
         """:meth:`aside_path` when that file holds this result, as written there (another process
         wrote :meth:`path` while this result was made), else None: what a command's last line names
         in place of the report, which does not read it."""
@@ -150,7 +151,7 @@ class Result:
         except OSError:  # unreadable: nothing this command can say of it
             return None
 
-    def write(self, out: Path, to: Path | None = None) -> Path:
+    def write(self, out: str | os.PathLike[str], to: Path | None = None) -> Path:
         """Write this result atomically to :meth:`path`, or to ``to`` (a file beside it: a failure
         kept apart from an earlier result, :meth:`failed_path`; one written aside,
         :meth:`aside_path`); returns where."""
