@@ -39,6 +39,9 @@ __version__ = "0.1.0"
 
 fix_cublas_workspace()  # before any CUDA work: deterministic training on CUDA needs it (determinism.py)
 
+# for type checkers, which see the lazy names through these imports; at runtime the hints naming them
+# (and pandas, which `import genbench` would take 0.35 s more for, doubling `genbench --help`) resolve
+# with the names given: typing.get_type_hints(genbench.results_frame, localns={"pd": pandas})
 if TYPE_CHECKING:
     import pandas as pd
 
