@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,6 +101,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     fig = _figure((7, 4.5))
     ax = fig.subplots()
     any_partial = False
+    speeds = np.log10(a["samples_per_s"].to_numpy(dtype=float))
     for i, (row, timed) in enumerate(zip(a.itertuples(), timing_tags(a), strict=True)):
         marks = point_marks(row)
         flagged = bool(marks)
@@ -110,17 +112,18 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
             {"fmt": "x", "color": "gray"} if flagged else {"fmt": "o", "color": _COLOURS[i % len(_COLOURS)]}
         )
         ax.errorbar(row.samples_per_s, row.fid, yerr=getattr(row, "fid_std", None), capsize=3, **style)
-        # a label split by config is two networks: both points read "ddpm" before (the title names
-        # the protocol, so only the config is added)
-        name = f"{row.label} ({row.config_tag})" if getattr(row, "config_tag", "") else row.label
-        name += f" [{timed}]" if timed else ""
+        name = _point_name(row) + (f" [{timed}]" if timed else "")
         said = "; ".join(m for m in (marks, partial, rerun) if m)
         text = f"{name} ({said})" if said else name
+        # a point in the faster half named to its left: named to the right, the fastest row's name
+        # ran past the axes, and tight_layout shrank them to half the figure to make room for it
+        left = speeds.max() > speeds.min() and speeds[i] > (speeds.min() + speeds.max()) / 2
         ax.annotate(
             text,
             (row.samples_per_s, row.fid),
             fontsize=6,
-            xytext=(4, 4 if i % 2 else -9),
+            xytext=(-4 if left else 4, 4 if i % 2 else -9),
+            ha="right" if left else "left",
             textcoords="offset points",
             color="gray" if flagged else "black",
             parse_math=False,  # a "$" in a name started mathtext, and a bad formula failed the report
@@ -136,11 +139,13 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     else:
         ax.set_yscale("log")
         ax.set_ylabel("FID (log scale; lower is better)")
-    _few_ticks_within_a_decade(ax.xaxis, a["samples_per_s"])
+        _few_ticks_within_a_decade(ax.yaxis)
+    _few_ticks_within_a_decade(ax.xaxis)
     ax.set_xlabel("samples / s (log scale)")
     ax.set_title("Quality against sampling speed (grey: flagged rows)")
     ax.grid(alpha=0.3, which="both")
-    with_protocol(fig, protocol_and_partial(a, any_partial, timed=a))
+    note = protocol_and_partial(a, any_partial, timed=a)
+    with_protocol(fig, note + (f"\n{left_out}" if (left_out := _not_drawn(agg, a)) else ""))
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 
@@ -148,14 +153,38 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
 _STEPS = re.compile(r"steps=(\d+)")
 
 
-def _few_ticks_within_a_decade(axis: Any, values: pd.Series) -> None:
-    """A log ``axis`` whose ``values`` span less than a decade has no major tick inside, so matplotlib
-    labels every minor one: speeds of 1.58e6 to 1.72e6 samples/s read as eight overlapping
-    "1.6x10^6" labels. There, four or so round values are labelled instead (the axis is still log)."""
+def _point_name(row: Any) -> str:
+    """A row's name beside its point: a label split by config is two networks, both of whose points
+    read "ddpm" before (the title names the protocol, so only the config is added)."""
+    return f"{row.label} ({row.config_tag})" if getattr(row, "config_tag", "") else str(row.label)
+
+
+def _not_drawn(rows: pd.DataFrame, drawn: pd.DataFrame) -> str:
+    """Which of ``rows`` the FID-against-samples/s figure leaves out (``drawn`` are those it draws),
+    each with what it lacks, for a line beneath it: a row without samples/s (run without the
+    ``throughput`` metric) or without FID (its seeds all failed) was left out without a word, and
+    the figure read as the whole board. "" when every row is drawn."""
+    missing = []
+    for row in rows.drop(drawn.index).itertuples():
+        lacks = [
+            n for c, n in (("fid", "FID"), ("samples_per_s", "samples/s")) if pd.isna(getattr(row, c, None))
+        ]
+        said = "; ".join(m for m in (", ".join(f"no {name}" for name in lacks), point_marks(row)) if m)
+        missing.append(f"{_point_name(row)} ({said})")
+    return textwrap.fill(f"not drawn: {', '.join(missing)}", 100, break_on_hyphens=False) if missing else ""
+
+
+def _few_ticks_within_a_decade(axis: Any) -> None:
+    """A log ``axis`` that spans less than a decade has no major tick inside, so matplotlib labels
+    every minor one: speeds of 1.58e6 to 1.72e6 samples/s read as eight overlapping "1.6x10^6"
+    labels, FIDs of 5 to 7 as "5x10^0" to "7x10^0". There, four or so round values are labelled
+    instead (the axis is still log). Decided on the axis' span, not its values': a single point (one
+    row, or rows of one speed) spans a decade each side, where the values' "10" was labelled by
+    "40, 80, 120" alone, none of them near it."""
     from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 
-    positive = values[values > 0].dropna()
-    if positive.empty or positive.max() >= 10 * positive.min():
+    low, high = sorted(axis.get_view_interval())
+    if not 0 < low or high >= 10 * low:
         return
     axis.set_major_locator(MaxNLocator(nbins=4))
     axis.set_major_formatter(ScalarFormatter(useMathText=True))

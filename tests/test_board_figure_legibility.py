@@ -1,0 +1,104 @@
+"""The board's figures as a paper prints them: axes labelled where the points are, names inside
+the figure, every row of the board drawn or named as left out."""
+
+from __future__ import annotations
+
+import pytest
+
+from genbench import reporting
+from genbench.leaderboard import aggregate, results_frame
+from genbench.results import Result
+
+
+def result(model, seed, fid=None, variant="", status="ok", flags=(), **metrics):
+    return Result(
+        model=model,
+        dataset="toy",
+        seed=seed,
+        variant=variant,
+        status=status,
+        flags=list(flags),
+        error=None if status == "ok" else "CUDA out of memory",
+        protocol={
+            "num_samples": 100,
+            "reference_split": "train",
+            "features": {"name": "raw", "fingerprint": "a"},
+        },
+        metrics={} if status != "ok" else {**({"fid": fid} if fid is not None else {}), **metrics},
+    )
+
+
+@pytest.fixture
+def made(monkeypatch):
+    """The figures the report draws, to read their axes and texts."""
+    figures = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: figures.append(figure(*a, **k)) or figures[-1])
+    return figures
+
+
+def labelled(axis) -> list[tuple[float, str]]:
+    """The tick labels ``axis`` shows within its span, with where they are (after a draw)."""
+    low, high = sorted(axis.get_view_interval())
+    shown = []
+    for t in axis.get_ticklabels(which="both"):
+        where = t.get_position()[axis.axis_name == "y"]
+        if t.get_text() and t.get_visible() and low <= where <= high:
+            shown.append((where, t.get_text()))
+    return shown
+
+
+def test_fid_against_speed_of_one_row_labels_its_speed_axis_about_the_point(tmp_path, made):
+    """One row (or rows of one speed): matplotlib spans a decade each side of the point, and the
+    within-a-decade ticks, decided on the values alone, labelled 40, 80 and 120 at the right end of
+    the axis, none near the point at 10 samples/s."""
+    agg = aggregate(results_frame([result("ddpm", 0, 5.0, samples_per_s=10.0)]))
+    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    made[-1].canvas.draw()
+    where = [x for x, _ in labelled(made[-1].axes[0].xaxis)]
+    assert min(where) <= 10.0 <= max(where), where
+
+
+def test_fid_against_speed_labels_fids_within_a_decade_as_plain_numbers(tmp_path, made):
+    """FIDs of 5 to 7 on a log axis with no decade inside were labelled "5x10^0", "6x10^0", "7x10^0"."""
+    rs = [result(m, 0, f, samples_per_s=v) for m, f, v in (("a", 5.0, 10.0), ("b", 7.0, 1000.0))]
+    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    made[-1].canvas.draw()
+    texts = [t for _, t in labelled(made[-1].axes[0].yaxis)]
+    assert texts and not any("10^" in t for t in texts), texts
+
+
+def test_fid_against_speed_names_the_fastest_row_inside_the_figure(tmp_path, made):
+    """The fastest row's name was written to the right of its point: a long one (a --set variant)
+    ran past the axes, and tight_layout shrank them to about half the figure to make room."""
+    rs = [
+        result("ddpm", 0, 5.0, samples_per_s=10.0),
+        result("ddim", 0, 7.0, variant="steps=10,eta=1,ddpm.train_steps=500", samples_per_s=1000.0),
+    ]
+    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = made[-1]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax = fig.axes[0]
+    assert ax.get_position().width > 0.75
+    axes_box = ax.get_window_extent(renderer)
+    for text in ax.texts:
+        box = text.get_window_extent(renderer)
+        assert axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1, text.get_text()
+
+
+def test_fid_against_speed_names_the_rows_it_leaves_out(tmp_path, made):
+    """A row without samples/s (run without the throughput metric) and one whose seeds all failed
+    (no FID) were left off the figure without a word: it read as the whole board."""
+    rs = [result("ddpm", s, 5.0 + s, samples_per_s=10.0) for s in (0, 1)]
+    rs += [result("vae", 0, 9.0), result("gan", 0, status="failed", flags=["failed"])]
+    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    said = " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
+    assert "not drawn: " in said
+    assert "vae (no samples/s)" in said
+    assert "gan (no FID, no samples/s; failed" in said
+    # a board whose rows are all drawn says nothing of it
+    rs = [result("ddpm", s, 5.0 + s, samples_per_s=10.0) for s in (0, 1)]
+    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    assert "not drawn" not in " ".join(t.get_text() for t in made[-1].texts)
