@@ -214,6 +214,11 @@ def _curve_name(rest: str) -> str:
     return ", ".join([f"DDIM ({', '.join(sampler)})", *(f for f in fields if f.startswith("ddpm."))])
 
 
+#: the step curves' markers, one a curve: curves told apart by colour alone (each drawn with
+#: circles) read as one in greyscale print and to a colour-blind reader (tab10's blue and red have
+#: one grey). Not "s" (the speed's) nor "x" (a marked point's)
+_CURVE_MARKERS = ("o", "^", "D", "v", "P", "X", "*")
+
 #: the legend's entry for a step curve's points of rows that are flagged or lost seeds
 _MARKED = "grey ×: flagged, or seeds without samples (named)"
 
@@ -280,7 +285,7 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
             steps,
             fid,
             yerr=[s if s == s else 0 for s in std],
-            marker="o",
+            marker=_CURVE_MARKERS[i % len(_CURVE_MARKERS)],
             markevery=sound,
             capsize=3,
             color=colour,

@@ -1,5 +1,5 @@
 """The board's figures as a paper prints them: axes labelled where the points are, names inside
-the figure, every row of the board drawn or named as left out."""
+the figure, every row of the board drawn or named as left out, curves told apart without colour."""
 
 from __future__ import annotations
 
@@ -102,3 +102,17 @@ def test_fid_against_speed_names_the_rows_it_leaves_out(tmp_path, made):
     rs = [result("ddpm", s, 5.0 + s, samples_per_s=10.0) for s in (0, 1)]
     assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
     assert "not drawn" not in " ".join(t.get_text() for t in made[-1].texts)
+
+
+def test_the_ddim_step_curves_differ_in_marker_not_colour_alone(tmp_path, made):
+    """Sweeps at eta 0, 0.5 and 1 were three solid lines of circles in three colours: one in
+    greyscale print (tab10's blue and red have one grey) and to a red-green colour-blind reader."""
+    rs = [
+        result("ddim", 0, 30.0 / steps + k, variant=",".join(f for f in (f"steps={steps}", eta) if f))
+        for k, eta in enumerate(("", "eta=0.5", "eta=1"))
+        for steps in (10, 20, 50)
+    ]
+    assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+    curves = {c.get_label(): c.lines[0].get_marker() for c in made[-1].axes[0].containers}
+    assert len(curves) == 3, curves
+    assert len(set(curves.values())) == 3, curves
