@@ -219,6 +219,9 @@ def _curve_name(rest: str) -> str:
 #: one grey). Not "s" (the speed's) nor "x" (a marked point's)
 _CURVE_MARKERS = ("o", "^", "D", "v", "P", "X", "*")
 
+#: inches of a line of the step curve's 8 pt legend, beneath its axes
+_LEGEND_LINE = 0.2
+
 #: the legend's entry for a step curve's points of rows that are flagged or lost seeds
 _MARKED = "grey ×: flagged, or seeds without samples (named)"
 
@@ -352,7 +355,14 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
         ax2.set_ylabel(
             "samples / s" if one else "samples / s (dotted)", color="tab:orange" if one else "black"
         )
-    ax.legend(loc="upper center", fontsize=8)
+    # beneath the axes, under the step axis' label, the figure made taller by its lines: inside them
+    # ("upper center") the legend of three sweeps and two DDPM lines covered the curves it names
+    from matplotlib.transforms import ScaledTranslation
+
+    entries = len(ax.get_legend_handles_labels()[1])
+    fig.set_size_inches(fig.get_figwidth(), fig.get_figheight() + _LEGEND_LINE * entries)
+    below = ax.transAxes + ScaledTranslation(0, -0.45, fig.dpi_scale_trans)  # 0.45 inch: ticks and label
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below, fontsize=8)
     ax.set_title(f"DDIM: quality{' and speed' if ax2 is not None else ''} against steps")
     drawn = [p[3] for points in curves.values() for p in points.values()] + list(lines.index)
     marked = any(partial_fid[i] for i in drawn) or any(partial_speed[i] for i in timed.index)

@@ -116,3 +116,26 @@ def test_the_ddim_step_curves_differ_in_marker_not_colour_alone(tmp_path, made):
     curves = {c.get_label(): c.lines[0].get_marker() for c in made[-1].axes[0].containers}
     assert len(curves) == 3, curves
     assert len(set(curves.values())) == 3, curves
+
+
+def test_the_ddim_step_curves_legend_is_beneath_the_axes_not_over_the_curves(tmp_path, made):
+    """The legend sat inside the axes ("upper center"): with three sweeps and two DDPM lines it
+    covered the curves it names. It is beneath the axes and their step label, clear of both."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    rs = [
+        result("ddim", 0, 30.0 / steps + k, variant=",".join(f for f in (f"steps={steps}", eta) if f))
+        for k, eta in enumerate(("", "eta=0.5", "eta=1"))
+        for steps in (10, 20, 50)
+    ]
+    rs += [result("ddpm", 0, 2.0, nfe=1000.0)]
+    assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+    fig = made[-1]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y1 < ax.xaxis.label.get_window_extent(renderer).y0
+    assert legend.y0 > 0 and legend.x0 > 0 and legend.x1 < fig.bbox.x1  # within the figure
+    # and above the protocol beneath it
+    footer = max(fig.texts, key=lambda t: t.get_window_extent(renderer).y1).get_window_extent(renderer)
+    assert footer.y1 < legend.y0
