@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 #: the most samples the scatter of 2D data draws
 SCATTER_SAMPLES = 2000
 
+#: how much larger the 2D scatters' legends draw their points than the scatter (``s=2``, which a
+#: legend drew as a dot of about a pixel: the light grey "data" swatch could not be seen)
+LEGEND_MARKERSCALE = 3
+
 
 def samples_note(
     label: str, seed: int, num_samples: int, drawn: int, num_train: int, width: int = 100
@@ -65,7 +69,7 @@ def save_sample_grid(
     ax.scatter(train[:, 0], train[:, 1], s=2, c="lightgray", label="data")
     ax.scatter(samples[:SCATTER_SAMPLES, 0], samples[:SCATTER_SAMPLES, 1], s=2, c="tab:blue", label="samples")
     ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="upper right", fontsize=7, markerscale=LEGEND_MARKERSCALE)
     drawn = min(len(samples), SCATTER_SAMPLES)
     with_protocol(fig, samples_note(label, seed, len(samples), drawn, len(train), note_width(fig)))
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=100))

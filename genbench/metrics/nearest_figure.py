@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genbench.figures import SCATTER_SAMPLES
+from genbench.figures import LEGEND_MARKERSCALE, SCATTER_SAMPLES
 from genbench.metrics.base import EvalContext
 from genbench.metrics.memorization import RATIO
 
@@ -133,7 +133,7 @@ def save_nearest_figure(
             ax.plot([s2[s, 0], t2[j, 0]], [s2[s, 1], t2[j, 1]], c="tab:red", lw=1)
         ax.scatter(s2[rows, 0], s2[rows, 1], s=12, c="tab:red", label="most likely copies")
         ax.set_aspect("equal")
-        ax.legend(loc="upper right", fontsize=7)
+        ax.legend(loc="upper right", fontsize=7, markerscale=LEGEND_MARKERSCALE)
         ax.set_title(f"{label}: samples nearest the training set", fontsize=8)
         drawn = (min(len(s2), SCATTER_SAMPLES), min(len(t2), SCATTER_TRAIN))
         text = note(drawn=drawn, width=note_width(fig))
