@@ -36,6 +36,7 @@ from genbench.frames import board_csv_frame, read_board
 from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
 from genbench.latex import leaderboard_latex
 from genbench.layout import LEADERBOARDS
+from genbench.log_ticks import few_ticks_within_a_decade
 from genbench.markdown import leaderboard_markdown
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
@@ -139,8 +140,8 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     else:
         ax.set_yscale("log")
         ax.set_ylabel("FID (log scale; lower is better)")
-        _few_ticks_within_a_decade(ax.yaxis)
-    _few_ticks_within_a_decade(ax.xaxis)
+        few_ticks_within_a_decade(ax.yaxis)
+    few_ticks_within_a_decade(ax.xaxis)
     ax.set_xlabel("samples / s (log scale)")
     ax.set_title("Quality against sampling speed (grey: flagged rows)")
     ax.grid(alpha=0.3, which="both")
@@ -172,23 +173,6 @@ def _not_drawn(rows: pd.DataFrame, drawn: pd.DataFrame) -> str:
         said = "; ".join(m for m in (", ".join(f"no {name}" for name in lacks), point_marks(row)) if m)
         missing.append(f"{_point_name(row)} ({said})")
     return textwrap.fill(f"not drawn: {', '.join(missing)}", 100, break_on_hyphens=False) if missing else ""
-
-
-def _few_ticks_within_a_decade(axis: Any) -> None:
-    """A log ``axis`` that spans less than a decade has no major tick inside, so matplotlib labels
-    every minor one: speeds of 1.58e6 to 1.72e6 samples/s read as eight overlapping "1.6x10^6"
-    labels, FIDs of 5 to 7 as "5x10^0" to "7x10^0". There, four or so round values are labelled
-    instead (the axis is still log). Decided on the axis' span, not its values': a single point (one
-    row, or rows of one speed) spans a decade each side, where the values' "10" was labelled by
-    "40, 80, 120" alone, none of them near it."""
-    from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
-
-    low, high = sorted(axis.get_view_interval())
-    if not 0 < low or high >= 10 * low:
-        return
-    axis.set_major_locator(MaxNLocator(nbins=4))
-    axis.set_major_formatter(ScalarFormatter(useMathText=True))
-    axis.set_minor_formatter(NullFormatter())
 
 
 def ddim_sweep_point(variant: str) -> tuple[int | None, str]:

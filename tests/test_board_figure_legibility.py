@@ -1,5 +1,6 @@
-"""The board's figures as a paper prints them: axes labelled where the points are, names inside
-the figure, every row of the board drawn or named as left out, curves told apart without colour."""
+"""The board's figures as a paper prints them: axes labelled where the points are, names and titles
+inside the figure, every row of the board drawn or named as left out, curves told apart without
+colour."""
 
 from __future__ import annotations
 
@@ -139,3 +140,56 @@ def test_the_ddim_step_curves_legend_is_beneath_the_axes_not_over_the_curves(tmp
     # and above the protocol beneath it
     footer = max(fig.texts, key=lambda t: t.get_window_extent(renderer).y1).get_window_extent(renderer)
     assert footer.y1 < legend.y0
+
+
+def gan_log(norms: tuple[float, float]) -> list[dict]:
+    low, high = norms
+    return [
+        {"step": i, "d_real": 0.7, "d_fake": 0.3, "grad_norm_g": low + (high - low) * (i % 7) / 6}
+        for i in range(60)
+    ]
+
+
+@pytest.fixture
+def saved(monkeypatch):
+    """The figures saved outside reporting._figure (the GAN dynamics' own), to read their axes."""
+    from matplotlib.figure import Figure
+
+    figures = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(
+        Figure, "savefig", lambda self, *a, **k: figures.append(self) or savefig(self, *a, **k)
+    )
+    return figures
+
+
+def test_the_gan_dynamics_titles_stay_within_their_panels(tmp_path, saved):
+    """A row split by protocol and config, with its seed and outcome, is a long title: it ran past
+    its 4.2-inch panel, off the figure's left edge (its first letters cut) or over its neighbour's."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from genbench.metrics.gan_dynamics import plot_gan_dynamics
+
+    long = "gan_ns[lr=0.0002,beta1=0.5,train_steps=2000] (N=200, config 3f9a1c) (seed 0, diverged)"
+    plot_gan_dynamics({long: gan_log((1, 2)), "gan (seed 0)": gan_log((1, 2))}, tmp_path / "g.png")
+    fig = saved[-1]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    top = [ax for ax in fig.axes if ax.get_title()]
+    boxes = [ax.title.get_window_extent(renderer) for ax in top]
+    assert len(boxes) == 2
+    assert all(0 <= b.x0 and b.x1 <= fig.bbox.x1 for b in boxes), boxes
+    assert boxes[0].x1 < boxes[1].x0  # clear of its neighbour's
+    assert " ".join(top[0].get_title().split()) == long  # wrapped, not cut
+
+
+def test_the_gan_dynamics_gradient_axis_labels_a_norm_within_a_decade_as_plain_numbers(tmp_path, saved):
+    """Gradient norms of 1 to 2 on the log axis were labelled "10^0" and "2x10^0" alone, and the
+    axis' label did not say it was logarithmic."""
+    from genbench.metrics.gan_dynamics import plot_gan_dynamics
+
+    plot_gan_dynamics({"gan (seed 0)": gan_log((1.0, 2.0))}, tmp_path / "g.png")
+    saved[-1].canvas.draw()
+    bottom = saved[-1].axes[1]
+    assert bottom.get_yscale() == "log" and "log scale" in bottom.get_ylabel()
+    texts = [t for _, t in labelled(bottom.yaxis)]
+    assert len(texts) >= 2 and not any("10^" in t for t in texts), texts

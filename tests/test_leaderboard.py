@@ -2096,7 +2096,7 @@ def test_the_board_says_what_rows_ran_at_where_their_brackets_name_no_value(tmp_
 
 def test_fid_against_speed_labels_a_few_ticks_when_the_speeds_span_less_than_a_decade(tmp_path, monkeypatch):
     """Speeds of 1.58e6 to 1.72e6 samples/s: a log axis with no decade inside labelled each of its
-    minor ticks, ten overlapping "1.6x10^6" labels (reporting._few_ticks_within_a_decade)."""
+    minor ticks, ten overlapping "1.6x10^6" labels (genbench.log_ticks)."""
     from genbench import reporting
 
     made = []

@@ -26,11 +26,17 @@ from typing import ClassVar
 import numpy as np
 
 from genbench.errors import MetricInputError
+from genbench.log_ticks import few_ticks_within_a_decade
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
 REQUIRED = ("d_real", "d_fake", "grad_norm_g")
 WINDOW = 0.1
+
+#: inches of a run's column in :func:`plot_gan_dynamics`' figure
+PANEL_WIDTH = 4.2
+#: characters of a panel's 9 pt title an inch, where it is wrapped to its panel's width
+TITLE_CHARS_PER_INCH = 13
 
 
 def gan_rows(log: list[dict[str, float]]) -> list[dict[str, float]]:
@@ -129,7 +135,7 @@ def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
         raise MetricInputError(f"no GAN training log among {', '.join(logs) or 'no runs'}; train a GAN first")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(4.2 * len(runs), 5.5))
+    fig = Figure(figsize=(PANEL_WIDTH * len(runs), 5.5))
     axes = fig.subplots(2, len(runs), squeeze=False, sharex="col", sharey="row")
     grads = np.concatenate([_column(rows, "grad_norm_g") for rows in runs.values()])
     log_scale = bool(np.all(grads[np.isfinite(grads)] > 0))
@@ -142,7 +148,10 @@ def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
             top.plot(steps, _smooth(y), color=color, lw=1.5, label=name)
         top.axhline(0.5, color="gray", ls=":", lw=0.8)
         top.set_ylim(-0.02, 1.02)
-        top.set_title(label, fontsize=9, parse_math=False)  # a name's "$" is no formula
+        # wrapped to its panel: a row split by protocol and config, with its seed and outcome, ran
+        # past its panel's edge, over its neighbour's title or off the figure
+        title = textwrap.fill(label, int(TITLE_CHARS_PER_INCH * PANEL_WIDTH), break_on_hyphens=False)
+        top.set_title(title, fontsize=9, parse_math=False)  # a name's "$" is no formula
         g = _column(rows, "grad_norm_g")
         bottom.plot(steps, g, color="tab:green", alpha=0.25, lw=0.6)
         bottom.plot(steps, _smooth(g), color="tab:green", lw=1.5, label="|grad G|")
@@ -151,9 +160,12 @@ def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
         bottom.set_xlabel("step")
         if c == 0:
             top.set_ylabel("discriminator output")
-            bottom.set_ylabel("generator gradient norm")
+            bottom.set_ylabel("generator gradient norm" + (" (log scale)" if log_scale else ""))
             top.legend(loc="center right", fontsize=7)
             bottom.legend(loc="upper right", fontsize=7)
+    if log_scale:  # a norm within a decade (1 to 2) was labelled "10^0" and "2x10^0" alone
+        for bottom in axes[1]:
+            few_ticks_within_a_decade(bottom.yaxis)
     fig.suptitle("GAN dynamics: D(x), D(G(z)) and the generator's gradient", fontsize=10)
     # about 16 characters an inch at 7 pt, as figure_protocol's 100 at 6 inches
     with_protocol(
