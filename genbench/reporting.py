@@ -140,7 +140,8 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     else:
         ax.set_yscale("log")
         ax.set_ylabel("FID (log scale; lower is better)")
-        few_ticks_within_a_decade(ax.yaxis)
+    _room_above(ax)
+    few_ticks_within_a_decade(ax.yaxis)  # a log one: not the symmetric log of an FID of 0
     few_ticks_within_a_decade(ax.xaxis)
     ax.set_xlabel("samples / s (log scale)")
     ax.set_title("Quality against sampling speed (grey: flagged rows)")
@@ -152,6 +153,14 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
 
 #: a sweep point's step count among a DDIM variant's fields (``steps=10``)
 _STEPS = re.compile(r"steps=(\d+)")
+
+
+def _room_above(ax: Any, share: float = 0.1) -> None:
+    """Raise the top of ``ax``'s FID axis by ``share`` of its height, as drawn (log or symmetric
+    log): the worst row's point sat on the frame, its name above it, over the title's line."""
+    scale = ax.yaxis.get_transform()
+    low, high = scale.transform(np.array(ax.get_ylim()))
+    ax.set_ylim(top=float(scale.inverted().transform(np.array([high + share * (high - low)]))[0]))
 
 
 def _point_name(row: Any) -> str:

@@ -89,6 +89,24 @@ def test_fid_against_speed_names_the_fastest_row_inside_the_figure(tmp_path, mad
         assert axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1, text.get_text()
 
 
+def test_fid_against_speed_names_the_worst_row_beneath_the_frame(tmp_path, made):
+    """The worst row's point sat on the axes' top edge and its name above the frame, on the title's
+    line: ring8's gaussian at FID 1.9e-4 beside copy at 0, on the symmetric log axis."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    rs = [
+        result(m, 0, f, samples_per_s=v)
+        for m, f, v in zip(("copy", "gaussian"), (0.0, 1.9e-4), (6.9e6, 8.8e5), strict=True)
+    ]
+    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    fig = made[-1]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax = fig.axes[0]
+    top = ax.get_window_extent(renderer).y1
+    for text in ax.texts:
+        assert text.get_window_extent(renderer).y1 <= top, text.get_text()
+
+
 def test_fid_against_speed_names_the_rows_it_leaves_out(tmp_path, made):
     """A row without samples/s (run without the throughput metric) and one whose seeds all failed
     (no FID) were left off the figure without a word: it read as the whole board."""
