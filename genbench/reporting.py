@@ -36,7 +36,7 @@ from genbench.frames import board_csv_frame, read_board
 from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
 from genbench.latex import leaderboard_latex
 from genbench.layout import LEADERBOARDS
-from genbench.log_ticks import few_ticks_within_a_decade
+from genbench.log_ticks import round_ticks_when_narrow
 from genbench.markdown import leaderboard_markdown
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
@@ -141,8 +141,8 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         ax.set_yscale("log")
         ax.set_ylabel("FID (log scale; lower is better)")
     _room_above(ax)
-    few_ticks_within_a_decade(ax.yaxis)  # a log one: not the symmetric log of an FID of 0
-    few_ticks_within_a_decade(ax.xaxis)
+    round_ticks_when_narrow(ax.yaxis)  # a log one: not the symmetric log of an FID of 0
+    round_ticks_when_narrow(ax.xaxis)
     ax.set_xlabel("samples / s (log scale)")
     ax.set_title("Quality against sampling speed (grey: flagged rows)")
     ax.grid(alpha=0.3, which="both")

@@ -211,3 +211,14 @@ def test_the_gan_dynamics_gradient_axis_labels_a_norm_within_a_decade_as_plain_n
     assert bottom.get_yscale() == "log" and "log scale" in bottom.get_ylabel()
     texts = [t for _, t in labelled(bottom.yaxis)]
     assert len(texts) >= 2 and not any("10^" in t for t in texts), texts
+
+
+def test_the_gan_dynamics_gradient_axis_keeps_matplotlibs_labels_over_a_wider_span(tmp_path, saved):
+    """Norms of 0.1 to 0.5 (the published digits board's): matplotlib labels 0.1, 0.2, 0.3, 0.4,
+    where round values (0.15, 0.30, 0.45) left the axis' low end, and the run's start, unlabelled."""
+    from genbench.metrics.gan_dynamics import plot_gan_dynamics
+
+    plot_gan_dynamics({"gan (seed 0)": gan_log((0.1, 0.5))}, tmp_path / "g.png")
+    saved[-1].canvas.draw()
+    where = [y for y, _ in labelled(saved[-1].axes[1].yaxis)]
+    assert where and min(where) <= 0.1 + 1e-9, where

@@ -26,7 +26,7 @@ from typing import ClassVar
 import numpy as np
 
 from genbench.errors import MetricInputError
-from genbench.log_ticks import few_ticks_within_a_decade
+from genbench.log_ticks import round_ticks_when_narrow
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
 
@@ -163,9 +163,9 @@ def plot_gan_dynamics(logs: dict[str, list[dict]], path: Path) -> Path:
             bottom.set_ylabel("generator gradient norm" + (" (log scale)" if log_scale else ""))
             top.legend(loc="center right", fontsize=7)
             bottom.legend(loc="upper right", fontsize=7)
-    if log_scale:  # a norm within a decade (1 to 2) was labelled "10^0" and "2x10^0" alone
+    if log_scale:  # a narrow span of norms (1 to 2) was labelled "10^0" and "2x10^0" alone
         for bottom in axes[1]:
-            few_ticks_within_a_decade(bottom.yaxis)
+            round_ticks_when_narrow(bottom.yaxis)
     fig.suptitle("GAN dynamics: D(x), D(G(z)) and the generator's gradient", fontsize=10)
     # about 16 characters an inch at 7 pt, as figure_protocol's 100 at 6 inches
     with_protocol(
