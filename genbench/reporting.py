@@ -342,7 +342,7 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
     # its minor ticks, "6x10^0" between 5 and 10, as if steps had been sampled there
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("sampling steps")
-    ax.set_ylabel("FID")
+    ax.set_ylabel("FID (lower is better)")  # which way is better, as FID against samples/s says
     if ax2 is not None:
         one = len(curves) == 1
         ax2.set_ylabel(

@@ -222,3 +222,11 @@ def test_the_gan_dynamics_gradient_axis_keeps_matplotlibs_labels_over_a_wider_sp
     saved[-1].canvas.draw()
     where = [y for y, _ in labelled(saved[-1].axes[1].yaxis)]
     assert where and min(where) <= 0.1 + 1e-9, where
+
+
+def test_the_ddim_step_curve_says_which_way_its_fid_is_better(tmp_path, made):
+    """Its axis read "FID" alone, where FID against samples/s says "lower is better": a reader of the
+    PNG apart from its board (an IS or precision axis beside it in a paper) had to know."""
+    rs = [result("ddim", 0, 30.0 / steps, variant=f"steps={steps}") for steps in (10, 20)]
+    assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+    assert made[-1].axes[0].get_ylabel() == "FID (lower is better)"
