@@ -120,6 +120,31 @@ def test_nearest_class_mean_counted_by_hand():
     assert got == {"cas": 3 / 6, "cas_ref": 1.0}
 
 
+def test_nearest_class_mean_never_holds_every_offset_at_once(monkeypatch):
+    """The test x classes x dims offsets are made a block of test points at a time: 2000 points, 50
+    classes and 20 dimensions were 16 MB of float64 offsets at once (8 GB for 10000 points of a
+    1000-class, 100-dimensional plugin mixture); in blocks of 4096 offsets the peak is the few
+    block-sized temporaries and the N labels, and the classes are those of the whole computation."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    train, labels = rng.standard_normal((500, 20)), rng.integers(0, 50, 500)
+    test = rng.standard_normal((2000, 20))
+    means = np.stack([train[labels == c].mean(0) for c in np.unique(labels)])
+    whole = np.unique(labels)[((test[:, None, :] - means[None, :, :]) ** 2).sum(-1).argmin(1)]
+    monkeypatch.setattr(cas_module, "BLOCK_ELEMENTS", 4096, raising=False)
+    tracemalloc.start()
+    try:
+        got = cas_module.nearest_class_mean(train, labels, test)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, whole)
+    # 3 block temporaries of 4096 float64 (32 KiB each), the labels (16 KiB) and the 50 x 20 means,
+    # with room; the offsets at once were 2000 x 50 x 20 x 8 bytes = 16 MB
+    assert peak < 1_000_000, peak
+
+
 def test_cas_ref_is_trained_once_a_command_and_the_same_command_gives_the_same_numbers(digits, monkeypatch):
     """Two models scored in one command (one reference cache) train the recipe three times, not four;
     a second command (a fresh cache) gives the same numbers bit for bit; another seed another net."""
