@@ -27,6 +27,7 @@ from genbench.planning import (
     without_unused_stats,
 )
 from genbench.progress import Progress, command_console
+from genbench.protocol_line import protocol_line
 from genbench.replacement import add_fingerprints, metrics_replaced, protocol_replaced
 from genbench.resolve import (
     build_dataset,
@@ -44,7 +45,7 @@ from genbench.results import Result, safe_name
 from genbench.runner import load_stats, reference_features_for
 from genbench.sample_labels import checked_labels, given_labels, labelled_classes, labels_sha256
 from genbench.saved_samples import kept_by, remove_samples_of, samples_sha256, write_with_samples
-from genbench.scoring import evaluate_into, protocol_line
+from genbench.scoring import evaluate_into
 
 if TYPE_CHECKING:
     import torch

@@ -29,12 +29,13 @@ from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.planning import Failed, Plan, plan, row_label
 from genbench.progress import Progress, command_console
+from genbench.protocol_line import protocol_line
 from genbench.provenance import model_source
 from genbench.replacement import add_fingerprints, replaced_by_run
 from genbench.results import Result
 from genbench.retraining import retrain_finished
 from genbench.saved_samples import remove_samples_of, write_with_samples
-from genbench.scoring import evaluate_into, protocol_line
+from genbench.scoring import evaluate_into
 from genbench.skip_done import done_rows, row_config
 from genbench.split_features import beside_the_run, split_features_for
 from genbench.training import train_or_load
