@@ -38,6 +38,7 @@ from genbench.latex import leaderboard_latex
 from genbench.layout import LEADERBOARDS
 from genbench.log_ticks import round_ticks_when_narrow
 from genbench.markdown import leaderboard_markdown
+from genbench.point_labels import place_labels
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
 from genbench.row_figures import board_rows, copy_run_figures, row_runs
@@ -102,6 +103,9 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     fig = _figure((7, 4.5))
     ax = fig.subplots()
     any_partial = False
+    names: list[Any] = []
+    left: list[bool] = []
+    bars: list[tuple[float, float]] = []
     speeds = np.log10(a["samples_per_s"].to_numpy(dtype=float))
     for i, (row, timed) in enumerate(zip(a.itertuples(), timing_tags(a), strict=True)):
         marks = point_marks(row)
@@ -116,19 +120,24 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         name = _point_name(row) + (f" [{timed}]" if timed else "")
         said = "; ".join(m for m in (marks, partial, rerun) if m)
         text = f"{name} ({said})" if said else name
-        # a point in the faster half named to its left: named to the right, the fastest row's name
-        # ran past the axes, and tight_layout shrank them to half the figure to make room for it
-        left = speeds.max() > speeds.min() and speeds[i] > (speeds.min() + speeds.max()) / 2
-        ax.annotate(
-            text,
-            (row.samples_per_s, row.fid),
-            fontsize=6,
-            xytext=(-4 if left else 4, 4 if i % 2 else -9),
-            ha="right" if left else "left",
-            textcoords="offset points",
-            color="gray" if flagged else "black",
-            parse_math=False,  # a "$" in a name started mathtext, and a bad formula failed the report
+        # a point in the faster half named to its left first: named to the right, the fastest row's
+        # name ran past the axes, and tight_layout shrank them to half the figure to make room for it
+        left.append(bool(speeds.max() > speeds.min() and speeds[i] > (speeds.min() + speeds.max()) / 2))
+        spread = getattr(row, "fid_std", None)
+        spread = float(spread) if spread is not None and spread == spread else 0.0
+        bars.append((row.fid - spread, row.fid + spread))
+        names.append(
+            ax.annotate(
+                text,
+                (row.samples_per_s, row.fid),
+                fontsize=6,
+                xytext=(0, 0),
+                textcoords="offset points",
+                color="gray" if flagged else "black",
+                parse_math=False,  # a "$" in a name started mathtext, and a bad formula failed the report
+            )
         )
+        names[-1].set_in_layout(False)  # placed once the layout is made, inside the axes
     ax.set_xscale("log")
     positive = a["fid"][a["fid"] > 0]
     if len(positive) < len(a):  # an FID of 0 has no place on a log axis
@@ -148,6 +157,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
     ax.grid(alpha=0.3, which="both")
     note = protocol_and_partial(a, any_partial, timed=a)
     with_protocol(fig, note + (f"\n{left_out}" if (left_out := _not_drawn(agg, a)) else ""))
+    place_labels(ax, names, left, bars)  # a dozen rows' names at one offset overlapped each other
     return save_png(path, lambda fh: fig.savefig(fh, format="png", dpi=120), fix=FIX_LEADERBOARDS)
 
 

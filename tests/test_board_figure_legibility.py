@@ -123,6 +123,69 @@ def test_fid_against_speed_names_the_rows_it_leaves_out(tmp_path, made):
     assert "not drawn" not in " ".join(t.get_text() for t in made[-1].texts)
 
 
+#: a board of 14 rows like the published digits board (model, variant, FID, samples/s, flags): a
+#: DDIM step sweep at eta 0 and 1 between DDPM and the GANs, and the controls
+BOARD_14 = [
+    ("copy", "", 0.0, 4.47e6, ["memorized"]),
+    ("ddpm", "", 13.7, 13.4, []),
+    ("ddim", "eta=1,steps=100", 15.7, 149.0, []),
+    ("ddim", "steps=100", 19.7, 164.0, []),
+    ("ddim", "", 21.1, 263.0, []),
+    ("ddim", "eta=1,steps=50", 22.0, 290.0, []),
+    ("ddim", "steps=20", 27.6, 583.0, []),
+    ("ddim", "eta=1,steps=20", 31.0, 600.0, []),
+    ("gan-sat", "", 43.5, 1.06e5, []),
+    ("ddim", "steps=10", 44.8, 1073.0, []),
+    ("gan-ns", "", 50.1, 1.33e5, []),
+    ("vae", "", 106.7, 9.7e4, []),
+    ("gaussian", "", 202.6, 4.04e5, []),
+    ("collapse", "", 2307.0, 9.83e6, ["collapsed", "memorized"]),
+]
+
+
+def board_14():
+    return aggregate(
+        results_frame(
+            [
+                result(m, s, f * (1 + 0.05 * (s - 1)), variant=v, flags=fl, samples_per_s=sp * (1 + 0.01 * s))
+                for m, v, f, sp, fl in BOARD_14
+                for s in (0, 1, 2)
+            ]
+        )
+    )
+
+
+def test_fid_against_speed_names_a_dozen_rows_clear_of_each_other(tmp_path, made):
+    """Each name was written at one offset from its point: with the digits board's dozen rows the
+    names of the DDIM sweep's points, a few samples/s apart, were written over each other and over
+    their neighbours' points."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    assert reporting.fid_vs_throughput(board_14(), tmp_path / "fid.png").is_file()
+    fig = made[-1]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax = fig.axes[0]
+    assert len(ax.texts) == len(BOARD_14)
+    frame = ax.get_window_extent(renderer)
+    boxes = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts}
+    for name, box in boxes.items():
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, name
+    names = sorted(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not boxes[a].overlaps(boxes[b]), (a, b)
+    # and clear of every point's marker
+    points = [ax.transData.transform(t.xy) for t in ax.texts]
+    for name, box in boxes.items():
+        assert not any(box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1 for x, y in points), name
+
+
+def test_fid_against_speed_draws_the_same_png_from_the_same_board(tmp_path, made):
+    """Where the names go depends on the board alone: a report rerun gives the same bytes."""
+    first = reporting.fid_vs_throughput(board_14(), tmp_path / "a.png").read_bytes()
+    assert reporting.fid_vs_throughput(board_14(), tmp_path / "b.png").read_bytes() == first
+
+
 def test_the_ddim_step_curves_differ_in_marker_not_colour_alone(tmp_path, made):
     """Sweeps at eta 0, 0.5 and 1 were three solid lines of circles in three colours: one in
     greyscale print (tab10's blue and red have one grey) and to a red-green colour-blind reader."""
