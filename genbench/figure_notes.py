@@ -139,7 +139,7 @@ def point_marks(row: Any) -> str:
     lost = [s for s in str(getattr(row, "status", "ok")).split(";") if s not in ("ok", *flags)]
     failed = getattr(row, "failed_seeds", "")
     without = [f"no samples from seed{'s' if ',' in failed else ''} {failed}"] if failed else []
-    return "; ".join(m for m in (",".join([*flags, *lost]), *without) if m)
+    return "; ".join(m for m in (", ".join([*flags, *lost]), *without) if m)
 
 
 def rerun_mark(row: Any) -> str:

@@ -186,6 +186,13 @@ def test_fid_against_speed_draws_the_same_png_from_the_same_board(tmp_path, made
     assert reporting.fid_vs_throughput(board_14(), tmp_path / "b.png").read_bytes() == first
 
 
+def test_fid_against_speed_writes_a_rows_flags_a_space_apart(tmp_path, made):
+    """A row's flags read "collapsed,memorized" beside its point, where the rest of the words a
+    figure says are a comma and a space apart."""
+    assert reporting.fid_vs_throughput(board_14(), tmp_path / "fid.png").is_file()
+    assert "collapse (collapsed, memorized)" in [t.get_text() for t in made[-1].axes[0].texts]
+
+
 def test_the_ddim_step_curves_differ_in_marker_not_colour_alone(tmp_path, made):
     """Sweeps at eta 0, 0.5 and 1 were three solid lines of circles in three colours: one in
     greyscale print (tab10's blue and red have one grey) and to a red-green colour-blind reader."""
