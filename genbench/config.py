@@ -127,10 +127,10 @@ class RunConfig:
 
     def reference_stats_text(self) -> str | None:
         """``reference_stats`` as results record it in their protocol: its file's name and content hash
-        (:func:`genbench.features.reference.stats_identity`)."""
+        (:func:`genbench.features.reference_stats.stats_identity`)."""
         if self.reference_stats is None:
             return None
-        from genbench.features.reference import stats_identity
+        from genbench.features.reference_stats import stats_identity
 
         return stats_identity(Path(self.reference_stats))
 

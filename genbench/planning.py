@@ -275,7 +275,7 @@ def warn_archive_statistics(
     the statistics of 10000 images and of the whole dataset give other FIDs, and which one a number
     is measured against is the user's choice, recorded in its protocol."""
     from genbench.data.image_archive import ImageArchive, archive_statistics
-    from genbench.features.reference import MADE_KEY
+    from genbench.features.reference_stats import MADE_KEY
 
     if config.reference_stats is not None or not isinstance(dataset, ImageArchive):
         return
@@ -314,7 +314,7 @@ def reads_reference(config: RunConfig, metrics: list[Metric]) -> bool:
 def planned_reference(config: RunConfig, dataset: Dataset, reads: bool) -> dict[str, Any]:
     """The reference fields a result of ``config`` will record, known before any work: what a rerun
     is compared with (:func:`genbench.replacement.protocol_replaced`)."""
-    from genbench.features.reference import made_reference, stats_made
+    from genbench.features.reference_stats import made_reference, stats_made
 
     if reads:
         split = config.reference_split

@@ -19,7 +19,7 @@ def reference_protocol(p: Plan) -> dict[str, Any]:
     """What the samples were compared with: the reference split read here; else (no metric compared
     with the data: IS, FID against --reference-stats) the split that a `genbench stats` file of this
     dataset records, so that runs and evaluations against one file share a protocol; else none."""
-    from genbench.features.reference import made_reference
+    from genbench.features.reference_stats import made_reference
 
     if p.reads_reference:
         split = p.config.reference_split

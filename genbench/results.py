@@ -19,7 +19,7 @@ from typing import Any, Literal, get_args
 from genbench.io import atomic_write_json, json_text
 
 #: in a protocol's ``reference_stats`` ("stats.npz sha256:..."), what separates the file's name
-#: from the hash of its bytes (:func:`genbench.features.reference.stats_identity` writes it)
+#: from the hash of its bytes (:func:`genbench.features.reference_stats.stats_identity` writes it)
 STATS_HASH = "sha256:"
 
 SCHEMA_VERSION = 1

@@ -54,7 +54,7 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     if p.config.reference_stats is None:
         return
     from genbench.features.library_stats import cleanfid_mode_warning
-    from genbench.features.reference import (
+    from genbench.features.reference_stats import (
         check_stats_features,
         load_reference_stats,
         stats_extraction_warning,

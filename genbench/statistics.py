@@ -11,7 +11,7 @@ The file also records how it was made (key ``genbench``: the dataset and its fin
 and its size, the feature extractor and its fingerprint, the fewest rows per extraction call,
 ``batch_rows``, and the ``arithmetic`` the features were computed in; a run at another batch size
 below 64, or in other arithmetic, is warned of, as the feature cache keys them apart:
-:func:`genbench.features.reference.stats_extraction_warning`). A run or evaluation that reads it checks
+:func:`genbench.features.reference_stats.stats_extraction_warning`). A run or evaluation that reads it checks
 that its features are the ones the statistics were computed with (Inception's and clean-fid's
 Inception both give 2048 numbers, so the dimension alone cannot tell them apart), and an evaluation
 that reads no data records the statistics' split and dataset fingerprint in its protocol.
@@ -51,7 +51,8 @@ def stats(path: Path | str, config: RunConfig, *, spatial: bool | None = None) -
 
 def _stats(path: Path | str, config: RunConfig, console: Progress, spatial: bool | None) -> dict[str, Any]:
     from genbench.extraction_bar import CACHED, noun
-    from genbench.features.reference import arithmetic, reference_features, save_reference_stats, uncached
+    from genbench.features.reference import arithmetic, reference_features, uncached
+    from genbench.features.reference_stats import save_reference_stats
     from genbench.features.same_pass import names
     from genbench.resolve import build_dataset, build_extractor, check_shared_inputs
 

@@ -312,7 +312,7 @@ def test_the_python_api_refuses_an_unknown_reference_split_as_the_cli_does(tmp_p
     against --reference-stats read none and scored with a warning that "--reference-split val is not
     used" (where `genbench eval --reference-split val` fails), and `run` said "use 'train' or 'test'"
     without the flag the CLI names."""
-    from genbench.features.reference import save_reference_stats
+    from genbench.features.reference_stats import save_reference_stats
 
     save_reference_stats(tmp_path / "st.npz", np.zeros(2), np.eye(2))
     config = genbench.RunConfig(

@@ -542,7 +542,7 @@ def test_bad_reference_stats_fail_fid_and_keep_the_other_metrics(cli, tmp_path, 
     assert "fid" not in written["metrics"] and "lack mu, sigma" in written["metric_errors"]["fid"]
     assert {"kid", "precision", "modes_covered"} <= set(written["metrics"])
 
-    from genbench.features.reference import save_reference_stats
+    from genbench.features.reference_stats import save_reference_stats
 
     save_reference_stats(tmp_path / "wide.npz", np.zeros(5), np.eye(5))  # ring8's raw features: 2-D
     args[-1] = str(tmp_path / "wide.npz")

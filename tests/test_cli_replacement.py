@@ -259,7 +259,7 @@ def test_a_result_without_fid_is_replaced_by_one_with_other_reference_stats(cli,
     """A mistyped --reference-stats path wrote a result whose FID failed (the other metrics are
     kept, by design); that result then refused the corrected command as "another protocol", though
     nothing in it was measured with those statistics (they are FID's alone)."""
-    from genbench.features.reference import save_reference_stats, stats_identity
+    from genbench.features.reference_stats import save_reference_stats, stats_identity
 
     out = tmp_path / "runs"
     args = run_args(out, cache_dir, "--models", "gaussian", "--dataset", "ring8", "--samples", "50")
@@ -351,7 +351,7 @@ def test_a_failed_rerun_never_replaces_an_ok_result(cli, tmp_path, cache_dir, mo
 def test_the_same_command_reruns_after_its_reference_stats_file_is_fixed(cli, tmp_path, cache_dir):
     """A --reference-stats file that failed to load was recorded as no reference statistics, so the
     rerun after fixing the file was refused as one of another protocol."""
-    from genbench.features.reference import save_reference_stats
+    from genbench.features.reference_stats import save_reference_stats
 
     stats = tmp_path / "stats.npz"
     np.savez(stats, mean=np.zeros(2))
@@ -371,7 +371,7 @@ def test_the_same_command_reruns_after_its_reference_stats_file_is_fixed(cli, tm
 def test_reference_stats_are_recorded_by_their_content_not_their_path(cli, tmp_path, cache_dir, monkeypatch):
     """The path was recorded as typed: ``./stats.npz`` and ``stats.npz`` made two protocols (two
     rows of one model), while statistics rewritten in place under the same path made one."""
-    from genbench.features.reference import save_reference_stats
+    from genbench.features.reference_stats import save_reference_stats
 
     monkeypatch.chdir(tmp_path)
     save_reference_stats(tmp_path / "stats.npz", np.zeros(2), np.eye(2))

@@ -22,7 +22,7 @@ from test_dinov2 import TINY
 from genbench.data.folder import load_samples
 from genbench.errors import MetricInputError
 from genbench.features.dinov2 import Dinov2
-from genbench.features.reference import (
+from genbench.features.reference_stats import (
     SPATIAL_KEYS,
     load_reference_stats,
     made_reference,

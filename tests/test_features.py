@@ -32,12 +32,8 @@ from genbench.features.classifier import Classifier, ClassifierConfig, train_cla
 from genbench.features.clean_inception import CleanInception, clean_resize
 from genbench.features.inception import Inception, to_uint8
 from genbench.features.raw import Raw
-from genbench.features.reference import (
-    cache_path,
-    load_reference_stats,
-    reference_features,
-    save_reference_stats,
-)
+from genbench.features.reference import cache_path, reference_features
+from genbench.features.reference_stats import load_reference_stats, save_reference_stats
 from genbench.features.ship_classifier import ship
 
 #: examples in ring8's train split

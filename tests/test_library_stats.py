@@ -13,7 +13,7 @@ import pytest
 import torch
 from test_reference_stats import eval_cmd, plugins  # noqa: F401 (a fixture; tests/ is on the path)
 
-from genbench.features.reference import stats_identity
+from genbench.features.reference_stats import stats_identity
 
 SHIFT = 0.3
 

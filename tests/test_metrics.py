@@ -1587,7 +1587,7 @@ def test_fid_reference_stats_of_another_dimension():
 
 
 def test_reference_stats_npz_missing_keys(tmp_path):
-    from genbench.features.reference import load_reference_stats, save_reference_stats
+    from genbench.features.reference_stats import load_reference_stats, save_reference_stats
 
     np.savez(tmp_path / "only_mu.npz", mu=np.zeros(3))
     with pytest.raises(MetricInputError, match=r"lack sigma \(has mu\); save an .npz with mu"):

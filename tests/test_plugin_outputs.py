@@ -404,7 +404,7 @@ def test_a_plugin_metric_against_unusable_reference_stats_is_the_users_error(reg
     said only "FID will not be computed"."""
     import numpy as np
 
-    from genbench.features.reference import save_reference_stats
+    from genbench.features.reference_stats import save_reference_stats
     from genbench.metrics.base import Metric
 
     class MeanShift(Metric):

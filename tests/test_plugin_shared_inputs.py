@@ -218,7 +218,7 @@ def test_the_mode_labels_a_metric_reads_through_a_network_it_changed_are_read_ag
 def test_a_metric_that_changes_the_reference_stats_fails_alone(register, tmp_path, cache_dir):
     """--reference-stats are one (mu, sigma) for every metric of every model: a metric regularising
     sigma in place (``sigma += I``) moved every later FID (copy's from 4.6 to 198), all "ok"."""
-    from genbench.features.reference import save_reference_stats
+    from genbench.features.reference_stats import save_reference_stats
 
     class Regularises(_Metric):
         reference = "stats"

@@ -15,7 +15,7 @@ import torch
 from genbench import registry
 from genbench.data.base import Dataset
 from genbench.features.base import FeatureExtractor
-from genbench.features.reference import save_reference_stats, stats_identity
+from genbench.features.reference_stats import save_reference_stats, stats_identity
 from genbench.metrics.base import Metric
 
 
@@ -261,7 +261,7 @@ def test_statistics_no_metric_compares_with_are_named_unused_and_not_recorded(cl
 
 
 def test_stats_writes_the_split_statistics_that_fid_uses_and_how_they_were_made(cli, tmp_path, cache_dir):
-    from genbench.features.reference import load_reference_stats, stats_made
+    from genbench.features.reference_stats import load_reference_stats, stats_made
     from genbench.metrics.fid import gaussian_statistics
 
     path = tmp_path / "ring8-test.npz"
@@ -302,7 +302,7 @@ def test_statistics_made_at_another_batch_size_below_64_rows_are_named(cli, tmp_
     gave a default run an FID in the ninth digit away from that against its own reference features,
     and the file did not record the batch size to tell. It records the rows per call, and a run at
     other rows below 64 is told; a file that records none (an older genbench's) loads as before."""
-    from genbench.features.reference import load_reference_stats, stats_made
+    from genbench.features.reference_stats import load_reference_stats, stats_made
 
     args = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress"]
     small, default = tmp_path / "b2.npz", tmp_path / "b500.npz"
@@ -335,7 +335,8 @@ def test_statistics_made_in_other_arithmetic_are_named(cli, tmp_path, cache_dir,
     are computed by the real :func:`~genbench.features.reference.arithmetic`."""
     import torch
 
-    from genbench.features.reference import arithmetic, load_reference_stats, stats_made
+    from genbench.features.reference import arithmetic
+    from genbench.features.reference_stats import load_reference_stats, stats_made
 
     real = torch.backends.cpu.get_cpu_capability()
     other = "AVX512" if real != "AVX512" else "AVX2"
@@ -391,7 +392,7 @@ def test_the_stats_command_a_warning_names_makes_statistics_it_does_not_warn_of(
     split and features."""
     import shlex
 
-    from genbench.features.reference import stats_made
+    from genbench.features.reference_stats import stats_made
 
     real = torch.backends.cpu.get_cpu_capability()
     here = ["--cache-dir", cache_dir, "--no-progress"]  # the user's environment, not the command's
@@ -453,7 +454,7 @@ def test_fid_against_genbench_stats_shares_the_protocol_of_a_run_against_them(cl
 def test_stats_made_with_other_features_fail_fid_naming_the_features(cli, tmp_path, cache_dir):
     """Inception's and clean-fid's Inception both give 2048 numbers: a dimension check cannot tell
     their statistics apart, the file's record can."""
-    from genbench.features.reference import save_reference_stats, stats_made
+    from genbench.features.reference_stats import save_reference_stats, stats_made
 
     stats = tmp_path / "digits-raw.npz"
     args = ["--dataset", "digits", "--cache-dir", cache_dir, "--no-progress"]
@@ -514,7 +515,7 @@ def test_statistics_of_the_same_features_with_other_weights_name_a_fix_that_work
     """Statistics of the features in use, made before their weights changed (a plugin extractor
     retrained, its fingerprint another): the error's fix was "pass --features raw", the features
     already in use, which could never work."""
-    from genbench.features.reference import save_reference_stats, stats_made
+    from genbench.features.reference_stats import save_reference_stats, stats_made
 
     stats = tmp_path / "ring8-raw.npz"
     args = ["--dataset", "ring8", "--cache-dir", cache_dir, "--no-progress"]
@@ -565,7 +566,7 @@ def test_a_run_whose_metrics_need_no_reference_features_extracts_none(cli, tmp_p
     """`genbench run --dataset cifar10 --metrics fid --reference-stats ...` extracted Inception
     features of all 50000 training images (hours on a CPU) that no metric read. Its protocol is then
     an evaluation's against the same file: one row on the board, whoever made the samples."""
-    from genbench.features.reference import save_reference_stats
+    from genbench.features.reference_stats import save_reference_stats
 
     stats = tmp_path / "stats.npz"  # as clean-fid's: no record of how it was made
     save_reference_stats(stats, np.zeros(2), np.eye(2))
@@ -627,7 +628,7 @@ def test_an_evaluation_is_not_replaced_by_one_against_other_statistics(cli, tmp_
 def test_a_run_shows_statistics_of_the_wrong_dimension_before_training(cli, tmp_path, cache_dir):
     """Without reference features (no metric compared with them) the dimension was checked only when
     FID ran, after the training: hours for a CIFAR-10 DDPM. Two examples' features check it first."""
-    from genbench.features.reference import save_reference_stats
+    from genbench.features.reference_stats import save_reference_stats
 
     save_reference_stats(tmp_path / "wide.npz", np.zeros(5), np.eye(5))  # ring8's raw features: 2-D
     args = ["run", "--models", "gaussian", "--dataset", "ring8", "--samples", "100", "--metrics"]
@@ -708,7 +709,7 @@ def test_features_made_from_the_data_say_so_when_it_is_missing(cli, tmp_path, of
         "the 'classifier' features are made from the data: pass --features inception, clean-inception "
         "or raw to score without it"
     ), line
-    from genbench.features.reference import save_reference_stats
+    from genbench.features.reference_stats import save_reference_stats
 
     save_reference_stats(tmp_path / "stats.npz", np.zeros(784), np.eye(784))
     args = ["--metrics", "fid", "--features", "raw", "--reference-stats", tmp_path / "stats.npz"]
@@ -757,13 +758,13 @@ def test_the_statistics_file_is_hashed_once_per_run_and_per_evaluation(cli, tmp_
     """The plan's replacement check hashed ``--reference-stats`` (a full read: 33 MB for Inception's),
     then the results hashed it again; they record the plan's hash now. A run of two seeds and an
     evaluation each read it once."""
-    import genbench.features.reference as reference
+    import genbench.features.reference_stats as reference_stats
 
     stats = tmp_path / "stats.npz"
     cli("stats", "--out", stats, "--dataset", "ring8", "--cache-dir", tmp_path / "cache", "--no-progress")
     hashed: list[Path] = []
-    identity = reference.stats_identity
-    monkeypatch.setattr(reference, "stats_identity", lambda p: hashed.append(p) or identity(p))
+    identity = reference_stats.stats_identity
+    monkeypatch.setattr(reference_stats, "stats_identity", lambda p: hashed.append(p) or identity(p))
     common = ["--dataset", "ring8", "--metrics", "fid", "--reference-stats", stats, "--no-progress"]
     common += ["--cache-dir", tmp_path / "cache", "--out", tmp_path / "runs", "--no-figures"]
     r = cli("run", "--models", "gaussian", "--samples", "100", "--seeds", "0,1", *common)

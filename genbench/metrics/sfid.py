@@ -31,7 +31,7 @@ import numpy as np
 from genbench.errors import MetricInputError
 from genbench.features.base import FeatureExtractor
 from genbench.features.inception_spatial import DIM, InceptionSpatial, spatial_tap
-from genbench.features.reference import SPATIAL_KEYS, load_reference_stats
+from genbench.features.reference_stats import SPATIAL_KEYS, load_reference_stats
 from genbench.metrics._inputs import check_features, option
 from genbench.metrics.base import EvalContext, Metric
 from genbench.metrics.fid import (
