@@ -33,6 +33,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.progress import Progress as RichProgress
+from rich.status import Status
 from rich.table import Table
 
 from genbench.errors import warning_ignored
@@ -64,6 +65,9 @@ class Progress:
         self.console = console or make_console(stderr=True)
         self._bar: RichProgress | None = None
         self._warned: set[str] = set()
+        #: the spinner shown (:meth:`status`), and whether a bar stopped it for its own time
+        self._spinner: Status | None = None
+        self._paused = False
 
     def _new_bar(self) -> RichProgress:
         return _FittedBar(
@@ -106,8 +110,7 @@ class Progress:
                 forecast.update(step, total)
 
             return line
-        bar = self._bar = self._new_bar()
-        bar.start()
+        bar = self._start_bar()
         task = bar.add_task(escape(description), total=None, values="")
 
         def update(step: int, total: int, values: dict[str, float]) -> None:
@@ -116,10 +119,25 @@ class Progress:
 
         return update
 
+    def _start_bar(self) -> RichProgress:
+        """A new bar, drawn: a spinner shown (a metric's, whose compute extracts a split's features)
+        is stopped for the bar's time, and drawn again when it is done (:meth:`training_done`). rich
+        before 14.1 draws one live display at a time, and raised ``LiveError`` for the second
+        (genbench's floor is 13.8); from 14.1 it drew the bar within the spinner's display."""
+        if self._spinner is not None and not self._paused:
+            self._spinner.stop()
+            self._paused = True
+        bar = self._bar = self._new_bar()
+        bar.start()
+        return bar
+
     def training_done(self) -> None:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+        if self._paused and self._spinner is not None:
+            self._spinner.start()
+        self._paused = False
 
     def sampling(self, description: str, total: int) -> SamplingBar:
         """The progress of drawing ``total`` samples (:class:`SamplingBar`): called with each kept
@@ -137,8 +155,7 @@ class Progress:
                 return lambda completed, values: tenths.update(completed, of, values)
 
             return SamplingBar(description, total, lines, self.console.get_time, say)
-        bar = self._bar = self._new_bar()
-        bar.start()
+        bar = self._start_bar()
         running: list[TaskID] = []
 
         def task(phase: str, of: int) -> Show:
@@ -171,8 +188,7 @@ class Progress:
             with self.status(description):
                 yield ExtractionBar(lines.update, self.console.get_time, say, noun, hint)
             return
-        bar = self._bar = self._new_bar()
-        bar.start()
+        bar = self._start_bar()
         task = bar.add_task(escape(description), total=None, values="")
 
         def show(done: int, total: int) -> None:
@@ -210,8 +226,31 @@ class Progress:
                         f"{text}: done ({took})", markup=False, highlight=False, soft_wrap=True
                     )
             return
-        with self.console.status(escape(text)):  # a label's variant, ddim[steps=10], is no markup
+        if self._spinner is not None or self._bar is not None:
+            # a step within a step (a metric's compute reading a cache): one live display at a time
+            # (:meth:`_start_bar`); the spinner shown says the inner step, then the outer one again
+            yield from self._within(text)
+            return
+        with self.console.status(escape(text)) as spinner:  # a variant, ddim[steps=10], is no markup
+            self._spinner = spinner
+            try:
+                yield
+            finally:
+                self._spinner, self._paused = None, False
+
+    def _within(self, text: str) -> Iterator[None]:
+        """:meth:`status` while a spinner or a bar is shown: the spinner says ``text`` for the time
+        of the block; a bar is left as it is."""
+        spinner = self._spinner
+        if spinner is None or self._bar is not None:
             yield
+            return
+        outer = spinner.status
+        spinner.update(escape(text))
+        try:
+            yield
+        finally:
+            spinner.update(outer)
 
     def info(self, text: str) -> None:
         if self.enabled:  # soft-wrapped: a log file's 80 columns broke a checkpoint's path in two
