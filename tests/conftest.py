@@ -19,6 +19,17 @@ from genbench import registry
 from genbench.cli.main import app
 
 
+@pytest.fixture
+def drawn(monkeypatch) -> list:
+    """Every matplotlib figure saved, to read its words and legends (not its pixels)."""
+    from matplotlib.figure import Figure
+
+    made: list[Figure] = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: made.append(self) or savefig(self, *a, **k))
+    return made
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("genbench-cache")

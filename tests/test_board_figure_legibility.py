@@ -5,28 +5,10 @@ colour."""
 from __future__ import annotations
 
 import pytest
+from test_leaderboard import result
 
 from genbench import reporting
 from genbench.leaderboard import aggregate, results_frame
-from genbench.results import Result
-
-
-def result(model, seed, fid=None, variant="", status="ok", flags=(), **metrics):
-    return Result(
-        model=model,
-        dataset="toy",
-        seed=seed,
-        variant=variant,
-        status=status,
-        flags=list(flags),
-        error=None if status == "ok" else "CUDA out of memory",
-        protocol={
-            "num_samples": 100,
-            "reference_split": "train",
-            "features": {"name": "raw", "fingerprint": "a"},
-        },
-        metrics={} if status != "ok" else {**({"fid": fid} if fid is not None else {}), **metrics},
-    )
 
 
 @pytest.fixture
@@ -111,7 +93,7 @@ def test_fid_against_speed_names_the_rows_it_leaves_out(tmp_path, made):
     """A row without samples/s (run without the throughput metric) and one whose seeds all failed
     (no FID) were left off the figure without a word: it read as the whole board."""
     rs = [result("ddpm", s, 5.0 + s, samples_per_s=10.0) for s in (0, 1)]
-    rs += [result("vae", 0, 9.0), result("gan", 0, status="failed", flags=["failed"])]
+    rs += [result("vae", 0, 9.0), result("gan", 0, None, status="failed", flags=["failed"])]
     assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
     said = " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
     assert "not drawn: " in said

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from test_features import held_until_waited_for
 from test_registry import (
     fake_distribution,  # tests/ is on the path: pytest imports test modules by their name
 )
@@ -315,10 +316,6 @@ def test_a_process_that_waited_for_a_training_never_saved_says_it_trains_it(
     it saved: the job that waited for it trained it itself, having said only "waiting for it", so a
     log file without progress lines stayed silent for the whole training as if it still waited. It
     now says that it trains it."""
-    import threading
-
-    from filelock import FileLock
-
     from genbench import run
     from genbench.progress import Progress
 
@@ -331,24 +328,7 @@ def test_a_process_that_waited_for_a_training_never_saved_says_it_trains_it(
     )
     lock.parent.mkdir(parents=True)
 
-    waiting, held = threading.Event(), threading.Event()
-    said = Progress.warn
-
-    def warn(self, text):
-        if "waiting for it" in text:
-            waiting.set()
-        said(self, text)
-
-    monkeypatch.setattr(Progress, "warn", warn)
-
-    def killed_before_saving():
-        with FileLock(lock):
-            held.set()
-            waiting.wait(timeout=60)
-
-    thread = threading.Thread(target=killed_before_saving)
-    thread.start()
-    held.wait()
+    thread = held_until_waited_for(lock, Progress, monkeypatch, attr="warn")
     capsys.readouterr()
     tiny.fits = 0
     config = _ring8_config(tmp_path / "runs", tmp_path / "cache", 100, ["fid"])

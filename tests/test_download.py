@@ -392,8 +392,11 @@ def test_a_download_killed_with_sigkill_is_resumed(tmp_path, resuming):
     assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
 
 
-def test_a_second_download_of_a_file_waits_for_the_first_and_uses_its_file(tmp_path, resuming):
-    """Two jobs on a fresh data dir both wrote the same file; the second now waits, then reads it."""
+@contextlib.contextmanager
+def _second_download_waiting(tmp_path, resuming) -> Iterator[tuple[io.StringIO, list[bool]]]:
+    """The first process's download of f.gz, its lock held, with a second job that has said it waits
+    for it; yields that job's console and whether it ended (after the block, once the first released
+    the lock and the second ended)."""
     import time
 
     from genbench.data.download_lock import downloading
@@ -412,8 +415,14 @@ def test_a_second_download_of_a_file_waits_for_the_first_and_uses_its_file(tmp_p
         while "f.gz: another genbench process is downloading it; waiting for it" not in out.getvalue():
             assert time.monotonic() < deadline and not done, out.getvalue()
             time.sleep(0.02)
-        (tmp_path / "f.gz").write_bytes(PAYLOAD)  # which it then finishes
+        yield out, done
     job.join(30)
+
+
+def test_a_second_download_of_a_file_waits_for_the_first_and_uses_its_file(tmp_path, resuming):
+    """Two jobs on a fresh data dir both wrote the same file; the second now waits, then reads it."""
+    with _second_download_waiting(tmp_path, resuming) as (_, done):
+        (tmp_path / "f.gz").write_bytes(PAYLOAD)  # which the first then finishes
     assert done and resuming.requests == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.gz"]
 
@@ -421,25 +430,8 @@ def test_a_second_download_of_a_file_waits_for_the_first_and_uses_its_file(tmp_p
 def test_a_download_waited_for_that_ended_without_its_file_is_made_here_saying_so(tmp_path, resuming):
     """The download it waited for ended without the file (its job killed): this one downloaded it
     having said only "waiting for it". It now says that it downloads it itself."""
-    import time
-
-    from genbench.data.download_lock import downloading
-
-    out, done = io.StringIO(), []
-
-    def second() -> None:
-        with command_console(Progress(False, Console(file=out, width=300))):
-            download.ensure_files("x", tmp_path, {"f.gz": GOOD}, [resuming.url])
-        done.append(True)
-
-    with downloading(tmp_path / "f.gz", lambda line: None):  # the first process's, killed
-        job = threading.Thread(target=second, daemon=True)
-        job.start()
-        deadline = time.monotonic() + 30
-        while "f.gz: another genbench process is downloading it; waiting for it" not in out.getvalue():
-            assert time.monotonic() < deadline and not done, out.getvalue()
-            time.sleep(0.02)
-    job.join(30)
+    with _second_download_waiting(tmp_path, resuming) as (out, done):
+        pass  # the first process's, killed before it wrote the file
     said = " ".join(out.getvalue().split())
     assert done and len(resuming.requests) == 1, said
     assert (

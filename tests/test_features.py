@@ -709,22 +709,23 @@ def test_processes_sharing_a_cache_train_a_classifier_once(local, digits, tmp_pa
     assert fingerprint != local.fingerprint()  # theirs (the +1e-6 weights), loaded, not trained
 
 
-def _held_until_waited_for(lock_path, module, monkeypatch):
+def held_until_waited_for(lock_path, owner, monkeypatch, attr="_warn"):
     """Hold ``lock_path`` from a thread, as another process killed before it wrote anything does:
-    released, nothing written, once ``module``'s ``_warn`` said this one waits. Returns the thread."""
+    released, nothing written, once ``owner.attr`` (a module's ``_warn``, or ``Progress.warn``) said
+    this one waits. Returns the thread."""
     import threading
 
     from filelock import FileLock
 
     held, waiting = threading.Event(), threading.Event()
-    warn = module._warn
+    warn = getattr(owner, attr)
 
-    def said(text):
-        if "waiting for it" in text:
+    def said(*args):  # (text) for a module's function, (self, text) for a method
+        if "waiting for it" in args[-1]:
             waiting.set()
-        warn(text)
+        return warn(*args)
 
-    monkeypatch.setattr(module, "_warn", said)
+    monkeypatch.setattr(owner, attr, said)
 
     def other():
         with FileLock(lock_path):
@@ -746,7 +747,7 @@ def test_a_process_that_waited_for_an_extraction_never_cached_says_it_extracts_t
     path.parent.mkdir(parents=True)
     from genbench.features import reference
 
-    thread = _held_until_waited_for(f"{path}.lock", reference, monkeypatch)
+    thread = held_until_waited_for(f"{path}.lock", reference, monkeypatch)
     with pytest.warns(UserWarning) as said:
         feats = reference_features(ds, ext, "train", tmp_path)
     thread.join()
@@ -765,7 +766,7 @@ def test_a_process_that_waited_for_a_classifier_never_saved_says_it_trains_it(
     weights.parent.mkdir()
     monkeypatch.setattr(clf_mod, "_TRAINED", {})
     here = Classifier(digits, cache_dir=tmp_path, config=SMALL)
-    thread = _held_until_waited_for(f"{weights}.lock", clf_mod, monkeypatch)
+    thread = held_until_waited_for(f"{weights}.lock", clf_mod, monkeypatch)
     with pytest.warns(UserWarning) as said:
         here.fingerprint()
     thread.join()

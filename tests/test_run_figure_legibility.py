@@ -19,15 +19,6 @@ def ring8(cache_dir: Path) -> Ring8:
     return Ring8(cache_dir=cache_dir)
 
 
-@pytest.fixture
-def drawn(monkeypatch) -> list[Figure]:
-    """Every matplotlib figure saved, to read its legend."""
-    made: list[Figure] = []
-    savefig = Figure.savefig
-    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: made.append(self) or savefig(self, *a, **k))
-    return made
-
-
 def swatches(fig: Figure) -> dict[str, float]:
     """Each legend entry's marker area (points squared), by its text."""
     legend = fig.axes[0].get_legend()

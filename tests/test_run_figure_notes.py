@@ -27,15 +27,6 @@ def ring8(cache_dir: Path) -> Ring8:
     return Ring8(cache_dir=cache_dir)
 
 
-@pytest.fixture
-def drawn(monkeypatch) -> list[Figure]:
-    """Every matplotlib figure saved, to read its words (not its pixels)."""
-    made: list[Figure] = []
-    savefig = Figure.savefig
-    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: made.append(self) or savefig(self, *a, **k))
-    return made
-
-
 def words(fig: Figure) -> list[str]:
     return [t.get_text().replace("\n", " ") for t in fig.texts]
 
