@@ -7,9 +7,10 @@ The Python API does everything the CLI does::
 
 and reads what it wrote back as pandas DataFrames, writing nothing::
 
-    from genbench import leaderboard_frame, results_frame
+    from genbench import fid_gaps_frame, leaderboard_frame, results_frame
     board = leaderboard_frame("runs")["digits"]  # runs/leaderboards/digits.csv, as report writes it
     seeds = results_frame("runs")  # one row per result (per seed), joined to board on row_label
+    gaps = fid_gaps_frame("runs")["digits"]  # runs/leaderboards/digits.fid_gaps.csv, as written
 
 ``report("runs")`` writes the boards (markdown, CSV, LaTeX, figures) and returns the markdown.
 """
@@ -352,6 +353,26 @@ def leaderboard_frame(
         return leaderboard_frames(folders)
 
 
+def fid_gaps_frame(
+    out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
+    *,
+    include: Sequence[str | os.PathLike[str]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The boards' FID gaps tables of the results under ``out`` as DataFrames, ``{dataset: gaps}``:
+    the rows and columns :func:`report` writes to ``<dataset>.fid_gaps.csv`` (a row per pair of
+    neighbouring ranks within a protocol: ``row_label`` and ``next_row_label``, their seeds' counts
+    ``n`` and ``next_n``, ``delta_fid`` with its interval ``ci_low``, ``ci_high`` at ``ci_level``,
+    ``p``, ``test`` "paired" or "Welch", ``df``, and ``untested``, why a pair has no test, else ""),
+    made by the same code, unrounded. A dataset whose board has no FID gaps table (one ranked row,
+    or rows of one seed each) has no key, as report writes no file for it. Writes nothing.
+    ``out`` and ``include``: as :func:`leaderboard_frame`'s."""
+    folders = _out_folders(out)  # first, as report's
+    with _frames_read(include):
+        from genbench.frames import gaps_frames
+
+        return gaps_frames(folders)
+
+
 @contextlib.contextmanager
 def _frames_read(include: Any) -> Iterator[None]:
     """What :func:`report` and the frames do around reading a board: the caller's generators kept
@@ -410,6 +431,7 @@ __all__ = [
     "dataset_info",
     "evaluate",
     "feature_info",
+    "fid_gaps_frame",
     "leaderboard_frame",
     "metric_info",
     "model_options",

@@ -4,8 +4,10 @@ notebook wants in place of ``pd.read_csv`` of the files `genbench report` writes
 :func:`read_board` is the one place a board is read and aggregated: `genbench report`
 (:func:`genbench.reporting.write_report`) renders its files from it, and
 ``genbench.leaderboard_frame`` returns :func:`board_csv_frame` of it, the very frame each
-``<dataset>.csv`` is written from. ``genbench.results_frame`` is its per-result frame (one row per
-result file, the rows the board aggregates), with each result's board row (``row_label``) beside it.
+``<dataset>.csv`` is written from; ``genbench.fid_gaps_frame`` returns :func:`board_gaps_frame` of
+it, the frame each ``<dataset>.fid_gaps.csv`` is written from. ``genbench.results_frame`` is its
+per-result frame (one row per result file, the rows the board aggregates), with each result's board
+row (``row_label``) beside it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from genbench.board_csv import to_csv_frame
+from genbench.fid_gaps import gaps_csv_frame
 from genbench.leaderboard import aggregate, load_folders, results_frame, run_rows
 from genbench.metric_columns import learn_recorded_columns
 from genbench.results import Result
@@ -65,6 +68,22 @@ def leaderboard_frames(out: Path | Sequence[Path]) -> dict[str, pd.DataFrame]:
     """``{dataset: the frame its <dataset>.csv is written from}`` of the results under ``out``."""
     board = read_board(out)
     return {dataset: board_csv_frame(board.agg, dataset) for dataset in board.datasets}
+
+
+def board_gaps_frame(agg: pd.DataFrame, dataset: str) -> pd.DataFrame | None:
+    """The rows and columns of ``<dataset>.fid_gaps.csv``: the FID gaps of ``dataset``'s board rows
+    of ``agg`` (:func:`~genbench.fid_gaps.gaps_csv_frame`); None where the board has no FID gaps
+    table (one ranked row, or rows of one seed each), for which the report writes no file."""
+    return gaps_csv_frame(agg[agg["dataset"] == dataset])
+
+
+def gaps_frames(out: Path | Sequence[Path]) -> dict[str, pd.DataFrame]:
+    """``{dataset: the frame its <dataset>.fid_gaps.csv is written from}`` of the results under
+    ``out``, for each dataset whose board has an FID gaps table (a board without one has no key, as
+    the report writes no file for it)."""
+    board = read_board(out)
+    frames = {dataset: board_gaps_frame(board.agg, dataset) for dataset in board.datasets}
+    return {dataset: frame for dataset, frame in frames.items() if frame is not None}
 
 
 def per_result_frame(out: Path | Sequence[Path]) -> pd.DataFrame:

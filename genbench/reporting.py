@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from genbench.errors import GenbenchError
-from genbench.fid_gaps import GAPS_CSV_SUFFIX, gaps_csv_frame
+from genbench.fid_gaps import GAPS_CSV_SUFFIX
 from genbench.figure_notes import (
     partial_marks,
     point_marks,
@@ -32,7 +32,7 @@ from genbench.figure_notes import (
     timing_tags,
     with_protocol,
 )
-from genbench.frames import board_csv_frame, read_board
+from genbench.frames import board_csv_frame, board_gaps_frame, read_board
 from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable, save_png
 from genbench.latex import leaderboard_latex
 from genbench.layout import LEADERBOARDS
@@ -468,7 +468,7 @@ def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, st
         # says "invalid value encountered in cast" of the empty cells: a warning: line of every report
         with np.errstate(invalid="ignore"):
             csv = board_csv_frame(agg, dataset).to_csv(index=False)
-            gaps = gaps_csv_frame(a)
+            gaps = board_gaps_frame(agg, dataset)  # what `genbench.fid_gaps_frame` returns
             gaps_csv = gaps.to_csv(index=False) if gaps is not None else None
         tex = leaderboard_latex(frame, agg, dataset, described.get(dataset, {}))
         texts = [(".md", md), (".csv", csv), (".tex", tex)]

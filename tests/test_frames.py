@@ -1,7 +1,8 @@
-"""``genbench.results_frame`` and ``genbench.leaderboard_frame``: a notebook's DataFrames of the
-results and of the boards, without writing anything. Before, a notebook ran ``genbench.report`` and
-``pd.read_csv`` of the CSV it wrote; the board frame is that CSV's rows and columns, made by the
-code that writes it, and the results frame joins it on ``dataset`` and ``row_label``."""
+"""``genbench.results_frame``, ``genbench.leaderboard_frame`` and ``genbench.fid_gaps_frame``: a
+notebook's DataFrames of the results, of the boards and of their FID gaps, without writing anything.
+Before, a notebook ran ``genbench.report`` and ``pd.read_csv`` of the CSVs it wrote; the board and
+gaps frames are those CSVs' rows and columns, made by the code that writes them, and the results
+frame joins the board on ``dataset`` and ``row_label``."""
 
 from __future__ import annotations
 
@@ -132,6 +133,51 @@ def test_the_board_frame_is_the_csv_that_report_writes_and_nothing_is_written(ru
     assert np.isnan(failed["fid"].item()) and failed["error"].item() == "diverged at step 7"
 
 
+def test_the_gaps_frame_is_the_fid_gaps_csv_that_report_writes_and_nothing_is_written(runs, tmp_path):
+    before = listing(runs)
+    gaps = genbench.fid_gaps_frame(str(runs))
+    assert listing(runs) == before
+
+    genbench.report(runs, tmp_path / "lb")
+    written = sorted(p.name for p in (tmp_path / "lb").glob("*.fid_gaps.csv"))
+    assert written == ["ring8.fid_gaps.csv", "toy.fid_gaps.csv"]
+    assert list(gaps) == ["ring8", "toy"]
+    for dataset, frame in gaps.items():
+        path = tmp_path / "lb" / f"{dataset}.fid_gaps.csv"
+        assert_reads_as(frame, path)  # every cell, "" where read_csv gives NaN (a tested pair's why)
+        numbers = ["rank", "next_rank", "n", "next_n", "delta_fid", "ci_low", "ci_high", "p", "df"]
+        pd.testing.assert_frame_equal(frame[numbers], pd.read_csv(path)[numbers])
+    # ring8: copy and gaussian over seeds 0 and 1, one pair, by Welch's test
+    ring8 = gaps["ring8"]
+    assert (len(ring8), ring8["test"].item(), ring8["untested"].item()) == (1, "Welch", "")
+    assert (ring8["n"].item(), ring8["next_n"].item()) == (2, 2)
+    # toy: copy's two seeds against ddpm's three; gan's one ok seed has no test; N=200 is alone
+    toy = gaps["toy"]
+    assert toy[["row_label", "next_row_label", "n", "next_n"]].values.tolist() == [
+        ["copy (N=100)", "ddpm (N=100)", 2, 3],
+        ["ddpm (N=100)", "gan (N=100)", 3, 1],
+    ]
+    assert toy["delta_fid"].tolist() == pytest.approx([(2.0 + 1 / 3) - 0.05, 9.0 - (2.0 + 1 / 3)])
+    assert toy["untested"].iloc[0] == "" and toy["untested"].iloc[1] != ""
+    assert np.isnan(toy["p"].iloc[1]) and 0 < toy["p"].iloc[0] < 1
+
+
+def test_a_board_without_a_gaps_table_has_no_key_as_report_writes_no_file(tmp_path):
+    """One ranked row (copy's; ddpm's one seed diverged) has no pair to test: ``report`` writes no
+    ``toy.fid_gaps.csv``, and the gaps frame has no ``toy``, where the board frame has."""
+    out = tmp_path / "runs"
+    for r in (result("copy", 0, 1.0), result("copy", 1, 2.0), result("ddpm", 0, 0.0, status="diverged")):
+        r.write(out)
+    assert genbench.fid_gaps_frame(out) == {}
+    assert list(genbench.leaderboard_frame(out)) == ["toy"]
+    genbench.report(out, tmp_path / "lb")
+    assert sorted(p.name for p in (tmp_path / "lb").iterdir() if p.is_file()) == [
+        "toy.csv",
+        "toy.md",
+        "toy.tex",
+    ]
+
+
 def test_folders_read_as_one_board_need_no_leaderboards(tmp_path):
     """``report`` of two folders needs ``leaderboards`` (where to write); the frames write nothing."""
     a, b = tmp_path / "A", tmp_path / "B"
@@ -163,7 +209,7 @@ def test_a_bad_out_is_the_one_line_error_of_report(tmp_path):
     for out in (tmp_path / "missing", tmp_path / "empty", tmp_path / "a_file", "", None, 5, []):
         with pytest.raises(GenbenchError) as reported:
             genbench.report(out)
-        for frame in (genbench.leaderboard_frame, genbench.results_frame):
+        for frame in (genbench.leaderboard_frame, genbench.results_frame, genbench.fid_gaps_frame):
             with pytest.raises(GenbenchError) as framed:
                 frame(out)
             assert str(framed.value) == str(reported.value), out
