@@ -69,6 +69,9 @@ def train_or_load(
     before = _written(final)
     label = label or name
     with trained_alone(ckpt_dir, f"{label} seed {seed}", console) as waited:
+        # a checkpoint there once the lock is held: the process waited for (if any) saved it, or only
+        # loaded it, and did not end without saving it, even where --retrain now trains it anew
+        found = final.exists()
         for written in (PARTIAL, "model.pt"):  # what a killed write left, as large as the checkpoint
             remove_temps(ckpt_dir / written, older_than=KILLED_WRITE_S)
         if p.config.retrain and ckpt_dir not in p.retrained:
@@ -104,7 +107,7 @@ def train_or_load(
                 return model, *load(shipped, shipped=True)
             except GenbenchError as e:  # other data (another scikit-learn's digits), an unreadable file
                 console.warn(f"{e}; training {label} seed {seed} instead")
-        if waited:  # the process that held the lock saved nothing: killed, out of time, diverged
+        if waited and not found:  # the process that held the lock saved nothing: killed, diverged
             took_over(f"{label} seed {seed}", "saving it", "training it", console.warn)
         return model, *_train_and_save(
             model,

@@ -341,3 +341,53 @@ def test_a_process_that_waited_for_a_training_never_saved_says_it_trains_it(
         "training it here" in err
     )
     assert tiny.fits == 1 and mine.training["loaded"] is False
+
+
+def test_a_retrain_that_waited_for_a_process_loading_the_checkpoint_does_not_say_it_failed(
+    register, tmp_path, monkeypatch, capsys
+):
+    """``--retrain`` waited for another process that held the lock while it loaded the saved
+    checkpoint (a run without --retrain), then cleared that checkpoint and trained it anew, as asked:
+    it said "the genbench process it waited for ended without saving it (killed or failed)", of a
+    process that had neither failed nor had anything to save."""
+    import threading
+
+    from filelock import FileLock
+
+    from genbench import run
+    from genbench.progress import Progress
+
+    tiny = register(registry.models, "test-tiny", _tiny_model())
+    config = dataclasses.replace(
+        _ring8_config(tmp_path / "runs", tmp_path / "cache", 100, ["fid"]), models=["test-tiny"]
+    )
+    first = run(config)[0]  # the checkpoint the other process loads
+    ckpt_dir = Path(first.training["checkpoint"]).parent
+    lock = ckpt_dir.parent / f"{ckpt_dir.name}.lock"
+
+    waiting, held = threading.Event(), threading.Event()
+    said = Progress.warn
+
+    def warn(self, text):
+        if "waiting for it" in text:
+            waiting.set()
+        said(self, text)
+
+    monkeypatch.setattr(Progress, "warn", warn)
+
+    def loading():
+        with FileLock(lock):
+            held.set()
+            waiting.wait(timeout=60)
+
+    thread = threading.Thread(target=loading)
+    thread.start()
+    held.wait()
+    capsys.readouterr()
+    tiny.fits = 0
+    mine = run(dataclasses.replace(config, retrain=True, out=tmp_path / "again"))[0]
+    thread.join()
+    err = " ".join(capsys.readouterr().err.split())
+    assert "another genbench process is training it; waiting for it" in err
+    assert "ended without saving it" not in err, err
+    assert tiny.fits == 1 and mine.training["loaded"] is False
