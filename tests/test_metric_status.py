@@ -6,7 +6,6 @@ space) shows the bar in place of the spinner: rich before 14.1 draws one live di
 from __future__ import annotations
 
 import io
-import re
 import time
 from typing import ClassVar
 
@@ -15,6 +14,7 @@ from cli_helpers import run_args  # tests/ is on the path
 from plugin_helpers import _Metric
 from rich.console import Console
 from rich.errors import LiveError
+from test_cli_console import _plain  # a terminal's text without its escape codes
 
 import genbench.progress
 from genbench import registry
@@ -44,10 +44,6 @@ class _OneLive(Console):
 
 def _terminal() -> Console:
     return _OneLive(file=io.StringIO(), force_terminal=True, force_interactive=True, width=100)
-
-
-def _plain(text: str) -> str:
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "\n")
 
 
 class _SlowReads(_Metric):
