@@ -207,11 +207,17 @@ class Progress:
         if self._as_lines():
             # rich's spinner draws nothing in a log file: an hour of CIFAR-10 reference features on a
             # CPU read as a hung job. A step still running after LOG_AFTER_S says so, and when it ends
-            start, said = time.monotonic(), threading.Event()
+            start, said, ended = time.monotonic(), threading.Event(), threading.Event()
+            # the timer's line and the step's end in one order: a step that ended while the timer
+            # printed wrote ": done" above its " ..." line (a metric's status made that window daily)
+            order = threading.Lock()
 
             def say() -> None:
-                said.set()
-                self.console.print(f"{text} ...", markup=False, highlight=False, soft_wrap=True)
+                with order:
+                    if ended.is_set():
+                        return
+                    said.set()
+                    self.console.print(f"{text} ...", markup=False, highlight=False, soft_wrap=True)
 
             timer = threading.Timer(LOG_AFTER_S, say)
             timer.daemon = True
@@ -220,6 +226,8 @@ class Progress:
                 yield
             finally:
                 timer.cancel()
+                with order:
+                    ended.set()
                 if said.is_set():
                     took = datetime.timedelta(seconds=int(time.monotonic() - start))
                     self.console.print(

@@ -132,7 +132,7 @@ def test_nearest_class_mean_never_holds_every_offset_at_once(monkeypatch):
     test = rng.standard_normal((2000, 20))
     means = np.stack([train[labels == c].mean(0) for c in np.unique(labels)])
     whole = np.unique(labels)[((test[:, None, :] - means[None, :, :]) ** 2).sum(-1).argmin(1)]
-    monkeypatch.setattr(cas_module, "BLOCK_ELEMENTS", 4096, raising=False)
+    monkeypatch.setattr(cas_module, "BLOCK_ELEMENTS", 4096)
     tracemalloc.start()
     try:
         got = cas_module.nearest_class_mean(train, labels, test)

@@ -165,6 +165,35 @@ def test_a_long_step_says_so_in_a_log_file(monkeypatch):
     assert len(log.getvalue().splitlines()) == 2
 
 
+def test_a_step_that_ends_while_its_log_line_prints_says_done_after_it(monkeypatch):
+    """The timer marked the step as said, then printed its " ..." line: a step that ended in between
+    printed ": done" first and " ..." under it, a log read backwards (each metric has a status)."""
+    import io
+    import threading
+    import time
+
+    from rich.console import Console
+
+    import genbench.progress
+    from genbench.progress import Progress
+
+    class SlowFromTimer(Console):
+        def print(self, *objects, **kwargs):  # the timer's thread, slowed between mark and print
+            if threading.current_thread() is not threading.main_thread():
+                time.sleep(0.3)
+            super().print(*objects, **kwargs)
+
+    log = io.StringIO()
+    console = Progress(console=SlowFromTimer(file=log, force_terminal=False, force_interactive=False))
+    monkeypatch.setattr(genbench.progress, "LOG_AFTER_S", 0.05)
+    with console.status("ddpm seed 0: computing prdc"):
+        time.sleep(0.15)  # ends while the timer's line is being printed
+    assert log.getvalue().splitlines() == [
+        "ddpm seed 0: computing prdc ...",
+        "ddpm seed 0: computing prdc: done (0:00:00)",
+    ]
+
+
 def test_a_loaded_checkpoints_path_stays_on_one_line_in_a_log_file(cli, tmp_path, monkeypatch):
     """The "loaded" line was wrapped at the console's width (80 columns in a log file), breaking the
     checkpoint's path in two."""
