@@ -17,6 +17,7 @@ from genbench.data.base import Dataset
 from genbench.environment import environment
 from genbench.errors import DataError, GenbenchError
 from genbench.layout import BESIDE_LABELS, genbench_folder
+from genbench.memorization_memory import warn_memorization_memory
 from genbench.metrics.base import Metric
 from genbench.planning import (
     Plan,
@@ -159,6 +160,7 @@ def _evaluate(
         extractor = build_extractor(dataset, config, device, console)  # a bad --features first: its own fix
         check_metric_features(metrics, extractor, config.metrics)
         check_metric_samples(metrics, options, measures["num_samples"], extractor)
+        warn_memorization_memory(metrics, options, measures["num_samples"], dataset, console)
         if labels is not None:  # intra_fid's class of one sample, said before any feature is extracted
             classes = labelled_classes(labels[1]["counts"], dataset, config.reference_split, reads)
             check_metric_classes(metrics, options, classes)

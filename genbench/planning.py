@@ -42,6 +42,7 @@ from genbench.errors import (
 )
 from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
+from genbench.memorization_memory import warn_memorization_memory
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
 from genbench.replacement import add_fingerprints, check_no_results_replaced
@@ -223,6 +224,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     extractor = build_extractor(dataset, config, device, console)
     check_metric_features(metrics, extractor, config.metrics)
     check_metric_samples(metrics, options, measures["num_samples"], extractor)
+    warn_memorization_memory(metrics, options, measures["num_samples"], dataset, console)
     if any(cls.conditional for _, cls, _, _ in models):  # the classes its samples are drawn for
         classes = planned_classes(dataset, measures["num_samples"], config.reference_split)
         check_metric_classes(metrics, options, classes)
