@@ -350,10 +350,6 @@ def test_a_retrain_that_waited_for_a_process_loading_the_checkpoint_does_not_say
     checkpoint (a run without --retrain), then cleared that checkpoint and trained it anew, as asked:
     it said "the genbench process it waited for ended without saving it (killed or failed)", of a
     process that had neither failed nor had anything to save."""
-    import threading
-
-    from filelock import FileLock
-
     from genbench import run
     from genbench.progress import Progress
 
@@ -365,24 +361,7 @@ def test_a_retrain_that_waited_for_a_process_loading_the_checkpoint_does_not_say
     ckpt_dir = Path(first.training["checkpoint"]).parent
     lock = ckpt_dir.parent / f"{ckpt_dir.name}.lock"
 
-    waiting, held = threading.Event(), threading.Event()
-    said = Progress.warn
-
-    def warn(self, text):
-        if "waiting for it" in text:
-            waiting.set()
-        said(self, text)
-
-    monkeypatch.setattr(Progress, "warn", warn)
-
-    def loading():
-        with FileLock(lock):
-            held.set()
-            waiting.wait(timeout=60)
-
-    thread = threading.Thread(target=loading)
-    thread.start()
-    held.wait()
+    thread = held_until_waited_for(lock, Progress, monkeypatch, attr="warn")  # a loading run's
     capsys.readouterr()
     tiny.fits = 0
     mine = run(dataclasses.replace(config, retrain=True, out=tmp_path / "again"))[0]
