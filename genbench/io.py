@@ -222,6 +222,11 @@ def file_in_the_way(directory: Path, flag: str = "--out", fix: str | None = None
     return None
 
 
+#: seconds between the lines of a job still waiting on another's lock (:func:`alone`): "waiting for
+#: it" once, then nothing for the hours of a CIFAR-10 training, read in a log as a hung job
+WAIT_REMINDER_S = 600.0
+
+
 @contextlib.contextmanager
 def alone(lock_path: Path, who: str, doing: str, warn: Callable[[str], None]) -> Iterator[bool]:
     """Hold the lock file ``lock_path`` while ``who``'s cache entry is made (``doing``, e.g.
@@ -240,7 +245,14 @@ def alone(lock_path: Path, who: str, doing: str, warn: Callable[[str], None]) ->
         except Timeout:
             # said even without progress bars: a job that sits idle for an hour says why
             warn(f"{who}: another genbench process is {doing}; waiting for it ({lock_path})")
-            lock.acquire()
+            start = time.monotonic()
+            while True:
+                try:
+                    lock.acquire(timeout=WAIT_REMINDER_S)
+                    break
+                except Timeout:  # and every WAIT_REMINDER_S after, with the time waited so far
+                    waited_for = _clock(time.monotonic() - start)
+                    warn(f"{who}: another genbench process is still {doing}; waited {waited_for} so far")
             waited = True
         held = True
     except (OSError, NotImplementedError) as e:
@@ -251,6 +263,12 @@ def alone(lock_path: Path, who: str, doing: str, warn: Callable[[str], None]) ->
     finally:
         if held:
             lock.release()
+
+
+def _clock(seconds: float) -> str:
+    """``seconds`` as h:mm:ss."""
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 def took_over(who: str, saved: str, doing: str, warn: Callable[[str], None]) -> None:

@@ -370,3 +370,39 @@ def test_a_retrain_that_waited_for_a_process_loading_the_checkpoint_does_not_say
     assert "another genbench process is training it; waiting for it" in err
     assert "ended without saving it" not in err, err
     assert tiny.fits == 1 and mine.training["loaded"] is False
+
+
+def test_a_long_wait_for_another_process_says_so_again_with_the_time_waited(tmp_path, monkeypatch):
+    """A job waiting on another's lock said "waiting for it" once, then nothing for the hours of a
+    CIFAR-10 training: a log that read as a hung job. It now says so again every WAIT_REMINDER_S,
+    with the time waited so far, then goes on once the lock is free."""
+    import threading
+
+    from filelock import FileLock
+
+    from genbench import io
+
+    monkeypatch.setattr(io, "WAIT_REMINDER_S", 0.05)
+    lock = tmp_path / "seed0.lock"
+    held, reminded, said = threading.Event(), threading.Event(), []
+
+    def warn(text):
+        said.append(text)
+        if "still training it" in text:
+            reminded.set()
+
+    def other():  # the process training it, until this one has said it still waits
+        with FileLock(lock):
+            held.set()
+            reminded.wait(timeout=60)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    held.wait()
+    with io.alone(lock, "ddpm seed 0", "training it", warn) as waited:
+        pass
+    thread.join()
+    assert waited is True
+    assert said[0] == f"ddpm seed 0: another genbench process is training it; waiting for it ({lock})"
+    assert said[1] == "ddpm seed 0: another genbench process is still training it; waited 0:00:00 so far"
+    assert io._clock(2 * 3600 + 3 * 60 + 4.9) == "2:03:04"
