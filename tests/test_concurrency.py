@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 from typing import ClassVar
 
@@ -376,30 +377,15 @@ def test_a_long_wait_for_another_process_says_so_again_with_the_time_waited(tmp_
     """A job waiting on another's lock said "waiting for it" once, then nothing for the hours of a
     CIFAR-10 training: a log that read as a hung job. It now says so again every WAIT_REMINDER_S,
     with the time waited so far, then goes on once the lock is free."""
-    import threading
-
-    from filelock import FileLock
-
     from genbench import io
 
     monkeypatch.setattr(io, "WAIT_REMINDER_S", 0.05)
     lock = tmp_path / "seed0.lock"
-    held, reminded, said = threading.Event(), threading.Event(), []
-
-    def warn(text):
-        said.append(text)
-        if "still training it" in text:
-            reminded.set()
-
-    def other():  # the process training it, until this one has said it still waits
-        with FileLock(lock):
-            held.set()
-            reminded.wait(timeout=60)
-
-    thread = threading.Thread(target=other)
-    thread.start()
-    held.wait()
-    with io.alone(lock, "ddpm seed 0", "training it", warn) as waited:
+    said: list[str] = []
+    console = types.SimpleNamespace(warn=said.append)
+    # the process training it, until this one has said it still waits
+    thread = held_until_waited_for(lock, console, monkeypatch, attr="warn", until="still training it")
+    with io.alone(lock, "ddpm seed 0", "training it", console.warn) as waited:
         pass
     thread.join()
     assert waited is True

@@ -709,10 +709,10 @@ def test_processes_sharing_a_cache_train_a_classifier_once(local, digits, tmp_pa
     assert fingerprint != local.fingerprint()  # theirs (the +1e-6 weights), loaded, not trained
 
 
-def held_until_waited_for(lock_path, owner, monkeypatch, attr="_warn"):
+def held_until_waited_for(lock_path, owner, monkeypatch, attr="_warn", until="waiting for it"):
     """Hold ``lock_path`` from a thread, as another process killed before it wrote anything does:
     released, nothing written, once ``owner.attr`` (a module's ``_warn``, or ``Progress.warn``) said
-    this one waits. Returns the thread."""
+    ``until`` (that this one waits). Returns the thread."""
     import threading
 
     from filelock import FileLock
@@ -721,7 +721,7 @@ def held_until_waited_for(lock_path, owner, monkeypatch, attr="_warn"):
     warn = getattr(owner, attr)
 
     def said(*args):  # (text) for a module's function, (self, text) for a method
-        if "waiting for it" in args[-1]:
+        if until in args[-1]:
             waiting.set()
         return warn(*args)
 
