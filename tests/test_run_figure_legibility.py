@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 from matplotlib.figure import Figure
+from test_run_figure_notes import context
 
 from genbench.data.toy2d import Ring8
-from genbench.features.base import Features
-from genbench.metrics.base import EvalContext
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +43,7 @@ def test_the_2d_nearest_neighbour_legend_draws_its_swatches_large_enough_to_see(
     from genbench.metrics.memorization import Memorization
 
     points = ring8.load("train")[0][:400] + 0.01
-    flat = points.reshape(len(points), -1).double().numpy()
-    ctx = EvalContext(
-        dataset=ring8,
-        samples=points,
-        sample_features=Features(flat),
-        reference_features=Features(flat[:2]),
-        extractor=None,
-        seed=2,
-        model_name="gan-ns",
-        artifacts_dir=tmp_path,
-    )
+    ctx = context(ring8, points, tmp_path, model_name="gan-ns")
     Memorization().compute(ctx)
     sizes = swatches(drawn[-1])
     assert set(sizes) == {"train", "samples", "most likely copies"}

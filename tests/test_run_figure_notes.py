@@ -31,7 +31,7 @@ def words(fig: Figure) -> list[str]:
     return [t.get_text().replace("\n", " ") for t in fig.texts]
 
 
-def context(dataset, samples: torch.Tensor, tmp_path: Path, **kw) -> EvalContext:
+def context(dataset, samples: torch.Tensor, tmp_path: Path, model_name: str = "ddim", **kw) -> EvalContext:
     flat = samples.reshape(len(samples), -1).double().numpy()
     return EvalContext(
         dataset=dataset,
@@ -40,7 +40,7 @@ def context(dataset, samples: torch.Tensor, tmp_path: Path, **kw) -> EvalContext
         reference_features=Features(flat[:2]),
         extractor=None,
         seed=2,
-        model_name="ddim",
+        model_name=model_name,
         artifacts_dir=tmp_path,
         **kw,
     )
