@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from genbench.api import DataSpec, GenerativeModel, TrainContext
+    from genbench.cache_listing import CacheEntry, CacheListing
     from genbench.dataset_declarations import DatasetInfo
     from genbench.feature_declarations import FeatureInfo
     from genbench.metric_declarations import MetricInfo, MetricOption, MetricValue
@@ -66,6 +67,8 @@ _LAZY = {
     "MetricValue": "genbench.metric_declarations",
     "DatasetInfo": "genbench.dataset_declarations",
     "FeatureInfo": "genbench.feature_declarations",
+    "CacheEntry": "genbench.cache_listing",
+    "CacheListing": "genbench.cache_listing",
 }
 
 
@@ -293,6 +296,24 @@ def feature_info(
         return _feature_info(name, dataset)
 
 
+def cache_entries(
+    cache_dir: str | os.PathLike[str] | None = None, data_dir: str | os.PathLike[str] | None = None
+) -> CacheListing:
+    """What `genbench list cache` shows, as data: ``CacheListing(cache_dir, data_dir, entries)``, its
+    ``size`` their bytes together, each entry a ``CacheEntry(kind, what, path, size, last_used,
+    if_deleted, config)``: one a checkpoint's folder, a resumable training state, a features file, a
+    classifier, downloaded weights, a dataset's files, a killed write's temp file, largest first.
+    ``cache_dir`` and ``data_dir`` as ``RunConfig``'s [default: $GENBENCH_CACHE, $GENBENCH_DATA,
+    else ~/.cache/genbench and its data/]. Deletes nothing: ``rm -r`` an entry's ``path``."""
+    from genbench.cache_listing import cache_entries as _cache_entries
+    from genbench.data.base import default_cache_dir, default_data_dir
+    from genbench.workdir import absolute
+
+    cache = default_cache_dir() if cache_dir is None else absolute(_path(cache_dir, "cache_dir"))
+    data = default_data_dir() if data_dir is None else absolute(_path(data_dir, "data_dir"))
+    return _cache_entries(cache, data)
+
+
 def report(
     out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
     leaderboards: str | os.PathLike[str] | None = None,
@@ -413,6 +434,8 @@ def _out_folders(out: Any) -> list[Path]:
 
 
 __all__ = [
+    "CacheEntry",
+    "CacheListing",
     "DataSpec",
     "DatasetInfo",
     "FeatureInfo",
@@ -428,6 +451,7 @@ __all__ = [
     "Result",
     "RunConfig",
     "TrainContext",
+    "cache_entries",
     "dataset_info",
     "evaluate",
     "feature_info",

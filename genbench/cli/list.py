@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from genbench.cli.options import DataDir, Include
+from genbench.cli.options import CacheDir, DataDir, Include
 from genbench.errors import GenbenchError
 
 if TYPE_CHECKING:
@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 def list_entries(
     kind: Annotated[
-        str | None, typer.Argument(help=r"models, datasets, metrics or features \[default: all].")
+        str | None,
+        typer.Argument(
+            help=r"models, datasets, metrics or features \[default: all]; cache: what the cache holds."
+        ),
     ] = None,
     name: Annotated[
         str | None,
@@ -43,11 +46,24 @@ def list_entries(
         ),
     ] = None,
     data_dir: DataDir = None,
+    cache_dir: CacheDir = None,
     include: Include = None,
 ) -> None:
     """Show registered names, where each comes from, and plugins that fail to import; with `models
     NAME`, that model's config fields; with `metrics NAME`, `datasets NAME` or `features NAME`,
-    what it declares."""
+    what it declares; `cache`: each entry of the cache and the data dir, its size, when last used
+    and what deleting it costs."""
+    if kind == "cache":
+        if name is not None or dataset is not None or include:
+            raise GenbenchError(
+                "genbench list cache takes no name, --dataset nor --include; "
+                "only --cache-dir and --data-dir (where the cache and the datasets are)"
+            )
+        from genbench.cli.cache_table import cache_table
+
+        return cache_table(cache_dir, data_dir)
+    if cache_dir is not None:
+        raise GenbenchError(f"--cache-dir goes with cache: genbench list cache --cache-dir {cache_dir}")
     if dataset is not None and (kind not in ("models", "features") or name is None):
         raise GenbenchError(
             f"--dataset goes with a model's or a feature extractor's name: genbench list models NAME "
@@ -60,7 +76,8 @@ def list_entries(
         )
     if data_dir is not None and (kind != "datasets" or name is None):
         raise GenbenchError(
-            f"--data-dir goes with a dataset's name: genbench list datasets NAME --data-dir {data_dir}"
+            f"--data-dir goes with a dataset's name: genbench list datasets NAME --data-dir {data_dir} "
+            f"(or with cache: genbench list cache --data-dir {data_dir})"
         )
     if name is not None:
         if kind == "models":
@@ -76,6 +93,14 @@ def list_entries(
             "features: genbench list models ddpm lists that model's config fields, genbench list "
             "metrics kid that metric's options"
         )
+    from genbench.listing import KINDS
+
+    if kind is not None and kind not in KINDS:  # registered's words, with cache among the kinds
+        import difflib
+
+        close = difflib.get_close_matches(kind, (*KINDS, "cache"), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise GenbenchError(f"unknown kind {kind!r}{hint} (use one of {', '.join(KINDS)} or cache)")
     from rich.markup import escape
     from rich.table import Table
 

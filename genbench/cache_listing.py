@@ -1,0 +1,193 @@
+"""What the cache holds, as `genbench list cache` shows it (``genbench.cache_entries``): one entry
+per thing a researcher may delete with ``rm -r`` (a checkpoint's folder, a features file, a
+classifier, downloaded weights, a dataset's files), its kind, what it is, its size, when it was last
+used and what deleting it costs, with the total and where the cache is: Hugging Face's
+``hf cache scan`` for its hub cache. Nothing is deleted here: the user's ``rm`` of the path it names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: what deleting an entry costs, by its kind
+IF_DELETED = {
+    "checkpoint": "trained again by the next run that needs it",
+    "training state": "the interrupted training starts over (delete it once it is not to be resumed)",
+    "features": "extracted again by the next run that needs them",
+    "classifier": "trained again by the next run that needs it",
+    "weights": "downloaded again when next needed",
+    "dataset": "downloaded again on next use",
+    "temp file": "none: a killed write left it (delete it once no genbench process is writing)",
+    "other": "not genbench's to say",
+}
+
+#: a reference features file: ``<dataset>-<split>-<extractor>-<key>.npz`` (features/reference.py)
+_FEATURES = re.compile(r"(?P<dataset>.+)-(?P<split>train|test)-(?P<extractor>.+)-(?P<key>[0-9a-f]+)\.npz")
+#: a checkpoint's folder: ``seed<N>-<key>`` (training.checkpoint_subdir)
+_SEED = re.compile(r"seed(?P<seed>-?\d+)-(?P<key>[0-9a-f]+)")
+#: an atomic write's temp file (io.atomic_write): ``.<name>.<random>.tmp``
+_TEMP = re.compile(r"\..+\.tmp")
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    kind: str  # a key of IF_DELETED: checkpoint, training state, features, classifier, weights, ...
+    what: str  # in words: "vae on ring8, seed 0"
+    path: Path  # what ``rm -r`` deletes
+    size: int  # bytes, its files' together
+    last_used: float  # seconds since the epoch: the latest access or change of any of its files
+    if_deleted: str  # what deleting it costs
+    #: a checkpoint's training config (read from its model.pt), None for other kinds or unreadable
+    config: dict[str, Any] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class CacheListing:
+    cache_dir: Path  # --cache-dir, $GENBENCH_CACHE, else ~/.cache/genbench
+    data_dir: Path  # --data-dir, $GENBENCH_DATA, else ~/.cache/genbench/data
+    entries: tuple[CacheEntry, ...]  # largest first
+
+    @property
+    def size(self) -> int:
+        """Bytes of every entry together."""
+        return sum(e.size for e in self.entries)
+
+
+def cache_entries(cache_dir: Path, data_dir: Path) -> CacheListing:
+    """What ``cache_dir`` and ``data_dir`` hold, largest first; either may not exist (no entries)."""
+    entries = list(_cache(Path(cache_dir), Path(data_dir)))
+    entries += _data(Path(data_dir))
+    entries.sort(key=lambda e: (-e.size, str(e.path)))
+    return CacheListing(Path(cache_dir), Path(data_dir), tuple(entries))
+
+
+def _cache(root: Path, data_dir: Path) -> Iterator[CacheEntry]:
+    for top in _children(root):
+        if top == data_dir:  # the default data dir is inside the cache: listed as datasets
+            continue
+        if top.name == "checkpoints" and top.is_dir():
+            yield from _checkpoints(top)
+        elif top.name == "features" and top.is_dir():
+            for f in _children(top):
+                m = _FEATURES.fullmatch(f.name)
+                what = f"{m['split']} features of {m['dataset']} ({m['extractor']})" if m else None
+                yield from [_entry("features", what, f)] if what else _loose(f)
+        elif top.name == "classifiers" and top.is_dir():
+            for f in _children(top):
+                yield from [_entry("classifier", _classifier(f), f)] if f.suffix == ".pt" else _loose(f)
+        elif top.name == "weights" and top.is_dir():
+            for f in _children(top):
+                yield from _loose(f) if _TEMP.fullmatch(f.name) else [_entry("weights", f.name, f)]
+        else:
+            yield from _loose(top)
+
+
+def _checkpoints(top: Path) -> Iterator[CacheEntry]:
+    """``checkpoints/<dataset>/<model>/seed<N>-<key>/``: one entry a folder."""
+    from genbench.checkpoint import PARTIAL
+
+    for dataset in _children(top):
+        if not dataset.is_dir():
+            yield from _loose(dataset)
+            continue
+        for model in _children(dataset):
+            if not model.is_dir():
+                yield from _loose(model)
+                continue
+            for folder in _children(model):
+                m = _SEED.fullmatch(folder.name)
+                if m is None or not folder.is_dir():
+                    yield from _loose(folder)  # its lock beside it, left out
+                    continue
+                what = f"{model.name} on {dataset.name}, seed {m['seed']}"
+                if (folder / "model.pt").exists():
+                    config = _read(folder / "model.pt", "config")
+                    shown = what if isinstance(config, dict) else f"{what} (model.pt unreadable)"
+                    yield _entry("checkpoint", shown, folder, config if isinstance(config, dict) else None)
+                elif (folder / PARTIAL).exists():
+                    step = _read(folder / PARTIAL, "step")
+                    at = f" at step {step}" if isinstance(step, int) else ""
+                    yield _entry("training state", f"{what}, interrupted{at}", folder)
+                else:
+                    yield _entry("other", f"{what}: no checkpoint in it", folder)
+
+
+def _classifier(path: Path) -> str:
+    meta = _read(path, "meta")
+    if not isinstance(meta, dict):
+        return "a dataset's classifier (unreadable)"
+    return (
+        f"a dataset's classifier ({meta.get('num_classes')} classes, "
+        f"{meta.get('train_examples')} train examples)"
+    )
+
+
+def _read(path: Path, key: str) -> Any:
+    """``key`` of the checkpoint ``path``, read without its tensors' data (torch's mmap); None when
+    the file cannot be read. Its access time is put back: a listing is no use of the entry."""
+    import torch
+
+    from genbench.checkpoint import _numpy_allowed
+
+    try:
+        before = path.stat()
+        with _numpy_allowed():
+            payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return None
+    try:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    except OSError:  # another's file in a shared cache: its access time is the file system's
+        pass
+    return payload.get(key) if isinstance(payload, dict) else None
+
+
+def _data(data_dir: Path) -> Iterator[CacheEntry]:
+    for f in _children(data_dir):
+        if f.is_dir():
+            yield _entry("dataset", f"{f.name}'s files", f)
+        else:
+            yield from _loose(f)
+
+
+def _loose(path: Path) -> list[CacheEntry]:
+    """What genbench did not make as an entry: a killed write's temp file, anything else; a lock
+    file (empty, one beside each entry ever made) is left out."""
+    if path.suffix == ".lock" and path.is_file():
+        return []
+    if _TEMP.fullmatch(path.name) and path.is_file():
+        return [_entry("temp file", "what a killed write left", path)]
+    return [_entry("other", "not a genbench cache entry", path)]
+
+
+def _entry(kind: str, what: str, path: Path, config: dict[str, Any] | None = None) -> CacheEntry:
+    size, used = _usage(path)
+    return CacheEntry(kind, what, path, size, used, IF_DELETED[kind], config)
+
+
+def _usage(path: Path) -> tuple[int, float]:
+    """The bytes of the files at or under ``path`` and their latest access or change (of files
+    alone: listing a folder, as this does, is an access of it)."""
+    size, used = 0, 0.0
+    for f in path.rglob("*") if path.is_dir() else [path]:
+        try:
+            st = f.lstat()
+        except OSError:  # removed meanwhile
+            continue
+        if stat.S_ISREG(st.st_mode):
+            size += st.st_size
+            used = max(used, st.st_atime, st.st_mtime)
+    return size, used
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError:  # absent, or not a folder
+        return []

@@ -1,0 +1,167 @@
+"""`genbench list cache` (``genbench.cache_entries``): what the cache holds, one row an entry that
+``rm -r`` may delete (a checkpoint's folder, a resumable training state, a features file, a
+classifier, downloaded weights, a dataset's files, a killed write's temp file), its size, when last
+used and what deleting it costs. Before, a researcher over quota read the code to learn what
+``~/.cache/genbench`` held: `genbench list cache` was "unknown kind 'cache'", and the Python API
+had no ``cache_entries``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from cli_helpers import single_line_error  # tests/ is on the path: pytest puts it there
+from typer.testing import CliRunner
+
+import genbench
+from genbench.checkpoint import save_checkpoint
+from genbench.cli.main import app
+
+DAY = 24 * 3600.0
+
+
+def _cache(root: Path) -> dict[str, Path]:
+    """A cache as runs leave it: two vae checkpoints of two configs, an interrupted ddpm training, a
+    features file, a classifier, downloaded weights, a killed write's temp file, locks, and the
+    default data dir inside it holding mnist's files."""
+    vae = root / "checkpoints" / "ring8" / "vae"
+    paths = {
+        "vae100": vae / "seed0-0a1b2c3d4e5f",
+        "vae200": vae / "seed1-9f8e7d6c5b4a",
+        "ddpm": root / "checkpoints" / "ring8" / "ddpm" / "seed0-00aa11bb22cc",
+        "features": root / "features" / "fashion-mnist-train-clean-inception-0123456789abcdef0123.npz",
+        "classifier": root / "classifiers" / "31c2bde07182bb0e.pt",
+        "weights": root / "weights" / "pt_inception-2015-12-05-6726825d.pth",
+        "temp": root / "features" / ".ring8-test-raw-aa.npz.x1y2z3.tmp",
+        "mnist": root / "data" / "mnist",
+    }
+    for key, steps in (("vae100", 100), ("vae200", 200)):
+        w = torch.zeros(1000 * steps // 100)
+        save_checkpoint(paths[key] / "model.pt", {"state": {"w": w}, "config": {"steps": steps, "lr": 1e-3}})
+    save_checkpoint(paths["ddpm"] / "train.pt", {"state": {"w": torch.zeros(3000)}, "step": 40})
+    (vae / "seed0-0a1b2c3d4e5f.lock").touch()
+    paths["features"].parent.mkdir(parents=True)
+    np.savez(paths["features"], features=np.zeros((50, 8), np.float32))
+    paths["features"].with_name(paths["features"].name + ".lock").touch()
+    paths["temp"].write_bytes(b"\0" * 700)
+    meta = {"test_accuracy": 0.98, "train_examples": 1437, "num_classes": 10, "made_on": "here"}
+    save_checkpoint(paths["classifier"], {"state_dict": {}, "meta": meta})
+    paths["weights"].parent.mkdir(parents=True)
+    paths["weights"].write_bytes(b"\1" * 5000)
+    paths["mnist"].mkdir(parents=True)
+    (paths["mnist"] / "train-images-idx3-ubyte.gz").write_bytes(b"\2" * 2000)
+    return paths
+
+
+def _bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in [path, *path.rglob("*")] if f.is_file())
+
+
+def test_cache_entries_names_each_entry_its_size_and_what_deleting_it_costs(tmp_path):
+    paths = _cache(tmp_path / "cache")
+    listing = genbench.cache_entries(tmp_path / "cache", tmp_path / "cache" / "data")
+    by_path = {e.path: e for e in listing.entries}
+    assert set(by_path) == set(paths.values())  # one entry each, no lock file
+    kinds = {key: by_path[p].kind for key, p in paths.items()}
+    assert kinds == {
+        "vae100": "checkpoint",
+        "vae200": "checkpoint",
+        "ddpm": "training state",
+        "features": "features",
+        "classifier": "classifier",
+        "weights": "weights",
+        "temp": "temp file",
+        "mnist": "dataset",
+    }
+    assert by_path[paths["vae100"]].what == "vae on ring8, seed 0"
+    assert by_path[paths["vae100"]].config == {"steps": 100, "lr": 1e-3}
+    assert by_path[paths["ddpm"]].what == "ddpm on ring8, seed 0, interrupted at step 40"
+    assert by_path[paths["features"]].what == "train features of fashion-mnist (clean-inception)"
+    assert by_path[paths["classifier"]].what == "a dataset's classifier (10 classes, 1437 train examples)"
+    assert "trained again" in by_path[paths["vae100"]].if_deleted
+    assert "starts over" in by_path[paths["ddpm"]].if_deleted
+    for p, e in by_path.items():
+        assert e.size == _bytes(p), p
+    assert listing.size == _bytes(tmp_path / "cache")  # the locks are empty: nothing is left out
+    sizes = [e.size for e in listing.entries]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_listing_is_no_use_of_an_entry(tmp_path):
+    """Reading a checkpoint's config for the listing leaves its access time as it was: the next
+    listing's "last used" is not the time of this one."""
+    paths = _cache(tmp_path / "cache")
+    model = paths["vae100"] / "model.pt"
+    old = model.stat().st_mtime - 30 * DAY
+    for f in model.parent.iterdir():
+        os.utime(f, (old, old))
+    os.utime(model.parent, (old, old))
+    for _ in range(2):
+        entry = next(e for e in genbench.cache_entries(tmp_path / "cache").entries if e.path == model.parent)
+        assert entry.last_used == pytest.approx(old)
+    assert model.stat().st_atime == pytest.approx(old)
+
+
+def test_list_cache_shows_rows_the_total_and_where(tmp_path):
+    paths = _cache(tmp_path / "cache")
+    r = CliRunner().invoke(
+        app,
+        [
+            "list",
+            "cache",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--data-dir",
+            str(tmp_path / "cache" / "data"),
+        ],
+        env={"COLUMNS": "1000"},
+    )
+    assert r.exit_code == 0, r.output
+    rows = {ln.split("│")[5].strip(): ln for ln in r.stdout.splitlines() if ln.startswith("│")}
+    vae = rows["checkpoints/ring8/vae/seed0-0a1b2c3d4e5f"]
+    # the config field that tells the two vae checkpoints apart, not only their keys
+    assert "checkpoint" in vae and "vae on ring8, seed 0, steps=100" in vae
+    assert "steps=200" in rows["checkpoints/ring8/vae/seed1-9f8e7d6c5b4a"]
+    assert "dataset" in rows["data/mnist"] and "2.0 KiB" in rows["data/mnist"]  # 2000 B
+    assert "4.9 KiB" in rows["weights/pt_inception-2015-12-05-6726825d.pth"]
+    assert len(rows) == len(paths)
+    total = genbench.cache_entries(tmp_path / "cache", tmp_path / "cache" / "data").size
+    assert f"8 entries, {total / 1024:.1f} KiB in all; cache: {tmp_path / 'cache'}" in " ".join(
+        r.stdout.split()
+    )
+    assert "checkpoint: trained again by the next run that needs it" in " ".join(r.stdout.split())
+
+
+def test_list_cache_of_an_empty_or_absent_cache(tmp_path):
+    r = CliRunner().invoke(
+        app,
+        ["list", "cache", "--cache-dir", str(tmp_path / "none"), "--data-dir", str(tmp_path / "nodata")],
+        env={"COLUMNS": "1000"},
+    )
+    assert r.exit_code == 0, r.output
+    assert "0 entries, 0 B in all" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["list", "cache", "vae"], "genbench list cache takes no name"),
+        (
+            ["list", "models", "--cache-dir", "c"],
+            "--cache-dir goes with cache: genbench list cache --cache-dir c",
+        ),
+    ],
+)
+def test_a_wrong_list_cache_is_one_line_exit_2(args, expected):
+    assert expected in single_line_error(CliRunner().invoke(app, args))
+
+
+def test_a_misspelt_cache_is_suggested():
+    r = CliRunner().invoke(app, ["list", "cach"])
+    assert (
+        "unknown kind 'cach'; did you mean 'cache'? (use one of models, datasets, metrics, features or cache)"
+        in (single_line_error(r))
+    )
