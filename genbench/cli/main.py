@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -96,19 +97,28 @@ def _options(
 @contextlib.contextmanager
 def _warning_lines() -> Iterator[None]:
     """Python's own warnings (a reference features' cache that cannot be written or locked, a
-    library's) as one ``warning:`` line each, as genbench's console says its own: Python's format
+    library's) and a library's logged warnings as one ``warning:`` line each, as genbench's console says its own: Python's format
     printed ``/usr/lib/python3.11/contextlib.py:137: UserWarning: ...`` and the source line below it.
     The warning filters still decide what is shown (``-W ignore``, ``PYTHONWARNINGS``)."""
-    shown = warnings.showwarning
+    shown, last_resort = warnings.showwarning, logging.lastResort
 
     def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
         typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
 
+    class LogLines(logging.Handler):
+        """A library's log record where no logging is configured (logging's last resort), as one
+        ``warning:`` line: matplotlib's "Matplotlib created a temporary cache directory ... set the
+        MPLCONFIGDIR environment variable" under a read-only home came out as raw lines of its own."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            show(record.getMessage())
+
     warnings.showwarning = show
+    logging.lastResort = LogLines(logging.WARNING)
     try:
         yield
     finally:
-        warnings.showwarning = shown
+        warnings.showwarning, logging.lastResort = shown, last_resort
 
 
 def user_errors(fn: F, interrupted: str | Callable[[KeyboardInterrupt], str] = "interrupted") -> F:
