@@ -273,11 +273,16 @@ def write_result(
             # GenbenchError or OSError: an unwritable --out or a full disk, which the user fixes
             error_kind="user" if isinstance(e, GenbenchError | OSError) else "plugin",
         )
-        console.warn(f"{result.label} seed {result.seed}: {failed.error}")
+        # not said here: the result line the caller prints (console.done) says it, and a full disk's
+        # "cannot write" came four times a model (a warning, again, the result line, the summary)
         try:  # with the samples: the failure to write the result is no reason to lose them
             return failed, _write_keeping_outcomes(failed, out, console, None, keep)
-        except Exception as again:  # the disk itself: the summary still reports this failure
-            console.warn(f"{result.label} seed {result.seed}: nor could its failure be recorded ({again})")
+        except Exception as again:  # the summary still reports this failure
+            if not (isinstance(again, GenbenchError) and isinstance(again.__cause__, OSError)):
+                # a disk that took neither file is the result line's "(not written)"; anything else is news
+                console.warn(
+                    f"{result.label} seed {result.seed}: nor could its failure be recorded ({again})"
+                )
             return failed, None
 
 

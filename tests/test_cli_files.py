@@ -119,6 +119,8 @@ def test_a_full_results_disk_says_so_once_and_names_no_file_it_did_not_write(cli
     assert line.count("seed0.json") == 1 and "GenbenchError" not in line and "free some space" in line, line
     assert "(not written)" in r.output and "-> " not in r.output
     assert not (tmp_path / "runs/ring8/gaussian/seed0.json").exists()
+    # on its result line and in the summary, not also on two warnings before them
+    assert r.stderr.count("No space left on device") == 2, r.stderr
 
 
 @pytest.mark.parametrize("command", ["run", "eval", "stats"])
