@@ -116,6 +116,9 @@ class Plan:
     #: checkpoint directories whose training diverged in this run: a shared checkpoint's other rows
     #: record that divergence instead of training up to it again (once per ddim variant)
     diverged: dict[Path, Diverged] = field(default_factory=dict)
+    #: checkpoint directories whose cache checkpoint was compared with the shipped one of its key in
+    #: this run, with the shipped weights' digest: read and warned of once, not once per ddim variant
+    shipped_digests: dict[Path, str | None] = field(default_factory=dict)
 
     @property
     def amp(self) -> bool:

@@ -31,6 +31,7 @@ from genbench.script_code import edited_code
 from genbench.shipped import shipped_checkpoint
 from genbench.termination import say_rerun, steps_end_first
 from genbench.training_forecast import shorten_hint
+from genbench.weights_source import compare_with_shipped, recorded
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -98,10 +99,15 @@ def train_or_load(
             digest=digest,
             console=console,
         )
-        if final.exists():
-            return model, *load(final)
-        # what ships with the model, unless --retrain, or an interrupted training here is to resume
         shipped = shipped_checkpoint(cls, subdir)
+        if final.exists():
+            train_s, log, info = load(final)
+            if shipped is not None and not p.config.retrain:  # the cache's comes first: other weights?
+                compare_with_shipped(
+                    info, shipped, ckpt_dir, f"{label} seed {seed}", p.shipped_digests, console.warn
+                )
+            return model, train_s, log, info
+        # what ships with the model, unless --retrain, or an interrupted training here is to resume
         if shipped is not None and not p.config.retrain and not (ckpt_dir / PARTIAL).exists():
             try:
                 return model, *load(shipped, shipped=True)
@@ -159,6 +165,7 @@ def _load_trained(
     info = weights_info(final, True, cls, amp, payload.get("summary", {}), payload.get("machine") or None)
     if shipped:
         info["shipped"] = True
+    info = recorded(info, "shipped" if shipped else "cache", payload["state"])
     return float(payload.get("train_s", 0.0)), list(payload.get("training_log", [])), info
 
 
@@ -279,14 +286,17 @@ def _train_and_save(
         console.warn(
             f"{label} seed {seed}: trained, but {e}; it is scored now, and the next run trains it again"
         )
-        info = weights_info(final, False, cls, amp, summary, trained_on)
+        info = recorded(
+            weights_info(final, False, cls, amp, summary, trained_on), "trained", model.state_dict()
+        )
         info["checkpoint"] = None
         return train_s, ctx.history, info
     # The retraining mark stays until the whole run finishes (retrain_finished): an interrupted
     # run's rerun loads what it had retrained. The resumable state (weights, EMA, optimizer) is of
     # no use once model.pt exists, and for the CIFAR-10 DDPM it is about 570 MB per seed.
     (ckpt_dir / PARTIAL).unlink(missing_ok=True)
-    return train_s, ctx.history, weights_info(final, False, cls, amp, summary, trained_on)
+    info = weights_info(final, False, cls, amp, summary, trained_on)
+    return train_s, ctx.history, recorded(info, "trained", model.state_dict())
 
 
 def _rerun_after_stop(ctx: TrainContext, ckpt_dir: Path, who: str, trained: bool = False) -> str:
