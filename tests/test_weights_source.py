@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_models import PointsOnly
 from test_training import SHIPPING, Shipping, Toy, _ship_one, config, shipping
 
-from genbench import run
+from genbench import registry, run
 from genbench.checkpoint import load_checkpoint, save_checkpoint
 from genbench.weights_source import weights_digest
 
@@ -115,3 +116,37 @@ def test_the_weights_digest_is_of_the_tensors_not_of_their_order_or_storage():
         },
     ):
         assert weights_digest(other) != weights_digest(state)
+
+
+class SamplesShipping(PointsOnly):
+    """Samples the weights of test-training-shipping, as ddim samples ddpm's."""
+
+    weights_from = SHIPPING
+
+    @classmethod
+    def from_trained(cls, owner, config):
+        return cls(owner.spec, config)
+
+
+def test_a_checkpoint_that_several_rows_load_is_warned_of_once(tmp_path, monkeypatch, capsys, register):
+    """ddpm and each ddim variant load one checkpoint: the shipped one is read once in a run, one
+    warning per model and seed, and every row records the comparison."""
+    from genbench import weights_source
+
+    register(registry.models, "test-samples-shipping", SamplesShipping)
+    shipped = _ship_one(tmp_path, monkeypatch)
+    cached = _cached_copy(tmp_path, shipped)
+    payload = load_checkpoint(cached)
+    save_checkpoint(cached, {**payload, "state": {k: -v for k, v in payload["state"].items()}})
+    capsys.readouterr()
+    read = []
+    monkeypatch.setattr(
+        weights_source, "load_checkpoint", lambda path: read.append(path) or load_checkpoint(path)
+    )
+    results = run(shipping(tmp_path, "a", models=[SHIPPING, "test-samples-shipping"], progress=True))
+    assert [r.status for r in results] == ["ok", "ok"]
+    assert " ".join(capsys.readouterr().err.split()).count("using the cache's checkpoint") == 1
+    (digest,) = {r.training["weights_digest"] for r in results}
+    (shipped_digest,) = {r.training["shipped_digest"] for r in results}
+    assert digest != shipped_digest and all(r.training["weights_source"] == "cache" for r in results)
+    assert read == [shipped]
