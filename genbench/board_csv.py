@@ -75,6 +75,7 @@ INTERNAL = {
     "flag_seeds",
     "device_seeds",
     "genbench_code_seeds",
+    "other_weight_seeds",
 }
 
 

@@ -57,6 +57,7 @@ from genbench.rerun_notes import failed_reruns
 from genbench.result_folders import as_folders, merged, where_results_are
 from genbench.results import Result, find_results, load_result, skipped_results
 from genbench.text import one_line
+from genbench.weights_notes import other_than_shipped
 
 
 def load_results(out: Path | Sequence[Path]) -> list[Result]:
@@ -169,6 +170,7 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             # the weights it sampled (None without any): rows that sampled one checkpoint seed by
             # seed (DDIM's over DDPM's) are compared seed by seed in the board's FID gaps
             "checkpoint": (r.training or {}).get("checkpoint"),
+            "other_weights": other_than_shipped(r.training or {}),  # not the shipped ones of its key
             # the error of a later run of this seed that failed, kept beside it: its numbers are older
             "failed_rerun": r.failed_rerun,
         }
@@ -222,6 +224,7 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
                 # what its ok seeds ran on, and by which genbench: {value: seeds}
                 row["device_seeds"] = seeds_by(part[part["status"] == "ok"], "device")
                 row["genbench_code_seeds"] = seeds_by(part[part["status"] == "ok"], "genbench_code")
+                row["other_weight_seeds"] = seeds_by(part[part["status"] == "ok"], "other_weights")
                 row["config_differs"] = differs
                 out.append(row)
     agg = pd.DataFrame(out)

@@ -31,6 +31,7 @@ from genbench.rerun_notes import rerun_flags, reruns_markdown
 from genbench.source_notes import sources_markdown
 from genbench.text import and_list, md_code, md_link_text, md_text, option_setting, seed_words
 from genbench.timing_caption import differing_timing_facts, timing_caption
+from genbench.weights_notes import other_weights_markdown
 
 #: the spread a cell shows: pandas' default, the sample std (n - 1 in the denominator); with 3 seeds it
 #: is 1.22x numpy's default (n), so the board says which
@@ -418,6 +419,7 @@ def leaderboard_markdown(
         shown += table.columns
     lines += _notes_markdown(a, shown)
     lines += reruns_markdown(a)
+    lines += other_weights_markdown(a)
     lines += sources_markdown(a)
     lines += config_splits_markdown(a)
     failed = failed_run_lines(frame, dataset)

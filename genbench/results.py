@@ -78,6 +78,8 @@ RESERVED_METRIC_KEYS = frozenset(
         "device_seeds",
         "genbench_code",
         "genbench_code_seeds",
+        "other_weights",
+        "other_weight_seeds",
     }
 )
 

@@ -62,6 +62,26 @@ def test_the_cache_s_checkpoint_of_other_weights_than_the_shipped_one_is_warned_
     assert from_cache.metrics["fid"] != from_shipped.metrics["fid"]
 
 
+def test_a_board_names_the_seeds_that_scored_other_weights_than_the_shipped_ones(tmp_path, monkeypatch):
+    """Under the tables, not as a column: the published boards' CSVs stay as they are."""
+    import genbench
+
+    shipped = _ship_one(tmp_path, monkeypatch)
+    run(shipping(tmp_path, "a", seeds=[0, 1]))  # seed 1 ships none: trained, nothing to compare
+    (shipped_board,) = genbench.report(tmp_path / "a").values()
+    cached = _cached_copy(tmp_path, shipped)
+    payload = load_checkpoint(cached)
+    save_checkpoint(cached, {**payload, "state": {k: v + 1e-3 for k, v in payload["state"].items()}})
+    run(shipping(tmp_path, "b", seeds=[0, 1]))
+    (board,) = genbench.report(tmp_path / "b").values()
+    assert "Weights other than the shipped ones" not in shipped_board
+    section = board[board.index("## Weights other than the shipped ones") :]
+    assert f"- `{SHIPPING}`: seed 0\n" in section and "seed 1" not in section
+    assert "empty cache" in section
+    columns = [(tmp_path / x / "leaderboards/ring8.csv").read_text().splitlines()[0] for x in "ab"]
+    assert columns[0] == columns[1]
+
+
 def test_the_cache_s_checkpoint_of_the_shipped_weights_says_nothing(tmp_path, monkeypatch, capsys):
     """A copy of the shipped file, or the same weights retrained (another file: its training time and
     machine differ): the digest is the weights', so neither is warned of."""
