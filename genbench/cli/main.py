@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import functools
+import io
 import logging
 import sys
 import warnings
@@ -175,5 +177,15 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _replacing_unencodable() -> None:
+    """A character the terminal's encoding lacks (``↓`` in a board's header, ``é`` in a listed
+    description under ``LC_ALL=C PYTHONUTF8=0`` or ``PYTHONIOENCODING=latin-1``) is printed as ``?``:
+    it raised UnicodeEncodeError, a traceback in place of the output. A UTF-8 stream is left as it is."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
+            stream.reconfigure(errors="replace")
+
+
 def main() -> None:
+    _replacing_unencodable()
     sys.exit(app())
