@@ -8,6 +8,10 @@ import subprocess
 import sys
 
 import pytest
+import typer
+from typer.testing import CliRunner
+
+from genbench.cli.main import app
 
 
 @pytest.mark.parametrize(
@@ -29,3 +33,31 @@ def test_a_character_the_encoding_lacks_is_replaced_not_a_traceback(env):
     )
     assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")[-2000:]
     assert b"?" in r.stdout and b"\xe2" not in r.stdout  # no UTF-8 byte in what it printed
+
+
+def _commands_panel(width: int) -> list[str]:
+    r = CliRunner().invoke(app, ["--help"], env={"COLUMNS": str(width)})
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "Commands" in line)
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("\u2570"))
+    return [line.strip("\u2502 ").rstrip() for line in lines[start + 1 : end]]
+
+
+def test_each_commands_summary_in_the_help_is_wrapped_only_where_the_line_is_full():
+    """The summaries of `stats` and `list` kept their docstrings' line breaks: "(and mu_s, sigma_s
+    for sfid under Inception)," then a line of "for `--reference-stats` where the data is not."
+    with half the line left empty."""
+    names = {c.name for c in typer.main.get_command(app).commands.values()}
+    lines = _commands_panel(80)
+    starts = [line.split()[0] in names for line in lines]  # a command's first line
+    # each line's text in the summaries' column, without the command's name
+    panel = [" ".join(line.split()[1:]) if start else line for line, start in zip(lines, starts, strict=True)]
+    column = max(len(line) for line in panel)  # at most the column's width
+    for i in range(1, len(panel)):
+        if not starts[i]:
+            word = panel[i].split()[0]
+            assert len(panel[i - 1]) + 1 + len(word) > column, f"{panel[i - 1]!r} broken before {word!r}"
+    shown = " ".join(panel)
+    assert "sfid under Inception), for `--reference-stats` where the data is not." in shown
+    assert "with `models NAME`, that model's config fields;" in shown

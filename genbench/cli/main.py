@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import functools
+import inspect
 import io
 import logging
 import sys
@@ -161,17 +162,22 @@ def _register_commands() -> None:
     from genbench.cli import stats as stats_cmd
     from genbench.cli.options import ENVIRONMENT
 
-    app.command("run", epilog=ENVIRONMENT)(user_errors(run_cmd.run, run_cmd.interrupted))
-    app.command("eval", epilog=ENVIRONMENT)(
-        user_errors(eval_cmd.eval_samples, "interrupted: no result was written")
-    )
-    app.command("report")(
-        user_errors(report_cmd.report, "interrupted: the leaderboards written so far are complete")
-    )
-    app.command("stats", epilog=ENVIRONMENT)(
-        user_errors(stats_cmd.stats, "interrupted: no statistics were written")
-    )
-    app.command("list")(user_errors(list_cmd.list_entries))
+    commands = [
+        ("run", run_cmd.run, run_cmd.interrupted, ENVIRONMENT),
+        ("eval", eval_cmd.eval_samples, "interrupted: no result was written", ENVIRONMENT),
+        ("report", report_cmd.report, "interrupted: the leaderboards written so far are complete", None),
+        ("stats", stats_cmd.stats, "interrupted: no statistics were written", ENVIRONMENT),
+        ("list", list_cmd.list_entries, "interrupted", None),
+    ]
+    for name, fn, interrupted, epilog in commands:
+        app.command(name, epilog=epilog, short_help=_summary(fn))(user_errors(fn, interrupted))
+
+
+def _summary(fn: Callable[..., Any]) -> str:
+    """A command's line in `genbench --help`'s list: its docstring's first paragraph as one line.
+    Typer kept the docstring's line breaks there (its own ``--help`` joins them), which broke
+    `stats`'s and `list`'s summaries mid-sentence."""
+    return " ".join((inspect.getdoc(fn) or "").split("\n\n")[0].split())
 
 
 _register_commands()
