@@ -11,7 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from genbench.cli.main import app
+import genbench.cli.main
+from genbench.cli.main import app, main
 
 
 @pytest.mark.parametrize(
@@ -61,3 +62,32 @@ def test_each_commands_summary_in_the_help_is_wrapped_only_where_the_line_is_ful
     shown = " ".join(panel)
     assert "sfid under Inception), for `--reference-stats` where the data is not." in shown
     assert "with `models NAME`, that model's config fields;" in shown
+
+
+def test_ctrl_c_while_the_options_are_parsed_says_interrupted(monkeypatch):
+    """Ctrl-C before the command's own code ran (while Typer parsed its options) exited 130 with
+    nothing said; it says "interrupted", as Ctrl-C within the command does."""
+
+    def interrupted() -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(genbench.cli.main, "version_text", interrupted)  # --version's eager callback
+    r = CliRunner().invoke(app, ["--version"])
+    assert r.exit_code == 130 and r.stderr.strip() == "interrupted" and r.stdout == "", r.output
+
+
+def test_ctrl_c_while_typer_builds_the_command_says_interrupted(monkeypatch, capsys):
+    """Ctrl-C while Typer built its click command from the functions, before any parsing, printed
+    a KeyboardInterrupt traceback."""
+
+    def interrupted(app: typer.Typer) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(typer.main, "get_command", interrupted)
+    monkeypatch.setattr(sys, "argv", ["genbench", "list"])
+    try:
+        with pytest.raises(SystemExit) as stop:
+            main()
+    except KeyboardInterrupt:
+        pytest.fail("the KeyboardInterrupt reached the top: a traceback")
+    assert stop.value.code == 130 and capsys.readouterr().err == "interrupted\n"

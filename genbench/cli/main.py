@@ -50,12 +50,23 @@ class _Commands(TyperGroup):
     ``error:`` line naming the fix, like every other input error, instead of a boxed usage panel."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
-        with _one_line_usage_errors():
+        with _said_interrupted(), _one_line_usage_errors():
             return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:  # a command's own options are parsed in here
-        with _one_line_usage_errors(ctx):
+        with _said_interrupted(), _one_line_usage_errors(ctx):
             return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _said_interrupted() -> Iterator[None]:
+    """Ctrl-C before a command's own code runs (while its options are parsed, the first few tenths
+    of a second): Typer exited 130 without a word, where the command says ``interrupted``."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
 
 
 app = typer.Typer(
@@ -194,4 +205,8 @@ def _replacing_unencodable() -> None:
 
 def main() -> None:
     _replacing_unencodable()
-    sys.exit(app())
+    try:
+        sys.exit(app())
+    except KeyboardInterrupt:  # while Typer builds the command, before it parses anything
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
