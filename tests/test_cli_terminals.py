@@ -36,6 +36,19 @@ def test_a_character_the_encoding_lacks_is_replaced_not_a_traceback(env):
     assert b"?" in r.stdout and b"\xe2" not in r.stdout  # no UTF-8 byte in what it printed
 
 
+@pytest.mark.parametrize("command", [["--version"], ["list", "metrics"], ["run", "--help"]])
+def test_output_into_a_closed_pipe_ends_quietly_with_status_1(command):
+    """`genbench list | head -1`: the reader gone, the command stops with status 1 and says nothing
+    (Typer's handling, as Python's "Note on SIGPIPE" advises): no BrokenPipeError traceback, no
+    "Exception ignored ... BrokenPipeError" from the flush at exit. A guard: it held before."""
+    p = subprocess.Popen(
+        [sys.executable, "-m", "genbench", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    p.stdout.close()  # the reader is gone before anything is written
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 1 and err == b"", err.decode(errors="replace")[-2000:]
+
+
 def _commands_panel(width: int) -> list[str]:
     r = CliRunner().invoke(app, ["--help"], env={"COLUMNS": str(width)})
     assert r.exit_code == 0, r.output
