@@ -38,6 +38,7 @@ from rich.table import Table
 
 from genbench.errors import warning_ignored
 from genbench.extraction_bar import ExtractionBar
+from genbench.metric_bar import UPDATE_S, MetricBar, counted
 from genbench.sampling_bar import SamplingBar, Show
 from genbench.training_forecast import TrainingForecast
 
@@ -68,6 +69,8 @@ class Progress:
         #: the spinner shown (:meth:`status`), and whether a bar stopped it for its own time
         self._spinner: Status | None = None
         self._paused = False
+        #: the bars stopped for a bar drawn within them (a metric's, whose compute extracts a split)
+        self._outer: list[RichProgress] = []
 
     def _new_bar(self) -> RichProgress:
         return _FittedBar(
@@ -121,12 +124,16 @@ class Progress:
 
     def _start_bar(self) -> RichProgress:
         """A new bar, drawn: a spinner shown (a metric's, whose compute extracts a split's features)
-        is stopped for the bar's time, and drawn again when it is done (:meth:`training_done`). rich
-        before 14.1 draws one live display at a time, and raised ``LiveError`` for the second
-        (genbench's floor is 13.8); from 14.1 it drew the bar within the spinner's display."""
+        is stopped for the bar's time, and drawn again when it is done (:meth:`training_done`), as
+        is a bar shown (a metric's progress, :meth:`computing`). rich before 14.1 draws one live
+        display at a time, and raised ``LiveError`` for the second (genbench's floor is 13.8); from
+        14.1 it drew the bar within the spinner's display."""
         if self._spinner is not None and not self._paused:
             self._spinner.stop()
             self._paused = True
+        if self._bar is not None:
+            self._bar.stop()
+            self._outer.append(self._bar)
         bar = self._bar = self._new_bar()
         bar.start()
         return bar
@@ -135,6 +142,10 @@ class Progress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+        if self._outer:  # the bar this one was drawn within (a metric's), drawn again
+            self._bar = self._outer.pop()
+            self._bar.start()
+            return
         if self._paused and self._spinner is not None:
             self._spinner.start()
         self._paused = False
@@ -198,6 +209,45 @@ class Progress:
             yield ExtractionBar(show, self.console.get_time, say, noun, hint)
         finally:
             self.training_done()
+
+    @contextlib.contextmanager
+    def computing(self, description: str) -> Iterator[MetricBar | None]:
+        """A metric computing: a spinner saying ``description`` (:meth:`status`), which the progress
+        its compute reports (the :class:`MetricBar` to bind, :mod:`genbench.metric_steps`) turns into
+        a bar with the time left; in a log file, beside the spinner's lines, a line at each tenth
+        once it has run :data:`LOG_AFTER_S`. None with progress off."""
+        if not self.enabled:
+            yield None
+            return
+        with self.status(description):
+            if self._as_lines():
+                noun = [""]
+                lines = TenthLines(
+                    self.console,
+                    description,
+                    lambda done, total: counted(done, total, noun[0], time.monotonic() - lines.start),
+                )
+
+                def line(done: float, total: float, what: str) -> None:
+                    noun[0] = what
+                    lines.update(done, total)  # type: ignore[arg-type]
+
+                yield MetricBar(line, time.monotonic)
+                return
+            shown: list[tuple[RichProgress, TaskID]] = []
+
+            def show(done: float, total: float, what: str) -> None:
+                if not shown:  # the first report: the bar replaces the spinner
+                    bar = self._start_bar()
+                    shown.append((bar, bar.add_task(escape(description), total=total, values="")))
+                bar, task = shown[0]
+                bar.update(task, completed=done, total=total, values=escape(what))
+
+            try:
+                yield MetricBar(show, self.console.get_time, UPDATE_S)
+            finally:
+                if shown:
+                    self.training_done()
 
     @contextlib.contextmanager
     def status(self, text: str) -> Iterator[None]:

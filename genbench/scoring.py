@@ -26,6 +26,7 @@ from genbench.features.base import Features, extract_reporting
 from genbench.features.same_pass import extract_beside, names, pass_key
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
 from genbench.layout import figures_dir
+from genbench.metric_steps import reporting_progress
 from genbench.metrics._inputs import no_logits
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
@@ -297,8 +298,12 @@ def _score_metric(
                 # extracted; a plugin's was called anyway and failed as its own bug (exit 1)
                 raise MetricInputError(own.reference_stats_error)
             # a spinner, and in a log file a line once it has run LOG_AFTER_S: prdc took 45 minutes
-            # at 50k samples on a CPU, mifid 30, and the run showed nothing at all meanwhile
-            with console.status(f"{result.label} seed {seed}: computing {metric.name}"):
+            # at 50k samples on a CPU, mifid 30, and the run showed nothing at all meanwhile; a bar
+            # with the time left where the metric reports its progress (the k-NN metrics' blocks)
+            with (
+                console.computing(f"{result.label} seed {seed}: computing {metric.name}") as bar,
+                reporting_progress(bar),
+            ):
                 compute_metric(metric, own, result, owners, console)
         except KeyboardInterrupt:
             raise

@@ -29,7 +29,7 @@ refinement the rounding of two different matrix products decided whether it coun
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -38,6 +38,10 @@ from genbench.metrics._inputs import shared_tensor
 
 #: elements of one block of the distance matrix (float64: 256 MiB)
 BLOCK_ELEMENTS = 2**25
+
+#: told the distances of each block once its caller is done with it (a metric's progress:
+#: :class:`genbench.metrics._blocks_done.BlocksDone`); it reads nothing of them
+OnBlock = Callable[[int], None]
 
 
 def as_rows(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -92,10 +96,11 @@ def squared_norms(x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.T
 
 
 def blocks(
-    query: torch.Tensor, ref: torch.Tensor, block: int | None = None
+    query: torch.Tensor, ref: torch.Tensor, block: int | None = None, on_block: OnBlock | None = None
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """Yield ``(start, D)`` with ``D[i, j] = |query[start + i] - ref[j]|`` for each row block, by the
     expansion on both sets translated by ``c = centre(ref)`` (see the module's docstring).
+    ``on_block(rows x len(ref))`` is told of each block once the caller is done with it.
 
     A caller drops its ``D`` (``del``) at the end of its loop body: a block it still held while the
     next one was built made three blocks alive at once instead of two (768 MiB instead of 512)."""
@@ -104,6 +109,7 @@ def blocks(
     step = block_rows(len(ref), block)
     for start in range(0, len(query), step):
         q = query[start : start + step] - c
+        rows = len(q)
         # (|q|^2 + |r|^2) - 2 q.r of the centred rows, in two block-sized arrays instead of three (the
         # product, twice it and the sum were alive at once); the centred block is freed before the sum
         q_sq = squared_norms(q)
@@ -113,6 +119,8 @@ def blocks(
         del twice
         yield start, d2.clamp_min_(0.0).sqrt_()
         del d2  # the caller is done with this block: free it before the next one is built
+        if on_block is not None:
+            on_block(rows * len(ref))
 
 
 def _centred_product(q: torch.Tensor, ref: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -135,7 +143,11 @@ def pair_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def kth_neighbour_distances(
-    x: torch.Tensor, ks: set[int] | list[int], block: int | None = None, extra: int = 4
+    x: torch.Tensor,
+    ks: set[int] | list[int],
+    block: int | None = None,
+    extra: int = 4,
+    on_block: OnBlock | None = None,
 ) -> dict[int, torch.Tensor]:
     """{k: distance of each row of ``x`` to its k-th nearest *other* row}, for every k in one pass.
 
@@ -148,7 +160,7 @@ def kth_neighbour_distances(
         raise ValueError(f"k={ks[-1]} neighbours requested among {len(x)} rows")
     c = min(ks[-1] + 1 + extra, len(x))
     out = {k: torch.empty(len(x), dtype=torch.float64, device=x.device) for k in ks}
-    for start, d in blocks(x, x, _candidate_rows(len(x), c, x.shape[1], block)):
+    for start, d in blocks(x, x, _candidate_rows(len(x), c, x.shape[1], block), on_block):
         rows = torch.arange(len(d), device=x.device)
         d[rows, start + rows] = 0.0  # the row itself is always a candidate
         exact, _ = _exact_candidates(x[start : start + len(d)], x, d.topk(c, dim=1, largest=False).indices)
@@ -211,9 +223,11 @@ def refine_near(
         d[i[s : s + step], j[s : s + step]] = pair_distances(query[i[s : s + step]], ref[j[s : s + step]])
 
 
-def kth_neighbour_distance(x: torch.Tensor, k: int, block: int | None = None) -> torch.Tensor:
+def kth_neighbour_distance(
+    x: torch.Tensor, k: int, block: int | None = None, on_block: OnBlock | None = None
+) -> torch.Tensor:
     """Distance of each row of ``x`` to its k-th nearest *other* row (see :func:`kth_neighbour_distances`)."""
-    return kth_neighbour_distances(x, [k], block)[k]
+    return kth_neighbour_distances(x, [k], block, on_block=on_block)[k]
 
 
 def nearest(
@@ -223,6 +237,7 @@ def nearest(
     block: int | None = None,
     extra: int = 4,
     exclude: torch.Tensor | None = None,
+    on_block: OnBlock | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` nearest rows of ``ref`` to each row of ``query``: (distances, indices), ascending.
 
@@ -238,7 +253,7 @@ def nearest(
     c = min(k + extra, available)  # never more than the rows left, so no skipped row is a candidate
     dist = torch.empty(len(query), k, dtype=torch.float64, device=query.device)
     idx = torch.empty(len(query), k, dtype=torch.long, device=query.device)
-    for start, d in blocks(query, ref, _candidate_rows(len(ref), c, query.shape[1], block)):
+    for start, d in blocks(query, ref, _candidate_rows(len(ref), c, query.shape[1], block), on_block):
         if skipped is not None:
             d[:, skipped] = torch.inf
         cand = d.topk(c, dim=1, largest=False).indices

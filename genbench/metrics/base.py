@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
+from genbench.metric_steps import report_progress
 from genbench.registration_checks import NAME_RE
 
 if TYPE_CHECKING:
@@ -377,6 +378,15 @@ class Metric(ABC):
         Raise :class:`genbench.errors.MetricInputError` with the fix when inputs are invalid; the
         runner records the error and still writes the other metrics.
         """
+
+    def compute_progress(self, done: float, total: float) -> None:
+        """Call from ``compute`` to say that it has done ``done`` of ``total`` steps of its work (a
+        loop over blocks, as prdc's k-NN): the run then shows a bar with the time remaining in place
+        of its spinner ("computing NAME"), and a line at each tenth in a log file, for a metric that
+        takes minutes. Optional: a metric that never calls it shows the spinner alone. Cheap (the bar
+        is drawn at most ten times a second); it never changes what is computed. Outside the
+        harness's scoring it does nothing."""
+        report_progress(done, total)
 
     def check_options(self, options: dict[str, Any]) -> None:
         """Raise :class:`genbench.errors.MetricInputError` for an option value that cannot work

@@ -58,8 +58,9 @@ import torch
 
 from genbench.data.folder import float_samples
 from genbench.errors import GenbenchError, MetricInputError
+from genbench.metrics._blocks_done import BlocksDone
 from genbench.metrics._inputs import check_features, check_same_dim, option, split_fix
-from genbench.metrics._knn import as_rows, nearest, pick_device
+from genbench.metrics._knn import OnBlock, as_rows, nearest, pick_device
 from genbench.metrics._knn_memo import kept
 from genbench.metrics.base import EvalContext, Metric
 from genbench.registry import register_metric
@@ -101,7 +102,7 @@ def copied(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
 
 
 def train_neighbours(
-    train: torch.Tensor, train_np: np.ndarray
+    train: torch.Tensor, train_np: np.ndarray, on_block: OnBlock | None = None
 ) -> tuple[torch.Tensor | None, torch.Tensor, float | None]:
     """(``repeats``, ``own``, ``loo``) of the N x D training rows (``train_np`` the same rows in numpy).
 
@@ -113,11 +114,12 @@ def train_neighbours(
     ``own`` is each training example's distance to its nearest other distinct one (AuthPct's).
     ``loo`` is the share of distinct examples whose nearest and second-nearest other distinct
     examples pass the copy test (:func:`copied`), the chance level without a test split; None with
-    fewer than 3 distinct examples."""
+    fewer than 3 distinct examples. ``on_block`` is told of the self-join's blocks (the metric's
+    progress; not of the few rows searched again where there are duplicates)."""
     # the second and third smallest distances, counting itself at exactly 0: 0 for a row with an
     # equal one (the third costs nothing more: the same blocks, one more candidate)
     k = min(3, len(train))
-    near, near_idx = nearest(train, train, k)
+    near, near_idx = nearest(train, train, k, on_block=on_block)
     own = near[:, 1]
     dup = (own == 0).nonzero().squeeze(1)
     if len(dup) == 0:  # the common case: nothing else to compute, the same values as ever
@@ -252,10 +254,20 @@ class Memorization(Metric):
         train = as_rows(train_np, device)
         # what depends on the train and test sets alone is computed once per run of many models
         shared = ctx.reference_features.cache.setdefault(("memorization", space, str(device)), {})
+        # the progress: the train split's self-join (where not kept), the samples against it and the
+        # test split against it (where not kept; its declared size until it is read), not C_T's
+        # searches (in 64 dimensions, a few percent of the time)
+        test_rows = _declared_rows(ctx, "test") if "test" not in shared else 0
+        done = BlocksDone(
+            own=len(train) ** 2 if "own" not in shared else 0,
+            samples=len(gen_np) * len(train),
+            test=test_rows * len(train),
+        )
         if "own" not in shared:  # and for a later command in this process of the same train rows
-            found = kept(
-                "train-neighbours", train, None, functools.partial(train_neighbours, train, train_np)
-            )
+            compute = functools.partial(train_neighbours, train, train_np, done)
+            found = kept("train-neighbours", train, None, compute)
+            if not done.done:  # kept from an earlier command: no block computed
+                done.resize("own", 0)
             shared["repeats"], shared["own"], shared["loo"] = found
         repeats = shared["repeats"]
         num_train = len(train)
@@ -265,7 +277,7 @@ class Memorization(Metric):
                 f"memorization: the train split has {distinct} distinct example (of {len(train)}); "
                 f"a nearest and a second-nearest training example need two; {split_fix('train')}"
             )
-        dist, idx = nearest(as_rows(gen_np, device), train, min(3, distinct), exclude=repeats)
+        dist, idx = nearest(as_rows(gen_np, device), train, min(3, distinct), exclude=repeats, on_block=done)
         d1, d2 = dist[:, 0], dist[:, 1]
         values = {"memorization_rate": copied(d1, d2).double().mean().item()}
 
@@ -273,7 +285,7 @@ class Memorization(Metric):
             # without the samples' float64 copy (made again for C_T below, the same array): C_T's PCA
             # copies the train set, and with the samples alive too that was the peak (800 MiB at 50k x 2048)
             gen_np = None
-            self._reference(ctx, space, shared, train_np, train, device)
+            self._reference(ctx, space, shared, train_np, train, device, done)
         del train, train_np  # nor the train set's while C_T scores the samples
         # AuthPct: the nearest training example's distance to its own nearest other training example
         values["authpct"] = 100.0 * (shared["own"][idx[:, 0]] < d1).double().mean().item()
@@ -327,15 +339,19 @@ class Memorization(Metric):
         train_np: np.ndarray,
         train: torch.Tensor,
         device: torch.device,
+        done: BlocksDone | None = None,
     ) -> None:
         """Fill ``shared`` (which holds ``own`` and ``repeats`` already: :func:`train_neighbours`)
         with what the train and test sets alone give: ``heldout`` and ``ct`` (when the test split
         exists), and last ``test`` (why the test split is unusable, "" when it is usable). The test
-        split itself is not kept (160 MiB at 10k x 2048)."""
+        split itself is not kept (160 MiB at 10k x 2048). ``done``: the metric's progress, whose
+        test pass is sized here, once the split is read."""
         test_np, why_no_test = self._test_points(ctx, space, train_np.shape[1])
+        if done is not None:
+            done.resize("test", len(test_np) * len(train) if test_np is not None else 0)
         if test_np is not None:
             # the same rate for held-out data: what chance alone gives (about 1/9 on 2D data)
-            td = nearest(as_rows(test_np, device), train, 2, exclude=shared["repeats"])[0]
+            td = nearest(as_rows(test_np, device), train, 2, exclude=shared["repeats"], on_block=done)[0]
             shared["heldout"] = copied(td[:, 0], td[:, 1]).double().mean().item()
             del td
             try:  # a train split too small for C_T's PCA loses C_T only, not the rates above
@@ -389,6 +405,13 @@ class Memorization(Metric):
                 f"fix the dataset's splits"
             )
         return test, ""
+
+
+def _declared_rows(ctx: EvalContext, split: str) -> int:
+    """The rows the dataset declares ``split`` to hold (``split_sizes``), 0 where it does not."""
+    sizes = getattr(ctx.dataset, "split_sizes", None)
+    rows = sizes.get(split) if isinstance(sizes, dict) else None
+    return rows if isinstance(rows, int) and rows > 0 else 0
 
 
 def _flat(x: torch.Tensor) -> np.ndarray:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from genbench.errors import MetricInputError
+from genbench.metrics._blocks_done import BlocksDone
 from genbench.metrics._inputs import (
     MORE_SAMPLES,
     check_features,
@@ -41,6 +42,7 @@ from genbench.metrics._inputs import (
     reference_rows,
 )
 from genbench.metrics._knn import (
+    OnBlock,
     as_rows,
     blocks,
     expansion_tolerance,
@@ -64,22 +66,28 @@ def prdc(
     k_dc: int = K_DC,
     block: int | None = None,
     real_radii: dict[int, torch.Tensor] | None = None,
+    on_block: OnBlock | None = None,
 ) -> dict[str, float]:
     """Precision and recall with ``k_pr`` neighbours, density and coverage with ``k_dc``.
 
     ``real`` and ``fake`` are N x D and M x D float64 tensors on the same device. ``real_radii``
     ({k: k-NN radii of ``real``}) may be passed in: they depend on the reference set only, so the
-    runner computes them once for every model it scores.
+    runner computes them once for every model it scores. ``on_block`` is told of each block's
+    distances (the metric's progress).
     """
-    radii_real = real_radii if real_radii is not None else kth_neighbour_distances(real, {k_pr, k_dc}, block)
+    radii_real = (
+        real_radii
+        if real_radii is not None
+        else kth_neighbour_distances(real, {k_pr, k_dc}, block, on_block=on_block)
+    )
     r_real_pr, r_real_dc = radii_real[k_pr], radii_real[k_dc]
-    r_fake_pr = kth_neighbour_distance(fake, k_pr, block)
+    r_fake_pr = kth_neighbour_distance(fake, k_pr, block, on_block)
     in_real_ball = torch.zeros(len(fake), dtype=torch.bool, device=fake.device)  # precision, per fake
     density_count = torch.zeros(len(fake), dtype=torch.float64, device=fake.device)
     recalled = torch.zeros(len(real), dtype=torch.bool, device=real.device)
     covered = torch.zeros(len(real), dtype=torch.bool, device=real.device)
     tol = expansion_tolerance(real, fake)
-    for start, d in blocks(real, fake, block):  # d: real rows [start, start+B) x all fakes
+    for start, d in blocks(real, fake, block, on_block):  # d: real rows [start, start+B) x all fakes
         rows = slice(start, start + len(d))
         # a copied example lies on the radius of the real it is a k-th neighbour of: compare exactly
         thresholds = [r_real_pr[rows, None], r_real_dc[rows, None], r_fake_pr[None, :]]
@@ -154,9 +162,18 @@ class PRDC(Metric):
         # the reference radii are the same for every model scored against these reference features
         cache = ctx.reference_features.cache
         key = ("prdc-radii", k_pr, k_dc, str(device))
+        # the progress: the reference's radii (a self-join, where not kept), the samples' radii and
+        # the reference against the samples, each a matrix of distances
+        radii = len(real) ** 2 if key not in cache else 0
+        done = BlocksDone(radii=radii, samples=len(fake) ** 2, against=len(real) * len(fake))
         if key not in cache:  # and for a later command in this process of the same reference rows
             ks = {k_pr, k_dc}
             cache[key] = kept(
-                "prdc-radii", real_t, tuple(sorted(ks)), lambda: kth_neighbour_distances(real_t, ks)
+                "prdc-radii",
+                real_t,
+                tuple(sorted(ks)),
+                lambda: kth_neighbour_distances(real_t, ks, on_block=done),
             )
-        return prdc(real_t, as_rows(fake, device), k_pr, k_dc, real_radii=cache[key])
+            if not done.done:  # kept from an earlier command: no block computed
+                done.resize("radii", 0)
+        return prdc(real_t, as_rows(fake, device), k_pr, k_dc, real_radii=cache[key], on_block=done)
