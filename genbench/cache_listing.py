@@ -24,6 +24,7 @@ IF_DELETED = {
     "weights": "downloaded again when next needed",
     "dataset": "downloaded again on next use",
     "temp file": "none: a killed write left it (delete it once no genbench process is writing)",
+    "partial download": "the cut-off download starts over, not resumed, when next needed",
     "other": "not genbench's to say",
 }
 
@@ -33,6 +34,8 @@ _FEATURES = re.compile(r"(?P<dataset>.+)-(?P<split>train|test)-(?P<extractor>.+)
 _SEED = re.compile(r"seed(?P<seed>-?\d+)-(?P<key>[0-9a-f]+)")
 #: an atomic write's temp file (io.atomic_write): ``.<name>.<random>.tmp``
 _TEMP = re.compile(r"\..+\.tmp")
+#: a cut-off download's part and its resume record (data/resume.py): ``<name>.part``, ``<name>.part.json``
+_PART = re.compile(r"(?P<name>.+)\.part(?P<record>\.json)?")
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,9 @@ def _cache(root: Path, data_dir: Path) -> Iterator[CacheEntry]:
                 yield from [_entry("classifier", _classifier(f), f)] if f.suffix == ".pt" else _loose(f)
         elif top.name == "weights" and top.is_dir():
             for f in _children(top):
-                yield from _loose(f) if _TEMP.fullmatch(f.name) else [_entry("weights", f.name, f)]
+                # a download's lock and its cut-off part lie beside the weights (data/download.py)
+                named = _TEMP.fullmatch(f.name) or f.suffix == ".lock" or _PART.fullmatch(f.name)
+                yield from _loose(f) if named else [_entry("weights", f.name, f)]
         else:
             yield from _loose(top)
 
@@ -157,12 +162,15 @@ def _data(data_dir: Path) -> Iterator[CacheEntry]:
 
 
 def _loose(path: Path) -> list[CacheEntry]:
-    """What genbench did not make as an entry: a killed write's temp file, anything else; a lock
-    file (empty, one beside each entry ever made) is left out."""
+    """What genbench did not make as an entry: a killed write's temp file, a cut-off download's part,
+    anything else; a lock file (empty, one beside each entry ever made) is left out."""
     if path.suffix == ".lock" and path.is_file():
         return []
     if _TEMP.fullmatch(path.name) and path.is_file():
         return [_entry("temp file", "what a killed write left", path)]
+    if (m := _PART.fullmatch(path.name)) and path.is_file():
+        what = f"{m['name']} in part, a cut-off download" + (" (its resume record)" if m["record"] else "")
+        return [_entry("partial download", what, path)]
     return [_entry("other", "not a genbench cache entry", path)]
 
 

@@ -165,3 +165,26 @@ def test_a_misspelt_cache_is_suggested():
         "unknown kind 'cach'; did you mean 'cache'? (use one of models, datasets, metrics, features or cache)"
         in (single_line_error(r))
     )
+
+
+def test_a_downloads_lock_and_part_beside_the_weights_are_no_weights(tmp_path):
+    """A download of weights leaves ``<name>.lock`` beside them, and a cut-off one ``<name>.part`` and
+    its resume record ``<name>.part.json`` (data/download.py): they were listed as weights named
+    ``....pth.lock`` and ``....pth.part``, deleting which was said to download them again."""
+    weights = tmp_path / "cache" / "weights"
+    weights.mkdir(parents=True)
+    (weights / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"\1" * 5000)
+    (weights / "pt_inception-2015-12-05-6726825d.pth.lock").touch()
+    (weights / "ViT-B-32.pt.part").write_bytes(b"\1" * 3000)
+    (weights / "ViT-B-32.pt.part.json").write_text("{}")
+    listing = genbench.cache_entries(tmp_path / "cache", tmp_path / "data")
+    kinds = {e.path.name: (e.kind, e.what) for e in listing.entries}
+    assert kinds == {
+        "pt_inception-2015-12-05-6726825d.pth": ("weights", "pt_inception-2015-12-05-6726825d.pth"),
+        "ViT-B-32.pt.part": ("partial download", "ViT-B-32.pt in part, a cut-off download"),
+        "ViT-B-32.pt.part.json": (
+            "partial download",
+            "ViT-B-32.pt in part, a cut-off download (its resume record)",
+        ),
+    }
+    assert "starts over" in listing.entries[1].if_deleted
