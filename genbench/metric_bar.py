@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import threading
 from collections.abc import Callable
 
 #: a metric's reports move a terminal's bar at most this often (seconds): a plugin may report from a
@@ -28,11 +29,13 @@ class MetricBar:
     """Receives ``(done, total, noun)`` from a metric's compute (:mod:`genbench.metric_steps`) and
     shows it, at most once every ``every`` seconds by ``clock`` (the last step always). A report
     that is no number, or out of range, moves nothing or is clamped: a plugin's report never fails
-    its metric."""
+    its metric. Reports from several threads (a plugin's workers run in a copy of its context) are
+    shown one at a time: two first reports at once drew two bars, one of them never stopped."""
 
     def __init__(self, show: Show, clock: Callable[[], float], every: float = 0.0):
         self._show, self._clock, self._every = show, clock, every
         self._last = -math.inf
+        self._lock = threading.Lock()
 
     def __call__(self, done: float, total: float, noun: str = "") -> None:
         try:
@@ -42,11 +45,12 @@ class MetricBar:
         if not (math.isfinite(d) and math.isfinite(t) and t > 0):
             return
         d = min(t, max(0.0, d))
-        now = self._clock()
-        if d < t and now - self._last < self._every:
-            return
-        self._last = now
-        self._show(d, t, noun if isinstance(noun, str) else "")
+        with self._lock:
+            now = self._clock()
+            if d < t and now - self._last < self._every:
+                return
+            self._last = now
+            self._show(d, t, noun if isinstance(noun, str) else "")
 
 
 def counted(done: float, total: float, noun: str, elapsed: float) -> str:

@@ -10,6 +10,7 @@ import io
 import json
 import math
 import re
+import threading
 import time
 from typing import ClassVar
 
@@ -23,6 +24,7 @@ from test_mifid import make_ctx
 
 import genbench.progress
 from genbench import registry
+from genbench.metric_bar import MetricBar
 from genbench.metric_steps import reporting_progress
 from genbench.metrics import _blocks_done, _knn_memo
 from genbench.metrics import mifid as mifid_module
@@ -199,3 +201,27 @@ def test_a_log_bar_of_a_metric_follows_the_existing_lines(monkeypatch):
     assert console.file.getvalue() == ""
     with Progress(enabled=False, console=console).computing("x: computing prdc") as bar:
         assert bar is None
+
+
+def test_reports_from_two_threads_are_shown_one_at_a_time():
+    """A plugin whose workers report (each in a copy of its context): the first report of each
+    came into the terminal's ``show`` at once, and each drew a bar of its own (``_start_bar``),
+    the first of them never stopped."""
+    inside, most, first_in = [0], [0], threading.Event()
+
+    def show(done: float, total: float, noun: str) -> None:
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        first_in.set()
+        time.sleep(0.2)  # drawing a bar: the other thread's report arrives meanwhile
+        inside[0] -= 1
+
+    bar = MetricBar(show, time.monotonic)
+    one = threading.Thread(target=bar, args=(1, 10, "blocks"))
+    one.start()
+    assert first_in.wait(5)
+    two = threading.Thread(target=bar, args=(2, 10, "blocks"))
+    two.start()
+    one.join()
+    two.join()
+    assert most[0] == 1

@@ -385,7 +385,8 @@ class Metric(ABC):
         of its spinner ("computing NAME"), and a line at each tenth in a log file, for a metric that
         takes minutes. Optional: a metric that never calls it shows the spinner alone. Cheap (the bar
         is drawn at most ten times a second); it never changes what is computed. Outside the
-        harness's scoring it does nothing."""
+        harness's scoring it does nothing, as in a thread pool's workers, which do not share its
+        context: call it from ``compute``'s thread (or a worker run in ``contextvars.copy_context()``)."""
         report_progress(done, total)
 
     def check_options(self, options: dict[str, Any]) -> None:
