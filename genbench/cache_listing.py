@@ -7,6 +7,7 @@ used and what deleting it costs, with the total and where the cache is: Hugging 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -135,21 +136,32 @@ def _classifier(path: Path) -> str:
 
 def _read(path: Path, key: str) -> Any:
     """``key`` of the checkpoint ``path``, read without its tensors' data (torch's mmap); None when
-    the file cannot be read. Its access time is put back: a listing is no use of the entry."""
+    the file cannot be read. Its access time is put back: a listing is no use of the entry. Put back
+    through a descriptor of the file read, not by its path: a run that replaced the file meanwhile
+    (a training's state, saved every few minutes) had the new file's times set to the old one's."""
     import torch
 
     from genbench.checkpoint import _numpy_allowed
 
     try:
-        before = path.stat()
-        with _numpy_allowed():
-            payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
         return None
     try:
-        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    except OSError:  # another's file in a shared cache: its access time is the file system's
-        pass
+        before = os.fstat(fd)
+        try:
+            with _numpy_allowed():
+                payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:
+            payload = None
+        times = (before.st_atime_ns, before.st_mtime_ns)
+        # another's file in a shared cache: its access time is the file system's
+        with contextlib.suppress(OSError):
+            os.utime(fd if os.utime in os.supports_fd else path, ns=times)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     return payload.get(key) if isinstance(payload, dict) else None
 
 

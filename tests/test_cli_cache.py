@@ -105,6 +105,29 @@ def test_listing_is_no_use_of_an_entry(tmp_path):
     assert model.stat().st_atime == pytest.approx(old)
 
 
+def test_a_checkpoint_replaced_while_listed_keeps_its_own_times(tmp_path, monkeypatch):
+    """A training saves its state every few minutes, by a rename over the old file: one that landed
+    while the listing read the old file had its times set to the old file's, by its path."""
+    paths = _cache(tmp_path / "cache")
+    state = paths["ddpm"] / "train.pt"
+    old = state.stat().st_mtime - 30 * DAY
+    os.utime(state, (old, old))
+    newer = tmp_path / "newer.pt"
+    save_checkpoint(newer, {"state": {"w": torch.zeros(3000)}, "step": 60})
+    saved = newer.stat().st_mtime_ns
+    load = torch.load
+
+    def replaced_meanwhile(path, *args, **kwargs):
+        payload = load(path, *args, **kwargs)
+        if Path(path) == state:
+            os.replace(newer, state)
+        return payload
+
+    monkeypatch.setattr(torch, "load", replaced_meanwhile)
+    genbench.cache_entries(tmp_path / "cache")
+    assert state.stat().st_mtime_ns == saved
+
+
 def test_list_cache_shows_rows_the_total_and_where(tmp_path):
     paths = _cache(tmp_path / "cache")
     r = CliRunner().invoke(
