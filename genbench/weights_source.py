@@ -37,12 +37,19 @@ def weights_digest(state: Any) -> str:
 
 
 def _feed(h: Any, value: Any) -> None:
-    if torch.is_tensor(value):
+    if torch.is_tensor(value) and value.layout != torch.strided:
+        # a sparse tensor (a plugin's buffer): its nonzero entries, in one order whatever its layout
+        # (contiguous() raised for it, and the model that loaded fine failed on its digest)
+        t = value.detach().cpu().to_sparse_coo().coalesce()
+        h.update(f"S{t.dtype}{tuple(t.shape)};".encode())
+        _feed(h, t.indices())
+        _feed(h, t.values())
+    elif torch.is_tensor(value):
         t = value.detach().cpu().resolve_conj().resolve_neg().contiguous()
         h.update(f"T{t.dtype}{tuple(t.shape)};".encode())
         try:
             h.update(t.reshape(-1).view(torch.uint8).numpy())  # the bytes, without a copy
-        except (RuntimeError, TypeError):  # a quantized or sparse tensor: its values
+        except (RuntimeError, TypeError):  # a quantized tensor: its values
             h.update(repr(t.tolist()).encode())
     elif isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
         h.update(f"A{value.dtype.str}{value.shape};".encode())

@@ -170,3 +170,18 @@ def test_a_checkpoint_that_several_rows_load_is_warned_of_once(tmp_path, monkeyp
     (shipped_digest,) = {r.training["shipped_digest"] for r in results}
     assert digest != shipped_digest and all(r.training["weights_source"] == "cache" for r in results)
     assert read == [shipped]
+
+
+@pytest.mark.filterwarnings("ignore:Sparse:UserWarning")  # torch's: invariants unchecked, CSR in beta
+def test_a_sparse_tensor_in_the_state_has_a_digest_of_its_entries():
+    """A plugin's state with a sparse buffer: its digest raised RuntimeError ("unsupported memory
+    format option Contiguous"), failing a model whose checkpoint loaded. The same entries give the
+    same digest whatever their layout or order; another entry another digest."""
+    dense = torch.tensor([[0.0, 2.0, 0.0], [1.0, 0.0, 0.0]])
+    state = {"w": torch.ones(2), "adjacency": dense.to_sparse()}
+    unordered = torch.sparse_coo_tensor(torch.tensor([[1, 0], [0, 1]]), torch.tensor([1.0, 2.0]), (2, 3))
+    digest = weights_digest(state)
+    assert weights_digest({**state, "adjacency": unordered}) == digest
+    assert weights_digest({**state, "adjacency": dense.to_sparse_csr()}) == digest
+    assert weights_digest({**state, "adjacency": (2 * dense).to_sparse()}) != digest
+    assert weights_digest({**state, "adjacency": dense}) != digest  # dense is other storage
