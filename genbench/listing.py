@@ -26,6 +26,17 @@ class ListedEntry:
     default_under: tuple[str, ...] = ()
 
 
+def check_kind(kind: str, also: tuple[str, ...] = ()) -> None:
+    """Raise "unknown kind ... did you mean ...?" unless ``kind`` is one of :data:`KINDS` or ``also``
+    (the CLI's ``genbench list`` takes ``cache`` too)."""
+    if kind in KINDS or kind in also:
+        return
+    close = difflib.get_close_matches(kind, (*KINDS, *also), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    names = ", ".join(KINDS) + "".join(f" or {k}" for k in also)
+    raise GenbenchError(f"unknown kind {kind!r}{hint} (use one of {names})")
+
+
 def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
     """``{kind: [ListedEntry, ...]}`` for ``kind`` ("models", "datasets", "metrics" or "features"), or for
     all four; every entry point is imported, so a broken plugin is listed with its error."""
@@ -34,10 +45,8 @@ def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
             f"kind must be one of models, datasets, metrics or features (a str), or None for all four; "
             f"got {type(kind).__name__}"
         )
-    if kind is not None and kind not in KINDS:
-        close = difflib.get_close_matches(kind, KINDS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise GenbenchError(f"unknown kind {kind!r}{hint} (use one of {', '.join(KINDS)})")
+    if kind is not None:
+        check_kind(kind)
     out = {}
     for k in [kind] if kind else KINDS:
         reg = getattr(registry, k)

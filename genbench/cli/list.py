@@ -93,14 +93,10 @@ def list_entries(
             "features: genbench list models ddpm lists that model's config fields, genbench list "
             "metrics kid that metric's options"
         )
-    from genbench.listing import KINDS
+    from genbench.listing import check_kind
 
-    if kind is not None and kind not in KINDS:  # registered's words, with cache among the kinds
-        import difflib
-
-        close = difflib.get_close_matches(kind, (*KINDS, "cache"), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise GenbenchError(f"unknown kind {kind!r}{hint} (use one of {', '.join(KINDS)} or cache)")
+    if kind is not None:  # registered's words, with cache among the kinds (listed above)
+        check_kind(kind, also=("cache",))
     from rich.markup import escape
     from rich.table import Table
 
