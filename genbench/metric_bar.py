@@ -17,6 +17,8 @@ import math
 import threading
 from collections.abc import Callable
 
+from genbench.sampling_bar import reported
+
 #: a metric's reports move a terminal's bar at most this often (seconds): a plugin may report from a
 #: tight loop, and rich redraws ten times a second
 UPDATE_S = 0.1
@@ -38,12 +40,9 @@ class MetricBar:
         self._lock = threading.Lock()
 
     def __call__(self, done: float, total: float, noun: str = "") -> None:
-        try:
-            d, t = float(done), float(total)
-        except Exception:  # noqa: BLE001 - a plugin's report that is no number: no move, no failure
+        if (numbers := reported(done, total)) is None:
             return
-        if not (math.isfinite(d) and math.isfinite(t) and t > 0):
-            return
+        d, t = numbers
         d = min(t, max(0.0, d))
         with self._lock:
             now = self._clock()

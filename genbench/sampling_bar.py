@@ -18,8 +18,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from genbench.training_forecast import Forecast, duration, each
+
+
+def reported(done: Any, total: Any) -> tuple[float, float] | None:
+    """A plugin's report of ``done`` of ``total`` (a model's sampling steps, a metric's blocks) as
+    numbers, or None where it is no finite number or ``total`` is not positive: such a report moves
+    nothing, and never fails what reported it."""
+    try:
+        d, t = float(done), float(total)
+    except Exception:  # noqa: BLE001 - a plugin's report that is no number: no move, no failure
+        return None
+    return (d, t) if math.isfinite(d) and math.isfinite(t) and t > 0 else None
+
 
 #: a model's step reports move the bar at most this often (seconds): rich redraws ten times a
 #: second, and a report costs about 0.1 us instead of the 2 us of an update inside the timed region
@@ -77,12 +90,9 @@ class SamplingBar:
         now = self._clock()
         if now - self._last < STEP_UPDATE_S:
             return
-        try:
-            done, of = float(step), float(steps)
-        except Exception:  # noqa: BLE001 - a plugin's report that is no number: no move, no failure
+        if (numbers := reported(step, steps)) is None:
             return
-        if not (math.isfinite(done) and math.isfinite(of) and of > 0):
-            return
+        done, of = numbers
         self._last = now
         self._within = max(self._within, min(1.0, max(0.0, done / of)))  # a bar never goes back
         base = 0 if self._warm_up else self._kept
