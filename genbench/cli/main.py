@@ -111,9 +111,10 @@ def _options(
 @contextlib.contextmanager
 def _warning_lines() -> Iterator[None]:
     """Python's own warnings (a reference features' cache that cannot be written or locked, a
-    library's) and a library's logged warnings as one ``warning:`` line each, as genbench's console says its own: Python's format
-    printed ``/usr/lib/python3.11/contextlib.py:137: UserWarning: ...`` and the source line below it.
-    The warning filters still decide what is shown (``-W ignore``, ``PYTHONWARNINGS``)."""
+    library's) and a library's logged warnings as one ``warning:`` line each, as genbench's console
+    says its own: Python's format printed ``/usr/lib/python3.11/contextlib.py:137: UserWarning: ...``
+    and the source line below it. The warning filters still decide what is shown (``-W ignore``,
+    ``PYTHONWARNINGS``)."""
     shown, last_resort = warnings.showwarning, logging.lastResort
 
     def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
