@@ -496,7 +496,7 @@ def check_shared_inputs(config: RunConfig, *, results: bool = True) -> tuple[tor
 
 
 def cache_flag(config: RunConfig) -> str:
-    """What sets the cache directory of ``config``, for a fix that names it: --cache-dir, and
-    $GENBENCH_CACHE where that variable gave the directory."""
-    from_env = config.cache_dir is None and os.environ.get("GENBENCH_CACHE")
-    return "--cache-dir or $GENBENCH_CACHE" if from_env else "--cache-dir"
+    """What sets the cache directory of ``config``, for a fix that names it: --cache-dir where it was
+    given, else --cache-dir or $GENBENCH_CACHE (which gave it, or would move the default
+    ``~/.cache/genbench`` for every job: the fix named --cache-dir alone)."""
+    return "--cache-dir" if config.cache_dir is not None else "--cache-dir or $GENBENCH_CACHE"

@@ -144,6 +144,19 @@ def test_a_genbench_cache_that_is_a_file_is_one_line_naming_the_variable(cli, tm
     assert not find_results(tmp_path / "runs") and not (tmp_path / "st.npz").exists()
 
 
+def test_a_default_cache_in_the_way_names_the_variable_too(cli, tmp_path, monkeypatch):
+    """The default cache (``~/.cache/genbench``, neither flag nor variable given) that cannot be made:
+    the fix named --cache-dir alone, where a cluster user sets $GENBENCH_CACHE once for every job."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home/.cache").write_text("x")  # a file where the cache's folder would be
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GENBENCH_CACHE", raising=False)
+    args = ["run", "--models", "copy", "--samples", "50", "--out", tmp_path / "runs", "--dataset", "ring8"]
+    line = single_line_error(cli(*args, "--no-progress"))
+    assert line.endswith("pass a directory with --cache-dir or $GENBENCH_CACHE"), line
+    assert not find_results(tmp_path / "runs")
+
+
 def test_a_python_warning_is_one_warning_line(cli, tmp_path, monkeypatch):
     """A warning of Python's own (here: reference features that a full disk kept out of the cache)
     was printed in Python's format, ``.../genbench/features/reference.py:152: UserWarning: ...``
