@@ -141,7 +141,7 @@ def _read(path: Path, key: str) -> Any:
     (a training's state, saved every few minutes) had the new file's times set to the old one's."""
     import torch
 
-    from genbench.checkpoint import _numpy_allowed
+    from genbench.checkpoint import numpy_allowed
 
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -150,7 +150,7 @@ def _read(path: Path, key: str) -> Any:
     try:
         before = os.fstat(fd)
         try:
-            with _numpy_allowed():
+            with numpy_allowed():
                 payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except Exception:
             payload = None

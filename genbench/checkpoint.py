@@ -124,12 +124,13 @@ def failed_crc(path: Path) -> str | None:
 
 
 def _load(source: Path | io.BytesIO, map_location: str) -> Any:
-    with _numpy_allowed():
+    with numpy_allowed():
         return torch.load(source, map_location=map_location, weights_only=True)
 
 
-def _numpy_allowed() -> contextlib.AbstractContextManager[Any]:
-    """torch's ``safe_globals`` of :func:`_numpy_globals` (torch >= 2.5, the declared floor)."""
+def numpy_allowed() -> contextlib.AbstractContextManager[Any]:
+    """torch's ``safe_globals`` of :func:`_numpy_globals` (torch >= 2.5, the declared floor): what a
+    checkpoint's weights_only load allows besides tensors (also `genbench list cache`'s reading of one)."""
     return torch.serialization.safe_globals(_numpy_globals())
 
 
@@ -155,7 +156,7 @@ def _refused(error: Exception, source: Path | bytes, nested: dict[str, str] | No
         return None
     try:
         file = io.BytesIO(source) if isinstance(source, bytes) else source
-        with _numpy_allowed():
+        with numpy_allowed():
             names = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(file))
     except Exception:  # not torch's zip format (a bare pickle): torch's error names one
         names = []
