@@ -20,6 +20,7 @@ from typing import Any
 IF_DELETED = {
     "checkpoint": "trained again by the next run that needs it",
     "training state": "the interrupted training starts over (delete it once it is not to be resumed)",
+    "running training": "do not delete it: a genbench process is training it now, and it becomes a checkpoint",
     "features": "extracted again by the next run that needs them",
     "classifier": "trained again by the next run that needs it",
     "weights": "downloaded again when next needed",
@@ -41,7 +42,7 @@ _PART = re.compile(r"(?P<name>.+)\.part(?P<record>\.json)?")
 
 @dataclass(frozen=True)
 class CacheEntry:
-    kind: str  # a key of IF_DELETED: checkpoint, training state, features, classifier, weights, ...
+    kind: str  # a key of IF_DELETED: checkpoint, training state, running training, features, ...
     what: str  # in words: "vae on ring8, seed 0"
     path: Path  # what ``rm -r`` deletes
     size: int  # bytes, its files' together
@@ -119,9 +120,29 @@ def _checkpoints(top: Path) -> Iterator[CacheEntry]:
                 elif (folder / PARTIAL).exists():
                     step = _read(folder / PARTIAL, "step")
                     at = f" at step {step}" if isinstance(step, int) else ""
-                    yield _entry("training state", f"{what}, interrupted{at}", folder)
+                    if _locked(folder.parent / f"{folder.name}.lock"):  # training.train_or_load's lock
+                        saved = f"; last saved{at}" if at else ""
+                        live = f"{what}, being trained now (a genbench process holds its lock{saved})"
+                        yield _entry("running training", live, folder)
+                    else:
+                        yield _entry("training state", f"{what}, interrupted{at}", folder)
                 else:
                     yield _entry("other", f"{what}: no checkpoint in it", folder)
+
+
+def _locked(lock: Path) -> bool:
+    """Whether a process holds ``lock`` (filelock's ``flock`` on Linux), read from ``/proc/locks``
+    without taking it: a training state was listed as "interrupted", deleting which "starts it over",
+    while a live training held its lock; taking the lock to test it could make a run that starts then
+    say it waits for another. False where ``/proc/locks`` is not there to read (not Linux)."""
+    try:
+        st = lock.stat()
+        held = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    # "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" (a waiter's line: "1: -> FLOCK ...")
+    return any(inode in line.split() for line in held.splitlines())
 
 
 def _classifier(path: Path) -> str:

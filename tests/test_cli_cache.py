@@ -90,6 +90,32 @@ def test_cache_entries_names_each_entry_its_size_and_what_deleting_it_costs(tmp_
     assert sizes == sorted(sizes, reverse=True)
 
 
+def test_a_training_whose_lock_is_held_is_running_not_interrupted(tmp_path):
+    """A training state whose lock a live process holds was listed as "interrupted", deleting which
+    "starts it over", in the middle of that training."""
+    from filelock import FileLock
+
+    paths = _cache(tmp_path / "cache")
+    lock = FileLock(paths["ddpm"].parent / f"{paths['ddpm'].name}.lock")
+    with lock:
+        (held,) = [
+            e
+            for e in genbench.cache_entries(tmp_path / "cache", tmp_path / "x").entries
+            if e.path == paths["ddpm"]
+        ]
+    (free,) = [
+        e
+        for e in genbench.cache_entries(tmp_path / "cache", tmp_path / "x").entries
+        if e.path == paths["ddpm"]
+    ]
+    assert (held.kind, free.kind) == ("running training", "training state")
+    assert (
+        held.what
+        == "ddpm on ring8, seed 0, being trained now (a genbench process holds its lock; last saved at step 40)"
+    )
+    assert held.if_deleted.startswith("do not delete it") and "starts over" in free.if_deleted
+
+
 def test_listing_is_no_use_of_an_entry(tmp_path):
     """Reading a checkpoint's config for the listing leaves its access time as it was: the next
     listing's "last used" is not the time of this one."""
