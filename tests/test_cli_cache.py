@@ -192,6 +192,15 @@ def test_list_cache_of_an_empty_or_absent_cache(tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert "0 entries, 0 B in all" in r.stdout
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "x.bin").write_bytes(b"\0" * 10)  # one entry: "1 entries" it said
+    r = CliRunner().invoke(
+        app,
+        ["list", "cache", "--cache-dir", str(tmp_path / "one"), "--data-dir", str(tmp_path / "nodata")],
+        env={"COLUMNS": "1000"},
+    )
+    assert r.exit_code == 0, r.output
+    assert "1 entry, 10 B in all" in r.stdout
 
 
 @pytest.mark.parametrize(

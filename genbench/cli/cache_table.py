@@ -33,8 +33,10 @@ def cache_table(cache_dir: Path | None, data_dir: Path | None) -> None:
             escape(_shown(e.path, listing)),
         )
     console.print(table)
+    n = len(listing.entries)
     console.print(
-        f"{len(listing.entries)} entries, {size_text(listing.size)} in all; cache: {listing.cache_dir} "
+        f"{n} {'entry' if n == 1 else 'entries'}, {size_text(listing.size)} in all; "
+        f"cache: {listing.cache_dir} "
         f"(--cache-dir, $GENBENCH_CACHE), datasets: {listing.data_dir} (--data-dir, $GENBENCH_DATA)",
         markup=False,
     )
