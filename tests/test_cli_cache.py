@@ -154,21 +154,18 @@ def test_a_checkpoint_replaced_while_listed_keeps_its_own_times(tmp_path, monkey
     assert state.stat().st_mtime_ns == saved
 
 
+def _list_cache(cache_dir: Path, data_dir: Path):
+    """`genbench list cache` of ``cache_dir`` and ``data_dir``, wide enough for no row to wrap; it
+    must succeed."""
+    args = ["list", "cache", "--cache-dir", str(cache_dir), "--data-dir", str(data_dir)]
+    r = CliRunner().invoke(app, args, env={"COLUMNS": "1000"})
+    assert r.exit_code == 0, r.output
+    return r
+
+
 def test_list_cache_shows_rows_the_total_and_where(tmp_path):
     paths = _cache(tmp_path / "cache")
-    r = CliRunner().invoke(
-        app,
-        [
-            "list",
-            "cache",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--data-dir",
-            str(tmp_path / "cache" / "data"),
-        ],
-        env={"COLUMNS": "1000"},
-    )
-    assert r.exit_code == 0, r.output
+    r = _list_cache(tmp_path / "cache", tmp_path / "cache" / "data")
     rows = {ln.split("│")[5].strip(): ln for ln in r.stdout.splitlines() if ln.startswith("│")}
     vae = rows["checkpoints/ring8/vae/seed0-0a1b2c3d4e5f"]
     # the config field that tells the two vae checkpoints apart, not only their keys
@@ -185,21 +182,11 @@ def test_list_cache_shows_rows_the_total_and_where(tmp_path):
 
 
 def test_list_cache_of_an_empty_or_absent_cache(tmp_path):
-    r = CliRunner().invoke(
-        app,
-        ["list", "cache", "--cache-dir", str(tmp_path / "none"), "--data-dir", str(tmp_path / "nodata")],
-        env={"COLUMNS": "1000"},
-    )
-    assert r.exit_code == 0, r.output
+    r = _list_cache(tmp_path / "none", tmp_path / "nodata")
     assert "0 entries, 0 B in all" in r.stdout
     (tmp_path / "one").mkdir()
     (tmp_path / "one" / "x.bin").write_bytes(b"\0" * 10)  # one entry: "1 entries" it said
-    r = CliRunner().invoke(
-        app,
-        ["list", "cache", "--cache-dir", str(tmp_path / "one"), "--data-dir", str(tmp_path / "nodata")],
-        env={"COLUMNS": "1000"},
-    )
-    assert r.exit_code == 0, r.output
+    r = _list_cache(tmp_path / "one", tmp_path / "nodata")
     assert "1 entry, 10 B in all" in r.stdout
 
 
