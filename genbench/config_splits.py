@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from genbench.text import md_text, seed_words
+from genbench.text import md_section, md_text, seed_words
 
 #: what the lines on a label's rows split by model config (:func:`config_split_lines`) explain
 CONFIGS_INTRO = (
@@ -31,17 +31,7 @@ def config_split_lines(agg: pd.DataFrame) -> list[str]:
 
 def config_splits_markdown(agg: pd.DataFrame) -> list[str]:
     """The board's section on those labels, in markdown (none when there is none)."""
-    lines = config_split_lines(agg)
-    if not lines:
-        return []
-    return [
-        "",
-        "## Seeds trained under different model configs",
-        "",
-        CONFIGS_INTRO,
-        "",
-        *(f"- {x}" for x in lines),
-    ]
+    return md_section("Seeds trained under different model configs", CONFIGS_INTRO, config_split_lines(agg))
 
 
 def _config_seeds(row: Any) -> str:

@@ -29,7 +29,7 @@ from genbench.metrics.unset_options import unset_rule
 from genbench.protocols import options_apart, protocol_differences, show_values
 from genbench.rerun_notes import rerun_flags, reruns_markdown
 from genbench.source_notes import sources_markdown
-from genbench.text import and_list, md_code, md_link_text, md_text, option_setting, seed_words
+from genbench.text import and_list, md_code, md_link_text, md_section, md_text, option_setting, seed_words
 from genbench.timing_caption import differing_timing_facts, timing_caption
 from genbench.weights_notes import other_weights_markdown
 
@@ -481,7 +481,4 @@ NOTES_INTRO = f"Cells marked {PARTIAL_MARK} are not a mean over all of their row
 
 
 def _notes_markdown(agg: pd.DataFrame, columns: list[str]) -> list[str]:
-    lines = [f"- {line}" for line in board_notes(agg, columns)]
-    if not lines:
-        return []
-    return ["", "## Notes", "", NOTES_INTRO, "", *lines]
+    return md_section("Notes", NOTES_INTRO, board_notes(agg, columns))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from genbench.text import md_code, md_text, seed_words
+from genbench.text import md_code, md_section, md_text, seed_words
 
 #: what the lines on failed reruns (:func:`rerun_lines`) explain
 RERUNS_INTRO = (
@@ -61,7 +61,4 @@ def rerun_lines(agg: pd.DataFrame) -> list[str]:
 
 def reruns_markdown(agg: pd.DataFrame) -> list[str]:
     """The board's section on failed reruns; none on a board without."""
-    lines = rerun_lines(agg)
-    if not lines:
-        return []
-    return ["", "## Failed reruns", "", RERUNS_INTRO, "", *(f"- {line}" for line in lines)]
+    return md_section("Failed reruns", RERUNS_INTRO, rerun_lines(agg))

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from genbench.provenance import is_genbench_text
-from genbench.text import md_code, md_text, seed_words
+from genbench.text import md_code, md_section, md_text, seed_words
 
 
 def sources_markdown(agg: pd.DataFrame) -> list[str]:
@@ -78,17 +78,9 @@ def genbench_code_lines(agg: pd.DataFrame) -> list[str]:
 
 
 def _genbench_code_markdown(agg: pd.DataFrame) -> list[str]:
-    lines = genbench_code_lines(agg)
-    if not lines:
-        return []
-    return [
-        "",
-        "## Seeds run by different genbench code",
-        "",
-        genbench_code_intro(agg),
-        "",
-        *(f"- {x}" for x in lines),
-    ]
+    return md_section(
+        "Seeds run by different genbench code", genbench_code_intro(agg), genbench_code_lines(agg)
+    )
 
 
 def _other(text: object) -> bool:

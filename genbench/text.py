@@ -71,3 +71,11 @@ def option_setting(metric: str, name: str, value: object) -> str:
     """One metric option as ``--metric-option`` spells it and the board's caption and the console's
     protocol line name it: "kid.subsets=50", ``None`` as "none"."""
     return f"{metric}.{name}={'none' if value is None else value}"
+
+
+def md_section(title: str, intro: str, items: list[str]) -> list[str]:
+    """A board's section of notes in markdown, as lines: its heading, ``intro``, then a bullet per
+    item of ``items``; none at all without items."""
+    if not items:
+        return []
+    return ["", f"## {title}", "", intro, "", *(f"- {x}" for x in items)]

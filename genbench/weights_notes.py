@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from genbench.text import md_code, seed_words
+from genbench.text import md_code, md_section, seed_words
 
 
 def other_than_shipped(training: dict[str, Any]) -> str:
@@ -47,14 +47,4 @@ def other_weights_lines(agg: pd.DataFrame) -> list[str]:
 
 def other_weights_markdown(agg: pd.DataFrame) -> list[str]:
     """The board's section on seeds that scored other weights than the shipped ones; none without."""
-    lines = other_weights_lines(agg)
-    if not lines:
-        return []
-    return [
-        "",
-        "## Weights other than the shipped ones",
-        "",
-        OTHER_WEIGHTS_INTRO,
-        "",
-        *(f"- {x}" for x in lines),
-    ]
+    return md_section("Weights other than the shipped ones", OTHER_WEIGHTS_INTRO, other_weights_lines(agg))
