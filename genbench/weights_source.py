@@ -54,6 +54,11 @@ def _feed(h: Any, value: Any) -> None:
     elif isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
         h.update(f"A{value.dtype.str}{value.shape};".encode())
         h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, np.ndarray):
+        # strings, objects, dates: item by item (the array's repr elides all but its ends past 1000
+        # items, so two arrays that differed in the middle had the same digest)
+        h.update(f"O{value.dtype.str}{value.shape};".encode())
+        _feed(h, value.tolist())
     elif isinstance(value, dict):
         h.update(f"D{len(value)};".encode())
         for key in sorted(value, key=repr):

@@ -185,3 +185,17 @@ def test_a_sparse_tensor_in_the_state_has_a_digest_of_its_entries():
     assert weights_digest({**state, "adjacency": dense.to_sparse_csr()}) == digest
     assert weights_digest({**state, "adjacency": (2 * dense).to_sparse()}) != digest
     assert weights_digest({**state, "adjacency": dense}) != digest  # dense is other storage
+
+
+def test_a_numpy_array_of_strings_has_a_digest_of_every_item():
+    """A plugin's state with a numpy array of strings (a vocabulary): it was digested by its repr,
+    which numpy elides past 1000 items, so two vocabularies that differed in the middle had one
+    digest."""
+    import numpy as np
+
+    words = np.array([f"w{i}" for i in range(5000)])
+    other = words.copy()
+    other[2500] = "changed"
+    assert weights_digest({"vocab": words}) != weights_digest({"vocab": other})
+    assert weights_digest({"vocab": words}) == weights_digest({"vocab": words.copy()})
+    assert weights_digest({"vocab": words}) != weights_digest({"vocab": words.astype(object)})
