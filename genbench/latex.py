@@ -31,6 +31,7 @@ from genbench.markdown import (
 from genbench.rerun_notes import RERUNS_INTRO, rerun_lines
 from genbench.source_notes import genbench_code_intro, genbench_code_lines
 from genbench.text import md_text, one_line
+from genbench.weights_notes import OTHER_WEIGHTS_INTRO, other_weights_lines
 
 #: what pdflatex reads as syntax, or prints as another glyph in its default OT1 encoding (``<``
 #: as "¡", ``|`` as "—"), and the symbols genbench's boards write that pdflatex may not know
@@ -176,7 +177,9 @@ def leaderboard_latex(
     """``dataset``'s board in LaTeX: a ``table`` per section of the markdown board, its caption the
     section, the board's protocol, ranking and flags, the section's own caption, the notes on its
     cells over fewer seeds, what differs between a label's rows of other model configs, the
-    errors of the runs without samples and the rows of seeds run by different genbench code; labelled ``tab:<dataset>-<section>``."""
+    errors of the runs without samples, the seeds whose later rerun failed, the seeds that scored
+    other weights than the shipped ones and the rows of seeds run by different genbench code;
+    labelled ``tab:<dataset>-<section>``."""
     name = one_line(dataset)
     preamble = board_preamble(frame, agg, dataset, describe_features)
     tables = board_tables(frame, agg, dataset)
@@ -201,6 +204,9 @@ def leaderboard_latex(
     # which a table read in a paper lacks
     splits = config_split_lines(a)
     reruns = rerun_lines(a)  # its older values look current: every table says so, as the markdown does
+    # seeds that scored the cache's checkpoint of other weights than the shipped ones: the markdown's
+    # section, without which a paper's table of locally trained weights read as the published board's
+    weights = other_weights_lines(a)
     code = genbench_code_lines(a)  # rows of seeds two genbench releases ran: the markdown's section
     for table in tables:
         title = f"{table.title} ({md_text(dataset)} leaderboard)."
@@ -211,6 +217,7 @@ def leaderboard_latex(
         caption += [f"{CONFIGS_INTRO} What differs: {'; '.join(splits)}."] if splits else []
         caption += [f"{FAILED_TITLE}: {'; '.join(failed)}."] if failed else []
         caption += [f"{RERUNS_INTRO} {'; '.join(reruns)}."] if reruns else []
+        caption += [f"{OTHER_WEIGHTS_INTRO} {'; '.join(weights)}."] if weights else []
         caption += [f"{genbench_code_intro(a)} {' '.join(f'{x}.' for x in code)}"] if code else []
         lines += [
             "",

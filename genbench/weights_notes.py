@@ -1,8 +1,9 @@
 """What a board says of seeds that scored other weights than the shipped ones of their key: the
 cache's checkpoint of a key is loaded before the shipped one, and one trained on this machine made
 ``make leaderboards`` publish other numbers than the README's, with nothing on the board to say why.
-Each result records both digests (:mod:`genbench.weights_source`); a section under the tables names
-the rows and seeds whose digests differ. No column: the published boards' CSVs stay as they are.
+Each result records both digests (:mod:`genbench.weights_source`); a section under the tables (the
+markdown) or the tables' captions (the LaTeX board, :mod:`genbench.latex`) name the rows and seeds
+whose digests differ. No column: the published boards' CSVs stay as they are.
 """
 
 from __future__ import annotations

@@ -389,3 +389,26 @@ def test_rows_each_run_by_another_genbench_release_are_named_in_markdown_and_lat
     rs += [on(result("gan", s, 20.0 + s), "cpu", digest="0123456789ab") for s in (0, 1)]
     md, tex = board(rs)
     assert "genbench code" not in md and "genbench releases" not in tex
+
+
+def test_every_caption_names_the_seeds_that_scored_other_weights_than_the_shipped_ones():
+    """The markdown names them in "Weights other than the shipped ones" under its tables; the .tex
+    said nothing, so a paper's table built from a cache of locally trained checkpoints read as the
+    published board's numbers. Each caption says which rows and seeds, and how to score the shipped
+    weights."""
+    rs = [result("gan-ns", s, 40.0 + s) for s in (0, 1)] + [result("vae", s, 100.0 + s) for s in (0, 1)]
+    rs[0].training = {"weights_digest": "1111", "shipped_digest": "2222"}  # the cache's, other weights
+    rs[1].training = {"weights_digest": "2222", "shipped_digest": "2222"}  # the cache's copy of them
+    rs[2].training = {"weights_digest": "3333"}  # none of its key ships: nothing to compare
+    md, tex = board(rs)
+    section = md.split("## Weights other than the shipped ones\n\n")[1]
+    assert [ln for ln in section.splitlines() if ln.startswith("- ")] == ["- `gan-ns`: seed 0"]
+    tables = tex_tables(tex)
+    assert tables
+    for caption, _, _ in tables.values():
+        said = reads(caption)
+        assert "whose shipped checkpoint holds other weights" in said and "empty cache" in said
+        assert said.count("gan-ns: seed 0.") == 1 and "vae: seed" not in said, said
+    # the shipped weights throughout: no section, no caption
+    md, tex = board(rs[1:])
+    assert "shipped" not in md and "shipped" not in tex
