@@ -30,3 +30,31 @@ def test_a_library_log_record_is_one_warning_line(monkeypatch, tmp_path):
         "warning: Matplotlib created a temporary cache directory; set MPLCONFIGDIR"
     ]
     assert logging.lastResort is last_resort  # as it was, after the command
+
+
+def test_a_library_error_record_is_one_error_line_naming_its_exception(monkeypatch, tmp_path):
+    """An ERROR record printed as ``warning:``, and ``logger.exception``'s exception was lost (the
+    message alone, nothing of why); it is an ``error:`` line ending in the exception, with no
+    traceback, and the command goes on as the library did."""
+
+    def logs(cache_dir, data_dir):
+        log = logging.getLogger("somelib")
+        try:
+            raise OSError("[Errno 28] No space left\non device")
+        except OSError:
+            log.exception("could not save the font cache")
+        log.critical("gave up")
+        try:
+            raise KeyError
+        except KeyError:
+            log.warning("no such key", exc_info=True)
+
+    monkeypatch.setattr(cache_table, "cache_table", logs)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in the CLI: pytest's own capture it
+    r = CliRunner().invoke(app, ["list", "cache", "--cache-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines() == [
+        "error: could not save the font cache (OSError: [Errno 28] No space left on device)",
+        "error: gave up",
+        "warning: no such key (KeyError)",
+    ]

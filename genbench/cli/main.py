@@ -111,10 +111,10 @@ def _options(
 @contextlib.contextmanager
 def _warning_lines() -> Iterator[None]:
     """Python's own warnings (a reference features' cache that cannot be written or locked, a
-    library's) and a library's logged warnings as one ``warning:`` line each, as genbench's console
-    says its own: Python's format printed ``/usr/lib/python3.11/contextlib.py:137: UserWarning: ...``
-    and the source line below it. The warning filters still decide what is shown (``-W ignore``,
-    ``PYTHONWARNINGS``)."""
+    library's) and a library's logged warnings as one ``warning:`` line each (its logged errors an
+    ``error:`` line), as genbench's console says its own: Python's format printed
+    ``/usr/lib/python3.11/contextlib.py:137: UserWarning: ...`` and the source line below it. The
+    warning filters still decide what is shown (``-W ignore``, ``PYTHONWARNINGS``)."""
     shown, last_resort = warnings.showwarning, logging.lastResort
 
     def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
@@ -123,10 +123,20 @@ def _warning_lines() -> Iterator[None]:
     class LogLines(logging.Handler):
         """A library's log record where no logging is configured (logging's last resort), as one
         ``warning:`` line: matplotlib's "Matplotlib created a temporary cache directory ... set the
-        MPLCONFIGDIR environment variable" under a read-only home came out as raw lines of its own."""
+        MPLCONFIGDIR environment variable" under a read-only home came out as raw lines of its own.
+        An ERROR (or CRITICAL) record is an ``error:`` line, and a record with an exception
+        (``logger.exception``) names it at the line's end, its traceback left out: a user reads one
+        line; a developer who wants the traceback configures logging (``logging.basicConfig()``
+        before calling :func:`main`) or calls the Python API, where this handler is not installed
+        and logging's own last resort prints the record whole."""
 
         def emit(self, record: logging.LogRecord) -> None:
-            show(record.getMessage())
+            text = record.getMessage()
+            error = record.exc_info[1] if record.exc_info else None
+            if error is not None:
+                text += f" ({type(error).__name__}: {error})" if str(error) else f" ({type(error).__name__})"
+            kind = "error" if record.levelno >= logging.ERROR else "warning"
+            typer.echo(f"{kind}: {' '.join(text.split())}", err=True)
 
     warnings.showwarning = show
     logging.lastResort = LogLines(logging.WARNING)
