@@ -193,10 +193,10 @@ class Progress:
             self.warn(f"{description}: {text}")
 
         if self._as_lines():
-            lines = TenthLines(self.console, description)
             # the status's lines too: a step still running (a cache read, another process's
             # extraction waited for) says so after LOG_AFTER_S, and says when it is done
-            with self.status(description):
+            with self._running_lines(description) as running:
+                lines = TenthLines(self.console, description, before=running)
                 yield ExtractionBar(lines.update, self.console.get_time, say, noun, hint)
             return
         bar = self._start_bar()
@@ -219,13 +219,14 @@ class Progress:
         if not self.enabled:
             yield None
             return
-        with self.status(description):
-            if self._as_lines():
+        if self._as_lines():
+            with self._running_lines(description) as running:
                 noun = [""]
                 lines = TenthLines(
                     self.console,
                     description,
                     lambda done, total: counted(done, total, noun[0], time.monotonic() - lines.start),
+                    before=running,
                 )
 
                 def line(done: float, total: float, what: str) -> None:
@@ -233,7 +234,8 @@ class Progress:
                     lines.update(done, total)  # type: ignore[arg-type]
 
                 yield MetricBar(line, time.monotonic)
-                return
+            return
+        with self.status(description):
             shown: list[tuple[RichProgress, TaskID]] = []
 
             def show(done: float, total: float, what: str) -> None:
@@ -255,34 +257,8 @@ class Progress:
             yield
             return
         if self._as_lines():
-            # rich's spinner draws nothing in a log file: an hour of CIFAR-10 reference features on a
-            # CPU read as a hung job. A step still running after LOG_AFTER_S says so, and when it ends
-            start, said, ended = time.monotonic(), threading.Event(), threading.Event()
-            # the timer's line and the step's end in one order: a step that ended while the timer
-            # printed wrote ": done" above its " ..." line (a metric's status made that window daily)
-            order = threading.Lock()
-
-            def say() -> None:
-                with order:
-                    if ended.is_set():
-                        return
-                    said.set()
-                    self.console.print(f"{text} ...", markup=False, highlight=False, soft_wrap=True)
-
-            timer = threading.Timer(LOG_AFTER_S, say)
-            timer.daemon = True
-            timer.start()
-            try:
+            with self._running_lines(text):
                 yield
-            finally:
-                timer.cancel()
-                with order:
-                    ended.set()
-                if said.is_set():
-                    took = datetime.timedelta(seconds=int(time.monotonic() - start))
-                    self.console.print(
-                        f"{text}: done ({took})", markup=False, highlight=False, soft_wrap=True
-                    )
             return
         if self._spinner is not None or self._bar is not None:
             # a step within a step (a metric's compute reading a cache): one live display at a time
@@ -295,6 +271,39 @@ class Progress:
                 yield
             finally:
                 self._spinner, self._paused = None, False
+
+    @contextlib.contextmanager
+    def _running_lines(self, text: str) -> Iterator[Callable[[], None]]:
+        """:meth:`status` in a log file, where rich's spinner draws nothing (an hour of CIFAR-10
+        reference features on a CPU read as a hung job): a step still running after
+        :data:`LOG_AFTER_S` says so (``text ...``), and when it ends (``text: done (0:00:12)``).
+        Yields what says the running line now, if not said yet: a count line of the step
+        (:class:`TenthLines`) is said after it, where the timer's thread, not yet run at the count's
+        LOG_AFTER_S, printed it below the count (or never, the step ending first)."""
+        start, said, ended = time.monotonic(), threading.Event(), threading.Event()
+        # the timer's line and the step's end in one order: a step that ended while the timer
+        # printed wrote ": done" above its " ..." line (a metric's status made that window daily)
+        order = threading.Lock()
+
+        def say() -> None:
+            with order:
+                if ended.is_set() or said.is_set():
+                    return
+                said.set()
+                self.console.print(f"{text} ...", markup=False, highlight=False, soft_wrap=True)
+
+        timer = threading.Timer(LOG_AFTER_S, say)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield say
+        finally:
+            timer.cancel()
+            with order:
+                ended.set()
+            if said.is_set():
+                took = datetime.timedelta(seconds=int(time.monotonic() - start))
+                self.console.print(f"{text}: done ({took})", markup=False, highlight=False, soft_wrap=True)
 
     def _within(self, text: str) -> Iterator[None]:
         """:meth:`status` while a spinner or a bar is shown: the spinner says ``text`` for the time
@@ -370,8 +379,10 @@ class TenthLines:
         console: Console,
         description: str,
         count: Callable[[float, int], str] = lambda done, total: f"{done}/{total}",
+        before: Callable[[], None] | None = None,
     ):
         self.console, self.description, self.count = console, description, count
+        self.before = before  # called before each line: its step's running line (Progress.status)
         self.start = time.monotonic()
         self.tenths = 0
 
@@ -390,6 +401,8 @@ class TenthLines:
                 + (f" {values}" if values else "")
                 + f" ({took})"
             )
+            if self.before is not None:
+                self.before()
             self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 

@@ -225,3 +225,29 @@ def test_reports_from_two_threads_are_shown_one_at_a_time():
     one.join()
     two.join()
     assert most[0] == 1
+
+
+class _LateTimer(threading.Timer):
+    """A step's timer whose thread has not run yet (the GIL held by the step's own thread, whose
+    count came due at the same LOG_AFTER_S): it never fires within the step."""
+
+    def start(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("step", ["computing", "extracting"])
+def test_in_a_log_file_the_count_lines_follow_the_running_line(monkeypatch, step):
+    """The running line ("x: computing prdc ...") is the timer thread's at LOG_AFTER_S, a count line
+    the step's own thread's once its tenths have run as long: a timer not yet run let the counts
+    come first, and a step that ended before it ran said neither its running line nor its done."""
+    monkeypatch.setattr(genbench.progress, "LOG_AFTER_S", 0.0)
+    monkeypatch.setattr(genbench.progress.threading, "Timer", _LateTimer)
+    console = _OneLive(file=io.StringIO(), width=100)
+    progress = Progress(console=console)
+    with getattr(progress, step)("x: step", *(["images"] if step == "extracting" else [])) as bar:
+        for k in range(1, 11):
+            bar(k, 10, *(["blocks"] if step == "computing" else []))
+    lines = console.file.getvalue().splitlines()
+    assert lines[0] == "x: step ..." and lines[-1].startswith("x: step: done ("), lines
+    # a line at each tenth, "x: step: 3/10 ..."
+    assert [ln.split(": ")[2].split("/")[0] for ln in lines[1:-1]] == [str(k) for k in range(1, 11)], lines
