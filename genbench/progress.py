@@ -240,8 +240,10 @@ class Progress:
 
             def show(done: float, total: float, what: str) -> None:
                 if not shown:  # the first report: the bar replaces the spinner
+                    # drawn as it is added: added at 0, it read "0/5" without its noun until the next refresh
                     bar = self._start_bar()
-                    shown.append((bar, bar.add_task(escape(description), total=total, values="")))
+                    task = bar.add_task(escape(description), total=total, completed=done, values=escape(what))
+                    shown.append((bar, task))
                 bar, task = shown[0]
                 bar.update(task, completed=done, total=total, values=escape(what))
 

@@ -251,3 +251,29 @@ def test_in_a_log_file_the_count_lines_follow_the_running_line(monkeypatch, step
     assert lines[0] == "x: step ..." and lines[-1].startswith("x: step: done ("), lines
     # a line at each tenth, "x: step: 3/10 ..."
     assert [ln.split(": ")[2].split("/")[0] for ln in lines[1:-1]] == [str(k) for k in range(1, 11)], lines
+
+
+def test_a_terminal_bar_is_drawn_at_its_first_report():
+    """The bar was added at 0 and then moved: rich draws a task as it is added, so a terminal read
+    "0/5" without its noun (one block done) until the next refresh."""
+    console = _OneLive(file=io.StringIO(), force_terminal=True, force_interactive=True, width=100)
+    with Progress(console=console).computing("x: computing mifid") as bar:
+        bar(1, 5, "blocks")
+    shown = _plain(console.file.getvalue())
+    assert "1/5 blocks" in shown and "0/5" not in shown, shown
+
+
+def test_mifid_counts_the_rows_it_searches(monkeypatch):
+    """All-zero rows are left out of the search (they have no direction), after the blocks were
+    declared of every row: the bar ended at 12 of 15 blocks. Declared of the rows searched, it ends
+    at its total."""
+    monkeypatch.setattr(mifid_module, "BLOCK_ELEMENTS", 2000)
+    monkeypatch.setattr(_blocks_done, "BLOCK_ELEMENTS", 2000)
+    rng = np.random.default_rng(0)
+    samples, train = rng.random((300, 8)), rng.random((100, 8))
+    samples[:30], train[:10] = 0.0, 0.0
+    told: list[tuple[float, float, str]] = []
+    with pytest.warns(UserWarning, match="all zero"), reporting_progress(lambda *a: told.append(a)):
+        MiFID().compute(make_ctx(samples, train))
+    assert {t[1] for t in told} == {13}  # 270 x 90 distances, 2000 a block
+    assert told[-1][:2] == (13.0, 13)
