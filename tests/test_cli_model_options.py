@@ -210,3 +210,24 @@ def test_the_python_api_returns_the_table_as_data(plugin):
 )
 def test_a_wrong_name_is_one_line_exit_2(args, expected):
     assert expected in single_line_error(listed(*args))
+
+
+@pytest.mark.parametrize("columns", [60, 40])
+def test_a_narrow_terminal_lists_each_fields_value_whole(columns):
+    """At 60 columns rich squeezed the table's type and value columns to 3 characters (timesteps
+    read "100" over "0"), and from 50 to none: a field's value, what the command is for, was not
+    shown. Where the table does not fit, each field is a line "name = value", its type, where the
+    value comes from, what a change does and its comment indented below it."""
+    r = CliRunner().invoke(app, ["list", "models", "ddpm"], env={"COLUMNS": str(columns)})
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    for f in genbench.model_options("ddpm", "digits").fields:
+        at = lines.index(f"{f.name} = {f.value}")
+        below = " ".join(" ".join(lines[at + 1 : at + 6]).split())
+        source = "digits" if f.source == "dataset" else "default"
+        assert below.startswith(f"{f.type}; from: {source}; changes: {f.affects} {f.comment}"), below
+    assert lines[0] == "ddpm on digits" and "┃" not in r.stdout
+    # wide enough, the table as before
+    assert (
+        rows(CliRunner().invoke(app, ["list", "models", "ddpm"], env={"COLUMNS": "80"}))["lr"][2] == "0.002"
+    )

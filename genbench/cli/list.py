@@ -17,6 +17,7 @@ from genbench.cli.options import CacheDir, DataDir, Include
 from genbench.errors import GenbenchError
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
     from genbench.dataset_declarations import DatasetInfo
@@ -128,33 +129,30 @@ def list_entries(
 
 def _model_options(name: str, dataset: str | None, include: list[Path] | None) -> None:
     """The table of a model's config fields on ``dataset``, in `genbench list`'s style."""
-    from rich.markup import escape
-    from rich.table import Table
-
     from genbench import model_options
     from genbench.config import DEFAULT_DATASET
     from genbench.progress import make_console
 
     console = make_console()
     options = model_options(name, dataset or DEFAULT_DATASET, include=list(include or []))
-    table = Table(title=f"{options.model} on {options.dataset}", title_justify="left")
-    table.add_column("field", no_wrap=True)  # whole: what --set NAME.FIELD= takes
-    # at most 16 and 12 wide: at 80 columns the others took all but 7 characters, a word of the comment a line
-    table.add_column("type", overflow="fold", max_width=16)
-    table.add_column("value", overflow="fold", max_width=12)
-    table.add_column("from", no_wrap=True)
-    table.add_column("changes", no_wrap=True)
-    table.add_column("comment", overflow="fold")
-    for f in options.fields:
-        table.add_row(
-            escape(f.name),
-            escape(f.type),
-            escape(f.value),
-            options.dataset if f.source == "dataset" else "default",
-            f.affects or "?",
-            escape(f.comment),
-        )
-    console.print(table)
+    title = f"{options.model} on {options.dataset}"
+    rows = [
+        (f.name, f.type, f.value, options.dataset if f.source == "dataset" else "default", f.affects or "?")
+        for f in options.fields
+    ]
+    comments = [f.comment for f in options.fields]
+    if _fits(console, _fields_table(title, rows)):
+        console.print(_fields_table(title, rows, comments))
+    else:  # each field "lr = 0.002", and indented below it its type, from, changes and comment
+        from rich.padding import Padding
+        from rich.text import Text
+
+        console.print(title, markup=False, highlight=False)
+        for (field, kind, value, source, changes), comment in zip(rows, comments, strict=True):
+            console.print(f"{field} = {value}", markup=False, highlight=False)
+            for text in [f"{kind}; from: {source}; changes: {changes}", comment]:
+                if text:  # wrapped within the indent: a field's lines are told from the next field's
+                    console.print(Padding(Text(text), (0, 0, 0, 4), expand=False))
     if not options.fields:
         console.print(f"{options.model} has no config fields", markup=False)
         return
@@ -180,6 +178,42 @@ def _model_options(name: str, dataset: str | None, include: list[Path] | None) -
         )
     if options.note:
         console.print(options.note, markup=False)
+
+
+def _fields_table(title: str, rows: list[tuple[str, ...]], comments: list[str] | None = None) -> Table:
+    """The table of a model's fields: ``rows`` of (field, type, value, from, changes), and each
+    one's comment where ``comments`` are given (plugin text as written)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("field", no_wrap=True)  # whole: what --set NAME.FIELD= takes
+    # at most 16 and 12 wide: at 80 columns the others took all but 7 characters, a word of the comment a line
+    table.add_column("type", overflow="fold", max_width=16)
+    table.add_column("value", overflow="fold", max_width=12)
+    table.add_column("from", no_wrap=True)
+    table.add_column("changes", no_wrap=True)
+    if comments is not None:
+        table.add_column("comment", overflow="fold")
+    for i, row in enumerate(rows):
+        table.add_row(*map(escape, row), *([escape(comments[i])] if comments is not None else []))
+    return table
+
+
+#: the fewest characters of the comment column beside the others whole, in a table of a model's fields
+COMMENT_MIN = 8
+
+
+def _fits(console: Console, table: Table) -> bool:
+    """Whether the table of a model's fields (``table``, without its comments) fits ``console`` with
+    each name, type and value whole (a word of each at least, as its column folds them) and
+    :data:`COMMENT_MIN` characters of comment: narrower, rich squeezed the type and value columns
+    (ddpm's timesteps read "100" over "0" at 60 columns) and from 50 hid them, so each field is
+    listed on a line of its own instead."""
+    from rich.measure import Measurement
+
+    least = Measurement.get(console, console.options.update_width(10_000), table).minimum
+    return least + COMMENT_MIN + 3 <= console.width  # the comment column's padding and border
 
 
 def _facts(title: str, rows: list[tuple[str, str]]) -> Table:
