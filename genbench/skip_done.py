@@ -7,7 +7,9 @@ this run would record of it is the same: the protocol that decides whether a run
 (:func:`genbench.replacement.replaced_by_run`, with the fingerprints of features and data), and
 beyond that, exactly, the sample count, reference, features, seed, batch size, metrics and their
 versions and options, the model's resolved config, version, code and checkpoint key, genbench's
-version and the device kind. Anything else, a "failed" result or any difference, is run again,
+version and code (its source digest: results of an older checkout or build of the same release
+were reused, scored by sampling and training code the metrics' versions do not track) and the
+device kind. Anything else, a "failed" result or any difference, is run again,
 as without the flag; :func:`done_rows` says why in a few words.
 """
 
@@ -106,6 +108,8 @@ def _reusable(
     env = old.environment
     if env.get("genbench") != genbench.__version__:
         return None, f"genbench {env.get('genbench')} wrote it"
+    if (why := _code_differs(env)) is not None:
+        return None, why
     now = {"device": str(p.device)}
     if p.device.type == "cuda":
         import torch
@@ -127,6 +131,20 @@ def _reusable(
     if why:
         return None, why
     return (old, "") if (why := _protocol_differs(p, old, seed)) is None else (None, why)
+
+
+def _code_differs(env: dict[str, Any]) -> str | None:
+    """Why the genbench code that wrote a result (its environment ``env``) is not this one's, or
+    None: its source digest (:func:`genbench.environment.source_digest`) differs, or it records none
+    (an older genbench's, which may sample, train or extract otherwise under the same version)."""
+    from genbench.environment import source_digest
+
+    here = source_digest()
+    if "source_digest" not in env:
+        return "an older genbench wrote it: it records no source digest"
+    if env["source_digest"] != here:
+        return f"other genbench code wrote it (source {env['source_digest']}, this run's {here})"
+    return None
 
 
 def _device_kind(env: dict[str, Any]) -> str:

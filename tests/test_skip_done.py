@@ -153,6 +153,37 @@ def test_a_config_that_differs_from_the_recorded_one_is_run_again(cli, tmp_path,
     assert json.loads(path.read_text())["config"]["lr"] == 0.5
 
 
+@pytest.mark.parametrize(
+    "digest, why",
+    [
+        ("0123456789abcdef", "other genbench code wrote it (source 0123456789abcdef, this run's "),
+        (None, "an older genbench wrote it: it records no source digest"),
+    ],
+)
+def test_a_result_of_other_genbench_code_is_run_again(cli, tmp_path, calls, digest, why):
+    """A result written by another checkout or build of the same release (another source digest),
+    or by a genbench from before the digest was recorded, was reused: the version (0.1.0 for weeks
+    of commits) and the model's class were all that was compared, while sampling, training and
+    feature code that no metric's version tracks may have changed between them."""
+    out, cache = tmp_path / "runs", tmp_path / "cache"
+    args = run_args(out, cache, "--models", "gaussian", *FAST)
+    assert cli(*args).exit_code == 0
+    path = out / "ring8/gaussian/seed0.json"
+    data = json.loads(path.read_text())
+    data["environment"].pop("source_digest")
+    if digest is not None:
+        data["environment"]["source_digest"] = digest
+    path.write_text(json.dumps(data))
+    calls.clear()
+    r = cli(*args, "--skip-done")
+    assert r.exit_code == 0, r.output
+    assert calls[("Gaussian", "sample")] == 1, calls
+    assert f"seed 0 of gaussian: {path} is run again ({why}" in r.output
+    from genbench.environment import source_digest
+
+    assert json.loads(path.read_text())["environment"]["source_digest"] == source_digest()
+
+
 @pytest.mark.parametrize("outcome, again", [("raise", 1), ("diverge", 0)])
 def test_a_failed_result_is_run_again_a_diverged_one_is_not(
     cli, tmp_path, calls, monkeypatch, outcome, again
