@@ -175,18 +175,27 @@ def protocol_replaced(old: Result, measures: dict[str, Any], by: str, metrics: l
         return None
     return (
         f"holds a result at {_describe(was, differ)}, which this {by} at {_describe(measures, differ)} "
-        f"would replace{_fingerprints_differ(differ)}"
+        f"would replace{_fingerprints_differ(differ, old.environment)}"
     )
 
 
-def _fingerprints_differ(differ: list[str]) -> str:
-    """What a difference of fingerprints means, which the hashes alone do not say."""
+def _fingerprints_differ(differ: list[str], environment: dict[str, Any]) -> str:
+    """What a difference of fingerprints means, which the hashes alone do not say; of a result that
+    other genbench code wrote (``environment``'s source digest is not this one's, or it records
+    none), that its fingerprints may have been computed another way: a result of genbench before
+    2 December hashed the first 256 rows of the data alone, and was said to be of changed data."""
+    from genbench.environment import source_digest
+
     meanings = []
     if "features_fingerprint" in differ:
         meanings.append("the features' weights or preprocessing changed")
     if "dataset_fingerprint" in differ:
         meanings.append("the dataset's content changed")
-    return f" ({' and '.join(meanings)})" if meanings else ""
+    if not meanings:
+        return ""
+    other_code = environment.get("source_digest", "") != source_digest()
+    howelse = ", or the other genbench code that wrote it computed its fingerprints another way"
+    return f" ({' and '.join(meanings)}{howelse if other_code else ''})"
 
 
 def metrics_replaced(old: Result, metrics: list[Metric], options: dict[str, dict[str, Any]]) -> str | None:

@@ -105,6 +105,32 @@ def test_a_rerun_on_changed_data_does_not_replace_the_result(cli, register, tmp_
     assert cli(*args).exit_code == 0
 
 
+@pytest.mark.parametrize("digest", [None, "0123456789abcdef"])
+def test_a_fingerprint_that_older_code_recorded_is_not_said_to_be_changed_data(
+    cli, register, tmp_path, cache_dir, digest
+):
+    """A result of genbench before 2 December recorded a fingerprint of the data's first 256 rows;
+    its rerun on the same ring8 was refused as of "the dataset's content changed", which it had
+    not. Of a result that other genbench code wrote, the refusal says the fingerprint may have been
+    computed another way (the same code's difference is still the data's alone, as above)."""
+    out = tmp_path / "runs"
+    register(registry.datasets, "test-redownloaded", _dataset())
+    args = run_args(out, cache_dir, *FAST, "--dataset", "test-redownloaded")
+    assert cli(*args).exit_code == 0
+    path = out / "test-redownloaded/gaussian/seed0.json"
+    data = json.loads(path.read_text())
+    data["protocol"]["dataset_fingerprint"] = "7e2d11af59e6a38a"  # an older genbench's hash
+    data["environment"].pop("source_digest")
+    if digest is not None:
+        data["environment"]["source_digest"] = digest
+    path.write_text(json.dumps(data))
+    line = single_line_error(cli(*args))
+    assert (
+        "would replace (the dataset's content changed, or the other genbench code that wrote it "
+        "computed its fingerprints another way); pass --out" in line
+    )
+
+
 def test_an_evaluation_in_features_of_other_weights_does_not_replace_the_result(
     register, tmp_path, cache_dir
 ):
