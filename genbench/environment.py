@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import os
 import platform
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -133,6 +134,14 @@ def machine_text(facts: dict[str, Any]) -> str:
     if parts:
         return "CPU: " + ", ".join(parts)
     return "CPU" if str(facts.get("device", "")).startswith("cpu") else ""
+
+
+def machine_as_written(text: str) -> str:
+    """A machine's words that an older genbench recorded (a checkpoint's ``machine``, a result's
+    ``training.trained_on``) as :func:`machine_text` writes them now: before 6 December it wrote
+    "1 threads", and a board read the machine of such a checkpoint as another than the one its
+    results sampled on ("Rows were timed differently")."""
+    return re.sub(r"(?<![0-9])1 threads\b", "1 thread", text)
 
 
 #: the packages whose code makes a result: the harness and the reference models beside it

@@ -33,7 +33,7 @@ import pandas as pd
 
 from genbench.cells import row_cells
 from genbench.device_caption import device_kind
-from genbench.environment import machine_text
+from genbench.environment import machine_as_written, machine_text
 from genbench.errors import GenbenchError
 from genbench.metric_columns import METRIC_COLUMNS, is_extra_metric, metric_columns
 from genbench.metrics.kid_subset import used_metric_options
@@ -203,7 +203,8 @@ def trained_on(r: Result) -> str | None:
     its checkpoint predates recording the machine."""
     if r.training.get("trainable") is False:
         return ""
-    return r.training.get("trained_on")
+    where = r.training.get("trained_on")
+    return machine_as_written(where) if isinstance(where, str) else where
 
 
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:

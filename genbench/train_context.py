@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from genbench.environment import machine_as_written
 from genbench.errors import CheckpointError
 from genbench.termination import saving_for_stop, step_ended, stop_if_waiting
 
@@ -230,7 +231,9 @@ class TrainContext:
         self.history[:] = [r for r in payload.get("history", []) if r.get("step", 0) <= step]
         self._elapsed_before, self._t0 = float(payload.get("elapsed_s", 0.0)), time.perf_counter()
         # a state saved before machines were recorded: its part's machine is unknown
-        self.machines_before = [str(m) for m in payload.get("machines", ["an unrecorded machine"])]
+        self.machines_before = [
+            machine_as_written(str(m)) for m in payload.get("machines", ["an unrecorded machine"])
+        ]
         self.resumed_from = step
         self._since = (step, self._clock())
         if self._info is not None:

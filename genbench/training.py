@@ -21,7 +21,7 @@ from genbench.api import GenerativeModel, TrainContext, _key_text, config_hash
 from genbench.checkpoint import PARTIAL as PARTIAL
 from genbench.checkpoint import load_checkpoint, save_checkpoint, serialized
 from genbench.determinism import deterministic_training
-from genbench.environment import machine, machine_text
+from genbench.environment import machine, machine_as_written, machine_text
 from genbench.errors import Diverged, GenbenchError, StateContentError
 from genbench.io import alone, remove_temps, took_over
 from genbench.isolation import ctrl_c_kept, seed_globals
@@ -162,7 +162,9 @@ def _load_trained(
     if not shipped:  # a run killed between saving model.pt and removing the resumable state left it
         (final.parent / PARTIAL).unlink(missing_ok=True)
     # where train_s was timed: not recorded by earlier checkpoints
-    info = weights_info(final, True, cls, amp, payload.get("summary", {}), payload.get("machine") or None)
+    where = payload.get("machine")
+    where = machine_as_written(where) if isinstance(where, str) and where else None
+    info = weights_info(final, True, cls, amp, payload.get("summary", {}), where)
     if shipped:
         info["shipped"] = True
     info = recorded(info, "shipped" if shipped else "cache", payload["state"])

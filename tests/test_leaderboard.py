@@ -1460,6 +1460,27 @@ def test_a_board_without_samples_per_s_says_where_train_s_was_timed():
     assert "on a machine they do not name" in timing_caption(results_frame([trained("vae", None)]))
 
 
+def test_a_checkpoint_an_older_genbench_timed_on_1_threads_is_this_machine():
+    """A checkpoint trained before 6 December recorded its machine as "..., 1 threads", as the result
+    that loaded it does: beside a row trained here since ("..., 1 thread") the Cost caption read two
+    machines, "Rows were timed differently", of one machine. "11 threads" is left as it is."""
+
+    def trained(model, where):
+        r = run_result(model, 0, 1.0)
+        r.timings, r.training = {"train_s": 60.0}, {"trainable": True, "trained_on": where}
+        return r
+
+    _, md = board([trained("vae", "CPU: A (AVX512), 1 threads"), trained("gan", "CPU: A (AVX512), 1 thread")])
+    cost = md[md.index("## Cost") :]
+    assert "`train_s` timed on CPU: A (AVX512), 1 thread.\n" in cost and "timed differently" not in cost
+    from genbench.environment import machine_as_written
+
+    assert (
+        machine_as_written("CPU: A, 11 threads then CPU: B, 1 threads")
+        == "CPU: A, 11 threads then CPU: B, 1 thread"
+    )
+
+
 def test_a_label_split_by_protocol_is_not_said_to_average_machines_or_batches():
     """copy at N=200 on A and at N=300 on B are two rows, each timed on one machine at one batch: the
     caption, which grouped seeds by label, said the Cost cells of `copy` averaged seeds timed on
