@@ -27,7 +27,9 @@ GENBENCH_CODE_INTRO = (
     "These rows average seeds run by different genbench releases or sources (`genbench` and "
     "`source_digest` in each result's environment). A metric whose computation changed has a new "
     "version, which keeps its seeds in rows apart: these seeds differ in code that the metrics' "
-    "versions do not track (sampling, training, feature extraction, or nothing that moves a number)."
+    "versions do not track (sampling, training, feature extraction, or nothing that moves a number). "
+    "To compare one code's numbers, rerun the other seeds with the genbench that ran the rest "
+    "(`genbench run --models MODEL --seeds SEEDS` replaces a result of the same protocol)."
 )
 
 

@@ -346,6 +346,9 @@ def test_rows_of_seeds_run_by_two_genbench_releases_are_named_in_markdown_and_la
     rs += [on(result("vae", 0, 30.0), "cpu"), on(result("vae", 1, 31.0), "cpu", digest="0123456789ab")]
     md, tex = board(rs)
     section = md.split("## Seeds run by different genbench code\n\n")[1]
+    # what a reader does about it: rerun one code's seeds with the other's genbench
+    rerun = "rerun the other seeds with the genbench that ran the rest (`genbench run --models MODEL"
+    assert rerun in section.splitlines()[0]
     lines = [ln for ln in section.splitlines() if ln.startswith("- ")]
     assert lines == [
         "- `ddpm`: seeds 0, 1 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 2 by genbench 0.0.9 "
