@@ -396,8 +396,8 @@ def test_resume_equals_uninterrupted(tmp_path, name):
     cls = MODELS[name]
     kw = {} if cls is VAE else {"d_steps": 2}
     data = data_for(IMAGES)
-    straight = tiny(cls, IMAGES, **kw)
-    straight.fit(data, ctx(tmp_path / "a.pt"))
+    straight, straight_ctx = tiny(cls, IMAGES, **kw), ctx(tmp_path / "a.pt")
+    straight.fit(data, straight_ctx)
 
     def interrupt(step: int, total: int, values: dict) -> None:
         if step == 4:
@@ -408,8 +408,13 @@ def test_resume_equals_uninterrupted(tmp_path, name):
         first.fit(data, ctx(tmp_path / "b.pt", every=3, progress=interrupt))
     steps_run: list[int] = []
     resumed = tiny(cls, IMAGES, **kw)
-    summary = resumed.fit(data, ctx(tmp_path / "b.pt", every=3, progress=lambda s, t, v: steps_run.append(s)))
+    resumed_ctx = ctx(tmp_path / "b.pt", every=3, progress=lambda s, t, v: steps_run.append(s))
+    summary = resumed.fit(data, resumed_ctx)
     assert summary["resumed_from"] == 3 and steps_run == [4, 5, 6]
+    # the log (what gan_dynamics and training_log_frame read) is the whole training's, each step once,
+    # with the uninterrupted run's values (steps 1 to 3 from the state, 4 to 6 logged after the resume)
+    assert [row["step"] for row in resumed_ctx.history] == [1, 2, 3, 4, 5, 6]
+    assert resumed_ctx.history == straight_ctx.history
     want, got = flat_state(straight.state_dict()), flat_state(resumed.state_dict())
     assert want.keys() == got.keys()
     if cls is not VAE:
