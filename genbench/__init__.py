@@ -7,9 +7,10 @@ The Python API does everything the CLI does::
 
 and reads what it wrote back as pandas DataFrames, writing nothing::
 
-    from genbench import fid_gaps_frame, leaderboard_frame, results_frame
+    from genbench import fid_gaps_frame, leaderboard_frame, results_frame, training_log_frame
     board = leaderboard_frame("runs")["digits"]  # runs/leaderboards/digits.csv, as report writes it
     seeds = results_frame("runs")  # one row per result (per seed), joined to board on row_label
+    curves = training_log_frame("runs")  # one row per logged training step of each result
     gaps = fid_gaps_frame("runs")["digits"]  # runs/leaderboards/digits.fid_gaps.csv, as written
 
 ``report("runs")`` writes the boards (markdown, CSV, LaTeX, figures) and returns the markdown.
@@ -357,6 +358,24 @@ def results_frame(
         return per_result_frame(folders)
 
 
+def training_log_frame(
+    out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
+    *,
+    include: Sequence[str | os.PathLike[str]] | None = None,
+) -> pd.DataFrame:
+    """The training curves behind the results under ``out``: one row per logged step of each
+    result's training log (``Result.training_log``, what the model's ``fit`` passed to
+    ``ctx.log``, loaded with its checkpoint where the run trained nothing), with the result's
+    ``dataset``, ``model``, ``variant``, ``label``, ``row_label`` (as :func:`results_frame`'s),
+    ``seed`` and ``status``, then ``step`` and one column per logged value (NaN where a row has
+    none). Writes nothing. ``out`` and ``include``: as :func:`results_frame`'s."""
+    folders = _out_folders(out)  # first, as report's
+    with _frames_read(include):
+        from genbench.frames import training_log_frame as _training_log_frame
+
+        return _training_log_frame(folders)
+
+
 def leaderboard_frame(
     out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "runs",
     *,
@@ -469,4 +488,5 @@ __all__ = [
     "results_frame",
     "run",
     "stats",
+    "training_log_frame",
 ]

@@ -7,7 +7,8 @@ notebook wants in place of ``pd.read_csv`` of the files `genbench report` writes
 ``<dataset>.csv`` is written from; ``genbench.fid_gaps_frame`` returns :func:`board_gaps_frame` of
 it, the frame each ``<dataset>.fid_gaps.csv`` is written from. ``genbench.results_frame`` is its
 per-result frame (one row per result file, the rows the board aggregates), with each result's board
-row (``row_label``) beside it.
+row (``row_label``) beside it, and ``genbench.training_log_frame`` the same results' training logs,
+a row per logged step.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -90,13 +92,50 @@ def per_result_frame(out: Path | Sequence[Path]) -> pd.DataFrame:
     """One row per result under ``out``, as the board reads them, with ``row_label`` (after
     ``label``): the board row the result is one seed of, as ``<dataset>.csv`` names it, so that the
     two frames join on ``dataset`` and ``row_label``."""
-    board = read_board(out)
+    return _with_row_labels(read_board(out))
+
+
+def _with_row_labels(board: Board) -> pd.DataFrame:
+    """``board``'s per-result frame with each result's ``row_label`` inserted after ``label``."""
     frame = board.frame
     rows = board.agg.set_index(["dataset", "label", "protocol_key", "config_tag"])["row_label"]
     named = [rows.get(key) for key in run_rows(frame)]
     frame = frame.copy()
     frame.insert(frame.columns.get_loc("label") + 1, "row_label", named)
     return frame
+
+
+#: what identifies a result in :func:`training_log_frame`, before its rows' ``step`` and values
+LOG_IDENTITY = ("dataset", "model", "variant", "label", "row_label", "seed", "status")
+
+
+def training_log_frame(out: Path | Sequence[Path]) -> pd.DataFrame:
+    """One row per logged training step of each result under ``out``: the result's identity
+    (:data:`LOG_IDENTITY`, ``row_label`` as :func:`per_result_frame` names it), ``step`` (an int)
+    and a column per value logged, in the order first logged, NaN where a row has none (a VAE's
+    ``kl`` on a GAN's rows) or the file holds null (a NaN or inf logged: strict JSON has neither).
+    A result with no log (a model that trains nothing, `genbench eval`'s samples) has no row."""
+    board = read_board(out)
+    identity = _with_row_labels(board)[list(LOG_IDENTITY)]
+    rows = [
+        {**ids, "step": _step(logged, i), **{k: _logged(v) for k, v in logged.items() if k != "step"}}
+        for ids, r in zip(identity.to_dict("records"), board.results, strict=True)
+        for i, logged in enumerate(r.training_log, 1)
+    ]
+    frame = pd.DataFrame(rows, columns=None if rows else [*LOG_IDENTITY, "step"])
+    return frame.astype({"step": "int64"})
+
+
+def _step(logged: dict[str, Any], position: int) -> int:
+    """A log row's ``step``, or its position in the log (from 1) where it has none (a hand-edited
+    result file: ``TrainContext.log`` writes it into every row)."""
+    step = logged.get("step")
+    return position if step is None else int(step)
+
+
+def _logged(value: Any) -> float:
+    """A logged value as a float: NaN for the null a result file holds for a NaN or inf."""
+    return float("nan") if value is None else float(value)
 
 
 def _warn_unloadable_metrics(results: list[Result]) -> None:

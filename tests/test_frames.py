@@ -1,5 +1,6 @@
-"""``genbench.results_frame``, ``genbench.leaderboard_frame`` and ``genbench.fid_gaps_frame``: a
-notebook's DataFrames of the results, of the boards and of their FID gaps, without writing anything.
+"""``genbench.results_frame``, ``genbench.leaderboard_frame``, ``genbench.fid_gaps_frame`` and
+``genbench.training_log_frame``: a notebook's DataFrames of the results, of the boards, of their FID
+gaps and of the results' training logs, without writing anything.
 Before, a notebook ran ``genbench.report`` and ``pd.read_csv`` of the CSVs it wrote; the board and
 gaps frames are those CSVs' rows and columns, made by the code that writes them, and the results
 frame joins the board on ``dataset`` and ``row_label``."""
@@ -209,9 +210,52 @@ def test_a_bad_out_is_the_one_line_error_of_report(tmp_path):
     for out in (tmp_path / "missing", tmp_path / "empty", tmp_path / "a_file", "", None, 5, []):
         with pytest.raises(GenbenchError) as reported:
             genbench.report(out)
-        for frame in (genbench.leaderboard_frame, genbench.results_frame, genbench.fid_gaps_frame):
+        frames = (genbench.leaderboard_frame, genbench.results_frame, genbench.fid_gaps_frame)
+        for frame in (*frames, genbench.training_log_frame):
             with pytest.raises(GenbenchError) as framed:
                 frame(out)
             assert str(framed.value) == str(reported.value), out
             assert "\n" not in str(framed.value)
     assert sorted(os.listdir(tmp_path)) == ["a_file", "empty"]  # no leaderboards/ made anywhere
+
+
+def test_the_training_log_frame_is_a_row_per_logged_step_of_each_result(tmp_path):
+    """The curves behind a board row were only in each result file's ``training_log``: a row per
+    logged step, with the result's identity and board row, a column per value, NaN where a model
+    logged none of it or the file holds null (a NaN logged), and no row for a result with no log."""
+    out = tmp_path / "runs"
+    gan = [result("gan", s, 9.0 + s) for s in (0, 1)]
+    for s, r in enumerate(gan):
+        r.training_log = [
+            {"step": 1.0, "d_real": 0.5 + s, "grad_norm_g": 0.25},
+            {"step": 10.0, "d_real": 0.75, "grad_norm_g": None},  # NaN or inf, as JSON holds it
+        ]
+    vae = result("vae", 0, 3.0, variant="steps=10")
+    vae.training_log = [{"step": 10.0, "loss": -1.5, "kl": 2.0}]
+    for r in [*gan, vae, result("copy", 0, 0.1)]:  # copy trains nothing: no log, no row
+        r.write(out)
+    before = listing(tmp_path)
+    curves = genbench.training_log_frame(out)
+    assert listing(tmp_path) == before  # nothing written
+    ids = ["dataset", "model", "variant", "label", "row_label", "seed", "status"]
+    assert list(curves.columns) == [*ids, "step", "d_real", "grad_norm_g", "loss", "kl"]
+    assert curves["step"].dtype == "int64"
+    got = curves.sort_values(["label", "seed", "step"])
+    assert got[["label", "row_label", "seed", "step"]].values.tolist() == [
+        ["gan", "gan", 0, 1],
+        ["gan", "gan", 0, 10],
+        ["gan", "gan", 1, 1],
+        ["gan", "gan", 1, 10],
+        ["vae[steps=10]", "vae[steps=10]", 0, 10],
+    ]
+    np.testing.assert_array_equal(got["d_real"], [0.5, 0.75, 1.5, 0.75, np.nan])
+    np.testing.assert_array_equal(got["grad_norm_g"], [0.25, np.nan, 0.25, np.nan, np.nan])
+    np.testing.assert_array_equal(got["loss"], [np.nan] * 4 + [-1.5])
+    # its row_label joins the board, as results_frame's does
+    board = genbench.leaderboard_frame(out)["toy"]
+    assert set(curves["row_label"]) <= set(board["row_label"])
+    # and a folder of results without any log is an empty frame of the same identity columns
+    bare = tmp_path / "bare"
+    result("copy", 0, 0.1).write(bare)
+    empty = genbench.training_log_frame(bare)
+    assert list(empty.columns) == [*ids, "step"] and empty.empty

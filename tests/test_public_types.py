@@ -109,7 +109,7 @@ def test_the_base_signatures_admit_what_the_plugin_docs_write():
         obj = getattr(genbench, name)
         if inspect.isfunction(obj) and "include" in inspect.signature(obj).parameters:
             include_hints.append(typing.get_type_hints(obj, localns=_checking_names(genbench))["include"])
-    assert len(include_hints) == 10  # RunConfig and the nine functions that take include=
+    assert len(include_hints) == 11  # RunConfig and the ten functions that take include=
     for hint in include_hints:
         if typing.get_origin(hint) is not Sequence:  # Sequence[...] | None
             (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
