@@ -53,7 +53,22 @@ def _points(n=300):
         # images in [0, 255] were accepted, and every model trained and was scored on them
         (
             _image_dataset(lambda self, split: (torch.rand(300, 1, 4, 4) * 255, None)),
-            "returned images in [",
+            "(as [0, 255]: x / 127.5 - 1, or keep them uint8)",
+        ),
+        # images in [0, 1] were accepted, and every model trained on them failed, blamed for its samples
+        (
+            _image_dataset(lambda self, split: (torch.rand(300, 1, 4, 4), None)),
+            "none below 0, as images made in [0, 1] are (x * 2 - 1)",
+        ),
+        # channels last were taken as 8 channels of 8 x 3 pixels, without a word
+        (
+            _image_dataset(lambda self, split: (torch.rand(300, 8, 8, 3) * 2 - 1, None)),
+            "returned x of shape (300, 8, 8, 3), which looks N x H x W x C (images are N x C x H x W: "
+            "x.permute(0, 3, 1, 2))",
+        ),
+        (
+            _image_dataset(lambda self, split: (torch.zeros(300, 8, 8, 1, dtype=torch.uint8), None)),
+            "returned x of shape (300, 8, 8, 1), which looks N x H x W x C",
         ),
     ],
 )

@@ -64,6 +64,31 @@ def all_finite(x: torch.Tensor) -> bool:
     return all(bool(torch.isfinite(part).all()) for part in x.split(rows))
 
 
+def _channels_last(x: torch.Tensor, declared: tuple[int, ...] | None) -> str | None:
+    """What is wrong with images ``x`` that look N x H x W x C (as numpy and PIL lay them out), with
+    the fix; None otherwise, and where the class declares that very shape as ``example_shape``. Taken
+    as N x C x H x W, 32 x 32 RGB images were 32 channels of 32 x 3 pixels, run without a word."""
+    if x.shape[1] in (1, 3) or x.shape[-1] not in (1, 3) or tuple(x.shape[1:]) == declared:
+        return None
+    return (
+        f"x of shape {tuple(x.shape)}, which looks N x H x W x C (images are N x C x H x W: "
+        "x.permute(0, 3, 1, 2))"
+    )
+
+
+def _range_problem(x: torch.Tensor) -> str | None:
+    """What is wrong with float images ``x``'s range, with the fix, or None. Images with no value below
+    0 were made in [0, 1] (torchvision's ``ToTensor``): they passed, and every model trained on them
+    then failed, blamed for samples "made in [0, 1]" (copy's are the data's own examples)."""
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -1.001 or hi > 1.001:
+        looks = " (as [0, 255]: x / 127.5 - 1, or keep them uint8)" if lo >= -0.001 and hi > 2 else ""
+        return f"images in [{lo:.3g}, {hi:.3g}]{looks}"
+    if lo >= 0:
+        return f"images in [{lo:.3g}, {hi:.3g}], none below 0, as images made in [0, 1] are (x * 2 - 1)"
+    return None
+
+
 class Dataset(ABC):
     """Base class of every dataset.
 
@@ -256,14 +281,16 @@ class Dataset(ABC):
             problem = f"x of dtype {x.dtype}"
         elif x.dim() != (4 if image else 2) or not len(x):
             problem = f"x of shape {tuple(x.shape)}"
+        elif image and (layout := _channels_last(x, self.example_shape)):
+            problem = layout
         elif not stored_uint8 and not all_finite(x):
             problem = "x holding NaN or inf"
         elif self.example_shape is not None and tuple(x.shape[1:]) != tuple(self.example_shape):
             problem = (
                 f"examples of shape {tuple(x.shape[1:])} (it declares example_shape = {self.example_shape})"
             )
-        elif image and not stored_uint8 and (float(x.min()) < -1.001 or float(x.max()) > 1.001):
-            problem = f"images in [{float(x.min()):.3g}, {float(x.max()):.3g}]"
+        elif image and not stored_uint8 and (values := _range_problem(x)):
+            problem = values
         elif labels is not None and not isinstance(labels, torch.Tensor):
             problem = f"labels of type {type(labels).__name__}"
         elif labels is not None and (labels.dtype != torch.int64 or tuple(labels.shape) != (len(x),)):
