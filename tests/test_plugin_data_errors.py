@@ -9,6 +9,7 @@ import pytest
 import torch
 from plugin_helpers import (  # tests/ is on the path: pytest puts it there
     _PluginStop,
+    read_strict,
 )
 
 from genbench import registry
@@ -330,3 +331,67 @@ def test_a_dataset_whose_default_features_is_not_registered_fails_naming_it_when
         registry.features.get(registry.datasets.get("test-late-features").default_features).__name__
         == "LateRaw"
     )
+
+
+class _TrainOnly(Dataset):
+    """A plugin dataset of one split: every example its train split."""
+
+    kind = "points"
+    default_features = "raw"
+    has_test_split = False
+
+    def _load(self, split):
+        from genbench.errors import DataError
+
+        if split != "train":
+            raise DataError("test-train-only has no test split")
+        return _points(), None
+
+
+def test_a_dataset_plugin_of_one_split_runs_against_its_train_split(register, cli, tmp_path, cache_dir):
+    """Its fingerprint read the test split too: a plugin with none failed every run, even against the
+    train split (the default reference), in its own "no test split" line."""
+    register(registry.datasets, "test-train-only", _TrainOnly)
+    r = cli(
+        "run",
+        *("--models", "copy", "--dataset", "test-train-only", "--samples", "100", "--metrics", "fid"),
+        *("--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress"),
+    )
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "runs" / "test-train-only" / "copy" / "seed0.json").is_file()
+
+
+def test_a_dataset_plugin_without_a_test_split_that_declares_one_is_told_how_to_say_so(
+    register, cli, tmp_path, cache_dir
+):
+    register(
+        registry.datasets, "test-train-only", type("Undeclared", (_TrainOnly,), {"has_test_split": True})
+    )
+    args = ["--models", "copy", "--dataset", "test-train-only", "--samples", "100", "--metrics", "fid"]
+    error = _the_one_error_line(cli, tmp_path, cache_dir, *args)
+    assert "test-train-only has no test split" in error and "declares has_test_split = False" in error, error
+
+
+class _TrainOnlyImages(Dataset):
+    kind = "image"
+    default_features = "classifier"
+    has_test_split = False
+
+    def _load(self, split):
+        g = torch.Generator().manual_seed(0)
+        return torch.rand(200, 1, 8, 8, generator=g) * 2 - 1, torch.arange(200) % 2
+
+
+def test_a_dataset_plugin_of_one_split_trains_its_classifier_without_a_held_out_accuracy(
+    register, cli, tmp_path, cache_dir
+):
+    """The classifier's training read the test split for its held-out accuracy: the same error."""
+    register(registry.datasets, "test-train-only-images", _TrainOnlyImages)
+    r = cli(
+        "run",
+        *("--models", "copy", "--dataset", "test-train-only-images", "--samples", "100", "--metrics", "fid"),
+        *("--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress"),
+    )
+    assert r.exit_code == 0, r.output
+    result = read_strict(tmp_path / "runs" / "test-train-only-images" / "copy" / "seed0.json")
+    assert result["protocol"]["features"]["test_accuracy"] is None

@@ -117,6 +117,10 @@ class Dataset(ABC):
     #: whether its files are downloaded on first use (into the first of :meth:`data_folders`);
     #: None: not declared
     downloads: ClassVar[bool | None] = None
+    #: whether it has a test split. A dataset of one split (every example its train split) declares
+    #: False: its fingerprint hashes the train split alone and the test split is refused in one line
+    #: (the fingerprint read both, so a plugin raising DataError for its test split failed every run)
+    has_test_split: ClassVar[bool] = True
     #: one-line description for `genbench list datasets`
     description: ClassVar[str] = ""
     registered_name: ClassVar[str] = ""
@@ -157,6 +161,8 @@ class Dataset(ABC):
                 f"declares split_sizes = {sizes!r}; map 'train' and 'test' to their numbers of examples, "
                 "e.g. {'train': 50000, 'test': 10000}, or None"
             )
+        if cls.has_test_split not in (True, False):
+            return f"declares has_test_split = {cls.has_test_split!r}; use True or False"
         if cls.downloads not in (True, False, None):
             return f"declares downloads = {cls.downloads!r}; use True, False or None (not declared)"
         return None
@@ -229,6 +235,13 @@ class Dataset(ABC):
             from genbench.errors import GenbenchError
 
             raise GenbenchError(f"unknown split {split!r}; use 'train' or 'test'")
+        if split == "test" and not self.has_test_split:
+            from genbench.errors import DataError
+
+            raise DataError(
+                f"dataset {self.name!r} has no test split (it declares has_test_split = False): only "
+                "--reference-split train (the default) applies"
+            )
         if split not in self._splits:
             self._splits[split] = self._checked(split, self._load_or_name_the_plugin(split))
         return self._splits[split]
@@ -281,6 +294,8 @@ class Dataset(ABC):
             problem = f"x of dtype {x.dtype}"
         elif x.dim() != (4 if image else 2) or not len(x):
             problem = f"x of shape {tuple(x.shape)}"
+            if split == "test" and not len(x):
+                problem += " (a dataset without a test split declares has_test_split = False)"
         elif image and (layout := _channels_last(x, self.example_shape)):
             problem = layout
         elif not stored_uint8 and not all_finite(x):
@@ -377,7 +392,18 @@ class Dataset(ABC):
         every result's protocol, and it keys the cached classifier trained on the data."""
         import hashlib
 
+        from genbench.errors import DataError
+
         h = hashlib.sha256(self.name.encode())
-        for split in ("train", "test"):
-            h.update(self.content_digest(split).encode())
+        for split in ("train", "test") if self.has_test_split else ("train",):
+            try:
+                h.update(self.content_digest(split).encode())
+            except DataError as e:
+                if split == "train" or type(self).__module__.partition(".")[0] == "genbench":
+                    raise
+                # a plugin's own "no test split": it stopped every run, even against the train split
+                raise DataError(
+                    f"{e} (dataset {self.name!r}: a dataset without a test split declares "
+                    "has_test_split = False)"
+                ) from e
         return h.hexdigest()[:16]

@@ -335,7 +335,8 @@ class Classifier(FeatureExtractor):
         metadata."""
         x, y, num_classes = self._train_split()
         net = train_classifier(x, y, num_classes, self.config)
-        xt, yt = self.train_dataset.load("test")
+        # a dataset of one split has no held-out accuracy (it was a run's error, against the train split)
+        xt, yt = self.train_dataset.load("test") if self.train_dataset.has_test_split else (None, None)
         meta = {
             "test_accuracy": _accuracy(net, xt, yt) if yt is not None else float("nan"),
             "train_examples": int(len(x)),
@@ -459,7 +460,7 @@ class Classifier(FeatureExtractor):
         if not self.stacked:
             return float(meta["test_accuracy"])
         if self._joint_accuracy is None:
-            xt, yt = self.dataset.load("test")
+            xt, yt = self.dataset.load("test") if self.dataset.has_test_split else (None, None)
             self._joint_accuracy = (
                 float((self.predict(xt) == yt.numpy()).mean()) if yt is not None else float("nan")
             )
