@@ -38,6 +38,8 @@ class DatasetInfo:
     #: it reads no files; None: not declared
     data_folders: tuple[Path, ...] | None
     data_dir: Path  # the --data-dir they are under ($GENBENCH_DATA or ~/.cache/genbench/data)
+    #: False for a dataset of one split, every example its train split (``has_test_split``)
+    has_test_split: bool = True
 
 
 def dataset_info(name: str, data_dir: str | os.PathLike[str] | None = None) -> DatasetInfo:
@@ -73,4 +75,5 @@ def dataset_info(name: str, data_dir: str | os.PathLike[str] | None = None) -> D
         downloads=cls.downloads,
         data_folders=tuple(Path(f) for f in folders) if folders is not None else None,
         data_dir=where,
+        has_test_split=bool(cls.has_test_split),
     )

@@ -237,6 +237,7 @@ def test_a_wrong_name_is_one_line_exit_2(args, expected):
         ({"split_sizes": {"val": 10}}, "declares split_sizes = {'val': 10}"),
         ({"split_sizes": {"train": True}}, "declares split_sizes = {'train': True}"),
         ({"downloads": "yes"}, "declares downloads = 'yes'; use True, False or None"),
+        ({"has_test_split": "no"}, "declares has_test_split = 'no'; use True or False"),
     ],
 )
 def test_a_malformed_split_sizes_or_downloads_is_refused_at_registration(declared, expected):
@@ -246,3 +247,13 @@ def test_a_malformed_split_sizes_or_downloads_is_refused_at_registration(declare
     assert expected in (bad.declaration_problem() or "")
     good = type("Good", (Dataset,), {"kind": "points", "_load": lambda self, split: None})
     assert good.declaration_problem() is None
+
+
+def test_a_dataset_of_one_split_lists_no_test_split(register):
+    from genbench.data.base import Dataset
+
+    one = type("One", (Dataset,), {"kind": "points", "has_test_split": False, "_load": lambda self, s: None})
+    register(registry.datasets, "info-one-split", one)
+    rows = tables(listed("datasets", "info-one-split"))
+    assert rows["test split"][1] == "none (has_test_split = False: every example is the train split)"
+    assert genbench.dataset_info("info-one-split").has_test_split is False

@@ -306,12 +306,19 @@ def _dataset_info(name: str, data_dir: Path | None, include: list[Path] | None) 
         ("example shape", shape),
         ("values", "in [-1, 1]" if info.value_range is not None else "not bounded (points)"),
         ("train split", f"{info.train_size} examples" if info.train_size is not None else unknown),
-        ("test split", f"{info.test_size} examples" if info.test_size is not None else unknown),
+        ("test split", _test_split(info, unknown)),
         ("modes", modes),
         ("default features", info.default_features),
         ("files", _files(info)),
     ]
     make_console().print(_facts(f"dataset {info.name}", rows))
+
+
+def _test_split(info: DatasetInfo, unknown: str) -> str:
+    """The test split's size; "none" where the dataset has none (it read "not known until loaded")."""
+    if not info.has_test_split:
+        return "none (has_test_split = False: every example is the train split)"
+    return f"{info.test_size} examples" if info.test_size is not None else unknown
 
 
 def _files(info: DatasetInfo) -> str:
