@@ -395,3 +395,28 @@ def test_a_dataset_plugin_of_one_split_trains_its_classifier_without_a_held_out_
     assert r.exit_code == 0, r.output
     result = read_strict(tmp_path / "runs" / "test-train-only-images" / "copy" / "seed0.json")
     assert result["protocol"]["features"]["test_accuracy"] is None
+
+
+class _ModesUnlabelled(Dataset):
+    kind = "points"
+    default_features = "raw"
+    num_modes = 3
+
+    def _load(self, split):
+        return _points(), torch.arange(300) % 3
+
+
+def test_a_dataset_plugin_declaring_modes_without_labelling_them_is_told_to_override_label_modes(
+    register, cli, tmp_path, cache_dir
+):
+    """It was told it had "no mode labels" (its _load returns them), not what labels a sample's mode."""
+    register(registry.datasets, "test-unlabelled-modes", _ModesUnlabelled)
+    r = cli(
+        "run",
+        *("--models", "copy", "--dataset", "test-unlabelled-modes", "--samples", "100", "--metrics", "modes"),
+        *("--out", tmp_path / "runs", "--cache-dir", cache_dir, "--no-progress"),
+    )
+    warned = [ln for ln in r.stderr.splitlines() if "modes: dataset 'test-unlabelled-modes'" in ln]
+    assert len(warned) == 1 and "it declares num_modes = 3, but its label_modes(x) gives None" in warned[0], (
+        r.stderr
+    )

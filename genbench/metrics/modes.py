@@ -101,8 +101,16 @@ class Modes(Metric):
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         sample_labels, data_labels = ctx.sample_modes(), ctx.reference_modes()
         if sample_labels is None or data_labels is None:
+            k = ctx.dataset.num_modes
+            # a plugin declaring num_modes was told it had no mode labels, not that label_modes labels them
+            fix = (
+                f" (it declares num_modes = {k}, but its label_modes(x) gives None: override it to give "
+                f"each example's mode in [0, {k}))"
+                if k is not None
+                else ""
+            )
             raise MetricInputError(
-                f"modes: dataset {ctx.dataset.name!r} has no mode labels; drop the modes metric"
+                f"modes: dataset {ctx.dataset.name!r} has no mode labels{fix}; drop the modes metric"
             )
         sample_labels, data_labels = np.asarray(sample_labels), np.asarray(data_labels)
         if len(sample_labels) == 0 or len(data_labels) == 0:
