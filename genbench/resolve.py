@@ -62,19 +62,26 @@ def resolve_device(name: str) -> torch.device:
 
 def build_dataset(name: str | os.PathLike[str], config: RunConfig) -> Dataset:
     """The registered dataset ``name``, or the folder of images (``--dataset DIR``) or image archive
-    (``--dataset FILE.npz``) it names."""
+    (``--dataset FILE.npz``) it names. A dataset of one split (``has_test_split = False``) with
+    ``config.reference_split`` "test" is refused here, naming the fix."""
     cache_dir = config.cache_dir or default_cache_dir()
     path = image_data_path(name)
     if path is not None:
         return _image_data(path, config)
     assert isinstance(name, str)  # image_data_path took every PathLike as a path
     cls = registry.datasets.get(name)
-    return call_plugin(
+    dataset = call_plugin(
         "dataset",
         name,
         "failed to start: {error}",
         lambda: cls(data_dir=config.data_dir, cache_dir=cache_dir),
     )
+    if config.reference_split == "test" and not dataset.has_test_split:
+        raise GenbenchError(
+            f"dataset {dataset.name!r} has no test split (it declares has_test_split = False); "
+            "pass --reference-split train (the default)"
+        )
+    return dataset
 
 
 def _image_data(path: Path, config: RunConfig) -> ImageFolder:

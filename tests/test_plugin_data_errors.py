@@ -361,6 +361,28 @@ def test_a_dataset_plugin_of_one_split_runs_against_its_train_split(register, cl
     assert (tmp_path / "runs" / "test-train-only" / "copy" / "seed0.json").is_file()
 
 
+def test_a_metric_reading_the_missing_test_split_is_not_told_to_change_the_reference_split(
+    register, cli, tmp_path, cache_dir
+):
+    """memorization's held-out rate reads the test split: of a run against the train split (the
+    default), its warning said "only --reference-split train (the default) applies", the reference
+    split the run had. That fix is said where it applies, of --reference-split test alone."""
+    register(registry.datasets, "test-train-only", _TrainOnly)
+    run = ["--models", "copy", "--dataset", "test-train-only", "--samples", "100"]
+    r = cli("run", *run, "--metrics", "memorization", "--out", tmp_path / "runs", "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    (warned,) = [ln for ln in r.stderr.splitlines() if "memorization: ct omitted" in ln]
+    assert "dataset 'test-train-only' has no test split (it declares has_test_split = False)" in warned
+    assert "--reference-split" not in warned, warned
+    error = _the_one_error_line(
+        cli, tmp_path, cache_dir, *run, "--metrics", "fid", "--reference-split", "test"
+    )
+    assert error == (
+        "error: dataset 'test-train-only' has no test split (it declares has_test_split = False); "
+        "pass --reference-split train (the default)"
+    )
+
+
 def test_a_dataset_plugin_without_a_test_split_that_declares_one_is_told_how_to_say_so(
     register, cli, tmp_path, cache_dir
 ):

@@ -238,10 +238,9 @@ class Dataset(ABC):
         if split == "test" and not self.has_test_split:
             from genbench.errors import DataError
 
-            raise DataError(
-                f"dataset {self.name!r} has no test split (it declares has_test_split = False): only "
-                "--reference-split train (the default) applies"
-            )
+            # the reference split's fix is build_dataset's: a metric reading the test split (cas,
+            # memorization's held-out rate) of a run against the train split was told to use it
+            raise DataError(f"dataset {self.name!r} has no test split (it declares has_test_split = False)")
         if split not in self._splits:
             self._splits[split] = self._checked(split, self._load_or_name_the_plugin(split))
         return self._splits[split]
