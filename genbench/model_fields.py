@@ -15,6 +15,7 @@ from genbench.config import DEFAULT_DATASET, RunConfig, resolve_model_config
 from genbench.errors import GenbenchError, said
 from genbench.field_comments import field_comments
 from genbench.field_values import canonical_text
+from genbench.weights_owner import weights_from_refusal
 
 #: what a field changes: "training" (a key of the model's ``train_config``, which keys its
 #: checkpoint: a new value retrains), "sampling" (only how it samples: the trained weights are
@@ -81,7 +82,10 @@ def model_options(name: str, dataset: str = DEFAULT_DATASET) -> ModelOptions:
             )
         )
     owner, owner_fields = None, ()
-    if cls.weights_from:
+    refused = weights_from_refusal(canonical, cls) if cls.weights_from else None
+    if refused:  # a typo listed "unknown model 'ddpmm'", a name never typed; itself recursed
+        note = f"{note}; {refused}" if note else refused
+    elif cls.weights_from:
         owner = registry.models.canonical(cls.weights_from)
         # the owner's fields that change its train_config, which keys the weights this one samples
         # (docs/plugins.md, weights_from)

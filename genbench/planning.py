@@ -37,7 +37,6 @@ from genbench.errors import (
     GenbenchError,
     PluginLoadError,
     RegistrationError,
-    UnknownNameError,
     said,
 )
 from genbench.features.base import FeatureExtractor
@@ -61,7 +60,7 @@ from genbench.resolve import (
 )
 from genbench.sample_labels import check_conditional_data, planned_classes
 from genbench.shipped import missing_shipped_folders
-from genbench.weights_owner import Owner, check_owner_fields_used, weights_owner
+from genbench.weights_owner import Owner, check_owner_fields_used, weights_from_refusal, weights_owner
 
 
 @dataclass(frozen=True)
@@ -180,13 +179,10 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     owners = set()
     for name, cls in list(classes.items()):
         if cls.weights_from:
-            try:
+            why = weights_from_refusal(name, cls)
+            if why is None:
                 owners.add(registry.models.canonical(cls.weights_from))
-            except UnknownNameError:  # the plugin's mistake, or a missing package: not the user's input
-                why = (
-                    f"model {name!r} samples the weights of {cls.weights_from!r} (its weights_from), "
-                    f"which is not installed; install the plugin that provides it"
-                )
+            else:  # the plugin's mistake, or a missing package: not the user's input
                 failed += [Failed(name, label, why, cls) for label in asked_rows(name, overrides)]
                 del classes[name]
     known = {registry.models.canonical(n) for n in config.models} | owners  # broken plugins too

@@ -15,7 +15,7 @@ from typing import Any
 from genbench import registry
 from genbench.api import DataSpec, GenerativeModel
 from genbench.config import Override, RunConfig, check_sequence_sweeps, resolve_model_config
-from genbench.errors import GenbenchError, RegistrationError
+from genbench.errors import GenbenchError, PluginLoadError, RegistrationError, UnknownNameError
 from genbench.field_values import same_value
 from genbench.isolation import global_rng_kept, torch_state_kept
 
@@ -35,6 +35,33 @@ class Owner:
         """The owner's config on ``dataset`` as a weights owner: its defaults and ``overrides``,
         through its :meth:`~genbench.api.GenerativeModel.weights_owner_config` (it is never sampled)."""
         return self.cls.weights_owner_config(resolve_model_config(self.cls, dataset, self.overrides))
+
+
+def weights_from_refusal(name: str, cls: type[GenerativeModel]) -> str | None:
+    """Why model ``name`` (of class ``cls``) cannot sample the weights its ``weights_from`` names, or
+    None: a model that is not installed (a typo too: "did you mean"), the model itself, or one that
+    trains no weights of its own, as it samples another's (ddim's are ddpm's). The harness would
+    otherwise build ``cls`` as its own owner, never calling ``from_trained``, and fail in the plugin's
+    own code (an ``AttributeError`` for the owner it never set)."""
+    said = f"model {name!r} samples the weights of {cls.weights_from!r} (its weights_from)"
+    try:
+        owner = registry.models.canonical(str(cls.weights_from))
+    except UnknownNameError:
+        hint = registry.models.did_you_mean(str(cls.weights_from))  # "; did you mean 'ddpm'?"
+        fix = "fix its weights_from, or install" if hint else "install"
+        return f"{said}, which is not installed{hint or ';'} {fix} the plugin that provides it"
+    if owner == registry.models.canonical(name):
+        return f"{said}, itself; set weights_from to the model whose trained weights it samples, or None"
+    try:
+        owner_from = registry.models.get(owner).weights_from
+    except PluginLoadError:
+        return None  # its import error is the row's error (the run's failed owner)
+    if owner_from:
+        return (
+            f"{said}, which trains none of its own: it samples the weights of {owner_from!r}; "
+            f"set weights_from = {owner_from!r}"
+        )
+    return None
 
 
 def weights_owner(cls: type[GenerativeModel], overrides: list[Override], spec: DataSpec) -> Owner | None:

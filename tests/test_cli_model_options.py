@@ -145,6 +145,38 @@ def test_ddim_is_sampling_only_and_names_the_ddpm_fields_that_reach_it():
     assert "variance" not in reach and "mlp_hidden" not in reach  # ddpm's sampling, unused on images
 
 
+@pytest.mark.parametrize(
+    ("weights_from", "why"),
+    [
+        # it ended `list` in "unknown model 'ddpmm'", a name never typed, exit 2
+        ("ddpmm", "which is not installed; did you mean 'ddpm'"),
+        ("opt-sampler", "'opt-sampler' (its weights_from), itself"),  # a RecursionError, blamed on digits
+    ],
+)
+def test_a_model_whose_weights_from_names_no_owner_lists_its_fields_and_says_why(weights_from, why):
+    @dataclasses.dataclass
+    class SamplerConfig:
+        steps: int = 10
+
+    class Sampler(genbench.GenerativeModel):
+        Config = SamplerConfig
+
+        def sample(self, n, *, generator):
+            raise NotImplementedError
+
+        def state_dict(self):
+            return {}
+
+        def load_state_dict(self, state):
+            pass
+
+    Sampler.weights_from = weights_from
+    genbench.register_model("opt-sampler")(Sampler)
+    r = listed("models", "opt-sampler")
+    assert "steps" in rows(r)
+    assert why in " ".join(r.stdout.split())
+
+
 def test_another_dataset_shows_its_values_and_unused_fields():
     """ring8's points train the MLP: the U-Net's fields are the unused ones there."""
     table = rows(listed("models", "ddpm", "--dataset", "ring8"))

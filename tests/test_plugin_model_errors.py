@@ -194,6 +194,32 @@ def test_a_model_whose_weights_owner_is_not_installed_is_recorded_as_failed(regi
     )
 
 
+@pytest.mark.parametrize(
+    ("weights_from", "why"),
+    [
+        # a typo read as a missing package, with no hint of the name meant
+        ("gaussiann", "'gaussiann' (its weights_from), which is not installed; did you mean 'gaussian'"),
+        # itself, or a model that samples another's weights: the harness built the dependent as its
+        # own owner and never called from_trained, so the row failed with the plugin's AttributeError
+        ("test-dependent", "'test-dependent' (its weights_from), itself; set weights_from to"),
+        ("ddim", "'ddim' (its weights_from), which trains none of its own: it samples the weights of 'ddpm'"),
+    ],
+)
+def test_a_weights_from_that_names_no_weights_owner_fails_that_model_in_one_line(
+    register, tmp_path, cache_dir, weights_from, why
+):
+    class Dependent(_ConfiguredModel):
+        def to(self, device):
+            self.owner.to(device)  # as a sampler over its owner's network does: never reached
+
+    Dependent.weights_from = weights_from
+    register(registry.models, "test-dependent", Dependent)
+    results = run_ring8(tmp_path, cache_dir, models=("test-dependent", "gaussian"), metrics=["fid"])
+    assert results["gaussian"].status == "ok"
+    bad = results["test-dependent"]
+    assert bad.status == "failed" and why in bad.error, bad.error
+
+
 class _Unprintable(Exception):
     """A plugin's exception class whose ``__str__`` reads an attribute its ``__init__`` never set."""
 
