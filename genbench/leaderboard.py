@@ -171,6 +171,8 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             # seed (DDIM's over DDPM's) are compared seed by seed in the board's FID gaps
             "checkpoint": (r.training or {}).get("checkpoint"),
             "other_weights": other_than_shipped(r.training or {}),  # not the shipped ones of its key
+            # the model whose weights it sampled (ddim's ddpm), whose training its train_s timed
+            "weights_from": (r.training or {}).get("weights_from"),
             # the error of a later run of this seed that failed, kept beside it: its numbers are older
             "failed_rerun": r.failed_rerun,
         }

@@ -63,6 +63,7 @@ def timing_caption(runs: pd.DataFrame, rows: pd.DataFrame | None = None) -> str 
         )
     else:
         caption = f"{where} on {'; '.join(trained)}."
+    caption += borrowed_training(ok[ok["train_s"].notna()] if "train_s" in ok else ok.iloc[:0])
     if rows is None:  # each label one row
         rows = pd.DataFrame([{"label": label, **timing_facts(g)} for label, g in ok.groupby("label")])
     names = rows.get("row_label", rows.get("label", pd.Series(dtype=object)))
@@ -98,3 +99,21 @@ def timing_caption(runs: pd.DataFrame, rows: pd.DataFrame | None = None) -> str 
             f"{what} as much as the models."
         )
     return caption
+
+
+def borrowed_training(fitted: pd.DataFrame) -> str:
+    """The sentence "The `train_s` of `ddim` is `ddpm`'s ..." for the runs of ``fitted`` that sampled another
+    model's trained weights (their ``weights_from``), whose training their ``train_s`` timed: the
+    column showed ddim's and a sampler plugin's as if each had trained for as long."""
+    if "weights_from" not in fitted:
+        return ""
+    borrowed = fitted[fitted["weights_from"].notna()]
+    sentences = []
+    for owner, runs in borrowed.groupby("weights_from", sort=True):
+        models = and_list([md_code(m) for m in sorted(set(runs["model"]))])
+        sentences.append(
+            f" The `train_s` of {models} is {md_code(owner)}'s, whose trained weights "
+            f"{'they sample' if runs['model'].nunique() > 1 else 'it samples'} (`weights_from`): "
+            f"{'they train' if runs['model'].nunique() > 1 else 'it trains'} nothing."
+        )
+    return "".join(sentences)

@@ -1303,6 +1303,32 @@ def test_an_unreadable_result_file_is_one_error_line_naming_it(cli, tmp_path, mo
     assert f"out of {tmp_path / 'runs'}" in lines[0]  # the fix
 
 
+def test_the_cost_caption_says_whose_training_a_weights_from_rows_train_s_timed():
+    """ddim's row, and a sampler plugin's over ddpm's weights, showed ddpm's train_s in the Cost
+    table as if each had trained that long; the caption now names whose training it timed."""
+
+    def timed(model, variant="", owner=None):
+        r = result(model, 0, 3.0, variant=variant, samples_per_s=5.0)
+        r.training = {"weights_from": owner} if owner else {}
+        r.timings = {"train_s": 103.0}
+        r.environment = {"device": "cpu", "cpu": "EPYC", "cpu_threads": 1}
+        return r
+
+    rows = [
+        timed("ddpm"),
+        timed("ddim", owner="ddpm"),
+        timed("heun", "steps=20", owner="ddpm"),
+        timed("gan"),
+    ]
+    frame = results_frame(rows)
+    md = leaderboard_markdown(frame, aggregate(frame), "toy", {}, {("raw", "abc"): "`raw`"})
+    assert "The `train_s` of `ddim` and `heun` is `ddpm`'s, whose trained weights they sample" in md
+    alone = results_frame(rows[:2])
+    md = leaderboard_markdown(alone, aggregate(alone), "toy", {}, {("raw", "abc"): "`raw`"})
+    assert "The `train_s` of `ddim` is `ddpm`'s, whose trained weights it samples" in md
+    assert "`gan`" not in md.split("## Cost")[1].split("|")[0]  # it trained its own
+
+
 def test_timing_caption_names_each_machine_and_says_what_it_does_not_know():
     from genbench.environment import machine_text
     from genbench.markdown import timing_caption
