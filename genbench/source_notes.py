@@ -29,7 +29,8 @@ GENBENCH_CODE_INTRO = (
     "version, which keeps its seeds in rows apart: these seeds differ in code that the metrics' "
     "versions do not track (sampling, training, feature extraction, or nothing that moves a number). "
     "To compare one code's numbers, rerun the other seeds with the genbench that ran the rest "
-    "(`genbench run --models MODEL --seeds SEEDS` replaces a result of the same protocol)."
+    "(`genbench run --models MODEL --dataset DATASET --seeds SEEDS`, with the other flags those seeds "
+    "ran with, replaces a result of the same protocol)."
 )
 
 

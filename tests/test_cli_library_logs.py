@@ -45,6 +45,10 @@ def test_a_library_error_record_is_one_error_line_naming_its_exception(monkeypat
             log.exception("could not save the font cache")
         log.critical("gave up")
         try:
+            raise ValueError("bad header")
+        except ValueError as e:
+            log.exception("could not read the file: %s", e)
+        try:
             raise KeyError
         except KeyError:
             log.warning("no such key", exc_info=True)
@@ -56,5 +60,6 @@ def test_a_library_error_record_is_one_error_line_naming_its_exception(monkeypat
     assert r.stderr.splitlines() == [
         "error: could not save the font cache (OSError: [Errno 28] No space left on device)",
         "error: gave up",
+        "error: could not read the file: bad header (ValueError)",
         "warning: no such key (KeyError)",
     ]

@@ -133,8 +133,13 @@ def _warning_lines() -> Iterator[None]:
         def emit(self, record: logging.LogRecord) -> None:
             text = record.getMessage()
             error = record.exc_info[1] if record.exc_info else None
-            if error is not None:
-                text += f" ({type(error).__name__}: {error})" if str(error) else f" ({type(error).__name__})"
+            if error is not None:  # its text once: logger.exception("...: %s", e) has it already
+                said = str(error)
+                text += (
+                    f" ({type(error).__name__}: {said})"
+                    if said and said not in text
+                    else f" ({type(error).__name__})"
+                )
             kind = "error" if record.levelno >= logging.ERROR else "warning"
             typer.echo(f"{kind}: {' '.join(text.split())}", err=True)
 
