@@ -79,6 +79,7 @@ RESERVED_METRIC_KEYS = frozenset(
         "genbench_code",
         "genbench_code_seeds",
         "other_weights",
+        "weights_from",
         "other_weight_seeds",
     }
 )
