@@ -112,18 +112,29 @@ LOG_IDENTITY = ("dataset", "model", "variant", "label", "row_label", "seed", "st
 def training_log_frame(out: Path | Sequence[Path]) -> pd.DataFrame:
     """One row per logged training step of each result under ``out``: the result's identity
     (:data:`LOG_IDENTITY`, ``row_label`` as :func:`per_result_frame` names it), ``step`` (an int)
-    and a column per value logged, in the order first logged, NaN where a row has none (a VAE's
+    and a column per value logged (``logged_<name>`` for one named as an identity column), in the
+    order first logged, NaN where a row has none (a VAE's
     ``kl`` on a GAN's rows) or the file holds null (a NaN or inf logged: strict JSON has neither).
     A result with no log (a model that trains nothing, `genbench eval`'s samples) has no row."""
     board = read_board(out)
     identity = _with_row_labels(board)[list(LOG_IDENTITY)]
     rows = [
-        {**ids, "step": _step(logged, i), **{k: _logged(v) for k, v in logged.items() if k != "step"}}
+        {
+            **ids,
+            "step": _step(logged, i),
+            **{_column(k): _logged(v) for k, v in logged.items() if k != "step"},
+        }
         for ids, r in zip(identity.to_dict("records"), board.results, strict=True)
         for i, logged in enumerate(r.training_log, 1)
     ]
     frame = pd.DataFrame(rows, columns=None if rows else [*LOG_IDENTITY, "step"])
     return frame.astype({"step": "int64"})
+
+
+def _column(key: str) -> str:
+    """The column of a logged value: its key, ``logged_<key>`` where a plugin logged a value under an
+    identity column's name (a ``seed`` or ``status`` of its own overwrote the result's)."""
+    return f"logged_{key}" if key in LOG_IDENTITY else key
 
 
 def _step(logged: dict[str, Any], position: int) -> int:

@@ -238,6 +238,10 @@ def test_a_wrong_name_is_one_line_exit_2(args, expected):
         ({"split_sizes": {"train": True}}, "declares split_sizes = {'train': True}"),
         ({"downloads": "yes"}, "declares downloads = 'yes'; use True, False or None"),
         ({"has_test_split": "no"}, "declares has_test_split = 'no'; use True or False"),
+        (
+            {"has_test_split": False, "split_sizes": {"train": 90, "test": 10}},
+            "declares has_test_split = False and a test split of 10 examples in split_sizes; drop one",
+        ),
     ],
 )
 def test_a_malformed_split_sizes_or_downloads_is_refused_at_registration(declared, expected):

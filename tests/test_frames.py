@@ -259,3 +259,21 @@ def test_the_training_log_frame_is_a_row_per_logged_step_of_each_result(tmp_path
     result("copy", 0, 0.1).write(bare)
     empty = genbench.training_log_frame(bare)
     assert list(empty.columns) == [*ids, "step"] and empty.empty
+
+
+def test_a_logged_value_named_as_an_identity_column_keeps_both(tmp_path):
+    """A plugin that logs a value under an identity column's name (its own ``seed``, a ``status``)
+    overwrote the result's seed and status in the frame; the value is ``logged_<name>`` beside them."""
+    out = tmp_path / "runs"
+    r = result("gan", 1, 9.0)
+    r.training_log = [{"step": 1.0, "seed": 7.0, "status": 0.5, "loss": 2.0}]
+    r.write(out)
+    curves = genbench.training_log_frame(out)
+    row = curves.iloc[0]
+    assert (row["seed"], row["status"], row["logged_seed"], row["logged_status"], row["loss"]) == (
+        1,
+        "ok",
+        7.0,
+        0.5,
+        2.0,
+    )

@@ -163,6 +163,11 @@ class Dataset(ABC):
             )
         if cls.has_test_split not in (True, False):
             return f"declares has_test_split = {cls.has_test_split!r}; use True or False"
+        if not cls.has_test_split and sizes and "test" in sizes:  # `list datasets` showed "none"
+            return (
+                f"declares has_test_split = False and a test split of {sizes['test']} examples in "
+                "split_sizes; drop one of the two"
+            )
         if cls.downloads not in (True, False, None):
             return f"declares downloads = {cls.downloads!r}; use True, False or None (not declared)"
         return None
