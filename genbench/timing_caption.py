@@ -110,10 +110,10 @@ def borrowed_training(fitted: pd.DataFrame) -> str:
     borrowed = fitted[fitted["weights_from"].notna()]
     sentences = []
     for owner, runs in borrowed.groupby("weights_from", sort=True):
-        models = and_list([md_code(m) for m in sorted(set(runs["model"]))])
+        models = sorted(set(runs["model"]))
+        they, sample, train = ("they", "sample", "train") if len(models) > 1 else ("it", "samples", "trains")
         sentences.append(
-            f" The `train_s` of {models} is {md_code(owner)}'s, whose trained weights "
-            f"{'they sample' if runs['model'].nunique() > 1 else 'it samples'} (`weights_from`): "
-            f"{'they train' if runs['model'].nunique() > 1 else 'it trains'} nothing."
+            f" The `train_s` of {and_list([md_code(m) for m in models])} is {md_code(owner)}'s, whose "
+            f"trained weights {they} {sample} (`weights_from`): {they} {train} nothing."
         )
     return "".join(sentences)
