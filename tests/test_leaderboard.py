@@ -1722,6 +1722,27 @@ def test_fid_against_speed_shows_a_zero_fid_and_keeps_grey_for_flagged_rows(tmp_
     assert mcolors.to_hex("C7") not in {colour for _, colour in points}
 
 
+def test_fid_against_speed_draws_a_numerically_zero_fid_as_zero(tmp_path, monkeypatch):
+    """The conditional copy control's FID came out of the matrix square root as 1e-12, not 0: the
+    log axis ran down to 1e-12 and squeezed every model's FID into the top sixth of the figure."""
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    rs = [result("copy-cond", 0, 3e-12, flags=["memorized"], samples_per_s=1e6)]
+    rs += [result(f"m{i}", 0, fid, samples_per_s=10.0 * (i + 1)) for i, fid in enumerate((4.6, 8.1, 56.0))]
+    agg = aggregate(results_frame(rs))
+    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    ax = made[-1].axes[0]
+    assert ax.get_yscale() == "symlog" and ax.get_ylim()[0] < 0 < 1 <= ax.get_ylim()[1]
+    assert "linear below 1" in ax.get_ylabel()
+    # a model's small FID is no copy: a board whose best row scores 0.01 keeps its log axis
+    rs[0] = result("good", 0, 0.01, samples_per_s=1e6)
+    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid2.png").is_file()
+    assert made[-1].axes[0].get_yscale() == "log"
+
+
 def test_the_ddim_step_curve_is_drawn_in_the_protocol_its_rows_ran_in(tmp_path):
     """A DDIM sweep at --samples 50 beside a board at full size: the figures were drawn from the
     board's most-run protocol, which held no DDIM row, and the curve was left out without a word."""
