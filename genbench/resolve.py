@@ -67,20 +67,20 @@ def build_dataset(name: str | os.PathLike[str], config: RunConfig) -> Dataset:
     cache_dir = config.cache_dir or default_cache_dir()
     path = image_data_path(name)
     if path is not None:
-        return _image_data(path, config)
-    assert isinstance(name, str)  # image_data_path took every PathLike as a path
-    cls = registry.datasets.get(name)
-    dataset = call_plugin(
-        "dataset",
-        name,
-        "failed to start: {error}",
-        lambda: cls(data_dir=config.data_dir, cache_dir=cache_dir),
-    )
-    if config.reference_split == "test" and not dataset.has_test_split:
-        raise GenbenchError(
-            f"dataset {dataset.name!r} has no test split (it declares has_test_split = False); "
-            "pass --reference-split train (the default)"
+        dataset: Dataset = _image_data(path, config)
+    else:
+        assert isinstance(name, str)  # image_data_path took every PathLike as a path
+        cls = registry.datasets.get(name)
+        dataset = call_plugin(
+            "dataset",
+            name,
+            "failed to start: {error}",
+            lambda: cls(data_dir=config.data_dir, cache_dir=cache_dir),
         )
+    if config.reference_split == "test" and not dataset.has_test_split:
+        # the fix said here, of --reference-split test alone: a metric reading the test split of a
+        # run against the train split is told the dataset's test_split_refusal() without it
+        raise GenbenchError(f"{dataset.test_split_refusal()}; pass --reference-split train (the default)")
     return dataset
 
 

@@ -158,6 +158,26 @@ def test_a_folder_has_no_test_split(cli, tmp_path, cache_dir):
     assert "no test split" in error and "--reference-split train" in error
 
 
+def test_a_metric_reading_a_folders_test_split_is_not_told_to_change_the_reference_split(
+    cli, tmp_path, cache_dir
+):
+    """memorization's held-out rate reads the test split: against a folder (its train split, the
+    default reference) it warned "so only --reference-split train (the default) applies", the run's
+    own (the folder refused its test split in its own words, beside the base class's refusal). The
+    folder's words now say what it is alone; the fix is said of --reference-split test."""
+    folder = _folder(tmp_path / "real", _images(0))
+    gen = _folder(tmp_path / "gen", _images(1))
+    r = cli(*_args(gen, folder, tmp_path / "runs", cache_dir, "--metrics", "memorization"))
+    assert r.exit_code == 0, r.output
+    (warned,) = [ln for ln in r.stderr.splitlines() if "memorization: ct omitted" in ln]
+    said = f"{folder} is an image folder, whose one split is train (every image in it): it has no test split"
+    assert said in warned and "--reference-split" not in warned, warned
+    error = single_line_error(
+        cli(*_args(gen, folder, tmp_path / "runs", cache_dir, "--reference-split", "test"))
+    )
+    assert error == f"error: {said}; pass --reference-split train (the default)"
+
+
 @pytest.mark.parametrize("given", ["Leaderboards", "leaderboards.npz"])
 def test_images_named_as_the_reports_folder_are_refused_by_run_and_eval(cli, tmp_path, cache_dir, given):
     """A folder (or archive) of images named leaderboards was the dataset 'leaderboards': its results

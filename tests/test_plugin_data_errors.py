@@ -14,6 +14,7 @@ from plugin_helpers import (  # tests/ is on the path: pytest puts it there
 
 from genbench import registry
 from genbench.data.base import Dataset
+from genbench.errors import DataError
 
 
 def _points_dataset(load):
@@ -381,6 +382,20 @@ def test_a_metric_reading_the_missing_test_split_is_not_told_to_change_the_refer
         "error: dataset 'test-train-only' has no test split (it declares has_test_split = False); "
         "pass --reference-split train (the default)"
     )
+
+
+def test_a_dataset_plugin_of_one_split_says_what_it_is_in_its_own_words(register, cli, tmp_path, cache_dir):
+    """``test_split_refusal()`` is the line that refuses the test split (an image folder names its
+    path in it): a plugin that overrides it is refused in its words, to a metric and to
+    --reference-split test alike, the fix said of the latter alone."""
+    words = "test-train-only is every recording of the session, with no held-out part"
+    own = type("OwnWords", (_TrainOnly,), {"test_split_refusal": lambda self: words})
+    register(registry.datasets, "test-train-only", own)
+    with pytest.raises(DataError, match=f"^{words}$"):
+        own().load("test")
+    run = ["--models", "copy", "--dataset", "test-train-only", "--samples", "100", "--metrics", "fid"]
+    error = _the_one_error_line(cli, tmp_path, cache_dir, *run, "--reference-split", "test")
+    assert error == f"error: {words}; pass --reference-split train (the default)"
 
 
 def test_a_dataset_plugin_without_a_test_split_that_declares_one_is_told_how_to_say_so(

@@ -243,12 +243,18 @@ class Dataset(ABC):
         if split == "test" and not self.has_test_split:
             from genbench.errors import DataError
 
-            # the reference split's fix is build_dataset's: a metric reading the test split (cas,
-            # memorization's held-out rate) of a run against the train split was told to use it
-            raise DataError(f"dataset {self.name!r} has no test split (it declares has_test_split = False)")
+            raise DataError(self.test_split_refusal())
         if split not in self._splits:
             self._splits[split] = self._checked(split, self._load_or_name_the_plugin(split))
         return self._splits[split]
+
+    def test_split_refusal(self) -> str:
+        """The one line that refuses the test split of a dataset of one split (``has_test_split =
+        False``): what the dataset is and that it has no test split. A subclass says it in its own
+        words where it has better ones (an image folder names its path and its one split)."""
+        # no fix named: the reference split's is build_dataset's; a metric reading the test split
+        # (cas, memorization's held-out rate) of a run against the train split was told to use it
+        return f"dataset {self.name!r} has no test split (it declares has_test_split = False)"
 
     #: set on the view that :meth:`handing_out_copies` returns
     _hands_out_copies: ClassVar[bool] = False

@@ -15,7 +15,6 @@ pixel, so two folders of one basename never share a protocol. :func:`image_data_
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import ClassVar
 import torch
 
 from genbench.data.base import Dataset, Split
-from genbench.errors import DataError, GenbenchError
+from genbench.errors import GenbenchError
 from genbench.workdir import absolute
 
 #: the files ``--dataset`` reads as an image archive (:class:`genbench.data.image_archive.ImageArchive`)
@@ -96,6 +95,8 @@ class ImageFolder(Dataset):
     kind = "image"
     default_features = "inception"  # as cifar10: grey images are made RGB by the extractor
     num_modes = None  # unknown: the mode metrics skip it, as any dataset without mode labels
+    # its fingerprint hashes the train split alone; its test split is refused in test_split_refusal's words
+    has_test_split = False
     description = "a folder of PNG/JPEG images (--dataset DIR)"
 
     def __init__(self, path: Path, data_dir: Path | None = None, cache_dir: Path | None = None):
@@ -109,13 +110,16 @@ class ImageFolder(Dataset):
     #: what the dataset is, as its errors say it
     what: ClassVar[str] = "an image folder"
 
+    def test_split_refusal(self) -> str:
+        """Its test split refused by the path the user gave, with the one split there is (no fix: a
+        metric reading the test split of a run against the train split was told to pass
+        --reference-split train, the run's own; build_dataset names it for --reference-split test)."""
+        return (
+            f"{self.path} is {self.what}, whose one split is train (every image in it): it has no test split"
+        )
+
     def _load(self, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if split != "train":
-            raise DataError(
-                f"{self.path} is {self.what}, whose one split is train (every image in it): it has no "
-                f"{split} split, so only --reference-split train (the default) applies"
-            )
-        return self._images(), None
+        return self._images(), None  # the train split: the test split is refused before _load
 
     def _images(self) -> torch.Tensor:
         """Every image, N x C x H x W: uint8 where all are 8-bit, else (16-bit grey PNGs) float32 in
@@ -135,10 +139,3 @@ class ImageFolder(Dataset):
             empty_fix=dataset_files_fix(self.path) or "pass --dataset a folder of .png/.jpg files",
             keep_uint8=True,
         )
-
-    def fingerprint(self) -> str:
-        """The name and the train split's :meth:`content_digest` (every pixel value): the one split
-        there is, so that folders of one basename and other images never share a protocol."""
-        h = hashlib.sha256(self.name.encode())
-        h.update(self.content_digest("train").encode())
-        return h.hexdigest()[:16]
