@@ -18,6 +18,12 @@ from genbench.environment import environment
 from genbench.errors import DataError, GenbenchError
 from genbench.layout import BESIDE_LABELS, genbench_folder
 from genbench.memorization_memory import warn_memorization_memory
+from genbench.metric_checks import (
+    build_metric_options,
+    check_metric_classes,
+    check_metric_features,
+    check_metric_samples,
+)
 from genbench.metrics.base import Metric
 from genbench.planning import (
     Plan,
@@ -33,12 +39,8 @@ from genbench.replacement import add_fingerprints, metrics_replaced, protocol_re
 from genbench.resolve import (
     build_dataset,
     build_extractor,
-    build_metric_options,
     build_metrics,
     check_built_dataset_name,
-    check_metric_classes,
-    check_metric_features,
-    check_metric_samples,
     check_shared_inputs,
     run_features,
 )

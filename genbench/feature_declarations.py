@@ -168,7 +168,7 @@ def _asked(width: object) -> int | None:
 def _default_metrics(name: str, kinds: tuple[str, ...], logits: bool | None) -> tuple[str, ...]:
     """The metrics a run without --metrics computes under ``name``
     (:func:`genbench.resolve.default_metrics`, what :func:`genbench.resolve.build_metrics` picks),
-    those of logits left out where it gives none, as :func:`genbench.resolve.check_logits` leaves
+    those of logits left out where it gives none, as :func:`genbench.metric_checks.check_logits` leaves
     them; a metric plugin that fails to import is left out, as a run leaves it out with a warning."""
     from genbench.resolve import default_metrics
 

@@ -42,19 +42,21 @@ from genbench.errors import (
 from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
 from genbench.memorization_memory import warn_memorization_memory
+from genbench.metric_checks import (
+    build_metric_options,
+    check_metric_classes,
+    check_metric_features,
+    check_metric_samples,
+)
 from genbench.metrics.base import Metric
 from genbench.progress import Progress
 from genbench.replacement import add_fingerprints, check_no_results_replaced
 from genbench.resolve import (
     build_dataset,
     build_extractor,
-    build_metric_options,
     build_metrics,
     cache_flag,
     check_built_dataset_name,
-    check_metric_classes,
-    check_metric_features,
-    check_metric_samples,
     check_shared_inputs,
     run_features,
 )

@@ -20,9 +20,9 @@ from genbench.data.base import Dataset
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor
 from genbench.io import as_written
+from genbench.metric_checks import effective_metric_options
 from genbench.metrics.base import Metric
 from genbench.metrics.kid_subset import used_metric_options
-from genbench.resolve import effective_metric_options
 from genbench.results import Result
 
 if TYPE_CHECKING:

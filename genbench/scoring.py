@@ -26,13 +26,13 @@ from genbench.features.base import Features, extract_reporting
 from genbench.features.same_pass import extract_beside, names, pass_key
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
 from genbench.layout import figures_dir
+from genbench.metric_checks import effective_metric_options
 from genbench.metric_steps import reporting_progress
 from genbench.metrics._inputs import no_logits
 from genbench.metrics.base import EvalContext, Metric
 from genbench.progress import Progress
 from genbench.protocol_line import reference_protocol
 from genbench.provenance import scoring_sources
-from genbench.resolve import effective_metric_options
 from genbench.results import RESERVED_METRIC_KEYS, Result
 from genbench.sample_labels import read_only, run_labels
 from genbench.sampling_steps import reporting_steps

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from genbench.api import GenerativeModel
 from genbench.config import resolve_model_config
 from genbench.io import as_written
+from genbench.metric_checks import effective_metric_options
 from genbench.replacement import add_fingerprints, replaced_by_run
-from genbench.resolve import effective_metric_options
 from genbench.results import Result
 
 if TYPE_CHECKING:
