@@ -81,7 +81,7 @@ def _cell_note(column: str, ok: pd.DataFrame, values: pd.Series) -> CellNote | N
 
 def _why_missing(column: str, errors: dict[str, str]) -> str | None:
     """The recorded error of the metric that fills ``column``, if it failed."""
-    from genbench.scoring import metric_message
+    from genbench.metric_calls import metric_message
 
     reasons = [metric_message(m, why) for m, why in errors.items() if column in metric_columns(m)]
     return "; ".join(reasons) or None

@@ -17,10 +17,10 @@ from genbench.data.digits import Digits
 from genbench.data.toy2d import Ring8
 from genbench.errors import MetricInputError
 from genbench.features.base import Features
+from genbench.metric_calls import not_applicable
 from genbench.metrics import cas as cas_module
 from genbench.metrics.base import EvalContext
 from genbench.metrics.cas import CAS
-from genbench.scoring import not_applicable
 
 #: a short recipe for the digits tests (4 epochs of 1437 images, about a second; 86% on the test split)
 SHORT = {"cas": {"examples": 6000}}

@@ -15,9 +15,9 @@ from cli_helpers import listed  # tests/ is on the path
 from genbench.data.toy2d import Ring8
 from genbench.errors import MetricInputError
 from genbench.features.base import Features
+from genbench.metric_calls import not_applicable
 from genbench.metrics.base import EvalContext
 from genbench.metrics.class_accuracy import ClassAccuracy
-from genbench.scoring import not_applicable
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ from cli_helpers import listed  # tests/ is on the path
 
 from genbench.errors import MetricInputError
 from genbench.features.base import Features
+from genbench.metric_calls import not_applicable
 from genbench.metrics.base import EvalContext
 from genbench.metrics.fid import BACKENDS, FID
 from genbench.metrics.intra_fid import IntraFID
-from genbench.scoring import not_applicable
 
 
 class Classes:
@@ -161,7 +161,7 @@ def test_labels_shuffled_between_classes_raise_it_where_fid_sees_nothing():
 
 def test_an_unconditional_model_is_left_out_and_named_says_it_needs_a_conditional_one():
     """applies_to says no for samples without labels (left out quietly in a default set); named with
-    --metrics, the run's "not computed" line (scoring.not_applicable) says why."""
+    --metrics, the run's "not computed" line (metric_calls.not_applicable) says why."""
     ref, labels = two_classes()
     ctx = make_ctx(ref, None, ref, labels)
     assert not IntraFID().applies_to(ctx)

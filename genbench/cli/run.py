@@ -200,7 +200,7 @@ def report_hint(out: Path, results: list[Result]) -> str:
 def exit_code(results: list) -> int:
     """Print each failure the user can fix on one ``error:`` line and return the exit code: 2 when
     there is one, 1 when a model failed on its own (diverged, a plugin's bug), else 0."""
-    from genbench.scoring import metric_message
+    from genbench.metric_calls import metric_message
     from genbench.text import and_list
 
     user = [(r, r.error) for r in results if r.status != "ok" and r.error_kind == "user"]

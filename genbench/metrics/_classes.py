@@ -11,7 +11,7 @@ from genbench.errors import MetricInputError
 from genbench.metrics.base import EvalContext
 
 #: what a class-conditional metric says of an unconditional model's samples: when the user names it
-#: for one, the run's "not computed" line is this (scoring.not_applicable reads compute's error); it
+#: for one, the run's "not computed" line is this (metric_calls.not_applicable reads compute's error); it
 #: names how `genbench eval` and evaluate() take the classes too, as samples without them end here
 NEEDS_CONDITIONAL = (
     "needs a class-conditional model (GenerativeModel.conditional), whose samples are drawn for given "
