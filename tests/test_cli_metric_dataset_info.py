@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_helpers import single_line_error  # tests/ is on the path: pytest puts it there
 from typer.testing import CliRunner
@@ -238,6 +239,13 @@ def test_a_wrong_name_is_one_line_exit_2(args, expected):
         ({"split_sizes": {"train": True}}, "declares split_sizes = {'train': True}"),
         ({"downloads": "yes"}, "declares downloads = 'yes'; use True, False or None"),
         ({"has_test_split": "no"}, "declares has_test_split = 'no'; use True or False"),
+        # numbers and numpy's bools too, as a metric's runs_by_default and a model's conditional are
+        ({"has_test_split": 0}, "declares has_test_split = 0; use True or False"),
+        ({"has_test_split": np.False_}, f"declares has_test_split = {np.False_!r}; use True or False"),
+        ({"downloads": 1}, "declares downloads = 1; use True, False or None"),
+        ({"downloads": np.True_}, f"declares downloads = {np.True_!r}; use True, False or None"),
+        ({"classifier_labels_modes": "no"}, "declares classifier_labels_modes = 'no'; use True or False"),
+        ({"classifier_labels_modes": 1}, "declares classifier_labels_modes = 1; use True or False"),
         (
             {"has_test_split": False, "split_sizes": {"train": 90, "test": 10}},
             "declares has_test_split = False and a test split of 10 examples in split_sizes; drop one",

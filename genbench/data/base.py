@@ -161,15 +161,19 @@ class Dataset(ABC):
                 f"declares split_sizes = {sizes!r}; map 'train' and 'test' to their numbers of examples, "
                 "e.g. {'train': 50000, 'test': 10000}, or None"
             )
-        if cls.has_test_split not in (True, False):
+        # bools, as a metric's runs_by_default and a model's conditional are: 0, 1 and numpy's bools
+        # passed `in (True, False)`, and were listed as given
+        if not isinstance(cls.has_test_split, bool):
             return f"declares has_test_split = {cls.has_test_split!r}; use True or False"
         if not cls.has_test_split and sizes and "test" in sizes:  # `list datasets` showed "none"
             return (
                 f"declares has_test_split = False and a test split of {sizes['test']} examples in "
                 "split_sizes; drop one of the two"
             )
-        if cls.downloads not in (True, False, None):
+        if cls.downloads is not None and not isinstance(cls.downloads, bool):
             return f"declares downloads = {cls.downloads!r}; use True, False or None (not declared)"
+        if not isinstance(cls.classifier_labels_modes, bool):  # "no" had its classifier label the modes
+            return f"declares classifier_labels_modes = {cls.classifier_labels_modes!r}; use True or False"
         return None
 
     @classmethod
