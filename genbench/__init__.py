@@ -327,7 +327,10 @@ def report(
     machines, two batches of seeds) read as one board, which then needs ``leaderboards``: each
     folder's own ``leaderboards/`` is the board of that folder alone. ``include``: `--include`'s
     files, as ``RunConfig.include``: the board reads a plugin metric's declared directions (its
-    columns' arrows and ranking) from its class, which the results do not record."""
+    columns' arrows and ranking) from its class, which the results do not record. A result file
+    that cannot be read (truncated, another format, a newer genbench's) is left out, said on a
+    ``warning:`` line naming it and the fix (`genbench report`: an ``error:`` line, status 2); with
+    none readable, a ``GenbenchError``."""
     out_dirs = _report_folders(out, leaderboards)
     with _frames_read(include):
         from genbench.reporting import default_leaderboards, write_report

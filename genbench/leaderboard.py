@@ -34,7 +34,6 @@ import pandas as pd
 from genbench.cells import row_cells
 from genbench.device_caption import device_kind
 from genbench.environment import machine_as_written, machine_text
-from genbench.errors import GenbenchError
 from genbench.metric_columns import METRIC_COLUMNS, is_extra_metric, metric_columns
 from genbench.metrics.kid_subset import used_metric_options
 from genbench.protocols import (
@@ -54,62 +53,23 @@ from genbench.provenance import (
     recorded_source_text,
 )
 from genbench.rerun_notes import failed_reruns
-from genbench.result_folders import as_folders, merged, where_results_are
-from genbench.results import Result, find_results, load_result, skipped_results
+from genbench.result_folders import as_folders, merged, read_folder
+from genbench.results import Result
 from genbench.text import one_line
+from genbench.unreadable_results import none_readable
 from genbench.weights_notes import other_than_shipped
 
 
 def load_results(out: Path | Sequence[Path]) -> list[Result]:
     """The results under ``out``, or under each of several folders merged into one set
-    (:func:`load_folders`)."""
+    (:func:`load_folders`). A result file that cannot be read is left out, said on one line
+    (:mod:`genbench.unreadable_results`); none readable at all is an error."""
     if not isinstance(out, str | os.PathLike):
         return [r for _, r in load_folders(out)]
-    paths = find_results(out)
-    if not paths and Path(out).exists() and not Path(out).is_dir():  # "run --out that file" would fail too
-        raise GenbenchError(
-            f"{out} is a file, not a results folder; pass the folder `genbench run --out` wrote"
-        )
-    if not paths:
-        hint = where_results_are(Path(out))  # a dataset's folder, or one holding --out folders
-        raise GenbenchError(f"no results under {out}; {hint or f'run `genbench run --out {out}` first'}")
-    # said only where results were found: an --out one folder too deep or too shallow (the error
-    # above) read every result as one "in a folder below its model's"
-    _warn_skipped(Path(out))
-    results = []
-    for path in paths:
-        try:
-            result = load_result(path)
-        except (ValueError, TypeError, KeyError) as e:
-            raise GenbenchError(
-                f"result file {path} is unreadable ({e}); delete it and rerun that model"
-            ) from e
-        except OSError as e:  # the file itself, not its contents: a result it holds is kept, not deleted
-            move = f"move it out of {out}"
-            if isinstance(e, PermissionError):
-                fix = f"make it readable (chmod u+r) or {move}"
-            elif path.is_dir():
-                fix = f"rename it or {move}"
-            else:
-                fix = move
-            raise GenbenchError(f"result file {path} cannot be read ({e.strerror or e}); {fix}") from e
-        home = result.path(out)
-        if home != path:  # seed 0's result copied to seed2.json: skipping it would drop or double a seed
-            raise GenbenchError(
-                f"{path} holds the result that belongs in {home}; move it there, or delete it if it is a copy"
-            )
-        results.append(result)
+    results, files = read_folder(Path(out))
+    if not results:
+        raise none_readable(str(out), files)
     return results
-
-
-def _warn_skipped(out: Path) -> None:
-    """Say each file under ``out`` that looks like a result but is not read (:func:`skipped_results`),
-    on the running command's console, else on stderr: a report left them out without a word."""
-    skipped = skipped_results(out)
-    if skipped:
-        from genbench.progress import warn_each  # rich: only when there is a word to say
-
-        warn_each(skipped)
 
 
 def load_folders(out: Path | Sequence[Path]) -> list[tuple[Path, Result]]:
@@ -117,7 +77,10 @@ def load_folders(out: Path | Sequence[Path]) -> list[tuple[Path, Result]]:
     two machines, or two batches of seeds) with the folder it was read from, under which its figures
     are. Several folders are merged as if they were one (:func:`genbench.result_folders.merged`)."""
     folders = as_folders(out)
-    loaded = [(folder, r) for folder in folders for r in load_results(folder)]
+    read = [(folder, *read_folder(folder)) for folder in folders]
+    loaded = [(folder, r) for folder, results, _ in read for r in results]
+    if not loaded:  # a folder whose every file is unreadable takes no other folder's results down
+        raise none_readable(", ".join(map(str, folders)), sum(files for _, _, files in read))
     if len(folders) == 1:  # one folder holds one result per file: nothing to merge, as always
         return loaded
     return merged(loaded, list(run_rows(results_frame([r for _, r in loaded]))))

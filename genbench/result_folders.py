@@ -1,5 +1,5 @@
-"""Results read from several ``--out`` folders as one board, and where a folder without results
-points to the right one.
+"""Results read from an ``--out`` folder (:func:`read_folder`) or from several as one board, and
+where a folder without results points to the right one.
 
 Results made on two machines, or in two batches of seeds, sit in two folders. Copying one into the
 other by hand is no way to combine them: a result's file is ``<dataset>/<label>/seed<N>.json``
@@ -21,7 +21,8 @@ from pathlib import Path
 
 from genbench.errors import GenbenchError
 from genbench.io import as_written
-from genbench.results import Result, find_results
+from genbench.results import Result, find_results, skipped_results
+from genbench.unreadable_results import UnreadableResult, left_out, read_result_file
 
 
 def as_folders(out: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -111,3 +112,37 @@ def where_results_are(out: Path) -> str | None:
         " --leaderboards DIR" if len(inside) > 1 else ""
     )
     return f"the folders in it are results folders: report them with `genbench report {outs}`"
+
+
+def read_folder(out: Path) -> tuple[list[Result], int]:
+    """The readable results under the results folder ``out``, and how many result files it holds.
+    Each file that cannot be read is said and left out (:mod:`genbench.unreadable_results`): one
+    broken file took every other result's board down. A folder of no result files is an error."""
+    paths = find_results(out)
+    if not paths and out.exists() and not out.is_dir():  # "run --out that file" would fail too
+        raise GenbenchError(
+            f"{out} is a file, not a results folder; pass the folder `genbench run --out` wrote"
+        )
+    if not paths:
+        hint = where_results_are(out)  # a dataset's folder, or one holding --out folders
+        raise GenbenchError(f"no results under {out}; {hint or f'run `genbench run --out {out}` first'}")
+    # said only where results were found: an --out one folder too deep or too shallow (the error
+    # above) read every result as one "in a folder below its model's"
+    _warn_skipped(out)
+    results = []
+    for path in paths:
+        try:
+            results.append(read_result_file(path, out))
+        except UnreadableResult as e:
+            left_out(e)
+    return results, len(paths)
+
+
+def _warn_skipped(out: Path) -> None:
+    """Say each file under ``out`` that looks like a result but is not read (:func:`skipped_results`),
+    on the running command's console, else on stderr: a report left them out without a word."""
+    skipped = skipped_results(out)
+    if skipped:
+        from genbench.progress import warn_each  # rich: only when there is a word to say
+
+        warn_each(skipped)

@@ -95,7 +95,8 @@ def test_report_without_results(cli, tmp_path):
 
 def test_report_counts_each_seed_once_and_names_a_file_in_another_results_place(cli, tmp_path):
     """A backup copy beside a result ("seed0 (1).json", "seed0-old.json") was read as a result too,
-    so the report averaged seed 0 twice; a result file under another result's name is an error."""
+    so the report averaged seed 0 twice; a result file under another result's name is left out,
+    named on an error: line."""
     import shutil
 
     out, boards = tmp_path / "runs", tmp_path / "boards"
@@ -120,8 +121,12 @@ def test_report_counts_each_seed_once_and_names_a_file_in_another_results_place(
 
     for name in ("seed2.json", "seed00.json"):  # seed 0's result under another seed's name
         shutil.copy(out / "ring8/m/seed0.json", out / "ring8/m" / name)
-        line = single_line_error(cli("report", "--out", str(out), "--leaderboards", str(boards)))
-        assert f"ring8/m/{name}" in line and "ring8/m/seed0.json" in line
+        shutil.rmtree(boards)  # the board written below is this report's
+        r = cli("report", "--out", str(out), "--leaderboards", str(boards))
+        assert r.exit_code == 2, r.output  # left out, named; the board of the others is written
+        (line,) = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith("wrote ")]
+        assert line.startswith("error: ") and f"ring8/m/{name}" in line and "ring8/m/seed0.json" in line
+        assert pd.read_csv(boards / "ring8.csv").iloc[0]["seeds"] == "0,1"
         (out / "ring8/m" / name).unlink()
 
 

@@ -862,6 +862,8 @@ def test_the_api_functions_are_not_shadowed_by_submodules():
     ],
 )
 def test_a_hand_edited_result_is_one_error_line_naming_the_field(cli, tmp_path, edit, named):
+    """The file is left out with one line naming its field; the other seed's board is written (the
+    report stopped at the file, and wrote no board at all)."""
     import json
 
     path = result("ddpm", 0, 2.0).write(tmp_path / "runs")
@@ -869,9 +871,10 @@ def test_a_hand_edited_result_is_one_error_line_naming_the_field(cli, tmp_path, 
     path.write_text(json.dumps({**json.loads(path.read_text()), **edit}))
     r = cli("report", "--out", tmp_path / "runs", "--leaderboards", tmp_path / "boards")
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith("wrote ")]
     assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], r.stderr
     assert str(path) in lines[0]
+    assert pd.read_csv(tmp_path / "boards/toy.csv")["seeds"].astype(str).tolist() == ["1"]
 
 
 def test_a_result_with_a_key_this_genbench_does_not_know_is_read(cli, tmp_path):
@@ -1278,8 +1281,9 @@ def test_report_of_a_ddim_sweep_without_throughput(tmp_path):
 @pytest.mark.parametrize("kind", ["directory", "permission"])
 def test_an_unreadable_result_file_is_one_error_line_naming_it(cli, tmp_path, monkeypatch, kind):
     """An OSError reading a result (a directory named seed1.json, a file without read permission)
-    was a traceback: load_results caught only the errors of a file's contents."""
-    from genbench import leaderboard
+    was a traceback: load_results caught only the errors of a file's contents. Left out, the other
+    result's board is written."""
+    from genbench import unreadable_results
 
     result("ddpm", 0, 2.0).write(tmp_path / "runs")
     path = result("ddpm", 1, 3.0).write(tmp_path / "runs")
@@ -1287,17 +1291,17 @@ def test_an_unreadable_result_file_is_one_error_line_naming_it(cli, tmp_path, mo
         path.unlink()
         path.mkdir()
     else:  # chmod does not stop root, so the read fails as it would for another user
-        real = leaderboard.load_result
+        real = unreadable_results.load_result
 
         def denied(p):
             if p == path:
                 raise PermissionError(13, "Permission denied", str(p))
             return real(p)
 
-        monkeypatch.setattr(leaderboard, "load_result", denied)
+        monkeypatch.setattr(unreadable_results, "load_result", denied)
     r = cli("report", "--out", tmp_path / "runs", "--leaderboards", tmp_path / "boards")
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith("wrote ")]
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], r.stderr
     assert ("Is a directory" if kind == "directory" else "Permission denied") in lines[0]
     assert f"out of {tmp_path / 'runs'}" in lines[0]  # the fix

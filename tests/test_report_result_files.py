@@ -39,8 +39,9 @@ def test_a_result_file_of_identity_alone_is_unreadable_not_an_ok_seed(cli, tmp_p
         load_result(stub)
     r = cli("report", "--out", out, "--leaderboards", tmp_path / "boards")
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
-    (line,) = error_lines(r)
+    (line,) = [ln for ln in error_lines(r) if not ln.startswith("wrote ")]
     assert line.startswith(f"error: result file {stub} is unreadable") and "delete it and rerun" in line
+    assert pd.read_csv(tmp_path / "boards/ring8.csv")["seeds"].astype(str).tolist() == ["0"]
     # what genbench's first result schema wrote (no metric_error_kinds, samples_file, training nor
     # schema) is no partial file: only the fields every result has are required
     first = json.loads((out / "ring8/gaussian/seed0.json").read_text())
@@ -48,6 +49,90 @@ def test_a_result_file_of_identity_alone_is_unreadable_not_an_ok_seed(cli, tmp_p
         del first[key]
     stub.write_text(json.dumps({**first, "seed": 1}))
     assert load_result(stub) == result("gaussian", 1, 2.0)
+
+
+def _broken_beside_good(out):
+    """Two readable results of ``out`` and four result files beside them that cannot be read, each
+    with what its line must say: a truncated JSON, a file of another format, a newer genbench's
+    result and seed 0's result copied into another seed's file."""
+    for seed in (0, 1):
+        result("gaussian", seed, 2.0 + seed).write(out)
+    good = (out / "ring8/gaussian/seed0.json").read_text()
+    model = out / "ring8/copy"
+    model.mkdir(parents=True)
+    broken = {
+        model / "seed0.json": (good[: len(good) // 2], "is unreadable", "delete it and rerun"),
+        model / "seed1.json": (b"\x89PNG\r\n\x1a\n\x00", "is unreadable", "delete it and rerun"),
+        model / "seed2.json": (
+            json.dumps({**json.loads(good), "model": "copy", "seed": 2, "schema": 99}),
+            "written by a newer genbench (result schema 99",
+            "upgrade genbench to report it",
+        ),
+        out / "ring8/gaussian/seed3.json": (
+            good,
+            "holds the result that belongs in",
+            "delete it if it is a copy",
+        ),
+    }
+    for path, (text, _, _) in broken.items():
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return broken
+
+
+def test_unreadable_result_files_are_each_named_and_the_others_reported(cli, tmp_path, capsys):
+    """`genbench report` stopped at the first result file it could not read, and wrote no board: one
+    broken file took every other result down. Each is now left out with one line naming it, why and
+    what to do, after the board of the rest, and the exit status is 2 (an input to fix)."""
+    import genbench
+
+    out, plain = tmp_path / "runs", tmp_path / "plain"
+    for seed in (0, 1):
+        result("gaussian", seed, 2.0 + seed).write(plain)
+    assert cli("report", "--out", plain, "--leaderboards", tmp_path / "plain-boards").exit_code == 0
+    broken = _broken_beside_good(out)
+    r = cli("report", "--out", out, "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    errors = [ln for ln in error_lines(r) if not ln.startswith("wrote ")]
+    assert len(errors) == len(broken) and all(ln.startswith("error: ") for ln in errors), errors
+    for path, (_, why, fix) in broken.items():
+        (line,) = [ln for ln in errors if f"{path} " in ln]
+        assert why in line and fix in line, line
+    assert error_lines(r).index(errors[0]) > 0  # said after the board's "wrote" line, where read last
+    assert "| gaussian" in r.stdout  # the board of the rest is printed, and written
+    for suffix in (".md", ".csv", ".tex"):
+        assert (tmp_path / "boards" / f"ring8{suffix}").read_text() == (
+            tmp_path / "plain-boards" / f"ring8{suffix}"
+        ).read_text()
+    # the Python API and the frames return the rest, each file said on a warning: line
+    capsys.readouterr()
+    assert "gaussian" in genbench.report(out, tmp_path / "api")["ring8"]
+    assert genbench.results_frame(out)["seed"].tolist() == [0, 1]
+    said = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("warning: ")]
+    assert all(any(f"{path} " in ln for ln in said) for path in broken), said
+
+
+def test_no_readable_result_is_an_error_after_each_file_is_named(cli, tmp_path):
+    """With every result file unreadable there is no board: each file's line, then one that says so.
+    A folder of them beside a readable one takes none of its results down."""
+    out = tmp_path / "runs"
+    model = out / "ring8/gaussian"
+    model.mkdir(parents=True)
+    (model / "seed0.json").write_text("{")
+    (model / "seed1.json").write_text("[]")
+    r = cli("report", "--out", out, "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    lines = error_lines(r)
+    assert len(lines) == 3 and all(ln.startswith("error: ") for ln in lines), lines
+    assert f"{model / 'seed0.json'} is unreadable" in lines[0] and f"{model / 'seed1.json'}" in lines[1]
+    assert lines[2] == (
+        f"error: no result under {out} can be read (each of the 2 is named above, with its fix); "
+        "fix them, or rerun their models"
+    )
+    assert not (tmp_path / "boards").exists()
+    result("copy", 0, 0.1).write(tmp_path / "other")
+    r = cli("report", "--out", out, "--out", tmp_path / "other", "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 2 and len([ln for ln in error_lines(r) if ln.startswith("error: ")]) == 2, r.output
+    assert "| copy" in (tmp_path / "boards/ring8.md").read_text()
 
 
 def test_files_that_look_like_results_but_are_not_read_are_each_warned_of_once(cli, tmp_path):

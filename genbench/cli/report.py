@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from genbench.cli.options import Include, path_option
+from genbench.errors import GenbenchError
 
 
 def report(
@@ -31,9 +32,18 @@ def report(
     """Write <dataset>.md, .csv and .tex (in leaderboards/ under --out, by default) and print the markdown."""
     from genbench import report as report_api
     from genbench.reporting import default_leaderboards, written_files
+    from genbench.unreadable_results import collecting
 
-    # a plugin metric's arrows (which way is better) come from its class, which results do not record
-    pages = report_api(out, leaderboards, include=list(include or []))  # a list of one is that folder
+    # each result file that cannot be read is left out of the board, and said last, as an input to
+    # fix (exit 2): one such file stopped the report, and every other result's board with it
+    with collecting() as unreadable:
+        try:
+            # a plugin metric's arrows (which way is better) come from its class, which results do
+            # not record
+            pages = report_api(out, leaderboards, include=list(include or []))  # a list of one is that folder
+        except GenbenchError:  # none readable: each file's line, then the error's (the caller's)
+            _say(unreadable)
+            raise
     leaderboards = leaderboards if leaderboards is not None else default_leaderboards(out[0])
     for dataset, md in pages.items():
         typer.echo(md)
@@ -41,3 +51,11 @@ def report(
         typer.echo(
             f"wrote {leaderboards / (dataset + first)}, {', '.join(rest[:-1])} and {rest[-1]}", err=True
         )
+    if unreadable:  # after the board, where they are read last: its rows lack those seeds
+        _say(unreadable)
+        raise typer.Exit(2)
+
+
+def _say(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(f"error: {line}", err=True)
