@@ -28,6 +28,8 @@ GENBENCH_CODE_INTRO = (
     "`source_digest` in each result's environment). A metric whose computation changed has a new "
     "version, which keeps its seeds in rows apart: these seeds differ in code that the metrics' "
     "versions do not track (sampling, training, feature extraction, or nothing that moves a number). "
+    "A seed whose result records no source (written before genbench recorded it) was run by code "
+    "that is not known, so it may differ too. "
     "To compare one code's numbers, rerun the other seeds with the genbench that ran the rest "
     "(`genbench run --models MODEL --dataset DATASET --seeds SEEDS`, with the other flags those seeds "
     "ran with, replaces a result of the same protocol)."
@@ -61,23 +63,44 @@ def genbench_code_lines(agg: pd.DataFrame) -> list[str]:
     """A line per row of ``agg`` whose seeds were run by different genbench releases, or sources of
     one release (``genbench_code_seeds``, from :func:`genbench.leaderboard.aggregate`), in markdown:
     "`vae`: seeds 0, 1 by genbench 0.1.0 (source b4f2987ae2eb241d); seeds 2, 3 by genbench 0.0.9
-    (source deadbeef0000)". A seed that recorded no digest differs in its release only: its source is unknown,
-    not another. Where the board's rows were run by different releases (a row of genbench 0.0.9's
-    beside rows of 0.1.0), every row has its line: each row's seeds were one release's, and the board
-    named none. The CSV's ``*_source`` columns name the releases alone, joined, with no seeds."""
+    (source deadbeef0000)". A seed that recorded no digest (or no release) beside one that did is
+    named too, its source "not recorded": the code that ran it is unknown, so it may differ (it went
+    unnamed beside seeds of today's digest). Where the board's rows were run by different releases
+    (a row of genbench 0.0.9's beside rows of 0.1.0), every row has its line: each row's seeds were
+    one release's, and the board named none. The CSV's ``*_source`` columns name the releases
+    alone, joined, with no seeds."""
     if "genbench_code_seeds" not in agg:
         return []
     apart = len(_releases(agg)) > 1
+    ok_seeds = agg["seeds"] if "seeds" in agg else pd.Series("", index=agg.index)
     lines = []
-    for label, by_code in zip(agg.get("row_label", agg["label"]), agg["genbench_code_seeds"], strict=True):
+    for label, by_code, ok in zip(
+        agg.get("row_label", agg["label"]), agg["genbench_code_seeds"], ok_seeds, strict=True
+    ):
         if not isinstance(by_code, dict):
             continue
         versions = {code.split(" (source ")[0] for code in by_code}
         digests = {code.split(" (source ")[1] for code in by_code if " (source " in code}
-        if len(versions) > 1 or len(digests) > 1 or (apart and any(by_code)):
-            runs = "; ".join(f"{seed_words(seeds)} by {md_text(code)}" for code, seeds in by_code.items())
-            lines.append(f"{md_code(label)}: {runs}")
+        # the seeds whose result records no genbench at all, which seeds_by leaves out
+        named = {s for seeds in by_code.values() for s in seeds.split(",")}
+        unrecorded = [s for s in (ok.split(",") if isinstance(ok, str) and ok else []) if s not in named]
+        unknown = bool(unrecorded) or any(" (source " not in code for code in by_code)
+        if len(versions) > 1 or len(digests) > 1 or (digests and unknown) or (apart and any(by_code)):
+            runs = [
+                f"{seed_words(seeds)} by {md_text(_code_text(code, digests))}"
+                for code, seeds in by_code.items()
+            ]
+            if unrecorded and by_code:
+                runs.append(f"{seed_words(','.join(unrecorded))} by a genbench that recorded no release")
+            lines.append(f"{md_code(label)}: {'; '.join(runs)}")
     return lines
+
+
+def _code_text(code: str, digests: set[str]) -> str:
+    """``code`` ("genbench 0.1.0", with its source where it recorded one) as a row's line names it:
+    "(source not recorded)" added where other seeds of the row recorded theirs, from which this
+    seed's code may differ."""
+    return f"{code} (source not recorded)" if digests and " (source " not in code else code
 
 
 def _genbench_code_markdown(agg: pd.DataFrame) -> list[str]:

@@ -338,7 +338,7 @@ def test_rows_of_seeds_run_by_two_genbench_releases_are_named_in_markdown_and_la
     """Seeds scored by genbench 0.0.9 and 0.1.0 share a row when no metric's version changed; the CSV's
     *_source columns said "genbench 0.0.9; genbench 0.1.0" and the boards nothing (the old code's
     sources_markdown named code from other packages only). Two source digests of one release differ
-    too; a seed that recorded no digest is unknown, not another source."""
+    too; a seed that recorded no digest is named with its source "not recorded"."""
     rs = [on(result("ddpm", s, 2.0 + s), "cpu") for s in (0, 1)] + [
         on(result("ddpm", 2, 4.0), "cpu", genbench="0.0.9", digest="deadbeef0000")
     ]
@@ -353,8 +353,9 @@ def test_rows_of_seeds_run_by_two_genbench_releases_are_named_in_markdown_and_la
     assert lines == [
         "- `ddpm`: seeds 0, 1 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 2 by genbench 0.0.9 "
         "(source deadbeef0000)",
-        # named for its release, as the board's rows were run by two
-        "- `gan`: seed 0 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 1 by genbench 0.1.0",
+        # named for its release, as the board's rows were run by two, and its unknown source
+        "- `gan`: seed 0 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 1 by genbench 0.1.0 "
+        "(source not recorded)",
         "- `vae`: seed 0 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 1 by genbench 0.1.0 (source "
         "0123456789ab)",
     ]
@@ -363,8 +364,31 @@ def test_rows_of_seeds_run_by_two_genbench_releases_are_named_in_markdown_and_la
         assert "run by different genbench releases or sources" in said
         assert all(md_reads(ln[2:]).replace("`", "") + "." in said for ln in lines)
     # one release and source throughout (the published boards): no section, no caption
-    md, tex = board([r for r in rs if r.model == "gan"])
+    md, tex = board([r for r in rs if r.model == "ddpm" and r.seed < 2])
     assert "genbench code" not in md and "genbench releases" not in tex
+
+
+def test_a_seed_of_no_recorded_source_beside_one_of_todays_is_named_in_markdown_and_latex():
+    """A seed whose result records no source digest (written before genbench recorded it), or no
+    genbench at all, beside seeds of today's digest got no line on a board of one release, while two
+    digests got one: the code that ran it is unknown, so it may differ all the same."""
+    rs = [on(result("gan", 0, 20.0), "cpu"), on(result("gan", 1, 23.0), "cpu", digest=None)]
+    rs += [on(result("vae", s, 30.0 + s), "cpu") for s in (0, 1)]
+    rs.append(on(result("vae", 2, 32.0), "cpu", genbench=None, digest=None))
+    rs += [on(result("copy", s, 0.1), "cpu", digest=None) for s in (0, 1)]  # both unknown: no line
+    md, tex = board(rs)
+    section = md.split("## Seeds run by different genbench code\n\n")[1]
+    assert "records no source (written before genbench recorded it)" in section.splitlines()[0]
+    lines = [ln for ln in section.splitlines() if ln.startswith("- ")]
+    assert lines == [
+        "- `gan`: seed 0 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 1 by genbench 0.1.0 "
+        "(source not recorded)",
+        "- `vae`: seeds 0, 1 by genbench 0.1.0 (source b4f2987ae2eb241d); seed 2 by a genbench that "
+        "recorded no release",
+    ]
+    for caption, _, _ in tex_tables(tex).values():
+        said = reads(caption)
+        assert all(md_reads(ln[2:]).replace("`", "") + "." in said for ln in lines)
 
 
 def test_rows_each_run_by_another_genbench_release_are_named_in_markdown_and_latex():
