@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from genbench.metric_columns import metric_columns
+from genbench.missing_training_log import TRAINING_LOG_METRICS, no_log_reason
 
 #: what marks a cell not averaged over all of its row's seeds (explained in the notes below the tables)
 PARTIAL_MARK = "†"
@@ -66,10 +67,15 @@ def _cell_note(column: str, ok: pd.DataFrame, values: pd.Series) -> CellNote | N
     have = values.notna()
     if have.all():
         return None
-    missing = [
-        (int(seed), _why_missing(column, errors))
-        for seed, errors in ok.loc[~have, ["seed", "metric_errors"]].itertuples(index=False)
-    ]
+    no_log = ok["no_training_log"] if "no_training_log" in ok else pd.Series(False, index=ok.index)
+    missing = []
+    for seed, errors, lost in zip(ok["seed"][~have], ok["metric_errors"][~have], no_log[~have], strict=True):
+        why = _why_missing(column, errors)
+        if why is None and have.any() and _true(lost):
+            # other seeds have a value (the row's model logs what the metric reads): a seed loaded
+            # with no training log read "no value recorded", as though its value had been lost
+            why = _no_log(column)
+        missing.append((int(seed), why))
     if not have.any() and all(why is None for _, why in missing):
         return None  # computed for no seed and no error (e.g. does not apply): an empty cell, as always
     return CellNote(
@@ -85,6 +91,18 @@ def _why_missing(column: str, errors: dict[str, str]) -> str | None:
 
     reasons = [metric_message(m, why) for m, why in errors.items() if column in metric_columns(m)]
     return "; ".join(reasons) or None
+
+
+def _true(value: object) -> bool:
+    """Whether ``value`` is True (a frame's NaN, of a run without the column, is no True)."""
+    return isinstance(value, bool | np.bool_) and bool(value)
+
+
+def _no_log(column: str) -> str | None:
+    """Why a seed whose weights came with no training log has no value in ``column``: None unless
+    ``column`` is one of a metric that reads the log (:data:`TRAINING_LOG_METRICS`)."""
+    metric = next((m for m in TRAINING_LOG_METRICS if column in metric_columns(m)), None)
+    return no_log_reason(metric) if metric is not None else None
 
 
 def note_lines(notes: dict[str, CellNote], columns: list[str]) -> list[str]:

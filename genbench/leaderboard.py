@@ -36,6 +36,7 @@ from genbench.device_caption import device_kind
 from genbench.environment import machine_as_written, machine_text
 from genbench.metric_columns import METRIC_COLUMNS, is_extra_metric, metric_columns
 from genbench.metrics.kid_subset import used_metric_options
+from genbench.missing_training_log import no_training_log
 from genbench.protocols import (
     PROTOCOL_FIELDS,
     canonical_json,
@@ -128,6 +129,8 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
             # the genbench release and sources that ran it: a row of seeds run by two says so
             "genbench_code": genbench_code(r.environment),
             "trained_on": trained_on(r),
+            # its weights came with no training log: a metric reading it (gan_dynamics) had nothing
+            "no_training_log": no_training_log(r),
             # what samples/s and peak memory were measured per (the batch a run sampled in)
             "batch_size": sampled_batch(r.protocol),
             # the weights it sampled (None without any): rows that sampled one checkpoint seed by

@@ -17,6 +17,7 @@ from genbench.errors import GenbenchError, PluginOutputError, said
 from genbench.isolation import ctrl_c_kept
 from genbench.metrics._inputs import no_logits
 from genbench.metrics.base import EvalContext, Metric
+from genbench.missing_training_log import TRAINING_LOG_METRICS, no_log_reason, no_training_log
 from genbench.progress import Progress
 from genbench.results import RESERVED_METRIC_KEYS, Result
 
@@ -36,7 +37,10 @@ def applies(metric: Metric, ctx: EvalContext, result: Result, console: Progress)
 def not_applicable(metric: Metric, ctx: EvalContext, result: Result) -> str:
     """Why a metric named with --metrics does not apply here: the input error its ``compute`` raises
     (the built-in ones say what to change, e.g. "the feature extractor gives no logits"), else that
-    it does not apply."""
+    it does not apply. First, for a metric of the training log, that the checkpoint carried none
+    (gan_dynamics' own message told a GAN loaded without one to use it "with GAN models")."""
+    if metric.name in TRAINING_LOG_METRICS and no_training_log(result):
+        return no_log_reason(metric.name)
     try:  # compute's contract: a MetricInputError naming the fix when its inputs do not fit
         with ctrl_c_kept():
             metric.compute(ctx)

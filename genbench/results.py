@@ -70,6 +70,7 @@ RESERVED_METRIC_KEYS = frozenset(
         "config_tag",
         "machine",
         "trained_on",
+        "no_training_log",
         "sampled_on",
         "batch_size",
         "failed_rerun",
