@@ -410,11 +410,35 @@ def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> 
             hint = (
                 f"; did you mean {', '.join(close)}?" if close else f"; fields: {', '.join(fields) or 'none'}"
             )
+            if owned := owner_field(cls, key):  # ddim.train_steps: a field of the ddpm it samples
+                raise GenbenchError(
+                    f"model {name!r} has no config field {key!r}: it trains nothing, it samples the "
+                    f"weights of {owned!r} (its weights_from), whose field it is; use --set {owned}.{key}={text}"
+                )
             # the fields' values, types and comments: `genbench list models NAME` (model_fields.py)
             shown = f" (`genbench list models {name}` shows each with its value)" if fields else ""
             raise GenbenchError(f"model {name!r} has no config field {key!r}{hint}{shown}")
         values[key] = coerce(text, hints[key], f"{name}.{key}")
     return Config(**values)
+
+
+def owner_field(cls: type, key: str) -> str | None:
+    """The model whose trained weights ``cls`` samples (its ``weights_from``) when ``key`` is a field
+    of that model's config and not of ``cls``'s, else None: ``--set ddim.train_steps=400`` was
+    answered "did you mean steps?", DDIM's sampling steps, where the training steps are DDPM's."""
+    source = getattr(cls, "weights_from", None)
+    if not source:
+        return None
+    from genbench import registry  # imports no model until one is asked for
+
+    try:
+        owner = registry.models.canonical(str(source))
+        Config = registry.models.get(owner).Config
+    except GenbenchError:  # a weights_from not installed or broken: the planner names it
+        return None
+    if not dataclasses.is_dataclass(Config):
+        return None
+    return owner if key in {f.name for f in dataclasses.fields(Config)} else None
 
 
 def expand_variants(model: str, overrides: list[Override]) -> list[dict[str, str]]:

@@ -92,8 +92,13 @@ def weights_owner(cls: type[GenerativeModel], overrides: list[Override], spec: D
     weights = weights_fields(owner_cls, spec, mine)
     for o in mine:
         if o.field in weights and len(o.values) > 1:
+            # named: the dependent, and the one-value flag that runs it (it read "a dependent
+            # model"; "sweep one value at a time" named no command)
+            dependent = cls.registered_name or cls.__name__
             raise GenbenchError(
-                f"--set {name}.{o.field} sweeps {name}, which a dependent model reuses; sweep one value at a time"
+                f"--set {o.model}.{o.field}={o.text} sweeps the {name} weights that {dependent} samples, and a run "
+                f"samples one {name} config for {dependent}; run {dependent} once per value "
+                f"(--set {o.model}.{o.field}={o.values[0]}), or sweep {name} without {dependent} in --models"
             )
     return Owner(
         name,

@@ -187,8 +187,33 @@ def test_an_owner_field_that_leaves_its_weights_as_they_are_names_no_dependent_r
         ("ddpm", "lr=0.002,variance=beta"),
         ("ddim", "ddpm.lr=0.002"),
     ]
-    with pytest.raises(GenbenchError, match="sweeps ddpm, which a dependent model reuses"):
+    with pytest.raises(GenbenchError, match="sweeps the ddpm weights that ddim samples"):
         rows(["ddpm", "ddim"], "ddpm.lr=2e-3,3e-3")
+
+
+def test_a_training_field_set_on_a_sampler_names_the_model_that_trains(cli, tmp_path, cache_dir):
+    """``--set ddim.train_steps=400`` was answered "did you mean steps?", DDIM's sampling steps: ddim
+    trains nothing, and the training steps are those of the ddpm whose weights it samples. A typo of
+    ddim's own field is still told the field it meant."""
+    for models in ("ddim", "ddpm,ddim"):
+        args = ["--models", models, "--dataset", "ring8", "--set", "ddim.train_steps=400"]
+        line = single_line_error(cli(*run_args(tmp_path, cache_dir, *args)))
+        assert "model 'ddim' has no config field 'train_steps'" in line, line
+        assert "samples the weights of 'ddpm'" in line and "use --set ddpm.train_steps=400" in line, line
+        assert "did you mean" not in line, line
+    args = ["--models", "ddim", "--dataset", "ring8", "--set", "ddim.stesp=10"]
+    line = single_line_error(cli(*run_args(tmp_path, cache_dir, *args)))
+    assert "has no config field 'stesp'; did you mean steps?" in line, line
+
+
+def test_a_swept_training_field_of_a_weights_owner_names_the_command_that_runs(cli, tmp_path, cache_dir):
+    """``--models ddpm,ddim --set ddpm.train_steps=200,400`` said "sweeps ddpm, which a dependent model
+    reuses; sweep one value at a time": which model, and what to run, it left to guess."""
+    for models in ("ddim", "ddpm,ddim"):
+        args = ["--models", models, "--dataset", "ring8", "--set", "ddpm.train_steps=200,400"]
+        line = single_line_error(cli(*run_args(tmp_path, cache_dir, *args)))
+        assert "--set ddpm.train_steps=200,400 sweeps the ddpm weights that ddim samples" in line, line
+        assert "run ddim once per value (--set ddpm.train_steps=200)" in line, line
 
 
 def test_a_field_a_model_does_not_use_on_the_data_names_no_row(cli, tmp_path, cache_dir):
