@@ -49,6 +49,7 @@ from genbench.metric_checks import (
     check_metric_samples,
 )
 from genbench.metrics.base import Metric
+from genbench.override_fields import check_fields_of_other_models
 from genbench.progress import Progress
 from genbench.replacement import add_fingerprints, check_no_results_replaced
 from genbench.resolve import (
@@ -194,6 +195,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
                 f"--set {typed.model}.{o.field} names a model that is not in --models; "
                 f"add {typed.model} to --models"
             )
+    check_fields_of_other_models(classes, overrides)  # ddpm.latent_dim beside vae: the VAE's field
     dataset = build_dataset(config.dataset, config)
     check_built_dataset_name(dataset)  # its results folder, as the registered name was checked
     spec = dataset.spec  # loads the train split: a missing file fails here

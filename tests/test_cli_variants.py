@@ -216,6 +216,19 @@ def test_a_swept_training_field_of_a_weights_owner_names_the_command_that_runs(c
         assert "run ddim once per value (--set ddpm.train_steps=200)" in line, line
 
 
+def test_a_field_of_another_model_of_the_run_names_that_model(cli, tmp_path, cache_dir):
+    """``--models ddpm,vae --set ddpm.latent_dim=8`` listed ddpm's 22 fields, not that latent_dim is
+    the VAE's; a field no model of the run has is still answered with the model's own fields."""
+    base = ["--dataset", "ring8", "--models", "ddpm,vae,gan-ns"]
+    line = single_line_error(cli(*run_args(tmp_path, cache_dir, *base, "--set", "ddpm.latent_dim=8")))
+    assert "model 'ddpm' has no config field 'latent_dim': it is a field of 'vae'" in line, line
+    assert "use --set vae.latent_dim=8" in line, line
+    line = single_line_error(cli(*run_args(tmp_path, cache_dir, *base, "--set", "vae.lr_g=1e-3,2e-3")))
+    assert "use --set gan-ns.lr_g=1e-3,2e-3; or did you mean vae.lr?" in line, line
+    line = single_line_error(cli(*run_args(tmp_path, cache_dir, *base, "--set", "ddpm.latnt_dim=8")))
+    assert "has no config field 'latnt_dim'; fields: timesteps" in line, line
+
+
 def test_a_field_a_model_does_not_use_on_the_data_names_no_row(cli, tmp_path, cache_dir):
     """``--set ddpm.ch=64`` on ring8 (the U-Net's width, where an MLP trains on the points) wrote a
     ``ddpm[ch=64]`` row holding plain ddpm's very samples; on digits the U-Net reads it."""

@@ -1,0 +1,40 @@
+"""Which model a ``--set`` field belongs to, where the model it names has no such field but another
+model of the run has: ``--models ddpm,vae --set ddpm.latent_dim=8`` listed ddpm's 22 fields, not
+that ``latent_dim`` is the VAE's (:func:`check_fields_of_other_models`). A ``weights_from`` model's
+training field (``ddim.train_steps``) is named by :func:`genbench.config.resolve_model_config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+
+from genbench.config import Override, owner_field
+from genbench.errors import GenbenchError
+
+
+def field_names(cls: type) -> list[str]:
+    """The fields of ``cls.Config``; none where it is no dataclass."""
+    Config = getattr(cls, "Config", None)
+    return [f.name for f in dataclasses.fields(Config)] if dataclasses.is_dataclass(Config) else []
+
+
+def check_fields_of_other_models(classes: dict[str, type], overrides: list[Override]) -> None:
+    """Refuse, in one line naming the model to set it on, a ``--set`` field (canonical
+    ``overrides``) that its model lacks and another model of ``classes`` (the run's, by registered
+    name) has; a close name of its own model's fields is still offered."""
+    for o in overrides:
+        cls = classes.get(o.model)
+        if cls is None or not (own := field_names(cls)) or o.field in own:
+            continue
+        if owner_field(cls, o.field):  # ddim.train_steps: resolve_model_config names ddpm's
+            continue
+        others = [n for n, c in classes.items() if n != o.model and o.field in field_names(c)]
+        if not others:
+            continue  # resolve_model_config's "did you mean" or its list of fields
+        close = difflib.get_close_matches(o.field, own, n=3)
+        also = f"; or did you mean {o.model}.{', '.join(close)}?" if close else ""
+        raise GenbenchError(
+            f"model {o.model!r} has no config field {o.field!r}: it is a field of "
+            f"{' and '.join(repr(n) for n in others)}; use --set {others[0]}.{o.field}={o.text}{also}"
+        )
