@@ -63,7 +63,7 @@ from genbench.resolve import (
 )
 from genbench.sample_labels import check_conditional_data, planned_classes
 from genbench.shipped import missing_shipped_folders
-from genbench.weights_owner import Owner, check_owner_fields_used, weights_from_refusal, weights_owner
+from genbench.weights_owner import Owner, check_owner_fields_used, weights_from_refusal, weights_owners
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ class Plan:
     dataset: Dataset
     extractor: FeatureExtractor
     metrics: list[Metric]
-    #: name, class, variants, and the model whose weights it samples from (None when it trains its own)
+    #: name, class, variants, and the model whose weights it samples from (None when it trains its own):
+    #: a model appears once per weights owner variant (ddim once per ddpm.train_steps swept)
     models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]]
     overrides: list[Override]
     device: torch.device
@@ -204,8 +205,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         if cls.conditional:  # no labels to train on and sample for: the user's choice of data, refused now
             check_conditional_data(name, dataset)
         planned, broken = plan_model(name, cls, spec, overrides)
-        if planned is not None:
-            models.append(planned)
+        models += planned
         failed += broken
     check_owner_fields_used(config, models, given, dataset.name)
     if not config.retrain:  # --retrain loads nothing shipped
@@ -344,27 +344,38 @@ def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
 
 def plan_model(
     name: str, cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]
-) -> tuple[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None] | None, list[Failed]]:
+) -> tuple[list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]], list[Failed]]:
     """Check that ``cls`` handles the dataset of ``spec``; resolve and check (``check_config``) every
     variant's config and its weights owner's now, so that a bad --set value fails before any training.
 
-    Returns the model with the variants that passed (None when none did) and the rows that failed.
+    Returns the model with the variants that passed, once per weights owner (ddim once per ddpm
+    checkpoint swept; owner None when it trains its own), and the rows that failed.
     A GenbenchError is the user's input (a --set value its ``Config`` or ``check_config`` refuses, a
     dataset it cannot handle): it is raised and fails the run now. Any other exception is the
     plugin's own bug, whether its config was being built or checked (:func:`checked_variants`): it
     fails the variant it was raised for, and the other variants and models run; raised before the
-    variants are known (``check_spec``, its weights owner), it fails every row asked for."""
-    owner = None
+    variants are known (``check_spec``, its weights owners), it fails every row asked for."""
+    owners: list[Owner | None] = [None]
     try:
         cls.check_spec(spec)
         check_sequence_sweeps(cls, [o for o in overrides if o.model == name])
-        owner = weights_owner(cls, overrides, spec)
-        owner_cfg = None
-        if owner is not None:
-            owner = replace(owner, overrides=canonical_variant(owner.cls, spec.name, owner.overrides))
-            owner_cfg = owner.config(spec.name)
-            owner.cls.check_config(spec, owner_cfg)
-        variants, failed = checked_variants(name, cls, spec, overrides, owner, owner_cfg)
+        owners = [*weights_owners(cls, overrides, spec)] or [None]
+        planned, failed, labels = [], [], set()  # the owners' labels: 200 and 2e2 are one checkpoint
+        for i, owner in enumerate(owners):
+            owner_cfg = None
+            if owner is not None:
+                owner = owners[i] = replace(
+                    owner, overrides=canonical_variant(owner.cls, spec.name, owner.overrides)
+                )
+                if (label := variant_label(owner.overrides)) in labels:
+                    continue
+                labels.add(label)
+                owner_cfg = owner.config(spec.name)
+                owner.cls.check_config(spec, owner_cfg)
+            variants, broken = checked_variants(name, cls, spec, overrides, owner, owner_cfg)
+            if variants:
+                planned.append((name, cls, variants, owner))
+            failed += broken
     except (PluginLoadError, RegistrationError) as e:  # its weights owner failed to import, or does not fit
         why = str(e)
     except (GenbenchError, KeyboardInterrupt):
@@ -372,8 +383,9 @@ def plan_model(
     except BaseException as e:  # a plugin's own bug (check_spec, dataset_defaults, unused_fields)
         why = config_error(name, e, "resolving its config")
     else:
-        return ((name, cls, variants, owner) if variants else None), failed
-    return None, [Failed(name, label, why, cls) for label in asked_rows(name, overrides, owner)]
+        return planned, failed
+    labels = [label for owner in owners for label in asked_rows(name, overrides, owner)]
+    return [], [Failed(name, label, why, cls) for label in dict.fromkeys(labels)]
 
 
 def checked_variants(

@@ -1,7 +1,7 @@
 """The weights owner of a model that samples another model's trained weights (its ``weights_from``:
-ddim samples ddpm's): :class:`Owner`, found and checked for a run by :func:`weights_owner`, with the
-owner's ``--set`` fields that change those weights (:func:`weights_fields`: they name the dependent's
-row and key the checkpoint it shares), and the refusal of its other fields where the owner is not
+ddim samples ddpm's): :class:`Owner`, found and checked for a run by :func:`weights_owners`, one per
+point of the sweep of the owner's ``--set`` fields that change those weights (:func:`weights_fields`:
+they name the dependent's row and key the checkpoint it shares), and the refusal of its other fields where the owner is not
 itself in ``--models`` (:func:`check_owner_fields_used`): they would change nothing anywhere.
 :mod:`genbench.planning` calls them while it plans each model.
 """
@@ -14,7 +14,13 @@ from typing import Any
 
 from genbench import registry
 from genbench.api import DataSpec, GenerativeModel
-from genbench.config import Override, RunConfig, check_sequence_sweeps, resolve_model_config
+from genbench.config import (
+    Override,
+    RunConfig,
+    check_sequence_sweeps,
+    expand_variants,
+    resolve_model_config,
+)
 from genbench.errors import GenbenchError, PluginLoadError, RegistrationError, UnknownNameError
 from genbench.field_values import same_value
 from genbench.isolation import global_rng_kept, torch_state_kept
@@ -64,11 +70,14 @@ def weights_from_refusal(name: str, cls: type[GenerativeModel]) -> str | None:
     return None
 
 
-def weights_owner(cls: type[GenerativeModel], overrides: list[Override], spec: DataSpec) -> Owner | None:
-    """``cls``'s weights owner (None when it trains its own) on the data of ``spec``, with the
-    owner's ``--set`` fields that change its trained weights; ``overrides`` are canonical."""
+def weights_owners(cls: type[GenerativeModel], overrides: list[Override], spec: DataSpec) -> list[Owner]:
+    """``cls``'s weights owners (none when it trains its own) on the data of ``spec``: one per point
+    of the grid of the owner's ``--set`` fields that change its trained weights (``--set
+    ddpm.train_steps=200,400`` gives two, each a checkpoint that a row of ``cls`` samples, as a
+    diffusers user swaps schedulers over each checkpoint); ``overrides`` are canonical, the owners'
+    values as typed (the planner makes them canonical)."""
     if not cls.weights_from:
-        return None
+        return []
     name = registry.models.canonical(cls.weights_from)
     mine = [o for o in overrides if o.model == name]
     owner_cls = registry.models.get(name)
@@ -90,22 +99,9 @@ def weights_owner(cls: type[GenerativeModel], overrides: list[Override], spec: D
     # ddpm.ch_mult=1,2 is no sweep of one-level U-Nets to run one at a time, but (1, 2) mistyped
     check_sequence_sweeps(owner_cls, mine)
     weights = weights_fields(owner_cls, spec, mine)
-    for o in mine:
-        if o.field in weights and len(o.values) > 1:
-            # named: the dependent, and the one-value flag that runs it (it read "a dependent
-            # model"; "sweep one value at a time" named no command)
-            dependent = cls.registered_name or cls.__name__
-            raise GenbenchError(
-                f"--set {o.model}.{o.field}={o.text} sweeps the {name} weights that {dependent} samples, and a run "
-                f"samples one {name} config for {dependent}; run {dependent} once per value "
-                f"(--set {o.model}.{o.field}={o.values[0]}), or sweep {name} without {dependent} in --models"
-            )
-    return Owner(
-        name,
-        owner_cls,
-        {o.field: o.values[0] for o in mine if o.field in weights},
-        tuple(o.field for o in mine if o.field not in weights),
-    )
+    ignored = tuple(o.field for o in mine if o.field not in weights)
+    grid = expand_variants(name, [o for o in mine if o.field in weights])
+    return [Owner(name, owner_cls, point, ignored) for point in grid]
 
 
 def weights_fields(cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]) -> set[str]:

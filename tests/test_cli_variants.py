@@ -187,8 +187,13 @@ def test_an_owner_field_that_leaves_its_weights_as_they_are_names_no_dependent_r
         ("ddpm", "lr=0.002,variance=beta"),
         ("ddim", "ddpm.lr=0.002"),
     ]
-    with pytest.raises(GenbenchError, match="sweeps the ddpm weights that ddim samples"):
-        rows(["ddpm", "ddim"], "ddpm.lr=2e-3,3e-3")
+    # a sweep of a training field: a ddim row over each checkpoint, the sampling field ddpm's alone
+    assert rows(["ddpm", "ddim"], "ddpm.lr=2e-3,3e-3", "ddpm.variance=beta") == [
+        ("ddpm", "lr=0.002,variance=beta"),
+        ("ddpm", "lr=0.003,variance=beta"),
+        ("ddim", "ddpm.lr=0.002"),
+        ("ddim", "ddpm.lr=0.003"),
+    ]
 
 
 def test_a_training_field_set_on_a_sampler_names_the_model_that_trains(cli, tmp_path, cache_dir):
@@ -206,14 +211,31 @@ def test_a_training_field_set_on_a_sampler_names_the_model_that_trains(cli, tmp_
     assert "has no config field 'stesp'; did you mean steps?" in line, line
 
 
-def test_a_swept_training_field_of_a_weights_owner_names_the_command_that_runs(cli, tmp_path, cache_dir):
-    """``--models ddpm,ddim --set ddpm.train_steps=200,400`` said "sweeps ddpm, which a dependent model
-    reuses; sweep one value at a time": which model, and what to run, it left to guess."""
-    for models in ("ddim", "ddpm,ddim"):
-        args = ["--models", models, "--dataset", "ring8", "--set", "ddpm.train_steps=200,400"]
-        line = single_line_error(cli(*run_args(tmp_path, cache_dir, *args)))
-        assert "--set ddpm.train_steps=200,400 sweeps the ddpm weights that ddim samples" in line, line
-        assert "run ddim once per value (--set ddpm.train_steps=200)" in line, line
+def test_a_swept_training_field_of_a_weights_owner_runs_the_dependent_on_each_value(tmp_path, cache_dir):
+    """``--models ddpm,ddim --set ddpm.train_steps=200,400`` was refused ("a run samples one ddpm
+    config for ddim; run ddim once per value"): a ddim row now samples each ddpm checkpoint, labelled
+    as ``--models ddim --set ddpm.train_steps=200`` labels it, in a grid with ddim's own sweep; a
+    value typed twice (200, 2e2) is one checkpoint and one row."""
+
+    def rows(models: list[str], *overrides: str) -> list[tuple[str, str]]:
+        return planned_rows(tmp_path, cache_dir, models, *overrides, dataset="ring8")
+
+    assert rows(["ddpm", "ddim"], "ddpm.train_steps=200,400") == [
+        ("ddpm", "train_steps=200"),
+        ("ddpm", "train_steps=400"),
+        ("ddim", "ddpm.train_steps=200"),
+        ("ddim", "ddpm.train_steps=400"),
+    ]
+    assert rows(["ddim"], "ddpm.train_steps=200,2e2") == [("ddim", "ddpm.train_steps=200")]
+    assert rows(["ddim"], "ddpm.train_steps=200,400", "ddim.steps=10,20") == [
+        ("ddim", "steps=10,ddpm.train_steps=200"),
+        ("ddim", "steps=20,ddpm.train_steps=200"),
+        ("ddim", "steps=10,ddpm.train_steps=400"),
+        ("ddim", "steps=20,ddpm.train_steps=400"),
+    ]
+    # two training fields swept: their grid, each point a checkpoint
+    grid = rows(["ddim"], "ddpm.train_steps=200,400", "ddpm.lr=2e-3,3e-3")
+    assert len(grid) == 4 and len(set(grid)) == 4, grid
 
 
 def test_a_field_of_another_model_of_the_run_names_that_model(cli, tmp_path, cache_dir):
