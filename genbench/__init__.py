@@ -302,9 +302,10 @@ def cache_entries(
 ) -> CacheListing:
     """What `genbench list cache` shows, as data: ``CacheListing(cache_dir, data_dir, entries)``, its
     ``size`` their bytes together, each entry a ``CacheEntry(kind, what, path, size, last_used,
-    if_deleted, config)``: one a checkpoint's folder, a resumable training state, a features file, a
-    classifier, downloaded weights, a dataset's files, a killed write's temp file, a cut-off
-    download's part, largest first.
+    if_deleted, config)``: one a checkpoint's folder, a resumable training state, a features file (a
+    ``stale features`` one where an older key scheme wrote it, never read again), a classifier,
+    downloaded weights, a dataset's files, a killed write's temp file, a cut-off download's part,
+    largest first.
     ``cache_dir`` and ``data_dir`` as ``RunConfig``'s [default: $GENBENCH_CACHE, $GENBENCH_DATA,
     else ~/.cache/genbench and its data/]. Deletes nothing: ``rm -r`` an entry's ``path``."""
     from genbench.cache_listing import cache_entries as _cache_entries

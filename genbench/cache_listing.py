@@ -3,6 +3,8 @@ per thing a researcher may delete with ``rm -r`` (a checkpoint's folder, a featu
 classifier, downloaded weights, a dataset's files), its kind, what it is, its size, when it was last
 used and what deleting it costs, with the total and where the cache is: Hugging Face's
 ``hf cache scan`` for its hub cache. Nothing is deleted here: the user's ``rm`` of the path it names.
+A features file says whether today's genbench reads it, from what it records of its key's making
+(:func:`genbench.features.reference.keyed_today`), without loading a dataset or an extractor.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,11 @@ IF_DELETED = {
     "training state": "the interrupted training starts over (delete it once it is not to be resumed)",
     "running training": "do not delete it: a genbench process is training it now, and it becomes a checkpoint",
     "features": "extracted again by the next run that needs them",
+    "stale features": "none: this genbench never reads them (it keys features otherwise), safe to delete",
+    "unrecorded features": (
+        "extracted again by the next run that needs them, if any does: they were written before genbench "
+        "recorded how a key is made, so whether this genbench reads them is unknown; delete them to be sure"
+    ),
     "classifier": "trained again by the next run that needs it",
     "weights": "downloaded again when next needed",
     "dataset": "downloaded again on next use",
@@ -81,8 +88,7 @@ def _cache(root: Path, data_dir: Path) -> Iterator[CacheEntry]:
         elif top.name == "features" and top.is_dir():
             for f in _children(top):
                 m = _FEATURES.fullmatch(f.name)
-                what = f"{m['split']} features of {m['dataset']} ({m['extractor']})" if m else None
-                yield from [_entry("features", what, f)] if what else _loose(f)
+                yield from [_features(f, m)] if m else _loose(f)
         elif top.name == "classifiers" and top.is_dir():
             for f in _children(top):
                 yield from [_entry("classifier", _classifier(f), f)] if f.suffix == ".pt" else _loose(f)
@@ -145,6 +151,52 @@ def _locked(lock: Path) -> bool:
     return any(inode in line.split() for line in held.splitlines())
 
 
+def _features(path: Path, m: re.Match[str]) -> CacheEntry:
+    """A features file, as today's keys name it, as an older key scheme's (never read again), or as
+    one that records nothing of its key (written before genbench recorded it)."""
+    from genbench.features.reference import FORMAT_VERSION, KEY_RECORD, keyed_today
+
+    what = f"{m['split']} features of {m['dataset']} ({m['extractor']})"
+    record = _untouched(path, lambda: _key_record(path, KEY_RECORD))
+    if record is None or record is _UNREADABLE:  # None: it cannot be opened
+        return _entry("features", f"{what} (unreadable: a run that needs them extracts them again)", path)
+    if record is _UNRECORDED:
+        return _entry(
+            "unrecorded features", f"{what}, written before genbench recorded how its key is made", path
+        )
+    if keyed_today(record, m["key"]):
+        return _entry("features", what, path)
+    version = record.get("version") if isinstance(record, dict) else None
+    if isinstance(version, int) and version > FORMAT_VERSION:  # a shared cache: a newer genbench reads them
+        newer = f"{what} (keyed by a newer genbench, key scheme {version}: this one does not read them)"
+        return _entry("features", newer, path)
+    if isinstance(version, int) and version < FORMAT_VERSION:
+        how = f"keyed by an older genbench (key scheme {version}; this one's is {FORMAT_VERSION})"
+    else:
+        how = "keyed otherwise than this genbench keys them"
+    return _entry("stale features", f"{what}, {how}: never read", path)
+
+
+#: a features file that cannot be read (not a zip, cut short), and one that records nothing of its key
+_UNREADABLE, _UNRECORDED = object(), object()
+
+
+def _key_record(path: Path, member: str) -> Any:
+    """What a features file records of its key's inputs (JSON), ``_UNRECORDED`` where it records
+    nothing; the features are not read (an ``.npz`` reads a member when it is asked for)."""
+    import json
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if member not in npz.files:
+                return _UNRECORDED
+            return json.loads(str(npz[member][()]))
+    except Exception:
+        return _UNREADABLE
+
+
 def _classifier(path: Path) -> str:
     meta = _read(path, "meta")
     if not isinstance(meta, dict):
@@ -157,24 +209,34 @@ def _classifier(path: Path) -> str:
 
 def _read(path: Path, key: str) -> Any:
     """``key`` of the checkpoint ``path``, read without its tensors' data (torch's mmap); None when
-    the file cannot be read. Its access time is put back: a listing is no use of the entry. Put back
-    through a descriptor of the file read, not by its path: a run that replaced the file meanwhile
-    (a training's state, saved every few minutes) had the new file's times set to the old one's."""
+    the file cannot be read."""
     import torch
 
     from genbench.checkpoint import numpy_allowed
 
+    def load() -> Any:
+        try:
+            with numpy_allowed():
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:
+            return None
+
+    payload = _untouched(path, load)
+    return payload.get(key) if isinstance(payload, dict) else None
+
+
+def _untouched(path: Path, read: Callable[[], Any]) -> Any:
+    """``read()`` of ``path`` with its access time put back: a listing is no use of the entry. Put
+    back through a descriptor of the file read, not by its path: a run that replaced the file
+    meanwhile (a training's state, saved every few minutes) had the new file's times set to the old
+    one's. None when the file cannot be opened."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
     try:
         before = os.fstat(fd)
-        try:
-            with numpy_allowed():
-                payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except Exception:
-            payload = None
+        value = read()
         times = (before.st_atime_ns, before.st_mtime_ns)
         # another's file in a shared cache: its access time is the file system's
         with contextlib.suppress(OSError):
@@ -183,7 +245,7 @@ def _read(path: Path, key: str) -> Any:
         return None
     finally:
         os.close(fd)
-    return payload.get(key) if isinstance(payload, dict) else None
+    return value
 
 
 def _data(data_dir: Path) -> Iterator[CacheEntry]:

@@ -70,7 +70,7 @@ def test_cache_entries_names_each_entry_its_size_and_what_deleting_it_costs(tmp_
         "vae100": "checkpoint",
         "vae200": "checkpoint",
         "ddpm": "training state",
-        "features": "features",
+        "features": "unrecorded features",  # its key's inputs unrecorded: tests/test_feature_key_record.py
         "classifier": "classifier",
         "weights": "weights",
         "temp": "temp file",
@@ -79,7 +79,9 @@ def test_cache_entries_names_each_entry_its_size_and_what_deleting_it_costs(tmp_
     assert by_path[paths["vae100"]].what == "vae on ring8, seed 0"
     assert by_path[paths["vae100"]].config == {"steps": 100, "lr": 1e-3}
     assert by_path[paths["ddpm"]].what == "ddpm on ring8, seed 0, interrupted at step 40"
-    assert by_path[paths["features"]].what == "train features of fashion-mnist (clean-inception)"
+    assert by_path[paths["features"]].what == (
+        "train features of fashion-mnist (clean-inception), written before genbench recorded how its key is made"
+    )
     assert by_path[paths["classifier"]].what == "a dataset's classifier (10 classes, 1437 train examples)"
     assert "trained again" in by_path[paths["vae100"]].if_deleted
     assert "starts over" in by_path[paths["ddpm"]].if_deleted

@@ -20,7 +20,7 @@ from genbench.config import RunConfig
 from genbench.data.digits import Digits
 from genbench.features.inception import Inception
 from genbench.features.inception_spatial import DIM, TAP, InceptionSpatial
-from genbench.features.reference import cache_path
+from genbench.features.reference import KEY_RECORD, cache_path, key_inputs
 from genbench.features.same_pass import extract_beside, same_pass
 from genbench.metrics.fid import frechet_distance, gaussian_statistics
 from genbench.resolve import build_dataset
@@ -122,6 +122,8 @@ def test_eval_with_sfid_makes_one_pass_over_each_set(cli, tmp_path, images, rand
         with np.load(cache_path(dataset, extractor, "train", cache)) as npz:
             np.testing.assert_array_equal(npz["features"], want.features)
             np.testing.assert_array_equal(npz["logits"], want.logits)
+            # each records its own key's inputs, the one written beside the other's pass too
+            assert json.loads(str(npz[KEY_RECORD][()])) == key_inputs(dataset, extractor, "train")
     assert len(list((cache / "features").glob("*.npz"))) == 2
 
     passes.clear()  # fid and is as a command without sfid gives them; no hook on the network

@@ -3,6 +3,7 @@ what it is, its size, when last used, its path under the cache), the total and w
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -47,6 +48,22 @@ def cache_table(cache_dir: Path | None, data_dir: Path | None) -> None:
             + "; ".join(f"{k}: {_cost(listing, k)}" for k in kinds),
             markup=False,
         )
+    for kind, why in _DELETE:
+        paths = [e.path for e in listing.entries if e.kind == kind]
+        if paths:  # one line, unwrapped, to paste as it is
+            rm = " ".join(["rm", *(shlex.quote(str(p)) for p in paths)])
+            console.print(f"{why.format(n=len(paths))}: {rm}", markup=False, soft_wrap=True)
+
+
+#: the features files whose deletion the listing advises, with why, in one command each kind
+_DELETE = (
+    ("stale features", "{n} stale features file(s), never read by this genbench, safe to delete"),
+    (
+        "unrecorded features",
+        "{n} features file(s) written before genbench recorded how a key is made: whether this genbench "
+        "reads them is unknown; delete them to be sure (a run that needs them extracts them again)",
+    ),
+)
 
 
 def _cost(listing: CacheListing, kind: str) -> str:

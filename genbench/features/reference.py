@@ -4,8 +4,10 @@ The cache key hashes every knob that changes the numbers: the dataset's name, th
 of every value in it (its shape, so its size, included), the extractor (name and fingerprint, which
 covers its weights and preprocessing), the arithmetic (device type, the CPU's instruction set, TF32
 on CUDA, and the rows per extraction call where fewer than ``MIN_BATCH_ROWS``: :func:`batch_rows`)
-and the format version. Files are written atomically, so an interrupted run never leaves a
-truncated cache entry behind. An array whose every value is a float32 (the features and logits of a
+and the format version. Each file records what its key was made from (:data:`KEY_RECORD`: the
+version and every input above), so that `genbench list cache` can tell a file that today's keys name
+from one an older key scheme wrote, which no run reads again (:func:`keyed_today`). Files are
+written atomically, so an interrupted run never leaves a truncated cache entry behind. An array whose every value is a float32 (the features and logits of a
 float32 network, which :meth:`~genbench.features.base.FeatureExtractor.extract` upcasts) is stored
 as float32, half the disk, and read back as the same float64 values; any other (a plugin's genuinely
 float64 features) is stored as it is.
@@ -18,7 +20,7 @@ import json
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -32,26 +34,53 @@ if TYPE_CHECKING:
     from genbench.data.base import Dataset
     from genbench.features.base import FeatureExtractor
 
+#: the version of the key scheme (and of the file's format): hashed into every key, so a bump makes
+#: every file of an older version one that no run reads again
 FORMAT_VERSION = 1
+#: what every key of today's scheme hashes (:func:`key_inputs`)
+KEY_FIELDS = frozenset(
+    {"version", "dataset", "split", "content", "extractor", "extractor_fingerprint", "arithmetic"}
+)
+#: what a key hashes only where it applies (:func:`batch_rows`): where absent, the key is the one it was
+#: before the field was added, so files keyed without it are still read
+KEY_OPTIONAL = frozenset({"rows"})
+#: the member of a features file that holds its key's inputs as JSON (files written before genbench
+#: recorded them have none: whether today's keys name them is unknown)
+KEY_RECORD = "key_inputs"
+
+
+def key_inputs(dataset: Dataset, extractor: FeatureExtractor, split: Split) -> dict[str, Any]:
+    """Everything that determines the reference features, as the key hashes it."""
+    return {
+        "version": FORMAT_VERSION,
+        "dataset": dataset.name,
+        "split": split,
+        # every value and the shape of the split: no other key about the data is needed
+        "content": dataset.content_digest(split),
+        "extractor": extractor.name,
+        "extractor_fingerprint": extractor.checked_fingerprint(),
+        "arithmetic": arithmetic(extractor.device),
+        **batch_rows(extractor),
+    }
+
+
+def key_of(inputs: dict[str, Any]) -> str:
+    """The key of :func:`key_inputs`: a stable hash of them."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def cache_key(dataset: Dataset, extractor: FeatureExtractor, split: Split) -> str:
     """Stable hash of everything that determines the reference features."""
-    blob = json.dumps(
-        {
-            "version": FORMAT_VERSION,
-            "dataset": dataset.name,
-            "split": split,
-            # every value and the shape of the split: no other key about the data is needed
-            "content": dataset.content_digest(split),
-            "extractor": extractor.name,
-            "extractor_fingerprint": extractor.checked_fingerprint(),
-            "arithmetic": arithmetic(extractor.device),
-            **batch_rows(extractor),
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    return key_of(key_inputs(dataset, extractor, split))
+
+
+def keyed_today(inputs: Any, key: str) -> bool:
+    """Whether a features file of key ``key`` whose record says it was made from ``inputs`` is keyed
+    as today's genbench keys its files: the same version, the same fields hashed, the same hash. A
+    file keyed otherwise is never read: a run looks for the file its own key names."""
+    if not isinstance(inputs, dict) or inputs.get("version") != FORMAT_VERSION:
+        return False
+    return KEY_FIELDS <= set(inputs) <= KEY_FIELDS | KEY_OPTIONAL and key_of(inputs) == key
 
 
 def batch_rows(extractor: FeatureExtractor) -> dict[str, int]:
@@ -101,8 +130,13 @@ def _first_set(chain: tuple[str, ...]) -> str:
 
 
 def cache_path(dataset: Dataset, extractor: FeatureExtractor, split: Split, cache_dir: Path) -> Path:
-    key = cache_key(dataset, extractor, split)
-    return Path(cache_dir) / "features" / f"{dataset.name}-{split}-{extractor.name}-{key}.npz"
+    return _path(key_inputs(dataset, extractor, split), cache_dir)
+
+
+def _path(inputs: dict[str, Any], cache_dir: Path) -> Path:
+    """The features file of the key made from ``inputs``."""
+    name = f"{inputs['dataset']}-{inputs['split']}-{inputs['extractor']}-{key_of(inputs)}.npz"
+    return Path(cache_dir) / "features" / name
 
 
 def reference_features(
@@ -123,7 +157,8 @@ def reference_features(
     them there instead of making a second pass."""
     from genbench.features.same_pass import extract_beside, pass_key, same_pass
 
-    path = cache_path(dataset, extractor, split, cache_dir)
+    inputs = key_inputs(dataset, extractor, split)
+    path = _path(inputs, cache_dir)
     rows = len(dataset.load_stored(split)[0])
     cached = _cached(path, rows, quiet=True)  # unlocked: a read-only shared cache is read as it is
     if cached is not None:
@@ -141,10 +176,11 @@ def reference_features(
         # as stored: uint8 images (an image folder's) are converted batch by batch as they are extracted
         x, _ = dataset.load_stored(split)
         feats, tapped = extract_beside(extractor, also, x, progress)
-        _write(path, feats, who)
+        _write(path, feats, who, inputs)
         for other in also:
-            other_path = cache_path(dataset, other, split, cache_dir)
-            _write(other_path, tapped[pass_key(other)], f"{split} features of {dataset.name} ({other.name})")
+            theirs = key_inputs(dataset, other, split)
+            other_who = f"{split} features of {dataset.name} ({other.name})"
+            _write(_path(theirs, cache_dir), tapped[pass_key(other)], other_who, theirs)
     return feats
 
 
@@ -155,11 +191,14 @@ def uncached(
     return [e for e in extractors if not cache_path(dataset, e, split, cache_dir).exists()]
 
 
-def _write(path: Path, feats: Features, who: str) -> None:
-    """``feats`` as the cache entry at ``path``; a write that fails is said, never fatal."""
+def _write(path: Path, feats: Features, who: str, inputs: dict[str, Any]) -> None:
+    """``feats`` as the cache entry at ``path``, with the ``inputs`` of its key; a write that fails is
+    said, never fatal."""
     arrays = {"features": _stored(feats.features)}
     if feats.logits is not None:
         arrays["logits"] = _stored(feats.logits)
+    # a 0-d str array: read back without pickle, and by the listing without the features
+    arrays[KEY_RECORD] = np.array(json.dumps(inputs, sort_keys=True))
     # straight into the file: through a BytesIO it held a second copy of the features (1.2 GB for
     # CIFAR-10's train split in raw pixels)
     try:
