@@ -1,7 +1,8 @@
 """The plan of a `genbench run`: every model, variant, weights owner and result path resolved and
 checked before any training (:func:`plan`), so that a bad name or ``--set`` value fails in a
-second, not after an hour. Broken model plugins are recorded in the plan as failed rows
-(:class:`Failed`), under the variants asked for, and the others run. A model that samples another's
+second, not after an hour. Each model's rows are planned in :mod:`genbench.model_plan`, where broken
+model plugins are recorded as failed rows (:class:`~genbench.model_plan.Failed`), under the variants
+asked for, and the others run. A model that samples another's
 weights finds that weights owner, and which of its ``--set`` fields change them, in
 :mod:`genbench.weights_owner`. Whether a result already on disk may be replaced by the run is
 checked in :mod:`genbench.replacement`.
@@ -9,26 +10,19 @@ checked in :mod:`genbench.replacement`.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
 from genbench import registry
-from genbench.api import DataSpec, GenerativeModel
+from genbench.api import GenerativeModel
 from genbench.config import (
     Override,
     RunConfig,
-    canonical_variant,
-    check_sequence_sweeps,
-    expand_variants,
     parse_overrides,
-    resolve_model_config,
-    variant_label,
 )
 from genbench.config_types import check_config_types
 from genbench.data.base import Dataset
@@ -36,8 +30,6 @@ from genbench.errors import (
     Diverged,
     GenbenchError,
     PluginLoadError,
-    RegistrationError,
-    said,
 )
 from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
@@ -49,6 +41,7 @@ from genbench.metric_checks import (
     check_metric_samples,
 )
 from genbench.metrics.base import Metric
+from genbench.model_plan import Failed, asked_rows, plan_model
 from genbench.override_fields import check_fields_of_other_models
 from genbench.progress import Progress
 from genbench.replacement import add_fingerprints, check_no_results_replaced
@@ -63,22 +56,7 @@ from genbench.resolve import (
 )
 from genbench.sample_labels import check_conditional_data, planned_classes
 from genbench.shipped import missing_shipped_folders
-from genbench.weights_owner import Owner, check_owner_fields_used, weights_from_refusal, weights_owners
-
-
-@dataclass(frozen=True)
-class Failed:
-    """A row of the run that failed before any work: its model plugin did not import, its weights
-    owner is missing or does not fit, or its config cannot be built or checked (the plugin's own
-    bug: a ``Config`` field with no default, a ``check_config`` raising ``ValueError``, not a
-    GenbenchError). The runner records it as it records a failure at run time, under its row: a
-    failure of ``--set m.k=-1`` filed under plain ``m`` sat beside, or stood in for, the plain
-    model's result."""
-
-    model: str
-    variant: str  # the row's label (:func:`row_label`): '' for the plain model
-    error: str
-    cls: type[GenerativeModel] | None = None  # None: it did not import
+from genbench.weights_owner import Owner, check_owner_fields_used, weights_from_refusal
 
 
 @dataclass
@@ -137,8 +115,6 @@ class Plan:
             return self.measures["reference_stats"]
         return self.config.reference_stats_text()
 
-
-T = TypeVar("T")
 
 #: more samples than any machine holds (2**31 8x8 grey images are 550 GB in float32)
 MAX_SAMPLES = 2**31 - 1
@@ -331,160 +307,6 @@ def planned_reference(config: RunConfig, dataset: Dataset, reads: bool) -> dict[
         "features": config.features or dataset.default_features,
         "reference_stats": config.reference_stats_text(),
     }
-
-
-def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
-    """A result's variant: its ``--set`` values, then its weights owner's (``steps=10,ddpm.lr=1e-3``)."""
-    label = variant_label(overrides)
-    if owner is not None:  # the weights come from another model: its overrides name this row too
-        owned = variant_label({f"{owner.name}.{k}": v for k, v in owner.overrides.items()})
-        label = ",".join(x for x in (label, owned) if x)
-    return label
-
-
-def plan_model(
-    name: str, cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]
-) -> tuple[list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]], list[Failed]]:
-    """Check that ``cls`` handles the dataset of ``spec``; resolve and check (``check_config``) every
-    variant's config and its weights owner's now, so that a bad --set value fails before any training.
-
-    Returns the model with the variants that passed, once per weights owner (ddim once per ddpm
-    checkpoint swept; owner None when it trains its own), and the rows that failed.
-    A GenbenchError is the user's input (a --set value its ``Config`` or ``check_config`` refuses, a
-    dataset it cannot handle): it is raised and fails the run now. Any other exception is the
-    plugin's own bug, whether its config was being built or checked (:func:`checked_variants`): it
-    fails the variant it was raised for, and the other variants and models run; raised before the
-    variants are known (``check_spec``, its weights owners), it fails every row asked for."""
-    owners: list[Owner | None] = [None]
-    try:
-        cls.check_spec(spec)
-        check_sequence_sweeps(cls, [o for o in overrides if o.model == name])
-        owners = [*weights_owners(cls, overrides, spec)] or [None]
-        planned, failed, labels = [], [], set()  # the owners' labels: 200 and 2e2 are one checkpoint
-        for i, owner in enumerate(owners):
-            owner_cfg = None
-            if owner is not None:
-                owner = owners[i] = replace(
-                    owner, overrides=canonical_variant(owner.cls, spec.name, owner.overrides)
-                )
-                if (label := variant_label(owner.overrides)) in labels:
-                    continue
-                labels.add(label)
-                owner_cfg = owner.config(spec.name)
-                owner.cls.check_config(spec, owner_cfg)
-            variants, broken = checked_variants(name, cls, spec, overrides, owner, owner_cfg)
-            if variants:
-                planned.append((name, cls, variants, owner))
-            failed += broken
-    except (PluginLoadError, RegistrationError) as e:  # its weights owner failed to import, or does not fit
-        why = str(e)
-    except (GenbenchError, KeyboardInterrupt):
-        raise  # the user's input (a --set field, a dataset it cannot handle): fails the run now
-    except BaseException as e:  # a plugin's own bug (check_spec, dataset_defaults, unused_fields)
-        why = config_error(name, e, "resolving its config")
-    else:
-        return planned, failed
-    labels = [label for owner in owners for label in asked_rows(name, overrides, owner)]
-    return [], [Failed(name, label, why, cls) for label in dict.fromkeys(labels)]
-
-
-def checked_variants(
-    name: str,
-    cls: type[GenerativeModel],
-    spec: DataSpec,
-    overrides: list[Override],
-    owner: Owner | None,
-    owner_cfg: Any,
-) -> tuple[list[dict[str, str]], list[Failed]]:
-    """The variants of ``name`` that ``overrides`` (canonical) ask for, each canonical, whose config
-    is built and passes ``check_config`` (given ``owner_cfg``, its weights owner's), and the rows of
-    those whose config raised anything but a GenbenchError (raised: the user's input). A config that
-    cannot be built and one that its check refuses with a ValueError are one failure, the plugin's:
-    the row is named by its fields as typed where its config never resolved."""
-    failed: dict[str, Failed] = {}
-
-    def fails(variant: dict[str, str], e: BaseException, doing: str) -> None:
-        label = row_label(variant, owner)
-        failed.setdefault(label, Failed(name, label, config_error(name, e, doing), cls))
-
-    # named by what they change: a sweep point at the default is the plain model, typed twice is one
-    variants = []
-    for typed in expand_variants(name, overrides):
-        canonical = attempt(functools.partial(canonical_variant, cls, spec.name, typed))
-        if isinstance(canonical, BaseException):
-            fails(dict(sorted(typed.items())), canonical, "resolving its config")
-        else:
-            variants.append(canonical)
-    variants = without_unused_fields(name, cls, spec, variants)
-    checked = []
-    for v in {variant_label(v): v for v in variants}.values():
-        # the values too (ddim.steps=0), not only their types: DDPM would train first
-        cfg = attempt(functools.partial(resolve_model_config, cls, spec.name, v))
-        if isinstance(cfg, BaseException):
-            fails(v, cfg, "resolving its config")
-            continue
-        # as documented, (spec, config) without an owner: a plugin's override may take no more
-        extra = {} if owner_cfg is None else {"owner_config": owner_cfg}
-        refused = attempt(functools.partial(cls.check_config, spec, cfg, **extra))
-        if isinstance(refused, BaseException):  # a ValueError for k=-1: not as its API says to refuse
-            fails(v, refused, "checking its config")
-            continue
-        checked.append(v)
-    return checked, list(failed.values())
-
-
-def attempt(call: Callable[[], T]) -> T | BaseException:
-    """``call()``'s value, or what a plugin's own bug raised in it (sys.exit and a plugin's own
-    BaseException too); a GenbenchError (the user's input) and Ctrl-C are raised."""
-    try:
-        return call()
-    except (GenbenchError, KeyboardInterrupt):
-        raise
-    except BaseException as e:
-        return e
-
-
-def config_error(name: str, e: BaseException, doing: str) -> str:
-    """The error of model ``name`` whose own code raised ``e`` while ``doing`` (resolving or
-    checking its config) at planning, as one line naming the plugin, and the fix where it is known."""
-    text = said(e)
-    why = f"model {name!r} raised {type(e).__name__} {doing}: {text}"
-    if isinstance(e, TypeError) and "required" in text:  # Config(width: int) with no default
-        why += "; give every field of its Config a default"
-    return why
-
-
-def asked_rows(name: str, overrides: list[Override], owner: Owner | None = None) -> list[str]:
-    """The labels of the rows of model ``name`` that ``overrides`` (canonical) ask for, each with
-    its fields as typed, sorted as a canonical variant's are: a model whose config cannot be resolved
-    has no canonical variants, and the failure of ``--set m.k=1,2`` is that of rows ``m[k=1]`` and
-    ``m[k=2]``, not of plain ``m``."""
-    mine = registry.models.canonical(name)
-    labels = [row_label(dict(sorted(v.items())), owner) for v in expand_variants(mine, overrides)]
-    return list(dict.fromkeys(labels))
-
-
-def without_unused_fields(
-    name: str, cls: type[GenerativeModel], spec: DataSpec, variants: list[dict[str, str]]
-) -> list[dict[str, str]]:
-    """``variants`` (canonical) each without the fields its config does not use on the data of
-    ``spec`` (:meth:`GenerativeModel.unused_fields`): such a variant is named by what it changes, as
-    one at a field's default is. A field that no variant uses is refused: it changes nothing, and a
-    row named after it held the plain model's very samples. Refusing a variant's unused field even
-    where another variant of the sweep uses it refused a legitimate sweep: ``--set
-    vae.decoder_sigma=none,0.5 --set vae.min_log_sigma=-4`` (a floored learned sigma beside a fixed
-    one, whose floor does nothing) could not run at all."""
-    unused = [
-        set(v) & set(cls.unused_fields(spec, resolve_model_config(cls, spec.name, v))) for v in variants
-    ]
-    used = {f for v, u in zip(variants, unused, strict=True) for f in v if f not in u}
-    if never := [(f, v[f]) for v, u in zip(variants, unused, strict=True) for f in sorted(u - used)]:
-        field, value = never[0]
-        raise GenbenchError(
-            f"--set {name}.{field}={value} changes nothing {name} trains or samples on {spec.name} "
-            f"({spec.kind} data): its row would name a change it does not make; drop it"
-        )
-    return [{f: x for f, x in v.items() if f not in u} for v, u in zip(variants, unused, strict=True)]
 
 
 def canonical_overrides(overrides: list[Override]) -> list[Override]:

@@ -23,10 +23,11 @@ from genbench.io import as_written
 from genbench.metric_checks import effective_metric_options
 from genbench.metrics.base import Metric
 from genbench.metrics.kid_subset import used_metric_options
+from genbench.model_plan import row_label
 from genbench.results import Result
 
 if TYPE_CHECKING:
-    from genbench.planning import Failed
+    from genbench.model_plan import Failed
     from genbench.weights_owner import Owner
 
 
@@ -77,7 +78,6 @@ def check_no_results_replaced(
 
     A result of the same protocol is replaced, as a rerun should; so is one without samples. Not
     by a failure, though: a "failed" result goes beside an ok one (:func:`genbench.runner.write_result`)."""
-    from genbench.planning import row_label  # planning imports this module: not at its top
     from genbench.results import load_result
 
     rows = [(name, row_label(v, owner)) for name, _, variants, owner in models for v in variants]

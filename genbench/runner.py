@@ -27,7 +27,8 @@ from genbench.errors import Diverged, GenbenchError, MetricInputError, PluginOut
 from genbench.extraction_bar import REFERENCE_HINT
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
-from genbench.planning import Failed, Plan, plan, row_label
+from genbench.model_plan import Failed, row_label
+from genbench.planning import Plan, plan
 from genbench.progress import Progress, command_console
 from genbench.protocol_line import protocol_line
 from genbench.provenance import model_source
@@ -197,7 +198,7 @@ def _run(config: RunConfig, console: Progress) -> list[Result]:
 
 
 def record_failed(p: Plan, failed: Failed, seed: int, out: Path, console: Progress) -> Result:
-    """Write the "failed" result of a row that failed at planning (:class:`genbench.planning.Failed`)
+    """Write the "failed" result of a row that failed at planning (:class:`genbench.model_plan.Failed`)
     at ``seed`` under its own row, and say it on its result line, as :func:`run_one`'s failures
     are: the failure of ``--set m.k=-1`` was filed under plain ``m``, beside or in place of its result."""
     result = Result(

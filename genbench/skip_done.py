@@ -24,6 +24,7 @@ from genbench.api import GenerativeModel
 from genbench.config import resolve_model_config
 from genbench.io import as_written
 from genbench.metric_checks import effective_metric_options
+from genbench.model_plan import row_label
 from genbench.replacement import add_fingerprints, replaced_by_run
 from genbench.results import Result
 
@@ -56,8 +57,6 @@ def row_config(
 def done_rows(p: Plan, seeds: list[int], out: Path, console: Progress) -> dict[Row, Result]:
     """The results of ``p``'s rows that ``--skip-done`` reuses, read from ``out``, each said on a line
     of its own; a result there that is not reused is said too, with why, and is run again."""
-    from genbench.planning import row_label
-
     done: dict[Row, Result] = {}
     for name, cls, variants, owner in p.models:
         for overrides in variants:

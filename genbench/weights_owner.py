@@ -3,7 +3,7 @@ ddim samples ddpm's): :class:`Owner`, found and checked for a run by :func:`weig
 point of the sweep of the owner's ``--set`` fields that change those weights (:func:`weights_fields`:
 they name the dependent's row and key the checkpoint it shares), and the refusal of its other fields where the owner is not
 itself in ``--models`` (:func:`check_owner_fields_used`): they would change nothing anywhere.
-:mod:`genbench.planning` calls them while it plans each model.
+:mod:`genbench.model_plan` calls them while it plans each model.
 """
 
 from __future__ import annotations

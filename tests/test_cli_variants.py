@@ -23,7 +23,8 @@ def planned_rows(
 ) -> list[tuple[str, str]]:
     """``(model, row label)`` of every variant :func:`genbench.planning.plan` makes of ``models`` with
     ``--set overrides``: what a run would write, without training anything."""
-    from genbench.planning import plan, row_label
+    from genbench.model_plan import row_label
+    from genbench.planning import plan
 
     config = RunConfig(
         models=models, dataset=dataset, overrides=list(overrides), out=tmp_path, cache_dir=cache_dir
