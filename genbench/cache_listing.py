@@ -27,7 +27,8 @@ IF_DELETED = {
     "stale features": "none: this genbench never reads them (it keys features otherwise), safe to delete",
     "unrecorded features": (
         "extracted again by the next run that needs them, if any does: they were written before genbench "
-        "recorded how a key is made, so whether this genbench reads them is unknown; delete them to be sure"
+        "recorded how a key is made, so whether this genbench reads them is unknown (one it does not read only "
+        "takes disk space)"
     ),
     "classifier": "trained again by the next run that needs it",
     "weights": "downloaded again when next needed",

@@ -144,7 +144,7 @@ def test_the_listing_says_whether_this_genbench_reads_each_features_file(tmp_pat
         ),
     }
     assert by_path[paths["older"]].if_deleted.startswith("none: this genbench never reads them")
-    assert "whether this genbench reads them is unknown; delete them to be sure" in (
+    assert "whether this genbench reads them is unknown (one it does not read only takes disk" in (
         by_path[paths["unrecorded"]].if_deleted
     )
     assert {k: p.stat().st_atime for k, p in paths.items()} == before
@@ -157,10 +157,10 @@ def test_list_cache_gives_the_command_that_deletes_the_stale_and_the_unrecorded(
     r = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
-    (stale,) = [ln for ln in lines if ln.startswith("2 stale features file(s)")]
-    assert stale.startswith("2 stale features file(s), never read by this genbench, safe to delete: rm ")
-    (unrecorded,) = [ln for ln in lines if ln.startswith("1 features file(s) written before")]
-    assert "whether this genbench reads them is unknown; delete them to be sure" in unrecorded
+    (stale,) = [ln for ln in lines if ln.startswith("2 stale features files")]
+    assert stale.startswith("2 stale features files, never read by this genbench, safe to delete: rm ")
+    (unrecorded,) = [ln for ln in lines if ln.startswith("1 features file written before")]
+    assert "whether this genbench reads them is unknown (one it does not read only" in unrecorded
     # one line each (unwrapped at 80 columns), which deletes those files and no other
     assert sorted(shlex.split(stale.split(": rm ", 1)[1])) == sorted(
         str(paths[k]) for k in ("older", "otherwise")
@@ -174,4 +174,4 @@ def test_no_command_where_every_features_file_is_todays(tmp_path):
     args = ["list", "cache", "--cache-dir", str(tmp_path / "cache"), "--data-dir", str(tmp_path / "data")]
     r = CliRunner().invoke(app, args, env={"COLUMNS": "1000"})
     assert r.exit_code == 0, r.output
-    assert " rm " not in r.stdout and "features file(s)" not in r.stdout
+    assert " rm " not in r.stdout and "features file" not in r.stdout

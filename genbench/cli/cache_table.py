@@ -52,16 +52,18 @@ def cache_table(cache_dir: Path | None, data_dir: Path | None) -> None:
         paths = [e.path for e in listing.entries if e.kind == kind]
         if paths:  # one line, unwrapped, to paste as it is
             rm = " ".join(["rm", *(shlex.quote(str(p)) for p in paths)])
-            console.print(f"{why.format(n=len(paths))}: {rm}", markup=False, soft_wrap=True)
+            said = why.format(n=len(paths), files="file" if len(paths) == 1 else "files")
+            console.print(f"{said}: {rm}", markup=False, soft_wrap=True)
 
 
 #: the features files whose deletion the listing advises, with why, in one command each kind
 _DELETE = (
-    ("stale features", "{n} stale features file(s), never read by this genbench, safe to delete"),
+    ("stale features", "{n} stale features {files}, never read by this genbench, safe to delete"),
     (
         "unrecorded features",
-        "{n} features file(s) written before genbench recorded how a key is made: whether this genbench "
-        "reads them is unknown; delete them to be sure (a run that needs them extracts them again)",
+        "{n} features {files} written before genbench recorded how a key is made: whether this genbench "
+        "reads them is unknown (one it does not read only takes disk space; a run that needs one "
+        "extracts it again)",
     ),
 )
 
