@@ -65,6 +65,31 @@ def test_the_protocol_line_names_the_metric_options_given(cli, tmp_path, cache_d
     assert f"seed 0; {options}" in " ".join(r.stderr.split()), r.stderr
 
 
+def test_the_protocol_line_says_memorization_is_against_the_train_split_in_pixels(cli, tmp_path, cache_dir):
+    """``genbench eval --metrics memorization`` printed ``memorization_rate=0.5`` under "against the
+    test split (360 examples), in classifier features": memorization compares with the train split
+    whatever the reference split, in pixels unless ``memorization.space=features``. The line says so
+    where memorization runs, and only there."""
+    from cli_helpers import digits_test_u8
+
+    np.save(tmp_path / "s.npy", digits_test_u8(cache_dir)[:, :, :, None])
+    said = {}
+    for name, extra in {
+        "pixels": ["--reference-split", "test"],
+        "features": ["--metric-option", "memorization.space=features"],
+        "none": ["--metrics", "kid"],
+    }.items():
+        metrics = [] if name == "none" else ["--metrics", "memorization"]
+        r = cli(*eval_args(tmp_path / "s.npy", tmp_path / name, cache_dir, *metrics, *extra, "--no-figures"))
+        assert r.exit_code == 0, r.output
+        said[name] = " ".join(r.stderr.split())
+    assert "against the test split (360 examples), in classifier features" in said["pixels"]
+    assert "seed 0; memorization against the train split, in pixels" in said["pixels"], said["pixels"]
+    features = "memorization.space=features; memorization against the train split, in these features"
+    assert features in said["features"], said["features"]
+    assert "memorization against" not in said["none"]
+
+
 def _terminal(width: int = 100):
     """A rich console drawing as on a terminal ``width`` columns wide, into a string."""
     import io
