@@ -411,15 +411,21 @@ def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> 
                 f"; did you mean {', '.join(close)}?" if close else f"; fields: {', '.join(fields) or 'none'}"
             )
             if owned := owner_field(cls, key):  # ddim.train_steps: a field of the ddpm it samples
-                raise GenbenchError(
-                    f"model {name!r} has no config field {key!r}: it trains nothing, it samples the "
-                    f"weights of {owned!r} (its weights_from), whose field it is; use --set {owned}.{key}={text}"
-                )
+                raise owner_field_error(name, key, owned, text)
             # the fields' values, types and comments: `genbench list models NAME` (model_fields.py)
             shown = f" (`genbench list models {name}` shows each with its value)" if fields else ""
             raise GenbenchError(f"model {name!r} has no config field {key!r}{hint}{shown}")
         values[key] = coerce(text, hints[key], f"{name}.{key}")
     return Config(**values)
+
+
+def owner_field_error(name: str, key: str, owned: str, text: str) -> GenbenchError:
+    """The refusal of ``--set NAME.KEY=TEXT`` where ``key`` is a field of ``owned``, the model whose
+    weights ``name`` samples (:func:`owner_field`): the fix sets it on ``owned``."""
+    return GenbenchError(
+        f"model {name!r} has no config field {key!r}: it trains nothing, it samples the "
+        f"weights of {owned!r} (its weights_from), whose field it is; use --set {owned}.{key}={text}"
+    )
 
 
 def owner_field(cls: type, key: str) -> str | None:

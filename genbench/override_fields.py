@@ -1,7 +1,8 @@
 """Which model a ``--set`` field belongs to, where the model it names has no such field but another
 model of the run has: ``--models ddpm,vae --set ddpm.latent_dim=8`` listed ddpm's 22 fields, not
 that ``latent_dim`` is the VAE's (:func:`check_fields_of_other_models`). A ``weights_from`` model's
-training field (``ddim.train_steps``) is named by :func:`genbench.config.resolve_model_config`.
+training field (``ddim.train_steps``) is refused naming its owner's with the value as typed, a sweep
+whole (:func:`genbench.config.owner_field_error`, which the Python API's configs get too).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 
-from genbench.config import Override, owner_field
+from genbench.config import Override, owner_field, owner_field_error
 from genbench.errors import GenbenchError
 
 
@@ -27,13 +28,14 @@ def check_fields_of_other_models(classes: dict[str, type], overrides: list[Overr
         cls = classes.get(o.model)
         if cls is None or not (own := field_names(cls)) or o.field in own:
             continue
-        if owner_field(cls, o.field):  # ddim.train_steps: resolve_model_config names ddpm's
-            continue
+        if owned := owner_field(cls, o.field):  # ddim.train_steps: ddpm's, named with the sweep as typed
+            # (resolve_model_config, given one sweep point at a time, named its first value alone)
+            raise owner_field_error(o.model, o.field, owned, o.text)
         others = [n for n, c in classes.items() if n != o.model and o.field in field_names(c)]
         if not others:
             continue  # resolve_model_config's "did you mean" or its list of fields
         close = difflib.get_close_matches(o.field, own, n=3)
-        also = f"; or did you mean {o.model}.{', '.join(close)}?" if close else ""
+        also = f"; or did you mean {', '.join(f'{o.model}.{c}' for c in close)}?" if close else ""
         raise GenbenchError(
             f"model {o.model!r} has no config field {o.field!r}: it is a field of "
             f"{' and '.join(repr(n) for n in others)}; use --set {others[0]}.{o.field}={o.text}{also}"

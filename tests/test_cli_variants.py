@@ -212,9 +212,17 @@ def test_a_training_field_set_on_a_sampler_names_the_model_that_trains(cli, tmp_
     assert "has no config field 'stesp'; did you mean steps?" in line, line
 
 
+def test_a_swept_training_field_set_on_a_sampler_names_the_whole_sweep(cli, tmp_path, cache_dir):
+    """``--set ddim.train_steps=200,400`` was told ``use --set ddpm.train_steps=200``: the refusal was
+    made one sweep point at a time, so the fix dropped the other values typed."""
+    args = ["--models", "ddim", "--dataset", "ring8", "--set", "ddim.train_steps=200,400"]
+    line = single_line_error(cli(*run_args(tmp_path, cache_dir, *args)))
+    assert line.endswith("use --set ddpm.train_steps=200,400"), line
+
+
 def test_a_swept_training_field_of_a_weights_owner_runs_the_dependent_on_each_value(tmp_path, cache_dir):
-    """``--models ddpm,ddim --set ddpm.train_steps=200,400`` was refused ("a run samples one ddpm
-    config for ddim; run ddim once per value"): a ddim row now samples each ddpm checkpoint, labelled
+    """``--models ddpm,ddim --set ddpm.train_steps=200,400`` was refused ("sweeps ddpm, which a
+    dependent model reuses; sweep one value at a time"): a ddim row now samples each ddpm checkpoint, labelled
     as ``--models ddim --set ddpm.train_steps=200`` labels it, in a grid with ddim's own sweep; a
     value typed twice (200, 2e2) is one checkpoint and one row."""
 
@@ -248,6 +256,9 @@ def test_a_field_of_another_model_of_the_run_names_that_model(cli, tmp_path, cac
     assert "use --set vae.latent_dim=8" in line, line
     line = single_line_error(cli(*run_args(tmp_path, cache_dir, *base, "--set", "vae.lr_g=1e-3,2e-3")))
     assert "use --set gan-ns.lr_g=1e-3,2e-3; or did you mean vae.lr?" in line, line
+    # each close name is the model's, to paste (it said "gan-ns.lr_g, lr_d", lr_d of no model)
+    line = single_line_error(cli(*run_args(tmp_path, cache_dir, *base, "--set", "gan-ns.lr=1e-3")))
+    assert line.endswith("; or did you mean gan-ns.lr_g, gan-ns.lr_d?"), line
     line = single_line_error(cli(*run_args(tmp_path, cache_dir, *base, "--set", "ddpm.latnt_dim=8")))
     assert "has no config field 'latnt_dim'; fields: timesteps" in line, line
 
