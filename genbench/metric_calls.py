@@ -40,7 +40,7 @@ def not_applicable(metric: Metric, ctx: EvalContext, result: Result) -> str:
     it does not apply. First, for a metric of the training log, that the checkpoint carried none
     (gan_dynamics' own message told a GAN loaded without one to use it "with GAN models")."""
     if metric.name in TRAINING_LOG_METRICS and no_training_log(result):
-        return no_log_reason(metric.name)
+        return no_log_reason(metric.name, logs_it=False)  # a VAE has none to log: unknown here
     try:  # compute's contract: a MetricInputError naming the fix when its inputs do not fit
         with ctrl_c_kept():
             metric.compute(ctx)

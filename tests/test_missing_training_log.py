@@ -5,6 +5,7 @@ the board each say why, in one line, with the fix (:mod:`genbench.missing_traini
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -18,6 +19,9 @@ SAID = (
     "gan_dynamics: the seed's weights were loaded from a checkpoint that carries no training log "
     "(an older genbench's, or a plugin's), which gan_dynamics reads; rerun the seed with --retrain "
     "to log its training"
+)
+SAID_IN_RUN = (
+    SAID.replace("rerun the seed", "if its model is a GAN, rerun the seed") + " (it applies to GANs alone)"
 )
 
 
@@ -52,7 +56,8 @@ def test_a_gan_loaded_without_its_training_log_is_said_to_lack_gan_dynamics(tmp_
     (loaded,) = run(_config(tmp_path, "b", [1]))
     assert loaded.training["loaded"] is True and not loaded.training_log and not loaded.metrics
     said = [ln for ln in capsys.readouterr().err.splitlines() if "not computed" in ln]
-    assert said == [f"warning: {loaded.label} seed 1: not computed: {SAID}"], said
+    # the run cannot tell a GAN by a log it lacks: the fix is said to be a GAN's
+    assert said == [f"warning: {loaded.label} seed 1: not computed: {SAID_IN_RUN}"], said
     shutil.copy(trained[0].path(tmp_path / "a"), trained[0].path(tmp_path / "b"))
     md = report(tmp_path / "b", tmp_path / "boards")["ring8"]
     note = (
@@ -60,6 +65,29 @@ def test_a_gan_loaded_without_its_training_log_is_said_to_lack_gan_dynamics(tmp_
         f"seed 1: {SAID}"
     )
     assert note in md, md
+
+
+def test_a_vae_loaded_without_its_training_log_is_not_told_that_retrain_gives_it_gan_dynamics(
+    tmp_path, capsys
+):
+    """A VAE (to which gan_dynamics never applies) loaded from a checkpoint without its log was told
+    to "rerun the seed with --retrain to log its training", which gives it no gan_dynamics either:
+    the run cannot tell a GAN by a log it lacks, so its fix is said to be a GAN's."""
+    config = replace(_config(tmp_path, "a", [0]), models=["vae"], overrides=["vae.steps=20"])
+    (trained,) = run(config)
+    assert trained.status == "ok" and trained.training_log and not trained.metrics
+    checkpoint = Path(trained.training["checkpoint"])
+    payload = torch.load(checkpoint, weights_only=False)
+    del payload["training_log"]
+    torch.save(payload, checkpoint)
+    capsys.readouterr()
+    (loaded,) = run(replace(config, out=tmp_path / "b"))
+    assert loaded.training["loaded"] is True and not loaded.training_log
+    (said,) = [ln for ln in capsys.readouterr().err.splitlines() if "not computed" in ln]
+    assert said.endswith(
+        "; if its model is a GAN, rerun the seed with --retrain to log its training "
+        "(it applies to GANs alone)"
+    ), said
 
 
 def test_a_row_with_no_value_of_it_gets_no_such_note():
