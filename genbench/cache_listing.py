@@ -165,6 +165,9 @@ def _features(path: Path, m: re.Match[str]) -> CacheEntry:
         return _entry(
             "unrecorded features", f"{what}, written before genbench recorded how its key is made", path
         )
+    if record is _BAD_RECORD:  # a run reads the file by its name: not "never read", nor "unreadable"
+        bad = f"{what} (its record of its key cannot be read: whether this genbench reads them is unknown)"
+        return _entry("features", bad, path)
     if keyed_today(record, m["key"]):
         return _entry("features", what, path)
     version = record.get("version") if isinstance(record, dict) else None
@@ -178,24 +181,33 @@ def _features(path: Path, m: re.Match[str]) -> CacheEntry:
     return _entry("stale features", f"{what}, {how}: never read", path)
 
 
-#: a features file that cannot be read (not a zip, cut short), and one that records nothing of its key
-_UNREADABLE, _UNRECORDED = object(), object()
+#: a features file that cannot be read (not a zip, cut short), one that records nothing of its key,
+#: and one whose record cannot be read (not JSON, not a dict): its arrays may be read all the same
+_UNREADABLE, _UNRECORDED, _BAD_RECORD = object(), object(), object()
 
 
 def _key_record(path: Path, member: str) -> Any:
-    """What a features file records of its key's inputs (JSON), ``_UNRECORDED`` where it records
-    nothing; the features are not read (an ``.npz`` reads a member when it is asked for)."""
+    """What a features file records of its key's inputs (a dict, from JSON), ``_UNRECORDED`` where it
+    records nothing, ``_BAD_RECORD`` where that record cannot be read; the features are not read (an
+    ``.npz`` reads a member when it is asked for)."""
     import json
 
     import numpy as np
 
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if member not in npz.files:
-                return _UNRECORDED
-            return json.loads(str(npz[member][()]))
+        npz = np.load(path, allow_pickle=False)
     except Exception:
         return _UNREADABLE
+    if not hasattr(npz, "files"):  # one .npy array under an .npz name
+        return _UNREADABLE
+    with npz:
+        if member not in npz.files:
+            return _UNRECORDED
+        try:
+            record = json.loads(str(npz[member][()]))
+        except Exception:  # a run reads the file by its name alone: the arrays may be today's
+            return _BAD_RECORD
+    return record if isinstance(record, dict) else _BAD_RECORD
 
 
 def _classifier(path: Path) -> str:

@@ -175,3 +175,23 @@ def test_no_command_where_every_features_file_is_todays(tmp_path):
     r = CliRunner().invoke(app, args, env={"COLUMNS": "1000"})
     assert r.exit_code == 0, r.output
     assert " rm " not in r.stdout and "features file" not in r.stdout
+
+
+@pytest.mark.parametrize("record", ["{not json", "[1, 2]"])
+def test_a_file_whose_record_cannot_be_read_is_not_said_to_be_extracted_again(tmp_path, monkeypatch, record):
+    """A features file whose key record is damaged (not JSON, not a dict) beside intact arrays was
+    listed as "unreadable: a run that needs them extracts them again", or as stale and "never read",
+    while a run, which finds the file by its name, read it: whether this genbench reads it is unknown."""
+    ds = Ring8(cache_dir=tmp_path)
+    ext = Raw(ds, cache_dir=tmp_path)
+    made = reference_features(ds, ext, "train", tmp_path)
+    path = cache_path(ds, ext, "train", tmp_path)
+    np.savez(path, features=made.features.astype(np.float32), **{KEY_RECORD: np.array(record)})
+    (entry,) = [e for e in genbench.cache_entries(tmp_path, tmp_path / "data").entries if e.path == path]
+    assert (entry.kind, entry.what) == (
+        "features",
+        "train features of ring8 (raw) (its record of its key cannot be read: whether this genbench "
+        "reads them is unknown)",
+    )
+    monkeypatch.setattr(Raw, "extract", lambda self, x: pytest.fail("extracted again"))
+    np.testing.assert_array_equal(reference_features(ds, ext, "train", tmp_path).features, made.features)
