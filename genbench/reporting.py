@@ -91,6 +91,14 @@ def _describe(extractors: dict[FeaturesKey, dict]) -> dict[FeaturesKey, str]:
 
 #: colours of unflagged rows: matplotlib's cycle without its grey (C7), which marks flagged rows
 _COLOURS = [f"C{i}" for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)]
+#: the markers of unflagged rows, the next after every 9 rows: the 10th row took the 1st's orange
+#: dot (the conditional board's `ddim-cond[guidance=3]` and `ddpm-cond`); "x" marks flagged rows
+_POINT_MARKERS = ("o", "s", "^", "D")
+
+
+def _point_marker(i: int) -> str:
+    """The marker of the ``i``-th row's point: a colour and marker no other row of 36 shares."""
+    return _POINT_MARKERS[i // len(_COLOURS) % len(_POINT_MARKERS)]
 
 
 #: an FID below this share of the board's largest is numerically 0: a copy's FID comes out of the
@@ -119,7 +127,9 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         any_partial |= bool(partial)
         rerun = rerun_mark(row)
         style = (
-            {"fmt": "x", "color": "gray"} if flagged else {"fmt": "o", "color": _COLOURS[i % len(_COLOURS)]}
+            {"fmt": "x", "color": "gray"}
+            if flagged
+            else {"fmt": _point_marker(i), "color": _COLOURS[i % len(_COLOURS)]}
         )
         ax.errorbar(row.samples_per_s, row.fid, yerr=getattr(row, "fid_std", None), capsize=3, **style)
         name = _point_name(row) + (f" [{timed}]" if timed else "")

@@ -1726,6 +1726,25 @@ def test_fid_against_speed_shows_a_zero_fid_and_keeps_grey_for_flagged_rows(tmp_
     assert mcolors.to_hex("C7") not in {colour for _, colour in points}
 
 
+def test_fid_against_speed_gives_each_of_a_dozen_rows_its_own_colour_and_marker(tmp_path, monkeypatch):
+    """The colours (9, matplotlib's grey kept for flagged rows) repeated from the 10th row on: the
+    conditional board's ``ddim-cond[guidance=3]`` was drawn as ``ddpm-cond``'s orange dot."""
+    import matplotlib.colors as mcolors
+
+    from genbench import reporting
+
+    made = []
+    figure = reporting._figure
+    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    rs = [result(f"m{i:02d}", 0, 10.0 + i, samples_per_s=100.0 + i) for i in range(12)]
+    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    styles = [
+        (mcolors.to_hex(c.lines[0].get_color()), c.lines[0].get_marker()) for c in made[0].axes[0].containers
+    ]
+    assert len(styles) == 12 and len(set(styles)) == 12, styles
+    assert all(marker != "x" for _, marker in styles)  # the cross marks flagged rows alone
+
+
 def test_fid_against_speed_draws_a_numerically_zero_fid_as_zero(tmp_path, monkeypatch):
     """The conditional copy control's FID came out of the matrix square root as 1e-12, not 0: the
     log axis ran down to 1e-12 and squeezed every model's FID into the top sixth of the figure."""
