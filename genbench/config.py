@@ -439,12 +439,16 @@ def owner_field(cls: type, key: str) -> str | None:
 
     try:
         owner = registry.models.canonical(str(source))
-        Config = registry.models.get(owner).Config
+        owner_cls = registry.models.get(owner)
     except GenbenchError:  # a weights_from not installed or broken: the planner names it
         return None
-    if not dataclasses.is_dataclass(Config):
-        return None
-    return owner if key in {f.name for f in dataclasses.fields(Config)} else None
+    return owner if key in config_field_names(owner_cls) else None
+
+
+def config_field_names(cls: type) -> list[str]:
+    """The fields of a model class's ``Config``; none where it is no dataclass."""
+    Config = getattr(cls, "Config", None)
+    return [f.name for f in dataclasses.fields(Config)] if dataclasses.is_dataclass(Config) else []
 
 
 def expand_variants(model: str, overrides: list[Override]) -> list[dict[str, str]]:

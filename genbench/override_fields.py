@@ -7,17 +7,10 @@ whole (:func:`genbench.config.owner_field_error`, which the Python API's configs
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 
-from genbench.config import Override, owner_field, owner_field_error
+from genbench.config import Override, config_field_names, owner_field, owner_field_error
 from genbench.errors import GenbenchError
-
-
-def field_names(cls: type) -> list[str]:
-    """The fields of ``cls.Config``; none where it is no dataclass."""
-    Config = getattr(cls, "Config", None)
-    return [f.name for f in dataclasses.fields(Config)] if dataclasses.is_dataclass(Config) else []
 
 
 def check_fields_of_other_models(classes: dict[str, type], overrides: list[Override]) -> None:
@@ -26,12 +19,12 @@ def check_fields_of_other_models(classes: dict[str, type], overrides: list[Overr
     name) has; a close name of its own model's fields is still offered."""
     for o in overrides:
         cls = classes.get(o.model)
-        if cls is None or not (own := field_names(cls)) or o.field in own:
+        if cls is None or not (own := config_field_names(cls)) or o.field in own:
             continue
         if owned := owner_field(cls, o.field):  # ddim.train_steps: ddpm's, named with the sweep as typed
             # (resolve_model_config, given one sweep point at a time, named its first value alone)
             raise owner_field_error(o.model, o.field, owned, o.text)
-        others = [n for n, c in classes.items() if n != o.model and o.field in field_names(c)]
+        others = [n for n, c in classes.items() if n != o.model and o.field in config_field_names(c)]
         if not others:
             continue  # resolve_model_config's "did you mean" or its list of fields
         close = difflib.get_close_matches(o.field, own, n=3)
