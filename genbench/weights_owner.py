@@ -1,8 +1,9 @@
 """The weights owner of a model that samples another model's trained weights (its ``weights_from``:
 ddim samples ddpm's): :class:`Owner`, found and checked for a run by :func:`weights_owners`, one per
-point of the sweep of the owner's ``--set`` fields that change those weights (:func:`weights_fields`:
-they name the dependent's row and key the checkpoint it shares), and the refusal of its other fields where the owner is not
-itself in ``--models`` (:func:`check_owner_fields_used`): they would change nothing anywhere.
+point of the sweep of the owner's ``--set`` fields that change those weights
+(:func:`weights_fields`: they name the dependent's row and key the checkpoint it shares), and the
+refusal of its other fields where the owner is not itself in ``--models``
+(:func:`check_owner_fields_used`): they would change nothing anywhere.
 :mod:`genbench.model_plan` calls them while it plans each model.
 """
 
