@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class GenbenchError(Exception):
@@ -137,3 +141,14 @@ def plugin_fix(error: BaseException) -> str:
     """The fix for a plugin's exception whose cause is known, as "; <fix>", else ""."""
     text = said(error)
     return next((f"; {fix}" for words, fix in _FIXES if words.search(text)), "")
+
+
+def attempt(call: Callable[[], T]) -> T | BaseException:
+    """``call()``'s value, or what a plugin's own bug raised in it (sys.exit and a plugin's own
+    BaseException too); a GenbenchError (the user's input) and Ctrl-C are raised."""
+    try:
+        return call()
+    except (GenbenchError, KeyboardInterrupt):
+        raise
+    except BaseException as e:
+        return e

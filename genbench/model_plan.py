@@ -7,9 +7,8 @@ rows a broken plugin fails (:class:`Failed`), named as the user asked for them (
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from genbench import registry
 from genbench.api import DataSpec, GenerativeModel
@@ -21,10 +20,8 @@ from genbench.config import (
     resolve_model_config,
     variant_label,
 )
-from genbench.errors import GenbenchError, PluginLoadError, RegistrationError, said
+from genbench.errors import GenbenchError, PluginLoadError, RegistrationError, attempt, said
 from genbench.weights_owner import Owner, weights_owners
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,39 +59,70 @@ def plan_model(
     A GenbenchError is the user's input (a --set value its ``Config`` or ``check_config`` refuses, a
     dataset it cannot handle): it is raised and fails the run now. Any other exception is the
     plugin's own bug, whether its config was being built or checked (:func:`checked_variants`): it
-    fails the variant it was raised for, and the other variants and models run; raised before the
-    variants are known (``check_spec``, its weights owners), it fails every row asked for."""
-    owners: list[Owner | None] = [None]
+    fails the variant it was raised for, and the other variants and models run; raised for one
+    weights owner's value (:func:`checked_owners`), it fails the rows of that value; raised before
+    the variants are known (``check_spec``, its weights owners), it fails every row asked for."""
+    who, doing = name, "resolving its config"  # whose code raised, doing what: the error names both
     try:
         cls.check_spec(spec)
         check_sequence_sweeps(cls, [o for o in overrides if o.model == name])
-        owners = [*weights_owners(cls, overrides, spec)] or [None]
-        planned, failed, labels = [], [], set()  # the owners' labels: 200 and 2e2 are one checkpoint
-        for i, owner in enumerate(owners):
-            owner_cfg = None
-            if owner is not None:
-                owner = owners[i] = replace(
-                    owner, overrides=canonical_variant(owner.cls, spec.name, owner.overrides)
-                )
-                if (label := variant_label(owner.overrides)) in labels:
-                    continue
-                labels.add(label)
-                owner_cfg = owner.config(spec.name)
-                owner.cls.check_config(spec, owner_cfg)
-            variants, broken = checked_variants(name, cls, spec, overrides, owner, owner_cfg)
-            if variants:
-                planned.append((name, cls, variants, owner))
-            failed += broken
+        if cls.weights_from:  # the owner's code from here: its check_spec, its config's defaults
+            who, doing = registry.models.canonical(cls.weights_from), f"{doing} as {name}'s weights owner"
+        owners = weights_owners(cls, overrides, spec)
     except (PluginLoadError, RegistrationError) as e:  # its weights owner failed to import, or does not fit
-        why = str(e)
+        return [], [Failed(name, label, str(e), cls) for label in asked_rows(name, overrides)]
     except (GenbenchError, KeyboardInterrupt):
         raise  # the user's input (a --set field, a dataset it cannot handle): fails the run now
-    except BaseException as e:  # a plugin's own bug (check_spec, dataset_defaults, unused_fields)
-        why = config_error(name, e, "resolving its config")
-    else:
-        return planned, failed
-    labels = [label for owner in owners for label in asked_rows(name, overrides, owner)]
-    return [], [Failed(name, label, why, cls) for label in dict.fromkeys(labels)]
+    except BaseException as e:  # a plugin's own bug (check_spec, dataset_defaults)
+        why = config_error(who, e, doing)
+        return [], [Failed(name, label, why, cls) for label in asked_rows(name, overrides)]
+    planned, failed = [], []
+    for owner, owner_cfg, why in checked_owners(name, spec, owners):
+        if why is None:
+            try:
+                variants, broken = checked_variants(name, cls, spec, overrides, owner, owner_cfg)
+            except (GenbenchError, KeyboardInterrupt):
+                raise
+            except BaseException as e:  # a plugin's own bug (its unused_fields)
+                why = config_error(name, e, "resolving its config")
+            else:
+                if variants:
+                    planned.append((name, cls, variants, owner))
+                failed += broken
+                continue
+        failed += [Failed(name, label, why, cls) for label in asked_rows(name, overrides, owner)]
+    return planned, failed
+
+
+def checked_owners(
+    name: str, spec: DataSpec, owners: list[Owner]
+) -> list[tuple[Owner | None, Any, str | None]]:
+    """Each of ``owners`` (model ``name``'s weights owners, their values as typed) once, canonical
+    (``200`` and ``2e2`` are one checkpoint, and one row of ``name``), with its config as a weights
+    owner and None, or with why its plugin's own code raised resolving or checking that config: the
+    rows of that value fail, and those of the other values run (a ``check_config`` refusing one
+    value with a ValueError failed every value's rows, under rows named without it). An owner whose
+    config never resolved is named by its fields as typed. ``[(None, None, None)]`` for a model that
+    trains its own weights."""
+    if not owners:
+        return [(None, None, None)]
+    out: dict[str, tuple[Owner | None, Any, str | None]] = {}
+    for typed in owners:
+        doing, cfg = "resolving its config", None
+        canonical = attempt(functools.partial(canonical_variant, typed.cls, spec.name, typed.overrides))
+        if isinstance(canonical, BaseException):
+            owner, raised = replace(typed, overrides=dict(sorted(typed.overrides.items()))), canonical
+        else:
+            owner = replace(typed, overrides=canonical)
+            raised = cfg = attempt(functools.partial(owner.config, spec.name))
+            if not isinstance(cfg, BaseException):
+                doing = "checking its config"
+                raised = attempt(functools.partial(owner.cls.check_config, spec, cfg))
+        why = None
+        if isinstance(raised, BaseException):
+            why = config_error(owner.name, raised, f"{doing} as {name}'s weights owner")
+        out.setdefault(variant_label(owner.overrides), (owner, cfg, why))
+    return list(out.values())
 
 
 def checked_variants(
@@ -140,17 +168,6 @@ def checked_variants(
             continue
         checked.append(v)
     return checked, list(failed.values())
-
-
-def attempt(call: Callable[[], T]) -> T | BaseException:
-    """``call()``'s value, or what a plugin's own bug raised in it (sys.exit and a plugin's own
-    BaseException too); a GenbenchError (the user's input) and Ctrl-C are raised."""
-    try:
-        return call()
-    except (GenbenchError, KeyboardInterrupt):
-        raise
-    except BaseException as e:
-        return e
 
 
 def config_error(name: str, e: BaseException, doing: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from genbench import registry
@@ -22,7 +23,7 @@ from genbench.config import (
     expand_variants,
     resolve_model_config,
 )
-from genbench.errors import GenbenchError, PluginLoadError, RegistrationError, UnknownNameError
+from genbench.errors import GenbenchError, PluginLoadError, RegistrationError, UnknownNameError, attempt
 from genbench.field_values import same_value
 from genbench.isolation import global_rng_kept, torch_state_kept
 
@@ -113,10 +114,15 @@ def weights_fields(cls: type[GenerativeModel], spec: DataSpec, overrides: list[O
     ``ddpm.ch=64`` on ring8 (the U-Net's, where the MLP trains) sampled the very weights of plain
     ``ddim`` under a row that named the field. Only when ``overrides`` has any, builds one ``cls``
     per config compared (each field at its values and at the default, the others at their first
-    value) and reads its ``train_config``, as the runner keys the checkpoint: one model whose
-    ``config`` was swapped under it gave the same ``train_config`` for every value of a plugin that
-    read its config in ``__init__`` (a dict of hyperparameters kept there), and its every training
-    field was refused as changing nothing."""
+    value, or at their defaults where that one does not build) and reads its ``train_config``, as
+    the runner keys the checkpoint: one model whose ``config`` was swapped under it gave the same
+    ``train_config`` for every value of a plugin that read its config in ``__init__`` (a dict of
+    hyperparameters kept there), and its every training field was refused as changing nothing.
+
+    A value whose model the plugin's own code fails to build (a ``check_config`` refusing it with a
+    ValueError) is left out of the comparison: it fails its own rows (:mod:`genbench.model_plan`),
+    and failed every value's. A field none of whose values compares counts as changing the weights:
+    its rows, named by it, fail."""
     if not overrides:
         return set()
     first = {o.field: o.values[0] for o in overrides}
@@ -125,27 +131,48 @@ def weights_fields(cls: type[GenerativeModel], spec: DataSpec, overrides: list[O
     def key(given: dict[str, str]) -> Any:
         # built as the weights owner it is here (ddpm-cond with p_uncond=0 refused its own default
         # guidance, which the dependent never uses)
-        config = cls.weights_owner_config(resolve_model_config(cls, spec.name, given))
+        config = attempt(lambda: cls.weights_owner_config(resolve_model_config(cls, spec.name, given)))
+        if isinstance(config, BaseException):
+            return UNBUILT
         if (seen := repr(config)) not in keys:
             # its __init__ checks the config, so a bad value fails as it would in training; what it
             # changes of torch's global generators and settings is put back (the runner builds it
             # again, and warns then)
             with global_rng_kept(), torch_state_kept(f"model {cls.registered_name!r}", lambda _: None):
-                keys[seen] = cls(spec, config).train_config()
+                built = attempt(lambda: cls(spec, config).train_config())
+            keys[seen] = UNBUILT if isinstance(built, BaseException) else built
         return keys[seen]
 
-    default = resolve_model_config(cls, spec.name, {})
+    default = attempt(partial(resolve_model_config, cls, spec.name, {}))
+    if isinstance(default, BaseException):  # its defaults do not resolve (dataset_defaults raised)
+        return {o.field for o in overrides}  # nothing compares: every row, named by them, fails
     hints = typing.get_type_hints(cls.Config)
     out = set()
     for o in overrides:
-        rest = {f: v for f, v in first.items() if f != o.field}
-        values = [getattr(resolve_model_config(cls, spec.name, {o.field: v}), o.field) for v in o.values]
-        # a value at the default names no variant (canonical_variant) and is no mistake to refuse
-        if all(same_value(v, getattr(default, o.field), hints[o.field]) for v in values):
+        resolved = [attempt(partial(resolve_model_config, cls, spec.name, {o.field: v})) for v in o.values]
+        changed = [
+            v
+            for v, c in zip(o.values, resolved, strict=True)
+            if isinstance(c, BaseException)
+            or not same_value(getattr(c, o.field), getattr(default, o.field), hints[o.field])
+        ]
+        if not changed:  # a value at the default names no variant (canonical_variant): no mistake
             out.add(o.field)
-        elif any(key({**rest, o.field: v}) != key(rest) for v in o.values):
+            continue
+        rest = {f: v for f, v in first.items() if f != o.field}
+        if key(rest) is UNBUILT:  # another field's first value is one the plugin refuses
+            rest = {}
+        base = key(rest)
+        # a value at the default says nothing: it keys the checkpoint as ``rest`` does
+        compared = [k for v in changed if (k := key({**rest, o.field: v})) is not UNBUILT]
+        # none compared (every other value refused, or its defaults): its rows, named by it, fail
+        if base is UNBUILT or not compared or any(k != base for k in compared):
             out.add(o.field)
     return out
+
+
+#: the ``train_config`` of a model that its plugin's own code failed to build (:func:`weights_fields`)
+UNBUILT = object()
 
 
 def check_owner_fields_used(

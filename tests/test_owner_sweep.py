@@ -6,10 +6,13 @@ over each), under ddim's own sweep as a grid, each ddpm value trained once for b
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 
+import pytest
 from cli_helpers import run_args  # tests/ is on the path: pytest puts it there
+from cli_models import PointsOnly, TinyTrained
 
-from genbench import RunConfig, run
+from genbench import RunConfig, registry, run
 from genbench.results import find_results
 
 
@@ -72,3 +75,143 @@ def test_ddim_samples_each_ddpm_checkpoint_of_a_training_sweep(tmp_path, cli):
     assert labels == {"ddpm.train_steps=2", "ddpm.train_steps=3", "steps=5,ddpm.train_steps=2"} | {
         "steps=5,ddpm.train_steps=3"
     }
+
+
+class RefusesSeven(TinyTrained):
+    """A weights owner whose check_config refuses steps=7 with a ValueError, where its API asks for
+    a GenbenchError: the plugin's own bug, for one value."""
+
+    @classmethod
+    def check_config(cls, spec, config, owner_config=None):
+        if config.steps == 7:
+            raise ValueError("steps=7 is unlucky")
+
+
+class ConfigRefusesSeven(TinyTrained):
+    """A weights owner whose Config itself raises a ValueError for steps=7."""
+
+    @dataclass
+    class Config:
+        steps: int = 20
+        lr: float = 0.5
+
+        def __post_init__(self):
+            if self.steps == 7:
+                raise ValueError("steps=7 is unlucky")
+
+
+class DefaultsRaise(TinyTrained):
+    """A weights owner whose per-dataset defaults raise: no config of it resolves."""
+
+    @classmethod
+    def dataset_defaults(cls, dataset):
+        raise KeyError("no defaults file")
+
+
+class Sampler(PointsOnly):
+    """Samples the weights of test-owner, as ddim samples ddpm's."""
+
+    weights_from = "test-owner"
+
+    @classmethod
+    def from_trained(cls, owner, config):
+        return cls(owner.spec, config)
+
+
+class UnusedFieldsRaise(Sampler):
+    """Its unused_fields raises: every row of it fails, whatever owner it samples."""
+
+    @classmethod
+    def unused_fields(cls, spec, config):
+        raise RuntimeError("unused_fields broke")
+
+
+def plugin_sweep(tmp_path, models: list[str], *overrides: str) -> RunConfig:
+    return RunConfig(
+        models=models,
+        dataset="ring8",
+        samples=100,
+        seeds=[0],
+        metrics=["modes"],
+        overrides=list(overrides),
+        out=tmp_path / "runs",
+        cache_dir=tmp_path / "cache",
+        device="cpu",
+        figures=False,
+        progress=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("owner", "doing"), [(RefusesSeven, "checking its config"), (ConfigRefusesSeven, "resolving its config")]
+)
+@pytest.mark.parametrize("models", [["test-sampler"], ["test-owner", "test-sampler"]])
+def test_an_owner_value_its_plugin_refuses_fails_the_rows_of_that_value_alone(
+    register, tmp_path, models, owner, doing
+):
+    """An owner's check_config (or Config) raising a ValueError for steps=7 failed every row of the
+    sampler, the steps=3 one too, under a plain row named after neither value, and said the sampler
+    raised it."""
+    register(registry.models, "test-owner", owner)
+    register(registry.models, "test-sampler", Sampler)
+    config = plugin_sweep(tmp_path, models, "test-owner.steps=7,3")
+    results = {r.label: r for r in run(config)}
+    expected = {"test-sampler[test-owner.steps=3]": "ok", "test-sampler[test-owner.steps=7]": "failed"}
+    if "test-owner" in models:
+        expected |= {"test-owner[steps=3]": "ok", "test-owner[steps=7]": "failed"}
+    assert {k: r.status for k, r in results.items()} == expected, {k: r.error for k, r in results.items()}
+    # --skip-done: the ok rows are kept as written, the failed ones fail again
+    written = {p: p.read_bytes() for p in find_results(tmp_path / "runs")}
+    again = {r.label: r.status for r in run(replace(config, skip_done=True))}
+    assert again == expected
+    assert {p: p.read_bytes() for p in written if "steps=3" in p.parent.name} == {
+        p: b for p, b in written.items() if "steps=3" in p.parent.name
+    }
+    failed = results["test-sampler[test-owner.steps=7]"]
+    assert failed.error_kind == "plugin"
+    assert failed.error == (
+        f"model 'test-owner' raised ValueError {doing} as test-sampler's weights owner: steps=7 is unlucky"
+    )
+    assert "" not in {json.loads(b)["variant"] for b in written.values()}  # no plain row: none asked
+
+
+def test_an_owner_value_at_its_default_is_no_sign_that_the_field_leaves_the_weights_alone(register, tmp_path):
+    """A value at the default keys the checkpoint as the default does, whatever the field: with the
+    refused value left out of the comparison, 20 alone would have had steps, a training field,
+    refused as changing nothing test-sampler samples (it was a plain row failed for both values)."""
+    register(registry.models, "test-owner", RefusesSeven)
+    register(registry.models, "test-sampler", Sampler)
+    results = run(plugin_sweep(tmp_path, ["test-sampler"], "test-owner.steps=20,7"))
+    assert sorted((r.label, r.status) for r in results) == [
+        ("test-sampler", "ok"),
+        ("test-sampler[test-owner.steps=7]", "failed"),
+    ]
+
+
+def test_an_owner_whose_defaults_raise_fails_each_row_asked_for_naming_the_owner(register, tmp_path):
+    """It failed one plain row, which nobody asked for, saying the sampler raised."""
+    register(registry.models, "test-owner", DefaultsRaise)
+    register(registry.models, "test-sampler", Sampler)
+    results = run(plugin_sweep(tmp_path, ["test-sampler", "gaussian"], "test-owner.steps=3,4"))
+    assert sorted((r.label, r.status) for r in results) == [
+        ("gaussian", "ok"),
+        ("test-sampler[test-owner.steps=3]", "failed"),
+        ("test-sampler[test-owner.steps=4]", "failed"),
+    ]
+    assert {r.error for r in results if r.status == "failed"} == {
+        "model 'test-owner' raised KeyError resolving its config as test-sampler's weights owner: "
+        "'no defaults file'"
+    }
+
+
+@pytest.mark.parametrize("typed", ["200,2e2", "2e2,200"])
+def test_the_failed_rows_of_an_owner_sweep_are_named_as_its_planned_rows_are(register, tmp_path, typed):
+    """A sampler whose every row failed at planning was filed under each owner value as typed past
+    the first: 200 and 2e2, one checkpoint and one row when planning succeeds, were two failed rows."""
+    register(registry.models, "test-owner", RefusesSeven)
+    register(registry.models, "test-sampler", UnusedFieldsRaise)
+    results = run(plugin_sweep(tmp_path, ["test-sampler"], f"test-owner.steps={typed}"))
+    assert [(r.label, r.status) for r in results] == [("test-sampler[test-owner.steps=200]", "failed")]
+    assert "model 'test-sampler' raised RuntimeError resolving its config: unused_fields broke" in (
+        results[0].error
+    )
