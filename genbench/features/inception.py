@@ -124,6 +124,32 @@ def _is_the_file(path: Path) -> bool:
         return False
 
 
+def _refuse_code(path: Path) -> None:
+    """Refuse a weights file the user gave that holds more than tensors and plain values:
+    torch-fidelity unpickles the file it is handed in full (``weights_only=False`` in 0.4; torch's
+    default in 0.3, False before torch 2.6), so a pickle someone sent ran whatever it names. Loaded
+    here first with ``weights_only``, whose refusal names what it would have run; a file it loads
+    holds nothing torch-fidelity's load could run. (The downloaded file is checked against its
+    digest instead.)"""
+    import pickle
+
+    from genbench.checkpoint import _refused
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise GenbenchError(
+            f"cannot read Inception weights {path} ({e.strerror or e}); {instead()}"
+        ) from None
+    except Exception as e:
+        refused = _refused(e, path) if isinstance(e, pickle.UnpicklingError) else None
+        if refused is not None:
+            what = f"holds {refused}, which genbench does not load (unpickling it could run code)"
+        else:
+            what = f"is not torch-fidelity's Inception-v3 weights ({type(e).__name__})"
+        raise GenbenchError(f"{path} {what}; {instead()}") from None
+
+
 @register_features("inception")
 class Inception(FeatureExtractor):
     """torch-fidelity's Inception-v3 (``inception-v3-compat``): pool3 features, unbiased logits."""
@@ -182,7 +208,10 @@ class Inception(FeatureExtractor):
     def _build(self) -> torch.nn.Module:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-        path = self._checked_path() or download_weights(self.dataset, self.reference_stats)
+        given = self._checked_path()
+        if given is not None:
+            _refuse_code(given)
+        path = given or download_weights(self.dataset, self.reference_stats)
         try:
             # eval(): torch-fidelity 0.3 leaves the network in training mode (its own metrics call
             # eval() on it), where BatchNorm normalises by each batch's statistics: features that
