@@ -64,6 +64,29 @@ def offline_message(reason: str, dataset: Dataset | None = None, reference_stats
     )
 
 
+def _trusted(path: Path) -> bool:
+    """Whether clean-fid's cached file at ``path`` is the user's to load: /tmp is every user's, and
+    a file there that another user owns (root aside), or that anyone may write, is no one's cache to
+    trust (TorchScript is code; no digest is published to check it by). Said, with the fix."""
+    if os.name != "posix":
+        return True
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    owner_ok = st.st_uid in (os.geteuid(), 0)
+    if owner_ok and not st.st_mode & 0o002:
+        return True
+    why = "another user's" if not owner_ok else "writable by every user"
+    warnings.warn(
+        f"{path} is {why}, in a folder every user of the machine writes: not loaded as clean-fid's "
+        "Inception (genbench's copy under --cache-dir is, downloaded if missing); pass it with "
+        "--inception-weights PATH if you trust it",
+        stacklevel=3,
+    )
+    return False
+
+
 def clean_resize(x: torch.Tensor) -> torch.Tensor:
     """clean-fid's ``clean`` preprocessing: uint8 (as PNG) -> PIL bicubic to 299 -> float N x 3 x 299 x 299 in [0, 255]."""
     from cleanfid.resize import build_resizer
@@ -127,7 +150,7 @@ class CleanInception(FeatureExtractor):
         # the folders genbench list features names, in that order: the last is where it downloads
         *found_in, download_to = self.weights_folders(self.cache_dir)
         for d in found_in:
-            if (d / FILENAME).is_file():
+            if (d / FILENAME).is_file() and _trusted(d / FILENAME):
                 return d / FILENAME
         # no digest to check it against: none is published (see the module's docstring)
         writable = f"choose a writable directory with --cache-dir, or {instead()}"
