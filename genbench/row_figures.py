@@ -123,7 +123,8 @@ def copy_run_figures(
                 found = run_figure(src, home[id(r)], r.dataset)
                 if kind in shown or found is None:
                     continue
-                name = f"{stems[row.Index]}-{kind}.png"
+                # a plain file name whatever the result file says: its keys are no path to follow
+                name = f"{stems[row.Index]}-{safe_name(kind)}.png"
                 atomic_copy(found, Path(dest) / name, fix=FIX_LEADERBOARDS)
                 shown.add(kind)
                 figures[f"{row.row_label}: {kind.replace('_', ' ')} (seed {r.seed})"] = (
@@ -133,12 +134,12 @@ def copy_run_figures(
 
 
 def run_figure(recorded: str, out: Path, dataset: str) -> Path | None:
-    """Where a run's figure is now. A run records its figures under ``<out>/<dataset>/figures/``,
-    with ``--out`` as given: relative to the directory the run started in, so a report from another
-    directory, or of runs copied elsewhere, found none of them and dropped them without a word. The
-    place under this ``out`` comes first: the recorded path may name another run's figure."""
+    """Where a run's figure is now: under ``out``, whatever path the run recorded. A run records its
+    figures under ``<out>/<dataset>/figures/``, with ``--out`` as given: relative to the directory
+    the run started in, so a report from another directory, or of runs copied elsewhere, found none
+    of them and dropped them without a word. The recorded path itself is never read: a result file
+    in someone else's folder could name any file of the user's (``~/.ssh/id_ed25519``), which the
+    report copied beside the board."""
     src = Path(recorded)
-    for path in (figures_dir(out, dataset) / src.parent.name / src.name, src):
-        if path.is_file():
-            return path
-    return None
+    path = figures_dir(out, dataset) / src.parent.name / src.name
+    return path if ".." not in (src.parent.name, src.name) and path.is_file() else None

@@ -15,6 +15,8 @@ from genbench.errors import GenbenchError
 from genbench.features import clean_inception
 from genbench.features.clean_inception import CleanInception
 from genbench.features.inception import Inception
+from genbench.results import Result
+from genbench.row_figures import copy_run_figures
 
 
 @pytest.fixture
@@ -87,3 +89,50 @@ def test_clean_fids_file_in_the_shared_tmp_is_not_loaded_unless_it_is_the_users(
     if whose == "writable by all":
         planted.chmod(0o644)
         assert CleanInception(digits, cache_dir=tmp_path).weights_path() == planted
+
+
+def _result(label: str = "copy", seed: int = 0) -> Result:
+    return Result(model=label, dataset="toy", seed=seed, status="ok", protocol={}, metrics={"fid": 1.0})
+
+
+def _grid(out: Path, r: Result, kind: str = "samples") -> Path:
+    """A run's figure where a run writes it, its bytes naming it."""
+    path = out / "toy" / "figures" / f"{r.label}-seed{r.seed}" / f"{kind}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(f"{r.label} {kind}".encode())
+    return path
+
+
+def test_a_figure_kind_a_result_names_stays_a_file_name_in_the_report_folder(tmp_path):
+    """A result's ``artifacts`` keys went into the copied figure's file name as they were: a result
+    file in someone else's folder naming ``x/../../escaped`` made `genbench report` create folders
+    and write a file outside ``--leaderboards``."""
+    out, dest = tmp_path / "runs", tmp_path / "boards" / "toy"
+    dest.mkdir(parents=True)
+    r = _result()
+    r.artifacts = {"x/../../escaped": str(_grid(out, r))}
+    figures = copy_run_figures([r], out, dest)
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file() and out not in p.parents)
+    assert [p.parent for p in written] == [dest], written
+    assert list(figures.values()) == [f"toy/{written[0].name}"]
+
+
+def test_a_figure_path_a_result_records_outside_its_results_folder_is_not_copied(tmp_path):
+    """A run records its figures' paths; where a figure was not found under the results folder, the
+    report copied the file at the recorded path, wherever it was: a result file in someone else's
+    folder naming ``~/.ssh/id_ed25519`` had the report copy that key beside the board (by default
+    ``<out>/leaderboards/``, in their folder)."""
+    out, dest = tmp_path / "runs", tmp_path / "boards" / "toy"
+    dest.mkdir(parents=True)
+    secret = tmp_path / "home" / "secret.png"
+    secret.parent.mkdir()
+    secret.write_bytes(b"private")
+    r = _result()
+    r.artifacts = {"samples": str(secret)}
+    assert copy_run_figures([r], out, dest) == {}
+    assert not list(dest.iterdir())
+    # a figure of the results folder is found there whatever path was recorded (a moved folder)
+    r.artifacts = {"samples": str(tmp_path / "elsewhere" / "toy" / "figures" / "copy-seed0" / "samples.png")}
+    _grid(out, r)
+    assert list(copy_run_figures([r], out, dest).values()) == ["toy/copy-samples.png"]
+    assert (dest / "copy-samples.png").read_bytes() == b"copy samples"
