@@ -97,8 +97,22 @@ def remove_temps(path: Path, older_than: float = STALE_TEMP_S) -> None:
             pass
 
 
-@functools.cache
 def _umask() -> int:
+    """The process's umask now, as Linux reports it (``/proc/self/status``, read without changing
+    it: a process may set another after its first write, a notebook's ``os.umask(0o002)`` for a
+    group's folder); elsewhere, :func:`_set_umask`'s, read once."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _set_umask()
+
+
+@functools.cache
+def _set_umask() -> int:
     """The process's umask, read once: reading it means setting it, which is process-wide, so not
     at every write while other threads may create files."""
     umask = os.umask(0)

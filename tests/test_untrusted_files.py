@@ -15,6 +15,7 @@ from genbench.errors import GenbenchError
 from genbench.features import clean_inception
 from genbench.features.clean_inception import CleanInception
 from genbench.features.inception import Inception
+from genbench.io import atomic_write_text
 from genbench.results import Result
 from genbench.row_figures import copy_run_figures
 
@@ -136,3 +137,23 @@ def test_a_figure_path_a_result_records_outside_its_results_folder_is_not_copied
     _grid(out, r)
     assert list(copy_run_figures([r], out, dest).values()) == ["toy/copy-samples.png"]
     assert (dest / "copy-samples.png").read_bytes() == b"copy samples"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_an_atomic_write_has_the_mode_open_gives_under_the_umask_of_the_moment(tmp_path):
+    """The umask was read once per process, at the first write: a process that set another since
+    (a notebook's ``os.umask(0o002)`` for a group's shared folder) wrote results 0644, where
+    ``open()`` gives 0664."""
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "first.json", "{}")
+        for umask in (0o002, 0o022, 0o077):
+            os.umask(umask)
+            atomic_write_text(tmp_path / "atomic.json", "{}")  # a new file each time (a rename)
+            with open(tmp_path / "plain.json", "w") as fh:
+                fh.write("{}")
+            modes = {p: oct((tmp_path / p).stat().st_mode & 0o777) for p in ("atomic.json", "plain.json")}
+            assert modes["atomic.json"] == modes["plain.json"] == oct(0o666 & ~umask), (oct(umask), modes)
+            (tmp_path / "plain.json").unlink()
+    finally:
+        os.umask(old)
