@@ -16,6 +16,7 @@ from genbench.config import DEFAULT_SEED, EVAL_FIELDS, RunConfig, unused_fields_
 from genbench.data.base import Dataset
 from genbench.environment import environment
 from genbench.errors import DataError, GenbenchError
+from genbench.feature_use import needed_extractor, reads_features
 from genbench.layout import BESIDE_LABELS, genbench_folder
 from genbench.memorization_memory import warn_memorization_memory
 from genbench.metric_checks import (
@@ -38,7 +39,6 @@ from genbench.protocol_line import protocol_line
 from genbench.replacement import add_fingerprints, metrics_replaced, protocol_replaced
 from genbench.resolve import (
     build_dataset,
-    build_extractor,
     build_metrics,
     check_built_dataset_name,
     check_shared_inputs,
@@ -158,8 +158,10 @@ def _evaluate(
         result = Result(model=name, dataset=dataset.name, seed=seed, environment=environment(str(device)))
         options = build_metric_options(config, metrics, dataset)
         # before any work: nothing is computed in vain
-        measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads)}
-        extractor = build_extractor(dataset, config, device, console)  # a bad --features first: its own fix
+        features = reads_features(metrics, options)  # else no extractor is built (memorization in pixels)
+        measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads, features)}
+        # a bad --features first: its own fix
+        extractor = needed_extractor(dataset, config, metrics, features, device, console)
         check_metric_features(metrics, extractor, config.metrics)
         check_metric_samples(metrics, options, measures["num_samples"], extractor)
         warn_memorization_memory(metrics, options, measures["num_samples"], dataset, console)

@@ -31,6 +31,7 @@ from genbench.errors import (
     GenbenchError,
     PluginLoadError,
 )
+from genbench.feature_use import needed_extractor, reads_features
 from genbench.features.base import FeatureExtractor
 from genbench.io import check_writable
 from genbench.memorization_memory import warn_memorization_memory
@@ -47,7 +48,6 @@ from genbench.progress import Progress
 from genbench.replacement import add_fingerprints, check_no_results_replaced
 from genbench.resolve import (
     build_dataset,
-    build_extractor,
     build_metrics,
     cache_flag,
     check_built_dataset_name,
@@ -65,7 +65,9 @@ class Plan:
 
     config: RunConfig
     dataset: Dataset
-    extractor: FeatureExtractor
+    #: None where no metric reads features (:func:`genbench.feature_use.reads_features`): nothing is
+    #: extracted, and results record no features
+    extractor: FeatureExtractor | None
     metrics: list[Metric]
     #: name, class, variants, and the model whose weights it samples from (None when it trains its own):
     #: a model appears once per weights owner variant (ddim once per ddpm.train_steps swept)
@@ -195,12 +197,13 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     options = build_metric_options(config, metrics, dataset)
     reads = reads_reference(config, metrics)
     warn_unused_split(config, dataset, reads, console)
+    features = reads_features(metrics, options)
     measures = {
         "num_samples": config.samples or spec.num_train,
-        **planned_reference(config, dataset, reads),
+        **planned_reference(config, dataset, reads, features),
     }
     # a bad --features fails with its own fix before a rerun's check, which named it a change of protocol
-    extractor = build_extractor(dataset, config, device, console)
+    extractor = needed_extractor(dataset, config, metrics, features, device, console)
     check_metric_features(metrics, extractor, config.metrics)
     check_metric_samples(metrics, options, measures["num_samples"], extractor)
     warn_memorization_memory(metrics, options, measures["num_samples"], dataset, console)
@@ -292,9 +295,13 @@ def reads_reference(config: RunConfig, metrics: list[Metric]) -> bool:
     return any(m.uses_reference_features(config.reference_stats is not None) for m in metrics)
 
 
-def planned_reference(config: RunConfig, dataset: Dataset, reads: bool) -> dict[str, Any]:
+def planned_reference(
+    config: RunConfig, dataset: Dataset, reads: bool, features: bool = True
+) -> dict[str, Any]:
     """The reference fields a result of ``config`` will record, known before any work: what a rerun
-    is compared with (:func:`genbench.replacement.protocol_replaced`)."""
+    is compared with (:func:`genbench.replacement.protocol_replaced`). ``features``: whether a
+    metric reads features (:func:`genbench.feature_use.reads_features`); else the result records
+    none."""
     from genbench.features.reference_stats import made_reference, stats_made
 
     if reads:
@@ -304,7 +311,7 @@ def planned_reference(config: RunConfig, dataset: Dataset, reads: bool) -> dict[
         split = made_reference(made, dataset.name)["reference_split"]
     return {
         "reference_split": split,
-        "features": config.features or dataset.default_features,
+        "features": (config.features or dataset.default_features) if features else None,
         "reference_stats": config.reference_stats_text(),
     }
 

@@ -53,13 +53,16 @@ def protocol_line(p: Plan, seeds: list[int], labels: dict[str, Any] | None = Non
         )
     else:
         against = "against no reference"
-    info = p.extractor.info()
+    if p.extractor is not None:
+        info = p.extractor.info()
+        features = f"in {info.get('name')} features ({info.get('fingerprint')})"
+    else:  # none was built: named, "in inception features" would claim one
+        features = "no features (no metric reads any)"
     samples = p.measures.get("num_samples")
     each = " per model and seed" if p.models else ""  # an evaluation scores the samples it is given
     line = (
-        f"protocol: {p.dataset.name}, {samples} samples{each} {against}, in "
-        f"{info.get('name')} features ({info.get('fingerprint')}), seed{'s' if len(seeds) > 1 else ''} "
-        f"{','.join(map(str, seeds))}"
+        f"protocol: {p.dataset.name}, {samples} samples{each} {against}, {features}, "
+        f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
     )
     # the options given with --metric-option change the numbers below it as much as N does (KID's
     # subsets, FID's backend, memorization's space): two runs differing only there printed one line

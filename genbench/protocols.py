@@ -44,13 +44,31 @@ def protocol_keys(frame: pd.DataFrame, metric_cols: list[str]) -> pd.Series:
     for _, runs in frame.groupby("dataset", sort=False):
         settings = {i: _metric_settings(run) for i, run in runs.iterrows()}
         varying = _varying_metrics(list(settings.values()))
+        extractors = {
+            (plain(run.get("features")), plain(run.get("features_fingerprint")))
+            for _, run in runs.iterrows()
+            if plain(run.get("features")) is not None
+        }
         for i, run in runs.iterrows():
-            keys[i] = _protocol_key(run, settings[i], varying)
+            keys[i] = _protocol_key(run, settings[i], varying, extractors)
     return _adopt_unrecorded(frame, keys, metric_cols)
 
 
-def _protocol_key(run: pd.Series, settings: dict[str, dict[str, Any]], varying: list[str]) -> str:
+def _protocol_key(
+    run: pd.Series,
+    settings: dict[str, dict[str, Any]],
+    varying: list[str],
+    extractors: set[tuple[Any, Any]] | None = None,
+) -> str:
     fields = {f: plain(run.get(f)) for f in PROTOCOL_FIELDS}
+    if fields["num_samples"] is not None and fields["features"] is None and len(extractors or ()) == 1:
+        # a run whose metrics read no features (memorization in pixels, modes): nothing of its numbers
+        # depends on them, so it shares the dataset's one extractor's protocol; its mode labeller is
+        # then that extractor's, which records none (a row "copy (features=none)" beside the others)
+        (name, fingerprint) = next(iter(extractors or ()))
+        labeller = fields["mode_labeller"]
+        fields.update(features=name, features_fingerprint=fingerprint)
+        fields["mode_labeller"] = None if labeller == fingerprint else labeller
     if all(v is None for v in fields.values()) and not settings:
         return ""  # failed before sampling: nothing was measured
     metrics = {m: settings.get(m) for m in varying}

@@ -76,11 +76,12 @@ def model_source(cls: type) -> dict[str, str | None]:
 
 def scoring_sources(dataset: object, extractor: object, metrics: Iterable[Any]) -> dict[str, Any]:
     """What a result's environment records of the code that scored it: the sources of the classes
-    of ``dataset`` and ``extractor`` (``dataset_*``, ``features_*``), and ``metric_sources``, metric
-    name -> its class's source, for ``metrics`` (those that produced a value)."""
+    of ``dataset`` and ``extractor`` (``dataset_*``, ``features_*``; none for no extractor, where no
+    metric read features), and ``metric_sources``, metric name -> its class's source, for
+    ``metrics`` (those that produced a value)."""
     return {
         **_prefixed("dataset", code_source(type(dataset))),
-        **_prefixed("features", code_source(type(extractor))),
+        **(_prefixed("features", code_source(type(extractor))) if extractor is not None else {}),
         "metric_sources": {m.name: code_source(type(m)) for m in metrics},
     }
 

@@ -36,19 +36,20 @@ FINGERPRINTS = ("features_fingerprint", "dataset_fingerprint")
 
 
 def add_fingerprints(
-    measures: dict[str, Any], extractor: FeatureExtractor, dataset: Dataset, reads: bool
+    measures: dict[str, Any], extractor: FeatureExtractor | None, dataset: Dataset, reads: bool
 ) -> None:
     """Add to ``measures`` the fingerprints a result records that its names do not say: the features'
     weights and preprocessing (``--inception-weights`` another file, a classifier retrained on another
     machine, an extractor plugin's new version) and, when a metric reads the data (``reads``), its
     content (a re-downloaded dataset); else the reference statistics file stands for the data. Once,
     and only when a result exists to compare with: the classifier's fingerprint trains it, the
-    dataset's hashes both splits."""
+    dataset's hashes both splits. No ``extractor`` (no metric reads features): no features'
+    fingerprint (None)."""
     if "features_fingerprint" in measures:
         return
     if reads:
         measures["dataset_fingerprint"] = dataset.fingerprint()
-    measures["features_fingerprint"] = extractor.checked_fingerprint()
+    measures["features_fingerprint"] = extractor.checked_fingerprint() if extractor is not None else None
 
 
 def check_no_results_replaced(
@@ -159,6 +160,10 @@ def protocol_replaced(old: Result, measures: dict[str, Any], by: str, metrics: l
     differ = [k for k, v in measures.items() if k in was and was[k] != v]
     if "features" in differ and "features_fingerprint" in differ:  # another extractor: the name says it
         differ.remove("features_fingerprint")
+    if was["features"] is None or measures.get("features") is None:
+        # one of them measured in no features (no metric read any: memorization in pixels): its
+        # values are of no extractor, and what the other would lose of them metrics_replaced says
+        differ = [k for k in differ if k not in ("features", "features_fingerprint")]
     measured = _measured_with_stats(old)
     if not measured and "reference_stats" in differ:
         differ.remove("reference_stats")

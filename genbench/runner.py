@@ -52,7 +52,7 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     Where every metric asked for compares with the statistics (``--metrics fid``), there are no other
     results to keep, and it is fatal before any work.
     """
-    if p.config.reference_stats is None:
+    if p.config.reference_stats is None or p.extractor is None:  # none: no metric reads features
         return
     from genbench.features.library_stats import cleanfid_mode_warning
     from genbench.features.reference_stats import (
@@ -337,8 +337,9 @@ def _write_keeping_outcomes(
 
 def reference_features_for(p: Plan, console: Progress) -> Features:
     """The reference split's features, or none when no metric compares with them (IS; FID against
-    --reference-stats): for CIFAR-10 they are Inception over 50000 images, hours on a CPU."""
-    if not p.reads_reference:
+    --reference-stats) or no metric reads features (memorization in pixels compares with the train
+    split's images): for CIFAR-10 they are Inception over 50000 images, hours on a CPU."""
+    if not p.reads_reference or p.extractor is None:
         return Features(np.zeros((0, 0)))
     split = p.config.reference_split
     # sfid's spatial features of the split, from the same pass when it is extracted (same_pass)

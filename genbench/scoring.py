@@ -138,15 +138,18 @@ def evaluate_into(
         timings["nfe"] = check.check_nfe(model.nfe)
     # sampled here: fewer with --samples N; samples given (eval) are what they are
     hint = SAMPLES_HINT if model is not None else ""
-    # the features a metric reads beside the run's that the same pass gives (sfid's spatial tap)
-    beside = beside_the_run(p)
-    with console.extracting(
-        f"features of {result.label} ({names(p.extractor, beside)})", "samples", hint
-    ) as bar:
-        t0 = time.perf_counter()
-        feats, tapped = extract_beside(p.extractor, beside, samples, bar)
-        # less the bar's own time: the extraction's timing is the same with progress shown as without
-        timings["features_s"] = time.perf_counter() - t0 - (bar.spent if bar is not None else 0.0)
+    if p.extractor is None:  # no metric reads features (memorization in pixels): none extracted
+        feats, tapped, beside = _no_features(samples), {}, []
+    else:
+        # the features a metric reads beside the run's that the same pass gives (sfid's spatial tap)
+        beside = beside_the_run(p)
+        with console.extracting(
+            f"features of {result.label} ({names(p.extractor, beside)})", "samples", hint
+        ) as bar:
+            t0 = time.perf_counter()
+            feats, tapped = extract_beside(p.extractor, beside, samples, bar)
+            # less the bar's own time: the extraction's timing is the same with progress shown as without
+            timings["features_s"] = time.perf_counter() - t0 - (bar.spent if bar is not None else 0.0)
     reference_stats = p.reference_stats
     artifacts_dir = None
     if p.config.figures:
@@ -168,6 +171,7 @@ def evaluate_into(
         reference_features=reference,
         extractor=p.extractor,
         seed=seed,
+        device=p.device,
         reference_split=p.config.reference_split,
         reference_stats=reference_stats,
         reference_stats_error=p.reference_stats_error,
@@ -187,7 +191,8 @@ def evaluate_into(
         # when the file failed to load (FID's error says why), as run's plan records it: else the
         # rerun after fixing the file was refused as one of another protocol
         "reference_stats": p.reference_stats_text,
-        "features": p.extractor.info(),
+        # None: no metric read features, and none were extracted
+        "features": p.extractor.info() if p.extractor is not None else None,
         "seed": seed,
         "device": str(p.device),
         "batch_size": p.config.batch_size,
@@ -203,7 +208,7 @@ def evaluate_into(
     owners = key_owners(p.metrics)
     shared = SharedInputs(
         {
-            "sample": (feats, lambda: extract_reporting(p.extractor, samples, None)),
+            "sample": (feats, lambda: _sample_features_again(p, samples, feats)),
             "reference": (reference, lambda: _reference_again(p, reference)),
             # read through ctx.sample_features_in by every metric that asks for them
             **{
@@ -223,7 +228,8 @@ def evaluate_into(
     )
     # a split's features that a metric asks for (memorization's test split) come from the reference
     # cache, with a bar: extracted once for every model, seed and command, as the reference's are
-    ctx.split_features_reader = split_features_reader(p, console, shared.extractor_changed)
+    if p.extractor is not None:  # else none: EvalContext.split_features names the missing extractor
+        ctx.split_features_reader = split_features_reader(p, console, shared.extractor_changed)
     # the samples in other features that a metric asks for (sfid's spatial Inception): those of the
     # run's pass, else extracted with a bar too
     ctx.sample_features_reader = sample_features_reader(console, result.label, hint, tapped)
@@ -244,7 +250,7 @@ def evaluate_into(
     # a metric used mode labels: name what made them, unless it is the feature extractor itself
     if ctx.has_cached("sample_modes"):
         labeller = p.dataset.mode_labeller()
-        if labeller is not None and labeller != result.protocol["features"].get("fingerprint"):
+        if labeller is not None and labeller != (result.protocol["features"] or {}).get("fingerprint"):
             result.protocol["mode_labeller"] = labeller
     if artifacts_dir is not None:
         from genbench.figures import save_sample_grid
@@ -320,11 +326,26 @@ def _score_metric(
         return time.perf_counter() - t0
 
 
+def _no_features(samples: torch.Tensor) -> Features:
+    """The samples' features where no metric reads any, nothing extracted: one row of width 0 per
+    sample, as many as the samples (what :func:`genbench.metrics._classes.sample_classes` counts)."""
+    import numpy as np
+
+    return Features(np.zeros((int(samples.shape[0]), 0)))
+
+
+def _sample_features_again(p: Plan, samples: torch.Tensor, feats: Features) -> Features:
+    """The samples' features extracted again (a metric changed them in place); none where none were."""
+    if p.extractor is None:  # width 0: nothing a metric can change
+        return feats
+    return extract_reporting(p.extractor, samples, None)
+
+
 def _reference_again(p: Plan, reference: Features) -> Features:
     """The reference features read again (from the cache, where :func:`reference_features` wrote them)."""
     from genbench.features.reference import reference_features
 
-    if not p.reads_reference:  # none were read: an empty array, which no metric can change
+    if not p.reads_reference or p.extractor is None:  # none read: an empty array, which none can change
         return reference
     return reference_features(p.dataset, p.extractor, p.config.reference_split, p.cache_dir)
 

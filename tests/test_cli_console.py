@@ -83,8 +83,11 @@ def test_the_protocol_line_says_memorization_is_against_the_train_split_in_pixel
         r = cli(*eval_args(tmp_path / "s.npy", tmp_path / name, cache_dir, *metrics, *extra, "--no-figures"))
         assert r.exit_code == 0, r.output
         said[name] = " ".join(r.stderr.split())
-    assert "against the test split (360 examples), in classifier features" in said["pixels"]
+    # in pixels no metric reads features: none are named, as none were extracted (feature_use)
+    pixels = "against the test split (360 examples), no features (no metric reads any), seed 0"
+    assert pixels in said["pixels"], said["pixels"]
     assert "seed 0; memorization against the train split, in pixels" in said["pixels"], said["pixels"]
+    assert "in classifier features (" in said["features"], said["features"]
     features = "memorization.space=features; memorization against the train split, in these features"
     assert features in said["features"], said["features"]
     assert "memorization against" not in said["none"]

@@ -35,6 +35,9 @@ class EvalContext:
     samples: torch.Tensor  # N x *shape, in the data range
     sample_features: Features
     reference_features: Features  # of the reference split (train by default)
+    #: the run's feature extractor; None where no metric of the command reads features
+    #: (:meth:`Metric.reads_features`): none was built, ``sample_features`` and ``reference_features``
+    #: are then empty
     extractor: FeatureExtractor | None
     seed: int
     reference_split: Split = "train"
@@ -73,6 +76,10 @@ class EvalContext:
     sample_features_reader: Callable[[FeatureExtractor, torch.Tensor], Features] | None = field(
         default=None, repr=False
     )
+    #: the device the command computes on (``--device``), for a metric that computes beside the
+    #: features where there is no ``extractor`` (memorization's nearest neighbours in pixels, on the
+    #: device of the extractor where there is one); None: not known (a context built by hand)
+    device: torch.device | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -352,6 +359,18 @@ class Metric(ABC):
         tap of the ``inception`` network: :mod:`genbench.features.same_pass`), the run takes them
         from that pass instead of a second one."""
         return None
+
+    def reads_features(self, options: dict[str, Any]) -> bool:
+        """Whether computing it with ``options`` (the ``--metric-option`` values given, as in
+        :meth:`check_options`) reads features: ``ctx.sample_features``, the values of
+        ``ctx.reference_features``, ``ctx.split_features``, ``ctx.sample_features_in`` or
+        ``ctx.extractor``. Where no metric of a command reads them, no feature extractor is built
+        and nothing is extracted (``ctx.extractor`` is None, the features empty, and the result's
+        protocol records no features): memorization in pixels on a folder of images needed
+        Inception's weights, which it never used. True unless a metric says otherwise (a metric
+        that does not say is taken to read them); ``ctx.reference_features.cache`` is a metric's
+        to keep values in either way."""
+        return True
 
     def uses_reference_features(self, have_stats: bool) -> bool:
         """Whether computing it needs the reference split's features (``have_stats``: the user gave

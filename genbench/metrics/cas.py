@@ -92,6 +92,9 @@ class CAS(Metric):
     def check_options(self, options: dict[str, Any]) -> None:
         _config(options, seed=0)
 
+    def reads_features(self, options: dict[str, Any]) -> bool:
+        return False  # a classifier trained on the samples themselves
+
     def applies_to(self, ctx: EvalContext) -> bool:
         # sample_labels first: an unconditional model's run does not load the test split for nothing;
         # a dataset without a labelled test split is left out quietly (named, compute's error says why)

@@ -54,6 +54,9 @@ class ClassAccuracy(Metric):
         "(Shmelkov et al. 2018)"
     )
 
+    def reads_features(self, options: dict[str, Any]) -> bool:
+        return False  # the dataset's mode labelling, as modes
+
     def applies_to(self, ctx: EvalContext) -> bool:
         # sample_labels first: an unconditional model's samples are not labelled for nothing
         return super().applies_to(ctx) and ctx.sample_labels is not None and ctx.sample_modes() is not None

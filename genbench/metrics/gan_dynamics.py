@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -73,6 +73,9 @@ class GanDynamics(Metric):
         "GAN training log: generator gradient norm over the first and last 10% of steps, final D(x) "
         "and D(G(z)) (Goodfellow et al. 2014)"
     )
+
+    def reads_features(self, options: dict[str, Any]) -> bool:
+        return False  # the training log alone
 
     def applies_to(self, ctx: EvalContext) -> bool:
         return super().applies_to(ctx) and bool(gan_rows(ctx.training_log))

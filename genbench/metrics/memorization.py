@@ -246,10 +246,13 @@ class Memorization(Metric):
         if space not in SPACES:
             raise MetricInputError(f"memorization: unknown space {space!r}; use one of {', '.join(SPACES)}")
 
+    def reads_features(self, options: dict[str, Any]) -> bool:
+        return options.get("space", "pixels") == "features"  # the data tensors themselves by default
+
     def compute(self, ctx: EvalContext) -> dict[str, float]:
         space = option(ctx, "memorization", "space", "pixels")
         self.check_options({"space": space})
-        device = pick_device(ctx.extractor.device if ctx.extractor is not None else None)
+        device = pick_device(ctx.extractor.device if ctx.extractor is not None else ctx.device)
         gen_np, train_np = self._points(ctx, space)
         train = as_rows(train_np, device)
         # what depends on the train and test sets alone is computed once per run of many models

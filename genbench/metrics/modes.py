@@ -31,7 +31,7 @@ half the modes that chance alone would reach with as many draws from the data. A
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -92,6 +92,9 @@ class Modes(Metric):
         "modes covered, KL(sample modes || data modes) and the 2D share within 3 std of a mode "
         "(Srivastava et al. 2017; Lin et al. 2018)"
     )
+
+    def reads_features(self, options: dict[str, Any]) -> bool:
+        return False  # the dataset's mode labels (its classifier's, or the nearest mixture mean)
 
     def applies_to(self, ctx: EvalContext) -> bool:
         return (

@@ -33,7 +33,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -219,6 +219,9 @@ class Throughput(Metric):
     }
     reference = "none"
     description = "samples/s after warm-up (CUDA-synchronised), NFE per sample, peak memory, training time"
+
+    def reads_features(self, options: dict[str, Any]) -> bool:
+        return False  # the run's timings alone
 
     def applies_to(self, ctx: EvalContext) -> bool:
         # samples made elsewhere (`genbench eval`): nothing was timed, and an "ok" result without a
