@@ -388,21 +388,40 @@ def run_one(
         evaluate_into(
             result, p, model, n, seed, reference, console, on_sampled=lambda x, y: sampled.append((x, y))
         )
-    except Diverged as e:
-        result.status, result.error, result.flags = "diverged", said(e), ["diverged"]
-        result.error_kind = "diverged"
-    except GenbenchError as e:  # a batch the model may not return is its bug, as a metric's values are
-        kind = "plugin" if isinstance(e, PluginOutputError) else "user"
-        result.status, result.error, result.error_kind = "failed", said(e), kind
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # a plugin's own bug, sys.exit or its own BaseException too: the others run
-        result.status, result.error = (
-            "failed",
-            f"model {name!r} raised {type(e).__name__}: {said(e)}{plugin_fix(e)}",
-        )
-        result.error_kind = "plugin"
+        result.status, result.error, result.error_kind = failure(e, name)
+        if result.status == "diverged":
+            result.flags = ["diverged"]
     return result, *(sampled[0] if sampled else (None, None))
+
+
+class OwnerFailed(Exception):
+    """What a weights owner's own code raised (its ``__init__``, ``train_config`` or ``fit``), or its
+    training's divergence, while :func:`obtain_model` trained or loaded the weights that a row of a
+    ``weights_from`` model samples: the row names the owner, whose code it was (a ddpm bug in a ddim
+    row said "model 'ddim' raised RuntimeError", and ddim's code never ran)."""
+
+    def __init__(self, owner: str, error: BaseException):
+        super().__init__(owner, error)
+        self.owner, self.error = owner, error
+
+
+def failure(e: BaseException, name: str) -> tuple[str, str, str]:
+    """A row's ``(status, error, error_kind)`` when the work of model ``name``'s row raised ``e``:
+    diverged, the user's input (a GenbenchError; a batch the model may not return is its bug, as a
+    metric's values are), or a plugin's own bug, named by whose code raised it: its weights owner's
+    (:class:`OwnerFailed`), as planning names it (:func:`genbench.model_plan.checked_owners`), or its
+    own."""
+    role = ""
+    if isinstance(e, OwnerFailed):
+        name, e, role = e.owner, e.error, f" as {name}'s weights owner"
+    if isinstance(e, Diverged):
+        return "diverged", f"model {name!r} {said(e)} training{role}" if role else said(e), "diverged"
+    if isinstance(e, GenbenchError):
+        return "failed", said(e), "plugin" if isinstance(e, PluginOutputError) else "user"
+    return "failed", f"model {name!r} raised {type(e).__name__}{role}: {said(e)}{plugin_fix(e)}", "plugin"
 
 
 def obtain_model(
@@ -420,8 +439,14 @@ def obtain_model(
     ``label`` is the row's (``name`` with its variant), for the console."""
     if owner is not None:  # the owner's checkpoint, named with its own variant (ddpm[train_steps=500])
         owned = variant_label(owner.overrides)
-        trained, train_s, log, info = train_or_load(
-            p, owner.name, owner.cls, owner_cfg, seed, console, f"{owner.name}[{owned}]" if owned else None
-        )
+        shown = f"{owner.name}[{owned}]" if owned else None
+        try:
+            trained, train_s, log, info = train_or_load(
+                p, owner.name, owner.cls, owner_cfg, seed, console, shown
+            )
+        except (GenbenchError, KeyboardInterrupt):
+            raise  # the user's input (a checkpoint of other data, a full disk), or Ctrl-C
+        except BaseException as e:  # the owner's own code, or its training diverging: not this model's
+            raise OwnerFailed(owner.name, e) from e
         return cls.from_trained(trained, cfg), train_s, log, {"weights_from": owner.name, **info}
     return train_or_load(p, name, cls, cfg, seed, console, label)

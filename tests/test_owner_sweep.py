@@ -13,6 +13,7 @@ from cli_helpers import run_args  # tests/ is on the path: pytest puts it there
 from cli_models import PointsOnly, TinyTrained
 
 from genbench import RunConfig, registry, run
+from genbench.errors import Diverged
 from genbench.results import find_results
 
 
@@ -215,3 +216,87 @@ def test_the_failed_rows_of_an_owner_sweep_are_named_as_its_planned_rows_are(reg
     assert "model 'test-sampler' raised RuntimeError resolving its config: unused_fields broke" in (
         results[0].error
     )
+
+
+class InitRaisesSeven(TinyTrained):
+    """A weights owner whose own __init__ raises for steps=7, which its check_config passes: its bug
+    shows when the runner builds it to train."""
+
+    def __init__(self, spec, config=None):
+        super().__init__(spec, config)
+        if self.config.steps == 7:
+            raise RuntimeError("steps=7 is unlucky")
+
+
+class KeyRaisesSeven(TinyTrained):
+    """A weights owner whose train_config, which keys its checkpoint, raises for steps=7."""
+
+    def train_config(self):
+        if self.config.steps == 7:
+            raise RuntimeError("steps=7 is unlucky")
+        return super().train_config()
+
+
+class FitRaisesSeven(TinyTrained):
+    """A weights owner whose fit, for steps=7, draws noise on another device than its generator's."""
+
+    def fit(self, train, ctx):
+        if self.config.steps == 7:
+            raise RuntimeError("Expected a 'cuda' device type for generator but found 'cpu'")
+        return super().fit(train, ctx)
+
+
+class DivergesAtSeven(TinyTrained):
+    """A weights owner whose training diverges for steps=7."""
+
+    def fit(self, train, ctx):
+        if self.config.steps == 7:
+            raise Diverged(3, float("nan"))
+        return super().fit(train, ctx)
+
+
+@pytest.mark.parametrize(
+    ("owner", "said"),
+    [
+        (InitRaisesSeven, "steps=7 is unlucky"),
+        (KeyRaisesSeven, "steps=7 is unlucky"),
+        # with the fix, as a model's own bug is given it
+        (FitRaisesSeven, "Expected a 'cuda' device type for generator but found 'cpu'; draw the noise"),
+    ],
+)
+@pytest.mark.parametrize("models", [["test-sampler"], ["test-owner", "test-sampler"]])
+def test_an_owner_raising_at_run_time_fails_the_rows_of_that_value_naming_the_owner(
+    register, tmp_path, models, owner, said
+):
+    """The owner's __init__, train_config or fit raising in a row of the sampler said "model
+    'test-sampler' raised RuntimeError", whose code never ran."""
+    register(registry.models, "test-owner", owner)
+    register(registry.models, "test-sampler", Sampler)
+    results = {r.label: r for r in run(plugin_sweep(tmp_path, models, "test-owner.steps=7,3"))}
+    assert results["test-sampler[test-owner.steps=3]"].status == "ok"
+    failed = results["test-sampler[test-owner.steps=7]"]
+    assert (failed.status, failed.error_kind) == ("failed", "plugin")
+    assert failed.error.startswith(
+        f"model 'test-owner' raised RuntimeError as test-sampler's weights owner: {said}"
+    ), failed.error
+    if "test-owner" in models:  # its own row: its own bug, as any model's
+        assert results["test-owner[steps=7]"].error.startswith(
+            f"model 'test-owner' raised RuntimeError: {said}"
+        )
+
+
+@pytest.mark.parametrize("models", [["test-sampler"], ["test-owner", "test-sampler"]])
+def test_an_owner_diverging_is_named_in_the_rows_that_sample_it(register, tmp_path, models):
+    """A sampler's row said "diverged at step 3", though it trains nothing: the owner's training
+    diverged (trained for that row, or for the owner's own row before it)."""
+    register(registry.models, "test-owner", DivergesAtSeven)
+    register(registry.models, "test-sampler", Sampler)
+    results = {r.label: r for r in run(plugin_sweep(tmp_path, models, "test-owner.steps=7,3"))}
+    assert results["test-sampler[test-owner.steps=3]"].status == "ok"
+    diverged = results["test-sampler[test-owner.steps=7]"]
+    assert (diverged.status, diverged.error_kind, diverged.flags) == ("diverged", "diverged", ["diverged"])
+    assert diverged.error == (
+        "model 'test-owner' diverged at step 3 (loss=nan) training as test-sampler's weights owner"
+    )
+    if "test-owner" in models:
+        assert results["test-owner[steps=7]"].error == "diverged at step 3 (loss=nan)"
