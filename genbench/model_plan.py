@@ -37,6 +37,9 @@ class Failed:
     variant: str  # the row's label (:func:`row_label`): '' for the plain model
     error: str
     cls: type[GenerativeModel] | None = None  # None: it did not import
+    #: the weights owner the row samples, where it was found: its --set fields that change nothing
+    #: the row samples are refused where every row failed at planning too (:mod:`genbench.planning`)
+    owner: Owner | None = None
 
 
 def row_label(overrides: dict[str, str], owner: Owner | None) -> str:
@@ -90,7 +93,7 @@ def plan_model(
                     planned.append((name, cls, variants, owner))
                 failed += broken
                 continue
-        failed += [Failed(name, label, why, cls) for label in asked_rows(name, overrides, owner)]
+        failed += [Failed(name, label, why, cls, owner) for label in asked_rows(name, overrides, owner)]
     return planned, failed
 
 
@@ -142,7 +145,7 @@ def checked_variants(
 
     def fails(variant: dict[str, str], e: BaseException, doing: str) -> None:
         label = row_label(variant, owner)
-        failed.setdefault(label, Failed(name, label, config_error(name, e, doing), cls))
+        failed.setdefault(label, Failed(name, label, config_error(name, e, doing), cls, owner))
 
     # named by what they change: a sweep point at the default is the plain model, typed twice is one
     variants = []

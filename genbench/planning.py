@@ -185,7 +185,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         planned, broken = plan_model(name, cls, spec, overrides)
         models += planned
         failed += broken
-    check_owner_fields_used(config, models, given, dataset.name)
+    owned = [(name, owner) for name, _, _, owner in models] + [(f.model, f.owner) for f in failed]
+    check_owner_fields_used(config, owned, given, dataset.name)
     if not config.retrain:  # --retrain loads nothing shipped
         for why in missing_shipped_folders(models):
             console.warn(why)

@@ -176,18 +176,18 @@ UNBUILT = object()
 
 
 def check_owner_fields_used(
-    config: RunConfig,
-    models: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]],
-    given: list[Override],
-    dataset: str,
+    config: RunConfig, owners: list[tuple[str, Owner | None]], given: list[Override], dataset: str
 ) -> None:
     """Refuse a ``--set`` field of a weights owner that is not in ``--models`` and does not change the
     weights its dependents sample (:attr:`Owner.ignored`): it changed nothing anywhere, yet named
     the dependent's row (``ddim[ddpm.variance=beta]``, plain ddim's very samples). With the owner in
-    --models it is the owner's own variant, and the dependent's row is its plain one."""
+    --models it is the owner's own variant, and the dependent's row is its plain one. ``owners``:
+    the model and weights owner of each row planned, and of each row failed at planning: else the
+    field passed where a plugin's bug failed every row (the rows recorded as failed), and was
+    refused where one row planned."""
     requested = {registry.models.canonical(n) for n in config.models}
     typed = {(registry.models.canonical(o.model), o.field): o for o in given}
-    for name, _, _, owner in models:
+    for name, owner in owners:
         if owner is None or owner.name in requested or not owner.ignored:
             continue
         o = typed[owner.name, owner.ignored[0]]

@@ -300,3 +300,55 @@ def test_an_owner_diverging_is_named_in_the_rows_that_sample_it(register, tmp_pa
     )
     if "test-owner" in models:
         assert results["test-owner[steps=7]"].error == "diverged at step 3 (loss=nan)"
+
+
+class SamplesHot(RefusesSeven):
+    """RefusesSeven with a field of how it samples, no part of its training config."""
+
+    @dataclass
+    class Config:
+        steps: int = 20
+        lr: float = 0.5
+        temperature: float = 1.0
+
+    def train_config(self):
+        return {"steps": self.config.steps, "lr": self.config.lr}
+
+
+class SamplerRefusesAll(Sampler):
+    """Its check_config refuses every config with a ValueError: every row of it fails at planning."""
+
+    @classmethod
+    def check_config(cls, spec, config, owner_config=None):
+        raise ValueError("nothing suits me")
+
+
+@pytest.mark.parametrize(
+    ("sampler", "steps"),
+    [
+        (Sampler, "7"),  # the owner's plugin fails its every value
+        (Sampler, "7,3"),  # one value planned: refused before too
+        (SamplerRefusesAll, "3"),  # the sampler's plugin fails its every row
+        (UnusedFieldsRaise, "3"),
+    ],
+)
+def test_an_owner_field_that_changes_nothing_is_refused_though_every_row_fails_at_planning(
+    register, tmp_path, cli, sampler, steps
+):
+    """With every row of test-sampler failed at planning by a plugin's bug, test-owner.temperature,
+    which changes nothing test-sampler samples, passed, named nowhere (the rows are named by the
+    owner's training fields), and the run recorded the failed rows; with one row planned it was
+    refused, as it is now either way: the user's input, fixed before the plugin's bug shows."""
+    register(registry.models, "test-owner", SamplesHot)
+    register(registry.models, "test-sampler", sampler)
+    args = ["--models", "test-sampler", "--dataset", "ring8", "--samples", "100", "--seeds", "0"]
+    args += ["--metrics", "modes", "--device", "cpu", "--no-figures"]
+    args += ["--set", f"test-owner.steps={steps}", "--set", "test-owner.temperature=2"]
+    r = cli(*run_args(tmp_path / "runs", tmp_path / "cache", *args))
+    assert r.exit_code == 2, r.output
+    assert (
+        "--set test-owner.temperature=2 does not change the test-owner weights that test-sampler samples"
+        in (r.output)
+    )
+    assert "Traceback" not in r.output
+    assert not list(find_results(tmp_path / "runs"))  # refused before any row, failed ones too
