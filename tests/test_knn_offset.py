@@ -132,3 +132,27 @@ def test_memorization_in_feature_space_with_a_large_offset_equals_without(tmp_pa
     assert plain["memorization_rate"] == pytest.approx(30 / len(samples), abs=1e-12)  # the copies
     shifted = values(OFFSET)
     assert shifted == pytest.approx(plain, rel=1e-9, abs=1e-12)
+
+
+def test_neighbours_closer_than_the_expansion_can_order_are_ordered_by_their_direct_distances():
+    """Tight clusters of 7 points (1e-4 apart at most) in a set spread over 1e4: the expansion's rounding
+    (about 1e-7 on a squared distance of 1e-9) cannot order a cluster's points, so the best few of its
+    values are any of the cluster. The candidates recomputed directly are 4 more than the k asked for
+    (``extra``; k + 1 for the k-th other row), so the whole cluster is among them and the k-th neighbour, and the k nearest rows,
+    are the direct distances' (scipy's cdist), not the expansion's guess."""
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(4)
+    centres = rng.uniform(-1e4, 1e4, (30, 2))
+    x = np.repeat(centres, 7, axis=0) + rng.uniform(-3e-5, 3e-5, (210, 2))
+    exact = np.sort(cdist(x, x), axis=1)  # column 0: the row itself
+    error = torch.finfo(torch.float64).eps * 2 * np.square(x - x.mean(0)).sum(1).max()
+    assert error > np.square(exact[:, 1:7]).max()  # the expansion cannot order a cluster's points
+    radii = kth_neighbour_distances(t64(x), [1, 2])
+    for k in (1, 2):
+        np.testing.assert_allclose(radii[k].numpy(), exact[:, k], rtol=1e-12, atol=0)
+    query = x[::7] + rng.uniform(-3e-5, 3e-5, (30, 2))
+    dist, idx = nearest(t64(query), t64(x), 3)
+    d = cdist(query, x)
+    np.testing.assert_allclose(dist.numpy(), np.sort(d, axis=1)[:, :3], rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(idx.numpy(), np.argsort(d, axis=1, kind="stable")[:, :3])

@@ -263,6 +263,30 @@ def test_fid_retries_a_non_finite_sqrtm_with_eps_on_both_diagonals_as_clean_fid(
     assert ours == pytest.approx(cleanfid_fid.frechet_distance(mu1, np.diag(a), mu2, np.diag(b)), rel=1e-12)
 
 
+def test_fid_falls_back_to_the_eigenvalues_where_sqrtm_leaves_a_large_imaginary_part(monkeypatch):
+    """Where scipy's sqrtm of S1 S2 comes back with a non-negligible imaginary part (pytorch-fid and
+    clean-fid raise there), the clean-fid backend takes the trace from the eigenvalues of S1 S2
+    instead, with a warning. Simulated (whether sqrtm does so depends on rounding) by a sqrtm whose
+    diagonal has an imaginary part of 1 and whose real part is wrong: the value must be the closed
+    form of the commuting covariances, |mu1 - mu2|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2, neither the
+    wrong real part's trace nor the fallback's of another pair of covariances."""
+    from types import SimpleNamespace
+
+    import genbench.metrics.fid as fid_module
+
+    def imaginary(m, *args, **kwargs):
+        return 2.0 * linalg.sqrtm(m).real + 1j * np.eye(len(m))
+
+    rng = np.random.default_rng(8)
+    mu1, mu2 = rng.standard_normal(5), rng.standard_normal(5)
+    a, b = rng.uniform(0.1, 3.0, 5), rng.uniform(0.1, 3.0, 5)
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    monkeypatch.setattr(fid_module, "linalg", SimpleNamespace(sqrtm=imaginary))
+    with pytest.warns(UserWarning, match=r"sqrtm left a large imaginary part; used the eigenvalue formula"):
+        ours = frechet_distance(mu1, np.diag(a), mu2, np.diag(b), "clean-fid")
+    assert ours == pytest.approx(expected, rel=1e-10)
+
+
 @pytest.mark.parametrize("rows_per_block", [1, 7, 64, 10_000])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_gaussian_statistics_summed_in_blocks_equal_np_cov(rows_per_block, dtype, monkeypatch):
@@ -535,6 +559,19 @@ def test_kid_default_subset_size_is_the_smaller_set():
     assert ours["kid_std"] == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-12)
 
 
+def test_kid_default_subset_size_is_torch_fidelity_s_1000_for_larger_sets():
+    """With more than 1000 samples and reference examples, subsets hold 1000 of each: the value is
+    torch-fidelity's with its own default ``kid_subset_size`` (1000), not one of a smaller subset."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    rng = np.random.default_rng(9)
+    a, b = rng.standard_normal((1100, 3)), 0.3 + rng.standard_normal((1050, 3))
+    ours = KID().compute(make_ctx(a, b, options={"kid": {"subsets": 4}}, seed=2))
+    ref = kid_features_to_metric(t64(a), t64(b), kid_subsets=4, rng_seed=2, verbose=False)
+    assert ours["kid"] == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-12)
+    assert ours["kid_std"] == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-12)
+
+
 # -- PRDC -------------------------------------------------------------------------------------------
 
 
@@ -674,6 +711,27 @@ def test_prdc_metric_cache_is_shared_across_models_without_changing_numbers():
     second = PRDC().compute(make_ctx(model_b, reference))
     assert second == PRDC().compute(make_ctx(model_b, Features(real)))  # ... and reused correctly
     assert first == prdc(t64(real), t64(model_a))
+
+
+def test_prdc_kept_reference_radii_are_those_of_the_k_asked_for():
+    """The reference radii kept on the reference Features for later models are kept per k: a model
+    scored with other k against the same Features gets the values of a fresh computation with its
+    own k (the prdc package's), not radii of the k an earlier model asked for."""
+    real, fake = prdc_inputs(12)
+    reference = Features(real)
+    PRDC().compute(make_ctx(fake, reference))  # k_pr = 3, k_dc = 5: their radii are kept
+    options = {"prdc": {"k_pr": 5, "k_dc": 7}}
+    out = PRDC().compute(make_ctx(fake, reference, options=options))
+    pr, dc = quiet_prdc(real, fake, 5), quiet_prdc(real, fake, 7)
+    assert out == pytest.approx(
+        {
+            "precision": pr["precision"],
+            "recall": pr["recall"],
+            "density": dc["density"],
+            "coverage": dc["coverage"],
+        },
+        abs=1e-12,
+    )
 
 
 def test_prdc_too_few_rows_for_k():
@@ -997,6 +1055,49 @@ def test_ct_of_exact_copies_in_closed_form_and_tau_counts_more_than_20_samples(t
         w.append(n / len(test))
     assert len(z) == (2 if in_middle_blob == 20 else 3)
     assert ct_score(train, test, gen) == pytest.approx(np.dot(w, z) / np.sum(w), rel=1e-12)
+
+
+def test_ct_distances_are_to_the_training_examples_of_the_cell(tmp_path):
+    """C_T compares, in each k-means cell, the samples' and the test examples' distances to the
+    nearest training example *of that cell* (Meehan et al. 2020, as dgm-eval), not of the whole set.
+    A training example of blob 0 sits at (4, 0), in blob 0's cell but nearer than any of blob 1's
+    training examples (all at x >= 9.5) to the test examples at x = 6 and the samples at x = 7,
+    which lie in blob 1's cell: within the cell the test examples are the farther (3.5 against 2.5),
+    against the whole set the nearer (2 against 3). Recomputed by hand with the cells of the blob
+    centres, which k-means' cells are here."""
+    from genbench.metrics.memorization import ct_score
+
+    rng = np.random.default_rng(34)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+
+    def square(n, centre):  # uniform in the unit square about a centre: blob 1's rows at x >= 9.5
+        return centre + rng.uniform(-0.5, 0.5, (n, 2))
+
+    def edge(n, x):  # n points at x, spread along y
+        return np.column_stack([np.full(n, x), rng.uniform(-0.5, 0.5, n)])
+
+    train = np.concatenate([*(square(100, c) for c in centres), [[4.0, 0.0]]])
+    test = np.concatenate([*(square(40, c) for c in centres), edge(15, 6.0)])
+    gen = np.concatenate([*(square(30, c) for c in centres), edge(15, 7.0)])
+
+    def cell(x):
+        return cdist(x, centres).argmin(1)
+
+    assert (cell(train[-1:]) == 0).all() and (cell(test[-15:]) == 1).all() and (cell(gen[-15:]) == 1).all()
+    z, w = [], []
+    for c in range(3):
+        q, p, t = gen[cell(gen) == c], test[cell(test) == c], train[cell(train) == c]
+        lq, lp = cdist(q, t).min(1), cdist(p, t).min(1)
+        u = (lq[:, None] > lp[None, :]).sum() + 0.5 * (lq[:, None] == lp[None, :]).sum()
+        m, n = len(lq), len(lp)
+        z.append((u - (m * n / 2 - 0.5)) / np.sqrt(m * n * (m + n + 1) / 12))
+        w.append(len(p) / len(test))
+    expected = np.dot(w, z) / np.sum(w)
+    # against the whole training set the edge rows' distances swap order: another C_T
+    whole = cdist(test[-15:], train).min(1).max() < cdist(gen[-15:], train).min(1).min()
+    inside = cdist(test[-15:], train[:-1]).min(1).min() > cdist(gen[-15:], train[100:200]).min(1).max()
+    assert whole and inside
+    assert ct_score(train, test, gen) == pytest.approx(expected, rel=1e-12)
 
 
 def test_memorization_flag_needs_the_rate_above_0_1_and_twice_the_held_out_rate():
