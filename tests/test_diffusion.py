@@ -410,6 +410,68 @@ def test_training_averages_the_weights_after_each_update(monkeypatch, warmup):
         torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
 
 
+def test_each_step_minimises_l_simple_on_its_own_draws(monkeypatch):
+    """Ho et al. 2020, Alg. 1 and eq. 14, written out on a step's own draws (x_0, t, eps) and the
+    weights before its update: the loss is ``||eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps,
+    t)||^2`` averaged over the batch and the dimensions (their ``mean_flat``), with the closed-form
+    abar at the t the batch was noised at, and the update follows its gradient. A loss against x_0,
+    or summed over the dimensions, trained as well and was seen by a number recorded from this code."""
+    import copy
+
+    model = tiny_points(grad_clip=0.0, train_steps=1)
+    seen = []
+    q_sample = NoiseSchedule.q_sample
+
+    def spy(self, x0, t, noise):
+        seen.append((copy.deepcopy(model.net), x0.clone(), t.clone(), noise.clone()))
+        return q_sample(self, x0, t, noise)
+
+    grads: list[list[torch.Tensor]] = []
+    adam_step = torch.optim.Adam.step
+
+    def adam_spy(self, *a, **kw):
+        grads.append([p.grad.clone() for g in self.param_groups for p in g["params"]])
+        return adam_step(self, *a, **kw)
+
+    monkeypatch.setattr(NoiseSchedule, "q_sample", spy)
+    monkeypatch.setattr(torch.optim.Adam, "step", adam_spy)
+    c = ctx()
+    model.fit(torch.randn(64, 2), c)
+    ((net, x0, t, noise),) = seen
+    a = torch.tensor(closed_form()["abar"])[t][:, None]
+    pred = net((a.sqrt() * x0 + (1 - a).sqrt() * noise).float(), t)
+    loss = ((noise - pred) ** 2).mean()
+    assert c.history[0]["loss"] == pytest.approx(float(loss.detach()), rel=1e-4)
+    want = torch.autograd.grad(loss, list(net.parameters()))
+    assert len(grads) == 1
+    for got, w in zip(grads[0], want, strict=True):
+        torch.testing.assert_close(got, w, rtol=1e-3, atol=1e-6)
+
+
+def test_the_denoiser_trains_with_dropout_and_the_ema_samples_without(monkeypatch):
+    """Ho et al. 2020 (App. B) train the U-Net with dropout (0.1 on CIFAR-10) and sample without: every
+    training step's forward pass is the raw network's in training mode, final_loss's and the
+    samplers' the EMA's in eval mode. A step in eval mode trained without dropout and passed every
+    other test (the recorded losses of a tiny U-Net, whose last convolutions start at zero, stayed
+    within their tolerance); final_loss on the raw weights checked weights that are not cached."""
+    from baselines.unet import UNet
+
+    modes: list[tuple[bool, bool]] = []  # (is the raw network, in training mode)
+    forward = UNet.forward
+
+    def spy(self, x, t, y=None):
+        modes.append((self is model.net, self.training))
+        return forward(self, x, t, y)
+
+    model = tiny_images(train_steps=3, dropout=0.5)
+    monkeypatch.setattr(UNet, "forward", spy)
+    model.fit(torch.rand(32, 1, 8, 8) * 2 - 1, ctx())
+    assert modes == [(True, True)] * 3 + [(False, False)]  # three steps, then final_loss on the EMA
+    modes.clear()
+    model.sample(2, generator=torch.Generator().manual_seed(0))
+    assert modes and all(m == (False, False) for m in modes)
+
+
 def test_training_draws_every_timestep_uniformly(monkeypatch):
     """L_simple takes t uniform over all T timesteps (Ho et al. 2020, Alg. 1; 0-based here): a range
     off by one (t = 1 .. T-1) would never train the last denoising step, and nothing else noticed."""

@@ -19,6 +19,7 @@ from baselines import configs
 from baselines.ddim_cond import DDIMCond
 from baselines.ddpm import DDPM
 from baselines.ddpm_cond import DDPMCond, guided_eps
+from baselines.schedule import ddim_sample, ddpm_sample
 from baselines.unet import MLPDenoiser, UNet
 from genbench.api import DataSpec, TrainContext
 from genbench.checkpoint import load_checkpoint
@@ -215,6 +216,41 @@ def test_ddim_cond_samples_ddpm_cond_s_weights_and_never_trains():
         DDIMCond.from_trained(DDPM(POINTS, DDPM.Config(mlp_hidden=8, mlp_depth=1)), DDIMCond.Config())
     with pytest.raises(GenbenchError, match="p_uncond=0"):
         DDIMCond.from_trained(tiny_points(p_uncond=0.0, guidance=0.0), DDIMCond.Config(guidance=1.0))
+
+
+def test_both_samplers_follow_eq6_on_the_ema_denoiser_at_their_own_guidance():
+    """Ho & Salimans 2022, eq. 6 written out on the EMA network (the averaged weights that sample, as
+    ddpm's do): ``(1 + w) eps(x, c) - w eps(x, null)``, each pass on its own, with ddpm-cond's ``w``
+    for ddpm-cond and ddim-cond's own ``w`` for ddim-cond, whatever its owner's. The test above sets
+    both to 0.5 and compares the model with the model; the raw weights or the owner's guidance in
+    either sampler passed it."""
+    owner = tiny_points(timesteps=20, ema_decay=0.5, guidance=0.0)
+    owner.fit(torch.randn(64, 2) * 0.3 + 1.0, ctx(64))
+    assert not torch.equal(owner.net.inp.weight, owner.ema.inp.weight)  # the comparison can fail
+    labels = torch.tensor([0, 1, 2, 3, 3, 2])
+
+    def eq6(w: float):
+        def eps(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            cond, null = owner.ema(x, t, labels), owner.ema(x, t, torch.full_like(labels, K))
+            return (1.0 + w) * cond - w * null
+
+        return eps
+
+    def gen() -> torch.Generator:
+        return torch.Generator().manual_seed(5)
+
+    seen = []
+    for w in (0.0, 2.0):
+        owner.config.guidance = w
+        want = owner.denormalize(ddpm_sample(eq6(w), owner.schedule, (6, 2), generator=gen()))
+        got = owner.sample(6, generator=gen(), labels=labels)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        seen.append(got)
+    assert (seen[0] - seen[1]).abs().max() > 1e-2  # w matters
+    owner.config.guidance = 0.0  # ddim-cond's guidance is its own
+    ddim = DDIMCond.from_trained(owner, DDIMCond.Config(steps=5, eta=0.5, guidance=2.0))
+    want = owner.denormalize(ddim_sample(eq6(2.0), owner.schedule, (6, 2), generator=gen(), steps=5, eta=0.5))
+    torch.testing.assert_close(ddim.sample(6, generator=gen(), labels=labels), want, rtol=1e-5, atol=1e-5)
 
 
 def test_guidance_is_a_sampling_option_and_bad_values_are_user_errors():

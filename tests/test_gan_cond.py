@@ -97,6 +97,19 @@ def test_the_generator_output_changes_with_the_label(spec):
     assert not torch.allclose(a, b)
 
 
+def test_fakes_are_generated_for_classes_drawn_from_the_train_labels():
+    """baselines/gan_cond.py: each fake's class is drawn from the train labels, so in their
+    proportions (as the harness's stratified sample labels are), not uniformly over the K classes:
+    on imbalanced classes the generator would otherwise learn the rare ones as often as the common."""
+    labels = torch.tensor([2] * 90 + [0] * 10)
+    y = tiny(GanCond, POINTS)._fake_labels(labels, 20000, torch.Generator().manual_seed(0))
+    share = torch.bincount(y, minlength=K).double() / len(y)
+    # binomial(20000, 0.1): sd 0.002, the bound is 5 sd
+    torch.testing.assert_close(
+        share, torch.tensor([0.1, 0.0, 0.9, 0.0], dtype=torch.float64), rtol=0, atol=0.01
+    )
+
+
 def test_labels_are_checked():
     model = tiny(GanCond, POINTS)
     gen = torch.Generator().manual_seed(0)
