@@ -178,6 +178,28 @@ def test_a_last_update_that_breaks_the_weights_diverges(make, tmp_path):
     assert not path.exists()  # no resumable state of the broken weights: a rerun cannot load them
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_one_non_finite_weight_anywhere_in_the_state_is_a_divergence(bad):
+    """check_weights_finite names every float tensor holding a NaN or an inf, one element among
+    finite ones included, in nested states (the GANs' ``{"G": ..., "D": ...}``): the CLI test's
+    weights are NaN throughout, so a check for all-NaN tensors passed it and cached one inf."""
+    import re
+
+    from genbench.training import check_weights_finite
+
+    model = tiny_gan()
+    weight = next(iter(model.D.state_dict()))
+    with torch.no_grad():
+        model.D.state_dict()[weight].view(-1)[3] = bad
+    ctx = TrainContext(seed=0, device=torch.device("cpu"))
+    said = re.escape(f"(NaN or inf weights after training: D.{weight})") + "$"
+    with pytest.raises(Diverged, match=said):
+        check_weights_finite(model, {"steps": 5}, ctx)
+    with torch.no_grad():
+        model.D.state_dict()[weight].view(-1)[3] = 0.0
+    check_weights_finite(model, {"steps": 5}, ctx)  # all finite: nothing raised
+
+
 def test_a_run_whose_last_update_breaks_the_weights_is_diverged_and_caches_nothing(tmp_path):
     cfg = config(tmp_path, "a", "vae.steps=1", "vae.lr=1e30", models=["vae"], metrics=["fid"])
     (result,) = run(cfg)
