@@ -26,7 +26,9 @@ from genbench.errors import RegistrationError
 from genbench.layout import BESIDE_DATASETS, BESIDE_LABELS, genbench_folder
 from genbench.text import and_list
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")  # no '.': `--set NAME.FIELD=` splits there
+#: a registry name, matched whole (``fullmatch``: ``$`` also matches before a final newline, and
+#: ``"gan\n"`` passed ``match``); no '.': `--set NAME.FIELD=` splits there
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_\-]*")
 #: the kinds of data: a dataset's ``kind``, and what a model, metric or extractor's ``supported_kinds``
 #: may hold (:attr:`genbench.data.base.Dataset.kind` is typed with the same two)
 KINDS = ("image", "points")
@@ -38,7 +40,7 @@ _FOLDERS_BESIDE = {"model": BESIDE_LABELS, "dataset": BESIDE_DATASETS}
 
 def check_name(kind: str, name: str) -> None:
     """Fail unless ``name`` can be a ``kind`` name (``kind`` as messages say it: "model")."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise RegistrationError(
             f"invalid {kind} name {name!r}: use lower-case letters, digits, '-' or '_' "
             "(no '.': `--set NAME.FIELD=VALUE` splits at the first '.')"

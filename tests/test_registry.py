@@ -54,7 +54,7 @@ def test_register_and_get_with_alias():
     assert reg.check("mine") == "my-model"
 
 
-@pytest.mark.parametrize("bad", ["", "My Model", "UPPER", "-dash", "a/b"])
+@pytest.mark.parametrize("bad", ["", "My Model", "UPPER", "-dash", "a/b", "gan\n"])
 def test_bad_names_fail_at_registration(bad):
     with pytest.raises(RegistrationError, match="invalid model name"):
         fresh().add(bad, _Model)

@@ -340,7 +340,9 @@ class Metric(ABC):
                 f"declares runs_by_default_under = {under!r}, a string; use a tuple of feature "
                 f"extractor names: runs_by_default_under = ({under!r},)"
             )
-        if not isinstance(under, tuple) or not all(isinstance(n, str) and NAME_RE.match(n) for n in under):
+        if not isinstance(under, tuple) or not all(
+            isinstance(n, str) and NAME_RE.fullmatch(n) for n in under
+        ):
             return (
                 f"declares runs_by_default_under = {under!r}; use a tuple of feature extractor names "
                 "(`genbench list features`), e.g. ('clip',)"
