@@ -221,5 +221,9 @@ def _protocol_differs(p: Plan, old: Result, seed: int) -> str | None:
 
 
 def _samples_kept(old: Result, p: Plan) -> bool:
+    """Whether ``old``'s samples are beside it: a recorded name that is no plain file name (a path,
+    hand-edited) keeps none there (``with_name`` raised ValueError on it, a traceback)."""
     name = old.samples_file.get("name")
-    return bool(name) and old.path(Path(p.config.out)).with_name(name).is_file()
+    if not name or Path(name).name != name:
+        return False
+    return old.path(Path(p.config.out)).with_name(name).is_file()

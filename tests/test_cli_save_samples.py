@@ -356,3 +356,21 @@ def test_a_rerun_decides_whether_to_keep_a_samples_file_without_loading_it(tmp_p
         assert bool(warned) != kept, what
         if what in ("savez", "compressed", "header 2.0"):
             assert peak < x.nbytes / 2, (what, peak)  # streamed, not loaded whole
+
+
+@pytest.mark.parametrize("name", ["x/seed0.samples.npz", "..", "/"])
+def test_skip_done_reruns_a_result_whose_samples_name_is_no_file_name(cli, tmp_path, cache_dir, name):
+    """A result whose recorded samples name is a path (hand-edited, or another's folder) keeps no
+    samples beside it: `--skip-done --save-samples` runs it again. Its ``with_name`` raised
+    ValueError, a traceback where the run should go on."""
+    out = tmp_path / "runs"
+    args = run_args(out, cache_dir, "--models", "gaussian", "--dataset", "ring8", "--samples", "200")
+    assert cli(*args, "--save-samples").exit_code == 0
+    path = out / "ring8" / "gaussian" / "seed0.json"
+    data = json.loads(path.read_text())
+    data["samples_file"]["name"] = name
+    path.write_text(json.dumps(data))
+    r = cli(*args, "--save-samples", "--skip-done")
+    assert r.exit_code == 0, r.output
+    assert "its samples were not kept (--save-samples)" in r.output
+    assert load_result(path).samples_file["name"] == "seed0.samples.npz"
