@@ -139,7 +139,11 @@ def run_figure(recorded: str, out: Path, dataset: str) -> Path | None:
     the run started in, so a report from another directory, or of runs copied elsewhere, found none
     of them and dropped them without a word. The recorded path itself is never read: a result file
     in someone else's folder could name any file of the user's (``~/.ssh/id_ed25519``), which the
-    report copied beside the board."""
+    report copied beside the board; nor is a link there, to a file or a folder (a link the folder's
+    owner planted, ``figures/x -> ~/.ssh``, was followed to the same key)."""
     src = Path(recorded)
-    path = figures_dir(out, dataset) / src.parent.name / src.name
-    return path if ".." not in (src.parent.name, src.name) and path.is_file() else None
+    base = figures_dir(out, dataset)
+    path = base / src.parent.name / src.name
+    if ".." in (src.parent.name, src.name) or any(p.is_symlink() for p in (base, path.parent, path)):
+        return None
+    return path if path.is_file() else None

@@ -139,6 +139,31 @@ def test_a_figure_path_a_result_records_outside_its_results_folder_is_not_copied
     assert (dest / "copy-samples.png").read_bytes() == b"copy samples"
 
 
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+@pytest.mark.parametrize("linked", ["file", "folder"])
+def test_a_link_in_the_results_folders_figures_is_not_followed(tmp_path, linked):
+    """The figures are read from ``<out>/<dataset>/figures/`` alone, but a link there was followed: a
+    folder someone sent holding ``figures/copy-seed0/samples.png -> ~/.ssh/id_ed25519`` (or
+    ``figures/x -> ~/.ssh``, with a result naming ``x/id_ed25519``) had the report copy the key
+    beside the board, by default into their folder's ``leaderboards/``."""
+    out, dest = tmp_path / "runs", tmp_path / "boards" / "toy"
+    dest.mkdir(parents=True)
+    ssh = tmp_path / "home" / ".ssh"
+    ssh.mkdir(parents=True)
+    (ssh / "id_ed25519").write_bytes(b"private")
+    r = _result()
+    grid = _grid(out, r)
+    if linked == "file":
+        grid.unlink()
+        grid.symlink_to(ssh / "id_ed25519")
+        r.artifacts = {"samples": str(grid)}
+    else:
+        (grid.parent.parent / "x").symlink_to(ssh)
+        r.artifacts = {"samples": "x/id_ed25519"}
+    assert copy_run_figures([r], out, dest) == {}
+    assert not list(dest.iterdir())
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 def test_an_atomic_write_has_the_mode_open_gives_under_the_umask_of_the_moment(tmp_path):
     """The umask was read once per process, at the first write: a process that set another since
