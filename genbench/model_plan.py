@@ -79,21 +79,23 @@ def plan_model(
     except BaseException as e:  # a plugin's own bug (check_spec, dataset_defaults)
         why = config_error(who, e, doing)
         return [], [Failed(name, label, why, cls) for label in asked_rows(name, overrides)]
+    # its own variants, which no owner changes: a plugin's bug there (its unused_fields) fails each row
+    named = attempt(functools.partial(named_variants, name, cls, spec, overrides))
     planned, failed = [], []
     for owner, owner_cfg, why in checked_owners(name, spec, owners):
-        if why is None:
-            try:
-                variants, broken = checked_variants(name, cls, spec, overrides, owner, owner_cfg)
-            except (GenbenchError, KeyboardInterrupt):
-                raise
-            except BaseException as e:  # a plugin's own bug (its unused_fields)
-                why = config_error(name, e, "resolving its config")
-            else:
-                if variants:
-                    planned.append((name, cls, variants, owner))
-                failed += broken
-                continue
-        failed += [Failed(name, label, why, cls, owner) for label in asked_rows(name, overrides, owner)]
+        if isinstance(named, BaseException):
+            why = why or config_error(name, named, "resolving its config")
+            labels = asked_rows(name, overrides, owner)
+        elif why is not None:  # the owner's plugin failed for this value: named as planned rows are
+            variants = [*named[0], *(typed for typed, _ in named[1])]
+            labels = list(dict.fromkeys(row_label(v, owner) for v in variants))
+        else:
+            variants, broken = checked_variants(name, cls, spec, named, owner, owner_cfg)
+            if variants:
+                planned.append((name, cls, variants, owner))
+            failed += broken
+            continue
+        failed += [Failed(name, label, why, cls, owner) for label in labels]
     return planned, failed
 
 
@@ -128,36 +130,48 @@ def checked_owners(
     return list(out.values())
 
 
+def named_variants(
+    name: str, cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]
+) -> tuple[list[dict[str, str]], list[tuple[dict[str, str], BaseException]]]:
+    """The variants of ``name`` that ``overrides`` (canonical) ask for, each canonical and once,
+    without the fields it does not use (:func:`without_unused_fields`); and those whose config never
+    resolved, named by their fields as typed (sorted), with what the plugin's code raised."""
+    variants, unresolved = [], []
+    # named by what they change: a sweep point at the default is the plain model, typed twice is one
+    for typed in expand_variants(name, overrides):
+        canonical = attempt(functools.partial(canonical_variant, cls, spec.name, typed))
+        if isinstance(canonical, BaseException):
+            unresolved.append((dict(sorted(typed.items())), canonical))
+        else:
+            variants.append(canonical)
+    variants = without_unused_fields(name, cls, spec, variants)
+    return list({variant_label(v): v for v in variants}.values()), unresolved
+
+
 def checked_variants(
     name: str,
     cls: type[GenerativeModel],
     spec: DataSpec,
-    overrides: list[Override],
+    named: tuple[list[dict[str, str]], list[tuple[dict[str, str], BaseException]]],
     owner: Owner | None,
     owner_cfg: Any,
 ) -> tuple[list[dict[str, str]], list[Failed]]:
-    """The variants of ``name`` that ``overrides`` (canonical) ask for, each canonical, whose config
-    is built and passes ``check_config`` (given ``owner_cfg``, its weights owner's), and the rows of
-    those whose config raised anything but a GenbenchError (raised: the user's input). A config that
-    cannot be built and one that its check refuses with a ValueError are one failure, the plugin's:
-    the row is named by its fields as typed where its config never resolved."""
+    """The variants of ``name`` (``named``: :func:`named_variants`) whose config is built and
+    passes ``check_config`` (given ``owner_cfg``, its weights owner's), and the rows of those whose
+    config raised anything but a GenbenchError (raised: the user's input). A config that cannot be
+    built and one that its check refuses with a ValueError are one failure, the plugin's: the row is
+    named by its fields as typed where its config never resolved."""
     failed: dict[str, Failed] = {}
 
     def fails(variant: dict[str, str], e: BaseException, doing: str) -> None:
         label = row_label(variant, owner)
         failed.setdefault(label, Failed(name, label, config_error(name, e, doing), cls, owner))
 
-    # named by what they change: a sweep point at the default is the plain model, typed twice is one
-    variants = []
-    for typed in expand_variants(name, overrides):
-        canonical = attempt(functools.partial(canonical_variant, cls, spec.name, typed))
-        if isinstance(canonical, BaseException):
-            fails(dict(sorted(typed.items())), canonical, "resolving its config")
-        else:
-            variants.append(canonical)
-    variants = without_unused_fields(name, cls, spec, variants)
+    variants, unresolved = named
+    for typed, e in unresolved:
+        fails(typed, e, "resolving its config")
     checked = []
-    for v in {variant_label(v): v for v in variants}.values():
+    for v in variants:
         # the values too (ddim.steps=0), not only their types: DDPM would train first
         cfg = attempt(functools.partial(resolve_model_config, cls, spec.name, v))
         if isinstance(cfg, BaseException):

@@ -352,3 +352,26 @@ def test_an_owner_field_that_changes_nothing_is_refused_though_every_row_fails_a
     )
     assert "Traceback" not in r.output
     assert not list(find_results(tmp_path / "runs"))  # refused before any row, failed ones too
+
+
+class SamplerWithK(Sampler):
+    """A sampler with a field of its own, whose default is 1."""
+
+    @dataclass
+    class Config:
+        k: float = 1.0
+
+
+def test_the_rows_an_owner_value_fails_name_the_samplers_fields_as_its_planned_rows_do(register, tmp_path):
+    """The rows over a value the owner's plugin refused were named by the sampler's fields as typed:
+    k=1 (the default) and k=2.0 beside k=2 were three failed rows of steps=7, where steps=3 planned
+    two, so a rerun once the plugin is fixed wrote other files than the failures it replaces."""
+    register(registry.models, "test-owner", RefusesSeven)
+    register(registry.models, "test-sampler", SamplerWithK)
+    config = plugin_sweep(tmp_path, ["test-sampler"], "test-sampler.k=1,2.0,2", "test-owner.steps=7,3")
+    assert sorted((r.label, r.status) for r in run(config)) == [
+        ("test-sampler[k=2,test-owner.steps=3]", "ok"),
+        ("test-sampler[k=2,test-owner.steps=7]", "failed"),
+        ("test-sampler[test-owner.steps=3]", "ok"),
+        ("test-sampler[test-owner.steps=7]", "failed"),
+    ]
