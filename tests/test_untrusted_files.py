@@ -84,6 +84,9 @@ def test_clean_fids_file_in_the_shared_tmp_is_not_loaded_unless_it_is_the_users(
     monkeypatch.setattr(clean_inception, "fetch_weights", lambda *a, **k: fetched)
     with pytest.warns(UserWarning) as said:
         assert CleanInception(digits, cache_dir=tmp_path).weights_path() == fetched
+        # asked again (the fingerprint, then the network): said once, not a line each time
+        assert CleanInception(digits, cache_dir=tmp_path).weights_path() == fetched
+    assert len(said) == 1, [str(w.message) for w in said]
     line = str(said[0].message)
     assert str(planted) in line and "--inception-weights" in line and "\n" not in line, line
     # the user's own file, not writable by others, is clean-fid's cache as before

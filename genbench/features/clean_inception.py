@@ -26,6 +26,7 @@ which the offline test machines do not have.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from functools import partial
@@ -77,14 +78,20 @@ def _trusted(path: Path) -> bool:
     owner_ok = st.st_uid in (os.geteuid(), 0)
     if owner_ok and not st.st_mode & 0o002:
         return True
-    why = "another user's" if not owner_ok else "writable by every user"
+    _passed_over(path, "another user's" if not owner_ok else "writable by every user")
+    return False
+
+
+@functools.cache
+def _passed_over(path: Path, why: str) -> None:
+    """Warn that clean-fid's cached file at ``path`` is not loaded, once a process: the weights are
+    looked for by the fingerprint, then by the network, and the same line came twice."""
     warnings.warn(
         f"{path} is {why}, in a folder every user of the machine writes: not loaded as clean-fid's "
         "Inception (genbench's copy under --cache-dir is, downloaded if missing); pass it with "
         "--inception-weights PATH if you trust it",
-        stacklevel=3,
+        stacklevel=4,
     )
-    return False
 
 
 def clean_resize(x: torch.Tensor) -> torch.Tensor:
