@@ -296,9 +296,7 @@ def reads_reference(config: RunConfig, metrics: list[Metric]) -> bool:
     return any(m.uses_reference_features(config.reference_stats is not None) for m in metrics)
 
 
-def planned_reference(
-    config: RunConfig, dataset: Dataset, reads: bool, features: bool = True
-) -> dict[str, Any]:
+def planned_reference(config: RunConfig, dataset: Dataset, reads: bool, features: bool) -> dict[str, Any]:
     """The reference fields a result of ``config`` will record, known before any work: what a rerun
     is compared with (:func:`genbench.replacement.protocol_replaced`). ``features``: whether a
     metric reads features (:func:`genbench.feature_use.reads_features`); else the result records

@@ -416,7 +416,8 @@ def failure(e: BaseException, name: str) -> tuple[str, str, str]:
     own."""
     role = ""
     if isinstance(e, OwnerFailed):
-        name, e, role = e.owner, e.error, f" as {name}'s weights owner"
+        role = f" as {name}'s weights owner"  # the row's model; the owner's code raised
+        name, e = e.owner, e.error
     if isinstance(e, Diverged):
         return "diverged", f"model {name!r} {said(e)} training{role}" if role else said(e), "diverged"
     if isinstance(e, GenbenchError):

@@ -160,9 +160,8 @@ def weights_fields(cls: type[GenerativeModel], spec: DataSpec, overrides: list[O
             out.add(o.field)
             continue
         rest = {f: v for f, v in first.items() if f != o.field}
-        if key(rest) is UNBUILT:  # another field's first value is one the plugin refuses
-            rest = {}
-        base = key(rest)
+        if (base := key(rest)) is UNBUILT:  # another field's first value is one the plugin refuses
+            rest, base = {}, key({})
         # a value at the default says nothing: it keys the checkpoint as ``rest`` does
         compared = [k for v in changed if (k := key({**rest, o.field: v})) is not UNBUILT]
         # none compared (every other value refused, or its defaults): its rows, named by it, fail
