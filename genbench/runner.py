@@ -40,7 +40,7 @@ from genbench.scoring import evaluate_into
 from genbench.skip_done import done_rows, row_config
 from genbench.split_features import beside_the_run, split_features_for
 from genbench.training import train_or_load
-from genbench.weights_owner import Owner
+from genbench.weights_owner import Owner, OwnerFailed, owners_code
 
 
 def load_stats(p: Plan, reference: Features, console: Progress) -> None:
@@ -397,17 +397,6 @@ def run_one(
     return result, *(sampled[0] if sampled else (None, None))
 
 
-class OwnerFailed(Exception):
-    """What a weights owner's own code raised (its ``__init__``, ``train_config`` or ``fit``), or its
-    training's divergence, while :func:`obtain_model` trained or loaded the weights that a row of a
-    ``weights_from`` model samples: the row names the owner, whose code it was (a ddpm bug in a ddim
-    row said "model 'ddim' raised RuntimeError", and ddim's code never ran)."""
-
-    def __init__(self, owner: str, error: BaseException):
-        super().__init__(owner, error)
-        self.owner, self.error = owner, error
-
-
 def failure(e: BaseException, name: str) -> tuple[str, str, str]:
     """A row's ``(status, error, error_kind)`` when the work of model ``name``'s row raised ``e``:
     diverged, the user's input (a GenbenchError; a batch the model may not return is its bug, as a
@@ -441,13 +430,11 @@ def obtain_model(
     if owner is not None:  # the owner's checkpoint, named with its own variant (ddpm[train_steps=500])
         owned = variant_label(owner.overrides)
         shown = f"{owner.name}[{owned}]" if owned else None
-        try:
+        # torch's global state the owner's training leaves changed is the owner's to fix, not this model's
+        who = f"{label} seed {seed}: model {owner.name!r} as {name}'s weights owner"
+        with owners_code(owner.name), torch_state_kept(who, console.warn):
             trained, train_s, log, info = train_or_load(
                 p, owner.name, owner.cls, owner_cfg, seed, console, shown
             )
-        except (GenbenchError, KeyboardInterrupt):
-            raise  # the user's input (a checkpoint of other data, a full disk), or Ctrl-C
-        except BaseException as e:  # the owner's own code, or its training diverging: not this model's
-            raise OwnerFailed(owner.name, e) from e
         return cls.from_trained(trained, cfg), train_s, log, {"weights_from": owner.name, **info}
     return train_or_load(p, name, cls, cfg, seed, console, label)

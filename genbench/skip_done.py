@@ -27,6 +27,7 @@ from genbench.metric_checks import effective_metric_options
 from genbench.model_plan import row_label
 from genbench.replacement import add_fingerprints, replaced_by_run
 from genbench.results import Result
+from genbench.weights_owner import OwnerFailed, owners_code
 
 if TYPE_CHECKING:
     from genbench.planning import Plan
@@ -44,7 +45,10 @@ def row_config(
     result records of it (with the weights owner's, whose network it samples), and the owner's."""
     cfg = resolve_model_config(cls, p.dataset.name, overrides)
     recorded = asdict(cfg) if is_dataclass(cfg) else {}
-    owner_cfg = None if owner is None else owner.config(p.dataset.name)
+    owner_cfg = None
+    if owner is not None:  # planning resolved it once, and the owner's code runs again here
+        with owners_code(owner.name):
+            owner_cfg = owner.config(p.dataset.name)
     if owner is not None:  # its network is the owner's: seeds sampled from two DDPM configs differ
         recorded["weights_from"] = {
             "model": owner.name,
@@ -70,7 +74,8 @@ def done_rows(p: Plan, seeds: list[int], out: Path, console: Progress) -> dict[R
                 try:
                     old, why = _reusable(p, path, name, cls, overrides, owner, seed, console.warn, built)
                 except Exception as e:  # a plugin's config or constructor raising: the run records it
-                    old, why = None, f"it could not be checked: {type(e).__name__}"
+                    raised = e.error if isinstance(e, OwnerFailed) else e
+                    old, why = None, f"it could not be checked: {type(raised).__name__}"
                 if old is None:
                     console.note(f"seed {seed} of {shown}: {path} is run again ({why}; --skip-done)")
                     continue

@@ -9,7 +9,9 @@ refusal of its other fields where the owner is not itself in ``--models``
 
 from __future__ import annotations
 
+import contextlib
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -43,6 +45,29 @@ class Owner:
         """The owner's config on ``dataset`` as a weights owner: its defaults and ``overrides``,
         through its :meth:`~genbench.api.GenerativeModel.weights_owner_config` (it is never sampled)."""
         return self.cls.weights_owner_config(resolve_model_config(self.cls, dataset, self.overrides))
+
+
+class OwnerFailed(Exception):
+    """What a weights owner's own code raised (its ``dataset_defaults``, ``weights_owner_config``,
+    ``__init__``, ``train_config`` or ``fit``), or its training's divergence, while a row of a
+    ``weights_from`` model resolved its config or trained or loaded the weights that it samples: the row names the owner, whose code it was (a ddpm bug in a ddim
+    row said "model 'ddim' raised RuntimeError", and ddim's code never ran)."""
+
+    def __init__(self, owner: str, error: BaseException):
+        super().__init__(owner, error)
+        self.owner, self.error = owner, error
+
+
+@contextlib.contextmanager
+def owners_code(owner: str) -> Iterator[None]:
+    """Raise what weights owner ``owner``'s own code raises in the block as :class:`OwnerFailed`: the
+    user's input (a checkpoint of other data, a full disk, a GenbenchError) and Ctrl-C as they are."""
+    try:
+        yield
+    except (GenbenchError, KeyboardInterrupt):
+        raise
+    except BaseException as e:  # the owner's own code, or its training diverging: not the sampler's
+        raise OwnerFailed(owner, e) from e
 
 
 def weights_from_refusal(name: str, cls: type[GenerativeModel]) -> str | None:

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, replace
 
 import pytest
+import torch
 from cli_helpers import run_args  # tests/ is on the path: pytest puts it there
 from cli_models import PointsOnly, TinyTrained
 
@@ -375,3 +376,73 @@ def test_the_rows_an_owner_value_fails_name_the_samplers_fields_as_its_planned_r
         ("test-sampler[test-owner.steps=3]", "ok"),
         ("test-sampler[test-owner.steps=7]", "failed"),
     ]
+
+
+class ResolvesOnlyUntilTrained(TinyTrained):
+    """A weights owner whose dataset_defaults or weights_owner_config (``hook``) raises once it has
+    trained: planning resolves it before, the sampler's row at run time after."""
+
+    hook = ""
+    trained: list[bool] = []
+
+    def fit(self, train, ctx):
+        type(self).trained.append(True)
+        return super().fit(train, ctx)
+
+    @classmethod
+    def dataset_defaults(cls, dataset):
+        if cls.hook == "dataset_defaults" and cls.trained:
+            raise RuntimeError("defaults gone")
+        return super().dataset_defaults(dataset)
+
+    @classmethod
+    def weights_owner_config(cls, config):
+        if cls.hook == "weights_owner_config" and cls.trained:
+            raise RuntimeError("defaults gone")
+        return super().weights_owner_config(config)
+
+
+@pytest.mark.parametrize("hook", ["dataset_defaults", "weights_owner_config"])
+def test_an_owner_config_raising_at_run_time_fails_the_sampler_row_naming_the_owner(
+    register, tmp_path, monkeypatch, hook
+):
+    """Planning resolved the owner's config; its dataset_defaults or weights_owner_config raising when
+    the sampler's row resolved it again said "model 'test-sampler' raised RuntimeError"."""
+    monkeypatch.setattr(ResolvesOnlyUntilTrained, "hook", hook)
+    monkeypatch.setattr(ResolvesOnlyUntilTrained, "trained", [])
+    register(registry.models, "test-owner", ResolvesOnlyUntilTrained)
+    register(registry.models, "test-sampler", Sampler)
+    results = {r.label: r for r in run(plugin_sweep(tmp_path, ["test-owner", "test-sampler"]))}
+    assert results["test-owner"].status == "ok", results["test-owner"].error
+    failed = results["test-sampler"]
+    assert (failed.status, failed.error_kind) == ("failed", "plugin")
+    assert failed.error.startswith(
+        "model 'test-owner' raised RuntimeError as test-sampler's weights owner: defaults gone"
+    ), failed.error
+
+
+class GradOffOwner(TinyTrained):
+    """A weights owner whose fit turns grad mode off and leaves it so."""
+
+    def fit(self, train, ctx):
+        log = super().fit(train, ctx)
+        torch.set_grad_enabled(False)
+        return log
+
+
+def test_torch_state_an_owner_changes_training_for_a_sampler_is_warned_of_as_the_owners(
+    register, tmp_path, capsys
+):
+    """The owner's fit turning grad mode off in the sampler's row was warned of as "model
+    'test-sampler' changed torch's global settings", whose code changed nothing."""
+    register(registry.models, "test-owner", GradOffOwner)
+    register(registry.models, "test-sampler", Sampler)
+    results = run(plugin_sweep(tmp_path, ["test-sampler"]))
+    assert [r.status for r in results] == ["ok"], [r.error for r in results]
+    assert torch.is_grad_enabled()
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "test-sampler seed 0: model 'test-owner' as test-sampler's weights owner changed torch's global "
+        "settings: grad mode False (restored to True)"
+    ) in err, err
+    assert "model 'test-sampler' changed" not in err
