@@ -27,15 +27,27 @@ _BRACKETS = re.compile(_SPECIAL + r"|[\[\]]")
 
 #: a line break and the spaces around it: markdown ends a table row or a list item's paragraph there
 _LINE_BREAK = re.compile(r"[ \t]*(?:\r\n|\r|\n)\s*")
+#: the control characters a terminal acts on (ESC starts an escape sequence), tab aside
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def one_line(text: object) -> str:
     """``text`` on one line, each line break (and the indentation after it) one space: a plugin's
     multi-line error (``ValueError("bad shape\\n\\nexpected ...")``, a traceback it formatted) broke
     the board's list of runs without samples, or a table row, over several lines. The result JSON
-    keeps the full text."""
+    keeps the full text. Any other control character is written as its Python escape: a name in a
+    result file someone sent (``"copy\\x1b[2J"``) put the terminal's escape sequence into the board,
+    which ``cat`` ran and LaTeX refused as an invalid character."""
     text = str(text)
-    return _LINE_BREAK.sub(" ", text).strip() if _LINE_BREAK.search(text) else text
+    text = _LINE_BREAK.sub(" ", text).strip() if _LINE_BREAK.search(text) else text
+    return _CONTROL.sub(lambda m: ascii(m.group(0))[1:-1], text) if _CONTROL.search(text) else text
+
+
+def printable(text: object) -> str:
+    """``text`` with each character a terminal would act on (a line break, ``\\x1b[`` starting an
+    escape sequence) written as its Python escape: what a results folder someone sent records (a
+    package's name, a file's path), printed in a hint, can neither forge a line nor drive the terminal."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
 
 
 def md_text(text: object) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from genbench.errors import PluginLoadError
 from genbench.provenance import joined_texts, source_text
 from genbench.results import Result
-from genbench.text import and_list
+from genbench.text import and_list, printable
 
 #: what every line says the board lost
 _LOST = "its columns are shown without a better-direction arrow"
@@ -58,7 +58,7 @@ def _problem(metric: str) -> PluginLoadError | str | None:
 
 def _line(metric: str, sources: list[Mapping[str, Any]], problem: PluginLoadError | str) -> str:
     recorded = joined_texts(source_text(s) for s in sources)
-    said = f" ({recorded}, in the results)" if recorded else ""
+    said = f" ({printable(recorded)}, in the results)" if recorded else ""
     if isinstance(problem, PluginLoadError):  # its error names the plugin's package and the fix
         return f"metric {metric!r}{said} is installed here but fails to load: {_LOST}; {problem}"
     return f"metric {metric!r}{said} is not installed here: {_LOST}; {_fix(sources)}"
@@ -72,13 +72,14 @@ def _fix(sources: list[Mapping[str, Any]]) -> str:
     dists = sorted({d for s in sources if isinstance(d := s.get("distribution"), str) and d})
     ours = [d for d in dists if is_genbench(d)]
     others = [d for d in dists if not is_genbench(d)]
-    files = sorted({f for s in sources if isinstance(f := s.get("file"), str) and f})
+    # as recorded, but no terminal escape sequence or second line of a result file someone sent
+    files = sorted({printable(f) for s in sources if isinstance(f := s.get("file"), str) and f})
     fixes = []
     if others:
-        fixes.append(f"pip install {' '.join(others)}")
+        fixes.append(f"pip install {' '.join(printable(d) for d in others)}")
     fixes += [f"pass --include {f}" for f in files]
     if ours and not fixes:  # a metric of another genbench release, which this one does not have
-        versions = and_list(sorted({str(s.get("distribution_version")) for s in sources}))
+        versions = and_list(sorted({printable(s.get("distribution_version")) for s in sources}))
         return f"this genbench ({__version__}) has no such metric; report with genbench {versions}"
     if not fixes:  # nothing recorded of its code (no seed produced a value), or a notebook's class
         return "install its package, or pass --include the file that registers it"

@@ -153,3 +153,32 @@ def test_a_seed_where_an_uninstalled_metric_failed_is_noted_in_its_columns_as_wh
         return re.sub(r"[ -]+", " ", board.replace(" ↑", ""))
 
     assert unaligned(uninstalled) == unaligned(installed)
+
+
+def test_what_a_results_folder_records_of_a_metrics_code_reaches_the_hint_as_one_line_of_text(tmp_path):
+    """A package or file name that a result file someone sent records went into the hint as it was:
+    ``\\x1b[2J`` cleared the user's terminal, and a line break printed a second line of its own."""
+    from genbench.unloadable_metrics import unloadable_metric_lines
+
+    forged = "\x1b[2J\nwarning: all good"
+    sources = {
+        "a-score": {"distribution": f"pkg{forged}", "distribution_version": f"1{forged}"},
+        "b-score": {"file": f"/x/my{forged}.py"},
+        "c-score": {"distribution": "genbench", "distribution_version": f"0{forged}"},
+    }
+    result = Result(
+        model="gaussian",
+        dataset="ring8",
+        seed=0,
+        protocol={},
+        metrics={},
+        environment={"metric_sources": sources},
+    )
+    lines = unloadable_metric_lines([result])
+    assert len(lines) == 3
+    for line in lines:
+        assert line.isprintable(), repr(line)
+        assert "\\x1b[2J\\nwarning: all good" in line, line
+    assert lines[0].endswith("; pip install pkg\\x1b[2J\\nwarning: all good"), lines[0]
+    assert lines[1].endswith("; pass --include /x/my\\x1b[2J\\nwarning: all good.py"), lines[1]
+    assert lines[2].endswith("report with genbench 0\\x1b[2J\\nwarning: all good"), lines[2]

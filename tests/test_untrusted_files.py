@@ -167,6 +167,33 @@ def test_a_link_in_the_results_folders_figures_is_not_followed(tmp_path, linked)
     assert not list(dest.iterdir())
 
 
+def test_a_name_a_result_records_reaches_the_board_as_text_without_control_characters(tmp_path):
+    """A model name, error or figure kind in a result file someone sent went into the markdown and
+    LaTeX boards with its control characters: ``\\x1b[2J`` cleared the terminal of whoever ran
+    ``cat`` on the board, and LaTeX refused the .tex ("invalid character"). Markdown syntax in them
+    (a link, a "|", a line break) was escaped already, and still is."""
+    from genbench.reporting import write_report
+
+    out, boards = tmp_path / "runs", tmp_path / "boards"
+    evil = "x](http://evil)[y|z\n\x1b[2J"
+    for seed in (0, 1):
+        r = Result(
+            model=f"m{evil}", dataset="toy", seed=seed, status="ok", protocol={}, metrics={"fid": 1.0 + seed}
+        )
+        r.artifacts = {evil: str(_grid(out, r))}
+        r.write(out)
+        Result(model=f"f{evil}", dataset="toy", seed=seed, status="failed", error=evil, protocol={}).write(
+            out
+        )
+    write_report(out, boards)
+    for board in (boards / "toy.md", boards / "toy.tex"):
+        text = board.read_text()
+        assert "\x1b" not in text and "x1b" in text, text  # written as "\\x1b", readable
+    md = (boards / "toy.md").read_text()
+    assert "](http://evil)" not in md.replace("\\](http://evil)", ""), md
+    assert "|" not in md.replace("\\|", "").split("## Runs without samples")[1], md
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 def test_an_atomic_write_has_the_mode_open_gives_under_the_umask_of_the_moment(tmp_path):
     """The umask was read once per process, at the first write: a process that set another since
