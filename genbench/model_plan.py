@@ -114,11 +114,9 @@ def checked_owners(
     out: dict[str, tuple[Owner | None, Any, str | None]] = {}
     for typed in owners:
         doing, cfg = "resolving its config", None
-        canonical = attempt(functools.partial(canonical_variant, typed.cls, spec.name, typed.overrides))
-        if isinstance(canonical, BaseException):
-            owner, raised = replace(typed, overrides=dict(sorted(typed.overrides.items()))), canonical
-        else:
-            owner = replace(typed, overrides=canonical)
+        overrides, raised = canonical_or_typed(typed.cls, spec.name, typed.overrides)
+        owner = replace(typed, overrides=overrides)
+        if raised is None:
             raised = cfg = attempt(functools.partial(owner.config, spec.name))
             if not isinstance(cfg, BaseException):
                 doing = "checking its config"
@@ -130,6 +128,17 @@ def checked_owners(
     return list(out.values())
 
 
+def canonical_or_typed(
+    cls: type[GenerativeModel], dataset: str, typed: dict[str, str]
+) -> tuple[dict[str, str], BaseException | None]:
+    """``typed`` canonical (:func:`canonical_variant`) and None; or, where the plugin's own code
+    raised resolving it, ``typed`` as typed (sorted), named so, and what it raised."""
+    canonical = attempt(functools.partial(canonical_variant, cls, dataset, typed))
+    if isinstance(canonical, BaseException):
+        return dict(sorted(typed.items())), canonical
+    return canonical, None
+
+
 def named_variants(
     name: str, cls: type[GenerativeModel], spec: DataSpec, overrides: list[Override]
 ) -> tuple[list[dict[str, str]], list[tuple[dict[str, str], BaseException]]]:
@@ -139,11 +148,11 @@ def named_variants(
     variants, unresolved = [], []
     # named by what they change: a sweep point at the default is the plain model, typed twice is one
     for typed in expand_variants(name, overrides):
-        canonical = attempt(functools.partial(canonical_variant, cls, spec.name, typed))
-        if isinstance(canonical, BaseException):
-            unresolved.append((dict(sorted(typed.items())), canonical))
+        variant, raised = canonical_or_typed(cls, spec.name, typed)
+        if raised is not None:
+            unresolved.append((variant, raised))
         else:
-            variants.append(canonical)
+            variants.append(variant)
     variants = without_unused_fields(name, cls, spec, variants)
     return list({variant_label(v): v for v in variants}.values()), unresolved
 
