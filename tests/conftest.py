@@ -30,6 +30,21 @@ def drawn(monkeypatch) -> list:
     return made
 
 
+@pytest.fixture
+def adam_gradients(monkeypatch) -> list[list[torch.Tensor]]:
+    """The gradients each ``torch.optim.Adam.step`` of the test applies, one list per step in its
+    parameter groups' order, read before the step."""
+    grads: list[list[torch.Tensor]] = []
+    step = torch.optim.Adam.step
+
+    def spy(self, *a, **kw):
+        grads.append([p.grad.clone() for g in self.param_groups for p in g["params"]])
+        return step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    return grads
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("genbench-cache")

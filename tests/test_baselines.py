@@ -454,7 +454,7 @@ def test_the_vae_logs_the_negative_elbo_per_example_in_nats(monkeypatch):
     assert rows[0]["sigma"] == pytest.approx(float(model.log_sigma.detach().exp()), rel=1e-6)
 
 
-def test_the_vae_update_follows_the_gradient_of_the_negative_elbo(monkeypatch):
+def test_the_vae_update_follows_the_gradient_of_the_negative_elbo(monkeypatch, adam_gradients):
     """The first update's gradient is that of Kingma & Welling's negative ELBO written out with
     torch.distributions on the step's own batch and noise: ``z = mu + exp(logvar / 2) eps`` (the
     reparameterisation, through which the reconstruction term reaches the encoder), ``-log N(x; f(z),
@@ -471,15 +471,8 @@ def test_the_vae_update_follows_the_gradient_of_the_negative_elbo(monkeypatch):
             seen.append((copy.deepcopy(self), x.clone(), eps.clone()))
         return negative_elbo(self, x, eps)
 
-    grads: list[list[torch.Tensor]] = []
-    step = torch.optim.Adam.step
-
-    def adam_spy(self, *a, **kw):
-        grads.append([p.grad.clone() for g in self.param_groups for p in g["params"]])
-        return step(self, *a, **kw)
-
+    grads = adam_gradients
     monkeypatch.setattr(VAE, "negative_elbo", spy)
-    monkeypatch.setattr(torch.optim.Adam, "step", adam_spy)
     model.fit(data_for(IMAGES), ctx())
     before, x, eps = seen[0]
     mu, logvar = before.encoder(x)

@@ -410,7 +410,7 @@ def test_training_averages_the_weights_after_each_update(monkeypatch, warmup):
         torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
 
 
-def test_each_step_minimises_l_simple_on_its_own_draws(monkeypatch):
+def test_each_step_minimises_l_simple_on_its_own_draws(monkeypatch, adam_gradients):
     """Ho et al. 2020, Alg. 1 and eq. 14, written out on a step's own draws (x_0, t, eps) and the
     weights before its update: the loss is ``||eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps,
     t)||^2`` averaged over the batch and the dimensions (their ``mean_flat``), with the closed-form
@@ -426,15 +426,8 @@ def test_each_step_minimises_l_simple_on_its_own_draws(monkeypatch):
         seen.append((copy.deepcopy(model.net), x0.clone(), t.clone(), noise.clone()))
         return q_sample(self, x0, t, noise)
 
-    grads: list[list[torch.Tensor]] = []
-    adam_step = torch.optim.Adam.step
-
-    def adam_spy(self, *a, **kw):
-        grads.append([p.grad.clone() for g in self.param_groups for p in g["params"]])
-        return adam_step(self, *a, **kw)
-
+    grads = adam_gradients
     monkeypatch.setattr(NoiseSchedule, "q_sample", spy)
-    monkeypatch.setattr(torch.optim.Adam, "step", adam_spy)
     c = ctx()
     model.fit(torch.randn(64, 2), c)
     ((net, x0, t, noise),) = seen
