@@ -47,6 +47,8 @@ class _ConfiguredModel(GenerativeModel):
 
 
 def run_ring8(tmp_path, cache_dir, models=("copy", "gaussian"), metrics=None, **extra):
+    """{model: its result} of a ring8 run (the last seed's), one for every model given: a test that
+    loops over the results' values checked nothing when the run gave none."""
     config = RunConfig(
         **extra,
         models=list(models),
@@ -59,7 +61,9 @@ def run_ring8(tmp_path, cache_dir, models=("copy", "gaussian"), metrics=None, **
         figures=False,
         progress=False,
     )
-    return {r.model: r for r in run(config)}
+    results = {r.model: r for r in run(config)}
+    assert sorted(results) == sorted(set(models)), (list(models), list(results))
+    return results
 
 
 def read_strict(path: Path) -> dict:
