@@ -204,7 +204,7 @@ def test_spacing_formulas():
         trailing = (np.round(np.arange(T, 0, -T / steps)) - 1).astype(int).tolist()
         assert ddim_timesteps(T, steps, "trailing") == trailing and trailing[0] == T - 1
     assert ddim_timesteps(T, 30, "leading")[0] == 29 * 33  # integer stride stops short of T-1
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"steps must be in 1\.\.1000, got 1001"):
         ddim_timesteps(T, 1001)
 
 

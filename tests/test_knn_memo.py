@@ -5,7 +5,6 @@ computation's, to the bit; other rows, another k or another thread count compute
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import torch
 
 from genbench.features.base import Features
+from genbench.metrics import _knn_memo
 from genbench.metrics import memorization as memorization_module
 from genbench.metrics import prdc as prdc_module
 from genbench.metrics.base import EvalContext
@@ -21,11 +21,8 @@ from genbench.results import find_results
 
 
 def _forget() -> None:
-    """Empty the process's memo (absent on code before it: nothing to empty)."""
-    try:
-        importlib.import_module("genbench.metrics._knn_memo").forget()
-    except ImportError:
-        pass
+    """Empty the process's memo."""
+    _knn_memo.forget()
 
 
 @pytest.fixture
@@ -124,11 +121,10 @@ def test_the_rows_are_hashed_a_chunk_at_a_time_to_the_digest_of_their_bytes(monk
     bytes: the chunks change no key, and one value changed anywhere is another key."""
     import hashlib
 
-    memo = importlib.import_module("genbench.metrics._knn_memo")
     x = torch.as_tensor(np.random.default_rng(5).standard_normal((301, 7)))
-    whole = memo.rows_digest(x)
+    whole = _knn_memo.rows_digest(x)
     assert whole[0] == hashlib.sha256(x.numpy().tobytes()).hexdigest()
-    monkeypatch.setattr(memo, "CHUNK_BYTES", 8 * 7 * 4 + 3)  # 4 rows a chunk, the last one short
-    assert memo.rows_digest(x) == whole
+    monkeypatch.setattr(_knn_memo, "CHUNK_BYTES", 8 * 7 * 4 + 3)  # 4 rows a chunk, the last one short
+    assert _knn_memo.rows_digest(x) == whole
     x[300, 6] += 1e-12
-    assert memo.rows_digest(x) != whole
+    assert _knn_memo.rows_digest(x) != whole

@@ -855,7 +855,7 @@ def test_kth_neighbour_distances_agree_with_brute_force():
     brute = exact_cdist(x, x).sort(dim=1).values  # column 0: the row itself
     for k in (1, 3, 5, 10):
         torch.testing.assert_close(out[k], brute[:, k], rtol=1e-10, atol=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="k=5 neighbours requested among 5 rows"):
         kth_neighbour_distances(x[:5], [5])
 
 
