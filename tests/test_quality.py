@@ -155,6 +155,7 @@ def test_every_trained_model_covers_all_ten_digits(digits):
 @pytest.mark.parametrize("dataset, modes", [("ring8", 8), ("grid25", 25)])
 def test_ddpm_recovers_every_mode_of_the_2d_mixtures(tmp_path, dataset, modes):
     results = _run(tmp_path / "runs", quality_cache(), ["ddpm"], dataset)
+    assert sorted(r.seed for r in results) == SEEDS  # the loop below passed a run that gave none
     for r in results:
         assert r.status == "ok", r.error
         assert r.metrics["modes_covered"] == modes, (
