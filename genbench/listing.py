@@ -7,6 +7,7 @@ import difflib
 from dataclasses import dataclass
 
 from genbench import registry
+from genbench.entry_points import Entry
 from genbench.errors import GenbenchError
 
 KINDS = ("models", "datasets", "metrics", "features")
@@ -24,6 +25,11 @@ class ListedEntry:
     #: the extractors under which an opt-in metric runs by default all the same
     #: (``Metric.runs_by_default_under``: ``cmmd`` under ``clip``)
     default_under: tuple[str, ...] = ()
+    #: a metric's: whether it reads features at its default options (``Metric.reads_features``;
+    #: None where not known: another kind, a broken plugin, or its reads_features raised), and the
+    #: options that decide it (``Metric.reads_features_by``: memorization's ``space``)
+    reads_features: bool | None = None
+    reads_features_by: tuple[str, ...] = ()
 
 
 def check_kind(kind: str, also: tuple[str, ...] = ()) -> None:
@@ -51,27 +57,33 @@ def registered(kind: str | None = None) -> dict[str, list[ListedEntry]]:
     for k in [kind] if kind else KINDS:
         reg = getattr(registry, k)
         errors = reg.load_all()
-        out[k] = [
-            ListedEntry(
-                e.name,
-                e.source,
-                "" if e.name in errors or e.alias_of else describe(e.obj),
-                alias_of=e.alias_of,
-                error=errors.get(e.name),
-                opt_in=k == "metrics" and e.name not in errors and not e.alias_of and _opt_in(e.obj),
-                # empty unless opt-in: registration refuses it beside runs_by_default = True
-                default_under=tuple(getattr(e.obj, "runs_by_default_under", ()))
-                if k == "metrics" and e.name not in errors and not e.alias_of
-                else (),
-            )
-            for e in reg.entries()
-        ]
+        out[k] = [_listed(k, e, errors.get(e.name)) for e in reg.entries()]
         # a plugin declaring one of genbench's own names: listed beside the built-in, which stays
         out[k] += [
             ListedEntry(name, sources, "", error=why) for name, (sources, why) in sorted(reg.ignored.items())
         ]
         out[k].sort(key=lambda e: e.name)
     return out
+
+
+def _listed(kind: str, e: Entry, error: str | None) -> ListedEntry:
+    """The entry ``e`` of ``kind``, ``error`` why its plugin failed to import (else None); a metric's
+    opt-in and whether it reads features come from its class."""
+    from genbench.metric_declarations import reads_features_by_default
+
+    metric = kind == "metrics" and error is None and not e.alias_of
+    return ListedEntry(
+        e.name,
+        e.source,
+        "" if error is not None or e.alias_of else describe(e.obj),
+        alias_of=e.alias_of,
+        error=error,
+        opt_in=metric and _opt_in(e.obj),
+        # empty unless opt-in: registration refuses it beside runs_by_default = True
+        default_under=tuple(getattr(e.obj, "runs_by_default_under", ())) if metric else (),
+        reads_features=reads_features_by_default(e.obj) if metric else None,
+        reads_features_by=tuple(getattr(e.obj, "reads_features_by", ())) if metric else (),
+    )
 
 
 def describe(obj: object) -> str:

@@ -1,8 +1,9 @@
 """What `genbench list metrics NAME` shows, as data: a metric's description, the values it writes and
 which way each is better, its options (what ``--metric-option NAME.KEY=`` takes, each with its
 default and type), whether it runs by default, what it compares the samples with, the kinds of data
-it applies to and its version (``genbench.metric_info``). All of it is what the class declares
-(:class:`genbench.metrics.base.Metric`): nothing is computed, no data is read."""
+it applies to, its version and whether it reads features (``genbench.metric_info``). All of it is
+what the class declares (:class:`genbench.metrics.base.Metric`): nothing is computed, no data is
+read."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from genbench.config import option_type
 from genbench.errors import GenbenchError
 from genbench.field_values import value_text
 from genbench.listing import describe
+from genbench.metrics.base import Metric
 from genbench.model_fields import type_text
 
 #: a value's better direction: "higher", "lower", or "none" (a diagnostic such as C_T, whose ideal is 0)
@@ -55,6 +57,11 @@ class MetricInfo:
     supported_kinds: tuple[str, ...]  # "image", "points"
     version: int  # recorded with its results (metric_versions)
     needs_logits: bool = False  # reads the samples' logits (IS): not under raw or dinov2 features
+    #: whether it reads features at its default options (:func:`reads_features_by_default`): where
+    #: no metric of a command does, no feature extractor is built; None: its reads_features raised
+    reads_features: bool | None = True
+    #: the options whose values decide it (``Metric.reads_features_by``: memorization's space)
+    reads_features_by: tuple[str, ...] = ()
 
 
 def metric_info(name: str) -> MetricInfo:
@@ -82,7 +89,24 @@ def metric_info(name: str) -> MetricInfo:
         supported_kinds=tuple(cls.supported_kinds),
         version=int(cls.version),
         needs_logits=bool(cls.needs_logits),
+        reads_features=reads_features_by_default(cls),
+        reads_features_by=tuple(cls.reads_features_by),
     )
+
+
+def reads_features_by_default(cls: type[Metric]) -> bool | None:
+    """Whether the metric ``cls`` reads features with no ``--metric-option`` given
+    (:meth:`~genbench.metrics.base.Metric.reads_features` of ``{}``, as a run asks it), or None
+    where building it or asking raises (a plugin's bug, which a run names when it builds it)."""
+    from genbench.isolation import plugin_state_kept
+
+    try:
+        with plugin_state_kept(f"metric {getattr(cls, 'registered_name', '') or cls.__name__!r}"):
+            return bool(cls().reads_features({}))
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # sys.exit too, as start_metric takes it
+        return None
 
 
 def _direction(higher: bool | None) -> Direction:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from genbench.dataset_declarations import DatasetInfo
     from genbench.feature_declarations import FeatureInfo
+    from genbench.metric_declarations import MetricInfo
 
 
 def list_entries(
@@ -110,6 +111,8 @@ def list_entries(
         table = Table(title=k, title_justify="left")
         table.add_column("name", no_wrap=True)
         table.add_column("source", no_wrap=True)
+        if k == "metrics":  # whether a feature extractor is built for it (--features, its weights)
+            table.add_column("features", no_wrap=True)
         table.add_column("description", overflow="fold")
         for e in entries:
             # plugin text is shown as written: "[0, 1]" in a docstring is not rich markup
@@ -123,8 +126,18 @@ def list_entries(
                     desc = escape(f"opt-in (only with --metrics {e.name}{when})") + (
                         f": {desc}" if desc else ""
                     )
-            table.add_row(escape(e.name), escape(e.source), desc)
+            reads = [escape(_reads_cell(e.reads_features, e.reads_features_by))] if k == "metrics" else []
+            table.add_row(escape(e.name), escape(e.source), *reads, desc)
         console.print(table)
+        if k == "metrics" and entries:
+            decided = [f"--metric-option {e.name}.{o}" for e in entries for o in e.reads_features_by]
+            console.print(
+                "features: whether it reads features with no --metric-option given; where no metric of "
+                "a command reads any, no feature extractor is built (--features and its weights go unused)"
+                + (f"; *: {' and '.join(decided)} decides it" if decided else ""),
+                markup=False,
+                highlight=False,
+            )
 
 
 def _model_options(name: str, dataset: str | None, include: list[Path] | None) -> None:
@@ -267,6 +280,7 @@ def _metric_info(name: str, include: list[Path] | None) -> None:
         ("applies to", ", ".join(info.supported_kinds) + " data"),
         ("version", str(info.version)),
     ]
+    rows.append(("reads features", _reads_text(info)))
     if info.needs_logits:
         rows.append(
             ("logits", "reads the samples' logits: not under --features that give none (raw, dinov2)")
@@ -286,6 +300,29 @@ def _metric_info(name: str, include: list[Path] | None) -> None:
     console.print(table)
     if info.source == "genbench":  # a plugin's options are in its own documentation
         console.print("what each option means: docs/metrics.md, Metric options", markup=False)
+
+
+def _reads_cell(reads: bool | None, by: tuple[str, ...]) -> str:
+    """A metric's cell in `genbench list metrics`' features column: yes, no or ? (not known), with a
+    * where an option decides it (memorization's space), which the line below the table names."""
+    return {True: "yes", False: "no", None: "?"}[reads] + ("*" if by and reads is not None else "")
+
+
+def _reads_text(info: MetricInfo) -> str:
+    """Whether a metric reads features, as `genbench list metrics NAME` says it, and what decides it."""
+    if info.reads_features is None:
+        return "not known: asking it (its reads_features) raised; a run names the error"
+    does = (
+        "yes: the samples' and the data's features (--features' extractor is built)"
+        if info.reads_features
+        else "no: the samples and data themselves (no feature extractor is built for it)"
+    )
+    if not info.reads_features_by:
+        return does
+    defaults = {o.name: o.default for o in info.options}
+    at = ", ".join(f"{k}={defaults.get(k)}" for k in info.reads_features_by)
+    flags = " and ".join(f"--metric-option {info.name}.{k}" for k in info.reads_features_by)
+    return f"{does}, at its default {at}; {flags} decides it"
 
 
 def _dataset_info(name: str, data_dir: Path | None, include: list[Path] | None) -> None:

@@ -251,6 +251,10 @@ class Metric(ABC):
     #: none (``FeatureExtractor.gives_logits`` False: raw, dinov2), the command fails before any work;
     #: in the default set it is left out quietly (its :meth:`applies_to` says no)
     needs_logits: ClassVar[bool] = False
+    #: the options (names in :attr:`options`) whose values decide :meth:`reads_features`, which
+    #: `genbench list metrics` names: memorization's ``space`` (pixels by default, features with
+    #: ``space=features``); () where no option changes it
+    reads_features_by: ClassVar[tuple[str, ...]] = ()
     registered_name: ClassVar[str] = ""
 
     @classmethod
@@ -287,6 +291,12 @@ class Metric(ABC):
             return problem
         if cls.reference not in REFERENCES:
             return f"declares reference = {cls.reference!r}; use one of {', '.join(map(repr, REFERENCES))}"
+        by = cls.reads_features_by
+        if not isinstance(by, tuple) or not all(isinstance(k, str) and k in options for k in by):
+            return (
+                f"declares reads_features_by = {by!r}; use a tuple of its declared options' names, those "
+                "whose values decide reads_features (e.g. ('space',)), or () where none does"
+            )
         return None
 
     @classmethod

@@ -240,6 +240,7 @@ class Memorization(Metric):
         "and C_T (Meehan et al. 2020), as in dgm-eval; pixel space by default"
     )
     options: ClassVar[dict[str, object]] = {"space": "pixels"}  # "pixels" or "features"
+    reads_features_by: ClassVar[tuple[str, ...]] = ("space",)  # the extractor's features at space=features
 
     def check_options(self, options: dict[str, Any]) -> None:
         space = options.get("space", "pixels")
