@@ -161,7 +161,7 @@ def _evaluate(
         features = reads_features(metrics, options)  # else no extractor is built (memorization in pixels)
         measures = {"num_samples": int(x.shape[0]), **planned_reference(config, dataset, reads, features)}
         # a bad --features first: its own fix
-        extractor = needed_extractor(dataset, config, metrics, features, device, console)
+        extractor = needed_extractor(dataset, config, metrics, options, features, device, console)
         check_metric_features(metrics, extractor, config.metrics)
         check_metric_samples(metrics, options, measures["num_samples"], extractor)
         warn_memorization_memory(metrics, options, measures["num_samples"], dataset, console)

@@ -204,7 +204,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         **planned_reference(config, dataset, reads, features),
     }
     # a bad --features fails with its own fix before a rerun's check, which named it a change of protocol
-    extractor = needed_extractor(dataset, config, metrics, features, device, console)
+    extractor = needed_extractor(dataset, config, metrics, options, features, device, console)
     check_metric_features(metrics, extractor, config.metrics)
     check_metric_samples(metrics, options, measures["num_samples"], extractor)
     warn_memorization_memory(metrics, options, measures["num_samples"], dataset, console)

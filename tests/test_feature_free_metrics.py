@@ -149,3 +149,48 @@ def test_a_seed_scored_without_features_shares_its_row_with_one_scored_in_them(c
     rows = [ln for ln in board.splitlines() if ln.startswith("|") and "| copy " in ln]
     # one row a table; memorization_rate the mean of both seeds' (1 ± 0), not of one seed each
     assert len(rows) == len(set(rows)) and any(re.search(r"\|\s+1 ± 0\s+\|", ln) for ln in rows), rows
+
+
+def test_the_offline_error_of_fid_beside_memorization_says_memorization_runs_alone(cli, tmp_path, offline):
+    """Inception's weights missing where fid reads them: the one line names the weights' fix and that
+    `--metrics memorization` alone needs none (it said only how to get the weights)."""
+    folder, samples, _, _ = folder_and_samples(tmp_path, 8, 8, 0)
+    line = single_line_error(cli(*_eval(samples, folder, tmp_path, "--metrics", "fid,memorization")))
+    assert "cannot get the Inception-v3 weights" in line and "--inception-weights PATH" in line, line
+    assert line.endswith("; memorization reads no features: --metrics memorization alone runs without them")
+    # a weights file given that is not there: the same hint after its own fix
+    args = ["--metrics", "memorization,fid,throughput", "--inception-weights", str(tmp_path / "no.pth")]
+    line = single_line_error(cli(*_eval(samples, folder, tmp_path, *args)))
+    assert line.startswith(f"error: Inception weights {tmp_path / 'no.pth'} not found; pass "), line
+    assert line.endswith(
+        "; memorization and throughput read no features: --metrics memorization,throughput alone runs "
+        "without them"
+    ), line
+    # where every metric reads features there is nothing to add
+    line = single_line_error(cli(*_eval(samples, folder, tmp_path, "--metrics", "fid")))
+    assert "reads no features" not in line and "alone runs" not in line, line
+    assert not find_results(tmp_path / "runs")
+
+
+def test_a_weights_file_for_no_metric_that_reads_features_is_named_unused_with_the_fix(
+    cli, tmp_path, offline
+):
+    """The warning where no metric reads features names what to do, as the error where one does."""
+    folder, samples, _, _ = folder_and_samples(tmp_path, 8, 8, 0)
+    given = ["--features", "inception", "--inception-weights", str(tmp_path / "no.pth")]
+    r = cli(*_eval(samples, folder, tmp_path, "--metrics", "memorization", *given))
+    assert r.exit_code == 0, r.output
+    (line,) = [ln for ln in r.stderr.splitlines() if "is not used" in ln or "are not used" in ln]
+    assert line == (
+        f"warning: --features inception and --inception-weights {tmp_path / 'no.pth'} are not used: none "
+        "of the metrics (memorization) reads features, so none are extracted; drop --features and "
+        "--inception-weights, or add a metric that reads features to --metrics"
+    ), line
+
+
+def test_without_metrics_named_the_offline_error_adds_no_hint(cli, tmp_path, offline):
+    """The default set's metrics that read no features (throughput, and memorization) are no choice
+    of the user's: the error of a command without --metrics stays the weights' alone."""
+    folder, samples, _, _ = folder_and_samples(tmp_path, 8, 8, 0)
+    line = single_line_error(cli(*_eval(samples, folder, tmp_path)))
+    assert "cannot get the Inception-v3 weights" in line and "alone runs without them" not in line, line

@@ -121,6 +121,11 @@ class FeatureExtractor(ABC):
     #: (:func:`genbench.resolve.build_extractor`): statistics in these features, so an error's fix
     #: that names other features must say to drop it (the Inceptions' offline errors)
     reference_stats: Path | None = None
+    #: what an error of this extractor adds (its weights missing offline, a plugin's bug), set once
+    #: it is built (:func:`genbench.feature_use.needed_extractor`): the command's metrics that read no
+    #: features, which run without it ("memorization reads no features: --metrics memorization alone
+    #: runs without them"); "" where there are none
+    without_it: str = ""
 
     @classmethod
     def weights_folders(cls, cache_dir: Path) -> tuple[Path, ...] | None:
@@ -329,10 +334,16 @@ class FeatureExtractor(ABC):
 
     def _naming_the_plugin(self, doing: str, call: Callable[[], T]) -> T:
         """``call()`` into this extractor: its own bug is one line naming the plugin and the fix."""
+        from genbench.errors import GenbenchError
         from genbench.resolve import call_plugin, features_fallback  # imported here: resolve imports this
 
         fallback = features_fallback(getattr(self, "dataset", None), self.name)  # a plugin's own __init__
-        return call_plugin("feature extractor", self.name, f"raised {{error}} {doing}", call, fallback)
+        try:
+            return call_plugin("feature extractor", self.name, f"raised {{error}} {doing}", call, fallback)
+        except GenbenchError as e:  # Inception's weights are fetched at its first batch
+            if self.without_it and not str(e).endswith(self.without_it):
+                e.args = (f"{e}; {self.without_it}", *e.args[1:])
+            raise
 
     @torch.no_grad()
     def extract(self, x: torch.Tensor, progress: Callable[[int, int], None] | None = None) -> Features:
