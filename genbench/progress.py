@@ -40,6 +40,7 @@ from genbench.errors import warning_ignored
 from genbench.extraction_bar import ExtractionBar
 from genbench.metric_bar import UPDATE_S, MetricBar, counted
 from genbench.sampling_bar import SamplingBar, Show
+from genbench.text import printable
 from genbench.training_forecast import TrainingForecast
 
 if TYPE_CHECKING:
@@ -323,11 +324,15 @@ class Progress:
 
     def info(self, text: str) -> None:
         if self.enabled:  # soft-wrapped: a log file's 80 columns broke a checkpoint's path in two
-            self.console.print(f"[dim]{escape(text)}[/dim]", highlight=False, soft_wrap=True)
+            self.console.print(f"[dim]{escape(printable(text))}[/dim]", highlight=False, soft_wrap=True)
 
     def note(self, text: str) -> None:
-        """A line said even with progress off, as the result lines are (the run's protocol)."""
-        self.console.print(escape(text), highlight=False, soft_wrap=True)
+        """A line said even with progress off, as the result lines are (the run's protocol). Here and
+        in the other lines, what a terminal acts on is written as its escape
+        (:func:`genbench.text.printable`): a path or name from a results folder someone sent, a
+        plugin's error (``\\x1b[2J`` cleared the terminal, a line break forged a line); rich's
+        :func:`~rich.markup.escape` escaped its markup alone."""
+        self.console.print(escape(printable(text)), highlight=False, soft_wrap=True)
 
     def warn(self, text: str) -> None:
         """A ``warning:`` line, once per text; none where Python's warning filters ignore it
@@ -336,11 +341,14 @@ class Progress:
         if text in self._warned or warning_ignored(text):
             return
         self._warned.add(text)
-        self.console.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False, soft_wrap=True)
+        self.console.print(
+            f"[yellow]warning:[/yellow] {escape(printable(text))}", highlight=False, soft_wrap=True
+        )
 
     def done(self, result: Result, path: Path | None) -> None:
         if result.status != "ok":
-            line = f"[red]{result.status}[/red] {escape(result.label)} seed {result.seed}: {escape(str(result.error))}"
+            error = escape(printable(result.error))
+            line = f"[red]{result.status}[/red] {escape(printable(result.label))} seed {result.seed}: {error}"
         else:
             keys = [
                 k
@@ -350,9 +358,9 @@ class Progress:
             ] or list(result.metrics)[:4]  # --metrics kid: the line showed no value at all
             shown = "  ".join(f"{k}={result.metrics[k]:.4g}" for k in keys)
             flags = f" [yellow]{','.join(result.flags)}[/yellow]" if result.flags else ""
-            line = f"[green]ok[/green] {escape(result.label)} seed {result.seed}: {shown}{flags}"
+            line = f"[green]ok[/green] {escape(printable(result.label))} seed {result.seed}: {shown}{flags}"
         where = f"-> {path}" if path is not None else "(not written)"
-        self.console.print(f"{line}  [dim]{escape(where)}[/dim]", highlight=False, soft_wrap=True)
+        self.console.print(f"{line}  [dim]{escape(printable(where))}[/dim]", highlight=False, soft_wrap=True)
 
 
 def _notebook_widgets() -> bool:

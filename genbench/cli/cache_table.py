@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from genbench.cache_listing import CacheEntry, CacheListing
+from genbench.text import printable
 
 
 def cache_table(cache_dir: Path | None, data_dir: Path | None) -> None:
@@ -28,10 +29,10 @@ def cache_table(cache_dir: Path | None, data_dir: Path | None) -> None:
     for e in listing.entries:
         table.add_row(
             e.kind,
-            escape(_what(e, listing)),
+            escape(printable(_what(e, listing))),  # a checkpoint's config values: a plugin's
             size_text(e.size),
             _when(e.last_used),
-            escape(_shown(e.path, listing)),
+            escape(printable(_shown(e.path, listing))),
         )
     console.print(table)
     n = len(listing.entries)

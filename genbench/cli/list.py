@@ -15,6 +15,7 @@ import typer
 
 from genbench.cli.options import CacheDir, DataDir, Include
 from genbench.errors import GenbenchError
+from genbench.text import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -99,7 +100,6 @@ def list_entries(
 
     if kind is not None:  # registered's words, with cache among the kinds (listed above)
         check_kind(kind, also=("cache",))
-    from rich.markup import escape
     from rich.table import Table
 
     from genbench import registered
@@ -117,17 +117,17 @@ def list_entries(
         for e in entries:
             # plugin text is shown as written: "[0, 1]" in a docstring is not rich markup
             if e.error is not None:
-                desc = f"[red]failed to load:[/red] {escape(e.error)}"
+                desc = f"[red]failed to load:[/red] {_shown(e.error)}"
             else:
-                desc = escape(f"alias of {e.alias_of}" if e.alias_of else e.description)
+                desc = _shown(f"alias of {e.alias_of}" if e.alias_of else e.description)
                 if e.opt_in:  # derived from the class, so a plugin's says it as the built-ins' do
                     under = " or ".join(e.default_under)
                     when = f" or under --features {under}" if under else ""
-                    desc = escape(f"opt-in (only with --metrics {e.name}{when})") + (
+                    desc = _shown(f"opt-in (only with --metrics {e.name}{when})") + (
                         f": {desc}" if desc else ""
                     )
-            reads = [escape(_reads_cell(e.reads_features, e.reads_features_by))] if k == "metrics" else []
-            table.add_row(escape(e.name), escape(e.source), *reads, desc)
+            reads = [_shown(_reads_cell(e.reads_features, e.reads_features_by))] if k == "metrics" else []
+            table.add_row(_shown(e.name), _shown(e.source), *reads, desc)
         console.print(table)
         if k == "metrics" and entries:
             decided = [f"--metric-option {e.name}.{o}" for e in entries for o in e.reads_features_by]
@@ -138,6 +138,15 @@ def list_entries(
                 markup=False,
                 highlight=False,
             )
+
+
+def _shown(text: object) -> str:
+    """Plugin text (a docstring, a config comment, an error) as a table cell: each character a
+    terminal acts on written as its escape (:func:`genbench.text.printable`; ``\\x1b[2J`` cleared
+    the terminal, a line break forged a line), then rich's markup escaped ("[0, 1]" is no markup)."""
+    from rich.markup import escape
+
+    return escape(printable(text))
 
 
 def _model_options(name: str, dataset: str | None, include: list[Path] | None) -> None:
@@ -160,14 +169,14 @@ def _model_options(name: str, dataset: str | None, include: list[Path] | None) -
         from rich.padding import Padding
         from rich.text import Text
 
-        console.print(title, markup=False, highlight=False)
+        console.print(printable(title), markup=False, highlight=False)
         for (field, kind, value, source, changes), comment in zip(rows, comments, strict=True):
-            console.print(f"{field} = {value}", markup=False, highlight=False)
+            console.print(printable(f"{field} = {value}"), markup=False, highlight=False)
             for text in [f"{kind}; from: {source}; changes: {changes}", comment]:
                 if text:  # wrapped within the indent: a field's lines are told from the next field's
-                    console.print(Padding(Text(text), (0, 0, 0, 4), expand=False))
+                    console.print(Padding(Text(printable(text)), (0, 0, 0, 4), expand=False))
     if not options.fields:
-        console.print(f"{options.model} has no config fields", markup=False)
+        console.print(printable(f"{options.model} has no config fields"), markup=False)
         return
     meaning = {
         "training": "training = a new value retrains",
@@ -190,13 +199,12 @@ def _model_options(name: str, dataset: str | None, include: list[Path] | None) -
             markup=False,
         )
     if options.note:
-        console.print(options.note, markup=False)
+        console.print(printable(options.note), markup=False)
 
 
 def _fields_table(title: str, rows: list[tuple[str, ...]], comments: list[str] | None = None) -> Table:
     """The table of a model's fields: ``rows`` of (field, type, value, from, changes), and each
     one's comment where ``comments`` are given (plugin text as written)."""
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
@@ -209,7 +217,7 @@ def _fields_table(title: str, rows: list[tuple[str, ...]], comments: list[str] |
     if comments is not None:
         table.add_column("comment", overflow="fold")
     for i, row in enumerate(rows):
-        table.add_row(*map(escape, row), *([escape(comments[i])] if comments is not None else []))
+        table.add_row(*map(_shown, row), *([_shown(comments[i])] if comments is not None else []))
     return table
 
 
@@ -231,14 +239,13 @@ def _fits(console: Console, table: Table) -> bool:
 
 def _facts(title: str, rows: list[tuple[str, str]]) -> Table:
     """A two-column table, what and its value, in `genbench list`'s style (plugin text as written)."""
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("what", no_wrap=True)
     table.add_column("value", overflow="fold")
     for what, value in rows:
-        table.add_row(escape(what), escape(value))
+        table.add_row(_shown(what), _shown(value))
     return table
 
 
@@ -252,7 +259,6 @@ _REFERENCE = {
 
 def _metric_info(name: str, include: list[Path] | None) -> None:
     """What a metric declares: a table of it, and one of its options."""
-    from rich.markup import escape
     from rich.table import Table
 
     from genbench import metric_info
@@ -287,7 +293,7 @@ def _metric_info(name: str, include: list[Path] | None) -> None:
         )
     console.print(_facts(f"metric {info.name}", rows))
     if not info.options:
-        console.print(f"{info.name} has no options", markup=False)
+        console.print(printable(f"{info.name} has no options"), markup=False)
         return
     table = Table(title=f"options: --metric-option {info.name}.NAME=VALUE", title_justify="left")
     table.add_column("option", no_wrap=True)
@@ -296,7 +302,7 @@ def _metric_info(name: str, include: list[Path] | None) -> None:
     table.add_column("also takes", overflow="fold")
     for o in info.options:
         default = o.default if o.default is not None else "from the inputs"
-        table.add_row(escape(o.name), escape(default), escape(o.type), escape(", ".join(o.words)))
+        table.add_row(_shown(o.name), _shown(default), _shown(o.type), _shown(", ".join(o.words)))
     console.print(table)
     if info.source == "genbench":  # a plugin's options are in its own documentation
         console.print("what each option means: docs/metrics.md, Metric options", markup=False)

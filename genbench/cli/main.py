@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from genbench.errors import GenbenchError
 from genbench.termination import Terminated, sigterm_stops
+from genbench.text import printable
 from genbench.workdir import working_directory
 
 # Click's usage error (an unknown option or command, a value of the wrong type, a missing one),
@@ -41,7 +42,7 @@ def _one_line_usage_errors(group: Any = None) -> Iterator[None]:
         command = ctx.command_path if ctx is not None else "genbench"
         if ctx is group and ctx is not None and ctx.invoked_subcommand:
             command += f" {ctx.invoked_subcommand}"
-        typer.echo(f"error: {e.format_message()} (see {command} --help)", err=True)
+        typer.echo(printable(f"error: {e.format_message()} (see {command} --help)"), err=True)
         raise typer.Exit(2) from None
 
 
@@ -118,7 +119,7 @@ def _warning_lines() -> Iterator[None]:
     shown, last_resort = warnings.showwarning, logging.lastResort
 
     def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
-        typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+        typer.echo(f"warning: {printable(' '.join(str(message).split()))}", err=True)
 
     class LogLines(logging.Handler):
         """A library's log record where no logging is configured (logging's last resort), as one
@@ -141,7 +142,7 @@ def _warning_lines() -> Iterator[None]:
                     else f" ({type(error).__name__})"
                 )
             kind = "error" if record.levelno >= logging.ERROR else "warning"
-            typer.echo(f"{kind}: {' '.join(text.split())}", err=True)
+            typer.echo(f"{kind}: {printable(' '.join(text.split()))}", err=True)
 
     warnings.showwarning = show
     logging.lastResort = LogLines(logging.WARNING)
@@ -169,7 +170,7 @@ def user_errors(fn: F, interrupted: str | Callable[[KeyboardInterrupt], str] = "
             with sigterm_stops(), _warning_lines():
                 return fn(*args, **kwargs)
         except GenbenchError as e:
-            typer.echo(f"error: {e}", err=True)
+            typer.echo(f"error: {printable(e)}", err=True)  # a recorded name, a plugin's text: one line
             raise typer.Exit(e.exit_code) from None
         except Terminated as e:
             typer.echo(f"terminated ({e.signal_name}){said(e).removeprefix('interrupted')}", err=True)

@@ -9,6 +9,7 @@ import typer
 
 from genbench.cli.options import Include, path_option
 from genbench.errors import GenbenchError
+from genbench.text import printable
 
 
 def report(
@@ -48,14 +49,13 @@ def report(
     for dataset, md in pages.items():
         typer.echo(md)
         first, *rest = (p.name.removeprefix(dataset) for p in written_files(leaderboards, dataset))
-        typer.echo(
-            f"wrote {leaderboards / (dataset + first)}, {', '.join(rest[:-1])} and {rest[-1]}", err=True
-        )
+        wrote = f"wrote {leaderboards / (dataset + first)}, {', '.join(rest[:-1])} and {rest[-1]}"
+        typer.echo(printable(wrote), err=True)  # the dataset's name, as the results record it
     if unreadable:  # after the board, where they are read last: its rows lack those seeds
         _say(unreadable)
         raise typer.Exit(2)
 
 
 def _say(lines: list[str]) -> None:
-    for line in lines:
-        typer.echo(f"error: {line}", err=True)
+    for line in lines:  # a path in the folder, what a file holds: what a terminal acts on escaped
+        typer.echo(f"error: {printable(line)}", err=True)

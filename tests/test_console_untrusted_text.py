@@ -1,0 +1,84 @@
+"""What `genbench report` and `genbench list` print on the console from a results folder someone
+sent or from a plugin (a path, a recorded name, an error's text, a docstring) is printed with each
+character a terminal acts on written as its escape (:func:`genbench.text.printable`): a folder
+named ``m\\x1b[2J`` cleared the terminal of whoever reported it, and a line break forged a
+``warning:`` line of its own. The boards escaped them already (tests/test_untrusted_files.py)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from genbench.cli.main import app
+from genbench.results import Result
+
+pytestmark = pytest.mark.usefixtures("fresh_registries")  # tests/conftest.py
+
+#: clears the terminal, then forges a line
+EVIL = "\x1b[2J\nwarning: all good"
+
+
+def _said(r) -> str:
+    return r.stdout + r.stderr
+
+
+def _no_control(text: str) -> None:
+    assert "\x1b" not in text, repr(text)
+    assert "\nwarning: all good" not in text, text  # no forged line
+    assert "\\x1b[2J\\nwarning: all good" in text, text  # written as its escape, readable
+
+
+def test_report_prints_a_results_folders_paths_and_names_escaped(tmp_path):
+    out = tmp_path / "runs"
+    for seed in (0, 1):
+        Result(model="copy", dataset="toy", seed=seed, status="ok", protocol={}, metrics={"fid": 1.0}).write(
+            out
+        )
+    evil_folder = out / "toy" / f"m{EVIL}"
+    evil_folder.mkdir(parents=True)
+    (evil_folder / "seed0.json").write_text("{")  # unreadable: an error: line naming it
+    (out / "toy" / "copy" / f"seed9 {EVIL}.json").write_text("{}")  # not read: a warning: line
+    r = CliRunner().invoke(app, ["report", "--out", str(out)])
+    assert r.exit_code == 2, r.output  # the unreadable ones are inputs to fix
+    said = _said(r)
+    _no_control(said)
+    lines = said.splitlines()
+    assert any(ln.startswith("error: ") and "m\\x1b[2J\\nwarning: all good" in ln for ln in lines), said
+    assert any(ln.startswith("warning: ") and "seed9 \\x1b[2J" in ln for ln in lines), said
+
+
+def test_an_error_line_escapes_what_a_plugin_raised(tmp_path):
+    """A file --include imports raising: the command's own error line quotes what it raised."""
+    plugin = tmp_path / "raising_plugin.py"
+    plugin.write_text(f"raise ValueError({EVIL!r})\n")
+    r = CliRunner().invoke(app, ["list", "metrics", "--include", str(plugin)])
+    assert r.exit_code == 2, r.output
+    _no_control(_said(r))
+
+
+PLUGIN = f"""
+import genbench
+from genbench.metrics.base import Metric
+
+
+@genbench.register_metric("evil-doc")
+class EvilDoc(Metric):
+    description = {("a metric" + EVIL)!r}
+    higher_is_better = {{"evil_doc": True}}
+
+    def compute(self, ctx):
+        return {{"evil_doc": 0.0}}
+"""
+
+
+def test_list_prints_a_plugins_description_escaped(tmp_path):
+    plugin = tmp_path / "evil_plugin.py"
+    plugin.write_text(PLUGIN)
+    for args in (["metrics"], ["metrics", "evil-doc"]):
+        r = CliRunner().invoke(app, ["list", *args, "--include", str(plugin)], env={"COLUMNS": "250"})
+        assert r.exit_code == 0, r.output
+        said = _said(r)
+        assert "\x1b" not in said and "warning: all good" not in said.replace("\\nwarning: all good", ""), (
+            said
+        )
+        assert "a metric\\x1b[2J\\nwarning: all good" in said, said
