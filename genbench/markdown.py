@@ -188,7 +188,8 @@ def _protocol_sentence(
     clauses = []
     if n or splits:
         sampled = f"N = {', '.join(n)} samples per model and seed" if n else "samples per model and seed"
-        clauses.append(sampled + (f" vs the **{'/'.join(splits)}** split" if splits else ""))
+        # md_text: a split a result someone sent records ("train\nwarning: ...") broke the line
+        clauses.append(sampled + (f" vs the **{'/'.join(map(md_text, splits))}** split" if splits else ""))
     if stats:
         named = ", ".join(md_code(m) for m in stats_metrics or ["fid"])
         clauses.append(f"{named} against the reference statistics {', '.join(md_code(s) for s in stats)}")

@@ -82,3 +82,20 @@ def test_list_prints_a_plugins_description_escaped(tmp_path):
             said
         )
         assert "a metric\\x1b[2J\\nwarning: all good" in said, said
+
+
+def test_a_recorded_reference_split_reaches_the_board_on_one_line(tmp_path):
+    """The board's protocol sentence wrote the reference split a result records as it was: a line
+    break in it printed a forged line in the markdown `genbench report` prints (the split's ``\\x1b``
+    was escaped already, its line break not)."""
+    out = tmp_path / "runs"
+    for seed in (0, 1):
+        protocol = {"num_samples": 10, "reference_split": f"train{EVIL}"}
+        Result(
+            model="copy", dataset="toy", seed=seed, status="ok", protocol=protocol, metrics={"fid": 1.0}
+        ).write(out)
+    r = CliRunner().invoke(app, ["report", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    boards = [r.stdout, *(p.read_text() for p in (out / "leaderboards").glob("toy.*") if p.suffix != ".csv")]
+    for text in boards:
+        assert "\x1b" not in text and "\nwarning: all good" not in text, text
