@@ -100,6 +100,23 @@ def test_a_metric_says_whether_it_reads_features_and_what_decides_it():
     assert genbench.metric_info("throughput").reads_features is False
 
 
+def test_a_metric_reading_no_features_compares_with_the_examples_not_their_features():
+    """memorization's "compares with" said "the reference split's features" while its own row said
+    it reads none (pixels by default)."""
+    said = {
+        name: rows(listed("metrics", name).stdout)["compares with"][1]
+        for name in ("memorization", "modes", "prdc", "fid", "throughput")
+    }
+    assert said["memorization"] == (
+        "the reference split's examples themselves (the dataset is read); their features where "
+        "--metric-option memorization.space asks for them"
+    ), said
+    assert said["modes"] == "the reference split's examples themselves (the dataset is read)", said
+    assert said["prdc"] == "the reference split's features (the dataset is read)", said
+    assert said["fid"].startswith("the reference split's feature mean and covariance"), said
+    assert said["throughput"] == "nothing: the samples alone", said
+
+
 @pytest.mark.parametrize("by", ["space", ("nope",), ["space"]])
 def test_reads_features_by_names_declared_options(by):
     class Declared(Metric):

@@ -282,7 +282,7 @@ def _metric_info(name: str, include: list[Path] | None) -> None:
         ("source", info.source),
         ("values", values or "none declared"),
         ("runs", runs),
-        ("compares with", _REFERENCE.get(info.reference, info.reference)),
+        ("compares with", _compares_text(info)),
         ("applies to", ", ".join(info.supported_kinds) + " data"),
         ("version", str(info.version)),
     ]
@@ -312,6 +312,19 @@ def _reads_cell(reads: bool | None, by: tuple[str, ...]) -> str:
     """A metric's cell in `genbench list metrics`' features column: yes, no or ? (not known), with a
     * where an option decides it (memorization's space), which the line below the table names."""
     return {True: "yes", False: "no", None: "?"}[reads] + ("*" if by and reads is not None else "")
+
+
+def _compares_text(info: MetricInfo) -> str:
+    """What a metric compares the samples with, as `genbench list metrics NAME` says it: a metric that
+    reads no features (memorization in pixels) compares with the reference split's examples, where
+    its ``reference`` alone said their features."""
+    if info.reference != "features" or info.reads_features is not False:
+        return _REFERENCE.get(info.reference, info.reference)
+    said = "the reference split's examples themselves (the dataset is read)"
+    if info.reads_features_by:
+        flags = " or ".join(f"--metric-option {info.name}.{k}" for k in info.reads_features_by)
+        said += f"; their features where {flags} asks for them"
+    return said
 
 
 def _reads_text(info: MetricInfo) -> str:
