@@ -489,6 +489,11 @@ def test_read_idx_corrupt(tmp_path):
         fh.write(struct.pack(">BBBBI", 0, 0, 8, 1, 10) + b"\x00" * 3)
     with pytest.raises(DataError, match="corrupt"):
         read_idx(truncated)
+    unknown_type = tmp_path / "type.gz"  # 0x07 is no IDX type code (0x08, 0x09, 0x0B-0x0E are)
+    with gzip.open(unknown_type, "wb") as fh:
+        fh.write(b"\x00\x00\x07\x01" + struct.pack(">I", 2) + b"\x00" * 2)
+    with pytest.raises(DataError, match="corrupt.*magic"):
+        read_idx(unknown_type)
     not_gzip = tmp_path / "plain.gz"
     not_gzip.write_bytes(b"this is not gzip")
     with pytest.raises(DataError, match="corrupt"):
@@ -659,8 +664,12 @@ def test_a_tilde_in_data_paths_is_the_home_directory(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "labels, code",
-    [(np.array([1.7, np.nan, 2.0, 3.0], np.float32), 0x0D), (np.array([1, 200, 2, 3], np.uint8), 0x08)],
-    ids=["float-with-nan", "past-the-classes"],
+    [
+        (np.array([1.7, np.nan, 2.0, 3.0], np.float32), 0x0D),
+        (np.array([1, 200, 2, 3], np.uint8), 0x08),
+        (np.array([1, 10, 2, 3], np.uint8), 0x08),  # one past 0-9: as wrong as 200
+    ],
+    ids=["float-with-nan", "past-the-classes", "the-first-past-the-classes"],
 )
 def test_idx_labels_must_be_class_ids(tmp_path, monkeypatch, labels, code):
     """Float labels were cast to int64 (NaN became -2**63) and 200 passed for 10 classes."""
@@ -1230,6 +1239,14 @@ def test_float_images_out_of_range_are_told_what_they_look_like():
     )
     with pytest.raises(GenbenchError, match=r"got \[0, 255\] \(looks like \[0, 255\]: save uint8"):
         as_samples(u * 255)
+
+
+def test_float_images_a_rounding_past_the_range_are_clamped_into_it():
+    """Values within the 0.001 tolerated past [-1, 1] (a sampler's float rounding) are read as -1 and
+    1 exactly, as the data range says: the raw features saw 1.0005, and no image holds it."""
+    x = torch.tensor([-1.0005, -0.5, 0.25, 1.0005]).reshape(1, 1, 2, 2)
+    assert as_samples(x).flatten().tolist() == [-1.0, -0.5, 0.25, 1.0]
+    assert as_samples(x.numpy()).flatten().tolist() == [-1.0, -0.5, 0.25, 1.0]
 
 
 def test_arrays_and_tensors_load_as_files_do(tmp_path):

@@ -330,6 +330,16 @@ def test_a_whole_part_a_killed_run_left_is_verified_not_downloaded_again(tmp_pat
     assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
 
 
+def test_a_whole_length_part_of_other_bytes_is_downloaded_again_not_renamed(tmp_path, resuming):
+    """After a 416 the part is the file only if its md5 matches: one of the file's length whose first
+    byte differs is deleted and the file downloaded whole, never given the final name unverified."""
+    _cut_off(resuming, tmp_path)
+    (tmp_path / "f.gz.part").write_bytes(b"X" + PAYLOAD[1:])
+    _get(resuming, tmp_path)
+    assert [status for _, status in resuming.requests] == [200, 416, 200]
+    assert (tmp_path / "f.gz").read_bytes() == PAYLOAD
+
+
 def test_a_resumed_download_that_fails_its_checksum_starts_over_on_the_rerun(tmp_path, resuming):
     _cut_off(resuming, tmp_path)
     part = tmp_path / "f.gz.part"
@@ -561,3 +571,19 @@ def test_a_file_that_fails_its_md5_keeps_the_part_beside_it(tmp_path, resuming):
     with pytest.raises(DataError, match="corrupt"):
         download.ensure_files("x", tmp_path, {"f.gz": GOOD}, [resuming.url])
     assert (tmp_path / "f.gz.part").read_bytes() == PAYLOAD[:HALF]
+
+
+def test_an_expected_digest_matches_only_in_every_digit_it_gives():
+    """A file is checked against every digit of the md5 the tables list (RFC 1321's "abc": 9001...7f72),
+    or of the sha256 prefix a weights file's name carries (FIPS 180-2's "abc": ba7816bf...); an empty
+    expected value ("sha256:") matches nothing."""
+    from genbench.data import digest
+
+    md5 = "900150983cd24fb0d6963f7d28e17f72"
+    sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert hashlib.md5(b"abc").hexdigest() == md5 and hashlib.sha256(b"abc").hexdigest() == sha
+    assert digest.matches(md5, md5) and digest.matches(md5.upper(), md5)
+    assert not digest.matches(md5[:-1] + "3", md5)  # its last digit alone differs
+    assert digest.matches("sha256:ba7816bf", sha) and digest.matches(f"sha256:{sha}", sha)
+    assert not digest.matches("sha256:ba7816bf8f01cfeb", sha)
+    assert not digest.matches("sha256:", sha) and not digest.matches("", md5)

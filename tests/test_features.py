@@ -276,9 +276,13 @@ def test_stacked_classifier_per_channel(clf, cache):
     np.testing.assert_array_equal(
         sclf.predict(xt[:64]), 100 * per_channel[0] + 10 * per_channel[1] + per_channel[2]
     )
-    np.testing.assert_allclose(
-        f.features[:, 128:256], clf.extract(xt[:64, 1:2]).features, rtol=1e-6, atol=1e-6
-    )
+    for c in range(3):  # channel c's features at columns 128 c to 128 (c + 1), in the labels' order
+        np.testing.assert_allclose(
+            f.features[:, 128 * c : 128 * (c + 1)],
+            clf.extract(xt[:64, c : c + 1]).features,
+            rtol=1e-6,
+            atol=1e-6,
+        )
     # the joint held-out accuracy is what three independent >97% channel predictions allow
     info = sclf.info()
     assert info["channel_test_accuracy"] > 0.97

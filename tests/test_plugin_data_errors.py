@@ -62,6 +62,11 @@ def _points(n=300):
             _image_dataset(lambda self, split: (torch.rand(300, 1, 4, 4), None)),
             "none below 0, as images made in [0, 1] are (x * 2 - 1)",
         ),
+        # and with a black pixel, 0 itself, as torchvision's ToTensor gives most images
+        (
+            _image_dataset(lambda self, split: (torch.linspace(0, 1, 300 * 16).reshape(300, 1, 4, 4), None)),
+            "returned images in [0, 1], none below 0, as images made in [0, 1] are (x * 2 - 1)",
+        ),
         # channels last were taken as 8 channels of 8 x 3 pixels, without a word
         (
             _image_dataset(lambda self, split: (torch.rand(300, 8, 8, 3) * 2 - 1, None)),
