@@ -1,7 +1,7 @@
 """What a board's figures say in words, as its table says it: beside each point, the machine and
 batch it was timed on, its row's flags and seeds without samples, and its values over fewer of the
 row's seeds (†); beneath the axes, the protocol, the seeds and what the error bars are. A PNG is
-read (and shared) apart from its board, so it says these itself (:mod:`genbench.reporting` draws
+read (and shared) apart from its board, so it says these itself (:mod:`genbench.board_figures` draws
 the figures). A run's own figures (its nearest neighbours, its 2D samples) say beneath them which
 run and seed they show, of how many samples (:func:`run_protocol`), in the same footer."""
 

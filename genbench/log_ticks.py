@@ -1,5 +1,5 @@
 """Tick labels of a narrow log axis, which matplotlib labels badly: the board's FID against
-samples/s (:mod:`genbench.reporting`) and the GAN dynamics' gradient norm
+samples/s (:mod:`genbench.board_figures`) and the GAN dynamics' gradient norm
 (:mod:`genbench.metrics.gan_dynamics`)."""
 
 from __future__ import annotations

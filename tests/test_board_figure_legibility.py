@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from test_leaderboard import result
 
-from genbench import reporting
+from genbench import board_figures
 from genbench.leaderboard import aggregate, results_frame
 
 
@@ -15,8 +15,10 @@ from genbench.leaderboard import aggregate, results_frame
 def made(monkeypatch):
     """The figures the report draws, to read their axes and texts."""
     figures = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: figures.append(figure(*a, **k)) or figures[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(
+        board_figures, "_figure", lambda *a, **k: figures.append(figure(*a, **k)) or figures[-1]
+    )
     return figures
 
 
@@ -36,7 +38,7 @@ def test_fid_against_speed_of_one_row_labels_its_speed_axis_about_the_point(tmp_
     within-a-decade ticks, decided on the values alone, labelled 40, 80 and 120 at the right end of
     the axis, none near the point at 10 samples/s."""
     agg = aggregate(results_frame([result("ddpm", 0, 5.0, samples_per_s=10.0)]))
-    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
     made[-1].canvas.draw()
     where = [x for x, _ in labelled(made[-1].axes[0].xaxis)]
     assert min(where) <= 10.0 <= max(where), where
@@ -45,7 +47,7 @@ def test_fid_against_speed_of_one_row_labels_its_speed_axis_about_the_point(tmp_
 def test_fid_against_speed_labels_fids_within_a_decade_as_plain_numbers(tmp_path, made):
     """FIDs of 5 to 7 on a log axis with no decade inside were labelled "5x10^0", "6x10^0", "7x10^0"."""
     rs = [result(m, 0, f, samples_per_s=v) for m, f, v in (("a", 5.0, 10.0), ("b", 7.0, 1000.0))]
-    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
     made[-1].canvas.draw()
     texts = [t for _, t in labelled(made[-1].axes[0].yaxis)]
     assert texts and not any("10^" in t for t in texts), texts
@@ -58,7 +60,7 @@ def test_fid_against_speed_names_the_fastest_row_inside_the_figure(tmp_path, mad
         result("ddpm", 0, 5.0, samples_per_s=10.0),
         result("ddim", 0, 7.0, variant="steps=10,eta=1,ddpm.train_steps=500", samples_per_s=1000.0),
     ]
-    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     fig = made[-1]
@@ -80,7 +82,7 @@ def test_fid_against_speed_names_the_worst_row_beneath_the_frame(tmp_path, made)
         result(m, 0, f, samples_per_s=v)
         for m, f, v in zip(("copy", "gaussian"), (0.0, 1.9e-4), (6.9e6, 8.8e5), strict=True)
     ]
-    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
     fig = made[-1]
     renderer = FigureCanvasAgg(fig).get_renderer()
     ax = fig.axes[0]
@@ -94,14 +96,14 @@ def test_fid_against_speed_names_the_rows_it_leaves_out(tmp_path, made):
     (no FID) were left off the figure without a word: it read as the whole board."""
     rs = [result("ddpm", s, 5.0 + s, samples_per_s=10.0) for s in (0, 1)]
     rs += [result("vae", 0, 9.0), result("gan", 0, None, status="failed", flags=["failed"])]
-    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
     said = " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
     assert "not drawn: " in said
     assert "vae (no samples/s)" in said
     assert "gan (no FID, no samples/s; failed" in said
     # a board whose rows are all drawn says nothing of it
     rs = [result("ddpm", s, 5.0 + s, samples_per_s=10.0) for s in (0, 1)]
-    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
     assert "not drawn" not in " ".join(t.get_text() for t in made[-1].texts)
 
 
@@ -143,7 +145,7 @@ def test_fid_against_speed_names_a_dozen_rows_clear_of_each_other(tmp_path, made
     their neighbours' points."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    assert reporting.fid_vs_throughput(board_14(), tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(board_14(), tmp_path / "fid.png").is_file()
     fig = made[-1]
     renderer = FigureCanvasAgg(fig).get_renderer()
     ax = fig.axes[0]
@@ -164,14 +166,14 @@ def test_fid_against_speed_names_a_dozen_rows_clear_of_each_other(tmp_path, made
 
 def test_fid_against_speed_draws_the_same_png_from_the_same_board(tmp_path, made):
     """Where the names go depends on the board alone: a report rerun gives the same bytes."""
-    first = reporting.fid_vs_throughput(board_14(), tmp_path / "a.png").read_bytes()
-    assert reporting.fid_vs_throughput(board_14(), tmp_path / "b.png").read_bytes() == first
+    first = board_figures.fid_vs_throughput(board_14(), tmp_path / "a.png").read_bytes()
+    assert board_figures.fid_vs_throughput(board_14(), tmp_path / "b.png").read_bytes() == first
 
 
 def test_fid_against_speed_writes_a_rows_flags_a_space_apart(tmp_path, made):
     """A row's flags read "collapsed,memorized" beside its point, where the rest of the words a
     figure says are a comma and a space apart."""
-    assert reporting.fid_vs_throughput(board_14(), tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(board_14(), tmp_path / "fid.png").is_file()
     assert "collapse (collapsed, memorized)" in [t.get_text() for t in made[-1].axes[0].texts]
 
 
@@ -183,7 +185,7 @@ def test_the_ddim_step_curves_differ_in_marker_not_colour_alone(tmp_path, made):
         for k, eta in enumerate(("", "eta=0.5", "eta=1"))
         for steps in (10, 20, 50)
     ]
-    assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+    assert board_figures.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
     curves = {c.get_label(): c.lines[0].get_marker() for c in made[-1].axes[0].containers}
     assert len(curves) == 3, curves
     assert len(set(curves.values())) == 3, curves
@@ -200,7 +202,7 @@ def test_the_ddim_step_curves_legend_is_beneath_the_axes_not_over_the_curves(tmp
         for steps in (10, 20, 50)
     ]
     rs += [result("ddpm", 0, 2.0, nfe=1000.0)]
-    assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+    assert board_figures.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
     fig = made[-1]
     renderer = FigureCanvasAgg(fig).get_renderer()
     ax = fig.axes[0]
@@ -222,7 +224,7 @@ def gan_log(norms: tuple[float, float]) -> list[dict]:
 
 @pytest.fixture
 def saved(monkeypatch):
-    """The figures saved outside reporting._figure (the GAN dynamics' own), to read their axes."""
+    """The figures saved outside board_figures._figure (the GAN dynamics' own), to read their axes."""
     from matplotlib.figure import Figure
 
     figures = []
@@ -280,5 +282,5 @@ def test_the_ddim_step_curve_says_which_way_its_fid_is_better(tmp_path, made):
     """Its axis read "FID" alone, where FID against samples/s says "lower is better": a reader of the
     PNG apart from its board (an IS or precision axis beside it in a paper) had to know."""
     rs = [result("ddim", 0, 30.0 / steps, variant=f"steps={steps}") for steps in (10, 20)]
-    assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+    assert board_figures.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
     assert made[-1].axes[0].get_ylabel() == "FID (lower is better)"

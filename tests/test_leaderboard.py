@@ -810,7 +810,7 @@ def test_all_runs_failed_has_a_sensible_caption():
 
 
 def test_figures_plot_one_protocol():
-    from genbench.reporting import main_protocol_rows
+    from genbench.board_figures import main_protocol_rows
 
     rs = [run_result("a", 0, 1.0), run_result("a", 1, 2.0), run_result("a", 2, 3.0, features="raw")]
     main, name = main_protocol_rows(aggregate(results_frame(rs)))
@@ -1195,7 +1195,7 @@ def ddim_sweep(**metrics_per_step):
 
 def test_ddim_step_curve_plots_fid_without_a_speed_axis(tmp_path):
     """The audit's repro: a DDIM sweep run with `--metrics fid` (no throughput) was an AttributeError."""
-    from genbench.reporting import ddim_step_curve
+    from genbench.board_figures import ddim_step_curve
 
     agg = ddim_sweep(steps10={"fid": 5.0}, steps20={"fid": 4.0})
     path = ddim_step_curve(agg, tmp_path / "ddim.png")
@@ -1210,7 +1210,7 @@ def test_ddim_step_curve_plots_fid_without_a_speed_axis(tmp_path):
 def test_gan_dynamics_figure_skips_logs_without_the_gan_keys(tmp_path):
     """A log with d_fake but not every key the plot needs (a plugin GAN's, an older genbench's)
     made the report fail; a log whose GAN rows start after its first row was left out."""
-    from genbench.reporting import gan_dynamics
+    from genbench.board_figures import gan_dynamics
 
     partial = result("gan", 0, 5.0)
     partial.training_log = [{"step": s, "d_fake": 0.3, "loss_g": 1.0} for s in range(5)]
@@ -1226,8 +1226,8 @@ def test_gan_dynamics_figure_plots_an_ok_seed_and_names_a_failed_one(tmp_path, m
     """Each label's lowest seed was plotted, under the plain label, even a seed that diverged: a
     model's dynamics read from the one run that broke. An ok seed is plotted now, and a label with
     none names the seed and its outcome."""
+    from genbench.board_figures import gan_dynamics
     from genbench.metrics import gan_dynamics as module
-    from genbench.reporting import gan_dynamics
 
     def log(d_fake: float) -> list[dict]:
         return [{"step": s, "d_real": 0.9, "d_fake": d_fake, "grad_norm_g": 0.1} for s in range(1, 5)]
@@ -1428,16 +1428,16 @@ def test_rows_timed_on_different_machines_say_which_in_the_table_and_the_csv():
 def test_fid_against_speed_names_the_machine_of_rows_timed_on_different_ones(tmp_path, monkeypatch):
     """The figure's x axis is samples/s: a row timed on a fast machine plotted right of one timed on a
     slow one, as the faster model, with nothing on the figure to say so."""
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     agg = aggregate(results_frame([timed_run("fast", 0, "A"), timed_run("slow", 0, "B")]))
-    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
     assert sorted(t.get_text() for t in made[-1].axes[0].texts) == ["fast [on CPU: A]", "slow [on CPU: B]"]
     agg = aggregate(results_frame([timed_run("fast", 0, "A"), timed_run("slow", 0, "A")]))
-    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
     assert sorted(t.get_text() for t in made[-1].axes[0].texts) == ["fast", "slow"]  # one machine: as before
 
 
@@ -1445,11 +1445,11 @@ def test_the_ddim_step_curve_names_the_machine_of_step_counts_timed_on_different
     """Its samples/s axis drew one speed curve through step counts sampled on two machines (a sweep
     resumed elsewhere), with nothing on the figure to say so; the FID-against-samples/s figure names
     each point's machine and batch, from the same per-row facts."""
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
 
     def sweep(*machines, batches=(500, 500)):
         rs = []
@@ -1457,7 +1457,7 @@ def test_the_ddim_step_curve_names_the_machine_of_step_counts_timed_on_different
             r = timed_run("ddim", 0, machine, n=1000, batch_size=batch)
             r.variant = f"steps={steps}"
             rs.append(r)
-        assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+        assert board_figures.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
         return {t.get_text() for ax in made[-1].axes for t in ax.texts}
 
     assert sweep("A", "B") == {"[on CPU: A]", "[on CPU: B]"}
@@ -1710,14 +1710,14 @@ def test_fid_against_speed_shows_a_zero_fid_and_keeps_grey_for_flagged_rows(tmp_
     cross; and the 8th unflagged row took matplotlib's grey (C7), the colour that marks flags."""
     import matplotlib.colors as mcolors
 
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     rs = [result("copy", 0, 0.0, flags=["memorized"], samples_per_s=1e6)]
     rs += [result(f"m{i}", 0, 10.0 + i, samples_per_s=100.0 + i) for i in range(9)]
-    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
     ax = made[0].axes[0]
     points = {(c.lines[0].get_ydata()[0], mcolors.to_hex(c.lines[0].get_color())) for c in ax.containers}
     grey = mcolors.to_hex("gray")
@@ -1731,13 +1731,13 @@ def test_fid_against_speed_gives_each_of_a_dozen_rows_its_own_colour_and_marker(
     conditional board's ``ddim-cond[guidance=3]`` was drawn as ``ddpm-cond``'s orange dot."""
     import matplotlib.colors as mcolors
 
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     rs = [result(f"m{i:02d}", 0, 10.0 + i, samples_per_s=100.0 + i) for i in range(12)]
-    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
     styles = [
         (mcolors.to_hex(c.lines[0].get_color()), c.lines[0].get_marker()) for c in made[0].axes[0].containers
     ]
@@ -1748,21 +1748,21 @@ def test_fid_against_speed_gives_each_of_a_dozen_rows_its_own_colour_and_marker(
 def test_fid_against_speed_draws_a_numerically_zero_fid_as_zero(tmp_path, monkeypatch):
     """The conditional copy control's FID came out of the matrix square root as 1e-12, not 0: the
     log axis ran down to 1e-12 and squeezed every model's FID into the top sixth of the figure."""
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     rs = [result("copy-cond", 0, 3e-12, flags=["memorized"], samples_per_s=1e6)]
     rs += [result(f"m{i}", 0, fid, samples_per_s=10.0 * (i + 1)) for i, fid in enumerate((4.6, 8.1, 56.0))]
     agg = aggregate(results_frame(rs))
-    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
     ax = made[-1].axes[0]
     assert ax.get_yscale() == "symlog" and ax.get_ylim()[0] < 0 < 1 <= ax.get_ylim()[1]
     assert "linear below 1" in ax.get_ylabel()
     # a model's small FID is no copy: a board whose best row scores 0.01 keeps its log axis
     rs[0] = result("good", 0, 0.01, samples_per_s=1e6)
-    assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid2.png").is_file()
+    assert board_figures.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid2.png").is_file()
     assert made[-1].axes[0].get_yscale() == "log"
 
 
@@ -1825,11 +1825,11 @@ def test_ddim_seeds_sampled_from_ddpms_of_two_configs_are_separate_rows(tmp_path
 def test_figures_tell_rows_split_by_config_apart(tmp_path, monkeypatch):
     """Seeds trained under two configs are two rows: the FID-vs-speed figure labelled both points
     "ddpm", and the DDIM step curve kept one of the two rows at each step count (and one DDPM line)."""
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     rs = []
     for seed, dropout in ((0, 0.1), (1, 0.0)):
         for model, variant, fid in (
@@ -1845,10 +1845,10 @@ def test_figures_tell_rows_split_by_config_apart(tmp_path, monkeypatch):
     tags = sorted(set(agg["config_tag"]))
     assert len(tags) == 2 and all(t.startswith("config ") for t in tags)
 
-    assert reporting.fid_vs_throughput(agg[agg["variant"] == ""], tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(agg[agg["variant"] == ""], tmp_path / "fid.png").is_file()
     assert sorted(t.get_text() for t in made[-1].axes[0].texts) == [f"ddpm ({t})" for t in tags]
 
-    assert reporting.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
+    assert board_figures.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
     ax = made[-1].axes[0]
     curves = {c.get_label(): list(c.lines[0].get_ydata()) for c in ax.containers}
     ddim = agg[agg["model"] == "ddim"].sort_values("variant")  # steps=10, then steps=50
@@ -1863,11 +1863,11 @@ def test_the_ddim_step_curve_draws_a_sweep_of_each_ddpm_it_samples(tmp_path, mon
     ddim[steps=10,ddpm.train_steps=30] and ddpm[train_steps=30]: the curve read only variants that
     were exactly "steps=N", so such a sweep had no DDIM step curve at all, without a word. Each
     DDPM's sweep is a curve of its own, beside the line of the DDPM it samples."""
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     rs = []
     for train, base in (("30", 100.0), ("60", 50.0)):
         rs.append(result("ddpm", 0, base - 10, variant=f"train_steps={train}", nfe=1000.0))
@@ -1875,7 +1875,7 @@ def test_the_ddim_step_curve_draws_a_sweep_of_each_ddpm_it_samples(tmp_path, mon
             rs.append(result("ddim", 0, base - steps, variant=f"steps={steps},ddpm.train_steps={train}"))
     rs.append(result("ddim", 0, 7.0, variant="eta=1,steps=100"))  # one point: no curve
     agg = aggregate(results_frame(rs))
-    assert reporting.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
+    assert board_figures.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
     ax = made[-1].axes[0]
     curves = {c.get_label(): list(c.lines[0].get_ydata()) for c in ax.containers}
     assert curves == {
@@ -1892,11 +1892,11 @@ def test_fid_against_speed_marks_a_row_that_lost_seeds_as_its_table_does(tmp_pat
     3 without samples). It is grey now, and names the outcome and the seed, as a diverged one is."""
     import matplotlib.colors as mcolors
 
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     rs = [result("gan", s, 5.0 + s, samples_per_s=10.0) for s in (0, 1)]
     rs += [result("gan", 2, 0.0, status="failed"), result("vae", 0, 9.0, samples_per_s=20.0)]
     rs += [result("ddpm", s, 3.0, samples_per_s=1.0) for s in (0, 1)]
@@ -1905,7 +1905,7 @@ def test_fid_against_speed_marks_a_row_that_lost_seeds_as_its_table_does(tmp_pat
     agg = aggregate(frame)
     md = leaderboard_markdown(frame, agg, "toy", {}, {})
     assert "**failed** (seed 2 of 3 without samples" in md  # the table's word for it
-    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
     ax = made[-1].axes[0]
     assert sorted(t.get_text() for t in ax.texts) == [
         "ddpm (diverged; no samples from seed 2)",
@@ -1920,11 +1920,11 @@ def test_the_figures_name_their_protocol_and_what_their_error_bars_are(tmp_path,
     """A figure's PNG is read apart from its board: FID against samples/s and the DDIM step curve
     said nothing of N, the split, the features, the seeds, nor which spread their error bars drew;
     nor of FID's options, which the board's caption names (clean-fid's backend gives other FIDs)."""
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
 
     def said(make, rs) -> str:
         assert make(aggregate(results_frame(rs)), tmp_path / "fig.png").is_file()
@@ -1932,7 +1932,7 @@ def test_the_figures_name_their_protocol_and_what_their_error_bars_are(tmp_path,
 
     speed = {"samples_per_s": 10.0}
     rs = [run_result(m, s, 5.0 + s, metrics=speed) for m in ("vae", "gan") for s in (0, 1)]
-    assert said(reporting.fid_vs_throughput, rs) == (
+    assert said(board_figures.fid_vs_throughput, rs) == (
         "N = 200 samples per model and seed vs the train split; classifier features; "
         "fid.backend=torch-fidelity; seeds 0, 1; "
         "error bars: ± std (sample std, n - 1) over seeds; samples/s timed in batches of 200"
@@ -1943,14 +1943,14 @@ def test_the_figures_name_their_protocol_and_what_their_error_bars_are(tmp_path,
         for s in (0, 1)
     ]
     assert "; classifier features; fid.backend=clean-fid; seeds 0, 1; " in said(
-        reporting.fid_vs_throughput, rs
+        board_figures.fid_vs_throughput, rs
     )
     rs = []
     for steps in (10, 20):
         r = run_result("ddim", 0, 30.0 - steps, num_samples=500, metrics=speed)
         r.variant = f"steps={steps}"
         rs.append(r)
-    assert said(reporting.ddim_step_curve, rs) == (
+    assert said(board_figures.ddim_step_curve, rs) == (
         "N = 500 samples per model and seed vs the train split; classifier features; "
         "fid.backend=torch-fidelity; seed 0; one seed, so no error bars; samples/s timed in batches of 500"
     )
@@ -1960,7 +1960,7 @@ def test_the_run_figures_name_the_seed_they_show(tmp_path):
     """A sample grid (and a nearest-neighbour grid) is one run's, the label's lowest seed: its link
     read "copy: samples", as if it showed the row's seeds, and beside a label split by protocol
     (copy at N=200 on seed 1, copy (N=100) on seed 2) nothing said which row it was drawn from."""
-    from genbench.reporting import copy_run_figures
+    from genbench.row_figures import copy_run_figures
 
     out, dest = tmp_path / "runs", tmp_path / "boards" / "toy"
     dest.mkdir(parents=True)
@@ -1979,13 +1979,13 @@ def test_the_run_figures_name_the_seed_they_show(tmp_path):
 def test_the_ddim_step_curve_labels_only_the_step_counts_it_sampled(tmp_path, monkeypatch):
     """A sweep within one decade (steps 5 and 10) had its log axis label the minor ticks too:
     "6x10^0" to "9x10^0" between 5 and 10, step counts that were never sampled."""
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     agg = ddim_sweep(steps5={"fid": 9.0}, steps10={"fid": 5.0})
-    assert reporting.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
+    assert board_figures.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
     made[-1].canvas.draw()  # tick labels are made when drawn
     ax = made[-1].axes[0]
     labels = [t.get_text() for t in ax.get_xticklabels(which="both") if t.get_text() and t.get_visible()]
@@ -1996,17 +1996,17 @@ def test_the_ddim_step_curve_marks_a_point_whose_row_lost_seeds(tmp_path, monkey
     """A step count whose seed 2 failed (out of memory) is a row over seeds 0 and 1, which its table
     marks **failed** and the FID-against-samples/s figure greys: the step curve drew it as one more
     sound point, and the DDPM line of a DDPM that diverged on a seed as a sound reference."""
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     rs = [result("ddim", s, 9.0, variant="steps=10", nfe=10.0) for s in (0, 1, 2)]
     rs += [result("ddim", s, 5.0 + s, variant="steps=20", nfe=20.0) for s in (0, 1)]
     rs += [result("ddim", 2, 0.0, variant="steps=20", status="failed")]
     rs += [result("ddpm", s, 4.0, nfe=1000.0) for s in (0, 1)]
     rs += [result("ddpm", 2, 0.0, status="diverged", flags=["diverged"])]
-    assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+    assert board_figures.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
     ax = made[-1].axes[0]
     marked = [(t.get_text(), t.xy) for t in ax.texts]
     assert marked == [("(failed; no samples from seed 2)", (20, 5.5))]  # steps=10 is sound: no mark
@@ -2019,11 +2019,11 @@ def test_the_figures_mark_an_fid_over_fewer_of_its_rows_seeds_as_the_table_does(
     """FID failed for seed 2 of a row of three (its cell reads "5.50 ± 0.71 †", explained under the
     table): the FID-against-samples/s figure and the DDIM step curve drew the mean of seeds 0 and 1
     as the row's, unmarked. Each names it now, and says beneath what † means."""
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
 
     def partial(model, variant="", speed=10.0):
         rs = [result(model, s, 5.0 + s, variant=variant, samples_per_s=speed) for s in (0, 1, 2)]
@@ -2035,13 +2035,13 @@ def test_the_figures_mark_an_fid_over_fewer_of_its_rows_seeds_as_the_table_does(
     frame = results_frame(rs)
     agg = aggregate(frame)
     assert "5.50 ± 0.71 †" in leaderboard_markdown(frame, agg, "toy", {}, {})  # the table's mark
-    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
     assert sorted(t.get_text() for t in made[-1].axes[0].texts) == ["gan", "vae († FID from 2 of 3 seeds)"]
     beneath = " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
     assert "†: a value over fewer of its row's seeds" in beneath
 
     rs = partial("ddim", "steps=10") + [result("ddim", s, 3.0, variant="steps=20") for s in (0, 1, 2)]
-    assert reporting.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
+    assert board_figures.ddim_step_curve(aggregate(results_frame(rs)), tmp_path / "ddim.png").is_file()
     texts = {t.get_text(): t.xy for ax in made[-1].axes for t in ax.texts}
     assert texts == {"(† FID from 2 of 3 seeds)": (10, 5.5)}
     assert "†: a value over fewer" in " ".join(t.get_text() for t in made[-1].texts).replace("\n", " ")
@@ -2115,18 +2115,18 @@ def test_the_figures_name_a_point_some_of_whose_seeds_a_later_rerun_failed_to_re
     (figure_notes.rerun_mark). Not a flag: the point keeps its colour, and no † note is added."""
     import matplotlib.colors as mcolors
 
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
     rs = [result("ddim", s, 9.0, variant="steps=10", nfe=10.0, samples_per_s=50.0) for s in (0, 1)]
     rs += [result("ddim", s, 5.0, variant="steps=20", nfe=20.0, samples_per_s=25.0) for s in (0, 1)]
     rs += [result("ddpm", s, 4.0, nfe=1000.0, samples_per_s=1.0) for s in (0, 1)]
     for r in (rs[3], rs[4], rs[5]):  # ddim[steps=20] seed 1, ddpm seeds 0 and 1
         r.__dict__["_failed_rerun"] = "CUDA out of memory"  # as load_result sets it
     agg = aggregate(results_frame(rs))
-    assert reporting.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
+    assert board_figures.fid_vs_throughput(agg, tmp_path / "fid.png").is_file()
     ax = made[-1].axes[0]
     assert sorted(t.get_text() for t in ax.texts) == [
         "ddim[steps=10]",
@@ -2135,7 +2135,7 @@ def test_the_figures_name_a_point_some_of_whose_seeds_a_later_rerun_failed_to_re
     ]
     assert all(mcolors.to_hex(c.lines[0].get_color()) != "#808080" for c in ax.containers)
     assert "†" not in made[-1].texts[-1].get_text()
-    assert reporting.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
+    assert board_figures.ddim_step_curve(agg, tmp_path / "ddim.png").is_file()
     ax = made[-1].axes[0]
     assert [(t.get_text(), t.xy) for t in ax.texts] == [("(a later rerun of seed 1 failed)", (20, 5.0))]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -2188,11 +2188,11 @@ def test_the_board_says_what_rows_ran_at_where_their_brackets_name_no_value(tmp_
 def test_fid_against_speed_labels_a_few_ticks_when_the_speeds_span_less_than_a_decade(tmp_path, monkeypatch):
     """Speeds of 1.58e6 to 1.72e6 samples/s: a log axis with no decade inside labelled each of its
     minor ticks, ten overlapping "1.6x10^6" labels (genbench.log_ticks)."""
-    from genbench import reporting
+    from genbench import board_figures
 
     made = []
-    figure = reporting._figure
-    monkeypatch.setattr(reporting, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
+    figure = board_figures._figure
+    monkeypatch.setattr(board_figures, "_figure", lambda *a, **k: made.append(figure(*a, **k)) or made[-1])
 
     def labels(speeds) -> list[str]:
         rs = [
@@ -2200,7 +2200,7 @@ def test_fid_against_speed_labels_a_few_ticks_when_the_speeds_span_less_than_a_d
             for m, f, v in zip("abc", (3.0, 5.0, 9.0), speeds, strict=True)
             for s in (0, 1)
         ]
-        assert reporting.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
+        assert board_figures.fid_vs_throughput(aggregate(results_frame(rs)), tmp_path / "fid.png").is_file()
         made[-1].canvas.draw()
         ax = made[-1].axes[0]
         assert ax.get_xscale() == "log"

@@ -123,8 +123,8 @@ def test_each_row_of_a_label_split_by_protocol_has_its_own_gan_dynamics_panel(tm
     """The GAN dynamics drew one panel per label, "gan (seed 0)", beside a board with the rows
     `gan (N=100)` and `gan (N=200)`: the second row's training was not shown, and the panel did not
     say which row it was."""
+    from genbench.board_figures import gan_dynamics
     from genbench.metrics import gan_dynamics as module
-    from genbench.reporting import gan_dynamics
 
     drawn: dict[str, list[dict]] = {}
     monkeypatch.setattr(module, "plot_gan_dynamics", lambda logs, path: drawn.update(logs) or path)
