@@ -25,7 +25,6 @@ three channels' features concatenated, logits the 1000-way log joint probability
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -33,19 +32,18 @@ import io
 import json
 import warnings
 import weakref
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from genbench.errors import GenbenchError
 from genbench.features.base import FeatureExtractor, Features
+from genbench.features.small_cnn import ClassifierConfig, SmallCNN, accuracy, one_thread, train_classifier
 from genbench.io import FIX_CACHE, alone, atomic_write, took_over
 from genbench.registry import register_features
 
@@ -53,110 +51,8 @@ if TYPE_CHECKING:
     from genbench.data.base import Dataset
 
 
-@dataclass(frozen=True)
-class ClassifierConfig:
-    """Architecture and training of the classifier; every field enters the cache key."""
-
-    width: int = 16  # channels of the first conv block (the second has twice as many)
-    feature_dim: int = 128  # penultimate layer: the features
-    examples: int = 60_000  # training examples seen: epochs = max(1, round(examples / N))
-    batch_size: int = 64
-    lr: float = 3e-3  # Adam, decayed linearly to 0
-    shift: int = 1  # random translations of up to this many pixels (augmentation)
-    seed: int = 0
-    version: int = 1  # bump when the training code changes
-
-
-class SmallCNN(nn.Module):
-    """Two conv blocks (3x3 conv, ReLU, 3x3 conv, ReLU, 2x2 max-pool while larger than 7 px), two linear layers."""
-
-    def __init__(self, channels: int, size: tuple[int, int], num_classes: int, width: int, feature_dim: int):
-        super().__init__()
-        layers: list[nn.Module] = []
-        c, (h, w) = channels, size
-        for out in (width, 2 * width):
-            layers += [
-                nn.Conv2d(c, out, 3, padding=1),
-                nn.ReLU(),
-                nn.Conv2d(out, out, 3, padding=1),
-                nn.ReLU(),
-            ]
-            c = out
-            if min(h, w) > 7:
-                layers.append(nn.MaxPool2d(2))
-                h, w = h // 2, w // 2
-        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * h * w, feature_dim), nn.ReLU())
-        self.head = nn.Linear(feature_dim, num_classes)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f = self.body(x)
-        return f, self.head(f)
-
-
 def _warn(message: str) -> None:
     warnings.warn(message, stacklevel=3)
-
-
-def _shift(x: torch.Tensor, s: int, g: torch.Generator) -> torch.Tensor:
-    """Translate each image by a random (dy, dx) in [-s, s]^2, padding with the border values."""
-    n, _, h, w = x.shape
-    pad = F.pad(x, (s, s, s, s), mode="replicate")
-    offs = torch.randint(0, 2 * s + 1, (n, 2), generator=g)
-    out = torch.empty_like(x)
-    for dy in range(2 * s + 1):
-        for dx in range(2 * s + 1):
-            m = (offs[:, 0] == dy) & (offs[:, 1] == dx)
-            if m.any():
-                out[m] = pad[m, :, dy : dy + h, dx : dx + w]
-    return out
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run on one CPU thread: the same weights bit for bit whatever the machine's core count, and
-    faster too (the layers are so small that thread synchronisation costs more than it saves:
-    10x on a busy 2-core machine). The caller's thread setting is restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def train_classifier(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: ClassifierConfig) -> SmallCNN:
-    """Train deterministically on the CPU (seeded init, shuffling and augmentation, one thread).
-
-    Grad is enabled explicitly: training happens lazily, on first use, which is often inside the
-    ``torch.no_grad()`` of a feature extraction.
-    """
-    with _one_thread(), torch.enable_grad():
-        return _train(x.float().cpu(), y.long().cpu(), num_classes, cfg)
-
-
-def _train(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: ClassifierConfig) -> SmallCNN:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        net = SmallCNN(x.shape[1], tuple(x.shape[-2:]), num_classes, cfg.width, cfg.feature_dim)
-    g = torch.Generator().manual_seed(cfg.seed)
-    n = len(x)
-    epochs = max(1, round(cfg.examples / n))
-    steps_per_epoch = -(-n // cfg.batch_size)
-    total = epochs * steps_per_epoch
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 - step / total)
-    net.train()
-    for _ in range(epochs):
-        perm = torch.randperm(n, generator=g)
-        for i in range(0, n, cfg.batch_size):
-            idx = perm[i : i + cfg.batch_size]
-            xb = _shift(x[idx], cfg.shift, g) if cfg.shift else x[idx]
-            loss = F.cross_entropy(net(xb)[1], y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    return net.eval().requires_grad_(False)
 
 
 def _load(path: Path, net: SmallCNN) -> dict[str, Any]:
@@ -185,12 +81,6 @@ def made_on() -> dict[str, str | None]:
 def fingerprint_of(weights_key: str, weights_sha256: str) -> str:
     """``classifier-<weights key>-<first 8 hex digits of the weights' sha256>``."""
     return f"classifier-{weights_key}-{weights_sha256[:8]}"
-
-
-@torch.no_grad()
-def _accuracy(net: SmallCNN, x: torch.Tensor, y: torch.Tensor, batch: int = 1024) -> float:
-    pred = torch.cat([net(x[i : i + batch].float())[1].argmax(1) for i in range(0, len(x), batch)])
-    return float((pred == y).double().mean())
 
 
 #: weights that ship with genbench, one file per weights key (see ``ship_classifier``)
@@ -338,7 +228,7 @@ class Classifier(FeatureExtractor):
         # a dataset of one split has no held-out accuracy (it was a run's error, against the train split)
         xt, yt = self.train_dataset.load("test") if self.train_dataset.has_test_split else (None, None)
         meta = {
-            "test_accuracy": _accuracy(net, xt, yt) if yt is not None else float("nan"),
+            "test_accuracy": accuracy(net, xt, yt) if yt is not None else float("nan"),
             "train_examples": int(len(x)),
             "num_classes": num_classes,
             "made_on": made_on(),
@@ -445,7 +335,7 @@ class Classifier(FeatureExtractor):
         """As the base class, on one CPU thread when on the CPU (see ``_one_thread``)."""
         if self.device.type != "cpu":
             return super().extract(x, progress)
-        with _one_thread():
+        with one_thread():
             return super().extract(x, progress)
 
     def predict(self, x: torch.Tensor) -> np.ndarray:

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from genbench.errors import GenbenchError, MetricInputError
-from genbench.features.classifier import ClassifierConfig, _accuracy, _one_thread, train_classifier
+from genbench.features.small_cnn import ClassifierConfig, accuracy, one_thread, train_classifier
 from genbench.metrics._classes import num_classes, sample_classes
 from genbench.metrics._inputs import MORE_SAMPLES, check_int, option
 from genbench.metrics.base import EvalContext, Metric
@@ -149,8 +149,8 @@ def _score(ctx: EvalContext, x: torch.Tensor, y: np.ndarray, k: int, cfg: Classi
             f"{tuple(xt.shape[1:])}; sample images of the dataset's shape"
         )
     net = train_classifier(x, torch.tensor(y), k, cfg)  # a copy: the sample labels are read-only
-    with _one_thread():  # as trained: the same predictions whatever the machine's core count
-        return _accuracy(net, xt.float().cpu(), torch.from_numpy(truth))
+    with one_thread():  # as trained: the same predictions whatever the machine's core count
+        return accuracy(net, xt.float().cpu(), torch.from_numpy(truth))
 
 
 def nearest_class_mean(train: np.ndarray, labels: np.ndarray, test: np.ndarray) -> np.ndarray:
