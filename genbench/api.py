@@ -43,10 +43,12 @@ class DataSpec:
 
     @property
     def channels(self) -> int:
+        """Channels of an image (``shape[0]``); 1 for points."""
         return self.shape[0] if self.kind == "image" else 1
 
     @property
     def resolution(self) -> int | None:
+        """Width of an image in pixels (``shape[-1]``); None for points."""
         return self.shape[-1] if self.kind == "image" else None
 
 
@@ -222,7 +224,8 @@ class GenerativeModel(ABC):
         """Everything needed to sample (weights, EMA, fitted statistics)."""
 
     @abstractmethod
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned, so that the model samples as it did."""
 
     @property
     def nfe(self) -> float:

@@ -50,6 +50,9 @@ _PART = re.compile(r"(?P<name>.+)\.part(?P<record>\.json)?")
 
 @dataclass(frozen=True)
 class CacheEntry:
+    """One entry of :func:`genbench.cache_entries`: a checkpoint's folder, a features file, downloaded
+    weights or data, ..., with its size and what deleting it costs."""
+
     kind: str  # a key of IF_DELETED: checkpoint, training state, running training, features, ...
     what: str  # in words: "vae on ring8, seed 0"
     path: Path  # what ``rm -r`` deletes
@@ -62,6 +65,9 @@ class CacheEntry:
 
 @dataclass(frozen=True)
 class CacheListing:
+    """What :func:`genbench.cache_entries` returns (`genbench list cache`): the folders looked in and
+    their entries."""
+
     cache_dir: Path  # --cache-dir, $GENBENCH_CACHE, else ~/.cache/genbench
     data_dir: Path  # --data-dir, $GENBENCH_DATA, else ~/.cache/genbench/data
     entries: tuple[CacheEntry, ...]  # largest first

@@ -19,6 +19,9 @@ from genbench.listing import describe
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """What :func:`genbench.dataset_info` returns (`genbench list datasets NAME`): what a dataset
+    declares; None where it is not known until the data is loaded."""
+
     name: str  # the registered name (an alias resolved)
     source: str  # "genbench", or the distribution (or --include file) that registered it
     description: str

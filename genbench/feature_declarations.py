@@ -24,6 +24,9 @@ from genbench.listing import describe
 
 @dataclass(frozen=True)
 class FeatureInfo:
+    """What :func:`genbench.feature_info` returns (`genbench list features NAME`): what a feature
+    extractor declares; None where it is not known until loaded or not declared."""
+
     name: str  # the registered name (an alias resolved)
     source: str  # "genbench", or the distribution (or --include file) that registered it
     description: str

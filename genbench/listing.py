@@ -15,6 +15,8 @@ KINDS = ("models", "datasets", "metrics", "features")
 
 @dataclass(frozen=True)
 class ListedEntry:
+    """One plugin of :func:`genbench.registered` (a line of `genbench list`)."""
+
     name: str
     source: str  # "genbench", or the distribution (or module) that registered it
     description: str  # one line: the class's ``description`` or its docstring's first line

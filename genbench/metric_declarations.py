@@ -24,12 +24,16 @@ Direction = Literal["higher", "lower", "none"]
 
 @dataclass(frozen=True)
 class MetricValue:
+    """One value a metric reports (:attr:`MetricInfo.values`) and which way is better."""
+
     name: str  # the result's column (``kid_std``)
     better: Direction
 
 
 @dataclass(frozen=True)
 class MetricOption:
+    """One option of a metric (:attr:`MetricInfo.options`), as ``--metric-option`` sets it."""
+
     name: str  # what --metric-option METRIC.NAME= sets
     #: the default as --metric-option writes it (a tuple as 1:2); None where the metric declares
     #: None: computed from the inputs (kid.subset_size's min(1000, N, reference size))
@@ -42,6 +46,9 @@ class MetricOption:
 
 @dataclass(frozen=True)
 class MetricInfo:
+    """What :func:`genbench.metric_info` returns (`genbench list metrics NAME`): what a metric
+    declares. Computes nothing."""
+
     name: str  # the registered name (an alias resolved)
     source: str  # "genbench", or the distribution (or --include file) that registered it
     description: str

@@ -26,6 +26,8 @@ Affects = Literal["training", "sampling", "unused", ""]
 
 @dataclass(frozen=True)
 class ModelOption:
+    """One config field of a model (:attr:`ModelOptions.fields`), as ``--set`` sets it."""
+
     name: str
     type: str  # the field's type as written: int, tuple[int, ...]
     value: str  # the value it runs at on the dataset, as --set writes it (a tuple as 1:2)
@@ -38,6 +40,9 @@ class ModelOption:
 
 @dataclass(frozen=True)
 class ModelOptions:
+    """What :func:`genbench.model_options` returns (`genbench list models NAME`): a model's config
+    fields on a dataset."""
+
     model: str  # the registered name (an alias resolved: gan -> gan-ns)
     dataset: str
     fields: tuple[ModelOption, ...]

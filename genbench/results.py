@@ -88,6 +88,9 @@ RESERVED_METRIC_KEYS = frozenset(
 
 @dataclass
 class Result:
+    """One run's (one seed's) outcome, written to :meth:`path` as JSON: what :func:`genbench.run`
+    and :func:`genbench.evaluate` return, and what the boards are made of."""
+
     model: str  # registered model name
     dataset: str
     seed: int
@@ -116,6 +119,7 @@ class Result:
 
     @property
     def label(self) -> str:
+        """The leaderboard row's name: ``model``, or ``model[variant]`` (``ddim[steps=10]``)."""
         return f"{self.model}[{self.variant}]" if self.variant else self.model
 
     @property
@@ -126,6 +130,8 @@ class Result:
         return self.__dict__.get("_failed_rerun")
 
     def path(self, out: str | os.PathLike[str]) -> Path:
+        """Where this result is written under the results folder ``out``:
+        ``out/<dataset>/<label as a file name>/seed<seed>.json``."""
         return Path(out) / self.dataset / safe_name(self.label) / f"seed{self.seed}.json"
 
     def failed_path(self, out: str | os.PathLike[str]) -> Path:

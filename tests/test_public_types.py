@@ -69,6 +69,21 @@ def test_every_public_name_has_type_hints_that_resolve(name):
             )
 
 
+@pytest.mark.parametrize("name", genbench.__all__)
+def test_every_public_name_and_its_public_members_have_a_docstring(name):
+    """``help(genbench.DataSpec)`` and an editor's hover showed ``channels``, ``resolution``,
+    ``GenerativeModel.load_state_dict`` (which every plugin implements) and ``Result.path`` as a
+    bare signature, and ``Result``, ``ModelOptions`` and the other dataclasses the API returns as
+    the signature dataclass writes for a class without a docstring: what they are was not said."""
+    members = [t for t in _annotated(getattr(genbench, name)) if not t.__name__.startswith("_")]
+    undocumented = [
+        t.__qualname__
+        for t in members
+        if not (doc := (inspect.getdoc(t) or "").strip()) or doc.startswith(f"{t.__name__}(")
+    ]
+    assert not undocumented
+
+
 def test_the_lazy_names_are_visible_to_type_checkers_and_a_typo_is_not():
     """A module-level ``__getattr__`` returning Any makes mypy and pyright take any name from the
     module: ``from genbench import GenerativeModle`` type-checked. It is defined only where no type
