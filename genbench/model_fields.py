@@ -6,6 +6,7 @@ it samples, and its comment in the source (``genbench.model_options``)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -53,7 +54,7 @@ class ModelOptions:
     note: str = ""  # why ``affects`` is unknown ("" when it is known)
 
 
-def model_options(name: str, dataset: str = DEFAULT_DATASET) -> ModelOptions:
+def model_options(name: str, dataset: str | os.PathLike[str] = DEFAULT_DATASET) -> ModelOptions:
     """The config fields of the registered model ``name`` as they are on ``dataset`` (a registered
     name, or what ``--dataset`` takes). Imports torch: the model is built once on the dataset's
     shape, as a run builds it, to read its ``train_config`` keys."""

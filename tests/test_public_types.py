@@ -197,3 +197,19 @@ def test_a_typed_plugin_passes_mypy_strict(tmp_path):
         timeout=600,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_public_api_module_passes_mypy(tmp_path):
+    """genbench/__init__.py as mypy reads it (skipped without mypy): ``model_options`` handed its
+    ``dataset``, a name or a path as its signature says, to a function declared to take a str."""
+    pytest.importorskip("mypy")
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--follow-imports=silent", "--ignore-missing-imports"]
+        + ["--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(ROOT / "genbench/__init__.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MYPYPATH": str(ROOT)},
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
