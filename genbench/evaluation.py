@@ -26,6 +26,7 @@ from genbench.metric_checks import (
     check_metric_samples,
 )
 from genbench.metrics.base import Metric
+from genbench.plan_reference import load_stats, reference_features_for
 from genbench.planning import (
     Plan,
     planned_reference,
@@ -45,7 +46,6 @@ from genbench.resolve import (
     run_features,
 )
 from genbench.results import Result, safe_name
-from genbench.runner import load_stats, reference_features_for
 from genbench.sample_labels import checked_labels, given_labels, labelled_classes, labels_sha256
 from genbench.saved_samples import kept_by, remove_samples_of, samples_sha256, write_with_samples
 from genbench.scoring import evaluate_into

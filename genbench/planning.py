@@ -77,8 +77,8 @@ class Plan:
     cache_dir: Path
     failed: list[Failed] = field(default_factory=list)  # rows of broken plugins, recorded by the runner
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # metric -> {key: value}
-    #: (mu, sigma) from --reference-stats, for FID; read by runner.load_stats once the reference
-    #: features exist
+    #: (mu, sigma) from --reference-stats, for FID; read by plan_reference.load_stats once the
+    #: reference features exist
     reference_stats: tuple[Any, Any] | None = None
     #: why --reference-stats could not be used: FID records it as its error, the other metrics run
     reference_stats_error: str | None = None

@@ -320,8 +320,8 @@ def _score_metric(
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # a broken metric plugin never takes the others down
-            # a --reference-stats file that cannot be used was named before any work (runner.load_stats):
-            # not again for each model and seed
+            # a --reference-stats file that cannot be used was named before any work
+            # (plan_reference.load_stats): not again for each model and seed
             record_metric_error(result, metric, e, console, announced=own.reference_stats_error)
         return time.perf_counter() - t0
 

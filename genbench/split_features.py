@@ -2,11 +2,12 @@
 (:func:`genbench.features.reference.reference_features`: keyed by the data, the extractor and the
 arithmetic; locked; written atomically), extracted there once with the run's bar and forecast.
 
-The reference split's are read before any model is trained (:func:`genbench.runner.reference_features_for`);
-any other split's when a metric asks for it (:meth:`genbench.metrics.base.EvalContext.split_features`:
-memorization's held-out test split in feature space). Extracted by the metric itself, the test split
-was extracted again by every command (14 minutes of Inception features for CIFAR-10's 10000 test
-images on a CPU, each time, with no bar), while the train split's came from this cache.
+The reference split's are read before any model is trained
+(:func:`genbench.plan_reference.reference_features_for`); any other split's when a metric asks for
+it (:meth:`genbench.metrics.base.EvalContext.split_features`: memorization's held-out test split in
+feature space). Extracted by the metric itself, the test split was extracted again by every
+command (14 minutes of Inception features for CIFAR-10's 10000 test images on a CPU, each time,
+with no bar), while the train split's came from this cache.
 """
 
 from __future__ import annotations
