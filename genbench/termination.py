@@ -1,10 +1,10 @@
 """SIGTERM as Ctrl-C, for the command line: how a cluster stops a job.
 
 A job past its time limit or preempted gets SIGTERM (SLURM, Kubernetes, ``timeout``), then SIGKILL
-after a grace period; SLURM's ``--signal=USR1@90`` sends SIGUSR1 ahead of its time limit instead.
-Python's default for both kills the process at once with no ``finally`` run: the temp file of the
-checkpoint, result or download being written stayed beside it for a day, and the job's log ended
-mid-line, saying nothing. Under :func:`sigterm_stops` they raise :class:`Terminated`, a
+after a grace period; SLURM's ``--signal=USR1@90`` sends SIGUSR1 ahead of its time limit instead
+(Windows has no SIGUSR1). Python's default for both kills the process at once with no ``finally``
+run: the temp file of the checkpoint, result or download being written stayed beside it for a day,
+and the job's log ended mid-line, saying nothing. Under :func:`sigterm_stops` they raise :class:`Terminated`, a
 KeyboardInterrupt, so that it takes Ctrl-C's path through the run (what is finished is kept, temp
 files are removed, a training resumes from its last checkpoint on the rerun) and the command says
 so and exits 128 + the signal's number (143 for SIGTERM, as the shell reports a SIGTERM death).
@@ -30,12 +30,12 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-#: the signals that stop a run cleanly: Ctrl-C's, and SIGTERM's and SIGUSR1's while
-#: :func:`sigterm_stops` holds
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+#: what :func:`sigterm_stops` handles: a cluster's signals that stop a job. Windows has no SIGUSR1
+#: (``signal.SIGUSR1`` raised AttributeError there, and every command failed on importing this module)
+CLUSTER_SIGNALS = tuple(s for s in (signal.SIGTERM, getattr(signal, "SIGUSR1", None)) if s is not None)
 
-#: what :func:`sigterm_stops` handles: a cluster's signals that stop a job
-CLUSTER_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+#: the signals that stop a run cleanly: Ctrl-C's, and the cluster's while :func:`sigterm_stops` holds
+STOP_SIGNALS = (signal.SIGINT, *CLUSTER_SIGNALS)
 
 #: seconds a stop waits for the running training step to end and its state to be saved, before it
 #: stops the step where it is: well within the grace a cluster gives between SIGTERM and SIGKILL
