@@ -25,6 +25,7 @@ from genbench.metrics.base import Metric
 from genbench.metrics.kid_subset import used_metric_options
 from genbench.model_plan import row_label
 from genbench.results import Result
+from genbench.shared_folders import check_rows_apart, other_row
 
 if TYPE_CHECKING:
     from genbench.model_plan import Failed
@@ -72,7 +73,9 @@ def check_no_results_replaced(
       the report keeps apart, with nothing left to keep;
     - one that :func:`metrics_replaced` says this run's ``metrics`` and ``options`` would lose;
     - one that a newer genbench wrote (its schema is newer than this one reads). A file no genbench
-      can read as a result is replaced, as the report's error about it says to do.
+      can read as a result is replaced, as the report's error about it says to do;
+    - another row's, whose folder this row's shares (:mod:`genbench.shared_folders`), as are two
+      rows of this run that would share one.
 
     Reference statistics are FID's alone: a result without an FID (its ``--reference-stats`` file
     was mistyped, or FID was not asked for) measured nothing with them, and is replaced.
@@ -83,9 +86,11 @@ def check_no_results_replaced(
 
     rows = [(name, row_label(v, owner)) for name, _, variants, owner in models for v in variants]
     failing = {(f.model, f.variant) for f in failed}  # a broken plugin's "failed" results are written too
+    check_rows_apart(Path(config.out), dataset, rows + sorted(failing))
     for name, label in rows + sorted(failing):
         for seed in dict.fromkeys(config.seeds):
-            path = Result(model=name, dataset=dataset, seed=seed, variant=label).path(Path(config.out))
+            row = Result(model=name, dataset=dataset, seed=seed, variant=label)
+            path = row.path(Path(config.out))
             if not path.exists():
                 continue
             try:
@@ -94,6 +99,8 @@ def check_no_results_replaced(
                 raise GenbenchError(f"{e}; this run would replace it: {REPLACE_FIX}") from e
             except Exception:  # not a result genbench can read (the report says: rerun it): replaced
                 continue
+            if clash := other_row(old, row):
+                raise GenbenchError(f"{path} {clash}; {REPLACE_FIX}")
             why = replaced_by_run(
                 old, measures, metrics, options, failing=(name, label) in failing, fingerprints=fingerprints
             )

@@ -39,6 +39,7 @@ from genbench.results import Result
 from genbench.retraining import retrain_finished
 from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into
+from genbench.shared_folders import other_row
 from genbench.skip_done import done_rows, row_config
 from genbench.training import train_or_load
 from genbench.weights_owner import Owner, OwnerFailed, owners_code
@@ -226,10 +227,15 @@ def _write_keeping_outcomes(
             why = f"holds a result this genbench cannot read ({e})"
         except Exception:  # not a result genbench can read: nothing to keep, as the plan decided
             old = None
-    if why is None and old is not None and not failed and guard is not None:
+    # another row's result, whose folder this one's shares (macOS's "ResNet/" for "resnet/"): never
+    # replaced, nor a failure kept beside it as its own rerun's
+    clash = other_row(old, result) if why is None and old is not None else None
+    if clash:
+        why = clash
+    elif why is None and old is not None and not failed and guard is not None:
         why = guard(old)
     if why:
-        elsewhere = write(result, aside if failed else result.aside_path(out))
+        elsewhere = write(result, aside if failed and not clash else result.aside_path(out))
         # --save-samples: the fix (move the result into an --out of its own) moves its samples too
         kept = result.samples_file.get("name")
         samples = f", its samples to {elsewhere.with_name(kept)} (move both)" if kept else ""
