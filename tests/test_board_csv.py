@@ -162,3 +162,18 @@ def test_a_board_of_two_protocols_has_a_gaps_row_per_pair_of_each(tmp_path):
     pairs = list(zip(gaps["row_label"], gaps["next_row_label"], strict=True))
     assert pairs == [("a (N=100)", "b (N=100)"), ("a (N=200)", "b (N=200)")]
     assert list(gaps["delta_fid"]) == pytest.approx([4.0, 1.0])
+
+
+def test_the_csv_metric_columns_follow_the_boards_tables_not_their_names():
+    """After the identity and protocol columns, each metric's mean and spread in the order of the
+    board's tables (Quality: fid, kid, is; then Cost), then other metrics by name: a CSV in name
+    order put `is` before `kid` and samples/s among the quality numbers."""
+    rs = [
+        result("ddpm", s, 3.0 + s, kid=0.1, samples_per_s=9.0, zz_plugin=1.0, **{"is": 2.0}) for s in (0, 1)
+    ]
+    csv, _ = csv_of(rs)
+    metrics = list(csv.columns[csv.columns.get_loc("failed_reruns") + 1 :])
+    assert metrics == [
+        "fid", "fid_std", "kid", "kid_std", "is", "is_std", "samples_per_s", "samples_per_s_std",
+        "zz_plugin", "zz_plugin_std",
+    ]  # fmt: skip

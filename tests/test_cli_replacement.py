@@ -431,3 +431,24 @@ def test_a_failing_run_of_another_protocol_is_not_refused_over_an_ok_result():
     assert why is not None and why.startswith(
         "holds a result at N 100, which this run at N 200 would replace"
     )
+
+
+def test_a_result_of_fid_inf_alone_against_statistics_is_kept_from_a_run_against_the_split(
+    cli, tmp_path, cache_dir
+):
+    """FID is not the only metric that compares with --reference-stats: a result holding fid_inf
+    alone, measured against a statistics file, is refused to a rerun against the split as it is
+    with FID (a mutation that counted FID's value alone let it be replaced without a word)."""
+    from genbench.features.reference_stats import save_reference_stats, stats_identity
+
+    out = tmp_path / "runs"
+    args = run_args(out, cache_dir, "--models", "gaussian", "--dataset", "ring8", "--samples", "200")
+    args += ["--metrics", "fid_inf", "--no-figures"]
+    good = tmp_path / "stats.npz"
+    save_reference_stats(good, np.zeros(2), np.eye(2))
+    r = cli(*args, "--reference-stats", str(good))
+    assert r.exit_code == 0, r.output
+    assert "fid_inf" in load_result(out / "ring8/gaussian/seed0.json").metrics
+    line = single_line_error(cli(*args))
+    assert f"reference stats {stats_identity(good)}, which this run at " in line
+    assert "reference stats none would replace" in line

@@ -2210,3 +2210,111 @@ def test_fid_against_speed_labels_a_few_ticks_when_the_speeds_span_less_than_a_d
     assert 2 <= len(narrow) <= 6, narrow
     wide = labels((13.0, 263.0, 1.7e6))  # decades apart: matplotlib's own labels, as before
     assert any("10^{" in t for t in wide), wide
+
+
+def test_a_rows_seeds_are_listed_in_number_order_not_in_the_order_read():
+    """find_results lists seed10.json before seed2.json (by name): the row's seeds, and its seeds
+    without samples, read in number order all the same ("2,10", not "10,2")."""
+    rs = [
+        result("m", 10, 3.0),
+        result("m", 2, 1.0),
+        result("m", 11, float("nan"), status="diverged", flags=["diverged"]),
+        result("m", 3, float("nan"), status="diverged", flags=["diverged"]),
+    ]
+    row = aggregate(results_frame(rs)).iloc[0]
+    assert row["seeds"] == "2,10"
+    assert row["failed_seeds"] == "3,11"
+
+
+def test_a_seed_scored_without_features_keeps_its_own_row_beside_two_extractors():
+    """A run that read no features shares the dataset's one extractor's protocol; beside two it
+    cannot say which, so it keeps a row of its own ("features=none"), never one picked at random."""
+
+    def run(model, seed, features, **metrics):
+        protocol = {"num_samples": 100, "reference_split": "train"}
+        if features:
+            protocol["features"] = {"name": features, "fingerprint": f"{features}-v1"}
+        return Result(model=model, dataset="toy", seed=seed, protocol=protocol, metrics=metrics)
+
+    rs = [
+        run("copy", 0, None, memorization_rate=1.0),
+        run("copy", 1, "raw", fid=0.5, memorization_rate=1.0),
+        run("gaussian", 0, "classifier", fid=9.0, memorization_rate=0.0),
+    ]
+    agg = aggregate(results_frame(rs)).set_index("row_label")
+    assert sorted(agg.index) == [
+        "copy (features=none)",
+        "copy (features=raw)",
+        "gaussian (features=classifier)",
+    ]
+    assert agg.loc["copy (features=none)", "seeds"] == "0"
+    assert agg.loc["copy (features=raw)", "seeds"] == "1"
+
+
+def test_the_caption_names_the_options_of_a_metric_not_installed_here():
+    """A metric whose plugin is not installed where the report runs declares no columns, so whether a
+    row has its value cannot be told: its options change the numbers all the same, and are named."""
+
+    def run(seed):
+        r = run_result("ddpm", seed, 14.0, metrics={"kid": 0.5, "ghost_score": 0.25})
+        r.protocol["metric_versions"] = {**r.protocol["metric_versions"], "ghost-metric": 1}
+        r.protocol["metric_options"] = {**r.protocol["metric_options"], "ghost-metric": {"k": 3}}
+        return r
+
+    _, md = board([run(0), run(1)])
+    caption = next(ln for ln in md.splitlines() if ln.startswith("Protocol:"))
+    assert caption.endswith(
+        "Metric options (`--metric-option`): fid.backend=torch-fidelity, ghost-metric.k=3, kid.subsets=100."
+    ), caption
+
+
+@pytest.mark.parametrize(
+    "values, said",
+    [
+        ({"authpct": 90.0}, "with the **train** split whatever the reference split"),
+        ({"ct": 4.7}, "with the **train** split whatever the reference split"),
+        ({"vendi_ref": 6.0}, "`vendi_ref` the reference split's"),
+        ({"mifid_d": 0.2}, "`mifid` is FID divided by `mifid_d`"),
+        ({"class_accuracy_ref": 0.99}, "`class_accuracy_ref` is the same labeller's accuracy"),
+        ({"cas_ref": 0.9}, "`cas_ref` is the same recipe trained on the train split"),
+        # columns that share a sentence: said once
+        ({"memorization_rate": 0.0, "authpct": 90.0, "ct": 4.7}, "with the **train** split whatever"),
+        ({"vendi": 5.0, "vendi_ref": 6.0}, "`vendi_ref` the reference split's"),
+    ],
+)
+def test_each_column_of_a_shared_caption_is_explained_alone_and_once_beside_the_others(values, said):
+    """A column that shares its caption's sentence with others (authpct with memorization_rate, the
+    reference ceilings with their metric) is explained on a board that shows it alone, and the
+    sentence is said once however many of its columns are shown."""
+    frame = results_frame([run_result("ddpm", 0, 14.0, metrics=values)])
+    md = leaderboard_markdown(frame, aggregate(frame), "digits", {}, {})
+    assert md.count(said) == 1, md
+
+
+def test_rows_of_no_recorded_protocol_come_last_however_many_they_are():
+    """Protocols are ordered by their ok runs, most first, but results that recorded none come after
+    every recorded one, even when there are more of them: the board's first rows (and its figures,
+    which draw the first protocol) were two hand-made results of unknown measurement."""
+
+    def unrecorded(seed, fid):
+        r = run_result("old", seed, fid)
+        r.protocol = {}
+        return r
+
+    agg, _ = board([unrecorded(0, 1.0), unrecorded(1, 2.0), run_result("m", 0, 5.0)])
+    assert list(agg["row_label"]) == ["m", "old (protocol not recorded)"]
+    assert list(agg["rank"]) == [1, 1]  # each ranked within its own protocol
+
+
+def test_a_board_whose_every_result_recorded_no_protocol_labels_no_row_by_it():
+    """ "protocol not recorded" tells such rows from those of a recorded protocol; on a board of
+    unrecorded results alone there is nothing to tell apart, and no row or caption says it."""
+
+    def unrecorded(model, seed, fid):
+        r = run_result(model, seed, fid)
+        r.protocol = {}
+        return r
+
+    agg, md = board([unrecorded("m", 0, 1.0), unrecorded("m", 1, 2.0), unrecorded("g", 0, 5.0)])
+    assert list(agg["row_label"]) == ["m", "g"]
+    assert "protocol not recorded" not in md and "whether the protocol was recorded" not in md

@@ -77,9 +77,11 @@ def test_several_folders_need_a_place_for_their_board(cli, two_machines):
     assert not (a / "leaderboards").exists() and not (b / "leaderboards").exists()
     with pytest.raises(GenbenchError, match="--leaderboards"):
         genbench.report([a, b])
-    # the same folder named twice is one folder, whose board goes where it always did
-    genbench.report([a, Path(f"{a}/")])
-    assert csv_rows(a / "leaderboards") == {"copy": ("0,1", 2, 1.5), "ddpm": ("0", 1, 5.0)}
+    # the same folder named twice is one folder, whose board goes where it always did; so is one
+    # spelled two ways (A and B/../A), which is one folder once resolved
+    for twice in (Path(f"{a}/"), b / ".." / a.name):
+        genbench.report([a, twice])
+        assert csv_rows(a / "leaderboards") == {"copy": ("0,1", 2, 1.5), "ddpm": ("0", 1, 5.0)}
     for bad, said in (([], "at least one"), (3, "a str, a Path or a list")):
         with pytest.raises(GenbenchError, match=said):
             genbench.report(bad, "lb")

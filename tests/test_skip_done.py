@@ -248,3 +248,39 @@ def test_a_result_of_another_checkpoint_is_run_again(cli, tmp_path, calls, regis
     assert r.exit_code == 0, r.output
     assert "is run again (its checkpoint's training config differs; --skip-done)" in r.output
     assert json.loads(path.read_text())["training"]["checkpoint"] == checkpoint
+
+
+@pytest.mark.parametrize(
+    "edit, why",
+    [
+        # written by hand into the result (the file's name says seed 0): each is another measurement
+        (lambda d: d["protocol"].update(seed=1), "its seed differs"),
+        # what an older version of a metric or of genbench did not record: no reason to refuse the
+        # run's result in its place, but not this run's measurement either
+        (lambda d: d["protocol"]["metric_options"]["kid"].pop("subsets"), "its metric options differ"),
+        (lambda d: d["protocol"].pop("num_samples"), "its num_samples differs"),
+        (lambda d: d["metric_errors"].update(kid="RuntimeError: boom"), "kid failed in it"),
+        (lambda d: d["training"].update(amp=True), "its --amp differs"),
+        (lambda d: d["training"].update(model_version=99), "model version 99 made it"),
+        (lambda d: d["environment"].update(genbench="0.0.1"), "genbench 0.0.1 wrote it"),
+        (
+            lambda d: d["environment"].update(device="cuda:0", gpu="NVIDIA H100"),
+            "it ran on cuda (NVIDIA H100)",
+        ),
+    ],
+)
+def test_a_result_that_records_another_run_in_any_field_is_run_again(cli, tmp_path, calls, edit, why):
+    """Each field --skip-done compares, changed alone in an otherwise reusable result: the result is
+    run again, saying why (a mutation audit found each check could be dropped with every test passing)."""
+    out, cache = tmp_path / "runs", tmp_path / "cache"
+    args = run_args(out, cache, "--models", "test-tiny-trained", *FAST)
+    assert cli(*args).exit_code == 0
+    path = out / "ring8/test-tiny-trained/seed0.json"
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    calls.clear()
+    r = cli(*args, "--skip-done")
+    assert r.exit_code == 0, r.output
+    assert calls[("TinyTrained", "sample")] == 1, calls
+    assert f"seed 0 of test-tiny-trained: {path} is run again ({why}; --skip-done)" in r.output
