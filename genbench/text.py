@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 
 def and_list(items: list[str]) -> str:
@@ -46,8 +47,12 @@ def one_line(text: object) -> str:
 def printable(text: object) -> str:
     """``text`` with each character a terminal would act on (a line break, ``\\x1b[`` starting an
     escape sequence) written as its Python escape: what a results folder someone sent records (a
-    package's name, a file's path), printed in a hint, can neither forge a line nor drive the terminal."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
+    package's name, a file's path), printed in a hint, can neither forge a line nor drive the terminal.
+    A space other than " " (a no-break space, macOS's "10.00.00\\u202fAM" in a screenshot's name) is
+    printed as one, as it is: written as its escape, a path on a console line could not be copied."""
+    return "".join(
+        c if c.isprintable() or unicodedata.category(c) == "Zs" else ascii(c)[1:-1] for c in str(text)
+    )
 
 
 def md_text(text: object) -> str:

@@ -99,3 +99,21 @@ def test_a_recorded_reference_split_reaches_the_board_on_one_line(tmp_path):
     boards = [r.stdout, *(p.read_text() for p in (out / "leaderboards").glob("toy.*") if p.suffix != ".csv")]
     for text in boards:
         assert "\x1b" not in text and "\nwarning: all good" not in text, text
+
+
+def test_a_path_with_a_no_break_space_is_printed_as_it_is(tmp_path):
+    """A space a terminal prints as one (macOS names a screenshot "... at 10.00.00\\u202fAM", a
+    no-break space, an ideographic space) is no character it acts on: written as ``\\u202f``, the
+    path that `genbench report`'s ``wrote`` line names (or a run's result line) could not be
+    copied. A line or paragraph separator and a bidirectional override are still escaped."""
+    from genbench.text import printable
+
+    out = tmp_path / "runs 10.00.00\u202fAM\u00a0\u3000x"
+    for seed in (0, 1):
+        Result(model="copy", dataset="toy", seed=seed, status="ok", protocol={}, metrics={"fid": 1.0}).write(
+            out
+        )
+    r = CliRunner().invoke(app, ["report", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"wrote {out / 'leaderboards' / 'toy.md'}" in r.stderr, r.stderr
+    assert printable("a\u2028b\u2029c\u202ed") == "a\\u2028b\\u2029c\\u202ed"
