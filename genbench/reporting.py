@@ -53,7 +53,8 @@ def _describe(extractors: dict[FeaturesKey, dict]) -> dict[FeaturesKey, str]:
         extra = [md_text(info["description"])] if info.get("description") else []
         for key, val in info.items():
             if "accuracy" in key and isinstance(val, int | float) and not isinstance(val, bool):
-                extra.append(f"{key.replace('_', ' ')} {val:.1%}")
+                # md_text: a key a result someone sent records ("accuracy\x1b[2J\n...") broke the line
+                extra.append(f"{md_text(key.replace('_', ' '))} {val:.1%}")
         if fingerprint:  # network and weights; the preprocessing after ":" is in the JSONs
             extra.append(f"fingerprint {md_text(shown)}")
         out[(name, fingerprint)] = md_code(name) + (f" ({'; '.join(extra)})" if extra else "")

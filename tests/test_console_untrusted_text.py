@@ -117,3 +117,23 @@ def test_a_path_with_a_no_break_space_is_printed_as_it_is(tmp_path):
     assert r.exit_code == 0, r.output
     assert f"wrote {out / 'leaderboards' / 'toy.md'}" in r.stderr, r.stderr
     assert printable("a\u2028b\u2029c\u202ed") == "a\\u2028b\\u2029c\\u202ed"
+
+
+def test_a_recorded_accuracy_key_reaches_the_board_on_one_line(tmp_path):
+    """The protocol sentence names a features' recorded accuracy by its key (``test_accuracy`` as
+    "test accuracy 98.3%"), which it wrote as it was: a key with ``\\x1b`` and a line break in a
+    result someone sent cleared the terminal of whoever ran `cat` on the board and printed a forged
+    line in the markdown `genbench report` prints, and a "|" split its table."""
+    out = tmp_path / "runs"
+    for seed in (0, 1):
+        features = {"name": "inc", "fingerprint": "abc", f"test_accuracy{EVIL} |x|": 0.9}
+        protocol = {"num_samples": 10, "reference_split": "train", "features": features}
+        Result(
+            model="copy", dataset="toy", seed=seed, status="ok", protocol=protocol, metrics={"fid": 1.0}
+        ).write(out)
+    r = CliRunner().invoke(app, ["report", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    board = (out / "leaderboards" / "toy.md").read_text()
+    for text in (r.stdout, board):
+        assert "\x1b" not in text and "\nwarning: all good" not in text, text
+    assert "test accuracy\\\\x1b[2J warning: all good \\|x\\| 90.0%" in board, board
