@@ -356,8 +356,9 @@ class Progress:
                 for k in ("fid", "cmmd", "memorization_rate", "modes_covered", "samples_per_s")
                 if k in result.metrics
             ] or list(result.metrics)[:4]  # --metrics kid: the line showed no value at all
-            shown = "  ".join(f"{k}={result.metrics[k]:.4g}" for k in keys)
-            flags = f" [yellow]{','.join(result.flags)}[/yellow]" if result.flags else ""
+            # a plugin metric's value names, kept undeclared: "[/x]" in one failed the line as markup
+            shown = "  ".join(f"{escape(printable(k))}={result.metrics[k]:.4g}" for k in keys)
+            flags = f" [yellow]{escape(printable(','.join(result.flags)))}[/yellow]" if result.flags else ""
             line = f"[green]ok[/green] {escape(printable(result.label))} seed {result.seed}: {shown}{flags}"
         where = f"-> {path}" if path is not None else "(not written)"
         self.console.print(f"{line}  [dim]{escape(printable(where))}[/dim]", highlight=False, soft_wrap=True)

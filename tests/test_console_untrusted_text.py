@@ -137,3 +137,26 @@ def test_a_recorded_accuracy_key_reaches_the_board_on_one_line(tmp_path):
     for text in (r.stdout, board):
         assert "\x1b" not in text and "\nwarning: all good" not in text, text
     assert "test accuracy\\\\x1b[2J warning: all good \\|x\\| 90.0%" in board, board
+
+
+def test_a_result_line_escapes_a_plugin_metrics_value_names(cli, register, tmp_path):
+    """A run's result line names the values it shows (``fid=12.3``), the first four a plugin's
+    metric returned where none of genbench's is there: a name it returned undeclared (kept, with a
+    warning) reached the console as it was, ``\\x1b[2J`` and a forged line, and a ``[/x]`` in it,
+    read as rich markup, failed the line."""
+    from cli_helpers import run_args
+    from plugin_helpers import _Metric
+
+    from genbench import registry
+
+    class Evil(_Metric):
+        def compute(self, ctx):
+            return {f"v{EVIL} [/x]": 1.0}
+
+    register(registry.metrics, "test-evil", Evil)
+    args = run_args(tmp_path / "runs", tmp_path / "cache", "--dataset", "ring8", "--no-figures")
+    r = cli(*args, "--models", "copy", "--samples", "100", "--metrics", "test-evil")
+    assert r.exit_code == 0, r.output
+    _no_control(r.stderr)
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("ok copy seed 0: ")]
+    assert line.startswith("ok copy seed 0: v\\x1b[2J\\nwarning: all good [/x]=1  -> "), line
