@@ -102,14 +102,17 @@ def test_a_metric_says_whether_it_reads_features_and_what_decides_it():
 
 def test_a_metric_reading_no_features_compares_with_the_examples_not_their_features():
     """memorization's "compares with" said "the reference split's features" while its own row said
-    it reads none (pixels by default)."""
+    it reads none (pixels by default); then "the reference split's examples", while it compares
+    with the train split whatever --reference-split is (the protocol line says so), and with the
+    test split for ct and memorization_rate_heldout."""
     said = {
         name: rows(listed("metrics", name).stdout)["compares with"][1]
         for name in ("memorization", "modes", "prdc", "fid", "throughput")
     }
     assert said["memorization"] == (
-        "the reference split's examples themselves (the dataset is read); their features where "
-        "--metric-option memorization.space asks for them"
+        "the train split's examples themselves whatever --reference-split is, and the test split's for "
+        "ct and memorization_rate_heldout (the dataset is read); their features where --metric-option "
+        "memorization.space asks for them"
     ), said
     assert said["modes"] == "the reference split's examples themselves (the dataset is read)", said
     assert said["prdc"] == "the reference split's features (the dataset is read)", said

@@ -316,11 +316,17 @@ def _reads_cell(reads: bool | None, by: tuple[str, ...]) -> str:
 
 def _compares_text(info: MetricInfo) -> str:
     """What a metric compares the samples with, as `genbench list metrics NAME` says it: a metric that
-    reads no features (memorization in pixels) compares with the reference split's examples, where
-    its ``reference`` alone said their features."""
+    reads no features (modes) compares with the reference split's examples, where its ``reference``
+    alone said their features; memorization in pixels with the train split's, whatever the
+    reference split (:func:`genbench.protocol_line.memorization_protocol`)."""
     if info.reference != "features" or info.reads_features is not False:
         return _REFERENCE.get(info.reference, info.reference)
     said = "the reference split's examples themselves (the dataset is read)"
+    if info.name == "memorization" and info.source == "genbench":  # as the run's protocol line says
+        said = (
+            "the train split's examples themselves whatever --reference-split is, and the test split's "
+            "for ct and memorization_rate_heldout (the dataset is read)"
+        )
     if info.reads_features_by:
         flags = " or ".join(f"--metric-option {info.name}.{k}" for k in info.reads_features_by)
         said += f"; their features where {flags} asks for them"
