@@ -172,7 +172,9 @@ def _evaluate(
         def fingerprints() -> None:  # computed only when a result is there to compare with
             add_fingerprints(measures, extractor, dataset, reads)
 
-        check_replaceable(result.path(out), source, metrics, options, measures, fingerprints=fingerprints)
+        check_replaceable(
+            result.path(out), source, metrics, options, measures, fingerprints=fingerprints, row=result
+        )
         check_other_seeds(result.path(out), source)
         p = Plan(
             config,
@@ -197,7 +199,14 @@ def _evaluate(
     try:  # checked before any work, and again now: another process may have written the file since
         fix = "to report this evaluation, move its file into an --out of its own"
         check_replaceable(
-            result.path(out), source, metrics, options, measures, fix=fix, fingerprints=fingerprints
+            result.path(out),
+            source,
+            metrics,
+            options,
+            measures,
+            fix=fix,
+            fingerprints=fingerprints,
+            row=result,
         )
     except GenbenchError as e:
         out_path = _write(result, result.aside_path(out), x, console)
@@ -367,6 +376,7 @@ def check_replaceable(
     measures: dict[str, Any],
     fix: str = "",
     fingerprints: Callable[[], None] | None = None,
+    row: Result | None = None,
 ) -> None:
     """Refuse to overwrite ``path`` unless it holds an evaluation of the same samples (the same file
     or folder, or equal values) under the same protocol (``measures``: reference split, features,
@@ -374,8 +384,12 @@ def check_replaceable(
     a result; :func:`genbench.replacement.protocol_replaced`) that ``metrics`` with
     ``options`` would not lose values of (:func:`genbench.replacement.metrics_replaced`). A mistyped
     --reference-stats path replaced a good FID with its error. ``fix``: what the error tells the user
-    to do (by default: another --name)."""
+    to do (by default: another --name). ``row``: the result to be written, whose folder another
+    row's may share (:func:`genbench.shared_folders.other_row`: ``--name 'a b'`` and ``--name a_b``,
+    or ``ResNet`` and ``resnet`` on macOS): that row's result is never replaced, its samples the same
+    or not."""
     from genbench.results import load_result
+    from genbench.shared_folders import other_row
 
     if not path.exists():
         return
@@ -389,6 +403,9 @@ def check_replaceable(
         label = old.label
     except Exception:  # unreadable or foreign JSON: not provably ours, so not ours to replace
         theirs, label = {}, None
+    else:
+        if row is not None and (clash := other_row(old, row)):
+            raise GenbenchError(f"{path} {clash}; {fix}")
     same_file = theirs.get("path") is not None and theirs["path"] == source["path"]
     # a digest of labels that one of them does not record (unlabelled samples, an older genbench's
     # result) is no difference; labels dropped are _labels_dropped's

@@ -99,3 +99,23 @@ def test_a_result_written_meanwhile_by_another_row_is_kept(cli, register, monkey
     assert "holds the result of archs[arch=ResNet], another row" in r.stderr
     (aside,) = home.parent.glob("seed0.aside-*.json")
     assert json.loads(aside.read_text())["variant"] == "arch=resnet"
+
+
+def test_an_evaluation_never_replaces_another_rows_result(cli, tmp_path, cache_dir):
+    """`genbench eval` of the same samples under ``--name a_b`` replaced the row ``a b`` (one folder,
+    ``a_b/``): the board lost it and showed the second name alone. The other row's result is kept,
+    its samples the same or not, and the error names the file and the fix."""
+    import numpy as np
+
+    samples = tmp_path / "points.npz"
+    np.savez(samples, samples=np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    out = tmp_path / "runs"
+    args = ("eval", "--samples", samples, "--dataset", "ring8", "--out", out, "--cache-dir", cache_dir)
+    args += ("--no-progress", "--metrics", "fid", "--no-figures")
+    assert cli(*args, "--name", "a b").exit_code == 0
+    kept = (out / "ring8/a_b/seed0.json").read_bytes()
+    line = single_line_error(cli(*args, "--name", "a_b"))
+    assert "a_b/seed0.json holds the result of a b, another row, whose folder a_b's shares" in line, line
+    assert "(a folder name writes '_' for what it cannot hold)" in line and "pass --name" in line, line
+    assert (out / "ring8/a_b/seed0.json").read_bytes() == kept
+    assert cli(*args, "--name", "a b").exit_code == 0  # its own row's again: replaced as before
