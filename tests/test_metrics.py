@@ -184,22 +184,22 @@ def test_fid_backend_selects_the_trace_formula(backend, monkeypatch):
 
 def cleanfid_frechet(mu1, sigma1, mu2, sigma2, monkeypatch) -> float:
     """clean-fid's own ``frechet_distance``. clean-fid 0.1.35 (its latest release) calls
-    ``scipy.linalg.sqrtm(..., disp=False)``, an argument scipy 1.18 removed (seen on Python 3.12 with
-    scipy 1.18.1: TypeError). There the call is adapted to the new signature (the same matrix square
-    root; the error estimate it also returned is discarded by clean-fid), so the comparison still runs."""
-    import inspect
+    ``scipy.linalg.sqrtm(..., disp=False)``, an argument scipy 1.16 deprecated (a DeprecationWarning
+    from clean-fid's module, an error under ``-W error::DeprecationWarning``) and scipy 1.18 removed
+    (seen on Python 3.12 with scipy 1.18.1: TypeError). So the call is always adapted to the
+    signature without it (the same matrix square root; the error estimate it also returned is
+    discarded by clean-fid), and the comparison runs at every scipy from the floor up."""
     from types import SimpleNamespace
 
     from cleanfid import fid as cleanfid_fid
 
-    if "disp" not in inspect.signature(cleanfid_fid.linalg.sqrtm).parameters:
-        real = cleanfid_fid.linalg.sqrtm
+    real = cleanfid_fid.linalg.sqrtm
 
-        def sqrtm(a, disp=True):
-            root = real(a)
-            return root if disp else (root, None)
+    def sqrtm(a, disp=True):
+        root = real(a)
+        return root if disp else (root, None)
 
-        monkeypatch.setattr(cleanfid_fid, "linalg", SimpleNamespace(sqrtm=sqrtm))
+    monkeypatch.setattr(cleanfid_fid, "linalg", SimpleNamespace(sqrtm=sqrtm))
     return cleanfid_fid.frechet_distance(mu1, sigma1, mu2, sigma2)
 
 
