@@ -4,10 +4,11 @@ A job past its time limit or preempted gets SIGTERM (SLURM, Kubernetes, ``timeou
 after a grace period; SLURM's ``--signal=USR1@90`` sends SIGUSR1 ahead of its time limit instead
 (Windows has no SIGUSR1). Python's default for both kills the process at once with no ``finally``
 run: the temp file of the checkpoint, result or download being written stayed beside it for a day,
-and the job's log ended mid-line, saying nothing. Under :func:`sigterm_stops` they raise :class:`Terminated`, a
-KeyboardInterrupt, so that it takes Ctrl-C's path through the run (what is finished is kept, temp
-files are removed, a training resumes from its last checkpoint on the rerun) and the command says
-so and exits 128 + the signal's number (143 for SIGTERM, as the shell reports a SIGTERM death).
+and the job's log ended mid-line, saying nothing. Under :func:`sigterm_stops` they raise
+:class:`Terminated`, a KeyboardInterrupt, so that it takes Ctrl-C's path through the run (what is
+finished is kept, temp files are removed, a training resumes from its last checkpoint on the rerun)
+and the command says so and exits 128 + the signal's number (143 for SIGTERM, as the shell reports
+a SIGTERM death).
 
 During a training that saves checkpoints (:func:`steps_end_first`), the stop waits for the running
 step to end: the training's next ``ctx.should_checkpoint(step)`` is then true, its state is saved
