@@ -1,9 +1,9 @@
 """What `genbench list metrics NAME` shows, as data: a metric's description, the values it writes and
 which way each is better, its options (what ``--metric-option NAME.KEY=`` takes, each with its
-default and type), whether it runs by default, what it compares the samples with, the kinds of data
-it applies to, its version and whether it reads features (``genbench.metric_info``). All of it is
-what the class declares (:class:`genbench.metrics.base.Metric`): nothing is computed, no data is
-read."""
+default and type), whether it runs by default, what it compares the samples with and which split
+(``compares_with``), the kinds of data it applies to, its version and whether it reads features
+(``genbench.metric_info``). All of it is what the class declares
+(:class:`genbench.metrics.base.Metric`): nothing is computed, no data is read."""
 
 from __future__ import annotations
 
@@ -69,6 +69,12 @@ class MetricInfo:
     reads_features: bool | None = True
     #: the options whose values decide it (``Metric.reads_features_by``: memorization's space)
     reads_features_by: tuple[str, ...] = ()
+    #: the split every value compares with (``Metric.compares_with``): "reference" (the run's
+    #: --reference-split), or "train" or "test" whatever --reference-split is (memorization's train)
+    compares_with: str = "reference"
+    #: further splits, each with the values compared with it (``Metric.compares_also``:
+    #: memorization's ``(("test", ("ct", "memorization_rate_heldout")),)``)
+    compares_also: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def metric_info(name: str) -> MetricInfo:
@@ -98,6 +104,8 @@ def metric_info(name: str) -> MetricInfo:
         needs_logits=bool(cls.needs_logits),
         reads_features=reads_features_by_default(cls),
         reads_features_by=tuple(cls.reads_features_by),
+        compares_with=str(cls.compares_with),
+        compares_also=tuple((split, tuple(names)) for split, names in cls.compares_also.items()),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from genbench.metric_splits import split_protocol
 from genbench.sample_labels import DRAWN
 from genbench.text import option_setting
 
@@ -73,22 +74,13 @@ def protocol_line(p: Plan, seeds: list[int], labels: dict[str, Any] | None = Non
         line += f"; classes {labels['drawn']}"
     elif any(cls.conditional for _, cls, _, _ in p.models):
         line += f"; class-conditional models' labels {DRAWN}, seeded by the run's seed"
-    # memorization's numbers are neither against the reference split nor (by default) in the features
-    if any(m.name == "memorization" for m in p.metrics):
-        line += f"; {memorization_protocol(p)}"
+    # a metric against another split than the reference (memorization's train split, whatever the
+    # reference split), in its own space (memorization's pixels by default), as the metric declares
+    for m in p.metrics:
+        said = split_protocol(m, p.metric_options.get(m.name, {}), p.dataset.kind)
+        if said is not None:
+            line += f"; {said}"
     return line
-
-
-def memorization_protocol(p: Plan) -> str:
-    """What memorization's numbers are measured against: the train split whatever the reference split,
-    in pixels by default, not the features the line names (``--metrics memorization`` printed
-    ``memorization_rate=0.5`` under "against the test split ..., in classifier features")."""
-    space = p.metric_options.get("memorization", {}).get("space", "pixels")
-    if space == "features":
-        where = "these features"
-    else:
-        where = "pixels" if p.dataset.kind == "image" else "the points' coordinates"
-    return f"memorization against the train split, in {where}"
 
 
 def given_options(options: Mapping[str, Mapping[str, Any]]) -> str:

@@ -15,7 +15,7 @@ import typer
 
 from genbench.cli.options import CacheDir, DataDir, Include
 from genbench.errors import GenbenchError
-from genbench.text import printable
+from genbench.text import and_list, printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -317,17 +317,20 @@ def _reads_cell(reads: bool | None, by: tuple[str, ...]) -> str:
 def _compares_text(info: MetricInfo) -> str:
     """What a metric compares the samples with, as `genbench list metrics NAME` says it: a metric that
     reads no features (modes) compares with the reference split's examples, where its ``reference``
-    alone said their features; memorization in pixels with the train split's, whatever the
-    reference split (:func:`genbench.protocol_line.memorization_protocol`)."""
-    if info.reference != "features" or info.reads_features is not False:
+    alone said their features; one that declares another split (``compares_with``: memorization's
+    train split) with that split's whatever the reference split, as the run's protocol line says
+    (:func:`genbench.metric_splits.split_protocol`), and with those its ``compares_also`` names."""
+    examples = info.reads_features is False
+    declared = info.compares_with != "reference" or info.compares_also
+    if info.reference != "features" or not (examples or declared):
         return _REFERENCE.get(info.reference, info.reference)
-    said = "the reference split's examples themselves (the dataset is read)"
-    if info.name == "memorization" and info.source == "genbench":  # as the run's protocol line says
-        said = (
-            "the train split's examples themselves whatever --reference-split is, and the test split's "
-            "for ct and memorization_rate_heldout (the dataset is read)"
-        )
-    if info.reads_features_by:
+    said = f"the {info.compares_with} split's {'examples themselves' if examples else 'features'}"
+    if info.compares_with != "reference":
+        said += " whatever --reference-split is"
+    for split, values in info.compares_also:
+        said += f", and the {split} split's for {and_list(list(values))}"
+    said += " (the dataset is read)"
+    if examples and info.reads_features_by:
         flags = " or ".join(f"--metric-option {info.name}.{k}" for k in info.reads_features_by)
         said += f"; their features where {flags} asks for them"
     return said

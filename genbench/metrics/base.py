@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
+from genbench.metric_splits import compares_problem
 from genbench.metric_steps import report_progress
 from genbench.registration_checks import NAME_RE
 
@@ -255,6 +256,16 @@ class Metric(ABC):
     #: `genbench list metrics` names: memorization's ``space`` (pixels by default, features with
     #: ``space=features``); () where no option changes it
     reads_features_by: ClassVar[tuple[str, ...]] = ()
+    #: the split every value is measured against: "reference" (the run's ``--reference-split``, train
+    #: unless given: every metric but memorization), or "train" or "test", that split whatever
+    #: ``--reference-split`` is (memorization's copies are of the examples the model saw: "train").
+    #: The run's protocol line and `genbench list metrics NAME` say it, in the features where
+    #: :meth:`reads_features` says so, else in the data itself; another split than the reference
+    #: needs ``reference`` "features" (:func:`genbench.metric_splits.compares_problem`)
+    compares_with: ClassVar[str] = "reference"
+    #: further splits some of its values compare with, each mapped to those values' names (in
+    #: :attr:`higher_is_better`): memorization's ``{"test": ("ct", "memorization_rate_heldout")}``
+    compares_also: ClassVar[dict[str, tuple[str, ...]]] = {}
     registered_name: ClassVar[str] = ""
 
     @classmethod
@@ -297,7 +308,7 @@ class Metric(ABC):
                 f"declares reads_features_by = {by!r}; use a tuple of its declared options' names, those "
                 "whose values decide reads_features (e.g. ('space',)), or () where none does"
             )
-        return None
+        return compares_problem(cls)
 
     @classmethod
     def _taken_value_names(cls) -> str | None:

@@ -241,6 +241,10 @@ class Memorization(Metric):
     )
     options: ClassVar[dict[str, object]] = {"space": "pixels"}  # "pixels" or "features"
     reads_features_by: ClassVar[tuple[str, ...]] = ("space",)  # the extractor's features at space=features
+    # the examples the model saw, whatever --reference-split is; C_T and the held-out rate beside the
+    # test split's, which the model did not see
+    compares_with = "train"
+    compares_also: ClassVar[dict[str, tuple[str, ...]]] = {"test": ("ct", "memorization_rate_heldout")}
 
     def check_options(self, options: dict[str, Any]) -> None:
         space = options.get("space", "pixels")

@@ -1,0 +1,164 @@
+"""A metric declares which split it compares the samples with (``compares_with``, ``compares_also``),
+and the run's protocol line and `genbench list metrics NAME` say what it declares: both named
+memorization alone, so a plugin's copy detector against the train split was said to be against
+the reference split (the test split under ``--reference-split test``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cli_helpers import eval_args  # tests/ is on the path: pytest puts it there
+from test_list_reads_features import listed, rows
+
+import genbench
+from genbench import registry
+from genbench.errors import RegistrationError
+from genbench.metrics.base import Metric
+
+pytestmark = pytest.mark.usefixtures("fresh_registries")  # tests/conftest.py
+
+PLUGIN = '''
+import genbench
+from genbench.metrics.base import Metric
+
+
+@genbench.register_metric("copy-pixels")
+class CopyPixels(Metric):
+    """Nearest training example of each sample, in the data itself."""
+
+    higher_is_better = {"copy_pixels": False, "copy_pixels_heldout": False}
+    compares_with = "train"
+    compares_also = {"test": ("copy_pixels_heldout",)}
+
+    def reads_features(self, options):
+        return False
+
+    def compute(self, ctx):
+        return {"copy_pixels": 0.0, "copy_pixels_heldout": 0.0}
+
+
+@genbench.register_metric("copy-features")
+class CopyFeatures(Metric):
+    """Nearest training example of each sample, in the run's features."""
+
+    higher_is_better = {"copy_features": False}
+    compares_with = "train"
+
+    def compute(self, ctx):
+        return {"copy_features": 0.0}
+'''
+
+
+@pytest.fixture
+def plugin(tmp_path):
+    path = tmp_path / "copy_plugin.py"
+    path.write_text(PLUGIN)
+    return path
+
+
+def test_the_protocol_line_says_a_plugin_metric_compares_with_the_train_split(
+    cli, tmp_path, cache_dir, plugin
+):
+    """Under ``--reference-split test`` the line said "against the test split" and nothing more for
+    a plugin metric that compares with the train split: only memorization's was said."""
+    np.savez(tmp_path / "s.npz", samples=np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    metrics = ["--metrics", "copy-pixels,copy-features,kid", "--reference-split", "test"]
+    args = eval_args(tmp_path / "s.npz", tmp_path / "e", cache_dir, "--dataset", "ring8", *metrics)
+    r = cli(*args, "--include", plugin)
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.stderr.split())
+    assert "against the test split (" in said, said  # kid's, the reference split
+    ends = "; copy-pixels against the train split, in the points' coordinates; copy-features against the train split, in these features"
+    assert ends in said, said
+    assert "kid against" not in said, said  # a metric of the reference split is said by the line itself
+
+
+def test_list_metrics_name_says_the_split_a_plugin_declares(plugin):
+    said = {
+        name: rows(listed("metrics", name, "--include", plugin).stdout)["compares with"][1]
+        for name in ("copy-pixels", "copy-features")
+    }
+    assert said["copy-pixels"] == (
+        "the train split's examples themselves whatever --reference-split is, and the test split's for "
+        "copy_pixels_heldout (the dataset is read)"
+    ), said
+    assert (
+        said["copy-features"]
+        == "the train split's features whatever --reference-split is (the dataset is read)"
+    )
+    info = genbench.metric_info("copy-pixels")
+    assert (info.compares_with, info.compares_also) == ("train", (("test", ("copy_pixels_heldout",)),))
+    assert (genbench.metric_info("kid").compares_with, genbench.metric_info("kid").compares_also) == (
+        "reference",
+        (),
+    )
+
+
+@pytest.mark.parametrize(
+    ("declared", "said"),
+    [
+        (
+            {"compares_with": "trian"},
+            "declares compares_with = 'trian'; use 'reference' (the run's --reference-split, the default), "
+            "'train' or 'test'; did you mean 'train'?",
+        ),
+        ({"compares_with": ("train",)}, "declares compares_with = ('train',); use 'reference'"),
+        (
+            {"compares_also": {"tset": ("mine",)}},
+            "declares compares_also = {'tset': ('mine',)}; 'tset' is no split: use 'reference' (the run's "
+            "--reference-split, the default), 'train' or 'test'; did you mean 'test'?",
+        ),
+        (
+            {"compares_also": {"test": ("mien",)}},
+            "declares compares_also = {'test': ('mien',)}; 'mien' is none of its values (its "
+            "higher_is_better's names); did you mean 'mine'?",
+        ),
+        (
+            {"compares_also": {"test": "mine"}},
+            "declares compares_also = {'test': 'mine'}, 'test' mapped to a string; use a tuple of value "
+            "names: {'test': ('mine',)}",
+        ),
+        ({"compares_also": {"test": ()}}, "declares compares_also = {'test': ()}; map a split"),
+        ({"compares_also": ("test",)}, "declares compares_also = ('test',); map a split"),
+        (
+            {"compares_with": "train", "compares_also": {"train": ("mine",)}},
+            "declares compares_also = {'train': ('mine',)} with compares_with = 'train', which every value "
+            "compares with already; drop 'train' from compares_also",
+        ),
+        (
+            {"compares_with": "train", "reference": "none"},
+            "declares compares_with = 'train' with reference = 'none', which compares with no split's "
+            "examples; set reference = 'features' (the dataset is read), or leave compares_with out",
+        ),
+        (
+            {"compares_also": {"train": ("mine",)}, "reference": "stats"},
+            "declares compares_also = {'train': ('mine',)} with reference = 'stats', which compares with no "
+            "split's examples; set reference = 'features' (the dataset is read), or leave compares_also out",
+        ),
+    ],
+)
+def test_a_bad_split_declaration_is_refused_at_registration(declared, said):
+    Declared = type(
+        "Declared", (Metric,), {"higher_is_better": {"mine": False}, "compute": lambda self, ctx: {}}
+    )
+    for k, v in declared.items():
+        setattr(Declared, k, v)
+    fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
+    with pytest.raises(RegistrationError) as e:
+        fresh.add("test-declared", Declared)
+    assert str(e.value).startswith(f"metric 'test-declared' {said}"), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_good_split_declaration_is_registered():
+    class Declared(Metric):
+        higher_is_better = {"mine": False, "mine_heldout": False}  # noqa: RUF012
+        compares_with = "test"
+        compares_also = {"reference": ("mine_heldout",)}  # noqa: RUF012
+
+        def compute(self, ctx):
+            return {"mine": 0.0, "mine_heldout": 0.0}
+
+    fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
+    fresh.add("test-declared", Declared)
+    assert fresh.get("test-declared") is Declared
