@@ -64,7 +64,9 @@ def compares_problem(cls: type[Metric]) -> str | None:
                     f"declares compares_also = {also!r}; {name!r} is none of its values (its "
                     f"higher_is_better's names){_close(name, values)}"
                 )
-    if (split != REFERENCE or also) and cls.reference != "features":
+    # a "stats" metric may compare some values with another split too (mifid's distance, the train
+    # split's features), but all of them with one split it would need that split's examples
+    if (split != REFERENCE or (also and cls.reference != "stats")) and cls.reference != "features":
         declared = f"compares_with = {split!r}" if split != REFERENCE else f"compares_also = {also!r}"
         return (
             f"declares {declared} with reference = {cls.reference!r}, which compares with no split's "

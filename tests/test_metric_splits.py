@@ -131,9 +131,14 @@ def test_list_metrics_name_says_the_split_a_plugin_declares(plugin):
             "examples; set reference = 'features' (the dataset is read), or leave compares_with out",
         ),
         (
-            {"compares_also": {"train": ("mine",)}, "reference": "stats"},
-            "declares compares_also = {'train': ('mine',)} with reference = 'stats', which compares with no "
+            {"compares_also": {"train": ("mine",)}, "reference": "none"},
+            "declares compares_also = {'train': ('mine',)} with reference = 'none', which compares with no "
             "split's examples; set reference = 'features' (the dataset is read), or leave compares_also out",
+        ),
+        (
+            {"compares_with": "train", "reference": "stats"},
+            "declares compares_with = 'train' with reference = 'stats', which compares with no split's "
+            "examples; set reference = 'features' (the dataset is read), or leave compares_with out",
         ),
     ],
 )
@@ -162,3 +167,25 @@ def test_a_good_split_declaration_is_registered():
     fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
     fresh.add("test-declared", Declared)
     assert fresh.get("test-declared") is Declared
+
+
+def test_a_stats_metric_may_compare_some_values_with_another_split():
+    """mifid's FID compares with the reference split's mean and covariance (or --reference-stats), its
+    distance d with the train split's features whatever --reference-split is: its row said the
+    former alone."""
+
+    class Declared(Metric):
+        higher_is_better = {"mine": False, "mine_d": None}  # noqa: RUF012
+        reference = "stats"
+        compares_also = {"train": ("mine_d",)}  # noqa: RUF012
+
+        def compute(self, ctx):
+            return {"mine": 0.0, "mine_d": 0.0}
+
+    fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
+    fresh.add("test-declared", Declared)
+    assert fresh.get("test-declared") is Declared
+    assert rows(listed("metrics", "mifid").stdout)["compares with"][1] == (
+        "the reference split's feature mean and covariance, or --reference-stats, and the train "
+        "split's features for mifid and mifid_d whatever --reference-split is (the dataset is read)"
+    )

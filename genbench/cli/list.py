@@ -323,7 +323,15 @@ def _compares_text(info: MetricInfo) -> str:
     examples = info.reads_features is False
     declared = info.compares_with != "reference" or info.compares_also
     if info.reference != "features" or not (examples or declared):
-        return _REFERENCE.get(info.reference, info.reference)
+        said = _REFERENCE.get(info.reference, info.reference)
+        if info.compares_also:  # a "stats" metric's other split (mifid's distance: the train split)
+            said += "".join(
+                f", and the {split} split's features for {and_list(list(values))} whatever "
+                "--reference-split is"
+                for split, values in info.compares_also
+            )
+            said += " (the dataset is read)"
+        return said
     said = f"the {info.compares_with} split's {'examples themselves' if examples else 'features'}"
     if info.compares_with != "reference":
         said += " whatever --reference-split is"

@@ -161,6 +161,8 @@ class MiFID(Metric):
     #: its FID compares with --reference-stats where given, as fid's does (named alone, the file was
     #: dropped as "not used" and its FID taken against the split: another mifid than beside fid)
     reference = "stats"
+    #: its distance d (and so mifid) reads the train split's features whatever the reference split
+    compares_also: ClassVar[dict[str, tuple[str, ...]]] = {"train": ("mifid", "mifid_d")}
     options: ClassVar[dict[str, object]] = {"eps": EPS, "backend": DEFAULT_BACKEND}
     description = (
         "memorization-informed FID: FID / d where d, the samples' mean minimum cosine distance to the train "
