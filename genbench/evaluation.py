@@ -45,7 +45,7 @@ from genbench.resolve import (
     check_shared_inputs,
     run_features,
 )
-from genbench.results import Result, safe_name
+from genbench.results import Result, names_no_folder, safe_name
 from genbench.sample_labels import checked_labels, given_labels, labelled_classes, labels_sha256
 from genbench.saved_samples import kept_by, remove_samples_of, samples_sha256, write_with_samples
 from genbench.scoring import evaluate_into
@@ -102,7 +102,7 @@ def _evaluate(
     if name is None:
         name = _default_name(path)
         # --samples /: "--name '' cannot name a result", unasked; a file "a|b.npz" as "--name 'a|b'"
-        if safe_name(name) in ("", ".", "..") or _splits_a_row(name):
+        if names_no_folder(name) or _splits_a_row(name):
             raise GenbenchError(
                 f"cannot name a result after --samples {path}; pass --name, e.g. --name my-model"
             )
@@ -310,9 +310,7 @@ def check_result_name(name: str) -> str:
     or punctuation would write the result where :func:`genbench.results.find_results` never looks,
     ``figures`` in the runs' figures folder (:data:`genbench.layout.BESIDE_LABELS`), and a "|" or a
     line break would split the markdown board's row."""
-    from genbench.results import safe_name
-
-    if "/" in name or "\\" in name or _splits_a_row(name) or safe_name(name) in ("", ".", ".."):
+    if "/" in name or "\\" in name or _splits_a_row(name) or names_no_folder(name):
         raise GenbenchError(
             f"--name {name!r} cannot name a result; use letters, digits, '.', '_', '=' or '-', e.g. --name my-model"
         )

@@ -27,6 +27,7 @@ from genbench.io import check_writable, file_in_the_way
 from genbench.isolation import plugin_state_kept
 from genbench.layout import BESIDE_DATASETS, genbench_folder
 from genbench.metrics.base import Metric
+from genbench.portable_names import NOT_FOLDERS
 from genbench.progress import Progress
 
 T = TypeVar("T")
@@ -107,17 +108,23 @@ def check_built_dataset_name(dataset: Dataset) -> None:
     """Fail when the dataset a run or eval writes results of names itself (its ``name``, the results'
     folder under ``--out``) as a folder genbench writes beside the datasets' (:mod:`genbench.layout`):
     registration checks the registered name alone, and a plugin whose ``name`` property returned
-    ``leaderboards`` had its results in the report's folder. (A folder or archive of images is named
+    ``leaderboards`` had its results in the report's folder, and one returning ``..`` beside ``--out``
+    (a name of no folder of its own, or of two, is refused too). (A folder or archive of images is named
     by its path, refused with its own fix in :func:`check_image_data_name`.)"""
     name = dataset.name
     what = genbench_folder(name, BESIDE_DATASETS) if isinstance(name, str) else None
+    if what is not None:
+        what = f"{what}, beside each dataset's results folder"
+    elif isinstance(name, str) and (name in NOT_FOLDERS or "/" in name or "\\" in name):
+        # ".." wrote its results beside --out, "" and "." among the datasets' folders, "a/b" a level down
+        what = "which names no single folder of its own under --out"
     if what is None:
         return
     registered = dataset.registered_name or type(dataset).__name__.lower()
     raise GenbenchError(
         f"dataset {registered!r} ({type(dataset).__module__}.{type(dataset).__qualname__}) names itself "
-        f"{name!r} (its name property), {what}, beside each dataset's results folder; make its name "
-        f"property return another name, e.g. {registered!r} (the name it is registered under)"
+        f"{name!r} (its name property), {what}; make its name property return another name, e.g. "
+        f"{registered!r} (the name it is registered under)"
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from genbench.io import atomic_write_json, json_text
+from genbench.portable_names import NOT_FOLDERS, portable
 
 #: in a protocol's ``reference_stats`` ("stats.npz sha256:..."), what separates the file's name
 #: from the hash of its bytes (:func:`genbench.features.reference_stats.stats_identity` writes it)
@@ -131,8 +132,9 @@ class Result:
 
     def path(self, out: str | os.PathLike[str]) -> Path:
         """Where this result is written under the results folder ``out``:
-        ``out/<dataset>/<label as a file name>/seed<seed>.json``."""
-        return Path(out) / self.dataset / safe_name(self.label) / f"seed{self.seed}.json"
+        ``out/<dataset>/<label as a file name>/seed<seed>.json`` (:func:`label_folder`)."""
+        folder = Path(out) / self.dataset
+        return folder / label_folder(folder, self.label) / f"seed{self.seed}.json"
 
     def failed_path(self, out: str | os.PathLike[str]) -> Path:
         """Where a failed run of this seed is written when the earlier result in :meth:`path` is
@@ -177,11 +179,46 @@ MAX_NAME = 200
 def safe_name(label: str) -> str:
     """A file-system-safe directory name for a model label. A label too long for a file name (a
     ``--set`` sweep point over long lists, a long ``--name``) keeps its start and a hash of the
-    whole, so that distinct labels stay apart: writing it failed after all the work was done."""
-    name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_")
+    whole, so that distinct labels stay apart: writing it failed after all the work was done. A name
+    that is no folder of its own on some file system (``con``, ``a.``, ``..``) is spelled apart
+    (:func:`genbench.portable_names.portable`: ``_con``, ``a._``, ``_..``)."""
+    return _shortened(portable(_spelled(label)), label)
+
+
+def names_no_folder(label: str) -> bool:
+    """Whether ``label`` is spelled, in a folder name's characters, as no folder of its own (``..``,
+    ``.``, or nothing: ``///``): :func:`safe_name` spells it apart (``_..``), but no row should be
+    named so (`genbench eval --name ..` is refused)."""
+    return _spelled(label) in NOT_FOLDERS
+
+
+def _spelled(label: str) -> str:
+    """``label`` in the characters a folder name keeps, '_' for each run of the others, none at its
+    ends."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_")
+
+
+def _shortened(name: str, label: str) -> str:
     if len(name) > MAX_NAME:  # ASCII: characters are bytes
         digest = hashlib.sha256(label.encode()).hexdigest()[:16]
         name = f"{name[: MAX_NAME - len(digest) - 1]}-{digest}"
+    return name
+
+
+def label_folder(folder: Path, label: str) -> str:
+    """The name of ``label``'s folder in the dataset's results folder ``folder``: :func:`safe_name`,
+    or the name genbench gave it before it spelled unportable names apart (``con`` for ``_con``,
+    ``a.`` for ``a._``) where a folder of exactly that name is there, so that results written then
+    are still read, replaced and skipped as their row's (never ``..``, ``.`` or ``''``: no folder of
+    a row). Windows never made such a folder, and ``a.`` there is another row's ``a``."""
+    name = safe_name(label)
+    old = _shortened(_spelled(label), label)
+    if old != name and old not in NOT_FOLDERS and (folder / old).is_dir():
+        try:
+            if old in os.listdir(folder):  # this exact name: not a case or a dot Windows drops
+                return old
+        except OSError:
+            pass
     return name
 
 

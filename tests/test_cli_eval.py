@@ -198,6 +198,37 @@ def test_a_dataset_whose_name_property_is_the_reports_folder_is_refused(
     }  # refused before any work: nothing written under the report's folder
 
 
+@pytest.mark.parametrize("name", ["..", ".", "", "a/b"])
+def test_a_dataset_whose_name_property_is_no_folder_is_refused(cli, tmp_path, cache_dir, monkeypatch, name):
+    """A plugin whose ``name`` property returned ``..`` had its results written beside ``--out``
+    (``<out>/../<label>/seed0.json``), and ``.`` or ``''`` among the datasets' folders, where no
+    report looks."""
+    from genbench import registry
+    from genbench.data.toy2d import Ring8
+
+    class NamedNowhere(Ring8):
+        @property
+        def name(self) -> str:
+            return name
+
+    registry.datasets.discover()
+    monkeypatch.setattr(registry.datasets, "_entries", dict(registry.datasets._entries))
+    registry.datasets.add("test-named-nowhere", NamedNowhere, source="genbench-test-plugin")
+    samples = tmp_path / "s.npz"
+    np.savez(samples, samples=np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    out = tmp_path / "box" / "runs"
+    line = single_line_error(
+        cli("eval", "--samples", samples, "--dataset", "test-named-nowhere", "--out", out, "--cache-dir",
+            cache_dir, "--no-progress", "--metrics", "fid", "--no-figures", "--name", "mine")
+    )  # fmt: skip
+    assert line == (
+        f"error: dataset 'test-named-nowhere' ({__name__}.{NamedNowhere.__qualname__}) names itself "
+        f"{name!r} (its name property), which names no single folder of its own under --out; make its "
+        "name property return another name, e.g. 'test-named-nowhere' (the name it is registered under)"
+    )
+    assert not list((tmp_path / "box").rglob("seed*.json"))
+
+
 def test_an_option_of_a_metric_not_computed_names_metrics_in_eval_too(cli, tmp_path, cache_dir):
     """It said "names a metric this run does not compute" in `genbench eval` too."""
     np.savez(tmp_path / "s.npz", samples=np.zeros((10, 8, 8), np.uint8))

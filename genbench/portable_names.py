@@ -1,0 +1,46 @@
+"""Folder names that mean the same on every machine's file system.
+
+A result's folder is named after its row's label (:func:`genbench.results.safe_name`), which keeps
+letters, digits and ``_.=-``. Linux creates any such name, but Windows does not: a name that is one
+of its device names (``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM0``..``COM9``, ``LPT0``..``LPT9``, in
+any case, alone or before an extension: ``nul.txt``) opens the device, and a trailing dot is dropped
+(``a.`` is the folder ``a``, another row's). ``.`` and ``..`` are no folder of their own anywhere,
+and an empty name is the folder above. :func:`portable` spells each of these apart.
+"""
+
+from __future__ import annotations
+
+#: Windows's device names, which no file or folder can take, with or without an extension
+#: (Microsoft's "Naming Files, Paths, and Namespaces" lists the 0s too; Python's
+#: ``ntpath.isreserved`` leaves them out): compared upper-case with the part before the first '.'
+WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL"} | {f"{port}{i}" for port in ("COM", "LPT") for i in range(10)}
+)
+
+#: names that are no folder of their own on any file system
+NOT_FOLDERS = ("", ".", "..")
+
+
+def unportable(name: str) -> str | None:
+    """Why the folder name ``name`` does not name one folder of its own on every file system (a
+    phrase: "a Windows device name"), or None when it does."""
+    if name in NOT_FOLDERS:
+        return "no folder of its own"
+    if name.partition(".")[0].rstrip(" ").upper() in WINDOWS_DEVICES:
+        return "a Windows device name"
+    if name.endswith((".", " ")):
+        return "a name Windows drops its last character of"
+    return None
+
+
+def portable(name: str) -> str:
+    """``name``, a :func:`genbench.results.safe_name` spelling (never starting or ending with '_'),
+    as a folder name every file system holds as itself: a name :func:`unportable` refuses gets a '_'
+    before it when it is no folder or a device name (``_con``, ``_nul.txt``, ``_..``), and one after
+    it when it ends in a dot (``a._``). No other name starts or ends with '_', so distinct names stay
+    distinct."""
+    if name in NOT_FOLDERS or name.partition(".")[0].upper() in WINDOWS_DEVICES:
+        name = f"_{name}"
+    if name.endswith("."):
+        name = f"{name}_"
+    return name
