@@ -16,16 +16,17 @@ at that step, and ``ctx.save_checkpoint`` raises :class:`Terminated` once it is 
 preempted job loses no step rather than everything since its last periodic checkpoint. Stopped
 mid-step instead (a GAN between its discriminator's and its generator's update), a saved state
 would resume into other weights than an uninterrupted run's. A step that has not ended within
-:data:`STEP_END_WAIT_S` is stopped where it is, as before. Ctrl-C stops at once, as always, and
-reads as Ctrl-C (exit 130) even while a SIGTERM waits.
+:data:`STEP_END_WAIT_S` is stopped where it is, as before (on Windows, which cannot send a thread a
+signal, at its next Python instruction: :func:`_signal_main_thread`). Ctrl-C stops at once, as
+always, and reads as Ctrl-C (exit 130) even while a SIGTERM waits.
 
 Only the CLI installs the handler: a Python API caller's process keeps its own signal handling.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -113,12 +114,11 @@ class _Stop:
         self.take(self.waiting or signum)
 
     def _step_overdue(self, signum: int) -> None:
-        # in the timer's thread. The signal is sent again, not simulated (_thread.interrupt_main):
-        # only a real one cuts a sleep or a wait in the main thread short. sigterm_stops joins this
-        # thread before it restores SIG_DFL, so the signal never lands on the default handler
+        # in the timer's thread. sigterm_stops joins this thread before it restores SIG_DFL, so the
+        # signal never lands on the default handler
         if not self.stopping:
             self.overdue = True
-            os.kill(os.getpid(), signum)
+            _signal_main_thread(signum)
 
     def _stopping(self) -> None:
         """The job is stopping: later signals are ignored, and the wait's timer sends none."""
@@ -150,6 +150,20 @@ class _Stop:
             # the training caught the stop that ctx.save_checkpoint raised, and returned (a loop
             # that stops early on Ctrl-C) or raised its own error: it is stopped all the same
             raise self.taken
+
+
+def _signal_main_thread(signum: int) -> None:
+    """Have the main thread take ``signum`` again, from another thread. Where a thread can be sent a
+    signal (POSIX), a real one, sent to the main thread: only that cuts a sleep or a wait there
+    short. Windows has no such call, and its ``os.kill`` of the process itself with any signal but
+    Ctrl-C's or Ctrl-Break's is TerminateProcess, which ended the process at once with exit 15,
+    nothing saved and no temp file removed: there the signal is simulated, and the handler runs in
+    the main thread at its next Python instruction (a step inside one long native call ends it
+    first; the cluster's kill still ends one that hangs)."""
+    if hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(threading.main_thread().ident or 0, signum)
+    else:
+        _thread.interrupt_main(signum)
 
 
 _current: _Stop | None = None

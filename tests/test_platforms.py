@@ -69,14 +69,43 @@ builtins.open = io.open = no_proc
 """
 
 
+#: what Windows adds to :data:`ELSEWHERE`: no ``signal.pthread_kill``, and ``os.kill`` of a process
+#: with any signal but Ctrl-C's or Ctrl-Break's is TerminateProcess: the process ends at once, with
+#: the signal as its exit code, no handler or ``finally`` run
+WINDOWS = r"""
+CTRL_EVENTS = (0, 1)  # signal.CTRL_C_EVENT, signal.CTRL_BREAK_EVENT
+
+
+def terminate_process(pid, sig):
+    if sig in CTRL_EVENTS:
+        raise OSError(87, "The parameter is incorrect")  # no console shared in the simulation
+    os._exit(sig)
+
+
+if hasattr(signal, "pthread_kill"):
+    delattr(signal, "pthread_kill")
+os.kill = terminate_process
+"""
+
+
+def _site(tmp_path: Path, code: str) -> dict[str, str]:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(code)
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+
+
 @pytest.fixture
 def elsewhere(tmp_path: Path) -> dict[str, str]:
     """The environment of a child process on the simulated platform."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(ELSEWHERE)
-    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+    return _site(tmp_path, ELSEWHERE)
+
+
+@pytest.fixture
+def windows(tmp_path: Path) -> dict[str, str]:
+    """The environment of a child process on simulated Windows."""
+    return _site(tmp_path, ELSEWHERE + WINDOWS)
 
 
 def _child(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -142,3 +171,43 @@ assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     r = _child(elsewhere, "-c", code)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["143"]
+
+
+def test_the_windows_simulation_terminates_on_kill(windows: dict[str, str]) -> None:
+    """The child's os.kill ends it as TerminateProcess does (else the test below proves nothing)."""
+    code = """
+import os, signal
+assert not hasattr(signal, "pthread_kill")
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+finally:
+    print("finally ran")
+"""
+    r = _child(windows, "-c", code)
+    assert r.returncode == 15 and "finally ran" not in r.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="raise_signal from the main thread, as on POSIX")
+def test_a_step_that_does_not_end_in_time_is_stopped_on_windows(windows: dict[str, str]) -> None:
+    """A SIGTERM waiting for a training step to end is sent again when the step overruns: on Windows
+    its os.kill ended the process at once (TerminateProcess, exit 15), nothing saved and no temp
+    file removed, where it must stop the step as Ctrl-C does (Terminated, exit 143)."""
+    code = """
+import signal, time
+import genbench.termination as t
+
+t.STEP_END_WAIT_S = 0.2
+try:
+    with t.sigterm_stops(), t.steps_end_first():
+        t.step_ended(1)  # the training asks at its steps' ends: a stop waits for the next one
+        signal.raise_signal(signal.SIGTERM)  # in step 2, which never ends
+        end = time.monotonic() + 30
+        while time.monotonic() < end:  # busy: nothing cuts a sleep short on Windows
+            pass
+        print("not stopped")
+except t.Terminated as e:
+    print("stopped", e.exit_code)
+"""
+    r = _child(windows, "-c", code)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    assert r.stdout.split() == ["stopped", "143"]
