@@ -67,7 +67,7 @@ def atomic_write(
             os.fsync(fh.fileno())
         if before_replace is not None:
             before_replace()
-        os.replace(tmp, path)
+        _replace(tmp, path)
         remove_temps(path)
     except BaseException as e:
         try:
@@ -77,6 +77,36 @@ def atomic_write(
         if isinstance(e, OSError) and (error := disk_error(path, e, fix)) is not None:
             raise error from e
         raise
+
+
+#: seconds :func:`_replace` retries a rename over a file another process holds open, on Windows
+#: alone: there a `genbench report` reading a result, an editor or a virus scanner with the file open
+#: makes the rename fail (PermissionError) until it closes it, milliseconds later, where POSIX
+#: renames over an open file. On POSIX a PermissionError is the folder's permissions, which no wait
+#: changes. Bounded, as graceful-fs (npm's) and VS Code's renames on Windows are: a file held open
+#: for longer is a program's that keeps it, named in the error.
+REPLACE_RETRY_S = 5.0 if os.name == "nt" else 0.0
+
+
+def _replace(tmp: str, path: Path) -> None:
+    """``os.replace(tmp, path)``, retried for :data:`REPLACE_RETRY_S` while it fails with a
+    PermissionError (another process has ``path`` open, on Windows); then a :class:`GenbenchError`
+    saying so, in one line."""
+    deadline, pause = time.monotonic() + REPLACE_RETRY_S, 0.01
+    while True:
+        try:
+            os.replace(tmp, path)
+            return
+        except PermissionError as e:
+            if REPLACE_RETRY_S <= 0:
+                raise
+            if time.monotonic() >= deadline:
+                raise GenbenchError(
+                    f"cannot replace {path} ({e.strerror or e}): another program has held it open for "
+                    f"{REPLACE_RETRY_S:g} s; close it (a report reading it, an editor) and rerun"
+                ) from e
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, 0.5)
 
 
 #: a temp file older than this was left by a killed process (SIGKILL, a power cut), not one writing

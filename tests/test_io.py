@@ -59,3 +59,71 @@ def test_a_write_removes_the_stale_temp_files_a_killed_write_left_and_keeps_fres
     atomic_write(path, lambda fh: fh.write(b"weights"))
     assert path.read_bytes() == b"weights"
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def _held_open(monkeypatch, times: int) -> list[str]:
+    """Make the rename fail as Windows's does while another process has the file open (a report
+    reading it), ``times`` times; returns the log of the tries."""
+    import os
+
+    import genbench.io
+
+    real, tries = os.replace, []
+
+    def replace(src, dst):
+        tries.append("denied" if len(tries) < times else "renamed")
+        if tries[-1] == "denied":
+            raise PermissionError(13, "Access is denied", str(dst))
+        real(src, dst)
+
+    monkeypatch.setattr(genbench.io.os, "replace", replace)
+    return tries
+
+
+def test_on_windows_a_write_over_a_file_another_process_reads_waits_for_it(tmp_path, monkeypatch):
+    """On Windows a rename over a file open in another process (`genbench report` reading a result
+    while a run writes it) fails with PermissionError: the run's result was lost to a read of a few
+    milliseconds. It is retried, for a bounded time."""
+    import genbench.io
+
+    monkeypatch.setattr(genbench.io, "REPLACE_RETRY_S", 5.0)  # as on Windows
+    path = tmp_path / "seed0.json"
+    atomic_write_json(path, {"fid": 1.5})
+    tries = _held_open(monkeypatch, times=3)
+    atomic_write_json(path, {"fid": 2.5})
+    assert tries == ["denied"] * 3 + ["renamed"]
+    assert json.loads(path.read_text()) == {"fid": 2.5}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seed0.json"]
+
+
+def test_on_windows_a_file_held_open_for_long_fails_the_write_in_one_line(tmp_path, monkeypatch):
+    import genbench.io
+    from genbench.errors import GenbenchError
+
+    monkeypatch.setattr(genbench.io, "REPLACE_RETRY_S", 0.2)
+    path = tmp_path / "seed0.json"
+    atomic_write_json(path, {"fid": 1.5})
+    tries = _held_open(monkeypatch, times=10**6)
+    with pytest.raises(GenbenchError) as e:
+        atomic_write_json(path, {"fid": 2.5})
+    assert str(e.value) == (
+        f"cannot replace {path} (Access is denied): another program has held it open for 0.2 s; close "
+        "it (a report reading it, an editor) and rerun"
+    )
+    assert len(tries) > 1 and json.loads(path.read_text()) == {"fid": 1.5}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seed0.json"]  # the temp file removed
+
+
+def test_on_posix_a_denied_rename_is_not_retried(tmp_path, monkeypatch):
+    """There it is the folder's permissions, which no wait changes."""
+    import os
+
+    import genbench.io
+
+    if os.name == "nt":
+        pytest.skip("POSIX")
+    assert genbench.io.REPLACE_RETRY_S == 0
+    tries = _held_open(monkeypatch, times=1)
+    with pytest.raises(PermissionError):
+        atomic_write_json(tmp_path / "seed0.json", {"fid": 1.5})
+    assert tries == ["denied"]
