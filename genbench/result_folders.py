@@ -68,7 +68,8 @@ def merged(loaded: list[tuple[Path, Result]], rows: Sequence[Hashable]) -> list[
     given), each run once. ``rows``: each result's board row (:func:`genbench.leaderboard.run_rows`);
     two results of one row and seed are one run, which would be averaged twice: counted once when
     their files record the same, else a :class:`GenbenchError` naming both files and what differs."""
-    order = sorted(range(len(loaded)), key=lambda i: (loaded[i][1].path(Path()), i))
+    # each file where it is under its folder (a row's folder of an older genbench's name included)
+    order = sorted(range(len(loaded)), key=lambda i: (_under(*loaded[i]), i))
     kept: dict[tuple[Hashable, int], int] = {}
     for i in order:
         folder, r = loaded[i]
@@ -86,6 +87,11 @@ def merged(loaded: list[tuple[Path, Result]], rows: Sequence[Hashable]) -> list[
             )
     once = set(kept.values())
     return [loaded[i] for i in order if i in once]
+
+
+def _under(folder: Path, result: Result) -> Path:
+    """Where ``result``'s file is under its results ``folder``."""
+    return result.path(folder).relative_to(folder)
 
 
 def _differing_fields(a: Result, b: Result) -> list[str]:

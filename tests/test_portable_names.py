@@ -111,3 +111,22 @@ def test_an_old_folder_of_no_folder_name_is_never_used(tmp_path: Path) -> None:
     assert Result(model="..", dataset="d", seed=0).path(tmp_path).parent == tmp_path / "d" / "_.._"
     (tmp_path / "d").mkdir()
     assert Result(model=".", dataset="d", seed=0).path(tmp_path).parent == tmp_path / "d" / "_._"
+
+
+def test_results_of_several_folders_are_merged_in_their_files_order(tmp_path: Path) -> None:
+    """`genbench report --out A --out B` lists results as one folder holding them all would: by
+    their files, an old folder's ``con/`` after ``b/`` (its file is there), not as ``_con/``."""
+    from genbench.result_folders import merged
+    from genbench.results import find_results
+
+    first, second = tmp_path / "A", tmp_path / "B"
+    for folder, label in ((first, "con"), (first, "b"), (second, "c")):
+        Result(model=label, dataset="d", seed=0).write(folder)
+    shutil.move(first / "d/_con", first / "d/con")  # as genbench wrote it before
+    loaded = [
+        (first, Result(model="con", dataset="d", seed=0)),
+        (first, Result(model="b", dataset="d", seed=0)),
+    ]
+    loaded.append((second, Result(model="c", dataset="d", seed=0)))
+    assert [p.parent.name for p in find_results(first)] == ["b", "con"]
+    assert [r.label for _, r in merged(loaded, rows=["con", "b", "c"])] == ["b", "c", "con"]
