@@ -26,7 +26,7 @@ def unportable(name: str) -> str | None:
     phrase: "a Windows device name"), or None when it does."""
     if name in NOT_FOLDERS:
         return "no folder of its own"
-    if name.partition(".")[0].rstrip(" ").upper() in WINDOWS_DEVICES:
+    if _device(name):
         return "a Windows device name"
     if name.endswith((".", " ")):
         return "a name Windows drops its last character of"
@@ -39,8 +39,13 @@ def portable(name: str) -> str:
     before it when it is no folder or a device name (``_con``, ``_nul.txt``, ``_..``), and one after
     it when it ends in a dot (``a._``). No other name starts or ends with '_', so distinct names stay
     distinct."""
-    if name in NOT_FOLDERS or name.partition(".")[0].upper() in WINDOWS_DEVICES:
+    if name in NOT_FOLDERS or _device(name):
         name = f"_{name}"
     if name.endswith("."):
         name = f"{name}_"
     return name
+
+
+def _device(name: str) -> bool:
+    """Whether Windows opens a device for the file name ``name`` (``nul``, ``Con.txt``, ``aux .x``)."""
+    return name.partition(".")[0].rstrip(" ").upper() in WINDOWS_DEVICES
