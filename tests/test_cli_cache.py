@@ -8,6 +8,7 @@ had no ``cache_entries``."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 import genbench
 from genbench.checkpoint import save_checkpoint
 from genbench.cli.main import app
+from genbench.text import printable
 
 DAY = 24 * 3600.0
 
@@ -235,3 +237,21 @@ def test_a_downloads_lock_and_part_beside_the_weights_are_no_weights(tmp_path):
         ),
     }
     assert "starts over" in listing.entries[1].if_deleted
+
+
+def test_list_cache_prints_a_folder_name_as_written_not_as_markup_or_an_escape_sequence(tmp_path):
+    """A cache folder named with rich markup and control characters: its title read the "[red]" as
+    markup (it vanished, the rest red), and the title, the total's line and the ``rm`` line to
+    paste put the raw ESC (the terminal cleared) and line break (the command split) on the console.
+    They are printed as written (:func:`genbench.text.printable`), the ``rm`` line's paths in
+    ``$'...'`` quoting, which the shell reads back as the folder's own name."""
+    root = tmp_path / "c[red]x\x1b[2J\nq'b\\d"
+    paths = _cache(root)
+    r = _list_cache(root, root / "data")
+    assert "\x1b" not in r.stdout and "[red]x" in r.stdout
+    lines = r.stdout.splitlines()
+    assert lines[0].strip() == f"cache: {printable(str(root))}"  # the table's title
+    assert f"cache: {printable(str(root))} (--cache-dir" in " ".join(r.stdout.split())
+    rm = next(line for line in lines if ": rm " in line).split(": rm ", 1)[1]
+    said = subprocess.run(["bash", "-c", f"printf '%s\\0' {rm}"], capture_output=True, check=True)
+    assert said.stdout.decode().split("\0")[:-1] == [str(paths["features"])]

@@ -20,7 +20,8 @@ def cache_table(cache_dir: Path | None, data_dir: Path | None) -> None:
 
     listing = cache_entries(cache_dir, data_dir)
     console = make_console()
-    table = Table(title=f"cache: {listing.cache_dir}", title_justify="left")
+    # the folder's name as written: "[red]" in it is no markup, "\x1b[2J" no escape sequence
+    table = Table(title=escape(printable(f"cache: {listing.cache_dir}")), title_justify="left")
     table.add_column("kind", no_wrap=True)
     table.add_column("what", overflow="fold")
     table.add_column("size", justify="right", no_wrap=True)
@@ -37,9 +38,11 @@ def cache_table(cache_dir: Path | None, data_dir: Path | None) -> None:
     console.print(table)
     n = len(listing.entries)
     console.print(
-        f"{n} {'entry' if n == 1 else 'entries'}, {size_text(listing.size)} in all; "
-        f"cache: {listing.cache_dir} "
-        f"(--cache-dir, $GENBENCH_CACHE), datasets: {listing.data_dir} (--data-dir, $GENBENCH_DATA)",
+        printable(
+            f"{n} {'entry' if n == 1 else 'entries'}, {size_text(listing.size)} in all; "
+            f"cache: {listing.cache_dir} "
+            f"(--cache-dir, $GENBENCH_CACHE), datasets: {listing.data_dir} (--data-dir, $GENBENCH_DATA)"
+        ),
         markup=False,
     )
     kinds = [k for k in dict.fromkeys(e.kind for e in listing.entries)]
@@ -52,7 +55,7 @@ def cache_table(cache_dir: Path | None, data_dir: Path | None) -> None:
     for kind, why in _DELETE:
         paths = [e.path for e in listing.entries if e.kind == kind]
         if paths:  # one line, unwrapped, to paste as it is
-            rm = " ".join(["rm", *(shlex.quote(str(p)) for p in paths)])
+            rm = " ".join(["rm", *(shell_word(str(p)) for p in paths)])
             said = why.format(n=len(paths), files="file" if len(paths) == 1 else "files")
             console.print(f"{said}: {rm}", markup=False, soft_wrap=True)
 
@@ -67,6 +70,17 @@ _DELETE = (
         "extracts it again)",
     ),
 )
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word of a shell command to paste, printable: quoted as ``shlex.quote`` does,
+    or where it holds a character a terminal acts on (a control character, a line break) in bash's
+    and zsh's ``$'...'`` with that character as its escape (``$'a\\x1bb'``), which the shell reads
+    back as the character. Quoted raw, a cache folder named ``"c\\x1b[2J"`` cleared the terminal
+    when the line was printed, and a line break in a name split the command."""
+    if printable(text) == text:
+        return shlex.quote(text)
+    return "$'" + "".join("\\" + c if c in "\\'" else printable(c) for c in text) + "'"
 
 
 def _cost(listing: CacheListing, kind: str) -> str:
