@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 import genbench.cli.main
 from genbench.cli.main import app, main
+from genbench.results import Result
 
 
 @pytest.mark.parametrize(
@@ -36,17 +38,45 @@ def test_a_character_the_encoding_lacks_is_replaced_not_a_traceback(env):
     assert b"?" in r.stdout and b"\xe2" not in r.stdout  # no UTF-8 byte in what it printed
 
 
-@pytest.mark.parametrize("command", [["--version"], ["list", "metrics"], ["run", "--help"]])
-def test_output_into_a_closed_pipe_ends_quietly_with_status_1(command):
-    """`genbench list | head -1`: the reader gone, the command stops with status 1 and says nothing
-    (Typer's handling, as Python's "Note on SIGPIPE" advises): no BrokenPipeError traceback, no
-    "Exception ignored ... BrokenPipeError" from the flush at exit. A guard: it held before."""
+def _report_args(tmp_path: Path) -> list[str]:
+    """`genbench report` of one result, which prints its board's markdown."""
+    proto = {"num_samples": 100, "reference_split": "train", "features": {"name": "raw", "fingerprint": "x"}}
+    Result(model="m", dataset="ring8", seed=0, protocol=proto, metrics={"fid": 1.0}).write(tmp_path / "runs")
+    return ["report", "--out", str(tmp_path / "runs"), "--leaderboards", str(tmp_path / "boards")]
+
+
+@pytest.mark.parametrize(
+    "command", [["--version"], ["--help"], ["list", "metrics"], ["list"], ["run", "--help"], "report"]
+)
+def test_output_into_a_closed_pipe_ends_quietly_with_status_141(command, tmp_path):
+    """`genbench list | head -1`: the reader gone, the command stops with status 141 (128 + SIGPIPE,
+    as the shell reports a Unix tool's end there) and says nothing: no BrokenPipeError traceback,
+    no "Exception ignored ... BrokenPipeError" from the flush at exit. It ended quietly with status
+    1 (Click's handling, and rich's for `--help` and the tables), which a script could not tell
+    from a failure."""
+    args = _report_args(tmp_path) if command == "report" else command
     p = subprocess.Popen(
-        [sys.executable, "-m", "genbench", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-m", "genbench", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     p.stdout.close()  # the reader is gone before anything is written
-    err = p.stderr.read()
-    assert p.wait(timeout=60) == 1 and err == b"", err.decode(errors="replace")[-2000:]
+    err = p.stderr.read().decode(errors="replace")
+    said = [line for line in err.splitlines() if not line.startswith("wrote ")]  # report's files
+    assert p.wait(timeout=60) == 141 and said == [], err[-2000:]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (Linux has one)")
+@pytest.mark.parametrize("command", [["--version"], ["--help"], ["list"], "report"])
+def test_output_to_a_full_disk_is_one_error_line_and_status_1(command, tmp_path):
+    """`genbench list > /dev/full` (a full disk, a quota) ended on an OSError traceback ("No space
+    left on device"); it says so on one line and exits 1, as `ls > /dev/full` does."""
+    args = _report_args(tmp_path) if command == "report" else command
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(
+            [sys.executable, "-m", "genbench", *args], stdout=full, stderr=subprocess.PIPE, timeout=60
+        )
+    said = [line for line in r.stderr.decode().splitlines() if not line.startswith("wrote ")]
+    assert r.returncode == 1 and len(said) == 1, r.stderr.decode(errors="replace")[-2000:]
+    assert said[0].startswith("error: the output could not be written (No space left on device)")
 
 
 def _commands_panel(width: int) -> list[str]:

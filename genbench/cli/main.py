@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from typer.core import TyperGroup
 
+from genbench.cli.output_errors import flush_output, output_errors, rich_raises_broken_pipe
 from genbench.errors import GenbenchError
 from genbench.termination import Terminated, sigterm_stops
 from genbench.text import printable
@@ -50,12 +51,12 @@ class _Commands(TyperGroup):
     """Typer's group, with its usage errors (``--modles``, ``--samples abc``) printed as one
     ``error:`` line naming the fix, like every other input error, instead of a boxed usage panel."""
 
-    def make_context(self, *args: Any, **kwargs: Any) -> Any:
-        with _said_interrupted(), _one_line_usage_errors():
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:  # --help and --version print in here
+        with output_errors(), _said_interrupted(), _one_line_usage_errors():
             return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:  # a command's own options are parsed in here
-        with _said_interrupted(), _one_line_usage_errors(ctx):
+        with output_errors(), _said_interrupted(), _one_line_usage_errors(ctx):
             return super().invoke(ctx)
 
 
@@ -223,7 +224,13 @@ def _replacing_unencodable() -> None:
 def main() -> None:
     _replacing_unencodable()
     try:
-        sys.exit(app())
+        with output_errors(), rich_raises_broken_pipe():
+            try:
+                sys.exit(app())
+            finally:
+                flush_output()  # what is left in the buffers: its error said here, not at exit
+    except typer.Exit as e:  # output_errors' own, outside Typer's handling
+        sys.exit(e.exit_code)
     except KeyboardInterrupt:  # while Typer builds the command, before it parses anything
         typer.echo("interrupted", err=True)
         sys.exit(130)
