@@ -10,8 +10,8 @@ through too), stopped it with status 1, which a script cannot tell from a failur
 ``genbench list > /dev/full`` (a full disk, a quota): the write raised OSError, a traceback; it
 says one ``error:`` line and exits 1, as ``ls > /dev/full`` does.
 
-Either way the output left in Python's buffers is thrown away: flushed at exit it said
-``Exception ignored ... BrokenPipeError`` and exited 120 (Python's "Note on SIGPIPE").
+Either way the output left in Python's buffers is thrown away: flushed at exit, it would say
+``Exception ignored ... BrokenPipeError`` and exit 120 (Python's "Note on SIGPIPE").
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ CLOSED_PIPE_EXIT = 141
 
 #: a write to a full disk or a failing device: the output is lost, which the command says
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def is_closed_pipe(e: BaseException) -> bool:
@@ -37,8 +38,9 @@ def is_closed_pipe(e: BaseException) -> bool:
 
 
 def is_lost_output(e: BaseException) -> bool:
-    """A write to stdout or stderr that failed for want of space: such an OSError names no file
-    (genbench's own files' writes say their path: :func:`genbench.io.disk_error`)."""
+    """A write to stdout or stderr that failed for want of space (or on a failing device, a terminal
+    gone): such an OSError names no file, where one writing a file through :mod:`genbench.io` is
+    a GenbenchError naming it (:func:`genbench.io.disk_error`)."""
     return isinstance(e, OSError) and e.errno in _FULL and e.filename is None
 
 
