@@ -306,15 +306,22 @@ def check_sequence_sweeps(cls: type, overrides: list[Override]) -> None:
     hints = typing.get_type_hints(Config)
     for o in overrides:
         sequence = typing.get_origin(unwrap_optional(hints.get(o.field))) in (tuple, list)
-        if sequence and len(o.values) > 1 and not any(":" in v for v in o.values):
+        # the items as typed: a repeated one is one sweep value (=10,10 is one variant), so
+        # ddpm.ch_mult=2,2 ran the one-level U-Net (2,) where (2, 2) was meant, with nothing said
+        typed_items = (o.text or ",".join(o.values)).split(",")
+        if sequence and len(typed_items) > 1 and not any(":" in v for v in o.values):
             # [1,2] and (1,2) as Python and TOML write them: the fixes leave out the brackets, which
             # --set reads as part of the items ("bad value '[1'")
-            typed = [i for i in (v.strip("[]() ") for v in o.text.split(",")) if i]  # 1,2,2: three items
+            typed = [i for i in (v.strip("[]() ") for v in typed_items) if i]  # 1,2,2: three items
             items = [i for i in (v.strip("[]() ") for v in o.values) if i]
+            would = f"would sweep {len(o.values)} one-item values"
+            one = "each one-item value with a trailing ':' to sweep them"
+            if len(o.values) == 1:
+                would = f"would run the one-item value {','.join(items) or o.values[0]}"
+                one = "it with a trailing ':' for that one-item value"
             raise GenbenchError(
-                f"--set {o.model}.{o.field}={o.text} would sweep {len(o.values)} one-item values of a tuple "
-                f"field; separate its items with ':' ({o.model}.{o.field}={':'.join(typed)}), "
-                f"or write each one-item value with a trailing ':' to sweep them "
+                f"--set {o.model}.{o.field}={o.text} {would} of a tuple field; separate its items "
+                f"with ':' ({o.model}.{o.field}={':'.join(typed)}), or write {one} "
                 f"({o.model}.{o.field}={','.join(v + ':' for v in items)})"
             )
 

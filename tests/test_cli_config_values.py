@@ -325,3 +325,28 @@ def test_a_tuple_or_list_field_of_no_item_type_reads_numbers_else_text():
     for bad in ({"g": ["1"]}, {"g": [True]}, {"c": ["1"]}, {"g": [[1, 2]]}, {"g": ["a:b"]}, {"g": {"a": 1}}):
         with pytest.raises(GenbenchError, match=r"bad value .* for [\w-]+\.[gc] in its 'ring8' config"):
             toml(**bad)
+
+
+def test_a_repeated_item_of_a_tuple_field_is_refused_as_a_sweep_of_its_items_is():
+    """``--set ddpm.ch_mult=2,2`` (the two-level ``(2, 2)`` meant) was one sweep value, a repeated
+    one being dropped as ``=10,10`` is: it ran the one-level U-Net ``(2,)`` with nothing said, where
+    ``1,2,2`` was refused naming ``1:2:2``."""
+    from genbench.config import check_sequence_sweeps, parse_overrides
+
+    class Levels(PointsOnly):
+        @dataclass
+        class Config:
+            levels: tuple[int, ...] = (1, 2)
+            steps: int = 10
+
+    with pytest.raises(
+        GenbenchError,
+        match=r"m\.levels=2,2 would run the one-item value 2 of a tuple field; separate its items with "
+        r"':' \(m\.levels=2:2\), or write it with a trailing ':' for that one-item value \(m\.levels=2:\)",
+    ):
+        check_sequence_sweeps(Levels, parse_overrides(["m.levels=2,2"]))
+    with pytest.raises(GenbenchError, match=r"m\.levels=1,2,2 would sweep 2 one-item values"):
+        check_sequence_sweeps(Levels, parse_overrides(["m.levels=1,2,2"]))
+    # what --set takes as it was: items joined by ':', one-item values swept, a repeated plain value
+    check_sequence_sweeps(Levels, parse_overrides(["m.levels=2:2,3:", "m.steps=10,10"]))
+    check_sequence_sweeps(Levels, parse_overrides(["m.levels=2:,2:"]))
