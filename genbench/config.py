@@ -492,8 +492,14 @@ def variant_label(overrides: dict[str, str]) -> str:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """A per-dataset defaults file, parsed; one that is no TOML fails in one line naming it."""
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as e:
         raise GenbenchError(f"config file {path} is not valid TOML ({e}); fix the file") from e
+    except UnicodeDecodeError as e:  # TOML is UTF-8: a comment's "é" saved as Latin-1 or cp1252
+        # raised this, which a run recorded as the model's own bug, naming neither the file nor the fix
+        raise GenbenchError(
+            f"config file {path} is not valid TOML (not UTF-8 text: byte {e.start}); save it as UTF-8"
+        ) from e

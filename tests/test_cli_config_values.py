@@ -350,3 +350,19 @@ def test_a_repeated_item_of_a_tuple_field_is_refused_as_a_sweep_of_its_items_is(
     # what --set takes as it was: items joined by ':', one-item values swept, a repeated plain value
     check_sequence_sweeps(Levels, parse_overrides(["m.levels=2:2,3:", "m.steps=10,10"]))
     check_sequence_sweeps(Levels, parse_overrides(["m.levels=2:,2:"]))
+
+
+def test_a_defaults_file_that_is_not_utf8_fails_naming_it_and_the_fix(tmp_path):
+    """TOML is UTF-8: a comment's ``é`` saved as Latin-1 raised UnicodeDecodeError, which a run
+    recorded as the model's own bug ("model 'vae' raised UnicodeDecodeError resolving its config"),
+    naming neither the file nor the fix."""
+    import re
+
+    from genbench.config import read_toml
+
+    path = tmp_path / "vae.toml"
+    path.write_bytes("# café\nsteps = 2\n".encode("latin-1"))
+    with pytest.raises(GenbenchError, match=re.escape(f"config file {path} is not valid TOML (not UTF-8")):
+        read_toml(path)
+    path.write_text("# café\nsteps = 2\n", encoding="utf-8")
+    assert read_toml(path) == {"steps": 2}
