@@ -157,6 +157,19 @@ def _callers_generators_kept() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _command_state() -> Iterator[None]:
+    """:func:`_callers_generators_kept`, with torch's grad mode, inference mode, default dtype and
+    device as a command starts with them (:func:`genbench.isolation.command_defaults`), for the
+    calls that train, sample or extract: a caller's ``torch.no_grad()`` failed every model's
+    training as the model's own bug."""
+    with _callers_generators_kept():
+        from genbench.isolation import command_defaults
+
+        with command_defaults():
+            yield
+
+
 def run(config: RunConfig) -> list[Result]:
     """Train or load, sample, and evaluate every model of ``config``; writes and returns results.
 
@@ -164,7 +177,7 @@ def run(config: RunConfig) -> list[Result]:
     named in its ``metric_errors``, and ``metric_error_kinds`` says whose fault it was ("user": an
     input to fix, as the CLI's exit status 2; "plugin": the metric's own bug, exit 1).
     """
-    with _callers_generators_kept():
+    with _command_state():
         from genbench.runner import run as _run
 
         return _run(_checked(config, "run"))
@@ -186,7 +199,7 @@ def evaluate(samples: Any, config: RunConfig, *, name: str | None = None, labels
         raise GenbenchError(f"name must be a str (the leaderboard row), got {type(name).__name__}")
     if isinstance(samples, str | os.PathLike):  # "~/s.npz" was "not found"
         samples = _path(samples, "samples")
-    with _callers_generators_kept():
+    with _command_state():
         from genbench.evaluation import evaluate as _evaluate
 
         return _evaluate(samples, _checked(config, "evaluate"), name=name, labels=labels)
@@ -201,7 +214,7 @@ def stats(path: str | os.PathLike[str], config: RunConfig, *, spatial: bool | No
         raise GenbenchError(
             f"spatial must be True, False or None (by default: under inception features), got {spatial!r}"
         )
-    with _callers_generators_kept():
+    with _command_state():
         from genbench.statistics import stats as _stats
 
         return _stats(_path(path, "the statistics path"), _checked(config, "stats"), spatial=spatial)

@@ -178,6 +178,31 @@ def _cwd_kept(who: str, warn: Callable[[str], None]) -> Iterator[None]:
                 )
 
 
+@contextlib.contextmanager
+def command_defaults() -> Iterator[None]:
+    """Run the block (a Python API call: :func:`genbench.run`, ``evaluate``, ``stats``) under the
+    torch settings a ``genbench`` command starts with, whatever the caller's code left set: grad mode
+    on and inference mode off, float32 as the default dtype and no default device (the CPU); the
+    caller's are back after it, also when it raises.
+
+    A researcher's evaluation code calls ``run`` inside ``torch.no_grad()`` or
+    ``torch.inference_mode()`` (an Optuna objective decorated with it), or after
+    ``torch.set_default_dtype(torch.float64)`` or ``set_default_device``: every model's training
+    then failed ("element 0 of tensors does not require grad", "mat1 and mat2 must have the same
+    dtype", "Cannot copy out of meta tensor"), each recorded as the model's own bug, where the same
+    command on the command line trained them. The thread count and the deterministic-algorithms
+    flag stay the caller's: they choose how, not whether, it computes (and are recorded)."""
+    dtype, device = torch.get_default_dtype(), default_device()
+    with torch.inference_mode(False), torch.enable_grad():
+        torch.set_default_dtype(torch.float32)
+        _set_default_device(torch.device("cpu"))
+        try:
+            yield
+        finally:
+            torch.set_default_dtype(dtype)
+            _set_default_device(device)
+
+
 def seed_globals(seed: int) -> None:
     """Seed torch's, numpy's and Python's global generators with ``seed``, for plugins that draw from
     them (``torch.randn`` without a generator, ``np.random.normal``, ``random.random``): a plugin's

@@ -1,0 +1,184 @@
+"""The Python API called many times in one process, between the caller's own torch code (an Optuna
+sweep, a notebook): a call trains as the command does whatever torch settings the caller's code is
+in, and leaves every global setting it could touch as it found it, also when it raises or is
+interrupted; the next call then works and scores as it would alone."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import signal
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from cli_models import TinyTrained
+
+import genbench
+from genbench import GenbenchError, RunConfig, registry
+from genbench.isolation import default_device, deterministic_mode
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (tests/conftest.py)
+
+
+def _state() -> dict[str, Any]:
+    """What a call could leave changed for the caller's code that runs next."""
+    numpy_rng = np.random.get_state()
+    return {
+        "threads": torch.get_num_threads(),
+        "interop threads": torch.get_num_interop_threads(),
+        "grad mode": torch.is_grad_enabled(),
+        "inference mode": torch.is_inference_mode_enabled(),
+        "default dtype": torch.get_default_dtype(),
+        "default device": default_device(),
+        "deterministic algorithms": deterministic_mode(),
+        "cudnn": (
+            torch.backends.cudnn.benchmark,
+            torch.backends.cudnn.deterministic,
+            torch.backends.cudnn.enabled,
+        ),
+        "matmul precision": torch.get_float32_matmul_precision(),
+        "torch generator": torch.random.get_rng_state().tolist(),
+        "numpy generator": (numpy_rng[1].tolist(), *numpy_rng[2:]),
+        "python generator": random.getstate(),
+        "warning filters": list(warnings.filters),
+        "logging": (logging.root.level, list(logging.root.handlers), logging.root.manager.disable),
+        "signal handlers": [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)],
+        "environment": dict(os.environ),
+        "working directory": os.getcwd(),
+        "matplotlib": (matplotlib.get_backend(), dict(matplotlib.rcParams)),
+    }
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return [k for k in before if after[k] != before[k]]
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
+@contextlib.contextmanager
+def _default_device(device: str) -> Iterator[None]:
+    torch.set_default_device(device)
+    try:
+        yield
+    finally:
+        torch.set_default_device(None)
+
+
+#: what a researcher's code is often inside when it calls genbench
+CALLERS: dict[str, Callable[[], contextlib.AbstractContextManager[Any]]] = {
+    "no_grad": torch.no_grad,
+    "inference_mode": torch.inference_mode,
+    "float64": lambda: _default_dtype(torch.float64),
+    "meta device": lambda: _default_device("meta"),
+}
+
+
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_a_run_inside_the_callers_torch_settings_trains_as_the_command_does(tmp_path, cache_dir, caller):
+    """`run` inside ``torch.no_grad()`` or ``torch.inference_mode()`` (an evaluation function, an
+    Optuna objective decorated with it), or after ``set_default_dtype(torch.float64)`` or
+    ``set_default_device``, failed every model's training ("element 0 of tensors does not require
+    grad", "mat1 and mat2 must have the same dtype", "Cannot copy out of meta tensor"), each
+    recorded as the model's own bug, where `genbench run` trained them. The caller's settings are
+    its own again after the call."""
+    config = RunConfig(
+        models=["vae"],
+        dataset="ring8",
+        samples=20,
+        metrics=["fid"],
+        overrides=["vae.steps=2"],
+        retrain=True,  # trained by every case, not loaded from the first one's checkpoint
+        out=tmp_path,
+        cache_dir=cache_dir,
+        progress=False,
+    )
+    with CALLERS[caller]():
+        before = _state()
+        results = genbench.run(config)
+        after = _state()
+    assert [(r.status, r.error) for r in results] == [("ok", None)]
+    # the settings a command starts with (a first call's library imports change others: the next test)
+    kept = ("grad mode", "inference mode", "default dtype", "default device", "torch generator")
+    assert [k for k in _changed(before, after) if k in kept] == []
+
+
+class InterruptedFit(TinyTrained):
+    """Changes torch's, numpy's and the process's settings in ``fit``, then is interrupted there
+    (Ctrl-C in a notebook)."""
+
+    folder = "."  # where fit moves to
+
+    def fit(self, train, ctx):
+        torch.set_grad_enabled(False)
+        torch.set_default_dtype(torch.float64)
+        np.random.seed(1)
+        os.chdir(self.folder)
+        raise KeyboardInterrupt
+
+
+def test_calls_leave_the_callers_global_state_as_they_found_it_also_when_they_raise(
+    tmp_path, cache_dir, register
+):
+    """Dozens of calls in one process: a call that returns, one refused and one interrupted in a
+    model's ``fit`` each leave torch's settings and generators, numpy's and Python's generators, the
+    warning filters, logging, the signal handlers, the environment, the working directory and
+    matplotlib's backend and settings as they were; the call after the interrupted one works, and
+    gives the numbers it gives alone."""
+    register(registry.models, "test-interrupted-fit", InterruptedFit)
+    InterruptedFit.folder = str(tmp_path)
+    config = RunConfig(
+        models=["copy", "vae"],
+        dataset="ring8",
+        seeds=[3],
+        samples=20,
+        metrics=["fid", "prdc"],
+        overrides=["vae.steps=2"],
+        out=tmp_path / "first",
+        cache_dir=cache_dir,
+        progress=False,
+    )
+    first = [r.metrics for r in genbench.run(config)]  # a process's first call imports libraries
+    torch.manual_seed(5)
+    np.random.seed(6)
+    random.seed(7)
+    before = _state()
+
+    calls: dict[str, tuple[Callable[[], Any], type[BaseException] | None]] = {
+        "run": (lambda: genbench.run(replace(config, seeds=[4], out=tmp_path / "second")), None),
+        "evaluate": (
+            lambda: genbench.evaluate(
+                np.zeros((20, 2), np.float32), replace(config, models=[], samples=None, out=tmp_path / "eval")
+            ),
+            None,
+        ),
+        "refused": (lambda: genbench.run(replace(config, models=["no-such-model"])), GenbenchError),
+        "interrupted": (
+            lambda: genbench.run(
+                replace(config, models=["test-interrupted-fit"], overrides=[], retrain=True)
+            ),
+            KeyboardInterrupt,
+        ),
+    }
+    for name, (call, raises) in calls.items():
+        with pytest.raises(raises) if raises else contextlib.nullcontext():
+            call()
+        assert (name, _changed(before, _state())) == (name, [])
+
+    again = [r.metrics for r in genbench.run(replace(config, out=tmp_path / "again"))]
+    assert again == first
