@@ -1,7 +1,8 @@
 """The Python API called many times in one process, between the caller's own torch code (an Optuna
 sweep, a notebook): a call trains as the command does whatever torch settings the caller's code is
 in, and leaves every global setting it could touch as it found it, also when it raises or is
-interrupted; the next call then works and scores as it would alone."""
+interrupted; the next call then works and scores as it would alone, and nothing a call loaded
+outlives it."""
 
 from __future__ import annotations
 
