@@ -7,10 +7,11 @@ import re
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
 from test_leaderboard import result, run_result  # tests/ is on the path: pytest puts it there
 
-from genbench.latex import latex_text, leaderboard_latex, markdown_to_latex
+from genbench.latex import latex_tabular, latex_text, leaderboard_latex, markdown_to_latex
 from genbench.leaderboard import aggregate, results_frame
 from genbench.markdown import leaderboard_markdown
 from genbench.reporting import write_report
@@ -439,3 +440,55 @@ def test_every_caption_names_the_seeds_that_scored_other_weights_than_the_shippe
     # the shipped weights throughout: no section, no caption
     md, tex = board(rs[1:])
     assert "shipped" not in md and "shipped" not in tex
+
+
+def test_the_boards_unicode_symbols_are_latexs_own_spellings():
+    """Each symbol a board writes, as LaTeX spells it (written by hand here, not read from the
+    converter's table): a minus sign is math's ``$-$`` (a "-" prints a hyphen, shorter), an en and
+    an em dash are ``--`` and ``---``, an ellipsis ``\\ldots{}``."""
+    assert latex_text("−0.5") == "$-$0.5"
+    assert latex_text("1–2") == "1--2"
+    assert latex_text("a—b") == "a---b"
+    assert latex_text("x…") == r"x\ldots{}"
+    assert latex_text("≈ ≤ ≥ Δ") == r"$\approx$ $\leq$ $\geq$ $\Delta$"
+
+
+@pytest.mark.parametrize(
+    ("md", "tex"),
+    [
+        ("`  `", r"\texttt{  }"),  # spaces alone: nothing stripped (CommonMark 0.31, 6.1)
+        ("` `", r"\texttt{ }"),
+        ("`  a  `", r"\texttt{ a }"),  # one space from each end, no more
+        ("` a`", r"\texttt{ a}"),  # a space at one end only: kept
+        ("``a`b``", r"\texttt{a\textasciigrave{}b}"),  # ends at a run of as many backticks
+    ],
+)
+def test_code_spans_keep_the_spaces_commonmark_keeps(md, tex):
+    assert markdown_to_latex(md) == tex
+
+
+def test_a_tabular_is_booktabs_rules_around_a_header_and_rows_with_empty_missing_cells():
+    """The tabular, line for line as booktabs lays one out (toprule, header, midrule, rows,
+    bottomrule); a missing value (None, NaN) an empty cell, as the markdown's ``missingval=""``."""
+    cells = pd.DataFrame({"model": ["a_b", None], "fid": ["1.5", float("nan")], "n": [3, 4]})
+    assert latex_tabular(cells, ["left", "right", "right"]) == [
+        r"\begin{tabular}{lrr}",
+        r"\toprule",
+        r"model & fid & n \\",
+        r"\midrule",
+        r"a\_b & 1.5 & 3 \\",
+        r" &  & 4 \\",
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
+
+
+def test_a_datasets_name_is_escaped_in_the_short_caption_and_slugged_in_the_label():
+    """The short caption (``\\caption[...]``, \\listoftables' entry) escaped as the long one: a "&"
+    or "%" there broke the document."""
+    rs = [result("ddpm", s, 2.0 + s) for s in (0, 1)]
+    for r in rs:
+        r.dataset = "R&D 100%"
+    _, tex = board(rs, dataset="R&D 100%")
+    assert r"\caption[Quality (R\&D 100\% leaderboard).]{" in tex
+    assert r"\label{tab:r-d-100-quality}" in tex
