@@ -258,7 +258,7 @@ def load_result(path: Path) -> Result:
     :class:`GenbenchError` for a file from a newer genbench."""
     from genbench.errors import GenbenchError
 
-    data = json.loads(Path(path).read_text())
+    data = _json(Path(path).read_text())
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     schema = data.get("schema", SCHEMA_VERSION)
@@ -303,6 +303,15 @@ def load_result(path: Path) -> Result:
     return result
 
 
+def _json(text: str) -> Any:
+    """``text`` parsed as JSON; a ValueError, as for any other malformed JSON, where it nests deeper
+    than Python's parser recurses (a file of 100000 "[": the RecursionError was a traceback)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("its JSON nests deeper than any result genbench writes") from None
+
+
 def _failed_rerun(path: Path) -> str | None:
     """The error, on one line, of the failed rerun kept beside the result at ``path``
     (``seed<N>.failed.json`` beside ``seed<N>.json``); None when there is none.
@@ -317,7 +326,7 @@ def _failed_rerun(path: Path) -> str | None:
     if not failed.is_file():
         return None
     try:
-        data = json.loads(failed.read_text())
+        data = _json(failed.read_text())
     except (OSError, ValueError):  # its error is lost, not the fact that the rerun failed
         data = None
     error = data.get("error") if isinstance(data, dict) else None

@@ -228,3 +228,23 @@ def test_a_results_folder_inside_the_out_is_warned_of_once_as_a_folder_of_its_ow
     # and the folder it names is one a report reads
     assert cli("report", "--out", inner, "--leaderboards", tmp_path / "inner").exit_code == 0
     assert "copy" in (tmp_path / "inner/ring8.md").read_text()
+
+
+def test_a_result_file_nested_deeper_than_json_reads_is_one_error_line_not_a_traceback(cli, tmp_path):
+    """A file of 100000 nested arrays (corrupt, or planted in someone else's folder) made Python's
+    JSON reader raise RecursionError, which no reader caught: `genbench report` ended in a
+    traceback and wrote no board. It is an unreadable result, and a failed rerun's file of it one
+    whose error could not be read."""
+    out = tmp_path / "runs"
+    result("gaussian", 0, 2.0).write(out)
+    nested = "[" * 100_000 + "]" * 100_000
+    (out / "ring8/gaussian/seed0.failed.json").write_text(nested)
+    deep = out / "ring8/copy/seed0.json"
+    deep.parent.mkdir(parents=True)
+    deep.write_text(nested)
+    r = cli("report", "--out", out, "--leaderboards", tmp_path / "boards")
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    (line,) = [ln for ln in error_lines(r) if not ln.startswith("wrote ")]
+    assert line.startswith(f"error: result file {deep} is unreadable") and "delete it and rerun" in line
+    assert pd.read_csv(tmp_path / "boards/ring8.csv")["label"].tolist() == ["gaussian"]
+    assert load_result(out / "ring8/gaussian/seed0.json").failed_rerun == "its error could not be read"
