@@ -248,3 +248,40 @@ def test_a_result_file_nested_deeper_than_json_reads_is_one_error_line_not_a_tra
     assert line.startswith(f"error: result file {deep} is unreadable") and "delete it and rerun" in line
     assert pd.read_csv(tmp_path / "boards/ring8.csv")["label"].tolist() == ["gaussian"]
     assert load_result(out / "ring8/gaussian/seed0.json").failed_rerun == "its error could not be read"
+
+
+def test_a_folder_named_as_a_result_is_to_be_renamed_and_one_file_is_it(tmp_path):
+    """A folder ``seed0.json`` is no file to delete: its fix is to rename it; and where the one file
+    found cannot be read, the error says "it", not "each of the 1"."""
+    from genbench.unreadable_results import UnreadableResult, none_readable, read_result_file
+
+    out = tmp_path / "runs"
+    folder = out / "ring8/gaussian/seed0.json"
+    folder.mkdir(parents=True)
+    with pytest.raises(UnreadableResult) as raised:
+        read_result_file(folder, out)
+    assert str(raised.value).endswith(f"; rename it or move it out of {out}")
+    assert str(none_readable("runs", 1)) == (
+        "no result under runs can be read (it is named above, with its fix); fix them, or rerun their models"
+    )
+
+
+def test_a_result_file_it_may_not_read_is_to_be_made_readable(tmp_path, monkeypatch):
+    """A file the user may not read holds a result to keep: the fix says chmod, not delete (root
+    reads any file, so the refusal is made here as the file system makes it)."""
+    import errno
+
+    from genbench import unreadable_results
+
+    def refused(path):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(unreadable_results, "load_result", refused)
+    out = tmp_path / "runs"
+    path = result("gaussian", 0, 2.0).write(out)
+    with pytest.raises(unreadable_results.UnreadableResult) as raised:
+        unreadable_results.read_result_file(path, out)
+    assert str(raised.value) == (
+        f"result file {path} cannot be read (Permission denied); make it readable (chmod u+r) or move it "
+        f"out of {out}"
+    )
