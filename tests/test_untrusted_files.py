@@ -212,3 +212,17 @@ def test_an_atomic_write_has_the_mode_open_gives_under_the_umask_of_the_moment(t
             (tmp_path / "plain.json").unlink()
     finally:
         os.umask(old)
+
+
+def test_a_recorded_figure_path_through_a_parent_folder_is_not_followed(tmp_path):
+    """A result file recording ``figures/../seed0.json`` named a file beside the figures folder,
+    not a figure: it is not copied, though the file is there."""
+    from genbench.row_figures import run_figure
+
+    out = tmp_path / "runs"
+    (out / "toy/figures").mkdir(parents=True)
+    (out / "toy/seed0.json").write_text("{}")
+    assert run_figure("anywhere/../seed0.json", out, "toy") is None
+    (out / "toy/figures/ddpm").mkdir()
+    (out / "toy/figures/ddpm/samples.png").write_bytes(b"png")
+    assert run_figure("elsewhere/ddpm/samples.png", out, "toy") == out / "toy/figures/ddpm/samples.png"
