@@ -114,6 +114,8 @@ class CopyCond(Copy):
         self.labels = ctx.labels.detach().to("cpu", torch.int64).clone()
         return {}
 
+    # ignore[override]: a conditional model of an unconditional one's class, its sample needs the
+    # labels the harness hands every conditional model (GenerativeModel.sample says so)
     def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         data, train_labels = self._require_fit("data"), self._require_fit("labels")
         if generator is not self._generator:

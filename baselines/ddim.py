@@ -140,7 +140,7 @@ class DDIM(GenerativeModel):
             generator=generator,
             steps=self.config.steps,
             eta=self.config.eta,
-            spacing=self.config.spacing,  # type: ignore[arg-type]
+            spacing=self.config.spacing,
             device=owner.device,
             clip=owner.clip if self.config.clip_denoised else None,
             on_step=self.sampling_progress,

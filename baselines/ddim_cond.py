@@ -57,6 +57,8 @@ class DDIMCond(DDIM):
     def nfe(self) -> int:
         return self.config.steps * (1 if self.config.guidance == 0 else 2)
 
+    # ignore[override]: a conditional model of an unconditional one's class, its sample needs the
+    # labels the harness hands every conditional model (GenerativeModel.sample says so)
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         owner = self._owner()

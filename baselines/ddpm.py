@@ -24,6 +24,7 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -100,7 +101,9 @@ class DDPM(GenerativeModel):
     """Denoising diffusion probabilistic model with ancestral sampling (Ho et al. 2020)."""
 
     Config = DDPMConfig
-    shipped_checkpoints = configs.WEIGHTS_DIR  # the digits board's (baselines.ship_weights); ddim's too
+    shipped_checkpoints: ClassVar[str | Path | None] = (
+        configs.WEIGHTS_DIR
+    )  # the digits board's (baselines.ship_weights); ddim's too
     #: config fields that only change how it samples, left out of the checkpoint key
     sampling_fields: ClassVar[tuple[str, ...]] = SAMPLING_FIELDS
 
@@ -369,7 +372,7 @@ class DDPM(GenerativeModel):
         d = self.config.ema_decay
         if self.config.ema_warmup:
             d = min(d, (1 + n) / (10 + n))
-        ema_p = list(self.ema.parameters())
+        ema_p: list[torch.Tensor] = list(self.ema.parameters())
         torch._foreach_lerp_(ema_p, [p.detach() for p in self.net.parameters()], 1.0 - d)
         for eb, b in zip(self.ema.buffers(), self.net.buffers(), strict=True):
             eb.copy_(b)
@@ -391,7 +394,7 @@ class DDPM(GenerativeModel):
             (n, *self.spec.shape),
             generator=generator,
             device=self.device,
-            variance=self.config.variance,  # type: ignore[arg-type]
+            variance=self.config.variance,
             clip=self.clip if self.config.clip_denoised else None,
             on_step=self.sampling_progress,
         )

@@ -164,6 +164,8 @@ class DDPMCond(DDPM):
         check_labels(labels, n, self.null_class, f"{self.registered_name}'s sample labels")
         return labels.to(self.device)
 
+    # ignore[override]: a conditional model of an unconditional one's class, its sample needs the
+    # labels the harness hands every conditional model (GenerativeModel.sample says so)
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return self.ancestral(self.guided(self.sample_labels(n, labels), self.config.guidance), n, generator)

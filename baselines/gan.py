@@ -36,6 +36,7 @@ samples from the same z, training mode in batches of 500), well within the sprea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import torch
@@ -101,7 +102,9 @@ class _GAN(GenerativeModel):
 
     Config: ClassVar[type] = GanConfig
     saturating: ClassVar[bool] = False
-    shipped_checkpoints = WEIGHTS_DIR  # the digits board's (baselines.ship_weights)
+    shipped_checkpoints: ClassVar[str | Path | None] = (
+        WEIGHTS_DIR  # the digits board's (baselines.ship_weights)
+    )
 
     def __init__(self, spec: DataSpec, config: GanConfig | None = None):
         super().__init__(spec, config)
@@ -147,8 +150,9 @@ class _GAN(GenerativeModel):
         discriminator for the data, initialised from the global generator (the caller seeds it)."""
         cfg, spec = self.config, self.spec
         if spec.kind == "image":
-            g: nn.Module = DCGANGenerator(g_inputs, spec.shape, cfg.g_width, cfg.min_res)
-            d: nn.Module = DCGANDiscriminator(spec.shape, cfg.d_width, cfg.min_res)
+            c, h, w = spec.shape
+            g: nn.Module = DCGANGenerator(g_inputs, (c, h, w), cfg.g_width, cfg.min_res)
+            d: nn.Module = DCGANDiscriminator((c, h, w), cfg.d_width, cfg.min_res)
             dcgan_init(g)
             dcgan_init(d)
             return g, d
@@ -196,13 +200,15 @@ class _GAN(GenerativeModel):
         d, g = self._d, self._g
 
         last: dict[str, torch.Tensor] = {}  # the last step's batches and noise, for final_loss
+        last_y: dict[str, torch.Tensor | None] = {}  # and its classes (None: unconditional)
 
         def step(i: int) -> dict[str, float]:
             D.requires_grad_(True)
             for _ in range(cfg.d_steps):
                 (x, y), z = real_batch(), noise()
                 y_fake = fake_labels()
-                last.update(x=x, y=y, z_d=z, y_d=y_fake)
+                last.update(x=x, z_d=z)
+                last_y.update(y=y, y_d=y_fake)
                 with autocast(self.device, ctx.amp):
                     with torch.no_grad():
                         fake = g(G, z, y_fake)
@@ -214,7 +220,8 @@ class _GAN(GenerativeModel):
             D.requires_grad_(False)
             z = noise()
             y_fake = fake_labels()
-            last.update(z_g=z, y_g=y_fake)
+            last.update(z_g=z)
+            last_y.update(y_g=y_fake)
             with autocast(self.device, ctx.amp):
                 loss_g = self.generator_loss(d(D, g(G, z, y_fake), y_fake)).mean()
             opt_g.zero_grad(set_to_none=True)
@@ -239,9 +246,9 @@ class _GAN(GenerativeModel):
             if not last:
                 return {}
             with buffers_kept(G, D), autocast(self.device, ctx.amp):
-                fake_d = g(G, last["z_d"], last["y_d"])
-                loss_d = discriminator_loss(d(D, last["x"], last["y"]), d(D, fake_d, last["y_d"])).mean()
-                loss_g = self.generator_loss(d(D, g(G, last["z_g"], last["y_g"]), last["y_g"])).mean()
+                fake_d = g(G, last["z_d"], last_y["y_d"])
+                loss_d = discriminator_loss(d(D, last["x"], last_y["y"]), d(D, fake_d, last_y["y_d"])).mean()
+                loss_g = self.generator_loss(d(D, g(G, last["z_g"], last_y["y_g"]), last_y["y_g"])).mean()
                 return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
 
         def state() -> dict[str, Any]:

@@ -57,7 +57,10 @@ class ProjectionDiscriminator(nn.Module):
 
     def __init__(self, unconditional: nn.Module, num_classes: int):
         super().__init__()
-        layers = list(unconditional.net)
+        net = unconditional.net
+        if not isinstance(net, nn.Sequential):
+            raise TypeError(f"the discriminator's net must be an nn.Sequential, got {type(net).__name__}")
+        layers = list(net)
         self.psi = layers[-1]
         if not isinstance(self.psi, nn.Linear) or self.psi.out_features != 1:
             raise TypeError(f"the discriminator must end in a linear layer to one logit, got {self.psi}")
@@ -114,6 +117,8 @@ class GanCond(_GAN):
         return labels[torch.randint(0, len(labels), (n,), generator=gen).to(labels.device)]
 
     # -- sampling -----------------------------------------------------------------------------------
+    # ignore[override]: a conditional model of an unconditional one's class, its sample needs the
+    # labels the harness hands every conditional model (GenerativeModel.sample says so)
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator, labels: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         check_labels(labels, n, self.num_classes, f"{self.registered_name}'s sample labels")

@@ -22,6 +22,7 @@ outputs are those every checkpoint was trained with.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -261,7 +262,7 @@ class MLPDenoiser(nn.Module):
                 timestep_embedding(x[:, d] * self.fourier_scale, self.fourier_dim) for d in range(x.shape[1])
             ]
         h = self.inp(torch.cat(feats, dim=1))
-        for block in self.blocks:
+        for block in cast(list[nn.ModuleDict], self.blocks):  # built of ModuleDicts above
             scale, shift = block["film"](emb).chunk(2, dim=1)
             h = h + block["fc2"](F.silu(block["fc1"](F.silu(h)) * (1 + scale) + shift))
         return self.out(h)

@@ -126,8 +126,9 @@ class VAE(GenerativeModel):
         cfg, spec = self.config, self.spec
         with seeded(seed):
             if spec.kind == "image":
-                self.encoder: nn.Module = ConvEncoder(spec.shape, cfg.latent_dim, cfg.width, cfg.min_res)
-                self.decoder: nn.Module = ConvDecoder(cfg.latent_dim, spec.shape, cfg.width, cfg.min_res)
+                c, h, w = spec.shape
+                self.encoder: nn.Module = ConvEncoder((c, h, w), cfg.latent_dim, cfg.width, cfg.min_res)
+                self.decoder: nn.Module = ConvDecoder(cfg.latent_dim, (c, h, w), cfg.width, cfg.min_res)
             else:
                 self.encoder = MLPEncoder(spec.shape[0], cfg.latent_dim, cfg.hidden, cfg.layers)
                 self.decoder = MLPDecoder(cfg.latent_dim, spec.shape[0], cfg.hidden, cfg.layers)
