@@ -125,7 +125,7 @@ class Dataset(ABC):
     description: ClassVar[str] = ""
     registered_name: ClassVar[str] = ""
 
-    def __init__(self, data_dir: Path | None = None, cache_dir: Path | None = None):
+    def __init__(self, data_dir: str | Path | None = None, cache_dir: str | Path | None = None):
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self._splits: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
@@ -261,7 +261,7 @@ class Dataset(ABC):
         return f"dataset {self.name!r} has no test split (it declares has_test_split = False)"
 
     #: set on the view that :meth:`handing_out_copies` returns
-    _hands_out_copies: ClassVar[bool] = False
+    _hands_out_copies: bool = False
 
     @property
     def hands_out_copies(self) -> bool:
@@ -274,7 +274,7 @@ class Dataset(ABC):
         that every later metric and model read (the next model's FID 0.02 -> 51, copy's memorized
         samples no longer found)."""
         view = copy.copy(self)
-        view._hands_out_copies = True  # type: ignore[misc]
+        view._hands_out_copies = True
         return view
 
     def _load_or_name_the_plugin(self, split: Split) -> object:
@@ -394,9 +394,9 @@ class Dataset(ABC):
             from genbench.data.folder import float_chunks
 
             for part in float_chunks(x):
-                h.update(part.contiguous().numpy())
+                h.update(part.contiguous().numpy().data)
             if labels is not None:
-                h.update(labels.contiguous().numpy())
+                h.update(labels.contiguous().numpy().data)
             self._digests[split] = h.hexdigest()
         return self._digests[split]
 
@@ -409,7 +409,8 @@ class Dataset(ABC):
         from genbench.errors import DataError
 
         h = hashlib.sha256(self.name.encode())
-        for split in ("train", "test") if self.has_test_split else ("train",):
+        splits: tuple[Split, ...] = ("train", "test") if self.has_test_split else ("train",)
+        for split in splits:
             try:
                 h.update(self.content_digest(split).encode())
             except DataError as e:

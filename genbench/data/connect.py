@@ -53,6 +53,7 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
 
 def create_connection(
     address: tuple[str, int],
+    # ignore[attr-defined]: urllib's sentinel for no timeout given, which typeshed leaves out (private)
     timeout: float | None | object = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
     source_address: tuple[str, int] | None = None,
 ) -> socket.socket:
@@ -66,6 +67,7 @@ def create_connection(
             # made inside the try, as socket.create_connection does: a kernel with IPv6 turned off
             # refuses the socket itself (EAFNOSUPPORT), and the IPv4 address is still to be tried
             sock = socket.socket(family, kind, proto)
+            # ignore[attr-defined]: as above; ignore[arg-type]: any timeout but the sentinel is a float or None
             if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
                 sock.settimeout(timeout)  # type: ignore[arg-type]
             if source_address:

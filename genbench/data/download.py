@@ -281,7 +281,7 @@ def _is_html(headers: Message | None, first: bytes) -> bool:
     return first.lstrip().lower().startswith((b"<!doctype html", b"<html"))
 
 
-def _mb(n: int) -> str:
+def _mb(n: float) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"  # MNIST's labels: not "0.0 MB"
 
 

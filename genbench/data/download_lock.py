@@ -23,7 +23,7 @@ from genbench.io import FIX_DATA, alone
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # None: no fcntl, which mypy, reading Linux's, types as a module
 
 
 @contextlib.contextmanager

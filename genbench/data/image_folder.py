@@ -99,7 +99,7 @@ class ImageFolder(Dataset):
     has_test_split = False
     description = "a folder of PNG/JPEG images (--dataset DIR)"
 
-    def __init__(self, path: Path, data_dir: Path | None = None, cache_dir: Path | None = None):
+    def __init__(self, path: Path, data_dir: str | Path | None = None, cache_dir: str | Path | None = None):
         super().__init__(data_dir=data_dir, cache_dir=cache_dir)
         self.path = Path(path)
 

@@ -24,6 +24,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
+from email.message import Message
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,13 +32,15 @@ from genbench.data import digest
 from genbench.errors import GenbenchError
 from genbench.io import FIX_DATA, atomic_write_text, disk_error
 
+#: a response's headers (http.client's and urllib's are a Message), or a test's dict
+Headers = Mapping[str, str] | Message
 #: ``Content-Range: bytes <first>-<last>/<total or *>`` of a 206
 _RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE)
 #: what a header may carry: Latin-1 with no control character (a line break would start another)
 _HEADER_VALUE = re.compile(r"[\x20-\x7e\x80-\xff]*")
 
 
-def validator(headers: Mapping[str, str] | None) -> str | None:
+def validator(headers: Headers | None) -> str | None:
     """What ``If-Range`` may carry for this response: its ETag if strong (a weak ``W/`` one may not
     be used there), else its Last-Modified date; None when the server sent neither."""
     if headers is None:
@@ -94,7 +97,7 @@ class Part:
             return {}
         return {"Range": f"bytes={size}-", "If-Range": validator}
 
-    def start(self, status: int, headers: Mapping[str, str] | None) -> int | None:
+    def start(self, status: int, headers: Headers | None) -> int | None:
         """Where a response's body goes in the part: at its end (a 206 that continues it), at 0 (a
         whole file), or None (a 206 of another range, unusable)."""
         if status != 206:
@@ -104,7 +107,7 @@ class Part:
         return size if match and int(match[1]) == size else None
 
     @staticmethod
-    def total(headers: Mapping[str, str] | None, start: int) -> int | None:
+    def total(headers: Headers | None, start: int) -> int | None:
         """The whole file's size: a 206's Content-Range says it, else the body's Content-Length
         after the ``start`` bytes the part holds."""
         if headers is None:
@@ -112,12 +115,15 @@ class Part:
         match = _RANGE.fullmatch(str(headers.get("Content-Range") or ""))
         if match and match[3] != "*":
             return int(match[3])
+        length = headers.get("Content-Length")
+        if length is None:  # none sent (a chunked response)
+            return None
         try:
-            return start + int(headers.get("Content-Length"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):  # none sent (a chunked response), or not a number
+            return start + int(length)
+        except (TypeError, ValueError):  # not a number
             return None
 
-    def whole(self, expected: str | None, headers: Mapping[str, str] | None) -> bool:
+    def whole(self, expected: str | None, headers: Headers | None) -> bool:
         """Whether the part is the whole file, after a 416: its digest, or (none known) the size the
         416's ``Content-Range: bytes */<size>`` gives."""
         if expected is not None:
@@ -136,7 +142,7 @@ class Part:
         return h
 
     @contextlib.contextmanager
-    def open(self, start: int, url: str, headers: Mapping[str, str] | None) -> Iterator[IO[bytes]]:
+    def open(self, start: int, url: str, headers: Headers | None) -> Iterator[IO[bytes]]:
         """The part open for its body from ``start`` (appended, or emptied and its sidecar saved
         before the first byte); a write that fails on the disk itself is a GenbenchError naming ``fix``."""
         try:

@@ -17,7 +17,7 @@ import torch
 from genbench.data.base import Dataset, Split
 from genbench.registry import register_dataset
 
-SIZES = {"train": 10_000, "test": 2_000}
+SIZES: dict[Split, int] = {"train": 10_000, "test": 2_000}
 SEEDS = {"train": 0, "test": 1}
 
 
