@@ -7,6 +7,7 @@ is a classifier, logits (N x K) for the Inception Score and mode labels. It is b
 
 from __future__ import annotations
 
+import functools
 import inspect
 import zlib
 from abc import ABC, abstractmethod
@@ -62,7 +63,7 @@ class Features:
         crc = 0
         for array in (self.features, self.logits):
             if array is not None:
-                crc = zlib.crc32(np.ascontiguousarray(array), crc)
+                crc = zlib.crc32(np.ascontiguousarray(array).data, crc)
         return crc
 
     def seen_by(self, metric: str) -> Features:
@@ -374,7 +375,7 @@ class FeatureExtractor(ABC):
             # on: the reference features were cached with it, and every later run read them
             with ctrl_c_kept():
                 out: object = self._naming_the_plugin(
-                    "extracting features", lambda b=batch: self._extract_batch(b)
+                    "extracting features", functools.partial(self._extract_batch, batch)
                 )
             f, lg = self._checked(out, batch)
             f, lg = f[:kept], None if lg is None else lg[:kept]

@@ -232,7 +232,7 @@ class Classifier(FeatureExtractor):
         # a dataset of one split has no held-out accuracy (it was a run's error, against the train split)
         xt, yt = self.train_dataset.load("test") if self.train_dataset.has_test_split else (None, None)
         meta = {
-            "test_accuracy": accuracy(net, xt, yt) if yt is not None else float("nan"),
+            "test_accuracy": accuracy(net, xt, yt) if xt is not None and yt is not None else float("nan"),
             "train_examples": int(len(x)),
             "num_classes": num_classes,
             "made_on": made_on(),
@@ -255,7 +255,7 @@ class Classifier(FeatureExtractor):
             return _TRAINED[key]
         x, _, num_classes = self._train_split()
         net = SmallCNN(
-            x.shape[1], tuple(x.shape[-2:]), num_classes, self.config.width, self.config.feature_dim
+            x.shape[1], (x.shape[-2], x.shape[-1]), num_classes, self.config.width, self.config.feature_dim
         )
         meta: dict[str, Any] | None = None
         if source == self.path and self._ships():
@@ -356,7 +356,9 @@ class Classifier(FeatureExtractor):
         if self._joint_accuracy is None:
             xt, yt = self.dataset.load("test") if self.dataset.has_test_split else (None, None)
             self._joint_accuracy = (
-                float((self.predict(xt) == yt.numpy()).mean()) if yt is not None else float("nan")
+                float((self.predict(xt) == yt.numpy()).mean())
+                if xt is not None and yt is not None
+                else float("nan")
             )
         return self._joint_accuracy
 

@@ -90,7 +90,7 @@ def resized(image: np.ndarray) -> np.ndarray:
     side = min(w, h)
     top, left = (h - side) // 2, (w - side) // 2
     im = im.crop((left, top, left + side, top + side))
-    return np.asarray(im.resize((SIZE, SIZE), resample=Image.BICUBIC))
+    return np.asarray(im.resize((SIZE, SIZE), resample=Image.Resampling.BICUBIC))
 
 
 def preprocess(x: torch.Tensor) -> torch.Tensor:

@@ -116,7 +116,8 @@ def tf32_allowed() -> tuple[bool, bool]:
     """Whether cuDNN convolutions and CUDA matmuls may run in TF32. PyTorch 2.9 added the
     ``fp32_precision`` settings, and once anything sets them (a plugin, at import), reading the old
     ``allow_tf32`` flags raises; a setting of ``"none"`` takes its parent's, and IEEE at the top."""
-    backends = torch.backends
+    # Any: the fp32_precision settings are set on these modules at run time, not in torch's stubs
+    backends: Any = torch.backends
     matmul = getattr(backends.cuda.matmul, "fp32_precision", None)
     if matmul is None:  # an older torch: the old flags are all there is
         return backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32
@@ -194,7 +195,9 @@ def uncached(
 def _write(path: Path, feats: Features, who: str, inputs: dict[str, Any]) -> None:
     """``feats`` as the cache entry at ``path``, with the ``inputs`` of its key; a write that fails is
     said, never fatal."""
-    arrays = {"features": _stored(feats.features)}
+    arrays: dict[str, Any] = {
+        "features": _stored(feats.features)
+    }  # Any: numpy types savez's **kwds as its allow_pickle
     if feats.logits is not None:
         arrays["logits"] = _stored(feats.logits)
     # a 0-d str array: read back without pickle, and by the listing without the features

@@ -285,7 +285,7 @@ def save_reference_stats(
     ``made``: how they were made (:func:`genbench.statistics.stats`), under the key ``genbench``;
     ``spatial``: sfid's (mu, sigma), under ADM's keys :data:`SPATIAL_KEYS`."""
     fix = "pass mu of shape (D,) and sigma of shape (D, D)"
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}  # Any: numpy types savez's **kwds as its allow_pickle
     for keys, pair in ((("mu", "sigma"), (mu, sigma)), (SPATIAL_KEYS, spatial)):
         if pair is not None:
             m, s = (np.asarray(a, dtype=np.float64) for a in pair)

@@ -96,7 +96,7 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: Cl
 def _train(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: ClassifierConfig) -> SmallCNN:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        net = SmallCNN(x.shape[1], tuple(x.shape[-2:]), num_classes, cfg.width, cfg.feature_dim)
+        net = SmallCNN(x.shape[1], (x.shape[-2], x.shape[-1]), num_classes, cfg.width, cfg.feature_dim)
     g = torch.Generator().manual_seed(cfg.seed)
     n = len(x)
     epochs = max(1, round(cfg.examples / n))

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import torch
 
 from genbench.errors import GenbenchError
 from genbench.features.fetch_weights import missing
+
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 def given_or_fetched(given: Path | None, fetch: Callable[[], Path], what: str, instead: str) -> Path:
@@ -26,7 +29,7 @@ def given_or_fetched(given: Path | None, fetch: Callable[[], Path], what: str, i
 
 
 def load_strict(
-    model: torch.nn.Module,
+    model: M,
     path: Path,
     read: Callable[[Path], object],
     *,
@@ -34,7 +37,7 @@ def load_strict(
     network: str,
     instead: str,
     given: bool,
-) -> torch.nn.Module:
+) -> M:
     """``model`` with the state ``read(path)`` returns loaded with ``strict=True``, in eval mode and
     without gradients. A file that cannot be read, is no state dict or is another network's
     (``network`` names the expected one) is one :class:`GenbenchError`; its fix is ``instead`` for a
@@ -55,7 +58,7 @@ def load_strict(
     if mismatch is not None:
         raise GenbenchError(f"{path} is not {network} weights ({mismatch}); {fix}")
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(cast(dict[str, Any], state), strict=True)  # a dict: a mismatch otherwise
     except Exception as e:
         raise GenbenchError(
             f"{path} is not {network} weights ({type(e).__name__}: {str(e).splitlines()[0][:200]}); {fix}"

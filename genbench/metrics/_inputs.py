@@ -110,10 +110,9 @@ def check_int(value: Any, metric: str, key: str, minimum: int = 1) -> int:
         v = int(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
     except ValueError:
         v = None
-    ok = v is not None and v >= minimum
-    if not ok:
+    if v is None or v < minimum:
         raise MetricInputError(f"{metric}: option {key}={value!r} must be an integer >= {minimum}")
-    return int(v)  # type: ignore[arg-type]
+    return v
 
 
 def shared_tensor(a: np.ndarray) -> torch.Tensor:

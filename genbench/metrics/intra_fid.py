@@ -163,7 +163,7 @@ def _reference_class_gaussians(
     command: kept in intra_fid's own cache on the reference features (every model and seed scored
     against them reads the same), keyed by the labels they were split by."""
     kept = ctx.reference_features.cache
-    key = ("class gaussians", k, len(ref_labels), zlib.crc32(np.ascontiguousarray(ref_labels)))
+    key = ("class gaussians", k, len(ref_labels), zlib.crc32(np.ascontiguousarray(ref_labels).data))
     if key not in kept:
         stats = []
         for c in range(k):

@@ -5,7 +5,7 @@ Without torch, which the report never imports."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 #: the largest subset torch-fidelity's KID draws by default (its ``kid_subset_size``)
 MAX_SUBSET_SIZE = 1000
@@ -38,7 +38,9 @@ def used_metric_options(protocol: dict[str, Any]) -> dict[str, Any] | None:
     replacement of a result (:func:`genbench.replacement.metrics_replaced`) both compare options so,
     and ``kid.subset_size=1000`` given is the default left unset at N and reference sizes of 1000 or more."""
     options = protocol.get("metric_options")
-    kid = options.get("kid") if isinstance(options, dict) else None
+    if not isinstance(options, dict):
+        return options
+    kid = options.get("kid")
     if not isinstance(kid, dict) or "subset_size" not in kid or kid["subset_size"] is not None:
         return options
     n, ref = protocol.get("num_samples"), protocol.get("num_reference")
@@ -47,5 +49,5 @@ def used_metric_options(protocol: dict[str, Any]) -> dict[str, Any] | None:
     return {**options, "kid": {**kid, "subset_size": default_subset_size(n, ref)}}
 
 
-def _count(value: Any) -> bool:
+def _count(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0

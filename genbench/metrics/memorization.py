@@ -258,6 +258,7 @@ class Memorization(Metric):
         space = option(ctx, "memorization", "space", "pixels")
         self.check_options({"space": space})
         device = pick_device(ctx.extractor.device if ctx.extractor is not None else ctx.device)
+        gen_np: np.ndarray | None  # dropped while the reference is built, then made again
         gen_np, train_np = self._points(ctx, space)
         train = as_rows(train_np, device)
         # what depends on the train and test sets alone is computed once per run of many models

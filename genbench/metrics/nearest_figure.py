@@ -104,14 +104,14 @@ def save_nearest_figure(
         # the training examples shown, alone: a copy of the whole train split here (614 MB for CIFAR-10)
         # came on top of the memorization's float64 copies
         shown = np.unique(idx[rows])
-        train = dict(
+        shown_train = dict(
             zip(shown.tolist(), ctx.dataset.load_examples("train", shown).detach().cpu().float(), strict=True)
         )
         k = idx.shape[1]
         fig = Figure(figsize=(1.3 * (k + 1), 1.4 * len(rows)))
         axes = fig.subplots(len(rows), k + 1, squeeze=False)
         for r, s in enumerate(rows):
-            panels = [picked[r]] + [train[j] for j in idx[s]]
+            panels = [picked[r]] + [shown_train[j] for j in idx[s]]
             titles = [f"sample, d1/d2={ratio[s]:.2f}"] + [f"train #{j}" for j in idx[s]]
             for c, (img, title) in enumerate(zip(panels, titles, strict=True)):
                 ax = axes[r, c]

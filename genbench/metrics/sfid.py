@@ -101,9 +101,9 @@ class SFID(Metric):
                     "beside mu and sigma, or one that `genbench stats --features inception` writes, or "
                     "score sfid in a command without --reference-stats"
                 )
-                kept[path] = load_reference_stats(
-                    path, dim=DIM, keys=SPATIAL_KEYS, fix=fix, features=ctx.extractor.name
-                )
+                # the run's extractor: its spatial tap is what measures (compute refused a context without one)
+                name = ctx.extractor.name if ctx.extractor is not None else None
+                kept[path] = load_reference_stats(path, dim=DIM, keys=SPATIAL_KEYS, fix=fix, features=name)
             return kept[path]
 
         def rows() -> np.ndarray:  # read (and warned of) once a command, as the Gaussian is computed
