@@ -135,10 +135,11 @@ def _evaluate(
             where = str(path) if path is not None else "the array"
             raise GenbenchError(f"{where} holds 1 sample; pass 2 or more (FID's covariance needs 2)")
         # recorded in the protocol: where the numbers came from, and what a re-run may replace
+        sha = samples_sha256(x)
         source = {
             "path": str(path) if path is not None else None,
             # as a run records the samples it keeps (--save-samples): an evaluation of them matches it
-            "sha256": samples_sha256(x),
+            "sha256": sha,
         }
         # the classes of class-conditional samples (ADM's arr_1, a run's saved labels), checked before any work
         if given_classes is not None:
@@ -150,7 +151,7 @@ def _evaluate(
             labels = given_labels(path, int(x.shape[0]), dataset, console.warn) if path is not None else None
         if labels is not None:  # the classes are part of what was scored: other labels, other values
             source["labels_sha256"] = labels_sha256(labels[0])
-        run = kept_by(path, source["sha256"]) if path is not None else None
+        run = kept_by(path, sha) if path is not None else None
         seed = _seed_for(run, given)
         _warn_other_seed(path, run, seed, console)
         if run is not None and not named:

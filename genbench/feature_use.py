@@ -8,6 +8,7 @@ measured in.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -30,11 +31,15 @@ def reads_features(metrics: list[Metric], options: dict[str, dict[str, Any]]) ->
             "metric",
             m.name,
             "raised {error} saying whether it reads features",
-            lambda m=m: bool(m.reads_features(options.get(m.name, {}))),
+            functools.partial(_reads_features, m, options.get(m.name, {})),
             f"drop {m.name} from --metrics",
         )
         for m in metrics
     )
+
+
+def _reads_features(metric: Metric, options: dict[str, Any]) -> bool:
+    return bool(metric.reads_features(options))
 
 
 def needed_extractor(

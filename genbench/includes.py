@@ -188,7 +188,8 @@ def _import(path: Path, shown: str) -> IncludedFile:
 def _restore(name: str, module: Any, included: IncludedFile | None) -> None:
     """Put ``name``'s entries back as they were before a failed import (as importlib removes a
     module whose import failed)."""
-    for table, value in ((sys.modules, module), (_by_module, included)):
+    tables: list[tuple[dict[str, Any], Any]] = [(sys.modules, module), (_by_module, included)]
+    for table, value in tables:
         if value is None:
             table.pop(name, None)
         else:

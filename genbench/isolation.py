@@ -85,7 +85,7 @@ def _set_default_device(device: torch.device) -> None:
     torch.set_default_device(None if device == torch.device("cpu") else device)
 
 
-_RESTORE: dict[str, Callable[[Any], None]] = {
+_RESTORE: dict[str, Callable[[Any], object]] = {  # set_grad_enabled is a class: called, it sets
     "grad mode": torch.set_grad_enabled,
     "default dtype": torch.set_default_dtype,
     "default device": _set_default_device,

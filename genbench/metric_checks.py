@@ -7,6 +7,7 @@ computed fails the command now, in the metric's own line, rather than once every
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,7 +95,7 @@ def check_metric_features(
             "metric",
             metric.name,
             "raised {error} checking the features it measures in",
-            lambda m=metric: m.check_features(extractor),
+            functools.partial(metric.check_features, extractor),
             f"drop {metric.name} from --metrics",
         )
 
@@ -139,7 +140,7 @@ def check_metric_samples(
             "metric",
             metric.name,
             "raised {error} checking its options against the samples",
-            lambda m=metric: m.check_samples(options.get(m.name, {}), num_samples, extractor),
+            functools.partial(metric.check_samples, options.get(metric.name, {}), num_samples, extractor),
             f"drop --metric-option {metric.name}.*",
         )
 
@@ -156,7 +157,7 @@ def check_metric_classes(
             "metric",
             metric.name,
             "raised {error} checking the classes of the samples",
-            lambda m=metric: m.check_classes(options.get(m.name, {}), classes),
+            functools.partial(metric.check_classes, options.get(metric.name, {}), classes),
             f"drop {metric.name} from --metrics",
         )
 

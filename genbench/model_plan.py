@@ -77,11 +77,12 @@ def plan_model(
     except (GenbenchError, KeyboardInterrupt):
         raise  # the user's input (a --set field, a dataset it cannot handle): fails the run now
     except BaseException as e:  # a plugin's own bug (check_spec, dataset_defaults)
-        why = config_error(who, e, doing)
-        return [], [Failed(name, label, why, cls) for label in asked_rows(name, overrides)]
+        error = config_error(who, e, doing)
+        return [], [Failed(name, label, error, cls) for label in asked_rows(name, overrides)]
     # its own variants, which no owner changes: a plugin's bug there (its unused_fields) fails each row
     named = attempt(functools.partial(named_variants, name, cls, spec, overrides))
-    planned, failed = [], []
+    planned: list[tuple[str, type[GenerativeModel], list[dict[str, str]], Owner | None]] = []
+    failed: list[Failed] = []
     for owner, owner_cfg, why in checked_owners(name, spec, owners):
         if isinstance(named, BaseException):
             why = why or config_error(name, named, "resolving its config")

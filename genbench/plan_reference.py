@@ -12,7 +12,7 @@ import numpy as np
 
 from genbench.errors import GenbenchError, MetricInputError
 from genbench.extraction_bar import REFERENCE_HINT
-from genbench.features.base import Features
+from genbench.features.base import FeatureExtractor, Features
 from genbench.planning import Plan
 from genbench.progress import Progress
 from genbench.split_features import beside_the_run, split_features_for
@@ -52,7 +52,7 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     )
 
     path = Path(p.config.reference_stats)
-    dim = reference.features.shape[1] if len(reference) else _feature_dim(p)
+    dim = reference.features.shape[1] if len(reference) else _feature_dim(p, p.extractor)
     try:
         stats = load_reference_stats(path, dim=dim, features=p.extractor.name)
         p.reference_made = stats_made(path)
@@ -87,29 +87,29 @@ def load_stats(p: Plan, reference: Features, console: Progress) -> None:
     theirs = (made["dataset"], made.get("split"), made.get("dataset_fingerprint"))
     if p.reads_reference:  # the split the other metrics compare with: dataset, split and data must match
         mine: tuple[str, str, str] = (p.dataset.name, p.config.reference_split, p.dataset.fingerprint())
-        differs = theirs != mine
+        other = theirs != mine
     else:  # the data is not read: only the dataset's name can be checked
         mine = (p.dataset.name, "(not read)", "(not read)")
-        differs = theirs[0] != mine[0]
-    if differs:
+        other = theirs[0] != mine[0]
+    if other:
         console.warn(
             f"reference statistics {path} describe {theirs[0]} {theirs[1]} (fingerprint {theirs[2]}), "
             f"not {mine[0]} {mine[1]} (fingerprint {mine[2]}); FID compares with the statistics all the same"
         )
 
 
-def _feature_dim(p: Plan) -> int | None:
+def _feature_dim(p: Plan, extractor: FeatureExtractor) -> int | None:
     """The features' dimension without the reference features (no metric compared with them): a run
     reads its data anyway, so two examples give it, and statistics of the wrong dimension are shown
     before hours of training rather than after (an extractor that declares its ``feature_dim()`` runs
     nothing for it). An evaluation trains nothing: FID checks then."""
     if not p.models:
         return None
-    known = p.extractor.feature_dim()  # the built-ins know it without running their network
+    known = extractor.feature_dim()  # the built-ins know it without running their network
     if known is not None:
         return known
     from genbench.data.folder import float_samples
 
     # two examples as floats (an extractor plugin's own extract takes no uint8), not the split converted
     two = float_samples(p.dataset.load_stored("train")[0][:2])
-    return int(p.extractor.extract(two).features.shape[1])
+    return int(extractor.extract(two).features.shape[1])

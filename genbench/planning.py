@@ -104,6 +104,14 @@ class Plan:
     shipped_digests: dict[Path, str | None] = field(default_factory=dict)
 
     @property
+    def run_extractor(self) -> FeatureExtractor:
+        """:attr:`extractor`, for the code that extracts features: it runs only where some metric reads
+        them, and so where one was built."""
+        if self.extractor is None:
+            raise RuntimeError("no metric of this run reads features: no feature extractor was built")
+        return self.extractor
+
+    @property
     def amp(self) -> bool:
         """Whether models train in mixed precision: ``--amp`` on CUDA only (:func:`plan` warns that
         it is float32 elsewhere); it is part of each checkpoint's key."""
@@ -158,14 +166,14 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
             classes[registry.models.check(name)] = cls
         except PluginLoadError as e:
             failed += [Failed(name, label, str(e)) for label in asked_rows(name, overrides)]
-    owners = set()
+    owners: set[str] = set()
     for name, cls in list(classes.items()):
         if cls.weights_from:
-            why = weights_from_refusal(name, cls)
-            if why is None:
+            refused = weights_from_refusal(name, cls)
+            if refused is None:
                 owners.add(registry.models.canonical(cls.weights_from))
             else:  # the plugin's mistake, or a missing package: not the user's input
-                failed += [Failed(name, label, why, cls) for label in asked_rows(name, overrides)]
+                failed += [Failed(name, label, refused, cls) for label in asked_rows(name, overrides)]
                 del classes[name]
     known = {registry.models.canonical(n) for n in config.models} | owners  # broken plugins too
     for o, typed in zip(overrides, given, strict=True):  # the error names the model as typed
@@ -209,8 +217,8 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
     check_metric_samples(metrics, options, measures["num_samples"], extractor)
     warn_memorization_memory(metrics, options, measures["num_samples"], dataset, console)
     if any(cls.conditional for _, cls, _, _ in models):  # the classes its samples are drawn for
-        classes = planned_classes(dataset, measures["num_samples"], config.reference_split)
-        check_metric_classes(metrics, options, classes)
+        drawn = planned_classes(dataset, measures["num_samples"], config.reference_split)
+        check_metric_classes(metrics, options, drawn)
     check_no_results_replaced(
         config,
         dataset.name,

@@ -87,6 +87,7 @@ def check_no_results_replaced(
     rows = [(name, row_label(v, owner)) for name, _, variants, owner in models for v in variants]
     failing = {(f.model, f.variant) for f in failed}  # a broken plugin's "failed" results are written too
     check_rows_apart(Path(config.out), dataset, rows + sorted(failing))
+    assert config.seeds is not None  # plan's check_config_types(run=True) set the default
     for name, label in rows + sorted(failing):
         for seed in dict.fromkeys(config.seeds):
             row = Result(model=name, dataset=dataset, seed=seed, variant=label)

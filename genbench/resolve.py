@@ -245,7 +245,7 @@ def build_metrics(
     features = canonical_features(features)
     out: list[Metric] = []
     broken: set[type[Metric]] = set()  # warned about once, even when listed under two names
-    for name in names if explicit else default_metrics((kind,), features, console.warn):
+    for name in names if names is not None else default_metrics((kind,), features, console.warn):
         if explicit:
             registry.metrics.check(name)
         cls = registry.metrics.get(name)  # a named one that fails to import stops the run
@@ -337,7 +337,7 @@ def check_shared_inputs(config: RunConfig, *, results: bool = True) -> tuple[tor
         raise GenbenchError(f"--batch-size must be positive, got {config.batch_size}")
     path = image_data_path(config.dataset)
     if path is None:  # a folder or archive of images needs no registered name
-        registry.datasets.check(config.dataset)
+        registry.datasets.check(str(config.dataset))  # a name: a path-like value is a path or refused
     elif results:
         check_image_data_name(config.dataset, _image_data(path, config))
     if config.features:

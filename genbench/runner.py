@@ -35,7 +35,7 @@ from genbench.progress import Progress, command_console
 from genbench.protocol_line import protocol_line
 from genbench.provenance import model_source
 from genbench.replacement import add_fingerprints, replaced_by_run
-from genbench.results import Result
+from genbench.results import Result, Status
 from genbench.retraining import retrain_finished
 from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into
@@ -64,6 +64,7 @@ def _run(config: RunConfig, console: Progress) -> list[Result]:
     p = plan(config, console)
     results: list[Result] = []
     out = Path(config.out)
+    assert config.seeds is not None  # run() set the default
     seeds = list(dict.fromkeys(config.seeds))  # --seeds 0,0 runs seed 0 once
     # broken plugins' rows: recorded, each said on its own result line as a failure at run time is,
     # under its variant, never fatal; at once, not after the reference features' extraction (hours
@@ -307,7 +308,7 @@ def run_one(
     return result, *(sampled[0] if sampled else (None, None))
 
 
-def failure(e: BaseException, name: str) -> tuple[str, str, str]:
+def failure(e: BaseException, name: str) -> tuple[Status, str, str]:
     """A row's ``(status, error, error_kind)`` when the work of model ``name``'s row raised ``e``:
     diverged, the user's input (a GenbenchError; a batch the model may not return is its bug, as a
     metric's values are), or a plugin's own bug, named by whose code raised it: its weights owner's

@@ -22,7 +22,7 @@ from genbench.data.folder import float_samples
 from genbench.errors import GenbenchError, MetricInputError
 from genbench.extraction_bar import SAMPLES_HINT
 from genbench.features.base import Features, extract_reporting
-from genbench.features.same_pass import extract_beside, names, pass_key
+from genbench.features.same_pass import PassKey, extract_beside, names, pass_key
 from genbench.isolation import ctrl_c_kept, seed_globals, torch_state_kept
 from genbench.layout import figures_dir
 from genbench.metric_calls import (
@@ -138,18 +138,20 @@ def evaluate_into(
         timings["nfe"] = check.check_nfe(model.nfe)
     # sampled here: fewer with --samples N; samples given (eval) are what they are
     hint = SAMPLES_HINT if model is not None else ""
+    tapped: dict[PassKey, Features] = {}
     if p.extractor is None:  # no metric reads features (memorization in pixels): none extracted
-        feats, tapped, beside = _no_features(samples), {}, []
+        feats, beside = _no_features(samples), []
     else:
         # the features a metric reads beside the run's that the same pass gives (sfid's spatial tap)
         beside = beside_the_run(p)
         with console.extracting(
             f"features of {result.label} ({names(p.extractor, beside)})", "samples", hint
-        ) as bar:
+        ) as extraction:
             t0 = time.perf_counter()
-            feats, tapped = extract_beside(p.extractor, beside, samples, bar)
+            feats, tapped = extract_beside(p.extractor, beside, samples, extraction)
             # less the bar's own time: the extraction's timing is the same with progress shown as without
-            timings["features_s"] = time.perf_counter() - t0 - (bar.spent if bar is not None else 0.0)
+            spent = extraction.spent if extraction is not None else 0.0
+            timings["features_s"] = time.perf_counter() - t0 - spent
     reference_stats = p.reference_stats
     artifacts_dir = None
     if p.config.figures:
@@ -175,7 +177,11 @@ def evaluate_into(
         reference_split=p.config.reference_split,
         reference_stats=reference_stats,
         reference_stats_error=p.reference_stats_error,
-        reference_stats_path=Path(p.config.reference_stats) if reference_stats is not None else None,
+        reference_stats_path=(
+            Path(p.config.reference_stats)
+            if reference_stats is not None and p.config.reference_stats is not None
+            else None
+        ),
         timings=timings,
         training_log=result.training_log,
         model_name=result.model,
@@ -202,9 +208,9 @@ def evaluate_into(
     if sample_labels is not None:  # a conditional model's only: every other result is as it was
         result.protocol["sample_labels"] = sample_labels[1]
     # what a metric measures on beside the run's features (sfid's spatial tap of the same network)
-    measured = {m.name: info for m in p.metrics if (info := m.measured_with(p.extractor)) is not None}
-    if measured:
-        result.protocol["metric_features"] = measured
+    measured_on = {m.name: info for m in p.metrics if (info := m.measured_with(p.extractor)) is not None}
+    if measured_on:
+        result.protocol["metric_features"] = measured_on
     owners = key_owners(p.metrics)
     shared = SharedInputs(
         {
@@ -380,7 +386,7 @@ class _SamplesCopiedOnRead(EvalContext):
     _shared_samples: torch.Tensor
     _own_samples: torch.Tensor | None
 
-    @property  # type: ignore[override]
+    @property
     def samples(self) -> torch.Tensor:
         if self._own_samples is None:
             # `genbench eval`'s uint8 images are read as float in [-1, 1] (a new tensor: its own copy)

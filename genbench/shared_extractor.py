@@ -145,7 +145,11 @@ class _KeptModule:
         for name, child in self.children.items():
             if _held(m._modules, name) is not child:
                 m._modules[name] = child
-        for where, kept_tensors in ((m._parameters, self.params), (m._buffers, self.buffers)):
+        tables: list[tuple[dict[str, Any], dict[str, _KeptTensor | None]]] = [
+            (m._parameters, self.params),
+            (m._buffers, self.buffers),
+        ]
+        for where, kept_tensors in tables:
             for key in [k for k in where.keys() if k not in kept_tensors]:  # noqa: SIM118
                 del where[key]
             for key, kept_tensor in kept_tensors.items():

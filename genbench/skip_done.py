@@ -44,7 +44,7 @@ def row_config(
     """``(config, result_config, owner_config)``: the config of ``name`` with ``overrides``, what its
     result records of it (with the weights owner's, whose network it samples), and the owner's."""
     cfg = resolve_model_config(cls, p.dataset.name, overrides)
-    recorded = asdict(cfg) if is_dataclass(cfg) else {}
+    recorded = asdict(cfg) if is_dataclass(cfg) and not isinstance(cfg, type) else {}
     owner_cfg = None
     if owner is not None:  # planning resolved it once, and the owner's code runs again here
         with owners_code(owner.name):
@@ -53,7 +53,9 @@ def row_config(
         recorded["weights_from"] = {
             "model": owner.name,
             "overrides": owner.overrides,
-            "config": asdict(owner_cfg) if is_dataclass(owner_cfg) else {},
+            "config": asdict(owner_cfg)
+            if is_dataclass(owner_cfg) and not isinstance(owner_cfg, type)
+            else {},
         }
     return cfg, recorded, owner_cfg
 

@@ -45,7 +45,7 @@ def split_features_for(
     from genbench.features.reference import reference_features, uncached
     from genbench.features.same_pass import names, same_pass
 
-    by = extractor or p.extractor
+    by = extractor or p.run_extractor
     also = uncached(p.dataset, same_pass(by, beside), split, p.cache_dir)
     what = f"{what or f'{split} features of {p.dataset.name}'} ({names(by, also)})"
     with console.extracting(what, noun(p.dataset.spec.kind), hint) as bar:
@@ -64,7 +64,7 @@ def beside_the_run(p: Plan, reference: bool = False) -> list[FeatureExtractor]:
         for m in p.metrics
         if not reference or m.uses_reference_features(have_stats)
     ]
-    return same_pass(p.extractor, wanted)
+    return same_pass(p.run_extractor, wanted)
 
 
 def split_features_reader(
@@ -79,7 +79,7 @@ def split_features_reader(
     def read(split: Split, extractor: FeatureExtractor | None = None) -> Features:
         if extractor_changed():
             # as stored: uint8 images are converted batch by batch (for a plugin's own extract, whole)
-            return extract_reporting(extractor or p.extractor, p.dataset.load_stored(split)[0], None)
+            return extract_reporting(extractor or p.run_extractor, p.dataset.load_stored(split)[0], None)
         return split_features_for(p, console, split, extractor=extractor)
 
     return read
