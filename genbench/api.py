@@ -185,7 +185,12 @@ class GenerativeModel(ABC):
         Sampling-only options (e.g. DDIM's steps and eta) must be left out, so changing them reuses
         the trained weights.
         """
-        return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+        config = self.config
+        return (
+            dataclasses.asdict(config)
+            if dataclasses.is_dataclass(config) and not isinstance(config, type)
+            else {}
+        )
 
     def fit(self, train: torch.Tensor, ctx: TrainContext) -> dict[str, Any] | None:
         """Train on ``train`` (N x *shape, in the data range). Returns a dict summarising it

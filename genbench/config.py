@@ -16,11 +16,12 @@ import numbers
 import os
 import re
 import tomllib
+import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from genbench.errors import GenbenchError
 from genbench.field_values import (
@@ -32,6 +33,9 @@ from genbench.field_values import (
     unwrap_optional,
 )
 from genbench.workdir import absolute
+
+if TYPE_CHECKING:
+    from genbench.api import GenerativeModel
 
 #: the models and controls `genbench run` evaluates when given no --models
 DEFAULT_MODELS = ("vae", "gan-ns", "gan-sat", "ddpm", "ddim", "copy", "collapse", "gaussian")
@@ -173,7 +177,7 @@ def absolute_paths(config: RunConfig) -> RunConfig:
     recorded a checkpoint path that named nothing: the next run trained again. A value that is no
     path is left for :func:`genbench.config_types.check_config_types` to refuse; an empty one is refused
     by the caller (``Path("")`` is the working directory)."""
-    changed = {}
+    changed: dict[str, Any] = {}
     for name in PATH_FIELDS:
         value = getattr(config, name)
         if isinstance(value, str | os.PathLike) and str(value).strip():
@@ -260,7 +264,8 @@ def check_seeds(seeds: list[Any], example: str = "--seeds 0,1,2") -> None:
     a larger one failed inside every model, reported as each plugin's bug. ``example``: the fix, in
     the flag of the command that reads them (`eval` has ``--seed``)."""
     if any(
-        isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= MAX_SEED for s in seeds
+        isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= int(s) <= MAX_SEED
+        for s in seeds
     ):
         shown = ",".join(map(str, seeds))
         raise GenbenchError(f"seeds must be integers from 0 to 2**32-1, got {shown}; use e.g. {example}")
@@ -297,7 +302,7 @@ def parse_overrides(items: list[str]) -> list[Override]:
     return out
 
 
-def check_sequence_sweeps(cls: type, overrides: list[Override]) -> None:
+def check_sequence_sweeps(cls: type[GenerativeModel], overrides: list[Override]) -> None:
     """Refuse a comma-separated value for a tuple field unless ':' shows which items belong together:
     commas sweep, so ``ddpm.ch_mult=1,2,2`` silently trained one single-level U-Net per item."""
     Config = cls.Config
@@ -391,11 +396,16 @@ def option_type(default: Any) -> Any:
         if len(kinds) != 1:
             return tuple if isinstance(default, tuple) else list
         inner = kinds.pop()
-        return tuple[inner, ...] if isinstance(default, tuple) else list[inner]
+        # built at run time as the literal tuple[inner, ...] and list[inner] are (inner is no static type)
+        return (
+            types.GenericAlias(tuple, (inner, ...))
+            if isinstance(default, tuple)
+            else types.GenericAlias(list, inner)
+        )
     return type(default)
 
 
-def resolve_model_config(cls: type, dataset: str, overrides: dict[str, str]) -> Any:
+def resolve_model_config(cls: type[GenerativeModel], dataset: str, overrides: dict[str, str]) -> Any:
     """Build ``cls.Config`` from defaults, the dataset's defaults and ``overrides`` (field -> text)."""
     Config = cls.Config
     fields = {f.name: f for f in dataclasses.fields(Config)} if dataclasses.is_dataclass(Config) else {}
@@ -467,7 +477,7 @@ def expand_variants(model: str, overrides: list[Override]) -> list[dict[str, str
     return [{o.field: v for o, v in zip(mine, combo, strict=True)} for combo in grid]
 
 
-def canonical_variant(cls: type, dataset: str, overrides: dict[str, str]) -> dict[str, str]:
+def canonical_variant(cls: type[GenerativeModel], dataset: str, overrides: dict[str, str]) -> dict[str, str]:
     """The ``overrides`` that change ``cls``'s config on ``dataset``, each as canonical text.
 
     A variant is named by what it changes, not by how it was typed: ``--set ddim.steps=50`` (the

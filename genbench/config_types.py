@@ -143,12 +143,12 @@ def check_config_types(config: RunConfig, *, run: bool) -> None:
         config, "checkpoint_minutes", lambda v: v is None or _is_number(v), "a number (minutes), e.g. 30"
     )
     if config.checkpoint_minutes is not None:
-        _check_checkpoint_minutes(config)
+        _check_checkpoint_minutes(config, config.checkpoint_minutes)
 
 
-def _check_checkpoint_minutes(config: RunConfig) -> None:
-    """A given ``--checkpoint-minutes``: a number >= 0, and 0 beside ``--checkpoint-every 0``."""
-    config.checkpoint_minutes = float(config.checkpoint_minutes)  # an int or numpy float, as the CLI gives
+def _check_checkpoint_minutes(config: RunConfig, given: float) -> None:
+    """A given ``--checkpoint-minutes`` (``given``): a number >= 0, and 0 beside ``--checkpoint-every 0``."""
+    config.checkpoint_minutes = float(given)  # an int or numpy float, as the CLI gives
     if not 0 <= config.checkpoint_minutes < math.inf:  # nan never came due: it saved on steps only
         raise GenbenchError(
             "--checkpoint-minutes must be a number of minutes >= 0 (0 saves on steps only), "

@@ -16,10 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from genbench import registry
 from genbench.errors import GenbenchError
 from genbench.listing import describe
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from genbench.features.base import FeatureExtractor
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,7 @@ def _overrides(cls: type, method: str) -> bool:
     return getattr(cls, method, None) is not getattr(FeatureExtractor, method)
 
 
-def _widths(cls: type, name: str, dataset: str) -> tuple[int | None, int | None, bool]:
+def _widths(cls: type[FeatureExtractor], name: str, dataset: str) -> tuple[int | None, int | None, bool]:
     """(feature_dim(), logits_dim(), built) of genbench's own extractor ``cls`` built for ``dataset``;
     a width whose answer would read the dataset's files (a download) is None. Not built for a
     dataset of a kind it does not handle."""
@@ -147,7 +153,7 @@ def _widths(cls: type, name: str, dataset: str) -> tuple[int | None, int | None,
     # only what is made in code or shipped in a package is read (digits' labels, for classifier's
     # logits); a dataset of files (or one that does not say) is not: a width it needs is unknown
     if data_cls.data_folders(data.data_dir) != ():
-        data._load_or_name_the_plugin = _refuse  # type: ignore[method-assign]
+        data._load_or_name_the_plugin = _refuse
     # weights=None: the widths are the network's, whichever file it would read
     extractor = cls(data, cache_dir=default_cache_dir(), weights=None)
     channel = getattr(extractor, "train_dataset", None)  # classifier's per-channel data (stacked)
@@ -160,9 +166,9 @@ def _refuse(split: str) -> object:
     raise _WouldRead(split)
 
 
-def _asked(width: object) -> int | None:
+def _asked(width: Callable[[], int | None]) -> int | None:
     try:
-        value = width()  # type: ignore[operator]
+        value = width()
     except _WouldRead:
         return None
     return int(value) if value is not None else None

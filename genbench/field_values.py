@@ -115,13 +115,13 @@ def coerce(value: str, typ: Any, where: str) -> Any:
         if typ is str:
             return value
         if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, float]: one item per type
-            items = tuple_items(value, where)
+            parts = tuple_items(value, where)
             form = ":".join(_type_name(a) for a in args)
-            if len(items) != len(args):
+            if len(parts) != len(args):
                 raise GenbenchError(
-                    f"bad value {value!r} for {where}; expected {len(args)} items like {form}, got {len(items)}"
+                    f"bad value {value!r} for {where}; expected {len(args)} items like {form}, got {len(parts)}"
                 )
-            return tuple(_tuple_item(v, a, where, form) for v, a in zip(items, args, strict=True))
+            return tuple(_tuple_item(v, a, where, form) for v, a in zip(parts, args, strict=True))
         if origin in (tuple, list, set, frozenset):
             inner = args[0]  # a bare tuple or typing.Tuple was read above
             vals = [_tuple_item(v, inner, where, "1:2:2, or : for none") for v in tuple_items(value, where)]

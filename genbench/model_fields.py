@@ -9,7 +9,7 @@ import dataclasses
 import os
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from genbench import registry
 from genbench.config import DEFAULT_DATASET, RunConfig, resolve_model_config
@@ -17,6 +17,9 @@ from genbench.errors import GenbenchError, said
 from genbench.field_comments import field_comments
 from genbench.field_values import canonical_text
 from genbench.weights_owner import weights_from_refusal
+
+if TYPE_CHECKING:
+    from genbench.api import GenerativeModel
 
 #: what a field changes: "training" (a key of the model's ``train_config``, which keys its
 #: checkpoint: a new value retrains), "sampling" (only how it samples: the trained weights are
@@ -87,7 +90,8 @@ def model_options(name: str, dataset: str | os.PathLike[str] = DEFAULT_DATASET) 
                 comments.get(f.name, ""),
             )
         )
-    owner, owner_fields = None, ()
+    owner: str | None = None
+    owner_fields: tuple[str, ...] = ()
     refused = weights_from_refusal(canonical, cls) if cls.weights_from else None
     if refused:  # a typo listed "unknown model 'ddpmm'", a name never typed; itself recursed
         note = f"{note}; {refused}" if note else refused
@@ -114,7 +118,7 @@ def _spec(dataset: Any) -> tuple[str, Any, str]:
         return data.name, None, f"what each field changes is not known without the data of {data.name!r}: {e}"
 
 
-def _affects(cls: type, spec: Any, config: Any) -> tuple[dict[str, Affects], str]:
+def _affects(cls: type[GenerativeModel], spec: Any, config: Any) -> tuple[dict[str, Affects], str]:
     """What each field of ``config`` changes on the data of ``spec``: the model is built as a run builds
     it and its ``train_config`` read (a run keys its checkpoint by it); its ``unused_fields`` change
     nothing there. Its construction failing leaves them unknown, said in the note."""

@@ -105,7 +105,7 @@ def check_class(kind: str, base: type, name: str, obj: Any) -> None:
         raise RegistrationError(f"{kind} {name!r} {problem}")
 
 
-def class_problem(base: type, obj: type) -> str | None:
+def class_problem(base: type, obj: type[Any]) -> str | None:
     """What makes ``obj`` unusable as a class of a registry of ``base``, whatever its base checks
     itself: it is abstract (instantiating it is a TypeError far from here), its ``Config`` is not a
     dataclass (``--set model.field=`` and the TOML configs read its fields), or its ``supported_kinds``
@@ -138,7 +138,7 @@ def class_problem(base: type, obj: type) -> str | None:
     return None
 
 
-def conditional_problem(obj: type) -> str | None:
+def conditional_problem(obj: type[Any]) -> str | None:
     """What is wrong with a model's declared ``conditional``, or None: a bool (a truthy string
     such as "no" would hand labels to a ``sample`` that takes none), and a conditional model's
     ``sample`` takes ``labels`` (else every run of it failed at its first batch, after training)."""
