@@ -81,7 +81,7 @@ def fid_vs_throughput(agg: pd.DataFrame, path: Path) -> Path | None:
         partial = partial_marks(row, {"fid": "FID", "samples_per_s": "samples/s"})
         any_partial |= bool(partial)
         rerun = rerun_mark(row)
-        style = (
+        style: dict[str, Any] = (
             {"fmt": "x", "color": "gray"}
             if flagged
             else {"fmt": _point_marker(i), "color": _COLOURS[i % len(_COLOURS)]}
@@ -214,14 +214,14 @@ def ddim_step_curve(agg: pd.DataFrame, path: Path) -> Path | None:
         return None
     curves: dict[tuple[str, str], dict[int, tuple[float, float, float, object]]] = {}
     for row in agg[agg["model"] == "ddim"].itertuples():
-        steps, rest = ddim_sweep_point(row.variant)
+        step, rest = ddim_sweep_point(row.variant)
         nfe = getattr(row, "nfe", float("nan"))
-        if steps is None and nfe == nfe:  # the default step count, as sampled
-            steps = int(nfe)
-        if steps is not None and row.fid == row.fid:
+        if step is None and nfe == nfe:  # the default step count, as sampled
+            step = int(nfe)
+        if step is not None and row.fid == row.fid:
             speed = getattr(row, "samples_per_s", float("nan"))
             # the default ddim row is its step count's: one point, whichever row comes last
-            curves.setdefault((rest, getattr(row, "config_tag", "")), {})[steps] = (
+            curves.setdefault((rest, getattr(row, "config_tag", "")), {})[step] = (
                 row.fid,
                 getattr(row, "fid_std", 0.0),
                 speed,

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,7 +129,7 @@ def fid_gaps(agg: pd.DataFrame) -> pd.DataFrame:
     """One row per pair of neighbouring ranks of ``agg`` (:func:`~genbench.leaderboard.aggregate`'s
     rows, in its order) within a dataset and protocol: the two rows' labels and ranks, their seeds'
     counts and the :class:`Gap` between their FIDs. Empty where no two rows are ranked."""
-    out = []
+    out: list[dict[str, Any]] = []
     if "rank" not in agg or "fid_by_seed" not in agg:
         return pd.DataFrame(out)
     ranked = agg[agg["rank"].notna()]

@@ -109,7 +109,9 @@ def markdown_to_latex(text: str) -> str:
             plain.append(text[i + 1])
             i += 2
         elif char == "`":
-            run = _BACKTICKS.match(text, i).group(0)
+            opened = _BACKTICKS.match(text, i)
+            assert opened is not None  # text[i] is a backtick
+            run = opened.group(0)
             close = next((m for m in _BACKTICKS.finditer(text, i + len(run)) if m.group(0) == run), None)
             if close is None:
                 plain.append(run)

@@ -26,7 +26,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -162,8 +162,11 @@ def sampled_batch(protocol: dict[str, Any]) -> Any:
     (``--samples 200`` at the default 500 drew one batch of 200, which the board's caption called
     "batches of 500"). The recorded batch size as it is when either is no number."""
     size, n = protocol.get("batch_size"), protocol.get("num_samples")
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (size, n))
-    return n if numbers and 0 < n < size else size
+    return n if _number(size) and _number(n) and 0 < n < size else size
+
+
+def _number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def trained_on(r: Result) -> str | None:
@@ -403,7 +406,7 @@ def model_config(r: Result) -> str | None:
     the weights (the model's ``version``, ``--amp``; for a model of a file that ``--include`` named,
     or of a script or notebook, its code's digest, which keys its checkpoint as ``version`` does).
     None when the run recorded none (an eval)."""
-    made = {
+    made: dict[str, Any] = {
         "config": r.config,
         **{k: r.training[k] for k in ("model_version", "amp") if k in r.training},
     }

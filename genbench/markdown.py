@@ -143,8 +143,9 @@ def shared_metric_settings(runs: pd.DataFrame, protocols: list[dict[str, Any]]) 
             values = {json.dumps(o[name], sort_keys=True) if name in o else None for o in runs_options}
             # one value: an option whose value differs is in the protocol (``apart``), so two never
             # reach here; should they, naming one of them for every row would be wrong, so none is named
-            if len(values) == 1 and None not in values:
-                value = json.loads(values.pop())
+            only = values.pop() if len(values) == 1 else None
+            if only is not None:
+                value = json.loads(only)
                 # unset, an option that follows a rule is named by it: "min_size=none" named no size
                 if value is None:
                     value = unset_rule(metric, name)

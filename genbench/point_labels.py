@@ -11,11 +11,16 @@ none does, the one that overlaps least. Nothing random: the same points give the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
     from matplotlib.text import Annotation
+
+#: a label's horizontal and vertical alignment, as matplotlib's Text takes them
+HAlign = Literal["left", "center", "right"]
+VAlign = Literal["bottom", "center", "top"]
 
 #: the directions tried, as unit steps (x, y) from the point, in the order tried after beside it
 _AROUND = ((0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
@@ -28,12 +33,12 @@ _RINGS = (6.0, 14.0, 24.0, 36.0)
 _PAD = 1.0
 
 
-def _offsets(prefer_left: bool) -> list[tuple[float, float, str, str]]:
+def _offsets(prefer_left: bool) -> list[tuple[float, float, HAlign, VAlign]]:
     """The candidates (dx, dy in points; ha; va), nearest first: beside the point on the side
     preferred, then the other side, then above, below and the diagonals, ring by ring."""
     sides = ((-1, 0), (1, 0)) if prefer_left else ((1, 0), (-1, 0))
-    ha = {-1: "right", 0: "center", 1: "left"}
-    va = {-1: "top", 0: "center", 1: "bottom"}
+    ha: dict[int, HAlign] = {-1: "right", 0: "center", 1: "left"}
+    va: dict[int, VAlign] = {-1: "top", 0: "center", 1: "bottom"}
     return [(sx * ring, sy * ring, ha[sx], va[sy]) for ring in _RINGS for sx, sy in (*sides, *_AROUND)]
 
 
@@ -59,7 +64,7 @@ def place_labels(
     boxes are measured with the figure's renderer as drawn then."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig = ax.get_figure()
+    fig = _figure(ax)
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     renderer = canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
@@ -81,6 +86,7 @@ def place_labels(
                 best = (cost, n, box, line)
             if cost == 0:
                 break
+        assert best is not None  # _offsets gives candidates, each scored
         _, n, box, line = best
         _move(label, *_offsets(prefer_left)[n])
         placed.append(box)
@@ -89,7 +95,17 @@ def place_labels(
             placed.append(line)
 
 
-def _move(label: Annotation, dx: float, dy: float, ha: str, va: str) -> None:
+def _figure(ax: Axes) -> Figure:
+    """The figure ``ax`` is drawn in: genbench's figures are plain Figures, never a SubFigure."""
+    from matplotlib.figure import Figure
+
+    fig = ax.get_figure()
+    if not isinstance(fig, Figure):
+        raise TypeError(f"labels are placed on the axes of a Figure, not of {type(fig).__name__}")
+    return fig
+
+
+def _move(label: Annotation, dx: float, dy: float, ha: HAlign, va: VAlign) -> None:
     label.set_position((dx, dy))
     label.set_horizontalalignment(ha)
     label.set_verticalalignment(va)
@@ -117,7 +133,7 @@ def _point_boxes(ax: Axes, xy: tuple[float, float], bar: tuple[float, float]) ->
     from matplotlib.transforms import Bbox
 
     frame = ax.get_window_extent()
-    to_px = ax.get_figure().dpi / 72
+    to_px = _figure(ax).dpi / 72
     x, y = ax.transData.transform(xy)
     ends = []
     for end in bar:
@@ -136,5 +152,6 @@ def _lead(ax: Axes, label: Annotation, box: Any) -> None:
     in the label's colour, beneath the markers. In data coordinates: a PNG saved at another DPI
     scales the box and its offset from the point alike."""
     point = ax.transData.transform(label.xy)
-    (x0, y0), (x1, y1) = ax.transData.inverted().transform([point, _near(point, box)])
+    ends: list[Any] = [point, _near(point, box)]
+    (x0, y0), (x1, y1) = ax.transData.inverted().transform(ends)
     ax.plot([x0, x1], [y0, y1], lw=0.4, color=label.get_color(), zorder=1.5, scalex=False, scaley=False)

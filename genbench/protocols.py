@@ -192,7 +192,9 @@ def _metric_differences(
     return names, texts
 
 
-def _follows_n(metric: str, option: str, ran: dict[str, dict[str, Any]], samples: dict[str, Any]) -> bool:
+def _follows_n(
+    metric: str, option: str, ran: Mapping[Any, dict[str, Any]], samples: Mapping[Any, Any]
+) -> bool:
     """Whether ``option`` of ``metric`` differs between the protocols ``ran`` only as their N does:
     KID's subset size, unset, is min(1000, N) (:func:`~genbench.metrics.kid_subset.follows_samples`),
     so protocols at N=200 and N=300 read "N=200, kid.subset_size=200". Where any protocol's size
