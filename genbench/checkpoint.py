@@ -155,7 +155,7 @@ def _refused(error: Exception, source: Path | bytes, nested: dict[str, str] | No
     if _WEIGHTS_ONLY not in str(error):
         return None
     try:
-        file = io.BytesIO(source) if isinstance(source, bytes) else source
+        file: io.BytesIO | Path = io.BytesIO(source) if isinstance(source, bytes) else source
         with numpy_allowed():
             names = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(file))
     except Exception:  # not torch's zip format (a bare pickle): torch's error names one
@@ -191,11 +191,11 @@ def _numpy_globals() -> list[Any]:
     try:
         from numpy._core import multiarray  # numpy 2
     except ImportError:  # numpy 1
-        from numpy.core import multiarray  # type: ignore[no-redef]
+        from numpy.core import multiarray  # type: ignore[no-redef]  # the same module, under numpy 1's name
     numeric = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32]
     numeric += [np.uint64, np.float16, np.float32, np.float64, np.complex64, np.complex128]
     names = [f"{package}.multiarray" for package in ("numpy.core", "numpy._core")]
-    if torch.__version__ < (2, 6):  # no (global, name) pairs yet: each under the name it has here
+    if torch.__version__ < "2.6":  # no (global, name) pairs yet: each under the name it has here
         builders: list[Any] = [multiarray._reconstruct, multiarray.scalar]
     else:
         builders = [

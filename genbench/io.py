@@ -180,7 +180,7 @@ def atomic_copy(src: Path, dst: Path, *, fix: str = FIX_OUT) -> None:
     """Copy ``src`` to ``dst`` through :func:`atomic_write`: a killed copy or a full disk leaves the
     previous ``dst`` whole (``shutil.copyfile`` truncates it first) and a full disk names ``fix``."""
     with open(src, "rb") as fh:
-        atomic_write(dst, lambda out: shutil.copyfileobj(fh, out), fix=fix)
+        atomic_write(dst, functools.partial(shutil.copyfileobj, fh), fix=fix)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

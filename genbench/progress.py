@@ -223,6 +223,7 @@ class Progress:
         if self._as_lines():
             with self._running_lines(description) as running:
                 noun = [""]
+                lines: TenthLines  # its count reads its start
                 lines = TenthLines(
                     self.console,
                     description,
@@ -232,7 +233,7 @@ class Progress:
 
                 def line(done: float, total: float, what: str) -> None:
                     noun[0] = what
-                    lines.update(done, total)  # type: ignore[arg-type]
+                    lines.update(done, total)
 
                 yield MetricBar(line, time.monotonic)
             return
@@ -243,7 +244,8 @@ class Progress:
                 if not shown:  # the first report: the bar replaces the spinner
                     # drawn as it is added: added at 0, it read "0/5" without its noun until the next refresh
                     bar = self._start_bar()
-                    task = bar.add_task(escape(description), total=total, completed=done, values=escape(what))
+                    # rich types add_task's completed as an int; its Task holds a float, as update() takes
+                    task = bar.add_task(escape(description), total=total, completed=done, values=escape(what))  # type: ignore[arg-type]
                     shown.append((bar, task))
                 bar, task = shown[0]
                 bar.update(task, completed=done, total=total, values=escape(what))
@@ -389,7 +391,7 @@ class TenthLines:
         self,
         console: Console,
         description: str,
-        count: Callable[[float, int], str] = lambda done, total: f"{done}/{total}",
+        count: Callable[[float, float], str] = lambda done, total: f"{done}/{total}",
         before: Callable[[], None] | None = None,
     ):
         self.console, self.description, self.count = console, description, count
@@ -397,7 +399,7 @@ class TenthLines:
         self.start = time.monotonic()
         self.tenths = 0
 
-    def update(self, completed: float, total: int | None, values: str = "") -> None:
+    def update(self, completed: float, total: float | None, values: str = "") -> None:
         if not total:
             return
         tenths = min(10, int(completed * 10 // total))

@@ -82,8 +82,9 @@ def _digest(cls: type) -> ScriptCode | None:
     kind = _kind(cls, module)
     if kind is None:
         return None
-    if kind == "script":
-        path = Path(sys.modules["__main__"].__file__).resolve()  # type: ignore[arg-type]
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if kind == "script" and isinstance(main_file, str):  # a file: _kind said "script" for no other
+        path = Path(main_file).resolve()
         try:
             return ScriptCode(file=path, sha256=file_sha256(path))
         except OSError:  # unreadable: hashed by its class's text, as a cell's

@@ -18,6 +18,8 @@ from genbench.errors import GenbenchError
 from genbench.text import and_list, printable
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.console import Console
     from rich.table import Table
 
@@ -202,7 +204,7 @@ def _model_options(name: str, dataset: str | None, include: list[Path] | None) -
         console.print(printable(options.note), markup=False)
 
 
-def _fields_table(title: str, rows: list[tuple[str, ...]], comments: list[str] | None = None) -> Table:
+def _fields_table(title: str, rows: Sequence[tuple[str, ...]], comments: list[str] | None = None) -> Table:
     """The table of a model's fields: ``rows`` of (field, type, value, from, changes), and each
     one's comment where ``comments`` are given (plugin text as written)."""
     from rich.table import Table

@@ -11,7 +11,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from typer.core import TyperGroup
@@ -180,7 +180,7 @@ def user_errors(fn: F, interrupted: str | Callable[[KeyboardInterrupt], str] = "
             typer.echo(said(e), err=True)
             raise typer.Exit(130) from None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)  # fn's own signature (functools.wraps), which typer reads
 
 
 def _register_commands() -> None:
@@ -191,7 +191,7 @@ def _register_commands() -> None:
     from genbench.cli import stats as stats_cmd
     from genbench.cli.options import ENVIRONMENT
 
-    commands = [
+    commands: list[tuple[str, Callable[..., Any], str | Callable[[KeyboardInterrupt], str], str | None]] = [
         ("run", run_cmd.run, run_cmd.interrupted, ENVIRONMENT),
         ("eval", eval_cmd.eval_samples, "interrupted: no result was written", ENVIRONMENT),
         ("report", report_cmd.report, "interrupted: the leaderboards written so far are complete", None),
