@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -52,7 +54,7 @@ def samples_sha256(samples: torch.Tensor) -> str:
 
     h = hashlib.sha256()
     for part in float_chunks(samples):
-        h.update(_values(part))
+        h.update(_values(part).data)
     return h.hexdigest()
 
 
@@ -81,7 +83,7 @@ def write_with_samples(
     where = f"{result.label} seed {result.seed}"
     if save and samples is not None:
         values = _values(samples)
-        result.samples_file = {"name": beside.name, "sha256": hashlib.sha256(values).hexdigest()}
+        result.samples_file = {"name": beside.name, "sha256": hashlib.sha256(values.data).hexdigest()}
         text = json_text(asdict(result))  # a value json cannot write fails here, before any file changes
 
         def publish() -> None:  # the old samples go first: never beside the new result
@@ -89,7 +91,9 @@ def write_with_samples(
             atomic_write_text(path, text)
 
         try:
-            arrays = {"samples": values}
+            arrays: dict[str, Any] = {
+                "samples": values
+            }  # Any: numpy types savez's **kwds as its allow_pickle
             if labels is not None:  # int64, one per sample: what `genbench eval` hands the metrics again
                 arrays["labels"] = labels.detach().cpu().to(torch.int64).numpy()
             atomic_write(beside, lambda fh: np.savez(fh, **arrays), before_replace=publish)
@@ -151,7 +155,9 @@ def _holds(path: Path, sha: str) -> bool:
                 return False
             if fortran_order:  # its bytes are not the C-order values hashed: loaded, and hashed in C order
                 return _loaded_holds(path, sha)
-            return hashlib.file_digest(fh, "sha256").hexdigest() == sha  # the rest is the values
+            # ZipFile.open's file is a BufferedIOBase (typeshed says IO[bytes], without its readinto)
+            values = cast(io.BufferedIOBase, fh)
+            return hashlib.file_digest(values, "sha256").hexdigest() == sha  # the rest is the values
     except Exception:  # unreadable or not ours: it holds no samples of this result
         return False
 
