@@ -192,7 +192,7 @@ def _numpy_globals() -> list[Any]:
         from numpy._core import multiarray  # numpy 2
     except ImportError:  # numpy 1
         from numpy.core import multiarray  # type: ignore[no-redef]  # the same module, under numpy 1's name
-    numeric = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32]
+    numeric: list[type] = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32]
     numeric += [np.uint64, np.float16, np.float32, np.float64, np.complex64, np.complex128]
     names = [f"{package}.multiarray" for package in ("numpy.core", "numpy._core")]
     if torch.__version__ < "2.6":  # no (global, name) pairs yet: each under the name it has here
