@@ -15,8 +15,9 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from genbench.config import DEFAULT_SEED, PATH_FIELDS, RunConfig, check_seeds, parse_split
+from genbench.config import DEFAULT_SEED, PATH_FIELDS, RunConfig
 from genbench.errors import GenbenchError
+from genbench.flag_values import check_seeds, parse_split
 
 
 def _check_type(config: RunConfig, name: str, ok: Callable[[Any], bool], what: str) -> None:

@@ -1,5 +1,5 @@
 """What a board's rows ran with where their brackets name no value. A row is named by what it changes
-(``ddim[steps=100]``, :func:`genbench.config.canonical_variant`), so plain ``ddim`` beside it ran at
+(``ddim[steps=100]``, :func:`genbench.overrides.canonical_variant`), so plain ``ddim`` beside it ran at
 the config's own ``steps`` and ``eta``, which the board named nowhere: a reader of ``ddim-cond`` and
 ``ddim-cond[guidance=0]`` could not tell that the first is guided (0.1), nor ``ddim`` from
 ``ddim[steps=100]`` without the README. For each field that a bracket on the board names, the value

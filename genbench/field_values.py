@@ -2,7 +2,7 @@
 ``--metric-option``, a value of a model's per-dataset TOML defaults) becomes a value of a dataclass
 field's type, and how such a value is written back as text that reads back to it.
 
-Kept apart from :mod:`genbench.config` (the run configuration and its CLI flags), which reads model
+Kept apart from :mod:`genbench.model_config` and :mod:`genbench.metric_options`, which read model
 configs and metric options with these rules: one reading of ``1e3``, ``1:2``, ``none`` or an Enum's
 name for every place a value is typed, so that one setting is one variant, one label and one
 checkpoint key wherever it was written.

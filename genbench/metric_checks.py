@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from genbench import registry
-from genbench.config import RunConfig, parse_metric_options, resolve_metric_options
+from genbench.config import RunConfig
 from genbench.data.base import Dataset
 from genbench.errors import GenbenchError, PluginLoadError
 from genbench.features.base import FeatureExtractor
+from genbench.metric_options import parse_metric_options, resolve_metric_options
 from genbench.metrics._inputs import logits_features
 from genbench.metrics.base import Metric
 from genbench.resolve import call_plugin

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from genbench import registry
-from genbench.config import option_type
 from genbench.errors import GenbenchError
 from genbench.field_values import value_text
 from genbench.listing import describe
+from genbench.metric_options import option_type
 from genbench.metrics.base import Metric
 from genbench.model_fields import type_text
 
@@ -38,8 +38,8 @@ class MetricOption:
     #: the default as --metric-option writes it (a tuple as 1:2); None where the metric declares
     #: None: computed from the inputs (kid.subset_size's min(1000, N, reference size))
     default: str | None
-    #: what a value given is read as (:func:`genbench.config.resolve_metric_options`): the default's
-    #: type (int, float, str, tuple[int, ...]), or "number" for a default of None
+    #: what a value given is read as (:func:`genbench.metric_options.resolve_metric_options`): the
+    #: default's type (int, float, str, tuple[int, ...]), or "number" for a default of None
     type: str
     words: tuple[str, ...] = ()  # taken beside values of its type, as written (vendi.q's "inf")
 
@@ -129,6 +129,7 @@ def _direction(higher: bool | None) -> Direction:
 
 
 def _type_text(default: Any) -> str:
-    """The type a value given is converted to (:func:`genbench.config.option_type`, which
-    :func:`genbench.config.resolve_metric_options` reads it as); "number" where the default is None."""
+    """The type a value given is converted to (:func:`genbench.metric_options.option_type`, which
+    :func:`genbench.metric_options.resolve_metric_options` reads it as); "number" where the default
+    is None."""
     return "number" if default is None else type_text(option_type(default))

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from genbench import registry
-from genbench.config import DEFAULT_DATASET, RunConfig, resolve_model_config
+from genbench.config import DEFAULT_DATASET, RunConfig
 from genbench.errors import GenbenchError, said
 from genbench.field_comments import field_comments
 from genbench.field_values import canonical_text
+from genbench.model_config import resolve_model_config
 from genbench.weights_owner import weights_from_refusal
 
 if TYPE_CHECKING:

@@ -12,15 +12,15 @@ from typing import Any
 
 from genbench import registry
 from genbench.api import DataSpec, GenerativeModel
-from genbench.config import (
+from genbench.errors import GenbenchError, PluginLoadError, RegistrationError, attempt, said
+from genbench.model_config import resolve_model_config
+from genbench.overrides import (
     Override,
     canonical_variant,
     check_sequence_sweeps,
     expand_variants,
-    resolve_model_config,
     variant_label,
 )
-from genbench.errors import GenbenchError, PluginLoadError, RegistrationError, attempt, said
 from genbench.weights_owner import Owner, weights_owners
 
 

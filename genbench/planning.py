@@ -19,11 +19,7 @@ import torch
 
 from genbench import registry
 from genbench.api import GenerativeModel
-from genbench.config import (
-    Override,
-    RunConfig,
-    parse_overrides,
-)
+from genbench.config import RunConfig
 from genbench.config_types import check_config_types
 from genbench.data.base import Dataset
 from genbench.errors import (
@@ -44,6 +40,7 @@ from genbench.metric_checks import (
 from genbench.metrics.base import Metric
 from genbench.model_plan import Failed, asked_rows, plan_model
 from genbench.override_fields import check_fields_of_other_models
+from genbench.overrides import Override, parse_overrides
 from genbench.progress import Progress
 from genbench.replacement import add_fingerprints, check_no_results_replaced
 from genbench.resolve import (

@@ -23,12 +23,13 @@ import numpy as np
 import torch
 
 from genbench.api import GenerativeModel
-from genbench.config import DEFAULT_SEED, RunConfig, absolute_paths, variant_label
+from genbench.config import DEFAULT_SEED, RunConfig, absolute_paths
 from genbench.environment import environment
 from genbench.errors import Diverged, GenbenchError, PluginOutputError, plugin_fix, said
 from genbench.features.base import Features
 from genbench.isolation import global_rng_kept, torch_state_kept
 from genbench.model_plan import Failed, row_label
+from genbench.overrides import variant_label
 from genbench.plan_reference import load_stats, reference_features_for
 from genbench.planning import Plan, plan
 from genbench.progress import Progress, command_console

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genbench.api import GenerativeModel
-from genbench.config import resolve_model_config
 from genbench.io import as_written
 from genbench.metric_checks import effective_metric_options
+from genbench.model_config import resolve_model_config
 from genbench.model_plan import row_label
 from genbench.replacement import add_fingerprints, replaced_by_run
 from genbench.results import Result

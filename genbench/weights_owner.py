@@ -18,16 +18,12 @@ from typing import Any
 
 from genbench import registry
 from genbench.api import DataSpec, GenerativeModel
-from genbench.config import (
-    Override,
-    RunConfig,
-    check_sequence_sweeps,
-    expand_variants,
-    resolve_model_config,
-)
+from genbench.config import RunConfig
 from genbench.errors import GenbenchError, PluginLoadError, RegistrationError, UnknownNameError, attempt
 from genbench.field_values import same_value
 from genbench.isolation import global_rng_kept, torch_state_kept
+from genbench.model_config import resolve_model_config
+from genbench.overrides import Override, check_sequence_sweeps, expand_variants
 
 
 @dataclass(frozen=True)

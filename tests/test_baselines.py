@@ -25,8 +25,8 @@ from baselines.gan import (
 )
 from baselines.vae import VAE, elbo_terms, gaussian_nll, kl_to_standard_normal
 from genbench.api import DataSpec, SampleCheck, TrainContext
-from genbench.config import resolve_model_config
 from genbench.errors import Diverged, GenbenchError
+from genbench.model_config import resolve_model_config
 from genbench.registry import models as model_registry
 
 POINTS = DataSpec(name="ring8", kind="points", shape=(2,), value_range=None, num_train=64, num_modes=8)

@@ -19,7 +19,7 @@ from genbench import GenbenchError
 
 def test_an_optional_tuple_field_reads_as_a_tuple():
     """``tuple[int, ...] | None`` came through --set as the raw string ``"1:2"``."""
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
 
     class OptionalLevels(PointsOnly):
         @dataclass
@@ -34,7 +34,7 @@ def test_an_optional_tuple_field_reads_as_a_tuple():
 
 def test_a_fixed_length_tuple_field_takes_exactly_its_items():
     """``tuple[int, float]`` took any number of items (``1:2:3`` became a 3-tuple), each read as an int."""
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
 
     def with_defaults(**defaults):
         class Pair(PointsOnly):
@@ -67,7 +67,7 @@ class Size(enum.Enum):  # at module level: Config's annotations are resolved by 
 def test_dataset_defaults_are_read_as_the_fields_types_as_set_reads_them():
     """A plugin's per-dataset TOML defaults reached its Config as parsed TOML: an Enum field got the
     text ``"large"``, a Path field a str, a float field the int ``1``, an int field ``1.5``."""
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
 
     def with_defaults(**defaults):
         class Typed(PointsOnly):
@@ -109,7 +109,7 @@ def test_a_toml_value_and_the_same_set_value_are_read_alike():
     a value no ``--set`` can write."""
     import math
 
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
 
     def with_defaults(**defaults):
         class Typed(PointsOnly):
@@ -159,7 +159,7 @@ def test_a_toml_value_and_the_same_set_value_are_read_alike():
 
 
 def test_an_unknown_field_in_a_models_dataset_defaults_names_the_close_ones():
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
 
     class Typo(PointsOnly):
         @dataclass
@@ -178,7 +178,7 @@ def test_an_unknown_field_in_a_models_dataset_defaults_names_the_close_ones():
 def test_a_list_or_table_in_dataset_defaults_is_refused_for_a_field_of_one_value():
     """``lr = [0.001]`` (or ``lr_schedule = ["cosine"]``) in a model's TOML set the one value; a list
     reads as a tuple only for a tuple field."""
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
 
     def with_defaults(**defaults):
         class Typed(PointsOnly):
@@ -203,7 +203,7 @@ def test_a_list_or_table_in_dataset_defaults_is_refused_for_a_field_of_one_value
 def test_a_union_field_takes_a_value_of_each_of_its_types():
     """``size: int | str = "auto"`` read every value as an int: ``--set m.size=big`` and its own
     default ``"auto"`` in the model's per-dataset defaults both failed as "expected int"."""
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
 
     def with_defaults(**defaults):
         class Union(PointsOnly):
@@ -233,7 +233,8 @@ def test_a_union_field_reads_a_value_by_how_it_is_written_as_a_toml_does():
     is the float; ``--set m.size=1e3`` for ``size: int | str`` was 1000 though ``size = "1e3"`` is
     the text. The float stays a float through the variant's canonical text too, which the runner
     reads back, and is no default of 1."""
-    from genbench.config import canonical_variant, resolve_model_config
+    from genbench.model_config import resolve_model_config
+    from genbench.overrides import canonical_variant
 
     def with_defaults(**defaults):
         class Union(PointsOnly):
@@ -284,7 +285,8 @@ def test_a_tuple_or_list_field_of_no_item_type_reads_numbers_else_text():
     ``('3', ':', '4')``, labelled ``g=3:::4``; ``g=1:2``, its default, was a variant of its own, and
     ``c: list`` took ``12`` as ``['1', '2']``. A TOML list for the tuple field was refused. Its items
     are read as a metric option's tuple of mixed items is: numbers, else text."""
-    from genbench.config import canonical_variant, resolve_model_config
+    from genbench.model_config import resolve_model_config
+    from genbench.overrides import canonical_variant
 
     def with_defaults(**defaults):
         class Bare(PointsOnly):
@@ -331,7 +333,7 @@ def test_a_repeated_item_of_a_tuple_field_is_refused_as_a_sweep_of_its_items_is(
     """``--set ddpm.ch_mult=2,2`` (the two-level ``(2, 2)`` meant) was one sweep value, a repeated
     one being dropped as ``=10,10`` is: it ran the one-level U-Net ``(2,)`` with nothing said, where
     ``1,2,2`` was refused naming ``1:2:2``."""
-    from genbench.config import check_sequence_sweeps, parse_overrides
+    from genbench.overrides import check_sequence_sweeps, parse_overrides
 
     class Levels(PointsOnly):
         @dataclass
@@ -358,7 +360,7 @@ def test_a_defaults_file_that_is_not_utf8_fails_naming_it_and_the_fix(tmp_path):
     naming neither the file nor the fix."""
     import re
 
-    from genbench.config import read_toml
+    from genbench.model_config import read_toml
 
     path = tmp_path / "vae.toml"
     path.write_bytes("# café\nsteps = 2\n".encode("latin-1"))

@@ -133,7 +133,7 @@ def test_minus_zero_is_one_value_with_zero_in_variants_and_checkpoint_keys(tmp_p
     """``--set ddpm.grad_clip=-0,0`` (both turn clipping off) were two variants, two rows and two
     checkpoint keys: ``-0.0 == 0.0``, but the label wrote ``-0`` and the key hashed ``-0.0``."""
     from baselines.ddpm import DDPM
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
     from genbench.planning import plan
     from genbench.training import checkpoint_subdir
 
@@ -367,7 +367,7 @@ def test_a_tuple_written_in_brackets_is_told_the_form_that_works(tmp_path, cache
     """``--set ddpm.ch_mult=[1,2]`` was told to write ``ddpm.ch_mult=[1:2]``, which failed as
     "bad value '[1'"; a tuple item that is no number named no form at all."""
     from baselines.ddpm import DDPM
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
     from genbench.planning import plan
 
     def error(value: str) -> str:

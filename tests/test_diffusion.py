@@ -17,8 +17,8 @@ from baselines.ddim import DDIM
 from baselines.ddpm import DDPM
 from baselines.schedule import NoiseSchedule, ddim_sample, ddim_timesteps, ddpm_sample
 from genbench.api import DataSpec, SampleCheck, TrainContext
-from genbench.config import resolve_model_config
 from genbench.errors import Diverged, GenbenchError
+from genbench.model_config import resolve_model_config
 
 T = 1000
 POINTS = DataSpec(name="ring8", kind="points", shape=(2,), value_range=None, num_train=64, num_modes=8)

@@ -23,8 +23,8 @@ from baselines.schedule import ddim_sample, ddpm_sample
 from baselines.unet import MLPDenoiser, UNet
 from genbench.api import DataSpec, TrainContext
 from genbench.checkpoint import load_checkpoint
-from genbench.config import resolve_model_config
 from genbench.errors import GenbenchError
+from genbench.model_config import resolve_model_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -20,8 +20,8 @@ from baselines.gan import GanNS, GanSat
 from baselines.gan_cond import GanCond, ProjectionDiscriminator
 from genbench.api import DataSpec, TrainContext
 from genbench.checkpoint import load_checkpoint
-from genbench.config import resolve_model_config
 from genbench.errors import GenbenchError
+from genbench.model_config import resolve_model_config
 from genbench.registry import models as model_registry
 
 pytestmark = pytest.mark.usefixtures("one_thread")

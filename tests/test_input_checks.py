@@ -10,9 +10,9 @@ import pytest
 import torch
 from cli_helpers import single_line_error  # tests/ is on the path: pytest puts it there
 
-from genbench.config import parse_seeds
 from genbench.data.folder import as_samples, load_samples
 from genbench.errors import GenbenchError
+from genbench.flag_values import parse_seeds
 from genbench.io import check_writable
 
 # -- F2: float64 samples beyond float32's range ------------------------------------------------------

@@ -106,7 +106,7 @@ class ChoicesConfig(_ConfiguredModel):
 def test_set_converts_enum_literal_and_path_fields_and_their_label_reads_back(register, tmp_path, cache_dir):
     """--set gave an Enum field 'slow' (not Speed.slow), a Literal["x", "y"] field 'z', a Literal[1, 2]
     field '2' and a Path field a str, and setting a field to its default named a variant."""
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
     from genbench.planning import plan
 
     register(registry.models, "test-choices", ChoicesConfig)
@@ -138,7 +138,7 @@ def test_set_converts_enum_literal_and_path_fields_and_their_label_reads_back(re
 
 def test_a_plugin_metrics_tuple_and_none_default_options_are_read_as_set_reads_values():
     """A tuple default's option stayed the text ``"1:2"``, a None default's ``"0500"`` (not 500)."""
-    from genbench.config import resolve_metric_options
+    from genbench.metric_options import resolve_metric_options
 
     declared = {"ks": (1, 2), "weights": [0.5], "mixed": (1, "a"), "size": None, "name": None}
     given = {"ks": "3:05", "weights": "1:2.5", "mixed": "4:b", "size": "0500", "name": "abc"}

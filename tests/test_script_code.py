@@ -200,7 +200,7 @@ def test_every_other_models_key_is_as_it_was(monkeypatch):
     key of name, version, config and seed: their ``version`` says when checkpoints are stale. A
     guard against hashing every class's source: it holds on the code before too."""
     from baselines.ddpm import DDPM
-    from genbench.config import resolve_model_config
+    from genbench.model_config import resolve_model_config
 
     # the key's scheme itself, as genbench has always made it
     assert config_hash("ddpm", "ring8", {"lr": 0.001}, 0, 1) == "f7094aa0ff881dd3"

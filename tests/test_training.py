@@ -575,8 +575,8 @@ def test_the_baselines_ship_the_digits_board_s_checkpoints_under_their_current_k
     from baselines.configs import WEIGHTS_DIR
     from baselines.ship_weights import DATASET, MODELS
     from genbench.checkpoint import load_checkpoint
-    from genbench.config import resolve_model_config
     from genbench.data.digits import Digits
+    from genbench.model_config import resolve_model_config
     from genbench.shipped import shipped_checkpoint
     from genbench.training import checkpoint_subdir
 

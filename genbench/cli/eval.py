@@ -20,7 +20,8 @@ from genbench.cli.options import (
     Metrics,
     path_option,
 )
-from genbench.config import RunConfig, parse_list, parse_seeds, parse_split
+from genbench.config import RunConfig
+from genbench.flag_values import parse_list, parse_seeds, parse_split
 
 
 def eval_samples(

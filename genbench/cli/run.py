@@ -22,15 +22,8 @@ from genbench.cli.options import (
     Metrics,
     path_option,
 )
-from genbench.config import (
-    DEFAULT_CHECKPOINT_MINUTES,
-    DEFAULT_DATASET,
-    DEFAULT_MODELS,
-    RunConfig,
-    parse_list,
-    parse_seeds,
-    parse_split,
-)
+from genbench.config import DEFAULT_CHECKPOINT_MINUTES, DEFAULT_DATASET, DEFAULT_MODELS, RunConfig
+from genbench.flag_values import parse_list, parse_seeds, parse_split
 
 if TYPE_CHECKING:
     from genbench.results import Result

@@ -18,7 +18,8 @@ from genbench.cli.options import (
     Include,
     path_option,
 )
-from genbench.config import RunConfig, parse_split
+from genbench.config import RunConfig
+from genbench.flag_values import parse_split
 
 
 def stats(
