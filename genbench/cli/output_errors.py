@@ -21,8 +21,12 @@ import errno
 import os
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: the exit status of a command whose reader closed the pipe: 128 + SIGPIPE's number (13 on every
 #: Unix; Windows has no SIGPIPE, and this status is the one a script there tests for all the same)
@@ -83,7 +87,7 @@ def output_errors() -> Iterator[None]:
         raise
 
 
-def _broken_pipe(console: object) -> None:
+def _broken_pipe(self: Console) -> None:  # rich.Console.on_broken_pipe, a method
     raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
