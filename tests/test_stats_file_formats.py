@@ -7,6 +7,7 @@ inception_spatial}.py``); the expected values are the formats' or worked out by 
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import zipfile
 from pathlib import Path
@@ -22,8 +23,22 @@ from genbench.features.inception import Inception
 from genbench.features.inception_spatial import spatial_tap
 from genbench.features.library_stats import cleanfid_mode_warning
 from genbench.features.raw import Raw
-from genbench.features.reference import cache_path, key_inputs, key_of, keyed_today, reference_features
-from genbench.features.reference_stats import load_reference_stats, made_reference, stats_made
+from genbench.features.reference import (
+    arithmetic,
+    cache_path,
+    key_inputs,
+    key_of,
+    keyed_today,
+    reference_features,
+)
+from genbench.features.reference_stats import (
+    load_reference_stats,
+    made_reference,
+    stats_extraction_warning,
+    stats_identity,
+    stats_made,
+)
+from genbench.results import STATS_HASH
 
 
 def _npz(path: Path, **arrays: np.ndarray) -> Path:
@@ -235,3 +250,48 @@ NOTHING = {"reference_split": None, "num_reference": None, "dataset_fingerprint"
 )
 def test_a_stats_record_gives_the_protocol_only_values_a_result_may_record(made, dataset, expected):
     assert made_reference(made, dataset) == expected
+
+
+@pytest.mark.parametrize("rows", [0, -1, True, 2.0], ids=["zero", "negative", "bool", "float"])
+def test_a_recorded_batch_size_no_extraction_can_have_is_not_warned_of(tmp_path, rows):
+    """``batch_rows`` is a count of rows, 1 or more: any other value records nothing to compare."""
+    ds = Ring8(cache_dir=tmp_path)
+    ext = Raw(ds, cache_dir=tmp_path)
+    made = {"batch_rows": rows, "arithmetic": arithmetic(ext.device)}
+    assert stats_extraction_warning(made, ext, tmp_path / "s.npz", "ring8", "train") is None
+
+
+def test_a_warning_names_calls_of_64_rows_or_more_as_such(tmp_path):
+    """At --batch-size 256 every call is 64 rows or more: the warning says so, not "64 rows"."""
+    ds = Ring8(cache_dir=tmp_path)
+    ext = Raw(ds, cache_dir=tmp_path, batch_size=256)
+    made = {"batch_rows": 2, "arithmetic": arithmetic(ext.device)}
+    said = stats_extraction_warning(made, ext, tmp_path / "s.npz", "ring8", "train")
+    assert "extracted 2 rows at a time" in said and "64 or more rows at a time (--batch-size 256)" in said
+
+
+def test_a_statistics_file_is_recorded_by_its_name_and_sha256_s_first_16_digits(tmp_path, monkeypatch):
+    """The protocol's record of --reference-stats: the file's name (however the path was typed) and
+    the first 16 hexadecimal digits of the SHA-256 of its bytes."""
+    path = _npz(tmp_path / "s.npz", mu=np.zeros(1), sigma=np.eye(1))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert stats_identity(path) == f"s.npz {STATS_HASH}{digest[:16]}"
+    monkeypatch.chdir(tmp_path)
+    assert stats_identity(Path("./s.npz")) == stats_identity(path)
+
+
+def test_a_mean_that_is_no_vector_is_refused(tmp_path):
+    """mu is of shape (D,): a (D, 1) column, as a matrix of the same length, is no mean vector."""
+    path = _npz(tmp_path / "m.npz", mu=np.zeros((3, 1)), sigma=np.eye(3))
+    with pytest.raises(MetricInputError, match=r"mu has shape \(3, 1\).*expected \(D,\) and \(D, D\)"):
+        load_reference_stats(path)
+
+
+def test_an_edm2_entry_that_is_no_dict_is_named_as_missing(tmp_path):
+    """EDM2's entries are dicts of mu and sigma: a ``fid`` of another type is no entry, and the error
+    names the entries the file has."""
+    (path := tmp_path / "ref.pkl").write_bytes(
+        pickle.dumps({"fid": 3, "fd_dinov2": {"mu": np.zeros(1), "sigma": np.eye(1)}})
+    )
+    with pytest.raises(MetricInputError, match="have no 'fid' entry, .*they have fd_dinov2"):
+        load_reference_stats(path, features="inception")
