@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -295,3 +297,18 @@ def test_an_edm2_entry_that_is_no_dict_is_named_as_missing(tmp_path):
     )
     with pytest.raises(MetricInputError, match="have no 'fid' entry, .*they have fd_dinov2"):
         load_reference_stats(path, features="inception")
+
+
+def test_a_setting_of_its_own_overrides_its_parent_s_tf32(tmp_path):
+    """PyTorch's ``fp32_precision`` settings inherit only where ``"none"``: IEEE set on matmuls and
+    on cuDNN's convolutions stands under TF32 set at the top (in a fresh process: they are global)."""
+    if not hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        pytest.skip("this torch has only the allow_tf32 flags")
+    code = (
+        "import torch; b = torch.backends; b.fp32_precision = 'tf32';"
+        "b.cuda.matmul.fp32_precision = 'ieee'; b.cudnn.conv.fp32_precision = 'ieee';"
+        "from genbench.features.reference import arithmetic; print(arithmetic(torch.device('cuda')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "cuda,tf32-conv=False,tf32-matmul=False"
