@@ -263,6 +263,15 @@ def test_a_recorded_batch_size_no_extraction_can_have_is_not_warned_of(tmp_path,
     assert stats_extraction_warning(made, ext, tmp_path / "s.npz", "ring8", "train") is None
 
 
+def test_a_record_of_64_rows_or_more_matches_any_batch_of_64_or_more(tmp_path):
+    """Calls of 64 rows or more take the same kernels: statistics recorded at 500 rows a call match a
+    run at --batch-size 256, and nothing is warned of."""
+    ds = Ring8(cache_dir=tmp_path)
+    ext = Raw(ds, cache_dir=tmp_path, batch_size=256)
+    made = {"batch_rows": 500, "arithmetic": arithmetic(ext.device)}
+    assert stats_extraction_warning(made, ext, tmp_path / "s.npz", "ring8", "train") is None
+
+
 def test_a_warning_names_calls_of_64_rows_or_more_as_such(tmp_path):
     """At --batch-size 256 every call is 64 rows or more: the warning says so, not "64 rows"."""
     ds = Ring8(cache_dir=tmp_path)
