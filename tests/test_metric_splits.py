@@ -155,36 +155,33 @@ def test_a_bad_split_declaration_is_refused_at_registration(declared, said):
     assert "\n" not in str(e.value)
 
 
-def test_a_good_split_declaration_is_registered():
-    class Declared(Metric):
-        higher_is_better = {"mine": False, "mine_heldout": False}  # noqa: RUF012
-        compares_with = "test"
-        compares_also = {"reference": ("mine_heldout",)}  # noqa: RUF012
-
-        def compute(self, ctx):
-            return {"mine": 0.0, "mine_heldout": 0.0}
-
+@pytest.mark.parametrize(
+    "declared",
+    [
+        {"compares_with": "test", "compares_also": {"reference": ("mine_heldout",)}},
+        # a "stats" metric's other split: mifid's distance d against the train split's features
+        {"reference": "stats", "compares_also": {"train": ("mine_heldout",)}},
+    ],
+)
+def test_a_good_split_declaration_is_registered(declared):
+    Declared = type(
+        "Declared",
+        (Metric,),
+        {
+            "higher_is_better": {"mine": False, "mine_heldout": False},
+            "compute": lambda self, ctx: {"mine": 0.0, "mine_heldout": 0.0},
+            **declared,
+        },
+    )
     fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
     fresh.add("test-declared", Declared)
     assert fresh.get("test-declared") is Declared
 
 
-def test_a_stats_metric_may_compare_some_values_with_another_split():
+def test_list_metrics_mifid_says_its_distance_compares_with_the_train_split():
     """mifid's FID compares with the reference split's mean and covariance (or --reference-stats), its
     distance d with the train split's features whatever --reference-split is: its row said the
     former alone."""
-
-    class Declared(Metric):
-        higher_is_better = {"mine": False, "mine_d": None}  # noqa: RUF012
-        reference = "stats"
-        compares_also = {"train": ("mine_d",)}  # noqa: RUF012
-
-        def compute(self, ctx):
-            return {"mine": 0.0, "mine_d": 0.0}
-
-    fresh = registry.Registry("metric", "genbench.test-none", registry._metric_base, "metrics")
-    fresh.add("test-declared", Declared)
-    assert fresh.get("test-declared") is Declared
     assert rows(listed("metrics", "mifid").stdout)["compares with"][1] == (
         "the reference split's feature mean and covariance, or --reference-stats, and the train "
         "split's features for mifid and mifid_d whatever --reference-split is (the dataset is read)"
