@@ -3,6 +3,7 @@ a command's own code runs, the command list of `genbench --help` at 80 columns."
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 import genbench.cli.main
+import genbench.cli.output_errors as output_errors_module
 from genbench.cli.main import app, main
 from genbench.results import Result
 
@@ -134,3 +136,18 @@ def test_ctrl_c_while_typer_builds_the_command_says_interrupted(monkeypatch, cap
     except KeyboardInterrupt:
         pytest.fail("the KeyboardInterrupt reached the top: a traceback")
     assert stop.value.code == 130 and capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "space"), [(errno.ENOSPC, True), (errno.EDQUOT, True), (errno.EIO, False), (errno.EFBIG, False)]
+)
+def test_lost_output_names_free_space_only_for_a_full_disk_or_quota(code, space, monkeypatch, capsys):
+    """Output lost on a failing device (EIO: a terminal gone) or to a file over its size limit
+    (EFBIG) said "free some space", which frees nothing there; the full disk and the quota alone are
+    told to."""
+    monkeypatch.setattr(output_errors_module, "discard_output", lambda: None)
+    with pytest.raises(typer.Exit) as exit_info, output_errors_module.output_errors():
+        raise OSError(code, os.strerror(code))
+    line = capsys.readouterr().err.strip()
+    assert exit_info.value.exit_code == 1 and line.startswith("error: the output could not be written")
+    assert ("free some space" in line) == space and "send it elsewhere" in line, line

@@ -34,6 +34,7 @@ CLOSED_PIPE_EXIT = 141
 
 #: a write to a full disk or a failing device: the output is lost, which the command says
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+#: of those, the ones that freeing space fixes (a failing device or a file over its size limit is not)
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -79,9 +80,8 @@ def output_errors() -> Iterator[None]:
             discard_output()
             raise typer.Exit(CLOSED_PIPE_EXIT) from None
         if is_lost_output(e):
-            _say(
-                f"error: the output could not be written ({e.strerror}): free some space or send it elsewhere"
-            )
+            fix = "free some space or send it elsewhere" if e.errno in _NO_SPACE else "send it elsewhere"
+            _say(f"error: the output could not be written ({e.strerror}): {fix}")
             discard_output()
             raise typer.Exit(1) from None
         raise
