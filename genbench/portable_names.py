@@ -36,9 +36,9 @@ def unportable(name: str) -> str | None:
 def portable(name: str) -> str:
     """``name``, a :func:`genbench.results.safe_name` spelling (never starting or ending with '_'),
     as a folder name every file system holds as itself: a name :func:`unportable` refuses gets a '_'
-    before it when it is no folder or a device name (``_con``, ``_nul.txt``, ``_..``), and one after
-    it when it ends in a dot (``a._``). No other name starts or ends with '_', so distinct names stay
-    distinct."""
+    before it when it is no folder or a device name (``_con``, ``_nul.txt``), and one after it when
+    it ends in a dot (``a._``; ``..`` both: ``_.._``). No other name starts or ends with '_', so
+    distinct names stay distinct."""
     if name in NOT_FOLDERS or _device(name):
         name = f"_{name}"
     if name.endswith("."):

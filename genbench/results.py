@@ -181,13 +181,13 @@ def safe_name(label: str) -> str:
     ``--set`` sweep point over long lists, a long ``--name``) keeps its start and a hash of the
     whole, so that distinct labels stay apart: writing it failed after all the work was done. A name
     that is no folder of its own on some file system (``con``, ``a.``, ``..``) is spelled apart
-    (:func:`genbench.portable_names.portable`: ``_con``, ``a._``, ``_..``)."""
+    (:func:`genbench.portable_names.portable`: ``_con``, ``a._``, ``_.._``)."""
     return _shortened(portable(_spelled(label)), label)
 
 
 def names_no_folder(label: str) -> bool:
     """Whether ``label`` is spelled, in a folder name's characters, as no folder of its own (``..``,
-    ``.``, or nothing: ``///``): :func:`safe_name` spells it apart (``_..``), but no row should be
+    ``.``, or nothing: ``///``): :func:`safe_name` spells it apart (``_.._``), but no row should be
     named so (`genbench eval --name ..` is refused)."""
     return _spelled(label) in NOT_FOLDERS
 
