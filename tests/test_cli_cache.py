@@ -244,8 +244,9 @@ def test_list_cache_prints_a_folder_name_as_written_not_as_markup_or_an_escape_s
     markup (it vanished, the rest red), and the title, the total's line and the ``rm`` line to
     paste put the raw ESC (the terminal cleared) and line break (the command split) on the console.
     They are printed as written (:func:`genbench.text.printable`), the ``rm`` line's paths in
-    ``$'...'`` quoting, which the shell reads back as the folder's own name."""
-    root = tmp_path / "c[red]x\x1b[2J\nq'b\\d"
+    ``$'...'`` quoting, which the shell reads back as the folder's own name (a backslash in it too:
+    ``b\\nd`` unescaped there would read back as a line break)."""
+    root = tmp_path / "c[red]x\x1b[2J\nq'b\\nd"
     paths = _cache(root)
     r = _list_cache(root, root / "data")
     assert "\x1b" not in r.stdout and "[red]x" in r.stdout
