@@ -77,10 +77,21 @@ def shell_word(text: str) -> str:
     or where it holds a character a terminal acts on (a control character, a line break) in bash's
     and zsh's ``$'...'`` with that character as its escape (``$'a\\x1bb'``), which the shell reads
     back as the character. Quoted raw, a cache folder named ``"c\\x1b[2J"`` cleared the terminal
-    when the line was printed, and a line break in a name split the command."""
+    when the line was printed, and a line break in a name split the command. A byte of a name that
+    is no UTF-8, which Python reads as a surrogate (``"\\udce9"``), is written as that byte
+    (``\\xe9``): bash reads ``\\udce9`` as three other bytes."""
     if printable(text) == text:
         return shlex.quote(text)
-    return "$'" + "".join("\\" + c if c in "\\'" else printable(c) for c in text) + "'"
+    return "$'" + "".join(_shell_char(c) for c in text) + "'"
+
+
+def _shell_char(c: str) -> str:
+    """One character of :func:`shell_word`'s ``$'...'``."""
+    if c in "\\'":
+        return "\\" + c
+    if "\udc80" <= c <= "\udcff":  # os.fsdecode's escape of a byte no UTF-8 text has
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    return printable(c)
 
 
 def _cost(listing: CacheListing, kind: str) -> str:
