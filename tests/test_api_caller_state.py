@@ -92,6 +92,21 @@ CALLERS: dict[str, Callable[[], contextlib.AbstractContextManager[Any]]] = {
 }
 
 
+def _vae_run(out, cache_dir, samples: int, steps: int) -> RunConfig:
+    """A ring8 VAE's run, trained by every call (never loaded from an earlier call's checkpoint)."""
+    return RunConfig(
+        models=["vae"],
+        dataset="ring8",
+        samples=samples,
+        metrics=["fid"],
+        overrides=[f"vae.steps={steps}"],
+        retrain=True,
+        out=out,
+        cache_dir=cache_dir,
+        progress=False,
+    )
+
+
 @pytest.mark.parametrize("caller", list(CALLERS))
 def test_a_run_inside_the_callers_torch_settings_trains_as_the_command_does(tmp_path, cache_dir, caller):
     """`run` inside ``torch.no_grad()`` or ``torch.inference_mode()`` (an evaluation function, an
@@ -100,17 +115,7 @@ def test_a_run_inside_the_callers_torch_settings_trains_as_the_command_does(tmp_
     grad", "mat1 and mat2 must have the same dtype", "Cannot copy out of meta tensor"), each
     recorded as the model's own bug, where `genbench run` trained them. The caller's settings are
     its own again after the call."""
-    config = RunConfig(
-        models=["vae"],
-        dataset="ring8",
-        samples=20,
-        metrics=["fid"],
-        overrides=["vae.steps=2"],
-        retrain=True,  # trained by every case, not loaded from the first one's checkpoint
-        out=tmp_path,
-        cache_dir=cache_dir,
-        progress=False,
-    )
+    config = _vae_run(tmp_path, cache_dir, samples=20, steps=2)
     with CALLERS[caller]():
         before = _state()
         results = genbench.run(config)
@@ -125,17 +130,7 @@ def test_a_run_inside_the_callers_autocast_scores_as_the_command_does(tmp_path, 
     """Inside the caller's ``torch.autocast`` (a mixed-precision training loop's, bfloat16 on the
     CPU) a model trained and sampled in bfloat16: a ring8 VAE's FID moved from 0.848 to 0.926,
     recorded "ok" as the float32 one."""
-    config = RunConfig(
-        models=["vae"],
-        dataset="ring8",
-        samples=40,
-        metrics=["fid"],
-        overrides=["vae.steps=3"],
-        retrain=True,
-        out=tmp_path,
-        cache_dir=cache_dir,
-        progress=False,
-    )
+    config = _vae_run(tmp_path, cache_dir, samples=40, steps=3)
     alone = [r.metrics for r in genbench.run(config)]
     with torch.autocast("cpu", dtype=torch.bfloat16):
         inside = [r.metrics for r in genbench.run(config)]
