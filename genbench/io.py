@@ -67,7 +67,7 @@ def atomic_write(
             os.fsync(fh.fileno())
         if before_replace is not None:
             before_replace()
-        _replace(tmp, path)
+        replace_retried(tmp, path)
         remove_temps(path)
     except BaseException as e:
         try:
@@ -79,7 +79,7 @@ def atomic_write(
         raise
 
 
-#: seconds :func:`_replace` retries a rename over a file another process holds open, on Windows
+#: seconds :func:`replace_retried` retries a rename over a file another process holds open, on Windows
 #: alone: there a `genbench report` reading a result, an editor or a virus scanner with the file open
 #: makes the rename fail (PermissionError) until it closes it, milliseconds later, where POSIX
 #: renames over an open file. On POSIX a PermissionError is the folder's permissions, which no wait
@@ -88,10 +88,11 @@ def atomic_write(
 REPLACE_RETRY_S = 5.0 if os.name == "nt" else 0.0
 
 
-def _replace(tmp: str, path: Path) -> None:
+def replace_retried(tmp: str | os.PathLike[str], path: Path) -> None:
     """``os.replace(tmp, path)``, retried for :data:`REPLACE_RETRY_S` while it fails with a
-    PermissionError (another process has ``path`` open, on Windows); then a :class:`GenbenchError`
-    saying so, in one line."""
+    PermissionError (another process has ``path`` or ``tmp`` open, on Windows); then a
+    :class:`GenbenchError` saying so, in one line. Atomic writes rename their temp file so, and a
+    download its verified part (:meth:`genbench.data.resume.Part.finish`)."""
     deadline, pause = time.monotonic() + REPLACE_RETRY_S, 0.01
     while True:
         try:

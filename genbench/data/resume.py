@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from collections.abc import Iterator, Mapping
 from email.message import Message
@@ -30,7 +29,7 @@ from typing import IO, Any
 
 from genbench.data import digest
 from genbench.errors import GenbenchError
-from genbench.io import FIX_DATA, atomic_write_text, disk_error
+from genbench.io import FIX_DATA, atomic_write_text, disk_error, replace_retried
 
 #: a response's headers (http.client's and urllib's are a Message), or a test's dict
 Headers = Mapping[str, str] | Message
@@ -160,8 +159,10 @@ class Part:
             raise
 
     def finish(self) -> None:
-        """Rename the verified part (synced to disk by the caller) to its destination."""
-        os.replace(self.path, self.dest)
+        """Rename the verified part (synced to disk by the caller) to its destination: retried on
+        Windows while another process holds either open (a virus scanner reading the part just
+        written), as atomic writes are."""
+        replace_retried(self.path, self.dest)
         with contextlib.suppress(OSError):
             self.sidecar.unlink()
 
