@@ -111,6 +111,7 @@ def _cache(root: Path, data_dir: Path) -> Iterator[CacheEntry]:
 def _checkpoints(top: Path) -> Iterator[CacheEntry]:
     """``checkpoints/<dataset>/<model>/seed<N>-<key>/``: one entry a folder."""
     from genbench.checkpoint import PARTIAL
+    from genbench.portable_names import spelled_from
 
     for dataset in _children(top):
         if not dataset.is_dir():
@@ -125,7 +126,8 @@ def _checkpoints(top: Path) -> Iterator[CacheEntry]:
                 if m is None or not folder.is_dir():
                     yield from _loose(folder)  # its lock beside it, left out
                     continue
-                what = f"{model.name} on {dataset.name}, seed {m['seed']}"
+                # named as the run names them: `con` of the folder _con/ (portable_names.portable)
+                what = f"{spelled_from(model.name)} on {spelled_from(dataset.name)}, seed {m['seed']}"
                 if (folder / "model.pt").exists():
                     config = _read(folder / "model.pt", "config")
                     shown = what if isinstance(config, dict) else f"{what} (model.pt unreadable)"

@@ -5,10 +5,16 @@ letters, digits and ``_.=-``. Linux creates any such name, but Windows does not:
 of its device names (``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM0``..``COM9``, ``LPT0``..``LPT9``, in
 any case, alone or before an extension: ``nul.txt``) opens the device, and a trailing dot is dropped
 (``a.`` is the folder ``a``, another row's). ``.`` and ``..`` are no folder of their own anywhere,
-and an empty name is the folder above. :func:`portable` spells each of these apart.
+and an empty name is the folder above. :func:`portable` spells each of these apart. Checkpoints'
+folders (``<cache>/checkpoints/<dataset>/<model>/``: :func:`genbench.training.checkpoint_subdir`)
+are spelled so too, a plugin's model or dataset being free to be named ``con`` or ``aux``; a folder
+genbench made before under the old name is still found where it is (:func:`kept_path`).
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 #: Windows's device names, which no file or folder can take, with or without an extension
 #: (Microsoft's "Naming Files, Paths, and Namespaces" lists the 0s too; Python's
@@ -44,6 +50,41 @@ def portable(name: str) -> str:
     if name.endswith("."):
         name = f"{name}_"
     return name
+
+
+def spelled_from(folder: str) -> str:
+    """The name :func:`portable` spells as ``folder`` (``con`` for ``_con``, ``a.`` for ``a._``,
+    ``..`` for ``_.._``), or ``folder`` itself, which is its own spelling for any other."""
+    name = folder
+    if name.endswith("._"):
+        name = name[:-1]
+    if name.startswith("_") and (name[1:] in NOT_FOLDERS or _device(name[1:])):
+        name = name[1:]
+    return name if portable(name) == folder else folder
+
+
+def exactly_there(parent: Path, name: str) -> bool:
+    """Whether ``parent`` holds a folder of exactly the name ``name``: not one a case-insensitive
+    file system or Windows takes it for (``Con``, ``a`` for ``a.``), and never ``''``, ``.`` or
+    ``..`` (``parent`` itself, or the folder above)."""
+    if name in NOT_FOLDERS or not (parent / name).is_dir():
+        return False
+    try:
+        return name in os.listdir(parent)
+    except OSError:
+        return False
+
+
+def kept_path(root: Path, subdir: Path) -> Path:
+    """``root / subdir``, ``subdir`` a path of :func:`portable` names, where each folder whose name
+    was spelled apart is the one genbench made before it spelled it so (``con/`` for ``_con/``) when
+    a folder of exactly that old name is there: what Linux made then is still found and used (a
+    plugin model ``con``'s checkpoints, not trained again)."""
+    folder = Path(root)
+    for part in Path(subdir).parts:
+        old = spelled_from(part)
+        folder = folder / (old if old != part and exactly_there(folder, old) else part)
+    return folder
 
 
 def _device(name: str) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from genbench.io import atomic_write_json, json_text
-from genbench.portable_names import NOT_FOLDERS, portable
+from genbench.portable_names import NOT_FOLDERS, exactly_there, portable
 
 #: in a protocol's ``reference_stats`` ("stats.npz sha256:..."), what separates the file's name
 #: from the hash of its bytes (:func:`genbench.features.reference_stats.stats_identity` writes it)
@@ -213,13 +213,8 @@ def label_folder(folder: Path, label: str) -> str:
     a row). Windows never made such a folder, and ``a.`` there is another row's ``a``."""
     name = safe_name(label)
     old = _shortened(_spelled(label), label)
-    if old != name and old not in NOT_FOLDERS and (folder / old).is_dir():
-        try:
-            if old in os.listdir(folder):  # this exact name: not a case or a dot Windows drops
-                return old
-        except OSError:
-            pass
-    return name
+    # this exact name: not a case or a dot Windows drops
+    return old if old != name and exactly_there(folder, old) else name
 
 
 #: the type each field of a result JSON must have (a hand-edited file is checked before it is used)

@@ -13,16 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genbench.api import GenerativeModel
+from genbench.portable_names import kept_path
 
 if TYPE_CHECKING:
     from genbench.weights_owner import Owner
 
 
 def shipped_checkpoint(cls: type[GenerativeModel], subdir: Path) -> Path | None:
-    """The model.pt of ``subdir`` that ships with ``cls``, or None."""
+    """The model.pt of ``subdir`` that ships with ``cls``, or None; in a folder of the name genbench
+    gave it before it spelled unportable names apart (``con/`` for ``_con/``) where the package has
+    that one."""
     if cls.shipped_checkpoints is None:
         return None
-    path = Path(cls.shipped_checkpoints) / subdir / "model.pt"
+    path = kept_path(Path(cls.shipped_checkpoints), subdir) / "model.pt"
     return path if path.is_file() else None
 
 

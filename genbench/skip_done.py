@@ -25,6 +25,7 @@ from genbench.io import as_written
 from genbench.metric_checks import effective_metric_options
 from genbench.model_config import resolve_model_config
 from genbench.model_plan import row_label
+from genbench.portable_names import portable
 from genbench.replacement import add_fingerprints, replaced_by_run
 from genbench.results import Result
 from genbench.weights_owner import OwnerFailed, owners_code
@@ -196,7 +197,10 @@ def _weights_differ(
             built[trainer_name] = trainer(p.dataset.spec, trainer_cfg)
     subdir = checkpoint_subdir(p.dataset.name, trainer_name, built[trainer_name], seed, p.amp)
     checkpoint = Path(str(info.get("checkpoint") or ""))
-    if checkpoint.parent.parts[-len(subdir.parts) :] != subdir.parts:
+    # a folder of the name genbench gave before it spelled unportable ones apart (con/ for _con/)
+    # is that checkpoint's (training.train_or_load loads it)
+    recorded = tuple(portable(part) for part in checkpoint.parent.parts[-len(subdir.parts) :])
+    if recorded != subdir.parts:
         return "its checkpoint's training config differs"
     return None
 

@@ -25,6 +25,7 @@ from genbench.environment import machine, machine_as_written, machine_text
 from genbench.errors import Diverged, GenbenchError, StateContentError
 from genbench.io import alone, remove_temps, took_over
 from genbench.isolation import ctrl_c_kept, seed_globals
+from genbench.portable_names import kept_path, portable
 from genbench.progress import Progress
 from genbench.retraining import RETRAINING, clear_for_retrain, retrain_command
 from genbench.script_code import edited_code
@@ -64,7 +65,7 @@ def train_or_load(
 
     amp = p.amp
     subdir = checkpoint_subdir(p.dataset.name, name, model, seed, amp)
-    ckpt_dir = p.cache_dir / "checkpoints" / subdir
+    ckpt_dir = kept_path(p.cache_dir / "checkpoints", subdir)  # con/ where Linux made it before _con/
     final = ckpt_dir / "model.pt"
     digest = p.dataset.content_digest("train")
     before = _written(final)
@@ -375,6 +376,10 @@ def stored(value: Any) -> Any:
 def checkpoint_subdir(dataset: str, name: str, model: GenerativeModel, seed: int, amp: bool) -> Path:
     """Where ``model``'s checkpoint lives under the cache's ``checkpoints/`` (and under a model's
     :attr:`~genbench.api.GenerativeModel.shipped_checkpoints`): ``<dataset>/<name>/seed<N>-<key>``,
+    the dataset and model names spelled as folders every file system holds
+    (:func:`genbench.portable_names.portable`: a plugin's ``con`` is ``_con``, which Windows makes;
+    every other name is as it was, so existing caches are found; a folder of the old name is found
+    by :func:`genbench.portable_names.kept_path`),
     the key hashing the training config, the seed and the model's version, and for a model of a file
     that ``--include`` named, that file's content: an edit to the file trains anew, where an
     installed plugin's ``version`` says when its checkpoints are stale (a researcher editing ``fit``
@@ -390,7 +395,7 @@ def checkpoint_subdir(dataset: str, name: str, model: GenerativeModel, seed: int
         type(model).version,
         source=code.sha256 if code is not None else None,
     )
-    return Path(dataset) / name / f"seed{seed}-{key}"
+    return Path(portable(dataset)) / portable(name) / f"seed{seed}-{key}"
 
 
 def weights_info(
