@@ -25,8 +25,11 @@ from genbench.text import and_list
 
 def reads_features(metrics: list[Metric], options: dict[str, dict[str, Any]]) -> bool:
     """Whether any of ``metrics``, with its ``--metric-option`` values in ``options``, reads features;
-    a plugin's own bug there is one error line, as in its other checks."""
-    return any(
+    a plugin's own bug there is one error line, as in its other checks. Each is asked, not only those
+    before the first that reads them: the protocol line asks a metric that declares another split
+    (:func:`genbench.metric_splits.split_protocol`), and a raising answer after kid's was a
+    traceback there, once the reference features were extracted."""
+    answers = [
         call_plugin(
             "metric",
             m.name,
@@ -35,7 +38,8 @@ def reads_features(metrics: list[Metric], options: dict[str, dict[str, Any]]) ->
             f"drop {m.name} from --metrics",
         )
         for m in metrics
-    )
+    ]
+    return any(answers)
 
 
 def _reads_features(metric: Metric, options: dict[str, Any]) -> bool:

@@ -186,3 +186,44 @@ def test_list_metrics_mifid_says_its_distance_compares_with_the_train_split():
         "the reference split's feature mean and covariance, or --reference-stats, and the train "
         "split's features for mifid and mifid_d whatever --reference-split is (the dataset is read)"
     )
+
+
+RAISING = '''
+import genbench
+from genbench.metrics.base import Metric
+
+
+@genbench.register_metric("copy-raising")
+class CopyRaising(Metric):
+    """Nearest training example of each sample; its reads_features raises (a plugin's bug)."""
+
+    higher_is_better = {"copy_raising": False}
+    compares_with = "train"
+
+    def reads_features(self, options):
+        raise ValueError("a plugin's bug")
+
+    def compute(self, ctx):
+        return {"copy_raising": 0.0}
+'''
+
+
+def test_a_metric_after_one_that_reads_features_is_asked_whether_it_does_before_any_work(
+    cli, tmp_path, cache_dir
+):
+    """The protocol line asks a metric that declares another split whether it reads features (in
+    what it compares): one whose answer raises was named when asked first, and a traceback after the
+    reference features when kid, which reads them, came before it in --metrics (its answer was not
+    needed then)."""
+    plugin = tmp_path / "raising_plugin.py"
+    plugin.write_text(RAISING)
+    np.savez(tmp_path / "s.npz", samples=np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    for metrics in ("copy-raising,kid", "kid,copy-raising"):
+        args = eval_args(
+            tmp_path / "s.npz", tmp_path / "e", cache_dir, "--dataset", "ring8", "--metrics", metrics
+        )
+        r = cli(*args, "--include", plugin)
+        assert isinstance(r.exception, SystemExit), (metrics, r.exception)  # no traceback
+        said = " ".join(r.stderr.split())
+        assert "metric plugin 'copy-raising'" in said and "saying whether it reads features" in said, said
+        assert "protocol:" not in said, said  # before the reference features and the line
