@@ -187,7 +187,8 @@ def command_defaults() -> Iterator[None]:
 
     A researcher's evaluation code calls ``run`` inside ``torch.no_grad()`` or
     ``torch.inference_mode()`` (an Optuna objective decorated with it), or after
-    ``torch.set_default_dtype(torch.float64)`` or ``set_default_device``: every model's training
+    ``torch.set_default_dtype(torch.float64)`` or ``set_default_device`` (or in a ``with
+    torch.device(...)`` block, :func:`_no_default_device`): every model's training
     then failed ("element 0 of tensors does not require grad", "mat1 and mat2 must have the same
     dtype", "Cannot copy out of meta tensor"), each recorded as the model's own bug, where the same
     command on the command line trained them. Inside the caller's ``torch.autocast`` (bfloat16 on
@@ -195,7 +196,7 @@ def command_defaults() -> Iterator[None]:
     features' from 1213.7 to 1212.0, recorded "ok" as float32's (``--amp`` autocasts a training on
     CUDA within this). The thread count and the deterministic-algorithms flag stay the caller's:
     they choose how, not whether, it computes (and are recorded)."""
-    dtype, device = torch.get_default_dtype(), default_device()
+    dtype = torch.get_default_dtype()
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch.inference_mode(False))
         stack.enter_context(torch.enable_grad())
@@ -203,12 +204,52 @@ def command_defaults() -> Iterator[None]:
             if torch.is_autocast_enabled(kind):  # entered only where on: CUDA's warns without a GPU
                 stack.enter_context(torch.autocast(kind, enabled=False))
         torch.set_default_dtype(torch.float32)
-        _set_default_device(torch.device("cpu"))
+        stack.enter_context(_no_default_device())
         try:
             yield
         finally:
             torch.set_default_dtype(dtype)
-            _set_default_device(device)
+
+
+@contextlib.contextmanager
+def _no_default_device() -> Iterator[None]:
+    """No default device in the block (tensors go to the CPU), and the caller's back after it as it
+    was: the one ``set_default_device`` set, and those of the caller's ``with torch.device(...)``
+    blocks. Each is a ``DeviceContext`` mode on torch's function-mode stack, and
+    ``set_default_device(None)`` ends the first alone: a call inside such a block trained every
+    model on its device ("Cannot copy out of meta tensor"), and set it, as ``get_default_device``
+    read it, as the global default on its way out (once the block was left, the caller's
+    ``set_default_device(None)`` put every tensor there). The device modes are taken off the stack
+    for the block, and the stack and torch's record of the global one put back after it as they
+    were, with none of torch's own enter and exit, which assume one device mode at a time."""
+    # Any: torch's private mode stack and globals (what torch.utils._device itself reads and
+    # writes), untyped in its stubs
+    overrides: Any = torch.overrides
+    stack_size: Callable[[], int] = torch._C._len_torch_function_stack
+    import torch.utils._device as device_modes
+
+    held: Any = torch._GLOBAL_DEVICE_CONTEXT  # a threading.local: its device_context, if any
+    had, given = hasattr(held, "device_context"), getattr(held, "device_context", None)
+    current = device_modes.CURRENT_DEVICE
+    modes = [overrides._pop_mode() for _ in range(stack_size())]  # the top first
+    for mode in reversed(modes):
+        if not isinstance(mode, device_modes.DeviceContext):  # a device's: set aside
+            overrides._push_mode(mode)
+    if had:  # none rather than None: torch 2.5's get_default_device read None's .device
+        del held.device_context
+    device_modes.CURRENT_DEVICE = None
+    try:
+        yield
+    finally:
+        while stack_size():  # what the block left on it: the caller's instead
+            overrides._pop_mode()
+        for mode in reversed(modes):
+            overrides._push_mode(mode)
+        if had:
+            held.device_context = given
+        elif hasattr(held, "device_context"):
+            del held.device_context
+        device_modes.CURRENT_DEVICE = current
 
 
 def seed_globals(seed: int) -> None:

@@ -89,6 +89,9 @@ CALLERS: dict[str, Callable[[], contextlib.AbstractContextManager[Any]]] = {
     "inference_mode": torch.inference_mode,
     "float64": lambda: _default_dtype(torch.float64),
     "meta device": lambda: _default_device("meta"),
+    # the same default as a block (torch's own idiom, a notebook's `with torch.device("cuda"):`):
+    # set_default_device(None) clears the global default alone, and a call ran under this one
+    "meta device block": lambda: torch.device("meta"),
 }
 
 
@@ -136,6 +139,31 @@ def test_a_run_inside_the_callers_autocast_scores_as_the_command_does(tmp_path, 
         inside = [r.metrics for r in genbench.run(config)]
         assert torch.is_autocast_enabled("cpu")  # the caller's, back after the call
     assert inside == alone
+
+
+def test_a_call_inside_the_callers_device_block_leaves_torchs_default_device_as_it_found_it(
+    tmp_path, cache_dir
+):
+    """A call inside the caller's ``with torch.device(...)`` block ran under its device (a ring8
+    evaluation's FID 0.218 recorded "ok" as 1.000 in a "meta" block), and set that device back as
+    torch's global default on its way out (``set_default_device`` of what ``get_default_device``
+    read, the block's): once the block was left, the caller's ``torch.set_default_device(None)`` put
+    every later tensor on the block's device."""
+    samples = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
+    config = RunConfig(dataset="ring8", metrics=["fid"], out=tmp_path, cache_dir=cache_dir, progress=False)
+    alone = genbench.evaluate(samples, replace(config, out=tmp_path / "alone")).metrics
+    try:
+        with torch.device("meta"):
+            result = genbench.evaluate(samples, config)
+            assert torch.empty(1).device.type == "meta"  # the caller's block, as it was
+        assert (result.status, result.metrics) == ("ok", alone)
+        torch.set_default_device(None)
+        assert torch.empty(1).device.type == "cpu"
+    finally:  # torch as the next test expects it, whatever failed
+        for _ in range(3):
+            if torch.empty(1).device.type == "cpu":
+                break
+            torch.set_default_device(None)
 
 
 class InterruptedFit(TinyTrained):
