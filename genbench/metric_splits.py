@@ -4,7 +4,8 @@ the check of that declaration at registration, and the words the run's protocol 
 
 Every metric but memorization compares with the run's reference split (``--reference-split``,
 train unless given); memorization with the train split whatever it is, and its ``ct`` and
-``memorization_rate_heldout`` with the test split too. A plugin's copy detector that compares with
+``memorization_rate_heldout`` with the test split too; mifid's distance ``mifid_d`` (and so
+``mifid``) with the train split's features too, whatever the reference split. A plugin's copy detector that compares with
 the train split was said to be "against the test split" under ``--reference-split test``, as only
 memorization was named: the metric now says so itself, and the protocol line and `genbench list
 metrics NAME` read what it says.
