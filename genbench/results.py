@@ -281,6 +281,9 @@ def load_result(path: Path) -> Result:
             raise ValueError(f"metric {key!r} is {value!r}, not a number")
         if key in RESERVED_METRIC_KEYS:  # would overwrite the leaderboard's column of that name
             raise ValueError(f"metric {key!r} has the name of a leaderboard column")
+    for key, value in data.get("timings", {}).items():  # null: not timed, as the board shows it
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"timings[{key!r}] is {value!r}, not a number")
     _check_items("flags", data.get("flags", []), str)
     # read by the report's figures: a figure's path, a GAN log's rows (each was a traceback)
     _check_items("artifacts", data.get("artifacts", {}), str)

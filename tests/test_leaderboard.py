@@ -859,6 +859,10 @@ def test_the_api_functions_are_not_shadowed_by_submodules():
         ({"training_log": [5]}, "training_log[0] is 5, not dict"),
         ({"metrics": {"status": 1.0}}, "metric 'status' has the name of a leaderboard column"),
         ({"metrics": {"fid": 2.0, "seed": 7}}, "metric 'seed' has the name of a leaderboard column"),
+        # read as no value: the board's train_s cell said nothing was recorded
+        ({"timings": {"train_s": "slow"}}, "timings['train_s'] is 'slow', not a number"),
+        ({"timings": {"samples_per_s": True}}, "timings['samples_per_s'] is True, not a number"),
+        ({"timings": {"nfe": [1]}}, "timings['nfe'] is [1], not a number"),
     ],
 )
 def test_a_hand_edited_result_is_one_error_line_naming_the_field(cli, tmp_path, edit, named):
@@ -875,6 +879,15 @@ def test_a_hand_edited_result_is_one_error_line_naming_the_field(cli, tmp_path, 
     assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], r.stderr
     assert str(path) in lines[0]
     assert pd.read_csv(tmp_path / "boards/toy.csv")["seeds"].astype(str).tolist() == ["1"]
+
+
+def test_a_null_timing_is_read_as_no_value(tmp_path):
+    """A timing recorded as null is no value, as before; a number is read as itself."""
+    path = result("ddpm", 0, 2.0).write(tmp_path / "runs")
+    path.write_text(json.dumps({**json.loads(path.read_text()), "timings": {"train_s": None, "nfe": 4}}))
+    assert load_result(path).timings == {"train_s": None, "nfe": 4}
+    row = results_frame([load_result(path)]).iloc[0]
+    assert pd.isna(row["train_s"])
 
 
 def test_a_result_with_a_key_this_genbench_does_not_know_is_read(cli, tmp_path):
