@@ -81,6 +81,25 @@ def test_output_to_a_full_disk_is_one_error_line_and_status_1(command, tmp_path)
     assert said[0].startswith("error: the output could not be written (No space left on device)")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="closes the child's file descriptor 1")
+@pytest.mark.parametrize("command", [["--version"], ["list"], ["list", "metrics"], "report"])
+def test_a_closed_stdout_is_one_error_line_and_status_1(command, tmp_path):
+    """`genbench list >&-` (stdout closed before the command starts: Python's ``sys.stdout`` is then
+    None, and each print wrote nowhere) exited 0 having printed nothing, where `ls >&-` fails; it
+    says so on one line and exits 1, as output lost to a full disk does, and writes nothing."""
+    args = _report_args(tmp_path) if command == "report" else command
+    r = subprocess.run(
+        [sys.executable, "-m", "genbench", *args],
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(1),  # after the child's standard streams are set up
+        timeout=60,
+    )
+    said = r.stderr.decode(errors="replace").splitlines()
+    assert r.returncode == 1 and len(said) == 1, r.stderr.decode(errors="replace")[-2000:]
+    assert said[0].startswith("error: the output cannot be written: stdout is closed"), said
+    assert not (tmp_path / "boards").exists()  # the report stopped before it wrote a board
+
+
 def _commands_panel(width: int) -> list[str]:
     r = CliRunner().invoke(app, ["--help"], env={"COLUMNS": str(width)})
     assert r.exit_code == 0, r.output

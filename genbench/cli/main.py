@@ -16,7 +16,12 @@ from typing import Annotated, Any, TypeVar, cast
 import typer
 from typer.core import TyperGroup
 
-from genbench.cli.output_errors import flush_output, output_errors, rich_raises_broken_pipe
+from genbench.cli.output_errors import (
+    flush_output,
+    output_errors,
+    refuse_closed_stdout,
+    rich_raises_broken_pipe,
+)
 from genbench.errors import GenbenchError
 from genbench.termination import Terminated, sigterm_stops
 from genbench.text import printable
@@ -225,6 +230,7 @@ def main() -> None:
     _replacing_unencodable()
     try:
         with output_errors(), rich_raises_broken_pipe():
+            refuse_closed_stdout()
             try:
                 sys.exit(app())
             finally:

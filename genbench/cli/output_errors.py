@@ -10,7 +10,11 @@ through too), stopped it with status 1, which a script cannot tell from a failur
 ``genbench list > /dev/full`` (a full disk, a quota): the write raised OSError, a traceback; it
 says one ``error:`` line and exits 1, as ``ls > /dev/full`` does.
 
-Either way the output left in Python's buffers is thrown away: flushed at exit, it would say
+``genbench list >&-`` (stdout closed before the command starts): Python leaves ``sys.stdout``
+None, each print wrote nowhere and the command exited 0, as if it had printed what it was asked
+for; it says one ``error:`` line and exits 1 before doing anything, as ``ls >&-`` fails.
+
+In each case the output left in Python's buffers is thrown away: flushed at exit, it would say
 ``Exception ignored ... BrokenPipeError`` and exit 120 (Python's "Note on SIGPIPE").
 """
 
@@ -85,6 +89,14 @@ def output_errors() -> Iterator[None]:
             discard_output()
             raise typer.Exit(1) from None
         raise
+
+
+def refuse_closed_stdout() -> None:
+    """Exit 1 with one ``error:`` line when the process started with its stdout closed (``>&-``):
+    Python then has no ``sys.stdout``, and the command's output went nowhere, its status 0."""
+    if sys.stdout is None:
+        _say("error: the output cannot be written: stdout is closed (>&-); send it to a file or /dev/null")
+        raise typer.Exit(1)
 
 
 def _broken_pipe(self: Console) -> None:  # rich.Console.on_broken_pipe, a method
