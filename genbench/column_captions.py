@@ -5,6 +5,10 @@ paper prints the same metric on another scale (KID x 10^3). The markdown and LaT
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from genbench.text import and_list, md_code
+
 #: what a column's number is, where the board's protocol caption (reference split, features) does not
 #: say it or a paper prints the same metric on another scale; columns that share a sentence say it once
 _MEMORIZATION = (
@@ -80,8 +84,29 @@ COLUMN_CAPTIONS = {
 }
 
 
-def columns_caption(columns: list[str]) -> str | None:
-    """The :data:`COLUMN_CAPTIONS` of the shown ``columns``, each sentence once, as one caption (None
-    when no column has one)."""
+def columns_caption(columns: list[str], splits: Mapping[str, str] | None = None) -> str | None:
+    """The :data:`COLUMN_CAPTIONS` of the shown ``columns``, each sentence once, then the split the
+    others of ``splits`` (column -> the split its metric declares it compares with, where that is
+    not the reference split: :func:`genbench.metric_columns.column_splits`) compare with, as one
+    caption (None when no column has one). A plugin's copy detector declared against the train
+    split read as against the reference split the caption above names: memorization's columns
+    alone said otherwise, chosen by their names."""
     said = dict.fromkeys(COLUMN_CAPTIONS[c] for c in columns if c in COLUMN_CAPTIONS)
+    splits = splits or {}
+    declared = {c: splits[c] for c in columns if c not in COLUMN_CAPTIONS and c in splits}
+    if declared:
+        said[_splits_sentence(declared)] = None
     return " ".join(said) or None
+
+
+def _splits_sentence(splits: Mapping[str, str]) -> str:
+    """``"`a` and `b` compare the samples with the **train** split whatever the reference split,
+    `c` with the **test** split."``: ``splits``' columns by split, in their order."""
+    by_split: dict[str, list[str]] = {}
+    for column, split in splits.items():
+        by_split.setdefault(split, []).append(md_code(column))
+    (split, first), *others = by_split.items()
+    verb = "compares" if len(first) == 1 else "compare"
+    parts = [f"{and_list(first)} {verb} the samples with the **{split}** split whatever the reference split"]
+    parts += [f"{and_list(columns)} with the **{split}** split" for split, columns in others]
+    return ", ".join(parts) + "."

@@ -23,7 +23,14 @@ from genbench.device_caption import devices_caption
 from genbench.fid_gaps import CAPTION as GAPS_CAPTION
 from genbench.fid_gaps import TITLE as GAPS_TITLE
 from genbench.fid_gaps import gaps_cells
-from genbench.metric_columns import PLUGIN_SECTION, SECTIONS, column_directions, computed_in, plugin_columns
+from genbench.metric_columns import (
+    PLUGIN_SECTION,
+    SECTIONS,
+    column_directions,
+    column_splits,
+    computed_in,
+    plugin_columns,
+)
 from genbench.metrics.kid_subset import FOLLOWS_SAMPLES
 from genbench.metrics.unset_options import unset_rule
 from genbench.protocols import options_apart, protocol_differences, show_values
@@ -348,7 +355,7 @@ class BoardTable:
 def board_tables(frame: pd.DataFrame, agg: pd.DataFrame, dataset: str) -> list[BoardTable]:
     """``dataset``'s tables, a section each that has a value (or a note) to show, in order."""
     a = agg[agg["dataset"] == dataset]
-    directions = column_directions(a)
+    directions, splits = column_directions(a), column_splits(a)
     tables = []
     for title, cols in {**SECTIONS, PLUGIN_SECTION: plugin_columns(a)}.items():
         facts = differing_timing_facts(a) if title == "Cost" else None
@@ -359,7 +366,7 @@ def board_tables(frame: pd.DataFrame, agg: pd.DataFrame, dataset: str) -> list[B
         if title == "Cost":
             caption = timing_caption(frame[frame["dataset"] == dataset], a)
         else:
-            caption = columns_caption(shown)
+            caption = columns_caption(shown, splits)
         if title == "Quality":  # the Cost caption names the machines its own cells were timed on
             said = [c for c in (caption, devices_caption(a[a[shown].notna().any(axis=1)])) if c]
             caption = " ".join(said) or None

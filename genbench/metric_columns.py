@@ -78,10 +78,24 @@ def _declared(metric: str) -> tuple[tuple[str, bool | None], ...]:
 _recorded: dict[str, frozenset[str]] = {}
 
 
+@cache
+def _other_splits(metric: str) -> tuple[tuple[str, str], ...]:
+    """``metric``'s values that compare with another split than the reference, each with its split
+    (:func:`genbench.metric_splits.other_splits`; none when it is uninstalled or broken)."""
+    from genbench import registry
+    from genbench.metric_splits import other_splits
+
+    try:
+        return tuple(other_splits(registry.metrics.get(metric)).items())
+    except Exception:  # an uninstalled or broken plugin must not stop the report
+        return ()
+
+
 def forget_declared() -> None:
     """Read the metrics' declarations anew: a name unknown when first asked may be registered since
     (a file that `report --include` named)."""
     _declared.cache_clear()
+    _other_splits.cache_clear()
     _recorded.clear()
 
 
@@ -145,14 +159,30 @@ def column_directions(agg: pd.DataFrame) -> dict[str, bool | None]:
     better direction), as the metric that fills it declares in ``higher_is_better``: every in-tree
     metric (``train_s`` comes from the timings even when ``throughput`` did not run) and the metrics
     the results name. In-tree metrics declare first, as they own their names in a run."""
-    named = {
-        m for text in agg.get("metric_versions", pd.Series(dtype=object)).dropna() for m in json.loads(text)
-    }
     directions: dict[str, bool | None] = {}
-    for metric in [*_in_tree_metrics(), *sorted(named)]:
+    for metric in _board_metrics(agg):
         for column, higher in _declared(metric):
             directions.setdefault(column, higher)
     return directions
+
+
+def column_splits(agg: pd.DataFrame) -> dict[str, str]:
+    """Column -> the split it compares the samples with, where the metric that fills it declares
+    another than the run's reference split (``compares_with``, ``compares_also``: memorization's
+    train split), read as :func:`column_directions` reads the directions."""
+    owners: dict[str, str] = {}  # the metric that fills each column: the first to declare it
+    for metric in _board_metrics(agg):
+        for column, _ in _declared(metric):
+            owners.setdefault(column, metric)
+    return {c: s for m in dict.fromkeys(owners.values()) for c, s in _other_splits(m) if owners.get(c) == m}
+
+
+def _board_metrics(agg: pd.DataFrame) -> list[str]:
+    """The in-tree metrics, then those the results of ``agg`` name, in name order."""
+    named = {
+        m for text in agg.get("metric_versions", pd.Series(dtype=object)).dropna() for m in json.loads(text)
+    }
+    return [*_in_tree_metrics(), *sorted(named)]
 
 
 def plugin_columns(agg: pd.DataFrame) -> list[str]:

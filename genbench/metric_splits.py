@@ -7,8 +7,8 @@ train unless given); memorization with the train split whatever it is, and its `
 ``memorization_rate_heldout`` with the test split too; mifid's distance ``mifid_d`` (and so
 ``mifid``) with the train split's features too, whatever the reference split. A plugin's copy detector that compares with
 the train split was said to be "against the test split" under ``--reference-split test``, as only
-memorization was named: the metric now says so itself, and the protocol line and `genbench list
-metrics NAME` read what it says.
+memorization was named: the metric now says so itself, and the protocol line, `genbench list
+metrics NAME` and the board's column captions read what it says.
 """
 
 from __future__ import annotations
@@ -91,6 +91,15 @@ def split_protocol(metric: Metric, options: dict[str, Any], kind: str) -> str | 
     else:
         where = "pixels" if kind == "image" else "the points' coordinates"
     return f"{metric.name} against the {metric.compares_with} split, in {where}"
+
+
+def other_splits(cls: type[Metric]) -> dict[str, str]:
+    """Each of ``cls``'s values (its ``higher_is_better``'s names) that compares the samples with
+    another split than the run's reference split, by the split it declares: the board's column
+    captions say it (:func:`genbench.column_captions.columns_caption`)."""
+    also = {value: split for split, values in cls.compares_also.items() for value in values}
+    splits = {value: also.get(value, cls.compares_with) for value in cls.higher_is_better}
+    return {value: split for value, split in splits.items() if split != REFERENCE}
 
 
 def _splits() -> str:

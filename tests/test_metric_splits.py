@@ -227,3 +227,24 @@ def test_a_metric_after_one_that_reads_features_is_asked_whether_it_does_before_
         said = " ".join(r.stderr.split())
         assert "metric plugin 'copy-raising'" in said and "saying whether it reads features" in said, said
         assert "protocol:" not in said, said  # before the reference features and the line
+
+
+def test_the_board_caption_says_a_plugin_metric_compares_with_the_train_split(
+    cli, tmp_path, cache_dir, plugin
+):
+    """The caption under a board's table said which split memorization's columns compare with, chosen
+    by their names: a plugin copy detector's columns, declared against the train split, had none,
+    and read as against the reference split the caption above names (the test split here)."""
+    np.savez(tmp_path / "s.npz", samples=np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32))
+    metrics = ["--metrics", "copy-pixels,copy-features,kid", "--reference-split", "test"]
+    args = eval_args(tmp_path / "s.npz", tmp_path / "e", cache_dir, "--dataset", "ring8", *metrics)
+    assert (r := cli(*args, "--include", plugin)).exit_code == 0, r.output
+    boards = tmp_path / "boards"
+    r = cli("report", "--out", tmp_path / "e", "--leaderboards", boards, "--include", plugin)
+    assert r.exit_code == 0, r.output
+    (board,) = boards.glob("*.md")
+    said = " ".join(board.read_text().split())
+    assert (
+        "## Other metrics `copy_features` and `copy_pixels` compare the samples with the **train** split "
+        "whatever the reference split, `copy_pixels_heldout` with the **test** split."
+    ) in said, said
