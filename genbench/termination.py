@@ -8,7 +8,8 @@ and the job's log ended mid-line, saying nothing. Under :func:`sigterm_stops` th
 :class:`Terminated`, a KeyboardInterrupt, so that it takes Ctrl-C's path through the run (what is
 finished is kept, temp files are removed, a training resumes from its last checkpoint on the rerun)
 and the command says so and exits 128 + the signal's number (143 for SIGTERM, as the shell reports
-a SIGTERM death).
+a SIGTERM death). SIGHUP, the terminal closed or the ssh session dropped under a run started by
+hand, stops it the same way (exit 129), unless ``nohup`` has it ignored.
 
 During a training that saves checkpoints (:func:`steps_end_first`), the stop waits for the running
 step to end: the training's next ``ctx.should_checkpoint(step)`` is then true, its state is saved
@@ -32,12 +33,21 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-#: what :func:`sigterm_stops` handles: a cluster's signals that stop a job. Windows has no SIGUSR1
+#: a cluster's signals that stop a job (:func:`sigterm_stops` handles them). Windows has no SIGUSR1
 #: (``signal.SIGUSR1`` raised AttributeError there, and every command failed on importing this module)
 CLUSTER_SIGNALS = tuple(s for s in (signal.SIGTERM, getattr(signal, "SIGUSR1", None)) if s is not None)
 
-#: the signals that stop a run cleanly: Ctrl-C's, and the cluster's while :func:`sigterm_stops` holds
-STOP_SIGNALS = (signal.SIGINT, *CLUSTER_SIGNALS)
+#: the terminal's hangup: the terminal closed or the ssh session dropped (Windows has no SIGHUP).
+#: Python's default killed the process at once, as SIGTERM's did; :func:`sigterm_stops` handles it
+#: as SIGTERM, unless it is ignored: ``nohup`` runs the command with SIGHUP ignored to outlive the
+#: terminal, and it stays ignored
+HANGUP_SIGNALS = tuple(s for s in (getattr(signal, "SIGHUP", None),) if s is not None)
+
+#: what :func:`sigterm_stops` handles: the cluster's signals and the terminal's hangup
+TERMINATING_SIGNALS = (*CLUSTER_SIGNALS, *HANGUP_SIGNALS)
+
+#: the signals that stop a run cleanly: Ctrl-C's, and the others while :func:`sigterm_stops` holds
+STOP_SIGNALS = (signal.SIGINT, *TERMINATING_SIGNALS)
 
 #: seconds a stop waits for the running training step to end and its state to be saved, before it
 #: stops the step where it is: well within the grace a cluster gives between SIGTERM and SIGKILL
@@ -61,7 +71,7 @@ def rerun_said(interruption: KeyboardInterrupt) -> str | None:
 
 
 class Terminated(KeyboardInterrupt):
-    """The process got SIGTERM (or SIGUSR1). A KeyboardInterrupt, so that every ``except
+    """The process got SIGTERM (or SIGUSR1, or SIGHUP). A KeyboardInterrupt, so that every ``except
     KeyboardInterrupt: raise`` that lets Ctrl-C through a plugin's failure handling lets this
     through too."""
 
@@ -171,16 +181,16 @@ _current: _Stop | None = None
 
 @contextlib.contextmanager
 def sigterm_stops() -> Iterator[None]:
-    """Raise :class:`Terminated` on the first SIGTERM or SIGUSR1 within the block (at a training
-    step's end, :func:`steps_end_first`), and ignore the later ones; the previous handlers are
-    restored after it. Outside the main thread (where no handler can be installed), and for a
-    signal already ignored (``SIG_IGN``) or handled (by the caller, or outside Python), the block
-    runs as it is."""
+    """Raise :class:`Terminated` on the first SIGTERM, SIGUSR1 or SIGHUP within the block (at a
+    training step's end, :func:`steps_end_first`), and ignore the later ones; the previous handlers
+    are restored after it. Outside the main thread (where no handler can be installed), and for a
+    signal already ignored (``SIG_IGN``: SIGHUP under ``nohup``) or handled (by the caller, or
+    outside Python), the block runs as it is."""
     global _current
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    mine = [s for s in CLUSTER_SIGNALS if signal.getsignal(s) is signal.SIG_DFL]
+    mine = [s for s in TERMINATING_SIGNALS if signal.getsignal(s) is signal.SIG_DFL]
     if not mine:
         yield
         return

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -130,14 +131,16 @@ def run_args(tmp_path: Path, model: str = "vae") -> list[str]:
     return [*args, "--device", "cpu", "--no-progress", "--no-figures"]
 
 
-def terminated(tmp_path: Path, stop_at: str, model: str = "vae") -> subprocess.CompletedProcess[str]:
-    """Run the child until it holds still at ``stop_at``, send it SIGTERM (unless it signals itself,
-    "signal:..."), and return how it ended."""
+def terminated(
+    tmp_path: Path, stop_at: str, model: str = "vae", signum: int = signal.SIGTERM, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run the child until it holds still at ``stop_at``, send it ``signum`` (unless it signals
+    itself, "signal:..."), and return how it ended; ``popen``: more arguments of its Popen."""
     gate = tmp_path / "holding"
     env = {**os.environ, "GATE": str(gate), "STOP_AT": stop_at, "COLUMNS": "250"}
     env["OMP_NUM_THREADS"] = "1"  # tiny networks (tests/conftest.py's one_thread)
     cmd = [sys.executable, "-c", CHILD, *run_args(tmp_path, model)]
-    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     try:
         deadline = time.monotonic() + 120
         while not gate.exists():
@@ -146,7 +149,7 @@ def terminated(tmp_path: Path, stop_at: str, model: str = "vae") -> subprocess.C
                 pytest.fail(f"the child never reached {stop_at}: {child.returncode}\n{out}\n{err}")
             time.sleep(0.05)
         if not stop_at.startswith("signal:"):
-            child.send_signal(signal.SIGTERM)
+            child.send_signal(signum)
         out, err = child.communicate(timeout=60)
     finally:
         if child.poll() is None:

@@ -161,8 +161,9 @@ def _warning_lines() -> Iterator[None]:
 def user_errors(fn: F, interrupted: str | Callable[[KeyboardInterrupt], str] = "interrupted") -> F:
     """Print a GenbenchError as one line on stderr and exit 2, with no traceback; Ctrl-C prints
     ``interrupted`` (what was kept; a function of the interruption: what it stopped) and exits 130.
-    SIGTERM or SIGUSR1 (a cluster's time limit or preemption) stops the command as Ctrl-C does,
-    says so in place of "interrupted" and exits 128 + the signal's number (143 for SIGTERM)."""
+    SIGTERM or SIGUSR1 (a cluster's time limit or preemption) and SIGHUP (the terminal closed) stop
+    the command as Ctrl-C does, say so in place of "interrupted" and exit 128 + the signal's number
+    (143 for SIGTERM, 129 for SIGHUP)."""
 
     def said(e: KeyboardInterrupt) -> str:
         return interrupted(e) if callable(interrupted) else interrupted
