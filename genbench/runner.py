@@ -42,6 +42,7 @@ from genbench.saved_samples import remove_samples_of, write_with_samples
 from genbench.scoring import evaluate_into
 from genbench.shared_folders import other_row
 from genbench.skip_done import done_rows, row_config
+from genbench.termination import unwinding
 from genbench.training import train_or_load
 from genbench.weights_owner import Owner, OwnerFailed, owners_code
 
@@ -303,6 +304,11 @@ def run_one(
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # a plugin's own bug, sys.exit or its own BaseException too: the others run
+        if (stop := unwinding(e)) is not None:
+            # raised by a cleanup as Ctrl-C or a stop unwound (the progress bar's last write to the
+            # terminal that SIGHUP says closed): the run is stopped, not the model failed. It was
+            # recorded as the model's failure ("model 'vae' raised OSError: Input/output error")
+            raise stop from None
         result.status, result.error, result.error_kind = failure(e, name)
         if result.status == "diverged":
             result.flags = ["diverged"]

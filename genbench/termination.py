@@ -94,6 +94,20 @@ class Terminated(KeyboardInterrupt):
         return 128 + self.signum
 
 
+def unwinding(error: BaseException) -> KeyboardInterrupt | None:
+    """The interruption (Ctrl-C, or a :class:`Terminated` stop) whose unwinding raised ``error``, if
+    any: a cleanup's write to the terminal that SIGHUP says closed fails (EIO) in its ``finally``,
+    and that error took the stop's place."""
+    seen: set[int] = set()
+    context = error.__context__
+    while context is not None and id(context) not in seen:
+        if isinstance(context, KeyboardInterrupt):
+            return context
+        seen.add(id(context))
+        context = context.__context__
+    return None
+
+
 class _Stop:
     """The state of one :func:`sigterm_stops`: a signal waiting for a training step to end, or
     taken. Signals are process-wide, so there is one at a time (:data:`_current`)."""

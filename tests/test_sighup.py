@@ -1,17 +1,22 @@
 """SIGHUP (the terminal closed, the ssh session dropped) stops `genbench` as SIGTERM does
 (tests/test_sigterm.py): Python's default killed the process at once, the file being written left
-as its temp file and nothing said. It exits 129 (128 + SIGHUP), as a shell reports a hangup; under
-``nohup``, which ignores SIGHUP so that the command outlives the terminal, it stays ignored."""
+as its temp file and nothing said. It exits 129 (128 + SIGHUP), as a shell reports a hangup, also
+where the terminal it closed held the command's output; under ``nohup``, which ignores SIGHUP so
+that the command outlives the terminal, it stays ignored."""
 
 from __future__ import annotations
 
 import json
+import os
+import select
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from test_sigterm import temp_files, terminated, train_pt  # tests/ is on the path
+from test_sigterm import CHILD, run_args, temp_files, terminated, train_pt  # tests/ is on the path
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -39,3 +44,55 @@ def test_sighup_under_nohup_is_still_ignored(tmp_path: Path):
     assert ended.returncode == 0, ended.stderr
     result = json.loads(next((tmp_path / "runs").rglob("seed0.json")).read_text())
     assert result["status"] == "ok" and result["training"]["resumed_from"] == 0
+
+
+def _controlling_terminal() -> None:
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # stdin, the terminal's other end: the session's terminal
+
+
+@pytest.mark.parametrize("progress", [True, False], ids=["progress-bars", "no-progress"])
+def test_the_terminal_closing_exits_129_though_its_output_is_gone(tmp_path: Path, progress: bool):
+    """A run in a terminal that closes (the terminal's window, or the ssh session, gone): the kernel
+    sends SIGHUP, and the terminal takes stdout and stderr with it. Writing the "terminated" line
+    failed (EIO), and the command exited 1 as for a full disk, which a job script reads as a
+    failure of the run; with its progress bars, their last write failed as the stop unwound, and
+    the seed was recorded as failed, the model blamed ("model 'vae' raised OSError: [Errno 5]
+    Input/output error"). It exits 129, its finished work kept and nothing recorded as failed."""
+    gate = tmp_path / "holding"
+    env = {**os.environ, "GATE": str(gate), "STOP_AT": "step:12", "OMP_NUM_THREADS": "1"}
+    args = [a for a in run_args(tmp_path) if progress is False or a != "--no-progress"]
+    master, terminal = os.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, *args],
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        preexec_fn=_controlling_terminal,
+    )
+    os.close(terminal)
+    try:
+        deadline = time.monotonic() + 120
+        while not gate.exists():  # what it writes is read, so that no write waits on a full terminal
+            assert child.poll() is None and time.monotonic() < deadline, child.returncode
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:  # EIO: nothing left to read
+                    pass
+        os.close(master)  # the terminal closes
+        master = -1
+        assert child.wait(timeout=60) == 128 + signal.SIGHUP
+    finally:
+        if master >= 0:
+            os.close(master)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert temp_files(tmp_path) == []
+    assert len(train_pt(tmp_path)) == 1
+    assert not list((tmp_path / "runs").rglob("seed0*.json"))  # no result, failed or other

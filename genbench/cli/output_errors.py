@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from genbench.termination import Terminated, unwinding
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -76,10 +78,16 @@ def _say(line: str) -> None:
 @contextlib.contextmanager
 def output_errors() -> Iterator[None]:
     """Within the block, a closed pipe exits 141 saying nothing, and output lost to a full disk
-    exits 1 saying so on one line; any other OSError is raised as it is."""
+    exits 1 saying so on one line; any other OSError is raised as it is. Output lost while a stop
+    unwinds (the terminal that SIGHUP says closed took stdout and stderr with it) exits as that
+    stop does, 128 + its signal: it exited 1, which a job script reads as the run's failure."""
     try:
         yield
     except OSError as e:
+        stop = unwinding(e)
+        if isinstance(stop, Terminated) and (is_closed_pipe(e) or is_lost_output(e)):
+            discard_output()
+            raise typer.Exit(stop.exit_code) from None
         if is_closed_pipe(e):
             discard_output()
             raise typer.Exit(CLOSED_PIPE_EXIT) from None
