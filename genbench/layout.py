@@ -18,6 +18,13 @@ These names are refused where they are given: at registration
 (:func:`genbench.evaluation.check_result_name`). The tables below are what the layout code reads,
 so a name cannot be reserved in one place and written in another.
 
+A dataset's folder, and its board's files and folder, take its name as
+:func:`genbench.portable_names.portable` spells it (:func:`dataset_folder`, :func:`board_name`): a
+plugin dataset ``con`` has ``<out>/_con/`` and ``_con.md``, which Windows makes; every other name is
+its own spelling. A results folder of the old name that Linux made (``<out>/con/``) is still where
+that dataset's results are read, skipped and written, and an earlier report's ``con.md`` is the
+board a report replaces.
+
 Checkpoints (``<cache>/checkpoints/<dataset>/<model>/seed<N>-<key>/``) hold no folder of genbench's
 beside a name; a metric's figures and a feature extractor's cache are files named by their code,
 no folder of their name: neither reserves names.
@@ -26,6 +33,8 @@ no folder of their name: neither reserves names.
 from __future__ import annotations
 
 from pathlib import Path
+
+from genbench.portable_names import exactly_there, kept_path, portable
 
 #: the folder of a dataset's run figures, beside its labels' folders: ``<out>/<dataset>/figures/``
 FIGURES = "figures"
@@ -53,4 +62,22 @@ def genbench_folder(name: str, beside: dict[str, str]) -> str | None:
 
 def figures_dir(out: Path | str, dataset: str) -> Path:
     """Where a run's figures go, each run's in ``<label>-seed<N>/`` under it."""
-    return Path(out) / dataset / FIGURES
+    return dataset_folder(out, dataset) / FIGURES
+
+
+def dataset_folder(out: Path | str, dataset: str) -> Path:
+    """The results folder of ``dataset`` under ``out``: ``<out>/<dataset>/``, the name spelled
+    portably (``_con`` for a plugin's ``con``, which Windows cannot make), or the folder of the old
+    name where one of exactly that name is there (:func:`genbench.portable_names.kept_path`): results
+    written there before are still read, skipped and written beside."""
+    return kept_path(Path(out), Path(portable(dataset)))
+
+
+def board_name(leaderboards: Path | str, dataset: str) -> str:
+    """The stem of ``dataset``'s board files (``<stem>.md``, ``.csv``, ``.tex``) and the name of its
+    board figures' folder in the folder ``leaderboards``: ``dataset``, spelled portably (``_con``),
+    or the old name where an earlier report's ``<dataset>.md`` of exactly that name is there, so
+    that a report replaces the board Linux made before rather than leave it stale beside a new one."""
+    name = portable(dataset)
+    old = f"{dataset}.md"
+    return dataset if name != dataset and exactly_there(Path(leaderboards), old, file=True) else name

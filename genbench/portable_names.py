@@ -63,11 +63,12 @@ def spelled_from(folder: str) -> str:
     return name if portable(name) == folder else folder
 
 
-def exactly_there(parent: Path, name: str) -> bool:
-    """Whether ``parent`` holds a folder of exactly the name ``name``: not one a case-insensitive
-    file system or Windows takes it for (``Con``, ``a`` for ``a.``), and never ``''``, ``.`` or
-    ``..`` (``parent`` itself, or the folder above)."""
-    if name in NOT_FOLDERS or not (parent / name).is_dir():
+def exactly_there(parent: Path, name: str, *, file: bool = False) -> bool:
+    """Whether ``parent`` holds a folder (a file, with ``file``) of exactly the name ``name``: not
+    one a case-insensitive file system or Windows takes it for (``Con``, ``a`` for ``a.``), and
+    never ``''``, ``.`` or ``..`` (``parent`` itself, or the folder above)."""
+    path = parent / name
+    if name in NOT_FOLDERS or not (path.is_file() if file else path.is_dir()):
         return False
     try:
         return name in os.listdir(parent)

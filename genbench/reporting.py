@@ -21,7 +21,7 @@ from genbench.fid_gaps import GAPS_CSV_SUFFIX
 from genbench.frames import board_csv_frame, board_gaps_frame, read_board
 from genbench.io import FIX_LEADERBOARDS, atomic_write_text, check_writable
 from genbench.latex import leaderboard_latex
-from genbench.layout import LEADERBOARDS
+from genbench.layout import LEADERBOARDS, board_name
 from genbench.markdown import leaderboard_markdown
 from genbench.protocols import show_values
 from genbench.results import Result, safe_name
@@ -70,8 +70,9 @@ def default_leaderboards(out: Path | str) -> Path:
 def written_files(leaderboards: Path | str, dataset: str) -> list[Path]:
     """The files :func:`write_report` wrote for ``dataset`` (figures aside): its .md, .csv and .tex,
     and its FID gaps' CSV where the board has that table."""
-    written = [Path(leaderboards) / f"{dataset}{suffix}" for suffix in (".md", ".csv", ".tex")]
-    gaps = Path(leaderboards) / f"{dataset}{GAPS_CSV_SUFFIX}"
+    stem = board_name(leaderboards, dataset)  # `_con` for a plugin's `con`: Windows opens a device for con.md
+    written = [Path(leaderboards) / f"{stem}{suffix}" for suffix in (".md", ".csv", ".tex")]
+    gaps = Path(leaderboards) / f"{stem}{GAPS_CSV_SUFFIX}"
     return written + ([gaps] if gaps.is_file() else [])  # removed by the report where it has none
 
 
@@ -103,7 +104,8 @@ def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, st
         homes = [folder for folder, r in loaded if r.dataset == dataset]
         a = agg[agg["dataset"] == dataset]
         main, protocol = main_protocol_rows(a)
-        fig_dir = check_writable(Path(leaderboards) / dataset, "--leaderboards")  # a file there: one line
+        stem = board_name(leaderboards, dataset)  # its files' and figure folder's name: `_con` for `con`
+        fig_dir = check_writable(Path(leaderboards) / stem, "--leaderboards")  # a file there: one line
         figures: dict[str, str] = {}
         for name, make, data, shown in (
             ("FID against samples/s", fid_vs_throughput, main, protocol),
@@ -112,7 +114,7 @@ def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, st
         ):
             path = make(data, fig_dir / f"{safe_name(name.lower())}.png")
             if path is not None:
-                figures[f"{name} ({shown})" if shown else name] = f"{dataset}/{Path(path).name}"
+                figures[f"{name} ({shown})" if shown else name] = f"{stem}/{Path(path).name}"
         figures.update(copy_run_figures(mine, homes, fig_dir, a))
         md = leaderboard_markdown(frame, agg, dataset, figures, described.get(dataset, {}))
         # pandas at its floor (2.0) writes a float column by casting it to str, NaN and all, and numpy
@@ -127,8 +129,8 @@ def write_report(out: Path | Sequence[Path], leaderboards: Path) -> dict[str, st
         # all rendered before any is written (each write is atomic): a report killed while the
         # CSV rendered used to leave the new .md beside the old .csv
         for suffix, text in texts:
-            atomic_write_text(Path(leaderboards) / f"{dataset}{suffix}", text, fix=FIX_LEADERBOARDS)
+            atomic_write_text(Path(leaderboards) / f"{stem}{suffix}", text, fix=FIX_LEADERBOARDS)
         if gaps is None:  # an earlier report's gaps, beside a board that has none now, would read as its
-            _remove_stale(Path(leaderboards) / f"{dataset}{GAPS_CSV_SUFFIX}")
+            _remove_stale(Path(leaderboards) / f"{stem}{GAPS_CSV_SUFFIX}")
         pages[dataset] = md
     return pages

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from genbench.io import atomic_write_json, json_text
+from genbench.layout import dataset_folder
 from genbench.portable_names import NOT_FOLDERS, exactly_there, portable
 
 #: in a protocol's ``reference_stats`` ("stats.npz sha256:..."), what separates the file's name
@@ -132,8 +133,9 @@ class Result:
 
     def path(self, out: str | os.PathLike[str]) -> Path:
         """Where this result is written under the results folder ``out``:
-        ``out/<dataset>/<label as a file name>/seed<seed>.json`` (:func:`label_folder`)."""
-        folder = Path(out) / self.dataset
+        ``out/<dataset>/<label as a file name>/seed<seed>.json`` (:func:`label_folder`; the dataset's
+        folder: :func:`genbench.layout.dataset_folder`)."""
+        folder = dataset_folder(Path(out), self.dataset)
         return folder / label_folder(folder, self.label) / f"seed{self.seed}.json"
 
     def failed_path(self, out: str | os.PathLike[str]) -> Path:
