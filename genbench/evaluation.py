@@ -29,6 +29,7 @@ from genbench.metrics.base import Metric
 from genbench.plan_reference import load_stats, reference_features_for
 from genbench.planning import (
     Plan,
+    check_stats_found,
     planned_reference,
     reads_reference,
     warn_archive_statistics,
@@ -120,6 +121,7 @@ def _evaluate(
         config.metrics, dataset.kind, console, dataset.name, run_features(config, dataset)
     )
     config = without_unused_stats(config, metrics, console)
+    check_stats_found(config, metrics)
     warn_archive_statistics(config, dataset, metrics, console)
     out = Path(config.out)
     # metrics of the samples alone (IS) and FID against --reference-stats: nothing of the dataset is

@@ -25,6 +25,7 @@ from genbench.data.base import Dataset
 from genbench.errors import (
     Diverged,
     GenbenchError,
+    MetricInputError,
     PluginLoadError,
 )
 from genbench.feature_use import needed_extractor, reads_features
@@ -199,6 +200,7 @@ def plan(config: RunConfig, console: Progress | None = None) -> Plan:
         config.metrics, dataset.kind, console, dataset.name, run_features(config, dataset)
     )
     config = without_unused_stats(config, metrics, console)
+    check_stats_found(config, metrics)
     warn_archive_statistics(config, dataset, metrics, console)
     options = build_metric_options(config, metrics, dataset)
     reads = reads_reference(config, metrics)
@@ -253,6 +255,22 @@ def without_unused_stats(config: RunConfig, metrics: list[Metric], console: Prog
         f"({', '.join(m.name for m in metrics)}) compares with statistics; FID does"
     )
     return replace(config, reference_stats=None)
+
+
+def check_stats_found(config: RunConfig, metrics: list[Metric]) -> None:
+    """Stop on a ``--reference-stats`` path that names nothing (a typo) where every metric compares
+    with the statistics (``--metrics fid``), before the check of a result on disk, which met it first
+    as a change of protocol ("... reference stats missing.npz would replace"). Where other metrics
+    run too, :func:`genbench.plan_reference.load_stats` warns and they are computed."""
+    path = config.reference_stats
+    if path is None or Path(path).exists() or not all(m.reference == "stats" for m in metrics):
+        return
+    from genbench.features.reference_stats import load_reference_stats
+
+    try:
+        load_reference_stats(Path(path))
+    except MetricInputError as e:  # "not found", with its fix
+        raise GenbenchError(str(e)) from None
 
 
 def warn_archive_statistics(

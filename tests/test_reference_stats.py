@@ -617,8 +617,13 @@ def test_an_evaluation_is_not_replaced_by_one_against_other_statistics(cli, tmp_
     path = tmp_path / "digits/mine/seed0.json"
     good = path.read_text()
     line = error_line(cli(*args, *common, "--reference-stats", tmp_path / "digits-trian.npz"))
+    # the typo is said before the result it would replace (tests/test_reference_stats_missing.py)
+    assert f"{tmp_path / 'digits-trian.npz'} not found" in line and "genbench stats" in line
+    other = tmp_path / "digits-test.npz"
+    assert cli("stats", "--out", other, "--reference-split", "test", *common).exit_code == 0
+    line = error_line(cli(*args, *common, "--reference-stats", other))
     assert f"{path} holds a result at reference train, reference stats digits-train.npz sha256:" in line
-    assert f"which this evaluation at reference none, reference stats {tmp_path / 'digits-trian.npz'}" in line
+    assert "which this evaluation at reference test, reference stats digits-test.npz sha256:" in line, line
     line = error_line(cli(*args, *common, "--reference-stats", stats, "--features", "raw"))
     assert "holds a result at features classifier" in line and "pass --name" in line, line
     assert path.read_text() == good

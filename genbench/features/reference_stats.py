@@ -63,8 +63,8 @@ def load_reference_stats(
     path = Path(path)
     mu_key, sigma_key = keys
     fix = fix or (
-        f"save an .npz with {mu_key} (D,) and {sigma_key} (D, D), e.g. with "
-        "genbench.features.reference_stats.save_reference_stats, or pass EDM2's .pkl or torch-fidelity's .pt"
+        f"make one with `genbench stats --out FILE.npz --dataset NAME`, or save an .npz with {mu_key} (D,) "
+        f"and {sigma_key} (D, D), or pass EDM2's .pkl or torch-fidelity's .pt"
     )
     if path.is_dir():
         raise MetricInputError(
