@@ -272,9 +272,15 @@ def _untouched(path: Path, read: Callable[[], Any]) -> Any:
 def _data(data_dir: Path) -> Iterator[CacheEntry]:
     for f in _children(data_dir):
         if f.is_dir():
-            yield _entry("dataset", f"{f.name}'s files", f)
+            if _holds_files(f):  # not the empty folder that a download failed offline leaves
+                yield _entry("dataset", f"{f.name}'s files", f)
         else:
             yield from _loose(f)
+
+
+def _holds_files(folder: Path) -> bool:
+    """Whether ``folder`` holds a file, at any depth, but a lock (empty, left by each download)."""
+    return any(f.suffix != ".lock" and not f.is_dir() for f in folder.rglob("*"))
 
 
 def _loose(path: Path) -> list[CacheEntry]:

@@ -268,3 +268,17 @@ def test_the_rm_lines_path_of_bytes_no_text_encodes_reads_back_as_those_bytes():
     path = os.fsdecode(b"/cache/caf\xe9\x1b/features.npz")
     said = subprocess.run(["bash", "-c", f"printf '%s' {shell_word(path)}"], capture_output=True, check=True)
     assert said.stdout == b"/cache/caf\xe9\x1b/features.npz"
+
+
+def test_a_dataset_folder_without_files_is_no_entry(tmp_path):
+    """A download that fails offline leaves its dataset's folder empty, for the files its error says
+    to put there (as does one whose lock alone is left): it was listed as "cifar10's files", 0 B,
+    last used "?", whose deletion costs "downloaded again on next use", though nothing was there."""
+    data = tmp_path / "data"
+    (data / "cifar10").mkdir(parents=True)
+    (data / "mnist" / "raw").mkdir(parents=True)
+    (data / "mnist" / "train-images-idx3-ubyte.gz.lock").touch()
+    (data / "fashion-mnist").mkdir()
+    (data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\2" * 20)
+    listing = genbench.cache_entries(tmp_path / "cache", data)
+    assert [(e.kind, e.path.name) for e in listing.entries] == [("dataset", "fashion-mnist")]
