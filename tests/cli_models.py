@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from genbench import GenbenchError, GenerativeModel, register_model
+from genbench.data.base import Dataset
 from genbench.errors import Diverged
 
 
@@ -154,3 +156,14 @@ class Stepping(PointsOnly):
         for k in range(1, self.steps + 1):
             self.sampling_progress(k, self.steps)
         return torch.zeros(n, *self.spec.shape)
+
+
+class NormalPoints(Dataset):
+    """200 standard-normal 2-D points a split, train and test drawn apart: the smallest dataset
+    plugin, which a test subclasses and registers under the name it needs (not registered here)."""
+
+    kind, default_features = "points", "raw"
+
+    def _load(self, split):
+        rng = np.random.default_rng(0 if split == "train" else 1)
+        return torch.from_numpy(rng.standard_normal((200, 2)).astype(np.float32)), None

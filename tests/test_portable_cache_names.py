@@ -10,10 +10,8 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
-from cli_models import TinyTrained  # tests/ is on the path: pytest puts it there
+from cli_models import NormalPoints, TinyTrained  # tests/ is on the path: pytest puts it there
 
 from genbench import RunConfig, cache_entries, registry, run
 from genbench.api import DataSpec
@@ -78,16 +76,11 @@ def test_kept_path_uses_a_folder_of_the_old_name_only_where_it_is_exactly_there(
 
 
 @pytest.fixture
-def devices(monkeypatch):
+def devices(register):
     """A plugin model ``con`` and a points dataset ``aux``, registered for the test alone."""
-    from genbench.data.base import Dataset
 
-    class Aux(Dataset):
-        kind, default_features = "points", "raw"
-
-        def _load(self, split):
-            rng = np.random.default_rng(0 if split == "train" else 1)
-            return torch.from_numpy(rng.standard_normal((200, 2)).astype(np.float32)), None
+    class Aux(NormalPoints):
+        pass
 
     class Con(TinyTrained):
         fits = samples = 0
@@ -100,10 +93,8 @@ def devices(monkeypatch):
             Con.samples += 1
             return super().sample(n, generator=generator)
 
-    for reg, name, cls in ((registry.datasets, "aux", Aux), (registry.models, "con", Con)):
-        reg.discover()
-        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
-        reg.add(name, cls, source="genbench-test-plugin")
+    register(registry.datasets, "aux", Aux)
+    register(registry.models, "con", Con)
     return Con
 
 

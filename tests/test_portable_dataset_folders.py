@@ -11,10 +11,8 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
-from cli_models import TinyTrained  # tests/ is on the path: pytest puts it there
+from cli_models import NormalPoints, TinyTrained  # tests/ is on the path: pytest puts it there
 
 from genbench import RunConfig, registry, report, run
 from genbench.layout import figures_dir
@@ -82,17 +80,12 @@ def test_a_board_of_the_old_name_is_still_replaced_where_it_is_exactly_there(tmp
 
 
 @pytest.fixture
-def con(monkeypatch):
+def con(register):
     """A plugin points dataset ``con`` and a model ``tiny-fit`` that counts its samplings, registered
     for the test alone."""
-    from genbench.data.base import Dataset
 
-    class Con(Dataset):
-        kind, default_features = "points", "raw"
-
-        def _load(self, split):
-            rng = np.random.default_rng(0 if split == "train" else 1)
-            return torch.from_numpy(rng.standard_normal((200, 2)).astype(np.float32)), None
+    class Con(NormalPoints):
+        pass
 
     class Tiny(TinyTrained):
         samples = 0
@@ -101,10 +94,8 @@ def con(monkeypatch):
             Tiny.samples += 1
             return super().sample(n, generator=generator)
 
-    for reg, name, cls in ((registry.datasets, "con", Con), (registry.models, "tiny-fit", Tiny)):
-        reg.discover()
-        monkeypatch.setattr(reg, "_entries", dict(reg._entries))
-        reg.add(name, cls, source="genbench-test-plugin")
+    register(registry.datasets, "con", Con)
+    register(registry.models, "tiny-fit", Tiny)
     return Tiny
 
 
