@@ -167,3 +167,18 @@ class NormalPoints(Dataset):
     def _load(self, split):
         rng = np.random.default_rng(0 if split == "train" else 1)
         return torch.from_numpy(rng.standard_normal((200, 2)).astype(np.float32)), None
+
+
+class Counting(TinyTrained):
+    """:class:`TinyTrained` counting its ``fit`` and ``sample`` calls on the class a test subclasses
+    it as (not registered here): trained again, or loaded; sampled again, or skipped."""
+
+    fits = samples = 0
+
+    def fit(self, train, ctx):
+        type(self).fits += 1
+        return super().fit(train, ctx)
+
+    def sample(self, n, *, generator):
+        type(self).samples += 1
+        return super().sample(n, generator=generator)

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from cli_models import NormalPoints, TinyTrained  # tests/ is on the path: pytest puts it there
+from cli_models import Counting, NormalPoints, TinyTrained  # tests/ is on the path: pytest puts it there
 
 from genbench import RunConfig, cache_entries, registry, run
 from genbench.api import DataSpec
@@ -79,23 +79,8 @@ def test_kept_path_uses_a_folder_of_the_old_name_only_where_it_is_exactly_there(
 def devices(register):
     """A plugin model ``con`` and a points dataset ``aux``, registered for the test alone."""
 
-    class Aux(NormalPoints):
-        pass
-
-    class Con(TinyTrained):
-        fits = samples = 0
-
-        def fit(self, train, ctx):
-            Con.fits += 1
-            return super().fit(train, ctx)
-
-        def sample(self, n, *, generator):
-            Con.samples += 1
-            return super().sample(n, generator=generator)
-
-    register(registry.datasets, "aux", Aux)
-    register(registry.models, "con", Con)
-    return Con
+    register(registry.datasets, "aux", type("Aux", (NormalPoints,), {}))
+    return register(registry.models, "con", type("Con", (Counting,), {}))  # its own counts
 
 
 def _config(tmp_path: Path, out: str, **kw) -> RunConfig:

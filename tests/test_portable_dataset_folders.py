@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from cli_models import NormalPoints, TinyTrained  # tests/ is on the path: pytest puts it there
+from cli_models import Counting, NormalPoints  # tests/ is on the path: pytest puts it there
 
 from genbench import RunConfig, registry, report, run
 from genbench.layout import figures_dir
@@ -84,19 +84,8 @@ def con(register):
     """A plugin points dataset ``con`` and a model ``tiny-fit`` that counts its samplings, registered
     for the test alone."""
 
-    class Con(NormalPoints):
-        pass
-
-    class Tiny(TinyTrained):
-        samples = 0
-
-        def sample(self, n, *, generator):
-            Tiny.samples += 1
-            return super().sample(n, generator=generator)
-
-    register(registry.datasets, "con", Con)
-    register(registry.models, "tiny-fit", Tiny)
-    return Tiny
+    register(registry.datasets, "con", type("Con", (NormalPoints,), {}))
+    return register(registry.models, "tiny-fit", type("Tiny", (Counting,), {}))  # its own counts
 
 
 def _config(tmp_path: Path, **kw) -> RunConfig:
