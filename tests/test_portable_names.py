@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from cli_helpers import single_line_error  # tests/ is on the path: pytest puts it there
 
-from genbench.portable_names import unportable
+from genbench.portable_names import spelled_from, unportable
 from genbench.result_folders import read_folder
 from genbench.results import Result, safe_name, skipped_results
 
@@ -130,3 +130,35 @@ def test_results_of_several_folders_are_merged_in_their_files_order(tmp_path: Pa
     loaded.append((second, Result(model="c", dataset="d", seed=0)))
     assert [p.parent.name for p in find_results(first)] == ["b", "con"]
     assert [r.label for _, r in merged(loaded, rows=["con", "b", "c"])] == ["b", "c", "con"]
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("con", "a Windows device name"),
+        ("Nul.tar.gz", "a Windows device name"),
+        ("aux .x", "a Windows device name"),
+        ("a.", "a name Windows drops its last character of"),
+        ("a ", "a name Windows drops its last character of"),
+        ("..", "no folder of its own"),
+        ("console", None),
+        ("com10", None),
+    ],
+)
+def test_unportable_says_why_a_raw_name_names_no_folder_of_its_own(name: str, why: str | None) -> None:
+    """The names themselves, before :func:`genbench.results.safe_name` spells them apart."""
+    assert unportable(name) == why
+
+
+@pytest.mark.parametrize(
+    ("folder", "name"), [("_con", "con"), ("a._", "a."), ("_.._", ".."), ("_nul.txt", "nul.txt")]
+)
+def test_a_spelled_apart_folder_reads_back_as_its_name(folder: str, name: str) -> None:
+    assert spelled_from(folder) == name
+
+
+@pytest.mark.parametrize("folder", ["_.", "_con.", "_a", "con", "a."])
+def test_a_folder_no_name_is_spelled_as_is_its_own_name(folder: str) -> None:
+    """A folder someone else made (``_.``, ``_con.``): :func:`portable` spells no name so, and the
+    cache listing names it as it is, not as ``.`` or ``con.``."""
+    assert spelled_from(folder) == folder
