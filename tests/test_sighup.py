@@ -6,6 +6,7 @@ that the command outlives the terminal, it stays ignored."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import select
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from test_sigterm import CHILD, run_args, temp_files, terminated, train_pt  # tests/ is on the path
+
+from genbench.termination import Terminated, unwinding
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -96,3 +99,39 @@ def test_the_terminal_closing_exits_129_though_its_output_is_gone(tmp_path: Path
     assert temp_files(tmp_path) == []
     assert len(train_pt(tmp_path)) == 1
     assert not list((tmp_path / "runs").rglob("seed0*.json"))  # no result, failed or other
+
+
+def _raised_in_cleanup(stop: KeyboardInterrupt, depth: int) -> OSError:
+    """The error a cleanup raised while ``stop`` unwound (a write to the terminal gone, EIO), with
+    ``depth - 1`` errors of earlier cleanups between them in its context."""
+    try:
+        try:
+            raise stop
+        finally:
+            if depth > 1:
+                try:
+                    raise RuntimeError("an earlier cleanup")
+                finally:
+                    raise OSError(errno.EIO, os.strerror(errno.EIO))
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+    except OSError as e:
+        return e
+
+
+@pytest.mark.parametrize("stop", [Terminated(signal.SIGHUP), KeyboardInterrupt()], ids=["SIGHUP", "Ctrl-C"])
+@pytest.mark.parametrize("depth", [1, 2])
+def test_the_stop_a_cleanups_error_took_the_place_of_is_found(stop: KeyboardInterrupt, depth: int) -> None:
+    """:func:`genbench.termination.unwinding` reads the error's context, however deep the stop is in
+    it, Ctrl-C's as a signal's; an error of its own (a cause given, no stop) has none."""
+    assert unwinding(_raised_in_cleanup(stop, depth)) is stop
+    try:
+        raise OSError(errno.EIO, "a failure of its own") from Terminated(signal.SIGHUP)
+    except OSError as e:
+        assert unwinding(e) is None
+
+
+@pytest.mark.timeout(30)  # read round the loop, it never returned
+def test_an_errors_context_that_loops_is_read_once() -> None:
+    first, second = OSError(errno.EIO, "first"), RuntimeError("second")
+    first.__context__, second.__context__ = second, first
+    assert unwinding(first) is None
