@@ -260,3 +260,51 @@ def test_the_datasets_of_calls_that_count_modes_are_freed_after_them(tmp_path, c
     assert result.metrics["modes_covered"] == 1  # the classifier labelled the samples
     gc.collect()
     assert made and [r() for r in made] == [None] * len(made)
+
+
+@pytest.mark.parametrize("caller", ["meta device", "meta device block", "no_grad"])
+def test_a_default_device_the_block_leaves_set_is_not_the_callers_after_it(caller):
+    """What the block leaves on torch's mode stack (a ``set_default_device`` that no plugin guard
+    undid) is gone with it: the caller's device, or none, is back, not the block's."""
+    from genbench.isolation import command_defaults
+
+    try:
+        with CALLERS[caller]():
+            before = torch.empty(1).device.type
+            with command_defaults():
+                torch.set_default_device("meta")
+                assert torch.empty(1).device.type == "meta"
+            assert torch.empty(1).device.type == before
+        assert torch.empty(1).device.type == "cpu"
+    finally:  # torch as the next test expects it, whatever failed
+        for _ in range(3):
+            if torch.empty(1).device.type == "cpu":
+                break
+            torch.set_default_device(None)
+
+
+class _PassingMode(torch.overrides.TorchFunctionMode):
+    """A caller's own function mode (a profiler's, a tracer's): it changes nothing."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        return func(*args, **(kwargs or {}))
+
+
+def test_the_callers_function_modes_are_back_in_their_order():
+    """A call inside the caller's device block and a function mode entered within it: both are on
+    torch's mode stack again after it, the device's below, so that each block ends as it began."""
+    from genbench.isolation import command_defaults
+
+    try:
+        with torch.device("meta"):
+            with _PassingMode():
+                with command_defaults():
+                    assert torch.empty(1).device.type == "cpu"
+                assert torch.empty(1).device.type == "meta"
+            assert torch.empty(1).device.type == "meta"
+        assert torch.empty(1).device.type == "cpu"
+    finally:  # torch as the next test expects it, whatever failed
+        for _ in range(3):
+            if torch.empty(1).device.type == "cpu":
+                break
+            torch.set_default_device(None)
