@@ -170,3 +170,12 @@ def test_lost_output_names_free_space_only_for_a_full_disk_or_quota(code, space,
     line = capsys.readouterr().err.strip()
     assert exit_info.value.exit_code == 1 and line.startswith("error: the output could not be written")
     assert ("free some space" in line) == space and "send it elsewhere" in line, line
+
+
+def test_a_full_disk_writing_a_named_file_is_not_said_as_lost_output(monkeypatch, capsys):
+    """An error that names its file is a file's write, not the console's: it is raised as it is,
+    for its own handling, not said as "the output could not be written"."""
+    monkeypatch.setattr(output_errors_module, "discard_output", lambda: None)
+    with pytest.raises(OSError) as raised, output_errors_module.output_errors():
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/results/seed0.json")
+    assert raised.value.filename == "/results/seed0.json" and capsys.readouterr().err == ""
