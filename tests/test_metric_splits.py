@@ -119,6 +119,7 @@ def test_list_metrics_name_says_the_split_a_plugin_declares(plugin):
             "names: {'test': ('mine',)}",
         ),
         ({"compares_also": {"test": ()}}, "declares compares_also = {'test': ()}; map a split"),
+        ({"compares_also": {"test": (1,)}}, "declares compares_also = {'test': (1,)}; map a split"),
         ({"compares_also": ("test",)}, "declares compares_also = ('test',); map a split"),
         (
             {"compares_with": "train", "compares_also": {"train": ("mine",)}},
@@ -248,3 +249,23 @@ def test_the_board_caption_says_a_plugin_metric_compares_with_the_train_split(
         "## Other metrics `copy_features` and `copy_pixels` compare the samples with the **train** split "
         "whatever the reference split, `copy_pixels_heldout` with the **test** split."
     ) in said, said
+
+
+def test_only_the_values_compared_with_another_split_than_the_reference_are_said():
+    """:func:`genbench.metric_splits.other_splits`, which the board's caption reads: a value compared
+    with the run's reference split is no other split's, and is left out."""
+    from genbench.metric_splits import other_splits
+
+    Declared = type(
+        "Declared",
+        (Metric,),
+        {
+            "higher_is_better": {"mine": False, "mine_heldout": False},
+            "compute": lambda self, ctx: {},
+            "reference": "features",
+            "compares_also": {"test": ("mine_heldout",)},
+        },
+    )
+    assert other_splits(Declared) == {"mine_heldout": "test"}
+    Declared.compares_with = "train"
+    assert other_splits(Declared) == {"mine": "train", "mine_heldout": "test"}
