@@ -179,3 +179,39 @@ def test_a_full_disk_writing_a_named_file_is_not_said_as_lost_output(monkeypatch
     with pytest.raises(OSError) as raised, output_errors_module.output_errors():
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/results/seed0.json")
     assert raised.value.filename == "/results/seed0.json" and capsys.readouterr().err == ""
+
+
+LEFT_IN_THE_BUFFER = """
+import errno, os, sys
+import typer
+from genbench.cli.output_errors import output_errors
+from genbench.termination import Terminated
+
+r, w = os.pipe()
+os.close(r)  # the reader gone: stdout's flush at exit fails
+os.dup2(w, 1)
+print("left in stdout's buffer")
+code = int(sys.argv[1])
+try:
+    with output_errors():
+        try:
+            raise Terminated(1) if code == errno.EIO else OSError(code, os.strerror(code))
+        finally:
+            if code == errno.EIO:  # a cleanup's write as the stop unwinds
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+except typer.Exit as e:
+    sys.exit(e.exit_code)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a closed pipe's flush")
+@pytest.mark.parametrize(("code", "status"), [(errno.EPIPE, 141), (errno.ENOSPC, 1), (errno.EIO, 129)])
+def test_what_the_buffer_holds_when_output_is_lost_is_thrown_away(code, status):
+    """Each way :func:`output_errors` ends a command throws away what stdout's buffer still holds:
+    flushed at exit into the closed pipe, Python says "Exception ignored ... BrokenPipeError" and
+    exits 120."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered, as by default
+    p = subprocess.run(
+        [sys.executable, "-c", LEFT_IN_THE_BUFFER, str(code)], capture_output=True, text=True, env=env
+    )
+    assert p.returncode == status and "Exception ignored" not in p.stderr, (p.returncode, p.stderr)

@@ -269,3 +269,37 @@ def test_only_the_values_compared_with_another_split_than_the_reference_are_said
     assert other_splits(Declared) == {"mine_heldout": "test"}
     Declared.compares_with = "train"
     assert other_splits(Declared) == {"mine": "train", "mine_heldout": "test"}
+
+
+def _declaring(compares_with: str, *own: str) -> type[Metric]:
+    return type(
+        "Declaring",
+        (Metric,),
+        {
+            "higher_is_better": dict.fromkeys(("shared_rate", *own), False),
+            "compute": lambda self, ctx: {},
+            "reference": "features",
+            "compares_with": compares_with,
+        },
+    )
+
+
+def test_a_column_two_plugins_declare_takes_the_split_of_the_first_that_fills_it(register):
+    """Two plugin metrics declaring one value name against different splits: the board reads the
+    column as the first one's, in name order (:func:`genbench.metric_columns.column_directions`), its
+    caption the split that one declares, not the other's."""
+    import json
+
+    import pandas as pd
+
+    from genbench.metric_columns import column_splits, forget_declared
+
+    register(registry.metrics, "test-a-train", _declaring("train"))
+    register(registry.metrics, "test-b-test", _declaring("test", "b_own"))
+    forget_declared()
+    try:
+        named = json.dumps({"test-b-test": "1", "test-a-train": "1"})
+        splits = column_splits(pd.DataFrame({"metric_versions": [named]}))
+    finally:
+        forget_declared()  # the test's metrics, gone with their registration
+    assert (splits["shared_rate"], splits["b_own"]) == ("train", "test")
