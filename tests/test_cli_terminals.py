@@ -215,3 +215,30 @@ def test_what_the_buffer_holds_when_output_is_lost_is_thrown_away(code, status):
         [sys.executable, "-c", LEFT_IN_THE_BUFFER, str(code)], capture_output=True, text=True, env=env
     )
     assert p.returncode == status and "Exception ignored" not in p.stderr, (p.returncode, p.stderr)
+
+
+@pytest.mark.parametrize(("code", "status"), [(errno.EPIPE, 129), (errno.EIO, 129), (errno.EACCES, None)])
+def test_a_stops_cleanup_that_loses_the_output_exits_as_the_stop(code, status, monkeypatch):
+    """SIGHUP's stop whose cleanup wrote into the pipe or terminal gone exits 129, as the stop (not
+    141, or 1 as lost output); an error of another kind is raised as it is."""
+    import signal
+
+    from genbench.termination import Terminated
+
+    monkeypatch.setattr(output_errors_module, "discard_output", lambda: None)
+    with pytest.raises(typer.Exit if status else OSError) as raised, output_errors_module.output_errors():
+        try:
+            raise Terminated(signal.SIGHUP)
+        finally:
+            raise OSError(code, os.strerror(code))
+    assert getattr(raised.value, "exit_code", None) == status
+
+
+def test_rich_exits_on_its_own_again_after_the_block():
+    """Outside a command (the Python API, a notebook's rich console), rich's own handling is back."""
+    from rich.console import Console
+
+    own = Console.on_broken_pipe
+    with output_errors_module.rich_raises_broken_pipe():
+        assert Console.on_broken_pipe is not own
+    assert Console.on_broken_pipe is own
