@@ -259,15 +259,18 @@ def test_list_cache_prints_a_folder_name_as_written_not_as_markup_or_an_escape_s
 
 
 @pytest.mark.skipif(os.fsencode("\udcff") != b"\xff", reason="a file system encoding that escapes no bytes")
-def test_the_rm_lines_path_of_bytes_no_text_encodes_reads_back_as_those_bytes():
+# the bounds of the bytes Python reads as surrogates too, \udc80 and \udcff (mutation audit)
+@pytest.mark.parametrize("raw", [b"/cache/caf\xe9\x1b/features.npz", b"/cache/\x80/f", b"/cache/\xff/f"])
+def test_the_rm_lines_path_of_bytes_no_text_encodes_reads_back_as_those_bytes(raw: bytes):
     """A cache folder whose name holds a byte that is no UTF-8 (a Latin-1 "é", b"\\xe9", from an old
     disk): Python reads it as a surrogate ("\\udce9"), which the rm line wrote as bash's
     ``$'\\udce9'``, three other bytes: the command to paste named a file that is not there."""
     from genbench.cli.cache_table import shell_word
 
-    path = os.fsdecode(b"/cache/caf\xe9\x1b/features.npz")
-    said = subprocess.run(["bash", "-c", f"printf '%s' {shell_word(path)}"], capture_output=True, check=True)
-    assert said.stdout == b"/cache/caf\xe9\x1b/features.npz"
+    said = subprocess.run(
+        ["bash", "-c", f"printf '%s' {shell_word(os.fsdecode(raw))}"], capture_output=True, check=True
+    )
+    assert said.stdout == raw
 
 
 def test_a_dataset_folder_without_files_is_no_entry(tmp_path):
