@@ -135,3 +135,20 @@ def test_an_errors_context_that_loops_is_read_once() -> None:
     first, second = OSError(errno.EIO, "first"), RuntimeError("second")
     first.__context__, second.__context__ = second, first
     assert unwinding(first) is None
+
+
+def test_sighup_a_plugin_caught_is_raised_again_after_its_block():
+    """A plugin's bare ``except`` that swallows SIGHUP's stop (and returns) is stopped all the same,
+    as for SIGTERM (:func:`genbench.isolation.ctrl_c_kept`)."""
+    from genbench.isolation import ctrl_c_kept
+    from genbench.termination import sigterm_stops
+
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL:
+        pytest.skip("SIGHUP is ignored or handled here (nohup)")
+    with pytest.raises(Terminated) as stopped, sigterm_stops(), ctrl_c_kept():
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(5)
+        except KeyboardInterrupt:  # a plugin's bare except: it returns
+            pass
+    assert stopped.value.signum == signal.SIGHUP
