@@ -83,6 +83,19 @@ def _default_device(device: str) -> Iterator[None]:
         torch.set_default_device(None)
 
 
+@contextlib.contextmanager
+def _cpu_after() -> Iterator[None]:
+    """torch's default device the CPU again after the block, as the next test expects it, whatever
+    failed in it (up to three device modes a failing check left on torch's stack)."""
+    try:
+        yield
+    finally:
+        for _ in range(3):
+            if torch.empty(1).device.type == "cpu":
+                break
+            torch.set_default_device(None)
+
+
 #: what a researcher's code is often inside when it calls genbench
 CALLERS: dict[str, Callable[[], contextlib.AbstractContextManager[Any]]] = {
     "no_grad": torch.no_grad,
@@ -152,18 +165,13 @@ def test_a_call_inside_the_callers_device_block_leaves_torchs_default_device_as_
     samples = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
     config = RunConfig(dataset="ring8", metrics=["fid"], out=tmp_path, cache_dir=cache_dir, progress=False)
     alone = genbench.evaluate(samples, replace(config, out=tmp_path / "alone")).metrics
-    try:
+    with _cpu_after():
         with torch.device("meta"):
             result = genbench.evaluate(samples, config)
             assert torch.empty(1).device.type == "meta"  # the caller's block, as it was
         assert (result.status, result.metrics) == ("ok", alone)
         torch.set_default_device(None)
         assert torch.empty(1).device.type == "cpu"
-    finally:  # torch as the next test expects it, whatever failed
-        for _ in range(3):
-            if torch.empty(1).device.type == "cpu":
-                break
-            torch.set_default_device(None)
 
 
 class InterruptedFit(TinyTrained):
@@ -268,7 +276,7 @@ def test_a_default_device_the_block_leaves_set_is_not_the_callers_after_it(calle
     undid) is gone with it: the caller's device, or none, is back, not the block's."""
     from genbench.isolation import command_defaults
 
-    try:
+    with _cpu_after():
         with CALLERS[caller]():
             before = torch.empty(1).device.type
             with command_defaults():
@@ -276,11 +284,6 @@ def test_a_default_device_the_block_leaves_set_is_not_the_callers_after_it(calle
                 assert torch.empty(1).device.type == "meta"
             assert torch.empty(1).device.type == before
         assert torch.empty(1).device.type == "cpu"
-    finally:  # torch as the next test expects it, whatever failed
-        for _ in range(3):
-            if torch.empty(1).device.type == "cpu":
-                break
-            torch.set_default_device(None)
 
 
 class _PassingMode(torch.overrides.TorchFunctionMode):
@@ -295,7 +298,7 @@ def test_the_callers_function_modes_are_back_in_their_order():
     torch's mode stack again after it, the device's below, so that each block ends as it began."""
     from genbench.isolation import command_defaults
 
-    try:
+    with _cpu_after():
         with torch.device("meta"):
             with _PassingMode():
                 with command_defaults():
@@ -303,8 +306,3 @@ def test_the_callers_function_modes_are_back_in_their_order():
                 assert torch.empty(1).device.type == "meta"
             assert torch.empty(1).device.type == "meta"
         assert torch.empty(1).device.type == "cpu"
-    finally:  # torch as the next test expects it, whatever failed
-        for _ in range(3):
-            if torch.empty(1).device.type == "cpu":
-                break
-            torch.set_default_device(None)
