@@ -25,8 +25,11 @@ test: $(STAMP)
 # `make test` and `make lint` at the lowest versions pyproject.toml declares, in .venv-oldest: each
 # NAME>=FLOOR of the dependencies and the dev extra installed as exactly FLOOR (FLOORS below writes
 # them as pip constraints), what those need in turn at its newest. pip fetches a second torch for it (GBs).
+# The whole package's mypy check is left to `make test`: it reads the installed libraries' type hints,
+# which the floors lack or spell otherwise (matplotlib's and Pillow's none, numpy 1 has no numpy._core,
+# torch 2.5 no get_unsafe_globals_in_checkpoint, which checkpoint.py calls where it exists).
 test-oldest: $(OLDEST)/.installed-stamp
-	$(OLDEST)/bin/python -m pytest -q
+	$(OLDEST)/bin/python -m pytest -q --deselect tests/test_public_types.py::test_the_package_passes_mypy
 	$(OLDEST)/bin/ruff check genbench baselines tests benchmarks
 	$(OLDEST)/bin/ruff format --check genbench baselines tests benchmarks
 
