@@ -1019,7 +1019,10 @@ def test_reference_stats_refuse_a_sigma_that_is_no_covariance_matrix(tmp_path):
         ("asymmetric", asymmetric, "not symmetric"),
     ]:
         np.savez(tmp_path / f"{name}.npz", mu=mu, sigma=bad)
-        with pytest.raises(MetricInputError, match=f"{why}.*no covariance matrix; save an .npz with mu"):
+        with pytest.raises(
+            MetricInputError,
+            match=f"{why}.*no covariance matrix; make one with `genbench stats .*, or save an .npz with mu",
+        ):
             load_reference_stats(tmp_path / f"{name}.npz")
     with pytest.raises(MetricInputError, match="negative eigenvalues"):
         save_reference_stats(tmp_path / "x.npz", mu, -sigma)

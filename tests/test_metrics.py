@@ -1691,7 +1691,10 @@ def test_reference_stats_npz_missing_keys(tmp_path):
     from genbench.features.reference_stats import load_reference_stats, save_reference_stats
 
     np.savez(tmp_path / "only_mu.npz", mu=np.zeros(3))
-    with pytest.raises(MetricInputError, match=r"lack sigma \(has mu\); save an .npz with mu"):
+    with pytest.raises(
+        MetricInputError,
+        match=r"lack sigma \(has mu\); make one with `genbench stats .*, or save an .npz with mu",
+    ):
         load_reference_stats(tmp_path / "only_mu.npz")
     np.savez(tmp_path / "wrong.npz", m=np.zeros(3), s=np.eye(3))
     with pytest.raises(MetricInputError, match=r"lack mu, sigma"):
