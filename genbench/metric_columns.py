@@ -174,7 +174,7 @@ def column_splits(agg: pd.DataFrame) -> dict[str, str]:
     for metric in _board_metrics(agg):
         for column, _ in _declared(metric):
             owners.setdefault(column, metric)
-    return {c: s for m in dict.fromkeys(owners.values()) for c, s in _other_splits(m) if owners.get(c) == m}
+    return {c: split for c, m in owners.items() if (split := dict(_other_splits(m)).get(c)) is not None}
 
 
 def _board_metrics(agg: pd.DataFrame) -> list[str]:

@@ -32,7 +32,6 @@ def report(
 ) -> None:
     """Write <dataset>.md, .csv and .tex (in leaderboards/ under --out, by default) and print the markdown."""
     from genbench import report as report_api
-    from genbench.layout import board_name
     from genbench.reporting import default_leaderboards, written_files
     from genbench.unreadable_results import collecting
 
@@ -49,9 +48,9 @@ def report(
     leaderboards = leaderboards if leaderboards is not None else default_leaderboards(out[0])
     for dataset, md in pages.items():
         typer.echo(md)
-        stem = board_name(leaderboards, dataset)  # `_con` for a plugin's `con` (genbench.layout)
-        first, *rest = (p.name.removeprefix(stem) for p in written_files(leaderboards, dataset))
-        wrote = f"wrote {leaderboards / (stem + first)}, {', '.join(rest[:-1])} and {rest[-1]}"
+        board, *others = written_files(leaderboards, dataset)  # <stem>.md first: `_con.md` for `con`
+        rest = [p.name.removeprefix(board.stem) for p in others]
+        wrote = f"wrote {board}, {', '.join(rest[:-1])} and {rest[-1]}"
         typer.echo(printable(wrote), err=True)  # the dataset's name, as the results record it
     if unreadable:  # after the board, where they are read last: its rows lack those seeds
         _say(unreadable)
